@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# The benchmark: warm blocking invoke latency through the whole stack (gateway -> scheduler ->
+# invoker -> gateway over real NATS, one keep-alive HTTP connection, a trivial Node.js action),
+# printed beside the physical floors measured in the same run: a raw NATS request/reply and a
+# raw actionloop round trip to a bare Node process over pipes. Results go to stdout and to
+# docs/BENCHMARKS.md. Run through `ops/squall bench` (release build). Not a test: it reports.
+#
+# Knobs: SQ_BENCH_SECONDS (10), SQ_BENCH_N (5000, for the floors), SQ_BENCH_NO_DOC=1.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+BUILD="${SQ_BUILD_DIR:-$ROOT/build}"
+SECONDS_RUN="${SQ_BENCH_SECONDS:-10}"
+N="${SQ_BENCH_N:-5000}"
+STATE="$(mktemp -d /tmp/squall-bench.XXXXXX)"
+read -r NATS_PORT PG_PORT GW_PORT < <("$ROOT/ops/squall" freeport 3 | tr '\n' ' ')
+export SQ_STATE_DIR="$STATE" SQ_NATS_PORT="$NATS_PORT" SQ_PG_PORT="$PG_PORT" SQ_GATEWAY_PORT="$GW_PORT"
+export SQ_BUILD_DIR="$BUILD" SQ_NO_INSTALL=1 SQ_NO_BUILD=1 SQ_LOG_LEVEL=warning
+
+cleanup() { "$ROOT/ops/squall" down --purge >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+
+log() { printf 'bench: %s\n' "$*" >&2; }
+
+log "starting a private stack in $STATE"
+"$ROOT/ops/squall" up >/dev/null
+# shellcheck disable=SC1091
+source "$STATE/env"
+API="http://127.0.0.1:$GW_PORT/api/v1/namespaces/_"
+AUTH="$(printf '%s' "$SQ_GUEST_KEY" | base64 -w0)"
+
+curl -sf -X PUT -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
+  "$API/actions/bench-echo?overwrite=true" \
+  -d '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true, n:a.n||0}}"}}' >/dev/null
+for _ in $(seq 1 50); do
+  curl -sf -X POST -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
+    "$API/actions/bench-echo?blocking=true&result=true" -d '{"n":1}' >/dev/null
+done
+
+log "floor 1: raw NATS request/reply"
+NATS_LINE="$("$BUILD/ops/bench-nats" --url "$SQ_NATS_URL" -n "$N")"
+log "floor 2: raw actionloop round trip (bare node over pipes), warm container, cold start"
+RT_LINES="$("$BUILD/services/invoker/bench_runtime" -n "$N" 2>/dev/null || true)"
+
+log "warm blocking invoke, one connection, ${SECONDS_RUN}s"
+LUA="$STATE/post.lua"
+cat >"$LUA" <<LUAEOF
+wrk.method = "POST"
+wrk.body = '{"n":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic $AUTH"
+LUAEOF
+WRK_OUT="$(wrk -t1 -c1 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
+CONC_OUT="$(wrk -t2 -c16 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
+
+# wrk prints "50%  812.00us" or "1.02ms"; normalise to microseconds
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
+pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
+INV_P50=$(pct "$WRK_OUT" "50%"); INV_P99=$(pct "$WRK_OUT" "99%")
+INV_REQS=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')
+INV_RPS=$(echo "$WRK_OUT" | awk '/Requests\/sec/ {print int($2)}')
+CONC_P50=$(pct "$CONC_OUT" "50%"); CONC_P99=$(pct "$CONC_OUT" "99%")
+CONC_RPS=$(echo "$CONC_OUT" | awk '/Requests\/sec/ {print int($2)}')
+ERRS=$(echo "$WRK_OUT$CONC_OUT" | awk '/Non-2xx|Socket errors/' || true)
+
+field() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2; }
+NATS_P50=$(field "$NATS_LINE" p50); NATS_P99=$(field "$NATS_LINE" p99)
+RT_FLOOR=$(echo "$RT_LINES" | grep '^runtime_floor_us' || true)
+RT_WARM=$(echo "$RT_LINES" | grep '^runtime_warm_us' || true)
+RT_COLD=$(echo "$RT_LINES" | grep '^runtime_cold_us' || true)
+RT_P50=$(field "$RT_FLOOR" p50); RT_P99=$(field "$RT_FLOOR" p99)
+WARM_P50=$(field "$RT_WARM" p50); WARM_P99=$(field "$RT_WARM" p99)
+COLD_P50=$(field "$RT_COLD" p50)
+
+FLOOR=$(( NATS_P50 * 3 + RT_P50 ))
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
+
+REPORT=$(cat <<EOF2
+| figure | p50 | p99 | note |
+|---|---|---|---|
+| warm blocking invoke, 1 connection (HTTP -> gateway -> scheduler -> invoker -> gateway) | ${INV_P50} µs | ${INV_P99} µs | ${INV_REQS} calls, ${INV_RPS} req/s; target p50 ≤ 2000 µs |
+| warm blocking invoke, 16 connections | ${CONC_P50} µs | ${CONC_P99} µs | ${CONC_RPS} req/s |
+| floor: raw NATS request/reply (SendAsap) | ${NATS_P50} µs | ${NATS_P99} µs | one bus hop and back |
+| floor: raw actionloop round trip, bare node over pipes | ${RT_P50:-n/a} µs | ${RT_P99:-n/a} µs | no sandbox, no bus |
+| warm round trip through the container module (bwrap sandbox) | ${WARM_P50:-n/a} µs | ${WARM_P99:-n/a} µs | |
+| cold start: sandbox + node + init + first run | ${COLD_P50:-n/a} µs | | median |
+| physical floor of an invoke: 3 bus hops + runtime round trip | ${FLOOR} µs | | 3 × NATS p50 + runtime p50 |
+| ratio: warm invoke p50 / physical floor | $(ratio "$INV_P50" "$FLOOR") | | |
+EOF2
+)
+echo "$REPORT"
+[[ -z $ERRS ]] || { log "wrk reported errors: $ERRS"; }
+
+if [[ -z ${SQ_BENCH_NO_DOC:-} ]]; then
+  {
+    echo "# Benchmarks"
+    echo
+    echo "Latest run of \`ops/squall bench\` ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r))."
+    echo "Medians and ratios to the floor measured in the same run; these machines are shared and noisy."
+    echo
+    echo "$REPORT"
+    echo
+    echo "Raw lines:"
+    echo
+    echo '```'
+    echo "$NATS_LINE"
+    echo "$RT_LINES"
+    echo "$WRK_OUT" | sed -n '/Latency Distribution/,/Requests\/sec/p'
+    echo '```'
+  } >"$ROOT/docs/BENCHMARKS.md"
+  log "wrote docs/BENCHMARKS.md"
+fi

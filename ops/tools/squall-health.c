@@ -1,0 +1,158 @@
+/*
+ * squall-health: ask each named service for its health over NATS.
+ *
+ *   squall-health [--url U] [--timeout-ms N] svc...
+ *
+ * Sends one request to `sq.<svc>.health` (empty payload) per service, all at
+ * once, and waits at most the timeout (default 500 ms) for the answers.
+ * Exits 0 when every service answered, 1 otherwise (naming the silent ones on
+ * stderr), 2 on a usage error or when NATS cannot be reached.
+ * The URL defaults to $SQ_NATS_URL, else nats://127.0.0.1:4222.
+ */
+#include <nats/nats.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: squall-health [--url U] [--timeout-ms N] svc...\n"
+               "  asks sq.<svc>.health for each svc; exit 0 if all answered\n");
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("SQ_NATS_URL");
+    if (url == NULL || *url == '\0')
+        url = "nats://127.0.0.1:4222";
+    long timeout_ms = 500;
+    int first = 1;
+
+    while (first < argc && strncmp(argv[first], "-", 1) == 0) {
+        const char *a = argv[first];
+        if (strcmp(a, "--") == 0) {
+            first++;
+            break;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--url") == 0 && first + 1 < argc) {
+            url = argv[first + 1];
+            first += 2;
+        } else if (strncmp(a, "--url=", 6) == 0) {
+            url = a + 6;
+            first++;
+        } else if ((strcmp(a, "--timeout-ms") == 0 && first + 1 < argc) ||
+                   strncmp(a, "--timeout-ms=", 13) == 0) {
+            const char *v = a[12] == '=' ? a + 13 : argv[first + 1];
+            char *end = NULL;
+            errno = 0;
+            timeout_ms = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || timeout_ms <= 0) {
+                fprintf(stderr, "squall-health: bad --timeout-ms '%s'\n", v);
+                return 2;
+            }
+            first += a[12] == '=' ? 1 : 2;
+        } else {
+            fprintf(stderr, "squall-health: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    int n = argc - first;
+    if (n <= 0) {
+        usage(stderr);
+        return 2;
+    }
+    char **svcs = argv + first;
+
+    int64_t deadline = nats_Now() + timeout_ms;
+    natsOptions *opts = NULL;
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    natsInbox *inbox = NULL;
+    bool *answered = calloc((size_t)n, sizeof *answered);
+    int rc = 2;
+    natsStatus s = answered ? NATS_OK : NATS_NO_MEMORY;
+
+    if (s == NATS_OK) s = natsOptions_Create(&opts);
+    if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK) s = natsOptions_SetName(opts, "squall-health");
+    if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+    if (s != NATS_OK) {
+        fprintf(stderr, "squall-health: cannot connect to %s: %s\n", url,
+                natsStatus_GetText(s));
+        goto out;
+    }
+
+    /* One inbox, one reply subject per service: <inbox>.<index>. */
+    char wildcard[256];
+    if (s == NATS_OK) s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+        snprintf(wildcard, sizeof wildcard, "%s.*", (const char *)inbox);
+        s = natsConnection_SubscribeSync(&sub, nc, wildcard);
+    }
+    for (int i = 0; s == NATS_OK && i < n; i++) {
+        char subj[512], reply[300];
+        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
+        snprintf(reply, sizeof reply, "%s.%d", (const char *)inbox, i);
+        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
+    }
+    if (s == NATS_OK) s = natsConnection_Flush(nc);
+    if (s != NATS_OK) {
+        fprintf(stderr, "squall-health: request failed: %s\n",
+                natsStatus_GetText(s));
+        goto out;
+    }
+
+    int remaining = n;
+    size_t prefix = strlen((const char *)inbox) + 1;
+    while (remaining > 0) {
+        int64_t left = deadline - nats_Now();
+        if (left <= 0)
+            break;
+        natsMsg *m = NULL;
+        s = natsSubscription_NextMsg(&m, sub, left);
+        if (s == NATS_TIMEOUT)
+            break;
+        if (s == NATS_NO_RESPONDERS) {
+            /* Some service has no subscriber (yet): it stays unanswered. */
+            s = NATS_OK;
+            continue;
+        }
+        if (s != NATS_OK) {
+            fprintf(stderr, "squall-health: %s\n", natsStatus_GetText(s));
+            break;
+        }
+        const char *subject = natsMsg_GetSubject(m);
+        if (!natsMsg_IsNoResponders(m) && strlen(subject) > prefix) {
+            char *end = NULL;
+            long idx = strtol(subject + prefix, &end, 10);
+            if (end && *end == '\0' && idx >= 0 && idx < n && !answered[idx]) {
+                answered[idx] = true;
+                remaining--;
+            }
+        }
+        natsMsg_Destroy(m);
+    }
+
+    rc = remaining == 0 ? 0 : 1;
+    for (int i = 0; i < n; i++)
+        if (!answered[i])
+            fprintf(stderr, "squall-health: %s did not answer within %ld ms\n",
+                    svcs[i], timeout_ms);
+
+out:
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(opts);
+    free(answered);
+    nats_Close();
+    return rc;
+}

@@ -1,0 +1,132 @@
+/* Messages of the activation store: the activation record and the query request. */
+#include <stdio.h>
+#include "proto_impl.h"
+
+static const char *const status_names[] = {
+    "success", "application error", "action developer error", "whisk internal error",
+};
+
+const char *sq_act_status_str(sq_act_status s)
+{
+    return (unsigned)s < 4 ? status_names[s] : "whisk internal error";
+}
+
+void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 12);
+    sq_mp_kv_str(pk, "activationId", m->id);
+    sq_mp_kv_str(pk, "namespace", m->namespace_);
+    sq_mp_kv_str(pk, "name", m->name);
+    sq_mp_kv_str(pk, "version", m->version);
+    sq_mp_kv_str(pk, "subject", m->subject);
+    sq_mp_kv_int(pk, "start", m->start);
+    sq_mp_kv_int(pk, "end", m->end);
+    sq_mp_kv_int(pk, "duration", m->duration);
+    sq_mp_pack_str(pk, "response");
+    msgpack_pack_map(pk, 4);
+    sq_mp_kv_str(pk, "status", sq_act_status_str(m->status));
+    sq_mp_kv_int(pk, "statusCode", m->status);
+    sq_mp_kv_bool(pk, "success", m->status == SQ_ACT_SUCCESS);
+    sq_mp_kv_obj(pk, "result", &m->result);
+    sq_mp_pack_str(pk, "logs");
+    msgpack_pack_array(pk, m->nlogs);
+    for (size_t i = 0; i < m->nlogs; i++)
+        sq_mp_pack_str(pk, m->logs[i]);
+    sq_mp_pack_str(pk, "annotations");
+    if (m->annotations.type == MSGPACK_OBJECT_ARRAY)
+        msgpack_pack_object(pk, m->annotations);
+    else
+        msgpack_pack_array(pk, 0);
+    sq_mp_kv_bool(pk, "publish", m->publish);
+}
+
+typedef struct act_wire {
+    sq_activation a;
+    int64_t status_code;
+    msgpack_object response;
+} act_wire;
+
+static const sq_mp_field response_fields[] = {
+    F(act_wire, "statusCode", SQ_F_INT, status_code, true),
+    F(act_wire, "result", SQ_F_ANY, a.result, false),
+};
+
+static const sq_mp_field activation_fields[] = {
+    F(act_wire, "activationId", SQ_F_STR, a.id, true),
+    F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),
+    F(act_wire, "name", SQ_F_STR, a.name, true),
+    F(act_wire, "version", SQ_F_STR, a.version, false),
+    F(act_wire, "subject", SQ_F_STR, a.subject, false),
+    F(act_wire, "start", SQ_F_INT, a.start, true),
+    F(act_wire, "end", SQ_F_INT, a.end, true),
+    F(act_wire, "duration", SQ_F_INT, a.duration, false),
+    F(act_wire, "response", SQ_F_MAP, response, true),
+    FS(act_wire, "logs", a.logs, a.nlogs, false),
+    F(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false),
+    F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
+};
+
+sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activation *out, char *err, size_t errlen)
+{
+    act_wire w;
+    sq_status st;
+    static char *no_logs[1] = { NULL };
+
+    memset(&w, 0, sizeof w);
+    nil(&w.a.result);
+    nil(&w.a.annotations);
+    w.a.version = "0.0.1";
+    w.a.subject = "";
+    w.a.logs = no_logs;
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(activation_fields), ar, &w, err, errlen);
+    if (st == SQ_OK)
+        st = sq_mp_decode_map(&w.response, SQ_MP_FIELDS(response_fields), ar, &w, err, errlen);
+    if (st == SQ_OK && (w.status_code < 0 || w.status_code > 3)) {
+        if (err)
+            snprintf(err, errlen, "statusCode out of range");
+        st = SQ_ERR_DECODE;
+    }
+    if (st == SQ_OK && !sq_id_valid(w.a.id)) {
+        if (err)
+            snprintf(err, errlen, "activationId is not 32 hex characters");
+        st = SQ_ERR_DECODE;
+    }
+    w.a.status = (sq_act_status)w.status_code;
+    *out = w.a;
+    return st;
+}
+DEFINE_DECODE(sq_activation)
+
+void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 8);
+    sq_mp_kv_str(pk, "ns", m->ns);
+    sq_mp_kv_str(pk, "id", m->id ? m->id : "");
+    sq_mp_kv_str(pk, "name", m->name ? m->name : "");
+    sq_mp_kv_int(pk, "skip", m->skip);
+    sq_mp_kv_int(pk, "limit", m->limit);
+    sq_mp_kv_int(pk, "since", m->since);
+    sq_mp_kv_int(pk, "upto", m->upto);
+    sq_mp_kv_bool(pk, "docs", m->docs);
+}
+
+static const sq_mp_field query_fields[] = {
+    F(sq_act_query, "ns", SQ_F_STR, ns, true),
+    F(sq_act_query, "id", SQ_F_STR, id, false),
+    F(sq_act_query, "name", SQ_F_STR, name, false),
+    F(sq_act_query, "skip", SQ_F_INT, skip, false),
+    F(sq_act_query, "limit", SQ_F_INT, limit, false),
+    F(sq_act_query, "since", SQ_F_INT, since, false),
+    F(sq_act_query, "upto", SQ_F_INT, upto, false),
+    F(sq_act_query, "docs", SQ_F_BOOL, docs, false),
+};
+
+sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->id = "";
+    out->name = "";
+    out->limit = 30;
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(query_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_act_query)

@@ -1,0 +1,127 @@
+/* Messages of the invocation path: the invoke request (gateway -> scheduler), the work
+ * item (scheduler -> invoker) and the invoker heartbeat. */
+#include <stdio.h>
+#include "proto_impl.h"
+
+void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 8);
+    sq_mp_kv_str(pk, "id", m->id);
+    sq_mp_kv_str(pk, "ns", m->ns);
+    sq_mp_kv_str(pk, "name", m->name);
+    sq_mp_kv_str(pk, "subject", m->subject);
+    sq_mp_kv_str(pk, "key", m->key);
+    sq_mp_kv_obj(pk, "params", &m->params);
+    sq_mp_kv_bool(pk, "blocking", m->blocking);
+    sq_mp_kv_int(pk, "wait_ms", m->wait_ms);
+}
+
+static const sq_mp_field invoke_fields[] = {
+    F(sq_invoke, "id", SQ_F_STR, id, true),
+    F(sq_invoke, "ns", SQ_F_STR, ns, true),
+    F(sq_invoke, "name", SQ_F_STR, name, true),
+    F(sq_invoke, "subject", SQ_F_STR, subject, true),
+    F(sq_invoke, "key", SQ_F_STR, key, false),
+    F(sq_invoke, "params", SQ_F_ANY, params, false),
+    F(sq_invoke, "blocking", SQ_F_BOOL, blocking, false),
+    F(sq_invoke, "wait_ms", SQ_F_INT, wait_ms, false),
+};
+
+sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err, size_t errlen)
+{
+    sq_status st;
+    memset(out, 0, sizeof *out);
+    nil(&out->params);
+    out->wait_ms = 60000;
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(invoke_fields), ar, out, err, errlen);
+    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP && out->params.type != MSGPACK_OBJECT_NIL) {
+        if (err)
+            snprintf(err, errlen, "expected a map for \"params\"");
+        return SQ_ERR_DECODE;
+    }
+    return st;
+}
+DEFINE_DECODE(sq_invoke)
+
+void sq_work_encode(const sq_work *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 8);
+    sq_mp_kv_str(pk, "id", m->id);
+    sq_mp_kv_str(pk, "subject", m->subject);
+    sq_mp_kv_str(pk, "key", m->key ? m->key : "");
+    sq_mp_kv_str(pk, "reply", m->reply ? m->reply : "");
+    sq_mp_kv_bool(pk, "blocking", m->blocking);
+    sq_mp_kv_int(pk, "submitted", m->submitted);
+    sq_mp_pack_str(pk, "action");
+    sq_action_encode(&m->action, pk);
+    sq_mp_kv_obj(pk, "params", &m->params);
+}
+
+typedef struct work_wire {
+    sq_work w;
+    msgpack_object action;
+} work_wire;
+
+static const sq_mp_field work_fields[] = {
+    F(work_wire, "id", SQ_F_STR, w.id, true),
+    F(work_wire, "subject", SQ_F_STR, w.subject, true),
+    F(work_wire, "key", SQ_F_STR, w.key, false),
+    F(work_wire, "reply", SQ_F_STR, w.reply, false),
+    F(work_wire, "blocking", SQ_F_BOOL, w.blocking, false),
+    F(work_wire, "submitted", SQ_F_INT, w.submitted, false),
+    F(work_wire, "action", SQ_F_MAP, action, true),
+    F(work_wire, "params", SQ_F_MAP, w.params, true),
+};
+
+sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err, size_t errlen)
+{
+    work_wire ww;
+    sq_status st;
+
+    memset(&ww, 0, sizeof ww);
+    ww.w.key = "";
+    ww.w.reply = "";
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
+    if (st == SQ_OK)
+        st = sq_action_from(&ww.action, ar, &ww.w.action, err, errlen);
+    if (st == SQ_OK && ww.w.action.exec.code == NULL) {
+        if (err)
+            snprintf(err, errlen, "work item carries no code");
+        st = SQ_ERR_DECODE;
+    }
+    *out = ww.w;
+    return st;
+}
+DEFINE_DECODE(sq_work)
+
+void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 8);
+    sq_mp_kv_str(pk, "id", m->id);
+    sq_mp_kv_int(pk, "total_mb", m->total_mb);
+    sq_mp_kv_int(pk, "free_mb", m->free_mb);
+    sq_mp_kv_int(pk, "warm", m->warm);
+    sq_mp_kv_int(pk, "busy", m->busy);
+    sq_mp_kv_bool(pk, "healthy", m->healthy);
+    sq_mp_kv_bool(pk, "draining", m->draining);
+    sq_mp_kv_int(pk, "at", m->at);
+}
+
+static const sq_mp_field heartbeat_fields[] = {
+    F(sq_heartbeat, "id", SQ_F_STR, id, true),
+    F(sq_heartbeat, "total_mb", SQ_F_INT, total_mb, true),
+    F(sq_heartbeat, "free_mb", SQ_F_INT, free_mb, true),
+    F(sq_heartbeat, "warm", SQ_F_INT, warm, false),
+    F(sq_heartbeat, "busy", SQ_F_INT, busy, false),
+    F(sq_heartbeat, "healthy", SQ_F_BOOL, healthy, false),
+    F(sq_heartbeat, "draining", SQ_F_BOOL, draining, false),
+    F(sq_heartbeat, "at", SQ_F_INT, at, false),
+};
+
+sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbeat *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->healthy = true;
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(heartbeat_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_heartbeat)

@@ -1,0 +1,198 @@
+/* The wire contract: one struct and one encode/decode pair per message. Every payload is a
+ * msgpack map with string keys; the wire format of each message is written above its
+ * struct. Decoders take a buffer from the network, check it (sq_mp_check) before unpacking,
+ * reject wrong types and missing fields with SQ_ERR_DECODE and a message in err, and put
+ * everything they return into the arena (or point into the buffer, which must outlive the
+ * arena). Encoders write into a packer and cannot fail except on memory. */
+#ifndef SQ_PROTO_H
+#define SQ_PROTO_H
+
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "sq/mp.h"
+#include "proto/subjects.h"
+
+#define SQ_DECODER(type)                                                                     \
+    sq_status type##_decode(const char *buf, size_t len, sq_arena_t *ar, type *out,          \
+                            char *err, size_t errlen);                                       \
+    sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,     \
+                          size_t errlen)
+
+/* ---- auth ------------------------------------------------------------------------------ */
+
+/* sq.auth.verify request: map{key: str "uuid:secret"} */
+typedef struct sq_auth_verify {
+    char *key;
+} sq_auth_verify;
+void sq_auth_verify_encode(const sq_auth_verify *m, msgpack_packer *pk);
+SQ_DECODER(sq_auth_verify);
+
+/* sq.auth.verify reply: map{subject: str, namespace: str, uuid: str} */
+typedef struct sq_identity {
+    char *subject;
+    char *namespace_;   /* the subject's default namespace */
+    char *uuid;         /* the key's uuid (never the secret) */
+} sq_identity;
+void sq_identity_encode(const sq_identity *m, msgpack_packer *pk);
+SQ_DECODER(sq_identity);
+
+/* ---- entities ---------------------------------------------------------------------------- */
+
+/* limits: map{timeout: int ms, memory: int MB, logs: int MB, concurrency: int} */
+typedef struct sq_limits {
+    int64_t timeout, memory, logs, concurrency;
+} sq_limits;
+#define SQ_LIMITS_DEFAULT ((sq_limits){ .timeout = 60000, .memory = 256, .logs = 10, .concurrency = 1 })
+
+/* exec: map{kind: str, code?: str, main?: str, binary: bool} */
+typedef struct sq_exec {
+    char *kind;
+    char *code;    /* NULL when left out (GET ?code=false) */
+    char *main;    /* NULL: the runtime's default ("main") */
+    bool binary;
+} sq_exec;
+
+/* An action as the REST API shows it: map{namespace, name, version, exec, parameters:
+ * [{key, value}], annotations: [{key, value}], limits, publish: bool, updated: int ms}.
+ * namespace is "ns" or "ns/package". */
+typedef struct sq_action {
+    char *namespace_;
+    char *name;
+    char *version;
+    sq_exec exec;
+    msgpack_object parameters;   /* array; nil when absent */
+    msgpack_object annotations;  /* array; nil when absent */
+    sq_limits limits;
+    bool publish;
+    int64_t updated;
+} sq_action;
+void sq_action_encode(const sq_action *m, msgpack_packer *pk);
+SQ_DECODER(sq_action);
+
+/* sq.registry.put request: map{ns, name, kind: "action", overwrite: bool, subject, entity: map
+ * (the PUT body as JSON gave it)}; reply: the stored entity (sq_action) or a wire error */
+typedef struct sq_reg_put {
+    char *ns, *name, *kind, *subject;
+    bool overwrite;
+    msgpack_object entity;
+} sq_reg_put;
+void sq_reg_put_encode(const sq_reg_put *m, msgpack_packer *pk);
+SQ_DECODER(sq_reg_put);
+
+/* sq.registry.{get,delete,resolve} request: map{ns, name, kind, code: bool};
+ * reply: the entity (delete: the deleted one) or a wire error */
+typedef struct sq_reg_ref {
+    char *ns, *name, *kind;
+    bool code;
+} sq_reg_ref;
+void sq_reg_ref_encode(const sq_reg_ref *m, msgpack_packer *pk);
+SQ_DECODER(sq_reg_ref);
+
+/* sq.registry.list request: map{ns, kind, skip: int, limit: int};
+ * reply: map{items: [entity without code]} */
+typedef struct sq_reg_list {
+    char *ns, *kind;
+    int64_t skip, limit;
+} sq_reg_list;
+void sq_reg_list_encode(const sq_reg_list *m, msgpack_packer *pk);
+SQ_DECODER(sq_reg_list);
+
+/* sq.evt.entity.<ns>.<kind>: map{ns, kind, name, op: "put"|"delete", version} */
+typedef struct sq_entity_event {
+    char *ns, *kind, *name, *op, *version;
+} sq_entity_event;
+void sq_entity_event_encode(const sq_entity_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_entity_event);
+
+/* ---- invocation ---------------------------------------------------------------------- */
+
+/* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
+ * "pkg/name"), subject: caller, key: caller's API key (for __OW_API_KEY), params: map,
+ * blocking: bool, wait_ms: int (blocking wait before 202)}. Replies go to the request's
+ * reply subject: a wire error; map{activationId} when queued (non-blocking); or, from the
+ * invoker, the activation record (sq_activation) when blocking. */
+typedef struct sq_invoke {
+    char *id, *ns, *name, *subject, *key;
+    msgpack_object params;   /* map; nil when absent */
+    bool blocking;
+    int64_t wait_ms;
+} sq_invoke;
+void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk);
+SQ_DECODER(sq_invoke);
+
+/* Work for an invoker, sq.invoker.<id>.run (blocking, core NATS) or sq.work.<id>
+ * (JetStream): map{id, subject, key, reply: str ("" when nobody waits), blocking: bool,
+ * submitted: int ms, action: sq_action (with code), params: map (merged)} */
+typedef struct sq_work {
+    char *id, *subject, *key, *reply;
+    bool blocking;
+    int64_t submitted;
+    sq_action action;
+    msgpack_object params;
+} sq_work;
+void sq_work_encode(const sq_work *m, msgpack_packer *pk);
+SQ_DECODER(sq_work);
+
+/* sq.invoker.heartbeat: map{id, total_mb, free_mb, warm: int, busy: int, healthy: bool,
+ * draining: bool, at: int ms} */
+typedef struct sq_heartbeat {
+    char *id;
+    int64_t total_mb, free_mb, warm, busy, at;
+    bool healthy, draining;
+} sq_heartbeat;
+void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk);
+SQ_DECODER(sq_heartbeat);
+
+/* ---- activations ------------------------------------------------------------------- */
+
+/* response.statusCode values, as OpenWhisk numbers them */
+typedef enum sq_act_status {
+    SQ_ACT_SUCCESS = 0,
+    SQ_ACT_APP_ERROR = 1,
+    SQ_ACT_DEV_ERROR = 2,
+    SQ_ACT_INTERNAL = 3,
+} sq_act_status;
+/* "success", "application error", "action developer error", "whisk internal error" */
+const char *sq_act_status_str(sq_act_status s);
+
+/* An activation record as the REST API shows it: map{activationId, namespace, name,
+ * version, subject, start: int ms, end: int ms, duration: int ms, response: map{status: str,
+ * statusCode: int, success: bool, result: any}, logs: [str], annotations: [{key, value}],
+ * publish: bool}. Published on SQ_ACTIVATIONS (sq.act.<ns>) and sent to a blocking caller. */
+typedef struct sq_activation {
+    char *id, *namespace_, *name, *version, *subject;
+    int64_t start, end, duration;
+    sq_act_status status;
+    msgpack_object result;      /* any; usually a map */
+    char **logs;
+    size_t nlogs;
+    msgpack_object annotations; /* array; nil when absent */
+    bool publish;
+} sq_activation;
+void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
+SQ_DECODER(sq_activation);
+
+/* sq.activations.{get,logs,list} request: map{ns, id?, name?, skip, limit, since, upto,
+ * docs: bool}. get -> the record; logs -> map{logs: [str]}; list -> map{items: [record]},
+ * newest first, logs and result left out unless docs. */
+typedef struct sq_act_query {
+    char *ns, *id, *name;
+    int64_t skip, limit, since, upto;
+    bool docs;
+} sq_act_query;
+void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_query);
+
+/* ---- helpers ---------------------------------------------------------------------------- */
+
+/* Creates the JetStream streams SQ_WORK (work-queue retention, sq.work.>) and
+ * SQ_ACTIVATIONS (seven days, sq.act.>) unless they exist. Publishers set the header
+ * Nats-Msg-Id to the activation id, so a retried publish is stored once. */
+typedef struct __jsCtx jsCtx;
+sq_status sq_streams_ensure(jsCtx *js);
+
+/* A packer writing into sb; both initialised. */
+void sq_proto_buf_init(msgpack_sbuffer *sb, msgpack_packer *pk);
+
+#endif

@@ -1,0 +1,33 @@
+/* Internal to proto/: the macro that gives every message its `_decode` (buffer) from its
+ * `_from` (unpacked object), and offsetof shorthands for the field tables. */
+#ifndef SQ_PROTO_IMPL_H
+#define SQ_PROTO_IMPL_H
+
+#include <stddef.h>
+#include <string.h>
+#include "proto/proto.h"
+#include "sq/util.h"
+
+#define DEFINE_DECODE(type)                                                                \
+    sq_status type##_decode(const char *buf, size_t len, sq_arena_t *ar, type *out,        \
+                            char *err, size_t errlen)                                      \
+    {                                                                                      \
+        msgpack_object o;                                                                  \
+        sq_status st = sq_mp_unpack(buf, len, ar, &o);                                     \
+        if (st != SQ_OK) {                                                                 \
+            if (err != NULL && errlen > 0)                                                 \
+                snprintf(err, errlen, "malformed msgpack in " #type);                      \
+            return st;                                                                     \
+        }                                                                                  \
+        return type##_from(&o, ar, out, err, errlen);                                      \
+    }
+
+#define F(type, key, kind, member, req) { key, kind, offsetof(type, member), req, NULL, 0, 0 }
+#define FN(type, key, member, req, tbl) \
+    { key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0 }
+#define FS(type, key, member, count, req) \
+    { key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count) }
+
+static inline void nil(msgpack_object *o) { memset(o, 0, sizeof *o); o->type = MSGPACK_OBJECT_NIL; }
+
+#endif

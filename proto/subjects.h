@@ -1,0 +1,52 @@
+/* Every NATS subject and JetStream stream of Squall, in one place. Subjects with a
+ * namespace or an id in them are built with the *_FMT patterns after the token has been
+ * escaped with sq_subj_token() (a namespace may hold '.', ' ' or '@'). */
+#ifndef SQ_PROTO_SUBJECTS_H
+#define SQ_PROTO_SUBJECTS_H
+
+#include <stddef.h>
+
+/* auth: verify an API key -> sq_identity */
+#define SQ_SUBJ_AUTH_VERIFY        "sq.auth.verify"
+
+/* registry: entities (actions for now) */
+#define SQ_SUBJ_REG_PUT            "sq.registry.put"
+#define SQ_SUBJ_REG_GET            "sq.registry.get"
+#define SQ_SUBJ_REG_DELETE         "sq.registry.delete"
+#define SQ_SUBJ_REG_LIST           "sq.registry.list"
+#define SQ_SUBJ_REG_RESOLVE        "sq.registry.resolve"
+
+/* scheduler: invoke an action (blocking or not) */
+#define SQ_SUBJ_SCHED_INVOKE       "sq.sched.invoke"
+
+/* invokers: heartbeats to the schedulers, and blocking work sent straight to one invoker */
+#define SQ_SUBJ_INVOKER_HEARTBEAT  "sq.invoker.heartbeat"
+#define SQ_SUBJ_INVOKER_RUN_FMT    "sq.invoker.%s.run"
+
+/* activation store queries */
+#define SQ_SUBJ_ACT_GET            "sq.activations.get"
+#define SQ_SUBJ_ACT_LIST           "sq.activations.list"
+#define SQ_SUBJ_ACT_LOGS           "sq.activations.logs"
+
+/* JetStream: durable work (work-queue retention) and activation records */
+#define SQ_STREAM_WORK             "SQ_WORK"
+#define SQ_SUBJ_WORK_FMT           "sq.work.%s"          /* invoker id */
+#define SQ_SUBJ_WORK_ALL           "sq.work.>"
+#define SQ_STREAM_ACTIVATIONS      "SQ_ACTIVATIONS"
+#define SQ_SUBJ_ACT_FMT            "sq.act.%s"           /* namespace */
+#define SQ_SUBJ_ACT_ALL            "sq.act.>"
+
+/* Events for integrators (core NATS) */
+#define SQ_SUBJ_EVT_ACTIVATION_FMT "sq.evt.activation.%s"  /* namespace */
+#define SQ_SUBJ_EVT_ENTITY_FMT     "sq.evt.entity.%s.%s"   /* namespace, kind */
+#define SQ_SUBJ_EVT_ENTITY_ALL     "sq.evt.entity.>"
+
+/* Health of each service: sq.<svc>.health */
+#define SQ_SUBJ_HEALTH_FMT         "sq.%s.health"
+
+/* Escapes s into one subject token: letters, digits, '_' and '-' stay; every other byte
+ * becomes %XX. Writes at most outlen bytes including the NUL; returns 0, or -1 when it does
+ * not fit. */
+int sq_subj_token(const char *s, char *out, size_t outlen);
+
+#endif

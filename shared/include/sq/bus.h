@@ -1,0 +1,67 @@
+/* The NATS side of every service: one connection with endless reconnect (SendAsap on the
+ * latency-critical ones), queue-group subscriptions from a handler table, requests with a
+ * timeout, replies and wire errors, and the health subject. Built on nats.c; JetStream is
+ * reached through sq_bus_js(). */
+#ifndef SQ_BUS_H
+#define SQ_BUS_H
+
+#include <msgpack.h>
+#include <nats/nats.h>
+#include <stdbool.h>
+#include "sq/status.h"
+
+typedef struct sq_bus sq_bus_t;
+
+typedef struct sq_bus_opts {
+    const char *url;        /* comma-separated server URLs */
+    const char *name;       /* connection name shown by the server */
+    const char *user;       /* optional */
+    const char *pass;       /* optional */
+    bool send_asap;         /* flush every publish at once: latency-critical connections */
+    bool jetstream;         /* also make a JetStream context */
+} sq_bus_opts;
+
+/* A message handler. Runs on the subscription's delivery thread (messages of one route are
+ * delivered one at a time, in order). msg is destroyed by the bus after fn returns. */
+typedef void (*sq_bus_fn)(sq_bus_t *bus, natsMsg *msg, void *closure);
+
+typedef struct sq_bus_route {
+    const char *subject;
+    const char *queue;      /* queue group, so N copies share the load; NULL for none */
+    sq_bus_fn fn;
+    void *closure;
+} sq_bus_route;
+
+/* Connects (waiting up to ~10 s for a first server) and returns the bus in *out. */
+sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o);
+natsConnection *sq_bus_nc(sq_bus_t *b);
+jsCtx *sq_bus_js(sq_bus_t *b);
+
+/* Subscribes every route. The bus keeps the subscriptions until sq_bus_destroy(). */
+sq_status sq_bus_serve(sq_bus_t *b, const sq_bus_route *routes, size_t n);
+/* Answers requests on `sq.<svc>.health` with {ok: true, service, pid}. */
+sq_status sq_bus_serve_health(sq_bus_t *b, const char *svc);
+
+/* Sends a request and waits up to timeout_ms. *reply is the answer, caller destroys it.
+ * SQ_ERR_TIMEOUT when nobody answered in time, SQ_ERR_UNAVAILABLE when nobody listens. */
+sq_status sq_bus_request(sq_bus_t *b, const char *subject, const void *data, size_t len,
+                         int timeout_ms, natsMsg **reply);
+/* Publishes data to the reply subject of req (nothing when req has none). */
+sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len);
+/* Publishes a wire error {error: {code, message}} to the reply subject of req; the code is
+ * the HTTP status of st; fmt NULL uses the status's default message. */
+sq_status sq_bus_respond_error(sq_bus_t *b, natsMsg *req, sq_status st, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+/* Publishes data to subject. */
+sq_status sq_bus_publish(sq_bus_t *b, const char *subject, const void *data, size_t len);
+
+/* Drains the subscriptions (in-flight handlers finish), then closes. NULL is a no-op. */
+void sq_bus_destroy(sq_bus_t *b);
+
+/* The wire error: encodes {error: {code: http(st), message}} into buf. */
+void sq_wire_error_pack(msgpack_packer *pk, sq_status st, const char *message);
+/* When o is a wire error map, returns true and sets *code and *message (pointing into o;
+ * message is not NUL-terminated, its length in *mlen). */
+bool sq_wire_error_get(const msgpack_object *o, int *code, const char **message, size_t *mlen);
+
+#endif

@@ -1,0 +1,42 @@
+/* Declarative configuration: each service lists its settings in one table (name,
+ * environment variable, bounds, default, field), the way Redis's config.c does. Values
+ * resolve as defaults < file (named by SQ_CONFIG, `name = value` lines, # comments) <
+ * environment. The resolved table is logged at start with secrets masked. */
+#ifndef SQ_CONFIG_H
+#define SQ_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include "sq/status.h"
+
+typedef enum { SQ_CFG_T_INT, SQ_CFG_T_STR, SQ_CFG_T_BOOL } sq_cfg_type;
+
+typedef struct sq_cfg_entry {
+    const char *name;   /* file key */
+    const char *env;    /* environment variable */
+    sq_cfg_type type;
+    long long min, max; /* bounds for SQ_CFG_T_INT */
+    const char *def;    /* default, as text; NULL for no value (strings become "") */
+    void *field;        /* int * (INT), bool * (BOOL) or char ** (STR, malloc'd, owned by the table) */
+    bool secret;        /* masked in the log */
+} sq_cfg_entry;
+
+#define SQ_CFG_INT(name, env, min, max, def, field) \
+    { name, env, SQ_CFG_T_INT, min, max, #def, &(field), false }
+#define SQ_CFG_BOOL(name, env, def, field) \
+    { name, env, SQ_CFG_T_BOOL, 0, 1, def ? "true" : "false", &(field), false }
+#define SQ_CFG_STR(name, env, def, field) \
+    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false }
+#define SQ_CFG_SECRET(name, env, def, field) \
+    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), true }
+
+/* Resolves every entry of table into its field. Returns SQ_ERR_BAD_REQUEST (and logs which
+ * setting) when a value does not parse or is out of bounds, SQ_ERR_IO when SQ_CONFIG names
+ * a file that cannot be read. */
+sq_status sq_config_load(const sq_cfg_entry *table, size_t n);
+/* Logs the resolved values, secrets masked. */
+void sq_config_log(const sq_cfg_entry *table, size_t n);
+/* Frees the strings the table owns. */
+void sq_config_free(const sq_cfg_entry *table, size_t n);
+
+#endif

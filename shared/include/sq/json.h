@@ -1,0 +1,25 @@
+/* JSON <-> msgpack at the edges (the gateway for HTTP, the invoker for runtimes), with
+ * jansson. Inside the platform every value travels as msgpack. */
+#ifndef SQ_JSON_H
+#define SQ_JSON_H
+
+#include <jansson.h>
+#include <msgpack.h>
+#include "sq/status.h"
+
+/* Packs a JSON value as msgpack. Fails with SQ_ERR_BAD_REQUEST when the value nests deeper
+ * than SQ_MP_MAX_DEPTH (a decoder downstream would refuse it). */
+sq_status sq_json_to_mp(const json_t *j, msgpack_packer *pk);
+
+/* Parses JSON text (len bytes, need not be NUL-terminated) and packs it. On a syntax error
+ * returns SQ_ERR_BAD_REQUEST with jansson's message in err. */
+sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+
+/* A new JSON value for a msgpack object (bin as a base64 string, ext as null, non-string
+ * map keys stringified). Returns NULL on allocation failure. Caller owns the reference. */
+json_t *sq_mp_to_json(const msgpack_object *o);
+
+/* Serialises o as compact JSON text; malloc'd, caller frees; NULL on failure. */
+char *sq_mp_to_json_text(const msgpack_object *o, size_t *len);
+
+#endif

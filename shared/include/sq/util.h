@@ -1,0 +1,34 @@
+/* Small things every service needs: clocks, ids, names, signals. */
+#ifndef SQ_UTIL_H
+#define SQ_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Wall clock in milliseconds / nanoseconds since the epoch. */
+int64_t sq_now_ms(void);
+int64_t sq_now_ns(void);
+/* Monotonic clock in microseconds. */
+int64_t sq_mono_us(void);
+
+/* Initialises libsodium; call once at start (idempotent). Returns 0 on success. */
+int sq_crypto_init(void);
+/* A new activation id: 32 lower-case hex characters, as OpenWhisk's. out holds 33 bytes. */
+void sq_id_new(char out[33]);
+/* A random version-4 UUID, 36 characters. out holds 37 bytes. */
+void sq_uuid_new(char out[37]);
+/* True when id is exactly 32 hex characters. */
+bool sq_id_valid(const char *id);
+
+/* True when name matches OpenWhisk's entity name rule \A([\w]|[\w][\w@ .-]*[\w@.-]+)\z
+ * (at most 256 characters; \w is ASCII letters, digits and underscore). */
+bool sq_name_valid(const char *name);
+
+/* Blocks the calling thread until SIGTERM or SIGINT arrives; returns the signal. Call
+ * sq_signals_block() first thing in main, before any thread starts, so that every thread
+ * inherits the blocked mask and the signal is delivered here. */
+void sq_signals_block(void);
+int sq_signals_wait(void);
+
+#endif

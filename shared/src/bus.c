@@ -1,0 +1,265 @@
+/* NATS helpers; see bus.h. One natsConnection per sq_bus_t; nats.c does the reconnects. */
+#include "sq/bus.h"
+#include "sq/log.h"
+#include "sq/mp.h"
+
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define MAX_SUBS 32
+
+struct sq_bus {
+    natsConnection *nc;
+    jsCtx *js;
+    natsSubscription *subs[MAX_SUBS];
+    struct route_ctx {
+        sq_bus_t *bus;
+        sq_bus_route r;
+    } ctx[MAX_SUBS];
+    int nsubs;
+    char svc[64];
+    pthread_mutex_t lock;
+};
+
+static void on_disconnected(natsConnection *nc, void *closure)
+{
+    sq_warn("disconnected from NATS, reconnecting");
+}
+
+static void on_reconnected(natsConnection *nc, void *closure)
+{
+    char url[256] = "";
+    natsConnection_GetConnectedUrl(nc, url, sizeof url);
+    sq_info("reconnected to NATS at \"%s\"", url);
+}
+
+static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
+{
+    sq_error("NATS asynchronous error: %s", natsStatus_GetText(err));
+}
+
+sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
+{
+    natsOptions *opts = NULL;
+    natsStatus s;
+    sq_bus_t *b = calloc(1, sizeof *b);
+
+    *out = NULL;
+    if (b == NULL)
+        return SQ_ERR_NOMEM;
+    pthread_mutex_init(&b->lock, NULL);
+    s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(opts, o->url); /* one URL or a comma-separated list */
+    if (s == NATS_OK && o->name)
+        s = natsOptions_SetName(opts, o->name);
+    if (s == NATS_OK && o->user && *o->user)
+        s = natsOptions_SetUserInfo(opts, o->user, o->pass ? o->pass : "");
+    if (s == NATS_OK)
+        s = natsOptions_SetMaxReconnect(opts, -1);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectWait(opts, 250);
+    if (s == NATS_OK)
+        s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+    if (s == NATS_OK)
+        s = natsOptions_SetSendAsap(opts, o->send_asap);
+    if (s == NATS_OK)
+        s = natsOptions_SetDisconnectedCB(opts, on_disconnected, NULL);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
+    if (s == NATS_OK)
+        s = natsOptions_SetErrorHandler(opts, on_async_error, NULL);
+    if (s == NATS_OK)
+        s = natsOptions_SetReconnectBufSize(opts, 64 * 1024 * 1024);
+    if (s != NATS_OK) {
+        sq_error("could not set NATS options: %s", natsStatus_GetText(s));
+        goto fail;
+    }
+    /* With retry-on-failed-connect, Connect returns NATS_NOT_YET_CONNECTED when the server
+     * is not up yet; wait for it a little so start-up order does not matter. */
+    s = natsConnection_Connect(&b->nc, opts);
+    if (s == NATS_NOT_YET_CONNECTED) {
+        for (int i = 0; i < 100 && !natsConnection_IsClosed(b->nc) &&
+                        natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED; i++)
+            usleep(100 * 1000);
+        s = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED ? NATS_OK : NATS_NO_SERVER;
+    }
+    if (s != NATS_OK) {
+        sq_error("could not connect to NATS at \"%s\": %s", o->url, natsStatus_GetText(s));
+        goto fail;
+    }
+    if (o->jetstream && (s = natsConnection_JetStream(&b->js, b->nc, NULL)) != NATS_OK) {
+        sq_error("could not open a JetStream context: %s", natsStatus_GetText(s));
+        goto fail;
+    }
+    natsOptions_Destroy(opts);
+    sq_info("connected to NATS at \"%s\"%s", o->url, o->send_asap ? " (send asap)" : "");
+    *out = b;
+    return SQ_OK;
+fail:
+    natsOptions_Destroy(opts);
+    sq_bus_destroy(b);
+    return SQ_ERR_UNAVAILABLE;
+}
+
+natsConnection *sq_bus_nc(sq_bus_t *b) { return b->nc; }
+jsCtx *sq_bus_js(sq_bus_t *b) { return b->js; }
+
+static void dispatch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    struct route_ctx *c = closure;
+    c->r.fn(c->bus, msg, c->r.closure);
+    natsMsg_Destroy(msg);
+}
+
+sq_status sq_bus_serve(sq_bus_t *b, const sq_bus_route *routes, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        natsStatus s;
+        struct route_ctx *c;
+        pthread_mutex_lock(&b->lock);
+        if (b->nsubs == MAX_SUBS) {
+            pthread_mutex_unlock(&b->lock);
+            sq_error("too many subscriptions");
+            return SQ_ERR_INTERNAL;
+        }
+        c = &b->ctx[b->nsubs];
+        c->bus = b;
+        c->r = routes[i];
+        if (routes[i].queue)
+            s = natsConnection_QueueSubscribe(&b->subs[b->nsubs], b->nc, routes[i].subject,
+                                              routes[i].queue, dispatch, c);
+        else
+            s = natsConnection_Subscribe(&b->subs[b->nsubs], b->nc, routes[i].subject, dispatch, c);
+        if (s == NATS_OK) {
+            /* a burst of requests must not be dropped as a slow consumer */
+            natsSubscription_SetPendingLimits(b->subs[b->nsubs], -1, -1);
+            b->nsubs++;
+        }
+        pthread_mutex_unlock(&b->lock);
+        if (s != NATS_OK) {
+            sq_error("could not subscribe to \"%s\": %s", routes[i].subject, natsStatus_GetText(s));
+            return SQ_ERR_UNAVAILABLE;
+        }
+    }
+    return natsConnection_Flush(b->nc) == NATS_OK ? SQ_OK : SQ_ERR_UNAVAILABLE;
+}
+
+static void on_health(sq_bus_t *b, natsMsg *msg, void *closure)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    msgpack_pack_map(&pk, 3);
+    sq_mp_kv_bool(&pk, "ok", true);
+    sq_mp_kv_str(&pk, "service", b->svc);
+    sq_mp_kv_int(&pk, "pid", getpid());
+    sq_bus_respond(b, msg, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+sq_status sq_bus_serve_health(sq_bus_t *b, const char *svc)
+{
+    char subj[96];
+    snprintf(b->svc, sizeof b->svc, "%s", svc);
+    snprintf(subj, sizeof subj, "sq.%s.health", svc);
+    sq_bus_route r = { .subject = subj, .queue = NULL, .fn = on_health };
+    return sq_bus_serve(b, &r, 1);
+}
+
+sq_status sq_bus_request(sq_bus_t *b, const char *subject, const void *data, size_t len,
+                         int timeout_ms, natsMsg **reply)
+{
+    natsStatus s = natsConnection_Request(reply, b->nc, subject, data, (int)len, timeout_ms);
+    if (s == NATS_OK)
+        return SQ_OK;
+    *reply = NULL;
+    if (s == NATS_TIMEOUT)
+        return SQ_ERR_TIMEOUT;
+    return SQ_ERR_UNAVAILABLE; /* NATS_NO_RESPONDERS, connection closed... */
+}
+
+sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len)
+{
+    const char *reply = natsMsg_GetReply(req);
+    if (reply == NULL || *reply == '\0')
+        return SQ_OK;
+    return natsConnection_Publish(b->nc, reply, data, (int)len) == NATS_OK ? SQ_OK : SQ_ERR_UNAVAILABLE;
+}
+
+sq_status sq_bus_publish(sq_bus_t *b, const char *subject, const void *data, size_t len)
+{
+    return natsConnection_Publish(b->nc, subject, data, (int)len) == NATS_OK ? SQ_OK : SQ_ERR_UNAVAILABLE;
+}
+
+void sq_wire_error_pack(msgpack_packer *pk, sq_status st, const char *message)
+{
+    msgpack_pack_map(pk, 1);
+    sq_mp_pack_str(pk, "error");
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_int(pk, "code", sq_status_http(st));
+    sq_mp_kv_str(pk, "message", message ? message : sq_status_str(st));
+}
+
+bool sq_wire_error_get(const msgpack_object *o, int *code, const char **message, size_t *mlen)
+{
+    const msgpack_object *e = sq_mp_get(o, "error"), *c, *m;
+    if (e == NULL || e->type != MSGPACK_OBJECT_MAP)
+        return false;
+    c = sq_mp_get(e, "code");
+    m = sq_mp_get(e, "message");
+    *code = (c && c->type == MSGPACK_OBJECT_POSITIVE_INTEGER && c->via.u64 < 1000) ? (int)c->via.u64 : 500;
+    if (m && m->type == MSGPACK_OBJECT_STR) {
+        *message = m->via.str.ptr;
+        *mlen = m->via.str.size;
+    } else {
+        *message = "error";
+        *mlen = 5;
+    }
+    return true;
+}
+
+sq_status sq_bus_respond_error(sq_bus_t *b, natsMsg *req, sq_status st, const char *fmt, ...)
+{
+    char msg[1024];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sq_status rc;
+
+    if (fmt != NULL) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(msg, sizeof msg, fmt, ap);
+        va_end(ap);
+    }
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    sq_wire_error_pack(&pk, st, fmt ? msg : NULL);
+    rc = sq_bus_respond(b, req, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    return rc;
+}
+
+void sq_bus_destroy(sq_bus_t *b)
+{
+    if (b == NULL)
+        return;
+    for (int i = 0; i < b->nsubs; i++) {
+        if (natsSubscription_Drain(b->subs[i]) == NATS_OK)
+            natsSubscription_WaitForDrainCompletion(b->subs[i], 5000);
+        natsSubscription_Destroy(b->subs[i]);
+    }
+    jsCtx_Destroy(b->js);
+    if (b->nc) {
+        natsConnection_FlushTimeout(b->nc, 1000);
+        natsConnection_Close(b->nc);
+        natsConnection_Destroy(b->nc);
+    }
+    pthread_mutex_destroy(&b->lock);
+    free(b);
+}

@@ -1,0 +1,150 @@
+/* Configuration tables: defaults, then the optional file named by SQ_CONFIG, then the
+ * environment. See config.h. */
+#include "sq/config.h"
+#include "sq/log.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+static sq_status set_value(const sq_cfg_entry *e, const char *v, const char *origin)
+{
+    char *end;
+    long long x;
+
+    switch (e->type) {
+    case SQ_CFG_T_INT:
+        errno = 0;
+        x = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0' || x < e->min || x > e->max) {
+            sq_error("invalid value \"%s\" for setting \"%s\" (from %s): expected an integer in [%lld, %lld]",
+                     v, e->name, origin, e->min, e->max);
+            return SQ_ERR_BAD_REQUEST;
+        }
+        *(int *)e->field = (int)x;
+        return SQ_OK;
+    case SQ_CFG_T_BOOL:
+        if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+            *(bool *)e->field = true;
+        else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+            *(bool *)e->field = false;
+        else {
+            sq_error("invalid value \"%s\" for setting \"%s\" (from %s): expected a boolean", v, e->name, origin);
+            return SQ_ERR_BAD_REQUEST;
+        }
+        return SQ_OK;
+    case SQ_CFG_T_STR: {
+        char *s = strdup(v);
+        if (s == NULL)
+            return SQ_ERR_NOMEM;
+        free(*(char **)e->field);
+        *(char **)e->field = s;
+        return SQ_OK;
+    }
+    }
+    return SQ_ERR_INTERNAL;
+}
+
+static char *trim(char *s)
+{
+    char *e;
+    while (isspace((unsigned char)*s))
+        s++;
+    e = s + strlen(s);
+    while (e > s && isspace((unsigned char)e[-1]))
+        *--e = '\0';
+    return s;
+}
+
+static sq_status load_file(const sq_cfg_entry *table, size_t n, const char *path)
+{
+    char line[4096];
+    int lineno = 0;
+    sq_status st = SQ_OK;
+    FILE *f = fopen(path, "r");
+
+    if (f == NULL) {
+        sq_error("could not open configuration file \"%s\": %s", path, strerror(errno));
+        return SQ_ERR_IO;
+    }
+    while (st == SQ_OK && fgets(line, sizeof line, f) != NULL) {
+        char *k, *v, *eq;
+        size_t i;
+        lineno++;
+        k = trim(line);
+        if (*k == '\0' || *k == '#')
+            continue;
+        eq = strchr(k, '=');
+        if (eq == NULL) {
+            sq_error("syntax error in \"%s\" line %d: expected name = value", path, lineno);
+            st = SQ_ERR_BAD_REQUEST;
+            break;
+        }
+        *eq = '\0';
+        k = trim(k);
+        v = trim(eq + 1);
+        for (i = 0; i < n; i++)
+            if (strcmp(table[i].name, k) == 0)
+                break;
+        if (i == n)
+            sq_warn("unknown setting \"%s\" in \"%s\" line %d ignored", k, path, lineno);
+        else
+            st = set_value(&table[i], v, path);
+    }
+    fclose(f);
+    return st;
+}
+
+sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
+{
+    const char *file = getenv("SQ_CONFIG");
+    sq_status st;
+
+    for (size_t i = 0; i < n; i++) {
+        if (table[i].type == SQ_CFG_T_STR)
+            *(char **)table[i].field = NULL;
+        st = set_value(&table[i], table[i].def ? table[i].def : "", "default");
+        if (st != SQ_OK)
+            return st;
+    }
+    if (file != NULL && *file != '\0' && (st = load_file(table, n, file)) != SQ_OK)
+        return st;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = table[i].env ? getenv(table[i].env) : NULL;
+        if (v != NULL && (st = set_value(&table[i], v, table[i].env)) != SQ_OK)
+            return st;
+    }
+    return SQ_OK;
+}
+
+void sq_config_log(const sq_cfg_entry *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        const sq_cfg_entry *e = &table[i];
+        switch (e->type) {
+        case SQ_CFG_T_INT:
+            sq_info("config %s = %d", e->name, *(int *)e->field);
+            break;
+        case SQ_CFG_T_BOOL:
+            sq_info("config %s = %s", e->name, *(bool *)e->field ? "true" : "false");
+            break;
+        case SQ_CFG_T_STR: {
+            const char *v = *(char **)e->field;
+            sq_info("config %s = \"%s\"", e->name, e->secret && v && *v ? "********" : (v ? v : ""));
+            break;
+        }
+        }
+    }
+}
+
+void sq_config_free(const sq_cfg_entry *table, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (table[i].type == SQ_CFG_T_STR) {
+            free(*(char **)table[i].field);
+            *(char **)table[i].field = NULL;
+        }
+}

@@ -1,0 +1,271 @@
+/* msgpack helpers: the hostile-buffer check, the safe unpack and the table-driven map
+ * decoder behind every proto/ decoder. */
+#include "sq/mp.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static inline uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static inline uint32_t be32(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
+}
+
+sq_status sq_mp_check(const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t pending[SQ_MP_MAX_DEPTH + 1];
+    size_t pos = 0;
+    int depth = 0;
+
+    if (buf == NULL || len == 0)
+        return SQ_ERR_DECODE;
+    pending[0] = 1;
+    for (;;) {
+        size_t skip = 0, count = 0, hdr = 1, avail;
+        unsigned b;
+
+        while (depth > 0 && pending[depth] == 0)
+            depth--;
+        if (pending[depth] == 0)
+            break;
+        pending[depth]--;
+        if (pos >= len)
+            return SQ_ERR_DECODE;
+        b = p[pos];
+        avail = len - pos - 1;
+        if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) {
+            /* single byte */
+        } else if (b <= 0x8f) {
+            count = 2 * (size_t)(b & 0x0f);
+        } else if (b <= 0x9f) {
+            count = b & 0x0f;
+        } else if (b <= 0xbf) {
+            skip = b & 0x1f;
+        } else {
+            switch (b) {
+            case 0xc4: case 0xd9: hdr = 2; if (avail < 1) return SQ_ERR_DECODE; skip = p[pos + 1]; break;
+            case 0xc5: case 0xda: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; skip = be16(p + pos + 1); break;
+            case 0xc6: case 0xdb: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; skip = be32(p + pos + 1); break;
+            case 0xc7: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; skip = p[pos + 1]; break;
+            case 0xc8: hdr = 4; if (avail < 3) return SQ_ERR_DECODE; skip = be16(p + pos + 1); break;
+            case 0xc9: hdr = 6; if (avail < 5) return SQ_ERR_DECODE; skip = be32(p + pos + 1); break;
+            case 0xca: skip = 4; break;
+            case 0xcb: skip = 8; break;
+            case 0xcc: case 0xd0: skip = 1; break;
+            case 0xcd: case 0xd1: skip = 2; break;
+            case 0xce: case 0xd2: skip = 4; break;
+            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xd4: skip = 2; break;
+            case 0xd5: skip = 3; break;
+            case 0xd6: skip = 5; break;
+            case 0xd7: skip = 9; break;
+            case 0xd8: skip = 17; break;
+            case 0xdc: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = be16(p + pos + 1); break;
+            case 0xdd: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = be32(p + pos + 1); break;
+            case 0xde: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = 2 * (size_t)be16(p + pos + 1); break;
+            case 0xdf: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = 2 * (size_t)be32(p + pos + 1); break;
+            default: return SQ_ERR_DECODE; /* 0xc1: never used */
+            }
+        }
+        if (hdr > len - pos || skip > len - pos - hdr)
+            return SQ_ERR_DECODE;
+        pos += hdr + skip;
+        if (count > 0) {
+            /* every element takes at least one byte */
+            if (count > len - pos || depth + 1 > SQ_MP_MAX_DEPTH)
+                return SQ_ERR_DECODE;
+            pending[++depth] = count;
+        }
+    }
+    return pos == len ? SQ_OK : SQ_ERR_DECODE;
+}
+
+sq_status sq_mp_unpack(const char *buf, size_t len, sq_arena_t *ar, msgpack_object *out)
+{
+    size_t off = 0;
+    msgpack_unpack_return r;
+
+    if (sq_mp_check(buf, len) != SQ_OK)
+        return SQ_ERR_DECODE;
+    r = msgpack_unpack(buf, len, &off, ar, out);
+    if (r != MSGPACK_UNPACK_SUCCESS || off != len)
+        return r == MSGPACK_UNPACK_NOMEM_ERROR ? SQ_ERR_NOMEM : SQ_ERR_DECODE;
+    return SQ_OK;
+}
+
+const msgpack_object *sq_mp_get(const msgpack_object *map, const char *key)
+{
+    size_t klen = strlen(key);
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return NULL;
+    for (uint32_t i = 0; i < map->via.map.size; i++) {
+        const msgpack_object *k = &map->via.map.ptr[i].key;
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == klen &&
+            memcmp(k->via.str.ptr, key, klen) == 0)
+            return &map->via.map.ptr[i].val;
+    }
+    return NULL;
+}
+
+bool sq_mp_str_eq(const msgpack_object *o, const char *s)
+{
+    size_t n = strlen(s);
+    return o != NULL && o->type == MSGPACK_OBJECT_STR && o->via.str.size == n &&
+           memcmp(o->via.str.ptr, s, n) == 0;
+}
+
+char *sq_mp_strdup(sq_arena_t *ar, const msgpack_object *o)
+{
+    char *s;
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR || memchr(o->via.str.ptr, '\0', o->via.str.size))
+        return NULL;
+    s = msgpack_zone_malloc(ar, o->via.str.size + 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, o->via.str.ptr, o->via.str.size);
+    s[o->via.str.size] = '\0';
+    return s;
+}
+
+static sq_status fail(char *err, size_t errlen, const char *what, const char *key)
+{
+    if (err != NULL && errlen > 0)
+        snprintf(err, errlen, "%s \"%s\"", what, key);
+    return SQ_ERR_DECODE;
+}
+
+sq_status sq_mp_decode_map(const msgpack_object *map, const sq_mp_field *fields, size_t n,
+                           sq_arena_t *ar, void *out, char *err, size_t errlen)
+{
+    char *base = out;
+
+    if (map == NULL || map->type != MSGPACK_OBJECT_MAP)
+        return fail(err, errlen, "expected a map for", fields && n ? fields[0].key : "message");
+    for (uint32_t i = 0; i < map->via.map.size; i++)
+        if (map->via.map.ptr[i].key.type != MSGPACK_OBJECT_STR)
+            return fail(err, errlen, "non-string key in map of", n ? fields[0].key : "message");
+
+    for (size_t i = 0; i < n; i++) {
+        const sq_mp_field *f = &fields[i];
+        const msgpack_object *v = sq_mp_get(map, f->key);
+        void *dst = base + f->off;
+
+        if (v == NULL) {
+            if (f->required)
+                return fail(err, errlen, "missing field", f->key);
+            continue;
+        }
+        switch (f->type) {
+        case SQ_F_STR: {
+            char *s = sq_mp_strdup(ar, v);
+            if (s == NULL)
+                return fail(err, errlen, "expected a string without NUL for", f->key);
+            *(char **)dst = s;
+            break;
+        }
+        case SQ_F_INT:
+            if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
+                if (v->via.u64 > INT64_MAX)
+                    return fail(err, errlen, "integer out of range for", f->key);
+                *(int64_t *)dst = (int64_t)v->via.u64;
+            } else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER) {
+                *(int64_t *)dst = v->via.i64;
+            } else
+                return fail(err, errlen, "expected an integer for", f->key);
+            break;
+        case SQ_F_BOOL:
+            if (v->type != MSGPACK_OBJECT_BOOLEAN)
+                return fail(err, errlen, "expected a boolean for", f->key);
+            *(bool *)dst = v->via.boolean;
+            break;
+        case SQ_F_ANY:
+            *(msgpack_object *)dst = *v;
+            break;
+        case SQ_F_MAP:
+            if (v->type != MSGPACK_OBJECT_MAP)
+                return fail(err, errlen, "expected a map for", f->key);
+            *(msgpack_object *)dst = *v;
+            break;
+        case SQ_F_ARRAY:
+            if (v->type != MSGPACK_OBJECT_ARRAY)
+                return fail(err, errlen, "expected an array for", f->key);
+            *(msgpack_object *)dst = *v;
+            break;
+        case SQ_F_STRS: {
+            char **vec;
+            if (v->type != MSGPACK_OBJECT_ARRAY)
+                return fail(err, errlen, "expected an array of strings for", f->key);
+            vec = msgpack_zone_malloc(ar, sizeof(char *) * ((size_t)v->via.array.size + 1));
+            if (vec == NULL)
+                return SQ_ERR_NOMEM;
+            for (uint32_t j = 0; j < v->via.array.size; j++)
+                if ((vec[j] = sq_mp_strdup(ar, &v->via.array.ptr[j])) == NULL)
+                    return fail(err, errlen, "expected an array of strings for", f->key);
+            vec[v->via.array.size] = NULL;
+            *(char ***)dst = vec;
+            *(size_t *)(base + f->aux) = v->via.array.size;
+            break;
+        }
+        case SQ_F_NESTED: {
+            sq_status st;
+            if (v->type != MSGPACK_OBJECT_MAP)
+                return fail(err, errlen, "expected a map for", f->key);
+            st = sq_mp_decode_map(v, f->sub, f->nsub, ar, dst, err, errlen);
+            if (st != SQ_OK)
+                return st;
+            break;
+        }
+        }
+    }
+    return SQ_OK;
+}
+
+void sq_mp_pack_strn(msgpack_packer *pk, const char *s, size_t n)
+{
+    msgpack_pack_str(pk, n);
+    msgpack_pack_str_body(pk, s, n);
+}
+
+void sq_mp_pack_str(msgpack_packer *pk, const char *s)
+{
+    if (s == NULL)
+        msgpack_pack_nil(pk);
+    else
+        sq_mp_pack_strn(pk, s, strlen(s));
+}
+
+void sq_mp_kv_str(msgpack_packer *pk, const char *key, const char *val)
+{
+    sq_mp_pack_str(pk, key);
+    sq_mp_pack_str(pk, val);
+}
+
+void sq_mp_kv_int(msgpack_packer *pk, const char *key, int64_t val)
+{
+    sq_mp_pack_str(pk, key);
+    msgpack_pack_int64(pk, val);
+}
+
+void sq_mp_kv_bool(msgpack_packer *pk, const char *key, bool val)
+{
+    sq_mp_pack_str(pk, key);
+    if (val)
+        msgpack_pack_true(pk);
+    else
+        msgpack_pack_false(pk);
+}
+
+void sq_mp_pack_obj(msgpack_packer *pk, const msgpack_object *o)
+{
+    if (o == NULL)
+        msgpack_pack_nil(pk);
+    else
+        msgpack_pack_object(pk, *o);
+}
+
+void sq_mp_kv_obj(msgpack_packer *pk, const char *key, const msgpack_object *val)
+{
+    sq_mp_pack_str(pk, key);
+    sq_mp_pack_obj(pk, val);
+}

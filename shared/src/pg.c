@@ -1,0 +1,153 @@
+/* PostgreSQL connection and migrations; see pg.h. */
+#include "sq/pg.h"
+#include "sq/log.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* Any fixed number: all services agree on it. */
+#define MIGRATION_LOCK 0x5351414c4cLL
+
+sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
+{
+    for (int waited = 0;; waited += 200) {
+        PGconn *c = PQconnectdb(conninfo);
+        if (PQstatus(c) == CONNECTION_OK) {
+            *out = c;
+            return SQ_OK;
+        }
+        if (waited >= wait_ms) {
+            sq_error("could not connect to PostgreSQL: %s", PQerrorMessage(c));
+            PQfinish(c);
+            *out = NULL;
+            return SQ_ERR_DB;
+        }
+        PQfinish(c);
+        usleep(200 * 1000);
+    }
+}
+
+sq_status sq_pg_ensure(PGconn *conn)
+{
+    if (PQstatus(conn) == CONNECTION_OK)
+        return SQ_OK;
+    PQreset(conn);
+    if (PQstatus(conn) == CONNECTION_OK) {
+        sq_info("reconnected to PostgreSQL");
+        return SQ_OK;
+    }
+    return SQ_ERR_DB;
+}
+
+static int exec_ok(PGconn *c, const char *sql)
+{
+    PGresult *r = PQexec(c, sql);
+    int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        sq_error("could not run migration statement: %s", PQerrorMessage(c));
+    PQclear(r);
+    return ok;
+}
+
+static int by_name(const struct dirent **a, const struct dirent **b)
+{
+    return strcmp((*a)->d_name, (*b)->d_name);
+}
+
+static int is_migration(const struct dirent *d)
+{
+    size_t n = strlen(d->d_name);
+    return n > 4 && d->d_name[0] >= '0' && d->d_name[0] <= '9' && strcmp(d->d_name + n - 4, ".sql") == 0;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+    if (f == NULL)
+        return NULL;
+    if (fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
+        if (fread(buf, 1, (size_t)n, f) != (size_t)n) {
+            free(buf);
+            buf = NULL;
+        } else
+            buf[n] = '\0';
+    }
+    fclose(f);
+    return buf;
+}
+
+sq_status sq_pg_migrate(PGconn *conn, const char *dir)
+{
+    struct dirent **list = NULL;
+    int n = scandir(dir, &list, is_migration, by_name);
+    sq_status st = SQ_OK;
+    char lock[128];
+
+    if (n < 0) {
+        sq_error("could not read schema directory \"%s\": %s", dir, strerror(errno));
+        return SQ_ERR_IO;
+    }
+    /* One session-level lock around the whole run: services starting together wait for
+     * the first one and then find every migration recorded. */
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_lock(%lld)", MIGRATION_LOCK);
+    if (!exec_ok(conn, lock))
+        st = SQ_ERR_DB;
+    else if (!exec_ok(conn, "CREATE TABLE IF NOT EXISTS sq_schema_migrations ("
+                            " name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"))
+        st = SQ_ERR_DB;
+    for (int i = 0; i < n && st == SQ_OK; i++) {
+        const char *name = list[i]->d_name;
+        const char *params[1] = { name };
+        char path[4096];
+        char *sql;
+        PGresult *r;
+        int done;
+
+        snprintf(path, sizeof path, "%s/%s", dir, name);
+        if (!exec_ok(conn, "BEGIN")) {
+            st = SQ_ERR_DB;
+            break;
+        }
+        r = PQexecParams(conn, "SELECT 1 FROM sq_schema_migrations WHERE name = $1", 1, NULL,
+                         params, NULL, NULL, 0);
+        done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+        PQclear(r);
+        if (done) {
+            exec_ok(conn, "COMMIT");
+            continue;
+        }
+        if ((sql = slurp(path)) == NULL) {
+            sq_error("could not read migration \"%s\"", path);
+            exec_ok(conn, "ROLLBACK");
+            st = SQ_ERR_IO;
+            break;
+        }
+        if (!exec_ok(conn, sql)) {
+            sq_error("migration \"%s\" failed", name);
+            exec_ok(conn, "ROLLBACK");
+            st = SQ_ERR_DB;
+        } else {
+            r = PQexecParams(conn, "INSERT INTO sq_schema_migrations(name) VALUES ($1)", 1, NULL,
+                             params, NULL, NULL, 0);
+            PQclear(r);
+            if (exec_ok(conn, "COMMIT"))
+                sq_info("applied migration \"%s\"", name);
+            else
+                st = SQ_ERR_DB;
+        }
+        free(sql);
+    }
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_unlock(%lld)", MIGRATION_LOCK);
+    exec_ok(conn, lock);
+    for (int i = 0; i < n; i++)
+        free(list[i]);
+    free(list);
+    return st;
+}

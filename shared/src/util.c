@@ -1,0 +1,99 @@
+/* Clocks, ids, entity names and signal handling; see util.h. */
+#include "sq/util.h"
+
+#include <ctype.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t sq_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t sq_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int64_t sq_mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+int sq_crypto_init(void)
+{
+    return sodium_init() < 0 ? -1 : 0;
+}
+
+void sq_id_new(char out[33])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    sodium_bin2hex(out, 33, b, sizeof b);
+}
+
+void sq_uuid_new(char out[37])
+{
+    unsigned char b[16];
+    randombytes_buf(b, sizeof b);
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+             b[13], b[14], b[15]);
+}
+
+bool sq_id_valid(const char *id)
+{
+    size_t i;
+    for (i = 0; id[i] != '\0'; i++)
+        if (!isxdigit((unsigned char)id[i]) || i >= 32)
+            return false;
+    return i == 32;
+}
+
+static bool word(unsigned char c) { return isalnum(c) || c == '_'; }
+
+bool sq_name_valid(const char *name)
+{
+    size_t n = name ? strlen(name) : 0;
+    if (n == 0 || n > 256 || !word((unsigned char)name[0]))
+        return false;
+    if (n == 1)
+        return true;
+    /* [\w][\w@ .-]*[\w@.-]+ : middle may hold spaces, the last character may not */
+    for (size_t i = 1; i < n; i++) {
+        unsigned char c = (unsigned char)name[i];
+        if (!(word(c) || c == '@' || c == '.' || c == '-' || (c == ' ' && i < n - 1)))
+            return false;
+    }
+    return true;
+}
+
+static sigset_t sigs;
+
+void sq_signals_block(void)
+{
+    sigemptyset(&sigs);
+    sigaddset(&sigs, SIGTERM);
+    sigaddset(&sigs, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+int sq_signals_wait(void)
+{
+    int sig = 0;
+    sigwait(&sigs, &sig);
+    return sig;
+}
