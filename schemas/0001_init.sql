@@ -36,7 +36,7 @@ CREATE TABLE registry_actions (
     kind        text NOT NULL,
     code        text NOT NULL,
     main        text,
-    binary      boolean NOT NULL DEFAULT false,
+    is_binary   boolean NOT NULL DEFAULT false,  -- "binary" is reserved in SQL
     parameters  bytea NOT NULL,     -- msgpack array of {key, value}
     annotations bytea NOT NULL,     -- msgpack array of {key, value}
     limits      jsonb NOT NULL,

@@ -9,18 +9,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-static sq_status to_mp(const json_t *j, msgpack_packer *pk, int depth)
+/* depth: how many containers enclose j */
+static sq_status to_mp(const json_t *j, msgpack_packer *pk, int depth, int max_depth)
 {
-    if (depth > SQ_MP_MAX_DEPTH)
-        return SQ_ERR_BAD_REQUEST;
     switch (json_typeof(j)) {
     case JSON_OBJECT: {
         const char *k;
         json_t *v;
+        if (depth + 1 > max_depth)
+            return SQ_ERR_BAD_REQUEST;
         msgpack_pack_map(pk, json_object_size(j));
         json_object_foreach((json_t *)j, k, v) {
             sq_mp_pack_str(pk, k);
-            if (to_mp(v, pk, depth + 1) != SQ_OK)
+            if (to_mp(v, pk, depth + 1, max_depth) != SQ_OK)
                 return SQ_ERR_BAD_REQUEST;
         }
         return SQ_OK;
@@ -28,9 +29,11 @@ static sq_status to_mp(const json_t *j, msgpack_packer *pk, int depth)
     case JSON_ARRAY: {
         size_t i;
         json_t *v;
+        if (depth + 1 > max_depth)
+            return SQ_ERR_BAD_REQUEST;
         msgpack_pack_array(pk, json_array_size(j));
         json_array_foreach((json_t *)j, i, v)
-            if (to_mp(v, pk, depth + 1) != SQ_OK)
+            if (to_mp(v, pk, depth + 1, max_depth) != SQ_OK)
                 return SQ_ERR_BAD_REQUEST;
         return SQ_OK;
     }
@@ -56,9 +59,14 @@ static sq_status to_mp(const json_t *j, msgpack_packer *pk, int depth)
     return SQ_ERR_BAD_REQUEST;
 }
 
+sq_status sq_json_to_mp_max(const json_t *j, msgpack_packer *pk, int max_depth)
+{
+    return to_mp(j, pk, 0, max_depth);
+}
+
 sq_status sq_json_to_mp(const json_t *j, msgpack_packer *pk)
 {
-    return to_mp(j, pk, 1);
+    return to_mp(j, pk, 0, SQ_MP_MAX_DEPTH);
 }
 
 sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err, size_t errlen)
@@ -99,7 +107,8 @@ json_t *sq_mp_to_json(const msgpack_object *o)
     case MSGPACK_OBJECT_STR:
     {
         /* not valid UTF-8: JSON cannot carry it, so it becomes null */
-        json_t *s = json_stringn(o->via.str.ptr, o->via.str.size);
+        /* msgpack-c leaves ptr NULL for an empty string */
+        json_t *s = json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
         return s != NULL ? s : json_null();
     }
     case MSGPACK_OBJECT_BIN: {
@@ -141,7 +150,7 @@ json_t *sq_mp_to_json(const msgpack_object *o)
                 return NULL;
             }
             if (k->type == MSGPACK_OBJECT_STR)
-                rc = json_object_setn_new(m, k->via.str.ptr, k->via.str.size, v);
+                rc = json_object_setn_new(m, k->via.str.size ? k->via.str.ptr : "", k->via.str.size, v);
             else {
                 if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                     snprintf(kb, sizeof kb, "%llu", (unsigned long long)k->via.u64);

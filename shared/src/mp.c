@@ -23,6 +23,7 @@ sq_status sq_mp_check(const char *buf, size_t len)
     pending[0] = 1;
     for (;;) {
         size_t skip = 0, count = 0, hdr = 1, avail;
+        bool container = false;
         unsigned b;
 
         while (depth > 0 && pending[depth] == 0)
@@ -38,8 +39,10 @@ sq_status sq_mp_check(const char *buf, size_t len)
             /* single byte */
         } else if (b <= 0x8f) {
             count = 2 * (size_t)(b & 0x0f);
+            container = true;
         } else if (b <= 0x9f) {
             count = b & 0x0f;
+            container = true;
         } else if (b <= 0xbf) {
             skip = b & 0x1f;
         } else {
@@ -61,19 +64,21 @@ sq_status sq_mp_check(const char *buf, size_t len)
             case 0xd6: skip = 5; break;
             case 0xd7: skip = 9; break;
             case 0xd8: skip = 17; break;
-            case 0xdc: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = be16(p + pos + 1); break;
-            case 0xdd: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = be32(p + pos + 1); break;
-            case 0xde: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = 2 * (size_t)be16(p + pos + 1); break;
-            case 0xdf: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = 2 * (size_t)be32(p + pos + 1); break;
+            case 0xdc: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = be16(p + pos + 1); container = true; break;
+            case 0xdd: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = be32(p + pos + 1); container = true; break;
+            case 0xde: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = 2 * (size_t)be16(p + pos + 1); container = true; break;
+            case 0xdf: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = 2 * (size_t)be32(p + pos + 1); container = true; break;
             default: return SQ_ERR_DECODE; /* 0xc1: never used */
             }
         }
         if (hdr > len - pos || skip > len - pos - hdr)
             return SQ_ERR_DECODE;
         pos += hdr + skip;
+        if (container && depth + 1 > SQ_MP_MAX_DEPTH)
+            return SQ_ERR_DECODE;
         if (count > 0) {
             /* every element takes at least one byte */
-            if (count > len - pos || depth + 1 > SQ_MP_MAX_DEPTH)
+            if (count > len - pos)
                 return SQ_ERR_DECODE;
             pending[++depth] = count;
         }
@@ -151,8 +156,9 @@ sq_status sq_mp_decode_map(const msgpack_object *map, const sq_mp_field *fields,
         const msgpack_object *v = sq_mp_get(map, f->key);
         void *dst = base + f->off;
 
-        if (v == NULL) {
-            if (f->required)
+        if (v == NULL || (v->type == MSGPACK_OBJECT_NIL && !f->required && f->type != SQ_F_ANY)) {
+            /* nil stands for "not given" in an optional field */
+            if (v == NULL && f->required)
                 return fail(err, errlen, "missing field", f->key);
             continue;
         }

@@ -10,6 +10,9 @@
 /* Packs a JSON value as msgpack. Fails with SQ_ERR_BAD_REQUEST when the value nests deeper
  * than SQ_MP_MAX_DEPTH (a decoder downstream would refuse it). */
 sq_status sq_json_to_mp(const json_t *j, msgpack_packer *pk);
+/* The same with a tighter bound: a value that a message will carry k levels deep may nest
+ * at most SQ_MP_MAX_DEPTH - k levels itself. */
+sq_status sq_json_to_mp_max(const json_t *j, msgpack_packer *pk, int max_depth);
 
 /* Parses JSON text (len bytes, need not be NUL-terminated) and packs it. On a syntax error
  * returns SQ_ERR_BAD_REQUEST with jansson's message in err. */

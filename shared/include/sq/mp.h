@@ -51,8 +51,8 @@ typedef struct sq_mp_field {
 
 #define SQ_MP_FIELDS(tbl) (tbl), (sizeof(tbl) / sizeof((tbl)[0]))
 
-/* Decodes a msgpack map into out using the field table. Absent optional fields keep the
- * value out already holds (so callers set defaults first); unknown keys are ignored (later
+/* Decodes a msgpack map into out using the field table. Absent (or nil) optional fields
+ * keep the value out already holds (so callers set defaults first); unknown keys are ignored (later
  * versions may add fields); a present field of the wrong type, a missing required field or
  * a non-string key is SQ_ERR_DECODE, with a message in err (may be NULL). */
 sq_status sq_mp_decode_map(const msgpack_object *map, const sq_mp_field *fields, size_t n,

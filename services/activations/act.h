@@ -1,0 +1,89 @@
+/* squall-activations' internal API. The service owns the `activations` table: a writer
+ * thread drains the JetStream stream SQ_ACTIVATIONS through the durable pull consumer
+ * "activations" and stores each batch in one statement before acknowledging it (so a
+ * record survives the store or PostgreSQL being down, and is stored once however often it
+ * is delivered); the query routes sq.activations.{get,logs,list} read the table through a
+ * second connection guarded by a mutex.
+ *
+ * Threads: the writer owns its PGconn alone; the three query routes are delivered on
+ * three nats.c threads and share the reader's PGconn under its lock. */
+#ifndef SQ_ACT_H
+#define SQ_ACT_H
+
+#include <libpq-fe.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "proto/proto.h"
+#include "sq/bus.h"
+
+/* ---- configuration (config.c) ------------------------------------------------------------ */
+
+typedef struct act_config {
+    char *nats_url;
+    char *pg_dsn;
+    char *schema_dir;
+    int batch;        /* most records fetched and stored at once */
+    int ack_wait_ms;  /* the consumer's AckWait: a batch not acked by then is redelivered */
+} act_config;
+
+extern act_config act_cfg;
+sq_status act_config_load(void);
+void act_config_free(void);
+
+/* ---- store (store.c): all the SQL of the service ------------------------------------------- */
+
+/* One activation to store; the strings and the record point into the writer's arena and
+ * the fetched message. */
+typedef struct act_row {
+    const char *id;       /* 32 lower-case hex */
+    const char *ns;       /* the namespace the record belongs to (no package part) */
+    const char *name;
+    int64_t start, end;
+    int status;
+    const char *record;   /* the msgpack record as published */
+    size_t len;
+} act_row;
+
+/* Inserts rows in one INSERT ... ON CONFLICT (id) DO NOTHING (one transaction) and sets
+ * inserted[i] for each row that was not stored before. SQ_OK; SQ_ERR_BAD_REQUEST when
+ * PostgreSQL refused the data (a row it cannot store: retrying will not help); SQ_ERR_DB
+ * when the database failed or is unreachable (retry later). err gets PostgreSQL's message. */
+sq_status act_store_insert(PGconn *c, const act_row *rows, size_t n, bool *inserted,
+                           char *err, size_t errlen);
+
+/* The stored record of activation id in namespace ns: *out is a binary-format result with
+ * zero or one row whose column 0 is the record; the caller PQclear()s it. SQ_ERR_DB on
+ * failure, with PostgreSQL's message in err. */
+sq_status act_store_get(PGconn *c, const char *ns, const char *id, PGresult **out, char *err,
+                        size_t errlen);
+
+/* Records of q->ns, newest first, filtered and paged as q says (already validated);
+ * column 0 of each row is the record, binary. Errors as act_store_get. */
+sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out,
+                         char *err, size_t errlen);
+
+/* ---- writer (writer.c) ------------------------------------------------------------------- */
+
+typedef struct act_writer act_writer;
+
+/* Creates (or updates) the durable consumer, binds a pull subscription to it and starts the
+ * writer thread on conn (which the writer then uses alone). */
+sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn);
+/* Stops fetching, lets the batch in hand be stored and acknowledged, joins the thread and
+ * frees the writer (the durable consumer stays). NULL is a no-op. */
+void act_writer_stop(act_writer *w);
+
+/* ---- queries (handlers.c) ---------------------------------------------------------------- */
+
+typedef struct act_reader {
+    PGconn *conn;
+    pthread_mutex_t lock;
+} act_reader;
+
+void act_on_get(sq_bus_t *bus, natsMsg *msg, void *closure);   /* closure: act_reader */
+void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure);
+void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure);
+
+#endif

@@ -1,0 +1,26 @@
+/* squall-activations' settings: one declarative table (see sq/config.h). */
+#include "act.h"
+#include "sq/config.h"
+
+act_config act_cfg;
+
+static const sq_cfg_entry table[] = {
+    SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", act_cfg.nats_url),
+    SQ_CFG_SECRET("pg_dsn", "SQ_PG_DSN", "host=/tmp dbname=squall", act_cfg.pg_dsn),
+    SQ_CFG_STR("schema_dir", "SQ_SCHEMA_DIR", SQ_SCHEMA_DIR, act_cfg.schema_dir),
+    SQ_CFG_INT("batch", "SQ_ACT_BATCH", 1, 1024, 256, act_cfg.batch),
+    SQ_CFG_INT("ack_wait_ms", "SQ_ACT_ACK_WAIT_MS", 1000, 600000, 30000, act_cfg.ack_wait_ms),
+};
+
+sq_status act_config_load(void)
+{
+    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
+    if (st == SQ_OK)
+        sq_config_log(table, sizeof table / sizeof table[0]);
+    return st;
+}
+
+void act_config_free(void)
+{
+    sq_config_free(table, sizeof table / sizeof table[0]);
+}

@@ -1,0 +1,219 @@
+/* The query routes of squall-activations: sq.activations.get (the record, as stored),
+ * sq.activations.logs ({logs}) and sq.activations.list ({items}, newest first; OpenWhisk's
+ * summaries unless docs). They share the reader's PGconn under its mutex; a broken
+ * connection is reset and the query tried once more, so a PostgreSQL restart costs no
+ * failed request when the server is back. */
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "act.h"
+#include "sq/log.h"
+#include "sq/pg.h"
+#include "sq/util.h"
+
+#define LIST_DEFAULT 30
+#define LIST_MAX 200
+
+typedef enum { Q_GET, Q_LIST } qkind;
+
+/* Runs one query under the lock, retrying once on a connection that broke under it.
+ * SQ_ERR_UNAVAILABLE when the database cannot be reached. */
+static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t limit, PGresult **out)
+{
+    sq_status st = SQ_ERR_UNAVAILABLE;
+    char err[512] = "the database is not reachable";
+
+    pthread_mutex_lock(&rd->lock);
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (sq_pg_ensure(rd->conn) != SQ_OK) {
+            st = SQ_ERR_UNAVAILABLE;
+            break;
+        }
+        st = k == Q_GET ? act_store_get(rd->conn, q->ns, q->id, out, err, sizeof err)
+                        : act_store_list(rd->conn, q, limit, out, err, sizeof err);
+        if (st == SQ_OK || PQstatus(rd->conn) == CONNECTION_OK)
+            break;
+        st = SQ_ERR_UNAVAILABLE; /* broken under us (a server restart): reset, try again */
+    }
+    pthread_mutex_unlock(&rd->lock);
+    if (st != SQ_OK)
+        sq_error("could not %s activations of \"%s\": %s", k == Q_GET ? "read" : "list", q->ns, err);
+    return st;
+}
+
+static void respond_db_error(sq_bus_t *bus, natsMsg *msg, sq_status st)
+{
+    sq_bus_respond_error(bus, msg, st == SQ_ERR_UNAVAILABLE ? SQ_ERR_UNAVAILABLE : SQ_ERR_DB,
+                         st == SQ_ERR_UNAVAILABLE ? "the activation store is not available"
+                                                  : "could not read activations");
+}
+
+/* Decodes the request; answers 400 itself and returns false when it is malformed. */
+static bool decode(sq_bus_t *bus, natsMsg *msg, msgpack_zone *z, sq_act_query *q)
+{
+    char err[256] = "";
+    sq_status st = sq_act_query_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), z,
+                                       q, err, sizeof err);
+    if (st != SQ_OK) {
+        sq_bus_respond_error(bus, msg, st, "%s", err[0] ? err : sq_status_str(st));
+        return false;
+    }
+    return true;
+}
+
+/* Looks up the record of q->id in q->ns; answers the error itself (400, 404, 503...) and
+ * returns NULL when there is nothing to reply with. */
+static PGresult *find(act_reader *rd, sq_bus_t *bus, natsMsg *msg, sq_act_query *q)
+{
+    PGresult *r = NULL;
+    sq_status st;
+
+    if (!sq_id_valid(q->id)) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "activation id is not 32 hex characters");
+        return NULL;
+    }
+    for (char *p = q->id; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    if ((st = query(rd, Q_GET, q, 0, &r)) != SQ_OK) {
+        respond_db_error(bus, msg, st);
+        return NULL;
+    }
+    if (PQntuples(r) == 0) {
+        PQclear(r);
+        sq_bus_respond_error(bus, msg, SQ_ERR_NOT_FOUND, NULL);
+        return NULL;
+    }
+    return r;
+}
+
+void act_on_get(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    msgpack_zone z;
+    sq_act_query q;
+    PGresult *r;
+
+    if (!msgpack_zone_init(&z, 1024))
+        return;
+    if (decode(bus, msg, &z, &q) && (r = find(closure, bus, msg, &q)) != NULL) {
+        sq_bus_respond(bus, msg, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        PQclear(r);
+    }
+    msgpack_zone_destroy(&z);
+}
+
+void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    msgpack_zone z;
+    sq_act_query q;
+    PGresult *r;
+    msgpack_object rec;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
+    if (!msgpack_zone_init(&z, 4096))
+        return;
+    if (!decode(bus, msg, &z, &q) || (r = find(closure, bus, msg, &q)) == NULL) {
+        msgpack_zone_destroy(&z);
+        return;
+    }
+    if (sq_mp_unpack(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), &z, &rec) != SQ_OK) {
+        sq_error("stored activation \"%s\" is not readable", q.id);
+        sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "the stored activation is not readable");
+    } else {
+        const msgpack_object *logs = sq_mp_get(&rec, "logs");
+        sq_proto_buf_init(&sb, &pk);
+        msgpack_pack_map(&pk, 1);
+        sq_mp_pack_str(&pk, "logs");
+        if (logs != NULL && logs->type == MSGPACK_OBJECT_ARRAY)
+            msgpack_pack_object(&pk, *logs);
+        else
+            msgpack_pack_array(&pk, 0);
+        sq_bus_respond(bus, msg, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    PQclear(r);
+    msgpack_zone_destroy(&z);
+}
+
+/* OpenWhisk's activation summary: the record without logs and response, plus statusCode. */
+static void pack_summary(msgpack_packer *pk, const msgpack_object *rec)
+{
+    static const char *const keys[] = { "activationId", "annotations", "duration", "end",
+                                        "name", "namespace", "publish", "start" };
+    const msgpack_object *resp = sq_mp_get(rec, "response"), *v;
+
+    msgpack_pack_map(pk, 11);
+    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
+        v = sq_mp_get(rec, keys[i]);
+        sq_mp_pack_str(pk, keys[i]);
+        if (v != NULL)
+            msgpack_pack_object(pk, *v);
+        else if (i == 1)
+            msgpack_pack_array(pk, 0);
+        else
+            msgpack_pack_nil(pk);
+    }
+    sq_mp_kv_obj(pk, "statusCode", sq_mp_get(resp, "statusCode"));
+    sq_mp_kv_obj(pk, "subject", sq_mp_get(rec, "subject"));
+    sq_mp_kv_obj(pk, "version", sq_mp_get(rec, "version"));
+}
+
+void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    msgpack_zone z;
+    sq_act_query q;
+    PGresult *r = NULL;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    int64_t limit;
+    sq_status st;
+    int n;
+
+    if (!msgpack_zone_init(&z, 4096))
+        return;
+    if (!decode(bus, msg, &z, &q))
+        goto out;
+    limit = q.limit == 0 ? LIST_DEFAULT : q.limit;
+    if (limit < 0 || limit > LIST_MAX) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "limit must be at most %d", LIST_MAX);
+        goto out;
+    }
+    if (q.skip < 0) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "skip must not be negative");
+        goto out;
+    }
+    if ((st = query(closure, Q_LIST, &q, limit, &r)) != SQ_OK) {
+        respond_db_error(bus, msg, st);
+        goto out;
+    }
+    n = PQntuples(r);
+    sq_proto_buf_init(&sb, &pk);
+    msgpack_pack_map(&pk, 1);
+    sq_mp_pack_str(&pk, "items");
+    msgpack_pack_array(&pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        const char *rec = PQgetvalue(r, i, 0);
+        size_t len = (size_t)PQgetlength(r, i, 0);
+        msgpack_object o;
+        if (q.docs) {
+            msgpack_sbuffer_write(&sb, rec, len); /* the record as stored */
+            continue;
+        }
+        msgpack_zone_clear(&z);
+        if (sq_mp_unpack(rec, len, &z, &o) != SQ_OK) {
+            msgpack_pack_nil(&pk); /* cannot happen: records are checked before they are stored */
+            continue;
+        }
+        pack_summary(&pk, &o);
+    }
+    if (sb.size > (size_t)natsConnection_GetMaxPayload(sq_bus_nc(bus)))
+        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,
+                             "the activations do not fit in one reply; ask for fewer");
+    else
+        sq_bus_respond(bus, msg, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+out:
+    PQclear(r);
+    msgpack_zone_destroy(&z);
+}

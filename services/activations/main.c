@@ -1,0 +1,74 @@
+/* squall-activations: wiring only. Loads the config, connects to PostgreSQL twice (the
+ * writer's connection and the queries') and migrates, connects to NATS with JetStream,
+ * makes sure the streams exist, starts the writer and serves the query routes in the
+ * queue group "activations" until SIGTERM; then stops fetching, lets the batch in hand be
+ * stored and acknowledged, and drains. */
+#include <stdio.h>
+#include <string.h>
+
+#include "act.h"
+#include "sq/log.h"
+#include "sq/pg.h"
+#include "sq/util.h"
+
+#define PG_WAIT_MS 30000
+
+/* PostgreSQL's notices (CREATE ... IF NOT EXISTS...) on our log, not raw on stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    sq_debug("postgresql: %.*s", (int)strcspn(message, "\n"), message);
+}
+
+int main(void)
+{
+    act_reader rd = { 0 };
+    PGconn *wconn = NULL;
+    sq_bus_t *bus = NULL;
+    act_writer *w = NULL;
+    int rc = 1, sig;
+    sq_bus_opts o = { .name = "squall-activations", .send_asap = false, .jetstream = true };
+
+    sq_signals_block();
+    sq_log_init("squall-activations");
+    if (sq_crypto_init() != 0) {
+        sq_error("could not initialise libsodium");
+        return 1;
+    }
+    pthread_mutex_init(&rd.lock, NULL);
+    if (act_config_load() != SQ_OK)
+        goto out;
+    if (sq_pg_connect(&wconn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
+        goto out;
+    PQsetNoticeProcessor(wconn, on_notice, NULL);
+    if (sq_pg_migrate(wconn, act_cfg.schema_dir) != SQ_OK ||
+        sq_pg_connect(&rd.conn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
+        goto out;
+    PQsetNoticeProcessor(rd.conn, on_notice, NULL);
+    o.url = act_cfg.nats_url;
+    if (sq_bus_connect(&bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(bus)) != SQ_OK)
+        goto out;
+    if (act_writer_start(&w, bus, wconn) != SQ_OK)
+        goto out;
+
+    const sq_bus_route routes[] = {
+        { .subject = SQ_SUBJ_ACT_GET, .queue = "activations", .fn = act_on_get, .closure = &rd },
+        { .subject = SQ_SUBJ_ACT_LOGS, .queue = "activations", .fn = act_on_logs, .closure = &rd },
+        { .subject = SQ_SUBJ_ACT_LIST, .queue = "activations", .fn = act_on_list, .closure = &rd },
+    };
+    if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
+        sq_bus_serve_health(bus, "activations") != SQ_OK)
+        goto out;
+
+    sq_info("ready: storing activations in batches of %d", act_cfg.batch);
+    sig = sq_signals_wait();
+    sq_info("received signal %d, shutting down", sig);
+    rc = 0;
+out:
+    act_writer_stop(w);   /* the batch in hand is stored and acknowledged first */
+    sq_bus_destroy(bus);  /* drains the queries, flushes the acks */
+    PQfinish(rd.conn);
+    PQfinish(wconn);
+    pthread_mutex_destroy(&rd.lock);
+    act_config_free();
+    return rc;
+}

@@ -1,0 +1,29 @@
+/* The settings of squall-auth, one declarative table (see sq/config.h). */
+#include "auth.h"
+
+#include "sq/config.h"
+
+static auth_config conf;
+
+static const sq_cfg_entry table[] = {
+    SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", conf.nats_url),
+    SQ_CFG_STR("pg_dsn", "SQ_PG_DSN", "host=/tmp dbname=squall", conf.pg_dsn),
+    SQ_CFG_STR("schema_dir", "SQ_SCHEMA_DIR", SQ_SCHEMA_DIR, conf.schema_dir),
+    SQ_CFG_SECRET("guest_key", "SQ_GUEST_KEY", NULL, conf.guest_key),
+    SQ_CFG_STR("guest_namespace", "SQ_GUEST_NAMESPACE", "guest", conf.guest_namespace),
+};
+
+sq_status auth_config_load(auth_config *cfg)
+{
+    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
+    if (st != SQ_OK)
+        return st;
+    sq_config_log(table, sizeof table / sizeof table[0]);
+    *cfg = conf;
+    return SQ_OK;
+}
+
+void auth_config_free(void)
+{
+    sq_config_free(table, sizeof table / sizeof table[0]);
+}

@@ -1,0 +1,113 @@
+/* The auth service's message handlers (sq.auth.verify) and the guest bootstrap run at
+ * start. The SQL is in store.c, the key format and hashing in keys.c. */
+#include "auth.h"
+
+#include <string.h>
+#include "proto/proto.h"
+#include "sq/log.h"
+#include "sq/util.h"
+
+#define GUEST_SUBJECT "guest"
+
+static void reply_identity(sq_bus_t *bus, natsMsg *msg, const sq_identity *id)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sq_proto_buf_init(&sb, &pk);
+    sq_identity_encode(id, &pk);
+    sq_bus_respond(bus, msg, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+void auth_on_verify(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    auth_ctx *ctx = closure;
+    msgpack_zone z;
+    sq_auth_verify req;
+    auth_key_row row;
+    char uuid[AUTH_UUID_LEN + 1], err[256] = "";
+    const char *secret;
+    sq_status st;
+
+    msgpack_zone_init(&z, 1024);
+    st = sq_auth_verify_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z,
+                               &req, err, sizeof err);
+    if (st != SQ_OK) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+        goto done;
+    }
+    if (!auth_key_parse(req.key, uuid, &secret)) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_UNAUTHORIZED, NULL);
+        goto done;
+    }
+    st = auth_store_lookup(ctx->store, uuid, &z, &row);
+    if (st == SQ_ERR_NOT_FOUND) {
+        auth_key_check_dummy(secret);
+        sq_bus_respond_error(bus, msg, SQ_ERR_UNAUTHORIZED, NULL);
+        goto done;
+    }
+    if (st != SQ_OK) {
+        sq_error("could not verify key \"%s\": %s", uuid, sq_status_str(st));
+        sq_bus_respond_error(bus, msg, SQ_ERR_DB, NULL);
+        goto done;
+    }
+    if (!auth_key_check(row.salt, row.hash, secret)) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_UNAUTHORIZED, NULL);
+        goto done;
+    }
+    if (row.blocked) {
+        sq_info("key \"%s\" of blocked subject \"%s\" refused", uuid, row.subject);
+        sq_bus_respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
+        goto done;
+    }
+    reply_identity(bus, msg, &(sq_identity){ .subject = row.subject, .namespace_ = row.namespace_,
+                                             .uuid = uuid });
+done:
+    msgpack_zone_destroy(&z);
+}
+
+sq_status auth_bootstrap_guest(auth_store_t *s, const char *key, const char *ns)
+{
+    unsigned char salt[AUTH_SALT_LEN], hash[AUTH_HASH_LEN];
+    char uuid[AUTH_UUID_LEN + 1];
+    const char *secret;
+    msgpack_zone z;
+    auth_key_row row;
+    sq_status st;
+
+    if (!auth_key_parse(key, uuid, &secret)) {
+        sq_error("invalid guest key in SQ_GUEST_KEY: expected \"uuid:secret\" with a 36-character "
+                 "UUID and a 64-character secret of letters and digits");
+        return SQ_ERR_BAD_REQUEST;
+    }
+    if (!sq_name_valid(ns)) {
+        sq_error("invalid guest namespace \"%s\"", ns);
+        return SQ_ERR_BAD_REQUEST;
+    }
+    randombytes_buf(salt, sizeof salt);
+    auth_key_hash(salt, secret, hash);
+    msgpack_zone_init(&z, 1024);
+    st = auth_store_bootstrap(s, GUEST_SUBJECT, ns, uuid, salt, hash, &z, &row);
+    if (st != SQ_OK) {
+        sq_error("could not create the guest subject, namespace and key: %s", sq_status_str(st));
+        goto done;
+    }
+    if (strcmp(row.subject, GUEST_SUBJECT) != 0 || strcmp(row.namespace_, ns) != 0)
+        sq_warn("guest key \"%s\" already belongs to subject \"%s\", namespace \"%s\"", uuid,
+                row.subject, row.namespace_);
+    if (!auth_key_check(row.salt, row.hash, secret)) {
+        /* The operator's SQ_GUEST_KEY is authoritative: a stored key with this uuid but
+         * another secret gets the configured secret. */
+        st = auth_store_set_secret(s, uuid, salt, hash);
+        if (st != SQ_OK) {
+            sq_error("could not update the secret of guest key \"%s\": %s", uuid, sq_status_str(st));
+            goto done;
+        }
+        sq_info("updated the secret of guest key \"%s\"", uuid);
+    }
+    sq_info("guest key \"%s\" ready for namespace \"%s\"", uuid, row.namespace_);
+done:
+    msgpack_zone_destroy(&z);
+    sodium_memzero(hash, sizeof hash);
+    return st;
+}

@@ -1,0 +1,66 @@
+/* squall-auth: wiring only. Loads the config, opens PostgreSQL (migrations applied),
+ * bootstraps the guest key, serves sq.auth.verify in queue group "auth" and the health
+ * subject until SIGTERM, then tears down in reverse order. */
+#include "auth.h"
+
+#include <stdlib.h>
+#include "proto/proto.h"
+#include "sq/log.h"
+#include "sq/util.h"
+
+#define PG_WAIT_MS 30000
+
+int main(void)
+{
+    auth_config cfg;
+    auth_store_t *store = NULL;
+    sq_bus_t *bus = NULL;
+    auth_ctx ctx;
+    int rc = 1, sig;
+
+    sq_signals_block();
+    sq_log_init("squall-auth");
+    if (sq_crypto_init() != 0) {
+        sq_error("could not initialise libsodium");
+        return 1;
+    }
+    if (auth_config_load(&cfg) != SQ_OK)
+        goto out;
+    if (cfg.guest_key[0] != '\0') {
+        char uuid[AUTH_UUID_LEN + 1];
+        const char *secret;
+        if (!auth_key_parse(cfg.guest_key, uuid, &secret)) {
+            sq_error("invalid SQ_GUEST_KEY: expected \"uuid:secret\" with a 36-character UUID and "
+                     "a 64-character secret of letters and digits");
+            goto out;
+        }
+    }
+    if (auth_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
+        goto out;
+    if (cfg.guest_key[0] != '\0' &&
+        auth_bootstrap_guest(store, cfg.guest_key, cfg.guest_namespace) != SQ_OK)
+        goto out;
+    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url, .name = "squall-auth",
+                                             .send_asap = true }) != SQ_OK)
+        goto out;
+
+    ctx.store = store;
+    const sq_bus_route routes[] = {
+        { .subject = SQ_SUBJ_AUTH_VERIFY, .queue = "auth", .fn = auth_on_verify, .closure = &ctx },
+    };
+    if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
+        sq_bus_serve_health(bus, "auth") != SQ_OK)
+        goto out;
+    sq_info("ready");
+
+    sig = sq_signals_wait();
+    sq_info("received signal %d, shutting down", sig);
+    rc = 0;
+out:
+    sq_bus_destroy(bus);
+    auth_store_close(store);
+    auth_config_free();
+    if (rc == 0)
+        sq_info("stopped");
+    return rc;
+}

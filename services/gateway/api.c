@@ -1,0 +1,483 @@
+/* REST API v1 on the bus: routes a complete request to its operation, verifies the API key
+ * (cached for a few seconds), sends the operation's NATS request, and turns the reply into
+ * the OpenWhisk JSON response. Runs partly on the lws thread (gw_dispatch) and partly on the
+ * NATS reply thread (gw_on_reply); a request belongs to exactly one of them at a time. */
+#include <ctype.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "sq/json.h"
+#include "sq/log.h"
+#include "sq/mp.h"
+#include "sq/util.h"
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+static const char *arg(const gw_req *r, const char *name)
+{
+    size_t n = strlen(name);
+    for (int i = 0; i < r->nargs; i++)
+        if (strncmp(r->args[i], name, n) == 0 && r->args[i][n] == '=')
+            return r->args[i] + n + 1;
+    return NULL;
+}
+
+static bool arg_true(const gw_req *r, const char *name)
+{
+    const char *v = arg(r, name);
+    return v != NULL && (strcmp(v, "true") == 0 || strcmp(v, "1") == 0 || strcmp(v, "yes") == 0);
+}
+
+/* A non-negative integer argument; false (and a 400 on r) when it is not one. */
+static bool arg_int(gw_req *r, const char *name, int64_t *out)
+{
+    const char *v = arg(r, name);
+    char *end;
+    long long x;
+    if (v == NULL || *v == '\0')
+        return true;
+    x = strtoll(v, &end, 10);
+    if (*end != '\0' || x < 0 || !isdigit((unsigned char)*v)) {
+        gw_respond_error(r, 400, "The parameter '%s' must be a non-negative integer.", name);
+        return false;
+    }
+    *out = x;
+    return true;
+}
+
+static void respond_json(gw_req *r, int status, json_t *j)
+{
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    if (txt == NULL)
+        gw_respond_error(r, 500, "could not encode the response");
+    else
+        gw_respond(r, status, txt, strlen(txt));
+}
+
+static void respond_obj(gw_req *r, int status, const msgpack_object *o)
+{
+    json_t *j = o ? sq_mp_to_json(o) : json_null();
+    respond_json(r, status, j);
+}
+
+/* Sends one leg of r on the bus: r goes into the pending table first (the reply may come
+ * back before publish returns), then the message. On failure r is answered 503 and true is
+ * returned to mean "answered here". */
+static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, gw_wait w, int timeout_ms)
+{
+    char reply[96];
+    natsStatus s;
+
+    pthread_mutex_lock(&G.lock);
+    r->id = ++G.next_id;
+    pthread_mutex_unlock(&G.lock);
+    snprintf(reply, sizeof reply, "%s.%llu", G.inbox, (unsigned long long)r->id);
+    gw_pending_add(r, w, timeout_ms);
+    s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
+    if (s == NATS_OK)
+        return false;
+    if (gw_pending_take(r->id) == NULL)
+        return false; /* already answered (a reply cannot come without a publish, but be safe) */
+    gw_respond_error(r, 503, "The platform is not reachable: %s", natsStatus_GetText(s));
+    return true;
+}
+
+/* ---- routing ---------------------------------------------------------------------- */
+
+/* Splits "/api/v1/namespaces/ns/actions/name" into ops; answers 404/400/405 itself. */
+static bool route(gw_req *r)
+{
+    char *seg[8];
+    int n = 0;
+    char path[sizeof r->path];
+    char *save = NULL, *tok;
+
+    snprintf(path, sizeof path, "%s", r->path);
+    for (tok = strtok_r(path, "/", &save); tok && n < 8; tok = strtok_r(NULL, "/", &save))
+        seg[n++] = tok;
+    if (tok != NULL || n < 3 || strcmp(seg[0], "api") != 0 || strcmp(seg[1], "v1") != 0 ||
+        strcmp(seg[2], "namespaces") != 0)
+        goto not_found;
+    if (n == 3) {
+        if (r->method != GW_GET)
+            goto bad_method;
+        r->op = OP_NAMESPACES;
+        return true;
+    }
+    if (strcmp(seg[3], "_") != 0 && !sq_name_valid(seg[3])) {
+        gw_respond_error(r, 400, "The namespace name \"%s\" is not valid.", seg[3]);
+        return false;
+    }
+    snprintf(r->ns, sizeof r->ns, "%s", seg[3]);
+    if (n < 5)
+        goto not_found;
+    if (strcmp(seg[4], "actions") == 0) {
+        if (n == 5) {
+            if (r->method != GW_GET)
+                goto bad_method;
+            r->op = OP_ACTION_LIST;
+            return true;
+        }
+        if (n > 7)
+            goto not_found;
+        /* an action name, or package/name */
+        r->name[0] = '\0';
+        for (int i = 5; i < n; i++) {
+            if (!sq_name_valid(seg[i])) {
+                gw_respond_error(r, 400, "The name \"%s\" is not a valid entity name.", seg[i]);
+                return false;
+            }
+            if (i > 5)
+                strncat(r->name, "/", sizeof r->name - strlen(r->name) - 1);
+            strncat(r->name, seg[i], sizeof r->name - strlen(r->name) - 1);
+        }
+        switch (r->method) {
+        case GW_GET: r->op = OP_ACTION_GET; return true;
+        case GW_PUT: r->op = OP_ACTION_PUT; return true;
+        case GW_DELETE: r->op = OP_ACTION_DELETE; return true;
+        case GW_POST: r->op = OP_INVOKE; return true;
+        default: goto bad_method;
+        }
+    }
+    if (strcmp(seg[4], "activations") == 0) {
+        if (r->method != GW_GET)
+            goto bad_method;
+        if (n == 5) {
+            r->op = OP_ACT_LIST;
+            return true;
+        }
+        if (strlen(seg[5]) >= sizeof r->actid || !sq_id_valid(seg[5]))
+            goto not_found; /* no activation has such an id */
+        memcpy(r->actid, seg[5], 33);
+        if (n == 6)
+            r->op = OP_ACT_GET;
+        else if (n == 7 && strcmp(seg[6], "logs") == 0)
+            r->op = OP_ACT_LOGS;
+        else if (n == 7 && strcmp(seg[6], "result") == 0)
+            r->op = OP_ACT_RESULT;
+        else
+            goto not_found;
+        return true;
+    }
+not_found:
+    gw_respond_error(r, 404, "The requested resource does not exist.");
+    return false;
+bad_method:
+    gw_respond_error(r, 405, "Method not allowed.");
+    return false;
+}
+
+/* ---- auth ------------------------------------------------------------------------------ */
+
+/* The key ("uuid:secret") from "Authorization: Basic base64(uuid:secret)", or false. */
+static bool basic_key(const gw_req *r, char *key, size_t keylen)
+{
+    const char *b64 = r->auth;
+    size_t bin_len = 0;
+
+    if (strncasecmp(b64, "Basic ", 6) != 0)
+        return false;
+    b64 += 6;
+    while (*b64 == ' ')
+        b64++;
+    if (sodium_base642bin((unsigned char *)key, keylen - 1, b64, strlen(b64), " \t", &bin_len, NULL,
+                          sodium_base64_VARIANT_ORIGINAL) != 0)
+        return false;
+    key[bin_len] = '\0';
+    return strlen(key) == bin_len && strchr(key, ':') != NULL;
+}
+
+static bool start_op(gw_req *r);
+
+bool gw_dispatch(gw_req *r)
+{
+    char key[256];
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    bool done;
+
+    if (!route(r))
+        return true;
+    if (r->auth[0] == '\0') {
+        gw_respond_error(r, 401, "The resource requires authentication, which was not supplied with the request");
+        return true;
+    }
+    if (!basic_key(r, key, sizeof key)) {
+        gw_respond_error(r, 401, "The supplied authentication is invalid");
+        return true;
+    }
+    if (gw_auth_cache_get(key, &r->ident, r->ident_buf, sizeof r->ident_buf))
+        return start_op(r);
+    sq_proto_buf_init(&sb, &pk);
+    sq_auth_verify_encode(&(sq_auth_verify){ .key = key }, &pk);
+    done = send_leg(r, SQ_SUBJ_AUTH_VERIFY, &sb, GW_WAIT_AUTH, G.cfg.op_timeout_ms);
+    msgpack_sbuffer_destroy(&sb);
+    return done;
+}
+
+/* A body's values travel inside other messages: an action parameter value sits five levels
+ * down in a registry put (message, entity, parameters, {key, value}, value). */
+#define BODY_MAX_DEPTH (SQ_MP_MAX_DEPTH - 5)
+
+/* The request body as a msgpack map in the arena (an empty body is {}); false and a 400
+ * on r when it is not a JSON object. */
+static bool body_object(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpack_object *out)
+{
+    msgpack_packer pk;
+    char err[256];
+    json_error_t je;
+    json_t *j;
+
+    msgpack_packer_init(&pk, tmp, msgpack_sbuffer_write);
+    if (r->body_len == 0) {
+        msgpack_pack_map(&pk, 0);
+    } else {
+        j = json_loadb(r->body, r->body_len, 0, &je);
+        if (j == NULL) {
+            gw_respond_error(r, 400, "The request content was malformed: %s", je.text);
+            return false;
+        }
+        if (!json_is_object(j)) {
+            json_decref(j);
+            gw_respond_error(r, 400, "The request content was malformed: expected a JSON object.");
+            return false;
+        }
+        if (sq_json_to_mp_max(j, &pk, BODY_MAX_DEPTH) != SQ_OK) {
+            json_decref(j);
+            snprintf(err, sizeof err, "JSON nests deeper than %d levels", BODY_MAX_DEPTH);
+            gw_respond_error(r, 400, "The request content was malformed: %s.", err);
+            return false;
+        }
+        json_decref(j);
+    }
+    if (sq_mp_unpack(tmp->data, tmp->size, z, out) != SQ_OK) {
+        gw_respond_error(r, 400, "The request content was malformed.");
+        return false;
+    }
+    return true;
+}
+
+/* Checks the namespace against the identity and sends the operation. Returns true when r
+ * was answered here. */
+static bool start_op(gw_req *r)
+{
+    msgpack_sbuffer sb, body;
+    msgpack_packer pk;
+    msgpack_zone z;
+    msgpack_object obj;
+    const char *subject = NULL;
+    int timeout = G.cfg.op_timeout_ms;
+    bool done = true;
+
+    if (strcmp(r->ns, "_") == 0 || r->ns[0] == '\0')
+        snprintf(r->ns, sizeof r->ns, "%s", r->ident.namespace_);
+    if (r->op == OP_NAMESPACES) {
+        json_t *a = json_array();
+        json_array_append_new(a, json_string(r->ident.namespace_));
+        respond_json(r, 200, a);
+        return true;
+    }
+    if (strcmp(r->ns, r->ident.namespace_) != 0) {
+        gw_respond_error(r, 403, "The supplied authentication is not authorized to access '%s'.", r->ns);
+        return true;
+    }
+    sq_proto_buf_init(&sb, &pk);
+    msgpack_sbuffer_init(&body);
+    msgpack_zone_init(&z, 2048);
+    switch (r->op) {
+    case OP_ACTION_LIST: {
+        sq_reg_list m = { .ns = r->ns, .kind = "action", .limit = 30 };
+        if (!arg_int(r, "skip", &m.skip) || !arg_int(r, "limit", &m.limit))
+            goto out;
+        sq_reg_list_encode(&m, &pk);
+        subject = SQ_SUBJ_REG_LIST;
+        break;
+    }
+    case OP_ACTION_GET:
+    case OP_ACTION_DELETE: {
+        const char *code = arg(r, "code");
+        sq_reg_ref m = { .ns = r->ns, .name = r->name, .kind = "action",
+                         .code = r->op == OP_ACTION_DELETE || code == NULL || strcmp(code, "false") != 0 };
+        sq_reg_ref_encode(&m, &pk);
+        subject = r->op == OP_ACTION_GET ? SQ_SUBJ_REG_GET : SQ_SUBJ_REG_DELETE;
+        break;
+    }
+    case OP_ACTION_PUT: {
+        sq_reg_put m = { .ns = r->ns, .name = r->name, .kind = "action",
+                         .subject = r->ident.subject, .overwrite = arg_true(r, "overwrite") };
+        if (!body_object(r, &z, &body, &obj))
+            goto out;
+        m.entity = obj;
+        sq_reg_put_encode(&m, &pk);
+        subject = SQ_SUBJ_REG_PUT;
+        break;
+    }
+    case OP_INVOKE: {
+        char key[256] = "";
+        int64_t wait = G.cfg.blocking_wait_ms;
+        sq_invoke m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject };
+        if (!body_object(r, &z, &body, &obj) || !arg_int(r, "timeout", &wait))
+            goto out;
+        if (wait <= 0 || wait > G.cfg.blocking_wait_ms)
+            wait = G.cfg.blocking_wait_ms;
+        basic_key(r, key, sizeof key);
+        sq_id_new(r->actid);
+        r->blocking = arg_true(r, "blocking");
+        r->result_only = arg_true(r, "result");
+        m.id = r->actid;
+        m.key = key;
+        m.params = obj;
+        m.blocking = r->blocking;
+        m.wait_ms = wait;
+        sq_invoke_encode(&m, &pk);
+        subject = SQ_SUBJ_SCHED_INVOKE;
+        timeout = r->blocking ? (int)wait : G.cfg.op_timeout_ms;
+        sodium_memzero(key, sizeof key);
+        break;
+    }
+    case OP_ACT_LIST: {
+        const char *name = arg(r, "name");
+        sq_act_query m = { .ns = r->ns, .id = "", .name = name ? (char *)name : "", .limit = 30,
+                           .docs = arg_true(r, "docs") };
+        if (!arg_int(r, "skip", &m.skip) || !arg_int(r, "limit", &m.limit) ||
+            !arg_int(r, "since", &m.since) || !arg_int(r, "upto", &m.upto))
+            goto out;
+        sq_act_query_encode(&m, &pk);
+        subject = SQ_SUBJ_ACT_LIST;
+        break;
+    }
+    case OP_ACT_GET:
+    case OP_ACT_LOGS:
+    case OP_ACT_RESULT: {
+        sq_act_query m = { .ns = r->ns, .id = r->actid, .name = "" };
+        sq_act_query_encode(&m, &pk);
+        subject = r->op == OP_ACT_LOGS ? SQ_SUBJ_ACT_LOGS : SQ_SUBJ_ACT_GET;
+        break;
+    }
+    default:
+        gw_respond_error(r, 404, "The requested resource does not exist.");
+        goto out;
+    }
+    done = send_leg(r, subject, &sb, GW_WAIT_OP, timeout);
+out:
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&body);
+    msgpack_sbuffer_destroy(&sb);
+    return done;
+}
+
+/* ---- replies (NATS thread) ------------------------------------------------------------- */
+
+/* Returns true when the operation leg went to the bus (r is then not ours any more). */
+static bool on_auth_reply(gw_req *r, const msgpack_object *o, sq_arena_t *z)
+{
+    sq_identity id;
+    char key[256];
+    int n;
+
+    if (sq_identity_from(o, z, &id, NULL, 0) != SQ_OK) {
+        gw_respond_error(r, 500, "The authentication service gave a malformed answer.");
+        return false;
+    }
+    if (basic_key(r, key, sizeof key))
+        gw_auth_cache_put(key, &id);
+    sodium_memzero(key, sizeof key);
+    /* copy the identity out of the arena into the request */
+    n = snprintf(r->ident_buf, sizeof r->ident_buf, "%s%c%s%c%s", id.subject, 0, id.namespace_, 0, id.uuid);
+    if (n < 0 || (size_t)n >= sizeof r->ident_buf) {
+        gw_respond_error(r, 500, "identity too long");
+        return false;
+    }
+    r->ident.subject = r->ident_buf;
+    r->ident.namespace_ = r->ident_buf + strlen(id.subject) + 1;
+    r->ident.uuid = r->ident.namespace_ + strlen(id.namespace_) + 1;
+    return !start_op(r);
+}
+
+static void on_invoke_reply(gw_req *r, const msgpack_object *o)
+{
+    const msgpack_object *resp = sq_mp_get(o, "response");
+    const msgpack_object *code;
+    int status = 200;
+
+    if (resp == NULL) {
+        /* queued: {activationId} */
+        json_t *j = json_pack("{s:s}", "activationId", r->actid);
+        respond_json(r, 202, j);
+        return;
+    }
+    code = sq_mp_get(resp, "statusCode");
+    if (code && code->type == MSGPACK_OBJECT_POSITIVE_INTEGER && code->via.u64 != 0)
+        status = code->via.u64 == SQ_ACT_INTERNAL ? 500 : 502;
+    if (r->result_only)
+        respond_obj(r, status, sq_mp_get(resp, "result"));
+    else
+        respond_obj(r, status, o);
+}
+
+void gw_on_reply(gw_req *r, natsMsg *msg)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    const char *emsg;
+    size_t elen;
+    int code;
+    bool auth_leg = r->ident.subject == NULL;
+
+    msgpack_zone_init(&z, 4096);
+    if (natsMsg_GetDataLength(msg) == 0 ||
+        sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK) {
+        gw_respond_error(r, 502, "A platform service gave a malformed answer.");
+    } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
+        if (auth_leg && code >= 500)
+            code = 503;
+        gw_respond_error(r, code, "%.*s", (int)elen, emsg);
+    } else if (auth_leg) {
+        bool in_flight = on_auth_reply(r, &o, &z);
+        msgpack_zone_destroy(&z);
+        if (!in_flight)
+            gw_ready_push(r);
+        return;
+    } else {
+        switch (r->op) {
+        case OP_INVOKE:
+            on_invoke_reply(r, &o);
+            break;
+        case OP_ACTION_LIST:
+        case OP_ACT_LIST:
+            respond_obj(r, 200, sq_mp_get(&o, "items"));
+            break;
+        case OP_ACT_LOGS: {
+            const msgpack_object *logs = sq_mp_get(&o, "logs");
+            json_t *j = json_object();
+            json_object_set_new(j, "logs", logs ? sq_mp_to_json(logs) : json_array());
+            respond_json(r, 200, j);
+            break;
+        }
+        case OP_ACT_RESULT:
+            respond_obj(r, 200, sq_mp_get(&o, "response"));
+            break;
+        default:
+            respond_obj(r, 200, &o);
+        }
+    }
+    msgpack_zone_destroy(&z);
+    gw_ready_push(r);
+}
+
+void gw_on_timeout(gw_req *r)
+{
+    if (r->op == OP_INVOKE && r->blocking && r->ident.subject != NULL) {
+        /* the activation goes on and will be recorded; the caller polls for it */
+        json_t *j = json_pack("{s:s}", "activationId", r->actid);
+        respond_json(r, 202, j);
+    } else {
+        gw_respond_error(r, 503, "The platform did not answer in time.");
+    }
+    gw_ready_push(r);
+}

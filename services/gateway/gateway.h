@@ -1,0 +1,126 @@
+/* squall-gateway: the HTTP edge. libwebsockets serves REST API v1 on one service thread;
+ * every request becomes one or two asynchronous NATS requests (auth verify, then the
+ * operation) whose replies arrive on one wildcard inbox subscription (a nats.c thread),
+ * are turned into an HTTP response there, and are handed back to the service thread with
+ * lws_cancel_service(). No request ever blocks a thread while it waits. */
+#ifndef GATEWAY_H
+#define GATEWAY_H
+
+#include <libwebsockets.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include "proto/proto.h"
+#include "sq/bus.h"
+
+typedef enum { GW_GET, GW_POST, GW_PUT, GW_DELETE, GW_OTHER } gw_method;
+
+/* What the request waits for on the bus. */
+typedef enum {
+    GW_WAIT_NONE = 0,   /* owned by the lws thread */
+    GW_WAIT_AUTH,       /* sq.auth.verify in flight */
+    GW_WAIT_OP,         /* the operation in flight */
+    GW_WAIT_READY,      /* response built, queued for the lws thread */
+    GW_WAIT_BUSY,       /* taken by the NATS thread (or the sweeper) to act on a reply */
+} gw_wait;
+
+/* The operation a route resolved to: decides how its reply becomes HTTP. */
+typedef enum {
+    OP_NONE, OP_NAMESPACES, OP_ACTION_LIST, OP_ACTION_GET, OP_ACTION_PUT, OP_ACTION_DELETE,
+    OP_INVOKE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS, OP_ACT_RESULT,
+} gw_op;
+
+#define GW_MAX_ARGS 16
+
+typedef struct gw_req {
+    uint64_t id;                 /* names the reply subject <inbox>.<id> */
+    struct lws *wsi;             /* the connection; only the lws thread touches it */
+    bool closed;                 /* connection gone: whoever holds the request frees it */
+    gw_wait wait;                /* guarded by gw.lock */
+    int64_t deadline_us;         /* monotonic; 0 = none */
+    struct gw_req *next;         /* pending-table chain or ready queue */
+
+    gw_method method;
+    char path[1024];
+    char *args[GW_MAX_ARGS];     /* "name=value", url-decoded, malloc'd */
+    int nargs;
+    char auth[512];
+    char *body;
+    size_t body_len, body_cap;
+    bool body_too_large, length_required, close_after, dispatched;
+
+    /* after auth */
+    gw_op op;
+    char ns[256];
+    char name[512];
+    char actid[33];              /* invoke: the activation id; activation ops: the id asked for */
+    bool blocking, result_only;
+    sq_identity ident;           /* strings in ident_buf */
+    char ident_buf[512];
+
+    /* the response */
+    int status;
+    char *resp;                  /* malloc'd JSON */
+    size_t resp_len, resp_off;
+    bool headers_sent;
+} gw_req;
+
+typedef struct gw_config {
+    char *nats_url;
+    char *host;
+    int port;
+    int max_body_kb;
+    int auth_cache_ms;
+    int blocking_wait_ms;
+    int op_timeout_ms;
+} gw_config;
+
+typedef struct gw {
+    gw_config cfg;
+    sq_bus_t *bus;
+    struct lws_context *ctx;
+    char inbox[64];              /* reply subject prefix, "_INBOX.gw.<random>" */
+    natsSubscription *replies;
+    pthread_mutex_t lock;        /* pending table, ready queue, closed/wait flags */
+    gw_req *pending[1024];
+    gw_req *ready_head, *ready_tail;
+    uint64_t next_id;
+    lws_sorted_usec_list_t sweep;
+    volatile bool stopping;
+} gw;
+
+extern gw G;
+
+/* http.c: the lws side (service thread) */
+int gw_http_start(void);
+void gw_http_run(void);
+void gw_http_stop(void);
+
+/* api.c: routing and operations */
+/* Runs on the lws thread once the request is complete: checks auth (cache or NATS) and
+ * starts the operation. Returns true when r was answered at once (its response is set and
+ * the lws thread still owns it); false when r went to the bus, after which the caller must
+ * not touch r: it comes back through the ready queue. */
+bool gw_dispatch(gw_req *r);
+/* Runs on the NATS reply thread for the reply to r (taken out of the table). */
+void gw_on_reply(gw_req *r, natsMsg *msg);
+/* The deadline of r passed before its reply came (lws thread, r taken out of the table). */
+void gw_on_timeout(gw_req *r);
+
+/* pending.c */
+void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms);
+gw_req *gw_pending_take(uint64_t id);
+void gw_ready_push(gw_req *r);              /* any thread: hand r back to the lws thread */
+gw_req *gw_ready_pop_all(void);
+void gw_pending_sweep(int64_t now_us);      /* lws thread: time out overdue requests */
+void gw_req_free(gw_req *r);
+/* Sets r's response: status and a JSON body (takes ownership of json, malloc'd). */
+void gw_respond(gw_req *r, int status, char *json, size_t len);
+/* An OpenWhisk error body {"error": msg, "code": id}. */
+void gw_respond_error(gw_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
+/* auth cache (pending.c): a verified key -> identity, for cfg.auth_cache_ms */
+bool gw_auth_cache_get(const char *key, sq_identity *out, char *buf, size_t buflen);
+void gw_auth_cache_put(const char *key, const sq_identity *id);
+
+#endif

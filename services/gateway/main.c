@@ -1,0 +1,91 @@
+/* squall-gateway: wiring only. Loads the config, connects to NATS (send asap: every hop of
+ * an invoke is latency-critical), subscribes the reply inbox, and runs the lws service
+ * thread until SIGTERM. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway.h"
+#include "sq/config.h"
+#include "sq/log.h"
+#include "sq/util.h"
+
+gw G;
+
+static const sq_cfg_entry config[] = {
+    SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", G.cfg.nats_url),
+    SQ_CFG_STR("host", "SQ_GATEWAY_HOST", "127.0.0.1", G.cfg.host),
+    SQ_CFG_INT("port", "SQ_GATEWAY_PORT", 1, 65535, 3233, G.cfg.port),
+    SQ_CFG_INT("max_body_kb", "SQ_GATEWAY_MAX_BODY_KB", 1, 1 << 20, 1024, G.cfg.max_body_kb),
+    SQ_CFG_INT("auth_cache_ms", "SQ_GATEWAY_AUTH_CACHE_MS", 0, 600000, 5000, G.cfg.auth_cache_ms),
+    SQ_CFG_INT("blocking_wait_ms", "SQ_GATEWAY_BLOCKING_WAIT_MS", 100, 600000, 60000, G.cfg.blocking_wait_ms),
+    SQ_CFG_INT("op_timeout_ms", "SQ_GATEWAY_OP_TIMEOUT_MS", 100, 600000, 10000, G.cfg.op_timeout_ms),
+};
+#define NCONFIG (sizeof config / sizeof config[0])
+
+static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    const char *subj = natsMsg_GetSubject(msg);
+    const char *dot = strrchr(subj, '.');
+    gw_req *r;
+
+    if (dot != NULL && (r = gw_pending_take(strtoull(dot + 1, NULL, 10))) != NULL)
+        gw_on_reply(r, msg);
+    natsMsg_Destroy(msg);
+}
+
+static void *http_thread(void *arg)
+{
+    gw_http_run();
+    return NULL;
+}
+
+int main(void)
+{
+    pthread_t th;
+    char rnd[17], subj[96];
+    int rc = 1;
+
+    sq_signals_block();
+    sq_log_init("squall-gateway");
+    if (sq_crypto_init() != 0 || sq_config_load(config, NCONFIG) != SQ_OK)
+        return 1;
+    sq_config_log(config, NCONFIG);
+    pthread_mutex_init(&G.lock, NULL);
+
+    if (sq_bus_connect(&G.bus, &(sq_bus_opts){ .url = G.cfg.nats_url, .name = "squall-gateway",
+                                                .send_asap = true }) != SQ_OK)
+        goto out;
+    sq_id_new(subj);
+    memcpy(rnd, subj, 16);
+    rnd[16] = '\0';
+    snprintf(G.inbox, sizeof G.inbox, "_INBOX.gw.%s", rnd);
+    snprintf(subj, sizeof subj, "%s.*", G.inbox);
+    if (natsConnection_Subscribe(&G.replies, sq_bus_nc(G.bus), subj, on_reply, NULL) != NATS_OK) {
+        sq_error("could not subscribe to the reply inbox");
+        goto out;
+    }
+    natsSubscription_SetPendingLimits(G.replies, -1, -1);
+    if (sq_bus_serve_health(G.bus, "gateway") != SQ_OK || gw_http_start() != 0)
+        goto out;
+    if (pthread_create(&th, NULL, http_thread, NULL) != 0)
+        goto out;
+    sq_info("ready");
+    sq_info("received signal %d, shutting down", sq_signals_wait());
+    gw_http_stop();
+    pthread_join(th, NULL);
+    rc = 0;
+out:
+    if (G.replies) {
+        natsSubscription_Unsubscribe(G.replies);
+        natsSubscription_Destroy(G.replies);
+    }
+    sq_bus_destroy(G.bus);
+    if (G.ctx)
+        lws_context_destroy(G.ctx);
+    sq_config_free(config, NCONFIG);
+    nats_Close();
+    return rc;
+}

@@ -1,0 +1,193 @@
+/* The gateway's shared state between the lws service thread and the NATS reply thread:
+ * the table of requests waiting on the bus, the queue of responses ready to write, and the
+ * short-lived cache of verified API keys. Everything here is guarded by G.lock. */
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway.h"
+#include "sq/log.h"
+#include "sq/util.h"
+
+#define NBUCKETS (sizeof G.pending / sizeof G.pending[0])
+
+void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms)
+{
+    pthread_mutex_lock(&G.lock);
+    r->wait = w;
+    r->deadline_us = timeout_ms > 0 ? sq_mono_us() + (int64_t)timeout_ms * 1000 : 0;
+    r->next = G.pending[r->id % NBUCKETS];
+    G.pending[r->id % NBUCKETS] = r;
+    pthread_mutex_unlock(&G.lock);
+}
+
+static gw_req *unlink_locked(uint64_t id)
+{
+    gw_req **pp = &G.pending[id % NBUCKETS];
+    for (; *pp; pp = &(*pp)->next)
+        if ((*pp)->id == id) {
+            gw_req *r = *pp;
+            *pp = r->next;
+            r->next = NULL;
+            return r;
+        }
+    return NULL;
+}
+
+gw_req *gw_pending_take(uint64_t id)
+{
+    gw_req *r;
+    pthread_mutex_lock(&G.lock);
+    r = unlink_locked(id);
+    if (r != NULL)
+        r->wait = GW_WAIT_BUSY;
+    pthread_mutex_unlock(&G.lock);
+    return r;
+}
+
+void gw_ready_push(gw_req *r)
+{
+    pthread_mutex_lock(&G.lock);
+    r->wait = GW_WAIT_READY;
+    r->next = NULL;
+    if (G.ready_tail)
+        G.ready_tail->next = r;
+    else
+        G.ready_head = r;
+    G.ready_tail = r;
+    pthread_mutex_unlock(&G.lock);
+    lws_cancel_service(G.ctx);
+}
+
+gw_req *gw_ready_pop_all(void)
+{
+    gw_req *r;
+    pthread_mutex_lock(&G.lock);
+    r = G.ready_head;
+    G.ready_head = G.ready_tail = NULL;
+    for (gw_req *x = r; x; x = x->next)
+        x->wait = GW_WAIT_NONE;
+    pthread_mutex_unlock(&G.lock);
+    return r;
+}
+
+void gw_pending_sweep(int64_t now_us)
+{
+    gw_req *expired = NULL;
+
+    pthread_mutex_lock(&G.lock);
+    for (size_t b = 0; b < NBUCKETS; b++) {
+        gw_req **pp = &G.pending[b];
+        while (*pp) {
+            gw_req *r = *pp;
+            if (r->deadline_us != 0 && r->deadline_us <= now_us) {
+                *pp = r->next;
+                r->wait = GW_WAIT_BUSY;
+                r->next = expired;
+                expired = r;
+            } else
+                pp = &r->next;
+        }
+    }
+    pthread_mutex_unlock(&G.lock);
+    while (expired) {
+        gw_req *r = expired;
+        expired = r->next;
+        r->next = NULL;
+        gw_on_timeout(r);
+    }
+}
+
+void gw_req_free(gw_req *r)
+{
+    if (r == NULL)
+        return;
+    for (int i = 0; i < r->nargs; i++)
+        free(r->args[i]);
+    free(r->body);
+    free(r->resp);
+    free(r);
+}
+
+void gw_respond(gw_req *r, int status, char *json, size_t len)
+{
+    free(r->resp);
+    r->status = status;
+    r->resp = json;
+    r->resp_len = len;
+    r->resp_off = 0;
+}
+
+void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
+{
+    char msg[1024], code[24];
+    va_list ap;
+    json_t *j;
+    char *txt;
+
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    snprintf(code, sizeof code, "%016llx", (unsigned long long)r->id);
+    j = json_pack("{s:s, s:s}", "error", msg, "code", code);
+    txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+    json_decref(j);
+    if (txt == NULL) {
+        txt = strdup("{\"error\":\"out of memory\"}");
+        status = 500;
+    }
+    gw_respond(r, status, txt, txt ? strlen(txt) : 0);
+}
+
+/* ---- auth cache: small open hash of verified keys ---------------------------------------- */
+
+#define CACHE_SLOTS 256
+
+static struct cache_entry {
+    char key[160];
+    char subject[128], ns[128], uuid[40];
+    int64_t expires_us;
+} cache[CACHE_SLOTS];
+
+static size_t slot_of(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h % CACHE_SLOTS;
+}
+
+bool gw_auth_cache_get(const char *key, sq_identity *out, char *buf, size_t buflen)
+{
+    struct cache_entry *e = &cache[slot_of(key)];
+    bool hit = false;
+    pthread_mutex_lock(&G.lock);
+    if (e->expires_us > sq_mono_us() && strcmp(e->key, key) == 0) {
+        int a = snprintf(buf, buflen, "%s", e->subject);
+        int b = snprintf(buf + a + 1, buflen - (size_t)a - 1, "%s", e->ns);
+        snprintf(buf + a + b + 2, buflen - (size_t)(a + b) - 2, "%s", e->uuid);
+        out->subject = buf;
+        out->namespace_ = buf + a + 1;
+        out->uuid = buf + a + b + 2;
+        hit = true;
+    }
+    pthread_mutex_unlock(&G.lock);
+    return hit;
+}
+
+void gw_auth_cache_put(const char *key, const sq_identity *id)
+{
+    struct cache_entry *e = &cache[slot_of(key)];
+    if (strlen(key) >= sizeof e->key || strlen(id->subject) >= sizeof e->subject ||
+        strlen(id->namespace_) >= sizeof e->ns || strlen(id->uuid) >= sizeof e->uuid)
+        return;
+    pthread_mutex_lock(&G.lock);
+    strcpy(e->key, key);
+    strcpy(e->subject, id->subject);
+    strcpy(e->ns, id->namespace_);
+    strcpy(e->uuid, id->uuid);
+    e->expires_us = sq_mono_us() + (int64_t)G.cfg.auth_cache_ms * 1000;
+    pthread_mutex_unlock(&G.lock);
+}

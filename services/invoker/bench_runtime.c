@@ -1,0 +1,291 @@
+/* bench_runtime: how long one activation of a trivial Node.js action takes, from the bare
+ * floor to a cold sandbox, so that the cost of each layer of container.c stays visible.
+ *
+ *   bench_runtime [-n 2000] [-c 10] [-s 100] [-r runtime_dir]
+ *
+ * Figures, one machine-readable line each (microseconds):
+ *   runtime_floor_us   the bare launcher (no sandbox) driven by a minimal blocking loop:
+ *                      write the line, read the fd 3 answer and both sentinels
+ *   container_bare_us  a warm inv_container_run() on an unsandboxed container
+ *   container_warm_us  a warm inv_container_run() under bwrap (what the invoker does)
+ *   container_warm_spin_us  the same with opts.spin_us = -s (busy-poll before sleeping)
+ *   cold_start_us      inv_container_start() + init + first run under bwrap (median of -c)
+ *   cold_start_bare_us the same without the sandbox
+ * The action is `function main(a){return a}` and each input carries the six fields an
+ * invoker sends. SQ_RUNTIME_DIR (or -r) names the runtimes directory (default: the one
+ * beside this source file).
+ *
+ * On a VM, round trips are dominated by waking a sleeping vCPU (the caller and node on
+ * different CPUs): compare with `taskset -c 0 bench_runtime`, which keeps both on one. */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "container.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <spawn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define CODE "function main(a){return a}"
+#define WARMUP 300
+#define SENTINEL "XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n"
+
+static const char LINE[] =
+    "{\"value\":{\"name\":\"bench\",\"n\":1},\"activation_id\":"
+    "\"5a1f0c2e9b7d4e3fa1c0b2d3e4f5a6b7\",\"action_name\":\"/guest/bench\","
+    "\"deadline\":\"1790000000000\",\"namespace\":\"guest\","
+    "\"api_key\":\"23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP\","
+    "\"api_host\":\"http://127.0.0.1:3233\"}";
+
+static double now_us(void)
+{
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void report(const char *name, double *v, int n)
+{
+  if (n <= 0) {
+    printf("%s failed\n", name);
+    return;
+  }
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  double sum = 0;
+  for (int i = 0; i < n; i++)
+    sum += v[i];
+  int i99 = (int)(n * 0.99);
+  if (i99 >= n)
+    i99 = n - 1;
+  printf("%s p50=%.0f p99=%.0f mean=%.0f n=%d\n", name, v[n / 2], v[i99], sum / n, n);
+  fflush(stdout);
+}
+
+/* ---------------------------------------------------------------- the floor */
+
+/* Reads from fd until a line equal to (or ending with) want has been read; blocking. */
+static int read_until(int fd, char *buf, size_t cap, size_t *len, const char *want)
+{
+  size_t wl = strlen(want);
+  for (;;) {
+    if (*len >= wl && memcmp(buf + *len - wl, want, wl) == 0) {
+      *len = 0;
+      return 0;
+    }
+    if (*len == cap)
+      *len = 0; /* nothing long is expected here */
+    ssize_t r = read(fd, buf + *len, cap - *len);
+    if (r <= 0) {
+      if (r < 0 && errno == EINTR)
+        continue;
+      return -1;
+    }
+    *len += (size_t)r;
+  }
+}
+
+static int floor_bench(const char *runtime_dir, int n, double *out)
+{
+  int in[2], so[2], se[2], res[2];
+  if (pipe2(in, O_CLOEXEC) || pipe2(so, O_CLOEXEC) || pipe2(se, O_CLOEXEC) ||
+      pipe2(res, O_CLOEXEC))
+    return -1;
+  /* Move everything above 10 so that dup2 onto 0..3 cannot clobber a source. */
+  int *fds[] = {&in[0], &in[1], &so[0], &so[1], &se[0], &se[1], &res[0], &res[1]};
+  for (size_t i = 0; i < sizeof fds / sizeof fds[0]; i++) {
+    int nfd = fcntl(*fds[i], F_DUPFD_CLOEXEC, 10);
+    close(*fds[i]);
+    *fds[i] = nfd;
+  }
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+  posix_spawn_file_actions_adddup2(&fa, so[1], 1);
+  posix_spawn_file_actions_adddup2(&fa, se[1], 2);
+  posix_spawn_file_actions_adddup2(&fa, res[1], 3);
+  char launcher[PATH_MAX + 32];
+  snprintf(launcher, sizeof launcher, "%s/nodejs/launcher.js", runtime_dir);
+  char *argv[] = {"/usr/bin/node", launcher, NULL};
+  char *envp[] = {"PATH=/usr/bin:/bin", "HOME=/tmp", "LANG=C.UTF-8", NULL};
+  pid_t pid;
+  int rc = posix_spawn(&pid, argv[0], &fa, NULL, argv, envp);
+  posix_spawn_file_actions_destroy(&fa);
+  close(in[0]);
+  close(so[1]);
+  close(se[1]);
+  close(res[1]);
+  if (rc != 0)
+    return -1;
+
+  char init[256];
+  int il = snprintf(init, sizeof init,
+                    "{\"init\":{\"code\":\"%s\",\"main\":\"main\",\"binary\":false}}\n", CODE);
+  char rbuf[4096], obuf[4096], ebuf[4096];
+  size_t rl = 0, ol = 0, el = 0;
+  size_t ll = strlen(LINE);
+  char *msg = malloc(ll + 1);
+  memcpy(msg, LINE, ll);
+  msg[ll] = '\n';
+  int got = 0;
+  if (write(in[1], init, (size_t)il) != il || read_until(res[0], rbuf, sizeof rbuf, &rl, "\n") ||
+      read_until(so[0], obuf, sizeof obuf, &ol, SENTINEL) ||
+      read_until(se[0], ebuf, sizeof ebuf, &el, SENTINEL))
+    goto done;
+  for (int i = 0; i < WARMUP + n; i++) {
+    double t0 = now_us();
+    if (write(in[1], msg, ll + 1) != (ssize_t)(ll + 1) ||
+        read_until(res[0], rbuf, sizeof rbuf, &rl, "\n") ||
+        read_until(so[0], obuf, sizeof obuf, &ol, SENTINEL) ||
+        read_until(se[0], ebuf, sizeof ebuf, &el, SENTINEL))
+      goto done;
+    if (i >= WARMUP)
+      out[got++] = now_us() - t0;
+  }
+done:
+  free(msg);
+  close(in[1]);
+  close(so[0]);
+  close(se[0]);
+  close(res[0]);
+  kill(pid, SIGKILL);
+  waitpid(pid, NULL, 0);
+  return got;
+}
+
+/* ---------------------------------------------------------------- through container.c */
+
+static inv_container_t *make(const char *runtime_dir, bool sandbox, int spin_us)
+{
+  inv_container_opts o = {.runtime_dir = runtime_dir, .kind = "nodejs:20", .memory_mb = 256,
+                          .sandbox = sandbox, .spin_us = spin_us};
+  inv_container_t *c = NULL;
+  char err[256];
+  if (inv_container_start(&c, &o, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_runtime: could not start a container: %s\n", err);
+    return NULL;
+  }
+  inv_run_result r;
+  inv_outcome oc = inv_container_init(c, CODE, "main", false, 10000, 1 << 20, &r);
+  if (oc != INV_OK)
+    fprintf(stderr, "bench_runtime: init failed: %s %s\n", inv_outcome_str(oc), r.result);
+  inv_run_result_free(&r);
+  if (oc != INV_OK) {
+    inv_container_destroy(c);
+    return NULL;
+  }
+  return c;
+}
+
+static int warm_bench(const char *runtime_dir, bool sandbox, int spin_us, int n, double *out)
+{
+  inv_container_t *c = make(runtime_dir, sandbox, spin_us);
+  if (!c)
+    return 0;
+  int got = 0;
+  for (int i = 0; i < WARMUP + n; i++) {
+    inv_run_result r;
+    double t0 = now_us();
+    inv_outcome oc = inv_container_run(c, LINE, 10000, 1 << 20, &r);
+    double dt = now_us() - t0;
+    inv_run_result_free(&r);
+    if (oc != INV_OK) {
+      fprintf(stderr, "bench_runtime: run failed: %s\n", inv_outcome_str(oc));
+      break;
+    }
+    if (i >= WARMUP)
+      out[got++] = dt;
+  }
+  inv_container_destroy(c);
+  return got;
+}
+
+static int cold_bench(const char *runtime_dir, bool sandbox, int n, double *out)
+{
+  int got = 0;
+  for (int i = 0; i < n; i++) {
+    double t0 = now_us();
+    inv_container_t *c = make(runtime_dir, sandbox, 0);
+    if (!c)
+      break;
+    inv_run_result r;
+    inv_outcome oc = inv_container_run(c, LINE, 10000, 1 << 20, &r);
+    double dt = now_us() - t0;
+    inv_run_result_free(&r);
+    inv_container_destroy(c);
+    if (oc != INV_OK)
+      break;
+    out[got++] = dt;
+  }
+  return got;
+}
+
+int main(int argc, char **argv)
+{
+  int n = 2000, cold = 10, spin = 100;
+  char runtime_dir[PATH_MAX];
+  const char *env = getenv("SQ_RUNTIME_DIR");
+  if (env && *env) {
+    snprintf(runtime_dir, sizeof runtime_dir, "%s", env);
+  } else {
+    /* <repo>/services/invoker/bench_runtime.c -> <repo>/services/invoker/runtimes */
+    const char *slash = strrchr(__FILE__, '/');
+    int len = slash ? (int)(slash - __FILE__) : 1;
+    snprintf(runtime_dir, sizeof runtime_dir, "%.*s/runtimes", len, slash ? __FILE__ : ".");
+  }
+  int opt;
+  while ((opt = getopt(argc, argv, "n:c:s:r:")) != -1) {
+    switch (opt) {
+    case 'n': n = atoi(optarg); break;
+    case 'c': cold = atoi(optarg); break;
+    case 's': spin = atoi(optarg); break;
+    case 'r': snprintf(runtime_dir, sizeof runtime_dir, "%s", optarg); break;
+    default:
+      fprintf(stderr, "usage: %s [-n runs] [-c cold starts] [-s spin_us] [-r runtime_dir]\n",
+              argv[0]);
+      return 2;
+    }
+  }
+  if (n < 1 || cold < 1) {
+    fprintf(stderr, "bench_runtime: -n and -c must be positive\n");
+    return 2;
+  }
+  double *v = malloc(sizeof *v * (size_t)(n > cold ? n : cold));
+  if (!v)
+    return 1;
+  int ok = 1;
+  int got = floor_bench(runtime_dir, n, v);
+  report("runtime_floor_us", v, got);
+  ok &= got == n;
+  got = warm_bench(runtime_dir, false, 0, n, v);
+  report("container_bare_us", v, got);
+  ok &= got == n;
+  got = warm_bench(runtime_dir, true, 0, n, v);
+  report("container_warm_us", v, got);
+  ok &= got == n;
+  if (spin > 0) {
+    got = warm_bench(runtime_dir, true, spin, n, v);
+    report("container_warm_spin_us", v, got);
+    ok &= got == n;
+  }
+  got = cold_bench(runtime_dir, true, cold, v);
+  report("cold_start_us", v, got);
+  ok &= got == cold;
+  got = cold_bench(runtime_dir, false, cold, v);
+  report("cold_start_bare_us", v, got);
+  ok &= got == cold;
+  free(v);
+  return ok ? 0 : 1;
+}

@@ -1,0 +1,118 @@
+/* One sandboxed runtime process (a "container") and the pipes the invoker talks to it over.
+ *
+ * A container is a stem cell when started: a runtime launcher (runtimes/<lang>/launcher.*)
+ * running under bubblewrap in its own mount, PID, IPC, UTS (and, where possible, cgroup)
+ * namespaces and a user namespace that maps it to nobody, with a read-only /usr, a private
+ * size-limited /tmp, the launcher bound read-only at /runtime, a scrubbed environment, and the
+ * host's network. inv_container_init() hands it the action's code once; inv_container_run()
+ * then runs one activation at a time on it (OpenWhisk's actionloop: one JSON line in on
+ * stdin, one JSON result line out on fd 3, logs on stdout/stderr up to the sentinel
+ * XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX on each). The fd 3 conventions are described at the
+ * top of runtimes/nodejs/launcher.js.
+ *
+ * Threads: a container is not locked; use it from one thread at a time. Different containers
+ * may be used from different threads at once; the module has no mutable globals.
+ * The sandbox is spawned with --die-with-parent, which the kernel ties to the *thread* that
+ * called inv_container_start(): start containers from a thread that outlives them (a pool
+ * thread, not a short-lived helper), or the sandbox is killed when that thread exits.
+ * Writes to a dead container's stdin fail with EPIPE: the module blocks SIGPIPE in the calling
+ * thread around its own writes and swallows the signal, so the process needs no SIGPIPE setup.
+ *
+ * Errors are reported as an inv_outcome and, for the caller's activation record, a JSON
+ * result text with OpenWhisk's messages. After a failed init (any outcome but INV_OK), a
+ * timeout or a crash the sandbox is already killed and reaped; INV_INTERNAL from a misuse
+ * changes nothing. Whatever the outcome, check inv_container_alive() before reusing a
+ * container and destroy it when that is false.
+ */
+#ifndef SQ_INVOKER_CONTAINER_H
+#define SQ_INVOKER_CONTAINER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+typedef struct inv_container inv_container_t;
+
+typedef struct {
+  const char *runtime_dir; /* dir holding nodejs/launcher.js; <runtime_dir>/nodejs is bound
+                              read-only at /runtime */
+  const char *kind;        /* "nodejs:20" or "nodejs:default" for now */
+  int memory_mb;           /* recorded, sizes /tmp; enforcement comes later (cgroups); <=0: 256 */
+  bool sandbox;            /* true: run under bwrap; false: bare process (the floor benchmark
+                              and hosts without bwrap; no isolation at all) */
+  const char *bwrap_path;  /* NULL: /usr/bin/bwrap */
+  const char *node_path;   /* NULL: /usr/bin/node (must live under /usr when sandboxed) */
+  int spin_us;             /* busy-poll this long (per exchange) before sleeping in ppoll():
+                              trades CPU for latency where waking a sleeping CPU is slow (VMs);
+                              0: never spin */
+} inv_container_opts;
+
+typedef enum {
+  INV_OK = 0,      /* the action returned an object without "error"                      */
+  INV_APP_ERROR,   /* it returned an object with "error" (or its Promise rejected):
+                      OpenWhisk "application error"                                       */
+  INV_THROWN,      /* main threw (or an uncaught exception during the run): developer error */
+  INV_NOT_OBJECT,  /* it returned something else than a JSON object: developer error        */
+  INV_TIMEOUT,     /* it ran past its time limit; the sandbox has been destroyed              */
+  INV_CRASH,       /* the runtime died or broke the protocol; the sandbox has been destroyed  */
+  INV_INIT_ERROR,  /* init was refused (syntax error, no main...): developer error            */
+  INV_INTERNAL     /* our side failed (spawn, pipes, misuse): whisk internal error            */
+} inv_outcome;
+
+/* Returns a static name for the outcome ("ok", "application error", ...). */
+const char *inv_outcome_str(inv_outcome o);
+
+typedef struct {
+  inv_outcome outcome;
+  char *result;          /* malloc'd JSON text: the result object, or {"error": "..."} for every
+                            failure (OpenWhisk's wording); NULL only when memory ran out
+                            (outcome INV_INTERNAL) */
+  char **logs;           /* malloc'd lines "2026-11-23T10:00:00.123456789Z stdout: text" */
+  size_t nlogs;
+  bool logs_truncated;   /* the last line of logs is the truncation notice */
+  int64_t start_ms, end_ms; /* wall clock (ms since the epoch) around the exchange */
+} inv_run_result;
+
+/* Spawns a stem cell for o->kind and returns it in *out. Waits only for bwrap to report
+ * the sandbox (a few ms), not for node: the first inv_container_init() absorbs that. On failure returns -1, sets
+ * *out to NULL and writes a message to err (which may be NULL). The caller owns the
+ * container and frees it with inv_container_destroy(). */
+int inv_container_start(inv_container_t **out, const inv_container_opts *o, char *err,
+                        size_t errlen);
+
+/* Gives the stem cell its code (once per container) and waits at most timeout_ms for its
+ * answer. Fills *out (the caller frees it with inv_run_result_free()): outcome INV_OK,
+ * INV_INIT_ERROR (result {"error": "<why>"}), INV_TIMEOUT, INV_CRASH or INV_INTERNAL; logs
+ * hold what the code printed while loading, subject to log_limit_bytes; end_ms - start_ms
+ * is OpenWhisk's initTime. On any outcome but INV_OK the sandbox is killed (a misuse
+ * excepted). Returns out->outcome. */
+inv_outcome inv_container_init(inv_container_t *c, const char *code, const char *main_name,
+                               bool binary, int timeout_ms, size_t log_limit_bytes,
+                               inv_run_result *out);
+
+/* Runs one activation: input_line is the activation message, one JSON object on one line
+ * without the trailing '\n' (see launcher.js). Waits at most timeout_ms for the result and
+ * for both log streams to end, keeps at most log_limit_bytes of log text (bytes of the
+ * action's lines, before formatting) and fills *out, which the caller frees with
+ * inv_run_result_free(). Returns out->outcome. */
+inv_outcome inv_container_run(inv_container_t *c, const char *input_line, int timeout_ms,
+                              size_t log_limit_bytes, inv_run_result *out);
+
+/* Frees what *r holds and zeroes it; r itself is the caller's. NULL is a no-op. */
+void inv_run_result_free(inv_run_result *r);
+
+/* True while the sandbox process runs and the protocol is in step. Notices a runtime that
+ * died since the last exchange (and then kills and reaps what is left of it). */
+bool inv_container_alive(inv_container_t *c);
+
+/* The pid of the process the invoker spawned (bwrap, or node when not sandboxed): the leader
+ * of the container's process group. For diagnostics and tests. */
+pid_t inv_container_pid(const inv_container_t *c);
+
+/* Kills the whole sandbox (its PID namespace, or the process group when not sandboxed),
+ * reaps it, closes the pipes and frees c. When it returns, no process of the container is
+ * left. NULL is a no-op. */
+void inv_container_destroy(inv_container_t *c);
+
+#endif

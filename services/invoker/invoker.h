@@ -1,0 +1,83 @@
+/* squall-invoker: runs activations in sandboxed runtime containers (container.h). Work comes
+ * from two doors: blocking work on core NATS (sq.invoker.<id>.run, the scheduler forwards it
+ * with the waiting gateway's reply subject) and durable non-blocking work from JetStream
+ * (sq.work.<id>, acknowledged when taken: at most once). Both go into one queue served by a
+ * fixed set of long-lived worker threads (the sandbox dies with the thread that started it,
+ * so containers are only ever started from threads that live as long as the invoker). */
+#ifndef INVOKER_H
+#define INVOKER_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "container.h"
+#include "proto/proto.h"
+#include "sq/bus.h"
+
+typedef struct inv_config {
+    char *nats_url;
+    char *id;
+    char *runtime_dir;
+    char *api_host;
+    int memory_mb;       /* user memory: the pool's capacity */
+    int workers;         /* concurrent activations */
+    int prewarm;         /* nodejs stem cells kept ready */
+    int idle_ms;         /* an idle warm container is removed after this long */
+    int heartbeat_ms;
+    bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
+} inv_config;
+
+/* One unit of work: the raw message (the decoded sq_work points into it). */
+typedef struct inv_job {
+    struct inv_job *next;
+    char *buf;
+    size_t len;
+    int64_t received_ms;
+} inv_job;
+
+/* A container in the pool. */
+typedef struct inv_slot {
+    struct inv_slot *next;
+    inv_container_t *c;
+    char key[600];       /* "ns/name@version"; "" for a stem cell */
+    char kind[32];
+    int memory_mb;
+    int64_t last_used_ms;
+} inv_slot;
+
+typedef struct inv {
+    inv_config cfg;
+    sq_bus_t *bus;
+    natsSubscription *work_sub;  /* JetStream pull subscription */
+    pthread_mutex_t lock;        /* queue, pool, counters */
+    pthread_cond_t work_cv, pool_cv;
+    inv_job *head, *tail;
+    int queued, busy;
+    inv_slot *idle;              /* warm containers not in use */
+    inv_slot *stems;             /* stem cells */
+    int used_mb;                 /* memory of every live container */
+    int warm;
+    volatile bool draining, stopping;
+} inv;
+
+extern inv I;
+
+/* pool.c */
+/* A container for the action key (warm, or a stem cell specialised, or a new one). Sets
+ * *cold when it still needs its code. Blocks while the pool is full. NULL on failure. */
+inv_slot *inv_pool_acquire(const char *key, const char *kind, int memory_mb, bool *cold, char *err, size_t errlen);
+/* Puts s back as warm for its key, or destroys it when its container is dead. */
+void inv_pool_release(inv_slot *s);
+void inv_pool_destroy_slot(inv_slot *s);
+/* Keeper thread: keeps stem cells ready, removes idle containers. */
+void *inv_pool_keeper(void *arg);
+void inv_pool_shutdown(void);
+
+/* run.c */
+void inv_enqueue(const char *data, size_t len);
+void *inv_worker(void *arg);
+void *inv_fetcher(void *arg);
+void *inv_heartbeat(void *arg);
+
+#endif

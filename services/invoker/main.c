@@ -1,0 +1,148 @@
+/* squall-invoker: wiring only. Config, NATS (send asap: the reply to a blocking caller is on
+ * the hot path) with JetStream, the pull consumer for this invoker's durable work, the
+ * subscription for its blocking work, then the threads: workers, pool keeper, fetcher and
+ * heartbeat. SIGTERM drains: no new work is taken, work in hand finishes and is recorded. */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "invoker.h"
+#include "sq/config.h"
+#include "sq/log.h"
+#include "sq/util.h"
+
+inv I;
+
+#define DEFAULT_RUNTIME_DIR SQ_SOURCE_DIR "/services/invoker/runtimes"
+
+static const sq_cfg_entry config[] = {
+    SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", I.cfg.nats_url),
+    SQ_CFG_STR("id", "SQ_INVOKER_ID", "invoker0", I.cfg.id),
+    SQ_CFG_STR("runtime_dir", "SQ_RUNTIME_DIR", DEFAULT_RUNTIME_DIR, I.cfg.runtime_dir),
+    SQ_CFG_STR("api_host", "SQ_API_HOST", "http://127.0.0.1:3233", I.cfg.api_host),
+    SQ_CFG_INT("memory_mb", "SQ_INVOKER_MEMORY_MB", 128, 1 << 20, 2048, I.cfg.memory_mb),
+    SQ_CFG_INT("workers", "SQ_INVOKER_WORKERS", 1, 1024, 32, I.cfg.workers),
+    SQ_CFG_INT("prewarm", "SQ_INVOKER_PREWARM", 0, 64, 2, I.cfg.prewarm),
+    SQ_CFG_INT("idle_ms", "SQ_INVOKER_IDLE_MS", 1000, 86400000, 600000, I.cfg.idle_ms),
+    SQ_CFG_INT("heartbeat_ms", "SQ_INVOKER_HEARTBEAT_MS", 100, 60000, 1000, I.cfg.heartbeat_ms),
+    SQ_CFG_BOOL("sandbox", "SQ_INVOKER_SANDBOX", true, I.cfg.sandbox),
+};
+#define NCONFIG (sizeof config / sizeof config[0])
+
+static void on_run(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    inv_enqueue(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+}
+
+/* Which cgroup memory controller this host offers, for the log. */
+static void log_cgroups(void)
+{
+    struct stat st;
+    if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
+        sq_info("cgroup v2 detected (unified hierarchy); per-container memory is accounted in the pool, kernel enforcement is not configured yet");
+    else if (stat("/sys/fs/cgroup/memory", &st) == 0)
+        sq_info("cgroup v1 detected (memory controller present); per-container memory is accounted in the pool, kernel enforcement is not configured yet");
+    else
+        sq_warn("no cgroup memory controller found; memory is accounted in the pool only");
+}
+
+static sq_status subscribe_work(void)
+{
+    char tok[128], subj[160], durable[160];
+    jsSubOptions so;
+    jsErrCode jerr = 0;
+    natsStatus s;
+
+    if (sq_subj_token(I.cfg.id, tok, sizeof tok) != 0)
+        return SQ_ERR_BAD_REQUEST;
+    snprintf(subj, sizeof subj, SQ_SUBJ_WORK_FMT, tok);
+    snprintf(durable, sizeof durable, "invoker-%s", tok);
+    jsSubOptions_Init(&so);
+    so.Stream = SQ_STREAM_WORK;
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.AckWait = 30LL * 1000000000LL;
+    so.Config.MaxAckPending = 10000;
+    s = js_PullSubscribe(&I.work_sub, sq_bus_js(I.bus), subj, durable, NULL, &so, &jerr);
+    if (s != NATS_OK) {
+        sq_error("could not subscribe to \"%s\": %s (%d)", subj, natsStatus_GetText(s), (int)jerr);
+        return SQ_ERR_UNAVAILABLE;
+    }
+    return SQ_OK;
+}
+
+int main(void)
+{
+    pthread_t keeper, hb, fetcher, *workers = NULL;
+    char tok[128], subj[160];
+    int rc = 1, started = 0;
+    bool threads = false;
+
+    sq_signals_block();
+    sq_log_init("squall-invoker");
+    if (sq_crypto_init() != 0 || sq_config_load(config, NCONFIG) != SQ_OK)
+        return 1;
+    sq_config_log(config, NCONFIG);
+    log_cgroups();
+    if (!I.cfg.sandbox)
+        sq_warn("sandbox disabled: actions run as bare processes without isolation");
+    pthread_mutex_init(&I.lock, NULL);
+    pthread_cond_init(&I.work_cv, NULL);
+    pthread_cond_init(&I.pool_cv, NULL);
+
+    if (sq_bus_connect(&I.bus, &(sq_bus_opts){ .url = I.cfg.nats_url, .name = "squall-invoker",
+                                                .send_asap = true, .jetstream = true }) != SQ_OK ||
+        sq_streams_ensure(sq_bus_js(I.bus)) != SQ_OK || subscribe_work() != SQ_OK)
+        goto out;
+
+    workers = calloc((size_t)I.cfg.workers, sizeof *workers);
+    if (workers == NULL)
+        goto out;
+    for (; started < I.cfg.workers; started++)
+        if (pthread_create(&workers[started], NULL, inv_worker, NULL) != 0)
+            goto out;
+    pthread_create(&keeper, NULL, inv_pool_keeper, NULL);
+    pthread_create(&hb, NULL, inv_heartbeat, NULL);
+    pthread_create(&fetcher, NULL, inv_fetcher, NULL);
+    threads = true;
+
+    if (sq_subj_token(I.cfg.id, tok, sizeof tok) != 0)
+        goto out;
+    snprintf(subj, sizeof subj, SQ_SUBJ_INVOKER_RUN_FMT, tok);
+    sq_bus_route routes[] = { { .subject = subj, .queue = NULL, .fn = on_run } };
+    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK || sq_bus_serve_health(I.bus, "invoker") != SQ_OK)
+        goto out;
+    sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb, I.cfg.workers);
+    sq_info("received signal %d, draining", sq_signals_wait());
+    rc = 0;
+out:
+    /* drain: announce it, stop taking work, let the work in hand finish */
+    I.draining = true;
+    if (threads) {
+        pthread_join(fetcher, NULL);
+        natsSubscription_Unsubscribe(I.work_sub);
+    }
+    pthread_mutex_lock(&I.lock);
+    while (I.head != NULL || I.busy > 0)
+        pthread_cond_wait(&I.work_cv, &I.lock);
+    I.stopping = true;
+    pthread_cond_broadcast(&I.work_cv);
+    pthread_cond_broadcast(&I.pool_cv);
+    pthread_mutex_unlock(&I.lock);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    if (threads) {
+        pthread_join(keeper, NULL);
+        pthread_join(hb, NULL);
+    }
+    inv_pool_shutdown();
+    natsSubscription_Destroy(I.work_sub);
+    sq_bus_destroy(I.bus);
+    free(workers);
+    sq_config_free(config, NCONFIG);
+    nats_Close();
+    sq_info("stopped");
+    return rc;
+}

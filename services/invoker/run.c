@@ -1,0 +1,378 @@
+/* Running work: the queue, the worker threads that turn a work item into an activation
+ * record, the JetStream fetcher for non-blocking work, and the heartbeat. */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "invoker.h"
+#include "sq/json.h"
+#include "sq/log.h"
+#include "sq/util.h"
+
+void inv_enqueue(const char *data, size_t len)
+{
+    inv_job *j = malloc(sizeof *j);
+    if (j == NULL || (j->buf = malloc(len ? len : 1)) == NULL) {
+        free(j);
+        sq_error("out of memory: dropping a work item");
+        return;
+    }
+    memcpy(j->buf, data, len);
+    j->len = len;
+    j->next = NULL;
+    j->received_ms = sq_now_ms();
+    pthread_mutex_lock(&I.lock);
+    if (I.tail)
+        I.tail->next = j;
+    else
+        I.head = j;
+    I.tail = j;
+    I.queued++;
+    pthread_cond_signal(&I.work_cv);
+    pthread_mutex_unlock(&I.lock);
+}
+
+static sq_act_status status_of(inv_outcome o)
+{
+    switch (o) {
+    case INV_OK: return SQ_ACT_SUCCESS;
+    case INV_APP_ERROR: return SQ_ACT_APP_ERROR;
+    case INV_INTERNAL: return SQ_ACT_INTERNAL;
+    default: return SQ_ACT_DEV_ERROR;
+    }
+}
+
+/* The value of annotation key in an [{key, value}] array, or NULL. */
+static const msgpack_object *annotation(const msgpack_object *arr, const char *key)
+{
+    if (arr->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    for (uint32_t i = 0; i < arr->via.array.size; i++)
+        if (sq_mp_str_eq(sq_mp_get(&arr->via.array.ptr[i], "key"), key))
+            return sq_mp_get(&arr->via.array.ptr[i], "value");
+    return NULL;
+}
+
+/* The actionloop input line for w (malloc'd). */
+static char *input_line(const sq_work *w, const char *path)
+{
+    json_t *j = json_object();
+    const msgpack_object *pak = annotation(&w->action.annotations, "provide-api-key");
+    char deadline[32];
+    char *txt;
+
+    snprintf(deadline, sizeof deadline, "%lld", (long long)(sq_now_ms() + w->action.limits.timeout));
+    json_object_set_new(j, "value", sq_mp_to_json(&w->params));
+    json_object_set_new(j, "activation_id", json_string(w->id));
+    json_object_set_new(j, "action_name", json_string(path));
+    json_object_set_new(j, "deadline", json_string(deadline));
+    json_object_set_new(j, "namespace", json_string(w->action.namespace_));
+    json_object_set_new(j, "api_host", json_string(I.cfg.api_host));
+    if (w->key && *w->key && !(pak && pak->type == MSGPACK_OBJECT_BOOLEAN && !pak->via.boolean))
+        json_object_set_new(j, "api_key", json_string(w->key));
+    txt = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return txt;
+}
+
+static void pack_annotation_int(msgpack_packer *pk, const char *key, int64_t v)
+{
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_str(pk, "key", key);
+    sq_mp_kv_int(pk, "value", v);
+}
+
+/* Publishes the record durably on SQ_ACTIVATIONS, de-duplicated by its id. Retries for a
+ * while: the record is the platform's promise to the caller. */
+static void publish_record(const sq_activation *a, const msgpack_sbuffer *rec)
+{
+    char tok[300], subj[320];
+    natsStatus s = NATS_ERR;
+
+    if (sq_subj_token(a->namespace_, tok, sizeof tok) != 0)
+        return;
+    snprintf(subj, sizeof subj, SQ_SUBJ_ACT_FMT, tok);
+    for (int attempt = 0; attempt < 50; attempt++) {
+        natsMsg *m = NULL;
+        jsErrCode jerr = 0;
+        jsPubAck *ack = NULL;
+        s = natsMsg_Create(&m, subj, NULL, rec->data, (int)rec->size);
+        if (s == NATS_OK)
+            s = natsMsgHeader_Set(m, "Nats-Msg-Id", a->id);
+        if (s == NATS_OK)
+            s = js_PublishMsg(&ack, sq_bus_js(I.bus), m, NULL, &jerr);
+        jsPubAck_Destroy(ack);
+        natsMsg_Destroy(m);
+        if (s == NATS_OK)
+            return;
+        usleep(100 * 1000 * (attempt < 10 ? 1 : 5));
+    }
+    sq_error("could not store activation \"%s\": %s", a->id, natsStatus_GetText(s));
+}
+
+/* The result carried in a record sits two levels down (record, response): it may nest at
+ * most SQ_MP_MAX_DEPTH - 2 levels, or no decoder downstream could read the record. */
+#define RESULT_MAX_DEPTH (SQ_MP_MAX_DEPTH - 2)
+
+/* Packs the result text as msgpack. False when it cannot be carried: too deep (then
+ * *status becomes a developer error: the action's doing) or unreadable (internal error). */
+static bool result_to_mp(const char *text, msgpack_packer *pk, sq_act_status *status)
+{
+    json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    sq_status st;
+    if (j == NULL) {
+        *status = SQ_ACT_INTERNAL;
+        return false;
+    }
+    st = sq_json_to_mp_max(j, pk, RESULT_MAX_DEPTH);
+    json_decref(j);
+    if (st != SQ_OK) {
+        *status = SQ_ACT_DEV_ERROR;
+        return false;
+    }
+    return true;
+}
+
+/* Runs one work item to its activation record. */
+static void handle(inv_job *job)
+{
+    msgpack_zone z;
+    sq_work w;
+    char err[512], path[600], key[640];
+    inv_run_result init = { 0 }, run = { 0 };
+    inv_run_result *res = &run;
+    inv_slot *slot = NULL;
+    bool cold = false;
+    int64_t start_ms, init_ms = 0;
+    size_t log_limit;
+    sq_activation a;
+    msgpack_sbuffer rec, result_buf;
+    msgpack_packer pk, rpk;
+    msgpack_sbuffer ann;
+    msgpack_packer apk;
+    msgpack_zone az;
+    msgpack_object ann_obj, result_obj;
+    char **logs = NULL;
+
+    msgpack_zone_init(&z, 4096);
+    msgpack_zone_init(&az, 1024);
+    msgpack_sbuffer_init(&rec);
+    msgpack_sbuffer_init(&result_buf);
+    msgpack_sbuffer_init(&ann);
+    if (sq_work_decode(job->buf, job->len, &z, &w, err, sizeof err) != SQ_OK) {
+        sq_error("dropping malformed work item: %s", err);
+        goto out;
+    }
+    snprintf(path, sizeof path, "%s/%s", w.action.namespace_, w.action.name);
+    snprintf(key, sizeof key, "%s@%s", path, w.action.version);
+    log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
+    start_ms = sq_now_ms();
+
+    if (strcmp(w.action.exec.kind, "nodejs:20") != 0 && strcmp(w.action.exec.kind, "nodejs:default") != 0) {
+        run.outcome = INV_INIT_ERROR;
+        snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}", w.action.exec.kind);
+        run.result = strdup(err);
+        run.start_ms = run.end_ms = start_ms;
+    } else if ((slot = inv_pool_acquire(key, w.action.exec.kind, (int)w.action.limits.memory, &cold, err,
+                                        sizeof err)) == NULL) {
+        run.outcome = INV_INTERNAL;
+        run.start_ms = run.end_ms = start_ms;
+        {
+            json_t *e = json_pack("{s:s}", "error", err);
+            run.result = json_dumps(e, JSON_COMPACT);
+            json_decref(e);
+        }
+    } else {
+        if (cold) {
+            inv_container_init(slot->c, w.action.exec.code, w.action.exec.main ? w.action.exec.main : "main",
+                               w.action.exec.binary, (int)w.action.limits.timeout, log_limit, &init);
+            init_ms = init.end_ms - init.start_ms;
+            if (init.outcome != INV_OK)
+                res = &init;
+        }
+        if (res == &run) {
+            char *line = input_line(&w, path);
+            if (line == NULL) {
+                run.outcome = INV_INTERNAL;
+                run.result = strdup("{\"error\":\"could not encode the activation input\"}");
+                run.start_ms = run.end_ms = sq_now_ms();
+            } else
+                inv_container_run(slot->c, line, (int)w.action.limits.timeout, log_limit, &run);
+            free(line);
+        }
+        inv_pool_release(slot);
+    }
+
+    /* the record */
+    memset(&a, 0, sizeof a);
+    a.id = w.id;
+    a.namespace_ = w.action.namespace_;
+    a.name = w.action.name;
+    a.version = w.action.version;
+    a.subject = w.subject;
+    a.start = cold ? init.start_ms : res->start_ms;
+    a.end = res->end_ms > a.start ? res->end_ms : a.start;
+    a.duration = a.end - a.start;
+    a.status = status_of(res->outcome);
+    a.publish = false;
+
+    msgpack_packer_init(&rpk, &result_buf, msgpack_sbuffer_write);
+    if (!result_to_mp(res->result, &rpk, &a.status)) {
+        msgpack_sbuffer_clear(&result_buf);
+        msgpack_pack_map(&rpk, 1);
+        sq_mp_kv_str(&rpk, "error", a.status == SQ_ACT_DEV_ERROR
+                                        ? "The action's result nests deeper than the platform carries."
+                                        : "The action's result could not be read.");
+    }
+    sq_mp_unpack(result_buf.data, result_buf.size, &az, &result_obj);
+    a.result = result_obj;
+
+    a.nlogs = init.nlogs + (res == &run ? run.nlogs : 0);
+    logs = calloc(a.nlogs + 1, sizeof *logs);
+    if (logs != NULL) {
+        size_t k = 0;
+        for (size_t i = 0; i < init.nlogs; i++)
+            logs[k++] = init.logs[i];
+        for (size_t i = 0; res == &run && i < run.nlogs; i++)
+            logs[k++] = run.logs[i];
+    } else
+        a.nlogs = 0;
+    a.logs = logs;
+
+    msgpack_packer_init(&apk, &ann, msgpack_sbuffer_write);
+    msgpack_pack_array(&apk, 4 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0));
+    msgpack_pack_map(&apk, 2);
+    sq_mp_kv_str(&apk, "key", "path");
+    sq_mp_kv_str(&apk, "value", path);
+    msgpack_pack_map(&apk, 2);
+    sq_mp_kv_str(&apk, "key", "kind");
+    sq_mp_kv_str(&apk, "value", w.action.exec.kind);
+    msgpack_pack_map(&apk, 2);
+    sq_mp_kv_str(&apk, "key", "limits");
+    sq_mp_pack_str(&apk, "value");
+    msgpack_pack_map(&apk, 4);
+    sq_mp_kv_int(&apk, "timeout", w.action.limits.timeout);
+    sq_mp_kv_int(&apk, "memory", w.action.limits.memory);
+    sq_mp_kv_int(&apk, "logs", w.action.limits.logs);
+    sq_mp_kv_int(&apk, "concurrency", w.action.limits.concurrency);
+    pack_annotation_int(&apk, "waitTime", w.submitted > 0 && start_ms > w.submitted ? start_ms - w.submitted : 0);
+    if (cold)
+        pack_annotation_int(&apk, "initTime", init_ms);
+    if (res->outcome == INV_TIMEOUT) {
+        msgpack_pack_map(&apk, 2);
+        sq_mp_kv_str(&apk, "key", "timeout");
+        sq_mp_kv_bool(&apk, "value", true);
+    }
+    sq_mp_unpack(ann.data, ann.size, &az, &ann_obj);
+    a.annotations = ann_obj;
+
+    msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
+    sq_activation_encode(&a, &pk);
+    if (w.reply && *w.reply)
+        natsConnection_Publish(sq_bus_nc(I.bus), w.reply, rec.data, (int)rec.size);
+    publish_record(&a, &rec);
+
+out:
+    free(logs);
+    inv_run_result_free(&init);
+    inv_run_result_free(&run);
+    msgpack_sbuffer_destroy(&ann);
+    msgpack_sbuffer_destroy(&result_buf);
+    msgpack_sbuffer_destroy(&rec);
+    msgpack_zone_destroy(&az);
+    msgpack_zone_destroy(&z);
+}
+
+void *inv_worker(void *arg)
+{
+    for (;;) {
+        inv_job *j;
+        pthread_mutex_lock(&I.lock);
+        while (I.head == NULL && !I.stopping)
+            pthread_cond_wait(&I.work_cv, &I.lock);
+        if (I.head == NULL) {
+            pthread_mutex_unlock(&I.lock);
+            break;
+        }
+        j = I.head;
+        I.head = j->next;
+        if (I.head == NULL)
+            I.tail = NULL;
+        I.queued--;
+        I.busy++;
+        pthread_mutex_unlock(&I.lock);
+
+        handle(j);
+        free(j->buf);
+        free(j);
+
+        pthread_mutex_lock(&I.lock);
+        I.busy--;
+        pthread_cond_broadcast(&I.work_cv);
+        pthread_mutex_unlock(&I.lock);
+    }
+    return NULL;
+}
+
+/* Pulls non-blocking work from SQ_WORK, acknowledging each message as it is taken (at most
+ * once), never more than the workers can start. */
+void *inv_fetcher(void *arg)
+{
+    while (!I.draining) {
+        natsMsgList list = { 0 };
+        jsErrCode jerr = 0;
+        int room;
+        natsStatus s;
+
+        pthread_mutex_lock(&I.lock);
+        room = I.cfg.workers - I.busy - I.queued;
+        pthread_mutex_unlock(&I.lock);
+        if (room <= 0) {
+            usleep(2000);
+            continue;
+        }
+        s = natsSubscription_Fetch(&list, I.work_sub, room, 250, &jerr);
+        if (s != NATS_OK && s != NATS_TIMEOUT) {
+            usleep(100 * 1000);
+            continue;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            natsMsg *m = list.Msgs[i];
+            if (natsMsg_AckSync(m, NULL, &jerr) == NATS_OK)
+                inv_enqueue(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
+            else
+                sq_warn("could not acknowledge a work item; leaving it for redelivery");
+        }
+        natsMsgList_Destroy(&list);
+    }
+    return NULL;
+}
+
+void *inv_heartbeat(void *arg)
+{
+    while (!I.stopping) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        sq_heartbeat hb = { .id = I.cfg.id, .total_mb = I.cfg.memory_mb, .healthy = true, .at = sq_now_ms() };
+
+        pthread_mutex_lock(&I.lock);
+        /* stem cells are spare capacity: they are given up when an action needs the room */
+        hb.free_mb = I.cfg.memory_mb - I.used_mb;
+        for (inv_slot *s = I.stems; s; s = s->next)
+            hb.free_mb += s->memory_mb;
+        hb.warm = I.warm;
+        hb.busy = I.busy;
+        hb.draining = I.draining;
+        pthread_mutex_unlock(&I.lock);
+        sq_proto_buf_init(&sb, &pk);
+        sq_heartbeat_encode(&hb, &pk);
+        sq_bus_publish(I.bus, SQ_SUBJ_INVOKER_HEARTBEAT, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        for (int slept = 0; slept < I.cfg.heartbeat_ms && !I.stopping; slept += 50)
+            usleep(50 * 1000);
+    }
+    return NULL;
+}

@@ -1,0 +1,284 @@
+/* The scheduler's action cache: resolved actions keyed by the namespace and name they were
+ * invoked by, so that the invoke path makes no round trip on a hit. Entries are immutable
+ * and reference-counted (a reader keeps using an entry that an invalidation has just
+ * dropped); they expire after a TTL in case an entity event was missed, and an
+ * invalidation generation keeps a registry answer that raced with a change out of the
+ * cache. One mutex guards the table: it is held for a lookup or an unlink, never across I/O. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched.h"
+#include "sq/log.h"
+
+struct sched_cache {
+    pthread_mutex_t lock;
+    sched_entry **buckets;
+    size_t mask;
+    int count, max;
+    atomic_uint_fast64_t gen;
+};
+
+uint64_t sched_key_hash(const char *ns, const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    h = (h ^ '/') * 1099511628211ULL;
+    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+sched_cache *sched_cache_create(int max)
+{
+    sched_cache *c = calloc(1, sizeof *c);
+    size_t n = 64;
+    if (c == NULL)
+        return NULL;
+    while (n < (size_t)max)
+        n <<= 1;
+    if ((c->buckets = calloc(n, sizeof *c->buckets)) == NULL) {
+        free(c);
+        return NULL;
+    }
+    c->mask = n - 1;
+    c->max = max;
+    atomic_init(&c->gen, 0);
+    pthread_mutex_init(&c->lock, NULL);
+    return c;
+}
+
+void sched_cache_destroy(sched_cache *c)
+{
+    if (c == NULL)
+        return;
+    for (size_t i = 0; i <= c->mask; i++)
+        for (sched_entry *e = c->buckets[i], *n; e != NULL; e = n) {
+            n = e->next;
+            sched_entry_unref(e);
+        }
+    free(c->buckets);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+}
+
+void sched_entry_unref(sched_entry *e)
+{
+    if (e == NULL || atomic_fetch_sub_explicit(&e->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    msgpack_zone_destroy(&e->zone);
+    free(e->buf);
+    free(e->ns);
+    free(e);
+}
+
+static bool same_key(const sched_entry *e, uint64_t hash, const char *ns, const char *name)
+{
+    return e->hash == hash && strcmp(e->name, name) == 0 && strcmp(e->ns, ns) == 0;
+}
+
+/* Unlinks *pp (lock held) and drops the table's reference. */
+static void unlink_at(sched_cache *c, sched_entry **pp)
+{
+    sched_entry *e = *pp;
+    *pp = e->next;
+    e->next = NULL;
+    c->count--;
+    sched_entry_unref(e);
+}
+
+sched_entry *sched_cache_get(sched_cache *c, uint64_t hash, const char *ns, const char *name,
+                             int64_t now_ms)
+{
+    sched_entry *found = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (sched_entry **pp = &c->buckets[hash & c->mask]; *pp != NULL; pp = &(*pp)->next) {
+        if (!same_key(*pp, hash, ns, name))
+            continue;
+        if ((*pp)->expires_ms <= now_ms) {
+            unlink_at(c, pp);
+        } else {
+            found = *pp;
+            atomic_fetch_add_explicit(&found->refs, 1, memory_order_relaxed);
+        }
+        break;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return found;
+}
+
+/* Collects the action's parameters [{key, value}] as key/value pairs, later duplicates
+ * winning; entries that are not {key: str, value} are skipped (the registry validates). */
+static sq_status collect_defaults(sched_entry *e)
+{
+    const msgpack_object *p = &e->action.parameters;
+    uint32_t n = 0;
+
+    e->defaults = NULL;
+    e->ndefaults = 0;
+    if (p->type == MSGPACK_OBJECT_ARRAY && p->via.array.size > 0) {
+        e->defaults = msgpack_zone_malloc(&e->zone, sizeof(msgpack_object_kv) * p->via.array.size);
+        if (e->defaults == NULL)
+            return SQ_ERR_NOMEM;
+        for (uint32_t i = 0; i < p->via.array.size; i++) {
+            const msgpack_object *k = sq_mp_get(&p->via.array.ptr[i], "key");
+            const msgpack_object *v = sq_mp_get(&p->via.array.ptr[i], "value");
+            uint32_t j;
+            if (k == NULL || k->type != MSGPACK_OBJECT_STR)
+                continue;
+            for (j = 0; j < n; j++)
+                if (e->defaults[j].key.via.str.size == k->via.str.size &&
+                    memcmp(e->defaults[j].key.via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+                    break;
+            e->defaults[j].key = *k;
+            if (v != NULL) {
+                e->defaults[j].val = *v;
+            } else {
+                memset(&e->defaults[j].val, 0, sizeof e->defaults[j].val);
+                e->defaults[j].val.type = MSGPACK_OBJECT_NIL;
+            }
+            if (j == n)
+                n++;
+        }
+    }
+    e->ndefaults = n;
+    e->defaults_map.type = MSGPACK_OBJECT_MAP;
+    e->defaults_map.via.map.size = n;
+    e->defaults_map.via.map.ptr = e->defaults;
+    return SQ_OK;
+}
+
+sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name, uint64_t hash,
+                             const char *data, size_t len, char *err, size_t errlen)
+{
+    size_t nslen = strlen(ns), namelen = strlen(name);
+    sched_entry *e = calloc(1, sizeof *e);
+    msgpack_object o;
+    sq_status st;
+    int code;
+    const char *m;
+    size_t mlen;
+
+    *out = NULL;
+    if (e == NULL)
+        return SQ_ERR_NOMEM;
+    atomic_init(&e->refs, 1);
+    e->hash = hash;
+    if (!msgpack_zone_init(&e->zone, 4096)) {
+        free(e);
+        return SQ_ERR_NOMEM;
+    }
+    e->buf = malloc(len ? len : 1);
+    e->ns = malloc(nslen + namelen + 2);
+    if (e->buf == NULL || e->ns == NULL) {
+        st = SQ_ERR_NOMEM;
+        goto fail;
+    }
+    memcpy(e->buf, data, len);
+    e->len = len;
+    memcpy(e->ns, ns, nslen + 1);
+    e->name = e->ns + nslen + 1;
+    memcpy(e->name, name, namelen + 1);
+
+    if ((st = sq_mp_unpack(e->buf, e->len, &e->zone, &o)) != SQ_OK) {
+        snprintf(err, errlen, "malformed msgpack");
+        goto fail;
+    }
+    if (sq_wire_error_get(&o, &code, &m, &mlen)) {
+        st = SQ_ERR_NOT_FOUND;
+        goto fail;
+    }
+    if ((st = sq_action_from(&o, &e->zone, &e->action, err, errlen)) != SQ_OK)
+        goto fail;
+    if (e->action.exec.code == NULL) {
+        snprintf(err, errlen, "the action carries no code");
+        st = SQ_ERR_DECODE;
+        goto fail;
+    }
+    if ((st = collect_defaults(e)) != SQ_OK)
+        goto fail;
+    *out = e;
+    return SQ_OK;
+fail:
+    sched_entry_unref(e);
+    return st;
+}
+
+uint64_t sched_cache_gen(sched_cache *c)
+{
+    return atomic_load_explicit(&c->gen, memory_order_acquire);
+}
+
+/* Makes room for one entry (lock held): expired entries first, else the one that expires
+ * soonest. Runs only when the cache is full, which a sane deployment rarely sees. */
+static void evict(sched_cache *c, int64_t now_ms)
+{
+    sched_entry **victim = NULL;
+    for (size_t i = 0; i <= c->mask; i++)
+        for (sched_entry **pp = &c->buckets[i]; *pp != NULL;) {
+            if ((*pp)->expires_ms <= now_ms) {
+                unlink_at(c, pp);
+                continue;
+            }
+            if (victim == NULL || (*pp)->expires_ms < (*victim)->expires_ms)
+                victim = pp;
+            pp = &(*pp)->next;
+        }
+    if (c->count >= c->max && victim != NULL)
+        unlink_at(c, victim);
+}
+
+void sched_cache_put(sched_cache *c, sched_entry *e, uint64_t gen, int64_t now_ms, int ttl_ms)
+{
+    sched_entry **head;
+    if (ttl_ms <= 0)
+        return;
+    pthread_mutex_lock(&c->lock);
+    /* Checked under the lock: sched_cache_drop bumps the generation while holding it. */
+    if (atomic_load_explicit(&c->gen, memory_order_relaxed) != gen) {
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    head = &c->buckets[e->hash & c->mask];
+    for (sched_entry **pp = head; *pp != NULL; pp = &(*pp)->next)
+        if (same_key(*pp, e->hash, e->ns, e->name)) {
+            unlink_at(c, pp);
+            break;
+        }
+    if (c->count >= c->max)
+        evict(c, now_ms);
+    e->expires_ms = now_ms + ttl_ms;
+    atomic_fetch_add_explicit(&e->refs, 1, memory_order_relaxed);
+    e->next = *head;
+    *head = e;
+    c->count++;
+    pthread_mutex_unlock(&c->lock);
+}
+
+void sched_cache_drop(sched_cache *c, const char *ns, const char *name, bool package)
+{
+    int dropped = 0;
+    pthread_mutex_lock(&c->lock);
+    atomic_fetch_add_explicit(&c->gen, 1, memory_order_release);
+    if (package) {
+        for (size_t i = 0; i <= c->mask; i++)
+            for (sched_entry **pp = &c->buckets[i]; *pp != NULL;) {
+                if (strchr((*pp)->name, '/') != NULL) {
+                    unlink_at(c, pp);
+                    dropped++;
+                } else
+                    pp = &(*pp)->next;
+            }
+    } else {
+        uint64_t h = sched_key_hash(ns, name);
+        for (sched_entry **pp = &c->buckets[h & c->mask]; *pp != NULL; pp = &(*pp)->next)
+            if (same_key(*pp, h, ns, name)) {
+                unlink_at(c, pp);
+                dropped++;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&c->lock);
+    sq_debug("dropped %d cached action(s) for \"%s/%s\"", dropped, ns, name);
+}

@@ -1,0 +1,29 @@
+/* squall-scheduler's settings: one declarative table (see sq/config.h). */
+#include "sched.h"
+#include "sq/config.h"
+
+sched_config sched_cfg;
+
+static const sq_cfg_entry table[] = {
+    SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", sched_cfg.nats_url),
+    SQ_CFG_INT("heartbeat_ttl_ms", "SQ_SCHED_HEARTBEAT_TTL_MS", 100, 600000, 3000, sched_cfg.heartbeat_ttl_ms),
+    SQ_CFG_INT("resolve_timeout_ms", "SQ_SCHED_RESOLVE_TIMEOUT_MS", 50, 60000, 5000, sched_cfg.resolve_timeout_ms),
+    SQ_CFG_INT("cache_ttl_ms", "SQ_SCHED_CACHE_TTL_MS", 0, 86400000, 60000, sched_cfg.cache_ttl_ms),
+    SQ_CFG_INT("cache_max", "SQ_SCHED_CACHE_MAX", 16, 1048576, 4096, sched_cfg.cache_max),
+    SQ_CFG_INT("workers", "SQ_SCHED_WORKERS", 1, 16, 4, sched_cfg.workers),
+    SQ_CFG_INT("warmup_ms", "SQ_SCHED_WARMUP_MS", 0, 60000, 2000, sched_cfg.warmup_ms),
+    SQ_CFG_INT("publish_timeout_ms", "SQ_SCHED_PUBLISH_TIMEOUT_MS", 100, 60000, 5000, sched_cfg.publish_timeout_ms),
+};
+
+sq_status sched_config_load(void)
+{
+    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
+    if (st == SQ_OK)
+        sq_config_log(table, sizeof table / sizeof table[0]);
+    return st;
+}
+
+void sched_config_free(void)
+{
+    sq_config_free(table, sizeof table / sizeof table[0]);
+}

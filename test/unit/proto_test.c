@@ -1,0 +1,1217 @@
+/* Unit tests of the wire contract (proto/): every message round-trips through its
+ * encode/decode pair; every truncated prefix of a valid encoding is rejected; a field of the
+ * wrong type, a missing required field and a message that is not a map are rejected with
+ * SQ_ERR_DECODE and a message naming the field; thousands of deterministic pseudo-random
+ * and mutated buffers never crash a decoder (the test build runs under ASan/UBSan, and
+ * every buffer is an exact-size heap copy, so a read past the end aborts); subject tokens
+ * are escaped. */
+#include <msgpack.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check.h"
+#include "proto/proto.h"
+#include "proto/subjects.h"
+#include "sq/json.h"
+#include "sq/log.h"
+#include "sq/mp.h"
+#include "sq/util.h"
+
+#define B_(s) s, sizeof(s) - 1
+
+/* ---------------------------------------------------------------- values from JSON */
+
+static msgpack_zone g_zone;
+static msgpack_sbuffer g_bufs[256];
+static int g_nbufs;
+
+/* A msgpack object for JSON text; lives until the end of the program. */
+static msgpack_object J(const char *json)
+{
+    msgpack_packer pk;
+    msgpack_object o;
+    char err[256];
+    msgpack_sbuffer *sb;
+
+    if (g_nbufs == (int)(sizeof g_bufs / sizeof g_bufs[0])) {
+        fprintf(stderr, "test bug: out of value buffers\n");
+        exit(2);
+    }
+    sb = &g_bufs[g_nbufs++];
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    if (sq_json_text_to_mp(json, strlen(json), &pk, err, sizeof err) != SQ_OK ||
+        sq_mp_unpack(sb->data, sb->size, &g_zone, &o) != SQ_OK) {
+        fprintf(stderr, "test bug: bad JSON value %s: %s\n", json, err);
+        exit(2);
+    }
+    return o;
+}
+
+static msgpack_object NIL(void)
+{
+    msgpack_object o;
+    memset(&o, 0, sizeof o);
+    o.type = MSGPACK_OBJECT_NIL;
+    return o;
+}
+
+static bool obj_eq(const msgpack_object *a, const msgpack_object *b)
+{
+    return msgpack_object_equal(*a, *b);
+}
+
+static char *long_string(size_t n, char c)
+{
+    char *s = malloc(n + 1);
+    for (size_t i = 0; i < n; i++)
+        s[i] = (char)(c + (i % 7 == 6 ? -c + '\n' : 0));
+    s[n] = '\0';
+    return s;
+}
+
+/* ---------------------------------------------------------------- message descriptors */
+
+typedef sq_status (*dec_fn)(const char *buf, size_t len, sq_arena_t *ar, void *out, char *err, size_t errlen);
+typedef void (*enc_fn)(const void *m, msgpack_packer *pk);
+typedef void (*cmp_fn)(const void *want, const void *got, const char *what);
+
+#define WRAP(type)                                                                             \
+    static sq_status dec_##type(const char *b, size_t l, sq_arena_t *a, void *o, char *e, size_t el) \
+    {                                                                                          \
+        return type##_decode(b, l, a, (type *)o, e, el);                                       \
+    }                                                                                          \
+    static void enc_##type(const void *m, msgpack_packer *pk) { type##_encode((const type *)m, pk); }
+
+WRAP(sq_auth_verify)
+WRAP(sq_identity)
+WRAP(sq_action)
+WRAP(sq_reg_put)
+WRAP(sq_reg_ref)
+WRAP(sq_reg_list)
+WRAP(sq_entity_event)
+WRAP(sq_invoke)
+WRAP(sq_work)
+WRAP(sq_heartbeat)
+WRAP(sq_activation)
+WRAP(sq_act_query)
+
+/* Field classes for the wrong-type mutations. */
+typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_ANY } fclass;
+
+typedef struct {
+    const char *path;   /* "exec.kind": keys through nested maps */
+    fclass cls;
+    bool required;
+} fspec;
+
+typedef struct {
+    const char *name;
+    dec_fn dec;
+    enc_fn enc;
+    cmp_fn cmp;
+    size_t size;
+    const void *sample;       /* a full, valid message */
+    const fspec *fields;
+    size_t nfields;
+} msgdesc;
+
+/* ---------------------------------------------------------------- samples and comparisons */
+
+#define STR_EQ(field) CHECK_STR(g->field, w->field, what)
+#define INT_EQ(field) CHECK_INT(g->field, w->field, what)
+#define BOOL_EQ(field) CHECK((bool)g->field == (bool)w->field, "%s: bool " #field " got %d want %d", what, g->field, w->field)
+#define OBJ_EQ(field) CHECK(obj_eq(&g->field, &w->field), "%s: object " #field " differs", what)
+
+static char what_buf[256];
+#define WHAT(fmt, ...) (snprintf(what_buf, sizeof what_buf, fmt, __VA_ARGS__), what_buf)
+
+static void cmp_sq_auth_verify(const void *a, const void *b, const char *what)
+{
+    const sq_auth_verify *w = a, *g = b;
+    STR_EQ(key);
+}
+
+static void cmp_sq_identity(const void *a, const void *b, const char *what)
+{
+    const sq_identity *w = a, *g = b;
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    STR_EQ(uuid);
+}
+
+static void cmp_sq_action(const void *a, const void *b, const char *what)
+{
+    const sq_action *w = a, *g = b;
+    static msgpack_object empty;
+    if (empty.type != MSGPACK_OBJECT_ARRAY)
+        empty = J("[]");
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    STR_EQ(exec.kind);
+    STR_EQ(exec.code);
+    STR_EQ(exec.main);
+    BOOL_EQ(exec.binary);
+    /* nil parameters/annotations travel as [] */
+    CHECK(obj_eq(&g->parameters, w->parameters.type == MSGPACK_OBJECT_NIL ? &empty : &w->parameters),
+          "%s: parameters differ", what);
+    CHECK(obj_eq(&g->annotations, w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
+          "%s: annotations differ", what);
+    INT_EQ(limits.timeout);
+    INT_EQ(limits.memory);
+    INT_EQ(limits.logs);
+    INT_EQ(limits.concurrency);
+    BOOL_EQ(publish);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_reg_put(const void *a, const void *b, const char *what)
+{
+    const sq_reg_put *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(kind);
+    STR_EQ(subject);
+    BOOL_EQ(overwrite);
+    OBJ_EQ(entity);
+}
+
+static void cmp_sq_reg_ref(const void *a, const void *b, const char *what)
+{
+    const sq_reg_ref *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(kind);
+    BOOL_EQ(code);
+}
+
+static void cmp_sq_reg_list(const void *a, const void *b, const char *what)
+{
+    const sq_reg_list *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(kind);
+    INT_EQ(skip);
+    INT_EQ(limit);
+}
+
+static void cmp_sq_entity_event(const void *a, const void *b, const char *what)
+{
+    const sq_entity_event *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(kind);
+    STR_EQ(name);
+    STR_EQ(op);
+    STR_EQ(version);
+}
+
+static void cmp_sq_invoke(const void *a, const void *b, const char *what)
+{
+    const sq_invoke *w = a, *g = b;
+    STR_EQ(id);
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(subject);
+    STR_EQ(key);
+    OBJ_EQ(params);
+    BOOL_EQ(blocking);
+    INT_EQ(wait_ms);
+}
+
+static void cmp_sq_work(const void *a, const void *b, const char *what)
+{
+    const sq_work *w = a, *g = b;
+    char sub[300];
+    STR_EQ(id);
+    STR_EQ(subject);
+    /* NULL key/reply travel as "" */
+    CHECK_STR(g->key, w->key ? w->key : "", what);
+    CHECK_STR(g->reply, w->reply ? w->reply : "", what);
+    BOOL_EQ(blocking);
+    INT_EQ(submitted);
+    OBJ_EQ(params);
+    snprintf(sub, sizeof sub, "%s.action", what);
+    cmp_sq_action(&w->action, &g->action, sub);
+}
+
+static void cmp_sq_heartbeat(const void *a, const void *b, const char *what)
+{
+    const sq_heartbeat *w = a, *g = b;
+    STR_EQ(id);
+    INT_EQ(total_mb);
+    INT_EQ(free_mb);
+    INT_EQ(warm);
+    INT_EQ(busy);
+    INT_EQ(at);
+    BOOL_EQ(healthy);
+    BOOL_EQ(draining);
+}
+
+static void cmp_sq_activation(const void *a, const void *b, const char *what)
+{
+    const sq_activation *w = a, *g = b;
+    static msgpack_object empty;
+    if (empty.type != MSGPACK_OBJECT_ARRAY)
+        empty = J("[]");
+    STR_EQ(id);
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    STR_EQ(subject);
+    INT_EQ(start);
+    INT_EQ(end);
+    INT_EQ(duration);
+    INT_EQ(status);
+    OBJ_EQ(result);
+    INT_EQ(nlogs);
+    for (size_t i = 0; i < w->nlogs && i < g->nlogs; i++)
+        CHECK_STR(g->logs[i], w->logs[i], what);
+    CHECK(g->logs != NULL && g->logs[g->nlogs] == NULL, "%s: logs not NULL-terminated", what);
+    CHECK(obj_eq(&g->annotations, w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
+          "%s: annotations differ", what);
+    BOOL_EQ(publish);
+}
+
+static void cmp_sq_act_query(const void *a, const void *b, const char *what)
+{
+    const sq_act_query *w = a, *g = b;
+    STR_EQ(ns);
+    CHECK_STR(g->id, w->id ? w->id : "", what);
+    CHECK_STR(g->name, w->name ? w->name : "", what);
+    INT_EQ(skip);
+    INT_EQ(limit);
+    INT_EQ(since);
+    INT_EQ(upto);
+    BOOL_EQ(docs);
+}
+
+/* Field specs (the contract as proto.h states it and the decoders enforce it). */
+static const fspec f_auth_verify[] = { { "key", C_STR, true } };
+static const fspec f_identity[] = {
+    { "subject", C_STR, true }, { "namespace", C_STR, true }, { "uuid", C_STR, true },
+};
+static const fspec f_action[] = {
+    { "namespace", C_STR, true }, { "name", C_STR, true }, { "version", C_STR, true },
+    { "exec", C_MAP, true }, { "exec.kind", C_STR, true }, { "exec.code", C_STR, false },
+    { "exec.main", C_STR, false }, { "exec.binary", C_BOOL, false },
+    { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
+    { "limits", C_MAP, false }, { "limits.timeout", C_INT, false }, { "limits.memory", C_INT, false },
+    { "limits.logs", C_INT, false }, { "limits.concurrency", C_INT, false },
+    { "publish", C_BOOL, false }, { "updated", C_INT, false },
+};
+static const fspec f_reg_put[] = {
+    { "ns", C_STR, true }, { "name", C_STR, true }, { "kind", C_STR, true },
+    { "subject", C_STR, false }, { "overwrite", C_BOOL, false }, { "entity", C_MAP, true },
+};
+static const fspec f_reg_ref[] = {
+    { "ns", C_STR, true }, { "name", C_STR, true }, { "kind", C_STR, true }, { "code", C_BOOL, false },
+};
+static const fspec f_reg_list[] = {
+    { "ns", C_STR, true }, { "kind", C_STR, true }, { "skip", C_INT, false }, { "limit", C_INT, false },
+};
+static const fspec f_entity_event[] = {
+    { "ns", C_STR, true }, { "kind", C_STR, true }, { "name", C_STR, true }, { "op", C_STR, true },
+    { "version", C_STR, false },
+};
+static const fspec f_invoke[] = {
+    { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
+    { "key", C_STR, false }, { "params", C_MAPNIL, false }, { "blocking", C_BOOL, false },
+    { "wait_ms", C_INT, false },
+};
+static const fspec f_work[] = {
+    { "id", C_STR, true }, { "subject", C_STR, true }, { "key", C_STR, false }, { "reply", C_STR, false },
+    { "blocking", C_BOOL, false }, { "submitted", C_INT, false }, { "action", C_MAP, true },
+    { "action.namespace", C_STR, true }, { "action.name", C_STR, true }, { "action.version", C_STR, true },
+    { "action.exec", C_MAP, true }, { "action.exec.kind", C_STR, true },
+    { "action.exec.code", C_STR, true }, /* a work item must carry the code */
+    { "action.limits", C_MAP, false }, { "action.limits.timeout", C_INT, false },
+    { "action.parameters", C_ARRAY, false }, { "params", C_MAP, true },
+};
+static const fspec f_heartbeat[] = {
+    { "id", C_STR, true }, { "total_mb", C_INT, true }, { "free_mb", C_INT, true }, { "warm", C_INT, false },
+    { "busy", C_INT, false }, { "healthy", C_BOOL, false }, { "draining", C_BOOL, false }, { "at", C_INT, false },
+};
+static const fspec f_activation[] = {
+    { "activationId", C_STR, true }, { "namespace", C_STR, true }, { "name", C_STR, true },
+    { "version", C_STR, false }, { "subject", C_STR, false }, { "start", C_INT, true }, { "end", C_INT, true },
+    { "duration", C_INT, false }, { "response", C_MAP, true }, { "response.statusCode", C_INT, true },
+    { "response.result", C_ANY, false }, { "logs", C_STRS, false }, { "annotations", C_ARRAY, false },
+    { "publish", C_BOOL, false },
+};
+static const fspec f_act_query[] = {
+    { "ns", C_STR, true }, { "id", C_STR, false }, { "name", C_STR, false }, { "skip", C_INT, false },
+    { "limit", C_INT, false }, { "since", C_INT, false }, { "upto", C_INT, false }, { "docs", C_BOOL, false },
+};
+
+/* Samples are filled in at start (they hold msgpack objects). */
+static sq_auth_verify s_auth_verify;
+static sq_identity s_identity;
+static sq_action s_action;
+static sq_reg_put s_reg_put;
+static sq_reg_ref s_reg_ref;
+static sq_reg_list s_reg_list;
+static sq_entity_event s_entity_event;
+static sq_invoke s_invoke;
+static sq_work s_work;
+static sq_heartbeat s_heartbeat;
+static sq_activation s_activation;
+static sq_act_query s_act_query;
+static char *s_logs[] = { "2026-11-23T10:00:00.123Z stdout: hello", "2026-11-23T10:00:00.124Z stderr: w\xc3\xa4rning", NULL };
+
+static void make_samples(void)
+{
+    s_auth_verify.key = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+
+    s_identity.subject = "guest";
+    s_identity.namespace_ = "guest";
+    s_identity.uuid = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502";
+
+    s_action.namespace_ = "guest/pkg";
+    s_action.name = "hello w\xc3\xb6rld";
+    s_action.version = "0.0.12";
+    s_action.exec.kind = "nodejs:20";
+    s_action.exec.code = "function main(a){return {greeting:'hello '+(a.name||'world')}}";
+    s_action.exec.main = "main";
+    s_action.exec.binary = false;
+    s_action.parameters = J("[{\"key\":\"name\",\"value\":\"Ann\"},{\"key\":\"n\",\"value\":{\"deep\":[1,2.5,null,true]}}]");
+    s_action.annotations = J("[{\"key\":\"exec\",\"value\":\"nodejs:20\"}]");
+    s_action.limits = (sq_limits){ .timeout = 200, .memory = 128, .logs = 5, .concurrency = 1 };
+    s_action.publish = true;
+    s_action.updated = 1795430400123LL;
+
+    s_reg_put.ns = "guest";
+    s_reg_put.name = "hello";
+    s_reg_put.kind = "action";
+    s_reg_put.subject = "guest";
+    s_reg_put.overwrite = true;
+    s_reg_put.entity = J("{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"x\"},\"limits\":{\"timeout\":1000}}");
+
+    s_reg_ref.ns = "guest";
+    s_reg_ref.name = "hello";
+    s_reg_ref.kind = "action";
+    s_reg_ref.code = false;
+
+    s_reg_list.ns = "guest";
+    s_reg_list.kind = "action";
+    s_reg_list.skip = 5;
+    s_reg_list.limit = 200;
+
+    s_entity_event.ns = "guest";
+    s_entity_event.kind = "action";
+    s_entity_event.name = "hello";
+    s_entity_event.op = "put";
+    s_entity_event.version = "0.0.2";
+
+    s_invoke.id = "0123456789abcdef0123456789abcdef";
+    s_invoke.ns = "guest";
+    s_invoke.name = "pkg/hello";
+    s_invoke.subject = "guest";
+    s_invoke.key = "uuid:secret";
+    s_invoke.params = J("{\"name\":\"\\u00e9\",\"n\":-7,\"list\":[1,{\"a\":null}]}");
+    s_invoke.blocking = true;
+    s_invoke.wait_ms = 1234;
+
+    s_work.id = "fedcba9876543210fedcba9876543210";
+    s_work.subject = "guest";
+    s_work.key = "uuid:secret";
+    s_work.reply = "_INBOX.abc.def";
+    s_work.blocking = true;
+    s_work.submitted = 1795430400999LL;
+    s_work.action = s_action;
+    s_work.params = J("{\"name\":\"Ann\"}");
+
+    s_heartbeat.id = "invoker0";
+    s_heartbeat.total_mb = 2048;
+    s_heartbeat.free_mb = 1792;
+    s_heartbeat.warm = 3;
+    s_heartbeat.busy = 1;
+    s_heartbeat.healthy = true;
+    s_heartbeat.draining = true;
+    s_heartbeat.at = 1795430400000LL;
+
+    s_activation.id = "0123456789abcdef0123456789abcdef";
+    s_activation.namespace_ = "guest";
+    s_activation.name = "hello";
+    s_activation.version = "0.0.1";
+    s_activation.subject = "guest";
+    s_activation.start = 1795430400000LL;
+    s_activation.end = 1795430400042LL;
+    s_activation.duration = 42;
+    s_activation.status = SQ_ACT_APP_ERROR;
+    s_activation.result = J("{\"error\":\"x\",\"detail\":[1,2]}");
+    s_activation.logs = s_logs;
+    s_activation.nlogs = 2;
+    s_activation.annotations = J("[{\"key\":\"path\",\"value\":\"guest/hello\"},{\"key\":\"waitTime\",\"value\":3},"
+                                 "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256,\"logs\":10}}]");
+    s_activation.publish = false;
+
+    s_act_query.ns = "guest";
+    s_act_query.id = "0123456789abcdef0123456789abcdef";
+    s_act_query.name = "hello";
+    s_act_query.skip = 1;
+    s_act_query.limit = 10;
+    s_act_query.since = 1795430400000LL;
+    s_act_query.upto = 1795430500000LL;
+    s_act_query.docs = true;
+}
+
+#define MSG(type, short_)                                                                  \
+    { #type, dec_##type, enc_##type, cmp_##type, sizeof(type), &s_##short_, f_##short_,     \
+      sizeof f_##short_ / sizeof f_##short_[0] }
+
+static const msgdesc msgs[] = {
+    MSG(sq_auth_verify, auth_verify),
+    MSG(sq_identity, identity),
+    MSG(sq_action, action),
+    MSG(sq_reg_put, reg_put),
+    MSG(sq_reg_ref, reg_ref),
+    MSG(sq_reg_list, reg_list),
+    MSG(sq_entity_event, entity_event),
+    MSG(sq_invoke, invoke),
+    MSG(sq_work, work),
+    MSG(sq_heartbeat, heartbeat),
+    MSG(sq_activation, activation),
+    MSG(sq_act_query, act_query),
+};
+#define NMSGS (sizeof msgs / sizeof msgs[0])
+
+/* ---------------------------------------------------------------- encode / decode helpers */
+
+static void encode(const msgdesc *d, const void *m, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    d->enc(m, &pk);
+}
+
+/* Decodes an exact heap copy of buf; the copy (referenced by the output) goes to *keep for
+ * the caller to free after using out. */
+static sq_status decode(const msgdesc *d, const char *buf, size_t len, msgpack_zone *z, void *out,
+                        char *err, size_t errlen, char **keep)
+{
+    char *c = check_dup_exact_(buf, len);
+    sq_status st;
+    if (err && errlen)
+        err[0] = '\0';
+    st = d->dec(c, len, z, out, err, errlen);
+    if (keep)
+        *keep = c;
+    else
+        free(c);
+    return st;
+}
+
+/* Round trip m through d: encode, decode, compare. */
+static void roundtrip(const msgdesc *d, const void *m, const char *label)
+{
+    msgpack_sbuffer sb;
+    msgpack_zone z;
+    char err[256];
+    char *keep = NULL;
+    void *out = calloc(1, d->size);
+    sq_status st;
+
+    encode(d, m, &sb);
+    msgpack_zone_init(&z, 4096);
+    CHECK(sq_mp_check(sb.data, sb.size) == SQ_OK, "%s (%s): the encoder wrote malformed msgpack", d->name, label);
+    st = decode(d, sb.data, sb.size, &z, out, err, sizeof err, &keep);
+    CHECK(st == SQ_OK, "%s (%s): decoding its own encoding gave %s: %s", d->name, label, sq_status_name(st), err);
+    if (st == SQ_OK)
+        d->cmp(m, out, WHAT("%s (%s) round trip", d->name, label));
+    free(keep);
+    free(out);
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* ---------------------------------------------------------------- round trips */
+
+static void test_roundtrips(void)
+{
+    SECTION("round trips");
+    for (size_t i = 0; i < NMSGS; i++)
+        roundtrip(&msgs[i], msgs[i].sample, "full sample");
+
+    /* variations */
+    {
+        sq_action a = s_action;
+        a.exec.code = NULL;     /* GET ?code=false */
+        a.exec.main = NULL;
+        a.exec.binary = true;
+        a.parameters = NIL();
+        a.annotations = NIL();
+        a.publish = false;
+        a.updated = 0;
+        a.limits = SQ_LIMITS_DEFAULT;
+        roundtrip(&msgs[2], &a, "no code, no main, nil parameters");
+        char *big = long_string(70000, 'x');   /* str32 on the wire */
+        a = s_action;
+        a.exec.code = big;
+        a.limits = (sq_limits){ .timeout = 300000, .memory = 512, .logs = 10, .concurrency = 1 };
+        roundtrip(&msgs[2], &a, "70000-byte code");
+        free(big);
+    }
+    {
+        sq_invoke v = s_invoke;
+        v.params = NIL();
+        v.blocking = false;
+        v.wait_ms = 0;
+        roundtrip(&msgs[7], &v, "nil params, non-blocking");
+        v.params = J("{}");
+        roundtrip(&msgs[7], &v, "empty params");
+    }
+    {
+        sq_work w = s_work;
+        w.key = NULL;
+        w.reply = NULL;
+        w.blocking = false;
+        w.params = J("{}");
+        roundtrip(&msgs[8], &w, "no key, no reply");
+    }
+    {
+        sq_activation a = s_activation;
+        static char *none[] = { NULL };
+        for (int s = SQ_ACT_SUCCESS; s <= SQ_ACT_INTERNAL; s++) {
+            a.status = (sq_act_status)s;
+            roundtrip(&msgs[10], &a, WHAT("statusCode %d", s));
+        }
+        a.logs = none;
+        a.nlogs = 0;
+        a.result = NIL();
+        a.annotations = NIL();
+        a.publish = true;
+        roundtrip(&msgs[10], &a, "no logs, nil result");
+        a.result = J("[1,\"two\",{\"three\":3}]");
+        roundtrip(&msgs[10], &a, "array result");
+        a.result = J("\"just a string \\u2603\"");
+        roundtrip(&msgs[10], &a, "string result");
+    }
+    {
+        sq_heartbeat h = s_heartbeat;
+        h.total_mb = INT64_MAX;
+        h.free_mb = INT64_MIN;
+        h.at = -1;
+        h.healthy = false;
+        roundtrip(&msgs[9], &h, "int64 extremes");
+    }
+    {
+        sq_reg_list l = s_reg_list;
+        l.skip = 0;
+        l.limit = 0;
+        roundtrip(&msgs[5], &l, "skip 0 limit 0");
+        sq_reg_ref r = s_reg_ref;
+        r.code = true;
+        roundtrip(&msgs[4], &r, "code true");
+        sq_act_query q = s_act_query;
+        q.id = NULL;
+        q.name = NULL;
+        q.docs = false;
+        roundtrip(&msgs[11], &q, "no id, no name");
+    }
+    /* optional string fields left NULL in the struct must still give a decodable message
+     * (an encoder cannot fail, so it may not write what its own decoder refuses) */
+    {
+        sq_reg_put p = s_reg_put;
+        p.subject = NULL;
+        p.overwrite = false;
+        roundtrip(&msgs[3], &p, "subject NULL (optional)");
+        sq_entity_event e = s_entity_event;
+        e.op = "delete";
+        e.version = NULL;
+        roundtrip(&msgs[6], &e, "version NULL (optional), delete event");
+        sq_invoke v = s_invoke;
+        v.key = NULL;
+        roundtrip(&msgs[7], &v, "key NULL (optional)");
+    }
+
+    /* sq_act_status_str */
+    CHECK_STR(sq_act_status_str(SQ_ACT_SUCCESS), "success", "status 0");
+    CHECK_STR(sq_act_status_str(SQ_ACT_APP_ERROR), "application error", "status 1");
+    CHECK_STR(sq_act_status_str(SQ_ACT_DEV_ERROR), "action developer error", "status 2");
+    CHECK_STR(sq_act_status_str(SQ_ACT_INTERNAL), "whisk internal error", "status 3");
+    CHECK_STR(sq_act_status_str((sq_act_status)4), "whisk internal error", "status 4");
+    CHECK_STR(sq_act_status_str((sq_act_status)-1), "whisk internal error", "status -1");
+
+    /* the activation's wire shape is OpenWhisk's: response{status, statusCode, success, result} */
+    {
+        msgpack_sbuffer sb;
+        msgpack_zone z;
+        msgpack_object o;
+        encode(&msgs[10], &s_activation, &sb);
+        msgpack_zone_init(&z, 4096);
+        CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "activation encoding does not unpack");
+        const msgpack_object *r = sq_mp_get(&o, "response");
+        CHECK(r && sq_mp_str_eq(sq_mp_get(r, "status"), "application error"), "response.status is not \"application error\"");
+        CHECK(r && sq_mp_get(r, "success") && sq_mp_get(r, "success")->type == MSGPACK_OBJECT_BOOLEAN &&
+                  sq_mp_get(r, "success")->via.boolean == false,
+              "response.success is not false for an application error");
+        CHECK(r && sq_mp_get(r, "statusCode") && sq_mp_get(r, "statusCode")->via.u64 == 1, "response.statusCode is not 1");
+        CHECK(sq_mp_str_eq(sq_mp_get(&o, "activationId"), s_activation.id), "activationId key missing");
+        CHECK(sq_mp_get(&o, "logs") && sq_mp_get(&o, "logs")->type == MSGPACK_OBJECT_ARRAY, "logs is not an array");
+        msgpack_zone_destroy(&z);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
+/* ---------------------------------------------------------------- semantic rejections */
+
+static void test_semantic(void)
+{
+    SECTION("semantic rejections");
+    msgpack_sbuffer sb;
+    msgpack_zone z;
+    char err[256];
+    sq_status st;
+    msgpack_zone_init(&z, 4096);
+    {
+        sq_activation a = s_activation, out;
+        a.id = "not-an-id";
+        encode(&msgs[10], &a, &sb);
+        st = decode(&msgs[10], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_ERR_DECODE && err[0], "activationId \"not-an-id\": got %s (%s)", sq_status_name(st), err);
+        msgpack_sbuffer_destroy(&sb);
+        a.id = "0123456789ABCDEF0123456789abcdef0";
+        encode(&msgs[10], &a, &sb);
+        st = decode(&msgs[10], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_ERR_DECODE, "33-character activationId: got %s", sq_status_name(st));
+        msgpack_sbuffer_destroy(&sb);
+        a = s_activation;
+        a.status = (sq_act_status)4;
+        encode(&msgs[10], &a, &sb);
+        st = decode(&msgs[10], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_ERR_DECODE && err[0], "statusCode 4: got %s (%s)", sq_status_name(st), err);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    {
+        sq_work w = s_work, out;
+        w.action.exec.code = NULL;
+        encode(&msgs[8], &w, &sb);
+        st = decode(&msgs[8], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_ERR_DECODE && err[0], "work item without code: got %s (%s)", sq_status_name(st), err);
+        msgpack_sbuffer_destroy(&sb);
+    }
+    {
+        sq_invoke v = s_invoke, out;
+        static const char *const notmaps[] = { "[1]", "\"s\"", "7", "true" };
+        for (size_t i = 0; i < 4; i++) {
+            v.params = J(notmaps[i]);
+            encode(&msgs[7], &v, &sb);
+            st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+            CHECK(st == SQ_ERR_DECODE && strstr(err, "params"), "invoke params %s: got %s (%s)", notmaps[i], sq_status_name(st), err);
+            msgpack_sbuffer_destroy(&sb);
+        }
+    }
+    {
+        /* defaults the decoders document through their structs */
+        sq_action out;
+        const char raw[] = "\x84\xa9namespace\xa5guest\xa4name\xa1h\xa7version\xa5" "0.0.1\xa4" "exec\x81\xa4kind\xa9nodejs:20";
+        st = decode(&msgs[2], raw, sizeof raw - 1, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_OK, "minimal action: %s (%s)", sq_status_name(st), err);
+        if (st == SQ_OK) {
+            sq_limits d = SQ_LIMITS_DEFAULT;
+            CHECK(out.limits.timeout == d.timeout && out.limits.memory == d.memory && out.limits.logs == d.logs,
+                  "action without limits: got %lld/%lld/%lld, want the defaults 60000/256/10",
+                  (long long)out.limits.timeout, (long long)out.limits.memory, (long long)out.limits.logs);
+            CHECK(out.exec.code == NULL && out.exec.main == NULL, "absent code/main not NULL");
+        }
+    }
+    msgpack_zone_destroy(&z);
+}
+
+/* ---------------------------------------------------------------- truncation */
+
+static void test_truncation(void)
+{
+    SECTION("every truncated prefix is rejected");
+    for (size_t i = 0; i < NMSGS; i++) {
+        const msgdesc *d = &msgs[i];
+        msgpack_sbuffer sb;
+        void *out = calloc(1, d->size);
+        int bad = 0;
+        encode(d, d->sample, &sb);
+        for (size_t n = 0; n < sb.size; n++) {
+            msgpack_zone z;
+            char err[256];
+            sq_status st;
+            msgpack_zone_init(&z, 1024);
+            st = decode(d, sb.data, n, &z, out, err, sizeof err, NULL);
+            if ((st != SQ_ERR_DECODE || err[0] == '\0') && bad++ < 3)
+                CHECK(0, "%s: prefix of %zu of %zu bytes gave %s (message \"%s\"), want SQ_ERR_DECODE with a message",
+                      d->name, n, sb.size, sq_status_name(st), err);
+            msgpack_zone_destroy(&z);
+        }
+        CHECK(bad == 0, "%s: %d of %zu prefixes not rejected", d->name, bad, sb.size);
+        /* one trailing byte is rejected too */
+        {
+            msgpack_zone z;
+            char err[256];
+            msgpack_sbuffer_write(&sb, "\xc0", 1);
+            msgpack_zone_init(&z, 1024);
+            CHECK(decode(d, sb.data, sb.size, &z, out, err, sizeof err, NULL) == SQ_ERR_DECODE,
+                  "%s: a trailing nil after the message accepted", d->name);
+            msgpack_zone_destroy(&z);
+        }
+        msgpack_sbuffer_destroy(&sb);
+        free(out);
+    }
+}
+
+/* ---------------------------------------------------------------- mutations */
+
+enum { M_REPLACE, M_REMOVE };
+
+static void split_path(const char *path, char keys[4][32], int *n)
+{
+    *n = 0;
+    const char *p = path;
+    while (*p && *n < 4) {
+        const char *dot = strchr(p, '.');
+        size_t l = dot ? (size_t)(dot - p) : strlen(p);
+        snprintf(keys[*n], 32, "%.*s", (int)l, p);
+        (*n)++;
+        p += l + (dot ? 1 : 0);
+        if (!dot)
+            break;
+    }
+}
+
+/* Packs o with the value at keys[depth..] replaced by repl (or its key removed). Returns
+ * whether the path was found. */
+static bool pack_mut(msgpack_packer *pk, const msgpack_object *o, char keys[4][32], int nkeys, int depth,
+                     int mode, const msgpack_object *repl)
+{
+    bool found = false;
+    if (o->type != MSGPACK_OBJECT_MAP || depth >= nkeys) {
+        msgpack_pack_object(pk, *o);
+        return false;
+    }
+    uint32_t n = o->via.map.size, hit = n;
+    for (uint32_t i = 0; i < n; i++)
+        if (sq_mp_str_eq(&o->via.map.ptr[i].key, keys[depth]))
+            hit = i;
+    msgpack_pack_map(pk, n - (hit < n && mode == M_REMOVE && depth == nkeys - 1 ? 1 : 0));
+    for (uint32_t i = 0; i < n; i++) {
+        const msgpack_object_kv *kv = &o->via.map.ptr[i];
+        if (i != hit) {
+            msgpack_pack_object(pk, kv->key);
+            msgpack_pack_object(pk, kv->val);
+        } else if (depth == nkeys - 1) {
+            found = true;
+            if (mode == M_REPLACE) {
+                msgpack_pack_object(pk, kv->key);
+                msgpack_pack_object(pk, *repl);
+            }
+        } else {
+            msgpack_pack_object(pk, kv->key);
+            found = pack_mut(pk, &kv->val, keys, nkeys, depth + 1, mode, repl);
+        }
+    }
+    return found;
+}
+
+typedef struct {
+    const char *json;
+    const char *what;
+    bool ok[C_ANY + 1];   /* which classes accept it */
+} candidate;
+
+static void test_mutations(void)
+{
+    SECTION("wrong types and missing fields are rejected");
+    /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL ANY */
+    const candidate cands[] = {
+        { "7", "an int", { false, true, false, false, false, false, false, true } },
+        { "-3", "a negative int", { false, true, false, false, false, false, false, true } },
+        { "1.5", "a float", { false, false, false, false, false, false, false, true } },
+        { "\"x\"", "a string", { true, false, false, false, false, false, false, true } },
+        { "true", "a bool", { false, false, true, false, false, false, false, true } },
+        { "null", "nil", { false, false, false, false, false, false, true, true } },
+        { "{\"k\":\"v\"}", "a map", { false, false, false, true, false, false, true, true } },
+        { "[1]", "an array of ints", { false, false, false, false, true, false, false, true } },
+        { "[\"s\"]", "an array of strings", { false, false, false, false, true, true, false, true } },
+    };
+    const msgpack_object bin = { .type = MSGPACK_OBJECT_BIN, .via.bin = { 3, "abc" } };
+    msgpack_object cobj[sizeof cands / sizeof cands[0]];
+    for (size_t c = 0; c < sizeof cands / sizeof cands[0]; c++)
+        cobj[c] = J(cands[c].json);
+
+    for (size_t i = 0; i < NMSGS; i++) {
+        const msgdesc *d = &msgs[i];
+        msgpack_sbuffer sb;
+        msgpack_zone z0;
+        msgpack_object orig;
+        void *out = calloc(1, d->size);
+
+        encode(d, d->sample, &sb);
+        msgpack_zone_init(&z0, 4096);
+        if (sq_mp_unpack(sb.data, sb.size, &z0, &orig) != SQ_OK) {
+            CHECK(0, "%s: sample does not unpack", d->name);
+            continue;
+        }
+        for (size_t f = 0; f < d->nfields; f++) {
+            const fspec *fs = &d->fields[f];
+            char keys[4][32];
+            int nkeys;
+            split_path(fs->path, keys, &nkeys);
+
+            /* wrong types */
+            for (size_t c = 0; c <= sizeof cands / sizeof cands[0]; c++) {
+                const msgpack_object *repl = c < sizeof cands / sizeof cands[0] ? &cobj[c] : &bin;
+                const char *cw = c < sizeof cands / sizeof cands[0] ? cands[c].what : "a bin";
+                bool acceptable = c < sizeof cands / sizeof cands[0] ? cands[c].ok[fs->cls] : fs->cls == C_ANY;
+                /* the contract: nil in an optional field means "not given" */
+                if (c < sizeof cands / sizeof cands[0] && !fs->required && strcmp(cands[c].json, "null") == 0)
+                    acceptable = true;
+                msgpack_sbuffer mb;
+                msgpack_packer pk;
+                msgpack_zone z;
+                char err[256];
+                sq_status st;
+                if (acceptable)
+                    continue;
+                msgpack_sbuffer_init(&mb);
+                msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
+                if (!pack_mut(&pk, &orig, keys, nkeys, 0, M_REPLACE, repl)) {
+                    CHECK(0, "test bug: %s has no field %s in its sample", d->name, fs->path);
+                    msgpack_sbuffer_destroy(&mb);
+                    break;
+                }
+                msgpack_zone_init(&z, 4096);
+                st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+                CHECK(st == SQ_ERR_DECODE, "%s: %s for \"%s\" gave %s, want SQ_ERR_DECODE", d->name, cw, fs->path, sq_status_name(st));
+                if (st == SQ_ERR_DECODE)
+                    CHECK(err[0] != '\0', "%s: %s for \"%s\" rejected without a message", d->name, cw, fs->path);
+                msgpack_zone_destroy(&z);
+                msgpack_sbuffer_destroy(&mb);
+            }
+
+            /* missing */
+            {
+                msgpack_sbuffer mb;
+                msgpack_packer pk;
+                msgpack_zone z;
+                char err[256];
+                sq_status st;
+                msgpack_sbuffer_init(&mb);
+                msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
+                pack_mut(&pk, &orig, keys, nkeys, 0, M_REMOVE, NULL);
+                msgpack_zone_init(&z, 4096);
+                st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+                if (fs->required) {
+                    char want[40];
+                    snprintf(want, sizeof want, "%s", keys[nkeys - 1]);
+                    CHECK(st == SQ_ERR_DECODE, "%s: without required \"%s\" gave %s, want SQ_ERR_DECODE", d->name, fs->path, sq_status_name(st));
+                    CHECK(st != SQ_ERR_DECODE || strstr(err, want) != NULL || strstr(err, "code") != NULL,
+                          "%s: without \"%s\": message \"%s\" does not name the field", d->name, fs->path, err);
+                } else {
+                    CHECK(st == SQ_OK, "%s: without optional \"%s\" gave %s (%s), want SQ_OK", d->name, fs->path, sq_status_name(st), err);
+                }
+                msgpack_zone_destroy(&z);
+                msgpack_sbuffer_destroy(&mb);
+            }
+        }
+
+        /* not a map; a non-string key; an unknown key is ignored */
+        {
+            static const struct { const char *bytes; size_t len; const char *what; } notmap[] = {
+                { B_("\x91\x01"), "an array" }, { B_("\xa3" "abc"), "a string" }, { B_("\xc0"), "nil" },
+                { B_("\x2a"), "an int" }, { B_("\x80"), "an empty map" },
+            };
+            for (size_t k = 0; k < sizeof notmap / sizeof notmap[0]; k++) {
+                msgpack_zone z;
+                char err[256];
+                sq_status st;
+                msgpack_zone_init(&z, 1024);
+                st = decode(d, notmap[k].bytes, notmap[k].len, &z, out, err, sizeof err, NULL);
+                CHECK(st == SQ_ERR_DECODE && err[0], "%s: %s instead of the message gave %s (\"%s\")", d->name, notmap[k].what,
+                      sq_status_name(st), err);
+                msgpack_zone_destroy(&z);
+            }
+        }
+        {
+            msgpack_sbuffer mb;
+            msgpack_packer pk;
+            msgpack_zone z;
+            char err[256];
+            sq_status st;
+            /* the sample plus {1: 2} */
+            msgpack_sbuffer_init(&mb);
+            msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
+            msgpack_pack_map(&pk, orig.via.map.size + 1);
+            for (uint32_t k = 0; k < orig.via.map.size; k++) {
+                msgpack_pack_object(&pk, orig.via.map.ptr[k].key);
+                msgpack_pack_object(&pk, orig.via.map.ptr[k].val);
+            }
+            msgpack_pack_int(&pk, 1);
+            msgpack_pack_int(&pk, 2);
+            msgpack_zone_init(&z, 4096);
+            st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+            CHECK(st == SQ_ERR_DECODE, "%s: an int key accepted (%s)", d->name, sq_status_name(st));
+            msgpack_zone_destroy(&z);
+            msgpack_sbuffer_destroy(&mb);
+
+            msgpack_sbuffer_init(&mb);
+            msgpack_pack_map(&pk, orig.via.map.size + 1);
+            for (uint32_t k = 0; k < orig.via.map.size; k++) {
+                msgpack_pack_object(&pk, orig.via.map.ptr[k].key);
+                msgpack_pack_object(&pk, orig.via.map.ptr[k].val);
+            }
+            sq_mp_kv_str(&pk, "x_future_field", "later versions may add fields");
+            msgpack_zone_init(&z, 4096);
+            st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+            CHECK(st == SQ_OK, "%s: an unknown key was not ignored (%s: %s)", d->name, sq_status_name(st), err);
+            msgpack_zone_destroy(&z);
+            msgpack_sbuffer_destroy(&mb);
+        }
+        msgpack_zone_destroy(&z0);
+        msgpack_sbuffer_destroy(&sb);
+        free(out);
+    }
+}
+
+/* ---------------------------------------------------------------- garbage */
+
+static const char *const known_keys[] = {
+    "key", "subject", "namespace", "uuid", "name", "version", "exec", "kind", "code", "main", "binary",
+    "parameters", "annotations", "limits", "timeout", "memory", "logs", "concurrency", "publish", "updated",
+    "ns", "overwrite", "entity", "skip", "limit", "op", "id", "params", "blocking", "wait_ms", "reply",
+    "submitted", "action", "total_mb", "free_mb", "warm", "busy", "healthy", "draining", "at", "activationId",
+    "start", "end", "duration", "response", "statusCode", "result", "since", "upto", "docs", "error",
+};
+#define NKNOWN (sizeof known_keys / sizeof known_keys[0])
+
+/* A random value: mostly well-formed msgpack with the keys decoders look for and values of
+ * random types, so the fuzzing reaches past sq_mp_check into the field decoders. */
+static void rand_value(msgpack_packer *pk, uint64_t *rs, int depth)
+{
+    unsigned k = (unsigned)(check_rand_(rs) % (depth > 3 ? 9 : 12));
+    switch (k) {
+    case 0: msgpack_pack_nil(pk); break;
+    case 1: if (check_rand_(rs) & 1) msgpack_pack_true(pk); else msgpack_pack_false(pk); break;
+    case 2: msgpack_pack_int64(pk, (int64_t)check_rand_(rs) >> (check_rand_(rs) % 64)); break;
+    case 3: msgpack_pack_uint64(pk, check_rand_(rs)); break;
+    case 4: msgpack_pack_double(pk, (double)(int64_t)check_rand_(rs) / 7.0); break;
+    case 5: sq_mp_pack_str(pk, known_keys[check_rand_(rs) % NKNOWN]); break;
+    case 6: sq_mp_pack_str(pk, "0123456789abcdef0123456789abcdef"); break;
+    case 7: {
+        char s[8];
+        size_t n = check_rand_(rs) % sizeof s;
+        for (size_t i = 0; i < n; i++)
+            s[i] = (char)check_rand_(rs);
+        sq_mp_pack_strn(pk, s, n);
+        break;
+    }
+    case 8: msgpack_pack_bin(pk, 2); msgpack_pack_bin_body(pk, "\x00\x01", 2); break;
+    case 9: case 10: {
+        uint32_t n = (uint32_t)(check_rand_(rs) % 6);
+        msgpack_pack_map(pk, n);
+        for (uint32_t i = 0; i < n; i++) {
+            if (check_rand_(rs) % 16 == 0)
+                msgpack_pack_int(pk, (int)i);
+            else
+                sq_mp_pack_str(pk, known_keys[check_rand_(rs) % NKNOWN]);
+            rand_value(pk, rs, depth + 1);
+        }
+        break;
+    }
+    default: {
+        uint32_t n = (uint32_t)(check_rand_(rs) % 4);
+        msgpack_pack_array(pk, n);
+        for (uint32_t i = 0; i < n; i++)
+            rand_value(pk, rs, depth + 1);
+        break;
+    }
+    }
+}
+
+static size_t fuzz_accepted;   /* buffers some decoder accepted: the fuzzing got past the checks */
+
+static void fuzz_one(const char *buf, size_t len, int *bad, const char *origin, size_t iter)
+{
+    for (size_t i = 0; i < NMSGS; i++) {
+        const msgdesc *d = &msgs[i];
+        msgpack_zone z;
+        char err[128];
+        union { char c[1024]; max_align_t align; } out;
+        sq_status st;
+        if (d->size > sizeof out.c) {
+            CHECK(0, "test bug: %s is larger than the fuzz buffer", d->name);
+            continue;
+        }
+        msgpack_zone_init(&z, 1024);
+        st = decode(d, buf, len, &z, &out, err, sizeof err, NULL);
+        if (st != SQ_OK && st != SQ_ERR_DECODE && (*bad)++ < 5)
+            CHECK(0, "%s: %s buffer #%zu (%zu bytes) gave %s", d->name, origin, iter, len, sq_status_name(st));
+        fuzz_accepted += st == SQ_OK;
+        if (st == SQ_ERR_DECODE && err[0] == '\0' && (*bad)++ < 5)
+            CHECK(0, "%s: %s buffer #%zu rejected without a message", d->name, origin, iter);
+        msgpack_zone_destroy(&z);
+    }
+}
+
+static void test_garbage(void)
+{
+    SECTION("garbage never crashes a decoder");
+    uint64_t rs = 0x5eed5eed12345678ULL;
+    int bad = 0;
+    size_t total = 0;
+    unsigned char buf[512];
+
+    /* raw random bytes: 3000 buffers of 0..96 bytes */
+    for (size_t it = 0; it < 3000; it++) {
+        size_t n = check_rand_(&rs) % 97;
+        for (size_t i = 0; i < n; i++)
+            buf[i] = (unsigned char)check_rand_(&rs);
+        /* a third of them start like a map, so the checker goes further */
+        if (n > 0 && it % 3 == 0)
+            buf[0] = (unsigned char)(0x80 | (check_rand_(&rs) % 16));
+        fuzz_one((const char *)buf, n, &bad, "random", it);
+        total++;
+    }
+    /* structured: 3000 random maps with the known keys */
+    for (size_t it = 0; it < 3000; it++) {
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_sbuffer_init(&sb);
+        msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+        uint32_t n = (uint32_t)(check_rand_(&rs) % 12);
+        msgpack_pack_map(&pk, n);
+        for (uint32_t i = 0; i < n; i++) {
+            sq_mp_pack_str(&pk, known_keys[check_rand_(&rs) % NKNOWN]);
+            rand_value(&pk, &rs, 1);
+        }
+        fuzz_one(sb.data, sb.size, &bad, "structured", it);
+        total++;
+        msgpack_sbuffer_destroy(&sb);
+    }
+    /* mutated samples: 250 per message, 1 to 4 byte edits each */
+    for (size_t m = 0; m < NMSGS; m++) {
+        msgpack_sbuffer sb;
+        encode(&msgs[m], msgs[m].sample, &sb);
+        for (size_t it = 0; it < 250; it++) {
+            char *c = check_dup_exact_(sb.data, sb.size);
+            size_t len = sb.size;
+            int edits = 1 + (int)(check_rand_(&rs) % 4);
+            for (int e = 0; e < edits; e++) {
+                size_t at = check_rand_(&rs) % len;
+                switch (check_rand_(&rs) % 5) {
+                case 0: c[at] = (char)check_rand_(&rs); break;
+                case 1: c[at] ^= (char)(1u << (check_rand_(&rs) % 8)); break;
+                case 2: c[at] = (char)0xc1; break;
+                case 3: c[at] = (char)(0xdc + check_rand_(&rs) % 4); break; /* array/map 16/32 headers */
+                default: len = at + 1; break;                             /* truncate */
+                }
+            }
+            fuzz_one(c, len, &bad, msgs[m].name, it);
+            total++;
+            free(c);
+        }
+        msgpack_sbuffer_destroy(&sb);
+    }
+    CHECK(bad == 0, "%d unexpected results over %zu buffers x %zu decoders", bad, total, NMSGS);
+    CHECK(fuzz_accepted > 100, "only %zu fuzz buffers were accepted by any decoder: the fuzzing does not reach the field decoders", fuzz_accepted);
+}
+
+/* ---------------------------------------------------------------- subject tokens */
+
+static void test_subj_token(void)
+{
+    SECTION("sq_subj_token");
+    static const struct { const char *in, *out; } cases[] = {
+        { "guest", "guest" },
+        { "Guest_01-x", "Guest_01-x" },
+        { "a.b", "a%2Eb" },
+        { "a b@c", "a%20b%40c" },
+        { "*", "%2A" },
+        { ">", "%3E" },
+        { "a%b", "a%25b" },
+        { "\xc3\xa9", "%C3%A9" },
+        { "whisk.system", "whisk%2Esystem" },
+        { "john@example.com", "john%40example%2Ecom" },
+    };
+    char out[128];
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        memset(out, 'Z', sizeof out);
+        int rc = sq_subj_token(cases[i].in, out, sizeof out);
+        CHECK(rc == 0, "sq_subj_token(\"%s\") returned %d", cases[i].in, rc);
+        if (rc == 0)
+            CHECK_STR(out, cases[i].out, cases[i].in);
+    }
+    CHECK(sq_subj_token("", out, sizeof out) == -1, "an empty token accepted");
+
+    /* every single byte: kept when [A-Za-z0-9_-], else %XX in upper-case hex */
+    int bad = 0;
+    for (int c = 1; c < 256; c++) {
+        char in[2] = { (char)c, 0 }, want[4];
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        if (keep)
+            snprintf(want, sizeof want, "%c", c);
+        else
+            snprintf(want, sizeof want, "%%%02X", c);
+        if ((sq_subj_token(in, out, sizeof out) != 0 || strcmp(out, want) != 0) && bad++ < 5)
+            CHECK(0, "byte 0x%02x became \"%s\", want \"%s\"", c, out, want);
+        if (strpbrk(out, ". *>\t\r\n") != NULL && bad++ < 5)
+            CHECK(0, "byte 0x%02x left a subject metacharacter in \"%s\"", c, out);
+    }
+    CHECK(bad == 0, "%d bytes escaped wrongly", bad);
+
+    /* space: exact fit, one short, and nothing written past outlen */
+    {
+        char small[16];
+        memset(small, 'Z', sizeof small);
+        CHECK(sq_subj_token("abc", small, 4) == 0 && strcmp(small, "abc") == 0, "\"abc\" into 4 bytes");
+        memset(small, 'Z', sizeof small);
+        CHECK(sq_subj_token("abc", small, 3) == -1, "\"abc\" into 3 bytes accepted");
+        CHECK(small[3] == 'Z', "sq_subj_token wrote past outlen");
+        memset(small, 'Z', sizeof small);
+        CHECK(sq_subj_token("a.", small, 5) == 0 && strcmp(small, "a%2E") == 0, "\"a.\" into 5 bytes");
+        memset(small, 'Z', sizeof small);
+        CHECK(sq_subj_token("a.", small, 4) == -1, "\"a.\" into 4 bytes accepted");
+        CHECK(small[4] == 'Z', "sq_subj_token wrote past outlen (escape)");
+        CHECK(sq_subj_token("a", small, 0) == -1, "outlen 0 accepted");
+    }
+    /* distinct names give distinct tokens (the escaping is injective) */
+    {
+        char t1[64], t2[64];
+        sq_subj_token("a.b", t1, sizeof t1);
+        sq_subj_token("a%2Eb", t2, sizeof t2);
+        CHECK(strcmp(t1, t2) != 0, "\"a.b\" and \"a%%2Eb\" share the token %s", t1);
+    }
+    /* the formats build the subjects the design names */
+    {
+        char tok[64], subj[128];
+        sq_subj_token("guest", tok, sizeof tok);
+        snprintf(subj, sizeof subj, SQ_SUBJ_ACT_FMT, tok);
+        CHECK_STR(subj, "sq.act.guest", "SQ_SUBJ_ACT_FMT");
+        snprintf(subj, sizeof subj, SQ_SUBJ_WORK_FMT, "invoker0");
+        CHECK_STR(subj, "sq.work.invoker0", "SQ_SUBJ_WORK_FMT");
+        snprintf(subj, sizeof subj, SQ_SUBJ_HEALTH_FMT, "registry");
+        CHECK_STR(subj, "sq.registry.health", "SQ_SUBJ_HEALTH_FMT");
+        CHECK_STR(SQ_SUBJ_AUTH_VERIFY, "sq.auth.verify", "SQ_SUBJ_AUTH_VERIFY");
+        CHECK_STR(SQ_SUBJ_SCHED_INVOKE, "sq.sched.invoke", "SQ_SUBJ_SCHED_INVOKE");
+    }
+}
+
+/* ---------------------------------------------------------------- main */
+
+int main(void)
+{
+    sq_log_init("proto_test");
+    msgpack_zone_init(&g_zone, 65536);
+    make_samples();
+    test_roundtrips();
+    test_semantic();
+    test_truncation();
+    test_mutations();
+    test_garbage();
+    test_subj_token();
+    msgpack_zone_destroy(&g_zone);
+    for (int i = 0; i < g_nbufs; i++)
+        msgpack_sbuffer_destroy(&g_bufs[i]);
+    return check_done();
+}
