@@ -12,7 +12,8 @@ BUILD="${SQ_BUILD_DIR:-$ROOT/build}"
 SECONDS_RUN="${SQ_BENCH_SECONDS:-10}"
 N="${SQ_BENCH_N:-5000}"
 STATE="$(mktemp -d /tmp/squall-bench.XXXXXX)"
-read -r NATS_PORT PG_PORT GW_PORT < <("$ROOT/ops/squall" freeport 3 | tr '\n' ' ')
+mapfile -t PORTS < <("$ROOT/ops/squall" freeport 3)
+NATS_PORT=${PORTS[0]} PG_PORT=${PORTS[1]} GW_PORT=${PORTS[2]}
 export SQ_STATE_DIR="$STATE" SQ_NATS_PORT="$NATS_PORT" SQ_PG_PORT="$PG_PORT" SQ_GATEWAY_PORT="$GW_PORT"
 export SQ_BUILD_DIR="$BUILD" SQ_NO_INSTALL=1 SQ_NO_BUILD=1 SQ_LOG_LEVEL=warning
 
@@ -62,16 +63,18 @@ CONC_P50=$(pct "$CONC_OUT" "50%"); CONC_P99=$(pct "$CONC_OUT" "99%")
 CONC_RPS=$(echo "$CONC_OUT" | awk '/Requests\/sec/ {print int($2)}')
 ERRS=$(echo "$WRK_OUT$CONC_OUT" | awk '/Non-2xx|Socket errors/' || true)
 
-field() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2; }
+field() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2 || true; }
 NATS_P50=$(field "$NATS_LINE" p50); NATS_P99=$(field "$NATS_LINE" p99)
 RT_FLOOR=$(echo "$RT_LINES" | grep '^runtime_floor_us' || true)
-RT_WARM=$(echo "$RT_LINES" | grep '^runtime_warm_us' || true)
-RT_COLD=$(echo "$RT_LINES" | grep '^runtime_cold_us' || true)
+RT_WARM=$(echo "$RT_LINES" | grep '^container_warm_us' || true)
+RT_COLD=$(echo "$RT_LINES" | grep '^cold_start_us' || true)
 RT_P50=$(field "$RT_FLOOR" p50); RT_P99=$(field "$RT_FLOOR" p99)
 WARM_P50=$(field "$RT_WARM" p50); WARM_P99=$(field "$RT_WARM" p99)
 COLD_P50=$(field "$RT_COLD" p50)
 
-FLOOR=$(( NATS_P50 * 3 + RT_P50 ))
+# the hot path is three one-way bus messages (gateway -> scheduler -> invoker -> gateway),
+# i.e. one and a half NATS round trips, plus one runtime round trip; HTTP is extra
+FLOOR=$(( NATS_P50 * 3 / 2 + RT_P50 ))
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 REPORT=$(cat <<EOF2
@@ -83,7 +86,7 @@ REPORT=$(cat <<EOF2
 | floor: raw actionloop round trip, bare node over pipes | ${RT_P50:-n/a} µs | ${RT_P99:-n/a} µs | no sandbox, no bus |
 | warm round trip through the container module (bwrap sandbox) | ${WARM_P50:-n/a} µs | ${WARM_P99:-n/a} µs | |
 | cold start: sandbox + node + init + first run | ${COLD_P50:-n/a} µs | | median |
-| physical floor of an invoke: 3 bus hops + runtime round trip | ${FLOOR} µs | | 3 × NATS p50 + runtime p50 |
+| physical floor of an invoke: 3 one-way bus hops + runtime round trip | ${FLOOR} µs | | 1.5 × NATS round trip p50 + runtime p50 (HTTP not counted) |
 | ratio: warm invoke p50 / physical floor | $(ratio "$INV_P50" "$FLOOR") | | |
 EOF2
 )
