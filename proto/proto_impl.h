@@ -28,6 +28,10 @@
 #define FS(type, key, member, count, req) \
     { key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count) }
 
-static inline void nil(msgpack_object *o) { memset(o, 0, sizeof *o); o->type = MSGPACK_OBJECT_NIL; }
+static inline void nil(msgpack_object *o)
+{
+    o->type = MSGPACK_OBJECT_NIL;
+    o->via.u64 = 0;
+}
 
 #endif

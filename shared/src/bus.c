@@ -23,11 +23,21 @@ struct sq_bus {
     int nsubs;
     char svc[64];
     pthread_mutex_t lock;
+    volatile bool closing;   /* sq_bus_destroy() runs: a disconnect is expected */
 };
 
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    sq_warn("disconnected from NATS, reconnecting");
+    sq_bus_t *b = closure;
+    if (!b->closing)
+        sq_warn("disconnected from NATS, reconnecting");
+}
+
+/* With retry-on-failed-connect, a connected callback makes natsConnection_Connect return
+ * NATS_NOT_YET_CONNECTED instead of blocking until a server appears (forever, with
+ * unlimited reconnects): sq_bus_connect then waits a bounded time itself. */
+static void on_connected(natsConnection *nc, void *closure)
+{
 }
 
 static void on_reconnected(natsConnection *nc, void *closure)
@@ -64,11 +74,11 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     if (s == NATS_OK)
         s = natsOptions_SetReconnectWait(opts, 250);
     if (s == NATS_OK)
-        s = natsOptions_SetRetryOnFailedConnect(opts, true, NULL, NULL);
+        s = natsOptions_SetRetryOnFailedConnect(opts, true, on_connected, NULL);
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(opts, o->send_asap);
     if (s == NATS_OK)
-        s = natsOptions_SetDisconnectedCB(opts, on_disconnected, NULL);
+        s = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
     if (s == NATS_OK)
@@ -87,6 +97,8 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
                         natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED; i++)
             usleep(100 * 1000);
         s = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED ? NATS_OK : NATS_NO_SERVER;
+        if (s != NATS_OK)
+            b->closing = true;
     }
     if (s != NATS_OK) {
         sq_error("could not connect to NATS at \"%s\": %s", o->url, natsStatus_GetText(s));
@@ -249,6 +261,7 @@ void sq_bus_destroy(sq_bus_t *b)
 {
     if (b == NULL)
         return;
+    b->closing = true;
     for (int i = 0; i < b->nsubs; i++) {
         if (natsSubscription_Drain(b->subs[i]) == NATS_OK)
             natsSubscription_WaitForDrainCompletion(b->subs[i], 5000);

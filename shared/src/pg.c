@@ -12,11 +12,19 @@
 /* Any fixed number: all services agree on it. */
 #define MIGRATION_LOCK 0x5351414c4cLL
 
+/* Server notices ("relation ... already exists, skipping") go to the debug log, in our
+ * format, rather than raw to stderr. */
+static void on_notice(void *arg, const char *message)
+{
+    sq_debug("postgresql: %.*s", (int)strcspn(message, "\n"), message);
+}
+
 sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
 {
     for (int waited = 0;; waited += 200) {
         PGconn *c = PQconnectdb(conninfo);
         if (PQstatus(c) == CONNECTION_OK) {
+            PQsetNoticeProcessor(c, on_notice, NULL);
             *out = c;
             return SQ_OK;
         }
