@@ -21,16 +21,27 @@ DEFINE_DECODE(sq_auth_verify)
 
 void sq_identity_encode(const sq_identity *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 3);
+    msgpack_pack_map(pk, 4);
     sq_mp_kv_str(pk, "subject", m->subject);
     sq_mp_kv_str(pk, "namespace", m->namespace_);
     sq_mp_kv_str(pk, "uuid", m->uuid);
+    sq_mp_pack_str(pk, "namespaces");
+    if (m->namespaces == NULL) {
+        /* a subject always has the key's namespace */
+        msgpack_pack_array(pk, 1);
+        sq_mp_pack_str(pk, m->namespace_);
+    } else {
+        msgpack_pack_array(pk, m->nnamespaces);
+        for (size_t i = 0; i < m->nnamespaces; i++)
+            sq_mp_pack_str(pk, m->namespaces[i]);
+    }
 }
 
 static const sq_mp_field identity_fields[] = {
     F(sq_identity, "subject", SQ_F_STR, subject, true),
     F(sq_identity, "namespace", SQ_F_STR, namespace_, true),
     F(sq_identity, "uuid", SQ_F_STR, uuid, true),
+    FS(sq_identity, "namespaces", namespaces, nnamespaces, false),
 };
 
 sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity *out, char *err, size_t errlen)
@@ -39,3 +50,71 @@ sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity 
     return sq_mp_decode_map(o, SQ_MP_FIELDS(identity_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_identity)
+
+void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 1);
+    sq_mp_kv_str(pk, "ns", m->ns);
+}
+
+static const sq_mp_field ns_ref_fields[] = {
+    F(sq_ns_ref, "ns", SQ_F_STR, ns, true),
+};
+
+sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_ref_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_ns_ref)
+
+void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 5);
+    sq_mp_kv_int(pk, "concurrentInvocations", m->concurrent);
+    sq_mp_kv_int(pk, "invocationsPerMinute", m->per_minute);
+    sq_mp_kv_int(pk, "firesPerMinute", m->fires_per_minute);
+    sq_mp_kv_int(pk, "actionTimeoutMax", m->timeout_max);
+    sq_mp_kv_int(pk, "actionMemoryMax", m->memory_max);
+}
+
+static const sq_mp_field ns_limits_fields[] = {
+    F(sq_ns_limits, "concurrentInvocations", SQ_F_INT, concurrent, false),
+    F(sq_ns_limits, "invocationsPerMinute", SQ_F_INT, per_minute, false),
+    F(sq_ns_limits, "firesPerMinute", SQ_F_INT, fires_per_minute, false),
+    F(sq_ns_limits, "actionTimeoutMax", SQ_F_INT, timeout_max, false),
+    F(sq_ns_limits, "actionMemoryMax", SQ_F_INT, memory_max, false),
+};
+
+sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err, size_t errlen)
+{
+    *out = SQ_NS_LIMITS_DEFAULT;
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_limits_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_ns_limits)
+
+void sq_admin_encode(const sq_admin *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 5);
+    sq_mp_kv_str(pk, "token", m->token);
+    sq_mp_kv_str(pk, "op", m->op);
+    sq_mp_kv_str(pk, "subject", m->subject);
+    sq_mp_kv_str(pk, "namespace", m->namespace_);
+    sq_mp_kv_obj(pk, "limits", &m->limits);
+}
+
+static const sq_mp_field admin_fields[] = {
+    F(sq_admin, "token", SQ_F_STR, token, true),
+    F(sq_admin, "op", SQ_F_STR, op, true),
+    F(sq_admin, "subject", SQ_F_STR, subject, false),
+    F(sq_admin, "namespace", SQ_F_STR, namespace_, false),
+    F(sq_admin, "limits", SQ_F_MAP, limits, false),
+};
+
+sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    nil(&out->limits);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_admin)

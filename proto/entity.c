@@ -28,13 +28,16 @@ void sq_action_encode(const sq_action *m, msgpack_packer *pk)
     sq_mp_kv_str(pk, "name", m->name);
     sq_mp_kv_str(pk, "version", m->version);
     sq_mp_pack_str(pk, "exec");
-    msgpack_pack_map(pk, 2 + (m->exec.code != NULL) + (m->exec.main != NULL));
+    msgpack_pack_map(pk, 2 + (m->exec.code != NULL) + (m->exec.main != NULL) +
+                             (m->exec.components.type == MSGPACK_OBJECT_ARRAY));
     sq_mp_kv_str(pk, "kind", m->exec.kind);
     if (m->exec.code != NULL)
         sq_mp_kv_str(pk, "code", m->exec.code);
     if (m->exec.main != NULL)
         sq_mp_kv_str(pk, "main", m->exec.main);
     sq_mp_kv_bool(pk, "binary", m->exec.binary);
+    if (m->exec.components.type == MSGPACK_OBJECT_ARRAY)
+        sq_mp_kv_obj(pk, "components", &m->exec.components);
     pack_kv_array(pk, "parameters", &m->parameters);
     pack_kv_array(pk, "annotations", &m->annotations);
     sq_mp_pack_str(pk, "limits");
@@ -48,6 +51,7 @@ static const sq_mp_field exec_fields[] = {
     F(sq_exec, "code", SQ_F_STR, code, false),
     F(sq_exec, "main", SQ_F_STR, main, false),
     F(sq_exec, "binary", SQ_F_BOOL, binary, false),
+    F(sq_exec, "components", SQ_F_ARRAY, components, false),
 };
 
 static const sq_mp_field limits_fields[] = {
@@ -74,6 +78,7 @@ sq_status sq_action_from(const msgpack_object *o, sq_arena_t *ar, sq_action *out
     memset(out, 0, sizeof *out);
     nil(&out->parameters);
     nil(&out->annotations);
+    nil(&out->exec.components);
     out->limits = SQ_LIMITS_DEFAULT;
     return sq_mp_decode_map(o, SQ_MP_FIELDS(action_fields), ar, out, err, errlen);
 }
@@ -108,11 +113,13 @@ DEFINE_DECODE(sq_reg_put)
 
 void sq_reg_ref_encode(const sq_reg_ref *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, 6);
     sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "name", m->name);
     sq_mp_kv_str(pk, "kind", m->kind);
     sq_mp_kv_bool(pk, "code", m->code);
+    sq_mp_kv_bool(pk, "force", m->force);
+    sq_mp_kv_bool(pk, "shared", m->shared);
 }
 
 static const sq_mp_field ref_fields[] = {
@@ -120,6 +127,8 @@ static const sq_mp_field ref_fields[] = {
     F(sq_reg_ref, "name", SQ_F_STR, name, true),
     F(sq_reg_ref, "kind", SQ_F_STR, kind, true),
     F(sq_reg_ref, "code", SQ_F_BOOL, code, false),
+    F(sq_reg_ref, "force", SQ_F_BOOL, force, false),
+    F(sq_reg_ref, "shared", SQ_F_BOOL, shared, false),
 };
 
 sq_status sq_reg_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_ref *out, char *err, size_t errlen)
@@ -132,11 +141,14 @@ DEFINE_DECODE(sq_reg_ref)
 
 void sq_reg_list_encode(const sq_reg_list *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 4);
+    msgpack_pack_map(pk, 7);
     sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "kind", m->kind);
     sq_mp_kv_int(pk, "skip", m->skip);
     sq_mp_kv_int(pk, "limit", m->limit);
+    sq_mp_kv_bool(pk, "count", m->count);
+    sq_mp_kv_bool(pk, "public", m->public_);
+    sq_mp_kv_bool(pk, "shared", m->shared);
 }
 
 static const sq_mp_field list_fields[] = {
@@ -144,6 +156,9 @@ static const sq_mp_field list_fields[] = {
     F(sq_reg_list, "kind", SQ_F_STR, kind, true),
     F(sq_reg_list, "skip", SQ_F_INT, skip, false),
     F(sq_reg_list, "limit", SQ_F_INT, limit, false),
+    F(sq_reg_list, "count", SQ_F_BOOL, count, false),
+    F(sq_reg_list, "public", SQ_F_BOOL, public_, false),
+    F(sq_reg_list, "shared", SQ_F_BOOL, shared, false),
 };
 
 sq_status sq_reg_list_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_list *out, char *err, size_t errlen)

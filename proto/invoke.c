@@ -5,7 +5,7 @@
 
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 10);
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "name", m->name);
@@ -14,6 +14,8 @@ void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
     sq_mp_kv_obj(pk, "params", &m->params);
     sq_mp_kv_bool(pk, "blocking", m->blocking);
     sq_mp_kv_int(pk, "wait_ms", m->wait_ms);
+    sq_mp_kv_bool(pk, "shared", m->shared);
+    sq_mp_kv_str(pk, "caller_ns", m->caller_ns);
 }
 
 static const sq_mp_field invoke_fields[] = {
@@ -25,6 +27,8 @@ static const sq_mp_field invoke_fields[] = {
     F(sq_invoke, "params", SQ_F_ANY, params, false),
     F(sq_invoke, "blocking", SQ_F_BOOL, blocking, false),
     F(sq_invoke, "wait_ms", SQ_F_INT, wait_ms, false),
+    F(sq_invoke, "shared", SQ_F_BOOL, shared, false),
+    F(sq_invoke, "caller_ns", SQ_F_STR, caller_ns, false),
 };
 
 sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err, size_t errlen)

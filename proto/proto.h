@@ -28,11 +28,13 @@ typedef struct sq_auth_verify {
 void sq_auth_verify_encode(const sq_auth_verify *m, msgpack_packer *pk);
 SQ_DECODER(sq_auth_verify);
 
-/* sq.auth.verify reply: map{subject: str, namespace: str, uuid: str} */
+/* sq.auth.verify reply: map{subject: str, namespace: str, uuid: str, namespaces: [str]} */
 typedef struct sq_identity {
     char *subject;
-    char *namespace_;   /* the subject's default namespace */
+    char *namespace_;   /* the namespace the key belongs to (what "_" means) */
     char *uuid;         /* the key's uuid (never the secret) */
+    char **namespaces;  /* every namespace of the subject (NULL-terminated); may be absent */
+    size_t nnamespaces;
 } sq_identity;
 void sq_identity_encode(const sq_identity *m, msgpack_packer *pk);
 SQ_DECODER(sq_identity);
@@ -45,12 +47,14 @@ typedef struct sq_limits {
 } sq_limits;
 #define SQ_LIMITS_DEFAULT ((sq_limits){ .timeout = 60000, .memory = 256, .logs = 10, .concurrency = 1 })
 
-/* exec: map{kind: str, code?: str, main?: str, binary: bool} */
+/* exec: map{kind: str, code?: str, main?: str, binary: bool, components?: [str]} */
 typedef struct sq_exec {
     char *kind;
-    char *code;    /* NULL when left out (GET ?code=false) */
+    char *code;    /* NULL when left out (GET ?code=false) and for sequences */
     char *main;    /* NULL: the runtime's default ("main") */
     bool binary;
+    msgpack_object components; /* kind "sequence": array of fully qualified action names
+                                  ("/ns/name" or "/ns/pkg/name"); nil otherwise */
 } sq_exec;
 
 /* An action as the REST API shows it: map{namespace, name, version, exec, parameters:
@@ -70,8 +74,16 @@ typedef struct sq_action {
 void sq_action_encode(const sq_action *m, msgpack_packer *pk);
 SQ_DECODER(sq_action);
 
-/* sq.registry.put request: map{ns, name, kind: "action", overwrite: bool, subject, entity: map
- * (the PUT body as JSON gave it)}; reply: the stored entity (sq_action) or a wire error */
+/* Entity kinds of the registry, as carried in `kind` fields and in sq.evt.entity.<ns>.<kind>. */
+#define SQ_KIND_ACTION  "action"
+#define SQ_KIND_PACKAGE "package"
+#define SQ_KIND_TRIGGER "trigger"
+#define SQ_KIND_RULE    "rule"
+
+/* sq.registry.put request: map{ns, name, kind, overwrite: bool, subject, entity: map (the PUT
+ * body as JSON gave it)}; reply: the stored entity as the REST API shows it, or a wire error.
+ * name is "name" or, for an action in a package, "pkg/name". The same message on
+ * sq.registry.rulestate changes a rule's status: entity {status: "active"|"inactive"}. */
 typedef struct sq_reg_put {
     char *ns, *name, *kind, *subject;
     bool overwrite;
@@ -80,20 +92,27 @@ typedef struct sq_reg_put {
 void sq_reg_put_encode(const sq_reg_put *m, msgpack_packer *pk);
 SQ_DECODER(sq_reg_put);
 
-/* sq.registry.{get,delete,resolve} request: map{ns, name, kind, code: bool};
- * reply: the entity (delete: the deleted one) or a wire error */
+/* sq.registry.{get,delete,resolve} request: map{ns, name, kind, code: bool, force: bool,
+ * shared: bool}; reply: the entity (delete: the deleted one) or a wire error.
+ * shared: the caller does not own ns, so only what is published (a public package and its
+ * actions) may be read or resolved; anything else is 403. force: delete a non-empty package.
+ * resolve (kind "action") answers an sq_action whose parameters are already merged
+ * (package < binding < action) and whose namespace is "ns/pkg" for a packaged action. */
 typedef struct sq_reg_ref {
     char *ns, *name, *kind;
-    bool code;
+    bool code, force, shared;
 } sq_reg_ref;
 void sq_reg_ref_encode(const sq_reg_ref *m, msgpack_packer *pk);
 SQ_DECODER(sq_reg_ref);
 
-/* sq.registry.list request: map{ns, kind, skip: int, limit: int};
- * reply: map{items: [entity without code]} */
+/* sq.registry.list request: map{ns, kind, skip: int, limit: int, count: bool, public: bool,
+ * shared: bool}; reply: map{items: [entity without code]}, or map{count: int} with count.
+ * public (packages): also list the published packages of other namespaces. shared: the
+ * caller does not own ns: only published entities are listed. */
 typedef struct sq_reg_list {
     char *ns, *kind;
     int64_t skip, limit;
+    bool count, public_, shared;
 } sq_reg_list;
 void sq_reg_list_encode(const sq_reg_list *m, msgpack_packer *pk);
 SQ_DECODER(sq_reg_list);
@@ -104,6 +123,37 @@ typedef struct sq_entity_event {
 } sq_entity_event;
 void sq_entity_event_encode(const sq_entity_event *m, msgpack_packer *pk);
 SQ_DECODER(sq_entity_event);
+
+/* sq.auth.limits request: map{ns} -> sq_ns_limits, or a wire error (404 unknown namespace) */
+typedef struct sq_ns_ref {
+    char *ns;
+} sq_ns_ref;
+void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk);
+SQ_DECODER(sq_ns_ref);
+
+/* A namespace's limits, as GET /namespaces/{ns}/limits shows them: map{concurrentInvocations,
+ * invocationsPerMinute, firesPerMinute, actionTimeoutMax (ms), actionMemoryMax (MB)} */
+typedef struct sq_ns_limits {
+    int64_t concurrent, per_minute, fires_per_minute, timeout_max, memory_max;
+} sq_ns_limits;
+#define SQ_NS_LIMITS_DEFAULT ((sq_ns_limits){ .concurrent = 100, .per_minute = 120, \
+    .fires_per_minute = 60, .timeout_max = 300000, .memory_max = 512 })
+void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk);
+SQ_DECODER(sq_ns_limits);
+
+/* sq.auth.admin request (squall-admin -> auth): map{token, op, subject?, namespace?, limits?:
+ * map (sq_ns_limits fields to set)}. op: "user.create", "user.delete", "user.get",
+ * "user.list", "user.block", "user.unblock", "key.rotate", "limits.get", "limits.set".
+ * A wrong token is 401. Replies are maps shaped for printing as JSON. */
+typedef struct sq_admin {
+    char *token, *op, *subject, *namespace_;
+    msgpack_object limits;   /* map; nil when absent */
+} sq_admin;
+void sq_admin_encode(const sq_admin *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin);
+
+/* sq.evt.auth: map{op: "key"|"block"|"delete"|"limits", subject, namespace?} after every
+ * change of keys, subjects or limits, so caches (gateway keys, scheduler limits) drop them. */
 
 /* ---- invocation ---------------------------------------------------------------------- */
 
@@ -117,6 +167,8 @@ typedef struct sq_invoke {
     msgpack_object params;   /* map; nil when absent */
     bool blocking;
     int64_t wait_ms;
+    bool shared;             /* the caller does not own ns (see sq_reg_ref) */
+    char *caller_ns;         /* the caller's namespace (for limits and records); may be absent */
 } sq_invoke;
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk);
 SQ_DECODER(sq_invoke);

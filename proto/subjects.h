@@ -6,8 +6,10 @@
 
 #include <stddef.h>
 
-/* auth: verify an API key -> sq_identity */
+/* auth: verify an API key -> sq_identity; a namespace's limits; the admin interface */
 #define SQ_SUBJ_AUTH_VERIFY        "sq.auth.verify"
+#define SQ_SUBJ_AUTH_LIMITS        "sq.auth.limits"
+#define SQ_SUBJ_AUTH_ADMIN         "sq.auth.admin"
 
 /* registry: entities (actions for now) */
 #define SQ_SUBJ_REG_PUT            "sq.registry.put"
@@ -15,6 +17,7 @@
 #define SQ_SUBJ_REG_DELETE         "sq.registry.delete"
 #define SQ_SUBJ_REG_LIST           "sq.registry.list"
 #define SQ_SUBJ_REG_RESOLVE        "sq.registry.resolve"
+#define SQ_SUBJ_REG_RULE_STATE     "sq.registry.rulestate"
 
 /* scheduler: invoke an action (blocking or not) */
 #define SQ_SUBJ_SCHED_INVOKE       "sq.sched.invoke"
@@ -40,6 +43,7 @@
 #define SQ_SUBJ_EVT_ACTIVATION_FMT "sq.evt.activation.%s"  /* namespace */
 #define SQ_SUBJ_EVT_ENTITY_FMT     "sq.evt.entity.%s.%s"   /* namespace, kind */
 #define SQ_SUBJ_EVT_ENTITY_ALL     "sq.evt.entity.>"
+#define SQ_SUBJ_EVT_AUTH           "sq.evt.auth"
 
 /* Health of each service: sq.<svc>.health */
 #define SQ_SUBJ_HEALTH_FMT         "sq.%s.health"
