@@ -90,6 +90,20 @@ REPORT=$(cat <<EOF2
 | ratio: warm invoke p50 / physical floor | $(ratio "$INV_P50" "$FLOOR") | | |
 EOF2
 )
+# More figures: every ops/bench.d/*.sh runs against the same stack with API, AUTH, BUILD,
+# STATE and the stack's env exported, and prints markdown table rows (same four columns).
+export API AUTH BUILD STATE ROOT SECONDS_RUN N
+for part in "$ROOT"/ops/bench.d/*.sh; do
+  [[ -e $part ]] || continue
+  log "running $(basename "$part")"
+  if rows="$(bash "$part")"; then
+    REPORT="$REPORT
+$rows"
+  else
+    log "$(basename "$part") failed"
+  fi
+done
+
 echo "$REPORT"
 [[ -z $ERRS ]] || { log "wrk reported errors: $ERRS"; }
 

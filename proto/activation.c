@@ -99,7 +99,7 @@ DEFINE_DECODE(sq_activation)
 
 void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "id", m->id ? m->id : "");
     sq_mp_kv_str(pk, "name", m->name ? m->name : "");
@@ -108,6 +108,7 @@ void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
     sq_mp_kv_int(pk, "since", m->since);
     sq_mp_kv_int(pk, "upto", m->upto);
     sq_mp_kv_bool(pk, "docs", m->docs);
+    sq_mp_kv_bool(pk, "count", m->count);
 }
 
 static const sq_mp_field query_fields[] = {
@@ -119,6 +120,7 @@ static const sq_mp_field query_fields[] = {
     F(sq_act_query, "since", SQ_F_INT, since, false),
     F(sq_act_query, "upto", SQ_F_INT, upto, false),
     F(sq_act_query, "docs", SQ_F_BOOL, docs, false),
+    F(sq_act_query, "count", SQ_F_BOOL, count, false),
 };
 
 sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err, size_t errlen)

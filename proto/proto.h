@@ -226,12 +226,13 @@ void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
 SQ_DECODER(sq_activation);
 
 /* sq.activations.{get,logs,list} request: map{ns, id?, name?, skip, limit, since, upto,
- * docs: bool}. get -> the record; logs -> map{logs: [str]}; list -> map{items: [record]},
- * newest first, logs and result left out unless docs. */
+ * docs: bool, count: bool}. get -> the record; logs -> map{logs: [str]}; list ->
+ * map{items: [record]}, newest first, logs and result left out unless docs; with count ->
+ * map{count: int} (count with docs is 400). */
 typedef struct sq_act_query {
     char *ns, *id, *name;
     int64_t skip, limit, since, upto;
-    bool docs;
+    bool docs, count;
 } sq_act_query;
 void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk);
 SQ_DECODER(sq_act_query);
