@@ -89,13 +89,24 @@ static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, 
 
 /* ---- routing ---------------------------------------------------------------------- */
 
-/* Splits "/api/v1/namespaces/ns/actions/name" into ops; answers 404/400/405 itself. */
+static const struct collection {
+    const char *path, *kind;
+} collections[] = {
+    { "actions", SQ_KIND_ACTION },
+    { "packages", SQ_KIND_PACKAGE },
+    { "triggers", SQ_KIND_TRIGGER },
+    { "rules", SQ_KIND_RULE },
+};
+
+/* Splits "/api/v1/namespaces/ns/<collection>/name" into an operation; answers 404/400/405
+ * itself (returns false then). */
 static bool route(gw_req *r)
 {
     char *seg[8];
     int n = 0;
     char path[sizeof r->path];
     char *save = NULL, *tok;
+    const struct collection *c = NULL;
 
     snprintf(path, sizeof path, "%s", r->path);
     for (tok = strtok_r(path, "/", &save); tok && n < 8; tok = strtok_r(NULL, "/", &save))
@@ -116,37 +127,16 @@ static bool route(gw_req *r)
     snprintf(r->ns, sizeof r->ns, "%s", seg[3]);
     if (n < 5)
         goto not_found;
-    if (strcmp(seg[4], "actions") == 0) {
-        if (n == 5) {
-            if (r->method != GW_GET)
-                goto bad_method;
-            r->op = OP_ACTION_LIST;
-            return true;
-        }
-        if (n > 7)
-            goto not_found;
-        /* an action name, or package/name */
-        r->name[0] = '\0';
-        for (int i = 5; i < n; i++) {
-            if (!sq_name_valid(seg[i])) {
-                gw_respond_error(r, 400, "The name \"%s\" is not a valid entity name.", seg[i]);
-                return false;
-            }
-            if (i > 5)
-                strncat(r->name, "/", sizeof r->name - strlen(r->name) - 1);
-            strncat(r->name, seg[i], sizeof r->name - strlen(r->name) - 1);
-        }
-        switch (r->method) {
-        case GW_GET: r->op = OP_ACTION_GET; return true;
-        case GW_PUT: r->op = OP_ACTION_PUT; return true;
-        case GW_DELETE: r->op = OP_ACTION_DELETE; return true;
-        case GW_POST: r->op = OP_INVOKE; return true;
-        default: goto bad_method;
-        }
+    if (strcmp(seg[4], "limits") == 0 && n == 5) {
+        if (r->method != GW_GET)
+            goto bad_method;
+        r->op = OP_LIMITS;
+        return true;
     }
     if (strcmp(seg[4], "activations") == 0) {
         if (r->method != GW_GET)
             goto bad_method;
+        r->collection = "activations";
         if (n == 5) {
             r->op = OP_ACT_LIST;
             return true;
@@ -163,6 +153,49 @@ static bool route(gw_req *r)
         else
             goto not_found;
         return true;
+    }
+    for (size_t i = 0; i < sizeof collections / sizeof collections[0]; i++)
+        if (strcmp(seg[4], collections[i].path) == 0)
+            c = &collections[i];
+    if (c == NULL)
+        goto not_found;
+    r->kind = c->kind;
+    r->collection = c->path;
+    if (n == 5) {
+        if (r->method != GW_GET)
+            goto bad_method;
+        r->op = OP_ENTITY_LIST;
+        return true;
+    }
+    /* an entity name; actions may be package/name */
+    if (n > 7 || (n == 7 && strcmp(c->kind, SQ_KIND_ACTION) != 0))
+        goto not_found;
+    r->name[0] = '\0';
+    for (int i = 5; i < n; i++) {
+        if (!sq_name_valid(seg[i])) {
+            gw_respond_error(r, 400, "The name \"%s\" is not a valid entity name.", seg[i]);
+            return false;
+        }
+        if (i > 5)
+            strncat(r->name, "/", sizeof r->name - strlen(r->name) - 1);
+        strncat(r->name, seg[i], sizeof r->name - strlen(r->name) - 1);
+    }
+    switch (r->method) {
+    case GW_GET: r->op = OP_ENTITY_GET; return true;
+    case GW_PUT: r->op = OP_ENTITY_PUT; return true;
+    case GW_DELETE: r->op = OP_ENTITY_DELETE; return true;
+    case GW_POST:
+        if (strcmp(c->kind, SQ_KIND_ACTION) == 0) {
+            r->op = OP_INVOKE;
+            return true;
+        }
+        if (strcmp(c->kind, SQ_KIND_RULE) == 0) {
+            r->op = OP_RULE_STATE;
+            return true;
+        }
+        goto bad_method; /* firing triggers comes with the trigger service */
+    default:
+        goto bad_method;
     }
 not_found:
     gw_respond_error(r, 404, "The requested resource does not exist.");
@@ -194,6 +227,18 @@ static bool basic_key(const gw_req *r, char *key, size_t keylen)
 
 static bool start_op(gw_req *r);
 
+/* Decodes the auth service's reply held in r->ident_raw into r->ident. */
+static bool ident_load(gw_req *r)
+{
+    msgpack_object o;
+    if (!r->ident_zone_used) {
+        msgpack_zone_init(&r->ident_zone, 512);
+        r->ident_zone_used = true;
+    }
+    return sq_mp_unpack(r->ident_raw, r->ident_len, &r->ident_zone, &o) == SQ_OK &&
+           sq_identity_from(&o, &r->ident_zone, &r->ident, NULL, 0) == SQ_OK;
+}
+
 bool gw_dispatch(gw_req *r)
 {
     char key[256];
@@ -211,10 +256,15 @@ bool gw_dispatch(gw_req *r)
         gw_respond_error(r, 401, "The supplied authentication is invalid");
         return true;
     }
-    if (gw_auth_cache_get(key, &r->ident, r->ident_buf, sizeof r->ident_buf))
-        return start_op(r);
+    if (gw_auth_cache_get(key, r->ident_raw, sizeof r->ident_raw, &r->ident_len)) {
+        sodium_memzero(key, sizeof key);
+        if (ident_load(r))
+            return start_op(r);
+        memset(&r->ident, 0, sizeof r->ident); /* unreadable: ask again */
+    }
     sq_proto_buf_init(&sb, &pk);
     sq_auth_verify_encode(&(sq_auth_verify){ .key = key }, &pk);
+    sodium_memzero(key, sizeof key);
     done = send_leg(r, SQ_SUBJ_AUTH_VERIFY, &sb, GW_WAIT_AUTH, G.cfg.op_timeout_ms);
     msgpack_sbuffer_destroy(&sb);
     return done;
@@ -262,6 +312,17 @@ static bool body_object(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpac
     return true;
 }
 
+/* True when the caller's subject owns ns. */
+static bool owns(const gw_req *r, const char *ns)
+{
+    if (strcmp(ns, r->ident.namespace_) == 0)
+        return true;
+    for (size_t i = 0; i < r->ident.nnamespaces; i++)
+        if (strcmp(ns, r->ident.namespaces[i]) == 0)
+            return true;
+    return false;
+}
+
 /* Checks the namespace against the identity and sends the operation. Returns true when r
  * was answered here. */
 static bool start_op(gw_req *r)
@@ -278,49 +339,71 @@ static bool start_op(gw_req *r)
         snprintf(r->ns, sizeof r->ns, "%s", r->ident.namespace_);
     if (r->op == OP_NAMESPACES) {
         json_t *a = json_array();
-        json_array_append_new(a, json_string(r->ident.namespace_));
+        if (r->ident.nnamespaces == 0)
+            json_array_append_new(a, json_string(r->ident.namespace_));
+        for (size_t i = 0; i < r->ident.nnamespaces; i++)
+            json_array_append_new(a, json_string(r->ident.namespaces[i]));
         respond_json(r, 200, a);
         return true;
     }
-    if (strcmp(r->ns, r->ident.namespace_) != 0) {
-        gw_respond_error(r, 403, "The supplied authentication is not authorized to access '%s'.", r->ns);
-        return true;
+    if (!owns(r, r->ns)) {
+        /* another namespace: only its published packages and their actions may be read or
+         * invoked; the registry checks what is published */
+        bool in_package = strchr(r->name, '/') != NULL;
+        bool readable = (r->op == OP_ENTITY_GET || r->op == OP_ENTITY_LIST) &&
+                        strcmp(r->kind, SQ_KIND_PACKAGE) == 0;
+        readable |= (r->op == OP_ENTITY_GET || r->op == OP_INVOKE) &&
+                    strcmp(r->kind, SQ_KIND_ACTION) == 0 && in_package;
+        if (!readable) {
+            gw_respond_error(r, 403, "The supplied authentication is not authorized to access '%s'.", r->ns);
+            return true;
+        }
+        r->shared = true;
     }
+    r->count = arg_true(r, "count");
     sq_proto_buf_init(&sb, &pk);
     msgpack_sbuffer_init(&body);
     msgpack_zone_init(&z, 2048);
     switch (r->op) {
-    case OP_ACTION_LIST: {
-        sq_reg_list m = { .ns = r->ns, .kind = "action", .limit = 30 };
+    case OP_LIMITS:
+        sq_ns_ref_encode(&(sq_ns_ref){ .ns = r->ns }, &pk);
+        subject = SQ_SUBJ_AUTH_LIMITS;
+        break;
+    case OP_ENTITY_LIST: {
+        sq_reg_list m = { .ns = r->ns, .kind = (char *)r->kind, .limit = 30, .count = r->count,
+                          .public_ = arg_true(r, "public"), .shared = r->shared };
         if (!arg_int(r, "skip", &m.skip) || !arg_int(r, "limit", &m.limit))
             goto out;
         sq_reg_list_encode(&m, &pk);
         subject = SQ_SUBJ_REG_LIST;
         break;
     }
-    case OP_ACTION_GET:
-    case OP_ACTION_DELETE: {
+    case OP_ENTITY_GET:
+    case OP_ENTITY_DELETE: {
         const char *code = arg(r, "code");
-        sq_reg_ref m = { .ns = r->ns, .name = r->name, .kind = "action",
-                         .code = r->op == OP_ACTION_DELETE || code == NULL || strcmp(code, "false") != 0 };
+        sq_reg_ref m = { .ns = r->ns, .name = r->name, .kind = (char *)r->kind,
+                         .code = r->op == OP_ENTITY_DELETE || code == NULL || strcmp(code, "false") != 0,
+                         .force = arg_true(r, "force"), .shared = r->shared };
         sq_reg_ref_encode(&m, &pk);
-        subject = r->op == OP_ACTION_GET ? SQ_SUBJ_REG_GET : SQ_SUBJ_REG_DELETE;
+        subject = r->op == OP_ENTITY_GET ? SQ_SUBJ_REG_GET : SQ_SUBJ_REG_DELETE;
         break;
     }
-    case OP_ACTION_PUT: {
-        sq_reg_put m = { .ns = r->ns, .name = r->name, .kind = "action",
+    case OP_ENTITY_PUT:
+    case OP_RULE_STATE: {
+        sq_reg_put m = { .ns = r->ns, .name = r->name, .kind = (char *)r->kind,
                          .subject = r->ident.subject, .overwrite = arg_true(r, "overwrite") };
         if (!body_object(r, &z, &body, &obj))
             goto out;
         m.entity = obj;
         sq_reg_put_encode(&m, &pk);
-        subject = SQ_SUBJ_REG_PUT;
+        subject = r->op == OP_ENTITY_PUT ? SQ_SUBJ_REG_PUT : SQ_SUBJ_REG_RULE_STATE;
         break;
     }
     case OP_INVOKE: {
         char key[256] = "";
         int64_t wait = G.cfg.blocking_wait_ms;
-        sq_invoke m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject };
+        sq_invoke m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject,
+                        .caller_ns = r->ident.namespace_, .shared = r->shared };
         if (!body_object(r, &z, &body, &obj) || !arg_int(r, "timeout", &wait))
             goto out;
         if (wait <= 0 || wait > G.cfg.blocking_wait_ms)
@@ -343,7 +426,7 @@ static bool start_op(gw_req *r)
     case OP_ACT_LIST: {
         const char *name = arg(r, "name");
         sq_act_query m = { .ns = r->ns, .id = "", .name = name ? (char *)name : "", .limit = 30,
-                           .docs = arg_true(r, "docs") };
+                           .docs = arg_true(r, "docs"), .count = r->count };
         if (!arg_int(r, "skip", &m.skip) || !arg_int(r, "limit", &m.limit) ||
             !arg_int(r, "since", &m.since) || !arg_int(r, "upto", &m.upto))
             goto out;
@@ -374,28 +457,25 @@ out:
 /* ---- replies (NATS thread) ------------------------------------------------------------- */
 
 /* Returns true when the operation leg went to the bus (r is then not ours any more). */
-static bool on_auth_reply(gw_req *r, const msgpack_object *o, sq_arena_t *z)
+static bool on_auth_reply(gw_req *r, natsMsg *msg)
 {
-    sq_identity id;
     char key[256];
-    int n;
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
 
-    if (sq_identity_from(o, z, &id, NULL, 0) != SQ_OK) {
+    if (len > sizeof r->ident_raw) {
+        gw_respond_error(r, 500, "identity too long");
+        return false;
+    }
+    memcpy(r->ident_raw, natsMsg_GetData(msg), len);
+    r->ident_len = len;
+    if (!ident_load(r)) {
+        memset(&r->ident, 0, sizeof r->ident);
         gw_respond_error(r, 500, "The authentication service gave a malformed answer.");
         return false;
     }
     if (basic_key(r, key, sizeof key))
-        gw_auth_cache_put(key, &id);
+        gw_auth_cache_put(key, r->ident_raw, r->ident_len);
     sodium_memzero(key, sizeof key);
-    /* copy the identity out of the arena into the request */
-    n = snprintf(r->ident_buf, sizeof r->ident_buf, "%s%c%s%c%s", id.subject, 0, id.namespace_, 0, id.uuid);
-    if (n < 0 || (size_t)n >= sizeof r->ident_buf) {
-        gw_respond_error(r, 500, "identity too long");
-        return false;
-    }
-    r->ident.subject = r->ident_buf;
-    r->ident.namespace_ = r->ident_buf + strlen(id.subject) + 1;
-    r->ident.uuid = r->ident.namespace_ + strlen(id.namespace_) + 1;
     return !start_op(r);
 }
 
@@ -438,8 +518,9 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
             code = 503;
         gw_respond_error(r, code, "%.*s", (int)elen, emsg);
     } else if (auth_leg) {
-        bool in_flight = on_auth_reply(r, &o, &z);
+        bool in_flight;
         msgpack_zone_destroy(&z);
+        in_flight = on_auth_reply(r, msg);
         if (!in_flight)
             gw_ready_push(r);
         return;
@@ -448,10 +529,18 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         case OP_INVOKE:
             on_invoke_reply(r, &o);
             break;
-        case OP_ACTION_LIST:
-        case OP_ACT_LIST:
-            respond_obj(r, 200, sq_mp_get(&o, "items"));
+        case OP_ENTITY_LIST:
+        case OP_ACT_LIST: {
+            const msgpack_object *count = sq_mp_get(&o, "count");
+            if (r->count && count != NULL) {
+                /* OpenWhisk answers a count as {"<collection>": N} */
+                json_t *j = json_object();
+                json_object_set_new(j, r->collection, sq_mp_to_json(count));
+                respond_json(r, 200, j);
+            } else
+                respond_obj(r, 200, sq_mp_get(&o, "items"));
             break;
+        }
         case OP_ACT_LOGS: {
             const msgpack_object *logs = sq_mp_get(&o, "logs");
             json_t *j = json_object();

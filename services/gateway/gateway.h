@@ -24,10 +24,12 @@ typedef enum {
     GW_WAIT_BUSY,       /* taken by the NATS thread (or the sweeper) to act on a reply */
 } gw_wait;
 
-/* The operation a route resolved to: decides how its reply becomes HTTP. */
+/* The operation a route resolved to: decides how its reply becomes HTTP. Entity ops work
+ * on the kind in gw_req.kind (action, package, trigger, rule). */
 typedef enum {
-    OP_NONE, OP_NAMESPACES, OP_ACTION_LIST, OP_ACTION_GET, OP_ACTION_PUT, OP_ACTION_DELETE,
-    OP_INVOKE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS, OP_ACT_RESULT,
+    OP_NONE, OP_NAMESPACES, OP_LIMITS, OP_ENTITY_LIST, OP_ENTITY_GET, OP_ENTITY_PUT,
+    OP_ENTITY_DELETE, OP_RULE_STATE, OP_INVOKE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS,
+    OP_ACT_RESULT,
 } gw_op;
 
 #define GW_MAX_ARGS 16
@@ -51,12 +53,19 @@ typedef struct gw_req {
 
     /* after auth */
     gw_op op;
+    const char *kind;            /* SQ_KIND_* for entity ops */
+    const char *collection;      /* "actions", "packages", ... (count replies are keyed by it) */
+    bool count;                  /* list ?count=true */
+    bool shared;                 /* ns is not the caller's: only published entities */
     char ns[256];
     char name[512];
     char actid[33];              /* invoke: the activation id; activation ops: the id asked for */
     bool blocking, result_only;
-    sq_identity ident;           /* strings in ident_buf */
-    char ident_buf[512];
+    sq_identity ident;           /* decoded from ident_raw into ident_zone; subject NULL until verified */
+    char ident_raw[2048];        /* the auth service's reply, as cached */
+    size_t ident_len;
+    msgpack_zone ident_zone;
+    bool ident_zone_used;
 
     /* the response */
     int status;
@@ -70,6 +79,7 @@ typedef struct gw_config {
     char *host;
     int port;
     int max_body_kb;
+    int max_action_body_kb;
     int auth_cache_ms;
     int blocking_wait_ms;
     int op_timeout_ms;
@@ -119,8 +129,12 @@ void gw_respond(gw_req *r, int status, char *json, size_t len);
 /* An OpenWhisk error body {"error": msg, "code": id}. */
 void gw_respond_error(gw_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
-/* auth cache (pending.c): a verified key -> identity, for cfg.auth_cache_ms */
-bool gw_auth_cache_get(const char *key, sq_identity *out, char *buf, size_t buflen);
-void gw_auth_cache_put(const char *key, const sq_identity *id);
+/* auth cache (pending.c): a verified key -> the auth service's reply (msgpack), for
+ * cfg.auth_cache_ms, dropped as a whole on sq.evt.auth */
+bool gw_auth_cache_get(const char *key, char *raw, size_t cap, size_t *len);
+void gw_auth_cache_put(const char *key, const char *raw, size_t len);
+void gw_auth_cache_clear(void);
+/* The body limit for a request (action PUTs may carry large code). */
+size_t gw_body_limit(const gw_req *r);
 
 #endif

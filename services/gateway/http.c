@@ -137,8 +137,8 @@ static void complete(struct lws *wsi, gw_req *r)
         return;
     }
     if (r->body_too_large) {
-        gw_respond_error(r, 413, "The request content was malformed or too large (limit %d KB).",
-                         G.cfg.max_body_kb);
+        gw_respond_error(r, 413, "The request content was malformed or too large (limit %zu KB).",
+                         gw_body_limit(r) / 1024);
         lws_callback_on_writable(wsi);
         return;
     }
@@ -161,7 +161,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             long long n = -1;
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
                 n = atoll(cl);
-            if (n > (long long)G.cfg.max_body_kb * 1024) {
+            if (n > (long long)gw_body_limit(r)) {
                 /* read and drop the body (lws knows its length), then answer 413 on a
                  * connection that stays usable */
                 r->body_too_large = true;
@@ -183,7 +183,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         gw_req *r = pss->req;
         if (r == NULL || r->dispatched)
             return 0;
-        if (r->body_too_large || r->body_len + len > (size_t)G.cfg.max_body_kb * 1024) {
+        if (r->body_too_large || r->body_len + len > gw_body_limit(r)) {
             r->body_too_large = true;
             return 0;
         }

@@ -19,6 +19,8 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_STR("host", "SQ_GATEWAY_HOST", "127.0.0.1", G.cfg.host),
     SQ_CFG_INT("port", "SQ_GATEWAY_PORT", 1, 65535, 3233, G.cfg.port),
     SQ_CFG_INT("max_body_kb", "SQ_GATEWAY_MAX_BODY_KB", 1, 1 << 20, 1024, G.cfg.max_body_kb),
+    /* action code may be 48 MB (base64 for binaries) */
+    SQ_CFG_INT("max_action_body_kb", "SQ_GATEWAY_MAX_ACTION_BODY_KB", 1, 1 << 20, 51200, G.cfg.max_action_body_kb),
     SQ_CFG_INT("auth_cache_ms", "SQ_GATEWAY_AUTH_CACHE_MS", 0, 600000, 5000, G.cfg.auth_cache_ms),
     SQ_CFG_INT("blocking_wait_ms", "SQ_GATEWAY_BLOCKING_WAIT_MS", 100, 600000, 60000, G.cfg.blocking_wait_ms),
     SQ_CFG_INT("op_timeout_ms", "SQ_GATEWAY_OP_TIMEOUT_MS", 100, 600000, 10000, G.cfg.op_timeout_ms),
@@ -34,6 +36,12 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
     if (dot != NULL && (r = gw_pending_take(strtoull(dot + 1, NULL, 10))) != NULL)
         gw_on_reply(r, msg);
     natsMsg_Destroy(msg);
+}
+
+/* Keys, subjects or limits changed: verified keys are checked again. */
+static void on_auth_event(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    gw_auth_cache_clear();
 }
 
 static void *http_thread(void *arg)
@@ -68,7 +76,9 @@ int main(void)
         goto out;
     }
     natsSubscription_SetPendingLimits(G.replies, -1, -1);
-    if (sq_bus_serve_health(G.bus, "gateway") != SQ_OK || gw_http_start() != 0)
+    sq_bus_route events[] = { { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = on_auth_event } };
+    if (sq_bus_serve(G.bus, events, 1) != SQ_OK || sq_bus_serve_health(G.bus, "gateway") != SQ_OK ||
+        gw_http_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;

@@ -10,6 +10,7 @@
 #include "gateway.h"
 #include "sq/log.h"
 #include "sq/util.h"
+#include <sodium.h>
 
 #define NBUCKETS (sizeof G.pending / sizeof G.pending[0])
 
@@ -106,6 +107,8 @@ void gw_req_free(gw_req *r)
         return;
     for (int i = 0; i < r->nargs; i++)
         free(r->args[i]);
+    if (r->ident_zone_used)
+        msgpack_zone_destroy(&r->ident_zone);
     free(r->body);
     free(r->resp);
     free(r);
@@ -141,13 +144,14 @@ void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     gw_respond(r, status, txt, txt ? strlen(txt) : 0);
 }
 
-/* ---- auth cache: small open hash of verified keys ---------------------------------------- */
+/* ---- auth cache: small open hash of verified keys -------------------------------------- */
 
 #define CACHE_SLOTS 256
 
 static struct cache_entry {
     char key[160];
-    char subject[128], ns[128], uuid[40];
+    char raw[2048];
+    size_t len;
     int64_t expires_us;
 } cache[CACHE_SLOTS];
 
@@ -159,35 +163,44 @@ static size_t slot_of(const char *key)
     return h % CACHE_SLOTS;
 }
 
-bool gw_auth_cache_get(const char *key, sq_identity *out, char *buf, size_t buflen)
+bool gw_auth_cache_get(const char *key, char *raw, size_t cap, size_t *len)
 {
     struct cache_entry *e = &cache[slot_of(key)];
     bool hit = false;
     pthread_mutex_lock(&G.lock);
-    if (e->expires_us > sq_mono_us() && strcmp(e->key, key) == 0) {
-        int a = snprintf(buf, buflen, "%s", e->subject);
-        int b = snprintf(buf + a + 1, buflen - (size_t)a - 1, "%s", e->ns);
-        snprintf(buf + a + b + 2, buflen - (size_t)(a + b) - 2, "%s", e->uuid);
-        out->subject = buf;
-        out->namespace_ = buf + a + 1;
-        out->uuid = buf + a + b + 2;
+    if (e->expires_us > sq_mono_us() && e->len <= cap && sodium_memcmp(e->key, key, sizeof e->key) == 0) {
+        memcpy(raw, e->raw, e->len);
+        *len = e->len;
         hit = true;
     }
     pthread_mutex_unlock(&G.lock);
     return hit;
 }
 
-void gw_auth_cache_put(const char *key, const sq_identity *id)
+void gw_auth_cache_put(const char *key, const char *raw, size_t len)
 {
     struct cache_entry *e = &cache[slot_of(key)];
-    if (strlen(key) >= sizeof e->key || strlen(id->subject) >= sizeof e->subject ||
-        strlen(id->namespace_) >= sizeof e->ns || strlen(id->uuid) >= sizeof e->uuid)
+    if (strlen(key) >= sizeof e->key || len > sizeof e->raw || G.cfg.auth_cache_ms == 0)
         return;
     pthread_mutex_lock(&G.lock);
+    memset(e->key, 0, sizeof e->key);
     strcpy(e->key, key);
-    strcpy(e->subject, id->subject);
-    strcpy(e->ns, id->namespace_);
-    strcpy(e->uuid, id->uuid);
+    memcpy(e->raw, raw, len);
+    e->len = len;
     e->expires_us = sq_mono_us() + (int64_t)G.cfg.auth_cache_ms * 1000;
     pthread_mutex_unlock(&G.lock);
+}
+
+void gw_auth_cache_clear(void)
+{
+    pthread_mutex_lock(&G.lock);
+    for (size_t i = 0; i < CACHE_SLOTS; i++)
+        cache[i].expires_us = 0;
+    pthread_mutex_unlock(&G.lock);
+}
+
+size_t gw_body_limit(const gw_req *r)
+{
+    bool action_put = r->method == GW_PUT && strstr(r->path, "/actions/") != NULL;
+    return (size_t)(action_put ? G.cfg.max_action_body_kb : G.cfg.max_body_kb) * 1024;
 }

@@ -23,13 +23,13 @@ struct sq_bus {
     int nsubs;
     char svc[64];
     pthread_mutex_t lock;
-    volatile bool closing;   /* sq_bus_destroy() runs: a disconnect is expected */
 };
 
+/* Called on nats.c's callback thread, possibly after sq_bus_destroy() freed the bus, so it
+ * looks only at the connection (which nats.c keeps alive for its callbacks). */
 static void on_disconnected(natsConnection *nc, void *closure)
 {
-    sq_bus_t *b = closure;
-    if (!b->closing)
+    if (!natsConnection_IsClosed(nc))
         sq_warn("disconnected from NATS, reconnecting");
 }
 
@@ -78,7 +78,7 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     if (s == NATS_OK)
         s = natsOptions_SetSendAsap(opts, o->send_asap);
     if (s == NATS_OK)
-        s = natsOptions_SetDisconnectedCB(opts, on_disconnected, b);
+        s = natsOptions_SetDisconnectedCB(opts, on_disconnected, NULL);
     if (s == NATS_OK)
         s = natsOptions_SetReconnectedCB(opts, on_reconnected, NULL);
     if (s == NATS_OK)
@@ -97,8 +97,6 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
                         natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED; i++)
             usleep(100 * 1000);
         s = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED ? NATS_OK : NATS_NO_SERVER;
-        if (s != NATS_OK)
-            b->closing = true;
     }
     if (s != NATS_OK) {
         sq_error("could not connect to NATS at \"%s\": %s", o->url, natsStatus_GetText(s));
@@ -261,7 +259,6 @@ void sq_bus_destroy(sq_bus_t *b)
 {
     if (b == NULL)
         return;
-    b->closing = true;
     for (int i = 0; i < b->nsubs; i++) {
         if (natsSubscription_Drain(b->subs[i]) == NATS_OK)
             natsSubscription_WaitForDrainCompletion(b->subs[i], 5000);
