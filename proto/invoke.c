@@ -129,3 +129,33 @@ sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbea
     return sq_mp_decode_map(o, SQ_MP_FIELDS(heartbeat_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_heartbeat)
+
+void sq_fire_encode(const sq_fire *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 7);
+    sq_mp_kv_str(pk, "id", m->id);
+    sq_mp_kv_str(pk, "ns", m->ns);
+    sq_mp_kv_str(pk, "name", m->name);
+    sq_mp_kv_str(pk, "subject", m->subject);
+    sq_mp_kv_str(pk, "key", m->key);
+    sq_mp_kv_str(pk, "caller_ns", m->caller_ns);
+    sq_mp_kv_obj(pk, "payload", &m->payload);
+}
+
+static const sq_mp_field fire_fields[] = {
+    F(sq_fire, "id", SQ_F_STR, id, true),
+    F(sq_fire, "ns", SQ_F_STR, ns, true),
+    F(sq_fire, "name", SQ_F_STR, name, true),
+    F(sq_fire, "subject", SQ_F_STR, subject, true),
+    F(sq_fire, "key", SQ_F_STR, key, false),
+    F(sq_fire, "caller_ns", SQ_F_STR, caller_ns, false),
+    F(sq_fire, "payload", SQ_F_MAP, payload, false),
+};
+
+sq_status sq_fire_from(const msgpack_object *o, sq_arena_t *ar, sq_fire *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    nil(&out->payload);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(fire_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_fire)

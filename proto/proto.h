@@ -196,6 +196,18 @@ typedef struct sq_heartbeat {
 void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk);
 SQ_DECODER(sq_heartbeat);
 
+/* sq.trigger.fire request (gateway -> triggers): map{id: the trigger activation's 32-hex id,
+ * ns, name, subject, key, caller_ns, payload: map}. Reply: map{activationId} when at least one
+ * active rule fired (HTTP 202), map{activationId, rules: 0} when none is active (HTTP 204),
+ * or a wire error (404 unknown trigger, 429 fires per minute...). Integrators may also
+ * publish a payload (JSON or msgpack map) to sq.fire.<ns>.<trigger> (SQ_SUBJ_FIRE_FMT). */
+typedef struct sq_fire {
+    char *id, *ns, *name, *subject, *key, *caller_ns;
+    msgpack_object payload;  /* map; nil when absent */
+} sq_fire;
+void sq_fire_encode(const sq_fire *m, msgpack_packer *pk);
+SQ_DECODER(sq_fire);
+
 /* ---- activations ------------------------------------------------------------------- */
 
 /* response.statusCode values, as OpenWhisk numbers them */

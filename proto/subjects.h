@@ -22,6 +22,11 @@
 /* scheduler: invoke an action (blocking or not) */
 #define SQ_SUBJ_SCHED_INVOKE       "sq.sched.invoke"
 
+/* triggers: fire a trigger (gateway), or publish to sq.fire.<ns>.<trigger> (integrators) */
+#define SQ_SUBJ_TRIGGER_FIRE       "sq.trigger.fire"
+#define SQ_SUBJ_FIRE_FMT           "sq.fire.%s.%s"        /* namespace, trigger */
+#define SQ_SUBJ_FIRE_ALL           "sq.fire.>"
+
 /* invokers: heartbeats to the schedulers, and blocking work sent straight to one invoker */
 #define SQ_SUBJ_INVOKER_HEARTBEAT  "sq.invoker.heartbeat"
 #define SQ_SUBJ_INVOKER_RUN_FMT    "sq.invoker.%s.run"
@@ -44,6 +49,7 @@
 #define SQ_SUBJ_EVT_ENTITY_FMT     "sq.evt.entity.%s.%s"   /* namespace, kind */
 #define SQ_SUBJ_EVT_ENTITY_ALL     "sq.evt.entity.>"
 #define SQ_SUBJ_EVT_AUTH           "sq.evt.auth"
+#define SQ_SUBJ_EVT_TRIGGER_FMT    "sq.evt.trigger.%s.%s"  /* namespace, trigger */
 
 /* Health of each service: sq.<svc>.health */
 #define SQ_SUBJ_HEALTH_FMT         "sq.%s.health"

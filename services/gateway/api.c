@@ -193,7 +193,8 @@ static bool route(gw_req *r)
             r->op = OP_RULE_STATE;
             return true;
         }
-        goto bad_method; /* firing triggers comes with the trigger service */
+        r->op = OP_FIRE;
+        return true;
     default:
         goto bad_method;
     }
@@ -423,6 +424,22 @@ static bool start_op(gw_req *r)
         sodium_memzero(key, sizeof key);
         break;
     }
+    case OP_FIRE: {
+        char key[256] = "";
+        sq_fire m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject,
+                      .caller_ns = r->ident.namespace_ };
+        if (!body_object(r, &z, &body, &obj))
+            goto out;
+        basic_key(r, key, sizeof key);
+        sq_id_new(r->actid);
+        m.id = r->actid;
+        m.key = key;
+        m.payload = obj;
+        sq_fire_encode(&m, &pk);
+        subject = SQ_SUBJ_TRIGGER_FIRE;
+        sodium_memzero(key, sizeof key);
+        break;
+    }
     case OP_ACT_LIST: {
         const char *name = arg(r, "name");
         sq_act_query m = { .ns = r->ns, .id = "", .name = name ? (char *)name : "", .limit = 30,
@@ -529,6 +546,15 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         case OP_INVOKE:
             on_invoke_reply(r, &o);
             break;
+        case OP_FIRE: {
+            /* no active rule: 204, as OpenWhisk */
+            const msgpack_object *rules = sq_mp_get(&o, "rules");
+            if (rules && rules->type == MSGPACK_OBJECT_POSITIVE_INTEGER && rules->via.u64 == 0)
+                gw_respond(r, 204, NULL, 0);
+            else
+                respond_obj(r, 202, &o);
+            break;
+        }
         case OP_ENTITY_LIST:
         case OP_ACT_LIST: {
             const msgpack_object *count = sq_mp_get(&o, "count");

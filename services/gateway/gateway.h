@@ -28,7 +28,7 @@ typedef enum {
  * on the kind in gw_req.kind (action, package, trigger, rule). */
 typedef enum {
     OP_NONE, OP_NAMESPACES, OP_LIMITS, OP_ENTITY_LIST, OP_ENTITY_GET, OP_ENTITY_PUT,
-    OP_ENTITY_DELETE, OP_RULE_STATE, OP_INVOKE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS,
+    OP_ENTITY_DELETE, OP_RULE_STATE, OP_INVOKE, OP_FIRE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS,
     OP_ACT_RESULT,
 } gw_op;
 
@@ -72,6 +72,7 @@ typedef struct gw_req {
     char *resp;                  /* malloc'd JSON */
     size_t resp_len, resp_off;
     bool headers_sent;
+    bool answered;               /* a response is set (a 204 has no body) */
 } gw_req;
 
 typedef struct gw_config {

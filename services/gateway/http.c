@@ -211,7 +211,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         if (r == NULL)
             return 0;
         pthread_mutex_lock(&G.lock);
-        mine = r->wait == GW_WAIT_NONE && r->resp != NULL;
+        mine = r->wait == GW_WAIT_NONE && r->answered;
         pthread_mutex_unlock(&G.lock);
         if (!mine)
             return 0;

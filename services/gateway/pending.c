@@ -121,6 +121,7 @@ void gw_respond(gw_req *r, int status, char *json, size_t len)
     r->resp = json;
     r->resp_len = len;
     r->resp_off = 0;
+    r->answered = true;
 }
 
 void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
