@@ -99,6 +99,10 @@ WRAP(sq_work)
 WRAP(sq_heartbeat)
 WRAP(sq_activation)
 WRAP(sq_act_query)
+WRAP(sq_ns_ref)
+WRAP(sq_ns_limits)
+WRAP(sq_admin)
+WRAP(sq_fire)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_ANY } fclass;
@@ -142,6 +146,9 @@ static void cmp_sq_identity(const void *a, const void *b, const char *what)
     STR_EQ(subject);
     STR_EQ(namespace_);
     STR_EQ(uuid);
+    INT_EQ(nnamespaces);
+    for (size_t i = 0; i < w->nnamespaces && i < g->nnamespaces; i++)
+        CHECK_STR(g->namespaces[i], w->namespaces[i], what);
 }
 
 static void cmp_sq_action(const void *a, const void *b, const char *what)
@@ -188,6 +195,8 @@ static void cmp_sq_reg_ref(const void *a, const void *b, const char *what)
     STR_EQ(name);
     STR_EQ(kind);
     BOOL_EQ(code);
+    BOOL_EQ(force);
+    BOOL_EQ(shared);
 }
 
 static void cmp_sq_reg_list(const void *a, const void *b, const char *what)
@@ -197,6 +206,9 @@ static void cmp_sq_reg_list(const void *a, const void *b, const char *what)
     STR_EQ(kind);
     INT_EQ(skip);
     INT_EQ(limit);
+    BOOL_EQ(count);
+    BOOL_EQ(public_);
+    BOOL_EQ(shared);
 }
 
 static void cmp_sq_entity_event(const void *a, const void *b, const char *what)
@@ -220,6 +232,8 @@ static void cmp_sq_invoke(const void *a, const void *b, const char *what)
     OBJ_EQ(params);
     BOOL_EQ(blocking);
     INT_EQ(wait_ms);
+    BOOL_EQ(shared);
+    STR_EQ(caller_ns);
 }
 
 static void cmp_sq_work(const void *a, const void *b, const char *what)
@@ -287,18 +301,58 @@ static void cmp_sq_act_query(const void *a, const void *b, const char *what)
     INT_EQ(since);
     INT_EQ(upto);
     BOOL_EQ(docs);
+    BOOL_EQ(count);
+}
+
+static void cmp_sq_ns_ref(const void *a, const void *b, const char *what)
+{
+    const sq_ns_ref *w = a, *g = b;
+    STR_EQ(ns);
+}
+
+static void cmp_sq_ns_limits(const void *a, const void *b, const char *what)
+{
+    const sq_ns_limits *w = a, *g = b;
+    INT_EQ(concurrent);
+    INT_EQ(per_minute);
+    INT_EQ(fires_per_minute);
+    INT_EQ(timeout_max);
+    INT_EQ(memory_max);
+}
+
+static void cmp_sq_admin(const void *a, const void *b, const char *what)
+{
+    const sq_admin *w = a, *g = b;
+    STR_EQ(token);
+    STR_EQ(op);
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    OBJ_EQ(limits);
+}
+
+static void cmp_sq_fire(const void *a, const void *b, const char *what)
+{
+    const sq_fire *w = a, *g = b;
+    STR_EQ(id);
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(subject);
+    STR_EQ(key);
+    STR_EQ(caller_ns);
+    OBJ_EQ(payload);
 }
 
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
 static const fspec f_auth_verify[] = { { "key", C_STR, true } };
 static const fspec f_identity[] = {
     { "subject", C_STR, true }, { "namespace", C_STR, true }, { "uuid", C_STR, true },
+    { "namespaces", C_STRS, false },
 };
 static const fspec f_action[] = {
     { "namespace", C_STR, true }, { "name", C_STR, true }, { "version", C_STR, true },
     { "exec", C_MAP, true }, { "exec.kind", C_STR, true }, { "exec.code", C_STR, false },
     { "exec.main", C_STR, false }, { "exec.binary", C_BOOL, false },
-    { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
+    { "exec.components", C_ARRAY, false }, { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
     { "limits", C_MAP, false }, { "limits.timeout", C_INT, false }, { "limits.memory", C_INT, false },
     { "limits.logs", C_INT, false }, { "limits.concurrency", C_INT, false },
     { "publish", C_BOOL, false }, { "updated", C_INT, false },
@@ -309,9 +363,11 @@ static const fspec f_reg_put[] = {
 };
 static const fspec f_reg_ref[] = {
     { "ns", C_STR, true }, { "name", C_STR, true }, { "kind", C_STR, true }, { "code", C_BOOL, false },
+    { "force", C_BOOL, false }, { "shared", C_BOOL, false },
 };
 static const fspec f_reg_list[] = {
     { "ns", C_STR, true }, { "kind", C_STR, true }, { "skip", C_INT, false }, { "limit", C_INT, false },
+    { "count", C_BOOL, false }, { "public", C_BOOL, false }, { "shared", C_BOOL, false },
 };
 static const fspec f_entity_event[] = {
     { "ns", C_STR, true }, { "kind", C_STR, true }, { "name", C_STR, true }, { "op", C_STR, true },
@@ -320,7 +376,7 @@ static const fspec f_entity_event[] = {
 static const fspec f_invoke[] = {
     { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
     { "key", C_STR, false }, { "params", C_MAPNIL, false }, { "blocking", C_BOOL, false },
-    { "wait_ms", C_INT, false },
+    { "wait_ms", C_INT, false }, { "shared", C_BOOL, false }, { "caller_ns", C_STR, false },
 };
 static const fspec f_work[] = {
     { "id", C_STR, true }, { "subject", C_STR, true }, { "key", C_STR, false }, { "reply", C_STR, false },
@@ -345,6 +401,20 @@ static const fspec f_activation[] = {
 static const fspec f_act_query[] = {
     { "ns", C_STR, true }, { "id", C_STR, false }, { "name", C_STR, false }, { "skip", C_INT, false },
     { "limit", C_INT, false }, { "since", C_INT, false }, { "upto", C_INT, false }, { "docs", C_BOOL, false },
+    { "count", C_BOOL, false },
+};
+static const fspec f_ns_ref[] = { { "ns", C_STR, true } };
+static const fspec f_ns_limits[] = {
+    { "concurrentInvocations", C_INT, false }, { "invocationsPerMinute", C_INT, false },
+    { "firesPerMinute", C_INT, false }, { "actionTimeoutMax", C_INT, false }, { "actionMemoryMax", C_INT, false },
+};
+static const fspec f_admin[] = {
+    { "token", C_STR, true }, { "op", C_STR, true }, { "subject", C_STR, false },
+    { "namespace", C_STR, false }, { "limits", C_MAP, false },
+};
+static const fspec f_fire[] = {
+    { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
+    { "key", C_STR, false }, { "caller_ns", C_STR, false }, { "payload", C_MAP, false },
 };
 
 /* Samples are filled in at start (they hold msgpack objects). */
@@ -360,6 +430,11 @@ static sq_work s_work;
 static sq_heartbeat s_heartbeat;
 static sq_activation s_activation;
 static sq_act_query s_act_query;
+static sq_ns_ref s_ns_ref;
+static sq_ns_limits s_ns_limits;
+static sq_admin s_admin;
+static sq_fire s_fire;
+static char *s_namespaces[] = { "guest", "guest_dev", "team@example.com", NULL };
 static char *s_logs[] = { "2026-11-23T10:00:00.123Z stdout: hello", "2026-11-23T10:00:00.124Z stderr: w\xc3\xa4rning", NULL };
 
 static void make_samples(void)
@@ -369,6 +444,8 @@ static void make_samples(void)
     s_identity.subject = "guest";
     s_identity.namespace_ = "guest";
     s_identity.uuid = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502";
+    s_identity.namespaces = s_namespaces;
+    s_identity.nnamespaces = 3;
 
     s_action.namespace_ = "guest/pkg";
     s_action.name = "hello w\xc3\xb6rld";
@@ -377,6 +454,7 @@ static void make_samples(void)
     s_action.exec.code = "function main(a){return {greeting:'hello '+(a.name||'world')}}";
     s_action.exec.main = "main";
     s_action.exec.binary = false;
+    s_action.exec.components = J("[\"/guest/a\",\"/guest/pkg/b\"]");
     s_action.parameters = J("[{\"key\":\"name\",\"value\":\"Ann\"},{\"key\":\"n\",\"value\":{\"deep\":[1,2.5,null,true]}}]");
     s_action.annotations = J("[{\"key\":\"exec\",\"value\":\"nodejs:20\"}]");
     s_action.limits = (sq_limits){ .timeout = 200, .memory = 128, .logs = 5, .concurrency = 1 };
@@ -394,11 +472,16 @@ static void make_samples(void)
     s_reg_ref.name = "hello";
     s_reg_ref.kind = "action";
     s_reg_ref.code = false;
+    s_reg_ref.force = true;
+    s_reg_ref.shared = true;
 
     s_reg_list.ns = "guest";
     s_reg_list.kind = "action";
     s_reg_list.skip = 5;
     s_reg_list.limit = 200;
+    s_reg_list.count = true;
+    s_reg_list.public_ = true;
+    s_reg_list.shared = false;
 
     s_entity_event.ns = "guest";
     s_entity_event.kind = "action";
@@ -414,6 +497,8 @@ static void make_samples(void)
     s_invoke.params = J("{\"name\":\"\\u00e9\",\"n\":-7,\"list\":[1,{\"a\":null}]}");
     s_invoke.blocking = true;
     s_invoke.wait_ms = 1234;
+    s_invoke.shared = true;
+    s_invoke.caller_ns = "guest";
 
     s_work.id = "fedcba9876543210fedcba9876543210";
     s_work.subject = "guest";
@@ -457,6 +542,23 @@ static void make_samples(void)
     s_act_query.since = 1795430400000LL;
     s_act_query.upto = 1795430500000LL;
     s_act_query.docs = true;
+    s_act_query.count = false;
+
+    s_ns_ref.ns = "team@example.com";
+    s_ns_limits = (sq_ns_limits){ .concurrent = 7, .per_minute = 300, .fires_per_minute = 9,
+                                  .timeout_max = 120000, .memory_max = 256 };
+    s_admin.token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+    s_admin.op = "limits.set";
+    s_admin.subject = "alice";
+    s_admin.namespace_ = "alice";
+    s_admin.limits = J("{\"invocationsPerMinute\":300}");
+    s_fire.id = "00112233445566778899aabbccddeeff";
+    s_fire.ns = "guest";
+    s_fire.name = "tick";
+    s_fire.subject = "guest";
+    s_fire.key = "uuid:secret";
+    s_fire.caller_ns = "guest";
+    s_fire.payload = J("{\"t\":1,\"s\":[\"a\"]}");
 }
 
 #define MSG(type, short_)                                                                  \
@@ -476,6 +578,10 @@ static const msgdesc msgs[] = {
     MSG(sq_heartbeat, heartbeat),
     MSG(sq_activation, activation),
     MSG(sq_act_query, act_query),
+    MSG(sq_ns_ref, ns_ref),
+    MSG(sq_ns_limits, ns_limits),
+    MSG(sq_admin, admin),
+    MSG(sq_fire, fire),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -922,10 +1028,15 @@ static void test_mutations(void)
                 { B_("\x91\x01"), "an array" }, { B_("\xa3" "abc"), "a string" }, { B_("\xc0"), "nil" },
                 { B_("\x2a"), "an int" }, { B_("\x80"), "an empty map" },
             };
+            bool any_required = false;
+            for (size_t f = 0; f < d->nfields; f++)
+                any_required |= d->fields[f].required;
             for (size_t k = 0; k < sizeof notmap / sizeof notmap[0]; k++) {
                 msgpack_zone z;
                 char err[256];
                 sq_status st;
+                if (!any_required && notmap[k].bytes[0] == '\x80')
+                    continue; /* every field optional: {} is a valid message */
                 msgpack_zone_init(&z, 1024);
                 st = decode(d, notmap[k].bytes, notmap[k].len, &z, out, err, sizeof err, NULL);
                 CHECK(st == SQ_ERR_DECODE && err[0], "%s: %s instead of the message gave %s (\"%s\")", d->name, notmap[k].what,
