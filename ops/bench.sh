@@ -51,6 +51,10 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Basic $AUTH"
 LUAEOF
 WRK_OUT="$(wrk -t1 -c1 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
+GET_LUA="$STATE/get.lua"
+printf 'wrk.headers["Authorization"] = "Basic %s"\n' "$AUTH" >"$GET_LUA"
+log "warm registry read (GET action), one connection, ${SECONDS_RUN}s"
+GET_OUT="$(wrk -t1 -c1 -d"${SECONDS_RUN}s" --latency -s "$GET_LUA" "$API/actions/bench-echo?code=false")"
 CONC_OUT="$(wrk -t2 -c16 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
 
 # wrk prints "50%  812.00us" or "1.02ms"; normalise to microseconds
@@ -60,8 +64,10 @@ INV_P50=$(pct "$WRK_OUT" "50%"); INV_P99=$(pct "$WRK_OUT" "99%")
 INV_REQS=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')
 INV_RPS=$(echo "$WRK_OUT" | awk '/Requests\/sec/ {print int($2)}')
 CONC_P50=$(pct "$CONC_OUT" "50%"); CONC_P99=$(pct "$CONC_OUT" "99%")
+GET_P50=$(pct "$GET_OUT" "50%"); GET_P99=$(pct "$GET_OUT" "99%")
+GET_RPS=$(echo "$GET_OUT" | awk '/Requests\/sec/ {print int($2)}')
 CONC_RPS=$(echo "$CONC_OUT" | awk '/Requests\/sec/ {print int($2)}')
-ERRS=$(echo "$WRK_OUT$CONC_OUT" | awk '/Non-2xx|Socket errors/' || true)
+ERRS=$(echo "$WRK_OUT$CONC_OUT$GET_OUT" | awk '/Non-2xx|Socket errors/' || true)
 
 field() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2 || true; }
 NATS_P50=$(field "$NATS_LINE" p50); NATS_P99=$(field "$NATS_LINE" p99)
@@ -82,6 +88,7 @@ REPORT=$(cat <<EOF2
 |---|---|---|---|
 | warm blocking invoke, 1 connection (HTTP -> gateway -> scheduler -> invoker -> gateway) | ${INV_P50} µs | ${INV_P99} µs | ${INV_REQS} calls, ${INV_RPS} req/s; target p50 ≤ 2000 µs |
 | warm blocking invoke, 16 connections | ${CONC_P50} µs | ${CONC_P99} µs | ${CONC_RPS} req/s |
+| warm registry read: GET action, 1 connection (HTTP -> gateway -> registry -> PostgreSQL) | ${GET_P50} µs | ${GET_P99} µs | ${GET_RPS} req/s; floor: one NATS round trip + one indexed SELECT |
 | floor: raw NATS request/reply (SendAsap) | ${NATS_P50} µs | ${NATS_P99} µs | one bus hop and back |
 | floor: raw actionloop round trip, bare node over pipes | ${RT_P50:-n/a} µs | ${RT_P99:-n/a} µs | no sandbox, no bus |
 | warm round trip through the container module (bwrap sandbox) | ${WARM_P50:-n/a} µs | ${WARM_P99:-n/a} µs | |
