@@ -1,7 +1,8 @@
 /* squall-registry: wiring only. Loads the config, opens PostgreSQL (migrations applied),
- * connects to NATS, serves sq.registry.{put,get,delete,list,resolve} in queue group
- * "registry" and the health subject until SIGTERM, then tears down in reverse order (the
- * bus drains first, so in-flight requests finish before the database closes). */
+ * connects to NATS, installs the system packages of /whisk.system, serves
+ * sq.registry.{put,get,delete,list,resolve,rulestate} in queue group "registry" and the
+ * health subject until SIGTERM, then tears down in reverse order (the bus drains first, so
+ * in-flight requests finish before the database closes). */
 #include "registry.h"
 
 #include "sq/log.h"
@@ -31,6 +32,9 @@ int main(void)
                                              .send_asap = true }) != SQ_OK)
         goto out;
 
+    if (reg_system_install(store, cfg.system_dir, bus) != SQ_OK)
+        goto out;
+
     ctx.store = store;
     const sq_bus_route routes[] = {
         { .subject = SQ_SUBJ_REG_PUT, .queue = "registry", .fn = reg_on_put, .closure = &ctx },
@@ -38,6 +42,7 @@ int main(void)
         { .subject = SQ_SUBJ_REG_DELETE, .queue = "registry", .fn = reg_on_delete, .closure = &ctx },
         { .subject = SQ_SUBJ_REG_LIST, .queue = "registry", .fn = reg_on_list, .closure = &ctx },
         { .subject = SQ_SUBJ_REG_RESOLVE, .queue = "registry", .fn = reg_on_resolve, .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_RULE_STATE, .queue = "registry", .fn = reg_on_rulestate, .closure = &ctx },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_bus_serve_health(bus, "registry") != SQ_OK)

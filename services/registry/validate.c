@@ -1,22 +1,25 @@
-/* The registry's rules for an action, without SQL or NATS: what a PUT body may hold (the
- * checks OpenWhisk's WhiskActionPut makes) and how a PUT applies to an existing action
- * (OpenWhisk's update semantics: fields given replace the old ones, fields left out keep
- * their value, limits merge per field, annotations merge per key, the version's patch
- * number goes up). Messages in err are shown to the user by the gateway, so they use
- * JSON's words (object, array) and OpenWhisk's phrasing. */
+/* The registry's rules for entities, without SQL or NATS: names and references, what a PUT
+ * body of each kind may hold (the checks OpenWhisk's WhiskActionPut, WhiskPackagePut,
+ * WhiskTriggerPut and WhiskRulePut deserialisers make) and how a PUT applies to what is
+ * stored (OpenWhisk's update semantics: fields given replace the old ones — parameters and
+ * annotations as a whole —, fields left out keep their value, action limits merge per field,
+ * the version's patch number goes up). Messages in err are shown to the user by the gateway,
+ * so they use JSON's words (object, array) and OpenWhisk's phrasing. */
 #include "registry.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <sodium.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include "sq/util.h"
 
-static sq_status bad(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
+static sq_status bad_st(sq_status st, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
-static sq_status bad(char *err, size_t errlen, const char *fmt, ...)
+static sq_status bad_st(sq_status st, char *err, size_t errlen, const char *fmt, ...)
 {
     va_list ap;
     if (err != NULL && errlen > 0) {
@@ -24,8 +27,10 @@ static sq_status bad(char *err, size_t errlen, const char *fmt, ...)
         vsnprintf(err, errlen, fmt, ap);
         va_end(ap);
     }
-    return SQ_ERR_BAD_REQUEST;
+    return st;
 }
+
+#define bad(err, errlen, ...) bad_st(SQ_ERR_BAD_REQUEST, err, errlen, __VA_ARGS__)
 
 /* A field of the body, or NULL when absent or JSON null (spray-json reads null as None). */
 static const msgpack_object *field(const msgpack_object *map, const char *key)
@@ -34,11 +39,123 @@ static const msgpack_object *field(const msgpack_object *map, const char *key)
     return v == NULL || v->type == MSGPACK_OBJECT_NIL ? NULL : v;
 }
 
-static bool is_supported_kind(const char *kind)
+static char *arena_strndup(sq_arena_t *ar, const char *s, size_t n)
 {
-    /* python:3, native and sequence come with their runtimes */
-    return strcmp(kind, "nodejs:20") == 0 || strcmp(kind, "nodejs:default") == 0;
+    char *p = msgpack_zone_malloc(ar, n + 1);
+    if (p != NULL) {
+        memcpy(p, s, n);
+        p[n] = '\0';
+    }
+    return p;
 }
+
+static char *arena_strdup(sq_arena_t *ar, const char *s)
+{
+    return arena_strndup(ar, s, strlen(s));
+}
+
+static msgpack_object str_obj(const char *s)
+{
+    msgpack_object o;
+    o.type = MSGPACK_OBJECT_STR;
+    o.via.str.ptr = s;
+    o.via.str.size = (uint32_t)strlen(s);
+    return o;
+}
+
+/* ---- names -------------------------------------------------------------------------------- */
+
+sq_status reg_name_split(const char *name, bool allow_pkg, sq_arena_t *ar, char **pkg,
+                         char **base)
+{
+    const char *slash = strchr(name, '/');
+
+    *pkg = NULL;
+    *base = (char *)name;
+    if (slash != NULL) {
+        if (!allow_pkg || strchr(slash + 1, '/') != NULL)
+            return SQ_ERR_BAD_NAME;
+        if ((*pkg = arena_strndup(ar, name, (size_t)(slash - name))) == NULL)
+            return SQ_ERR_NOMEM;
+        *base = (char *)slash + 1;
+        if (!sq_name_valid(*pkg))
+            return SQ_ERR_BAD_NAME;
+    }
+    return sq_name_valid(*base) ? SQ_OK : SQ_ERR_BAD_NAME;
+}
+
+sq_status reg_fqn_parse(const char *s, const char *default_ns, sq_arena_t *ar, reg_fqn *out,
+                        const char *what, char *err, size_t errlen)
+{
+    const char *p = s, *parts[3];
+    size_t lens[3], n = 0;
+    bool absolute = s[0] == '/';
+
+    memset(out, 0, sizeof *out);
+    if (absolute)
+        p++;
+    for (;;) {
+        const char *slash = strchr(p, '/');
+        size_t len = slash ? (size_t)(slash - p) : strlen(p);
+        if (n == 3)
+            goto invalid;
+        parts[n] = p;
+        lens[n++] = len;
+        if (slash == NULL)
+            break;
+        p = slash + 1;
+    }
+    /* "/ns/name", "/ns/pkg/name"; relative "name", "pkg/name"; "ns/pkg/name" (the npm
+     * client's grammar, names.js) */
+    if (absolute && n < 2)
+        goto invalid;
+    if (n == 3 || absolute) {
+        if ((out->ns = arena_strndup(ar, parts[0], lens[0])) == NULL)
+            return SQ_ERR_NOMEM;
+        if (n == 3 && (out->pkg = arena_strndup(ar, parts[1], lens[1])) == NULL)
+            return SQ_ERR_NOMEM;
+    } else {
+        out->ns = (char *)default_ns;
+        if (n == 2 && (out->pkg = arena_strndup(ar, parts[0], lens[0])) == NULL)
+            return SQ_ERR_NOMEM;
+    }
+    if ((out->name = arena_strndup(ar, parts[n - 1], lens[n - 1])) == NULL)
+        return SQ_ERR_NOMEM;
+    if (strcmp(out->ns, "_") == 0)
+        out->ns = (char *)default_ns;
+    if (!sq_name_valid(out->ns) || (out->pkg && !sq_name_valid(out->pkg)) ||
+        !sq_name_valid(out->name))
+        goto invalid;
+    return SQ_OK;
+invalid:
+    memset(out, 0, sizeof *out);
+    return bad(err, errlen, "The %s name '%.256s' is not valid: expected [/namespace/][package/]name.",
+               what, s);
+}
+
+char *reg_path_str(const char *ns, const char *pkg, sq_arena_t *ar)
+{
+    size_t n = strlen(ns) + (pkg ? strlen(pkg) + 1 : 0) + 1;
+    char *p = msgpack_zone_malloc(ar, n);
+    if (p != NULL)
+        snprintf(p, n, pkg ? "%s/%s" : "%s", ns, pkg);
+    return p;
+}
+
+char *reg_fqn_str(const reg_fqn *f, sq_arena_t *ar)
+{
+    size_t n = strlen(f->ns) + (f->pkg ? strlen(f->pkg) + 1 : 0) + strlen(f->name) + 3;
+    char *p = msgpack_zone_malloc(ar, n);
+    if (p == NULL)
+        return NULL;
+    if (f->pkg)
+        snprintf(p, n, "/%s/%s/%s", f->ns, f->pkg, f->name);
+    else
+        snprintf(p, n, "/%s/%s", f->ns, f->name);
+    return p;
+}
+
+/* ---- common fields ------------------------------------------------------------------------ */
 
 /* True when s is well-formed UTF-8 (PostgreSQL refuses anything else in a text column). */
 static bool utf8_valid(const char *s)
@@ -67,49 +184,21 @@ static bool utf8_valid(const char *s)
     return true;
 }
 
-static sq_status parse_exec(const msgpack_object *e, sq_arena_t *ar, sq_exec *out, char *err,
-                            size_t errlen)
+/* True when s (n bytes) is standard base64 (padded or not; whitespace ignored). */
+static bool base64_valid(const char *s, size_t n)
 {
-    const msgpack_object *kind, *code, *main_, *binary;
+    static const int variants[] = { sodium_base64_VARIANT_ORIGINAL,
+                                    sodium_base64_VARIANT_ORIGINAL_NO_PADDING };
+    size_t cap = n / 4 * 3 + 3, len;
+    unsigned char *bin = malloc(cap);
+    bool ok = false;
 
-    if (e->type != MSGPACK_OBJECT_MAP)
-        return bad(err, errlen, "exec must be an object");
-    kind = field(e, "kind");
-    if (kind == NULL)
-        return bad(err, errlen, "exec.kind is required");
-    if ((out->kind = sq_mp_strdup(ar, kind)) == NULL)
-        return bad(err, errlen, "exec.kind must be a string");
-    if (!is_supported_kind(out->kind))
-        return bad(err, errlen, "kind '%.64s' is not supported", out->kind);
-    code = field(e, "code");
-    if (code == NULL || (out->code = sq_mp_strdup(ar, code)) == NULL)
-        return bad(err, errlen, "'code' must be a string defined in 'exec' for '%s' actions",
-                   out->kind);
-    if (!utf8_valid(out->code))
-        return bad(err, errlen, "exec.code must be valid UTF-8 text");
-    out->main = NULL;
-    if ((main_ = field(e, "main")) != NULL &&
-        ((out->main = sq_mp_strdup(ar, main_)) == NULL || !utf8_valid(out->main)))
-        return bad(err, errlen, "exec.main must be a string");
-    out->binary = false;
-    if ((binary = field(e, "binary")) != NULL) {
-        if (binary->type != MSGPACK_OBJECT_BOOLEAN)
-            return bad(err, errlen, "exec.binary must be a boolean");
-        out->binary = binary->via.boolean;
-    }
-    return SQ_OK;
-}
-
-/* The "key" of a {key, value} entry (already checked to be a string). */
-static const msgpack_object *kv_key(const msgpack_object *entry)
-{
-    return sq_mp_get(entry, "key");
-}
-
-static bool same_key(const msgpack_object *a, const msgpack_object *b)
-{
-    return a->via.str.size == b->via.str.size &&
-           memcmp(a->via.str.ptr, b->via.str.ptr, a->via.str.size) == 0;
+    if (bin == NULL)
+        return false;
+    for (size_t i = 0; i < sizeof variants / sizeof variants[0] && !ok; i++)
+        ok = sodium_base642bin(bin, cap, s, n, " \t\r\n", &len, NULL, variants[i]) == 0;
+    free(bin);
+    return ok;
 }
 
 static sq_status check_kv_array(const msgpack_object *a, const char *what, char *err, size_t errlen)
@@ -123,6 +212,150 @@ static sq_status check_kv_array(const msgpack_object *a, const char *what, char 
             sq_mp_get(e, "value") == NULL)
             return bad(err, errlen, "%s must be an array of {key, value} objects", what);
     }
+    return SQ_OK;
+}
+
+static sq_status parse_bool(const msgpack_object *entity, const char *key, bool *has, bool *val,
+                            char *err, size_t errlen)
+{
+    const msgpack_object *v = field(entity, key);
+    if (v == NULL)
+        return SQ_OK;
+    if (v->type != MSGPACK_OBJECT_BOOLEAN)
+        return bad(err, errlen, "%s must be a boolean", key);
+    *has = true;
+    *val = v->via.boolean;
+    return SQ_OK;
+}
+
+static sq_status parse_kv(const msgpack_object *entity, const char *key, bool *has,
+                          msgpack_object *val, char *err, size_t errlen)
+{
+    const msgpack_object *v = field(entity, key);
+    sq_status st;
+    if (v == NULL)
+        return SQ_OK;
+    if ((st = check_kv_array(v, key, err, errlen)) != SQ_OK)
+        return st;
+    *has = true;
+    *val = *v;
+    return SQ_OK;
+}
+
+/* The fields every kind shares: version (checked, then ignored: the registry numbers
+ * versions), publish, annotations and (unless a rule) parameters. */
+static sq_status parse_common(const msgpack_object *entity, const char *what, bool with_params,
+                              reg_entity_patch *out, char *err, size_t errlen)
+{
+    const msgpack_object *v;
+    sq_status st;
+
+    if (entity->type != MSGPACK_OBJECT_MAP)
+        return bad(err, errlen, "the %s must be an object", what);
+    if ((v = field(entity, "version")) != NULL && v->type != MSGPACK_OBJECT_STR)
+        return bad(err, errlen, "version must be a string");
+    if ((st = parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen)) != SQ_OK ||
+        (st = parse_kv(entity, "annotations", &out->has_annotations, &out->annotations, err,
+                       errlen)) != SQ_OK)
+        return st;
+    if (with_params &&
+        (st = parse_kv(entity, "parameters", &out->has_parameters, &out->parameters, err,
+                       errlen)) != SQ_OK)
+        return st;
+    return SQ_OK;
+}
+
+/* ---- actions ------------------------------------------------------------------------------ */
+
+static bool is_supported_kind(const char *kind)
+{
+    static const char *const kinds[] = { "nodejs:20", "nodejs:default", "python:3", "native",
+                                         "sequence" };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
+        if (strcmp(kind, kinds[i]) == 0)
+            return true;
+    return false;
+}
+
+static sq_status parse_components(const msgpack_object *e, const char *ns, sq_arena_t *ar,
+                                  reg_patch *out, char *err, size_t errlen)
+{
+    const msgpack_object *c = field(e, "components");
+    msgpack_object *strs;
+    uint32_t n;
+    sq_status st;
+
+    if (c == NULL || (c->type == MSGPACK_OBJECT_ARRAY && c->via.array.size == 0))
+        return bad(err, errlen, "No component specified for the sequence.");
+    if (c->type != MSGPACK_OBJECT_ARRAY)
+        return bad(err, errlen, "exec.components must be an array of action names");
+    n = c->via.array.size;
+    if (n > REG_SEQ_MAX)
+        return bad(err, errlen, "Too many actions in the sequence.");
+    out->components = msgpack_zone_malloc(ar, sizeof(reg_fqn) * n);
+    strs = msgpack_zone_malloc(ar, sizeof(msgpack_object) * n);
+    if (out->components == NULL || strs == NULL)
+        return SQ_ERR_NOMEM;
+    for (uint32_t i = 0; i < n; i++) {
+        char *s = sq_mp_strdup(ar, &c->via.array.ptr[i]), *full;
+        if (s == NULL)
+            return bad(err, errlen, "exec.components must be an array of action names");
+        if ((st = reg_fqn_parse(s, ns, ar, &out->components[i], "sequence component", err,
+                                errlen)) != SQ_OK)
+            return st;
+        if ((full = reg_fqn_str(&out->components[i], ar)) == NULL)
+            return SQ_ERR_NOMEM;
+        strs[i] = str_obj(full);
+    }
+    out->ncomponents = n;
+    out->exec.components.type = MSGPACK_OBJECT_ARRAY;
+    out->exec.components.via.array.size = n;
+    out->exec.components.via.array.ptr = strs;
+    return SQ_OK;
+}
+
+static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t *ar,
+                            reg_patch *out, char *err, size_t errlen)
+{
+    const msgpack_object *kind, *code, *main_, *binary;
+    sq_exec *x = &out->exec;
+
+    memset(x, 0, sizeof *x);
+    x->components.type = MSGPACK_OBJECT_NIL;
+    if (e->type != MSGPACK_OBJECT_MAP)
+        return bad(err, errlen, "exec must be an object");
+    kind = field(e, "kind");
+    if (kind == NULL)
+        return bad(err, errlen, "exec.kind is required");
+    if ((x->kind = sq_mp_strdup(ar, kind)) == NULL)
+        return bad(err, errlen, "exec.kind must be a string");
+    if (!is_supported_kind(x->kind))
+        return bad(err, errlen, "kind '%.64s' is not supported", x->kind);
+    if (strcmp(x->kind, "sequence") == 0)
+        return parse_components(e, ns, ar, out, err, errlen);  /* code, main: ignored */
+
+    code = field(e, "code");
+    if (code == NULL || code->type != MSGPACK_OBJECT_STR)
+        return bad(err, errlen, "'code' must be a string defined in 'exec' for '%s' actions",
+                   x->kind);
+    if (code->via.str.size > REG_CODE_MAX)
+        return bad_st(SQ_ERR_TOO_LARGE, err, errlen,
+                      "exec.code larger than allowed: %" PRIu32 " > %ld bytes.",
+                      code->via.str.size, REG_CODE_MAX);
+    if ((x->code = sq_mp_strdup(ar, code)) == NULL)
+        return bad(err, errlen, "exec.code must not contain NUL characters");
+    if (!utf8_valid(x->code))
+        return bad(err, errlen, "exec.code must be valid UTF-8 text");
+    if ((main_ = field(e, "main")) != NULL &&
+        ((x->main = sq_mp_strdup(ar, main_)) == NULL || !utf8_valid(x->main)))
+        return bad(err, errlen, "exec.main must be a string");
+    if ((binary = field(e, "binary")) != NULL) {
+        if (binary->type != MSGPACK_OBJECT_BOOLEAN)
+            return bad(err, errlen, "exec.binary must be a boolean");
+        x->binary = binary->via.boolean;
+    }
+    if (x->binary && !base64_valid(x->code, code->via.str.size))
+        return bad(err, errlen, "exec.code must be base64 when exec.binary is true");
     return SQ_OK;
 }
 
@@ -165,34 +398,29 @@ static sq_status parse_limit(const msgpack_object *limits, const char *key, int6
     return SQ_OK;
 }
 
-sq_status reg_patch_parse(const msgpack_object *entity, sq_arena_t *ar, reg_patch *out,
-                          char *err, size_t errlen)
+sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena_t *ar,
+                          reg_patch *out, char *err, size_t errlen)
 {
     const msgpack_object *v;
     sq_status st;
 
     memset(out, 0, sizeof *out);
+    out->exec.components.type = MSGPACK_OBJECT_NIL;
     out->limits = SQ_LIMITS_DEFAULT;
     if (entity->type != MSGPACK_OBJECT_MAP)
         return bad(err, errlen, "the action must be an object");
-
+    if ((v = field(entity, "version")) != NULL && v->type != MSGPACK_OBJECT_STR)
+        return bad(err, errlen, "version must be a string");
     if ((v = field(entity, "exec")) != NULL) {
-        if ((st = parse_exec(v, ar, &out->exec, err, errlen)) != SQ_OK)
+        if ((st = parse_exec(v, ns, ar, out, err, errlen)) != SQ_OK)
             return st;
         out->has_exec = true;
     }
-    if ((v = field(entity, "parameters")) != NULL) {
-        if ((st = check_kv_array(v, "parameters", err, errlen)) != SQ_OK)
-            return st;
-        out->has_parameters = true;
-        out->parameters = *v;
-    }
-    if ((v = field(entity, "annotations")) != NULL) {
-        if ((st = check_kv_array(v, "annotations", err, errlen)) != SQ_OK)
-            return st;
-        out->has_annotations = true;
-        out->annotations = *v;
-    }
+    if ((st = parse_kv(entity, "parameters", &out->has_parameters, &out->parameters, err,
+                       errlen)) != SQ_OK ||
+        (st = parse_kv(entity, "annotations", &out->has_annotations, &out->annotations, err,
+                       errlen)) != SQ_OK)
+        return st;
     if ((v = field(entity, "delAnnotations")) != NULL) {
         if (v->type != MSGPACK_OBJECT_ARRAY)
             return bad(err, errlen, "delAnnotations must be an array of strings");
@@ -217,20 +445,27 @@ sq_status reg_patch_parse(const msgpack_object *entity, sq_arena_t *ar, reg_patc
                               &out->has_concurrency, &out->limits.concurrency, err, errlen)) != SQ_OK)
             return st;
     }
-    if ((v = field(entity, "publish")) != NULL) {
-        if (v->type != MSGPACK_OBJECT_BOOLEAN)
-            return bad(err, errlen, "publish must be a boolean");
-        out->has_publish = true;
-        out->publish = v->via.boolean;
-    }
-    return SQ_OK;
+    return parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen);
 }
+
+/* ---- {key, value} arrays ------------------------------------------------------------------ */
 
 /* An array of {key, value} entries being built in the arena, one entry per key. */
 typedef struct kv_builder {
     msgpack_object *items;
     uint32_t n, cap;
 } kv_builder;
+
+static const msgpack_object *kv_key(const msgpack_object *entry)
+{
+    return sq_mp_get(entry, "key");
+}
+
+static bool key_is(const msgpack_object *k, const char *s, size_t n)
+{
+    return k != NULL && k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+           memcmp(k->via.str.ptr, s, n) == 0;
+}
 
 static sq_status kv_init(kv_builder *b, size_t cap, sq_arena_t *ar)
 {
@@ -245,7 +480,7 @@ static void kv_set(kv_builder *b, const msgpack_object *entry)
 {
     const msgpack_object *k = kv_key(entry);
     for (uint32_t i = 0; i < b->n; i++)
-        if (same_key(kv_key(&b->items[i]), k)) {
+        if (key_is(kv_key(&b->items[i]), k->via.str.ptr, k->via.str.size)) {
             b->items[i] = *entry;
             return;
         }
@@ -253,51 +488,26 @@ static void kv_set(kv_builder *b, const msgpack_object *entry)
         b->items[b->n++] = *entry;
 }
 
+/* Adds every well-formed entry of a except those whose key is in skip. */
 static void kv_set_all(kv_builder *b, const msgpack_object *a, char *const *skip, size_t nskip)
 {
-    if (a->type != MSGPACK_OBJECT_ARRAY)
+    if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY)
         return;
     for (uint32_t i = 0; i < a->via.array.size; i++) {
-        const msgpack_object *e = &a->via.array.ptr[i], *k = kv_key(e);
+        const msgpack_object *e = &a->via.array.ptr[i], *k;
         bool skipped = false;
-        if (e->type != MSGPACK_OBJECT_MAP || k == NULL || k->type != MSGPACK_OBJECT_STR)
+        if (e->type != MSGPACK_OBJECT_MAP || (k = kv_key(e)) == NULL || k->type != MSGPACK_OBJECT_STR)
             continue; /* stored arrays were checked when written; be safe anyway */
         for (size_t j = 0; j < nskip && !skipped; j++)
-            skipped = strlen(skip[j]) == k->via.str.size &&
-                      memcmp(skip[j], k->via.str.ptr, k->via.str.size) == 0;
+            skipped = key_is(k, skip[j], strlen(skip[j]));
         if (!skipped)
             kv_set(b, e);
     }
 }
 
-static msgpack_object str_obj(const char *s)
-{
-    msgpack_object o;
-    o.type = MSGPACK_OBJECT_STR;
-    o.via.str.ptr = s;
-    o.via.str.size = (uint32_t)strlen(s);
-    return o;
-}
-
-/* {key: "exec", value: kind}: OpenWhisk tags every action with its kind. */
-static sq_status exec_annotation(const char *kind, sq_arena_t *ar, msgpack_object *out)
-{
-    msgpack_object_kv *kv = msgpack_zone_malloc(ar, 2 * sizeof *kv);
-    if (kv == NULL)
-        return SQ_ERR_NOMEM;
-    kv[0].key = str_obj("key");
-    kv[0].val = str_obj("exec");
-    kv[1].key = str_obj("value");
-    kv[1].val = str_obj(kind);
-    out->type = MSGPACK_OBJECT_MAP;
-    out->via.map.size = 2;
-    out->via.map.ptr = kv;
-    return SQ_OK;
-}
-
 static size_t array_len(const msgpack_object *a)
 {
-    return a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
+    return a != NULL && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
 }
 
 static msgpack_object array_obj(const kv_builder *b)
@@ -307,6 +517,49 @@ static msgpack_object array_obj(const kv_builder *b)
     o.via.array.size = b->n;
     o.via.array.ptr = b->items;
     return o;
+}
+
+sq_status reg_kv_merge(const msgpack_object *const *arrays, size_t n, sq_arena_t *ar,
+                       msgpack_object *out)
+{
+    kv_builder b;
+    size_t cap = 0;
+    sq_status st;
+
+    for (size_t i = 0; i < n; i++)
+        cap += array_len(arrays[i]);
+    if ((st = kv_init(&b, cap, ar)) != SQ_OK)
+        return st;
+    for (size_t i = 0; i < n; i++)
+        kv_set_all(&b, arrays[i], NULL, 0);
+    *out = array_obj(&b);
+    return SQ_OK;
+}
+
+bool reg_kv_has(const msgpack_object *a, const char *key)
+{
+    for (size_t i = 0; i < array_len(a); i++)
+        if (a->via.array.ptr[i].type == MSGPACK_OBJECT_MAP &&
+            key_is(kv_key(&a->via.array.ptr[i]), key, strlen(key)))
+            return true;
+    return false;
+}
+
+/* {key: key, value: value} in the arena. */
+static sq_status kv_entry(const char *key, msgpack_object value, sq_arena_t *ar,
+                          msgpack_object *out)
+{
+    msgpack_object_kv *kv = msgpack_zone_malloc(ar, 2 * sizeof *kv);
+    if (kv == NULL)
+        return SQ_ERR_NOMEM;
+    kv[0].key = str_obj("key");
+    kv[0].val = str_obj(key);
+    kv[1].key = str_obj("value");
+    kv[1].val = value;
+    out->type = MSGPACK_OBJECT_MAP;
+    out->via.map.size = 2;
+    out->via.map.ptr = kv;
+    return SQ_OK;
 }
 
 void reg_version_bump(const char *v, char *out, size_t outlen)
@@ -320,48 +573,52 @@ void reg_version_bump(const char *v, char *out, size_t outlen)
         snprintf(out, outlen, "0.0.1");
 }
 
-sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *ns,
+/* The version of an entity after a put: 0.0.1 when new, else old's bumped. */
+static char *next_version(const char *old, sq_arena_t *ar)
+{
+    char v[64];
+    if (old == NULL)
+        snprintf(v, sizeof v, "0.0.1");
+    else
+        reg_version_bump(old, v, sizeof v);
+    return arena_strdup(ar, v);
+}
+
+static const msgpack_object empty_array = { .type = MSGPACK_OBJECT_ARRAY };
+
+sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *path,
                           const char *name, sq_arena_t *ar, sq_action *out, char *err,
                           size_t errlen)
 {
-    static const msgpack_object empty = { .type = MSGPACK_OBJECT_ARRAY };
-    const msgpack_object *base_params = old ? &old->parameters : &empty;
-    const msgpack_object *base_annots = old ? &old->annotations : &empty;
+    const msgpack_object *base_annots;
     kv_builder params, annots;
     msgpack_object exec_kv;
-    char version[64];
     sq_status st;
 
     memset(out, 0, sizeof *out);
     if (old == NULL && !p->has_exec)
         return bad(err, errlen, "exec undefined");
-    out->namespace_ = (char *)ns;
+    out->namespace_ = (char *)path;
     out->name = (char *)name;
-    if (old == NULL)
-        snprintf(version, sizeof version, "0.0.1");
-    else
-        reg_version_bump(old->version, version, sizeof version);
-    if ((out->version = msgpack_zone_malloc(ar, strlen(version) + 1)) == NULL)
+    if ((out->version = next_version(old ? old->version : NULL, ar)) == NULL)
         return SQ_ERR_NOMEM;
-    memcpy(out->version, version, strlen(version) + 1);
     out->exec = p->has_exec ? p->exec : old->exec;
 
     /* parameters: replaced as a whole when given (duplicate keys collapse, last wins) */
-    if (p->has_parameters)
-        base_params = &p->parameters;
+    const msgpack_object *base_params = p->has_parameters ? &p->parameters
+                                        : old ? &old->parameters : &empty_array;
     if ((st = kv_init(&params, array_len(base_params), ar)) != SQ_OK)
         return st;
     kv_set_all(&params, base_params, NULL, 0);
     out->parameters = array_obj(&params);
 
-    /* annotations: old ones minus delAnnotations, then the given ones over them, then the
-     * exec kind (OpenWhisk's `annotations ++ execAnnotation(exec)`) */
-    if ((st = kv_init(&annots, array_len(base_annots) + array_len(&p->annotations) + 1, ar)) != SQ_OK ||
-        (st = exec_annotation(out->exec.kind, ar, &exec_kv)) != SQ_OK)
+    /* annotations: the given ones, or the old ones, minus delAnnotations; then the exec
+     * kind (OpenWhisk's `annotations ++ execAnnotation(exec)`) */
+    base_annots = p->has_annotations ? &p->annotations : old ? &old->annotations : &empty_array;
+    if ((st = kv_init(&annots, array_len(base_annots) + 1, ar)) != SQ_OK ||
+        (st = kv_entry("exec", str_obj(out->exec.kind), ar, &exec_kv)) != SQ_OK)
         return st;
     kv_set_all(&annots, base_annots, p->del_annotations, p->ndel);
-    if (p->has_annotations)
-        kv_set_all(&annots, &p->annotations, NULL, 0);
     kv_set(&annots, &exec_kv);
     out->annotations = array_obj(&annots);
 
@@ -374,6 +631,238 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
         out->limits.logs = p->limits.logs;
     if (p->has_concurrency)
         out->limits.concurrency = p->limits.concurrency;
+    out->publish = p->has_publish ? p->publish : old ? old->publish : false;
+    out->updated = sq_now_ms();
+    return SQ_OK;
+}
+
+/* ---- packages, triggers, rules ----------------------------------------------------------- */
+
+/* A string field that must name an entity: a string of at most 1024 bytes, or absent. */
+static sq_status parse_ref_str(const msgpack_object *entity, const char *key, sq_arena_t *ar,
+                               char **out, char *err, size_t errlen)
+{
+    const msgpack_object *v = field(entity, key);
+    *out = NULL;
+    if (v == NULL)
+        return SQ_OK;
+    if (v->type != MSGPACK_OBJECT_STR || v->via.str.size == 0 || v->via.str.size > 1024 ||
+        (*out = sq_mp_strdup(ar, v)) == NULL)
+        return bad(err, errlen, "%s must be a non-empty string", key);
+    return SQ_OK;
+}
+
+sq_status reg_package_parse(const msgpack_object *entity, const char *ns, sq_arena_t *ar,
+                            reg_entity_patch *out, char *err, size_t errlen)
+{
+    const msgpack_object *b;
+    char *bns = NULL, *bname = NULL;
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = parse_common(entity, "package", true, out, err, errlen)) != SQ_OK)
+        return st;
+    if ((b = field(entity, "binding")) == NULL)
+        return SQ_OK;
+    if (b->type != MSGPACK_OBJECT_MAP)
+        return bad(err, errlen, "binding must be an object {namespace, name}");
+    if (b->via.map.size == 0)
+        return SQ_OK; /* {} is no binding, as OpenWhisk reads it */
+    if ((st = parse_ref_str(b, "namespace", ar, &bns, err, errlen)) != SQ_OK ||
+        (st = parse_ref_str(b, "name", ar, &bname, err, errlen)) != SQ_OK)
+        return bad(err, errlen, "binding must be an object {namespace, name} of strings");
+    if (bname == NULL)
+        return bad(err, errlen, "binding.name is required");
+    if (bns != NULL && bns[0] == '/')
+        bns++;
+    if (bns == NULL || bns[0] == '\0' || strcmp(bns, "_") == 0)
+        bns = (char *)ns;
+    if (!sq_name_valid(bns) || !sq_name_valid(bname))
+        return bad(err, errlen, "The binding '%.256s/%.256s' is not a valid package name.", bns,
+                   bname);
+    out->has_binding = true;
+    out->binding.ns = bns;
+    out->binding.name = bname;
+    return SQ_OK;
+}
+
+sq_status reg_trigger_parse(const msgpack_object *entity, const char *ns, sq_arena_t *ar,
+                            reg_entity_patch *out, char *err, size_t errlen)
+{
+    const msgpack_object *v;
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = parse_common(entity, "trigger", true, out, err, errlen)) != SQ_OK)
+        return st;
+    /* OpenWhisk's trigger limits are an empty object; anything else there is ignored */
+    if ((v = field(entity, "limits")) != NULL && v->type != MSGPACK_OBJECT_MAP)
+        return bad(err, errlen, "limits must be an object");
+    return SQ_OK;
+}
+
+sq_status reg_rule_parse(const msgpack_object *entity, const char *ns, sq_arena_t *ar,
+                         reg_entity_patch *out, char *err, size_t errlen)
+{
+    const msgpack_object *v;
+    char *trigger, *action;
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    if ((st = parse_common(entity, "rule", false, out, err, errlen)) != SQ_OK)
+        return st;
+    /* status is managed by the registry (sq.registry.rulestate): checked, not applied */
+    if ((v = field(entity, "status")) != NULL &&
+        !(sq_mp_str_eq(v, REG_RULE_ACTIVE) || sq_mp_str_eq(v, REG_RULE_INACTIVE) ||
+          sq_mp_str_eq(v, "")))
+        return bad(err, errlen, "status must be 'active' or 'inactive'");
+    if ((st = parse_ref_str(entity, "trigger", ar, &trigger, err, errlen)) != SQ_OK ||
+        (st = parse_ref_str(entity, "action", ar, &action, err, errlen)) != SQ_OK)
+        return st;
+    if (trigger != NULL) {
+        if ((st = reg_fqn_parse(trigger, ns, ar, &out->trigger, "trigger", err, errlen)) != SQ_OK)
+            return st;
+        if (out->trigger.pkg != NULL)
+            return bad(err, errlen, "The trigger name '%.256s' is not valid: triggers are not in packages.",
+                       trigger);
+        out->has_trigger = true;
+    }
+    if (action != NULL) {
+        if ((st = reg_fqn_parse(action, ns, ar, &out->action, "action", err, errlen)) != SQ_OK)
+            return st;
+        out->has_action = true;
+    }
+    return SQ_OK;
+}
+
+sq_status reg_rule_status_parse(const msgpack_object *entity, const char **status, char *err,
+                                size_t errlen)
+{
+    const msgpack_object *v = entity->type == MSGPACK_OBJECT_MAP ? field(entity, "status") : NULL;
+    if (v != NULL && sq_mp_str_eq(v, REG_RULE_ACTIVE))
+        *status = REG_RULE_ACTIVE;
+    else if (v != NULL && sq_mp_str_eq(v, REG_RULE_INACTIVE))
+        *status = REG_RULE_INACTIVE;
+    else
+        return bad(err, errlen, "status must be 'active' or 'inactive'");
+    return SQ_OK;
+}
+
+/* params/annotations of a put: given ones replace, else old's (else empty); collapsed. */
+static sq_status replace_kv(bool has, const msgpack_object *given, const msgpack_object *old,
+                            const char *drop, sq_arena_t *ar, msgpack_object *out)
+{
+    const msgpack_object *base = has ? given : old ? old : &empty_array;
+    char *skip[1] = { (char *)drop };
+    kv_builder b;
+    sq_status st;
+    if ((st = kv_init(&b, array_len(base) + 1, ar)) != SQ_OK)
+        return st;
+    kv_set_all(&b, base, skip, drop ? 1 : 0);
+    *out = array_obj(&b);
+    return SQ_OK;
+}
+
+sq_status reg_package_apply(const reg_package *old, const reg_entity_patch *p, const char *ns,
+                            const char *name, sq_arena_t *ar, reg_package *out, char *err,
+                            size_t errlen)
+{
+    msgpack_object_kv *bkv;
+    msgpack_object bval, entry;
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    if (old != NULL && old->binding_ns == NULL && p->has_binding)
+        return bad_st(SQ_ERR_CONFLICT, err, errlen,
+                      "Resource is a package and cannot be converted into a binding.");
+    out->namespace_ = (char *)ns;
+    out->name = (char *)name;
+    if ((out->version = next_version(old ? old->version : NULL, ar)) == NULL)
+        return SQ_ERR_NOMEM;
+    if (p->has_binding) {
+        out->binding_ns = p->binding.ns;
+        out->binding_name = p->binding.name;
+    } else if (old != NULL) {
+        out->binding_ns = old->binding_ns;
+        out->binding_name = old->binding_name;
+    }
+    if ((st = replace_kv(p->has_parameters, &p->parameters, old ? &old->parameters : NULL, NULL,
+                         ar, &out->parameters)) != SQ_OK ||
+        (st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL,
+                         "binding", ar, &out->annotations)) != SQ_OK)
+        return st;
+    if (out->binding_ns != NULL) {
+        /* OpenWhisk's binding annotation, for clients that only see package lists */
+        if ((bkv = msgpack_zone_malloc(ar, 2 * sizeof *bkv)) == NULL)
+            return SQ_ERR_NOMEM;
+        bkv[0].key = str_obj("namespace");
+        bkv[0].val = str_obj(out->binding_ns);
+        bkv[1].key = str_obj("name");
+        bkv[1].val = str_obj(out->binding_name);
+        bval.type = MSGPACK_OBJECT_MAP;
+        bval.via.map.size = 2;
+        bval.via.map.ptr = bkv;
+        if ((st = kv_entry("binding", bval, ar, &entry)) != SQ_OK)
+            return st;
+        out->annotations.via.array.ptr[out->annotations.via.array.size++] = entry;
+    }
+    out->publish = p->has_publish ? p->publish : old ? old->publish : false;
+    out->updated = sq_now_ms();
+    return SQ_OK;
+}
+
+sq_status reg_trigger_apply(const reg_trigger *old, const reg_entity_patch *p, const char *ns,
+                            const char *name, sq_arena_t *ar, reg_trigger *out)
+{
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    out->namespace_ = (char *)ns;
+    out->name = (char *)name;
+    if ((out->version = next_version(old ? old->version : NULL, ar)) == NULL)
+        return SQ_ERR_NOMEM;
+    if ((st = replace_kv(p->has_parameters, &p->parameters, old ? &old->parameters : NULL, NULL,
+                         ar, &out->parameters)) != SQ_OK ||
+        (st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL,
+                         NULL, ar, &out->annotations)) != SQ_OK)
+        return st;
+    out->publish = p->has_publish ? p->publish : old ? old->publish : false;
+    out->updated = sq_now_ms();
+    return SQ_OK;
+}
+
+sq_status reg_rule_apply(const reg_rule *old, const reg_entity_patch *p, const char *ns,
+                         const char *name, sq_arena_t *ar, reg_rule *out, char *err,
+                         size_t errlen)
+{
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    if (old == NULL && !(p->has_trigger && p->has_action))
+        return bad(err, errlen, "rule requires a valid trigger and a valid action");
+    out->namespace_ = (char *)ns;
+    out->name = (char *)name;
+    if ((out->version = next_version(old ? old->version : NULL, ar)) == NULL)
+        return SQ_ERR_NOMEM;
+    if ((st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL,
+                         NULL, ar, &out->annotations)) != SQ_OK)
+        return st;
+    out->status = old ? old->status : REG_RULE_ACTIVE;
+    if (p->has_trigger) {
+        out->trigger_ns = p->trigger.ns;
+        out->trigger_name = p->trigger.name;
+    } else {
+        out->trigger_ns = old->trigger_ns;
+        out->trigger_name = old->trigger_name;
+    }
+    if (p->has_action) {
+        if ((out->action_path = reg_path_str(p->action.ns, p->action.pkg, ar)) == NULL)
+            return SQ_ERR_NOMEM;
+        out->action_name = p->action.name;
+    } else {
+        out->action_path = old->action_path;
+        out->action_name = old->action_name;
+    }
     out->publish = p->has_publish ? p->publish : old ? old->publish : false;
     out->updated = sq_now_ms();
     return SQ_OK;

@@ -102,6 +102,16 @@ cmd_up() {
     dump_logs
     die "the gateway does not answer HTTP on 127.0.0.1:${ports[2]}"
   fi
+  # Every test file shares the guest namespace within a few minutes: lift its rate limits
+  # (tests of the limits themselves make namespaces of their own with low ones).
+  if [[ -x $BUILD/ops/squall-admin ]]; then
+    # shellcheck disable=SC1090
+    if ! ( source "$env" && "$BUILD/ops/squall-admin" namespace limits set guest \
+             invocationsPerMinute=1000000 firesPerMinute=1000000 concurrentInvocations=10000 >/dev/null ); then
+      dump_logs
+      die "could not raise the guest namespace's limits with squall-admin"
+    fi
+  fi
   log "stack is up; environment in $env"
   cat "$env"
 }

@@ -1,0 +1,4 @@
+// Returns its input unchanged.
+function main(params) {
+    return params || {};
+}
