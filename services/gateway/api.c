@@ -527,7 +527,10 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
     bool auth_leg = r->ident.subject == NULL;
 
     msgpack_zone_init(&z, 4096);
-    if (natsMsg_GetDataLength(msg) == 0 ||
+    if (natsMsg_IsNoResponders(msg)) {
+        /* nobody serves that subject: the service is down or not deployed */
+        gw_respond_error(r, 503, "The platform service for this request is not available.");
+    } else if (natsMsg_GetDataLength(msg) == 0 ||
         sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK) {
         gw_respond_error(r, 502, "A platform service gave a malformed answer.");
     } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
