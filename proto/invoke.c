@@ -5,7 +5,7 @@
 
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 10);
+    msgpack_pack_map(pk, 11);
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "name", m->name);
@@ -16,6 +16,7 @@ void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
     sq_mp_kv_int(pk, "wait_ms", m->wait_ms);
     sq_mp_kv_bool(pk, "shared", m->shared);
     sq_mp_kv_str(pk, "caller_ns", m->caller_ns);
+    sq_mp_kv_str(pk, "cause", m->cause);
 }
 
 static const sq_mp_field invoke_fields[] = {
@@ -29,6 +30,7 @@ static const sq_mp_field invoke_fields[] = {
     F(sq_invoke, "wait_ms", SQ_F_INT, wait_ms, false),
     F(sq_invoke, "shared", SQ_F_BOOL, shared, false),
     F(sq_invoke, "caller_ns", SQ_F_STR, caller_ns, false),
+    F(sq_invoke, "cause", SQ_F_STR, cause, false),
 };
 
 sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err, size_t errlen)
@@ -49,7 +51,7 @@ DEFINE_DECODE(sq_invoke)
 
 void sq_work_encode(const sq_work *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 8);
+    msgpack_pack_map(pk, 9);
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "subject", m->subject);
     sq_mp_kv_str(pk, "key", m->key ? m->key : "");
@@ -59,6 +61,7 @@ void sq_work_encode(const sq_work *m, msgpack_packer *pk)
     sq_mp_pack_str(pk, "action");
     sq_action_encode(&m->action, pk);
     sq_mp_kv_obj(pk, "params", &m->params);
+    sq_mp_kv_str(pk, "cause", m->cause ? m->cause : "");
 }
 
 typedef struct work_wire {
@@ -75,6 +78,7 @@ static const sq_mp_field work_fields[] = {
     F(work_wire, "submitted", SQ_F_INT, w.submitted, false),
     F(work_wire, "action", SQ_F_MAP, action, true),
     F(work_wire, "params", SQ_F_MAP, w.params, true),
+    F(work_wire, "cause", SQ_F_STR, w.cause, false),
 };
 
 sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err, size_t errlen)
@@ -85,6 +89,7 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
     memset(&ww, 0, sizeof ww);
     ww.w.key = "";
     ww.w.reply = "";
+    ww.w.cause = "";
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
     if (st == SQ_OK)
         st = sq_action_from(&ww.action, ar, &ww.w.action, err, errlen);
@@ -100,7 +105,8 @@ DEFINE_DECODE(sq_work)
 
 void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 8);
+    bool actions = m->actions.type == MSGPACK_OBJECT_MAP;
+    msgpack_pack_map(pk, actions ? 10 : 9);
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_int(pk, "total_mb", m->total_mb);
     sq_mp_kv_int(pk, "free_mb", m->free_mb);
@@ -109,6 +115,9 @@ void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk)
     sq_mp_kv_bool(pk, "healthy", m->healthy);
     sq_mp_kv_bool(pk, "draining", m->draining);
     sq_mp_kv_int(pk, "at", m->at);
+    sq_mp_kv_int(pk, "started", m->started);
+    if (actions)
+        sq_mp_kv_obj(pk, "actions", &m->actions);
 }
 
 static const sq_mp_field heartbeat_fields[] = {
@@ -120,15 +129,60 @@ static const sq_mp_field heartbeat_fields[] = {
     F(sq_heartbeat, "healthy", SQ_F_BOOL, healthy, false),
     F(sq_heartbeat, "draining", SQ_F_BOOL, draining, false),
     F(sq_heartbeat, "at", SQ_F_INT, at, false),
+    F(sq_heartbeat, "started", SQ_F_INT, started, false),
+    F(sq_heartbeat, "actions", SQ_F_MAP, actions, false),
 };
 
 sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbeat *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->healthy = true;
+    out->actions.type = MSGPACK_OBJECT_NIL;
     return sq_mp_decode_map(o, SQ_MP_FIELDS(heartbeat_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_heartbeat)
+
+void sq_sched_beat_encode(const sq_sched_beat *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_str(pk, "id", m->id);
+    sq_mp_kv_int(pk, "at", m->at);
+}
+
+static const sq_mp_field sched_beat_fields[] = {
+    F(sq_sched_beat, "id", SQ_F_STR, id, true),
+    F(sq_sched_beat, "at", SQ_F_INT, at, false),
+};
+
+sq_status sq_sched_beat_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_beat *out, char *err,
+                             size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_beat_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_sched_beat)
+
+void sq_sched_moved_encode(const sq_sched_moved *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 3);
+    sq_mp_kv_str(pk, "id", m->id);
+    sq_mp_kv_str(pk, "invoker", m->invoker);
+    sq_mp_kv_int(pk, "seq", m->seq);
+}
+
+static const sq_mp_field sched_moved_fields[] = {
+    F(sq_sched_moved, "id", SQ_F_STR, id, true),
+    F(sq_sched_moved, "invoker", SQ_F_STR, invoker, true),
+    F(sq_sched_moved, "seq", SQ_F_INT, seq, true),
+};
+
+sq_status sq_sched_moved_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_moved *out, char *err,
+                              size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_moved_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_sched_moved)
 
 void sq_fire_encode(const sq_fire *m, msgpack_packer *pk)
 {

@@ -159,9 +159,11 @@ SQ_DECODER(sq_admin);
 
 /* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
  * "pkg/name"), subject: caller, key: caller's API key (for __OW_API_KEY), params: map,
- * blocking: bool, wait_ms: int (blocking wait before 202)}. Replies go to the request's
- * reply subject: a wire error; map{activationId} when queued (non-blocking); or, from the
- * invoker, the activation record (sq_activation) when blocking. */
+ * blocking: bool, wait_ms: int (blocking wait before 202), shared: bool, caller_ns: str,
+ * cause?: str}. Replies go to the request's reply subject: a wire error; map{activationId}
+ * when queued (non-blocking); or, from the invoker, the activation record (sq_activation)
+ * when blocking. cause: the id of the activation that caused this one (the trigger
+ * activation, for the invoke of a rule's action); the scheduler passes it on as sq_work.cause. */
 typedef struct sq_invoke {
     char *id, *ns, *name, *subject, *key;
     msgpack_object params;   /* map; nil when absent */
@@ -169,15 +171,18 @@ typedef struct sq_invoke {
     int64_t wait_ms;
     bool shared;             /* the caller does not own ns (see sq_reg_ref) */
     char *caller_ns;         /* the caller's namespace (for limits and records); may be absent */
+    char *cause;             /* the causing activation's id; NULL (nil on the wire) for none */
 } sq_invoke;
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk);
 SQ_DECODER(sq_invoke);
 
 /* Work for an invoker, sq.invoker.<id>.run (blocking, core NATS) or sq.work.<id>
  * (JetStream): map{id, subject, key, reply: str ("" when nobody waits), blocking: bool,
- * submitted: int ms, action: sq_action (with code), params: map (merged)} */
+ * submitted: int ms, action: sq_action (with code), params: map (merged), cause: str}.
+ * cause: the id of the sequence or conductor activation this one is a component of ("" when
+ * none); the invoker then annotates the record {key: "causedBy", value: "sequence"}. */
 typedef struct sq_work {
-    char *id, *subject, *key, *reply;
+    char *id, *subject, *key, *reply, *cause;
     bool blocking;
     int64_t submitted;
     sq_action action;
@@ -187,14 +192,39 @@ void sq_work_encode(const sq_work *m, msgpack_packer *pk);
 SQ_DECODER(sq_work);
 
 /* sq.invoker.heartbeat: map{id, total_mb, free_mb, warm: int, busy: int, healthy: bool,
- * draining: bool, at: int ms} */
+ * draining: bool, at: int ms, started: int ms, actions?: map{"ns/name": int}}. started: when
+ * this invoker process started (0: not told); a scheduler that sees it change knows the
+ * invoker restarted and lost the work it had in hand. actions: the invoker's containers per
+ * action path ("ns/name" or "ns/pkg/name", busy or idle, stem cells excluded), so a scheduler
+ * may prefer an invoker that has one warm; left out when nil. */
 typedef struct sq_heartbeat {
     char *id;
-    int64_t total_mb, free_mb, warm, busy, at;
+    int64_t total_mb, free_mb, warm, busy, at, started;
     bool healthy, draining;
+    msgpack_object actions;  /* map; nil when absent */
 } sq_heartbeat;
 void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk);
 SQ_DECODER(sq_heartbeat);
+
+/* sq.sched.heartbeat, from every scheduler copy about once a second: map{id: str (random
+ * per process), at: int ms}. Each copy counts the live copies to take its fair share of
+ * every namespace limit and of every invoker's capacity. */
+typedef struct sq_sched_beat {
+    char *id;
+    int64_t at;
+} sq_sched_beat;
+void sq_sched_beat_encode(const sq_sched_beat *m, msgpack_packer *pk);
+SQ_DECODER(sq_sched_beat);
+
+/* sq.sched.moved, from the scheduler copy that moved queued work off a dead invoker to a
+ * live one: map{id: activation id, invoker: the new invoker's id, seq: int (the work's
+ * sequence in SQ_WORK)}. The copy that admitted the activation follows it there. */
+typedef struct sq_sched_moved {
+    char *id, *invoker;
+    int64_t seq;
+} sq_sched_moved;
+void sq_sched_moved_encode(const sq_sched_moved *m, msgpack_packer *pk);
+SQ_DECODER(sq_sched_moved);
 
 /* sq.trigger.fire request (gateway -> triggers): map{id: the trigger activation's 32-hex id,
  * ns, name, subject, key, caller_ns, payload: map}. Reply: map{activationId} when at least one

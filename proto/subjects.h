@@ -21,6 +21,10 @@
 
 /* scheduler: invoke an action (blocking or not) */
 #define SQ_SUBJ_SCHED_INVOKE       "sq.sched.invoke"
+/* scheduler copies announce themselves to each other (fair shares of limits and capacity) */
+#define SQ_SUBJ_SCHED_HEARTBEAT    "sq.sched.heartbeat"
+/* a copy moved queued work off a dead invoker (sq_sched_moved) */
+#define SQ_SUBJ_SCHED_MOVED        "sq.sched.moved"
 
 /* triggers: fire a trigger (gateway), or publish to sq.fire.<ns>.<trigger> (integrators) */
 #define SQ_SUBJ_TRIGGER_FIRE       "sq.trigger.fire"

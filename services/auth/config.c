@@ -11,6 +11,8 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_STR("schema_dir", "SQ_SCHEMA_DIR", SQ_SCHEMA_DIR, conf.schema_dir),
     SQ_CFG_SECRET("guest_key", "SQ_GUEST_KEY", NULL, conf.guest_key),
     SQ_CFG_STR("guest_namespace", "SQ_GUEST_NAMESPACE", "guest", conf.guest_namespace),
+    /* The shared secret of squall-admin; empty disables sq.auth.admin. */
+    SQ_CFG_SECRET("admin_token", "SQ_ADMIN_TOKEN", NULL, conf.admin_token),
 };
 
 sq_status auth_config_load(auth_config *cfg)

@@ -1,9 +1,9 @@
-/* The auth service's message handlers (sq.auth.verify) and the guest bootstrap run at
- * start. The SQL is in store.c, the key format and hashing in keys.c. */
+/* The auth service's hot-path handlers (sq.auth.verify, sq.auth.limits) and the bootstrap
+ * run at start (the guest subject with its key, the system namespace). The admin
+ * interface is in admin.c, the SQL in store.c, the key format and hashing in keys.c. */
 #include "auth.h"
 
 #include <string.h>
-#include "proto/proto.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -55,13 +55,57 @@ void auth_on_verify(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_UNAUTHORIZED, NULL);
         goto done;
     }
+    /* Only after the secret matched: a wrong key must not learn that the subject is
+     * blocked. */
     if (row.blocked) {
         sq_info("key \"%s\" of blocked subject \"%s\" refused", uuid, row.subject);
         sq_bus_respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
         goto done;
     }
     reply_identity(bus, msg, &(sq_identity){ .subject = row.subject, .namespace_ = row.namespace_,
-                                             .uuid = uuid });
+                                             .uuid = uuid, .namespaces = row.namespaces,
+                                             .nnamespaces = row.nnamespaces });
+done:
+    msgpack_zone_destroy(&z);
+}
+
+void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    auth_ctx *ctx = closure;
+    msgpack_zone z;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sq_ns_ref req;
+    sq_ns_limits lim;
+    char err[256] = "", *json = NULL, *owner = NULL;
+    sq_status st;
+
+    msgpack_zone_init(&z, 1024);
+    st = sq_ns_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
+                          err, sizeof err);
+    if (st != SQ_OK) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+        goto done;
+    }
+    if (!sq_name_valid(req.ns)) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_NAME, "invalid namespace name \"%.256s\"", req.ns);
+        goto done;
+    }
+    st = auth_store_limits_get(ctx->store, req.ns, &z, &json, &owner);
+    if (st == SQ_ERR_NOT_FOUND) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_NOT_FOUND, "namespace \"%s\" does not exist", req.ns);
+        goto done;
+    }
+    if (st != SQ_OK) {
+        sq_error("could not read the limits of namespace \"%s\": %s", req.ns, sq_status_str(st));
+        sq_bus_respond_error(bus, msg, SQ_ERR_DB, NULL);
+        goto done;
+    }
+    auth_limits_effective(json, req.ns, &lim);
+    sq_proto_buf_init(&sb, &pk);
+    sq_ns_limits_encode(&lim, &pk);
+    sq_bus_respond(bus, msg, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
 done:
     msgpack_zone_destroy(&z);
 }
@@ -80,7 +124,7 @@ sq_status auth_bootstrap_guest(auth_store_t *s, const char *key, const char *ns)
                  "UUID and a 64-character secret of letters and digits");
         return SQ_ERR_BAD_REQUEST;
     }
-    if (!sq_name_valid(ns)) {
+    if (!sq_name_valid(ns) || strcmp(ns, AUTH_SYSTEM_NS) == 0) {
         sq_error("invalid guest namespace \"%s\"", ns);
         return SQ_ERR_BAD_REQUEST;
     }
@@ -109,5 +153,25 @@ sq_status auth_bootstrap_guest(auth_store_t *s, const char *key, const char *ns)
 done:
     msgpack_zone_destroy(&z);
     sodium_memzero(hash, sizeof hash);
+    return st;
+}
+
+sq_status auth_bootstrap_system(auth_store_t *s)
+{
+    msgpack_zone z;
+    char *owner = NULL;
+    sq_status st;
+
+    msgpack_zone_init(&z, 256);
+    st = auth_store_ensure_ns(s, AUTH_SYSTEM_NS, AUTH_SYSTEM_NS, &z, &owner);
+    if (st != SQ_OK)
+        sq_error("could not create the system namespace \"%s\": %s", AUTH_SYSTEM_NS,
+                 sq_status_str(st));
+    else if (owner == NULL || strcmp(owner, AUTH_SYSTEM_NS) != 0)
+        sq_warn("system namespace \"%s\" belongs to subject \"%s\"", AUTH_SYSTEM_NS,
+                owner ? owner : "?");
+    else
+        sq_info("system namespace \"%s\" ready", AUTH_SYSTEM_NS);
+    msgpack_zone_destroy(&z);
     return st;
 }

@@ -14,6 +14,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <string.h>
+#include "sq/util.h"
 
 bool auth_key_parse(const char *key, char uuid[AUTH_UUID_LEN + 1], const char **secret)
 {
@@ -41,6 +42,24 @@ bool auth_key_parse(const char *key, char uuid[AUTH_UUID_LEN + 1], const char **
         return false;
     *secret = key;
     return true;
+}
+
+void auth_key_new(char key[AUTH_KEY_LEN + 1], char uuid[AUTH_UUID_LEN + 1],
+                  unsigned char salt[AUTH_SALT_LEN], unsigned char hash[AUTH_HASH_LEN])
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char *secret = key + AUTH_UUID_LEN + 1;
+
+    sq_uuid_new(uuid);
+    memcpy(key, uuid, AUTH_UUID_LEN);
+    key[AUTH_UUID_LEN] = ':';
+    /* randombytes_uniform has no modulo bias: each character carries log2(62) bits */
+    for (size_t i = 0; i < AUTH_SECRET_LEN; i++)
+        secret[i] = alphabet[randombytes_uniform(sizeof alphabet - 1)];
+    secret[AUTH_SECRET_LEN] = '\0';
+    randombytes_buf(salt, AUTH_SALT_LEN);
+    auth_key_hash(salt, secret, hash);
 }
 
 void auth_key_hash(const unsigned char salt[AUTH_SALT_LEN], const char *secret,

@@ -1,9 +1,11 @@
 /* squall-auth: wiring only. Loads the config, opens PostgreSQL (migrations applied),
- * bootstraps the guest key, serves sq.auth.verify in queue group "auth" and the health
- * subject until SIGTERM, then tears down in reverse order. */
+ * bootstraps the system namespace and the guest key, serves sq.auth.verify, sq.auth.limits
+ * and sq.auth.admin in queue group "auth" and the health subject until SIGTERM, then tears
+ * down in reverse order. */
 #include "auth.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include "proto/proto.h"
 #include "sq/log.h"
 #include "sq/util.h"
@@ -37,6 +39,8 @@ int main(void)
     }
     if (auth_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
         goto out;
+    if (auth_bootstrap_system(store) != SQ_OK)
+        goto out;
     if (cfg.guest_key[0] != '\0' &&
         auth_bootstrap_guest(store, cfg.guest_key, cfg.guest_namespace) != SQ_OK)
         goto out;
@@ -45,8 +49,15 @@ int main(void)
         goto out;
 
     ctx.store = store;
+    auth_admin_init(&ctx, cfg.admin_token);
+    if (!ctx.admin_enabled)
+        sq_warn("no SQ_ADMIN_TOKEN: the admin interface (squall-admin) is disabled");
+    else if (strlen(cfg.admin_token) < 32)
+        sq_warn("SQ_ADMIN_TOKEN has fewer than 32 characters: use a long random token");
     const sq_bus_route routes[] = {
         { .subject = SQ_SUBJ_AUTH_VERIFY, .queue = "auth", .fn = auth_on_verify, .closure = &ctx },
+        { .subject = SQ_SUBJ_AUTH_LIMITS, .queue = "auth", .fn = auth_on_limits, .closure = &ctx },
+        { .subject = SQ_SUBJ_AUTH_ADMIN, .queue = "auth", .fn = auth_on_admin, .closure = &ctx },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_bus_serve_health(bus, "auth") != SQ_OK)

@@ -18,7 +18,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 SQUALL="$ROOT/ops/squall"
 
 # The services of this slice; a missing binary is an error, not a skipped service.
-REQUIRED=(gateway auth registry scheduler invoker activations)
+REQUIRED=(gateway auth registry scheduler invoker activations triggers)
 
 die() { printf 'stack.sh: error: %s\n' "$*" >&2; exit 1; }
 log() { printf 'stack.sh: %s\n' "$*" >&2; }

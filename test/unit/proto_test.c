@@ -103,6 +103,8 @@ WRAP(sq_ns_ref)
 WRAP(sq_ns_limits)
 WRAP(sq_admin)
 WRAP(sq_fire)
+WRAP(sq_sched_beat)
+WRAP(sq_sched_moved)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_ANY } fclass;
@@ -234,6 +236,7 @@ static void cmp_sq_invoke(const void *a, const void *b, const char *what)
     INT_EQ(wait_ms);
     BOOL_EQ(shared);
     STR_EQ(caller_ns);
+    STR_EQ(cause);
 }
 
 static void cmp_sq_work(const void *a, const void *b, const char *what)
@@ -248,6 +251,7 @@ static void cmp_sq_work(const void *a, const void *b, const char *what)
     BOOL_EQ(blocking);
     INT_EQ(submitted);
     OBJ_EQ(params);
+    CHECK_STR(g->cause, w->cause ? w->cause : "", what); /* NULL travels as "" */
     snprintf(sub, sizeof sub, "%s.action", what);
     cmp_sq_action(&w->action, &g->action, sub);
 }
@@ -261,8 +265,24 @@ static void cmp_sq_heartbeat(const void *a, const void *b, const char *what)
     INT_EQ(warm);
     INT_EQ(busy);
     INT_EQ(at);
+    INT_EQ(started);
     BOOL_EQ(healthy);
     BOOL_EQ(draining);
+}
+
+static void cmp_sq_sched_beat(const void *a, const void *b, const char *what)
+{
+    const sq_sched_beat *w = a, *g = b;
+    STR_EQ(id);
+    INT_EQ(at);
+}
+
+static void cmp_sq_sched_moved(const void *a, const void *b, const char *what)
+{
+    const sq_sched_moved *w = a, *g = b;
+    STR_EQ(id);
+    STR_EQ(invoker);
+    INT_EQ(seq);
 }
 
 static void cmp_sq_activation(const void *a, const void *b, const char *what)
@@ -377,6 +397,7 @@ static const fspec f_invoke[] = {
     { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
     { "key", C_STR, false }, { "params", C_MAPNIL, false }, { "blocking", C_BOOL, false },
     { "wait_ms", C_INT, false }, { "shared", C_BOOL, false }, { "caller_ns", C_STR, false },
+    { "cause", C_STR, false },
 };
 static const fspec f_work[] = {
     { "id", C_STR, true }, { "subject", C_STR, true }, { "key", C_STR, false }, { "reply", C_STR, false },
@@ -385,12 +406,15 @@ static const fspec f_work[] = {
     { "action.exec", C_MAP, true }, { "action.exec.kind", C_STR, true },
     { "action.exec.code", C_STR, true }, /* a work item must carry the code */
     { "action.limits", C_MAP, false }, { "action.limits.timeout", C_INT, false },
-    { "action.parameters", C_ARRAY, false }, { "params", C_MAP, true },
+    { "action.parameters", C_ARRAY, false }, { "params", C_MAP, true }, { "cause", C_STR, false },
 };
 static const fspec f_heartbeat[] = {
     { "id", C_STR, true }, { "total_mb", C_INT, true }, { "free_mb", C_INT, true }, { "warm", C_INT, false },
     { "busy", C_INT, false }, { "healthy", C_BOOL, false }, { "draining", C_BOOL, false }, { "at", C_INT, false },
+    { "started", C_INT, false },
 };
+static const fspec f_sched_beat[] = { { "id", C_STR, true }, { "at", C_INT, false } };
+static const fspec f_sched_moved[] = { { "id", C_STR, true }, { "invoker", C_STR, true }, { "seq", C_INT, true } };
 static const fspec f_activation[] = {
     { "activationId", C_STR, true }, { "namespace", C_STR, true }, { "name", C_STR, true },
     { "version", C_STR, false }, { "subject", C_STR, false }, { "start", C_INT, true }, { "end", C_INT, true },
@@ -428,6 +452,8 @@ static sq_entity_event s_entity_event;
 static sq_invoke s_invoke;
 static sq_work s_work;
 static sq_heartbeat s_heartbeat;
+static sq_sched_beat s_sched_beat;
+static sq_sched_moved s_sched_moved;
 static sq_activation s_activation;
 static sq_act_query s_act_query;
 static sq_ns_ref s_ns_ref;
@@ -499,6 +525,7 @@ static void make_samples(void)
     s_invoke.wait_ms = 1234;
     s_invoke.shared = true;
     s_invoke.caller_ns = "guest";
+    s_invoke.cause = "00112233445566778899aabbccddeeff";
 
     s_work.id = "fedcba9876543210fedcba9876543210";
     s_work.subject = "guest";
@@ -508,6 +535,7 @@ static void make_samples(void)
     s_work.submitted = 1795430400999LL;
     s_work.action = s_action;
     s_work.params = J("{\"name\":\"Ann\"}");
+    s_work.cause = "00112233445566778899aabbccddeeff";
 
     s_heartbeat.id = "invoker0";
     s_heartbeat.total_mb = 2048;
@@ -517,6 +545,14 @@ static void make_samples(void)
     s_heartbeat.healthy = true;
     s_heartbeat.draining = true;
     s_heartbeat.at = 1795430400000LL;
+    s_heartbeat.started = 1795430300000LL;
+
+    s_sched_beat.id = "0123456789abcdef0123456789abcdef";
+    s_sched_beat.at = 1795430400001LL;
+
+    s_sched_moved.id = "fedcba9876543210fedcba9876543210";
+    s_sched_moved.invoker = "invoker1";
+    s_sched_moved.seq = 123456789;
 
     s_activation.id = "0123456789abcdef0123456789abcdef";
     s_activation.namespace_ = "guest";
@@ -582,6 +618,8 @@ static const msgdesc msgs[] = {
     MSG(sq_ns_limits, ns_limits),
     MSG(sq_admin, admin),
     MSG(sq_fire, fire),
+    MSG(sq_sched_beat, sched_beat),
+    MSG(sq_sched_moved, sched_moved),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 

@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# Benchmark fragment (run by ops/bench.sh against its stack, with API, AUTH, BUILD, STATE,
+# SECONDS_RUN exported): trigger fires. Prints markdown rows | figure | p50 | p99 | note |.
+#
+#   - fire of a trigger with one active rule, one keep-alive connection (202 latency)
+#   - fan-out: a trigger with 10 active rules fired over 16 connections: fires/s, and whether
+#     every rule activation was recorded (activation count of the rules' action afterwards)
+#
+# The guest namespace's firesPerMinute and invocation limits are raised with squall-admin
+# first (the defaults, 60 fires and 120 invocations a minute, would turn a benchmark into a
+# 429 test). Without squall-admin or without trigger support in the registry, it says so in
+# the table instead of failing.
+set -uo pipefail
+
+SECS="${SECONDS_RUN:-10}"
+H=(-H "Authorization: Basic $AUTH" -H 'Content-Type: application/json')
+row() { printf '| %s | %s | %s | %s |\n' "$@"; }
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
+pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
+
+put() { curl -s -o /dev/null -w '%{http_code}' -X PUT "${H[@]}" "$API/$1?overwrite=true" -d "$2"; }
+
+if [[ -x $BUILD/ops/squall-admin && -n ${SQ_ADMIN_TOKEN:-} ]]; then
+  "$BUILD/ops/squall-admin" --url "$SQ_NATS_URL" namespace limits set guest firesPerMinute=100000000 \
+    invocationsPerMinute=100000000 concurrentInvocations=100000 >/dev/null 2>&1 ||
+    echo "triggers.sh: could not raise the guest limits" >&2
+  LIMITS_NOTE="guest limits raised with squall-admin"
+else
+  LIMITS_NOTE="no squall-admin: default limits (60 fires/min) apply"
+fi
+
+code=$(put triggers/bench-t1 '{}')
+if [[ $code != 200 ]]; then
+  row "trigger fire, 1 active rule" "n/a" "n/a" "the registry does not store triggers (PUT trigger: $code)"
+  exit 0
+fi
+put actions/bench-rule '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true}}"}}' >/dev/null
+put rules/bench-r1 '{"trigger":"bench-t1","action":"bench-rule"}' >/dev/null
+curl -s -o /dev/null -X POST "${H[@]}" "$API/rules/bench-r1" -d '{"status":"active"}'
+for _ in $(seq 1 20); do curl -s -o /dev/null -X POST "${H[@]}" "$API/triggers/bench-t1" -d '{}'; done
+
+LUA="$STATE/fire.lua"
+cat >"$LUA" <<EOF
+wrk.method = "POST"
+wrk.body = '{"n":1}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic $AUTH"
+EOF
+OUT1="$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$LUA" "$API/triggers/bench-t1")"
+P50=$(pct "$OUT1" "50%"); P99=$(pct "$OUT1" "99%")
+RPS=$(echo "$OUT1" | awk '/Requests\/sec/ {print int($2)}')
+NON2XX=$(echo "$OUT1" | awk '/Non-2xx/ {print $NF}')
+row "trigger fire, 1 active rule, 1 connection (HTTP -> gateway -> triggers -> scheduler -> JetStream)" \
+  "${P50} µs" "${P99} µs" "${RPS} fires/s${NON2XX:+, $NON2XX non-2xx}; target p50 ≤ 1000 µs; $LIMITS_NOTE"
+
+# fan-out: 10 rules to one action, counted afterwards
+put actions/bench-fan '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true}}"}}' >/dev/null
+put triggers/bench-t10 '{}' >/dev/null
+for i in $(seq 1 10); do
+  put "rules/bench-f$i" '{"trigger":"bench-t10","action":"bench-fan"}' >/dev/null
+done
+sleep 1
+before=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
+OUT10="$(wrk -t2 -c16 -d"${SECS}s" --latency -s "$LUA" "$API/triggers/bench-t10")"
+TOTAL=$(echo "$OUT10" | awk '/requests in/ {print $1}')
+BAD=$(echo "$OUT10" | awk '/Non-2xx/ {print $NF}')
+OK=$(( TOTAL - ${BAD:-0} ))
+FPS=$(awk -v n="$OK" -v s="$SECS" 'BEGIN { printf "%d", n / s }')
+F50=$(pct "$OUT10" "50%"); F99=$(pct "$OUT10" "99%")
+# wait for the records to settle (stable count for 3 s, at most 120 s)
+want=$(( OK * 10 ))
+last=-1; stable=0; got=0
+for _ in $(seq 1 240); do
+  got=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
+  got=$(( ${got:-0} - ${before:-0} ))
+  (( got >= want )) && break
+  if (( got == last )); then stable=$((stable + 1)); (( stable >= 6 )) && break; else stable=0; fi
+  last=$got
+  sleep 0.5
+done
+row "trigger fan-out to 10 rules, 16 connections" "${F50} µs" "${F99} µs" \
+  "${FPS} fires/s (${OK} answered 202${BAD:+, $BAD refused}); ${got} rule activations recorded for ${want} expected (10 per fire; fires still in flight when wrk stops add a few); target ≥ 5000 fires/s"
+
+# alarm: a per-second cron through the alarms feed; how late each fire starts after its tick
+feed=$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "${API%/_}/whisk.system/actions/alarms/alarm?code=false")
+if [[ $feed == 200 && -n ${SQ_GUEST_KEY:-} ]]; then
+  put triggers/bench-alarm '{}' >/dev/null
+  put rules/bench-ra '{"trigger":"bench-alarm","action":"bench-rule"}' >/dev/null
+  t0=$(( $(date +%s%3N) + 1000 ))
+  curl -s -o /dev/null -X POST "${H[@]}" "${API%/_}/whisk.system/actions/alarms/alarm?blocking=true" \
+    -d "{\"lifecycleEvent\":\"CREATE\",\"triggerName\":\"/_/bench-alarm\",\"authKey\":\"$SQ_GUEST_KEY\",\"cron\":\"* * * * * *\"}"
+  sleep "$SECS"
+  curl -s -o /dev/null -X POST "${H[@]}" "${API%/_}/whisk.system/actions/alarms/alarm?blocking=true" \
+    -d "{\"lifecycleEvent\":\"DELETE\",\"triggerName\":\"/_/bench-alarm\",\"authKey\":\"$SQ_GUEST_KEY\"}"
+  sleep 1
+  LATE=$(curl -s "${H[@]}" "$API/activations?name=bench-alarm&since=$t0&limit=200" |
+    grep -o '"start":[0-9]*' | cut -d: -f2 | awk '{print $1 % 1000}' | sort -n)
+  NFIRES=$(echo "$LATE" | grep -c . || true)
+  if (( NFIRES > 0 )); then
+    L50=$(echo "$LATE" | awk -v n="$NFIRES" 'NR == int((n + 1) / 2) {print; exit}')
+    L99=$(echo "$LATE" | awk -v n="$NFIRES" 'NR == (int(n * 0.99) > 0 ? int(n * 0.99) : 1) {print; exit}')
+    row "alarm: fire start after its cron tick (every second, ${SECS} s)" "$(( L50 * 1000 )) µs" "$(( L99 * 1000 )) µs" \
+      "${NFIRES} fires (ms resolution); target ≤ 50 ms; lease = one JetStream KV create"
+  else
+    row "alarm: fire start after its cron tick" "n/a" "n/a" "no fires recorded"
+  fi
+  curl -s -o /dev/null -X DELETE "${H[@]}" "$API/rules/bench-ra"
+  curl -s -o /dev/null -X DELETE "${H[@]}" "$API/triggers/bench-alarm"
+else
+  row "alarm: fire start after its cron tick" "n/a" "n/a" "the alarms feed is not installed (GET: $feed)"
+fi
+
+# clean up what the run made
+for i in $(seq 1 10); do curl -s -o /dev/null -X DELETE "${H[@]}" "$API/rules/bench-f$i"; done
+curl -s -o /dev/null -X DELETE "${H[@]}" "$API/rules/bench-r1"
+for t in bench-t1 bench-t10; do curl -s -o /dev/null -X DELETE "${H[@]}" "$API/triggers/$t"; done
+exit 0

@@ -1,0 +1,316 @@
+/*
+ * squall-admin: the operator's tool for subjects (users), their namespaces and keys, and
+ * namespace limits. It sends one sq.auth.admin request (proto: sq_admin) carrying the admin
+ * token to the auth service over NATS and prints the reply as indented JSON on stdout.
+ *
+ *   squall-admin [--url U] [--token T] [--timeout-ms N] COMMAND ARGS...
+ *
+ * The URL defaults to $SQ_NATS_URL (else nats://127.0.0.1:4222), the token to
+ * $SQ_ADMIN_TOKEN (prefer the environment: a --token is visible to other local users in the
+ * process list). Exit status: 0 success, 1 the service answered with an error (or could not
+ * be reached; the message goes to stderr), 2 usage error.
+ */
+#include <nats/nats.h>
+
+#include <errno.h>
+#include <jansson.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "proto/proto.h"
+#include "sq/bus.h"
+#include "sq/json.h"
+#include "sq/mp.h"
+#include "sq/util.h"
+
+#define PROG "squall-admin"
+
+static void usage(FILE *f)
+{
+    fputs("usage: " PROG " [--url U] [--token T] [--timeout-ms N] COMMAND ARGS...\n"
+          "\n"
+          "commands:\n"
+          "  user create SUBJECT [NAMESPACE]    a new subject with a namespace (default: named\n"
+          "                                     like the subject) and its key; for an existing\n"
+          "                                     subject, one more namespace with its own key\n"
+          "  user delete SUBJECT                the subject, its namespaces and keys\n"
+          "  user get SUBJECT                   blocked?, namespaces and their key uuids\n"
+          "  user list                          every subject\n"
+          "  user block SUBJECT                 its keys are refused (403) until unblocked\n"
+          "  user unblock SUBJECT\n"
+          "  key rotate SUBJECT [NAMESPACE]     a new key replaces the namespace's key(s)\n"
+          "  namespace limits get NAMESPACE\n"
+          "  namespace limits set NAMESPACE NAME=VALUE...\n"
+          "                                     NAME: concurrentInvocations, invocationsPerMinute,\n"
+          "                                     firesPerMinute (positive integers),\n"
+          "                                     actionTimeoutMax (ms, 100..300000),\n"
+          "                                     actionMemoryMax (MB, 128..512);\n"
+          "                                     VALUE 'default' goes back to the default\n"
+          "\n"
+          "options:\n"
+          "  --url U          NATS server (default $SQ_NATS_URL, else nats://127.0.0.1:4222)\n"
+          "  --token T        admin token (default $SQ_ADMIN_TOKEN; ops/squall keeps it in\n"
+          "                   $SQ_STATE_DIR/admin.token)\n"
+          "  --timeout-ms N   how long to wait for the auth service (default 5000)\n"
+          "  -h, --help       this text\n"
+          "\n"
+          "The reply is printed as JSON. Exit status: 0 success; 1 error from the service (or\n"
+          "NATS/auth unreachable), message on stderr; 2 usage error.\n",
+          f);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fprintf(stderr, PROG ": ");
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\n(try '" PROG " --help')\n");
+    return 2;
+}
+
+/* Packs NAME=VALUE pairs into the limits map; 2 with a message on a malformed pair. */
+static int pack_limits(msgpack_packer *pk, char **pairs, int n)
+{
+    msgpack_pack_map(pk, (size_t)n);
+    for (int i = 0; i < n; i++) {
+        const char *eq = strchr(pairs[i], '=');
+        const char *v;
+        char *end = NULL;
+        long long x;
+
+        if (eq == NULL || eq == pairs[i] || eq[1] == '\0')
+            return usage_error("expected NAME=VALUE, not '%s'", pairs[i]);
+        sq_mp_pack_strn(pk, pairs[i], (size_t)(eq - pairs[i]));
+        v = eq + 1;
+        if (strcmp(v, "default") == 0) {
+            msgpack_pack_nil(pk);
+            continue;
+        }
+        errno = 0;
+        x = strtoll(v, &end, 10);
+        if (errno != 0 || end == v || *end != '\0')
+            return usage_error("the value in '%s' is not an integer (or 'default')", pairs[i]);
+        msgpack_pack_int64(pk, x);
+    }
+    return 0;
+}
+
+/* Builds the request for the command in args (token filled in later). 0, or 2 on a usage
+ * error (message printed). */
+static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgpack_sbuffer *sb)
+{
+    msgpack_packer pk;
+    msgpack_sbuffer lb;
+    msgpack_object limits = { .type = MSGPACK_OBJECT_NIL };
+    const char *op = NULL, *subject = NULL, *ns = NULL;
+    char **pairs = NULL;
+    int npairs = 0, min = 0, max = 0, first = 0;
+    const char *a0 = argc > 0 ? argv[0] : "", *a1 = argc > 1 ? argv[1] : "";
+
+    if (argc < 1)
+        return usage_error("%s", "no command given");
+    if (strcmp(a0, "user") == 0) {
+        first = 2;
+        min = max = 1;
+        if (strcmp(a1, "create") == 0)
+            op = "user.create", max = 2;
+        else if (strcmp(a1, "delete") == 0)
+            op = "user.delete";
+        else if (strcmp(a1, "get") == 0)
+            op = "user.get";
+        else if (strcmp(a1, "list") == 0)
+            op = "user.list", min = max = 0;
+        else if (strcmp(a1, "block") == 0)
+            op = "user.block";
+        else if (strcmp(a1, "unblock") == 0)
+            op = "user.unblock";
+        else
+            return usage_error("unknown command 'user %s'", a1);
+    } else if (strcmp(a0, "key") == 0) {
+        if (strcmp(a1, "rotate") != 0)
+            return usage_error("unknown command 'key %s'", a1);
+        op = "key.rotate", first = 2, min = 1, max = 2;
+    } else if (strcmp(a0, "namespace") == 0) {
+        const char *a2 = argc > 2 ? argv[2] : "";
+        if (strcmp(a1, "limits") != 0)
+            return usage_error("unknown command 'namespace %s'", a1);
+        first = 3;
+        if (strcmp(a2, "get") == 0)
+            op = "limits.get", min = max = 1;
+        else if (strcmp(a2, "set") == 0)
+            op = "limits.set", min = 2, max = 1 << 20;
+        else
+            return usage_error("unknown command 'namespace limits %s'", a2);
+    } else {
+        return usage_error("unknown command '%s'", a0);
+    }
+    argc -= first;
+    argv += first;
+    if (argc < min)
+        return usage_error("%s: missing arguments", op);
+    if (argc > max)
+        return usage_error("%s: too many arguments", op);
+    if (strncmp(op, "limits.", 7) == 0) {
+        ns = argv[0];
+        pairs = argv + 1;
+        npairs = argc - 1;
+    } else if (argc > 0) {
+        subject = argv[0];
+        ns = argc > 1 ? argv[1] : NULL;
+    }
+
+    /* NAME=VALUE pairs become a msgpack map, unpacked again to travel as sq_admin.limits */
+    msgpack_sbuffer_init(&lb);
+    msgpack_packer_init(&pk, &lb, msgpack_sbuffer_write);
+    if (pairs != NULL) {
+        if (pack_limits(&pk, pairs, npairs) != 0) {
+            msgpack_sbuffer_destroy(&lb);
+            return 2;
+        }
+        if (sq_mp_unpack(lb.data, lb.size, z, &limits) != SQ_OK) {
+            msgpack_sbuffer_destroy(&lb);
+            return usage_error("%s", "too many limits");
+        }
+    }
+    msgpack_sbuffer_init(sb);
+    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
+    sq_admin_encode(&(sq_admin){ .token = (char *)token, .op = (char *)op, .subject = (char *)subject,
+                                 .namespace_ = (char *)ns, .limits = limits }, &pk);
+    msgpack_sbuffer_destroy(&lb);
+    return 0;
+}
+
+/* Prints the reply; returns the exit status (0, or 1 for a wire error). */
+static int print_reply(const char *data, size_t len)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    json_t *j;
+    char *text;
+    int code, rc = 1;
+    const char *m;
+    size_t mlen;
+
+    msgpack_zone_init(&z, 4096);
+    if (sq_mp_unpack(data, len, &z, &o) != SQ_OK) {
+        fprintf(stderr, PROG ": malformed reply from the auth service (%zu bytes)\n", len);
+        goto out;
+    }
+    if (sq_wire_error_get(&o, &code, &m, &mlen)) {
+        fprintf(stderr, PROG ": error %d: %.*s\n", code, (int)mlen, m);
+        goto out;
+    }
+    if ((j = sq_mp_to_json(&o)) == NULL || (text = json_dumps(j, JSON_INDENT(2))) == NULL) {
+        json_decref(j);
+        fprintf(stderr, PROG ": could not print the reply\n");
+        goto out;
+    }
+    printf("%s\n", text);
+    free(text);
+    json_decref(j);
+    rc = 0;
+out:
+    msgpack_zone_destroy(&z);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("SQ_NATS_URL"), *token = getenv("SQ_ADMIN_TOKEN");
+    long timeout_ms = 5000;
+    int i = 1, rc = 1;
+    natsOptions *opts = NULL;
+    natsConnection *nc = NULL;
+    natsMsg *reply = NULL;
+    msgpack_sbuffer sb = { 0 };
+    msgpack_zone z;
+    natsStatus s;
+
+    if (url == NULL || *url == '\0')
+        url = "nats://127.0.0.1:4222";
+    for (; i < argc && argv[i][0] == '-'; i++) {
+        const char *a = argv[i], *v = NULL;
+        if (strcmp(a, "--") == 0) {
+            i++;
+            break;
+        }
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        }
+        if (strncmp(a, "--url=", 6) == 0 || strncmp(a, "--token=", 8) == 0 ||
+            strncmp(a, "--timeout-ms=", 13) == 0)
+            v = strchr(a, '=') + 1;
+        else if (strcmp(a, "--url") == 0 || strcmp(a, "--token") == 0 ||
+                 strcmp(a, "--timeout-ms") == 0) {
+            if (i + 1 >= argc)
+                return usage_error("option %s needs a value", a);
+            v = argv[++i];
+        } else
+            return usage_error("unknown option '%s'", a);
+        if (strncmp(a, "--url", 5) == 0)
+            url = v;
+        else if (strncmp(a, "--token", 7) == 0)
+            token = v;
+        else {
+            char *end = NULL;
+            errno = 0;
+            timeout_ms = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || timeout_ms <= 0 || timeout_ms > 3600000)
+                return usage_error("bad --timeout-ms '%s'", v);
+        }
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    if (strcmp(argv[i], "help") == 0) {
+        usage(stdout);
+        return 0;
+    }
+    if (token == NULL || *token == '\0')
+        return usage_error("%s", "no admin token: set SQ_ADMIN_TOKEN or pass --token "
+                           "(ops/squall keeps it in $SQ_STATE_DIR/admin.token)");
+    msgpack_zone_init(&z, 1024);
+    if ((rc = build(argc - i, argv + i, token, &z, &sb)) != 0) {
+        msgpack_zone_destroy(&z);
+        return rc;
+    }
+    rc = 1;
+
+    s = natsOptions_Create(&opts);
+    if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK) s = natsOptions_SetName(opts, PROG);
+    if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+    if (s != NATS_OK) {
+        fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", url, natsStatus_GetText(s));
+        goto out;
+    }
+    s = natsConnection_Request(&reply, nc, SQ_SUBJ_AUTH_ADMIN, sb.data, (int)sb.size, timeout_ms);
+    if (s == NATS_NO_RESPONDERS) {
+        fprintf(stderr, PROG ": the auth service is not running (nobody answers %s on %s)\n",
+                SQ_SUBJ_AUTH_ADMIN, url);
+        goto out;
+    }
+    if (s == NATS_TIMEOUT) {
+        fprintf(stderr, PROG ": the auth service did not answer within %ld ms\n", timeout_ms);
+        goto out;
+    }
+    if (s != NATS_OK) {
+        fprintf(stderr, PROG ": request failed: %s\n", natsStatus_GetText(s));
+        goto out;
+    }
+    rc = print_reply(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply));
+out:
+    if (sb.data != NULL)
+        sodium_memzero(sb.data, sb.size); /* the token */
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_destroy(&z);
+    natsMsg_Destroy(reply);
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(opts);
+    nats_Close();
+    return rc;
+}

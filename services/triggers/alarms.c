@@ -1,0 +1,626 @@
+/* The alarms feed: timers that fire triggers on a cron schedule, every N minutes, or once.
+ *
+ * How a timer comes to be. The feed actions of /whisk.system/alarms (alarm, interval, once)
+ * run like any action, without NATS credentials; on CREATE they check their parameters and
+ * write them into the trigger itself, as its annotation `alarm` (through the REST API, with
+ * the authKey OpenWhisk hands every feed action), and on DELETE they take it away. Every
+ * change of a trigger is announced on sq.evt.entity.<ns>.trigger; a JetStream stream keeps
+ * those events (SQ_TRIGGER_EVENTS), so that none is lost while no triggers service runs, and
+ * the copies of the service share them through one durable consumer. For each, the trigger
+ * is read back from the registry and its timer written to, or deleted from, the JetStream KV
+ * bucket SQ_ALARMS (key a.<ns>.<trigger>): the durable list of timers, which survives
+ * restarts of everything.
+ *
+ * How a tick fires once across N copies. Every copy watches SQ_ALARMS and keeps every timer
+ * in memory with its next tick. At a tick each copy tries to create the key
+ * <timer>.<tick ms> in the bucket SQ_ALARM_TICKS (one hour TTL): the KV create is a compare-
+ * and-set on "no such key", so exactly one copy wins the tick and fires; the others skip it.
+ * A copy that dies (kill -9) loses nothing: the others win the following ticks.
+ *
+ * Times are UTC, in ms since the epoch (the feed actions turn dates into numbers). */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "cron.h"
+#include "sq/log.h"
+#include "sq/util.h"
+#include "triggers.h"
+
+enum { ALARM_CRON, ALARM_INTERVAL, ALARM_ONCE };
+static const char *const type_names[] = { "alarm", "interval", "once" };
+
+typedef struct trg_timer {
+    struct trg_timer *next;
+    char *key, *ns, *name;
+    int type;
+    trg_cron cron;
+    int64_t interval_ms, at_ms, start_ms, stop_ms, created_ms;
+    char *payload;          /* msgpack map (or nil) */
+    size_t payload_len;
+    int64_t next_ms;        /* -1: nothing more to fire */
+} trg_timer;
+
+static struct {
+    trg_service *s;
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    trg_timer *list;
+    kvStore *timers, *ticks;
+    natsSubscription *events;
+    pthread_t watch_thread, timer_thread, event_thread;
+    int nthreads;
+    atomic_bool stopping;
+    trg_worker worker;      /* fires from the timer thread */
+    bool worker_ok;
+} A = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* ---- keys and values ------------------------------------------------------------------------ */
+
+/* a.<ns>.<name> with every byte outside [A-Za-z0-9_-] written =XX (KV keys allow '='). */
+static int timer_key(const char *ns, const char *name, char *out, size_t outlen)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const char *parts[2] = { ns, name };
+    size_t o = 0;
+    if (outlen < 3)
+        return -1;
+    out[o++] = 'a';
+    for (int p = 0; p < 2; p++) {
+        if (o + 1 >= outlen)
+            return -1;
+        out[o++] = '.';
+        for (const char *s = parts[p]; *s; s++) {
+            unsigned char c = (unsigned char)*s;
+            bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+            if (o + (keep ? 1 : 3) >= outlen)
+                return -1;
+            if (keep)
+                out[o++] = (char)c;
+            else {
+                out[o++] = '=';
+                out[o++] = hex[c >> 4];
+                out[o++] = hex[c & 15];
+            }
+        }
+    }
+    out[o] = '\0';
+    return 0;
+}
+
+static bool get_int(const msgpack_object *m, const char *key, int64_t *out)
+{
+    const msgpack_object *v = sq_mp_get(m, key);
+    if (v == NULL || v->type == MSGPACK_OBJECT_NIL)
+        return true;
+    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        *out = (int64_t)v->via.u64;
+    else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        *out = v->via.i64;
+    else if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32)
+        *out = (int64_t)v->via.f64;
+    else
+        return false;
+    return true;
+}
+
+/* The timer's next tick strictly after now; -1 when there is none. */
+static int64_t next_tick(const trg_timer *a, int64_t now)
+{
+    int64_t from = now, t;
+    if (a->start_ms > 0 && a->start_ms - 1 > from)
+        from = a->start_ms - 1;
+    switch (a->type) {
+    case ALARM_CRON:
+        t = trg_cron_next(&a->cron, from);
+        break;
+    case ALARM_INTERVAL: {
+        int64_t base = a->start_ms > 0 ? a->start_ms : a->created_ms;
+        if (from < base)
+            t = base;
+        else
+            t = base + ((from - base) / a->interval_ms + 1) * a->interval_ms;
+        break;
+    }
+    default:
+        t = a->at_ms > now ? a->at_ms : -1;
+    }
+    if (t >= 0 && a->stop_ms > 0 && t > a->stop_ms)
+        return -1;
+    return t;
+}
+
+/* Checks a timer's settings (the `alarm` annotation of a trigger, or a stored value) into
+ * *a. The strings of *a are not set. */
+static bool alarm_parse(const msgpack_object *cfg, trg_timer *a, char *err, size_t errlen)
+{
+    const msgpack_object *type = sq_mp_get(cfg, "type");
+    int64_t minutes = 0;
+
+    memset(a, 0, sizeof *a);
+    if (cfg->type != MSGPACK_OBJECT_MAP) {
+        snprintf(err, errlen, "the alarm settings are not a map");
+        return false;
+    }
+    if (sq_mp_str_eq(type, "alarm") || sq_mp_str_eq(type, "cron"))
+        a->type = ALARM_CRON;
+    else if (sq_mp_str_eq(type, "interval"))
+        a->type = ALARM_INTERVAL;
+    else if (sq_mp_str_eq(type, "once"))
+        a->type = ALARM_ONCE;
+    else {
+        snprintf(err, errlen, "unknown alarm type");
+        return false;
+    }
+    if (!get_int(cfg, "startDate", &a->start_ms) || !get_int(cfg, "stopDate", &a->stop_ms) ||
+        !get_int(cfg, "minutes", &minutes) || !get_int(cfg, "date", &a->at_ms) ||
+        !get_int(cfg, "created", &a->created_ms)) {
+        snprintf(err, errlen, "startDate, stopDate, minutes, date and created are numbers");
+        return false;
+    }
+    if (a->type == ALARM_CRON) {
+        const msgpack_object *c = sq_mp_get(cfg, "cron");
+        char expr[256];
+        if (c == NULL || c->type != MSGPACK_OBJECT_STR || c->via.str.size >= sizeof expr) {
+            snprintf(err, errlen, "an alarm needs a cron expression");
+            return false;
+        }
+        memcpy(expr, c->via.str.ptr, c->via.str.size);
+        expr[c->via.str.size] = '\0';
+        if (!trg_cron_parse(expr, &a->cron, err, errlen))
+            return false;
+    } else if (a->type == ALARM_INTERVAL) {
+        if (minutes <= 0 || minutes > 10 * 365 * 24 * 60) {
+            snprintf(err, errlen, "an interval needs minutes > 0");
+            return false;
+        }
+        a->interval_ms = minutes * 60000;
+    } else if (a->at_ms <= 0) {
+        snprintf(err, errlen, "a once alarm needs a date");
+        return false;
+    }
+    return true;
+}
+
+static void alarm_free(trg_timer *a)
+{
+    if (a == NULL)
+        return;
+    free(a->key);
+    free(a->ns);
+    free(a->name);
+    free(a->payload);
+    free(a);
+}
+
+/* ---- the stored timers: the watch ------------------------------------------------------ */
+
+/* Replaces (or, value NULL, removes) the timer at key. */
+static void timers_set(const char *key, const char *value, size_t len)
+{
+    trg_timer *n = NULL, **pp;
+    msgpack_zone z;
+    msgpack_object o;
+    char err[200] = "";
+
+    if (value != NULL) {
+        msgpack_zone_init(&z, 1024);
+        n = calloc(1, sizeof *n);
+        if (n && sq_mp_unpack(value, len, &z, &o) == SQ_OK && alarm_parse(&o, n, err, sizeof err)) {
+            const msgpack_object *pl = sq_mp_get(&o, "payload");
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            n->ns = sq_mp_strdup(&z, sq_mp_get(&o, "ns"));
+            n->name = sq_mp_strdup(&z, sq_mp_get(&o, "name"));
+            n->ns = n->ns ? strdup(n->ns) : NULL;
+            n->name = n->name ? strdup(n->name) : NULL;
+            n->key = strdup(key);
+            sq_proto_buf_init(&sb, &pk);
+            sq_mp_pack_obj(&pk, pl && pl->type == MSGPACK_OBJECT_MAP ? pl : NULL);
+            n->payload = sb.data;
+            n->payload_len = sb.size;
+            if (!n->ns || !n->name || !n->key || !n->payload) {
+                alarm_free(n);
+                n = NULL;
+            } else
+                n->next_ms = next_tick(n, sq_now_ms());
+        } else {
+            sq_warn("ignored stored timer \"%s\": %s", key, err[0] ? err : "unreadable");
+            free(n);
+            n = NULL;
+        }
+        msgpack_zone_destroy(&z);
+    }
+    pthread_mutex_lock(&A.lock);
+    for (pp = &A.list; *pp; pp = &(*pp)->next)
+        if (strcmp((*pp)->key, key) == 0) {
+            trg_timer *old = *pp;
+            *pp = old->next;
+            alarm_free(old);
+            break;
+        }
+    if (n != NULL) {
+        n->next = A.list;
+        A.list = n;
+    }
+    pthread_cond_broadcast(&A.cv);
+    pthread_mutex_unlock(&A.lock);
+    if (n != NULL)
+        sq_info("timer \"%s\" (%s of \"%s/%s\"): next tick %lld", key, type_names[n->type], n->ns, n->name,
+                (long long)n->next_ms);
+    else if (value == NULL)
+        sq_info("timer \"%s\" removed", key);
+}
+
+static void *watch_main(void *arg)
+{
+    while (!atomic_load(&A.stopping)) {
+        kvWatcher *w = NULL;
+        natsStatus s = kvStore_WatchAll(&w, A.timers, NULL);
+        if (s != NATS_OK) {
+            sq_warn("could not watch the timers: %s", natsStatus_GetText(s));
+            usleep(500 * 1000);
+            continue;
+        }
+        while (!atomic_load(&A.stopping)) {
+            kvEntry *e = NULL;
+            s = kvWatcher_Next(&e, w, 500);
+            if (s == NATS_TIMEOUT)
+                continue;
+            if (s != NATS_OK)
+                break;
+            if (e == NULL)
+                continue; /* the initial values are in */
+            if (kvEntry_Operation(e) == kvOp_Put)
+                timers_set(kvEntry_Key(e), kvEntry_Value(e), (size_t)kvEntry_ValueLen(e));
+            else
+                timers_set(kvEntry_Key(e), NULL, 0);
+            kvEntry_Destroy(e);
+        }
+        kvWatcher_Destroy(w);
+    }
+    return NULL;
+}
+
+/* ---- ticks --------------------------------------------------------------------------------- */
+
+static void fire_tick(const char *key, const char *ns, const char *name, const char *payload, size_t plen,
+                      int64_t tick, bool last)
+{
+    char lease[600], id[33];
+    uint64_t rev = 0;
+    natsStatus s;
+    sq_fire f = { 0 };
+    msgpack_object o;
+    char *copy;
+    int code;
+
+    snprintf(lease, sizeof lease, "%s.%lld", key, (long long)tick);
+    s = kvStore_Create(&rev, A.ticks, lease, "1", 1);
+    if (s != NATS_OK) {
+        if (s != NATS_ERR) /* NATS_ERR: "wrong last sequence", another copy has the tick */
+            sq_debug("tick \"%s\" not taken: %s", lease, natsStatus_GetText(s));
+        return;
+    }
+    msgpack_zone_clear(&A.worker.zone);
+    copy = msgpack_zone_malloc(&A.worker.zone, plen ? plen : 1);
+    if (copy == NULL)
+        return;
+    memcpy(copy, payload, plen);
+    if (sq_mp_unpack(copy, plen, &A.worker.zone, &o) != SQ_OK)
+        o.type = MSGPACK_OBJECT_NIL;
+    sq_id_new(id);
+    f.id = id;
+    f.ns = (char *)ns;
+    f.name = (char *)name;
+    f.subject = (char *)ns;
+    f.key = "";
+    f.caller_ns = (char *)ns;
+    f.payload = o;
+    code = trg_fire(&A.worker, NULL, &f);
+    if (code != 0 && code != 404)
+        sq_warn("alarm of trigger \"%s/%s\" at %lld: the fire was refused (%d)", ns, name, (long long)tick, code);
+    sq_debug("alarm \"%s\" fired %lld ms after its tick", key, (long long)(sq_now_ms() - tick));
+    if (code == 404 || last) {
+        /* the trigger is gone, or nothing is left to fire: the timer goes */
+        kvStore_Delete(A.timers, key);
+    }
+}
+
+static void *timer_main(void *arg)
+{
+    pthread_mutex_lock(&A.lock);
+    while (!atomic_load(&A.stopping)) {
+        int64_t now = sq_now_ms(), soonest = now + 1000;
+        trg_timer *due = NULL;
+        for (trg_timer *a = A.list; a; a = a->next) {
+            if (a->next_ms < 0)
+                continue;
+            if (a->next_ms <= now) {
+                due = a;
+                break;
+            }
+            if (a->next_ms < soonest)
+                soonest = a->next_ms;
+        }
+        if (due != NULL) {
+            int64_t tick = due->next_ms;
+            char *key = strdup(due->key), *ns = strdup(due->ns), *name = strdup(due->name);
+            char *payload = malloc(due->payload_len ? due->payload_len : 1);
+            size_t plen = due->payload_len;
+            bool last;
+            if (payload)
+                memcpy(payload, due->payload, plen);
+            due->next_ms = next_tick(due, tick);
+            last = due->next_ms < 0;
+            pthread_mutex_unlock(&A.lock);
+            if (key && ns && name && payload) {
+                if (sq_now_ms() - tick > 60000)
+                    sq_warn("skipping a tick of \"%s\" a minute late", key);
+                else
+                    fire_tick(key, ns, name, payload, plen, tick, last);
+            }
+            free(key);
+            free(ns);
+            free(name);
+            free(payload);
+            pthread_mutex_lock(&A.lock);
+            continue;
+        }
+        {
+            struct timespec ts = { .tv_sec = soonest / 1000, .tv_nsec = (soonest % 1000) * 1000000L };
+            pthread_cond_timedwait(&A.cv, &A.lock, &ts);
+        }
+    }
+    pthread_mutex_unlock(&A.lock);
+    return NULL;
+}
+
+/* ---- trigger events: keeping SQ_ALARMS in step with the triggers ------------------------------ */
+
+/* The `alarm` annotation of a trigger as the registry answers it, or NULL. */
+static const msgpack_object *alarm_annotation(const msgpack_object *trigger)
+{
+    const msgpack_object *anns = sq_mp_get(trigger, "annotations");
+    if (anns == NULL || anns->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    for (uint32_t i = 0; i < anns->via.array.size; i++)
+        if (sq_mp_str_eq(sq_mp_get(&anns->via.array.ptr[i], "key"), "alarm"))
+            return sq_mp_get(&anns->via.array.ptr[i], "value");
+    return NULL;
+}
+
+/* Reads ns/name from the registry and writes or deletes its timer. False when the registry
+ * could not be asked (the event is then redelivered). */
+static bool sync_trigger(const char *ns, const char *name)
+{
+    char key[700], err[200] = "";
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_zone z;
+    msgpack_object o;
+    natsMsg *reply = NULL;
+    const msgpack_object *cfg;
+    sq_reg_ref ref = { .ns = (char *)ns, .name = (char *)name, .kind = SQ_KIND_TRIGGER };
+    int code;
+    const char *emsg;
+    size_t elen;
+    bool ok = true, keep = false;
+    trg_timer a;
+
+    if (timer_key(ns, name, key, sizeof key) != 0)
+        return true;
+    sq_proto_buf_init(&sb, &pk);
+    sq_reg_ref_encode(&ref, &pk);
+    if (sq_bus_request(A.s->bus, SQ_SUBJ_REG_GET, sb.data, sb.size, trg_cfg.registry_timeout_ms, &reply) != SQ_OK) {
+        msgpack_sbuffer_destroy(&sb);
+        return false;
+    }
+    msgpack_zone_init(&z, 2048);
+    if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) != SQ_OK) {
+        ok = true; /* nothing to learn from it */
+    } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
+        ok = code < 500; /* 404: the trigger is gone; the timer goes too */
+        if (code == 404 && !trg_natsfeed_sync(ns, name, NULL))
+            ok = false;
+    } else if (!trg_natsfeed_sync(ns, name, &o)) {
+        ok = false;
+    } else if ((cfg = alarm_annotation(&o)) != NULL && cfg->type == MSGPACK_OBJECT_MAP) {
+        const msgpack_object *paused = sq_mp_get(cfg, "paused");
+        if (!alarm_parse(cfg, &a, err, sizeof err)) {
+            sq_warn("trigger \"%s/%s\" has a bad alarm: %s", ns, name, err);
+        } else if (!(paused && paused->type == MSGPACK_OBJECT_BOOLEAN && paused->via.boolean)) {
+            /* the stored value: the settings with ns, name, the payload and when */
+            const msgpack_object *pl = sq_mp_get(cfg, "trigger_payload");
+            msgpack_sbuffer_clear(&sb);
+            msgpack_pack_map(&pk, 10);
+            sq_mp_kv_str(&pk, "ns", ns);
+            sq_mp_kv_str(&pk, "name", name);
+            sq_mp_kv_str(&pk, "type", type_names[a.type]);
+            sq_mp_kv_obj(&pk, "cron", sq_mp_get(cfg, "cron"));
+            sq_mp_kv_int(&pk, "minutes", a.interval_ms / 60000);
+            sq_mp_kv_int(&pk, "date", a.at_ms);
+            sq_mp_kv_int(&pk, "startDate", a.start_ms);
+            sq_mp_kv_int(&pk, "stopDate", a.stop_ms);
+            sq_mp_kv_obj(&pk, "payload", pl && pl->type == MSGPACK_OBJECT_MAP ? pl : NULL);
+            sq_mp_kv_int(&pk, "created", a.created_ms > 0 ? a.created_ms : sq_now_ms());
+            keep = true;
+        }
+    }
+    if (keep) {
+        uint64_t rev;
+        natsStatus s = kvStore_Put(&rev, A.timers, key, sb.data, (int)sb.size);
+        if (s != NATS_OK) {
+            sq_warn("could not store the timer of \"%s/%s\": %s", ns, name, natsStatus_GetText(s));
+            ok = false;
+        }
+    } else if (ok) {
+        kvEntry *e = NULL;
+        if (kvStore_Get(&e, A.timers, key) == NATS_OK) {
+            kvEntry_Destroy(e);
+            kvStore_Delete(A.timers, key);
+        }
+    }
+    msgpack_zone_destroy(&z);
+    natsMsg_Destroy(reply);
+    msgpack_sbuffer_destroy(&sb);
+    return ok;
+}
+
+static void *event_main(void *arg)
+{
+    while (!atomic_load(&A.stopping)) {
+        natsMsgList list = { 0 };
+        jsErrCode jerr = 0;
+        natsStatus s = natsSubscription_Fetch(&list, A.events, 32, 500, &jerr);
+        if (s != NATS_OK) {
+            if (s != NATS_TIMEOUT)
+                usleep(200 * 1000);
+            continue;
+        }
+        for (int i = 0; i < list.Count; i++) {
+            natsMsg *m = list.Msgs[i];
+            msgpack_zone z;
+            sq_entity_event ev;
+            bool done = true;
+            msgpack_zone_init(&z, 512);
+            if (sq_entity_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &ev, NULL, 0) ==
+                    SQ_OK &&
+                strcmp(ev.kind, SQ_KIND_TRIGGER) == 0) {
+                if (strcmp(ev.op, "delete") == 0) {
+                    char key[700];
+                    done = trg_natsfeed_sync(ev.ns, ev.name, NULL);
+                    kvEntry *e = NULL;
+                    if (timer_key(ev.ns, ev.name, key, sizeof key) == 0 && kvStore_Get(&e, A.timers, key) == NATS_OK) {
+                        kvEntry_Destroy(e);
+                        kvStore_Delete(A.timers, key);
+                    }
+                } else
+                    done = sync_trigger(ev.ns, ev.name);
+            }
+            msgpack_zone_destroy(&z);
+            if (done)
+                natsMsg_Ack(m, NULL);
+            else
+                natsMsg_Nak(m, NULL);
+        }
+        natsMsgList_Destroy(&list);
+    }
+    return NULL;
+}
+
+/* ---- start and stop ------------------------------------------------------------------------- */
+
+static natsStatus bucket(jsCtx *js, const char *name, int64_t ttl_ms, kvStore **out)
+{
+    kvConfig kc;
+    natsStatus s = js_KeyValue(out, js, name);
+    if (s == NATS_OK)
+        return s;
+    kvConfig_Init(&kc);
+    kc.Bucket = name;
+    kc.History = 1;
+    kc.TTL = ttl_ms * 1000000; /* nanoseconds */
+    kc.StorageType = js_FileStorage;
+    s = js_CreateKeyValue(out, js, &kc);
+    if (s != NATS_OK) /* another copy may have made it meanwhile */
+        s = js_KeyValue(out, js, name);
+    return s;
+}
+
+static natsStatus events_stream(jsCtx *js)
+{
+    jsStreamConfig sc;
+    jsStreamInfo *si = NULL;
+    jsErrCode jerr = 0;
+    const char *subjects[] = { "sq.evt.entity.*.trigger" };
+    natsStatus s = js_GetStreamInfo(&si, js, TRG_STREAM_EVENTS, NULL, &jerr);
+    if (s == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        return s;
+    }
+    jsStreamConfig_Init(&sc);
+    sc.Name = TRG_STREAM_EVENTS;
+    sc.Subjects = subjects;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.MaxAge = (int64_t)24 * 3600 * 1000000000LL;
+    s = js_AddStream(&si, js, &sc, NULL, &jerr);
+    jsStreamInfo_Destroy(si);
+    if (s != NATS_OK && js_GetStreamInfo(&si, js, TRG_STREAM_EVENTS, NULL, &jerr) == NATS_OK) {
+        jsStreamInfo_Destroy(si);
+        s = NATS_OK;
+    }
+    return s;
+}
+
+sq_status trg_alarms_start(trg_service *s)
+{
+    jsCtx *js = sq_bus_js(s->bus);
+    jsOptions jo;
+    jsSubOptions so;
+    jsErrCode jerr = 0;
+    natsStatus ns;
+
+    A.s = s;
+    if ((ns = bucket(js, TRG_KV_TIMERS, 0, &A.timers)) != NATS_OK ||
+        (ns = bucket(js, TRG_KV_TICKS, 3600 * 1000, &A.ticks)) != NATS_OK || (ns = events_stream(js)) != NATS_OK) {
+        sq_error("could not set up the alarm timers in JetStream: %s", natsStatus_GetText(ns));
+        return SQ_ERR_UNAVAILABLE;
+    }
+    jsOptions_Init(&jo);
+    jsSubOptions_Init(&so);
+    so.Stream = TRG_STREAM_EVENTS;
+    so.Config.AckWait = 30000LL * 1000000LL;
+    ns = js_PullSubscribe(&A.events, js, "sq.evt.entity.*.trigger", "triggers-alarms", &jo, &so, &jerr);
+    if (ns != NATS_OK) {
+        sq_error("could not consume trigger events: %s (%d)", natsStatus_GetText(ns), (int)jerr);
+        return SQ_ERR_UNAVAILABLE;
+    }
+    if (trg_worker_init(&A.worker, s) != SQ_OK)
+        return SQ_ERR_UNAVAILABLE;
+    A.worker_ok = true;
+    if (pthread_create(&A.watch_thread, NULL, watch_main, NULL) != 0)
+        return SQ_ERR_INTERNAL;
+    A.nthreads = 1;
+    if (pthread_create(&A.timer_thread, NULL, timer_main, NULL) != 0)
+        return SQ_ERR_INTERNAL;
+    A.nthreads = 2;
+    if (pthread_create(&A.event_thread, NULL, event_main, NULL) != 0)
+        return SQ_ERR_INTERNAL;
+    A.nthreads = 3;
+    return SQ_OK;
+}
+
+void trg_alarms_stop(void)
+{
+    atomic_store(&A.stopping, true);
+    pthread_mutex_lock(&A.lock);
+    pthread_cond_broadcast(&A.cv);
+    pthread_mutex_unlock(&A.lock);
+    if (A.nthreads > 0)
+        pthread_join(A.watch_thread, NULL);
+    if (A.nthreads > 1)
+        pthread_join(A.timer_thread, NULL);
+    if (A.nthreads > 2)
+        pthread_join(A.event_thread, NULL);
+    A.nthreads = 0;
+    natsSubscription_Destroy(A.events);
+    A.events = NULL;
+    kvStore_Destroy(A.timers);
+    kvStore_Destroy(A.ticks);
+    A.timers = A.ticks = NULL;
+    if (A.worker_ok)
+        trg_worker_fini(&A.worker);
+    A.worker_ok = false;
+    pthread_mutex_lock(&A.lock);
+    while (A.list) {
+        trg_timer *n = A.list->next;
+        alarm_free(A.list);
+        A.list = n;
+    }
+    pthread_mutex_unlock(&A.lock);
+}

@@ -1,0 +1,141 @@
+/* squall-triggers: wiring only. Loads the config, connects to NATS (send-asap, with
+ * JetStream), makes sure the streams exist, opens the synchronous entity-event subscription
+ * the trigger cache drains, serves sq.trigger.fire and sq.fire.> with `workers` subscriptions
+ * in the queue group "triggers", listens to auth events (limits), answers health, starts the
+ * feeds (alarms.c: timers; natsfeed.c: subscriptions), and keeps a small thread that drains entity events between
+ * fires and drops the cache after a reconnect. */
+#include <stdatomic.h>
+#include <stdio.h>
+#include <unistd.h>
+
+#include "sq/log.h"
+#include "sq/util.h"
+#include "triggers.h"
+
+#define MAX_WORKERS 14 /* two routes each; libsq serves at most 32 subscriptions */
+
+static atomic_bool stopping;
+
+static void *timer_main(void *arg)
+{
+    trg_service *s = arg;
+    uint64_t reconnects = 0;
+
+    while (!atomic_load(&stopping)) {
+        natsStatistics *st = NULL;
+        uint64_t rc = 0;
+        if (natsStatistics_Create(&st) == NATS_OK &&
+            natsConnection_GetStats(sq_bus_nc(s->bus), st) == NATS_OK &&
+            natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &rc) == NATS_OK && rc != reconnects) {
+            /* entity events may have been missed while disconnected */
+            reconnects = rc;
+            trg_cache_clear(s->cache);
+        }
+        natsStatistics_Destroy(st);
+        trg_cache_sync(s->cache);
+        usleep(200 * 1000);
+    }
+    return NULL;
+}
+
+int main(void)
+{
+    trg_service s = { 0 };
+    trg_worker workers[MAX_WORKERS];
+    sq_bus_route routes[2 * MAX_WORKERS];
+    natsSubscription *events = NULL;
+    pthread_t timer;
+    bool timer_started = false;
+    int nworkers = 0, rc = 1, sig;
+    sq_bus_opts o = { .name = "squall-triggers", .send_asap = true, .jetstream = true };
+    natsStatus ns;
+    jsOptions jo;
+
+    sq_signals_block();
+    sq_log_init("squall-triggers");
+    if (sq_crypto_init() != 0) {
+        sq_error("could not initialise libsodium");
+        return 1;
+    }
+    if (trg_config_load() != SQ_OK)
+        goto out;
+    o.url = trg_cfg.nats_url;
+    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus)) != SQ_OK)
+        goto out;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = trg_cfg.max_pending;
+    jo.PublishAsync.ErrHandler = trg_on_record_error;
+    if ((ns = natsConnection_JetStream(&s.js, sq_bus_nc(s.bus), &jo)) != NATS_OK) {
+        sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
+        goto out;
+    }
+
+    /* entity events first: nothing may be cached before they are heard */
+    ns = natsConnection_SubscribeSync(&events, sq_bus_nc(s.bus), SQ_SUBJ_EVT_ENTITY_ALL);
+    if (ns == NATS_OK)
+        ns = natsSubscription_SetPendingLimits(events, 1 << 20, 256 << 20);
+    if (ns != NATS_OK) {
+        sq_error("could not subscribe to entity events: %s", natsStatus_GetText(ns));
+        goto out;
+    }
+    if ((s.cache = trg_cache_create(events, trg_cfg.cache_max)) == NULL) {
+        sq_error("out of memory");
+        goto out;
+    }
+    if (pthread_create(&timer, NULL, timer_main, &s) != 0) {
+        sq_error("could not start the timer thread");
+        goto out;
+    }
+    timer_started = true;
+
+    const sq_bus_route listen[] = {
+        { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = trg_on_auth_event, .closure = &s },
+    };
+    if (sq_bus_serve(s.bus, listen, sizeof listen / sizeof listen[0]) != SQ_OK)
+        goto out;
+
+    for (; nworkers < trg_cfg.workers && nworkers < MAX_WORKERS; nworkers++) {
+        if (trg_worker_init(&workers[nworkers], &s) != SQ_OK) {
+            trg_worker_fini(&workers[nworkers]);
+            goto out;
+        }
+        routes[2 * nworkers] = (sq_bus_route){ .subject = SQ_SUBJ_TRIGGER_FIRE, .queue = "triggers",
+                                               .fn = trg_on_fire, .closure = &workers[nworkers] };
+        routes[2 * nworkers + 1] = (sq_bus_route){ .subject = SQ_SUBJ_FIRE_ALL, .queue = "triggers",
+                                                   .fn = trg_on_nats_fire, .closure = &workers[nworkers] };
+    }
+    if (sq_bus_serve(s.bus, routes, 2 * (size_t)nworkers) != SQ_OK ||
+        sq_bus_serve_health(s.bus, "triggers") != SQ_OK)
+        goto out;
+
+    if (trg_cfg.feeds && (trg_natsfeed_start(&s) != SQ_OK || trg_alarms_start(&s) != SQ_OK))
+        goto out;
+
+    sq_info("ready: %d fire worker(s)%s", nworkers, trg_cfg.feeds ? ", feeds (alarms, nats)" : "");
+    sig = sq_signals_wait();
+    sq_info("received signal %d, shutting down", sig);
+    rc = 0;
+out:
+    trg_alarms_stop();
+    trg_natsfeed_stop();
+    atomic_store(&stopping, true);
+    if (timer_started)
+        pthread_join(timer, NULL);
+    if (s.js != NULL) {
+        /* records still waiting for JetStream's ack */
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = 5000;
+        if (js_PublishAsyncComplete(s.js, &po) != NATS_OK)
+            sq_warn("some trigger records were not acknowledged before shutdown");
+    }
+    sq_bus_destroy(s.bus); /* drains: fires in hand are finished */
+    jsCtx_Destroy(s.js);
+    for (int i = 0; i < nworkers; i++)
+        trg_worker_fini(&workers[i]);
+    natsSubscription_Destroy(events);
+    trg_cache_destroy(s.cache);
+    trg_limits_fini();
+    trg_config_free();
+    return rc;
+}
