@@ -7,10 +7,21 @@
  *   runtime_floor_us   the bare launcher (no sandbox) driven by a minimal blocking loop:
  *                      write the line, read the fd 3 answer and both sentinels
  *   container_bare_us  a warm inv_container_run() on an unsandboxed container
- *   container_warm_us  a warm inv_container_run() under bwrap (what the invoker does)
+ *   container_warm_us  a warm inv_container_run() under bwrap with the invoker's seccomp
+ *                      filter and cgroups (what the invoker does)
  *   container_warm_spin_us  the same with opts.spin_us = -s (busy-poll before sleeping)
- *   cold_start_us      inv_container_start() + init + first run under bwrap (median of -c)
+ *   cold_stem_us       init + first run on a stem cell already started (the invoker's cold
+ *                      start when a stem cell of the kind is ready)
+ *   cold_start_us      inv_container_start() + init + first run under bwrap (median of -c):
+ *                      a cold start without a stem cell
  *   cold_start_bare_us the same without the sandbox
+ *   cold_stem_python_us, cold_start_python_us, cold_stem_native_us: the same for python:3
+ *                      and a native shell script
+ *   idle_rss_kb        memory of one idle warm node container, every process of the sandbox
+ *                      (both bwrap processes and node) summed: rss counts the node binary's
+ *                      pages in every container, pss splits shared pages among their users
+ *                      (what one more container really costs); memcg_kb is what its memory
+ *                      cgroup is charged, where there is one
  * The action is `function main(a){return a}` and each input carries the six fields an
  * invoker sends. SQ_RUNTIME_DIR (or -r) names the runtimes directory (default: the one
  * beside this source file).
@@ -167,10 +178,40 @@ done:
 
 /* ---------------------------------------------------------------- through container.c */
 
+static inv_sandbox_t *policy; /* the invoker's cgroups + seccomp, when this host has them */
+
+#ifndef SQ_NATIVE_LAUNCHER
+#define SQ_NATIVE_LAUNCHER ""
+#endif
+
+static inv_container_t *start_only(const char *runtime_dir, const char *kind, bool sandbox,
+                                   int spin_us)
+{
+  inv_container_opts o = {.runtime_dir = runtime_dir, .kind = kind, .memory_mb = 256,
+                          .sandbox = sandbox, .spin_us = spin_us, .sb = sandbox ? policy : NULL,
+                          .native_launcher = SQ_NATIVE_LAUNCHER};
+  inv_container_t *c = NULL;
+  char err[256];
+  if (inv_container_start(&c, &o, err, sizeof err) != 0) {
+    fprintf(stderr, "bench_runtime: could not start a container: %s\n", err);
+    return NULL;
+  }
+  return c;
+}
+
+static const char *code_of(const char *kind)
+{
+  if (strcmp(kind, "python:3") == 0)
+    return "def main(a):\n    return a\n";
+  if (strcmp(kind, "native") == 0)
+    return "#!/bin/sh\necho \"$1\"\n";
+  return CODE;
+}
+
 static inv_container_t *make(const char *runtime_dir, bool sandbox, int spin_us)
 {
   inv_container_opts o = {.runtime_dir = runtime_dir, .kind = "nodejs:20", .memory_mb = 256,
-                          .sandbox = sandbox, .spin_us = spin_us};
+                          .sandbox = sandbox, .spin_us = spin_us, .sb = sandbox ? policy : NULL};
   inv_container_t *c = NULL;
   char err[256];
   if (inv_container_start(&c, &o, err, sizeof err) != 0) {
@@ -212,6 +253,95 @@ static int warm_bench(const char *runtime_dir, bool sandbox, int spin_us, int n,
   return got;
 }
 
+/* Init + first run on a started stem cell of kind (what a cold start costs the invoker when
+ * the keeper had one ready); with stem false, the start is timed too. */
+static int kind_cold_bench(const char *runtime_dir, const char *kind, bool stem, int n, double *out)
+{
+  int got = 0;
+  for (int i = 0; i < n; i++) {
+    double t0 = now_us();
+    inv_container_t *c = start_only(runtime_dir, kind, true, 0);
+    if (!c)
+      break;
+    if (stem) {
+      usleep(300 * 1000); /* the stem cell's runtime is up and waiting, as in the pool */
+      t0 = now_us();
+    }
+    inv_run_result r;
+    inv_outcome oc = inv_container_init(c, code_of(kind), "main", false, 10000, 1 << 20, &r);
+    inv_run_result_free(&r);
+    if (oc == INV_OK)
+      oc = inv_container_run(c, LINE, 10000, 1 << 20, &r);
+    double dt = now_us() - t0;
+    if (oc != INV_OK)
+      fprintf(stderr, "bench_runtime: %s cold run failed: %s %s\n", kind, inv_outcome_str(oc), r.result);
+    inv_run_result_free(&r);
+    inv_container_destroy(c);
+    if (oc != INV_OK)
+      break;
+    out[got++] = dt;
+  }
+  return got;
+}
+
+/* "Rss:" or "Pss:" of /proc/pid/smaps_rollup, in kB. */
+static long mem_kb(pid_t pid, const char *key)
+{
+  char path[64], line[256];
+  long kb = 0;
+  snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
+  FILE *f = fopen(path, "r");
+  while (f && fgets(line, sizeof line, f))
+    if (strncmp(line, key, strlen(key)) == 0)
+      kb = atol(line + strlen(key));
+  if (f)
+    fclose(f);
+  return kb;
+}
+
+/* Rss (or Pss) of pid and all its descendants. */
+static long tree_kb(pid_t root, const char *key)
+{
+  pid_t pids[64];
+  int n = 0;
+  pids[n++] = root;
+  for (int i = 0; i < n; i++) {
+    char path[96], buf[4096];
+    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pids[i], (int)pids[i]);
+    FILE *f = fopen(path, "r");
+    size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+    if (f)
+      fclose(f);
+    buf[len] = '\0';
+    for (char *t = strtok(buf, " \n"); t && n < 64; t = strtok(NULL, " \n"))
+      pids[n++] = (pid_t)atoi(t);
+  }
+  long sum = 0;
+  for (int i = 0; i < n; i++)
+    sum += mem_kb(pids[i], key);
+  return sum;
+}
+
+static void rss_bench(const char *runtime_dir)
+{
+  inv_container_t *c = make(runtime_dir, true, 0);
+  if (!c) {
+    printf("idle_rss_kb failed\n");
+    return;
+  }
+  for (int i = 0; i < 200; i++) {
+    inv_run_result r;
+    inv_container_run(c, LINE, 10000, 1 << 20, &r);
+    inv_run_result_free(&r);
+  }
+  usleep(500 * 1000); /* idle */
+  long kb = tree_kb(inv_container_pid(c), "Rss:"), pss = tree_kb(inv_container_pid(c), "Pss:");
+  int64_t cg = inv_container_memory_bytes(c);
+  printf("idle_rss_kb rss=%ld pss=%ld memcg_kb=%lld\n", kb, pss, (long long)(cg > 0 ? cg / 1024 : -1));
+  fflush(stdout);
+  inv_container_destroy(c);
+}
+
 static int cold_bench(const char *runtime_dir, bool sandbox, int n, double *out)
 {
   int got = 0;
@@ -245,6 +375,10 @@ int main(int argc, char **argv)
     int len = slash ? (int)(slash - __FILE__) : 1;
     snprintf(runtime_dir, sizeof runtime_dir, "%.*s/runtimes", len, slash ? __FILE__ : ".");
   }
+  char describe[2048], perr[256];
+  if (geteuid() == 0 &&
+      inv_sandbox_create(&policy, "bench", 256, describe, sizeof describe, perr, sizeof perr) != 0)
+    fprintf(stderr, "bench_runtime: no sandbox policy: %s\n", perr);
   int opt;
   while ((opt = getopt(argc, argv, "n:c:s:r:")) != -1) {
     switch (opt) {
@@ -280,12 +414,25 @@ int main(int argc, char **argv)
     report("container_warm_spin_us", v, got);
     ok &= got == n;
   }
+  got = kind_cold_bench(runtime_dir, "nodejs:20", true, cold, v);
+  report("cold_stem_us", v, got);
+  ok &= got == cold;
   got = cold_bench(runtime_dir, true, cold, v);
   report("cold_start_us", v, got);
   ok &= got == cold;
   got = cold_bench(runtime_dir, false, cold, v);
   report("cold_start_bare_us", v, got);
   ok &= got == cold;
+  got = kind_cold_bench(runtime_dir, "python:3", true, cold, v);
+  report("cold_stem_python_us", v, got);
+  got = kind_cold_bench(runtime_dir, "python:3", false, cold, v);
+  report("cold_start_python_us", v, got);
+  if (*SQ_NATIVE_LAUNCHER) {
+    got = kind_cold_bench(runtime_dir, "native", true, cold, v);
+    report("cold_stem_native_us", v, got);
+  }
+  rss_bench(runtime_dir);
   free(v);
+  inv_sandbox_destroy(policy);
   return ok ? 0 : 1;
 }

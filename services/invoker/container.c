@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/uio.h>
@@ -47,7 +48,24 @@
 #define SANDBOX_ID 65534
 
 /* Fds the runtime sees. */
-enum { CHILD_RESULT_FD = 3, CHILD_INFO_FD = 4, CHILD_PASSWD_FD = 5, CHILD_GROUP_FD = 6 };
+enum {
+  CHILD_RESULT_FD = 3,
+  CHILD_INFO_FD = 4,
+  CHILD_PASSWD_FD = 5,
+  CHILD_GROUP_FD = 6,
+  CHILD_SECCOMP_FD = 7
+};
+/* RLIMIT_NOFILE inside the sandbox (OpenWhisk's default). */
+#define NOFILE_MAX 1024
+
+/* A thread waiting for its activation's line on a concurrent container. */
+typedef struct waiter {
+  struct waiter *next;
+  char id[64];
+  char *line;  /* the tagged fd 3 line, malloc'd, once done */
+  size_t len;
+  bool done;
+} waiter_t;
 
 enum { S_RES = 0, S_OUT = 1, S_ERR = 2, NSTREAMS = 3 };
 
@@ -80,6 +98,15 @@ struct inv_container {
   char kind[32];
   time_t ts_sec;  /* cache for log timestamps: second formatted in ts_prefix */
   char ts_prefix[24];
+  inv_cg_t cg;    /* its cgroups (mode none without) */
+  bool oom;       /* the last death was an OOM kill */
+  /* concurrent containers only (concurrency > 1): */
+  int concurrency;
+  bool mu_init;
+  pthread_mutex_t mu;  /* guards alive, reading, waiters, writes to in_fd */
+  pthread_cond_t cv;
+  bool reading;        /* one waiter at a time reads the pipes and hands lines out */
+  waiter_t *waiters;
 };
 
 /* Per-exchange log collection. */
@@ -96,6 +123,7 @@ static const char MSG_CRASH_RUN[] =
 static const char MSG_CRASH_INIT[] = "The action did not initialize and exited unexpectedly.";
 static const char MSG_NOT_DICT[] = "The action did not return a dictionary.";
 static const char MSG_BAD_JSON[] = "The action did not produce a valid JSON response.";
+static const char MSG_OOM[] = "The action exhausted its memory and was aborted.";
 
 const char *inv_outcome_str(inv_outcome o)
 {
@@ -106,6 +134,7 @@ const char *inv_outcome_str(inv_outcome o)
   case INV_NOT_OBJECT: return "not an object";
   case INV_TIMEOUT: return "timeout";
   case INV_CRASH: return "crash";
+  case INV_OOM: return "memory exhausted";
   case INV_INIT_ERROR: return "init error";
   case INV_INTERNAL: return "internal error";
   }
@@ -375,15 +404,63 @@ void inv_container_destroy(inv_container_t *c)
   if (!c)
     return;
   kill_sandbox(c);
+  inv_cg_destroy(&c->cg);
   for (int i = 0; i < NSTREAMS; i++)
     free(c->s[i].buf);
+  if (c->mu_init) {
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+  }
   free(c);
+}
+
+int inv_container_concurrency(const inv_container_t *c)
+{
+  return c && c->concurrency > 1 ? c->concurrency : 1;
+}
+
+int64_t inv_container_memory_bytes(const inv_container_t *c)
+{
+  return c ? inv_cg_memory_bytes(&c->cg) : -1;
+}
+
+/* After the sandbox died: was it the kernel's OOM killer (or a runtime's own heap limit,
+ * which node reports before it aborts)? Logs are the lines collected so far. */
+static bool died_of_oom(inv_container_t *c, const inv_run_result *out)
+{
+  if (inv_cg_oom_killed(&c->cg))
+    return c->oom = true;
+  for (size_t i = out->nlogs; i > 0 && i + 20 > out->nlogs; i--)
+    if (strstr(out->logs[i - 1], "JavaScript heap out of memory"))
+      return c->oom = true;
+  return false;
 }
 
 bool inv_container_alive(inv_container_t *c)
 {
   if (!c || !c->alive)
     return false;
+  if (c->concurrency > 1) {
+    /* Other threads may be reading its pipes: only they tear it down. */
+    pthread_mutex_lock(&c->mu);
+    if (c->alive && !c->reading && !c->waiters && c->pidfd >= 0) {
+      struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
+      if (poll(&p, 1, 0) != 0)
+        kill_sandbox(c);
+    }
+    bool alive = c->alive;
+    pthread_mutex_unlock(&c->mu);
+    return alive;
+  }
+  /* Bytes on fd 3 between activations (the action wrote there itself): the protocol is out
+   * of step, and the next result line could be a stale one. */
+  if (c->s[S_RES].fd >= 0 && c->init_ok) {
+    struct pollfd r = {.fd = c->s[S_RES].fd, .events = POLLIN};
+    if (poll(&r, 1, 0) > 0) {
+      kill_sandbox(c);
+      return false;
+    }
+  }
   if (c->pidfd >= 0) {
     struct pollfd p = {.fd = c->pidfd, .events = POLLIN};
     if (poll(&p, 1, 0) != 0) {
@@ -420,16 +497,21 @@ static int make_pipe(int p[2])
   return p[0] < 0 || p[1] < 0 ? -1 : 0;
 }
 
-/* A pipe already holding data (and closed for writing), for bwrap's --ro-bind-data. */
-static int data_pipe(int p[2], const char *data)
+/* A pipe already holding n bytes (and closed for writing), for bwrap's --ro-bind-data and
+ * --seccomp; n must fit the pipe's buffer (64 KiB). */
+static int data_pipe_n(int p[2], const void *data, size_t n)
 {
   if (make_pipe(p) < 0)
     return -1;
-  size_t n = strlen(data);
   if (write(p[1], data, n) != (ssize_t)n)
     return -1;
   close_fd(&p[1]);
   return 0;
+}
+
+static int data_pipe(int p[2], const char *data)
+{
+  return data_pipe_n(p, data, strlen(data));
 }
 
 typedef struct {
@@ -463,8 +545,11 @@ static void top_dir(args_t *a, const char *path, int slot)
   }
 }
 
-static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime_sub,
-                             const char *node, const char *launcher, int memory_mb)
+/* bwrap's command line. runtime is bound read-only at runtime_box (a directory at /runtime,
+ * or the native launcher file at /runtime/launcher); cmd is what runs inside. */
+static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime,
+                             const char *runtime_box, const char *const *cmd, int memory_mb,
+                             bool seccomp)
 {
   arg(a, bwrap);
   arg(a, "--unshare-user");
@@ -504,16 +589,28 @@ static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime_s
   arg(a, "/proc");
   arg(a, "--dev");
   arg(a, "/dev");
-  snprintf(a->bufs[3], sizeof a->bufs[3], "%lld", (long long)memory_mb << 20);
+  /* /tmp and /action (the unpacked code) share the memory limit: both are charged to the
+   * container's cgroup, so each gets half and neither can starve the runtime alone. */
+  snprintf(a->bufs[3], sizeof a->bufs[3], "%lld", ((long long)memory_mb << 20) / 2);
   arg(a, "--size");
   arg(a, a->bufs[3]);
   arg(a, "--perms");
   arg(a, "1777");
   arg(a, "--tmpfs");
   arg(a, "/tmp");
+  arg(a, "--size");
+  arg(a, a->bufs[3]);
+  arg(a, "--perms");
+  arg(a, "0755");
+  arg(a, "--tmpfs");
+  arg(a, "/action");
   arg(a, "--ro-bind");
-  arg(a, runtime_sub);
-  arg(a, "/runtime");
+  arg(a, runtime);
+  arg(a, runtime_box);
+  if (seccomp) {
+    arg(a, "--seccomp");
+    arg(a, "7");
+  }
   arg(a, "--chdir");
   arg(a, "/tmp");
   arg(a, "--clearenv");
@@ -529,8 +626,8 @@ static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime_s
   arg(a, "--info-fd");
   arg(a, "4");
   arg(a, "--");
-  arg(a, node);
-  arg(a, launcher);
+  for (int i = 0; cmd[i]; i++)
+    arg(a, cmd[i]);
   a->argv[a->n] = NULL;
 }
 
@@ -574,7 +671,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
 {
   *out = NULL;
   int in[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1}, res[2] = {-1, -1};
-  int info[2] = {-1, -1}, pw[2] = {-1, -1}, gr[2] = {-1, -1};
+  int info[2] = {-1, -1}, pw[2] = {-1, -1}, gr[2] = {-1, -1}, sc[2] = {-1, -1};
   inv_container_t *c = NULL;
   args_t *a = NULL;
 
@@ -582,17 +679,26 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     set_err(err, errlen, "missing runtime_dir or kind");
     return -1;
   }
-  /* Kind -> runtime directory and launcher. */
-  const char *lang = NULL, *entry = NULL;
+  /* Kind -> the interpreter, and the launcher inside and outside the sandbox. */
+  const char *lang = NULL, *entry = NULL, *interp = NULL;
   if (strcmp(o->kind, "nodejs:20") == 0 || strcmp(o->kind, "nodejs:default") == 0) {
     lang = "nodejs";
     entry = "launcher.js";
+    interp = o->node_path ? o->node_path : "/usr/bin/node";
+  } else if (strcmp(o->kind, "python:3") == 0) {
+    lang = "python";
+    entry = "launcher.py";
+    interp = o->python_path ? o->python_path : "/usr/bin/python3";
+  } else if (strcmp(o->kind, "native") == 0) {
+    if (!o->native_launcher || !*o->native_launcher) {
+      set_err(err, errlen, "no native launcher configured");
+      return -1;
+    }
   } else {
     set_err(err, errlen, "unsupported kind \"%s\"", o->kind);
     return -1;
   }
   const char *bwrap = o->bwrap_path ? o->bwrap_path : "/usr/bin/bwrap";
-  const char *node = o->node_path ? o->node_path : "/usr/bin/node";
 
   a = calloc(1, sizeof *a);
   c = calloc(1, sizeof *c);
@@ -607,25 +713,36 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   for (int i = 0; i < NSTREAMS; i++)
     c->s[i].fd = -1;
   c->sandbox = o->sandbox;
+  c->concurrency = 1;
+  c->cg.procs_fd[0] = c->cg.procs_fd[1] = -1;
   c->memory_mb = o->memory_mb > 0 ? o->memory_mb : 256;
   c->spin_us = o->spin_us > 0 ? o->spin_us : 0;
   snprintf(c->kind, sizeof c->kind, "%s", o->kind);
 
   char runtime_sub[PATH_MAX], launcher_host[PATH_MAX], launcher_box[64];
-  if (snprintf(runtime_sub, sizeof runtime_sub, "%s/%s", o->runtime_dir, lang) >=
-          (int)sizeof runtime_sub ||
-      snprintf(launcher_host, sizeof launcher_host, "%s/%s", runtime_sub, entry) >=
-          (int)sizeof launcher_host) {
-    set_err(err, errlen, "runtime_dir is too long");
-    goto fail;
+  const char *runtime_box = "/runtime";
+  if (lang) {
+    if (snprintf(runtime_sub, sizeof runtime_sub, "%s/%s", o->runtime_dir, lang) >=
+            (int)sizeof runtime_sub ||
+        snprintf(launcher_host, sizeof launcher_host, "%s/%s", runtime_sub, entry) >=
+            (int)sizeof launcher_host) {
+      set_err(err, errlen, "runtime_dir is too long");
+      goto fail;
+    }
+    snprintf(launcher_box, sizeof launcher_box, "/runtime/%s", entry);
+  } else {
+    /* native: the launcher is a binary of the build, bound as a file */
+    snprintf(runtime_sub, sizeof runtime_sub, "%s", o->native_launcher);
+    snprintf(launcher_host, sizeof launcher_host, "%s", o->native_launcher);
+    snprintf(launcher_box, sizeof launcher_box, "/runtime/launcher");
+    runtime_box = launcher_box;
   }
-  snprintf(launcher_box, sizeof launcher_box, "/runtime/%s", entry);
-  if (access(launcher_host, R_OK) != 0) {
+  if (access(launcher_host, lang ? R_OK : X_OK) != 0) {
     set_err(err, errlen, "could not read launcher \"%s\": %s", launcher_host, strerror(errno));
     goto fail;
   }
-  if (access(node, X_OK) != 0) {
-    set_err(err, errlen, "could not execute \"%s\": %s", node, strerror(errno));
+  if (interp && access(interp, X_OK) != 0) {
+    set_err(err, errlen, "could not execute \"%s\": %s", interp, strerror(errno));
     goto fail;
   }
   if (o->sandbox && access(bwrap, X_OK) != 0) {
@@ -646,9 +763,31 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       set_err(err, errlen, "could not create pipes: %s", strerror(errno));
       goto fail;
     }
-    build_bwrap_args(a, bwrap, runtime_sub, node, launcher_box, c->memory_mb);
+    size_t bpf_len = 0;
+    const void *bpf = inv_sandbox_seccomp(o->sb, &bpf_len);
+    if (bpf && data_pipe_n(sc, bpf, bpf_len) < 0) {
+      set_err(err, errlen, "could not pass the seccomp filter: %s", strerror(errno));
+      goto fail;
+    }
+    if (inv_cg_create(o->sb, &c->cg, c->memory_mb, err, errlen) != 0)
+      goto fail;
+    const char *cmd[4] = {NULL, NULL, NULL, NULL};
+    if (!lang) {
+      cmd[0] = launcher_box;
+    } else if (strcmp(lang, "python") == 0) {
+      cmd[0] = interp;
+      cmd[1] = "-B";
+      cmd[2] = launcher_box;
+    } else {
+      cmd[0] = interp;
+      cmd[1] = launcher_box;
+    }
+    build_bwrap_args(a, bwrap, runtime_sub, runtime_box, cmd, c->memory_mb, bpf != NULL);
   } else {
-    arg(a, node);
+    if (interp)
+      arg(a, interp);
+    if (lang && strcmp(lang, "python") == 0)
+      arg(a, "-B");
     arg(a, launcher_host);
     a->argv[a->n] = NULL;
   }
@@ -682,6 +821,18 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
           dup2(gr[0], CHILD_GROUP_FD) < 0)
         _exit(126);
       keep = CHILD_GROUP_FD;
+      if (sc[0] >= 0) {
+        if (dup2(sc[0], CHILD_SECCOMP_FD) < 0)
+          _exit(126);
+        keep = CHILD_SECCOMP_FD;
+      }
+      /* Into the container's cgroups before anything of the sandbox runs (the fds are
+       * above 10: still open here). A sandbox that cannot be limited does not start. */
+      if (inv_cg_join_child(&c->cg) != 0)
+        _exit(125);
+      struct rlimit nofile = {NOFILE_MAX, NOFILE_MAX}, core = {0, 0};
+      setrlimit(RLIMIT_NOFILE, &nofile);
+      setrlimit(RLIMIT_CORE, &core);
     }
     /* Every other fd the invoker holds (other containers' pipes, sockets) stays out. */
     if (syscall(SYS_close_range, keep + 1, ~0U, 0) < 0)
@@ -717,6 +868,8 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   close_fd(&info[1]);
   close_fd(&pw[0]);
   close_fd(&gr[0]);
+  close_fd(&sc[0]);
+  inv_cg_close_fds(&c->cg);
   c->in_fd = in[1];
   c->s[S_RES].fd = res[0];
   c->s[S_OUT].fd = so[0];
@@ -758,6 +911,7 @@ fail:
     close_fd(&info[i]);
     close_fd(&pw[i]);
     close_fd(&gr[i]);
+    close_fd(&sc[i]);
   }
   free(a);
   inv_container_destroy(c);
@@ -850,8 +1004,16 @@ static inv_outcome exchange(inv_container_t *c, const char *line, size_t len, in
   size_t off = 0;
 
   /* A stray result line (someone wrote to fd 3 between activations) must not be taken
-   * for this one's. Log bytes after the last sentinel stay: they were printed since. */
+   * for this one's: the container is out of step (inv_container_alive() catches what was
+   * there at release; this, what came since). Log bytes after the last sentinel stay:
+   * they were printed since. */
   c->s[S_RES].len = c->s[S_RES].scanned = 0;
+  if (!init && fill(&c->s[S_RES]) != -1) {
+    kill_sandbox(c);
+    set_failure(out, INV_CRASH, MSG_BAD_JSON);
+    out->end_ms = wall_ms();
+    return out->outcome;
+  }
   for (int i = 0; i < NSTREAMS; i++)
     c->s[i].done = false;
 
@@ -993,19 +1155,25 @@ static inv_outcome exchange(inv_container_t *c, const char *line, size_t len, in
     set_failure(out, INV_CRASH, msg);
   } else if (!nl) {
     kill_sandbox(c);
-    set_failure(out, INV_CRASH, init ? MSG_CRASH_INIT : MSG_CRASH_RUN);
+    if (died_of_oom(c, out))
+      set_failure(out, INV_OOM, MSG_OOM);
+    else
+      set_failure(out, INV_CRASH, init ? MSG_CRASH_INIT : MSG_CRASH_RUN);
   } else {
     if (init)
       classify_init(out, rs->buf, (size_t)(nl - rs->buf));
     else
       classify_run(out, rs->buf, (size_t)(nl - rs->buf));
-    /* The protocol is out of step if the runtime died after its answer, or if what came
-     * on fd 3 was no JSON at all. */
-    if (broken || !c->s[S_OUT].done || !c->s[S_ERR].done || out->outcome == INV_CRASH)
+    /* The protocol is out of step if the runtime died after its answer, if what came on
+     * fd 3 was no JSON at all, or if more than one line came (the action wrote there). */
+    bool extra = rs->len > (size_t)(nl - rs->buf) + 1;
+    if (broken || extra || !c->s[S_OUT].done || !c->s[S_ERR].done ||
+        out->outcome == INV_CRASH)
       kill_sandbox(c);
   }
   finish_logs(c, &k);
-  if (k.nomem && out->outcome != INV_TIMEOUT && out->outcome != INV_CRASH)
+  if (k.nomem && out->outcome != INV_TIMEOUT && out->outcome != INV_CRASH &&
+      out->outcome != INV_OOM)
     set_failure(out, INV_INTERNAL, "out of memory while collecting logs");
   out->end_ms = wall_ms();
   return out->outcome;
@@ -1015,8 +1183,16 @@ inv_outcome inv_container_init(inv_container_t *c, const char *code, const char 
                                bool binary, int timeout_ms, size_t log_limit_bytes,
                                inv_run_result *out)
 {
+  inv_init_opts io = {.code = code, .main_name = main_name, .binary = binary};
+  return inv_container_init_ex(c, &io, timeout_ms, log_limit_bytes, out);
+}
+
+inv_outcome inv_container_init_ex(inv_container_t *c, const inv_init_opts *io, int timeout_ms,
+                                  size_t log_limit_bytes, inv_run_result *out)
+{
   memset(out, 0, sizeof *out);
   out->start_ms = wall_ms();
+  const char *code = io ? io->code : NULL, *main_name = io ? io->main_name : NULL;
   if (!c || !c->alive || c->initialised || !code) {
     set_failure(out, INV_INTERNAL,
                 !c || !c->alive ? "the container is not running"
@@ -1026,8 +1202,21 @@ inv_outcome inv_container_init(inv_container_t *c, const char *code, const char 
     return out->outcome;
   }
   c->initialised = true;
+  if (io->memory_mb > 0 && io->memory_mb != c->memory_mb) {
+    /* a stem cell started at another size: the action's limit from now on */
+    if (inv_cg_set_memory(&c->cg, io->memory_mb) == 0)
+      c->memory_mb = io->memory_mb;
+  }
+  int conc = io->concurrency > 1 && strncmp(c->kind, "nodejs", 6) == 0 ? io->concurrency : 1;
   json_t *msg = json_pack("{s:{s:s,s:s,s:b}}", "init", "code", code, "main",
-                          main_name && *main_name ? main_name : "main", "binary", binary);
+                          main_name && *main_name ? main_name : "main", "binary", io->binary);
+  if (msg && io->actionloop)
+    json_object_set_new(json_object_get(msg, "init"), "actionloop", json_true());
+  if (msg && conc > 1) {
+    json_object_set_new(json_object_get(msg, "init"), "concurrency", json_integer(conc));
+    json_object_set_new(json_object_get(msg, "init"), "log_limit",
+                        json_integer((json_int_t)log_limit_bytes));
+  }
   char *line = msg ? json_dumps(msg, JSON_COMPACT) : NULL;
   json_decref(msg);
   if (!line) {
@@ -1040,6 +1229,252 @@ inv_outcome inv_container_init(inv_container_t *c, const char *code, const char 
   c->init_ok = out->outcome == INV_OK;
   if (!c->init_ok && c->alive)
     kill_sandbox(c); /* as OpenWhisk does: a container whose init failed serves nothing */
+  if (c->init_ok && conc > 1) {
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    c->mu_init = true;
+    c->concurrency = conc;
+  }
+  return out->outcome;
+}
+
+/* ---------------------------------------------------------------- concurrent containers */
+
+/* The value of the last "activation_id":"..." in an input line we made (run.c puts it after
+ * "value", so a nested key of the same name inside the parameters comes first). */
+static bool input_id(const char *line, char *id, size_t idlen)
+{
+  static const char key[] = "\"activation_id\":\"";
+  const char *hit = NULL;
+  for (const char *p = line; (p = strstr(p, key)); p += sizeof key - 1)
+    hit = p;
+  if (!hit)
+    return false;
+  hit += sizeof key - 1;
+  const char *end = strchr(hit, '"');
+  if (!end || (size_t)(end - hit) >= idlen || end == hit)
+    return false;
+  memcpy(id, hit, (size_t)(end - hit));
+  id[end - hit] = '\0';
+  return true;
+}
+
+/* Hands a complete tagged line to its waiter (called locked). Lines nobody waits for (a
+ * timed-out activation's, or garbage) are dropped. */
+static void dispatch_line(inv_container_t *c, const char *line, size_t n)
+{
+  json_t *v = json_loadb(line, n, 0, NULL);
+  const char *id = json_is_object(v) ? json_string_value(json_object_get(v, "activation_id")) : NULL;
+  for (waiter_t *w = c->waiters; id && w; w = w->next) {
+    if (!w->done && strcmp(w->id, id) == 0) {
+      w->line = malloc(n + 1);
+      if (w->line) {
+        memcpy(w->line, line, n);
+        w->line[n] = '\0';
+        w->len = n;
+      }
+      w->done = true;
+      break;
+    }
+  }
+  json_decref(v);
+}
+
+/* One round of reading as the reader (unlocked): waits at most wait_ns for the pipes, hands
+ * out complete fd 3 lines, and drops stdout/stderr (a concurrent activation's logs travel
+ * in its line; what is printed outside any activation belongs to none). Returns false when
+ * the sandbox is gone. */
+static bool read_round(inv_container_t *c, int64_t wait_ns)
+{
+  struct pollfd p[4];
+  int n = 0;
+  for (int i = 0; i < NSTREAMS; i++)
+    p[n++] = (struct pollfd){.fd = c->s[i].eof ? -1 : c->s[i].fd, .events = POLLIN};
+  p[n++] = (struct pollfd){.fd = c->pidfd, .events = POLLIN};
+  struct timespec tmo = {.tv_sec = wait_ns / 1000000000LL, .tv_nsec = wait_ns % 1000000000LL};
+  int r = ppoll(p, (nfds_t)n, &tmo, NULL);
+  if (r < 0)
+    return errno == EINTR;
+  bool gone = p[3].revents != 0;
+  for (int i = 0; i < NSTREAMS; i++) {
+    if (!p[i].revents)
+      continue;
+    stream_t *s = &c->s[i];
+    while (fill(s) > 0) {
+      if (i != S_RES) {
+        s->len = s->scanned = 0;
+        continue;
+      }
+      if (s->len > RESULT_MAX * 2) {
+        gone = true; /* a line no activation could have sent */
+        break;
+      }
+    }
+    if (i == S_RES && s->len > 0) {
+      char *start = s->buf, *end = s->buf + s->len, *nl;
+      pthread_mutex_lock(&c->mu);
+      while ((nl = memchr(start, '\n', (size_t)(end - start))) != NULL) {
+        dispatch_line(c, start, (size_t)(nl - start));
+        start = nl + 1;
+      }
+      pthread_mutex_unlock(&c->mu);
+      size_t rest = (size_t)(end - start);
+      memmove(s->buf, start, rest);
+      s->len = s->scanned = rest;
+    }
+    if (s->eof)
+      gone = true;
+  }
+  return !gone;
+}
+
+/* Fills out from a tagged line: {"activation_id", "result": any, "thrown": bool,
+ * "logs": [[1|2, ms, text]...], "truncated": bool}. */
+static void classify_tagged(inv_container_t *c, const char *line, size_t log_limit,
+                            inv_run_result *out)
+{
+  json_t *v = json_loads(line, 0, NULL);
+  json_t *result = json_is_object(v) ? json_object_get(v, "result") : NULL;
+  if (!result) {
+    set_failure(out, INV_CRASH, MSG_BAD_JSON);
+    json_decref(v);
+    return;
+  }
+  collect_t k = {.out = out, .limit = log_limit};
+  json_t *logs = json_object_get(v, "logs"), *e;
+  size_t i;
+  json_array_foreach(logs, i, e) {
+    const char *text = json_string_value(json_array_get(e, 2));
+    if (!text)
+      continue;
+    json_int_t ms = json_integer_value(json_array_get(e, 1));
+    struct timespec ts = {.tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000};
+    add_log(c, &k, json_integer_value(json_array_get(e, 0)) == 2 ? S_ERR : S_OUT, text,
+            strlen(text), &ts);
+  }
+  if (json_is_true(json_object_get(v, "truncated")))
+    out->logs_truncated = true;
+  if (!json_is_object(result)) {
+    set_failure(out, INV_NOT_OBJECT, MSG_NOT_DICT);
+  } else {
+    bool thrown = json_is_true(json_object_get(v, "thrown"));
+    out->outcome = thrown ? INV_THROWN : json_object_get(result, "error") ? INV_APP_ERROR : INV_OK;
+    out->result = json_dumps(result, JSON_COMPACT);
+    if (!out->result)
+      out->outcome = INV_INTERNAL;
+  }
+  finish_logs(c, &k);
+  json_decref(v);
+}
+
+static inv_outcome run_concurrent(inv_container_t *c, const char *line, int timeout_ms,
+                                  size_t log_limit, inv_run_result *out)
+{
+  waiter_t w = {0};
+  if (!input_id(line, w.id, sizeof w.id)) {
+    set_failure(out, INV_INTERNAL, "no activation_id in the input of a concurrent container");
+    out->end_ms = wall_ms();
+    return out->outcome;
+  }
+  int64_t deadline = mono_ns() + (int64_t)(timeout_ms > 0 ? timeout_ms : 0) * 1000000LL;
+  bool timed_out = false;
+  size_t len = strlen(line), off = 0;
+  sigset_t pipeset, oldmask;
+  sigemptyset(&pipeset);
+  sigaddset(&pipeset, SIGPIPE);
+
+  pthread_mutex_lock(&c->mu);
+  if (c->alive) {
+    w.next = c->waiters;
+    c->waiters = &w;
+    /* The whole line goes in under the lock, so lines never interleave. */
+    pthread_sigmask(SIG_BLOCK, &pipeset, &oldmask);
+    while (off < len + 1 && c->alive) {
+      if (push_input(c, line, len, &off) < 0)
+        break;
+      if (off < len + 1) {
+        struct pollfd p = {.fd = c->in_fd, .events = POLLOUT};
+        int64_t left = deadline - mono_ns();
+        if (left <= 0 || poll(&p, 1, (int)(left / 1000000) + 1) == 0) {
+          timed_out = true;
+          break;
+        }
+      }
+    }
+    struct timespec zero = {0, 0};
+    while (sigtimedwait(&pipeset, NULL, &zero) > 0)
+      ;
+    pthread_sigmask(SIG_SETMASK, &oldmask, NULL);
+  }
+  while (c->alive && !w.done && !timed_out) {
+    int64_t now = mono_ns();
+    if (now >= deadline) {
+      timed_out = true;
+      break;
+    }
+    if (!c->reading) {
+      c->reading = true;
+      pthread_mutex_unlock(&c->mu);
+      int64_t wait = deadline - now;
+      if (wait > 50 * 1000000LL)
+        wait = 50 * 1000000LL; /* look at the list again now and then */
+      bool ok = read_round(c, wait);
+      pthread_mutex_lock(&c->mu);
+      c->reading = false;
+      if (!ok) {
+        kill_sandbox(c); /* we are the reader: nobody else touches the pipes */
+        c->oom = inv_cg_oom_killed(&c->cg);
+      }
+      pthread_cond_broadcast(&c->cv);
+    } else {
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      int64_t left = deadline - now;
+      if (left > 50 * 1000000LL)
+        left = 50 * 1000000LL;
+      ts.tv_nsec += (long)(left % 1000000000LL);
+      ts.tv_sec += (time_t)(left / 1000000000LL) + ts.tv_nsec / 1000000000L;
+      ts.tv_nsec %= 1000000000L;
+      pthread_cond_timedwait(&c->cv, &c->mu, &ts);
+    }
+  }
+  if (timed_out && c->alive) {
+    /* As for a single activation: the container is destroyed; the others in it end as
+     * crashed. If someone is reading, only kill (the reader sees it and cleans up). */
+    if (c->reading && c->ns_pidfd >= 0)
+      syscall(SYS_pidfd_send_signal, c->ns_pidfd, SIGKILL, NULL, 0);
+    else if (c->reading && c->pid > 0)
+      kill(-c->pid, SIGKILL);
+    else
+      kill_sandbox(c);
+    pthread_cond_broadcast(&c->cv);
+  }
+  for (waiter_t **pp = &c->waiters; *pp; pp = &(*pp)->next)
+    if (*pp == &w) {
+      *pp = w.next;
+      break;
+    }
+  bool oom = c->oom;
+  if (w.done && w.line)
+    classify_tagged(c, w.line, log_limit, out); /* locked: it uses the timestamp cache */
+  pthread_mutex_unlock(&c->mu);
+
+  if (w.done && w.line) {
+    /* classified above */
+  } else if (w.done) {
+    set_failure(out, INV_INTERNAL, "out of memory while reading the result");
+  } else if (timed_out) {
+    char msg[128];
+    snprintf(msg, sizeof msg, "The action exceeded its time limits of %d milliseconds.",
+             timeout_ms);
+    set_failure(out, INV_TIMEOUT, msg);
+  } else if (oom) {
+    set_failure(out, INV_OOM, MSG_OOM);
+  } else {
+    set_failure(out, INV_CRASH, MSG_CRASH_RUN);
+  }
+  free(w.line);
+  out->end_ms = wall_ms();
   return out->outcome;
 }
 
@@ -1056,5 +1491,7 @@ inv_outcome inv_container_run(inv_container_t *c, const char *input_line, int ti
     out->end_ms = out->start_ms;
     return out->outcome;
   }
+  if (c->concurrency > 1)
+    return run_concurrent(c, input_line, timeout_ms, log_limit_bytes, out);
   return exchange(c, input_line, strlen(input_line), timeout_ms, log_limit_bytes, false, out);
 }

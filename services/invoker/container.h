@@ -1,17 +1,30 @@
 /* One sandboxed runtime process (a "container") and the pipes the invoker talks to it over.
  *
- * A container is a stem cell when started: a runtime launcher (runtimes/<lang>/launcher.*)
- * running under bubblewrap in its own mount, PID, IPC, UTS (and, where possible, cgroup)
- * namespaces and a user namespace that maps it to nobody, with a read-only /usr, a private
- * size-limited /tmp, the launcher bound read-only at /runtime, a scrubbed environment, and the
- * host's network. inv_container_init() hands it the action's code once; inv_container_run()
- * then runs one activation at a time on it (OpenWhisk's actionloop: one JSON line in on
- * stdin, one JSON result line out on fd 3, logs on stdout/stderr up to the sentinel
+ * A container is a stem cell when started: a runtime launcher (runtimes/<lang>/launcher.*,
+ * or the native launcher binary) running under bubblewrap in its own mount, PID, IPC, UTS
+ * (and, where possible, cgroup) namespaces and a user namespace that maps it to nobody, with
+ * a read-only /usr, a private size-limited /tmp, a private size-limited /action for the
+ * action's code, the launcher bound read-only at /runtime, a scrubbed environment, the
+ * host's network, the seccomp filter and the cgroups of sandbox.h, RLIMIT_NOFILE 1024 and no
+ * core dumps. inv_container_init() hands it the action's code once; inv_container_run() then
+ * runs one activation at a time on it (OpenWhisk's actionloop: one JSON line in on stdin, one
+ * JSON result line out on fd 3, logs on stdout/stderr up to the sentinel
  * XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX on each). The fd 3 conventions are described at the
- * top of runtimes/nodejs/launcher.js.
+ * top of runtimes/nodejs/launcher.js; every launcher follows them.
  *
- * Threads: a container is not locked; use it from one thread at a time. Different containers
- * may be used from different threads at once; the module has no mutable globals.
+ * Kinds: nodejs:20 / nodejs:default (node runtimes/nodejs/launcher.js), python:3 (python3
+ * runtimes/python/launcher.py), native (the squall-native-launcher binary, see
+ * runtimes/native/launcher.c: OpenWhisk's blackbox convention, or actionloop when the init
+ * asks for it).
+ *
+ * Concurrency: a container initialised with concurrency > 1 (nodejs only) takes several
+ * activations at once through inv_container_run() called from several threads; its launcher
+ * then tags every fd 3 line with the activation id and carries that activation's logs in it
+ * (see launcher.js), so nothing is shared between activations but the process.
+ *
+ * Threads: a container is used from one thread at a time, except that inv_container_run()
+ * may be called from several threads at once on a concurrent container (above). Different
+ * containers may be used from different threads at once; the module has no mutable globals.
  * The sandbox is spawned with --die-with-parent, which the kernel ties to the *thread* that
  * called inv_container_start(): start containers from a thread that outlives them (a pool
  * thread, not a short-lived helper), or the sandbox is killed when that thread exits.
@@ -32,17 +45,24 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "sandbox.h"
+
 typedef struct inv_container inv_container_t;
 
 typedef struct {
-  const char *runtime_dir; /* dir holding nodejs/launcher.js; <runtime_dir>/nodejs is bound
-                              read-only at /runtime */
-  const char *kind;        /* "nodejs:20" or "nodejs:default" for now */
-  int memory_mb;           /* recorded, sizes /tmp; enforcement comes later (cgroups); <=0: 256 */
+  const char *runtime_dir; /* dir holding nodejs/launcher.js and python/launcher.py;
+                              <runtime_dir>/<lang> is bound read-only at /runtime */
+  const char *kind;        /* "nodejs:20", "nodejs:default", "python:3" or "native" */
+  int memory_mb;           /* the memory limit (cgroup, when sb has one); also sizes /tmp and
+                              /action (half each: both are charged to the cgroup); <=0: 256 */
+  const inv_sandbox_t *sb; /* cgroups and seccomp; NULL: neither (tests, the floor bench) */
   bool sandbox;            /* true: run under bwrap; false: bare process (the floor benchmark
                               and hosts without bwrap; no isolation at all) */
   const char *bwrap_path;  /* NULL: /usr/bin/bwrap */
   const char *node_path;   /* NULL: /usr/bin/node (must live under /usr when sandboxed) */
+  const char *python_path; /* NULL: /usr/bin/python3 (idem) */
+  const char *native_launcher; /* the squall-native-launcher binary (kind native); bound
+                              read-only at /runtime/launcher */
   int spin_us;             /* busy-poll this long (per exchange) before sleeping in ppoll():
                               trades CPU for latency where waking a sleeping CPU is slow (VMs);
                               0: never spin */
@@ -56,6 +76,8 @@ typedef enum {
   INV_NOT_OBJECT,  /* it returned something else than a JSON object: developer error        */
   INV_TIMEOUT,     /* it ran past its time limit; the sandbox has been destroyed              */
   INV_CRASH,       /* the runtime died or broke the protocol; the sandbox has been destroyed  */
+  INV_OOM,         /* the kernel killed it for its memory limit (or its heap ran out): developer
+                      error "The action exhausted its memory and was aborted."; destroyed   */
   INV_INIT_ERROR,  /* init was refused (syntax error, no main...): developer error            */
   INV_INTERNAL     /* our side failed (spawn, pipes, misuse): whisk internal error            */
 } inv_outcome;
@@ -81,6 +103,27 @@ typedef struct {
 int inv_container_start(inv_container_t **out, const inv_container_opts *o, char *err,
                         size_t errlen);
 
+/* What init tells the launcher besides the code. */
+typedef struct {
+  const char *code;      /* text, or base64 when binary */
+  const char *main_name; /* NULL or "": "main" */
+  bool binary;           /* code is base64 (a zip; for native also a bare executable) */
+  bool actionloop;       /* native only: the executable speaks actionloop (kept running) */
+  int concurrency;       /* > 1: nodejs takes that many activations at once (tagged lines) */
+  int memory_mb;         /* > 0: the action's memory limit, applied to the cgroup first (a
+                            stem cell started with another size) */
+} inv_init_opts;
+
+/* inv_container_init() with every option. */
+inv_outcome inv_container_init_ex(inv_container_t *c, const inv_init_opts *io, int timeout_ms,
+                                  size_t log_limit_bytes, inv_run_result *out);
+
+/* The concurrency the container was initialised with (1 unless concurrent). */
+int inv_container_concurrency(const inv_container_t *c);
+
+/* Bytes charged to the container's memory cgroup, or -1 without one. */
+int64_t inv_container_memory_bytes(const inv_container_t *c);
+
 /* Gives the stem cell its code (once per container) and waits at most timeout_ms for its
  * answer. Fills *out (the caller frees it with inv_run_result_free()): outcome INV_OK,
  * INV_INIT_ERROR (result {"error": "<why>"}), INV_TIMEOUT, INV_CRASH or INV_INTERNAL; logs
@@ -92,7 +135,8 @@ inv_outcome inv_container_init(inv_container_t *c, const char *code, const char 
                                inv_run_result *out);
 
 /* Runs one activation: input_line is the activation message, one JSON object on one line
- * without the trailing '\n' (see launcher.js). Waits at most timeout_ms for the result and
+ * without the trailing '\n' (see launcher.js); on a concurrent container it must carry a
+ * unique "activation_id". Waits at most timeout_ms for the result and
  * for both log streams to end, keeps at most log_limit_bytes of log text (bytes of the
  * action's lines, before formatting) and fills *out, which the caller frees with
  * inv_run_result_free(). Returns out->outcome. */

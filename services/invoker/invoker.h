@@ -19,10 +19,14 @@ typedef struct inv_config {
     char *nats_url;
     char *id;
     char *runtime_dir;
+    char *native_launcher; /* squall-native-launcher binary (kind native) */
     char *api_host;
     int memory_mb;       /* user memory: the pool's capacity */
     int workers;         /* concurrent activations */
     int prewarm;         /* nodejs stem cells kept ready */
+    int prewarm_python;  /* python:3 stem cells */
+    int prewarm_native;  /* native stem cells */
+    int pids_max;        /* processes per container (pids cgroup) */
     int idle_ms;         /* an idle warm container is removed after this long */
     int heartbeat_ms;
     bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
@@ -36,7 +40,8 @@ typedef struct inv_job {
     int64_t received_ms;
 } inv_job;
 
-/* A container in the pool. */
+/* A container in the pool. An action's containers stay on I.pool while they serve (inflight
+ * > 0) and while idle; stem cells are on I.stems. */
 typedef struct inv_slot {
     struct inv_slot *next;
     inv_container_t *c;
@@ -44,6 +49,10 @@ typedef struct inv_slot {
     char kind[32];
     int memory_mb;
     int64_t last_used_ms;
+    int inflight;        /* activations running in it now */
+    int conc;            /* how many it may take at once (limits.concurrency, nodejs) */
+    bool ready;          /* initialised: others may join it (concurrent containers) */
+    bool dead;           /* its sandbox is gone: destroyed by the last one out */
 } inv_slot;
 
 typedef struct inv {
@@ -54,22 +63,33 @@ typedef struct inv {
     pthread_cond_t work_cv, pool_cv;
     inv_job *head, *tail;
     int queued, busy;
-    inv_slot *idle;              /* warm containers not in use */
+    inv_slot *pool;              /* action containers, busy or idle */
     inv_slot *stems;             /* stem cells */
+    inv_sandbox_t *sb;           /* cgroups and seccomp for every container */
     int used_mb;                 /* memory of every live container */
     int warm;
+    int64_t started_ms;          /* when this process started (heartbeat "started") */
     volatile bool draining, stopping;
 } inv;
 
 extern inv I;
 
 /* pool.c */
-/* A container for the action key (warm, or a stem cell specialised, or a new one). Sets
- * *cold when it still needs its code. Blocks while the pool is full. NULL on failure. */
+/* True for the kinds this invoker runs (nodejs:20, nodejs:default, python:3, native). */
+bool inv_kind_supported(const char *kind);
+/* A container for the action key: a warm one (or a concurrent one with room), else a stem
+ * cell of the kind specialised, else a new one. Sets *cold when it still needs its code
+ * (then call inv_pool_ready() after a successful init). Blocks while the pool is full.
+ * NULL on failure, with a message in err. */
 inv_slot *inv_pool_acquire(const char *key, const char *kind, int memory_mb, bool *cold, char *err, size_t errlen);
-/* Puts s back as warm for its key, or destroys it when its container is dead. */
+/* After its init: s takes up to conc activations at once from now on. */
+void inv_pool_ready(inv_slot *s, int conc);
+/* One activation is done with s: it stays warm for its key, or is destroyed when its
+ * container is dead (once nobody uses it). */
 void inv_pool_release(inv_slot *s);
-void inv_pool_destroy_slot(inv_slot *s);
+/* Warm containers per action path ("ns/name", versions summed) for the heartbeat, packed
+ * as a msgpack map into pk. */
+void inv_pool_pack_actions(msgpack_packer *pk);
 /* Keeper thread: keeps stem cells ready, removes idle containers. */
 void *inv_pool_keeper(void *arg);
 void inv_pool_shutdown(void);

@@ -17,15 +17,22 @@
 inv I;
 
 #define DEFAULT_RUNTIME_DIR SQ_SOURCE_DIR "/services/invoker/runtimes"
+#ifndef SQ_NATIVE_LAUNCHER
+#define SQ_NATIVE_LAUNCHER "squall-native-launcher"
+#endif
 
 static const sq_cfg_entry config[] = {
     SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", I.cfg.nats_url),
     SQ_CFG_STR("id", "SQ_INVOKER_ID", "invoker0", I.cfg.id),
     SQ_CFG_STR("runtime_dir", "SQ_RUNTIME_DIR", DEFAULT_RUNTIME_DIR, I.cfg.runtime_dir),
+    SQ_CFG_STR("native_launcher", "SQ_INVOKER_NATIVE_LAUNCHER", SQ_NATIVE_LAUNCHER, I.cfg.native_launcher),
     SQ_CFG_STR("api_host", "SQ_API_HOST", "http://127.0.0.1:3233", I.cfg.api_host),
     SQ_CFG_INT("memory_mb", "SQ_INVOKER_MEMORY_MB", 128, 1 << 20, 2048, I.cfg.memory_mb),
     SQ_CFG_INT("workers", "SQ_INVOKER_WORKERS", 1, 1024, 32, I.cfg.workers),
     SQ_CFG_INT("prewarm", "SQ_INVOKER_PREWARM", 0, 64, 2, I.cfg.prewarm),
+    SQ_CFG_INT("prewarm_python", "SQ_INVOKER_PREWARM_PYTHON", 0, 64, 1, I.cfg.prewarm_python),
+    SQ_CFG_INT("prewarm_native", "SQ_INVOKER_PREWARM_NATIVE", 0, 64, 1, I.cfg.prewarm_native),
+    SQ_CFG_INT("pids_max", "SQ_INVOKER_PIDS_MAX", 16, 65536, 256, I.cfg.pids_max),
     SQ_CFG_INT("idle_ms", "SQ_INVOKER_IDLE_MS", 1000, 86400000, 600000, I.cfg.idle_ms),
     SQ_CFG_INT("heartbeat_ms", "SQ_INVOKER_HEARTBEAT_MS", 100, 60000, 1000, I.cfg.heartbeat_ms),
     SQ_CFG_BOOL("sandbox", "SQ_INVOKER_SANDBOX", true, I.cfg.sandbox),
@@ -37,16 +44,22 @@ static void on_run(sq_bus_t *bus, natsMsg *msg, void *closure)
     inv_enqueue(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
 }
 
-/* Which cgroup memory controller this host offers, for the log. */
-static void log_cgroups(void)
+/* The host side of the sandbox (cgroups v1/v2 or none, seccomp), said in the log. */
+static int sandbox_setup(void)
 {
-    struct stat st;
-    if (stat("/sys/fs/cgroup/cgroup.controllers", &st) == 0)
-        sq_info("cgroup v2 detected (unified hierarchy); per-container memory is accounted in the pool, kernel enforcement is not configured yet");
-    else if (stat("/sys/fs/cgroup/memory", &st) == 0)
-        sq_info("cgroup v1 detected (memory controller present); per-container memory is accounted in the pool, kernel enforcement is not configured yet");
+    char describe[2048], err[256];
+
+    if (!I.cfg.sandbox)
+        return 0;
+    if (inv_sandbox_create(&I.sb, I.cfg.id, I.cfg.pids_max, describe, sizeof describe, err, sizeof err) != 0) {
+        sq_error("could not prepare the sandbox: %s", err);
+        return -1;
+    }
+    if (inv_sandbox_cgroup_mode(I.sb) == INV_CG_NONE)
+        sq_warn("sandbox: %s", describe);
     else
-        sq_warn("no cgroup memory controller found; memory is accounted in the pool only");
+        sq_info("sandbox: %s", describe);
+    return 0;
 }
 
 static sq_status subscribe_work(void)
@@ -85,7 +98,9 @@ int main(void)
     if (sq_crypto_init() != 0 || sq_config_load(config, NCONFIG) != SQ_OK)
         return 1;
     sq_config_log(config, NCONFIG);
-    log_cgroups();
+    I.started_ms = sq_now_ms();
+    if (sandbox_setup() != 0)
+        return 1;
     if (!I.cfg.sandbox)
         sq_warn("sandbox disabled: actions run as bare processes without isolation");
     pthread_mutex_init(&I.lock, NULL);
@@ -138,6 +153,7 @@ out:
         pthread_join(hb, NULL);
     }
     inv_pool_shutdown();
+    inv_sandbox_destroy(I.sb);
     natsSubscription_Destroy(I.work_sub);
     sq_bus_destroy(I.bus);
     free(workers);

@@ -67,7 +67,9 @@ static char *input_line(const sq_work *w, const char *path)
     snprintf(deadline, sizeof deadline, "%lld", (long long)(sq_now_ms() + w->action.limits.timeout));
     json_object_set_new(j, "value", sq_mp_to_json(&w->params));
     json_object_set_new(j, "activation_id", json_string(w->id));
-    json_object_set_new(j, "action_name", json_string(path));
+    char fq[620];
+    snprintf(fq, sizeof fq, "/%s", path); /* OpenWhisk's __OW_ACTION_NAME: "/ns/name" */
+    json_object_set_new(j, "action_name", json_string(fq));
     json_object_set_new(j, "deadline", json_string(deadline));
     json_object_set_new(j, "namespace", json_string(w->action.namespace_));
     json_object_set_new(j, "api_host", json_string(I.cfg.api_host));
@@ -121,7 +123,7 @@ static void publish_record(const sq_activation *a, const msgpack_sbuffer *rec)
  * *status becomes a developer error: the action's doing) or unreadable (internal error). */
 static bool result_to_mp(const char *text, msgpack_packer *pk, sq_act_status *status)
 {
-    json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
+    json_t *j = text ? json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL) : NULL;
     sq_status st;
     if (j == NULL) {
         *status = SQ_ACT_INTERNAL;
@@ -171,7 +173,7 @@ static void handle(inv_job *job)
     log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
     start_ms = sq_now_ms();
 
-    if (strcmp(w.action.exec.kind, "nodejs:20") != 0 && strcmp(w.action.exec.kind, "nodejs:default") != 0) {
+    if (!inv_kind_supported(w.action.exec.kind)) {
         run.outcome = INV_INIT_ERROR;
         snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}", w.action.exec.kind);
         run.result = strdup(err);
@@ -187,11 +189,21 @@ static void handle(inv_job *job)
         }
     } else {
         if (cold) {
-            inv_container_init(slot->c, w.action.exec.code, w.action.exec.main ? w.action.exec.main : "main",
-                               w.action.exec.binary, (int)w.action.limits.timeout, log_limit, &init);
+            const msgpack_object *al = annotation(&w.action.annotations, "actionloop");
+            inv_init_opts io = {
+                .code = w.action.exec.code,
+                .main_name = w.action.exec.main ? w.action.exec.main : "main",
+                .binary = w.action.exec.binary,
+                .actionloop = al && al->type == MSGPACK_OBJECT_BOOLEAN && al->via.boolean,
+                .concurrency = (int)w.action.limits.concurrency,
+                .memory_mb = (int)w.action.limits.memory,
+            };
+            inv_container_init_ex(slot->c, &io, (int)w.action.limits.timeout, log_limit, &init);
             init_ms = init.end_ms - init.start_ms;
             if (init.outcome != INV_OK)
                 res = &init;
+            else
+                inv_pool_ready(slot, inv_container_concurrency(slot->c));
         }
         if (res == &run) {
             char *line = input_line(&w, path);
@@ -243,7 +255,8 @@ static void handle(inv_job *job)
     a.logs = logs;
 
     msgpack_packer_init(&apk, &ann, msgpack_sbuffer_write);
-    msgpack_pack_array(&apk, 4 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0));
+    bool caused = w.cause && *w.cause;
+    msgpack_pack_array(&apk, 4 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0) + (caused ? 1 : 0));
     msgpack_pack_map(&apk, 2);
     sq_mp_kv_str(&apk, "key", "path");
     sq_mp_kv_str(&apk, "value", path);
@@ -265,6 +278,12 @@ static void handle(inv_job *job)
         msgpack_pack_map(&apk, 2);
         sq_mp_kv_str(&apk, "key", "timeout");
         sq_mp_kv_bool(&apk, "value", true);
+    }
+    if (caused) {
+        /* a component of a sequence: OpenWhisk's annotation (the id is in the sequence's logs) */
+        msgpack_pack_map(&apk, 2);
+        sq_mp_kv_str(&apk, "key", "causedBy");
+        sq_mp_kv_str(&apk, "value", "sequence");
     }
     sq_mp_unpack(ann.data, ann.size, &az, &ann_obj);
     a.annotations = ann_obj;
@@ -356,8 +375,16 @@ void *inv_heartbeat(void *arg)
     while (!I.stopping) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
-        sq_heartbeat hb = { .id = I.cfg.id, .total_mb = I.cfg.memory_mb, .healthy = true, .at = sq_now_ms() };
+        sq_heartbeat hb = { .id = I.cfg.id, .total_mb = I.cfg.memory_mb, .healthy = true, .at = sq_now_ms(),
+                            .started = I.started_ms };
 
+        msgpack_sbuffer asb;
+        msgpack_packer apk;
+        msgpack_zone z;
+
+        msgpack_sbuffer_init(&asb);
+        msgpack_packer_init(&apk, &asb, msgpack_sbuffer_write);
+        msgpack_zone_init(&z, 1024);
         pthread_mutex_lock(&I.lock);
         /* stem cells are spare capacity: they are given up when an action needs the room */
         hb.free_mb = I.cfg.memory_mb - I.used_mb;
@@ -366,9 +393,14 @@ void *inv_heartbeat(void *arg)
         hb.warm = I.warm;
         hb.busy = I.busy;
         hb.draining = I.draining;
+        inv_pool_pack_actions(&apk);
         pthread_mutex_unlock(&I.lock);
+        if (sq_mp_unpack(asb.data, asb.size, &z, &hb.actions) != SQ_OK)
+            hb.actions.type = MSGPACK_OBJECT_NIL;
         sq_proto_buf_init(&sb, &pk);
         sq_heartbeat_encode(&hb, &pk);
+        msgpack_zone_destroy(&z);
+        msgpack_sbuffer_destroy(&asb);
         sq_bus_publish(I.bus, SQ_SUBJ_INVOKER_HEARTBEAT, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
         for (int slept = 0; slept < I.cfg.heartbeat_ms && !I.stopping; slept += 50)

@@ -435,7 +435,7 @@ static void test_init_errors(void)
       {"function main(a) { return {", "main", false, "SyntaxError"},
       {"function notmain(a) { return {} }", "main", false, "is not a function"},
       {"throw new Error('at load')", "main", false, "at load"},
-      {"UEsDBA==", "main", true, "zipped actions are not supported yet"},
+      {"UEsDBA==", "main", true, "not a zip file"},
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
     inv_container_t *c = start(true);
@@ -799,6 +799,454 @@ static void test_threads(void)
   }
 }
 
+/* ---------------------------------------------------------------- runtimes, limits */
+
+static inv_sandbox_t *sb; /* cgroups + seccomp (NULL when this host gives none) */
+
+#ifndef SQ_NATIVE_LAUNCHER
+#define SQ_NATIVE_LAUNCHER ""
+#endif
+
+static inv_container_t *start_kind(const char *kind, int memory_mb, bool with_sb)
+{
+  inv_container_opts o = {.runtime_dir = runtime_dir, .kind = kind, .memory_mb = memory_mb,
+                          .sandbox = true, .sb = with_sb ? sb : NULL,
+                          .native_launcher = SQ_NATIVE_LAUNCHER};
+  inv_container_t *c = NULL;
+  char err[256] = "";
+  int rc = inv_container_start(&c, &o, err, sizeof err);
+  CHECK(rc == 0 && c, "start %s: %s", kind, err);
+  return c;
+}
+
+static inv_container_t *ready_kind(const char *kind, const char *code, bool binary,
+                                   bool actionloop, int conc, int memory_mb, bool with_sb)
+{
+  inv_container_t *c = start_kind(kind, memory_mb, with_sb);
+  if (!c)
+    return NULL;
+  inv_run_result r;
+  inv_init_opts io = {.code = code, .binary = binary, .actionloop = actionloop,
+                      .concurrency = conc, .memory_mb = memory_mb};
+  inv_outcome oc = inv_container_init_ex(c, &io, TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_OK, "init %s: %s %s", kind, inv_outcome_str(oc), res(&r));
+  if (oc != INV_OK)
+    dump_logs(&r);
+  inv_run_result_free(&r);
+  if (oc != INV_OK) {
+    inv_container_destroy(c);
+    return NULL;
+  }
+  return c;
+}
+
+static char *b64(const void *data, size_t n)
+{
+  static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  const unsigned char *p = data;
+  char *out = malloc(n / 3 * 4 + 5), *o = out;
+  size_t i = 0;
+  for (; i + 2 < n; i += 3) {
+    unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
+    *o++ = a[v >> 18];
+    *o++ = a[(v >> 12) & 63];
+    *o++ = a[(v >> 6) & 63];
+    *o++ = a[v & 63];
+  }
+  if (i < n) {
+    unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
+    *o++ = a[v >> 18];
+    *o++ = a[(v >> 12) & 63];
+    *o++ = i + 1 < n ? a[(v >> 6) & 63] : '=';
+    *o++ = '=';
+  }
+  *o = '\0';
+  return out;
+}
+
+/* A base64 zip of name/content pairs (NULL-terminated), made by python3's zipfile. Entries
+ * named "*x" are made executable (the star dropped). */
+static char *zip_b64(const char *const *files)
+{
+  char script[] = "/tmp/sq-zip-XXXXXX";
+  int fd = mkstemp(script);
+  if (fd < 0)
+    return NULL;
+  FILE *f = fdopen(fd, "w");
+  fprintf(f, "import io,zipfile,base64,sys\nb=io.BytesIO()\nz=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED)\n");
+  for (int i = 0; files[i]; i += 2) {
+    bool x = files[i][0] == '*';
+    char *code = b64(files[i + 1], strlen(files[i + 1]));
+    fprintf(f, "i=zipfile.ZipInfo(%s'%s')\ni.external_attr=(0o%o<<16)\ni.compress_type=zipfile.ZIP_DEFLATED\n"
+               "z.writestr(i,base64.b64decode('%s'))\n",
+            "", files[i] + (x ? 1 : 0), x ? 0755 : 0644, code);
+    free(code);
+  }
+  fprintf(f, "z.close()\nsys.stdout.write(base64.b64encode(b.getvalue()).decode())\n");
+  fclose(f);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "python3 %s", script);
+  FILE *p = popen(cmd, "r");
+  char *out = calloc(1, 1 << 20);
+  size_t n = p && out ? fread(out, 1, (1 << 20) - 1, p) : 0;
+  if (p)
+    pclose(p);
+  unlink(script);
+  if (out)
+    out[n] = '\0';
+  return out;
+}
+
+static bool has_log(const inv_run_result *r, const char *stream, const char *text)
+{
+  for (size_t i = 0; i < r->nlogs; i++)
+    if (log_is(r->logs[i], stream, text))
+      return true;
+  return false;
+}
+
+static void test_python(void)
+{
+  char buf[512];
+  inv_run_result r;
+  inv_container_t *c = ready_kind(
+      "python:3",
+      "import os, sys\n"
+      "def main(args):\n"
+      "    print('hello from python')\n"
+      "    print('to stderr', file=sys.stderr)\n"
+      "    if args.get('boom'): raise ValueError('bad input')\n"
+      "    if args.get('num'): return 42\n"
+      "    if args.get('err'): return {'error': 'app'}\n"
+      "    return {'greeting': 'hi ' + args.get('name', 'world'), 'id': os.environ.get('__OW_ACTIVATION_ID'),\n"
+      "            'ns': os.environ.get('__OW_NAMESPACE')}\n",
+      false, false, 1, 128, false);
+  if (!c)
+    return;
+  inv_outcome oc = run(c, "{\"name\":\"py\"}", "pyid1", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_OK, "python run: %s %s", inv_outcome_str(oc), res(&r));
+  CHECK(strcmp(field(r.result, "greeting", buf, sizeof buf), "hi py") == 0, "%s", res(&r));
+  CHECK(strcmp(field(r.result, "id", buf, sizeof buf), "pyid1") == 0, "%s", res(&r));
+  CHECK(strcmp(field(r.result, "ns", buf, sizeof buf), "guest") == 0, "%s", res(&r));
+  CHECK(r.nlogs == 2 && has_log(&r, "stdout", "hello from python") && has_log(&r, "stderr", "to stderr"),
+        "python logs (%zu)", r.nlogs);
+  inv_run_result_free(&r);
+  oc = run(c, "{\"boom\":true}", "pyid2", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_THROWN, "python raise: %s %s", inv_outcome_str(oc), res(&r));
+  CHECK(strstr(field(r.result, "error", buf, sizeof buf), "bad input") != NULL, "%s", res(&r));
+  inv_run_result_free(&r);
+  oc = run(c, "{\"num\":true}", "pyid3", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_NOT_OBJECT, "python 42: %s", inv_outcome_str(oc));
+  inv_run_result_free(&r);
+  oc = run(c, "{\"err\":true}", "pyid4", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_APP_ERROR, "python app error: %s", inv_outcome_str(oc));
+  inv_run_result_free(&r);
+  CHECK(inv_container_alive(c), "python container died");
+  inv_container_destroy(c);
+
+  /* a zip with __main__.py and a module beside it */
+  static const char *const files[] = {
+      "__main__.py", "import helper\ndef main(args):\n    return {'v': helper.value()}\n",
+      "helper.py", "def value():\n    return 'from helper'\n", NULL};
+  char *zip = zip_b64(files);
+  c = zip ? ready_kind("python:3", zip, true, false, 1, 128, false) : NULL;
+  free(zip);
+  if (!c)
+    return;
+  oc = run(c, "{}", "pyz", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_OK && strcmp(field(r.result, "v", buf, sizeof buf), "from helper") == 0,
+        "python zip: %s %s", inv_outcome_str(oc), res(&r));
+  inv_run_result_free(&r);
+  inv_container_destroy(c);
+}
+
+static void test_node_zip(void)
+{
+  char buf[512];
+  inv_run_result r;
+  static const char *const pj[] = {
+      "package.json", "{\"name\":\"z\",\"main\":\"lib/entry.js\"}",
+      "lib/entry.js", "const h = require('./helper'); exports.main = (a) => ({v: h(), n: a.n});",
+      "lib/helper.js", "module.exports = () => 'zipped';", NULL};
+  char *zip = zip_b64(pj);
+  inv_container_t *c = zip ? ready_kind("nodejs:20", zip, true, false, 1, 128, false) : NULL;
+  free(zip);
+  if (c) {
+    inv_outcome oc = run(c, "{\"n\":7}", "nz", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OK && strcmp(field(r.result, "v", buf, sizeof buf), "zipped") == 0,
+          "node zip: %s %s", inv_outcome_str(oc), res(&r));
+    inv_run_result_free(&r);
+    inv_container_destroy(c);
+  }
+  static const char *const idx[] = {"index.js", "module.exports.main = () => ({idx: true});", NULL};
+  zip = zip_b64(idx);
+  c = zip ? ready_kind("nodejs:20", zip, true, false, 1, 128, false) : NULL;
+  free(zip);
+  if (c) {
+    inv_outcome oc = run(c, "{}", "nz2", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OK && strstr(res(&r), "\"idx\":true"), "node zip index.js: %s", res(&r));
+    inv_run_result_free(&r);
+    inv_container_destroy(c);
+  }
+  /* an entry that climbs out of the code directory is refused */
+  static const char *const evil[] = {"../escape.js", "x", "index.js", "exports.main=()=>({})", NULL};
+  zip = zip_b64(evil);
+  c = start_kind("nodejs:20", 128, false);
+  if (c && zip) {
+    inv_outcome oc = inv_container_init(c, zip, "main", true, TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_INIT_ERROR && strstr(res(&r), "outside"), "evil zip: %s %s",
+          inv_outcome_str(oc), res(&r));
+    inv_run_result_free(&r);
+  }
+  free(zip);
+  inv_container_destroy(c);
+}
+
+static void test_native(void)
+{
+  char buf[512];
+  inv_run_result r;
+  if (!*SQ_NATIVE_LAUNCHER) {
+    CHECK(false, "no native launcher built");
+    return;
+  }
+  /* blackbox: a shell script as text; argv[1] is the value; the last line is the result */
+  inv_container_t *c = ready_kind("native",
+                                  "#!/bin/sh\n"
+                                  "echo \"log line\"\n"
+                                  "echo \"to stderr\" >&2\n"
+                                  "echo \"{\\\"arg\\\":$1,\\\"id\\\":\\\"$__OW_ACTIVATION_ID\\\"}\"\n",
+                                  false, false, 1, 128, false);
+  if (c) {
+    for (int i = 0; i < 2; i++) {
+      inv_outcome oc = run(c, "{\"x\":1}", "natid", TIMEOUT, LOGS, &r);
+      CHECK(oc == INV_OK, "native run %d: %s %s", i, inv_outcome_str(oc), res(&r));
+      CHECK(strcmp(field(r.result, "id", buf, sizeof buf), "natid") == 0, "%s", res(&r));
+      CHECK(strcmp(field(r.result, "arg", buf, sizeof buf), "{\"x\":1}") == 0, "%s", res(&r));
+      CHECK(r.nlogs == 2 && has_log(&r, "stdout", "log line") && has_log(&r, "stderr", "to stderr"),
+            "native logs %zu", r.nlogs);
+      if (r.nlogs != 2)
+        dump_logs(&r);
+      inv_run_result_free(&r);
+    }
+    inv_container_destroy(c);
+  }
+  /* binary: base64 of a script; the last line is not an object */
+  const char *script = "#!/bin/sh\necho 'not json'\n";
+  char *code = b64(script, strlen(script));
+  c = ready_kind("native", code, true, false, 1, 128, false);
+  free(code);
+  if (c) {
+    inv_outcome oc = run(c, "{}", "nat2", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_THROWN && strstr(res(&r), "did not return a dictionary"), "native not json: %s %s",
+          inv_outcome_str(oc), res(&r));
+    CHECK(has_log(&r, "stdout", "not json"), "the bad line is logged");
+    inv_run_result_free(&r);
+    CHECK(inv_container_alive(c), "a bad result line kills a native container");
+    inv_container_destroy(c);
+  }
+  /* a zip holding exec */
+  static const char *const zf[] = {"*exec", "#!/bin/sh\n. ./lib.sh\necho \"{\\\"z\\\":\\\"$(v)\\\"}\"\n",
+                                   "lib.sh", "v() { echo zipped; }\n", NULL};
+  char *zip = zip_b64(zf);
+  c = zip ? ready_kind("native", zip, true, false, 1, 128, false) : NULL;
+  free(zip);
+  if (c) {
+    inv_outcome oc = run(c, "{}", "nat3", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OK && strcmp(field(r.result, "z", buf, sizeof buf), "zipped") == 0,
+          "native zip: %s %s", inv_outcome_str(oc), res(&r));
+    inv_run_result_free(&r);
+    inv_container_destroy(c);
+  }
+  /* actionloop: a python program that acks, then answers line by line and keeps state */
+  c = ready_kind("native",
+                 "#!/usr/bin/python3\n"
+                 "import os, sys, json\n"
+                 "out = os.fdopen(3, 'w')\n"
+                 "if os.environ.get('__OW_WAIT_FOR_ACK'): out.write('{\"ok\":true}\\n'); out.flush()\n"
+                 "n = 0\n"
+                 "for line in sys.stdin:\n"
+                 "    m = json.loads(line); n += 1\n"
+                 "    print('loop log', n, flush=True)\n"
+                 "    out.write(json.dumps({'n': n, 'id': m['activation_id'], 'v': m['value']}) + '\\n'); out.flush()\n",
+                 false, true, 1, 128, false);
+  if (c) {
+    for (int i = 1; i <= 3; i++) {
+      inv_outcome oc = run(c, "{\"a\":1}", "loopid", TIMEOUT, LOGS, &r);
+      snprintf(buf, sizeof buf, "loop log %d", i);
+      CHECK(oc == INV_OK && strstr(res(&r), "\"id\": \"loopid\"") && has_log(&r, "stdout", buf),
+            "actionloop run %d: %s %s", i, inv_outcome_str(oc), res(&r));
+      char want[32];
+      snprintf(want, sizeof want, "\"n\": %d", i);
+      CHECK(strstr(res(&r), want) != NULL, "actionloop keeps its state: %s", res(&r));
+      inv_run_result_free(&r);
+    }
+    inv_container_destroy(c);
+  }
+}
+
+/* Several activations at once in one nodejs container, each with its own logs. */
+struct conc_arg {
+  inv_container_t *c;
+  int n;
+  bool ok;
+};
+
+static void *conc_main(void *p)
+{
+  struct conc_arg *a = p;
+  char value[64], id[32], want1[64], want2[64];
+  snprintf(value, sizeof value, "{\"n\":%d}", a->n);
+  snprintf(id, sizeof id, "conc%d", a->n);
+  snprintf(want1, sizeof want1, "start %d", a->n);
+  snprintf(want2, sizeof want2, "end %d", a->n);
+  inv_run_result r;
+  inv_outcome oc = run(a->c, value, id, TIMEOUT, LOGS, &r);
+  char buf[64];
+  a->ok = oc == INV_OK && atoi(field(r.result, "n", buf, sizeof buf)) == a->n && r.nlogs == 2 &&
+          has_log(&r, "stdout", want1) && has_log(&r, "stdout", want2);
+  if (!a->ok) {
+    fprintf(stderr, "conc %d: %s %s\n", a->n, inv_outcome_str(oc), res(&r));
+    dump_logs(&r);
+  }
+  inv_run_result_free(&r);
+  return NULL;
+}
+
+static void test_concurrency(void)
+{
+  enum { N = 4 };
+  inv_container_t *c = ready_kind(
+      "nodejs:20",
+      "async function main(a) { console.log('start', a.n); await new Promise(r => setTimeout(r, 300));"
+      " console.log('end', a.n); return {n: a.n}; }",
+      false, false, N, 128, false);
+  if (!c)
+    return;
+  CHECK(inv_container_concurrency(c) == N, "concurrency %d", inv_container_concurrency(c));
+  pthread_t t[N];
+  struct conc_arg a[N];
+  double t0 = now_ms();
+  for (int i = 0; i < N; i++) {
+    a[i] = (struct conc_arg){.c = c, .n = i + 1};
+    pthread_create(&t[i], NULL, conc_main, &a[i]);
+  }
+  for (int i = 0; i < N; i++) {
+    pthread_join(t[i], NULL);
+    CHECK(a[i].ok, "concurrent activation %d", i + 1);
+  }
+  double ms = now_ms() - t0;
+  CHECK(ms < 280.0 * N, "%d activations of 300 ms took %.0f ms: not concurrent", N, ms);
+  CHECK(inv_container_alive(c), "concurrent container died");
+  /* a timeout destroys it, as for a single activation */
+  inv_run_result r;
+  inv_outcome oc = run(c, "{\"n\":9}", "conc-to", 100, LOGS, &r);
+  CHECK(oc == INV_TIMEOUT, "concurrent timeout: %s", inv_outcome_str(oc));
+  inv_run_result_free(&r);
+  CHECK(!inv_container_alive(c), "alive after a timeout");
+  inv_container_destroy(c);
+}
+
+static void test_fd3_garbage(void)
+{
+  inv_run_result r;
+  inv_container_t *c = ready("function main(a){ require('fs').writeSync(3, 'garbage\\n'); return {ok: true} }", true);
+  if (!c)
+    return;
+  inv_outcome oc = run(c, "{}", "g1", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_CRASH && strstr(res(&r), "valid JSON"), "garbage: %s %s", inv_outcome_str(oc), res(&r));
+  inv_run_result_free(&r);
+  CHECK(!inv_container_alive(c), "alive after garbage on fd 3");
+  inv_container_destroy(c);
+  /* a well-formed extra line: the protocol is out of step, the container goes */
+  c = ready("function main(a){ require('fs').writeSync(3, '{\"fake\":1}\\n'); return {ok: true} }", true);
+  if (!c)
+    return;
+  oc = run(c, "{}", "g2", TIMEOUT, LOGS, &r);
+  inv_run_result_free(&r);
+  CHECK(!inv_container_alive(c), "alive after two lines on fd 3");
+  inv_container_destroy(c);
+}
+
+/* Memory, pids, nofile and seccomp: only where this host gives the invoker cgroups. */
+static void test_limits(void)
+{
+  if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
+    fprintf(stderr, "  (no cgroups here: memory and pids limits not checked)\n");
+  } else {
+    inv_run_result r;
+    inv_container_t *c = ready_kind(
+        "nodejs:20",
+        "const keep = []; function main(a) { for (let i = 0; i < 100; i++) keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
+        false, false, 1, 128, true);
+    if (c) {
+      int64_t used = inv_container_memory_bytes(c);
+      CHECK(used > 0 && used < (128LL << 20), "cgroup charge %lld", (long long)used);
+      inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
+      CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
+            inv_outcome_str(oc), res(&r));
+      inv_run_result_free(&r);
+      CHECK(!inv_container_alive(c), "alive after an OOM kill");
+      inv_container_destroy(c);
+    }
+    /* a fork bomb meets pids.max */
+    c = ready_kind("python:3",
+                   "import os, time\n"
+                   "def main(a):\n"
+                   "    n = 0\n"
+                   "    try:\n"
+                   "        for i in range(2000):\n"
+                   "            if os.fork() == 0:\n"
+                   "                time.sleep(30); os._exit(0)\n"
+                   "            n += 1\n"
+                   "    except OSError as e:\n"
+                   "        return {'forked': n, 'err': str(e)}\n"
+                   "    return {'forked': n}\n",
+                   false, false, 1, 256, true);
+    if (c) {
+      char buf[256];
+      inv_outcome oc = run(c, "{}", "bomb", TIMEOUT, LOGS, &r);
+      int forked = atoi(field(r.result, "forked", buf, sizeof buf));
+      CHECK(oc == INV_OK && forked > 0 && forked < 256, "fork bomb: %s %s", inv_outcome_str(oc), res(&r));
+      inv_run_result_free(&r);
+      pid_t pid = inv_container_pid(c);
+      inv_container_destroy(c);
+      CHECK(pid_gone(pid), "fork bomb sandbox left");
+    }
+  }
+  /* nofile and seccomp hold with or without cgroups */
+  inv_run_result r;
+  inv_container_t *c = ready_kind(
+      "python:3",
+      "import ctypes, errno, resource\n"
+      "libc = ctypes.CDLL(None, use_errno=True)\n"
+      "def call(nr, *args):\n"
+      "    ctypes.set_errno(0)\n"
+      "    rc = libc.syscall(nr, *args)\n"
+      "    return 'ok' if rc >= 0 else errno.errorcode.get(ctypes.get_errno(), '?')\n"
+      "def main(a):\n"
+      "    return {'nofile': list(resource.getrlimit(resource.RLIMIT_NOFILE)),\n"
+      "            'ptrace': call(101, 0, 0, 0, 0), 'mount': call(165, b'none', b'/tmp', b'tmpfs', 0, 0),\n"
+      "            'unshare': call(272, 0x10000000), 'bpf': call(321, 0, 0, 0), 'io_uring': call(425, 1, 0),\n"
+      "            'keyctl': call(250, 0, 0, 0, 0), 'getpid': call(39)}\n",
+      false, false, 1, 128, true);
+  if (c) {
+    char buf[256];
+    inv_outcome oc = run(c, "{}", "sc", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OK, "seccomp probe: %s %s", inv_outcome_str(oc), res(&r));
+    CHECK(strcmp(field(r.result, "nofile", buf, sizeof buf), "[1024,1024]") == 0, "nofile: %s", res(&r));
+    CHECK(strcmp(field(r.result, "getpid", buf, sizeof buf), "ok") == 0, "getpid: %s", res(&r));
+    if (sb) {
+      static const char *const eperm[] = {"ptrace", "mount", "unshare", "bpf", "keyctl"};
+      for (size_t i = 0; i < sizeof eperm / sizeof eperm[0]; i++)
+        CHECK(strcmp(field(r.result, eperm[i], buf, sizeof buf), "EPERM") == 0, "%s: %s", eperm[i], res(&r));
+      CHECK(strcmp(field(r.result, "io_uring", buf, sizeof buf), "ENOSYS") == 0, "io_uring: %s", res(&r));
+    }
+    inv_run_result_free(&r);
+    inv_container_destroy(c);
+  }
+}
+
 int main(void)
 {
   const char *dir = getenv("SQ_RUNTIME_DIR");
@@ -839,7 +1287,20 @@ int main(void)
       {"misuse", test_misuse},
       {"no_fd_leak", test_no_fd_leak},
       {"threads", test_threads},
+      {"python", test_python},
+      {"node_zip", test_node_zip},
+      {"native", test_native},
+      {"concurrency", test_concurrency},
+      {"fd3_garbage", test_fd3_garbage},
+      {"limits", test_limits},
   };
+  char describe[2048], err[256];
+  if (inv_sandbox_create(&sb, "container-test", 256, describe, sizeof describe, err, sizeof err) != 0) {
+    fprintf(stderr, "no sandbox policy: %s\n", err);
+    failed++;
+  } else {
+    fprintf(stderr, "sandbox: %s\n", describe);
+  }
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
     int before = failed;
     double t0 = now_ms();
@@ -847,6 +1308,7 @@ int main(void)
     fprintf(stderr, "%-26s %s (%.0f ms)\n", tests[i].name, failed == before ? "ok" : "FAILED",
             now_ms() - t0);
   }
+  inv_sandbox_destroy(sb);
   printf("%d passed, %d failed\n", passed, failed);
   return failed ? 1 : 0;
 }

@@ -7,6 +7,11 @@
  * arrives on stdin:
  *
  *   stdin, first line : {"init":{"code":"...","main":"main","binary":false}}
+ *                       binary: code is a base64 zip, unpacked into /action (the sandbox's
+ *                       private code tmpfs; a temporary directory when unsandboxed); its
+ *                       entry is package.json's "main", else index.js
+ *                       optional "concurrency": N > 1 and "log_limit": bytes switch to the
+ *                       concurrent mode below
  *   fd 3 answer       : {"ok":true}  or  {"error":"<message>"}
  *   stdin, then       : one activation per line:
  *                       {"value":{...},"activation_id":"...","action_name":"/ns/name",
@@ -31,14 +36,32 @@
  *
  * Every write to fds 1, 2 and 3 is synchronous (fs.writeSync): console.* and
  * process.stdout/stderr are replaced by synchronous writers so nothing the action logs can
- * overtake the sentinel. A binary (zip) action is refused for now.
+ * overtake the sentinel.
+ *
+ * Concurrent mode (init "concurrency" > 1, the action's limits.concurrency): every input line
+ * starts its activation at once, without waiting for the running ones. Each activation runs
+ * in its own AsyncLocalStorage context, so what it logs (console.*, process.stdout/stderr,
+ * in callbacks and promises it started too) is collected for it alone, and its answer is
+ * one tagged fd 3 line with its logs inside, no sentinels:
+ *     {"activation_id":"...","result":<object or value>,"thrown":true?,
+ *      "logs":[[1|2, <ms epoch>, "line"], ...],"truncated":true?}
+ * (log text beyond "log_limit" bytes is dropped and "truncated" set). Output from outside
+ * any activation goes to fds 1 and 2, where the invoker drops it. The __OW_* variables of
+ * process.env are those of the activation that started last (they are process-wide, as in
+ * OpenWhisk's own concurrent runtime).
  */
 'use strict';
 
 const fs = require('fs');
+const path = require('path');
 const util = require('util');
 const Module = require('module');
 const { Writable } = require('stream');
+const { AsyncLocalStorage } = require('async_hooks');
+
+/* Concurrent mode state (see above); als is null in the ordinary mode. */
+let als = null;
+let logLimit = 10 * 1024 * 1024;
 
 const SENTINEL = 'XXX_THE_END_OF_A_WHISK_ACTIVATION_XXX\n';
 const RESULT_FD = 3;
@@ -72,12 +95,38 @@ function writeAll(fd, data) {
 /* Synchronous stand-ins for process.stdout / process.stderr. Using Node's own would open
  * libuv pipe handles (which set O_NONBLOCK and queue writes), and a queued write could reach
  * the pipe after the sentinel. */
+/* Concurrent mode: text printed inside an activation goes to its log list, line by line. */
+function capture(fd, text) {
+  const ctx = als ? als.getStore() : undefined;
+  if (!ctx) return false;
+  const lines = (ctx.part[fd] + text).split('\n');
+  ctx.part[fd] = lines.pop();
+  for (const l of lines) keepLine(ctx, fd, l);
+  return true;
+}
+
+function keepLine(ctx, fd, l) {
+  if (ctx.truncated) return;
+  const n = Buffer.byteLength(l);
+  if (ctx.bytes + n > logLimit) {
+    ctx.truncated = true;
+    return;
+  }
+  ctx.bytes += n;
+  ctx.logs.push([fd, Date.now(), l]);
+}
+
+function out(fd, data) {
+  if (als && capture(fd, typeof data === 'string' ? data : Buffer.from(data).toString('utf8'))) return;
+  writeAll(fd, data);
+}
+
 function syncStream(fd) {
   const s = new Writable({
     decodeStrings: false,
     write(chunk, enc, cb) {
       try {
-        writeAll(fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
+        out(fd, typeof chunk === 'string' ? chunk : Buffer.from(chunk));
       } catch (e) {
         return cb(e);
       }
@@ -95,8 +144,8 @@ Object.defineProperty(process, 'stdout', { configurable: true, enumerable: false
 Object.defineProperty(process, 'stderr', { configurable: true, enumerable: false, get: () => stderrStream });
 
 const fullConsole = new console.Console({ stdout: stdoutStream, stderr: stderrStream });
-const logOut = (...a) => writeAll(1, util.format(...a) + '\n');
-const logErr = (...a) => writeAll(2, util.format(...a) + '\n');
+const logOut = (...a) => out(1, util.format(...a) + '\n');
+const logErr = (...a) => out(2, util.format(...a) + '\n');
 fullConsole.log = logOut;
 fullConsole.info = logOut;
 fullConsole.debug = logOut;
@@ -176,14 +225,85 @@ function loadCode(code, mainName) {
   throw "Action entrypoint '" + mainName + "' is not a function.";
 }
 
+/* ---- zipped actions ---- */
+
+/* Where a zip is unpacked: the sandbox's /action, or a private temporary directory. */
+function codeDir() {
+  try {
+    fs.accessSync('/action', fs.constants.W_OK);
+    return '/action';
+  } catch (e) {
+    return fs.mkdtempSync(path.join(require('os').tmpdir(), 'squall-action-'));
+  }
+}
+
+/* A minimal zip reader (stored and deflated entries, no zip64): node has zlib but no zip.
+ * It runs inside the sandbox, so a hostile archive meets the /action size limit, the memory
+ * limit and the init timeout; entries may not leave dest. */
+function unzip(buf, dest) {
+  const zlib = require('zlib');
+  let eocd = -1;
+  for (let i = buf.length - 22; i >= 0 && i >= buf.length - 65557; i--) {
+    if (buf.readUInt32LE(i) === 0x06054b50) { eocd = i; break; }
+  }
+  if (eocd < 0) throw new Error('the code is not a zip file');
+  const count = buf.readUInt16LE(eocd + 10);
+  let off = buf.readUInt32LE(eocd + 16);
+  const root = path.resolve(dest);
+  for (let k = 0; k < count; k++) {
+    if (off + 46 > buf.length || buf.readUInt32LE(off) !== 0x02014b50) throw new Error('corrupt zip central directory');
+    const method = buf.readUInt16LE(off + 10);
+    const csize = buf.readUInt32LE(off + 20);
+    const usize = buf.readUInt32LE(off + 24);
+    const nlen = buf.readUInt16LE(off + 28);
+    const xlen = buf.readUInt16LE(off + 30);
+    const clen = buf.readUInt16LE(off + 32);
+    const attr = buf.readUInt32LE(off + 38);
+    const lho = buf.readUInt32LE(off + 42);
+    const name = buf.toString('utf8', off + 46, off + 46 + nlen);
+    off += 46 + nlen + xlen + clen;
+    const target = path.resolve(root, name);
+    if (target !== root && !target.startsWith(root + '/')) throw new Error('zip entry outside the action: ' + name);
+    if (name.endsWith('/')) {
+      fs.mkdirSync(target, { recursive: true });
+      continue;
+    }
+    if (lho + 30 > buf.length || buf.readUInt32LE(lho) !== 0x04034b50) throw new Error('corrupt zip entry ' + name);
+    const start = lho + 30 + buf.readUInt16LE(lho + 26) + buf.readUInt16LE(lho + 28);
+    const data = buf.subarray(start, start + csize);
+    let content;
+    if (method === 0) content = data;
+    else if (method === 8) content = zlib.inflateRawSync(data, { maxOutputLength: Math.max(usize, 1) });
+    else throw new Error('unsupported zip compression method ' + method + ' for ' + name);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    const mode = (attr >>> 16) & 0o777;
+    fs.writeFileSync(target, content, { mode: mode & 0o100 ? 0o755 : 0o644 });
+  }
+}
+
+function loadZip(code, mainName) {
+  const dir = codeDir();
+  unzip(Buffer.from(code, 'base64'), dir);
+  let entry = path.join(dir, 'index.js');
+  const pj = path.join(dir, 'package.json');
+  if (fs.existsSync(pj)) {
+    const meta = JSON.parse(fs.readFileSync(pj, 'utf8'));
+    if (meta && typeof meta.main === 'string' && meta.main) entry = path.resolve(dir, meta.main);
+  }
+  if (!fs.existsSync(entry) && !fs.existsSync(entry + '.js')) {
+    throw "Zipped actions must contain either package.json or index.js at the root.";
+  }
+  process.chdir(dir);
+  const ex = require(entry);
+  if (ex != null && typeof ex[mainName] === 'function') return ex[mainName];
+  if (typeof ex === 'function' && mainName === 'main') return ex;
+  throw "Action entrypoint '" + mainName + "' is not a function.";
+}
+
 function doInit(msg) {
   const init = msg && msg.init;
   if (!init || typeof init !== 'object') {
     answer(JSON.stringify({ error: 'Internal system error: the first message must be an init' }));
-    return;
-  }
-  if (init.binary) {
-    answer(JSON.stringify({ error: 'zipped actions are not supported yet' }));
     return;
   }
   if (typeof init.code !== 'string' || typeof init.main !== 'string' || !init.main) {
@@ -191,7 +311,11 @@ function doInit(msg) {
     return;
   }
   try {
-    userMain = loadCode(init.code, init.main);
+    userMain = init.binary ? loadZip(init.code, init.main) : loadCode(init.code, init.main);
+    if (Number.isInteger(init.concurrency) && init.concurrency > 1) {
+      als = new AsyncLocalStorage();
+      if (Number.isInteger(init.log_limit) && init.log_limit >= 0) logLimit = init.log_limit;
+    }
   } catch (e) {
     console.error('Error during initialization:', e);
     const detail = e && e.stack ? String(e.stack) : safeString(e);
@@ -218,8 +342,65 @@ function finishLater(id, line) {
   pump();
 }
 
+/* ---- concurrent activations ---- */
+
+const running = new Map(); /* activation id -> context */
+
+function concFinish(ctx, result, thrown) {
+  if (!running.has(ctx.id)) return;
+  running.delete(ctx.id);
+  for (const fd of [1, 2]) if (ctx.part[fd]) keepLine(ctx, fd, ctx.part[fd]);
+  const o = { activation_id: ctx.id, result, logs: ctx.logs };
+  if (thrown) o.thrown = true;
+  if (ctx.truncated) o.truncated = true;
+  let line;
+  try {
+    line = JSON.stringify(o);
+  } catch (e) {
+    line = JSON.stringify({ activation_id: ctx.id, result: { error: 'An error has occurred: ' + safeString(e) }, thrown: true, logs: [] });
+  }
+  writeAll(RESULT_FD, line + '\n');
+}
+
+function concResult(ctx, v) {
+  if (v === undefined) return concFinish(ctx, {}, false);
+  let ok;
+  try {
+    ok = JSON.parse(JSON.stringify(v) ?? 'null');
+  } catch (e) {
+    return concFinish(ctx, { error: 'An error has occurred: ' + safeString(e) }, true);
+  }
+  concFinish(ctx, ok, false);
+}
+
+function concRun(msg) {
+  for (const k in msg) {
+    if (k !== 'value') process.env['__OW_' + k.toUpperCase()] = msg[k];
+  }
+  const ctx = { id: String(msg.activation_id), logs: [], bytes: 0, truncated: false, part: { 1: '', 2: '' } };
+  running.set(ctx.id, ctx);
+  als.run(ctx, () => {
+    let r;
+    try {
+      r = userMain(msg.value === undefined ? {} : msg.value);
+    } catch (e) {
+      console.error(e);
+      return concFinish(ctx, { error: 'An error has occurred: ' + safeString(e) }, true);
+    }
+    if (r !== null && (typeof r === 'object' || typeof r === 'function') && typeof r.then === 'function') {
+      Promise.resolve(r).then((v) => concResult(ctx, v), (e) => concResult(ctx, { error: serializeError(e) }));
+    } else {
+      concResult(ctx, r);
+    }
+  });
+}
+
 /* Returns true when the activation finished synchronously. */
 function doRun(msg) {
+  if (als) {
+    concRun(msg);
+    return true;
+  }
   for (const k in msg) {
     if (k !== 'value') process.env['__OW_' + k.toUpperCase()] = msg[k];
   }
@@ -247,6 +428,14 @@ function doRun(msg) {
 }
 
 function failCurrent(err) {
+  if (als) {
+    /* which activation threw cannot be told reliably: all running ones fail */
+    const ctx = als.getStore();
+    const victims = ctx && running.has(ctx.id) ? [ctx] : [...running.values()];
+    for (const v of victims) concFinish(v, { error: 'An error has occurred: ' + safeString(err) }, true);
+    if (victims.length === 0) writeAll(2, 'uncaught outside an activation: ' + util.inspect(err) + '\n');
+    return;
+  }
   if (current === 0) {
     writeAll(2, 'uncaught outside an activation: ' + util.inspect(err) + '\n');
     return;

@@ -1,0 +1,95 @@
+/* The host side of the sandbox, shared by every container of one invoker: which cgroup
+ * controllers it may use (memory and pids, v1 or v2, detected once at start), one cgroup per
+ * container under the invoker's own, and the seccomp filter every container runs under.
+ *
+ * cgroups. At start inv_sandbox_create() reads /proc/self/cgroup and picks:
+ *   - v2 (unified hierarchy, /sys/fs/cgroup/cgroup.controllers exists): the invoker's cgroup
+ *     must be writable (root, or systemd Delegate=yes). The invoker moves itself into a leaf
+ *     "<ours>/invoker" (the no-internal-process rule), enables +memory +pids for the children
+ *     and makes "<ours>/squall-<name>/c<N>" per container: memory.max, memory.swap.max = 0,
+ *     memory.oom.group = 1, pids.max.
+ *   - v1 (a "memory" hierarchy; this is what a hybrid host such as a Debian VM with
+ *     systemd's legacy layout has): "<memory hierarchy>/<ours>/squall-<name>/c<N>" with
+ *     memory.limit_in_bytes (and memory.memsw.limit_in_bytes where swap is accounted), and
+ *     the same under the pids hierarchy with pids.max when it is mounted.
+ *   - none: no controller usable (not root, nothing delegated, no cgroupfs). Memory is then
+ *     only accounted in the pool: an action can use more than its limit, an OOM kill by the
+ *     kernel looks like a crash, and /tmp stays size-limited. The invoker says so at start.
+ * A container's processes join its cgroup before bwrap runs (the forked child writes its own
+ * pid into cgroup.procs), so nothing in the sandbox ever runs outside it.
+ *
+ * seccomp. One classic-BPF program built with libseccomp at start and handed to bwrap
+ * (--seccomp) for every container: default allow, and EPERM for what an action never needs:
+ * ptrace and process_vm_*, mount and the new mount API, pivot_root, chroot, kernel modules,
+ * kexec, reboot, swapon/off, bpf, perf_event_open, keyctl/add_key/request_key, userfaultfd,
+ * open_by_handle_at, setns, unshare, clone with a namespace flag, io_uring (ENOSYS, so
+ * runtimes fall back), clone3 (ENOSYS: its flags cannot be inspected; libc falls back to
+ * clone), quotactl, acct, syslog, clock setting, iopl/ioperm... Other architectures' system
+ * calls (int 0x80 on x86-64) kill the process.
+ *
+ * Threads: create and destroy from one thread; everything else may be called from any thread
+ * (container numbers come from an atomic counter). Only libc and libseccomp: no libsq. */
+#ifndef SQ_INVOKER_SANDBOX_H
+#define SQ_INVOKER_SANDBOX_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum { INV_CG_NONE = 0, INV_CG_V1, INV_CG_V2 } inv_cg_mode;
+
+typedef struct inv_sandbox inv_sandbox_t;
+
+/* One container's cgroups. All paths empty and fds -1 when not in use. */
+typedef struct {
+  char mem[PATH_MAX];   /* v1 memory cgroup dir, or the v2 cgroup dir */
+  char pids[PATH_MAX];  /* v1 pids cgroup dir ("" under v2 or without the controller) */
+  int procs_fd[2];      /* open cgroup.procs files the child writes its pid into */
+  inv_cg_mode mode;
+} inv_cg_t;
+
+/* Detects the cgroup layout, prepares the invoker's cgroup directories (name distinguishes
+ * several invokers on one host; the pid is added) and builds the seccomp filter. pids_max
+ * <= 0: 256. Never fails for want of cgroups (mode none); fails (-1, message in err) only
+ * when out of memory or when libseccomp cannot build the filter. describe receives one line
+ * for the start-up log. The caller owns *out and frees it with inv_sandbox_destroy(). */
+int inv_sandbox_create(inv_sandbox_t **out, const char *name, int pids_max, char *describe,
+                       size_t describe_len, char *err, size_t errlen);
+
+/* Removes the invoker's cgroup directories (containers must be gone). NULL is a no-op. */
+void inv_sandbox_destroy(inv_sandbox_t *sb);
+
+inv_cg_mode inv_sandbox_cgroup_mode(const inv_sandbox_t *sb);
+/* "v1", "v2" or "none". */
+const char *inv_cg_mode_str(inv_cg_mode m);
+
+/* The seccomp program (struct sock_filter array) and its size in bytes; NULL when none. */
+const void *inv_sandbox_seccomp(const inv_sandbox_t *sb, size_t *len);
+
+/* Makes the cgroups of a new container with its memory limit. With mode none (or sb NULL)
+ * it only resets cg. Returns 0, or -1 with a message in err (the caller may go on without
+ * cgroups: the invoker logs it). */
+int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *err,
+                  size_t errlen);
+
+/* Changes the memory limit (a stem cell specialised for an action). 0 or -1. */
+int inv_cg_set_memory(inv_cg_t *cg, int memory_mb);
+
+/* True when the kernel's OOM killer has killed a process of this container. */
+bool inv_cg_oom_killed(const inv_cg_t *cg);
+
+/* Bytes of memory the container's cgroup is charged for (RSS + page cache + tmpfs), or -1. */
+int64_t inv_cg_memory_bytes(const inv_cg_t *cg);
+
+/* In the forked child, before exec: joins the cgroups (async-signal-safe). 0 or -1. */
+int inv_cg_join_child(const inv_cg_t *cg);
+
+/* Closes the cgroup.procs fds (the parent, after fork). */
+void inv_cg_close_fds(inv_cg_t *cg);
+
+/* Removes the container's cgroup directories; waits a little for the last processes to be
+ * gone (they are killed before). */
+void inv_cg_destroy(inv_cg_t *cg);
+
+#endif
