@@ -133,7 +133,16 @@ void sq_config_log(const sq_cfg_entry *table, size_t n)
             break;
         case SQ_CFG_T_STR: {
             const char *v = *(char **)e->field;
-            sq_info("config %s = \"%s\"", e->name, e->secret && v && *v ? "********" : (v ? v : ""));
+            const char *scheme = v ? strstr(v, "://") : NULL;
+            const char *at = scheme ? strchr(scheme, '@') : NULL;
+            const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
+            if (e->secret && v && *v)
+                sq_info("config %s = \"********\"", e->name);
+            else if (at != NULL && colon != NULL && colon < at)
+                /* a URL with a password (nats://user:secret@host): keep the user only */
+                sq_info("config %s = \"%.*s:********%s\"", e->name, (int)(colon - v), v, at);
+            else
+                sq_info("config %s = \"%s\"", e->name, v ? v : "");
             break;
         }
         }
