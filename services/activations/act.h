@@ -2,11 +2,13 @@
  * thread drains the JetStream stream SQ_ACTIVATIONS through the durable pull consumer
  * "activations" and stores each batch in one statement before acknowledging it (so a
  * record survives the store or PostgreSQL being down, and is stored once however often it
- * is delivered); the query routes sq.activations.{get,logs,list} read the table through a
- * second connection guarded by a mutex.
+ * is delivered), keeps the daily partitions (retention) and announces every new record on
+ * sq.evt.activation.<ns>; the query routes sq.activations.{get,logs,list} read the table
+ * through a second connection guarded by a mutex.
  *
- * Threads: the writer owns its PGconn alone; the three query routes are delivered on
- * three nats.c threads and share the reader's PGconn under its lock. */
+ * Threads: the writer (a fetcher thread and a writer thread, see writer.c) owns its PGconn
+ * alone; the three query routes are delivered on three nats.c threads and share the
+ * reader's PGconn under its lock. */
 #ifndef SQ_ACT_H
 #define SQ_ACT_H
 
@@ -26,6 +28,8 @@ typedef struct act_config {
     char *schema_dir;
     int batch;        /* most records fetched and stored at once */
     int ack_wait_ms;  /* the consumer's AckWait: a batch not acked by then is redelivered */
+    int retention_days; /* records whose day is older than this are dropped; 0 keeps all */
+    int maintain_ms;  /* how often partitions are created ahead and expired ones dropped */
 } act_config;
 
 extern act_config act_cfg;
@@ -44,14 +48,34 @@ typedef struct act_row {
     int status;
     const char *record;   /* the msgpack record as published */
     size_t len;
+    const sq_activation *a; /* the record decoded (for the event) */
 } act_row;
 
-/* Inserts rows in one INSERT ... ON CONFLICT (id) DO NOTHING (one transaction) and sets
- * inserted[i] for each row that was not stored before. SQ_OK; SQ_ERR_BAD_REQUEST when
- * PostgreSQL refused the data (a row it cannot store: retrying will not help); SQ_ERR_DB
- * when the database failed or is unreachable (retry later). err gets PostgreSQL's message. */
-sq_status act_store_insert(PGconn *c, const act_row *rows, size_t n, bool *inserted,
+/* The writer's side of the store: its connection and what it knows of that session. */
+#define ACT_KNOWN_DAYS 64
+typedef struct act_store {
+    PGconn *conn;
+    int pid;                       /* backend of the session the statement was prepared in */
+    int64_t known[ACT_KNOWN_DAYS]; /* days whose partition this session has seen */
+    int nknown;
+    msgpack_sbuffer arr[7];        /* the batch's columns as binary arrays */
+} act_store;
+
+/* The UTC day (days since the epoch) of a time in ms. */
+int64_t act_day_of(int64_t ms);
+
+/* Inserts the rows that have no record of their id yet, in one transaction, creating the
+ * partitions of their days when needed; sets inserted[i] for each row stored now. SQ_OK;
+ * SQ_ERR_BAD_REQUEST when PostgreSQL refused the data (a row it cannot store: retrying
+ * will not help); SQ_ERR_DB when the database failed or is unreachable (retry later). err
+ * gets PostgreSQL's message. Ids within rows must be distinct. */
+sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted,
                            char *err, size_t errlen);
+
+/* Creates the partitions of today and tomorrow and drops those of days older than
+ * retention_days (0: none); *dropped counts them. SQ_OK or SQ_ERR_DB. */
+sq_status act_store_maintain(act_store *st, int retention_days, int64_t now_ms, int *dropped,
+                             char *err, size_t errlen);
 
 /* The stored record of activation id in namespace ns: *out is a binary-format result with
  * zero or one row whose column 0 is the record; the caller PQclear()s it. SQ_ERR_DB on
@@ -64,12 +88,15 @@ sq_status act_store_get(PGconn *c, const char *ns, const char *id, PGresult **ou
 sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out,
                          char *err, size_t errlen);
 
+/* The number of records of q->ns that q's name/since/upto select. Errors as act_store_get. */
+sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err, size_t errlen);
+
 /* ---- writer (writer.c) ------------------------------------------------------------------- */
 
 typedef struct act_writer act_writer;
 
 /* Creates (or updates) the durable consumer, binds a pull subscription to it and starts the
- * writer thread on conn (which the writer then uses alone). */
+ * fetcher and writer threads; conn is the writer thread's alone from then on. */
 sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn);
 /* Stops fetching, lets the batch in hand be stored and acknowledged, joins the thread and
  * frees the writer (the durable consumer stays). NULL is a no-op. */

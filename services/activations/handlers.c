@@ -1,6 +1,6 @@
 /* The query routes of squall-activations: sq.activations.get (the record, as stored),
  * sq.activations.logs ({logs}) and sq.activations.list ({items}, newest first; OpenWhisk's
- * summaries unless docs). They share the reader's PGconn under its mutex; a broken
+ * summaries unless docs; {count} with count, which docs may not come with). They share the reader's PGconn under its mutex; a broken
  * connection is reset and the query tried once more, so a PostgreSQL restart costs no
  * failed request when the server is back. */
 #include <ctype.h>
@@ -15,11 +15,13 @@
 #define LIST_DEFAULT 30
 #define LIST_MAX 200
 
-typedef enum { Q_GET, Q_LIST } qkind;
+typedef enum { Q_GET, Q_LIST, Q_COUNT } qkind;
 
-/* Runs one query under the lock, retrying once on a connection that broke under it.
- * SQ_ERR_UNAVAILABLE when the database cannot be reached. */
-static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t limit, PGresult **out)
+/* Runs one query under the lock, retrying once on a connection that broke under it:
+ * Q_GET and Q_LIST into *out, Q_COUNT into *count. SQ_ERR_UNAVAILABLE when the database
+ * cannot be reached. */
+static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t limit, PGresult **out,
+                       int64_t *count)
 {
     sq_status st = SQ_ERR_UNAVAILABLE;
     char err[512] = "the database is not reachable";
@@ -30,15 +32,17 @@ static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t l
             st = SQ_ERR_UNAVAILABLE;
             break;
         }
-        st = k == Q_GET ? act_store_get(rd->conn, q->ns, q->id, out, err, sizeof err)
-                        : act_store_list(rd->conn, q, limit, out, err, sizeof err);
+        st = k == Q_GET    ? act_store_get(rd->conn, q->ns, q->id, out, err, sizeof err)
+             : k == Q_LIST ? act_store_list(rd->conn, q, limit, out, err, sizeof err)
+                           : act_store_count(rd->conn, q, count, err, sizeof err);
         if (st == SQ_OK || PQstatus(rd->conn) == CONNECTION_OK)
             break;
         st = SQ_ERR_UNAVAILABLE; /* broken under us (a server restart): reset, try again */
     }
     pthread_mutex_unlock(&rd->lock);
     if (st != SQ_OK)
-        sq_error("could not %s activations of \"%s\": %s", k == Q_GET ? "read" : "list", q->ns, err);
+        sq_error("could not %s activations of \"%s\": %s", k == Q_GET ? "read" : k == Q_LIST ? "list" : "count",
+                 q->ns, err);
     return st;
 }
 
@@ -75,7 +79,7 @@ static PGresult *find(act_reader *rd, sq_bus_t *bus, natsMsg *msg, sq_act_query 
     }
     for (char *p = q->id; *p; p++)
         *p = (char)tolower((unsigned char)*p);
-    if ((st = query(rd, Q_GET, q, 0, &r)) != SQ_OK) {
+    if ((st = query(rd, Q_GET, q, 0, &r, NULL)) != SQ_OK) {
         respond_db_error(bus, msg, st);
         return NULL;
     }
@@ -174,16 +178,37 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         return;
     if (!decode(bus, msg, &z, &q))
         goto out;
+    if (q.count && q.docs) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "The parameter 'docs' is not permitted with 'count'.");
+        goto out;
+    }
     limit = q.limit == 0 ? LIST_DEFAULT : q.limit;
     if (limit < 0 || limit > LIST_MAX) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "limit must be at most %d", LIST_MAX);
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%lld' is not in the range of 0 to %d for activations.",
+                             (long long)q.limit, LIST_MAX);
         goto out;
     }
     if (q.skip < 0) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "skip must not be negative");
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%lld' is not greater than or equal to 0 for activations.",
+                             (long long)q.skip);
         goto out;
     }
-    if ((st = query(closure, Q_LIST, &q, limit, &r)) != SQ_OK) {
+    if (q.count) {
+        int64_t count = 0;
+        if ((st = query(closure, Q_COUNT, &q, 0, &r, &count)) != SQ_OK) {
+            respond_db_error(bus, msg, st);
+            goto out;
+        }
+        sq_proto_buf_init(&sb, &pk);
+        msgpack_pack_map(&pk, 1);
+        sq_mp_kv_int(&pk, "count", count);
+        sq_bus_respond(bus, msg, sb.data, sb.size);
+        msgpack_sbuffer_destroy(&sb);
+        goto out;
+    }
+    if ((st = query(closure, Q_LIST, &q, limit, &r, NULL)) != SQ_OK) {
         respond_db_error(bus, msg, st);
         goto out;
     }

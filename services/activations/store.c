@@ -1,16 +1,43 @@
-/* All the SQL of squall-activations, on the `activations` table of schemas/0001_init.sql.
- * A batch goes in as one multi-row INSERT (one statement, so one transaction and one round
- * trip) with the record bound in binary; ON CONFLICT (id) DO NOTHING makes a redelivered
- * record a no-op, and RETURNING tells which rows were new. Reads ask for binary results so
- * that a record comes back as the very bytes that were published. */
+/* All the SQL of squall-activations, on the `activations` table: daily range partitions of
+ * start_ms (schemas/0003_activations_partitions.sql).
+ *
+ * Writes. A batch goes in as one prepared statement that unnests seven arrays bound in
+ * binary (ids, namespaces, names, starts, ends, status codes, records): the statement text
+ * never changes, so PostgreSQL plans it once per connection, and no value is ever turned
+ * into text. It inserts a row only where no record of its id exists (RETURNING tells which
+ * rows were new), inside a transaction that first takes an advisory lock shared by every
+ * copy of the store: with the id indexed but not unique (a partitioned table cannot have
+ * it unique), that lock is what keeps two copies from inserting the same id at once. The
+ * partition of each day in the batch is created in the same transaction when this
+ * connection has not seen it yet. Measured on the development VM, this is faster than COPY
+ * into a staging table followed by INSERT ... SELECT (two statements and a temporary table
+ * per batch) for the batch sizes used here.
+ *
+ * Retention: act_store_maintain() drops the partitions whose whole day is older than the
+ * retention and creates today's and tomorrow's ahead of time. Reads ask for binary results
+ * so that a record comes back as the very bytes that were published. */
+#include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "act.h"
+#include "sq/log.h"
+#include "sq/util.h"
 
-#define COLS 7
+#define DAY_MS ((int64_t)86400000)
+#define STORE_LOCK 0x5351414354LL   /* any fixed number: every copy of the store agrees on it */
+
+#define INSERT_SQL                                                                                  \
+    "INSERT INTO activations (id, namespace, name, start_ms, end_ms, status_code, record) "        \
+    "SELECT v.id, v.ns, v.name, v.s, v.e, v.c, v.r FROM unnest($1::uuid[], $2::text[], "          \
+    "$3::text[], $4::int8[], $5::int8[], $6::int2[], $7::bytea[]) AS v(id, ns, name, s, e, c, r) "  \
+    "WHERE NOT EXISTS (SELECT 1 FROM activations a WHERE a.id = v.id) RETURNING id"
+
+/* PostgreSQL type oids of the arrays and their elements */
+enum { OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_TEXT = 25, OID_UUID = 2950,
+       OID_BYTEA_A = 1001, OID_INT2_A = 1005, OID_TEXT_A = 1009, OID_INT8_A = 1016, OID_UUID_A = 2951 };
 
 /* PostgreSQL's message on one line (it spreads some over several), for one log line. */
 static void set_err(char *err, size_t errlen, PGconn *c)
@@ -26,83 +53,310 @@ static void set_err(char *err, size_t errlen, PGconn *c)
         err[--n] = '\0';
 }
 
+static const char *sqlstate(const PGresult *r)
+{
+    const char *s = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+    return s ? s : "";
+}
+
 /* A failed statement is the data's fault (class 22 data exception, 23 integrity, 54
  * program limit) only while the connection is fine; anything else may pass. */
 static sq_status classify(PGconn *c, const PGresult *r)
 {
-    const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
-    if (PQstatus(c) != CONNECTION_OK || state == NULL)
+    const char *state = sqlstate(r);
+    if (PQstatus(c) != CONNECTION_OK || state[0] == '\0')
         return SQ_ERR_DB;
     if (!strncmp(state, "22", 2) || !strncmp(state, "23", 2) || !strncmp(state, "54", 2))
         return SQ_ERR_BAD_REQUEST;
     return SQ_ERR_DB;
 }
 
-sq_status act_store_insert(PGconn *c, const act_row *rows, size_t n, bool *inserted,
+static bool command_ok(PGconn *c, const char *sql, char *err, size_t errlen)
+{
+    PGresult *r = PQexec(c, sql);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
+    if (!ok)
+        set_err(err, errlen, c);
+    PQclear(r);
+    return ok;
+}
+
+static void rollback(PGconn *c)
+{
+    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
+        PQclear(PQexec(c, "ROLLBACK"));
+}
+
+int64_t act_day_of(int64_t ms)
+{
+    return ms >= 0 ? ms / DAY_MS : -((-ms + DAY_MS - 1) / DAY_MS);
+}
+
+static void partition_name(int64_t day, char *out, size_t outlen)
+{
+    if (day >= 0)
+        snprintf(out, outlen, "activations_d%" PRId64, day);
+    else
+        snprintf(out, outlen, "activations_dm%" PRId64, -day);
+}
+
+static bool known(const act_store *st, int64_t day)
+{
+    for (int i = 0; i < st->nknown; i++)
+        if (st->known[i] == day)
+            return true;
+    return false;
+}
+
+static void remember(act_store *st, int64_t day)
+{
+    if (known(st, day))
+        return;
+    if (st->nknown == ACT_KNOWN_DAYS) {
+        memmove(st->known, st->known + 1, sizeof st->known[0] * (ACT_KNOWN_DAYS - 1));
+        st->nknown--;
+    }
+    st->known[st->nknown++] = day;
+}
+
+/* Creates the partition of day unless it exists (inside the caller's transaction). */
+static bool create_partition(act_store *st, int64_t day, char *err, size_t errlen)
+{
+    char name[64], sql[256];
+    partition_name(day, name, sizeof name);
+    snprintf(sql, sizeof sql,
+             "CREATE TABLE IF NOT EXISTS %s PARTITION OF activations FOR VALUES FROM (%" PRId64 ") TO (%" PRId64 ")",
+             name, day * DAY_MS, (day + 1) * DAY_MS);
+    if (!command_ok(st->conn, sql, err, errlen))
+        return false;
+    remember(st, day);
+    return true;
+}
+
+/* A new session (first use, or the connection was reset after a server restart):
+ * prepared statements and what it knew of the partitions are gone. */
+static bool session(act_store *st, char *err, size_t errlen)
+{
+    static const Oid types[7] = { OID_UUID_A, OID_TEXT_A, OID_TEXT_A, OID_INT8_A, OID_INT8_A, OID_INT2_A, OID_BYTEA_A };
+    int pid = PQbackendPID(st->conn);
+    PGresult *r;
+
+    if (pid == st->pid && pid != 0)
+        return true;
+    st->nknown = 0;
+    r = PQprepare(st->conn, "act_insert", INSERT_SQL, 7, types);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errlen, st->conn);
+        PQclear(r);
+        return false;
+    }
+    PQclear(r);
+    st->pid = pid;
+    return true;
+}
+
+/* ---- binary arrays ------------------------------------------------------------------------- */
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/* The 16 bytes of a 32-hex-digit activation id. */
+static bool uuid_of(const char *id, unsigned char out[16])
+{
+    for (int i = 0; i < 16; i++) {
+        int hi = hexval(id[2 * i]), lo = hi < 0 ? -1 : hexval(id[2 * i + 1]);
+        if (lo < 0)
+            return false;
+        out[i] = (unsigned char)(hi << 4 | lo);
+    }
+    return id[32] == '\0';
+}
+
+static void put32(msgpack_sbuffer *b, uint32_t v)
+{
+    v = htonl(v);
+    msgpack_sbuffer_write(b, (const char *)&v, 4);
+}
+
+static void array_begin(msgpack_sbuffer *b, uint32_t elem_oid, size_t n)
+{
+    b->size = 0;
+    put32(b, 1);            /* dimensions */
+    put32(b, 0);            /* no nulls */
+    put32(b, elem_oid);
+    put32(b, (uint32_t)n);  /* size of the dimension */
+    put32(b, 1);            /* lower bound */
+}
+
+static void array_bytes(msgpack_sbuffer *b, const void *p, size_t len)
+{
+    put32(b, (uint32_t)len);
+    msgpack_sbuffer_write(b, p, len);
+}
+
+static void array_int(msgpack_sbuffer *b, int64_t v, int width)
+{
+    unsigned char be[8];
+    for (int i = 0; i < width; i++)
+        be[i] = (unsigned char)((uint64_t)v >> (8 * (width - 1 - i)));
+    array_bytes(b, be, (size_t)width);
+}
+
+sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted,
                            char *err, size_t errlen)
 {
-    static const char head[] =
-        "INSERT INTO activations (id, namespace, name, start_ms, end_ms, status_code, record) VALUES ";
-    static const char tail[] = " ON CONFLICT (id) DO NOTHING RETURNING id";
-    size_t cap = sizeof head + sizeof tail + n * (COLS * 8 + 4);
-    char *sql = malloc(cap);
-    const char **vals = calloc(n * COLS, sizeof *vals);
-    int *lens = calloc(n * COLS, sizeof *lens);
-    int *fmts = calloc(n * COLS, sizeof *fmts);
-    char (*nums)[3][24] = calloc(n, sizeof *nums);
+    PGconn *c = st->conn;
+    const char *vals[7];
+    int lens[7], fmts[7] = { 1, 1, 1, 1, 1, 1, 1 };
     PGresult *r = NULL;
-    sq_status st = SQ_ERR_NOMEM;
-    size_t off;
+    sq_status status = SQ_ERR_DB;
+    char lock[96];
 
-    if (sql == NULL || vals == NULL || lens == NULL || fmts == NULL || nums == NULL) {
-        snprintf(err, errlen, "out of memory");
-        goto out;
-    }
-    memcpy(sql, head, sizeof head - 1);
-    off = sizeof head - 1;
-    for (size_t i = 0; i < n; i++) {
-        size_t p = i * COLS;
-        off += (size_t)snprintf(sql + off, cap - off, "%s($%zu,$%zu,$%zu,$%zu,$%zu,$%zu,$%zu)",
-                                i ? "," : "", p + 1, p + 2, p + 3, p + 4, p + 5, p + 6, p + 7);
-        snprintf(nums[i][0], sizeof nums[i][0], "%" PRId64, rows[i].start);
-        snprintf(nums[i][1], sizeof nums[i][1], "%" PRId64, rows[i].end);
-        snprintf(nums[i][2], sizeof nums[i][2], "%d", rows[i].status);
-        vals[p + 0] = rows[i].id;
-        vals[p + 1] = rows[i].ns;
-        vals[p + 2] = rows[i].name;
-        vals[p + 3] = nums[i][0];
-        vals[p + 4] = nums[i][1];
-        vals[p + 5] = nums[i][2];
-        vals[p + 6] = rows[i].record;
-        lens[p + 6] = (int)rows[i].len;
-        fmts[p + 6] = 1; /* bytea, binary: the bytes as they are */
+    for (size_t i = 0; i < n; i++)
         inserted[i] = false;
+    if (n == 0)
+        return SQ_OK;
+    array_begin(&st->arr[0], OID_UUID, n);
+    array_begin(&st->arr[1], OID_TEXT, n);
+    array_begin(&st->arr[2], OID_TEXT, n);
+    array_begin(&st->arr[3], OID_INT8, n);
+    array_begin(&st->arr[4], OID_INT8, n);
+    array_begin(&st->arr[5], OID_INT2, n);
+    array_begin(&st->arr[6], OID_BYTEA, n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char uuid[16];
+        if (!uuid_of(rows[i].id, uuid)) {
+            snprintf(err, errlen, "activation id \"%.40s\" is not 32 hex digits", rows[i].id);
+            return SQ_ERR_BAD_REQUEST;
+        }
+        array_bytes(&st->arr[0], uuid, 16);
+        array_bytes(&st->arr[1], rows[i].ns, strlen(rows[i].ns));
+        array_bytes(&st->arr[2], rows[i].name, strlen(rows[i].name));
+        array_int(&st->arr[3], rows[i].start, 8);
+        array_int(&st->arr[4], rows[i].end, 8);
+        array_int(&st->arr[5], rows[i].status, 2);
+        array_bytes(&st->arr[6], rows[i].record, rows[i].len);
     }
-    memcpy(sql + off, tail, sizeof tail);
+    for (int k = 0; k < 7; k++) {
+        vals[k] = st->arr[k].data;
+        lens[k] = (int)st->arr[k].size;
+    }
 
-    r = PQexecParams(c, sql, (int)(n * COLS), NULL, vals, lens, fmts, 0);
-    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-        set_err(err, errlen, c);
-        st = classify(c, r);
-        goto out;
-    }
-    for (int t = 0; t < PQntuples(r); t++) {
-        const char *id = PQgetvalue(r, t, 0);
-        for (size_t i = 0; i < n; i++)
-            if (!inserted[i] && strncmp(rows[i].id, id, 32) == 0) {
-                inserted[i] = true;
-                break;
+    for (int attempt = 0; attempt < 2; attempt++) {
+        if (!session(st, err, errlen))
+            return SQ_ERR_DB;
+        snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", STORE_LOCK);
+        if (!command_ok(c, lock, err, errlen))
+            goto fail;
+        for (size_t i = 0; i < n; i++) {
+            int64_t day = act_day_of(rows[i].start);
+            if (!known(st, day) && !create_partition(st, day, err, errlen))
+                goto fail;
+        }
+        r = PQexecPrepared(c, "act_insert", 7, vals, lens, fmts, 1); /* ids back as 16 bytes */
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            set_err(err, errlen, c);
+            status = classify(c, r);
+            /* 23514: no partition for a row: another copy dropped one this one knew */
+            if (strcmp(sqlstate(r), "23514") == 0 && attempt == 0) {
+                PQclear(r);
+                r = NULL;
+                rollback(c);
+                st->nknown = 0;
+                continue;
             }
+            goto fail;
+        }
+        size_t hint = 0;
+        for (int t = 0; t < PQntuples(r); t++) {
+            const char *id = PQgetvalue(r, t, 0);
+            if (PQgetlength(r, t, 0) != 16)
+                continue;
+            /* row i's 16 bytes in the id array: after the 20-byte header, 20 bytes a row
+             * (length, then the value); RETURNING mostly keeps the rows' order, so the search
+             * starts where the previous match ended */
+            for (size_t k = 0; k < n; k++, hint = (hint + 1) % n)
+                if (!inserted[hint] && memcmp(st->arr[0].data + 20 + hint * 20 + 4, id, 16) == 0) {
+                    inserted[hint] = true;
+                    break;
+                }
+        }
+        PQclear(r);
+        r = NULL;
+        if (!command_ok(c, "COMMIT", err, errlen))
+            goto fail_db;
+        return SQ_OK;
     }
-    st = SQ_OK;
-out:
+fail_db:
+    status = SQ_ERR_DB;
+fail:
     PQclear(r);
-    free(sql);
-    free(vals);
-    free(lens);
-    free(fmts);
-    free(nums);
-    return st;
+    rollback(c);
+    if (status == SQ_ERR_DB && PQstatus(c) != CONNECTION_OK)
+        st->pid = 0;
+    for (size_t i = 0; i < n; i++)
+        inserted[i] = false;
+    return status;
+}
+
+sq_status act_store_maintain(act_store *st, int retention_days, int64_t now_ms, int *dropped,
+                             char *err, size_t errlen)
+{
+    PGconn *c = st->conn;
+    PGresult *r;
+    char lock[96];
+    int64_t today = act_day_of(now_ms);
+
+    *dropped = 0;
+    if (!session(st, err, errlen))
+        return SQ_ERR_DB;
+    snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", STORE_LOCK);
+    if (!command_ok(c, lock, err, errlen))
+        goto fail;
+    if (!create_partition(st, today, err, errlen) || !create_partition(st, today + 1, err, errlen))
+        goto fail;
+    if (retention_days > 0) {
+        r = PQexec(c, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                      "WHERE i.inhparent = 'activations'::regclass");
+        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+            set_err(err, errlen, c);
+            PQclear(r);
+            goto fail;
+        }
+        for (int t = 0; t < PQntuples(r); t++) {
+            const char *rel = PQgetvalue(r, t, 0);
+            long long d;
+            char sql[160];
+            if (sscanf(rel, "activations_dm%lld", &d) == 1)
+                d = -d;
+            else if (sscanf(rel, "activations_d%lld", &d) != 1)
+                continue;
+            if (d >= today - retention_days)
+                continue;
+            snprintf(sql, sizeof sql, "DROP TABLE %s", rel);
+            if (!command_ok(c, sql, err, errlen)) {
+                PQclear(r);
+                goto fail;
+            }
+            for (int i = 0; i < st->nknown; i++)
+                if (st->known[i] == d) {
+                    st->known[i] = st->known[--st->nknown];
+                    break;
+                }
+            (*dropped)++;
+        }
+        PQclear(r);
+    }
+    if (!command_ok(c, "COMMIT", err, errlen))
+        goto fail;
+    return SQ_OK;
+fail:
+    rollback(c);
+    if (PQstatus(c) != CONNECTION_OK)
+        st->pid = 0;
+    return SQ_ERR_DB;
 }
 
 static sq_status tuples(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen)
@@ -121,9 +375,34 @@ sq_status act_store_get(PGconn *c, const char *ns, const char *id, PGresult **ou
                         size_t errlen)
 {
     const char *vals[2] = { id, ns };
-    PGresult *r = PQexecParams(c, "SELECT record FROM activations WHERE id = $1 AND namespace = $2",
+    PGresult *r = PQexecParams(c, "SELECT record FROM activations WHERE id = $1::uuid AND namespace = $2 LIMIT 1",
                                2, NULL, vals, NULL, NULL, 1);
     return tuples(c, r, out, err, errlen);
+}
+
+/* The WHERE clause of a list or count, with its parameters in vals/bufs; returns the
+ * number of parameters. */
+static int where(const sq_act_query *q, char *sql, size_t cap, int *off, const char **vals,
+                 char since[24], char upto[24])
+{
+    int n = 0;
+    vals[n++] = q->ns;
+    *off += snprintf(sql + *off, cap - (size_t)*off, " WHERE namespace = $1");
+    if (q->name != NULL && q->name[0] != '\0') {
+        vals[n++] = q->name;
+        *off += snprintf(sql + *off, cap - (size_t)*off, " AND name = $%d", n);
+    }
+    if (q->since > 0) {
+        snprintf(since, 24, "%" PRId64, q->since);
+        vals[n++] = since;
+        *off += snprintf(sql + *off, cap - (size_t)*off, " AND start_ms >= $%d", n);
+    }
+    if (q->upto > 0) {
+        snprintf(upto, 24, "%" PRId64, q->upto);
+        vals[n++] = upto;
+        *off += snprintf(sql + *off, cap - (size_t)*off, " AND start_ms <= $%d", n);
+    }
+    return n;
 }
 
 sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out,
@@ -131,25 +410,27 @@ sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresu
 {
     char sql[512], since[24], upto[24];
     const char *vals[4];
-    int n = 0, off;
+    int n, off = snprintf(sql, sizeof sql, "SELECT record FROM activations");
 
-    vals[n++] = q->ns;
-    off = snprintf(sql, sizeof sql, "SELECT record FROM activations WHERE namespace = $1");
-    if (q->name != NULL && q->name[0] != '\0') {
-        vals[n++] = q->name;
-        off += snprintf(sql + off, sizeof sql - (size_t)off, " AND name = $%d", n);
-    }
-    if (q->since > 0) {
-        snprintf(since, sizeof since, "%" PRId64, q->since);
-        vals[n++] = since;
-        off += snprintf(sql + off, sizeof sql - (size_t)off, " AND start_ms >= $%d", n);
-    }
-    if (q->upto > 0) {
-        snprintf(upto, sizeof upto, "%" PRId64, q->upto);
-        vals[n++] = upto;
-        off += snprintf(sql + off, sizeof sql - (size_t)off, " AND start_ms <= $%d", n);
-    }
+    n = where(q, sql, sizeof sql, &off, vals, since, upto);
     snprintf(sql + off, sizeof sql - (size_t)off,
              " ORDER BY start_ms DESC, id DESC LIMIT %" PRId64 " OFFSET %" PRId64, limit, q->skip);
     return tuples(c, PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 1), out, err, errlen);
+}
+
+sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err, size_t errlen)
+{
+    char sql[512], since[24], upto[24];
+    const char *vals[4];
+    int n, off = snprintf(sql, sizeof sql, "SELECT count(*) FROM activations");
+    PGresult *r;
+    sq_status st;
+
+    n = where(q, sql, sizeof sql, &off, vals, since, upto);
+    st = tuples(c, PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0), &r, err, errlen);
+    if (st != SQ_OK)
+        return st;
+    *count = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;
+    PQclear(r);
+    return SQ_OK;
 }

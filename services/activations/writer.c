@@ -1,13 +1,27 @@
-/* The activation writer: one thread that drains SQ_ACTIVATIONS through the durable pull
- * consumer "activations" (shared by every copy of the service), stores each fetched batch
- * in one statement, and only then acknowledges it. The order is what makes the store
- * lossless and exact: a crash before the commit leaves the batch unacknowledged and
- * JetStream redelivers it after AckWait; a crash between the commit and the acks
- * redelivers records that ON CONFLICT (id) DO NOTHING then ignores. While PostgreSQL is
- * unreachable the batch in hand is negatively acknowledged with a delay and the thread
- * stops fetching until the connection is back. A record that cannot be decoded, or that
- * PostgreSQL refuses as data, is terminated (never redelivered) with a warning. After a
- * commit the new records are announced on sq.evt.activation.<ns> for integrators. */
+/* The activation writer: drains SQ_ACTIVATIONS through the durable pull consumer
+ * "activations" (shared by every copy of the service), stores each fetched batch in one
+ * statement, and only then acknowledges it. The order is what makes the store lossless and
+ * exact: a crash before the commit leaves the batch unacknowledged and JetStream redelivers
+ * it after AckWait; a crash between the commit and the acks redelivers records that the
+ * insert then skips (a record is stored only where its id has none). While PostgreSQL is
+ * unreachable the batch in hand is negatively acknowledged with a delay and nothing more is
+ * fetched until the connection is back. A record that cannot be decoded, or that PostgreSQL
+ * refuses as data, is terminated (never redelivered) with a warning. After a commit the new
+ * records are announced on sq.evt.activation.<ns> for integrators, as a summary: the record
+ * without logs and without response.result.
+ *
+ * Two threads make a pipeline: the fetcher pulls and decodes the next batch while the
+ * writer inserts the previous one and waits for its commit (PostgreSQL's share of a batch
+ * is about half of its time, so overlapping the two nearly doubles what one connection
+ * stores). Two batches circulate between them. At a moderate rate the fetcher keeps
+ * collecting for a few milliseconds before handing a batch over, so that a commit (which
+ * waits for the WAL to reach the disk) covers many records.
+ *
+ * Two records of one activation in a batch (possible only when they were published more
+ * than the stream's two-minute duplicate window apart) keep the first, as the table does.
+ * A record whose day is already past the retention is acknowledged and not stored. The
+ * writer thread creates the coming days' partitions and drops expired ones every
+ * maintain_ms (store.c). */
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,19 +37,36 @@
 #define FETCH_TIMEOUT_MS 200
 #define NAK_DELAY_MS 1000
 #define BACKOFF_MAX_MS 5000
+#define ACCUMULATE_MS 15
+#define NBATCHES 2
+
+typedef struct batch {
+    struct batch *next;
+    msgpack_zone zone;
+    act_row *rows;
+    natsMsg **msgs;      /* the message of each row */
+    natsMsg **fetched;   /* every message fetched (destroyed when the batch is done) */
+    int nfetched;
+    size_t n;            /* rows */
+    bool *inserted;
+} batch;
 
 struct act_writer {
     sq_bus_t *bus;
-    PGconn *conn;
-    natsSubscription *sub;
-    pthread_t thread;
-    atomic_bool stop;
-    int batch;
-    msgpack_zone zone;
-    act_row *rows;
-    natsMsg **msgs;     /* the message of each row */
-    bool *inserted;
-    int backoff_ms;
+    act_store store;            /* the writer thread's alone */
+    natsSubscription *sub;      /* the fetcher thread's alone */
+    pthread_t fetcher, writer;
+    bool started_fetcher, started_writer;
+    atomic_bool stop, fetcher_done, db_down;
+    int max;                    /* rows a batch holds */
+    pthread_mutex_t lock;
+    pthread_cond_t cv;
+    batch *free, *full_head, *full_tail;
+    batch all[NBATCHES];
+    int *seen;                  /* the fetcher's open hash of a batch's ids (-1: empty) */
+    size_t nseen;               /* a power of two, at least twice the batch */
+    int backoff_ms;             /* the writer's */
+    int64_t next_maintain_ms;   /* monotonic */
     int64_t fetch_warned_us;
 };
 
@@ -46,75 +77,247 @@ static void nap(act_writer *w, int ms)
         usleep(50 * 1000);
 }
 
+/* ---- the queue between the threads -------------------------------------------------------- */
+
+static batch *take_free(act_writer *w)
+{
+    batch *b;
+    pthread_mutex_lock(&w->lock);
+    while (w->free == NULL && !atomic_load(&w->stop))
+        pthread_cond_wait(&w->cv, &w->lock);
+    if ((b = w->free) != NULL)
+        w->free = b->next;
+    pthread_mutex_unlock(&w->lock);
+    return b;
+}
+
+static void give_free(act_writer *w, batch *b)
+{
+    for (int i = 0; i < b->nfetched; i++)
+        natsMsg_Destroy(b->fetched[i]);
+    b->nfetched = 0;
+    b->n = 0;
+    msgpack_zone_clear(&b->zone);
+    pthread_mutex_lock(&w->lock);
+    b->next = w->free;
+    w->free = b;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->lock);
+}
+
+static void push_full(act_writer *w, batch *b)
+{
+    pthread_mutex_lock(&w->lock);
+    b->next = NULL;
+    if (w->full_tail)
+        w->full_tail->next = b;
+    else
+        w->full_head = b;
+    w->full_tail = b;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->lock);
+}
+
+/* The next full batch, waiting up to ms; NULL when none came. */
+static batch *take_full(act_writer *w, int ms)
+{
+    struct timespec until;
+    batch *b;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_nsec += (long)ms * 1000000L;
+    until.tv_sec += until.tv_nsec / 1000000000L;
+    until.tv_nsec %= 1000000000L;
+    pthread_mutex_lock(&w->lock);
+    while (w->full_head == NULL && !atomic_load(&w->fetcher_done) &&
+           pthread_cond_timedwait(&w->cv, &w->lock, &until) == 0)
+        ;
+    if ((b = w->full_head) != NULL) {
+        w->full_head = b->next;
+        if (w->full_head == NULL)
+            w->full_tail = NULL;
+    }
+    pthread_mutex_unlock(&w->lock);
+    return b;
+}
+
+/* ---- the writer's side --------------------------------------------------------------------- */
+
+/* sq.evt.activation.<ns>: map{activationId, namespace, name, version, subject, start, end,
+ * duration, response: map{status, statusCode, success}, annotations, publish}, the record
+ * without its logs and result (sq_activation_decode() reads it). */
 static void announce(act_writer *w, const act_row *r)
 {
     char tok[800], subj[900];
+    const sq_activation *a = r->a;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
     if (sq_subj_token(r->ns, tok, sizeof tok) != 0)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_EVT_ACTIVATION_FMT, tok);
-    sq_bus_publish(w->bus, subj, r->record, r->len);
+    sq_proto_buf_init(&sb, &pk);
+    msgpack_pack_map(&pk, 11);
+    sq_mp_kv_str(&pk, "activationId", a->id);
+    sq_mp_kv_str(&pk, "namespace", a->namespace_);
+    sq_mp_kv_str(&pk, "name", a->name);
+    sq_mp_kv_str(&pk, "version", a->version);
+    sq_mp_kv_str(&pk, "subject", a->subject);
+    sq_mp_kv_int(&pk, "start", a->start);
+    sq_mp_kv_int(&pk, "end", a->end);
+    sq_mp_kv_int(&pk, "duration", a->duration);
+    sq_mp_pack_str(&pk, "response");
+    msgpack_pack_map(&pk, 3);
+    sq_mp_kv_str(&pk, "status", sq_act_status_str(a->status));
+    sq_mp_kv_int(&pk, "statusCode", a->status);
+    sq_mp_kv_bool(&pk, "success", a->status == SQ_ACT_SUCCESS);
+    sq_mp_pack_str(&pk, "annotations");
+    if (a->annotations.type == MSGPACK_OBJECT_ARRAY)
+        msgpack_pack_object(&pk, a->annotations);
+    else
+        msgpack_pack_array(&pk, 0);
+    sq_mp_kv_bool(&pk, "publish", a->publish);
+    sq_bus_publish(w->bus, subj, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
 }
 
-static void done(act_writer *w, size_t i)
+static void done(act_writer *w, batch *b, size_t i)
 {
-    natsMsg_Ack(w->msgs[i], NULL);
-    if (w->inserted[i])
-        announce(w, &w->rows[i]);
+    natsMsg_Ack(b->msgs[i], NULL);
+    if (b->inserted[i])
+        announce(w, &b->rows[i]);
 }
 
-static void retry_later(act_writer *w, size_t from, size_t n, const char *why)
+static void backoff(act_writer *w)
 {
-    for (size_t i = from; i < n; i++)
-        natsMsg_NakWithDelay(w->msgs[i], NAK_DELAY_MS, NULL);
     w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 250;
     if (w->backoff_ms > BACKOFF_MAX_MS)
         w->backoff_ms = BACKOFF_MAX_MS;
-    sq_error("could not store %zu activation(s), retrying: %s", n - from, why);
 }
 
-/* Stores rows [0, n) and settles their messages. */
-static void store(act_writer *w, size_t n)
+static void retry_later(act_writer *w, batch *b, size_t from, const char *why)
+{
+    for (size_t i = from; i < b->n; i++)
+        natsMsg_NakWithDelay(b->msgs[i], NAK_DELAY_MS, NULL);
+    backoff(w);
+    sq_error("could not store %zu activation(s), retrying: %s", b->n - from, why);
+}
+
+/* Stores the rows of b and settles their messages. */
+static void store(act_writer *w, batch *b)
 {
     char err[512] = "";
-    sq_status st = act_store_insert(w->conn, w->rows, n, w->inserted, err, sizeof err);
+    sq_status st = act_store_insert(&w->store, b->rows, b->n, b->inserted, err, sizeof err);
 
     if (st == SQ_OK) {
-        for (size_t i = 0; i < n; i++)
-            done(w, i);
+        for (size_t i = 0; i < b->n; i++)
+            done(w, b, i);
         w->backoff_ms = 0;
         return;
     }
     if (st != SQ_ERR_BAD_REQUEST) {
-        retry_later(w, 0, n, err);
+        retry_later(w, b, 0, err);
         return;
     }
     /* Some row is refused as data: store them one by one to find it, keep the others. */
-    for (size_t i = 0; i < n; i++) {
-        st = act_store_insert(w->conn, &w->rows[i], 1, &w->inserted[i], err, sizeof err);
+    for (size_t i = 0; i < b->n; i++) {
+        st = act_store_insert(&w->store, &b->rows[i], 1, &b->inserted[i], err, sizeof err);
         if (st == SQ_OK) {
-            done(w, i);
+            done(w, b, i);
         } else if (st == SQ_ERR_BAD_REQUEST) {
-            sq_warn("could not store activation \"%s\", dropped: %s", w->rows[i].id, err);
-            natsMsg_Term(w->msgs[i], NULL);
+            sq_warn("could not store activation \"%s\", dropped: %s", b->rows[i].id, err);
+            natsMsg_Term(b->msgs[i], NULL);
         } else {
-            retry_later(w, i, n, err);
+            retry_later(w, b, i, err);
             return;
         }
     }
     w->backoff_ms = 0;
 }
 
-static void process(act_writer *w, natsMsgList *list)
+/* Partitions ahead, expired ones dropped; retried in a minute when the database fails. */
+static void maintain(act_writer *w)
 {
-    size_t n = 0;
+    char err[512] = "";
+    int dropped = 0;
+    int64_t now = sq_mono_us() / 1000;
 
-    msgpack_zone_clear(&w->zone);
-    for (int i = 0; i < list->Count; i++) {
-        natsMsg *m = list->Msgs[i];
-        sq_activation a;
-        char err[256] = "", *p;
-        sq_status st = sq_activation_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-                                            &w->zone, &a, err, sizeof err);
+    if (act_store_maintain(&w->store, act_cfg.retention_days, sq_now_ms(), &dropped, err, sizeof err) != SQ_OK) {
+        sq_error("could not maintain the activation partitions: %s", err);
+        w->next_maintain_ms = now + 60000;
+        return;
+    }
+    if (dropped > 0)
+        sq_info("dropped %d day(s) of activations older than %d days", dropped, act_cfg.retention_days);
+    w->next_maintain_ms = now + act_cfg.maintain_ms;
+}
+
+static void *writer_main(void *arg)
+{
+    act_writer *w = arg;
+
+    for (;;) {
+        batch *b;
+        if (w->backoff_ms > 0)
+            nap(w, w->backoff_ms);
+        if (sq_pg_ensure(w->store.conn) != SQ_OK) {
+            /* nothing is fetched while the database is away: the stream keeps the records */
+            atomic_store(&w->db_down, true);
+            backoff(w);
+            if ((b = take_full(w, 0)) != NULL) {
+                retry_later(w, b, 0, "the database is not reachable");
+                give_free(w, b);
+            } else if (atomic_load(&w->fetcher_done)) {
+                break;
+            }
+            continue;
+        }
+        atomic_store(&w->db_down, false);
+        if (sq_mono_us() / 1000 >= w->next_maintain_ms)
+            maintain(w);
+        if ((b = take_full(w, FETCH_TIMEOUT_MS)) != NULL) {
+            store(w, b); /* finished even when stop was asked meanwhile */
+            give_free(w, b);
+        } else if (atomic_load(&w->fetcher_done)) {
+            break;
+        }
+    }
+    return NULL;
+}
+
+/* ---- the fetcher's side -------------------------------------------------------------------- */
+
+/* Whether rows [0, n) of b hold id already (open hash, reset per batch). */
+static bool seen_in_batch(act_writer *w, batch *b, const char *id, size_t n)
+{
+    size_t mask = w->nseen - 1, h = 0;
+    for (int k = 0; k < 16 && id[k]; k++)
+        h = h * 31 + (unsigned char)id[k];
+    for (h &= mask;; h = (h + 1) & mask) {
+        int slot = w->seen[h];
+        if (slot < 0) {
+            w->seen[h] = (int)n;
+            return false;
+        }
+        if (strcmp(b->rows[slot].id, id) == 0)
+            return true;
+    }
+}
+
+/* Decodes the fetched messages of b into its rows. */
+static void process(act_writer *w, batch *b)
+{
+    int64_t oldest = act_cfg.retention_days > 0 ? act_day_of(sq_now_ms()) - act_cfg.retention_days : INT64_MIN;
+
+    b->n = 0;
+    for (size_t k = 0; k < w->nseen; k++)
+        w->seen[k] = -1;
+    for (int i = 0; i < b->nfetched; i++) {
+        natsMsg *m = b->fetched[i];
+        sq_activation *a = msgpack_zone_malloc(&b->zone, sizeof *a);
+        char err[256] = "", *p, *ns;
+        sq_status st = a == NULL ? SQ_ERR_NOMEM
+                                 : sq_activation_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+                                                        &b->zone, a, err, sizeof err);
         if (st == SQ_ERR_NOMEM) {
             natsMsg_NakWithDelay(m, NAK_DELAY_MS, NULL);
             continue;
@@ -125,46 +328,49 @@ static void process(act_writer *w, natsMsgList *list)
             natsMsg_Term(m, NULL);
             continue;
         }
-        for (p = a.id; *p; p++) /* ids are stored in OpenWhisk's lower case */
+        for (p = a->id; *p; p++) /* ids are stored in OpenWhisk's lower case */
             if (*p >= 'A' && *p <= 'F')
                 *p = (char)(*p - 'A' + 'a');
-        /* a packaged action's record may say "ns/pkg": it belongs to ns */
-        if ((p = strchr(a.namespace_, '/')) != NULL)
-            *p = '\0';
-        w->rows[n] = (act_row){ .id = a.id, .ns = a.namespace_, .name = a.name, .start = a.start,
-                                .end = a.end, .status = (int)a.status,
-                                .record = natsMsg_GetData(m), .len = (size_t)natsMsg_GetDataLength(m) };
-        w->msgs[n] = m;
-        n++;
-    }
-    if (n > 0)
-        store(w, n);
-}
-
-static void *run(void *arg)
-{
-    act_writer *w = arg;
-
-    while (!atomic_load(&w->stop)) {
-        natsMsgList list = { 0 };
-        jsErrCode jerr = 0;
-        natsStatus s;
-
-        if (w->backoff_ms > 0)
-            nap(w, w->backoff_ms);
-        if (atomic_load(&w->stop))
-            break;
-        if (sq_pg_ensure(w->conn) != SQ_OK) {
-            /* nothing fetched while the database is away: the stream keeps the records */
-            w->backoff_ms = w->backoff_ms ? w->backoff_ms * 2 : 250;
-            if (w->backoff_ms > BACKOFF_MAX_MS)
-                w->backoff_ms = BACKOFF_MAX_MS;
+        /* a packaged action's record may say "ns/pkg": it belongs to ns (the event keeps
+         * the record's own namespace) */
+        ns = a->namespace_;
+        if ((p = strchr(ns, '/')) != NULL) {
+            if ((ns = msgpack_zone_malloc(&b->zone, (size_t)(p - a->namespace_) + 1)) == NULL) {
+                natsMsg_NakWithDelay(m, NAK_DELAY_MS, NULL);
+                continue;
+            }
+            memcpy(ns, a->namespace_, (size_t)(p - a->namespace_));
+            ns[p - a->namespace_] = '\0';
+        }
+        if (act_day_of(a->start) < oldest) {
+            sq_warn("activation \"%s\" started more than %d days ago: not stored", a->id, act_cfg.retention_days);
+            natsMsg_Ack(m, NULL);
             continue;
         }
-        s = natsSubscription_Fetch(&list, w->sub, w->batch, FETCH_TIMEOUT_MS, &jerr);
-        if (s == NATS_OK) {
-            process(w, &list); /* finished even when stop was asked meanwhile */
-        } else if (s != NATS_TIMEOUT) {
+        b->rows[b->n] = (act_row){ .id = a->id, .ns = ns, .name = a->name, .start = a->start,
+                                   .end = a->end, .status = (int)a->status, .a = a,
+                                   .record = natsMsg_GetData(m), .len = (size_t)natsMsg_GetDataLength(m) };
+        if (seen_in_batch(w, b, a->id, b->n)) {
+            sq_debug("activation \"%s\" twice in one batch: the first record stands", a->id);
+            natsMsg_Ack(m, NULL);
+            continue;
+        }
+        b->msgs[b->n] = m;
+        b->n++;
+    }
+}
+
+/* Fetches into b: what is there, then for a few milliseconds more while b is not full.
+ * Returns false when nothing came. */
+static bool fill(act_writer *w, batch *b)
+{
+    int64_t until = 0;
+    natsMsgList list = { 0 };
+    jsErrCode jerr = 0;
+    natsStatus s = natsSubscription_Fetch(&list, w->sub, w->max, FETCH_TIMEOUT_MS, &jerr);
+
+    if (s != NATS_OK) {
+        if (s != NATS_TIMEOUT) {
             int64_t now = sq_mono_us();
             if (now - w->fetch_warned_us > 10 * 1000000) {
                 sq_warn("could not fetch activation records: %s (%d)", natsStatus_GetText(s), (int)jerr);
@@ -173,12 +379,52 @@ static void *run(void *arg)
             nap(w, FETCH_TIMEOUT_MS);
         }
         natsMsgList_Destroy(&list);
+        return false;
     }
+    until = sq_mono_us() + ACCUMULATE_MS * 1000;
+    for (;;) {
+        for (int i = 0; i < list.Count && b->nfetched < w->max; i++)
+            b->fetched[b->nfetched++] = list.Msgs[i];
+        list.Count = 0; /* the messages are the batch's now: Destroy frees the array only */
+        natsMsgList_Destroy(&list);
+        if (b->nfetched >= w->max || sq_mono_us() >= until || atomic_load(&w->stop))
+            return true;
+        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS, &jerr) != NATS_OK) {
+            natsMsgList_Destroy(&list);
+            return true;
+        }
+    }
+}
+
+static void *fetcher_main(void *arg)
+{
+    act_writer *w = arg;
+
+    while (!atomic_load(&w->stop)) {
+        batch *b;
+        if (atomic_load(&w->db_down)) {
+            nap(w, 250);
+            continue;
+        }
+        if ((b = take_free(w)) == NULL)
+            break;
+        if (!fill(w, b)) {
+            give_free(w, b);
+            continue;
+        }
+        process(w, b);
+        if (b->n == 0)
+            give_free(w, b);
+        else
+            push_full(w, b);
+    }
+    pthread_mutex_lock(&w->lock);
+    atomic_store(&w->fetcher_done, true);
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->lock);
     return NULL;
 }
 
-/* The durable consumer, created here rather than by js_PullSubscribe: the library deletes
- * a consumer it created when the subscription is drained or unsubscribed. */
 static sq_status ensure_consumer(jsCtx *js)
 {
     jsConsumerConfig cc;
@@ -217,6 +463,27 @@ static sq_status ensure_consumer(jsCtx *js)
     return SQ_OK;
 }
 
+
+static void writer_free(act_writer *w)
+{
+    for (int i = 0; i < NBATCHES; i++) {
+        batch *b = &w->all[i];
+        for (int k = 0; k < b->nfetched; k++)
+            natsMsg_Destroy(b->fetched[k]);
+        msgpack_zone_destroy(&b->zone);
+        free(b->rows);
+        free(b->msgs);
+        free(b->fetched);
+        free(b->inserted);
+    }
+    for (int k = 0; k < 7; k++)
+        msgpack_sbuffer_destroy(&w->store.arr[k]);
+    free(w->seen);
+    pthread_cond_destroy(&w->cv);
+    pthread_mutex_destroy(&w->lock);
+    free(w);
+}
+
 sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
 {
     act_writer *w = calloc(1, sizeof *w);
@@ -229,18 +496,32 @@ sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
     if (w == NULL)
         return SQ_ERR_NOMEM;
     w->bus = bus;
-    w->conn = conn;
-    w->batch = act_cfg.batch;
+    w->store.conn = conn;
+    for (int k = 0; k < 7; k++)
+        msgpack_sbuffer_init(&w->store.arr[k]);
+    w->max = act_cfg.batch;
     atomic_init(&w->stop, false);
-    if (!msgpack_zone_init(&w->zone, 64 * 1024)) {
-        free(w);
-        return SQ_ERR_NOMEM;
-    }
-    w->rows = calloc((size_t)w->batch, sizeof *w->rows);
-    w->msgs = calloc((size_t)w->batch, sizeof *w->msgs);
-    w->inserted = calloc((size_t)w->batch, sizeof *w->inserted);
-    if (w->rows == NULL || w->msgs == NULL || w->inserted == NULL)
+    atomic_init(&w->fetcher_done, false);
+    atomic_init(&w->db_down, false);
+    pthread_mutex_init(&w->lock, NULL);
+    pthread_cond_init(&w->cv, NULL);
+    for (w->nseen = 16; w->nseen < (size_t)w->max * 2; w->nseen *= 2)
+        ;
+    if ((w->seen = calloc(w->nseen, sizeof *w->seen)) == NULL)
         goto fail;
+    for (int i = 0; i < NBATCHES; i++) {
+        batch *b = &w->all[i];
+        if (!msgpack_zone_init(&b->zone, 64 * 1024))
+            goto fail;
+        b->rows = calloc((size_t)w->max, sizeof *b->rows);
+        b->msgs = calloc((size_t)w->max, sizeof *b->msgs);
+        b->fetched = calloc((size_t)w->max, sizeof *b->fetched);
+        b->inserted = calloc((size_t)w->max, sizeof *b->inserted);
+        if (b->rows == NULL || b->msgs == NULL || b->fetched == NULL || b->inserted == NULL)
+            goto fail;
+        b->next = w->free;
+        w->free = b;
+    }
     if ((st = ensure_consumer(sq_bus_js(bus))) != SQ_OK)
         goto fail;
     jsSubOptions_Init(&so);
@@ -252,20 +533,31 @@ sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
         st = SQ_ERR_UNAVAILABLE;
         goto fail;
     }
-    if (pthread_create(&w->thread, NULL, run, w) != 0) {
+    if (pthread_create(&w->writer, NULL, writer_main, w) != 0) {
         sq_error("could not start the writer thread");
         st = SQ_ERR_INTERNAL;
         goto fail;
     }
+    w->started_writer = true;
+    if (pthread_create(&w->fetcher, NULL, fetcher_main, w) != 0) {
+        sq_error("could not start the fetcher thread");
+        st = SQ_ERR_INTERNAL;
+        goto fail;
+    }
+    w->started_fetcher = true;
     *out = w;
     return SQ_OK;
 fail:
+    if (w->started_writer) {
+        atomic_store(&w->stop, true);
+        atomic_store(&w->fetcher_done, true);
+        pthread_mutex_lock(&w->lock);
+        pthread_cond_broadcast(&w->cv);
+        pthread_mutex_unlock(&w->lock);
+        pthread_join(w->writer, NULL);
+    }
     natsSubscription_Destroy(w->sub);
-    msgpack_zone_destroy(&w->zone);
-    free(w->rows);
-    free(w->msgs);
-    free(w->inserted);
-    free(w);
+    writer_free(w);
     return st;
 }
 
@@ -274,12 +566,12 @@ void act_writer_stop(act_writer *w)
     if (w == NULL)
         return;
     atomic_store(&w->stop, true);
-    pthread_join(w->thread, NULL);
+    pthread_mutex_lock(&w->lock);
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->lock);
+    pthread_join(w->fetcher, NULL);  /* its batch in hand goes to the writer */
+    pthread_join(w->writer, NULL);   /* which stores and acknowledges what it has */
     /* Destroy without unsubscribing: the durable consumer and its position stay. */
     natsSubscription_Destroy(w->sub);
-    msgpack_zone_destroy(&w->zone);
-    free(w->rows);
-    free(w->msgs);
-    free(w->inserted);
-    free(w);
+    writer_free(w);
 }

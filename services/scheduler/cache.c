@@ -19,7 +19,7 @@ struct sched_cache {
     atomic_uint_fast64_t gen;
 };
 
-uint64_t sched_key_hash(const char *ns, const char *name)
+uint64_t sched_key_hash(const char *ns, const char *name, bool shared)
 {
     uint64_t h = 1469598103934665603ULL;
     for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
@@ -27,6 +27,8 @@ uint64_t sched_key_hash(const char *ns, const char *name)
     h = (h ^ '/') * 1099511628211ULL;
     for (const unsigned char *p = (const unsigned char *)name; *p; p++)
         h = (h ^ *p) * 1099511628211ULL;
+    if (shared)
+        h = (h ^ '!') * 1099511628211ULL;
     return h;
 }
 
@@ -73,9 +75,9 @@ void sched_entry_unref(sched_entry *e)
     free(e);
 }
 
-static bool same_key(const sched_entry *e, uint64_t hash, const char *ns, const char *name)
+static bool same_key(const sched_entry *e, uint64_t hash, const char *ns, const char *name, bool shared)
 {
-    return e->hash == hash && strcmp(e->name, name) == 0 && strcmp(e->ns, ns) == 0;
+    return e->hash == hash && e->shared == shared && strcmp(e->name, name) == 0 && strcmp(e->ns, ns) == 0;
 }
 
 /* Unlinks *pp (lock held) and drops the table's reference. */
@@ -89,12 +91,12 @@ static void unlink_at(sched_cache *c, sched_entry **pp)
 }
 
 sched_entry *sched_cache_get(sched_cache *c, uint64_t hash, const char *ns, const char *name,
-                             int64_t now_ms)
+                             bool shared, int64_t now_ms)
 {
     sched_entry *found = NULL;
     pthread_mutex_lock(&c->lock);
     for (sched_entry **pp = &c->buckets[hash & c->mask]; *pp != NULL; pp = &(*pp)->next) {
-        if (!same_key(*pp, hash, ns, name))
+        if (!same_key(*pp, hash, ns, name, shared))
             continue;
         if ((*pp)->expires_ms <= now_ms) {
             unlink_at(c, pp);
@@ -149,8 +151,35 @@ static sq_status collect_defaults(sched_entry *e)
     return SQ_OK;
 }
 
-sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name, uint64_t hash,
-                             const char *data, size_t len, char *err, size_t errlen)
+/* OpenWhisk's rule for boolean annotations (conductor, final): the annotation is there with
+ * a value that is not falsy (zero, null, false, the empty string). */
+static bool annotation_truthy(const msgpack_object *annotations, const char *key)
+{
+    if (annotations->type != MSGPACK_OBJECT_ARRAY)
+        return false;
+    for (uint32_t i = 0; i < annotations->via.array.size; i++) {
+        const msgpack_object *a = &annotations->via.array.ptr[i], *v;
+        if (!sq_mp_str_eq(sq_mp_get(a, "key"), key))
+            continue;
+        v = sq_mp_get(a, "value");
+        if (v == NULL)
+            return false;
+        switch (v->type) {
+        case MSGPACK_OBJECT_NIL: return false;
+        case MSGPACK_OBJECT_BOOLEAN: return v->via.boolean;
+        case MSGPACK_OBJECT_POSITIVE_INTEGER: return v->via.u64 != 0;
+        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return true;
+        case MSGPACK_OBJECT_FLOAT32:
+        case MSGPACK_OBJECT_FLOAT64: return v->via.f64 != 0.0;
+        case MSGPACK_OBJECT_STR: return v->via.str.size > 0;
+        default: return true;
+        }
+    }
+    return false;
+}
+
+sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name, bool shared,
+                             uint64_t hash, const char *data, size_t len, char *err, size_t errlen)
 {
     size_t nslen = strlen(ns), namelen = strlen(name);
     sched_entry *e = calloc(1, sizeof *e);
@@ -165,6 +194,7 @@ sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name
         return SQ_ERR_NOMEM;
     atomic_init(&e->refs, 1);
     e->hash = hash;
+    e->shared = shared;
     if (!msgpack_zone_init(&e->zone, 4096)) {
         free(e);
         return SQ_ERR_NOMEM;
@@ -191,11 +221,29 @@ sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name
     }
     if ((st = sq_action_from(&o, &e->zone, &e->action, err, errlen)) != SQ_OK)
         goto fail;
-    if (e->action.exec.code == NULL) {
+    e->sequence = strcmp(e->action.exec.kind, "sequence") == 0;
+    if (e->sequence) {
+        const msgpack_object *c = &e->action.exec.components;
+        if (c->type != MSGPACK_OBJECT_ARRAY) {
+            snprintf(err, errlen, "the sequence lists no components");
+            st = SQ_ERR_DECODE;
+            goto fail;
+        }
+        for (uint32_t i = 0; i < c->via.array.size; i++)
+            if (c->via.array.ptr[i].type != MSGPACK_OBJECT_STR) {
+                snprintf(err, errlen, "a component of the sequence is not a name");
+                st = SQ_ERR_DECODE;
+                goto fail;
+            }
+    } else if (e->action.exec.code == NULL) {
         snprintf(err, errlen, "the action carries no code");
         st = SQ_ERR_DECODE;
         goto fail;
+    } else {
+        /* the conductor annotation is ignored on sequences (docs/conductors.md) */
+        e->conductor = annotation_truthy(&e->action.annotations, "conductor");
     }
+    e->final = annotation_truthy(&e->action.annotations, "final");
     if ((st = collect_defaults(e)) != SQ_OK)
         goto fail;
     *out = e;
@@ -242,7 +290,7 @@ void sched_cache_put(sched_cache *c, sched_entry *e, uint64_t gen, int64_t now_m
     }
     head = &c->buckets[e->hash & c->mask];
     for (sched_entry **pp = head; *pp != NULL; pp = &(*pp)->next)
-        if (same_key(*pp, e->hash, e->ns, e->name)) {
+        if (same_key(*pp, e->hash, e->ns, e->name, e->shared)) {
             unlink_at(c, pp);
             break;
         }
@@ -271,14 +319,63 @@ void sched_cache_drop(sched_cache *c, const char *ns, const char *name, bool pac
                     pp = &(*pp)->next;
             }
     } else {
-        uint64_t h = sched_key_hash(ns, name);
-        for (sched_entry **pp = &c->buckets[h & c->mask]; *pp != NULL; pp = &(*pp)->next)
-            if (same_key(*pp, h, ns, name)) {
-                unlink_at(c, pp);
-                dropped++;
-                break;
-            }
+        for (int shared = 0; shared < 2; shared++) {
+            uint64_t h = sched_key_hash(ns, name, shared);
+            for (sched_entry **pp = &c->buckets[h & c->mask]; *pp != NULL; pp = &(*pp)->next)
+                if (same_key(*pp, h, ns, name, shared)) {
+                    unlink_at(c, pp);
+                    dropped++;
+                    break;
+                }
+        }
     }
     pthread_mutex_unlock(&c->lock);
     sq_debug("dropped %d cached action(s) for \"%s/%s\"", dropped, ns, name);
+}
+
+sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared,
+                       sched_entry **out, natsMsg **wire, char *err, size_t errlen)
+{
+    sq_reg_ref ref = { .ns = (char *)ns, .name = (char *)name, .kind = "action", .code = true,
+                       .shared = shared };
+    uint64_t hash = sched_key_hash(ns, name, shared), gen;
+    int64_t now = sched_mono_ms();
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    natsMsg *reply = NULL;
+    sched_entry *e;
+    sq_status st;
+
+    *out = NULL;
+    *wire = NULL;
+    if ((e = sched_cache_get(s->cache, hash, ns, name, shared, now)) != NULL) {
+        *out = e;
+        return SQ_OK;
+    }
+    gen = sched_cache_gen(s->cache);
+    sq_proto_buf_init(&sb, &pk);
+    sq_reg_ref_encode(&ref, &pk);
+    st = sq_bus_request(s->bus, SQ_SUBJ_REG_RESOLVE, sb.data, sb.size, sched_cfg.resolve_timeout_ms, &reply);
+    msgpack_sbuffer_destroy(&sb);
+    if (st != SQ_OK) {
+        snprintf(err, errlen, "%s", st == SQ_ERR_TIMEOUT ? "the registry did not answer in time"
+                                                          : "the registry is not available");
+        sq_warn("could not resolve action \"%s/%s\": %s", ns, name, err);
+        return st == SQ_ERR_TIMEOUT ? SQ_ERR_TIMEOUT : SQ_ERR_UNAVAILABLE;
+    }
+    st = sched_entry_create(&e, ns, name, shared, hash, natsMsg_GetData(reply),
+                            (size_t)natsMsg_GetDataLength(reply), err, errlen);
+    if (st == SQ_ERR_NOT_FOUND) {
+        *wire = reply; /* the registry's own answer (404, 403...) */
+        return st;
+    }
+    natsMsg_Destroy(reply);
+    if (st != SQ_OK) {
+        sq_error("could not use the registry's answer for action \"%s/%s\": %s", ns, name,
+                 st == SQ_ERR_NOMEM ? "out of memory" : err);
+        return st == SQ_ERR_NOMEM ? SQ_ERR_NOMEM : SQ_ERR_INTERNAL;
+    }
+    sched_cache_put(s->cache, e, gen, now, sched_cfg.cache_ttl_ms);
+    *out = e;
+    return SQ_OK;
 }

@@ -1,13 +1,18 @@
 /* The scheduler's message handlers: sq.sched.invoke (admission, resolution, parameter
- * merge, placement, forwarding), invoker heartbeats and entity change events.
+ * merge, placement, forwarding), invoker and scheduler heartbeats, entity and auth change
+ * events, and JetStream's acknowledgements of queued work.
  *
- * The invoke path on a cache hit makes no round trip and, once the worker's arena and
- * buffer have grown to size, no allocation of its own for a blocking invoke: the request
- * is decoded into the worker's arena, the merged parameters point into the request and the
- * cached action, and the work is encoded into the worker's reusable buffer and handed to
- * nats.c. Errors go back to the caller's reply subject as wire errors; nothing here may
- * crash on what arrives from the network. */
+ * The invoke path on a cache hit makes no round trip of its own: admission counts in
+ * memory (limits.c), the in-flight table takes one entry (flight.c), the request is decoded
+ * into the worker's arena, the merged parameters point into the request and the cached
+ * action, and the work is encoded into the worker's reusable buffer. Blocking work goes to
+ * the invoker over core NATS with the caller's reply subject; non-blocking work is
+ * published to SQ_WORK asynchronously, and the caller is answered {activationId} from
+ * sched_on_pub_ack() once JetStream has stored it, so a worker never waits for a disk.
+ * Errors go back to the caller's reply subject as wire errors; nothing here may crash on
+ * what arrives from the network. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "sched.h"
@@ -15,8 +20,6 @@
 #include "sq/util.h"
 
 #define SB_KEEP (4 << 20) /* a worker buffer grown beyond this by a big action is released */
-
-static int64_t mono_ms(void) { return sq_mono_us() / 1000; }
 
 sq_status sched_worker_init(sched_worker *w, sched *s)
 {
@@ -44,49 +47,6 @@ static void buf_reset(sched_worker *w, msgpack_packer *pk)
     msgpack_packer_init(pk, &w->sb, msgpack_sbuffer_write);
 }
 
-/* Asks the registry for the action and caches it. On failure the caller has been answered
- * (a wire error, or the registry's own error as it came) and NULL is returned. */
-static sched_entry *resolve(sched_worker *w, natsMsg *msg, const sq_invoke *inv, uint64_t hash,
-                            int64_t now_ms)
-{
-    sq_bus_t *bus = w->s->bus;
-    sq_reg_ref ref = { .ns = inv->ns, .name = inv->name, .kind = "action", .code = true };
-    uint64_t gen = sched_cache_gen(w->s->cache);
-    msgpack_packer pk;
-    natsMsg *reply = NULL;
-    sched_entry *e = NULL;
-    char err[256] = "";
-    sq_status st;
-
-    buf_reset(w, &pk);
-    sq_reg_ref_encode(&ref, &pk);
-    st = sq_bus_request(bus, SQ_SUBJ_REG_RESOLVE, w->sb.data, w->sb.size,
-                        sched_cfg.resolve_timeout_ms, &reply);
-    if (st != SQ_OK) {
-        sq_warn("could not resolve action \"%s/%s\": the registry %s", inv->ns, inv->name,
-                st == SQ_ERR_TIMEOUT ? "did not answer in time" : "is not available");
-        sq_bus_respond_error(bus, msg, st == SQ_ERR_TIMEOUT ? SQ_ERR_TIMEOUT : SQ_ERR_UNAVAILABLE,
-                             st == SQ_ERR_TIMEOUT ? "the registry did not answer in time"
-                                                  : "the registry is not available");
-        return NULL;
-    }
-    st = sched_entry_create(&e, inv->ns, inv->name, hash, natsMsg_GetData(reply),
-                            (size_t)natsMsg_GetDataLength(reply), err, sizeof err);
-    if (st == SQ_ERR_NOT_FOUND) {
-        /* the registry's own answer (404, 403...) goes to the caller unchanged */
-        sq_bus_respond(bus, msg, natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply));
-    } else if (st != SQ_OK) {
-        sq_error("could not use the registry's answer for action \"%s/%s\": %s", inv->ns,
-                 inv->name, st == SQ_ERR_NOMEM ? "out of memory" : err);
-        sq_bus_respond_error(bus, msg, st == SQ_ERR_NOMEM ? SQ_ERR_NOMEM : SQ_ERR_INTERNAL,
-                             "could not resolve the action");
-    }
-    natsMsg_Destroy(reply);
-    if (e != NULL)
-        sched_cache_put(w->s->cache, e, gen, now_ms, sched_cfg.cache_ttl_ms);
-    return e;
-}
-
 static bool has_key(const msgpack_object *map, const msgpack_object *key)
 {
     for (uint32_t i = 0; i < map->via.map.size; i++) {
@@ -98,10 +58,18 @@ static bool has_key(const msgpack_object *map, const msgpack_object *key)
     return false;
 }
 
-/* The action's parameters with the invoke's on top, as one map pointing into the request
- * and the entry (both outlive the encode). */
-static bool merge_params(sched_worker *w, const sched_entry *e, const msgpack_object *top,
-                         msgpack_object *out)
+bool sched_params_overridden(const sched_entry *e, const msgpack_object *top)
+{
+    if (!e->final || top->type != MSGPACK_OBJECT_MAP)
+        return false;
+    for (uint32_t i = 0; i < e->ndefaults; i++)
+        if (e->defaults[i].val.type != MSGPACK_OBJECT_NIL && has_key(top, &e->defaults[i].key))
+            return true;
+    return false;
+}
+
+bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_object *top,
+                        msgpack_object *out)
 {
     uint32_t ntop = top->type == MSGPACK_OBJECT_MAP ? top->via.map.size : 0, n = 0;
     msgpack_object_kv *kv;
@@ -114,7 +82,7 @@ static bool merge_params(sched_worker *w, const sched_entry *e, const msgpack_ob
         *out = *top;
         return true;
     }
-    kv = msgpack_zone_malloc(&w->zone, sizeof *kv * ((size_t)ntop + e->ndefaults));
+    kv = msgpack_zone_malloc(zone, sizeof *kv * ((size_t)ntop + e->ndefaults));
     if (kv == NULL)
         return false;
     for (uint32_t i = 0; i < e->ndefaults; i++)
@@ -129,34 +97,6 @@ static bool merge_params(sched_worker *w, const sched_entry *e, const msgpack_ob
     return true;
 }
 
-/* Queues the encoded work (in w->sb) on SQ_WORK and waits for JetStream's ack. The header
- * Nats-Msg-Id makes a repeated publish of the same activation land once. */
-static natsStatus enqueue(sched_worker *w, const char *subject, const char *id)
-{
-    jsPubOptions po;
-    jsPubAck *ack = NULL;
-    jsErrCode jerr = 0;
-    natsMsg *m = NULL;
-    natsStatus s;
-
-    s = natsMsg_Create(&m, subject, NULL, w->sb.data, (int)w->sb.size);
-    if (s == NATS_OK)
-        s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-    if (s == NATS_OK)
-        s = jsPubOptions_Init(&po);
-    if (s == NATS_OK) {
-        po.ExpectStream = SQ_STREAM_WORK;
-        po.MaxWait = sched_cfg.publish_timeout_ms;
-        s = js_PublishMsg(&ack, sq_bus_js(w->s->bus), m, &po, &jerr);
-    }
-    natsMsg_Destroy(m);
-    jsPubAck_Destroy(ack);
-    if (s != NATS_OK)
-        sq_error("could not queue activation \"%s\" on \"%s\": %s (%d)", id, subject,
-                 natsStatus_GetText(s), (int)jerr);
-    return s;
-}
-
 /* Answers the caller when the work could not be handed over. */
 static void respond_send_error(sq_bus_t *bus, natsMsg *msg, natsStatus s, size_t size, bool queued)
 {
@@ -168,25 +108,111 @@ static void respond_send_error(sq_bus_t *bus, natsMsg *msg, natsStatus s, size_t
                                                                   : "could not reach the invoker");
 }
 
+/* "ns/name" of an action as records show it (its namespace may be "ns/pkg"). */
+static void action_path(const sq_action *a, char *out, size_t outlen)
+{
+    snprintf(out, outlen, "%s/%s", a->namespace_, a->name);
+}
+
+/* Queues the encoded work (in w->sb) on SQ_WORK without waiting: sched_on_pub_ack()
+ * answers the caller. Nats-Msg-Id makes a repeated publish of the same activation land
+ * once. */
+static natsStatus enqueue(sched_worker *w, const char *subject, const char *id)
+{
+    jsPubOptions po;
+    natsMsg *m = NULL;
+    natsStatus st;
+
+    st = natsMsg_Create(&m, subject, NULL, w->sb.data, (int)w->sb.size);
+    if (st == NATS_OK)
+        st = jsPubOptions_Init(&po);
+    if (st == NATS_OK) {
+        po.MsgId = id;
+        po.ExpectStream = SQ_STREAM_WORK;
+        st = js_PublishMsgAsync(w->s->js, &m, &po);
+    }
+    natsMsg_Destroy(m); /* NULL when the library took it */
+    if (st != NATS_OK)
+        sq_error("could not queue activation \"%s\" on \"%s\": %s", id, subject, natsStatus_GetText(st));
+    return st;
+}
+
+void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
+{
+    sched *s = closure;
+    const char *id = NULL;
+    char *reply;
+
+    if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) != NATS_OK || id == NULL) {
+        natsMsg_Destroy(msg);
+        return;
+    }
+    if (pa != NULL) {
+        if ((reply = sched_flight_queued(s, id, pa->Sequence)) != NULL) {
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            sq_proto_buf_init(&sb, &pk);
+            msgpack_pack_map(&pk, 1);
+            sq_mp_kv_str(&pk, "activationId", id);
+            sq_bus_publish(s->bus, reply, sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
+            free(reply);
+        }
+        sq_debug("activation \"%s\" queued at %llu%s", id, (unsigned long long)pa->Sequence,
+                 pa->Duplicate ? " (a duplicate)" : "");
+    } else {
+        sq_error("could not queue activation \"%s\": %s (%d)", id,
+                 pae ? natsStatus_GetText(pae->Err) : "no acknowledgement", pae ? (int)pae->ErrCode : 0);
+        reply = sched_flight_queued(s, id, 0);
+        sched_flight_done(s, id);
+        sched_error_to(s, reply, SQ_ERR_UNAVAILABLE, "could not queue the activation");
+        free(reply);
+    }
+    natsMsg_Destroy(msg);
+}
+
+/* Answers the caller with the failure of sched_lookup(). */
+static void respond_lookup_error(sq_bus_t *bus, natsMsg *msg, sq_status st, natsMsg *wire, const char *err)
+{
+    if (wire != NULL) {
+        sq_bus_respond(bus, msg, natsMsg_GetData(wire), (size_t)natsMsg_GetDataLength(wire));
+        natsMsg_Destroy(wire);
+        return;
+    }
+    switch (st) {
+    case SQ_ERR_TIMEOUT:
+    case SQ_ERR_UNAVAILABLE:
+        sq_bus_respond_error(bus, msg, st, "%s", err);
+        break;
+    case SQ_ERR_NOMEM:
+        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
+        break;
+    default:
+        sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "could not resolve the action");
+    }
+}
+
 void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     sched_worker *w = closure;
     sched *s = w->s;
     sq_invoke inv;
     sq_work work;
-    sched_entry *e;
+    sched_entry *e = NULL;
     sched_target t;
+    sched_ns *n = NULL;
+    sched_flight_info info;
     msgpack_packer pk;
-    char err[256] = "";
-    const char *reply;
+    natsMsg *wire = NULL;
+    char err[512] = "", path[600];
+    const char *reply, *caller_ns;
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
     int64_t now;
-    uint64_t hash;
     sq_status st;
     natsStatus ns;
 
     msgpack_zone_clear(&w->zone);
-    st = sq_invoke_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &w->zone,
-                          &inv, err, sizeof err);
+    st = sq_invoke_decode(natsMsg_GetData(msg), len, &w->zone, &inv, err, sizeof err);
     if (st != SQ_OK) {
         sq_debug("rejected an invoke request: %s", err);
         sq_bus_respond_error(bus, msg, st, "%s", err[0] ? err : sq_status_str(st));
@@ -198,21 +224,73 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
                                                       : "empty namespace or action name");
         return;
     }
-
-    now = mono_ms();
-    hash = sched_key_hash(inv.ns, inv.name);
-    e = sched_cache_get(s->cache, hash, inv.ns, inv.name, now);
-    if (e == NULL && (e = resolve(w, msg, &inv, hash, now)) == NULL)
+    /* the request is the parameters and a few short fields: its size is theirs */
+    if (len > (size_t)sched_cfg.max_payload_kb * 1024) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE, "Request larger than allowed: %zu > %zu bytes.",
+                             len, (size_t)sched_cfg.max_payload_kb * 1024);
         return;
+    }
+    caller_ns = inv.caller_ns != NULL && inv.caller_ns[0] != '\0' ? inv.caller_ns : inv.ns;
+    reply = natsMsg_GetReply(msg);
 
-    if (!sched_place(s->invokers, hash, e->action.limits.memory, now, sched_cfg.heartbeat_ttl_ms, &t)) {
+    if ((st = sched_lookup(s, inv.ns, inv.name, inv.shared, &e, &wire, err, sizeof err)) != SQ_OK) {
+        respond_lookup_error(bus, msg, st, wire, err);
+        return;
+    }
+    if (sched_params_overridden(e, &inv.params)) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "Request defines parameters that are not allowed (e.g., reserved properties).");
+        goto done;
+    }
+    if ((st = sched_admit(s, caller_ns, &n, err, sizeof err)) != SQ_OK) {
+        sq_debug("refused activation \"%s\" of namespace \"%s\": %s", inv.id, caller_ns, err);
+        sq_bus_respond_error(bus, msg, st, "%s", err);
+        goto done;
+    }
+
+    memset(&work, 0, sizeof work);
+    if (!sched_merge_params(&w->zone, e, &inv.params, &work.params)) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
+        goto done;
+    }
+    action_path(&e->action, path, sizeof path);
+    info = (sched_flight_info){ .id = inv.id, .ns = e->action.namespace_, .name = e->action.name,
+                                .version = e->action.version, .subject = inv.subject,
+                                .kind = e->action.exec.kind, .path = path,
+                                .cause = inv.cause != NULL ? inv.cause : "", .limits = e->action.limits };
+    now = sched_mono_ms();
+
+    if (e->sequence || e->conductor) {
+        /* a composition runs here: it is in flight (counted) until its own record is seen */
+        st = sched_flight_add(s, &info, n, -1, 0, inv.blocking, NULL, 0);
+        if (st != SQ_OK) {
+            sq_bus_respond_error(bus, msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
+                                 st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
+            goto done;
+        }
+        n = NULL; /* the flight entry holds the slot now */
+        st = sched_seq_run(s, &inv, e, &work.params, inv.blocking && reply ? reply : "", caller_ns);
+        if (st != SQ_OK) {
+            sched_flight_done(s, inv.id);
+            sq_bus_respond_error(bus, msg, st, "could not start the composition");
+            goto done;
+        }
+        if (!inv.blocking) {
+            buf_reset(w, &pk);
+            msgpack_pack_map(&pk, 1);
+            sq_mp_kv_str(&pk, "activationId", inv.id);
+            sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
+        }
+        goto done;
+    }
+
+    if (!sched_place(s->invokers, e->hash, e->action.limits.memory, now, sched_cfg.heartbeat_ttl_ms,
+                     sched_peers_count(s->peers, now), &t)) {
         sq_debug("no invoker for activation \"%s\"", inv.id);
         sq_bus_respond_error(bus, msg, SQ_ERR_UNAVAILABLE, "no invokers are available");
         goto done;
     }
 
-    reply = natsMsg_GetReply(msg);
-    memset(&work, 0, sizeof work);
     work.id = inv.id;
     work.subject = inv.subject;
     work.key = inv.key;
@@ -220,35 +298,38 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     work.blocking = inv.blocking;
     work.submitted = sq_now_ms();
     work.action = e->action;
-    if (!merge_params(w, e, &inv.params, &work.params)) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
-        goto done;
-    }
+    work.cause = inv.cause != NULL ? inv.cause : ""; /* a trigger's rule: the trigger activation */
     buf_reset(w, &pk);
     sq_work_encode(&work, &pk);
+
+    st = sched_flight_add(s, &info, n, t.slot, e->action.limits.memory, inv.blocking, reply,
+                          inv.blocking ? now + e->action.limits.timeout + sched_cfg.lost_grace_ms : 0);
+    if (st != SQ_OK) {
+        sq_bus_respond_error(bus, msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
+                             st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
+        goto done;
+    }
+    n = NULL; /* the flight entry holds the slot now */
 
     if (inv.blocking) {
         /* the invoker answers the caller on work.reply; nothing more from here */
         ns = natsConnection_Publish(sq_bus_nc(bus), t.run, w->sb.data, (int)w->sb.size);
         if (ns != NATS_OK) {
-            sq_error("could not send activation \"%s\" to \"%s\": %s", inv.id, t.run,
-                     natsStatus_GetText(ns));
+            sq_error("could not send activation \"%s\" to \"%s\": %s", inv.id, t.run, natsStatus_GetText(ns));
+            sched_flight_done(s, inv.id);
             respond_send_error(bus, msg, ns, w->sb.size, false);
         } else
             sq_debug("activation \"%s\" of \"%s/%s\" sent to \"%s\"", inv.id, inv.ns, inv.name, t.run);
         goto done;
     }
-
     if ((ns = enqueue(w, t.work, inv.id)) != NATS_OK) {
+        sched_flight_done(s, inv.id);
         respond_send_error(bus, msg, ns, w->sb.size, true);
         goto done;
     }
     sq_debug("activation \"%s\" of \"%s/%s\" queued on \"%s\"", inv.id, inv.ns, inv.name, t.work);
-    buf_reset(w, &pk);
-    msgpack_pack_map(&pk, 1);
-    sq_mp_kv_str(&pk, "activationId", inv.id);
-    sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
 done:
+    sched_release(s->limits, n);
     sched_entry_unref(e);
 }
 
@@ -263,9 +344,22 @@ void sched_on_heartbeat(sq_bus_t *bus, natsMsg *msg, void *closure)
         return;
     if (sq_heartbeat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &hb,
                             err, sizeof err) == SQ_OK)
-        sched_invokers_update(s->invokers, &hb, mono_ms());
+        sched_invokers_update(s->invokers, &hb, sched_mono_ms());
     else
         sq_warn("ignored a malformed heartbeat: %s", err);
+    msgpack_zone_destroy(&z);
+}
+
+void sched_on_peer(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    sched *s = closure;
+    msgpack_zone z;
+    sq_sched_beat b;
+
+    if (!msgpack_zone_init(&z, 256))
+        return;
+    if (sq_sched_beat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &b, NULL, 0) == SQ_OK)
+        sched_peers_seen(s->peers, b.id, sched_mono_ms());
     msgpack_zone_destroy(&z);
 }
 
@@ -293,5 +387,27 @@ void sched_on_entity(sq_bus_t *bus, natsMsg *msg, void *closure)
         ev.name = full;
     }
     sched_cache_drop(s->cache, ev.ns, ev.name, strcmp(ev.kind, "package") == 0);
+    msgpack_zone_destroy(&z);
+}
+
+void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    sched *s = closure;
+    msgpack_zone z;
+    msgpack_object o;
+    const msgpack_object *ns;
+    char *name = NULL;
+
+    if (!msgpack_zone_init(&z, 512))
+        return;
+    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
+        o.type == MSGPACK_OBJECT_MAP) {
+        ns = sq_mp_get(&o, "namespace");
+        if (ns != NULL && ns->type == MSGPACK_OBJECT_STR && ns->via.str.size > 0)
+            name = sq_mp_strdup(&z, ns);
+        sched_limits_drop(s->limits, name); /* no namespace named: every one */
+        sq_debug("dropped the cached limits of %s%s%s", name ? "namespace \"" : "every namespace",
+                 name ? name : "", name ? "\"" : "");
+    }
     msgpack_zone_destroy(&z);
 }

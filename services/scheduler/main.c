@@ -1,8 +1,14 @@
-/* squall-scheduler: wiring only. Loads the config, connects to NATS (send-asap, with
- * JetStream), makes sure the streams exist, listens to heartbeats and entity events, waits
- * briefly for a first invoker, then serves sq.sched.invoke with `workers` subscriptions in
- * the queue group "scheduler" and answers health until SIGTERM. */
+/* squall-scheduler: wiring only. Loads the config, connects to NATS (send-asap, with a
+ * JetStream context whose publish acks arrive asynchronously), makes sure the streams
+ * exist, follows the activation records (completions), listens to invoker and scheduler
+ * heartbeats, entity and auth events and its own component replies, waits briefly for a
+ * first invoker, starts the sweeper and the composition workers, then serves
+ * sq.sched.invoke with `workers` subscriptions in the queue group "scheduler" and answers
+ * health until SIGTERM. Shutdown: the invoke subscriptions are drained first (in-hand
+ * invocations finish, the group's other copies get the rest), the acks of queued work are
+ * awaited, then everything else stops in reverse order. */
 #include <stdio.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "sched.h"
@@ -10,13 +16,62 @@
 #include "sq/util.h"
 
 #define MAX_WORKERS 16
+#define SWEEP_MS 250
+#define BEAT_MS 1000
+#define MAX_INCIDENTS 64
+
+static void on_invoke_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    sched_worker *w = closure;
+    sched_on_invoke(w->s->bus, msg, w);
+    natsMsg_Destroy(msg);
+}
+
+void *sched_sweeper(void *arg)
+{
+    sched *s = arg;
+    int64_t last_beat = 0;
+    sched_incident inc[MAX_INCIDENTS];
+
+    while (!atomic_load(&s->stopping)) {
+        int64_t now = sched_mono_ms();
+        int n;
+        if (now - last_beat >= BEAT_MS) {
+            static size_t last_count;
+            size_t c = sched_flight_count(s->flights);
+            if (c != last_count)
+                sq_debug("%zu activation(s) in flight", c);
+            last_count = c;
+        }
+        if (now - last_beat >= BEAT_MS) {
+            sq_sched_beat b = { .id = s->self, .at = sq_now_ms() };
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            sq_proto_buf_init(&sb, &pk);
+            sq_sched_beat_encode(&b, &pk);
+            sq_bus_publish(s->bus, SQ_SUBJ_SCHED_HEARTBEAT, sb.data, sb.size);
+            msgpack_sbuffer_destroy(&sb);
+            last_beat = now;
+        }
+        n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc, MAX_INCIDENTS);
+        sched_flight_sweep(s, inc, n, now);
+        sched_replace_sweep(s, now);
+        for (int slept = 0; slept < SWEEP_MS && !atomic_load(&s->stopping); slept += 50)
+            usleep(50 * 1000);
+    }
+    return NULL;
+}
 
 int main(void)
 {
     sched s = { 0 };
     sched_worker workers[MAX_WORKERS];
-    sq_bus_route invoke[MAX_WORKERS];
-    int nworkers = 0, rc = 1, sig;
+    natsSubscription *invoke[MAX_WORKERS] = { 0 };
+    jsOptions jo;
+    int nworkers = 0, nsubs = 0, rc = 1, sig;
+    bool sweeping = false;
+    char inbox_all[80];
+    natsStatus ns;
     sq_bus_opts o = { .name = "squall-scheduler", .send_asap = true, .jetstream = true };
 
     sq_signals_block();
@@ -25,21 +80,41 @@ int main(void)
         sq_error("could not initialise libsodium");
         return 1;
     }
+    atomic_init(&s.stopping, false);
     if (sched_config_load() != SQ_OK)
         goto out;
+    sq_id_new(s.self);
+    snprintf(s.inbox, sizeof s.inbox, "sq.sched.r.%s", s.self);
     if ((s.cache = sched_cache_create(sched_cfg.cache_max)) == NULL ||
-        (s.invokers = sched_invokers_create()) == NULL) {
+        (s.invokers = sched_invokers_create()) == NULL || (s.limits = sched_limits_create()) == NULL ||
+        (s.flights = sched_flights_create()) == NULL || (s.peers = sched_peers_create(s.self)) == NULL) {
         sq_error("out of memory");
         goto out;
     }
     o.url = sched_cfg.nats_url;
     if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus)) != SQ_OK)
         goto out;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.AckHandler = sched_on_pub_ack;
+    jo.PublishAsync.AckHandlerClosure = &s;
+    jo.PublishAsync.MaxPending = 65536;
+    jo.Wait = sched_cfg.publish_timeout_ms;
+    if ((ns = natsConnection_JetStream(&s.js, sq_bus_nc(s.bus), &jo)) != NATS_OK) {
+        sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
+        goto out;
+    }
+    if (sched_seq_start(&s) != SQ_OK || sched_completions_start(&s) != SQ_OK)
+        goto out;
 
     /* every copy sees every heartbeat and every change: no queue group */
+    snprintf(inbox_all, sizeof inbox_all, "%s.*", s.inbox);
     const sq_bus_route listen[] = {
         { .subject = SQ_SUBJ_INVOKER_HEARTBEAT, .queue = NULL, .fn = sched_on_heartbeat, .closure = &s },
+        { .subject = SQ_SUBJ_SCHED_HEARTBEAT, .queue = NULL, .fn = sched_on_peer, .closure = &s },
         { .subject = SQ_SUBJ_EVT_ENTITY_ALL, .queue = NULL, .fn = sched_on_entity, .closure = &s },
+        { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = sched_on_auth, .closure = &s },
+        { .subject = inbox_all, .queue = NULL, .fn = sched_on_component, .closure = &s },
+        { .subject = SQ_SUBJ_SCHED_MOVED, .queue = NULL, .fn = sched_on_moved, .closure = &s },
     };
     if (sq_bus_serve(s.bus, listen, sizeof listen / sizeof listen[0]) != SQ_OK)
         goto out;
@@ -50,27 +125,59 @@ int main(void)
         usleep(20 * 1000);
     if (sched_invokers_count(s.invokers) == 0)
         sq_warn("no invoker has announced itself yet");
+    if (pthread_create(&s.sweeper, NULL, sched_sweeper, &s) != 0) {
+        sq_error("could not start the sweeper thread");
+        goto out;
+    }
+    sweeping = true;
 
-    for (; nworkers < sched_cfg.workers && nworkers < MAX_WORKERS; nworkers++) {
+    for (; nworkers < sched_cfg.workers && nworkers < MAX_WORKERS; nworkers++)
         if (sched_worker_init(&workers[nworkers], &s) != SQ_OK) {
             sq_error("out of memory");
             goto out;
         }
-        invoke[nworkers] = (sq_bus_route){ .subject = SQ_SUBJ_SCHED_INVOKE, .queue = "scheduler",
-                                           .fn = sched_on_invoke, .closure = &workers[nworkers] };
+    for (; nsubs < nworkers; nsubs++) {
+        ns = natsConnection_QueueSubscribe(&invoke[nsubs], sq_bus_nc(s.bus), SQ_SUBJ_SCHED_INVOKE,
+                                           "scheduler", on_invoke_msg, &workers[nsubs]);
+        if (ns != NATS_OK) {
+            sq_error("could not subscribe to \"%s\": %s", SQ_SUBJ_SCHED_INVOKE, natsStatus_GetText(ns));
+            goto out;
+        }
+        natsSubscription_SetPendingLimits(invoke[nsubs], -1, -1);
     }
-    if (sq_bus_serve(s.bus, invoke, (size_t)nworkers) != SQ_OK ||
-        sq_bus_serve_health(s.bus, "scheduler") != SQ_OK)
+    if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK || sq_bus_serve_health(s.bus, "scheduler") != SQ_OK)
         goto out;
 
-    sq_info("ready: %d invoke worker(s), %d invoker(s) known", nworkers, sched_invokers_count(s.invokers));
+    sq_info("ready as \"%s\": %d invoke worker(s), %d invoker(s) known", s.self, nworkers,
+            sched_invokers_count(s.invokers));
     sig = sq_signals_wait();
     sq_info("received signal %d, shutting down", sig);
     rc = 0;
 out:
-    sq_bus_destroy(s.bus); /* drains: invocations in hand are finished */
+    /* no new invocations: the ones in hand finish, the other copies take the rest */
+    for (int i = 0; i < nsubs; i++)
+        if (natsSubscription_Drain(invoke[i]) == NATS_OK)
+            natsSubscription_WaitForDrainCompletion(invoke[i], 5000);
+    if (s.js != NULL) {
+        jsPubOptions po;
+        jsPubOptions_Init(&po);
+        po.MaxWait = sched_cfg.publish_timeout_ms;
+        js_PublishAsyncComplete(s.js, &po);
+    }
+    atomic_store(&s.stopping, true);
+    if (sweeping)
+        pthread_join(s.sweeper, NULL);
+    sched_completions_stop(&s);
+    sched_seq_stop(&s);
+    for (int i = 0; i < nsubs; i++)
+        natsSubscription_Destroy(invoke[i]);
+    jsCtx_Destroy(s.js);
+    sq_bus_destroy(s.bus); /* drains the listeners */
     for (int i = 0; i < nworkers; i++)
         sched_worker_fini(&workers[i]);
+    sched_flights_destroy(s.flights);
+    sched_peers_destroy(s.peers);
+    sched_limits_destroy(s.limits);
     sched_invokers_destroy(s.invokers);
     sched_cache_destroy(s.cache);
     sched_config_free();

@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# Benchmark fragment (ops/bench.sh runs it against its stack): the scheduler and the activation
+# store under load. Prints markdown rows | figure | p50 | p99 | note |.
+#
+#   - warm blocking invokes, 32 keep-alive connections (wrk): throughput, latency, and the
+#     records of the run counted in PostgreSQL afterwards;
+#   - non-blocking accepts (202 once JetStream has the work), 32 connections: throughput, and
+#     every accepted one's record counted in PostgreSQL once the invoker has run them;
+#   - the activation store alone: records published straight into SQ_ACTIVATIONS while the
+#     store is stopped, then the store started: records persisted per second.
+# The guest namespace's limits are raised for the run (squall-admin). With SQ_BENCH_PROFILE=1
+# each load phase is also sampled with perf (cpu-clock) and the top symbols of the
+# scheduler, gateway and invoker go to stderr.
+#
+# Knobs: SQ_BENCH_SECONDS (from bench.sh), SQ_BENCH_STORE_N (100000 records).
+set -euo pipefail
+: "${API:?}" "${AUTH:?}" "${BUILD:?}" "${STATE:?}" "${ROOT:?}"
+SECS="${SECONDS_RUN:-10}"
+STORE_N="${SQ_BENCH_STORE_N:-100000}"
+PSQL=(psql -h "$STATE/pg/run" -p "$SQ_PG_PORT" -U postgres -d squall -XtAq)
+NODE_PATH="$ROOT/test/e2e/node_modules"
+export NODE_PATH
+
+log() { printf 'bench/scheduler: %s\n' "$*" >&2; }
+count() { "${PSQL[@]}" -c "select count(*) from activations where name = '$1'"; }
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
+pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
+
+# wait_count NAME WANT SECS: until NAME has WANT records (or SECS pass); prints the count
+wait_count() {
+  local c=0 i
+  for (( i = 0; i < $3 * 10; i++ )); do
+    c="$(count "$1")"
+    (( c >= $2 )) && break
+    sleep 0.1
+  done
+  printf '%s' "$c"
+}
+
+profile_start() {
+  [[ ${SQ_BENCH_PROFILE:-} == 1 ]] || return 0
+  local pids
+  pids="$(cat "$STATE/pids/scheduler.pid"),$(cat "$STATE/pids/gateway.pid"),$(cat "$STATE/pids/invoker.pid")"
+  perf record -e cpu-clock -g -p "$pids" -o "$STATE/perf.$1" -- sleep "$SECS" >/dev/null 2>&1 &
+  PERF_PID=$!
+}
+profile_end() {
+  [[ ${SQ_BENCH_PROFILE:-} == 1 ]] || return 0
+  wait "$PERF_PID" 2>/dev/null || true
+  log "profile of $1 (cpu-clock, by command and symbol):"
+  perf report -i "$STATE/perf.$1" --stdio --no-children --sort comm,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >&2 || true
+}
+
+"$BUILD/ops/squall-admin" --url "$SQ_NATS_URL" --token "$SQ_ADMIN_TOKEN" namespace limits set guest \
+  invocationsPerMinute=100000000 concurrentInvocations=100000000 >/dev/null
+
+curl -sf -X PUT -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
+  "$API/actions/bench-sched?overwrite=true" \
+  -d '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true}}"},"limits":{"memory":128}}' >/dev/null
+for _ in $(seq 1 20); do
+  curl -sf -X POST -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
+    "$API/actions/bench-sched?blocking=true&result=true" -d '{}' >/dev/null
+done
+before="$(count bench-sched)"
+
+LUA="$STATE/sched.lua"
+cat >"$LUA" <<LUAEOF
+wrk.method = "POST"
+wrk.body = '{}'
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Basic $AUTH"
+done = function(summary, latency, requests)
+  io.write(string.format("COMPLETE %d %d\n", summary.requests, summary.errors.status))
+end
+LUAEOF
+
+# ---- warm blocking invokes, 32 connections
+log "warm blocking invokes, 32 connections, ${SECS}s"
+profile_start blocking
+B_OUT="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$API/actions/bench-sched?blocking=true&result=true")"
+profile_end blocking
+B_P50=$(pct "$B_OUT" "50%"); B_P99=$(pct "$B_OUT" "99%")
+B_RPS=$(echo "$B_OUT" | awk '/Requests\/sec/ {print int($2)}')
+B_REQ=$(echo "$B_OUT" | awk '/^COMPLETE/ {print $2}')
+B_ERR=$(echo "$B_OUT" | awk '/^COMPLETE/ {print $3}')
+B_WANT=$(( before + B_REQ - B_ERR ))
+B_REC="$(wait_count bench-sched "$B_WANT" 60)"
+before="$B_REC"
+
+# ---- non-blocking accepts, 32 connections
+log "non-blocking accepts, 32 connections, ${SECS}s"
+profile_start nonblocking
+N_OUT="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$API/actions/bench-sched")"
+profile_end nonblocking
+N_P50=$(pct "$N_OUT" "50%"); N_P99=$(pct "$N_OUT" "99%")
+N_RPS=$(echo "$N_OUT" | awk '/Requests\/sec/ {print int($2)}')
+N_REQ=$(echo "$N_OUT" | awk '/^COMPLETE/ {print $2}')
+N_ERR=$(echo "$N_OUT" | awk '/^COMPLETE/ {print $3}')
+N_WANT=$(( before + N_REQ - N_ERR ))
+t0=$(date +%s%N)
+N_REC="$(wait_count bench-sched "$N_WANT" 300)"
+N_DRAIN_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+
+# ---- the activation store alone
+log "activation store: $STORE_N records published while it is stopped, then drained"
+svc_pid="$(cat "$STATE/pids/activations.pid")"
+kill -TERM "$svc_pid"
+for _ in $(seq 1 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
+STORE_NAME="bench-store-$$-$RANDOM"
+node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" <<'NODE'
+const { connect } = require('nats');
+const { Packr } = require('msgpackr');
+const crypto = require('crypto');
+const p = new Packr({ useRecords: false, mapsAsObjects: true });
+(async () => {
+  const [url, n, name] = [process.argv[2], +process.argv[3], process.argv[4]];
+  const nc = await connect({ servers: url.replace(/\/\/[^@/]*@/, '//'), user: process.env.SQ_NATS_USER,
+    pass: process.env.SQ_NATS_PASS });
+  const js = nc.jetstream();
+  const now = BigInt(Date.now());
+  let inflight = [];
+  for (let i = 0; i < n; i++) {
+    const id = crypto.randomBytes(16).toString('hex');
+    const rec = { activationId: id, namespace: 'guest', name, version: '0.0.1', subject: 'guest',
+      start: now, end: now + 1n, duration: 1,
+      response: { status: 'success', statusCode: 0, success: true, result: { ok: true, i } },
+      logs: ['2026-01-01T00:00:00.000Z stdout: a line of log'],
+      annotations: [{ key: 'path', value: 'guest/bench-store' }, { key: 'kind', value: 'nodejs:20' },
+        { key: 'limits', value: { timeout: 60000, memory: 256, logs: 10, concurrency: 1 } }, { key: 'waitTime', value: 1 }],
+      publish: false };
+    inflight.push(js.publish('sq.act.guest', p.pack(rec), { msgID: id }));
+    if (inflight.length >= 2000) { await Promise.all(inflight); inflight = []; }
+  }
+  await Promise.all(inflight);
+  await nc.close();
+})().catch((e) => { console.error(e); process.exit(1); });
+NODE
+# started again as ops/squall starts it: its own NATS user when the stack has users
+ACT_URL="$SQ_NATS_URL"
+if [[ -f $STATE/nats/users ]]; then
+  pw="$(awk '$1 == "activations" {print $2}' "$STATE/nats/users")"
+  [[ -n $pw ]] && ACT_URL="nats://activations:$pw@127.0.0.1:$SQ_NATS_PORT"
+fi
+setsid bash -c 'set -a; . "$0"; set +a; unset SQ_ADMIN_TOKEN SQ_NATS_USER SQ_NATS_PASS; export SQ_NATS_URL=$3;
+                echo $$ > "$1"; exec "$2"' \
+  "$STATE/env" "$STATE/pids/activations.pid" "$BUILD/services/activations/squall-activations" "$ACT_URL" \
+  </dev/null >>"$STATE/logs/activations.log" 2>&1 &
+# the clock starts with the first record stored (the service's start-up is not throughput)
+for _ in $(seq 1 300); do (( $(count "$STORE_NAME") > 0 )) && break; sleep 0.02; done
+t0=$(date +%s%N)
+first="$(count "$STORE_NAME")"
+S_REC="$(wait_count "$STORE_NAME" "$STORE_N" 300)"
+S_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+S_REC_TIMED=$(( S_REC - first ))
+S_RPS=$(( S_REC_TIMED * 1000 / (S_MS > 0 ? S_MS : 1) ))
+
+mark() { if (( $1 >= $2 )); then printf 'met'; else awk -v a="$1" -v b="$2" 'BEGIN { printf "MISSED by %.0f%%", (1 - a / b) * 100 }'; fi; }
+cat <<EOF
+| warm blocking invokes, 32 connections | ${B_P50} µs | ${B_P99} µs | ${B_RPS} req/s (target ≥ 10000: $(mark "$B_RPS" 10000)); ${B_REQ} requests, ${B_ERR} errors; records in PostgreSQL after the run: $(( B_REC ))/${B_WANT} |
+| non-blocking accepts (202 after the JetStream ack), 32 connections | ${N_P50} µs | ${N_P99} µs | ${N_RPS} req/s (target ≥ 30000: $(mark "$N_RPS" 30000)); ${N_REQ} accepted, ${N_ERR} errors; records: ${N_REC}/${N_WANT}, the last ${N_DRAIN_MS} ms after the run |
+| activation store: records persisted from JetStream into PostgreSQL | | | ${S_RPS} records/s (target ≥ 30000: $(mark "$S_RPS" 30000)); ${S_REC}/${STORE_N} records stored, ${S_REC_TIMED} of them in the ${S_MS} ms after the first (batches of up to ${SQ_ACT_BATCH:-1024}, two-stage fetch/insert pipeline) |
+EOF
