@@ -51,7 +51,7 @@ DEFINE_DECODE(sq_invoke)
 
 void sq_work_encode(const sq_work *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 10);
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "subject", m->subject);
     sq_mp_kv_str(pk, "key", m->key ? m->key : "");
@@ -62,6 +62,7 @@ void sq_work_encode(const sq_work *m, msgpack_packer *pk)
     sq_action_encode(&m->action, pk);
     sq_mp_kv_obj(pk, "params", &m->params);
     sq_mp_kv_str(pk, "cause", m->cause ? m->cause : "");
+    sq_mp_kv_str(pk, "caused_by", m->caused_by ? m->caused_by : "");
 }
 
 typedef struct work_wire {
@@ -79,6 +80,7 @@ static const sq_mp_field work_fields[] = {
     F(work_wire, "action", SQ_F_MAP, action, true),
     F(work_wire, "params", SQ_F_MAP, w.params, true),
     F(work_wire, "cause", SQ_F_STR, w.cause, false),
+    F(work_wire, "caused_by", SQ_F_STR, w.caused_by, false),
 };
 
 sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err, size_t errlen)
@@ -90,6 +92,7 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
     ww.w.key = "";
     ww.w.reply = "";
     ww.w.cause = "";
+    ww.w.caused_by = "";
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
     if (st == SQ_OK)
         st = sq_action_from(&ww.action, ar, &ww.w.action, err, errlen);

@@ -178,11 +178,13 @@ SQ_DECODER(sq_invoke);
 
 /* Work for an invoker, sq.invoker.<id>.run (blocking, core NATS) or sq.work.<id>
  * (JetStream): map{id, subject, key, reply: str ("" when nobody waits), blocking: bool,
- * submitted: int ms, action: sq_action (with code), params: map (merged), cause: str}.
- * cause: the id of the sequence or conductor activation this one is a component of ("" when
- * none); the invoker then annotates the record {key: "causedBy", value: "sequence"}. */
+ * submitted: int ms, action: sq_action (with code), params: map (merged), cause: str,
+ * caused_by: str}. cause: the id of the activation that caused this one ("" when none): the
+ * sequence or conductor it is a component of, or the trigger activation whose rule invoked
+ * it; caused_by says which ("sequence" or "trigger"). The invoker annotates the record
+ * {causedBy: caused_by} and {cause: the id}. */
 typedef struct sq_work {
-    char *id, *subject, *key, *reply, *cause;
+    char *id, *subject, *key, *reply, *cause, *caused_by;
     bool blocking;
     int64_t submitted;
     sq_action action;

@@ -49,7 +49,7 @@ const N = Math.min(Number(process.env.N) || 5000, 5000);
 const subject = `sq.invoker.${process.env.INVOKER_ID}.run`;
 const pct = (a, q) => { const s = [...a].sort((x, y) => x - y); return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * q))]); };
 (async () => {
-  const nc = await connect({ servers: process.env.SQ_NATS_URL, user: process.env.SQ_NATS_USER, pass: process.env.SQ_NATS_PASS });
+  const nc = await connect({ servers: process.env.SQ_NATS_URL.replace(/\/\/[^@/]*@/, '//'), user: process.env.SQ_NATS_USER, pass: process.env.SQ_NATS_PASS });
   // floor: request/reply to a responder in this client (client -> server -> responder -> server -> client)
   nc.subscribe('bench.invoker.echo', { callback: (e, m) => m.respond(m.data) });
   const inbox = createInbox();

@@ -167,14 +167,21 @@ static size_t slot_of(const char *key)
 bool gw_auth_cache_get(const char *key, char *raw, size_t cap, size_t *len)
 {
     struct cache_entry *e = &cache[slot_of(key)];
+    char padded[sizeof e->key] = { 0 };
     bool hit = false;
+
+    /* compared in constant time over the whole (zero-padded) slot */
+    if (strlen(key) >= sizeof padded)
+        return false;
+    memcpy(padded, key, strlen(key));
     pthread_mutex_lock(&G.lock);
-    if (e->expires_us > sq_mono_us() && e->len <= cap && sodium_memcmp(e->key, key, sizeof e->key) == 0) {
+    if (e->expires_us > sq_mono_us() && e->len <= cap && sodium_memcmp(e->key, padded, sizeof e->key) == 0) {
         memcpy(raw, e->raw, e->len);
         *len = e->len;
         hit = true;
     }
     pthread_mutex_unlock(&G.lock);
+    sodium_memzero(padded, sizeof padded);
     return hit;
 }
 

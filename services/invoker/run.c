@@ -256,7 +256,7 @@ static void handle(inv_job *job)
 
     msgpack_packer_init(&apk, &ann, msgpack_sbuffer_write);
     bool caused = w.cause && *w.cause;
-    msgpack_pack_array(&apk, 4 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0) + (caused ? 1 : 0));
+    msgpack_pack_array(&apk, 4 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0) + (caused ? 2 : 0));
     msgpack_pack_map(&apk, 2);
     sq_mp_kv_str(&apk, "key", "path");
     sq_mp_kv_str(&apk, "value", path);
@@ -280,10 +280,13 @@ static void handle(inv_job *job)
         sq_mp_kv_bool(&apk, "value", true);
     }
     if (caused) {
-        /* a component of a sequence: OpenWhisk's annotation (the id is in the sequence's logs) */
+        /* a component of a sequence, or a rule's action fired by a trigger */
         msgpack_pack_map(&apk, 2);
         sq_mp_kv_str(&apk, "key", "causedBy");
-        sq_mp_kv_str(&apk, "value", "sequence");
+        sq_mp_kv_str(&apk, "value", w.caused_by && *w.caused_by ? w.caused_by : "sequence");
+        msgpack_pack_map(&apk, 2);
+        sq_mp_kv_str(&apk, "key", "cause");
+        sq_mp_kv_str(&apk, "value", w.cause);
     }
     sq_mp_unpack(ann.data, ann.size, &az, &ann_obj);
     a.annotations = ann_obj;

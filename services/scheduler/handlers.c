@@ -299,6 +299,7 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     work.submitted = sq_now_ms();
     work.action = e->action;
     work.cause = inv.cause != NULL ? inv.cause : ""; /* a trigger's rule: the trigger activation */
+    work.caused_by = work.cause[0] != '\0' ? "trigger" : "";
     buf_reset(w, &pk);
     sq_work_encode(&work, &pk);
 

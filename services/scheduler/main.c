@@ -56,6 +56,7 @@ void *sched_sweeper(void *arg)
         n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc, MAX_INCIDENTS);
         sched_flight_sweep(s, inc, n, now);
         sched_replace_sweep(s, now);
+        sched_runs_sweep(s, now);
         for (int slept = 0; slept < SWEEP_MS && !atomic_load(&s->stopping); slept += 50)
             usleep(50 * 1000);
     }
@@ -103,7 +104,7 @@ int main(void)
         sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
         goto out;
     }
-    if (sched_seq_start(&s) != SQ_OK || sched_completions_start(&s) != SQ_OK)
+    if (sched_runs_start(&s) != SQ_OK || sched_seq_start(&s) != SQ_OK || sched_completions_start(&s) != SQ_OK)
         goto out;
 
     /* every copy sees every heartbeat and every change: no queue group */
@@ -169,6 +170,7 @@ out:
         pthread_join(s.sweeper, NULL);
     sched_completions_stop(&s);
     sched_seq_stop(&s);
+    sched_runs_stop(&s);
     for (int i = 0; i < nsubs; i++)
         natsSubscription_Destroy(invoke[i]);
     jsCtx_Destroy(s.js);

@@ -148,6 +148,8 @@ void sched_peers_destroy(sched_peers *p);
 void sched_peers_seen(sched_peers *p, const char *id, int64_t now_ms);
 /* Live copies, this one included (at least 1). */
 int sched_peers_count(sched_peers *p, int64_t now_ms);
+/* Whether copy id is this one or has beaten within the heartbeat TTL. */
+bool sched_peers_alive(sched_peers *p, const char *id, int64_t now_ms);
 
 /* ---- invokers (placement.c) ----------------------------------------------------------------- */
 
@@ -254,6 +256,17 @@ void sched_error_to(sched *s, const char *subject, sq_status st, const char *mes
 /* Packs the "whisk internal error" record of a lost activation into pk. */
 void sched_record_internal(msgpack_packer *pk, const sched_flight_info *info, int64_t start_ms,
                            const char *why);
+
+/* ---- compositions in progress, for the other copies (runs.c) ------------------------------- */
+
+sq_status sched_runs_start(sched *s);
+void sched_runs_stop(sched *s);
+/* Notes that composition info->id started (wall ms) under this copy; sched_run_end() when
+ * its record is published. Any thread; a JetStream round trip. */
+void sched_run_begin(sched *s, const sched_flight_info *info, int64_t start_ms);
+void sched_run_end(sched *s, const char *id);
+/* Runs on the sweeper thread: records the compositions of copies that stopped. */
+void sched_runs_sweep(sched *s, int64_t now_ms);
 
 /* ---- compositions: sequences and conductor actions (seq.c) -------------------------------- */
 

@@ -30,7 +30,8 @@
  * Threads: component replies arrive on one nats.c thread, which only finds the run and
  * queues the record; seq_workers threads do the work (registry lookups included). A run
  * has at most one component outstanding, so only one thread touches it at a time.
- * Not durable: a composition in progress when this copy stops is never recorded. */
+ * A composition in progress when this copy stops is recorded as lost by another copy (or
+ * this one restarted), from the note runs.c keeps in JetStream. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -295,6 +296,8 @@ static void complete(sched *s, run *r, sq_act_status status, const msgpack_objec
 
     if (sched_record_publish(s, r->id, a->namespace_, sb.data, sb.size, &dup) != SQ_OK)
         sq_error("could not record composition \"%s\" of \"%s\"", r->id, path);
+    else if (parent == NULL)
+        sched_run_end(s, r->id);
     sq_debug("composition \"%s\" of \"%s\" ended: %s, %zu activation(s)", r->id, path,
              sq_act_status_str(status), r->nlogs);
     if (parent == NULL) {
@@ -395,6 +398,7 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     work.submitted = sq_now_ms();
     work.action = e->action;
     work.cause = r->id;
+    work.caused_by = "sequence";
     sq_proto_buf_init(&sb, &pk);
     sq_work_encode(&work, &pk);
     msgpack_zone_destroy(&z);
@@ -793,6 +797,14 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const ms
     else
         msgpack_pack_map(&pk, 0);
     j->r = r;
+    {
+        char path[600];
+        sched_flight_info info = { .id = inv->id, .ns = e->action.namespace_, .name = e->action.name,
+                                   .version = e->action.version, .subject = inv->subject, .kind = "sequence",
+                                   .path = path, .cause = inv->cause, .limits = e->action.limits };
+        snprintf(path, sizeof path, "%s/%s", e->action.namespace_, e->action.name);
+        sched_run_begin(s, &info, r->start_ms);
+    }
     push(s->seq, j);
     return SQ_OK;
 }

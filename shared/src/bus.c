@@ -107,7 +107,12 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
         goto fail;
     }
     natsOptions_Destroy(opts);
-    sq_info("connected to NATS at \"%s\"%s", o->url, o->send_asap ? " (send asap)" : "");
+    {
+        /* the URL may carry a password (nats://user:secret@host): log the server only */
+        const char *at = strrchr(o->url, '@');
+        sq_info("connected to NATS at \"%s%s\"%s", at ? "nats://" : "", at ? at + 1 : o->url,
+                o->send_asap ? " (send asap)" : "");
+    }
     *out = b;
     return SQ_OK;
 fail:

@@ -275,11 +275,12 @@ async function expectServing(stack, action = 'fault') {
 
 // Runs a whole fault scenario: stack, action, firehose of n with `fault` run once when
 // `at` invocations were accepted, checks. fault(stack) may be async.
-async function scenario({ name, env = {}, n = 3000, conns = 16, at = 1000, fault, recordTimeoutMs = 90000, code }) {
+async function scenario({ name, env = {}, n = 3000, conns = 16, at = 1000, fault, recordTimeoutMs = 90000, code, extra }) {
   let stack, downStatus = 0;
   try {
     stack = stackUp(name, env);
     await prepare(stack, 'fault', code);
+    const check = extra ? await extra(stack) : null; // more work in flight when the fault hits
     let faulted = null;
     const fire = firehose(stack, 'fault', n, conns, (count) => {
       if (count === at && !faulted) faulted = Promise.resolve().then(() => fault(stack));
@@ -290,6 +291,7 @@ async function scenario({ name, env = {}, n = 3000, conns = 16, at = 1000, fault
     log(`fired ${n} in ${res.ms} ms: ${JSON.stringify(res.statuses)}`);
     assert.ok(res.ids.length >= n / 3, `too few invocations accepted (${res.ids.length} of ${n}): ${JSON.stringify(res.statuses)}`);
     await expectOneRecordEach(stack, res.ids, recordTimeoutMs);
+    if (check) await check();
     await expectServing(stack);
     // and it takes more work after the fault
     const after = await firehose(stack, 'fault', 200, 8);

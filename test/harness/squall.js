@@ -240,7 +240,9 @@ async function nats() {
   if (natsConn) return natsConn;
   const { connect } = dep('nats');
   const env = stackEnv();
-  const opts = { servers: env.natsUrl, name: 'squall-tests', timeout: 5000 };
+  // nats.js does not read credentials from the URL (and would take digits of a password
+  // for the port): strip them and pass them apart
+  const opts = { servers: env.natsUrl.replace(/\/\/[^@/]*@/, '//'), name: 'squall-tests', timeout: 5000 };
   if (env.vars.SQ_NATS_USER) {
     opts.user = env.vars.SQ_NATS_USER;
     opts.pass = env.vars.SQ_NATS_PASS;

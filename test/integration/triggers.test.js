@@ -116,14 +116,14 @@ test('fire: 202 {activationId}, the rule runs with parameters under the payload,
 });
 
 // The triggers service sends each rule's invoke with sq_invoke.cause = the trigger activation
-// id; the scheduler passes it on as sq_work.cause, and the invoker writes the annotation. Until
-// the invoker tells a trigger's cause from a sequence's, this one is a todo.
-test('rule activations are annotated causedBy the trigger', { todo: 'the invoker annotates every cause as "sequence"' }, async (t) => {
+// id; the scheduler passes it on as sq_work.cause with caused_by "trigger", and the invoker
+// writes the annotations causedBy: "trigger" and cause: <trigger activation id>.
+test('rule activations are annotated causedBy the trigger', async (t) => {
   if (!supported) return t.skip(why);
   assert.ok(causedBy.length > 0, 'no rule activation to look at');
   for (const [arec, tid] of causedBy) {
-    const cause = h.annotation(arec, 'causedBy');
-    assert.ok(cause === 'trigger' || cause === tid, `causedBy: ${JSON.stringify(arec.annotations)}`);
+    assert.equal(h.annotation(arec, 'causedBy'), 'trigger', `causedBy: ${JSON.stringify(arec.annotations)}`);
+    assert.equal(h.annotation(arec, 'cause'), tid, `cause: ${JSON.stringify(arec.annotations)}`);
   }
 });
 

@@ -252,6 +252,7 @@ static void cmp_sq_work(const void *a, const void *b, const char *what)
     INT_EQ(submitted);
     OBJ_EQ(params);
     CHECK_STR(g->cause, w->cause ? w->cause : "", what); /* NULL travels as "" */
+    CHECK_STR(g->caused_by, w->caused_by ? w->caused_by : "", what);
     snprintf(sub, sizeof sub, "%s.action", what);
     cmp_sq_action(&w->action, &g->action, sub);
 }
@@ -407,6 +408,7 @@ static const fspec f_work[] = {
     { "action.exec.code", C_STR, true }, /* a work item must carry the code */
     { "action.limits", C_MAP, false }, { "action.limits.timeout", C_INT, false },
     { "action.parameters", C_ARRAY, false }, { "params", C_MAP, true }, { "cause", C_STR, false },
+    { "caused_by", C_STR, false },
 };
 static const fspec f_heartbeat[] = {
     { "id", C_STR, true }, { "total_mb", C_INT, true }, { "free_mb", C_INT, true }, { "warm", C_INT, false },
@@ -536,6 +538,7 @@ static void make_samples(void)
     s_work.action = s_action;
     s_work.params = J("{\"name\":\"Ann\"}");
     s_work.cause = "00112233445566778899aabbccddeeff";
+    s_work.caused_by = "trigger";
 
     s_heartbeat.id = "invoker0";
     s_heartbeat.total_mb = 2048;
