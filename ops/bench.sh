@@ -27,6 +27,9 @@ log "starting a private stack in $STATE"
 # shellcheck disable=SC1091
 source "$STATE/env"
 API="http://127.0.0.1:$GW_PORT/api/v1/namespaces/_"
+# a benchmark measures speed, not the guest namespace's rate limits (120 per minute)
+"$BUILD/ops/squall-admin" namespace limits set guest invocationsPerMinute=2000000000 \
+  concurrentInvocations=1000000 firesPerMinute=2000000000 >/dev/null
 AUTH="$(printf '%s' "$SQ_GUEST_KEY" | base64 -w0)"
 
 curl -sf -X PUT -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
@@ -112,7 +115,13 @@ $rows"
 done
 
 echo "$REPORT"
-[[ -z $ERRS ]] || { log "wrk reported errors: $ERRS"; }
+if [[ -n $ERRS ]]; then
+  # figures over failed requests measure nothing: say so where the figures go
+  log "wrk reported errors: $ERRS"
+  REPORT="$REPORT
+
+**wrk reported errors in this run; the core figures above are not valid:** $(echo "$ERRS" | tr '\n' ' ')"
+fi
 
 if [[ -z ${SQ_BENCH_NO_DOC:-} ]]; then
   {
