@@ -126,6 +126,24 @@ static bool bad_kind(sq_bus_t *bus, natsMsg *msg, const char *kind)
     return false;
 }
 
+/* Checks a request's target: a known kind, a valid namespace and a valid name ("name", or
+ * "pkg/name" for an action). Answers the error itself and returns false otherwise. */
+static bool target_ok(sq_bus_t *bus, natsMsg *msg, const char *kind_s, const char *ns,
+                      const char *name, sq_arena_t *z, enum kind *k, char **pkg, char **base)
+{
+    sq_status st = SQ_OK;
+
+    if ((*k = kind_of(kind_s)) == K_UNKNOWN) {
+        bad_kind(bus, msg, kind_s);
+        return false;
+    }
+    if (!sq_name_valid(ns) || (st = reg_name_split(name, *k == K_ACTION, z, pkg, base)) != SQ_OK) {
+        respond_error(bus, msg, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME, NULL);
+        return false;
+    }
+    return true;
+}
+
 /* ---- put ---------------------------------------------------------------------------------- */
 
 void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
@@ -149,15 +167,8 @@ void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
     }
-    if ((k = kind_of(req.kind)) == K_UNKNOWN) {
-        bad_kind(bus, msg, req.kind);
+    if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
-    }
-    if (!sq_name_valid(req.ns) ||
-        (st = reg_name_split(req.name, k == K_ACTION, &z, &pkg, &base)) != SQ_OK) {
-        respond_error(bus, msg, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME, NULL);
-        goto done;
-    }
     switch (k) {
     case K_ACTION: {
         sq_action a;
@@ -283,14 +294,10 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
     }
-    k = kind_of(req.kind);
-    if (k == K_UNKNOWN || (resolve && (k == K_PACKAGE || k == K_RULE))) {
-        bad_kind(bus, msg, req.kind);
+    if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
-    }
-    if (!sq_name_valid(req.ns) ||
-        (st = reg_name_split(req.name, k == K_ACTION, &z, &pkg, &base)) != SQ_OK) {
-        respond_error(bus, msg, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME, NULL);
+    if (resolve && (k == K_PACKAGE || k == K_RULE)) {
+        bad_kind(bus, msg, req.kind);
         goto done;
     }
     /* shared readers see published packages and their actions, nothing else */
@@ -375,15 +382,8 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
     }
-    if ((k = kind_of(req.kind)) == K_UNKNOWN) {
-        bad_kind(bus, msg, req.kind);
+    if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
-    }
-    if (!sq_name_valid(req.ns) ||
-        (st = reg_name_split(req.name, k == K_ACTION, &z, &pkg, &base)) != SQ_OK) {
-        respond_error(bus, msg, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME, NULL);
-        goto done;
-    }
     if (req.shared) { /* the gateway refuses foreign writes first; never delete for them */
         respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
         goto done;
