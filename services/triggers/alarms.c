@@ -60,8 +60,7 @@ static struct {
 
 /* ---- keys and values ------------------------------------------------------------------------ */
 
-/* a.<ns>.<name> with every byte outside [A-Za-z0-9_-] written =XX (KV keys allow '='). */
-static int timer_key(const char *ns, const char *name, char *out, size_t outlen)
+int trg_kv_key(const char *ns, const char *name, char *out, size_t outlen)
 {
     static const char hex[] = "0123456789ABCDEF";
     const char *parts[2] = { ns, name };
@@ -411,7 +410,7 @@ static bool sync_trigger(const char *ns, const char *name)
     bool ok = true, keep = false;
     trg_timer a;
 
-    if (timer_key(ns, name, key, sizeof key) != 0)
+    if (trg_kv_key(ns, name, key, sizeof key) != 0)
         return true;
     sq_proto_buf_init(&sb, &pk);
     sq_reg_ref_encode(&ref, &pk);
@@ -494,7 +493,7 @@ static void *event_main(void *arg)
                     char key[700];
                     done = trg_natsfeed_sync(ev.ns, ev.name, NULL);
                     kvEntry *e = NULL;
-                    if (timer_key(ev.ns, ev.name, key, sizeof key) == 0 && kvStore_Get(&e, A.timers, key) == NATS_OK) {
+                    if (trg_kv_key(ev.ns, ev.name, key, sizeof key) == 0 && kvStore_Get(&e, A.timers, key) == NATS_OK) {
                         kvEntry_Destroy(e);
                         kvStore_Delete(A.timers, key);
                     }

@@ -45,33 +45,6 @@ static struct {
     bool worker_ok;
 } N = { .lock = PTHREAD_MUTEX_INITIALIZER, .fire_lock = PTHREAD_MUTEX_INITIALIZER };
 
-/* a.<ns>.<name>, as alarms.c makes its keys */
-static int feed_key(const char *ns, const char *name, char *out, size_t outlen)
-{
-    static const char hex[] = "0123456789ABCDEF";
-    const char *parts[2] = { ns, name };
-    size_t o = 0;
-    out[o++] = 'a';
-    for (int p = 0; p < 2; p++) {
-        out[o++] = '.';
-        for (const char *s = parts[p]; *s; s++) {
-            unsigned char c = (unsigned char)*s;
-            bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
-            if (o + 4 >= outlen)
-                return -1;
-            if (keep)
-                out[o++] = (char)c;
-            else {
-                out[o++] = '=';
-                out[o++] = hex[c >> 4];
-                out[o++] = hex[c & 15];
-            }
-        }
-    }
-    out[o] = '\0';
-    return 0;
-}
-
 bool trg_natsfeed_subject_ok(const char *ns, const char *subject, char *err, size_t errlen)
 {
     char tok[400], prefix[420];
@@ -271,7 +244,7 @@ bool trg_natsfeed_sync(const char *ns, const char *name, const msgpack_object *t
     msgpack_zone z;
     bool ok = true;
 
-    if (N.kv == NULL || feed_key(ns, name, key, sizeof key) != 0)
+    if (N.kv == NULL || trg_kv_key(ns, name, key, sizeof key) != 0)
         return true;
     msgpack_zone_init(&z, 256);
     if (trigger != NULL) {

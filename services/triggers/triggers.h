@@ -133,6 +133,11 @@ void trg_on_auth_event(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 /* ---- alarms.c ------------------------------------------------------------------------------ */
 
+/* The KV key of a trigger, a.<ns>.<name>, with every byte outside [A-Za-z0-9_-] written =XX
+ * (KV keys allow '=', not '%'); the timers and the NATS feeds both key by it. 0, or -1 when
+ * it does not fit in outlen. */
+int trg_kv_key(const char *ns, const char *name, char *out, size_t outlen);
+
 /* JetStream resources of the alarms feed (see alarms.c): the stream that keeps trigger change
  * events for the service, the durable timers, and the per-tick leases. */
 #define TRG_STREAM_EVENTS "SQ_TRIGGER_EVENTS"
