@@ -23,7 +23,7 @@ static void pack_kv_array(msgpack_packer *pk, const char *key, const msgpack_obj
 
 void sq_action_encode(const sq_action *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 9);
+    msgpack_pack_map(pk, 10);
     sq_mp_kv_str(pk, "namespace", m->namespace_);
     sq_mp_kv_str(pk, "name", m->name);
     sq_mp_kv_str(pk, "version", m->version);
@@ -44,6 +44,7 @@ void sq_action_encode(const sq_action *m, msgpack_packer *pk)
     pack_limits(pk, &m->limits);
     sq_mp_kv_bool(pk, "publish", m->publish);
     sq_mp_kv_int(pk, "updated", m->updated);
+    sq_mp_kv_int(pk, "rev", m->rev);
 }
 
 static const sq_mp_field exec_fields[] = {
@@ -71,6 +72,7 @@ static const sq_mp_field action_fields[] = {
     FN(sq_action, "limits", limits, false, limits_fields),
     F(sq_action, "publish", SQ_F_BOOL, publish, false),
     F(sq_action, "updated", SQ_F_INT, updated, false),
+    F(sq_action, "rev", SQ_F_INT, rev, false),
 };
 
 sq_status sq_action_from(const msgpack_object *o, sq_arena_t *ar, sq_action *out, char *err, size_t errlen)

@@ -70,6 +70,7 @@ typedef struct sq_action {
     sq_limits limits;
     bool publish;
     int64_t updated;
+    int64_t rev;                 /* the registry's revision: new at every write, never reused */
 } sq_action;
 void sq_action_encode(const sq_action *m, msgpack_packer *pk);
 SQ_DECODER(sq_action);

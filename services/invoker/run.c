@@ -169,7 +169,9 @@ static void handle(inv_job *job)
         goto out;
     }
     snprintf(path, sizeof path, "%s/%s", w.action.namespace_, w.action.name);
-    snprintf(key, sizeof key, "%s@%s", path, w.action.version);
+    /* keyed by the registry revision too: a re-created action (version 0.0.1 again) or an
+     * update never reaches a container that holds older code */
+    snprintf(key, sizeof key, "%s@%s#%lld", path, w.action.version, (long long)w.action.rev);
     log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
     start_ms = sq_now_ms();
 

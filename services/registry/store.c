@@ -34,9 +34,10 @@ struct reg_store {
 #define A_COLS(code)                                                                        \
     "namespace, package, name, version, kind, " code ", main, is_binary, parameters, "        \
     "annotations, (limits->>'timeout')::int8, (limits->>'memory')::int8, "                 \
-    "(limits->>'logs')::int8, (limits->>'concurrency')::int8, publish, updated, components"
+    "(limits->>'logs')::int8, (limits->>'concurrency')::int8, publish, updated, components, rev"
 enum { A_NS, A_PKG, A_NAME, A_VERSION, A_KIND, A_CODE, A_MAIN, A_BINARY, A_PARAMS, A_ANNOTS,
-       A_TIMEOUT, A_MEMORY, A_LOGS, A_CONCURRENCY, A_PUBLISH, A_UPDATED, A_COMPONENTS, A_COUNT };
+       A_TIMEOUT, A_MEMORY, A_LOGS, A_CONCURRENCY, A_PUBLISH, A_UPDATED, A_COMPONENTS, A_REV,
+       A_COUNT };
 #define A_ONE " WHERE namespace = $1 AND package = $2 AND name = $3"
 
 static const char SQL_A_GET_CODE[] = "SELECT " A_COLS("code") " FROM registry_actions" A_ONE;
@@ -54,7 +55,8 @@ static const char SQL_A_UPDATE[] =
     "UPDATE registry_actions SET version = $4, kind = $5, code = $6, main = $7, is_binary = $8,"
     " parameters = $9, annotations = $10,"
     " limits = jsonb_build_object('timeout', $11::int8, 'memory', $12::int8, 'logs', $13::int8,"
-    " 'concurrency', $14::int8), publish = $15, updated = $16, components = $17" A_ONE;
+     " 'concurrency', $14::int8), publish = $15, updated = $16, components = $17,"
+    " rev = nextval('registry_rev')" A_ONE;
 static const char SQL_A_LIST_NS[] =
     "SELECT " A_COLS("NULL::text") " FROM registry_actions WHERE namespace = $1"
     " ORDER BY updated DESC, package, name LIMIT $2 OFFSET $3";
@@ -447,6 +449,7 @@ static sq_status read_action(const PGresult *r, int row, sq_arena_t *ar, sq_acti
     a->limits.concurrency = col_i64(r, row, A_CONCURRENCY, def.concurrency);
     a->publish = col_bool(r, row, A_PUBLISH);
     a->updated = col_i64(r, row, A_UPDATED, 0);
+    a->rev = col_i64(r, row, A_REV, 0);
     return SQ_OK;
 }
 

@@ -177,6 +177,7 @@ static void cmp_sq_action(const void *a, const void *b, const char *what)
     INT_EQ(limits.concurrency);
     BOOL_EQ(publish);
     INT_EQ(updated);
+    INT_EQ(rev);
 }
 
 static void cmp_sq_reg_put(const void *a, const void *b, const char *what)
@@ -488,6 +489,7 @@ static void make_samples(void)
     s_action.limits = (sq_limits){ .timeout = 200, .memory = 128, .logs = 5, .concurrency = 1 };
     s_action.publish = true;
     s_action.updated = 1795430400123LL;
+    s_action.rev = 4711;
 
     s_reg_put.ns = "guest";
     s_reg_put.name = "hello";
