@@ -110,6 +110,10 @@ before(async () => {
     }
   })();
   await nc.flush();
+  // who the guest key is (validated in its own test below)
+  identity = (await h.natsRequest('sq.auth.verify', { key: h.stackEnv().key })).value;
+  assert.ok(identity && identity.namespace, `sq.auth.verify answered ${JSON.stringify(identity)}`);
+  ns = identity.namespace;
 });
 
 after(async () => {
@@ -166,8 +170,8 @@ test('health of every service', async () => {
 
 test('auth: verify and limits', async () => {
   const env = h.stackEnv();
-  ({ value: identity } = await request('sq.auth.verify', 'auth.verify.request', { key: env.key }, ['auth.verify.reply']));
-  ns = identity.namespace;
+  const me = await request('sq.auth.verify', 'auth.verify.request', { key: env.key }, ['auth.verify.reply']);
+  assert.equal(me.value.namespace, ns);
   await request('sq.auth.limits', 'auth.limits.request', { ns }, ['auth.limits.reply']);
   const bad = await request('sq.auth.verify', 'auth.verify.request', { key: `${env.key.split(':')[0]}:${'0'.repeat(64)}` }, ['error']);
   assert.equal(bad.value.error.code, 401);
@@ -176,7 +180,6 @@ test('auth: verify and limits', async () => {
 });
 
 test('registry: put, get, resolve, list, rulestate; entity events', async () => {
-  assert.ok(identity, 'auth test ran first');
   const put = (kind, name, entity, overwrite = false) => request('sq.registry.put', 'registry.put.request',
     { ns, name, kind, subject: identity.subject, overwrite, entity }, ['registry.entity.reply', 'error']);
   let r = await put('action', action, { exec: { kind: 'nodejs:20', code: 'function main(a){return Object.assign({echoed: true}, a)}' },
@@ -218,7 +221,6 @@ test('registry: put, get, resolve, list, rulestate; entity events', async () => 
 });
 
 test('invoke over sq.sched.invoke, blocking and not; records on sq.evt.activation and sq.activations.*', async () => {
-  assert.ok(identity, 'auth test ran first');
   const env = h.stackEnv();
   const base = { ns, name: action, subject: identity.subject, key: env.key, caller_ns: ns, shared: false, cause: null };
   const blockingId = newId();
@@ -261,7 +263,6 @@ test('invoke over sq.sched.invoke, blocking and not; records on sq.evt.activatio
 });
 
 test('fires: sq.trigger.fire and sq.fire.<ns>.<trigger>; sq.evt.trigger and the records', async () => {
-  assert.ok(identity, 'auth test ran first');
   const env = h.stackEnv();
   const fireId = newId();
   let r = await request('sq.trigger.fire', 'trigger.fire.request',
@@ -305,7 +306,6 @@ test('fires: sq.trigger.fire and sq.fire.<ns>.<trigger>; sq.evt.trigger and the 
 });
 
 test('the NATS feed: a message on ext.<ns>.> fires with the payload the schema describes', async () => {
-  assert.ok(identity, 'auth test ran first');
   const env = h.stackEnv();
   const openwhisk = h.dep('openwhisk');
   const ow = openwhisk({ apihost: env.apiHost, api_key: env.key, namespace: '_' });
