@@ -87,6 +87,7 @@ async function eventMatching(pred, what, timeoutMs = 15000) {
 }
 
 const action = h.uniqueName('nc_echo');
+const sequence = h.uniqueName('nc_seq');
 const trigger = h.uniqueName('nc_t');
 const rule = h.uniqueName('nc_r');
 const feedTrigger = h.uniqueName('nc_ft');
@@ -121,6 +122,7 @@ after(async () => {
   await h.api('DELETE', `/namespaces/_/rules/${feedRule}`).catch(() => {});
   await h.api('DELETE', `/namespaces/_/triggers/${trigger}`).catch(() => {});
   await h.api('DELETE', `/namespaces/_/triggers/${feedTrigger}`).catch(() => {});
+  await h.deleteAction(sequence).catch(() => {});
   await h.deleteAction(action).catch(() => {});
   if (evtSub) evtSub.unsubscribe();
   await h.closeNats();
@@ -242,7 +244,24 @@ test('invoke over sq.sched.invoke, blocking and not; records on sq.evt.activatio
   const rest = await h.invoke(action, { via: 'rest' });
   h.expectStatus(rest, 200);
 
-  for (const id of [blockingId, queuedId, rest.json.activationId]) {
+  // a sequence: the scheduler writes its record, the invoker its component's
+  const sq = await request('sq.registry.put', 'registry.put.request',
+    { ns, name: sequence, kind: 'action', subject: identity.subject, entity: { exec: { kind: 'sequence', components: [`/${ns}/${action}`] } } },
+    ['registry.entity.reply']);
+  assert.deepEqual(sq.value.exec.components, [`/${ns}/${action}`]);
+  const seqId = newId();
+  r = await request('sq.sched.invoke', 'sched.invoke.request', { ...base, id: seqId, name: sequence, params: { s: 1 }, blocking: true, wait_ms: 20000 },
+    ['sched.invoke.reply'], 30000);
+  check('activation', r.value, 'blocking sequence reply');
+  assert.equal(r.value.logs.length, 1, JSON.stringify(r.value));
+  const component = r.value.logs[0];
+  await h.pollActivation(component, 15000); // stored (the writer batches)
+  r = await request('sq.activations.get', 'activations.query.request', { ns, id: component }, ['activation']);
+  const ann = Object.fromEntries(r.value.annotations.map((x) => [x.key, x.value]));
+  assert.equal(ann.causedBy, 'sequence', JSON.stringify(r.value.annotations));
+  assert.equal(ann.cause, seqId, JSON.stringify(r.value.annotations));
+
+  for (const id of [blockingId, queuedId, rest.json.activationId, seqId, component]) {
     const e = await eventMatching((x) => x.subject === `sq.evt.activation.${ns}` && x.value.activationId === id, `activation ${id}`, 20000);
     check('evt.activation', e.value, e.subject);
   }
