@@ -70,6 +70,13 @@ static void respond_obj(gw_req *r, int status, const msgpack_object *o)
  * returned to mean "answered here". */
 static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, gw_wait w, int timeout_ms)
 {
+    r->leg = w == GW_WAIT_AUTH ? GW_LEG_AUTH : r->leg == GW_LEG_AUTH ? GW_LEG_OP : r->leg;
+    return gw_send_leg(r, subject, sb, timeout_ms);
+}
+
+bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms)
+{
+    gw_wait w = r->leg == GW_LEG_AUTH ? GW_WAIT_AUTH : GW_WAIT_OP;
     char reply[96];
     natsStatus s;
 
@@ -209,7 +216,7 @@ bad_method:
 /* ---- auth ------------------------------------------------------------------------------ */
 
 /* The key ("uuid:secret") from "Authorization: Basic base64(uuid:secret)", or false. */
-static bool basic_key(const gw_req *r, char *key, size_t keylen)
+bool gw_basic_key(const gw_req *r, char *key, size_t keylen)
 {
     const char *b64 = r->auth;
     size_t bin_len = 0;
@@ -226,7 +233,20 @@ static bool basic_key(const gw_req *r, char *key, size_t keylen)
     return strlen(key) == bin_len && strchr(key, ':') != NULL;
 }
 
+#define basic_key gw_basic_key
+
 static bool start_op(gw_req *r);
+
+/* A CORS preflight of the REST API: answered here, without a key, as OpenWhisk's controller
+ * answers it (the browser then sends the real request with its Authorization header). */
+static bool preflight(gw_req *r)
+{
+    const char *acrh = NULL;
+    r->op = OP_PREFLIGHT;
+    gw_add_cors(r, acrh);
+    gw_respond(r, 200, NULL, 0);
+    return true;
+}
 
 /* Decodes the auth service's reply held in r->ident_raw into r->ident. */
 static bool ident_load(gw_req *r)
@@ -247,6 +267,23 @@ bool gw_dispatch(gw_req *r)
     msgpack_packer pk;
     bool done;
 
+    if (gw_web_path(r->path)) {
+        /* web actions: the key is optional (require-whisk-auth decides); a key that does
+         * not verify is the same as none */
+        if (!gw_web_route(r))
+            return true;
+        if (r->auth[0] == '\0' || !basic_key(r, key, sizeof key)) {
+            sodium_memzero(key, sizeof key);
+            return gw_web_start(r);
+        }
+        goto verify;
+    }
+    if (r->method == GW_OPTIONS)
+        return preflight(r);
+    if (r->method == GW_HEAD) {
+        r->head_only = true;
+        r->method = GW_GET;
+    }
     if (!route(r))
         return true;
     if (r->auth[0] == '\0') {
@@ -257,6 +294,7 @@ bool gw_dispatch(gw_req *r)
         gw_respond_error(r, 401, "The supplied authentication is invalid");
         return true;
     }
+verify:
     if (gw_auth_cache_get(key, r->ident_raw, sizeof r->ident_raw, &r->ident_len)) {
         sodium_memzero(key, sizeof key);
         if (ident_load(r))
@@ -336,6 +374,8 @@ static bool start_op(gw_req *r)
     int timeout = G.cfg.op_timeout_ms;
     bool done = true;
 
+    if (r->op == OP_WEB)
+        return gw_web_start(r);
     if (strcmp(r->ns, "_") == 0 || r->ns[0] == '\0')
         snprintf(r->ns, sizeof r->ns, "%s", r->ident.namespace_);
     if (r->op == OP_NAMESPACES) {
@@ -524,9 +564,23 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
     const char *emsg;
     size_t elen;
     int code;
-    bool auth_leg = r->ident.subject == NULL;
+    bool auth_leg = r->leg == GW_LEG_AUTH;
 
     msgpack_zone_init(&z, 4096);
+    if (r->op == OP_WEB && !auth_leg && !natsMsg_IsNoResponders(msg) &&
+        natsMsg_GetDataLength(msg) > 0 &&
+        sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
+        !sq_wire_error_get(&o, &code, &emsg, &elen)) {
+        bool in_flight = false;
+        if (r->leg == GW_LEG_WEB_META)
+            in_flight = gw_web_meta_reply(r, &o);
+        else
+            gw_web_on_reply(r, &o);
+        msgpack_zone_destroy(&z);
+        if (!in_flight)
+            gw_ready_push(r);
+        return;
+    }
     if (natsMsg_IsNoResponders(msg)) {
         /* nobody serves that subject: the service is down or not deployed */
         gw_respond_error(r, 503, "The platform service for this request is not available.");
@@ -534,6 +588,22 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK) {
         gw_respond_error(r, 502, "A platform service gave a malformed answer.");
     } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
+        if (r->op == OP_WEB && auth_leg && code < 500) {
+            /* a key that does not verify: the request goes on without one */
+            bool in_flight;
+            memset(&r->ident, 0, sizeof r->ident);
+            msgpack_zone_destroy(&z);
+            in_flight = !gw_web_start(r);
+            if (!in_flight)
+                gw_ready_push(r);
+            return;
+        }
+        if (r->op == OP_WEB && !auth_leg) {
+            gw_web_on_error(r, code, emsg, elen);
+            msgpack_zone_destroy(&z);
+            gw_ready_push(r);
+            return;
+        }
         if (auth_leg && code >= 500)
             code = 503;
         gw_respond_error(r, code, "%.*s", (int)elen, emsg);
@@ -590,7 +660,9 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
 
 void gw_on_timeout(gw_req *r)
 {
-    if (r->op == OP_INVOKE && r->blocking && r->ident.subject != NULL) {
+    if (r->op == OP_WEB && r->leg != GW_LEG_AUTH)
+        gw_web_on_timeout(r);
+    else if (r->op == OP_INVOKE && r->blocking && r->ident.subject != NULL) {
         /* the activation goes on and will be recorded; the caller polls for it */
         json_t *j = json_pack("{s:s}", "activationId", r->actid);
         respond_json(r, 202, j);
