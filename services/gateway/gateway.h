@@ -66,6 +66,7 @@ typedef struct gw_req {
     bool count;                  /* list ?count=true */
     bool shared;                 /* ns is not the caller's: only published entities */
     char ns[256];
+    char pkg[256];               /* a package named apart from the entity (list, ns%2Fpkg) */
     char name[512];
     char actid[33];              /* invoke: the activation id; activation ops: the id asked for */
     bool blocking, result_only;
