@@ -47,6 +47,31 @@ typedef struct sq_limits {
 } sq_limits;
 #define SQ_LIMITS_DEFAULT ((sq_limits){ .timeout = 60000, .memory = 256, .logs = 10, .concurrency = 1 })
 
+/* Bounds of the per-action limits (OpenWhisk's defaults), and of sequences. The registry
+ * enforces them; the gateway's info document (GET /) shows them. */
+#define SQ_LIMIT_TIMEOUT_MIN     100      /* ms */
+#define SQ_LIMIT_TIMEOUT_MAX     300000
+#define SQ_LIMIT_MEMORY_MIN      128      /* MB */
+#define SQ_LIMIT_MEMORY_MAX      512
+#define SQ_LIMIT_LOGS_MIN        0        /* MB */
+#define SQ_LIMIT_LOGS_MAX        10
+#define SQ_LIMIT_CONCURRENCY_MIN 1
+#define SQ_LIMIT_CONCURRENCY_MAX 500
+#define SQ_SEQUENCE_MAX          50       /* atomic actions in a sequence, inlined */
+
+/* The runtimes: one table for the registry (which kinds it accepts, and what
+ * "family:default" means), the gateway (GET / lists them) and the invoker. */
+typedef struct sq_runtime {
+    const char *family, *kind;
+    bool is_default, deprecated;
+    const char *image;            /* what an OpenWhisk client expects to read there */
+} sq_runtime;
+/* The table; *n receives its length. */
+const sq_runtime *sq_runtimes(size_t *n);
+/* The concrete kind for kind ("nodejs:20" for "nodejs:default"), or NULL when no runtime
+ * has it. "sequence" is not a runtime. */
+const char *sq_kind_resolve(const char *kind);
+
 /* exec: map{kind: str, code?: str, main?: str, binary: bool, components?: [str]} */
 typedef struct sq_exec {
     char *kind;

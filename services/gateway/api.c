@@ -70,6 +70,13 @@ static void respond_obj(gw_req *r, int status, const msgpack_object *o)
  * returned to mean "answered here". */
 static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, gw_wait w, int timeout_ms)
 {
+    r->leg = w == GW_WAIT_AUTH ? GW_LEG_AUTH : r->leg == GW_LEG_AUTH ? GW_LEG_OP : r->leg;
+    return gw_send_leg(r, subject, sb, timeout_ms);
+}
+
+bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms)
+{
+    gw_wait w = r->leg == GW_LEG_AUTH ? GW_WAIT_AUTH : GW_WAIT_OP;
     char reply[96];
     natsStatus s;
 
@@ -127,6 +134,19 @@ static bool route(gw_req *r)
     snprintf(r->ns, sizeof r->ns, "%s", seg[3]);
     if (n < 5)
         goto not_found;
+    /* "ns%2Fpkg" as the namespace (OpenWhisk's router takes it, lws has decoded it): the
+     * package's actions */
+    if (n >= 6 && strcmp(seg[5], "actions") == 0 && sq_name_valid(seg[4])) {
+        bool collection = strcmp(seg[4], "limits") == 0 || strcmp(seg[4], "activations") == 0;
+        for (size_t i = 0; i < sizeof collections / sizeof collections[0]; i++)
+            collection |= strcmp(seg[4], collections[i].path) == 0;
+        if (!collection) {
+            snprintf(r->pkg, sizeof r->pkg, "%s", seg[4]);
+            for (int i = 4; i + 1 < n; i++)
+                seg[i] = seg[i + 1];
+            n--;
+        }
+    }
     if (strcmp(seg[4], "limits") == 0 && n == 5) {
         if (r->method != GW_GET)
             goto bad_method;
@@ -167,10 +187,25 @@ static bool route(gw_req *r)
         r->op = OP_ENTITY_LIST;
         return true;
     }
+    /* GET .../actions/{package}/ lists the package's actions */
+    if (n == 6 && r->pkg[0] == '\0' && strcmp(c->kind, SQ_KIND_ACTION) == 0 &&
+        r->path[strlen(r->path) - 1] == '/' && r->method == GW_GET) {
+        if (!sq_name_valid(seg[5])) {
+            gw_respond_error(r, 400, "The name \"%s\" is not a valid entity name.", seg[5]);
+            return false;
+        }
+        snprintf(r->pkg, sizeof r->pkg, "%s", seg[5]);
+        r->op = OP_ENTITY_LIST;
+        return true;
+    }
+    if (r->pkg[0] != '\0' && n > 6)
+        goto not_found; /* ns%2Fpkg/actions/pkg2/name */
     /* an entity name; actions may be package/name */
     if (n > 7 || (n == 7 && strcmp(c->kind, SQ_KIND_ACTION) != 0))
         goto not_found;
     r->name[0] = '\0';
+    if (r->pkg[0] != '\0')
+        snprintf(r->name, sizeof r->name, "%s/", r->pkg);
     for (int i = 5; i < n; i++) {
         if (!sq_name_valid(seg[i])) {
             gw_respond_error(r, 400, "The name \"%s\" is not a valid entity name.", seg[i]);
@@ -209,7 +244,7 @@ bad_method:
 /* ---- auth ------------------------------------------------------------------------------ */
 
 /* The key ("uuid:secret") from "Authorization: Basic base64(uuid:secret)", or false. */
-static bool basic_key(const gw_req *r, char *key, size_t keylen)
+bool gw_basic_key(const gw_req *r, char *key, size_t keylen)
 {
     const char *b64 = r->auth;
     size_t bin_len = 0;
@@ -226,7 +261,20 @@ static bool basic_key(const gw_req *r, char *key, size_t keylen)
     return strlen(key) == bin_len && strchr(key, ':') != NULL;
 }
 
+#define basic_key gw_basic_key
+
 static bool start_op(gw_req *r);
+
+/* A CORS preflight of the REST API: answered here, without a key, as OpenWhisk's controller
+ * answers it (the browser then sends the real request with its Authorization header). */
+static bool preflight(gw_req *r)
+{
+    const char *acrh = NULL;
+    r->op = OP_PREFLIGHT;
+    gw_add_cors(r, acrh);
+    gw_respond(r, 200, NULL, 0);
+    return true;
+}
 
 /* Decodes the auth service's reply held in r->ident_raw into r->ident. */
 static bool ident_load(gw_req *r)
@@ -240,6 +288,58 @@ static bool ident_load(gw_req *r)
            sq_identity_from(&o, &r->ident_zone, &r->ident, NULL, 0) == SQ_OK;
 }
 
+#ifndef SQ_BUILD_DATE
+#define SQ_BUILD_DATE "unknown"
+#endif
+#ifndef SQ_BUILD_NO
+#define SQ_BUILD_NO "unknown"
+#endif
+
+/* GET / (the platform: limits and runtimes, which OpenWhisk clients read) and GET /api/v1
+ * (the API version), without a key. The figures are the tables the services enforce. */
+static bool info_document(gw_req *r)
+{
+    json_t *j;
+    if (strcmp(r->path, "/api/v1") == 0 || strcmp(r->path, "/api/v1/") == 0) {
+        j = json_pack("{s:s, s:s, s:s, s:s, s:s}", "description", "Squall: the OpenWhisk API v1",
+                      "api_version", "1.0.0", "api_version_path", "v1", "build", SQ_BUILD_DATE,
+                      "buildno", SQ_BUILD_NO);
+    } else if (strcmp(r->path, "/") == 0) {
+        const sq_ns_limits ns = SQ_NS_LIMITS_DEFAULT;
+        size_t n;
+        const sq_runtime *rt = sq_runtimes(&n);
+        json_t *runtimes = json_object(), *limits;
+        for (size_t i = 0; i < n; i++) {
+            json_t *fam = json_object_get(runtimes, rt[i].family);
+            if (fam == NULL) {
+                fam = json_array();
+                json_object_set_new(runtimes, rt[i].family, fam);
+            }
+            json_array_append_new(fam, json_pack("{s:s, s:s, s:b, s:b, s:b, s:b}", "kind",
+                                                 rt[i].kind, "image", rt[i].image, "default",
+                                                 rt[i].is_default, "deprecated", rt[i].deprecated,
+                                                 "attached", 0, "requireMain", 0));
+        }
+        limits = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:I}",
+                           "actions_per_minute", (json_int_t)ns.per_minute,
+                           "triggers_per_minute", (json_int_t)ns.fires_per_minute,
+                           "concurrent_actions", (json_int_t)ns.concurrent,
+                           "sequence_length", SQ_SEQUENCE_MAX,
+                           "min_action_duration", SQ_LIMIT_TIMEOUT_MIN,
+                           "max_action_duration", SQ_LIMIT_TIMEOUT_MAX,
+                           "min_action_memory", (json_int_t)SQ_LIMIT_MEMORY_MIN * 1024 * 1024,
+                           "max_action_memory", (json_int_t)SQ_LIMIT_MEMORY_MAX * 1024 * 1024,
+                           "min_action_logs", SQ_LIMIT_LOGS_MIN,
+                           "max_action_logs", (json_int_t)SQ_LIMIT_LOGS_MAX * 1024 * 1024);
+        j = json_pack("{s:s, s:[s], s:o, s:o}", "description", "Squall",
+                      "api_paths", "/api/v1", "limits", limits, "runtimes", runtimes);
+    } else {
+        return false;
+    }
+    respond_json(r, 200, j);
+    return true;
+}
+
 bool gw_dispatch(gw_req *r)
 {
     char key[256];
@@ -247,6 +347,25 @@ bool gw_dispatch(gw_req *r)
     msgpack_packer pk;
     bool done;
 
+    if (gw_web_path(r->path)) {
+        /* web actions: the key is optional (require-whisk-auth decides); a key that does
+         * not verify is the same as none */
+        if (!gw_web_route(r))
+            return true;
+        if (r->auth[0] == '\0' || !basic_key(r, key, sizeof key)) {
+            sodium_memzero(key, sizeof key);
+            return gw_web_start(r);
+        }
+        goto verify;
+    }
+    if (r->method == GW_OPTIONS)
+        return preflight(r);
+    if ((r->method == GW_GET || r->method == GW_HEAD) && info_document(r))
+        return true;
+    if (r->method == GW_HEAD) {
+        r->head_only = true;
+        r->method = GW_GET;
+    }
     if (!route(r))
         return true;
     if (r->auth[0] == '\0') {
@@ -257,6 +376,7 @@ bool gw_dispatch(gw_req *r)
         gw_respond_error(r, 401, "The supplied authentication is invalid");
         return true;
     }
+verify:
     if (gw_auth_cache_get(key, r->ident_raw, sizeof r->ident_raw, &r->ident_len)) {
         sodium_memzero(key, sizeof key);
         if (ident_load(r))
@@ -336,6 +456,8 @@ static bool start_op(gw_req *r)
     int timeout = G.cfg.op_timeout_ms;
     bool done = true;
 
+    if (r->op == OP_WEB)
+        return gw_web_start(r);
     if (strcmp(r->ns, "_") == 0 || r->ns[0] == '\0')
         snprintf(r->ns, sizeof r->ns, "%s", r->ident.namespace_);
     if (r->op == OP_NAMESPACES) {
@@ -355,6 +477,8 @@ static bool start_op(gw_req *r)
                         strcmp(r->kind, SQ_KIND_PACKAGE) == 0;
         readable |= (r->op == OP_ENTITY_GET || r->op == OP_INVOKE) &&
                     strcmp(r->kind, SQ_KIND_ACTION) == 0 && in_package;
+        readable |= r->op == OP_ENTITY_LIST && strcmp(r->kind, SQ_KIND_ACTION) == 0 &&
+                    r->pkg[0] != '\0';
         if (!readable) {
             gw_respond_error(r, 403, "The supplied authentication is not authorized to access '%s'.", r->ns);
             return true;
@@ -371,8 +495,13 @@ static bool start_op(gw_req *r)
         subject = SQ_SUBJ_AUTH_LIMITS;
         break;
     case OP_ENTITY_LIST: {
+        char nspkg[sizeof r->ns + sizeof r->pkg + 1];
         sq_reg_list m = { .ns = r->ns, .kind = (char *)r->kind, .limit = 30, .count = r->count,
                           .public_ = arg_true(r, "public"), .shared = r->shared };
+        if (r->pkg[0] != '\0') { /* "ns/pkg": the actions of one package */
+            snprintf(nspkg, sizeof nspkg, "%s/%s", r->ns, r->pkg);
+            m.ns = nspkg;
+        }
         if (!arg_int(r, "skip", &m.skip) || !arg_int(r, "limit", &m.limit))
             goto out;
         sq_reg_list_encode(&m, &pk);
@@ -524,9 +653,23 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
     const char *emsg;
     size_t elen;
     int code;
-    bool auth_leg = r->ident.subject == NULL;
+    bool auth_leg = r->leg == GW_LEG_AUTH;
 
     msgpack_zone_init(&z, 4096);
+    if (r->op == OP_WEB && !auth_leg && !natsMsg_IsNoResponders(msg) &&
+        natsMsg_GetDataLength(msg) > 0 &&
+        sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
+        !sq_wire_error_get(&o, &code, &emsg, &elen)) {
+        bool in_flight = false;
+        if (r->leg == GW_LEG_WEB_META)
+            in_flight = gw_web_meta_reply(r, &o);
+        else
+            gw_web_on_reply(r, &o);
+        msgpack_zone_destroy(&z);
+        if (!in_flight)
+            gw_ready_push(r);
+        return;
+    }
     if (natsMsg_IsNoResponders(msg)) {
         /* nobody serves that subject: the service is down or not deployed */
         gw_respond_error(r, 503, "The platform service for this request is not available.");
@@ -534,6 +677,22 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK) {
         gw_respond_error(r, 502, "A platform service gave a malformed answer.");
     } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
+        if (r->op == OP_WEB && auth_leg && code < 500) {
+            /* a key that does not verify: the request goes on without one */
+            bool in_flight;
+            memset(&r->ident, 0, sizeof r->ident);
+            msgpack_zone_destroy(&z);
+            in_flight = !gw_web_start(r);
+            if (!in_flight)
+                gw_ready_push(r);
+            return;
+        }
+        if (r->op == OP_WEB && !auth_leg) {
+            gw_web_on_error(r, code, emsg, elen);
+            msgpack_zone_destroy(&z);
+            gw_ready_push(r);
+            return;
+        }
         if (auth_leg && code >= 500)
             code = 503;
         gw_respond_error(r, code, "%.*s", (int)elen, emsg);
@@ -590,7 +749,9 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
 
 void gw_on_timeout(gw_req *r)
 {
-    if (r->op == OP_INVOKE && r->blocking && r->ident.subject != NULL) {
+    if (r->op == OP_WEB && r->leg != GW_LEG_AUTH)
+        gw_web_on_timeout(r);
+    else if (r->op == OP_INVOKE && r->blocking && r->ident.subject != NULL) {
         /* the activation goes on and will be recorded; the caller polls for it */
         json_t *j = json_pack("{s:s}", "activationId", r->actid);
         respond_json(r, 202, j);

@@ -13,7 +13,7 @@
 #include "proto/proto.h"
 #include "sq/bus.h"
 
-typedef enum { GW_GET, GW_POST, GW_PUT, GW_DELETE, GW_OTHER } gw_method;
+typedef enum { GW_GET, GW_POST, GW_PUT, GW_DELETE, GW_PATCH, GW_HEAD, GW_OPTIONS, GW_OTHER } gw_method;
 
 /* What the request waits for on the bus. */
 typedef enum {
@@ -29,8 +29,13 @@ typedef enum {
 typedef enum {
     OP_NONE, OP_NAMESPACES, OP_LIMITS, OP_ENTITY_LIST, OP_ENTITY_GET, OP_ENTITY_PUT,
     OP_ENTITY_DELETE, OP_RULE_STATE, OP_INVOKE, OP_FIRE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS,
-    OP_ACT_RESULT,
+    OP_ACT_RESULT, OP_PREFLIGHT, OP_WEB,
 } gw_op;
+
+/* Which of a request's legs a bus reply answers. */
+typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META } gw_leg;
+
+struct gw_web;
 
 #define GW_MAX_ARGS 16
 
@@ -39,6 +44,7 @@ typedef struct gw_req {
     struct lws *wsi;             /* the connection; only the lws thread touches it */
     bool closed;                 /* connection gone: whoever holds the request frees it */
     gw_wait wait;                /* guarded by gw.lock */
+    gw_leg leg;                  /* the leg in flight */
     int64_t deadline_us;         /* monotonic; 0 = none */
     struct gw_req *next;         /* pending-table chain or ready queue */
 
@@ -47,6 +53,8 @@ typedef struct gw_req {
     char *args[GW_MAX_ARGS];     /* "name=value", url-decoded, malloc'd */
     int nargs;
     char auth[512];
+    char ctype[256];             /* the request's Content-Type */
+    struct gw_web *web;          /* web action requests (web.c); NULL otherwise */
     char *body;
     size_t body_len, body_cap;
     bool body_too_large, length_required, close_after, dispatched;
@@ -58,6 +66,7 @@ typedef struct gw_req {
     bool count;                  /* list ?count=true */
     bool shared;                 /* ns is not the caller's: only published entities */
     char ns[256];
+    char pkg[256];               /* a package named apart from the entity (list, ns%2Fpkg) */
     char name[512];
     char actid[33];              /* invoke: the activation id; activation ops: the id asked for */
     bool blocking, result_only;
@@ -72,6 +81,12 @@ typedef struct gw_req {
     char *resp;                  /* malloc'd JSON */
     size_t resp_len, resp_off;
     bool headers_sent;
+    bool head_only;              /* HEAD: headers without the body */
+    const char *resp_ctype;      /* static; NULL = application/json */
+    char *resp_ctype_own;        /* malloc'd content type, when it is not static */
+    char *resp_hdrs;             /* malloc'd extra headers: "name\0value\0" pairs */
+    size_t resp_hdrs_len;
+    bool cors;                   /* add the default CORS headers */
     bool answered;               /* a response is set (a 204 has no body) */
 } gw_req;
 
@@ -84,6 +99,8 @@ typedef struct gw_config {
     int auth_cache_ms;
     int blocking_wait_ms;
     int op_timeout_ms;
+    int web_cache_ms;
+    char *web_headers;           /* extra request headers web actions see in __ow_headers */
 } gw_config;
 
 typedef struct gw {
@@ -117,6 +134,26 @@ bool gw_dispatch(gw_req *r);
 void gw_on_reply(gw_req *r, natsMsg *msg);
 /* The deadline of r passed before its reply came (lws thread, r taken out of the table). */
 void gw_on_timeout(gw_req *r);
+
+/* api.c: sends one leg of r (which must already say r->leg); true when r was answered here */
+bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms);
+/* api.c: the key ("uuid:secret") of r's Authorization header, or false */
+bool gw_basic_key(const gw_req *r, char *key, size_t keylen);
+
+/* web.c: web actions (/api/v1/web/...) */
+bool gw_web_path(const char *path);               /* the path is a web action's */
+void gw_web_capture(struct lws *wsi, gw_req *r);  /* lws thread, at LWS_CALLBACK_HTTP */
+bool gw_web_route(gw_req *r);                      /* false: answered (404) */
+bool gw_web_start(gw_req *r);                      /* after the optional auth: as start_op */
+void gw_web_on_reply(gw_req *r, const msgpack_object *o); /* NATS thread: meta or invoke reply */
+bool gw_web_meta_reply(gw_req *r, const msgpack_object *o); /* true: r went to the bus again */
+void gw_web_on_error(gw_req *r, int code, const char *msg, size_t len);
+void gw_web_on_timeout(gw_req *r);
+void gw_web_free(struct gw_web *w);
+void gw_web_cache_clear(void);
+/* Adds a response header (copied). */
+void gw_add_header(gw_req *r, const char *name, const char *value);
+void gw_add_cors(gw_req *r, const char *request_headers);
 
 /* pending.c */
 void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms);

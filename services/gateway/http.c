@@ -31,6 +31,9 @@ static gw_method method_of(struct lws *wsi)
     case LWSHUMETH_POST: return GW_POST;
     case LWSHUMETH_PUT: return GW_PUT;
     case LWSHUMETH_DELETE: return GW_DELETE;
+    case LWSHUMETH_PATCH: return GW_PATCH;
+    case LWSHUMETH_HEAD: return GW_HEAD;
+    case LWSHUMETH_OPTIONS: return GW_OPTIONS;
     default: return GW_OTHER;
     }
 }
@@ -54,6 +57,10 @@ static gw_req *req_new(struct lws *wsi, const char *path)
     }
     if (lws_hdr_copy(wsi, r->auth, sizeof r->auth, WSI_TOKEN_HTTP_AUTHORIZATION) < 0)
         r->auth[0] = '\0';
+    if (lws_hdr_copy(wsi, r->ctype, sizeof r->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
+        r->ctype[0] = '\0';
+    if (gw_web_path(r->path))
+        gw_web_capture(wsi, r); /* headers are readable only now */
     pthread_mutex_lock(&G.lock);
     r->id = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
@@ -73,24 +80,58 @@ static void req_release(gw_req *r)
         gw_req_free(r);
 }
 
+static int add_header(struct lws *wsi, const char *name, const char *value, unsigned char **p,
+                      unsigned char *end)
+{
+    char n[128];
+    snprintf(n, sizeof n, "%s:", name);
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)n, (const unsigned char *)value,
+                                       (int)strlen(value), p, end);
+}
+
+static int write_headers(struct lws *wsi, gw_req *r)
+{
+    size_t cap = LWS_PRE + 2048 + r->resp_hdrs_len * 2;
+    unsigned char *buf = malloc(cap), *start, *p, *end;
+    const char *ctype = r->resp_ctype_own ? r->resp_ctype_own : r->resp_ctype ? r->resp_ctype : "application/json";
+    int rc = -1;
+
+    if (buf == NULL)
+        return -1;
+    start = p = buf + LWS_PRE;
+    end = buf + cap - 1;
+    if (lws_add_http_common_headers(wsi, (unsigned)r->status, ctype, r->resp_len, &p, end))
+        goto out;
+    /* the REST API is open to browsers; a web action's CORS headers are its own affair */
+    if ((r->web == NULL || r->cors) && add_header(wsi, "access-control-allow-origin", "*", &p, end))
+        goto out;
+    for (size_t off = 0; off < r->resp_hdrs_len;) {
+        const char *name = r->resp_hdrs + off, *value = name + strlen(name) + 1;
+        if (add_header(wsi, name, value, &p, end))
+            goto out;
+        off = (size_t)(value - r->resp_hdrs) + strlen(value) + 1;
+    }
+    if (r->close_after && add_header(wsi, "connection", "close", &p, end))
+        goto out;
+    if (r->actid[0] && (r->op == OP_INVOKE || r->op == OP_WEB) &&
+        add_header(wsi, "x-openwhisk-activation-id", r->actid, &p, end))
+        goto out;
+    if (lws_finalize_write_http_header(wsi, start, &p, end))
+        goto out;
+    rc = 0;
+out:
+    free(buf);
+    return rc;
+}
+
 static int write_response(struct lws *wsi, gw_req *r)
 {
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
-
     if (!r->headers_sent) {
-        if (lws_add_http_common_headers(wsi, (unsigned)r->status, "application/json",
-                                        r->resp_len, &p, end) ||
-            lws_add_http_header_by_name(wsi, (const unsigned char *)"access-control-allow-origin:",
-                                        (const unsigned char *)"*", 1, &p, end) ||
-            (r->close_after &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                         (const unsigned char *)"close", 5, &p, end)) ||
-            (r->actid[0] && r->op == OP_INVOKE &&
-             lws_add_http_header_by_name(wsi, (const unsigned char *)"x-openwhisk-activation-id:",
-                                         (const unsigned char *)r->actid, 32, &p, end)) ||
-            lws_finalize_write_http_header(wsi, start, &p, end))
+        if (write_headers(wsi, r))
             return -1;
         r->headers_sent = true;
+        if (r->head_only)
+            return 1; /* HEAD: the length is said, the body is not sent */
         if (r->resp_len > 0) {
             lws_callback_on_writable(wsi);
             return 0;
@@ -157,7 +198,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         if (r == NULL)
             return -1;
         pss->req = r;
-        if (r->method == GW_POST || r->method == GW_PUT) {
+        if (r->method != GW_GET && r->method != GW_HEAD) {
+            /* a body may come with any other method (web actions take PATCH and DELETE) */
             long long n = -1;
             if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
                 n = atoll(cl);
@@ -167,7 +209,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
                 r->body_too_large = true;
                 return 0;
             }
-            if (n < 0 && lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+            if (n < 0 && (r->method == GW_POST || r->method == GW_PUT || r->method == GW_PATCH) &&
+                lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
                 /* lws 4.1 does not hand chunked request bodies to the server: say so */
                 r->length_required = true;
                 complete(wsi, r);

@@ -24,6 +24,14 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("auth_cache_ms", "SQ_GATEWAY_AUTH_CACHE_MS", 0, 600000, 5000, G.cfg.auth_cache_ms),
     SQ_CFG_INT("blocking_wait_ms", "SQ_GATEWAY_BLOCKING_WAIT_MS", 100, 600000, 60000, G.cfg.blocking_wait_ms),
     SQ_CFG_INT("op_timeout_ms", "SQ_GATEWAY_OP_TIMEOUT_MS", 100, 600000, 10000, G.cfg.op_timeout_ms),
+    /* what web actions need of an action (annotations, final parameters), kept this long
+     * unless a change event drops it first */
+    SQ_CFG_INT("web_cache_ms", "SQ_GATEWAY_WEB_CACHE_MS", 0, 3600000, 60000, G.cfg.web_cache_ms),
+    /* request headers outside lws's table of known ones that web actions see in __ow_headers */
+    SQ_CFG_STR("web_headers", "SQ_GATEWAY_WEB_HEADERS",
+               "x-require-whisk-auth,x-request-id,x-api-key,x-csrf-token,x-correlation-id,x-amz-date,"
+               "x-github-event,x-hub-signature,x-hub-signature-256,x-slack-signature,x-forwarded-port",
+               G.cfg.web_headers),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
@@ -42,6 +50,13 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
 static void on_auth_event(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     gw_auth_cache_clear();
+    gw_web_cache_clear();
+}
+
+/* An action or package changed: what web actions know of them is read again. */
+static void on_entity_event(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    gw_web_cache_clear();
 }
 
 static void *http_thread(void *arg)
@@ -76,8 +91,12 @@ int main(void)
         goto out;
     }
     natsSubscription_SetPendingLimits(G.replies, -1, -1);
-    sq_bus_route events[] = { { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = on_auth_event } };
-    if (sq_bus_serve(G.bus, events, 1) != SQ_OK || sq_bus_serve_health(G.bus, "gateway") != SQ_OK ||
+    sq_bus_route events[] = {
+        { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = on_auth_event },
+        { .subject = "sq.evt.entity.*.action", .queue = NULL, .fn = on_entity_event },
+        { .subject = "sq.evt.entity.*.package", .queue = NULL, .fn = on_entity_event },
+    };
+    if (sq_bus_serve(G.bus, events, 3) != SQ_OK || sq_bus_serve_health(G.bus, "gateway") != SQ_OK ||
         gw_http_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
@@ -95,6 +114,7 @@ out:
     sq_bus_destroy(G.bus);
     if (G.ctx)
         lws_context_destroy(G.ctx);
+    gw_web_cache_clear();
     sq_config_free(config, NCONFIG);
     nats_Close();
     return rc;

@@ -111,7 +111,32 @@ void gw_req_free(gw_req *r)
         msgpack_zone_destroy(&r->ident_zone);
     free(r->body);
     free(r->resp);
+    free(r->resp_hdrs);
+    free(r->resp_ctype_own);
+    gw_web_free(r->web);
     free(r);
+}
+
+void gw_add_header(gw_req *r, const char *name, const char *value)
+{
+    size_t a = strlen(name) + 1, b = strlen(value) + 1;
+    char *h = realloc(r->resp_hdrs, r->resp_hdrs_len + a + b);
+    if (h == NULL)
+        return;
+    memcpy(h + r->resp_hdrs_len, name, a);
+    memcpy(h + r->resp_hdrs_len + a, value, b);
+    r->resp_hdrs = h;
+    r->resp_hdrs_len += a + b;
+}
+
+void gw_add_cors(gw_req *r, const char *request_headers)
+{
+    r->cors = true;
+    gw_add_header(r, "Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
+    gw_add_header(r, "Access-Control-Allow-Headers",
+                  request_headers && *request_headers
+                      ? request_headers
+                      : "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
 }
 
 void gw_respond(gw_req *r, int status, char *json, size_t len)

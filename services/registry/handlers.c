@@ -308,7 +308,7 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
     switch (k) {
     case K_ACTION: {
         sq_action a;
-        if ((st = reg_store_get_action(ctx->store, req.ns, pkg, base, resolve || req.code,
+        if ((st = reg_store_get_action(ctx->store, req.ns, pkg, base, req.code,
                                        req.shared, &z, &a, err, sizeof err)) == SQ_OK)
             sq_action_encode(&a, reply_start(&r));
         break;

@@ -39,17 +39,17 @@ void reg_config_free(void);
 #define REG_SYSTEM_NS        "whisk.system"
 
 /* Bounds of the per-action limits, as OpenWhisk's defaults. */
-#define REG_TIMEOUT_MIN      100
-#define REG_TIMEOUT_MAX      300000
-#define REG_MEMORY_MIN       128
-#define REG_MEMORY_MAX       512
-#define REG_LOGS_MIN         0
-#define REG_LOGS_MAX         10
-#define REG_CONCURRENCY_MIN  1
-#define REG_CONCURRENCY_MAX  500
+#define REG_TIMEOUT_MIN      SQ_LIMIT_TIMEOUT_MIN
+#define REG_TIMEOUT_MAX      SQ_LIMIT_TIMEOUT_MAX
+#define REG_MEMORY_MIN       SQ_LIMIT_MEMORY_MIN
+#define REG_MEMORY_MAX       SQ_LIMIT_MEMORY_MAX
+#define REG_LOGS_MIN         SQ_LIMIT_LOGS_MIN
+#define REG_LOGS_MAX         SQ_LIMIT_LOGS_MAX
+#define REG_CONCURRENCY_MIN  SQ_LIMIT_CONCURRENCY_MIN
+#define REG_CONCURRENCY_MAX  SQ_LIMIT_CONCURRENCY_MAX
 
 #define REG_CODE_MAX         (48L * 1024 * 1024)  /* exec.code, bytes (base64 text if binary) */
-#define REG_SEQ_MAX          50                   /* atomic actions in a sequence, inlined */
+#define REG_SEQ_MAX          SQ_SEQUENCE_MAX      /* atomic actions in a sequence, inlined */
 
 #define REG_LIST_DEFAULT     30
 #define REG_LIST_MAX         200

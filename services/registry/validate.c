@@ -7,6 +7,7 @@
  * so they use JSON's words (object, array) and OpenWhisk's phrasing. */
 #include "registry.h"
 
+#include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
 #include <sodium.h>
@@ -267,14 +268,28 @@ static sq_status parse_common(const msgpack_object *entity, const char *what, bo
 
 /* ---- actions ------------------------------------------------------------------------------ */
 
-static bool is_supported_kind(const char *kind)
+/* openwhisk/dockerskeleton, with or without a registry prefix or a tag */
+static bool is_skeleton_image(const char *img)
 {
-    static const char *const kinds[] = { "nodejs:20", "nodejs:default", "python:3", "native",
-                                         "sequence" };
-    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++)
-        if (strcmp(kind, kinds[i]) == 0)
-            return true;
-    return false;
+    static const char name[] = "openwhisk/dockerskeleton";
+    const char *slash = strrchr(img, '/'), *colon = strrchr(img, ':');
+    size_t n = colon && slash && colon > slash ? (size_t)(colon - img) : strlen(img);
+    size_t k = sizeof name - 1;
+    return n >= k && strncmp(img + n - k, name, k) == 0 && (n == k || img[n - k - 1] == '/');
+}
+
+/* OpenWhisk's Exec.isBinaryCode: non-empty, a multiple of 4 long, and only the base64
+ * alphabet (padding at the end). */
+static bool looks_binary(const char *code, size_t n)
+{
+    if (n == 0 || n % 4 != 0)
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)code[i];
+        if (!(isalnum(c) || c == '+' || c == '/' || (c == '=' && i >= n - 2)))
+            return false;
+    }
+    return true;
 }
 
 static sq_status parse_components(const msgpack_object *e, const char *ns, sq_arena_t *ar,
@@ -329,10 +344,29 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
         return bad(err, errlen, "exec.kind is required");
     if ((x->kind = sq_mp_strdup(ar, kind)) == NULL)
         return bad(err, errlen, "exec.kind must be a string");
-    if (!is_supported_kind(x->kind))
-        return bad(err, errlen, "kind '%.64s' is not supported", x->kind);
     if (strcmp(x->kind, "sequence") == 0)
         return parse_components(e, ns, ar, out, err, errlen);  /* code, main: ignored */
+    if (strcmp(x->kind, "blackbox") == 0) {
+        /* what `wsk action create --native` sends: the skeleton image with a zip holding
+         * an executable "exec", which is what the native runtime runs; no other image */
+        const msgpack_object *image = field(e, "image");
+        char *img = image ? sq_mp_strdup(ar, image) : NULL;
+        if (img == NULL || !is_skeleton_image(img))
+            return bad(err, errlen,
+                       "Squall does not run container images ('%.128s'): create the action with "
+                       "kind 'native' and an executable (or a zip holding 'exec') as its code",
+                       img ? img : "no image");
+        if (field(e, "code") == NULL)
+            return bad(err, errlen, "a blackbox action on the skeleton image needs its code: "
+                                    "an executable, or a zip holding 'exec'");
+        x->kind = "native";
+    } else {
+        /* "family:default" is stored as the kind it stands for, as OpenWhisk does */
+        const char *k = sq_kind_resolve(x->kind);
+        if (k == NULL)
+            return bad(err, errlen, "kind '%.64s' is not supported", x->kind);
+        x->kind = (char *)k;
+    }
 
     code = field(e, "code");
     if (code == NULL || code->type != MSGPACK_OBJECT_STR)
@@ -353,6 +387,10 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
         if (binary->type != MSGPACK_OBJECT_BOOLEAN)
             return bad(err, errlen, "exec.binary must be a boolean");
         x->binary = binary->via.boolean;
+    } else {
+        /* no flag: OpenWhisk decides by the code itself (Exec.isBinaryCode), so that a base64
+         * zip sent without "binary" is a zip */
+        x->binary = looks_binary(x->code, code->via.str.size);
     }
     if (x->binary && !base64_valid(x->code, code->via.str.size))
         return bad(err, errlen, "exec.code must be base64 when exec.binary is true");

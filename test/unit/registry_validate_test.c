@@ -118,14 +118,34 @@ static void test_action_parse(void)
     msgpack_object e;
 
     SECTION("action parse");
-    static const char *const kinds[] = { "nodejs:20", "nodejs:default", "python:3", "native" };
-    for (size_t i = 0; i < 4; i++) {
+    /* family:default is stored as the kind it stands for */
+    static const char *const kinds[][2] = { { "nodejs:20", "nodejs:20" },
+                                            { "nodejs:default", "nodejs:20" },
+                                            { "python:3", "python:3" },
+                                            { "python:default", "python:3" },
+                                            { "native", "native" },
+                                            { "native:default", "native" } };
+    for (size_t i = 0; i < sizeof kinds / sizeof kinds[0]; i++) {
         char body[128];
-        snprintf(body, sizeof body, "{\"exec\":{\"kind\":\"%s\",\"code\":\"x\"}}", kinds[i]);
+        snprintf(body, sizeof body, "{\"exec\":{\"kind\":\"%s\",\"code\":\"x\"}}", kinds[i][0]);
         e = J(body);
-        CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, kinds[i]);
-        CHECK(p.has_exec && strcmp(p.exec.kind, kinds[i]) == 0, "kind kept");
+        CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, kinds[i][0]);
+        CHECK(p.has_exec && strcmp(p.exec.kind, kinds[i][1]) == 0, "kind %s stored as %s",
+              kinds[i][0], p.exec.kind);
+        CHECK(!p.exec.binary, "code x is not binary");
     }
+    /* base64 code without a flag is binary (OpenWhisk's Exec.isBinaryCode) */
+    e = J("{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"UEsDBA==\"}}");
+    CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "base64 code");
+    CHECK(p.exec.binary, "base64 code without a flag is binary");
+    /* the skeleton image runs on native; other images are refused */
+    e = J("{\"exec\":{\"kind\":\"blackbox\",\"image\":\"openwhisk/dockerskeleton:1.3.3\","
+          "\"code\":\"UEsDBA==\",\"binary\":true}}");
+    CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "skeleton");
+    CHECK(strcmp(p.exec.kind, "native") == 0, "skeleton runs on native");
+    e = J("{\"exec\":{\"kind\":\"blackbox\",\"image\":\"evilopenwhisk/dockerskeleton\","
+          "\"code\":\"UEsDBA==\"}}");
+    CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_ERR_BAD_REQUEST, "look-alike image");
     e = J("{\"exec\":{\"kind\":\"sequence\",\"components\":[\"a\",\"/_/p/b\",\"/other/c\",\"o2/q/d\"],"
           "\"code\":\"ignored\"}}");
     CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "sequence");
@@ -155,7 +175,7 @@ static void test_action_parse(void)
         { "{\"exec\":{\"code\":\"x\"}}", "exec.kind is required", SQ_ERR_BAD_REQUEST },
         { "{\"exec\":{\"kind\":7,\"code\":\"x\"}}", "exec.kind must be a string", SQ_ERR_BAD_REQUEST },
         { "{\"exec\":{\"kind\":\"cobol:1\",\"code\":\"x\"}}", "not supported", SQ_ERR_BAD_REQUEST },
-        { "{\"exec\":{\"kind\":\"blackbox\",\"image\":\"x\"}}", "not supported", SQ_ERR_BAD_REQUEST },
+        { "{\"exec\":{\"kind\":\"blackbox\",\"image\":\"x\"}}", "does not run container images", SQ_ERR_BAD_REQUEST },
         { "{\"exec\":{\"kind\":\"nodejs:20\"}}", "'code' must be a string", SQ_ERR_BAD_REQUEST },
         { "{\"exec\":{\"kind\":\"nodejs:20\",\"code\":1}}", "'code' must be a string", SQ_ERR_BAD_REQUEST },
         { "{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"x\",\"main\":[]}}", "exec.main", SQ_ERR_BAD_REQUEST },
