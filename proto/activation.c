@@ -40,6 +40,68 @@ void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
     sq_mp_kv_bool(pk, "publish", m->publish);
 }
 
+static void annot_str(msgpack_packer *pk, const char *key, const char *value)
+{
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_str(pk, "key", key);
+    sq_mp_kv_str(pk, "value", value);
+}
+
+static void annot_bool(msgpack_packer *pk, const char *key, bool value)
+{
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_str(pk, "key", key);
+    sq_mp_kv_bool(pk, "value", value);
+}
+
+static void annot_int(msgpack_packer *pk, const char *key, int64_t value)
+{
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_str(pk, "key", key);
+    sq_mp_kv_int(pk, "value", value);
+}
+
+void sq_act_annots_encode(const sq_act_annots *a, msgpack_packer *pk)
+{
+    bool caused_by = a->caused_by && *a->caused_by, cause = a->cause && *a->cause;
+    /* counted from the same conditions that write them below */
+    uint32_t n = 2 + (a->composition ? 1 : 0) + (a->conductor ? 1 : 0) + (a->limits ? 1 : 0) +
+                 (a->binding ? 1 : 0) + (a->wait_time >= 0 ? 1 : 0) + (a->init_time >= 0 ? 1 : 0) +
+                 (a->timeout ? 1 : 0) + (caused_by ? 1 : 0) + (cause ? 1 : 0) + (a->invoker ? 1 : 0);
+
+    msgpack_pack_array(pk, n);
+    if (a->composition)
+        annot_bool(pk, "topmost", a->topmost);
+    annot_str(pk, "path", a->path ? a->path : "");
+    if (a->conductor)
+        annot_bool(pk, "conductor", true);
+    annot_str(pk, "kind", a->kind ? a->kind : "");
+    if (a->limits) {
+        msgpack_pack_map(pk, 2);
+        sq_mp_kv_str(pk, "key", "limits");
+        sq_mp_pack_str(pk, "value");
+        msgpack_pack_map(pk, 4);
+        sq_mp_kv_int(pk, "timeout", a->limits->timeout);
+        sq_mp_kv_int(pk, "memory", a->limits->memory);
+        sq_mp_kv_int(pk, "logs", a->limits->logs);
+        sq_mp_kv_int(pk, "concurrency", a->limits->concurrency);
+    }
+    if (a->binding)
+        annot_str(pk, "binding", a->binding);
+    if (a->wait_time >= 0)
+        annot_int(pk, "waitTime", a->wait_time);
+    if (a->init_time >= 0)
+        annot_int(pk, "initTime", a->init_time);
+    if (a->timeout)
+        annot_bool(pk, "timeout", true);
+    if (caused_by)
+        annot_str(pk, "causedBy", a->caused_by);
+    if (cause)
+        annot_str(pk, "cause", a->cause);
+    if (a->invoker)
+        annot_str(pk, "invoker", a->invoker);
+}
+
 typedef struct act_wire {
     sq_activation a;
     int64_t status_code;

@@ -295,6 +295,28 @@ typedef struct sq_activation {
 void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
 SQ_DECODER(sq_activation);
 
+/* The annotations of an activation record, as OpenWhisk writes them: one encoder for every
+ * service that makes a record (invoker, scheduler for sequences and lost work), so their
+ * shapes cannot drift. Packs [{key, value}, ...] in this order, leaving out what is absent:
+ * topmost (compositions), path, conductor, kind, limits {timeout, memory, logs, concurrency},
+ * binding, waitTime, initTime, timeout, causedBy, cause, invoker. */
+typedef struct sq_act_annots {
+    const char *path;            /* "ns[/pkg]/name" of what ran; required */
+    const char *kind;            /* exec kind; "sequence" for compositions; required */
+    const sq_limits *limits;     /* NULL: absent */
+    bool composition;            /* a sequence or conductor: topmost is written */
+    bool topmost, conductor;
+    const char *binding;         /* "ns/binding" when invoked through a binding; NULL: absent */
+    int64_t wait_time;           /* ms; < 0: absent */
+    int64_t init_time;           /* ms; < 0: absent (a warm start) */
+    bool timeout;                /* the action ran out of time */
+    const char *caused_by;       /* "sequence" | "trigger"; NULL or "": absent */
+    const char *cause;           /* the causing activation's id; NULL or "": absent */
+    const char *invoker;         /* the invoker that ran it; NULL: absent */
+} sq_act_annots;
+#define SQ_ACT_ANNOTS_INIT ((sq_act_annots){ .wait_time = -1, .init_time = -1 })
+void sq_act_annots_encode(const sq_act_annots *a, msgpack_packer *pk);
+
 /* sq.activations.{get,logs,list} request: map{ns, id?, name?, skip, limit, since, upto,
  * docs: bool, count: bool}. get -> the record; logs -> map{logs: [str]}; list ->
  * map{items: [record]}, newest first, logs and result left out unless docs; with count ->

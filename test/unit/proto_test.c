@@ -1353,9 +1353,50 @@ static void test_subj_token(void)
 
 /* ---------------------------------------------------------------- main */
 
+/* The record's annotations: every combination of what may be absent packs an array whose
+ * length is the number of {key, value} maps in it, in OpenWhisk's shapes. */
+static void test_act_annots(void)
+{
+    static const sq_limits lim = { .timeout = 1000, .memory = 256, .logs = 10, .concurrency = 1 };
+    for (unsigned mask = 0; mask < (1u << 10); mask++) {
+        sq_act_annots a = SQ_ACT_ANNOTS_INIT;
+        msgpack_sbuffer sb;
+        msgpack_packer pk;
+        msgpack_zone z;
+        msgpack_object o;
+        size_t want = 2, off = 0;
+        a.path = "guest/pkg/a";
+        a.kind = "nodejs:20";
+        if (mask & 1) { a.composition = true; a.topmost = mask & 2; want++; }
+        if (mask & 4) { a.conductor = true; want++; }
+        if (mask & 8) { a.limits = &lim; want++; }
+        if (mask & 16) { a.binding = "other/b"; want++; }
+        if (mask & 32) { a.wait_time = 3; want++; }
+        if (mask & 64) { a.init_time = 0; want++; }
+        if (mask & 128) { a.timeout = true; want++; }
+        if (mask & 256) { a.caused_by = "trigger"; a.cause = "0123456789abcdef0123456789abcdef"; want += 2; }
+        if (mask & 512) { a.invoker = "inv-1"; want++; }
+        sq_proto_buf_init(&sb, &pk);
+        sq_act_annots_encode(&a, &pk);
+        msgpack_zone_init(&z, 1024);
+        CHECK(msgpack_unpack(sb.data, sb.size, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS && off == sb.size,
+              "annots %#x: does not unpack as exactly one object", mask);
+        CHECK(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == want,
+              "annots %#x: %u entries, want %zu", mask, o.type == MSGPACK_OBJECT_ARRAY ? o.via.array.size : 0, want);
+        for (uint32_t i = 0; o.type == MSGPACK_OBJECT_ARRAY && i < o.via.array.size; i++) {
+            const msgpack_object *kv = &o.via.array.ptr[i];
+            CHECK(kv->type == MSGPACK_OBJECT_MAP && kv->via.map.size == 2 && sq_mp_get(kv, "key") &&
+                  sq_mp_get(kv, "value"), "annots %#x: entry %u is not {key, value}", mask, i);
+        }
+        msgpack_zone_destroy(&z);
+        msgpack_sbuffer_destroy(&sb);
+    }
+}
+
 int main(void)
 {
     sq_log_init("proto_test");
+    test_act_annots();
     msgpack_zone_init(&g_zone, 65536);
     make_samples();
     test_roundtrips();
