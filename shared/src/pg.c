@@ -58,7 +58,11 @@ sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
     for (int waited = 0;; waited += 200) {
         PGconn *c = PQconnectdb(conninfo);
         if (PQstatus(c) == CONNECTION_OK) {
+            const char *su = PQparameterStatus(c, "is_superuser");
             PQsetNoticeProcessor(c, on_notice, NULL);
+            if (su != NULL && strcmp(su, "on") == 0)
+                sq_warn("connected to PostgreSQL as superuser \"%s\": a service should use a role "
+                        "that owns its own tables only", PQuser(c));
             *out = c;
             return SQ_OK;
         }

@@ -181,6 +181,10 @@ test('no PostgreSQL password in any log', () => {
     for (const s of secrets) assert.ok(!text.includes(s), `a PostgreSQL password is in ${f}`);
   }
   assert.ok(seen > 1000, 'the logs are (nearly) empty');
-  // the services name their role, not a password, in the configuration they log
+  // the services name their role, not a password, in the configuration they log; none of them
+  // found itself connected as a superuser (libsq warns)
   assert.match(fs.readFileSync(path.join(dir, 'auth.log'), 'utf8'), /config pg_dsn = ".*user=sq_auth passfile=/);
+  for (const svc of Object.keys(SERVICES)) {
+    assert.doesNotMatch(fs.readFileSync(path.join(dir, `${svc}.log`), 'utf8'), /connected to PostgreSQL as superuser/, svc);
+  }
 });
