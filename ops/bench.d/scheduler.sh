@@ -141,9 +141,14 @@ if [[ -f $STATE/nats/users ]]; then
   pw="$(awk '$1 == "activations" {print $2}' "$STATE/nats/users")"
   [[ -n $pw ]] && ACT_URL="nats://activations:$pw@127.0.0.1:$SQ_NATS_PORT"
 fi
+# and its own PostgreSQL role (ops/squall's pg_dsn) when the stack has them
+ACT_DSN=""
+if [[ -f $STATE/pgpass/activations ]]; then
+  ACT_DSN="host=$STATE/pg/run port=$SQ_PG_PORT dbname=squall user=sq_activations passfile=$STATE/pgpass/activations"
+fi
 setsid bash -c 'set -a; . "$0"; set +a; unset SQ_ADMIN_TOKEN SQ_NATS_USER SQ_NATS_PASS; export SQ_NATS_URL=$3;
-                echo $$ > "$1"; exec "$2"' \
-  "$STATE/env" "$STATE/pids/activations.pid" "$BUILD/services/activations/squall-activations" "$ACT_URL" \
+                [[ -n $4 ]] && export SQ_PG_DSN=$4; echo $$ > "$1"; exec "$2"' \
+  "$STATE/env" "$STATE/pids/activations.pid" "$BUILD/services/activations/squall-activations" "$ACT_URL" "$ACT_DSN" \
   </dev/null >>"$STATE/logs/activations.log" 2>&1 &
 # the clock starts with the first record stored (the service's start-up is not throughput)
 for _ in $(seq 1 300); do (( $(count "$STORE_NAME") > 0 )) && break; sleep 0.02; done

@@ -16,7 +16,7 @@
 /* PostgreSQL's notices (CREATE ... IF NOT EXISTS...) on our log, not raw on stderr. */
 static void on_notice(void *arg, const char *message)
 {
-    sq_debug("postgresql: %.*s", (int)strcspn(message, "\n"), message);
+    sq_debug("postgresql: %s", sq_pg_text(message));
 }
 
 int main(void)
@@ -40,7 +40,7 @@ int main(void)
     if (sq_pg_connect(&wconn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
         goto out;
     PQsetNoticeProcessor(wconn, on_notice, NULL);
-    if (sq_pg_migrate(wconn, act_cfg.schema_dir) != SQ_OK ||
+    if (sq_pg_migrate(wconn, act_cfg.schema_dir, "activations") != SQ_OK ||
         sq_pg_connect(&rd.conn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
         goto out;
     PQsetNoticeProcessor(rd.conn, on_notice, NULL);

@@ -1,5 +1,5 @@
 /* All the SQL of squall-activations, on the `activations` table: daily range partitions of
- * start_ms (schemas/0003_activations_partitions.sql).
+ * start_ms (schemas/activations/0002_partitions.sql).
  *
  * Writes. A batch goes in as one prepared statement that unnests seven arrays bound in
  * binary (ids, namespaces, names, starts, ends, status codes, records): the statement text
@@ -24,6 +24,7 @@
 
 #include "act.h"
 #include "sq/log.h"
+#include "sq/pg.h"
 #include "sq/util.h"
 
 #define DAY_MS ((int64_t)86400000)
@@ -39,18 +40,11 @@
 enum { OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_TEXT = 25, OID_UUID = 2950,
        OID_BYTEA_A = 1001, OID_INT2_A = 1005, OID_TEXT_A = 1009, OID_INT8_A = 1016, OID_UUID_A = 2951 };
 
-/* PostgreSQL's message on one line (it spreads some over several), for one log line. */
+/* PostgreSQL's message on one line (it spreads some over several), passwords masked, for
+ * one log line. */
 static void set_err(char *err, size_t errlen, PGconn *c)
 {
-    const char *m = PQerrorMessage(c);
-    size_t n;
-    snprintf(err, errlen, "%s", m && *m ? m : "unknown error");
-    for (char *p = err; *p; p++)
-        if (*p == '\n' || *p == '\t')
-            *p = ' ';
-    n = strlen(err);
-    while (n > 0 && err[n - 1] == ' ')
-        err[--n] = '\0';
+    snprintf(err, errlen, "%s", sq_pg_error(c));
 }
 
 static const char *sqlstate(const PGresult *r)

@@ -31,7 +31,7 @@ sq_status auth_store_open(auth_store_t **out, const char *dsn, const char *schem
     pthread_mutex_init(&s->lock, NULL);
     if ((st = sq_pg_connect(&s->conn, dsn, wait_ms)) != SQ_OK)
         goto fail;
-    if ((st = sq_pg_migrate(s->conn, schema_dir)) != SQ_OK)
+    if ((st = sq_pg_migrate(s->conn, schema_dir, "auth")) != SQ_OK)
         goto fail;
     *out = s;
     return SQ_OK;
@@ -70,7 +70,7 @@ static PGresult *run(auth_store_t *s, const char *sql, int n, const char *const 
 {
     PGresult *r = PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, 1);
     if (!res_ok(r))
-        sq_error("could not run auth statement: %s", PQerrorMessage(s->conn));
+        sq_error("could not run auth statement: %s", sq_pg_error(s->conn));
     return r;
 }
 

@@ -154,7 +154,7 @@ sq_status reg_store_open(reg_store_t **out, const char *dsn, const char *schema_
     pthread_mutex_init(&s->lock, NULL);
     if ((st = sq_pg_connect(&s->conn, dsn, wait_ms)) != SQ_OK)
         goto fail;
-    if ((st = sq_pg_migrate(s->conn, schema_dir)) != SQ_OK)
+    if ((st = sq_pg_migrate(s->conn, schema_dir, "registry")) != SQ_OK)
         goto fail;
     *out = s;
     return SQ_OK;
@@ -253,7 +253,7 @@ static PGresult *run(reg_store_t *s, const char *sql, const params *p)
     PGresult *r = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->vals : NULL,
                                p ? p->lens : NULL, p ? p->fmts : NULL, 1);
     if (!res_ok(r))
-        sq_error("could not run registry statement: %s", PQerrorMessage(s->conn));
+        sq_error("could not run registry statement: %s", sq_pg_error(s->conn));
     return r;
 }
 

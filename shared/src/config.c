@@ -2,6 +2,7 @@
  * environment. See config.h. */
 #include "sq/config.h"
 #include "sq/log.h"
+#include "sq/util.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -133,16 +134,15 @@ void sq_config_log(const sq_cfg_entry *table, size_t n)
             break;
         case SQ_CFG_T_STR: {
             const char *v = *(char **)e->field;
-            const char *scheme = v ? strstr(v, "://") : NULL;
-            const char *at = scheme ? strchr(scheme, '@') : NULL;
-            const char *colon = scheme ? strchr(scheme + 3, ':') : NULL;
-            if (e->secret && v && *v)
+            char shown[2048];
+            if (e->secret && v && *v) {
                 sq_info("config %s = \"********\"", e->name);
-            else if (at != NULL && colon != NULL && colon < at)
-                /* a URL with a password (nats://user:secret@host): keep the user only */
-                sq_info("config %s = \"%.*s:********%s\"", e->name, (int)(colon - v), v, at);
-            else
-                sq_info("config %s = \"%s\"", e->name, v ? v : "");
+                break;
+            }
+            /* a URL with a password (nats://user:secret@host), a PostgreSQL connection
+             * string with password=...: the password masked */
+            sq_mask_secrets(v ? v : "", shown, sizeof shown);
+            sq_info("config %s = \"%s\"", e->name, shown);
             break;
         }
         }

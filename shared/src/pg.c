@@ -1,7 +1,10 @@
 /* PostgreSQL connection and migrations; see pg.h. */
 #include "sq/pg.h"
 #include "sq/log.h"
+#include "sq/util.h"
 
+#include <ctype.h>
+#include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -16,20 +19,55 @@
  * format, rather than raw to stderr. */
 static void on_notice(void *arg, const char *message)
 {
-    sq_debug("postgresql: %.*s", (int)strcspn(message, "\n"), message);
+    sq_debug("postgresql: %s", sq_pg_text(message));
+}
+
+const char *sq_pg_text(const char *message)
+{
+    static _Thread_local char buf[1024];
+    char *e;
+
+    sq_mask_secrets(message ? message : "", buf, sizeof buf);
+    for (char *p = buf; *p; p++)
+        if (*p == '\n' || *p == '\t')
+            *p = ' ';
+    e = buf + strlen(buf);
+    while (e > buf && e[-1] == ' ')
+        *--e = '\0';
+    return *buf ? buf : "unknown error";
+}
+
+const char *sq_pg_error(const PGconn *conn)
+{
+    return sq_pg_text(conn ? PQerrorMessage(conn) : NULL);
 }
 
 sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
 {
+    char *perr = NULL;
+    PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
+
+    /* libpq's parse errors quote the string around the fault, which may be a password */
+    *out = NULL;
+    if (opts == NULL) {
+        sq_error("could not parse the PostgreSQL connection string (not shown: it may hold a password)");
+        PQfreemem(perr);
+        return SQ_ERR_BAD_REQUEST;
+    }
+    PQconninfoFree(opts);
     for (int waited = 0;; waited += 200) {
         PGconn *c = PQconnectdb(conninfo);
         if (PQstatus(c) == CONNECTION_OK) {
+            const char *su = PQparameterStatus(c, "is_superuser");
             PQsetNoticeProcessor(c, on_notice, NULL);
+            if (su != NULL && strcmp(su, "on") == 0)
+                sq_warn("connected to PostgreSQL as superuser \"%s\": a service should use a role "
+                        "that owns its own tables only", PQuser(c));
             *out = c;
             return SQ_OK;
         }
         if (waited >= wait_ms) {
-            sq_error("could not connect to PostgreSQL: %s", PQerrorMessage(c));
+            sq_error("could not connect to PostgreSQL: %s", sq_pg_error(c));
             PQfinish(c);
             *out = NULL;
             return SQ_ERR_DB;
@@ -56,7 +94,7 @@ static int exec_ok(PGconn *c, const char *sql)
     PGresult *r = PQexec(c, sql);
     int ok = PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
-        sq_error("could not run migration statement: %s", PQerrorMessage(c));
+        sq_error("could not run migration statement: %s", sq_pg_error(c));
     PQclear(r);
     return ok;
 }
@@ -91,14 +129,36 @@ static char *slurp(const char *path)
     return buf;
 }
 
-sq_status sq_pg_migrate(PGconn *conn, const char *dir)
+/* An owner names a directory and a table: lower-case letters, digits and '_' only. */
+static bool owner_valid(const char *owner)
+{
+    size_t n = strlen(owner);
+    if (n == 0 || n > 40 || !islower((unsigned char)owner[0]))
+        return false;
+    for (size_t i = 0; i < n; i++)
+        if (!islower((unsigned char)owner[i]) && !isdigit((unsigned char)owner[i]) && owner[i] != '_')
+            return false;
+    return true;
+}
+
+sq_status sq_pg_migrate(PGconn *conn, const char *schema_dir, const char *owner)
 {
     struct dirent **list = NULL;
-    int n = scandir(dir, &list, is_migration, by_name);
     sq_status st = SQ_OK;
-    char lock[128];
+    char lock[128], dir[4096], sql_create[256], sql_done[160], sql_record[160];
+    int n;
 
-    if (n < 0) {
+    if (!owner_valid(owner)) {
+        sq_error("invalid migration owner \"%s\"", owner);
+        return SQ_ERR_INTERNAL;
+    }
+    snprintf(dir, sizeof dir, "%s/%s", schema_dir, owner);
+    snprintf(sql_create, sizeof sql_create,
+             "CREATE TABLE IF NOT EXISTS %s_schema_migrations ("
+             " name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())", owner);
+    snprintf(sql_done, sizeof sql_done, "SELECT 1 FROM %s_schema_migrations WHERE name = $1", owner);
+    snprintf(sql_record, sizeof sql_record, "INSERT INTO %s_schema_migrations(name) VALUES ($1)", owner);
+    if ((n = scandir(dir, &list, is_migration, by_name)) < 0) {
         sq_error("could not read schema directory \"%s\": %s", dir, strerror(errno));
         return SQ_ERR_IO;
     }
@@ -107,13 +167,12 @@ sq_status sq_pg_migrate(PGconn *conn, const char *dir)
     snprintf(lock, sizeof lock, "SELECT pg_advisory_lock(%lld)", MIGRATION_LOCK);
     if (!exec_ok(conn, lock))
         st = SQ_ERR_DB;
-    else if (!exec_ok(conn, "CREATE TABLE IF NOT EXISTS sq_schema_migrations ("
-                            " name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())"))
+    else if (!exec_ok(conn, sql_create))
         st = SQ_ERR_DB;
     for (int i = 0; i < n && st == SQ_OK; i++) {
         const char *name = list[i]->d_name;
         const char *params[1] = { name };
-        char path[4096];
+        char path[sizeof dir + 256];
         char *sql;
         PGresult *r;
         int done;
@@ -123,8 +182,7 @@ sq_status sq_pg_migrate(PGconn *conn, const char *dir)
             st = SQ_ERR_DB;
             break;
         }
-        r = PQexecParams(conn, "SELECT 1 FROM sq_schema_migrations WHERE name = $1", 1, NULL,
-                         params, NULL, NULL, 0);
+        r = PQexecParams(conn, sql_done, 1, NULL, params, NULL, NULL, 0);
         done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
         PQclear(r);
         if (done) {
@@ -138,17 +196,21 @@ sq_status sq_pg_migrate(PGconn *conn, const char *dir)
             break;
         }
         if (!exec_ok(conn, sql)) {
-            sq_error("migration \"%s\" failed", name);
+            sq_error("migration \"%s/%s\" failed", owner, name);
             exec_ok(conn, "ROLLBACK");
             st = SQ_ERR_DB;
         } else {
-            r = PQexecParams(conn, "INSERT INTO sq_schema_migrations(name) VALUES ($1)", 1, NULL,
-                             params, NULL, NULL, 0);
+            r = PQexecParams(conn, sql_record, 1, NULL, params, NULL, NULL, 0);
+            done = PQresultStatus(r) == PGRES_COMMAND_OK;
             PQclear(r);
-            if (exec_ok(conn, "COMMIT"))
-                sq_info("applied migration \"%s\"", name);
-            else
+            /* COMMIT of a failed transaction "succeeds" as a rollback: check the insert */
+            if (done && exec_ok(conn, "COMMIT"))
+                sq_info("applied migration \"%s/%s\"", owner, name);
+            else {
+                sq_error("could not record migration \"%s/%s\": %s", owner, name, sq_pg_error(conn));
+                exec_ok(conn, "ROLLBACK");
                 st = SQ_ERR_DB;
+            }
         }
         free(sql);
     }

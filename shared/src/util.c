@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 int64_t sq_now_ms(void)
@@ -78,6 +79,78 @@ bool sq_name_valid(const char *name)
             return false;
     }
     return true;
+}
+
+/* Appends n bytes of s to out at *o, keeping room for the terminator. */
+static void put(char *out, size_t outlen, size_t *o, const char *s, size_t n)
+{
+    while (n-- > 0 && *o + 1 < outlen)
+        out[(*o)++] = *s++;
+}
+
+/* The end of the value that starts at s: a quoted one ('a \'b\' c') or up to a blank, '&'
+ * or ';'. */
+static const char *value_end(const char *s)
+{
+    if (*s == '\'') {
+        for (s++; *s && *s != '\''; s++)
+            if (*s == '\\' && s[1] != '\0')
+                s++;
+        return *s ? s + 1 : s;
+    }
+    while (*s && !isspace((unsigned char)*s) && *s != '&' && *s != ';')
+        s++;
+    return s;
+}
+
+void sq_mask_secrets(const char *s, char *out, size_t outlen)
+{
+    static const char mask[] = "********";
+    size_t o = 0;
+
+    if (outlen == 0)
+        return;
+    for (const char *p = s; *p;) {
+        if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
+            /* scheme://user:password@host: the authority ends at the first '/', '?' or blank */
+            const char *a = p + 3, *at = NULL, *colon = NULL;
+            for (const char *q = a; *q && *q != '/' && *q != '?' && !isspace((unsigned char)*q); q++) {
+                if (*q == '@')
+                    at = q;
+            }
+            if (at != NULL)
+                colon = memchr(a, ':', (size_t)(at - a));
+            if (colon != NULL) {
+                put(out, outlen, &o, p, (size_t)(colon + 1 - p));
+                put(out, outlen, &o, mask, sizeof mask - 1);
+                p = at;
+            } else {
+                put(out, outlen, &o, p, 3);
+                p += 3;
+            }
+            continue;
+        }
+        if (isalpha((unsigned char)*p) || *p == '_') {
+            /* a word: a keyword when '=' follows (blanks allowed, as libpq allows them) */
+            const char *w = p, *q;
+            while (isalnum((unsigned char)*p) || *p == '_')
+                p++;
+            put(out, outlen, &o, w, (size_t)(p - w));
+            for (q = p; *q == ' ' || *q == '\t'; q++)
+                ;
+            if (*q == '=' && p - w >= 8 && strncasecmp(p - 8, "password", 8) == 0) {
+                for (q++; *q == ' ' || *q == '\t'; q++)
+                    ;
+                put(out, outlen, &o, p, (size_t)(q - p));
+                put(out, outlen, &o, mask, sizeof mask - 1);
+                p = value_end(q);
+            }
+            continue;
+        }
+        put(out, outlen, &o, p, 1);
+        p++;
+    }
+    out[o] = '\0';
 }
 
 static sigset_t sigs;

@@ -91,10 +91,16 @@ async function restart(stack, svc) {
     const line = fs.readFileSync(users, 'utf8').split('\n').find((l) => l.startsWith(`${svc} `));
     if (line) url = `nats://${svc}:${line.split(' ')[1]}@127.0.0.1:${stack.env.SQ_NATS_PORT}`;
   }
+  // its own PostgreSQL role, as ops/squall gives it (pg_dsn): the password file names it
+  let dsn = '';
+  const pass = path.join(stack.state, 'pgpass', svc);
+  if (fs.existsSync(pass)) {
+    dsn = `host=${path.join(stack.state, 'pg', 'run')} port=${stack.env.SQ_PG_PORT} dbname=squall user=sq_${svc} passfile=${pass}`;
+  }
   const child = spawn('bash', ['-c',
     'set -a; . "$0"; set +a; [[ $1 == auth ]] || unset SQ_ADMIN_TOKEN; unset SQ_NATS_USER SQ_NATS_PASS; ' +
-    '[[ -n $4 ]] && export SQ_NATS_URL=$4; echo $$ > "$2"; exec "$3"',
-    path.join(stack.state, 'env'), svc, path.join(stack.state, 'pids', `${svc}.pid`), bin, url],
+    '[[ -n $4 ]] && export SQ_NATS_URL=$4; [[ -n $5 ]] && export SQ_PG_DSN=$5; echo $$ > "$2"; exec "$3"',
+    path.join(stack.state, 'env'), svc, path.join(stack.state, 'pids', `${svc}.pid`), bin, url, dsn],
   { detached: true, stdio: ['ignore', logFd, logFd], env: Object.assign({}, process.env, stack.extraEnv) });
   child.unref();
   fs.closeSync(logFd);

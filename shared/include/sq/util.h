@@ -25,6 +25,13 @@ bool sq_id_valid(const char *id);
  * (at most 256 characters; \w is ASCII letters, digits and underscore). */
 bool sq_name_valid(const char *name);
 
+/* Copies s into out (outlen bytes, always terminated, cut short when it does not fit) with
+ * the secrets a connection string or URL can carry replaced by "********": the value of
+ * every keyword ending in "password" (libpq's `password=x`, `password = 'a b'`, a URI's
+ * `?password=x&...`) and the password in a URL's user information (`nats://u:secret@h`).
+ * For log lines: configuration values, PostgreSQL and NATS messages. */
+void sq_mask_secrets(const char *s, char *out, size_t outlen);
+
 /* Blocks the calling thread until SIGTERM or SIGINT arrives; returns the signal. Call
  * sq_signals_block() first thing in main, before any thread starts, so that every thread
  * inherits the blocked mask and the signal is delivered here. */

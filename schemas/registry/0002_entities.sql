@@ -1,4 +1,4 @@
--- Squall 0002: the rest of the registry's entity model: sequences, packages (and package
+-- registry 0002: the rest of the registry's entity model: sequences, packages (and package
 -- bindings), triggers and rules. Tables belong to the registry service only.
 
 -- A sequence keeps no code ('' in the code column) but its components: a msgpack array of

@@ -1,4 +1,4 @@
--- Squall 0002 (auth): subjects with several namespaces. A key belongs to a namespace *of
+-- auth 0002: subjects with several namespaces. A key belongs to a namespace *of
 -- its own subject* (0001 let a key's subject and its namespace's owner differ); keys are
 -- found by (subject, namespace) when rotated; namespaces remember when they were made;
 -- the limit overrides of a namespace are always a JSON object.

@@ -1,4 +1,4 @@
--- Squall 0003 (activations): activation records in daily range partitions of start_ms
+-- activations 0002: activation records in daily range partitions of start_ms
 -- (milliseconds since the epoch, UTC days), so that records older than the retention
 -- (SQ_ACT_RETENTION_DAYS) go by dropping a whole day's table: no DELETE, no vacuum. The
 -- activation store creates the partition of a day before it writes the day's first record
