@@ -203,22 +203,36 @@ async function waitFires(w, from, n, ms, ctx) {
   assert.ok(w.since(from) >= n, `${ctx}: ${w.since(from)} fire(s) in ${ms} ms, wanted ${n}`);
 }
 
-test('user block stops an alarm rule within a second; unblock resumes it', async () => {
+test('user block stops an alarm rule and a NATS feed within a second; unblock resumes them', async () => {
   await alarmRule(C);
+  // a NATS feed too: messages on ext.<C>.in fire trigger `msg`
+  const subject = `ext.${C}.in`;
+  await ok(C, 'PUT', '/namespaces/_/triggers/msg', {});
+  await ok(C, 'PUT', '/namespaces/_/rules/msgrule', { trigger: 'msg', action: 'cnt' });
+  h.expectStatus(await as(C, 'POST', '/namespaces/whisk.system/actions/nats/subscribe?blocking=true&result=true',
+    { lifecycleEvent: 'CREATE', triggerName: `/${C}/msg`, authKey: keys[C], subject }), 200);
+  const nc = await h.nats();
   const w = await watchFires(C, 'tick');
+  const m = await watchFires(C, 'msg');
+  const pump = setInterval(() => nc.publish(subject, Buffer.from('{"ping":true}')), 200);
   try {
-    await waitFires(w, Date.now(), 2, 5000, 'before the block');
+    await waitFires(w, Date.now(), 2, 5000, 'alarm before the block');
+    await waitFires(m, Date.now(), 2, 10000, 'NATS feed before the block');
     await admin(['user', 'block', C]);
     const blocked = Date.now();
     await h.sleep(4000);
-    assert.equal(w.since(blocked + 1000), 0, `fires more than a second after the block: ${w.times.filter((t) => t >= blocked).map((t) => t - blocked)}`);
-    // nothing ran for the blocked subject: no invoke gets past the scheduler either
+    assert.equal(w.since(blocked + 1000), 0, `alarm fires more than a second after the block: ${w.times.filter((t) => t >= blocked).map((t) => t - blocked)}`);
+    assert.equal(m.since(blocked + 1000), 0, `NATS feed fires more than a second after the block: ${m.times.filter((t) => t >= blocked).map((t) => t - blocked)}`);
+    // the blocked subject's key is refused too
     h.expectError(await as(C, 'GET', '/namespaces/_/actions'), 403);
     await admin(['user', 'unblock', C]);
     const unblocked = Date.now();
-    await waitFires(w, unblocked, 2, 5000, 'after the unblock');
+    await waitFires(w, unblocked, 2, 5000, 'alarm after the unblock');
+    await waitFires(m, unblocked, 2, 5000, 'NATS feed after the unblock');
   } finally {
+    clearInterval(pump);
     w.stop();
+    m.stop();
   }
 });
 
