@@ -151,8 +151,8 @@ static sq_status collect_defaults(sched_entry *e)
     return SQ_OK;
 }
 
-/* OpenWhisk's rule for boolean annotations (conductor, final, provide-api-key): the annotation is there with
- * a value that is not falsy (zero, null, false, the empty string). */
+/* OpenWhisk's rule for boolean annotations (conductor, final, provide-api-key): the
+ * annotation is there with a value that is not falsy (zero, null, false, the empty string). */
 static bool annotation_truthy(const msgpack_object *annotations, const char *key)
 {
     if (annotations->type != MSGPACK_OBJECT_ARRAY)

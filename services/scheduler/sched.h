@@ -139,8 +139,8 @@ void sched_limits_destroy(sched_limits *l);
 /* Admits one activation of namespace ns against its limits (this copy's fair share of
  * them): SQ_OK and the namespace in *out, its concurrency counted (sched_release() gives
  * it back); or SQ_ERR_TOO_MANY with OpenWhisk's message in msg, SQ_ERR_FORBIDDEN when the
- * namespace's subject is blocked. May ask the auth service
- * for the namespace's limits (cached). Any thread. */
+ * namespace's subject is blocked. May ask the auth service for the namespace's limits
+ * (cached). Any thread. */
 sq_status sched_admit(sched *s, const char *ns, sched_ns **out, char *msg, size_t msglen);
 /* Gives back one concurrency slot of n (NULL is a no-op). */
 void sched_release(sched_limits *l, sched_ns *n);
