@@ -203,7 +203,7 @@ async function waitFires(w, from, n, ms, ctx) {
   assert.ok(w.since(from) >= n, `${ctx}: ${w.since(from)} fire(s) in ${ms} ms, wanted ${n}`);
 }
 
-test('user block stops an alarm rule and a NATS feed within a second; unblock resumes them', async () => {
+test('user block stops an alarm rule and a NATS feed within a second; unblock resumes them', async (t) => {
   await alarmRule(C);
   // a NATS feed too: messages on ext.<C>.in fire trigger `msg`
   const subject = `ext.${C}.in`;
@@ -223,8 +223,18 @@ test('user block stops an alarm rule and a NATS feed within a second; unblock re
     await h.sleep(4000);
     assert.equal(w.since(blocked + 1000), 0, `alarm fires more than a second after the block: ${w.times.filter((t) => t >= blocked).map((t) => t - blocked)}`);
     assert.equal(m.since(blocked + 1000), 0, `NATS feed fires more than a second after the block: ${m.times.filter((t) => t >= blocked).map((t) => t - blocked)}`);
+    t.diagnostic(`alarm fires after the block at +ms: ${w.times.filter((x) => x >= blocked).map((x) => x - blocked)}`);
+    t.diagnostic(`NATS feed fires after the block at +ms: ${m.times.filter((x) => x >= blocked).map((x) => x - blocked)}`);
     // the blocked subject's key is refused too
     h.expectError(await as(C, 'GET', '/namespaces/_/actions'), 403);
+    // and what reaches the platform over NATS: a fire, and an invoke sent straight to the scheduler
+    const fire = (await h.natsRequest(`sq.fire.${C}.tick`, { over: 'nats' })).value;
+    assert.equal(fire.error && fire.error.code, 403, `sq.fire of a blocked namespace: ${JSON.stringify(fire)}`);
+    const inv = (await h.natsRequest('sq.sched.invoke', {
+      id: '0123456789abcdef0123456789abcdef', ns: C, name: 'cnt', subject: C, key: '', params: {},
+      blocking: true, wait_ms: 5000, shared: false, caller_ns: C,
+    })).value;
+    assert.equal(inv.error && inv.error.code, 403, `sq.sched.invoke of a blocked namespace: ${JSON.stringify(inv)}`);
     await admin(['user', 'unblock', C]);
     const unblocked = Date.now();
     await waitFires(w, unblocked, 2, 5000, 'alarm after the unblock');
