@@ -246,8 +246,30 @@ test('user block stops an alarm rule and a NATS feed within a second; unblock re
   }
 });
 
-test('user delete stops the alarm for good; the same name made again starts empty', async () => {
+// The value of key in the JetStream KV bucket (null when absent or deleted).
+async function kvGet(bucket, key) {
+  const nc = await h.nats();
+  const kv = await nc.jetstream().views.kv(bucket, { bindOnly: true });
+  const e = await kv.get(key);
+  return e && e.operation === 'PUT' && e.value.length > 0 ? e.value : null;
+}
+
+async function kvGone(bucket, key, ms, ctx) {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline && (await kvGet(bucket, key)) !== null) await h.sleep(100);
+  assert.equal(await kvGet(bucket, key), null, `${ctx}: ${bucket} still holds ${key}`);
+}
+
+test('user delete stops the alarm and the feed for good; the same name made again starts empty', async () => {
   await alarmRule(D);
+  await ok(D, 'PUT', '/namespaces/_/triggers/msg', {});
+  h.expectStatus(await as(D, 'POST', '/namespaces/whisk.system/actions/nats/subscribe?blocking=true&result=true',
+    { lifecycleEvent: 'CREATE', triggerName: `/${D}/msg`, authKey: keys[D], subject: `ext.${D}.in` }), 200);
+  // the timer and the subscription are stored (asynchronously, from the trigger's change event)
+  for (let i = 0; i < 50 && ((await kvGet('SQ_ALARMS', `a.${D}.tick`)) === null ||
+    (await kvGet('SQ_NATS_FEEDS', `a.${D}.msg`)) === null); i++) await h.sleep(100);
+  assert.notEqual(await kvGet('SQ_ALARMS', `a.${D}.tick`), null, 'no alarm timer stored');
+  assert.notEqual(await kvGet('SQ_NATS_FEEDS', `a.${D}.msg`), null, 'no NATS feed stored');
   const inv = h.expectStatus(await as(D, 'POST', '/namespaces/_/actions/cnt?blocking=true', { n: 1 }), 200);
   const oldId = inv.json.activationId;
   await ok(D, 'PUT', '/namespaces/_/packages/p', { publish: true });
@@ -278,8 +300,10 @@ test('user delete stops the alarm for good; the same name made again starts empt
     await ok(D, 'PUT', '/namespaces/_/actions/fresh', { exec: { kind: 'nodejs:20', code: 'function main(){return {fresh: true}}' } });
     const r = h.expectStatus(await as(D, 'POST', '/namespaces/_/actions/fresh?blocking=true', {}), 200);
     await checkCallerRecord(D, A, r.json.activationId, `${D}/fresh`, 'the re-made namespace');
-    // and the old alarm never comes back
+    // and the old alarm never comes back; its timer and the feed are gone from JetStream
     assert.equal(w.since(deleted + 1000), 0, 'the old alarm fired again');
+    await kvGone('SQ_ALARMS', `a.${D}.tick`, 5000, 'after the delete');
+    await kvGone('SQ_NATS_FEEDS', `a.${D}.msg`, 5000, 'after the delete');
   } finally {
     w.stop();
   }
