@@ -30,6 +30,8 @@ typedef struct act_config {
     int ack_wait_ms;  /* the consumer's AckWait: a batch not acked by then is redelivered */
     int retention_days; /* records whose day is older than this are dropped; 0 keeps all */
     int maintain_ms;  /* how often partitions are created ahead and expired ones dropped */
+    int purge_again_ms; /* a deleted namespace's records are purged again this long after the
+                           deletion (records of activations still running then) */
 } act_config;
 
 extern act_config act_cfg;

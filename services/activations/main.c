@@ -13,13 +13,11 @@
 
 #define PG_WAIT_MS 30000
 
-/* A deleted namespace's records are purged twice: when the deletion is announced, and once
- * more this long after it, for the records of activations that were still running then
- * (at most actionTimeoutMax, 300 s, plus the scheduler's lost-record grace) */
-#define PURGE_AGAIN_MS (6 * 60 * 1000)
-
 /* sq.tenancy.delete.<ns>: the namespace's records go (a namespace made again under the same
- * name starts with none). Runs on the follower's thread, on the queries' connection. */
+ * name starts with none). They are purged twice: when the deletion is announced, and once
+ * more purge_again_ms (6 minutes) after it, for the records of activations that were still
+ * running then (at most actionTimeoutMax, 300 s, plus the scheduler's lost-record grace).
+ * Runs on the follower's thread, on the queries' connection. */
 static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
 {
     act_reader *rd = closure;
@@ -37,7 +35,7 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
         return -1;
     }
     sq_info("purged %lld activation(s) of deleted namespace \"%s\"", (long long)n, ev->namespace_);
-    return now < ev->at + PURGE_AGAIN_MS ? ev->at + PURGE_AGAIN_MS - now : 0;
+    return now < ev->at + act_cfg.purge_again_ms ? ev->at + act_cfg.purge_again_ms - now : 0;
 }
 
 /* PostgreSQL's notices (CREATE ... IF NOT EXISTS...) on our log, not raw on stderr. */

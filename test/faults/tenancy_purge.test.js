@@ -80,3 +80,32 @@ test('user delete while the registry and the activation store are down: purged o
     f.stackDown(stack);
   }
 });
+
+test('the record of an activation still running at user delete is purged too (second pass)', { timeout: 300000 }, async () => {
+  const stack = f.stackUp('tenancy_late', { SQ_ACT_PURGE_AGAIN_MS: '4000' });
+  try {
+    const ns = 'lateone';
+    let key = admin(stack, 'user', 'create', ns).key;
+    let r = await as(stack, key, 'PUT', '/namespaces/_/actions/slow', {
+      exec: { kind: 'nodejs:20', code: 'async function main(){ await new Promise((r) => setTimeout(r, 2500)); return {late: true} }' },
+      limits: { timeout: 20000 },
+    });
+    assert.equal(r.status, 200, r.text);
+    r = await as(stack, key, 'POST', '/namespaces/_/actions/slow', {});
+    assert.equal(r.status, 202, r.text);
+    const id = r.json.activationId;
+    await f.sleep(500); // running
+    admin(stack, 'user', 'delete', ns);
+    const at = Date.now();
+    key = admin(stack, 'user', 'create', ns).key;
+    await f.sleep(6500 - (Date.now() - at)); // the record landed at ~2 s, the second pass ran at 4 s
+    r = await as(stack, key, 'GET', `/namespaces/_/activations/${id}`);
+    assert.equal(r.status, 404, `the old owner's late record is readable by the new owner of the name: ${r.text}`);
+    assert.equal(f.psql(stack, `SELECT count(*) FROM activations WHERE namespace = '${ns}'`), '0');
+    // it was there: the second pass found it
+    const log = require('node:fs').readFileSync(path.join(stack.state, 'logs', 'activations.log'), 'utf8');
+    assert.match(log, new RegExp(`purged 1 activation\\(s\\) of deleted namespace "${ns}"`), 'the second pass purged nothing');
+  } finally {
+    f.stackDown(stack);
+  }
+});
