@@ -176,7 +176,8 @@ SQ_DECODER(sq_tenancy_event);
 /* ---- invocation ---------------------------------------------------------------------- */
 
 /* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
- * "pkg/name"), subject: caller, key: caller's API key (for __OW_API_KEY), params: map,
+ * "pkg/name"), subject: caller, key: caller's API key (handed on as __OW_API_KEY only to an
+ * action of caller_ns annotated provide-api-key: true, see sq_work), params: map,
  * blocking: bool, wait_ms: int (blocking wait before 202), shared: bool, caller_ns: str,
  * cause?: str}. Replies go to the request's reply subject: a wire error; map{activationId}
  * when queued (non-blocking); or, from the invoker, the activation record (sq_activation)
