@@ -70,12 +70,14 @@ DEFINE_DECODE(sq_ns_ref)
 
 void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 5);
+    msgpack_pack_map(pk, m->blocked ? 6 : 5);
     sq_mp_kv_int(pk, "concurrentInvocations", m->concurrent);
     sq_mp_kv_int(pk, "invocationsPerMinute", m->per_minute);
     sq_mp_kv_int(pk, "firesPerMinute", m->fires_per_minute);
     sq_mp_kv_int(pk, "actionTimeoutMax", m->timeout_max);
     sq_mp_kv_int(pk, "actionMemoryMax", m->memory_max);
+    if (m->blocked)
+        sq_mp_kv_bool(pk, "blocked", true);
 }
 
 static const sq_mp_field ns_limits_fields[] = {
@@ -84,6 +86,7 @@ static const sq_mp_field ns_limits_fields[] = {
     F(sq_ns_limits, "firesPerMinute", SQ_F_INT, fires_per_minute, false),
     F(sq_ns_limits, "actionTimeoutMax", SQ_F_INT, timeout_max, false),
     F(sq_ns_limits, "actionMemoryMax", SQ_F_INT, memory_max, false),
+    F(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false),
 };
 
 sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err, size_t errlen)
@@ -118,3 +121,28 @@ sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, 
     return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_admin)
+
+void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, 4);
+    sq_mp_kv_str(pk, "op", m->op);
+    sq_mp_kv_str(pk, "subject", m->subject);
+    sq_mp_kv_str(pk, "namespace", m->namespace_);
+    sq_mp_kv_int(pk, "at", m->at);
+}
+
+static const sq_mp_field tenancy_event_fields[] = {
+    F(sq_tenancy_event, "op", SQ_F_STR, op, true),
+    F(sq_tenancy_event, "subject", SQ_F_STR, subject, false),
+    F(sq_tenancy_event, "namespace", SQ_F_STR, namespace_, true),
+    F(sq_tenancy_event, "at", SQ_F_INT, at, true),
+};
+
+sq_status sq_tenancy_event_from(const msgpack_object *o, sq_arena_t *ar, sq_tenancy_event *out,
+                                char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->subject = "";
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(tenancy_event_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_tenancy_event)

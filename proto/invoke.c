@@ -51,10 +51,13 @@ DEFINE_DECODE(sq_invoke)
 
 void sq_work_encode(const sq_work *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 10);
+    bool ns = m->ns != NULL && m->ns[0] != '\0';
+    msgpack_pack_map(pk, ns ? 11 : 10);
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "subject", m->subject);
     sq_mp_kv_str(pk, "key", m->key ? m->key : "");
+    if (ns)
+        sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "reply", m->reply ? m->reply : "");
     sq_mp_kv_bool(pk, "blocking", m->blocking);
     sq_mp_kv_int(pk, "submitted", m->submitted);
@@ -81,6 +84,7 @@ static const sq_mp_field work_fields[] = {
     F(work_wire, "params", SQ_F_MAP, w.params, true),
     F(work_wire, "cause", SQ_F_STR, w.cause, false),
     F(work_wire, "caused_by", SQ_F_STR, w.caused_by, false),
+    F(work_wire, "ns", SQ_F_STR, w.ns, false),
 };
 
 sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err, size_t errlen)
@@ -93,6 +97,7 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
     ww.w.reply = "";
     ww.w.cause = "";
     ww.w.caused_by = "";
+    ww.w.ns = "";
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
     if (st == SQ_OK)
         st = sq_action_from(&ww.action, ar, &ww.w.action, err, errlen);

@@ -158,9 +158,12 @@ void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk);
 SQ_DECODER(sq_ns_ref);
 
 /* A namespace's limits, as GET /namespaces/{ns}/limits shows them: map{concurrentInvocations,
- * invocationsPerMinute, firesPerMinute, actionTimeoutMax (ms), actionMemoryMax (MB)} */
+ * invocationsPerMinute, firesPerMinute, actionTimeoutMax (ms), actionMemoryMax (MB),
+ * blocked?: true}. blocked (only sent when true): the namespace's subject is blocked, so
+ * nothing of it may run (the scheduler refuses its invocations, triggers its fires). */
 typedef struct sq_ns_limits {
     int64_t concurrent, per_minute, fires_per_minute, timeout_max, memory_max;
+    bool blocked;
 } sq_ns_limits;
 #define SQ_NS_LIMITS_DEFAULT ((sq_ns_limits){ .concurrent = 100, .per_minute = 120, \
     .fires_per_minute = 60, .timeout_max = 300000, .memory_max = 512 })
@@ -178,13 +181,29 @@ typedef struct sq_admin {
 void sq_admin_encode(const sq_admin *m, msgpack_packer *pk);
 SQ_DECODER(sq_admin);
 
-/* sq.evt.auth: map{op: "key"|"block"|"delete"|"limits", subject, namespace?} after every
- * change of keys, subjects or limits, so caches (gateway keys, scheduler limits) drop them. */
+/* sq.evt.auth: map{op: "key"|"block"|"delete"|"limits", subject, namespace?, blocked?} after
+ * every change of keys, subjects or limits, so caches (gateway keys, scheduler and triggers
+ * limits) drop them. A block or unblock is announced once per namespace of the subject.
+ *
+ * sq.tenancy.delete.<ns> (JetStream stream SQ_TENANCY, 7 days, Nats-Msg-Id = "<ns>.<at>"):
+ * map{op: "delete", subject, namespace, at: int ms}, published by auth when a namespace is
+ * deleted. Each service that keeps something of a namespace (registry: entities;
+ * activations: records) follows it with a durable consumer of its own, so the purge happens
+ * even when the service was down at the time; it removes what the namespace had up to `at`
+ * (a namespace made again afterwards starts empty and keeps what it makes). */
+typedef struct sq_tenancy_event {
+    char *op, *subject, *namespace_;
+    int64_t at;
+} sq_tenancy_event;
+void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_tenancy_event);
+
 
 /* ---- invocation ---------------------------------------------------------------------- */
 
 /* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
- * "pkg/name"), subject: caller, key: caller's API key (for __OW_API_KEY), params: map,
+ * "pkg/name"), subject: caller, key: caller's API key (handed on as __OW_API_KEY only to an
+ * action of caller_ns annotated provide-api-key: true, see sq_work), params: map,
  * blocking: bool, wait_ms: int (blocking wait before 202), shared: bool, caller_ns: str,
  * cause?: str}. Replies go to the request's reply subject: a wire error; map{activationId}
  * when queued (non-blocking); or, from the invoker, the activation record (sq_activation)
@@ -205,12 +224,17 @@ SQ_DECODER(sq_invoke);
 /* Work for an invoker, sq.invoker.<id>.run (blocking, core NATS) or sq.work.<id>
  * (JetStream): map{id, subject, key, reply: str ("" when nobody waits), blocking: bool,
  * submitted: int ms, action: sq_action (with code), params: map (merged), cause: str,
- * caused_by: str}. cause: the id of the activation that caused this one ("" when none): the
+ * caused_by: str, ns?: str}. key: the caller's API key, only when the action asked for it
+ * (annotation provide-api-key true) and lives in the caller's own namespace; "" otherwise.
+ * ns: the caller's namespace, where the record is stored (OpenWhisk records an activation
+ * in the invoker's namespace, the action's path in its `path` annotation). cause: the id of the activation that caused this one ("" when none): the
  * sequence or conductor it is a component of, or the trigger activation whose rule invoked
  * it; caused_by says which ("sequence" or "trigger"). The invoker annotates the record
  * {causedBy: caused_by} and {cause: the id}. */
 typedef struct sq_work {
     char *id, *subject, *key, *reply, *cause, *caused_by;
+    char *ns;                /* the namespace the record goes to: the caller's ("" on the
+                                wire or absent: the action's own) */
     bool blocking;
     int64_t submitted;
     sq_action action;
@@ -336,6 +360,20 @@ SQ_DECODER(sq_act_query);
  * Nats-Msg-Id to the activation id, so a retried publish is stored once. */
 typedef struct __jsCtx jsCtx;
 sq_status sq_streams_ensure(jsCtx *js);
+/* Creates the stream SQ_TENANCY (sq.tenancy.>, seven days) unless it exists. */
+sq_status sq_stream_tenancy_ensure(jsCtx *js);
+
+/* Follows SQ_TENANCY with the durable pull consumer `durable` (proto/tenancy.c): fn runs on
+ * the follower's thread for every deleted namespace, also for those deleted while the
+ * service was down. fn returns 0 to acknowledge the event, a negative number to have it
+ * delivered again 5 s later (it failed), or a positive number of ms to have it delivered
+ * again after that long (a second pass). fn must be idempotent. sq_tenancy_unfollow()
+ * stops the thread (NULL is a no-op). */
+typedef int64_t (*sq_tenancy_fn)(const sq_tenancy_event *ev, void *closure);
+typedef struct sq_tenancy_follower sq_tenancy_follower;
+sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *durable, sq_tenancy_fn fn,
+                            void *closure);
+void sq_tenancy_unfollow(sq_tenancy_follower *f);
 
 /* A packer writing into sb; both initialised. */
 void sq_proto_buf_init(msgpack_sbuffer *sb, msgpack_packer *pk);

@@ -43,3 +43,9 @@ sq_status sq_streams_ensure(jsCtx *js)
                     7LL * 24 * 3600 * 1000000000LL);
     return st;
 }
+
+sq_status sq_stream_tenancy_ensure(jsCtx *js)
+{
+    return ensure(js, SQ_STREAM_TENANCY, SQ_SUBJ_TENANCY_ALL, js_LimitsPolicy,
+                  7LL * 24 * 3600 * 1000000000LL);
+}

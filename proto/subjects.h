@@ -48,6 +48,12 @@
 #define SQ_SUBJ_ACT_FMT            "sq.act.%s"           /* namespace */
 #define SQ_SUBJ_ACT_ALL            "sq.act.>"
 
+/* JetStream: namespaces deleted by auth (sq_tenancy_event), followed durably by the services
+ * that keep something of a namespace */
+#define SQ_STREAM_TENANCY          "SQ_TENANCY"
+#define SQ_SUBJ_TENANCY_DELETE_FMT "sq.tenancy.delete.%s"  /* namespace */
+#define SQ_SUBJ_TENANCY_ALL        "sq.tenancy.>"
+
 /* Events for integrators (core NATS) */
 #define SQ_SUBJ_EVT_ACTIVATION_FMT "sq.evt.activation.%s"  /* namespace */
 #define SQ_SUBJ_EVT_ENTITY_FMT     "sq.evt.entity.%s.%s"   /* namespace, kind */

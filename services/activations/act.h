@@ -30,6 +30,8 @@ typedef struct act_config {
     int ack_wait_ms;  /* the consumer's AckWait: a batch not acked by then is redelivered */
     int retention_days; /* records whose day is older than this are dropped; 0 keeps all */
     int maintain_ms;  /* how often partitions are created ahead and expired ones dropped */
+    int purge_again_ms; /* a deleted namespace's records are purged again this long after the
+                           deletion (records of activations still running then) */
 } act_config;
 
 extern act_config act_cfg;
@@ -90,6 +92,10 @@ sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresu
 
 /* The number of records of q->ns that q's name/since/upto select. Errors as act_store_get. */
 sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err, size_t errlen);
+
+/* Deletes the records of namespace ns that started at or before `at` (ms): the purge of a
+ * deleted namespace. *deleted counts them. SQ_OK or SQ_ERR_DB (PostgreSQL's message in err). */
+sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err, size_t errlen);
 
 /* ---- writer (writer.c) ------------------------------------------------------------------- */
 

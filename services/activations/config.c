@@ -12,6 +12,7 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_INT("ack_wait_ms", "SQ_ACT_ACK_WAIT_MS", 1000, 600000, 30000, act_cfg.ack_wait_ms),
     SQ_CFG_INT("retention_days", "SQ_ACT_RETENTION_DAYS", 0, 36500, 7, act_cfg.retention_days),
     SQ_CFG_INT("maintain_ms", "SQ_ACT_MAINTAIN_MS", 1000, 86400000, 3600000, act_cfg.maintain_ms),
+    SQ_CFG_INT("purge_again_ms", "SQ_ACT_PURGE_AGAIN_MS", 1000, 86400000, 360000, act_cfg.purge_again_ms),
 };
 
 sq_status act_config_load(void)

@@ -13,6 +13,31 @@
 
 #define PG_WAIT_MS 30000
 
+/* sq.tenancy.delete.<ns>: the namespace's records go (a namespace made again under the same
+ * name starts with none). They are purged twice: when the deletion is announced, and once
+ * more purge_again_ms (6 minutes) after it, for the records of activations that were still
+ * running then (at most actionTimeoutMax, 300 s, plus the scheduler's lost-record grace).
+ * Runs on the follower's thread, on the queries' connection. */
+static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
+{
+    act_reader *rd = closure;
+    char err[256] = "";
+    int64_t n = 0, now = sq_now_ms();
+    sq_status st;
+
+    pthread_mutex_lock(&rd->lock);
+    st = act_store_purge(rd->conn, ev->namespace_, ev->at, &n, err, sizeof err);
+    if (st != SQ_OK)
+        sq_pg_ensure(rd->conn); /* a dropped connection is made again for the retry */
+    pthread_mutex_unlock(&rd->lock);
+    if (st != SQ_OK) {
+        sq_warn("could not purge the activations of deleted namespace \"%s\" (retried): %s", ev->namespace_, err);
+        return -1;
+    }
+    sq_info("purged %lld activation(s) of deleted namespace \"%s\"", (long long)n, ev->namespace_);
+    return now < ev->at + act_cfg.purge_again_ms ? ev->at + act_cfg.purge_again_ms - now : 0;
+}
+
 /* PostgreSQL's notices (CREATE ... IF NOT EXISTS...) on our log, not raw on stderr. */
 static void on_notice(void *arg, const char *message)
 {
@@ -25,6 +50,7 @@ int main(void)
     PGconn *wconn = NULL;
     sq_bus_t *bus = NULL;
     act_writer *w = NULL;
+    sq_tenancy_follower *purges = NULL;
     int rc = 1, sig;
     sq_bus_opts o = { .name = "squall-activations", .send_asap = false, .jetstream = true };
 
@@ -49,6 +75,8 @@ int main(void)
         goto out;
     if (act_writer_start(&w, bus, wconn) != SQ_OK)
         goto out;
+    if (sq_tenancy_follow(&purges, sq_bus_js(bus), "activations", on_purge, &rd) != SQ_OK)
+        goto out;
 
     const sq_bus_route routes[] = {
         { .subject = SQ_SUBJ_ACT_GET, .queue = "activations", .fn = act_on_get, .closure = &rd },
@@ -64,6 +92,7 @@ int main(void)
     sq_info("received signal %d, shutting down", sig);
     rc = 0;
 out:
+    sq_tenancy_unfollow(purges);
     act_writer_stop(w);   /* the batch in hand is stored and acknowledged first */
     sq_bus_destroy(bus);  /* drains the queries, flushes the acks */
     PQfinish(rd.conn);

@@ -428,3 +428,22 @@ sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char
     PQclear(r);
     return SQ_OK;
 }
+
+sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err, size_t errlen)
+{
+    char atbuf[24];
+    const char *vals[2] = { ns, atbuf };
+    PGresult *r;
+    sq_status st = SQ_OK;
+
+    snprintf(atbuf, sizeof atbuf, "%" PRId64, at);
+    r = PQexecParams(c, "DELETE FROM activations WHERE namespace = $1 AND start_ms <= $2::int8", 2, NULL, vals,
+                     NULL, NULL, 0);
+    if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+        set_err(err, errlen, c);
+        st = SQ_ERR_DB;
+    } else
+        *deleted = strtoll(PQcmdTuples(r), NULL, 10);
+    PQclear(r);
+    return st;
+}

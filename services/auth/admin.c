@@ -22,13 +22,17 @@
  * Errors: 400 malformed request, unknown op, missing or invalid name, reserved name, bad
  * limit; 401 wrong token; 403 interface disabled; 404 no such subject or namespace; 409
  * exists; 500 database. Events: sq.evt.auth map{op: "key"|"block"|"delete"|"limits",
- * subject, namespace?, blocked? (op "block": the new state)}. */
+ * subject, namespace?, blocked? (op "block": the new state, one event per namespace)}; and
+ * for every namespace deleted, sq.tenancy.delete.<ns> on the stream SQ_TENANCY
+ * (sq_tenancy_event), which the registry and the activation store follow durably to purge
+ * the namespace's entities and records. */
 #include "auth.h"
 
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -92,6 +96,44 @@ static void publish_event(admin_call *c, const char *op, const char *subject, co
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* sq.tenancy.delete.<ns> on SQ_TENANCY: the durable order to purge what namespace ns had up
+ * to now (registry entities, activation records). Retried for a few seconds; the id makes a
+ * retried publish land once. */
+static void publish_purge(admin_call *c, const char *subject, const char *ns, int64_t at)
+{
+    sq_tenancy_event ev = { .op = "delete", .subject = (char *)subject, .namespace_ = (char *)ns, .at = at };
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    char tok[600], subj[640], id[700];
+    natsStatus s = NATS_ERR;
+
+    if (sq_subj_token(ns, tok, sizeof tok) != 0)
+        return;
+    snprintf(subj, sizeof subj, SQ_SUBJ_TENANCY_DELETE_FMT, tok);
+    snprintf(id, sizeof id, "%s.%lld", tok, (long long)at);
+    sq_proto_buf_init(&sb, &pk);
+    sq_tenancy_event_encode(&ev, &pk);
+    for (int attempt = 0; attempt < 20; attempt++) {
+        natsMsg *m = NULL;
+        jsPubAck *ack = NULL;
+        jsPubOptions po;
+        jsErrCode jerr = 0;
+        jsPubOptions_Init(&po);
+        po.MsgId = id;
+        s = natsMsg_Create(&m, subj, NULL, sb.data, (int)sb.size);
+        if (s == NATS_OK)
+            s = js_PublishMsg(&ack, sq_bus_js(c->bus), m, &po, &jerr);
+        jsPubAck_Destroy(ack);
+        natsMsg_Destroy(m);
+        if (s == NATS_OK)
+            break;
+        usleep(250 * 1000);
+    }
+    if (s != NATS_OK)
+        sq_error("could not queue the purge of deleted namespace \"%s\": %s", ns, natsStatus_GetText(s));
+    msgpack_sbuffer_destroy(&sb);
+}
+
 static void pack_strs(msgpack_packer *pk, const char *key, char **v, size_t n)
 {
     sq_mp_pack_str(pk, key);
@@ -136,6 +178,7 @@ static sq_status op_user_delete(admin_call *c)
 {
     char **ns = NULL;
     size_t n = 0;
+    int64_t at;
     sq_status st;
 
     if (strcmp(c->req->subject, AUTH_SYSTEM_NS) == 0)
@@ -144,9 +187,13 @@ static sq_status op_user_delete(admin_call *c)
                                 sizeof c->why);
     if (st != SQ_OK)
         return st;
-    /* one event per namespace, so that the scheduler drops each one's limits */
-    for (size_t i = 0; i < n; i++)
+    /* one event per namespace, so that the scheduler drops each one's limits; and the
+     * durable purge of what each namespace had (a name made again later starts empty) */
+    at = sq_now_ms();
+    for (size_t i = 0; i < n; i++) {
         publish_event(c, "delete", c->req->subject, ns[i], -1);
+        publish_purge(c, c->req->subject, ns[i], at);
+    }
     if (n == 0)
         publish_event(c, "delete", c->req->subject, NULL, -1);
     msgpack_pack_map(c->pk, 3);
@@ -190,6 +237,7 @@ static sq_status op_user_list(admin_call *c)
 
 static sq_status set_blocked(admin_call *c, bool blocked)
 {
+    auth_user u;
     sq_status st;
 
     if (strcmp(c->req->subject, AUTH_SYSTEM_NS) == 0)
@@ -197,7 +245,15 @@ static sq_status set_blocked(admin_call *c, bool blocked)
     st = auth_store_user_block(c->ctx->store, c->req->subject, blocked, c->why, sizeof c->why);
     if (st != SQ_OK)
         return st;
-    publish_event(c, "block", c->req->subject, NULL, blocked);
+    /* per namespace, so that each service drops that namespace's cached state (the
+     * scheduler and triggers then learn `blocked` from sq.auth.limits) */
+    if (auth_store_user_get(c->ctx->store, c->req->subject, c->z, &u, c->why, sizeof c->why) == SQ_OK &&
+        u.nns > 0) {
+        for (size_t i = 0; i < u.nns; i++)
+            publish_event(c, "block", c->req->subject, u.ns[i], blocked);
+    } else
+        publish_event(c, "block", c->req->subject, NULL, blocked);
+    c->why[0] = '\0';
     msgpack_pack_map(c->pk, 2);
     sq_mp_kv_str(c->pk, "subject", c->req->subject);
     sq_mp_kv_bool(c->pk, "blocked", blocked);

@@ -168,6 +168,11 @@ sq_status auth_store_user_create(auth_store_t *s, const char *subject, const cha
 sq_status auth_store_user_delete(auth_store_t *s, const char *subject, sq_arena_t *ar,
                                  char ***ns, size_t *nns, char *why, size_t whylen);
 
+/* sq.auth.limits: the namespace's stored limits (as auth_store_limits_get) and whether its
+ * subject is blocked. SQ_ERR_NOT_FOUND. */
+sq_status auth_store_ns_state(auth_store_t *s, const char *ns, sq_arena_t *ar, char **json,
+                              char **owner, bool *blocked);
+
 /* user.get. SQ_ERR_NOT_FOUND. */
 sq_status auth_store_user_get(auth_store_t *s, const char *subject, sq_arena_t *ar,
                               auth_user *out, char *why, size_t whylen);

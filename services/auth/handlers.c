@@ -78,6 +78,7 @@ void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_ns_ref req;
     sq_ns_limits lim;
     char err[256] = "", *json = NULL, *owner = NULL;
+    bool blocked = false;
     sq_status st;
 
     msgpack_zone_init(&z, 1024);
@@ -91,7 +92,7 @@ void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_BAD_NAME, "invalid namespace name \"%.256s\"", req.ns);
         goto done;
     }
-    st = auth_store_limits_get(ctx->store, req.ns, &z, &json, &owner);
+    st = auth_store_ns_state(ctx->store, req.ns, &z, &json, &owner, &blocked);
     if (st == SQ_ERR_NOT_FOUND) {
         sq_bus_respond_error(bus, msg, SQ_ERR_NOT_FOUND, "namespace \"%s\" does not exist", req.ns);
         goto done;
@@ -102,6 +103,7 @@ void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     auth_limits_effective(json, req.ns, &lim);
+    lim.blocked = blocked;
     sq_proto_buf_init(&sb, &pk);
     sq_ns_limits_encode(&lim, &pk);
     sq_bus_respond(bus, msg, sb.data, sb.size);

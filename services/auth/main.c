@@ -45,7 +45,10 @@ int main(void)
         auth_bootstrap_guest(store, cfg.guest_key, cfg.guest_namespace) != SQ_OK)
         goto out;
     if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url, .name = "squall-auth",
-                                             .send_asap = true }) != SQ_OK)
+                                             .send_asap = true, .jetstream = true }) != SQ_OK)
+        goto out;
+    /* deleted namespaces are announced durably there (admin.c) */
+    if (sq_stream_tenancy_ensure(sq_bus_js(bus)) != SQ_OK)
         goto out;
 
     ctx.store = store;

@@ -368,6 +368,7 @@ struct limits_args {
     const char *ns, *set, *reset;   /* set, reset NULL: only read */
     sq_arena_t *ar;
     char **json, **owner;
+    bool *blocked;                  /* read only: whether the owner is blocked (NULL: unasked) */
 };
 
 static sq_status limits_fn(auth_store_t *s, void *arg)
@@ -378,7 +379,8 @@ static sq_status limits_fn(auth_store_t *s, void *arg)
     sq_status st = SQ_ERR_DB;
 
     if (a->set == NULL)
-        r = run(s, "SELECT limits::text, subject FROM auth_namespaces WHERE name = $1", 1, vals,
+        r = run(s, "SELECT n.limits::text, n.subject, s.blocked FROM auth_namespaces n"
+                   " JOIN auth_subjects s ON s.name = n.subject WHERE n.name = $1", 1, vals,
                 NULL, NULL);
     else
         r = run(s, "UPDATE auth_namespaces SET limits = (limits || $2::jsonb) - $3::text[]"
@@ -389,8 +391,11 @@ static sq_status limits_fn(auth_store_t *s, void *arg)
         else if ((*a->json = col_str(r, 0, 0, a->ar)) == NULL ||
                  (*a->owner = col_str(r, 0, 1, a->ar)) == NULL)
             st = SQ_ERR_NOMEM;
-        else
+        else {
+            if (a->blocked != NULL)
+                *a->blocked = a->set == NULL && PQgetvalue(r, 0, 2)[0] != 0; /* binary bool */
             st = SQ_OK;
+        }
     }
     PQclear(r);
     return st;
@@ -399,13 +404,20 @@ static sq_status limits_fn(auth_store_t *s, void *arg)
 sq_status auth_store_limits_get(auth_store_t *s, const char *ns, sq_arena_t *ar, char **json,
                                 char **owner)
 {
-    return store_do(s, false, limits_fn, &(struct limits_args){ ns, NULL, NULL, ar, json, owner });
+    return store_do(s, false, limits_fn, &(struct limits_args){ ns, NULL, NULL, ar, json, owner, NULL });
+}
+
+sq_status auth_store_ns_state(auth_store_t *s, const char *ns, sq_arena_t *ar, char **json,
+                              char **owner, bool *blocked)
+{
+    *blocked = false;
+    return store_do(s, false, limits_fn, &(struct limits_args){ ns, NULL, NULL, ar, json, owner, blocked });
 }
 
 sq_status auth_store_limits_set(auth_store_t *s, const char *ns, const char *set,
                                 const char *reset, sq_arena_t *ar, char **json, char **owner)
 {
-    return store_do(s, false, limits_fn, &(struct limits_args){ ns, set, reset, ar, json, owner });
+    return store_do(s, false, limits_fn, &(struct limits_args){ ns, set, reset, ar, json, owner, NULL });
 }
 
 /* ---- subjects ----------------------------------------------------------------------------- */

@@ -223,7 +223,7 @@ static void handle(inv_job *job)
     /* the record */
     memset(&a, 0, sizeof a);
     a.id = w.id;
-    a.namespace_ = w.action.namespace_;
+    a.namespace_ = w.ns && *w.ns ? w.ns : w.action.namespace_; /* the caller's namespace */
     a.name = w.action.name;
     a.version = w.action.version;
     a.subject = w.subject;

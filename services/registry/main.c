@@ -5,10 +5,42 @@
  * in-flight requests finish before the database closes). */
 #include "registry.h"
 
+#include <string.h>
+
 #include "sq/log.h"
 #include "sq/util.h"
 
 #define PG_WAIT_MS 30000
+
+typedef struct purge_ctx {
+    reg_store_t *store;
+    sq_bus_t *bus;
+} purge_ctx;
+
+/* sq.tenancy.delete.<ns>: the namespace was deleted; its entities go, each announced on
+ * sq.evt.entity (so caches drop them and the triggers service stops their feeds). Runs on
+ * the follower's thread. */
+static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
+{
+    purge_ctx *pc = closure;
+    msgpack_zone z;
+    reg_change *c = NULL;
+    size_t n = 0;
+    sq_status st;
+
+    if (strcmp(ev->namespace_, "whisk.system") == 0)
+        return 0; /* reserved: never purged */
+    msgpack_zone_init(&z, 4096);
+    st = reg_store_purge_ns(pc->store, ev->namespace_, ev->at, &z, &c, &n);
+    if (st == SQ_OK) {
+        for (size_t i = 0; i < n; i++)
+            reg_publish_event(pc->bus, c[i].ns, c[i].kind, c[i].name, c[i].op, c[i].version);
+        sq_info("purged %zu entities of deleted namespace \"%s\"", n, ev->namespace_);
+    } else
+        sq_warn("could not purge deleted namespace \"%s\" (retried): %s", ev->namespace_, sq_status_str(st));
+    msgpack_zone_destroy(&z);
+    return st == SQ_OK ? 0 : -1;
+}
 
 int main(void)
 {
@@ -16,6 +48,8 @@ int main(void)
     reg_store_t *store = NULL;
     sq_bus_t *bus = NULL;
     reg_ctx ctx;
+    purge_ctx pc;
+    sq_tenancy_follower *purges = NULL;
     int rc = 1, sig;
 
     sq_signals_block();
@@ -29,7 +63,7 @@ int main(void)
     if (reg_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
         goto out;
     if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url, .name = "squall-registry",
-                                             .send_asap = true }) != SQ_OK)
+                                             .send_asap = true, .jetstream = true }) != SQ_OK)
         goto out;
 
     if (reg_system_install(store, cfg.system_dir, bus) != SQ_OK)
@@ -47,12 +81,16 @@ int main(void)
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_bus_serve_health(bus, "registry") != SQ_OK)
         goto out;
+    pc = (purge_ctx){ .store = store, .bus = bus };
+    if (sq_tenancy_follow(&purges, sq_bus_js(bus), "registry", on_purge, &pc) != SQ_OK)
+        goto out;
     sq_info("ready");
 
     sig = sq_signals_wait();
     sq_info("received signal %d, shutting down", sig);
     rc = 0;
 out:
+    sq_tenancy_unfollow(purges);
     sq_bus_destroy(bus);
     reg_store_close(store);
     reg_config_free();

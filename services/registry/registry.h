@@ -240,6 +240,12 @@ typedef struct reg_change {
     char *ns, *name, *version;
 } reg_change;
 
+/* Deletes every entity of namespace ns last written at or before `at` (ms): the purge of a
+ * deleted namespace (sq.tenancy.delete), which leaves what a namespace made again under the
+ * same name has written since. *deleted lists them, for their change events. */
+sq_status reg_store_purge_ns(reg_store_t *s, const char *ns, int64_t at, sq_arena_t *ar,
+                             reg_change **deleted, size_t *ndeleted);
+
 /* Creates or updates action ns[/pkg]/name. The package must exist and not be a binding
  * (404, 400); a sequence's components must exist (400), be readable (403 for a private
  * foreign one), not lead back to the sequence (400) and inline to at most REG_SEQ_MAX

@@ -1723,3 +1723,85 @@ sq_status reg_store_system_package(reg_store_t *s, const char *pkg,
     }
     return st;
 }
+
+/* ---- purge of a deleted namespace ------------------------------------------------------------ */
+
+typedef struct purge_arg {
+    const char *ns;
+    int64_t at;
+    sq_arena_t *ar;
+    reg_change *out;
+    size_t n, cap;
+} purge_arg;
+
+static sq_status purge_one(reg_store_t *s, purge_arg *a, const char *sql, const char *kind, bool packaged)
+{
+    params p;
+    PGresult *r;
+    int rows;
+
+    p_init(&p);
+    p_str(&p, a->ns);
+    p_int(&p, a->at);
+    if ((r = run(s, sql, &p)) == NULL || !res_ok(r)) {
+        PQclear(r);
+        return SQ_ERR_DB;
+    }
+    rows = PQntuples(r);
+    if (a->n + (size_t)rows > a->cap) {
+        size_t cap = (a->n + (size_t)rows) * 2 + 16;
+        reg_change *c = msgpack_zone_malloc(a->ar, cap * sizeof *c);
+        if (c == NULL) {
+            PQclear(r);
+            return SQ_ERR_NOMEM;
+        }
+        if (a->n > 0)
+            memcpy(c, a->out, a->n * sizeof *c);
+        a->out = c;
+        a->cap = cap;
+    }
+    for (int i = 0; i < rows; i++) {
+        reg_change *c = &a->out[a->n];
+        const char *pkg = packaged ? PQgetvalue(r, i, 1) : "";
+        c->kind = kind;
+        c->op = "delete";
+        c->version = "";
+        c->name = col_str(r, i, 0, a->ar);
+        c->ns = pkg[0] ? reg_path_str(a->ns, pkg, a->ar) : (char *)a->ns; /* "ns/pkg" as events name it */
+        if (c->name == NULL || c->ns == NULL) {
+            PQclear(r);
+            return SQ_ERR_NOMEM;
+        }
+        a->n++;
+    }
+    PQclear(r);
+    return SQ_OK;
+}
+
+static sq_status purge_work(reg_store_t *s, void *arg)
+{
+    purge_arg *a = arg;
+    sq_status st;
+
+    /* rules before triggers and actions: what points at something goes first */
+    if ((st = purge_one(s, a, "DELETE FROM registry_rules WHERE namespace = $1 AND updated <= $2::int8 "
+                              "RETURNING name", SQ_KIND_RULE, false)) != SQ_OK ||
+        (st = purge_one(s, a, "DELETE FROM registry_triggers WHERE namespace = $1 AND updated <= $2::int8 "
+                              "RETURNING name", SQ_KIND_TRIGGER, false)) != SQ_OK ||
+        (st = purge_one(s, a, "DELETE FROM registry_actions WHERE namespace = $1 AND updated <= $2::int8 "
+                              "RETURNING name, package", SQ_KIND_ACTION, true)) != SQ_OK ||
+        (st = purge_one(s, a, "DELETE FROM registry_packages WHERE namespace = $1 AND updated <= $2::int8 "
+                              "RETURNING name", SQ_KIND_PACKAGE, false)) != SQ_OK)
+        return st;
+    return SQ_OK;
+}
+
+sq_status reg_store_purge_ns(reg_store_t *s, const char *ns, int64_t at, sq_arena_t *ar,
+                             reg_change **deleted, size_t *ndeleted)
+{
+    purge_arg a = { .ns = ns, .at = at, .ar = ar };
+    sq_status st = atomically(s, ns, purge_work, &a);
+    *deleted = st == SQ_OK ? a.out : NULL;
+    *ndeleted = st == SQ_OK ? a.n : 0;
+    return st;
+}

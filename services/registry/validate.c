@@ -650,13 +650,21 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
     kv_set_all(&params, base_params, NULL, 0);
     out->parameters = array_obj(&params);
 
-    /* annotations: the given ones, or the old ones, minus delAnnotations; then the exec
-     * kind (OpenWhisk's `annotations ++ execAnnotation(exec)`) */
+    /* annotations: the given ones, or the old ones, minus delAnnotations; on create
+     * provide-api-key: false unless given; then the exec kind (OpenWhisk's `annotations ++
+     * execAnnotation(exec)`) */
     base_annots = p->has_annotations ? &p->annotations : old ? &old->annotations : &empty_array;
-    if ((st = kv_init(&annots, array_len(base_annots) + 1, ar)) != SQ_OK ||
+    if ((st = kv_init(&annots, array_len(base_annots) + 2, ar)) != SQ_OK ||
         (st = kv_entry("exec", str_obj(out->exec.kind), ar, &exec_kv)) != SQ_OK)
         return st;
     kv_set_all(&annots, base_annots, p->del_annotations, p->ndel);
+    if (old == NULL && !reg_kv_has(base_annots, "provide-api-key")) {
+        /* as OpenWhisk: a new action gets no API key unless it asks for one */
+        msgpack_object no = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = false }, pak;
+        if ((st = kv_entry("provide-api-key", no, ar, &pak)) != SQ_OK)
+            return st;
+        kv_set(&annots, &pak);
+    }
     kv_set(&annots, &exec_kv);
     out->annotations = array_obj(&annots);
 

@@ -151,8 +151,8 @@ static sq_status collect_defaults(sched_entry *e)
     return SQ_OK;
 }
 
-/* OpenWhisk's rule for boolean annotations (conductor, final): the annotation is there with
- * a value that is not falsy (zero, null, false, the empty string). */
+/* OpenWhisk's rule for boolean annotations (conductor, final, provide-api-key): the
+ * annotation is there with a value that is not falsy (zero, null, false, the empty string). */
 static bool annotation_truthy(const msgpack_object *annotations, const char *key)
 {
     if (annotations->type != MSGPACK_OBJECT_ARRAY)
@@ -244,6 +244,7 @@ sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name
         e->conductor = annotation_truthy(&e->action.annotations, "conductor");
     }
     e->final = annotation_truthy(&e->action.annotations, "final");
+    e->provide_key = annotation_truthy(&e->action.annotations, "provide-api-key");
     if ((st = collect_defaults(e)) != SQ_OK)
         goto fail;
     *out = e;
@@ -378,4 +379,16 @@ sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared,
     sched_cache_put(s->cache, e, gen, now, sched_cfg.cache_ttl_ms);
     *out = e;
     return SQ_OK;
+}
+
+const char *sched_key_for(const sched_entry *e, const char *caller_ns, const char *key)
+{
+    const char *owner = e->action.namespace_;
+    size_t n = strcspn(owner, "/");
+
+    if (!e->provide_key || key == NULL || caller_ns == NULL)
+        return "";
+    if (strlen(caller_ns) != n || memcmp(owner, caller_ns, n) != 0)
+        return ""; /* code of another namespace never sees the caller's key */
+    return key;
 }

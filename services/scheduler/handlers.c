@@ -254,7 +254,8 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     action_path(&e->action, path, sizeof path);
-    info = (sched_flight_info){ .id = inv.id, .ns = e->action.namespace_, .name = e->action.name,
+    /* the record goes to the caller's namespace; `path` says whose action ran */
+    info = (sched_flight_info){ .id = inv.id, .ns = caller_ns, .name = e->action.name,
                                 .version = e->action.version, .subject = inv.subject,
                                 .kind = e->action.exec.kind, .path = path,
                                 .cause = inv.cause != NULL ? inv.cause : "", .limits = e->action.limits };
@@ -293,7 +294,8 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
 
     work.id = inv.id;
     work.subject = inv.subject;
-    work.key = inv.key;
+    work.key = (char *)sched_key_for(e, caller_ns, inv.key);
+    work.ns = (char *)caller_ns;
     work.reply = inv.blocking && reply != NULL ? (char *)reply : "";
     work.blocking = inv.blocking;
     work.submitted = sq_now_ms();

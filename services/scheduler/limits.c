@@ -18,7 +18,8 @@
  * the scheduler records it lost (flight.c). Limits come from sq.auth.limits; when the auth
  * service does not answer (or does not know the request), the configured defaults are used
  * and cached too, for at most ten seconds. An sq.evt.auth event drops the namespace's
- * entry (every entry when the event names no namespace). */
+ * entry (every entry when the event names no namespace). A namespace whose subject is
+ * blocked (sq_ns_limits.blocked) is refused with 403. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -184,6 +185,11 @@ sq_status sched_admit(sched *s, const char *ns, sched_ns **out, char *msg, size_
         pthread_mutex_unlock(&l->lock);
     }
 
+    if (lim.blocked) {
+        /* the subject was blocked: nothing of its namespaces runs (rules, sequences...) */
+        snprintf(msg, msglen, "The namespace's subject is blocked.");
+        return SQ_ERR_FORBIDDEN;
+    }
     pthread_mutex_lock(&l->lock);
     if (n->minute != minute) {
         n->minute = minute;

@@ -76,6 +76,7 @@ typedef struct sched_entry {
     bool sequence;              /* kind "sequence": action.exec.components lists the parts */
     bool conductor;             /* annotation conductor with a value that is not falsy */
     bool final;                 /* annotation final: the defined parameters cannot be overridden */
+    bool provide_key;           /* annotation provide-api-key with a value that is not falsy */
     msgpack_zone zone;
     char *buf;                  /* the registry's reply, which the objects point into */
     size_t len;
@@ -93,6 +94,11 @@ uint64_t sched_key_hash(const char *ns, const char *name, bool shared);
 /* Returns a referenced, unexpired entry for ns/name, or NULL. Any thread. */
 sched_entry *sched_cache_get(sched_cache *c, uint64_t hash, const char *ns, const char *name,
                              bool shared, int64_t now_ms);
+
+/* The API key that e's code may see when caller_ns invokes it with key: key itself only
+ * when the action asked for it (provide-api-key) and lives in caller_ns (not in a package or
+ * binding target of another namespace); "" otherwise. Never NULL. */
+const char *sched_key_for(const sched_entry *e, const char *caller_ns, const char *key);
 
 /* Builds an entry from the registry's reply (copied). Returns SQ_OK and a referenced entry
  * in *out; SQ_ERR_DECODE with a message in err when the reply is not an action. When the
@@ -132,8 +138,9 @@ void sched_limits_destroy(sched_limits *l);
 
 /* Admits one activation of namespace ns against its limits (this copy's fair share of
  * them): SQ_OK and the namespace in *out, its concurrency counted (sched_release() gives
- * it back); or SQ_ERR_TOO_MANY with OpenWhisk's message in msg. May ask the auth service
- * for the namespace's limits (cached). Any thread. */
+ * it back); or SQ_ERR_TOO_MANY with OpenWhisk's message in msg, SQ_ERR_FORBIDDEN when the
+ * namespace's subject is blocked. May ask the auth service for the namespace's limits
+ * (cached). Any thread. */
 sq_status sched_admit(sched *s, const char *ns, sched_ns **out, char *msg, size_t msglen);
 /* Gives back one concurrency slot of n (NULL is a no-op). */
 void sched_release(sched_limits *l, sched_ns *n);

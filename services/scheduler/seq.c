@@ -259,7 +259,7 @@ static void complete(sched *s, run *r, sq_act_status status, const msgpack_objec
     sq_proto_buf_init(&sb, &pk);
     msgpack_pack_map(&pk, 12);
     sq_mp_kv_str(&pk, "activationId", r->id);
-    sq_mp_kv_str(&pk, "namespace", a->namespace_);
+    sq_mp_kv_str(&pk, "namespace", r->caller_ns); /* the caller's; `path` names the action */
     sq_mp_kv_str(&pk, "name", a->name);
     sq_mp_kv_str(&pk, "version", a->version);
     sq_mp_kv_str(&pk, "subject", r->subject);
@@ -294,7 +294,7 @@ static void complete(sched *s, run *r, sq_act_status status, const msgpack_objec
         annotation_str(&pk, "causedBy", "sequence");
     sq_mp_kv_bool(&pk, "publish", false);
 
-    if (sched_record_publish(s, r->id, a->namespace_, sb.data, sb.size, &dup) != SQ_OK)
+    if (sched_record_publish(s, r->id, r->caller_ns, sb.data, sb.size, &dup) != SQ_OK)
         sq_error("could not record composition \"%s\" of \"%s\"", r->id, path);
     else if (parent == NULL)
         sched_run_end(s, r->id);
@@ -392,7 +392,8 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     }
     work.id = id;
     work.subject = r->subject;
-    work.key = r->key;
+    work.key = (char *)sched_key_for(e, r->caller_ns, r->key);
+    work.ns = r->caller_ns;
     work.reply = reply;
     work.blocking = true;
     work.submitted = sq_now_ms();
@@ -403,7 +404,7 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     sq_work_encode(&work, &pk);
     msgpack_zone_destroy(&z);
 
-    info = (sched_flight_info){ .id = id, .ns = e->action.namespace_, .name = e->action.name,
+    info = (sched_flight_info){ .id = id, .ns = r->caller_ns, .name = e->action.name,
                                 .version = e->action.version, .subject = r->subject,
                                 .kind = e->action.exec.kind, .path = path, .cause = r->id,
                                 .limits = e->action.limits };
@@ -799,7 +800,7 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const ms
     j->r = r;
     {
         char path[600];
-        sched_flight_info info = { .id = inv->id, .ns = e->action.namespace_, .name = e->action.name,
+        sched_flight_info info = { .id = inv->id, .ns = caller_ns, .name = e->action.name,
                                    .version = e->action.version, .subject = inv->subject, .kind = "sequence",
                                    .path = path, .cause = inv->cause, .limits = e->action.limits };
         snprintf(path, sizeof path, "%s/%s", e->action.namespace_, e->action.name);

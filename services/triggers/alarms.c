@@ -320,7 +320,7 @@ static void fire_tick(const char *key, const char *ns, const char *name, const c
     f.caller_ns = (char *)ns;
     f.payload = o;
     code = trg_fire(&A.worker, NULL, &f);
-    if (code != 0 && code != 404)
+    if (code != 0 && code != 404 && code != 403) /* 403: the subject is blocked, the timer stays */
         sq_warn("alarm of trigger \"%s/%s\" at %lld: the fire was refused (%d)", ns, name, (long long)tick, code);
     sq_debug("alarm \"%s\" fired %lld ms after its tick", key, (long long)(sq_now_ms() - tick));
     if (code == 404 || last) {

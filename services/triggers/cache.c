@@ -322,6 +322,8 @@ typedef struct ns_rate {
     struct ns_rate *next;
     char *ns;
     int64_t limit, limit_expires;  /* fires per minute, from auth; mono ms */
+    sq_status refused;             /* SQ_OK; SQ_ERR_FORBIDDEN: the subject is blocked;
+                                      SQ_ERR_NOT_FOUND: auth knows no such namespace */
     int64_t window, count;         /* the minute (wall clock / 60000) and the fires in it */
 } ns_rate;
 
@@ -349,8 +351,10 @@ static ns_rate *rate_find_locked(const char *ns, bool create)
     return r;
 }
 
-/* The namespace's fires per minute from auth; the default when auth does not answer. */
-static int64_t fetch_limit(sq_bus_t *bus, const char *ns)
+/* The namespace's fires per minute from auth; the default when auth does not answer.
+ * *refused: SQ_ERR_FORBIDDEN when auth says the namespace's subject is blocked,
+ * SQ_ERR_NOT_FOUND when auth says the namespace does not exist (deleted), else SQ_OK. */
+static int64_t fetch_limit(sq_bus_t *bus, const char *ns, sq_status *refused)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -358,16 +362,28 @@ static int64_t fetch_limit(sq_bus_t *bus, const char *ns)
     sq_ns_ref ref = { .ns = (char *)ns };
     int64_t limit = trg_cfg.default_fires_per_minute;
 
+    *refused = SQ_OK;
     sq_proto_buf_init(&sb, &pk);
     sq_ns_ref_encode(&ref, &pk);
     if (sq_bus_request(bus, SQ_SUBJ_AUTH_LIMITS, sb.data, sb.size, trg_cfg.limits_timeout_ms, &reply) == SQ_OK) {
         msgpack_zone z;
         sq_ns_limits l;
+        msgpack_object o;
+        int code;
+        const char *m;
+        size_t mlen;
         msgpack_zone_init(&z, 512);
-        if (sq_ns_limits_decode(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &l, NULL, 0) ==
-                SQ_OK &&
-            l.fires_per_minute > 0)
-            limit = l.fires_per_minute;
+        if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) == SQ_OK) {
+            if (sq_wire_error_get(&o, &code, &m, &mlen)) {
+                if (code == 404)
+                    *refused = SQ_ERR_NOT_FOUND;
+            } else if (sq_ns_limits_from(&o, &z, &l, NULL, 0) == SQ_OK) {
+                if (l.fires_per_minute > 0)
+                    limit = l.fires_per_minute;
+                if (l.blocked)
+                    *refused = SQ_ERR_FORBIDDEN;
+            }
+        }
         msgpack_zone_destroy(&z);
         natsMsg_Destroy(reply);
     }
@@ -380,25 +396,33 @@ sq_status trg_rate_admit(sq_bus_t *bus, const char *ns, int64_t *count, int64_t 
     int64_t now = mono_ms(), window = sq_now_ms() / 60000, limit = -1;
     uint64_t gen;
     ns_rate *r;
-    sq_status st = SQ_OK;
+    sq_status st = SQ_OK, refused = SQ_OK;
 
     pthread_mutex_lock(&R.lock);
     r = rate_find_locked(ns, true);
-    if (r != NULL && r->limit > 0 && r->limit_expires > now)
+    if (r != NULL && r->limit > 0 && r->limit_expires > now) {
         limit = r->limit;
+        refused = r->refused;
+    }
     gen = R.gen;
     pthread_mutex_unlock(&R.lock);
 
     if (limit < 0) {
         /* asked outside the lock: auth may be slow */
-        limit = fetch_limit(bus, ns);
+        limit = fetch_limit(bus, ns, &refused);
         pthread_mutex_lock(&R.lock);
         r = rate_find_locked(ns, true);
         if (r != NULL && gen == R.gen) {
             r->limit = limit;
+            r->refused = refused;
             r->limit_expires = now + trg_cfg.limits_ttl_ms;
         }
         pthread_mutex_unlock(&R.lock);
+    }
+    if (refused != SQ_OK) {
+        *count = 0;
+        *allowed = 0;
+        return refused; /* blocked or deleted: not counted */
     }
 
     pthread_mutex_lock(&R.lock);

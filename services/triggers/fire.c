@@ -630,8 +630,8 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
     outcome *out = NULL;
     char **logs = NULL;
     int64_t count, allowed;
-    const char *caller_ns = f->caller_ns && *f->caller_ns ? f->caller_ns : f->ns;
     int64_t fired_at = sq_now_ms();
+    sq_status st;
 
     if (!sq_id_valid(f->id) || f->ns[0] == '\0' || !sq_name_valid(f->name)) {
         sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "%s",
@@ -647,7 +647,15 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
         sq_bus_respond_error(bus, msg, status_of_code(fl.code), "%s", fl.message ? fl.message : "error");
         return fl.code ? fl.code : 500;
     }
-    if (trg_rate_admit(bus, f->ns, &count, &allowed) != SQ_OK) {
+    if ((st = trg_rate_admit(bus, f->ns, &count, &allowed)) == SQ_ERR_FORBIDDEN ||
+        st == SQ_ERR_NOT_FOUND) {
+        /* a blocked subject's triggers do not fire (alarms and feeds included: their fires
+         * are dropped until it is unblocked); a deleted namespace's never again */
+        sq_bus_respond_error(bus, msg, st, "%s", st == SQ_ERR_FORBIDDEN ? "The namespace's subject is blocked."
+                                                                         : "The namespace does not exist.");
+        return st == SQ_ERR_FORBIDDEN ? 403 : 404;
+    }
+    if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_TOO_MANY,
                              "Too many requests in the last minute (count: %lld, allowed: %lld).",
                              (long long)count, (long long)allowed);
@@ -675,7 +683,7 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
     }
     sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
     if (v.nrules > 0)
-        fan_out(w, f, &v, &params, caller_ns, out);
+        fan_out(w, f, &v, &params, v.ns, out); /* the rules' owner invokes (and is recorded) */
 
     if (v.nrules > 0) {
         /* the trigger activation; as OpenWhisk, none when no rule is active */

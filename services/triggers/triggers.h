@@ -84,7 +84,9 @@ void trg_cache_put(trg_cache *c, const trg_view *v, uint64_t gen, int ttl_ms);
 void trg_cache_clear(trg_cache *c);
 
 /* Fires-per-minute: counts one fire of ns against its limit (asked of auth, cached). Returns
- * SQ_OK, or SQ_ERR_TOO_MANY with the count and the limit in *count / *allowed. */
+ * SQ_OK, or SQ_ERR_TOO_MANY with the count and the limit in *count / *allowed;
+ * SQ_ERR_FORBIDDEN when ns's subject is blocked, SQ_ERR_NOT_FOUND when auth says ns does not
+ * exist (both cached like the limit, and dropped by every auth event). */
 sq_status trg_rate_admit(sq_bus_t *bus, const char *ns, int64_t *count, int64_t *allowed);
 /* Drops the cached limits (an auth event said they changed). */
 void trg_limits_drop(void);

@@ -1,7 +1,8 @@
 // The invoker's runtimes end to end through the REST API: python:3 (plain and zipped with
 // __main__.py), nodejs zipped actions (package.json "main" and index.js), native executables
 // (OpenWhisk's blackbox convention, and actionloop when annotated actionloop: true), the
-// __OW_* environment of every runtime (and __OW_API_KEY only with provide-api-key), intra-
+// __OW_* environment of every runtime (and __OW_API_KEY only with provide-api-key: true, which
+// new actions do not have unless they ask: the registry adds provide-api-key: false), intra-
 // container concurrency for nodejs (limits.concurrency > 1) with logs kept per activation,
 // and the invoker's heartbeat naming its warm containers per action.
 'use strict';
@@ -55,6 +56,9 @@ async function ok(name, params, want, ctx) {
   return rec;
 }
 
+// an action that asks for the caller's key (new actions get provide-api-key: false)
+const WITH_KEY = { annotations: [{ key: 'provide-api-key', value: true }] };
+
 const ENV_NAMES = ['__OW_API_HOST', '__OW_NAMESPACE', '__OW_ACTION_NAME', '__OW_ACTIVATION_ID', '__OW_DEADLINE'];
 
 function checkEnv(env, rec, withKey, ctx) {
@@ -83,7 +87,7 @@ def main(args):
 `;
 
 test('python:3: plain code, logs, __OW_* environment, cold then warm', async () => {
-  const name = await put('py_plain', { kind: 'python:3', code: PY });
+  const name = await put('py_plain', { kind: 'python:3', code: PY }, WITH_KEY);
   const t0 = Date.now();
   let res = await h.invoke(name, { n: 1 });
   h.expectStatus(res, 200);
@@ -117,6 +121,14 @@ test('python:3: provide-api-key false keeps __OW_API_KEY out', async () => {
   const name = await put('py_nokey', { kind: 'python:3', code: PY }, { annotations: [{ key: 'provide-api-key', value: false }] });
   const rec = await ok(name, { n: 3 }, null, 'python no key');
   checkEnv(rec.response.result.env, rec, false, 'python no key');
+});
+
+test('python:3: an action created without provide-api-key gets provide-api-key false and no key', async () => {
+  const name = await put('py_default', { kind: 'python:3', code: PY });
+  const got = h.expectStatus(await h.api('GET', `/namespaces/_/actions/${name}?code=false`), 200).json;
+  assert.equal(h.annotation(got, 'provide-api-key'), false, `annotations ${JSON.stringify(got.annotations)}`);
+  const rec = await ok(name, { n: 4 }, null, 'python default');
+  checkEnv(rec.response.result.env, rec, false, 'python default');
 });
 
 test('python:3: a zip with __main__.py and a module beside it', async () => {
@@ -166,7 +178,7 @@ printf '{"arg":%s,"ns":"%s","name":"%s","id":"%s","key":"%s","host":"%s","deadli
 `;
 
 test('native: an executable script (blackbox: argv[1] in, last stdout line out)', async () => {
-  const name = await put('native_bb', { kind: 'native', code: b64(SCRIPT), binary: true });
+  const name = await put('native_bb', { kind: 'native', code: b64(SCRIPT), binary: true }, WITH_KEY);
   for (const cold of [true, false]) {
     const t0 = Date.now();
     const res = await h.invoke(name, { x: [1, 2] });

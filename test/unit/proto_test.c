@@ -105,6 +105,7 @@ WRAP(sq_admin)
 WRAP(sq_fire)
 WRAP(sq_sched_beat)
 WRAP(sq_sched_moved)
+WRAP(sq_tenancy_event)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_ANY } fclass;
@@ -254,6 +255,7 @@ static void cmp_sq_work(const void *a, const void *b, const char *what)
     OBJ_EQ(params);
     CHECK_STR(g->cause, w->cause ? w->cause : "", what); /* NULL travels as "" */
     CHECK_STR(g->caused_by, w->caused_by ? w->caused_by : "", what);
+    CHECK_STR(g->ns, w->ns ? w->ns : "", what); /* NULL (the action's namespace) travels as "" */
     snprintf(sub, sizeof sub, "%s.action", what);
     cmp_sq_action(&w->action, &g->action, sub);
 }
@@ -340,6 +342,16 @@ static void cmp_sq_ns_limits(const void *a, const void *b, const char *what)
     INT_EQ(fires_per_minute);
     INT_EQ(timeout_max);
     INT_EQ(memory_max);
+    BOOL_EQ(blocked);
+}
+
+static void cmp_sq_tenancy_event(const void *a, const void *b, const char *what)
+{
+    const sq_tenancy_event *w = a, *g = b;
+    STR_EQ(op);
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    INT_EQ(at);
 }
 
 static void cmp_sq_admin(const void *a, const void *b, const char *what)
@@ -409,7 +421,7 @@ static const fspec f_work[] = {
     { "action.exec.code", C_STR, true }, /* a work item must carry the code */
     { "action.limits", C_MAP, false }, { "action.limits.timeout", C_INT, false },
     { "action.parameters", C_ARRAY, false }, { "params", C_MAP, true }, { "cause", C_STR, false },
-    { "caused_by", C_STR, false },
+    { "caused_by", C_STR, false }, { "ns", C_STR, false },
 };
 static const fspec f_heartbeat[] = {
     { "id", C_STR, true }, { "total_mb", C_INT, true }, { "free_mb", C_INT, true }, { "warm", C_INT, false },
@@ -434,6 +446,10 @@ static const fspec f_ns_ref[] = { { "ns", C_STR, true } };
 static const fspec f_ns_limits[] = {
     { "concurrentInvocations", C_INT, false }, { "invocationsPerMinute", C_INT, false },
     { "firesPerMinute", C_INT, false }, { "actionTimeoutMax", C_INT, false }, { "actionMemoryMax", C_INT, false },
+    { "blocked", C_BOOL, false },
+};
+static const fspec f_tenancy_event[] = {
+    { "op", C_STR, true }, { "subject", C_STR, false }, { "namespace", C_STR, true }, { "at", C_INT, true },
 };
 static const fspec f_admin[] = {
     { "token", C_STR, true }, { "op", C_STR, true }, { "subject", C_STR, false },
@@ -463,6 +479,7 @@ static sq_ns_ref s_ns_ref;
 static sq_ns_limits s_ns_limits;
 static sq_admin s_admin;
 static sq_fire s_fire;
+static sq_tenancy_event s_tenancy_event;
 static char *s_namespaces[] = { "guest", "guest_dev", "team@example.com", NULL };
 static char *s_logs[] = { "2026-11-23T10:00:00.123Z stdout: hello", "2026-11-23T10:00:00.124Z stderr: w\xc3\xa4rning", NULL };
 
@@ -541,6 +558,7 @@ static void make_samples(void)
     s_work.params = J("{\"name\":\"Ann\"}");
     s_work.cause = "00112233445566778899aabbccddeeff";
     s_work.caused_by = "trigger";
+    s_work.ns = "caller@example.com";
 
     s_heartbeat.id = "invoker0";
     s_heartbeat.total_mb = 2048;
@@ -587,7 +605,9 @@ static void make_samples(void)
 
     s_ns_ref.ns = "team@example.com";
     s_ns_limits = (sq_ns_limits){ .concurrent = 7, .per_minute = 300, .fires_per_minute = 9,
-                                  .timeout_max = 120000, .memory_max = 256 };
+                                  .timeout_max = 120000, .memory_max = 256, .blocked = true };
+    s_tenancy_event = (sq_tenancy_event){ .op = "delete", .subject = "alice", .namespace_ = "alice.team",
+                                          .at = 1795430400000LL };
     s_admin.token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     s_admin.op = "limits.set";
     s_admin.subject = "alice";
@@ -625,6 +645,7 @@ static const msgdesc msgs[] = {
     MSG(sq_fire, fire),
     MSG(sq_sched_beat, sched_beat),
     MSG(sq_sched_moved, sched_moved),
+    MSG(sq_tenancy_event, tenancy_event),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -721,6 +742,8 @@ static void test_roundtrips(void)
         w.blocking = false;
         w.params = J("{}");
         roundtrip(&msgs[8], &w, "no key, no reply");
+        w.ns = NULL;
+        roundtrip(&msgs[8], &w, "no caller namespace");
     }
     {
         sq_activation a = s_activation;

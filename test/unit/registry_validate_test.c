@@ -270,6 +270,7 @@ static void test_action_apply(void)
     CHECK_STR(v1.namespace_, "me/pkg", "path");
     CHECK_STR(T(&v1.parameters), "[{\"key\":\"a\",\"value\":2}]", "duplicate keys collapse, last wins");
     CHECK_STR(T(annotation(&v1.annotations, "exec")), "\"nodejs:20\"", "exec annotation set");
+    CHECK_STR(T(annotation(&v1.annotations, "provide-api-key")), "false", "provide-api-key false on create");
     CHECK(v1.limits.memory == 128 && v1.limits.timeout == 60000 && v1.limits.logs == 10 &&
           v1.limits.concurrency == 1, "limits: given + defaults");
     CHECK(!v1.publish && v1.updated > 0, "publish default, updated set");
@@ -282,6 +283,7 @@ static void test_action_apply(void)
     CHECK_STR(T(&v2.parameters), "[{\"key\":\"a\",\"value\":2}]", "parameters kept when not given");
     CHECK(annotation(&v2.annotations, "k") == NULL, "annotations replaced, not merged");
     CHECK(annotation(&v2.annotations, "n") != NULL && annotation(&v2.annotations, "exec") != NULL, "new + exec");
+    CHECK(annotation(&v2.annotations, "provide-api-key") == NULL, "no provide-api-key added on update");
     CHECK(v2.limits.memory == 128 && v2.limits.timeout == 2000, "limits merged per field");
     CHECK(v2.publish, "publish given");
 

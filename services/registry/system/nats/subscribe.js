@@ -21,7 +21,7 @@ function subjectError(ns, subject) {
 
 async function main(p) {
   const host = (process.env.__OW_API_HOST || '').replace(/\/$/, '');
-  const key = p.authKey || process.env.__OW_API_KEY;
+  const key = p.authKey; // as OpenWhisk hands every feed action; code of whisk.system never gets a caller's key
   const event = String(p.lifecycleEvent || '').toUpperCase();
   const parts = String(p.triggerName || '').replace(/^\//, '').split('/');
   if (parts.length !== 2 || !parts[1]) return { error: 'triggerName must be /namespace/trigger' };
