@@ -29,6 +29,7 @@ typedef struct inv_config {
     int pids_max;        /* processes per container (pids cgroup) */
     int idle_ms;         /* an idle warm container is removed after this long */
     int heartbeat_ms;
+    int max_result_kb;   /* a result larger than this is refused (OpenWhisk: 1 MB) */
     bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
 } inv_config;
 

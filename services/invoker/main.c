@@ -35,6 +35,7 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("pids_max", "SQ_INVOKER_PIDS_MAX", 16, 65536, 256, I.cfg.pids_max),
     SQ_CFG_INT("idle_ms", "SQ_INVOKER_IDLE_MS", 1000, 86400000, 600000, I.cfg.idle_ms),
     SQ_CFG_INT("heartbeat_ms", "SQ_INVOKER_HEARTBEAT_MS", 100, 60000, 1000, I.cfg.heartbeat_ms),
+    SQ_CFG_INT("max_result_kb", "SQ_INVOKER_MAX_RESULT_KB", 1, 16384, 1024, I.cfg.max_result_kb),
     SQ_CFG_BOOL("sandbox", "SQ_INVOKER_SANDBOX", true, I.cfg.sandbox),
 };
 #define NCONFIG (sizeof config / sizeof config[0])

@@ -138,6 +138,41 @@ static bool result_to_mp(const char *text, msgpack_packer *pk, sq_act_status *st
     return true;
 }
 
+/* How much of a refused result the error message quotes (OpenWhisk quotes the whole
+ * truncated response; a short head keeps the record well under the limit). */
+#define TRUNK_BYTES 256
+
+/* A result text longer than the configured limit is refused as OpenWhisk refuses it: an
+ * application error saying both sizes, quoting the head of what came back; nothing over
+ * the limit goes any further (the reply, the stored record). */
+static void refuse_large_result(inv_run_result *r)
+{
+    size_t max = (size_t)I.cfg.max_result_kb * 1024, len = r->result ? strlen(r->result) : 0;
+    char msg[200 + TRUNK_BYTES + 8];
+    size_t n, cut = len < TRUNK_BYTES ? len : TRUNK_BYTES;
+    json_t *e;
+
+    if (len <= max)
+        return;
+    while (cut > 0 && cut < len && ((unsigned char)r->result[cut] & 0xC0) == 0x80)
+        cut--; /* not in the middle of a UTF-8 sequence */
+    n = (size_t)snprintf(msg, sizeof msg,
+                         "The action produced a response that exceeded the allowed length: %zu > %zu bytes. "
+                         "The truncated response was: ",
+                         len, max);
+    memcpy(msg + n, r->result, cut);
+    msg[n + cut] = '\0';
+    e = json_pack("{s:s}", "error", msg);
+    if (e == NULL) { /* the head was no valid UTF-8: say only the sizes */
+        msg[n - strlen(" The truncated response was: ")] = '\0';
+        e = json_pack("{s:s}", "error", msg);
+    }
+    free(r->result);
+    r->result = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    r->outcome = r->result ? INV_APP_ERROR : INV_INTERNAL;
+}
+
 /* Runs one work item to its activation record. */
 static void handle(inv_job *job)
 {
@@ -214,6 +249,7 @@ static void handle(inv_job *job)
             } else
                 inv_container_run(slot->c, line, (int)w.action.limits.timeout, log_limit, &run);
             free(line);
+            refuse_large_result(&run);
         }
         inv_pool_release(slot);
     }
