@@ -12,8 +12,16 @@
 #include "sq/log.h"
 #include "sq/util.h"
 
+static void job_free(inv_job *j)
+{
+    msgpack_zone_destroy(&j->z);
+    free(j->buf);
+    free(j);
+}
+
 void inv_enqueue(const char *data, size_t len)
 {
+    char err[256];
     inv_job *j = malloc(sizeof *j);
     if (j == NULL || (j->buf = malloc(len ? len : 1)) == NULL) {
         free(j);
@@ -24,6 +32,13 @@ void inv_enqueue(const char *data, size_t len)
     j->len = len;
     j->next = NULL;
     j->received_ms = sq_now_ms();
+    msgpack_zone_init(&j->z, 4096);
+    if (sq_work_decode(j->buf, j->len, &j->z, &j->w, err, sizeof err) != SQ_OK) {
+        sq_error("dropping malformed work item: %s", err);
+        job_free(j);
+        return;
+    }
+    snprintf(j->key, sizeof j->key, "%s/%s@%s", j->w.action.namespace_, j->w.action.name, j->w.action.version);
     pthread_mutex_lock(&I.lock);
     if (I.tail)
         I.tail->next = j;
@@ -31,7 +46,10 @@ void inv_enqueue(const char *data, size_t len)
         I.head = j;
     I.tail = j;
     I.queued++;
-    pthread_cond_signal(&I.work_cv);
+    if (I.draining)
+        pthread_cond_broadcast(&I.work_cv); /* the drain waits on it too */
+    else
+        pthread_cond_signal(&I.work_cv);
     pthread_mutex_unlock(&I.lock);
 }
 
@@ -176,9 +194,8 @@ static void refuse_large_result(inv_run_result *r)
 /* Runs one work item to its activation record. */
 static void handle(inv_job *job)
 {
-    msgpack_zone z;
-    sq_work w;
-    char err[512], path[600], key[640];
+    sq_work w = job->w;
+    char err[512], path[600];
     inv_run_result init = { 0 }, run = { 0 };
     inv_run_result *res = &run;
     inv_slot *slot = NULL;
@@ -194,17 +211,11 @@ static void handle(inv_job *job)
     msgpack_object ann_obj, result_obj;
     char **logs = NULL;
 
-    msgpack_zone_init(&z, 4096);
     msgpack_zone_init(&az, 1024);
     msgpack_sbuffer_init(&rec);
     msgpack_sbuffer_init(&result_buf);
     msgpack_sbuffer_init(&ann);
-    if (sq_work_decode(job->buf, job->len, &z, &w, err, sizeof err) != SQ_OK) {
-        sq_error("dropping malformed work item: %s", err);
-        goto out;
-    }
     snprintf(path, sizeof path, "%s/%s", w.action.namespace_, w.action.name);
-    snprintf(key, sizeof key, "%s@%s", path, w.action.version);
     log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
     start_ms = sq_now_ms();
 
@@ -213,8 +224,7 @@ static void handle(inv_job *job)
         snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}", w.action.exec.kind);
         run.result = strdup(err);
         run.start_ms = run.end_ms = start_ms;
-    } else if ((slot = inv_pool_acquire(key, w.action.exec.kind, (int)w.action.limits.memory, &cold, err,
-                                        sizeof err)) == NULL) {
+    } else if ((slot = inv_pool_acquire(job, &cold, err, sizeof err)) == NULL) {
         run.outcome = INV_INTERNAL;
         run.start_ms = run.end_ms = start_ms;
         {
@@ -333,7 +343,6 @@ static void handle(inv_job *job)
         natsConnection_Publish(sq_bus_nc(I.bus), w.reply, rec.data, (int)rec.size);
     publish_record(&a, &rec);
 
-out:
     free(logs);
     inv_run_result_free(&init);
     inv_run_result_free(&run);
@@ -341,7 +350,27 @@ out:
     msgpack_sbuffer_destroy(&result_buf);
     msgpack_sbuffer_destroy(&rec);
     msgpack_zone_destroy(&az);
-    msgpack_zone_destroy(&z);
+}
+
+/* The first queued job that can start now (pool.c: memory, the namespace's share), unlinked;
+ * NULL when none. Called locked. */
+static inv_job *take_job(void)
+{
+    inv_job *prev = NULL;
+    for (inv_job *j = I.head; j; prev = j, j = j->next) {
+        if (!inv_pool_admits(j))
+            continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            I.head = j->next;
+        if (I.tail == j)
+            I.tail = prev;
+        j->next = NULL;
+        inv_pool_starting(j);
+        return j;
+    }
+    return NULL;
 }
 
 void *inv_worker(void *arg)
@@ -349,27 +378,24 @@ void *inv_worker(void *arg)
     for (;;) {
         inv_job *j;
         pthread_mutex_lock(&I.lock);
-        while (I.head == NULL && !I.stopping)
+        while ((j = take_job()) == NULL && !(I.stopping && I.head == NULL))
             pthread_cond_wait(&I.work_cv, &I.lock);
-        if (I.head == NULL) {
+        if (j == NULL) {
             pthread_mutex_unlock(&I.lock);
             break;
         }
-        j = I.head;
-        I.head = j->next;
-        if (I.head == NULL)
-            I.tail = NULL;
         I.queued--;
         I.busy++;
         pthread_mutex_unlock(&I.lock);
 
         handle(j);
-        free(j->buf);
-        free(j);
 
         pthread_mutex_lock(&I.lock);
+        inv_pool_unstart(j); /* it never asked for a container (unsupported kind) */
+        job_free(j);
         I.busy--;
-        pthread_cond_broadcast(&I.work_cv);
+        if (I.draining || I.head != NULL) /* the drain waits for the last one; queued jobs may fit */
+            pthread_cond_broadcast(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
     }
     return NULL;
