@@ -159,6 +159,8 @@ static bool result_to_mp(const char *text, msgpack_packer *pk, sq_act_status *st
 /* How much of a refused result the error message quotes (OpenWhisk quotes the whole
  * truncated response; a short head keeps the record well under the limit). */
 #define TRUNK_BYTES 256
+/* OpenWhisk's words (Messages.truncatedResponse), up to the sizes */
+#define LENGTH_MSG "The action produced a response that exceeded the allowed length"
 
 /* A result text longer than the configured limit is refused as OpenWhisk refuses it: an
  * application error saying both sizes, quoting the head of what came back; nothing over
@@ -170,14 +172,30 @@ static void refuse_large_result(inv_run_result *r)
     size_t n, cut = len < TRUNK_BYTES ? len : TRUNK_BYTES;
     json_t *e;
 
+    if (r->outcome == INV_CRASH && len < 200) {
+        /* a line past what the container module reads at all (16 MB): it said how much it
+         * had read when it gave up, against its own bound; say it against ours */
+        json_t *j = json_loads(r->result, 0, NULL);
+        const char *m = json_string_value(json_object_get(j, "error")), *at;
+        unsigned long long got = 0;
+        if (m && strncmp(m, LENGTH_MSG, strlen(LENGTH_MSG)) == 0 && (at = strchr(m + strlen(LENGTH_MSG), ':')) &&
+            sscanf(at + 1, "%llu", &got) == 1 && got > max) {
+            snprintf(msg, sizeof msg, LENGTH_MSG ": %llu > %zu bytes.", got, max);
+            json_decref(j);
+            e = json_pack("{s:s}", "error", msg);
+            free(r->result);
+            r->result = e ? json_dumps(e, JSON_COMPACT) : NULL;
+            json_decref(e);
+            r->outcome = r->result ? INV_APP_ERROR : INV_INTERNAL;
+            return;
+        }
+        json_decref(j);
+    }
     if (len <= max)
         return;
     while (cut > 0 && cut < len && ((unsigned char)r->result[cut] & 0xC0) == 0x80)
         cut--; /* not in the middle of a UTF-8 sequence */
-    n = (size_t)snprintf(msg, sizeof msg,
-                         "The action produced a response that exceeded the allowed length: %zu > %zu bytes. "
-                         "The truncated response was: ",
-                         len, max);
+    n = (size_t)snprintf(msg, sizeof msg, LENGTH_MSG ": %zu > %zu bytes. The truncated response was: ", len, max);
     memcpy(msg + n, r->result, cut);
     msg[n + cut] = '\0';
     e = json_pack("{s:s}", "error", msg);

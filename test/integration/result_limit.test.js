@@ -41,3 +41,13 @@ test('a result just under the limit passes intact', async () => {
   const res = h.expectStatus(await h.invoke(name, { n }), 200);
   assert.equal(res.json.response.result.s.length, n);
 });
+
+test('a 20 MB result (past what the invoker reads at all) is refused the same way', async () => {
+  const res = await h.invoke(name, { n: 20 * 1024 * 1024 });
+  h.expectStatus(res, 502);
+  const r = res.json.response;
+  assert.equal(r.status, 'application error', h.show(res));
+  assert.match(r.result.error, /^The action produced a response that exceeded the allowed length: \d+ > 1048576 bytes\.$/, h.show(res));
+  // the runtime was stopped mid-answer: the next activation gets a new container and works
+  h.expectStatus(await h.invoke(name, { n: 2 }), 200);
+});
