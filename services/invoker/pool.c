@@ -21,8 +21,9 @@
  *   - a namespace that holds nothing may start one container whenever memory is free;
  *   - otherwise it may hold at most its share: while another namespace has work waiting,
  *     max(fair_mb, ceil(total / namespaces holding memory or waiting)); while nobody else
- *     waits, total - fair_mb (that much stays free for a namespace that comes along, so it
- *     starts at once instead of waiting for the long activations of the first to finish);
+ *     waits, max(fair_mb, total - fair_mb) (fair_mb stays free for a namespace that comes
+ *     along, so it starts at once instead of waiting for the long activations of the first
+ *     to finish);
  *   - and it must fit in the free memory once idle containers and stem cells are counted as
  *     free (they are evicted for it: first those of the namespace holding the most memory,
  *     least recently used first, then stem cells).
@@ -226,12 +227,9 @@ bool inv_pool_admits(const inv_job *j)
         for (const inv_job *q = I.starting; q; q = q->snext)
             ns_add(names, &n, q->w.action.namespace_);
         ns_add(names, &n, ns);
-        if (others) {
-            cap = (total + n - 1) / n;
-            if (cap < I.cfg.fair_mb)
-                cap = I.cfg.fair_mb;
-        } else
-            cap = total - I.cfg.fair_mb;
+        cap = others ? (total + n - 1) / n : total - I.cfg.fair_mb;
+        if (cap < I.cfg.fair_mb)
+            cap = I.cfg.fair_mb;
         if (held + mb > cap)
             return false;
     }
