@@ -21,9 +21,9 @@
  *   - a namespace that holds nothing may start one container whenever memory is free;
  *   - otherwise it may hold at most its share: while another namespace has work waiting,
  *     max(fair_mb, ceil(total / namespaces holding memory or waiting)); while nobody else
- *     waits, max(fair_mb, total - fair_mb) (fair_mb stays free for a namespace that comes
- *     along, so it starts at once instead of waiting for the long activations of the first
- *     to finish);
+ *     waits, it may grow as long as fair_mb of the invoker stays free of running work (or
+ *     up to fair_mb itself): that much is there for a namespace that comes along, which
+ *     then starts at once instead of waiting for the long activations of the first;
  *   - and it must fit in the free memory once idle containers and stem cells are counted as
  *     free (they are evicted for it: first those of the namespace holding the most memory,
  *     least recently used first, then stem cells).
@@ -227,11 +227,20 @@ bool inv_pool_admits(const inv_job *j)
         for (const inv_job *q = I.starting; q; q = q->snext)
             ns_add(names, &n, q->w.action.namespace_);
         ns_add(names, &n, ns);
-        cap = others ? (total + n - 1) / n : total - I.cfg.fair_mb;
-        if (cap < I.cfg.fair_mb)
-            cap = I.cfg.fair_mb;
-        if (held + mb > cap)
-            return false;
+        if (others) {
+            cap = (total + n - 1) / n;
+            if (held + mb > (cap > I.cfg.fair_mb ? cap : I.cfg.fair_mb))
+                return false;
+        } else if (held + mb > I.cfg.fair_mb) {
+            /* alone: grow while fair_mb stays free of running work */
+            int busy = 0;
+            for (inv_slot *s = I.pool; s; s = s->next)
+                busy += s->inflight > 0 ? s->memory_mb : 0;
+            for (const inv_job *q = I.starting; q; q = q->snext)
+                busy += (int)q->w.action.limits.memory;
+            if (busy + mb > total - I.cfg.fair_mb)
+                return false;
+        }
     }
     freeable = total - I.used_mb;
     for (inv_slot *s = I.stems; s; s = s->next) {
@@ -294,6 +303,7 @@ inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
             snprintf(err, errlen, "the invoker is shutting down");
             return NULL;
         }
+        sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", key, I.used_mb, I.cfg.memory_mb);
         pthread_cond_wait(&I.pool_cv, &I.lock);
     }
     /* A place in the pool now, so that the namespace holds this memory from now on; the
@@ -455,6 +465,9 @@ void *inv_pool_keeper(void *arg)
                 }
                 s->next = I.stems;
                 I.stems = s;
+                /* what waits for memory may evict it now (its memory was in use, not
+                 * evictable, while it started) */
+                pthread_cond_broadcast(&I.pool_cv);
                 wake_workers();
             }
         }
