@@ -215,19 +215,17 @@ bool inv_pool_admits(const inv_job *j)
     if (I.cfg.fair_mb > 0 && held > 0) {
         const char *names[MAX_NS];
         int n = 0, cap;
-        bool others = false;
         for (const inv_job *q = I.head; q; q = q->next)
-            if (strcmp(q->w.action.namespace_, ns) != 0) {
-                others = true;
+            if (strcmp(q->w.action.namespace_, ns) != 0)
                 ns_add(names, &n, q->w.action.namespace_);
-            }
-        for (inv_slot *s = I.pool; s; s = s->next)
-            if (s->inflight > 0)
-                ns_add(names, &n, s->ns);
-        for (const inv_job *q = I.starting; q; q = q->snext)
-            ns_add(names, &n, q->w.action.namespace_);
-        ns_add(names, &n, ns);
-        if (others) {
+        if (n > 0) {
+            /* others wait: the share of each namespace holding memory or waiting */
+            for (inv_slot *s = I.pool; s; s = s->next)
+                if (s->inflight > 0)
+                    ns_add(names, &n, s->ns);
+            for (const inv_job *q = I.starting; q; q = q->snext)
+                ns_add(names, &n, q->w.action.namespace_);
+            ns_add(names, &n, ns);
             cap = (total + n - 1) / n;
             if (held + mb > (cap > I.cfg.fair_mb ? cap : I.cfg.fair_mb))
                 return false;
