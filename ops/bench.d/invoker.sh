@@ -109,6 +109,8 @@ INV_FLOOR=""
 cat <<EOF
 | invoker: floor, bare node actionloop round trip over pipes (no sandbox) | $(us runtime_floor_us p50) | $(us runtime_floor_us p99) | bench_runtime |
 | invoker: warm round trip through the container module, bwrap + seccomp + cgroups | $(us container_warm_us p50) | $(us container_warm_us p99) | $(budget "$WARM" "$FLOOR" 100) |
+| invoker: the same, thawed before and frozen after every run (cgroup freezer) | $(us container_warm_freeze_us p50) | $(us container_warm_freeze_us p99) | $(budget "$(field container_warm_freeze_us p50)" "$WARM" 50) over the warm run: so the pool freezes only after SQ_INVOKER_FREEZE_MS idle |
+| invoker: warm run on a frozen container (thaw + run): the first after an idle period | $(us container_thaw_us p50) | $(us container_thaw_us p99) | a steady stream never pays it |
 | invoker: floor, NATS request/reply to a responder in the client | ${ECHO:-n/a} µs | ${ECHO99:-n/a} µs | the hops of a work item and its record |
 | invoker: warm round trip through the invoker over NATS (work item in, record out) | ${IW:-n/a} µs | ${IW99:-n/a} µs | floor = NATS floor + runtime floor = ${INV_FLOOR:-n/a} µs; $(budget "$IW" "$INV_FLOOR" 100) |
 | invoker: cold start with a stem cell, work received to record (over NATS) | $( [[ -n $IC ]] && awk -v v="$IC" 'BEGIN{printf "%.1f ms", v/1000}' || echo n/a) | $( [[ -n $IC99 ]] && awk -v v="$IC99" 'BEGIN{printf "%.1f ms", v/1000}' || echo n/a) | ${ICN:-0} new containers; $(target_ms "$IC" 8) |

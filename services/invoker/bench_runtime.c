@@ -9,6 +9,10 @@
  *   container_bare_us  a warm inv_container_run() on an unsandboxed container
  *   container_warm_us  a warm inv_container_run() under bwrap with the invoker's seccomp
  *                      filter and cgroups (what the invoker does)
+ *   container_warm_freeze_us  the same, the container thawed before and frozen after every
+ *                      run (cgroup freezer), both inside the timed window
+ *   container_thaw_us  a warm run on a container frozen (and settled) before: thaw + run,
+ *                      what the first activation after an idle period costs (-n / 4 runs)
  *   container_warm_spin_us  the same with opts.spin_us = -s (busy-poll before sleeping)
  *   cold_stem_us       init + first run on a stem cell already started (the invoker's cold
  *                      start when a stem cell of the kind is ready)
@@ -230,17 +234,35 @@ static inv_container_t *make(const char *runtime_dir, bool sandbox, int spin_us)
   return c;
 }
 
-static int warm_bench(const char *runtime_dir, bool sandbox, int spin_us, int n, double *out)
+/* freeze 1: thaw before and freeze after every run, inside the timed window (what freezing
+ * the container between every two activations would add to the warm path); 2: frozen
+ * outside the window and left 2 ms to settle, then thaw + run timed (a warm activation
+ * after an idle period, when the pool froze the container). */
+static int warm_bench(const char *runtime_dir, bool sandbox, int spin_us, int freeze, int n,
+                      double *out)
 {
   inv_container_t *c = make(runtime_dir, sandbox, spin_us);
   if (!c)
     return 0;
   int got = 0;
+  if (freeze && inv_container_freeze(c, true) != 0) {
+    fprintf(stderr, "bench_runtime: this host has no cgroup freezer\n");
+    inv_container_destroy(c);
+    return 0;
+  }
   for (int i = 0; i < WARMUP + n; i++) {
     inv_run_result r;
+    if (freeze == 2)
+      usleep(2000);
     double t0 = now_us();
+    if (freeze)
+      inv_container_freeze(c, false);
     inv_outcome oc = inv_container_run(c, LINE, 10000, 1 << 20, &r);
+    if (freeze == 1)
+      inv_container_freeze(c, true);
     double dt = now_us() - t0;
+    if (freeze == 2)
+      inv_container_freeze(c, true);
     inv_run_result_free(&r);
     if (oc != INV_OK) {
       fprintf(stderr, "bench_runtime: run failed: %s\n", inv_outcome_str(oc));
@@ -403,14 +425,20 @@ int main(int argc, char **argv)
   int got = floor_bench(runtime_dir, n, v);
   report("runtime_floor_us", v, got);
   ok &= got == n;
-  got = warm_bench(runtime_dir, false, 0, n, v);
+  got = warm_bench(runtime_dir, false, 0, 0, n, v);
   report("container_bare_us", v, got);
   ok &= got == n;
-  got = warm_bench(runtime_dir, true, 0, n, v);
+  got = warm_bench(runtime_dir, true, 0, 0, n, v);
   report("container_warm_us", v, got);
   ok &= got == n;
+  if (policy && inv_sandbox_cgroup_mode(policy) != INV_CG_NONE) {
+    got = warm_bench(runtime_dir, true, 0, 1, n, v);
+    report("container_warm_freeze_us", v, got);
+    got = warm_bench(runtime_dir, true, 0, 2, n / 4 > 0 ? n / 4 : 1, v);
+    report("container_thaw_us", v, got);
+  }
   if (spin > 0) {
-    got = warm_bench(runtime_dir, true, spin, n, v);
+    got = warm_bench(runtime_dir, true, spin, 0, n, v);
     report("container_warm_spin_us", v, got);
     ok &= got == n;
   }

@@ -99,6 +99,7 @@ struct inv_container {
   time_t ts_sec;  /* cache for log timestamps: second formatted in ts_prefix */
   char ts_prefix[24];
   inv_cg_t cg;    /* its cgroups (mode none without) */
+  bool frozen;    /* its cgroup is frozen (inv_container_freeze) */
   bool oom;       /* the last death was an OOM kill */
   /* concurrent containers only (concurrency > 1): */
   int concurrency;
@@ -375,6 +376,9 @@ static void wait_readable(int fd, int timeout_ms)
  * outer bwrap first instead would leave that init to the host's init as a zombie. */
 static void kill_sandbox(inv_container_t *c)
 {
+  /* A task frozen by the v1 freezer does not even die of SIGKILL until it is thawed. */
+  if (c->frozen && inv_cg_freeze(&c->cg, false) == 0)
+    c->frozen = false;
   c->alive = false;
   if (c->ns_pidfd >= 0) {
     syscall(SYS_pidfd_send_signal, c->ns_pidfd, SIGKILL, NULL, 0);
@@ -412,6 +416,23 @@ void inv_container_destroy(inv_container_t *c)
     pthread_cond_destroy(&c->cv);
   }
   free(c);
+}
+
+int inv_container_freeze(inv_container_t *c, bool frozen)
+{
+  if (!c || !c->alive || !inv_cg_can_freeze(&c->cg))
+    return -1;
+  if (c->frozen == frozen)
+    return 0;
+  if (inv_cg_freeze(&c->cg, frozen) != 0)
+    return -1;
+  c->frozen = frozen;
+  return 0;
+}
+
+bool inv_container_frozen(const inv_container_t *c)
+{
+  return c && c->frozen;
 }
 
 int inv_container_concurrency(const inv_container_t *c)
@@ -714,7 +735,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     c->s[i].fd = -1;
   c->sandbox = o->sandbox;
   c->concurrency = 1;
-  c->cg.procs_fd[0] = c->cg.procs_fd[1] = -1;
+  c->cg.procs_fd[0] = c->cg.procs_fd[1] = c->cg.procs_fd[2] = c->cg.freeze_fd = -1;
   c->memory_mb = o->memory_mb > 0 ? o->memory_mb : 256;
   c->spin_us = o->spin_us > 0 ? o->spin_us : 0;
   snprintf(c->kind, sizeof c->kind, "%s", o->kind);

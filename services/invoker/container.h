@@ -150,6 +150,17 @@ void inv_run_result_free(inv_run_result *r);
  * died since the last exchange (and then kills and reaps what is left of it). */
 bool inv_container_alive(inv_container_t *c);
 
+/* Freezes (true) or thaws (false) every process of the sandbox through its cgroup freezer
+ * (sandbox.h), so that nothing an action left behind (a timer, a child process) runs
+ * between activations. Only between exchanges: the caller thaws before the next
+ * inv_container_init() or inv_container_run(). Idempotent; a frozen container is thawed
+ * before it is killed. 0, or -1 when the container has no freezer (then it keeps running)
+ * or the write failed. Not thread-safe: the caller serialises it with the container's use. */
+int inv_container_freeze(inv_container_t *c, bool frozen);
+
+/* True while the container is frozen. */
+bool inv_container_frozen(const inv_container_t *c);
+
 /* The pid of the process the invoker spawned (bwrap, or node when not sandboxed): the leader
  * of the container's process group. For diagnostics and tests. */
 pid_t inv_container_pid(const inv_container_t *c);

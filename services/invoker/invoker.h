@@ -29,15 +29,25 @@ typedef struct inv_config {
     int pids_max;        /* processes per container (pids cgroup) */
     int idle_ms;         /* an idle warm container is removed after this long */
     int heartbeat_ms;
+    int max_result_kb;   /* a result larger than this is refused (OpenWhisk: 1 MB) */
+    bool freeze;         /* freeze idle containers (cgroup freezer) */
+    int freeze_ms;       /* ... after this long without work (0: as soon as it is done) */
+    int fair_mb;         /* fairness between namespaces (pool.c); 0: off */
     bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
 } inv_config;
 
-/* One unit of work: the raw message (the decoded sq_work points into it). */
+/* One unit of work: the raw message and its decoded form (w points into buf and z), decoded
+ * when it arrives so that the queue can be served by namespace (pool.c, fairness). */
 typedef struct inv_job {
     struct inv_job *next;
     char *buf;
     size_t len;
     int64_t received_ms;
+    msgpack_zone z;
+    sq_work w;
+    char key[640];       /* "ns/name@version": the pool's key */
+    struct inv_job *snext; /* on I.starting: taken by a worker, no container yet */
+    bool starting;
 } inv_job;
 
 /* A container in the pool. An action's containers stay on I.pool while they serve (inflight
@@ -45,7 +55,8 @@ typedef struct inv_job {
 typedef struct inv_slot {
     struct inv_slot *next;
     inv_container_t *c;
-    char key[600];       /* "ns/name@version"; "" for a stem cell */
+    char key[640];       /* "ns/name@version"; "" for a stem cell */
+    char ns[256];        /* the namespace it serves; "" for a stem cell */
     char kind[32];
     int memory_mb;
     int64_t last_used_ms;
@@ -53,6 +64,8 @@ typedef struct inv_slot {
     int conc;            /* how many it may take at once (limits.concurrency, nodejs) */
     bool ready;          /* initialised: others may join it (concurrent containers) */
     bool dead;           /* its sandbox is gone: destroyed by the last one out */
+    bool starting;       /* reserved, its container not started yet (c is NULL) */
+    bool no_freeze;      /* freezing it failed: it is left running */
 } inv_slot;
 
 typedef struct inv {
@@ -62,6 +75,8 @@ typedef struct inv {
     pthread_mutex_t lock;        /* queue, pool, counters */
     pthread_cond_t work_cv, pool_cv;
     inv_job *head, *tail;
+    inv_job *starting;           /* taken from the queue, not yet given a container: their
+                                    memory counts as their namespace's (pool.c) */
     int queued, busy;
     inv_slot *pool;              /* action containers, busy or idle */
     inv_slot *stems;             /* stem cells */
@@ -77,11 +92,19 @@ extern inv I;
 /* pool.c */
 /* True for the kinds this invoker runs (nodejs:20, nodejs:default, python:3, native). */
 bool inv_kind_supported(const char *kind);
-/* A container for the action key: a warm one (or a concurrent one with room), else a stem
- * cell of the kind specialised, else a new one. Sets *cold when it still needs its code
- * (then call inv_pool_ready() after a successful init). Blocks while the pool is full.
- * NULL on failure, with a message in err. */
-inv_slot *inv_pool_acquire(const char *key, const char *kind, int memory_mb, bool *cold, char *err, size_t errlen);
+/* A container for the action key of namespace ns: a warm one (or a concurrent one with
+ * room), else a stem cell of the kind specialised, else a new one. Thaws it when it was
+ * frozen. Sets *cold when it still needs its code (then call inv_pool_ready() after a
+ * successful init). Blocks while the pool is full. NULL on failure, with a message in err. */
+inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen);
+/* Called locked by a worker choosing its next job: true when j can start now without
+ * waiting for memory and without taking its namespace past its share (pool.c). */
+bool inv_pool_admits(const inv_job *j);
+/* Called locked: j (just taken from the queue) holds its memory from now until it gets a
+ * container, so that the next admission counts it. */
+void inv_pool_starting(inv_job *j);
+/* Called locked: j no longer waits for a container (no-op when it got one). */
+void inv_pool_unstart(inv_job *j);
 /* After its init: s takes up to conc activations at once from now on. */
 void inv_pool_ready(inv_slot *s, int conc);
 /* One activation is done with s: it stays warm for its key, or is destroyed when its

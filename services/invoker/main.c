@@ -35,6 +35,10 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("pids_max", "SQ_INVOKER_PIDS_MAX", 16, 65536, 256, I.cfg.pids_max),
     SQ_CFG_INT("idle_ms", "SQ_INVOKER_IDLE_MS", 1000, 86400000, 600000, I.cfg.idle_ms),
     SQ_CFG_INT("heartbeat_ms", "SQ_INVOKER_HEARTBEAT_MS", 100, 60000, 1000, I.cfg.heartbeat_ms),
+    SQ_CFG_INT("max_result_kb", "SQ_INVOKER_MAX_RESULT_KB", 1, 16384, 1024, I.cfg.max_result_kb),
+    SQ_CFG_BOOL("freeze", "SQ_INVOKER_FREEZE", true, I.cfg.freeze),
+    SQ_CFG_INT("freeze_ms", "SQ_INVOKER_FREEZE_MS", 0, 3600000, 100, I.cfg.freeze_ms),
+    SQ_CFG_INT("fair_mb", "SQ_INVOKER_FAIR_MB", 0, 1 << 20, 256, I.cfg.fair_mb),
     SQ_CFG_BOOL("sandbox", "SQ_INVOKER_SANDBOX", true, I.cfg.sandbox),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
@@ -59,6 +63,10 @@ static int sandbox_setup(void)
         sq_warn("sandbox: %s", describe);
     else
         sq_info("sandbox: %s", describe);
+    if (I.cfg.freeze && !inv_sandbox_can_freeze(I.sb)) {
+        sq_warn("no cgroup freezer: idle containers keep running between activations");
+        I.cfg.freeze = false;
+    }
     return 0;
 }
 
@@ -101,8 +109,10 @@ int main(void)
     I.started_ms = sq_now_ms();
     if (sandbox_setup() != 0)
         return 1;
-    if (!I.cfg.sandbox)
+    if (!I.cfg.sandbox) {
         sq_warn("sandbox disabled: actions run as bare processes without isolation");
+        I.cfg.freeze = false;
+    }
     pthread_mutex_init(&I.lock, NULL);
     pthread_cond_init(&I.work_cv, NULL);
     pthread_cond_init(&I.pool_cv, NULL);

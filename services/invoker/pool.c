@@ -2,10 +2,37 @@
  * never served by an old container), each serving one activation at a time or, for a nodejs
  * action with limits.concurrency > 1, up to that many at once; stem cells per kind started
  * before any request; memory accounting against the invoker's capacity; idle removal.
- * Guarded by I.lock; containers are started and destroyed outside it. */
+ * Guarded by I.lock; containers are started and destroyed outside it.
+ *
+ * Freezing. A container with no activation running (a concurrent one: none at all) is frozen
+ * with the cgroup freezer once it has been idle for freeze_ms (SQ_INVOKER_FREEZE_MS, 100 ms)
+ * and thawed when an activation takes it, so that nothing an action leaves behind (timers,
+ * child processes) runs between activations for longer than that. Not at every release: a
+ * thaw + freeze costs about 0.2 ms per activation (bench_runtime container_warm_freeze_us)
+ * where the goal is 50 us; with the delay a steady stream of activations pays nothing and
+ * only the first activation after a pause pays the thaw (container_thaw_us). Stem cells are
+ * frozen STEM_FREEZE_MS after they start (their runtime has booted by then). The freeze and
+ * thaw writes are made under I.lock, so they never race with a worker taking the container.
+ *
+ * Fairness between namespaces (fair_mb, SQ_INVOKER_FAIR_MB, default 256; 0: off). Memory
+ * "held" by a namespace is that of its containers running an activation (or being started
+ * for one). A worker takes from the queue the first job that can start now (inv_pool_admits):
+ *   - a job that a warm container of its action can take always can;
+ *   - a namespace that holds nothing may start one container whenever memory is free;
+ *   - otherwise it may hold at most its share: while another namespace has work waiting,
+ *     max(fair_mb, ceil(total / namespaces holding memory or waiting)); while nobody else
+ *     waits, it may grow as long as fair_mb of the invoker stays free of running work (or
+ *     up to fair_mb itself): that much is there for a namespace that comes along, which
+ *     then starts at once instead of waiting for the long activations of the first;
+ *   - and it must fit in the free memory once idle containers and stem cells are counted as
+ *     free (they are evicted for it: first those of the namespace holding the most memory,
+ *     least recently used first, then stem cells).
+ * A job over its share stays queued, behind it the queue goes on: one namespace's excess
+ * never keeps a worker blocked, nor evicts others' warm containers. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "invoker.h"
@@ -13,6 +40,8 @@
 #include "sq/util.h"
 
 #define STEM_MB 256
+#define STEM_FREEZE_MS 5000 /* a stem cell's runtime has booted by then */
+#define MAX_NS 256         /* namespaces told apart when counting the active ones */
 
 /* The kinds with stem cells, and how many of each the config asks for. */
 static const char *const STEM_KINDS[] = { "nodejs:20", "python:3", "native" };
@@ -53,6 +82,14 @@ static inv_slot *slot_new(const char *kind, int memory_mb, char *err, size_t err
     return s;
 }
 
+/* After memory came free: the workers look at the queued jobs again (called locked; nobody
+ * to wake when the queue is empty, the common case on the warm path). */
+static void wake_workers(void)
+{
+    if (I.head != NULL)
+        pthread_cond_broadcast(&I.work_cv);
+}
+
 /* Destroys s (already unlinked) and gives its memory back. */
 static void destroy_slot(inv_slot *s)
 {
@@ -63,6 +100,7 @@ static void destroy_slot(inv_slot *s)
     I.used_mb -= s->memory_mb;
     I.warm--;
     pthread_cond_broadcast(&I.pool_cv);
+    wake_workers();
     pthread_mutex_unlock(&I.lock);
     free(s);
 }
@@ -90,21 +128,136 @@ static inv_slot *take_stem(const char *kind)
     return NULL;
 }
 
-/* The least recently used idle action container, unlinked; NULL when none. Called locked. */
+/* Memory of every container of ns in the pool: busy (with busy set: and that of its jobs
+ * about to get one) or all. Called locked. */
+static int ns_mb(const char *ns, bool busy)
+{
+    int mb = 0;
+    for (inv_slot *s = I.pool; s; s = s->next)
+        if ((!busy || s->inflight > 0) && strcmp(s->ns, ns) == 0)
+            mb += s->memory_mb;
+    for (const inv_job *j = I.starting; busy && j; j = j->snext)
+        if (strcmp(j->w.action.namespace_, ns) == 0)
+            mb += (int)j->w.action.limits.memory;
+    return mb;
+}
+
+void inv_pool_starting(inv_job *j)
+{
+    j->starting = true;
+    j->snext = I.starting;
+    I.starting = j;
+}
+
+void inv_pool_unstart(inv_job *j)
+{
+    if (!j->starting)
+        return;
+    for (inv_job **pp = &I.starting; *pp; pp = &(*pp)->snext)
+        if (*pp == j) {
+            *pp = j->snext;
+            break;
+        }
+    j->snext = NULL;
+    j->starting = false;
+}
+
+/* The idle action container to evict first, unlinked; NULL when none: one of the
+ * namespace holding the most memory in the pool, the least recently used of them. Called
+ * locked. */
 static inv_slot *take_lru(void)
 {
     inv_slot *best = NULL;
-    for (inv_slot *s = I.pool; s; s = s->next)
-        if (s->inflight == 0 && (best == NULL || s->last_used_ms < best->last_used_ms))
+    int best_held = -1;
+    for (inv_slot *s = I.pool; s; s = s->next) {
+        if (s->inflight != 0)
+            continue;
+        int held = ns_mb(s->ns, false);
+        if (best == NULL || held > best_held || (held == best_held && s->last_used_ms < best->last_used_ms)) {
             best = s;
+            best_held = held;
+        }
+    }
     if (best)
         unlink_slot(&I.pool, best);
     return best;
 }
 
-inv_slot *inv_pool_acquire(const char *key, const char *kind, int memory_mb, bool *cold, char *err, size_t errlen)
+/* Thaws s if it is frozen (called locked, before anyone runs in it). */
+static void thaw(inv_slot *s)
 {
-    inv_slot *s, *victim;
+    if (s->c != NULL && inv_container_frozen(s->c) && inv_container_freeze(s->c, false) != 0)
+        sq_warn("could not thaw the container for \"%s\"", s->key);
+}
+
+/* Adds ns to the set names[0..*n) unless it is there (up to MAX_NS). */
+static void ns_add(const char **names, int *n, const char *ns)
+{
+    for (int i = 0; i < *n; i++)
+        if (strcmp(names[i], ns) == 0)
+            return;
+    if (*n < MAX_NS)
+        names[(*n)++] = ns;
+}
+
+bool inv_pool_admits(const inv_job *j)
+{
+    const char *ns = j->w.action.namespace_, *kind = stem_kind(j->w.action.exec.kind);
+    int mb = (int)j->w.action.limits.memory, total = I.cfg.memory_mb, freeable, held;
+    bool stem = false;
+
+    for (inv_slot *s = I.pool; s; s = s->next)
+        if (s->ready && !s->dead && s->inflight < s->conc && strcmp(s->key, j->key) == 0)
+            return true; /* warm: no new memory */
+    if (I.stopping || mb > total)
+        return true; /* acquire answers (or waits as it always did) */
+    held = ns_mb(ns, true);
+    if (I.cfg.fair_mb > 0 && held > 0) {
+        const char *names[MAX_NS];
+        int n = 0, cap;
+        for (const inv_job *q = I.head; q; q = q->next)
+            if (strcmp(q->w.action.namespace_, ns) != 0)
+                ns_add(names, &n, q->w.action.namespace_);
+        if (n > 0) {
+            /* others wait: the share of each namespace holding memory or waiting */
+            for (inv_slot *s = I.pool; s; s = s->next)
+                if (s->inflight > 0)
+                    ns_add(names, &n, s->ns);
+            for (const inv_job *q = I.starting; q; q = q->snext)
+                ns_add(names, &n, q->w.action.namespace_);
+            ns_add(names, &n, ns);
+            cap = (total + n - 1) / n;
+            if (held + mb > (cap > I.cfg.fair_mb ? cap : I.cfg.fair_mb))
+                return false;
+        } else if (held + mb > I.cfg.fair_mb) {
+            /* alone: grow while fair_mb stays free of running work */
+            int busy = 0;
+            for (inv_slot *s = I.pool; s; s = s->next)
+                busy += s->inflight > 0 ? s->memory_mb : 0;
+            for (const inv_job *q = I.starting; q; q = q->snext)
+                busy += (int)q->w.action.limits.memory;
+            if (busy + mb > total - I.cfg.fair_mb)
+                return false;
+        }
+    }
+    freeable = total - I.used_mb;
+    for (inv_slot *s = I.stems; s; s = s->next) {
+        freeable += s->memory_mb;
+        stem = stem || strcmp(s->kind, kind) == 0;
+    }
+    for (inv_slot *s = I.pool; s; s = s->next)
+        if (s->inflight == 0)
+            freeable += s->memory_mb;
+    for (const inv_job *q = I.starting; q; q = q->snext)
+        freeable -= (int)q->w.action.limits.memory; /* (or they find a warm one) */
+    return stem || freeable >= mb;
+}
+
+inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
+{
+    const char *key = j->key, *ns = j->w.action.namespace_, *kind = j->w.action.exec.kind;
+    int memory_mb = (int)j->w.action.limits.memory;
+    inv_slot *s, *victim, *mine;
 
     *cold = false;
     pthread_mutex_lock(&I.lock);
@@ -112,15 +265,20 @@ inv_slot *inv_pool_acquire(const char *key, const char *kind, int memory_mb, boo
         for (s = I.pool; s; s = s->next)
             if (s->ready && !s->dead && s->inflight < s->conc && strcmp(s->key, key) == 0) {
                 s->inflight++;
+                thaw(s);
+                inv_pool_unstart(j);
                 pthread_mutex_unlock(&I.lock);
                 return s;
             }
         if ((s = take_stem(stem_kind(kind))) != NULL) {
             *cold = true;
+            thaw(s);
+            inv_pool_unstart(j);
             /* a stem cell becomes this action's container; account for its real size */
             I.used_mb += memory_mb - s->memory_mb;
             s->memory_mb = memory_mb;
             snprintf(s->key, sizeof s->key, "%s", key);
+            snprintf(s->ns, sizeof s->ns, "%s", ns);
             s->inflight = 1;
             s->next = I.pool;
             I.pool = s;
@@ -138,28 +296,49 @@ inv_slot *inv_pool_acquire(const char *key, const char *kind, int memory_mb, boo
             continue;
         }
         if (I.stopping) {
+            inv_pool_unstart(j);
             pthread_mutex_unlock(&I.lock);
             snprintf(err, errlen, "the invoker is shutting down");
             return NULL;
         }
+        sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", key, I.used_mb, I.cfg.memory_mb);
         pthread_cond_wait(&I.pool_cv, &I.lock);
     }
+    /* A place in the pool now, so that the namespace holds this memory from now on; the
+     * container is started outside the lock. */
+    inv_pool_unstart(j);
+    mine = calloc(1, sizeof *mine);
+    if (mine == NULL) {
+        pthread_mutex_unlock(&I.lock);
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    snprintf(mine->key, sizeof mine->key, "%s", key);
+    snprintf(mine->ns, sizeof mine->ns, "%s", ns);
+    mine->memory_mb = memory_mb;
+    mine->inflight = 1;
+    mine->starting = true;
+    mine->next = I.pool;
+    I.pool = mine;
     I.used_mb += memory_mb;
     I.warm++;
     pthread_mutex_unlock(&I.lock);
     *cold = true;
     s = slot_new(kind, memory_mb, err, errlen);
+    pthread_mutex_lock(&I.lock);
+    unlink_slot(&I.pool, mine);
+    free(mine);
     if (s == NULL) {
-        pthread_mutex_lock(&I.lock);
         I.used_mb -= memory_mb;
         I.warm--;
         pthread_cond_broadcast(&I.pool_cv);
+        wake_workers();
         pthread_mutex_unlock(&I.lock);
         return NULL;
     }
     snprintf(s->key, sizeof s->key, "%s", key);
+    snprintf(s->ns, sizeof s->ns, "%s", ns);
     s->inflight = 1;
-    pthread_mutex_lock(&I.lock);
     s->next = I.pool;
     I.pool = s;
     pthread_mutex_unlock(&I.lock);
@@ -189,8 +368,10 @@ void inv_pool_release(inv_slot *s)
     if (s->dead && s->inflight == 0) {
         unlink_slot(&I.pool, s);
         gone = true;
-    }
+    } else if (s->inflight == 0 && I.cfg.freeze && I.cfg.freeze_ms == 0)
+        inv_container_freeze(s->c, true);
     pthread_cond_broadcast(&I.pool_cv);
+    wake_workers(); /* a queued job may fit now */
     pthread_mutex_unlock(&I.lock);
     if (gone)
         destroy_slot(s);
@@ -200,12 +381,12 @@ void inv_pool_pack_actions(msgpack_packer *pk)
 {
     /* Called locked by the heartbeat: a small array of (path, count) pairs. */
     enum { MAXA = 512 };
-    static char paths[MAXA][600];
+    static char paths[MAXA][640];
     static int64_t counts[MAXA];
     int n = 0;
 
     for (inv_slot *s = I.pool; s; s = s->next) {
-        char path[600];
+        char path[640];
         snprintf(path, sizeof path, "%s", s->key);
         char *at = strrchr(path, '@');
         if (at)
@@ -282,11 +463,35 @@ void *inv_pool_keeper(void *arg)
                 }
                 s->next = I.stems;
                 I.stems = s;
+                /* what waits for memory may evict it now (its memory was in use, not
+                 * evictable, while it started) */
+                pthread_cond_broadcast(&I.pool_cv);
+                wake_workers();
             }
+        }
+        /* freeze what has been idle long enough; sleep until the next one is due */
+        int64_t wait_ms = 1000;
+        if (I.cfg.freeze) {
+            now = sq_now_ms();
+            for (int list = 0; list < 2; list++)
+                for (inv_slot *s = list ? I.stems : I.pool; s; s = s->next) {
+                    int64_t due = s->last_used_ms + (list ? STEM_FREEZE_MS : I.cfg.freeze_ms);
+                    if (s->inflight > 0 || s->dead || s->no_freeze || s->c == NULL || inv_container_frozen(s->c))
+                        continue;
+                    if (due <= now) {
+                        if (inv_container_freeze(s->c, true) != 0) {
+                            s->no_freeze = true; /* it keeps running; said once */
+                            sq_warn("could not freeze the container for \"%s\"", s->key);
+                        }
+                    } else if (due - now < wait_ms)
+                        wait_ms = due - now;
+                }
         }
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 1;
+        ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
+        ts.tv_sec += (time_t)(wait_ms / 1000) + ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
         pthread_cond_timedwait(&I.pool_cv, &I.lock, &ts);
     }
     pthread_mutex_unlock(&I.lock);

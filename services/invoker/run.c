@@ -12,8 +12,16 @@
 #include "sq/log.h"
 #include "sq/util.h"
 
+static void job_free(inv_job *j)
+{
+    msgpack_zone_destroy(&j->z);
+    free(j->buf);
+    free(j);
+}
+
 void inv_enqueue(const char *data, size_t len)
 {
+    char err[256];
     inv_job *j = malloc(sizeof *j);
     if (j == NULL || (j->buf = malloc(len ? len : 1)) == NULL) {
         free(j);
@@ -24,6 +32,16 @@ void inv_enqueue(const char *data, size_t len)
     j->len = len;
     j->next = NULL;
     j->received_ms = sq_now_ms();
+    msgpack_zone_init(&j->z, 4096);
+    if (sq_work_decode(j->buf, j->len, &j->z, &j->w, err, sizeof err) != SQ_OK) {
+        sq_error("dropping malformed work item: %s", err);
+        job_free(j);
+        return;
+    }
+    /* keyed by the registry revision too: a re-created action (version 0.0.1 again) or an
+     * update never reaches a container that holds older code */
+    snprintf(j->key, sizeof j->key, "%s/%s@%s#%lld", j->w.action.namespace_, j->w.action.name,
+             j->w.action.version, (long long)j->w.action.rev);
     pthread_mutex_lock(&I.lock);
     if (I.tail)
         I.tail->next = j;
@@ -31,7 +49,10 @@ void inv_enqueue(const char *data, size_t len)
         I.head = j;
     I.tail = j;
     I.queued++;
-    pthread_cond_signal(&I.work_cv);
+    if (I.draining)
+        pthread_cond_broadcast(&I.work_cv); /* the drain waits on it too */
+    else
+        pthread_cond_signal(&I.work_cv);
     pthread_mutex_unlock(&I.lock);
 }
 
@@ -71,7 +92,10 @@ static char *input_line(const sq_work *w, const char *path)
     snprintf(fq, sizeof fq, "/%s", path); /* OpenWhisk's __OW_ACTION_NAME: "/ns/name" */
     json_object_set_new(j, "action_name", json_string(fq));
     json_object_set_new(j, "deadline", json_string(deadline));
-    json_object_set_new(j, "namespace", json_string(w->action.namespace_));
+    /* the activation's namespace: the caller's (OpenWhisk's __OW_NAMESPACE) */
+    json_object_set_new(j, "namespace", json_string(w->ns && *w->ns ? w->ns : w->action.namespace_));
+    json_object_set_new(j, "action_version", json_string(w->action.version ? w->action.version : ""));
+    json_object_set_new(j, "transaction_id", json_string(w->id));
     json_object_set_new(j, "api_host", json_string(I.cfg.api_host));
     if (w->key && *w->key && !(pak && pak->type == MSGPACK_OBJECT_BOOLEAN && !pak->via.boolean))
         json_object_set_new(j, "api_key", json_string(w->key));
@@ -138,12 +162,64 @@ static bool result_to_mp(const char *text, msgpack_packer *pk, sq_act_status *st
     return true;
 }
 
+/* How much of a refused result the error message quotes (OpenWhisk quotes the whole
+ * truncated response; a short head keeps the record well under the limit). */
+#define TRUNK_BYTES 256
+/* OpenWhisk's words (Messages.truncatedResponse), up to the sizes */
+#define LENGTH_MSG "The action produced a response that exceeded the allowed length"
+
+/* A result text longer than the configured limit is refused as OpenWhisk refuses it: an
+ * application error saying both sizes, quoting the head of what came back; nothing over
+ * the limit goes any further (the reply, the stored record). */
+static void refuse_large_result(inv_run_result *r)
+{
+    size_t max = (size_t)I.cfg.max_result_kb * 1024, len = r->result ? strlen(r->result) : 0;
+    char msg[200 + TRUNK_BYTES + 8];
+    size_t n, cut = len < TRUNK_BYTES ? len : TRUNK_BYTES;
+    json_t *e;
+
+    if (r->outcome == INV_CRASH && len < 200) {
+        /* a line past what the container module reads at all (16 MB): it said how much it
+         * had read when it gave up, against its own bound; say it against ours */
+        json_t *j = json_loads(r->result, 0, NULL);
+        const char *m = json_string_value(json_object_get(j, "error")), *at;
+        unsigned long long got = 0;
+        if (m && strncmp(m, LENGTH_MSG, strlen(LENGTH_MSG)) == 0 && (at = strchr(m + strlen(LENGTH_MSG), ':')) &&
+            sscanf(at + 1, "%llu", &got) == 1 && got > max) {
+            snprintf(msg, sizeof msg, LENGTH_MSG ": %llu > %zu bytes.", got, max);
+            json_decref(j);
+            e = json_pack("{s:s}", "error", msg);
+            free(r->result);
+            r->result = e ? json_dumps(e, JSON_COMPACT) : NULL;
+            json_decref(e);
+            r->outcome = r->result ? INV_APP_ERROR : INV_INTERNAL;
+            return;
+        }
+        json_decref(j);
+    }
+    if (len <= max)
+        return;
+    while (cut > 0 && cut < len && ((unsigned char)r->result[cut] & 0xC0) == 0x80)
+        cut--; /* not in the middle of a UTF-8 sequence */
+    n = (size_t)snprintf(msg, sizeof msg, LENGTH_MSG ": %zu > %zu bytes. The truncated response was: ", len, max);
+    memcpy(msg + n, r->result, cut);
+    msg[n + cut] = '\0';
+    e = json_pack("{s:s}", "error", msg);
+    if (e == NULL) { /* the head was no valid UTF-8: say only the sizes */
+        msg[n - strlen(" The truncated response was: ")] = '\0';
+        e = json_pack("{s:s}", "error", msg);
+    }
+    free(r->result);
+    r->result = e ? json_dumps(e, JSON_COMPACT) : NULL;
+    json_decref(e);
+    r->outcome = r->result ? INV_APP_ERROR : INV_INTERNAL;
+}
+
 /* Runs one work item to its activation record. */
 static void handle(inv_job *job)
 {
-    msgpack_zone z;
-    sq_work w;
-    char err[512], path[600], key[640];
+    sq_work w = job->w;
+    char err[512], path[600];
     inv_run_result init = { 0 }, run = { 0 };
     inv_run_result *res = &run;
     inv_slot *slot = NULL;
@@ -159,19 +235,11 @@ static void handle(inv_job *job)
     msgpack_object ann_obj, result_obj;
     char **logs = NULL;
 
-    msgpack_zone_init(&z, 4096);
     msgpack_zone_init(&az, 1024);
     msgpack_sbuffer_init(&rec);
     msgpack_sbuffer_init(&result_buf);
     msgpack_sbuffer_init(&ann);
-    if (sq_work_decode(job->buf, job->len, &z, &w, err, sizeof err) != SQ_OK) {
-        sq_error("dropping malformed work item: %s", err);
-        goto out;
-    }
     snprintf(path, sizeof path, "%s/%s", w.action.namespace_, w.action.name);
-    /* keyed by the registry revision too: a re-created action (version 0.0.1 again) or an
-     * update never reaches a container that holds older code */
-    snprintf(key, sizeof key, "%s@%s#%lld", path, w.action.version, (long long)w.action.rev);
     log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
     start_ms = sq_now_ms();
 
@@ -180,8 +248,7 @@ static void handle(inv_job *job)
         snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}", w.action.exec.kind);
         run.result = strdup(err);
         run.start_ms = run.end_ms = start_ms;
-    } else if ((slot = inv_pool_acquire(key, w.action.exec.kind, (int)w.action.limits.memory, &cold, err,
-                                        sizeof err)) == NULL) {
+    } else if ((slot = inv_pool_acquire(job, &cold, err, sizeof err)) == NULL) {
         run.outcome = INV_INTERNAL;
         run.start_ms = run.end_ms = start_ms;
         {
@@ -216,6 +283,7 @@ static void handle(inv_job *job)
             } else
                 inv_container_run(slot->c, line, (int)w.action.limits.timeout, log_limit, &run);
             free(line);
+            refuse_large_result(&run);
         }
         inv_pool_release(slot);
     }
@@ -299,7 +367,6 @@ static void handle(inv_job *job)
         natsConnection_Publish(sq_bus_nc(I.bus), w.reply, rec.data, (int)rec.size);
     publish_record(&a, &rec);
 
-out:
     free(logs);
     inv_run_result_free(&init);
     inv_run_result_free(&run);
@@ -307,7 +374,27 @@ out:
     msgpack_sbuffer_destroy(&result_buf);
     msgpack_sbuffer_destroy(&rec);
     msgpack_zone_destroy(&az);
-    msgpack_zone_destroy(&z);
+}
+
+/* The first queued job that can start now (pool.c: memory, the namespace's share), unlinked;
+ * NULL when none. Called locked. */
+static inv_job *take_job(void)
+{
+    inv_job *prev = NULL;
+    for (inv_job *j = I.head; j; prev = j, j = j->next) {
+        if (!inv_pool_admits(j))
+            continue;
+        if (prev)
+            prev->next = j->next;
+        else
+            I.head = j->next;
+        if (I.tail == j)
+            I.tail = prev;
+        j->next = NULL;
+        inv_pool_starting(j);
+        return j;
+    }
+    return NULL;
 }
 
 void *inv_worker(void *arg)
@@ -315,27 +402,24 @@ void *inv_worker(void *arg)
     for (;;) {
         inv_job *j;
         pthread_mutex_lock(&I.lock);
-        while (I.head == NULL && !I.stopping)
+        while ((j = take_job()) == NULL && !(I.stopping && I.head == NULL))
             pthread_cond_wait(&I.work_cv, &I.lock);
-        if (I.head == NULL) {
+        if (j == NULL) {
             pthread_mutex_unlock(&I.lock);
             break;
         }
-        j = I.head;
-        I.head = j->next;
-        if (I.head == NULL)
-            I.tail = NULL;
         I.queued--;
         I.busy++;
         pthread_mutex_unlock(&I.lock);
 
         handle(j);
-        free(j->buf);
-        free(j);
 
         pthread_mutex_lock(&I.lock);
+        inv_pool_unstart(j); /* it never asked for a container (unsupported kind) */
+        job_free(j);
         I.busy--;
-        pthread_cond_broadcast(&I.work_cv);
+        if (I.draining || I.head != NULL) /* the drain waits for the last one; queued jobs may fit */
+            pthread_cond_broadcast(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
     }
     return NULL;

@@ -28,6 +28,7 @@ struct inv_sandbox {
   inv_cg_mode mode;
   char mem_base[1400];      /* the invoker's parent dir of container cgroups (v1 memory, v2) */
   char pids_base[1400];     /* v1 pids ("" when absent) */
+  char frz_base[1400];      /* v1 freezer ("" when absent) */
   char leaf[1400];          /* v2: the leaf the invoker moved itself into ("" if none) */
   int pids_max;
   atomic_uint next;
@@ -197,6 +198,14 @@ static int setup_v1(inv_sandbox_t *sb, const char *name, char *why, size_t whyle
     if (mkdir_ok(sb->pids_base) != 0)
       sb->pids_base[0] = '\0';
   }
+  if (is_dir(CGROOT "/freezer") && self_path("freezer", self, sizeof self) == 0) {
+    snprintf(parent, sizeof parent, CGROOT "/freezer%s", self);
+    sweep_stale(parent);
+    snprintf(sb->frz_base, sizeof sb->frz_base, CGROOT "/freezer%s/squall-%s-%d", self, name,
+             (int)getpid());
+    if (mkdir_ok(sb->frz_base) != 0)
+      sb->frz_base[0] = '\0';
+  }
   return 0;
 }
 
@@ -359,16 +368,17 @@ int inv_sandbox_create(inv_sandbox_t **out, const char *name, int pids_max, char
   switch (sb->mode) {
   case INV_CG_V2:
     setf(describe, describe_len,
-         "cgroup v2 (unified): per-container memory.max, memory.oom.group and pids.max %d under %s; "
-         "seccomp filter of %zu bytes",
+         "cgroup v2 (unified): per-container memory.max, memory.oom.group, pids.max %d and "
+         "cgroup.freeze under %s; seccomp filter of %zu bytes",
          sb->pids_max, sb->mem_base, sb->bpf_len);
     break;
   case INV_CG_V1:
     setf(describe, describe_len,
-         "cgroup v1: per-container memory.limit_in_bytes under %s, pids.max %d %s%s; seccomp "
-         "filter of %zu bytes",
+         "cgroup v1: per-container memory.limit_in_bytes under %s, pids.max %d %s%s, freezer "
+         "%s%s; seccomp filter of %zu bytes",
          sb->mem_base, sb->pids_max, *sb->pids_base ? "under " : "(no pids hierarchy)",
-         sb->pids_base, sb->bpf_len);
+         sb->pids_base, *sb->frz_base ? "under " : "none (idle containers keep running)",
+         sb->frz_base, sb->bpf_len);
     break;
   default:
     setf(describe, describe_len,
@@ -390,6 +400,8 @@ void inv_sandbox_destroy(inv_sandbox_t *sb)
     rmdir(sb->mem_base);
   if (*sb->pids_base)
     rmdir(sb->pids_base);
+  if (*sb->frz_base)
+    rmdir(sb->frz_base);
   free(sb->bpf);
   free(sb);
 }
@@ -397,6 +409,17 @@ void inv_sandbox_destroy(inv_sandbox_t *sb)
 inv_cg_mode inv_sandbox_cgroup_mode(const inv_sandbox_t *sb)
 {
   return sb ? sb->mode : INV_CG_NONE;
+}
+
+bool inv_sandbox_can_freeze(const inv_sandbox_t *sb)
+{
+  char p[1500];
+  if (!sb || sb->mode == INV_CG_NONE)
+    return false;
+  if (sb->mode == INV_CG_V1)
+    return *sb->frz_base != '\0';
+  snprintf(p, sizeof p, "%s/cgroup.freeze", sb->mem_base);
+  return access(p, F_OK) == 0;
 }
 
 const char *inv_cg_mode_str(inv_cg_mode m)
@@ -414,8 +437,9 @@ const void *inv_sandbox_seccomp(const inv_sandbox_t *sb, size_t *len)
 
 static void cg_reset(inv_cg_t *cg)
 {
-  cg->mem[0] = cg->pids[0] = '\0';
-  cg->procs_fd[0] = cg->procs_fd[1] = -1;
+  cg->mem[0] = cg->pids[0] = cg->frz[0] = '\0';
+  cg->procs_fd[0] = cg->procs_fd[1] = cg->procs_fd[2] = -1;
+  cg->freeze_fd = -1;
   cg->mode = INV_CG_NONE;
 }
 
@@ -483,6 +507,7 @@ int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *er
     write_file(cg->mem, "memory.swap.max", "0");
     write_file(cg->mem, "memory.oom.group", "1");
     write_file(cg->mem, "pids.max", pm);
+    cg->freeze_fd = open_high(cg->mem, "cgroup.freeze"); /* -1 before Linux 5.2: no freezer */
   } else {
     write_file(cg->mem, "memory.swappiness", "0");
     if (*sb->pids_base) {
@@ -491,6 +516,14 @@ int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *er
         setf(err, errlen, "cannot prepare cgroup %s: %s", cg->pids, strerror(errno));
         rmdir(cg->pids);
         cg->pids[0] = '\0';
+        goto fail;
+      }
+    }
+    if (*sb->frz_base) {
+      snprintf(cg->frz, sizeof cg->frz, "%s/c%u", sb->frz_base, n);
+      if (mkdir(cg->frz, 0755) != 0 || (cg->procs_fd[2] = open_high(cg->frz, "cgroup.procs")) < 0 ||
+          (cg->freeze_fd = open_high(cg->frz, "freezer.state")) < 0) {
+        setf(err, errlen, "cannot prepare cgroup %s: %s", cg->frz, strerror(errno));
         goto fail;
       }
     }
@@ -522,15 +555,29 @@ int inv_cg_join_child(const inv_cg_t *cg)
   } while (pid > 0);
   for (int i = 0; i < n; i++)
     buf[i] = tmp[n - 1 - i];
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (cg->procs_fd[i] >= 0 && write(cg->procs_fd[i], buf, (size_t)n) != n)
       return -1;
   return 0;
 }
 
+bool inv_cg_can_freeze(const inv_cg_t *cg)
+{
+  return cg->freeze_fd >= 0;
+}
+
+int inv_cg_freeze(const inv_cg_t *cg, bool frozen)
+{
+  const char *v = cg->mode == INV_CG_V2 ? (frozen ? "1" : "0") : (frozen ? "FROZEN" : "THAWED");
+  size_t n = strlen(v);
+  if (cg->freeze_fd < 0)
+    return -1;
+  return pwrite(cg->freeze_fd, v, n, 0) == (ssize_t)n ? 0 : -1;
+}
+
 void inv_cg_close_fds(inv_cg_t *cg)
 {
-  for (int i = 0; i < 2; i++)
+  for (int i = 0; i < 3; i++)
     if (cg->procs_fd[i] >= 0) {
       close(cg->procs_fd[i]);
       cg->procs_fd[i] = -1;
@@ -569,9 +616,15 @@ static void rmdir_wait(const char *dir)
 void inv_cg_destroy(inv_cg_t *cg)
 {
   inv_cg_close_fds(cg);
+  if (cg->freeze_fd >= 0) {
+    close(cg->freeze_fd);
+    cg->freeze_fd = -1;
+  }
   if (*cg->mem)
     rmdir_wait(cg->mem);
   if (*cg->pids)
     rmdir_wait(cg->pids);
+  if (*cg->frz)
+    rmdir_wait(cg->frz);
   cg_reset(cg);
 }

@@ -15,6 +15,10 @@
  *   - none: no controller usable (not root, nothing delegated, no cgroupfs). Memory is then
  *     only accounted in the pool: an action can use more than its limit, an OOM kill by the
  *     kernel looks like a crash, and /tmp stays size-limited. The invoker says so at start.
+ *   - freezer: between activations a container is frozen (sandbox.h: inv_cg_freeze; the
+ *     pool decides when). v2 has it in every cgroup (cgroup.freeze); v1 needs the freezer
+ *     hierarchy (CGROOT/freezer): "<freezer>/<ours>/squall-<name>/c<N>" beside the memory
+ *     one. Without it (v1 without freezer, or mode none) idle containers keep running.
  * A container's processes join its cgroup before bwrap runs (the forked child writes its own
  * pid into cgroup.procs), so nothing in the sandbox ever runs outside it.
  *
@@ -45,7 +49,9 @@ typedef struct inv_sandbox inv_sandbox_t;
 typedef struct {
   char mem[PATH_MAX];   /* v1 memory cgroup dir, or the v2 cgroup dir */
   char pids[PATH_MAX];  /* v1 pids cgroup dir ("" under v2 or without the controller) */
-  int procs_fd[2];      /* open cgroup.procs files the child writes its pid into */
+  char frz[PATH_MAX];   /* v1 freezer cgroup dir ("" under v2 or without the controller) */
+  int procs_fd[3];      /* open cgroup.procs files the child writes its pid into */
+  int freeze_fd;        /* open v1 freezer.state or v2 cgroup.freeze; -1 without a freezer */
   inv_cg_mode mode;
 } inv_cg_t;
 
@@ -61,6 +67,9 @@ int inv_sandbox_create(inv_sandbox_t **out, const char *name, int pids_max, char
 void inv_sandbox_destroy(inv_sandbox_t *sb);
 
 inv_cg_mode inv_sandbox_cgroup_mode(const inv_sandbox_t *sb);
+/* True when containers get a cgroup freezer (v2, or v1 with the freezer hierarchy). */
+bool inv_sandbox_can_freeze(const inv_sandbox_t *sb);
+
 /* "v1", "v2" or "none". */
 const char *inv_cg_mode_str(inv_cg_mode m);
 
@@ -87,6 +96,15 @@ int inv_cg_join_child(const inv_cg_t *cg);
 
 /* Closes the cgroup.procs fds (the parent, after fork). */
 void inv_cg_close_fds(inv_cg_t *cg);
+
+/* True when the container's cgroup can be frozen (v2 always; v1 with a freezer hierarchy). */
+bool inv_cg_can_freeze(const inv_cg_t *cg);
+
+/* Freezes (true) or thaws (false) every process of the container: one write to the open
+ * freezer.state (v1: FROZEN/THAWED) or cgroup.freeze (v2: 1/0). Freezing is asynchronous
+ * (the kernel stops the tasks as they come to it); thawing lets them run at once. 0, or -1
+ * without a freezer or when the write fails. Async-signal-safe: only write(2). */
+int inv_cg_freeze(const inv_cg_t *cg, bool frozen);
 
 /* Removes the container's cgroup directories; waits a little for the last processes to be
  * gone (they are killed before). */

@@ -1247,6 +1247,56 @@ static void test_limits(void)
   }
 }
 
+/* The cgroup freezer: a frozen container's background timer makes no progress, a thawed one
+ * serves again, and destroying a frozen container leaves nothing behind. */
+static void test_freeze(void)
+{
+  if (!inv_sandbox_can_freeze(sb)) {
+    fprintf(stderr, "  (no cgroup freezer here: not checked)\n");
+    return;
+  }
+  inv_run_result r;
+  char buf[64];
+  inv_container_t *c = ready_kind(
+      "nodejs:20",
+      "let n = 0, t = null; function main(a) { if (!t) t = setInterval(() => n++, 5); return {n}; }",
+      false, false, 1, 256, true);
+  if (!c)
+    return;
+  CHECK(!inv_container_frozen(c), "frozen at start");
+  inv_outcome oc = run(c, "{}", "f1", TIMEOUT, LOGS, &r);
+  CHECK(oc == INV_OK, "first run: %s %s", inv_outcome_str(oc), res(&r));
+  inv_run_result_free(&r);
+  /* running: the timer ticks */
+  usleep(300 * 1000);
+  oc = run(c, "{}", "f2", TIMEOUT, LOGS, &r);
+  int running = atoi(field(r.result, "n", buf, sizeof buf));
+  CHECK(oc == INV_OK && running >= 20, "the timer did not run while thawed: %s", res(&r));
+  inv_run_result_free(&r);
+  /* frozen: it does not */
+  CHECK(inv_container_freeze(c, true) == 0 && inv_container_frozen(c), "freeze failed");
+  usleep(50 * 1000); /* freezing is asynchronous */
+  oc = INV_OK;
+  CHECK(inv_container_freeze(c, false) == 0, "thaw failed");
+  oc = run(c, "{}", "f3", TIMEOUT, LOGS, &r);
+  int before = atoi(field(r.result, "n", buf, sizeof buf));
+  inv_run_result_free(&r);
+  CHECK(inv_container_freeze(c, true) == 0, "freeze failed");
+  usleep(600 * 1000);
+  CHECK(inv_container_freeze(c, false) == 0 && !inv_container_frozen(c), "thaw failed");
+  oc = run(c, "{}", "f4", TIMEOUT, LOGS, &r);
+  int after = atoi(field(r.result, "n", buf, sizeof buf));
+  CHECK(oc == INV_OK, "run after thaw: %s %s", inv_outcome_str(oc), res(&r));
+  CHECK(after - before <= 5, "the timer ran %d times in 600 ms while frozen", after - before);
+  inv_run_result_free(&r);
+  /* destroyed while frozen: nothing left */
+  CHECK(inv_container_freeze(c, true) == 0, "freeze failed");
+  usleep(20 * 1000);
+  pid_t pid = inv_container_pid(c);
+  inv_container_destroy(c);
+  CHECK(pid_gone(pid), "a frozen sandbox outlived its destruction");
+}
+
 int main(void)
 {
   const char *dir = getenv("SQ_RUNTIME_DIR");
@@ -1293,6 +1343,7 @@ int main(void)
       {"concurrency", test_concurrency},
       {"fd3_garbage", test_fd3_garbage},
       {"limits", test_limits},
+      {"freeze", test_freeze},
   };
   char describe[2048], err[256];
   if (inv_sandbox_create(&sb, "container-test", 256, describe, sizeof describe, err, sizeof err) != 0) {
