@@ -125,3 +125,17 @@ test('a package\'s actions: GET .../actions/{package}/ lists them; ns%2Fpkg addr
   assert.equal(res.json.length, 2, h.show(res));
   h.expectError(await h.api('GET', `/namespaces/_/actions/nosuch_${PKG}/`), 404);
 });
+
+test('__OW_ACTION_VERSION and __OW_TRANSACTION_ID are in the action\'s environment', async () => {
+  const n = h.uniqueName('owenv');
+  names.push(n);
+  await h.putAction(n, { kind: 'nodejs:20', code: `function main(){ return {v: process.env.__OW_ACTION_VERSION,
+    t: process.env.__OW_TRANSACTION_ID, ns: process.env.__OW_NAMESPACE} }` });
+  await h.putAction(n, { kind: 'nodejs:20', code: `function main(){ return {v: process.env.__OW_ACTION_VERSION,
+    t: process.env.__OW_TRANSACTION_ID, ns: process.env.__OW_NAMESPACE} }` }, {}, '?overwrite=true');
+  const res = h.expectStatus(await h.invoke(n, {}, 'blocking=true'), 200);
+  const r = res.json.response.result;
+  assert.equal(r.v, '0.0.2', h.show(res));
+  assert.match(r.t, /^[0-9a-f]{32}$/, h.show(res));
+  assert.equal(r.ns, 'guest', h.show(res));
+});
