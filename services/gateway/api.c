@@ -70,7 +70,7 @@ static void respond_obj(gw_req *r, int status, const msgpack_object *o)
  * returned to mean "answered here". */
 static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, gw_wait w, int timeout_ms)
 {
-    char reply[96];
+    char reply[160];
     natsStatus s;
 
     pthread_mutex_lock(&G.lock);

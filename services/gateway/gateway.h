@@ -90,7 +90,7 @@ typedef struct gw {
     gw_config cfg;
     sq_bus_t *bus;
     struct lws_context *ctx;
-    char inbox[64];              /* reply subject prefix, "_INBOX.gw.<random>" */
+    char inbox[128];             /* reply subject prefix, "<inbox prefix>.gw.<random>" */
     natsSubscription *replies;
     pthread_mutex_t lock;        /* pending table, ready queue, closed/wait flags */
     gw_req *pending[1024];

@@ -53,7 +53,7 @@ static void *http_thread(void *arg)
 int main(void)
 {
     pthread_t th;
-    char rnd[17], subj[96];
+    char rnd[17], subj[160];
     int rc = 1;
 
     sq_signals_block();
@@ -69,7 +69,7 @@ int main(void)
     sq_id_new(subj);
     memcpy(rnd, subj, 16);
     rnd[16] = '\0';
-    snprintf(G.inbox, sizeof G.inbox, "_INBOX.gw.%s", rnd);
+    snprintf(G.inbox, sizeof G.inbox, "%s.gw.%s", sq_bus_inbox_prefix(G.bus), rnd);
     snprintf(subj, sizeof subj, "%s.*", G.inbox);
     if (natsConnection_Subscribe(&G.replies, sq_bus_nc(G.bus), subj, on_reply, NULL) != NATS_OK) {
         sq_error("could not subscribe to the reply inbox");
