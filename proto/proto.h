@@ -283,11 +283,17 @@ SQ_DECODER(sq_act_query);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-/* Creates the JetStream streams SQ_WORK (work-queue retention, sq.work.>) and
- * SQ_ACTIVATIONS (seven days, sq.act.>) unless they exist. Publishers set the header
- * Nats-Msg-Id to the activation id, so a retried publish is stored once. */
+/* The JetStream streams SQ_WORK (work-queue retention, sq.work.>) and SQ_ACTIVATIONS (seven
+ * days, sq.act.>). Publishers set the header Nats-Msg-Id to the activation id, so a retried
+ * publish is stored once. Each stream has one owner, the only NATS user allowed to create
+ * it (ops/squall's permissions): SQ_WORK the scheduler, SQ_ACTIVATIONS the activations
+ * service. sq_streams_ensure() creates the streams in `create` unless they exist, and waits
+ * (up to a minute, so start-up order does not matter) for the ones in `wait` that their
+ * owner has not made yet. */
+#define SQ_STREAMS_WORK        1u
+#define SQ_STREAMS_ACTIVATIONS 2u
 typedef struct __jsCtx jsCtx;
-sq_status sq_streams_ensure(jsCtx *js);
+sq_status sq_streams_ensure(jsCtx *js, unsigned create, unsigned wait);
 
 /* A packer writing into sb; both initialised. */
 void sq_proto_buf_init(msgpack_sbuffer *sb, msgpack_packer *pk);
