@@ -76,7 +76,8 @@ static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, 
     pthread_mutex_lock(&G.lock);
     r->id = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
-    snprintf(reply, sizeof reply, "%s.%llu", G.inbox, (unsigned long long)r->id);
+    snprintf(reply, sizeof reply, "%s.%llu", w == GW_WAIT_OP && r->op == OP_INVOKE ? G.run_inbox : G.inbox,
+             (unsigned long long)r->id);
     gw_pending_add(r, w, timeout_ms);
     s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
     if (s == NATS_OK)

@@ -92,6 +92,10 @@ typedef struct gw {
     struct lws_context *ctx;
     char inbox[128];             /* reply subject prefix, "<inbox prefix>.gw.<random>" */
     natsSubscription *replies;
+    /* the answers of invocations (from schedulers and invokers, which may publish there and
+     * nowhere else of ours): "<inbox prefix>.run.<random>" */
+    char run_inbox[128];
+    natsSubscription *run_replies;
     pthread_mutex_t lock;        /* pending table, ready queue, closed/wait flags */
     gw_req *pending[1024];
     gw_req *ready_head, *ready_tail;
@@ -121,6 +125,9 @@ void gw_on_timeout(gw_req *r);
 /* pending.c */
 void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms);
 gw_req *gw_pending_take(uint64_t id);
+/* As gw_pending_take(), only if the request waits on an invocation (invoke true) or on any
+ * other leg (false): an answer on the invocation inbox never completes a key's check. */
+gw_req *gw_pending_take_leg(uint64_t id, bool invoke);
 void gw_ready_push(gw_req *r);              /* any thread: hand r back to the lws thread */
 gw_req *gw_ready_pop_all(void);
 void gw_pending_sweep(int64_t now_us);      /* lws thread: time out overdue requests */

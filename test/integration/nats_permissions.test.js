@@ -159,6 +159,30 @@ test('a fake invoker heartbeat from any other user is refused (the invoker user 
   for (const [u, id] of Object.entries(fakes)) assert.ok(!seen.has(id), `the fake heartbeat of ${u} arrived`);
 });
 
+test("nobody publishes into another user's inbox unasked; invocation answers have their own", async () => {
+  // answers to the gateway's key checks: only through allow_responses of a request received
+  for (const u of USERS.filter((x) => x !== 'gateway')) {
+    const subject = `_INBOX_gateway.gw.${crypto.randomBytes(8).toString('hex')}.1`;
+    conns[u].publish(subject, h.pack(real()));
+    await expectViolation(u, 'publish', subject);
+  }
+  for (const u of USERS.filter((x) => x !== 'ops')) {
+    const subject = `_INBOX_ops.${crypto.randomBytes(8).toString('hex')}`;
+    conns[u].publish(subject, h.pack({}));
+    await expectViolation(u, 'publish', subject);
+  }
+  // positive control: the invoker may answer on the invocation inbox
+  const subject = `_INBOX_gateway.run.${crypto.randomBytes(8).toString('hex')}.1`;
+  conns.invoker.publish(subject, h.pack({}));
+  await conns.invoker.flush();
+  await h.sleep(300);
+  assert.ok(!violated('invoker', 'publish', subject), 'the invoker may not answer invocations');
+});
+
+function real() {
+  return { subject: 'x', namespace: 'guest', uuid: crypto.randomUUID(), namespaces: ['guest'] };
+}
+
 test('sq.auth.admin: refused from every service user; ops is answered', async () => {
   const env = h.stackEnv();
   const req = h.pack({ token: env.vars.SQ_ADMIN_TOKEN, op: 'user.list' });
