@@ -83,8 +83,10 @@ secret_findings() {
   stack_secrets | awk 'length($0) >= 8' | sort -u >"$list"
   if [[ ! -s $list ]]; then
     rm -f "$list"
+    # a stack that came up (it wrote env) has secrets: not finding them is a bug here
     log "no secrets found in $STATE to look for in the logs"
-    return 1
+    [[ ! -f $STATE/env ]]
+    return
   fi
   while IFS= read -r -d '' f; do
     while IFS= read -r line; do
@@ -171,7 +173,7 @@ cmd_down() {
       rc=1
     fi
     if ! secret_findings; then
-      log "secrets in the logs (above): a log line must never hold one"
+      log "secret check failed (above): a log line must never hold a secret"
       rc=1
     fi
   fi
