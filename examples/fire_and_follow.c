@@ -20,6 +20,9 @@
  *   activation <id> <name> <status> [<result as msgpack-c prints it, when the event has it>]
  *   done <n> activation(s)
  *
+ * With Squall's NATS permissions a user listens only below its own inbox prefix,
+ * _INBOX_<user> (the user of nats://user:password@host in the URL): requests here use it.
+ *
  * Build: cc fire_and_follow.c $(pkg-config --cflags --libs libnats msgpack)
  */
 #include <nats/nats.h>
@@ -105,6 +108,8 @@ int main(int argc, char **argv)
     int nwaiting = 0, seen = 0;
     bool got_trigger_event = false;
     natsConnection *nc = NULL;
+    natsOptions *opts = NULL;
+    char prefix[80];
     natsSubscription *sub_trigger = NULL, *sub_act = NULL;
     natsMsg *reply = NULL;
     natsStatus s;
@@ -134,7 +139,20 @@ int main(int argc, char **argv)
     /* 1. subscribe first, so that nothing is missed */
     snprintf(evt_trigger, sizeof evt_trigger, "sq.evt.trigger.%s.%s", nstok, ttok);
     snprintf(evt_act, sizeof evt_act, "sq.evt.activation.%s", nstok);
-    s = natsConnection_ConnectTo(&nc, url);
+    s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK) {
+        /* _INBOX_<user>: the user of nats://user:password@host, when there is one */
+        const char *u = strstr(url, "://") ? strstr(url, "://") + 3 : url;
+        size_t n = strcspn(u, ":@/,");
+        if (u[n] != '\0' && strchr(u, '@') != NULL && strchr(u, '@') < u + strcspn(u, "/,")) {
+            snprintf(prefix, sizeof prefix, "_INBOX_%.*s", (int)(n < 64 ? n : 64), u);
+            s = natsOptions_SetCustomInboxPrefix(opts, prefix);
+        }
+    }
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&nc, opts);
     if (s == NATS_OK)
         s = natsConnection_SubscribeSync(&sub_trigger, nc, evt_trigger);
     if (s == NATS_OK)
@@ -142,7 +160,9 @@ int main(int argc, char **argv)
     if (s == NATS_OK)
         s = natsConnection_Flush(nc);
     if (s != NATS_OK) {
-        fprintf(stderr, "fire_and_follow: could not connect and subscribe at %s: %s\n", url, natsStatus_GetText(s));
+        /* the URL may hold a password: show the host part only */
+        fprintf(stderr, "fire_and_follow: could not connect and subscribe at %s: %s\n",
+                strrchr(url, '@') ? strrchr(url, '@') + 1 : url, natsStatus_GetText(s));
         goto out;
     }
 
@@ -256,6 +276,7 @@ out:
     natsSubscription_Destroy(sub_trigger);
     natsSubscription_Destroy(sub_act);
     natsConnection_Destroy(nc);
+    natsOptions_Destroy(opts);
     nats_Close();
     return rc;
 usage:

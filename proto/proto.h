@@ -355,13 +355,21 @@ SQ_DECODER(sq_act_query);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
-/* Creates the JetStream streams SQ_WORK (work-queue retention, sq.work.>) and
- * SQ_ACTIVATIONS (seven days, sq.act.>) unless they exist. Publishers set the header
- * Nats-Msg-Id to the activation id, so a retried publish is stored once. */
+/* The JetStream streams SQ_WORK (work-queue retention, sq.work.>) and SQ_ACTIVATIONS (seven
+ * days, sq.act.>). Publishers set the header Nats-Msg-Id to the activation id, so a retried
+ * publish is stored once. Each stream has one owner, the only NATS user allowed to create
+ * it (ops/squall's permissions): SQ_WORK the scheduler, SQ_ACTIVATIONS the activations
+ * service. sq_streams_ensure() creates the streams in `create` unless they exist, and waits
+ * (up to a minute, so start-up order does not matter) for the ones in `wait` that their
+ * owner has not made yet. */
+#define SQ_STREAMS_WORK        1u
+#define SQ_STREAMS_ACTIVATIONS 2u
 typedef struct __jsCtx jsCtx;
-sq_status sq_streams_ensure(jsCtx *js);
-/* Creates the stream SQ_TENANCY (sq.tenancy.>, seven days) unless it exists. */
+sq_status sq_streams_ensure(jsCtx *js, unsigned create, unsigned wait);
+/* Creates the stream SQ_TENANCY (sq.tenancy.>, seven days) unless it exists: auth, its
+ * owner, does; its followers wait for it (at most a minute). */
 sq_status sq_stream_tenancy_ensure(jsCtx *js);
+sq_status sq_stream_tenancy_await(jsCtx *js);
 
 /* Follows SQ_TENANCY with the durable pull consumer `durable` (proto/tenancy.c): fn runs on
  * the follower's thread for every deleted namespace, also for those deleted while the

@@ -111,7 +111,7 @@ sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *du
     f->fn = fn;
     f->closure = closure;
     atomic_init(&f->stop, false);
-    if ((st = sq_stream_tenancy_ensure(js)) != SQ_OK || (st = ensure_consumer(js, f->durable)) != SQ_OK) {
+    if ((st = sq_stream_tenancy_await(js)) != SQ_OK || (st = ensure_consumer(js, f->durable)) != SQ_OK) {
         free(f);
         return st;
     }

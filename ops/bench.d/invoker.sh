@@ -37,7 +37,11 @@ BARE=$(field cold_start_bare_us p50)
 log "through the invoker over NATS"
 # the bench action of ops/bench.sh, with its code, as the work item carries it
 ACTION_JSON="$(curl -sf -H "Authorization: Basic $AUTH" "$API/actions/bench-echo?code=true")"
-NODE_OUT="$(ACTION_JSON="$ACTION_JSON" INVOKER_ID="$INVOKER_ID" N="$N" \
+# work items are sent as the scheduler's NATS user (the only one that may), and answered on
+# a subject of the scheduler's (sq.sched.r.>, where invokers may answer); the echo floor as ops
+SCHED_PASS=""
+if [[ -f ${SQ_STATE_DIR:-}/nats/users ]]; then SCHED_PASS="$(awk '$1 == "scheduler" {print $2}' "$SQ_STATE_DIR/nats/users")"; fi
+NODE_OUT="$(ACTION_JSON="$ACTION_JSON" INVOKER_ID="$INVOKER_ID" N="$N" SCHED_PASS="$SCHED_PASS" \
   NODE_PATH="$ROOT/test/e2e/node_modules" timeout 300 node - <<'JSEOF' 2>/dev/null || true
 const { connect, createInbox } = require('nats');
 const { Packr } = require('msgpackr');
@@ -49,17 +53,21 @@ const N = Math.min(Number(process.env.N) || 5000, 5000);
 const subject = `sq.invoker.${process.env.INVOKER_ID}.run`;
 const pct = (a, q) => { const s = [...a].sort((x, y) => x - y); return Math.round(s[Math.min(s.length - 1, Math.floor(s.length * q))]); };
 (async () => {
-  const nc = await connect({ servers: process.env.SQ_NATS_URL.replace(/\/\/[^@/]*@/, '//'), user: process.env.SQ_NATS_USER, pass: process.env.SQ_NATS_PASS });
+  const servers = process.env.SQ_NATS_URL.replace(/\/\/[^@/]*@/, '//');
+  const user = process.env.SQ_NATS_USER;
+  const nc = await connect({ servers, user, pass: process.env.SQ_NATS_PASS, inboxPrefix: user ? `_INBOX_${user}` : undefined });
+  const sched = process.env.SCHED_PASS
+    ? await connect({ servers, user: 'scheduler', pass: process.env.SCHED_PASS, inboxPrefix: '_INBOX_scheduler' }) : nc;
   // floor: request/reply to a responder in this client (client -> server -> responder -> server -> client)
   nc.subscribe('bench.invoker.echo', { callback: (e, m) => m.respond(m.data) });
-  const inbox = createInbox();
-  const sub = nc.subscribe(inbox);
+  const inbox = process.env.SCHED_PASS ? `sq.sched.r.bench${crypto.randomBytes(8).toString('hex')}.x` : createInbox();
+  const sub = sched.subscribe(inbox);
   const it = sub[Symbol.asyncIterator]();
   const work = (act) => p.pack({ id: crypto.randomBytes(16).toString('hex'), subject: 'guest', key: '', reply: inbox,
     blocking: true, submitted: BigInt(Date.now()), action: act, params: { n: 1 } });
   const rt = async (act) => {
     const t0 = process.hrtime.bigint();
-    nc.publish(subject, work(act));
+    sched.publish(subject, work(act));
     const m = await Promise.race([it.next(), new Promise((_, no) => setTimeout(() => no(new Error('no record within 10 s')), 10000))]);
     const us = Number(process.hrtime.bigint() - t0) / 1000;
     return { us, rec: p.unpack(m.value.data) };
@@ -86,6 +94,7 @@ const pct = (a, q) => { const s = [...a].sort((x, y) => x - y); return Math.roun
   console.log(`echo_us p50=${pct(echo, 0.5)} p99=${pct(echo, 0.99)}`);
   console.log(`invoker_warm_us p50=${pct(warm, 0.5)} p99=${pct(warm, 0.99)}`);
   if (cold.length) console.log(`invoker_cold_stem_us p50=${pct(cold, 0.5)} p99=${pct(cold, 0.99)} n=${cold.length} init_ms_p50=${pct(initMs, 0.5)}`);
+  if (sched !== nc) await sched.drain();
   await nc.drain();
 })().catch((e) => { console.error(e); process.exit(1); });
 JSEOF

@@ -107,15 +107,21 @@ svc_pid="$(cat "$STATE/pids/activations.pid")"
 kill -TERM "$svc_pid"
 for _ in $(seq 1 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
 STORE_NAME="bench-store-$$-$RANDOM"
-node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" <<'NODE'
+# as the invoker's NATS user: only the record publishers may publish on sq.act.>
+INV_PASS="$SQ_NATS_PASS" INV_USER="$SQ_NATS_USER"
+if [[ -f $STATE/nats/users ]]; then
+  INV_USER=invoker INV_PASS="$(awk '$1 == "invoker" {print $2}' "$STATE/nats/users")"
+fi
+INV_USER="$INV_USER" INV_PASS="$INV_PASS" node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" <<'NODE'
 const { connect } = require('nats');
 const { Packr } = require('msgpackr');
 const crypto = require('crypto');
 const p = new Packr({ useRecords: false, mapsAsObjects: true });
 (async () => {
   const [url, n, name] = [process.argv[2], +process.argv[3], process.argv[4]];
-  const nc = await connect({ servers: url.replace(/\/\/[^@/]*@/, '//'), user: process.env.SQ_NATS_USER,
-    pass: process.env.SQ_NATS_PASS });
+  const user = process.env.INV_USER;
+  const nc = await connect({ servers: url.replace(/\/\/[^@/]*@/, '//'), user, pass: process.env.INV_PASS,
+    inboxPrefix: user ? `_INBOX_${user}` : undefined });
   const js = nc.jetstream();
   const now = BigInt(Date.now());
   let inflight = [];

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "sq/bus.h"
 
 static void echo(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
@@ -31,11 +32,15 @@ static natsConnection *connect_asap(const char *url)
 {
     natsOptions *o = NULL;
     natsConnection *nc = NULL;
+    char prefix[96], shown[512];
     natsOptions_Create(&o);
     natsOptions_SetURL(o, url);
     natsOptions_SetSendAsap(o, true);
+    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix); /* where this user may listen */
+    natsOptions_SetCustomInboxPrefix(o, prefix);
     if (natsConnection_Connect(&nc, o) != NATS_OK) {
-        fprintf(stderr, "bench-nats: could not connect to %s\n", url);
+        sq_nats_url_redact(url, shown, sizeof shown);
+        fprintf(stderr, "bench-nats: could not connect to %s\n", shown);
         exit(2);
     }
     natsOptions_Destroy(o);

@@ -220,6 +220,7 @@ int main(int argc, char **argv)
     long timeout_ms = 5000;
     int i = 1, rc = 1;
     natsOptions *opts = NULL;
+    char shown[512], inbox[96];
     natsConnection *nc = NULL;
     natsMsg *reply = NULL;
     msgpack_sbuffer sb = { 0 };
@@ -278,20 +279,23 @@ int main(int argc, char **argv)
     }
     rc = 1;
 
+    sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
+    sq_nats_inbox_prefix(url, NULL, inbox, sizeof inbox);
     s = natsOptions_Create(&opts);
     if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, inbox); /* the reply: ours only */
     if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
     if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, false);
     if (s == NATS_OK) s = natsOptions_SetName(opts, PROG);
     if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
     if (s != NATS_OK) {
-        fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", url, natsStatus_GetText(s));
+        fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
     }
     s = natsConnection_Request(&reply, nc, SQ_SUBJ_AUTH_ADMIN, sb.data, (int)sb.size, timeout_ms);
     if (s == NATS_NO_RESPONDERS) {
         fprintf(stderr, PROG ": the auth service is not running (nobody answers %s on %s)\n",
-                SQ_SUBJ_AUTH_ADMIN, url);
+                SQ_SUBJ_AUTH_ADMIN, shown);
         goto out;
     }
     if (s == NATS_TIMEOUT) {

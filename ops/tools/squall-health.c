@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sq/bus.h"
 
 static void usage(FILE *f)
 {
@@ -78,6 +79,9 @@ int main(int argc, char **argv)
     int rc = 2;
     natsStatus s = answered ? NATS_OK : NATS_NO_MEMORY;
 
+    char shown[512], prefix[96];
+    sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
+    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
     if (s == NATS_OK) s = natsOptions_Create(&opts);
     if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
     if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
@@ -85,22 +89,24 @@ int main(int argc, char **argv)
     if (s == NATS_OK) s = natsOptions_SetName(opts, "squall-health");
     if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
     if (s != NATS_OK) {
-        fprintf(stderr, "squall-health: cannot connect to %s: %s\n", url,
+        fprintf(stderr, "squall-health: cannot connect to %s: %s\n", shown,
                 natsStatus_GetText(s));
         goto out;
     }
 
-    /* One inbox, one reply subject per service: <inbox>.<index>. */
-    char wildcard[256];
+    /* One inbox below this user's prefix (where it may listen), one reply subject per
+     * service: <inbox>.<index>. */
+    char wildcard[256], box[160] = "";
     if (s == NATS_OK) s = natsInbox_Create(&inbox);
     if (s == NATS_OK) {
-        snprintf(wildcard, sizeof wildcard, "%s.*", (const char *)inbox);
+        snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
+        snprintf(wildcard, sizeof wildcard, "%s.*", box);
         s = natsConnection_SubscribeSync(&sub, nc, wildcard);
     }
     for (int i = 0; s == NATS_OK && i < n; i++) {
         char subj[512], reply[300];
         snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
-        snprintf(reply, sizeof reply, "%s.%d", (const char *)inbox, i);
+        snprintf(reply, sizeof reply, "%s.%d", box, i);
         s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
     }
     if (s == NATS_OK) s = natsConnection_Flush(nc);
@@ -111,7 +117,7 @@ int main(int argc, char **argv)
     }
 
     int remaining = n;
-    size_t prefix = strlen((const char *)inbox) + 1;
+    size_t boxlen = strlen(box) + 1;
     while (remaining > 0) {
         int64_t left = deadline - nats_Now();
         if (left <= 0)
@@ -130,9 +136,9 @@ int main(int argc, char **argv)
             break;
         }
         const char *subject = natsMsg_GetSubject(m);
-        if (!natsMsg_IsNoResponders(m) && strlen(subject) > prefix) {
+        if (!natsMsg_IsNoResponders(m) && strlen(subject) > boxlen) {
             char *end = NULL;
-            long idx = strtol(subject + prefix, &end, 10);
+            long idx = strtol(subject + boxlen, &end, 10);
             if (end && *end == '\0' && idx >= 0 && idx < n && !answered[idx]) {
                 answered[idx] = true;
                 remaining--;

@@ -71,7 +71,7 @@ int main(void)
         goto out;
     PQsetNoticeProcessor(rd.conn, on_notice, NULL);
     o.url = act_cfg.nats_url;
-    if (sq_bus_connect(&bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(bus)) != SQ_OK)
+    if (sq_bus_connect(&bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(bus), SQ_STREAMS_ACTIVATIONS, 0) != SQ_OK)
         goto out;
     if (act_writer_start(&w, bus, wconn) != SQ_OK)
         goto out;

@@ -77,13 +77,16 @@ static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, 
 bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms)
 {
     gw_wait w = r->leg == GW_LEG_AUTH ? GW_WAIT_AUTH : GW_WAIT_OP;
-    char reply[96];
+    char reply[160];
     natsStatus s;
 
     pthread_mutex_lock(&G.lock);
     r->id = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
-    snprintf(reply, sizeof reply, "%s.%llu", G.inbox, (unsigned long long)r->id);
+    /* invocations are answered by invokers and schedulers: an inbox of their own, which can
+     * complete nothing but an invocation */
+    snprintf(reply, sizeof reply, "%s.%llu", w == GW_WAIT_OP && gw_invocation_leg(r) ? G.run_inbox : G.inbox,
+             (unsigned long long)r->id);
     gw_pending_add(r, w, timeout_ms);
     s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
     if (s == NATS_OK)

@@ -107,8 +107,12 @@ typedef struct gw {
     gw_config cfg;
     sq_bus_t *bus;
     struct lws_context *ctx;
-    char inbox[64];              /* reply subject prefix, "_INBOX.gw.<random>" */
+    char inbox[128];             /* reply subject prefix, "<inbox prefix>.gw.<random>" */
     natsSubscription *replies;
+    /* the answers of invocations (from schedulers and invokers, which may publish there and
+     * nowhere else of ours): "<inbox prefix>.run.<random>" */
+    char run_inbox[128];
+    natsSubscription *run_replies;
     pthread_mutex_t lock;        /* pending table, ready queue, closed/wait flags */
     gw_req *pending[1024];
     gw_req *ready_head, *ready_tail;
@@ -155,9 +159,18 @@ void gw_web_cache_clear(void);
 void gw_add_header(gw_req *r, const char *name, const char *value);
 void gw_add_cors(gw_req *r, const char *request_headers);
 
+/* An invocation in flight: answered on the run inbox (by invokers and schedulers). */
+static inline bool gw_invocation_leg(const gw_req *r)
+{
+    return r->op == OP_INVOKE || (r->op == OP_WEB && r->leg == GW_LEG_OP);
+}
+
 /* pending.c */
 void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms);
 gw_req *gw_pending_take(uint64_t id);
+/* As gw_pending_take(), only if the request waits on an invocation (invoke true) or on any
+ * other leg (false): an answer on the invocation inbox never completes a key's check. */
+gw_req *gw_pending_take_leg(uint64_t id, bool invoke);
 void gw_ready_push(gw_req *r);              /* any thread: hand r back to the lws thread */
 gw_req *gw_ready_pop_all(void);
 void gw_pending_sweep(int64_t now_us);      /* lws thread: time out overdue requests */

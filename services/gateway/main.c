@@ -35,13 +35,14 @@ static const sq_cfg_entry config[] = {
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
+/* closure: non-NULL on the invocation inbox */
 static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     const char *subj = natsMsg_GetSubject(msg);
     const char *dot = strrchr(subj, '.');
     gw_req *r;
 
-    if (dot != NULL && (r = gw_pending_take(strtoull(dot + 1, NULL, 10))) != NULL)
+    if (dot != NULL && (r = gw_pending_take_leg(strtoull(dot + 1, NULL, 10), closure != NULL)) != NULL)
         gw_on_reply(r, msg);
     natsMsg_Destroy(msg);
 }
@@ -68,7 +69,7 @@ static void *http_thread(void *arg)
 int main(void)
 {
     pthread_t th;
-    char rnd[17], subj[96];
+    char rnd[17], subj[160];
     int rc = 1;
 
     sq_signals_block();
@@ -84,13 +85,20 @@ int main(void)
     sq_id_new(subj);
     memcpy(rnd, subj, 16);
     rnd[16] = '\0';
-    snprintf(G.inbox, sizeof G.inbox, "_INBOX.gw.%s", rnd);
+    snprintf(G.inbox, sizeof G.inbox, "%s.gw.%s", sq_bus_inbox_prefix(G.bus), rnd);
     snprintf(subj, sizeof subj, "%s.*", G.inbox);
     if (natsConnection_Subscribe(&G.replies, sq_bus_nc(G.bus), subj, on_reply, NULL) != NATS_OK) {
         sq_error("could not subscribe to the reply inbox");
         goto out;
     }
     natsSubscription_SetPendingLimits(G.replies, -1, -1);
+    snprintf(G.run_inbox, sizeof G.run_inbox, "%s.run.%s", sq_bus_inbox_prefix(G.bus), rnd);
+    snprintf(subj, sizeof subj, "%s.*", G.run_inbox);
+    if (natsConnection_Subscribe(&G.run_replies, sq_bus_nc(G.bus), subj, on_reply, &G) != NATS_OK) {
+        sq_error("could not subscribe to the invocation reply inbox");
+        goto out;
+    }
+    natsSubscription_SetPendingLimits(G.run_replies, -1, -1);
     sq_bus_route events[] = {
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = on_auth_event },
         { .subject = "sq.evt.entity.*.action", .queue = NULL, .fn = on_entity_event },
@@ -110,6 +118,10 @@ out:
     if (G.replies) {
         natsSubscription_Unsubscribe(G.replies);
         natsSubscription_Destroy(G.replies);
+    }
+    if (G.run_replies) {
+        natsSubscription_Unsubscribe(G.run_replies);
+        natsSubscription_Destroy(G.run_replies);
     }
     sq_bus_destroy(G.bus);
     if (G.ctx)

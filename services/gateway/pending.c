@@ -48,6 +48,21 @@ gw_req *gw_pending_take(uint64_t id)
     return r;
 }
 
+gw_req *gw_pending_take_leg(uint64_t id, bool invoke)
+{
+    gw_req *r;
+    pthread_mutex_lock(&G.lock);
+    for (r = G.pending[id % NBUCKETS]; r != NULL && r->id != id; r = r->next)
+        ;
+    if (r != NULL && (r->wait == GW_WAIT_OP && gw_invocation_leg(r)) == invoke) {
+        unlink_locked(id);
+        r->wait = GW_WAIT_BUSY;
+    } else
+        r = NULL;
+    pthread_mutex_unlock(&G.lock);
+    return r;
+}
+
 void gw_ready_push(gw_req *r)
 {
     pthread_mutex_lock(&G.lock);

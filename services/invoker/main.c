@@ -119,7 +119,7 @@ int main(void)
 
     if (sq_bus_connect(&I.bus, &(sq_bus_opts){ .url = I.cfg.nats_url, .name = "squall-invoker",
                                                 .send_asap = true, .jetstream = true }) != SQ_OK ||
-        sq_streams_ensure(sq_bus_js(I.bus)) != SQ_OK || subscribe_work() != SQ_OK)
+        sq_streams_ensure(sq_bus_js(I.bus), 0, SQ_STREAMS_WORK | SQ_STREAMS_ACTIVATIONS) != SQ_OK || subscribe_work() != SQ_OK)
         goto out;
 
     workers = calloc((size_t)I.cfg.workers, sizeof *workers);

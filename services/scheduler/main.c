@@ -93,7 +93,7 @@ int main(void)
         goto out;
     }
     o.url = sched_cfg.nats_url;
-    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus)) != SQ_OK)
+    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus), SQ_STREAMS_WORK, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
         goto out;
     jsOptions_Init(&jo);
     jo.PublishAsync.AckHandler = sched_on_pub_ack;

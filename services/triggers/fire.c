@@ -24,7 +24,7 @@
 sq_status trg_worker_init(trg_worker *w, trg_service *s)
 {
     char *inbox = NULL;
-    char subj[96];
+    char subj[160];
     natsStatus ns;
 
     memset(w, 0, sizeof *w);
@@ -34,7 +34,8 @@ sq_status trg_worker_init(trg_worker *w, trg_service *s)
     msgpack_sbuffer_init(&w->sb);
     if (natsInbox_Create(&inbox) != NATS_OK)
         return SQ_ERR_NOMEM;
-    snprintf(w->inbox, sizeof w->inbox, "%s", inbox);
+    /* "_INBOX.<unique>" moved below this user's inbox prefix, where it may listen */
+    snprintf(w->inbox, sizeof w->inbox, "%s%s", sq_bus_inbox_prefix(s->bus), inbox + strlen("_INBOX"));
     natsInbox_Destroy(inbox);
     snprintf(subj, sizeof subj, "%s.>", w->inbox);
     ns = natsConnection_SubscribeSync(&w->inbox_sub, sq_bus_nc(s->bus), subj);
@@ -393,7 +394,7 @@ static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v, const ms
 {
     natsConnection *nc = sq_bus_nc(w->s->bus);
     msgpack_packer pk;
-    char reply[128];
+    char reply[192];
     size_t pending = 0;
     int64_t deadline;
     uint64_t seq = ++w->seq;

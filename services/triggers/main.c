@@ -60,7 +60,7 @@ int main(void)
     if (trg_config_load() != SQ_OK)
         goto out;
     o.url = trg_cfg.nats_url;
-    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus)) != SQ_OK)
+    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus), 0, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
         goto out;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = trg_cfg.max_pending;

@@ -107,7 +107,7 @@ typedef struct trg_worker {
     msgpack_zone zone;
     msgpack_sbuffer sb;
     natsSubscription *inbox_sub;
-    char inbox[64];
+    char inbox[128];
     uint64_t seq;
 } trg_worker;
 

@@ -22,6 +22,7 @@ struct sq_bus {
     } ctx[MAX_SUBS];
     int nsubs;
     char svc[64];
+    char inbox[96];
     pthread_mutex_t lock;
 };
 
@@ -42,9 +43,74 @@ static void on_connected(natsConnection *nc, void *closure)
 
 static void on_reconnected(natsConnection *nc, void *closure)
 {
-    char url[256] = "";
-    natsConnection_GetConnectedUrl(nc, url, sizeof url);
-    sq_info("reconnected to NATS at \"%s\"", url);
+    char url[256] = "", shown[256];
+    natsConnection_GetConnectedUrl(nc, url, sizeof url); /* with the password in it */
+    sq_nats_url_redact(url, shown, sizeof shown);
+    sq_info("reconnected to NATS at \"%s\"", shown);
+}
+
+void sq_nats_url_redact(const char *url, char *out, size_t outlen)
+{
+    size_t o = 0;
+
+    if (outlen == 0)
+        return;
+    while (url != NULL && *url != '\0' && o + 1 < outlen) {
+        /* one URL: [scheme://][user[:pass]@]host..., up to the next comma */
+        size_t len = strcspn(url, ","), start = 0;
+        const char *scheme = strstr(url, "://");
+        const char *at, *colon;
+        if (scheme != NULL && (size_t)(scheme - url) < len)
+            start = (size_t)(scheme - url) + 3;
+        at = NULL; /* the last '@': a password may hold one */
+        for (size_t i = start; i < len; i++)
+            if (url[i] == '@')
+                at = url + i;
+        colon = at ? memchr(url + start, ':', (size_t)(at - url) - start) : NULL;
+        for (size_t i = 0; i < len && o + 1 < outlen; i++) {
+            if (colon != NULL && url + i == colon + 1) {
+                for (const char *m = "***"; *m && o + 1 < outlen; m++)
+                    out[o++] = *m;
+                i = (size_t)(at - url); /* the '@' */
+                colon = NULL;
+                if (o + 1 >= outlen)
+                    break;
+            }
+            out[o++] = url[i];
+        }
+        url += len;
+        if (*url == ',' && o + 1 < outlen)
+            out[o++] = *url++;
+    }
+    out[o] = '\0';
+}
+
+void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t outlen)
+{
+    char name[64];
+    size_t n = 0;
+
+    if (user == NULL || *user == '\0') {
+        /* nats://user[:pass]@host of the first URL */
+        const char *scheme = url ? strstr(url, "://") : NULL;
+        const char *u = scheme ? scheme + 3 : url;
+        size_t len = u ? strcspn(u, ",/") : 0;
+        const char *at = u ? memchr(u, '@', len) : NULL;
+        if (at != NULL) {
+            n = strcspn(u, ":@");
+            user = u;
+        }
+    } else
+        n = strlen(user);
+    if (n >= sizeof name)
+        n = sizeof name - 1;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)user[i];
+        name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                          c == '_' ? (char)c : '_';
+    }
+    name[n] = '\0';
+    snprintf(out, outlen, n > 0 ? "_INBOX_%s" : "_INBOX", name);
 }
 
 static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus err, void *closure)
@@ -69,6 +135,9 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
         s = natsOptions_SetName(opts, o->name);
     if (s == NATS_OK && o->user && *o->user)
         s = natsOptions_SetUserInfo(opts, o->user, o->pass ? o->pass : "");
+    sq_nats_inbox_prefix(o->url, o->user, b->inbox, sizeof b->inbox);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomInboxPrefix(opts, b->inbox);
     if (s == NATS_OK)
         s = natsOptions_SetMaxReconnect(opts, -1);
     if (s == NATS_OK)
@@ -99,7 +168,9 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
         s = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED ? NATS_OK : NATS_NO_SERVER;
     }
     if (s != NATS_OK) {
-        sq_error("could not connect to NATS at \"%s\": %s", o->url, natsStatus_GetText(s));
+        char shown[512];
+        sq_nats_url_redact(o->url, shown, sizeof shown);
+        sq_error("could not connect to NATS at \"%s\": %s", shown, natsStatus_GetText(s));
         goto fail;
     }
     if (o->jetstream && (s = natsConnection_JetStream(&b->js, b->nc, NULL)) != NATS_OK) {
@@ -108,9 +179,9 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     }
     natsOptions_Destroy(opts);
     {
-        /* the URL may carry a password (nats://user:secret@host): log the server only */
-        const char *at = strrchr(o->url, '@');
-        sq_info("connected to NATS at \"%s%s\"%s", at ? "nats://" : "", at ? at + 1 : o->url,
+        char shown[512];
+        sq_nats_url_redact(o->url, shown, sizeof shown); /* nats://user:secret@host */
+        sq_info("connected to NATS at \"%s\" (inbox %s.>)%s", shown, b->inbox,
                 o->send_asap ? " (send asap)" : "");
     }
     *out = b;
@@ -123,6 +194,7 @@ fail:
 
 natsConnection *sq_bus_nc(sq_bus_t *b) { return b->nc; }
 jsCtx *sq_bus_js(sq_bus_t *b) { return b->js; }
+const char *sq_bus_inbox_prefix(sq_bus_t *b) { return b->inbox; }
 
 static void dispatch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {

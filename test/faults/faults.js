@@ -78,19 +78,22 @@ async function kill9(stack, svc) {
   assert.ok(!alive(pid), `${svc} (pid ${pid}) survived kill -9`);
 }
 
+// The NATS URL of service svc's own user, as ops/squall gives it (its permissions are the
+// service's); '' in a state dir from before NATS users.
+function serviceNatsUrl(stack, svc) {
+  const users = path.join(stack.state, 'nats', 'users');
+  if (!fs.existsSync(users)) return '';
+  const line = fs.readFileSync(users, 'utf8').split('\n').find((l) => l.startsWith(`${svc} `));
+  return line ? `nats://${svc}:${line.split(' ')[1]}@127.0.0.1:${stack.env.SQ_NATS_PORT}` : '';
+}
+
 // Starts one service again the way ops/squall does (environment of the stack, its log,
 // its pid file, a session of its own), then waits until it answers health.
 async function restart(stack, svc) {
   const bin = path.join(BUILD, 'services', svc, `squall-${svc}`);
   const logFd = fs.openSync(path.join(stack.state, 'logs', `${svc}.log`), 'a');
   fs.writeSync(logFd, `\n=== restarted by the fault test ===\n`);
-  // its own NATS user, as ops/squall gives it (none in a state dir from before NATS users)
-  let url = '';
-  const users = path.join(stack.state, 'nats', 'users');
-  if (fs.existsSync(users)) {
-    const line = fs.readFileSync(users, 'utf8').split('\n').find((l) => l.startsWith(`${svc} `));
-    if (line) url = `nats://${svc}:${line.split(' ')[1]}@127.0.0.1:${stack.env.SQ_NATS_PORT}`;
-  }
+  const url = serviceNatsUrl(stack, svc);
   // its own PostgreSQL role, as ops/squall gives it (pg_dsn): the password file names it
   let dsn = '';
   const pass = path.join(stack.state, 'pgpass', svc);
@@ -310,4 +313,4 @@ async function scenario({ name, env = {}, n = 3000, conns = 16, at = 1000, fault
 }
 
 module.exports = { sleep, log, stackUp, stackDown, kill9, restart, waitHealthy, pgRestart, psql, api,
-  raiseLimits, prepare, firehose, expectOneRecordEach, expectServing, scenario, pidOf };
+  raiseLimits, prepare, firehose, expectOneRecordEach, expectServing, scenario, pidOf, serviceNatsUrl };

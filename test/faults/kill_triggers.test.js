@@ -16,8 +16,10 @@ const BUILD = path.resolve(process.env.SQ_BUILD_DIR || path.join(__dirname, '..'
 function secondCopy(stack) {
   const bin = path.join(BUILD, 'services', 'triggers', 'squall-triggers');
   const logFd = fs.openSync(path.join(stack.state, 'logs', 'triggers2.log'), 'a');
-  const child = spawn('bash', ['-c', 'set -a; . "$0"; set +a; unset SQ_ADMIN_TOKEN; echo $$ > "$1"; exec "$2"',
-    path.join(stack.state, 'env'), path.join(stack.state, 'pids', 'triggers2.pid'), bin],
+  // as the triggers NATS user, whose permissions it needs
+  const child = spawn('bash', ['-c', 'set -a; . "$0"; set +a; unset SQ_ADMIN_TOKEN SQ_NATS_USER SQ_NATS_PASS; ' +
+    '[[ -n $3 ]] && export SQ_NATS_URL=$3; echo $$ > "$1"; exec "$2"',
+    path.join(stack.state, 'env'), path.join(stack.state, 'pids', 'triggers2.pid'), bin, f.serviceNatsUrl(stack, 'triggers')],
   { detached: true, stdio: ['ignore', logFd, logFd] });
   child.unref();
   fs.closeSync(logFd);

@@ -235,20 +235,47 @@ function annotation(entity, key) {
 // ---------------------------------------------------------------- NATS + msgpack
 
 let natsConn = null;
+const natsConns = new Map(); // user -> connection of natsAs()
 
-async function nats() {
-  if (natsConn) return natsConn;
-  const { connect } = dep('nats');
+// The password of a NATS user of the stack (the launcher keeps them in STATE/nats/users).
+function natsPassword(user) {
+  const env = stackEnv();
+  const file = path.join(env.stateDir, 'nats', 'users');
+  const line = fs.readFileSync(file, 'utf8').split('\n').find((l) => l.split(' ')[0] === user);
+  if (!line) throw new Error(`no NATS user ${user} in ${file}`);
+  return line.split(' ')[1];
+}
+
+// Connection options for user (default: ops, the operator's user the tests use). Each user
+// listens on its own inbox prefix, _INBOX_<user> (its permissions allow no other).
+function natsOptions(user, extra = {}) {
   const env = stackEnv();
   // nats.js does not read credentials from the URL (and would take digits of a password
   // for the port): strip them and pass them apart
   const opts = { servers: env.natsUrl.replace(/\/\/[^@/]*@/, '//'), name: 'squall-tests', timeout: 5000 };
-  if (env.vars.SQ_NATS_USER) {
-    opts.user = env.vars.SQ_NATS_USER;
-    opts.pass = env.vars.SQ_NATS_PASS;
+  if (user !== 'ops' || env.vars.SQ_NATS_USER) {
+    opts.user = user;
+    opts.pass = user === 'ops' && env.vars.SQ_NATS_PASS ? env.vars.SQ_NATS_PASS : natsPassword(user);
+    opts.inboxPrefix = `_INBOX_${user}`;
   }
-  natsConn = await connect(opts);
+  return Object.assign(opts, extra);
+}
+
+async function nats() {
+  if (natsConn) return natsConn;
+  const { connect } = dep('nats');
+  natsConn = await connect(natsOptions('ops'));
   return natsConn;
+}
+
+// A connection as NATS user `user` (a service's), for tests that need that service's rights
+// (publish activation records, heartbeats...); closed by closeNats().
+async function natsAs(user) {
+  if (natsConns.has(user)) return natsConns.get(user);
+  const { connect } = dep('nats');
+  const nc = await connect(natsOptions(user, { name: `squall-tests-${user}` }));
+  natsConns.set(user, nc);
+  return nc;
 }
 
 async function closeNats() {
@@ -256,6 +283,10 @@ async function closeNats() {
     const nc = natsConn;
     natsConn = null;
     await nc.drain();
+  }
+  for (const [user, nc] of natsConns) {
+    natsConns.delete(user);
+    await nc.drain().catch(() => {});
   }
 }
 
@@ -294,5 +325,5 @@ async function natsRequest(subject, data, timeoutMs = 5000) {
 module.exports = {
   ROOT, dep, stackEnv, uniqueName, api, show, expectStatus, expectError, putAction, deleteAction,
   nodeAction, invoke, checkRecord, pollActivation, sleep, annotation, nats, closeNats, natsRequest, pack, unpack,
-  basic,
+  basic, natsAs, natsOptions, natsPassword,
 };

@@ -7,8 +7,10 @@
 #         package installation, no build: the tests run against the binaries of BUILD_DIR);
 #         the launcher writes STATE_DIR/env (SQ_NATS_URL, SQ_GUEST_KEY, SQ_GATEWAY_PORT...),
 #         which the tests read through SQ_TEST_ENV.
-#   down  reports sanitizer findings in the service logs (and fails on them), keeps a copy of
-#         the logs in STATE_DIR-logs, then runs ops/squall down --purge.
+#   down  reports sanitizer findings in the service logs (and fails on them), fails when any
+#         log of the run holds a secret of the stack (NATS passwords, the admin token, the
+#         guest key), keeps a copy of the logs in STATE_DIR-logs, then runs ops/squall down
+#         --purge.
 #
 # BUILD_DIR: $SQ_BUILD_DIR when set (ops/squall test sets it), else the argument (CTest
 # passes its build tree).
@@ -56,6 +58,44 @@ sanitizer_findings() {
       grep -nE -A12 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$f" | head -n 80 >&2
     fi
   done
+  return $found
+}
+
+# The secrets of the stack in the state dir, one a line: the NATS users' passwords, the
+# admin token, the guest key's secret, and the first line of any other *.password, *.secret
+# or *.token file (PostgreSQL's, say).
+stack_secrets() {
+  local f
+  if [[ -f $STATE/nats/users ]]; then awk 'NF >= 2 {print $2}' "$STATE/nats/users"; fi
+  if [[ -f $STATE/guest.key ]]; then head -n 1 "$STATE/guest.key" | cut -d: -f2; fi
+  while IFS= read -r -d '' f; do
+    head -n 1 "$f"
+  done < <(find "$STATE" -path "$STATE/logs" -prune -o -path "$STATE/pg/data" -prune -o -type f \
+             \( -name '*.password' -o -name '*.secret' -o -name '*.token' \) -print0 2>/dev/null)
+}
+
+# A secret in any log of the run (every file below STATE/logs, symlinks followed): the file,
+# the line number and which secret are printed (never the secret), and counted in the exit
+# status. Secrets shorter than 8 characters are not looked for (they would match anything).
+secret_findings() {
+  local list found=0 f line
+  list="$(mktemp)"
+  stack_secrets | awk 'length($0) >= 8' | sort -u >"$list"
+  if [[ ! -s $list ]]; then
+    rm -f "$list"
+    # a stack that came up (it wrote env) has secrets: not finding them is a bug here
+    log "no secrets found in $STATE to look for in the logs"
+    [[ ! -f $STATE/env ]]
+    return
+  fi
+  while IFS= read -r -d '' f; do
+    while IFS= read -r line; do
+      found=1
+      printf 'stack.sh: a secret of the stack in %s line %s\n' "$f" "$line" >&2
+    done < <(grep -naFf "$list" "$f" 2>/dev/null | cut -d: -f1 | head -n 20)
+  done < <(find -L "$STATE/logs" -type f -print0 2>/dev/null)
+  log "looked for $(wc -l <"$list") secrets in the logs of $STATE/logs"
+  rm -f "$list"
   return $found
 }
 
@@ -130,6 +170,10 @@ cmd_down() {
     log "service logs kept in $STATE-logs"
     if ! sanitizer_findings; then
       log "sanitizer findings in the service logs (above)"
+      rc=1
+    fi
+    if ! secret_findings; then
+      log "secret check failed (above): a log line must never hold a secret"
       rc=1
     fi
   fi

@@ -105,7 +105,7 @@ function record(id, start, result) {
 }
 
 test('two records of one activation: the first one stays', async () => {
-  const nc = await h.nats();
+  const nc = await h.natsAs('invoker'); // a publisher of activation records
   const js = nc.jetstream();
   const id = crypto.randomBytes(16).toString('hex');
   // different message ids: as if published beyond JetStream's duplicate window
@@ -123,7 +123,7 @@ test('two records of one activation: the first one stays', async () => {
 });
 
 test('a record older than the retention is not kept', async () => {
-  const nc = await h.nats();
+  const nc = await h.natsAs('invoker'); // a publisher of activation records
   const js = nc.jetstream();
   const old = crypto.randomBytes(16).toString('hex');
   const fresh = crypto.randomBytes(16).toString('hex');

@@ -44,10 +44,13 @@ before(async () => {
   const ids = new Set([ghost]);
   const sub = nc.subscribe('sq.invoker.heartbeat');
   (async () => { for await (const m of sub) { try { ids.add(h.unpack(m.data).id); } catch { /* ignore */ } } })();
-  const runSub = nc.subscribe(`sq.invoker.${ghost.replace(/[^A-Za-z0-9_-]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}.run`);
+  // the ghost beats and takes work as the invoker user (nobody else may)
+  const inv = await h.natsAs('invoker');
+  const runSub = inv.subscribe(`sq.invoker.${ghost.replace(/[^A-Za-z0-9_-]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())}.run`);
   (async () => { for await (const m of runSub) received.push(h.unpack(m.data)); })();
-  sendBeat(nc);
-  beat = setInterval(() => sendBeat(nc), 300);
+  await inv.flush();
+  sendBeat(inv);
+  beat = setInterval(() => sendBeat(inv), 300);
   await h.sleep(2500);
   sub.unsubscribe();
   const sorted = [...ids].sort();
@@ -64,8 +67,9 @@ after(async () => {
   if (beat) clearInterval(beat);
   if (action) await h.deleteAction(action).catch(() => {});
   try {
-    const nc = await h.nats();
-    const jsm = await nc.jetstreamManager();
+    // the scheduler user owns SQ_WORK's consumers
+    const nc = await h.natsAs('scheduler');
+    const jsm = await nc.jetstreamManager({ checkAPI: false });
     await jsm.consumers.delete('SQ_WORK', `invoker-${ghost}`).catch(() => {});
   } catch { /* nothing to clean */ }
   await h.closeNats();

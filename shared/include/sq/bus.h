@@ -32,9 +32,13 @@ typedef struct sq_bus_route {
     void *closure;
 } sq_bus_route;
 
-/* Connects (waiting up to ~10 s for a first server) and returns the bus in *out. */
+/* Connects (waiting up to ~10 s for a first server) and returns the bus in *out. The
+ * connection's inbox prefix is sq_nats_inbox_prefix() of its user. */
 sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o);
 natsConnection *sq_bus_nc(sq_bus_t *b);
+/* The inbox prefix of the connection ("_INBOX_<user>"): reply subjects of hand-made
+ * inboxes go below it ("<prefix>.<anything>"), where the user's permissions let it listen. */
+const char *sq_bus_inbox_prefix(sq_bus_t *b);
 jsCtx *sq_bus_js(sq_bus_t *b);
 
 /* Subscribes every route. The bus keeps the subscriptions until sq_bus_destroy(). */
@@ -54,6 +58,14 @@ sq_status sq_bus_respond_error(sq_bus_t *b, natsMsg *req, sq_status st, const ch
     __attribute__((format(printf, 4, 5)));
 /* Publishes data to subject. */
 sq_status sq_bus_publish(sq_bus_t *b, const char *subject, const void *data, size_t len);
+
+/* url (one or a comma-separated list) with every password replaced by "***"
+ * (nats://user:***@host): what a log line may show. Truncates to outlen. */
+void sq_nats_url_redact(const char *url, char *out, size_t outlen);
+/* The inbox prefix of a NATS user: "_INBOX_<user>" (bytes other than letters, digits, '-'
+ * and '_' become '_'), so that the server's permissions can give each user its own replies;
+ * "_INBOX" without a user. user NULL or "": the user of url's first nats://user:pass@. */
+void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t outlen);
 
 /* Drains the subscriptions (in-flight handlers finish), then closes. NULL is a no-op. */
 void sq_bus_destroy(sq_bus_t *b);
