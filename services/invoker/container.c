@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -53,7 +54,8 @@ enum {
   CHILD_INFO_FD = 4,
   CHILD_PASSWD_FD = 5,
   CHILD_GROUP_FD = 6,
-  CHILD_SECCOMP_FD = 7
+  CHILD_SECCOMP_FD = 7,
+  CHILD_RUNTIME_FD = 8 /* O_PATH fd of the runtime (bound at /runtime by bwrap) */
 };
 /* RLIMIT_NOFILE inside the sandbox (OpenWhisk's default). */
 #define NOFILE_MAX 1024
@@ -99,6 +101,7 @@ struct inv_container {
   time_t ts_sec;  /* cache for log timestamps: second formatted in ts_prefix */
   char ts_prefix[24];
   inv_cg_t cg;    /* its cgroups (mode none without) */
+  inv_netc_t net; /* its network namespace (ns_fd -1: bwrap makes one with loopback only) */
   bool oom;       /* the last death was an OOM kill */
   /* concurrent containers only (concurrency > 1): */
   int concurrency;
@@ -405,6 +408,7 @@ void inv_container_destroy(inv_container_t *c)
     return;
   kill_sandbox(c);
   inv_cg_destroy(&c->cg);
+  inv_netc_destroy(&c->net);
   for (int i = 0; i < NSTREAMS; i++)
     free(c->s[i].buf);
   if (c->mu_init) {
@@ -549,10 +553,14 @@ static void top_dir(args_t *a, const char *path, int slot)
  * or the native launcher file at /runtime/launcher); cmd is what runs inside. */
 static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime,
                              const char *runtime_box, const char *const *cmd, int memory_mb,
-                             bool seccomp)
+                             bool seccomp, bool own_netns)
 {
   arg(a, bwrap);
   arg(a, "--unshare-user");
+  /* Never the host's network: the invoker's namespace (entered before bwrap), or one of
+   * bwrap's with loopback only. */
+  if (!own_netns)
+    arg(a, "--unshare-net");
   arg(a, "--uid");
   arg(a, "65534");
   arg(a, "--gid");
@@ -604,8 +612,12 @@ static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime,
   arg(a, "0755");
   arg(a, "--tmpfs");
   arg(a, "/action");
-  arg(a, "--ro-bind");
-  arg(a, runtime);
+  /* The runtime is bound from an fd the invoker opened (as root, before dropping to
+   * nobody): the tree may sit in a directory nobody cannot traverse (a private home), and it
+   * is never widened for the sandbox. */
+  (void)runtime;
+  arg(a, "--ro-bind-fd");
+  arg(a, "8");
   arg(a, runtime_box);
   if (seccomp) {
     arg(a, "--seccomp");
@@ -672,6 +684,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   *out = NULL;
   int in[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1}, res[2] = {-1, -1};
   int info[2] = {-1, -1}, pw[2] = {-1, -1}, gr[2] = {-1, -1}, sc[2] = {-1, -1};
+  int rt_fd = -1;
   inv_container_t *c = NULL;
   args_t *a = NULL;
 
@@ -715,6 +728,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   c->sandbox = o->sandbox;
   c->concurrency = 1;
   c->cg.procs_fd[0] = c->cg.procs_fd[1] = -1;
+  inv_netc_reset(&c->net);
   c->memory_mb = o->memory_mb > 0 ? o->memory_mb : 256;
   c->spin_us = o->spin_us > 0 ? o->spin_us : 0;
   snprintf(c->kind, sizeof c->kind, "%s", o->kind);
@@ -769,7 +783,14 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       set_err(err, errlen, "could not pass the seccomp filter: %s", strerror(errno));
       goto fail;
     }
+    rt_fd = lift_fd(open(runtime_sub, O_PATH | O_CLOEXEC));
+    if (rt_fd < 0) {
+      set_err(err, errlen, "could not open \"%s\": %s", runtime_sub, strerror(errno));
+      goto fail;
+    }
     if (inv_cg_create(o->sb, &c->cg, c->memory_mb, err, errlen) != 0)
+      goto fail;
+    if (inv_netc_create(o->net, &c->net, err, errlen) != 0)
       goto fail;
     const char *cmd[4] = {NULL, NULL, NULL, NULL};
     if (!lang) {
@@ -782,7 +803,8 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       cmd[0] = interp;
       cmd[1] = launcher_box;
     }
-    build_bwrap_args(a, bwrap, runtime_sub, runtime_box, cmd, c->memory_mb, bpf != NULL);
+    build_bwrap_args(a, bwrap, runtime_sub, runtime_box, cmd, c->memory_mb, bpf != NULL,
+                     c->net.ns_fd >= 0);
   } else {
     if (interp)
       arg(a, interp);
@@ -812,6 +834,10 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
       sigaction(sigs[i], &dfl, NULL);
     setpgid(0, 0);
+    /* Into the container's network namespace while still root (before any dup2(): the fd
+     * may be low). A sandbox that cannot get it does not start. */
+    if (c->net.ns_fd >= 0 && syscall(SYS_setns, c->net.ns_fd, CLONE_NEWNET) != 0)
+      _exit(125);
     if (dup2(in[0], 0) < 0 || dup2(so[1], 1) < 0 || dup2(se[1], 2) < 0 ||
         dup2(res[1], CHILD_RESULT_FD) < 0)
       _exit(126);
@@ -820,12 +846,15 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       if (dup2(info[1], CHILD_INFO_FD) < 0 || dup2(pw[0], CHILD_PASSWD_FD) < 0 ||
           dup2(gr[0], CHILD_GROUP_FD) < 0)
         _exit(126);
-      keep = CHILD_GROUP_FD;
       if (sc[0] >= 0) {
         if (dup2(sc[0], CHILD_SECCOMP_FD) < 0)
           _exit(126);
-        keep = CHILD_SECCOMP_FD;
+      } else {
+        close(CHILD_SECCOMP_FD); /* whatever the invoker had there stays out */
       }
+      if (dup2(rt_fd, CHILD_RUNTIME_FD) < 0)
+        _exit(126);
+      keep = CHILD_RUNTIME_FD;
       /* Into the container's cgroups before anything of the sandbox runs (the fds are
        * above 10: still open here). A sandbox that cannot be limited does not start. */
       if (inv_cg_join_child(&c->cg) != 0)
@@ -869,6 +898,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   close_fd(&pw[0]);
   close_fd(&gr[0]);
   close_fd(&sc[0]);
+  close_fd(&rt_fd);
   inv_cg_close_fds(&c->cg);
   c->in_fd = in[1];
   c->s[S_RES].fd = res[0];
@@ -913,6 +943,7 @@ fail:
     close_fd(&gr[i]);
     close_fd(&sc[i]);
   }
+  close_fd(&rt_fd);
   free(a);
   inv_container_destroy(c);
   return -1;
@@ -1202,6 +1233,13 @@ inv_outcome inv_container_init_ex(inv_container_t *c, const inv_init_opts *io, i
     return out->outcome;
   }
   c->initialised = true;
+  if (io->no_network && inv_netc_disable(&c->net) != 0) {
+    /* the code never runs with a network it was not to have */
+    kill_sandbox(c);
+    set_failure(out, INV_INTERNAL, "could not take the network away");
+    out->end_ms = wall_ms();
+    return out->outcome;
+  }
   if (io->memory_mb > 0 && io->memory_mb != c->memory_mb) {
     /* a stem cell started at another size: the action's limit from now on */
     if (inv_cg_set_memory(&c->cg, io->memory_mb) == 0)

@@ -4,8 +4,9 @@
  * or the native launcher binary) running under bubblewrap in its own mount, PID, IPC, UTS
  * (and, where possible, cgroup) namespaces and a user namespace that maps it to nobody, with
  * a read-only /usr, a private size-limited /tmp, a private size-limited /action for the
- * action's code, the launcher bound read-only at /runtime, a scrubbed environment, the
- * host's network, the seccomp filter and the cgroups of sandbox.h, RLIMIT_NOFILE 1024 and no
+ * action's code, the launcher bound read-only at /runtime, a scrubbed environment, a
+ * network namespace of its own (netns.h: egress through a veth, or loopback only), the
+ * seccomp filter and the cgroups of sandbox.h, RLIMIT_NOFILE 1024 and no
  * core dumps. inv_container_init() hands it the action's code once; inv_container_run() then
  * runs one activation at a time on it (OpenWhisk's actionloop: one JSON line in on stdin, one
  * JSON result line out on fd 3, logs on stdout/stderr up to the sentinel
@@ -45,6 +46,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "netns.h"
 #include "sandbox.h"
 
 typedef struct inv_container inv_container_t;
@@ -63,6 +65,8 @@ typedef struct {
   const char *python_path; /* NULL: /usr/bin/python3 (idem) */
   const char *native_launcher; /* the squall-native-launcher binary (kind native); bound
                               read-only at /runtime/launcher */
+  inv_net_t *net;          /* the network (netns.h); NULL or mode none: a namespace with
+                              loopback only (bwrap --unshare-net) */
   int spin_us;             /* busy-poll this long (per exchange) before sleeping in ppoll():
                               trades CPU for latency where waking a sleeping CPU is slow (VMs);
                               0: never spin */
@@ -112,6 +116,8 @@ typedef struct {
   int concurrency;       /* > 1: nodejs takes that many activations at once (tagged lines) */
   int memory_mb;         /* > 0: the action's memory limit, applied to the cgroup first (a
                             stem cell started with another size) */
+  bool no_network;       /* the action asked for no network: the stem cell's veth is removed
+                            before the code arrives (loopback only) */
 } inv_init_opts;
 
 /* inv_container_init() with every option. */

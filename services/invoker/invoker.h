@@ -30,6 +30,9 @@ typedef struct inv_config {
     int idle_ms;         /* an idle warm container is removed after this long */
     int heartbeat_ms;
     bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
+    char *network;       /* "egress" or "none" (netns.h) */
+    char *net_deny;      /* destinations a sandbox never reaches (CIDRs) */
+    char *net_pool;      /* the sandboxes' addresses */
 } inv_config;
 
 /* One unit of work: the raw message (the decoded sq_work points into it). */
@@ -66,6 +69,7 @@ typedef struct inv {
     inv_slot *pool;              /* action containers, busy or idle */
     inv_slot *stems;             /* stem cells */
     inv_sandbox_t *sb;           /* cgroups and seccomp for every container */
+    inv_net_t *net;              /* every container's network namespace (netns.h) */
     int used_mb;                 /* memory of every live container */
     int warm;
     int64_t started_ms;          /* when this process started (heartbeat "started") */

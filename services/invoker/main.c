@@ -36,12 +36,33 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("idle_ms", "SQ_INVOKER_IDLE_MS", 1000, 86400000, 600000, I.cfg.idle_ms),
     SQ_CFG_INT("heartbeat_ms", "SQ_INVOKER_HEARTBEAT_MS", 100, 60000, 1000, I.cfg.heartbeat_ms),
     SQ_CFG_BOOL("sandbox", "SQ_INVOKER_SANDBOX", true, I.cfg.sandbox),
+    SQ_CFG_STR("network", "SQ_INVOKER_NETWORK", "egress", I.cfg.network),
+    SQ_CFG_STR("net_deny", "SQ_INVOKER_NET_DENY", INV_NET_DENY_DEFAULT, I.cfg.net_deny),
+    SQ_CFG_STR("net_pool", "SQ_INVOKER_NET_POOL", "10.201.0.0/16", I.cfg.net_pool),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
 static void on_run(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     inv_enqueue(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+}
+
+/* Every sandbox's network namespace (netns.h): egress or loopback only, said in the log. */
+static int net_setup(void)
+{
+    char describe[2048], err[512];
+    bool fell_back = false;
+    inv_net_opts o = { .mode = I.cfg.network, .deny = I.cfg.net_deny, .pool = I.cfg.net_pool };
+
+    if (inv_net_create(&I.net, &o, &fell_back, describe, sizeof describe, err, sizeof err) != 0) {
+        sq_error("could not prepare the sandboxes' network: %s", err);
+        return -1;
+    }
+    if (fell_back)
+        sq_warn("sandbox: %s", describe);
+    else
+        sq_info("sandbox: %s", describe);
+    return 0;
 }
 
 /* The host side of the sandbox (cgroups v1/v2 or none, seccomp), said in the log. */
@@ -59,7 +80,7 @@ static int sandbox_setup(void)
         sq_warn("sandbox: %s", describe);
     else
         sq_info("sandbox: %s", describe);
-    return 0;
+    return net_setup();
 }
 
 static sq_status subscribe_work(void)
@@ -154,6 +175,7 @@ out:
     }
     inv_pool_shutdown();
     inv_sandbox_destroy(I.sb);
+    inv_net_destroy(I.net);
     natsSubscription_Destroy(I.work_sub);
     sq_bus_destroy(I.bus);
     free(workers);
