@@ -54,8 +54,7 @@ enum {
   CHILD_INFO_FD = 4,
   CHILD_PASSWD_FD = 5,
   CHILD_GROUP_FD = 6,
-  CHILD_SECCOMP_FD = 7,
-  CHILD_RUNTIME_FD = 8 /* O_PATH fd of the runtime (bound at /runtime by bwrap) */
+  CHILD_SECCOMP_FD = 7
 };
 /* RLIMIT_NOFILE inside the sandbox (OpenWhisk's default). */
 #define NOFILE_MAX 1024
@@ -612,12 +611,8 @@ static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime,
   arg(a, "0755");
   arg(a, "--tmpfs");
   arg(a, "/action");
-  /* The runtime is bound from an fd the invoker opened (as root, before dropping to
-   * nobody): the tree may sit in a directory nobody cannot traverse (a private home), and it
-   * is never widened for the sandbox. */
-  (void)runtime;
-  arg(a, "--ro-bind-fd");
-  arg(a, "8");
+  arg(a, "--ro-bind");
+  arg(a, runtime);
   arg(a, runtime_box);
   if (seccomp) {
     arg(a, "--seccomp");
@@ -684,7 +679,6 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   *out = NULL;
   int in[2] = {-1, -1}, so[2] = {-1, -1}, se[2] = {-1, -1}, res[2] = {-1, -1};
   int info[2] = {-1, -1}, pw[2] = {-1, -1}, gr[2] = {-1, -1}, sc[2] = {-1, -1};
-  int rt_fd = -1;
   inv_container_t *c = NULL;
   args_t *a = NULL;
 
@@ -783,11 +777,6 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       set_err(err, errlen, "could not pass the seccomp filter: %s", strerror(errno));
       goto fail;
     }
-    rt_fd = lift_fd(open(runtime_sub, O_PATH | O_CLOEXEC));
-    if (rt_fd < 0) {
-      set_err(err, errlen, "could not open \"%s\": %s", runtime_sub, strerror(errno));
-      goto fail;
-    }
     if (inv_cg_create(o->sb, &c->cg, c->memory_mb, err, errlen) != 0)
       goto fail;
     if (inv_netc_create(o->net, &c->net, err, errlen) != 0)
@@ -846,15 +835,12 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       if (dup2(info[1], CHILD_INFO_FD) < 0 || dup2(pw[0], CHILD_PASSWD_FD) < 0 ||
           dup2(gr[0], CHILD_GROUP_FD) < 0)
         _exit(126);
+      keep = CHILD_GROUP_FD;
       if (sc[0] >= 0) {
         if (dup2(sc[0], CHILD_SECCOMP_FD) < 0)
           _exit(126);
-      } else {
-        close(CHILD_SECCOMP_FD); /* whatever the invoker had there stays out */
+        keep = CHILD_SECCOMP_FD;
       }
-      if (dup2(rt_fd, CHILD_RUNTIME_FD) < 0)
-        _exit(126);
-      keep = CHILD_RUNTIME_FD;
       /* Into the container's cgroups before anything of the sandbox runs (the fds are
        * above 10: still open here). A sandbox that cannot be limited does not start. */
       if (inv_cg_join_child(&c->cg) != 0)
@@ -898,7 +884,6 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   close_fd(&pw[0]);
   close_fd(&gr[0]);
   close_fd(&sc[0]);
-  close_fd(&rt_fd);
   inv_cg_close_fds(&c->cg);
   c->in_fd = in[1];
   c->s[S_RES].fd = res[0];
@@ -943,7 +928,6 @@ fail:
     close_fd(&gr[i]);
     close_fd(&sc[i]);
   }
-  close_fd(&rt_fd);
   free(a);
   inv_container_destroy(c);
   return -1;

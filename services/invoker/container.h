@@ -160,6 +160,21 @@ bool inv_container_alive(inv_container_t *c);
  * of the container's process group. For diagnostics and tests. */
 pid_t inv_container_pid(const inv_container_t *c);
 
+/* Copies what the sandbox binds from the tree (runtime_dir's nodejs/ and python/, and the
+ * native launcher) into a new directory /run/squall-runtimes-<pid>-XXXXXX (or under /tmp
+ * when /run is not writable), mode 0755, files 0644 (executables 0755), owned by the caller.
+ * A root invoker needs it: it runs bwrap as nobody, who may not traverse the directories
+ * above the tree (a clone in a home of mode 0700), and nothing of a user's home is widened
+ * for it. Removes the copies left by processes that are gone. Fills out_dir (the runtime_dir
+ * to use) and out_native (the launcher to use; native_launcher itself when it is missing).
+ * 0, or -1 with a message in err. */
+int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char *out_dir,
+                      size_t dirlen, char *out_native, size_t nativelen, char *err,
+                      size_t errlen);
+
+/* Removes a directory made by inv_runtime_stage(). */
+void inv_runtime_unstage(const char *dir);
+
 /* Kills the whole sandbox (its PID namespace, or the process group when not sandboxed),
  * reaps it, closes the pipes and frees c. When it returns, no process of the container is
  * left. NULL is a no-op. */

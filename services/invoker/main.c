@@ -47,6 +47,37 @@ static void on_run(sq_bus_t *bus, natsMsg *msg, void *closure)
     inv_enqueue(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
 }
 
+/* A root invoker runs bwrap as nobody: the runtimes it binds are copied where nobody can
+ * read them (the tree may sit in a private home, which is never widened). */
+static char staged_dir[4096];
+
+static int runtime_setup(void)
+{
+    char dir[4096], native[4096], err[512];
+
+    if (!I.cfg.sandbox || geteuid() != 0)
+        return 0;
+    if (inv_runtime_stage(I.cfg.runtime_dir, I.cfg.native_launcher, dir, sizeof dir, native, sizeof native, err,
+                          sizeof err) != 0) {
+        sq_error("could not stage the runtimes: %s", err);
+        return -1;
+    }
+    char *d = strdup(dir), *n = strdup(native);
+    if (d == NULL || n == NULL) {
+        free(d);
+        free(n);
+        inv_runtime_unstage(dir);
+        return -1;
+    }
+    free(I.cfg.runtime_dir);
+    free(I.cfg.native_launcher);
+    I.cfg.runtime_dir = d;
+    I.cfg.native_launcher = n;
+    snprintf(staged_dir, sizeof staged_dir, "%s", dir);
+    sq_info("sandbox: runtimes staged in %s (readable by the sandbox user)", dir);
+    return 0;
+}
+
 /* Every sandbox's network namespace (netns.h): egress or loopback only, said in the log. */
 static int net_setup(void)
 {
@@ -80,7 +111,7 @@ static int sandbox_setup(void)
         sq_warn("sandbox: %s", describe);
     else
         sq_info("sandbox: %s", describe);
-    return net_setup();
+    return runtime_setup() == 0 ? net_setup() : -1;
 }
 
 static sq_status subscribe_work(void)
@@ -176,6 +207,8 @@ out:
     inv_pool_shutdown();
     inv_sandbox_destroy(I.sb);
     inv_net_destroy(I.net);
+    if (*staged_dir)
+        inv_runtime_unstage(staged_dir);
     natsSubscription_Destroy(I.work_sub);
     sq_bus_destroy(I.bus);
     free(workers);

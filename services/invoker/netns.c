@@ -159,7 +159,7 @@ static struct rtattr *nl_put(nlreq_t *r, int type, const void *data, size_t len)
   size_t at = NLMSG_ALIGN(r->h.nlmsg_len);
   if (at + RTA_SPACE(len) > sizeof *r)
     abort(); /* the messages below are of fixed size: a programming error */
-  struct rtattr *a = (struct rtattr *)((char *)&r->h + at);
+  struct rtattr *a = (struct rtattr *)((char *)r + at);
   a->rta_type = (unsigned short)type;
   a->rta_len = (unsigned short)RTA_LENGTH(len);
   if (len)
@@ -170,7 +170,7 @@ static struct rtattr *nl_put(nlreq_t *r, int type, const void *data, size_t len)
 
 static void nl_end(nlreq_t *r, struct rtattr *nest)
 {
-  nest->rta_len = (unsigned short)((char *)&r->h + r->h.nlmsg_len - (char *)nest);
+  nest->rta_len = (unsigned short)((char *)r + r->h.nlmsg_len - (char *)nest);
 }
 
 static int nl_open(void)
