@@ -33,6 +33,7 @@ typedef struct inv_config {
     char *network;       /* "egress" or "none" (netns.h) */
     char *net_deny;      /* destinations a sandbox never reaches (CIDRs) */
     char *net_pool;      /* the sandboxes' addresses */
+    char *net_dns;       /* resolvers a sandbox may query (auto, none or addresses) */
 } inv_config;
 
 /* One unit of work: the raw message (the decoded sq_work points into it). */

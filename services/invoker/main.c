@@ -39,6 +39,7 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_STR("network", "SQ_INVOKER_NETWORK", "egress", I.cfg.network),
     SQ_CFG_STR("net_deny", "SQ_INVOKER_NET_DENY", INV_NET_DENY_DEFAULT, I.cfg.net_deny),
     SQ_CFG_STR("net_pool", "SQ_INVOKER_NET_POOL", "10.201.0.0/16", I.cfg.net_pool),
+    SQ_CFG_STR("net_dns", "SQ_INVOKER_NET_DNS", "auto", I.cfg.net_dns),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
@@ -83,7 +84,8 @@ static int net_setup(void)
 {
     char describe[2048], err[512];
     bool fell_back = false;
-    inv_net_opts o = { .mode = I.cfg.network, .deny = I.cfg.net_deny, .pool = I.cfg.net_pool };
+    inv_net_opts o = { .mode = I.cfg.network, .deny = I.cfg.net_deny, .pool = I.cfg.net_pool,
+                       .dns = I.cfg.net_dns };
 
     if (inv_net_create(&I.net, &o, &fell_back, describe, sizeof describe, err, sizeof err) != 0) {
         sq_error("could not prepare the sandboxes' network: %s", err);

@@ -138,6 +138,51 @@ static int deny_elements(const char *list, int family, char *out, size_t outlen,
   return count;
 }
 
+/* The IPv4 resolvers the sandboxes may query on port 53 despite the deny list, as nft set
+ * elements: "auto" (or NULL/""): the non-loopback IPv4 nameservers of /etc/resolv.conf
+ * (which the sandbox has, read-only); "none": none; else a list of addresses. Returns the
+ * count, -1 on a bad address. */
+static int dns_elements(const char *dns, char *out, size_t outlen, char *err, size_t errlen)
+{
+  char list[1024] = "";
+  out[0] = '\0';
+  if (dns && strcmp(dns, "none") == 0)
+    return 0;
+  if (!dns || !*dns || strcmp(dns, "auto") == 0) {
+    FILE *f = fopen("/etc/resolv.conf", "re");
+    char line[256], a[64];
+    size_t used = 0;
+    while (f && fgets(line, sizeof line, f)) {
+      struct in_addr ia;
+      if (sscanf(line, " nameserver %63s", a) == 1 && inet_pton(AF_INET, a, &ia) == 1 &&
+          (ntohl(ia.s_addr) >> 24) != 127 && used + strlen(a) + 2 < sizeof list)
+        used += (size_t)snprintf(list + used, sizeof list - used, "%s%s", used ? "," : "", a);
+    }
+    if (f)
+      fclose(f);
+  } else {
+    snprintf(list, sizeof list, "%s", dns);
+  }
+  int count = 0;
+  size_t used = 0;
+  char *save = NULL;
+  for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
+    struct in_addr ia;
+    if (inet_pton(AF_INET, tok, &ia) != 1) {
+      setf(err, errlen, "bad DNS server \"%s\" (want auto, none or IPv4 addresses)", tok);
+      return -1;
+    }
+    int w = snprintf(out + used, outlen - used, "%s%s", count ? ", " : "", tok);
+    if (w < 0 || (size_t)w >= outlen - used) {
+      setf(err, errlen, "too many DNS servers");
+      return -1;
+    }
+    used += (size_t)w;
+    count++;
+  }
+  return count;
+}
+
 /* ---------------------------------------------------------------- rtnetlink */
 
 typedef struct {
@@ -453,10 +498,11 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
          pool);
     return -1;
   }
-  char deny4[4096] = "", deny6[4096] = "";
+  char deny4[4096] = "", deny6[4096] = "", dns4[1100] = "";
   int n4 = deny_elements(deny, AF_INET, deny4, sizeof deny4, err, errlen);
   int n6 = n4 < 0 ? -1 : deny_elements(deny, AF_INET6, deny6, sizeof deny6, err, errlen);
-  if (n4 < 0 || n6 < 0)
+  int nd = n6 < 0 ? -1 : dns_elements(o ? o->dns : NULL, dns4, sizeof dns4, err, errlen);
+  if (n4 < 0 || n6 < 0 || nd < 0)
     return -1;
 
   inv_net_t *n = calloc(1, sizeof *n);
@@ -488,6 +534,10 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
     setf(why, sizeof why, "%s is missing (Debian package nftables)", n->nft);
   else if ((n->host_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
     setf(why, sizeof why, "cannot open the host's network namespace: %s", strerror(errno));
+  else if (unshare(CLONE_NEWNET) != 0)
+    setf(why, sizeof why, "cannot create network namespaces: %s", strerror(errno));
+  else if (setns(n->host_ns, CLONE_NEWNET) != 0)
+    abort(); /* this thread would go on in an empty namespace */
   if (!*why) {
     sweep_leftovers(n->nft);
     char *script = malloc(16384);
@@ -501,15 +551,18 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
     char poolstr[40];
     struct in_addr pa = {htonl(n->pool_base)};
     snprintf(poolstr, sizeof poolstr, "%s/%d", inet_ntoa(pa), pc.len);
-    char el4[4200] = "", el6[4200] = "";
+    char el4[4200] = "", el6[4200] = "", eld[1200] = "";
     if (n4)
       snprintf(el4, sizeof el4, "elements = { %s }", deny4);
     if (n6)
       snprintf(el6, sizeof el6, "elements = { %s }", deny6);
+    if (nd)
+      snprintf(eld, sizeof eld, "elements = { %s }", dns4);
     snprintf(script, 16384,
              "table inet %1$s {\n"
              " set deny4 { type ipv4_addr; flags interval; auto-merge; %2$s }\n"
              " set deny6 { type ipv6_addr; flags interval; auto-merge; %3$s }\n"
+             " set dns4 { type ipv4_addr; %5$s }\n"
              " chain input { type filter hook input priority filter - 10; policy accept;\n"
              "  iifname \"" IF_PREFIX "*\" drop\n }\n"
              " chain output { type filter hook output priority filter - 10; policy accept;\n"
@@ -518,6 +571,8 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
              " chain forward { type filter hook forward priority filter - 10; policy accept;\n"
              "  iifname \"" IF_PREFIX "*\" oifname \"" IF_PREFIX "*\" drop\n"
              "  iifname \"" IF_PREFIX "*\" ip saddr != %4$s drop\n"
+             "  iifname \"" IF_PREFIX "*\" ip daddr @dns4 meta l4proto { udp, tcp } th dport 53 "
+             "accept\n"
              "  iifname \"" IF_PREFIX "*\" ip daddr @deny4 drop\n"
              "  iifname \"" IF_PREFIX "*\" ip6 daddr @deny6 drop\n"
              "  iifname \"" IF_PREFIX "*\" meta nfproto != ipv4 drop\n"
@@ -526,7 +581,7 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
              " chain post { type nat hook postrouting priority srcnat; policy accept;\n"
              "  ip saddr %4$s oifname != \"" IF_PREFIX "*\" masquerade\n }\n"
              "}\n",
-             n->table, el4, el6, poolstr);
+             n->table, el4, el6, poolstr, eld);
     if (run_nft(n->nft, script, NULL, 0) != 0)
       setf(why, sizeof why, "%s could not load the rules (no nf_tables or nat in the kernel?)",
            n->nft);
@@ -553,8 +608,8 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
   setf(describe, describe_len,
        "network egress: a namespace and a veth per container (addresses from %s/%d), nftables "
        "table inet %s: no access to the host, to other sandboxes or to %d+%d denied networks "
-       "(%s); IPv4 only, masqueraded%s",
-       inet_ntoa(pa), pc.len, n->table, n4, n6, deny,
+       "(%s); DNS (port 53) allowed to %s; IPv4 only, masqueraded%s",
+       inet_ntoa(pa), pc.len, n->table, n4, n6, deny, nd ? dns4 : "no server",
        flipped ? "; net.ipv4.ip_forward turned on, with table inet squall_guard dropping "
                  "every other forwarded packet"
                : "");

@@ -14,7 +14,9 @@
  * every "sqv*" interface:
  *   - input: everything a sandbox sends to the host itself is dropped: every address of the
  *     host (whatever it is now or later), the gateway, the other sandboxes' host sides;
- *   - forward: sandbox to sandbox dropped; destinations in the deny list dropped (default
+ *   - forward: sandbox to sandbox dropped; port 53 (udp, tcp) of the resolvers allowed (the
+ *     non-loopback IPv4 nameservers of /etc/resolv.conf, which the sandbox reads; a resolver
+ *     on the host's loopback is out of reach); destinations in the deny list dropped (default
  *     127.0.0.0/8 10.0.0.0/8 172.16.0.0/12 192.168.0.0/16 169.254.0.0/16 100.64.0.0/10 ::1
  *     fc00::/7 fe80::/10); no IPv6 at all (eth0 has IPv6 disabled); only replies are
  *     forwarded into a sandbox;
@@ -50,6 +52,9 @@ typedef struct {
   const char *mode; /* "egress" (NULL or "": egress) or "none" */
   const char *deny; /* CIDRs separated by commas or spaces; NULL or "": the default list */
   const char *pool; /* IPv4 CIDR of the sandboxes' addresses, /8 to /30; NULL: 10.201.0.0/16 */
+  const char *dns;  /* IPv4 resolvers a sandbox may reach on port 53 although they are in the
+                       deny list: "auto" (NULL, ""): the non-loopback IPv4 nameservers of
+                       /etc/resolv.conf; "none"; or addresses separated by commas */
   const char *nft;  /* the nft binary; NULL: /usr/sbin/nft */
 } inv_net_opts;
 
