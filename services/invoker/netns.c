@@ -440,7 +440,8 @@ static void sweep_leftovers(const char *nft)
     return;
   char script[8192] = "";
   size_t used = 0;
-  for (char *line = strtok(tables, "\n"); line; line = strtok(NULL, "\n")) {
+  char *save = NULL;
+  for (char *line = strtok_r(tables, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
     long pid = 0;
     if (sscanf(line, "table inet squall_%ld", &pid) == 1 && pid_gone(pid) && used < 7900)
       used += (size_t)snprintf(script + used, sizeof script - used,

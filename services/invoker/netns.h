@@ -27,7 +27,11 @@
  * else. The table stays when the invoker stops (forwarding stays on as well).
  *
  * Cost: the namespace and its veth are made when the container is started, that is with the
- * stem cells, before any action is known; the warm path never touches the network. An
+ * stem cells, before any action is known; the warm path never touches the network. Measured
+ * (2 vCPUs under load): ~1 ms per container (p50; netlink by hand: ip(8) took ~32 ms,
+ * slirp4netns ~17 ms and a 3 MB process per container), ~50 us to take it away (network:
+ * false), ~2 us to close (the kernel then deletes the veth in its own worker, ~60 ms for
+ * 100), ~10-30 ms at start (nft). An
  * action with the annotation network: false gets its stem cell's veth removed when it is
  * specialised (loopback only from then on). When a container dies its namespace ends and the
  * kernel deletes its veth with it; at

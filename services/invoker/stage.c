@@ -122,8 +122,9 @@ static int copy_dir(const char *from, const char *to)
   struct dirent *e;
   while (rc == 0 && (e = readdir(d)) != NULL) {
     char src[PATH_MAX + 256], dst[PATH_MAX + 256];
-    snprintf(src, sizeof src, "%s/%s", from, e->d_name);
-    snprintf(dst, sizeof dst, "%s/%s", to, e->d_name);
+    if (snprintf(src, sizeof src, "%s/%s", from, e->d_name) >= (int)sizeof src ||
+        snprintf(dst, sizeof dst, "%s/%s", to, e->d_name) >= (int)sizeof dst)
+      continue;
     struct stat st;
     if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
       continue;
