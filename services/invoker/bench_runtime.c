@@ -21,6 +21,12 @@
  *   cold_start_bare_us the same without the sandbox
  *   cold_stem_python_us, cold_start_python_us, cold_stem_native_us: the same for python:3
  *                      and a native shell script
+ *   net_setup_us       one container's network namespace, veth, address and routes
+ *                      (netns.h, mode egress: made when a stem cell starts, so it is part of
+ *                      cold_start_us and not of cold_stem_us); SQ_INVOKER_NETWORK=none
+ *                      measures without (bwrap --unshare-net)
+ *   cold_stem_nonet_us cold_stem_us for an action with network: false (the stem cell's veth
+ *                      is taken down before init)
  *   idle_rss_kb        memory of one idle warm node container, every process of the sandbox
  *                      (both bwrap processes and node) summed: rss counts the node binary's
  *                      pages in every container, pss splits shared pages among their users
@@ -183,17 +189,20 @@ done:
 /* ---------------------------------------------------------------- through container.c */
 
 static inv_sandbox_t *policy; /* the invoker's cgroups + seccomp, when this host has them */
+static inv_net_t *netpol;     /* the invoker's network (egress as root, else none) */
+static bool nonet;            /* init with no_network (an action with network: false) */
 
 #ifndef SQ_NATIVE_LAUNCHER
 #define SQ_NATIVE_LAUNCHER ""
 #endif
+static char native_launcher[PATH_MAX] = SQ_NATIVE_LAUNCHER; /* or its staged copy */
 
 static inv_container_t *start_only(const char *runtime_dir, const char *kind, bool sandbox,
                                    int spin_us)
 {
   inv_container_opts o = {.runtime_dir = runtime_dir, .kind = kind, .memory_mb = 256,
                           .sandbox = sandbox, .spin_us = spin_us, .sb = sandbox ? policy : NULL,
-                          .native_launcher = SQ_NATIVE_LAUNCHER};
+                          .native_launcher = native_launcher, .net = sandbox ? netpol : NULL};
   inv_container_t *c = NULL;
   char err[256];
   if (inv_container_start(&c, &o, err, sizeof err) != 0) {
@@ -215,7 +224,8 @@ static const char *code_of(const char *kind)
 static inv_container_t *make(const char *runtime_dir, bool sandbox, int spin_us)
 {
   inv_container_opts o = {.runtime_dir = runtime_dir, .kind = "nodejs:20", .memory_mb = 256,
-                          .sandbox = sandbox, .spin_us = spin_us, .sb = sandbox ? policy : NULL};
+                          .sandbox = sandbox, .spin_us = spin_us, .sb = sandbox ? policy : NULL,
+                          .net = sandbox ? netpol : NULL};
   inv_container_t *c = NULL;
   char err[256];
   if (inv_container_start(&c, &o, err, sizeof err) != 0) {
@@ -290,7 +300,8 @@ static int kind_cold_bench(const char *runtime_dir, const char *kind, bool stem,
       t0 = now_us();
     }
     inv_run_result r;
-    inv_outcome oc = inv_container_init(c, code_of(kind), "main", false, 10000, 1 << 20, &r);
+    inv_init_opts io = {.code = code_of(kind), .main_name = "main", .no_network = nonet};
+    inv_outcome oc = inv_container_init_ex(c, &io, 10000, 1 << 20, &r);
     inv_run_result_free(&r);
     if (oc == INV_OK)
       oc = inv_container_run(c, LINE, 10000, 1 << 20, &r);
@@ -302,6 +313,24 @@ static int kind_cold_bench(const char *runtime_dir, const char *kind, bool stem,
     if (oc != INV_OK)
       break;
     out[got++] = dt;
+  }
+  return got;
+}
+
+/* inv_netc_create() alone. */
+static int net_bench(int n, double *out)
+{
+  int got = 0;
+  for (int i = 0; i < n; i++) {
+    inv_netc_t nc;
+    char err[256];
+    double t0 = now_us();
+    if (inv_netc_create(netpol, &nc, err, sizeof err) != 0) {
+      fprintf(stderr, "bench_runtime: network setup failed: %s\n", err);
+      break;
+    }
+    out[got++] = now_us() - t0;
+    inv_netc_destroy(&nc);
   }
   return got;
 }
@@ -401,6 +430,12 @@ int main(int argc, char **argv)
   if (geteuid() == 0 &&
       inv_sandbox_create(&policy, "bench", 256, describe, sizeof describe, perr, sizeof perr) != 0)
     fprintf(stderr, "bench_runtime: no sandbox policy: %s\n", perr);
+  bool fell_back;
+  inv_net_opts nopt = {.mode = getenv("SQ_INVOKER_NETWORK")};
+  if (inv_net_create(&netpol, &nopt, &fell_back, describe, sizeof describe, perr, sizeof perr) != 0)
+    fprintf(stderr, "bench_runtime: no network policy: %s\n", perr);
+  else
+    fprintf(stderr, "bench_runtime: %s\n", describe);
   int opt;
   while ((opt = getopt(argc, argv, "n:c:s:r:")) != -1) {
     switch (opt) {
@@ -413,6 +448,16 @@ int main(int argc, char **argv)
               argv[0]);
       return 2;
     }
+  }
+  char staged[PATH_MAX] = "";
+  if (geteuid() == 0) {
+    /* as the invoker: bwrap runs as nobody, who may not reach the tree */
+    if (inv_runtime_stage(runtime_dir, native_launcher, staged, sizeof staged, native_launcher,
+                          sizeof native_launcher, perr, sizeof perr) != 0) {
+      fprintf(stderr, "bench_runtime: cannot stage the runtimes: %s\n", perr);
+      return 1;
+    }
+    snprintf(runtime_dir, sizeof runtime_dir, "%s", staged);
   }
   if (n < 1 || cold < 1) {
     fprintf(stderr, "bench_runtime: -n and -c must be positive\n");
@@ -445,6 +490,14 @@ int main(int argc, char **argv)
   got = kind_cold_bench(runtime_dir, "nodejs:20", true, cold, v);
   report("cold_stem_us", v, got);
   ok &= got == cold;
+  if (inv_net_mode_of(netpol) == INV_NET_EGRESS) {
+    got = net_bench(cold, v);
+    report("net_setup_us", v, got);
+    nonet = true;
+    got = kind_cold_bench(runtime_dir, "nodejs:20", true, cold, v);
+    report("cold_stem_nonet_us", v, got);
+    nonet = false;
+  }
   got = cold_bench(runtime_dir, true, cold, v);
   report("cold_start_us", v, got);
   ok &= got == cold;
@@ -455,12 +508,15 @@ int main(int argc, char **argv)
   report("cold_stem_python_us", v, got);
   got = kind_cold_bench(runtime_dir, "python:3", false, cold, v);
   report("cold_start_python_us", v, got);
-  if (*SQ_NATIVE_LAUNCHER) {
+  if (*native_launcher) {
     got = kind_cold_bench(runtime_dir, "native", true, cold, v);
     report("cold_stem_native_us", v, got);
   }
   rss_bench(runtime_dir);
   free(v);
   inv_sandbox_destroy(policy);
+  inv_net_destroy(netpol);
+  if (*staged)
+    inv_runtime_unstage(staged);
   return ok ? 0 : 1;
 }

@@ -16,6 +16,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -100,6 +101,7 @@ struct inv_container {
   char ts_prefix[24];
   inv_cg_t cg;    /* its cgroups (mode none without) */
   bool frozen;    /* its cgroup is frozen (inv_container_freeze) */
+  inv_netc_t net; /* its network namespace (ns_fd -1: bwrap makes one with loopback only) */
   bool oom;       /* the last death was an OOM kill */
   /* concurrent containers only (concurrency > 1): */
   int concurrency;
@@ -409,6 +411,7 @@ void inv_container_destroy(inv_container_t *c)
     return;
   kill_sandbox(c);
   inv_cg_destroy(&c->cg);
+  inv_netc_destroy(&c->net);
   for (int i = 0; i < NSTREAMS; i++)
     free(c->s[i].buf);
   if (c->mu_init) {
@@ -570,10 +573,14 @@ static void top_dir(args_t *a, const char *path, int slot)
  * or the native launcher file at /runtime/launcher); cmd is what runs inside. */
 static void build_bwrap_args(args_t *a, const char *bwrap, const char *runtime,
                              const char *runtime_box, const char *const *cmd, int memory_mb,
-                             bool seccomp)
+                             bool seccomp, bool own_netns)
 {
   arg(a, bwrap);
   arg(a, "--unshare-user");
+  /* Never the host's network: the invoker's namespace (entered before bwrap), or one of
+   * bwrap's with loopback only. */
+  if (!own_netns)
+    arg(a, "--unshare-net");
   arg(a, "--uid");
   arg(a, "65534");
   arg(a, "--gid");
@@ -736,6 +743,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
   c->sandbox = o->sandbox;
   c->concurrency = 1;
   c->cg.procs_fd[0] = c->cg.procs_fd[1] = c->cg.procs_fd[2] = c->cg.freeze_fd = -1;
+  inv_netc_reset(&c->net);
   c->memory_mb = o->memory_mb > 0 ? o->memory_mb : 256;
   c->spin_us = o->spin_us > 0 ? o->spin_us : 0;
   snprintf(c->kind, sizeof c->kind, "%s", o->kind);
@@ -792,6 +800,8 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     }
     if (inv_cg_create(o->sb, &c->cg, c->memory_mb, err, errlen) != 0)
       goto fail;
+    if (inv_netc_create(o->net, &c->net, err, errlen) != 0)
+      goto fail;
     const char *cmd[4] = {NULL, NULL, NULL, NULL};
     if (!lang) {
       cmd[0] = launcher_box;
@@ -803,7 +813,8 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
       cmd[0] = interp;
       cmd[1] = launcher_box;
     }
-    build_bwrap_args(a, bwrap, runtime_sub, runtime_box, cmd, c->memory_mb, bpf != NULL);
+    build_bwrap_args(a, bwrap, runtime_sub, runtime_box, cmd, c->memory_mb, bpf != NULL,
+                     c->net.ns_fd >= 0);
   } else {
     if (interp)
       arg(a, interp);
@@ -833,6 +844,10 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++)
       sigaction(sigs[i], &dfl, NULL);
     setpgid(0, 0);
+    /* Into the container's network namespace while still root (before any dup2(): the fd
+     * may be low). A sandbox that cannot get it does not start. */
+    if (c->net.ns_fd >= 0 && syscall(SYS_setns, c->net.ns_fd, CLONE_NEWNET) != 0)
+      _exit(125);
     if (dup2(in[0], 0) < 0 || dup2(so[1], 1) < 0 || dup2(se[1], 2) < 0 ||
         dup2(res[1], CHILD_RESULT_FD) < 0)
       _exit(126);
@@ -1223,6 +1238,13 @@ inv_outcome inv_container_init_ex(inv_container_t *c, const inv_init_opts *io, i
     return out->outcome;
   }
   c->initialised = true;
+  if (io->no_network && inv_netc_disable(&c->net) != 0) {
+    /* the code never runs with a network it was not to have */
+    kill_sandbox(c);
+    set_failure(out, INV_INTERNAL, "could not take the network away");
+    out->end_ms = wall_ms();
+    return out->outcome;
+  }
   if (io->memory_mb > 0 && io->memory_mb != c->memory_mb) {
     /* a stem cell started at another size: the action's limit from now on */
     if (inv_cg_set_memory(&c->cg, io->memory_mb) == 0)

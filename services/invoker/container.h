@@ -4,8 +4,9 @@
  * or the native launcher binary) running under bubblewrap in its own mount, PID, IPC, UTS
  * (and, where possible, cgroup) namespaces and a user namespace that maps it to nobody, with
  * a read-only /usr, a private size-limited /tmp, a private size-limited /action for the
- * action's code, the launcher bound read-only at /runtime, a scrubbed environment, the
- * host's network, the seccomp filter and the cgroups of sandbox.h, RLIMIT_NOFILE 1024 and no
+ * action's code, the launcher bound read-only at /runtime, a scrubbed environment, a
+ * network namespace of its own (netns.h: egress through a veth, or loopback only), the
+ * seccomp filter and the cgroups of sandbox.h, RLIMIT_NOFILE 1024 and no
  * core dumps. inv_container_init() hands it the action's code once; inv_container_run() then
  * runs one activation at a time on it (OpenWhisk's actionloop: one JSON line in on stdin, one
  * JSON result line out on fd 3, logs on stdout/stderr up to the sentinel
@@ -45,6 +46,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "netns.h"
 #include "sandbox.h"
 
 typedef struct inv_container inv_container_t;
@@ -63,6 +65,8 @@ typedef struct {
   const char *python_path; /* NULL: /usr/bin/python3 (idem) */
   const char *native_launcher; /* the squall-native-launcher binary (kind native); bound
                               read-only at /runtime/launcher */
+  inv_net_t *net;          /* the network (netns.h); NULL or mode none: a namespace with
+                              loopback only (bwrap --unshare-net) */
   int spin_us;             /* busy-poll this long (per exchange) before sleeping in ppoll():
                               trades CPU for latency where waking a sleeping CPU is slow (VMs);
                               0: never spin */
@@ -112,6 +116,8 @@ typedef struct {
   int concurrency;       /* > 1: nodejs takes that many activations at once (tagged lines) */
   int memory_mb;         /* > 0: the action's memory limit, applied to the cgroup first (a
                             stem cell started with another size) */
+  bool no_network;       /* the action asked for no network: the stem cell's veth is removed
+                            before the code arrives (loopback only) */
 } inv_init_opts;
 
 /* inv_container_init() with every option. */
@@ -164,6 +170,21 @@ bool inv_container_frozen(const inv_container_t *c);
 /* The pid of the process the invoker spawned (bwrap, or node when not sandboxed): the leader
  * of the container's process group. For diagnostics and tests. */
 pid_t inv_container_pid(const inv_container_t *c);
+
+/* Copies what the sandbox binds from the tree (runtime_dir's nodejs/ and python/, and the
+ * native launcher) into a new directory /run/squall-runtimes-<pid>-XXXXXX (or under /tmp
+ * when /run is not writable), mode 0755, files 0644 (executables 0755), owned by the caller.
+ * A root invoker needs it: it runs bwrap as nobody, who may not traverse the directories
+ * above the tree (a clone in a home of mode 0700), and nothing of a user's home is widened
+ * for it. Removes the copies left by processes that are gone. Fills out_dir (the runtime_dir
+ * to use) and out_native (the launcher to use; native_launcher itself when it is missing).
+ * 0, or -1 with a message in err. */
+int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char *out_dir,
+                      size_t dirlen, char *out_native, size_t nativelen, char *err,
+                      size_t errlen);
+
+/* Removes a directory made by inv_runtime_stage(). */
+void inv_runtime_unstage(const char *dir);
 
 /* Kills the whole sandbox (its PID namespace, or the process group when not sandboxed),
  * reaps it, closes the pipes and frees c. When it returns, no process of the container is

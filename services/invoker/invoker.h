@@ -34,6 +34,10 @@ typedef struct inv_config {
     int freeze_ms;       /* ... after this long without work (0: as soon as it is done) */
     int fair_mb;         /* fairness between namespaces (pool.c); 0: off */
     bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
+    char *network;       /* "egress" or "none" (netns.h) */
+    char *net_deny;      /* destinations a sandbox never reaches (CIDRs) */
+    char *net_pool;      /* the sandboxes' addresses */
+    char *net_dns;       /* resolvers a sandbox may query (auto, none or addresses) */
 } inv_config;
 
 /* One unit of work: the raw message and its decoded form (w points into buf and z), decoded
@@ -81,6 +85,7 @@ typedef struct inv {
     inv_slot *pool;              /* action containers, busy or idle */
     inv_slot *stems;             /* stem cells */
     inv_sandbox_t *sb;           /* cgroups and seccomp for every container */
+    inv_net_t *net;              /* every container's network namespace (netns.h) */
     int used_mb;                 /* memory of every live container */
     int warm;
     int64_t started_ms;          /* when this process started (heartbeat "started") */

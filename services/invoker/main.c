@@ -40,12 +40,66 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("freeze_ms", "SQ_INVOKER_FREEZE_MS", 0, 3600000, 100, I.cfg.freeze_ms),
     SQ_CFG_INT("fair_mb", "SQ_INVOKER_FAIR_MB", 0, 1 << 20, 256, I.cfg.fair_mb),
     SQ_CFG_BOOL("sandbox", "SQ_INVOKER_SANDBOX", true, I.cfg.sandbox),
+    SQ_CFG_STR("network", "SQ_INVOKER_NETWORK", "egress", I.cfg.network),
+    SQ_CFG_STR("net_deny", "SQ_INVOKER_NET_DENY", INV_NET_DENY_DEFAULT, I.cfg.net_deny),
+    SQ_CFG_STR("net_pool", "SQ_INVOKER_NET_POOL", "10.201.0.0/16", I.cfg.net_pool),
+    SQ_CFG_STR("net_dns", "SQ_INVOKER_NET_DNS", "auto", I.cfg.net_dns),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
 static void on_run(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     inv_enqueue(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg));
+}
+
+/* A root invoker runs bwrap as nobody: the runtimes it binds are copied where nobody can
+ * read them (the tree may sit in a private home, which is never widened). */
+static char staged_dir[4096];
+
+static int runtime_setup(void)
+{
+    char dir[4096], native[4096], err[512];
+
+    if (!I.cfg.sandbox || geteuid() != 0)
+        return 0;
+    if (inv_runtime_stage(I.cfg.runtime_dir, I.cfg.native_launcher, dir, sizeof dir, native, sizeof native, err,
+                          sizeof err) != 0) {
+        sq_error("could not stage the runtimes: %s", err);
+        return -1;
+    }
+    char *d = strdup(dir), *n = strdup(native);
+    if (d == NULL || n == NULL) {
+        free(d);
+        free(n);
+        inv_runtime_unstage(dir);
+        return -1;
+    }
+    free(I.cfg.runtime_dir);
+    free(I.cfg.native_launcher);
+    I.cfg.runtime_dir = d;
+    I.cfg.native_launcher = n;
+    snprintf(staged_dir, sizeof staged_dir, "%s", dir);
+    sq_info("sandbox: runtimes staged in %s (readable by the sandbox user)", dir);
+    return 0;
+}
+
+/* Every sandbox's network namespace (netns.h): egress or loopback only, said in the log. */
+static int net_setup(void)
+{
+    char describe[2048], err[512];
+    bool fell_back = false;
+    inv_net_opts o = { .mode = I.cfg.network, .deny = I.cfg.net_deny, .pool = I.cfg.net_pool,
+                       .dns = I.cfg.net_dns };
+
+    if (inv_net_create(&I.net, &o, &fell_back, describe, sizeof describe, err, sizeof err) != 0) {
+        sq_error("could not prepare the sandboxes' network: %s", err);
+        return -1;
+    }
+    if (fell_back)
+        sq_warn("sandbox: %s", describe);
+    else
+        sq_info("sandbox: %s", describe);
+    return 0;
 }
 
 /* The host side of the sandbox (cgroups v1/v2 or none, seccomp), said in the log. */
@@ -67,7 +121,7 @@ static int sandbox_setup(void)
         sq_warn("no cgroup freezer: idle containers keep running between activations");
         I.cfg.freeze = false;
     }
-    return 0;
+    return runtime_setup() == 0 ? net_setup() : -1;
 }
 
 static sq_status subscribe_work(void)
@@ -164,6 +218,9 @@ out:
     }
     inv_pool_shutdown();
     inv_sandbox_destroy(I.sb);
+    inv_net_destroy(I.net);
+    if (*staged_dir)
+        inv_runtime_unstage(staged_dir);
     natsSubscription_Destroy(I.work_sub);
     sq_bus_destroy(I.bus);
     free(workers);

@@ -68,7 +68,8 @@ static inv_slot *slot_new(const char *kind, int memory_mb, char *err, size_t err
 {
     inv_slot *s = calloc(1, sizeof *s);
     inv_container_opts o = { .runtime_dir = I.cfg.runtime_dir, .kind = stem_kind(kind), .memory_mb = memory_mb,
-                             .sandbox = I.cfg.sandbox, .sb = I.sb, .native_launcher = I.cfg.native_launcher };
+                             .sandbox = I.cfg.sandbox, .sb = I.sb, .native_launcher = I.cfg.native_launcher,
+                             .net = I.net };
     if (s == NULL)
         return NULL;
     if (inv_container_start(&s->c, &o, err, errlen) != 0) {

@@ -259,6 +259,7 @@ static void handle(inv_job *job)
     } else {
         if (cold) {
             const msgpack_object *al = annotation(&w.action.annotations, "actionloop");
+            const msgpack_object *net = annotation(&w.action.annotations, "network");
             inv_init_opts io = {
                 .code = w.action.exec.code,
                 .main_name = w.action.exec.main ? w.action.exec.main : "main",
@@ -266,6 +267,7 @@ static void handle(inv_job *job)
                 .actionloop = al && al->type == MSGPACK_OBJECT_BOOLEAN && al->via.boolean,
                 .concurrency = (int)w.action.limits.concurrency,
                 .memory_mb = (int)w.action.limits.memory,
+                .no_network = net && net->type == MSGPACK_OBJECT_BOOLEAN && !net->via.boolean,
             };
             inv_container_init_ex(slot->c, &io, (int)w.action.limits.timeout, log_limit, &init);
             init_ms = init.end_ms - init.start_ms;
