@@ -86,6 +86,7 @@ typedef struct inv {
     inv_slot *stems;             /* stem cells */
     inv_sandbox_t *sb;           /* cgroups and seccomp for every container */
     inv_net_t *net;              /* every container's network namespace (netns.h) */
+    char action_api_host[96];    /* __OW_API_HOST as actions reach it; "": cfg.api_host */
     int used_mb;                 /* memory of every live container */
     int warm;
     int64_t started_ms;          /* when this process started (heartbeat "started") */

@@ -83,13 +83,31 @@ static int runtime_setup(void)
     return 0;
 }
 
+/* The port of the API when SQ_API_HOST is http://127.0.0.1:<port> (or localhost): the
+ * sandboxes reach it at INV_NET_API_ADDR instead, the only door into the host. 0 otherwise
+ * (an API host elsewhere is reached like any outside address). */
+static int api_port(void)
+{
+    const char *h = I.cfg.api_host, *p;
+    if (strncmp(h, "http://", 7) != 0)
+        return 0;
+    h += 7;
+    if (strncmp(h, "127.0.0.1:", 10) == 0)
+        p = h + 10;
+    else if (strncmp(h, "localhost:", 10) == 0)
+        p = h + 10;
+    else
+        return 0;
+    return atoi(p);
+}
+
 /* Every sandbox's network namespace (netns.h): egress or loopback only, said in the log. */
 static int net_setup(void)
 {
     char describe[2048], err[512];
     bool fell_back = false;
     inv_net_opts o = { .mode = I.cfg.network, .deny = I.cfg.net_deny, .pool = I.cfg.net_pool,
-                       .dns = I.cfg.net_dns };
+                       .dns = I.cfg.net_dns, .api_port = api_port() };
 
     if (inv_net_create(&I.net, &o, &fell_back, describe, sizeof describe, err, sizeof err) != 0) {
         sq_error("could not prepare the sandboxes' network: %s", err);
@@ -99,6 +117,13 @@ static int net_setup(void)
         sq_warn("sandbox: %s", describe);
     else
         sq_info("sandbox: %s", describe);
+    if (inv_net_mode_of(I.net) == INV_NET_EGRESS && o.api_port > 0) {
+        /* what actions are told: the API at the sandbox's next hop */
+        snprintf(I.action_api_host, sizeof I.action_api_host, "http://%s:%d", INV_NET_API_ADDR,
+                 o.api_port);
+        sq_info("sandbox: actions reach the API at %s (DNAT to 127.0.0.1:%d, nothing else of the host)",
+                I.action_api_host, o.api_port);
+    }
     return 0;
 }
 

@@ -42,6 +42,7 @@ struct inv_net {
   atomic_uint next_if;   /* numbers the veths */
   char table[32];        /* "squall_<pid>" once loaded */
   char nft[256];
+  int api_port;          /* DNAT 169.254.1.1:api_port -> 127.0.0.1:api_port; 0: none */
 };
 
 static void setf(char *buf, size_t len, const char *fmt, ...)
@@ -559,13 +560,30 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
       snprintf(el6, sizeof el6, "elements = { %s }", deny6);
     if (nd)
       snprintf(eld, sizeof eld, "elements = { %s }", dns4);
+    char api_pre[512] = "", api_in[256] = "", mine[32];
+    /* this invoker's veths: the API door must not be shut by another invoker's table (every
+     * table's input chain sees every packet), so the door rules name only ours */
+    snprintf(mine, sizeof mine, IF_PREFIX "%x-*", (unsigned)getpid());
+    n->api_port = o && o->api_port > 0 && o->api_port < 65536 ? o->api_port : 0;
+    if (n->api_port) {
+      /* the one door into the host: the public REST API, reached at the sandbox's next hop */
+      snprintf(api_pre, sizeof api_pre,
+               " chain pre { type nat hook prerouting priority dstnat; policy accept;\n"
+               "  iifname \"%s\" ip daddr " GW_ADDR " tcp dport %d dnat ip to 127.0.0.1:%d\n }\n",
+               mine, n->api_port, n->api_port);
+      snprintf(api_in, sizeof api_in,
+               "  iifname \"%s\" ip daddr 127.0.0.1 tcp dport %d ct status dnat accept\n",
+               mine, n->api_port);
+    }
     snprintf(script, 16384,
              "table inet %1$s {\n"
              " set deny4 { type ipv4_addr; flags interval; auto-merge; %2$s }\n"
              " set deny6 { type ipv6_addr; flags interval; auto-merge; %3$s }\n"
              " set dns4 { type ipv4_addr; %5$s }\n"
              " chain input { type filter hook input priority filter - 10; policy accept;\n"
-             "  iifname \"" IF_PREFIX "*\" drop\n }\n"
+             "%6$s"
+             "  iifname \"%8$s\" drop\n }\n"
+             "%7$s"
              " chain output { type filter hook output priority filter - 10; policy accept;\n"
              "  oifname \"" IF_PREFIX "*\" ct state established,related accept\n"
              "  oifname \"" IF_PREFIX "*\" drop\n }\n"
@@ -582,7 +600,7 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
              " chain post { type nat hook postrouting priority srcnat; policy accept;\n"
              "  ip saddr %4$s oifname != \"" IF_PREFIX "*\" masquerade\n }\n"
              "}\n",
-             n->table, el4, el6, poolstr, eld);
+             n->table, el4, el6, poolstr, eld, api_in, api_pre, mine);
     if (run_nft(n->nft, script, NULL, 0) != 0)
       setf(why, sizeof why, "%s could not load the rules (no nf_tables or nat in the kernel?)",
            n->nft);
@@ -716,6 +734,12 @@ int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
     goto out;
   }
   nc->host_ifindex = (int)if_nametoindex(nc->host_if);
+  if (n->api_port) {
+    /* the API's DNAT to 127.0.0.1 needs loopback routing on this interface (only) */
+    char path[96];
+    snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/route_localnet", nc->host_if);
+    write_sysctl(path, "1");
+  }
   if (nc->host_ifindex <= 0 || (e = link_up(host_fd, nc->host_ifindex)) != 0) {
     setf(err, errlen, "cannot bring the veth %s up: %s", nc->host_if,
          nc->host_ifindex <= 0 ? "it vanished" : strerror(-e));

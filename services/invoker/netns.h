@@ -60,7 +60,14 @@ typedef struct {
                        deny list: "auto" (NULL, ""): the non-loopback IPv4 nameservers of
                        /etc/resolv.conf; "none"; or addresses separated by commas */
   const char *nft;  /* the nft binary; NULL: /usr/sbin/nft */
+  int api_port;     /* the platform's public REST API on the host's 127.0.0.1 (the gateway):
+                       the one place of the host a sandbox may reach, as 169.254.1.1:api_port
+                       (DNAT), so that actions call the API as OpenWhisk's do (feeds, the
+                       openwhisk npm package); 0: none */
 } inv_net_opts;
+
+/* The address the sandboxes reach the API at (egress mode, api_port set). */
+#define INV_NET_API_ADDR "169.254.1.1"
 
 /* The default deny list. */
 #define INV_NET_DENY_DEFAULT                                                                  \

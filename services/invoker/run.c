@@ -96,7 +96,7 @@ static char *input_line(const sq_work *w, const char *path)
     json_object_set_new(j, "namespace", json_string(w->ns && *w->ns ? w->ns : w->action.namespace_));
     json_object_set_new(j, "action_version", json_string(w->action.version ? w->action.version : ""));
     json_object_set_new(j, "transaction_id", json_string(w->id));
-    json_object_set_new(j, "api_host", json_string(I.cfg.api_host));
+    json_object_set_new(j, "api_host", json_string(I.action_api_host[0] ? I.action_api_host : I.cfg.api_host));
     if (w->key && *w->key && !(pak && pak->type == MSGPACK_OBJECT_BOOLEAN && !pak->via.boolean))
         json_object_set_new(j, "api_key", json_string(w->key));
     txt = json_dumps(j, JSON_COMPACT);

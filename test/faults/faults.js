@@ -134,7 +134,9 @@ function pgBin(tool) {
 // pg_ctl restart -m fast of the stack's cluster (without blocking the event loop: the
 // firehose goes on meanwhile).
 async function pgRestart(stack) {
-  const args = ['-D', path.join(stack.state, 'pg', 'data'), '-l', path.join(stack.state, 'pg', 'postgres.log'),
+  // the real path: the cluster may live outside a state dir postgres cannot reach (pg_place)
+  const pg = fs.realpathSync(path.join(stack.state, 'pg'));
+  const args = ['-D', path.join(pg, 'data'), '-l', path.join(pg, 'postgres.log'),
     '-m', 'fast', '-w', '-t', '60', 'restart'];
   const root = process.getuid && process.getuid() === 0;
   log('restarting PostgreSQL (pg_ctl restart -m fast)');

@@ -248,7 +248,7 @@ test('user block stops an alarm rule and a NATS feed within a second; unblock re
 
 // The value of key in the JetStream KV bucket (null when absent or deleted).
 async function kvGet(bucket, key) {
-  const nc = await h.nats();
+  const nc = await h.natsAs('triggers'); // the buckets' owner: ops may not read them
   const kv = await nc.jetstream().views.kv(bucket, { bindOnly: true });
   const e = await kv.get(key);
   return e && e.operation === 'PUT' && e.value.length > 0 ? e.value : null;
