@@ -24,6 +24,12 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("auth_cache_ms", "SQ_GATEWAY_AUTH_CACHE_MS", 0, 600000, 5000, G.cfg.auth_cache_ms),
     SQ_CFG_INT("blocking_wait_ms", "SQ_GATEWAY_BLOCKING_WAIT_MS", 100, 600000, 60000, G.cfg.blocking_wait_ms),
     SQ_CFG_INT("op_timeout_ms", "SQ_GATEWAY_OP_TIMEOUT_MS", 100, 600000, 10000, G.cfg.op_timeout_ms),
+    /* a whole request must arrive in time: its headers within header_timeout_s, its body
+     * within body_timeout_ms plus its length at body_min_rate_kb KB/s (408 after) */
+    SQ_CFG_INT("header_timeout_s", "SQ_GATEWAY_HEADER_TIMEOUT_S", 1, 3600, 10, G.cfg.header_timeout_s),
+    SQ_CFG_INT("body_timeout_ms", "SQ_GATEWAY_BODY_TIMEOUT_MS", 100, 3600000, 10000, G.cfg.body_timeout_ms),
+    SQ_CFG_INT("body_min_rate_kb", "SQ_GATEWAY_BODY_MIN_RATE_KB", 1, 1 << 20, 64, G.cfg.body_min_rate_kb),
+    SQ_CFG_INT("accept_pause_ms", "SQ_GATEWAY_ACCEPT_PAUSE_MS", 1, 10000, 100, G.cfg.accept_pause_ms),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
