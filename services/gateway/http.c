@@ -363,17 +363,18 @@ static void on_headers(struct lws *wsi, gw_req *r)
     deadline_us = (int64_t)G.cfg.body_timeout_ms * 1000 +
                   (int64_t)n * 1000000 / ((int64_t)G.cfg.body_min_rate_kb * 1024);
     body_deadline_arm(r, deadline_us);
-    lws_rx_flow_control(wsi, 0);
-    r->rx_paused = true;
     switch (gw_authenticate(r)) {
     case GW_AUTH_ANSWERED:
         refuse(wsi, r, 0, NULL);
         break;
-    case GW_AUTH_OK:
-        r->rx_paused = false;
-        lws_rx_flow_control(wsi, 1);
+    case GW_AUTH_OK: /* a cached key: read the body */
         break;
-    case GW_AUTH_PENDING: /* r is on the bus; it comes back through the ready queue */
+    case GW_AUTH_PENDING:
+        /* r is on the bus and comes back through the ready queue, on this thread, so the
+         * lws-side fields are still ours to set; lws may still hand over what it read with
+         * the headers (at most its read buffer), nothing more is read meanwhile */
+        lws_rx_flow_control(wsi, 0);
+        r->rx_paused = true;
         break;
     }
 }

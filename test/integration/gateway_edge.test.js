@@ -316,14 +316,16 @@ test('every refusal is a JSON 4xx, also the ones libwebsockets makes', async () 
 });
 
 test('a request with both Content-Length and Transfer-Encoding is refused (400) and does nothing', async () => {
+  // framed by its Content-Length the body is a valid action; a server (or a proxy in front)
+  // that frames it by Transfer-Encoding sees something else: refuse the ambiguity
   const n = h.uniqueName('edge_smuggle');
   const body = JSON.stringify({ exec: h.nodeAction('function main(){return {}}') });
-  const chunked = `${body.length.toString(16)}\r\n${body}\r\n0\r\n\r\n`;
   const r = await raw(`PUT /api/v1/namespaces/_/actions/${n} HTTP/1.1\r\nHost: x\r\nAuthorization: ${h.basic(h.stackEnv().key)}\r\n` +
-    `Content-Type: application/json\r\nContent-Length: ${chunked.length}\r\nTransfer-Encoding: chunked\r\n\r\n${chunked}`);
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n${body}`);
   assertJsonError(r.text, 400, 'Content-Length with Transfer-Encoding');
   const got = await h.api('GET', `/namespaces/_/actions/${n}`);
-  assert.equal(got.status, 404, `the smuggled PUT stored the action: ${h.show(got)}`);
+  if (got.status === 200) created.push(n);
+  assert.equal(got.status, 404, `the ambiguous PUT stored the action: ${h.show(got)}`);
 });
 
 test('%ff in a name is 400 (invalid name), not 500', async () => {
