@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -108,6 +109,25 @@ int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_
     memcpy(p, body, (size_t)n);
     p += n;
     return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) != (int)(p - start);
+}
+
+/* Writes a whole JSON error answer straight to a socket lws does not serve as HTTP (best
+ * effort: the connection closes next). */
+static void send_error_raw(int fd, const char *status, const char *msg)
+{
+    char body[256], buf[512];
+    uint64_t id;
+    int n, m;
+    ssize_t w;
+
+    pthread_mutex_lock(&G.lock);
+    id = ++G.next_id;
+    pthread_mutex_unlock(&G.lock);
+    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg, (unsigned long long)id);
+    m = snprintf(buf, sizeof buf, "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                 "connection: close\r\n\r\n%s", status, n, body);
+    w = send(fd, buf, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
 }
 
 static gw_method method_of(struct lws *wsi)
@@ -398,6 +418,11 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         on_headers(wsi, r);
         return 0;
     }
+    case LWS_CALLBACK_RAW_ADOPT:
+        /* lws turns a CONNECT request into a raw socket of this protocol, with no timeout
+         * at all: answer 400 and close instead */
+        send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request", "The CONNECT method is not supported.");
+        return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* no WebSocket and no h2c here: a JSON 400, then lws closes */
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL);
@@ -506,12 +531,6 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 
 /* ---- accepting connections -------------------------------------------------------------- */
 
-/* A connection we cannot serve (no descriptor left to give it one) is answered this. */
-static const char refused_503[] =
-    "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n"
-    "content-length: 67\r\nconnection: close\r\n\r\n"
-    "{\"error\":\"The server is too busy to accept the connection.\",\"code\":\"0\"}";
-
 static struct {
     int64_t window;          /* start of the current log window */
     unsigned failed;         /* accepts that failed since the last log line */
@@ -545,8 +564,7 @@ static void accept_starved(int err)
         G.reserve_fd = -1;
         fd = accept4(G.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            ssize_t w = send(fd, refused_503, sizeof refused_503 - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
-            (void)w;
+            send_error_raw(fd, "503 Service Unavailable", "The server is too busy to accept the connection.");
             shutdown(fd, SHUT_WR);
             close(fd);
         }
@@ -587,11 +605,16 @@ static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, vo
 static int listen_open(void)
 {
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)G.cfg.port) };
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
     int one = 1, fd;
 
     if (inet_pton(AF_INET, G.cfg.host, &sa.sin_addr) != 1) {
-        sq_error("the gateway host \"%s\" is not an IPv4 address", G.cfg.host);
-        return -1;
+        if (getaddrinfo(G.cfg.host, NULL, &hints, &ai) != 0 || ai == NULL) {
+            sq_error("could not resolve the gateway host \"%s\" to an IPv4 address", G.cfg.host);
+            return -1;
+        }
+        sa.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        freeaddrinfo(ai);
     }
     fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0)

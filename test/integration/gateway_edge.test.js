@@ -308,6 +308,8 @@ test('every refusal is a JSON 4xx, also the ones libwebsockets makes', async () 
     ['a negative Content-Length', `PUT /api/v1/namespaces/_/actions/${target} HTTP/1.1\r\nHost: x\r\n${auth}Content-Length: -1\r\n\r\n`, 400],
     ['a path above the root', 'GET /../../etc/passwd HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', [400, 404]],
     ['OPTIONS', 'OPTIONS /api/v1/namespaces HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n', 405],
+    // lws makes a raw socket of a CONNECT, with no timeout: it used to stay open for ever
+    ['CONNECT', 'CONNECT 127.0.0.1:80 HTTP/1.1\r\nHost: 127.0.0.1:80\r\n\r\n', 400],
   ];
   for (const [label, req, status] of cases) {
     const r = await raw(req);
