@@ -554,7 +554,7 @@ static void accept_starved(int err)
 
     starve.failed++;
     if (now - starve.window >= LOG_WINDOW_US) {
-        sq_warn("could not accept a connection: %s (%u times since the last report); "
+        sq_warn("could not accept a connection: %s (%u failed accepts since the last report); "
                 "accepting paused for %d ms at a time", strerror(err), starve.failed, G.cfg.accept_pause_ms);
         starve.window = now;
         starve.failed = 0;
