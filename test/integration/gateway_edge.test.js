@@ -404,3 +404,37 @@ test("a key of a subject's second namespace does not open its first one", async 
     admin(['user', 'delete', subj]);
   }
 });
+
+test('Expect: 100-continue: "100 Continue" once the key is verified, a 401 without it', async () => {
+  const n = h.uniqueName('edge_expect');
+  const body = JSON.stringify({ exec: h.nodeAction('function main(){return {expect: true}}') });
+  const head = (auth) => `PUT /api/v1/namespaces/_/actions/${n} HTTP/1.1\r\nHost: x\r\n${auth}` +
+    `Content-Type: application/json\r\nContent-Length: ${body.length}\r\nExpect: 100-continue\r\nConnection: close\r\n\r\n`;
+  // the right key: the interim answer comes before any of the body is sent, then the PUT works
+  const res = await new Promise((resolve) => {
+    const s = net.connect({ host: '127.0.0.1', port: port() });
+    let text = '';
+    let sent = false;
+    const t0 = Date.now();
+    const done = (why) => { s.destroy(); resolve({ text, why, ms: Date.now() - t0 }); };
+    s.on('connect', () => s.write(head(`Authorization: ${h.basic(h.stackEnv().key)}\r\n`)));
+    s.on('data', (d) => {
+      text += d;
+      if (!sent && /^HTTP\/1\.1 100 Continue\r\n\r\n/.test(text)) {
+        sent = true;
+        s.write(body);
+      }
+    });
+    s.on('close', () => done('closed'));
+    s.on('error', () => done('error'));
+    setTimeout(() => done('timeout'), 5000);
+  });
+  created.push(n);
+  assert.match(res.text, /^HTTP\/1\.1 100 Continue\r\n\r\nHTTP\/1\.1 200 /, `no 100 Continue, then 200: ${JSON.stringify(res)}`);
+  h.expectStatus(await h.api('GET', `/namespaces/_/actions/${n}`), 200);
+  // a wrong key: 401 at once, no invitation to send the body
+  const wrong = h.stackEnv().key.split(':')[0] + ':' + 'C'.repeat(64);
+  const r = await raw(head(`Authorization: ${h.basic(wrong)}\r\n`));
+  assert.ok(!/100 Continue/.test(r.text), `a wrong key was invited to send its body: ${JSON.stringify(r.text)}`);
+  assertJsonError(r.text, 401, 'Expect with a wrong key');
+});
