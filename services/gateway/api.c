@@ -343,55 +343,104 @@ static bool info_document(gw_req *r)
     return true;
 }
 
-bool gw_dispatch(gw_req *r)
+/* Routes r once: a web action, a CORS preflight, an info document or a REST operation.
+ * False when r was answered here. */
+static bool route_once(gw_req *r)
 {
-    char key[256];
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    bool done;
-
-    if (gw_web_path(r->path)) {
-        /* web actions: the key is optional (require-whisk-auth decides); a key that does
-         * not verify is the same as none */
-        if (!gw_web_route(r))
-            return true;
-        if (r->auth[0] == '\0' || !basic_key(r, key, sizeof key)) {
-            sodium_memzero(key, sizeof key);
-            return gw_web_start(r);
-        }
-        goto verify;
-    }
-    if (r->method == GW_OPTIONS)
-        return preflight(r);
-    if ((r->method == GW_GET || r->method == GW_HEAD) && info_document(r))
+    if (r->routed)
         return true;
+    r->routed = true;
+    if (gw_web_path(r->path))
+        return gw_web_route(r);
+    if (r->method == GW_OPTIONS)
+        return !preflight(r);
+    if ((r->method == GW_GET || r->method == GW_HEAD) && info_document(r))
+        return false;
     if (r->method == GW_HEAD) {
         r->head_only = true;
         r->method = GW_GET;
     }
-    if (!route(r))
+    return route(r);
+}
+
+/* Routes r (once) and checks the form of its key; false when r was answered here. A web
+ * action needs no key: without one (or with one that is not even well-formed) *anon is set
+ * and the request goes on anonymously (require-whisk-auth decides later). */
+static bool precheck(gw_req *r, char *key, size_t keylen, bool *anon)
+{
+    *anon = false;
+    if (!route_once(r))
+        return false;
+    if (r->op == OP_WEB && (r->auth[0] == '\0' || !basic_key(r, key, keylen))) {
+        sodium_memzero(key, keylen);
+        *anon = true;
         return true;
+    }
     if (r->auth[0] == '\0') {
         gw_respond_error(r, 401, "The resource requires authentication, which was not supplied with the request");
-        return true;
+        return false;
     }
-    if (!basic_key(r, key, sizeof key)) {
+    if (!basic_key(r, key, keylen)) {
         gw_respond_error(r, 401, "The supplied authentication is invalid");
-        return true;
+        return false;
     }
-verify:
+    return true;
+}
+
+/* Looks the key up in the cache (true: r->ident is loaded) or sends it to the auth service
+ * (false: *answered says whether r was answered 503 because the bus failed). */
+static bool auth_lookup(gw_req *r, char *key, bool *answered)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+
+    *answered = false;
     if (gw_auth_cache_get(key, r->ident_raw, sizeof r->ident_raw, &r->ident_len)) {
-        sodium_memzero(key, sizeof key);
+        sodium_memzero(key, 256);
         if (ident_load(r))
-            return start_op(r);
+            return true;
         memset(&r->ident, 0, sizeof r->ident); /* unreadable: ask again */
     }
     sq_proto_buf_init(&sb, &pk);
     sq_auth_verify_encode(&(sq_auth_verify){ .key = key }, &pk);
-    sodium_memzero(key, sizeof key);
-    done = send_leg(r, SQ_SUBJ_AUTH_VERIFY, &sb, GW_WAIT_AUTH, G.cfg.op_timeout_ms);
+    sodium_memzero(key, 256);
+    *answered = send_leg(r, SQ_SUBJ_AUTH_VERIFY, &sb, GW_WAIT_AUTH, G.cfg.op_timeout_ms);
     msgpack_sbuffer_destroy(&sb);
-    return done;
+    return false;
+}
+
+bool gw_dispatch(gw_req *r)
+{
+    char key[256];
+    bool answered, anon;
+
+    if (r->ident.subject != NULL || r->web_anon) /* settled before its body was read */
+        return start_op(r);
+    if (!precheck(r, key, sizeof key, &anon))
+        return true;
+    if (anon) {
+        r->web_anon = true;
+        return start_op(r);
+    }
+    if (auth_lookup(r, key, &answered))
+        return start_op(r);
+    return answered;
+}
+
+gw_auth_result gw_authenticate(gw_req *r)
+{
+    char key[256];
+    bool answered, anon;
+
+    if (!precheck(r, key, sizeof key, &anon))
+        return GW_AUTH_ANSWERED;
+    if (anon) {
+        r->web_anon = true;
+        return GW_AUTH_OK;
+    }
+    if (auth_lookup(r, key, &answered))
+        return GW_AUTH_OK;
+    return answered ? GW_AUTH_ANSWERED : GW_AUTH_PENDING;
 }
 
 /* A body's values travel inside other messages: an action parameter value sits five levels
@@ -436,15 +485,11 @@ static bool body_object(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpac
     return true;
 }
 
-/* True when the caller's subject owns ns. */
+/* True when ns is the key's own namespace. A key belongs to one namespace: the subject's
+ * other namespaces (ident.namespaces) have keys of their own and are not opened by it. */
 static bool owns(const gw_req *r, const char *ns)
 {
-    if (strcmp(ns, r->ident.namespace_) == 0)
-        return true;
-    for (size_t i = 0; i < r->ident.nnamespaces; i++)
-        if (strcmp(ns, r->ident.namespaces[i]) == 0)
-            return true;
-    return false;
+    return strcmp(ns, r->ident.namespace_) == 0;
 }
 
 /* Checks the namespace against the identity and sends the operation. Returns true when r
@@ -464,11 +509,9 @@ static bool start_op(gw_req *r)
     if (strcmp(r->ns, "_") == 0 || r->ns[0] == '\0')
         snprintf(r->ns, sizeof r->ns, "%s", r->ident.namespace_);
     if (r->op == OP_NAMESPACES) {
+        /* the namespace the key opens, as OpenWhisk answers */
         json_t *a = json_array();
-        if (r->ident.nnamespaces == 0)
-            json_array_append_new(a, json_string(r->ident.namespace_));
-        for (size_t i = 0; i < r->ident.nnamespaces; i++)
-            json_array_append_new(a, json_string(r->ident.namespaces[i]));
+        json_array_append_new(a, json_string(r->ident.namespace_));
         respond_json(r, 200, a);
         return true;
     }
@@ -625,6 +668,8 @@ static bool on_auth_reply(gw_req *r, natsMsg *msg)
     if (basic_key(r, key, sizeof key))
         gw_auth_cache_put(key, r->ident_raw, r->ident_len);
     sodium_memzero(key, sizeof key);
+    if (r->expect_body)
+        return false; /* the lws thread reads the body now, then starts the operation */
     return !start_op(r);
 }
 
@@ -681,10 +726,16 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         gw_respond_error(r, 502, "A platform service gave a malformed answer.");
     } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
         if (r->op == OP_WEB && auth_leg && code < 500) {
-            /* a key that does not verify: the request goes on without one */
+            /* a key that does not verify: the request goes on without one (its body, if
+             * any, is read first, on the lws thread, which then starts it) */
             bool in_flight;
             memset(&r->ident, 0, sizeof r->ident);
+            r->web_anon = true;
             msgpack_zone_destroy(&z);
+            if (r->expect_body && !r->dispatched) {
+                gw_ready_push(r);
+                return;
+            }
             in_flight = !gw_web_start(r);
             if (!in_flight)
                 gw_ready_push(r);

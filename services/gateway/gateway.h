@@ -57,7 +57,14 @@ typedef struct gw_req {
     struct gw_web *web;          /* web action requests (web.c); NULL otherwise */
     char *body;
     size_t body_len, body_cap;
-    bool body_too_large, length_required, close_after, dispatched;
+    bool close_after, dispatched;
+    /* A request with a body is authenticated before its body is read (lws thread only):
+     * expect_body is set once at the headers; the body is read (rx flow on) only after the
+     * key is verified, and body_complete says it all came. */
+    bool expect_body, body_complete, routed, rx_paused, draining;
+    bool web_anon;               /* a web action request going on without a (valid) key */
+    lws_sorted_usec_list_t body_sul; /* the body's deadline (lws thread) */
+    bool body_sul_on;
 
     /* after auth */
     gw_op op;
@@ -101,6 +108,10 @@ typedef struct gw_config {
     int op_timeout_ms;
     int web_cache_ms;
     char *web_headers;           /* extra request headers web actions see in __ow_headers */
+    int header_timeout_s;        /* the request line and headers must come within */
+    int body_timeout_ms;         /* a body must come within this ... */
+    int body_min_rate_kb;        /* ... plus its length at this many KB/s */
+    int accept_pause_ms;         /* accepts paused this long when file descriptors run out */
 } gw_config;
 
 typedef struct gw {
@@ -118,6 +129,10 @@ typedef struct gw {
     gw_req *ready_head, *ready_tail;
     uint64_t next_id;
     lws_sorted_usec_list_t sweep;
+    int listen_fd;               /* our own listening socket (EMFILE is handled here) */
+    struct lws *listen_wsi;
+    lws_sorted_usec_list_t accept_sul;
+    int reserve_fd;              /* a spare descriptor, given up to refuse a connection */
     volatile bool stopping;
 } gw;
 
@@ -134,6 +149,12 @@ void gw_http_stop(void);
  * the lws thread still owns it); false when r went to the bus, after which the caller must
  * not touch r: it comes back through the ready queue. */
 bool gw_dispatch(gw_req *r);
+/* Lws thread, at the headers of a request with a body: routes it and checks its key before
+ * the body is read. Returns GW_AUTH_ANSWERED (r's response is set: 4xx), GW_AUTH_OK (the
+ * identity is loaded from the cache: read the body), or GW_AUTH_PENDING (the key went to
+ * the auth service; r comes back through the ready queue, answered or with its identity). */
+typedef enum { GW_AUTH_ANSWERED, GW_AUTH_OK, GW_AUTH_PENDING } gw_auth_result;
+gw_auth_result gw_authenticate(gw_req *r);
 /* Runs on the NATS reply thread for the reply to r (taken out of the table). */
 void gw_on_reply(gw_req *r, natsMsg *msg);
 /* The deadline of r passed before its reply came (lws thread, r taken out of the table). */

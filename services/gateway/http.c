@@ -1,9 +1,22 @@
-/* The lws side of the gateway, all on the one service thread: parse the request line,
- * arguments, Authorization header and body; hand complete requests to gw_dispatch();
- * write responses queued by the NATS thread when lws says the socket is writable. */
+/* The lws side of the gateway, all on the one service thread: accept connections on our
+ * own listening socket (so that running out of file descriptors pauses accepting instead of
+ * spinning), parse the request line, arguments, Authorization header and body; check the
+ * key of a request with a body before its body is read; hand complete requests to
+ * gw_dispatch(); write responses queued by the NATS thread when lws says the socket is
+ * writable. Every refusal is an OpenWhisk JSON error, also the ones lws makes itself. */
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "gateway.h"
 #include "sq/log.h"
@@ -22,6 +35,102 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
         lws_sul_schedule(G.ctx, 0, &G.sweep, sweep_cb, SWEEP_US);
 }
 
+/* ---- lws's own log lines: at most LOG_BURST per LOG_WINDOW_US -------------------------- */
+
+#define LOG_WINDOW_US (10 * 1000 * 1000)
+#define LOG_BURST 20
+
+static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
+static int64_t log_window;
+static int log_lines, log_dropped;
+
+static void lws_log_emit(int level, const char *line)
+{
+    char buf[512];
+    size_t n;
+    int dropped = 0;
+    int64_t now = sq_mono_us();
+
+    pthread_mutex_lock(&log_lock);
+    if (now - log_window > LOG_WINDOW_US) {
+        dropped = log_dropped;
+        log_window = now;
+        log_lines = log_dropped = 0;
+    }
+    if (++log_lines > LOG_BURST) {
+        log_dropped++;
+        pthread_mutex_unlock(&log_lock);
+        return;
+    }
+    pthread_mutex_unlock(&log_lock);
+    if (dropped > 0)
+        sq_warn("libwebsockets: %d log lines suppressed", dropped);
+    snprintf(buf, sizeof buf, "%s", line);
+    n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    if (level & LLL_ERR)
+        sq_error("libwebsockets: %s", buf);
+    else
+        sq_warn("libwebsockets: %s", buf);
+}
+
+/* ---- refusals made by lws itself --------------------------------------------------------- */
+
+/* lws answers some requests on its own before the gateway sees them (a path that is not
+ * absolute or climbs above the root with "..", an unknown Upgrade) with an HTML page. This
+ * definition replaces lws's (libwebsockets.so calls it through its PLT; the executable
+ * exports it) and answers {"error", "code"} in JSON instead, then lws closes. */
+int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_body)
+{
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    char body[256];
+    const char *msg;
+    uint64_t id;
+    int n;
+
+    (void)html_body;
+    switch (code) {
+    case HTTP_STATUS_FORBIDDEN:
+    case HTTP_STATUS_BAD_REQUEST: msg = "The request is malformed."; code = 400; break;
+    case HTTP_STATUS_NOT_FOUND: msg = "The requested resource does not exist."; break;
+    case HTTP_STATUS_METHOD_NOT_ALLOWED: msg = "Method not allowed."; break;
+    case HTTP_STATUS_REQ_ENTITY_TOO_LARGE: msg = "The request content was malformed or too large."; break;
+    default: msg = code >= 500 ? "The server could not answer the request." : "The request was refused."; break;
+    }
+    pthread_mutex_lock(&G.lock);
+    id = ++G.next_id;
+    pthread_mutex_unlock(&G.lock);
+    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg, (unsigned long long)id);
+    if (lws_add_http_common_headers(wsi, code, "application/json", (lws_filepos_t)n, &p, end) ||
+        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
+                                    (const unsigned char *)"close", 5, &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || end - p < n)
+        return 1;
+    memcpy(p, body, (size_t)n);
+    p += n;
+    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) != (int)(p - start);
+}
+
+/* Writes a whole JSON error answer straight to a socket lws does not serve as HTTP (best
+ * effort: the connection closes next). */
+static void send_error_raw(int fd, const char *status, const char *msg)
+{
+    char body[256], buf[512];
+    uint64_t id;
+    int n, m;
+    ssize_t w;
+
+    pthread_mutex_lock(&G.lock);
+    id = ++G.next_id;
+    pthread_mutex_unlock(&G.lock);
+    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg, (unsigned long long)id);
+    m = snprintf(buf, sizeof buf, "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                 "connection: close\r\n\r\n%s", status, n, body);
+    w = send(fd, buf, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+}
+
 static gw_method method_of(struct lws *wsi)
 {
     char *uri;
@@ -36,6 +145,23 @@ static gw_method method_of(struct lws *wsi)
     case LWSHUMETH_OPTIONS: return GW_OPTIONS;
     default: return GW_OTHER;
     }
+}
+
+/* True when path is the whole request path: lws ends the path it hands over at an
+ * unescaped ';' or '&' and keeps the rest as further fragments of the same header. */
+static bool path_whole(struct lws *wsi, const char *path)
+{
+    static const enum lws_token_indexes uris[] = {
+        WSI_TOKEN_GET_URI, WSI_TOKEN_POST_URI, WSI_TOKEN_PUT_URI, WSI_TOKEN_DELETE_URI,
+        WSI_TOKEN_PATCH_URI, WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_HEAD_URI,
+    };
+    size_t len = strlen(path);
+    for (size_t i = 0; i < sizeof uris / sizeof uris[0]; i++) {
+        int n = lws_hdr_total_length(wsi, uris[i]);
+        if (n > 0)
+            return (size_t)n == len && lws_hdr_fragment_length(wsi, uris[i], 1) <= 0;
+    }
+    return true;
 }
 
 static gw_req *req_new(struct lws *wsi, const char *path)
@@ -71,6 +197,10 @@ static gw_req *req_new(struct lws *wsi, const char *path)
 static void req_release(gw_req *r)
 {
     bool owned;
+    if (r->body_sul_on) {
+        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+        r->body_sul_on = false;
+    }
     pthread_mutex_lock(&G.lock);
     r->closed = true;
     r->wsi = NULL;
@@ -162,6 +292,78 @@ static int write_response(struct lws *wsi, gw_req *r)
     return 1; /* done */
 }
 
+/* Answers r at once and closes the connection after the answer: the rest of the request
+ * (its body) is not read. Lws thread, r owned by it. */
+static void refuse(struct lws *wsi, gw_req *r, int status, const char *msg)
+{
+    r->dispatched = true;
+    r->close_after = true;
+    if (!r->answered)
+        gw_respond_error(r, status, "%s", msg);
+    /* lws 4.1 gives no writable callback to a connection whose rx is paused: let the rest
+     * of the body come (it is dropped) until the answer is written and the connection
+     * closes */
+    if (r->rx_paused) {
+        lws_rx_flow_control(wsi, 1);
+        r->rx_paused = false;
+    }
+    if (r->body_sul_on) {
+        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+        r->body_sul_on = false;
+    }
+    lws_callback_on_writable(wsi);
+}
+
+static void body_deadline(lws_sorted_usec_list_t *sul);
+
+static void body_deadline_arm(gw_req *r, int64_t us)
+{
+    r->body_sul_on = true;
+    lws_sul_schedule(G.ctx, 0, &r->body_sul, body_deadline, us);
+}
+
+/* The body did not come in time: 408, and the connection closes. */
+static void body_deadline(lws_sorted_usec_list_t *sul)
+{
+    gw_req *r = lws_container_of(sul, gw_req, body_sul);
+    bool mine;
+
+    r->body_sul_on = false;
+    if (r->closed || r->body_complete || r->dispatched)
+        return;
+    pthread_mutex_lock(&G.lock);
+    mine = r->wait == GW_WAIT_NONE;
+    pthread_mutex_unlock(&G.lock);
+    if (!mine) { /* its key is being checked (that has a deadline of its own) */
+        body_deadline_arm(r, 100 * 1000);
+        return;
+    }
+    refuse(r->wsi, r, 408, "The request body did not arrive in time.");
+}
+
+#define LINGER_US (1000 * 1000)
+
+static void linger_end(lws_sorted_usec_list_t *sul)
+{
+    gw_req *r = lws_container_of(sul, gw_req, body_sul);
+    r->body_sul_on = false;
+    if (!r->closed && r->wsi != NULL)
+        lws_set_timeout(r->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+}
+
+/* The answer to a refused request is written, and the rest of the request may still be on
+ * its way: closing now, with unread data, would reset the connection and the client could
+ * lose the answer. So send FIN, drop whatever still comes for at most LINGER_US, then
+ * close (nginx's lingering close). */
+static void linger(struct lws *wsi, gw_req *r)
+{
+    r->draining = true;
+    shutdown(lws_get_socket_fd(wsi), SHUT_WR);
+    r->body_sul_on = true;
+    lws_sul_schedule(G.ctx, 0, &r->body_sul, linger_end, LINGER_US);
+}
+
+/* The request is complete (headers, and body if any): start it. */
 static void complete(struct lws *wsi, gw_req *r)
 {
     if (r->dispatched)
@@ -169,22 +371,92 @@ static void complete(struct lws *wsi, gw_req *r)
     r->dispatched = true;
     /* the answer may take up to a minute (blocking invoke): no lws timeout meanwhile */
     lws_set_timeout(wsi, NO_PENDING_TIMEOUT, 0);
-    /* a chunked body is refused before it is read: the rest of it is still on the wire, so
-     * the connection cannot carry another request */
-    r->close_after = r->length_required;
-    if (r->length_required) {
-        gw_respond_error(r, 411, "A request body must be sent with a Content-Length header.");
-        lws_callback_on_writable(wsi);
-        return;
-    }
-    if (r->body_too_large) {
-        gw_respond_error(r, 413, "The request content was malformed or too large (limit %zu KB).",
-                         gw_body_limit(r) / 1024);
-        lws_callback_on_writable(wsi);
-        return;
+    if (r->body_sul_on) {
+        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+        r->body_sul_on = false;
     }
     if (gw_dispatch(r)) /* answered without the bus */
         lws_callback_on_writable(wsi);
+}
+
+/* The key of a request with a body is verified: a client that waits for "100 Continue"
+ * before it sends the body (curl does for bodies over 1 MB) gets it now instead of
+ * waiting out its own timer (lws 4.1 never sends it). Written straight to the socket:
+ * nothing else has been written on this request yet. */
+static void body_welcome(struct lws *wsi, gw_req *r)
+{
+    static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    char expect[32];
+    ssize_t w;
+
+    if (r->body_complete || lws_hdr_copy(wsi, expect, sizeof expect, WSI_TOKEN_HTTP_EXPECT) <= 0 ||
+        strcasecmp(expect, "100-continue") != 0)
+        return;
+    w = send(lws_get_socket_fd(wsi), cont, sizeof cont - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    (void)w;
+}
+
+/* At the headers: refuses what cannot be read safely, and for a request with a body checks
+ * its key before reading any more of it. */
+static void on_headers(struct lws *wsi, gw_req *r)
+{
+    char cl[32];
+    long long n = -1;
+    bool te = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0;
+    int64_t deadline_us;
+
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0) {
+        int len = lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+        bool digits = len > 0;
+        for (int i = 0; i < len; i++)
+            digits &= isdigit((unsigned char)cl[i]) != 0;
+        if (!digits) {
+            refuse(wsi, r, len > 0 ? 400 : 413, "The Content-Length header is not a valid length.");
+            return;
+        }
+        n = len > 18 ? (long long)1 << 62 : atoll(cl);
+    }
+    if (te && n >= 0) {
+        /* both: which one frames the body is the classic request smuggling ambiguity */
+        refuse(wsi, r, 400, "A request must not carry both Content-Length and Transfer-Encoding.");
+        return;
+    }
+    if (te) {
+        /* lws 4.1 does not hand chunked request bodies to the server: say so */
+        refuse(wsi, r, 411, "A request body must be sent with a Content-Length header.");
+        return;
+    }
+    if (n > (long long)gw_body_limit(r)) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "The request content was malformed or too large (limit %zu KB).",
+                 gw_body_limit(r) / 1024);
+        refuse(wsi, r, 413, msg);
+        return;
+    }
+    if (n <= 0) {
+        complete(wsi, r);
+        return;
+    }
+    /* a body follows: nothing more is read until its key is verified */
+    r->expect_body = true;
+    deadline_us = (int64_t)G.cfg.body_timeout_ms * 1000 +
+                  (int64_t)n * 1000000 / ((int64_t)G.cfg.body_min_rate_kb * 1024);
+    body_deadline_arm(r, deadline_us);
+    switch (gw_authenticate(r)) {
+    case GW_AUTH_ANSWERED:
+        refuse(wsi, r, 0, NULL);
+        break;
+    case GW_AUTH_OK: /* a cached key: read the body */
+        body_welcome(wsi, r);
+        break;
+    case GW_AUTH_PENDING:
+        /* r is on the bus and comes back through the ready queue, on this thread, so the
+         * lws-side fields are still ours to set; lws may still hand over what it read with
+         * the headers (at most its read buffer), nothing more is read meanwhile */
+        lws_rx_flow_control(wsi, 0);
+        r->rx_paused = true;
+        break;
+    }
 }
 
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
@@ -193,47 +465,42 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
-        char cl[32];
         gw_req *r = req_new(wsi, (const char *)in);
         if (r == NULL)
             return -1;
         pss->req = r;
-        if (r->method != GW_GET && r->method != GW_HEAD) {
-            /* a body may come with any other method (web actions take PATCH and DELETE) */
-            long long n = -1;
-            if (lws_hdr_copy(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) > 0)
-                n = atoll(cl);
-            if (n > (long long)gw_body_limit(r)) {
-                /* read and drop the body (lws knows its length), then answer 413 on a
-                 * connection that stays usable */
-                r->body_too_large = true;
-                return 0;
-            }
-            if (n < 0 && (r->method == GW_POST || r->method == GW_PUT || r->method == GW_PATCH) &&
-                lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-                /* lws 4.1 does not hand chunked request bodies to the server: say so */
-                r->length_required = true;
-                complete(wsi, r);
-                return 0;
-            }
-            if (n > 0)
-                return 0; /* the body follows */
+        if (!path_whole(wsi, (const char *)in)) {
+            /* lws splits the path at an unescaped ';' or '&' and hands over the first
+             * part only: "/actions/x;y" must not act on "x" */
+            refuse(wsi, r, 400, "The request path must not contain ';' or '&' (escape them).");
+            return 0;
         }
-        complete(wsi, r);
+        on_headers(wsi, r);
         return 0;
     }
+    case LWS_CALLBACK_RAW_ADOPT:
+        /* lws turns a CONNECT request into a raw socket of this protocol, with no timeout
+         * at all: answer 400 and close instead */
+        send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request", "The CONNECT method is not supported.");
+        return -1;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        /* no WebSocket and no h2c here: a JSON 400, then lws closes */
+        lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL);
+        return -1;
     case LWS_CALLBACK_HTTP_BODY: {
+        /* lws thread only: while the key is checked, this gets at most what lws read
+         * together with the headers (rx is paused) */
         gw_req *r = pss->req;
-        if (r == NULL || r->dispatched)
+        if (r == NULL || r->dispatched || r->body_complete)
             return 0;
-        if (r->body_too_large || r->body_len + len > gw_body_limit(r)) {
-            r->body_too_large = true;
-            return 0;
-        }
+        if (r->body_len + len > gw_body_limit(r))
+            return -1; /* more than its Content-Length: cannot happen */
         if (r->body_len + len + 1 > r->body_cap) {
             size_t cap = (r->body_len + len + 1) * 2;
-            char *b = realloc(r->body, cap);
-            if (b == NULL)
+            char *b;
+            if (cap > gw_body_limit(r) + 1)
+                cap = gw_body_limit(r) + 1;
+            if ((b = realloc(r->body, cap)) == NULL)
                 return -1;
             r->body = b;
             r->body_cap = cap;
@@ -243,15 +510,26 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         r->body[r->body_len] = '\0';
         return 0;
     }
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
-        if (pss->req)
-            complete(wsi, pss->req);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
+        gw_req *r = pss->req;
+        bool mine;
+        if (r != NULL && r->draining)
+            return -1; /* the refused body is over: close now */
+        if (r == NULL || r->dispatched)
+            return 0;
+        r->body_complete = true;
+        pthread_mutex_lock(&G.lock);
+        mine = r->wait == GW_WAIT_NONE;
+        pthread_mutex_unlock(&G.lock);
+        if (mine) /* else its key is still being checked: it starts when that comes back */
+            complete(wsi, r);
         return 0;
+    }
     case LWS_CALLBACK_HTTP_WRITEABLE: {
         gw_req *r = pss->req;
         bool mine;
         int rc;
-        if (r == NULL)
+        if (r == NULL || r->draining)
             return 0;
         pthread_mutex_lock(&G.lock);
         mine = r->wait == GW_WAIT_NONE && r->answered;
@@ -263,11 +541,11 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return -1;
         if (rc == 0)
             return 0;
-        pss->req = NULL;
-        if (r->close_after) {
-            gw_req_free(r);
-            return -1;
+        if (r->close_after || (r->expect_body && !r->body_complete)) {
+            linger(wsi, r);
+            return 0;
         }
+        pss->req = NULL;
         gw_req_free(r);
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
@@ -282,10 +560,28 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         while (r) {
             gw_req *next = r->next;
             r->next = NULL;
-            if (r->closed)
+            if (r->closed) {
                 gw_req_free(r);
-            else
+                r = next;
+                continue;
+            }
+            /* back from the auth service: lws writes nothing to a paused connection */
+            if (r->rx_paused) {
+                r->rx_paused = false;
+                lws_rx_flow_control(r->wsi, 1);
+            }
+            if (r->answered && r->expect_body && !r->dispatched) {
+                /* refused before its body was read (401, 403, 503): close after */
+                refuse(r->wsi, r, 0, NULL);
+            } else if (!r->answered && r->expect_body && !r->dispatched) {
+                /* its key is verified: the body is read now; start if it all came */
+                if (r->body_complete)
+                    complete(r->wsi, r);
+                else
+                    body_welcome(r->wsi, r);
+            } else {
                 lws_callback_on_writable(r->wsi);
+            }
             r = next;
         }
         return 0;
@@ -295,30 +591,144 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     }
 }
 
+/* ---- accepting connections -------------------------------------------------------------- */
+
+static struct {
+    int64_t window;          /* start of the current log window */
+    unsigned failed;         /* accepts that failed since the last log line */
+} starve;
+
+static void accept_resume(lws_sorted_usec_list_t *sul)
+{
+    (void)sul;
+    if (G.listen_wsi != NULL && !G.stopping)
+        lws_rx_flow_control(G.listen_wsi, 1);
+}
+
+/* accept() failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending
+ * connection stays readable on the listening socket, so retrying at once would spin. Give
+ * the spare descriptor up to answer one waiting client 503, stop polling the listening
+ * socket for accept_pause_ms, and log at most once per LOG_WINDOW_US. */
+static void accept_starved(int err)
+{
+    int64_t now = sq_mono_us();
+    int fd;
+
+    starve.failed++;
+    if (now - starve.window >= LOG_WINDOW_US) {
+        sq_warn("could not accept a connection: %s (%u failed accepts since the last report); "
+                "accepting paused for %d ms at a time", strerror(err), starve.failed, G.cfg.accept_pause_ms);
+        starve.window = now;
+        starve.failed = 0;
+    }
+    if (G.reserve_fd >= 0) {
+        close(G.reserve_fd);
+        G.reserve_fd = -1;
+        fd = accept4(G.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd >= 0) {
+            send_error_raw(fd, "503 Service Unavailable", "The server is too busy to accept the connection.");
+            shutdown(fd, SHUT_WR);
+            close(fd);
+        }
+        G.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+    }
+    lws_rx_flow_control(G.listen_wsi, 0);
+    lws_sul_schedule(G.ctx, 0, &G.accept_sul, accept_resume, (lws_usec_t)G.cfg.accept_pause_ms * 1000);
+}
+
+/* The listening socket is readable: accept what waits (a bounded batch, so one busy
+ * listener cannot starve the connections already open) and hand it to lws as HTTP. */
+static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+{
+    (void)user;
+    (void)in;
+    (void)len;
+    if (reason != LWS_CALLBACK_RAW_RX_FILE)
+        return 0;
+    for (int i = 0; i < 64; i++) {
+        int one = 1;
+        int fd = accept4(G.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+                continue;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
+                accept_starved(errno);
+            else if (errno != EAGAIN && errno != EWOULDBLOCK)
+                sq_warn("could not accept a connection: %s", strerror(errno));
+            return 0;
+        }
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        /* on failure lws closes fd itself */
+        lws_adopt_socket_vhost(lws_get_vhost(wsi), fd);
+    }
+    return 0;
+}
+
+static int listen_open(void)
+{
+    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)G.cfg.port) };
+    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
+    int one = 1, fd;
+
+    if (inet_pton(AF_INET, G.cfg.host, &sa.sin_addr) != 1) {
+        if (getaddrinfo(G.cfg.host, NULL, &hints, &ai) != 0 || ai == NULL) {
+            sq_error("could not resolve the gateway host \"%s\" to an IPv4 address", G.cfg.host);
+            return -1;
+        }
+        sa.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+        freeaddrinfo(ai);
+    }
+    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
+        sq_error("could not listen on %s:%d: %s", G.cfg.host, G.cfg.port, strerror(errno));
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
 static const struct lws_protocols protocols[] = {
     { "http", callback_http, sizeof(struct pss), 0, 0, NULL, 0 },
+    { "gw-listen", callback_listen, 0, 0, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
 int gw_http_start(void)
 {
     struct lws_context_creation_info info;
+    lws_sock_file_fd_type u;
+    struct lws_vhost *vh;
 
-    lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    G.listen_fd = G.reserve_fd = -1;
     memset(&info, 0, sizeof info);
-    info.port = G.cfg.port;
-    info.iface = G.cfg.host;
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen ourselves: see callback_listen */
     info.protocols = protocols;
     info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
     info.keepalive_timeout = 60;
     info.timeout_secs = 30;
+    /* the request line and headers must be complete this long after they start */
+    info.timeout_secs_ah_idle = (unsigned)G.cfg.header_timeout_s;
     info.max_http_header_data = 4096;
     info.pt_serv_buf_size = 64 * 1024;
     G.ctx = lws_create_context(&info);
     if (G.ctx == NULL) {
-        sq_error("could not listen on %s:%d", G.cfg.host, G.cfg.port);
+        sq_error("could not create the lws context");
         return -1;
     }
+    vh = lws_get_vhost_by_name(G.ctx, "default");
+    if (vh == NULL || (G.listen_fd = listen_open()) < 0)
+        return -1;
+    u.filefd = (lws_filefd_type)(intptr_t)G.listen_fd;
+    G.listen_wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "gw-listen", NULL);
+    if (G.listen_wsi == NULL) {
+        sq_error("could not poll the listening socket");
+        return -1;
+    }
+    G.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     lws_sul_schedule(G.ctx, 0, &G.sweep, sweep_cb, SWEEP_US);
     sq_info("listening on http://%s:%d", G.cfg.host, G.cfg.port);
     return 0;

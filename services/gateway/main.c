@@ -32,6 +32,12 @@ static const sq_cfg_entry config[] = {
                "x-require-whisk-auth,x-request-id,x-api-key,x-csrf-token,x-correlation-id,x-amz-date,"
                "x-github-event,x-hub-signature,x-hub-signature-256,x-slack-signature,x-forwarded-port",
                G.cfg.web_headers),
+    /* a whole request must arrive in time: its headers within header_timeout_s, its body
+     * within body_timeout_ms plus its length at body_min_rate_kb KB/s (408 after) */
+    SQ_CFG_INT("header_timeout_s", "SQ_GATEWAY_HEADER_TIMEOUT_S", 1, 3600, 10, G.cfg.header_timeout_s),
+    SQ_CFG_INT("body_timeout_ms", "SQ_GATEWAY_BODY_TIMEOUT_MS", 100, 3600000, 10000, G.cfg.body_timeout_ms),
+    SQ_CFG_INT("body_min_rate_kb", "SQ_GATEWAY_BODY_MIN_RATE_KB", 1, 1 << 20, 64, G.cfg.body_min_rate_kb),
+    SQ_CFG_INT("accept_pause_ms", "SQ_GATEWAY_ACCEPT_PAUSE_MS", 1, 10000, 100, G.cfg.accept_pause_ms),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "gateway.h"
+#include "sq/json.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include <sodium.h>
@@ -120,6 +121,8 @@ void gw_req_free(gw_req *r)
 {
     if (r == NULL)
         return;
+    if (r->body_sul_on)
+        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
     for (int i = 0; i < r->nargs; i++)
         free(r->args[i]);
     if (r->ident_zone_used)
@@ -175,7 +178,8 @@ void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     snprintf(code, sizeof code, "%016llx", (unsigned long long)r->id);
-    j = json_pack("{s:s, s:s}", "error", msg, "code", code);
+    /* the message may quote the request (a name with %ff in it): JSON wants UTF-8 */
+    j = json_pack("{s:o, s:s}", "error", sq_json_string_lossy(msg, strlen(msg)), "code", code);
     txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
     if (txt == NULL) {

@@ -87,6 +87,66 @@ sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, ch
     return st;
 }
 
+/* Length of the valid UTF-8 sequence at p (n bytes left), 0 when it is not one (overlong
+ * forms, surrogates and code points past U+10FFFF are not). */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (p[0] < 0x80)
+        return 1;
+    if (p[0] >= 0xc2 && p[0] <= 0xdf)
+        len = 2, cp = p[0] & 0x1f;
+    else if (p[0] >= 0xe0 && p[0] <= 0xef)
+        len = 3, cp = p[0] & 0x0f;
+    else if (p[0] >= 0xf0 && p[0] <= 0xf4)
+        len = 4, cp = p[0] & 0x07;
+    else
+        return 0;
+    if (n < len)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+json_t *sq_json_string_lossy(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, o = 0, k;
+    char *buf;
+    json_t *j;
+
+    for (i = 0; i < len && (k = utf8_seq(p + i, len - i)) != 0; i += k)
+        ;
+    if (i == len) /* valid: the common case, no copy */
+        return json_stringn(len ? s : "", len);
+    buf = malloc(len * 3 + 1); /* each bad byte becomes 3 */
+    if (buf == NULL)
+        return NULL;
+    for (i = 0; i < len; i += k) {
+        k = utf8_seq(p + i, len - i);
+        if (k == 0) {
+            memcpy(buf + o, "\xef\xbf\xbd", 3); /* U+FFFD */
+            o += 3;
+            k = 1;
+        } else {
+            memcpy(buf + o, p + i, k);
+            o += k;
+        }
+    }
+    j = json_stringn(buf, o);
+    free(buf);
+    return j;
+}
+
 json_t *sq_mp_to_json(const msgpack_object *o)
 {
     switch (o->type) {
@@ -105,12 +165,9 @@ json_t *sq_mp_to_json(const msgpack_object *o)
         /* JSON has no NaN or infinity */
         return isfinite(o->via.f64) ? json_real(o->via.f64) : json_null();
     case MSGPACK_OBJECT_STR:
-    {
-        /* not valid UTF-8: JSON cannot carry it, so it becomes null */
-        /* msgpack-c leaves ptr NULL for an empty string */
-        json_t *s = json_stringn(o->via.str.size ? o->via.str.ptr : "", o->via.str.size);
-        return s != NULL ? s : json_null();
-    }
+        /* JSON carries only UTF-8: an invalid sequence (a log line cut mid-character,
+         * binary output) becomes U+FFFD; msgpack-c leaves ptr NULL for an empty string */
+        return sq_json_string_lossy(o->via.str.ptr, o->via.str.size);
     case MSGPACK_OBJECT_BIN: {
         size_t n = sodium_base64_encoded_len(o->via.bin.size, sodium_base64_VARIANT_ORIGINAL);
         char *b = malloc(n);
@@ -149,9 +206,11 @@ json_t *sq_mp_to_json(const msgpack_object *o)
                 json_decref(m);
                 return NULL;
             }
-            if (k->type == MSGPACK_OBJECT_STR)
-                rc = json_object_setn_new(m, k->via.str.size ? k->via.str.ptr : "", k->via.str.size, v);
-            else {
+            if (k->type == MSGPACK_OBJECT_STR) {
+                json_t *ks = sq_json_string_lossy(k->via.str.ptr, k->via.str.size);
+                rc = ks == NULL ? (json_decref(v), -1) : json_object_setn_new(m, json_string_value(ks), json_string_length(ks), v);
+                json_decref(ks);
+            } else {
                 if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                     snprintf(kb, sizeof kb, "%llu", (unsigned long long)k->via.u64);
                 else if (k->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)

@@ -761,8 +761,9 @@ static void test_json(void)
     mp_to_json_is(B("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00"), "null", "NaN as null");
     mp_to_json_is(B("\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00"), "null", "infinity as null");
     mp_to_json_is(B("\xca\x3f\xc0\x00\x00"), "1.5", "float32");
-    mp_to_json_is(B("\xa2\xc3\x28"), "null", "invalid UTF-8 string as null");
-    mp_to_json_is(B("\x91\xa2\xff\xfe"), "[null]", "invalid UTF-8 inside an array");
+    /* JSON carries UTF-8 only: each invalid sequence becomes U+FFFD, the string stays */
+    mp_to_json_is(B("\xa2\xc3\x28"), "\"\xef\xbf\xbd(\"", "invalid UTF-8 string with U+FFFD");
+    mp_to_json_is(B("\x91\xa2\xff\xfe"), "[\"\xef\xbf\xbd\xef\xbf\xbd\"]", "invalid UTF-8 inside an array");
 }
 
 /* ---------------------------------------------------------------- names */

@@ -22,6 +22,10 @@ sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, ch
  * map keys stringified). Returns NULL on allocation failure. Caller owns the reference. */
 json_t *sq_mp_to_json(const msgpack_object *o);
 
+/* A new JSON string of len bytes that need not be valid UTF-8: each invalid sequence
+ * becomes U+FFFD (JSON carries UTF-8 only). NULL on allocation failure. */
+json_t *sq_json_string_lossy(const char *s, size_t len);
+
 /* Serialises o as compact JSON text; malloc'd, caller frees; NULL on failure. */
 char *sq_mp_to_json_text(const msgpack_object *o, size_t *len);
 
