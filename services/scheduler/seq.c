@@ -23,9 +23,15 @@
  *
  * The composition's own record has the invoke's activation id, its logs are the ids of the
  * component (and conductor) activations in order, its duration the sum of theirs, its
- * response the last one's; annotations: topmost, path, kind "sequence", limits (memory: the
- * largest of the components), conductor: true for a conductor, causedBy for a nested one.
- * It is published on SQ_ACTIVATIONS and, for a waiting caller, sent to the caller.
+ * response the last one's (any JSON value: an array result passes on as the next
+ * component's input, as in OpenWhisk, with no parameters merged into it); annotations
+ * (sq_act_annots_encode): topmost, path, conductor: true for a conductor, kind "sequence",
+ * limits (memory: the largest of the components), binding when invoked through a package
+ * binding, waitTime (from the invoke's arrival here to the run's start), causedBy and cause
+ * for a nested one ("sequence": it also carries OpenWhisk's top-level `cause`) or one a
+ * rule invoked ("trigger"). Components get cause = the run's id and the binding they were
+ * reached through in their work. It is published on SQ_ACTIVATIONS and, for a waiting
+ * caller, sent to the caller.
  *
  * Threads: component replies arrive on one nats.c thread, which only finds the run and
  * queues the record; seq_workers threads do the work (registry lookups included). A run
