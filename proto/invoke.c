@@ -40,9 +40,10 @@ sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out
     nil(&out->params);
     out->wait_ms = 60000;
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(invoke_fields), ar, out, err, errlen);
-    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP && out->params.type != MSGPACK_OBJECT_NIL) {
+    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP && out->params.type != MSGPACK_OBJECT_ARRAY &&
+        out->params.type != MSGPACK_OBJECT_NIL) {
         if (err)
-            snprintf(err, errlen, "expected a map for \"params\"");
+            snprintf(err, errlen, "expected a map or an array for \"params\"");
         return SQ_ERR_DECODE;
     }
     return st;

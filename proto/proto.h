@@ -203,7 +203,7 @@ SQ_DECODER(sq_tenancy_event);
 
 /* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
  * "pkg/name"), subject: caller, key: caller's API key (handed on as __OW_API_KEY only to an
- * action of caller_ns annotated provide-api-key: true, see sq_work), params: map,
+ * action of caller_ns annotated provide-api-key: true, see sq_work), params: map or array,
  * blocking: bool, wait_ms: int (blocking wait before 202), shared: bool, caller_ns: str,
  * cause?: str}. Replies go to the request's reply subject: a wire error; map{activationId}
  * when queued (non-blocking); or, from the invoker, the activation record (sq_activation)
@@ -211,7 +211,8 @@ SQ_DECODER(sq_tenancy_event);
  * activation, for the invoke of a rule's action); the scheduler passes it on as sq_work.cause. */
 typedef struct sq_invoke {
     char *id, *ns, *name, *subject, *key;
-    msgpack_object params;   /* map; nil when absent */
+    msgpack_object params;   /* map; an array (the action's input as it is, no parameters
+                                merged, as OpenWhisk); nil when absent */
     bool blocking;
     int64_t wait_ms;
     bool shared;             /* the caller does not own ns (see sq_reg_ref) */

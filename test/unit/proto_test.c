@@ -108,7 +108,7 @@ WRAP(sq_sched_moved)
 WRAP(sq_tenancy_event)
 
 /* Field classes for the wrong-type mutations. */
-typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_MAPARR, C_ANY } fclass;
+typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_MAPARR, C_MAPARRNIL, C_ANY } fclass;
 
 typedef struct {
     const char *path;   /* "exec.kind": keys through nested maps */
@@ -410,7 +410,7 @@ static const fspec f_entity_event[] = {
 };
 static const fspec f_invoke[] = {
     { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
-    { "key", C_STR, false }, { "params", C_MAPNIL, false }, { "blocking", C_BOOL, false },
+    { "key", C_STR, false }, { "params", C_MAPARRNIL, false }, { "blocking", C_BOOL, false },
     { "wait_ms", C_INT, false }, { "shared", C_BOOL, false }, { "caller_ns", C_STR, false },
     { "cause", C_STR, false },
 };
@@ -906,14 +906,20 @@ static void test_semantic(void)
     }
     {
         sq_invoke v = s_invoke, out;
-        static const char *const notmaps[] = { "[1]", "\"s\"", "7", "true" };
-        for (size_t i = 0; i < 4; i++) {
+        static const char *const notmaps[] = { "\"s\"", "7", "true" };
+        for (size_t i = 0; i < 3; i++) {
             v.params = J(notmaps[i]);
             encode(&msgs[7], &v, &sb);
             st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
             CHECK(st == SQ_ERR_DECODE && strstr(err, "params"), "invoke params %s: got %s (%s)", notmaps[i], sq_status_name(st), err);
             msgpack_sbuffer_destroy(&sb);
         }
+        /* an array is an action's input as it is (OpenWhisk merges no parameters into it) */
+        v.params = J("[1,{\"a\":2}]");
+        encode(&msgs[7], &v, &sb);
+        st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_OK && out.params.type == MSGPACK_OBJECT_ARRAY, "invoke params array: got %s (%s)", sq_status_name(st), err);
+        msgpack_sbuffer_destroy(&sb);
     }
     {
         /* defaults the decoders document through their structs */
@@ -1032,17 +1038,17 @@ typedef struct {
 static void test_mutations(void)
 {
     SECTION("wrong types and missing fields are rejected");
-    /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL MAPARR ANY */
+    /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL MAPARR MAPARRNIL ANY */
     const candidate cands[] = {
-        { "7", "an int", { false, true, false, false, false, false, false, false, true } },
-        { "-3", "a negative int", { false, true, false, false, false, false, false, false, true } },
-        { "1.5", "a float", { false, false, false, false, false, false, false, false, true } },
-        { "\"x\"", "a string", { true, false, false, false, false, false, false, false, true } },
-        { "true", "a bool", { false, false, true, false, false, false, false, false, true } },
-        { "null", "nil", { false, false, false, false, false, false, true, false, true } },
-        { "{\"k\":\"v\"}", "a map", { false, false, false, true, false, false, true, true, true } },
-        { "[1]", "an array of ints", { false, false, false, false, true, false, false, true, true } },
-        { "[\"s\"]", "an array of strings", { false, false, false, false, true, true, false, true, true } },
+        { "7", "an int", { false, true, false, false, false, false, false, false, false, true } },
+        { "-3", "a negative int", { false, true, false, false, false, false, false, false, false, true } },
+        { "1.5", "a float", { false, false, false, false, false, false, false, false, false, true } },
+        { "\"x\"", "a string", { true, false, false, false, false, false, false, false, false, true } },
+        { "true", "a bool", { false, false, true, false, false, false, false, false, false, true } },
+        { "null", "nil", { false, false, false, false, false, false, true, false, true, true } },
+        { "{\"k\":\"v\"}", "a map", { false, false, false, true, false, false, true, true, true, true } },
+        { "[1]", "an array of ints", { false, false, false, false, true, false, false, true, true, true } },
+        { "[\"s\"]", "an array of strings", { false, false, false, false, true, true, false, true, true, true } },
     };
     const msgpack_object bin = { .type = MSGPACK_OBJECT_BIN, .via.bin = { 3, "abc" } };
     msgpack_object cobj[sizeof cands / sizeof cands[0]];
