@@ -440,7 +440,7 @@ static sq_status parse_limit(const msgpack_object *limits, const char *key, int6
 static bool key_is(const msgpack_object *k, const char *s, size_t n);
 
 /* An action's limits may only name what Squall honours: a key it would drop (OpenWhisk's
- * instances, a typo) is refused rather than silently ignored. */
+ * instances, a typo) is refused rather than silently ignored; null there gives nothing. */
 static sq_status check_limit_keys(const msgpack_object *limits, char *err, size_t errlen)
 {
     static const char *const known[] = { "timeout", "memory", "logs", "concurrency" };
@@ -449,6 +449,8 @@ static sq_status check_limit_keys(const msgpack_object *limits, char *err, size_
         bool ok = false;
         if (k->type != MSGPACK_OBJECT_STR)
             return bad(err, errlen, "limits keys must be strings");
+        if (limits->via.map.ptr[i].val.type == MSGPACK_OBJECT_NIL)
+            continue;
         for (size_t j = 0; j < sizeof known / sizeof known[0] && !ok; j++)
             ok = key_is(k, known[j], strlen(known[j]));
         if (!ok) {

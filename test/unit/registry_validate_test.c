@@ -165,6 +165,9 @@ static void test_action_parse(void)
     CHECK(p.has_parameters && p.has_annotations && p.has_publish && p.publish && p.ndel == 1, "flags");
     CHECK(p.has_timeout && p.limits.timeout == 100 && p.has_memory && p.limits.memory == 512 &&
           p.has_logs && p.limits.logs == 0 && p.has_concurrency && p.limits.concurrency == 500, "limits at bounds");
+    e = J("{\"limits\":{\"instances\":null,\"memory\":null}}");
+    CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "a null limit gives nothing, known or not");
+    CHECK(!p.has_memory, "null memory is absent");
     e = J("{\"exec\":null,\"parameters\":null}");
     CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "nulls are absent");
     CHECK(!p.has_exec && !p.has_parameters, "nothing given");
@@ -197,7 +200,7 @@ static void test_action_parse(void)
         { "{\"delAnnotations\":[1]}", "delAnnotations", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":[]}", "limits must be an object", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"instances\":2}}", "limits.instances is not supported", SQ_ERR_BAD_REQUEST },
-        { "{\"limits\":{\"timeout\":1000,\"bogus\":null}}", "limits.bogus is not supported", SQ_ERR_BAD_REQUEST },
+        { "{\"limits\":{\"timeout\":1000,\"bogus\":false}}", "limits.bogus is not supported", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"timeout\":99}}", "timeout 99 milliseconds below", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"timeout\":300001}}", "exceeds allowed threshold", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"timeout\":\"1000\"}}", "whole number", SQ_ERR_BAD_REQUEST },
