@@ -172,6 +172,12 @@ test('the activation list\'s name filter takes pkg/action', async () => {
   const count = await h.api('GET', `/namespaces/_/activations?name=${encodeURIComponent(a)}&count=true`);
   h.expectStatus(count, 200);
   assert.ok(count.json.activations >= 1, h.show(count));
+  // more than pkg/name, or a name no entity may have: 400 with OpenWhisk's message
+  for (const bad of ['a/b/c', 'a//b', '/a', 'a b ', '-x']) {
+    const res = await h.api('GET', `/namespaces/_/activations?name=${encodeURIComponent(bad)}`);
+    h.expectError(res, 400);
+    assert.match(res.json.error, /Parameter may be a 'simple' name or 'package-name\/simple' name/, h.show(res));
+  }
 });
 
 // ---------------------------------------------------------------- compositions
