@@ -704,8 +704,7 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
         return st;
     kv_set_all(&annots, base_annots, p->del_annotations, p->ndel);
     kv_set_all(&annots, given, NULL, 0);
-    base_annots = given;
-    if (old == NULL && !reg_kv_has(base_annots, "provide-api-key")) {
+    if (old == NULL && !reg_kv_has(given, "provide-api-key")) {
         /* as OpenWhisk: a new action gets no API key unless it asks for one */
         msgpack_object no = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = false }, pak;
         if ((st = kv_entry("provide-api-key", no, ar, &pak)) != SQ_OK)
