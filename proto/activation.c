@@ -11,9 +11,36 @@ const char *sq_act_status_str(sq_act_status s)
     return (unsigned)s < 4 ? status_names[s] : "whisk internal error";
 }
 
+/* The annotation `key` of annotations when it is a string, else NULL (len in *n). */
+static const char *annot_strval(const msgpack_object *annotations, const char *key, size_t *n)
+{
+    if (annotations->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    for (uint32_t i = 0; i < annotations->via.array.size; i++) {
+        const msgpack_object *e = &annotations->via.array.ptr[i];
+        const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value");
+        if (k != NULL && k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
+            memcmp(k->via.str.ptr, key, k->via.str.size) == 0) {
+            if (v == NULL || v->type != MSGPACK_OBJECT_STR)
+                return NULL;
+            *n = v->via.str.size;
+            return v->via.str.ptr;
+        }
+    }
+    return NULL;
+}
+
 void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 12);
+    /* OpenWhisk's top-level cause: the composition a component belongs to */
+    size_t nby = 0, ncause = 0;
+    const char *by = annot_strval(&m->annotations, "causedBy", &nby);
+    const char *cause = by != NULL && nby == 8 && memcmp(by, "sequence", 8) == 0
+                            ? annot_strval(&m->annotations, "cause", &ncause) : NULL;
+    if (cause != NULL && ncause == 0)
+        cause = NULL;
+
+    msgpack_pack_map(pk, 12 + (cause != NULL ? 1 : 0));
     sq_mp_kv_str(pk, "activationId", m->id);
     sq_mp_kv_str(pk, "namespace", m->namespace_);
     sq_mp_kv_str(pk, "name", m->name);
@@ -38,6 +65,11 @@ void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
     else
         msgpack_pack_array(pk, 0);
     sq_mp_kv_bool(pk, "publish", m->publish);
+    if (cause != NULL) {
+        sq_mp_pack_str(pk, "cause");
+        msgpack_pack_str(pk, ncause);
+        msgpack_pack_str_body(pk, cause, ncause);
+    }
 }
 
 static void annot_str(msgpack_packer *pk, const char *key, const char *value)
@@ -126,6 +158,7 @@ static const sq_mp_field activation_fields[] = {
     FS(act_wire, "logs", a.logs, a.nlogs, false),
     F(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false),
     F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
+    F(act_wire, "cause", SQ_F_STR, a.cause, false),
 };
 
 sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activation *out, char *err, size_t errlen)

@@ -40,9 +40,10 @@ sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out
     nil(&out->params);
     out->wait_ms = 60000;
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(invoke_fields), ar, out, err, errlen);
-    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP && out->params.type != MSGPACK_OBJECT_NIL) {
+    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP && out->params.type != MSGPACK_OBJECT_ARRAY &&
+        out->params.type != MSGPACK_OBJECT_NIL) {
         if (err)
-            snprintf(err, errlen, "expected a map for \"params\"");
+            snprintf(err, errlen, "expected a map or an array for \"params\"");
         return SQ_ERR_DECODE;
     }
     return st;
@@ -52,7 +53,8 @@ DEFINE_DECODE(sq_invoke)
 void sq_work_encode(const sq_work *m, msgpack_packer *pk)
 {
     bool ns = m->ns != NULL && m->ns[0] != '\0';
-    msgpack_pack_map(pk, ns ? 11 : 10);
+    bool binding = m->binding != NULL && m->binding[0] != '\0';
+    msgpack_pack_map(pk, (ns ? 11 : 10) + (binding ? 1 : 0));
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "subject", m->subject);
     sq_mp_kv_str(pk, "key", m->key ? m->key : "");
@@ -66,6 +68,8 @@ void sq_work_encode(const sq_work *m, msgpack_packer *pk)
     sq_mp_kv_obj(pk, "params", &m->params);
     sq_mp_kv_str(pk, "cause", m->cause ? m->cause : "");
     sq_mp_kv_str(pk, "caused_by", m->caused_by ? m->caused_by : "");
+    if (binding)
+        sq_mp_kv_str(pk, "binding", m->binding);
 }
 
 typedef struct work_wire {
@@ -81,10 +85,11 @@ static const sq_mp_field work_fields[] = {
     F(work_wire, "blocking", SQ_F_BOOL, w.blocking, false),
     F(work_wire, "submitted", SQ_F_INT, w.submitted, false),
     F(work_wire, "action", SQ_F_MAP, action, true),
-    F(work_wire, "params", SQ_F_MAP, w.params, true),
+    F(work_wire, "params", SQ_F_ANY, w.params, true),
     F(work_wire, "cause", SQ_F_STR, w.cause, false),
     F(work_wire, "caused_by", SQ_F_STR, w.caused_by, false),
     F(work_wire, "ns", SQ_F_STR, w.ns, false),
+    F(work_wire, "binding", SQ_F_STR, w.binding, false),
 };
 
 sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err, size_t errlen)
@@ -98,7 +103,13 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
     ww.w.cause = "";
     ww.w.caused_by = "";
     ww.w.ns = "";
+    ww.w.binding = "";
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
+    if (st == SQ_OK && ww.w.params.type != MSGPACK_OBJECT_MAP && ww.w.params.type != MSGPACK_OBJECT_ARRAY) {
+        if (err)
+            snprintf(err, errlen, "params must be a map or an array");
+        st = SQ_ERR_DECODE;
+    }
     if (st == SQ_OK)
         st = sq_action_from(&ww.action, ar, &ww.w.action, err, errlen);
     if (st == SQ_OK && ww.w.action.exec.code == NULL) {

@@ -203,7 +203,7 @@ SQ_DECODER(sq_tenancy_event);
 
 /* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
  * "pkg/name"), subject: caller, key: caller's API key (handed on as __OW_API_KEY only to an
- * action of caller_ns annotated provide-api-key: true, see sq_work), params: map,
+ * action of caller_ns annotated provide-api-key: true, see sq_work), params: map or array,
  * blocking: bool, wait_ms: int (blocking wait before 202), shared: bool, caller_ns: str,
  * cause?: str}. Replies go to the request's reply subject: a wire error; map{activationId}
  * when queued (non-blocking); or, from the invoker, the activation record (sq_activation)
@@ -211,7 +211,8 @@ SQ_DECODER(sq_tenancy_event);
  * activation, for the invoke of a rule's action); the scheduler passes it on as sq_work.cause. */
 typedef struct sq_invoke {
     char *id, *ns, *name, *subject, *key;
-    msgpack_object params;   /* map; nil when absent */
+    msgpack_object params;   /* map; an array (the action's input as it is, no parameters
+                                merged, as OpenWhisk); nil when absent */
     bool blocking;
     int64_t wait_ms;
     bool shared;             /* the caller does not own ns (see sq_reg_ref) */
@@ -230,7 +231,9 @@ SQ_DECODER(sq_invoke);
  * in the invoker's namespace, the action's path in its `path` annotation). cause: the id of the activation that caused this one ("" when none): the
  * sequence or conductor it is a component of, or the trigger activation whose rule invoked
  * it; caused_by says which ("sequence" or "trigger"). The invoker annotates the record
- * {causedBy: caused_by} and {cause: the id}. */
+ * {causedBy: caused_by} and {cause: the id}. binding?: "ns/binding" when the action was
+ * reached through a package binding (the record is annotated {binding: it}). params may be
+ * an array (a component of a sequence given its predecessor's array result). */
 typedef struct sq_work {
     char *id, *subject, *key, *reply, *cause, *caused_by;
     char *ns;                /* the namespace the record goes to: the caller's ("" on the
@@ -238,7 +241,11 @@ typedef struct sq_work {
     bool blocking;
     int64_t submitted;
     sq_action action;
-    msgpack_object params;
+    msgpack_object params;   /* a map; an array when a sequence passes a component's array
+                                result on (OpenWhisk: no parameters are merged into it) */
+    char *binding;           /* "ns/binding" when the action was invoked through a package
+                                binding (the record's `binding` annotation); NULL or "" (absent
+                                on the wire) otherwise */
 } sq_work;
 void sq_work_encode(const sq_work *m, msgpack_packer *pk);
 SQ_DECODER(sq_work);
@@ -305,7 +312,12 @@ const char *sq_act_status_str(sq_act_status s);
 /* An activation record as the REST API shows it: map{activationId, namespace, name,
  * version, subject, start: int ms, end: int ms, duration: int ms, response: map{status: str,
  * statusCode: int, success: bool, result: any}, logs: [str], annotations: [{key, value}],
- * publish: bool}. Published on SQ_ACTIVATIONS (sq.act.<ns>) and sent to a blocking caller. */
+ * publish: bool, cause?: str}. Published on SQ_ACTIVATIONS (sq.act.<ns>) and sent to a
+ * blocking caller. cause (OpenWhisk's top-level field): the id of the sequence or conductor
+ * this activation is a component of; sq_activation_encode writes it from the annotations of
+ * a record annotated {causedBy: "sequence"} (its {cause} annotation), so every maker of
+ * records (the invoker's for atomic components, the scheduler's for nested compositions)
+ * carries it alike; the decoder reads it (NULL when absent). */
 typedef struct sq_activation {
     char *id, *namespace_, *name, *version, *subject;
     int64_t start, end, duration;
@@ -315,6 +327,7 @@ typedef struct sq_activation {
     size_t nlogs;
     msgpack_object annotations; /* array; nil when absent */
     bool publish;
+    char *cause;                /* decoded only (see above); the encoder does not read it */
 } sq_activation;
 void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
 SQ_DECODER(sq_activation);

@@ -163,6 +163,25 @@ static void pack_summary(msgpack_packer *pk, const msgpack_object *rec)
     sq_mp_kv_obj(pk, "version", sq_mp_get(rec, "version"));
 }
 
+/* The list's name filter, as OpenWhisk's: empty (none), "name" or "pkg/name". */
+static bool name_filter_ok(const char *name)
+{
+    char buf[512], *slash;
+    size_t n = strlen(name);
+    if (n == 0)
+        return true;
+    if (n >= sizeof buf)
+        return false;
+    memcpy(buf, name, n + 1);
+    if ((slash = strchr(buf, '/')) != NULL) {
+        *slash = '\0';
+        if (!sq_name_valid(buf))
+            return false;
+        return sq_name_valid(slash + 1); /* a second '/' is not a valid name character */
+    }
+    return sq_name_valid(buf);
+}
+
 void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     msgpack_zone z;
@@ -193,6 +212,15 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
                              "The value '%lld' is not greater than or equal to 0 for activations.",
                              (long long)q.skip);
+        goto out;
+    }
+    if (!name_filter_ok(q.name)) {
+        bool printable = strlen(q.name) <= 200;
+        for (const char *c = q.name; printable && *c; c++)
+            printable = *c >= 0x20 && *c < 0x7f;
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "Parameter may be a 'simple' name or 'package-name/simple' name: %s",
+                             printable ? q.name : "(not shown)");
         goto out;
     }
     if (q.count) {

@@ -303,6 +303,48 @@ static bool seen_in_batch(act_writer *w, batch *b, const char *id, size_t n)
     }
 }
 
+/* The name the list's `name` filter matches, as OpenWhisk's activations view keys it: "pkg/name"
+ * for an action in a package (from the record's `path` annotation "ns/pkg/name", or an older
+ * record's namespace "ns/pkg"), the name otherwise. NULL: out of memory. */
+static const char *filter_name(const sq_activation *a, msgpack_zone *z)
+{
+    const char *pkg = NULL, *slash, *end;
+    size_t npkg = 0;
+    if ((slash = strchr(a->namespace_, '/')) != NULL) {
+        pkg = slash + 1;
+        npkg = strlen(pkg);
+    } else if (a->annotations.type == MSGPACK_OBJECT_ARRAY) {
+        for (uint32_t i = 0; i < a->annotations.via.array.size; i++) {
+            const msgpack_object *e = &a->annotations.via.array.ptr[i];
+            const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value");
+            if (k == NULL || k->type != MSGPACK_OBJECT_STR || k->via.str.size != 4 ||
+                memcmp(k->via.str.ptr, "path", 4) != 0 || v == NULL || v->type != MSGPACK_OBJECT_STR)
+                continue;
+            /* "ns/pkg/name": the middle segment when there are exactly three */
+            const char *s = v->via.str.ptr, *e1 = memchr(s, '/', v->via.str.size);
+            end = s + v->via.str.size;
+            if (e1 != NULL) {
+                const char *e2 = memchr(e1 + 1, '/', (size_t)(end - e1 - 1));
+                if (e2 != NULL && e2 > e1 + 1 && memchr(e2 + 1, '/', (size_t)(end - e2 - 1)) == NULL) {
+                    pkg = e1 + 1;
+                    npkg = (size_t)(e2 - e1 - 1);
+                }
+            }
+            break;
+        }
+    }
+    if (pkg == NULL || npkg == 0)
+        return a->name;
+    size_t n = strlen(a->name);
+    char *out = msgpack_zone_malloc(z, npkg + 1 + n + 1);
+    if (out == NULL)
+        return NULL;
+    memcpy(out, pkg, npkg);
+    out[npkg] = '/';
+    memcpy(out + npkg + 1, a->name, n + 1);
+    return out;
+}
+
 /* Decodes the fetched messages of b into its rows. */
 static void process(act_writer *w, batch *b)
 {
@@ -347,7 +389,12 @@ static void process(act_writer *w, batch *b)
             natsMsg_Ack(m, NULL);
             continue;
         }
-        b->rows[b->n] = (act_row){ .id = a->id, .ns = ns, .name = a->name, .start = a->start,
+        const char *fname = filter_name(a, &b->zone);
+        if (fname == NULL) {
+            natsMsg_NakWithDelay(m, NAK_DELAY_MS, NULL);
+            continue;
+        }
+        b->rows[b->n] = (act_row){ .id = a->id, .ns = ns, .name = fname, .start = a->start,
                                    .end = a->end, .status = (int)a->status, .a = a,
                                    .record = natsMsg_GetData(m), .len = (size_t)natsMsg_GetDataLength(m) };
         if (seen_in_batch(w, b, a->id, b->n)) {

@@ -277,7 +277,8 @@ done:
 /* ---- get, resolve ------------------------------------------------------------------------- */
 
 /* get and resolve: resolve always carries the code (the scheduler runs it) and, for a
- * trigger, the trigger's rules (the firing needs them). */
+ * trigger, the trigger's rules (the firing needs them); get shows a trigger's rules when it
+ * has any. */
 static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
 {
     msgpack_zone z;
@@ -326,9 +327,11 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
         reg_trigger t;
         reg_rule *rules;
         size_t n;
-        if ((st = reg_store_get_trigger(ctx->store, req.ns, base, resolve, &z, &t, &rules,
+        /* GET shows the rules map as OpenWhisk's trigger document does once a rule links
+         * it (a trigger no rule ever named has none); resolve always carries it */
+        if ((st = reg_store_get_trigger(ctx->store, req.ns, base, true, &z, &t, &rules,
                                         &n)) == SQ_OK)
-            reg_trigger_encode(&t, rules, n, resolve, reply_start(&r));
+            reg_trigger_encode(&t, rules, n, resolve || n > 0, reply_start(&r));
         break;
     }
     case K_RULE: {

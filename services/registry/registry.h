@@ -145,9 +145,10 @@ sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena
                           reg_patch *out, char *err, size_t errlen);
 
 /* The action that results from applying p: to nothing (old NULL: create, version 0.0.1,
- * exec required) or to old (update: fields given replace the old ones — parameters and
- * annotations as a whole —, limits merge per field, annotations left out are kept minus
- * delAnnotations, the version's patch number goes up). The annotation {exec: kind} is
+ * exec required) or to old (update: fields given replace the old ones — parameters as a
+ * whole —, limits merge per field, annotations merge: the old ones minus delAnnotations,
+ * then the given ones over them; parameters left out are kept, but not those of a sequence
+ * that becomes code; the version's patch number goes up). The annotation {exec: kind} is
  * always set. path is "ns" or "ns/pkg"; updated = now. Everything new goes into ar.
  * SQ_ERR_BAD_REQUEST with err. */
 sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *path,

@@ -1,9 +1,10 @@
 /* The registry's rules for entities, without SQL or NATS: names and references, what a PUT
  * body of each kind may hold (the checks OpenWhisk's WhiskActionPut, WhiskPackagePut,
  * WhiskTriggerPut and WhiskRulePut deserialisers make) and how a PUT applies to what is
- * stored (OpenWhisk's update semantics: fields given replace the old ones — parameters and
- * annotations as a whole —, fields left out keep their value, action limits merge per field,
- * the version's patch number goes up). Messages in err are shown to the user by the gateway,
+ * stored (OpenWhisk's update semantics: fields given replace the old ones — parameters as a
+ * whole, and annotations of packages, triggers and rules —, an action's annotations merge
+ * into its old ones, fields left out keep their value, action limits merge per field, the
+ * version's patch number goes up). Messages in err are shown to the user by the gateway,
  * so they use JSON's words (object, array) and OpenWhisk's phrasing. */
 #include "registry.h"
 
@@ -436,6 +437,38 @@ static sq_status parse_limit(const msgpack_object *limits, const char *key, int6
     return SQ_OK;
 }
 
+static bool key_is(const msgpack_object *k, const char *s, size_t n);
+
+/* An action's limits may only name what Squall honours: a key it would drop (OpenWhisk's
+ * instances, a typo) is refused rather than silently ignored; null there gives nothing. */
+static sq_status check_limit_keys(const msgpack_object *limits, char *err, size_t errlen)
+{
+    static const char *const known[] = { "timeout", "memory", "logs", "concurrency" };
+    for (uint32_t i = 0; i < limits->via.map.size; i++) {
+        const msgpack_object *k = &limits->via.map.ptr[i].key;
+        bool ok = false;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return bad(err, errlen, "limits keys must be strings");
+        if (limits->via.map.ptr[i].val.type == MSGPACK_OBJECT_NIL)
+            continue;
+        for (size_t j = 0; j < sizeof known / sizeof known[0] && !ok; j++)
+            ok = key_is(k, known[j], strlen(known[j]));
+        if (!ok) {
+            char name[65];
+            size_t n = k->via.str.size > 64 ? 64 : k->via.str.size;
+            for (size_t j = 0; j < n; j++) {
+                unsigned char c = (unsigned char)k->via.str.ptr[j];
+                name[j] = isalnum(c) || c == '_' || c == '-' ? (char)c : '?';
+            }
+            name[n] = '\0';
+            return bad(err, errlen,
+                       "limits.%s is not supported (known limits: timeout, memory, logs, "
+                       "concurrency)", name);
+        }
+    }
+    return SQ_OK;
+}
+
 sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena_t *ar,
                           reg_patch *out, char *err, size_t errlen)
 {
@@ -473,6 +506,8 @@ sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena
     if ((v = field(entity, "limits")) != NULL) {
         if (v->type != MSGPACK_OBJECT_MAP)
             return bad(err, errlen, "limits must be an object");
+        if ((st = check_limit_keys(v, err, errlen)) != SQ_OK)
+            return st;
         if ((st = parse_limit(v, "timeout", REG_TIMEOUT_MIN, REG_TIMEOUT_MAX, " milliseconds",
                               &out->has_timeout, &out->limits.timeout, err, errlen)) != SQ_OK ||
             (st = parse_limit(v, "memory", REG_MEMORY_MIN, REG_MEMORY_MAX, " MB",
@@ -642,23 +677,34 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
         return SQ_ERR_NOMEM;
     out->exec = p->has_exec ? p->exec : old->exec;
 
-    /* parameters: replaced as a whole when given (duplicate keys collapse, last wins) */
+    /* parameters, as OpenWhisk's updateWhiskAction: replaced as a whole when given
+     * (duplicate keys collapse, last wins); left out, the old ones are kept, except when a
+     * sequence becomes an action of code (a sequence's parameters do not leak into it).
+     * OpenWhisk also drops the parameters given to a sequence (it keeps only its own
+     * `_actions` there); Squall keeps the replace-when-given rule for sequences. */
+    bool was_sequence = old != NULL && old->exec.kind != NULL && strcmp(old->exec.kind, "sequence") == 0;
+    bool is_seq = p->has_exec && p->exec.kind != NULL && strcmp(p->exec.kind, "sequence") == 0;
     const msgpack_object *base_params = p->has_parameters ? &p->parameters
-                                        : old ? &old->parameters : &empty_array;
+                                        : old == NULL ? &empty_array
+                                        : was_sequence && p->has_exec && !is_seq ? &empty_array
+                                        : &old->parameters;
     if ((st = kv_init(&params, array_len(base_params), ar)) != SQ_OK)
         return st;
     kv_set_all(&params, base_params, NULL, 0);
     out->parameters = array_obj(&params);
 
-    /* annotations: the given ones, or the old ones, minus delAnnotations; on create
-     * provide-api-key: false unless given; then the exec kind (OpenWhisk's `annotations ++
-     * execAnnotation(exec)`) */
-    base_annots = p->has_annotations ? &p->annotations : old ? &old->annotations : &empty_array;
-    if ((st = kv_init(&annots, array_len(base_annots) + 2, ar)) != SQ_OK ||
+    /* annotations, as OpenWhisk's updateWhiskAction: the old ones minus delAnnotations,
+     * then the given ones over them (a given key replaces its value, the others stay); on
+     * create the given ones and provide-api-key: false unless given; then the exec kind
+     * (OpenWhisk's `annotations ++ execAnnotation(exec)`) */
+    const msgpack_object *given = p->has_annotations ? &p->annotations : &empty_array;
+    base_annots = old ? &old->annotations : &empty_array;
+    if ((st = kv_init(&annots, array_len(base_annots) + array_len(given) + 2, ar)) != SQ_OK ||
         (st = kv_entry("exec", str_obj(out->exec.kind), ar, &exec_kv)) != SQ_OK)
         return st;
     kv_set_all(&annots, base_annots, p->del_annotations, p->ndel);
-    if (old == NULL && !reg_kv_has(base_annots, "provide-api-key")) {
+    kv_set_all(&annots, given, NULL, 0);
+    if (old == NULL && !reg_kv_has(given, "provide-api-key")) {
         /* as OpenWhisk: a new action gets no API key unless it asks for one */
         msgpack_object no = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = false }, pak;
         if ((st = kv_entry("provide-api-key", no, ar, &pak)) != SQ_OK)

@@ -160,7 +160,8 @@ sq_status sched_flight_add(sched *s, const sched_flight_info *info, sched_ns *n,
                            int64_t mem_mb, bool blocking, const char *reply, int64_t deadline_ms)
 {
     sched_flights *f = s->flights;
-    const char *strs[] = { info->ns, info->name, info->version, info->subject, info->kind, info->path, info->cause };
+    const char *strs[] = { info->ns, info->name, info->version, info->subject, info->kind, info->path, info->cause,
+                           info->caused_by, info->binding };
     size_t need = 0;
     flight *x, **pp;
     char *p;
@@ -194,6 +195,8 @@ sq_status sched_flight_add(sched *s, const sched_flight_info *info, sched_ns *n,
     x->info.kind = put_str(&p, info->kind);
     x->info.path = put_str(&p, info->path);
     x->info.cause = put_str(&p, info->cause);
+    x->info.caused_by = put_str(&p, info->caused_by);
+    x->info.binding = put_str(&p, info->binding);
 
     pthread_mutex_lock(&f->lock);
     pp = slot_of(f, x->id);

@@ -68,12 +68,31 @@ bool sched_params_overridden(const sched_entry *e, const msgpack_object *top)
     return false;
 }
 
+const char *sched_binding_of(const char *ns, const char *name, const sq_action *a, char *buf,
+                             size_t len)
+{
+    const char *slash = strchr(name, '/');
+    int n;
+    if (slash == NULL || a->namespace_ == NULL)
+        return NULL;
+    n = snprintf(buf, len, "%s/%.*s", ns, (int)(slash - name), name);
+    if (n < 0 || (size_t)n >= len || strcmp(buf, a->namespace_) == 0)
+        return NULL;
+    return buf;
+}
+
 bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_object *top,
                         msgpack_object *out)
 {
     uint32_t ntop = top->type == MSGPACK_OBJECT_MAP ? top->via.map.size : 0, n = 0;
     msgpack_object_kv *kv;
 
+    /* an array (a sequence passing a component's array result on) goes as it is: OpenWhisk
+     * merges no parameters into it */
+    if (top->type == MSGPACK_OBJECT_ARRAY) {
+        *out = *top;
+        return true;
+    }
     if (ntop == 0) {
         *out = e->defaults_map;
         return true;
@@ -204,8 +223,8 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     sched_flight_info info;
     msgpack_packer pk;
     natsMsg *wire = NULL;
-    char err[512] = "", path[600];
-    const char *reply, *caller_ns;
+    char err[512] = "", path[600], bbuf[600];
+    const char *reply, *caller_ns, *binding;
     size_t len = (size_t)natsMsg_GetDataLength(msg);
     int64_t now;
     sq_status st;
@@ -254,11 +273,14 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     action_path(&e->action, path, sizeof path);
+    binding = sched_binding_of(inv.ns, inv.name, &e->action, bbuf, sizeof bbuf);
     /* the record goes to the caller's namespace; `path` says whose action ran */
     info = (sched_flight_info){ .id = inv.id, .ns = caller_ns, .name = e->action.name,
                                 .version = e->action.version, .subject = inv.subject,
                                 .kind = e->action.exec.kind, .path = path,
-                                .cause = inv.cause != NULL ? inv.cause : "", .limits = e->action.limits };
+                                .cause = inv.cause != NULL ? inv.cause : "", .limits = e->action.limits,
+                                .caused_by = inv.cause != NULL && inv.cause[0] ? "trigger" : "",
+                                .binding = binding };
     now = sched_mono_ms();
 
     if (e->sequence || e->conductor) {
@@ -302,6 +324,7 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     work.action = e->action;
     work.cause = inv.cause != NULL ? inv.cause : ""; /* a trigger's rule: the trigger activation */
     work.caused_by = work.cause[0] != '\0' ? "trigger" : "";
+    work.binding = (char *)binding;
     buf_reset(w, &pk);
     sq_work_encode(&work, &pk);
 

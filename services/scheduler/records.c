@@ -57,22 +57,20 @@ void sched_error_to(sched *s, const char *subject, sq_status st, const char *mes
     msgpack_sbuffer_destroy(&sb);
 }
 
-static void annotation_str(msgpack_packer *pk, const char *key, const char *value)
-{
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_str(pk, "value", value);
-}
-
 void sched_record_internal(msgpack_packer *pk, const sched_flight_info *info, int64_t start_ms,
                            const char *why)
 {
     int64_t end = sq_now_ms();
     bool caused = info->cause != NULL && info->cause[0] != '\0';
+    const char *caused_by = !caused ? NULL
+                            : info->caused_by != NULL && info->caused_by[0] ? info->caused_by : "sequence";
+    /* OpenWhisk's top-level cause: only a composition's component has one */
+    bool top_cause = caused && strcmp(caused_by, "sequence") == 0;
+    sq_act_annots an = SQ_ACT_ANNOTS_INIT;
 
     if (end < start_ms)
         end = start_ms;
-    msgpack_pack_map(pk, 12);
+    msgpack_pack_map(pk, 12 + (top_cause ? 1 : 0));
     sq_mp_kv_str(pk, "activationId", info->id);
     sq_mp_kv_str(pk, "namespace", info->ns);
     sq_mp_kv_str(pk, "name", info->name);
@@ -92,18 +90,14 @@ void sched_record_internal(msgpack_packer *pk, const sched_flight_info *info, in
     sq_mp_pack_str(pk, "logs");
     msgpack_pack_array(pk, 0);
     sq_mp_pack_str(pk, "annotations");
-    msgpack_pack_array(pk, 3 + (caused ? 1 : 0));
-    annotation_str(pk, "path", info->path);
-    annotation_str(pk, "kind", info->kind);
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", "limits");
-    sq_mp_pack_str(pk, "value");
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_int(pk, "timeout", info->limits.timeout);
-    sq_mp_kv_int(pk, "memory", info->limits.memory);
-    sq_mp_kv_int(pk, "logs", info->limits.logs);
-    sq_mp_kv_int(pk, "concurrency", info->limits.concurrency);
-    if (caused)
-        annotation_str(pk, "causedBy", "sequence");
+    an.path = info->path;
+    an.kind = info->kind;
+    an.limits = &info->limits;
+    an.binding = info->binding != NULL && info->binding[0] ? info->binding : NULL;
+    an.caused_by = caused_by;
+    an.cause = caused ? info->cause : NULL;
+    sq_act_annots_encode(&an, pk);
     sq_mp_kv_bool(pk, "publish", false);
+    if (top_cause)
+        sq_mp_kv_str(pk, "cause", info->cause);
 }

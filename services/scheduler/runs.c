@@ -62,7 +62,7 @@ void sched_run_begin(sched *s, const sched_flight_info *info, int64_t start_ms)
     if (kv == NULL)
         return;
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 11);
+    msgpack_pack_map(&pk, 13);
     sq_mp_kv_str(&pk, "owner", s->self);
     sq_mp_kv_int(&pk, "start", start_ms);
     sq_mp_kv_str(&pk, "ns", info->ns);
@@ -74,6 +74,8 @@ void sched_run_begin(sched *s, const sched_flight_info *info, int64_t start_ms)
     sq_mp_kv_int(&pk, "memory", info->limits.memory);
     sq_mp_kv_int(&pk, "logs", info->limits.logs);
     sq_mp_kv_str(&pk, "cause", info->cause ? info->cause : "");
+    sq_mp_kv_str(&pk, "caused_by", info->caused_by ? info->caused_by : "");
+    sq_mp_kv_str(&pk, "binding", info->binding ? info->binding : "");
     if ((st = kvStore_Put(NULL, kv, info->id, sb.data, (int)sb.size)) != NATS_OK)
         sq_warn("could not note composition \"%s\": %s (it is not recorded should this copy stop)",
                 info->id, natsStatus_GetText(st));
@@ -89,8 +91,9 @@ void sched_run_end(sched *s, const char *id)
 /* Records the orphan composition `key` (value v) as lost. */
 static void orphan(sched *s, const char *key, const msgpack_object *v)
 {
-    char *f[7] = { 0 };
-    static const char *const names[7] = { "ns", "name", "version", "subject", "path", "cause", "owner" };
+    char *f[9] = { 0 };
+    static const char *const names[9] = { "ns", "name", "version", "subject", "path", "cause", "owner",
+                                           "caused_by", "binding" };
     msgpack_zone z;
     sched_flight_info info;
     msgpack_sbuffer sb;
@@ -100,7 +103,7 @@ static void orphan(sched *s, const char *key, const msgpack_object *v)
     bool dup = false;
 
     msgpack_zone_init(&z, 512);
-    for (int i = 0; i < 7; i++)
+    for (int i = 0; i < 9; i++)
         f[i] = (o = sq_mp_get(v, names[i])) != NULL ? sq_mp_strdup(&z, o) : NULL;
     if ((o = sq_mp_get(v, "start")) != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
         start = (int64_t)o->via.u64;
@@ -112,6 +115,9 @@ static void orphan(sched *s, const char *key, const msgpack_object *v)
     info.subject = f[3];
     info.path = f[4] ? f[4] : "";
     info.cause = f[5];
+    /* a note written before caused_by was kept: a topmost composition's cause is a trigger's */
+    info.caused_by = f[7] ? f[7] : f[5] && f[5][0] ? "trigger" : "";
+    info.binding = f[8];
     info.kind = "sequence";
     info.limits = SQ_LIMITS_DEFAULT;
     if ((o = sq_mp_get(v, "timeout")) != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)

@@ -217,6 +217,8 @@ bool sched_invokers_durable(sched_invokers *iv, int slot, char *out, size_t outl
 typedef struct sched_flight_info {
     const char *id, *ns, *name, *version, *subject, *kind, *path, *cause;
     sq_limits limits;
+    const char *caused_by;  /* "sequence" | "trigger" when cause is set; NULL or "" otherwise */
+    const char *binding;    /* "ns/binding" when invoked through a binding; NULL or "" */
 } sched_flight_info;
 
 typedef struct sched_flights sched_flights;
@@ -321,6 +323,11 @@ void sched_worker_fini(sched_worker *w);
 bool sched_params_overridden(const sched_entry *e, const msgpack_object *top);
 /* The action's parameters with top on top, as one map pointing into top and e (both must
  * outlive out); extra pairs go into zone. false when out of memory. */
+/* "ns/binding" into buf when action a (resolved from ns and name "pkg/name") was reached
+ * through the package binding ns/pkg (its namespace is then the bound package's path, not
+ * "ns/pkg"); NULL otherwise. */
+const char *sched_binding_of(const char *ns, const char *name, const sq_action *a, char *buf,
+                             size_t len);
 bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_object *top,
                         msgpack_object *out);
 

@@ -23,9 +23,15 @@
  *
  * The composition's own record has the invoke's activation id, its logs are the ids of the
  * component (and conductor) activations in order, its duration the sum of theirs, its
- * response the last one's; annotations: topmost, path, kind "sequence", limits (memory: the
- * largest of the components), conductor: true for a conductor, causedBy for a nested one.
- * It is published on SQ_ACTIVATIONS and, for a waiting caller, sent to the caller.
+ * response the last one's (any JSON value: an array result passes on as the next
+ * component's input, as in OpenWhisk, with no parameters merged into it); annotations
+ * (sq_act_annots_encode): topmost, path, conductor: true for a conductor, kind "sequence",
+ * limits (memory: the largest of the components), binding when invoked through a package
+ * binding, waitTime (from the invoke's arrival here to the run's start), causedBy and cause
+ * for a nested one ("sequence": it also carries OpenWhisk's top-level `cause`) or one a
+ * rule invoked ("trigger"). Components get cause = the run's id and the binding they were
+ * reached through in their work. It is published on SQ_ACTIVATIONS and, for a waiting
+ * caller, sent to the caller.
  *
  * Threads: component replies arrive on one nats.c thread, which only finds the run and
  * queues the record; seq_workers threads do the work (registry lookups included). A run
@@ -60,7 +66,9 @@ struct run {
     root *root;
     sched_entry *e;         /* the sequence or conductor action */
     char id[33];
-    char cause[33];         /* the parent's id */
+    char cause[33];         /* the parent's id, or the trigger activation's (topmost) */
+    const char *caused_by;  /* "sequence" (nested), "trigger", or NULL */
+    char binding[600];      /* "ns/binding" when reached through a binding; "" otherwise */
     bool topmost, conductor;
     char *reply;            /* the waiting caller (topmost only), or NULL */
     char *caller_ns, *subject, *key;
@@ -69,6 +77,7 @@ struct run {
     msgpack_sbuffer state;  /* conductor: the packed state map (size 0: none) */
     char **logs;
     size_t nlogs, caplogs;
+    int64_t accepted_ms;    /* when the scheduler took the composition on */
     int64_t start_ms, duration, max_memory;
     run *wnext;             /* chain of the waiting table */
     char waiting[33];       /* the component activation this run waits for */
@@ -160,7 +169,8 @@ static void run_free(run *r)
 }
 
 static run *run_new(run *parent, sched_entry *e, const char *id, const char *caller_ns,
-                    const char *subject, const char *key, const char *reply)
+                    const char *subject, const char *key, const char *reply, const char *cause,
+                    const char *binding)
 {
     run *r = calloc(1, sizeof *r);
     if (r == NULL)
@@ -172,13 +182,19 @@ static run *run_new(run *parent, sched_entry *e, const char *id, const char *cal
     r->conductor = !e->sequence;
     r->awaiting_conductor = r->conductor;
     snprintf(r->id, sizeof r->id, "%s", id);
-    if (parent)
+    if (parent) {
         snprintf(r->cause, sizeof r->cause, "%s", parent->id);
+        r->caused_by = "sequence";
+    } else if (cause != NULL && cause[0] != '\0') {
+        snprintf(r->cause, sizeof r->cause, "%s", cause);
+        r->caused_by = "trigger";
+    }
+    snprintf(r->binding, sizeof r->binding, "%s", binding ? binding : "");
     r->caller_ns = strdup(caller_ns);
     r->subject = strdup(subject ? subject : "");
     r->key = strdup(key ? key : "");
     r->reply = reply && *reply ? strdup(reply) : NULL;
-    r->start_ms = sq_now_ms();
+    r->start_ms = r->accepted_ms = sq_now_ms();
     r->max_memory = e->action.limits.memory;
     if (r->root == NULL || r->caller_ns == NULL || r->subject == NULL || r->key == NULL ||
         (reply && *reply && r->reply == NULL)) {
@@ -207,20 +223,6 @@ static bool add_log(run *r, const char *id)
     return true;
 }
 
-static void annotation_str(msgpack_packer *pk, const char *key, const char *value)
-{
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_str(pk, "value", value);
-}
-
-static void annotation_bool(msgpack_packer *pk, const char *key, bool value)
-{
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_bool(pk, "value", value);
-}
-
 static void complete(sched *s, run *r, sq_act_status status, const msgpack_object *result);
 
 /* Ends r with an error response carrying message. */
@@ -247,52 +249,55 @@ static void component_done(sched *s, run *r, const char *data, size_t len);
 /* Writes r's record, answers its caller (or its parent), frees it. */
 static void complete(sched *s, run *r, sq_act_status status, const msgpack_object *result)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
+    msgpack_sbuffer sb, asb;
+    msgpack_packer pk, apk;
+    msgpack_zone z;
     char path[600];
     int64_t end = sq_now_ms();
     bool dup = false;
     const sq_action *a = &r->e->action;
     run *parent = r->parent;
+    sq_act_annots an = SQ_ACT_ANNOTS_INIT;
+    sq_limits limits = a->limits;
+    sq_activation rec;
 
+    memset(&rec, 0, sizeof rec);
     snprintf(path, sizeof path, "%s/%s", a->namespace_, a->name);
+    /* the annotations, as OpenWhisk's sequence and conductor records have them */
+    an.composition = true;
+    an.topmost = r->topmost;
+    an.conductor = r->conductor;
+    an.path = path;
+    an.kind = "sequence";
+    limits.memory = r->max_memory;
+    an.limits = &limits;
+    an.binding = r->binding[0] ? r->binding : NULL;
+    an.wait_time = r->start_ms > r->accepted_ms ? r->start_ms - r->accepted_ms : 0;
+    an.caused_by = r->caused_by;
+    an.cause = r->caused_by ? r->cause : NULL;
+    sq_proto_buf_init(&asb, &apk);
+    sq_act_annots_encode(&an, &apk);
+    msgpack_zone_init(&z, 1024);
+    if (sq_mp_unpack(asb.data, asb.size, &z, &rec.annotations) != SQ_OK)
+        rec.annotations.type = MSGPACK_OBJECT_NIL;
+    rec.id = r->id;
+    rec.namespace_ = r->caller_ns; /* the caller's; `path` names the action */
+    rec.name = a->name;
+    rec.version = a->version;
+    rec.subject = r->subject;
+    rec.start = r->start_ms;
+    rec.end = end > r->start_ms ? end : r->start_ms;
+    rec.duration = r->duration;
+    rec.status = status;
+    rec.result = *result;
+    rec.logs = r->logs;
+    rec.nlogs = r->nlogs;
+    rec.publish = false;
+    /* a nested composition's record carries the top-level cause (from its annotations) */
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 12);
-    sq_mp_kv_str(&pk, "activationId", r->id);
-    sq_mp_kv_str(&pk, "namespace", r->caller_ns); /* the caller's; `path` names the action */
-    sq_mp_kv_str(&pk, "name", a->name);
-    sq_mp_kv_str(&pk, "version", a->version);
-    sq_mp_kv_str(&pk, "subject", r->subject);
-    sq_mp_kv_int(&pk, "start", r->start_ms);
-    sq_mp_kv_int(&pk, "end", end > r->start_ms ? end : r->start_ms);
-    sq_mp_kv_int(&pk, "duration", r->duration);
-    sq_mp_pack_str(&pk, "response");
-    msgpack_pack_map(&pk, 4);
-    sq_mp_kv_str(&pk, "status", sq_act_status_str(status));
-    sq_mp_kv_int(&pk, "statusCode", status);
-    sq_mp_kv_bool(&pk, "success", status == SQ_ACT_SUCCESS);
-    sq_mp_kv_obj(&pk, "result", result);
-    sq_mp_pack_str(&pk, "logs");
-    msgpack_pack_array(&pk, r->nlogs);
-    for (size_t i = 0; i < r->nlogs; i++)
-        sq_mp_pack_str(&pk, r->logs[i]);
-    sq_mp_pack_str(&pk, "annotations");
-    msgpack_pack_array(&pk, 4 + (r->conductor ? 1 : 0) + (r->topmost ? 0 : 1));
-    annotation_bool(&pk, "topmost", r->topmost);
-    annotation_str(&pk, "path", path);
-    if (r->conductor)
-        annotation_bool(&pk, "conductor", true);
-    annotation_str(&pk, "kind", "sequence");
-    msgpack_pack_map(&pk, 2);
-    sq_mp_kv_str(&pk, "key", "limits");
-    sq_mp_pack_str(&pk, "value");
-    msgpack_pack_map(&pk, 3);
-    sq_mp_kv_int(&pk, "timeout", a->limits.timeout);
-    sq_mp_kv_int(&pk, "memory", r->max_memory);
-    sq_mp_kv_int(&pk, "logs", a->limits.logs);
-    if (!r->topmost)
-        annotation_str(&pk, "causedBy", "sequence");
-    sq_mp_kv_bool(&pk, "publish", false);
+    sq_activation_encode(&rec, &pk);
+    msgpack_sbuffer_destroy(&asb);
+    msgpack_zone_destroy(&z);
 
     if (sched_record_publish(s, r->id, r->caller_ns, sb.data, sb.size, &dup) != SQ_OK)
         sq_error("could not record composition \"%s\" of \"%s\"", r->id, path);
@@ -363,7 +368,8 @@ static bool parse_fqn(const char *s, size_t len, bool relative, const char *call
 }
 
 /* Sends one atomic activation of e on input for r; r then waits for its record. */
-static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object *input)
+static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object *input,
+                          const char *binding)
 {
     sched_target t;
     sched_flight_info info;
@@ -400,6 +406,7 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     work.action = e->action;
     work.cause = r->id;
     work.caused_by = "sequence";
+    work.binding = (char *)binding;
     sq_proto_buf_init(&sb, &pk);
     sq_work_encode(&work, &pk);
     msgpack_zone_destroy(&z);
@@ -407,7 +414,8 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     info = (sched_flight_info){ .id = id, .ns = r->caller_ns, .name = e->action.name,
                                 .version = e->action.version, .subject = r->subject,
                                 .kind = e->action.exec.kind, .path = path, .cause = r->id,
-                                .limits = e->action.limits };
+                                .limits = e->action.limits, .caused_by = "sequence",
+                                .binding = binding };
     if (e->action.limits.memory > r->max_memory)
         r->max_memory = e->action.limits.memory;
     if (sched_flight_add(s, &info, NULL, t.slot, e->action.limits.memory, true, reply,
@@ -432,14 +440,18 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     sq_debug("component \"%s\" of composition \"%s\" sent to \"%s\"", id, r->id, t.run);
 }
 
-/* Runs component e of r on input: an atomic action, or a nested composition. */
-static void dispatch(sched *s, run *r, sched_entry *e, const msgpack_object *input)
+/* Runs component e of r on input: an atomic action, or a nested composition. e was
+ * resolved from ns and name (to tell a binding). */
+static void dispatch(sched *s, run *r, sched_entry *e, const msgpack_object *input,
+                     const char *ns, const char *name)
 {
+    char bbuf[600];
+    const char *binding = sched_binding_of(ns, name, &e->action, bbuf, sizeof bbuf);
     if (e->sequence || e->conductor) {
         char id[33];
         run *child;
         sq_id_new(id);
-        if ((child = run_new(r, e, id, r->caller_ns, r->subject, r->key, NULL)) == NULL) {
+        if ((child = run_new(r, e, id, r->caller_ns, r->subject, r->key, NULL, NULL, binding)) == NULL) {
             fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
             return;
         }
@@ -447,7 +459,7 @@ static void dispatch(sched *s, run *r, sched_entry *e, const msgpack_object *inp
         return;
     }
     r->root->atomic++;
-    invoke_atomic(s, r, e, input);
+    invoke_atomic(s, r, e, input, binding);
 }
 
 /* The next component of sequence r on input, or the end. */
@@ -484,7 +496,7 @@ static void seq_next(sched *s, run *r, const msgpack_object *input, const msgpac
         fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
         return;
     }
-    dispatch(s, r, e, input);
+    dispatch(s, r, e, input, ns, name);
     sched_entry_unref(e);
 }
 
@@ -497,7 +509,7 @@ static void conductor_next(sched *s, run *r, const msgpack_object *input)
     }
     r->root->secondary++;
     r->awaiting_conductor = true;
-    invoke_atomic(s, r, r->e, input);
+    invoke_atomic(s, r, r->e, input, r->binding[0] ? r->binding : NULL);
 }
 
 /* Starts r on its input. */
@@ -593,7 +605,7 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
         msgpack_pack_map(&pk, 0);
     r->awaiting_conductor = false;
     if (sq_mp_unpack(sb.data, sb.size, z, &input) == SQ_OK)
-        dispatch(s, r, e, &input);
+        dispatch(s, r, e, &input, ns, name);
     else
         fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
     sched_entry_unref(e);
@@ -687,7 +699,10 @@ static void component_done(sched *s, run *r, const char *data, size_t len)
         if (a.status != SQ_ACT_SUCCESS)
             complete(s, r, a.status, &a.result);
         else
-            seq_next(s, r, a.result.type == MSGPACK_OBJECT_MAP ? &a.result : &empty, &a.result, a.status);
+            seq_next(s, r,
+                     a.result.type == MSGPACK_OBJECT_MAP || a.result.type == MSGPACK_OBJECT_ARRAY
+                         ? &a.result : &empty,
+                     &a.result, a.status);
     } else if (r->awaiting_conductor) {
         if (a.status != SQ_ACT_SUCCESS)
             complete(s, r, a.status, &a.result);
@@ -735,6 +750,9 @@ static void *worker(void *arg)
             msgpack_zone z;
             msgpack_object input;
             msgpack_zone_init(&z, 1024);
+            /* a topmost run starts when a worker takes it up: the wait before is its
+               waitTime */
+            j->r->start_ms = sq_now_ms();
             if (sq_mp_unpack(j->input.data, j->input.size, &z, &input) == SQ_OK)
                 step(s, j->r, &input);
             else
@@ -787,13 +805,15 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const ms
 
     if (j == NULL)
         return SQ_ERR_NOMEM;
-    if ((r = run_new(NULL, e, inv->id, caller_ns, inv->subject, inv->key, reply)) == NULL) {
+    char bbuf[600];
+    const char *binding = sched_binding_of(inv->ns, inv->name, &e->action, bbuf, sizeof bbuf);
+    if ((r = run_new(NULL, e, inv->id, caller_ns, inv->subject, inv->key, reply, inv->cause, binding)) == NULL) {
         free(j);
         return SQ_ERR_NOMEM;
     }
     msgpack_sbuffer_init(&j->input);
     msgpack_packer_init(&pk, &j->input, msgpack_sbuffer_write);
-    if (params->type == MSGPACK_OBJECT_MAP)
+    if (params->type == MSGPACK_OBJECT_MAP || params->type == MSGPACK_OBJECT_ARRAY)
         msgpack_pack_object(&pk, *params);
     else
         msgpack_pack_map(&pk, 0);
@@ -802,7 +822,8 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const ms
         char path[600];
         sched_flight_info info = { .id = inv->id, .ns = caller_ns, .name = e->action.name,
                                    .version = e->action.version, .subject = inv->subject, .kind = "sequence",
-                                   .path = path, .cause = inv->cause, .limits = e->action.limits };
+                                   .path = path, .cause = inv->cause, .limits = e->action.limits,
+                                   .caused_by = r->caused_by, .binding = binding };
         snprintf(path, sizeof path, "%s/%s", e->action.namespace_, e->action.name);
         sched_run_begin(s, &info, r->start_ms);
     }

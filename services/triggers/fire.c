@@ -687,10 +687,16 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
         fan_out(w, f, &v, &params, v.ns, out); /* the rules' owner invokes (and is recorded) */
 
     if (v.nrules > 0) {
-        /* the trigger activation; as OpenWhisk, none when no rule is active */
+        /* the trigger activation; as OpenWhisk, none when no rule is active. Its result is
+         * the fired payload as given ({} for none): the trigger's parameters are merged
+         * only into what the rules' actions get */
         sq_activation a = { .id = f->id, .namespace_ = v.ns, .name = v.name, .version = v.version,
-                            .subject = f->subject, .status = SQ_ACT_SUCCESS, .result = params,
+                            .subject = f->subject, .status = SQ_ACT_SUCCESS, .result = f->payload,
                             .publish = false };
+        if (f->payload.type != MSGPACK_OBJECT_MAP) {
+            memset(&a.result, 0, sizeof a.result);
+            a.result.type = MSGPACK_OBJECT_MAP;
+        }
         size_t k = 0;
         a.start = fired_at; /* the record spans the fire until every rule was handed over */
         a.end = sq_now_ms();

@@ -88,7 +88,7 @@ function subjects() {
       valid: { id: ID(), ns: 'guest', name: h.uniqueName('nats_absent'), subject: 'guest', key: env.key, params: {}, blocking: true, wait_ms: 2000 },
       wrong: [
         { id: 5, ns: 'guest', name: 'x', subject: 'guest' },
-        { id: ID(), ns: 'guest', name: 'x', subject: 'guest', params: [1, 2] },
+        { id: ID(), ns: 'guest', name: 'x', subject: 'guest', params: true }, // an array is an input (OpenWhisk)
         { id: ID(), ns: 'guest', name: 'x', subject: 'guest', params: 'p' },
         { id: ID(), ns: 'guest', name: 'x', subject: 'guest', blocking: 'yes' },
         { id: ID(), ns: 'guest', name: 'x', subject: 'guest', wait_ms: 'long' },

@@ -94,7 +94,13 @@ test('an invoker that restarts: its blocking activation is answered and recorded
   assert.ok(Date.now() - t < 3000, `answered ${Date.now() - t} ms after the restart`);
   assert.equal(res.json.response.status, 'whisk internal error', h.show(res));
   assert.equal(res.json.activationId, received[0].id);
-  await expectInternalErrorRecord(res.json.activationId);
+  const rec = await expectInternalErrorRecord(res.json.activationId);
+  // the lost record's annotations are shaped as the invoker's (proto's sq_act_annots)
+  assert.deepEqual(h.annotation(rec, 'limits'), { timeout: 60000, memory: 128, logs: 10, concurrency: 1 }, JSON.stringify(rec));
+  assert.equal(h.annotation(rec, 'path'), `guest/${action}`);
+  assert.equal(h.annotation(rec, 'kind'), 'nodejs:20');
+  assert.equal(h.annotation(rec, 'causedBy'), undefined, 'an invoke of its own has no causedBy');
+  assert.equal(rec.cause, undefined);
 });
 
 test('an invoker that stops: taken out within the TTL, blocking work answered, queued work moved', { timeout: 120000 }, async () => {

@@ -149,9 +149,10 @@ test('provide-api-key: false by default on create; true gives the caller its own
   assert.equal(h.annotation(dflt, 'provide-api-key'), false, JSON.stringify(dflt.annotations));
   let res = h.expectStatus(await as(A, 'POST', '/namespaces/_/actions/nokey?blocking=true', {}), 200);
   assert.equal(res.json.response.result.env.__OW_API_KEY, undefined, JSON.stringify(res.json.response.result));
-  // an update that does not name it does not add it
+  // an update that does not name it keeps it as it was (annotations merge, as OpenWhisk's)
   const upd = await ok(A, 'PUT', '/namespaces/_/actions/nokey?overwrite=true', { annotations: [{ key: 'x', value: 1 }] });
-  assert.equal(h.annotation(upd, 'provide-api-key'), undefined, JSON.stringify(upd.annotations));
+  assert.equal(h.annotation(upd, 'provide-api-key'), false, JSON.stringify(upd.annotations));
+  assert.equal(h.annotation(upd, 'x'), 1, JSON.stringify(upd.annotations));
 
   const own = await ok(A, 'PUT', '/namespaces/_/actions/withkey', {
     exec: { kind: 'nodejs:20', code: ENV_CODE }, annotations: [{ key: 'provide-api-key', value: true }],

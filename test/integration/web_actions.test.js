@@ -284,8 +284,9 @@ test('actions in packages, web sequences, and an update that withdraws web-expor
   r = await web(`guest/default/${seq}.json?v=5`);
   assert.equal(r.status, 200, r.show);
   assert.equal(r.json.v, 7, r.show);
-  // withdraw the annotation: the very next request sees it
-  await put(echo, ECHO, []);
+  // withdraw the annotation (web-export: false, as `wsk action update --web false` sends:
+  // an update's annotations merge into the old ones): the very next request sees it
+  await put(echo, ECHO, [{ key: 'web-export', value: false }]);
   r = await web(`guest/default/${echo}.json`);
   assert.equal(r.status, 404, r.show);
   await put(echo, ECHO, EXPORT, { parameters: [{ key: 'fixed', value: 'action' }] });

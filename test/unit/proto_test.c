@@ -108,7 +108,7 @@ WRAP(sq_sched_moved)
 WRAP(sq_tenancy_event)
 
 /* Field classes for the wrong-type mutations. */
-typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_ANY } fclass;
+typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_MAPARR, C_MAPARRNIL, C_ANY } fclass;
 
 typedef struct {
     const char *path;   /* "exec.kind": keys through nested maps */
@@ -256,6 +256,7 @@ static void cmp_sq_work(const void *a, const void *b, const char *what)
     CHECK_STR(g->cause, w->cause ? w->cause : "", what); /* NULL travels as "" */
     CHECK_STR(g->caused_by, w->caused_by ? w->caused_by : "", what);
     CHECK_STR(g->ns, w->ns ? w->ns : "", what); /* NULL (the action's namespace) travels as "" */
+    CHECK_STR(g->binding, w->binding ? w->binding : "", what); /* NULL travels as absent: "" */
     snprintf(sub, sizeof sub, "%s.action", what);
     cmp_sq_action(&w->action, &g->action, sub);
 }
@@ -409,7 +410,7 @@ static const fspec f_entity_event[] = {
 };
 static const fspec f_invoke[] = {
     { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
-    { "key", C_STR, false }, { "params", C_MAPNIL, false }, { "blocking", C_BOOL, false },
+    { "key", C_STR, false }, { "params", C_MAPARRNIL, false }, { "blocking", C_BOOL, false },
     { "wait_ms", C_INT, false }, { "shared", C_BOOL, false }, { "caller_ns", C_STR, false },
     { "cause", C_STR, false },
 };
@@ -420,8 +421,8 @@ static const fspec f_work[] = {
     { "action.exec", C_MAP, true }, { "action.exec.kind", C_STR, true },
     { "action.exec.code", C_STR, true }, /* a work item must carry the code */
     { "action.limits", C_MAP, false }, { "action.limits.timeout", C_INT, false },
-    { "action.parameters", C_ARRAY, false }, { "params", C_MAP, true }, { "cause", C_STR, false },
-    { "caused_by", C_STR, false }, { "ns", C_STR, false },
+    { "action.parameters", C_ARRAY, false }, { "params", C_MAPARR, true }, { "cause", C_STR, false },
+    { "caused_by", C_STR, false }, { "ns", C_STR, false }, { "binding", C_STR, false },
 };
 static const fspec f_heartbeat[] = {
     { "id", C_STR, true }, { "total_mb", C_INT, true }, { "free_mb", C_INT, true }, { "warm", C_INT, false },
@@ -435,7 +436,7 @@ static const fspec f_activation[] = {
     { "version", C_STR, false }, { "subject", C_STR, false }, { "start", C_INT, true }, { "end", C_INT, true },
     { "duration", C_INT, false }, { "response", C_MAP, true }, { "response.statusCode", C_INT, true },
     { "response.result", C_ANY, false }, { "logs", C_STRS, false }, { "annotations", C_ARRAY, false },
-    { "publish", C_BOOL, false },
+    { "publish", C_BOOL, false }, { "cause", C_STR, false },
 };
 static const fspec f_act_query[] = {
     { "ns", C_STR, true }, { "id", C_STR, false }, { "name", C_STR, false }, { "skip", C_INT, false },
@@ -559,6 +560,7 @@ static void make_samples(void)
     s_work.cause = "00112233445566778899aabbccddeeff";
     s_work.caused_by = "trigger";
     s_work.ns = "caller@example.com";
+    s_work.binding = "caller@example.com/bound";
 
     s_heartbeat.id = "invoker0";
     s_heartbeat.total_mb = 2048;
@@ -590,7 +592,9 @@ static void make_samples(void)
     s_activation.logs = s_logs;
     s_activation.nlogs = 2;
     s_activation.annotations = J("[{\"key\":\"path\",\"value\":\"guest/hello\"},{\"key\":\"waitTime\",\"value\":3},"
-                                 "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256,\"logs\":10}}]");
+                                 "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256,\"logs\":10}},"
+                                 "{\"key\":\"causedBy\",\"value\":\"sequence\"},"
+                                 "{\"key\":\"cause\",\"value\":\"00112233445566778899aabbccddeeff\"}]");
     s_activation.publish = false;
 
     s_act_query.ns = "guest";
@@ -758,6 +762,39 @@ static void test_roundtrips(void)
         a.annotations = NIL();
         a.publish = true;
         roundtrip(&msgs[10], &a, "no logs, nil result");
+        {
+            /* the top-level cause: written from the annotations of a composition's component */
+            msgpack_sbuffer sb;
+            msgpack_packer pk;
+            msgpack_zone z;
+            msgpack_object o;
+            sq_activation got;
+            char err[256];
+            const char *annots[3] = {
+                "[{\"key\":\"causedBy\",\"value\":\"sequence\"},{\"key\":\"cause\",\"value\":\"0123456789abcdef0123456789abcdef\"}]",
+                "[{\"key\":\"causedBy\",\"value\":\"trigger\"},{\"key\":\"cause\",\"value\":\"0123456789abcdef0123456789abcdef\"}]",
+                "[{\"key\":\"cause\",\"value\":\"0123456789abcdef0123456789abcdef\"}]",
+            };
+            for (int k = 0; k < 3; k++) {
+                sq_activation c = s_activation;
+                c.annotations = J(annots[k]);
+                c.result = J("[1,{\"a\":2}]");
+                msgpack_sbuffer_init(&sb);
+                msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+                sq_activation_encode(&c, &pk);
+                msgpack_zone_init(&z, 2048);
+                CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "cause %d unpacks", k);
+                CHECK((sq_mp_get(&o, "cause") != NULL) == (k == 0), "top-level cause only for a component (%d)", k);
+                CHECK(sq_activation_decode(sb.data, sb.size, &z, &got, err, sizeof err) == SQ_OK, "cause %d decodes: %s", k, err);
+                if (k == 0)
+                    CHECK_STR(got.cause, "0123456789abcdef0123456789abcdef", "decoded cause");
+                else
+                    CHECK(got.cause == NULL, "no decoded cause (%d)", k);
+                CHECK(got.result.type == MSGPACK_OBJECT_ARRAY && got.result.via.array.size == 2, "an array result travels");
+                msgpack_zone_destroy(&z);
+                msgpack_sbuffer_destroy(&sb);
+            }
+        }
         a.result = J("[1,\"two\",{\"three\":3}]");
         roundtrip(&msgs[10], &a, "array result");
         a.result = J("\"just a string \\u2603\"");
@@ -869,14 +906,20 @@ static void test_semantic(void)
     }
     {
         sq_invoke v = s_invoke, out;
-        static const char *const notmaps[] = { "[1]", "\"s\"", "7", "true" };
-        for (size_t i = 0; i < 4; i++) {
+        static const char *const notmaps[] = { "\"s\"", "7", "true" };
+        for (size_t i = 0; i < 3; i++) {
             v.params = J(notmaps[i]);
             encode(&msgs[7], &v, &sb);
             st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
             CHECK(st == SQ_ERR_DECODE && strstr(err, "params"), "invoke params %s: got %s (%s)", notmaps[i], sq_status_name(st), err);
             msgpack_sbuffer_destroy(&sb);
         }
+        /* an array is an action's input as it is (OpenWhisk merges no parameters into it) */
+        v.params = J("[1,{\"a\":2}]");
+        encode(&msgs[7], &v, &sb);
+        st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
+        CHECK(st == SQ_OK && out.params.type == MSGPACK_OBJECT_ARRAY, "invoke params array: got %s (%s)", sq_status_name(st), err);
+        msgpack_sbuffer_destroy(&sb);
     }
     {
         /* defaults the decoders document through their structs */
@@ -995,17 +1038,17 @@ typedef struct {
 static void test_mutations(void)
 {
     SECTION("wrong types and missing fields are rejected");
-    /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL ANY */
+    /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL MAPARR MAPARRNIL ANY */
     const candidate cands[] = {
-        { "7", "an int", { false, true, false, false, false, false, false, true } },
-        { "-3", "a negative int", { false, true, false, false, false, false, false, true } },
-        { "1.5", "a float", { false, false, false, false, false, false, false, true } },
-        { "\"x\"", "a string", { true, false, false, false, false, false, false, true } },
-        { "true", "a bool", { false, false, true, false, false, false, false, true } },
-        { "null", "nil", { false, false, false, false, false, false, true, true } },
-        { "{\"k\":\"v\"}", "a map", { false, false, false, true, false, false, true, true } },
-        { "[1]", "an array of ints", { false, false, false, false, true, false, false, true } },
-        { "[\"s\"]", "an array of strings", { false, false, false, false, true, true, false, true } },
+        { "7", "an int", { false, true, false, false, false, false, false, false, false, true } },
+        { "-3", "a negative int", { false, true, false, false, false, false, false, false, false, true } },
+        { "1.5", "a float", { false, false, false, false, false, false, false, false, false, true } },
+        { "\"x\"", "a string", { true, false, false, false, false, false, false, false, false, true } },
+        { "true", "a bool", { false, false, true, false, false, false, false, false, false, true } },
+        { "null", "nil", { false, false, false, false, false, false, true, false, true, true } },
+        { "{\"k\":\"v\"}", "a map", { false, false, false, true, false, false, true, true, true, true } },
+        { "[1]", "an array of ints", { false, false, false, false, true, false, false, true, true, true } },
+        { "[\"s\"]", "an array of strings", { false, false, false, false, true, true, false, true, true, true } },
     };
     const msgpack_object bin = { .type = MSGPACK_OBJECT_BIN, .via.bin = { 3, "abc" } };
     msgpack_object cobj[sizeof cands / sizeof cands[0]];

@@ -2,7 +2,7 @@
  * (relative, absolute, "_"), the PUT body of every kind (actions of each kind, sequences,
  * binary code, the 48 MB limit, limits, packages and bindings, triggers, rules and rule
  * states) with every wrong JSON type refused with a message, OpenWhisk's update semantics
- * (version bump, parameters and annotations replaced, delAnnotations, limits merged per
+ * (version bump, parameters replaced, annotations merged, delAnnotations, limits merged per
  * field, bindings kept, rule status kept), parameter layering, and the shapes of packages,
  * triggers and rules. The registry's validate.c and entities.c are compiled in. */
 #include "../../services/registry/validate.c"
@@ -165,6 +165,9 @@ static void test_action_parse(void)
     CHECK(p.has_parameters && p.has_annotations && p.has_publish && p.publish && p.ndel == 1, "flags");
     CHECK(p.has_timeout && p.limits.timeout == 100 && p.has_memory && p.limits.memory == 512 &&
           p.has_logs && p.limits.logs == 0 && p.has_concurrency && p.limits.concurrency == 500, "limits at bounds");
+    e = J("{\"limits\":{\"instances\":null,\"memory\":null}}");
+    CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "a null limit gives nothing, known or not");
+    CHECK(!p.has_memory, "null memory is absent");
     e = J("{\"exec\":null,\"parameters\":null}");
     CHECK_INT(reg_patch_parse(&e, "me", &Z, &p, err, sizeof err), SQ_OK, "nulls are absent");
     CHECK(!p.has_exec && !p.has_parameters, "nothing given");
@@ -196,6 +199,8 @@ static void test_action_parse(void)
         { "{\"delAnnotations\":\"x\"}", "delAnnotations", SQ_ERR_BAD_REQUEST },
         { "{\"delAnnotations\":[1]}", "delAnnotations", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":[]}", "limits must be an object", SQ_ERR_BAD_REQUEST },
+        { "{\"limits\":{\"instances\":2}}", "limits.instances is not supported", SQ_ERR_BAD_REQUEST },
+        { "{\"limits\":{\"timeout\":1000,\"bogus\":false}}", "limits.bogus is not supported", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"timeout\":99}}", "timeout 99 milliseconds below", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"timeout\":300001}}", "exceeds allowed threshold", SQ_ERR_BAD_REQUEST },
         { "{\"limits\":{\"timeout\":\"1000\"}}", "whole number", SQ_ERR_BAD_REQUEST },
@@ -281,9 +286,9 @@ static void test_action_apply(void)
     CHECK_STR(v2.version, "0.0.2", "version bumped");
     CHECK_STR(v2.exec.code, "c1", "exec kept");
     CHECK_STR(T(&v2.parameters), "[{\"key\":\"a\",\"value\":2}]", "parameters kept when not given");
-    CHECK(annotation(&v2.annotations, "k") == NULL, "annotations replaced, not merged");
+    CHECK_STR(T(annotation(&v2.annotations, "k")), "1", "annotations merged: old key kept");
     CHECK(annotation(&v2.annotations, "n") != NULL && annotation(&v2.annotations, "exec") != NULL, "new + exec");
-    CHECK(annotation(&v2.annotations, "provide-api-key") == NULL, "no provide-api-key added on update");
+    CHECK_STR(T(annotation(&v2.annotations, "provide-api-key")), "false", "provide-api-key kept on update");
     CHECK(v2.limits.memory == 128 && v2.limits.timeout == 2000, "limits merged per field");
     CHECK(v2.publish, "publish given");
 
@@ -293,6 +298,19 @@ static void test_action_apply(void)
     CHECK_STR(v3.version, "0.0.3", "bumped again");
     CHECK_STR(T(&v3.parameters), "[]", "parameters replaced by []");
     CHECK(annotation(&v3.annotations, "n") == NULL, "delAnnotations drops kept ones");
+    CHECK_STR(T(annotation(&v3.annotations, "k")), "1", "the others stay");
+
+    /* a sequence that becomes code does not keep the sequence's parameters (OpenWhisk) */
+    sq_action v4, v5;
+    e = J("{\"annotations\":[{\"key\":\"k\",\"value\":3}],\"parameters\":[{\"key\":\"s\",\"value\":1}]}");
+    reg_patch_parse(&e, "me", &Z, &p, err, sizeof err);
+    CHECK_INT(reg_patch_apply(&v3, &p, "me", "a", &Z, &v4, err, sizeof err), SQ_OK, "update 3");
+    CHECK_STR(T(annotation(&v4.annotations, "k")), "3", "a given annotation replaces the old value");
+    e = J("{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"c\"}}");
+    reg_patch_parse(&e, "me", &Z, &p, err, sizeof err);
+    CHECK_INT(reg_patch_apply(&v4, &p, "me", "a", &Z, &v5, err, sizeof err), SQ_OK, "update 4");
+    CHECK_STR(T(&v5.parameters), "[]", "sequence parameters do not leak into code");
+    CHECK_STR(T(annotation(&v5.annotations, "exec")), "\"nodejs:20\"", "exec annotation follows kind");
     CHECK_STR(T(annotation(&v3.annotations, "exec")), "\"sequence\"", "exec annotation follows kind");
     CHECK(v3.publish, "publish kept");
 
