@@ -87,6 +87,65 @@ sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, ch
     return st;
 }
 
+/* The length of the valid UTF-8 sequence at s (n bytes left), or 0 when it is not one
+ * (overlong forms, surrogates and code points over U+10FFFF are invalid, as for jansson). */
+static size_t utf8_seq(const unsigned char *s, size_t n)
+{
+    size_t len;
+    uint32_t cp;
+
+    if (s[0] < 0x80)
+        return 1;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf)
+        len = 2, cp = s[0] & 0x1f;
+    else if (s[0] >= 0xe0 && s[0] <= 0xef)
+        len = 3, cp = s[0] & 0x0f;
+    else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+        len = 4, cp = s[0] & 0x07;
+    else
+        return 0;
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3f);
+    }
+    if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+        return 0;
+    return len;
+}
+
+/* A map key for jansson: NULL when the n bytes at s are valid UTF-8 (use them as they are),
+ * else a malloc'd copy with U+FFFD for every invalid byte (its length in *outlen), so one
+ * bad key (a msgpack publisher on sq.fire.>) does not lose the whole value. */
+static char *utf8_key(const char *s, size_t n, size_t *outlen)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, k, o = 0;
+    char *out;
+
+    while (i < n && (k = utf8_seq(p + i, n - i)) > 0)
+        i += k;
+    if (i == n)
+        return NULL;
+    if ((out = malloc(3 * n + 1)) == NULL)
+        return NULL;
+    for (i = 0; i < n;) {
+        if ((k = utf8_seq(p + i, n - i)) > 0) {
+            memcpy(out + o, p + i, k);
+            o += k, i += k;
+        } else {
+            memcpy(out + o, "\xef\xbf\xbd", 3);
+            o += 3, i++;
+        }
+    }
+    out[o] = '\0';
+    *outlen = o;
+    return out;
+}
+
 json_t *sq_mp_to_json(const msgpack_object *o)
 {
     switch (o->type) {
@@ -149,9 +208,15 @@ json_t *sq_mp_to_json(const msgpack_object *o)
                 json_decref(m);
                 return NULL;
             }
-            if (k->type == MSGPACK_OBJECT_STR)
-                rc = json_object_setn_new(m, k->via.str.size ? k->via.str.ptr : "", k->via.str.size, v);
-            else {
+            if (k->type == MSGPACK_OBJECT_STR) {
+                size_t fixed_len = 0;
+                char *fixed = utf8_key(k->via.str.ptr, k->via.str.size, &fixed_len);
+                if (fixed != NULL)
+                    rc = json_object_setn_new(m, fixed, fixed_len, v);
+                else
+                    rc = json_object_setn_new(m, k->via.str.size ? k->via.str.ptr : "", k->via.str.size, v);
+                free(fixed);
+            } else {
                 if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                     snprintf(kb, sizeof kb, "%llu", (unsigned long long)k->via.u64);
                 else if (k->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
