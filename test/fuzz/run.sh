@@ -40,7 +40,7 @@ cmd_run() {
   printf 'fuzz: %s for %s s (log %s)\n' "$h" "$secs" "$log"
   "$bin" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
     -print_final_stats=1 -artifact_prefix="$art/" "${inputs[@]}" >"$log" 2>&1 || rc=$?
-  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+ +DONE)' "$log" | sed "s/^/fuzz: $h: /" || true
+  grep -E '^(stat::number_of_executed_units|stat::peak_rss_mb|#[0-9]+[[:space:]]+DONE)' "$log" | sed "s/^/fuzz: $h: /" || true
   if (( rc != 0 )); then
     tail -n 60 "$log" >&2
     printf 'fuzz: %s FAILED (exit %d); inputs kept in %s:\n' "$h" "$rc" "$art" >&2
