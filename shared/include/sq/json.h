@@ -19,7 +19,8 @@ sq_status sq_json_to_mp_max(const json_t *j, msgpack_packer *pk, int max_depth);
 sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err, size_t errlen);
 
 /* A new JSON value for a msgpack object (bin as a base64 string, ext as null, non-string
- * map keys stringified). Returns NULL on allocation failure. Caller owns the reference. */
+ * map keys stringified, invalid UTF-8 in a key replaced by U+FFFD). Returns NULL on allocation
+ * failure. Caller owns the reference. */
 json_t *sq_mp_to_json(const msgpack_object *o);
 
 /* A new JSON string of len bytes that need not be valid UTF-8: each invalid sequence
