@@ -18,6 +18,10 @@
 #define SQ_SUBJ_REG_LIST           "sq.registry.list"
 #define SQ_SUBJ_REG_RESOLVE        "sq.registry.resolve"
 #define SQ_SUBJ_REG_RULE_STATE     "sq.registry.rulestate"
+/* registry: API routes (wsk api), see sq_route_put and sq_route_query */
+#define SQ_SUBJ_REG_ROUTE_PUT      "sq.registry.route.put"
+#define SQ_SUBJ_REG_ROUTE_GET      "sq.registry.route.get"
+#define SQ_SUBJ_REG_ROUTE_DELETE   "sq.registry.route.delete"
 
 /* scheduler: invoke an action (blocking or not) */
 #define SQ_SUBJ_SCHED_INVOKE       "sq.sched.invoke"

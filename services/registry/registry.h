@@ -338,6 +338,14 @@ sq_status reg_store_system_package(reg_store_t *s, const char *pkg,
                                    const reg_system_action *actions, size_t n, sq_arena_t *ar,
                                    reg_change **changed, size_t *nchanged);
 
+/* For the registry's other SQL files (routes.c): runs fn with the store's connection under
+ * its mutex, as one transaction holding the lock of namespace lock_ns (NULL: plain reads,
+ * no transaction); SQ_OK commits, anything else rolls back; retried once on a reset
+ * connection. fn must not call the store again. */
+struct pg_conn;
+typedef sq_status (*reg_sql_fn)(struct pg_conn *conn, void *arg);
+sq_status reg_store_run(reg_store_t *s, const char *lock_ns, reg_sql_fn fn, void *arg);
+
 /* ---- system.c ------------------------------------------------------------------------- */
 
 /* Installs every package directory of dir (<dir>/<pkg>/<action>.js, nodejs:20) into
@@ -364,5 +372,11 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_resolve(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure);
+
+/* ---- routes.c: API routes (wsk api), sq.registry.route.{put,get,delete} ---------------- */
+
+void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure);
+void reg_on_route_get(sq_bus_t *bus, natsMsg *msg, void *closure);
+void reg_on_route_delete(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 #endif

@@ -342,6 +342,24 @@ static sq_status atomically(reg_store_t *s, const char *lock_ns, work_fn fn, voi
     return st;
 }
 
+/* reg_store_run(): atomically() for SQL that lives in another file of the registry. */
+typedef struct run_ext {
+    reg_sql_fn fn;
+    void *arg;
+} run_ext;
+
+static sq_status run_ext_fn(reg_store_t *s, void *arg)
+{
+    run_ext *x = arg;
+    return x->fn(s->conn, x->arg);
+}
+
+sq_status reg_store_run(reg_store_t *s, const char *lock_ns, reg_sql_fn fn, void *arg)
+{
+    run_ext x = { fn, arg };
+    return atomically(s, lock_ns, run_ext_fn, &x);
+}
+
 static sq_status say(sq_status st, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
