@@ -856,6 +856,35 @@ static void test_roundtrips(void)
         roundtrip(&msgs[7], &v, "key NULL (optional)");
     }
 
+    /* a route query names only its namespace; a route put's routes carry no namespace or
+     * base path: what is absent reads as "" (the registry's SQL and the gateway compare
+     * strings, never NULL) */
+    {
+        static const char q_only_ns[] = "\x81" "\xa2" "ns" "\xa5" "guest";
+        static const char r_min[] =
+            "\x85" "\xa7" "relpath" "\xa2" "/x" "\xa6" "method" "\xa3" "get"
+            "\xa9" "action_ns" "\xa5" "guest"
+            "\xab" "action_name" "\xa1" "a" "\xad" "response_type" "\xa4" "json";
+        msgpack_zone z;
+        sq_route_query q;
+        sq_route rt;
+        char err[256];
+        msgpack_zone_init(&z, 1024);
+        CHECK(sq_route_query_decode(q_only_ns, sizeof q_only_ns - 1, &z, &q, err, sizeof err) == SQ_OK,
+              "route query with ns only: %s", err);
+        CHECK_STR(q.basepath, "", "route query: absent basepath");
+        CHECK_STR(q.relpath, "", "route query: absent relpath");
+        CHECK_STR(q.method, "", "route query: absent method");
+        CHECK(sq_route_decode(r_min, sizeof r_min - 1, &z, &rt, err, sizeof err) == SQ_OK,
+              "route with required fields only: %s", err);
+        CHECK_STR(rt.namespace_, "", "route: absent namespace");
+        CHECK_STR(rt.basepath, "", "route: absent basepath");
+        CHECK_STR(rt.action_pkg, "", "route: absent action_pkg");
+        CHECK_STR(rt.api_name, "", "route: absent api_name");
+        CHECK_STR(rt.relpath, "/x", "route: relpath");
+        msgpack_zone_destroy(&z);
+    }
+
     /* sq_act_status_str */
     CHECK_STR(sq_act_status_str(SQ_ACT_SUCCESS), "success", "status 0");
     CHECK_STR(sq_act_status_str(SQ_ACT_APP_ERROR), "application error", "status 1");
