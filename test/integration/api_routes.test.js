@@ -117,8 +117,16 @@ test('wsk api create (CLI request): the route exists at once, without restart, a
   h.expectStatus(a, 200);
   assert.equal(h.annotation(a.json, 'web-export'), true);
 
+  // every gateway learns of the change from the registry's event, not from a poll
+  const nc = await h.nats();
+  const sub = nc.subscribe('sq.evt.entity.guest.route', { max: 1, timeout: 10000 });
+  await nc.flush();
   const r = await cliCreate(BASE, '/books/{isbn}', 'get', BOOKS, { apiName: 'Book Club', responsetype: 'http' });
   h.expectStatus(r, 200);
+  for await (const m of sub) {
+    assert.deepEqual(h.unpack(m.data), { ns: 'guest', kind: 'route', name: BASE, op: 'put', version: '' });
+  }
+  await h.closeNats();
   checkRetApi(r.json, BASE);
   assert.equal(r.json.gwApiUrl, `${h.stackEnv().apiHost}/api/guest${BASE}`);
   assert.equal(r.json.apidoc.info.title, 'Book Club');
@@ -300,6 +308,45 @@ test('the openwhisk npm client: routes.create / list / get / delete', async () =
 });
 
 // Every bad create below must be refused with a clear error and store nothing.
+// A second gateway on the same bus (the stack's binary, its own port): a route made through
+// one gateway is served by the other at once, and a delete through the other is seen by the
+// first, though both had read the namespace's route table before (kept 60 s otherwise).
+test('every gateway: a change through one is served by another at once', async (t) => {
+  const { spawn } = require('node:child_process');
+  const net = require('node:net');
+  const env = h.stackEnv();
+  const bin = `${env.vars.SQ_BUILD_DIR}/services/gateway/squall-gateway`;
+  const port = await new Promise((resolve, reject) => {
+    const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
+    srv.on('error', reject);
+  });
+  const gw2 = spawn(bin, [], { env: { PATH: process.env.PATH, SQ_NATS_URL: env.natsUrl, SQ_GATEWAY_HOST: '127.0.0.1',
+    SQ_GATEWAY_PORT: String(port), ASAN_OPTIONS: 'detect_leaks=0' }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  gw2.stderr.on('data', (d) => { stderr += d; });
+  t.after(() => new Promise((resolve) => { gw2.once('exit', resolve); gw2.kill('SIGTERM'); }));
+  const other = `http://127.0.0.1:${port}`;
+  for (let i = 0; ; i++) {
+    const up = await call(`${other}/api/v1`).catch(() => null);
+    if (up && up.status === 200) break;
+    assert.ok(i < 100 && gw2.exitCode === null, `the second gateway did not come up: ${stderr.slice(-500)}`);
+    await h.sleep(100);
+  }
+  const base = `/${h.uniqueName('two')}`;
+  const one = routeUrl(base, '/x');
+  const two = `${other}/api/guest${base}/x`;
+  for (const u of [one, two]) assert.equal((await call(u)).status, 404);
+  h.expectStatus(await cliCreate(base, '/x', 'get', BOOKS, { responsetype: 'http' }), 200);
+  let r = await call(two);
+  assert.equal(r.status, 200, r.show);
+  assert.equal(r.json.p, `${base}/x`);
+  const q = new URLSearchParams({ basepath: base });
+  r = await fetch(`${other}/api/v1/web/whisk.system/apimgmt/deleteApi.http?${q}`, { method: 'DELETE',
+    headers: { authorization: h.basic(env.key) } });
+  assert.equal(r.status, 200);
+  for (const u of [one, two]) assert.equal((await call(u)).status, 404, u);
+});
+
 test('bad input: clear 4xx, nothing stored', async () => {
   const bad = `/${h.uniqueName('bad')}`;
   const cases = [
