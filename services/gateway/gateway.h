@@ -58,6 +58,7 @@ typedef struct gw_req {
     int apimgmt;                 /* routes.c: a /whisk.system/apimgmt call (GW_APIMGMT_*) */
     bool route;                  /* routes.c: /api/{ns}/... not matched to a route yet */
     bool routed;                 /* routes.c: the web action runs through an API route */
+    uint64_t route_gen;          /* routes.c: the route cache's generation when its read left */
     char *body;
     size_t body_len, body_cap;
     bool body_too_large, length_required, close_after, dispatched;

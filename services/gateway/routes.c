@@ -57,7 +57,8 @@ static struct {
     pthread_mutex_t lock;
     rt_table *head;
     int count;
-} T = { PTHREAD_MUTEX_INITIALIZER, NULL, 0 };
+    uint64_t gen;                /* bumped by every clear: a table read before is not kept */
+} T = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
 
 static void table_free(rt_table *t)
 {
@@ -89,6 +90,7 @@ void gw_routes_cache_clear(void)
     t = T.head;
     T.head = NULL;
     T.count = 0;
+    T.gen++;
     pthread_mutex_unlock(&T.lock);
     tables_free(t);
 }
@@ -247,11 +249,17 @@ static void match_free(rt_match *m)
     json_decref(m->params);
 }
 
-/* Takes ownership of t. */
-static void table_put(rt_table *t)
+/* Takes ownership of t, read from the registry when the cache's generation was gen: a change
+ * announced since (the event may overtake the reply) leaves it out of the cache. */
+static void table_put(rt_table *t, uint64_t gen)
 {
     rt_table *drop = NULL;
     pthread_mutex_lock(&T.lock);
+    if (gen != T.gen) {
+        pthread_mutex_unlock(&T.lock);
+        table_free(t);
+        return;
+    }
     for (rt_table **pp = &T.head; *pp; pp = &(*pp)->next)
         if (strcmp((*pp)->ns, t->ns) == 0) {
             drop = *pp;
@@ -366,6 +374,7 @@ bool gw_routes_start(gw_req *r)
             hit = true;
             break;
         }
+    r->route_gen = T.gen;
     pthread_mutex_unlock(&T.lock);
     if (hit)
         return go(r, &m);
@@ -388,7 +397,7 @@ bool gw_routes_reply(gw_req *r, const msgpack_object *o)
     }
     match(t, method_name(r), rest_of(r), &m);
     if (G.cfg.web_cache_ms > 0)
-        table_put(t);
+        table_put(t, r->route_gen);
     else
         table_free(t);
     return !go(r, &m);

@@ -375,6 +375,23 @@ void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 /* ---- routes.c: API routes (wsk api), sq.registry.route.{put,get,delete} ---------------- */
 
+#define REG_ROUTES_MAX 500   /* API routes of one namespace */
+
+/* routes_store.c. put: in one transaction, replace (req->replace: drop the API's routes
+ * first) or upsert the n routes (already checked) into API req->ns + req->basepath, named
+ * req->api_name (else the name the API has, else its base path); more than REG_ROUTES_MAX
+ * routes in the namespace is SQ_ERR_BAD_REQUEST (err) and nothing is written. *items: the
+ * API's routes after the change, in ar. get: the routes matching q ("" matches anything,
+ * basepath also an API's name), ordered by basepath, relpath, method. delete: those routes
+ * of q (basepath required), *count of them. */
+sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes,
+                         size_t n, sq_arena_t *ar, sq_route **items, size_t *nitems, char *err,
+                         size_t errlen);
+sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar,
+                         sq_route **items, size_t *n);
+sq_status reg_routes_delete(reg_store_t *s, const sq_route_query *q, int64_t *count);
+
+
 void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_route_get(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_route_delete(sq_bus_t *bus, natsMsg *msg, void *closure);

@@ -1,8 +1,7 @@
 /* API routes (wsk api): sq.registry.route.{put,get,delete}. A route maps
  * /api/{namespace}{basepath}{relpath} and a method to a web action of the same namespace and
  * a response type; an API is the routes of one basepath. The routes live in registry_routes
- * (schemas/registry/0004_routes.sql); every SQL statement about them is here and runs through
- * reg_store_run() (the store's connection, mutex, namespace lock and retry). A write checks
+ * (schemas/registry/0004_routes.sql, its SQL in routes_store.c). A write checks
  * each route (paths, method, response type, the action: it must exist in the namespace and
  * be a web action) before it touches the table, writes in one transaction, and announces
  * itself on sq.evt.entity.<ns>.route before it answers, so that every gateway drops its
@@ -11,38 +10,14 @@
 
 #include <ctype.h>
 #include <inttypes.h>
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sq/log.h"
-#include "sq/pg.h"
 #include "sq/util.h"
 
-#define ROUTES_MAX      500   /* routes of one namespace */
 #define PATH_MAX_LEN    512
 #define API_NAME_MAX    256
-
-#define RT_COLS "namespace, basepath, relpath, method, api_name, action_ns, action_pkg, action_name," \
-                " response_type, updated"
-
-static const char SQL_RT_DELETE_API[] =
-    "DELETE FROM registry_routes WHERE namespace = $1 AND basepath = $2";
-static const char SQL_RT_API_NAME[] =
-    "SELECT api_name FROM registry_routes WHERE namespace = $1 AND basepath = $2 LIMIT 1";
-static const char SQL_RT_UPSERT[] =
-    "INSERT INTO registry_routes (" RT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    " ON CONFLICT (namespace, basepath, relpath, method) DO UPDATE SET api_name = EXCLUDED.api_name,"
-    " action_ns = EXCLUDED.action_ns, action_pkg = EXCLUDED.action_pkg,"
-    " action_name = EXCLUDED.action_name, response_type = EXCLUDED.response_type,"
-    " updated = EXCLUDED.updated";
-static const char SQL_RT_COUNT_NS[] = "SELECT count(*) FROM registry_routes WHERE namespace = $1";
-#define RT_MATCH                                                                            \
-    " WHERE namespace = $1 AND ($2 = '' OR basepath = $2 OR api_name = $2)"                 \
-    " AND ($3 = '' OR relpath = $3) AND ($4 = '' OR method = $4)"
-static const char SQL_RT_SELECT[] =
-    "SELECT " RT_COLS " FROM registry_routes" RT_MATCH " ORDER BY basepath, relpath, method";
-static const char SQL_RT_DELETE[] = "DELETE FROM registry_routes" RT_MATCH " RETURNING basepath";
 
 static const char *const METHODS[] = { "get", "put", "post", "delete", "patch", "head", "options" };
 static const char *const TYPES[] = { "http", "json", "html", "svg", "text" };
@@ -198,134 +173,6 @@ static sq_status route_check(reg_store_t *store, const char *ns, const sq_route 
     return SQ_OK;
 }
 
-/* ---- SQL ---------------------------------------------------------------------------------- */
-
-static PGresult *q(PGconn *c, const char *sql, int n, const char *const *vals)
-{
-    PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
-    ExecStatusType t = PQresultStatus(r);
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-        sq_error("could not run registry route statement: %s", sq_pg_error(c));
-        PQclear(r);
-        return NULL;
-    }
-    return r;
-}
-
-static char *dup_col(const PGresult *r, int row, int col, sq_arena_t *ar)
-{
-    const char *v = PQgetvalue(r, row, col);
-    size_t n = strlen(v);
-    char *out = msgpack_zone_malloc(ar, n + 1);
-    if (out)
-        memcpy(out, v, n + 1);
-    return out;
-}
-
-/* Reads the routes of a SELECT into the arena. */
-static sq_status read_routes(const PGresult *r, sq_arena_t *ar, sq_route **out, size_t *n)
-{
-    int rows = PQntuples(r);
-    sq_route *v = rows ? msgpack_zone_malloc(ar, sizeof *v * (size_t)rows) : NULL;
-    if (rows && v == NULL)
-        return SQ_ERR_NOMEM;
-    for (int i = 0; i < rows; i++) {
-        char **cols[] = { &v[i].namespace_, &v[i].basepath, &v[i].relpath, &v[i].method,
-                          &v[i].api_name, &v[i].action_ns, &v[i].action_pkg, &v[i].action_name,
-                          &v[i].response_type };
-        for (int c = 0; c < 9; c++)
-            if ((*cols[c] = dup_col(r, i, c, ar)) == NULL)
-                return SQ_ERR_NOMEM;
-        v[i].updated = strtoll(PQgetvalue(r, i, 9), NULL, 10);
-    }
-    *out = v;
-    *n = (size_t)rows;
-    return SQ_OK;
-}
-
-typedef struct put_work {
-    const sq_route_put *req;
-    const sq_route *routes;
-    size_t nroutes;
-    sq_arena_t *ar;
-    sq_route *items;
-    size_t nitems;
-    char *err;
-    size_t errlen;
-} put_work;
-
-static sq_status put_fn(struct pg_conn *c, void *arg)
-{
-    put_work *w = arg;
-    const sq_route_put *req = w->req;
-    const char *name = req->api_name[0] ? req->api_name : req->basepath;
-    char now[24], *kept = NULL;
-    PGresult *r;
-    sq_status st;
-
-    snprintf(now, sizeof now, "%" PRId64, sq_now_ms());
-    if (req->replace) {
-        if ((r = q(c, SQL_RT_DELETE_API, 2, (const char *[]){ req->ns, req->basepath })) == NULL)
-            return SQ_ERR_DB;
-        PQclear(r);
-    } else {
-        /* the API keeps the name it was given first */
-        if ((r = q(c, SQL_RT_API_NAME, 2, (const char *[]){ req->ns, req->basepath })) == NULL)
-            return SQ_ERR_DB;
-        if (PQntuples(r) == 1 && (kept = dup_col(r, 0, 0, w->ar)) != NULL)
-            name = kept;
-        PQclear(r);
-    }
-    for (size_t i = 0; i < w->nroutes; i++) {
-        const sq_route *rt = &w->routes[i];
-        const char *vals[] = { req->ns, req->basepath, rt->relpath, rt->method, name,
-                               rt->action_ns, rt->action_pkg, rt->action_name,
-                               rt->response_type, now };
-        if ((r = q(c, SQL_RT_UPSERT, 10, vals)) == NULL)
-            return SQ_ERR_DB;
-        PQclear(r);
-    }
-    if ((r = q(c, SQL_RT_COUNT_NS, 1, (const char *[]){ req->ns })) == NULL)
-        return SQ_ERR_DB;
-    if (strtoll(PQgetvalue(r, 0, 0), NULL, 10) > ROUTES_MAX) {
-        PQclear(r);
-        snprintf(w->err, w->errlen, "A namespace may have at most %d API routes.", ROUTES_MAX);
-        return SQ_ERR_BAD_REQUEST;
-    }
-    PQclear(r);
-    if ((r = q(c, SQL_RT_SELECT, 4, (const char *[]){ req->ns, req->basepath, "", "" })) == NULL)
-        return SQ_ERR_DB;
-    st = read_routes(r, w->ar, &w->items, &w->nitems);
-    PQclear(r);
-    return st;
-}
-
-typedef struct query_work {
-    const sq_route_query *req;
-    sq_arena_t *ar;
-    sq_route *items;
-    size_t nitems;
-    int64_t count;
-    bool del;
-} query_work;
-
-static sq_status query_fn(struct pg_conn *c, void *arg)
-{
-    query_work *w = arg;
-    const char *vals[] = { w->req->ns, w->req->basepath, w->req->relpath, w->req->method };
-    PGresult *r = q(c, w->del ? SQL_RT_DELETE : SQL_RT_SELECT, 4, vals);
-    sq_status st = SQ_OK;
-
-    if (r == NULL)
-        return SQ_ERR_DB;
-    if (w->del)
-        w->count = PQntuples(r);
-    else
-        st = read_routes(r, w->ar, &w->items, &w->nitems);
-    PQclear(r);
-    return st;
-}
-
 /* ---- handlers -------------------------------------------------------------------------- */
 
 static void respond_items(sq_bus_t *bus, natsMsg *msg, const sq_route *items, size_t n)
@@ -360,7 +207,8 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_route *routes = NULL;
     size_t n = 0;
     char err[512] = "";
-    put_work w;
+    sq_route *items = NULL;
+    size_t nitems = 0;
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
@@ -384,8 +232,8 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     n = req.routes.via.array.size;
-    if (n == 0 || n > ROUTES_MAX) {
-        snprintf(err, sizeof err, "An API needs between 1 and %d routes.", ROUTES_MAX);
+    if (n == 0 || n > REG_ROUTES_MAX) {
+        snprintf(err, sizeof err, "An API needs between 1 and %d routes.", REG_ROUTES_MAX);
         respond_failure(bus, msg, SQ_ERR_BAD_REQUEST, err);
         goto done;
     }
@@ -411,9 +259,8 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
                 goto done;
             }
     }
-    w = (put_work){ .req = &req, .routes = routes, .nroutes = n, .ar = &z, .err = err,
-                    .errlen = sizeof err };
-    if ((st = reg_store_run(ctx->store, req.ns, put_fn, &w)) != SQ_OK) {
+    if ((st = reg_routes_put(ctx->store, &req, routes, n, &z, &items, &nitems, err,
+                             sizeof err)) != SQ_OK) {
         if (st != SQ_ERR_BAD_REQUEST)
             sq_error("could not write the routes of API %s in \"%s\": %s", req.basepath, req.ns,
                      sq_status_str(st));
@@ -421,7 +268,7 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     reg_publish_event(bus, req.ns, SQ_KIND_ROUTE, req.basepath, "put", "");
-    respond_items(bus, msg, w.items, w.nitems);
+    respond_items(bus, msg, items, nitems);
 done:
     msgpack_zone_destroy(&z);
 }
@@ -431,7 +278,9 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
     msgpack_zone z;
     sq_route_query req;
     char err[512] = "";
-    query_work w;
+    sq_route *items = NULL;
+    size_t nitems = 0;
+    int64_t count = 0;
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
@@ -446,16 +295,17 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
                                                           : "The namespace name is not valid.");
         goto done;
     }
-    w = (query_work){ .req = &req, .ar = &z, .del = del };
-    if ((st = reg_store_run(ctx->store, del ? req.ns : NULL, query_fn, &w)) != SQ_OK) {
+    st = del ? reg_routes_delete(ctx->store, &req, &count)
+             : reg_routes_get(ctx->store, &req, &z, &items, &nitems);
+    if (st != SQ_OK) {
         sq_error("could not %s the routes of \"%s\": %s", del ? "delete" : "read", req.ns,
                  sq_status_str(st));
         respond_failure(bus, msg, st, NULL);
         goto done;
     }
     if (!del) {
-        respond_items(bus, msg, w.items, w.nitems);
-    } else if (w.count == 0) {
+        respond_items(bus, msg, items, nitems);
+    } else if (count == 0) {
         if (req.relpath[0] && req.method[0])
             snprintf(err, sizeof err, "API '%.80s' has no path '%.80s' with operation '%.20s'.",
                      req.basepath, req.relpath, req.method);
@@ -470,7 +320,7 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
         reg_publish_event(bus, req.ns, SQ_KIND_ROUTE, req.basepath, "delete", "");
         sq_proto_buf_init(&sb, &pk);
         msgpack_pack_map(&pk, 1);
-        sq_mp_kv_int(&pk, "count", w.count);
+        sq_mp_kv_int(&pk, "count", count);
         sq_bus_respond(bus, msg, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }
