@@ -165,7 +165,7 @@ typedef struct sq_route {
 void sq_route_encode(const sq_route *m, msgpack_packer *pk);
 SQ_DECODER(sq_route);
 
-/* sq.registry.route.put request: map{ns, basepath, api_name, replace: bool, routes: [sq_route]};
+/* sq.registry.route_put request: map{ns, basepath, api_name, replace: bool, routes: [sq_route]};
  * adds (or replaces, same relpath and method) the routes in the API ns+basepath, or with
  * replace makes the API hold exactly these routes. Every action must exist in ns and be a
  * web action. Reply: map{items: [sq_route]} (the API's routes after the change) or a wire
@@ -178,7 +178,7 @@ typedef struct sq_route_put {
 void sq_route_put_encode(const sq_route_put *m, msgpack_packer *pk);
 SQ_DECODER(sq_route_put);
 
-/* sq.registry.route.get / sq.registry.route.delete request: map{ns, basepath, relpath,
+/* sq.registry.route_get / sq.registry.route_delete request: map{ns, basepath, relpath,
  * method} ("" = any; basepath also matches an API's name). get replies map{items:
  * [sq_route]} ordered by basepath, relpath, method; delete replies map{count} or 404 when
  * nothing matched. */

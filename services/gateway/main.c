@@ -103,8 +103,8 @@ int main(void)
         { .subject = "sq.evt.entity.*.package", .queue = NULL, .fn = on_entity_event },
         { .subject = "sq.evt.entity.*.route", .queue = NULL, .fn = on_route_event },
     };
-    if (sq_bus_serve(G.bus, events, sizeof events / sizeof events[0]) != SQ_OK || sq_bus_serve_health(G.bus, "gateway") != SQ_OK ||
-        gw_http_start() != 0)
+    if (sq_bus_serve(G.bus, events, sizeof events / sizeof events[0]) != SQ_OK ||
+        sq_bus_serve_health(G.bus, "gateway") != SQ_OK || gw_http_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;

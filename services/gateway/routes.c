@@ -3,7 +3,7 @@
  * Management: the wsk CLI (and the openwhisk npm client) call the web actions
  * /whisk.system/apimgmt/{createApi,getApi,deleteApi}. Squall answers those paths itself,
  * with the caller's key (required), by asking the registry over the bus
- * (sq.registry.route.{put,get,delete}): no sandboxed action holds bus credentials, and the
+ * (sq.registry.route_{put,get,delete}): no sandboxed action holds bus credentials, and the
  * platform checks what it stores. Answers have the shapes OpenWhisk's routemgmt actions give
  * (its core/routemgmt, read by the CLI's whisk/api.go): {namespace, gwApiUrl,
  * gwApiActivated, tenantId, apidoc: swagger 2.0} for create, {apis: [{id, key, value}]} for

@@ -373,7 +373,7 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_resolve(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure);
 
-/* ---- routes.c: API routes (wsk api), sq.registry.route.{put,get,delete} ---------------- */
+/* ---- routes.c: API routes (wsk api), sq.registry.route_{put,get,delete} ---------------- */
 
 #define REG_ROUTES_MAX 500   /* API routes of one namespace */
 

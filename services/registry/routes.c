@@ -1,4 +1,4 @@
-/* API routes (wsk api): sq.registry.route.{put,get,delete}. A route maps
+/* API routes (wsk api): sq.registry.route_{put,get,delete}. A route maps
  * /api/{namespace}{basepath}{relpath} and a method to a web action of the same namespace and
  * a response type; an API is the routes of one basepath. The routes live in registry_routes
  * (schemas/registry/0004_routes.sql, its SQL in routes_store.c). A write checks
