@@ -33,7 +33,8 @@ typedef enum {
 } gw_op;
 
 /* Which of a request's legs a bus reply answers. */
-typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META, GW_LEG_ROUTES } gw_leg;
+typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META, GW_LEG_ROUTES,
+               GW_LEG_APIMGMT } gw_leg;
 
 struct gw_web;
 

@@ -598,7 +598,7 @@ static bool send_json(gw_req *r, const char *subject, json_t *j)
         gw_respond_error(r, 400, "The request content was malformed: it nests too deeply.");
         return true;
     }
-    r->leg = GW_LEG_OP;
+    r->leg = GW_LEG_APIMGMT; /* a registry request, not an invocation */
     done = gw_send_leg(r, subject, &sb, G.cfg.op_timeout_ms);
     msgpack_sbuffer_destroy(&sb);
     return done;
