@@ -913,6 +913,10 @@ void gw_apimgmt_on_reply(gw_req *r, const msgpack_object *o)
     json_t *apis;
     int64_t skip = 0, limit = 0, seen = 0;
 
+    /* the writer's own gateway drops its tables before it answers: the caller's next request
+     * sees the change even if the registry's event is still on its way to this gateway */
+    if (r->apimgmt != GW_APIMGMT_GET)
+        gw_routes_cache_clear();
     if (r->apimgmt == GW_APIMGMT_DELETE) {
         respond(r, json_object());
         return;
