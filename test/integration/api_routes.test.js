@@ -332,7 +332,12 @@ test('every gateway: a change through one is served by another without restart o
     const srv = net.createServer().listen(0, '127.0.0.1', () => { const p = srv.address().port; srv.close(() => resolve(p)); });
     srv.on('error', reject);
   });
-  const gw2 = spawn(bin, [], { env: { PATH: process.env.PATH, SQ_NATS_URL: env.natsUrl, SQ_GATEWAY_HOST: '127.0.0.1',
+  // it connects as the stack's gateway does: as NATS user "gateway" when the stack has users
+  const fs = require('node:fs');
+  const usersFile = `${env.stateDir}/nats/users`;
+  const line = fs.existsSync(usersFile) && fs.readFileSync(usersFile, 'utf8').split('\n').find((l) => l.split(' ')[0] === 'gateway');
+  const natsUrl = line ? env.natsUrl.replace(/\/\/([^@/]*@)?/, `//gateway:${line.split(' ')[1]}@`) : env.natsUrl;
+  const gw2 = spawn(bin, [], { env: { PATH: process.env.PATH, SQ_NATS_URL: natsUrl, SQ_GATEWAY_HOST: '127.0.0.1',
     SQ_GATEWAY_PORT: String(port), ASAN_OPTIONS: 'detect_leaks=0' }, stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   gw2.stderr.on('data', (d) => { stderr += d; });
