@@ -150,6 +150,44 @@ typedef struct sq_entity_event {
 void sq_entity_event_encode(const sq_entity_event *m, msgpack_packer *pk);
 SQ_DECODER(sq_entity_event);
 
+/* API routes (wsk api): the gateway serves /api/{namespace}{basepath}{relpath} for method
+ * by running the web action action_ns/[action_pkg/]action_name with the extension
+ * response_type ("http", "json", "html", "svg", "text"). method is lower case; relpath may
+ * hold path parameters as whole segments ("/books/{isbn}"); basepath is "/" or "/a[/b]";
+ * api_name names the API (every route of a basepath carries the same). In an
+ * sq_route_put, namespace and basepath of the routes are the put's (absent or ""). */
+#define SQ_KIND_ROUTE   "route"
+typedef struct sq_route {
+    char *namespace_, *basepath, *relpath, *method, *api_name;
+    char *action_ns, *action_pkg, *action_name, *response_type;
+    int64_t updated;
+} sq_route;
+void sq_route_encode(const sq_route *m, msgpack_packer *pk);
+SQ_DECODER(sq_route);
+
+/* sq.registry.route_put request: map{ns, basepath, api_name, replace: bool, routes: [sq_route]};
+ * adds (or replaces, same relpath and method) the routes in the API ns+basepath, or with
+ * replace makes the API hold exactly these routes. Every action must exist in ns and be a
+ * web action. Reply: map{items: [sq_route]} (the API's routes after the change) or a wire
+ * error (400 bad route, 403 action of another namespace, 404 no such action). */
+typedef struct sq_route_put {
+    char *ns, *basepath, *api_name;
+    bool replace;
+    msgpack_object routes;
+} sq_route_put;
+void sq_route_put_encode(const sq_route_put *m, msgpack_packer *pk);
+SQ_DECODER(sq_route_put);
+
+/* sq.registry.route_get / sq.registry.route_delete request: map{ns, basepath, relpath,
+ * method} ("" = any; basepath also matches an API's name). get replies map{items:
+ * [sq_route]} ordered by basepath, relpath, method; delete replies map{count} or 404 when
+ * nothing matched. */
+typedef struct sq_route_query {
+    char *ns, *basepath, *relpath, *method;
+} sq_route_query;
+void sq_route_query_encode(const sq_route_query *m, msgpack_packer *pk);
+SQ_DECODER(sq_route_query);
+
 /* sq.auth.limits request: map{ns} -> sq_ns_limits, or a wire error (404 unknown namespace) */
 typedef struct sq_ns_ref {
     char *ns;

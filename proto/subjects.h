@@ -18,6 +18,11 @@
 #define SQ_SUBJ_REG_LIST           "sq.registry.list"
 #define SQ_SUBJ_REG_RESOLVE        "sq.registry.resolve"
 #define SQ_SUBJ_REG_RULE_STATE     "sq.registry.rulestate"
+/* registry: API routes (wsk api), see sq_route_put and sq_route_query; one token after
+ * "sq.registry." like every registry subject (its NATS user may subscribe to sq.registry.*) */
+#define SQ_SUBJ_REG_ROUTE_PUT      "sq.registry.route_put"
+#define SQ_SUBJ_REG_ROUTE_GET      "sq.registry.route_get"
+#define SQ_SUBJ_REG_ROUTE_DELETE   "sq.registry.route_delete"
 
 /* scheduler: invoke an action (blocking or not) */
 #define SQ_SUBJ_SCHED_INVOKE       "sq.sched.invoke"

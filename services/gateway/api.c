@@ -711,6 +711,8 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         bool in_flight = false;
         if (r->leg == GW_LEG_WEB_META)
             in_flight = gw_web_meta_reply(r, &o);
+        else if (r->leg == GW_LEG_ROUTES)
+            in_flight = gw_routes_reply(r, &o);
         else
             gw_web_on_reply(r, &o);
         msgpack_zone_destroy(&z);

@@ -33,7 +33,8 @@ typedef enum {
 } gw_op;
 
 /* Which of a request's legs a bus reply answers. */
-typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META } gw_leg;
+typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META, GW_LEG_ROUTES,
+               GW_LEG_APIMGMT } gw_leg;
 
 struct gw_web;
 
@@ -55,6 +56,10 @@ typedef struct gw_req {
     char auth[512];
     char ctype[256];             /* the request's Content-Type */
     struct gw_web *web;          /* web action requests (web.c); NULL otherwise */
+    int apimgmt;                 /* routes.c: a /whisk.system/apimgmt call (GW_APIMGMT_*) */
+    bool route;                  /* routes.c: /api/{ns}/... not matched to a route yet */
+    bool via_route;              /* routes.c: the web action runs through an API route */
+    uint64_t route_gen;          /* routes.c: the route cache's generation when its read left */
     char *body;
     size_t body_len, body_cap;
     bool close_after, dispatched;
@@ -185,6 +190,24 @@ static inline bool gw_invocation_leg(const gw_req *r)
 {
     return r->op == OP_INVOKE || (r->op == OP_WEB && r->leg == GW_LEG_OP);
 }
+/* routes.c: API routes (wsk api). The /whisk.system/apimgmt web actions the CLI calls
+ * (createApi, getApi, deleteApi) are answered here from the registry, and every route is
+ * served at /api/{namespace}{basepath}{relpath} as the web action it names. */
+struct json_t;
+enum { GW_APIMGMT_NONE, GW_APIMGMT_CREATE, GW_APIMGMT_GET, GW_APIMGMT_DELETE };
+bool gw_routes_path(const char *path);             /* /api/{ns}/..., not /api/v1 */
+bool gw_routes_route(gw_req *r);                   /* lws thread; false: answered (404) */
+void gw_apimgmt_match(gw_req *r);                  /* sets r->apimgmt for its paths */
+bool gw_routes_start(gw_req *r);                   /* as gw_web_start, for r->route */
+bool gw_routes_reply(gw_req *r, const msgpack_object *o); /* NATS thread; true: in flight */
+bool gw_apimgmt_start(gw_req *r);                  /* as gw_web_start, for r->apimgmt */
+void gw_apimgmt_on_reply(gw_req *r, const msgpack_object *o);
+void gw_routes_cache_clear(void);
+/* web.c, for routes.c: the web action a route resolved to (ext "http", "json", ...; path is
+ * __ow_path; params, taken, are added to the arguments), and a request header. */
+void gw_web_set_target(gw_req *r, const char *ns, const char *name, const char *ext,
+                       const char *path, struct json_t *params);
+const char *gw_web_header(const gw_req *r, const char *name);
 
 /* pending.c */
 void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms);

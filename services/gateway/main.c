@@ -66,6 +66,12 @@ static void on_entity_event(sq_bus_t *bus, natsMsg *msg, void *closure)
     gw_web_cache_clear();
 }
 
+/* An API route changed: every route table is read again. */
+static void on_route_event(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    gw_routes_cache_clear();
+}
+
 static void *http_thread(void *arg)
 {
     gw_http_run();
@@ -109,9 +115,10 @@ int main(void)
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = on_auth_event },
         { .subject = "sq.evt.entity.*.action", .queue = NULL, .fn = on_entity_event },
         { .subject = "sq.evt.entity.*.package", .queue = NULL, .fn = on_entity_event },
+        { .subject = "sq.evt.entity.*.route", .queue = NULL, .fn = on_route_event },
     };
-    if (sq_bus_serve(G.bus, events, 3) != SQ_OK || sq_bus_serve_health(G.bus, "gateway") != SQ_OK ||
-        gw_http_start() != 0)
+    if (sq_bus_serve(G.bus, events, sizeof events / sizeof events[0]) != SQ_OK ||
+        sq_bus_serve_health(G.bus, "gateway") != SQ_OK || gw_http_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;
@@ -133,6 +140,7 @@ out:
     if (G.ctx)
         lws_context_destroy(G.ctx);
     gw_web_cache_clear();
+    gw_routes_cache_clear();
     sq_config_free(config, NCONFIG);
     nats_Close();
     return rc;

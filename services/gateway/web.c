@@ -63,6 +63,7 @@ typedef struct gw_web {
     char *xauth;                 /* X-Require-Whisk-Auth */
     char *acrh;                  /* Access-Control-Request-Headers */
     bool authenticated;
+    json_t *route_params;        /* an API route's path parameters (routes.c) */
 } gw_web;
 
 /* ---- the metadata cache --------------------------------------------------------------- */
@@ -334,7 +335,7 @@ static void append_raw(char **buf, size_t *len, size_t *cap, const char *s)
 
 bool gw_web_path(const char *path)
 {
-    return strncmp(path, WEB_PREFIX, sizeof WEB_PREFIX - 1) == 0;
+    return strncmp(path, WEB_PREFIX, sizeof WEB_PREFIX - 1) == 0 || gw_routes_path(path);
 }
 
 static bool header_wanted(const char *name)
@@ -426,6 +427,7 @@ void gw_web_free(gw_web *w)
     if (w == NULL)
         return;
     json_decref(w->headers);
+    json_decref(w->route_params);
     free(w->query);
     free(w->xauth);
     free(w->acrh);
@@ -458,6 +460,8 @@ bool gw_web_route(gw_req *r)
         gw_respond_error(r, 405, "Method not allowed.");
         return false;
     }
+    if (strncmp(r->path, WEB_PREFIX, sizeof WEB_PREFIX - 1) != 0)
+        return gw_routes_route(r); /* an API route */
     snprintf(path, sizeof path, "%s", r->path + sizeof WEB_PREFIX - 1);
     p = path;
     for (int i = 0; i < 3; i++) {
@@ -487,6 +491,7 @@ bool gw_web_route(gw_req *r)
         snprintf(r->name, sizeof r->name, "%s/%s", seg[1], seg[2]);
     if (rest)
         snprintf(w->path, sizeof w->path, "/%s", rest);
+    gw_apimgmt_match(r);
     return true;
 not_found:
     gw_respond_error(r, 404, NOT_FOUND);
@@ -521,6 +526,10 @@ static bool authorized(const gw_req *r, const web_meta *m)
     case AUTH_SECRET: {
         const char *got = r->web->xauth;
         size_t a, b;
+        /* an API route stands for the secret, as OpenWhisk's API gateway sends the
+         * X-Require-Whisk-Auth its route was created with */
+        if (r->via_route)
+            return true;
         if (got == NULL || m->secret == NULL)
             return false;
         a = strlen(got);
@@ -616,6 +625,9 @@ static json_t *arguments(gw_req *r, const web_meta *m)
         else if (body)
             json_object_set(args, "__ow_body", body);
         json_decref(body);
+        /* an API route's path parameters, over query and body */
+        if (w->route_params)
+            json_object_update(args, w->route_params);
     } else {
         json_object_set_new(args, "__ow_query", json_string(w->query ? w->query : ""));
         if (r->body_len == 0) {
@@ -714,6 +726,10 @@ bool gw_web_start(gw_req *r)
     bool done;
 
     r->web->authenticated = r->ident.subject != NULL;
+    if (r->apimgmt)
+        return gw_apimgmt_start(r);
+    if (r->route)
+        return gw_routes_start(r);
     snprintf(key, sizeof key, "%s/%s", r->ns, r->name);
     if ((m = cache_get(key)) != NULL) {
         done = web_go(r, m);
@@ -805,7 +821,9 @@ bool gw_web_meta_reply(gw_req *r, const msgpack_object *o)
 
 void gw_web_on_error(gw_req *r, int code, const char *msg, size_t len)
 {
-    if (r->leg == GW_LEG_WEB_META && (code == 404 || code == 403 || code == 400))
+    if (r->apimgmt || r->leg == GW_LEG_ROUTES)
+        gw_respond_error(r, code, "%.*s", (int)len, msg);
+    else if (r->leg == GW_LEG_WEB_META && (code == 404 || code == 403 || code == 400))
         gw_respond_error(r, 404, NOT_FOUND); /* nothing of what is not exported leaks */
     else
         gw_respond_error(r, code, "%.*s", (int)len, msg);
@@ -813,7 +831,7 @@ void gw_web_on_error(gw_req *r, int code, const char *msg, size_t len)
 
 void gw_web_on_timeout(gw_req *r)
 {
-    if (r->leg == GW_LEG_OP)
+    if (r->leg == GW_LEG_OP && !r->apimgmt)
         gw_respond_error(r, 202, NOT_READY);
     else
         gw_respond_error(r, 503, "The platform did not answer in time.");
@@ -1030,6 +1048,10 @@ void gw_web_on_reply(gw_req *r, const msgpack_object *o)
     const json_t *proj;
     uint64_t sc = SQ_ACT_INTERNAL;
 
+    if (r->apimgmt) {
+        gw_apimgmt_on_reply(r, o);
+        return;
+    }
     if (resp == NULL) {
         gw_respond_error(r, 202, NOT_READY);
         return;
@@ -1064,4 +1086,27 @@ void gw_web_on_reply(gw_req *r, const msgpack_object *o)
     default: as_http(r, proj); break;
     }
     json_decref(result);
+}
+
+/* ---- for API routes (routes.c) ---------------------------------------------------------- */
+
+void gw_web_set_target(gw_req *r, const char *ns, const char *name, const char *ext,
+                       const char *path, json_t *params)
+{
+    gw_web *w = r->web;
+    snprintf(r->ns, sizeof r->ns, "%s", ns);
+    snprintf(r->name, sizeof r->name, "%s", name);
+    w->ext = EXT_HTTP;
+    for (size_t i = 0; i < sizeof EXT_NAMES / sizeof EXT_NAMES[0]; i++)
+        if (strcmp(ext, EXT_NAMES[i] + 1) == 0)
+            w->ext = (web_ext)i;
+    snprintf(w->path, sizeof w->path, "%s", path);
+    json_decref(w->route_params);
+    w->route_params = params;
+}
+
+const char *gw_web_header(const gw_req *r, const char *name)
+{
+    const json_t *v = r->web && r->web->headers ? json_object_get(r->web->headers, name) : NULL;
+    return json_is_string(v) ? json_string_value(v) : NULL;
 }

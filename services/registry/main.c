@@ -77,6 +77,9 @@ int main(void)
         { .subject = SQ_SUBJ_REG_LIST, .queue = "registry", .fn = reg_on_list, .closure = &ctx },
         { .subject = SQ_SUBJ_REG_RESOLVE, .queue = "registry", .fn = reg_on_resolve, .closure = &ctx },
         { .subject = SQ_SUBJ_REG_RULE_STATE, .queue = "registry", .fn = reg_on_rulestate, .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_PUT, .queue = "registry", .fn = reg_on_route_put, .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_GET, .queue = "registry", .fn = reg_on_route_get, .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_DELETE, .queue = "registry", .fn = reg_on_route_delete, .closure = &ctx },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_bus_serve_health(bus, "registry") != SQ_OK)

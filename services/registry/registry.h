@@ -345,6 +345,14 @@ sq_status reg_store_system_package(reg_store_t *s, const char *pkg,
                                    const reg_system_action *actions, size_t n, sq_arena_t *ar,
                                    reg_change **changed, size_t *nchanged);
 
+/* For the registry's other SQL files (routes.c): runs fn with the store's connection under
+ * its mutex, as one transaction holding the lock of namespace lock_ns (NULL: plain reads,
+ * no transaction); SQ_OK commits, anything else rolls back; retried once on a reset
+ * connection. fn must not call the store again. */
+struct pg_conn;
+typedef sq_status (*reg_sql_fn)(struct pg_conn *conn, void *arg);
+sq_status reg_store_run(reg_store_t *s, const char *lock_ns, reg_sql_fn fn, void *arg);
+
 /* ---- system.c ------------------------------------------------------------------------- */
 
 /* Installs every package directory of dir (<dir>/<pkg>/<action>.js, nodejs:20) into
@@ -371,5 +379,28 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_resolve(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure);
+
+/* ---- routes.c: API routes (wsk api), sq.registry.route_{put,get,delete} ---------------- */
+
+#define REG_ROUTES_MAX 500   /* API routes of one namespace */
+
+/* routes_store.c. put: in one transaction, replace (req->replace: drop the API's routes
+ * first) or upsert the n routes (already checked) into API req->ns + req->basepath, named
+ * req->api_name (else the name the API has, else its base path); more than REG_ROUTES_MAX
+ * routes in the namespace is SQ_ERR_BAD_REQUEST (err) and nothing is written. *items: the
+ * API's routes after the change, in ar. get: the routes matching q ("" matches anything,
+ * basepath also an API's name), ordered by basepath, relpath, method. delete: those routes
+ * of q (basepath required), *count of them. */
+sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes,
+                         size_t n, sq_arena_t *ar, sq_route **items, size_t *nitems, char *err,
+                         size_t errlen);
+sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar,
+                         sq_route **items, size_t *n);
+sq_status reg_routes_delete(reg_store_t *s, const sq_route_query *q, int64_t *count);
+
+
+void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure);
+void reg_on_route_get(sq_bus_t *bus, natsMsg *msg, void *closure);
+void reg_on_route_delete(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 #endif

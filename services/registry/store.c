@@ -342,6 +342,24 @@ static sq_status atomically(reg_store_t *s, const char *lock_ns, work_fn fn, voi
     return st;
 }
 
+/* reg_store_run(): atomically() for SQL that lives in another file of the registry. */
+typedef struct run_ext {
+    reg_sql_fn fn;
+    void *arg;
+} run_ext;
+
+static sq_status run_ext_fn(reg_store_t *s, void *arg)
+{
+    run_ext *x = arg;
+    return x->fn(s->conn, x->arg);
+}
+
+sq_status reg_store_run(reg_store_t *s, const char *lock_ns, reg_sql_fn fn, void *arg)
+{
+    run_ext x = { fn, arg };
+    return atomically(s, lock_ns, run_ext_fn, &x);
+}
+
 static sq_status say(sq_status st, char *err, size_t errlen, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
@@ -1783,8 +1801,10 @@ static sq_status purge_work(reg_store_t *s, void *arg)
     purge_arg *a = arg;
     sq_status st;
 
-    /* rules before triggers and actions: what points at something goes first */
-    if ((st = purge_one(s, a, "DELETE FROM registry_rules WHERE namespace = $1 AND updated <= $2::int8 "
+    /* routes and rules before triggers and actions: what points at something goes first */
+    if ((st = purge_one(s, a, "DELETE FROM registry_routes WHERE namespace = $1 AND updated <= $2::int8 "
+                              "RETURNING basepath", SQ_KIND_ROUTE, false)) != SQ_OK ||
+        (st = purge_one(s, a, "DELETE FROM registry_rules WHERE namespace = $1 AND updated <= $2::int8 "
                               "RETURNING name", SQ_KIND_RULE, false)) != SQ_OK ||
         (st = purge_one(s, a, "DELETE FROM registry_triggers WHERE namespace = $1 AND updated <= $2::int8 "
                               "RETURNING name", SQ_KIND_TRIGGER, false)) != SQ_OK ||

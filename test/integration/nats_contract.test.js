@@ -222,6 +222,34 @@ test('registry: put, get, resolve, list, rulestate; entity events', async () => 
   check('evt.entity', e.value, e.subject);
 });
 
+test('registry: API routes put, get, delete; route events', async () => {
+  const webAction = h.uniqueName('nc_web');
+  const basepath = `/${h.uniqueName('nc_api')}`;
+  await h.putAction(webAction, h.nodeAction('function main(a){return a}'), { annotations: [{ key: 'web-export', value: true }] }, '?overwrite=true');
+  let r;
+  try {
+    const route = { relpath: '/items/{id}', method: 'get', action_ns: ns, action_pkg: '', action_name: webAction, response_type: 'json' };
+    r = await request('sq.registry.route_put', 'registry.route.put.request', { ns, basepath, api_name: 'NC', routes: [route] },
+      ['registry.route.list.reply']);
+    assert.equal(r.value.items.length, 1, JSON.stringify(r.value));
+    assert.equal(r.value.items[0].api_name, 'NC');
+    // a route to an action that is not a web action is refused
+    r = await request('sq.registry.route_put', 'registry.route.put.request', { ns, basepath, routes: [{ ...route, action_name: action }] },
+      ['error']);
+    assert.equal(r.value.error.code, 400, JSON.stringify(r.value));
+    r = await request('sq.registry.route_get', 'registry.route.query.request', { ns, basepath }, ['registry.route.list.reply']);
+    assert.deepEqual(r.value.items.map((x) => x.relpath), ['/items/{id}']);
+    r = await request('sq.registry.route_delete', 'registry.route.query.request', { ns, basepath }, ['registry.route.list.reply']);
+    assert.equal(r.value.count, 1);
+    r = await request('sq.registry.route_delete', 'registry.route.query.request', { ns, basepath }, ['error']);
+    assert.equal(r.value.error.code, 404);
+    const e = await eventMatching((x) => x.subject.endsWith('.route') && x.value.name === basepath && x.value.op === 'delete', `for API ${basepath}`);
+    check('evt.entity', e.value, e.subject);
+  } finally {
+    await h.deleteAction(webAction).catch(() => {});
+  }
+});
+
 test('invoke over sq.sched.invoke, blocking and not; records on sq.evt.activation and sq.activations.*', async () => {
   const env = h.stackEnv();
   const base = { ns, name: action, subject: identity.subject, key: env.key, caller_ns: ns, shared: false, cause: null };

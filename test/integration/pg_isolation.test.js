@@ -101,7 +101,7 @@ test('each service is connected as its own role, which owns its tables only', ()
   // one numbering per service, each in its own tracker
   assert.equal(sql("SELECT to_regclass('public.sq_schema_migrations') IS NULL"), 't', 'the shared tracker still exists');
   assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM auth_schema_migrations'), '0001_init.sql,0002_namespaces.sql');
-  assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM registry_schema_migrations'), '0001_init.sql,0002_entities.sql,0003_rev.sql');
+  assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM registry_schema_migrations'), '0001_init.sql,0002_entities.sql,0003_rev.sql,0004_routes.sql');
   assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM activations_schema_migrations'), '0001_init.sql,0002_partitions.sql');
 
   for (const [svc, own] of Object.entries(SERVICES)) {

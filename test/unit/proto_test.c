@@ -106,6 +106,9 @@ WRAP(sq_fire)
 WRAP(sq_sched_beat)
 WRAP(sq_sched_moved)
 WRAP(sq_tenancy_event)
+WRAP(sq_route)
+WRAP(sq_route_put)
+WRAP(sq_route_query)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_MAPARR, C_MAPARRNIL, C_ANY } fclass;
@@ -213,6 +216,40 @@ static void cmp_sq_reg_list(const void *a, const void *b, const char *what)
     BOOL_EQ(count);
     BOOL_EQ(public_);
     BOOL_EQ(shared);
+}
+
+static void cmp_sq_route(const void *a, const void *b, const char *what)
+{
+    const sq_route *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(basepath);
+    STR_EQ(relpath);
+    STR_EQ(method);
+    STR_EQ(api_name);
+    STR_EQ(action_ns);
+    STR_EQ(action_pkg);
+    STR_EQ(action_name);
+    STR_EQ(response_type);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_route_put(const void *a, const void *b, const char *what)
+{
+    const sq_route_put *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(basepath);
+    STR_EQ(api_name);
+    BOOL_EQ(replace);
+    OBJ_EQ(routes);
+}
+
+static void cmp_sq_route_query(const void *a, const void *b, const char *what)
+{
+    const sq_route_query *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(basepath);
+    STR_EQ(relpath);
+    STR_EQ(method);
 }
 
 static void cmp_sq_entity_event(const void *a, const void *b, const char *what)
@@ -461,6 +498,21 @@ static const fspec f_fire[] = {
     { "key", C_STR, false }, { "caller_ns", C_STR, false }, { "payload", C_MAP, false },
 };
 
+static const fspec f_route[] = {
+    { "namespace", C_STR, false }, { "basepath", C_STR, false }, { "relpath", C_STR, true },
+    { "method", C_STR, true }, { "api_name", C_STR, false }, { "action_ns", C_STR, true },
+    { "action_pkg", C_STR, false }, { "action_name", C_STR, true },
+    { "response_type", C_STR, true }, { "updated", C_INT, false },
+};
+static const fspec f_route_put[] = {
+    { "ns", C_STR, true }, { "basepath", C_STR, true }, { "api_name", C_STR, false },
+    { "replace", C_BOOL, false }, { "routes", C_ARRAY, true },
+};
+static const fspec f_route_query[] = {
+    { "ns", C_STR, true }, { "basepath", C_STR, false }, { "relpath", C_STR, false },
+    { "method", C_STR, false },
+};
+
 /* Samples are filled in at start (they hold msgpack objects). */
 static sq_auth_verify s_auth_verify;
 static sq_identity s_identity;
@@ -469,6 +521,9 @@ static sq_reg_put s_reg_put;
 static sq_reg_ref s_reg_ref;
 static sq_reg_list s_reg_list;
 static sq_entity_event s_entity_event;
+static sq_route s_route;
+static sq_route_put s_route_put;
+static sq_route_query s_route_query;
 static sq_invoke s_invoke;
 static sq_work s_work;
 static sq_heartbeat s_heartbeat;
@@ -624,6 +679,26 @@ static void make_samples(void)
     s_fire.key = "uuid:secret";
     s_fire.caller_ns = "guest";
     s_fire.payload = J("{\"t\":1,\"s\":[\"a\"]}");
+    s_route.namespace_ = "guest";
+    s_route.basepath = "/club";
+    s_route.relpath = "/books/{isbn}";
+    s_route.method = "get";
+    s_route.api_name = "Book Club";
+    s_route.action_ns = "guest";
+    s_route.action_pkg = "lib";
+    s_route.action_name = "getBooks";
+    s_route.response_type = "http";
+    s_route.updated = 1700000000123;
+    s_route_put.ns = "guest";
+    s_route_put.basepath = "/club";
+    s_route_put.api_name = "Book Club";
+    s_route_put.replace = true;
+    s_route_put.routes = J("[{\"relpath\":\"/books\",\"method\":\"post\",\"action_ns\":\"guest\","
+                           "\"action_name\":\"postBooks\",\"response_type\":\"json\"}]");
+    s_route_query.ns = "guest";
+    s_route_query.basepath = "/club";
+    s_route_query.relpath = "/books";
+    s_route_query.method = "delete";
 }
 
 #define MSG(type, short_)                                                                  \
@@ -650,6 +725,9 @@ static const msgdesc msgs[] = {
     MSG(sq_sched_beat, sched_beat),
     MSG(sq_sched_moved, sched_moved),
     MSG(sq_tenancy_event, tenancy_event),
+    MSG(sq_route, route),
+    MSG(sq_route_put, route_put),
+    MSG(sq_route_query, route_query),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -836,6 +914,35 @@ static void test_roundtrips(void)
         sq_invoke v = s_invoke;
         v.key = NULL;
         roundtrip(&msgs[7], &v, "key NULL (optional)");
+    }
+
+    /* a route query names only its namespace; a route put's routes carry no namespace or
+     * base path: what is absent reads as "" (the registry's SQL and the gateway compare
+     * strings, never NULL) */
+    {
+        static const char q_only_ns[] = "\x81" "\xa2" "ns" "\xa5" "guest";
+        static const char r_min[] =
+            "\x85" "\xa7" "relpath" "\xa2" "/x" "\xa6" "method" "\xa3" "get"
+            "\xa9" "action_ns" "\xa5" "guest"
+            "\xab" "action_name" "\xa1" "a" "\xad" "response_type" "\xa4" "json";
+        msgpack_zone z;
+        sq_route_query q;
+        sq_route rt;
+        char err[256];
+        msgpack_zone_init(&z, 1024);
+        CHECK(sq_route_query_decode(q_only_ns, sizeof q_only_ns - 1, &z, &q, err, sizeof err) == SQ_OK,
+              "route query with ns only: %s", err);
+        CHECK_STR(q.basepath, "", "route query: absent basepath");
+        CHECK_STR(q.relpath, "", "route query: absent relpath");
+        CHECK_STR(q.method, "", "route query: absent method");
+        CHECK(sq_route_decode(r_min, sizeof r_min - 1, &z, &rt, err, sizeof err) == SQ_OK,
+              "route with required fields only: %s", err);
+        CHECK_STR(rt.namespace_, "", "route: absent namespace");
+        CHECK_STR(rt.basepath, "", "route: absent basepath");
+        CHECK_STR(rt.action_pkg, "", "route: absent action_pkg");
+        CHECK_STR(rt.api_name, "", "route: absent api_name");
+        CHECK_STR(rt.relpath, "/x", "route: relpath");
+        msgpack_zone_destroy(&z);
     }
 
     /* sq_act_status_str */
