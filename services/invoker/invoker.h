@@ -34,6 +34,8 @@ typedef struct inv_config {
     int freeze_ms;       /* ... after this long without work (0: as soon as it is done) */
     int fair_mb;         /* fairness between namespaces (pool.c); 0: off */
     bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
+    char *state_dir;     /* where a made-up id is kept (ident.c); "" : $STATE_DIRECTORY */
+    int id_check_ms;     /* listen this long for another live invoker with our id */
 } inv_config;
 
 /* One unit of work: the raw message and its decoded form (w points into buf and z), decoded
@@ -85,6 +87,7 @@ typedef struct inv {
     int warm;
     int64_t started_ms;          /* when this process started (heartbeat "started") */
     volatile bool draining, stopping;
+    volatile bool serving;       /* past the id check, taking work (ident.c) */
 } inv;
 
 extern inv I;
@@ -122,5 +125,11 @@ void inv_enqueue(const char *data, size_t len);
 void *inv_worker(void *arg);
 void *inv_fetcher(void *arg);
 void *inv_heartbeat(void *arg);
+
+/* ident.c: the id (SQ_INVOKER_ID, else made once: host name + random suffix, kept in the
+ * state dir), and the refusal to start when a live invoker already has it. 0 or -1. */
+int inv_ident_resolve(void);
+int inv_ident_claim(void);
+void inv_ident_close(void);
 
 #endif
