@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proto/proto.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -66,7 +67,7 @@ int main(void)
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = auth_on_event, .closure = NULL },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_bus_serve_health(bus, "auth") != SQ_OK)
+        sq_health_serve(bus, "auth", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_TENANCY } }, 2) != SQ_OK)
         goto out;
     sq_info("ready");
 

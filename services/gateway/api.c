@@ -360,7 +360,7 @@ bool gw_dispatch(gw_req *r)
     }
     if (r->method == GW_OPTIONS)
         return preflight(r);
-    if ((r->method == GW_GET || r->method == GW_HEAD) && info_document(r))
+    if ((r->method == GW_GET || r->method == GW_HEAD) && (info_document(r) || gw_health_route(r)))
         return true;
     if (r->method == GW_HEAD) {
         r->head_only = true;

@@ -11,6 +11,7 @@
 
 #include "invoker.h"
 #include "sq/config.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -141,7 +142,7 @@ int main(void)
         goto out;
     snprintf(subj, sizeof subj, SQ_SUBJ_INVOKER_RUN_FMT, tok);
     sq_bus_route routes[] = { { .subject = subj, .queue = NULL, .fn = on_run } };
-    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK || sq_bus_serve_health(I.bus, "invoker") != SQ_OK)
+    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK || sq_health_serve(I.bus, "invoker", I.cfg.id, (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } }, 1) != SQ_OK)
         goto out;
     I.serving = true;
     sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb, I.cfg.workers);

@@ -7,7 +7,7 @@
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn } = require('node:child_process');
+const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const f = require('./faults.js');
@@ -32,6 +32,22 @@ async function pgCtl(stack, op) {
     : spawn(pgBin('pg_ctl'), args, { cwd: '/', stdio: 'ignore' });
   const code = await new Promise((r) => child.on('exit', r));
   assert.equal(code, 0, `pg_ctl ${op} exited ${code}`);
+}
+
+// sq.<svc>.health over NATS (nats.js, credentials apart from the URL)
+async function natsHealth(stack, svc) {
+  const { connect } = require('nats');
+  const { Packr } = require('msgpackr');
+  const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
+  const opts = { servers: stack.env.SQ_NATS_URL.replace(/\/\/[^@/]*@/, '//'), timeout: 5000 };
+  if (stack.env.SQ_NATS_USER) { opts.user = stack.env.SQ_NATS_USER; opts.pass = stack.env.SQ_NATS_PASS; }
+  const nc = await connect(opts);
+  try {
+    const m = await nc.request(`sq.${svc}.health`, packr.pack({}), { timeout: 5000 });
+    return packr.unpack(m.data);
+  } finally {
+    await nc.close();
+  }
 }
 
 async function invoke(stack, key, n) {
@@ -75,6 +91,24 @@ test('auth answers recently verified keys while PostgreSQL is down, 503 for othe
     r = await invoke(stack, wrong, 1);
     assert.equal(r.status, 503, `wrong secret of a cached key while PostgreSQL is down: ${r.status} ${r.text}`);
     f.log('never-verified key and wrong secret: 503');
+    // health says what failed: auth's PostgreSQL check, and the gateway is not ready
+    const health = spawnSync(path.join(BUILD, 'ops', 'squall-health'), ['--url', stack.env.SQ_NATS_URL, 'auth']);
+    assert.equal(health.status, 0, 'auth still answers its health');
+    const hr = await natsHealth(stack, 'auth');
+    assert.equal(hr.ok, false, JSON.stringify(hr));
+    assert.deepEqual(hr.failed, ['postgresql']);
+    assert.equal(hr.checks.jetstream, 'ok');
+    let ready;
+    for (let i = 0; i < 40; i++) {
+      const res = await fetch(`${stack.env.SQ_API_HOST}/readyz`);
+      ready = { status: res.status, json: await res.json() };
+      if (ready.status === 503) break;
+      await f.sleep(250);
+    }
+    assert.equal(ready.status, 503, `readyz with PostgreSQL down: ${JSON.stringify(ready)}`);
+    assert.ok(ready.json.failed.includes('auth') && ready.json.failed.includes('registry') &&
+      ready.json.failed.includes('activations') && !ready.json.failed.includes('scheduler'), JSON.stringify(ready.json.failed));
+    assert.equal((await fetch(`${stack.env.SQ_API_HOST}/healthz`)).status, 200);
 
     await pgCtl(stack, 'start');
     pgStopped = false;
