@@ -3,7 +3,7 @@
  * /healthz: the gateway is alive (its event loop answers): 200 {ok, service, instance}.
  * /readyz: every service the REST API needs is reachable. A thread asks
  * sq.<svc>.health of auth, registry, scheduler, invoker, activations and triggers every
- * SQ_GATEWAY_READY_MS (all at once, answers collected for up to 1 s: every copy of a
+ * SQ_GATEWAY_READY_MS (every 500 ms while one is missing; all at once, answers collected for up to 1 s: every copy of a
  * service answers); /readyz answers from the last round, never waiting on the bus:
  * 200 when each service had at least one copy answering ok, else 503 with `failed`
  * (services without a healthy copy); `services` lists each copy's answer (instance,
@@ -28,7 +28,7 @@ static int64_t snapshot_at;     /* ms */
 static pthread_t th;
 static bool started;
 
-static void one_round(natsConnection *nc, natsSubscription *sub, const char *inbox, uint64_t round)
+static bool one_round(natsConnection *nc, natsSubscription *sub, const char *inbox, uint64_t round)
 {
     json_t *services = json_object(), *failed = json_array();
     bool healthy[NSVCS] = { false };
@@ -90,6 +90,7 @@ static void one_round(natsConnection *nc, natsSubscription *sub, const char *inb
                          "services", services);
     snapshot_at = sq_now_ms();
     pthread_mutex_unlock(&lock);
+    return json_array_size(failed) == 0;
 }
 
 static void *ready_thread(void *arg)
@@ -111,7 +112,9 @@ static void *ready_thread(void *arg)
     natsSubscription_SetPendingLimits(sub, -1, -1);
     while (!G.stopping) {
         int64_t next = sq_now_ms() + G.cfg.ready_ms;
-        one_round(nc, sub, (const char *)inbox, ++round);
+        /* while not ready, ask again sooner: /readyz turns 200 soon after the last one is up */
+        if (!one_round(nc, sub, (const char *)inbox, ++round) && G.cfg.ready_ms > 500)
+            next = sq_now_ms() + 500;
         while (!G.stopping && sq_now_ms() < next)
             usleep(50 * 1000);
     }
