@@ -83,6 +83,14 @@ if command -v systemd-analyze >/dev/null 2>&1; then
   out="$(systemd-analyze verify "$WORK"/units/*.service 2>&1)" || fail "systemd-analyze verify: $out"
   [[ -z $out ]] || fail "systemd-analyze verify complained: $out"
   log "systemd-analyze verify: 7 units clean"
+  # exposure (0 safe .. 10 unsafe, --threshold in tenths): the services at most 2.0, the
+  # invoker (bwrap needs namespaces, mounts, cgroups, no seccomp of its own) at most 5.0
+  for s in "${SVCS[@]}"; do
+    t=20; [[ $s == invoker ]] && t=50
+    systemd-analyze security --offline=yes --threshold=$t "$WORK/units/squall-$s.service" >"$WORK/security-$s.txt" 2>&1 \
+      || fail "squall-$s.service: exposure above $((t / 10)).$((t % 10)): $(tail -n 1 "$WORK/security-$s.txt")"
+    log "$(tail -n 1 "$WORK/security-$s.txt" | sed 's/^→ //')"
+  done
 else
   log "no systemd-analyze: units not verified"
 fi
