@@ -67,6 +67,12 @@ for f in "${want[@]}"; do
 done
 for s in "${SVCS[@]}"; do [[ -x $PREFIX/sbin/squall-$s ]] || fail "$PREFIX/sbin/squall-$s is not executable"; done
 [[ ! -e $PREFIX/lib/squall/runtimes/native ]] || fail "the native runtime's source was installed"
+# every key of a sample /etc/squall/<svc>.conf is a setting of that service's config table
+for s in "${SVCS[@]}"; do
+  while read -r key; do
+    grep -q "\"$key\"" "$ROOT"/services/"$s"/*.c || fail "share/squall/conf/$s.conf: $key is no setting of squall-$s"
+  done < <(sed -n 's/^\(SQ_[A-Z0-9_]*\)[[:space:]]*=.*/\1/p' "$PREFIX/share/squall/conf/$s.conf")
+done
 log "layout: ${#want[@]} paths in place"
 
 # ---------------------------------------------------------------- 2. systemd units
