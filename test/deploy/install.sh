@@ -180,6 +180,11 @@ done
 [[ $out == *' 200' ]] || fail "readyz: $out"
 log "/whisk.system/utils/echo answered through the installed stack; /readyz 200"
 
+# stopped (leak reports come at exit), the services' logs have no sanitizer finding
+SQ_STATE_DIR="$STATE" SQ_BUILD_DIR="$BUILD" "$SQUALL" down >/dev/null 2>&1 || fail "ops/squall down"
+if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/logs/*.log >&2; then
+  fail "sanitizer findings in the logs above"
+fi
 SQ_STATE_DIR="$STATE" SQ_BUILD_DIR="$BUILD" "$SQUALL" down --purge >/dev/null 2>&1 || fail "ops/squall down"
 [[ -f $PGD/data/postmaster.pid ]] || fail "ops/squall down stopped the external PostgreSQL"
 log "ok"

@@ -134,4 +134,9 @@ record_on_standby "$AFTER" 40 || fail "the record $AFTER accepted after the fail
 record_on_standby "$BEFORE" 1 || fail "the record $BEFORE is gone"
 out="$("$SQ_BUILD_DIR/ops/squall-health" --url "$SQ_NATS_URL" auth registry activations 2>&1)" || fail "health after the failover: $out"
 grep -qF "$PW" "$STATE"/logs/*.log && fail "the PostgreSQL password is in a log"
+# stopped (leak reports come at exit), the services' logs have no sanitizer finding
+SQ_STATE_DIR="$STATE" SQ_BUILD_DIR="$BUILD" "$SQUALL" down >/dev/null 2>&1 || fail "ops/squall down"
+if grep -lE 'ERROR: (AddressSanitizer|LeakSanitizer)|runtime error:' "$STATE"/logs/*.log >&2; then
+  fail "sanitizer findings in the logs above"
+fi
 log "ok: registry, auth and the activation store follow the failover"
