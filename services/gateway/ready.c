@@ -150,6 +150,10 @@ static void respond(gw_req *r, int status, json_t *j)
 
 bool gw_health_route(gw_req *r)
 {
+    if (strcmp(r->path, "/healthz") != 0 && strcmp(r->path, "/readyz") != 0)
+        return false;
+    if (r->method == GW_HEAD)
+        r->head_only = true;
     if (strcmp(r->path, "/healthz") == 0) {
         respond(r, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "service", "gateway", "instance", sq_instance_id()));
         return true;
