@@ -17,7 +17,7 @@
 set -euo pipefail
 : "${BUILD:?}" "${ROOT:?}" "${API:?}" "${AUTH:?}" "${SQ_NATS_URL:?}"
 N="${N:-5000}"
-INVOKER_ID="${SQ_INVOKER_ID:-invoker0}"
+INVOKER_ID="${SQ_INVOKER_ID:-$(cat "${SQ_STATE_DIR:-/nonexistent}/invoker/invoker-id" 2>/dev/null || echo invoker0)}"
 log() { printf 'bench invoker: %s\n' "$*" >&2; }
 
 log "bench_runtime (floor, sandboxed warm, cold starts, idle memory)"

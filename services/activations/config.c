@@ -7,7 +7,7 @@ act_config act_cfg;
 static const sq_cfg_entry table[] = {
     SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", act_cfg.nats_url),
     SQ_CFG_SECRET("pg_dsn", "SQ_PG_DSN", "host=/tmp dbname=squall", act_cfg.pg_dsn),
-    SQ_CFG_STR("schema_dir", "SQ_SCHEMA_DIR", SQ_SCHEMA_DIR, act_cfg.schema_dir),
+    SQ_CFG_PATH("schema_dir", "SQ_SCHEMA_DIR", "share/squall/schemas", SQ_SCHEMA_DIR, act_cfg.schema_dir),
     SQ_CFG_INT("batch", "SQ_ACT_BATCH", 1, 4096, 1024, act_cfg.batch),
     SQ_CFG_INT("ack_wait_ms", "SQ_ACT_ACK_WAIT_MS", 1000, 600000, 30000, act_cfg.ack_wait_ms),
     SQ_CFG_INT("retention_days", "SQ_ACT_RETENTION_DAYS", 0, 36500, 7, act_cfg.retention_days),

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "act.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/pg.h"
 #include "sq/util.h"
@@ -84,7 +85,7 @@ int main(void)
         { .subject = SQ_SUBJ_ACT_LIST, .queue = "activations", .fn = act_on_list, .closure = &rd },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_bus_serve_health(bus, "activations") != SQ_OK)
+        sq_health_serve(bus, "activations", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } }, 2) != SQ_OK)
         goto out;
 
     sq_info("ready: storing activations in batches of %d", act_cfg.batch);

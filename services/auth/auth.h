@@ -30,6 +30,8 @@ typedef struct auth_config {
     char *guest_key;        /* "" when no guest is to be made */
     char *guest_namespace;
     char *admin_token;      /* "" when the admin interface is disabled */
+    int stale_ms;           /* SQ_AUTH_STALE_MS: a verified key is kept this long (stale.c) */
+    int stale_max;          /* SQ_AUTH_STALE_MAX: at most this many keys */
 } auth_config;
 
 /* Resolves the settings (defaults < SQ_CONFIG file < environment) into *cfg and logs them,
@@ -192,6 +194,21 @@ sq_status auth_store_key_rotate(auth_store_t *s, const char *subject, const char
                                 const char *uuid, const unsigned char salt[AUTH_SALT_LEN],
                                 const unsigned char hash[AUTH_HASH_LEN], sq_arena_t *ar,
                                 char **ns_out, char *why, size_t whylen);
+
+/* ---- stale.c: keys verified lately, answered from memory while PostgreSQL is away ------- */
+
+void auth_stale_init(int max_keys, int max_age_ms);
+void auth_stale_free(void);
+/* After a verification against the database: keeps (or refreshes) the key. */
+void auth_stale_put(const char *uuid, const auth_key_row *row);
+/* The database refused the key (unknown, wrong secret, blocked): it leaves. */
+void auth_stale_drop(const char *uuid);
+void auth_stale_drop_subject(const char *subject);
+/* The database failed: true and *out (strings in ar) when uuid was verified within the
+ * age limit and secret matches its hash (constant time). */
+bool auth_stale_verify(const char *uuid, const char *secret, sq_arena_t *ar, sq_identity *out);
+/* sq.evt.auth (every copy, no queue group): drops the subject's keys. */
+void auth_on_event(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 /* ---- handlers.c, admin.c ----------------------------------------------------------------- */
 

@@ -43,25 +43,36 @@ void auth_on_verify(sq_bus_t *bus, natsMsg *msg, void *closure)
     st = auth_store_lookup(ctx->store, uuid, &z, &row);
     if (st == SQ_ERR_NOT_FOUND) {
         auth_key_check_dummy(secret);
+        auth_stale_drop(uuid);
         sq_bus_respond_error(bus, msg, SQ_ERR_UNAUTHORIZED, NULL);
         goto done;
     }
     if (st != SQ_OK) {
+        /* PostgreSQL is unreachable: a key verified lately is still good (stale.c); any
+         * other is 503, to be retried, not 401 */
+        sq_identity id = { .uuid = uuid };
+        if (auth_stale_verify(uuid, secret, &z, &id)) {
+            reply_identity(bus, msg, &id);
+            goto done;
+        }
         sq_error("could not verify key \"%s\": %s", uuid, sq_status_str(st));
-        sq_bus_respond_error(bus, msg, SQ_ERR_DB, NULL);
+        sq_bus_respond_error(bus, msg, SQ_ERR_UNAVAILABLE, "the key store is unavailable");
         goto done;
     }
     if (!auth_key_check(row.salt, row.hash, secret)) {
+        auth_stale_drop(uuid);
         sq_bus_respond_error(bus, msg, SQ_ERR_UNAUTHORIZED, NULL);
         goto done;
     }
     /* Only after the secret matched: a wrong key must not learn that the subject is
      * blocked. */
     if (row.blocked) {
+        auth_stale_drop(uuid);
         sq_info("key \"%s\" of blocked subject \"%s\" refused", uuid, row.subject);
         sq_bus_respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
         goto done;
     }
+    auth_stale_put(uuid, &row);
     reply_identity(bus, msg, &(sq_identity){ .subject = row.subject, .namespace_ = row.namespace_,
                                              .uuid = uuid, .namespaces = row.namespaces,
                                              .nnamespaces = row.nnamespaces });

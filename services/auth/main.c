@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "proto/proto.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -37,6 +38,7 @@ int main(void)
             goto out;
         }
     }
+    auth_stale_init(cfg.stale_max, cfg.stale_ms);
     if (auth_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
         goto out;
     if (auth_bootstrap_system(store) != SQ_OK)
@@ -61,9 +63,11 @@ int main(void)
         { .subject = SQ_SUBJ_AUTH_VERIFY, .queue = "auth", .fn = auth_on_verify, .closure = &ctx },
         { .subject = SQ_SUBJ_AUTH_LIMITS, .queue = "auth", .fn = auth_on_limits, .closure = &ctx },
         { .subject = SQ_SUBJ_AUTH_ADMIN, .queue = "auth", .fn = auth_on_admin, .closure = &ctx },
+        /* every copy: a changed subject's keys leave its stale cache */
+        { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = auth_on_event, .closure = NULL },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_bus_serve_health(bus, "auth") != SQ_OK)
+        sq_health_serve(bus, "auth", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_TENANCY } }, 2) != SQ_OK)
         goto out;
     sq_info("ready");
 
@@ -73,6 +77,7 @@ int main(void)
 out:
     sq_bus_destroy(bus);
     auth_store_close(store);
+    auth_stale_free();
     auth_config_free();
     if (rc == 0)
         sq_info("stopped");

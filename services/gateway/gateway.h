@@ -117,6 +117,7 @@ typedef struct gw_config {
     int body_timeout_ms;         /* a body must come within this ... */
     int body_min_rate_kb;        /* ... plus its length at this many KB/s */
     int accept_pause_ms;         /* accepts paused this long when file descriptors run out */
+    int ready_ms;                /* /readyz: services asked for their health this often */
 } gw_config;
 
 typedef struct gw {
@@ -221,6 +222,12 @@ void gw_pending_sweep(int64_t now_us);      /* lws thread: time out overdue requ
 void gw_req_free(gw_req *r);
 /* Sets r's response: status and a JSON body (takes ownership of json, malloc'd). */
 void gw_respond(gw_req *r, int status, char *json, size_t len);
+
+/* ready.c: GET /healthz (live) and /readyz (every service answers its health); true when
+ * r was one of them (answered). gw_ready_start/stop run the thread that asks. */
+bool gw_health_route(gw_req *r);
+void gw_ready_start(void);
+void gw_ready_stop(void);
 /* An OpenWhisk error body {"error": msg, "code": id}. */
 void gw_respond_error(gw_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 

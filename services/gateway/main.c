@@ -9,6 +9,7 @@
 
 #include "gateway.h"
 #include "sq/config.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -27,6 +28,7 @@ static const sq_cfg_entry config[] = {
     /* what web actions need of an action (annotations, final parameters), kept this long
      * unless a change event drops it first */
     SQ_CFG_INT("web_cache_ms", "SQ_GATEWAY_WEB_CACHE_MS", 0, 3600000, 60000, G.cfg.web_cache_ms),
+    SQ_CFG_INT("ready_ms", "SQ_GATEWAY_READY_MS", 200, 600000, 2000, G.cfg.ready_ms),
     /* request headers outside lws's table of known ones that web actions see in __ow_headers */
     SQ_CFG_STR("web_headers", "SQ_GATEWAY_WEB_HEADERS",
                "x-require-whisk-auth,x-request-id,x-api-key,x-csrf-token,x-correlation-id,x-amz-date,"
@@ -118,14 +120,17 @@ int main(void)
         { .subject = "sq.evt.entity.*.route", .queue = NULL, .fn = on_route_event },
     };
     if (sq_bus_serve(G.bus, events, sizeof events / sizeof events[0]) != SQ_OK ||
-        sq_bus_serve_health(G.bus, "gateway") != SQ_OK || gw_http_start() != 0)
+        sq_health_serve(G.bus, "gateway", NULL, NULL, 0) != SQ_OK || gw_http_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;
+    gw_ready_start();
     sq_info("ready");
     sq_info("received signal %d, shutting down", sq_signals_wait());
     gw_http_stop();
     pthread_join(th, NULL);
+    G.stopping = true;
+    gw_ready_stop();
     rc = 0;
 out:
     if (G.replies) {

@@ -38,6 +38,8 @@ typedef struct inv_config {
     char *net_deny;      /* destinations a sandbox never reaches (CIDRs) */
     char *net_pool;      /* the sandboxes' addresses */
     char *net_dns;       /* resolvers a sandbox may query (auto, none or addresses) */
+    char *state_dir;     /* where a made-up id is kept (ident.c); "" : $STATE_DIRECTORY */
+    int id_check_ms;     /* listen this long for another live invoker with our id */
 } inv_config;
 
 /* One unit of work: the raw message and its decoded form (w points into buf and z), decoded
@@ -91,6 +93,7 @@ typedef struct inv {
     int warm;
     int64_t started_ms;          /* when this process started (heartbeat "started") */
     volatile bool draining, stopping;
+    volatile bool serving;       /* past the id check, taking work (ident.c) */
 } inv;
 
 extern inv I;
@@ -128,5 +131,11 @@ void inv_enqueue(const char *data, size_t len);
 void *inv_worker(void *arg);
 void *inv_fetcher(void *arg);
 void *inv_heartbeat(void *arg);
+
+/* ident.c: the id (SQ_INVOKER_ID, else made once: host name + random suffix, kept in the
+ * state dir), and the refusal to start when a live invoker already has it. 0 or -1. */
+int inv_ident_resolve(void);
+int inv_ident_claim(void);
+void inv_ident_close(void);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include "invoker.h"
 #include "sq/config.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -23,9 +24,11 @@ inv I;
 
 static const sq_cfg_entry config[] = {
     SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", I.cfg.nats_url),
-    SQ_CFG_STR("id", "SQ_INVOKER_ID", "invoker0", I.cfg.id),
-    SQ_CFG_STR("runtime_dir", "SQ_RUNTIME_DIR", DEFAULT_RUNTIME_DIR, I.cfg.runtime_dir),
-    SQ_CFG_STR("native_launcher", "SQ_INVOKER_NATIVE_LAUNCHER", SQ_NATIVE_LAUNCHER, I.cfg.native_launcher),
+    SQ_CFG_STR("id", "SQ_INVOKER_ID", NULL, I.cfg.id),
+    SQ_CFG_STR("state_dir", "SQ_INVOKER_STATE_DIR", NULL, I.cfg.state_dir),
+    SQ_CFG_INT("id_check_ms", "SQ_INVOKER_ID_CHECK_MS", 0, 60000, 1500, I.cfg.id_check_ms),
+    SQ_CFG_PATH("runtime_dir", "SQ_RUNTIME_DIR", "lib/squall/runtimes", DEFAULT_RUNTIME_DIR, I.cfg.runtime_dir),
+    SQ_CFG_PATH("native_launcher", "SQ_INVOKER_NATIVE_LAUNCHER", "lib/squall/squall-native-launcher", SQ_NATIVE_LAUNCHER, I.cfg.native_launcher),
     SQ_CFG_STR("api_host", "SQ_API_HOST", "http://127.0.0.1:3233", I.cfg.api_host),
     SQ_CFG_INT("memory_mb", "SQ_INVOKER_MEMORY_MB", 128, 1 << 20, 2048, I.cfg.memory_mb),
     SQ_CFG_INT("workers", "SQ_INVOKER_WORKERS", 1, 1024, 32, I.cfg.workers),
@@ -186,6 +189,8 @@ int main(void)
         return 1;
     sq_config_log(config, NCONFIG);
     I.started_ms = sq_now_ms();
+    if (inv_ident_resolve() != 0)
+        return 1;
     if (sandbox_setup() != 0)
         return 1;
     if (!I.cfg.sandbox) {
@@ -198,6 +203,7 @@ int main(void)
 
     if (sq_bus_connect(&I.bus, &(sq_bus_opts){ .url = I.cfg.nats_url, .name = "squall-invoker",
                                                 .send_asap = true, .jetstream = true }) != SQ_OK ||
+        inv_ident_claim() != 0 ||
         sq_streams_ensure(sq_bus_js(I.bus), 0, SQ_STREAMS_WORK | SQ_STREAMS_ACTIVATIONS) != SQ_OK || subscribe_work() != SQ_OK)
         goto out;
 
@@ -216,8 +222,9 @@ int main(void)
         goto out;
     snprintf(subj, sizeof subj, SQ_SUBJ_INVOKER_RUN_FMT, tok);
     sq_bus_route routes[] = { { .subject = subj, .queue = NULL, .fn = on_run } };
-    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK || sq_bus_serve_health(I.bus, "invoker") != SQ_OK)
+    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK || sq_health_serve(I.bus, "invoker", I.cfg.id, (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } }, 1) != SQ_OK)
         goto out;
+    I.serving = true;
     sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb, I.cfg.workers);
     sq_info("received signal %d, draining", sq_signals_wait());
     rc = 0;
@@ -247,6 +254,7 @@ out:
     if (*staged_dir)
         inv_runtime_unstage(staged_dir);
     natsSubscription_Destroy(I.work_sub);
+    inv_ident_close();
     sq_bus_destroy(I.bus);
     free(workers);
     sq_config_free(config, NCONFIG);

@@ -328,7 +328,7 @@ static void handle(inv_job *job)
 
     msgpack_packer_init(&apk, &ann, msgpack_sbuffer_write);
     bool caused = w.cause && *w.cause;
-    msgpack_pack_array(&apk, 4 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0) + (caused ? 2 : 0));
+    msgpack_pack_array(&apk, 5 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0) + (caused ? 2 : 0));
     msgpack_pack_map(&apk, 2);
     sq_mp_kv_str(&apk, "key", "path");
     sq_mp_kv_str(&apk, "value", path);
@@ -360,6 +360,10 @@ static void handle(inv_job *job)
         sq_mp_kv_str(&apk, "key", "cause");
         sq_mp_kv_str(&apk, "value", w.cause);
     }
+    /* the invoker that ran it */
+    msgpack_pack_map(&apk, 2);
+    sq_mp_kv_str(&apk, "key", "invoker");
+    sq_mp_kv_str(&apk, "value", I.cfg.id);
     sq_mp_unpack(ann.data, ann.size, &az, &ann_obj);
     a.annotations = ann_obj;
 

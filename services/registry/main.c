@@ -7,6 +7,7 @@
 
 #include <string.h>
 
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -82,7 +83,7 @@ int main(void)
         { .subject = SQ_SUBJ_REG_ROUTE_DELETE, .queue = "registry", .fn = reg_on_route_delete, .closure = &ctx },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_bus_serve_health(bus, "registry") != SQ_OK)
+        sq_health_serve(bus, "registry", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_TENANCY } }, 2) != SQ_OK)
         goto out;
     pc = (purge_ctx){ .store = store, .bus = bus };
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "registry", on_purge, &pc) != SQ_OK)

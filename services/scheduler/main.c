@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "sched.h"
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -146,7 +147,7 @@ int main(void)
         }
         natsSubscription_SetPendingLimits(invoke[nsubs], -1, -1);
     }
-    if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK || sq_bus_serve_health(s.bus, "scheduler") != SQ_OK)
+    if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK || sq_health_serve(s.bus, "scheduler", NULL, (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } }, 1) != SQ_OK)
         goto out;
 
     sq_info("ready as \"%s\": %d invoke worker(s), %d invoker(s) known", s.self, nworkers,

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
+#include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include "triggers.h"
@@ -105,7 +106,7 @@ int main(void)
                                                    .fn = trg_on_nats_fire, .closure = &workers[nworkers] };
     }
     if (sq_bus_serve(s.bus, routes, 2 * (size_t)nworkers) != SQ_OK ||
-        sq_bus_serve_health(s.bus, "triggers") != SQ_OK)
+        sq_health_serve(s.bus, "triggers", NULL, (sq_health_check[]){ { .name = "jetstream", .stream = TRG_STREAM_EVENTS } }, 1) != SQ_OK)
         goto out;
 
     if (trg_cfg.feeds && (trg_natsfeed_start(&s) != SQ_OK || trg_alarms_start(&s) != SQ_OK))

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static sq_status set_value(const sq_cfg_entry *e, const char *v, const char *origin)
 {
@@ -87,8 +89,13 @@ static sq_status load_file(const sq_cfg_entry *table, size_t n, const char *path
         *eq = '\0';
         k = trim(k);
         v = trim(eq + 1);
+        /* an EnvironmentFile= line may quote its value: "value" or 'value' */
+        if ((v[0] == '"' || v[0] == '\'') && strlen(v) >= 2 && v[strlen(v) - 1] == v[0]) {
+            v[strlen(v) - 1] = '\0';
+            v++;
+        }
         for (i = 0; i < n; i++)
-            if (strcmp(table[i].name, k) == 0)
+            if (strcmp(table[i].name, k) == 0 || (table[i].env && strcmp(table[i].env, k) == 0))
                 break;
         if (i == n)
             sq_warn("unknown setting \"%s\" in \"%s\" line %d ignored", k, path, lineno);
@@ -99,15 +106,58 @@ static sq_status load_file(const sq_cfg_entry *table, size_t n, const char *path
     return st;
 }
 
+/* The directory of the running binary's install prefix: <prefix> for <prefix>/sbin/x,
+ * <prefix>/bin/x and <prefix>/lib/squall/x; false otherwise (a build tree). */
+static bool install_prefix(char *out, size_t outlen)
+{
+    char exe[4096], *slash;
+    ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+    if (n <= 0)
+        return false;
+    exe[n] = '\0';
+    if ((slash = strrchr(exe, '/')) == NULL)
+        return false;
+    *slash = '\0';                                   /* exe = the binary's directory */
+    n = (ssize_t)strlen(exe);
+    if (n >= 5 && strcmp(exe + n - 5, "/sbin") == 0)
+        exe[n - 5] = '\0';
+    else if (n >= 4 && strcmp(exe + n - 4, "/bin") == 0)
+        exe[n - 4] = '\0';
+    else if (n >= 11 && strcmp(exe + n - 11, "/lib/squall") == 0)
+        exe[n - 11] = '\0';
+    else
+        return false;
+    if ((size_t)snprintf(out, outlen, "%s", exe) >= outlen)
+        return false;
+    return true;
+}
+
+bool sq_installed_path(const char *rel, char *out, size_t outlen)
+{
+    char prefix[4096], path[8192];
+    struct stat sb;
+    if (!install_prefix(prefix, sizeof prefix))
+        return false;
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", prefix, rel) >= sizeof path || stat(path, &sb) != 0 ||
+        strlen(path) >= outlen)
+        return false;
+    memcpy(out, path, strlen(path) + 1);
+    return true;
+}
+
 sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
 {
     const char *file = getenv("SQ_CONFIG");
     sq_status st;
 
     for (size_t i = 0; i < n; i++) {
+        char installed[4096];
+        const char *def = table[i].def ? table[i].def : "";
         if (table[i].type == SQ_CFG_T_STR)
             *(char **)table[i].field = NULL;
-        st = set_value(&table[i], table[i].def ? table[i].def : "", "default");
+        if (table[i].installed != NULL && sq_installed_path(table[i].installed, installed, sizeof installed))
+            def = installed;
+        st = set_value(&table[i], def, "default");
         if (st != SQ_OK)
             return st;
     }

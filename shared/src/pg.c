@@ -42,8 +42,81 @@ const char *sq_pg_error(const PGconn *conn)
     return sq_pg_text(conn ? PQerrorMessage(conn) : NULL);
 }
 
+/* The database conninfo names is missing: when the role may (CREATEDB or superuser), create
+ * it over a connection to the database `postgres` with the same hosts, user and password
+ * (libpq's multi-host and target_session_attrs included, so on the primary). Off with
+ * SQ_PG_CREATE_DB=false. true when it exists now. */
+static bool create_database(const char *conninfo)
+{
+    const char *off = getenv("SQ_PG_CREATE_DB");
+    const char *keys[] = { "dbname", "dbname", NULL };
+    const char *vals[] = { conninfo, "postgres", NULL };
+    char *dbname = NULL, *perr = NULL;
+    PQconninfoOption *opts;
+    PGconn *c;
+    PGresult *r;
+    bool ok = false;
+
+    if (off != NULL && (!strcmp(off, "false") || !strcmp(off, "0") || !strcmp(off, "no") || !strcmp(off, "off")))
+        return false;
+    if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
+        PQfreemem(perr);
+        return false;
+    }
+    for (PQconninfoOption *o = opts; o->keyword; o++)
+        if (!strcmp(o->keyword, "dbname") && o->val && *o->val)
+            dbname = strdup(o->val);
+    PQconninfoFree(opts);
+    if (dbname == NULL || !strcmp(dbname, "postgres")) {
+        free(dbname);
+        return false;
+    }
+    /* the first dbname is the whole connection string, expanded; the second overrides */
+    c = PQconnectdbParams(keys, vals, 1);
+    if (PQstatus(c) != CONNECTION_OK) {
+        sq_warn("database \"%s\" is missing and the maintenance database \"postgres\" cannot be reached "
+                "to create it: %s", dbname, sq_pg_error(c));
+        goto done;
+    }
+    r = PQexec(c, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user");
+    ok = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
+    PQclear(r);
+    if (!ok) {
+        sq_warn("database \"%s\" is missing and role \"%s\" may not create it (no CREATEDB): "
+                "create it as the operator (docs/DEPLOY.md)", dbname, PQuser(c));
+        goto done;
+    }
+    {
+        char *ident = PQescapeIdentifier(c, dbname, strlen(dbname));
+        char sql[512];
+        if (ident == NULL || (size_t)snprintf(sql, sizeof sql, "CREATE DATABASE %s", ident) >= sizeof sql) {
+            PQfreemem(ident);
+            ok = false;
+            goto done;
+        }
+        PQfreemem(ident);
+        r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_COMMAND_OK)
+            sq_info("created database \"%s\" (it was missing; role \"%s\" has CREATEDB)", dbname, PQuser(c));
+        else {
+            const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            /* 42P04 duplicate_database: another copy made it meanwhile */
+            ok = code != NULL && !strcmp(code, "42P04");
+            if (!ok)
+                sq_error("could not create database \"%s\": %s", dbname, sq_pg_error(c));
+        }
+        PQclear(r);
+    }
+done:
+    PQfinish(c);
+    free(dbname);
+    return ok;
+}
+
 sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
 {
+    bool tried_create = false;
+
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
 
@@ -66,6 +139,14 @@ sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
             *out = c;
             return SQ_OK;
         }
+        if (!tried_create && strstr(PQerrorMessage(c), "does not exist") != NULL &&
+            strstr(PQerrorMessage(c), "database") != NULL) {
+            tried_create = true;
+            if (create_database(conninfo)) {
+                PQfinish(c);
+                continue;
+            }
+        }
         if (waited >= wait_ms) {
             sq_error("could not connect to PostgreSQL: %s", sq_pg_error(c));
             PQfinish(c);
@@ -77,6 +158,9 @@ sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
     }
 }
 
+/* PQreset reconnects with the connection's own options: with several hosts (host=a,b
+ * target_session_attrs=read-write) it tries them in order and keeps the first writable one,
+ * so after a failover the promoted standby is found. */
 sq_status sq_pg_ensure(PGconn *conn)
 {
     if (PQstatus(conn) == CONNECTION_OK)

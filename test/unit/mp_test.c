@@ -1098,6 +1098,26 @@ static void test_config(void)
     CHECK(cfg_load() == SQ_ERR_BAD_REQUEST, "a line without '=' accepted");
     write_cfg("fast = perhaps\n");
     CHECK(cfg_load() == SQ_ERR_BAD_REQUEST, "fast = perhaps accepted");
+    /* the environment's names as file keys (an /etc/squall/<svc>.conf that is also a
+     * systemd EnvironmentFile=), values quoted as such a file may quote them */
+    write_cfg("SQT_PORT = 4100\nSQT_URL=\"nats://quoted:3\"\nSQT_KEY = 'single'\nSQT_FAST = on\n");
+    st = cfg_load();
+    CHECK(st == SQ_OK, "SQ_* keys in the file: %s", sq_status_name(st));
+    CHECK_INT(c_port, 4100, "SQT_PORT from the file");
+    CHECK_STR(c_url, "nats://quoted:3", "a double-quoted value loses its quotes");
+    CHECK_STR(c_key, "single", "a single-quoted value loses its quotes");
+    CHECK(c_fast == true, "SQT_FAST = on from the file");
+    write_cfg("url = \"unbalanced\nport = 4000\n");
+    CHECK(cfg_load() == SQ_OK, "an unbalanced quote");
+    CHECK_STR(c_url, "\"unbalanced", "an unbalanced quote is kept as it is");
+    write_cfg("SQT_PORT = 99999\n");
+    CHECK(cfg_load() == SQ_ERR_BAD_REQUEST, "SQT_PORT = 99999 in the file accepted");
+    /* a unit test binary is not in an installed layout: no installed path */
+    {
+        char out[256] = "untouched";
+        CHECK(!sq_installed_path("share/squall/schemas", out, sizeof out), "an installed path for a build-tree binary");
+        CHECK_STR(out, "untouched", "sq_installed_path wrote on failure");
+    }
     setenv("SQ_CONFIG", "/nonexistent/squall/config", 1);
     st = cfg_load();
     CHECK(st == SQ_ERR_IO, "SQ_CONFIG naming a missing file: got %s, want SQ_ERR_IO", sq_status_name(st));

@@ -19,18 +19,32 @@ typedef struct sq_cfg_entry {
     const char *def;    /* default, as text; NULL for no value (strings become "") */
     void *field;        /* int * (INT), bool * (BOOL) or char ** (STR, malloc'd, owned by the table) */
     bool secret;        /* masked in the log */
+    const char *installed; /* SQ_CFG_PATH: the default relative to the install prefix */
 } sq_cfg_entry;
 
 #define SQ_CFG_INT(name, env, min, max, def, field) \
-    { name, env, SQ_CFG_T_INT, min, max, #def, &(field), false }
+    { name, env, SQ_CFG_T_INT, min, max, #def, &(field), false, NULL }
 #define SQ_CFG_BOOL(name, env, def, field) \
-    { name, env, SQ_CFG_T_BOOL, 0, 1, def ? "true" : "false", &(field), false }
+    { name, env, SQ_CFG_T_BOOL, 0, 1, def ? "true" : "false", &(field), false, NULL }
 #define SQ_CFG_STR(name, env, def, field) \
-    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false }
+    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, NULL }
 #define SQ_CFG_SECRET(name, env, def, field) \
-    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), true }
+    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), true, NULL }
 
-/* Resolves every entry of table into its field. Returns SQ_ERR_BAD_REQUEST (and logs which
+/* A path whose default is found relative to the installed binary: when the running binary
+ * is <prefix>/sbin/x, <prefix>/bin/x or <prefix>/lib/squall/x and <prefix>/<installed>
+ * exists, that is the default (an installed tree: /usr/share/squall/schemas...); otherwise
+ * def (the source-tree layout, for the build tree). */
+#define SQ_CFG_PATH(name, env, installed, def, field) \
+    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, installed }
+
+/* <prefix>/<rel> of the running binary (see SQ_CFG_PATH) into out when it exists; false
+ * (out untouched) when the binary is not in an installed layout or the path is missing. */
+bool sq_installed_path(const char *rel, char *out, size_t outlen);
+
+/* Resolves every entry of table into its field. The file's keys are the entries' names or
+ * their environment variables' names (SQ_NATS_URL = ...), so one file can serve as a
+ * systemd EnvironmentFile= and as SQ_CONFIG. Returns SQ_ERR_BAD_REQUEST (and logs which
  * setting) when a value does not parse or is out of bounds, SQ_ERR_IO when SQ_CONFIG names
  * a file that cannot be read. */
 sq_status sq_config_load(const sq_cfg_entry *table, size_t n);

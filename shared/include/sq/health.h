@@ -1,0 +1,30 @@
+/* Health per instance: every copy of a service answers `sq.<svc>.health` (any copy answers
+ * first) and `sq.<svc>.health.<instance>` (that copy only), checking the dependencies it
+ * uses: PostgreSQL (a PQping of its DSN) and JetStream (the info of a stream it uses, which
+ * needs the stream's leader). The answer, msgpack:
+ *   {ok: bool (every check passed), service, pid, instance, host, started: ms,
+ *    checks: {postgresql: "ok" | why, jetstream: "ok" | why}, failed: [names of failed checks]}
+ * (checks and failed are empty for a service without dependencies). */
+#ifndef SQ_HEALTH_H
+#define SQ_HEALTH_H
+
+#include <stddef.h>
+#include "sq/bus.h"
+#include "sq/status.h"
+
+typedef struct sq_health_check {
+    const char *name;      /* "postgresql", "jetstream" (the key in checks) */
+    const char *pg_dsn;    /* PostgreSQL: the service's DSN */
+    const char *stream;    /* JetStream: a stream the service uses (the bus needs .jetstream) */
+} sq_health_check;
+
+/* This process's instance id: SQ_INSTANCE_ID when set (letters, digits, '-', '_'), else
+ * <host name>-<pid>. */
+const char *sq_instance_id(void);
+
+/* Serves both health subjects on b. instance NULL: sq_instance_id(). checks (n of them) are
+ * copied; their strings must outlive the bus. */
+sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
+                          const sq_health_check *checks, size_t n);
+
+#endif
