@@ -97,30 +97,32 @@ static void *ready_thread(void *arg)
 {
     natsConnection *nc = sq_bus_nc(G.bus);
     natsSubscription *sub = NULL;
-    natsInbox *inbox = NULL;
-    char wild[160];
+    natsInbox *nuid = NULL;
+    char inbox[160], wild[180];
     uint64_t round = 0;
 
-    if (natsInbox_Create(&inbox) != NATS_OK)
+    if (natsInbox_Create(&nuid) != NATS_OK)
         return NULL;
-    snprintf(wild, sizeof wild, "%s.>", (const char *)inbox);
+    /* below this user's inbox prefix, the only place it may listen (NATS permissions) */
+    snprintf(inbox, sizeof inbox, "%s.ready.%s", sq_bus_inbox_prefix(G.bus),
+             strrchr((const char *)nuid, '.') ? strrchr((const char *)nuid, '.') + 1 : (const char *)nuid);
+    natsInbox_Destroy(nuid);
+    snprintf(wild, sizeof wild, "%s.>", inbox);
     if (natsConnection_SubscribeSync(&sub, nc, wild) != NATS_OK) {
         sq_warn("/readyz: could not subscribe to its inbox; /readyz will answer 503");
-        natsInbox_Destroy(inbox);
         return NULL;
     }
     natsSubscription_SetPendingLimits(sub, -1, -1);
     while (!G.stopping) {
         int64_t next = sq_now_ms() + G.cfg.ready_ms;
         /* while not ready, ask again sooner: /readyz turns 200 soon after the last one is up */
-        if (!one_round(nc, sub, (const char *)inbox, ++round) && G.cfg.ready_ms > 500)
+        if (!one_round(nc, sub, inbox, ++round) && G.cfg.ready_ms > 500)
             next = sq_now_ms() + 500;
         while (!G.stopping && sq_now_ms() < next)
             usleep(50 * 1000);
     }
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
     return NULL;
 }
 

@@ -988,14 +988,15 @@ static void classify_run(inv_run_result *out, const char *line, size_t n)
     set_failure(out, INV_CRASH, MSG_BAD_JSON);
     return;
   }
-  if (!json_is_object(v)) {
+  if (!json_is_object(v) && !json_is_array(v)) {
+    /* an object, or an array as current OpenWhisk runtimes allow */
     set_failure(out, INV_NOT_OBJECT, MSG_NOT_DICT);
-  } else if (json_object_get(v, THROWN_KEY)) {
+  } else if (json_is_object(v) && json_object_get(v, THROWN_KEY)) {
     json_object_del(v, THROWN_KEY);
     out->outcome = INV_THROWN;
     out->result = json_dumps(v, JSON_COMPACT);
   } else {
-    out->outcome = json_object_get(v, "error") ? INV_APP_ERROR : INV_OK;
+    out->outcome = json_is_object(v) && json_object_get(v, "error") ? INV_APP_ERROR : INV_OK;
     out->result = malloc(n + 1);
     if (out->result) {
       memcpy(out->result, line, n);
@@ -1397,11 +1398,13 @@ static void classify_tagged(inv_container_t *c, const char *line, size_t log_lim
   }
   if (json_is_true(json_object_get(v, "truncated")))
     out->logs_truncated = true;
-  if (!json_is_object(result)) {
+  if (!json_is_object(result) && !json_is_array(result)) {
     set_failure(out, INV_NOT_OBJECT, MSG_NOT_DICT);
   } else {
     bool thrown = json_is_true(json_object_get(v, "thrown"));
-    out->outcome = thrown ? INV_THROWN : json_object_get(result, "error") ? INV_APP_ERROR : INV_OK;
+    out->outcome = thrown                                                     ? INV_THROWN
+                   : json_is_object(result) && json_object_get(result, "error") ? INV_APP_ERROR
+                                                                                : INV_OK;
     out->result = json_dumps(result, JSON_COMPACT);
     if (!out->result)
       out->outcome = INV_INTERNAL;

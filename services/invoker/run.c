@@ -104,12 +104,6 @@ static char *input_line(const sq_work *w, const char *path)
     return txt;
 }
 
-static void pack_annotation_int(msgpack_packer *pk, const char *key, int64_t v)
-{
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_int(pk, "value", v);
-}
 
 /* Publishes the record durably on SQ_ACTIVATIONS, de-duplicated by its id. Retries for a
  * while: the record is the platform's promise to the caller. */
@@ -226,7 +220,7 @@ static void handle(inv_job *job)
     bool cold = false;
     int64_t start_ms, init_ms = 0;
     size_t log_limit;
-    sq_activation a;
+    sq_activation a = { 0 };
     msgpack_sbuffer rec, result_buf;
     msgpack_packer pk, rpk;
     msgpack_sbuffer ann;
@@ -327,43 +321,25 @@ static void handle(inv_job *job)
     a.logs = logs;
 
     msgpack_packer_init(&apk, &ann, msgpack_sbuffer_write);
-    bool caused = w.cause && *w.cause;
-    msgpack_pack_array(&apk, 5 + (cold ? 1 : 0) + (res->outcome == INV_TIMEOUT ? 1 : 0) + (caused ? 2 : 0));
-    msgpack_pack_map(&apk, 2);
-    sq_mp_kv_str(&apk, "key", "path");
-    sq_mp_kv_str(&apk, "value", path);
-    msgpack_pack_map(&apk, 2);
-    sq_mp_kv_str(&apk, "key", "kind");
-    sq_mp_kv_str(&apk, "value", w.action.exec.kind);
-    msgpack_pack_map(&apk, 2);
-    sq_mp_kv_str(&apk, "key", "limits");
-    sq_mp_pack_str(&apk, "value");
-    msgpack_pack_map(&apk, 4);
-    sq_mp_kv_int(&apk, "timeout", w.action.limits.timeout);
-    sq_mp_kv_int(&apk, "memory", w.action.limits.memory);
-    sq_mp_kv_int(&apk, "logs", w.action.limits.logs);
-    sq_mp_kv_int(&apk, "concurrency", w.action.limits.concurrency);
-    pack_annotation_int(&apk, "waitTime", w.submitted > 0 && start_ms > w.submitted ? start_ms - w.submitted : 0);
-    if (cold)
-        pack_annotation_int(&apk, "initTime", init_ms);
-    if (res->outcome == INV_TIMEOUT) {
-        msgpack_pack_map(&apk, 2);
-        sq_mp_kv_str(&apk, "key", "timeout");
-        sq_mp_kv_bool(&apk, "value", true);
+    {
+        /* one encoder for every record's annotations (proto/): path, kind, limits, binding,
+         * waitTime, initTime (cold), timeout, causedBy and cause (a sequence's component or a
+         * rule's action), invoker */
+        sq_act_annots an = SQ_ACT_ANNOTS_INIT;
+        an.path = path;
+        an.kind = w.action.exec.kind;
+        an.limits = &w.action.limits;
+        an.binding = w.binding && *w.binding ? w.binding : NULL;
+        an.wait_time = w.submitted > 0 && start_ms > w.submitted ? start_ms - w.submitted : 0;
+        an.init_time = cold ? init_ms : -1;
+        an.timeout = res->outcome == INV_TIMEOUT;
+        if (w.cause && *w.cause) {
+            an.caused_by = w.caused_by && *w.caused_by ? w.caused_by : "sequence";
+            an.cause = w.cause;
+        }
+        an.invoker = I.cfg.id;
+        sq_act_annots_encode(&an, &apk);
     }
-    if (caused) {
-        /* a component of a sequence, or a rule's action fired by a trigger */
-        msgpack_pack_map(&apk, 2);
-        sq_mp_kv_str(&apk, "key", "causedBy");
-        sq_mp_kv_str(&apk, "value", w.caused_by && *w.caused_by ? w.caused_by : "sequence");
-        msgpack_pack_map(&apk, 2);
-        sq_mp_kv_str(&apk, "key", "cause");
-        sq_mp_kv_str(&apk, "value", w.cause);
-    }
-    /* the invoker that ran it */
-    msgpack_pack_map(&apk, 2);
-    sq_mp_kv_str(&apk, "key", "invoker");
-    sq_mp_kv_str(&apk, "value", I.cfg.id);
     sq_mp_unpack(ann.data, ann.size, &az, &ann_obj);
     a.annotations = ann_obj;
 

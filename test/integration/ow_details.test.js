@@ -335,24 +335,43 @@ test('an array input reaches an action and a sequence\'s first component as it i
     { parameters: [{ key: 'p', value: 'default' }] });
   const s = await sequence(n('owd_arrinseq'), [`/_/${a}`]);
   for (const name of [a, s]) {
+    // without blocking: over NATS the ops user cannot receive an invoker's answer (permissions)
+    const id = crypto.randomBytes(16).toString('hex');
     const r = await h.natsRequest('sq.sched.invoke', {
-      id: crypto.randomBytes(16).toString('hex'), ns: 'guest', name, subject: 'guest', key: '',
-      params: [1, { a: 2 }], blocking: true, wait_ms: 20000, shared: false, caller_ns: 'guest',
+      id, ns: 'guest', name, subject: 'guest', key: '',
+      params: [1, { a: 2 }], blocking: false, wait_ms: 0, shared: false, caller_ns: 'guest',
     }, 25000);
-    assert.deepEqual(r.value.response && r.value.response.result, { isArray: true, a: [1, { a: 2 }] }, JSON.stringify(r.value));
+    assert.equal(r.value.activationId, id, JSON.stringify(r.value));
+    const rec = await h.pollActivation(id, 20000);
+    assert.deepEqual(rec.response && rec.response.result, { isArray: true, a: [1, { a: 2 }] }, JSON.stringify(rec));
   }
+  // over REST too: a JSON array as the invoke body
+  const viaRest = await h.api('POST', `/namespaces/_/actions/${a}?blocking=true&result=true`, { raw: '[1,{"a":2}]' });
+  h.expectStatus(viaRest, 200);
+  assert.deepEqual(viaRest.json, { isArray: true, a: [1, { a: 2 }] }, h.show(viaRest));
   // a map still gets the defaults under it
   const res = await h.invoke(a, { q: 1 });
   h.expectStatus(res, 200);
   assert.deepEqual(res.json.response.result, { isArray: false, a: { p: 'default', q: 1 } }, h.show(res));
 });
 
-test('an array result passes through a sequence', async (t) => {
+test('an array result passes through a sequence', async () => {
   const arr = await action(n('owd_arr'), 'function main(){return [1, {a: 2}]}');
   const plain = await h.invoke(arr, {});
-  if (!(plain.json && plain.json.response && Array.isArray(plain.json.response.result))) {
-    return t.skip(`the invoker does not carry array results yet: ${h.show(plain)}`);
-  }
+  h.expectStatus(plain, 200);
+  assert.deepEqual(plain.json.response.result, [1, { a: 2 }], h.show(plain));
+  const py = h.uniqueName('owd_pyarr');
+  h.expectStatus(await h.api('PUT', `/namespaces/_/actions/${py}?overwrite=true`, {
+    body: { exec: { kind: 'python:3', code: 'def main(a):\n    return [3, "x"]\n' } } }), 200);
+  const pr = await h.invoke(py, {}, 'blocking=true&result=true');
+  h.expectStatus(pr, 200);
+  assert.deepEqual(pr.json, [3, 'x'], h.show(pr));
+  await h.deleteAction(py).catch(() => {});
+  // a string is still not a result
+  const str = await action(n('owd_str'), 'function main(){return "text"}');
+  const sr = await h.invoke(str, {});
+  h.expectStatus(sr, 502);
+  assert.equal(sr.json.response.status, 'action developer error', h.show(sr));
   const len = await action(n('owd_len'), 'function main(a){return {isArray: Array.isArray(a), n: a.length}}');
   const s = await sequence(n('owd_arrseq'), [`/_/${arr}`, `/_/${len}`]);
   const res = await h.invoke(s, {});
@@ -362,4 +381,21 @@ test('an array result passes through a sequence', async (t) => {
   const res2 = await h.invoke(s2, {});
   h.expectStatus(res2, 200);
   assert.deepEqual(res2.json.response.result, [1, { a: 2 }], h.show(res2));
+});
+
+test('the runtimes bring what OpenWhisk\'s do: require(\'openwhisk\') in node, import requests in python', async () => {
+  const nodeName = h.uniqueName('owd_owmod');
+  h.expectStatus(await h.api('PUT', `/namespaces/_/actions/${nodeName}?overwrite=true`, {
+    body: { exec: { kind: 'nodejs:20', code: "const openwhisk = require('openwhisk'); function main(){ return {t: typeof openwhisk, actions: typeof openwhisk({apihost: 'http://127.0.0.1:1', api_key: 'a:b'}).actions} }" } } }), 200);
+  let r = await h.invoke(nodeName, {}, 'blocking=true&result=true');
+  h.expectStatus(r, 200);
+  assert.deepEqual(r.json, { t: 'function', actions: 'object' }, h.show(r));
+  const pyName = h.uniqueName('owd_pyreq');
+  h.expectStatus(await h.api('PUT', `/namespaces/_/actions/${pyName}?overwrite=true`, {
+    body: { exec: { kind: 'python:3', code: 'import requests\ndef main(a):\n    return {"v": requests.__version__ != ""}\n' } } }), 200);
+  r = await h.invoke(pyName, {}, 'blocking=true&result=true');
+  h.expectStatus(r, 200);
+  assert.deepEqual(r.json, { v: true }, h.show(r));
+  await h.deleteAction(nodeName).catch(() => {});
+  await h.deleteAction(pyName).catch(() => {});
 });

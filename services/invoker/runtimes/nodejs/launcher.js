@@ -202,13 +202,18 @@ function resultLine(v) {
 
 let userMain = null;
 
+/* The packages the runtime brings, as OpenWhisk's node runtimes do (require('openwhisk')):
+ * node_modules beside this launcher (installed from its package.json by ops/squall). */
+const RUNTIME_MODULES = [path.join(__dirname, 'node_modules')];
+Module.globalPaths.push(RUNTIME_MODULES[0]); /* zipped actions resolve from their own dir first */
+
 const IDENT = /^[A-Za-z_$][\w$]*$/;
 
 function loadCode(code, mainName) {
   const filename = '/action/index.js';
   const m = new Module(filename, null);
   m.filename = filename;
-  m.paths = Module._nodeModulePaths('/action');
+  m.paths = Module._nodeModulePaths('/action').concat(RUNTIME_MODULES);
   /* A plain top-level `function main(){}` is local to the module wrapper: the appended line
    * hands it out before the wrapper returns. */
   let src = code;
