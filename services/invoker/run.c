@@ -138,6 +138,43 @@ static bool result_to_mp(const char *text, msgpack_packer *pk, sq_act_status *st
     return true;
 }
 
+/* Live logs: every line the action writes goes out on sq.evt.log.<ns>.<id> as it is read
+ * (bounded by the log limit, as the record's logs are), then an end marker. */
+typedef struct {
+    char subj[400];
+    sq_log_event ev;
+} live_log;
+
+static void live_log_send(live_log *l)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sq_proto_buf_init(&sb, &pk);
+    sq_log_event_encode(&l->ev, &pk);
+    natsConnection_Publish(sq_bus_nc(I.bus), l->subj, sb.data, (int)sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void live_log_line(void *arg, const char *line)
+{
+    live_log *l = arg;
+    l->ev.line = (char *)line;
+    live_log_send(l);
+    l->ev.line = NULL;
+}
+
+static bool live_log_start(live_log *l, const sq_work *w)
+{
+    char tok[300];
+    if (sq_subj_token(w->action.namespace_, tok, sizeof tok) != 0 || !sq_id_valid(w->id))
+        return false;
+    snprintf(l->subj, sizeof l->subj, SQ_SUBJ_EVT_LOG_FMT, tok, w->id);
+    l->ev = (sq_log_event){ .id = w->id, .ns = w->action.namespace_, .name = w->action.name };
+    inv_log_hook = live_log_line;
+    inv_log_hook_arg = l;
+    return true;
+}
+
 /* Runs one work item to its activation record. */
 static void handle(inv_job *job)
 {
@@ -158,6 +195,8 @@ static void handle(inv_job *job)
     msgpack_zone az;
     msgpack_object ann_obj, result_obj;
     char **logs = NULL;
+    live_log live;
+    bool live_on = false;
 
     msgpack_zone_init(&z, 4096);
     msgpack_zone_init(&az, 1024);
@@ -174,6 +213,7 @@ static void handle(inv_job *job)
     snprintf(key, sizeof key, "%s@%s#%lld", path, w.action.version, (long long)w.action.rev);
     log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
     start_ms = sq_now_ms();
+    live_on = live_log_start(&live, &w);
 
     if (!inv_kind_supported(w.action.exec.kind)) {
         run.outcome = INV_INIT_ERROR;
@@ -218,6 +258,12 @@ static void handle(inv_job *job)
             free(line);
         }
         inv_pool_release(slot);
+    }
+
+    if (live_on) {
+        inv_log_hook = NULL;
+        live.ev.end = true;
+        live_log_send(&live);
     }
 
     /* the record */

@@ -105,6 +105,7 @@ WRAP(sq_admin)
 WRAP(sq_fire)
 WRAP(sq_sched_beat)
 WRAP(sq_sched_moved)
+WRAP(sq_log_event)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_ANY } fclass;
@@ -222,6 +223,16 @@ static void cmp_sq_entity_event(const void *a, const void *b, const char *what)
     STR_EQ(name);
     STR_EQ(op);
     STR_EQ(version);
+}
+
+static void cmp_sq_log_event(const void *a, const void *b, const char *what)
+{
+    const sq_log_event *w = a, *g = b;
+    STR_EQ(id);
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(line);
+    BOOL_EQ(end);
 }
 
 static void cmp_sq_invoke(const void *a, const void *b, const char *what)
@@ -439,6 +450,10 @@ static const fspec f_admin[] = {
     { "token", C_STR, true }, { "op", C_STR, true }, { "subject", C_STR, false },
     { "namespace", C_STR, false }, { "limits", C_MAP, false },
 };
+static const fspec f_log_event[] = {
+    { "activationId", C_STR, true }, { "namespace", C_STR, true }, { "name", C_STR, true },
+    { "line", C_STR, false }, { "end", C_BOOL, true },
+};
 static const fspec f_fire[] = {
     { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
     { "key", C_STR, false }, { "caller_ns", C_STR, false }, { "payload", C_MAP, false },
@@ -452,6 +467,7 @@ static sq_reg_put s_reg_put;
 static sq_reg_ref s_reg_ref;
 static sq_reg_list s_reg_list;
 static sq_entity_event s_entity_event;
+static sq_log_event s_log_event;
 static sq_invoke s_invoke;
 static sq_work s_work;
 static sq_heartbeat s_heartbeat;
@@ -518,6 +534,10 @@ static void make_samples(void)
     s_entity_event.name = "hello";
     s_entity_event.op = "put";
     s_entity_event.version = "0.0.2";
+    s_log_event.id = "0123456789abcdef0123456789abcdef";
+    s_log_event.ns = "guest";
+    s_log_event.name = "pkg/hello";
+    s_log_event.line = "2026-12-06T08:00:00.123456789Z stdout: hi";
 
     s_invoke.id = "0123456789abcdef0123456789abcdef";
     s_invoke.ns = "guest";
@@ -625,6 +645,7 @@ static const msgdesc msgs[] = {
     MSG(sq_fire, fire),
     MSG(sq_sched_beat, sched_beat),
     MSG(sq_sched_moved, sched_moved),
+    MSG(sq_log_event, log_event),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -776,6 +797,10 @@ static void test_roundtrips(void)
         sq_invoke v = s_invoke;
         v.key = NULL;
         roundtrip(&msgs[7], &v, "key NULL (optional)");
+        sq_log_event le = s_log_event;
+        le.line = NULL;
+        le.end = true;
+        roundtrip(&msgs[18], &le, "log end marker (no line)");
     }
 
     /* sq_act_status_str */
