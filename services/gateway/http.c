@@ -183,6 +183,11 @@ static void complete(struct lws *wsi, gw_req *r)
         lws_callback_on_writable(wsi);
         return;
     }
+    if (gw_console_path(r->path)) { /* the console's static files */
+        gw_console_serve(r);
+        lws_callback_on_writable(wsi);
+        return;
+    }
     if (gw_dispatch(r)) /* answered without the bus */
         lws_callback_on_writable(wsi);
 }
@@ -190,6 +195,13 @@ static void complete(struct lws *wsi, gw_req *r)
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct pss *pss = user;
+
+    /* websockets: upgrades on /api/v1/ws only; a client that offered no subprotocol stays
+     * on this protocol, so its callbacks go to ws.c from here */
+    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
+        return gw_ws_confirm_upgrade(wsi, (const char *)in);
+    if (gw_ws_reason(reason))
+        return gw_ws_callback(wsi, reason, user, in, len);
 
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
@@ -296,7 +308,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
 }
 
 static const struct lws_protocols protocols[] = {
-    { "http", callback_http, sizeof(struct pss), 0, 0, NULL, 0 },
+    { "http", callback_http, sizeof(struct pss) > GW_WS_PSS_SIZE ? sizeof(struct pss) : GW_WS_PSS_SIZE, 0, 0, NULL, 0 },
+    { GW_WS_PROTOCOL, gw_ws_callback, GW_WS_PSS_SIZE, 16384, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 

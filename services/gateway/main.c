@@ -32,6 +32,12 @@ static const sq_cfg_entry config[] = {
                "x-require-whisk-auth,x-request-id,x-api-key,x-csrf-token,x-correlation-id,x-amz-date,"
                "x-github-event,x-hub-signature,x-hub-signature-256,x-slack-signature,x-forwarded-port",
                G.cfg.web_headers),
+    /* the WebSocket API */
+    SQ_CFG_INT("ws_queue_kb", "SQ_GATEWAY_WS_QUEUE_KB", 16, 1 << 20, 1024, G.cfg.ws_queue_kb),
+    SQ_CFG_INT("ws_invoke_wait_ms", "SQ_GATEWAY_WS_INVOKE_WAIT_MS", 1000, 86400000, 900000, G.cfg.ws_invoke_wait_ms),
+    SQ_CFG_INT("ws_auth_ms", "SQ_GATEWAY_WS_AUTH_MS", 100, 600000, 5000, G.cfg.ws_auth_ms),
+    SQ_CFG_INT("ws_stuck_ms", "SQ_GATEWAY_WS_STUCK_MS", 100, 600000, 10000, G.cfg.ws_stuck_ms),
+    SQ_CFG_STR("console_dir", "SQ_GATEWAY_CONSOLE_DIR", SQ_SOURCE_DIR "/services/gateway/console", G.cfg.console_dir),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
@@ -51,6 +57,7 @@ static void on_auth_event(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     gw_auth_cache_clear();
     gw_web_cache_clear();
+    gw_ws_on_auth_event(msg);
 }
 
 /* An action or package changed: what web actions know of them is read again. */
@@ -97,7 +104,7 @@ int main(void)
         { .subject = "sq.evt.entity.*.package", .queue = NULL, .fn = on_entity_event },
     };
     if (sq_bus_serve(G.bus, events, 3) != SQ_OK || sq_bus_serve_health(G.bus, "gateway") != SQ_OK ||
-        gw_http_start() != 0)
+        gw_http_start() != 0 || gw_ws_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;
@@ -105,6 +112,7 @@ int main(void)
     sq_info("received signal %d, shutting down", sq_signals_wait());
     gw_http_stop();
     pthread_join(th, NULL);
+    gw_ws_stop();
     rc = 0;
 out:
     if (G.replies) {
