@@ -223,23 +223,31 @@ static void kick(void)
 
 /* ---- replies ------------------------------------------------------------------------- */
 
+/* Queues {"id": cid, <mid>, <body>: the reply to request cid (its id's JSON text, which may
+ * be long: a reply echoes it whole). */
+static void reply_locked(ws_conn *c, const char *cid, const char *mid, const char *body, size_t blen)
+{
+    size_t cl = cid ? strlen(cid) : 4, ml = strlen(mid);
+    char *head = malloc(cl + ml + 8);
+    if (head == NULL)
+        return;
+    memcpy(head, "{\"id\":", 6);
+    memcpy(head + 6, cid ? cid : "null", cl);
+    memcpy(head + 6 + cl, mid, ml);
+    enqueue_locked(c, head, 6 + cl + ml, body, blen, false);
+    free(head);
+}
+
 /* Queues {"id": cid, "ok": true, <fields of obj>} (obj: a JSON object or NULL; stolen). */
 static void reply_ok_locked(ws_conn *c, const char *cid, json_t *obj)
 {
     char *txt = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
-    char head[512];
-    int n;
     json_decref(obj);
-    n = snprintf(head, sizeof head, "{\"id\":%s,\"ok\":true", cid ? cid : "null");
-    if (n < 0 || (size_t)n >= sizeof head) {
-        free(txt);
-        return;
-    }
     if (txt && strcmp(txt, "{}") != 0) {
         txt[0] = ','; /* {"a":1} -> ,"a":1} */
-        enqueue_locked(c, head, (size_t)n, txt, strlen(txt), false);
+        reply_locked(c, cid, ",\"ok\":true", txt, strlen(txt));
     } else
-        enqueue_locked(c, head, (size_t)n, "}", 1, false);
+        reply_locked(c, cid, ",\"ok\":true", "}", 1);
     free(txt);
 }
 
@@ -250,8 +258,7 @@ static void reply_err_locked(ws_conn *c, const char *cid, int code, const char *
     char msg[512];
     va_list ap;
     json_t *j;
-    char *txt, head[512];
-    int n;
+    char *txt;
 
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -261,14 +268,13 @@ static void reply_err_locked(ws_conn *c, const char *cid, int code, const char *
     json_decref(j);
     if (txt == NULL)
         return;
-    n = snprintf(head, sizeof head, "{\"id\":%s,\"ok\":false,\"error\":", cid ? cid : "null");
-    if (n > 0 && (size_t)n < sizeof head) {
+    {
         size_t tl = strlen(txt);
         char *body = malloc(tl + 2);
         if (body) {
             memcpy(body, txt, tl);
             body[tl] = '}';
-            enqueue_locked(c, head, (size_t)n, body, tl + 1, false);
+            reply_locked(c, cid, ",\"ok\":false,\"error\":", body, tl + 1);
             free(body);
         }
     }
@@ -1250,7 +1256,7 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return -1;
         if (pss->auth[0] == '\0')
             return 0; /* a first frame {"op":"auth"} must come */
-        memcpy(tmp.auth, pss->auth, sizeof tmp.auth);
+        snprintf(tmp.auth, sizeof tmp.auth, "%s", pss->auth);
         sodium_memzero(pss->auth, sizeof pss->auth);
         pthread_mutex_lock(&W.lock);
         if (!gw_basic_key(&tmp, key, sizeof key) || strlen(key) >= sizeof c->key) {
