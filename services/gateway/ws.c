@@ -1116,6 +1116,7 @@ static int writable(struct lws *wsi, ws_conn *c)
         int code = 0;
         char reason[96];
         bool drained;
+        size_t qb;
 
         pthread_mutex_lock(&W.lock);
         f = c->close_now ? NULL : c->qh;
@@ -1128,6 +1129,7 @@ static int writable(struct lws *wsi, ws_conn *c)
         if (c->qbytes < queue_limit() * 3 / 4)
             c->full_since_us = 0;
         drained = c->qh == NULL;
+        qb = c->qbytes;
         if (f == NULL && c->close_code) {
             code = c->close_code;
             snprintf(reason, sizeof reason, "%s", c->close_reason);
@@ -1144,7 +1146,7 @@ static int writable(struct lws *wsi, ws_conn *c)
             return -1;
         }
         free(f);
-        if (c->rx_paused && c->held == NULL && c->qbytes < queue_limit() / 2) {
+        if (c->rx_paused && c->held == NULL && qb < queue_limit() / 2) {
             c->rx_paused = false;
             lws_rx_flow_control(wsi, 1);
         }
@@ -1190,10 +1192,15 @@ static void wake_all(void)
             continue;
         if (handle_held) {
             char *h = c->held;
+            size_t qb;
             c->held = NULL;
             handle_message(c, h, c->held_len);
+            sodium_memzero(h, c->held_len); /* it may be an auth frame */
             free(h);
-            if (c->rx_paused && c->qbytes < queue_limit()) {
+            pthread_mutex_lock(&W.lock);
+            qb = c->qbytes;
+            pthread_mutex_unlock(&W.lock);
+            if (c->rx_paused && qb < queue_limit()) {
                 c->rx_paused = false;
                 lws_rx_flow_control(c->wsi, 1);
             }
@@ -1305,6 +1312,8 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             c->rxlen += len;
             if (final) {
                 message(c, c->rx, c->rxlen);
+                if (c->held != c->rx)
+                    sodium_memzero(c->rx, c->rxlen); /* it may be an auth frame */
                 c->rxlen = 0;
                 if (c->rxcap > 65536) {
                     free(c->rx);
