@@ -128,6 +128,7 @@ extern gw G;
 int gw_http_start(void);
 void gw_http_run(void);
 void gw_http_stop(void);
+void gw_http_destroy(void);              /* after the service thread ended */
 
 /* api.c: routing and operations */
 /* Runs on the lws thread once the request is complete: checks auth (cache or NATS) and

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <uv.h>
 
 #include "gateway.h"
 #include "sq/log.h"
@@ -313,16 +314,35 @@ static const struct lws_protocols protocols[] = {
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
+/* The service loop is libuv's (epoll), owned here and handed to lws as a foreign loop:
+ * lws's own poll() loop costs O(open sockets) on every wakeup, and the WebSocket API holds
+ * thousands of idle ones. */
+static uv_loop_t loop;
+static uv_async_t stop_async;
+static bool loop_ready;
+
+static void on_stop(uv_async_t *a)
+{
+    uv_stop(a->loop);
+}
+
 int gw_http_start(void)
 {
     struct lws_context_creation_info info;
+    void *foreign[1] = { &loop };
 
     lws_set_log_level(LLL_ERR | LLL_WARN, NULL);
     memset(&info, 0, sizeof info);
     info.port = G.cfg.port;
     info.iface = G.cfg.host;
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (uv_loop_init(&loop) != 0 || uv_async_init(&loop, &stop_async, on_stop) != 0) {
+        sq_error("could not set up the event loop");
+        return -1;
+    }
+    loop_ready = true;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = foreign;
     info.keepalive_timeout = 60;
     info.timeout_secs = 30;
     info.max_http_header_data = 4096;
@@ -339,14 +359,30 @@ int gw_http_start(void)
 
 void gw_http_run(void)
 {
-    while (!G.stopping)
-        if (lws_service(G.ctx, 0) < 0)
-            break;
+    if (!G.stopping)
+        uv_run(&loop, UV_RUN_DEFAULT);
 }
 
 void gw_http_stop(void)
 {
     G.stopping = true;
-    if (G.ctx)
-        lws_cancel_service(G.ctx);
+    if (loop_ready)
+        uv_async_send(&stop_async);
+}
+
+/* After the service thread ended: destroys the context, then lets the loop close what lws
+ * and we left open. */
+void gw_http_destroy(void)
+{
+    if (G.ctx) {
+        lws_context_destroy(G.ctx);
+        G.ctx = NULL;
+    }
+    if (!loop_ready)
+        return;
+    uv_close((uv_handle_t *)&stop_async, NULL);
+    for (int i = 0; i < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++)
+        ;
+    uv_loop_close(&loop);
+    loop_ready = false;
 }

@@ -120,8 +120,7 @@ out:
         natsSubscription_Destroy(G.replies);
     }
     sq_bus_destroy(G.bus);
-    if (G.ctx)
-        lws_context_destroy(G.ctx);
+    gw_http_destroy();
     gw_web_cache_clear();
     sq_config_free(config, NCONFIG);
     nats_Close();

@@ -1136,7 +1136,15 @@ static int writable(struct lws *wsi, ws_conn *c)
         }
         pthread_mutex_unlock(&W.lock);
         if (code) {
-            lws_close_reason(wsi, (enum lws_close_status)code, (unsigned char *)reason, strlen(reason));
+            /* the close frame is written here, now: a close asked for from this callback
+             * (lws_close_reason() and -1) would wait for a writable event that, under the
+             * libuv loop, never comes, and the peer would see no code */
+            unsigned char cf[LWS_PRE + 2 + sizeof reason];
+            size_t rl = strlen(reason);
+            cf[LWS_PRE] = (unsigned char)(code >> 8);
+            cf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
+            memcpy(cf + LWS_PRE + 2, reason, rl);
+            lws_write(wsi, cf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE, internal in 4.1 */);
             return -1;
         }
         if (f == NULL)
