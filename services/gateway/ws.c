@@ -1109,7 +1109,10 @@ static void message(ws_conn *c, const char *txt, size_t len)
     handle_message(c, txt, len);
 }
 
-static int writable(struct lws *wsi, ws_conn *c)
+/* Writes c's queue out (up to WS_MAX_WRITES frames). direct: called from wake_all(), not
+ * from a writable callback (the socket is not choked): a close is then left to the
+ * callback. Returns -1 to close (callback only). */
+static int writable(struct lws *wsi, ws_conn *c, bool direct)
 {
     for (int n = 0; n < WS_MAX_WRITES; n++) {
         frame *f;
@@ -1135,6 +1138,10 @@ static int writable(struct lws *wsi, ws_conn *c)
             snprintf(reason, sizeof reason, "%s", c->close_reason);
         }
         pthread_mutex_unlock(&W.lock);
+        if (code && direct) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
         if (code) {
             /* the close frame is written here, now: a close asked for from this callback
              * (lws_close_reason() and -1) would wait for a writable event that, under the
@@ -1213,7 +1220,12 @@ static void wake_all(void)
                 lws_rx_flow_control(c->wsi, 1);
             }
         }
-        lws_callback_on_writable(c->wsi);
+        /* write at once rather than ask for a writable event per socket (a fan-out to many
+         * sockets would pay two epoll changes and a loop turn for each) */
+        if (lws_send_pipe_choked(c->wsi))
+            lws_callback_on_writable(c->wsi);
+        else
+            writable(c->wsi, c, true);
     }
     free(ids);
 }
@@ -1343,7 +1355,7 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
     case LWS_CALLBACK_SERVER_WRITEABLE:
         if (c == NULL)
             return -1;
-        return writable(wsi, c);
+        return writable(wsi, c, false);
     case LWS_CALLBACK_CLOSED:
         if (c != NULL) {
             pss->c = NULL;
