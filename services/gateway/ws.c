@@ -111,6 +111,7 @@ struct ws_pss {
     ws_conn *c;
     char auth[256];             /* the upgrade's Authorization header */
 };
+_Static_assert(sizeof(struct ws_pss) <= GW_WS_PSS_SIZE, "GW_WS_PSS_SIZE is too small");
 
 static struct {
     pthread_mutex_t lock;
