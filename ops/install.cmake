@@ -31,6 +31,7 @@ install(DIRECTORY ${CMAKE_SOURCE_DIR}/services/invoker/runtimes/
   PATTERN "native" EXCLUDE)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/schemas/ DESTINATION share/squall/schemas)
 install(DIRECTORY ${CMAKE_SOURCE_DIR}/services/registry/system/ DESTINATION share/squall/system)
+install(DIRECTORY ${CMAKE_SOURCE_DIR}/services/gateway/console/ DESTINATION share/squall/console)
 install(FILES ${CMAKE_SOURCE_DIR}/ops/pg_bootstrap.sql DESTINATION share/squall)
 file(GLOB SQ_UNITS ${CMAKE_SOURCE_DIR}/ops/systemd/*.service)
 install(FILES ${SQ_UNITS} DESTINATION lib/systemd/system)

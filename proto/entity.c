@@ -195,3 +195,29 @@ sq_status sq_entity_event_from(const msgpack_object *o, sq_arena_t *ar, sq_entit
     return sq_mp_decode_map(o, SQ_MP_FIELDS(event_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_entity_event)
+
+void sq_log_event_encode(const sq_log_event *m, msgpack_packer *pk)
+{
+    msgpack_pack_map(pk, m->line ? 5 : 4);
+    sq_mp_kv_str(pk, "activationId", m->id);
+    sq_mp_kv_str(pk, "namespace", m->ns);
+    sq_mp_kv_str(pk, "name", m->name);
+    if (m->line)
+        sq_mp_kv_str(pk, "line", m->line);
+    sq_mp_kv_bool(pk, "end", m->end);
+}
+
+static const sq_mp_field log_event_fields[] = {
+    F(sq_log_event, "activationId", SQ_F_STR, id, true),
+    F(sq_log_event, "namespace", SQ_F_STR, ns, true),
+    F(sq_log_event, "name", SQ_F_STR, name, true),
+    F(sq_log_event, "line", SQ_F_STR, line, false),
+    F(sq_log_event, "end", SQ_F_BOOL, end, true),
+};
+
+sq_status sq_log_event_from(const msgpack_object *o, sq_arena_t *ar, sq_log_event *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(log_event_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_log_event)

@@ -188,6 +188,18 @@ typedef struct sq_route_query {
 void sq_route_query_encode(const sq_route_query *m, msgpack_packer *pk);
 SQ_DECODER(sq_route_query);
 
+/* sq.evt.log.<ns>.<activationId>: map{activationId, namespace, name, line?: str, end: bool}.
+ * One message per log line an action writes while it runs ("<time> stdout: text", as the
+ * record's logs; at most the action's log limit), then one with end true and no line after
+ * the action ended. namespace and name: the action's (name may be "pkg/name"). */
+typedef struct sq_log_event {
+    char *id, *ns, *name;
+    char *line;              /* NULL in the end marker */
+    bool end;
+} sq_log_event;
+void sq_log_event_encode(const sq_log_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_log_event);
+
 /* sq.auth.limits request: map{ns} -> sq_ns_limits, or a wire error (404 unknown namespace) */
 typedef struct sq_ns_ref {
     char *ns;

@@ -65,6 +65,10 @@
 #define SQ_SUBJ_EVT_ENTITY_ALL     "sq.evt.entity.>"
 #define SQ_SUBJ_EVT_AUTH           "sq.evt.auth"
 #define SQ_SUBJ_EVT_TRIGGER_FMT    "sq.evt.trigger.%s.%s"  /* namespace, trigger */
+/* an action's log lines while it runs, then an end marker (sq_log_event; invoker -> gateways) */
+#define SQ_SUBJ_EVT_LOG_FMT        "sq.evt.log.%s.%s"      /* namespace, activation id */
+#define SQ_SUBJ_EVT_LOG_ALL        "sq.evt.log.>"
+#define SQ_SUBJ_EVT_ACTIVATION_ALL "sq.evt.activation.>"
 
 /* Health of each service: sq.<svc>.health */
 #define SQ_SUBJ_HEALTH_FMT         "sq.%s.health"

@@ -118,6 +118,11 @@ typedef struct gw_config {
     int body_min_rate_kb;        /* ... plus its length at this many KB/s */
     int accept_pause_ms;         /* accepts paused this long when file descriptors run out */
     int ready_ms;                /* /readyz: services asked for their health this often */
+    int ws_queue_kb;             /* a websocket's outgoing queue bound */
+    int ws_invoke_wait_ms;       /* a blocking invoke over a websocket waits this long */
+    int ws_auth_ms;              /* a websocket must authenticate within this */
+    int ws_stuck_ms;             /* a websocket whose queue stays full this long is closed */
+    char *console_dir;           /* the console's static files */
 } gw_config;
 
 typedef struct gw {
@@ -148,6 +153,7 @@ extern gw G;
 int gw_http_start(void);
 void gw_http_run(void);
 void gw_http_stop(void);
+void gw_http_destroy(void);              /* after the service thread ended */
 
 /* api.c: routing and operations */
 /* Runs on the lws thread once the request is complete: checks auth (cache or NATS) and
@@ -238,5 +244,21 @@ void gw_auth_cache_put(const char *key, const char *raw, size_t len);
 void gw_auth_cache_clear(void);
 /* The body limit for a request (action PUTs may carry large code). */
 size_t gw_body_limit(const gw_req *r);
+
+/* ws.c: the WebSocket API (GET /api/v1/ws, subprotocol squall.v1) */
+#define GW_WS_PATH "/api/v1/ws"
+#define GW_WS_PROTOCOL "squall.v1"
+#define GW_WS_PSS_SIZE 320           /* >= sizeof(struct ws_pss) in ws.c */
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+bool gw_ws_reason(enum lws_callback_reasons reason);
+int gw_ws_confirm_upgrade(struct lws *wsi, const char *upgrade);
+int gw_ws_start(void);                 /* after gw_http_start() */
+void gw_ws_stop(void);                 /* after the service thread ended */
+void gw_ws_on_auth_event(natsMsg *msg); /* NATS thread: re-verify the keys of open sockets */
+size_t gw_ws_count(void);
+
+/* console.c: the console's static files at /console */
+bool gw_console_path(const char *path);
+void gw_console_serve(gw_req *r);      /* answers r (200 with the file, or 404) */
 
 #endif

@@ -17,6 +17,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include <uv.h>
 
 #include "gateway.h"
 #include "sq/log.h"
@@ -375,6 +376,11 @@ static void complete(struct lws *wsi, gw_req *r)
         lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
         r->body_sul_on = false;
     }
+    if (gw_console_path(r->path)) { /* the console's static files */
+        gw_console_serve(r);
+        lws_callback_on_writable(wsi);
+        return;
+    }
     if (gw_dispatch(r)) /* answered without the bus */
         lws_callback_on_writable(wsi);
 }
@@ -462,6 +468,13 @@ static void on_headers(struct lws *wsi, gw_req *r)
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
 {
     struct pss *pss = user;
+
+    /* websockets: upgrades on /api/v1/ws only; a client that offered no subprotocol stays
+     * on this protocol, so its callbacks go to ws.c from here */
+    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
+        return gw_ws_confirm_upgrade(wsi, (const char *)in);
+    if (gw_ws_reason(reason))
+        return gw_ws_callback(wsi, reason, user, in, len);
 
     switch (reason) {
     case LWS_CALLBACK_HTTP: {
@@ -691,23 +704,43 @@ static int listen_open(void)
 }
 
 static const struct lws_protocols protocols[] = {
-    { "http", callback_http, sizeof(struct pss), 0, 0, NULL, 0 },
+    { "http", callback_http, sizeof(struct pss) > GW_WS_PSS_SIZE ? sizeof(struct pss) : GW_WS_PSS_SIZE, 0, 0, NULL, 0 },
     { "gw-listen", callback_listen, 0, 0, 0, NULL, 0 },
+    { GW_WS_PROTOCOL, gw_ws_callback, GW_WS_PSS_SIZE, 16384, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
+
+/* The service loop is libuv's (epoll), owned here and handed to lws as a foreign loop:
+ * lws's own poll() loop costs O(open sockets) on every wakeup, and the WebSocket API holds
+ * thousands of idle ones. */
+static uv_loop_t loop;
+static uv_async_t stop_async;
+static bool loop_ready;
+
+static void on_stop(uv_async_t *a)
+{
+    uv_stop(a->loop);
+}
 
 int gw_http_start(void)
 {
     struct lws_context_creation_info info;
     lws_sock_file_fd_type u;
     struct lws_vhost *vh;
+    void *foreign[1] = { &loop };
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
     G.listen_fd = G.reserve_fd = -1;
     memset(&info, 0, sizeof info);
     info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen ourselves: see callback_listen */
     info.protocols = protocols;
-    info.options = LWS_SERVER_OPTION_DISABLE_IPV6;
+    if (uv_loop_init(&loop) != 0 || uv_async_init(&loop, &stop_async, on_stop) != 0) {
+        sq_error("could not set up the event loop");
+        return -1;
+    }
+    loop_ready = true;
+    info.options = LWS_SERVER_OPTION_DISABLE_IPV6 | LWS_SERVER_OPTION_LIBUV;
+    info.foreign_loops = foreign;
     info.keepalive_timeout = 60;
     info.timeout_secs = 30;
     /* the request line and headers must be complete this long after they start */
@@ -736,14 +769,30 @@ int gw_http_start(void)
 
 void gw_http_run(void)
 {
-    while (!G.stopping)
-        if (lws_service(G.ctx, 0) < 0)
-            break;
+    if (!G.stopping)
+        uv_run(&loop, UV_RUN_DEFAULT);
 }
 
 void gw_http_stop(void)
 {
     G.stopping = true;
-    if (G.ctx)
-        lws_cancel_service(G.ctx);
+    if (loop_ready)
+        uv_async_send(&stop_async);
+}
+
+/* After the service thread ended: destroys the context, then lets the loop close what lws
+ * and we left open. */
+void gw_http_destroy(void)
+{
+    if (G.ctx) {
+        lws_context_destroy(G.ctx);
+        G.ctx = NULL;
+    }
+    if (!loop_ready)
+        return;
+    uv_close((uv_handle_t *)&stop_async, NULL);
+    for (int i = 0; i < 1000 && uv_run(&loop, UV_RUN_NOWAIT) != 0; i++)
+        ;
+    uv_loop_close(&loop);
+    loop_ready = false;
 }

@@ -40,6 +40,13 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_INT("body_timeout_ms", "SQ_GATEWAY_BODY_TIMEOUT_MS", 100, 3600000, 10000, G.cfg.body_timeout_ms),
     SQ_CFG_INT("body_min_rate_kb", "SQ_GATEWAY_BODY_MIN_RATE_KB", 1, 1 << 20, 64, G.cfg.body_min_rate_kb),
     SQ_CFG_INT("accept_pause_ms", "SQ_GATEWAY_ACCEPT_PAUSE_MS", 1, 10000, 100, G.cfg.accept_pause_ms),
+    /* the WebSocket API */
+    SQ_CFG_INT("ws_queue_kb", "SQ_GATEWAY_WS_QUEUE_KB", 16, 1 << 20, 1024, G.cfg.ws_queue_kb),
+    SQ_CFG_INT("ws_invoke_wait_ms", "SQ_GATEWAY_WS_INVOKE_WAIT_MS", 1000, 86400000, 900000, G.cfg.ws_invoke_wait_ms),
+    SQ_CFG_INT("ws_auth_ms", "SQ_GATEWAY_WS_AUTH_MS", 100, 600000, 5000, G.cfg.ws_auth_ms),
+    SQ_CFG_INT("ws_stuck_ms", "SQ_GATEWAY_WS_STUCK_MS", 100, 600000, 10000, G.cfg.ws_stuck_ms),
+    SQ_CFG_PATH("console_dir", "SQ_GATEWAY_CONSOLE_DIR", "share/squall/console",
+                SQ_SOURCE_DIR "/services/gateway/console", G.cfg.console_dir),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
@@ -60,6 +67,7 @@ static void on_auth_event(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     gw_auth_cache_clear();
     gw_web_cache_clear();
+    gw_ws_on_auth_event(msg);
 }
 
 /* An action or package changed: what web actions know of them is read again. */
@@ -120,7 +128,8 @@ int main(void)
         { .subject = "sq.evt.entity.*.route", .queue = NULL, .fn = on_route_event },
     };
     if (sq_bus_serve(G.bus, events, sizeof events / sizeof events[0]) != SQ_OK ||
-        sq_health_serve(G.bus, "gateway", NULL, NULL, 0) != SQ_OK || gw_http_start() != 0)
+        sq_health_serve(G.bus, "gateway", NULL, NULL, 0) != SQ_OK || gw_http_start() != 0 ||
+        gw_ws_start() != 0)
         goto out;
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;
@@ -131,6 +140,7 @@ int main(void)
     pthread_join(th, NULL);
     G.stopping = true;
     gw_ready_stop();
+    gw_ws_stop();
     rc = 0;
 out:
     if (G.replies) {
@@ -142,8 +152,7 @@ out:
         natsSubscription_Destroy(G.run_replies);
     }
     sq_bus_destroy(G.bus);
-    if (G.ctx)
-        lws_context_destroy(G.ctx);
+    gw_http_destroy();
     gw_web_cache_clear();
     gw_routes_cache_clear();
     sq_config_free(config, NCONFIG);

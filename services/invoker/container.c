@@ -222,6 +222,9 @@ static char *format_line(inv_container_t *c, const struct timespec *ts, const ch
   return s;
 }
 
+_Thread_local inv_log_hook_fn inv_log_hook;
+_Thread_local void *inv_log_hook_arg;
+
 static void push_line(collect_t *k, char *line)
 {
   inv_run_result *out = k->out;
@@ -241,6 +244,8 @@ static void push_line(collect_t *k, char *line)
     k->cap = ncap;
   }
   out->logs[out->nlogs++] = line;
+  if (inv_log_hook)
+    inv_log_hook(inv_log_hook_arg, line);
 }
 
 /* Keeps one line of the action's output unless the log limit has been reached. */

@@ -100,6 +100,12 @@ typedef struct {
   int64_t start_ms, end_ms; /* wall clock (ms since the epoch) around the exchange */
 } inv_run_result;
 
+/* Live logs: when set, called on the calling thread with every log line kept (as the
+ * record will hold it) as soon as it is read, while the exchange runs. Per thread. */
+typedef void (*inv_log_hook_fn)(void *arg, const char *line);
+extern _Thread_local inv_log_hook_fn inv_log_hook;
+extern _Thread_local void *inv_log_hook_arg;
+
 /* Spawns a stem cell for o->kind and returns it in *out. Waits only for bwrap to report
  * the sandbox (a few ms), not for node: the first inv_container_init() absorbs that. On failure returns -1, sets
  * *out to NULL and writes a message to err (which may be NULL). The caller owns the

@@ -209,6 +209,45 @@ static void refuse_large_result(inv_run_result *r)
     r->outcome = r->result ? INV_APP_ERROR : INV_INTERNAL;
 }
 
+/* Live logs: every line the action writes goes out on sq.evt.log.<ns>.<id> as it is read
+ * (bounded by the log limit, as the record's logs are), then an end marker. */
+typedef struct {
+    char subj[400];
+    sq_log_event ev;
+} live_log;
+
+static void live_log_send(live_log *l)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    sq_proto_buf_init(&sb, &pk);
+    sq_log_event_encode(&l->ev, &pk);
+    natsConnection_Publish(sq_bus_nc(I.bus), l->subj, sb.data, (int)sb.size);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+static void live_log_line(void *arg, const char *line)
+{
+    live_log *l = arg;
+    l->ev.line = (char *)line;
+    live_log_send(l);
+    l->ev.line = NULL;
+}
+
+static bool live_log_start(live_log *l, const sq_work *w)
+{
+    char tok[300];
+    /* the activation's namespace: the caller's, where its record goes (and who may read) */
+    const char *ns = w->ns && *w->ns ? w->ns : w->action.namespace_;
+    if (sq_subj_token(ns, tok, sizeof tok) != 0 || !sq_id_valid(w->id))
+        return false;
+    snprintf(l->subj, sizeof l->subj, SQ_SUBJ_EVT_LOG_FMT, tok, w->id);
+    l->ev = (sq_log_event){ .id = w->id, .ns = (char *)ns, .name = w->action.name };
+    inv_log_hook = live_log_line;
+    inv_log_hook_arg = l;
+    return true;
+}
+
 /* Runs one work item to its activation record. */
 static void handle(inv_job *job)
 {
@@ -228,6 +267,8 @@ static void handle(inv_job *job)
     msgpack_zone az;
     msgpack_object ann_obj, result_obj;
     char **logs = NULL;
+    live_log live;
+    bool live_on = false;
 
     msgpack_zone_init(&az, 1024);
     msgpack_sbuffer_init(&rec);
@@ -236,6 +277,7 @@ static void handle(inv_job *job)
     snprintf(path, sizeof path, "%s/%s", w.action.namespace_, w.action.name);
     log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
     start_ms = sq_now_ms();
+    live_on = live_log_start(&live, &w);
 
     if (!inv_kind_supported(w.action.exec.kind)) {
         run.outcome = INV_INIT_ERROR;
@@ -282,6 +324,12 @@ static void handle(inv_job *job)
             refuse_large_result(&run);
         }
         inv_pool_release(slot);
+    }
+
+    if (live_on) {
+        inv_log_hook = NULL;
+        live.ev.end = true;
+        live_log_send(&live);
     }
 
     /* the record */

@@ -407,6 +407,7 @@ test('every event seen during the run matches its schema; every schema was exerc
     [/^sq\.evt\.trigger\./, 'evt.trigger'],
     [/^sq\.evt\.entity\./, 'evt.entity'],
     [/^sq\.evt\.auth$/, 'evt.auth'],
+    [/^sq\.evt\.log\./, 'evt.log'],
   ];
   assert.ok(events.length > 0, 'no event seen on sq.evt.>');
   for (const e of events) {

@@ -109,6 +109,7 @@ WRAP(sq_tenancy_event)
 WRAP(sq_route)
 WRAP(sq_route_put)
 WRAP(sq_route_query)
+WRAP(sq_log_event)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_MAPARR, C_MAPARRNIL, C_ANY } fclass;
@@ -260,6 +261,16 @@ static void cmp_sq_entity_event(const void *a, const void *b, const char *what)
     STR_EQ(name);
     STR_EQ(op);
     STR_EQ(version);
+}
+
+static void cmp_sq_log_event(const void *a, const void *b, const char *what)
+{
+    const sq_log_event *w = a, *g = b;
+    STR_EQ(id);
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(line);
+    BOOL_EQ(end);
 }
 
 static void cmp_sq_invoke(const void *a, const void *b, const char *what)
@@ -493,6 +504,10 @@ static const fspec f_admin[] = {
     { "token", C_STR, true }, { "op", C_STR, true }, { "subject", C_STR, false },
     { "namespace", C_STR, false }, { "limits", C_MAP, false },
 };
+static const fspec f_log_event[] = {
+    { "activationId", C_STR, true }, { "namespace", C_STR, true }, { "name", C_STR, true },
+    { "line", C_STR, false }, { "end", C_BOOL, true },
+};
 static const fspec f_fire[] = {
     { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
     { "key", C_STR, false }, { "caller_ns", C_STR, false }, { "payload", C_MAP, false },
@@ -524,6 +539,7 @@ static sq_entity_event s_entity_event;
 static sq_route s_route;
 static sq_route_put s_route_put;
 static sq_route_query s_route_query;
+static sq_log_event s_log_event;
 static sq_invoke s_invoke;
 static sq_work s_work;
 static sq_heartbeat s_heartbeat;
@@ -591,6 +607,10 @@ static void make_samples(void)
     s_entity_event.name = "hello";
     s_entity_event.op = "put";
     s_entity_event.version = "0.0.2";
+    s_log_event.id = "0123456789abcdef0123456789abcdef";
+    s_log_event.ns = "guest";
+    s_log_event.name = "pkg/hello";
+    s_log_event.line = "2026-12-06T08:00:00.123456789Z stdout: hi";
 
     s_invoke.id = "0123456789abcdef0123456789abcdef";
     s_invoke.ns = "guest";
@@ -728,6 +748,7 @@ static const msgdesc msgs[] = {
     MSG(sq_route, route),
     MSG(sq_route_put, route_put),
     MSG(sq_route_query, route_query),
+    MSG(sq_log_event, log_event),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -914,6 +935,10 @@ static void test_roundtrips(void)
         sq_invoke v = s_invoke;
         v.key = NULL;
         roundtrip(&msgs[7], &v, "key NULL (optional)");
+        sq_log_event le = s_log_event;
+        le.line = NULL;
+        le.end = true;
+        roundtrip(&msgs[18], &le, "log end marker (no line)");
     }
 
     /* a route query names only its namespace; a route put's routes carry no namespace or
