@@ -71,7 +71,10 @@ static int copy_file(const char *from, const char *to, mode_t mode)
   return rc;
 }
 
-/* Removes dir and what it holds, two levels deep (what inv_runtime_stage makes). */
+/* How deep a runtime's tree is copied (node_modules nests). */
+#define STAGE_DEPTH 12
+
+/* Removes dir and what it holds, depth levels deep (what inv_runtime_stage makes). */
 static void remove_tree(const char *dir, int depth)
 {
   DIR *d = opendir(dir);
@@ -106,14 +109,15 @@ static void sweep(const char *base)
       continue;
     char p[PATH_MAX + 256];
     snprintf(p, sizeof p, "%s/%s", base, e->d_name);
-    remove_tree(p, 2);
+    remove_tree(p, STAGE_DEPTH + 1);
   }
   if (d)
     closedir(d);
 }
 
-/* Copies the regular files of from (one level) into a new directory to. */
-static int copy_dir(const char *from, const char *to)
+/* Copies the regular files and directories of from (depth levels; symbolic links are
+ * followed, other files skipped) into a new directory to. */
+static int copy_dir(const char *from, const char *to, int depth)
 {
   DIR *d = opendir(from);
   if (!d)
@@ -126,7 +130,14 @@ static int copy_dir(const char *from, const char *to)
         snprintf(dst, sizeof dst, "%s/%s", to, e->d_name) >= (int)sizeof dst)
       continue;
     struct stat st;
-    if (stat(src, &st) != 0 || !S_ISREG(st.st_mode))
+    if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 || stat(src, &st) != 0)
+      continue;
+    if (S_ISDIR(st.st_mode)) {
+      if (depth > 0)
+        rc = copy_dir(src, dst, depth - 1);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode))
       continue;
     rc = copy_file(src, dst, (st.st_mode & 0111) ? 0755 : 0644);
   }
@@ -162,9 +173,9 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
     char from[PATH_MAX + 16], to[PATH_MAX + 16];
     snprintf(from, sizeof from, "%s/%s", runtime_dir, langs[i]);
     snprintf(to, sizeof to, "%s/%s", dir, langs[i]);
-    if (copy_dir(from, to) != 0) {
+    if (copy_dir(from, to, STAGE_DEPTH) != 0) {
       setf(err, errlen, "cannot copy %s to %s: %s", from, to, strerror(errno));
-      remove_tree(dir, 2);
+      remove_tree(dir, STAGE_DEPTH + 1);
       return -1;
     }
   }
@@ -176,7 +187,7 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
     snprintf(to, sizeof to, "%s/native-launcher", dir);
     if (copy_file(nat, to, 0755) != 0) {
       setf(err, errlen, "cannot copy %s to %s: %s", nat, to, strerror(errno));
-      remove_tree(dir, 2);
+      remove_tree(dir, STAGE_DEPTH + 1);
       return -1;
     }
     snprintf(nat, sizeof nat, "%.*s", (int)sizeof nat - 1, to);
@@ -187,12 +198,12 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
   return 0;
 fail:
   setf(err, errlen, "cannot prepare %s: %s", dir, strerror(errno));
-  remove_tree(dir, 2);
+  remove_tree(dir, STAGE_DEPTH + 1);
   return -1;
 }
 
 void inv_runtime_unstage(const char *dir)
 {
   if (dir && strstr(dir, "/" STAGE_PREFIX))
-    remove_tree(dir, 2);
+    remove_tree(dir, STAGE_DEPTH + 1);
 }

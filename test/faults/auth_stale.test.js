@@ -40,7 +40,11 @@ async function natsHealth(stack, svc) {
   const { Packr } = require('msgpackr');
   const packr = new Packr({ useRecords: false, mapsAsObjects: true, variableMapSize: true, int64AsType: 'number' });
   const opts = { servers: stack.env.SQ_NATS_URL.replace(/\/\/[^@/]*@/, '//'), timeout: 5000 };
-  if (stack.env.SQ_NATS_USER) { opts.user = stack.env.SQ_NATS_USER; opts.pass = stack.env.SQ_NATS_PASS; }
+  if (stack.env.SQ_NATS_USER) {
+    opts.user = stack.env.SQ_NATS_USER;
+    opts.pass = stack.env.SQ_NATS_PASS;
+    opts.inboxPrefix = `_INBOX_${stack.env.SQ_NATS_USER}`; // the only inbox the user may listen on
+  }
   const nc = await connect(opts);
   try {
     const m = await nc.request(`sq.${svc}.health`, packr.pack({}), { timeout: 5000 });

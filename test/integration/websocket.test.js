@@ -66,7 +66,11 @@ async function startGateway() {
   const port = await freePort();
   const bin = path.join(env.vars.SQ_BUILD_DIR, 'services', 'gateway', 'squall-gateway');
   const child = spawn(bin, [], {
-    env: Object.assign({}, process.env, { SQ_NATS_URL: env.natsUrl, SQ_GATEWAY_PORT: String(port), SQ_GATEWAY_HOST: '127.0.0.1' }),
+    // as the gateway's own NATS user: invokers answer only the gateway's invocation inbox
+    env: Object.assign({}, process.env, {
+      SQ_NATS_URL: env.natsUrl.replace(/\/\/[^@/]*@/, `//gateway:${h.natsPassword('gateway')}@`),
+      SQ_GATEWAY_PORT: String(port), SQ_GATEWAY_HOST: '127.0.0.1',
+    }),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
