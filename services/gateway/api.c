@@ -449,18 +449,7 @@ gw_auth_result gw_authenticate(gw_req *r)
 
 /* The request body as a msgpack map in the arena (an empty body is {}); false and a 400
  * on r when it is not a JSON object. */
-static bool body_value(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpack_object *out,
-                       bool arrays);
-
 static bool body_object(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpack_object *out)
-{
-    return body_value(r, z, tmp, out, false);
-}
-
-/* The same, also taking a JSON array when arrays is set (an invoke's input may be one, as in
- * current OpenWhisk). */
-static bool body_value(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpack_object *out,
-                       bool arrays)
 {
     msgpack_packer pk;
     char err[256];
@@ -476,7 +465,7 @@ static bool body_value(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpack
             gw_respond_error(r, 400, "The request content was malformed: %s", je.text);
             return false;
         }
-        if (!json_is_object(j) && !(arrays && json_is_array(j))) {
+        if (!json_is_object(j)) {
             json_decref(j);
             gw_respond_error(r, 400, "The request content was malformed: expected a JSON object.");
             return false;
@@ -591,7 +580,7 @@ static bool start_op(gw_req *r)
         int64_t wait = G.cfg.blocking_wait_ms;
         sq_invoke m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject,
                         .caller_ns = r->ident.namespace_, .shared = r->shared };
-        if (!body_value(r, &z, &body, &obj, true) || !arg_int(r, "timeout", &wait))
+        if (!body_object(r, &z, &body, &obj) || !arg_int(r, "timeout", &wait))
             goto out;
         if (wait <= 0 || wait > G.cfg.blocking_wait_ms)
             wait = G.cfg.blocking_wait_ms;

@@ -1261,6 +1261,13 @@ inv_outcome inv_container_init_ex(inv_container_t *c, const inv_init_opts *io, i
                           main_name && *main_name ? main_name : "main", "binary", io->binary);
   if (msg && io->actionloop)
     json_object_set_new(json_object_get(msg, "init"), "actionloop", json_true());
+  if (msg && io->env_json) {
+    json_t *env = json_loads(io->env_json, 0, NULL);
+    if (json_is_object(env))
+      json_object_set_new(json_object_get(msg, "init"), "env", env);
+    else
+      json_decref(env);
+  }
   if (msg && conc > 1) {
     json_object_set_new(json_object_get(msg, "init"), "concurrency", json_integer(conc));
     json_object_set_new(json_object_get(msg, "init"), "log_limit",

@@ -124,6 +124,8 @@ typedef struct {
                             stem cell started with another size) */
   bool no_network;       /* the action asked for no network: the stem cell's veth is removed
                             before the code arrives (loopback only) */
+  const char *env_json;  /* NULL, or a JSON object of string values: the action's parameters
+                            annotated init: true, its environment from init on */
 } inv_init_opts;
 
 /* inv_container_init() with every option. */

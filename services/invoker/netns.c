@@ -26,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "sandbox.h"
 
 #define GW_ADDR "169.254.1.1" /* the sandbox's next hop: the host side, at L2 only */
 #define IF_PREFIX "sqv"
@@ -45,15 +46,7 @@ struct inv_net {
   int api_port;          /* DNAT 169.254.1.1:api_port -> 127.0.0.1:api_port; 0: none */
 };
 
-static void setf(char *buf, size_t len, const char *fmt, ...)
-{
-  if (!buf || !len)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, len, fmt, ap);
-  va_end(ap);
-}
+#define setf inv_setf /* sandbox.h */
 
 /* ---------------------------------------------------------------- settings */
 

@@ -248,6 +248,45 @@ static bool live_log_start(live_log *l, const sq_work *w)
     return true;
 }
 
+/* The parameters annotated init: true ({key, value, init: true}, as OpenWhisk has them) as a
+ * JSON object of strings (other values as their JSON text): the action's environment from
+ * its initialisation on. NULL when there are none; malloc'd. */
+static char *init_env(const msgpack_object *params)
+{
+    json_t *env = NULL;
+    char *txt;
+
+    if (params == NULL || params->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    for (uint32_t i = 0; i < params->via.array.size; i++) {
+        const msgpack_object *e = &params->via.array.ptr[i];
+        const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value"), *f = sq_mp_get(e, "init");
+        char name[256];
+        json_t *jv;
+        if (!f || f->type != MSGPACK_OBJECT_BOOLEAN || !f->via.boolean || !k || k->type != MSGPACK_OBJECT_STR ||
+            !v || k->via.str.size == 0 || k->via.str.size >= sizeof name)
+            continue;
+        memcpy(name, k->via.str.ptr, k->via.str.size);
+        name[k->via.str.size] = '\0';
+        if (env == NULL && (env = json_object()) == NULL)
+            return NULL;
+        if (v->type == MSGPACK_OBJECT_STR) {
+            jv = json_stringn(v->via.str.ptr, v->via.str.size);
+        } else {
+            char *t = sq_mp_to_json_text(v, NULL);
+            jv = t ? json_string(t) : NULL;
+            free(t);
+        }
+        if (jv)
+            json_object_set_new(env, name, jv);
+    }
+    if (env == NULL)
+        return NULL;
+    txt = json_dumps(env, JSON_COMPACT);
+    json_decref(env);
+    return txt;
+}
+
 /* Runs one work item to its activation record. */
 static void handle(inv_job *job)
 {
@@ -305,7 +344,10 @@ static void handle(inv_job *job)
                 .memory_mb = (int)w.action.limits.memory,
                 .no_network = net && net->type == MSGPACK_OBJECT_BOOLEAN && !net->via.boolean,
             };
+            char *env = init_env(&w.action.parameters);
+            io.env_json = env;
             inv_container_init_ex(slot->c, &io, (int)w.action.limits.timeout, log_limit, &init);
+            free(env);
             init_ms = init.end_ms - init.start_ms;
             if (init.outcome != INV_OK)
                 res = &init;

@@ -36,7 +36,7 @@ struct inv_sandbox {
   size_t bpf_len;
 };
 
-static void setf(char *buf, size_t len, const char *fmt, ...)
+void inv_setf(char *buf, size_t len, const char *fmt, ...)
 {
   if (!buf || !len)
     return;
@@ -45,6 +45,7 @@ static void setf(char *buf, size_t len, const char *fmt, ...)
   vsnprintf(buf, len, fmt, ap);
   va_end(ap);
 }
+#define setf inv_setf
 
 /* Writes s into dir/file. 0 or -1 (errno set). */
 static int write_file(const char *dir, const char *file, const char *s)

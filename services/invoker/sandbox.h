@@ -110,4 +110,8 @@ int inv_cg_freeze(const inv_cg_t *cg, bool frozen);
  * gone (they are killed before). */
 void inv_cg_destroy(inv_cg_t *cg);
 
+/* Formats an error message into buf (len bytes; NULL or 0: nothing), as every function of
+ * the container module that takes err/errlen does. */
+void inv_setf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+
 #endif

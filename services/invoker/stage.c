@@ -18,18 +18,11 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "sandbox.h"
 
 #define STAGE_PREFIX "squall-runtimes-"
 
-static void setf(char *buf, size_t len, const char *fmt, ...)
-{
-  if (!buf || !len)
-    return;
-  va_list ap;
-  va_start(ap, fmt);
-  vsnprintf(buf, len, fmt, ap);
-  va_end(ap);
-}
+#define setf inv_setf /* sandbox.h */
 
 static int copy_file(const char *from, const char *to, mode_t mode)
 {

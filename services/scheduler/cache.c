@@ -126,8 +126,13 @@ static sq_status collect_defaults(sched_entry *e)
         for (uint32_t i = 0; i < p->via.array.size; i++) {
             const msgpack_object *k = sq_mp_get(&p->via.array.ptr[i], "key");
             const msgpack_object *v = sq_mp_get(&p->via.array.ptr[i], "value");
+            const msgpack_object *init = sq_mp_get(&p->via.array.ptr[i], "init");
             uint32_t j;
             if (k == NULL || k->type != MSGPACK_OBJECT_STR)
+                continue;
+            /* init: true (OpenWhisk): the invoker gives it to the runtime at initialisation,
+             * as an environment variable; it is no argument */
+            if (init && init->type == MSGPACK_OBJECT_BOOLEAN && init->via.boolean)
                 continue;
             for (j = 0; j < n; j++)
                 if (e->defaults[j].key.via.str.size == k->via.str.size &&

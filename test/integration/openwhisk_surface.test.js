@@ -139,3 +139,21 @@ test('__OW_ACTION_VERSION and __OW_TRANSACTION_ID are in the action\'s environme
   assert.match(r.t, /^[0-9a-f]{32}$/, h.show(res));
   assert.equal(r.ns, 'guest', h.show(res));
 });
+
+test('parameters with init: true reach the runtime as environment variables, not as arguments', async () => {
+  const params = [{ key: 'SQ_TEST_DB', value: 'db://x', init: true }, { key: 'SQ_TEST_N', value: 7, init: true }, { key: 'p', value: 1 }];
+  const node = h.uniqueName('initenv');
+  names.push(node);
+  await h.putAction(node, { kind: 'nodejs:20', code: `function main(a){ return {env: process.env.SQ_TEST_DB,
+    n: process.env.SQ_TEST_N, arg: a.SQ_TEST_DB === undefined ? 'absent' : 'present', p: a.p} }` }, { parameters: params });
+  let r = h.expectStatus(await h.invoke(node, {}, 'blocking=true&result=true'), 200);
+  assert.deepEqual(r.json, { env: 'db://x', n: '7', arg: 'absent', p: 1 }, h.show(r));
+  const py = h.uniqueName('initenvpy');
+  names.push(py);
+  await h.putAction(py, { kind: 'python:3', code: 'import os\ndef main(a):\n    return {"env": os.environ.get("SQ_TEST_DB"), "arg": "SQ_TEST_DB" in a}\n' },
+    { parameters: params });
+  r = h.expectStatus(await h.invoke(py, {}, 'blocking=true&result=true'), 200);
+  assert.deepEqual(r.json, { env: 'db://x', arg: false }, h.show(r));
+  const got = h.expectStatus(await h.api('GET', `/namespaces/_/actions/${node}?code=false`), 200);
+  assert.equal(got.json.parameters.find((x) => x.key === 'SQ_TEST_DB').init, true, 'the init flag is kept');
+});

@@ -637,6 +637,13 @@ int main(void)
     return 0;
   }
   char err[512] = "";
+  /* parameters annotated init: true (OpenWhisk), as environment variables of the program */
+  const char *ek;
+  json_t *ev;
+  json_object_foreach(json_object_get(init, "env"), ek, ev) {
+    if (json_is_string(ev) && strncmp(ek, "__OW_", 5) != 0)
+      setenv(ek, json_string_value(ev), 1);
+  }
   if (install(code, json_is_true(json_object_get(init, "binary")), err, sizeof err) != 0) {
     answer_error("Initialization has failed due to: %s", err);
     return 0;

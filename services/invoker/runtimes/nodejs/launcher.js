@@ -315,6 +315,12 @@ function doInit(msg) {
     answer(JSON.stringify({ error: 'Missing main/no code to execute.' }));
     return;
   }
+  /* parameters annotated init: true (OpenWhisk): environment variables, not arguments */
+  if (init.env && typeof init.env === 'object') {
+    for (const [k, v] of Object.entries(init.env)) {
+      if (typeof v === 'string' && !k.startsWith('__OW_')) process.env[k] = v;
+    }
+  }
   try {
     userMain = init.binary ? loadZip(init.code, init.main) : loadCode(init.code, init.main);
     if (Number.isInteger(init.concurrency) && init.concurrency > 1) {

@@ -140,6 +140,12 @@ def main():
     except Exception:
         answer(json.dumps({"error": "Internal system error: the first message must be an init"}))
         return
+    # parameters annotated init: true (OpenWhisk): environment variables, not arguments
+    env = init.get("env")
+    if isinstance(env, dict):
+        for k, v in env.items():
+            if isinstance(k, str) and isinstance(v, str) and not k.startswith("__OW_"):
+                os.environ[k] = v
     try:
         fn = load(init)
     except BaseException as e:
