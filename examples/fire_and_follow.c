@@ -43,7 +43,8 @@ static int token(const char *s, char *out, size_t outlen)
     size_t o = 0;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        int keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                   c == '_' || c == '-';
         if (o + (keep ? 1 : 3) >= outlen)
             return -1;
         if (keep)
@@ -73,7 +74,8 @@ static const msgpack_object *get(const msgpack_object *map, const char *key)
         return NULL;
     for (uint32_t i = 0; i < map->via.map.size; i++) {
         const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n && memcmp(k->via.str.ptr, key, n) == 0)
+        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == n &&
+            memcmp(k->via.str.ptr, key, n) == 0)
             return &map->via.map.ptr[i].val;
     }
     return NULL;
@@ -188,8 +190,8 @@ int main(int argc, char **argv)
         goto out;
     }
     msgpack_unpacked_init(&up);
-    if (msgpack_unpack_next(&up, natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), NULL) !=
-        MSGPACK_UNPACK_SUCCESS) {
+    if (msgpack_unpack_next(&up, natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply),
+                            NULL) != MSGPACK_UNPACK_SUCCESS) {
         fprintf(stderr, "fire_and_follow: the answer is not msgpack\n");
         msgpack_unpacked_destroy(&up);
         goto out;
@@ -229,7 +231,9 @@ int main(int argc, char **argv)
                 const msgpack_object *rules = get(&up.data, "rules");
                 if (strcmp(str(get(&up.data, "activationId"), buf, sizeof buf), fired) == 0) {
                     got_trigger_event = true;
-                    for (uint32_t i = 0; rules && rules->type == MSGPACK_OBJECT_ARRAY && i < rules->via.array.size; i++) {
+                    for (uint32_t i = 0;
+                         rules && rules->type == MSGPACK_OBJECT_ARRAY && i < rules->via.array.size;
+                         i++) {
                         const msgpack_object *r = &rules->via.array.ptr[i];
                         char rule[256], action[256], id[64];
                         str(get(r, "rule"), rule, sizeof rule);
@@ -239,17 +243,20 @@ int main(int argc, char **argv)
                             printf("rule %s %s %s\n", rule, action, id);
                             memcpy(waiting[nwaiting++], id, 33);
                         } else
-                            printf("rule %s %s error %s\n", rule, action, str(get(r, "error"), buf, sizeof buf));
+                            printf("rule %s %s error %s\n", rule, action,
+                                   str(get(r, "error"), buf, sizeof buf));
                     }
                     fflush(stdout);
                 }
             } else {
                 char id[64], name[256], status[64];
-                const msgpack_object *resp = get(&up.data, "response"), *result = get(resp, "result");
+                const msgpack_object *resp = get(&up.data, "response"),
+                                     *result = get(resp, "result");
                 str(get(&up.data, "activationId"), id, sizeof id);
                 for (int i = 0; i < nwaiting; i++)
                     if (strcmp(waiting[i], id) == 0) {
-                        printf("activation %s %s %s", id, str(get(&up.data, "name"), name, sizeof name),
+                        printf("activation %s %s %s", id,
+                               str(get(&up.data, "name"), name, sizeof name),
                                str(get(resp, "status"), status, sizeof status));
                         if (result) {
                             printf(" ");
@@ -269,7 +276,8 @@ int main(int argc, char **argv)
         printf("done %d activation(s)\n", seen);
         rc = 0;
     } else
-        fprintf(stderr, "fire_and_follow: timed out (trigger event %s, %d of %d activation(s) seen)\n",
+        fprintf(stderr,
+                "fire_and_follow: timed out (trigger event %s, %d of %d activation(s) seen)\n",
                 got_trigger_event ? "seen" : "not seen", seen, nwaiting);
 out:
     natsMsg_Destroy(reply);
@@ -280,6 +288,8 @@ out:
     nats_Close();
     return rc;
 usage:
-    fprintf(stderr, "usage: fire_and_follow [--url URL] [--timeout-ms N] NAMESPACE TRIGGER [KEY=VALUE...]\n");
+    fprintf(
+        stderr,
+        "usage: fire_and_follow [--url URL] [--timeout-ms N] NAMESPACE TRIGGER [KEY=VALUE...]\n");
     return 2;
 }

@@ -3,7 +3,10 @@
 #include "proto_impl.h"
 
 static const char *const status_names[] = {
-    "success", "application error", "action developer error", "whisk internal error",
+    "success",
+    "application error",
+    "action developer error",
+    "whisk internal error",
 };
 
 const char *sq_act_status_str(sq_act_status s)
@@ -36,7 +39,8 @@ void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
     size_t nby = 0, ncause = 0;
     const char *by = annot_strval(&m->annotations, "causedBy", &nby);
     const char *cause = by != NULL && nby == 8 && memcmp(by, "sequence", 8) == 0
-                            ? annot_strval(&m->annotations, "cause", &ncause) : NULL;
+                            ? annot_strval(&m->annotations, "cause", &ncause)
+                            : NULL;
     if (cause != NULL && ncause == 0)
         cause = NULL;
 
@@ -99,7 +103,8 @@ void sq_act_annots_encode(const sq_act_annots *a, msgpack_packer *pk)
     /* counted from the same conditions that write them below */
     uint32_t n = 2 + (a->composition ? 1 : 0) + (a->conductor ? 1 : 0) + (a->limits ? 1 : 0) +
                  (a->binding ? 1 : 0) + (a->wait_time >= 0 ? 1 : 0) + (a->init_time >= 0 ? 1 : 0) +
-                 (a->timeout ? 1 : 0) + (caused_by ? 1 : 0) + (cause ? 1 : 0) + (a->invoker ? 1 : 0);
+                 (a->timeout ? 1 : 0) + (caused_by ? 1 : 0) + (cause ? 1 : 0) +
+                 (a->invoker ? 1 : 0);
 
     msgpack_pack_array(pk, n);
     if (a->composition)
@@ -161,7 +166,8 @@ static const sq_mp_field activation_fields[] = {
     F(act_wire, "cause", SQ_F_STR, a.cause, false),
 };
 
-sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activation *out, char *err, size_t errlen)
+sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activation *out, char *err,
+                             size_t errlen)
 {
     act_wire w;
     sq_status st;
@@ -218,7 +224,8 @@ static const sq_mp_field query_fields[] = {
     F(sq_act_query, "count", SQ_F_BOOL, count, false),
 };
 
-sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err, size_t errlen)
+sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err,
+                            size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->id = "";

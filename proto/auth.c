@@ -12,7 +12,8 @@ static const sq_mp_field verify_fields[] = {
     F(sq_auth_verify, "key", SQ_F_STR, key, true),
 };
 
-sq_status sq_auth_verify_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_verify *out, char *err, size_t errlen)
+sq_status sq_auth_verify_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_verify *out,
+                              char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(verify_fields), ar, out, err, errlen);
@@ -44,7 +45,8 @@ static const sq_mp_field identity_fields[] = {
     FS(sq_identity, "namespaces", namespaces, nnamespaces, false),
 };
 
-sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity *out, char *err, size_t errlen)
+sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity *out, char *err,
+                           size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(identity_fields), ar, out, err, errlen);
@@ -61,7 +63,8 @@ static const sq_mp_field ns_ref_fields[] = {
     F(sq_ns_ref, "ns", SQ_F_STR, ns, true),
 };
 
-sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out, char *err, size_t errlen)
+sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out, char *err,
+                         size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_ref_fields), ar, out, err, errlen);
@@ -89,7 +92,8 @@ static const sq_mp_field ns_limits_fields[] = {
     F(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false),
 };
 
-sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err, size_t errlen)
+sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err,
+                            size_t errlen)
 {
     *out = SQ_NS_LIMITS_DEFAULT;
     return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_limits_fields), ar, out, err, errlen);
@@ -114,7 +118,8 @@ static const sq_mp_field admin_fields[] = {
     F(sq_admin, "limits", SQ_F_MAP, limits, false),
 };
 
-sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, char *err, size_t errlen)
+sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, char *err,
+                        size_t errlen)
 {
     memset(out, 0, sizeof *out);
     nil(&out->limits);

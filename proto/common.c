@@ -11,7 +11,8 @@ int sq_subj_token(const char *s, char *out, size_t outlen)
     size_t o = 0;
     for (; *s; s++) {
         unsigned char c = (unsigned char)*s;
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-') {
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+            c == '_' || c == '-') {
             if (o + 1 >= outlen)
                 return -1;
             out[o++] = (char)c;

@@ -75,7 +75,8 @@ static const sq_mp_field action_fields[] = {
     F(sq_action, "rev", SQ_F_INT, rev, false),
 };
 
-sq_status sq_action_from(const msgpack_object *o, sq_arena_t *ar, sq_action *out, char *err, size_t errlen)
+sq_status sq_action_from(const msgpack_object *o, sq_arena_t *ar, sq_action *out, char *err,
+                         size_t errlen)
 {
     memset(out, 0, sizeof *out);
     nil(&out->parameters);
@@ -106,7 +107,8 @@ static const sq_mp_field put_fields[] = {
     F(sq_reg_put, "entity", SQ_F_MAP, entity, true),
 };
 
-sq_status sq_reg_put_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_put *out, char *err, size_t errlen)
+sq_status sq_reg_put_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_put *out, char *err,
+                          size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(put_fields), ar, out, err, errlen);
@@ -133,7 +135,8 @@ static const sq_mp_field ref_fields[] = {
     F(sq_reg_ref, "shared", SQ_F_BOOL, shared, false),
 };
 
-sq_status sq_reg_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_ref *out, char *err, size_t errlen)
+sq_status sq_reg_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_ref *out, char *err,
+                          size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->code = true;
@@ -163,7 +166,8 @@ static const sq_mp_field list_fields[] = {
     F(sq_reg_list, "shared", SQ_F_BOOL, shared, false),
 };
 
-sq_status sq_reg_list_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_list *out, char *err, size_t errlen)
+sq_status sq_reg_list_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_list *out, char *err,
+                           size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->limit = 30;
@@ -189,7 +193,8 @@ static const sq_mp_field event_fields[] = {
     F(sq_entity_event, "version", SQ_F_STR, version, false),
 };
 
-sq_status sq_entity_event_from(const msgpack_object *o, sq_arena_t *ar, sq_entity_event *out, char *err, size_t errlen)
+sq_status sq_entity_event_from(const msgpack_object *o, sq_arena_t *ar, sq_entity_event *out,
+                               char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(event_fields), ar, out, err, errlen);
@@ -215,7 +220,8 @@ static const sq_mp_field log_event_fields[] = {
     F(sq_log_event, "end", SQ_F_BOOL, end, true),
 };
 
-sq_status sq_log_event_from(const msgpack_object *o, sq_arena_t *ar, sq_log_event *out, char *err, size_t errlen)
+sq_status sq_log_event_from(const msgpack_object *o, sq_arena_t *ar, sq_log_event *out, char *err,
+                            size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(log_event_fields), ar, out, err, errlen);

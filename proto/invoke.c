@@ -33,15 +33,16 @@ static const sq_mp_field invoke_fields[] = {
     F(sq_invoke, "cause", SQ_F_STR, cause, false),
 };
 
-sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err, size_t errlen)
+sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err,
+                         size_t errlen)
 {
     sq_status st;
     memset(out, 0, sizeof *out);
     nil(&out->params);
     out->wait_ms = 60000;
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(invoke_fields), ar, out, err, errlen);
-    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP && out->params.type != MSGPACK_OBJECT_ARRAY &&
-        out->params.type != MSGPACK_OBJECT_NIL) {
+    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP &&
+        out->params.type != MSGPACK_OBJECT_ARRAY && out->params.type != MSGPACK_OBJECT_NIL) {
         if (err)
             snprintf(err, errlen, "expected a map or an array for \"params\"");
         return SQ_ERR_DECODE;
@@ -92,7 +93,8 @@ static const sq_mp_field work_fields[] = {
     F(work_wire, "binding", SQ_F_STR, w.binding, false),
 };
 
-sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err, size_t errlen)
+sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err,
+                       size_t errlen)
 {
     work_wire ww;
     sq_status st;
@@ -105,7 +107,8 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
     ww.w.ns = "";
     ww.w.binding = "";
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
-    if (st == SQ_OK && ww.w.params.type != MSGPACK_OBJECT_MAP && ww.w.params.type != MSGPACK_OBJECT_ARRAY) {
+    if (st == SQ_OK && ww.w.params.type != MSGPACK_OBJECT_MAP &&
+        ww.w.params.type != MSGPACK_OBJECT_ARRAY) {
         if (err)
             snprintf(err, errlen, "params must be a map or an array");
         st = SQ_ERR_DECODE;
@@ -152,7 +155,8 @@ static const sq_mp_field heartbeat_fields[] = {
     F(sq_heartbeat, "actions", SQ_F_MAP, actions, false),
 };
 
-sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbeat *out, char *err, size_t errlen)
+sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbeat *out, char *err,
+                            size_t errlen)
 {
     memset(out, 0, sizeof *out);
     out->healthy = true;
@@ -195,8 +199,8 @@ static const sq_mp_field sched_moved_fields[] = {
     F(sq_sched_moved, "seq", SQ_F_INT, seq, true),
 };
 
-sq_status sq_sched_moved_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_moved *out, char *err,
-                              size_t errlen)
+sq_status sq_sched_moved_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_moved *out,
+                              char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
     return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_moved_fields), ar, out, err, errlen);
@@ -225,7 +229,8 @@ static const sq_mp_field fire_fields[] = {
     F(sq_fire, "payload", SQ_F_MAP, payload, false),
 };
 
-sq_status sq_fire_from(const msgpack_object *o, sq_arena_t *ar, sq_fire *out, char *err, size_t errlen)
+sq_status sq_fire_from(const msgpack_object *o, sq_arena_t *ar, sq_fire *out, char *err,
+                       size_t errlen)
 {
     memset(out, 0, sizeof *out);
     nil(&out->payload);

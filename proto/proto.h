@@ -13,10 +13,10 @@
 #include "sq/mp.h"
 #include "proto/subjects.h"
 
-#define SQ_DECODER(type)                                                                     \
-    sq_status type##_decode(const char *buf, size_t len, sq_arena_t *ar, type *out,          \
-                            char *err, size_t errlen);                                       \
-    sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,     \
+#define SQ_DECODER(type)                                                                           \
+    sq_status type##_decode(const char *buf, size_t len, sq_arena_t *ar, type *out, char *err,     \
+                            size_t errlen);                                                        \
+    sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,           \
                           size_t errlen)
 
 /* ---- auth ------------------------------------------------------------------------------ */
@@ -31,9 +31,9 @@ SQ_DECODER(sq_auth_verify);
 /* sq.auth.verify reply: map{subject: str, namespace: str, uuid: str, namespaces: [str]} */
 typedef struct sq_identity {
     char *subject;
-    char *namespace_;   /* the namespace the key belongs to (what "_" means) */
-    char *uuid;         /* the key's uuid (never the secret) */
-    char **namespaces;  /* every namespace of the subject (NULL-terminated); may be absent */
+    char *namespace_;  /* the namespace the key belongs to (what "_" means) */
+    char *uuid;        /* the key's uuid (never the secret) */
+    char **namespaces; /* every namespace of the subject (NULL-terminated); may be absent */
     size_t nnamespaces;
 } sq_identity;
 void sq_identity_encode(const sq_identity *m, msgpack_packer *pk);
@@ -45,26 +45,27 @@ SQ_DECODER(sq_identity);
 typedef struct sq_limits {
     int64_t timeout, memory, logs, concurrency;
 } sq_limits;
-#define SQ_LIMITS_DEFAULT ((sq_limits){ .timeout = 60000, .memory = 256, .logs = 10, .concurrency = 1 })
+#define SQ_LIMITS_DEFAULT                                                                          \
+    ((sq_limits){ .timeout = 60000, .memory = 256, .logs = 10, .concurrency = 1 })
 
 /* Bounds of the per-action limits (OpenWhisk's defaults), and of sequences. The registry
  * enforces them; the gateway's info document (GET /) shows them. */
-#define SQ_LIMIT_TIMEOUT_MIN     100      /* ms */
-#define SQ_LIMIT_TIMEOUT_MAX     300000
-#define SQ_LIMIT_MEMORY_MIN      128      /* MB */
-#define SQ_LIMIT_MEMORY_MAX      512
-#define SQ_LIMIT_LOGS_MIN        0        /* MB */
-#define SQ_LIMIT_LOGS_MAX        10
+#define SQ_LIMIT_TIMEOUT_MIN 100 /* ms */
+#define SQ_LIMIT_TIMEOUT_MAX 300000
+#define SQ_LIMIT_MEMORY_MIN 128 /* MB */
+#define SQ_LIMIT_MEMORY_MAX 512
+#define SQ_LIMIT_LOGS_MIN 0 /* MB */
+#define SQ_LIMIT_LOGS_MAX 10
 #define SQ_LIMIT_CONCURRENCY_MIN 1
 #define SQ_LIMIT_CONCURRENCY_MAX 500
-#define SQ_SEQUENCE_MAX          50       /* atomic actions in a sequence, inlined */
+#define SQ_SEQUENCE_MAX 50 /* atomic actions in a sequence, inlined */
 
 /* The runtimes: one table for the registry (which kinds it accepts, and what
  * "family:default" means), the gateway (GET / lists them) and the invoker. */
 typedef struct sq_runtime {
     const char *family, *kind;
     bool is_default, deprecated;
-    const char *image;            /* what an OpenWhisk client expects to read there */
+    const char *image; /* what an OpenWhisk client expects to read there */
 } sq_runtime;
 /* The table; *n receives its length. */
 const sq_runtime *sq_runtimes(size_t *n);
@@ -75,8 +76,8 @@ const char *sq_kind_resolve(const char *kind);
 /* exec: map{kind: str, code?: str, main?: str, binary: bool, components?: [str]} */
 typedef struct sq_exec {
     char *kind;
-    char *code;    /* NULL when left out (GET ?code=false) and for sequences */
-    char *main;    /* NULL: the runtime's default ("main") */
+    char *code; /* NULL when left out (GET ?code=false) and for sequences */
+    char *main; /* NULL: the runtime's default ("main") */
     bool binary;
     msgpack_object components; /* kind "sequence": array of fully qualified action names
                                   ("/ns/name" or "/ns/pkg/name"); nil otherwise */
@@ -90,21 +91,21 @@ typedef struct sq_action {
     char *name;
     char *version;
     sq_exec exec;
-    msgpack_object parameters;   /* array; nil when absent */
-    msgpack_object annotations;  /* array; nil when absent */
+    msgpack_object parameters;  /* array; nil when absent */
+    msgpack_object annotations; /* array; nil when absent */
     sq_limits limits;
     bool publish;
     int64_t updated;
-    int64_t rev;                 /* the registry's revision: new at every write, never reused */
+    int64_t rev; /* the registry's revision: new at every write, never reused */
 } sq_action;
 void sq_action_encode(const sq_action *m, msgpack_packer *pk);
 SQ_DECODER(sq_action);
 
 /* Entity kinds of the registry, as carried in `kind` fields and in sq.evt.entity.<ns>.<kind>. */
-#define SQ_KIND_ACTION  "action"
+#define SQ_KIND_ACTION "action"
 #define SQ_KIND_PACKAGE "package"
 #define SQ_KIND_TRIGGER "trigger"
-#define SQ_KIND_RULE    "rule"
+#define SQ_KIND_RULE "rule"
 
 /* sq.registry.put request: map{ns, name, kind, overwrite: bool, subject, entity: map (the PUT
  * body as JSON gave it)}; reply: the stored entity as the REST API shows it, or a wire error.
@@ -156,7 +157,7 @@ SQ_DECODER(sq_entity_event);
  * hold path parameters as whole segments ("/books/{isbn}"); basepath is "/" or "/a[/b]";
  * api_name names the API (every route of a basepath carries the same). In an
  * sq_route_put, namespace and basepath of the routes are the put's (absent or ""). */
-#define SQ_KIND_ROUTE   "route"
+#define SQ_KIND_ROUTE "route"
 typedef struct sq_route {
     char *namespace_, *basepath, *relpath, *method, *api_name;
     char *action_ns, *action_pkg, *action_name, *response_type;
@@ -194,7 +195,7 @@ SQ_DECODER(sq_route_query);
  * the action ended. namespace and name: the action's (name may be "pkg/name"). */
 typedef struct sq_log_event {
     char *id, *ns, *name;
-    char *line;              /* NULL in the end marker */
+    char *line; /* NULL in the end marker */
     bool end;
 } sq_log_event;
 void sq_log_event_encode(const sq_log_event *m, msgpack_packer *pk);
@@ -215,8 +216,12 @@ typedef struct sq_ns_limits {
     int64_t concurrent, per_minute, fires_per_minute, timeout_max, memory_max;
     bool blocked;
 } sq_ns_limits;
-#define SQ_NS_LIMITS_DEFAULT ((sq_ns_limits){ .concurrent = 100, .per_minute = 120, \
-    .fires_per_minute = 60, .timeout_max = 300000, .memory_max = 512 })
+#define SQ_NS_LIMITS_DEFAULT                                                                       \
+    ((sq_ns_limits){ .concurrent = 100,                                                            \
+                     .per_minute = 120,                                                            \
+                     .fires_per_minute = 60,                                                       \
+                     .timeout_max = 300000,                                                        \
+                     .memory_max = 512 })
 void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk);
 SQ_DECODER(sq_ns_limits);
 
@@ -226,7 +231,7 @@ SQ_DECODER(sq_ns_limits);
  * A wrong token is 401. Replies are maps shaped for printing as JSON. */
 typedef struct sq_admin {
     char *token, *op, *subject, *namespace_;
-    msgpack_object limits;   /* map; nil when absent */
+    msgpack_object limits; /* map; nil when absent */
 } sq_admin;
 void sq_admin_encode(const sq_admin *m, msgpack_packer *pk);
 SQ_DECODER(sq_admin);
@@ -248,7 +253,6 @@ typedef struct sq_tenancy_event {
 void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk);
 SQ_DECODER(sq_tenancy_event);
 
-
 /* ---- invocation ---------------------------------------------------------------------- */
 
 /* sq.sched.invoke request: map{id: 32-hex, ns: action namespace, name: action name (may be
@@ -261,13 +265,13 @@ SQ_DECODER(sq_tenancy_event);
  * activation, for the invoke of a rule's action); the scheduler passes it on as sq_work.cause. */
 typedef struct sq_invoke {
     char *id, *ns, *name, *subject, *key;
-    msgpack_object params;   /* map; an array (the action's input as it is, no parameters
+    msgpack_object params; /* map; an array (the action's input as it is, no parameters
                                 merged, as OpenWhisk); nil when absent */
     bool blocking;
     int64_t wait_ms;
-    bool shared;             /* the caller does not own ns (see sq_reg_ref) */
-    char *caller_ns;         /* the caller's namespace (for limits and records); may be absent */
-    char *cause;             /* the causing activation's id; NULL (nil on the wire) for none */
+    bool shared;     /* the caller does not own ns (see sq_reg_ref) */
+    char *caller_ns; /* the caller's namespace (for limits and records); may be absent */
+    char *cause;     /* the causing activation's id; NULL (nil on the wire) for none */
 } sq_invoke;
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk);
 SQ_DECODER(sq_invoke);
@@ -286,14 +290,14 @@ SQ_DECODER(sq_invoke);
  * an array (a component of a sequence given its predecessor's array result). */
 typedef struct sq_work {
     char *id, *subject, *key, *reply, *cause, *caused_by;
-    char *ns;                /* the namespace the record goes to: the caller's ("" on the
+    char *ns; /* the namespace the record goes to: the caller's ("" on the
                                 wire or absent: the action's own) */
     bool blocking;
     int64_t submitted;
     sq_action action;
-    msgpack_object params;   /* a map; an array when a sequence passes a component's array
+    msgpack_object params; /* a map; an array when a sequence passes a component's array
                                 result on (OpenWhisk: no parameters are merged into it) */
-    char *binding;           /* "ns/binding" when the action was invoked through a package
+    char *binding;         /* "ns/binding" when the action was invoked through a package
                                 binding (the record's `binding` annotation); NULL or "" (absent
                                 on the wire) otherwise */
 } sq_work;
@@ -310,7 +314,7 @@ typedef struct sq_heartbeat {
     char *id;
     int64_t total_mb, free_mb, warm, busy, at, started;
     bool healthy, draining;
-    msgpack_object actions;  /* map; nil when absent */
+    msgpack_object actions; /* map; nil when absent */
 } sq_heartbeat;
 void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk);
 SQ_DECODER(sq_heartbeat);
@@ -342,7 +346,7 @@ SQ_DECODER(sq_sched_moved);
  * publish a payload (JSON or msgpack map) to sq.fire.<ns>.<trigger> (SQ_SUBJ_FIRE_FMT). */
 typedef struct sq_fire {
     char *id, *ns, *name, *subject, *key, *caller_ns;
-    msgpack_object payload;  /* map; nil when absent */
+    msgpack_object payload; /* map; nil when absent */
 } sq_fire;
 void sq_fire_encode(const sq_fire *m, msgpack_packer *pk);
 SQ_DECODER(sq_fire);
@@ -372,12 +376,12 @@ typedef struct sq_activation {
     char *id, *namespace_, *name, *version, *subject;
     int64_t start, end, duration;
     sq_act_status status;
-    msgpack_object result;      /* any; usually a map */
+    msgpack_object result; /* any; usually a map */
     char **logs;
     size_t nlogs;
     msgpack_object annotations; /* array; nil when absent */
     bool publish;
-    char *cause;                /* decoded only (see above); the encoder does not read it */
+    char *cause; /* decoded only (see above); the encoder does not read it */
 } sq_activation;
 void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
 SQ_DECODER(sq_activation);
@@ -388,18 +392,18 @@ SQ_DECODER(sq_activation);
  * topmost (compositions), path, conductor, kind, limits {timeout, memory, logs, concurrency},
  * binding, waitTime, initTime, timeout, causedBy, cause, invoker. */
 typedef struct sq_act_annots {
-    const char *path;            /* "ns[/pkg]/name" of what ran; required */
-    const char *kind;            /* exec kind; "sequence" for compositions; required */
-    const sq_limits *limits;     /* NULL: absent */
-    bool composition;            /* a sequence or conductor: topmost is written */
+    const char *path;        /* "ns[/pkg]/name" of what ran; required */
+    const char *kind;        /* exec kind; "sequence" for compositions; required */
+    const sq_limits *limits; /* NULL: absent */
+    bool composition;        /* a sequence or conductor: topmost is written */
     bool topmost, conductor;
-    const char *binding;         /* "ns/binding" when invoked through a binding; NULL: absent */
-    int64_t wait_time;           /* ms; < 0: absent */
-    int64_t init_time;           /* ms; < 0: absent (a warm start) */
-    bool timeout;                /* the action ran out of time */
-    const char *caused_by;       /* "sequence" | "trigger"; NULL or "": absent */
-    const char *cause;           /* the causing activation's id; NULL or "": absent */
-    const char *invoker;         /* the invoker that ran it; NULL: absent */
+    const char *binding;   /* "ns/binding" when invoked through a binding; NULL: absent */
+    int64_t wait_time;     /* ms; < 0: absent */
+    int64_t init_time;     /* ms; < 0: absent (a warm start) */
+    bool timeout;          /* the action ran out of time */
+    const char *caused_by; /* "sequence" | "trigger"; NULL or "": absent */
+    const char *cause;     /* the causing activation's id; NULL or "": absent */
+    const char *invoker;   /* the invoker that ran it; NULL: absent */
 } sq_act_annots;
 #define SQ_ACT_ANNOTS_INIT ((sq_act_annots){ .wait_time = -1, .init_time = -1 })
 void sq_act_annots_encode(const sq_act_annots *a, msgpack_packer *pk);
@@ -425,7 +429,7 @@ SQ_DECODER(sq_act_query);
  * service. sq_streams_ensure() creates the streams in `create` unless they exist, and waits
  * (up to a minute, so start-up order does not matter) for the ones in `wait` that their
  * owner has not made yet. */
-#define SQ_STREAMS_WORK        1u
+#define SQ_STREAMS_WORK 1u
 #define SQ_STREAMS_ACTIVATIONS 2u
 typedef struct __jsCtx jsCtx;
 sq_status sq_streams_ensure(jsCtx *js, unsigned create, unsigned wait);
@@ -442,8 +446,8 @@ sq_status sq_stream_tenancy_await(jsCtx *js);
  * stops the thread (NULL is a no-op). */
 typedef int64_t (*sq_tenancy_fn)(const sq_tenancy_event *ev, void *closure);
 typedef struct sq_tenancy_follower sq_tenancy_follower;
-sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *durable, sq_tenancy_fn fn,
-                            void *closure);
+sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *durable,
+                            sq_tenancy_fn fn, void *closure);
 void sq_tenancy_unfollow(sq_tenancy_follower *f);
 
 /* A packer writing into sb; both initialised. */

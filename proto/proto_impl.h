@@ -8,25 +8,32 @@
 #include "proto/proto.h"
 #include "sq/util.h"
 
-#define DEFINE_DECODE(type)                                                                \
-    sq_status type##_decode(const char *buf, size_t len, sq_arena_t *ar, type *out,        \
-                            char *err, size_t errlen)                                      \
-    {                                                                                      \
-        msgpack_object o;                                                                  \
-        sq_status st = sq_mp_unpack(buf, len, ar, &o);                                     \
-        if (st != SQ_OK) {                                                                 \
-            if (err != NULL && errlen > 0)                                                 \
-                snprintf(err, errlen, "malformed msgpack in " #type);                      \
-            return st;                                                                     \
-        }                                                                                  \
-        return type##_from(&o, ar, out, err, errlen);                                      \
+#define DEFINE_DECODE(type)                                                                        \
+    sq_status type##_decode(const char *buf, size_t len, sq_arena_t *ar, type *out, char *err,     \
+                            size_t errlen)                                                         \
+    {                                                                                              \
+        msgpack_object o;                                                                          \
+        sq_status st = sq_mp_unpack(buf, len, ar, &o);                                             \
+        if (st != SQ_OK) {                                                                         \
+            if (err != NULL && errlen > 0)                                                         \
+                snprintf(err, errlen, "malformed msgpack in " #type);                              \
+            return st;                                                                             \
+        }                                                                                          \
+        return type##_from(&o, ar, out, err, errlen);                                              \
     }
 
-#define F(type, key, kind, member, req) { key, kind, offsetof(type, member), req, NULL, 0, 0 }
-#define FN(type, key, member, req, tbl) \
-    { key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0 }
-#define FS(type, key, member, count, req) \
-    { key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count) }
+#define F(type, key, kind, member, req)                                                            \
+    {                                                                                              \
+        key, kind, offsetof(type, member), req, NULL, 0, 0                                         \
+    }
+#define FN(type, key, member, req, tbl)                                                            \
+    {                                                                                              \
+        key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0      \
+    }
+#define FS(type, key, member, count, req)                                                          \
+    {                                                                                              \
+        key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count)                \
+    }
 
 static inline void nil(msgpack_object *o)
 {

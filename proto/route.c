@@ -33,7 +33,8 @@ static const sq_mp_field route_fields[] = {
     F(sq_route, "updated", SQ_F_INT, updated, false),
 };
 
-sq_status sq_route_from(const msgpack_object *o, sq_arena_t *ar, sq_route *out, char *err, size_t errlen)
+sq_status sq_route_from(const msgpack_object *o, sq_arena_t *ar, sq_route *out, char *err,
+                        size_t errlen)
 {
     sq_status st;
     memset(out, 0, sizeof *out);
@@ -71,7 +72,8 @@ static const sq_mp_field route_put_fields[] = {
     F(sq_route_put, "routes", SQ_F_ARRAY, routes, true),
 };
 
-sq_status sq_route_put_from(const msgpack_object *o, sq_arena_t *ar, sq_route_put *out, char *err, size_t errlen)
+sq_status sq_route_put_from(const msgpack_object *o, sq_arena_t *ar, sq_route_put *out, char *err,
+                            size_t errlen)
 {
     sq_status st;
     memset(out, 0, sizeof *out);
@@ -99,7 +101,8 @@ static const sq_mp_field route_query_fields[] = {
     F(sq_route_query, "method", SQ_F_STR, method, false),
 };
 
-sq_status sq_route_query_from(const msgpack_object *o, sq_arena_t *ar, sq_route_query *out, char *err, size_t errlen)
+sq_status sq_route_query_from(const msgpack_object *o, sq_arena_t *ar, sq_route_query *out,
+                              char *err, size_t errlen)
 {
     sq_status st;
     memset(out, 0, sizeof *out);

@@ -21,7 +21,8 @@ static sq_status await_stream(jsCtx *js, const char *name, const char *owner)
             return SQ_OK;
         }
         if (waited >= WAIT_MS) {
-            sq_error("no stream \"%s\" after %d s (the %s service creates it)", name, WAIT_MS / 1000, owner);
+            sq_error("no stream \"%s\" after %d s (the %s service creates it)", name,
+                     WAIT_MS / 1000, owner);
             return SQ_ERR_UNAVAILABLE;
         }
         if (waited == 0)

@@ -78,9 +78,10 @@ static void *follow_main(void *arg)
             int64_t again = 0;
 
             msgpack_zone_init(&z, 512);
-            if (sq_tenancy_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &ev, err,
-                                        sizeof err) != SQ_OK)
-                sq_warn("ignored a malformed tenancy event: %s", err); /* acknowledged: it never gets better */
+            if (sq_tenancy_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z,
+                                        &ev, err, sizeof err) != SQ_OK)
+                sq_warn("ignored a malformed tenancy event: %s",
+                        err); /* acknowledged: it never gets better */
             else if (ev.namespace_[0] != '\0')
                 again = f->fn(&ev, f->closure);
             msgpack_zone_destroy(&z);
@@ -94,8 +95,8 @@ static void *follow_main(void *arg)
     return NULL;
 }
 
-sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *durable, sq_tenancy_fn fn,
-                            void *closure)
+sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *durable,
+                            sq_tenancy_fn fn, void *closure)
 {
     sq_tenancy_follower *f = calloc(1, sizeof *f);
     jsSubOptions so;
@@ -111,7 +112,8 @@ sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *du
     f->fn = fn;
     f->closure = closure;
     atomic_init(&f->stop, false);
-    if ((st = sq_stream_tenancy_await(js)) != SQ_OK || (st = ensure_consumer(js, f->durable)) != SQ_OK) {
+    if ((st = sq_stream_tenancy_await(js)) != SQ_OK ||
+        (st = ensure_consumer(js, f->durable)) != SQ_OK) {
         free(f);
         return st;
     }
@@ -120,7 +122,8 @@ sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *du
     so.Consumer = f->durable;
     s = js_PullSubscribe(&f->sub, js, SQ_SUBJ_TENANCY_ALL, f->durable, NULL, &so, &jerr);
     if (s != NATS_OK) {
-        sq_error("could not subscribe to consumer \"%s\": %s (%d)", f->durable, natsStatus_GetText(s), (int)jerr);
+        sq_error("could not subscribe to consumer \"%s\": %s (%d)", f->durable,
+                 natsStatus_GetText(s), (int)jerr);
         free(f);
         return SQ_ERR_UNAVAILABLE;
     }

@@ -11,7 +11,8 @@
 
 static void echo(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg), natsMsg_GetDataLength(msg));
+    natsConnection_Publish(nc, natsMsg_GetReply(msg), natsMsg_GetData(msg),
+                           natsMsg_GetDataLength(msg));
     natsMsg_Destroy(msg);
 }
 
@@ -87,7 +88,8 @@ int main(int argc, char **argv)
     for (int i = 0; i < n; i++)
         sum += t[i];
     qsort(t, (size_t)n, sizeof *t, cmp);
-    printf("nats_floor_us p50=%lld p99=%lld mean=%lld n=%d\n", t[n / 2], t[n * 99 / 100], sum / n, n);
+    printf("nats_floor_us p50=%lld p99=%lld mean=%lld n=%d\n", t[n / 2], t[n * 99 / 100], sum / n,
+           n);
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(cli);
     natsConnection_Destroy(srv);

@@ -28,36 +28,37 @@
 
 static void usage(FILE *f)
 {
-    fputs("usage: " PROG " [--url U] [--token T] [--timeout-ms N] COMMAND ARGS...\n"
-          "\n"
-          "commands:\n"
-          "  user create SUBJECT [NAMESPACE]    a new subject with a namespace (default: named\n"
-          "                                     like the subject) and its key; for an existing\n"
-          "                                     subject, one more namespace with its own key\n"
-          "  user delete SUBJECT                the subject, its namespaces and keys\n"
-          "  user get SUBJECT                   blocked?, namespaces and their key uuids\n"
-          "  user list                          every subject\n"
-          "  user block SUBJECT                 its keys are refused (403) until unblocked\n"
-          "  user unblock SUBJECT\n"
-          "  key rotate SUBJECT [NAMESPACE]     a new key replaces the namespace's key(s)\n"
-          "  namespace limits get NAMESPACE\n"
-          "  namespace limits set NAMESPACE NAME=VALUE...\n"
-          "                                     NAME: concurrentInvocations, invocationsPerMinute,\n"
-          "                                     firesPerMinute (positive integers),\n"
-          "                                     actionTimeoutMax (ms, 100..300000),\n"
-          "                                     actionMemoryMax (MB, 128..512);\n"
-          "                                     VALUE 'default' goes back to the default\n"
-          "\n"
-          "options:\n"
-          "  --url U          NATS server (default $SQ_NATS_URL, else nats://127.0.0.1:4222)\n"
-          "  --token T        admin token (default $SQ_ADMIN_TOKEN; ops/squall keeps it in\n"
-          "                   $SQ_STATE_DIR/admin.token)\n"
-          "  --timeout-ms N   how long to wait for the auth service (default 5000)\n"
-          "  -h, --help       this text\n"
-          "\n"
-          "The reply is printed as JSON. Exit status: 0 success; 1 error from the service (or\n"
-          "NATS/auth unreachable), message on stderr; 2 usage error.\n",
-          f);
+    fputs(
+        "usage: " PROG " [--url U] [--token T] [--timeout-ms N] COMMAND ARGS...\n"
+        "\n"
+        "commands:\n"
+        "  user create SUBJECT [NAMESPACE]    a new subject with a namespace (default: named\n"
+        "                                     like the subject) and its key; for an existing\n"
+        "                                     subject, one more namespace with its own key\n"
+        "  user delete SUBJECT                the subject, its namespaces and keys\n"
+        "  user get SUBJECT                   blocked?, namespaces and their key uuids\n"
+        "  user list                          every subject\n"
+        "  user block SUBJECT                 its keys are refused (403) until unblocked\n"
+        "  user unblock SUBJECT\n"
+        "  key rotate SUBJECT [NAMESPACE]     a new key replaces the namespace's key(s)\n"
+        "  namespace limits get NAMESPACE\n"
+        "  namespace limits set NAMESPACE NAME=VALUE...\n"
+        "                                     NAME: concurrentInvocations, invocationsPerMinute,\n"
+        "                                     firesPerMinute (positive integers),\n"
+        "                                     actionTimeoutMax (ms, 100..300000),\n"
+        "                                     actionMemoryMax (MB, 128..512);\n"
+        "                                     VALUE 'default' goes back to the default\n"
+        "\n"
+        "options:\n"
+        "  --url U          NATS server (default $SQ_NATS_URL, else nats://127.0.0.1:4222)\n"
+        "  --token T        admin token (default $SQ_ADMIN_TOKEN; ops/squall keeps it in\n"
+        "                   $SQ_STATE_DIR/admin.token)\n"
+        "  --timeout-ms N   how long to wait for the auth service (default 5000)\n"
+        "  -h, --help       this text\n"
+        "\n"
+        "The reply is printed as JSON. Exit status: 0 success; 1 error from the service (or\n"
+        "NATS/auth unreachable), message on stderr; 2 usage error.\n",
+        f);
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -174,8 +175,12 @@ static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgp
     }
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    sq_admin_encode(&(sq_admin){ .token = (char *)token, .op = (char *)op, .subject = (char *)subject,
-                                 .namespace_ = (char *)ns, .limits = limits }, &pk);
+    sq_admin_encode(&(sq_admin){ .token = (char *)token,
+                                 .op = (char *)op,
+                                 .subject = (char *)subject,
+                                 .namespace_ = (char *)ns,
+                                 .limits = limits },
+                    &pk);
     msgpack_sbuffer_destroy(&lb);
     return 0;
 }
@@ -271,7 +276,7 @@ int main(int argc, char **argv)
     }
     if (token == NULL || *token == '\0')
         return usage_error("%s", "no admin token: set SQ_ADMIN_TOKEN or pass --token "
-                           "(ops/squall keeps it in $SQ_STATE_DIR/admin.token)");
+                                 "(ops/squall keeps it in $SQ_STATE_DIR/admin.token)");
     msgpack_zone_init(&z, 1024);
     if ((rc = build(argc - i, argv + i, token, &z, &sb)) != 0) {
         msgpack_zone_destroy(&z);
@@ -282,12 +287,18 @@ int main(int argc, char **argv)
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
     sq_nats_inbox_prefix(url, NULL, inbox, sizeof inbox);
     s = natsOptions_Create(&opts);
-    if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
-    if (s == NATS_OK) s = natsOptions_SetCustomInboxPrefix(opts, inbox); /* the reply: ours only */
-    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, false);
-    if (s == NATS_OK) s = natsOptions_SetName(opts, PROG);
-    if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomInboxPrefix(opts, inbox); /* the reply: ours only */
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(opts, PROG);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&nc, opts);
     if (s != NATS_OK) {
         fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", shown, natsStatus_GetText(s));
         goto out;

@@ -82,22 +82,28 @@ int main(int argc, char **argv)
     char shown[512], prefix[96];
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
     sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
-    if (s == NATS_OK) s = natsOptions_Create(&opts);
-    if (s == NATS_OK) s = natsOptions_SetURL(opts, url);
-    if (s == NATS_OK) s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK) s = natsOptions_SetAllowReconnect(opts, false);
-    if (s == NATS_OK) s = natsOptions_SetName(opts, "squall-health");
-    if (s == NATS_OK) s = natsConnection_Connect(&nc, opts);
+    if (s == NATS_OK)
+        s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(opts, "squall-health");
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&nc, opts);
     if (s != NATS_OK) {
-        fprintf(stderr, "squall-health: cannot connect to %s: %s\n", shown,
-                natsStatus_GetText(s));
+        fprintf(stderr, "squall-health: cannot connect to %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
     }
 
     /* One inbox below this user's prefix (where it may listen), one reply subject per
      * service: <inbox>.<index>. */
     char wildcard[256], box[160] = "";
-    if (s == NATS_OK) s = natsInbox_Create(&inbox);
+    if (s == NATS_OK)
+        s = natsInbox_Create(&inbox);
     if (s == NATS_OK) {
         snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
         snprintf(wildcard, sizeof wildcard, "%s.*", box);
@@ -109,10 +115,10 @@ int main(int argc, char **argv)
         snprintf(reply, sizeof reply, "%s.%d", box, i);
         s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
     }
-    if (s == NATS_OK) s = natsConnection_Flush(nc);
+    if (s == NATS_OK)
+        s = natsConnection_Flush(nc);
     if (s != NATS_OK) {
-        fprintf(stderr, "squall-health: request failed: %s\n",
-                natsStatus_GetText(s));
+        fprintf(stderr, "squall-health: request failed: %s\n", natsStatus_GetText(s));
         goto out;
     }
 
@@ -150,8 +156,8 @@ int main(int argc, char **argv)
     rc = remaining == 0 ? 0 : 1;
     for (int i = 0; i < n; i++)
         if (!answered[i])
-            fprintf(stderr, "squall-health: %s did not answer within %ld ms\n",
-                    svcs[i], timeout_ms);
+            fprintf(stderr, "squall-health: %s did not answer within %ld ms\n", svcs[i],
+                    timeout_ms);
 
 out:
     natsSubscription_Destroy(sub);

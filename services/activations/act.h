@@ -26,10 +26,10 @@ typedef struct act_config {
     char *nats_url;
     char *pg_dsn;
     char *schema_dir;
-    int batch;        /* most records fetched and stored at once */
-    int ack_wait_ms;  /* the consumer's AckWait: a batch not acked by then is redelivered */
+    int batch;          /* most records fetched and stored at once */
+    int ack_wait_ms;    /* the consumer's AckWait: a batch not acked by then is redelivered */
     int retention_days; /* records whose day is older than this are dropped; 0 keeps all */
-    int maintain_ms;  /* how often partitions are created ahead and expired ones dropped */
+    int maintain_ms;    /* how often partitions are created ahead and expired ones dropped */
     int purge_again_ms; /* a deleted namespace's records are purged again this long after the
                            deletion (records of activations still running then) */
 } act_config;
@@ -43,12 +43,12 @@ void act_config_free(void);
 /* One activation to store; the strings and the record point into the writer's arena and
  * the fetched message. */
 typedef struct act_row {
-    const char *id;       /* 32 lower-case hex */
-    const char *ns;       /* the namespace the record belongs to (no package part) */
+    const char *id; /* 32 lower-case hex */
+    const char *ns; /* the namespace the record belongs to (no package part) */
     const char *name;
     int64_t start, end;
     int status;
-    const char *record;   /* the msgpack record as published */
+    const char *record; /* the msgpack record as published */
     size_t len;
     const sq_activation *a; /* the record decoded (for the event) */
 } act_row;
@@ -60,7 +60,7 @@ typedef struct act_store {
     int pid;                       /* backend of the session the statement was prepared in */
     int64_t known[ACT_KNOWN_DAYS]; /* days whose partition this session has seen */
     int nknown;
-    msgpack_sbuffer arr[7];        /* the batch's columns as binary arrays */
+    msgpack_sbuffer arr[7]; /* the batch's columns as binary arrays */
 } act_store;
 
 /* The UTC day (days since the epoch) of a time in ms. */
@@ -71,8 +71,8 @@ int64_t act_day_of(int64_t ms);
  * SQ_ERR_BAD_REQUEST when PostgreSQL refused the data (a row it cannot store: retrying
  * will not help); SQ_ERR_DB when the database failed or is unreachable (retry later). err
  * gets PostgreSQL's message. Ids within rows must be distinct. */
-sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted,
-                           char *err, size_t errlen);
+sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted, char *err,
+                           size_t errlen);
 
 /* Creates the partitions of today and tomorrow and drops those of days older than
  * retention_days (0: none); *dropped counts them. SQ_OK or SQ_ERR_DB. */
@@ -87,15 +87,17 @@ sq_status act_store_get(PGconn *c, const char *ns, const char *id, PGresult **ou
 
 /* Records of q->ns, newest first, filtered and paged as q says (already validated);
  * column 0 of each row is the record, binary. Errors as act_store_get. */
-sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out,
-                         char *err, size_t errlen);
+sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out, char *err,
+                         size_t errlen);
 
 /* The number of records of q->ns that q's name/since/upto select. Errors as act_store_get. */
-sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err, size_t errlen);
+sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err,
+                          size_t errlen);
 
 /* Deletes the records of namespace ns that started at or before `at` (ms): the purge of a
  * deleted namespace. *deleted counts them. SQ_OK or SQ_ERR_DB (PostgreSQL's message in err). */
-sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err, size_t errlen);
+sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err,
+                          size_t errlen);
 
 /* ---- writer (writer.c) ------------------------------------------------------------------- */
 
@@ -115,7 +117,7 @@ typedef struct act_reader {
     pthread_mutex_t lock;
 } act_reader;
 
-void act_on_get(sq_bus_t *bus, natsMsg *msg, void *closure);   /* closure: act_reader */
+void act_on_get(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: act_reader */
 void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure);
 void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure);
 

@@ -20,8 +20,8 @@ typedef enum { Q_GET, Q_LIST, Q_COUNT } qkind;
 /* Runs one query under the lock, retrying once on a connection that broke under it:
  * Q_GET and Q_LIST into *out, Q_COUNT into *count. SQ_ERR_UNAVAILABLE when the database
  * cannot be reached. */
-static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t limit, PGresult **out,
-                       int64_t *count)
+static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t limit,
+                       PGresult **out, int64_t *count)
 {
     sq_status st = SQ_ERR_UNAVAILABLE;
     char err[512] = "the database is not reachable";
@@ -41,7 +41,10 @@ static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t l
     }
     pthread_mutex_unlock(&rd->lock);
     if (st != SQ_OK)
-        sq_error("could not %s activations of \"%s\": %s", k == Q_GET ? "read" : k == Q_LIST ? "list" : "count",
+        sq_error("could not %s activations of \"%s\": %s",
+                 k == Q_GET    ? "read"
+                 : k == Q_LIST ? "list"
+                               : "count",
                  q->ns, err);
     return st;
 }
@@ -74,7 +77,8 @@ static PGresult *find(act_reader *rd, sq_bus_t *bus, natsMsg *msg, sq_act_query 
     sq_status st;
 
     if (!sq_id_valid(q->id)) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "activation id is not 32 hex characters");
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "activation id is not 32 hex characters");
         return NULL;
     }
     for (char *p = q->id; *p; p++)
@@ -144,7 +148,7 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
 static void pack_summary(msgpack_packer *pk, const msgpack_object *rec)
 {
     static const char *const keys[] = { "activationId", "annotations", "duration", "end",
-                                        "name", "namespace", "publish", "start" };
+                                        "name",         "namespace",   "publish",  "start" };
     const msgpack_object *resp = sq_mp_get(rec, "response"), *v;
 
     msgpack_pack_map(pk, 11);
@@ -198,7 +202,8 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     if (!decode(bus, msg, &z, &q))
         goto out;
     if (q.count && q.docs) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "The parameter 'docs' is not permitted with 'count'.");
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The parameter 'docs' is not permitted with 'count'.");
         goto out;
     }
     limit = q.limit == 0 ? LIST_DEFAULT : q.limit;

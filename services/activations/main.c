@@ -32,7 +32,8 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
         sq_pg_ensure(rd->conn); /* a dropped connection is made again for the retry */
     pthread_mutex_unlock(&rd->lock);
     if (st != SQ_OK) {
-        sq_warn("could not purge the activations of deleted namespace \"%s\" (retried): %s", ev->namespace_, err);
+        sq_warn("could not purge the activations of deleted namespace \"%s\" (retried): %s",
+                ev->namespace_, err);
         return -1;
     }
     sq_info("purged %lld activation(s) of deleted namespace \"%s\"", (long long)n, ev->namespace_);
@@ -72,7 +73,8 @@ int main(void)
         goto out;
     PQsetNoticeProcessor(rd.conn, on_notice, NULL);
     o.url = act_cfg.nats_url;
-    if (sq_bus_connect(&bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(bus), SQ_STREAMS_ACTIVATIONS, 0) != SQ_OK)
+    if (sq_bus_connect(&bus, &o) != SQ_OK ||
+        sq_streams_ensure(sq_bus_js(bus), SQ_STREAMS_ACTIVATIONS, 0) != SQ_OK)
         goto out;
     if (act_writer_start(&w, bus, wconn) != SQ_OK)
         goto out;
@@ -85,7 +87,11 @@ int main(void)
         { .subject = SQ_SUBJ_ACT_LIST, .queue = "activations", .fn = act_on_list, .closure = &rd },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_health_serve(bus, "activations", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } }, 2) != SQ_OK)
+        sq_health_serve(
+            bus, "activations", NULL,
+            (sq_health_check[]){ { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn },
+                                 { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } },
+            2) != SQ_OK)
         goto out;
 
     sq_info("ready: storing activations in batches of %d", act_cfg.batch);
@@ -94,8 +100,8 @@ int main(void)
     rc = 0;
 out:
     sq_tenancy_unfollow(purges);
-    act_writer_stop(w);   /* the batch in hand is stored and acknowledged first */
-    sq_bus_destroy(bus);  /* drains the queries, flushes the acks */
+    act_writer_stop(w);  /* the batch in hand is stored and acknowledged first */
+    sq_bus_destroy(bus); /* drains the queries, flushes the acks */
     PQfinish(rd.conn);
     PQfinish(wconn);
     pthread_mutex_destroy(&rd.lock);

@@ -28,17 +28,27 @@
 #include "sq/util.h"
 
 #define DAY_MS ((int64_t)86400000)
-#define STORE_LOCK 0x5351414354LL   /* any fixed number: every copy of the store agrees on it */
+#define STORE_LOCK 0x5351414354LL /* any fixed number: every copy of the store agrees on it */
 
-#define INSERT_SQL                                                                                  \
+#define INSERT_SQL                                                                                 \
     "INSERT INTO activations (id, namespace, name, start_ms, end_ms, status_code, record) "        \
-    "SELECT v.id, v.ns, v.name, v.s, v.e, v.c, v.r FROM unnest($1::uuid[], $2::text[], "          \
-    "$3::text[], $4::int8[], $5::int8[], $6::int2[], $7::bytea[]) AS v(id, ns, name, s, e, c, r) "  \
+    "SELECT v.id, v.ns, v.name, v.s, v.e, v.c, v.r FROM unnest($1::uuid[], $2::text[], "           \
+    "$3::text[], $4::int8[], $5::int8[], $6::int2[], $7::bytea[]) AS v(id, ns, name, s, e, c, r) " \
     "WHERE NOT EXISTS (SELECT 1 FROM activations a WHERE a.id = v.id) RETURNING id"
 
 /* PostgreSQL type oids of the arrays and their elements */
-enum { OID_BYTEA = 17, OID_INT8 = 20, OID_INT2 = 21, OID_TEXT = 25, OID_UUID = 2950,
-       OID_BYTEA_A = 1001, OID_INT2_A = 1005, OID_TEXT_A = 1009, OID_INT8_A = 1016, OID_UUID_A = 2951 };
+enum {
+    OID_BYTEA = 17,
+    OID_INT8 = 20,
+    OID_INT2 = 21,
+    OID_TEXT = 25,
+    OID_UUID = 2950,
+    OID_BYTEA_A = 1001,
+    OID_INT2_A = 1005,
+    OID_TEXT_A = 1009,
+    OID_INT8_A = 1016,
+    OID_UUID_A = 2951
+};
 
 /* PostgreSQL's message on one line (it spreads some over several), passwords masked, for
  * one log line. */
@@ -119,7 +129,8 @@ static bool create_partition(act_store *st, int64_t day, char *err, size_t errle
     char name[64], sql[256];
     partition_name(day, name, sizeof name);
     snprintf(sql, sizeof sql,
-             "CREATE TABLE IF NOT EXISTS %s PARTITION OF activations FOR VALUES FROM (%" PRId64 ") TO (%" PRId64 ")",
+             "CREATE TABLE IF NOT EXISTS %s PARTITION OF activations FOR VALUES FROM (%" PRId64
+             ") TO (%" PRId64 ")",
              name, day * DAY_MS, (day + 1) * DAY_MS);
     if (!command_ok(st->conn, sql, err, errlen))
         return false;
@@ -131,7 +142,8 @@ static bool create_partition(act_store *st, int64_t day, char *err, size_t errle
  * prepared statements and what it knew of the partitions are gone. */
 static bool session(act_store *st, char *err, size_t errlen)
 {
-    static const Oid types[7] = { OID_UUID_A, OID_TEXT_A, OID_TEXT_A, OID_INT8_A, OID_INT8_A, OID_INT2_A, OID_BYTEA_A };
+    static const Oid types[7] = { OID_UUID_A, OID_TEXT_A, OID_TEXT_A, OID_INT8_A,
+                                  OID_INT8_A, OID_INT2_A, OID_BYTEA_A };
     int pid = PQbackendPID(st->conn);
     PGresult *r;
 
@@ -153,7 +165,10 @@ static bool session(act_store *st, char *err, size_t errlen)
 
 static int hexval(char c)
 {
-    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    return c >= '0' && c <= '9'   ? c - '0'
+           : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                  : -1;
 }
 
 /* The 16 bytes of a 32-hex-digit activation id. */
@@ -177,11 +192,11 @@ static void put32(msgpack_sbuffer *b, uint32_t v)
 static void array_begin(msgpack_sbuffer *b, uint32_t elem_oid, size_t n)
 {
     b->size = 0;
-    put32(b, 1);            /* dimensions */
-    put32(b, 0);            /* no nulls */
+    put32(b, 1); /* dimensions */
+    put32(b, 0); /* no nulls */
     put32(b, elem_oid);
-    put32(b, (uint32_t)n);  /* size of the dimension */
-    put32(b, 1);            /* lower bound */
+    put32(b, (uint32_t)n); /* size of the dimension */
+    put32(b, 1);           /* lower bound */
 }
 
 static void array_bytes(msgpack_sbuffer *b, const void *p, size_t len)
@@ -198,8 +213,8 @@ static void array_int(msgpack_sbuffer *b, int64_t v, int width)
     array_bytes(b, be, (size_t)width);
 }
 
-sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted,
-                           char *err, size_t errlen)
+sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted, char *err,
+                           size_t errlen)
 {
     PGconn *c = st->conn;
     const char *vals[7];
@@ -369,8 +384,9 @@ sq_status act_store_get(PGconn *c, const char *ns, const char *id, PGresult **ou
                         size_t errlen)
 {
     const char *vals[2] = { id, ns };
-    PGresult *r = PQexecParams(c, "SELECT record FROM activations WHERE id = $1::uuid AND namespace = $2 LIMIT 1",
-                               2, NULL, vals, NULL, NULL, 1);
+    PGresult *r = PQexecParams(
+        c, "SELECT record FROM activations WHERE id = $1::uuid AND namespace = $2 LIMIT 1", 2, NULL,
+        vals, NULL, NULL, 1);
     return tuples(c, r, out, err, errlen);
 }
 
@@ -399,8 +415,8 @@ static int where(const sq_act_query *q, char *sql, size_t cap, int *off, const c
     return n;
 }
 
-sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out,
-                         char *err, size_t errlen)
+sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out, char *err,
+                         size_t errlen)
 {
     char sql[512], since[24], upto[24];
     const char *vals[4];
@@ -412,7 +428,8 @@ sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresu
     return tuples(c, PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 1), out, err, errlen);
 }
 
-sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err, size_t errlen)
+sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err,
+                          size_t errlen)
 {
     char sql[512], since[24], upto[24];
     const char *vals[4];
@@ -429,7 +446,8 @@ sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char
     return SQ_OK;
 }
 
-sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err, size_t errlen)
+sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err,
+                          size_t errlen)
 {
     char atbuf[24];
     const char *vals[2] = { ns, atbuf };
@@ -437,8 +455,8 @@ sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *delete
     sq_status st = SQ_OK;
 
     snprintf(atbuf, sizeof atbuf, "%" PRId64, at);
-    r = PQexecParams(c, "DELETE FROM activations WHERE namespace = $1 AND start_ms <= $2::int8", 2, NULL, vals,
-                     NULL, NULL, 0);
+    r = PQexecParams(c, "DELETE FROM activations WHERE namespace = $1 AND start_ms <= $2::int8", 2,
+                     NULL, vals, NULL, NULL, 0);
     if (PQresultStatus(r) != PGRES_COMMAND_OK) {
         set_err(err, errlen, c);
         st = SQ_ERR_DB;

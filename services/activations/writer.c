@@ -44,29 +44,29 @@ typedef struct batch {
     struct batch *next;
     msgpack_zone zone;
     act_row *rows;
-    natsMsg **msgs;      /* the message of each row */
-    natsMsg **fetched;   /* every message fetched (destroyed when the batch is done) */
+    natsMsg **msgs;    /* the message of each row */
+    natsMsg **fetched; /* every message fetched (destroyed when the batch is done) */
     int nfetched;
-    size_t n;            /* rows */
+    size_t n; /* rows */
     bool *inserted;
 } batch;
 
 struct act_writer {
     sq_bus_t *bus;
-    act_store store;            /* the writer thread's alone */
-    natsSubscription *sub;      /* the fetcher thread's alone */
+    act_store store;       /* the writer thread's alone */
+    natsSubscription *sub; /* the fetcher thread's alone */
     pthread_t fetcher, writer;
     bool started_fetcher, started_writer;
     atomic_bool stop, fetcher_done, db_down;
-    int max;                    /* rows a batch holds */
+    int max; /* rows a batch holds */
     pthread_mutex_t lock;
     pthread_cond_t cv;
     batch *free, *full_head, *full_tail;
     batch all[NBATCHES];
-    int *seen;                  /* the fetcher's open hash of a batch's ids (-1: empty) */
-    size_t nseen;               /* a power of two, at least twice the batch */
-    int backoff_ms;             /* the writer's */
-    int64_t next_maintain_ms;   /* monotonic */
+    int *seen;                /* the fetcher's open hash of a batch's ids (-1: empty) */
+    size_t nseen;             /* a power of two, at least twice the batch */
+    int backoff_ms;           /* the writer's */
+    int64_t next_maintain_ms; /* monotonic */
     int64_t fetch_warned_us;
 };
 
@@ -241,13 +241,15 @@ static void maintain(act_writer *w)
     int dropped = 0;
     int64_t now = sq_mono_us() / 1000;
 
-    if (act_store_maintain(&w->store, act_cfg.retention_days, sq_now_ms(), &dropped, err, sizeof err) != SQ_OK) {
+    if (act_store_maintain(&w->store, act_cfg.retention_days, sq_now_ms(), &dropped, err,
+                           sizeof err) != SQ_OK) {
         sq_error("could not maintain the activation partitions: %s", err);
         w->next_maintain_ms = now + 60000;
         return;
     }
     if (dropped > 0)
-        sq_info("dropped %d day(s) of activations older than %d days", dropped, act_cfg.retention_days);
+        sq_info("dropped %d day(s) of activations older than %d days", dropped,
+                act_cfg.retention_days);
     w->next_maintain_ms = now + act_cfg.maintain_ms;
 }
 
@@ -318,14 +320,16 @@ static const char *filter_name(const sq_activation *a, msgpack_zone *z)
             const msgpack_object *e = &a->annotations.via.array.ptr[i];
             const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value");
             if (k == NULL || k->type != MSGPACK_OBJECT_STR || k->via.str.size != 4 ||
-                memcmp(k->via.str.ptr, "path", 4) != 0 || v == NULL || v->type != MSGPACK_OBJECT_STR)
+                memcmp(k->via.str.ptr, "path", 4) != 0 || v == NULL ||
+                v->type != MSGPACK_OBJECT_STR)
                 continue;
             /* "ns/pkg/name": the middle segment when there are exactly three */
             const char *s = v->via.str.ptr, *e1 = memchr(s, '/', v->via.str.size);
             end = s + v->via.str.size;
             if (e1 != NULL) {
                 const char *e2 = memchr(e1 + 1, '/', (size_t)(end - e1 - 1));
-                if (e2 != NULL && e2 > e1 + 1 && memchr(e2 + 1, '/', (size_t)(end - e2 - 1)) == NULL) {
+                if (e2 != NULL && e2 > e1 + 1 &&
+                    memchr(e2 + 1, '/', (size_t)(end - e2 - 1)) == NULL) {
                     pkg = e1 + 1;
                     npkg = (size_t)(e2 - e1 - 1);
                 }
@@ -348,7 +352,8 @@ static const char *filter_name(const sq_activation *a, msgpack_zone *z)
 /* Decodes the fetched messages of b into its rows. */
 static void process(act_writer *w, batch *b)
 {
-    int64_t oldest = act_cfg.retention_days > 0 ? act_day_of(sq_now_ms()) - act_cfg.retention_days : INT64_MIN;
+    int64_t oldest =
+        act_cfg.retention_days > 0 ? act_day_of(sq_now_ms()) - act_cfg.retention_days : INT64_MIN;
 
     b->n = 0;
     for (size_t k = 0; k < w->nseen; k++)
@@ -357,9 +362,10 @@ static void process(act_writer *w, batch *b)
         natsMsg *m = b->fetched[i];
         sq_activation *a = msgpack_zone_malloc(&b->zone, sizeof *a);
         char err[256] = "", *p, *ns;
-        sq_status st = a == NULL ? SQ_ERR_NOMEM
-                                 : sq_activation_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
-                                                        &b->zone, a, err, sizeof err);
+        sq_status st =
+            a == NULL ? SQ_ERR_NOMEM
+                      : sq_activation_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m),
+                                             &b->zone, a, err, sizeof err);
         if (st == SQ_ERR_NOMEM) {
             natsMsg_NakWithDelay(m, NAK_DELAY_MS, NULL);
             continue;
@@ -385,7 +391,8 @@ static void process(act_writer *w, batch *b)
             ns[p - a->namespace_] = '\0';
         }
         if (act_day_of(a->start) < oldest) {
-            sq_warn("activation \"%s\" started more than %d days ago: not stored", a->id, act_cfg.retention_days);
+            sq_warn("activation \"%s\" started more than %d days ago: not stored", a->id,
+                    act_cfg.retention_days);
             natsMsg_Ack(m, NULL);
             continue;
         }
@@ -394,9 +401,15 @@ static void process(act_writer *w, batch *b)
             natsMsg_NakWithDelay(m, NAK_DELAY_MS, NULL);
             continue;
         }
-        b->rows[b->n] = (act_row){ .id = a->id, .ns = ns, .name = fname, .start = a->start,
-                                   .end = a->end, .status = (int)a->status, .a = a,
-                                   .record = natsMsg_GetData(m), .len = (size_t)natsMsg_GetDataLength(m) };
+        b->rows[b->n] = (act_row){ .id = a->id,
+                                   .ns = ns,
+                                   .name = fname,
+                                   .start = a->start,
+                                   .end = a->end,
+                                   .status = (int)a->status,
+                                   .a = a,
+                                   .record = natsMsg_GetData(m),
+                                   .len = (size_t)natsMsg_GetDataLength(m) };
         if (seen_in_batch(w, b, a->id, b->n)) {
             sq_debug("activation \"%s\" twice in one batch: the first record stands", a->id);
             natsMsg_Ack(m, NULL);
@@ -420,7 +433,8 @@ static bool fill(act_writer *w, batch *b)
         if (s != NATS_TIMEOUT) {
             int64_t now = sq_mono_us();
             if (now - w->fetch_warned_us > 10 * 1000000) {
-                sq_warn("could not fetch activation records: %s (%d)", natsStatus_GetText(s), (int)jerr);
+                sq_warn("could not fetch activation records: %s (%d)", natsStatus_GetText(s),
+                        (int)jerr);
                 w->fetch_warned_us = now;
             }
             nap(w, FETCH_TIMEOUT_MS);
@@ -436,7 +450,8 @@ static bool fill(act_writer *w, batch *b)
         natsMsgList_Destroy(&list);
         if (b->nfetched >= w->max || sq_mono_us() >= until || atomic_load(&w->stop))
             return true;
-        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS, &jerr) != NATS_OK) {
+        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS, &jerr) !=
+            NATS_OK) {
             natsMsgList_Destroy(&list);
             return true;
         }
@@ -497,7 +512,8 @@ static sq_status ensure_consumer(jsCtx *js)
         if (s != NATS_OK) {
             jsConsumerInfo_Destroy(ci);
             ci = NULL;
-            if (js_GetConsumerInfo(&ci, js, SQ_STREAM_ACTIVATIONS, CONSUMER, NULL, &jerr) != NATS_OK) {
+            if (js_GetConsumerInfo(&ci, js, SQ_STREAM_ACTIVATIONS, CONSUMER, NULL, &jerr) !=
+                NATS_OK) {
                 sq_error("could not create consumer \"%s\" on \"%s\": %s (%d)", CONSUMER,
                          SQ_STREAM_ACTIVATIONS, natsStatus_GetText(s), (int)jerr);
                 return SQ_ERR_UNAVAILABLE;
@@ -509,7 +525,6 @@ static sq_status ensure_consumer(jsCtx *js)
     jsConsumerInfo_Destroy(ci);
     return SQ_OK;
 }
-
 
 static void writer_free(act_writer *w)
 {
@@ -576,7 +591,8 @@ sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
     so.Consumer = CONSUMER;
     s = js_PullSubscribe(&w->sub, sq_bus_js(bus), SQ_SUBJ_ACT_ALL, CONSUMER, NULL, &so, &jerr);
     if (s != NATS_OK) {
-        sq_error("could not subscribe to consumer \"%s\": %s (%d)", CONSUMER, natsStatus_GetText(s), (int)jerr);
+        sq_error("could not subscribe to consumer \"%s\": %s (%d)", CONSUMER, natsStatus_GetText(s),
+                 (int)jerr);
         st = SQ_ERR_UNAVAILABLE;
         goto fail;
     }
@@ -616,8 +632,8 @@ void act_writer_stop(act_writer *w)
     pthread_mutex_lock(&w->lock);
     pthread_cond_broadcast(&w->cv);
     pthread_mutex_unlock(&w->lock);
-    pthread_join(w->fetcher, NULL);  /* its batch in hand goes to the writer */
-    pthread_join(w->writer, NULL);   /* which stores and acknowledges what it has */
+    pthread_join(w->fetcher, NULL); /* its batch in hand goes to the writer */
+    pthread_join(w->writer, NULL);  /* which stores and acknowledges what it has */
     /* Destroy without unsubscribing: the durable consumer and its position stay. */
     natsSubscription_Destroy(w->sub);
     writer_free(w);

@@ -41,8 +41,8 @@ typedef struct admin_call {
     sq_bus_t *bus;
     const sq_admin *req;
     msgpack_zone *z;
-    msgpack_packer *pk;     /* the reply, when the op succeeds */
-    char why[512];          /* the message of a failed op ("" for the status's default) */
+    msgpack_packer *pk; /* the reply, when the op succeeds */
+    char why[512];      /* the message of a failed op ("" for the status's default) */
 } admin_call;
 
 typedef sq_status (*admin_fn)(admin_call *c);
@@ -101,7 +101,9 @@ static void publish_event(admin_call *c, const char *op, const char *subject, co
  * retried publish land once. */
 static void publish_purge(admin_call *c, const char *subject, const char *ns, int64_t at)
 {
-    sq_tenancy_event ev = { .op = "delete", .subject = (char *)subject, .namespace_ = (char *)ns, .at = at };
+    sq_tenancy_event ev = {
+        .op = "delete", .subject = (char *)subject, .namespace_ = (char *)ns, .at = at
+    };
     msgpack_sbuffer sb;
     msgpack_packer pk;
     char tok[600], subj[640], id[700];
@@ -130,7 +132,8 @@ static void publish_purge(admin_call *c, const char *subject, const char *ns, in
         usleep(250 * 1000);
     }
     if (s != NATS_OK)
-        sq_error("could not queue the purge of deleted namespace \"%s\": %s", ns, natsStatus_GetText(s));
+        sq_error("could not queue the purge of deleted namespace \"%s\": %s", ns,
+                 natsStatus_GetText(s));
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -163,8 +166,8 @@ static sq_status op_user_create(admin_call *c)
     if (strcmp(subject, AUTH_SYSTEM_NS) == 0 || strcmp(ns, AUTH_SYSTEM_NS) == 0)
         return fail(c, SQ_ERR_BAD_REQUEST, "\"%s\" is reserved", AUTH_SYSTEM_NS);
     auth_key_new(key, uuid, salt, hash);
-    st = auth_store_user_create(c->ctx->store, subject, ns, uuid, salt, hash, c->why,
-                                sizeof c->why);
+    st =
+        auth_store_user_create(c->ctx->store, subject, ns, uuid, salt, hash, c->why, sizeof c->why);
     sodium_memzero(hash, sizeof hash);
     if (st == SQ_OK) {
         publish_event(c, "key", subject, ns, -1);
@@ -206,8 +209,8 @@ static sq_status op_user_delete(admin_call *c)
 static sq_status op_user_get(admin_call *c)
 {
     auth_user u;
-    sq_status st = auth_store_user_get(c->ctx->store, c->req->subject, c->z, &u, c->why,
-                                       sizeof c->why);
+    sq_status st =
+        auth_store_user_get(c->ctx->store, c->req->subject, c->z, &u, c->why, sizeof c->why);
     if (st != SQ_OK)
         return st;
     msgpack_pack_map(c->pk, 3);
@@ -247,7 +250,8 @@ static sq_status set_blocked(admin_call *c, bool blocked)
         return st;
     /* per namespace, so that each service drops that namespace's cached state (the
      * scheduler and triggers then learn `blocked` from sq.auth.limits) */
-    if (auth_store_user_get(c->ctx->store, c->req->subject, c->z, &u, c->why, sizeof c->why) == SQ_OK &&
+    if (auth_store_user_get(c->ctx->store, c->req->subject, c->z, &u, c->why, sizeof c->why) ==
+            SQ_OK &&
         u.nns > 0) {
         for (size_t i = 0; i < u.nns; i++)
             publish_event(c, "block", c->req->subject, u.ns[i], blocked);
@@ -260,8 +264,14 @@ static sq_status set_blocked(admin_call *c, bool blocked)
     return SQ_OK;
 }
 
-static sq_status op_user_block(admin_call *c) { return set_blocked(c, true); }
-static sq_status op_user_unblock(admin_call *c) { return set_blocked(c, false); }
+static sq_status op_user_block(admin_call *c)
+{
+    return set_blocked(c, true);
+}
+static sq_status op_user_unblock(admin_call *c)
+{
+    return set_blocked(c, false);
+}
 
 static sq_status op_key_rotate(admin_call *c)
 {
@@ -270,8 +280,8 @@ static sq_status op_key_rotate(admin_call *c)
     sq_status st;
 
     auth_key_new(key, uuid, salt, hash);
-    st = auth_store_key_rotate(c->ctx->store, c->req->subject, c->req->namespace_, uuid, salt,
-                               hash, c->z, &ns, c->why, sizeof c->why);
+    st = auth_store_key_rotate(c->ctx->store, c->req->subject, c->req->namespace_, uuid, salt, hash,
+                               c->z, &ns, c->why, sizeof c->why);
     sodium_memzero(hash, sizeof hash);
     if (st == SQ_OK) {
         publish_event(c, "key", c->req->subject, ns, -1);
@@ -375,8 +385,9 @@ void auth_on_admin(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     if (!ctx->admin_enabled) {
-        sq_warn("admin request \"%.64s\" refused: the admin interface is disabled (no SQ_ADMIN_TOKEN)",
-                req.op);
+        sq_warn(
+            "admin request \"%.64s\" refused: the admin interface is disabled (no SQ_ADMIN_TOKEN)",
+            req.op);
         sq_bus_respond_error(bus, msg, SQ_ERR_FORBIDDEN, "admin interface disabled");
         goto done;
     }
@@ -392,7 +403,8 @@ void auth_on_admin(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
                              "unknown op \"%.64s\" (known: user.create, user.delete, user.get, "
                              "user.list, user.block, user.unblock, key.rotate, limits.get, "
-                             "limits.set)", req.op);
+                             "limits.set)",
+                             req.op);
         goto done;
     }
     st = check_request(&c, op);

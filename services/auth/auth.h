@@ -27,11 +27,11 @@ typedef struct auth_config {
     char *nats_url;
     char *pg_dsn;
     char *schema_dir;
-    char *guest_key;        /* "" when no guest is to be made */
+    char *guest_key; /* "" when no guest is to be made */
     char *guest_namespace;
-    char *admin_token;      /* "" when the admin interface is disabled */
-    int stale_ms;           /* SQ_AUTH_STALE_MS: a verified key is kept this long (stale.c) */
-    int stale_max;          /* SQ_AUTH_STALE_MAX: at most this many keys */
+    char *admin_token; /* "" when the admin interface is disabled */
+    int stale_ms;      /* SQ_AUTH_STALE_MS: a verified key is kept this long (stale.c) */
+    int stale_max;     /* SQ_AUTH_STALE_MAX: at most this many keys */
 } auth_config;
 
 /* Resolves the settings (defaults < SQ_CONFIG file < environment) into *cfg and logs them,
@@ -42,11 +42,11 @@ void auth_config_free(void);
 
 /* ---- keys.c: key format and hashing ----------------------------------------------------- */
 
-#define AUTH_UUID_LEN    36
-#define AUTH_SECRET_LEN  64
-#define AUTH_KEY_LEN     (AUTH_UUID_LEN + 1 + AUTH_SECRET_LEN)
-#define AUTH_SALT_LEN    16
-#define AUTH_HASH_LEN    32
+#define AUTH_UUID_LEN 36
+#define AUTH_SECRET_LEN 64
+#define AUTH_KEY_LEN (AUTH_UUID_LEN + 1 + AUTH_SECRET_LEN)
+#define AUTH_SALT_LEN 16
+#define AUTH_HASH_LEN 32
 
 /* Splits an OpenWhisk key `uuid:secret` (a 36-character UUID, ':', 64 letters or digits).
  * On success writes the UUID in lower case to uuid and points *secret into key; returns
@@ -74,11 +74,11 @@ bool auth_key_check_dummy(const char *secret);
 /* ---- limits.c: a namespace's limits as stored (jsonb) and as the admin sets them -------- */
 
 /* Field names and bounds of sq_ns_limits. */
-#define AUTH_LIMIT_INT_MAX     2147483647LL
-#define AUTH_TIMEOUT_MAX_MIN   100
-#define AUTH_TIMEOUT_MAX_MAX   300000
-#define AUTH_MEMORY_MAX_MIN    128
-#define AUTH_MEMORY_MAX_MAX    512
+#define AUTH_LIMIT_INT_MAX 2147483647LL
+#define AUTH_TIMEOUT_MAX_MIN 100
+#define AUTH_TIMEOUT_MAX_MAX 300000
+#define AUTH_MEMORY_MAX_MIN 128
+#define AUTH_MEMORY_MAX_MAX 512
 
 /* The effective limits of a namespace: SQ_NS_LIMITS_DEFAULT overlaid with the overrides
  * stored as the JSON object text json (NULL or "{}" for none). An override that is not an
@@ -90,8 +90,8 @@ void auth_limits_effective(const char *json, const char *ns, sq_ns_limits *out);
  * success writes into *set the JSON object text of the new values (malloc'd, caller frees)
  * and into *reset the PostgreSQL text[] literal of the names to reset (malloc'd, caller
  * frees). SQ_ERR_BAD_REQUEST with a message in why otherwise. */
-sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **reset,
-                                char *why, size_t whylen);
+sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **reset, char *why,
+                                size_t whylen);
 
 /* ---- store.c: the only SQL --------------------------------------------------------------- */
 
@@ -104,7 +104,7 @@ typedef struct auth_key_row {
     char *subject;
     char *namespace_;
     bool blocked;
-    char **namespaces;      /* every namespace of the subject, by name; NULL-terminated */
+    char **namespaces; /* every namespace of the subject, by name; NULL-terminated */
     size_t nnamespaces;
 } auth_key_row;
 
@@ -112,8 +112,8 @@ typedef struct auth_key_row {
 typedef struct auth_user {
     bool blocked;
     size_t nns;
-    char **ns;              /* namespace names, by name */
-    char **uuid;            /* the newest key of each namespace, NULL when it has none */
+    char **ns;   /* namespace names, by name */
+    char **uuid; /* the newest key of each namespace, NULL when it has none */
 } auth_user;
 
 /* Connects (waiting up to wait_ms for the server), applies the migrations of schema_dir
@@ -142,8 +142,8 @@ sq_status auth_store_bootstrap(auth_store_t *s, const char *subject, const char 
 
 /* Makes sure subject and its namespace ns exist (no key). *owner: the subject that owns
  * ns afterwards (another one when ns was taken). */
-sq_status auth_store_ensure_ns(auth_store_t *s, const char *subject, const char *ns,
-                               sq_arena_t *ar, char **owner);
+sq_status auth_store_ensure_ns(auth_store_t *s, const char *subject, const char *ns, sq_arena_t *ar,
+                               char **owner);
 
 /* Replaces the salt and hash of key uuid. */
 sq_status auth_store_set_secret(auth_store_t *s, const char *uuid,
@@ -156,8 +156,8 @@ sq_status auth_store_limits_get(auth_store_t *s, const char *ns, sq_arena_t *ar,
 
 /* Merges the overrides set (JSON object text) into those of ns and removes the names in
  * reset (text[] literal); returns the stored result and the owner. SQ_ERR_NOT_FOUND. */
-sq_status auth_store_limits_set(auth_store_t *s, const char *ns, const char *set,
-                                const char *reset, sq_arena_t *ar, char **json, char **owner);
+sq_status auth_store_limits_set(auth_store_t *s, const char *ns, const char *set, const char *reset,
+                                sq_arena_t *ar, char **json, char **owner);
 
 /* user.create: the subject (made when absent), its new namespace ns and a key in it, in one
  * transaction. SQ_ERR_CONFLICT (why says what exists) when ns exists already. */
@@ -167,8 +167,8 @@ sq_status auth_store_user_create(auth_store_t *s, const char *subject, const cha
 
 /* user.delete: the subject with its namespaces and keys (cascade); the names of the
  * namespaces it had in *ns (NULL-terminated), their count in *nns. SQ_ERR_NOT_FOUND. */
-sq_status auth_store_user_delete(auth_store_t *s, const char *subject, sq_arena_t *ar,
-                                 char ***ns, size_t *nns, char *why, size_t whylen);
+sq_status auth_store_user_delete(auth_store_t *s, const char *subject, sq_arena_t *ar, char ***ns,
+                                 size_t *nns, char *why, size_t whylen);
 
 /* sq.auth.limits: the namespace's stored limits (as auth_store_limits_get) and whether its
  * subject is blocked. SQ_ERR_NOT_FOUND. */
@@ -176,8 +176,8 @@ sq_status auth_store_ns_state(auth_store_t *s, const char *ns, sq_arena_t *ar, c
                               char **owner, bool *blocked);
 
 /* user.get. SQ_ERR_NOT_FOUND. */
-sq_status auth_store_user_get(auth_store_t *s, const char *subject, sq_arena_t *ar,
-                              auth_user *out, char *why, size_t whylen);
+sq_status auth_store_user_get(auth_store_t *s, const char *subject, sq_arena_t *ar, auth_user *out,
+                              char *why, size_t whylen);
 
 /* user.list: every subject by name (NULL-terminated), the count in *n. */
 sq_status auth_store_user_list(auth_store_t *s, sq_arena_t *ar, char ***subjects, size_t *n);
@@ -214,8 +214,8 @@ void auth_on_event(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 typedef struct auth_ctx {
     auth_store_t *store;
-    bool admin_enabled;                          /* an admin token is configured */
-    unsigned char admin_hash[AUTH_HASH_LEN];     /* BLAKE2b-256 of the admin token */
+    bool admin_enabled;                      /* an admin token is configured */
+    unsigned char admin_hash[AUTH_HASH_LEN]; /* BLAKE2b-256 of the admin token */
 } auth_ctx;
 
 /* Prepares ctx's admin fields from the configured token ("" disables the interface). */

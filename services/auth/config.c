@@ -8,7 +8,8 @@ static auth_config conf;
 static const sq_cfg_entry table[] = {
     SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", conf.nats_url),
     SQ_CFG_STR("pg_dsn", "SQ_PG_DSN", "host=/tmp dbname=squall", conf.pg_dsn),
-    SQ_CFG_PATH("schema_dir", "SQ_SCHEMA_DIR", "share/squall/schemas", SQ_SCHEMA_DIR, conf.schema_dir),
+    SQ_CFG_PATH("schema_dir", "SQ_SCHEMA_DIR", "share/squall/schemas", SQ_SCHEMA_DIR,
+                conf.schema_dir),
     SQ_CFG_SECRET("guest_key", "SQ_GUEST_KEY", NULL, conf.guest_key),
     SQ_CFG_STR("guest_namespace", "SQ_GUEST_NAMESPACE", "guest", conf.guest_namespace),
     /* The shared secret of squall-admin; empty disables sq.auth.admin. */

@@ -30,8 +30,8 @@ void auth_on_verify(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     msgpack_zone_init(&z, 1024);
-    st = sq_auth_verify_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z,
-                               &req, err, sizeof err);
+    st = sq_auth_verify_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
+                               err, sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
@@ -73,9 +73,12 @@ void auth_on_verify(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     auth_stale_put(uuid, &row);
-    reply_identity(bus, msg, &(sq_identity){ .subject = row.subject, .namespace_ = row.namespace_,
-                                             .uuid = uuid, .namespaces = row.namespaces,
-                                             .nnamespaces = row.nnamespaces });
+    reply_identity(bus, msg,
+                   &(sq_identity){ .subject = row.subject,
+                                   .namespace_ = row.namespace_,
+                                   .uuid = uuid,
+                                   .namespaces = row.namespaces,
+                                   .nnamespaces = row.nnamespaces });
 done:
     msgpack_zone_destroy(&z);
 }
@@ -93,14 +96,15 @@ void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     msgpack_zone_init(&z, 1024);
-    st = sq_ns_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
-                          err, sizeof err);
+    st = sq_ns_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
+                          sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
     }
     if (!sq_name_valid(req.ns)) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_NAME, "invalid namespace name \"%.256s\"", req.ns);
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_NAME, "invalid namespace name \"%.256s\"",
+                             req.ns);
         goto done;
     }
     st = auth_store_ns_state(ctx->store, req.ns, &z, &json, &owner, &blocked);
@@ -157,7 +161,8 @@ sq_status auth_bootstrap_guest(auth_store_t *s, const char *key, const char *ns)
          * another secret gets the configured secret. */
         st = auth_store_set_secret(s, uuid, salt, hash);
         if (st != SQ_OK) {
-            sq_error("could not update the secret of guest key \"%s\": %s", uuid, sq_status_str(st));
+            sq_error("could not update the secret of guest key \"%s\": %s", uuid,
+                     sq_status_str(st));
             goto done;
         }
         sq_info("updated the secret of guest key \"%s\"", uuid);

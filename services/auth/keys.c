@@ -47,8 +47,7 @@ bool auth_key_parse(const char *key, char uuid[AUTH_UUID_LEN + 1], const char **
 void auth_key_new(char key[AUTH_KEY_LEN + 1], char uuid[AUTH_UUID_LEN + 1],
                   unsigned char salt[AUTH_SALT_LEN], unsigned char hash[AUTH_HASH_LEN])
 {
-    static const char alphabet[] =
-        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
     char *secret = key + AUTH_UUID_LEN + 1;
 
     sq_uuid_new(uuid);
@@ -65,8 +64,8 @@ void auth_key_new(char key[AUTH_KEY_LEN + 1], char uuid[AUTH_UUID_LEN + 1],
 void auth_key_hash(const unsigned char salt[AUTH_SALT_LEN], const char *secret,
                    unsigned char hash[AUTH_HASH_LEN])
 {
-    crypto_generichash(hash, AUTH_HASH_LEN, (const unsigned char *)secret, AUTH_SECRET_LEN,
-                       salt, AUTH_SALT_LEN);
+    crypto_generichash(hash, AUTH_HASH_LEN, (const unsigned char *)secret, AUTH_SECRET_LEN, salt,
+                       AUTH_SALT_LEN);
 }
 
 bool auth_key_check(const unsigned char salt[AUTH_SALT_LEN],

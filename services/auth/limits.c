@@ -51,8 +51,9 @@ void auth_limits_effective(const char *json, const char *ns, sq_ns_limits *out)
             continue;
         if (!json_is_integer(v) || json_integer_value(v) < fields[i].min ||
             json_integer_value(v) > fields[i].max) {
-            sq_warn("ignoring the stored limit %s of namespace \"%s\": not an integer in %lld..%lld",
-                    fields[i].name, ns, (long long)fields[i].min, (long long)fields[i].max);
+            sq_warn(
+                "ignoring the stored limit %s of namespace \"%s\": not an integer in %lld..%lld",
+                fields[i].name, ns, (long long)fields[i].min, (long long)fields[i].max);
             continue;
         }
         *field_of(out, &fields[i]) = json_integer_value(v);
@@ -60,8 +61,8 @@ void auth_limits_effective(const char *json, const char *ns, sq_ns_limits *out)
     json_decref(o);
 }
 
-sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **reset,
-                                char *why, size_t whylen)
+sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **reset, char *why,
+                                size_t whylen)
 {
     json_t *sets = NULL;
     char resets[256] = "{";
@@ -88,7 +89,8 @@ sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **re
             }
         if (f == NULL) {
             if (k->type == MSGPACK_OBJECT_STR)
-                snprintf(why, whylen, "unknown limit \"%.*s\" (known: concurrentInvocations, "
+                snprintf(why, whylen,
+                         "unknown limit \"%.*s\" (known: concurrentInvocations, "
                          "invocationsPerMinute, firesPerMinute, actionTimeoutMax, actionMemoryMax)",
                          (int)(k->via.str.size > 64 ? 64 : k->via.str.size), k->via.str.ptr);
             else
@@ -117,8 +119,9 @@ sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **re
         }
         if (n < f->min || n > f->max) {
             if (f->max == AUTH_LIMIT_INT_MAX)
-                snprintf(why, whylen, "limit %s must be a positive integer (at most %lld), not %lld",
-                         f->name, (long long)f->max, (long long)n);
+                snprintf(why, whylen,
+                         "limit %s must be a positive integer (at most %lld), not %lld", f->name,
+                         (long long)f->max, (long long)n);
             else
                 snprintf(why, whylen, "limit %s must be within %lld..%lld, not %lld", f->name,
                          (long long)f->min, (long long)f->max, (long long)n);

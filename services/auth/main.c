@@ -46,8 +46,10 @@ int main(void)
     if (cfg.guest_key[0] != '\0' &&
         auth_bootstrap_guest(store, cfg.guest_key, cfg.guest_namespace) != SQ_OK)
         goto out;
-    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url, .name = "squall-auth",
-                                             .send_asap = true, .jetstream = true }) != SQ_OK)
+    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url,
+                                             .name = "squall-auth",
+                                             .send_asap = true,
+                                             .jetstream = true }) != SQ_OK)
         goto out;
     /* deleted namespaces are announced durably there (admin.c) */
     if (sq_stream_tenancy_ensure(sq_bus_js(bus)) != SQ_OK)
@@ -67,7 +69,10 @@ int main(void)
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = auth_on_event, .closure = NULL },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_health_serve(bus, "auth", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_TENANCY } }, 2) != SQ_OK)
+        sq_health_serve(bus, "auth", NULL,
+                        (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn },
+                                             { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
+                        2) != SQ_OK)
         goto out;
     sq_info("ready");
 

@@ -19,13 +19,13 @@
 #define WAYS 4
 
 typedef struct stale_entry {
-    char uuid[AUTH_UUID_LEN + 1];        /* "" : free */
+    char uuid[AUTH_UUID_LEN + 1]; /* "" : free */
     unsigned char salt[AUTH_SALT_LEN];
     unsigned char hash[AUTH_HASH_LEN];
     char *subject, *ns;
     char **namespaces;
     size_t nnamespaces;
-    int64_t at;                          /* verified against the database, ms */
+    int64_t at; /* verified against the database, ms */
 } stale_entry;
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
@@ -70,7 +70,7 @@ void auth_stale_free(void)
 
 static stale_entry *set_of(const char *uuid)
 {
-    uint64_t h = 1469598103934665603ULL;                /* FNV-1a */
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
     for (const char *p = uuid; *p; p++)
         h = (h ^ (unsigned char)*p) * 1099511628211ULL;
     return &table[(h % nsets) * WAYS];
@@ -185,7 +185,8 @@ bool auth_stale_verify(const char *uuid, const char *secret, sq_arena_t *ar, sq_
         auth_key_check_dummy(secret);
     if (ok && now - warned_ms > 10000) {
         warned_ms = now;
-        sq_warn("PostgreSQL unreachable: answering keys verified in the last %lld s from the stale cache",
+        sq_warn("PostgreSQL unreachable: answering keys verified in the last %lld s from the stale "
+                "cache",
                 (long long)(max_age_ms / 1000));
     }
     pthread_mutex_unlock(&lock);

@@ -234,10 +234,11 @@ static bool insert_key(auth_store_t *s, const char *uuid, const char *subject, c
     const char *vals[5] = { uuid, subject, ns, (const char *)salt, (const char *)hash };
     const int lens[5] = { 0, 0, 0, AUTH_SALT_LEN, AUTH_HASH_LEN };
     const int fmts[5] = { 0, 0, 0, 1, 1 };
-    PGresult *r = run(s, if_absent ? "INSERT INTO auth_keys(uuid, subject, namespace, salt, hash)"
-                                     " VALUES ($1::uuid, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
-                                   : "INSERT INTO auth_keys(uuid, subject, namespace, salt, hash)"
-                                     " VALUES ($1::uuid, $2, $3, $4, $5)",
+    PGresult *r = run(s,
+                      if_absent ? "INSERT INTO auth_keys(uuid, subject, namespace, salt, hash)"
+                                  " VALUES ($1::uuid, $2, $3, $4, $5) ON CONFLICT DO NOTHING"
+                                : "INSERT INTO auth_keys(uuid, subject, namespace, salt, hash)"
+                                  " VALUES ($1::uuid, $2, $3, $4, $5)",
                       5, vals, lens, fmts);
     bool ok = res_ok(r);
     PQclear(r);
@@ -248,7 +249,8 @@ static bool insert_key(auth_store_t *s, const char *uuid, const char *subject, c
 static sq_status ns_owner(auth_store_t *s, const char *ns, sq_arena_t *ar, char **owner)
 {
     const char *vals[1] = { ns };
-    PGresult *r = run(s, "SELECT subject FROM auth_namespaces WHERE name = $1", 1, vals, NULL, NULL);
+    PGresult *r =
+        run(s, "SELECT subject FROM auth_namespaces WHERE name = $1", 1, vals, NULL, NULL);
     sq_status st = SQ_ERR_DB;
 
     *owner = NULL;
@@ -262,16 +264,18 @@ static sq_status ns_owner(auth_store_t *s, const char *ns, sq_arena_t *ar, char 
 }
 
 /* Makes subject and its namespace ns exist; *owner is ns's owner afterwards. */
-static sq_status ensure_ns(auth_store_t *s, const char *subject, const char *ns,
-                           sq_arena_t *ar, char **owner)
+static sq_status ensure_ns(auth_store_t *s, const char *subject, const char *ns, sq_arena_t *ar,
+                           char **owner)
 {
     const char *sub_vals[1] = { subject };
     const char *ns_vals[2] = { ns, subject };
 
     if (!exec_params(s, "INSERT INTO auth_subjects(name) VALUES ($1) ON CONFLICT DO NOTHING", 1,
                      sub_vals) ||
-        !exec_params(s, "INSERT INTO auth_namespaces(name, subject) VALUES ($1, $2)"
-                        " ON CONFLICT DO NOTHING", 2, ns_vals))
+        !exec_params(s,
+                     "INSERT INTO auth_namespaces(name, subject) VALUES ($1, $2)"
+                     " ON CONFLICT DO NOTHING",
+                     2, ns_vals))
         return SQ_ERR_DB;
     return ns_owner(s, ns, ar, owner);
 }
@@ -328,8 +332,8 @@ static sq_status ensure_fn(auth_store_t *s, void *arg)
     return ensure_ns(s, a->subject, a->ns, a->ar, a->owner);
 }
 
-sq_status auth_store_ensure_ns(auth_store_t *s, const char *subject, const char *ns,
-                               sq_arena_t *ar, char **owner)
+sq_status auth_store_ensure_ns(auth_store_t *s, const char *subject, const char *ns, sq_arena_t *ar,
+                               char **owner)
 {
     return store_do(s, true, ensure_fn, &(struct ensure_args){ subject, ns, ar, owner });
 }
@@ -365,10 +369,10 @@ sq_status auth_store_set_secret(auth_store_t *s, const char *uuid,
 /* ---- limits ------------------------------------------------------------------------------ */
 
 struct limits_args {
-    const char *ns, *set, *reset;   /* set, reset NULL: only read */
+    const char *ns, *set, *reset; /* set, reset NULL: only read */
     sq_arena_t *ar;
     char **json, **owner;
-    bool *blocked;                  /* read only: whether the owner is blocked (NULL: unasked) */
+    bool *blocked; /* read only: whether the owner is blocked (NULL: unasked) */
 };
 
 static sq_status limits_fn(auth_store_t *s, void *arg)
@@ -379,12 +383,15 @@ static sq_status limits_fn(auth_store_t *s, void *arg)
     sq_status st = SQ_ERR_DB;
 
     if (a->set == NULL)
-        r = run(s, "SELECT n.limits::text, n.subject, s.blocked FROM auth_namespaces n"
-                   " JOIN auth_subjects s ON s.name = n.subject WHERE n.name = $1", 1, vals,
-                NULL, NULL);
+        r = run(s,
+                "SELECT n.limits::text, n.subject, s.blocked FROM auth_namespaces n"
+                " JOIN auth_subjects s ON s.name = n.subject WHERE n.name = $1",
+                1, vals, NULL, NULL);
     else
-        r = run(s, "UPDATE auth_namespaces SET limits = (limits || $2::jsonb) - $3::text[]"
-                   " WHERE name = $1 RETURNING limits::text, subject", 3, vals, NULL, NULL);
+        r = run(s,
+                "UPDATE auth_namespaces SET limits = (limits || $2::jsonb) - $3::text[]"
+                " WHERE name = $1 RETURNING limits::text, subject",
+                3, vals, NULL, NULL);
     if (res_ok(r)) {
         if (PQntuples(r) == 0)
             st = SQ_ERR_NOT_FOUND;
@@ -404,20 +411,23 @@ static sq_status limits_fn(auth_store_t *s, void *arg)
 sq_status auth_store_limits_get(auth_store_t *s, const char *ns, sq_arena_t *ar, char **json,
                                 char **owner)
 {
-    return store_do(s, false, limits_fn, &(struct limits_args){ ns, NULL, NULL, ar, json, owner, NULL });
+    return store_do(s, false, limits_fn,
+                    &(struct limits_args){ ns, NULL, NULL, ar, json, owner, NULL });
 }
 
 sq_status auth_store_ns_state(auth_store_t *s, const char *ns, sq_arena_t *ar, char **json,
                               char **owner, bool *blocked)
 {
     *blocked = false;
-    return store_do(s, false, limits_fn, &(struct limits_args){ ns, NULL, NULL, ar, json, owner, blocked });
+    return store_do(s, false, limits_fn,
+                    &(struct limits_args){ ns, NULL, NULL, ar, json, owner, blocked });
 }
 
-sq_status auth_store_limits_set(auth_store_t *s, const char *ns, const char *set,
-                                const char *reset, sq_arena_t *ar, char **json, char **owner)
+sq_status auth_store_limits_set(auth_store_t *s, const char *ns, const char *set, const char *reset,
+                                sq_arena_t *ar, char **json, char **owner)
 {
-    return store_do(s, false, limits_fn, &(struct limits_args){ ns, set, reset, ar, json, owner, NULL });
+    return store_do(s, false, limits_fn,
+                    &(struct limits_args){ ns, set, reset, ar, json, owner, NULL });
 }
 
 /* ---- subjects ----------------------------------------------------------------------------- */
@@ -477,8 +487,10 @@ static sq_status user_create_fn(auth_store_t *s, void *arg)
     if (!exec_params(s, "INSERT INTO auth_subjects(name) VALUES ($1) ON CONFLICT DO NOTHING", 1,
                      sub_vals))
         return SQ_ERR_DB;
-    r = run(s, "INSERT INTO auth_namespaces(name, subject) VALUES ($1, $2)"
-               " ON CONFLICT DO NOTHING RETURNING name", 2, ns_vals, NULL, NULL);
+    r = run(s,
+            "INSERT INTO auth_namespaces(name, subject) VALUES ($1, $2)"
+            " ON CONFLICT DO NOTHING RETURNING name",
+            2, ns_vals, NULL, NULL);
     st = res_ok(r) ? SQ_OK : SQ_ERR_DB;
     made = st == SQ_OK && PQntuples(r) == 1;
     PQclear(r);
@@ -497,8 +509,14 @@ sq_status auth_store_user_create(auth_store_t *s, const char *subject, const cha
 {
     msgpack_zone z;
     sq_status st;
-    struct user_args a = { .subject = subject, .ns = ns, .uuid = uuid, .salt = salt,
-                           .hash = hash, .ar = &z, .why = why, .whylen = whylen };
+    struct user_args a = { .subject = subject,
+                           .ns = ns,
+                           .uuid = uuid,
+                           .salt = salt,
+                           .hash = hash,
+                           .ar = &z,
+                           .why = why,
+                           .whylen = whylen };
 
     msgpack_zone_init(&z, 512);
     st = store_do(s, true, user_create_fn, &a);
@@ -531,12 +549,13 @@ static sq_status user_delete_fn(auth_store_t *s, void *arg)
     return st;
 }
 
-sq_status auth_store_user_delete(auth_store_t *s, const char *subject, sq_arena_t *ar,
-                                 char ***ns, size_t *nns, char *why, size_t whylen)
+sq_status auth_store_user_delete(auth_store_t *s, const char *subject, sq_arena_t *ar, char ***ns,
+                                 size_t *nns, char *why, size_t whylen)
 {
-    return store_do(s, true, user_delete_fn,
-                    &(struct user_args){ .subject = subject, .ar = ar, .names = ns, .n = nns,
-                                         .why = why, .whylen = whylen });
+    return store_do(
+        s, true, user_delete_fn,
+        &(struct user_args){
+            .subject = subject, .ar = ar, .names = ns, .n = nns, .why = why, .whylen = whylen });
 }
 
 static sq_status user_get_fn(auth_store_t *s, void *arg)
@@ -555,10 +574,11 @@ static sq_status user_get_fn(auth_store_t *s, void *arg)
         snprintf(a->why, a->whylen, "subject \"%s\" does not exist", a->subject);
         return SQ_ERR_NOT_FOUND;
     }
-    r = run(s, "SELECT n.name, (SELECT k.uuid::text FROM auth_keys k"
-               "                 WHERE k.subject = n.subject AND k.namespace = n.name"
-               "                 ORDER BY k.created DESC, k.uuid LIMIT 1)"
-               "  FROM auth_namespaces n WHERE n.subject = $1 ORDER BY n.name",
+    r = run(s,
+            "SELECT n.name, (SELECT k.uuid::text FROM auth_keys k"
+            "                 WHERE k.subject = n.subject AND k.namespace = n.name"
+            "                 ORDER BY k.created DESC, k.uuid LIMIT 1)"
+            "  FROM auth_namespaces n WHERE n.subject = $1 ORDER BY n.name",
             1, vals, NULL, NULL);
     if (!res_ok(r)) {
         PQclear(r);
@@ -566,7 +586,8 @@ static sq_status user_get_fn(auth_store_t *s, void *arg)
     }
     rows = PQntuples(r);
     st = col_strs(r, 0, a->ar, &u->ns, &u->nns);
-    if (st == SQ_OK && (u->uuid = msgpack_zone_malloc(a->ar, sizeof *u->uuid * ((size_t)rows + 1))) == NULL)
+    if (st == SQ_OK &&
+        (u->uuid = msgpack_zone_malloc(a->ar, sizeof *u->uuid * ((size_t)rows + 1))) == NULL)
         st = SQ_ERR_NOMEM;
     for (int i = 0; st == SQ_OK && i < rows; i++) {
         u->uuid[i] = NULL;
@@ -577,13 +598,13 @@ static sq_status user_get_fn(auth_store_t *s, void *arg)
     return st;
 }
 
-sq_status auth_store_user_get(auth_store_t *s, const char *subject, sq_arena_t *ar,
-                              auth_user *out, char *why, size_t whylen)
+sq_status auth_store_user_get(auth_store_t *s, const char *subject, sq_arena_t *ar, auth_user *out,
+                              char *why, size_t whylen)
 {
     memset(out, 0, sizeof *out);
     return store_do(s, true, user_get_fn,
-                    &(struct user_args){ .subject = subject, .ar = ar, .user = out, .why = why,
-                                         .whylen = whylen });
+                    &(struct user_args){
+                        .subject = subject, .ar = ar, .user = out, .why = why, .whylen = whylen });
 }
 
 static sq_status user_list_fn(auth_store_t *s, void *arg)
@@ -624,8 +645,8 @@ sq_status auth_store_user_block(auth_store_t *s, const char *subject, bool block
                                 size_t whylen)
 {
     return store_do(s, false, user_block_fn,
-                    &(struct user_args){ .subject = subject, .blocked = blocked, .why = why,
-                                         .whylen = whylen });
+                    &(struct user_args){
+                        .subject = subject, .blocked = blocked, .why = why, .whylen = whylen });
 }
 
 static sq_status key_rotate_fn(auth_store_t *s, void *arg)
@@ -644,8 +665,10 @@ static sq_status key_rotate_fn(auth_store_t *s, void *arg)
     }
     if (a->ns == NULL) {
         /* the namespace named like the subject first, then the others by name */
-        r = run(s, "SELECT name FROM auth_namespaces WHERE subject = $1"
-                   " ORDER BY (name = $1) DESC, name LIMIT 2", 1, vals, NULL, NULL);
+        r = run(s,
+                "SELECT name FROM auth_namespaces WHERE subject = $1"
+                " ORDER BY (name = $1) DESC, name LIMIT 2",
+                1, vals, NULL, NULL);
         if (!res_ok(r)) {
             PQclear(r);
             return SQ_ERR_DB;
@@ -657,8 +680,10 @@ static sq_status key_rotate_fn(auth_store_t *s, void *arg)
             if ((*a->ns_out = col_str(r, 0, 0, a->ar)) == NULL)
                 st = SQ_ERR_NOMEM;
         } else {
-            snprintf(a->why, a->whylen, "subject \"%s\" has several namespaces: name the one "
-                     "whose key to rotate", a->subject);
+            snprintf(a->why, a->whylen,
+                     "subject \"%s\" has several namespaces: name the one "
+                     "whose key to rotate",
+                     a->subject);
             st = SQ_ERR_BAD_REQUEST;
         }
         PQclear(r);
@@ -674,7 +699,8 @@ static sq_status key_rotate_fn(auth_store_t *s, void *arg)
         yes = PQntuples(r) == 1;
         PQclear(r);
         if (!yes) {
-            snprintf(a->why, a->whylen, "subject \"%s\" has no namespace \"%s\"", a->subject, a->ns);
+            snprintf(a->why, a->whylen, "subject \"%s\" has no namespace \"%s\"", a->subject,
+                     a->ns);
             return SQ_ERR_NOT_FOUND;
         }
         if ((*a->ns_out = msgpack_zone_malloc(a->ar, strlen(a->ns) + 1)) == NULL)
@@ -685,7 +711,7 @@ static sq_status key_rotate_fn(auth_store_t *s, void *arg)
     if (!exec_params(s, "DELETE FROM auth_keys WHERE subject = $1 AND namespace = $2", 2, vals))
         return SQ_ERR_DB;
     return insert_key(s, a->uuid, a->subject, *a->ns_out, a->salt, a->hash, false) ? SQ_OK
-                                                                                : SQ_ERR_DB;
+                                                                                   : SQ_ERR_DB;
 }
 
 sq_status auth_store_key_rotate(auth_store_t *s, const char *subject, const char *ns,
@@ -695,7 +721,13 @@ sq_status auth_store_key_rotate(auth_store_t *s, const char *subject, const char
 {
     *ns_out = NULL;
     return store_do(s, true, key_rotate_fn,
-                    &(struct user_args){ .subject = subject, .ns = ns, .uuid = uuid, .salt = salt,
-                                         .hash = hash, .ar = ar, .ns_out = ns_out, .why = why,
+                    &(struct user_args){ .subject = subject,
+                                         .ns = ns,
+                                         .uuid = uuid,
+                                         .salt = salt,
+                                         .hash = hash,
+                                         .ar = ar,
+                                         .ns_out = ns_out,
+                                         .why = why,
                                          .whylen = whylen });
 }

@@ -68,7 +68,8 @@ static void respond_obj(gw_req *r, int status, const msgpack_object *o)
 /* Sends one leg of r on the bus: r goes into the pending table first (the reply may come
  * back before publish returns), then the message. On failure r is answered 503 and true is
  * returned to mean "answered here". */
-static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, gw_wait w, int timeout_ms)
+static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, gw_wait w,
+                     int timeout_ms)
 {
     r->leg = w == GW_WAIT_AUTH ? GW_LEG_AUTH : r->leg == GW_LEG_AUTH ? GW_LEG_OP : r->leg;
     return gw_send_leg(r, subject, sb, timeout_ms);
@@ -85,7 +86,8 @@ bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int 
     pthread_mutex_unlock(&G.lock);
     /* invocations are answered by invokers and schedulers: an inbox of their own, which can
      * complete nothing but an invocation */
-    snprintf(reply, sizeof reply, "%s.%llu", w == GW_WAIT_OP && gw_invocation_leg(r) ? G.run_inbox : G.inbox,
+    snprintf(reply, sizeof reply, "%s.%llu",
+             w == GW_WAIT_OP && gw_invocation_leg(r) ? G.run_inbox : G.inbox,
              (unsigned long long)r->id);
     gw_pending_add(r, w, timeout_ms);
     s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
@@ -233,8 +235,7 @@ static bool route(gw_req *r)
         }
         r->op = OP_FIRE;
         return true;
-    default:
-        goto bad_method;
+    default: goto bad_method;
     }
 not_found:
     gw_respond_error(r, 404, "The requested resource does not exist.");
@@ -323,19 +324,17 @@ static bool info_document(gw_req *r)
                                                  rt[i].is_default, "deprecated", rt[i].deprecated,
                                                  "attached", 0, "requireMain", 0));
         }
-        limits = json_pack("{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:I}",
-                           "actions_per_minute", (json_int_t)ns.per_minute,
-                           "triggers_per_minute", (json_int_t)ns.fires_per_minute,
-                           "concurrent_actions", (json_int_t)ns.concurrent,
-                           "sequence_length", SQ_SEQUENCE_MAX,
-                           "min_action_duration", SQ_LIMIT_TIMEOUT_MIN,
-                           "max_action_duration", SQ_LIMIT_TIMEOUT_MAX,
-                           "min_action_memory", (json_int_t)SQ_LIMIT_MEMORY_MIN * 1024 * 1024,
-                           "max_action_memory", (json_int_t)SQ_LIMIT_MEMORY_MAX * 1024 * 1024,
-                           "min_action_logs", SQ_LIMIT_LOGS_MIN,
-                           "max_action_logs", (json_int_t)SQ_LIMIT_LOGS_MAX * 1024 * 1024);
-        j = json_pack("{s:s, s:[s], s:o, s:o}", "description", "Squall",
-                      "api_paths", "/api/v1", "limits", limits, "runtimes", runtimes);
+        limits = json_pack(
+            "{s:I, s:I, s:I, s:i, s:i, s:i, s:I, s:I, s:i, s:I}", "actions_per_minute",
+            (json_int_t)ns.per_minute, "triggers_per_minute", (json_int_t)ns.fires_per_minute,
+            "concurrent_actions", (json_int_t)ns.concurrent, "sequence_length", SQ_SEQUENCE_MAX,
+            "min_action_duration", SQ_LIMIT_TIMEOUT_MIN, "max_action_duration",
+            SQ_LIMIT_TIMEOUT_MAX, "min_action_memory",
+            (json_int_t)SQ_LIMIT_MEMORY_MIN * 1024 * 1024, "max_action_memory",
+            (json_int_t)SQ_LIMIT_MEMORY_MAX * 1024 * 1024, "min_action_logs", SQ_LIMIT_LOGS_MIN,
+            "max_action_logs", (json_int_t)SQ_LIMIT_LOGS_MAX * 1024 * 1024);
+        j = json_pack("{s:s, s:[s], s:o, s:o}", "description", "Squall", "api_paths", "/api/v1",
+                      "limits", limits, "runtimes", runtimes);
     } else {
         return false;
     }
@@ -377,7 +376,9 @@ static bool precheck(gw_req *r, char *key, size_t keylen, bool *anon)
         return true;
     }
     if (r->auth[0] == '\0') {
-        gw_respond_error(r, 401, "The resource requires authentication, which was not supplied with the request");
+        gw_respond_error(
+            r, 401,
+            "The resource requires authentication, which was not supplied with the request");
         return false;
     }
     if (!basic_key(r, key, keylen)) {
@@ -523,10 +524,11 @@ static bool start_op(gw_req *r)
                         strcmp(r->kind, SQ_KIND_PACKAGE) == 0;
         readable |= (r->op == OP_ENTITY_GET || r->op == OP_INVOKE) &&
                     strcmp(r->kind, SQ_KIND_ACTION) == 0 && in_package;
-        readable |= r->op == OP_ENTITY_LIST && strcmp(r->kind, SQ_KIND_ACTION) == 0 &&
-                    r->pkg[0] != '\0';
+        readable |=
+            r->op == OP_ENTITY_LIST && strcmp(r->kind, SQ_KIND_ACTION) == 0 && r->pkg[0] != '\0';
         if (!readable) {
-            gw_respond_error(r, 403, "The supplied authentication is not authorized to access '%s'.", r->ns);
+            gw_respond_error(
+                r, 403, "The supplied authentication is not authorized to access '%s'.", r->ns);
             return true;
         }
         r->shared = true;
@@ -542,8 +544,12 @@ static bool start_op(gw_req *r)
         break;
     case OP_ENTITY_LIST: {
         char nspkg[sizeof r->ns + sizeof r->pkg + 1];
-        sq_reg_list m = { .ns = r->ns, .kind = (char *)r->kind, .limit = 30, .count = r->count,
-                          .public_ = arg_true(r, "public"), .shared = r->shared };
+        sq_reg_list m = { .ns = r->ns,
+                          .kind = (char *)r->kind,
+                          .limit = 30,
+                          .count = r->count,
+                          .public_ = arg_true(r, "public"),
+                          .shared = r->shared };
         if (r->pkg[0] != '\0') { /* "ns/pkg": the actions of one package */
             snprintf(nspkg, sizeof nspkg, "%s/%s", r->ns, r->pkg);
             m.ns = nspkg;
@@ -557,17 +563,24 @@ static bool start_op(gw_req *r)
     case OP_ENTITY_GET:
     case OP_ENTITY_DELETE: {
         const char *code = arg(r, "code");
-        sq_reg_ref m = { .ns = r->ns, .name = r->name, .kind = (char *)r->kind,
-                         .code = r->op == OP_ENTITY_DELETE || code == NULL || strcmp(code, "false") != 0,
-                         .force = arg_true(r, "force"), .shared = r->shared };
+        sq_reg_ref m = { .ns = r->ns,
+                         .name = r->name,
+                         .kind = (char *)r->kind,
+                         .code = r->op == OP_ENTITY_DELETE || code == NULL ||
+                                 strcmp(code, "false") != 0,
+                         .force = arg_true(r, "force"),
+                         .shared = r->shared };
         sq_reg_ref_encode(&m, &pk);
         subject = r->op == OP_ENTITY_GET ? SQ_SUBJ_REG_GET : SQ_SUBJ_REG_DELETE;
         break;
     }
     case OP_ENTITY_PUT:
     case OP_RULE_STATE: {
-        sq_reg_put m = { .ns = r->ns, .name = r->name, .kind = (char *)r->kind,
-                         .subject = r->ident.subject, .overwrite = arg_true(r, "overwrite") };
+        sq_reg_put m = { .ns = r->ns,
+                         .name = r->name,
+                         .kind = (char *)r->kind,
+                         .subject = r->ident.subject,
+                         .overwrite = arg_true(r, "overwrite") };
         if (!body_object(r, &z, &body, &obj))
             goto out;
         m.entity = obj;
@@ -578,8 +591,11 @@ static bool start_op(gw_req *r)
     case OP_INVOKE: {
         char key[256] = "";
         int64_t wait = G.cfg.blocking_wait_ms;
-        sq_invoke m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject,
-                        .caller_ns = r->ident.namespace_, .shared = r->shared };
+        sq_invoke m = { .ns = r->ns,
+                        .name = r->name,
+                        .subject = r->ident.subject,
+                        .caller_ns = r->ident.namespace_,
+                        .shared = r->shared };
         if (!body_object(r, &z, &body, &obj) || !arg_int(r, "timeout", &wait))
             goto out;
         if (wait <= 0 || wait > G.cfg.blocking_wait_ms)
@@ -601,7 +617,9 @@ static bool start_op(gw_req *r)
     }
     case OP_FIRE: {
         char key[256] = "";
-        sq_fire m = { .ns = r->ns, .name = r->name, .subject = r->ident.subject,
+        sq_fire m = { .ns = r->ns,
+                      .name = r->name,
+                      .subject = r->ident.subject,
                       .caller_ns = r->ident.namespace_ };
         if (!body_object(r, &z, &body, &obj))
             goto out;
@@ -617,8 +635,12 @@ static bool start_op(gw_req *r)
     }
     case OP_ACT_LIST: {
         const char *name = arg(r, "name");
-        sq_act_query m = { .ns = r->ns, .id = "", .name = name ? (char *)name : "", .limit = 30,
-                           .docs = arg_true(r, "docs"), .count = r->count };
+        sq_act_query m = { .ns = r->ns,
+                           .id = "",
+                           .name = name ? (char *)name : "",
+                           .limit = 30,
+                           .docs = arg_true(r, "docs"),
+                           .count = r->count };
         if (!arg_int(r, "skip", &m.skip) || !arg_int(r, "limit", &m.limit) ||
             !arg_int(r, "since", &m.since) || !arg_int(r, "upto", &m.upto))
             goto out;
@@ -634,9 +656,7 @@ static bool start_op(gw_req *r)
         subject = r->op == OP_ACT_LOGS ? SQ_SUBJ_ACT_LOGS : SQ_SUBJ_ACT_GET;
         break;
     }
-    default:
-        gw_respond_error(r, 404, "The requested resource does not exist.");
-        goto out;
+    default: gw_respond_error(r, 404, "The requested resource does not exist."); goto out;
     }
     done = send_leg(r, subject, &sb, GW_WAIT_OP, timeout);
 out:
@@ -724,7 +744,8 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         /* nobody serves that subject: the service is down or not deployed */
         gw_respond_error(r, 503, "The platform service for this request is not available.");
     } else if (natsMsg_GetDataLength(msg) == 0 ||
-        sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK) {
+               sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) !=
+                   SQ_OK) {
         gw_respond_error(r, 502, "A platform service gave a malformed answer.");
     } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
         if (r->op == OP_WEB && auth_leg && code < 500) {
@@ -761,9 +782,7 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
         return;
     } else {
         switch (r->op) {
-        case OP_INVOKE:
-            on_invoke_reply(r, &o);
-            break;
+        case OP_INVOKE: on_invoke_reply(r, &o); break;
         case OP_FIRE: {
             /* no active rule: 204, as OpenWhisk */
             const msgpack_object *rules = sq_mp_get(&o, "rules");
@@ -792,11 +811,8 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
             respond_json(r, 200, j);
             break;
         }
-        case OP_ACT_RESULT:
-            respond_obj(r, 200, sq_mp_get(&o, "response"));
-            break;
-        default:
-            respond_obj(r, 200, &o);
+        case OP_ACT_RESULT: respond_obj(r, 200, sq_mp_get(&o, "response")); break;
+        default: respond_obj(r, 200, &o);
         }
     }
     msgpack_zone_destroy(&z);

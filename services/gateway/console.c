@@ -61,7 +61,8 @@ void gw_console_serve(gw_req *r)
         return;
     }
     r->head_only = r->method == GW_HEAD;
-    if (!plain_name(name) || snprintf(file, sizeof file, "%s/%s", G.cfg.console_dir, name) >= (int)sizeof file ||
+    if (!plain_name(name) ||
+        snprintf(file, sizeof file, "%s/%s", G.cfg.console_dir, name) >= (int)sizeof file ||
         stat(file, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size > CONSOLE_MAX_FILE ||
         (f = fopen(file, "rb")) == NULL) {
         gw_respond_error(r, 404, "The requested resource does not exist.");

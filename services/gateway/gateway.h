@@ -13,53 +13,74 @@
 #include "proto/proto.h"
 #include "sq/bus.h"
 
-typedef enum { GW_GET, GW_POST, GW_PUT, GW_DELETE, GW_PATCH, GW_HEAD, GW_OPTIONS, GW_OTHER } gw_method;
+typedef enum {
+    GW_GET,
+    GW_POST,
+    GW_PUT,
+    GW_DELETE,
+    GW_PATCH,
+    GW_HEAD,
+    GW_OPTIONS,
+    GW_OTHER
+} gw_method;
 
 /* What the request waits for on the bus. */
 typedef enum {
-    GW_WAIT_NONE = 0,   /* owned by the lws thread */
-    GW_WAIT_AUTH,       /* sq.auth.verify in flight */
-    GW_WAIT_OP,         /* the operation in flight */
-    GW_WAIT_READY,      /* response built, queued for the lws thread */
-    GW_WAIT_BUSY,       /* taken by the NATS thread (or the sweeper) to act on a reply */
+    GW_WAIT_NONE = 0, /* owned by the lws thread */
+    GW_WAIT_AUTH,     /* sq.auth.verify in flight */
+    GW_WAIT_OP,       /* the operation in flight */
+    GW_WAIT_READY,    /* response built, queued for the lws thread */
+    GW_WAIT_BUSY,     /* taken by the NATS thread (or the sweeper) to act on a reply */
 } gw_wait;
 
 /* The operation a route resolved to: decides how its reply becomes HTTP. Entity ops work
  * on the kind in gw_req.kind (action, package, trigger, rule). */
 typedef enum {
-    OP_NONE, OP_NAMESPACES, OP_LIMITS, OP_ENTITY_LIST, OP_ENTITY_GET, OP_ENTITY_PUT,
-    OP_ENTITY_DELETE, OP_RULE_STATE, OP_INVOKE, OP_FIRE, OP_ACT_LIST, OP_ACT_GET, OP_ACT_LOGS,
-    OP_ACT_RESULT, OP_PREFLIGHT, OP_WEB,
+    OP_NONE,
+    OP_NAMESPACES,
+    OP_LIMITS,
+    OP_ENTITY_LIST,
+    OP_ENTITY_GET,
+    OP_ENTITY_PUT,
+    OP_ENTITY_DELETE,
+    OP_RULE_STATE,
+    OP_INVOKE,
+    OP_FIRE,
+    OP_ACT_LIST,
+    OP_ACT_GET,
+    OP_ACT_LOGS,
+    OP_ACT_RESULT,
+    OP_PREFLIGHT,
+    OP_WEB,
 } gw_op;
 
 /* Which of a request's legs a bus reply answers. */
-typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META, GW_LEG_ROUTES,
-               GW_LEG_APIMGMT } gw_leg;
+typedef enum { GW_LEG_AUTH = 0, GW_LEG_OP, GW_LEG_WEB_META, GW_LEG_ROUTES, GW_LEG_APIMGMT } gw_leg;
 
 struct gw_web;
 
 #define GW_MAX_ARGS 16
 
 typedef struct gw_req {
-    uint64_t id;                 /* names the reply subject <inbox>.<id> */
-    struct lws *wsi;             /* the connection; only the lws thread touches it */
-    bool closed;                 /* connection gone: whoever holds the request frees it */
-    gw_wait wait;                /* guarded by gw.lock */
-    gw_leg leg;                  /* the leg in flight */
-    int64_t deadline_us;         /* monotonic; 0 = none */
-    struct gw_req *next;         /* pending-table chain or ready queue */
+    uint64_t id;         /* names the reply subject <inbox>.<id> */
+    struct lws *wsi;     /* the connection; only the lws thread touches it */
+    bool closed;         /* connection gone: whoever holds the request frees it */
+    gw_wait wait;        /* guarded by gw.lock */
+    gw_leg leg;          /* the leg in flight */
+    int64_t deadline_us; /* monotonic; 0 = none */
+    struct gw_req *next; /* pending-table chain or ready queue */
 
     gw_method method;
     char path[1024];
-    char *args[GW_MAX_ARGS];     /* "name=value", url-decoded, malloc'd */
+    char *args[GW_MAX_ARGS]; /* "name=value", url-decoded, malloc'd */
     int nargs;
     char auth[512];
-    char ctype[256];             /* the request's Content-Type */
-    struct gw_web *web;          /* web action requests (web.c); NULL otherwise */
-    int apimgmt;                 /* routes.c: a /whisk.system/apimgmt call (GW_APIMGMT_*) */
-    bool route;                  /* routes.c: /api/{ns}/... not matched to a route yet */
-    bool via_route;              /* routes.c: the web action runs through an API route */
-    uint64_t route_gen;          /* routes.c: the route cache's generation when its read left */
+    char ctype[256];    /* the request's Content-Type */
+    struct gw_web *web; /* web action requests (web.c); NULL otherwise */
+    int apimgmt;        /* routes.c: a /whisk.system/apimgmt call (GW_APIMGMT_*) */
+    bool route;         /* routes.c: /api/{ns}/... not matched to a route yet */
+    bool via_route;     /* routes.c: the web action runs through an API route */
+    uint64_t route_gen; /* routes.c: the route cache's generation when its read left */
     char *body;
     size_t body_len, body_cap;
     bool close_after, dispatched;
@@ -67,39 +88,39 @@ typedef struct gw_req {
      * expect_body is set once at the headers; the body is read (rx flow on) only after the
      * key is verified, and body_complete says it all came. */
     bool expect_body, body_complete, routed, rx_paused, draining;
-    bool web_anon;               /* a web action request going on without a (valid) key */
+    bool web_anon;                   /* a web action request going on without a (valid) key */
     lws_sorted_usec_list_t body_sul; /* the body's deadline (lws thread) */
     bool body_sul_on;
 
     /* after auth */
     gw_op op;
-    const char *kind;            /* SQ_KIND_* for entity ops */
-    const char *collection;      /* "actions", "packages", ... (count replies are keyed by it) */
-    bool count;                  /* list ?count=true */
-    bool shared;                 /* ns is not the caller's: only published entities */
+    const char *kind;       /* SQ_KIND_* for entity ops */
+    const char *collection; /* "actions", "packages", ... (count replies are keyed by it) */
+    bool count;             /* list ?count=true */
+    bool shared;            /* ns is not the caller's: only published entities */
     char ns[256];
-    char pkg[256];               /* a package named apart from the entity (list, ns%2Fpkg) */
+    char pkg[256]; /* a package named apart from the entity (list, ns%2Fpkg) */
     char name[512];
-    char actid[33];              /* invoke: the activation id; activation ops: the id asked for */
+    char actid[33]; /* invoke: the activation id; activation ops: the id asked for */
     bool blocking, result_only;
-    sq_identity ident;           /* decoded from ident_raw into ident_zone; subject NULL until verified */
-    char ident_raw[2048];        /* the auth service's reply, as cached */
+    sq_identity ident;    /* decoded from ident_raw into ident_zone; subject NULL until verified */
+    char ident_raw[2048]; /* the auth service's reply, as cached */
     size_t ident_len;
     msgpack_zone ident_zone;
     bool ident_zone_used;
 
     /* the response */
     int status;
-    char *resp;                  /* malloc'd JSON */
+    char *resp; /* malloc'd JSON */
     size_t resp_len, resp_off;
     bool headers_sent;
-    bool head_only;              /* HEAD: headers without the body */
-    const char *resp_ctype;      /* static; NULL = application/json */
-    char *resp_ctype_own;        /* malloc'd content type, when it is not static */
-    char *resp_hdrs;             /* malloc'd extra headers: "name\0value\0" pairs */
+    bool head_only;         /* HEAD: headers without the body */
+    const char *resp_ctype; /* static; NULL = application/json */
+    char *resp_ctype_own;   /* malloc'd content type, when it is not static */
+    char *resp_hdrs;        /* malloc'd extra headers: "name\0value\0" pairs */
     size_t resp_hdrs_len;
-    bool cors;                   /* add the default CORS headers */
-    bool answered;               /* a response is set (a 204 has no body) */
+    bool cors;     /* add the default CORS headers */
+    bool answered; /* a response is set (a 204 has no body) */
 } gw_req;
 
 typedef struct gw_config {
@@ -112,38 +133,38 @@ typedef struct gw_config {
     int blocking_wait_ms;
     int op_timeout_ms;
     int web_cache_ms;
-    char *web_headers;           /* extra request headers web actions see in __ow_headers */
-    int header_timeout_s;        /* the request line and headers must come within */
-    int body_timeout_ms;         /* a body must come within this ... */
-    int body_min_rate_kb;        /* ... plus its length at this many KB/s */
-    int accept_pause_ms;         /* accepts paused this long when file descriptors run out */
-    int ready_ms;                /* /readyz: services asked for their health this often */
-    int ws_queue_kb;             /* a websocket's outgoing queue bound */
-    int ws_invoke_wait_ms;       /* a blocking invoke over a websocket waits this long */
-    int ws_auth_ms;              /* a websocket must authenticate within this */
-    int ws_stuck_ms;             /* a websocket whose queue stays full this long is closed */
-    char *console_dir;           /* the console's static files */
+    char *web_headers;     /* extra request headers web actions see in __ow_headers */
+    int header_timeout_s;  /* the request line and headers must come within */
+    int body_timeout_ms;   /* a body must come within this ... */
+    int body_min_rate_kb;  /* ... plus its length at this many KB/s */
+    int accept_pause_ms;   /* accepts paused this long when file descriptors run out */
+    int ready_ms;          /* /readyz: services asked for their health this often */
+    int ws_queue_kb;       /* a websocket's outgoing queue bound */
+    int ws_invoke_wait_ms; /* a blocking invoke over a websocket waits this long */
+    int ws_auth_ms;        /* a websocket must authenticate within this */
+    int ws_stuck_ms;       /* a websocket whose queue stays full this long is closed */
+    char *console_dir;     /* the console's static files */
 } gw_config;
 
 typedef struct gw {
     gw_config cfg;
     sq_bus_t *bus;
     struct lws_context *ctx;
-    char inbox[128];             /* reply subject prefix, "<inbox prefix>.gw.<random>" */
+    char inbox[128]; /* reply subject prefix, "<inbox prefix>.gw.<random>" */
     natsSubscription *replies;
     /* the answers of invocations (from schedulers and invokers, which may publish there and
      * nowhere else of ours): "<inbox prefix>.run.<random>" */
     char run_inbox[128];
     natsSubscription *run_replies;
-    pthread_mutex_t lock;        /* pending table, ready queue, closed/wait flags */
+    pthread_mutex_t lock; /* pending table, ready queue, closed/wait flags */
     gw_req *pending[1024];
     gw_req *ready_head, *ready_tail;
     uint64_t next_id;
     lws_sorted_usec_list_t sweep;
-    int listen_fd;               /* our own listening socket (EMFILE is handled here) */
+    int listen_fd; /* our own listening socket (EMFILE is handled here) */
     struct lws *listen_wsi;
     lws_sorted_usec_list_t accept_sul;
-    int reserve_fd;              /* a spare descriptor, given up to refuse a connection */
+    int reserve_fd; /* a spare descriptor, given up to refuse a connection */
     volatile bool stopping;
 } gw;
 
@@ -153,7 +174,7 @@ extern gw G;
 int gw_http_start(void);
 void gw_http_run(void);
 void gw_http_stop(void);
-void gw_http_destroy(void);              /* after the service thread ended */
+void gw_http_destroy(void); /* after the service thread ended */
 
 /* api.c: routing and operations */
 /* Runs on the lws thread once the request is complete: checks auth (cache or NATS) and
@@ -178,10 +199,10 @@ bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int 
 bool gw_basic_key(const gw_req *r, char *key, size_t keylen);
 
 /* web.c: web actions (/api/v1/web/...) */
-bool gw_web_path(const char *path);               /* the path is a web action's */
-void gw_web_capture(struct lws *wsi, gw_req *r);  /* lws thread, at LWS_CALLBACK_HTTP */
-bool gw_web_route(gw_req *r);                      /* false: answered (404) */
-bool gw_web_start(gw_req *r);                      /* after the optional auth: as start_op */
+bool gw_web_path(const char *path);                       /* the path is a web action's */
+void gw_web_capture(struct lws *wsi, gw_req *r);          /* lws thread, at LWS_CALLBACK_HTTP */
+bool gw_web_route(gw_req *r);                             /* false: answered (404) */
+bool gw_web_start(gw_req *r);                             /* after the optional auth: as start_op */
 void gw_web_on_reply(gw_req *r, const msgpack_object *o); /* NATS thread: meta or invoke reply */
 bool gw_web_meta_reply(gw_req *r, const msgpack_object *o); /* true: r went to the bus again */
 void gw_web_on_error(gw_req *r, int code, const char *msg, size_t len);
@@ -202,12 +223,12 @@ static inline bool gw_invocation_leg(const gw_req *r)
  * served at /api/{namespace}{basepath}{relpath} as the web action it names. */
 struct json_t;
 enum { GW_APIMGMT_NONE, GW_APIMGMT_CREATE, GW_APIMGMT_GET, GW_APIMGMT_DELETE };
-bool gw_routes_path(const char *path);             /* /api/{ns}/..., not /api/v1 */
-bool gw_routes_route(gw_req *r);                   /* lws thread; false: answered (404) */
-void gw_apimgmt_match(gw_req *r);                  /* sets r->apimgmt for its paths */
-bool gw_routes_start(gw_req *r);                   /* as gw_web_start, for r->route */
+bool gw_routes_path(const char *path);                    /* /api/{ns}/..., not /api/v1 */
+bool gw_routes_route(gw_req *r);                          /* lws thread; false: answered (404) */
+void gw_apimgmt_match(gw_req *r);                         /* sets r->apimgmt for its paths */
+bool gw_routes_start(gw_req *r);                          /* as gw_web_start, for r->route */
 bool gw_routes_reply(gw_req *r, const msgpack_object *o); /* NATS thread; true: in flight */
-bool gw_apimgmt_start(gw_req *r);                  /* as gw_web_start, for r->apimgmt */
+bool gw_apimgmt_start(gw_req *r);                         /* as gw_web_start, for r->apimgmt */
 void gw_apimgmt_on_reply(gw_req *r, const msgpack_object *o);
 void gw_routes_cache_clear(void);
 /* web.c, for routes.c: the web action a route resolved to (ext "http", "json", ...; path is
@@ -222,9 +243,9 @@ gw_req *gw_pending_take(uint64_t id);
 /* As gw_pending_take(), only if the request waits on an invocation (invoke true) or on any
  * other leg (false): an answer on the invocation inbox never completes a key's check. */
 gw_req *gw_pending_take_leg(uint64_t id, bool invoke);
-void gw_ready_push(gw_req *r);              /* any thread: hand r back to the lws thread */
+void gw_ready_push(gw_req *r); /* any thread: hand r back to the lws thread */
 gw_req *gw_ready_pop_all(void);
-void gw_pending_sweep(int64_t now_us);      /* lws thread: time out overdue requests */
+void gw_pending_sweep(int64_t now_us); /* lws thread: time out overdue requests */
 void gw_req_free(gw_req *r);
 /* Sets r's response: status and a JSON body (takes ownership of json, malloc'd). */
 void gw_respond(gw_req *r, int status, char *json, size_t len);
@@ -235,7 +256,8 @@ bool gw_health_route(gw_req *r);
 void gw_ready_start(void);
 void gw_ready_stop(void);
 /* An OpenWhisk error body {"error": msg, "code": id}. */
-void gw_respond_error(gw_req *r, int status, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* auth cache (pending.c): a verified key -> the auth service's reply (msgpack), for
  * cfg.auth_cache_ms, dropped as a whole on sq.evt.auth */
@@ -248,17 +270,18 @@ size_t gw_body_limit(const gw_req *r);
 /* ws.c: the WebSocket API (GET /api/v1/ws, subprotocol squall.v1) */
 #define GW_WS_PATH "/api/v1/ws"
 #define GW_WS_PROTOCOL "squall.v1"
-#define GW_WS_PSS_SIZE 320           /* >= sizeof(struct ws_pss) in ws.c */
-int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len);
+#define GW_WS_PSS_SIZE 320 /* >= sizeof(struct ws_pss) in ws.c */
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len);
 bool gw_ws_reason(enum lws_callback_reasons reason);
 int gw_ws_confirm_upgrade(struct lws *wsi, const char *upgrade);
-int gw_ws_start(void);                 /* after gw_http_start() */
-void gw_ws_stop(void);                 /* after the service thread ended */
+int gw_ws_start(void);                  /* after gw_http_start() */
+void gw_ws_stop(void);                  /* after the service thread ended */
 void gw_ws_on_auth_event(natsMsg *msg); /* NATS thread: re-verify the keys of open sockets */
 size_t gw_ws_count(void);
 
 /* console.c: the console's static files at /console */
 bool gw_console_path(const char *path);
-void gw_console_serve(gw_req *r);      /* answers r (200 with the file, or 404) */
+void gw_console_serve(gw_req *r); /* answers r (200 with the file, or 404) */
 
 #endif

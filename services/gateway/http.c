@@ -84,7 +84,8 @@ static void lws_log_emit(int level, const char *line)
  * exports it) and answers {"error", "code"} in JSON instead, then lws closes. */
 int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_body)
 {
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
+                                       *end = buf + sizeof buf - 1;
     char body[256];
     const char *msg;
     uint64_t id;
@@ -93,16 +94,24 @@ int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_
     (void)html_body;
     switch (code) {
     case HTTP_STATUS_FORBIDDEN:
-    case HTTP_STATUS_BAD_REQUEST: msg = "The request is malformed."; code = 400; break;
+    case HTTP_STATUS_BAD_REQUEST:
+        msg = "The request is malformed.";
+        code = 400;
+        break;
     case HTTP_STATUS_NOT_FOUND: msg = "The requested resource does not exist."; break;
     case HTTP_STATUS_METHOD_NOT_ALLOWED: msg = "Method not allowed."; break;
-    case HTTP_STATUS_REQ_ENTITY_TOO_LARGE: msg = "The request content was malformed or too large."; break;
-    default: msg = code >= 500 ? "The server could not answer the request." : "The request was refused."; break;
+    case HTTP_STATUS_REQ_ENTITY_TOO_LARGE:
+        msg = "The request content was malformed or too large.";
+        break;
+    default:
+        msg = code >= 500 ? "The server could not answer the request." : "The request was refused.";
+        break;
     }
     pthread_mutex_lock(&G.lock);
     id = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
-    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg, (unsigned long long)id);
+    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg,
+                 (unsigned long long)id);
     if (lws_add_http_common_headers(wsi, code, "application/json", (lws_filepos_t)n, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                     (const unsigned char *)"close", 5, &p, end) ||
@@ -125,9 +134,12 @@ static void send_error_raw(int fd, const char *status, const char *msg)
     pthread_mutex_lock(&G.lock);
     id = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
-    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg, (unsigned long long)id);
-    m = snprintf(buf, sizeof buf, "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                 "connection: close\r\n\r\n%s", status, n, body);
+    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg,
+                 (unsigned long long)id);
+    m = snprintf(buf, sizeof buf,
+                 "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
+                 "connection: close\r\n\r\n%s",
+                 status, n, body);
     w = send(fd, buf, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
 }
@@ -153,7 +165,7 @@ static gw_method method_of(struct lws *wsi)
 static bool path_whole(struct lws *wsi, const char *path)
 {
     static const enum lws_token_indexes uris[] = {
-        WSI_TOKEN_GET_URI, WSI_TOKEN_POST_URI, WSI_TOKEN_PUT_URI, WSI_TOKEN_DELETE_URI,
+        WSI_TOKEN_GET_URI,   WSI_TOKEN_POST_URI,    WSI_TOKEN_PUT_URI,  WSI_TOKEN_DELETE_URI,
         WSI_TOKEN_PATCH_URI, WSI_TOKEN_OPTIONS_URI, WSI_TOKEN_HEAD_URI,
     };
     size_t len = strlen(path);
@@ -224,7 +236,9 @@ static int write_headers(struct lws *wsi, gw_req *r)
 {
     size_t cap = LWS_PRE + 2048 + r->resp_hdrs_len * 2;
     unsigned char *buf = malloc(cap), *start, *p, *end;
-    const char *ctype = r->resp_ctype_own ? r->resp_ctype_own : r->resp_ctype ? r->resp_ctype : "application/json";
+    const char *ctype = r->resp_ctype_own ? r->resp_ctype_own
+                        : r->resp_ctype   ? r->resp_ctype
+                                          : "application/json";
     int rc = -1;
 
     if (buf == NULL)
@@ -280,7 +294,8 @@ static int write_response(struct lws *wsi, gw_req *r)
         memcpy(tmp + LWS_PRE, r->resp + r->resp_off, chunk);
         r->resp_off += chunk;
         if (lws_write(wsi, tmp + LWS_PRE, chunk,
-                      r->resp_off == r->resp_len ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) != (int)chunk) {
+                      r->resp_off == r->resp_len ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) !=
+            (int)chunk) {
             free(tmp);
             return -1;
         }
@@ -449,12 +464,8 @@ static void on_headers(struct lws *wsi, gw_req *r)
                   (int64_t)n * 1000000 / ((int64_t)G.cfg.body_min_rate_kb * 1024);
     body_deadline_arm(r, deadline_us);
     switch (gw_authenticate(r)) {
-    case GW_AUTH_ANSWERED:
-        refuse(wsi, r, 0, NULL);
-        break;
-    case GW_AUTH_OK: /* a cached key: read the body */
-        body_welcome(wsi, r);
-        break;
+    case GW_AUTH_ANSWERED: refuse(wsi, r, 0, NULL); break;
+    case GW_AUTH_OK: /* a cached key: read the body */ body_welcome(wsi, r); break;
     case GW_AUTH_PENDING:
         /* r is on the bus and comes back through the ready queue, on this thread, so the
          * lws-side fields are still ours to set; lws may still hand over what it read with
@@ -465,7 +476,8 @@ static void on_headers(struct lws *wsi, gw_req *r)
     }
 }
 
-static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                         size_t len)
 {
     struct pss *pss = user;
 
@@ -494,7 +506,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_RAW_ADOPT:
         /* lws turns a CONNECT request into a raw socket of this protocol, with no timeout
          * at all: answer 400 and close instead */
-        send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request", "The CONNECT method is not supported.");
+        send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request",
+                       "The CONNECT method is not supported.");
         return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* no WebSocket and no h2c here: a JSON 400, then lws closes */
@@ -599,16 +612,15 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         }
         return 0;
     }
-    default:
-        return lws_callback_http_dummy(wsi, reason, user, in, len);
+    default: return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
 }
 
 /* ---- accepting connections -------------------------------------------------------------- */
 
 static struct {
-    int64_t window;          /* start of the current log window */
-    unsigned failed;         /* accepts that failed since the last log line */
+    int64_t window;  /* start of the current log window */
+    unsigned failed; /* accepts that failed since the last log line */
 } starve;
 
 static void accept_resume(lws_sorted_usec_list_t *sul)
@@ -630,7 +642,8 @@ static void accept_starved(int err)
     starve.failed++;
     if (now - starve.window >= LOG_WINDOW_US) {
         sq_warn("could not accept a connection: %s (%u failed accepts since the last report); "
-                "accepting paused for %d ms at a time", strerror(err), starve.failed, G.cfg.accept_pause_ms);
+                "accepting paused for %d ms at a time",
+                strerror(err), starve.failed, G.cfg.accept_pause_ms);
         starve.window = now;
         starve.failed = 0;
     }
@@ -639,19 +652,22 @@ static void accept_starved(int err)
         G.reserve_fd = -1;
         fd = accept4(G.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            send_error_raw(fd, "503 Service Unavailable", "The server is too busy to accept the connection.");
+            send_error_raw(fd, "503 Service Unavailable",
+                           "The server is too busy to accept the connection.");
             shutdown(fd, SHUT_WR);
             close(fd);
         }
         G.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     }
     lws_rx_flow_control(G.listen_wsi, 0);
-    lws_sul_schedule(G.ctx, 0, &G.accept_sul, accept_resume, (lws_usec_t)G.cfg.accept_pause_ms * 1000);
+    lws_sul_schedule(G.ctx, 0, &G.accept_sul, accept_resume,
+                     (lws_usec_t)G.cfg.accept_pause_ms * 1000);
 }
 
 /* The listening socket is readable: accept what waits (a bounded batch, so one busy
  * listener cannot starve the connections already open) and hand it to lws as HTTP. */
-static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                           size_t len)
 {
     (void)user;
     (void)in;
@@ -704,7 +720,8 @@ static int listen_open(void)
 }
 
 static const struct lws_protocols protocols[] = {
-    { "http", callback_http, sizeof(struct pss) > GW_WS_PSS_SIZE ? sizeof(struct pss) : GW_WS_PSS_SIZE, 0, 0, NULL, 0 },
+    { "http", callback_http,
+      sizeof(struct pss) > GW_WS_PSS_SIZE ? sizeof(struct pss) : GW_WS_PSS_SIZE, 0, 0, NULL, 0 },
     { "gw-listen", callback_listen, 0, 0, 0, NULL, 0 },
     { GW_WS_PROTOCOL, gw_ws_callback, GW_WS_PSS_SIZE, 16384, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },

@@ -150,11 +150,13 @@ void gw_add_header(gw_req *r, const char *name, const char *value)
 void gw_add_cors(gw_req *r, const char *request_headers)
 {
     r->cors = true;
-    gw_add_header(r, "Access-Control-Allow-Methods", "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
-    gw_add_header(r, "Access-Control-Allow-Headers",
-                  request_headers && *request_headers
-                      ? request_headers
-                      : "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
+    gw_add_header(r, "Access-Control-Allow-Methods",
+                  "OPTIONS, GET, DELETE, POST, PUT, HEAD, PATCH");
+    gw_add_header(
+        r, "Access-Control-Allow-Headers",
+        request_headers && *request_headers
+            ? request_headers
+            : "Authorization, Origin, X-Requested-With, Content-Type, Accept, User-Agent");
 }
 
 void gw_respond(gw_req *r, int status, char *json, size_t len)
@@ -219,7 +221,8 @@ bool gw_auth_cache_get(const char *key, char *raw, size_t cap, size_t *len)
         return false;
     memcpy(padded, key, strlen(key));
     pthread_mutex_lock(&G.lock);
-    if (e->expires_us > sq_mono_us() && e->len <= cap && sodium_memcmp(e->key, padded, sizeof e->key) == 0) {
+    if (e->expires_us > sq_mono_us() && e->len <= cap &&
+        sodium_memcmp(e->key, padded, sizeof e->key) == 0) {
         memcpy(raw, e->raw, e->len);
         *len = e->len;
         hit = true;

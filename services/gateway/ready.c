@@ -19,12 +19,13 @@
 #include "sq/mp.h"
 #include "sq/util.h"
 
-static const char *const SVCS[] = { "auth", "registry", "scheduler", "invoker", "activations", "triggers" };
+static const char *const SVCS[] = { "auth",    "registry",    "scheduler",
+                                    "invoker", "activations", "triggers" };
 #define NSVCS (sizeof SVCS / sizeof SVCS[0])
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static json_t *snapshot;        /* {services: {svc: [answer...]}, failed: [...], ok} */
-static int64_t snapshot_at;     /* ms */
+static json_t *snapshot;    /* {services: {svc: [answer...]}, failed: [...], ok} */
+static int64_t snapshot_at; /* ms */
 static pthread_t th;
 static bool started;
 
@@ -67,9 +68,11 @@ static bool one_round(natsConnection *nc, natsSubscription *sub, const char *inb
             msgpack_object o;
             const msgpack_object *ok;
             if (strncmp(s, inbox, strlen(inbox)) == 0 &&
-                sscanf(s + strlen(inbox), ".%llu.%zu", &r, &idx) == 2 && r == round && idx < NSVCS) {
+                sscanf(s + strlen(inbox), ".%llu.%zu", &r, &idx) == 2 && r == round &&
+                idx < NSVCS) {
                 msgpack_zone_init(&z, 1024);
-                if (sq_mp_unpack(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &o) == SQ_OK &&
+                if (sq_mp_unpack(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &o) ==
+                        SQ_OK &&
                     o.type == MSGPACK_OBJECT_MAP) {
                     json_array_append_new(json_object_get(services, SVCS[idx]), sq_mp_to_json(&o));
                     ok = sq_mp_get(&o, "ok");
@@ -105,7 +108,8 @@ static void *ready_thread(void *arg)
         return NULL;
     /* below this user's inbox prefix, the only place it may listen (NATS permissions) */
     snprintf(inbox, sizeof inbox, "%s.ready.%s", sq_bus_inbox_prefix(G.bus),
-             strrchr((const char *)nuid, '.') ? strrchr((const char *)nuid, '.') + 1 : (const char *)nuid);
+             strrchr((const char *)nuid, '.') ? strrchr((const char *)nuid, '.') + 1
+                                              : (const char *)nuid);
     natsInbox_Destroy(nuid);
     snprintf(wild, sizeof wild, "%s.>", inbox);
     if (natsConnection_SubscribeSync(&sub, nc, wild) != NATS_OK) {
@@ -157,7 +161,9 @@ bool gw_health_route(gw_req *r)
     if (r->method == GW_HEAD)
         r->head_only = true;
     if (strcmp(r->path, "/healthz") == 0) {
-        respond(r, 200, json_pack("{s:b, s:s, s:s}", "ok", 1, "service", "gateway", "instance", sq_instance_id()));
+        respond(r, 200,
+                json_pack("{s:b, s:s, s:s}", "ok", 1, "service", "gateway", "instance",
+                          sq_instance_id()));
         return true;
     }
     if (strcmp(r->path, "/readyz") == 0) {
@@ -169,7 +175,9 @@ bool gw_health_route(gw_req *r)
         pthread_mutex_unlock(&lock);
         if (j == NULL || !fresh) {
             json_decref(j);
-            respond(r, 503, json_pack("{s:b, s:s}", "ok", 0, "error", "no recent health round (starting, or NATS is unreachable)"));
+            respond(r, 503,
+                    json_pack("{s:b, s:s}", "ok", 0, "error",
+                              "no recent health round (starting, or NATS is unreachable)"));
             return true;
         }
         respond(r, json_is_true(json_object_get(j, "ok")) ? 200 : 503, j);

@@ -39,9 +39,9 @@ static const char NOT_FOUND[] = "The requested resource does not exist.";
 
 typedef struct rt_entry {
     char method[8];
-    char *segs[MAX_SEGS];        /* basepath then relpath segments; "{x}" is a parameter */
+    char *segs[MAX_SEGS]; /* basepath then relpath segments; "{x}" is a parameter */
     int nsegs, nparams;
-    char *action_ns, *action;    /* "name" or "pkg/name" */
+    char *action_ns, *action; /* "name" or "pkg/name" */
     char type[8];
 } rt_entry;
 
@@ -57,7 +57,7 @@ static struct {
     pthread_mutex_t lock;
     rt_table *head;
     int count;
-    uint64_t gen;                /* bumped by every clear: a table read before is not kept */
+    uint64_t gen; /* bumped by every clear: a table read before is not kept */
 } T = { PTHREAD_MUTEX_INITIALIZER, NULL, 0, 0 };
 
 static void table_free(rt_table *t)
@@ -136,8 +136,7 @@ static rt_table *table_of(const char *ns, const msgpack_object *o)
         goto fail;
     snprintf(t->ns, sizeof t->ns, "%s", ns);
     t->expires_us = sq_mono_us() + (int64_t)G.cfg.web_cache_ms * 1000;
-    if (items->via.array.size > 0 &&
-        (t->v = calloc(items->via.array.size, sizeof *t->v)) == NULL)
+    if (items->via.array.size > 0 && (t->v = calloc(items->via.array.size, sizeof *t->v)) == NULL)
         goto fail;
     for (uint32_t i = 0; i < items->via.array.size; i++) {
         const msgpack_object *it = &items->via.array.ptr[i];
@@ -464,8 +463,8 @@ static bool valid_type(const char *t)
 /* Splits an action reference of an apidoc ("name", "pkg/name", "/ns/name", "/ns/pkg/name")
  * with a default namespace into a route's action_ns, action_pkg and action_name (strings
  * set into route); false with err when it is not one. */
-static bool split_action(const char *ns_in, const char *name_in, const char *def_ns,
-                         json_t *route, char *err, size_t errlen)
+static bool split_action(const char *ns_in, const char *name_in, const char *def_ns, json_t *route,
+                         char *err, size_t errlen)
 {
     char buf[768], *parts[4], *save = NULL;
     int n = 0;
@@ -529,7 +528,8 @@ static bool swagger_routes(const json_t *sw, const char *def_ns, json_t *routes,
     json_t *ops;
 
     if (bp == NULL || !json_is_object(paths) || !json_is_object(info)) {
-        snprintf(err, errlen, "Swagger file is invalid (missing basePath, info, paths, or swagger fields)");
+        snprintf(err, errlen,
+                 "Swagger file is invalid (missing basePath, info, paths, or swagger fields)");
         return false;
     }
     if (bp[0] != '/') {
@@ -538,14 +538,16 @@ static bool swagger_routes(const json_t *sw, const char *def_ns, json_t *routes,
     }
     norm_basepath(bp, base, basecap);
     *api_name = jstr(info, "title");
-    json_object_foreach((json_t *)paths, rel, ops) {
+    json_object_foreach((json_t *)paths, rel, ops)
+    {
         const char *method;
         json_t *op;
         if (!json_is_object(ops)) {
             snprintf(err, errlen, "The path '%.100s' of the swagger is not an object.", rel);
             return false;
         }
-        json_object_foreach(ops, method, op) {
+        json_object_foreach(ops, method, op)
+        {
             const json_t *xo = json_object_get(op, "x-openwhisk");
             const char *url, *dot, *action, *pkg;
             char m[16], type[8] = "json", full[600];
@@ -553,8 +555,10 @@ static bool swagger_routes(const json_t *sw, const char *def_ns, json_t *routes,
             if (strcmp(method, "parameters") == 0)
                 continue;
             if (!json_is_object(xo) || (action = jstr(xo, "action")) == NULL || !*action) {
-                snprintf(err, errlen, "The operation '%.16s %.100s' names no action "
-                         "(x-openwhisk.action): Squall serves only actions.", method, rel);
+                snprintf(err, errlen,
+                         "The operation '%.16s %.100s' names no action "
+                         "(x-openwhisk.action): Squall serves only actions.",
+                         method, rel);
                 return false;
             }
             url = jstr(xo, "url");
@@ -616,13 +620,16 @@ static bool create(gw_req *r)
     snprintf(type, sizeof type, "%s", rt && *rt ? rt : "json");
     lower(type);
     if (!valid_type(type)) {
-        gw_respond_error(r, 400, "'%.16s' is not a valid response type. Valid values are: http, "
-                         "json, html, svg, text.", type);
+        gw_respond_error(r, 400,
+                         "'%.16s' is not a valid response type. Valid values are: http, "
+                         "json, html, svg, text.",
+                         type);
         goto out;
     }
     if (r->body_len == 0 || (body = json_loadb(r->body, r->body_len, 0, &je)) == NULL ||
         !json_is_object(body)) {
-        gw_respond_error(r, 400, "The request content was malformed: expected a JSON object "
+        gw_respond_error(r, 400,
+                         "The request content was malformed: expected a JSON object "
                          "{\"apidoc\": ...}.");
         goto out;
     }
@@ -646,13 +653,15 @@ static bool create(gw_req *r)
             dn++;
         snprintf(ns, sizeof ns, "%s", strcmp(dn, "_") == 0 ? r->ident.namespace_ : dn);
         if (!owns(r, ns)) {
-            gw_respond_error(r, 403, "The supplied authentication is not authorized to access '%s'.", ns);
+            gw_respond_error(r, 403,
+                             "The supplied authentication is not authorized to access '%s'.", ns);
             goto out;
         }
     }
     if (json_object_get(doc, "swagger") && !json_is_null(json_object_get(doc, "swagger"))) {
         if (jstr(doc, "gatewayBasePath")) {
-            gw_respond_error(r, 400, "swagger and gatewayBasePath are mutually exclusive and cannot "
+            gw_respond_error(r, 400,
+                             "swagger and gatewayBasePath are mutually exclusive and cannot "
                              "be specified together.");
             goto out;
         }
@@ -702,7 +711,8 @@ static bool create(gw_req *r)
         json_object_set_new(route, "relpath", json_string(rel));
         json_object_set_new(route, "method", json_string(m));
         json_object_set_new(route, "response_type", json_string(type));
-        if (!split_action(jstr(action, "namespace"), jstr(action, "name"), ns, route, err, sizeof err)) {
+        if (!split_action(jstr(action, "namespace"), jstr(action, "name"), ns, route, err,
+                          sizeof err)) {
             json_decref(route);
             gw_respond_error(r, 400, "%s", err);
             goto out;
@@ -714,12 +724,15 @@ static bool create(gw_req *r)
     {
         size_t i;
         json_t *x;
-        json_array_foreach(routes, i, x) {
+        json_array_foreach(routes, i, x)
+        {
             const char *ans = jstr(x, "action_ns");
             if (ans && strcmp(ans, ns) != 0) {
-                gw_respond_error(r, 403, "The action '/%s/%s%s%s' is not in namespace '%s': a route "
-                                 "runs an action of its own namespace.", ans, jstr(x, "action_pkg"),
-                                 *jstr(x, "action_pkg") ? "/" : "", jstr(x, "action_name"), ns);
+                gw_respond_error(r, 403,
+                                 "The action '/%s/%s%s%s' is not in namespace '%s': a route "
+                                 "runs an action of its own namespace.",
+                                 ans, jstr(x, "action_pkg"), *jstr(x, "action_pkg") ? "/" : "",
+                                 jstr(x, "action_name"), ns);
                 goto out;
             }
         }
@@ -749,7 +762,9 @@ bool gw_apimgmt_start(gw_req *r)
 
     r->cors = true;
     if (r->ident.subject == NULL) {
-        gw_respond_error(r, 401, "The resource requires authentication, which was not supplied with the request");
+        gw_respond_error(
+            r, 401,
+            "The resource requires authentication, which was not supplied with the request");
         return true;
     }
     if ((r->apimgmt == GW_APIMGMT_CREATE && r->method != GW_POST && r->method != GW_PUT) ||
@@ -775,14 +790,14 @@ bool gw_apimgmt_start(gw_req *r)
         gw_respond_error(r, 400, "An API base path or API name is required.");
         return true;
     }
-    req = json_pack("{s:s, s:s, s:s, s:s}", "ns", r->ident.namespace_, "basepath", base,
-                    "relpath", rel ? rel : "", "method", m);
+    req = json_pack("{s:s, s:s, s:s, s:s}", "ns", r->ident.namespace_, "basepath", base, "relpath",
+                    rel ? rel : "", "method", m);
     if (req == NULL) {
         gw_respond_error(r, 400, "The request arguments are not UTF-8 text.");
         return true;
     }
-    done = send_json(r, r->apimgmt == GW_APIMGMT_GET ? SQ_SUBJ_REG_ROUTE_GET
-                                                     : SQ_SUBJ_REG_ROUTE_DELETE, req);
+    done = send_json(
+        r, r->apimgmt == GW_APIMGMT_GET ? SQ_SUBJ_REG_ROUTE_GET : SQ_SUBJ_REG_ROUTE_DELETE, req);
     json_decref(req);
     return done;
 }
@@ -869,15 +884,15 @@ static json_t *ret_api(const gw_req *r, const msgpack_object *items, uint32_t fr
         ms(it, "response_type", type, sizeof type);
         operation_id(method, rel, opid, sizeof opid);
         enc_segment(ans, ansenc, sizeof ansenc);
-        snprintf(burl, sizeof burl, "%s/api/v1/web/%s/%s/%s.%s", base, ansenc, pkg[0] ? pkg : "default",
-                 act, type);
+        snprintf(burl, sizeof burl, "%s/api/v1/web/%s/%s/%s.%s", base, ansenc,
+                 pkg[0] ? pkg : "default", act, type);
         for (const char *p = strchr(rel, '{'); p; p = strchr(p + 1, '{')) {
             const char *e = strchr(p, '}');
             if (e == NULL)
                 break;
             json_array_append_new(params, json_pack("{s:s%, s:s, s:b, s:s}", "name", p + 1,
-                                                    (size_t)(e - p - 1), "in", "path",
-                                                    "required", 1, "type", "string"));
+                                                    (size_t)(e - p - 1), "in", "path", "required",
+                                                    1, "type", "string"));
         }
         op = json_pack("{s:s, s:o, s:{s:s, s:s, s:s, s:s}, s:{s:{s:s}}}", "operationId", opid,
                        "parameters", params, "x-openwhisk", "namespace", ans, "package", pkg,

@@ -26,16 +26,18 @@
 #define WEB_PREFIX "/api/v1/web/"
 
 static const char NOT_FOUND[] = "The requested resource does not exist.";
-static const char NOT_ALLOWED[] = "Request defines parameters that are not allowed (e.g., reserved properties).";
+static const char NOT_ALLOWED[] =
+    "Request defines parameters that are not allowed (e.g., reserved properties).";
 static const char NO_PROPERTY[] = "Response does not include requested property.";
 static const char CT_ERROR[] = "Response type in header did not match generated content type.";
 static const char CT_UNKNOWN[] = "Response did not specify a known content-type.";
 static const char PROCESSING[] = "There was an error processing your request.";
 static const char NOT_READY[] = "Response not yet ready.";
-static const char UNAUTHORIZED[] = "The resource requires authentication, which was not supplied with the request";
+static const char UNAUTHORIZED[] =
+    "The resource requires authentication, which was not supplied with the request";
 
 static const char *const RESERVED[] = { "__ow_method", "__ow_headers", "__ow_path",
-                                        "__ow_user", "__ow_query", "__ow_body" };
+                                        "__ow_user",   "__ow_query",   "__ow_body" };
 
 typedef enum { EXT_HTTP, EXT_JSON, EXT_HTML, EXT_SVG, EXT_TEXT } web_ext;
 static const char *const EXT_NAMES[] = { ".http", ".json", ".html", ".svg", ".text" };
@@ -44,26 +46,26 @@ typedef enum { AUTH_NONE, AUTH_USER, AUTH_FALSE, AUTH_SECRET, AUTH_INVALID } web
 
 /* What the registry says of an action, as far as the web route cares. */
 typedef struct web_meta {
-    char key[768];               /* "ns/name" */
+    char key[768]; /* "ns/name" */
     int64_t expires_us;
     bool exported, raw, custom_options;
     web_auth auth;
-    char *secret;                /* require-whisk-auth as a string (AUTH_SECRET) */
-    char **final_names;          /* parameters a request may not override (final: true) */
+    char *secret;       /* require-whisk-auth as a string (AUTH_SECRET) */
+    char **final_names; /* parameters a request may not override (final: true) */
     size_t nfinal;
     struct web_meta *next;
 } web_meta;
 
 typedef struct gw_web {
     web_ext ext;
-    char path[1024];             /* __ow_path */
-    char method[8];              /* lower case */
-    json_t *headers;             /* __ow_headers */
-    char *query;                 /* __ow_query: the query string, re-encoded */
-    char *xauth;                 /* X-Require-Whisk-Auth */
-    char *acrh;                  /* Access-Control-Request-Headers */
+    char path[1024]; /* __ow_path */
+    char method[8];  /* lower case */
+    json_t *headers; /* __ow_headers */
+    char *query;     /* __ow_query: the query string, re-encoded */
+    char *xauth;     /* X-Require-Whisk-Auth */
+    char *acrh;      /* Access-Control-Request-Headers */
     bool authenticated;
-    json_t *route_params;        /* an API route's path parameters (routes.c) */
+    json_t *route_params; /* an API route's path parameters (routes.c) */
 } gw_web;
 
 /* ---- the metadata cache --------------------------------------------------------------- */
@@ -216,10 +218,13 @@ static bool json_family(const char *mt)
 /* Whether a media type carries text (false: binary content travels as base64). */
 static bool textual(const char *mt)
 {
-    static const char *const text[] = { "application/json", "application/xml",
-                                        "application/javascript", "application/ecmascript",
+    static const char *const text[] = { "application/json",
+                                        "application/xml",
+                                        "application/javascript",
+                                        "application/ecmascript",
                                         "application/x-www-form-urlencoded",
-                                        "application/graphql", "application/x-sh" };
+                                        "application/graphql",
+                                        "application/x-sh" };
     if (strncmp(mt, "text/", 5) == 0 || ends_with(mt, "+json") || ends_with(mt, "+xml"))
         return true;
     for (size_t i = 0; i < sizeof text / sizeof text[0]; i++)
@@ -373,7 +378,8 @@ void gw_web_capture(struct lws *wsi, gw_req *r)
     /* headers lws does not know by name: the configured list */
     if (G.cfg.web_headers && *G.cfg.web_headers) {
         char *list = strdup(G.cfg.web_headers), *save = NULL;
-        for (char *h = list ? strtok_r(list, ", ", &save) : NULL; h; h = strtok_r(NULL, ", ", &save)) {
+        for (char *h = list ? strtok_r(list, ", ", &save) : NULL; h;
+             h = strtok_r(NULL, ", ", &save)) {
             char name[80];
             int len;
             for (char *p = h; *p; p++)
@@ -454,11 +460,12 @@ bool gw_web_route(gw_req *r)
     case GW_PUT: snprintf(w->method, sizeof w->method, "put"); break;
     case GW_DELETE: snprintf(w->method, sizeof w->method, "delete"); break;
     case GW_PATCH: snprintf(w->method, sizeof w->method, "patch"); break;
-    case GW_HEAD: snprintf(w->method, sizeof w->method, "head"); r->head_only = true; break;
+    case GW_HEAD:
+        snprintf(w->method, sizeof w->method, "head");
+        r->head_only = true;
+        break;
     case GW_OPTIONS: snprintf(w->method, sizeof w->method, "options"); break;
-    default:
-        gw_respond_error(r, 405, "Method not allowed.");
-        return false;
+    default: gw_respond_error(r, 405, "Method not allowed."); return false;
     }
     if (strncmp(r->path, WEB_PREFIX, sizeof WEB_PREFIX - 1) != 0)
         return gw_routes_route(r); /* an API route */
@@ -519,10 +526,8 @@ static bool authorized(const gw_req *r, const web_meta *m)
 {
     switch (m->auth) {
     case AUTH_NONE:
-    case AUTH_FALSE:
-        return true;
-    case AUTH_USER:
-        return r->web->authenticated;
+    case AUTH_FALSE: return true;
+    case AUTH_USER: return r->web->authenticated;
     case AUTH_SECRET: {
         const char *got = r->web->xauth;
         size_t a, b;
@@ -537,8 +542,7 @@ static bool authorized(const gw_req *r, const web_meta *m)
         /* constant time in the secret's content */
         return a == b && sodium_memcmp(got, m->secret, a) == 0;
     }
-    default:
-        return false;
+    default: return false;
     }
 }
 
@@ -585,7 +589,8 @@ static json_t *arguments(gw_req *r, const web_meta *m)
             } else if (strcmp(mt, "application/x-www-form-urlencoded") == 0) {
                 char *copy = strndup(r->body, r->body_len), *save = NULL;
                 body = json_object();
-                for (char *kv = copy ? strtok_r(copy, "&", &save) : NULL; kv; kv = strtok_r(NULL, "&", &save)) {
+                for (char *kv = copy ? strtok_r(copy, "&", &save) : NULL; kv;
+                     kv = strtok_r(NULL, "&", &save)) {
                     char *eq = strchr(kv, '=');
                     if (eq)
                         *eq = '\0';
@@ -594,7 +599,8 @@ static json_t *arguments(gw_req *r, const web_meta *m)
                         free(copy);
                         json_decref(body);
                         json_decref(args);
-                        gw_respond_error(r, 400, "The request content was malformed: bad form data.");
+                        gw_respond_error(r, 400,
+                                         "The request content was malformed: bad form data.");
                         return NULL;
                     }
                 }
@@ -704,10 +710,15 @@ static bool web_go(gw_req *r, const web_meta *m)
     sq_proto_buf_init(&sb, &pk);
     /* the owner's namespace runs, pays and keeps the record, as in OpenWhisk; the caller's
      * key, if any, is not passed on */
-    sq_invoke_encode(&(sq_invoke){ .id = r->actid, .ns = r->ns, .name = r->name,
-                                    .subject = r->ns, .key = "", .params = params,
-                                    .blocking = true, .wait_ms = G.cfg.blocking_wait_ms,
-                                    .caller_ns = r->ns },
+    sq_invoke_encode(&(sq_invoke){ .id = r->actid,
+                                   .ns = r->ns,
+                                   .name = r->name,
+                                   .subject = r->ns,
+                                   .key = "",
+                                   .params = params,
+                                   .blocking = true,
+                                   .wait_ms = G.cfg.blocking_wait_ms,
+                                   .caller_ns = r->ns },
                      &pk);
     r->leg = GW_LEG_OP;
     done = gw_send_leg(r, SQ_SUBJ_SCHED_INVOKE, &sb, G.cfg.blocking_wait_ms);
@@ -719,7 +730,7 @@ static bool web_go(gw_req *r, const web_meta *m)
 
 bool gw_web_start(gw_req *r)
 {
-    char key[sizeof ((web_meta *)0)->key];
+    char key[sizeof((web_meta *)0)->key];
     web_meta *m;
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -737,9 +748,8 @@ bool gw_web_start(gw_req *r)
         return done;
     }
     sq_proto_buf_init(&sb, &pk);
-    sq_reg_ref_encode(&(sq_reg_ref){ .ns = r->ns, .name = r->name, .kind = SQ_KIND_ACTION,
-                                      .code = false },
-                      &pk);
+    sq_reg_ref_encode(
+        &(sq_reg_ref){ .ns = r->ns, .name = r->name, .kind = SQ_KIND_ACTION, .code = false }, &pk);
     r->leg = GW_LEG_WEB_META;
     done = gw_send_leg(r, SQ_SUBJ_REG_RESOLVE, &sb, G.cfg.op_timeout_ms);
     msgpack_sbuffer_destroy(&sb);
@@ -869,7 +879,8 @@ static void as_html_or_svg(gw_req *r, const json_t *result, const char *field, c
     if (json_is_string(v))
         respond_plain(r, 200, ctype, json_string_value(v), json_string_length(v));
     else
-        gw_respond_error(r, 400, "Response is not valid '%s'.", strcmp(field, "html") == 0 ? "text/html" : "image/svg+xml");
+        gw_respond_error(r, 400, "Response is not valid '%s'.",
+                         strcmp(field, "html") == 0 ? "text/html" : "image/svg+xml");
 }
 
 static void as_text(gw_req *r, const json_t *result)
@@ -879,7 +890,8 @@ static void as_text(gw_req *r, const json_t *result)
     if (v == NULL) {
         gw_respond_error(r, 404, NO_PROPERTY);
     } else if (json_is_string(v)) {
-        respond_plain(r, 200, "text/plain; charset=UTF-8", json_string_value(v), json_string_length(v));
+        respond_plain(r, 200, "text/plain; charset=UTF-8", json_string_value(v),
+                      json_string_length(v));
     } else if (json_is_object(v) || json_is_array(v)) {
         char *txt = json_dumps(v, JSON_INDENT(2) | JSON_ENCODE_ANY);
         if (txt) {
@@ -967,7 +979,8 @@ static void as_http(gw_req *r, const json_t *result)
     if (r->cors)
         gw_add_cors(r, r->web ? r->web->acrh : NULL);
     if (headers) {
-        json_object_foreach((json_t *)headers, k, v) {
+        json_object_foreach((json_t *)headers, k, v)
+        {
             if (!header_name_ok(k))
                 goto invalid;
             if (strcasecmp(k, "content-type") == 0) {
@@ -979,7 +992,8 @@ static void as_http(gw_req *r, const json_t *result)
             if (json_is_array(v)) {
                 size_t i;
                 json_t *x;
-                json_array_foreach(v, i, x) {
+                json_array_foreach(v, i, x)
+                {
                     if (!header_text(x, value, sizeof value))
                         goto invalid;
                     gw_add_header(r, k, value);
@@ -992,7 +1006,8 @@ static void as_http(gw_req *r, const json_t *result)
         }
     }
     body = json_object_get(result, "body");
-    if (body == NULL || json_is_null(body) || (json_is_string(body) && json_string_length(body) == 0)) {
+    if (body == NULL || json_is_null(body) ||
+        (json_is_string(body) && json_string_length(body) == 0)) {
         gw_respond(r, status > 0 ? status : 204, NULL, 0);
         return;
     }

@@ -33,12 +33,12 @@
 #include "sq/mp.h"
 #include "sq/util.h"
 
-#define WS_MAX_MSG (1024 * 1024)    /* a bigger message closes the socket with 1009 */
-#define WS_MAX_SUBS 100             /* per socket; one more is 429 */
-#define WS_MAX_INFLIGHT 1000        /* invokes and fires in flight per socket; more is 429 */
+#define WS_MAX_MSG (1024 * 1024) /* a bigger message closes the socket with 1009 */
+#define WS_MAX_SUBS 100          /* per socket; one more is 429 */
+#define WS_MAX_INFLIGHT 1000     /* invokes and fires in flight per socket; more is 429 */
 #define WS_BUCKETS 4096
 #define WS_SWEEP_US (100 * 1000)
-#define WS_MAX_WRITES 16            /* frames written per writable callback */
+#define WS_MAX_WRITES 16 /* frames written per writable callback */
 
 #define CLOSE_UNAUTH 4401
 
@@ -47,31 +47,31 @@ typedef enum { T_ACTIVATIONS, T_LOGS, T_ENTITIES } ws_topic;
 typedef struct ws_sub {
     int64_t id;
     ws_topic topic;
-    char *name;           /* activations: record name; logs: action name (NULL: any) */
-    char *status;         /* activations: response.status (NULL: any) */
-    char actid[33];       /* logs: one activation ("" : any) */
+    char *name;     /* activations: record name; logs: action name (NULL: any) */
+    char *status;   /* activations: response.status (NULL: any) */
+    char actid[33]; /* logs: one activation ("" : any) */
 } ws_sub;
 
 typedef struct frame {
     struct frame *next;
     size_t len;
-    unsigned char buf[];  /* LWS_PRE bytes of headroom, then the text */
+    unsigned char buf[]; /* LWS_PRE bytes of headroom, then the text */
 } frame;
 
 typedef enum { A_NONE = 0, A_VERIFYING, A_OK, A_FAILED } ws_auth_state;
 
 typedef struct ws_conn {
     uint64_t id;
-    struct lws *wsi;            /* service thread only */
-    struct ws_conn *hnext;      /* id table chain */
-    struct ws_conn *prev, *next;/* every connection */
+    struct lws *wsi;             /* service thread only */
+    struct ws_conn *hnext;       /* id table chain */
+    struct ws_conn *prev, *next; /* every connection */
     int64_t auth_deadline_us;
 
     /* guarded by W.lock */
     ws_auth_state auth;
-    char key[192];              /* "uuid:secret", zeroed on close */
+    char key[192]; /* "uuid:secret", zeroed on close */
     char *subject;
-    char **nss;                 /* the key's namespaces (nss[0]: its own) */
+    char **nss; /* the key's namespaces (nss[0]: its own) */
     size_t nns;
     ws_sub *subs;
     int nsubs;
@@ -81,16 +81,16 @@ typedef struct ws_conn {
     uint64_t dropped;
     int64_t full_since_us;
     int inflight;
-    int close_code;             /* set: close once the queue is written (4401, 1008...) */
+    int close_code; /* set: close once the queue is written (4401, 1008...) */
     char close_reason[96];
-    bool close_now;             /* close without writing the queue (1008) */
+    bool close_now; /* close without writing the queue (1008) */
 
     /* service thread only */
     bool rx_paused;
-    char *rx;                   /* the message being assembled */
+    char *rx; /* the message being assembled */
     size_t rxlen, rxcap;
-    bool rx_skip;               /* rest of a message being refused */
-    char *held;                 /* a message read while the key was being verified */
+    bool rx_skip; /* rest of a message being refused */
+    char *held;   /* a message read while the key was being verified */
     size_t held_len;
 } ws_conn;
 
@@ -100,7 +100,7 @@ typedef struct ws_pend {
     uint64_t id;
     uint64_t conn;
     ws_pkind kind;
-    char *cid;                  /* the client's request id as JSON text; NULL: no reply */
+    char *cid; /* the client's request id as JSON text; NULL: no reply */
     bool blocking, result_only;
     char actid[33];
     int64_t deadline_us;
@@ -109,7 +109,7 @@ typedef struct ws_pend {
 
 struct ws_pss {
     ws_conn *c;
-    char auth[256];             /* the upgrade's Authorization header */
+    char auth[256]; /* the upgrade's Authorization header */
 };
 _Static_assert(sizeof(struct ws_pss) <= GW_WS_PSS_SIZE, "GW_WS_PSS_SIZE is too small");
 
@@ -119,7 +119,7 @@ static struct {
     ws_conn *all;
     size_t nconns;
     ws_pend *pend[WS_BUCKETS];
-    uint64_t *wake;             /* connection ids to wake */
+    uint64_t *wake; /* connection ids to wake */
     size_t nwake, capwake;
     uint64_t next_conn, next_req;
     char inbox[96];
@@ -226,7 +226,8 @@ static void kick(void)
 
 /* Queues {"id": cid, <mid>, <body>: the reply to request cid (its id's JSON text, which may
  * be long: a reply echoes it whole). */
-static void reply_locked(ws_conn *c, const char *cid, const char *mid, const char *body, size_t blen)
+static void reply_locked(ws_conn *c, const char *cid, const char *mid, const char *body,
+                         size_t blen)
 {
     size_t cl = cid ? strlen(cid) : 4, ml = strlen(mid);
     char *head = malloc(cl + ml + 8);
@@ -325,7 +326,8 @@ static void send_locked(ws_conn *c, ws_pend *p, const char *subject, const msgpa
     if (s != NATS_OK) {
         pend_take_locked(p->id);
         if (p->cid)
-            reply_err_locked(c, p->cid, 503, "The platform is not reachable: %s", natsStatus_GetText(s));
+            reply_err_locked(c, p->cid, 503, "The platform is not reachable: %s",
+                             natsStatus_GetText(s));
         if (p->kind == P_INVOKE || p->kind == P_FIRE)
             c->inflight--;
         if (p->kind == P_AUTH) {
@@ -418,8 +420,9 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
         return;
     }
     msgpack_zone_init(&z, 4096);
-    decoded = !natsMsg_IsNoResponders(msg) && natsMsg_GetDataLength(msg) > 0 &&
-              sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK;
+    decoded =
+        !natsMsg_IsNoResponders(msg) && natsMsg_GetDataLength(msg) > 0 &&
+        sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK;
     if (natsMsg_IsNoResponders(msg)) {
         code = 503;
         emsg = "The platform service for this request is not available.";
@@ -495,7 +498,8 @@ static void on_reply(natsConnection *nc, natsSubscription *sub, natsMsg *msg, vo
             reply_err_locked(c, p->cid, code, "%.*s", (int)elen, emsg);
         } else {
             const msgpack_object *rules = sq_mp_get(&o, "rules");
-            bool none = rules && rules->type == MSGPACK_OBJECT_POSITIVE_INTEGER && rules->via.u64 == 0;
+            bool none =
+                rules && rules->type == MSGPACK_OBJECT_POSITIVE_INTEGER && rules->via.u64 == 0;
             reply_ok_locked(c, p->cid,
                             none ? json_pack("{s:n}", "activationId")
                                  : json_pack("{s:s}", "activationId", p->actid));
@@ -530,7 +534,8 @@ static void sweep_pending(int64_t now)
                     c->inflight--;
                 if (p->kind == P_INVOKE && p->blocking)
                     reply_err_locked(c, p->cid, 504,
-                                     "The activation %s did not end within %d ms; its record will be stored when it does.",
+                                     "The activation %s did not end within %d ms; its record will "
+                                     "be stored when it does.",
                                      p->actid, G.cfg.ws_invoke_wait_ms);
                 else if (p->cid)
                     reply_err_locked(c, p->cid, 503, "The platform did not answer in time.");
@@ -549,13 +554,14 @@ static void sweep_pending(int64_t now)
 
 /* Queues one event to every matching subscription; body is the JSON text after the head
  * ("\"activation\":{...}}"). W.lock held. */
-static void deliver_locked(ws_conn *c, const ws_sub *s, const char *event, const char *body, size_t blen)
+static void deliver_locked(ws_conn *c, const ws_sub *s, const char *event, const char *body,
+                           size_t blen)
 {
     char head[160];
     int n;
     if (c->dropped > 0 && c->qbytes + blen + sizeof head <= queue_limit())
-        n = snprintf(head, sizeof head, "{\"sub\":%lld,\"event\":\"%s\",\"dropped\":%llu,", (long long)s->id,
-                     event, (unsigned long long)c->dropped);
+        n = snprintf(head, sizeof head, "{\"sub\":%lld,\"event\":\"%s\",\"dropped\":%llu,",
+                     (long long)s->id, event, (unsigned long long)c->dropped);
     else
         n = snprintf(head, sizeof head, "{\"sub\":%lld,\"event\":\"%s\",", (long long)s->id, event);
     if (enqueue_locked(c, head, (size_t)n, body, blen, true))
@@ -624,11 +630,12 @@ static void on_entity(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     bool any = false;
 
     msgpack_zone_init(&z, 1024);
-    if (sq_entity_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e, NULL, 0) != SQ_OK)
+    if (sq_entity_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e,
+                               NULL, 0) != SQ_OK)
         goto out;
     {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "namespace", e.ns, "kind", e.kind, "name", e.name,
-                              "change", e.op);
+        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "namespace", e.ns, "kind", e.kind, "name",
+                              e.name, "change", e.op);
         char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
         json_decref(j);
         if (txt == NULL)
@@ -661,7 +668,8 @@ static bool action_matches(const char *want, const char *ns, const char *name)
     if (want[0] != '/')
         return strcmp(want, name) == 0;
     size_t nl = strlen(ns);
-    return strncmp(want + 1, ns, nl) == 0 && want[1 + nl] == '/' && strcmp(want + 2 + nl, name) == 0;
+    return strncmp(want + 1, ns, nl) == 0 && want[1 + nl] == '/' &&
+           strcmp(want + 2 + nl, name) == 0;
 }
 
 static void on_log(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
@@ -673,7 +681,8 @@ static void on_log(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void
     json_t *j;
 
     msgpack_zone_init(&z, 1024);
-    if (sq_log_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e, NULL, 0) != SQ_OK ||
+    if (sq_log_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e, NULL,
+                            0) != SQ_OK ||
         (!e.end && e.line == NULL))
         goto out;
     j = e.end ? json_pack("{s:s, s:s}", "activationId", e.id, "name", e.name)
@@ -717,7 +726,8 @@ void gw_ws_on_auth_event(natsMsg *msg)
         subj = str_of(sq_mp_get(&o, "subject"), subject, sizeof subject);
     pthread_mutex_lock(&W.lock);
     for (ws_conn *c = W.all; c; c = c->next)
-        if (c->auth == A_OK && c->close_code == 0 && (subj == NULL || strcmp(subj, c->subject) == 0))
+        if (c->auth == A_OK && c->close_code == 0 &&
+            (subj == NULL || strcmp(subj, c->subject) == 0))
             verify_locked(c, P_RECHECK, NULL);
     pthread_mutex_unlock(&W.lock);
     msgpack_zone_destroy(&z);
@@ -727,7 +737,8 @@ void gw_ws_on_auth_event(natsMsg *msg)
 /* ---- requests from the client (service thread) ------------------------------------------------- */
 
 /* "[/ns/][pkg/]name" into ns ("" = the key's) and name; false when malformed. */
-static bool parse_path(const char *path, char *ns, size_t nscap, char *name, size_t namecap, bool pkg_ok)
+static bool parse_path(const char *path, char *ns, size_t nscap, char *name, size_t namecap,
+                       bool pkg_ok)
 {
     char buf[1024], *seg[4], *save = NULL, *tok;
     int n = 0;
@@ -773,7 +784,8 @@ static bool pack_params(json_t *params, msgpack_sbuffer *sb, msgpack_zone *z, ms
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     if (params == NULL)
         msgpack_pack_map(&pk, 0);
-    else if (!json_is_object(params) || sq_json_to_mp_max(params, &pk, SQ_MP_MAX_DEPTH - 5) != SQ_OK)
+    else if (!json_is_object(params) ||
+             sq_json_to_mp_max(params, &pk, SQ_MP_MAX_DEPTH - 5) != SQ_OK)
         return false;
     return sq_mp_unpack(sb->data, sb->size, z, out) == SQ_OK;
 }
@@ -804,15 +816,17 @@ static void op_invoke_or_fire(ws_conn *c, const char *cid, json_t *req, bool fir
     ws_pend *p;
 
     if (path == NULL) {
-        reply_err_locked(c, cid, 400, "\"%s\" must be a string naming the %s.", fire ? "trigger" : "action",
-                         fire ? "trigger" : "action");
+        reply_err_locked(c, cid, 400, "\"%s\" must be a string naming the %s.",
+                         fire ? "trigger" : "action", fire ? "trigger" : "action");
         return;
     }
     if (!parse_path(path, ns, sizeof ns, name, sizeof name, !fire)) {
-        reply_err_locked(c, cid, 400, "\"%s\" is not a valid %s name.", path, fire ? "trigger" : "action");
+        reply_err_locked(c, cid, 400, "\"%s\" is not a valid %s name.", path,
+                         fire ? "trigger" : "action");
         return;
     }
-    if (!fire && (!opt_bool(req, "blocking", true, &blocking) || !opt_bool(req, "result", false, &result_only))) {
+    if (!fire && (!opt_bool(req, "blocking", true, &blocking) ||
+                  !opt_bool(req, "result", false, &result_only))) {
         reply_err_locked(c, cid, 400, "\"blocking\" and \"result\" must be booleans.");
         return;
     }
@@ -827,13 +841,15 @@ static void op_invoke_or_fire(ws_conn *c, const char *cid, json_t *req, bool fir
     if (!owns_locked(c, ns)) {
         /* as over REST: another namespace's actions only inside its (published) packages */
         if (fire || strchr(name, '/') == NULL) {
-            reply_err_locked(c, cid, 403, "The supplied authentication is not authorized to access '%s'.", ns);
+            reply_err_locked(c, cid, 403,
+                             "The supplied authentication is not authorized to access '%s'.", ns);
             return;
         }
         shared = true;
     }
     if (c->inflight >= WS_MAX_INFLIGHT) {
-        reply_err_locked(c, cid, 429, "Too many requests in flight on this socket (limit %d).", WS_MAX_INFLIGHT);
+        reply_err_locked(c, cid, 429, "Too many requests in flight on this socket (limit %d).",
+                         WS_MAX_INFLIGHT);
         return;
     }
     msgpack_zone_init(&z, 2048);
@@ -845,13 +861,24 @@ static void op_invoke_or_fire(ws_conn *c, const char *cid, json_t *req, bool fir
     sq_id_new(actid);
     sq_proto_buf_init(&sb, &pk);
     if (fire)
-        sq_fire_encode(&(sq_fire){ .id = actid, .ns = ns, .name = name, .subject = c->subject, .key = c->key,
-                                   .caller_ns = c->nss[0], .payload = pobj },
+        sq_fire_encode(&(sq_fire){ .id = actid,
+                                   .ns = ns,
+                                   .name = name,
+                                   .subject = c->subject,
+                                   .key = c->key,
+                                   .caller_ns = c->nss[0],
+                                   .payload = pobj },
                        &pk);
     else
-        sq_invoke_encode(&(sq_invoke){ .id = actid, .ns = ns, .name = name, .subject = c->subject, .key = c->key,
-                                       .params = pobj, .blocking = blocking,
-                                       .wait_ms = G.cfg.ws_invoke_wait_ms, .shared = shared,
+        sq_invoke_encode(&(sq_invoke){ .id = actid,
+                                       .ns = ns,
+                                       .name = name,
+                                       .subject = c->subject,
+                                       .key = c->key,
+                                       .params = pobj,
+                                       .blocking = blocking,
+                                       .wait_ms = G.cfg.ws_invoke_wait_ms,
+                                       .shared = shared,
                                        .caller_ns = c->nss[0] },
                          &pk);
     p = calloc(1, sizeof *p);
@@ -889,7 +916,8 @@ static void op_subscribe(ws_conn *c, const char *cid, json_t *req)
     ws_sub *subs;
 
     if (topic == NULL) {
-        reply_err_locked(c, cid, 400, "\"topic\" must be one of \"activations\", \"logs\", \"entities\".");
+        reply_err_locked(c, cid, 400,
+                         "\"topic\" must be one of \"activations\", \"logs\", \"entities\".");
         return;
     }
     if (strcmp(topic, "activations") == 0) {
@@ -904,7 +932,8 @@ static void op_subscribe(ws_conn *c, const char *cid, json_t *req)
             status = json_object_get(f, "status");
             if ((name && !json_is_null(name) && !json_is_string(name)) ||
                 (status && !json_is_null(status) && !json_is_string(status))) {
-                reply_err_locked(c, cid, 400, "\"filter.name\" and \"filter.status\" must be strings.");
+                reply_err_locked(c, cid, 400,
+                                 "\"filter.name\" and \"filter.status\" must be strings.");
                 return;
             }
             if (json_is_string(name))
@@ -915,9 +944,11 @@ static void op_subscribe(ws_conn *c, const char *cid, json_t *req)
     } else if (strcmp(topic, "logs") == 0) {
         json_t *id = json_object_get(req, "activationId"), *action = json_object_get(req, "action");
         s.topic = T_LOGS;
-        if ((id && !json_is_null(id) && (!json_is_string(id) || !sq_id_valid(json_string_value(id)))) ||
+        if ((id && !json_is_null(id) &&
+             (!json_is_string(id) || !sq_id_valid(json_string_value(id)))) ||
             (action && !json_is_null(action) && !json_is_string(action))) {
-            reply_err_locked(c, cid, 400, "\"activationId\" must be an activation id and \"action\" a string.");
+            reply_err_locked(c, cid, 400,
+                             "\"activationId\" must be an activation id and \"action\" a string.");
             return;
         }
         if (json_is_string(id))
@@ -934,12 +965,14 @@ static void op_subscribe(ws_conn *c, const char *cid, json_t *req)
     } else if (strcmp(topic, "entities") == 0) {
         s.topic = T_ENTITIES;
     } else {
-        reply_err_locked(c, cid, 400, "Unknown topic \"%s\": \"activations\", \"logs\" or \"entities\".", topic);
+        reply_err_locked(c, cid, 400,
+                         "Unknown topic \"%s\": \"activations\", \"logs\" or \"entities\".", topic);
         return;
     }
     if (c->nsubs >= WS_MAX_SUBS) {
         sub_free(&s);
-        reply_err_locked(c, cid, 429, "Too many subscriptions on this socket (limit %d).", WS_MAX_SUBS);
+        reply_err_locked(c, cid, 429, "Too many subscriptions on this socket (limit %d).",
+                         WS_MAX_SUBS);
         return;
     }
     subs = realloc(c->subs, (size_t)(c->nsubs + 1) * sizeof *subs);
@@ -968,7 +1001,8 @@ static void op_unsubscribe(ws_conn *c, const char *cid, json_t *req)
             reply_ok_locked(c, cid, NULL);
             return;
         }
-    reply_err_locked(c, cid, 404, "No subscription %lld on this socket.", (long long)json_integer_value(v));
+    reply_err_locked(c, cid, 404, "No subscription %lld on this socket.",
+                     (long long)json_integer_value(v));
 }
 
 /* One complete text message (service thread). W.lock taken here. */
@@ -981,7 +1015,9 @@ static void handle_message(ws_conn *c, const char *txt, size_t len)
 
     pthread_mutex_lock(&W.lock);
     if (req == NULL || !json_is_object(req)) {
-        reply_err_locked(c, NULL, 400, req ? "A request must be a JSON object." : "The frame is not JSON: %s", je.text);
+        reply_err_locked(c, NULL, 400,
+                         req ? "A request must be a JSON object." : "The frame is not JSON: %s",
+                         je.text);
         goto out;
     }
     id = json_object_get(req, "id");
@@ -1024,7 +1060,8 @@ static void handle_message(ws_conn *c, const char *txt, size_t len)
         goto out;
     }
     if (c->auth != A_OK) {
-        reply_err_locked(c, cid, 401, "Authenticate first: {\"op\":\"auth\",\"key\":\"uuid:secret\"}.");
+        reply_err_locked(c, cid, 401,
+                         "Authenticate first: {\"op\":\"auth\",\"key\":\"uuid:secret\"}.");
         goto out;
     }
     if (strcmp(op, "invoke") == 0)
@@ -1152,7 +1189,8 @@ static int writable(struct lws *wsi, ws_conn *c, bool direct)
             cf[LWS_PRE] = (unsigned char)(code >> 8);
             cf[LWS_PRE + 1] = (unsigned char)(code & 0xff);
             memcpy(cf + LWS_PRE + 2, reason, rl);
-            lws_write(wsi, cf + LWS_PRE, 2 + rl, (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE, internal in 4.1 */);
+            lws_write(wsi, cf + LWS_PRE, 2 + rl,
+                      (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE, internal in 4.1 */);
             return -1;
         }
         if (f == NULL)
@@ -1266,7 +1304,8 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
         lws_sul_schedule(G.ctx, 0, &W.sweep, sweep_cb, WS_SWEEP_US);
 }
 
-int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in, size_t len)
+int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                   size_t len)
 {
     struct ws_pss *pss = user;
     ws_conn *c = pss ? pss->c : NULL;
@@ -1307,13 +1346,15 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             return -1;
         if (lws_frame_is_binary(wsi)) {
             static const char r[] = "binary frames are not accepted";
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)r, sizeof r - 1);
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE, (unsigned char *)r,
+                             sizeof r - 1);
             return -1;
         }
         final = lws_is_final_fragment(wsi) && lws_remaining_packet_payload(wsi) == 0;
         if (c->rxlen + len > WS_MAX_MSG) {
             static const char r[] = "a message may not exceed 1 MB";
-            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)r, sizeof r - 1);
+            lws_close_reason(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, (unsigned char *)r,
+                             sizeof r - 1);
             return -1;
         }
         if (final && c->rxlen == 0) {
@@ -1363,11 +1404,8 @@ int gw_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user
             conn_free(c);
         }
         return 0;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
-        wake_all();
-        return 0;
-    default:
-        return 0;
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: wake_all(); return 0;
+    default: return 0;
     }
 }
 
@@ -1380,10 +1418,8 @@ bool gw_ws_reason(enum lws_callback_reasons reason)
     case LWS_CALLBACK_ESTABLISHED:
     case LWS_CALLBACK_RECEIVE:
     case LWS_CALLBACK_SERVER_WRITEABLE:
-    case LWS_CALLBACK_CLOSED:
-        return true;
-    default:
-        return false;
+    case LWS_CALLBACK_CLOSED: return true;
+    default: return false;
     }
 }
 
@@ -1423,8 +1459,10 @@ int gw_ws_start(void)
     snprintf(W.inbox, sizeof W.inbox, "%s.run.ws.%s", sq_bus_inbox_prefix(G.bus), rnd);
     snprintf(subj, sizeof subj, "%s.*", W.inbox);
     if (natsConnection_Subscribe(&W.replies, nc, subj, on_reply, NULL) != NATS_OK ||
-        natsConnection_Subscribe(&W.sub_act, nc, SQ_SUBJ_EVT_ACTIVATION_ALL, on_activation, NULL) != NATS_OK ||
-        natsConnection_Subscribe(&W.sub_ent, nc, SQ_SUBJ_EVT_ENTITY_ALL, on_entity, NULL) != NATS_OK ||
+        natsConnection_Subscribe(&W.sub_act, nc, SQ_SUBJ_EVT_ACTIVATION_ALL, on_activation, NULL) !=
+            NATS_OK ||
+        natsConnection_Subscribe(&W.sub_ent, nc, SQ_SUBJ_EVT_ENTITY_ALL, on_entity, NULL) !=
+            NATS_OK ||
         natsConnection_Subscribe(&W.sub_log, nc, SQ_SUBJ_EVT_LOG_ALL, on_log, NULL) != NATS_OK) {
         sq_error("could not subscribe the websocket inbox and events");
         return -1;

@@ -52,52 +52,52 @@
 typedef struct inv_container inv_container_t;
 
 typedef struct {
-  const char *runtime_dir; /* dir holding nodejs/launcher.js and python/launcher.py;
+    const char *runtime_dir;     /* dir holding nodejs/launcher.js and python/launcher.py;
                               <runtime_dir>/<lang> is bound read-only at /runtime */
-  const char *kind;        /* "nodejs:20", "nodejs:default", "python:3" or "native" */
-  int memory_mb;           /* the memory limit (cgroup, when sb has one); also sizes /tmp and
+    const char *kind;            /* "nodejs:20", "nodejs:default", "python:3" or "native" */
+    int memory_mb;               /* the memory limit (cgroup, when sb has one); also sizes /tmp and
                               /action (half each: both are charged to the cgroup); <=0: 256 */
-  const inv_sandbox_t *sb; /* cgroups and seccomp; NULL: neither (tests, the floor bench) */
-  bool sandbox;            /* true: run under bwrap; false: bare process (the floor benchmark
+    const inv_sandbox_t *sb;     /* cgroups and seccomp; NULL: neither (tests, the floor bench) */
+    bool sandbox;                /* true: run under bwrap; false: bare process (the floor benchmark
                               and hosts without bwrap; no isolation at all) */
-  const char *bwrap_path;  /* NULL: /usr/bin/bwrap */
-  const char *node_path;   /* NULL: /usr/bin/node (must live under /usr when sandboxed) */
-  const char *python_path; /* NULL: /usr/bin/python3 (idem) */
-  const char *native_launcher; /* the squall-native-launcher binary (kind native); bound
+    const char *bwrap_path;      /* NULL: /usr/bin/bwrap */
+    const char *node_path;       /* NULL: /usr/bin/node (must live under /usr when sandboxed) */
+    const char *python_path;     /* NULL: /usr/bin/python3 (idem) */
+    const char *native_launcher; /* the squall-native-launcher binary (kind native); bound
                               read-only at /runtime/launcher */
-  inv_net_t *net;          /* the network (netns.h); NULL or mode none: a namespace with
+    inv_net_t *net;              /* the network (netns.h); NULL or mode none: a namespace with
                               loopback only (bwrap --unshare-net) */
-  int spin_us;             /* busy-poll this long (per exchange) before sleeping in ppoll():
+    int spin_us;                 /* busy-poll this long (per exchange) before sleeping in ppoll():
                               trades CPU for latency where waking a sleeping CPU is slow (VMs);
                               0: never spin */
 } inv_container_opts;
 
 typedef enum {
-  INV_OK = 0,      /* the action returned an object without "error"                      */
-  INV_APP_ERROR,   /* it returned an object with "error" (or its Promise rejected):
+    INV_OK = 0,     /* the action returned an object without "error"                      */
+    INV_APP_ERROR,  /* it returned an object with "error" (or its Promise rejected):
                       OpenWhisk "application error"                                       */
-  INV_THROWN,      /* main threw (or an uncaught exception during the run): developer error */
-  INV_NOT_OBJECT,  /* it returned something else than a JSON object: developer error        */
-  INV_TIMEOUT,     /* it ran past its time limit; the sandbox has been destroyed              */
-  INV_CRASH,       /* the runtime died or broke the protocol; the sandbox has been destroyed  */
-  INV_OOM,         /* the kernel killed it for its memory limit (or its heap ran out): developer
+    INV_THROWN,     /* main threw (or an uncaught exception during the run): developer error */
+    INV_NOT_OBJECT, /* it returned something else than a JSON object: developer error        */
+    INV_TIMEOUT,    /* it ran past its time limit; the sandbox has been destroyed              */
+    INV_CRASH,      /* the runtime died or broke the protocol; the sandbox has been destroyed  */
+    INV_OOM,        /* the kernel killed it for its memory limit (or its heap ran out): developer
                       error "The action exhausted its memory and was aborted."; destroyed   */
-  INV_INIT_ERROR,  /* init was refused (syntax error, no main...): developer error            */
-  INV_INTERNAL     /* our side failed (spawn, pipes, misuse): whisk internal error            */
+    INV_INIT_ERROR, /* init was refused (syntax error, no main...): developer error            */
+    INV_INTERNAL    /* our side failed (spawn, pipes, misuse): whisk internal error            */
 } inv_outcome;
 
 /* Returns a static name for the outcome ("ok", "application error", ...). */
 const char *inv_outcome_str(inv_outcome o);
 
 typedef struct {
-  inv_outcome outcome;
-  char *result;          /* malloc'd JSON text: the result object, or {"error": "..."} for every
+    inv_outcome outcome;
+    char *result; /* malloc'd JSON text: the result object, or {"error": "..."} for every
                             failure (OpenWhisk's wording); NULL only when memory ran out
                             (outcome INV_INTERNAL) */
-  char **logs;           /* malloc'd lines "2026-11-23T10:00:00.123456789Z stdout: text" */
-  size_t nlogs;
-  bool logs_truncated;   /* the last line of logs is the truncation notice */
-  int64_t start_ms, end_ms; /* wall clock (ms since the epoch) around the exchange */
+    char **logs;  /* malloc'd lines "2026-11-23T10:00:00.123456789Z stdout: text" */
+    size_t nlogs;
+    bool logs_truncated;      /* the last line of logs is the truncation notice */
+    int64_t start_ms, end_ms; /* wall clock (ms since the epoch) around the exchange */
 } inv_run_result;
 
 /* Live logs: when set, called on the calling thread with every log line kept (as the
@@ -115,16 +115,16 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
 
 /* What init tells the launcher besides the code. */
 typedef struct {
-  const char *code;      /* text, or base64 when binary */
-  const char *main_name; /* NULL or "": "main" */
-  bool binary;           /* code is base64 (a zip; for native also a bare executable) */
-  bool actionloop;       /* native only: the executable speaks actionloop (kept running) */
-  int concurrency;       /* > 1: nodejs takes that many activations at once (tagged lines) */
-  int memory_mb;         /* > 0: the action's memory limit, applied to the cgroup first (a
+    const char *code;      /* text, or base64 when binary */
+    const char *main_name; /* NULL or "": "main" */
+    bool binary;           /* code is base64 (a zip; for native also a bare executable) */
+    bool actionloop;       /* native only: the executable speaks actionloop (kept running) */
+    int concurrency;       /* > 1: nodejs takes that many activations at once (tagged lines) */
+    int memory_mb;         /* > 0: the action's memory limit, applied to the cgroup first (a
                             stem cell started with another size) */
-  bool no_network;       /* the action asked for no network: the stem cell's veth is removed
+    bool no_network;       /* the action asked for no network: the stem cell's veth is removed
                             before the code arrives (loopback only) */
-  const char *env_json;  /* NULL, or a JSON object of string values: the action's parameters
+    const char *env_json;  /* NULL, or a JSON object of string values: the action's parameters
                             annotated init: true, its environment from init on */
 } inv_init_opts;
 
@@ -188,8 +188,7 @@ pid_t inv_container_pid(const inv_container_t *c);
  * to use) and out_native (the launcher to use; native_launcher itself when it is missing).
  * 0, or -1 with a message in err. */
 int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char *out_dir,
-                      size_t dirlen, char *out_native, size_t nativelen, char *err,
-                      size_t errlen);
+                      size_t dirlen, char *out_native, size_t nativelen, char *err, size_t errlen);
 
 /* Removes a directory made by inv_runtime_stage(). */
 void inv_runtime_unstage(const char *dir);

@@ -33,8 +33,10 @@ static void host_part(char *out, size_t outlen)
     if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
         snprintf(host, sizeof host, "invoker");
     for (char *p = host; *p && *p != '.' && k + 1 < outlen && k < 40; p++)
-        out[k++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || *p == '-')
-                       ? *p : '-';
+        out[k++] = ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                    (*p >= '0' && *p <= '9') || *p == '-')
+                       ? *p
+                       : '-';
     out[k] = '\0';
 }
 
@@ -44,8 +46,8 @@ static bool id_ok(const char *s)
     if (n == 0 || n > 64)
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-              s[i] == '-' || s[i] == '_'))
+        if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
+              (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
             return false;
     return true;
 }
@@ -53,7 +55,8 @@ static bool id_ok(const char *s)
 int inv_ident_resolve(void)
 {
     char fresh[80], rnd[33], path[4200], buf[128];
-    const char *dir = I.cfg.state_dir && *I.cfg.state_dir ? I.cfg.state_dir : getenv("STATE_DIRECTORY");
+    const char *dir =
+        I.cfg.state_dir && *I.cfg.state_dir ? I.cfg.state_dir : getenv("STATE_DIRECTORY");
     FILE *f;
 
     if (I.cfg.id && *I.cfg.id)
@@ -63,7 +66,8 @@ int inv_ident_resolve(void)
     snprintf(fresh + strlen(fresh), sizeof fresh - strlen(fresh), "-%.6s", rnd);
     if (dir == NULL || *dir == '\0') {
         sq_warn("no SQ_INVOKER_ID and no state dir (SQ_INVOKER_STATE_DIR): the id \"%s\" is new at "
-                "every start", fresh);
+                "every start",
+                fresh);
         goto use_fresh;
     }
     /* systemd may give several directories, colon-separated: the first */
@@ -80,7 +84,8 @@ int inv_ident_resolve(void)
             }
         }
         fclose(f);
-        sq_error("%s does not hold a valid invoker id (letters, digits, '-', '_'): remove it", path);
+        sq_error("%s does not hold a valid invoker id (letters, digits, '-', '_'): remove it",
+                 path);
         return -1;
     }
     if (errno != ENOENT) {
@@ -92,7 +97,8 @@ int inv_ident_resolve(void)
         int fd;
         snprintf(tmp, sizeof tmp, "%s.tmp", path);
         fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (fd < 0 || dprintf(fd, "%s\n", fresh) < 0 || fsync(fd) != 0 || close(fd) != 0 || rename(tmp, path) != 0) {
+        if (fd < 0 || dprintf(fd, "%s\n", fresh) < 0 || fsync(fd) != 0 || close(fd) != 0 ||
+            rename(tmp, path) != 0) {
             sq_error("could not keep the invoker id in %s: %s", path, strerror(errno));
             return -1;
         }
@@ -111,13 +117,16 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg
     char err[128];
 
     msgpack_zone_init(&z, 1024);
-    if (sq_heartbeat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &hb, err, sizeof err) == SQ_OK &&
+    if (sq_heartbeat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &hb, err,
+                            sizeof err) == SQ_OK &&
         hb.id && strcmp(hb.id, I.cfg.id) == 0 && hb.started != I.started_ms) {
         clash_started = hb.started ? hb.started : 1;
         if (I.serving && sq_now_ms() - clash_logged_ms > 10000) {
             clash_logged_ms = sq_now_ms();
-            sq_error("another invoker (started at %lld ms) sends heartbeats with this invoker's id \"%s\": "
-                     "give each invoker its own SQ_INVOKER_ID", (long long)hb.started, I.cfg.id);
+            sq_error("another invoker (started at %lld ms) sends heartbeats with this invoker's id "
+                     "\"%s\": "
+                     "give each invoker its own SQ_INVOKER_ID",
+                     (long long)hb.started, I.cfg.id);
         }
     }
     msgpack_zone_destroy(&z);
@@ -126,7 +135,8 @@ static void on_heartbeat(natsConnection *nc, natsSubscription *sub, natsMsg *msg
 
 int inv_ident_claim(void)
 {
-    natsStatus s = natsConnection_Subscribe(&hb_sub, sq_bus_nc(I.bus), SQ_SUBJ_INVOKER_HEARTBEAT, on_heartbeat, NULL);
+    natsStatus s = natsConnection_Subscribe(&hb_sub, sq_bus_nc(I.bus), SQ_SUBJ_INVOKER_HEARTBEAT,
+                                            on_heartbeat, NULL);
     if (s != NATS_OK || natsConnection_Flush(sq_bus_nc(I.bus)) != NATS_OK) {
         sq_error("could not listen to %s: %s", SQ_SUBJ_INVOKER_HEARTBEAT, natsStatus_GetText(s));
         return -1;
@@ -134,9 +144,11 @@ int inv_ident_claim(void)
     for (int waited = 0; waited < I.cfg.id_check_ms && !clash_started; waited += 50)
         usleep(50 * 1000);
     if (clash_started) {
-        sq_error("refusing to start: invoker id \"%s\" is taken by a live invoker (started at %lld ms, "
-                 "heartbeats on %s); give each invoker its own SQ_INVOKER_ID, or leave it unset for a "
-                 "unique one", I.cfg.id, (long long)clash_started, SQ_SUBJ_INVOKER_HEARTBEAT);
+        sq_error(
+            "refusing to start: invoker id \"%s\" is taken by a live invoker (started at %lld ms, "
+            "heartbeats on %s); give each invoker its own SQ_INVOKER_ID, or leave it unset for a "
+            "unique one",
+            I.cfg.id, (long long)clash_started, SQ_SUBJ_INVOKER_HEARTBEAT);
         return -1;
     }
     return 0;

@@ -21,25 +21,25 @@ typedef struct inv_config {
     char *runtime_dir;
     char *native_launcher; /* squall-native-launcher binary (kind native) */
     char *api_host;
-    int memory_mb;       /* user memory: the pool's capacity */
-    int workers;         /* concurrent activations */
-    int prewarm;         /* nodejs stem cells kept ready */
-    int prewarm_python;  /* python:3 stem cells */
-    int prewarm_native;  /* native stem cells */
-    int pids_max;        /* processes per container (pids cgroup) */
-    int idle_ms;         /* an idle warm container is removed after this long */
+    int memory_mb;      /* user memory: the pool's capacity */
+    int workers;        /* concurrent activations */
+    int prewarm;        /* nodejs stem cells kept ready */
+    int prewarm_python; /* python:3 stem cells */
+    int prewarm_native; /* native stem cells */
+    int pids_max;       /* processes per container (pids cgroup) */
+    int idle_ms;        /* an idle warm container is removed after this long */
     int heartbeat_ms;
-    int max_result_kb;   /* a result larger than this is refused (OpenWhisk: 1 MB) */
-    bool freeze;         /* freeze idle containers (cgroup freezer) */
-    int freeze_ms;       /* ... after this long without work (0: as soon as it is done) */
-    int fair_mb;         /* fairness between namespaces (pool.c); 0: off */
-    bool sandbox;        /* false only for hosts without bubblewrap: no isolation */
-    char *network;       /* "egress" or "none" (netns.h) */
-    char *net_deny;      /* destinations a sandbox never reaches (CIDRs) */
-    char *net_pool;      /* the sandboxes' addresses */
-    char *net_dns;       /* resolvers a sandbox may query (auto, none or addresses) */
-    char *state_dir;     /* where a made-up id is kept (ident.c); "" : $STATE_DIRECTORY */
-    int id_check_ms;     /* listen this long for another live invoker with our id */
+    int max_result_kb; /* a result larger than this is refused (OpenWhisk: 1 MB) */
+    bool freeze;       /* freeze idle containers (cgroup freezer) */
+    int freeze_ms;     /* ... after this long without work (0: as soon as it is done) */
+    int fair_mb;       /* fairness between namespaces (pool.c); 0: off */
+    bool sandbox;      /* false only for hosts without bubblewrap: no isolation */
+    char *network;     /* "egress" or "none" (netns.h) */
+    char *net_deny;    /* destinations a sandbox never reaches (CIDRs) */
+    char *net_pool;    /* the sandboxes' addresses */
+    char *net_dns;     /* resolvers a sandbox may query (auto, none or addresses) */
+    char *state_dir;   /* where a made-up id is kept (ident.c); "" : $STATE_DIRECTORY */
+    int id_check_ms;   /* listen this long for another live invoker with our id */
 } inv_config;
 
 /* One unit of work: the raw message and its decoded form (w points into buf and z), decoded
@@ -51,7 +51,7 @@ typedef struct inv_job {
     int64_t received_ms;
     msgpack_zone z;
     sq_work w;
-    char key[640];       /* "ns/name@version": the pool's key */
+    char key[640];         /* "ns/name@version": the pool's key */
     struct inv_job *snext; /* on I.starting: taken by a worker, no container yet */
     bool starting;
 } inv_job;
@@ -61,39 +61,39 @@ typedef struct inv_job {
 typedef struct inv_slot {
     struct inv_slot *next;
     inv_container_t *c;
-    char key[640];       /* "ns/name@version"; "" for a stem cell */
-    char ns[256];        /* the namespace it serves; "" for a stem cell */
+    char key[640]; /* "ns/name@version"; "" for a stem cell */
+    char ns[256];  /* the namespace it serves; "" for a stem cell */
     char kind[32];
     int memory_mb;
     int64_t last_used_ms;
-    int inflight;        /* activations running in it now */
-    int conc;            /* how many it may take at once (limits.concurrency, nodejs) */
-    bool ready;          /* initialised: others may join it (concurrent containers) */
-    bool dead;           /* its sandbox is gone: destroyed by the last one out */
-    bool starting;       /* reserved, its container not started yet (c is NULL) */
-    bool no_freeze;      /* freezing it failed: it is left running */
+    int inflight;   /* activations running in it now */
+    int conc;       /* how many it may take at once (limits.concurrency, nodejs) */
+    bool ready;     /* initialised: others may join it (concurrent containers) */
+    bool dead;      /* its sandbox is gone: destroyed by the last one out */
+    bool starting;  /* reserved, its container not started yet (c is NULL) */
+    bool no_freeze; /* freezing it failed: it is left running */
 } inv_slot;
 
 typedef struct inv {
     inv_config cfg;
     sq_bus_t *bus;
-    natsSubscription *work_sub;  /* JetStream pull subscription */
-    pthread_mutex_t lock;        /* queue, pool, counters */
+    natsSubscription *work_sub; /* JetStream pull subscription */
+    pthread_mutex_t lock;       /* queue, pool, counters */
     pthread_cond_t work_cv, pool_cv;
     inv_job *head, *tail;
-    inv_job *starting;           /* taken from the queue, not yet given a container: their
+    inv_job *starting; /* taken from the queue, not yet given a container: their
                                     memory counts as their namespace's (pool.c) */
     int queued, busy;
-    inv_slot *pool;              /* action containers, busy or idle */
-    inv_slot *stems;             /* stem cells */
-    inv_sandbox_t *sb;           /* cgroups and seccomp for every container */
-    inv_net_t *net;              /* every container's network namespace (netns.h) */
-    char action_api_host[96];    /* __OW_API_HOST as actions reach it; "": cfg.api_host */
-    int used_mb;                 /* memory of every live container */
+    inv_slot *pool;           /* action containers, busy or idle */
+    inv_slot *stems;          /* stem cells */
+    inv_sandbox_t *sb;        /* cgroups and seccomp for every container */
+    inv_net_t *net;           /* every container's network namespace (netns.h) */
+    char action_api_host[96]; /* __OW_API_HOST as actions reach it; "": cfg.api_host */
+    int used_mb;              /* memory of every live container */
     int warm;
-    int64_t started_ms;          /* when this process started (heartbeat "started") */
+    int64_t started_ms; /* when this process started (heartbeat "started") */
     volatile bool draining, stopping;
-    volatile bool serving;       /* past the id check, taking work (ident.c) */
+    volatile bool serving; /* past the id check, taking work (ident.c) */
 } inv;
 
 extern inv I;

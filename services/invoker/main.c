@@ -27,8 +27,10 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_STR("id", "SQ_INVOKER_ID", NULL, I.cfg.id),
     SQ_CFG_STR("state_dir", "SQ_INVOKER_STATE_DIR", NULL, I.cfg.state_dir),
     SQ_CFG_INT("id_check_ms", "SQ_INVOKER_ID_CHECK_MS", 0, 60000, 1500, I.cfg.id_check_ms),
-    SQ_CFG_PATH("runtime_dir", "SQ_RUNTIME_DIR", "lib/squall/runtimes", DEFAULT_RUNTIME_DIR, I.cfg.runtime_dir),
-    SQ_CFG_PATH("native_launcher", "SQ_INVOKER_NATIVE_LAUNCHER", "lib/squall/squall-native-launcher", SQ_NATIVE_LAUNCHER, I.cfg.native_launcher),
+    SQ_CFG_PATH("runtime_dir", "SQ_RUNTIME_DIR", "lib/squall/runtimes", DEFAULT_RUNTIME_DIR,
+                I.cfg.runtime_dir),
+    SQ_CFG_PATH("native_launcher", "SQ_INVOKER_NATIVE_LAUNCHER",
+                "lib/squall/squall-native-launcher", SQ_NATIVE_LAUNCHER, I.cfg.native_launcher),
     SQ_CFG_STR("api_host", "SQ_API_HOST", "http://127.0.0.1:3233", I.cfg.api_host),
     SQ_CFG_INT("memory_mb", "SQ_INVOKER_MEMORY_MB", 128, 1 << 20, 2048, I.cfg.memory_mb),
     SQ_CFG_INT("workers", "SQ_INVOKER_WORKERS", 1, 1024, 32, I.cfg.workers),
@@ -65,8 +67,8 @@ static int runtime_setup(void)
 
     if (!I.cfg.sandbox || geteuid() != 0)
         return 0;
-    if (inv_runtime_stage(I.cfg.runtime_dir, I.cfg.native_launcher, dir, sizeof dir, native, sizeof native, err,
-                          sizeof err) != 0) {
+    if (inv_runtime_stage(I.cfg.runtime_dir, I.cfg.native_launcher, dir, sizeof dir, native,
+                          sizeof native, err, sizeof err) != 0) {
         sq_error("could not stage the runtimes: %s", err);
         return -1;
     }
@@ -109,8 +111,11 @@ static int net_setup(void)
 {
     char describe[2048], err[512];
     bool fell_back = false;
-    inv_net_opts o = { .mode = I.cfg.network, .deny = I.cfg.net_deny, .pool = I.cfg.net_pool,
-                       .dns = I.cfg.net_dns, .api_port = api_port() };
+    inv_net_opts o = { .mode = I.cfg.network,
+                       .deny = I.cfg.net_deny,
+                       .pool = I.cfg.net_pool,
+                       .dns = I.cfg.net_dns,
+                       .api_port = api_port() };
 
     if (inv_net_create(&I.net, &o, &fell_back, describe, sizeof describe, err, sizeof err) != 0) {
         sq_error("could not prepare the sandboxes' network: %s", err);
@@ -124,8 +129,9 @@ static int net_setup(void)
         /* what actions are told: the API at the sandbox's next hop */
         snprintf(I.action_api_host, sizeof I.action_api_host, "http://%s:%d", INV_NET_API_ADDR,
                  o.api_port);
-        sq_info("sandbox: actions reach the API at %s (DNAT to 127.0.0.1:%d, nothing else of the host)",
-                I.action_api_host, o.api_port);
+        sq_info(
+            "sandbox: actions reach the API at %s (DNAT to 127.0.0.1:%d, nothing else of the host)",
+            I.action_api_host, o.api_port);
     }
     return 0;
 }
@@ -137,7 +143,8 @@ static int sandbox_setup(void)
 
     if (!I.cfg.sandbox)
         return 0;
-    if (inv_sandbox_create(&I.sb, I.cfg.id, I.cfg.pids_max, describe, sizeof describe, err, sizeof err) != 0) {
+    if (inv_sandbox_create(&I.sb, I.cfg.id, I.cfg.pids_max, describe, sizeof describe, err,
+                           sizeof err) != 0) {
         sq_error("could not prepare the sandbox: %s", err);
         return -1;
     }
@@ -201,10 +208,13 @@ int main(void)
     pthread_cond_init(&I.work_cv, NULL);
     pthread_cond_init(&I.pool_cv, NULL);
 
-    if (sq_bus_connect(&I.bus, &(sq_bus_opts){ .url = I.cfg.nats_url, .name = "squall-invoker",
-                                                .send_asap = true, .jetstream = true }) != SQ_OK ||
+    if (sq_bus_connect(&I.bus, &(sq_bus_opts){ .url = I.cfg.nats_url,
+                                               .name = "squall-invoker",
+                                               .send_asap = true,
+                                               .jetstream = true }) != SQ_OK ||
         inv_ident_claim() != 0 ||
-        sq_streams_ensure(sq_bus_js(I.bus), 0, SQ_STREAMS_WORK | SQ_STREAMS_ACTIVATIONS) != SQ_OK || subscribe_work() != SQ_OK)
+        sq_streams_ensure(sq_bus_js(I.bus), 0, SQ_STREAMS_WORK | SQ_STREAMS_ACTIVATIONS) != SQ_OK ||
+        subscribe_work() != SQ_OK)
         goto out;
 
     workers = calloc((size_t)I.cfg.workers, sizeof *workers);
@@ -222,10 +232,14 @@ int main(void)
         goto out;
     snprintf(subj, sizeof subj, SQ_SUBJ_INVOKER_RUN_FMT, tok);
     sq_bus_route routes[] = { { .subject = subj, .queue = NULL, .fn = on_run } };
-    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK || sq_health_serve(I.bus, "invoker", I.cfg.id, (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } }, 1) != SQ_OK)
+    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK ||
+        sq_health_serve(I.bus, "invoker", I.cfg.id,
+                        (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } },
+                        1) != SQ_OK)
         goto out;
     I.serving = true;
-    sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb, I.cfg.workers);
+    sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb,
+            I.cfg.workers);
     sq_info("received signal %d, draining", sq_signals_wait());
     rc = 0;
 out:

@@ -53,14 +53,14 @@ typedef enum { INV_NET_NONE = 0, INV_NET_EGRESS } inv_net_mode;
 typedef struct inv_net inv_net_t;
 
 typedef struct {
-  const char *mode; /* "egress" (NULL or "": egress) or "none" */
-  const char *deny; /* CIDRs separated by commas or spaces; NULL or "": the default list */
-  const char *pool; /* IPv4 CIDR of the sandboxes' addresses, /8 to /30; NULL: 10.201.0.0/16 */
-  const char *dns;  /* IPv4 resolvers a sandbox may reach on port 53 although they are in the
+    const char *mode; /* "egress" (NULL or "": egress) or "none" */
+    const char *deny; /* CIDRs separated by commas or spaces; NULL or "": the default list */
+    const char *pool; /* IPv4 CIDR of the sandboxes' addresses, /8 to /30; NULL: 10.201.0.0/16 */
+    const char *dns;  /* IPv4 resolvers a sandbox may reach on port 53 although they are in the
                        deny list: "auto" (NULL, ""): the non-loopback IPv4 nameservers of
                        /etc/resolv.conf; "none"; or addresses separated by commas */
-  const char *nft;  /* the nft binary; NULL: /usr/sbin/nft */
-  int api_port;     /* the platform's public REST API on the host's 127.0.0.1 (the gateway):
+    const char *nft;  /* the nft binary; NULL: /usr/sbin/nft */
+    int api_port;     /* the platform's public REST API on the host's 127.0.0.1 (the gateway):
                        the one place of the host a sandbox may reach, as 169.254.1.1:api_port
                        (DNAT), so that actions call the API as OpenWhisk's do (feeds, the
                        openwhisk npm package); 0: none */
@@ -70,9 +70,9 @@ typedef struct {
 #define INV_NET_API_ADDR "169.254.1.1"
 
 /* The default deny list. */
-#define INV_NET_DENY_DEFAULT                                                                  \
-  "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,100.64.0.0/10,::1/128,"  \
-  "fc00::/7,fe80::/10"
+#define INV_NET_DENY_DEFAULT                                                                       \
+    "127.0.0.0/8,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,169.254.0.0/16,100.64.0.0/10,::1/128,"    \
+    "fc00::/7,fe80::/10"
 
 /* Prepares the network of every container: egress when asked and possible (root, nft, rules
  * loaded), else none. Cleans what dead invokers left. describe receives one line for the
@@ -89,10 +89,10 @@ inv_net_mode inv_net_mode_of(const inv_net_t *n);
 
 /* One container's network. ns_fd -1: none (bwrap --unshare-net). */
 typedef struct {
-  int ns_fd;        /* the namespace (the child setns()es into it before bwrap) */
-  int host_ifindex; /* the host side of the veth, 0 when none */
-  char host_if[16];
-  uint32_t addr;    /* eth0's address (host order), 0 when none */
+    int ns_fd;        /* the namespace (the child setns()es into it before bwrap) */
+    int host_ifindex; /* the host side of the veth, 0 when none */
+    char host_if[16];
+    uint32_t addr; /* eth0's address (host order), 0 when none */
 } inv_netc_t;
 
 /* Sets nc to "no network" (ns_fd -1). */

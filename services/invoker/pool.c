@@ -41,7 +41,7 @@
 
 #define STEM_MB 256
 #define STEM_FREEZE_MS 5000 /* a stem cell's runtime has booted by then */
-#define MAX_NS 256         /* namespaces told apart when counting the active ones */
+#define MAX_NS 256          /* namespaces told apart when counting the active ones */
 
 /* The kinds with stem cells, and how many of each the config asks for. */
 static const char *const STEM_KINDS[] = { "nodejs:20", "python:3", "native" };
@@ -67,8 +67,12 @@ bool inv_kind_supported(const char *kind)
 static inv_slot *slot_new(const char *kind, int memory_mb, char *err, size_t errlen)
 {
     inv_slot *s = calloc(1, sizeof *s);
-    inv_container_opts o = { .runtime_dir = I.cfg.runtime_dir, .kind = stem_kind(kind), .memory_mb = memory_mb,
-                             .sandbox = I.cfg.sandbox, .sb = I.sb, .native_launcher = I.cfg.native_launcher,
+    inv_container_opts o = { .runtime_dir = I.cfg.runtime_dir,
+                             .kind = stem_kind(kind),
+                             .memory_mb = memory_mb,
+                             .sandbox = I.cfg.sandbox,
+                             .sb = I.sb,
+                             .native_launcher = I.cfg.native_launcher,
                              .net = I.net };
     if (s == NULL)
         return NULL;
@@ -174,7 +178,8 @@ static inv_slot *take_lru(void)
         if (s->inflight != 0)
             continue;
         int held = ns_mb(s->ns, false);
-        if (best == NULL || held > best_held || (held == best_held && s->last_used_ms < best->last_used_ms)) {
+        if (best == NULL || held > best_held ||
+            (held == best_held && s->last_used_ms < best->last_used_ms)) {
             best = s;
             best_held = held;
         }
@@ -302,7 +307,8 @@ inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
             snprintf(err, errlen, "the invoker is shutting down");
             return NULL;
         }
-        sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", key, I.used_mb, I.cfg.memory_mb);
+        sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", key, I.used_mb,
+                 I.cfg.memory_mb);
         pthread_cond_wait(&I.pool_cv, &I.lock);
     }
     /* A place in the pool now, so that the namespace holds this memory from now on; the
@@ -477,7 +483,8 @@ void *inv_pool_keeper(void *arg)
             for (int list = 0; list < 2; list++)
                 for (inv_slot *s = list ? I.stems : I.pool; s; s = s->next) {
                     int64_t due = s->last_used_ms + (list ? STEM_FREEZE_MS : I.cfg.freeze_ms);
-                    if (s->inflight > 0 || s->dead || s->no_freeze || s->c == NULL || inv_container_frozen(s->c))
+                    if (s->inflight > 0 || s->dead || s->no_freeze || s->c == NULL ||
+                        inv_container_frozen(s->c))
                         continue;
                     if (due <= now) {
                         if (inv_container_freeze(s->c, true) != 0) {

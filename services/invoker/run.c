@@ -85,7 +85,8 @@ static char *input_line(const sq_work *w, const char *path)
     char deadline[32];
     char *txt;
 
-    snprintf(deadline, sizeof deadline, "%lld", (long long)(sq_now_ms() + w->action.limits.timeout));
+    snprintf(deadline, sizeof deadline, "%lld",
+             (long long)(sq_now_ms() + w->action.limits.timeout));
     json_object_set_new(j, "value", sq_mp_to_json(&w->params));
     json_object_set_new(j, "activation_id", json_string(w->id));
     char fq[620];
@@ -93,17 +94,19 @@ static char *input_line(const sq_work *w, const char *path)
     json_object_set_new(j, "action_name", json_string(fq));
     json_object_set_new(j, "deadline", json_string(deadline));
     /* the activation's namespace: the caller's (OpenWhisk's __OW_NAMESPACE) */
-    json_object_set_new(j, "namespace", json_string(w->ns && *w->ns ? w->ns : w->action.namespace_));
-    json_object_set_new(j, "action_version", json_string(w->action.version ? w->action.version : ""));
+    json_object_set_new(j, "namespace",
+                        json_string(w->ns && *w->ns ? w->ns : w->action.namespace_));
+    json_object_set_new(j, "action_version",
+                        json_string(w->action.version ? w->action.version : ""));
     json_object_set_new(j, "transaction_id", json_string(w->id));
-    json_object_set_new(j, "api_host", json_string(I.action_api_host[0] ? I.action_api_host : I.cfg.api_host));
+    json_object_set_new(j, "api_host",
+                        json_string(I.action_api_host[0] ? I.action_api_host : I.cfg.api_host));
     if (w->key && *w->key && !(pak && pak->type == MSGPACK_OBJECT_BOOLEAN && !pak->via.boolean))
         json_object_set_new(j, "api_key", json_string(w->key));
     txt = json_dumps(j, JSON_COMPACT);
     json_decref(j);
     return txt;
 }
-
 
 /* Publishes the record durably on SQ_ACTIVATIONS, de-duplicated by its id. Retries for a
  * while: the record is the platform's promise to the caller. */
@@ -178,8 +181,9 @@ static void refuse_large_result(inv_run_result *r)
         json_t *j = json_loads(r->result, 0, NULL);
         const char *m = json_string_value(json_object_get(j, "error")), *at;
         unsigned long long got = 0;
-        if (m && strncmp(m, LENGTH_MSG, strlen(LENGTH_MSG)) == 0 && (at = strchr(m + strlen(LENGTH_MSG), ':')) &&
-            sscanf(at + 1, "%llu", &got) == 1 && got > max) {
+        if (m && strncmp(m, LENGTH_MSG, strlen(LENGTH_MSG)) == 0 &&
+            (at = strchr(m + strlen(LENGTH_MSG), ':')) && sscanf(at + 1, "%llu", &got) == 1 &&
+            got > max) {
             snprintf(msg, sizeof msg, LENGTH_MSG ": %llu > %zu bytes.", got, max);
             json_decref(j);
             e = json_pack("{s:s}", "error", msg);
@@ -195,7 +199,8 @@ static void refuse_large_result(inv_run_result *r)
         return;
     while (cut > 0 && cut < len && ((unsigned char)r->result[cut] & 0xC0) == 0x80)
         cut--; /* not in the middle of a UTF-8 sequence */
-    n = (size_t)snprintf(msg, sizeof msg, LENGTH_MSG ": %zu > %zu bytes. The truncated response was: ", len, max);
+    n = (size_t)snprintf(msg, sizeof msg,
+                         LENGTH_MSG ": %zu > %zu bytes. The truncated response was: ", len, max);
     memcpy(msg + n, r->result, cut);
     msg[n + cut] = '\0';
     e = json_pack("{s:s}", "error", msg);
@@ -260,11 +265,13 @@ static char *init_env(const msgpack_object *params)
         return NULL;
     for (uint32_t i = 0; i < params->via.array.size; i++) {
         const msgpack_object *e = &params->via.array.ptr[i];
-        const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value"), *f = sq_mp_get(e, "init");
+        const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value"),
+                             *f = sq_mp_get(e, "init");
         char name[256];
         json_t *jv;
-        if (!f || f->type != MSGPACK_OBJECT_BOOLEAN || !f->via.boolean || !k || k->type != MSGPACK_OBJECT_STR ||
-            !v || k->via.str.size == 0 || k->via.str.size >= sizeof name)
+        if (!f || f->type != MSGPACK_OBJECT_BOOLEAN || !f->via.boolean || !k ||
+            k->type != MSGPACK_OBJECT_STR || !v || k->via.str.size == 0 ||
+            k->via.str.size >= sizeof name)
             continue;
         memcpy(name, k->via.str.ptr, k->via.str.size);
         name[k->via.str.size] = '\0';
@@ -320,7 +327,8 @@ static void handle(inv_job *job)
 
     if (!inv_kind_supported(w.action.exec.kind)) {
         run.outcome = INV_INIT_ERROR;
-        snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}", w.action.exec.kind);
+        snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}",
+                 w.action.exec.kind);
         run.result = strdup(err);
         run.start_ms = run.end_ms = start_ms;
     } else if ((slot = inv_pool_acquire(job, &cold, err, sizeof err)) == NULL) {
@@ -391,9 +399,10 @@ static void handle(inv_job *job)
     if (!result_to_mp(res->result, &rpk, &a.status)) {
         msgpack_sbuffer_clear(&result_buf);
         msgpack_pack_map(&rpk, 1);
-        sq_mp_kv_str(&rpk, "error", a.status == SQ_ACT_DEV_ERROR
-                                        ? "The action's result nests deeper than the platform carries."
-                                        : "The action's result could not be read.");
+        sq_mp_kv_str(&rpk, "error",
+                     a.status == SQ_ACT_DEV_ERROR
+                         ? "The action's result nests deeper than the platform carries."
+                         : "The action's result could not be read.");
     }
     sq_mp_unpack(result_buf.data, result_buf.size, &az, &result_obj);
     a.result = result_obj;
@@ -490,7 +499,8 @@ void *inv_worker(void *arg)
         inv_pool_unstart(j); /* it never asked for a container (unsupported kind) */
         job_free(j);
         I.busy--;
-        if (I.draining || I.head != NULL) /* the drain waits for the last one; queued jobs may fit */
+        if (I.draining ||
+            I.head != NULL) /* the drain waits for the last one; queued jobs may fit */
             pthread_cond_broadcast(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
     }
@@ -536,7 +546,10 @@ void *inv_heartbeat(void *arg)
     while (!I.stopping) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
-        sq_heartbeat hb = { .id = I.cfg.id, .total_mb = I.cfg.memory_mb, .healthy = true, .at = sq_now_ms(),
+        sq_heartbeat hb = { .id = I.cfg.id,
+                            .total_mb = I.cfg.memory_mb,
+                            .healthy = true,
+                            .at = sq_now_ms(),
                             .started = I.started_ms };
 
         msgpack_sbuffer asb;

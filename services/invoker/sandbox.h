@@ -47,12 +47,12 @@ typedef struct inv_sandbox inv_sandbox_t;
 
 /* One container's cgroups. All paths empty and fds -1 when not in use. */
 typedef struct {
-  char mem[PATH_MAX];   /* v1 memory cgroup dir, or the v2 cgroup dir */
-  char pids[PATH_MAX];  /* v1 pids cgroup dir ("" under v2 or without the controller) */
-  char frz[PATH_MAX];   /* v1 freezer cgroup dir ("" under v2 or without the controller) */
-  int procs_fd[3];      /* open cgroup.procs files the child writes its pid into */
-  int freeze_fd;        /* open v1 freezer.state or v2 cgroup.freeze; -1 without a freezer */
-  inv_cg_mode mode;
+    char mem[PATH_MAX];  /* v1 memory cgroup dir, or the v2 cgroup dir */
+    char pids[PATH_MAX]; /* v1 pids cgroup dir ("" under v2 or without the controller) */
+    char frz[PATH_MAX];  /* v1 freezer cgroup dir ("" under v2 or without the controller) */
+    int procs_fd[3];     /* open cgroup.procs files the child writes its pid into */
+    int freeze_fd;       /* open v1 freezer.state or v2 cgroup.freeze; -1 without a freezer */
+    inv_cg_mode mode;
 } inv_cg_t;
 
 /* Detects the cgroup layout, prepares the invoker's cgroup directories (name distinguishes
@@ -79,8 +79,7 @@ const void *inv_sandbox_seccomp(const inv_sandbox_t *sb, size_t *len);
 /* Makes the cgroups of a new container with its memory limit. With mode none (or sb NULL)
  * it only resets cg. Returns 0, or -1 with a message in err (the caller may go on without
  * cgroups: the invoker logs it). */
-int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *err,
-                  size_t errlen);
+int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *err, size_t errlen);
 
 /* Changes the memory limit (a stem cell specialised for an action). 0 or -1. */
 int inv_cg_set_memory(inv_cg_t *cg, int memory_mb);

@@ -15,8 +15,7 @@ static void pack_kv_array(msgpack_packer *pk, const char *key, const msgpack_obj
 }
 
 /* {path, name}: OpenWhisk's serialisation of a FullyQualifiedEntityName. */
-static void pack_path_name(msgpack_packer *pk, const char *key, const char *path,
-                           const char *name)
+static void pack_path_name(msgpack_packer *pk, const char *key, const char *path, const char *name)
 {
     sq_mp_pack_str(pk, key);
     msgpack_pack_map(pk, 2);
@@ -69,8 +68,8 @@ void reg_package_encode(const reg_package *p, const reg_brief *actions, size_t n
     }
 }
 
-void reg_trigger_encode(const reg_trigger *t, const reg_rule *rules, size_t nrules,
-                        bool with_rules, msgpack_packer *pk)
+void reg_trigger_encode(const reg_trigger *t, const reg_rule *rules, size_t nrules, bool with_rules,
+                        msgpack_packer *pk)
 {
     msgpack_pack_map(pk, 8 + (with_rules ? 1 : 0));
     sq_mp_kv_str(pk, "namespace", t->namespace_);

@@ -45,8 +45,10 @@ void reg_publish_event(sq_bus_t *bus, const char *ns, const char *kind, const ch
     }
     snprintf(subject, sizeof subject, SQ_SUBJ_EVT_ENTITY_FMT, token, kind);
     sq_proto_buf_init(&sb, &pk);
-    sq_entity_event_encode(&(sq_entity_event){ .ns = (char *)ns, .kind = (char *)kind,
-                                               .name = (char *)name, .op = (char *)op,
+    sq_entity_event_encode(&(sq_entity_event){ .ns = (char *)ns,
+                                               .kind = (char *)kind,
+                                               .name = (char *)name,
+                                               .op = (char *)op,
                                                .version = (char *)version },
                            &pk);
     if (sq_bus_publish(bus, subject, sb.data, sb.size) != SQ_OK)
@@ -111,8 +113,7 @@ static void log_failure(const char *what, const char *kind, const char *ns, cons
     case SQ_ERR_BAD_REQUEST:
     case SQ_ERR_BAD_NAME:
     case SQ_ERR_FORBIDDEN:
-    case SQ_ERR_TOO_LARGE:
-        break;
+    case SQ_ERR_TOO_LARGE: break;
     default:
         sq_error("could not %s %s \"%s/%s\": %s", what, kind, ns, name ? name : "",
                  sq_status_str(st));
@@ -161,8 +162,8 @@ void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
-                           err, sizeof err);
+    st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
+                           sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
@@ -173,8 +174,8 @@ void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
     case K_ACTION: {
         sq_action a;
         if ((st = reg_patch_parse(&req.entity, req.ns, &z, &patch, err, sizeof err)) != SQ_OK ||
-            (st = reg_store_put_action(ctx->store, req.ns, pkg, base, req.overwrite, &patch, &z,
-                                       &a, &created, err, sizeof err)) != SQ_OK)
+            (st = reg_store_put_action(ctx->store, req.ns, pkg, base, req.overwrite, &patch, &z, &a,
+                                       &created, err, sizeof err)) != SQ_OK)
             break;
         sq_action_encode(&a, reply_start(&r));
         version = a.version;
@@ -208,15 +209,14 @@ void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
     case K_RULE: {
         reg_rule u;
         if ((st = reg_rule_parse(&req.entity, req.ns, &z, &ep, err, sizeof err)) != SQ_OK ||
-            (st = reg_store_put_rule(ctx->store, req.ns, base, req.overwrite, &ep, &z, &u,
-                                     &created, err, sizeof err)) != SQ_OK)
+            (st = reg_store_put_rule(ctx->store, req.ns, base, req.overwrite, &ep, &z, &u, &created,
+                                     err, sizeof err)) != SQ_OK)
             break;
         reg_rule_encode(&u, NULL, reply_start(&r));
         version = u.version;
         break;
     }
-    default:
-        break;
+    default: break;
     }
     if (st != SQ_OK) {
         log_failure("store", req.kind, req.ns, req.name, st);
@@ -245,8 +245,8 @@ void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
-                           err, sizeof err);
+    st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
+                           sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
@@ -289,8 +289,8 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
-                           err, sizeof err);
+    st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
+                           sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
@@ -309,8 +309,8 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
     switch (k) {
     case K_ACTION: {
         sq_action a;
-        if ((st = reg_store_get_action(ctx->store, req.ns, pkg, base, req.code,
-                                       req.shared, &z, &a, err, sizeof err)) == SQ_OK)
+        if ((st = reg_store_get_action(ctx->store, req.ns, pkg, base, req.code, req.shared, &z, &a,
+                                       err, sizeof err)) == SQ_OK)
             sq_action_encode(&a, reply_start(&r));
         break;
     }
@@ -318,8 +318,8 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
         reg_package p;
         reg_brief *actions;
         size_t n;
-        if ((st = reg_store_get_package(ctx->store, req.ns, base, req.shared, &z, &p, &actions,
-                                        &n, err, sizeof err)) == SQ_OK)
+        if ((st = reg_store_get_package(ctx->store, req.ns, base, req.shared, &z, &p, &actions, &n,
+                                        err, sizeof err)) == SQ_OK)
             reg_package_encode(&p, actions, n, true, reply_start(&r));
         break;
     }
@@ -329,8 +329,8 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
         size_t n;
         /* GET shows the rules map as OpenWhisk's trigger document does once a rule links
          * it (a trigger no rule ever named has none); resolve always carries it */
-        if ((st = reg_store_get_trigger(ctx->store, req.ns, base, true, &z, &t, &rules,
-                                        &n)) == SQ_OK)
+        if ((st = reg_store_get_trigger(ctx->store, req.ns, base, true, &z, &t, &rules, &n)) ==
+            SQ_OK)
             reg_trigger_encode(&t, rules, n, resolve || n > 0, reply_start(&r));
         break;
     }
@@ -340,8 +340,7 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
             reg_rule_encode(&u, NULL, reply_start(&r));
         break;
     }
-    default:
-        break;
+    default: break;
     }
     if (st != SQ_OK) {
         log_failure("read", req.kind, req.ns, req.name, st);
@@ -379,8 +378,8 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
-                           err, sizeof err);
+    st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
+                           sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
@@ -428,8 +427,7 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure)
         }
         break;
     }
-    default:
-        break;
+    default: break;
     }
     if (st != SQ_OK) {
         log_failure("delete", req.kind, req.ns, req.name, st);
@@ -462,8 +460,8 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = sq_reg_list_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
-                            err, sizeof err);
+    st = sq_reg_list_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
+                            sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
         goto done;
@@ -503,13 +501,12 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     switch (k) {
     case K_ACTION:
-        st = reg_store_list_actions(ctx->store, ns, pkg, req.shared, req.skip, req.limit,
-                                    req.count, &z, (sq_action **)&items, &n, &total, err,
-                                    sizeof err);
+        st = reg_store_list_actions(ctx->store, ns, pkg, req.shared, req.skip, req.limit, req.count,
+                                    &z, (sq_action **)&items, &n, &total, err, sizeof err);
         break;
     case K_PACKAGE:
-        st = reg_store_list_packages(ctx->store, ns, req.public_, req.shared, req.skip,
-                                     req.limit, req.count, &z, (reg_package **)&items, &n, &total);
+        st = reg_store_list_packages(ctx->store, ns, req.public_, req.shared, req.skip, req.limit,
+                                     req.count, &z, (reg_package **)&items, &n, &total);
         break;
     case K_TRIGGER:
         st = reg_store_list_triggers(ctx->store, ns, req.skip, req.limit, req.count, &z,
@@ -519,8 +516,7 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         st = reg_store_list_rules(ctx->store, ns, req.skip, req.limit, req.count, &z,
                                   (reg_rule **)&items, &n, &total);
         break;
-    default:
-        break;
+    default: break;
     }
     if (st != SQ_OK) {
         log_failure("list", plural(k), req.ns, NULL, st);
@@ -536,18 +532,14 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         msgpack_pack_array(pk, n);
         for (size_t i = 0; i < n; i++) {
             switch (k) {
-            case K_ACTION:
-                sq_action_encode(&((sq_action *)items)[i], pk);
-                break;
+            case K_ACTION: sq_action_encode(&((sq_action *)items)[i], pk); break;
             case K_PACKAGE:
                 reg_package_encode(&((reg_package *)items)[i], NULL, 0, false, pk);
                 break;
             case K_TRIGGER:
                 reg_trigger_encode(&((reg_trigger *)items)[i], NULL, 0, false, pk);
                 break;
-            default:
-                reg_rule_encode(&((reg_rule *)items)[i], NULL, pk);
-                break;
+            default: reg_rule_encode(&((reg_rule *)items)[i], NULL, pk); break;
             }
         }
     }

@@ -38,7 +38,8 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
             reg_publish_event(pc->bus, c[i].ns, c[i].kind, c[i].name, c[i].op, c[i].version);
         sq_info("purged %zu entities of deleted namespace \"%s\"", n, ev->namespace_);
     } else
-        sq_warn("could not purge deleted namespace \"%s\" (retried): %s", ev->namespace_, sq_status_str(st));
+        sq_warn("could not purge deleted namespace \"%s\" (retried): %s", ev->namespace_,
+                sq_status_str(st));
     msgpack_zone_destroy(&z);
     return st == SQ_OK ? 0 : -1;
 }
@@ -63,8 +64,10 @@ int main(void)
         goto out;
     if (reg_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
         goto out;
-    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url, .name = "squall-registry",
-                                             .send_asap = true, .jetstream = true }) != SQ_OK)
+    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url,
+                                             .name = "squall-registry",
+                                             .send_asap = true,
+                                             .jetstream = true }) != SQ_OK)
         goto out;
 
     if (reg_system_install(store, cfg.system_dir, bus) != SQ_OK)
@@ -74,16 +77,37 @@ int main(void)
     const sq_bus_route routes[] = {
         { .subject = SQ_SUBJ_REG_PUT, .queue = "registry", .fn = reg_on_put, .closure = &ctx },
         { .subject = SQ_SUBJ_REG_GET, .queue = "registry", .fn = reg_on_get, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_DELETE, .queue = "registry", .fn = reg_on_delete, .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_DELETE,
+          .queue = "registry",
+          .fn = reg_on_delete,
+          .closure = &ctx },
         { .subject = SQ_SUBJ_REG_LIST, .queue = "registry", .fn = reg_on_list, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_RESOLVE, .queue = "registry", .fn = reg_on_resolve, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_RULE_STATE, .queue = "registry", .fn = reg_on_rulestate, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_ROUTE_PUT, .queue = "registry", .fn = reg_on_route_put, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_ROUTE_GET, .queue = "registry", .fn = reg_on_route_get, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_ROUTE_DELETE, .queue = "registry", .fn = reg_on_route_delete, .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_RESOLVE,
+          .queue = "registry",
+          .fn = reg_on_resolve,
+          .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_RULE_STATE,
+          .queue = "registry",
+          .fn = reg_on_rulestate,
+          .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_PUT,
+          .queue = "registry",
+          .fn = reg_on_route_put,
+          .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_GET,
+          .queue = "registry",
+          .fn = reg_on_route_get,
+          .closure = &ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_DELETE,
+          .queue = "registry",
+          .fn = reg_on_route_delete,
+          .closure = &ctx },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_health_serve(bus, "registry", NULL, (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn }, { .name = "jetstream", .stream = SQ_STREAM_TENANCY } }, 2) != SQ_OK)
+        sq_health_serve(bus, "registry", NULL,
+                        (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn },
+                                             { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
+                        2) != SQ_OK)
         goto out;
     pc = (purge_ctx){ .store = store, .bus = bus };
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "registry", on_purge, &pc) != SQ_OK)

@@ -26,7 +26,7 @@ typedef struct reg_config {
     char *nats_url;
     char *pg_dsn;
     char *schema_dir;
-    char *system_dir;   /* SQ_SYSTEM_DIR: <dir>/<package>/<action>.js -> /whisk.system/... */
+    char *system_dir; /* SQ_SYSTEM_DIR: <dir>/<package>/<action>.js -> /whisk.system/... */
 } reg_config;
 
 /* Resolves the settings (defaults < SQ_CONFIG file < environment) into *cfg and logs them.
@@ -36,26 +36,26 @@ void reg_config_free(void);
 
 /* ---- entities ------------------------------------------------------------------------- */
 
-#define REG_SYSTEM_NS        "whisk.system"
+#define REG_SYSTEM_NS "whisk.system"
 
 /* Bounds of the per-action limits, as OpenWhisk's defaults. */
-#define REG_TIMEOUT_MIN      SQ_LIMIT_TIMEOUT_MIN
-#define REG_TIMEOUT_MAX      SQ_LIMIT_TIMEOUT_MAX
-#define REG_MEMORY_MIN       SQ_LIMIT_MEMORY_MIN
-#define REG_MEMORY_MAX       SQ_LIMIT_MEMORY_MAX
-#define REG_LOGS_MIN         SQ_LIMIT_LOGS_MIN
-#define REG_LOGS_MAX         SQ_LIMIT_LOGS_MAX
-#define REG_CONCURRENCY_MIN  SQ_LIMIT_CONCURRENCY_MIN
-#define REG_CONCURRENCY_MAX  SQ_LIMIT_CONCURRENCY_MAX
+#define REG_TIMEOUT_MIN SQ_LIMIT_TIMEOUT_MIN
+#define REG_TIMEOUT_MAX SQ_LIMIT_TIMEOUT_MAX
+#define REG_MEMORY_MIN SQ_LIMIT_MEMORY_MIN
+#define REG_MEMORY_MAX SQ_LIMIT_MEMORY_MAX
+#define REG_LOGS_MIN SQ_LIMIT_LOGS_MIN
+#define REG_LOGS_MAX SQ_LIMIT_LOGS_MAX
+#define REG_CONCURRENCY_MIN SQ_LIMIT_CONCURRENCY_MIN
+#define REG_CONCURRENCY_MAX SQ_LIMIT_CONCURRENCY_MAX
 
-#define REG_CODE_MAX         (48L * 1024 * 1024)  /* exec.code, bytes (base64 text if binary) */
-#define REG_SEQ_MAX          SQ_SEQUENCE_MAX      /* atomic actions in a sequence, inlined */
+#define REG_CODE_MAX (48L * 1024 * 1024) /* exec.code, bytes (base64 text if binary) */
+#define REG_SEQ_MAX SQ_SEQUENCE_MAX      /* atomic actions in a sequence, inlined */
 
-#define REG_LIST_DEFAULT     30
-#define REG_LIST_MAX         200
+#define REG_LIST_DEFAULT 30
+#define REG_LIST_MAX 200
 
-#define REG_RULE_ACTIVE      "active"
-#define REG_RULE_INACTIVE    "inactive"
+#define REG_RULE_ACTIVE "active"
+#define REG_RULE_INACTIVE "inactive"
 
 /* A fully qualified entity name /ns[/pkg]/name; pkg NULL when the entity is in no package. */
 typedef struct reg_fqn {
@@ -68,7 +68,7 @@ typedef struct reg_package {
     char *namespace_, *name, *version;
     bool publish;
     msgpack_object parameters, annotations;
-    char *binding_ns, *binding_name;   /* both NULL for a package */
+    char *binding_ns, *binding_name; /* both NULL for a package */
     int64_t updated;
 } reg_package;
 
@@ -102,8 +102,7 @@ typedef struct reg_brief {
 
 /* Splits a request name: "name" (*pkg NULL) or "pkg/name" when allow_pkg; both parts must
  * pass sq_name_valid. SQ_ERR_BAD_NAME otherwise (a second '/', a package where none may be). */
-sq_status reg_name_split(const char *name, bool allow_pkg, sq_arena_t *ar, char **pkg,
-                         char **base);
+sq_status reg_name_split(const char *name, bool allow_pkg, sq_arena_t *ar, char **pkg, char **base);
 
 /* Parses an entity reference the way OpenWhisk's clients write one: "name" and "pkg/name"
  * are relative to default_ns; "/ns/name", "/ns/pkg/name" and "ns/pkg/name" are absolute;
@@ -121,18 +120,18 @@ char *reg_path_str(const char *ns, const char *pkg, sq_arena_t *ar);
  * absent, as in OpenWhisk). Everything points into the request's arena. */
 typedef struct reg_patch {
     bool has_exec;
-    sq_exec exec;                 /* kind set; code set unless a sequence; components (an
+    sq_exec exec;        /* kind set; code set unless a sequence; components (an
                                      array of "/ns[/pkg]/name" strings) for a sequence */
-    reg_fqn *components;          /* the parsed components of a sequence */
+    reg_fqn *components; /* the parsed components of a sequence */
     size_t ncomponents;
     bool has_parameters;
-    msgpack_object parameters;    /* array of {key, value} maps */
+    msgpack_object parameters; /* array of {key, value} maps */
     bool has_annotations;
-    msgpack_object annotations;   /* array of {key, value} maps */
-    char **del_annotations;       /* keys to drop from the kept annotations (delAnnotations) */
+    msgpack_object annotations; /* array of {key, value} maps */
+    char **del_annotations;     /* keys to drop from the kept annotations (delAnnotations) */
     size_t ndel;
     bool has_timeout, has_memory, has_logs, has_concurrency;
-    sq_limits limits;             /* the fields flagged above, each within bounds */
+    sq_limits limits; /* the fields flagged above, each within bounds */
     bool has_publish;
     bool publish;
 } reg_patch;
@@ -162,7 +161,7 @@ typedef struct reg_entity_patch {
     bool publish;
     /* packages: binding {namespace, name} (an empty object is no binding) */
     bool has_binding;
-    reg_fqn binding;              /* pkg NULL */
+    reg_fqn binding; /* pkg NULL */
     /* rules: trigger and action references, resolved against the put's namespace */
     bool has_trigger, has_action;
     reg_fqn trigger, action;
@@ -191,8 +190,7 @@ sq_status reg_package_apply(const reg_package *old, const reg_entity_patch *p, c
 sq_status reg_trigger_apply(const reg_trigger *old, const reg_entity_patch *p, const char *ns,
                             const char *name, sq_arena_t *ar, reg_trigger *out);
 sq_status reg_rule_apply(const reg_rule *old, const reg_entity_patch *p, const char *ns,
-                         const char *name, sq_arena_t *ar, reg_rule *out, char *err,
-                         size_t errlen);
+                         const char *name, sq_arena_t *ar, reg_rule *out, char *err, size_t errlen);
 
 /* Merges arrays of {key, value} (nil and non-arrays count as empty) into one array in the
  * arena, one entry per key: a later array's entry replaces an earlier one in place. */
@@ -213,8 +211,8 @@ void reg_package_encode(const reg_package *p, const reg_brief *actions, size_t n
                         bool with_contents, msgpack_packer *pk);
 /* A trigger: map{namespace, name, version, publish, parameters, annotations, limits: {},
  * updated}, plus rules: map{"ns/rule": {action: {path, name}, status}} when rules != NULL. */
-void reg_trigger_encode(const reg_trigger *t, const reg_rule *rules, size_t nrules,
-                        bool with_rules, msgpack_packer *pk);
+void reg_trigger_encode(const reg_trigger *t, const reg_rule *rules, size_t nrules, bool with_rules,
+                        msgpack_packer *pk);
 /* A rule: map{namespace, name, version, publish, annotations, status, trigger: {path, name},
  * action: {path, name}, updated}; status_override replaces the stored status when set. */
 void reg_rule_encode(const reg_rule *r, const char *status_override, msgpack_packer *pk);
@@ -236,8 +234,8 @@ void reg_store_close(reg_store_t *s);
 
 /* One deleted or changed entity, for the change events a write causes besides its own. */
 typedef struct reg_change {
-    const char *kind;   /* SQ_KIND_* */
-    const char *op;     /* "put" or "delete" */
+    const char *kind; /* SQ_KIND_* */
+    const char *op;   /* "put" or "delete" */
     char *ns, *name, *version;
 } reg_change;
 
@@ -253,21 +251,20 @@ sq_status reg_store_purge_ns(reg_store_t *s, const char *ns, int64_t at, sq_aren
  * atomic actions (400). SQ_ERR_CONFLICT when it exists and !overwrite. *out: the stored
  * action (with code). */
 sq_status reg_store_put_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool overwrite, const reg_patch *p, sq_arena_t *ar,
-                               sq_action *out, bool *created, char *err, size_t errlen);
+                               bool overwrite, const reg_patch *p, sq_arena_t *ar, sq_action *out,
+                               bool *created, char *err, size_t errlen);
 
 /* Reads action ns[/pkg]/name for get and resolve: through a binding to the bound package's
  * action; for a packaged action the parameters are merged package < binding < action and
  * the namespace is the path of the (bound) package. shared: only actions in published
  * packages may be read (SQ_ERR_FORBIDDEN otherwise). exec.code NULL unless code. */
 sq_status reg_store_get_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool code, bool shared, sq_arena_t *ar, sq_action *out,
-                               char *err, size_t errlen);
+                               bool code, bool shared, sq_arena_t *ar, sq_action *out, char *err,
+                               size_t errlen);
 
 /* Deletes action ns[/pkg]/name (not through a binding: 400) and returns it with code. */
-sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pkg,
-                                  const char *name, sq_arena_t *ar, sq_action *out, char *err,
-                                  size_t errlen);
+sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
+                                  sq_arena_t *ar, sq_action *out, char *err, size_t errlen);
 
 /* Actions of ns (all, packaged ones too) or of ns/pkg (pkg not NULL; a binding lists the
  * bound package's), newest first, without code. shared: only ns/pkg of a published package.
@@ -304,11 +301,9 @@ sq_status reg_store_put_trigger(reg_store_t *s, const char *ns, const char *name
                                 const reg_entity_patch *p, sq_arena_t *ar, reg_trigger *out,
                                 bool *created, char *err, size_t errlen);
 sq_status reg_store_get_trigger(reg_store_t *s, const char *ns, const char *name, bool with_rules,
-                                sq_arena_t *ar, reg_trigger *out, reg_rule **rules,
-                                size_t *nrules);
-sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *name,
-                                   sq_arena_t *ar, reg_trigger *out, reg_change **changed,
-                                   size_t *nchanged);
+                                sq_arena_t *ar, reg_trigger *out, reg_rule **rules, size_t *nrules);
+sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
+                                   reg_trigger *out, reg_change **changed, size_t *nchanged);
 sq_status reg_store_list_triggers(reg_store_t *s, const char *ns, int64_t skip, int64_t limit,
                                   bool count, sq_arena_t *ar, reg_trigger **items, size_t *n,
                                   int64_t *total);
@@ -320,8 +315,8 @@ sq_status reg_store_put_rule(reg_store_t *s, const char *ns, const char *name, b
                              const reg_entity_patch *p, sq_arena_t *ar, reg_rule *out,
                              bool *created, char *err, size_t errlen);
 sq_status reg_store_set_rule_status(reg_store_t *s, const char *ns, const char *name,
-                                    const char *status, sq_arena_t *ar, reg_rule *out,
-                                    char *err, size_t errlen);
+                                    const char *status, sq_arena_t *ar, reg_rule *out, char *err,
+                                    size_t errlen);
 sq_status reg_store_get_rule(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
                              reg_rule *out);
 sq_status reg_store_delete_rule(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
@@ -382,7 +377,7 @@ void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 /* ---- routes.c: API routes (wsk api), sq.registry.route_{put,get,delete} ---------------- */
 
-#define REG_ROUTES_MAX 500   /* API routes of one namespace */
+#define REG_ROUTES_MAX 500 /* API routes of one namespace */
 
 /* routes_store.c. put: in one transaction, replace (req->replace: drop the API's routes
  * first) or upsert the n routes (already checked) into API req->ns + req->basepath, named
@@ -391,13 +386,12 @@ void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure);
  * API's routes after the change, in ar. get: the routes matching q ("" matches anything,
  * basepath also an API's name), ordered by basepath, relpath, method. delete: those routes
  * of q (basepath required), *count of them. */
-sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes,
-                         size_t n, sq_arena_t *ar, sq_route **items, size_t *nitems, char *err,
+sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes, size_t n,
+                         sq_arena_t *ar, sq_route **items, size_t *nitems, char *err,
                          size_t errlen);
-sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar,
-                         sq_route **items, size_t *n);
+sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar, sq_route **items,
+                         size_t *n);
 sq_status reg_routes_delete(reg_store_t *s, const sq_route_query *q, int64_t *count);
-
 
 void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_route_get(sq_bus_t *bus, natsMsg *msg, void *closure);

@@ -16,8 +16,8 @@
 #include "sq/log.h"
 #include "sq/util.h"
 
-#define PATH_MAX_LEN    512
-#define API_NAME_MAX    256
+#define PATH_MAX_LEN 512
+#define API_NAME_MAX 256
 
 static const char *const METHODS[] = { "get", "put", "post", "delete", "patch", "head", "options" };
 static const char *const TYPES[] = { "http", "json", "html", "svg", "text" };
@@ -68,8 +68,10 @@ static bool path_ok(const char *p, bool params, bool root_ok, char *err, size_t 
         if (s[0] == '{') {
             size_t k;
             if (!params) {
-                snprintf(err, errlen, "The %s '%.80s' cannot have parameters. Only the relative "
-                         "path supports path parameters.", what, p);
+                snprintf(err, errlen,
+                         "The %s '%.80s' cannot have parameters. Only the relative "
+                         "path supports path parameters.",
+                         what, p);
                 return false;
             }
             if (len < 3 || s[len - 1] != '}' || len - 2 >= sizeof names[0] ||
@@ -98,8 +100,10 @@ static bool path_ok(const char *p, bool params, bool root_ok, char *err, size_t 
         } else {
             for (size_t k = 0; k < len; k++)
                 if (!pchar((unsigned char)s[k])) {
-                    snprintf(err, errlen, "The %s '%.80s' holds a character that cannot stand in a "
-                             "URL path ('%c').", what, p, isprint((unsigned char)s[k]) ? s[k] : '?');
+                    snprintf(err, errlen,
+                             "The %s '%.80s' holds a character that cannot stand in a "
+                             "URL path ('%c').",
+                             what, p, isprint((unsigned char)s[k]) ? s[k] : '?');
                     return false;
                 }
         }
@@ -124,8 +128,8 @@ static bool web_exported(const msgpack_object *annots)
 }
 
 /* Checks one route of a put into ns (st and err say why not). */
-static sq_status route_check(reg_store_t *store, const char *ns, const sq_route *rt,
-                             sq_arena_t *ar, char *err, size_t errlen)
+static sq_status route_check(reg_store_t *store, const char *ns, const sq_route *rt, sq_arena_t *ar,
+                             char *err, size_t errlen)
 {
     sq_action a;
     char aerr[256] = "";
@@ -134,13 +138,17 @@ static sq_status route_check(reg_store_t *store, const char *ns, const sq_route 
     if (!path_ok(rt->relpath, true, true, err, errlen, "relative path"))
         return SQ_ERR_BAD_REQUEST;
     if (!one_of(rt->method, METHODS, sizeof METHODS / sizeof METHODS[0])) {
-        snprintf(err, errlen, "'%.20s' is not a valid API verb. Valid values are: GET, PUT, POST, "
-                 "DELETE, PATCH, HEAD, OPTIONS.", rt->method);
+        snprintf(err, errlen,
+                 "'%.20s' is not a valid API verb. Valid values are: GET, PUT, POST, "
+                 "DELETE, PATCH, HEAD, OPTIONS.",
+                 rt->method);
         return SQ_ERR_BAD_REQUEST;
     }
     if (!one_of(rt->response_type, TYPES, sizeof TYPES / sizeof TYPES[0])) {
-        snprintf(err, errlen, "'%.20s' is not a valid response type. Valid values are: http, json, "
-                 "html, svg, text.", rt->response_type);
+        snprintf(err, errlen,
+                 "'%.20s' is not a valid response type. Valid values are: http, json, "
+                 "html, svg, text.",
+                 rt->response_type);
         return SQ_ERR_BAD_REQUEST;
     }
     if (!sq_name_valid(rt->action_ns) || !sq_name_valid(rt->action_name) ||
@@ -150,24 +158,26 @@ static sq_status route_check(reg_store_t *store, const char *ns, const sq_route 
         return SQ_ERR_BAD_REQUEST;
     }
     if (strcmp(rt->action_ns, ns) != 0) {
-        snprintf(err, errlen, "The action '/%.80s/%s%s%.80s' is not in namespace '%.80s': a route "
-                 "runs an action of its own namespace.", rt->action_ns, rt->action_pkg,
-                 rt->action_pkg[0] ? "/" : "", rt->action_name, ns);
+        snprintf(err, errlen,
+                 "The action '/%.80s/%s%s%.80s' is not in namespace '%.80s': a route "
+                 "runs an action of its own namespace.",
+                 rt->action_ns, rt->action_pkg, rt->action_pkg[0] ? "/" : "", rt->action_name, ns);
         return SQ_ERR_FORBIDDEN;
     }
-    st = reg_store_get_action(store, ns, rt->action_pkg[0] ? rt->action_pkg : NULL,
-                              rt->action_name, false, false, ar, &a, aerr, sizeof aerr);
+    st = reg_store_get_action(store, ns, rt->action_pkg[0] ? rt->action_pkg : NULL, rt->action_name,
+                              false, false, ar, &a, aerr, sizeof aerr);
     if (st == SQ_ERR_NOT_FOUND || st == SQ_ERR_BAD_REQUEST || st == SQ_ERR_FORBIDDEN) {
-        snprintf(err, errlen, "The action '/%.80s/%s%s%.80s' does not exist.", ns,
-                 rt->action_pkg, rt->action_pkg[0] ? "/" : "", rt->action_name);
+        snprintf(err, errlen, "The action '/%.80s/%s%s%.80s' does not exist.", ns, rt->action_pkg,
+                 rt->action_pkg[0] ? "/" : "", rt->action_name);
         return SQ_ERR_NOT_FOUND;
     }
     if (st != SQ_OK)
         return st;
     if (!web_exported(&a.annotations)) {
-        snprintf(err, errlen, "The action '/%.80s/%s%s%.80s' is not a web action: annotate it "
-                 "web-export true (wsk action update --web true).", ns, rt->action_pkg,
-                 rt->action_pkg[0] ? "/" : "", rt->action_name);
+        snprintf(err, errlen,
+                 "The action '/%.80s/%s%s%.80s' is not a web action: annotate it "
+                 "web-export true (wsk action update --web true).",
+                 ns, rt->action_pkg, rt->action_pkg[0] ? "/" : "", rt->action_name);
         return SQ_ERR_BAD_REQUEST;
     }
     return SQ_OK;
@@ -227,7 +237,8 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     if (strlen(req.api_name) > API_NAME_MAX || strpbrk(req.api_name, "\r\n")) {
-        snprintf(err, sizeof err, "An API name is at most %d characters on one line.", API_NAME_MAX);
+        snprintf(err, sizeof err, "An API name is at most %d characters on one line.",
+                 API_NAME_MAX);
         respond_failure(bus, msg, SQ_ERR_BAD_REQUEST, err);
         goto done;
     }
@@ -242,7 +253,8 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     for (size_t i = 0; i < n; i++) {
-        if ((st = sq_route_from(&req.routes.via.array.ptr[i], &z, &routes[i], err, sizeof err)) != SQ_OK) {
+        if ((st = sq_route_from(&req.routes.via.array.ptr[i], &z, &routes[i], err, sizeof err)) !=
+            SQ_OK) {
             respond_failure(bus, msg, SQ_ERR_DECODE, err);
             goto done;
         }
@@ -259,8 +271,8 @@ void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)
                 goto done;
             }
     }
-    if ((st = reg_routes_put(ctx->store, &req, routes, n, &z, &items, &nitems, err,
-                             sizeof err)) != SQ_OK) {
+    if ((st = reg_routes_put(ctx->store, &req, routes, n, &z, &items, &nitems, err, sizeof err)) !=
+        SQ_OK) {
         if (st != SQ_ERR_BAD_REQUEST)
             sq_error("could not write the routes of API %s in \"%s\": %s", req.basepath, req.ns,
                      sq_status_str(st));
@@ -284,15 +296,16 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = sq_route_query_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z,
-                               &req, err, sizeof err);
+    st = sq_route_query_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req,
+                               err, sizeof err);
     if (st != SQ_OK) {
         respond_failure(bus, msg, SQ_ERR_DECODE, err);
         goto done;
     }
     if (!sq_name_valid(req.ns) || (del && req.basepath[0] == '\0')) {
-        respond_failure(bus, msg, SQ_ERR_BAD_REQUEST, del ? "An API base path or API name is required."
-                                                          : "The namespace name is not valid.");
+        respond_failure(bus, msg, SQ_ERR_BAD_REQUEST,
+                        del ? "An API base path or API name is required."
+                            : "The namespace name is not valid.");
         goto done;
     }
     st = del ? reg_routes_delete(ctx->store, &req, &count)
@@ -310,7 +323,8 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
             snprintf(err, sizeof err, "API '%.80s' has no path '%.80s' with operation '%.20s'.",
                      req.basepath, req.relpath, req.method);
         else if (req.relpath[0])
-            snprintf(err, sizeof err, "API '%.80s' has no path '%.80s'.", req.basepath, req.relpath);
+            snprintf(err, sizeof err, "API '%.80s' has no path '%.80s'.", req.basepath,
+                     req.relpath);
         else
             snprintf(err, sizeof err, "API '%.80s' does not exist.", req.basepath);
         respond_failure(bus, msg, SQ_ERR_NOT_FOUND, err);

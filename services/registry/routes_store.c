@@ -13,8 +13,9 @@
 #include "sq/pg.h"
 #include "sq/util.h"
 
-#define RT_COLS "namespace, basepath, relpath, method, api_name, action_ns, action_pkg, action_name," \
-                " response_type, updated"
+#define RT_COLS                                                                                    \
+    "namespace, basepath, relpath, method, api_name, action_ns, action_pkg, action_name,"          \
+    " response_type, updated"
 
 static const char SQL_RT_DELETE_API[] =
     "DELETE FROM registry_routes WHERE namespace = $1 AND basepath = $2";
@@ -22,13 +23,14 @@ static const char SQL_RT_API_NAME[] =
     "SELECT api_name FROM registry_routes WHERE namespace = $1 AND basepath = $2 LIMIT 1";
 static const char SQL_RT_UPSERT[] =
     "INSERT INTO registry_routes (" RT_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-    " ON CONFLICT (namespace, basepath, relpath, method) DO UPDATE SET api_name = EXCLUDED.api_name,"
+    " ON CONFLICT (namespace, basepath, relpath, method) DO UPDATE SET api_name = "
+    "EXCLUDED.api_name,"
     " action_ns = EXCLUDED.action_ns, action_pkg = EXCLUDED.action_pkg,"
     " action_name = EXCLUDED.action_name, response_type = EXCLUDED.response_type,"
     " updated = EXCLUDED.updated";
 static const char SQL_RT_COUNT_NS[] = "SELECT count(*) FROM registry_routes WHERE namespace = $1";
-#define RT_MATCH                                                                            \
-    " WHERE namespace = $1 AND ($2 = '' OR basepath = $2 OR api_name = $2)"                 \
+#define RT_MATCH                                                                                   \
+    " WHERE namespace = $1 AND ($2 = '' OR basepath = $2 OR api_name = $2)"                        \
     " AND ($3 = '' OR relpath = $3) AND ($4 = '' OR method = $4)"
 static const char SQL_RT_SELECT[] =
     "SELECT " RT_COLS " FROM registry_routes" RT_MATCH " ORDER BY basepath, relpath, method";
@@ -66,9 +68,9 @@ static sq_status read_routes(const PGresult *r, sq_arena_t *ar, sq_route **out, 
     if (rows && v == NULL)
         return SQ_ERR_NOMEM;
     for (int i = 0; i < rows; i++) {
-        char **cols[] = { &v[i].namespace_, &v[i].basepath, &v[i].relpath, &v[i].method,
-                          &v[i].api_name, &v[i].action_ns, &v[i].action_pkg, &v[i].action_name,
-                          &v[i].response_type };
+        char **cols[] = { &v[i].namespace_, &v[i].basepath,    &v[i].relpath,
+                          &v[i].method,     &v[i].api_name,    &v[i].action_ns,
+                          &v[i].action_pkg, &v[i].action_name, &v[i].response_type };
         for (int c = 0; c < 9; c++)
             if ((*cols[c] = dup_col(r, i, c, ar)) == NULL)
                 return SQ_ERR_NOMEM;
@@ -114,9 +116,10 @@ static sq_status put_fn(struct pg_conn *c, void *arg)
     }
     for (size_t i = 0; i < w->nroutes; i++) {
         const sq_route *rt = &w->routes[i];
-        const char *vals[] = { req->ns, req->basepath, rt->relpath, rt->method, name,
-                               rt->action_ns, rt->action_pkg, rt->action_name,
-                               rt->response_type, now };
+        const char *vals[] = {
+            req->ns,       req->basepath,  rt->relpath,     rt->method,        name,
+            rt->action_ns, rt->action_pkg, rt->action_name, rt->response_type, now
+        };
         if ((r = q(c, SQL_RT_UPSERT, 10, vals)) == NULL)
             return SQ_ERR_DB;
         PQclear(r);
@@ -162,20 +165,20 @@ static sq_status query_fn(struct pg_conn *c, void *arg)
     return st;
 }
 
-sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes,
-                         size_t n, sq_arena_t *ar, sq_route **items, size_t *nitems, char *err,
-                         size_t errlen)
+sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes, size_t n,
+                         sq_arena_t *ar, sq_route **items, size_t *nitems, char *err, size_t errlen)
 {
-    put_work w = { .req = req, .routes = routes, .nroutes = n, .ar = ar, .err = err,
-                   .errlen = errlen };
+    put_work w = {
+        .req = req, .routes = routes, .nroutes = n, .ar = ar, .err = err, .errlen = errlen
+    };
     sq_status st = reg_store_run(s, req->ns, put_fn, &w);
     *items = w.items;
     *nitems = w.nitems;
     return st;
 }
 
-sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar,
-                         sq_route **items, size_t *n)
+sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar, sq_route **items,
+                         size_t *n)
 {
     query_work w = { .req = q, .ar = ar };
     sq_status st = reg_store_run(s, NULL, query_fn, &w);

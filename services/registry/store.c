@@ -31,19 +31,40 @@ struct reg_store {
 /* ---- statements ------------------------------------------------------------------------ */
 
 /* Actions: the columns in the order read_action() expects; code is "code" or "NULL::text". */
-#define A_COLS(code)                                                                        \
-    "namespace, package, name, version, kind, " code ", main, is_binary, parameters, "        \
-    "annotations, (limits->>'timeout')::int8, (limits->>'memory')::int8, "                 \
+#define A_COLS(code)                                                                               \
+    "namespace, package, name, version, kind, " code ", main, is_binary, parameters, "             \
+    "annotations, (limits->>'timeout')::int8, (limits->>'memory')::int8, "                         \
     "(limits->>'logs')::int8, (limits->>'concurrency')::int8, publish, updated, components, rev"
-enum { A_NS, A_PKG, A_NAME, A_VERSION, A_KIND, A_CODE, A_MAIN, A_BINARY, A_PARAMS, A_ANNOTS,
-       A_TIMEOUT, A_MEMORY, A_LOGS, A_CONCURRENCY, A_PUBLISH, A_UPDATED, A_COMPONENTS, A_REV,
-       A_COUNT };
+enum {
+    A_NS,
+    A_PKG,
+    A_NAME,
+    A_VERSION,
+    A_KIND,
+    A_CODE,
+    A_MAIN,
+    A_BINARY,
+    A_PARAMS,
+    A_ANNOTS,
+    A_TIMEOUT,
+    A_MEMORY,
+    A_LOGS,
+    A_CONCURRENCY,
+    A_PUBLISH,
+    A_UPDATED,
+    A_COMPONENTS,
+    A_REV,
+    A_COUNT
+};
 #define A_ONE " WHERE namespace = $1 AND package = $2 AND name = $3"
 
 static const char SQL_A_GET_CODE[] = "SELECT " A_COLS("code") " FROM registry_actions" A_ONE;
-static const char SQL_A_GET_NOCODE[] = "SELECT " A_COLS("NULL::text") " FROM registry_actions" A_ONE;
-static const char SQL_A_LOCK[] = "SELECT " A_COLS("code") " FROM registry_actions" A_ONE " FOR UPDATE";
-static const char SQL_A_DELETE[] = "DELETE FROM registry_actions" A_ONE " RETURNING " A_COLS("code");
+static const char SQL_A_GET_NOCODE[] =
+    "SELECT " A_COLS("NULL::text") " FROM registry_actions" A_ONE;
+static const char SQL_A_LOCK[] =
+    "SELECT " A_COLS("code") " FROM registry_actions" A_ONE " FOR UPDATE";
+static const char SQL_A_DELETE[] =
+    "DELETE FROM registry_actions" A_ONE " RETURNING " A_COLS("code");
 static const char SQL_A_SEQ[] = "SELECT kind, components FROM registry_actions" A_ONE;
 static const char SQL_A_INSERT[] =
     "INSERT INTO registry_actions (namespace, package, name, version, kind, code, main,"
@@ -55,15 +76,15 @@ static const char SQL_A_UPDATE[] =
     "UPDATE registry_actions SET version = $4, kind = $5, code = $6, main = $7, is_binary = $8,"
     " parameters = $9, annotations = $10,"
     " limits = jsonb_build_object('timeout', $11::int8, 'memory', $12::int8, 'logs', $13::int8,"
-     " 'concurrency', $14::int8), publish = $15, updated = $16, components = $17,"
+    " 'concurrency', $14::int8), publish = $15, updated = $16, components = $17,"
     " rev = nextval('registry_rev')" A_ONE;
 static const char SQL_A_LIST_NS[] =
     "SELECT " A_COLS("NULL::text") " FROM registry_actions WHERE namespace = $1"
-    " ORDER BY updated DESC, package, name LIMIT $2 OFFSET $3";
+                                   " ORDER BY updated DESC, package, name LIMIT $2 OFFSET $3";
 static const char SQL_A_COUNT_NS[] = "SELECT count(*) FROM registry_actions WHERE namespace = $1";
 static const char SQL_A_LIST_PKG[] =
     "SELECT " A_COLS("NULL::text") " FROM registry_actions WHERE namespace = $1 AND package = $2"
-    " ORDER BY updated DESC, name LIMIT $3 OFFSET $4";
+                                   " ORDER BY updated DESC, name LIMIT $3 OFFSET $4";
 static const char SQL_A_COUNT_PKG[] =
     "SELECT count(*) FROM registry_actions WHERE namespace = $1 AND package = $2";
 static const char SQL_A_BRIEFS[] =
@@ -75,7 +96,9 @@ static const char SQL_A_NAMES_PKG[] =
     "SELECT name FROM registry_actions WHERE namespace = $1 AND package = $2";
 
 /* Packages */
-#define P_COLS "namespace, name, version, publish, parameters, annotations, binding_ns, binding_name, updated"
+#define P_COLS                                                                                     \
+    "namespace, name, version, publish, parameters, annotations, binding_ns, binding_name, "       \
+    "updated"
 enum { P_NS, P_NAME, P_VERSION, P_PUBLISH, P_PARAMS, P_ANNOTS, P_BNS, P_BNAME, P_UPDATED, P_COUNT };
 #define NAME_ONE " WHERE namespace = $1 AND name = $2"
 
@@ -90,10 +113,10 @@ static const char SQL_P_UPDATE[] =
 /* $2: only the shared ones of ns; $3: also the shared ones of every namespace. Shared are
  * published packages, not bindings (OpenWhisk's packages-public view). */
 #define P_SHARED "(publish AND binding_name IS NULL)"
-#define P_LIST_WHERE " WHERE (namespace = $1 AND (NOT $2::bool OR " P_SHARED ")) OR ($3::bool AND " P_SHARED ")"
-static const char SQL_P_LIST[] =
-    "SELECT " P_COLS " FROM registry_packages" P_LIST_WHERE
-    " ORDER BY updated DESC, namespace, name LIMIT $4 OFFSET $5";
+#define P_LIST_WHERE                                                                               \
+    " WHERE (namespace = $1 AND (NOT $2::bool OR " P_SHARED ")) OR ($3::bool AND " P_SHARED ")"
+static const char SQL_P_LIST[] = "SELECT " P_COLS " FROM registry_packages" P_LIST_WHERE
+                                 " ORDER BY updated DESC, namespace, name LIMIT $4 OFFSET $5";
 static const char SQL_P_COUNT[] = "SELECT count(*) FROM registry_packages" P_LIST_WHERE;
 
 /* Triggers */
@@ -108,16 +131,28 @@ static const char SQL_T_INSERT[] =
 static const char SQL_T_UPDATE[] =
     "UPDATE registry_triggers SET version = $3, publish = $4, parameters = $5, annotations = $6,"
     " updated = $7" NAME_ONE;
-static const char SQL_T_LIST[] =
-    "SELECT " T_COLS " FROM registry_triggers WHERE namespace = $1"
-    " ORDER BY updated DESC, name LIMIT $2 OFFSET $3";
+static const char SQL_T_LIST[] = "SELECT " T_COLS " FROM registry_triggers WHERE namespace = $1"
+                                 " ORDER BY updated DESC, name LIMIT $2 OFFSET $3";
 static const char SQL_T_COUNT[] = "SELECT count(*) FROM registry_triggers WHERE namespace = $1";
 
 /* Rules */
-#define R_COLS "namespace, name, version, publish, annotations, status, trigger_ns, trigger_name," \
-               " action_path, action_name, updated"
-enum { R_NS, R_NAME, R_VERSION, R_PUBLISH, R_ANNOTS, R_STATUS, R_TNS, R_TNAME, R_APATH, R_ANAME,
-       R_UPDATED, R_COUNT };
+#define R_COLS                                                                                     \
+    "namespace, name, version, publish, annotations, status, trigger_ns, trigger_name,"            \
+    " action_path, action_name, updated"
+enum {
+    R_NS,
+    R_NAME,
+    R_VERSION,
+    R_PUBLISH,
+    R_ANNOTS,
+    R_STATUS,
+    R_TNS,
+    R_TNAME,
+    R_APATH,
+    R_ANAME,
+    R_UPDATED,
+    R_COUNT
+};
 
 static const char SQL_R_GET[] = "SELECT " R_COLS " FROM registry_rules" NAME_ONE;
 static const char SQL_R_LOCK[] = "SELECT " R_COLS " FROM registry_rules" NAME_ONE " FOR UPDATE";
@@ -126,12 +161,11 @@ static const char SQL_R_INSERT[] =
     "INSERT INTO registry_rules (" R_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
 static const char SQL_R_UPDATE[] =
     "UPDATE registry_rules SET version = $3, publish = $4, annotations = $5, status = $6,"
-    " trigger_ns = $7, trigger_name = $8, action_path = $9, action_name = $10, updated = $11"
-    NAME_ONE;
+    " trigger_ns = $7, trigger_name = $8, action_path = $9, action_name = $10, updated = "
+    "$11" NAME_ONE;
 static const char SQL_R_STATUS[] = "UPDATE registry_rules SET status = $3" NAME_ONE;
-static const char SQL_R_LIST[] =
-    "SELECT " R_COLS " FROM registry_rules WHERE namespace = $1"
-    " ORDER BY updated DESC, name LIMIT $2 OFFSET $3";
+static const char SQL_R_LIST[] = "SELECT " R_COLS " FROM registry_rules WHERE namespace = $1"
+                                 " ORDER BY updated DESC, name LIMIT $2 OFFSET $3";
 static const char SQL_R_COUNT[] = "SELECT count(*) FROM registry_rules WHERE namespace = $1";
 static const char SQL_R_OF_TRIGGER[] =
     "SELECT " R_COLS " FROM registry_rules WHERE trigger_ns = $1 AND trigger_name = $2"
@@ -283,8 +317,7 @@ static PGresult *run2(reg_store_t *s, const char *sql, const char *a, const char
     return r;
 }
 
-static PGresult *run3(reg_store_t *s, const char *sql, const char *a, const char *b,
-                      const char *c)
+static PGresult *run3(reg_store_t *s, const char *sql, const char *a, const char *b, const char *c)
 {
     params p;
     PGresult *r;
@@ -323,8 +356,8 @@ static sq_status atomically(reg_store_t *s, const char *lock_ns, work_fn fn, voi
         } else {
             char cls[16];
             snprintf(cls, sizeof cls, "%d", NS_LOCK_CLASS);
-            PGresult *r = run2(s, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", cls,
-                               lock_ns);
+            PGresult *r =
+                run2(s, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", cls, lock_ns);
             st = r != NULL ? fn(s, arg) : SQ_ERR_DB;
             PQclear(r);
             if (st == SQ_OK) {
@@ -408,8 +441,8 @@ static bool col_bool(const PGresult *r, int row, int col)
 
 /* A msgpack array stored in bytea, copied into the arena (unpacked strings point into the
  * copy, which lives as long as the arena). SQL NULL gives nil when nullable. */
-static sq_status col_mp_array(const PGresult *r, int row, int col, bool nullable,
-                              sq_arena_t *ar, msgpack_object *out)
+static sq_status col_mp_array(const PGresult *r, int row, int col, bool nullable, sq_arena_t *ar,
+                              msgpack_object *out)
 {
     int n = PQgetlength(r, row, col);
     char *copy;
@@ -445,7 +478,7 @@ static sq_status read_action(const PGresult *r, int row, sq_arena_t *ar, sq_acti
     a->name = col_str(r, row, A_NAME, ar);
     a->version = col_str(r, row, A_VERSION, ar);
     a->exec.kind = col_str(r, row, A_KIND, ar);
-    a->exec.code = col_str(r, row, A_CODE, ar);   /* NULL when not selected */
+    a->exec.code = col_str(r, row, A_CODE, ar); /* NULL when not selected */
     a->exec.main = col_str(r, row, A_MAIN, ar);
     a->exec.binary = col_bool(r, row, A_BINARY);
     if (a->name == NULL || a->version == NULL || a->exec.kind == NULL ||
@@ -460,7 +493,7 @@ static sq_status read_action(const PGresult *r, int row, sq_arena_t *ar, sq_acti
         return SQ_ERR_DB;
     }
     if (is_sequence(a->exec.kind))
-        a->exec.code = NULL;  /* stored as '' */
+        a->exec.code = NULL; /* stored as '' */
     a->limits.timeout = col_i64(r, row, A_TIMEOUT, def.timeout);
     a->limits.memory = col_i64(r, row, A_MEMORY, def.memory);
     a->limits.logs = col_i64(r, row, A_LOGS, def.logs);
@@ -488,8 +521,8 @@ static sq_status read_package(const PGresult *r, int row, sq_arena_t *ar, reg_pa
     p->updated = col_i64(r, row, P_UPDATED, 0);
     if (col_mp_array(r, row, P_PARAMS, false, ar, &p->parameters) != SQ_OK ||
         col_mp_array(r, row, P_ANNOTS, false, ar, &p->annotations) != SQ_OK) {
-        sq_error("package \"%s/%s\" has malformed stored parameters or annotations",
-                 p->namespace_, p->name);
+        sq_error("package \"%s/%s\" has malformed stored parameters or annotations", p->namespace_,
+                 p->name);
         return SQ_ERR_DB;
     }
     return SQ_OK;
@@ -509,8 +542,8 @@ static sq_status read_trigger(const PGresult *r, int row, sq_arena_t *ar, reg_tr
     t->updated = col_i64(r, row, T_UPDATED, 0);
     if (col_mp_array(r, row, T_PARAMS, false, ar, &t->parameters) != SQ_OK ||
         col_mp_array(r, row, T_ANNOTS, false, ar, &t->annotations) != SQ_OK) {
-        sq_error("trigger \"%s/%s\" has malformed stored parameters or annotations",
-                 t->namespace_, t->name);
+        sq_error("trigger \"%s/%s\" has malformed stored parameters or annotations", t->namespace_,
+                 t->name);
         return SQ_ERR_DB;
     }
     return SQ_OK;
@@ -648,8 +681,11 @@ static sq_status find_action(reg_store_t *s, const char *ns, const char *pkg, co
     p_str(&p, ns);
     p_str(&p, pkg ? pkg : "");
     p_str(&p, name);
-    return fetch_one(s, lock ? SQL_A_LOCK : code ? SQL_A_GET_CODE : SQL_A_GET_NOCODE, &p,
-                     rd_action, ar, out);
+    return fetch_one(s,
+                     lock   ? SQL_A_LOCK
+                     : code ? SQL_A_GET_CODE
+                            : SQL_A_GET_NOCODE,
+                     &p, rd_action, ar, out);
 }
 
 static sq_status find_by_name(reg_store_t *s, const char *sql, const char *ns, const char *name,
@@ -749,14 +785,14 @@ static sq_status write_action(reg_store_t *s, const char *sql, const char *ns, c
 
 /* Checking a sequence's components (OpenWhisk's checkSequenceActionLimits). */
 typedef struct seq_check {
-    const char *ns, *pkg, *name;  /* the sequence being written */
+    const char *ns, *pkg, *name; /* the sequence being written */
     sq_arena_t *ar;
     int atomic, visits;
     char *err;
     size_t errlen;
 } seq_check;
 
-#define SEQ_MAX_DEPTH  16
+#define SEQ_MAX_DEPTH 16
 #define SEQ_MAX_VISITS 1000
 
 static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *comps, size_t n,
@@ -780,8 +816,8 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
             return say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
         /* a component in another namespace must be shared with everybody (checked for the
          * sequence's own components; deeper ones were checked when their sequence was made) */
-        st = resolve_pkg(s, f->ns, f->pkg, direct && strcmp(f->ns, c->ns) != 0, c->ar, &rns,
-                         &rpkg, NULL, NULL, 0);
+        st = resolve_pkg(s, f->ns, f->pkg, direct && strcmp(f->ns, c->ns) != 0, c->ar, &rns, &rpkg,
+                         NULL, NULL, 0);
         if (st == SQ_ERR_NOT_FOUND)
             return say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
         if (st == SQ_ERR_FORBIDDEN)
@@ -844,8 +880,8 @@ typedef struct put_action_arg {
 } put_action_arg;
 
 /* The package an action is written into (or deleted from) must exist and not be a binding. */
-static sq_status check_home_package(reg_store_t *s, const char *ns, const char *pkg,
-                                    sq_arena_t *ar, char *err, size_t errlen)
+static sq_status check_home_package(reg_store_t *s, const char *ns, const char *pkg, sq_arena_t *ar,
+                                    char *err, size_t errlen)
 {
     reg_package p;
     sq_status st;
@@ -870,8 +906,12 @@ static sq_status put_action_work(reg_store_t *s, void *arg)
     if ((st = check_home_package(s, a->ns, a->pkg, a->ar, a->err, a->errlen)) != SQ_OK)
         return st;
     if (a->p->has_exec && is_sequence(a->p->exec.kind)) {
-        seq_check c = { .ns = a->ns, .pkg = a->pkg, .name = a->name, .ar = a->ar,
-                        .err = a->err, .errlen = a->errlen };
+        seq_check c = { .ns = a->ns,
+                        .pkg = a->pkg,
+                        .name = a->name,
+                        .ar = a->ar,
+                        .err = a->err,
+                        .errlen = a->errlen };
         if ((st = check_components(s, &c, a->p->components, a->p->ncomponents, 0, true)) != SQ_OK)
             return st;
     }
@@ -881,23 +921,24 @@ static sq_status put_action_work(reg_store_t *s, void *arg)
     if (st == SQ_OK) {
         if (!a->overwrite)
             return SQ_ERR_CONFLICT;
-        if ((st = reg_patch_apply(&old, a->p, path, a->name, a->ar, a->out, a->err,
-                                  a->errlen)) != SQ_OK)
+        if ((st = reg_patch_apply(&old, a->p, path, a->name, a->ar, a->out, a->err, a->errlen)) !=
+            SQ_OK)
             return st;
         *a->created = false;
         return write_action(s, SQL_A_UPDATE, a->ns, a->pkg, a->name, a->out);
     }
     if (st != SQ_ERR_NOT_FOUND)
         return st;
-    if ((st = reg_patch_apply(NULL, a->p, path, a->name, a->ar, a->out, a->err, a->errlen)) != SQ_OK)
+    if ((st = reg_patch_apply(NULL, a->p, path, a->name, a->ar, a->out, a->err, a->errlen)) !=
+        SQ_OK)
         return st;
     *a->created = true;
     return write_action(s, SQL_A_INSERT, a->ns, a->pkg, a->name, a->out);
 }
 
 sq_status reg_store_put_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool overwrite, const reg_patch *p, sq_arena_t *ar,
-                               sq_action *out, bool *created, char *err, size_t errlen)
+                               bool overwrite, const reg_patch *p, sq_arena_t *ar, sq_action *out,
+                               bool *created, char *err, size_t errlen)
 {
     put_action_arg a = { ns, pkg, name, overwrite, p, ar, out, created, err, errlen };
     return atomically(s, ns, put_action_work, &a);
@@ -933,8 +974,8 @@ static sq_status get_action_work(reg_store_t *s, void *arg)
 }
 
 sq_status reg_store_get_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool code, bool shared, sq_arena_t *ar, sq_action *out,
-                               char *err, size_t errlen)
+                               bool code, bool shared, sq_arena_t *ar, sq_action *out, char *err,
+                               size_t errlen)
 {
     get_action_arg a = { ns, pkg, name, code, shared, ar, out, err, errlen };
     return atomically(s, NULL, get_action_work, &a);
@@ -963,9 +1004,8 @@ static sq_status delete_action_work(reg_store_t *s, void *arg)
     return fetch_one(s, SQL_A_DELETE, &p, rd_action, a->ar, a->out);
 }
 
-sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pkg,
-                                  const char *name, sq_arena_t *ar, sq_action *out, char *err,
-                                  size_t errlen)
+sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
+                                  sq_arena_t *ar, sq_action *out, char *err, size_t errlen)
 {
     del_action_arg a = { ns, pkg, name, ar, out, err, errlen };
     return atomically(s, ns, delete_action_work, &a);
@@ -1012,9 +1052,18 @@ sq_status reg_store_list_actions(reg_store_t *s, const char *ns, const char *pkg
                                  sq_action **items, size_t *n, int64_t *total, char *err,
                                  size_t errlen)
 {
-    list_arg a = { .ns = ns, .pkg = pkg, .shared = shared, .count = count, .skip = skip,
-                   .limit = limit, .ar = ar, .items = (void **)items, .n = n, .total = total,
-                   .err = err, .errlen = errlen };
+    list_arg a = { .ns = ns,
+                   .pkg = pkg,
+                   .shared = shared,
+                   .count = count,
+                   .skip = skip,
+                   .limit = limit,
+                   .ar = ar,
+                   .items = (void **)items,
+                   .n = n,
+                   .total = total,
+                   .err = err,
+                   .errlen = errlen };
     *items = NULL;
     *n = 0;
     return atomically(s, NULL, list_actions_work, &a);
@@ -1132,8 +1181,9 @@ static sq_status get_package_work(reg_store_t *s, void *arg)
          * package is gone (or no longer shared) shows itself without actions. */
         st = find_package(s, a->out->binding_ns, a->out->binding_name, false, a->ar, &bound);
         if (st == SQ_ERR_NOT_FOUND ||
-            (st == SQ_OK && (bound.binding_ns != NULL ||
-                             (!bound.publish && (a->shared || strcmp(bound.namespace_, a->ns) != 0)))))
+            (st == SQ_OK &&
+             (bound.binding_ns != NULL ||
+              (!bound.publish && (a->shared || strcmp(bound.namespace_, a->ns) != 0)))))
             return SQ_OK;
         if (st != SQ_OK)
             return st;
@@ -1146,8 +1196,8 @@ static sq_status get_package_work(reg_store_t *s, void *arg)
     p_init(&p);
     p_str(&p, ans);
     p_str(&p, apkg);
-    return fetch_all(s, SQL_A_BRIEFS, &p, rd_brief, sizeof(reg_brief), a->ar,
-                     (void **)a->actions, a->nactions);
+    return fetch_all(s, SQL_A_BRIEFS, &p, rd_brief, sizeof(reg_brief), a->ar, (void **)a->actions,
+                     a->nactions);
 }
 
 sq_status reg_store_get_package(reg_store_t *s, const char *ns, const char *name, bool shared,
@@ -1250,8 +1300,16 @@ sq_status reg_store_list_packages(reg_store_t *s, const char *ns, bool public_, 
                                   int64_t skip, int64_t limit, bool count, sq_arena_t *ar,
                                   reg_package **items, size_t *n, int64_t *total)
 {
-    list_arg a = { .ns = ns, .shared = shared, .public_ = public_, .count = count, .skip = skip,
-                   .limit = limit, .ar = ar, .items = (void **)items, .n = n, .total = total };
+    list_arg a = { .ns = ns,
+                   .shared = shared,
+                   .public_ = public_,
+                   .count = count,
+                   .skip = skip,
+                   .limit = limit,
+                   .ar = ar,
+                   .items = (void **)items,
+                   .n = n,
+                   .total = total };
     *items = NULL;
     *n = 0;
     return atomically(s, NULL, list_packages_work, &a);
@@ -1291,7 +1349,8 @@ static sq_status put_trigger_work(reg_store_t *s, void *arg)
         return st;
     if (exists && !a->overwrite)
         return SQ_ERR_CONFLICT;
-    if ((st = reg_trigger_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, a->out)) != SQ_OK)
+    if ((st = reg_trigger_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, a->out)) !=
+        SQ_OK)
         return st;
     *a->created = !exists;
     return write_trigger(s, exists ? SQL_T_UPDATE : SQL_T_INSERT, a->out);
@@ -1325,18 +1384,18 @@ static sq_status get_trigger_work(reg_store_t *s, void *arg)
     p_init(&p);
     p_str(&p, a->ns);
     p_str(&p, a->name);
-    return fetch_all(s, SQL_R_OF_TRIGGER, &p, rd_rule, sizeof(reg_rule), a->ar,
-                     (void **)a->rules, a->nrules);
+    return fetch_all(s, SQL_R_OF_TRIGGER, &p, rd_rule, sizeof(reg_rule), a->ar, (void **)a->rules,
+                     a->nrules);
 }
 
 sq_status reg_store_get_trigger(reg_store_t *s, const char *ns, const char *name, bool with_rules,
-                                sq_arena_t *ar, reg_trigger *out, reg_rule **rules,
-                                size_t *nrules)
+                                sq_arena_t *ar, reg_trigger *out, reg_rule **rules, size_t *nrules)
 {
     reg_rule *none = NULL;
     size_t nnone = 0;
-    get_trigger_arg a = { ns, name, with_rules, ar, out, rules ? rules : &none,
-                          nrules ? nrules : &nnone };
+    get_trigger_arg a = {
+        ns, name, with_rules, ar, out, rules ? rules : &none, nrules ? nrules : &nnone
+    };
     *a.rules = NULL;
     *a.nrules = 0;
     return atomically(s, NULL, get_trigger_work, &a);
@@ -1390,9 +1449,8 @@ static sq_status delete_trigger_work(reg_store_t *s, void *arg)
     return SQ_OK;
 }
 
-sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *name,
-                                   sq_arena_t *ar, reg_trigger *out, reg_change **changed,
-                                   size_t *nchanged)
+sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
+                                   reg_trigger *out, reg_change **changed, size_t *nchanged)
 {
     del_trigger_arg a = { ns, name, ar, out, changed, nchanged };
     return atomically(s, ns, delete_trigger_work, &a);
@@ -1420,8 +1478,14 @@ sq_status reg_store_list_triggers(reg_store_t *s, const char *ns, int64_t skip, 
                                   bool count, sq_arena_t *ar, reg_trigger **items, size_t *n,
                                   int64_t *total)
 {
-    list_arg a = { .ns = ns, .count = count, .skip = skip, .limit = limit, .ar = ar,
-                   .items = (void **)items, .n = n, .total = total };
+    list_arg a = { .ns = ns,
+                   .count = count,
+                   .skip = skip,
+                   .limit = limit,
+                   .ar = ar,
+                   .items = (void **)items,
+                   .n = n,
+                   .total = total };
     *items = NULL;
     *n = 0;
     return atomically(s, NULL, list_triggers_work, &a);
@@ -1456,8 +1520,8 @@ static sq_status write_rule(reg_store_t *s, const char *sql, const reg_rule *u)
 
 /* A rule's references, checked as OpenWhisk's checkTriggerAndActionExist does (400 when
  * missing) after its entitlement check (403 for what the namespace may not read). */
-static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule *u,
-                                 sq_arena_t *ar, char *err, size_t errlen)
+static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule *u, sq_arena_t *ar,
+                                 char *err, size_t errlen)
 {
     const char *slash = strchr(u->action_path, '/');
     char *ans = (char *)u->action_path, *apkg = NULL, *rns, *rpkg;
@@ -1471,8 +1535,8 @@ static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule 
                    u->trigger_ns, u->trigger_name);
     st = find_by_name(s, SQL_T_GET, u->trigger_ns, u->trigger_name, rd_trigger, ar, &t);
     if (st == SQ_ERR_NOT_FOUND)
-        return say(SQ_ERR_BAD_REQUEST, err, errlen, "trigger /%s/%s does not exist",
-                   u->trigger_ns, u->trigger_name);
+        return say(SQ_ERR_BAD_REQUEST, err, errlen, "trigger /%s/%s does not exist", u->trigger_ns,
+                   u->trigger_name);
     if (st != SQ_OK)
         return st;
     if (slash != NULL) {
@@ -1486,8 +1550,8 @@ static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule 
     if (st == SQ_OK)
         st = find_action(s, rns, rpkg, u->action_name, false, false, ar, &act);
     if (st == SQ_ERR_NOT_FOUND)
-        return say(SQ_ERR_BAD_REQUEST, err, errlen, "action /%s/%s does not exist",
-                   u->action_path, u->action_name);
+        return say(SQ_ERR_BAD_REQUEST, err, errlen, "action /%s/%s does not exist", u->action_path,
+                   u->action_name);
     if (st == SQ_ERR_FORBIDDEN)
         return say(st, err, errlen,
                    "The supplied authentication is not authorized to access '%s/%s'.",
@@ -1542,8 +1606,8 @@ static sq_status rule_status_work(reg_store_t *s, void *arg)
     if (strcmp(a->out->status, a->status) == 0)
         return SQ_OK;
     if (strcmp(a->status, REG_RULE_ACTIVE) == 0) {
-        st = find_by_name(s, SQL_T_GET, a->out->trigger_ns, a->out->trigger_name, rd_trigger,
-                          a->ar, &t);
+        st = find_by_name(s, SQL_T_GET, a->out->trigger_ns, a->out->trigger_name, rd_trigger, a->ar,
+                          &t);
         if (st == SQ_ERR_NOT_FOUND)
             return say(st, a->err, a->errlen, "Only rules with existing triggers can be activated");
         if (st != SQ_OK)
@@ -1557,8 +1621,8 @@ static sq_status rule_status_work(reg_store_t *s, void *arg)
 }
 
 sq_status reg_store_set_rule_status(reg_store_t *s, const char *ns, const char *name,
-                                    const char *status, sq_arena_t *ar, reg_rule *out,
-                                    char *err, size_t errlen)
+                                    const char *status, sq_arena_t *ar, reg_rule *out, char *err,
+                                    size_t errlen)
 {
     rule_status_arg a = { ns, name, status, ar, out, err, errlen };
     return atomically(s, ns, rule_status_work, &a);
@@ -1599,8 +1663,14 @@ sq_status reg_store_list_rules(reg_store_t *s, const char *ns, int64_t skip, int
                                bool count, sq_arena_t *ar, reg_rule **items, size_t *n,
                                int64_t *total)
 {
-    list_arg a = { .ns = ns, .count = count, .skip = skip, .limit = limit, .ar = ar,
-                   .items = (void **)items, .n = n, .total = total };
+    list_arg a = { .ns = ns,
+                   .count = count,
+                   .skip = skip,
+                   .limit = limit,
+                   .ar = ar,
+                   .items = (void **)items,
+                   .n = n,
+                   .total = total };
     *items = NULL;
     *n = 0;
     return atomically(s, NULL, list_rules_work, &a);
@@ -1614,7 +1684,7 @@ typedef struct system_arg {
     const reg_system_action *actions;
     size_t n;
     sq_arena_t *ar;
-    reg_change *changed;   /* room for n + deleted + 1 */
+    reg_change *changed; /* room for n + deleted + 1 */
     size_t nchanged, cap;
 } system_arg;
 
@@ -1644,8 +1714,11 @@ static void note_change(system_arg *a, const char *kind, const char *op, const c
                         const char *version)
 {
     if (a->nchanged < a->cap)
-        a->changed[a->nchanged++] = (reg_change){ .kind = kind, .op = op, .ns = REG_SYSTEM_NS,
-                                                  .name = (char *)name, .version = (char *)version };
+        a->changed[a->nchanged++] = (reg_change){ .kind = kind,
+                                                  .op = op,
+                                                  .ns = REG_SYSTEM_NS,
+                                                  .name = (char *)name,
+                                                  .version = (char *)version };
 }
 
 static sq_status system_work(reg_store_t *s, void *arg)
@@ -1715,7 +1788,8 @@ static sq_status system_work(reg_store_t *s, void *arg)
             PQclear(r);
             return st;
         }
-        note_change(a, SQ_KIND_ACTION, "delete", reg_path_str(a->pkg, gone.name, a->ar), gone.version);
+        note_change(a, SQ_KIND_ACTION, "delete", reg_path_str(a->pkg, gone.name, a->ar),
+                    gone.version);
     }
     PQclear(r);
     return SQ_OK;
@@ -1727,8 +1801,9 @@ sq_status reg_store_system_package(reg_store_t *s, const char *pkg,
                                    reg_change **changed, size_t *nchanged)
 {
     size_t cap = n + 64 + 1;
-    system_arg a = { pkg, pkg_patch, actions, n, ar, msgpack_zone_malloc(ar, sizeof(reg_change) * cap),
-                     0, cap };
+    system_arg a = { pkg, pkg_patch, actions,
+                     n,   ar,        msgpack_zone_malloc(ar, sizeof(reg_change) * cap),
+                     0,   cap };
     sq_status st;
 
     *changed = NULL;
@@ -1752,7 +1827,8 @@ typedef struct purge_arg {
     size_t n, cap;
 } purge_arg;
 
-static sq_status purge_one(reg_store_t *s, purge_arg *a, const char *sql, const char *kind, bool packaged)
+static sq_status purge_one(reg_store_t *s, purge_arg *a, const char *sql, const char *kind,
+                           bool packaged)
 {
     params p;
     PGresult *r;
@@ -1785,7 +1861,8 @@ static sq_status purge_one(reg_store_t *s, purge_arg *a, const char *sql, const 
         c->op = "delete";
         c->version = "";
         c->name = col_str(r, i, 0, a->ar);
-        c->ns = pkg[0] ? reg_path_str(a->ns, pkg, a->ar) : (char *)a->ns; /* "ns/pkg" as events name it */
+        c->ns = pkg[0] ? reg_path_str(a->ns, pkg, a->ar)
+                       : (char *)a->ns; /* "ns/pkg" as events name it */
         if (c->name == NULL || c->ns == NULL) {
             PQclear(r);
             return SQ_ERR_NOMEM;
@@ -1802,16 +1879,28 @@ static sq_status purge_work(reg_store_t *s, void *arg)
     sq_status st;
 
     /* routes and rules before triggers and actions: what points at something goes first */
-    if ((st = purge_one(s, a, "DELETE FROM registry_routes WHERE namespace = $1 AND updated <= $2::int8 "
-                              "RETURNING basepath", SQ_KIND_ROUTE, false)) != SQ_OK ||
-        (st = purge_one(s, a, "DELETE FROM registry_rules WHERE namespace = $1 AND updated <= $2::int8 "
-                              "RETURNING name", SQ_KIND_RULE, false)) != SQ_OK ||
-        (st = purge_one(s, a, "DELETE FROM registry_triggers WHERE namespace = $1 AND updated <= $2::int8 "
-                              "RETURNING name", SQ_KIND_TRIGGER, false)) != SQ_OK ||
-        (st = purge_one(s, a, "DELETE FROM registry_actions WHERE namespace = $1 AND updated <= $2::int8 "
-                              "RETURNING name, package", SQ_KIND_ACTION, true)) != SQ_OK ||
-        (st = purge_one(s, a, "DELETE FROM registry_packages WHERE namespace = $1 AND updated <= $2::int8 "
-                              "RETURNING name", SQ_KIND_PACKAGE, false)) != SQ_OK)
+    if ((st = purge_one(s, a,
+                        "DELETE FROM registry_routes WHERE namespace = $1 AND updated <= $2::int8 "
+                        "RETURNING basepath",
+                        SQ_KIND_ROUTE, false)) != SQ_OK ||
+        (st = purge_one(s, a,
+                        "DELETE FROM registry_rules WHERE namespace = $1 AND updated <= $2::int8 "
+                        "RETURNING name",
+                        SQ_KIND_RULE, false)) != SQ_OK ||
+        (st =
+             purge_one(s, a,
+                       "DELETE FROM registry_triggers WHERE namespace = $1 AND updated <= $2::int8 "
+                       "RETURNING name",
+                       SQ_KIND_TRIGGER, false)) != SQ_OK ||
+        (st = purge_one(s, a,
+                        "DELETE FROM registry_actions WHERE namespace = $1 AND updated <= $2::int8 "
+                        "RETURNING name, package",
+                        SQ_KIND_ACTION, true)) != SQ_OK ||
+        (st =
+             purge_one(s, a,
+                       "DELETE FROM registry_packages WHERE namespace = $1 AND updated <= $2::int8 "
+                       "RETURNING name",
+                       SQ_KIND_PACKAGE, false)) != SQ_OK)
         return st;
     return SQ_OK;
 }

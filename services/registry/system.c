@@ -17,7 +17,7 @@
 #include "sq/log.h"
 #include "sq/util.h"
 
-#define SYSTEM_FILE_MAX (1L << 20)  /* a system action's source, bytes */
+#define SYSTEM_FILE_MAX (1L << 20) /* a system action's source, bytes */
 #define SYSTEM_MAX_ACTIONS 64
 
 /* The contents of path as a string in the arena, or NULL (logged). */
@@ -189,8 +189,9 @@ static sq_status install_package(reg_store_t *s, const char *dir, const char *pk
         goto out;
     }
     for (size_t i = 0; i < nchanged; i++) {
-        sq_info("%s /%s/%s version %s", strcmp(changed[i].op, "delete") == 0 ? "removed" : "installed",
-                REG_SYSTEM_NS, changed[i].name, changed[i].version);
+        sq_info("%s /%s/%s version %s",
+                strcmp(changed[i].op, "delete") == 0 ? "removed" : "installed", REG_SYSTEM_NS,
+                changed[i].name, changed[i].version);
         if (bus != NULL)
             reg_publish_event(bus, REG_SYSTEM_NS, changed[i].kind, changed[i].name, changed[i].op,
                               changed[i].version);

@@ -67,8 +67,7 @@ static msgpack_object str_obj(const char *s)
 
 /* ---- names -------------------------------------------------------------------------------- */
 
-sq_status reg_name_split(const char *name, bool allow_pkg, sq_arena_t *ar, char **pkg,
-                         char **base)
+sq_status reg_name_split(const char *name, bool allow_pkg, sq_arena_t *ar, char **pkg, char **base)
 {
     const char *slash = strchr(name, '/');
 
@@ -131,8 +130,8 @@ sq_status reg_fqn_parse(const char *s, const char *default_ns, sq_arena_t *ar, r
     return SQ_OK;
 invalid:
     memset(out, 0, sizeof *out);
-    return bad(err, errlen, "The %s name '%.256s' is not valid: expected [/namespace/][package/]name.",
-               what, s);
+    return bad(err, errlen,
+               "The %s name '%.256s' is not valid: expected [/namespace/][package/]name.", what, s);
 }
 
 char *reg_path_str(const char *ns, const char *pkg, sq_arena_t *ar)
@@ -256,13 +255,13 @@ static sq_status parse_common(const msgpack_object *entity, const char *what, bo
         return bad(err, errlen, "the %s must be an object", what);
     if ((v = field(entity, "version")) != NULL && v->type != MSGPACK_OBJECT_STR)
         return bad(err, errlen, "version must be a string");
-    if ((st = parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen)) != SQ_OK ||
+    if ((st = parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen)) !=
+            SQ_OK ||
         (st = parse_kv(entity, "annotations", &out->has_annotations, &out->annotations, err,
                        errlen)) != SQ_OK)
         return st;
-    if (with_params &&
-        (st = parse_kv(entity, "parameters", &out->has_parameters, &out->parameters, err,
-                       errlen)) != SQ_OK)
+    if (with_params && (st = parse_kv(entity, "parameters", &out->has_parameters, &out->parameters,
+                                      err, errlen)) != SQ_OK)
         return st;
     return SQ_OK;
 }
@@ -330,8 +329,8 @@ static sq_status parse_components(const msgpack_object *e, const char *ns, sq_ar
     return SQ_OK;
 }
 
-static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t *ar,
-                            reg_patch *out, char *err, size_t errlen)
+static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t *ar, reg_patch *out,
+                            char *err, size_t errlen)
 {
     const msgpack_object *kind, *code, *main_, *binary;
     sq_exec *x = &out->exec;
@@ -346,7 +345,7 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
     if ((x->kind = sq_mp_strdup(ar, kind)) == NULL)
         return bad(err, errlen, "exec.kind must be a string");
     if (strcmp(x->kind, "sequence") == 0)
-        return parse_components(e, ns, ar, out, err, errlen);  /* code, main: ignored */
+        return parse_components(e, ns, ar, out, err, errlen); /* code, main: ignored */
     if (strcmp(x->kind, "blackbox") == 0) {
         /* what `wsk action create --native` sends: the skeleton image with a zip holding
          * an executable "exec", which is what the native runtime runs; no other image */
@@ -358,8 +357,9 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
                        "kind 'native' and an executable (or a zip holding 'exec') as its code",
                        img ? img : "no image");
         if (field(e, "code") == NULL)
-            return bad(err, errlen, "a blackbox action on the skeleton image needs its code: "
-                                    "an executable, or a zip holding 'exec'");
+            return bad(err, errlen,
+                       "a blackbox action on the skeleton image needs its code: "
+                       "an executable, or a zip holding 'exec'");
         x->kind = "native";
     } else {
         /* "family:default" is stored as the kind it stands for, as OpenWhisk does */
@@ -375,8 +375,8 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
                    x->kind);
     if (code->via.str.size > REG_CODE_MAX)
         return bad_st(SQ_ERR_TOO_LARGE, err, errlen,
-                      "exec.code larger than allowed: %" PRIu32 " > %ld bytes.",
-                      code->via.str.size, REG_CODE_MAX);
+                      "exec.code larger than allowed: %" PRIu32 " > %ld bytes.", code->via.str.size,
+                      REG_CODE_MAX);
     if ((x->code = sq_mp_strdup(ar, code)) == NULL)
         return bad(err, errlen, "exec.code must not contain NUL characters");
     if (!utf8_valid(x->code))
@@ -413,22 +413,21 @@ static sq_status parse_limit(const msgpack_object *limits, const char *key, int6
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         x = v->via.u64 > INT64_MAX ? INT64_MAX : (int64_t)v->via.u64;
         break;
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        x = v->via.i64;
-        break;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: x = v->via.i64; break;
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         /* JSON 60000.0 arrives as a float: accept it when whole, as OpenWhisk does */
         if (!isfinite(v->via.f64) || v->via.f64 != floor(v->via.f64))
             return bad(err, errlen, "%s limit must be a whole number", key);
-        x = v->via.f64 >= 9.2e18 ? INT64_MAX : v->via.f64 <= -9.2e18 ? INT64_MIN : (int64_t)v->via.f64;
+        x = v->via.f64 >= 9.2e18    ? INT64_MAX
+            : v->via.f64 <= -9.2e18 ? INT64_MIN
+                                    : (int64_t)v->via.f64;
         break;
-    default:
-        return bad(err, errlen, "%s limit must be a whole number", key);
+    default: return bad(err, errlen, "%s limit must be a whole number", key);
     }
     if (x < min)
-        return bad(err, errlen, "%s %" PRId64 "%s below allowed threshold of %" PRId64 "%s", key,
-                   x, unit, min, unit);
+        return bad(err, errlen, "%s %" PRId64 "%s below allowed threshold of %" PRId64 "%s", key, x,
+                   unit, min, unit);
     if (x > max)
         return bad(err, errlen, "%s %" PRId64 "%s exceeds allowed threshold of %" PRId64 "%s", key,
                    x, unit, max, unit);
@@ -463,7 +462,8 @@ static sq_status check_limit_keys(const msgpack_object *limits, char *err, size_
             name[n] = '\0';
             return bad(err, errlen,
                        "limits.%s is not supported (known limits: timeout, memory, logs, "
-                       "concurrency)", name);
+                       "concurrency)",
+                       name);
         }
     }
     return SQ_OK;
@@ -510,12 +510,13 @@ sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena
             return st;
         if ((st = parse_limit(v, "timeout", REG_TIMEOUT_MIN, REG_TIMEOUT_MAX, " milliseconds",
                               &out->has_timeout, &out->limits.timeout, err, errlen)) != SQ_OK ||
-            (st = parse_limit(v, "memory", REG_MEMORY_MIN, REG_MEMORY_MAX, " MB",
-                              &out->has_memory, &out->limits.memory, err, errlen)) != SQ_OK ||
+            (st = parse_limit(v, "memory", REG_MEMORY_MIN, REG_MEMORY_MAX, " MB", &out->has_memory,
+                              &out->limits.memory, err, errlen)) != SQ_OK ||
             (st = parse_limit(v, "logs", REG_LOGS_MIN, REG_LOGS_MAX, " MB", &out->has_logs,
                               &out->limits.logs, err, errlen)) != SQ_OK ||
             (st = parse_limit(v, "concurrency", REG_CONCURRENCY_MIN, REG_CONCURRENCY_MAX, "",
-                              &out->has_concurrency, &out->limits.concurrency, err, errlen)) != SQ_OK)
+                              &out->has_concurrency, &out->limits.concurrency, err, errlen)) !=
+                SQ_OK)
             return st;
     }
     return parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen);
@@ -569,7 +570,8 @@ static void kv_set_all(kv_builder *b, const msgpack_object *a, char *const *skip
     for (uint32_t i = 0; i < a->via.array.size; i++) {
         const msgpack_object *e = &a->via.array.ptr[i], *k;
         bool skipped = false;
-        if (e->type != MSGPACK_OBJECT_MAP || (k = kv_key(e)) == NULL || k->type != MSGPACK_OBJECT_STR)
+        if (e->type != MSGPACK_OBJECT_MAP || (k = kv_key(e)) == NULL ||
+            k->type != MSGPACK_OBJECT_STR)
             continue; /* stored arrays were checked when written; be safe anyway */
         for (size_t j = 0; j < nskip && !skipped; j++)
             skipped = key_is(k, skip[j], strlen(skip[j]));
@@ -682,12 +684,13 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
      * sequence becomes an action of code (a sequence's parameters do not leak into it).
      * OpenWhisk also drops the parameters given to a sequence (it keeps only its own
      * `_actions` there); Squall keeps the replace-when-given rule for sequences. */
-    bool was_sequence = old != NULL && old->exec.kind != NULL && strcmp(old->exec.kind, "sequence") == 0;
+    bool was_sequence =
+        old != NULL && old->exec.kind != NULL && strcmp(old->exec.kind, "sequence") == 0;
     bool is_seq = p->has_exec && p->exec.kind != NULL && strcmp(p->exec.kind, "sequence") == 0;
-    const msgpack_object *base_params = p->has_parameters ? &p->parameters
-                                        : old == NULL ? &empty_array
+    const msgpack_object *base_params = p->has_parameters                        ? &p->parameters
+                                        : old == NULL                            ? &empty_array
                                         : was_sequence && p->has_exec && !is_seq ? &empty_array
-                                        : &old->parameters;
+                                                                                 : &old->parameters;
     if ((st = kv_init(&params, array_len(base_params), ar)) != SQ_OK)
         return st;
     kv_set_all(&params, base_params, NULL, 0);
@@ -815,7 +818,8 @@ sq_status reg_rule_parse(const msgpack_object *entity, const char *ns, sq_arena_
         if ((st = reg_fqn_parse(trigger, ns, ar, &out->trigger, "trigger", err, errlen)) != SQ_OK)
             return st;
         if (out->trigger.pkg != NULL)
-            return bad(err, errlen, "The trigger name '%.256s' is not valid: triggers are not in packages.",
+            return bad(err, errlen,
+                       "The trigger name '%.256s' is not valid: triggers are not in packages.",
                        trigger);
         out->has_trigger = true;
     }
@@ -878,8 +882,8 @@ sq_status reg_package_apply(const reg_package *old, const reg_entity_patch *p, c
         out->binding_ns = old->binding_ns;
         out->binding_name = old->binding_name;
     }
-    if ((st = replace_kv(p->has_parameters, &p->parameters, old ? &old->parameters : NULL, NULL,
-                         ar, &out->parameters)) != SQ_OK ||
+    if ((st = replace_kv(p->has_parameters, &p->parameters, old ? &old->parameters : NULL, NULL, ar,
+                         &out->parameters)) != SQ_OK ||
         (st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL,
                          "binding", ar, &out->annotations)) != SQ_OK)
         return st;
@@ -913,10 +917,10 @@ sq_status reg_trigger_apply(const reg_trigger *old, const reg_entity_patch *p, c
     out->name = (char *)name;
     if ((out->version = next_version(old ? old->version : NULL, ar)) == NULL)
         return SQ_ERR_NOMEM;
-    if ((st = replace_kv(p->has_parameters, &p->parameters, old ? &old->parameters : NULL, NULL,
-                         ar, &out->parameters)) != SQ_OK ||
-        (st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL,
-                         NULL, ar, &out->annotations)) != SQ_OK)
+    if ((st = replace_kv(p->has_parameters, &p->parameters, old ? &old->parameters : NULL, NULL, ar,
+                         &out->parameters)) != SQ_OK ||
+        (st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL, NULL,
+                         ar, &out->annotations)) != SQ_OK)
         return st;
     out->publish = p->has_publish ? p->publish : old ? old->publish : false;
     out->updated = sq_now_ms();
@@ -924,8 +928,7 @@ sq_status reg_trigger_apply(const reg_trigger *old, const reg_entity_patch *p, c
 }
 
 sq_status reg_rule_apply(const reg_rule *old, const reg_entity_patch *p, const char *ns,
-                         const char *name, sq_arena_t *ar, reg_rule *out, char *err,
-                         size_t errlen)
+                         const char *name, sq_arena_t *ar, reg_rule *out, char *err, size_t errlen)
 {
     sq_status st;
 
@@ -936,8 +939,8 @@ sq_status reg_rule_apply(const reg_rule *old, const reg_entity_patch *p, const c
     out->name = (char *)name;
     if ((out->version = next_version(old ? old->version : NULL, ar)) == NULL)
         return SQ_ERR_NOMEM;
-    if ((st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL,
-                         NULL, ar, &out->annotations)) != SQ_OK)
+    if ((st = replace_kv(p->has_annotations, &p->annotations, old ? &old->annotations : NULL, NULL,
+                         ar, &out->annotations)) != SQ_OK)
         return st;
     out->status = old ? old->status : REG_RULE_ACTIVE;
     if (p->has_trigger) {

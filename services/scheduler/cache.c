@@ -75,9 +75,11 @@ void sched_entry_unref(sched_entry *e)
     free(e);
 }
 
-static bool same_key(const sched_entry *e, uint64_t hash, const char *ns, const char *name, bool shared)
+static bool same_key(const sched_entry *e, uint64_t hash, const char *ns, const char *name,
+                     bool shared)
 {
-    return e->hash == hash && e->shared == shared && strcmp(e->name, name) == 0 && strcmp(e->ns, ns) == 0;
+    return e->hash == hash && e->shared == shared && strcmp(e->name, name) == 0 &&
+           strcmp(e->ns, ns) == 0;
 }
 
 /* Unlinks *pp (lock held) and drops the table's reference. */
@@ -339,11 +341,12 @@ void sched_cache_drop(sched_cache *c, const char *ns, const char *name, bool pac
     sq_debug("dropped %d cached action(s) for \"%s/%s\"", dropped, ns, name);
 }
 
-sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared,
-                       sched_entry **out, natsMsg **wire, char *err, size_t errlen)
+sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared, sched_entry **out,
+                       natsMsg **wire, char *err, size_t errlen)
 {
-    sq_reg_ref ref = { .ns = (char *)ns, .name = (char *)name, .kind = "action", .code = true,
-                       .shared = shared };
+    sq_reg_ref ref = {
+        .ns = (char *)ns, .name = (char *)name, .kind = "action", .code = true, .shared = shared
+    };
     uint64_t hash = sched_key_hash(ns, name, shared), gen;
     int64_t now = sched_mono_ms();
     msgpack_sbuffer sb;
@@ -361,11 +364,13 @@ sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared,
     gen = sched_cache_gen(s->cache);
     sq_proto_buf_init(&sb, &pk);
     sq_reg_ref_encode(&ref, &pk);
-    st = sq_bus_request(s->bus, SQ_SUBJ_REG_RESOLVE, sb.data, sb.size, sched_cfg.resolve_timeout_ms, &reply);
+    st = sq_bus_request(s->bus, SQ_SUBJ_REG_RESOLVE, sb.data, sb.size, sched_cfg.resolve_timeout_ms,
+                        &reply);
     msgpack_sbuffer_destroy(&sb);
     if (st != SQ_OK) {
-        snprintf(err, errlen, "%s", st == SQ_ERR_TIMEOUT ? "the registry did not answer in time"
-                                                          : "the registry is not available");
+        snprintf(err, errlen, "%s",
+                 st == SQ_ERR_TIMEOUT ? "the registry did not answer in time"
+                                      : "the registry is not available");
         sq_warn("could not resolve action \"%s/%s\": %s", ns, name, err);
         return st == SQ_ERR_TIMEOUT ? SQ_ERR_TIMEOUT : SQ_ERR_UNAVAILABLE;
     }

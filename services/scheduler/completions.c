@@ -39,7 +39,8 @@ sq_status sched_completions_start(sched *s)
     so.Config.HeadersOnly = true;
     st = js_Subscribe(&s->completions, s->js, SQ_SUBJ_ACT_ALL, on_record, s, NULL, &so, &jerr);
     if (st != NATS_OK) {
-        sq_error("could not follow the activation records: %s (%d)", natsStatus_GetText(st), (int)jerr);
+        sq_error("could not follow the activation records: %s (%d)", natsStatus_GetText(st),
+                 (int)jerr);
         return SQ_ERR_UNAVAILABLE;
     }
     natsSubscription_SetPendingLimits(s->completions, -1, -1);

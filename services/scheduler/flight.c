@@ -43,14 +43,14 @@ typedef struct flight {
     int slot;
     int64_t mem_mb;
     bool blocking;
-    bool gone;              /* non-blocking: its work message left the stream (taken) */
-    int64_t taken_wall_ms;  /* when this copy saw it taken (wall clock) */
-    char *reply;            /* where a lost blocking activation is answered; non-blocking: the
+    bool gone;             /* non-blocking: its work message left the stream (taken) */
+    int64_t taken_wall_ms; /* when this copy saw it taken (wall clock) */
+    char *reply;           /* where a lost blocking activation is answered; non-blocking: the
                                caller, until JetStream acknowledges the work */
-    uint64_t seq;           /* non-blocking: the work's sequence in SQ_WORK; 0 until acked */
+    uint64_t seq;          /* non-blocking: the work's sequence in SQ_WORK; 0 until acked */
     int64_t sent_wall_ms;
-    int64_t created_ms;     /* monotonic */
-    int64_t deadline_ms;    /* monotonic; 0: none yet */
+    int64_t created_ms;  /* monotonic */
+    int64_t deadline_ms; /* monotonic; 0: none yet */
     int64_t timeout_ms;
     sched_flight_info info; /* strings point into strs */
     char strs[];
@@ -160,8 +160,8 @@ sq_status sched_flight_add(sched *s, const sched_flight_info *info, sched_ns *n,
                            int64_t mem_mb, bool blocking, const char *reply, int64_t deadline_ms)
 {
     sched_flights *f = s->flights;
-    const char *strs[] = { info->ns, info->name, info->version, info->subject, info->kind, info->path, info->cause,
-                           info->caused_by, info->binding };
+    const char *strs[] = { info->ns,   info->name,  info->version,   info->subject, info->kind,
+                           info->path, info->cause, info->caused_by, info->binding };
     size_t need = 0;
     flight *x, **pp;
     char *p;
@@ -283,7 +283,7 @@ typedef struct idseq {
     char id[33];
     uint64_t seq;
     int slot;
-    int state;  /* 0: ask the stream, 1: taken, 2: still queued */
+    int state; /* 0: ask the stream, 1: taken, 2: still queued */
 } idseq;
 
 /* A growable array of fixed-size items. */
@@ -339,7 +339,8 @@ static uint64_t ack_floor(sched *s, const char *durable, uint64_t *delivered)
     uint64_t floor = 0;
     if (delivered != NULL)
         *delivered = UINT64_MAX;
-    if (js_GetConsumerInfo(&ci, s->js, SQ_STREAM_WORK, durable, NULL, &jerr) == NATS_OK && ci != NULL) {
+    if (js_GetConsumerInfo(&ci, s->js, SQ_STREAM_WORK, durable, NULL, &jerr) == NATS_OK &&
+        ci != NULL) {
         floor = ci->AckFloor.Stream;
         if (delivered != NULL)
             *delivered = ci->Delivered.Stream;
@@ -373,7 +374,8 @@ static void record_lost(sched *s, flight *x, const char *why)
 void sched_flight_sweep(sched *s, const sched_incident *inc, int ninc, int64_t now_ms)
 {
     sched_flights *f = s->flights;
-    vec lostv = { .size = sizeof(lost) }, check = { .size = sizeof(idseq) }, slots = { .size = sizeof(int) };
+    vec lostv = { .size = sizeof(lost) }, check = { .size = sizeof(idseq) },
+        slots = { .size = sizeof(int) };
     bool poll = now_ms - f->last_taken_poll >= TAKEN_POLL_MS;
     int64_t grace = sched_cfg.lost_grace_ms;
 
@@ -384,10 +386,13 @@ void sched_flight_sweep(sched *s, const sched_incident *inc, int ninc, int64_t n
         for (flight *x = f->buckets[b]; x != NULL; x = x->next) {
             const sched_incident *in = x->slot >= 0 ? incident_of(x, inc, ninc) : NULL;
             lost *l = NULL;
-            if (in != NULL && (x->blocking || (x->gone && (in->since == 0 || x->taken_wall_ms < in->since)))) {
+            if (in != NULL &&
+                (x->blocking || (x->gone && (in->since == 0 || x->taken_wall_ms < in->since)))) {
                 if ((l = vec_push(&lostv)) != NULL)
-                    l->why = in->since ? "The invoker running the activation restarted before it completed."
-                                       : "The invoker running the activation stopped before it completed.";
+                    l->why =
+                        in->since
+                            ? "The invoker running the activation restarted before it completed."
+                            : "The invoker running the activation stopped before it completed.";
             } else if (in != NULL && in->since == 0 && x->seq != 0 && !x->gone) {
                 idseq *c = vec_push(&check);
                 if (c != NULL) {

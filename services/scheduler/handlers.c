@@ -120,11 +120,13 @@ bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_
 static void respond_send_error(sq_bus_t *bus, natsMsg *msg, natsStatus s, size_t size, bool queued)
 {
     if (s == NATS_MAX_PAYLOAD)
-        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,
-                             "the action and its parameters are too large to send to an invoker (%zu bytes)", size);
+        sq_bus_respond_error(
+            bus, msg, SQ_ERR_TOO_LARGE,
+            "the action and its parameters are too large to send to an invoker (%zu bytes)", size);
     else
-        sq_bus_respond_error(bus, msg, SQ_ERR_UNAVAILABLE, queued ? "could not queue the activation"
-                                                                  : "could not reach the invoker");
+        sq_bus_respond_error(bus, msg, SQ_ERR_UNAVAILABLE,
+                             queued ? "could not queue the activation"
+                                    : "could not reach the invoker");
 }
 
 /* "ns/name" of an action as records show it (its namespace may be "ns/pkg"). */
@@ -152,7 +154,8 @@ static natsStatus enqueue(sched_worker *w, const char *subject, const char *id)
     }
     natsMsg_Destroy(m); /* NULL when the library took it */
     if (st != NATS_OK)
-        sq_error("could not queue activation \"%s\" on \"%s\": %s", id, subject, natsStatus_GetText(st));
+        sq_error("could not queue activation \"%s\" on \"%s\": %s", id, subject,
+                 natsStatus_GetText(st));
     return st;
 }
 
@@ -181,7 +184,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
                  pa->Duplicate ? " (a duplicate)" : "");
     } else {
         sq_error("could not queue activation \"%s\": %s (%d)", id,
-                 pae ? natsStatus_GetText(pae->Err) : "no acknowledgement", pae ? (int)pae->ErrCode : 0);
+                 pae ? natsStatus_GetText(pae->Err) : "no acknowledgement",
+                 pae ? (int)pae->ErrCode : 0);
         reply = sched_flight_queued(s, id, 0);
         sched_flight_done(s, id);
         sched_error_to(s, reply, SQ_ERR_UNAVAILABLE, "could not queue the activation");
@@ -191,7 +195,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
 }
 
 /* Answers the caller with the failure of sched_lookup(). */
-static void respond_lookup_error(sq_bus_t *bus, natsMsg *msg, sq_status st, natsMsg *wire, const char *err)
+static void respond_lookup_error(sq_bus_t *bus, natsMsg *msg, sq_status st, natsMsg *wire,
+                                 const char *err)
 {
     if (wire != NULL) {
         sq_bus_respond(bus, msg, natsMsg_GetData(wire), (size_t)natsMsg_GetDataLength(wire));
@@ -200,14 +205,9 @@ static void respond_lookup_error(sq_bus_t *bus, natsMsg *msg, sq_status st, nats
     }
     switch (st) {
     case SQ_ERR_TIMEOUT:
-    case SQ_ERR_UNAVAILABLE:
-        sq_bus_respond_error(bus, msg, st, "%s", err);
-        break;
-    case SQ_ERR_NOMEM:
-        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
-        break;
-    default:
-        sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "could not resolve the action");
+    case SQ_ERR_UNAVAILABLE: sq_bus_respond_error(bus, msg, st, "%s", err); break;
+    case SQ_ERR_NOMEM: sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL); break;
+    default: sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "could not resolve the action");
     }
 }
 
@@ -245,8 +245,9 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     /* the request is the parameters and a few short fields: its size is theirs */
     if (len > (size_t)sched_cfg.max_payload_kb * 1024) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE, "Request larger than allowed: %zu > %zu bytes.",
-                             len, (size_t)sched_cfg.max_payload_kb * 1024);
+        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,
+                             "Request larger than allowed: %zu > %zu bytes.", len,
+                             (size_t)sched_cfg.max_payload_kb * 1024);
         return;
     }
     caller_ns = inv.caller_ns != NULL && inv.caller_ns[0] != '\0' ? inv.caller_ns : inv.ns;
@@ -257,8 +258,9 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
         return;
     }
     if (sched_params_overridden(e, &inv.params)) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "Request defines parameters that are not allowed (e.g., reserved properties).");
+        sq_bus_respond_error(
+            bus, msg, SQ_ERR_BAD_REQUEST,
+            "Request defines parameters that are not allowed (e.g., reserved properties).");
         goto done;
     }
     if ((st = sched_admit(s, caller_ns, &n, err, sizeof err)) != SQ_OK) {
@@ -275,10 +277,15 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     action_path(&e->action, path, sizeof path);
     binding = sched_binding_of(inv.ns, inv.name, &e->action, bbuf, sizeof bbuf);
     /* the record goes to the caller's namespace; `path` says whose action ran */
-    info = (sched_flight_info){ .id = inv.id, .ns = caller_ns, .name = e->action.name,
-                                .version = e->action.version, .subject = inv.subject,
-                                .kind = e->action.exec.kind, .path = path,
-                                .cause = inv.cause != NULL ? inv.cause : "", .limits = e->action.limits,
+    info = (sched_flight_info){ .id = inv.id,
+                                .ns = caller_ns,
+                                .name = e->action.name,
+                                .version = e->action.version,
+                                .subject = inv.subject,
+                                .kind = e->action.exec.kind,
+                                .path = path,
+                                .cause = inv.cause != NULL ? inv.cause : "",
+                                .limits = e->action.limits,
                                 .caused_by = inv.cause != NULL && inv.cause[0] ? "trigger" : "",
                                 .binding = binding };
     now = sched_mono_ms();
@@ -329,7 +336,8 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_work_encode(&work, &pk);
 
     st = sched_flight_add(s, &info, n, t.slot, e->action.limits.memory, inv.blocking, reply,
-                          inv.blocking ? now + e->action.limits.timeout + sched_cfg.lost_grace_ms : 0);
+                          inv.blocking ? now + e->action.limits.timeout + sched_cfg.lost_grace_ms
+                                       : 0);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
                              st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
@@ -341,11 +349,13 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
         /* the invoker answers the caller on work.reply; nothing more from here */
         ns = natsConnection_Publish(sq_bus_nc(bus), t.run, w->sb.data, (int)w->sb.size);
         if (ns != NATS_OK) {
-            sq_error("could not send activation \"%s\" to \"%s\": %s", inv.id, t.run, natsStatus_GetText(ns));
+            sq_error("could not send activation \"%s\" to \"%s\": %s", inv.id, t.run,
+                     natsStatus_GetText(ns));
             sched_flight_done(s, inv.id);
             respond_send_error(bus, msg, ns, w->sb.size, false);
         } else
-            sq_debug("activation \"%s\" of \"%s/%s\" sent to \"%s\"", inv.id, inv.ns, inv.name, t.run);
+            sq_debug("activation \"%s\" of \"%s/%s\" sent to \"%s\"", inv.id, inv.ns, inv.name,
+                     t.run);
         goto done;
     }
     if ((ns = enqueue(w, t.work, inv.id)) != NATS_OK) {
@@ -368,8 +378,8 @@ void sched_on_heartbeat(sq_bus_t *bus, natsMsg *msg, void *closure)
 
     if (!msgpack_zone_init(&z, 1024))
         return;
-    if (sq_heartbeat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &hb,
-                            err, sizeof err) == SQ_OK)
+    if (sq_heartbeat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &hb, err,
+                            sizeof err) == SQ_OK)
         sched_invokers_update(s->invokers, &hb, sched_mono_ms());
     else
         sq_warn("ignored a malformed heartbeat: %s", err);
@@ -384,7 +394,8 @@ void sched_on_peer(sq_bus_t *bus, natsMsg *msg, void *closure)
 
     if (!msgpack_zone_init(&z, 256))
         return;
-    if (sq_sched_beat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &b, NULL, 0) == SQ_OK)
+    if (sq_sched_beat_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &b, NULL,
+                             0) == SQ_OK)
         sched_peers_seen(s->peers, b.id, sched_mono_ms());
     msgpack_zone_destroy(&z);
 }

@@ -34,9 +34,9 @@ struct sched_ns {
     struct sched_ns *next;
     char *name;
     sq_ns_limits lim;
-    int64_t lim_expires_ms;  /* monotonic; 0: not known */
-    uint64_t gen;            /* bumped by every drop, so a fetch that raced one is not kept */
-    int64_t minute;          /* wall-clock minute of minute_count */
+    int64_t lim_expires_ms; /* monotonic; 0: not known */
+    uint64_t gen;           /* bumped by every drop, so a fetch that raced one is not kept */
+    int64_t minute;         /* wall-clock minute of minute_count */
     int64_t minute_count;
     int64_t inflight;
 };
@@ -120,20 +120,25 @@ static bool fetch(sched *s, const char *ns, sq_ns_limits *out)
     *out = defaults();
     sq_proto_buf_init(&sb, &pk);
     sq_ns_ref_encode(&ref, &pk);
-    st = sq_bus_request(s->bus, SQ_SUBJ_AUTH_LIMITS, sb.data, sb.size, sched_cfg.limits_timeout_ms, &reply);
+    st = sq_bus_request(s->bus, SQ_SUBJ_AUTH_LIMITS, sb.data, sb.size, sched_cfg.limits_timeout_ms,
+                        &reply);
     msgpack_sbuffer_destroy(&sb);
     if (st != SQ_OK) {
-        sq_debug("no limits for namespace \"%s\" from the auth service (%s): using the defaults", ns,
-                 st == SQ_ERR_TIMEOUT ? "no answer in time" : "nobody answers");
+        sq_debug("no limits for namespace \"%s\" from the auth service (%s): using the defaults",
+                 ns, st == SQ_ERR_TIMEOUT ? "no answer in time" : "nobody answers");
         return false;
     }
     msgpack_zone_init(&z, 512);
-    if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) != SQ_OK) {
-        sq_warn("malformed limits of namespace \"%s\" from the auth service: using the defaults", ns);
+    if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) !=
+        SQ_OK) {
+        sq_warn("malformed limits of namespace \"%s\" from the auth service: using the defaults",
+                ns);
     } else if (sq_wire_error_get(&o, &code, &m, &mlen)) {
-        sq_debug("no limits for namespace \"%s\" (%d %.*s): using the defaults", ns, code, (int)mlen, m);
+        sq_debug("no limits for namespace \"%s\" (%d %.*s): using the defaults", ns, code,
+                 (int)mlen, m);
     } else if (sq_ns_limits_from(&o, &z, out, NULL, 0) != SQ_OK) {
-        sq_warn("malformed limits of namespace \"%s\" from the auth service: using the defaults", ns);
+        sq_warn("malformed limits of namespace \"%s\" from the auth service: using the defaults",
+                ns);
         *out = defaults();
     } else {
         sq_ns_limits d = defaults();
@@ -176,7 +181,9 @@ sq_status sched_admit(sched *s, const char *ns, sched_ns **out, char *msg, size_
 
     if (!known) {
         bool ok = fetch(s, ns, &lim);
-        int ttl = ok ? sched_cfg.limits_ttl_ms : (sched_cfg.limits_ttl_ms < FAILED_TTL_MS ? sched_cfg.limits_ttl_ms : FAILED_TTL_MS);
+        int ttl = ok ? sched_cfg.limits_ttl_ms
+                     : (sched_cfg.limits_ttl_ms < FAILED_TTL_MS ? sched_cfg.limits_ttl_ms
+                                                                : FAILED_TTL_MS);
         pthread_mutex_lock(&l->lock);
         if (n->gen == gen) {
             n->lim = lim;
@@ -205,7 +212,8 @@ sq_status sched_admit(sched *s, const char *ns, sched_ns **out, char *msg, size_
     if (n->inflight >= share(lim.concurrent, copies)) {
         int64_t count = n->inflight * copies;
         pthread_mutex_unlock(&l->lock);
-        snprintf(msg, msglen, "Too many concurrent requests in flight (count: %lld, allowed: %lld).",
+        snprintf(msg, msglen,
+                 "Too many concurrent requests in flight (count: %lld, allowed: %lld).",
                  (long long)count, (long long)lim.concurrent);
         return SQ_ERR_TOO_MANY;
     }

@@ -54,7 +54,8 @@ void *sched_sweeper(void *arg)
             msgpack_sbuffer_destroy(&sb);
             last_beat = now;
         }
-        n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc, MAX_INCIDENTS);
+        n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc,
+                                     MAX_INCIDENTS);
         sched_flight_sweep(s, inc, n, now);
         sched_replace_sweep(s, now);
         sched_runs_sweep(s, now);
@@ -88,13 +89,16 @@ int main(void)
     sq_id_new(s.self);
     snprintf(s.inbox, sizeof s.inbox, "sq.sched.r.%s", s.self);
     if ((s.cache = sched_cache_create(sched_cfg.cache_max)) == NULL ||
-        (s.invokers = sched_invokers_create()) == NULL || (s.limits = sched_limits_create()) == NULL ||
-        (s.flights = sched_flights_create()) == NULL || (s.peers = sched_peers_create(s.self)) == NULL) {
+        (s.invokers = sched_invokers_create()) == NULL ||
+        (s.limits = sched_limits_create()) == NULL ||
+        (s.flights = sched_flights_create()) == NULL ||
+        (s.peers = sched_peers_create(s.self)) == NULL) {
         sq_error("out of memory");
         goto out;
     }
     o.url = sched_cfg.nats_url;
-    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus), SQ_STREAMS_WORK, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
+    if (sq_bus_connect(&s.bus, &o) != SQ_OK ||
+        sq_streams_ensure(sq_bus_js(s.bus), SQ_STREAMS_WORK, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
         goto out;
     jsOptions_Init(&jo);
     jo.PublishAsync.AckHandler = sched_on_pub_ack;
@@ -105,13 +109,17 @@ int main(void)
         sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
         goto out;
     }
-    if (sched_runs_start(&s) != SQ_OK || sched_seq_start(&s) != SQ_OK || sched_completions_start(&s) != SQ_OK)
+    if (sched_runs_start(&s) != SQ_OK || sched_seq_start(&s) != SQ_OK ||
+        sched_completions_start(&s) != SQ_OK)
         goto out;
 
     /* every copy sees every heartbeat and every change: no queue group */
     snprintf(inbox_all, sizeof inbox_all, "%s.*", s.inbox);
     const sq_bus_route listen[] = {
-        { .subject = SQ_SUBJ_INVOKER_HEARTBEAT, .queue = NULL, .fn = sched_on_heartbeat, .closure = &s },
+        { .subject = SQ_SUBJ_INVOKER_HEARTBEAT,
+          .queue = NULL,
+          .fn = sched_on_heartbeat,
+          .closure = &s },
         { .subject = SQ_SUBJ_SCHED_HEARTBEAT, .queue = NULL, .fn = sched_on_peer, .closure = &s },
         { .subject = SQ_SUBJ_EVT_ENTITY_ALL, .queue = NULL, .fn = sched_on_entity, .closure = &s },
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = sched_on_auth, .closure = &s },
@@ -123,7 +131,8 @@ int main(void)
 
     /* Invokers beat about once a second: a scheduler that has just started would otherwise
      * answer its first invocations 503 although invokers are up. */
-    for (int waited = 0; waited < sched_cfg.warmup_ms && sched_invokers_count(s.invokers) == 0; waited += 20)
+    for (int waited = 0; waited < sched_cfg.warmup_ms && sched_invokers_count(s.invokers) == 0;
+         waited += 20)
         usleep(20 * 1000);
     if (sched_invokers_count(s.invokers) == 0)
         sq_warn("no invoker has announced itself yet");
@@ -142,12 +151,16 @@ int main(void)
         ns = natsConnection_QueueSubscribe(&invoke[nsubs], sq_bus_nc(s.bus), SQ_SUBJ_SCHED_INVOKE,
                                            "scheduler", on_invoke_msg, &workers[nsubs]);
         if (ns != NATS_OK) {
-            sq_error("could not subscribe to \"%s\": %s", SQ_SUBJ_SCHED_INVOKE, natsStatus_GetText(ns));
+            sq_error("could not subscribe to \"%s\": %s", SQ_SUBJ_SCHED_INVOKE,
+                     natsStatus_GetText(ns));
             goto out;
         }
         natsSubscription_SetPendingLimits(invoke[nsubs], -1, -1);
     }
-    if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK || sq_health_serve(s.bus, "scheduler", NULL, (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } }, 1) != SQ_OK)
+    if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK ||
+        sq_health_serve(s.bus, "scheduler", NULL,
+                        (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } },
+                        1) != SQ_OK)
         goto out;
 
     sq_info("ready as \"%s\": %d invoke worker(s), %d invoker(s) known", s.self, nworkers,

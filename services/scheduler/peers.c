@@ -75,7 +75,8 @@ bool sched_peers_alive(sched_peers *p, const char *id, int64_t now_ms)
     bool alive = strcmp(id, p->self) == 0;
     pthread_mutex_lock(&p->lock);
     for (int i = 0; i < p->n && !alive; i++)
-        alive = strcmp(p->v[i].id, id) == 0 && now_ms - p->v[i].seen_ms < sched_cfg.heartbeat_ttl_ms;
+        alive =
+            strcmp(p->v[i].id, id) == 0 && now_ms - p->v[i].seen_ms < sched_cfg.heartbeat_ttl_ms;
     pthread_mutex_unlock(&p->lock);
     return alive;
 }

@@ -23,7 +23,7 @@
 #include "sched.h"
 #include "sq/log.h"
 
-#define ID_MAX 96   /* longest invoker id accepted; escaped it fits sched_target */
+#define ID_MAX 96 /* longest invoker id accepted; escaped it fits sched_target */
 #define FORGET_AFTER_MS (10 * 60 * 1000) /* drop a silent invoker from the table */
 #define MAX_INCIDENTS 1024
 
@@ -31,10 +31,10 @@ typedef struct invoker {
     char id[ID_MAX + 1];
     char run[320], work[320], durable[320];
     int slot;
-    int64_t seen_ms;        /* monotonic time of the last heartbeat */
+    int64_t seen_ms; /* monotonic time of the last heartbeat */
     int64_t free_mb, total_mb, started;
-    int64_t own_mb;         /* memory of what this copy placed here and has not seen finish */
-    int64_t dead_ms;        /* monotonic time it was declared dead */
+    int64_t own_mb;  /* memory of what this copy placed here and has not seen finish */
+    int64_t dead_ms; /* monotonic time it was declared dead */
     bool healthy, draining, dead;
 } invoker;
 
@@ -83,7 +83,8 @@ static void incident(sched_invokers *iv, const invoker *x, int64_t since)
 {
     sched_incident *i;
     if (iv->ninc == MAX_INCIDENTS) {
-        sq_warn("too many invoker incidents at once: the one of \"%s\" waits for the deadlines", x->id);
+        sq_warn("too many invoker incidents at once: the one of \"%s\" waits for the deadlines",
+                x->id);
         return;
     }
     i = &iv->inc[iv->ninc++];
@@ -154,9 +155,12 @@ void sched_invokers_update(sched_invokers *iv, const sq_heartbeat *hb, int64_t n
         if (x->dead) {
             sq_info("invoker \"%s\" is back", hb->id);
             x->dead = false;
-        } else if (usable(x, now_ms, sched_cfg.heartbeat_ttl_ms) != (hb->healthy && !hb->draining)) {
+        } else if (usable(x, now_ms, sched_cfg.heartbeat_ttl_ms) !=
+                   (hb->healthy && !hb->draining)) {
             sq_info("invoker \"%s\" is %s", hb->id,
-                    hb->healthy && !hb->draining ? "accepting work" : hb->draining ? "draining" : "unhealthy");
+                    hb->healthy && !hb->draining ? "accepting work"
+                    : hb->draining               ? "draining"
+                                                 : "unhealthy");
         }
         if (hb->started != 0 && x->started != 0 && hb->started != x->started) {
             sq_warn("invoker \"%s\" restarted: the work it had in hand is lost", hb->id);
@@ -173,7 +177,8 @@ void sched_invokers_update(sched_invokers *iv, const sq_heartbeat *hb, int64_t n
     pthread_mutex_unlock(&iv->lock);
 }
 
-int sched_invokers_incidents(sched_invokers *iv, int64_t now_ms, int ttl_ms, sched_incident *out, int max)
+int sched_invokers_incidents(sched_invokers *iv, int64_t now_ms, int ttl_ms, sched_incident *out,
+                             int max)
 {
     int n;
     pthread_mutex_lock(&iv->lock);
@@ -182,8 +187,9 @@ int sched_invokers_incidents(sched_invokers *iv, int64_t now_ms, int ttl_ms, sch
         if (!x->dead && now_ms - x->seen_ms >= ttl_ms) {
             x->dead = true;
             x->dead_ms = now_ms;
-            sq_warn("invoker \"%s\" is silent for %lld ms: taken out, the work it had in hand is lost",
-                    x->id, (long long)(now_ms - x->seen_ms));
+            sq_warn(
+                "invoker \"%s\" is silent for %lld ms: taken out, the work it had in hand is lost",
+                x->id, (long long)(now_ms - x->seen_ms));
             incident(iv, x, 0);
         }
     }
@@ -222,8 +228,8 @@ void sched_invokers_charge(sched_invokers *iv, int slot, int64_t delta_mb)
     pthread_mutex_unlock(&iv->lock);
 }
 
-bool sched_place(sched_invokers *iv, uint64_t hash, int64_t memory_mb, int64_t now_ms,
-                 int ttl_ms, int ncopies, sched_target *out)
+bool sched_place(sched_invokers *iv, uint64_t hash, int64_t memory_mb, int64_t now_ms, int ttl_ms,
+                 int ncopies, sched_target *out)
 {
     const invoker *home = NULL, *roomiest = NULL, *pick;
     int64_t home_room = 0, best_room = 0;
@@ -276,7 +282,8 @@ bool sched_invokers_seen_since(sched_invokers *iv, int slot, int64_t since_ms)
     return seen;
 }
 
-int sched_invokers_dead(sched_invokers *iv, int64_t now_ms, int64_t after_ms, sched_incident *out, int max)
+int sched_invokers_dead(sched_invokers *iv, int64_t now_ms, int64_t after_ms, sched_incident *out,
+                        int max)
 {
     int n = 0;
     pthread_mutex_lock(&iv->lock);

@@ -62,8 +62,9 @@ void sched_record_internal(msgpack_packer *pk, const sched_flight_info *info, in
 {
     int64_t end = sq_now_ms();
     bool caused = info->cause != NULL && info->cause[0] != '\0';
-    const char *caused_by = !caused ? NULL
-                            : info->caused_by != NULL && info->caused_by[0] ? info->caused_by : "sequence";
+    const char *caused_by = !caused                                         ? NULL
+                            : info->caused_by != NULL && info->caused_by[0] ? info->caused_by
+                                                                            : "sequence";
     /* OpenWhisk's top-level cause: only a composition's component has one */
     bool top_cause = caused && strcmp(caused_by, "sequence") == 0;
     sq_act_annots an = SQ_ACT_ANNOTS_INIT;

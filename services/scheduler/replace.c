@@ -54,7 +54,8 @@ static bool move(sched *s, natsMsg *m, msgpack_zone *z)
     natsStatus st;
 
     msgpack_zone_clear(z);
-    if (sq_work_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), z, &w, err, sizeof err) != SQ_OK) {
+    if (sq_work_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), z, &w, err,
+                       sizeof err) != SQ_OK) {
         sq_warn("dropped a malformed work message of a dead invoker: %s", err);
         natsMsg_Term(m, NULL);
         return true;
@@ -73,7 +74,8 @@ static bool move(sched *s, natsMsg *m, msgpack_zone *z)
     natsMsg_Destroy(copy);
     if (st != NATS_OK) {
         jsPubAck_Destroy(ack);
-        sq_warn("could not move activation \"%s\" to \"%s\": %s (%d)", w.id, t.id, natsStatus_GetText(st), (int)jerr);
+        sq_warn("could not move activation \"%s\" to \"%s\": %s (%d)", w.id, t.id,
+                natsStatus_GetText(st), (int)jerr);
         return false;
     }
     if (natsMsg_AckSync(m, NULL, &jerr) == NATS_OK) {
@@ -98,7 +100,8 @@ static void drain(sched *s, const sched_incident *d)
     int moved = 0;
 
     if ((st = bind_consumer(s, d, &sub)) != NATS_OK) {
-        sq_debug("could not reach the work of dead invoker \"%s\": %s", d->id, natsStatus_GetText(st));
+        sq_debug("could not reach the work of dead invoker \"%s\": %s", d->id,
+                 natsStatus_GetText(st));
         return;
     }
     msgpack_zone_init(&z, 4096);
@@ -151,7 +154,8 @@ void sched_on_moved(sq_bus_t *bus, natsMsg *msg, void *closure)
 
     if (!msgpack_zone_init(&z, 512))
         return;
-    if (sq_sched_moved_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &mv, NULL, 0) == SQ_OK &&
+    if (sq_sched_moved_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &mv,
+                              NULL, 0) == SQ_OK &&
         mv.seq > 0)
         sched_flight_moved(s, mv.id, mv.invoker, (uint64_t)mv.seq);
     msgpack_zone_destroy(&z);

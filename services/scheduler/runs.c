@@ -92,8 +92,8 @@ void sched_run_end(sched *s, const char *id)
 static void orphan(sched *s, const char *key, const msgpack_object *v)
 {
     char *f[9] = { 0 };
-    static const char *const names[9] = { "ns", "name", "version", "subject", "path", "cause", "owner",
-                                           "caused_by", "binding" };
+    static const char *const names[9] = { "ns",    "name",  "version",   "subject", "path",
+                                          "cause", "owner", "caused_by", "binding" };
     msgpack_zone z;
     sched_flight_info info;
     msgpack_sbuffer sb;
@@ -128,11 +128,13 @@ static void orphan(sched *s, const char *key, const msgpack_object *v)
         info.limits.logs = (int64_t)o->via.u64;
     if (info.ns[0] != '\0' && sq_id_valid(key)) {
         sq_proto_buf_init(&sb, &pk);
-        sched_record_internal(&pk, &info, start, "The scheduler running the composition stopped before it completed.");
+        sched_record_internal(&pk, &info, start,
+                              "The scheduler running the composition stopped before it completed.");
         if (sched_record_publish(s, key, info.ns, sb.data, sb.size, &dup) == SQ_OK) {
             if (!dup)
-                sq_warn("recorded composition \"%s\" of \"%s\" as lost: its scheduler (\"%s\") stopped",
-                        key, info.path, f[6] ? f[6] : "?");
+                sq_warn(
+                    "recorded composition \"%s\" of \"%s\" as lost: its scheduler (\"%s\") stopped",
+                    key, info.path, f[6] ? f[6] : "?");
             kvStore_Delete(kv, key);
         }
         msgpack_sbuffer_destroy(&sb);

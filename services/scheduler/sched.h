@@ -35,21 +35,21 @@
 
 typedef struct sched_config {
     char *nats_url;
-    int heartbeat_ttl_ms;    /* an invoker (or a scheduler copy) is alive while its last heartbeat is younger */
-    int resolve_timeout_ms;  /* how long to wait for sq.registry.resolve */
-    int cache_ttl_ms;        /* a resolved action is kept this long at most; 0: no cache */
-    int cache_max;           /* most actions kept */
-    int workers;             /* concurrent invoke handlers (subscriptions in the group) */
-    int warmup_ms;           /* at start, wait this long at most for a first heartbeat */
-    int publish_timeout_ms;  /* how long to wait for JetStream's ack of queued work */
-    int limits_ttl_ms;       /* a namespace's limits are kept this long (auth events drop them) */
-    int limits_timeout_ms;   /* how long to wait for sq.auth.limits */
-    int default_concurrent;  /* limits of a namespace when auth does not answer */
+    int heartbeat_ttl_ms; /* an invoker (or a scheduler copy) is alive while its last heartbeat is younger */
+    int resolve_timeout_ms; /* how long to wait for sq.registry.resolve */
+    int cache_ttl_ms;       /* a resolved action is kept this long at most; 0: no cache */
+    int cache_max;          /* most actions kept */
+    int workers;            /* concurrent invoke handlers (subscriptions in the group) */
+    int warmup_ms;          /* at start, wait this long at most for a first heartbeat */
+    int publish_timeout_ms; /* how long to wait for JetStream's ack of queued work */
+    int limits_ttl_ms;      /* a namespace's limits are kept this long (auth events drop them) */
+    int limits_timeout_ms;  /* how long to wait for sq.auth.limits */
+    int default_concurrent; /* limits of a namespace when auth does not answer */
     int default_per_minute;
-    int max_payload_kb;      /* an invoke request larger than this is 413 */
-    int lost_grace_ms;       /* an activation is declared lost this long after its time limit */
-    int seq_workers;         /* threads that drive sequences and conductor actions */
-    int seq_max;             /* most atomic components of one composition */
+    int max_payload_kb; /* an invoke request larger than this is 413 */
+    int lost_grace_ms;  /* an activation is declared lost this long after its time limit */
+    int seq_workers;    /* threads that drive sequences and conductor actions */
+    int seq_max;        /* most atomic components of one composition */
 } sched_config;
 
 extern sched_config sched_cfg;
@@ -63,22 +63,22 @@ typedef struct sched sched;
 /* A resolved action and what the invoke path precomputes from it. Immutable once
  * published in the cache; readers hold a reference (sched_entry_unref() when done). */
 typedef struct sched_entry {
-    struct sched_entry *next;   /* bucket chain, under the cache lock */
+    struct sched_entry *next; /* bucket chain, under the cache lock */
     atomic_int refs;
-    uint64_t hash;              /* FNV-1a of ns "/" name (+ shared): bucket and home invoker */
-    int64_t expires_ms;         /* monotonic */
-    char *ns, *name;            /* the key, as invoked */
-    bool shared;                /* resolved for a caller that does not own ns */
-    sq_action action;           /* points into zone and buf */
+    uint64_t hash;               /* FNV-1a of ns "/" name (+ shared): bucket and home invoker */
+    int64_t expires_ms;          /* monotonic */
+    char *ns, *name;             /* the key, as invoked */
+    bool shared;                 /* resolved for a caller that does not own ns */
+    sq_action action;            /* points into zone and buf */
     msgpack_object_kv *defaults; /* the action's parameters as key/value pairs, last wins */
     uint32_t ndefaults;
     msgpack_object defaults_map; /* the same as a map (the merge when nothing is passed) */
-    bool sequence;              /* kind "sequence": action.exec.components lists the parts */
-    bool conductor;             /* annotation conductor with a value that is not falsy */
-    bool final;                 /* annotation final: the defined parameters cannot be overridden */
-    bool provide_key;           /* annotation provide-api-key with a value that is not falsy */
+    bool sequence;               /* kind "sequence": action.exec.components lists the parts */
+    bool conductor;              /* annotation conductor with a value that is not falsy */
+    bool final;                  /* annotation final: the defined parameters cannot be overridden */
+    bool provide_key;            /* annotation provide-api-key with a value that is not falsy */
     msgpack_zone zone;
-    char *buf;                  /* the registry's reply, which the objects point into */
+    char *buf; /* the registry's reply, which the objects point into */
     size_t len;
 } sched_entry;
 
@@ -124,8 +124,8 @@ void sched_cache_drop(sched_cache *c, const char *ns, const char *name, bool pac
  * and either *wire holds the registry's own wire error (404, 403...; the caller destroys
  * it) or the status says what failed, with a message in err. Any thread; may block for
  * the registry's answer. */
-sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared,
-                       sched_entry **out, natsMsg **wire, char *err, size_t errlen);
+sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared, sched_entry **out,
+                       natsMsg **wire, char *err, size_t errlen);
 
 /* ---- namespaces: limits and admission (limits.c) ---------------------------------------- */
 
@@ -177,8 +177,8 @@ int sched_invokers_count(sched_invokers *iv);
 typedef struct sched_target {
     int slot;
     char id[100];
-    char run[320];   /* sq.invoker.<id>.run */
-    char work[320];  /* sq.work.<id> */
+    char run[320];  /* sq.invoker.<id>.run */
+    char work[320]; /* sq.work.<id> */
 } sched_target;
 
 /* Picks an invoker for an action of key hash needing memory_mb: the home invoker (hash over
@@ -186,8 +186,8 @@ typedef struct sched_target {
  * room beyond what this copy already placed there, else the healthy invoker whose share
  * has the most room; when every share is full, the home invoker anyway (it queues). false
  * when none is healthy. */
-bool sched_place(sched_invokers *iv, uint64_t hash, int64_t memory_mb, int64_t now_ms,
-                 int ttl_ms, int ncopies, sched_target *out);
+bool sched_place(sched_invokers *iv, uint64_t hash, int64_t memory_mb, int64_t now_ms, int ttl_ms,
+                 int ncopies, sched_target *out);
 /* Adds delta_mb to what this copy has placed on invoker slot. */
 void sched_invokers_charge(sched_invokers *iv, int slot, int64_t delta_mb);
 
@@ -196,14 +196,16 @@ void sched_invokers_charge(sched_invokers *iv, int slot, int64_t delta_mb);
 typedef struct sched_incident {
     int slot;
     char id[100];
-    char durable[320];   /* its work consumer on SQ_WORK */
+    char durable[320]; /* its work consumer on SQ_WORK */
     int64_t since;
 } sched_incident;
 /* Moves the incidents seen since the last call into out (at most max); also declares
  * invokers silent for ttl_ms dead. Returns how many. */
-int sched_invokers_incidents(sched_invokers *iv, int64_t now_ms, int ttl_ms, sched_incident *out, int max);
+int sched_invokers_incidents(sched_invokers *iv, int64_t now_ms, int ttl_ms, sched_incident *out,
+                             int max);
 /* The invokers dead for at least after_ms (at most max; since is 0). Returns how many. */
-int sched_invokers_dead(sched_invokers *iv, int64_t now_ms, int64_t after_ms, sched_incident *out, int max);
+int sched_invokers_dead(sched_invokers *iv, int64_t now_ms, int64_t after_ms, sched_incident *out,
+                        int max);
 /* The slot of invoker id, or -1. */
 int sched_invokers_slot(sched_invokers *iv, const char *id);
 /* Whether invoker slot has beaten at or after since_ms (monotonic). */
@@ -217,8 +219,8 @@ bool sched_invokers_durable(sched_invokers *iv, int slot, char *out, size_t outl
 typedef struct sched_flight_info {
     const char *id, *ns, *name, *version, *subject, *kind, *path, *cause;
     sq_limits limits;
-    const char *caused_by;  /* "sequence" | "trigger" when cause is set; NULL or "" otherwise */
-    const char *binding;    /* "ns/binding" when invoked through a binding; NULL or "" */
+    const char *caused_by; /* "sequence" | "trigger" when cause is set; NULL or "" otherwise */
+    const char *binding;   /* "ns/binding" when invoked through a binding; NULL or "" */
 } sched_flight_info;
 
 typedef struct sched_flights sched_flights;
@@ -250,7 +252,7 @@ void sched_flight_moved(sched *s, const char *id, const char *invoker, uint64_t 
 /* Runs on the sweeper thread: moves the work still queued for invokers dead for longer
  * than the grace period to live ones. */
 void sched_replace_sweep(sched *s, int64_t now_ms);
-void sched_on_moved(sq_bus_t *bus, natsMsg *msg, void *closure);   /* closure: sched */
+void sched_on_moved(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: sched */
 
 /* ---- records (records.c) ------------------------------------------------------------------ */
 
@@ -285,18 +287,18 @@ void sched_seq_stop(sched *s);
 /* Starts a composition for an admitted invocation (e is the sequence or conductor action;
  * params the merged input, copied). The caller has added the flight entry of inv->id and
  * answered a non-blocking caller. reply: where the final record goes ("" for none). */
-sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const msgpack_object *params,
-                        const char *reply, const char *caller_ns);
+sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e,
+                        const msgpack_object *params, const char *reply, const char *caller_ns);
 /* A component's record arrived on the scheduler's own reply subject. */
-void sched_on_component(sq_bus_t *bus, natsMsg *msg, void *closure);  /* closure: sched */
+void sched_on_component(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: sched */
 
 /* ---- handlers (handlers.c) ------------------------------------------------------------------- */
 
 struct sched {
     sq_bus_t *bus;
-    jsCtx *js;                  /* JetStream with asynchronous publish acks (non-blocking work) */
-    char self[33];              /* this copy's id */
-    char inbox[64];             /* prefix of this copy's reply subjects (components) */
+    jsCtx *js;      /* JetStream with asynchronous publish acks (non-blocking work) */
+    char self[33];  /* this copy's id */
+    char inbox[64]; /* prefix of this copy's reply subjects (components) */
     sched_cache *cache;
     sched_invokers *invokers;
     sched_limits *limits;

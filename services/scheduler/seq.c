@@ -57,36 +57,36 @@ typedef struct run run;
 
 /* What the topmost composition counts for all its nested ones. */
 typedef struct root {
-    int atomic;       /* component activations */
-    int secondary;    /* conductor activations */
+    int atomic;    /* component activations */
+    int secondary; /* conductor activations */
 } root;
 
 struct run {
-    run *parent;            /* the composition this one is a component of, or NULL */
+    run *parent; /* the composition this one is a component of, or NULL */
     root *root;
-    sched_entry *e;         /* the sequence or conductor action */
+    sched_entry *e; /* the sequence or conductor action */
     char id[33];
-    char cause[33];         /* the parent's id, or the trigger activation's (topmost) */
-    const char *caused_by;  /* "sequence" (nested), "trigger", or NULL */
-    char binding[600];      /* "ns/binding" when reached through a binding; "" otherwise */
+    char cause[33];        /* the parent's id, or the trigger activation's (topmost) */
+    const char *caused_by; /* "sequence" (nested), "trigger", or NULL */
+    char binding[600];     /* "ns/binding" when reached through a binding; "" otherwise */
     bool topmost, conductor;
-    char *reply;            /* the waiting caller (topmost only), or NULL */
+    char *reply; /* the waiting caller (topmost only), or NULL */
     char *caller_ns, *subject, *key;
-    uint32_t next;          /* sequence: the next component */
+    uint32_t next;           /* sequence: the next component */
     bool awaiting_conductor; /* conductor: the outstanding activation is the conductor's */
-    msgpack_sbuffer state;  /* conductor: the packed state map (size 0: none) */
+    msgpack_sbuffer state;   /* conductor: the packed state map (size 0: none) */
     char **logs;
     size_t nlogs, caplogs;
-    int64_t accepted_ms;    /* when the scheduler took the composition on */
+    int64_t accepted_ms; /* when the scheduler took the composition on */
     int64_t start_ms, duration, max_memory;
-    run *wnext;             /* chain of the waiting table */
-    char waiting[33];       /* the component activation this run waits for */
+    run *wnext;       /* chain of the waiting table */
+    char waiting[33]; /* the component activation this run waits for */
 };
 
 typedef struct job {
     struct job *next;
     run *r;
-    char *data;             /* a component's record; NULL: start the run on `input` */
+    char *data; /* a component's record; NULL: start the run on `input` */
     size_t len;
     msgpack_sbuffer input;
 } job;
@@ -327,8 +327,8 @@ static void complete(sched *s, run *r, sq_act_status status, const msgpack_objec
 /* Parses a fully qualified action name ("/ns/name", "/ns/pkg/name"; with `relative`, also
  * "name" and "pkg/name" in the default namespace) into ns and name ("pkg/name"); "_" is
  * the caller's namespace. */
-static bool parse_fqn(const char *s, size_t len, bool relative, const char *caller_ns,
-                      char *ns, size_t nslen, char *name, size_t namelen)
+static bool parse_fqn(const char *s, size_t len, bool relative, const char *caller_ns, char *ns,
+                      size_t nslen, char *name, size_t namelen)
 {
     char buf[800], *parts[4];
     int n = 0;
@@ -411,10 +411,16 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
     sq_work_encode(&work, &pk);
     msgpack_zone_destroy(&z);
 
-    info = (sched_flight_info){ .id = id, .ns = r->caller_ns, .name = e->action.name,
-                                .version = e->action.version, .subject = r->subject,
-                                .kind = e->action.exec.kind, .path = path, .cause = r->id,
-                                .limits = e->action.limits, .caused_by = "sequence",
+    info = (sched_flight_info){ .id = id,
+                                .ns = r->caller_ns,
+                                .name = e->action.name,
+                                .version = e->action.version,
+                                .subject = r->subject,
+                                .kind = e->action.exec.kind,
+                                .path = path,
+                                .cause = r->id,
+                                .limits = e->action.limits,
+                                .caused_by = "sequence",
                                 .binding = binding };
     if (e->action.limits.memory > r->max_memory)
         r->max_memory = e->action.limits.memory;
@@ -442,8 +448,8 @@ static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object
 
 /* Runs component e of r on input: an atomic action, or a nested composition. e was
  * resolved from ns and name (to tell a binding). */
-static void dispatch(sched *s, run *r, sched_entry *e, const msgpack_object *input,
-                     const char *ns, const char *name)
+static void dispatch(sched *s, run *r, sched_entry *e, const msgpack_object *input, const char *ns,
+                     const char *name)
 {
     char bbuf[600];
     const char *binding = sched_binding_of(ns, name, &e->action, bbuf, sizeof bbuf);
@@ -451,7 +457,8 @@ static void dispatch(sched *s, run *r, sched_entry *e, const msgpack_object *inp
         char id[33];
         run *child;
         sq_id_new(id);
-        if ((child = run_new(r, e, id, r->caller_ns, r->subject, r->key, NULL, NULL, binding)) == NULL) {
+        if ((child = run_new(r, e, id, r->caller_ns, r->subject, r->key, NULL, NULL, binding)) ==
+            NULL) {
             fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
             return;
         }
@@ -482,7 +489,8 @@ static void seq_next(sched *s, run *r, const msgpack_object *input, const msgpac
         return;
     }
     c = &comps->via.array.ptr[r->next++];
-    if (!parse_fqn(c->via.str.ptr, c->via.str.size, false, r->caller_ns, ns, sizeof ns, name, sizeof name)) {
+    if (!parse_fqn(c->via.str.ptr, c->via.str.size, false, r->caller_ns, ns, sizeof ns, name,
+                   sizeof name)) {
         fail(s, r, SQ_ACT_APP_ERROR, "Sequence component does not exist.");
         return;
     }
@@ -535,8 +543,10 @@ static void pack_boxed(msgpack_packer *pk, const msgpack_object *v, const char *
 /* The conductor's result res: the end of r, or its next component. */
 static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgpack_zone *z)
 {
-    const msgpack_object *action = res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "action") : NULL;
-    const msgpack_object *params = res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "params") : NULL;
+    const msgpack_object *action =
+        res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "action") : NULL;
+    const msgpack_object *params =
+        res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "params") : NULL;
     const msgpack_object *state = res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "state") : NULL;
     msgpack_sbuffer sb;
     msgpack_packer pk;
@@ -568,12 +578,14 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
         return;
     }
     if (action->type != MSGPACK_OBJECT_STR ||
-        !parse_fqn(action->via.str.ptr, action->via.str.size, true, r->caller_ns, ns, sizeof ns, name, sizeof name)) {
+        !parse_fqn(action->via.str.ptr, action->via.str.size, true, r->caller_ns, ns, sizeof ns,
+                   name, sizeof name)) {
         char *txt = NULL;
         json_t *j = sq_mp_to_json(action);
         txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
         json_decref(j);
-        snprintf(msg, sizeof msg, "Failed to parse action name from json value %s during composition.",
+        snprintf(msg, sizeof msg,
+                 "Failed to parse action name from json value %s during composition.",
                  txt ? txt : "?");
         free(txt);
         msgpack_sbuffer_destroy(&sb);
@@ -594,7 +606,8 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     st = sched_lookup(s, ns, name, strcmp(ns, r->caller_ns) != 0, &e, &wire, err, sizeof err);
     natsMsg_Destroy(wire);
     if (st != SQ_OK) {
-        snprintf(msg, sizeof msg, "Failed to resolve action with name '%s/%s' during composition.", ns, name);
+        snprintf(msg, sizeof msg, "Failed to resolve action with name '%s/%s' during composition.",
+                 ns, name);
         msgpack_sbuffer_destroy(&sb);
         fail(s, r, st == SQ_ERR_NOT_FOUND ? SQ_ACT_APP_ERROR : SQ_ACT_INTERNAL, msg);
         return;
@@ -613,8 +626,8 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
 }
 
 /* The component result with the conductor's state on top: the conductor's next input. */
-static bool with_state(const run *r, const msgpack_object *result, msgpack_zone *z, msgpack_sbuffer *sb,
-                       msgpack_object *out)
+static bool with_state(const run *r, const msgpack_object *result, msgpack_zone *z,
+                       msgpack_sbuffer *sb, msgpack_object *out)
 {
     msgpack_packer pk;
     msgpack_object st;
@@ -662,7 +675,8 @@ static int64_t memory_of(const sq_activation *a)
         return 0;
     for (uint32_t i = 0; i < arr->via.array.size; i++)
         if (sq_mp_str_eq(sq_mp_get(&arr->via.array.ptr[i], "key"), "limits")) {
-            const msgpack_object *m = sq_mp_get(sq_mp_get(&arr->via.array.ptr[i], "value"), "memory");
+            const msgpack_object *m =
+                sq_mp_get(sq_mp_get(&arr->via.array.ptr[i], "value"), "memory");
             if (m != NULL && m->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
                 return (int64_t)m->via.u64;
         }
@@ -701,7 +715,8 @@ static void component_done(sched *s, run *r, const char *data, size_t len)
         else
             seq_next(s, r,
                      a.result.type == MSGPACK_OBJECT_MAP || a.result.type == MSGPACK_OBJECT_ARRAY
-                         ? &a.result : &empty,
+                         ? &a.result
+                         : &empty,
                      &a.result, a.status);
     } else if (r->awaiting_conductor) {
         if (a.status != SQ_ACT_SUCCESS)
@@ -796,8 +811,8 @@ void sched_on_component(sq_bus_t *bus, natsMsg *msg, void *closure)
     push(q, j);
 }
 
-sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const msgpack_object *params,
-                        const char *reply, const char *caller_ns)
+sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e,
+                        const msgpack_object *params, const char *reply, const char *caller_ns)
 {
     job *j = calloc(1, sizeof *j);
     msgpack_packer pk;
@@ -807,7 +822,8 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const ms
         return SQ_ERR_NOMEM;
     char bbuf[600];
     const char *binding = sched_binding_of(inv->ns, inv->name, &e->action, bbuf, sizeof bbuf);
-    if ((r = run_new(NULL, e, inv->id, caller_ns, inv->subject, inv->key, reply, inv->cause, binding)) == NULL) {
+    if ((r = run_new(NULL, e, inv->id, caller_ns, inv->subject, inv->key, reply, inv->cause,
+                     binding)) == NULL) {
         free(j);
         return SQ_ERR_NOMEM;
     }
@@ -820,10 +836,17 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e, const ms
     j->r = r;
     {
         char path[600];
-        sched_flight_info info = { .id = inv->id, .ns = caller_ns, .name = e->action.name,
-                                   .version = e->action.version, .subject = inv->subject, .kind = "sequence",
-                                   .path = path, .cause = inv->cause, .limits = e->action.limits,
-                                   .caused_by = r->caused_by, .binding = binding };
+        sched_flight_info info = { .id = inv->id,
+                                   .ns = caller_ns,
+                                   .name = e->action.name,
+                                   .version = e->action.version,
+                                   .subject = inv->subject,
+                                   .kind = "sequence",
+                                   .path = path,
+                                   .cause = inv->cause,
+                                   .limits = e->action.limits,
+                                   .caused_by = r->caused_by,
+                                   .binding = binding };
         snprintf(path, sizeof path, "%s/%s", e->action.namespace_, e->action.name);
         sched_run_begin(s, &info, r->start_ms);
     }

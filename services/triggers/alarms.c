@@ -39,9 +39,9 @@ typedef struct trg_timer {
     int type;
     trg_cron cron;
     int64_t interval_ms, at_ms, start_ms, stop_ms, created_ms;
-    char *payload;          /* msgpack map (or nil) */
+    char *payload; /* msgpack map (or nil) */
     size_t payload_len;
-    int64_t next_ms;        /* -1: nothing more to fire */
+    int64_t next_ms; /* -1: nothing more to fire */
 } trg_timer;
 
 static struct {
@@ -54,7 +54,7 @@ static struct {
     pthread_t watch_thread, timer_thread, event_thread;
     int nthreads;
     atomic_bool stopping;
-    trg_worker worker;      /* fires from the timer thread */
+    trg_worker worker; /* fires from the timer thread */
     bool worker_ok;
 } A = { .lock = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
@@ -74,7 +74,8 @@ int trg_kv_key(const char *ns, const char *name, char *out, size_t outlen)
         out[o++] = '.';
         for (const char *s = parts[p]; *s; s++) {
             unsigned char c = (unsigned char)*s;
-            bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+            bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+                        (c >= '0' && c <= '9') || c == '_' || c == '-';
             if (o + (keep ? 1 : 3) >= outlen)
                 return -1;
             if (keep)
@@ -113,9 +114,7 @@ static int64_t next_tick(const trg_timer *a, int64_t now)
     if (a->start_ms > 0 && a->start_ms - 1 > from)
         from = a->start_ms - 1;
     switch (a->type) {
-    case ALARM_CRON:
-        t = trg_cron_next(&a->cron, from);
-        break;
+    case ALARM_CRON: t = trg_cron_next(&a->cron, from); break;
     case ALARM_INTERVAL: {
         int64_t base = a->start_ms > 0 ? a->start_ms : a->created_ms;
         if (from < base)
@@ -124,8 +123,7 @@ static int64_t next_tick(const trg_timer *a, int64_t now)
             t = base + ((from - base) / a->interval_ms + 1) * a->interval_ms;
         break;
     }
-    default:
-        t = a->at_ms > now ? a->at_ms : -1;
+    default: t = a->at_ms > now ? a->at_ms : -1;
     }
     if (t >= 0 && a->stop_ms > 0 && t > a->stop_ms)
         return -1;
@@ -248,8 +246,8 @@ static void timers_set(const char *key, const char *value, size_t len)
     pthread_cond_broadcast(&A.cv);
     pthread_mutex_unlock(&A.lock);
     if (n != NULL)
-        sq_info("timer \"%s\" (%s of \"%s/%s\"): next tick %lld", key, type_names[n->type], n->ns, n->name,
-                (long long)n->next_ms);
+        sq_info("timer \"%s\" (%s of \"%s/%s\"): next tick %lld", key, type_names[n->type], n->ns,
+                n->name, (long long)n->next_ms);
     else if (value == NULL)
         sq_info("timer \"%s\" removed", key);
 }
@@ -286,8 +284,8 @@ static void *watch_main(void *arg)
 
 /* ---- ticks --------------------------------------------------------------------------------- */
 
-static void fire_tick(const char *key, const char *ns, const char *name, const char *payload, size_t plen,
-                      int64_t tick, bool last)
+static void fire_tick(const char *key, const char *ns, const char *name, const char *payload,
+                      size_t plen, int64_t tick, bool last)
 {
     char lease[600], id[33];
     uint64_t rev = 0;
@@ -321,7 +319,8 @@ static void fire_tick(const char *key, const char *ns, const char *name, const c
     f.payload = o;
     code = trg_fire(&A.worker, NULL, &f);
     if (code != 0 && code != 404 && code != 403) /* 403: the subject is blocked, the timer stays */
-        sq_warn("alarm of trigger \"%s/%s\" at %lld: the fire was refused (%d)", ns, name, (long long)tick, code);
+        sq_warn("alarm of trigger \"%s/%s\" at %lld: the fire was refused (%d)", ns, name,
+                (long long)tick, code);
     sq_debug("alarm \"%s\" fired %lld ms after its tick", key, (long long)(sq_now_ms() - tick));
     if (code == 404 || last) {
         /* the trigger is gone, or nothing is left to fire: the timer goes */
@@ -370,7 +369,8 @@ static void *timer_main(void *arg)
             continue;
         }
         {
-            struct timespec ts = { .tv_sec = soonest / 1000, .tv_nsec = (soonest % 1000) * 1000000L };
+            struct timespec ts = { .tv_sec = soonest / 1000,
+                                   .tv_nsec = (soonest % 1000) * 1000000L };
             pthread_cond_timedwait(&A.cv, &A.lock, &ts);
         }
     }
@@ -414,12 +414,14 @@ static bool sync_trigger(const char *ns, const char *name)
         return true;
     sq_proto_buf_init(&sb, &pk);
     sq_reg_ref_encode(&ref, &pk);
-    if (sq_bus_request(A.s->bus, SQ_SUBJ_REG_GET, sb.data, sb.size, trg_cfg.registry_timeout_ms, &reply) != SQ_OK) {
+    if (sq_bus_request(A.s->bus, SQ_SUBJ_REG_GET, sb.data, sb.size, trg_cfg.registry_timeout_ms,
+                       &reply) != SQ_OK) {
         msgpack_sbuffer_destroy(&sb);
         return false;
     }
     msgpack_zone_init(&z, 2048);
-    if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) != SQ_OK) {
+    if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) !=
+        SQ_OK) {
         ok = true; /* nothing to learn from it */
     } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
         ok = code < 500; /* 404: the trigger is gone; the timer goes too */
@@ -486,14 +488,15 @@ static void *event_main(void *arg)
             sq_entity_event ev;
             bool done = true;
             msgpack_zone_init(&z, 512);
-            if (sq_entity_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &ev, NULL, 0) ==
-                    SQ_OK &&
+            if (sq_entity_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z,
+                                       &ev, NULL, 0) == SQ_OK &&
                 strcmp(ev.kind, SQ_KIND_TRIGGER) == 0) {
                 if (strcmp(ev.op, "delete") == 0) {
                     char key[700];
                     done = trg_natsfeed_sync(ev.ns, ev.name, NULL);
                     kvEntry *e = NULL;
-                    if (trg_kv_key(ev.ns, ev.name, key, sizeof key) == 0 && kvStore_Get(&e, A.timers, key) == NATS_OK) {
+                    if (trg_kv_key(ev.ns, ev.name, key, sizeof key) == 0 &&
+                        kvStore_Get(&e, A.timers, key) == NATS_OK) {
                         kvEntry_Destroy(e);
                         kvStore_Delete(A.timers, key);
                     }
@@ -566,7 +569,8 @@ sq_status trg_alarms_start(trg_service *s)
 
     A.s = s;
     if ((ns = bucket(js, TRG_KV_TIMERS, 0, &A.timers)) != NATS_OK ||
-        (ns = bucket(js, TRG_KV_TICKS, 3600 * 1000, &A.ticks)) != NATS_OK || (ns = events_stream(js)) != NATS_OK) {
+        (ns = bucket(js, TRG_KV_TICKS, 3600 * 1000, &A.ticks)) != NATS_OK ||
+        (ns = events_stream(js)) != NATS_OK) {
         sq_error("could not set up the alarm timers in JetStream: %s", natsStatus_GetText(ns));
         return SQ_ERR_UNAVAILABLE;
     }
@@ -574,7 +578,8 @@ sq_status trg_alarms_start(trg_service *s)
     jsSubOptions_Init(&so);
     so.Stream = TRG_STREAM_EVENTS;
     so.Config.AckWait = 30000LL * 1000000LL;
-    ns = js_PullSubscribe(&A.events, js, "sq.evt.entity.*.trigger", "triggers-alarms", &jo, &so, &jerr);
+    ns = js_PullSubscribe(&A.events, js, "sq.evt.entity.*.trigger", "triggers-alarms", &jo, &so,
+                          &jerr);
     if (ns != NATS_OK) {
         sq_error("could not consume trigger events: %s (%d)", natsStatus_GetText(ns), (int)jerr);
         return SQ_ERR_UNAVAILABLE;

@@ -22,7 +22,10 @@
 
 #define NBUCKETS 1024
 
-static int64_t mono_ms(void) { return sq_mono_us() / 1000; }
+static int64_t mono_ms(void)
+{
+    return sq_mono_us() / 1000;
+}
 
 /* ---- the view's own format ------------------------------------------------------------ */
 
@@ -62,7 +65,8 @@ bool trg_view_unpack(const char *buf, size_t len, sq_arena_t *ar, trg_view *v)
     p = sq_mp_get(&o, "parameters");
     a = sq_mp_get(&o, "annotations");
     rules = sq_mp_get(&o, "rules");
-    if (!v->ns || !v->name || !v->version || !p || !a || !rules || rules->type != MSGPACK_OBJECT_ARRAY)
+    if (!v->ns || !v->name || !v->version || !p || !a || !rules ||
+        rules->type != MSGPACK_OBJECT_ARRAY)
         return false;
     v->parameters = *p;
     v->annotations = *a;
@@ -98,7 +102,7 @@ typedef struct entry {
 
 struct trg_cache {
     pthread_mutex_t lock;
-    pthread_mutex_t sync_lock;  /* one drainer of the event subscription at a time */
+    pthread_mutex_t sync_lock; /* one drainer of the event subscription at a time */
     natsSubscription *events;
     entry *buckets[NBUCKETS];
     size_t count;
@@ -321,16 +325,16 @@ void trg_cache_put(trg_cache *c, const trg_view *v, uint64_t gen, int ttl_ms)
 typedef struct ns_rate {
     struct ns_rate *next;
     char *ns;
-    int64_t limit, limit_expires;  /* fires per minute, from auth; mono ms */
-    sq_status refused;             /* SQ_OK; SQ_ERR_FORBIDDEN: the subject is blocked;
+    int64_t limit, limit_expires; /* fires per minute, from auth; mono ms */
+    sq_status refused;            /* SQ_OK; SQ_ERR_FORBIDDEN: the subject is blocked;
                                       SQ_ERR_NOT_FOUND: auth knows no such namespace */
-    int64_t window, count;         /* the minute (wall clock / 60000) and the fires in it */
+    int64_t window, count;        /* the minute (wall clock / 60000) and the fires in it */
 } ns_rate;
 
 static struct {
     pthread_mutex_t lock;
     ns_rate *buckets[NBUCKETS];
-    uint64_t gen;                  /* bumped when auth says limits changed */
+    uint64_t gen; /* bumped when auth says limits changed */
 } R = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
 static ns_rate *rate_find_locked(const char *ns, bool create)
@@ -365,7 +369,8 @@ static int64_t fetch_limit(sq_bus_t *bus, const char *ns, sq_status *refused)
     *refused = SQ_OK;
     sq_proto_buf_init(&sb, &pk);
     sq_ns_ref_encode(&ref, &pk);
-    if (sq_bus_request(bus, SQ_SUBJ_AUTH_LIMITS, sb.data, sb.size, trg_cfg.limits_timeout_ms, &reply) == SQ_OK) {
+    if (sq_bus_request(bus, SQ_SUBJ_AUTH_LIMITS, sb.data, sb.size, trg_cfg.limits_timeout_ms,
+                       &reply) == SQ_OK) {
         msgpack_zone z;
         sq_ns_limits l;
         msgpack_object o;
@@ -373,7 +378,8 @@ static int64_t fetch_limit(sq_bus_t *bus, const char *ns, sq_status *refused)
         const char *m;
         size_t mlen;
         msgpack_zone_init(&z, 512);
-        if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) == SQ_OK) {
+        if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) ==
+            SQ_OK) {
             if (sq_wire_error_get(&o, &code, &m, &mlen)) {
                 if (code == 404)
                     *refused = SQ_ERR_NOT_FOUND;

@@ -93,7 +93,8 @@ static bool parse_field(const char *s, size_t len, int field, uint64_t *bits, bo
     return true;
 bad:
     if (err)
-        snprintf(err, errlen, "invalid cron field %d \"%.*s\"", field, (int)(len > 64 ? 64 : len), s);
+        snprintf(err, errlen, "invalid cron field %d \"%.*s\"", field, (int)(len > 64 ? 64 : len),
+                 s);
     return false;
 }
 
@@ -139,7 +140,11 @@ bool trg_cron_parse(const char *expr, trg_cron *c, char *err, size_t errlen)
         c->sec = 1; /* second 0 */
     for (int i = 0; i < 5; i++) {
         int k = i + (nf == 6);
-        uint64_t *dst = i == 0 ? &c->min : i == 1 ? &c->hour : i == 2 ? &c->dom : i == 3 ? &c->mon : &c->dow;
+        uint64_t *dst = i == 0   ? &c->min
+                        : i == 1 ? &c->hour
+                        : i == 2 ? &c->dom
+                        : i == 3 ? &c->mon
+                                 : &c->dow;
         if (!parse_field(f[k], n[k], i + 1, dst, &star, err, errlen))
             return false;
         if (i == 2)

@@ -9,7 +9,7 @@
 /* One bit per allowed value of each field. */
 typedef struct trg_cron {
     uint64_t sec, min, hour, dom, mon, dow;
-    bool seconds;             /* six fields */
+    bool seconds; /* six fields */
     bool dom_star, dow_star;
 } trg_cron;
 

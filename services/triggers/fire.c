@@ -35,7 +35,8 @@ sq_status trg_worker_init(trg_worker *w, trg_service *s)
     if (natsInbox_Create(&inbox) != NATS_OK)
         return SQ_ERR_NOMEM;
     /* "_INBOX.<unique>" moved below this user's inbox prefix, where it may listen */
-    snprintf(w->inbox, sizeof w->inbox, "%s%s", sq_bus_inbox_prefix(s->bus), inbox + strlen("_INBOX"));
+    snprintf(w->inbox, sizeof w->inbox, "%s%s", sq_bus_inbox_prefix(s->bus),
+             inbox + strlen("_INBOX"));
     natsInbox_Destroy(inbox);
     snprintf(subj, sizeof subj, "%s.>", w->inbox);
     ns = natsConnection_SubscribeSync(&w->inbox_sub, sq_bus_nc(s->bus), subj);
@@ -68,7 +69,7 @@ static void buf_reset(trg_worker *w, msgpack_packer *pk)
 
 /* A failure to answer with: a status and a message (in the worker's arena or static). */
 typedef struct fail {
-    int code;          /* HTTP status; 0: no failure */
+    int code; /* HTTP status; 0: no failure */
     const char *message;
 } fail;
 
@@ -88,7 +89,8 @@ static sq_status status_of_code(int code)
     }
 }
 
-static char *arena_printf(sq_arena_t *ar, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static char *arena_printf(sq_arena_t *ar, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 static char *arena_printf(sq_arena_t *ar, const char *fmt, ...)
 {
     va_list ap;
@@ -124,11 +126,13 @@ static bool registry_ask(trg_worker *w, const char *subject, msgpack_object *o, 
     size_t len;
     sq_status st;
 
-    st = sq_bus_request(w->s->bus, subject, w->sb.data, w->sb.size, trg_cfg.registry_timeout_ms, &reply);
+    st = sq_bus_request(w->s->bus, subject, w->sb.data, w->sb.size, trg_cfg.registry_timeout_ms,
+                        &reply);
     buf_reset(w, &pk);
     if (st != SQ_OK) {
         f->code = 503;
-        f->message = st == SQ_ERR_TIMEOUT ? "the registry did not answer in time" : "the registry is not available";
+        f->message = st == SQ_ERR_TIMEOUT ? "the registry did not answer in time"
+                                          : "the registry is not available";
         return false;
     }
     len = (size_t)natsMsg_GetDataLength(reply);
@@ -136,7 +140,8 @@ static bool registry_ask(trg_worker *w, const char *subject, msgpack_object *o, 
     if (copy)
         memcpy(copy, natsMsg_GetData(reply), len);
     natsMsg_Destroy(reply);
-    if (copy == NULL || sq_mp_unpack(copy, len, &w->zone, o) != SQ_OK || o->type != MSGPACK_OBJECT_MAP) {
+    if (copy == NULL || sq_mp_unpack(copy, len, &w->zone, o) != SQ_OK ||
+        o->type != MSGPACK_OBJECT_MAP) {
         f->code = 502;
         f->message = "the registry gave a malformed answer";
         return false;
@@ -245,7 +250,8 @@ static bool rules_from_list(trg_worker *w, trg_view *v, fail *f)
             char *tpath, *tname, *rname;
             trg_rule *r;
 
-            if (it.type != MSGPACK_OBJECT_MAP || (rname = sq_mp_strdup(&w->zone, sq_mp_get(&it, "name"))) == NULL)
+            if (it.type != MSGPACK_OBJECT_MAP ||
+                (rname = sq_mp_strdup(&w->zone, sq_mp_get(&it, "name"))) == NULL)
                 continue;
             if (sq_mp_get(&it, "status") == NULL || sq_mp_get(&it, "trigger") == NULL ||
                 sq_mp_get(&it, "action") == NULL) {
@@ -257,8 +263,9 @@ static bool rules_from_list(trg_worker *w, trg_view *v, fail *f)
                     continue; /* deleted meanwhile */
                 it = full;
             }
-            if (!path_name(&w->zone, sq_mp_get(&it, "trigger"), &tpath, &tname) || strcmp(tpath, v->ns) != 0 ||
-                strcmp(tname, v->name) != 0 || !sq_mp_str_eq(sq_mp_get(&it, "status"), "active"))
+            if (!path_name(&w->zone, sq_mp_get(&it, "trigger"), &tpath, &tname) ||
+                strcmp(tpath, v->ns) != 0 || strcmp(tname, v->name) != 0 ||
+                !sq_mp_str_eq(sq_mp_get(&it, "status"), "active"))
                 continue;
             if ((r = rule_add(&w->zone, v, &cap)) == NULL)
                 return false;
@@ -344,7 +351,8 @@ static bool key_in(const msgpack_object *map, const msgpack_object *key)
 }
 
 /* The trigger's parameters with the payload on top, as one map in the arena. */
-static bool merge(sq_arena_t *ar, const msgpack_object *params, const msgpack_object *payload, msgpack_object *out)
+static bool merge(sq_arena_t *ar, const msgpack_object *params, const msgpack_object *payload,
+                  msgpack_object *out)
 {
     uint32_t np = params->type == MSGPACK_OBJECT_ARRAY ? params->via.array.size : 0;
     uint32_t nt = payload->type == MSGPACK_OBJECT_MAP ? payload->via.map.size : 0, n = 0;
@@ -383,14 +391,14 @@ static bool merge(sq_arena_t *ar, const msgpack_object *params, const msgpack_ob
 /* The outcome of one rule's invoke. */
 typedef struct outcome {
     bool answered;
-    int code;                /* 0: queued; else the HTTP status of the refusal */
+    int code; /* 0: queued; else the HTTP status of the refusal */
     const char *message;
     char id[33];
 } outcome;
 
 /* Sends every rule's invoke at once, then collects the scheduler's answers on the inbox. */
-static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v, const msgpack_object *params,
-                    const char *caller_ns, outcome *out)
+static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v,
+                    const msgpack_object *params, const char *caller_ns, outcome *out)
 {
     natsConnection *nc = sq_bus_nc(w->s->bus);
     msgpack_packer pk;
@@ -401,10 +409,16 @@ static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v, const ms
 
     for (size_t i = 0; i < v->nrules; i++) {
         const trg_rule *r = &v->rules[i];
-        sq_invoke inv = { .ns = r->invoke_ns, .name = r->invoke_name, .subject = f->subject,
-                          .key = f->key ? f->key : "", .params = *params, .blocking = false,
-                          .wait_ms = 0, .shared = strcmp(r->invoke_ns, v->ns) != 0,
-                          .caller_ns = (char *)caller_ns, .cause = f->id };
+        sq_invoke inv = { .ns = r->invoke_ns,
+                          .name = r->invoke_name,
+                          .subject = f->subject,
+                          .key = f->key ? f->key : "",
+                          .params = *params,
+                          .blocking = false,
+                          .wait_ms = 0,
+                          .shared = strcmp(r->invoke_ns, v->ns) != 0,
+                          .caller_ns = (char *)caller_ns,
+                          .cause = f->id };
         natsStatus s;
 
         memset(&out[i], 0, sizeof out[i]);
@@ -413,7 +427,8 @@ static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v, const ms
         buf_reset(w, &pk);
         sq_invoke_encode(&inv, &pk);
         snprintf(reply, sizeof reply, "%s.%llu.%zu", w->inbox, (unsigned long long)seq, i);
-        s = natsConnection_PublishRequest(nc, SQ_SUBJ_SCHED_INVOKE, reply, w->sb.data, (int)w->sb.size);
+        s = natsConnection_PublishRequest(nc, SQ_SUBJ_SCHED_INVOKE, reply, w->sb.data,
+                                          (int)w->sb.size);
         if (s != NATS_OK) {
             out[i].answered = true;
             out[i].code = s == NATS_MAX_PAYLOAD ? 413 : 503;
@@ -453,7 +468,8 @@ static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v, const ms
             char *copy = msgpack_zone_malloc(&w->zone, (size_t)natsMsg_GetDataLength(m));
             if (copy)
                 memcpy(copy, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-            if (copy == NULL || sq_mp_unpack(copy, (size_t)natsMsg_GetDataLength(m), &w->zone, &o) != SQ_OK) {
+            if (copy == NULL ||
+                sq_mp_unpack(copy, (size_t)natsMsg_GetDataLength(m), &w->zone, &o) != SQ_OK) {
                 out[idx].code = 502;
                 out[idx].message = "the scheduler gave a malformed answer";
             } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
@@ -486,11 +502,12 @@ static char *log_line(const trg_rule *r, const outcome *o)
 
     snprintf(action, sizeof action, "%s/%s", r->action_path, r->action_name);
     if (o->code == 0)
-        j = json_pack("{s:i,s:b,s:s,s:s,s:s}", "statusCode", 0, "success", 1, "activationId", o->id, "rule", r->rule,
-                      "action", action);
+        j = json_pack("{s:i,s:b,s:s,s:s,s:s}", "statusCode", 0, "success", 1, "activationId", o->id,
+                      "rule", r->rule, "action", action);
     else
-        j = json_pack("{s:i,s:b,s:s,s:s,s:s}", "statusCode", rule_status(o), "success", 0, "rule", r->rule, "action",
-                      action, "error", o->message ? o->message : "unknown error");
+        j = json_pack("{s:i,s:b,s:s,s:s,s:s}", "statusCode", rule_status(o), "success", 0, "rule",
+                      r->rule, "action", action, "error",
+                      o->message ? o->message : "unknown error");
     if (j == NULL)
         return NULL;
     txt = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -557,16 +574,18 @@ void trg_on_record_error(jsCtx *js, jsPubAckErr *pae, void *closure)
     po.MaxWait = 5000;
     s = js_PublishMsgAsync(js, &pae->Msg, &po); /* de-duplicated by Nats-Msg-Id */
     if (s != NATS_OK)
-        sq_error("could not store trigger activation \"%s\": %s", id ? id : "?", natsStatus_GetText(s));
+        sq_error("could not store trigger activation \"%s\": %s", id ? id : "?",
+                 natsStatus_GetText(s));
 }
 
-static void publish_event(trg_worker *w, const sq_fire *f, const trg_view *v, const msgpack_object *payload,
-                          const outcome *out, bool recorded)
+static void publish_event(trg_worker *w, const sq_fire *f, const trg_view *v,
+                          const msgpack_object *payload, const outcome *out, bool recorded)
 {
     char nstok[300], ntok[600], subj[960], action[600];
     msgpack_packer pk;
 
-    if (sq_subj_token(v->ns, nstok, sizeof nstok) != 0 || sq_subj_token(v->name, ntok, sizeof ntok) != 0)
+    if (sq_subj_token(v->ns, nstok, sizeof nstok) != 0 ||
+        sq_subj_token(v->name, ntok, sizeof ntok) != 0)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_EVT_TRIGGER_FMT, nstok, ntok);
     buf_reset(w, &pk);
@@ -641,19 +660,22 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
         return 400;
     }
     if (depth(&f->payload, PAYLOAD_MAX_DEPTH + 1) > PAYLOAD_MAX_DEPTH) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "The payload nests deeper than %d levels.", PAYLOAD_MAX_DEPTH);
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The payload nests deeper than %d levels.", PAYLOAD_MAX_DEPTH);
         return 400;
     }
     if (!load_view(w, f->ns, f->name, &v, &fl)) {
-        sq_bus_respond_error(bus, msg, status_of_code(fl.code), "%s", fl.message ? fl.message : "error");
+        sq_bus_respond_error(bus, msg, status_of_code(fl.code), "%s",
+                             fl.message ? fl.message : "error");
         return fl.code ? fl.code : 500;
     }
     if ((st = trg_rate_admit(bus, f->ns, &count, &allowed)) == SQ_ERR_FORBIDDEN ||
         st == SQ_ERR_NOT_FOUND) {
         /* a blocked subject's triggers do not fire (alarms and feeds included: their fires
          * are dropped until it is unblocked); a deleted namespace's never again */
-        sq_bus_respond_error(bus, msg, st, "%s", st == SQ_ERR_FORBIDDEN ? "The namespace's subject is blocked."
-                                                                         : "The namespace does not exist.");
+        sq_bus_respond_error(bus, msg, st, "%s",
+                             st == SQ_ERR_FORBIDDEN ? "The namespace's subject is blocked."
+                                                    : "The namespace does not exist.");
         return st == SQ_ERR_FORBIDDEN ? 403 : 404;
     }
     if (st != SQ_OK) {
@@ -690,8 +712,13 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
         /* the trigger activation; as OpenWhisk, none when no rule is active. Its result is
          * the fired payload as given ({} for none): the trigger's parameters are merged
          * only into what the rules' actions get */
-        sq_activation a = { .id = f->id, .namespace_ = v.ns, .name = v.name, .version = v.version,
-                            .subject = f->subject, .status = SQ_ACT_SUCCESS, .result = f->payload,
+        sq_activation a = { .id = f->id,
+                            .namespace_ = v.ns,
+                            .name = v.name,
+                            .version = v.version,
+                            .subject = f->subject,
+                            .status = SQ_ACT_SUCCESS,
+                            .result = f->payload,
                             .publish = false };
         if (f->payload.type != MSGPACK_OBJECT_MAP) {
             memset(&a.result, 0, sizeof a.result);
@@ -716,7 +743,8 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
         free(logs);
     }
     publish_event(w, f, &v, &params, out, v.nrules > 0);
-    sq_debug("fired trigger \"%s/%s\" (%zu rule(s)), activation \"%s\"", v.ns, v.name, v.nrules, f->id);
+    sq_debug("fired trigger \"%s/%s\" (%zu rule(s)), activation \"%s\"", v.ns, v.name, v.nrules,
+             f->id);
     return 0;
 }
 
@@ -732,7 +760,8 @@ void trg_on_fire(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE, NULL);
         return;
     }
-    st = sq_fire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &w->zone, &f, err, sizeof err);
+    st = sq_fire_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &w->zone, &f, err,
+                        sizeof err);
     if (st != SQ_OK) {
         sq_bus_respond_error(bus, msg, st, "%s", err[0] ? err : sq_status_str(st));
         return;
@@ -762,7 +791,8 @@ static char *untoken(sq_arena_t *ar, const char *s, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (s[i] == '%') {
             int hi, lo;
-            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0 || (hi | lo) == 0)
+            if (i + 2 >= n || (hi = hexval(s[i + 1])) < 0 || (lo = hexval(s[i + 2])) < 0 ||
+                (hi | lo) == 0)
                 return NULL;
             out[o++] = (char)(hi << 4 | lo);
             i += 2;
@@ -773,14 +803,16 @@ static char *untoken(sq_arena_t *ar, const char *s, size_t n)
     return out;
 }
 
-bool trg_payload_parse(sq_arena_t *ar, const char *data, size_t len, msgpack_object *o, char *err, size_t errlen)
+bool trg_payload_parse(sq_arena_t *ar, const char *data, size_t len, msgpack_object *o, char *err,
+                       size_t errlen)
 {
     if (len == 0) {
         o->type = MSGPACK_OBJECT_NIL;
         return true;
     }
     if ((unsigned char)data[0] >= 0x80 &&
-        ((unsigned char)data[0] <= 0x8f || (unsigned char)data[0] == 0xde || (unsigned char)data[0] == 0xdf)) {
+        ((unsigned char)data[0] <= 0x8f || (unsigned char)data[0] == 0xde ||
+         (unsigned char)data[0] == 0xdf)) {
         /* a msgpack map (JSON text never starts with these bytes) */
         char *copy = msgpack_zone_malloc(ar, len);
         if (copy == NULL || (memcpy(copy, data, len), sq_mp_unpack(copy, len, ar, o)) != SQ_OK) {
@@ -799,7 +831,8 @@ bool trg_payload_parse(sq_arena_t *ar, const char *data, size_t len, msgpack_obj
             return false;
         }
         copy = msgpack_zone_malloc(ar, sb.size);
-        if (copy == NULL || (memcpy(copy, sb.data, sb.size), sq_mp_unpack(copy, sb.size, ar, o)) != SQ_OK) {
+        if (copy == NULL ||
+            (memcpy(copy, sb.data, sb.size), sq_mp_unpack(copy, sb.size, ar, o)) != SQ_OK) {
             msgpack_sbuffer_destroy(&sb);
             snprintf(err, errlen, "out of memory");
             return false;
@@ -836,11 +869,13 @@ void trg_on_nats_fire(sq_bus_t *bus, natsMsg *msg, void *closure)
     if (strncmp(subj, "sq.fire.", 8) != 0 || dot == NULL || strchr(dot + 1, '.') != NULL ||
         (f.ns = untoken(&w->zone, p, (size_t)(dot - p))) == NULL ||
         (f.name = untoken(&w->zone, dot + 1, strlen(dot + 1))) == NULL) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "the subject must be sq.fire.<namespace>.<trigger>");
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "the subject must be sq.fire.<namespace>.<trigger>");
         return;
     }
     if (len > (size_t)trg_cfg.max_payload_kb * 1024) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE, "The payload is larger than %d KB.", trg_cfg.max_payload_kb);
+        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE, "The payload is larger than %d KB.",
+                             trg_cfg.max_payload_kb);
         return;
     }
     if (!trg_payload_parse(&w->zone, data, len, &o, err, sizeof err)) {

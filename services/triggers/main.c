@@ -27,7 +27,8 @@ static void *timer_main(void *arg)
         uint64_t rc = 0;
         if (natsStatistics_Create(&st) == NATS_OK &&
             natsConnection_GetStats(sq_bus_nc(s->bus), st) == NATS_OK &&
-            natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &rc) == NATS_OK && rc != reconnects) {
+            natsStatistics_GetCounts(st, NULL, NULL, NULL, NULL, &rc) == NATS_OK &&
+            rc != reconnects) {
             /* entity events may have been missed while disconnected */
             reconnects = rc;
             trg_cache_clear(s->cache);
@@ -61,7 +62,8 @@ int main(void)
     if (trg_config_load() != SQ_OK)
         goto out;
     o.url = trg_cfg.nats_url;
-    if (sq_bus_connect(&s.bus, &o) != SQ_OK || sq_streams_ensure(sq_bus_js(s.bus), 0, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
+    if (sq_bus_connect(&s.bus, &o) != SQ_OK ||
+        sq_streams_ensure(sq_bus_js(s.bus), 0, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
         goto out;
     jsOptions_Init(&jo);
     jo.PublishAsync.MaxPending = trg_cfg.max_pending;
@@ -100,13 +102,19 @@ int main(void)
             trg_worker_fini(&workers[nworkers]);
             goto out;
         }
-        routes[2 * nworkers] = (sq_bus_route){ .subject = SQ_SUBJ_TRIGGER_FIRE, .queue = "triggers",
-                                               .fn = trg_on_fire, .closure = &workers[nworkers] };
-        routes[2 * nworkers + 1] = (sq_bus_route){ .subject = SQ_SUBJ_FIRE_ALL, .queue = "triggers",
-                                                   .fn = trg_on_nats_fire, .closure = &workers[nworkers] };
+        routes[2 * nworkers] = (sq_bus_route){ .subject = SQ_SUBJ_TRIGGER_FIRE,
+                                               .queue = "triggers",
+                                               .fn = trg_on_fire,
+                                               .closure = &workers[nworkers] };
+        routes[2 * nworkers + 1] = (sq_bus_route){ .subject = SQ_SUBJ_FIRE_ALL,
+                                                   .queue = "triggers",
+                                                   .fn = trg_on_nats_fire,
+                                                   .closure = &workers[nworkers] };
     }
     if (sq_bus_serve(s.bus, routes, 2 * (size_t)nworkers) != SQ_OK ||
-        sq_health_serve(s.bus, "triggers", NULL, (sq_health_check[]){ { .name = "jetstream", .stream = TRG_STREAM_EVENTS } }, 1) != SQ_OK)
+        sq_health_serve(s.bus, "triggers", NULL,
+                        (sq_health_check[]){ { .name = "jetstream", .stream = TRG_STREAM_EVENTS } },
+                        1) != SQ_OK)
         goto out;
 
     if (trg_cfg.feeds && (trg_natsfeed_start(&s) != SQ_OK || trg_alarms_start(&s) != SQ_OK))

@@ -35,8 +35,8 @@ typedef struct feed_target {
 static struct {
     trg_service *s;
     kvStore *kv;
-    pthread_mutex_t lock;         /* subs */
-    pthread_mutex_t fire_lock;    /* the worker */
+    pthread_mutex_t lock;      /* subs */
+    pthread_mutex_t fire_lock; /* the worker */
     feed_sub *subs;
     pthread_t thread;
     bool started;
@@ -61,7 +61,8 @@ bool trg_natsfeed_subject_ok(const char *ns, const char *subject, char *err, siz
     }
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)subject[i];
-        if (c <= ' ' || c == 0x7f || (c == '.' && (subject[i + 1] == '.' || subject[i + 1] == '\0'))) {
+        if (c <= ' ' || c == 0x7f ||
+            (c == '.' && (subject[i + 1] == '.' || subject[i + 1] == '\0'))) {
             snprintf(err, errlen, "the subject is not a valid NATS subject");
             return false;
         }
@@ -102,7 +103,8 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
         sq_mp_pack_str(&pk, "message");
         sq_mp_pack_strn(&pk, data, len);
         copy = msgpack_zone_malloc(&N.worker.zone, sb.size);
-        if (copy == NULL || (memcpy(copy, sb.data, sb.size), sq_mp_unpack(copy, sb.size, &N.worker.zone, &o)) != SQ_OK)
+        if (copy == NULL || (memcpy(copy, sb.data, sb.size),
+                             sq_mp_unpack(copy, sb.size, &N.worker.zone, &o)) != SQ_OK)
             o.type = MSGPACK_OBJECT_NIL;
         msgpack_sbuffer_destroy(&sb);
     }
@@ -115,7 +117,8 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
     code = trg_fire(&N.worker, NULL, &f);
     pthread_mutex_unlock(&N.fire_lock);
     if (code != 0)
-        sq_debug("message on \"%s\" did not fire \"%s/%s\" (%d)", natsMsg_GetSubject(msg), t->ns, t->name, code);
+        sq_debug("message on \"%s\" did not fire \"%s/%s\" (%d)", natsMsg_GetSubject(msg), t->ns,
+                 t->name, code);
     natsMsg_Destroy(msg);
 }
 
@@ -185,7 +188,8 @@ static void subs_set(const char *key, const char *value, size_t len)
             if (queue[i] == '.')
                 queue[i] = '_';
         if (t && f->key && f->subject && (t->ns = strdup(ns)) && (t->name = strdup(name))) {
-            s = natsConnection_QueueSubscribe(&f->sub, sq_bus_nc(N.s->bus), subject, queue, on_message, t);
+            s = natsConnection_QueueSubscribe(&f->sub, sq_bus_nc(N.s->bus), subject, queue,
+                                              on_message, t);
             if (s == NATS_OK)
                 natsSubscription_SetOnCompleteCB(f->sub, on_complete, t);
             else
@@ -193,7 +197,8 @@ static void subs_set(const char *key, const char *value, size_t len)
         } else if (t)
             on_complete(t);
         if (s != NATS_OK) {
-            sq_warn("could not subscribe NATS feed \"%s\" to \"%s\": %s", key, subject, natsStatus_GetText(s));
+            sq_warn("could not subscribe NATS feed \"%s\" to \"%s\": %s", key, subject,
+                    natsStatus_GetText(s));
             f->sub = NULL;
             sub_free(f);
         } else {
@@ -249,7 +254,8 @@ bool trg_natsfeed_sync(const char *ns, const char *name, const msgpack_object *t
     msgpack_zone_init(&z, 256);
     if (trigger != NULL) {
         const msgpack_object *anns = sq_mp_get(trigger, "annotations");
-        for (uint32_t i = 0; anns && anns->type == MSGPACK_OBJECT_ARRAY && i < anns->via.array.size; i++)
+        for (uint32_t i = 0; anns && anns->type == MSGPACK_OBJECT_ARRAY && i < anns->via.array.size;
+             i++)
             if (sq_mp_str_eq(sq_mp_get(&anns->via.array.ptr[i], "key"), "nats"))
                 cfg = sq_mp_get(&anns->via.array.ptr[i], "value");
         if (cfg && cfg->type == MSGPACK_OBJECT_MAP) {

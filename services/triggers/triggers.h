@@ -23,17 +23,17 @@
 
 typedef struct trg_config {
     char *nats_url;
-    int workers;            /* parallel fire subscriptions (each fans out on its own) */
-    int max_pending;        /* trigger records in flight to JetStream */
+    int workers;     /* parallel fire subscriptions (each fans out on its own) */
+    int max_pending; /* trigger records in flight to JetStream */
     int registry_timeout_ms;
-    int invoke_timeout_ms;  /* the scheduler's answer to one rule's invoke */
-    int cache_ttl_ms;       /* 0: read the trigger and its rules on every fire */
+    int invoke_timeout_ms; /* the scheduler's answer to one rule's invoke */
+    int cache_ttl_ms;      /* 0: read the trigger and its rules on every fire */
     int cache_max;
     int limits_ttl_ms;
     int limits_timeout_ms;
     int default_fires_per_minute;
     int max_payload_kb;
-    bool feeds;             /* run the feeds: alarms' timers, NATS subscriptions */
+    bool feeds; /* run the feeds: alarms' timers, NATS subscriptions */
 } trg_config;
 
 extern trg_config trg_cfg;
@@ -47,7 +47,7 @@ void trg_config_free(void);
  * action_name "name" or "pkg/name" (what sq.sched.invoke takes); action_path is "ns" or
  * "ns/pkg" (what a log line shows). */
 typedef struct trg_rule {
-    char *rule;         /* "ns/rule" */
+    char *rule; /* "ns/rule" */
     char *action_path, *action_name, *invoke_ns, *invoke_name;
 } trg_rule;
 
@@ -96,7 +96,7 @@ void trg_limits_fini(void);
 
 typedef struct trg_service {
     sq_bus_t *bus;
-    jsCtx *js;          /* our own context: asynchronous publishes of trigger records */
+    jsCtx *js; /* our own context: asynchronous publishes of trigger records */
     trg_cache *cache;
 } trg_service;
 
@@ -121,7 +121,8 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f);
 
 /* A fire's payload from a NATS message: empty (nil), a msgpack map, or a JSON object; into
  * the arena. False with a message in err for anything else. */
-bool trg_payload_parse(sq_arena_t *ar, const char *data, size_t len, msgpack_object *o, char *err, size_t errlen);
+bool trg_payload_parse(sq_arena_t *ar, const char *data, size_t len, msgpack_object *o, char *err,
+                       size_t errlen);
 
 /* sq.trigger.fire (sq_fire, from the gateway) and sq.fire.<ns>.<trigger> (a JSON or msgpack
  * payload from an integrator); the closure is the trg_worker. */
@@ -143,8 +144,8 @@ int trg_kv_key(const char *ns, const char *name, char *out, size_t outlen);
 /* JetStream resources of the alarms feed (see alarms.c): the stream that keeps trigger change
  * events for the service, the durable timers, and the per-tick leases. */
 #define TRG_STREAM_EVENTS "SQ_TRIGGER_EVENTS"
-#define TRG_KV_TIMERS     "SQ_ALARMS"
-#define TRG_KV_TICKS      "SQ_ALARM_TICKS"
+#define TRG_KV_TIMERS "SQ_ALARMS"
+#define TRG_KV_TICKS "SQ_ALARM_TICKS"
 
 /* Creates what is missing (buckets, stream, durable consumer) and starts the threads that
  * keep the timers (watch), fire their ticks (timer) and follow trigger changes (events). */

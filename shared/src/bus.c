@@ -106,8 +106,10 @@ void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t o
         n = sizeof name - 1;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)user[i];
-        name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-                          c == '_' ? (char)c : '_';
+        name[i] = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                          c == '-' || c == '_'
+                      ? (char)c
+                      : '_';
     }
     name[n] = '\0';
     snprintf(out, outlen, n > 0 ? "_INBOX_%s" : "_INBOX", name);
@@ -163,7 +165,8 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     s = natsConnection_Connect(&b->nc, opts);
     if (s == NATS_NOT_YET_CONNECTED) {
         for (int i = 0; i < 100 && !natsConnection_IsClosed(b->nc) &&
-                        natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED; i++)
+                        natsConnection_Status(b->nc) != NATS_CONN_STATUS_CONNECTED;
+             i++)
             usleep(100 * 1000);
         s = natsConnection_Status(b->nc) == NATS_CONN_STATUS_CONNECTED ? NATS_OK : NATS_NO_SERVER;
     }
@@ -192,9 +195,18 @@ fail:
     return SQ_ERR_UNAVAILABLE;
 }
 
-natsConnection *sq_bus_nc(sq_bus_t *b) { return b->nc; }
-jsCtx *sq_bus_js(sq_bus_t *b) { return b->js; }
-const char *sq_bus_inbox_prefix(sq_bus_t *b) { return b->inbox; }
+natsConnection *sq_bus_nc(sq_bus_t *b)
+{
+    return b->nc;
+}
+jsCtx *sq_bus_js(sq_bus_t *b)
+{
+    return b->js;
+}
+const char *sq_bus_inbox_prefix(sq_bus_t *b)
+{
+    return b->inbox;
+}
 
 static void dispatch(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
@@ -276,12 +288,14 @@ sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len
     const char *reply = natsMsg_GetReply(req);
     if (reply == NULL || *reply == '\0')
         return SQ_OK;
-    return natsConnection_Publish(b->nc, reply, data, (int)len) == NATS_OK ? SQ_OK : SQ_ERR_UNAVAILABLE;
+    return natsConnection_Publish(b->nc, reply, data, (int)len) == NATS_OK ? SQ_OK
+                                                                           : SQ_ERR_UNAVAILABLE;
 }
 
 sq_status sq_bus_publish(sq_bus_t *b, const char *subject, const void *data, size_t len)
 {
-    return natsConnection_Publish(b->nc, subject, data, (int)len) == NATS_OK ? SQ_OK : SQ_ERR_UNAVAILABLE;
+    return natsConnection_Publish(b->nc, subject, data, (int)len) == NATS_OK ? SQ_OK
+                                                                             : SQ_ERR_UNAVAILABLE;
 }
 
 void sq_wire_error_pack(msgpack_packer *pk, sq_status st, const char *message)
@@ -300,7 +314,8 @@ bool sq_wire_error_get(const msgpack_object *o, int *code, const char **message,
         return false;
     c = sq_mp_get(e, "code");
     m = sq_mp_get(e, "message");
-    *code = (c && c->type == MSGPACK_OBJECT_POSITIVE_INTEGER && c->via.u64 < 1000) ? (int)c->via.u64 : 500;
+    *code = (c && c->type == MSGPACK_OBJECT_POSITIVE_INTEGER && c->via.u64 < 1000) ? (int)c->via.u64
+                                                                                   : 500;
     if (m && m->type == MSGPACK_OBJECT_STR) {
         *message = m->via.str.ptr;
         *mlen = m->via.str.size;

@@ -23,19 +23,23 @@ static sq_status set_value(const sq_cfg_entry *e, const char *v, const char *ori
         errno = 0;
         x = strtoll(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0' || x < e->min || x > e->max) {
-            sq_error("invalid value \"%s\" for setting \"%s\" (from %s): expected an integer in [%lld, %lld]",
+            sq_error("invalid value \"%s\" for setting \"%s\" (from %s): expected an integer in "
+                     "[%lld, %lld]",
                      v, e->name, origin, e->min, e->max);
             return SQ_ERR_BAD_REQUEST;
         }
         *(int *)e->field = (int)x;
         return SQ_OK;
     case SQ_CFG_T_BOOL:
-        if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") || !strcasecmp(v, "on"))
+        if (!strcasecmp(v, "true") || !strcmp(v, "1") || !strcasecmp(v, "yes") ||
+            !strcasecmp(v, "on"))
             *(bool *)e->field = true;
-        else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") || !strcasecmp(v, "off"))
+        else if (!strcasecmp(v, "false") || !strcmp(v, "0") || !strcasecmp(v, "no") ||
+                 !strcasecmp(v, "off"))
             *(bool *)e->field = false;
         else {
-            sq_error("invalid value \"%s\" for setting \"%s\" (from %s): expected a boolean", v, e->name, origin);
+            sq_error("invalid value \"%s\" for setting \"%s\" (from %s): expected a boolean", v,
+                     e->name, origin);
             return SQ_ERR_BAD_REQUEST;
         }
         return SQ_OK;
@@ -117,7 +121,7 @@ static bool install_prefix(char *out, size_t outlen)
     exe[n] = '\0';
     if ((slash = strrchr(exe, '/')) == NULL)
         return false;
-    *slash = '\0';                                   /* exe = the binary's directory */
+    *slash = '\0'; /* exe = the binary's directory */
     n = (ssize_t)strlen(exe);
     if (n >= 5 && strcmp(exe + n - 5, "/sbin") == 0)
         exe[n - 5] = '\0';
@@ -138,8 +142,8 @@ bool sq_installed_path(const char *rel, char *out, size_t outlen)
     struct stat sb;
     if (!install_prefix(prefix, sizeof prefix))
         return false;
-    if ((size_t)snprintf(path, sizeof path, "%s/%s", prefix, rel) >= sizeof path || stat(path, &sb) != 0 ||
-        strlen(path) >= outlen)
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", prefix, rel) >= sizeof path ||
+        stat(path, &sb) != 0 || strlen(path) >= outlen)
         return false;
     memcpy(out, path, strlen(path) + 1);
     return true;
@@ -155,7 +159,8 @@ sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
         const char *def = table[i].def ? table[i].def : "";
         if (table[i].type == SQ_CFG_T_STR)
             *(char **)table[i].field = NULL;
-        if (table[i].installed != NULL && sq_installed_path(table[i].installed, installed, sizeof installed))
+        if (table[i].installed != NULL &&
+            sq_installed_path(table[i].installed, installed, sizeof installed))
             def = installed;
         st = set_value(&table[i], def, "default");
         if (st != SQ_OK)
@@ -176,9 +181,7 @@ void sq_config_log(const sq_cfg_entry *table, size_t n)
     for (size_t i = 0; i < n; i++) {
         const sq_cfg_entry *e = &table[i];
         switch (e->type) {
-        case SQ_CFG_T_INT:
-            sq_info("config %s = %d", e->name, *(int *)e->field);
-            break;
+        case SQ_CFG_T_INT: sq_info("config %s = %d", e->name, *(int *)e->field); break;
         case SQ_CFG_T_BOOL:
             sq_info("config %s = %s", e->name, *(bool *)e->field ? "true" : "false");
             break;

@@ -25,8 +25,10 @@ static void clean_token(const char *in, char *out, size_t outlen)
 {
     size_t k = 0;
     for (; *in && k + 1 < outlen; in++)
-        out[k++] = ((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') || (*in >= '0' && *in <= '9') ||
-                    *in == '-' || *in == '_') ? *in : '-';
+        out[k++] = ((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
+                    (*in >= '0' && *in <= '9') || *in == '-' || *in == '_')
+                       ? *in
+                       : '-';
     out[k] = '\0';
 }
 
@@ -57,18 +59,12 @@ static void check_pg(const char *dsn, char *out, size_t outlen)
     const char *keys[] = { "dbname", "connect_timeout", NULL };
     const char *vals[] = { dsn, "2", NULL };
     switch (PQpingParams(keys, vals, 1)) {
-    case PQPING_OK:
-        snprintf(out, outlen, "ok");
-        break;
+    case PQPING_OK: snprintf(out, outlen, "ok"); break;
     case PQPING_REJECT:
         snprintf(out, outlen, "the server refuses connections (starting up or shutting down)");
         break;
-    case PQPING_NO_RESPONSE:
-        snprintf(out, outlen, "no answer from the server");
-        break;
-    default:
-        snprintf(out, outlen, "the connection string is not usable");
-        break;
+    case PQPING_NO_RESPONSE: snprintf(out, outlen, "no answer from the server"); break;
+    default: snprintf(out, outlen, "the connection string is not usable"); break;
     }
 }
 

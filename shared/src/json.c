@@ -19,7 +19,8 @@ static sq_status to_mp(const json_t *j, msgpack_packer *pk, int depth, int max_d
         if (depth + 1 > max_depth)
             return SQ_ERR_BAD_REQUEST;
         msgpack_pack_map(pk, json_object_size(j));
-        json_object_foreach((json_t *)j, k, v) {
+        json_object_foreach((json_t *)j, k, v)
+        {
             sq_mp_pack_str(pk, k);
             if (to_mp(v, pk, depth + 1, max_depth) != SQ_OK)
                 return SQ_ERR_BAD_REQUEST;
@@ -32,29 +33,18 @@ static sq_status to_mp(const json_t *j, msgpack_packer *pk, int depth, int max_d
         if (depth + 1 > max_depth)
             return SQ_ERR_BAD_REQUEST;
         msgpack_pack_array(pk, json_array_size(j));
-        json_array_foreach((json_t *)j, i, v)
-            if (to_mp(v, pk, depth + 1, max_depth) != SQ_OK)
-                return SQ_ERR_BAD_REQUEST;
+        json_array_foreach((json_t *)j, i, v) if (to_mp(v, pk, depth + 1, max_depth) !=
+                                                  SQ_OK) return SQ_ERR_BAD_REQUEST;
         return SQ_OK;
     }
     case JSON_STRING:
         sq_mp_pack_strn(pk, json_string_value(j), json_string_length(j));
         return SQ_OK;
-    case JSON_INTEGER:
-        msgpack_pack_int64(pk, json_integer_value(j));
-        return SQ_OK;
-    case JSON_REAL:
-        msgpack_pack_double(pk, json_real_value(j));
-        return SQ_OK;
-    case JSON_TRUE:
-        msgpack_pack_true(pk);
-        return SQ_OK;
-    case JSON_FALSE:
-        msgpack_pack_false(pk);
-        return SQ_OK;
-    case JSON_NULL:
-        msgpack_pack_nil(pk);
-        return SQ_OK;
+    case JSON_INTEGER: msgpack_pack_int64(pk, json_integer_value(j)); return SQ_OK;
+    case JSON_REAL: msgpack_pack_double(pk, json_real_value(j)); return SQ_OK;
+    case JSON_TRUE: msgpack_pack_true(pk); return SQ_OK;
+    case JSON_FALSE: msgpack_pack_false(pk); return SQ_OK;
+    case JSON_NULL: msgpack_pack_nil(pk); return SQ_OK;
     }
     return SQ_ERR_BAD_REQUEST;
 }
@@ -69,7 +59,8 @@ sq_status sq_json_to_mp(const json_t *j, msgpack_packer *pk)
     return to_mp(j, pk, 0, SQ_MP_MAX_DEPTH);
 }
 
-sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err, size_t errlen)
+sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err,
+                             size_t errlen)
 {
     json_error_t je;
     json_t *j = json_loadb(txt, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je);
@@ -77,7 +68,8 @@ sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, ch
 
     if (j == NULL) {
         if (err)
-            snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", je.text, je.line, je.column);
+            snprintf(err, errlen, "malformed JSON: %s (line %d, column %d)", je.text, je.line,
+                     je.column);
         return SQ_ERR_BAD_REQUEST;
     }
     st = sq_json_to_mp(j, pk);
@@ -150,16 +142,13 @@ json_t *sq_json_string_lossy(const char *s, size_t len)
 json_t *sq_mp_to_json(const msgpack_object *o)
 {
     switch (o->type) {
-    case MSGPACK_OBJECT_NIL:
-        return json_null();
-    case MSGPACK_OBJECT_BOOLEAN:
-        return json_boolean(o->via.boolean);
+    case MSGPACK_OBJECT_NIL: return json_null();
+    case MSGPACK_OBJECT_BOOLEAN: return json_boolean(o->via.boolean);
     case MSGPACK_OBJECT_POSITIVE_INTEGER:
         if (o->via.u64 > (uint64_t)INT64_MAX)
             return json_real((double)o->via.u64);
         return json_integer((json_int_t)o->via.u64);
-    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
-        return json_integer(o->via.i64);
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return json_integer(o->via.i64);
     case MSGPACK_OBJECT_FLOAT32:
     case MSGPACK_OBJECT_FLOAT64:
         /* JSON has no NaN or infinity */
@@ -208,7 +197,9 @@ json_t *sq_mp_to_json(const msgpack_object *o)
             }
             if (k->type == MSGPACK_OBJECT_STR) {
                 json_t *ks = sq_json_string_lossy(k->via.str.ptr, k->via.str.size);
-                rc = ks == NULL ? (json_decref(v), -1) : json_object_setn_new(m, json_string_value(ks), json_string_length(ks), v);
+                rc = ks == NULL ? (json_decref(v), -1)
+                                : json_object_setn_new(m, json_string_value(ks),
+                                                       json_string_length(ks), v);
                 json_decref(ks);
             } else {
                 if (k->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
@@ -226,8 +217,7 @@ json_t *sq_mp_to_json(const msgpack_object *o)
         }
         return m;
     }
-    case MSGPACK_OBJECT_EXT:
-        return json_null();
+    case MSGPACK_OBJECT_EXT: return json_null();
     }
     return json_null();
 }

@@ -23,7 +23,10 @@ void sq_log_init(const char *program)
                 min_level = (sq_log_level)i;
 }
 
-void sq_log_set_level(sq_log_level lvl) { min_level = lvl; }
+void sq_log_set_level(sq_log_level lvl)
+{
+    min_level = lvl;
+}
 
 void sq_log(sq_log_level lvl, const char *fmt, ...)
 {
@@ -37,9 +40,10 @@ void sq_log(sq_log_level lvl, const char *fmt, ...)
         return;
     clock_gettime(CLOCK_REALTIME, &ts);
     gmtime_r(&ts.tv_sec, &tm);
-    n = snprintf(line, sizeof line, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-                 tm.tm_sec, ts.tv_nsec / 1000000, prog, names[lvl]);
+    n = snprintf(line, sizeof line,
+                 "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %s %s: ", tm.tm_year + 1900, tm.tm_mon + 1,
+                 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000, prog,
+                 names[lvl]);
     va_start(ap, fmt);
     m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);

@@ -5,7 +5,10 @@
 #include <stdio.h>
 #include <string.h>
 
-static inline uint32_t be16(const unsigned char *p) { return (uint32_t)p[0] << 8 | p[1]; }
+static inline uint32_t be16(const unsigned char *p)
+{
+    return (uint32_t)p[0] << 8 | p[1];
+}
 static inline uint32_t be32(const unsigned char *p)
 {
     return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
@@ -47,27 +50,88 @@ sq_status sq_mp_check(const char *buf, size_t len)
             skip = b & 0x1f;
         } else {
             switch (b) {
-            case 0xc4: case 0xd9: hdr = 2; if (avail < 1) return SQ_ERR_DECODE; skip = p[pos + 1]; break;
-            case 0xc5: case 0xda: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; skip = be16(p + pos + 1); break;
-            case 0xc6: case 0xdb: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; skip = be32(p + pos + 1); break;
-            case 0xc7: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; skip = p[pos + 1]; break;
-            case 0xc8: hdr = 4; if (avail < 3) return SQ_ERR_DECODE; skip = be16(p + pos + 1); break;
-            case 0xc9: hdr = 6; if (avail < 5) return SQ_ERR_DECODE; skip = be32(p + pos + 1); break;
+            case 0xc4:
+            case 0xd9:
+                hdr = 2;
+                if (avail < 1)
+                    return SQ_ERR_DECODE;
+                skip = p[pos + 1];
+                break;
+            case 0xc5:
+            case 0xda:
+                hdr = 3;
+                if (avail < 2)
+                    return SQ_ERR_DECODE;
+                skip = be16(p + pos + 1);
+                break;
+            case 0xc6:
+            case 0xdb:
+                hdr = 5;
+                if (avail < 4)
+                    return SQ_ERR_DECODE;
+                skip = be32(p + pos + 1);
+                break;
+            case 0xc7:
+                hdr = 3;
+                if (avail < 2)
+                    return SQ_ERR_DECODE;
+                skip = p[pos + 1];
+                break;
+            case 0xc8:
+                hdr = 4;
+                if (avail < 3)
+                    return SQ_ERR_DECODE;
+                skip = be16(p + pos + 1);
+                break;
+            case 0xc9:
+                hdr = 6;
+                if (avail < 5)
+                    return SQ_ERR_DECODE;
+                skip = be32(p + pos + 1);
+                break;
             case 0xca: skip = 4; break;
             case 0xcb: skip = 8; break;
-            case 0xcc: case 0xd0: skip = 1; break;
-            case 0xcd: case 0xd1: skip = 2; break;
-            case 0xce: case 0xd2: skip = 4; break;
-            case 0xcf: case 0xd3: skip = 8; break;
+            case 0xcc:
+            case 0xd0: skip = 1; break;
+            case 0xcd:
+            case 0xd1: skip = 2; break;
+            case 0xce:
+            case 0xd2: skip = 4; break;
+            case 0xcf:
+            case 0xd3: skip = 8; break;
             case 0xd4: skip = 2; break;
             case 0xd5: skip = 3; break;
             case 0xd6: skip = 5; break;
             case 0xd7: skip = 9; break;
             case 0xd8: skip = 17; break;
-            case 0xdc: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = be16(p + pos + 1); container = true; break;
-            case 0xdd: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = be32(p + pos + 1); container = true; break;
-            case 0xde: hdr = 3; if (avail < 2) return SQ_ERR_DECODE; count = 2 * (size_t)be16(p + pos + 1); container = true; break;
-            case 0xdf: hdr = 5; if (avail < 4) return SQ_ERR_DECODE; count = 2 * (size_t)be32(p + pos + 1); container = true; break;
+            case 0xdc:
+                hdr = 3;
+                if (avail < 2)
+                    return SQ_ERR_DECODE;
+                count = be16(p + pos + 1);
+                container = true;
+                break;
+            case 0xdd:
+                hdr = 5;
+                if (avail < 4)
+                    return SQ_ERR_DECODE;
+                count = be32(p + pos + 1);
+                container = true;
+                break;
+            case 0xde:
+                hdr = 3;
+                if (avail < 2)
+                    return SQ_ERR_DECODE;
+                count = 2 * (size_t)be16(p + pos + 1);
+                container = true;
+                break;
+            case 0xdf:
+                hdr = 5;
+                if (avail < 4)
+                    return SQ_ERR_DECODE;
+                count = 2 * (size_t)be32(p + pos + 1);
+                container = true;
+                break;
             default: return SQ_ERR_DECODE; /* 0xc1: never used */
             }
         }
@@ -185,9 +249,7 @@ sq_status sq_mp_decode_map(const msgpack_object *map, const sq_mp_field *fields,
                 return fail(err, errlen, "expected a boolean for", f->key);
             *(bool *)dst = v->via.boolean;
             break;
-        case SQ_F_ANY:
-            *(msgpack_object *)dst = *v;
-            break;
+        case SQ_F_ANY: *(msgpack_object *)dst = *v; break;
         case SQ_F_MAP:
             if (v->type != MSGPACK_OBJECT_MAP)
                 return fail(err, errlen, "expected a map for", f->key);

@@ -57,7 +57,8 @@ static bool create_database(const char *conninfo)
     PGresult *r;
     bool ok = false;
 
-    if (off != NULL && (!strcmp(off, "false") || !strcmp(off, "0") || !strcmp(off, "no") || !strcmp(off, "off")))
+    if (off != NULL &&
+        (!strcmp(off, "false") || !strcmp(off, "0") || !strcmp(off, "no") || !strcmp(off, "off")))
         return false;
     if ((opts = PQconninfoParse(conninfo, &perr)) == NULL) {
         PQfreemem(perr);
@@ -74,8 +75,10 @@ static bool create_database(const char *conninfo)
     /* the first dbname is the whole connection string, expanded; the second overrides */
     c = PQconnectdbParams(keys, vals, 1);
     if (PQstatus(c) != CONNECTION_OK) {
-        sq_warn("database \"%s\" is missing and the maintenance database \"postgres\" cannot be reached "
-                "to create it: %s", dbname, sq_pg_error(c));
+        sq_warn("database \"%s\" is missing and the maintenance database \"postgres\" cannot be "
+                "reached "
+                "to create it: %s",
+                dbname, sq_pg_error(c));
         goto done;
     }
     r = PQexec(c, "SELECT rolcreatedb OR rolsuper FROM pg_roles WHERE rolname = current_user");
@@ -83,13 +86,15 @@ static bool create_database(const char *conninfo)
     PQclear(r);
     if (!ok) {
         sq_warn("database \"%s\" is missing and role \"%s\" may not create it (no CREATEDB): "
-                "create it as the operator (docs/DEPLOY.md)", dbname, PQuser(c));
+                "create it as the operator (docs/DEPLOY.md)",
+                dbname, PQuser(c));
         goto done;
     }
     {
         char *ident = PQescapeIdentifier(c, dbname, strlen(dbname));
         char sql[512];
-        if (ident == NULL || (size_t)snprintf(sql, sizeof sql, "CREATE DATABASE %s", ident) >= sizeof sql) {
+        if (ident == NULL ||
+            (size_t)snprintf(sql, sizeof sql, "CREATE DATABASE %s", ident) >= sizeof sql) {
             PQfreemem(ident);
             ok = false;
             goto done;
@@ -97,7 +102,8 @@ static bool create_database(const char *conninfo)
         PQfreemem(ident);
         r = PQexec(c, sql);
         if (PQresultStatus(r) == PGRES_COMMAND_OK)
-            sq_info("created database \"%s\" (it was missing; role \"%s\" has CREATEDB)", dbname, PQuser(c));
+            sq_info("created database \"%s\" (it was missing; role \"%s\" has CREATEDB)", dbname,
+                    PQuser(c));
         else {
             const char *code = PQresultErrorField(r, PG_DIAG_SQLSTATE);
             /* 42P04 duplicate_database: another copy made it meanwhile */
@@ -123,7 +129,8 @@ sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
     /* libpq's parse errors quote the string around the fault, which may be a password */
     *out = NULL;
     if (opts == NULL) {
-        sq_error("could not parse the PostgreSQL connection string (not shown: it may hold a password)");
+        sq_error(
+            "could not parse the PostgreSQL connection string (not shown: it may hold a password)");
         PQfreemem(perr);
         return SQ_ERR_BAD_REQUEST;
     }
@@ -135,7 +142,8 @@ sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
             PQsetNoticeProcessor(c, on_notice, NULL);
             if (su != NULL && strcmp(su, "on") == 0)
                 sq_warn("connected to PostgreSQL as superuser \"%s\": a service should use a role "
-                        "that owns its own tables only", PQuser(c));
+                        "that owns its own tables only",
+                        PQuser(c));
             *out = c;
             return SQ_OK;
         }
@@ -191,7 +199,8 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 static int is_migration(const struct dirent *d)
 {
     size_t n = strlen(d->d_name);
-    return n > 4 && d->d_name[0] >= '0' && d->d_name[0] <= '9' && strcmp(d->d_name + n - 4, ".sql") == 0;
+    return n > 4 && d->d_name[0] >= '0' && d->d_name[0] <= '9' &&
+           strcmp(d->d_name + n - 4, ".sql") == 0;
 }
 
 static char *slurp(const char *path)
@@ -220,7 +229,8 @@ static bool owner_valid(const char *owner)
     if (n == 0 || n > 40 || !islower((unsigned char)owner[0]))
         return false;
     for (size_t i = 0; i < n; i++)
-        if (!islower((unsigned char)owner[i]) && !isdigit((unsigned char)owner[i]) && owner[i] != '_')
+        if (!islower((unsigned char)owner[i]) && !isdigit((unsigned char)owner[i]) &&
+            owner[i] != '_')
             return false;
     return true;
 }
@@ -239,9 +249,12 @@ sq_status sq_pg_migrate(PGconn *conn, const char *schema_dir, const char *owner)
     snprintf(dir, sizeof dir, "%s/%s", schema_dir, owner);
     snprintf(sql_create, sizeof sql_create,
              "CREATE TABLE IF NOT EXISTS %s_schema_migrations ("
-             " name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())", owner);
-    snprintf(sql_done, sizeof sql_done, "SELECT 1 FROM %s_schema_migrations WHERE name = $1", owner);
-    snprintf(sql_record, sizeof sql_record, "INSERT INTO %s_schema_migrations(name) VALUES ($1)", owner);
+             " name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
+             owner);
+    snprintf(sql_done, sizeof sql_done, "SELECT 1 FROM %s_schema_migrations WHERE name = $1",
+             owner);
+    snprintf(sql_record, sizeof sql_record, "INSERT INTO %s_schema_migrations(name) VALUES ($1)",
+             owner);
     if ((n = scandir(dir, &list, is_migration, by_name)) < 0) {
         sq_error("could not read schema directory \"%s\": %s", dir, strerror(errno));
         return SQ_ERR_IO;
@@ -291,7 +304,8 @@ sq_status sq_pg_migrate(PGconn *conn, const char *schema_dir, const char *owner)
             if (done && exec_ok(conn, "COMMIT"))
                 sq_info("applied migration \"%s/%s\"", owner, name);
             else {
-                sq_error("could not record migration \"%s/%s\": %s", owner, name, sq_pg_error(conn));
+                sq_error("could not record migration \"%s/%s\": %s", owner, name,
+                         sq_pg_error(conn));
                 exec_ok(conn, "ROLLBACK");
                 st = SQ_ERR_DB;
             }

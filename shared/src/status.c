@@ -1,7 +1,11 @@
 /* The status table compiled into lookups: names, messages and HTTP codes. */
 #include "sq/status.h"
 
-static const struct { const char *name; int http; const char *msg; } table[] = {
+static const struct {
+    const char *name;
+    int http;
+    const char *msg;
+} table[] = {
 #define X(name, http, msg) { #name, http, msg },
 #include "sq/status.def"
 #undef X
@@ -9,9 +13,18 @@ static const struct { const char *name; int http; const char *msg; } table[] = {
 
 #define VALID(st) ((unsigned)(st) < SQ_STATUS_COUNT_)
 
-const char *sq_status_name(sq_status st) { return VALID(st) ? table[st].name : "SQ_ERR_UNKNOWN"; }
-const char *sq_status_str(sq_status st) { return VALID(st) ? table[st].msg : "unknown status"; }
-int sq_status_http(sq_status st) { return VALID(st) ? table[st].http : 500; }
+const char *sq_status_name(sq_status st)
+{
+    return VALID(st) ? table[st].name : "SQ_ERR_UNKNOWN";
+}
+const char *sq_status_str(sq_status st)
+{
+    return VALID(st) ? table[st].msg : "unknown status";
+}
+int sq_status_http(sq_status st)
+{
+    return VALID(st) ? table[st].http : 500;
+}
 
 sq_status sq_status_from_http(int code)
 {

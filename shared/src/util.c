@@ -49,9 +49,9 @@ void sq_uuid_new(char out[37])
     randombytes_buf(b, sizeof b);
     b[6] = (b[6] & 0x0f) | 0x40;
     b[8] = (b[8] & 0x3f) | 0x80;
-    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
-             b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
-             b[13], b[14], b[15]);
+    snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x", b[0],
+             b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12], b[13],
+             b[14], b[15]);
 }
 
 bool sq_id_valid(const char *id)
@@ -63,7 +63,10 @@ bool sq_id_valid(const char *id)
     return i == 32;
 }
 
-static bool word(unsigned char c) { return isalnum(c) || c == '_'; }
+static bool word(unsigned char c)
+{
+    return isalnum(c) || c == '_';
+}
 
 bool sq_name_valid(const char *name)
 {
@@ -114,7 +117,8 @@ void sq_mask_secrets(const char *s, char *out, size_t outlen)
         if (p[0] == ':' && p[1] == '/' && p[2] == '/') {
             /* scheme://user:password@host: the authority ends at the first '/', '?' or blank */
             const char *a = p + 3, *at = NULL, *colon = NULL;
-            for (const char *q = a; *q && *q != '/' && *q != '?' && !isspace((unsigned char)*q); q++) {
+            for (const char *q = a; *q && *q != '/' && *q != '?' && !isspace((unsigned char)*q);
+                 q++) {
                 if (*q == '@')
                     at = q;
             }

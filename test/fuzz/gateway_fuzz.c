@@ -29,8 +29,8 @@ static void check_answer(const gw_req *r)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static const char *const flags[] = { "count", "public", "force", "overwrite", "blocking",
-                                         "result", "docs", "code" };
+    static const char *const flags[] = { "count",    "public", "force", "overwrite",
+                                         "blocking", "result", "docs",  "code" };
     static const char *const ints[] = { "skip", "limit", "since", "upto", "timeout" };
     gw_req *r;
     const char *p, *end = (const char *)data + size, *nl, *q;
@@ -41,8 +41,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     if ((r = calloc(1, sizeof *r)) == NULL)
         return 0;
-    r->method = data[0] == 'G' ? GW_GET : data[0] == 'P' ? GW_POST : data[0] == 'U' ? GW_PUT
-              : data[0] == 'D' ? GW_DELETE : GW_OTHER;
+    r->method = data[0] == 'G'   ? GW_GET
+                : data[0] == 'P' ? GW_POST
+                : data[0] == 'U' ? GW_PUT
+                : data[0] == 'D' ? GW_DELETE
+                                 : GW_OTHER;
     p = (const char *)data + 1;
     nl = memchr(p, '\n', (size_t)(end - p));
     n = (size_t)((nl ? nl : end) - p);

@@ -11,38 +11,38 @@
 #include "proto/proto.h"
 
 /* decode (len bytes of buf), then the round trip; one function per message type */
-#define MESSAGE(t)                                                                          \
-    static void fz_##t(const char *buf, size_t len)                                         \
-    {                                                                                       \
-        sq_arena_t z1, z2;                                                                  \
-        t m1, m2;                                                                           \
-        char err[256] = "";                                                                 \
-        msgpack_sbuffer sb1, sb2;                                                           \
-        msgpack_packer pk1, pk2;                                                            \
-        sq_status st;                                                                       \
-        msgpack_zone_init(&z1, 1024);                                                       \
-        st = t##_decode(buf, len, &z1, &m1, err, sizeof err);                               \
-        if (st != SQ_OK) {                                                                  \
-            FZ_CHECK(st == SQ_ERR_DECODE || st == SQ_ERR_NOMEM);                            \
-            FZ_CHECK(err[0] != '\0' && strlen(err) < sizeof err);                           \
-            msgpack_zone_destroy(&z1);                                                      \
-            return;                                                                         \
-        }                                                                                   \
-        sq_proto_buf_init(&sb1, &pk1);                                                      \
-        t##_encode(&m1, &pk1);                                                              \
-        FZ_CHECK(sq_mp_check(sb1.data, sb1.size) == SQ_OK);                                 \
-        msgpack_zone_init(&z2, 1024);                                                       \
-        st = t##_decode(sb1.data, sb1.size, &z2, &m2, err, sizeof err);                     \
-        if (st != SQ_OK)                                                                    \
-            fprintf(stderr, #t ": its own encoding does not decode: %s\n", err);            \
-        FZ_CHECK(st == SQ_OK);                                                              \
-        sq_proto_buf_init(&sb2, &pk2);                                                      \
-        t##_encode(&m2, &pk2);                                                              \
-        FZ_CHECK(sb1.size == sb2.size && memcmp(sb1.data, sb2.data, sb1.size) == 0);        \
-        msgpack_sbuffer_destroy(&sb1);                                                      \
-        msgpack_sbuffer_destroy(&sb2);                                                      \
-        msgpack_zone_destroy(&z2);                                                          \
-        msgpack_zone_destroy(&z1);                                                          \
+#define MESSAGE(t)                                                                                 \
+    static void fz_##t(const char *buf, size_t len)                                                \
+    {                                                                                              \
+        sq_arena_t z1, z2;                                                                         \
+        t m1, m2;                                                                                  \
+        char err[256] = "";                                                                        \
+        msgpack_sbuffer sb1, sb2;                                                                  \
+        msgpack_packer pk1, pk2;                                                                   \
+        sq_status st;                                                                              \
+        msgpack_zone_init(&z1, 1024);                                                              \
+        st = t##_decode(buf, len, &z1, &m1, err, sizeof err);                                      \
+        if (st != SQ_OK) {                                                                         \
+            FZ_CHECK(st == SQ_ERR_DECODE || st == SQ_ERR_NOMEM);                                   \
+            FZ_CHECK(err[0] != '\0' && strlen(err) < sizeof err);                                  \
+            msgpack_zone_destroy(&z1);                                                             \
+            return;                                                                                \
+        }                                                                                          \
+        sq_proto_buf_init(&sb1, &pk1);                                                             \
+        t##_encode(&m1, &pk1);                                                                     \
+        FZ_CHECK(sq_mp_check(sb1.data, sb1.size) == SQ_OK);                                        \
+        msgpack_zone_init(&z2, 1024);                                                              \
+        st = t##_decode(sb1.data, sb1.size, &z2, &m2, err, sizeof err);                            \
+        if (st != SQ_OK)                                                                           \
+            fprintf(stderr, #t ": its own encoding does not decode: %s\n", err);                   \
+        FZ_CHECK(st == SQ_OK);                                                                     \
+        sq_proto_buf_init(&sb2, &pk2);                                                             \
+        t##_encode(&m2, &pk2);                                                                     \
+        FZ_CHECK(sb1.size == sb2.size && memcmp(sb1.data, sb2.data, sb1.size) == 0);               \
+        msgpack_sbuffer_destroy(&sb1);                                                             \
+        msgpack_sbuffer_destroy(&sb2);                                                             \
+        msgpack_zone_destroy(&z2);                                                                 \
+        msgpack_zone_destroy(&z1);                                                                 \
     }
 
 MESSAGE(sq_auth_verify)
@@ -66,11 +66,10 @@ MESSAGE(sq_act_query)
 
 /* The selector byte of a corpus file is its index here: append, never reorder. */
 static void (*const messages[])(const char *, size_t) = {
-    fz_sq_auth_verify, fz_sq_identity,    fz_sq_action,      fz_sq_reg_put,
-    fz_sq_reg_ref,     fz_sq_reg_list,    fz_sq_entity_event, fz_sq_ns_ref,
-    fz_sq_ns_limits,   fz_sq_admin,       fz_sq_invoke,      fz_sq_work,
-    fz_sq_heartbeat,   fz_sq_sched_beat,  fz_sq_sched_moved, fz_sq_fire,
-    fz_sq_activation,  fz_sq_act_query,
+    fz_sq_auth_verify, fz_sq_identity,     fz_sq_action,    fz_sq_reg_put,    fz_sq_reg_ref,
+    fz_sq_reg_list,    fz_sq_entity_event, fz_sq_ns_ref,    fz_sq_ns_limits,  fz_sq_admin,
+    fz_sq_invoke,      fz_sq_work,         fz_sq_heartbeat, fz_sq_sched_beat, fz_sq_sched_moved,
+    fz_sq_fire,        fz_sq_activation,   fz_sq_act_query,
 };
 #define NMESSAGES (sizeof messages / sizeof messages[0])
 

@@ -33,9 +33,26 @@ static void write_file(const char *dir, const char *name, int sel, const char *d
 }
 
 /* the proto harness's selector of each message (its index in proto_fuzz.c's messages[]) */
-enum { S_VERIFY, S_IDENTITY, S_ACTION, S_REG_PUT, S_REG_REF, S_REG_LIST, S_ENTITY_EVENT, S_NS_REF,
-       S_NS_LIMITS, S_ADMIN, S_INVOKE, S_WORK, S_HEARTBEAT, S_SCHED_BEAT, S_SCHED_MOVED, S_FIRE,
-       S_ACTIVATION, S_ACT_QUERY };
+enum {
+    S_VERIFY,
+    S_IDENTITY,
+    S_ACTION,
+    S_REG_PUT,
+    S_REG_REF,
+    S_REG_LIST,
+    S_ENTITY_EVENT,
+    S_NS_REF,
+    S_NS_LIMITS,
+    S_ADMIN,
+    S_INVOKE,
+    S_WORK,
+    S_HEARTBEAT,
+    S_SCHED_BEAT,
+    S_SCHED_MOVED,
+    S_FIRE,
+    S_ACTIVATION,
+    S_ACT_QUERY
+};
 
 static msgpack_zone Z;
 
@@ -66,19 +83,21 @@ static msgpack_object nilobj(void)
     return o;
 }
 
-#define EMIT(sel, name, type, ...)                                                          \
-    do {                                                                                    \
-        type m_ = __VA_ARGS__;                                                              \
-        msgpack_sbuffer sb_;                                                                \
-        msgpack_packer pk_;                                                                 \
-        sq_proto_buf_init(&sb_, &pk_);                                                      \
-        type##_encode(&m_, &pk_);                                                           \
-        write_file("proto", name, sel, sb_.data, sb_.size);                                 \
-        write_file("mp", name, -1, sb_.data, sb_.size);                                     \
-        msgpack_sbuffer_destroy(&sb_);                                                      \
+#define EMIT(sel, name, type, ...)                                                                 \
+    do {                                                                                           \
+        type m_ = __VA_ARGS__;                                                                     \
+        msgpack_sbuffer sb_;                                                                       \
+        msgpack_packer pk_;                                                                        \
+        sq_proto_buf_init(&sb_, &pk_);                                                             \
+        type##_encode(&m_, &pk_);                                                                  \
+        write_file("proto", name, sel, sb_.data, sb_.size);                                        \
+        write_file("mp", name, -1, sb_.data, sb_.size);                                            \
+        msgpack_sbuffer_destroy(&sb_);                                                             \
     } while (0)
 
-#define KEY "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
+#define KEY                                                                                        \
+    "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"                                                        \
+    "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP"
 #define ID1 "3f2b7a1c9d8e4f60a1b2c3d4e5f60718"
 #define ID2 "c0ffee00c0ffee00c0ffee00c0ffee00"
 
@@ -92,101 +111,241 @@ int main(int argc, char **argv)
     mkdir(root, 0755);
     msgpack_zone_init(&Z, 4096);
 
-    sq_action hello = { .namespace_ = "guest", .name = "hello", .version = "0.0.1",
-        .exec = { .kind = "nodejs:20", .code = "function main(p) { return { payload: 'Hello, ' + p.name }; }",
+    sq_action hello = {
+        .namespace_ = "guest",
+        .name = "hello",
+        .version = "0.0.1",
+        .exec = { .kind = "nodejs:20",
+                  .code = "function main(p) { return { payload: 'Hello, ' + p.name }; }",
                   .components = nilobj() },
         .parameters = obj("[{\"key\":\"name\",\"value\":\"World\"}]"),
-        .annotations = obj("[{\"key\":\"exec\",\"value\":\"nodejs:20\"},{\"key\":\"provide-api-key\",\"value\":false}]"),
-        .limits = SQ_LIMITS_DEFAULT, .publish = false, .updated = 1796544000123LL };
-    sq_action seq = { .namespace_ = "guest", .name = "pipeline", .version = "0.0.3",
-        .exec = { .kind = "sequence", .components = obj("[\"/guest/split\",\"/guest/utils/sort\"]") },
-        .parameters = nilobj(), .annotations = obj("[{\"key\":\"exec\",\"value\":\"sequence\"}]"),
-        .limits = SQ_LIMITS_DEFAULT, .publish = true, .updated = 1796544000999LL };
-    sq_action native = { .namespace_ = "alice/utils", .name = "sort", .version = "1.2.0",
-        .exec = { .kind = "native", .code = "IyEvYmluL3NoCmVjaG8gJ3t9Jwo=", .main = "main", .binary = true,
-                  .components = nilobj() },
-        .parameters = obj("[]"), .annotations = obj("[]"),
-        .limits = { .timeout = 3000, .memory = 128, .logs = 5, .concurrency = 4 }, .updated = 0 };
+        .annotations = obj("[{\"key\":\"exec\",\"value\":\"nodejs:20\"},{\"key\":\"provide-api-"
+                           "key\",\"value\":false}]"),
+        .limits = SQ_LIMITS_DEFAULT,
+        .publish = false,
+        .updated = 1796544000123LL
+    };
+    sq_action seq = { .namespace_ = "guest",
+                      .name = "pipeline",
+                      .version = "0.0.3",
+                      .exec = { .kind = "sequence",
+                                .components = obj("[\"/guest/split\",\"/guest/utils/sort\"]") },
+                      .parameters = nilobj(),
+                      .annotations = obj("[{\"key\":\"exec\",\"value\":\"sequence\"}]"),
+                      .limits = SQ_LIMITS_DEFAULT,
+                      .publish = true,
+                      .updated = 1796544000999LL };
+    sq_action native = { .namespace_ = "alice/utils",
+                         .name = "sort",
+                         .version = "1.2.0",
+                         .exec = { .kind = "native",
+                                   .code = "IyEvYmluL3NoCmVjaG8gJ3t9Jwo=",
+                                   .main = "main",
+                                   .binary = true,
+                                   .components = nilobj() },
+                         .parameters = obj("[]"),
+                         .annotations = obj("[]"),
+                         .limits = { .timeout = 3000, .memory = 128, .logs = 5, .concurrency = 4 },
+                         .updated = 0 };
 
     EMIT(S_VERIFY, "verify-0", sq_auth_verify, { .key = KEY });
     EMIT(S_VERIFY, "verify-1", sq_auth_verify, { .key = "not-a-key" });
     {
         char *nss[] = { "guest", "guest-team", NULL };
-        EMIT(S_IDENTITY, "identity-0", sq_identity, { .subject = "guest", .namespace_ = "guest",
-             .uuid = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502", .namespaces = nss, .nnamespaces = 2 });
-        EMIT(S_IDENTITY, "identity-1", sq_identity, { .subject = "alice", .namespace_ = "alice",
-             .uuid = "0a1b2c3d-0000-4000-8000-000000000001" });
+        EMIT(S_IDENTITY, "identity-0", sq_identity,
+             { .subject = "guest",
+               .namespace_ = "guest",
+               .uuid = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502",
+               .namespaces = nss,
+               .nnamespaces = 2 });
+        EMIT(S_IDENTITY, "identity-1", sq_identity,
+             { .subject = "alice",
+               .namespace_ = "alice",
+               .uuid = "0a1b2c3d-0000-4000-8000-000000000001" });
     }
     EMIT(S_ACTION, "action-0", sq_action, hello);
     EMIT(S_ACTION, "action-1", sq_action, seq);
     EMIT(S_ACTION, "action-2", sq_action, native);
-    EMIT(S_REG_PUT, "reg_put-0", sq_reg_put, { .ns = "guest", .name = "hello", .kind = SQ_KIND_ACTION,
-         .subject = "guest", .overwrite = true,
-         .entity = obj("{\"exec\":{\"kind\":\"nodejs:default\",\"code\":\"function main(){return {}}\"},"
-                       "\"parameters\":[{\"key\":\"x\",\"value\":1}],\"limits\":{\"timeout\":1000}}") });
-    EMIT(S_REG_PUT, "reg_put-1", sq_reg_put, { .ns = "guest", .name = "every-minute", .kind = SQ_KIND_RULE,
-         .subject = "guest", .entity = obj("{\"trigger\":\"/guest/tick\",\"action\":\"/guest/hello\"}") });
-    EMIT(S_REG_PUT, "reg_put-2", sq_reg_put, { .ns = "guest", .name = "every-minute", .kind = SQ_KIND_RULE,
-         .subject = "guest", .entity = obj("{\"status\":\"inactive\"}") });
-    EMIT(S_REG_REF, "reg_ref-0", sq_reg_ref, { .ns = "guest", .name = "hello", .kind = SQ_KIND_ACTION, .code = true });
-    EMIT(S_REG_REF, "reg_ref-1", sq_reg_ref, { .ns = "alice", .name = "utils/sort", .kind = SQ_KIND_ACTION,
-         .shared = true });
-    EMIT(S_REG_REF, "reg_ref-2", sq_reg_ref, { .ns = "guest", .name = "utils", .kind = SQ_KIND_PACKAGE, .force = true });
-    EMIT(S_REG_LIST, "reg_list-0", sq_reg_list, { .ns = "guest", .kind = SQ_KIND_ACTION, .skip = 0, .limit = 30 });
-    EMIT(S_REG_LIST, "reg_list-1", sq_reg_list, { .ns = "guest", .kind = SQ_KIND_PACKAGE, .limit = 200,
-         .count = true, .public_ = true });
-    EMIT(S_ENTITY_EVENT, "entity_event-0", sq_entity_event, { .ns = "guest", .kind = SQ_KIND_ACTION,
-         .name = "hello", .op = "put", .version = "0.0.2" });
-    EMIT(S_ENTITY_EVENT, "entity_event-1", sq_entity_event, { .ns = "guest", .kind = SQ_KIND_TRIGGER,
-         .name = "tick", .op = "delete", .version = "0.0.1" });
+    EMIT(S_REG_PUT, "reg_put-0", sq_reg_put,
+         { .ns = "guest",
+           .name = "hello",
+           .kind = SQ_KIND_ACTION,
+           .subject = "guest",
+           .overwrite = true,
+           .entity = obj(
+               "{\"exec\":{\"kind\":\"nodejs:default\",\"code\":\"function main(){return {}}\"},"
+               "\"parameters\":[{\"key\":\"x\",\"value\":1}],\"limits\":{\"timeout\":1000}}") });
+    EMIT(S_REG_PUT, "reg_put-1", sq_reg_put,
+         { .ns = "guest",
+           .name = "every-minute",
+           .kind = SQ_KIND_RULE,
+           .subject = "guest",
+           .entity = obj("{\"trigger\":\"/guest/tick\",\"action\":\"/guest/hello\"}") });
+    EMIT(S_REG_PUT, "reg_put-2", sq_reg_put,
+         { .ns = "guest",
+           .name = "every-minute",
+           .kind = SQ_KIND_RULE,
+           .subject = "guest",
+           .entity = obj("{\"status\":\"inactive\"}") });
+    EMIT(S_REG_REF, "reg_ref-0", sq_reg_ref,
+         { .ns = "guest", .name = "hello", .kind = SQ_KIND_ACTION, .code = true });
+    EMIT(S_REG_REF, "reg_ref-1", sq_reg_ref,
+         { .ns = "alice", .name = "utils/sort", .kind = SQ_KIND_ACTION, .shared = true });
+    EMIT(S_REG_REF, "reg_ref-2", sq_reg_ref,
+         { .ns = "guest", .name = "utils", .kind = SQ_KIND_PACKAGE, .force = true });
+    EMIT(S_REG_LIST, "reg_list-0", sq_reg_list,
+         { .ns = "guest", .kind = SQ_KIND_ACTION, .skip = 0, .limit = 30 });
+    EMIT(S_REG_LIST, "reg_list-1", sq_reg_list,
+         { .ns = "guest", .kind = SQ_KIND_PACKAGE, .limit = 200, .count = true, .public_ = true });
+    EMIT(S_ENTITY_EVENT, "entity_event-0", sq_entity_event,
+         { .ns = "guest",
+           .kind = SQ_KIND_ACTION,
+           .name = "hello",
+           .op = "put",
+           .version = "0.0.2" });
+    EMIT(S_ENTITY_EVENT, "entity_event-1", sq_entity_event,
+         { .ns = "guest",
+           .kind = SQ_KIND_TRIGGER,
+           .name = "tick",
+           .op = "delete",
+           .version = "0.0.1" });
     EMIT(S_NS_REF, "ns_ref-0", sq_ns_ref, { .ns = "guest" });
     EMIT(S_NS_LIMITS, "ns_limits-0", sq_ns_limits, SQ_NS_LIMITS_DEFAULT);
-    EMIT(S_NS_LIMITS, "ns_limits-1", sq_ns_limits, { .concurrent = 1000, .per_minute = 100000,
-         .fires_per_minute = 600, .timeout_max = 600000, .memory_max = 2048 });
-    EMIT(S_ADMIN, "admin-0", sq_admin, { .token = "0123456789abcdef0123456789abcdef", .op = "user.create",
-         .subject = "alice", .namespace_ = "alice", .limits = nilobj() });
-    EMIT(S_ADMIN, "admin-1", sq_admin, { .token = "0123456789abcdef0123456789abcdef", .op = "limits.set",
-         .namespace_ = "guest", .limits = obj("{\"invocationsPerMinute\":100000,\"concurrentInvocations\":500}") });
+    EMIT(S_NS_LIMITS, "ns_limits-1", sq_ns_limits,
+         { .concurrent = 1000,
+           .per_minute = 100000,
+           .fires_per_minute = 600,
+           .timeout_max = 600000,
+           .memory_max = 2048 });
+    EMIT(S_ADMIN, "admin-0", sq_admin,
+         { .token = "0123456789abcdef0123456789abcdef",
+           .op = "user.create",
+           .subject = "alice",
+           .namespace_ = "alice",
+           .limits = nilobj() });
+    EMIT(S_ADMIN, "admin-1", sq_admin,
+         { .token = "0123456789abcdef0123456789abcdef",
+           .op = "limits.set",
+           .namespace_ = "guest",
+           .limits = obj("{\"invocationsPerMinute\":100000,\"concurrentInvocations\":500}") });
     EMIT(S_ADMIN, "admin-2", sq_admin, { .token = "x", .op = "user.list", .limits = nilobj() });
-    EMIT(S_INVOKE, "invoke-0", sq_invoke, { .id = ID1, .ns = "guest", .name = "hello", .subject = "guest",
-         .key = KEY, .params = obj("{\"name\":\"Squall\"}"), .blocking = true, .wait_ms = 60000,
-         .caller_ns = "guest" });
-    EMIT(S_INVOKE, "invoke-1", sq_invoke, { .id = ID2, .ns = "alice", .name = "utils/sort", .subject = "guest",
-         .key = KEY, .params = nilobj(), .shared = true, .wait_ms = 0, .caller_ns = "guest", .cause = ID1 });
-    EMIT(S_WORK, "work-0", sq_work, { .id = ID1, .subject = "guest", .key = KEY, .reply = "_INBOX.gw.abc.17",
-         .blocking = true, .submitted = 1796544000123LL, .action = hello, .params = obj("{\"name\":\"Squall\"}") });
-    EMIT(S_WORK, "work-1", sq_work, { .id = ID2, .subject = "guest", .reply = "", .submitted = 1796544000500LL,
-         .action = native, .params = obj("{\"list\":[3,1,2],\"deep\":{\"a\":[{\"b\":null}]}}"),
-         .cause = ID1, .caused_by = "sequence" });
-    EMIT(S_HEARTBEAT, "heartbeat-0", sq_heartbeat, { .id = "invoker0", .total_mb = 2048, .free_mb = 1792,
-         .warm = 2, .busy = 1, .healthy = true, .at = 1796544000123LL, .started = 1796543000000LL,
-         .actions = obj("{\"guest/hello\":1,\"alice/utils/sort\":2}") });
-    EMIT(S_HEARTBEAT, "heartbeat-1", sq_heartbeat, { .id = "invoker1", .total_mb = 512, .free_mb = 0,
-         .healthy = false, .draining = true, .at = 1796544000123LL, .actions = nilobj() });
+    EMIT(S_INVOKE, "invoke-0", sq_invoke,
+         { .id = ID1,
+           .ns = "guest",
+           .name = "hello",
+           .subject = "guest",
+           .key = KEY,
+           .params = obj("{\"name\":\"Squall\"}"),
+           .blocking = true,
+           .wait_ms = 60000,
+           .caller_ns = "guest" });
+    EMIT(S_INVOKE, "invoke-1", sq_invoke,
+         { .id = ID2,
+           .ns = "alice",
+           .name = "utils/sort",
+           .subject = "guest",
+           .key = KEY,
+           .params = nilobj(),
+           .shared = true,
+           .wait_ms = 0,
+           .caller_ns = "guest",
+           .cause = ID1 });
+    EMIT(S_WORK, "work-0", sq_work,
+         { .id = ID1,
+           .subject = "guest",
+           .key = KEY,
+           .reply = "_INBOX.gw.abc.17",
+           .blocking = true,
+           .submitted = 1796544000123LL,
+           .action = hello,
+           .params = obj("{\"name\":\"Squall\"}") });
+    EMIT(S_WORK, "work-1", sq_work,
+         { .id = ID2,
+           .subject = "guest",
+           .reply = "",
+           .submitted = 1796544000500LL,
+           .action = native,
+           .params = obj("{\"list\":[3,1,2],\"deep\":{\"a\":[{\"b\":null}]}}"),
+           .cause = ID1,
+           .caused_by = "sequence" });
+    EMIT(S_HEARTBEAT, "heartbeat-0", sq_heartbeat,
+         { .id = "invoker0",
+           .total_mb = 2048,
+           .free_mb = 1792,
+           .warm = 2,
+           .busy = 1,
+           .healthy = true,
+           .at = 1796544000123LL,
+           .started = 1796543000000LL,
+           .actions = obj("{\"guest/hello\":1,\"alice/utils/sort\":2}") });
+    EMIT(S_HEARTBEAT, "heartbeat-1", sq_heartbeat,
+         { .id = "invoker1",
+           .total_mb = 512,
+           .free_mb = 0,
+           .healthy = false,
+           .draining = true,
+           .at = 1796544000123LL,
+           .actions = nilobj() });
     EMIT(S_SCHED_BEAT, "sched_beat-0", sq_sched_beat, { .id = "5e1d0c4b", .at = 1796544000123LL });
-    EMIT(S_SCHED_MOVED, "sched_moved-0", sq_sched_moved, { .id = ID1, .invoker = "invoker1", .seq = 42 });
-    EMIT(S_FIRE, "fire-0", sq_fire, { .id = ID2, .ns = "guest", .name = "tick", .subject = "guest", .key = KEY,
-         .caller_ns = "guest", .payload = obj("{\"when\":\"2026-12-06T08:00:00Z\"}") });
-    EMIT(S_FIRE, "fire-1", sq_fire, { .id = ID2, .ns = "guest", .name = "tick", .subject = "guest",
-         .payload = nilobj() });
+    EMIT(S_SCHED_MOVED, "sched_moved-0", sq_sched_moved,
+         { .id = ID1, .invoker = "invoker1", .seq = 42 });
+    EMIT(S_FIRE, "fire-0", sq_fire,
+         { .id = ID2,
+           .ns = "guest",
+           .name = "tick",
+           .subject = "guest",
+           .key = KEY,
+           .caller_ns = "guest",
+           .payload = obj("{\"when\":\"2026-12-06T08:00:00Z\"}") });
+    EMIT(S_FIRE, "fire-1", sq_fire,
+         { .id = ID2, .ns = "guest", .name = "tick", .subject = "guest", .payload = nilobj() });
     {
-        char *logs[] = { "2026-12-06T08:00:00.123Z stdout: hello", "2026-12-06T08:00:00.124Z stderr: warn", NULL };
-        EMIT(S_ACTIVATION, "activation-0", sq_activation, { .id = ID1, .namespace_ = "guest", .name = "hello",
-             .version = "0.0.1", .subject = "guest", .start = 1796544000123LL, .end = 1796544000150LL,
-             .duration = 27, .status = SQ_ACT_SUCCESS, .result = obj("{\"payload\":\"Hello, Squall\"}"),
-             .logs = logs, .nlogs = 2,
-             .annotations = obj("[{\"key\":\"path\",\"value\":\"guest/hello\"},{\"key\":\"kind\",\"value\":\"nodejs:20\"},"
-                                "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256}},"
-                                "{\"key\":\"waitTime\",\"value\":3},{\"key\":\"initTime\",\"value\":41}]") });
-        EMIT(S_ACTIVATION, "activation-1", sq_activation, { .id = ID2, .namespace_ = "guest", .name = "pipeline",
-             .version = "0.0.3", .subject = "guest", .start = 1796544000123LL, .end = 1796544060123LL,
-             .duration = 60000, .status = SQ_ACT_DEV_ERROR,
-             .result = obj("{\"error\":\"The action exceeded its time limits of 60000 milliseconds.\"}"),
-             .logs = logs + 2, .nlogs = 0, .annotations = nilobj(), .publish = false });
+        char *logs[] = { "2026-12-06T08:00:00.123Z stdout: hello",
+                         "2026-12-06T08:00:00.124Z stderr: warn", NULL };
+        EMIT(S_ACTIVATION, "activation-0", sq_activation,
+             { .id = ID1,
+               .namespace_ = "guest",
+               .name = "hello",
+               .version = "0.0.1",
+               .subject = "guest",
+               .start = 1796544000123LL,
+               .end = 1796544000150LL,
+               .duration = 27,
+               .status = SQ_ACT_SUCCESS,
+               .result = obj("{\"payload\":\"Hello, Squall\"}"),
+               .logs = logs,
+               .nlogs = 2,
+               .annotations = obj(
+                   "[{\"key\":\"path\",\"value\":\"guest/"
+                   "hello\"},{\"key\":\"kind\",\"value\":\"nodejs:20\"},"
+                   "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256}},"
+                   "{\"key\":\"waitTime\",\"value\":3},{\"key\":\"initTime\",\"value\":41}]") });
+        EMIT(S_ACTIVATION, "activation-1", sq_activation,
+             { .id = ID2,
+               .namespace_ = "guest",
+               .name = "pipeline",
+               .version = "0.0.3",
+               .subject = "guest",
+               .start = 1796544000123LL,
+               .end = 1796544060123LL,
+               .duration = 60000,
+               .status = SQ_ACT_DEV_ERROR,
+               .result = obj(
+                   "{\"error\":\"The action exceeded its time limits of 60000 milliseconds.\"}"),
+               .logs = logs + 2,
+               .nlogs = 0,
+               .annotations = nilobj(),
+               .publish = false });
     }
     EMIT(S_ACT_QUERY, "act_query-0", sq_act_query, { .ns = "guest", .id = ID1 });
-    EMIT(S_ACT_QUERY, "act_query-1", sq_act_query, { .ns = "guest", .name = "hello", .skip = 10, .limit = 50,
-         .since = 1796544000000LL, .upto = 1796547600000LL, .docs = true });
+    EMIT(S_ACT_QUERY, "act_query-1", sq_act_query,
+         { .ns = "guest",
+           .name = "hello",
+           .skip = 10,
+           .limit = 50,
+           .since = 1796544000000LL,
+           .upto = 1796547600000LL,
+           .docs = true });
     EMIT(S_ACT_QUERY, "act_query-2", sq_act_query, { .ns = "guest", .count = true });
 
     msgpack_zone_destroy(&Z);

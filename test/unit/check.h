@@ -16,34 +16,33 @@ static const char *check_section_ = "";
 /* Names the group of checks that follow; failures quote it. */
 #define SECTION(name) (check_section_ = (name))
 
-#define CHECK_REPORT_(ok, ...)                                                              \
-    do {                                                                                   \
-        if (ok) {                                                                          \
-            check_passed_++;                                                               \
-        } else {                                                                           \
-            check_failed_++;                                                               \
-            fprintf(stderr, "FAIL %s:%d [%s]: ", __FILE__, __LINE__, check_section_);       \
-            fprintf(stderr, __VA_ARGS__);                                                  \
-            fputc('\n', stderr);                                                           \
-        }                                                                                  \
+#define CHECK_REPORT_(ok, ...)                                                                     \
+    do {                                                                                           \
+        if (ok) {                                                                                  \
+            check_passed_++;                                                                       \
+        } else {                                                                                   \
+            check_failed_++;                                                                       \
+            fprintf(stderr, "FAIL %s:%d [%s]: ", __FILE__, __LINE__, check_section_);              \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
     } while (0)
 
 /* CHECK(cond, "what was expected %s", args...): the message is printed on failure. */
 #define CHECK(cond, ...) CHECK_REPORT_((cond) ? 1 : 0, __VA_ARGS__)
 
-#define CHECK_INT(got, want, what)                                                         \
-    do {                                                                                   \
-        long long g_ = (long long)(got), w_ = (long long)(want);                           \
-        CHECK_REPORT_(g_ == w_, "%s: got %lld, want %lld", (what), g_, w_);                \
+#define CHECK_INT(got, want, what)                                                                 \
+    do {                                                                                           \
+        long long g_ = (long long)(got), w_ = (long long)(want);                                   \
+        CHECK_REPORT_(g_ == w_, "%s: got %lld, want %lld", (what), g_, w_);                        \
     } while (0)
 
-#define CHECK_STR(got, want, what)                                                         \
-    do {                                                                                   \
-        const char *g_ = (got), *w_ = (want);                                              \
-        CHECK_REPORT_((g_ == NULL && w_ == NULL) || (g_ && w_ && strcmp(g_, w_) == 0),       \
-                      "%s: got %s%s%s, want %s%s%s", (what), g_ ? "\"" : "",               \
-                      g_ ? g_ : "NULL", g_ ? "\"" : "", w_ ? "\"" : "", w_ ? w_ : "NULL",  \
-                      w_ ? "\"" : "");                                                     \
+#define CHECK_STR(got, want, what)                                                                 \
+    do {                                                                                           \
+        const char *g_ = (got), *w_ = (want);                                                      \
+        CHECK_REPORT_((g_ == NULL && w_ == NULL) || (g_ && w_ && strcmp(g_, w_) == 0),             \
+                      "%s: got %s%s%s, want %s%s%s", (what), g_ ? "\"" : "", g_ ? g_ : "NULL",     \
+                      g_ ? "\"" : "", w_ ? "\"" : "", w_ ? w_ : "NULL", w_ ? "\"" : "");           \
     } while (0)
 
 /* Prints the totals in the form CI reads and returns the process exit status. */

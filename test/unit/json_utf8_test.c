@@ -14,7 +14,8 @@ static void lossy(const char *in, size_t len, const char *want, const char *what
     json_t *j = sq_json_string_lossy(in, len);
     CHECK(j != NULL && json_is_string(j), "%s: not a string", what);
     if (j != NULL) {
-        CHECK(json_string_length(j) == strlen(want) && memcmp(json_string_value(j), want, strlen(want)) == 0,
+        CHECK(json_string_length(j) == strlen(want) &&
+                  memcmp(json_string_value(j), want, strlen(want)) == 0,
               "%s: got \"%s\", want \"%s\"", what, json_string_value(j), want);
         json_decref(j);
     }
@@ -26,8 +27,11 @@ int main(void)
     lossy("", 0, "", "empty");
     lossy(NULL, 0, "", "NULL, empty (msgpack-c's empty string)");
     lossy("plain", 5, "plain", "ascii");
-    lossy("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14, "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "valid multibyte");
-    lossy("a\xff" "b", 3, "a" FFFD "b", "0xff");
+    lossy("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", 14,
+          "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "valid multibyte");
+    lossy("a\xff"
+          "b",
+          3, "a" FFFD "b", "0xff");
     lossy("\xc3\x28", 2, FFFD "(", "bad continuation");
     lossy("ab\xe2\x82", 4, "ab" FFFD FFFD, "cut at the end");
     lossy("\xc0\xaf", 2, FFFD FFFD, "overlong /");
@@ -36,7 +40,8 @@ int main(void)
     lossy("\xf4\x90\x80\x80", 4, FFFD FFFD FFFD FFFD, "past U+10FFFF");
     {
         json_t *j = sq_json_string_lossy("a\0b", 3);
-        CHECK(j != NULL && json_string_length(j) == 3 && memcmp(json_string_value(j), "a\0b", 3) == 0,
+        CHECK(j != NULL && json_string_length(j) == 3 &&
+                  memcmp(json_string_value(j), "a\0b", 3) == 0,
               "embedded NUL kept");
         json_decref(j);
     }
@@ -51,10 +56,16 @@ int main(void)
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         msgpack_pack_map(&pk, 1);
         msgpack_pack_str(&pk, 4);
-        msgpack_pack_str_body(&pk, "k\xff" "ey", 4);
+        msgpack_pack_str_body(&pk,
+                              "k\xff"
+                              "ey",
+                              4);
         msgpack_pack_array(&pk, 2);
         msgpack_pack_str(&pk, 3);
-        msgpack_pack_str_body(&pk, "a\xff" "b", 3);
+        msgpack_pack_str_body(&pk,
+                              "a\xff"
+                              "b",
+                              3);
         msgpack_pack_str(&pk, 5);
         msgpack_pack_str_body(&pk, "plain", 5);
         msgpack_unpacked_init(&u);
@@ -65,7 +76,8 @@ int main(void)
             json_t *a = json_object_get(j, "k" FFFD "ey");
             CHECK(a != NULL && json_is_array(a) && json_array_size(a) == 2, "the key with U+FFFD");
             if (a != NULL && json_array_size(a) == 2) {
-                CHECK(json_is_string(json_array_get(a, 0)), "a log line with 0xff is a string, not null");
+                CHECK(json_is_string(json_array_get(a, 0)),
+                      "a log line with 0xff is a string, not null");
                 CHECK_STR(json_string_value(json_array_get(a, 0)), "a" FFFD "b", "the log line");
                 CHECK_STR(json_string_value(json_array_get(a, 1)), "plain", "a valid line");
             }

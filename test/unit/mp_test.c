@@ -53,11 +53,19 @@ static const sample valid_samples[] = {
     { B("\xca\x3f\xc0\x00\x00"), "float32", MSGPACK_OBJECT_FLOAT32 },
     { B("\xcb\x3f\xf8\x00\x00\x00\x00\x00\x00"), "float64", MSGPACK_OBJECT_FLOAT64 },
     { B("\xa0"), "empty fixstr", MSGPACK_OBJECT_STR },
-    { B("\xa3" "abc"), "fixstr", MSGPACK_OBJECT_STR },
+    { B("\xa3"
+        "abc"),
+      "fixstr", MSGPACK_OBJECT_STR },
     { B("\xa1\xc1"), "fixstr holding the byte 0xc1", MSGPACK_OBJECT_STR },
-    { B("\xd9\x03" "abc"), "str8", MSGPACK_OBJECT_STR },
-    { B("\xda\x00\x03" "abc"), "str16", MSGPACK_OBJECT_STR },
-    { B("\xdb\x00\x00\x00\x03" "abc"), "str32", MSGPACK_OBJECT_STR },
+    { B("\xd9\x03"
+        "abc"),
+      "str8", MSGPACK_OBJECT_STR },
+    { B("\xda\x00\x03"
+        "abc"),
+      "str16", MSGPACK_OBJECT_STR },
+    { B("\xdb\x00\x00\x00\x03"
+        "abc"),
+      "str32", MSGPACK_OBJECT_STR },
     { B("\xc4\x02\x01\x02"), "bin8", MSGPACK_OBJECT_BIN },
     { B("\xc5\x00\x02\x01\x02"), "bin16", MSGPACK_OBJECT_BIN },
     { B("\xc6\x00\x00\x00\x02\x01\x02"), "bin32", MSGPACK_OBJECT_BIN },
@@ -65,7 +73,8 @@ static const sample valid_samples[] = {
     { B("\xd5\x01\xaa\xbb"), "fixext2", MSGPACK_OBJECT_EXT },
     { B("\xd6\x01\xaa\xbb\xcc\xdd"), "fixext4", MSGPACK_OBJECT_EXT },
     { B("\xd7\x01\x01\x02\x03\x04\x05\x06\x07\x08"), "fixext8", MSGPACK_OBJECT_EXT },
-    { B("\xd8\x01\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"), "fixext16", MSGPACK_OBJECT_EXT },
+    { B("\xd8\x01\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a\x0b\x0c\x0d\x0e\x0f\x10"), "fixext16",
+      MSGPACK_OBJECT_EXT },
     { B("\xc7\x02\x05\xaa\xbb"), "ext8", MSGPACK_OBJECT_EXT },
     { B("\xc8\x00\x02\x05\xaa\xbb"), "ext16", MSGPACK_OBJECT_EXT },
     { B("\xc9\x00\x00\x00\x02\x05\xaa\xbb"), "ext32", MSGPACK_OBJECT_EXT },
@@ -74,10 +83,21 @@ static const sample valid_samples[] = {
     { B("\xdc\x00\x02\x01\x02"), "array16", MSGPACK_OBJECT_ARRAY },
     { B("\xdd\x00\x00\x00\x02\x01\x02"), "array32", MSGPACK_OBJECT_ARRAY },
     { B("\x80"), "empty fixmap", MSGPACK_OBJECT_MAP },
-    { B("\x81\xa1" "k\x01"), "fixmap", MSGPACK_OBJECT_MAP },
-    { B("\xde\x00\x01\xa1" "k\x01"), "map16", MSGPACK_OBJECT_MAP },
-    { B("\xdf\x00\x00\x00\x01\xa1" "k\x01"), "map32", MSGPACK_OBJECT_MAP },
-    { B("\x82\xa1" "a\x93\x01\xc3\x81\xa1" "b\xc0\xa1" "c\xdc\x00\x01\xa5" "hello"), "nested map", MSGPACK_OBJECT_MAP },
+    { B("\x81\xa1"
+        "k\x01"),
+      "fixmap", MSGPACK_OBJECT_MAP },
+    { B("\xde\x00\x01\xa1"
+        "k\x01"),
+      "map16", MSGPACK_OBJECT_MAP },
+    { B("\xdf\x00\x00\x00\x01\xa1"
+        "k\x01"),
+      "map32", MSGPACK_OBJECT_MAP },
+    { B("\x82\xa1"
+        "a\x93\x01\xc3\x81\xa1"
+        "b\xc0\xa1"
+        "c\xdc\x00\x01\xa5"
+        "hello"),
+      "nested map", MSGPACK_OBJECT_MAP },
 };
 #define NSAMPLES (sizeof valid_samples / sizeof valid_samples[0])
 
@@ -153,14 +173,19 @@ static void test_check_valid(void)
         msgpack_object_type t = (msgpack_object_type)-1;
         char hx[128];
         hexdump(hx, sizeof hx, s->bytes, s->len);
-        CHECK(check_exact(s->bytes, s->len) == SQ_OK, "sq_mp_check rejected a valid %s (%s)", s->what, hx);
-        CHECK(unpack_exact(s->bytes, s->len, NULL, &t) == SQ_OK, "sq_mp_unpack rejected a valid %s (%s)", s->what, hx);
-        CHECK(t == s->type, "sq_mp_unpack of %s gave object type %d, want %d", s->what, (int)t, (int)s->type);
+        CHECK(check_exact(s->bytes, s->len) == SQ_OK, "sq_mp_check rejected a valid %s (%s)",
+              s->what, hx);
+        CHECK(unpack_exact(s->bytes, s->len, NULL, &t) == SQ_OK,
+              "sq_mp_unpack rejected a valid %s (%s)", s->what, hx);
+        CHECK(t == s->type, "sq_mp_unpack of %s gave object type %d, want %d", s->what, (int)t,
+              (int)s->type);
     }
     msgpack_sbuffer sb;
     build_sink(&sb);
-    CHECK(check_exact(sb.data, sb.size) == SQ_OK, "the map holding every sample (%zu bytes) was rejected", sb.size);
-    CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_OK, "sq_mp_unpack rejected the map holding every sample");
+    CHECK(check_exact(sb.data, sb.size) == SQ_OK,
+          "the map holding every sample (%zu bytes) was rejected", sb.size);
+    CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_OK,
+          "sq_mp_unpack rejected the map holding every sample");
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -176,7 +201,9 @@ static void test_check_truncated(void)
         sq_status b = unpack_exact(sb.data, n, &used, NULL);
         if (a != SQ_ERR_DECODE || b != SQ_ERR_DECODE || used) {
             if (bad++ < 5)
-                CHECK(0, "prefix of %zu of %zu bytes: sq_mp_check=%s sq_mp_unpack=%s arena used=%d, want SQ_ERR_DECODE twice and no allocation",
+                CHECK(0,
+                      "prefix of %zu of %zu bytes: sq_mp_check=%s sq_mp_unpack=%s arena used=%d, "
+                      "want SQ_ERR_DECODE twice and no allocation",
                       n, sb.size, sq_status_name(a), sq_status_name(b), (int)used);
         } else {
             CHECK(1, "ok");
@@ -187,7 +214,8 @@ static void test_check_truncated(void)
     for (size_t i = 0; i < NSAMPLES; i++)
         for (size_t n = 0; n < valid_samples[i].len; n++)
             CHECK(check_exact(valid_samples[i].bytes, n) == SQ_ERR_DECODE,
-                  "prefix of %zu of %zu bytes of %s accepted", n, valid_samples[i].len, valid_samples[i].what);
+                  "prefix of %zu of %zu bytes of %s accepted", n, valid_samples[i].len,
+                  valid_samples[i].what);
     msgpack_sbuffer_destroy(&sb);
 }
 
@@ -196,19 +224,25 @@ static void test_check_hostile(void)
     SECTION("sq_mp_check: hostile buffers");
     CHECK(sq_mp_check(NULL, 0) == SQ_ERR_DECODE, "NULL buffer accepted");
     CHECK(check_exact("", 0) == SQ_ERR_DECODE, "empty buffer accepted");
-    CHECK(unpack_exact("", 0, NULL, NULL) == SQ_ERR_DECODE, "sq_mp_unpack accepted an empty buffer");
+    CHECK(unpack_exact("", 0, NULL, NULL) == SQ_ERR_DECODE,
+          "sq_mp_unpack accepted an empty buffer");
 
     /* trailing bytes after one complete object */
     static const sample trailing[] = {
         { B("\xc0\xc0"), "nil nil", 0 },
         { B("\x01\x02"), "two ints", 0 },
-        { B("\x81\xa1" "k\x01\x00"), "map then a byte", 0 },
+        { B("\x81\xa1"
+            "k\x01\x00"),
+          "map then a byte", 0 },
         { B("\x92\x01\x02\x03"), "array then a byte", 0 },
-        { B("\xa1" "ab"), "fixstr with one byte too many", 0 },
+        { B("\xa1"
+            "ab"),
+          "fixstr with one byte too many", 0 },
         { B("\x80\x80"), "two empty maps", 0 },
     };
     for (size_t i = 0; i < sizeof trailing / sizeof trailing[0]; i++) {
-        CHECK(check_exact(trailing[i].bytes, trailing[i].len) == SQ_ERR_DECODE, "trailing bytes accepted: %s", trailing[i].what);
+        CHECK(check_exact(trailing[i].bytes, trailing[i].len) == SQ_ERR_DECODE,
+              "trailing bytes accepted: %s", trailing[i].what);
         CHECK(unpack_exact(trailing[i].bytes, trailing[i].len, NULL, NULL) == SQ_ERR_DECODE,
               "sq_mp_unpack accepted trailing bytes: %s", trailing[i].what);
     }
@@ -216,7 +250,8 @@ static void test_check_hostile(void)
         msgpack_sbuffer sb;
         build_sink(&sb);
         msgpack_sbuffer_write(&sb, "\xc0", 1);
-        CHECK(check_exact(sb.data, sb.size) == SQ_ERR_DECODE, "kitchen-sink map with one trailing nil accepted");
+        CHECK(check_exact(sb.data, sb.size) == SQ_ERR_DECODE,
+              "kitchen-sink map with one trailing nil accepted");
         msgpack_sbuffer_destroy(&sb);
     }
 
@@ -225,35 +260,56 @@ static void test_check_hostile(void)
         { B("\xc1"), "0xc1 alone", 0 },
         { B("\x91\xc1"), "0xc1 in an array", 0 },
         { B("\x81\xc1\x01"), "0xc1 as a map key", 0 },
-        { B("\x81\xa1" "k\xc1"), "0xc1 as a map value", 0 },
+        { B("\x81\xa1"
+            "k\xc1"),
+          "0xc1 as a map value", 0 },
         { B("\x93\x01\x02\xc1"), "0xc1 as the last element", 0 },
     };
     for (size_t i = 0; i < sizeof reserved / sizeof reserved[0]; i++) {
-        CHECK(check_exact(reserved[i].bytes, reserved[i].len) == SQ_ERR_DECODE, "%s accepted", reserved[i].what);
-        CHECK(unpack_exact(reserved[i].bytes, reserved[i].len, NULL, NULL) == SQ_ERR_DECODE, "sq_mp_unpack accepted %s", reserved[i].what);
+        CHECK(check_exact(reserved[i].bytes, reserved[i].len) == SQ_ERR_DECODE, "%s accepted",
+              reserved[i].what);
+        CHECK(unpack_exact(reserved[i].bytes, reserved[i].len, NULL, NULL) == SQ_ERR_DECODE,
+              "sq_mp_unpack accepted %s", reserved[i].what);
     }
 
     /* headers that claim far more than the buffer holds: rejected without allocating (had the
      * unpacker run, ASan would abort on a 96 GB request, or the arena would have grown) */
     static const sample huge[] = {
         { B("\xdd\xff\xff\xff\xff"), "array32 of 2^32-1 elements, no body", 0 },
-        { B("\xdd\xff\xff\xff\xff\x01\x02\x03\x04\x05\x06\x07\x08"), "array32 of 2^32-1 elements, 8 present", 0 },
+        { B("\xdd\xff\xff\xff\xff\x01\x02\x03\x04\x05\x06\x07\x08"),
+          "array32 of 2^32-1 elements, 8 present", 0 },
         { B("\xdf\xff\xff\xff\xff"), "map32 of 2^32-1 pairs", 0 },
-        { B("\xdf\xff\xff\xff\xff\xa1" "k\x01"), "map32 of 2^32-1 pairs, one present", 0 },
-        { B("\xdb\xff\xff\xff\xff" "abc"), "str32 of 4 GB", 0 },
-        { B("\xc6\xff\xff\xff\xff" "abc"), "bin32 of 4 GB", 0 },
-        { B("\xc9\xff\xff\xff\xff\x01" "abc"), "ext32 of 4 GB", 0 },
+        { B("\xdf\xff\xff\xff\xff\xa1"
+            "k\x01"),
+          "map32 of 2^32-1 pairs, one present", 0 },
+        { B("\xdb\xff\xff\xff\xff"
+            "abc"),
+          "str32 of 4 GB", 0 },
+        { B("\xc6\xff\xff\xff\xff"
+            "abc"),
+          "bin32 of 4 GB", 0 },
+        { B("\xc9\xff\xff\xff\xff\x01"
+            "abc"),
+          "ext32 of 4 GB", 0 },
         { B("\xdc\xff\xff\x01\x02"), "array16 of 65535, 2 present", 0 },
-        { B("\xde\xff\xff\xa1" "k\x01"), "map16 of 65535, 1 present", 0 },
+        { B("\xde\xff\xff\xa1"
+            "k\x01"),
+          "map16 of 65535, 1 present", 0 },
         { B("\x9f\x01\x02\x03"), "fixarray of 15, 3 present", 0 },
-        { B("\x8f\xa1" "k\x01"), "fixmap of 15, 1 present", 0 },
+        { B("\x8f\xa1"
+            "k\x01"),
+          "fixmap of 15, 1 present", 0 },
         { B("\x91\xdd\xff\xff\xff\xff"), "array32 of 2^32-1 nested in an array", 0 },
-        { B("\x81\xa1" "k\xdd\x00\x00\x10\x00"), "array32 of 4096 in a map, none present", 0 },
+        { B("\x81\xa1"
+            "k\xdd\x00\x00\x10\x00"),
+          "array32 of 4096 in a map, none present", 0 },
     };
     for (size_t i = 0; i < sizeof huge / sizeof huge[0]; i++) {
         bool used = false;
-        CHECK(check_exact(huge[i].bytes, huge[i].len) == SQ_ERR_DECODE, "%s accepted", huge[i].what);
-        CHECK(unpack_exact(huge[i].bytes, huge[i].len, &used, NULL) == SQ_ERR_DECODE, "sq_mp_unpack accepted %s", huge[i].what);
+        CHECK(check_exact(huge[i].bytes, huge[i].len) == SQ_ERR_DECODE, "%s accepted",
+              huge[i].what);
+        CHECK(unpack_exact(huge[i].bytes, huge[i].len, &used, NULL) == SQ_ERR_DECODE,
+              "sq_mp_unpack accepted %s", huge[i].what);
         CHECK(!used, "sq_mp_unpack allocated from the arena for %s", huge[i].what);
     }
 }
@@ -288,30 +344,37 @@ static void test_check_depth(void)
         msgpack_sbuffer sb;
 
         build_nested(&sb, SQ_MP_MAX_DEPTH, k, false);
-        CHECK(check_exact(sb.data, sb.size) == SQ_OK, "%d nested %s (the maximum) rejected", SQ_MP_MAX_DEPTH, kn);
-        CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_OK, "sq_mp_unpack rejected %d nested %s (the maximum)", SQ_MP_MAX_DEPTH, kn);
+        CHECK(check_exact(sb.data, sb.size) == SQ_OK, "%d nested %s (the maximum) rejected",
+              SQ_MP_MAX_DEPTH, kn);
+        CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_OK,
+              "sq_mp_unpack rejected %d nested %s (the maximum)", SQ_MP_MAX_DEPTH, kn);
         msgpack_sbuffer_destroy(&sb);
 
         build_nested(&sb, SQ_MP_MAX_DEPTH + 1, k, false);
-        CHECK(check_exact(sb.data, sb.size) == SQ_ERR_DECODE, "%d nested %s (one past the maximum) accepted", SQ_MP_MAX_DEPTH + 1, kn);
-        CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_ERR_DECODE, "sq_mp_unpack accepted %d nested %s", SQ_MP_MAX_DEPTH + 1, kn);
+        CHECK(check_exact(sb.data, sb.size) == SQ_ERR_DECODE,
+              "%d nested %s (one past the maximum) accepted", SQ_MP_MAX_DEPTH + 1, kn);
+        CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_ERR_DECODE,
+              "sq_mp_unpack accepted %d nested %s", SQ_MP_MAX_DEPTH + 1, kn);
         msgpack_sbuffer_destroy(&sb);
 
         build_nested(&sb, SQ_MP_MAX_DEPTH, k, true);
-        CHECK(check_exact(sb.data, sb.size) == SQ_OK, "%d nested %s, innermost empty, rejected", SQ_MP_MAX_DEPTH, kn);
+        CHECK(check_exact(sb.data, sb.size) == SQ_OK, "%d nested %s, innermost empty, rejected",
+              SQ_MP_MAX_DEPTH, kn);
         msgpack_sbuffer_destroy(&sb);
 
         /* the contract is "nesting at most SQ_MP_MAX_DEPTH": an empty container one level
          * deeper is still one level too deep */
         build_nested(&sb, SQ_MP_MAX_DEPTH + 1, k, true);
         CHECK(check_exact(sb.data, sb.size) == SQ_ERR_DECODE,
-              "%d nested %s whose innermost is empty accepted (nesting deeper than SQ_MP_MAX_DEPTH=%d)",
+              "%d nested %s whose innermost is empty accepted (nesting deeper than "
+              "SQ_MP_MAX_DEPTH=%d)",
               SQ_MP_MAX_DEPTH + 1, kn, SQ_MP_MAX_DEPTH);
         msgpack_sbuffer_destroy(&sb);
 
         build_nested(&sb, 5000, k, false);
         CHECK(check_exact(sb.data, sb.size) == SQ_ERR_DECODE, "5000 nested %s accepted", kn);
-        CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_ERR_DECODE, "sq_mp_unpack accepted 5000 nested %s", kn);
+        CHECK(unpack_exact(sb.data, sb.size, NULL, NULL) == SQ_ERR_DECODE,
+              "sq_mp_unpack accepted 5000 nested %s", kn);
         msgpack_sbuffer_destroy(&sb);
     }
     /* wide is fine: 10000 siblings at depth 2 */
@@ -325,7 +388,8 @@ static void test_check_depth(void)
             msgpack_pack_array(&pk, 1);
             msgpack_pack_int(&pk, i);
         }
-        CHECK(check_exact(sb.data, sb.size) == SQ_OK, "an array of 10000 one-element arrays rejected");
+        CHECK(check_exact(sb.data, sb.size) == SQ_OK,
+              "an array of 10000 one-element arrays rejected");
         msgpack_sbuffer_destroy(&sb);
     }
 }
@@ -364,7 +428,8 @@ static const sq_mp_field rec_fields[] = {
 };
 
 /* Decodes msgpack bytes into r (preset: b = true, i = 77, nest.y = 5). */
-static sq_status dec_bytes(const char *bytes, size_t len, msgpack_zone *z, rec *r, char *err, size_t errlen)
+static sq_status dec_bytes(const char *bytes, size_t len, msgpack_zone *z, rec *r, char *err,
+                           size_t errlen)
 {
     msgpack_object o;
     sq_status st;
@@ -381,7 +446,8 @@ static sq_status dec_bytes(const char *bytes, size_t len, msgpack_zone *z, rec *
 }
 
 /* The same from JSON text (converted with sq_json_text_to_mp); keeps the bytes alive in sb. */
-static sq_status dec_json(const char *json, msgpack_sbuffer *sb, msgpack_zone *z, rec *r, char *err, size_t errlen)
+static sq_status dec_json(const char *json, msgpack_sbuffer *sb, msgpack_zone *z, rec *r, char *err,
+                          size_t errlen)
 {
     msgpack_packer pk;
     char jerr[256];
@@ -404,9 +470,10 @@ static void test_decode_map(void)
     sq_status st;
 
     msgpack_zone_init(&z, 4096);
-    st = dec_json("{\"s\":\"str\",\"i\":-5,\"b\":false,\"any\":null,\"map\":{\"a\":1},\"arr\":[1,2],"
-                  "\"strs\":[\"x\",\"yy\"],\"nest\":{\"x\":\"in\",\"y\":9},\"unknown\":[1,{\"z\":2}]}",
-                  &sb, &z, &r, err, sizeof err);
+    st = dec_json(
+        "{\"s\":\"str\",\"i\":-5,\"b\":false,\"any\":null,\"map\":{\"a\":1},\"arr\":[1,2],"
+        "\"strs\":[\"x\",\"yy\"],\"nest\":{\"x\":\"in\",\"y\":9},\"unknown\":[1,{\"z\":2}]}",
+        &sb, &z, &r, err, sizeof err);
     CHECK(st == SQ_OK, "full valid map: %s (%s)", sq_status_name(st), err);
     if (st == SQ_OK) {
         CHECK_STR(r.s, "str", "s");
@@ -434,33 +501,41 @@ static void test_decode_map(void)
     msgpack_sbuffer_destroy(&sb);
 
     /* nil in an optional field means "not given": presets stay; nil in a required one fails */
-    st = dec_json("{\"s\":\"a\",\"i\":1,\"b\":null,\"map\":null,\"nest\":null}", &sb, &z, &r, err, sizeof err);
+    st = dec_json("{\"s\":\"a\",\"i\":1,\"b\":null,\"map\":null,\"nest\":null}", &sb, &z, &r, err,
+                  sizeof err);
     CHECK(st == SQ_OK, "nil optional fields: %s (%s)", sq_status_name(st), err);
-    CHECK(r.b == true && r.nest.y == 5 && r.map.type == MSGPACK_OBJECT_NIL, "nil optional fields changed the presets");
+    CHECK(r.b == true && r.nest.y == 5 && r.map.type == MSGPACK_OBJECT_NIL,
+          "nil optional fields changed the presets");
     msgpack_sbuffer_destroy(&sb);
     st = dec_json("{\"s\":null,\"i\":1}", &sb, &z, &r, err, sizeof err);
     CHECK(st == SQ_ERR_DECODE, "nil for a required string: got %s", sq_status_name(st));
     msgpack_sbuffer_destroy(&sb);
 
     st = dec_json("{\"s\":\"a\",\"i\":1,\"nest\":{\"x\":\"q\"}}", &sb, &z, &r, err, sizeof err);
-    CHECK(st == SQ_OK && r.nest.y == 5, "nested map without its optional y: %s, y=%lld", sq_status_name(st), (long long)r.nest.y);
+    CHECK(st == SQ_OK && r.nest.y == 5, "nested map without its optional y: %s, y=%lld",
+          sq_status_name(st), (long long)r.nest.y);
     msgpack_sbuffer_destroy(&sb);
 
-    st = dec_json("{\"s\":\"\",\"i\":1,\"strs\":[\"\",\"x\"],\"nest\":{\"x\":\"\"}}", &sb, &z, &r, err, sizeof err);
+    st = dec_json("{\"s\":\"\",\"i\":1,\"strs\":[\"\",\"x\"],\"nest\":{\"x\":\"\"}}", &sb, &z, &r,
+                  err, sizeof err);
     CHECK(st == SQ_OK, "empty strings: %s (%s)", sq_status_name(st), err);
     if (st == SQ_OK) {
         CHECK_STR(r.s, "", "empty string field");
-        CHECK(r.nstrs == 2 && r.strs[0] && r.strs[0][0] == '\0', "empty string in an array of strings");
+        CHECK(r.nstrs == 2 && r.strs[0] && r.strs[0][0] == '\0',
+              "empty string in an array of strings");
         CHECK_STR(r.nest.x, "", "empty string in a nested map");
     }
     msgpack_sbuffer_destroy(&sb);
 
     st = dec_json("{\"s\":\"a\",\"i\":1,\"strs\":[]}", &sb, &z, &r, err, sizeof err);
-    CHECK(st == SQ_OK && r.nstrs == 0 && r.strs && r.strs[0] == NULL, "empty STRS array: %s", sq_status_name(st));
+    CHECK(st == SQ_OK && r.nstrs == 0 && r.strs && r.strs[0] == NULL, "empty STRS array: %s",
+          sq_status_name(st));
     msgpack_sbuffer_destroy(&sb);
 
     /* each bad case: JSON, the key the error must name */
-    static const struct { const char *json, *key, *what; } bad[] = {
+    static const struct {
+        const char *json, *key, *what;
+    } bad[] = {
         { "{\"i\":1}", "s", "missing required string" },
         { "{\"s\":\"a\"}", "i", "missing required int" },
         { "{}", "s", "empty map" },
@@ -487,14 +562,17 @@ static void test_decode_map(void)
         { "{\"s\":\"a\",\"i\":1,\"nest\":[]}", "nest", "array for a nested map" },
         { "{\"s\":\"a\",\"i\":1,\"nest\":{}}", "x", "nested map missing its required field" },
         { "{\"s\":\"a\",\"i\":1,\"nest\":{\"x\":2}}", "x", "int for a string in a nested map" },
-        { "{\"s\":\"a\",\"i\":1,\"nest\":{\"x\":\"q\",\"y\":\"9\"}}", "y", "string for an int in a nested map" },
+        { "{\"s\":\"a\",\"i\":1,\"nest\":{\"x\":\"q\",\"y\":\"9\"}}", "y",
+          "string for an int in a nested map" },
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         char want[64];
         st = dec_json(bad[i].json, &sb, &z, &r, err, sizeof err);
-        CHECK(st == SQ_ERR_DECODE, "%s (%s): got %s, want SQ_ERR_DECODE", bad[i].what, bad[i].json, sq_status_name(st));
+        CHECK(st == SQ_ERR_DECODE, "%s (%s): got %s, want SQ_ERR_DECODE", bad[i].what, bad[i].json,
+              sq_status_name(st));
         snprintf(want, sizeof want, "\"%s\"", bad[i].key);
-        CHECK(err[0] != '\0' && strstr(err, want) != NULL, "%s: error message \"%s\" does not name %s", bad[i].what, err, want);
+        CHECK(err[0] != '\0' && strstr(err, want) != NULL,
+              "%s: error message \"%s\" does not name %s", bad[i].what, err, want);
         /* the same with no room for a message must not crash */
         msgpack_sbuffer_destroy(&sb);
         st = dec_json(bad[i].json, &sb, &z, &r, NULL, 0);
@@ -504,17 +582,27 @@ static void test_decode_map(void)
 
     /* not a map at all */
     static const sample notmap[] = {
-        { B("\x91\x01"), "an array", 0 }, { B("\xa1" "x"), "a string", 0 },
-        { B("\xc0"), "nil", 0 }, { B("\x05"), "an int", 0 },
+        { B("\x91\x01"), "an array", 0 },
+        { B("\xa1"
+            "x"),
+          "a string", 0 },
+        { B("\xc0"), "nil", 0 },
+        { B("\x05"), "an int", 0 },
     };
     for (size_t i = 0; i < sizeof notmap / sizeof notmap[0]; i++) {
         st = dec_bytes(notmap[i].bytes, notmap[i].len, &z, &r, err, sizeof err);
-        CHECK(st == SQ_ERR_DECODE && err[0], "%s instead of a map: got %s, message \"%s\"", notmap[i].what, sq_status_name(st), err);
+        CHECK(st == SQ_ERR_DECODE && err[0], "%s instead of a map: got %s, message \"%s\"",
+              notmap[i].what, sq_status_name(st), err);
     }
 
     /* a non-string key */
-    st = dec_bytes(B("\x83\xa1" "s\xa1" "a\xa1" "i\x01\x07\x01"), &z, &r, err, sizeof err);
-    CHECK(st == SQ_ERR_DECODE && err[0], "map with an int key: got %s (\"%s\")", sq_status_name(st), err);
+    st = dec_bytes(B("\x83\xa1"
+                     "s\xa1"
+                     "a\xa1"
+                     "i\x01\x07\x01"),
+                   &z, &r, err, sizeof err);
+    CHECK(st == SQ_ERR_DECODE && err[0], "map with an int key: got %s (\"%s\")", sq_status_name(st),
+          err);
 
     /* integers at the edges of int64 */
     {
@@ -526,7 +614,8 @@ static void test_decode_map(void)
         sq_mp_pack_str(&pk, "i");
         msgpack_pack_uint64(&pk, UINT64_MAX);
         st = dec_bytes(sb.data, sb.size, &z, &r, err, sizeof err);
-        CHECK(st == SQ_ERR_DECODE && strstr(err, "\"i\""), "uint64 max for an int64 field: got %s (\"%s\")", sq_status_name(st), err);
+        CHECK(st == SQ_ERR_DECODE && strstr(err, "\"i\""),
+              "uint64 max for an int64 field: got %s (\"%s\")", sq_status_name(st), err);
         msgpack_sbuffer_destroy(&sb);
 
         msgpack_sbuffer_init(&sb);
@@ -535,7 +624,8 @@ static void test_decode_map(void)
         sq_mp_pack_str(&pk, "i");
         msgpack_pack_uint64(&pk, (uint64_t)INT64_MAX);
         st = dec_bytes(sb.data, sb.size, &z, &r, err, sizeof err);
-        CHECK(st == SQ_OK && r.i == INT64_MAX, "INT64_MAX: got %s, %lld", sq_status_name(st), (long long)r.i);
+        CHECK(st == SQ_OK && r.i == INT64_MAX, "INT64_MAX: got %s, %lld", sq_status_name(st),
+              (long long)r.i);
         msgpack_sbuffer_destroy(&sb);
 
         msgpack_sbuffer_init(&sb);
@@ -543,7 +633,8 @@ static void test_decode_map(void)
         sq_mp_kv_str(&pk, "s", "a");
         sq_mp_kv_int(&pk, "i", INT64_MIN);
         st = dec_bytes(sb.data, sb.size, &z, &r, err, sizeof err);
-        CHECK(st == SQ_OK && r.i == INT64_MIN, "INT64_MIN: got %s, %lld", sq_status_name(st), (long long)r.i);
+        CHECK(st == SQ_OK && r.i == INT64_MIN, "INT64_MIN: got %s, %lld", sq_status_name(st),
+              (long long)r.i);
         msgpack_sbuffer_destroy(&sb);
     }
 
@@ -560,16 +651,21 @@ static void test_decode_map(void)
     /* helpers */
     {
         msgpack_object o;
-        static const char raw[] = "\x82\xa1" "a\x01\xa2" "bb\xa3" "x\x00y";
+        static const char raw[] = "\x82\xa1"
+                                  "a\x01\xa2"
+                                  "bb\xa3"
+                                  "x\x00y";
         char *buf = check_dup_exact_(raw, sizeof raw - 1);
         CHECK(sq_mp_unpack(buf, sizeof raw - 1, &z, &o) == SQ_OK, "helper sample did not unpack");
         CHECK(sq_mp_get(&o, "a") && sq_mp_get(&o, "a")->via.u64 == 1, "sq_mp_get(a)");
         CHECK(sq_mp_get(&o, "b") == NULL, "sq_mp_get matched a prefix of a key");
         CHECK(sq_mp_get(&o, "bbb") == NULL, "sq_mp_get matched a longer key");
         CHECK(sq_mp_get(NULL, "a") == NULL, "sq_mp_get(NULL)");
-        CHECK(!sq_mp_str_eq(sq_mp_get(&o, "bb"), "x"), "sq_mp_str_eq matched a prefix of a string with NUL");
+        CHECK(!sq_mp_str_eq(sq_mp_get(&o, "bb"), "x"),
+              "sq_mp_str_eq matched a prefix of a string with NUL");
         CHECK(!sq_mp_str_eq(sq_mp_get(&o, "a"), "a"), "sq_mp_str_eq matched an int");
-        CHECK(sq_mp_strdup(&z, sq_mp_get(&o, "bb")) == NULL, "sq_mp_strdup copied a string with NUL");
+        CHECK(sq_mp_strdup(&z, sq_mp_get(&o, "bb")) == NULL,
+              "sq_mp_strdup copied a string with NUL");
         CHECK(sq_mp_strdup(&z, sq_mp_get(&o, "a")) == NULL, "sq_mp_strdup copied an int");
         free(buf);
     }
@@ -605,13 +701,15 @@ static void json_roundtrip(const char *txt, msgpack_object_type want_type)
         CHECK(st == SQ_OK, "msgpack of %s does not pass sq_mp_unpack", txt);
         if (st == SQ_OK) {
             char *text;
-            CHECK(o.type == want_type, "%s became msgpack type %d, want %d", txt, (int)o.type, (int)want_type);
+            CHECK(o.type == want_type, "%s became msgpack type %d, want %d", txt, (int)o.type,
+                  (int)want_type);
             out = sq_mp_to_json(&o);
             CHECK(out && json_equal(in, out), "round trip of %s changed it", txt);
             json_decref(out);
             text = sq_mp_to_json_text(&o, NULL);
             out = text ? json_loads(text, JSON_DECODE_ANY | JSON_ALLOW_NUL, &je) : NULL;
-            CHECK(out && json_equal(in, out), "sq_mp_to_json_text of %s gave %s", txt, text ? text : "NULL");
+            CHECK(out && json_equal(in, out), "sq_mp_to_json_text of %s gave %s", txt,
+                  text ? text : "NULL");
             json_decref(out);
             free(text);
         }
@@ -647,7 +745,8 @@ static void mp_to_json_is(const char *bytes, size_t len, const char *want, const
         json_error_t je;
         json_t *got = t ? json_loads(t, JSON_DECODE_ANY, &je) : NULL;
         json_t *exp = json_loads(want, JSON_DECODE_ANY, &je);
-        CHECK(got && exp && json_equal(got, exp), "%s: JSON %s, want %s", what, t ? t : "NULL", want);
+        CHECK(got && exp && json_equal(got, exp), "%s: JSON %s, want %s", what, t ? t : "NULL",
+              want);
         json_decref(got);
         json_decref(exp);
         free(t);
@@ -675,12 +774,17 @@ static void test_json(void)
     json_roundtrip("3.141592653589793", MSGPACK_OBJECT_FLOAT64);
     json_roundtrip("\"\"", MSGPACK_OBJECT_STR);
     json_roundtrip("{\"empty\":\"\",\"list\":[\"\",\"\"]}", MSGPACK_OBJECT_MAP);
-    json_roundtrip("[\"\"]", MSGPACK_OBJECT_ARRAY);           /* the first string read is empty */
+    json_roundtrip("[\"\"]", MSGPACK_OBJECT_ARRAY); /* the first string read is empty */
     json_roundtrip("{\"\":\"empty key first\"}", MSGPACK_OBJECT_MAP);
-    json_roundtrip("\"h\\u00e9llo \\u2713 \\ud83d\\ude00 \xe6\x97\xa5\xe6\x9c\xac\"", MSGPACK_OBJECT_STR);
-    json_roundtrip("\"quote \\\" backslash \\\\ newline \\n tab \\t nul \\u0000 end\"", MSGPACK_OBJECT_STR);
-    json_roundtrip("{\"greeting\":\"hello world\",\"n\":1,\"f\":2.5,\"ok\":true,\"no\":false,\"nil\":null}", MSGPACK_OBJECT_MAP);
-    json_roundtrip("{\"a\":{\"b\":{\"c\":[1,[2,[3,{\"d\":\"\\u00fc\"}]]]}},\"e\":[],\"f\":{}}", MSGPACK_OBJECT_MAP);
+    json_roundtrip("\"h\\u00e9llo \\u2713 \\ud83d\\ude00 \xe6\x97\xa5\xe6\x9c\xac\"",
+                   MSGPACK_OBJECT_STR);
+    json_roundtrip("\"quote \\\" backslash \\\\ newline \\n tab \\t nul \\u0000 end\"",
+                   MSGPACK_OBJECT_STR);
+    json_roundtrip(
+        "{\"greeting\":\"hello world\",\"n\":1,\"f\":2.5,\"ok\":true,\"no\":false,\"nil\":null}",
+        MSGPACK_OBJECT_MAP);
+    json_roundtrip("{\"a\":{\"b\":{\"c\":[1,[2,[3,{\"d\":\"\\u00fc\"}]]]}},\"e\":[],\"f\":{}}",
+                   MSGPACK_OBJECT_MAP);
     json_roundtrip("[1,-1,1.25,\"s\",true,false,null,[],{}]", MSGPACK_OBJECT_ARRAY);
     json_roundtrip("{\"\\u00e9t\\u00e9\":\"\\u00e9\",\"\":\"empty key\"}", MSGPACK_OBJECT_MAP);
 
@@ -703,8 +807,25 @@ static void test_json(void)
 
     /* malformed JSON: a 400 and a message */
     static const char *const malformed[] = {
-        "", " ", "{", "}", "{\"a\":}", "{\"a\" 1}", "[1,2", "nul", "tru", "{'a':1}", "{\"a\":1,}",
-        "[1,]", "1 2", "{\"a\":1}}", "\"unterminated", "{\"a\":\"\\x\"}", "[0x10]", "{a:1}", "NaN",
+        "",
+        " ",
+        "{",
+        "}",
+        "{\"a\":}",
+        "{\"a\" 1}",
+        "[1,2",
+        "nul",
+        "tru",
+        "{'a':1}",
+        "{\"a\":1,}",
+        "[1,]",
+        "1 2",
+        "{\"a\":1}}",
+        "\"unterminated",
+        "{\"a\":\"\\x\"}",
+        "[0x10]",
+        "{a:1}",
+        "NaN",
     };
     for (size_t i = 0; i < sizeof malformed / sizeof malformed[0]; i++) {
         msgpack_sbuffer sb;
@@ -715,8 +836,11 @@ static void test_json(void)
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         char *c = check_dup_exact_(malformed[i], strlen(malformed[i]));
         st = sq_json_text_to_mp(c, strlen(malformed[i]), &pk, err, sizeof err);
-        CHECK(st == SQ_ERR_BAD_REQUEST, "malformed JSON '%s': got %s, want SQ_ERR_BAD_REQUEST", malformed[i], sq_status_name(st));
-        CHECK(strncmp(err, "malformed JSON", 14) == 0, "malformed JSON '%s': message \"%s\" does not start with \"malformed JSON\"", malformed[i], err);
+        CHECK(st == SQ_ERR_BAD_REQUEST, "malformed JSON '%s': got %s, want SQ_ERR_BAD_REQUEST",
+              malformed[i], sq_status_name(st));
+        CHECK(strncmp(err, "malformed JSON", 14) == 0,
+              "malformed JSON '%s': message \"%s\" does not start with \"malformed JSON\"",
+              malformed[i], err);
         free(c);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -732,12 +856,16 @@ static void test_json(void)
         build_nested(&ref, n, 'a', false);
         want = check_exact(ref.data, ref.size) == SQ_OK ? SQ_OK : SQ_ERR_BAD_REQUEST;
         msgpack_sbuffer_destroy(&ref);
-        CHECK(want == (n <= SQ_MP_MAX_DEPTH ? SQ_OK : SQ_ERR_BAD_REQUEST), "sq_mp_check and SQ_MP_MAX_DEPTH disagree at %d", n);
+        CHECK(want == (n <= SQ_MP_MAX_DEPTH ? SQ_OK : SQ_ERR_BAD_REQUEST),
+              "sq_mp_check and SQ_MP_MAX_DEPTH disagree at %d", n);
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
         st = sq_json_text_to_mp(txt, strlen(txt), &pk, err, sizeof err);
-        CHECK(st == want, "JSON of %d nested arrays holding a number: got %s, want %s (sq_mp_check %s it; SQ_MP_MAX_DEPTH=%d)",
-              n, sq_status_name(st), sq_status_name(want), want == SQ_OK ? "accepts" : "rejects", SQ_MP_MAX_DEPTH);
+        CHECK(st == want,
+              "JSON of %d nested arrays holding a number: got %s, want %s (sq_mp_check %s it; "
+              "SQ_MP_MAX_DEPTH=%d)",
+              n, sq_status_name(st), sq_status_name(want), want == SQ_OK ? "accepts" : "rejects",
+              SQ_MP_MAX_DEPTH);
         if (st != SQ_OK)
             CHECK(err[0] != '\0', "no message for JSON nested %d deep", n);
         msgpack_sbuffer_destroy(&sb);
@@ -749,21 +877,27 @@ static void test_json(void)
         nested_json(txt, 10000);
         msgpack_sbuffer_init(&sb);
         msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-        CHECK(sq_json_text_to_mp(txt, strlen(txt), &pk, NULL, 0) == SQ_ERR_BAD_REQUEST, "JSON nested 10000 deep accepted");
+        CHECK(sq_json_text_to_mp(txt, strlen(txt), &pk, NULL, 0) == SQ_ERR_BAD_REQUEST,
+              "JSON nested 10000 deep accepted");
         msgpack_sbuffer_destroy(&sb);
     }
 
     /* msgpack values JSON has no word for */
     mp_to_json_is(B("\xc4\x03\x01\x02\x03"), "\"AQID\"", "bin as base64");
     mp_to_json_is(B("\xd4\x01\xaa"), "null", "ext as null");
-    mp_to_json_is(B("\x82\x07\xa1" "a\xff\xa1" "b"), "{\"7\":\"a\",\"-1\":\"b\"}", "int map keys stringified");
-    mp_to_json_is(B("\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), "18446744073709551615.0", "uint64 max as a real");
+    mp_to_json_is(B("\x82\x07\xa1"
+                    "a\xff\xa1"
+                    "b"),
+                  "{\"7\":\"a\",\"-1\":\"b\"}", "int map keys stringified");
+    mp_to_json_is(B("\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), "18446744073709551615.0",
+                  "uint64 max as a real");
     mp_to_json_is(B("\xcb\x7f\xf8\x00\x00\x00\x00\x00\x00"), "null", "NaN as null");
     mp_to_json_is(B("\xcb\x7f\xf0\x00\x00\x00\x00\x00\x00"), "null", "infinity as null");
     mp_to_json_is(B("\xca\x3f\xc0\x00\x00"), "1.5", "float32");
     /* JSON carries UTF-8 only: each invalid sequence becomes U+FFFD, the string stays */
     mp_to_json_is(B("\xa2\xc3\x28"), "\"\xef\xbf\xbd(\"", "invalid UTF-8 string with U+FFFD");
-    mp_to_json_is(B("\x91\xa2\xff\xfe"), "[\"\xef\xbf\xbd\xef\xbf\xbd\"]", "invalid UTF-8 inside an array");
+    mp_to_json_is(B("\x91\xa2\xff\xfe"), "[\"\xef\xbf\xbd\xef\xbf\xbd\"]",
+                  "invalid UTF-8 inside an array");
 }
 
 /* ---------------------------------------------------------------- names */
@@ -779,7 +913,8 @@ static bool name_by_regex(const char *s)
 static void test_names(void)
 {
     SECTION("sq_name_valid");
-    int rc = regcomp(&name_re, "^([A-Za-z0-9_]|[A-Za-z0-9_][A-Za-z0-9_@ .-]*[A-Za-z0-9_@.-]+)$", REG_EXTENDED | REG_NOSUB);
+    int rc = regcomp(&name_re, "^([A-Za-z0-9_]|[A-Za-z0-9_][A-Za-z0-9_@ .-]*[A-Za-z0-9_@.-]+)$",
+                     REG_EXTENDED | REG_NOSUB);
     CHECK(rc == 0, "test bug: regcomp failed");
     if (rc != 0)
         return;
@@ -791,13 +926,34 @@ static void test_names(void)
     n257[257] = '\0';
 
     static const char *const good[] = {
-        "a", "Z", "_", "0", "hello", "hello_world", "hello world", "a.b", "a-b", "a@b", "a.", "a-",
-        "a@", "a b c", "A1_b2", "__init__", "x  y", "v1.0.0", "john@example.com", "0-", "_.", "9 9",
+        "a",
+        "Z",
+        "_",
+        "0",
+        "hello",
+        "hello_world",
+        "hello world",
+        "a.b",
+        "a-b",
+        "a@b",
+        "a.",
+        "a-",
+        "a@",
+        "a b c",
+        "A1_b2",
+        "__init__",
+        "x  y",
+        "v1.0.0",
+        "john@example.com",
+        "0-",
+        "_.",
+        "9 9",
     };
     static const char *const bad[] = {
-        "", " ", "a ", " a", "-x", ".x", "@x", "a/b", "/", "/a", "a\n", "a\t", "a\tb", "\xc3\xa9",
-        "a\xc3\xa9", "bad name ", "a b/c", "a%20", "a*", "a?", "a#b", "a+b", "a:b", "a,b", "a'b",
-        "a\"b", "(a)", "a\\b", "~", "a\r", "a b ",
+        "",      " ",    "a ",  " a",   "-x",   ".x",       "@x",        "a/b",
+        "/",     "/a",   "a\n", "a\t",  "a\tb", "\xc3\xa9", "a\xc3\xa9", "bad name ",
+        "a b/c", "a%20", "a*",  "a?",   "a#b",  "a+b",      "a:b",       "a,b",
+        "a'b",   "a\"b", "(a)", "a\\b", "~",    "a\r",      "a b ",
     };
     for (size_t i = 0; i < sizeof good / sizeof good[0]; i++) {
         CHECK(sq_name_valid(good[i]), "good name \"%s\" rejected", good[i]);
@@ -813,7 +969,9 @@ static void test_names(void)
 
     /* exhaustively: every string of 1 to 4 characters over an alphabet that exercises each
      * branch of the regex agrees with the regex */
-    static const char alpha[] = { 'a', 'Z', '5', '_', ' ', '-', '.', '@', '/', '*', '\t', (char)0xc3 };
+    static const char alpha[] = {
+        'a', 'Z', '5', '_', ' ', '-', '.', '@', '/', '*', '\t', (char)0xc3
+    };
     enum { NA = sizeof alpha };
     int disagree = 0, total = 0;
     for (int len = 1; len <= 4; len++) {
@@ -830,16 +988,21 @@ static void test_names(void)
             s[len] = '\0';
             total++;
             if (sq_name_valid(s) != name_by_regex(s) && disagree++ < 5)
-                CHECK(0, "\"%s\": sq_name_valid says %d, the regex says %d", s, sq_name_valid(s), name_by_regex(s));
+                CHECK(0, "\"%s\": sq_name_valid says %d, the regex says %d", s, sq_name_valid(s),
+                      name_by_regex(s));
         }
     }
-    CHECK(disagree == 0, "sq_name_valid disagrees with the regex on %d of %d strings", disagree, total);
+    CHECK(disagree == 0, "sq_name_valid disagrees with the regex on %d of %d strings", disagree,
+          total);
     regfree(&name_re);
 }
 
 /* ---------------------------------------------------------------- ids */
 
-static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
+static int cmp_id(const void *a, const void *b)
+{
+    return strcmp(a, b);
+}
 
 static void test_ids(void)
 {
@@ -851,7 +1014,8 @@ static void test_ids(void)
     for (int i = 0; i < N; i++) {
         memset(ids[i], 'X', 33);
         sq_id_new(ids[i]);
-        bool ok = strlen(ids[i]) == 32 && strspn(ids[i], "0123456789abcdef") == 32 && sq_id_valid(ids[i]);
+        bool ok =
+            strlen(ids[i]) == 32 && strspn(ids[i], "0123456789abcdef") == 32 && sq_id_valid(ids[i]);
         if (!ok && badfmt++ < 3)
             CHECK(0, "sq_id_new gave \"%.33s\", want 32 lower-case hex characters", ids[i]);
     }
@@ -875,8 +1039,8 @@ static void test_ids(void)
     char u[37];
     memset(u, 'X', sizeof u);
     sq_uuid_new(u);
-    CHECK(strlen(u) == 36 && u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-' && u[14] == '4' &&
-              strchr("89ab", u[19]) != NULL,
+    CHECK(strlen(u) == 36 && u[8] == '-' && u[13] == '-' && u[18] == '-' && u[23] == '-' &&
+              u[14] == '4' && strchr("89ab", u[19]) != NULL,
           "sq_uuid_new gave \"%.37s\", want a version-4 UUID", u);
 }
 
@@ -885,7 +1049,11 @@ static void test_ids(void)
 static void test_status(void)
 {
     SECTION("status table");
-    static const struct { sq_status st; int http; const char *name; } want[] = {
+    static const struct {
+        sq_status st;
+        int http;
+        const char *name;
+    } want[] = {
         { SQ_OK, 200, "SQ_OK" },
         { SQ_ACCEPTED, 202, "SQ_ACCEPTED" },
         { SQ_ERR_BAD_REQUEST, 400, "SQ_ERR_BAD_REQUEST" },
@@ -909,12 +1077,15 @@ static void test_status(void)
     for (size_t i = 0; i < sizeof want / sizeof want[0]; i++) {
         CHECK_INT(sq_status_http(want[i].st), want[i].http, want[i].name);
         CHECK_STR(sq_status_name(want[i].st), want[i].name, "sq_status_name");
-        CHECK(sq_status_str(want[i].st) && sq_status_str(want[i].st)[0], "%s has no message", want[i].name);
+        CHECK(sq_status_str(want[i].st) && sq_status_str(want[i].st)[0], "%s has no message",
+              want[i].name);
     }
-    CHECK_INT(SQ_STATUS_COUNT_, sizeof want / sizeof want[0], "statuses in status.def (this test lists each)");
+    CHECK_INT(SQ_STATUS_COUNT_, sizeof want / sizeof want[0],
+              "statuses in status.def (this test lists each)");
     for (int a = 0; a < SQ_STATUS_COUNT_; a++)
         for (int b = a + 1; b < SQ_STATUS_COUNT_; b++)
-            CHECK(strcmp(sq_status_name(a), sq_status_name(b)) != 0, "duplicate status name %s", sq_status_name(a));
+            CHECK(strcmp(sq_status_name(a), sq_status_name(b)) != 0, "duplicate status name %s",
+                  sq_status_name(a));
     CHECK_INT(sq_status_http((sq_status)SQ_STATUS_COUNT_), 500, "http of an out-of-range status");
     CHECK_INT(sq_status_http((sq_status)-1), 500, "http of status -1");
     CHECK_STR(sq_status_name((sq_status)999), "SQ_ERR_UNKNOWN", "name of status 999");
@@ -933,7 +1104,8 @@ static void test_status(void)
     CHECK_INT(sq_status_from_http(418), SQ_ERR_BAD_REQUEST, "from 418");
     /* every status survives http -> status -> http */
     for (int s = 0; s < SQ_STATUS_COUNT_; s++)
-        CHECK_INT(sq_status_http(sq_status_from_http(sq_status_http(s))), sq_status_http(s), sq_status_name(s));
+        CHECK_INT(sq_status_http(sq_status_from_http(sq_status_http(s))), sq_status_http(s),
+                  sq_status_name(s));
 }
 
 /* ---------------------------------------------------------------- wire error */
@@ -954,28 +1126,38 @@ static void test_wire_error(void)
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
     sq_wire_error_pack(&pk, SQ_ERR_NOT_FOUND, "action \"x\" not found");
     CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "a packed wire error does not unpack");
-    CHECK(sq_wire_error_get(&o, &code, &m, &ml), "sq_wire_error_get did not recognise a wire error");
+    CHECK(sq_wire_error_get(&o, &code, &m, &ml),
+          "sq_wire_error_get did not recognise a wire error");
     CHECK_INT(code, 404, "wire error code");
-    CHECK(ml == strlen("action \"x\" not found") && memcmp(m, "action \"x\" not found", ml) == 0, "wire error message");
+    CHECK(ml == strlen("action \"x\" not found") && memcmp(m, "action \"x\" not found", ml) == 0,
+          "wire error message");
     {
         const msgpack_object *e = sq_mp_get(&o, "error");
         CHECK(o.via.map.size == 1 && e && e->type == MSGPACK_OBJECT_MAP && sq_mp_get(e, "code") &&
-                  sq_mp_get(e, "code")->type == MSGPACK_OBJECT_POSITIVE_INTEGER && sq_mp_get(e, "message") &&
-                  sq_mp_get(e, "message")->type == MSGPACK_OBJECT_STR,
+                  sq_mp_get(e, "code")->type == MSGPACK_OBJECT_POSITIVE_INTEGER &&
+                  sq_mp_get(e, "message") && sq_mp_get(e, "message")->type == MSGPACK_OBJECT_STR,
               "wire error is not map{error: map{code: int, message: str}}");
     }
     msgpack_sbuffer_destroy(&sb);
 
     msgpack_sbuffer_init(&sb);
     sq_wire_error_pack(&pk, SQ_ERR_DECODE, NULL);
-    CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK && sq_wire_error_get(&o, &code, &m, &ml) && code == 400 &&
+    CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK &&
+              sq_wire_error_get(&o, &code, &m, &ml) && code == 400 &&
               ml == strlen(sq_status_str(SQ_ERR_DECODE)),
           "wire error with the default message");
     msgpack_sbuffer_destroy(&sb);
 
-    CHECK(sq_mp_unpack(B("\x81\xa2" "ok\xc3"), &z, &o) == SQ_OK && !sq_wire_error_get(&o, &code, &m, &ml),
+    CHECK(sq_mp_unpack(B("\x81\xa2"
+                         "ok\xc3"),
+                       &z, &o) == SQ_OK &&
+              !sq_wire_error_get(&o, &code, &m, &ml),
           "{ok: true} taken for a wire error");
-    CHECK(sq_mp_unpack(B("\x81\xa5" "error\xa1" "x"), &z, &o) == SQ_OK && !sq_wire_error_get(&o, &code, &m, &ml),
+    CHECK(sq_mp_unpack(B("\x81\xa5"
+                         "error\xa1"
+                         "x"),
+                       &z, &o) == SQ_OK &&
+              !sq_wire_error_get(&o, &code, &m, &ml),
           "{error: \"x\"} (not a map) taken for a wire error");
     msgpack_zone_destroy(&z);
 }
@@ -1047,7 +1229,8 @@ static void test_config(void)
     CHECK_STR(c_key, "", "string without a default");
 
     /* file over defaults; comments, blank lines, spaces and unknown keys */
-    write_cfg("# a comment\n\n   port =  4000  \nfast=yes\nurl = nats://file:1\n  # indented comment\nunknown = 1\n");
+    write_cfg("# a comment\n\n   port =  4000  \nfast=yes\nurl = nats://file:1\n  # indented "
+              "comment\nunknown = 1\n");
     setenv("SQ_CONFIG", cfg_path, 1);
     st = cfg_load();
     CHECK(st == SQ_OK, "file: %s", sq_status_name(st));
@@ -1068,7 +1251,8 @@ static void test_config(void)
     CHECK_STR(c_key, "s3cret", "secret from the environment");
     setenv("SQT_FAST", "off", 1);
     st = cfg_load();
-    CHECK(st == SQ_OK && c_fast == false, "SQT_FAST=off over fast=yes in the file: %s, %d", sq_status_name(st), c_fast);
+    CHECK(st == SQ_OK && c_fast == false, "SQT_FAST=off over fast=yes in the file: %s, %d",
+          sq_status_name(st), c_fast);
 
     /* bounds are inclusive */
     setenv("SQT_PORT", "1", 1);
@@ -1077,16 +1261,27 @@ static void test_config(void)
     CHECK(cfg_load() == SQ_OK && c_port == 65535, "port 65535 (the maximum) refused");
 
     /* bad values from the environment */
-    static const struct { const char *var, *val; } bad_env[] = {
-        { "SQT_PORT", "0" }, { "SQT_PORT", "65536" }, { "SQT_PORT", "-1" }, { "SQT_PORT", "12x" },
-        { "SQT_PORT", "" }, { "SQT_PORT", "abc" }, { "SQT_PORT", "99999999999999999999999" },
-        { "SQT_PORT", "4000 " }, { "SQT_FAST", "maybe" }, { "SQT_FAST", "" }, { "SQT_FAST", "2" },
+    static const struct {
+        const char *var, *val;
+    } bad_env[] = {
+        { "SQT_PORT", "0" },
+        { "SQT_PORT", "65536" },
+        { "SQT_PORT", "-1" },
+        { "SQT_PORT", "12x" },
+        { "SQT_PORT", "" },
+        { "SQT_PORT", "abc" },
+        { "SQT_PORT", "99999999999999999999999" },
+        { "SQT_PORT", "4000 " },
+        { "SQT_FAST", "maybe" },
+        { "SQT_FAST", "" },
+        { "SQT_FAST", "2" },
     };
     for (size_t i = 0; i < sizeof bad_env / sizeof bad_env[0]; i++) {
         clear_env();
         setenv(bad_env[i].var, bad_env[i].val, 1);
         st = cfg_load();
-        CHECK(st == SQ_ERR_BAD_REQUEST, "%s=\"%s\": got %s, want SQ_ERR_BAD_REQUEST", bad_env[i].var, bad_env[i].val, sq_status_name(st));
+        CHECK(st == SQ_ERR_BAD_REQUEST, "%s=\"%s\": got %s, want SQ_ERR_BAD_REQUEST",
+              bad_env[i].var, bad_env[i].val, sq_status_name(st));
     }
 
     /* bad files */
@@ -1115,12 +1310,14 @@ static void test_config(void)
     /* a unit test binary is not in an installed layout: no installed path */
     {
         char out[256] = "untouched";
-        CHECK(!sq_installed_path("share/squall/schemas", out, sizeof out), "an installed path for a build-tree binary");
+        CHECK(!sq_installed_path("share/squall/schemas", out, sizeof out),
+              "an installed path for a build-tree binary");
         CHECK_STR(out, "untouched", "sq_installed_path wrote on failure");
     }
     setenv("SQ_CONFIG", "/nonexistent/squall/config", 1);
     st = cfg_load();
-    CHECK(st == SQ_ERR_IO, "SQ_CONFIG naming a missing file: got %s, want SQ_ERR_IO", sq_status_name(st));
+    CHECK(st == SQ_ERR_IO, "SQ_CONFIG naming a missing file: got %s, want SQ_ERR_IO",
+          sq_status_name(st));
     setenv("SQ_CONFIG", "", 1);
     CHECK(cfg_load() == SQ_OK && c_port == 3233, "SQ_CONFIG empty should mean no file");
 

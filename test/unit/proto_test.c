@@ -76,16 +76,21 @@ static char *long_string(size_t n, char c)
 
 /* ---------------------------------------------------------------- message descriptors */
 
-typedef sq_status (*dec_fn)(const char *buf, size_t len, sq_arena_t *ar, void *out, char *err, size_t errlen);
+typedef sq_status (*dec_fn)(const char *buf, size_t len, sq_arena_t *ar, void *out, char *err,
+                            size_t errlen);
 typedef void (*enc_fn)(const void *m, msgpack_packer *pk);
 typedef void (*cmp_fn)(const void *want, const void *got, const char *what);
 
-#define WRAP(type)                                                                             \
-    static sq_status dec_##type(const char *b, size_t l, sq_arena_t *a, void *o, char *e, size_t el) \
-    {                                                                                          \
-        return type##_decode(b, l, a, (type *)o, e, el);                                       \
-    }                                                                                          \
-    static void enc_##type(const void *m, msgpack_packer *pk) { type##_encode((const type *)m, pk); }
+#define WRAP(type)                                                                                 \
+    static sq_status dec_##type(const char *b, size_t l, sq_arena_t *a, void *o, char *e,          \
+                                size_t el)                                                         \
+    {                                                                                              \
+        return type##_decode(b, l, a, (type *)o, e, el);                                           \
+    }                                                                                              \
+    static void enc_##type(const void *m, msgpack_packer *pk)                                      \
+    {                                                                                              \
+        type##_encode((const type *)m, pk);                                                        \
+    }
 
 WRAP(sq_auth_verify)
 WRAP(sq_identity)
@@ -112,10 +117,21 @@ WRAP(sq_route_query)
 WRAP(sq_log_event)
 
 /* Field classes for the wrong-type mutations. */
-typedef enum { C_STR, C_INT, C_BOOL, C_MAP, C_ARRAY, C_STRS, C_MAPNIL, C_MAPARR, C_MAPARRNIL, C_ANY } fclass;
+typedef enum {
+    C_STR,
+    C_INT,
+    C_BOOL,
+    C_MAP,
+    C_ARRAY,
+    C_STRS,
+    C_MAPNIL,
+    C_MAPARR,
+    C_MAPARRNIL,
+    C_ANY
+} fclass;
 
 typedef struct {
-    const char *path;   /* "exec.kind": keys through nested maps */
+    const char *path; /* "exec.kind": keys through nested maps */
     fclass cls;
     bool required;
 } fspec;
@@ -126,7 +142,7 @@ typedef struct {
     enc_fn enc;
     cmp_fn cmp;
     size_t size;
-    const void *sample;       /* a full, valid message */
+    const void *sample; /* a full, valid message */
     const fspec *fields;
     size_t nfields;
 } msgdesc;
@@ -135,7 +151,9 @@ typedef struct {
 
 #define STR_EQ(field) CHECK_STR(g->field, w->field, what)
 #define INT_EQ(field) CHECK_INT(g->field, w->field, what)
-#define BOOL_EQ(field) CHECK((bool)g->field == (bool)w->field, "%s: bool " #field " got %d want %d", what, g->field, w->field)
+#define BOOL_EQ(field)                                                                             \
+    CHECK((bool)g->field == (bool)w->field, "%s: bool " #field " got %d want %d", what, g->field,  \
+          w->field)
 #define OBJ_EQ(field) CHECK(obj_eq(&g->field, &w->field), "%s: object " #field " differs", what)
 
 static char what_buf[256];
@@ -172,9 +190,11 @@ static void cmp_sq_action(const void *a, const void *b, const char *what)
     STR_EQ(exec.main);
     BOOL_EQ(exec.binary);
     /* nil parameters/annotations travel as [] */
-    CHECK(obj_eq(&g->parameters, w->parameters.type == MSGPACK_OBJECT_NIL ? &empty : &w->parameters),
-          "%s: parameters differ", what);
-    CHECK(obj_eq(&g->annotations, w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
+    CHECK(
+        obj_eq(&g->parameters, w->parameters.type == MSGPACK_OBJECT_NIL ? &empty : &w->parameters),
+        "%s: parameters differ", what);
+    CHECK(obj_eq(&g->annotations,
+                 w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
           "%s: annotations differ", what);
     INT_EQ(limits.timeout);
     INT_EQ(limits.memory);
@@ -358,7 +378,8 @@ static void cmp_sq_activation(const void *a, const void *b, const char *what)
     for (size_t i = 0; i < w->nlogs && i < g->nlogs; i++)
         CHECK_STR(g->logs[i], w->logs[i], what);
     CHECK(g->logs != NULL && g->logs[g->nlogs] == NULL, "%s: logs not NULL-terminated", what);
-    CHECK(obj_eq(&g->annotations, w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
+    CHECK(obj_eq(&g->annotations,
+                 w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
           "%s: annotations differ", what);
     BOOL_EQ(publish);
 }
@@ -428,103 +449,149 @@ static void cmp_sq_fire(const void *a, const void *b, const char *what)
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
 static const fspec f_auth_verify[] = { { "key", C_STR, true } };
 static const fspec f_identity[] = {
-    { "subject", C_STR, true }, { "namespace", C_STR, true }, { "uuid", C_STR, true },
+    { "subject", C_STR, true },
+    { "namespace", C_STR, true },
+    { "uuid", C_STR, true },
     { "namespaces", C_STRS, false },
 };
 static const fspec f_action[] = {
-    { "namespace", C_STR, true }, { "name", C_STR, true }, { "version", C_STR, true },
-    { "exec", C_MAP, true }, { "exec.kind", C_STR, true }, { "exec.code", C_STR, false },
-    { "exec.main", C_STR, false }, { "exec.binary", C_BOOL, false },
-    { "exec.components", C_ARRAY, false }, { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
-    { "limits", C_MAP, false }, { "limits.timeout", C_INT, false }, { "limits.memory", C_INT, false },
-    { "limits.logs", C_INT, false }, { "limits.concurrency", C_INT, false },
-    { "publish", C_BOOL, false }, { "updated", C_INT, false },
+    { "namespace", C_STR, true },
+    { "name", C_STR, true },
+    { "version", C_STR, true },
+    { "exec", C_MAP, true },
+    { "exec.kind", C_STR, true },
+    { "exec.code", C_STR, false },
+    { "exec.main", C_STR, false },
+    { "exec.binary", C_BOOL, false },
+    { "exec.components", C_ARRAY, false },
+    { "parameters", C_ARRAY, false },
+    { "annotations", C_ARRAY, false },
+    { "limits", C_MAP, false },
+    { "limits.timeout", C_INT, false },
+    { "limits.memory", C_INT, false },
+    { "limits.logs", C_INT, false },
+    { "limits.concurrency", C_INT, false },
+    { "publish", C_BOOL, false },
+    { "updated", C_INT, false },
 };
 static const fspec f_reg_put[] = {
-    { "ns", C_STR, true }, { "name", C_STR, true }, { "kind", C_STR, true },
+    { "ns", C_STR, true },       { "name", C_STR, true },        { "kind", C_STR, true },
     { "subject", C_STR, false }, { "overwrite", C_BOOL, false }, { "entity", C_MAP, true },
 };
 static const fspec f_reg_ref[] = {
-    { "ns", C_STR, true }, { "name", C_STR, true }, { "kind", C_STR, true }, { "code", C_BOOL, false },
-    { "force", C_BOOL, false }, { "shared", C_BOOL, false },
+    { "ns", C_STR, true },     { "name", C_STR, true },    { "kind", C_STR, true },
+    { "code", C_BOOL, false }, { "force", C_BOOL, false }, { "shared", C_BOOL, false },
 };
 static const fspec f_reg_list[] = {
-    { "ns", C_STR, true }, { "kind", C_STR, true }, { "skip", C_INT, false }, { "limit", C_INT, false },
-    { "count", C_BOOL, false }, { "public", C_BOOL, false }, { "shared", C_BOOL, false },
+    { "ns", C_STR, true },       { "kind", C_STR, true },    { "skip", C_INT, false },
+    { "limit", C_INT, false },   { "count", C_BOOL, false }, { "public", C_BOOL, false },
+    { "shared", C_BOOL, false },
 };
 static const fspec f_entity_event[] = {
-    { "ns", C_STR, true }, { "kind", C_STR, true }, { "name", C_STR, true }, { "op", C_STR, true },
-    { "version", C_STR, false },
+    { "ns", C_STR, true }, { "kind", C_STR, true },     { "name", C_STR, true },
+    { "op", C_STR, true }, { "version", C_STR, false },
 };
 static const fspec f_invoke[] = {
-    { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
-    { "key", C_STR, false }, { "params", C_MAPARRNIL, false }, { "blocking", C_BOOL, false },
-    { "wait_ms", C_INT, false }, { "shared", C_BOOL, false }, { "caller_ns", C_STR, false },
-    { "cause", C_STR, false },
+    { "id", C_STR, true },         { "ns", C_STR, true },       { "name", C_STR, true },
+    { "subject", C_STR, true },    { "key", C_STR, false },     { "params", C_MAPARRNIL, false },
+    { "blocking", C_BOOL, false }, { "wait_ms", C_INT, false }, { "shared", C_BOOL, false },
+    { "caller_ns", C_STR, false }, { "cause", C_STR, false },
 };
 static const fspec f_work[] = {
-    { "id", C_STR, true }, { "subject", C_STR, true }, { "key", C_STR, false }, { "reply", C_STR, false },
-    { "blocking", C_BOOL, false }, { "submitted", C_INT, false }, { "action", C_MAP, true },
-    { "action.namespace", C_STR, true }, { "action.name", C_STR, true }, { "action.version", C_STR, true },
-    { "action.exec", C_MAP, true }, { "action.exec.kind", C_STR, true },
+    { "id", C_STR, true },
+    { "subject", C_STR, true },
+    { "key", C_STR, false },
+    { "reply", C_STR, false },
+    { "blocking", C_BOOL, false },
+    { "submitted", C_INT, false },
+    { "action", C_MAP, true },
+    { "action.namespace", C_STR, true },
+    { "action.name", C_STR, true },
+    { "action.version", C_STR, true },
+    { "action.exec", C_MAP, true },
+    { "action.exec.kind", C_STR, true },
     { "action.exec.code", C_STR, true }, /* a work item must carry the code */
-    { "action.limits", C_MAP, false }, { "action.limits.timeout", C_INT, false },
-    { "action.parameters", C_ARRAY, false }, { "params", C_MAPARR, true }, { "cause", C_STR, false },
-    { "caused_by", C_STR, false }, { "ns", C_STR, false }, { "binding", C_STR, false },
+    { "action.limits", C_MAP, false },
+    { "action.limits.timeout", C_INT, false },
+    { "action.parameters", C_ARRAY, false },
+    { "params", C_MAPARR, true },
+    { "cause", C_STR, false },
+    { "caused_by", C_STR, false },
+    { "ns", C_STR, false },
+    { "binding", C_STR, false },
 };
 static const fspec f_heartbeat[] = {
-    { "id", C_STR, true }, { "total_mb", C_INT, true }, { "free_mb", C_INT, true }, { "warm", C_INT, false },
-    { "busy", C_INT, false }, { "healthy", C_BOOL, false }, { "draining", C_BOOL, false }, { "at", C_INT, false },
-    { "started", C_INT, false },
+    { "id", C_STR, true },         { "total_mb", C_INT, true }, { "free_mb", C_INT, true },
+    { "warm", C_INT, false },      { "busy", C_INT, false },    { "healthy", C_BOOL, false },
+    { "draining", C_BOOL, false }, { "at", C_INT, false },      { "started", C_INT, false },
 };
 static const fspec f_sched_beat[] = { { "id", C_STR, true }, { "at", C_INT, false } };
-static const fspec f_sched_moved[] = { { "id", C_STR, true }, { "invoker", C_STR, true }, { "seq", C_INT, true } };
+static const fspec f_sched_moved[] = { { "id", C_STR, true },
+                                       { "invoker", C_STR, true },
+                                       { "seq", C_INT, true } };
 static const fspec f_activation[] = {
-    { "activationId", C_STR, true }, { "namespace", C_STR, true }, { "name", C_STR, true },
-    { "version", C_STR, false }, { "subject", C_STR, false }, { "start", C_INT, true }, { "end", C_INT, true },
-    { "duration", C_INT, false }, { "response", C_MAP, true }, { "response.statusCode", C_INT, true },
-    { "response.result", C_ANY, false }, { "logs", C_STRS, false }, { "annotations", C_ARRAY, false },
-    { "publish", C_BOOL, false }, { "cause", C_STR, false },
+    { "activationId", C_STR, true },
+    { "namespace", C_STR, true },
+    { "name", C_STR, true },
+    { "version", C_STR, false },
+    { "subject", C_STR, false },
+    { "start", C_INT, true },
+    { "end", C_INT, true },
+    { "duration", C_INT, false },
+    { "response", C_MAP, true },
+    { "response.statusCode", C_INT, true },
+    { "response.result", C_ANY, false },
+    { "logs", C_STRS, false },
+    { "annotations", C_ARRAY, false },
+    { "publish", C_BOOL, false },
+    { "cause", C_STR, false },
 };
 static const fspec f_act_query[] = {
-    { "ns", C_STR, true }, { "id", C_STR, false }, { "name", C_STR, false }, { "skip", C_INT, false },
-    { "limit", C_INT, false }, { "since", C_INT, false }, { "upto", C_INT, false }, { "docs", C_BOOL, false },
-    { "count", C_BOOL, false },
+    { "ns", C_STR, true },    { "id", C_STR, false },    { "name", C_STR, false },
+    { "skip", C_INT, false }, { "limit", C_INT, false }, { "since", C_INT, false },
+    { "upto", C_INT, false }, { "docs", C_BOOL, false }, { "count", C_BOOL, false },
 };
 static const fspec f_ns_ref[] = { { "ns", C_STR, true } };
 static const fspec f_ns_limits[] = {
     { "concurrentInvocations", C_INT, false }, { "invocationsPerMinute", C_INT, false },
-    { "firesPerMinute", C_INT, false }, { "actionTimeoutMax", C_INT, false }, { "actionMemoryMax", C_INT, false },
-    { "blocked", C_BOOL, false },
+    { "firesPerMinute", C_INT, false },        { "actionTimeoutMax", C_INT, false },
+    { "actionMemoryMax", C_INT, false },       { "blocked", C_BOOL, false },
 };
 static const fspec f_tenancy_event[] = {
-    { "op", C_STR, true }, { "subject", C_STR, false }, { "namespace", C_STR, true }, { "at", C_INT, true },
+    { "op", C_STR, true },
+    { "subject", C_STR, false },
+    { "namespace", C_STR, true },
+    { "at", C_INT, true },
 };
 static const fspec f_admin[] = {
-    { "token", C_STR, true }, { "op", C_STR, true }, { "subject", C_STR, false },
+    { "token", C_STR, true },      { "op", C_STR, true },      { "subject", C_STR, false },
     { "namespace", C_STR, false }, { "limits", C_MAP, false },
 };
 static const fspec f_log_event[] = {
     { "activationId", C_STR, true }, { "namespace", C_STR, true }, { "name", C_STR, true },
-    { "line", C_STR, false }, { "end", C_BOOL, true },
+    { "line", C_STR, false },        { "end", C_BOOL, true },
 };
 static const fspec f_fire[] = {
-    { "id", C_STR, true }, { "ns", C_STR, true }, { "name", C_STR, true }, { "subject", C_STR, true },
-    { "key", C_STR, false }, { "caller_ns", C_STR, false }, { "payload", C_MAP, false },
+    { "id", C_STR, true },       { "ns", C_STR, true },   { "name", C_STR, true },
+    { "subject", C_STR, true },  { "key", C_STR, false }, { "caller_ns", C_STR, false },
+    { "payload", C_MAP, false },
 };
 
 static const fspec f_route[] = {
-    { "namespace", C_STR, false }, { "basepath", C_STR, false }, { "relpath", C_STR, true },
-    { "method", C_STR, true }, { "api_name", C_STR, false }, { "action_ns", C_STR, true },
-    { "action_pkg", C_STR, false }, { "action_name", C_STR, true },
+    { "namespace", C_STR, false },    { "basepath", C_STR, false },
+    { "relpath", C_STR, true },       { "method", C_STR, true },
+    { "api_name", C_STR, false },     { "action_ns", C_STR, true },
+    { "action_pkg", C_STR, false },   { "action_name", C_STR, true },
     { "response_type", C_STR, true }, { "updated", C_INT, false },
 };
 static const fspec f_route_put[] = {
-    { "ns", C_STR, true }, { "basepath", C_STR, true }, { "api_name", C_STR, false },
+    { "ns", C_STR, true },        { "basepath", C_STR, true }, { "api_name", C_STR, false },
     { "replace", C_BOOL, false }, { "routes", C_ARRAY, true },
 };
 static const fspec f_route_query[] = {
-    { "ns", C_STR, true }, { "basepath", C_STR, false }, { "relpath", C_STR, false },
+    { "ns", C_STR, true },
+    { "basepath", C_STR, false },
+    { "relpath", C_STR, false },
     { "method", C_STR, false },
 };
 
@@ -553,11 +620,13 @@ static sq_admin s_admin;
 static sq_fire s_fire;
 static sq_tenancy_event s_tenancy_event;
 static char *s_namespaces[] = { "guest", "guest_dev", "team@example.com", NULL };
-static char *s_logs[] = { "2026-11-23T10:00:00.123Z stdout: hello", "2026-11-23T10:00:00.124Z stderr: w\xc3\xa4rning", NULL };
+static char *s_logs[] = { "2026-11-23T10:00:00.123Z stdout: hello",
+                          "2026-11-23T10:00:00.124Z stderr: w\xc3\xa4rning", NULL };
 
 static void make_samples(void)
 {
-    s_auth_verify.key = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
+    s_auth_verify.key = "23bc46b1-71f6-4ed5-8c54-816aa4f8c502:"
+                        "123zO3xZCLrMN6v2BKK1dXYFpXlPkccOFqm12CdAsMgRU4VrNZ9lyGVCGuMDGIwP";
 
     s_identity.subject = "guest";
     s_identity.namespace_ = "guest";
@@ -573,7 +642,8 @@ static void make_samples(void)
     s_action.exec.main = "main";
     s_action.exec.binary = false;
     s_action.exec.components = J("[\"/guest/a\",\"/guest/pkg/b\"]");
-    s_action.parameters = J("[{\"key\":\"name\",\"value\":\"Ann\"},{\"key\":\"n\",\"value\":{\"deep\":[1,2.5,null,true]}}]");
+    s_action.parameters = J("[{\"key\":\"name\",\"value\":\"Ann\"},{\"key\":\"n\",\"value\":{"
+                            "\"deep\":[1,2.5,null,true]}}]");
     s_action.annotations = J("[{\"key\":\"exec\",\"value\":\"nodejs:20\"}]");
     s_action.limits = (sq_limits){ .timeout = 200, .memory = 128, .logs = 5, .concurrency = 1 };
     s_action.publish = true;
@@ -585,7 +655,8 @@ static void make_samples(void)
     s_reg_put.kind = "action";
     s_reg_put.subject = "guest";
     s_reg_put.overwrite = true;
-    s_reg_put.entity = J("{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"x\"},\"limits\":{\"timeout\":1000}}");
+    s_reg_put.entity =
+        J("{\"exec\":{\"kind\":\"nodejs:20\",\"code\":\"x\"},\"limits\":{\"timeout\":1000}}");
 
     s_reg_ref.ns = "guest";
     s_reg_ref.name = "hello";
@@ -666,10 +737,11 @@ static void make_samples(void)
     s_activation.result = J("{\"error\":\"x\",\"detail\":[1,2]}");
     s_activation.logs = s_logs;
     s_activation.nlogs = 2;
-    s_activation.annotations = J("[{\"key\":\"path\",\"value\":\"guest/hello\"},{\"key\":\"waitTime\",\"value\":3},"
-                                 "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256,\"logs\":10}},"
-                                 "{\"key\":\"causedBy\",\"value\":\"sequence\"},"
-                                 "{\"key\":\"cause\",\"value\":\"00112233445566778899aabbccddeeff\"}]");
+    s_activation.annotations =
+        J("[{\"key\":\"path\",\"value\":\"guest/hello\"},{\"key\":\"waitTime\",\"value\":3},"
+          "{\"key\":\"limits\",\"value\":{\"timeout\":60000,\"memory\":256,\"logs\":10}},"
+          "{\"key\":\"causedBy\",\"value\":\"sequence\"},"
+          "{\"key\":\"cause\",\"value\":\"00112233445566778899aabbccddeeff\"}]");
     s_activation.publish = false;
 
     s_act_query.ns = "guest";
@@ -683,10 +755,15 @@ static void make_samples(void)
     s_act_query.count = false;
 
     s_ns_ref.ns = "team@example.com";
-    s_ns_limits = (sq_ns_limits){ .concurrent = 7, .per_minute = 300, .fires_per_minute = 9,
-                                  .timeout_max = 120000, .memory_max = 256, .blocked = true };
-    s_tenancy_event = (sq_tenancy_event){ .op = "delete", .subject = "alice", .namespace_ = "alice.team",
-                                          .at = 1795430400000LL };
+    s_ns_limits = (sq_ns_limits){ .concurrent = 7,
+                                  .per_minute = 300,
+                                  .fires_per_minute = 9,
+                                  .timeout_max = 120000,
+                                  .memory_max = 256,
+                                  .blocked = true };
+    s_tenancy_event = (sq_tenancy_event){
+        .op = "delete", .subject = "alice", .namespace_ = "alice.team", .at = 1795430400000LL
+    };
     s_admin.token = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
     s_admin.op = "limits.set";
     s_admin.subject = "alice";
@@ -721,9 +798,11 @@ static void make_samples(void)
     s_route_query.method = "delete";
 }
 
-#define MSG(type, short_)                                                                  \
-    { #type, dec_##type, enc_##type, cmp_##type, sizeof(type), &s_##short_, f_##short_,     \
-      sizeof f_##short_ / sizeof f_##short_[0] }
+#define MSG(type, short_)                                                                          \
+    {                                                                                              \
+#type, dec_##type, enc_##type, cmp_##type, sizeof(type), &s_##short_, f_##short_,          \
+            sizeof f_##short_ / sizeof f_##short_[0]                                               \
+    }
 
 static const msgdesc msgs[] = {
     MSG(sq_auth_verify, auth_verify),
@@ -791,9 +870,11 @@ static void roundtrip(const msgdesc *d, const void *m, const char *label)
 
     encode(d, m, &sb);
     msgpack_zone_init(&z, 4096);
-    CHECK(sq_mp_check(sb.data, sb.size) == SQ_OK, "%s (%s): the encoder wrote malformed msgpack", d->name, label);
+    CHECK(sq_mp_check(sb.data, sb.size) == SQ_OK, "%s (%s): the encoder wrote malformed msgpack",
+          d->name, label);
     st = decode(d, sb.data, sb.size, &z, out, err, sizeof err, &keep);
-    CHECK(st == SQ_OK, "%s (%s): decoding its own encoding gave %s: %s", d->name, label, sq_status_name(st), err);
+    CHECK(st == SQ_OK, "%s (%s): decoding its own encoding gave %s: %s", d->name, label,
+          sq_status_name(st), err);
     if (st == SQ_OK)
         d->cmp(m, out, WHAT("%s (%s) round trip", d->name, label));
     free(keep);
@@ -813,7 +894,7 @@ static void test_roundtrips(void)
     /* variations */
     {
         sq_action a = s_action;
-        a.exec.code = NULL;     /* GET ?code=false */
+        a.exec.code = NULL; /* GET ?code=false */
         a.exec.main = NULL;
         a.exec.binary = true;
         a.parameters = NIL();
@@ -822,7 +903,7 @@ static void test_roundtrips(void)
         a.updated = 0;
         a.limits = SQ_LIMITS_DEFAULT;
         roundtrip(&msgs[2], &a, "no code, no main, nil parameters");
-        char *big = long_string(70000, 'x');   /* str32 on the wire */
+        char *big = long_string(70000, 'x'); /* str32 on the wire */
         a = s_action;
         a.exec.code = big;
         a.limits = (sq_limits){ .timeout = 300000, .memory = 512, .logs = 10, .concurrency = 1 };
@@ -870,8 +951,10 @@ static void test_roundtrips(void)
             sq_activation got;
             char err[256];
             const char *annots[3] = {
-                "[{\"key\":\"causedBy\",\"value\":\"sequence\"},{\"key\":\"cause\",\"value\":\"0123456789abcdef0123456789abcdef\"}]",
-                "[{\"key\":\"causedBy\",\"value\":\"trigger\"},{\"key\":\"cause\",\"value\":\"0123456789abcdef0123456789abcdef\"}]",
+                "[{\"key\":\"causedBy\",\"value\":\"sequence\"},{\"key\":\"cause\",\"value\":"
+                "\"0123456789abcdef0123456789abcdef\"}]",
+                "[{\"key\":\"causedBy\",\"value\":\"trigger\"},{\"key\":\"cause\",\"value\":"
+                "\"0123456789abcdef0123456789abcdef\"}]",
                 "[{\"key\":\"cause\",\"value\":\"0123456789abcdef0123456789abcdef\"}]",
             };
             for (int k = 0; k < 3; k++) {
@@ -883,13 +966,16 @@ static void test_roundtrips(void)
                 sq_activation_encode(&c, &pk);
                 msgpack_zone_init(&z, 2048);
                 CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "cause %d unpacks", k);
-                CHECK((sq_mp_get(&o, "cause") != NULL) == (k == 0), "top-level cause only for a component (%d)", k);
-                CHECK(sq_activation_decode(sb.data, sb.size, &z, &got, err, sizeof err) == SQ_OK, "cause %d decodes: %s", k, err);
+                CHECK((sq_mp_get(&o, "cause") != NULL) == (k == 0),
+                      "top-level cause only for a component (%d)", k);
+                CHECK(sq_activation_decode(sb.data, sb.size, &z, &got, err, sizeof err) == SQ_OK,
+                      "cause %d decodes: %s", k, err);
                 if (k == 0)
                     CHECK_STR(got.cause, "0123456789abcdef0123456789abcdef", "decoded cause");
                 else
                     CHECK(got.cause == NULL, "no decoded cause (%d)", k);
-                CHECK(got.result.type == MSGPACK_OBJECT_ARRAY && got.result.via.array.size == 2, "an array result travels");
+                CHECK(got.result.type == MSGPACK_OBJECT_ARRAY && got.result.via.array.size == 2,
+                      "an array result travels");
                 msgpack_zone_destroy(&z);
                 msgpack_sbuffer_destroy(&sb);
             }
@@ -945,17 +1031,39 @@ static void test_roundtrips(void)
      * base path: what is absent reads as "" (the registry's SQL and the gateway compare
      * strings, never NULL) */
     {
-        static const char q_only_ns[] = "\x81" "\xa2" "ns" "\xa5" "guest";
-        static const char r_min[] =
-            "\x85" "\xa7" "relpath" "\xa2" "/x" "\xa6" "method" "\xa3" "get"
-            "\xa9" "action_ns" "\xa5" "guest"
-            "\xab" "action_name" "\xa1" "a" "\xad" "response_type" "\xa4" "json";
+        static const char q_only_ns[] = "\x81"
+                                        "\xa2"
+                                        "ns"
+                                        "\xa5"
+                                        "guest";
+        static const char r_min[] = "\x85"
+                                    "\xa7"
+                                    "relpath"
+                                    "\xa2"
+                                    "/x"
+                                    "\xa6"
+                                    "method"
+                                    "\xa3"
+                                    "get"
+                                    "\xa9"
+                                    "action_ns"
+                                    "\xa5"
+                                    "guest"
+                                    "\xab"
+                                    "action_name"
+                                    "\xa1"
+                                    "a"
+                                    "\xad"
+                                    "response_type"
+                                    "\xa4"
+                                    "json";
         msgpack_zone z;
         sq_route_query q;
         sq_route rt;
         char err[256];
         msgpack_zone_init(&z, 1024);
-        CHECK(sq_route_query_decode(q_only_ns, sizeof q_only_ns - 1, &z, &q, err, sizeof err) == SQ_OK,
+        CHECK(sq_route_query_decode(q_only_ns, sizeof q_only_ns - 1, &z, &q, err, sizeof err) ==
+                  SQ_OK,
               "route query with ns only: %s", err);
         CHECK_STR(q.basepath, "", "route query: absent basepath");
         CHECK_STR(q.relpath, "", "route query: absent relpath");
@@ -985,15 +1093,21 @@ static void test_roundtrips(void)
         msgpack_object o;
         encode(&msgs[10], &s_activation, &sb);
         msgpack_zone_init(&z, 4096);
-        CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "activation encoding does not unpack");
+        CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK,
+              "activation encoding does not unpack");
         const msgpack_object *r = sq_mp_get(&o, "response");
-        CHECK(r && sq_mp_str_eq(sq_mp_get(r, "status"), "application error"), "response.status is not \"application error\"");
-        CHECK(r && sq_mp_get(r, "success") && sq_mp_get(r, "success")->type == MSGPACK_OBJECT_BOOLEAN &&
+        CHECK(r && sq_mp_str_eq(sq_mp_get(r, "status"), "application error"),
+              "response.status is not \"application error\"");
+        CHECK(r && sq_mp_get(r, "success") &&
+                  sq_mp_get(r, "success")->type == MSGPACK_OBJECT_BOOLEAN &&
                   sq_mp_get(r, "success")->via.boolean == false,
               "response.success is not false for an application error");
-        CHECK(r && sq_mp_get(r, "statusCode") && sq_mp_get(r, "statusCode")->via.u64 == 1, "response.statusCode is not 1");
-        CHECK(sq_mp_str_eq(sq_mp_get(&o, "activationId"), s_activation.id), "activationId key missing");
-        CHECK(sq_mp_get(&o, "logs") && sq_mp_get(&o, "logs")->type == MSGPACK_OBJECT_ARRAY, "logs is not an array");
+        CHECK(r && sq_mp_get(r, "statusCode") && sq_mp_get(r, "statusCode")->via.u64 == 1,
+              "response.statusCode is not 1");
+        CHECK(sq_mp_str_eq(sq_mp_get(&o, "activationId"), s_activation.id),
+              "activationId key missing");
+        CHECK(sq_mp_get(&o, "logs") && sq_mp_get(&o, "logs")->type == MSGPACK_OBJECT_ARRAY,
+              "logs is not an array");
         msgpack_zone_destroy(&z);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -1014,7 +1128,8 @@ static void test_semantic(void)
         a.id = "not-an-id";
         encode(&msgs[10], &a, &sb);
         st = decode(&msgs[10], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
-        CHECK(st == SQ_ERR_DECODE && err[0], "activationId \"not-an-id\": got %s (%s)", sq_status_name(st), err);
+        CHECK(st == SQ_ERR_DECODE && err[0], "activationId \"not-an-id\": got %s (%s)",
+              sq_status_name(st), err);
         msgpack_sbuffer_destroy(&sb);
         a.id = "0123456789ABCDEF0123456789abcdef0";
         encode(&msgs[10], &a, &sb);
@@ -1033,7 +1148,8 @@ static void test_semantic(void)
         w.action.exec.code = NULL;
         encode(&msgs[8], &w, &sb);
         st = decode(&msgs[8], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
-        CHECK(st == SQ_ERR_DECODE && err[0], "work item without code: got %s (%s)", sq_status_name(st), err);
+        CHECK(st == SQ_ERR_DECODE && err[0], "work item without code: got %s (%s)",
+              sq_status_name(st), err);
         msgpack_sbuffer_destroy(&sb);
     }
     {
@@ -1043,27 +1159,33 @@ static void test_semantic(void)
             v.params = J(notmaps[i]);
             encode(&msgs[7], &v, &sb);
             st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
-            CHECK(st == SQ_ERR_DECODE && strstr(err, "params"), "invoke params %s: got %s (%s)", notmaps[i], sq_status_name(st), err);
+            CHECK(st == SQ_ERR_DECODE && strstr(err, "params"), "invoke params %s: got %s (%s)",
+                  notmaps[i], sq_status_name(st), err);
             msgpack_sbuffer_destroy(&sb);
         }
         /* an array is an action's input as it is (OpenWhisk merges no parameters into it) */
         v.params = J("[1,{\"a\":2}]");
         encode(&msgs[7], &v, &sb);
         st = decode(&msgs[7], sb.data, sb.size, &z, &out, err, sizeof err, NULL);
-        CHECK(st == SQ_OK && out.params.type == MSGPACK_OBJECT_ARRAY, "invoke params array: got %s (%s)", sq_status_name(st), err);
+        CHECK(st == SQ_OK && out.params.type == MSGPACK_OBJECT_ARRAY,
+              "invoke params array: got %s (%s)", sq_status_name(st), err);
         msgpack_sbuffer_destroy(&sb);
     }
     {
         /* defaults the decoders document through their structs */
         sq_action out;
-        const char raw[] = "\x84\xa9namespace\xa5guest\xa4name\xa1h\xa7version\xa5" "0.0.1\xa4" "exec\x81\xa4kind\xa9nodejs:20";
+        const char raw[] = "\x84\xa9namespace\xa5guest\xa4name\xa1h\xa7version\xa5"
+                           "0.0.1\xa4"
+                           "exec\x81\xa4kind\xa9nodejs:20";
         st = decode(&msgs[2], raw, sizeof raw - 1, &z, &out, err, sizeof err, NULL);
         CHECK(st == SQ_OK, "minimal action: %s (%s)", sq_status_name(st), err);
         if (st == SQ_OK) {
             sq_limits d = SQ_LIMITS_DEFAULT;
-            CHECK(out.limits.timeout == d.timeout && out.limits.memory == d.memory && out.limits.logs == d.logs,
+            CHECK(out.limits.timeout == d.timeout && out.limits.memory == d.memory &&
+                      out.limits.logs == d.logs,
                   "action without limits: got %lld/%lld/%lld, want the defaults 60000/256/10",
-                  (long long)out.limits.timeout, (long long)out.limits.memory, (long long)out.limits.logs);
+                  (long long)out.limits.timeout, (long long)out.limits.memory,
+                  (long long)out.limits.logs);
             CHECK(out.exec.code == NULL && out.exec.main == NULL, "absent code/main not NULL");
         }
     }
@@ -1088,7 +1210,9 @@ static void test_truncation(void)
             msgpack_zone_init(&z, 1024);
             st = decode(d, sb.data, n, &z, out, err, sizeof err, NULL);
             if ((st != SQ_ERR_DECODE || err[0] == '\0') && bad++ < 3)
-                CHECK(0, "%s: prefix of %zu of %zu bytes gave %s (message \"%s\"), want SQ_ERR_DECODE with a message",
+                CHECK(0,
+                      "%s: prefix of %zu of %zu bytes gave %s (message \"%s\"), want SQ_ERR_DECODE "
+                      "with a message",
                       d->name, n, sb.size, sq_status_name(st), err);
             msgpack_zone_destroy(&z);
         }
@@ -1129,8 +1253,8 @@ static void split_path(const char *path, char keys[4][32], int *n)
 
 /* Packs o with the value at keys[depth..] replaced by repl (or its key removed). Returns
  * whether the path was found. */
-static bool pack_mut(msgpack_packer *pk, const msgpack_object *o, char keys[4][32], int nkeys, int depth,
-                     int mode, const msgpack_object *repl)
+static bool pack_mut(msgpack_packer *pk, const msgpack_object *o, char keys[4][32], int nkeys,
+                     int depth, int mode, const msgpack_object *repl)
 {
     bool found = false;
     if (o->type != MSGPACK_OBJECT_MAP || depth >= nkeys) {
@@ -1164,7 +1288,7 @@ static bool pack_mut(msgpack_packer *pk, const msgpack_object *o, char keys[4][3
 typedef struct {
     const char *json;
     const char *what;
-    bool ok[C_ANY + 1];   /* which classes accept it */
+    bool ok[C_ANY + 1]; /* which classes accept it */
 } candidate;
 
 static void test_mutations(void)
@@ -1173,14 +1297,28 @@ static void test_mutations(void)
     /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL MAPARR MAPARRNIL ANY */
     const candidate cands[] = {
         { "7", "an int", { false, true, false, false, false, false, false, false, false, true } },
-        { "-3", "a negative int", { false, true, false, false, false, false, false, false, false, true } },
-        { "1.5", "a float", { false, false, false, false, false, false, false, false, false, true } },
-        { "\"x\"", "a string", { true, false, false, false, false, false, false, false, false, true } },
-        { "true", "a bool", { false, false, true, false, false, false, false, false, false, true } },
+        { "-3",
+          "a negative int",
+          { false, true, false, false, false, false, false, false, false, true } },
+        { "1.5",
+          "a float",
+          { false, false, false, false, false, false, false, false, false, true } },
+        { "\"x\"",
+          "a string",
+          { true, false, false, false, false, false, false, false, false, true } },
+        { "true",
+          "a bool",
+          { false, false, true, false, false, false, false, false, false, true } },
         { "null", "nil", { false, false, false, false, false, false, true, false, true, true } },
-        { "{\"k\":\"v\"}", "a map", { false, false, false, true, false, false, true, true, true, true } },
-        { "[1]", "an array of ints", { false, false, false, false, true, false, false, true, true, true } },
-        { "[\"s\"]", "an array of strings", { false, false, false, false, true, true, false, true, true, true } },
+        { "{\"k\":\"v\"}",
+          "a map",
+          { false, false, false, true, false, false, true, true, true, true } },
+        { "[1]",
+          "an array of ints",
+          { false, false, false, false, true, false, false, true, true, true } },
+        { "[\"s\"]",
+          "an array of strings",
+          { false, false, false, false, true, true, false, true, true, true } },
     };
     const msgpack_object bin = { .type = MSGPACK_OBJECT_BIN, .via.bin = { 3, "abc" } };
     msgpack_object cobj[sizeof cands / sizeof cands[0]];
@@ -1210,9 +1348,11 @@ static void test_mutations(void)
             for (size_t c = 0; c <= sizeof cands / sizeof cands[0]; c++) {
                 const msgpack_object *repl = c < sizeof cands / sizeof cands[0] ? &cobj[c] : &bin;
                 const char *cw = c < sizeof cands / sizeof cands[0] ? cands[c].what : "a bin";
-                bool acceptable = c < sizeof cands / sizeof cands[0] ? cands[c].ok[fs->cls] : fs->cls == C_ANY;
+                bool acceptable =
+                    c < sizeof cands / sizeof cands[0] ? cands[c].ok[fs->cls] : fs->cls == C_ANY;
                 /* the contract: nil in an optional field means "not given" */
-                if (c < sizeof cands / sizeof cands[0] && !fs->required && strcmp(cands[c].json, "null") == 0)
+                if (c < sizeof cands / sizeof cands[0] && !fs->required &&
+                    strcmp(cands[c].json, "null") == 0)
                     acceptable = true;
                 msgpack_sbuffer mb;
                 msgpack_packer pk;
@@ -1230,9 +1370,11 @@ static void test_mutations(void)
                 }
                 msgpack_zone_init(&z, 4096);
                 st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
-                CHECK(st == SQ_ERR_DECODE, "%s: %s for \"%s\" gave %s, want SQ_ERR_DECODE", d->name, cw, fs->path, sq_status_name(st));
+                CHECK(st == SQ_ERR_DECODE, "%s: %s for \"%s\" gave %s, want SQ_ERR_DECODE", d->name,
+                      cw, fs->path, sq_status_name(st));
                 if (st == SQ_ERR_DECODE)
-                    CHECK(err[0] != '\0', "%s: %s for \"%s\" rejected without a message", d->name, cw, fs->path);
+                    CHECK(err[0] != '\0', "%s: %s for \"%s\" rejected without a message", d->name,
+                          cw, fs->path);
                 msgpack_zone_destroy(&z);
                 msgpack_sbuffer_destroy(&mb);
             }
@@ -1252,11 +1394,16 @@ static void test_mutations(void)
                 if (fs->required) {
                     char want[40];
                     snprintf(want, sizeof want, "%s", keys[nkeys - 1]);
-                    CHECK(st == SQ_ERR_DECODE, "%s: without required \"%s\" gave %s, want SQ_ERR_DECODE", d->name, fs->path, sq_status_name(st));
-                    CHECK(st != SQ_ERR_DECODE || strstr(err, want) != NULL || strstr(err, "code") != NULL,
-                          "%s: without \"%s\": message \"%s\" does not name the field", d->name, fs->path, err);
+                    CHECK(st == SQ_ERR_DECODE,
+                          "%s: without required \"%s\" gave %s, want SQ_ERR_DECODE", d->name,
+                          fs->path, sq_status_name(st));
+                    CHECK(st != SQ_ERR_DECODE || strstr(err, want) != NULL ||
+                              strstr(err, "code") != NULL,
+                          "%s: without \"%s\": message \"%s\" does not name the field", d->name,
+                          fs->path, err);
                 } else {
-                    CHECK(st == SQ_OK, "%s: without optional \"%s\" gave %s (%s), want SQ_OK", d->name, fs->path, sq_status_name(st), err);
+                    CHECK(st == SQ_OK, "%s: without optional \"%s\" gave %s (%s), want SQ_OK",
+                          d->name, fs->path, sq_status_name(st), err);
                 }
                 msgpack_zone_destroy(&z);
                 msgpack_sbuffer_destroy(&mb);
@@ -1265,9 +1412,18 @@ static void test_mutations(void)
 
         /* not a map; a non-string key; an unknown key is ignored */
         {
-            static const struct { const char *bytes; size_t len; const char *what; } notmap[] = {
-                { B_("\x91\x01"), "an array" }, { B_("\xa3" "abc"), "a string" }, { B_("\xc0"), "nil" },
-                { B_("\x2a"), "an int" }, { B_("\x80"), "an empty map" },
+            static const struct {
+                const char *bytes;
+                size_t len;
+                const char *what;
+            } notmap[] = {
+                { B_("\x91\x01"), "an array" },
+                { B_("\xa3"
+                     "abc"),
+                  "a string" },
+                { B_("\xc0"), "nil" },
+                { B_("\x2a"), "an int" },
+                { B_("\x80"), "an empty map" },
             };
             bool any_required = false;
             for (size_t f = 0; f < d->nfields; f++)
@@ -1280,7 +1436,8 @@ static void test_mutations(void)
                     continue; /* every field optional: {} is a valid message */
                 msgpack_zone_init(&z, 1024);
                 st = decode(d, notmap[k].bytes, notmap[k].len, &z, out, err, sizeof err, NULL);
-                CHECK(st == SQ_ERR_DECODE && err[0], "%s: %s instead of the message gave %s (\"%s\")", d->name, notmap[k].what,
+                CHECK(st == SQ_ERR_DECODE && err[0],
+                      "%s: %s instead of the message gave %s (\"%s\")", d->name, notmap[k].what,
                       sq_status_name(st), err);
                 msgpack_zone_destroy(&z);
             }
@@ -1316,7 +1473,8 @@ static void test_mutations(void)
             sq_mp_kv_str(&pk, "x_future_field", "later versions may add fields");
             msgpack_zone_init(&z, 4096);
             st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
-            CHECK(st == SQ_OK, "%s: an unknown key was not ignored (%s: %s)", d->name, sq_status_name(st), err);
+            CHECK(st == SQ_OK, "%s: an unknown key was not ignored (%s: %s)", d->name,
+                  sq_status_name(st), err);
             msgpack_zone_destroy(&z);
             msgpack_sbuffer_destroy(&mb);
         }
@@ -1329,11 +1487,14 @@ static void test_mutations(void)
 /* ---------------------------------------------------------------- garbage */
 
 static const char *const known_keys[] = {
-    "key", "subject", "namespace", "uuid", "name", "version", "exec", "kind", "code", "main", "binary",
-    "parameters", "annotations", "limits", "timeout", "memory", "logs", "concurrency", "publish", "updated",
-    "ns", "overwrite", "entity", "skip", "limit", "op", "id", "params", "blocking", "wait_ms", "reply",
-    "submitted", "action", "total_mb", "free_mb", "warm", "busy", "healthy", "draining", "at", "activationId",
-    "start", "end", "duration", "response", "statusCode", "result", "since", "upto", "docs", "error",
+    "key",       "subject",  "namespace", "uuid",        "name",       "version",      "exec",
+    "kind",      "code",     "main",      "binary",      "parameters", "annotations",  "limits",
+    "timeout",   "memory",   "logs",      "concurrency", "publish",    "updated",      "ns",
+    "overwrite", "entity",   "skip",      "limit",       "op",         "id",           "params",
+    "blocking",  "wait_ms",  "reply",     "submitted",   "action",     "total_mb",     "free_mb",
+    "warm",      "busy",     "healthy",   "draining",    "at",         "activationId", "start",
+    "end",       "duration", "response",  "statusCode",  "result",     "since",        "upto",
+    "docs",      "error",
 };
 #define NKNOWN (sizeof known_keys / sizeof known_keys[0])
 
@@ -1344,7 +1505,12 @@ static void rand_value(msgpack_packer *pk, uint64_t *rs, int depth)
     unsigned k = (unsigned)(check_rand_(rs) % (depth > 3 ? 9 : 12));
     switch (k) {
     case 0: msgpack_pack_nil(pk); break;
-    case 1: if (check_rand_(rs) & 1) msgpack_pack_true(pk); else msgpack_pack_false(pk); break;
+    case 1:
+        if (check_rand_(rs) & 1)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        break;
     case 2: msgpack_pack_int64(pk, (int64_t)check_rand_(rs) >> (check_rand_(rs) % 64)); break;
     case 3: msgpack_pack_uint64(pk, check_rand_(rs)); break;
     case 4: msgpack_pack_double(pk, (double)(int64_t)check_rand_(rs) / 7.0); break;
@@ -1358,8 +1524,12 @@ static void rand_value(msgpack_packer *pk, uint64_t *rs, int depth)
         sq_mp_pack_strn(pk, s, n);
         break;
     }
-    case 8: msgpack_pack_bin(pk, 2); msgpack_pack_bin_body(pk, "\x00\x01", 2); break;
-    case 9: case 10: {
+    case 8:
+        msgpack_pack_bin(pk, 2);
+        msgpack_pack_bin_body(pk, "\x00\x01", 2);
+        break;
+    case 9:
+    case 10: {
         uint32_t n = (uint32_t)(check_rand_(rs) % 6);
         msgpack_pack_map(pk, n);
         for (uint32_t i = 0; i < n; i++) {
@@ -1381,7 +1551,7 @@ static void rand_value(msgpack_packer *pk, uint64_t *rs, int depth)
     }
 }
 
-static size_t fuzz_accepted;   /* buffers some decoder accepted: the fuzzing got past the checks */
+static size_t fuzz_accepted; /* buffers some decoder accepted: the fuzzing got past the checks */
 
 static void fuzz_one(const char *buf, size_t len, int *bad, const char *origin, size_t iter)
 {
@@ -1389,7 +1559,10 @@ static void fuzz_one(const char *buf, size_t len, int *bad, const char *origin, 
         const msgdesc *d = &msgs[i];
         msgpack_zone z;
         char err[128];
-        union { char c[1024]; max_align_t align; } out;
+        union {
+            char c[1024];
+            max_align_t align;
+        } out;
         sq_status st;
         if (d->size > sizeof out.c) {
             CHECK(0, "test bug: %s is larger than the fuzz buffer", d->name);
@@ -1398,7 +1571,8 @@ static void fuzz_one(const char *buf, size_t len, int *bad, const char *origin, 
         msgpack_zone_init(&z, 1024);
         st = decode(d, buf, len, &z, &out, err, sizeof err, NULL);
         if (st != SQ_OK && st != SQ_ERR_DECODE && (*bad)++ < 5)
-            CHECK(0, "%s: %s buffer #%zu (%zu bytes) gave %s", d->name, origin, iter, len, sq_status_name(st));
+            CHECK(0, "%s: %s buffer #%zu (%zu bytes) gave %s", d->name, origin, iter, len,
+                  sq_status_name(st));
         fuzz_accepted += st == SQ_OK;
         if (st == SQ_ERR_DECODE && err[0] == '\0' && (*bad)++ < 5)
             CHECK(0, "%s: %s buffer #%zu rejected without a message", d->name, origin, iter);
@@ -1455,8 +1629,10 @@ static void test_garbage(void)
                 case 0: c[at] = (char)check_rand_(&rs); break;
                 case 1: c[at] ^= (char)(1u << (check_rand_(&rs) % 8)); break;
                 case 2: c[at] = (char)0xc1; break;
-                case 3: c[at] = (char)(0xdc + check_rand_(&rs) % 4); break; /* array/map 16/32 headers */
-                default: len = at + 1; break;                             /* truncate */
+                case 3:
+                    c[at] = (char)(0xdc + check_rand_(&rs) % 4);
+                    break;                    /* array/map 16/32 headers */
+                default: len = at + 1; break; /* truncate */
                 }
             }
             fuzz_one(c, len, &bad, msgs[m].name, it);
@@ -1466,7 +1642,10 @@ static void test_garbage(void)
         msgpack_sbuffer_destroy(&sb);
     }
     CHECK(bad == 0, "%d unexpected results over %zu buffers x %zu decoders", bad, total, NMSGS);
-    CHECK(fuzz_accepted > 100, "only %zu fuzz buffers were accepted by any decoder: the fuzzing does not reach the field decoders", fuzz_accepted);
+    CHECK(fuzz_accepted > 100,
+          "only %zu fuzz buffers were accepted by any decoder: the fuzzing does not reach the "
+          "field decoders",
+          fuzz_accepted);
 }
 
 /* ---------------------------------------------------------------- subject tokens */
@@ -1474,7 +1653,9 @@ static void test_garbage(void)
 static void test_subj_token(void)
 {
     SECTION("sq_subj_token");
-    static const struct { const char *in, *out; } cases[] = {
+    static const struct {
+        const char *in, *out;
+    } cases[] = {
         { "guest", "guest" },
         { "Guest_01-x", "Guest_01-x" },
         { "a.b", "a%2Eb" },
@@ -1500,7 +1681,8 @@ static void test_subj_token(void)
     int bad = 0;
     for (int c = 1; c < 256; c++) {
         char in[2] = { (char)c, 0 }, want[4];
-        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '-';
+        bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '-';
         if (keep)
             snprintf(want, sizeof want, "%c", c);
         else
@@ -1516,12 +1698,14 @@ static void test_subj_token(void)
     {
         char small[16];
         memset(small, 'Z', sizeof small);
-        CHECK(sq_subj_token("abc", small, 4) == 0 && strcmp(small, "abc") == 0, "\"abc\" into 4 bytes");
+        CHECK(sq_subj_token("abc", small, 4) == 0 && strcmp(small, "abc") == 0,
+              "\"abc\" into 4 bytes");
         memset(small, 'Z', sizeof small);
         CHECK(sq_subj_token("abc", small, 3) == -1, "\"abc\" into 3 bytes accepted");
         CHECK(small[3] == 'Z', "sq_subj_token wrote past outlen");
         memset(small, 'Z', sizeof small);
-        CHECK(sq_subj_token("a.", small, 5) == 0 && strcmp(small, "a%2E") == 0, "\"a.\" into 5 bytes");
+        CHECK(sq_subj_token("a.", small, 5) == 0 && strcmp(small, "a%2E") == 0,
+              "\"a.\" into 5 bytes");
         memset(small, 'Z', sizeof small);
         CHECK(sq_subj_token("a.", small, 4) == -1, "\"a.\" into 4 bytes accepted");
         CHECK(small[4] == 'Z', "sq_subj_token wrote past outlen (escape)");
@@ -1565,26 +1749,58 @@ static void test_act_annots(void)
         size_t want = 2, off = 0;
         a.path = "guest/pkg/a";
         a.kind = "nodejs:20";
-        if (mask & 1) { a.composition = true; a.topmost = mask & 2; want++; }
-        if (mask & 4) { a.conductor = true; want++; }
-        if (mask & 8) { a.limits = &lim; want++; }
-        if (mask & 16) { a.binding = "other/b"; want++; }
-        if (mask & 32) { a.wait_time = 3; want++; }
-        if (mask & 64) { a.init_time = 0; want++; }
-        if (mask & 128) { a.timeout = true; want++; }
-        if (mask & 256) { a.caused_by = "trigger"; a.cause = "0123456789abcdef0123456789abcdef"; want += 2; }
-        if (mask & 512) { a.invoker = "inv-1"; want++; }
+        if (mask & 1) {
+            a.composition = true;
+            a.topmost = mask & 2;
+            want++;
+        }
+        if (mask & 4) {
+            a.conductor = true;
+            want++;
+        }
+        if (mask & 8) {
+            a.limits = &lim;
+            want++;
+        }
+        if (mask & 16) {
+            a.binding = "other/b";
+            want++;
+        }
+        if (mask & 32) {
+            a.wait_time = 3;
+            want++;
+        }
+        if (mask & 64) {
+            a.init_time = 0;
+            want++;
+        }
+        if (mask & 128) {
+            a.timeout = true;
+            want++;
+        }
+        if (mask & 256) {
+            a.caused_by = "trigger";
+            a.cause = "0123456789abcdef0123456789abcdef";
+            want += 2;
+        }
+        if (mask & 512) {
+            a.invoker = "inv-1";
+            want++;
+        }
         sq_proto_buf_init(&sb, &pk);
         sq_act_annots_encode(&a, &pk);
         msgpack_zone_init(&z, 1024);
-        CHECK(msgpack_unpack(sb.data, sb.size, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS && off == sb.size,
+        CHECK(msgpack_unpack(sb.data, sb.size, &off, &z, &o) == MSGPACK_UNPACK_SUCCESS &&
+                  off == sb.size,
               "annots %#x: does not unpack as exactly one object", mask);
         CHECK(o.type == MSGPACK_OBJECT_ARRAY && o.via.array.size == want,
-              "annots %#x: %u entries, want %zu", mask, o.type == MSGPACK_OBJECT_ARRAY ? o.via.array.size : 0, want);
+              "annots %#x: %u entries, want %zu", mask,
+              o.type == MSGPACK_OBJECT_ARRAY ? o.via.array.size : 0, want);
         for (uint32_t i = 0; o.type == MSGPACK_OBJECT_ARRAY && i < o.via.array.size; i++) {
             const msgpack_object *kv = &o.via.array.ptr[i];
             CHECK(kv->type == MSGPACK_OBJECT_MAP && kv->via.map.size == 2 && sq_mp_get(kv, "key") &&
-                  sq_mp_get(kv, "value"), "annots %#x: entry %u is not {key, value}", mask, i);
+                      sq_mp_get(kv, "value"),
+                  "annots %#x: entry %u is not {key, value}", mask, i);
         }
         msgpack_zone_destroy(&z);
         msgpack_sbuffer_destroy(&sb);

@@ -15,20 +15,22 @@ static struct {
     const char *pkg, *name;
     int web; /* 1: web-export true, 0: none, 2: web-export "true" (a string: not a web action) */
 } ACTIONS[] = {
-    { NULL, "web", 1 }, { NULL, "plain", 0 }, { "lib", "inpkg", 1 }, { NULL, "strweb", 2 },
+    { NULL, "web", 1 },
+    { NULL, "plain", 0 },
+    { "lib", "inpkg", 1 },
+    { NULL, "strweb", 2 },
 };
 
 sq_status reg_store_get_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool code, bool shared, sq_arena_t *ar, sq_action *out,
-                               char *err, size_t errlen)
+                               bool code, bool shared, sq_arena_t *ar, sq_action *out, char *err,
+                               size_t errlen)
 {
     (void)s, (void)ns, (void)code, (void)shared, (void)err, (void)errlen;
     for (size_t i = 0; i < sizeof ACTIONS / sizeof ACTIONS[0]; i++) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
         msgpack_object o;
-        if (strcmp(ACTIONS[i].name, name) != 0 ||
-            (ACTIONS[i].pkg == NULL) != (pkg == NULL) ||
+        if (strcmp(ACTIONS[i].name, name) != 0 || (ACTIONS[i].pkg == NULL) != (pkg == NULL) ||
             (pkg && strcmp(ACTIONS[i].pkg, pkg) != 0))
             continue;
         memset(out, 0, sizeof *out);
@@ -62,9 +64,8 @@ sq_status reg_store_get_action(reg_store_t *s, const char *ns, const char *pkg, 
     return SQ_ERR_NOT_FOUND;
 }
 
-sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes,
-                         size_t n, sq_arena_t *ar, sq_route **items, size_t *nitems, char *err,
-                         size_t errlen)
+sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route *routes, size_t n,
+                         sq_arena_t *ar, sq_route **items, size_t *nitems, char *err, size_t errlen)
 {
     (void)s, (void)req, (void)routes, (void)n, (void)ar, (void)err, (void)errlen;
     *items = NULL;
@@ -72,8 +73,8 @@ sq_status reg_routes_put(reg_store_t *s, const sq_route_put *req, const sq_route
     return SQ_ERR_DB;
 }
 
-sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar,
-                         sq_route **items, size_t *n)
+sq_status reg_routes_get(reg_store_t *s, const sq_route_query *q, sq_arena_t *ar, sq_route **items,
+                         size_t *n)
 {
     (void)s, (void)q, (void)ar;
     *items = NULL;
@@ -107,31 +108,32 @@ static void test_paths(void)
         { "/club", false, true, true },
         { "/club/books", false, true, true },
         { "/a-b_c.d~e!$&'()*+,;=:@", false, true, true },
-        { "club", false, true, false },            /* no leading slash */
+        { "club", false, true, false }, /* no leading slash */
         { "", true, true, false },
-        { "/club/", false, true, false },          /* empty segment */
+        { "/club/", false, true, false }, /* empty segment */
         { "//club", true, true, false },
-        { "/a b", true, true, false },             /* a space */
-        { "/a%20b", true, true, false },           /* '%': what lws hands over is decoded */
+        { "/a b", true, true, false },   /* a space */
+        { "/a%20b", true, true, false }, /* '%': what lws hands over is decoded */
         { "/a?b", true, true, false },
         { "/a#b", true, true, false },
         { "/a\\b", true, true, false },
-        { "/{id}", false, true, false },           /* base paths have no parameters */
+        { "/{id}", false, true, false }, /* base paths have no parameters */
         { "/books/{isbn}", true, true, true },
         { "/{a}/x/{b-2_c}", true, true, true },
-        { "/{a}/{a}", true, true, false },          /* twice */
+        { "/{a}/{a}", true, true, false }, /* twice */
         { "/{}", true, true, false },
         { "/{a", true, true, false },
-        { "/x{a}", true, true, false },            /* not a whole segment */
+        { "/x{a}", true, true, false }, /* not a whole segment */
         { "/{a}x", true, true, false },
         { "/{a.b}", true, true, false },
-        { "/{__ow_path}", true, true, false },      /* reserved */
+        { "/{__ow_path}", true, true, false }, /* reserved */
     };
     char err[512];
     SECTION("paths");
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         err[0] = '\0';
-        bool ok = path_ok(cases[i].path, cases[i].params, cases[i].root_ok, err, sizeof err, "path");
+        bool ok =
+            path_ok(cases[i].path, cases[i].params, cases[i].root_ok, err, sizeof err, "path");
         CHECK(ok == cases[i].ok, "path_ok(\"%s\", params %d) = %d, want %d (%s)", cases[i].path,
               cases[i].params, ok, cases[i].ok, err);
         if (!ok)
@@ -142,18 +144,26 @@ static void test_paths(void)
         memset(longp, 'a', sizeof longp);
         longp[0] = '/';
         longp[sizeof longp - 1] = '\0';
-        CHECK(!path_ok(longp, true, true, err, sizeof err, "path"), "a path over %d characters", PATH_MAX_LEN);
+        CHECK(!path_ok(longp, true, true, err, sizeof err, "path"), "a path over %d characters",
+              PATH_MAX_LEN);
         longp[PATH_MAX_LEN] = '\0';
-        CHECK(path_ok(longp, true, true, err, sizeof err, "path"), "a path of %d characters: %s", PATH_MAX_LEN, err);
+        CHECK(path_ok(longp, true, true, err, sizeof err, "path"), "a path of %d characters: %s",
+              PATH_MAX_LEN, err);
     }
 }
 
 static sq_route R(const char *rel, const char *method, const char *ans, const char *pkg,
                   const char *name, const char *type)
 {
-    sq_route r = { .namespace_ = "", .basepath = "", .relpath = (char *)rel, .method = (char *)method,
-                   .api_name = "", .action_ns = (char *)ans, .action_pkg = (char *)pkg,
-                   .action_name = (char *)name, .response_type = (char *)type };
+    sq_route r = { .namespace_ = "",
+                   .basepath = "",
+                   .relpath = (char *)rel,
+                   .method = (char *)method,
+                   .api_name = "",
+                   .action_ns = (char *)ans,
+                   .action_pkg = (char *)pkg,
+                   .action_name = (char *)name,
+                   .response_type = (char *)type };
     return r;
 }
 
@@ -168,7 +178,8 @@ static void test_route_check(void)
     } v[] = {
         { R("/books/{isbn}", "get", "guest", "", "web", "http"), SQ_OK, NULL },
         { R("/", "options", "guest", "lib", "inpkg", "json"), SQ_OK, NULL },
-        { R("/x", "fetch", "guest", "", "web", "json"), SQ_ERR_BAD_REQUEST, "not a valid API verb" },
+        { R("/x", "fetch", "guest", "", "web", "json"), SQ_ERR_BAD_REQUEST,
+          "not a valid API verb" },
         { R("/x", "GET", "guest", "", "web", "json"), SQ_ERR_BAD_REQUEST, "not a valid API verb" },
         { R("/x", "get", "guest", "", "web", "xml"), SQ_ERR_BAD_REQUEST, "response type" },
         { R("x", "get", "guest", "", "web", "json"), SQ_ERR_BAD_REQUEST, "must begin with '/'" },

@@ -26,16 +26,22 @@ static void test_mask(void)
 
     SECTION("sq_mask_secrets");
     CHECK_STR(masked("host=/run/pg port=5432 dbname=squall user=sq_auth password=s3cret"),
-              "host=/run/pg port=5432 dbname=squall user=sq_auth password=********", "libpq keyword");
-    CHECK_STR(masked("password = 's3 \\' cret' user=x"), "password = ******** user=x", "quoted, escaped, blanks");
-    CHECK_STR(masked("user=x password='unterminated"), "user=x password=********", "unterminated quote");
-    CHECK_STR(masked("sslpassword=s3cret host=h"), "sslpassword=******** host=h", "any keyword ending in password");
+              "host=/run/pg port=5432 dbname=squall user=sq_auth password=********",
+              "libpq keyword");
+    CHECK_STR(masked("password = 's3 \\' cret' user=x"), "password = ******** user=x",
+              "quoted, escaped, blanks");
+    CHECK_STR(masked("user=x password='unterminated"), "user=x password=********",
+              "unterminated quote");
+    CHECK_STR(masked("sslpassword=s3cret host=h"), "sslpassword=******** host=h",
+              "any keyword ending in password");
     CHECK_STR(masked("PASSWORD=s3cret"), "PASSWORD=********", "any case");
     CHECK_STR(masked("postgresql://u:s3cret@h:5/db?password=s3cret&sslmode=x"),
               "postgresql://u:********@h:5/db?password=********&sslmode=x", "URI with both");
-    CHECK_STR(masked("nats://ops:s3cret@127.0.0.1:4222"), "nats://ops:********@127.0.0.1:4222", "NATS URL");
+    CHECK_STR(masked("nats://ops:s3cret@127.0.0.1:4222"), "nats://ops:********@127.0.0.1:4222",
+              "NATS URL");
     CHECK_STR(masked("nats://127.0.0.1:4222"), "nats://127.0.0.1:4222", "no user info: unchanged");
-    CHECK_STR(masked("nats://tok@127.0.0.1:4222/x"), "nats://tok@127.0.0.1:4222/x", "user without password");
+    CHECK_STR(masked("nats://tok@127.0.0.1:4222/x"), "nats://tok@127.0.0.1:4222/x",
+              "user without password");
     CHECK_STR(masked("host=/tmp passfile=/s/pgpass/auth user=sq_auth"),
               "host=/tmp passfile=/s/pgpass/auth user=sq_auth", "passfile is not a password");
     CHECK_STR(masked("password authentication failed for user \"sq_auth\""),
@@ -43,7 +49,8 @@ static void test_mask(void)
     CHECK_STR(masked(""), "", "empty");
     sq_mask_secrets("password=s3cretlonger", small, sizeof small);
     CHECK_STR(small, "password=**", "cut short, never the secret");
-    CHECK(strstr(sq_pg_text("FATAL:  bad\nDETAIL: password=s3cret\n"), "s3cret") == NULL, "sq_pg_text masks");
+    CHECK(strstr(sq_pg_text("FATAL:  bad\nDETAIL: password=s3cret\n"), "s3cret") == NULL,
+          "sq_pg_text masks");
     CHECK_STR(sq_pg_text("line one\nline two\n"), "line one line two", "sq_pg_text: one line");
 }
 
@@ -99,7 +106,8 @@ static void connect_badly(void)
     /* does not parse: libpq would quote "xq9z" (the part after the blank) */
     bad_parse = sq_pg_connect(&c, "host=/nonexistent password=s3 xq9z", 0);
     /* parses, cannot connect */
-    bad_connect = sq_pg_connect(&c, "host=/nonexistent/squall-test dbname=x user=y password=pgs3cret", 0);
+    bad_connect =
+        sq_pg_connect(&c, "host=/nonexistent/squall-test dbname=x user=y password=pgs3cret", 0);
 }
 
 static void test_logs(void)
@@ -110,8 +118,10 @@ static void test_logs(void)
     out = capture(log_config);
     CHECK(strstr(out, "pgs3cret") == NULL, "the PostgreSQL password is in the config log: %s", out);
     CHECK(strstr(out, "natss3cret") == NULL, "the NATS password is in the config log: %s", out);
-    CHECK(strstr(out, "user=sq_auth password=********") != NULL, "the DSN is logged masked: %s", out);
-    CHECK(strstr(out, "nats://auth:********@127.0.0.1:4222") != NULL, "the URL is logged masked: %s", out);
+    CHECK(strstr(out, "user=sq_auth password=********") != NULL, "the DSN is logged masked: %s",
+          out);
+    CHECK(strstr(out, "nats://auth:********@127.0.0.1:4222") != NULL,
+          "the URL is logged masked: %s", out);
     CHECK(strstr(out, "\"visible\"") != NULL, "a plain value is logged: %s", out);
     free(out);
     sq_config_free(table, sizeof table / sizeof table[0]);
@@ -121,7 +131,8 @@ static void test_logs(void)
     CHECK_INT(bad_parse, SQ_ERR_BAD_REQUEST, "a connection string that does not parse");
     CHECK_INT(bad_connect, SQ_ERR_DB, "a server that is not there");
     CHECK(strstr(out, "xq9z") == NULL, "a password fragment is in the log: %s", out);
-    CHECK(strstr(out, "could not parse the PostgreSQL connection string") != NULL, "parse error logged: %s", out);
+    CHECK(strstr(out, "could not parse the PostgreSQL connection string") != NULL,
+          "parse error logged: %s", out);
     CHECK(strstr(out, "could not connect to PostgreSQL") != NULL, "connect error logged: %s", out);
     free(out);
 }

@@ -13,12 +13,12 @@
 typedef struct sq_bus sq_bus_t;
 
 typedef struct sq_bus_opts {
-    const char *url;        /* comma-separated server URLs */
-    const char *name;       /* connection name shown by the server */
-    const char *user;       /* optional */
-    const char *pass;       /* optional */
-    bool send_asap;         /* flush every publish at once: latency-critical connections */
-    bool jetstream;         /* also make a JetStream context */
+    const char *url;  /* comma-separated server URLs */
+    const char *name; /* connection name shown by the server */
+    const char *user; /* optional */
+    const char *pass; /* optional */
+    bool send_asap;   /* flush every publish at once: latency-critical connections */
+    bool jetstream;   /* also make a JetStream context */
 } sq_bus_opts;
 
 /* A message handler. Runs on the subscription's delivery thread (messages of one route are
@@ -27,7 +27,7 @@ typedef void (*sq_bus_fn)(sq_bus_t *bus, natsMsg *msg, void *closure);
 
 typedef struct sq_bus_route {
     const char *subject;
-    const char *queue;      /* queue group, so N copies share the load; NULL for none */
+    const char *queue; /* queue group, so N copies share the load; NULL for none */
     sq_bus_fn fn;
     void *closure;
 } sq_bus_route;

@@ -12,31 +12,41 @@
 typedef enum { SQ_CFG_T_INT, SQ_CFG_T_STR, SQ_CFG_T_BOOL } sq_cfg_type;
 
 typedef struct sq_cfg_entry {
-    const char *name;   /* file key */
-    const char *env;    /* environment variable */
+    const char *name; /* file key */
+    const char *env;  /* environment variable */
     sq_cfg_type type;
     long long min, max; /* bounds for SQ_CFG_T_INT */
     const char *def;    /* default, as text; NULL for no value (strings become "") */
-    void *field;        /* int * (INT), bool * (BOOL) or char ** (STR, malloc'd, owned by the table) */
-    bool secret;        /* masked in the log */
+    void *field; /* int * (INT), bool * (BOOL) or char ** (STR, malloc'd, owned by the table) */
+    bool secret; /* masked in the log */
     const char *installed; /* SQ_CFG_PATH: the default relative to the install prefix */
 } sq_cfg_entry;
 
-#define SQ_CFG_INT(name, env, min, max, def, field) \
-    { name, env, SQ_CFG_T_INT, min, max, #def, &(field), false, NULL }
-#define SQ_CFG_BOOL(name, env, def, field) \
-    { name, env, SQ_CFG_T_BOOL, 0, 1, def ? "true" : "false", &(field), false, NULL }
-#define SQ_CFG_STR(name, env, def, field) \
-    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, NULL }
-#define SQ_CFG_SECRET(name, env, def, field) \
-    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), true, NULL }
+#define SQ_CFG_INT(name, env, min, max, def, field)                                                \
+    {                                                                                              \
+        name, env, SQ_CFG_T_INT, min, max, #def, &(field), false, NULL                             \
+    }
+#define SQ_CFG_BOOL(name, env, def, field)                                                         \
+    {                                                                                              \
+        name, env, SQ_CFG_T_BOOL, 0, 1, def ? "true" : "false", &(field), false, NULL              \
+    }
+#define SQ_CFG_STR(name, env, def, field)                                                          \
+    {                                                                                              \
+        name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, NULL                                  \
+    }
+#define SQ_CFG_SECRET(name, env, def, field)                                                       \
+    {                                                                                              \
+        name, env, SQ_CFG_T_STR, 0, 0, def, &(field), true, NULL                                   \
+    }
 
 /* A path whose default is found relative to the installed binary: when the running binary
  * is <prefix>/sbin/x, <prefix>/bin/x or <prefix>/lib/squall/x and <prefix>/<installed>
  * exists, that is the default (an installed tree: /usr/share/squall/schemas...); otherwise
  * def (the source-tree layout, for the build tree). */
-#define SQ_CFG_PATH(name, env, installed, def, field) \
-    { name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, installed }
+#define SQ_CFG_PATH(name, env, installed, def, field)                                              \
+    {                                                                                              \
+        name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, installed                             \
+    }
 
 /* <prefix>/<rel> of the running binary (see SQ_CFG_PATH) into out when it exists; false
  * (out untouched) when the binary is not in an installed layout or the path is missing. */

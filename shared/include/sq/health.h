@@ -13,9 +13,9 @@
 #include "sq/status.h"
 
 typedef struct sq_health_check {
-    const char *name;      /* "postgresql", "jetstream" (the key in checks) */
-    const char *pg_dsn;    /* PostgreSQL: the service's DSN */
-    const char *stream;    /* JetStream: a stream the service uses (the bus needs .jetstream) */
+    const char *name;   /* "postgresql", "jetstream" (the key in checks) */
+    const char *pg_dsn; /* PostgreSQL: the service's DSN */
+    const char *stream; /* JetStream: a stream the service uses (the bus needs .jetstream) */
 } sq_health_check;
 
 /* This process's instance id: SQ_INSTANCE_ID when set (letters, digits, '-', '_'), else

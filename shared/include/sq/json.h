@@ -16,7 +16,8 @@ sq_status sq_json_to_mp_max(const json_t *j, msgpack_packer *pk, int max_depth);
 
 /* Parses JSON text (len bytes, need not be NUL-terminated) and packs it. On a syntax error
  * returns SQ_ERR_BAD_REQUEST with jansson's message in err. */
-sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err, size_t errlen);
+sq_status sq_json_text_to_mp(const char *txt, size_t len, msgpack_packer *pk, char *err,
+                             size_t errlen);
 
 /* A new JSON value for a msgpack object (bin as a base64 string, ext as null, non-string
  * map keys stringified, invalid UTF-8 in a key replaced by U+FFFD). Returns NULL on allocation

@@ -12,8 +12,8 @@ void sq_log_set_level(sq_log_level lvl);
 void sq_log(sq_log_level lvl, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #define sq_debug(...) sq_log(SQ_LOG_DEBUG, __VA_ARGS__)
-#define sq_info(...)  sq_log(SQ_LOG_INFO, __VA_ARGS__)
-#define sq_warn(...)  sq_log(SQ_LOG_WARN, __VA_ARGS__)
+#define sq_info(...) sq_log(SQ_LOG_INFO, __VA_ARGS__)
+#define sq_warn(...) sq_log(SQ_LOG_WARN, __VA_ARGS__)
 #define sq_error(...) sq_log(SQ_LOG_ERROR, __VA_ARGS__)
 
 #endif

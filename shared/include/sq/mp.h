@@ -14,7 +14,7 @@
 typedef msgpack_zone sq_arena_t;
 
 /* Deepest nesting of maps/arrays accepted from the wire. */
-#define SQ_MP_MAX_DEPTH 30  /* msgpack-c's unpacker stops at 32 (MSGPACK_EMBED_STACK_SIZE) */
+#define SQ_MP_MAX_DEPTH 30 /* msgpack-c's unpacker stops at 32 (MSGPACK_EMBED_STACK_SIZE) */
 
 /* Walks buf without allocating and checks that it holds exactly one well-formed msgpack
  * object: no truncation, no trailing bytes, nesting at most SQ_MP_MAX_DEPTH, and no
@@ -28,25 +28,25 @@ sq_status sq_mp_unpack(const char *buf, size_t len, sq_arena_t *ar, msgpack_obje
 
 /* Field types a map decoder knows. */
 typedef enum {
-    SQ_F_STR,     /* char *, NUL-terminated copy in the arena; embedded NULs rejected */
-    SQ_F_INT,     /* int64_t; positive or negative integer */
-    SQ_F_BOOL,    /* bool */
-    SQ_F_ANY,     /* msgpack_object (any type, nil allowed) */
-    SQ_F_MAP,     /* msgpack_object that must be a map */
-    SQ_F_ARRAY,   /* msgpack_object that must be an array */
-    SQ_F_STRS,    /* char ** (NULL-terminated vector in the arena) from an array of strings;
+    SQ_F_STR,    /* char *, NUL-terminated copy in the arena; embedded NULs rejected */
+    SQ_F_INT,    /* int64_t; positive or negative integer */
+    SQ_F_BOOL,   /* bool */
+    SQ_F_ANY,    /* msgpack_object (any type, nil allowed) */
+    SQ_F_MAP,    /* msgpack_object that must be a map */
+    SQ_F_ARRAY,  /* msgpack_object that must be an array */
+    SQ_F_STRS,   /* char ** (NULL-terminated vector in the arena) from an array of strings;
                      the count goes to the size_t field at offset `aux` */
-    SQ_F_NESTED,  /* a nested map decoded with the table in `sub` into the struct at `off` */
+    SQ_F_NESTED, /* a nested map decoded with the table in `sub` into the struct at `off` */
 } sq_mp_ftype;
 
 typedef struct sq_mp_field {
     const char *key;
     sq_mp_ftype type;
-    size_t off;                     /* offsetof the field in the output struct */
+    size_t off; /* offsetof the field in the output struct */
     bool required;
-    const struct sq_mp_field *sub;  /* SQ_F_NESTED: table of the nested map */
+    const struct sq_mp_field *sub; /* SQ_F_NESTED: table of the nested map */
     size_t nsub;
-    size_t aux;                     /* SQ_F_STRS: offsetof the count */
+    size_t aux; /* SQ_F_STRS: offsetof the count */
 } sq_mp_field;
 
 #define SQ_MP_FIELDS(tbl) (tbl), (sizeof(tbl) / sizeof((tbl)[0]))

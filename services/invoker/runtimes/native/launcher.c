@@ -52,67 +52,67 @@ static char exec_path[300];
 
 static void write_all(int fd, const void *p, size_t n)
 {
-  const char *c = p;
-  while (n > 0) {
-    ssize_t w = write(fd, c, n);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      if (errno == EAGAIN) {
-        struct pollfd pf = {.fd = fd, .events = POLLOUT};
-        poll(&pf, 1, 100);
-        continue;
-      }
-      _exit(71); /* the invoker is gone */
+    const char *c = p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            if (errno == EAGAIN) {
+                struct pollfd pf = { .fd = fd, .events = POLLOUT };
+                poll(&pf, 1, 100);
+                continue;
+            }
+            _exit(71); /* the invoker is gone */
+        }
+        c += w;
+        n -= (size_t)w;
     }
-    c += w;
-    n -= (size_t)w;
-  }
 }
 
 static void write_str(int fd, const char *s)
 {
-  write_all(fd, s, strlen(s));
+    write_all(fd, s, strlen(s));
 }
 
 static void sentinels(void)
 {
-  write_str(1, SENTINEL);
-  write_str(2, SENTINEL);
+    write_str(1, SENTINEL);
+    write_str(2, SENTINEL);
 }
 
 /* One line on fd 3, then the sentinels. */
 static void answer(const char *line)
 {
-  size_t n = strlen(line);
-  char *b = malloc(n + 1);
-  if (!b)
-    _exit(72);
-  memcpy(b, line, n);
-  b[n] = '\n';
-  write_all(RESULT_FD, b, n + 1);
-  free(b);
-  sentinels();
+    size_t n = strlen(line);
+    char *b = malloc(n + 1);
+    if (!b)
+        _exit(72);
+    memcpy(b, line, n);
+    b[n] = '\n';
+    write_all(RESULT_FD, b, n + 1);
+    free(b);
+    sentinels();
 }
 
 static void answer_error(const char *fmt, const char *detail)
 {
-  char msg[1024];
-  snprintf(msg, sizeof msg, fmt, detail ? detail : "");
-  json_t *o = json_pack("{s:s}", "error", msg);
-  char *t = json_dumps(o, JSON_COMPACT);
-  answer(t ? t : "{\"error\":\"out of memory\"}");
-  free(t);
-  json_decref(o);
+    char msg[1024];
+    snprintf(msg, sizeof msg, fmt, detail ? detail : "");
+    json_t *o = json_pack("{s:s}", "error", msg);
+    char *t = json_dumps(o, JSON_COMPACT);
+    answer(t ? t : "{\"error\":\"out of memory\"}");
+    free(t);
+    json_decref(o);
 }
 
 static void thrown(const char *msg)
 {
-  json_t *o = json_pack("{s:s,s:b}", "error", msg, "__ow_thrown", 1);
-  char *t = json_dumps(o, JSON_COMPACT);
-  answer(t ? t : "{\"error\":\"out of memory\",\"__ow_thrown\":true}");
-  free(t);
-  json_decref(o);
+    json_t *o = json_pack("{s:s,s:b}", "error", msg, "__ow_thrown", 1);
+    char *t = json_dumps(o, JSON_COMPACT);
+    answer(t ? t : "{\"error\":\"out of memory\",\"__ow_thrown\":true}");
+    free(t);
+    json_decref(o);
 }
 
 /* Reads one line from fd (buffered; what follows the newline stays for the next call).
@@ -123,191 +123,191 @@ static size_t rlen, rcap;
 
 static char *read_line(int fd, size_t *len)
 {
-  for (size_t scanned = 0;;) {
-    char *nl = rlen > scanned ? memchr(rbuf + scanned, '\n', rlen - scanned) : NULL;
-    if (nl) {
-      size_t n = (size_t)(nl - rbuf);
-      char *line = malloc(n + 1);
-      if (!line)
-        return NULL;
-      memcpy(line, rbuf, n);
-      line[n] = '\0';
-      memmove(rbuf, nl + 1, rlen - n - 1);
-      rlen -= n + 1;
-      *len = n;
-      return line;
+    for (size_t scanned = 0;;) {
+        char *nl = rlen > scanned ? memchr(rbuf + scanned, '\n', rlen - scanned) : NULL;
+        if (nl) {
+            size_t n = (size_t)(nl - rbuf);
+            char *line = malloc(n + 1);
+            if (!line)
+                return NULL;
+            memcpy(line, rbuf, n);
+            line[n] = '\0';
+            memmove(rbuf, nl + 1, rlen - n - 1);
+            rlen -= n + 1;
+            *len = n;
+            return line;
+        }
+        scanned = rlen;
+        if (rcap - rlen < 65536) {
+            char *nb = realloc(rbuf, rcap ? rcap * 2 : 262144);
+            if (!nb)
+                return NULL;
+            rbuf = nb;
+            rcap = rcap ? rcap * 2 : 262144;
+        }
+        ssize_t r = read(fd, rbuf + rlen, rcap - rlen);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0)
+            return NULL;
+        rlen += (size_t)r;
     }
-    scanned = rlen;
-    if (rcap - rlen < 65536) {
-      char *nb = realloc(rbuf, rcap ? rcap * 2 : 262144);
-      if (!nb)
-        return NULL;
-      rbuf = nb;
-      rcap = rcap ? rcap * 2 : 262144;
-    }
-    ssize_t r = read(fd, rbuf + rlen, rcap - rlen);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0)
-      return NULL;
-    rlen += (size_t)r;
-  }
 }
 
 /* ---------------------------------------------------------------- the code */
 
 static unsigned char *b64decode(const char *s, size_t *outlen)
 {
-  static signed char t[256];
-  static bool ready;
-  if (!ready) {
-    memset(t, -1, sizeof t);
-    const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    for (int i = 0; i < 64; i++)
-      t[(unsigned char)a[i]] = (signed char)i;
-    t['-'] = 62; /* url-safe variant too */
-    t['_'] = 63;
-    ready = true;
-  }
-  size_t n = strlen(s);
-  unsigned char *out = malloc(n / 4 * 3 + 4);
-  if (!out)
-    return NULL;
-  size_t o = 0;
-  unsigned v = 0;
-  int bits = 0;
-  for (size_t i = 0; i < n; i++) {
-    unsigned char ch = (unsigned char)s[i];
-    if (ch == '=' )
-      break;
-    if (t[ch] < 0) {
-      if (ch == '\n' || ch == '\r' || ch == ' ')
-        continue;
-      free(out);
-      return NULL;
+    static signed char t[256];
+    static bool ready;
+    if (!ready) {
+        memset(t, -1, sizeof t);
+        const char *a = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        for (int i = 0; i < 64; i++)
+            t[(unsigned char)a[i]] = (signed char)i;
+        t['-'] = 62; /* url-safe variant too */
+        t['_'] = 63;
+        ready = true;
     }
-    v = (v << 6) | (unsigned)t[ch];
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (unsigned char)(v >> bits);
+    size_t n = strlen(s);
+    unsigned char *out = malloc(n / 4 * 3 + 4);
+    if (!out)
+        return NULL;
+    size_t o = 0;
+    unsigned v = 0;
+    int bits = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '=')
+            break;
+        if (t[ch] < 0) {
+            if (ch == '\n' || ch == '\r' || ch == ' ')
+                continue;
+            free(out);
+            return NULL;
+        }
+        v = (v << 6) | (unsigned)t[ch];
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out[o++] = (unsigned char)(v >> bits);
+        }
     }
-  }
-  *outlen = o;
-  return out;
+    *outlen = o;
+    return out;
 }
 
 static int unzip(const unsigned char *data, size_t len, char *err, size_t errlen)
 {
-  struct archive *a = archive_read_new(), *w = archive_write_disk_new();
-  struct archive_entry *e;
-  int rc = -1;
-  archive_read_support_format_zip(a);
-  archive_read_support_filter_none(a);
-  archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
-                                        ARCHIVE_EXTRACT_SECURE_NODOTDOT |
-                                        ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
-  /* relative entry names only (the secure options refuse the others), so from the dir */
-  if (chdir(action_dir) != 0) {
-    snprintf(err, errlen, "cannot enter %s: %s", action_dir, strerror(errno));
-    goto out;
-  }
-  if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
-    snprintf(err, errlen, "%s", archive_error_string(a));
-    goto out;
-  }
-  for (;;) {
-    int r = archive_read_next_header(a, &e);
-    if (r == ARCHIVE_EOF)
-      break;
-    if (r != ARCHIVE_OK) {
-      snprintf(err, errlen, "%s", archive_error_string(a));
-      goto out;
-    }
-    if (archive_write_header(w, e) != ARCHIVE_OK) {
-      snprintf(err, errlen, "%s", archive_error_string(w));
-      goto out;
-    }
-    const void *buf;
-    size_t size;
-    la_int64_t off;
-    while ((r = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK)
-      if (archive_write_data_block(w, buf, size, off) != ARCHIVE_OK) {
-        snprintf(err, errlen, "%s", archive_error_string(w));
+    struct archive *a = archive_read_new(), *w = archive_write_disk_new();
+    struct archive_entry *e;
+    int rc = -1;
+    archive_read_support_format_zip(a);
+    archive_read_support_filter_none(a);
+    archive_write_disk_set_options(w, ARCHIVE_EXTRACT_PERM | ARCHIVE_EXTRACT_SECURE_SYMLINKS |
+                                          ARCHIVE_EXTRACT_SECURE_NODOTDOT |
+                                          ARCHIVE_EXTRACT_SECURE_NOABSOLUTEPATHS);
+    /* relative entry names only (the secure options refuse the others), so from the dir */
+    if (chdir(action_dir) != 0) {
+        snprintf(err, errlen, "cannot enter %s: %s", action_dir, strerror(errno));
         goto out;
-      }
-    if (r != ARCHIVE_EOF) {
-      snprintf(err, errlen, "%s", archive_error_string(a));
-      goto out;
     }
-    archive_write_finish_entry(w);
-  }
-  rc = 0;
+    if (archive_read_open_memory(a, data, len) != ARCHIVE_OK) {
+        snprintf(err, errlen, "%s", archive_error_string(a));
+        goto out;
+    }
+    for (;;) {
+        int r = archive_read_next_header(a, &e);
+        if (r == ARCHIVE_EOF)
+            break;
+        if (r != ARCHIVE_OK) {
+            snprintf(err, errlen, "%s", archive_error_string(a));
+            goto out;
+        }
+        if (archive_write_header(w, e) != ARCHIVE_OK) {
+            snprintf(err, errlen, "%s", archive_error_string(w));
+            goto out;
+        }
+        const void *buf;
+        size_t size;
+        la_int64_t off;
+        while ((r = archive_read_data_block(a, &buf, &size, &off)) == ARCHIVE_OK)
+            if (archive_write_data_block(w, buf, size, off) != ARCHIVE_OK) {
+                snprintf(err, errlen, "%s", archive_error_string(w));
+                goto out;
+            }
+        if (r != ARCHIVE_EOF) {
+            snprintf(err, errlen, "%s", archive_error_string(a));
+            goto out;
+        }
+        archive_write_finish_entry(w);
+    }
+    rc = 0;
 out:
-  archive_read_free(a);
-  archive_write_free(w);
-  return rc;
+    archive_read_free(a);
+    archive_write_free(w);
+    return rc;
 }
 
 static int write_exec(const void *data, size_t len, char *err, size_t errlen)
 {
-  int fd = open(exec_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
-  if (fd < 0) {
-    snprintf(err, errlen, "cannot write %s: %s", exec_path, strerror(errno));
-    return -1;
-  }
-  const char *p = data;
-  while (len > 0) {
-    ssize_t w = write(fd, p, len);
-    if (w < 0) {
-      if (errno == EINTR)
-        continue;
-      snprintf(err, errlen, "cannot write %s: %s", exec_path, strerror(errno));
-      close(fd);
-      return -1;
+    int fd = open(exec_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0755);
+    if (fd < 0) {
+        snprintf(err, errlen, "cannot write %s: %s", exec_path, strerror(errno));
+        return -1;
     }
-    p += w;
-    len -= (size_t)w;
-  }
-  fchmod(fd, 0755);
-  close(fd);
-  return 0;
+    const char *p = data;
+    while (len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            snprintf(err, errlen, "cannot write %s: %s", exec_path, strerror(errno));
+            close(fd);
+            return -1;
+        }
+        p += w;
+        len -= (size_t)w;
+    }
+    fchmod(fd, 0755);
+    close(fd);
+    return 0;
 }
 
 /* 0, or -1 with a message for the init error. */
 static int install(const char *code, bool binary, char *err, size_t errlen)
 {
-  if (access("/action", W_OK) != 0) {
-    /* unsandboxed (tests): a private directory */
-    snprintf(action_dir, sizeof action_dir, "/tmp/squall-native-XXXXXX");
-    if (!mkdtemp(action_dir)) {
-      snprintf(err, errlen, "cannot make a code directory: %s", strerror(errno));
-      return -1;
+    if (access("/action", W_OK) != 0) {
+        /* unsandboxed (tests): a private directory */
+        snprintf(action_dir, sizeof action_dir, "/tmp/squall-native-XXXXXX");
+        if (!mkdtemp(action_dir)) {
+            snprintf(err, errlen, "cannot make a code directory: %s", strerror(errno));
+            return -1;
+        }
     }
-  }
-  snprintf(exec_path, sizeof exec_path, "%s/exec", action_dir);
-  if (!binary)
-    return write_exec(code, strlen(code), err, errlen);
-  size_t len = 0;
-  unsigned char *bytes = b64decode(code, &len);
-  if (!bytes) {
-    snprintf(err, errlen, "the code is not valid base64");
-    return -1;
-  }
-  int rc;
-  if (len >= 4 && memcmp(bytes, "PK\x03\x04", 4) == 0) {
-    rc = unzip(bytes, len, err, errlen);
-    if (rc == 0 && access(exec_path, F_OK) != 0) {
-      snprintf(err, errlen, "the zip file has no 'exec' at its root");
-      rc = -1;
+    snprintf(exec_path, sizeof exec_path, "%s/exec", action_dir);
+    if (!binary)
+        return write_exec(code, strlen(code), err, errlen);
+    size_t len = 0;
+    unsigned char *bytes = b64decode(code, &len);
+    if (!bytes) {
+        snprintf(err, errlen, "the code is not valid base64");
+        return -1;
     }
-    if (rc == 0)
-      chmod(exec_path, 0755);
-  } else {
-    rc = write_exec(bytes, len, err, errlen);
-  }
-  free(bytes);
-  return rc;
+    int rc;
+    if (len >= 4 && memcmp(bytes, "PK\x03\x04", 4) == 0) {
+        rc = unzip(bytes, len, err, errlen);
+        if (rc == 0 && access(exec_path, F_OK) != 0) {
+            snprintf(err, errlen, "the zip file has no 'exec' at its root");
+            rc = -1;
+        }
+        if (rc == 0)
+            chmod(exec_path, 0755);
+    } else {
+        rc = write_exec(bytes, len, err, errlen);
+    }
+    free(bytes);
+    return rc;
 }
 
 /* ---------------------------------------------------------------- blackbox */
@@ -315,361 +315,367 @@ static int install(const char *code, bool binary, char *err, size_t errlen)
 /* The environment of the program: ours plus __OW_<KEY> for every key of msg but "value". */
 static char **make_env(json_t *msg, const char *extra)
 {
-  extern char **environ;
-  size_t n = 0;
-  while (environ[n])
-    n++;
-  char **env = calloc(n + json_object_size(msg) + 2, sizeof *env);
-  if (!env)
-    return NULL;
-  size_t k = 0;
-  for (size_t i = 0; i < n; i++)
-    if (strncmp(environ[i], "__OW_", 5) != 0)
-      env[k++] = strdup(environ[i]);
-  const char *key;
-  json_t *v;
-  json_object_foreach(msg, key, v) {
-    if (strcmp(key, "value") == 0)
-      continue;
-    char *txt = json_is_string(v) ? strdup(json_string_value(v)) : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
-    char *kv = NULL;
-    if (txt && asprintf(&kv, "__OW_%s=%s", key, txt) > 0) {
-      for (char *p = kv + 5; *p && *p != '='; p++)
-        if (*p >= 'a' && *p <= 'z')
-          *p = (char)(*p - 'a' + 'A');
-      env[k++] = kv;
+    extern char **environ;
+    size_t n = 0;
+    while (environ[n])
+        n++;
+    char **env = calloc(n + json_object_size(msg) + 2, sizeof *env);
+    if (!env)
+        return NULL;
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++)
+        if (strncmp(environ[i], "__OW_", 5) != 0)
+            env[k++] = strdup(environ[i]);
+    const char *key;
+    json_t *v;
+    json_object_foreach(msg, key, v)
+    {
+        if (strcmp(key, "value") == 0)
+            continue;
+        char *txt = json_is_string(v) ? strdup(json_string_value(v))
+                                      : json_dumps(v, JSON_ENCODE_ANY | JSON_COMPACT);
+        char *kv = NULL;
+        if (txt && asprintf(&kv, "__OW_%s=%s", key, txt) > 0) {
+            for (char *p = kv + 5; *p && *p != '='; p++)
+                if (*p >= 'a' && *p <= 'z')
+                    *p = (char)(*p - 'a' + 'A');
+            env[k++] = kv;
+        }
+        free(txt);
     }
-    free(txt);
-  }
-  if (extra)
-    env[k++] = strdup(extra);
-  env[k] = NULL;
-  return env;
+    if (extra)
+        env[k++] = strdup(extra);
+    env[k] = NULL;
+    return env;
 }
 
 static void free_env(char **env)
 {
-  for (size_t i = 0; env && env[i]; i++)
-    free(env[i]);
-  free(env);
+    for (size_t i = 0; env && env[i]; i++)
+        free(env[i]);
+    free(env);
 }
 
 static void run_blackbox(json_t *msg)
 {
-  json_t *value = json_object_get(msg, "value");
-  char *arg = json_dumps(value ? value : json_object(), JSON_ENCODE_ANY | JSON_COMPACT);
-  char **env = make_env(msg, NULL);
-  int outp[2], inp[2];
-  if (!arg || !env || pipe2(outp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) {
-    thrown("could not start the action");
-    free(arg);
+    json_t *value = json_object_get(msg, "value");
+    char *arg = json_dumps(value ? value : json_object(), JSON_ENCODE_ANY | JSON_COMPACT);
+    char **env = make_env(msg, NULL);
+    int outp[2], inp[2];
+    if (!arg || !env || pipe2(outp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) {
+        thrown("could not start the action");
+        free(arg);
+        free_env(env);
+        return;
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(inp[0], 0);
+        dup2(outp[1], 1);
+        /* stderr: ours, so it is logged as it comes; fd 3 is not the program's */
+        close(RESULT_FD);
+        signal(SIGPIPE, SIG_DFL);
+        char *argv[] = { exec_path, strlen(arg) <= ARG_MAX_LEN ? arg : NULL, NULL };
+        execve(exec_path, argv, env);
+        fprintf(stderr, "could not run the action: %s\n", strerror(errno));
+        _exit(127);
+    }
+    close(outp[1]);
+    close(inp[0]);
     free_env(env);
-    return;
-  }
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(inp[0], 0);
-    dup2(outp[1], 1);
-    /* stderr: ours, so it is logged as it comes; fd 3 is not the program's */
-    close(RESULT_FD);
-    signal(SIGPIPE, SIG_DFL);
-    char *argv[] = {exec_path, strlen(arg) <= ARG_MAX_LEN ? arg : NULL, NULL};
-    execve(exec_path, argv, env);
-    fprintf(stderr, "could not run the action: %s\n", strerror(errno));
-    _exit(127);
-  }
-  close(outp[1]);
-  close(inp[0]);
-  free_env(env);
-  if (pid < 0) {
-    close(outp[0]);
-    close(inp[1]);
-    free(arg);
-    thrown("could not start the action");
-    return;
-  }
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  fcntl(inp[1], F_SETFL, O_NONBLOCK);
-  fcntl(outp[0], F_SETFL, O_NONBLOCK);
-  /* stdout: complete lines go to the logs as soon as a later line exists; the last one is
-   * the result. */
-  size_t cap = 65536, len = 0, in_off = 0, in_len = strlen(arg);
-  char *buf = malloc(cap);
-  bool exited = false, eof = false;
-  while (!eof && buf) {
-    struct pollfd p[3] = {{.fd = outp[0], .events = POLLIN},
-                          {.fd = pidfd, .events = POLLIN},
-                          {.fd = in_off < in_len ? inp[1] : -1, .events = POLLOUT}};
-    int r = poll(p, 3, exited ? 0 : -1);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (p[2].revents) {
-      ssize_t w = write(inp[1], arg + in_off, in_len - in_off);
-      if (w > 0)
-        in_off += (size_t)w;
-      if (w < 0 && errno != EAGAIN)
-        in_off = in_len;
-      if (in_off >= in_len) {
+    if (pid < 0) {
+        close(outp[0]);
         close(inp[1]);
-        inp[1] = -1;
-      }
+        free(arg);
+        thrown("could not start the action");
+        return;
     }
-    if (p[1].revents)
-      exited = true;
-    if (p[0].revents || exited) {
-      for (;;) {
-        if (cap - len < 65536) {
-          char *nb = realloc(buf, cap * 2);
-          if (!nb)
-            break;
-          buf = nb;
-          cap *= 2;
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    fcntl(inp[1], F_SETFL, O_NONBLOCK);
+    fcntl(outp[0], F_SETFL, O_NONBLOCK);
+    /* stdout: complete lines go to the logs as soon as a later line exists; the last one is
+   * the result. */
+    size_t cap = 65536, len = 0, in_off = 0, in_len = strlen(arg);
+    char *buf = malloc(cap);
+    bool exited = false, eof = false;
+    while (!eof && buf) {
+        struct pollfd p[3] = { { .fd = outp[0], .events = POLLIN },
+                               { .fd = pidfd, .events = POLLIN },
+                               { .fd = in_off < in_len ? inp[1] : -1, .events = POLLOUT } };
+        int r = poll(p, 3, exited ? 0 : -1);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (p[2].revents) {
+            ssize_t w = write(inp[1], arg + in_off, in_len - in_off);
+            if (w > 0)
+                in_off += (size_t)w;
+            if (w < 0 && errno != EAGAIN)
+                in_off = in_len;
+            if (in_off >= in_len) {
+                close(inp[1]);
+                inp[1] = -1;
+            }
         }
-        ssize_t got = read(outp[0], buf + len, cap - len);
-        if (got > 0) {
-          len += (size_t)got;
-          continue;
+        if (p[1].revents)
+            exited = true;
+        if (p[0].revents || exited) {
+            for (;;) {
+                if (cap - len < 65536) {
+                    char *nb = realloc(buf, cap * 2);
+                    if (!nb)
+                        break;
+                    buf = nb;
+                    cap *= 2;
+                }
+                ssize_t got = read(outp[0], buf + len, cap - len);
+                if (got > 0) {
+                    len += (size_t)got;
+                    continue;
+                }
+                if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+                    eof = true;
+                break;
+            }
+            /* everything up to the last complete line that is followed by more is log */
+            char *last = NULL;
+            for (char *q = buf; (q = memchr(q, '\n', (size_t)(buf + len - q))); q++)
+                if (q + 1 < buf + len)
+                    last = q;
+            if (last) {
+                write_all(1, buf, (size_t)(last - buf + 1));
+                memmove(buf, last + 1, (size_t)(buf + len - last - 1));
+                len = (size_t)(buf + len - last - 1);
+            }
+            if (exited && !eof && !(p[0].revents & POLLIN))
+                break; /* it is gone; something it left behind holds the pipe */
         }
-        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
-          eof = true;
-        break;
-      }
-      /* everything up to the last complete line that is followed by more is log */
-      char *last = NULL;
-      for (char *q = buf; (q = memchr(q, '\n', (size_t)(buf + len - q))); q++)
-        if (q + 1 < buf + len)
-          last = q;
-      if (last) {
-        write_all(1, buf, (size_t)(last - buf + 1));
-        memmove(buf, last + 1, (size_t)(buf + len - last - 1));
-        len = (size_t)(buf + len - last - 1);
-      }
-      if (exited && !eof && !(p[0].revents & POLLIN))
-        break; /* it is gone; something it left behind holds the pipe */
     }
-  }
-  if (inp[1] >= 0)
-    close(inp[1]);
-  close(outp[0]);
-  int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-    ;
-  if (pidfd >= 0)
-    close(pidfd);
-  free(arg);
-  if (!buf) {
-    thrown("out of memory");
-    return;
-  }
-  /* the result line: the last non-empty one */
-  while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
-    len--;
-  buf[len] = '\0';
-  char *res = buf;
-  char *nl = strrchr(buf, '\n');
-  if (nl) {
-    write_all(1, buf, (size_t)(nl - buf + 1));
-    res = nl + 1;
-  }
-  json_error_t jerr;
-  json_t *v = *res ? json_loads(res, JSON_DECODE_ANY, &jerr) : NULL;
-  if (json_is_object(v)) {
-    char *t = json_dumps(v, JSON_COMPACT);
-    answer(t ? t : "{}");
-    free(t);
-  } else {
-    if (*res) {
-      write_all(1, res, strlen(res));
-      write_all(1, "\n", 1);
+    if (inp[1] >= 0)
+        close(inp[1]);
+    close(outp[0]);
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        ;
+    if (pidfd >= 0)
+        close(pidfd);
+    free(arg);
+    if (!buf) {
+        thrown("out of memory");
+        return;
     }
-    if (WIFSIGNALED(status)) {
-      char m[128];
-      snprintf(m, sizeof m, "The action did not return a dictionary (it was killed by signal %d).",
-               WTERMSIG(status));
-      thrown(m);
+    /* the result line: the last non-empty one */
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
+        len--;
+    buf[len] = '\0';
+    char *res = buf;
+    char *nl = strrchr(buf, '\n');
+    if (nl) {
+        write_all(1, buf, (size_t)(nl - buf + 1));
+        res = nl + 1;
+    }
+    json_error_t jerr;
+    json_t *v = *res ? json_loads(res, JSON_DECODE_ANY, &jerr) : NULL;
+    if (json_is_object(v)) {
+        char *t = json_dumps(v, JSON_COMPACT);
+        answer(t ? t : "{}");
+        free(t);
     } else {
-      thrown("The action did not return a dictionary.");
+        if (*res) {
+            write_all(1, res, strlen(res));
+            write_all(1, "\n", 1);
+        }
+        if (WIFSIGNALED(status)) {
+            char m[128];
+            snprintf(m, sizeof m,
+                     "The action did not return a dictionary (it was killed by signal %d).",
+                     WTERMSIG(status));
+            thrown(m);
+        } else {
+            thrown("The action did not return a dictionary.");
+        }
     }
-  }
-  json_decref(v);
-  free(buf);
+    json_decref(v);
+    free(buf);
 }
 
 /* ---------------------------------------------------------------- actionloop */
 
 static void copy_available(int from, int to, bool *open_)
 {
-  char b[65536];
-  for (;;) {
-    ssize_t r = read(from, b, sizeof b);
-    if (r > 0) {
-      write_all(to, b, (size_t)r);
-      continue;
+    char b[65536];
+    for (;;) {
+        ssize_t r = read(from, b, sizeof b);
+        if (r > 0) {
+            write_all(to, b, (size_t)r);
+            continue;
+        }
+        if (r == 0 || (errno != EAGAIN && errno != EINTR))
+            *open_ = false;
+        return;
     }
-    if (r == 0 || (errno != EAGAIN && errno != EINTR))
-      *open_ = false;
-    return;
-  }
 }
 
 /* Starts the program with our stdin, waits for its ack, then forwards until it exits. */
 static void actionloop(void)
 {
-  int res[2], out[2], err[2];
-  if (pipe2(res, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
-    answer_error("could not start the action: %s", strerror(errno));
-    return;
-  }
-  json_t *none = json_object();
-  char **env = make_env(none, "__OW_WAIT_FOR_ACK=1");
-  json_decref(none);
-  pid_t pid = fork();
-  if (pid == 0) {
-    dup2(out[1], 1);
-    dup2(err[1], 2);
-    dup2(res[1], RESULT_FD);
-    signal(SIGPIPE, SIG_DFL);
-    char *argv[] = {exec_path, NULL};
-    execve(exec_path, argv, env);
-    fprintf(stderr, "could not run the action: %s\n", strerror(errno));
-    _exit(127);
-  }
-  free_env(env);
-  close(res[1]);
-  close(out[1]);
-  close(err[1]);
-  if (pid < 0) {
-    answer_error("could not start the action: %s", strerror(errno));
-    return;
-  }
-  close(0); /* the program reads the invoker's lines itself */
-  int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-  fcntl(out[0], F_SETFL, O_NONBLOCK);
-  fcntl(err[0], F_SETFL, O_NONBLOCK);
-  fcntl(res[0], F_SETFL, O_NONBLOCK);
-  bool acked = false, o_open = true, e_open = true;
-  char *line = NULL;
-  size_t len = 0, cap = 0;
-  for (;;) {
-    struct pollfd p[4] = {{.fd = res[0], .events = POLLIN},
-                          {.fd = o_open ? out[0] : -1, .events = POLLIN},
-                          {.fd = e_open ? err[0] : -1, .events = POLLIN},
-                          {.fd = pidfd, .events = POLLIN}};
-    if (poll(p, 4, -1) < 0) {
-      if (errno == EINTR)
-        continue;
-      break;
+    int res[2], out[2], err[2];
+    if (pipe2(res, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
+        answer_error("could not start the action: %s", strerror(errno));
+        return;
     }
-    if (p[1].revents)
-      copy_available(out[0], 1, &o_open);
-    if (p[2].revents)
-      copy_available(err[0], 2, &e_open);
-    if (p[0].revents) {
-      for (;;) {
-        if (cap - len < 65536) {
-          char *nb = realloc(line, cap ? cap * 2 : 131072);
-          if (!nb)
-            _exit(72);
-          line = nb;
-          cap = cap ? cap * 2 : 131072;
-        }
-        ssize_t r = read(res[0], line + len, cap - len);
-        if (r > 0) {
-          len += (size_t)r;
-          continue;
-        }
-        if (r == 0)
-          p[3].revents = POLLIN; /* fd 3 closed: it is going */
-        break;
-      }
-      char *nl;
-      while ((nl = memchr(line, '\n', len)) != NULL) {
-        size_t n = (size_t)(nl - line);
-        if (!acked) {
-          json_t *v = json_loadb(line, n, 0, NULL);
-          bool ok = json_is_true(json_object_get(v, "ok"));
-          json_decref(v);
-          if (!ok) {
-            answer_error("The action did not initialize properly (no {\"ok\":true} on fd 3).", NULL);
-            kill(pid, SIGKILL);
-            _exit(0);
-          }
-          acked = true;
-          answer("{\"ok\":true}");
-        } else {
-          write_all(RESULT_FD, line, n + 1);
-          /* what it logged before answering is in the pipes: take it, then the sentinels */
-          copy_available(out[0], 1, &o_open);
-          copy_available(err[0], 2, &e_open);
-          sentinels();
-        }
-        memmove(line, nl + 1, len - n - 1);
-        len -= n + 1;
-      }
+    json_t *none = json_object();
+    char **env = make_env(none, "__OW_WAIT_FOR_ACK=1");
+    json_decref(none);
+    pid_t pid = fork();
+    if (pid == 0) {
+        dup2(out[1], 1);
+        dup2(err[1], 2);
+        dup2(res[1], RESULT_FD);
+        signal(SIGPIPE, SIG_DFL);
+        char *argv[] = { exec_path, NULL };
+        execve(exec_path, argv, env);
+        fprintf(stderr, "could not run the action: %s\n", strerror(errno));
+        _exit(127);
     }
-    if (p[3].revents) {
-      copy_available(out[0], 1, &o_open);
-      copy_available(err[0], 2, &e_open);
-      if (!acked)
-        answer_error("Command exited abruptly during initialization.", NULL);
-      int st;
-      waitpid(pid, &st, 0);
-      _exit(0); /* the invoker sees the container end */
+    free_env(env);
+    close(res[1]);
+    close(out[1]);
+    close(err[1]);
+    if (pid < 0) {
+        answer_error("could not start the action: %s", strerror(errno));
+        return;
     }
-  }
-  _exit(0);
+    close(0); /* the program reads the invoker's lines itself */
+    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+    fcntl(out[0], F_SETFL, O_NONBLOCK);
+    fcntl(err[0], F_SETFL, O_NONBLOCK);
+    fcntl(res[0], F_SETFL, O_NONBLOCK);
+    bool acked = false, o_open = true, e_open = true;
+    char *line = NULL;
+    size_t len = 0, cap = 0;
+    for (;;) {
+        struct pollfd p[4] = { { .fd = res[0], .events = POLLIN },
+                               { .fd = o_open ? out[0] : -1, .events = POLLIN },
+                               { .fd = e_open ? err[0] : -1, .events = POLLIN },
+                               { .fd = pidfd, .events = POLLIN } };
+        if (poll(p, 4, -1) < 0) {
+            if (errno == EINTR)
+                continue;
+            break;
+        }
+        if (p[1].revents)
+            copy_available(out[0], 1, &o_open);
+        if (p[2].revents)
+            copy_available(err[0], 2, &e_open);
+        if (p[0].revents) {
+            for (;;) {
+                if (cap - len < 65536) {
+                    char *nb = realloc(line, cap ? cap * 2 : 131072);
+                    if (!nb)
+                        _exit(72);
+                    line = nb;
+                    cap = cap ? cap * 2 : 131072;
+                }
+                ssize_t r = read(res[0], line + len, cap - len);
+                if (r > 0) {
+                    len += (size_t)r;
+                    continue;
+                }
+                if (r == 0)
+                    p[3].revents = POLLIN; /* fd 3 closed: it is going */
+                break;
+            }
+            char *nl;
+            while ((nl = memchr(line, '\n', len)) != NULL) {
+                size_t n = (size_t)(nl - line);
+                if (!acked) {
+                    json_t *v = json_loadb(line, n, 0, NULL);
+                    bool ok = json_is_true(json_object_get(v, "ok"));
+                    json_decref(v);
+                    if (!ok) {
+                        answer_error(
+                            "The action did not initialize properly (no {\"ok\":true} on fd 3).",
+                            NULL);
+                        kill(pid, SIGKILL);
+                        _exit(0);
+                    }
+                    acked = true;
+                    answer("{\"ok\":true}");
+                } else {
+                    write_all(RESULT_FD, line, n + 1);
+                    /* what it logged before answering is in the pipes: take it, then the sentinels */
+                    copy_available(out[0], 1, &o_open);
+                    copy_available(err[0], 2, &e_open);
+                    sentinels();
+                }
+                memmove(line, nl + 1, len - n - 1);
+                len -= n + 1;
+            }
+        }
+        if (p[3].revents) {
+            copy_available(out[0], 1, &o_open);
+            copy_available(err[0], 2, &e_open);
+            if (!acked)
+                answer_error("Command exited abruptly during initialization.", NULL);
+            int st;
+            waitpid(pid, &st, 0);
+            _exit(0); /* the invoker sees the container end */
+        }
+    }
+    _exit(0);
 }
 
 int main(void)
 {
-  signal(SIGPIPE, SIG_IGN);
-  size_t len;
-  char *first = read_line(0, &len);
-  if (!first)
-    return 0;
-  json_error_t jerr;
-  json_t *msg = json_loadb(first, len, 0, &jerr);
-  free(first);
-  json_t *init = json_object_get(msg, "init");
-  const char *code = json_string_value(json_object_get(init, "code"));
-  if (!json_is_object(init) || !code) {
-    answer_error("Missing main/no code to execute.", NULL);
-    return 0;
-  }
-  char err[512] = "";
-  /* parameters annotated init: true (OpenWhisk), as environment variables of the program */
-  const char *ek;
-  json_t *ev;
-  json_object_foreach(json_object_get(init, "env"), ek, ev) {
-    if (json_is_string(ev) && strncmp(ek, "__OW_", 5) != 0)
-      setenv(ek, json_string_value(ev), 1);
-  }
-  if (install(code, json_is_true(json_object_get(init, "binary")), err, sizeof err) != 0) {
-    answer_error("Initialization has failed due to: %s", err);
-    return 0;
-  }
-  bool loop = json_is_true(json_object_get(init, "actionloop"));
-  json_decref(msg);
-  if (loop) {
-    actionloop();
-    return 0;
-  }
-  if (access(exec_path, X_OK) != 0) {
-    answer_error("Initialization has failed due to: %s is not executable", exec_path);
-    return 0;
-  }
-  answer("{\"ok\":true}");
-  for (;;) {
-    char *line = read_line(0, &len);
-    if (!line)
-      return 0;
-    json_t *m = json_loadb(line, len, 0, &jerr);
-    free(line);
-    if (!json_is_object(m)) {
-      write_str(2, "launcher: bad message on stdin\n");
-      return 70;
+    signal(SIGPIPE, SIG_IGN);
+    size_t len;
+    char *first = read_line(0, &len);
+    if (!first)
+        return 0;
+    json_error_t jerr;
+    json_t *msg = json_loadb(first, len, 0, &jerr);
+    free(first);
+    json_t *init = json_object_get(msg, "init");
+    const char *code = json_string_value(json_object_get(init, "code"));
+    if (!json_is_object(init) || !code) {
+        answer_error("Missing main/no code to execute.", NULL);
+        return 0;
     }
-    run_blackbox(m);
-    json_decref(m);
-  }
+    char err[512] = "";
+    /* parameters annotated init: true (OpenWhisk), as environment variables of the program */
+    const char *ek;
+    json_t *ev;
+    json_object_foreach(json_object_get(init, "env"), ek, ev)
+    {
+        if (json_is_string(ev) && strncmp(ek, "__OW_", 5) != 0)
+            setenv(ek, json_string_value(ev), 1);
+    }
+    if (install(code, json_is_true(json_object_get(init, "binary")), err, sizeof err) != 0) {
+        answer_error("Initialization has failed due to: %s", err);
+        return 0;
+    }
+    bool loop = json_is_true(json_object_get(init, "actionloop"));
+    json_decref(msg);
+    if (loop) {
+        actionloop();
+        return 0;
+    }
+    if (access(exec_path, X_OK) != 0) {
+        answer_error("Initialization has failed due to: %s is not executable", exec_path);
+        return 0;
+    }
+    answer("{\"ok\":true}");
+    for (;;) {
+        char *line = read_line(0, &len);
+        if (!line)
+            return 0;
+        json_t *m = json_loadb(line, len, 0, &jerr);
+        free(line);
+        if (!json_is_object(m)) {
+            write_str(2, "launcher: bad message on stdin\n");
+            return 70;
+        }
+        run_blackbox(m);
+        json_decref(m);
+    }
 }
