@@ -112,7 +112,8 @@ INV_PASS="$SQ_NATS_PASS" INV_USER="$SQ_NATS_USER"
 if [[ -f $STATE/nats/users ]]; then
   INV_USER=invoker INV_PASS="$(awk '$1 == "invoker" {print $2}' "$STATE/nats/users")"
 fi
-INV_USER="$INV_USER" INV_PASS="$INV_PASS" node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" <<'NODE'
+PUB_FAILED=0
+INV_USER="$INV_USER" INV_PASS="$INV_PASS" node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" <<'NODE' || PUB_FAILED=1
 const { connect } = require('nats');
 const { Packr } = require('msgpackr');
 const crypto = require('crypto');
@@ -134,13 +135,14 @@ const p = new Packr({ useRecords: false, mapsAsObjects: true });
       annotations: [{ key: 'path', value: 'guest/bench-store' }, { key: 'kind', value: 'nodejs:20' },
         { key: 'limits', value: { timeout: 60000, memory: 256, logs: 10, concurrency: 1 } }, { key: 'waitTime', value: 1 }],
       publish: false };
-    inflight.push(js.publish('sq.act.guest', p.pack(rec), { msgID: id }));
-    if (inflight.length >= 2000) { await Promise.all(inflight); inflight = []; }
+    inflight.push(js.publish('sq.act.guest', p.pack(rec), { msgID: id, timeout: 30000 }));
+    if (inflight.length >= 500) { await Promise.all(inflight); inflight = []; }
   }
   await Promise.all(inflight);
   await nc.close();
 })().catch((e) => { console.error(e); process.exit(1); });
 NODE
+(( PUB_FAILED == 0 )) || log "activation store: the publisher failed; the store is started again all the same"
 # started again as ops/squall starts it: its own NATS user when the stack has users
 ACT_URL="$SQ_NATS_URL"
 if [[ -f $STATE/nats/users ]]; then
