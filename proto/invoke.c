@@ -5,12 +5,14 @@
 
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 11);
+    msgpack_pack_map(pk, 11 + (m->min_rev > 0 ? 1 : 0));
     sq_mp_kv_str(pk, "id", m->id);
     sq_mp_kv_str(pk, "ns", m->ns);
     sq_mp_kv_str(pk, "name", m->name);
     sq_mp_kv_str(pk, "subject", m->subject);
     sq_mp_kv_str(pk, "key", m->key);
+    if (m->min_rev > 0)
+        sq_mp_kv_int(pk, "min_rev", m->min_rev);
     sq_mp_kv_obj(pk, "params", &m->params);
     sq_mp_kv_bool(pk, "blocking", m->blocking);
     sq_mp_kv_int(pk, "wait_ms", m->wait_ms);
@@ -31,6 +33,7 @@ static const sq_mp_field invoke_fields[] = {
     F(sq_invoke, "shared", SQ_F_BOOL, shared, false),
     F(sq_invoke, "caller_ns", SQ_F_STR, caller_ns, false),
     F(sq_invoke, "cause", SQ_F_STR, cause, false),
+    F(sq_invoke, "min_rev", SQ_F_INT, min_rev, false),
 };
 
 sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err,

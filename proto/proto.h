@@ -272,6 +272,8 @@ typedef struct sq_invoke {
     bool shared;     /* the caller does not own ns (see sq_reg_ref) */
     char *caller_ns; /* the caller's namespace (for limits and records); may be absent */
     char *cause;     /* the causing activation's id; NULL (nil on the wire) for none */
+    int64_t min_rev; /* > 0: the action's registry revision is at least this (the caller
+                        just wrote it: read your writes); 0 (absent): any */
 } sq_invoke;
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk);
 SQ_DECODER(sq_invoke);

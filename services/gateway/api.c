@@ -607,6 +607,7 @@ static bool start_op(gw_req *r)
         m.id = r->actid;
         m.key = key;
         m.params = obj;
+        m.min_rev = gw_rev_min(r->ns, r->name);
         m.blocking = r->blocking;
         m.wait_ms = wait;
         sq_invoke_encode(&m, &pk);
@@ -812,7 +813,13 @@ void gw_on_reply(gw_req *r, natsMsg *msg)
             break;
         }
         case OP_ACT_RESULT: respond_obj(r, 200, sq_mp_get(&o, "response")); break;
-        default: respond_obj(r, 200, &o);
+        default:
+            if (r->op == OP_ENTITY_PUT && r->kind && strcmp(r->kind, SQ_KIND_ACTION) == 0) {
+                const msgpack_object *rev = sq_mp_get(&o, "rev");
+                if (rev && rev->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+                    gw_rev_note(r->ns, r->name, (int64_t)rev->via.u64);
+            }
+            respond_obj(r, 200, &o);
         }
     }
     msgpack_zone_destroy(&z);

@@ -237,6 +237,12 @@ void gw_web_set_target(gw_req *r, const char *ns, const char *name, const char *
                        const char *path, struct json_t *params);
 const char *gw_web_header(const gw_req *r, const char *name);
 
+/* pending.c: the registry revision of an action this gateway wrote in the last 30 s (0:
+ * none), passed on with its invokes so that a scheduler whose cache has not yet seen the
+ * change event resolves it again: whoever writes an action runs the new code at once */
+void gw_rev_note(const char *ns, const char *name, int64_t rev);
+int64_t gw_rev_min(const char *ns, const char *name);
+
 /* pending.c */
 void gw_pending_add(gw_req *r, gw_wait w, int timeout_ms);
 gw_req *gw_pending_take(uint64_t id);

@@ -259,3 +259,48 @@ size_t gw_body_limit(const gw_req *r)
     bool action_put = r->method == GW_PUT && strstr(r->path, "/actions/") != NULL;
     return (size_t)(action_put ? G.cfg.max_action_body_kb : G.cfg.max_body_kb) * 1024;
 }
+
+/* ---- read your writes: the revision of the actions this gateway just wrote --------------- */
+
+#define REV_SLOTS 1024
+#define REV_TTL_MS 30000
+
+static struct {
+    pthread_mutex_t lock;
+    struct {
+        char key[320];
+        int64_t rev, expires_ms;
+    } slot[REV_SLOTS];
+} revs = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static size_t rev_slot(const char *ns, const char *name, char *key, size_t keylen)
+{
+    uint64_t h = 1469598103934665603ULL;
+    snprintf(key, keylen, "%s/%s", ns, name);
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return (size_t)(h % REV_SLOTS);
+}
+
+void gw_rev_note(const char *ns, const char *name, int64_t rev)
+{
+    char key[320];
+    size_t i = rev_slot(ns, name, key, sizeof key);
+    pthread_mutex_lock(&revs.lock);
+    snprintf(revs.slot[i].key, sizeof revs.slot[i].key, "%s", key);
+    revs.slot[i].rev = rev;
+    revs.slot[i].expires_ms = sq_now_ms() + REV_TTL_MS;
+    pthread_mutex_unlock(&revs.lock);
+}
+
+int64_t gw_rev_min(const char *ns, const char *name)
+{
+    char key[320];
+    size_t i = rev_slot(ns, name, key, sizeof key);
+    int64_t rev = 0;
+    pthread_mutex_lock(&revs.lock);
+    if (revs.slot[i].expires_ms > sq_now_ms() && strcmp(revs.slot[i].key, key) == 0)
+        rev = revs.slot[i].rev;
+    pthread_mutex_unlock(&revs.lock);
+    return rev;
+}

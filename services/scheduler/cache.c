@@ -344,6 +344,12 @@ void sched_cache_drop(sched_cache *c, const char *ns, const char *name, bool pac
 sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared, sched_entry **out,
                        natsMsg **wire, char *err, size_t errlen)
 {
+    return sched_lookup_rev(s, ns, name, shared, 0, out, wire, err, errlen);
+}
+
+sq_status sched_lookup_rev(sched *s, const char *ns, const char *name, bool shared, int64_t min_rev,
+                           sched_entry **out, natsMsg **wire, char *err, size_t errlen)
+{
     sq_reg_ref ref = {
         .ns = (char *)ns, .name = (char *)name, .kind = "action", .code = true, .shared = shared
     };
@@ -358,8 +364,13 @@ sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared, 
     *out = NULL;
     *wire = NULL;
     if ((e = sched_cache_get(s->cache, hash, ns, name, shared, now)) != NULL) {
-        *out = e;
-        return SQ_OK;
+        if (min_rev <= 0 || e->action.rev >= min_rev) {
+            *out = e;
+            return SQ_OK;
+        }
+        /* older than what the caller just wrote: its change event is still on the way */
+        sched_entry_unref(e);
+        sched_cache_drop(s->cache, ns, name, false);
     }
     gen = sched_cache_gen(s->cache);
     sq_proto_buf_init(&sb, &pk);

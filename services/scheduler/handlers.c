@@ -253,7 +253,8 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     caller_ns = inv.caller_ns != NULL && inv.caller_ns[0] != '\0' ? inv.caller_ns : inv.ns;
     reply = natsMsg_GetReply(msg);
 
-    if ((st = sched_lookup(s, inv.ns, inv.name, inv.shared, &e, &wire, err, sizeof err)) != SQ_OK) {
+    if ((st = sched_lookup_rev(s, inv.ns, inv.name, inv.shared, inv.min_rev, &e, &wire, err,
+                               sizeof err)) != SQ_OK) {
         respond_lookup_error(bus, msg, st, wire, err);
         return;
     }

@@ -126,6 +126,10 @@ void sched_cache_drop(sched_cache *c, const char *ns, const char *name, bool pac
  * the registry's answer. */
 sq_status sched_lookup(sched *s, const char *ns, const char *name, bool shared, sched_entry **out,
                        natsMsg **wire, char *err, size_t errlen);
+/* The same, refusing a cached entry older than revision min_rev (> 0): the caller has just
+ * written the action, and its change event may not have dropped the entry yet. */
+sq_status sched_lookup_rev(sched *s, const char *ns, const char *name, bool shared, int64_t min_rev,
+                           sched_entry **out, natsMsg **wire, char *err, size_t errlen);
 
 /* ---- namespaces: limits and admission (limits.c) ---------------------------------------- */
 

@@ -307,6 +307,7 @@ static void cmp_sq_invoke(const void *a, const void *b, const char *what)
     BOOL_EQ(shared);
     STR_EQ(caller_ns);
     STR_EQ(cause);
+    INT_EQ(min_rev);
 }
 
 static void cmp_sq_work(const void *a, const void *b, const char *what)
@@ -694,6 +695,7 @@ static void make_samples(void)
     s_invoke.shared = true;
     s_invoke.caller_ns = "guest";
     s_invoke.cause = "00112233445566778899aabbccddeeff";
+    s_invoke.min_rev = 42;
 
     s_work.id = "fedcba9876543210fedcba9876543210";
     s_work.subject = "guest";
