@@ -43,7 +43,9 @@ static void *timer_main(void *arg)
 int main(void)
 {
     trg_service s = { 0 };
-    trg_worker workers[MAX_WORKERS];
+    /* one worker (arena, buffers) per subscription: nats.c delivers each subscription on a
+     * thread of its own, so two routes must never share a worker's arena */
+    trg_worker workers[2 * MAX_WORKERS];
     sq_bus_route routes[2 * MAX_WORKERS];
     natsSubscription *events = NULL;
     pthread_t timer;
@@ -98,18 +100,23 @@ int main(void)
         goto out;
 
     for (; nworkers < trg_cfg.workers && nworkers < MAX_WORKERS; nworkers++) {
-        if (trg_worker_init(&workers[nworkers], &s) != SQ_OK) {
-            trg_worker_fini(&workers[nworkers]);
+        if (trg_worker_init(&workers[2 * nworkers], &s) != SQ_OK) {
+            trg_worker_fini(&workers[2 * nworkers]);
+            goto out;
+        }
+        if (trg_worker_init(&workers[2 * nworkers + 1], &s) != SQ_OK) {
+            trg_worker_fini(&workers[2 * nworkers + 1]);
+            trg_worker_fini(&workers[2 * nworkers]);
             goto out;
         }
         routes[2 * nworkers] = (sq_bus_route){ .subject = SQ_SUBJ_TRIGGER_FIRE,
                                                .queue = "triggers",
                                                .fn = trg_on_fire,
-                                               .closure = &workers[nworkers] };
+                                               .closure = &workers[2 * nworkers] };
         routes[2 * nworkers + 1] = (sq_bus_route){ .subject = SQ_SUBJ_FIRE_ALL,
                                                    .queue = "triggers",
                                                    .fn = trg_on_nats_fire,
-                                                   .closure = &workers[nworkers] };
+                                                   .closure = &workers[2 * nworkers + 1] };
     }
     if (sq_bus_serve(s.bus, routes, 2 * (size_t)nworkers) != SQ_OK ||
         sq_health_serve(s.bus, "triggers", NULL,
@@ -140,7 +147,7 @@ out:
     }
     sq_bus_destroy(s.bus); /* drains: fires in hand are finished */
     jsCtx_Destroy(s.js);
-    for (int i = 0; i < nworkers; i++)
+    for (int i = 0; i < 2 * nworkers; i++)
         trg_worker_fini(&workers[i]);
     natsSubscription_Destroy(events);
     trg_cache_destroy(s.cache);
