@@ -142,6 +142,35 @@ static int mkdir_ok(const char *p)
 /* Removes what invokers that died without cleaning up left in parent: "squall-*-<pid>"
  * directories whose pid is gone, with their (empty) container cgroups. A directory that
  * still holds processes cannot be removed and stays. */
+/* A dead invoker's container cgroup: thawed (a frozen process cannot die), its processes
+ * killed, then removed (it empties once they are gone). */
+static void release_cg(const char *cg)
+{
+    static const char *const thaw[][2] = { { "freezer.state", "THAWED" },
+                                           { "cgroup.freeze", "0" } };
+    char p[1800];
+    for (size_t i = 0; i < sizeof thaw / sizeof thaw[0]; i++) {
+        snprintf(p, sizeof p, "%s/%s", cg, thaw[i][0]);
+        int fd = open(p, O_WRONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            if (write(fd, thaw[i][1], strlen(thaw[i][1])) < 0) {
+                /* not this hierarchy's file */
+            }
+            close(fd);
+        }
+    }
+    snprintf(p, sizeof p, "%s/cgroup.procs", cg);
+    FILE *f = fopen(p, "re");
+    long pid;
+    while (f && fscanf(f, "%ld", &pid) == 1)
+        if (pid > 1)
+            kill((pid_t)pid, SIGKILL);
+    if (f)
+        fclose(f);
+    for (int i = 0; i < 100 && rmdir(cg) != 0 && errno == EBUSY; i++)
+        usleep(2000);
+}
+
 static void sweep_stale(const char *parent)
 {
     DIR *d = opendir(parent);
@@ -162,7 +191,7 @@ static void sweep_stale(const char *parent)
                 continue;
             char cg[1700];
             snprintf(cg, sizeof cg, "%s/%s", dir, c->d_name);
-            rmdir(cg);
+            release_cg(cg);
         }
         if (sub)
             closedir(sub);
@@ -180,6 +209,12 @@ static int setup_v1(inv_sandbox_t *sb, const char *name, char *why, size_t whyle
         return -1;
     }
     char parent[1100];
+    char fself[1024];
+    /* a dead invoker's frozen containers first: they must thaw to die */
+    if (is_dir(CGROOT "/freezer") && self_path("freezer", fself, sizeof fself) == 0) {
+        snprintf(parent, sizeof parent, CGROOT "/freezer%s", fself);
+        sweep_stale(parent);
+    }
     snprintf(parent, sizeof parent, CGROOT "/memory%s", self);
     sweep_stale(parent);
     snprintf(sb->mem_base, sizeof sb->mem_base, CGROOT "/memory%s/squall-%s-%d", self, name,
