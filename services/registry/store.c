@@ -1879,29 +1879,24 @@ static sq_status purge_work(reg_store_t *s, void *arg)
     sq_status st;
 
     /* routes and rules before triggers and actions: what points at something goes first */
-    if ((st = purge_one(s, a,
-                        "DELETE FROM registry_routes WHERE namespace = $1 AND updated <= $2::int8 "
-                        "RETURNING basepath",
-                        SQ_KIND_ROUTE, false)) != SQ_OK ||
-        (st = purge_one(s, a,
-                        "DELETE FROM registry_rules WHERE namespace = $1 AND updated <= $2::int8 "
-                        "RETURNING name",
-                        SQ_KIND_RULE, false)) != SQ_OK ||
-        (st =
-             purge_one(s, a,
-                       "DELETE FROM registry_triggers WHERE namespace = $1 AND updated <= $2::int8 "
-                       "RETURNING name",
-                       SQ_KIND_TRIGGER, false)) != SQ_OK ||
-        (st = purge_one(s, a,
-                        "DELETE FROM registry_actions WHERE namespace = $1 AND updated <= $2::int8 "
-                        "RETURNING name, package",
-                        SQ_KIND_ACTION, true)) != SQ_OK ||
-        (st =
-             purge_one(s, a,
-                       "DELETE FROM registry_packages WHERE namespace = $1 AND updated <= $2::int8 "
-                       "RETURNING name",
-                       SQ_KIND_PACKAGE, false)) != SQ_OK)
-        return st;
+    static const struct {
+        const char *table, *returning, *kind;
+        bool packaged;
+    } order[] = {
+        { "registry_routes", "basepath", SQ_KIND_ROUTE, false },
+        { "registry_rules", "name", SQ_KIND_RULE, false },
+        { "registry_triggers", "name", SQ_KIND_TRIGGER, false },
+        { "registry_actions", "name, package", SQ_KIND_ACTION, true },
+        { "registry_packages", "name", SQ_KIND_PACKAGE, false },
+    };
+    for (size_t i = 0; i < sizeof order / sizeof order[0]; i++) {
+        char sql[200];
+        snprintf(sql, sizeof sql,
+                 "DELETE FROM %s WHERE namespace = $1 AND updated <= $2::int8 RETURNING %s",
+                 order[i].table, order[i].returning);
+        if ((st = purge_one(s, a, sql, order[i].kind, order[i].packaged)) != SQ_OK)
+            return st;
+    }
     return SQ_OK;
 }
 
