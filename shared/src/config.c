@@ -210,3 +210,11 @@ void sq_config_free(const sq_cfg_entry *table, size_t n)
             *(char **)table[i].field = NULL;
         }
 }
+
+sq_status sq_config_setup(const sq_cfg_entry *table, size_t n)
+{
+    sq_status st = sq_config_load(table, n);
+    if (st == SQ_OK)
+        sq_config_log(table, n);
+    return st;
+}

@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <string.h>
@@ -173,4 +174,30 @@ int sq_signals_wait(void)
     int sig = 0;
     sigwait(&sigs, &sig);
     return sig;
+}
+
+uint64_t sq_hash_bytes(uint64_t h, const void *p, size_t n)
+{
+    const unsigned char *c = p;
+    for (size_t i = 0; i < n; i++)
+        h = sq_hash_byte(h, c[i]);
+    return h;
+}
+
+uint64_t sq_hash_str(uint64_t h, const char *s)
+{
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++)
+        h = sq_hash_byte(h, *c);
+    return h;
+}
+
+sq_status sq_errf(sq_status st, char *err, size_t errlen, const char *fmt, ...)
+{
+    va_list ap;
+    if (err == NULL || errlen == 0)
+        return st;
+    va_start(ap, fmt);
+    vsnprintf(err, errlen, fmt, ap);
+    va_end(ap);
+    return st;
 }

@@ -63,4 +63,19 @@ void sq_config_log(const sq_cfg_entry *table, size_t n);
 /* Frees the strings the table owns. */
 void sq_config_free(const sq_cfg_entry *table, size_t n);
 
+/* sq_config_load, then sq_config_log when it succeeded: what every service does at start. */
+sq_status sq_config_setup(const sq_cfg_entry *table, size_t n);
+
+/* Defines `sq_status load(void)` (sq_config_setup of table) and `void unload(void)`
+ * (sq_config_free of table): a service's config.c is its table and this line. */
+#define SQ_CONFIG_DEFINE(load, unload, table)                                                      \
+    sq_status load(void)                                                                           \
+    {                                                                                              \
+        return sq_config_setup((table), sizeof(table) / sizeof((table)[0]));                       \
+    }                                                                                              \
+    void unload(void)                                                                              \
+    {                                                                                              \
+        sq_config_free((table), sizeof(table) / sizeof((table)[0]));                               \
+    }
+
 #endif

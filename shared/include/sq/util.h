@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "sq/status.h"
 
 /* Wall clock in milliseconds / nanoseconds since the epoch. */
 int64_t sq_now_ms(void);
@@ -37,5 +38,23 @@ void sq_mask_secrets(const char *s, char *out, size_t outlen);
  * inherits the blocked mask and the signal is delivered here. */
 void sq_signals_block(void);
 int sq_signals_wait(void);
+
+/* FNV-1a, 64 bits: the one string hash of the tree (hash tables, home invokers, cache
+ * buckets). Incremental: start from SQ_HASH_INIT and feed pieces in order;
+ * sq_hash_str(sq_hash_byte(sq_hash_str(SQ_HASH_INIT, ns), '/'), name) hashes "ns/name".
+ * Standard FNV-1a values, the same in every process (the home invoker of an action
+ * depends on them: every scheduler copy must agree). */
+#define SQ_HASH_INIT 14695981039346656037ULL /* the offset basis */
+uint64_t sq_hash_bytes(uint64_t h, const void *p, size_t n);
+uint64_t sq_hash_str(uint64_t h, const char *s);
+static inline uint64_t sq_hash_byte(uint64_t h, unsigned char c)
+{
+    return (h ^ c) * 1099511628211ULL;
+}
+
+/* Formats a message into err (errlen bytes; nothing when err is NULL or errlen 0) and
+ * returns st: `return sq_errf(SQ_ERR_BAD_REQUEST, err, errlen, "bad %s", what);` */
+sq_status sq_errf(sq_status st, char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 
 #endif
