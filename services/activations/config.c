@@ -17,15 +17,4 @@ static const sq_cfg_entry table[] = {
                act_cfg.purge_again_ms),
 };
 
-sq_status act_config_load(void)
-{
-    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
-    if (st == SQ_OK)
-        sq_config_log(table, sizeof table / sizeof table[0]);
-    return st;
-}
-
-void act_config_free(void)
-{
-    sq_config_free(table, sizeof table / sizeof table[0]);
-}
+SQ_CONFIG_DEFINE(act_config_load, act_config_free, table)

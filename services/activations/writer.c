@@ -291,9 +291,7 @@ static void *writer_main(void *arg)
 /* Whether rows [0, n) of b hold id already (open hash, reset per batch). */
 static bool seen_in_batch(act_writer *w, batch *b, const char *id, size_t n)
 {
-    size_t mask = w->nseen - 1, h = 0;
-    for (int k = 0; k < 16 && id[k]; k++)
-        h = h * 31 + (unsigned char)id[k];
+    size_t mask = w->nseen - 1, h = (size_t)sq_hash_bytes(SQ_HASH_INIT, id, strnlen(id, 16));
     for (h &= mask;; h = (h + 1) & mask) {
         int slot = w->seen[h];
         if (slot < 0) {

@@ -70,9 +70,7 @@ void auth_stale_free(void)
 
 static stale_entry *set_of(const char *uuid)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (const char *p = uuid; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
+    uint64_t h = sq_hash_str(SQ_HASH_INIT, uuid);
     return &table[(h % nsets) * WAYS];
 }
 

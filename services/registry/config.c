@@ -16,10 +16,9 @@ static const sq_cfg_entry table[] = {
 
 sq_status reg_config_load(reg_config *cfg)
 {
-    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
+    sq_status st = sq_config_setup(table, sizeof table / sizeof table[0]);
     if (st != SQ_OK)
         return st;
-    sq_config_log(table, sizeof table / sizeof table[0]);
     *cfg = conf;
     return SQ_OK;
 }

@@ -16,22 +16,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "sq/kv.h"
 #include "sq/util.h"
 
-static sq_status bad_st(sq_status st, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static sq_status bad_st(sq_status st, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
+#define bad_st sq_errf
 #define bad(err, errlen, ...) bad_st(SQ_ERR_BAD_REQUEST, err, errlen, __VA_ARGS__)
 
 /* A field of the body, or NULL when absent or JSON null (spray-json reads null as None). */
@@ -597,18 +585,7 @@ static msgpack_object array_obj(const kv_builder *b)
 sq_status reg_kv_merge(const msgpack_object *const *arrays, size_t n, sq_arena_t *ar,
                        msgpack_object *out)
 {
-    kv_builder b;
-    size_t cap = 0;
-    sq_status st;
-
-    for (size_t i = 0; i < n; i++)
-        cap += array_len(arrays[i]);
-    if ((st = kv_init(&b, cap, ar)) != SQ_OK)
-        return st;
-    for (size_t i = 0; i < n; i++)
-        kv_set_all(&b, arrays[i], NULL, 0);
-    *out = array_obj(&b);
-    return SQ_OK;
+    return sq_kv_merge(arrays, n, SQ_KV_ARRAY, ar, out);
 }
 
 bool reg_kv_has(const msgpack_object *a, const char *key)

@@ -21,15 +21,8 @@ struct sched_cache {
 
 uint64_t sched_key_hash(const char *ns, const char *name, bool shared)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    h = (h ^ '/') * 1099511628211ULL;
-    for (const unsigned char *p = (const unsigned char *)name; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    if (shared)
-        h = (h ^ '!') * 1099511628211ULL;
-    return h;
+    uint64_t h = sq_hash_str(sq_hash_byte(sq_hash_str(SQ_HASH_INIT, ns), '/'), name);
+    return shared ? sq_hash_byte(h, '!') : h;
 }
 
 sched_cache *sched_cache_create(int max)

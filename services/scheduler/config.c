@@ -32,15 +32,4 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_INT("seq_max", "SQ_SCHED_SEQ_MAX", 1, 10000, 50, sched_cfg.seq_max),
 };
 
-sq_status sched_config_load(void)
-{
-    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
-    if (st == SQ_OK)
-        sq_config_log(table, sizeof table / sizeof table[0]);
-    return st;
-}
-
-void sched_config_free(void)
-{
-    sq_config_free(table, sizeof table / sizeof table[0]);
-}
+SQ_CONFIG_DEFINE(sched_config_load, sched_config_free, table)

@@ -112,10 +112,7 @@ size_t sched_flight_count(sched_flights *f)
 static size_t hash_id(const char *id)
 {
     /* ids are random hex: their first 16 characters are hash enough */
-    uint64_t h = 0;
-    for (int i = 0; i < 16 && id[i]; i++)
-        h = h * 31 + (unsigned char)id[i];
-    return (size_t)(h ^ (h >> 29));
+    return (size_t)sq_hash_bytes(SQ_HASH_INIT, id, strnlen(id, 16));
 }
 
 /* The link pointing at id's entry, or at the end of its chain (lock held). */

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "sched.h"
+#include "sq/kv.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -84,8 +85,7 @@ const char *sched_binding_of(const char *ns, const char *name, const sq_action *
 bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_object *top,
                         msgpack_object *out)
 {
-    uint32_t ntop = top->type == MSGPACK_OBJECT_MAP ? top->via.map.size : 0, n = 0;
-    msgpack_object_kv *kv;
+    const msgpack_object *layers[] = { &e->defaults_map, top };
 
     /* an array (a sequence passing a component's array result on) goes as it is: OpenWhisk
      * merges no parameters into it */
@@ -93,7 +93,7 @@ bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_
         *out = *top;
         return true;
     }
-    if (ntop == 0) {
+    if (sq_kv_count(top) == 0 || top->type != MSGPACK_OBJECT_MAP) {
         *out = e->defaults_map;
         return true;
     }
@@ -101,19 +101,7 @@ bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_
         *out = *top;
         return true;
     }
-    kv = msgpack_zone_malloc(zone, sizeof *kv * ((size_t)ntop + e->ndefaults));
-    if (kv == NULL)
-        return false;
-    for (uint32_t i = 0; i < e->ndefaults; i++)
-        if (!has_key(top, &e->defaults[i].key))
-            kv[n++] = e->defaults[i];
-    memcpy(&kv[n], top->via.map.ptr, sizeof *kv * ntop);
-    n += ntop;
-    memset(out, 0, sizeof *out);
-    out->type = MSGPACK_OBJECT_MAP;
-    out->via.map.size = n;
-    out->via.map.ptr = kv;
-    return true;
+    return sq_kv_merge(layers, 2, SQ_KV_MAP, zone, out) == SQ_OK;
 }
 
 /* Answers the caller when the work could not be handed over. */

@@ -70,10 +70,7 @@ void sched_limits_destroy(sched_limits *l)
 
 static size_t bucket_of(const char *ns)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)ns; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h % NBUCKETS;
+    return sq_hash_str(SQ_HASH_INIT, ns) % NBUCKETS;
 }
 
 /* The entry of ns, created when missing (lock held). NULL when out of memory. */

@@ -105,10 +105,7 @@ struct sched_seq {
 
 static size_t wbucket(const char *id)
 {
-    uint64_t h = 0;
-    for (int i = 0; i < 12 && id[i]; i++)
-        h = h * 31 + (unsigned char)id[i];
-    return h % WAIT_BUCKETS;
+    return sq_hash_bytes(SQ_HASH_INIT, id, strnlen(id, 12)) % WAIT_BUCKETS;
 }
 
 static void wait_for(sched_seq *q, run *r, const char *id)

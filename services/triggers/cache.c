@@ -112,13 +112,7 @@ struct trg_cache {
 
 static uint64_t hash2(const char *a, const char *b)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *a; a++)
-        h = (h ^ (unsigned char)*a) * 1099511628211ULL;
-    h = (h ^ 0xff) * 1099511628211ULL;
-    for (; *b; b++)
-        h = (h ^ (unsigned char)*b) * 1099511628211ULL;
-    return h;
+    return sq_hash_str(sq_hash_byte(sq_hash_str(SQ_HASH_INIT, a), 0xff), b);
 }
 
 static void entry_free(entry *e)

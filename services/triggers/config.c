@@ -26,15 +26,4 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_BOOL("feeds", "SQ_TRIGGERS_FEEDS", true, trg_cfg.feeds),
 };
 
-sq_status trg_config_load(void)
-{
-    sq_status st = sq_config_load(table, sizeof table / sizeof table[0]);
-    if (st == SQ_OK)
-        sq_config_log(table, sizeof table / sizeof table[0]);
-    return st;
-}
-
-void trg_config_free(void)
-{
-    sq_config_free(table, sizeof table / sizeof table[0]);
-}
+SQ_CONFIG_DEFINE(trg_config_load, trg_config_free, table)

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "sq/json.h"
+#include "sq/kv.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include "triggers.h"
@@ -337,55 +338,12 @@ static bool load_view(trg_worker *w, const char *ns, const char *name, trg_view 
 
 /* ---- one fire ------------------------------------------------------------------------------ */
 
-static bool key_in(const msgpack_object *map, const msgpack_object *key)
-{
-    if (map->type != MSGPACK_OBJECT_MAP || key->type != MSGPACK_OBJECT_STR)
-        return false;
-    for (uint32_t i = 0; i < map->via.map.size; i++) {
-        const msgpack_object *k = &map->via.map.ptr[i].key;
-        if (k->type == MSGPACK_OBJECT_STR && k->via.str.size == key->via.str.size &&
-            memcmp(k->via.str.ptr, key->via.str.ptr, k->via.str.size) == 0)
-            return true;
-    }
-    return false;
-}
-
 /* The trigger's parameters with the payload on top, as one map in the arena. */
 static bool merge(sq_arena_t *ar, const msgpack_object *params, const msgpack_object *payload,
                   msgpack_object *out)
 {
-    uint32_t np = params->type == MSGPACK_OBJECT_ARRAY ? params->via.array.size : 0;
-    uint32_t nt = payload->type == MSGPACK_OBJECT_MAP ? payload->via.map.size : 0, n = 0;
-    msgpack_object_kv *kv = msgpack_zone_malloc(ar, sizeof *kv * ((size_t)np + nt + 1));
-
-    if (kv == NULL)
-        return false;
-    for (uint32_t i = 0; i < np; i++) {
-        const msgpack_object *e = &params->via.array.ptr[i];
-        const msgpack_object *k = sq_mp_get(e, "key"), *val = sq_mp_get(e, "value");
-        bool dup = false;
-        if (k == NULL || k->type != MSGPACK_OBJECT_STR || key_in(payload, k))
-            continue;
-        for (uint32_t j = 0; j < n; j++)
-            if (kv[j].key.via.str.size == k->via.str.size &&
-                memcmp(kv[j].key.via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
-                dup = true;
-        if (dup)
-            continue;
-        kv[n].key = *k;
-        if (val)
-            kv[n].val = *val;
-        else
-            kv[n].val.type = MSGPACK_OBJECT_NIL;
-        n++;
-    }
-    for (uint32_t i = 0; i < nt; i++)
-        kv[n++] = payload->via.map.ptr[i];
-    memset(out, 0, sizeof *out);
-    out->type = MSGPACK_OBJECT_MAP;
-    out->via.map.size = n;
-    out->via.map.ptr = kv;
-    return true;
+    const msgpack_object *layers[] = { params, payload };
+    return sq_kv_merge(layers, 2, SQ_KV_MAP, ar, out) == SQ_OK;
 }
 
 /* The outcome of one rule's invoke. */
