@@ -31,6 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "flight_state.h"
 #include "sched.h"
 #include "sq/log.h"
 
@@ -40,18 +41,10 @@ typedef struct flight {
     struct flight *next;
     char id[33];
     sched_ns *ns;
-    int slot;
     int64_t mem_mb;
-    bool blocking;
-    bool gone;             /* non-blocking: its work message left the stream (taken) */
-    int64_t taken_wall_ms; /* when this copy saw it taken (wall clock) */
-    char *reply;           /* where a lost blocking activation is answered; non-blocking: the
-                               caller, until JetStream acknowledges the work */
-    uint64_t seq;          /* non-blocking: the work's sequence in SQ_WORK; 0 until acked */
-    int64_t sent_wall_ms;
-    int64_t created_ms;  /* monotonic */
-    int64_t deadline_ms; /* monotonic; 0: none yet */
-    int64_t timeout_ms;
+    sched_fl fl;            /* its state, its invoker (fl.slot) and the times that decide */
+    char *reply;            /* SENT: where a lost activation is answered; PUBLISHING: the caller,
+                    until JetStream acknowledges the work */
     sched_flight_info info; /* strings point into strs */
     char strs[];
 } flight;
@@ -175,13 +168,9 @@ sq_status sched_flight_add(sched *s, const sched_flight_info *info, sched_ns *n,
     }
     strcpy(x->id, info->id);
     x->ns = n;
-    x->slot = slot;
     x->mem_mb = mem_mb;
-    x->blocking = blocking;
-    x->sent_wall_ms = sq_now_ms();
-    x->created_ms = sched_mono_ms();
-    x->deadline_ms = deadline_ms;
-    x->timeout_ms = info->limits.timeout;
+    x->fl = sched_fl_new(blocking, slot, sched_mono_ms(), sq_now_ms(), deadline_ms,
+                         info->limits.timeout);
     x->info = *info;
     p = x->strs;
     x->info.id = x->id;
@@ -216,9 +205,12 @@ char *sched_flight_queued(sched *s, const char *id, uint64_t seq)
     char *reply = NULL;
     flight *x;
 
+    sched_fl_event ev = { .kind = SCHED_FE_ACKED, .seq = seq };
+
     pthread_mutex_lock(&f->lock);
-    if ((x = *slot_of(f, id)) != NULL) {
-        x->seq = seq;
+    if ((x = *slot_of(f, id)) != NULL && x->fl.state != SCHED_FL_SENT) {
+        /* seq 0 (JetStream refused the work): the caller is answered with the failure */
+        sched_fl_step(&x->fl, &ev, NULL);
         reply = x->reply;
         x->reply = NULL;
     }
@@ -244,7 +236,7 @@ static flight *take(sched_flights *f, const char *id)
 static void finish(sched *s, flight *x)
 {
     sched_release(s->limits, x->ns);
-    sched_invokers_charge(s->invokers, x->slot, -x->mem_mb);
+    sched_invokers_charge(s->invokers, x->fl.slot, -x->mem_mb);
     flight_free(x);
 }
 
@@ -253,7 +245,7 @@ bool sched_flight_done(sched *s, const char *id)
     flight *x = take(s->flights, id);
     if (x == NULL)
         return false;
-    if (!x->blocking && x->reply != NULL) {
+    if (x->fl.state == SCHED_FL_PUBLISHING && x->reply != NULL) {
         /* The record came before JetStream's ack of the work was handled (the ack and the
          * record arrive on different threads): the work was stored, so the caller is
          * answered here; the ack then finds nothing to do. */
@@ -271,16 +263,18 @@ bool sched_flight_done(sched *s, const char *id)
 
 /* ---- the sweep ----------------------------------------------------------------------------- */
 
+/* An activation the sweep takes out of the table: what happened to it. */
 typedef struct lost {
     char id[33];
-    const char *why;
+    sched_fl_action why; /* LOST_* or UNACKED */
 } lost;
 
+/* Queued work of a stopped invoker, to be looked up: was it taken? */
 typedef struct idseq {
     char id[33];
     uint64_t seq;
     int slot;
-    int state; /* 0: ask the stream, 1: taken, 2: still queued */
+    sched_fl_where where;
 } idseq;
 
 /* A growable array of fixed-size items. */
@@ -288,6 +282,13 @@ typedef struct vec {
     void *v;
     size_t n, cap, size;
 } vec;
+
+/* What one sweep collected under the lock, handled after it. */
+typedef struct sweep_state {
+    vec lost;  /* lost */
+    vec check; /* idseq */
+    vec slots; /* int: invokers whose ack floors are polled */
+} sweep_state;
 
 static void *vec_push(vec *a)
 {
@@ -305,9 +306,72 @@ static void *vec_push(vec *a)
 static const sched_incident *incident_of(const flight *x, const sched_incident *inc, int ninc)
 {
     for (int i = 0; i < ninc; i++)
-        if (inc[i].slot == x->slot && (inc[i].since == 0 || x->sent_wall_ms < inc[i].since))
+        if (inc[i].slot == x->fl.slot && (inc[i].since == 0 || x->fl.sent_wall_ms < inc[i].since))
             return &inc[i];
     return NULL;
+}
+
+static const sched_fl_limits *limits(void)
+{
+    static sched_fl_limits lim;
+    lim.grace_ms = sched_cfg.lost_grace_ms;
+    lim.unacked_after_ms = sched_cfg.publish_timeout_ms + 10000;
+    return &lim;
+}
+
+static const char *why_text(sched_fl_action why)
+{
+    switch (why) {
+    case SCHED_FA_LOST_RESTARTED:
+        return "The invoker running the activation restarted before it completed.";
+    case SCHED_FA_LOST_STOPPED:
+        return "The invoker running the activation stopped before it completed.";
+    case SCHED_FA_LOST_TIMEOUT: return "The activation did not complete within its time limit.";
+    default: return NULL;
+    }
+}
+
+static void push_lost(sweep_state *w, const char *id, sched_fl_action why)
+{
+    lost *l = vec_push(&w->lost);
+    if (l != NULL) {
+        strcpy(l->id, id);
+        l->why = why;
+    }
+}
+
+/* Carries out what the state machine decided for x in a sweep (lock held). */
+static void collect(sweep_state *w, const flight *x, sched_fl_action a)
+{
+    switch (a) {
+    case SCHED_FA_LOST_STOPPED:
+    case SCHED_FA_LOST_RESTARTED:
+    case SCHED_FA_LOST_TIMEOUT:
+    case SCHED_FA_UNACKED: push_lost(w, x->id, a); break;
+    case SCHED_FA_ASK: {
+        idseq *c = vec_push(&w->check);
+        if (c != NULL) {
+            strcpy(c->id, x->id);
+            c->seq = x->fl.seq;
+            c->slot = x->fl.slot;
+            c->where = SCHED_WHERE_UNKNOWN;
+        }
+        break;
+    }
+    case SCHED_FA_POLL: {
+        /* which invokers have work of ours that may have been taken meanwhile */
+        size_t i;
+        for (i = 0; i < w->slots.n && ((int *)w->slots.v)[i] != x->fl.slot; i++)
+            ;
+        if (i == w->slots.n) {
+            int *sl = vec_push(&w->slots);
+            if (sl != NULL)
+                *sl = x->fl.slot;
+        }
+        break;
+    }
+    default: break;
+    }
 }
 
 /* Whether the work message at seq is still in SQ_WORK (not taken). On a JetStream error,
@@ -355,160 +419,149 @@ static void record_lost(sched *s, flight *x, const char *why)
     bool dup = false;
 
     sq_proto_buf_init(&sb, &pk);
-    sched_record_internal(&pk, &x->info, x->sent_wall_ms, why);
+    sched_record_internal(&pk, &x->info, x->fl.sent_wall_ms, why);
     if (sched_record_publish(s, x->id, x->info.ns, sb.data, sb.size, &dup) != SQ_OK) {
         sq_error("could not record lost activation \"%s\"", x->id);
     } else if (dup) {
         sq_debug("activation \"%s\" was recorded meanwhile: its record stands", x->id);
     } else {
         sq_warn("recorded activation \"%s\" of \"%s\" as lost: %s", x->id, x->info.path, why);
-        if (x->blocking && x->reply != NULL)
+        if (x->fl.state == SCHED_FL_SENT && x->reply != NULL)
             sq_bus_publish(s->bus, x->reply, sb.data, sb.size);
     }
     msgpack_sbuffer_destroy(&sb);
 }
 
-void sched_flight_sweep(sched *s, const sched_incident *inc, int ninc, int64_t now_ms)
+/* Asks the state machine about every entry (lock taken here). */
+static void scan(sched *s, sweep_state *w, const sched_incident *inc, int ninc, int64_t now_ms,
+                 bool poll)
 {
     sched_flights *f = s->flights;
-    vec lostv = { .size = sizeof(lost) }, check = { .size = sizeof(idseq) },
-        slots = { .size = sizeof(int) };
-    bool poll = now_ms - f->last_taken_poll >= TAKEN_POLL_MS;
-    int64_t grace = sched_cfg.lost_grace_ms;
+    const sched_fl_limits *lim = limits();
 
-    if (poll)
-        f->last_taken_poll = now_ms;
     pthread_mutex_lock(&f->lock);
     for (size_t b = 0; b <= f->mask; b++)
         for (flight *x = f->buckets[b]; x != NULL; x = x->next) {
-            const sched_incident *in = x->slot >= 0 ? incident_of(x, inc, ninc) : NULL;
-            lost *l = NULL;
-            if (in != NULL &&
-                (x->blocking || (x->gone && (in->since == 0 || x->taken_wall_ms < in->since)))) {
-                if ((l = vec_push(&lostv)) != NULL)
-                    l->why =
-                        in->since
-                            ? "The invoker running the activation restarted before it completed."
-                            : "The invoker running the activation stopped before it completed.";
-            } else if (in != NULL && in->since == 0 && x->seq != 0 && !x->gone) {
-                idseq *c = vec_push(&check);
-                if (c != NULL) {
-                    strcpy(c->id, x->id);
-                    c->seq = x->seq;
-                    c->slot = x->slot;
-                    c->state = 0;
-                }
-            } else if (x->deadline_ms != 0 && now_ms >= x->deadline_ms) {
-                if ((l = vec_push(&lostv)) != NULL)
-                    l->why = "The activation did not complete within its time limit.";
-            } else if (!x->blocking && x->seq == 0 && x->reply != NULL &&
-                       now_ms - x->created_ms > sched_cfg.publish_timeout_ms + 10000) {
-                /* JetStream never acknowledged the work: the caller is told it failed */
-                if ((l = vec_push(&lostv)) != NULL)
-                    l->why = NULL;
-            } else if (poll && !x->blocking && x->seq != 0 && !x->gone && x->slot >= 0) {
-                /* which invokers have work of ours that may have been taken meanwhile */
-                size_t i;
-                for (i = 0; i < slots.n && ((int *)slots.v)[i] != x->slot; i++)
-                    ;
-                if (i == slots.n) {
-                    int *sl = vec_push(&slots);
-                    if (sl != NULL)
-                        *sl = x->slot;
-                }
-            }
-            if (l != NULL)
-                strcpy(l->id, x->id);
+            const sched_incident *in = x->fl.slot >= 0 ? incident_of(x, inc, ninc) : NULL;
+            sched_fl_event ev = { .kind = SCHED_FE_SWEEP,
+                                  .now_ms = now_ms,
+                                  .incident = in != NULL,
+                                  .incident_since = in ? in->since : 0,
+                                  .poll = poll,
+                                  .waiting = x->reply != NULL };
+            collect(w, x, sched_fl_step(&x->fl, &ev, lim));
         }
     pthread_mutex_unlock(&f->lock);
+}
 
-    /* Non-blocking work on an invoker that stopped: lost only if it had taken it. Work
-     * still queued runs when the invoker is back. When it came back during the check, a
-     * message missing from the stream may have been taken by the new process: those are
-     * left to the deadline of taken work (below), which only the old process's never meet. */
+/* Non-blocking work on an invoker that stopped: lost only if it had taken it. Work still
+ * queued runs when the invoker is back. When it came back during the check, a message
+ * missing from the stream may have been taken by the new process: those are left to the
+ * deadline of taken work, which only the old process's never meet. */
+static void resolve_checks(sched *s, sweep_state *w, const sched_incident *inc, int ninc,
+                           int64_t now_ms)
+{
+    idseq *check = w->check.v;
+
     for (int k = 0; k < ninc; k++) {
-        /* what the consumer state tells at once: at or below the ack floor it was taken,
-         * beyond the last delivery it was not; in between, the stream is asked */
+        /* what the consumer state tells at once; in between, the stream is asked */
         uint64_t floor = 0, delivered = UINT64_MAX;
         if (inc[k].since != 0)
             continue;
-        for (size_t i = 0; i < check.n; i++)
-            if (((idseq *)check.v)[i].slot == inc[k].slot) {
+        for (size_t i = 0; i < w->check.n; i++)
+            if (check[i].slot == inc[k].slot) {
                 floor = ack_floor(s, inc[k].durable, &delivered);
                 break;
             }
-        for (size_t i = 0; i < check.n; i++) {
-            idseq *c = &((idseq *)check.v)[i];
-            if (c->slot != inc[k].slot)
-                continue;
-            c->state = c->seq <= floor ? 1 : c->seq > delivered ? 2 : 0;
-        }
+        for (size_t i = 0; i < w->check.n; i++)
+            if (check[i].slot == inc[k].slot)
+                check[i].where = sched_fl_where_of(check[i].seq, floor, delivered);
     }
-    for (size_t i = 0; i < check.n; i++) {
-        idseq *c = &((idseq *)check.v)[i];
-        lost *l;
-        if (c->state == 2 || (c->state == 0 && still_queued(s, c->seq)) ||
+    for (size_t i = 0; i < w->check.n; i++) {
+        idseq *c = &check[i];
+        if (c->where == SCHED_WHERE_QUEUED ||
+            (c->where == SCHED_WHERE_UNKNOWN && still_queued(s, c->seq)) ||
             sched_invokers_seen_since(s->invokers, c->slot, now_ms))
             continue;
-        if ((l = vec_push(&lostv)) != NULL) {
-            strcpy(l->id, c->id);
-            l->why = "The invoker running the activation stopped before it completed.";
-        }
+        push_lost(w, c->id, SCHED_FA_LOST_STOPPED);
     }
+}
 
-    /* non-blocking work taken by a live invoker: from then on it has its time limit */
-    for (size_t i = 0; i < slots.n; i++) {
+/* Non-blocking work taken by a live invoker: from then on it has its time limit. */
+static void poll_floors(sched *s, sweep_state *w, int64_t now_ms)
+{
+    sched_flights *f = s->flights;
+    const sched_fl_limits *lim = limits();
+
+    for (size_t i = 0; i < w->slots.n; i++) {
         char durable[320];
-        int slot = ((int *)slots.v)[i];
-        uint64_t floor;
+        int slot = ((int *)w->slots.v)[i];
+        sched_fl_event ev = { .kind = SCHED_FE_FLOOR, .now_ms = now_ms };
         if (!sched_invokers_durable(s->invokers, slot, durable, sizeof durable) ||
-            (floor = ack_floor(s, durable, NULL)) == 0)
+            (ev.seq = ack_floor(s, durable, NULL)) == 0)
             continue;
+        ev.now_wall_ms = sq_now_ms();
         pthread_mutex_lock(&f->lock);
         for (size_t b = 0; b <= f->mask; b++)
             for (flight *x = f->buckets[b]; x != NULL; x = x->next)
-                if (x->slot == slot && !x->blocking && !x->gone && x->seq != 0 && x->seq <= floor) {
-                    x->gone = true;
-                    x->taken_wall_ms = sq_now_ms();
-                    x->deadline_ms = now_ms + x->timeout_ms + grace;
-                }
+                if (x->fl.slot == slot)
+                    sched_fl_step(&x->fl, &ev, lim);
         pthread_mutex_unlock(&f->lock);
     }
+}
 
-    for (size_t i = 0; i < lostv.n; i++) {
-        lost *l = &((lost *)lostv.v)[i];
-        flight *x = take(f, l->id);
+/* Takes the lost activations out of the table and records them. */
+static void finish_lost(sched *s, sweep_state *w)
+{
+    for (size_t i = 0; i < w->lost.n; i++) {
+        lost *l = &((lost *)w->lost.v)[i];
+        flight *x = take(s->flights, l->id);
         if (x == NULL)
             continue; /* its record arrived meanwhile */
-        if (l->why != NULL) {
-            record_lost(s, x, l->why);
+        if (l->why != SCHED_FA_UNACKED) {
+            record_lost(s, x, why_text(l->why));
         } else {
             sq_error("JetStream did not acknowledge the work of activation \"%s\" in time", x->id);
             sched_error_to(s, x->reply, SQ_ERR_UNAVAILABLE, "could not queue the activation");
         }
         finish(s, x);
     }
-    free(lostv.v);
-    free(check.v);
-    free(slots.v);
+}
+
+void sched_flight_sweep(sched *s, const sched_incident *inc, int ninc, int64_t now_ms)
+{
+    sched_flights *f = s->flights;
+    sweep_state w = { .lost = { .size = sizeof(lost) },
+                      .check = { .size = sizeof(idseq) },
+                      .slots = { .size = sizeof(int) } };
+    bool poll = now_ms - f->last_taken_poll >= TAKEN_POLL_MS;
+
+    if (poll)
+        f->last_taken_poll = now_ms;
+    scan(s, &w, inc, ninc, now_ms, poll);
+    resolve_checks(s, &w, inc, ninc, now_ms);
+    poll_floors(s, &w, now_ms);
+    finish_lost(s, &w);
+    free(w.lost.v);
+    free(w.check.v);
+    free(w.slots.v);
 }
 
 void sched_flight_moved(sched *s, const char *id, const char *invoker, uint64_t seq)
 {
     sched_flights *f = s->flights;
     int slot = sched_invokers_slot(s->invokers, invoker), old = -1;
+    sched_fl_event ev = { .kind = SCHED_FE_MOVED, .seq = seq, .slot = slot };
     int64_t mem = 0;
     flight *x;
 
     pthread_mutex_lock(&f->lock);
-    if ((x = *slot_of(f, id)) != NULL && !x->blocking) {
-        old = x->slot;
+    if ((x = *slot_of(f, id)) != NULL) {
+        old = x->fl.slot;
         mem = x->mem_mb;
-        x->slot = slot;
-        x->seq = seq;
-        x->gone = false;
-        x->taken_wall_ms = 0;
-        x->deadline_ms = 0;
+        sched_fl_step(&x->fl, &ev, NULL);
+        if (x->fl.slot != slot)
+            x = NULL; /* not moved: a blocking activation or one run here */
     }
     pthread_mutex_unlock(&f->lock);
     if (x != NULL && old != slot) {
