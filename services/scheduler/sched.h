@@ -324,16 +324,19 @@ typedef struct sched_worker {
 sq_status sched_worker_init(sched_worker *w, sched *s);
 void sched_worker_fini(sched_worker *w);
 
+/* ---- an invocation's input (params.c) ------------------------------------------------------ */
+
 /* Whether top overrides a parameter that e defines (a value other than null) while e is
  * annotated final. */
 bool sched_params_overridden(const sched_entry *e, const msgpack_object *top);
-/* The action's parameters with top on top, as one map pointing into top and e (both must
- * outlive out); extra pairs go into zone. false when out of memory. */
 /* "ns/binding" into buf when action a (resolved from ns and name "pkg/name") was reached
  * through the package binding ns/pkg (its namespace is then the bound package's path, not
  * "ns/pkg"); NULL otherwise. */
 const char *sched_binding_of(const char *ns, const char *name, const sq_action *a, char *buf,
                              size_t len);
+/* The action's parameters with top on top, as one map pointing into top and e (both must
+ * outlive out); extra pairs go into zone. An array top goes as it is. false when out of
+ * memory. */
 bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_object *top,
                         msgpack_object *out);
 
