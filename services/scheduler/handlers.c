@@ -142,163 +142,225 @@ static void respond_lookup_error(sq_bus_t *bus, natsMsg *msg, sq_status st, nats
     }
 }
 
-void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
-{
-    sched_worker *w = closure;
-    sched *s = w->s;
+/* One sq.sched.invoke request on its way through sched_on_invoke(). */
+typedef struct invoke_call {
+    sched_worker *w;
+    sq_bus_t *bus;
+    natsMsg *msg;
     sq_invoke inv;
-    sq_work work;
-    sched_entry *e = NULL;
-    sched_target t;
-    sched_ns *n = NULL;
+    sched_entry *e;
+    sched_ns *n; /* the admission slot until a flight entry holds it */
     sched_flight_info info;
-    msgpack_packer pk;
-    natsMsg *wire = NULL;
-    char err[512] = "", path[600], bbuf[600];
+    msgpack_object params; /* merged */
     const char *reply, *caller_ns, *binding;
-    size_t len = (size_t)natsMsg_GetDataLength(msg);
     int64_t now;
-    sq_status st;
-    natsStatus ns;
+    char path[600], bbuf[600];
+} invoke_call;
 
-    msgpack_zone_clear(&w->zone);
-    st = sq_invoke_decode(natsMsg_GetData(msg), len, &w->zone, &inv, err, sizeof err);
+/* Decodes and checks the request into c->inv; answers the caller and returns false when
+ * it is refused. */
+static bool decode_invoke(invoke_call *c)
+{
+    char err[512] = "";
+    size_t len = (size_t)natsMsg_GetDataLength(c->msg);
+    sq_status st;
+
+    msgpack_zone_clear(&c->w->zone);
+    st = sq_invoke_decode(natsMsg_GetData(c->msg), len, &c->w->zone, &c->inv, err, sizeof err);
     if (st != SQ_OK) {
         sq_debug("rejected an invoke request: %s", err);
-        sq_bus_respond_error(bus, msg, st, "%s", err[0] ? err : sq_status_str(st));
-        return;
+        sq_bus_respond_error(c->bus, c->msg, st, "%s", err[0] ? err : sq_status_str(st));
+        return false;
     }
-    if (!sq_id_valid(inv.id) || inv.ns[0] == '\0' || inv.name[0] == '\0') {
-        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s",
-                             inv.ns[0] && inv.name[0] ? "activation id is not 32 hex characters"
-                                                      : "empty namespace or action name");
-        return;
+    if (!sq_id_valid(c->inv.id) || c->inv.ns[0] == '\0' || c->inv.name[0] == '\0') {
+        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_DECODE, "%s",
+                             c->inv.ns[0] && c->inv.name[0]
+                                 ? "activation id is not 32 hex characters"
+                                 : "empty namespace or action name");
+        return false;
     }
     /* the request is the parameters and a few short fields: its size is theirs */
     if (len > (size_t)sched_cfg.max_payload_kb * 1024) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,
+        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_TOO_LARGE,
                              "Request larger than allowed: %zu > %zu bytes.", len,
                              (size_t)sched_cfg.max_payload_kb * 1024);
-        return;
+        return false;
     }
-    caller_ns = inv.caller_ns != NULL && inv.caller_ns[0] != '\0' ? inv.caller_ns : inv.ns;
-    reply = natsMsg_GetReply(msg);
+    c->caller_ns =
+        c->inv.caller_ns != NULL && c->inv.caller_ns[0] != '\0' ? c->inv.caller_ns : c->inv.ns;
+    c->reply = natsMsg_GetReply(c->msg);
+    return true;
+}
 
-    if ((st = sched_lookup_rev(s, inv.ns, inv.name, inv.shared, inv.min_rev, &e, &wire, err,
-                               sizeof err)) != SQ_OK) {
-        respond_lookup_error(bus, msg, st, wire, err);
+/* Resolves the action, checks final parameters, admits the activation against the caller's
+ * limits and merges the parameters; answers the caller and returns false on a refusal. */
+static bool admit_invoke(invoke_call *c)
+{
+    sched *s = c->w->s;
+    natsMsg *wire = NULL;
+    char err[512] = "";
+    sq_status st;
+
+    if ((st = sched_lookup_rev(s, c->inv.ns, c->inv.name, c->inv.shared, c->inv.min_rev, &c->e,
+                               &wire, err, sizeof err)) != SQ_OK) {
+        respond_lookup_error(c->bus, c->msg, st, wire, err);
+        return false;
+    }
+    if (sched_params_overridden(c->e, &c->inv.params)) {
+        sq_bus_respond_error(
+            c->bus, c->msg, SQ_ERR_BAD_REQUEST,
+            "Request defines parameters that are not allowed (e.g., reserved properties).");
+        return false;
+    }
+    if ((st = sched_admit(s, c->caller_ns, &c->n, err, sizeof err)) != SQ_OK) {
+        sq_debug("refused activation \"%s\" of namespace \"%s\": %s", c->inv.id, c->caller_ns, err);
+        sq_bus_respond_error(c->bus, c->msg, st, "%s", err);
+        return false;
+    }
+    if (!sched_merge_params(&c->w->zone, c->e, &c->inv.params, &c->params)) {
+        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_NOMEM, NULL);
+        return false;
+    }
+    action_path(&c->e->action, c->path, sizeof c->path);
+    c->binding = sched_binding_of(c->inv.ns, c->inv.name, &c->e->action, c->bbuf, sizeof c->bbuf);
+    /* the record goes to the caller's namespace; `path` says whose action ran */
+    c->info =
+        (sched_flight_info){ .id = c->inv.id,
+                             .ns = c->caller_ns,
+                             .name = c->e->action.name,
+                             .version = c->e->action.version,
+                             .subject = c->inv.subject,
+                             .kind = c->e->action.exec.kind,
+                             .path = c->path,
+                             .cause = c->inv.cause != NULL ? c->inv.cause : "",
+                             .limits = c->e->action.limits,
+                             .caused_by = c->inv.cause != NULL && c->inv.cause[0] ? "trigger" : "",
+                             .binding = c->binding };
+    c->now = sched_mono_ms();
+    return true;
+}
+
+/* Adds the flight entry (which then holds the admission slot); answers the caller when it
+ * cannot. */
+static bool add_flight(invoke_call *c, int slot, int64_t mem_mb, const char *reply,
+                       int64_t deadline_ms)
+{
+    sq_status st = sched_flight_add(c->w->s, &c->info, c->n, slot, mem_mb, c->inv.blocking, reply,
+                                    deadline_ms);
+    if (st != SQ_OK) {
+        sq_bus_respond_error(c->bus, c->msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
+                             st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
+        return false;
+    }
+    c->n = NULL;
+    return true;
+}
+
+/* A composition runs here: it is in flight (counted) until its own record is seen. */
+static void start_composition(invoke_call *c)
+{
+    sched *s = c->w->s;
+    msgpack_packer pk;
+    sq_status st;
+
+    if (!add_flight(c, -1, 0, NULL, 0))
+        return;
+    st = sched_seq_run(s, &c->inv, c->e, &c->params, c->inv.blocking && c->reply ? c->reply : "",
+                       c->caller_ns);
+    if (st != SQ_OK) {
+        sched_flight_done(s, c->inv.id);
+        sq_bus_respond_error(c->bus, c->msg, st, "could not start the composition");
         return;
     }
-    if (sched_params_overridden(e, &inv.params)) {
-        sq_bus_respond_error(
-            bus, msg, SQ_ERR_BAD_REQUEST,
-            "Request defines parameters that are not allowed (e.g., reserved properties).");
-        goto done;
+    if (!c->inv.blocking) {
+        buf_reset(c->w, &pk);
+        msgpack_pack_map(&pk, 1);
+        sq_mp_kv_str(&pk, "activationId", c->inv.id);
+        sq_bus_respond(c->bus, c->msg, c->w->sb.data, c->w->sb.size);
     }
-    if ((st = sched_admit(s, caller_ns, &n, err, sizeof err)) != SQ_OK) {
-        sq_debug("refused activation \"%s\" of namespace \"%s\": %s", inv.id, caller_ns, err);
-        sq_bus_respond_error(bus, msg, st, "%s", err);
-        goto done;
-    }
+}
+
+/* Encodes the work for invoker t into the worker's buffer. */
+static void encode_work(invoke_call *c)
+{
+    const sq_invoke *inv = &c->inv;
+    sq_work work;
+    msgpack_packer pk;
 
     memset(&work, 0, sizeof work);
-    if (!sched_merge_params(&w->zone, e, &inv.params, &work.params)) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
-        goto done;
-    }
-    action_path(&e->action, path, sizeof path);
-    binding = sched_binding_of(inv.ns, inv.name, &e->action, bbuf, sizeof bbuf);
-    /* the record goes to the caller's namespace; `path` says whose action ran */
-    info = (sched_flight_info){ .id = inv.id,
-                                .ns = caller_ns,
-                                .name = e->action.name,
-                                .version = e->action.version,
-                                .subject = inv.subject,
-                                .kind = e->action.exec.kind,
-                                .path = path,
-                                .cause = inv.cause != NULL ? inv.cause : "",
-                                .limits = e->action.limits,
-                                .caused_by = inv.cause != NULL && inv.cause[0] ? "trigger" : "",
-                                .binding = binding };
-    now = sched_mono_ms();
-
-    if (e->sequence || e->conductor) {
-        /* a composition runs here: it is in flight (counted) until its own record is seen */
-        st = sched_flight_add(s, &info, n, -1, 0, inv.blocking, NULL, 0);
-        if (st != SQ_OK) {
-            sq_bus_respond_error(bus, msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
-                                 st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
-            goto done;
-        }
-        n = NULL; /* the flight entry holds the slot now */
-        st = sched_seq_run(s, &inv, e, &work.params, inv.blocking && reply ? reply : "", caller_ns);
-        if (st != SQ_OK) {
-            sched_flight_done(s, inv.id);
-            sq_bus_respond_error(bus, msg, st, "could not start the composition");
-            goto done;
-        }
-        if (!inv.blocking) {
-            buf_reset(w, &pk);
-            msgpack_pack_map(&pk, 1);
-            sq_mp_kv_str(&pk, "activationId", inv.id);
-            sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
-        }
-        goto done;
-    }
-
-    if (!sched_place(s->invokers, e->hash, e->action.limits.memory, now, sched_cfg.heartbeat_ttl_ms,
-                     sched_peers_count(s->peers, now), &t)) {
-        sq_debug("no invoker for activation \"%s\"", inv.id);
-        sq_bus_respond_error(bus, msg, SQ_ERR_UNAVAILABLE, "no invokers are available");
-        goto done;
-    }
-
-    work.id = inv.id;
-    work.subject = inv.subject;
-    work.key = (char *)sched_key_for(e, caller_ns, inv.key);
-    work.ns = (char *)caller_ns;
-    work.reply = inv.blocking && reply != NULL ? (char *)reply : "";
-    work.blocking = inv.blocking;
+    work.params = c->params;
+    work.id = inv->id;
+    work.subject = inv->subject;
+    work.key = (char *)sched_key_for(c->e, c->caller_ns, inv->key);
+    work.ns = (char *)c->caller_ns;
+    work.reply = inv->blocking && c->reply != NULL ? (char *)c->reply : "";
+    work.blocking = inv->blocking;
     work.submitted = sq_now_ms();
-    work.action = e->action;
-    work.cause = inv.cause != NULL ? inv.cause : ""; /* a trigger's rule: the trigger activation */
+    work.action = c->e->action;
+    work.cause =
+        inv->cause != NULL ? inv->cause : ""; /* a trigger's rule: the trigger activation */
     work.caused_by = work.cause[0] != '\0' ? "trigger" : "";
-    work.binding = (char *)binding;
-    buf_reset(w, &pk);
+    work.binding = (char *)c->binding;
+    buf_reset(c->w, &pk);
     sq_work_encode(&work, &pk);
+}
 
-    st = sched_flight_add(s, &info, n, t.slot, e->action.limits.memory, inv.blocking, reply,
-                          inv.blocking ? now + e->action.limits.timeout + sched_cfg.lost_grace_ms
-                                       : 0);
-    if (st != SQ_OK) {
-        sq_bus_respond_error(bus, msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
-                             st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
-        goto done;
+/* Places the activation on an invoker and hands the work over: blocking over core NATS
+ * (the invoker answers the caller), non-blocking through SQ_WORK (sched_on_pub_ack()
+ * answers). */
+static void send_to_invoker(invoke_call *c)
+{
+    sched *s = c->w->s;
+    const sq_action *a = &c->e->action;
+    sched_target t;
+    natsStatus ns;
+
+    if (!sched_place(s->invokers, c->e->hash, a->limits.memory, c->now, sched_cfg.heartbeat_ttl_ms,
+                     sched_peers_count(s->peers, c->now), &t)) {
+        sq_debug("no invoker for activation \"%s\"", c->inv.id);
+        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_UNAVAILABLE, "no invokers are available");
+        return;
     }
-    n = NULL; /* the flight entry holds the slot now */
-
-    if (inv.blocking) {
+    encode_work(c);
+    if (!add_flight(c, t.slot, a->limits.memory, c->reply,
+                    c->inv.blocking ? c->now + a->limits.timeout + sched_cfg.lost_grace_ms : 0))
+        return;
+    if (c->inv.blocking) {
         /* the invoker answers the caller on work.reply; nothing more from here */
-        ns = natsConnection_Publish(sq_bus_nc(bus), t.run, w->sb.data, (int)w->sb.size);
+        ns = natsConnection_Publish(sq_bus_nc(c->bus), t.run, c->w->sb.data, (int)c->w->sb.size);
         if (ns != NATS_OK) {
-            sq_error("could not send activation \"%s\" to \"%s\": %s", inv.id, t.run,
+            sq_error("could not send activation \"%s\" to \"%s\": %s", c->inv.id, t.run,
                      natsStatus_GetText(ns));
-            sched_flight_done(s, inv.id);
-            respond_send_error(bus, msg, ns, w->sb.size, false);
+            sched_flight_done(s, c->inv.id);
+            respond_send_error(c->bus, c->msg, ns, c->w->sb.size, false);
         } else
-            sq_debug("activation \"%s\" of \"%s/%s\" sent to \"%s\"", inv.id, inv.ns, inv.name,
-                     t.run);
-        goto done;
+            sq_debug("activation \"%s\" of \"%s/%s\" sent to \"%s\"", c->inv.id, c->inv.ns,
+                     c->inv.name, t.run);
+        return;
     }
-    if ((ns = enqueue(w, t.work, inv.id)) != NATS_OK) {
-        sched_flight_done(s, inv.id);
-        respond_send_error(bus, msg, ns, w->sb.size, true);
-        goto done;
+    if ((ns = enqueue(c->w, t.work, c->inv.id)) != NATS_OK) {
+        sched_flight_done(s, c->inv.id);
+        respond_send_error(c->bus, c->msg, ns, c->w->sb.size, true);
+        return;
     }
-    sq_debug("activation \"%s\" of \"%s/%s\" queued on \"%s\"", inv.id, inv.ns, inv.name, t.work);
-done:
-    sched_release(s->limits, n);
-    sched_entry_unref(e);
+    sq_debug("activation \"%s\" of \"%s/%s\" queued on \"%s\"", c->inv.id, c->inv.ns, c->inv.name,
+             t.work);
+}
+
+void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
+{
+    invoke_call c = { .w = closure, .bus = bus, .msg = msg };
+
+    if (!decode_invoke(&c))
+        return;
+    if (admit_invoke(&c)) {
+        if (c.e->sequence || c.e->conductor)
+            start_composition(&c);
+        else
+            send_to_invoker(&c);
+    }
+    sched_release(c.w->s->limits, c.n);
+    sched_entry_unref(c.e);
 }
 
 void sched_on_heartbeat(sq_bus_t *bus, natsMsg *msg, void *closure)

@@ -15,18 +15,12 @@
 #include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
+#include "sq/workers.h"
 
 #define MAX_WORKERS 16
 #define SWEEP_MS 250
 #define BEAT_MS 1000
 #define MAX_INCIDENTS 64
-
-static void on_invoke_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-    sched_worker *w = closure;
-    sched_on_invoke(w->s->bus, msg, w);
-    natsMsg_Destroy(msg);
-}
 
 void *sched_sweeper(void *arg)
 {
@@ -65,17 +59,98 @@ void *sched_sweeper(void *arg)
     return NULL;
 }
 
+/* The tables, the NATS connection with its JetStream context (publish acks arrive on
+ * sched_on_pub_ack()), and the threads of runs, compositions and completions. */
+static bool start(sched *s)
+{
+    jsOptions jo;
+    natsStatus ns;
+    sq_bus_opts o = { .name = "squall-scheduler", .send_asap = true, .jetstream = true };
+
+    if (sched_config_load() != SQ_OK)
+        return false;
+    sq_id_new(s->self);
+    snprintf(s->inbox, sizeof s->inbox, "sq.sched.r.%s", s->self);
+    if ((s->cache = sched_cache_create(sched_cfg.cache_max)) == NULL ||
+        (s->invokers = sched_invokers_create()) == NULL ||
+        (s->limits = sched_limits_create()) == NULL ||
+        (s->flights = sched_flights_create()) == NULL ||
+        (s->peers = sched_peers_create(s->self)) == NULL) {
+        sq_error("out of memory");
+        return false;
+    }
+    o.url = sched_cfg.nats_url;
+    if (sq_bus_connect(&s->bus, &o) != SQ_OK ||
+        sq_streams_ensure(sq_bus_js(s->bus), SQ_STREAMS_WORK, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
+        return false;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.AckHandler = sched_on_pub_ack;
+    jo.PublishAsync.AckHandlerClosure = s;
+    jo.PublishAsync.MaxPending = 65536;
+    jo.Wait = sched_cfg.publish_timeout_ms;
+    if ((ns = natsConnection_JetStream(&s->js, sq_bus_nc(s->bus), &jo)) != NATS_OK) {
+        sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
+        return false;
+    }
+    return sched_runs_start(s) == SQ_OK && sched_seq_start(s) == SQ_OK &&
+           sched_completions_start(s) == SQ_OK;
+}
+
+/* Every copy sees every heartbeat and every change: no queue group. */
+static bool listen_events(sched *s, char *inbox_all, size_t len)
+{
+    snprintf(inbox_all, len, "%s.*", s->inbox);
+    const sq_bus_route routes[] = {
+        { .subject = SQ_SUBJ_INVOKER_HEARTBEAT,
+          .queue = NULL,
+          .fn = sched_on_heartbeat,
+          .closure = s },
+        { .subject = SQ_SUBJ_SCHED_HEARTBEAT, .queue = NULL, .fn = sched_on_peer, .closure = s },
+        { .subject = SQ_SUBJ_EVT_ENTITY_ALL, .queue = NULL, .fn = sched_on_entity, .closure = s },
+        { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = sched_on_auth, .closure = s },
+        { .subject = inbox_all, .queue = NULL, .fn = sched_on_component, .closure = s },
+        { .subject = SQ_SUBJ_SCHED_MOVED, .queue = NULL, .fn = sched_on_moved, .closure = s },
+    };
+    return sq_bus_serve(s->bus, routes, sizeof routes / sizeof routes[0]) == SQ_OK;
+}
+
+/* Invokers beat about once a second: a scheduler that has just started would otherwise
+ * answer its first invocations 503 although invokers are up. */
+static void await_invokers(sched *s)
+{
+    for (int waited = 0; waited < sched_cfg.warmup_ms && sched_invokers_count(s->invokers) == 0;
+         waited += 20)
+        usleep(20 * 1000);
+    if (sched_invokers_count(s->invokers) == 0)
+        sq_warn("no invoker has announced itself yet");
+}
+
+/* Everything start() and main() made, in reverse order; what was not made is NULL. */
+static void stop(sched *s, sched_worker *workers, int nworkers)
+{
+    sched_completions_stop(s);
+    sched_seq_stop(s);
+    sched_runs_stop(s);
+    jsCtx_Destroy(s->js);
+    sq_bus_destroy(s->bus); /* drains the listeners */
+    for (int i = 0; i < nworkers; i++)
+        sched_worker_fini(&workers[i]);
+    sched_flights_destroy(s->flights);
+    sched_peers_destroy(s->peers);
+    sched_limits_destroy(s->limits);
+    sched_invokers_destroy(s->invokers);
+    sched_cache_destroy(s->cache);
+    sched_config_free();
+}
+
 int main(void)
 {
     sched s = { 0 };
     sched_worker workers[MAX_WORKERS];
-    natsSubscription *invoke[MAX_WORKERS] = { 0 };
-    jsOptions jo;
-    int nworkers = 0, nsubs = 0, rc = 1, sig;
+    sq_workers *invoke = NULL;
+    int nworkers = 0, rc = 1, sig;
     bool sweeping = false;
     char inbox_all[80];
-    natsStatus ns;
-    sq_bus_opts o = { .name = "squall-scheduler", .send_asap = true, .jetstream = true };
 
     sq_signals_block();
     sq_log_init("squall-scheduler");
@@ -84,58 +159,9 @@ int main(void)
         return 1;
     }
     atomic_init(&s.stopping, false);
-    if (sched_config_load() != SQ_OK)
+    if (!start(&s) || !listen_events(&s, inbox_all, sizeof inbox_all))
         goto out;
-    sq_id_new(s.self);
-    snprintf(s.inbox, sizeof s.inbox, "sq.sched.r.%s", s.self);
-    if ((s.cache = sched_cache_create(sched_cfg.cache_max)) == NULL ||
-        (s.invokers = sched_invokers_create()) == NULL ||
-        (s.limits = sched_limits_create()) == NULL ||
-        (s.flights = sched_flights_create()) == NULL ||
-        (s.peers = sched_peers_create(s.self)) == NULL) {
-        sq_error("out of memory");
-        goto out;
-    }
-    o.url = sched_cfg.nats_url;
-    if (sq_bus_connect(&s.bus, &o) != SQ_OK ||
-        sq_streams_ensure(sq_bus_js(s.bus), SQ_STREAMS_WORK, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
-        goto out;
-    jsOptions_Init(&jo);
-    jo.PublishAsync.AckHandler = sched_on_pub_ack;
-    jo.PublishAsync.AckHandlerClosure = &s;
-    jo.PublishAsync.MaxPending = 65536;
-    jo.Wait = sched_cfg.publish_timeout_ms;
-    if ((ns = natsConnection_JetStream(&s.js, sq_bus_nc(s.bus), &jo)) != NATS_OK) {
-        sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
-        goto out;
-    }
-    if (sched_runs_start(&s) != SQ_OK || sched_seq_start(&s) != SQ_OK ||
-        sched_completions_start(&s) != SQ_OK)
-        goto out;
-
-    /* every copy sees every heartbeat and every change: no queue group */
-    snprintf(inbox_all, sizeof inbox_all, "%s.*", s.inbox);
-    const sq_bus_route listen[] = {
-        { .subject = SQ_SUBJ_INVOKER_HEARTBEAT,
-          .queue = NULL,
-          .fn = sched_on_heartbeat,
-          .closure = &s },
-        { .subject = SQ_SUBJ_SCHED_HEARTBEAT, .queue = NULL, .fn = sched_on_peer, .closure = &s },
-        { .subject = SQ_SUBJ_EVT_ENTITY_ALL, .queue = NULL, .fn = sched_on_entity, .closure = &s },
-        { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = sched_on_auth, .closure = &s },
-        { .subject = inbox_all, .queue = NULL, .fn = sched_on_component, .closure = &s },
-        { .subject = SQ_SUBJ_SCHED_MOVED, .queue = NULL, .fn = sched_on_moved, .closure = &s },
-    };
-    if (sq_bus_serve(s.bus, listen, sizeof listen / sizeof listen[0]) != SQ_OK)
-        goto out;
-
-    /* Invokers beat about once a second: a scheduler that has just started would otherwise
-     * answer its first invocations 503 although invokers are up. */
-    for (int waited = 0; waited < sched_cfg.warmup_ms && sched_invokers_count(s.invokers) == 0;
-         waited += 20)
-        usleep(20 * 1000);
-    if (sched_invokers_count(s.invokers) == 0)
-        sq_warn("no invoker has announced itself yet");
+    await_invokers(&s);
     if (pthread_create(&s.sweeper, NULL, sched_sweeper, &s) != 0) {
         sq_error("could not start the sweeper thread");
         goto out;
@@ -147,17 +173,8 @@ int main(void)
             sq_error("out of memory");
             goto out;
         }
-    for (; nsubs < nworkers; nsubs++) {
-        ns = natsConnection_QueueSubscribe(&invoke[nsubs], sq_bus_nc(s.bus), SQ_SUBJ_SCHED_INVOKE,
-                                           "scheduler", on_invoke_msg, &workers[nsubs]);
-        if (ns != NATS_OK) {
-            sq_error("could not subscribe to \"%s\": %s", SQ_SUBJ_SCHED_INVOKE,
-                     natsStatus_GetText(ns));
-            goto out;
-        }
-        natsSubscription_SetPendingLimits(invoke[nsubs], -1, -1);
-    }
-    if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK ||
+    if (sq_workers_serve(s.bus, SQ_SUBJ_SCHED_INVOKE, "scheduler", sched_on_invoke, workers,
+                         sizeof workers[0], nworkers, &invoke) != SQ_OK ||
         sq_health_serve(s.bus, "scheduler", NULL,
                         (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } },
                         1) != SQ_OK)
@@ -170,9 +187,7 @@ int main(void)
     rc = 0;
 out:
     /* no new invocations: the ones in hand finish, the other copies take the rest */
-    for (int i = 0; i < nsubs; i++)
-        if (natsSubscription_Drain(invoke[i]) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(invoke[i], 5000);
+    sq_workers_drain(invoke, 5000);
     if (s.js != NULL) {
         jsPubOptions po;
         jsPubOptions_Init(&po);
@@ -182,20 +197,7 @@ out:
     atomic_store(&s.stopping, true);
     if (sweeping)
         pthread_join(s.sweeper, NULL);
-    sched_completions_stop(&s);
-    sched_seq_stop(&s);
-    sched_runs_stop(&s);
-    for (int i = 0; i < nsubs; i++)
-        natsSubscription_Destroy(invoke[i]);
-    jsCtx_Destroy(s.js);
-    sq_bus_destroy(s.bus); /* drains the listeners */
-    for (int i = 0; i < nworkers; i++)
-        sched_worker_fini(&workers[i]);
-    sched_flights_destroy(s.flights);
-    sched_peers_destroy(s.peers);
-    sched_limits_destroy(s.limits);
-    sched_invokers_destroy(s.invokers);
-    sched_cache_destroy(s.cache);
-    sched_config_free();
+    sq_workers_destroy(invoke);
+    stop(&s, workers, nworkers);
     return rc;
 }

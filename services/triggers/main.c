@@ -11,9 +11,10 @@
 #include "sq/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
+#include "sq/workers.h"
 #include "triggers.h"
 
-#define MAX_WORKERS 14 /* two routes each; libsq serves at most 32 subscriptions */
+#define MAX_WORKERS 14 /* the bound of the `workers` setting */
 
 static atomic_bool stopping;
 
@@ -40,20 +41,74 @@ static void *timer_main(void *arg)
     return NULL;
 }
 
+/* The NATS connection with JetStream (records are published asynchronously), then the
+ * synchronous entity-event subscription the cache drains: nothing may be cached before
+ * events are heard. */
+static bool start(trg_service *s, natsSubscription **events)
+{
+    sq_bus_opts o = { .name = "squall-triggers", .send_asap = true, .jetstream = true };
+    natsStatus ns;
+    jsOptions jo;
+
+    if (trg_config_load() != SQ_OK)
+        return false;
+    o.url = trg_cfg.nats_url;
+    if (sq_bus_connect(&s->bus, &o) != SQ_OK ||
+        sq_streams_ensure(sq_bus_js(s->bus), 0, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
+        return false;
+    jsOptions_Init(&jo);
+    jo.PublishAsync.MaxPending = trg_cfg.max_pending;
+    jo.PublishAsync.ErrHandler = trg_on_record_error;
+    if ((ns = natsConnection_JetStream(&s->js, sq_bus_nc(s->bus), &jo)) != NATS_OK) {
+        sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
+        return false;
+    }
+    ns = natsConnection_SubscribeSync(events, sq_bus_nc(s->bus), SQ_SUBJ_EVT_ENTITY_ALL);
+    if (ns == NATS_OK)
+        ns = natsSubscription_SetPendingLimits(*events, 1 << 20, 256 << 20);
+    if (ns != NATS_OK) {
+        sq_error("could not subscribe to entity events: %s", natsStatus_GetText(ns));
+        return false;
+    }
+    if ((s->cache = trg_cache_create(*events, trg_cfg.cache_max)) == NULL) {
+        sq_error("out of memory");
+        return false;
+    }
+    return true;
+}
+
+/* n workers for each fire subject; *made is how many of each were initialised. */
+static bool serve_fires(trg_service *s, trg_worker *fire, trg_worker *nats, int n, int *made,
+                        sq_workers **fire_subs, sq_workers **nats_subs)
+{
+    for (*made = 0; *made < n; (*made)++) {
+        if (trg_worker_init(&fire[*made], s) != SQ_OK) {
+            trg_worker_fini(&fire[*made]);
+            return false;
+        }
+        if (trg_worker_init(&nats[*made], s) != SQ_OK) {
+            trg_worker_fini(&nats[*made]);
+            trg_worker_fini(&fire[*made]);
+            return false;
+        }
+    }
+    return sq_workers_serve(s->bus, SQ_SUBJ_TRIGGER_FIRE, "triggers", trg_on_fire, fire,
+                            sizeof fire[0], n, fire_subs) == SQ_OK &&
+           sq_workers_serve(s->bus, SQ_SUBJ_FIRE_ALL, "triggers", trg_on_nats_fire, nats,
+                            sizeof nats[0], n, nats_subs) == SQ_OK;
+}
+
 int main(void)
 {
     trg_service s = { 0 };
     /* one worker (arena, buffers) per subscription: nats.c delivers each subscription on a
-     * thread of its own, so two routes must never share a worker's arena */
-    trg_worker workers[2 * MAX_WORKERS];
-    sq_bus_route routes[2 * MAX_WORKERS];
+     * thread of its own, so two subscriptions must never share a worker's arena */
+    trg_worker fire[MAX_WORKERS], nats[MAX_WORKERS];
+    sq_workers *fire_subs = NULL, *nats_subs = NULL;
     natsSubscription *events = NULL;
     pthread_t timer;
     bool timer_started = false;
     int nworkers = 0, rc = 1, sig;
-    sq_bus_opts o = { .name = "squall-triggers", .send_asap = true, .jetstream = true };
-    natsStatus ns;
-    jsOptions jo;
 
     sq_signals_block();
     sq_log_init("squall-triggers");
@@ -61,32 +116,8 @@ int main(void)
         sq_error("could not initialise libsodium");
         return 1;
     }
-    if (trg_config_load() != SQ_OK)
+    if (!start(&s, &events))
         goto out;
-    o.url = trg_cfg.nats_url;
-    if (sq_bus_connect(&s.bus, &o) != SQ_OK ||
-        sq_streams_ensure(sq_bus_js(s.bus), 0, SQ_STREAMS_ACTIVATIONS) != SQ_OK)
-        goto out;
-    jsOptions_Init(&jo);
-    jo.PublishAsync.MaxPending = trg_cfg.max_pending;
-    jo.PublishAsync.ErrHandler = trg_on_record_error;
-    if ((ns = natsConnection_JetStream(&s.js, sq_bus_nc(s.bus), &jo)) != NATS_OK) {
-        sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
-        goto out;
-    }
-
-    /* entity events first: nothing may be cached before they are heard */
-    ns = natsConnection_SubscribeSync(&events, sq_bus_nc(s.bus), SQ_SUBJ_EVT_ENTITY_ALL);
-    if (ns == NATS_OK)
-        ns = natsSubscription_SetPendingLimits(events, 1 << 20, 256 << 20);
-    if (ns != NATS_OK) {
-        sq_error("could not subscribe to entity events: %s", natsStatus_GetText(ns));
-        goto out;
-    }
-    if ((s.cache = trg_cache_create(events, trg_cfg.cache_max)) == NULL) {
-        sq_error("out of memory");
-        goto out;
-    }
     if (pthread_create(&timer, NULL, timer_main, &s) != 0) {
         sq_error("could not start the timer thread");
         goto out;
@@ -96,29 +127,9 @@ int main(void)
     const sq_bus_route listen[] = {
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = trg_on_auth_event, .closure = &s },
     };
-    if (sq_bus_serve(s.bus, listen, sizeof listen / sizeof listen[0]) != SQ_OK)
-        goto out;
-
-    for (; nworkers < trg_cfg.workers && nworkers < MAX_WORKERS; nworkers++) {
-        if (trg_worker_init(&workers[2 * nworkers], &s) != SQ_OK) {
-            trg_worker_fini(&workers[2 * nworkers]);
-            goto out;
-        }
-        if (trg_worker_init(&workers[2 * nworkers + 1], &s) != SQ_OK) {
-            trg_worker_fini(&workers[2 * nworkers + 1]);
-            trg_worker_fini(&workers[2 * nworkers]);
-            goto out;
-        }
-        routes[2 * nworkers] = (sq_bus_route){ .subject = SQ_SUBJ_TRIGGER_FIRE,
-                                               .queue = "triggers",
-                                               .fn = trg_on_fire,
-                                               .closure = &workers[2 * nworkers] };
-        routes[2 * nworkers + 1] = (sq_bus_route){ .subject = SQ_SUBJ_FIRE_ALL,
-                                                   .queue = "triggers",
-                                                   .fn = trg_on_nats_fire,
-                                                   .closure = &workers[2 * nworkers + 1] };
-    }
-    if (sq_bus_serve(s.bus, routes, 2 * (size_t)nworkers) != SQ_OK ||
+    if (sq_bus_serve(s.bus, listen, sizeof listen / sizeof listen[0]) != SQ_OK ||
+        !serve_fires(&s, fire, nats, trg_cfg.workers < MAX_WORKERS ? trg_cfg.workers : MAX_WORKERS,
+                     &nworkers, &fire_subs, &nats_subs) ||
         sq_health_serve(s.bus, "triggers", NULL,
                         (sq_health_check[]){ { .name = "jetstream", .stream = TRG_STREAM_EVENTS } },
                         1) != SQ_OK)
@@ -137,6 +148,9 @@ out:
     atomic_store(&stopping, true);
     if (timer_started)
         pthread_join(timer, NULL);
+    /* fires in hand are finished */
+    sq_workers_drain(fire_subs, 5000);
+    sq_workers_drain(nats_subs, 5000);
     if (s.js != NULL) {
         /* records still waiting for JetStream's ack */
         jsPubOptions po;
@@ -145,10 +159,14 @@ out:
         if (js_PublishAsyncComplete(s.js, &po) != NATS_OK)
             sq_warn("some trigger records were not acknowledged before shutdown");
     }
-    sq_bus_destroy(s.bus); /* drains: fires in hand are finished */
+    sq_workers_destroy(fire_subs);
+    sq_workers_destroy(nats_subs);
+    sq_bus_destroy(s.bus);
     jsCtx_Destroy(s.js);
-    for (int i = 0; i < 2 * nworkers; i++)
-        trg_worker_fini(&workers[i]);
+    for (int i = 0; i < nworkers; i++) {
+        trg_worker_fini(&fire[i]);
+        trg_worker_fini(&nats[i]);
+    }
     natsSubscription_Destroy(events);
     trg_cache_destroy(s.cache);
     trg_limits_fini();
