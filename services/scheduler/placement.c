@@ -94,6 +94,19 @@ static void incident(sched_invokers *iv, const invoker *x, int64_t since)
     snprintf(i->durable, sizeof i->durable, "%s", x->durable);
 }
 
+/* Forgets invokers silent for long (a renamed or retired one) with nothing of ours (lock
+ * held). */
+static void forget_silent(sched_invokers *iv, int64_t now_ms)
+{
+    for (int i = 0; i < iv->n;)
+        if (now_ms - iv->v[i].seen_ms > FORGET_AFTER_MS && iv->v[i].own_mb <= 0) {
+            sq_info("forgot invoker \"%s\": silent for %d s", iv->v[i].id, FORGET_AFTER_MS / 1000);
+            memmove(&iv->v[i], &iv->v[i + 1], sizeof(invoker) * (size_t)(iv->n - i - 1));
+            iv->n--;
+        } else
+            i++;
+}
+
 void sched_invokers_update(sched_invokers *iv, const sq_heartbeat *hb, int64_t now_ms)
 {
     char tok[300];
@@ -105,14 +118,7 @@ void sched_invokers_update(sched_invokers *iv, const sq_heartbeat *hb, int64_t n
         return;
     }
     pthread_mutex_lock(&iv->lock);
-    /* forget invokers silent for long (a renamed or retired one) */
-    for (int i = 0; i < iv->n;)
-        if (now_ms - iv->v[i].seen_ms > FORGET_AFTER_MS && iv->v[i].own_mb <= 0) {
-            sq_info("forgot invoker \"%s\": silent for %d s", iv->v[i].id, FORGET_AFTER_MS / 1000);
-            memmove(&iv->v[i], &iv->v[i + 1], sizeof(invoker) * (size_t)(iv->n - i - 1));
-            iv->n--;
-        } else
-            i++;
+    forget_silent(iv, now_ms);
     hi = iv->n;
     while (lo < hi) {
         int mid = (lo + hi) / 2;

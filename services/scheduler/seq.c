@@ -44,6 +44,7 @@
 
 #include <jansson.h>
 
+#include "compose.h"
 #include "sched.h"
 #include "sq/json.h"
 #include "sq/log.h"
@@ -321,49 +322,6 @@ static void complete(sched *s, run *r, sq_act_status status, const msgpack_objec
     msgpack_sbuffer_destroy(&sb);
 }
 
-/* Parses a fully qualified action name ("/ns/name", "/ns/pkg/name"; with `relative`, also
- * "name" and "pkg/name" in the default namespace) into ns and name ("pkg/name"); "_" is
- * the caller's namespace. */
-static bool parse_fqn(const char *s, size_t len, bool relative, const char *caller_ns, char *ns,
-                      size_t nslen, char *name, size_t namelen)
-{
-    char buf[800], *parts[4];
-    int n = 0;
-    char *save = NULL, *tok;
-
-    if (len == 0 || len >= sizeof buf)
-        return false;
-    memcpy(buf, s, len);
-    buf[len] = '\0';
-    if (buf[0] != '/' && !relative)
-        return false;
-    for (tok = strtok_r(buf, "/", &save); tok != NULL && n < 4; tok = strtok_r(NULL, "/", &save))
-        parts[n++] = tok;
-    if (tok != NULL || n == 0)
-        return false;
-    if (s[0] == '/') {
-        if (n < 2 || n > 3)
-            return false;
-        snprintf(ns, nslen, "%s", strcmp(parts[0], "_") == 0 ? caller_ns : parts[0]);
-        if (n == 2)
-            snprintf(name, namelen, "%s", parts[1]);
-        else
-            snprintf(name, namelen, "%s/%s", parts[1], parts[2]);
-    } else {
-        if (n > 2)
-            return false;
-        snprintf(ns, nslen, "%s", caller_ns);
-        if (n == 1)
-            snprintf(name, namelen, "%s", parts[0]);
-        else
-            snprintf(name, namelen, "%s/%s", parts[0], parts[1]);
-    }
-    for (int i = 0; i < n; i++)
-        if (!sq_name_valid(parts[i]) && strcmp(parts[i], "_") != 0)
-            return false;
-    return true;
-}
-
 /* Sends one atomic activation of e on input for r; r then waits for its record. */
 static void invoke_atomic(sched *s, run *r, sched_entry *e, const msgpack_object *input,
                           const char *binding)
@@ -486,8 +444,8 @@ static void seq_next(sched *s, run *r, const msgpack_object *input, const msgpac
         return;
     }
     c = &comps->via.array.ptr[r->next++];
-    if (!parse_fqn(c->via.str.ptr, c->via.str.size, false, r->caller_ns, ns, sizeof ns, name,
-                   sizeof name)) {
+    if (!sched_parse_fqn(c->via.str.ptr, c->via.str.size, false, r->caller_ns, ns, sizeof ns, name,
+                         sizeof name)) {
         fail(s, r, SQ_ACT_APP_ERROR, "Sequence component does not exist.");
         return;
     }
@@ -526,25 +484,43 @@ static void step(sched *s, run *r, const msgpack_object *input)
         seq_next(s, r, input, input, SQ_ACT_SUCCESS);
 }
 
-/* A map for v: v itself when it is one, else {key: v}; packed into pk. */
-static void pack_boxed(msgpack_packer *pk, const msgpack_object *v, const char *key)
+/* The conductor ended the composition: its output is params (boxed), or the whole result. */
+static void conductor_end(sched *s, run *r, const msgpack_object *res, const msgpack_object *params,
+                          msgpack_zone *z)
 {
-    if (v->type == MSGPACK_OBJECT_MAP) {
-        msgpack_pack_object(pk, *v);
-    } else {
-        msgpack_pack_map(pk, 1);
-        sq_mp_kv_obj(pk, key, v);
-    }
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_object out;
+
+    sq_proto_buf_init(&sb, &pk);
+    if (params != NULL)
+        sched_pack_boxed(&pk, params, "value");
+    else
+        msgpack_pack_object(&pk, *res);
+    if (sq_mp_unpack(sb.data, sb.size, z, &out) == SQ_OK)
+        complete(s, r, SQ_ACT_SUCCESS, &out);
+    else
+        fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Ends r: the conductor named no action this scheduler can parse. */
+static void conductor_bad_action(sched *s, run *r, const msgpack_object *action)
+{
+    char msg[1200];
+    json_t *j = sq_mp_to_json(action);
+    char *txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(j);
+    snprintf(msg, sizeof msg, "Failed to parse action name from json value %s during composition.",
+             txt ? txt : "?");
+    free(txt);
+    fail(s, r, SQ_ACT_APP_ERROR, msg);
 }
 
 /* The conductor's result res: the end of r, or its next component. */
 static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgpack_zone *z)
 {
-    const msgpack_object *action =
-        res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "action") : NULL;
-    const msgpack_object *params =
-        res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "params") : NULL;
-    const msgpack_object *state = res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, "state") : NULL;
+    sched_conductor_ask ask = sched_conductor_parse(res);
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_object input;
@@ -553,50 +529,23 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     natsMsg *wire = NULL;
     sq_status st;
 
-    if (action != NULL && action->type == MSGPACK_OBJECT_NIL)
-        action = NULL;
-    if (params != NULL && params->type == MSGPACK_OBJECT_NIL)
-        params = NULL;
-    if (state != NULL && state->type == MSGPACK_OBJECT_NIL)
-        state = NULL;
-    sq_proto_buf_init(&sb, &pk);
-    if (action == NULL) {
-        /* the end: params (boxed), or the whole result */
-        msgpack_object out;
-        if (params != NULL)
-            pack_boxed(&pk, params, "value");
-        else
-            msgpack_pack_object(&pk, *res);
-        if (sq_mp_unpack(sb.data, sb.size, z, &out) == SQ_OK)
-            complete(s, r, SQ_ACT_SUCCESS, &out);
-        else
-            fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
-        msgpack_sbuffer_destroy(&sb);
+    if (ask.action == NULL) {
+        conductor_end(s, r, res, ask.params, z);
         return;
     }
-    if (action->type != MSGPACK_OBJECT_STR ||
-        !parse_fqn(action->via.str.ptr, action->via.str.size, true, r->caller_ns, ns, sizeof ns,
-                   name, sizeof name)) {
-        char *txt = NULL;
-        json_t *j = sq_mp_to_json(action);
-        txt = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
-        json_decref(j);
-        snprintf(msg, sizeof msg,
-                 "Failed to parse action name from json value %s during composition.",
-                 txt ? txt : "?");
-        free(txt);
-        msgpack_sbuffer_destroy(&sb);
-        fail(s, r, SQ_ACT_APP_ERROR, msg);
+    if (ask.action->type != MSGPACK_OBJECT_STR ||
+        !sched_parse_fqn(ask.action->via.str.ptr, ask.action->via.str.size, true, r->caller_ns, ns,
+                         sizeof ns, name, sizeof name)) {
+        conductor_bad_action(s, r, ask.action);
         return;
     }
     r->state.size = 0;
-    if (state != NULL) {
+    if (ask.state != NULL) {
         msgpack_packer spk;
         msgpack_packer_init(&spk, &r->state, msgpack_sbuffer_write);
-        pack_boxed(&spk, state, "state");
+        sched_pack_boxed(&spk, ask.state, "state");
     }
     if (r->root->atomic >= sched_cfg.seq_max) {
-        msgpack_sbuffer_destroy(&sb);
         fail(s, r, SQ_ACT_APP_ERROR, "Too many actions in the composition.");
         return;
     }
@@ -605,12 +554,12 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     if (st != SQ_OK) {
         snprintf(msg, sizeof msg, "Failed to resolve action with name '%s/%s' during composition.",
                  ns, name);
-        msgpack_sbuffer_destroy(&sb);
         fail(s, r, st == SQ_ERR_NOT_FOUND ? SQ_ACT_APP_ERROR : SQ_ACT_INTERNAL, msg);
         return;
     }
-    if (params != NULL)
-        pack_boxed(&pk, params, "value");
+    sq_proto_buf_init(&sb, &pk);
+    if (ask.params != NULL)
+        sched_pack_boxed(&pk, ask.params, "value");
     else
         msgpack_pack_map(&pk, 0);
     r->awaiting_conductor = false;
@@ -620,64 +569,6 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
         fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
     sched_entry_unref(e);
     msgpack_sbuffer_destroy(&sb);
-}
-
-/* The component result with the conductor's state on top: the conductor's next input. */
-static bool with_state(const run *r, const msgpack_object *result, msgpack_zone *z,
-                       msgpack_sbuffer *sb, msgpack_object *out)
-{
-    msgpack_packer pk;
-    msgpack_object st;
-    uint32_t nres = result->type == MSGPACK_OBJECT_MAP ? result->via.map.size : 0, n = 0;
-
-    if (r->state.size == 0 || sq_mp_unpack(r->state.data, r->state.size, z, &st) != SQ_OK ||
-        st.type != MSGPACK_OBJECT_MAP) {
-        if (result->type == MSGPACK_OBJECT_MAP) {
-            *out = *result;
-            return true;
-        }
-        msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 0);
-        return sq_mp_unpack(sb->data, sb->size, z, out) == SQ_OK;
-    }
-    for (uint32_t i = 0; i < nres; i++) {
-        bool over = false;
-        for (uint32_t k = 0; k < st.via.map.size && !over; k++)
-            over = msgpack_object_equal(result->via.map.ptr[i].key, st.via.map.ptr[k].key);
-        n += !over;
-    }
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, n + st.via.map.size);
-    for (uint32_t i = 0; i < nres; i++) {
-        bool over = false;
-        for (uint32_t k = 0; k < st.via.map.size && !over; k++)
-            over = msgpack_object_equal(result->via.map.ptr[i].key, st.via.map.ptr[k].key);
-        if (!over) {
-            msgpack_pack_object(&pk, result->via.map.ptr[i].key);
-            msgpack_pack_object(&pk, result->via.map.ptr[i].val);
-        }
-    }
-    for (uint32_t k = 0; k < st.via.map.size; k++) {
-        msgpack_pack_object(&pk, st.via.map.ptr[k].key);
-        msgpack_pack_object(&pk, st.via.map.ptr[k].val);
-    }
-    return sq_mp_unpack(sb->data, sb->size, z, out) == SQ_OK;
-}
-
-/* The memory limit annotated on a component record, or 0. */
-static int64_t memory_of(const sq_activation *a)
-{
-    const msgpack_object *arr = &a->annotations;
-    if (arr->type != MSGPACK_OBJECT_ARRAY)
-        return 0;
-    for (uint32_t i = 0; i < arr->via.array.size; i++)
-        if (sq_mp_str_eq(sq_mp_get(&arr->via.array.ptr[i], "key"), "limits")) {
-            const msgpack_object *m =
-                sq_mp_get(sq_mp_get(&arr->via.array.ptr[i], "value"), "memory");
-            if (m != NULL && m->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                return (int64_t)m->via.u64;
-        }
-    return 0;
 }
 
 /* The record (data) of r's outstanding component arrived. */
@@ -701,8 +592,8 @@ static void component_done(sched *s, run *r, const char *data, size_t len)
         return;
     }
     r->duration += a.duration;
-    if (memory_of(&a) > r->max_memory)
-        r->max_memory = memory_of(&a);
+    if (sched_record_memory(&a) > r->max_memory)
+        r->max_memory = sched_record_memory(&a);
     memset(&empty, 0, sizeof empty);
     empty.type = MSGPACK_OBJECT_MAP;
 
@@ -723,14 +614,11 @@ static void component_done(sched *s, run *r, const char *data, size_t len)
     } else if (a.status == SQ_ACT_INTERNAL) {
         complete(s, r, a.status, &a.result);
     } else {
-        msgpack_sbuffer sb;
         msgpack_object input;
-        msgpack_sbuffer_init(&sb);
-        if (with_state(r, &a.result, &z, &sb, &input))
+        if (sched_with_state(&r->state, &a.result, &z, &input))
             conductor_next(s, r, &input);
         else
             fail(s, r, SQ_ACT_INTERNAL, FAILED(r));
-        msgpack_sbuffer_destroy(&sb);
     }
     msgpack_zone_destroy(&z);
 }

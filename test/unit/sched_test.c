@@ -7,8 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include <jansson.h>
+
 #include "check.h"
 #include "proto/proto.h"
+#include "sq/json.h"
+#include "sq/mp.h"
+#include "services/scheduler/compose.h"
 #include "services/scheduler/flight_state.h"
 #include "services/scheduler/sched.h"
 
@@ -212,13 +217,130 @@ static void placement(void)
     sched_invokers_destroy(iv);
 }
 
+/* ---- compositions ------------------------------------------------------------------------- */
+
+static msgpack_zone Z;
+
+static msgpack_object obj(const char *json)
+{
+    msgpack_object o = { .type = MSGPACK_OBJECT_NIL };
+    json_t *j = json_loads(json, JSON_DECODE_ANY, NULL);
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    char *copy;
+    msgpack_sbuffer_init(&sb);
+    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
+    if (j != NULL)
+        sq_json_to_mp(j, &pk);
+    json_decref(j);
+    copy = msgpack_zone_malloc(&Z, sb.size ? sb.size : 1);
+    memcpy(copy, sb.data, sb.size);
+    if (sb.size == 0 || sq_mp_unpack(copy, sb.size, &Z, &o) != SQ_OK)
+        fprintf(stderr, "bad JSON in test: %s\n", json);
+    msgpack_sbuffer_destroy(&sb);
+    return o;
+}
+
+static const char *text(const msgpack_object *o)
+{
+    static char buf[1024];
+    json_t *j = o ? sq_mp_to_json(o) : NULL;
+    char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    snprintf(buf, sizeof buf, "%s", s ? s : "NULL");
+    free(s);
+    json_decref(j);
+    return buf;
+}
+
+static const char *fqn(const char *s, bool relative)
+{
+    static char out[900];
+    char ns[300], name[520];
+    if (!sched_parse_fqn(s, strlen(s), relative, "me", ns, sizeof ns, name, sizeof name))
+        return "refused";
+    snprintf(out, sizeof out, "%s|%s", ns, name);
+    return out;
+}
+
+static void compositions(void)
+{
+    msgpack_sbuffer state;
+    msgpack_packer pk;
+    msgpack_object res, out;
+    sched_conductor_ask ask;
+
+    SECTION("sequence and conductor action names");
+    CHECK_STR(fqn("/ns/act", false), "ns|act", "/ns/name");
+    CHECK_STR(fqn("/ns/pkg/act", false), "ns|pkg/act", "/ns/pkg/name");
+    CHECK_STR(fqn("/_/act", false), "me|act", "_ is the caller's namespace");
+    CHECK_STR(fqn("act", false), "refused", "relative, not allowed in a sequence");
+    CHECK_STR(fqn("act", true), "me|act", "relative (conductor)");
+    CHECK_STR(fqn("pkg/act", true), "me|pkg/act", "relative with a package");
+    CHECK_STR(fqn("a/b/c", true), "refused", "relative, three parts");
+    CHECK_STR(fqn("/ns", false), "refused", "namespace only");
+    CHECK_STR(fqn("/a/b/c/d", false), "refused", "four parts");
+    CHECK_STR(fqn("/ns/bad name!", false), "refused", "a name OpenWhisk refuses");
+    CHECK_STR(fqn("", true), "refused", "empty");
+
+    SECTION("a conductor's result");
+    res = obj("{\"action\":\"/ns/a\",\"params\":{\"x\":1},\"state\":{\"n\":2}}");
+    ask = sched_conductor_parse(&res);
+    CHECK(ask.action && ask.params && ask.state, "all three");
+    CHECK_STR(text(ask.action), "\"/ns/a\"", "action");
+    res = obj("{\"action\":null,\"params\":{\"x\":1}}");
+    ask = sched_conductor_parse(&res);
+    CHECK(ask.action == NULL && ask.params != NULL && ask.state == NULL, "null action: the end");
+    res = obj("[1,2]");
+    ask = sched_conductor_parse(&res);
+    CHECK(ask.action == NULL && ask.params == NULL, "not a map: the end with it");
+
+    SECTION("boxing and the conductor's state");
+    msgpack_sbuffer_init(&state);
+    msgpack_packer_init(&pk, &state, msgpack_sbuffer_write);
+    res = obj("5");
+    sched_pack_boxed(&pk, &res, "state");
+    res = obj("{\"a\":1,\"state\":0}");
+    CHECK(sched_with_state(&state, &res, &Z, &out), "merged");
+    CHECK_STR(text(&out), "{\"a\":1,\"state\":5}", "a scalar state is boxed, it wins");
+    state.size = 0;
+    CHECK(sched_with_state(&state, &res, &Z, &out), "no state");
+    CHECK_STR(text(&out), "{\"a\":1,\"state\":0}", "the result as it is");
+    res = obj("[1]");
+    CHECK(sched_with_state(&state, &res, &Z, &out), "array, no state");
+    CHECK_STR(text(&out), "{}", "a result that is no map: {}");
+    res = obj("{\"keep\":true,\"n\":1}");
+    state.size = 0;
+    {
+        msgpack_object st = obj("{\"n\":7,\"m\":8}");
+        sched_pack_boxed(&pk, &st, "state");
+    }
+    CHECK(sched_with_state(&state, &res, &Z, &out), "map state");
+    CHECK_STR(text(&out), "{\"keep\":true,\"n\":7,\"m\":8}", "state on top of the result");
+    msgpack_sbuffer_destroy(&state);
+
+    SECTION("a component record's memory");
+    {
+        sq_activation a = { 0 };
+        a.annotations = obj("[{\"key\":\"kind\",\"value\":\"nodejs:20\"},"
+                            "{\"key\":\"limits\",\"value\":{\"memory\":256,\"timeout\":60000}}]");
+        CHECK_INT(sched_record_memory(&a), 256, "limits.memory");
+        a.annotations = obj("[{\"key\":\"limits\",\"value\":{}}]");
+        CHECK_INT(sched_record_memory(&a), 0, "none");
+        a.annotations = obj("{}");
+        CHECK_INT(sched_record_memory(&a), 0, "not an array");
+    }
+}
+
 int main(void)
 {
+    msgpack_zone_init(&Z, 4096);
     sched_cfg.heartbeat_ttl_ms = 3000;
     new_states();
     blocking();
     non_blocking();
     where();
     placement();
+    compositions();
+    msgpack_zone_destroy(&Z);
     return check_done();
 }
