@@ -19,61 +19,6 @@
 #include "sq/util.h"
 #include "triggers.h"
 
-#define SB_KEEP (4 << 20)
-#define LIST_PAGE 200
-
-sq_status trg_worker_init(trg_worker *w, trg_service *s)
-{
-    char *inbox = NULL;
-    char subj[160];
-    natsStatus ns;
-
-    memset(w, 0, sizeof *w);
-    w->s = s;
-    if (!msgpack_zone_init(&w->zone, 64 * 1024))
-        return SQ_ERR_NOMEM;
-    msgpack_sbuffer_init(&w->sb);
-    if (natsInbox_Create(&inbox) != NATS_OK)
-        return SQ_ERR_NOMEM;
-    /* "_INBOX.<unique>" moved below this user's inbox prefix, where it may listen */
-    snprintf(w->inbox, sizeof w->inbox, "%s%s", sq_bus_inbox_prefix(s->bus),
-             inbox + strlen("_INBOX"));
-    natsInbox_Destroy(inbox);
-    snprintf(subj, sizeof subj, "%s.>", w->inbox);
-    ns = natsConnection_SubscribeSync(&w->inbox_sub, sq_bus_nc(s->bus), subj);
-    if (ns == NATS_OK)
-        ns = natsSubscription_SetPendingLimits(w->inbox_sub, -1, -1);
-    if (ns != NATS_OK) {
-        sq_error("could not subscribe to the worker inbox: %s", natsStatus_GetText(ns));
-        return SQ_ERR_UNAVAILABLE;
-    }
-    return SQ_OK;
-}
-
-void trg_worker_fini(trg_worker *w)
-{
-    natsSubscription_Destroy(w->inbox_sub);
-    w->inbox_sub = NULL;
-    msgpack_zone_destroy(&w->zone);
-    msgpack_sbuffer_destroy(&w->sb);
-}
-
-static void buf_reset(trg_worker *w, msgpack_packer *pk)
-{
-    if (w->sb.alloc > SB_KEEP) {
-        msgpack_sbuffer_destroy(&w->sb);
-        msgpack_sbuffer_init(&w->sb);
-    }
-    w->sb.size = 0;
-    msgpack_packer_init(pk, &w->sb, msgpack_sbuffer_write);
-}
-
-/* A failure to answer with: a status and a message (in the worker's arena or static). */
-typedef struct fail {
-    int code; /* HTTP status; 0: no failure */
-    const char *message;
-} fail;
-
 static sq_status status_of_code(int code)
 {
     switch (code) {
@@ -88,252 +33,6 @@ static sq_status status_of_code(int code)
     case 503: return SQ_ERR_UNAVAILABLE;
     default: return SQ_ERR_INTERNAL;
     }
-}
-
-static char *arena_printf(sq_arena_t *ar, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static char *arena_printf(sq_arena_t *ar, const char *fmt, ...)
-{
-    va_list ap;
-    char tmp[1024];
-    char *out;
-    int n;
-
-    va_start(ap, fmt);
-    n = vsnprintf(tmp, sizeof tmp, fmt, ap);
-    va_end(ap);
-    if (n < 0)
-        return NULL;
-    if ((size_t)n >= sizeof tmp)
-        n = sizeof tmp - 1;
-    if ((out = msgpack_zone_malloc(ar, (size_t)n + 1)) == NULL)
-        return NULL;
-    memcpy(out, tmp, (size_t)n + 1);
-    return out;
-}
-
-/* ---- reading the trigger and its rules ---------------------------------------------------- */
-
-/* Asks the registry; *o is the unpacked answer in the arena (the reply's bytes are copied
- * there). A wire error becomes *f (the registry's code and message). */
-static bool registry_ask(trg_worker *w, const char *subject, msgpack_object *o, fail *f)
-{
-    msgpack_packer pk;
-    natsMsg *reply = NULL;
-    const char *emsg;
-    size_t elen;
-    int code;
-    char *copy;
-    size_t len;
-    sq_status st;
-
-    st = sq_bus_request(w->s->bus, subject, w->sb.data, w->sb.size, trg_cfg.registry_timeout_ms,
-                        &reply);
-    buf_reset(w, &pk);
-    if (st != SQ_OK) {
-        f->code = 503;
-        f->message = st == SQ_ERR_TIMEOUT ? "the registry did not answer in time"
-                                          : "the registry is not available";
-        return false;
-    }
-    len = (size_t)natsMsg_GetDataLength(reply);
-    copy = msgpack_zone_malloc(&w->zone, len ? len : 1);
-    if (copy)
-        memcpy(copy, natsMsg_GetData(reply), len);
-    natsMsg_Destroy(reply);
-    if (copy == NULL || sq_mp_unpack(copy, len, &w->zone, o) != SQ_OK ||
-        o->type != MSGPACK_OBJECT_MAP) {
-        f->code = 502;
-        f->message = "the registry gave a malformed answer";
-        return false;
-    }
-    if (sq_wire_error_get(o, &code, &emsg, &elen)) {
-        f->code = code;
-        f->message = arena_printf(&w->zone, "%.*s", (int)elen, emsg);
-        return false;
-    }
-    return true;
-}
-
-/* {path, name} -> "path" and "name" strings in the arena, path without a leading '/'. */
-static bool path_name(sq_arena_t *ar, const msgpack_object *ref, char **path, char **name)
-{
-    if (ref == NULL || ref->type != MSGPACK_OBJECT_MAP)
-        return false;
-    *path = sq_mp_strdup(ar, sq_mp_get(ref, "path"));
-    *name = sq_mp_strdup(ar, sq_mp_get(ref, "name"));
-    if (*path == NULL || *name == NULL || **name == '\0')
-        return false;
-    while (**path == '/')
-        (*path)++;
-    return **path != '\0';
-}
-
-/* Fills the invoke names of r from its action path and name. */
-static bool rule_fill(sq_arena_t *ar, trg_rule *r)
-{
-    const char *slash = strchr(r->action_path, '/');
-    if (slash == NULL) {
-        r->invoke_ns = r->action_path;
-        r->invoke_name = r->action_name;
-        return true;
-    }
-    r->invoke_ns = arena_printf(ar, "%.*s", (int)(slash - r->action_path), r->action_path);
-    r->invoke_name = arena_printf(ar, "%s/%s", slash + 1, r->action_name);
-    return r->invoke_ns && r->invoke_name;
-}
-
-/* Room for one more rule in v (grown in the arena). */
-static trg_rule *rule_add(sq_arena_t *ar, trg_view *v, size_t *cap)
-{
-    if (v->nrules == *cap) {
-        size_t ncap = *cap ? *cap * 2 : 8;
-        trg_rule *n = msgpack_zone_malloc(ar, sizeof *n * ncap);
-        if (n == NULL)
-            return NULL;
-        if (v->nrules)
-            memcpy(n, v->rules, sizeof *n * v->nrules);
-        v->rules = n;
-        *cap = ncap;
-    }
-    return &v->rules[v->nrules++];
-}
-
-/* The active rules from the trigger's own `rules` map (OpenWhisk's trigger shape:
- * {"ns/rule": {action: {path, name}, status}}). */
-static bool rules_from_map(trg_worker *w, const msgpack_object *rules, trg_view *v)
-{
-    size_t cap = 0;
-    for (uint32_t i = 0; i < rules->via.map.size; i++) {
-        const msgpack_object_kv *kv = &rules->via.map.ptr[i];
-        trg_rule *r;
-        char *rule = sq_mp_strdup(&w->zone, &kv->key);
-        if (rule == NULL || kv->val.type != MSGPACK_OBJECT_MAP)
-            continue;
-        if (!sq_mp_str_eq(sq_mp_get(&kv->val, "status"), "active"))
-            continue;
-        if ((r = rule_add(&w->zone, v, &cap)) == NULL)
-            return false;
-        r->rule = rule;
-        if (!path_name(&w->zone, sq_mp_get(&kv->val, "action"), &r->action_path, &r->action_name) ||
-            !rule_fill(&w->zone, r)) {
-            v->nrules--;
-            sq_warn("ignored rule \"%s\" of trigger \"%s/%s\": no action", rule, v->ns, v->name);
-        }
-    }
-    return true;
-}
-
-/* The active rules of v found by listing the rules of its namespace (a registry whose
- * trigger answer carries no `rules` map). A list item without status, trigger or action is
- * read on its own. */
-static bool rules_from_list(trg_worker *w, trg_view *v, fail *f)
-{
-    size_t cap = 0;
-    for (int64_t skip = 0;; skip += LIST_PAGE) {
-        msgpack_packer pk;
-        msgpack_object o;
-        const msgpack_object *items;
-        sq_reg_list q = { .ns = v->ns, .kind = SQ_KIND_RULE, .skip = skip, .limit = LIST_PAGE };
-
-        buf_reset(w, &pk);
-        sq_reg_list_encode(&q, &pk);
-        if (!registry_ask(w, SQ_SUBJ_REG_LIST, &o, f))
-            return false;
-        items = sq_mp_get(&o, "items");
-        if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
-            f->code = 502;
-            f->message = "the registry gave a malformed rule list";
-            return false;
-        }
-        for (uint32_t i = 0; i < items->via.array.size; i++) {
-            msgpack_object it = items->via.array.ptr[i], full;
-            char *tpath, *tname, *rname;
-            trg_rule *r;
-
-            if (it.type != MSGPACK_OBJECT_MAP ||
-                (rname = sq_mp_strdup(&w->zone, sq_mp_get(&it, "name"))) == NULL)
-                continue;
-            if (sq_mp_get(&it, "status") == NULL || sq_mp_get(&it, "trigger") == NULL ||
-                sq_mp_get(&it, "action") == NULL) {
-                sq_reg_ref ref = { .ns = v->ns, .name = rname, .kind = SQ_KIND_RULE };
-                fail f2 = { 0 };
-                buf_reset(w, &pk);
-                sq_reg_ref_encode(&ref, &pk);
-                if (!registry_ask(w, SQ_SUBJ_REG_GET, &full, &f2))
-                    continue; /* deleted meanwhile */
-                it = full;
-            }
-            if (!path_name(&w->zone, sq_mp_get(&it, "trigger"), &tpath, &tname) ||
-                strcmp(tpath, v->ns) != 0 || strcmp(tname, v->name) != 0 ||
-                !sq_mp_str_eq(sq_mp_get(&it, "status"), "active"))
-                continue;
-            if ((r = rule_add(&w->zone, v, &cap)) == NULL)
-                return false;
-            r->rule = arena_printf(&w->zone, "%s/%s", v->ns, rname);
-            if (r->rule == NULL ||
-                !path_name(&w->zone, sq_mp_get(&it, "action"), &r->action_path, &r->action_name) ||
-                !rule_fill(&w->zone, r))
-                v->nrules--;
-        }
-        if (items->via.array.size < LIST_PAGE)
-            return true;
-    }
-}
-
-/* The trigger ns/name with its active rules, from the cache or the registry
- * (sq.registry.resolve of a trigger: the trigger with its `rules` map). */
-static bool load_view(trg_worker *w, const char *ns, const char *name, trg_view *v, fail *f)
-{
-    trg_cache *c = w->s->cache;
-    msgpack_packer pk;
-    msgpack_object o;
-    const msgpack_object *rules, *p, *a;
-    sq_reg_ref ref = { .ns = (char *)ns, .name = (char *)name, .kind = SQ_KIND_TRIGGER };
-    uint64_t gen;
-
-    trg_cache_sync(c);
-    if (trg_cache_get(c, ns, name, &w->zone, v))
-        return true;
-    gen = trg_cache_gen(c);
-    /* resolve answers the trigger with its rules in one read; a registry without it (400)
-     * is asked for the trigger, and the rules are found by listing */
-    buf_reset(w, &pk);
-    sq_reg_ref_encode(&ref, &pk);
-    if (!registry_ask(w, SQ_SUBJ_REG_RESOLVE, &o, f)) {
-        if (f->code != 400)
-            return false;
-        memset(f, 0, sizeof *f);
-        buf_reset(w, &pk);
-        sq_reg_ref_encode(&ref, &pk);
-        if (!registry_ask(w, SQ_SUBJ_REG_GET, &o, f))
-            return false;
-    }
-    memset(v, 0, sizeof *v);
-    v->ns = (char *)ns;
-    v->name = (char *)name;
-    v->version = sq_mp_strdup(&w->zone, sq_mp_get(&o, "version"));
-    if (v->version == NULL)
-        v->version = "0.0.1";
-    p = sq_mp_get(&o, "parameters");
-    a = sq_mp_get(&o, "annotations");
-    v->parameters.type = MSGPACK_OBJECT_NIL;
-    v->annotations.type = MSGPACK_OBJECT_NIL;
-    if (p && p->type == MSGPACK_OBJECT_ARRAY)
-        v->parameters = *p;
-    if (a && a->type == MSGPACK_OBJECT_ARRAY)
-        v->annotations = *a;
-    rules = sq_mp_get(&o, "rules");
-    if (rules != NULL && rules->type == MSGPACK_OBJECT_MAP) {
-        if (!rules_from_map(w, rules, v)) {
-            f->code = 500;
-            f->message = "out of memory";
-            return false;
-        }
-    } else if (!rules_from_list(w, v, f))
-        return false;
-    trg_cache_put(c, v, gen, trg_cfg.cache_ttl_ms);
-    return true;
 }
 
 /* ---- one fire ------------------------------------------------------------------------------ */
@@ -354,16 +53,17 @@ typedef struct outcome {
     char id[33];
 } outcome;
 
-/* Sends every rule's invoke at once, then collects the scheduler's answers on the inbox. */
-static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v,
-                    const msgpack_object *params, const char *caller_ns, outcome *out)
+/* Sends every rule's invoke at once, each with its reply on w's inbox
+ * (<inbox>.<seq>.<rule>); returns how many went out. A rule whose invoke could not be sent
+ * is answered in out at once. */
+static size_t send_invokes(trg_worker *w, const sq_fire *f, const trg_view *v,
+                           const msgpack_object *params, const char *caller_ns, uint64_t seq,
+                           outcome *out)
 {
     natsConnection *nc = sq_bus_nc(w->s->bus);
     msgpack_packer pk;
     char reply[192];
     size_t pending = 0;
-    int64_t deadline;
-    uint64_t seq = ++w->seq;
 
     for (size_t i = 0; i < v->nrules; i++) {
         const trg_rule *r = &v->rules[i];
@@ -382,7 +82,7 @@ static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v,
         memset(&out[i], 0, sizeof out[i]);
         sq_id_new(out[i].id);
         inv.id = out[i].id;
-        buf_reset(w, &pk);
+        trg_worker_buf_reset(w, &pk);
         sq_invoke_encode(&inv, &pk);
         snprintf(reply, sizeof reply, "%s.%llu.%zu", w->inbox, (unsigned long long)seq, i);
         s = natsConnection_PublishRequest(nc, SQ_SUBJ_SCHED_INVOKE, reply, w->sb.data,
@@ -396,45 +96,60 @@ static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v,
         }
         pending++;
     }
-    deadline = sq_mono_us() / 1000 + trg_cfg.invoke_timeout_ms;
+    return pending;
+}
+
+/* The scheduler's answer m to one invoke, into o: queued, or its refusal. */
+static void read_answer(trg_worker *w, natsMsg *m, outcome *o)
+{
+    size_t len = (size_t)natsMsg_GetDataLength(m), elen;
+    msgpack_object ans;
+    const char *emsg;
+    char *copy;
+    int code;
+
+    o->answered = true;
+    if (len == 0) {
+        /* a no-responders status */
+        o->code = 503;
+        o->message = "the scheduler is not available";
+        return;
+    }
+    copy = msgpack_zone_malloc(&w->zone, len);
+    if (copy)
+        memcpy(copy, natsMsg_GetData(m), len);
+    if (copy == NULL || sq_mp_unpack(copy, len, &w->zone, &ans) != SQ_OK) {
+        o->code = 502;
+        o->message = "the scheduler gave a malformed answer";
+    } else if (sq_wire_error_get(&ans, &code, &emsg, &elen)) {
+        o->code = code;
+        o->message = trg_arena_printf(&w->zone, "%.*s", (int)elen, emsg);
+    }
+}
+
+/* Sends every rule's invoke at once, then collects the scheduler's answers on the inbox. */
+static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v,
+                    const msgpack_object *params, const char *caller_ns, outcome *out)
+{
+    uint64_t seq = ++w->seq;
+    size_t pending = send_invokes(w, f, v, params, caller_ns, seq, out);
+    int64_t deadline = sq_mono_us() / 1000 + trg_cfg.invoke_timeout_ms;
+
     while (pending > 0) {
         int64_t left = deadline - sq_mono_us() / 1000;
         natsMsg *m = NULL;
-        const char *subj;
         unsigned long long got_seq;
         size_t idx;
-        msgpack_object o;
-        const char *emsg;
-        size_t elen;
-        int code;
 
         if (left <= 0 || natsSubscription_NextMsg(&m, w->inbox_sub, left) != NATS_OK)
             break;
-        subj = natsMsg_GetSubject(m) + strlen(w->inbox);
-        if (sscanf(subj, ".%llu.%zu", &got_seq, &idx) != 2 || got_seq != seq || idx >= v->nrules ||
-            out[idx].answered) {
+        if (sscanf(natsMsg_GetSubject(m) + strlen(w->inbox), ".%llu.%zu", &got_seq, &idx) != 2 ||
+            got_seq != seq || idx >= v->nrules || out[idx].answered) {
             natsMsg_Destroy(m); /* a late answer to an earlier fire */
             continue;
         }
-        out[idx].answered = true;
+        read_answer(w, m, &out[idx]);
         pending--;
-        if (natsMsg_GetDataLength(m) == 0) {
-            /* a no-responders status */
-            out[idx].code = 503;
-            out[idx].message = "the scheduler is not available";
-        } else {
-            char *copy = msgpack_zone_malloc(&w->zone, (size_t)natsMsg_GetDataLength(m));
-            if (copy)
-                memcpy(copy, natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m));
-            if (copy == NULL ||
-                sq_mp_unpack(copy, (size_t)natsMsg_GetDataLength(m), &w->zone, &o) != SQ_OK) {
-                out[idx].code = 502;
-                out[idx].message = "the scheduler gave a malformed answer";
-            } else if (sq_wire_error_get(&o, &code, &emsg, &elen)) {
-                out[idx].code = code;
-                out[idx].message = arena_printf(&w->zone, "%.*s", (int)elen, emsg);
-            }
-        }
         natsMsg_Destroy(m);
     }
     for (size_t i = 0; i < v->nrules; i++)
@@ -546,7 +261,7 @@ static void publish_event(trg_worker *w, const sq_fire *f, const trg_view *v,
         sq_subj_token(v->name, ntok, sizeof ntok) != 0)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_EVT_TRIGGER_FMT, nstok, ntok);
-    buf_reset(w, &pk);
+    trg_worker_buf_reset(w, &pk);
     msgpack_pack_map(&pk, 6);
     sq_mp_kv_str(&pk, "ns", v->ns);
     sq_mp_kv_str(&pk, "name", v->name);
@@ -598,19 +313,9 @@ static int depth(const msgpack_object *o, int limit)
  * nest at most this deep or no decoder downstream could read the record. */
 #define PAYLOAD_MAX_DEPTH (SQ_MP_MAX_DEPTH - 2)
 
-int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
+/* Refuses a fire that cannot be valid (answering msg): its status, or 0. */
+static int check_fire(sq_bus_t *bus, natsMsg *msg, const sq_fire *f)
 {
-    sq_bus_t *bus = w->s->bus;
-    trg_view v;
-    fail fl = { 0 };
-    msgpack_object params;
-    msgpack_packer pk;
-    outcome *out = NULL;
-    char **logs = NULL;
-    int64_t count, allowed;
-    int64_t fired_at = sq_now_ms();
-    sq_status st;
-
     if (!sq_id_valid(f->id) || f->ns[0] == '\0' || !sq_name_valid(f->name)) {
         sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "%s",
                              !sq_id_valid(f->id) ? "activation id is not 32 hex characters"
@@ -622,13 +327,17 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
                              "The payload nests deeper than %d levels.", PAYLOAD_MAX_DEPTH);
         return 400;
     }
-    if (!load_view(w, f->ns, f->name, &v, &fl)) {
-        sq_bus_respond_error(bus, msg, status_of_code(fl.code), "%s",
-                             fl.message ? fl.message : "error");
-        return fl.code ? fl.code : 500;
-    }
-    if ((st = trg_rate_admit(bus, f->ns, &count, &allowed)) == SQ_ERR_FORBIDDEN ||
-        st == SQ_ERR_NOT_FOUND) {
+    return 0;
+}
+
+/* Counts the fire against ns's fires per minute (answering msg when refused): the status of
+ * the refusal, or 0. */
+static int admit_fire(sq_bus_t *bus, natsMsg *msg, const char *ns)
+{
+    int64_t count, allowed;
+    sq_status st = trg_rate_admit(bus, ns, &count, &allowed);
+
+    if (st == SQ_ERR_FORBIDDEN || st == SQ_ERR_NOT_FOUND) {
         /* a blocked subject's triggers do not fire (alarms and feeds included: their fires
          * are dropped until it is unblocked); a deleted namespace's never again */
         sq_bus_respond_error(bus, msg, st, "%s",
@@ -642,19 +351,17 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
                              (long long)count, (long long)allowed);
         return 429;
     }
-    if (!merge(&w->zone, &v.parameters, &f->payload, &params)) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
-        return 500;
-    }
-    out = msgpack_zone_malloc(&w->zone, sizeof *out * (v.nrules ? v.nrules : 1));
-    if (out == NULL) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
-        return 500;
-    }
-    /* The answer first, as OpenWhisk's controller does: the fire is accepted once its
-     * trigger, rules and rate are settled; the rules run, and the record is written, after. */
-    buf_reset(w, &pk);
-    if (v.nrules == 0) {
+    return 0;
+}
+
+/* The answer to the caller: {activationId} ({activationId, rules: 0} when no rule is
+ * active). */
+static void answer_fire(trg_worker *w, natsMsg *msg, const sq_fire *f, size_t nrules)
+{
+    msgpack_packer pk;
+
+    trg_worker_buf_reset(w, &pk);
+    if (nrules == 0) {
         msgpack_pack_map(&pk, 2);
         sq_mp_kv_str(&pk, "activationId", f->id);
         sq_mp_kv_int(&pk, "rules", 0);
@@ -662,43 +369,79 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
         msgpack_pack_map(&pk, 1);
         sq_mp_kv_str(&pk, "activationId", f->id);
     }
-    sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
-    if (v.nrules > 0)
-        fan_out(w, f, &v, &params, v.ns, out); /* the rules' owner invokes (and is recorded) */
+    sq_bus_respond(w->s->bus, msg, w->sb.data, w->sb.size);
+}
 
+/* The trigger activation; as OpenWhisk, none when no rule is active. Its result is the
+ * fired payload as given ({} for none): the trigger's parameters are merged only into what
+ * the rules' actions get. */
+static void record_fire(trg_worker *w, const sq_fire *f, const trg_view *v, const outcome *out,
+                        int64_t fired_at)
+{
+    msgpack_packer pk;
+    char **logs = NULL;
+    sq_activation a = { .id = f->id,
+                        .namespace_ = v->ns,
+                        .name = v->name,
+                        .version = v->version,
+                        .subject = f->subject,
+                        .status = SQ_ACT_SUCCESS,
+                        .result = f->payload,
+                        .publish = false };
+    size_t k = 0;
+
+    if (f->payload.type != MSGPACK_OBJECT_MAP) {
+        memset(&a.result, 0, sizeof a.result);
+        a.result.type = MSGPACK_OBJECT_MAP;
+    }
+    a.start = fired_at; /* the record spans the fire until every rule was handed over */
+    a.end = sq_now_ms();
+    a.duration = a.end - a.start;
+    a.annotations.type = MSGPACK_OBJECT_NIL;
+    logs = calloc(v->nrules + 1, sizeof *logs);
+    for (size_t i = 0; logs && i < v->nrules; i++)
+        if ((logs[k] = log_line(&v->rules[i], &out[i])) != NULL)
+            k++;
+    a.logs = logs;
+    a.nlogs = logs ? k : 0;
+    trg_worker_buf_reset(w, &pk);
+    sq_activation_encode(&a, &pk);
+    publish_record(w, v->ns, f->id);
+    for (size_t i = 0; logs && i < k; i++)
+        free(logs[i]);
+    free(logs);
+}
+
+int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
+{
+    sq_bus_t *bus = w->s->bus;
+    trg_view v;
+    trg_fail fl = { 0 };
+    msgpack_object params;
+    outcome *out = NULL;
+    int64_t fired_at = sq_now_ms();
+    int code;
+
+    if ((code = check_fire(bus, msg, f)) != 0)
+        return code;
+    if (!trg_view_load(w, f->ns, f->name, &v, &fl)) {
+        sq_bus_respond_error(bus, msg, status_of_code(fl.code), "%s",
+                             fl.message ? fl.message : "error");
+        return fl.code ? fl.code : 500;
+    }
+    if ((code = admit_fire(bus, msg, f->ns)) != 0)
+        return code;
+    if (!merge(&w->zone, &v.parameters, &f->payload, &params) ||
+        (out = msgpack_zone_malloc(&w->zone, sizeof *out * (v.nrules ? v.nrules : 1))) == NULL) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
+        return 500;
+    }
+    /* The answer first, as OpenWhisk's controller does: the fire is accepted once its
+     * trigger, rules and rate are settled; the rules run, and the record is written, after. */
+    answer_fire(w, msg, f, v.nrules);
     if (v.nrules > 0) {
-        /* the trigger activation; as OpenWhisk, none when no rule is active. Its result is
-         * the fired payload as given ({} for none): the trigger's parameters are merged
-         * only into what the rules' actions get */
-        sq_activation a = { .id = f->id,
-                            .namespace_ = v.ns,
-                            .name = v.name,
-                            .version = v.version,
-                            .subject = f->subject,
-                            .status = SQ_ACT_SUCCESS,
-                            .result = f->payload,
-                            .publish = false };
-        if (f->payload.type != MSGPACK_OBJECT_MAP) {
-            memset(&a.result, 0, sizeof a.result);
-            a.result.type = MSGPACK_OBJECT_MAP;
-        }
-        size_t k = 0;
-        a.start = fired_at; /* the record spans the fire until every rule was handed over */
-        a.end = sq_now_ms();
-        a.duration = a.end - a.start;
-        a.annotations.type = MSGPACK_OBJECT_NIL;
-        logs = calloc(v.nrules + 1, sizeof *logs);
-        for (size_t i = 0; logs && i < v.nrules; i++)
-            if ((logs[k] = log_line(&v.rules[i], &out[i])) != NULL)
-                k++;
-        a.logs = logs;
-        a.nlogs = logs ? k : 0;
-        buf_reset(w, &pk);
-        sq_activation_encode(&a, &pk);
-        publish_record(w, v.ns, f->id);
-        for (size_t i = 0; logs && i < k; i++)
-            free(logs[i]);
-        free(logs);
+        fan_out(w, f, &v, &params, v.ns, out); /* the rules' owner invokes (and is recorded) */
+        record_fire(w, f, &v, out, fired_at);
     }
     publish_event(w, f, &v, &params, out, v.nrules > 0);
     sq_debug("fired trigger \"%s/%s\" (%zu rule(s)), activation \"%s\"", v.ns, v.name, v.nrules,

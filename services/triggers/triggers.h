@@ -113,6 +113,21 @@ typedef struct trg_worker {
 
 sq_status trg_worker_init(trg_worker *w, trg_service *s);
 void trg_worker_fini(trg_worker *w);
+/* Empties w's output buffer (giving a very large one back) and points pk at it. */
+void trg_worker_buf_reset(trg_worker *w, msgpack_packer *pk);
+/* A formatted string in the arena (cut at 1 KiB), or NULL when out of memory. */
+char *trg_arena_printf(sq_arena_t *ar, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* A failure to answer with: a status and a message (in the worker's arena or static). */
+typedef struct trg_fail {
+    int code; /* HTTP status; 0: no failure */
+    const char *message;
+} trg_fail;
+
+/* The trigger ns/name and its rules into v (in w's arena): from the cache, else from the
+ * registry (then cached). false with *f set when it cannot be read (the registry's own
+ * code and message for its refusals, 503 when it does not answer). Runs on w's thread. */
+bool trg_view_load(trg_worker *w, const char *ns, const char *name, trg_view *v, trg_fail *f);
 
 /* Fires f: the trigger and its active rules, the rate, the rules' invokes, the record, the
  * event. Answers msg when it has a reply subject (msg may be NULL). Returns 0, or the HTTP
