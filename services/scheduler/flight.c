@@ -26,7 +26,11 @@
  * (and tells the publisher: a duplicate ack, on which the scheduler neither answers the
  * caller nor counts anything), and after it the activation store keeps the first row per id.
  * So a late real record never replaces an internal error record, and an internal error
- * record never replaces a real one. */
+ * record never replaces a real one.
+ *
+ * Each entry's state (local, sent, publishing, queued, taken) and what an event or a sweep
+ * does to it are decided by flight_state.c, which knows nothing of NATS or locks; this file
+ * keeps the table, asks JetStream and carries the decisions out. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,10 +206,9 @@ sq_status sched_flight_add(sched *s, const sched_flight_info *info, sched_ns *n,
 char *sched_flight_queued(sched *s, const char *id, uint64_t seq)
 {
     sched_flights *f = s->flights;
+    sched_fl_event ev = { .kind = SCHED_FE_ACKED, .seq = seq };
     char *reply = NULL;
     flight *x;
-
-    sched_fl_event ev = { .kind = SCHED_FE_ACKED, .seq = seq };
 
     pthread_mutex_lock(&f->lock);
     if ((x = *slot_of(f, id)) != NULL && x->fl.state != SCHED_FL_SENT) {

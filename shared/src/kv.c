@@ -1,6 +1,7 @@
 /* The merge of parameter and annotation layers (see sq/kv.h): one pass over the layers with
  * an open-addressing table of the keys seen so far, so a payload of many keys costs linear
- * time, not the square of it. */
+ * time, not the square of it; a handful of keys (the common case: a few defaults under a few
+ * parameters) are scanned instead, which is faster than hashing them. */
 #include <string.h>
 
 #include "sq/kv.h"
@@ -15,7 +16,7 @@ typedef struct slot {
 typedef struct merger {
     slot *v;
     size_t n;
-    int32_t *index; /* open addressing: position in v, -1 when free */
+    int32_t *index; /* open addressing: position in v, -1 when free; NULL: scan v */
     size_t mask;
 } merger;
 
@@ -32,6 +33,14 @@ size_t sq_kv_count(const msgpack_object *layer)
 
 static const msgpack_object nil_obj = { .type = MSGPACK_OBJECT_NIL };
 
+#define SMALL 16 /* up to this many entries a scan beats hashing */
+
+static bool same_key(const msgpack_object *a, const msgpack_object *b)
+{
+    return a->type == MSGPACK_OBJECT_STR && a->via.str.size == b->via.str.size &&
+           (b->via.str.size == 0 || memcmp(a->via.str.ptr, b->via.str.ptr, b->via.str.size) == 0);
+}
+
 /* Sets key to val (coming from entry), replacing in place a key seen before. */
 static void put(merger *m, const msgpack_object *key, const msgpack_object *val,
                 const msgpack_object *entry)
@@ -41,19 +50,25 @@ static void put(merger *m, const msgpack_object *key, const msgpack_object *val,
         m->v[m->n++] = (slot){ key, val, entry }; /* never merged */
         return;
     }
+    if (m->index == NULL) {
+        for (size_t i = 0; i < m->n; i++)
+            if (same_key(m->v[i].key, key)) {
+                m->v[i].val = val;
+                m->v[i].entry = entry;
+                return;
+            }
+        m->v[m->n++] = (slot){ key, val, entry };
+        return;
+    }
     h = (size_t)sq_hash_bytes(SQ_HASH_INIT, key->via.str.ptr, key->via.str.size) & m->mask;
     for (;; h = (h + 1) & m->mask) {
         int32_t i = m->index[h];
-        const msgpack_object *k;
         if (i < 0) {
             m->index[h] = (int32_t)m->n;
             m->v[m->n++] = (slot){ key, val, entry };
             return;
         }
-        k = m->v[i].key;
-        if (k->via.str.size == key->via.str.size &&
-            (key->via.str.size == 0 ||
-             memcmp(k->via.str.ptr, key->via.str.ptr, key->via.str.size) == 0)) {
+        if (same_key(m->v[i].key, key)) {
             m->v[i].val = val;
             m->v[i].entry = entry;
             return;
@@ -144,10 +159,13 @@ sq_status sq_kv_merge(const msgpack_object *const *layers, size_t n, sq_kv_shape
     while (cap < 2 * total)
         cap *= 2;
     m.mask = cap - 1;
-    if ((m.v = msgpack_zone_malloc(ar, sizeof *m.v * (total ? total : 1))) == NULL ||
-        (m.index = msgpack_zone_malloc(ar, sizeof *m.index * cap)) == NULL)
+    if ((m.v = msgpack_zone_malloc(ar, sizeof *m.v * (total ? total : 1))) == NULL)
         return SQ_ERR_NOMEM;
-    memset(m.index, 0xff, sizeof *m.index * cap); /* all -1 */
+    if (total > SMALL) {
+        if ((m.index = msgpack_zone_malloc(ar, sizeof *m.index * cap)) == NULL)
+            return SQ_ERR_NOMEM;
+        memset(m.index, 0xff, sizeof *m.index * cap); /* all -1 */
+    }
     for (size_t i = 0; i < n; i++)
         put_layer(&m, layers[i]);
     return shape == SQ_KV_MAP ? as_map(&m, ar, out) : as_array(&m, ar, out);
