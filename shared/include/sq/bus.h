@@ -67,6 +67,19 @@ void sq_nats_url_redact(const char *url, char *out, size_t outlen);
  * "_INBOX" without a user. user NULL or "": the user of url's first nats://user:pass@. */
 void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t outlen);
 
+/* NATS user nkeys (shared/src/nkey.c). A seed is "SU" + 56 base32 characters, a public key
+ * "U" + 55. */
+#define SQ_NKEY_SEED_LEN 58
+#define SQ_NKEY_PUB_LEN 56
+/* The public key of the user seed seed[0..len) into pub; SQ_ERR_BAD_REQUEST when seed is not
+ * a user seed (wrong length, alphabet, prefix or checksum). */
+sq_status sq_nkey_public(const char *seed, size_t len, char pub[SQ_NKEY_PUB_LEN + 1]);
+/* The public key of the first user seed in the file at path (a bare seed or the seed block
+ * of a .creds/.nk file): SQ_ERR_NOT_FOUND, SQ_ERR_IO, SQ_ERR_BAD_REQUEST (no seed). */
+sq_status sq_nkey_file_public(const char *path, char pub[SQ_NKEY_PUB_LEN + 1]);
+/* A new random user seed and its public key. */
+sq_status sq_nkey_make(char seed[SQ_NKEY_SEED_LEN + 1], char pub[SQ_NKEY_PUB_LEN + 1]);
+
 /* Drains the subscriptions (in-flight handlers finish), then closes. NULL is a no-op. */
 void sq_bus_destroy(sq_bus_t *b);
 
