@@ -38,8 +38,7 @@ int main(int argc, char **argv)
             return 1;
         fd = open(argv[2], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
         if (fd < 0) {
-            fprintf(stderr, "squall-nkey: could not create \"%s\": %s\n", argv[2],
-                    strerror(errno));
+            fprintf(stderr, "squall-nkey: could not create \"%s\": %s\n", argv[2], strerror(errno));
             return 1;
         }
         seed[SQ_NKEY_SEED_LEN] = '\n';
