@@ -17,19 +17,40 @@ static int replicas_wanted(void)
     return sq_common.js_replicas > 0 ? sq_common.js_replicas : 3;
 }
 
+/* Auto mode, 3 replicas refused: how long to keep trying before settling for one. A cluster
+ * that has just started may not have elected its meta leader or met its peers yet (a stream
+ * made R1 then would stay R1); a single server says at once that it is not clustered. */
+#define AUTO_RETRY_MS 15000
+
+static bool not_clustered(jsErrCode jerr)
+{
+    const char *why = nats_GetLastError(NULL);
+    return jerr == JSStreamReplicasNotSupportedErr ||
+           (why != NULL && strstr(why, "non-clustered") != NULL);
+}
+
 natsStatus sq_js_add_stream(jsStreamInfo **si, jsCtx *js, jsStreamConfig *cfg, jsErrCode *jerr)
 {
     natsStatus s;
-    *jerr = 0;
     cfg->Replicas = replicas_wanted();
-    s = js_AddStream(si, js, cfg, NULL, jerr);
-    if (s != NATS_OK && sq_common.js_replicas == 0 && *jerr != JSStreamNameExistErr &&
-        cfg->Replicas > 1) {
-        /* auto: a single server, or fewer than 3 JetStream servers up: one replica (raised
-         * at a later start when the cluster has grown) */
+    for (int waited = 0;; waited += 250) {
         *jerr = 0;
-        cfg->Replicas = 1;
         s = js_AddStream(si, js, cfg, NULL, jerr);
+        if (s == NATS_OK || sq_common.js_replicas > 0 || *jerr == JSStreamNameExistErr ||
+            cfg->Replicas == 1)
+            break;
+        bool single = not_clustered(*jerr);
+        if (single || waited >= AUTO_RETRY_MS) {
+            /* auto: a single server, or fewer than 3 JetStream servers: one replica */
+            if (!single)
+                sq_warn("stream \"%s\": 3 replicas refused for %d s (%s, %d): made with 1",
+                        cfg->Name, AUTO_RETRY_MS / 1000, natsStatus_GetText(s), (int)*jerr);
+            cfg->Replicas = 1;
+            *jerr = 0;
+            s = js_AddStream(si, js, cfg, NULL, jerr);
+            break;
+        }
+        usleep(250 * 1000);
     }
     if (s == NATS_OK)
         sq_info("created stream \"%s\" with %d replica%s", cfg->Name, (int)cfg->Replicas,
@@ -81,11 +102,23 @@ natsStatus sq_js_kv_open(kvStore **kv, jsCtx *js, kvConfig *cfg)
         return NATS_OK;
     }
     cfg->Replicas = replicas_wanted();
-    s = js_CreateKeyValue(kv, js, cfg);
-    if (s != NATS_OK && sq_common.js_replicas == 0 && cfg->Replicas > 1 &&
-        js_KeyValue(kv, js, cfg->Bucket) != NATS_OK) {
-        cfg->Replicas = 1;
+    for (int waited = 0;; waited += 250) {
+        bool single;
         s = js_CreateKeyValue(kv, js, cfg);
+        if (s == NATS_OK || sq_common.js_replicas > 0 || cfg->Replicas == 1)
+            break;
+        single = not_clustered(0); /* before another call overwrites the last error */
+        if (js_KeyValue(kv, js, cfg->Bucket) == NATS_OK) /* another copy made it */
+            return NATS_OK;
+        if (single || waited >= AUTO_RETRY_MS) { /* as sq_js_add_stream() */
+            if (!single)
+                sq_warn("bucket \"%s\": 3 replicas refused for %d s (%s): made with 1", cfg->Bucket,
+                        AUTO_RETRY_MS / 1000, natsStatus_GetText(s));
+            cfg->Replicas = 1;
+            s = js_CreateKeyValue(kv, js, cfg);
+            break;
+        }
+        usleep(250 * 1000);
     }
     if (s == NATS_OK)
         sq_info("created key-value bucket \"%s\" with %d replica%s", cfg->Bucket, cfg->Replicas,

@@ -123,9 +123,7 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
 
 #define MAX_SERVERS 16
 
-/* url, one or a comma-separated list, as the server pool: natsOptions_SetURL takes one URL
- * only (a list there fails to parse), natsOptions_SetServers takes the seeds. */
-static natsStatus set_servers(natsOptions *opts, const char *url)
+natsStatus sq_nats_set_servers(natsOptions *opts, const char *url)
 {
     char *copy = strdup(url ? url : ""), *save = NULL;
     const char *servers[MAX_SERVERS];
@@ -216,7 +214,7 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
         goto fail_early;
     s = natsOptions_Create(&opts);
     if (s == NATS_OK)
-        s = set_servers(opts, o->url);
+        s = sq_nats_set_servers(opts, o->url);
     if (s == NATS_OK && o->name)
         s = natsOptions_SetName(opts, o->name);
     if (s == NATS_OK)

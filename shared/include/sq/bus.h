@@ -59,6 +59,10 @@ sq_status sq_bus_respond_error(sq_bus_t *b, natsMsg *req, sq_status st, const ch
 /* Publishes data to subject. */
 sq_status sq_bus_publish(sq_bus_t *b, const char *subject, const void *data, size_t len);
 
+/* url, one or a comma-separated list of seeds (spaces around commas allowed), as the server
+ * pool of opts: natsOptions_SetURL takes one URL only (with a list it connects to none),
+ * natsOptions_SetServers takes them all. NATS_INVALID_ARG for an empty list. */
+natsStatus sq_nats_set_servers(natsOptions *opts, const char *url);
 /* url (one or a comma-separated list) with every password replaced by "***"
  * (nats://user:***@host): what a log line may show. Truncates to outlen. */
 void sq_nats_url_redact(const char *url, char *out, size_t outlen);
