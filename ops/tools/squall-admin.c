@@ -288,7 +288,7 @@ int main(int argc, char **argv)
     sq_nats_inbox_prefix(url, NULL, inbox, sizeof inbox);
     s = natsOptions_Create(&opts);
     if (s == NATS_OK)
-        s = natsOptions_SetURL(opts, url);
+        s = sq_nats_set_servers(opts, url); /* one URL or a list */
     if (s == NATS_OK)
         s = natsOptions_SetCustomInboxPrefix(opts, inbox); /* the reply: ours only */
     if (s == NATS_OK)

@@ -85,7 +85,7 @@ int main(int argc, char **argv)
     if (s == NATS_OK)
         s = natsOptions_Create(&opts);
     if (s == NATS_OK)
-        s = natsOptions_SetURL(opts, url);
+        s = sq_nats_set_servers(opts, url); /* one URL or a list */
     if (s == NATS_OK)
         s = natsOptions_SetTimeout(opts, timeout_ms);
     if (s == NATS_OK)

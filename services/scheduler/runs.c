@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "proto/js.h"
 #include "sched.h"
 #include "sq/log.h"
 
@@ -31,16 +32,14 @@ sq_status sched_runs_start(sched *s)
     natsStatus st;
 
     /* the bus's plain JetStream context: the key-value store wants none of s->js's async acks */
-    if (js_KeyValue(&kv, sq_bus_js(s->bus), BUCKET) == NATS_OK)
-        return SQ_OK;
     kvConfig_Init(&cfg);
     cfg.Bucket = BUCKET;
     cfg.Description = "squall-scheduler: compositions in progress";
     cfg.History = 1;
     cfg.TTL = 24LL * 3600 * 1000000000LL;
     cfg.StorageType = js_FileStorage;
-    st = js_CreateKeyValue(&kv, sq_bus_js(s->bus), &cfg);
-    if (st != NATS_OK && js_KeyValue(&kv, sq_bus_js(s->bus), BUCKET) != NATS_OK) {
+    st = sq_js_kv_open(&kv, sq_bus_js(s->bus), &cfg); /* with SQ_JS_REPLICAS */
+    if (st != NATS_OK) {
         sq_error("could not open the key-value bucket \"%s\": %s", BUCKET, natsStatus_GetText(st));
         return SQ_ERR_UNAVAILABLE;
     }

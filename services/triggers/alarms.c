@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "cron.h"
+#include "proto/js.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include "triggers.h"
@@ -488,18 +489,12 @@ static void *event_main(void *arg)
 static natsStatus bucket(jsCtx *js, const char *name, int64_t ttl_ms, kvStore **out)
 {
     kvConfig kc;
-    natsStatus s = js_KeyValue(out, js, name);
-    if (s == NATS_OK)
-        return s;
     kvConfig_Init(&kc);
     kc.Bucket = name;
     kc.History = 1;
     kc.TTL = ttl_ms * 1000000; /* nanoseconds */
     kc.StorageType = js_FileStorage;
-    s = js_CreateKeyValue(out, js, &kc);
-    if (s != NATS_OK) /* another copy may have made it meanwhile */
-        s = js_KeyValue(out, js, name);
-    return s;
+    return sq_js_kv_open(out, js, &kc); /* with SQ_JS_REPLICAS; another copy may make it too */
 }
 
 static natsStatus events_stream(jsCtx *js)
@@ -511,6 +506,7 @@ static natsStatus events_stream(jsCtx *js)
     natsStatus s = js_GetStreamInfo(&si, js, TRG_STREAM_EVENTS, NULL, &jerr);
     if (s == NATS_OK) {
         jsStreamInfo_Destroy(si);
+        sq_js_raise_replicas(js, TRG_STREAM_EVENTS);
         return s;
     }
     jsStreamConfig_Init(&sc);
@@ -519,7 +515,7 @@ static natsStatus events_stream(jsCtx *js)
     sc.SubjectsLen = 1;
     sc.Storage = js_FileStorage;
     sc.MaxAge = (int64_t)24 * 3600 * 1000000000LL;
-    s = js_AddStream(&si, js, &sc, NULL, &jerr);
+    s = sq_js_add_stream(&si, js, &sc, &jerr); /* with SQ_JS_REPLICAS */
     jsStreamInfo_Destroy(si);
     if (s != NATS_OK && js_GetStreamInfo(&si, js, TRG_STREAM_EVENTS, NULL, &jerr) == NATS_OK) {
         jsStreamInfo_Destroy(si);

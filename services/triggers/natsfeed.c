@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "proto/js.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include "triggers.h"
@@ -299,14 +300,11 @@ sq_status trg_natsfeed_start(trg_service *s)
     natsStatus ns;
 
     N.s = s;
-    if ((ns = js_KeyValue(&N.kv, js, TRG_KV_NATS_FEEDS)) != NATS_OK) {
-        kvConfig_Init(&kc);
-        kc.Bucket = TRG_KV_NATS_FEEDS;
-        kc.History = 1;
-        kc.StorageType = js_FileStorage;
-        if ((ns = js_CreateKeyValue(&N.kv, js, &kc)) != NATS_OK)
-            ns = js_KeyValue(&N.kv, js, TRG_KV_NATS_FEEDS);
-    }
+    kvConfig_Init(&kc);
+    kc.Bucket = TRG_KV_NATS_FEEDS;
+    kc.History = 1;
+    kc.StorageType = js_FileStorage;
+    ns = sq_js_kv_open(&N.kv, js, &kc); /* with SQ_JS_REPLICAS */
     if (ns != NATS_OK) {
         sq_error("could not set up the NATS feeds in JetStream: %s", natsStatus_GetText(ns));
         N.kv = NULL;

@@ -1,5 +1,6 @@
 /* NATS helpers; see bus.h. One natsConnection per sq_bus_t; nats.c does the reconnects. */
 #include "sq/bus.h"
+#include "sq/config.h"
 #include "sq/log.h"
 #include "sq/mp.h"
 
@@ -120,8 +121,87 @@ static void on_async_error(natsConnection *nc, natsSubscription *sub, natsStatus
     sq_error("NATS asynchronous error: %s", natsStatus_GetText(err));
 }
 
+#define MAX_SERVERS 16
+
+natsStatus sq_nats_set_servers(natsOptions *opts, const char *url)
+{
+    char *copy = strdup(url ? url : ""), *save = NULL;
+    const char *servers[MAX_SERVERS];
+    int n = 0;
+    natsStatus s;
+
+    if (copy == NULL)
+        return NATS_NO_MEMORY;
+    for (char *t = strtok_r(copy, ",", &save); t != NULL && n < MAX_SERVERS;
+         t = strtok_r(NULL, ",", &save)) {
+        char *e;
+        while (*t == ' ' || *t == '\t')
+            t++;
+        e = t + strlen(t);
+        while (e > t && (e[-1] == ' ' || e[-1] == '\t'))
+            *--e = '\0';
+        if (*t != '\0')
+            servers[n++] = t;
+    }
+    s = n > 0 ? natsOptions_SetServers(opts, servers, n) : NATS_INVALID_ARG;
+    free(copy);
+    return s;
+}
+
+/* The credentials and TLS of sq_common (config.h) on opts; *how says which were used (for
+ * the log: names only, never a value). o->user/o->pass override SQ_NATS_USER/SQ_NATS_PASS. */
+static natsStatus set_auth(natsOptions *opts, const sq_bus_opts *o, char *how, size_t howlen)
+{
+    const sq_common_cfg *c = &sq_common;
+    const char *user = o->user && *o->user ? o->user : c->nats_user;
+    const char *pass = o->user && *o->user ? o->pass : c->nats_pass;
+    natsStatus s = NATS_OK;
+
+    how[0] = '\0';
+    if (user && *user) {
+        s = natsOptions_SetUserInfo(opts, user, pass ? pass : "");
+        snprintf(how + strlen(how), howlen - strlen(how), " as user \"%s\"", user);
+    }
+    if (s == NATS_OK && c->nats_token && *c->nats_token) {
+        s = natsOptions_SetToken(opts, c->nats_token);
+        snprintf(how + strlen(how), howlen - strlen(how), " with a token");
+    }
+    if (s == NATS_OK && c->nats_nkey && *c->nats_nkey) {
+        char pub[SQ_NKEY_PUB_LEN + 1];
+        sq_status st = sq_nkey_file_public(c->nats_nkey, pub);
+        if (st != SQ_OK) {
+            sq_error("could not read a user nkey seed from \"%s\": %s", c->nats_nkey,
+                     sq_status_str(st));
+            return NATS_INVALID_ARG;
+        }
+        s = natsOptions_SetNKeyFromSeed(opts, pub, c->nats_nkey);
+        snprintf(how + strlen(how), howlen - strlen(how), " with nkey %s", pub);
+    }
+    if (s == NATS_OK && c->nats_creds && *c->nats_creds) {
+        s = natsOptions_SetUserCredentialsFromFiles(opts, c->nats_creds, NULL);
+        snprintf(how + strlen(how), howlen - strlen(how), " with credentials \"%s\"",
+                 c->nats_creds);
+    }
+    if (s == NATS_OK && c->nats_tls_ca && *c->nats_tls_ca) {
+        s = natsOptions_SetSecure(opts, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCATrustedCertificates(opts, c->nats_tls_ca);
+        snprintf(how + strlen(how), howlen - strlen(how), " over TLS (CA \"%s\")", c->nats_tls_ca);
+    }
+    if (s == NATS_OK && c->nats_tls_cert && *c->nats_tls_cert) {
+        s = natsOptions_SetSecure(opts, true);
+        if (s == NATS_OK)
+            s = natsOptions_LoadCertificatesChain(opts, c->nats_tls_cert,
+                                                  c->nats_tls_key ? c->nats_tls_key : "");
+        snprintf(how + strlen(how), howlen - strlen(how), " with client certificate \"%s\"",
+                 c->nats_tls_cert);
+    }
+    return s;
+}
+
 sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
 {
+    char how[1024] = "";
     natsOptions *opts = NULL;
     natsStatus s;
     sq_bus_t *b = calloc(1, sizeof *b);
@@ -130,14 +210,17 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     if (b == NULL)
         return SQ_ERR_NOMEM;
     pthread_mutex_init(&b->lock, NULL);
+    if (!sq_common.loaded && sq_config_load(NULL, 0) != SQ_OK) /* a tool: the environment */
+        goto fail_early;
     s = natsOptions_Create(&opts);
     if (s == NATS_OK)
-        s = natsOptions_SetURL(opts, o->url); /* one URL or a comma-separated list */
+        s = sq_nats_set_servers(opts, o->url);
     if (s == NATS_OK && o->name)
         s = natsOptions_SetName(opts, o->name);
-    if (s == NATS_OK && o->user && *o->user)
-        s = natsOptions_SetUserInfo(opts, o->user, o->pass ? o->pass : "");
-    sq_nats_inbox_prefix(o->url, o->user, b->inbox, sizeof b->inbox);
+    if (s == NATS_OK)
+        s = set_auth(opts, o, how, sizeof how);
+    sq_nats_inbox_prefix(o->url, o->user && *o->user ? o->user : sq_common.nats_user, b->inbox,
+                         sizeof b->inbox);
     if (s == NATS_OK)
         s = natsOptions_SetCustomInboxPrefix(opts, b->inbox);
     if (s == NATS_OK)
@@ -157,7 +240,8 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     if (s == NATS_OK)
         s = natsOptions_SetReconnectBufSize(opts, 64 * 1024 * 1024);
     if (s != NATS_OK) {
-        sq_error("could not set NATS options: %s", natsStatus_GetText(s));
+        const char *why = nats_GetLastError(NULL); /* which file, which setting */
+        sq_error("could not set NATS options: %s", why && *why ? why : natsStatus_GetText(s));
         goto fail;
     }
     /* With retry-on-failed-connect, Connect returns NATS_NOT_YET_CONNECTED when the server
@@ -173,7 +257,7 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     if (s != NATS_OK) {
         char shown[512];
         sq_nats_url_redact(o->url, shown, sizeof shown);
-        sq_error("could not connect to NATS at \"%s\": %s", shown, natsStatus_GetText(s));
+        sq_error("could not connect to NATS at \"%s\"%s: %s", shown, how, natsStatus_GetText(s));
         goto fail;
     }
     if (o->jetstream && (s = natsConnection_JetStream(&b->js, b->nc, NULL)) != NATS_OK) {
@@ -184,13 +268,14 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     {
         char shown[512];
         sq_nats_url_redact(o->url, shown, sizeof shown); /* nats://user:secret@host */
-        sq_info("connected to NATS at \"%s\" (inbox %s.>)%s", shown, b->inbox,
+        sq_info("connected to NATS at \"%s\"%s (inbox %s.>)%s", shown, how, b->inbox,
                 o->send_asap ? " (send asap)" : "");
     }
     *out = b;
     return SQ_OK;
 fail:
     natsOptions_Destroy(opts);
+fail_early:
     sq_bus_destroy(b);
     return SQ_ERR_UNAVAILABLE;
 }

@@ -66,6 +66,36 @@ static char *trim(char *s)
     return s;
 }
 
+sq_common_cfg sq_common;
+
+/* The common settings (config.h), resolved with every service's table. */
+static const sq_cfg_entry common_table[] = {
+    SQ_CFG_STR("nats_user", "SQ_NATS_USER", NULL, sq_common.nats_user),
+    SQ_CFG_SECRET("nats_pass", "SQ_NATS_PASS", NULL, sq_common.nats_pass),
+    SQ_CFG_SECRET("nats_token", "SQ_NATS_TOKEN", NULL, sq_common.nats_token),
+    SQ_CFG_STR("nats_nkey", "SQ_NATS_NKEY", NULL, sq_common.nats_nkey),
+    SQ_CFG_STR("nats_creds", "SQ_NATS_CREDS", NULL, sq_common.nats_creds),
+    SQ_CFG_STR("nats_tls_ca", "SQ_NATS_TLS_CA", NULL, sq_common.nats_tls_ca),
+    SQ_CFG_STR("nats_tls_cert", "SQ_NATS_TLS_CERT", NULL, sq_common.nats_tls_cert),
+    SQ_CFG_STR("nats_tls_key", "SQ_NATS_TLS_KEY", NULL, sq_common.nats_tls_key),
+    SQ_CFG_INT("js_replicas", "SQ_JS_REPLICAS", 0, 5, 0, sq_common.js_replicas),
+    SQ_CFG_INT("js_activations_max_mb", "SQ_JS_ACTIVATIONS_MAX_MB", 1, 1 << 20, 1024,
+               sq_common.js_act_max_mb),
+};
+#define NCOMMON (sizeof common_table / sizeof common_table[0])
+
+/* The entry of the service's table, else of the common one, named k (name or variable). */
+static const sq_cfg_entry *find_entry(const sq_cfg_entry *table, size_t n, const char *k)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(table[i].name, k) == 0 || (table[i].env && strcmp(table[i].env, k) == 0))
+            return &table[i];
+    for (size_t i = 0; i < NCOMMON; i++)
+        if (strcmp(common_table[i].name, k) == 0 || strcmp(common_table[i].env, k) == 0)
+            return &common_table[i];
+    return NULL;
+}
+
 static sq_status load_file(const sq_cfg_entry *table, size_t n, const char *path)
 {
     char line[4096];
@@ -79,7 +109,7 @@ static sq_status load_file(const sq_cfg_entry *table, size_t n, const char *path
     }
     while (st == SQ_OK && fgets(line, sizeof line, f) != NULL) {
         char *k, *v, *eq;
-        size_t i;
+        const sq_cfg_entry *e;
         lineno++;
         k = trim(line);
         if (*k == '\0' || *k == '#')
@@ -98,13 +128,10 @@ static sq_status load_file(const sq_cfg_entry *table, size_t n, const char *path
             v[strlen(v) - 1] = '\0';
             v++;
         }
-        for (i = 0; i < n; i++)
-            if (strcmp(table[i].name, k) == 0 || (table[i].env && strcmp(table[i].env, k) == 0))
-                break;
-        if (i == n)
+        if ((e = find_entry(table, n, k)) == NULL)
             sq_warn("unknown setting \"%s\" in \"%s\" line %d ignored", k, path, lineno);
         else
-            st = set_value(&table[i], v, path);
+            st = set_value(e, v, path);
     }
     fclose(f);
     return st;
@@ -149,11 +176,10 @@ bool sq_installed_path(const char *rel, char *out, size_t outlen)
     return true;
 }
 
-sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
+/* Defaults, then the environment, of one table (the file comes between, for both). */
+static sq_status load_defaults(const sq_cfg_entry *table, size_t n)
 {
-    const char *file = getenv("SQ_CONFIG");
     sq_status st;
-
     for (size_t i = 0; i < n; i++) {
         char installed[4096];
         const char *def = table[i].def ? table[i].def : "";
@@ -166,8 +192,12 @@ sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
         if (st != SQ_OK)
             return st;
     }
-    if (file != NULL && *file != '\0' && (st = load_file(table, n, file)) != SQ_OK)
-        return st;
+    return SQ_OK;
+}
+
+static sq_status load_env(const sq_cfg_entry *table, size_t n)
+{
+    sq_status st;
     for (size_t i = 0; i < n; i++) {
         const char *v = table[i].env ? getenv(table[i].env) : NULL;
         if (v != NULL && (st = set_value(&table[i], v, table[i].env)) != SQ_OK)
@@ -176,7 +206,28 @@ sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
     return SQ_OK;
 }
 
-void sq_config_log(const sq_cfg_entry *table, size_t n)
+sq_status sq_config_load(const sq_cfg_entry *table, size_t n)
+{
+    const char *file = getenv("SQ_CONFIG");
+    sq_status st;
+
+    for (size_t i = 0; i < NCOMMON; i++) /* resolved again: the earlier strings go */
+        if (common_table[i].type == SQ_CFG_T_STR) {
+            free(*(char **)common_table[i].field);
+            *(char **)common_table[i].field = NULL;
+        }
+    if ((st = load_defaults(common_table, NCOMMON)) != SQ_OK ||
+        (st = load_defaults(table, n)) != SQ_OK)
+        return st;
+    if (file != NULL && *file != '\0' && (st = load_file(table, n, file)) != SQ_OK)
+        return st;
+    if ((st = load_env(common_table, NCOMMON)) != SQ_OK || (st = load_env(table, n)) != SQ_OK)
+        return st;
+    sq_common.loaded = true;
+    return SQ_OK;
+}
+
+static void log_table(const sq_cfg_entry *table, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
         const sq_cfg_entry *e = &table[i];
@@ -202,8 +253,20 @@ void sq_config_log(const sq_cfg_entry *table, size_t n)
     }
 }
 
+void sq_config_log(const sq_cfg_entry *table, size_t n)
+{
+    log_table(table, n);
+    log_table(common_table, NCOMMON);
+}
+
 void sq_config_free(const sq_cfg_entry *table, size_t n)
 {
+    for (size_t i = 0; i < NCOMMON; i++)
+        if (common_table[i].type == SQ_CFG_T_STR) {
+            free(*(char **)common_table[i].field);
+            *(char **)common_table[i].field = NULL;
+        }
+    sq_common.loaded = false;
     for (size_t i = 0; i < n; i++)
         if (table[i].type == SQ_CFG_T_STR) {
             free(*(char **)table[i].field);

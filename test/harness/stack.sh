@@ -63,9 +63,16 @@ sanitizer_findings() {
 
 # The secrets of the stack in the state dir, one a line: the NATS users' passwords, the
 # admin token, the guest key's secret, and the first line of any other *.password, *.secret
-# or *.token file (PostgreSQL's, say).
+# or *.token file (PostgreSQL's, say); the NATS credentials given by environment
+# (SQ_NATS_PASS, SQ_NATS_TOKEN) and the seed of any nkey or .creds file (*.nk, *.creds).
 stack_secrets() {
   local f
+  if [[ -n ${SQ_NATS_PASS:-} ]]; then printf '%s\n' "$SQ_NATS_PASS"; fi
+  if [[ -n ${SQ_NATS_TOKEN:-} ]]; then printf '%s\n' "$SQ_NATS_TOKEN"; fi
+  while IFS= read -r -d '' f; do
+    grep -oE 'S[A-Z][A-Z2-7]{56}' "$f" || true
+  done < <(find "$STATE" -path "$STATE/logs" -prune -o -type f \( -name '*.nk' -o -name '*.creds' \) \
+             -print0 2>/dev/null)
   if [[ -f $STATE/nats/users ]]; then awk 'NF >= 2 {print $2}' "$STATE/nats/users"; fi
   if [[ -f $STATE/guest.key ]]; then head -n 1 "$STATE/guest.key" | cut -d: -f2; fi
   while IFS= read -r -d '' f; do

@@ -59,6 +59,10 @@ sq_status sq_bus_respond_error(sq_bus_t *b, natsMsg *req, sq_status st, const ch
 /* Publishes data to subject. */
 sq_status sq_bus_publish(sq_bus_t *b, const char *subject, const void *data, size_t len);
 
+/* url, one or a comma-separated list of seeds (spaces around commas allowed), as the server
+ * pool of opts: natsOptions_SetURL takes one URL only (with a list it connects to none),
+ * natsOptions_SetServers takes them all. NATS_INVALID_ARG for an empty list. */
+natsStatus sq_nats_set_servers(natsOptions *opts, const char *url);
 /* url (one or a comma-separated list) with every password replaced by "***"
  * (nats://user:***@host): what a log line may show. Truncates to outlen. */
 void sq_nats_url_redact(const char *url, char *out, size_t outlen);
@@ -66,6 +70,19 @@ void sq_nats_url_redact(const char *url, char *out, size_t outlen);
  * and '_' become '_'), so that the server's permissions can give each user its own replies;
  * "_INBOX" without a user. user NULL or "": the user of url's first nats://user:pass@. */
 void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t outlen);
+
+/* NATS user nkeys (shared/src/nkey.c). A seed is "SU" + 56 base32 characters, a public key
+ * "U" + 55. */
+#define SQ_NKEY_SEED_LEN 58
+#define SQ_NKEY_PUB_LEN 56
+/* The public key of the user seed seed[0..len) into pub; SQ_ERR_BAD_REQUEST when seed is not
+ * a user seed (wrong length, alphabet, prefix or checksum). */
+sq_status sq_nkey_public(const char *seed, size_t len, char pub[SQ_NKEY_PUB_LEN + 1]);
+/* The public key of the first user seed in the file at path (a bare seed or the seed block
+ * of a .creds/.nk file): SQ_ERR_NOT_FOUND, SQ_ERR_IO, SQ_ERR_BAD_REQUEST (no seed). */
+sq_status sq_nkey_file_public(const char *path, char pub[SQ_NKEY_PUB_LEN + 1]);
+/* A new random user seed and its public key. */
+sq_status sq_nkey_make(char seed[SQ_NKEY_SEED_LEN + 1], char pub[SQ_NKEY_PUB_LEN + 1]);
 
 /* Drains the subscriptions (in-flight handlers finish), then closes. NULL is a no-op. */
 void sq_bus_destroy(sq_bus_t *b);

@@ -48,6 +48,27 @@ typedef struct sq_cfg_entry {
         name, env, SQ_CFG_T_STR, 0, 0, def, &(field), false, installed                             \
     }
 
+/* Settings every service shares, resolved by every sq_config_load() besides the service's
+ * own table (same file keys and variables, logged with it): how to reach NATS and how
+ * JetStream keeps what is in flight. Read by sq_bus_connect() and the stream helpers of
+ * proto/; a process that never calls sq_config_load() (a tool) gets them from the
+ * environment at its first sq_bus_connect(). Strings are "" when unset. */
+typedef struct sq_common_cfg {
+    char *nats_user;     /* SQ_NATS_USER (a user in the URL wins) */
+    char *nats_pass;     /* SQ_NATS_PASS */
+    char *nats_token;    /* SQ_NATS_TOKEN */
+    char *nats_nkey;     /* SQ_NATS_NKEY: a user nkey seed file */
+    char *nats_creds;    /* SQ_NATS_CREDS: a .creds file (user JWT and seed) */
+    char *nats_tls_ca;   /* SQ_NATS_TLS_CA: CA file; set, the connection is TLS */
+    char *nats_tls_cert; /* SQ_NATS_TLS_CERT, SQ_NATS_TLS_KEY: client certificate */
+    char *nats_tls_key;
+    int js_replicas;   /* SQ_JS_REPLICAS: 0 = 3 when the cluster allows it, else 1 */
+    int js_act_max_mb; /* SQ_JS_ACTIVATIONS_MAX_MB: byte cap of SQ_ACTIVATIONS */
+    bool loaded;       /* resolved by a sq_config_load() */
+} sq_common_cfg;
+
+extern sq_common_cfg sq_common;
+
 /* <prefix>/<rel> of the running binary (see SQ_CFG_PATH) into out when it exists; false
  * (out untouched) when the binary is not in an installed layout or the path is missing. */
 bool sq_installed_path(const char *rel, char *out, size_t outlen);
@@ -58,6 +79,7 @@ bool sq_installed_path(const char *rel, char *out, size_t outlen);
  * setting) when a value does not parse or is out of bounds, SQ_ERR_IO when SQ_CONFIG names
  * a file that cannot be read. */
 sq_status sq_config_load(const sq_cfg_entry *table, size_t n);
+/* table may be NULL (n 0): only the common settings (sq_common) are resolved. */
 /* Logs the resolved values, secrets masked. */
 void sq_config_log(const sq_cfg_entry *table, size_t n);
 /* Frees the strings the table owns. */
