@@ -35,3 +35,22 @@ else
   row "floor: $FANOUT raw send()s of a $(f frame_bytes)-byte frame in a row, one thread, loopback TCP" \
     "$(f floor_p50) µs" "" "last $(f floor_last) µs; what the gateway's one lws service thread must do at least; ratio fan-out p50 / floor p50: $(awk -v a="$(f p50)" -v b="$(f floor_p50)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
 fi
+
+# invoke throughput with a C client on both sides: 16 blocking invokes in flight on one
+# socket (bench-ws-fanout --inflight) beside wrk with 16 connections, same action, same run
+secs=$((SECONDS_RUN / 2 > 1 ? SECONDS_RUN / 2 : 1))
+inv="$("$BUILD/ops/bench-ws-fanout" --url "$SQ_NATS_URL" --port "$port" --key "$SQ_GUEST_KEY" \
+  -n 1 --inflight 16 --seconds "$secs" --action bench-ws 2>&1)"
+lua="$STATE/ws-bench-c.lua"
+printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Basic %s"\n' \
+  "'{\"n\":2}'" "$(printf '%s' "$SQ_GUEST_KEY" | base64 -w0)" >"$lua"
+wrk_out="$(wrk -t2 -c16 -d"${secs}s" --latency -s "$lua" "$API/actions/bench-ws?blocking=true&result=true" 2>&1)"
+rest_rps="$(echo "$wrk_out" | awk '/Requests\/sec/ {print int($2)}')"
+[[ $wrk_out == *Non-2xx* ]] && rest_rps="n/a (non-2xx answers)"
+g() { echo "$inv" | grep -o "$1=[0-9-]*" | head -1 | cut -d= -f2; }
+if [[ -z $(g invoke_rps) ]]; then
+  row "WebSocket invoke throughput, C client" "n/a" "n/a" "bench-ws-fanout failed: ${inv//|//}"
+else
+  row "WebSocket invoke throughput, 16 in flight on 1 socket, C client" "$(g invoke_rps) /s" "" \
+    "p50 $(g p50) µs, p99 $(g p99) µs, $(g errors) errors; REST, wrk, 16 connections, right after: ${rest_rps:-n/a} /s"
+fi

@@ -10,8 +10,10 @@
  * this process's read; floor: n raw send()s of a frame of the same size in a row from one
  * thread, to n loopback TCP connections of this process, timed the same way).
  * Sends only to the gateway and nats-server given (loopback in the benchmark).
+ * With --inflight K (and -n 1): K blocking invokes in flight on one socket for --seconds S
+ * instead, a new one as each answer comes: invoke_rps= p50= p99= answers= errors=.
  * Usage: bench-ws-fanout --url NATS_URL --port GATEWAY_PORT --key uuid:secret
- *        [--host 127.0.0.1] [-n 1000] [-r 30] [--action bench-ws] */
+ *        [--host 127.0.0.1] [-n 1000] [-r 30] [--action bench-ws] [--inflight K --seconds S] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nats/nats.h>
@@ -57,6 +59,10 @@ static struct {
 } * got; /* every event frame: its record, its kernel receive time */
 static long long *lat, *delay;
 static size_t ngot, nlat, ndelay, cap, frame_bytes;
+/* invoke mode: when each request was sent (by its numeric id), the latencies, the errors */
+static long long *sent_at, *ilat;
+static size_t nsent_cap, nilat;
+static int ierrors;
 
 static long long realtime_ns(void)
 {
@@ -233,8 +239,15 @@ static int frames(wsock *w, long long t_ns, long long read_ns)
                 }
                 pthread_mutex_unlock(&lock);
             }
-        } else if (plen > 5 && memcmp(s, "{\"id\"", 5) == 0)
+        } else if (plen > 5 && memcmp(s, "{\"id\"", 5) == 0) {
+            long id = strtol(s + 6, NULL, 10);
             replies++;
+            if (sent_at && id > 0 && (size_t)id < nsent_cap && sent_at[id]) {
+                ilat[nilat++] = read_ns - sent_at[id];
+                if (memmem(s, plen, "\"ok\":true", 9) == NULL)
+                    ierrors++;
+            }
+        }
         off += h + plen;
     }
     memmove(w->buf, w->buf + off, w->len - off);
@@ -356,6 +369,56 @@ static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *l
     free(buf);
 }
 
+/* Invoke mode: k blocking invokes in flight on one socket for secs seconds (a new one as
+ * each answer comes); prints invoke_rps= p50= p99= errors= (latencies from the send to the
+ * read of the answer, in us). */
+static void invoke_run(wsock *w, int k, int secs)
+{
+    char msg[512];
+    long next = 1, done = 0;
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+    long long t0 = realtime_ns(), end = t0 + secs * 1000000000LL;
+
+    nsent_cap = 4000000;
+    sent_at = calloc(nsent_cap, sizeof *sent_at);
+    ilat = calloc(nsent_cap, sizeof *ilat);
+    if (ep < 0 || sent_at == NULL || ilat == NULL || epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev) != 0)
+        die("invoke setup");
+    for (; next <= k; next++) {
+        snprintf(msg, sizeof msg,
+                 "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
+                 "\"params\":{\"n\":2}}",
+                 next, action);
+        sent_at[next] = realtime_ns();
+        send_text(w->fd, msg);
+    }
+    while (realtime_ns() < end || done < next - 1) {
+        int n = epoll_wait(ep, &ev, 1, 1000);
+        if (n <= 0) {
+            if (realtime_ns() > end + 10 * 1000000000LL)
+                break;
+            continue;
+        }
+        int got = ws_read(w);
+        if (got < 0)
+            die("invoke socket closed");
+        done += got;
+        for (int i = 0; i < got && realtime_ns() < end && (size_t)next < nsent_cap; i++, next++) {
+            snprintf(msg, sizeof msg,
+                     "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
+                     "\"params\":{\"n\":2}}",
+                     next, action);
+            sent_at[next] = realtime_ns();
+            send_text(w->fd, msg);
+        }
+    }
+    double el = (double)(realtime_ns() - t0) / 1e9;
+    printf("invoke_rps=%.0f p50=%lld p99=%lld answers=%zu errors=%d\n", (double)nilat / el,
+           pct(ilat, nilat, 0.5) / 1000, pct(ilat, nilat, 0.99) / 1000, nilat, ierrors);
+    close(ep);
+}
+
 /* Serves the sockets for ms milliseconds. */
 static void serve(int ep, long long ms)
 {
@@ -377,7 +440,7 @@ static void serve(int ep, long long ms)
 int main(int argc, char **argv)
 {
     const char *url = getenv("SQ_NATS_URL"), *key = NULL, *host = "127.0.0.1";
-    int port = 0, n = 1000, rounds = 30, one = 1, ep;
+    int port = 0, n = 1000, rounds = 30, one = 1, ep, inflight = 0, seconds = 5;
     char auth[512], msg[512];
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
@@ -398,6 +461,10 @@ int main(int argc, char **argv)
             rounds = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--action"))
             action = argv[i + 1];
+        else if (!strcmp(argv[i], "--inflight"))
+            inflight = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atoi(argv[i + 1]);
     }
     if (url == NULL || key == NULL || port <= 0 || n <= 0 || rounds <= 0 || strlen(key) > 300) {
         fprintf(stderr, "usage: bench-ws-fanout --url NATS --port PORT --key KEY [-n N] [-r R]\n");
@@ -433,10 +500,13 @@ int main(int argc, char **argv)
             w[j].fd = ws_open(host, port, auth);
         for (int j = i; j < m; j++) {
             ws_handshake(&w[j]);
-            snprintf(msg, sizeof msg,
-                     "{\"id\":1,\"op\":\"subscribe\",\"topic\":\"activations\","
-                     "\"filter\":{\"name\":\"%s\"}}",
-                     action);
+            if (inflight > 0) /* no events in invoke mode: a ping is the first answer */
+                snprintf(msg, sizeof msg, "{\"id\":0,\"op\":\"ping\"}");
+            else
+                snprintf(msg, sizeof msg,
+                         "{\"id\":1,\"op\":\"subscribe\",\"topic\":\"activations\","
+                         "\"filter\":{\"name\":\"%s\"}}",
+                         action);
             send_text(w[j].fd, msg);
         }
     }
@@ -452,6 +522,10 @@ int main(int argc, char **argv)
         }
         if (setsockopt(w[j].fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
             die("SO_TIMESTAMPNS");
+    }
+    if (inflight > 0) {
+        invoke_run(&w[0], inflight, seconds);
+        return 0;
     }
     if ((ep = epoll_create1(0)) < 0)
         die("epoll");
