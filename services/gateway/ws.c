@@ -444,6 +444,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
     int64_t now = sq_mono_us();
     ws_sweep_pending(now);
+    wake_all(); /* the 504s and 503s it queued go out now, not at the next event */
     if (now >= W.next_slow_sweep_us) {
         sweep_conns(now);
         W.next_slow_sweep_us = now + 250 * 1000;
