@@ -3,8 +3,10 @@
  * of an event is built once and shared, refcounted, by the frames of every socket it goes
  * to; the sockets are found through an index by namespace (only authenticated sockets with
  * at least one subscription are in it), so an event costs nothing for the idle sockets of
- * the gateway nor for those of other namespaces. One wake of the service thread per event,
- * which then writes every socket that took it (ws.c). */
+ * the gateway nor for those of other namespaces. The sockets that want an event are taken
+ * first (their ids), then its text is built without the lock, then its frames are queued
+ * WS_CHUNK sockets at a time, the service thread woken after each chunk: it writes the
+ * first sockets out (ws.c) while the next are queued, on the other core. */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -99,7 +101,93 @@ void ws_index_update_locked(ws_conn *c)
 
 /* ---- events (nats.c threads) ---------------------------------------------------------- */
 
-/* Queues one event to subscription s of c; body is the JSON text after the head
+#define WS_CHUNK 64 /* sockets queued to per hold of the lock */
+
+static void deliver_locked(ws_conn *c, const ws_sub *s, const char *event, ws_body *body);
+
+/* What an event is matched with. */
+typedef struct {
+    ws_topic topic;
+    const char *ns, *name; /* the record's or the log line's action */
+    const char *status;    /* activations: response.status */
+    const char *id;        /* logs: the activation */
+} ws_evt;
+
+/* The action a logs subscription names matches the event's ns and name: "name",
+ * "pkg/name", or "/ns/[pkg/]name". */
+static bool action_matches(const char *want, const char *ns, const char *name)
+{
+    if (want[0] != '/')
+        return strcmp(want, name) == 0;
+    size_t nl = strlen(ns);
+    return strncmp(want + 1, ns, nl) == 0 && want[1 + nl] == '/' &&
+           strcmp(want + 2 + nl, name) == 0;
+}
+
+static bool sub_matches(const ws_sub *s, const ws_evt *ev)
+{
+    if (s->topic != ev->topic)
+        return false;
+    switch (ev->topic) {
+    case T_ACTIVATIONS:
+        return (s->name == NULL || strcmp(s->name, ev->name) == 0) &&
+               (s->status == NULL || strcmp(s->status, ev->status) == 0);
+    case T_LOGS:
+        return (s->actid[0] == '\0' || strcmp(s->actid, ev->id) == 0) &&
+               (s->name == NULL || action_matches(s->name, ev->ns, ev->name));
+    case T_ENTITIES: return true;
+    }
+    return false;
+}
+
+/* The ids of ev->ns's sockets with a matching subscription (*out: malloc'd, the caller
+ * frees it); their count. A snapshot: the event's text is then built, and its frames
+ * queued, without holding the lock the whole time. */
+static size_t takers(const ws_evt *ev, uint64_t **out)
+{
+    size_t n = 0;
+    ws_nsent *e;
+
+    *out = NULL;
+    pthread_mutex_lock(&W.lock);
+    if ((e = ns_find_locked(ev->ns, false)) != NULL && (*out = malloc(e->n * sizeof **out)))
+        for (size_t k = 0; k < e->n; k++) {
+            const ws_conn *c = e->conns[k];
+            for (int i = 0; i < c->nsubs; i++)
+                if (sub_matches(&c->subs[i], ev)) {
+                    (*out)[n++] = c->id;
+                    break;
+                }
+        }
+    pthread_mutex_unlock(&W.lock);
+    return n;
+}
+
+/* Queues body to every matching subscription of the sockets ids, WS_CHUNK sockets per hold
+ * of the lock, waking the service thread after each chunk: it writes the first sockets out
+ * while the next are queued (a socket closed meanwhile is not found; one is never found
+ * twice: ids are not reused). */
+static void fan_out(const uint64_t *ids, size_t n, const ws_evt *ev, const char *event,
+                    ws_body *body)
+{
+    for (size_t i = 0; i < n; i += WS_CHUNK) {
+        bool any = false;
+        pthread_mutex_lock(&W.lock);
+        for (size_t k = i; k < n && k < i + WS_CHUNK; k++) {
+            ws_conn *c = ws_conn_find_locked(ids[k]);
+            for (int j = 0; c != NULL && c->indexed && j < c->nsubs; j++)
+                if (sub_matches(&c->subs[j], ev)) {
+                    deliver_locked(c, &c->subs[j], event, body);
+                    any = true;
+                }
+        }
+        pthread_mutex_unlock(&W.lock);
+        if (any)
+            ws_kick();
+    }
+}
+
+/* Queues one event to one subscription; body is the JSON text after the head
  * ("\"activation\":{...}}"). W.lock held. */
 static void deliver_locked(ws_conn *c, const ws_sub *s, const char *event, ws_body *body)
 {
@@ -151,8 +239,10 @@ void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
     msgpack_zone z;
     msgpack_object o;
     char ns[256], name[512], status[64];
-    ws_body *body = NULL;
-    ws_nsent *e;
+    ws_evt ev = { .topic = T_ACTIVATIONS, .ns = ns, .name = name, .status = status };
+    ws_body *body;
+    uint64_t *ids = NULL;
+    size_t n;
 
     msgpack_zone_init(&z, 2048);
     if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK ||
@@ -161,26 +251,13 @@ void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
         goto out;
     if (str_of(sq_mp_get(sq_mp_get(&o, "response"), "status"), status, sizeof status) == NULL)
         status[0] = '\0';
-    pthread_mutex_lock(&W.lock);
-    for (size_t k = 0, n = (e = ns_find_locked(ns, false)) ? e->n : 0; k < n; k++) {
-        ws_conn *c = e->conns[k];
-        for (int i = 0; i < c->nsubs; i++) {
-            const ws_sub *s = &c->subs[i];
-            if (s->topic != T_ACTIVATIONS || (s->name && strcmp(s->name, name) != 0) ||
-                (s->status && strcmp(s->status, status) != 0))
-                continue;
-            /* serialised once, for the first taker: the same text for every socket */
-            if (body == NULL && (body = activation_body(&o)) == NULL)
-                break;
-            deliver_locked(c, s, "activation", body);
-        }
-    }
-    pthread_mutex_unlock(&W.lock);
-out:
-    if (body) {
+    /* serialised once, when someone wants it: the same text for every socket */
+    if ((n = takers(&ev, &ids)) > 0 && (body = activation_body(&o)) != NULL) {
+        fan_out(ids, n, &ev, "activation", body);
         ws_body_unref(body);
-        ws_kick();
     }
+out:
+    free(ids);
     msgpack_zone_destroy(&z);
     natsMsg_Destroy(msg);
 }
@@ -189,90 +266,60 @@ void ws_on_entity(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void 
 {
     msgpack_zone z;
     sq_entity_event e;
-    ws_body *body = NULL;
-    ws_nsent *ent;
-    bool any = false;
+    ws_evt ev = { .topic = T_ENTITIES };
+    ws_body *body;
+    uint64_t *ids = NULL;
+    size_t n;
 
     msgpack_zone_init(&z, 1024);
     if (sq_entity_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e,
                                NULL, 0) != SQ_OK)
         goto out;
-    {
+    ev.ns = e.ns;
+    if ((n = takers(&ev, &ids)) > 0) {
         json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "namespace", e.ns, "kind", e.kind, "name",
                               e.name, "change", e.op);
         body = body_of_object(j ? json_dumps(j, JSON_COMPACT) : NULL);
         json_decref(j);
-    }
-    if (body == NULL)
-        goto out;
-    pthread_mutex_lock(&W.lock);
-    for (size_t k = 0, n = (ent = ns_find_locked(e.ns, false)) ? ent->n : 0; k < n; k++) {
-        ws_conn *c = ent->conns[k];
-        for (int i = 0; i < c->nsubs; i++)
-            if (c->subs[i].topic == T_ENTITIES) {
-                deliver_locked(c, &c->subs[i], "entity", body);
-                any = true;
-            }
-    }
-    pthread_mutex_unlock(&W.lock);
-out:
-    if (any)
-        ws_kick();
-    if (body)
+        if (body != NULL)
+            fan_out(ids, n, &ev, "entity", body);
         ws_body_unref(body);
+    }
+out:
+    free(ids);
     msgpack_zone_destroy(&z);
     natsMsg_Destroy(msg);
-}
-
-/* The action a logs subscription names matches the event's ns and name: "name",
- * "pkg/name", or "/ns/[pkg/]name". */
-static bool action_matches(const char *want, const char *ns, const char *name)
-{
-    if (want[0] != '/')
-        return strcmp(want, name) == 0;
-    size_t nl = strlen(ns);
-    return strncmp(want + 1, ns, nl) == 0 && want[1 + nl] == '/' &&
-           strcmp(want + 2 + nl, name) == 0;
 }
 
 void ws_on_log(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
     msgpack_zone z;
     sq_log_event e;
-    ws_body *body = NULL;
-    ws_nsent *ent;
-    bool any = false;
-    json_t *j;
+    ws_evt ev = { .topic = T_LOGS };
+    ws_body *body;
+    uint64_t *ids = NULL;
+    size_t n;
 
     msgpack_zone_init(&z, 1024);
     if (sq_log_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e, NULL,
                             0) != SQ_OK ||
         (!e.end && e.line == NULL))
         goto out;
-    j = e.end ? json_pack("{s:s, s:s}", "activationId", e.id, "name", e.name)
-              : json_pack("{s:s, s:s, s:s}", "activationId", e.id, "name", e.name, "line", e.line);
-    body = body_of_object(j ? json_dumps(j, JSON_COMPACT) : NULL);
-    json_decref(j);
-    if (body == NULL)
-        goto out;
-    pthread_mutex_lock(&W.lock);
-    for (size_t k = 0, n = (ent = ns_find_locked(e.ns, false)) ? ent->n : 0; k < n; k++) {
-        ws_conn *c = ent->conns[k];
-        for (int i = 0; i < c->nsubs; i++) {
-            const ws_sub *s = &c->subs[i];
-            if (s->topic != T_LOGS || (s->actid[0] && strcmp(s->actid, e.id) != 0) ||
-                (s->name && !action_matches(s->name, e.ns, e.name)))
-                continue;
-            deliver_locked(c, s, e.end ? "end" : "log", body);
-            any = true;
-        }
-    }
-    pthread_mutex_unlock(&W.lock);
-out:
-    if (any)
-        ws_kick();
-    if (body)
+    ev.ns = e.ns;
+    ev.name = e.name;
+    ev.id = e.id;
+    if ((n = takers(&ev, &ids)) > 0) {
+        json_t *j = e.end ? json_pack("{s:s, s:s}", "activationId", e.id, "name", e.name)
+                          : json_pack("{s:s, s:s, s:s}", "activationId", e.id, "name", e.name,
+                                      "line", e.line);
+        body = body_of_object(j ? json_dumps(j, JSON_COMPACT) : NULL);
+        json_decref(j);
+        if (body != NULL)
+            fan_out(ids, n, &ev, e.end ? "end" : "log", body);
         ws_body_unref(body);
+    }
+out:
+    free(ids);
     msgpack_zone_destroy(&z);
     natsMsg_Destroy(msg);
 }
