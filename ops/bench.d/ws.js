@@ -176,7 +176,7 @@ async function fanoutFigures() {
   }
   let missing = 0;
   for (const [, k] of per) missing += FANOUT - k;
-  row(`fan-out: an activation record to ${FANOUT} subscribed sockets (announcement on NATS → frame)`, us(pct(lat, 0.5)),
+  row(`fan-out, node clients: an activation record to ${FANOUT} subscribed sockets (announcement on NATS → frame read)`, us(pct(lat, 0.5)),
     us(pct(lat, 0.99)), `${per.size} records, ${lat.length} frames, ${missing} missing; ${PROCS} client processes on the same 2 cores; first socket p50 ${us(pct([...firsts.values()], 0.5))}; goal p50 ≤ 2 ms`);
 }
 

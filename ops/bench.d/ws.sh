@@ -2,9 +2,13 @@
 # Benchmark fragment (run by ops/bench.sh against its stack, with API, AUTH, BUILD, STATE,
 # ROOT, SECONDS_RUN exported): the WebSocket API's figures, measured by a node client
 # (ops/bench.d/ws.js, with the npm packages of test/e2e): gateway RSS with many idle
-# authenticated sockets and REST p50 with and without them, fan-out of an activation
-# record to many subscribed sockets, and invoke over a socket beside REST. Knobs:
-# SQ_BENCH_WS_IDLE (10000 sockets), SQ_BENCH_WS_FANOUT (1000 sockets).
+# authenticated sockets and REST p50 with and without them, and invoke over a socket beside
+# REST; then the fan-out of an activation record to many subscribed sockets, measured by
+# $BUILD/ops/bench-ws-fanout (C, epoll, the kernel's receive time of every frame) beside its
+# floor (the same number of raw send()s in a row on loopback): node clients reading 1000
+# sockets measured their own reading more than the gateway (SQ_BENCH_WS_ONLY=fanout runs that
+# node figure as well). Knobs: SQ_BENCH_WS_IDLE (10000 sockets), SQ_BENCH_WS_FANOUT (1000
+# sockets), SQ_BENCH_WS_ONLY (idle,invoke; add fanout for the node clients' figure).
 set -uo pipefail
 row() { printf '| %s | %s | %s | %s |\n' "$@"; }
 if [[ ! -d $ROOT/test/e2e/node_modules/ws ]]; then
@@ -13,5 +17,40 @@ if [[ ! -d $ROOT/test/e2e/node_modules/ws ]]; then
 fi
 # the client holds one descriptor per socket
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
-SQ_TEST_ENV="$STATE/env" NODE_PATH="$ROOT/test/e2e/node_modules" \
+SQ_TEST_ENV="$STATE/env" NODE_PATH="$ROOT/test/e2e/node_modules" SQ_BENCH_WS_ONLY="${SQ_BENCH_WS_ONLY:-idle,invoke}" \
   node --max-old-space-size=2048 "$ROOT/ops/bench.d/ws.js"
+
+# the fan-out, on the server's side of the wire (ws.js created the action bench-ws)
+FANOUT="${SQ_BENCH_WS_FANOUT:-1000}"
+port="${API#http://127.0.0.1:}"
+port="${port%%/*}"
+line="$("$BUILD/ops/bench-ws-fanout" --url "$SQ_NATS_URL" --port "$port" --key "$SQ_GUEST_KEY" \
+  -n "$FANOUT" -r "$((SECONDS_RUN * 3 > 10 ? SECONDS_RUN * 3 : 10))" --action bench-ws 2>&1)"
+f() { echo "$line" | grep -o " $1=[0-9-]*" | cut -d= -f2; }
+if [[ -z $(f p50) ]]; then
+  row "fan-out: an activation record to $FANOUT subscribed sockets" "n/a" "n/a" "bench-ws-fanout failed: ${line//|//}"
+else
+  row "fan-out: an activation record to $FANOUT subscribed sockets (announcement on NATS → kernel receive of the frame)" \
+    "$(f p50) µs" "$(f p99) µs" "$(f records) records, $(f frames) frames, $(f missing) missing; first socket p50 $(f first_p50) µs, last $(f last_p50) µs; goal p50 ≤ 2 ms"
+  row "floor: $FANOUT raw send()s of a $(f frame_bytes)-byte frame in a row, one thread, loopback TCP" \
+    "$(f floor_p50) µs" "" "last $(f floor_last) µs; what the gateway's one lws service thread must do at least; ratio fan-out p50 / floor p50: $(awk -v a="$(f p50)" -v b="$(f floor_p50)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+fi
+
+# invoke throughput with a C client on both sides: 16 blocking invokes in flight on one
+# socket (bench-ws-fanout --inflight) beside wrk with 16 connections, same action, same run
+secs=$((SECONDS_RUN / 2 > 1 ? SECONDS_RUN / 2 : 1))
+inv="$("$BUILD/ops/bench-ws-fanout" --url "$SQ_NATS_URL" --port "$port" --key "$SQ_GUEST_KEY" \
+  -n 1 --inflight 16 --seconds "$secs" --action bench-ws 2>&1)"
+lua="$STATE/ws-bench-c.lua"
+printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Basic %s"\n' \
+  "'{\"n\":2}'" "$(printf '%s' "$SQ_GUEST_KEY" | base64 -w0)" >"$lua"
+wrk_out="$(wrk -t2 -c16 -d"${secs}s" --latency -s "$lua" "$API/actions/bench-ws?blocking=true&result=true" 2>&1)"
+rest_rps="$(echo "$wrk_out" | awk '/Requests\/sec/ {print int($2)}')"
+[[ $wrk_out == *Non-2xx* ]] && rest_rps="n/a (non-2xx answers)"
+g() { echo "$inv" | grep -o "$1=[0-9-]*" | head -1 | cut -d= -f2; }
+if [[ -z $(g invoke_rps) ]]; then
+  row "WebSocket invoke throughput, C client" "n/a" "n/a" "bench-ws-fanout failed: ${inv//|//}"
+else
+  row "WebSocket invoke throughput, 16 in flight on 1 socket, C client" "$(g invoke_rps) /s" "" \
+    "p50 $(g p50) µs, p99 $(g p99) µs, $(g errors) errors; REST, wrk, 16 connections, right after: ${rest_rps:-n/a} /s"
+fi

@@ -246,6 +246,32 @@ test('entities: put and delete events; unsubscribe stops events', async () => {
   assert.equal(c.events.length, n, 'events after unsubscribe');
 });
 
+test('events follow the subscriptions: two on one socket each get the record; none after the last unsubscribe; again after a new subscribe', async () => {
+  // a socket leaves the gateway's index of subscribed sockets with its last subscription
+  // and comes back with the next one
+  const c = await open();
+  const a = (await c.ok('subscribe', { topic: 'activations', filter: { name: ACT } })).sub;
+  const b = (await c.ok('subscribe', { topic: 'activations' })).sub;
+  const r1 = await h.invoke(ACT, { round: 1 });
+  h.expectStatus(r1, 200);
+  const id1 = r1.json.activationId;
+  await c.waitEvent((e) => e.sub === a && e.activation && e.activation.activationId === id1, 10000, 'the record on the first subscription');
+  await c.waitEvent((e) => e.sub === b && e.activation && e.activation.activationId === id1, 10000, 'the record on the second subscription');
+  await c.ok('unsubscribe', { sub: a });
+  await c.ok('unsubscribe', { sub: b });
+  const r2 = await h.invoke(ACT, { round: 2 });
+  h.expectStatus(r2, 200);
+  await h.sleep(1500);
+  assert.equal(c.events.filter((e) => e.activation && e.activation.activationId === r2.json.activationId).length, 0,
+    'an event after the last unsubscribe');
+  const d = (await c.ok('subscribe', { topic: 'activations', filter: { name: ACT } })).sub;
+  const r3 = await h.invoke(ACT, { round: 3 });
+  h.expectStatus(r3, 200);
+  const ev = await c.waitEvent((e) => e.activation && e.activation.activationId === r3.json.activationId, 10000, 'the record after a new subscribe');
+  assert.equal(ev.sub, d);
+  assert.equal(c.events.filter((e) => e.activation && e.activation.activationId === r3.json.activationId).length, 1);
+});
+
 // ---------------------------------------------------------------- isolation
 
 test('a key never sees another namespace\'s events or logs, nor invokes its actions', async () => {

@@ -1,0 +1,580 @@
+/* bench-ws-fanout: the fan-out of an activation record to many subscribed WebSocket
+ * sockets, measured on the server's side of the wire. It opens N sockets on the gateway
+ * (Authorization: Basic on the upgrade), subscribes each to the activations of one action,
+ * invokes that action (blocking, over the first socket) R times, and takes for every
+ * event frame the kernel's receive time of its bytes (SO_TIMESTAMPNS, CLOCK_REALTIME), so
+ * that how fast this process reads its sockets does not enter the figure. The start is the
+ * record's announcement on sq.evt.activation.<ns>, seen by this process on NATS. Prints one
+ * line: fanout_us p50= p99= first_p50= last_p50= frames= records= missing= read_delay_p50=
+ * floor_p50= floor_last= (last_p50: the last socket of a record; read_delay: kernel receive to
+ * this process's read; floor: n raw send()s of a frame of the same size in a row from one
+ * thread, to n loopback TCP connections of this process, timed the same way).
+ * Sends only to the gateway and nats-server given (loopback in the benchmark).
+ * With --inflight K (and -n 1): K blocking invokes in flight on one socket for --seconds S
+ * instead, a new one as each answer comes: invoke_rps= p50= p99= answers= errors=.
+ * Usage: bench-ws-fanout --url NATS_URL --port GATEWAY_PORT --key uuid:secret
+ *        [--host 127.0.0.1] [-n 1000] [-r 30] [--action bench-ws] [--inflight K --seconds S] */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "sq/bus.h"
+#include "sq/mp.h"
+
+#define BUF 65536
+#define MAX_REC 4096
+
+typedef struct {
+    int fd;
+    size_t len;
+    unsigned char buf[BUF];
+} wsock;
+
+typedef struct {
+    char id[33];
+    long long announced_ns; /* CLOCK_REALTIME */
+    long long first_ns, last_ns;
+    int frames;
+} record;
+
+static record recs[MAX_REC];
+static int nrecs;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static const char *action = "bench-ws";
+static struct {
+    int rec;
+    long long t_ns;
+} * got; /* every event frame: its record, its kernel receive time */
+static long long *lat, *delay;
+static size_t ngot, nlat, ndelay, cap, frame_bytes;
+/* invoke mode: when each request was sent (by its numeric id), the latencies, the errors */
+static long long *sent_at, *ilat;
+static size_t nsent_cap, nilat;
+static int ierrors;
+
+static long long realtime_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-ws-fanout: %s: %s\n", what, strerror(errno));
+    exit(2);
+}
+
+static record *rec_find_locked(const char *id, bool add)
+{
+    for (int i = 0; i < nrecs; i++)
+        if (strcmp(recs[i].id, id) == 0)
+            return &recs[i];
+    if (!add || nrecs == MAX_REC)
+        return NULL;
+    memset(&recs[nrecs], 0, sizeof recs[nrecs]);
+    snprintf(recs[nrecs].id, sizeof recs[nrecs].id, "%s", id);
+    return &recs[nrecs++];
+}
+
+/* nats.c thread: the record's announcement */
+static void on_announce(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    long long t = realtime_ns();
+    msgpack_zone z;
+    msgpack_object o;
+    const msgpack_object *id, *name;
+    msgpack_zone_init(&z, 2048);
+    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
+        (id = sq_mp_get(&o, "activationId")) != NULL && id->type == MSGPACK_OBJECT_STR &&
+        id->via.str.size == 32 && (name = sq_mp_get(&o, "name")) != NULL &&
+        name->type == MSGPACK_OBJECT_STR && name->via.str.size == strlen(action) &&
+        memcmp(name->via.str.ptr, action, strlen(action)) == 0) {
+        char s[33];
+        memcpy(s, id->via.str.ptr, 32);
+        s[32] = '\0';
+        pthread_mutex_lock(&lock);
+        record *r = rec_find_locked(s, true);
+        if (r && r->announced_ns == 0)
+            r->announced_ns = t;
+        pthread_mutex_unlock(&lock);
+    }
+    msgpack_zone_destroy(&z);
+    natsMsg_Destroy(msg);
+}
+
+static void b64(const char *in, char *out)
+{
+    static const char t[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    size_t n = strlen(in), o = 0;
+    for (size_t i = 0; i < n; i += 3) {
+        unsigned v = (unsigned char)in[i] << 16;
+        if (i + 1 < n)
+            v |= (unsigned char)in[i + 1] << 8;
+        if (i + 2 < n)
+            v |= (unsigned char)in[i + 2];
+        out[o++] = t[(v >> 18) & 63];
+        out[o++] = t[(v >> 12) & 63];
+        out[o++] = i + 1 < n ? t[(v >> 6) & 63] : '=';
+        out[o++] = i + 2 < n ? t[v & 63] : '=';
+    }
+    out[o] = '\0';
+}
+
+/* One masked text frame (a client's frames are masked; the mask may be anything). */
+static void send_text(int fd, const char *txt)
+{
+    unsigned char f[1024];
+    size_t n = strlen(txt), h;
+    f[0] = 0x81;
+    if (n < 126) {
+        f[1] = (unsigned char)(0x80 | n);
+        h = 2;
+    } else {
+        f[1] = 0x80 | 126;
+        f[2] = (unsigned char)(n >> 8);
+        f[3] = (unsigned char)n;
+        h = 4;
+    }
+    memset(f + h, 0, 4); /* mask 0: the payload goes as it is */
+    memcpy(f + h + 4, txt, n);
+    if (send(fd, f, h + 4 + n, MSG_NOSIGNAL) != (ssize_t)(h + 4 + n))
+        die("send");
+}
+
+static int ws_open(const char *host, int port, const char *auth)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port) };
+    char req[1024];
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (fd < 0 || inet_pton(AF_INET, host, &a.sin_addr) != 1)
+        die("socket");
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+        die("connect");
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    int n = snprintf(req, sizeof req,
+                     "GET /api/v1/ws HTTP/1.1\r\nHost: %s:%d\r\nUpgrade: websocket\r\n"
+                     "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                     "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: squall.v1\r\n"
+                     "Authorization: Basic %s\r\n\r\n",
+                     host, port, auth);
+    if (send(fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+        die("send upgrade");
+    return fd;
+}
+
+/* Reads the upgrade's answer (blocking); bytes after it stay in w->buf. */
+static void ws_handshake(wsock *w)
+{
+    char *end;
+    while ((end = memmem(w->buf, w->len, "\r\n\r\n", 4)) == NULL) {
+        ssize_t r = recv(w->fd, w->buf + w->len, BUF - w->len, 0);
+        if (r <= 0)
+            die("upgrade answer");
+        w->len += (size_t)r;
+    }
+    if (w->len < 12 || memcmp(w->buf + 9, "101", 3) != 0) {
+        fprintf(stderr, "bench-ws-fanout: upgrade refused: %.40s\n", (char *)w->buf);
+        exit(2);
+    }
+    size_t used = (size_t)(end + 4 - (char *)w->buf);
+    memmove(w->buf, w->buf + used, w->len - used);
+    w->len -= used;
+}
+
+/* Takes the complete frames out of w->buf; events of the action count with time t_ns. */
+static int frames(wsock *w, long long t_ns, long long read_ns)
+{
+    size_t off = 0;
+    int replies = 0;
+    while (w->len - off >= 2) {
+        unsigned char *p = w->buf + off;
+        size_t plen = p[1] & 0x7f, h = 2;
+        if (plen == 126) {
+            if (w->len - off < 4)
+                break;
+            plen = (size_t)p[2] << 8 | p[3];
+            h = 4;
+        } else if (plen == 127) {
+            if (w->len - off < 10)
+                break;
+            plen = 0;
+            for (int i = 0; i < 8; i++)
+                plen = plen << 8 | p[2 + i];
+            h = 10;
+        }
+        if (w->len - off < h + plen)
+            break;
+        const char *s = (const char *)p + h;
+        if (plen > 6 && memcmp(s, "{\"sub\"", 6) == 0) {
+            const char *k = memmem(s, plen, "\"activationId\":\"", 16);
+            if (k && k + 16 + 32 <= s + plen) {
+                char id[33];
+                memcpy(id, k + 16, 32);
+                id[32] = '\0';
+                pthread_mutex_lock(&lock);
+                record *r = rec_find_locked(id, true);
+                if (r && ngot < cap) {
+                    r->frames++;
+                    frame_bytes += h + plen;
+                    if (r->first_ns == 0 || t_ns < r->first_ns)
+                        r->first_ns = t_ns;
+                    if (t_ns > r->last_ns)
+                        r->last_ns = t_ns;
+                    got[ngot].rec = (int)(r - recs);
+                    got[ngot++].t_ns = t_ns;
+                    delay[ndelay++] = read_ns - t_ns;
+                }
+                pthread_mutex_unlock(&lock);
+            }
+        } else if (plen > 5 && memcmp(s, "{\"id\"", 5) == 0) {
+            long id = strtol(s + 6, NULL, 10);
+            replies++;
+            if (sent_at && id > 0 && (size_t)id < nsent_cap && sent_at[id]) {
+                ilat[nilat++] = read_ns - sent_at[id];
+                if (memmem(s, plen, "\"ok\":true", 9) == NULL)
+                    ierrors++;
+            }
+        }
+        off += h + plen;
+    }
+    memmove(w->buf, w->buf + off, w->len - off);
+    w->len -= off;
+    return replies;
+}
+
+/* Reads what w has; returns the replies seen, -1 at EOF. */
+static int ws_read(wsock *w)
+{
+    char ctl[256];
+    struct iovec iov = { .iov_base = w->buf + w->len, .iov_len = BUF - w->len };
+    struct msghdr mh = {
+        .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof ctl
+    };
+    ssize_t r = recvmsg(w->fd, &mh, MSG_DONTWAIT);
+    long long t = 0, now = realtime_ns();
+    if (r == 0)
+        return -1;
+    if (r < 0)
+        return errno == EAGAIN ? 0 : -1;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+            struct timespec ts;
+            memcpy(&ts, CMSG_DATA(c), sizeof ts);
+            t = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+        }
+    w->len += (size_t)r;
+    return frames(w, t ? t : now, now);
+}
+
+static int cmp(const void *a, const void *b)
+{
+    long long x = *(const long long *)a, y = *(const long long *)b;
+    return (x > y) - (x < y);
+}
+
+static long long pct(long long *v, size_t n, double p)
+{
+    if (n == 0)
+        return -1;
+    qsort(v, n, sizeof *v, cmp);
+    size_t i = (size_t)((double)n * p);
+    return v[i < n ? i : n - 1];
+}
+
+/* The floor of the figure on this machine, now: one thread sending a frame of len bytes to
+ * each of n loopback TCP connections in a row (what the gateway's service thread must do
+ * at least), timed the same way (kernel receive time minus the moment before the first
+ * send). Sets *p50 and *last (the median over rounds of the last connection's time), in ns. */
+static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *last)
+{
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t al = sizeof a;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int *cli = calloc((size_t)n, sizeof *cli), *srv = calloc((size_t)n, sizeof *srv);
+    long long *v = calloc((size_t)n * (size_t)rounds, sizeof *v),
+              *lasts = calloc((size_t)rounds, sizeof *lasts);
+    unsigned char *buf = malloc(len + 16), rbuf[BUF];
+    size_t nv = 0;
+
+    if (lfd < 0 || !cli || !srv || !v || !lasts || !buf ||
+        bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 1024) ||
+        getsockname(lfd, (struct sockaddr *)&a, &al))
+        die("floor socket");
+    memset(buf, 'x', len);
+    for (int i = 0; i < n; i++) {
+        if ((cli[i] = socket(AF_INET, SOCK_STREAM, 0)) < 0 ||
+            connect(cli[i], (struct sockaddr *)&a, sizeof a) != 0 ||
+            (srv[i] = accept(lfd, NULL, NULL)) < 0)
+            die("floor connect");
+        setsockopt(srv[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        setsockopt(cli[i], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+    }
+    for (int r = 0; r < rounds; r++) {
+        long long t0 = realtime_ns(), mx = 0;
+        for (int i = 0; i < n; i++)
+            if (send(srv[i], buf, len, MSG_NOSIGNAL) != (ssize_t)len)
+                die("floor send");
+        for (int i = 0; i < n; i++) {
+            size_t got = 0;
+            long long t = 0;
+            while (got < len) {
+                char ctl[256];
+                struct iovec iov = { .iov_base = rbuf, .iov_len = len - got };
+                struct msghdr mh = { .msg_iov = &iov,
+                                     .msg_iovlen = 1,
+                                     .msg_control = ctl,
+                                     .msg_controllen = sizeof ctl };
+                ssize_t k = recvmsg(cli[i], &mh, 0);
+                if (k <= 0)
+                    die("floor recv");
+                got += (size_t)k;
+                for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+                    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS) {
+                        struct timespec ts;
+                        memcpy(&ts, CMSG_DATA(c), sizeof ts);
+                        t = ts.tv_sec * 1000000000LL + ts.tv_nsec;
+                    }
+            }
+            v[nv++] = t - t0;
+            if (t - t0 > mx)
+                mx = t - t0;
+        }
+        lasts[r] = mx;
+        usleep(20000);
+    }
+    *p50 = pct(v, nv, 0.5);
+    *last = pct(lasts, (size_t)rounds, 0.5);
+    for (int i = 0; i < n; i++) {
+        close(cli[i]);
+        close(srv[i]);
+    }
+    close(lfd);
+    free(cli);
+    free(srv);
+    free(v);
+    free(lasts);
+    free(buf);
+}
+
+/* Invoke mode: k blocking invokes in flight on one socket for secs seconds (a new one as
+ * each answer comes); prints invoke_rps= p50= p99= errors= (latencies from the send to the
+ * read of the answer, in us). */
+static void invoke_run(wsock *w, int k, int secs)
+{
+    char msg[512];
+    long next = 1, done = 0;
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
+    long long t0 = realtime_ns(), end = t0 + secs * 1000000000LL;
+
+    nsent_cap = 4000000;
+    sent_at = calloc(nsent_cap, sizeof *sent_at);
+    ilat = calloc(nsent_cap, sizeof *ilat);
+    if (ep < 0 || sent_at == NULL || ilat == NULL || epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev) != 0)
+        die("invoke setup");
+    for (; next <= k; next++) {
+        snprintf(msg, sizeof msg,
+                 "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
+                 "\"params\":{\"n\":2}}",
+                 next, action);
+        sent_at[next] = realtime_ns();
+        send_text(w->fd, msg);
+    }
+    while (realtime_ns() < end || done < next - 1) {
+        int n = epoll_wait(ep, &ev, 1, 1000);
+        if (n <= 0) {
+            if (realtime_ns() > end + 10 * 1000000000LL)
+                break;
+            continue;
+        }
+        int got = ws_read(w);
+        if (got < 0)
+            die("invoke socket closed");
+        done += got;
+        for (int i = 0; i < got && realtime_ns() < end && (size_t)next < nsent_cap; i++, next++) {
+            snprintf(msg, sizeof msg,
+                     "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
+                     "\"params\":{\"n\":2}}",
+                     next, action);
+            sent_at[next] = realtime_ns();
+            send_text(w->fd, msg);
+        }
+    }
+    double el = (double)(realtime_ns() - t0) / 1e9;
+    printf("invoke_rps=%.0f p50=%lld p99=%lld answers=%zu errors=%d\n", (double)nilat / el,
+           pct(ilat, nilat, 0.5) / 1000, pct(ilat, nilat, 0.99) / 1000, nilat, ierrors);
+    close(ep);
+}
+
+/* Serves the sockets for ms milliseconds. */
+static void serve(int ep, long long ms)
+{
+    long long end = realtime_ns() + ms * 1000000LL;
+    struct epoll_event ev[256];
+    for (;;) {
+        long long left = (end - realtime_ns()) / 1000000LL;
+        if (left <= 0)
+            return;
+        int n = epoll_wait(ep, ev, 256, (int)left);
+        for (int i = 0; i < n; i++)
+            if (ws_read(ev[i].data.ptr) < 0) {
+                fprintf(stderr, "bench-ws-fanout: a socket was closed\n");
+                exit(2);
+            }
+    }
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("SQ_NATS_URL"), *key = NULL, *host = "127.0.0.1";
+    int port = 0, n = 1000, rounds = 30, one = 1, ep, inflight = 0, seconds = 5;
+    char auth[512], msg[512];
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    wsock *w;
+
+    for (int i = 1; i + 1 < argc; i += 2) {
+        if (!strcmp(argv[i], "--url"))
+            url = argv[i + 1];
+        else if (!strcmp(argv[i], "--port"))
+            port = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--host"))
+            host = argv[i + 1];
+        else if (!strcmp(argv[i], "--key"))
+            key = argv[i + 1];
+        else if (!strcmp(argv[i], "-n"))
+            n = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "-r"))
+            rounds = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--action"))
+            action = argv[i + 1];
+        else if (!strcmp(argv[i], "--inflight"))
+            inflight = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seconds"))
+            seconds = atoi(argv[i + 1]);
+    }
+    if (url == NULL || key == NULL || port <= 0 || n <= 0 || rounds <= 0 || strlen(key) > 300) {
+        fprintf(stderr, "usage: bench-ws-fanout --url NATS --port PORT --key KEY [-n N] [-r R]\n");
+        return 2;
+    }
+    b64(key, auth);
+    cap = (size_t)n * (size_t)rounds * 2 + 16;
+    got = calloc(cap, sizeof *got);
+    lat = calloc((size_t)n * (size_t)rounds * 2 + 16, sizeof *lat);
+    delay = calloc((size_t)n * (size_t)rounds * 2 + 16, sizeof *delay);
+    w = calloc((size_t)n, sizeof *w);
+    if (got == NULL || lat == NULL || delay == NULL || w == NULL)
+        die("calloc");
+
+    char prefix[96];
+    natsOptions *o = NULL;
+    natsOptions_Create(&o);
+    natsOptions_SetURL(o, url);
+    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
+    natsOptions_SetCustomInboxPrefix(o, prefix);
+    if (natsConnection_Connect(&nc, o) != NATS_OK ||
+        natsConnection_Subscribe(&sub, nc, "sq.evt.activation.>", on_announce, NULL) != NATS_OK ||
+        natsConnection_Flush(nc) != NATS_OK) {
+        fprintf(stderr, "bench-ws-fanout: could not subscribe on NATS\n");
+        return 2;
+    }
+    natsOptions_Destroy(o);
+
+    /* open in batches of 100: all upgrades of a batch, then their answers */
+    for (int i = 0; i < n; i += 100) {
+        int m = i + 100 < n ? i + 100 : n;
+        for (int j = i; j < m; j++)
+            w[j].fd = ws_open(host, port, auth);
+        for (int j = i; j < m; j++) {
+            ws_handshake(&w[j]);
+            if (inflight > 0) /* no events in invoke mode: a ping is the first answer */
+                snprintf(msg, sizeof msg, "{\"id\":0,\"op\":\"ping\"}");
+            else
+                snprintf(msg, sizeof msg,
+                         "{\"id\":1,\"op\":\"subscribe\",\"topic\":\"activations\","
+                         "\"filter\":{\"name\":\"%s\"}}",
+                         action);
+            send_text(w[j].fd, msg);
+        }
+    }
+    /* every subscription answered, then the kernel's receive times on */
+    for (int j = 0; j < n; j++) {
+        int got = frames(&w[j], 0, 0);
+        while (got == 0) {
+            ssize_t r = recv(w[j].fd, w[j].buf + w[j].len, BUF - w[j].len, 0);
+            if (r <= 0)
+                die("subscribe answer");
+            w[j].len += (size_t)r;
+            got = frames(&w[j], 0, 0);
+        }
+        if (setsockopt(w[j].fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
+            die("SO_TIMESTAMPNS");
+    }
+    if (inflight > 0) {
+        invoke_run(&w[0], inflight, seconds);
+        return 0;
+    }
+    if ((ep = epoll_create1(0)) < 0)
+        die("epoll");
+    for (int j = 0; j < n; j++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w[j] };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, w[j].fd, &ev) != 0)
+            die("epoll_ctl");
+    }
+    for (int r = 0; r < rounds; r++) {
+        snprintf(msg, sizeof msg,
+                 "{\"id\":\"r%d\",\"op\":\"invoke\",\"action\":\"%s\",\"blocking\":true,"
+                 "\"params\":{\"n\":%d}}",
+                 r, action, r);
+        send_text(w[0].fd, msg);
+        serve(ep, 200);
+    }
+    serve(ep, 1500);
+
+    int recorded = 0, missing = 0;
+    long long firsts[MAX_REC], lasts[MAX_REC];
+    pthread_mutex_lock(&lock);
+    /* the announcement may be seen after the first frames: latencies are taken at the end */
+    for (size_t i = 0; i < ngot; i++)
+        if (recs[got[i].rec].announced_ns)
+            lat[nlat++] = got[i].t_ns - recs[got[i].rec].announced_ns;
+    for (int i = 0; i < nrecs; i++) {
+        if (recs[i].announced_ns == 0 || recs[i].frames == 0)
+            continue;
+        firsts[recorded] = recs[i].first_ns - recs[i].announced_ns;
+        lasts[recorded] = recs[i].last_ns - recs[i].announced_ns;
+        missing += n - recs[i].frames;
+        recorded++;
+    }
+    size_t fb = ngot ? frame_bytes / ngot : 700;
+    printf("fanout_us p50=%lld p99=%lld first_p50=%lld last_p50=%lld frames=%zu records=%d "
+           "missing=%d read_delay_p50=%lld frame_bytes=%zu",
+           pct(lat, nlat, 0.5) / 1000, pct(lat, nlat, 0.99) / 1000,
+           pct(firsts, (size_t)recorded, 0.5) / 1000, pct(lasts, (size_t)recorded, 0.5) / 1000,
+           nlat, recorded, missing, pct(delay, ndelay, 0.5) / 1000, fb);
+    pthread_mutex_unlock(&lock);
+    for (int j = 0; j < n; j++)
+        close(w[j].fd);
+    {
+        long long f50, flast;
+        floor_ns(n, fb, rounds, &f50, &flast);
+        printf(" floor_p50=%lld floor_last=%lld\n", f50 / 1000, flast / 1000);
+    }
+    natsSubscription_Unsubscribe(sub);
+    natsSubscription_Destroy(sub);
+    natsConnection_Destroy(nc);
+    return recorded > 0 ? 0 : 1;
+}
