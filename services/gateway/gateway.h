@@ -193,6 +193,37 @@ void gw_on_reply(gw_req *r, natsMsg *msg);
 /* The deadline of r passed before its reply came (lws thread, r taken out of the table). */
 void gw_on_timeout(gw_req *r);
 
+/* route.c: resolves r->method and r->path (/api/v1/namespaces/...) to r->op and the names
+ * it acts on (ns, pkg, name, actid, kind, collection). Returns 0, or the HTTP status (400,
+ * 404, 405) with the message in err. Pure: any thread, nothing but r is touched. */
+int gw_route_rest(gw_req *r, char *err, size_t errlen);
+
+/* ops.c: the REST operations as one table (indexed by gw_op) */
+typedef struct gw_op_ctx {
+    msgpack_packer *pk;    /* the request message goes here */
+    msgpack_zone *z;       /* ... and what it points into: the decoded body */
+    msgpack_sbuffer *body; /* the body as msgpack */
+    const char *key;       /* the caller's key ("uuid:secret"), for the ops that pass it on */
+    int timeout_ms;        /* in: the operation timeout; out: the leg's */
+} gw_op_ctx;
+typedef struct gw_op_def {
+    /* Encodes r's request into c->pk and returns its subject, or NULL when r was answered
+     * (400: a bad body or argument). */
+    const char *(*encode)(gw_req *r, gw_op_ctx *c);
+    /* NATS thread: the service's reply (not a wire error) becomes r's response. */
+    void (*reply)(gw_req *r, const msgpack_object *o);
+    bool needs_key; /* the message carries the caller's key (invoke, fire) */
+} gw_op_def;
+/* The definition of op, or NULL for the ops answered without the bus. */
+const gw_op_def *gw_op_of(gw_op op);
+/* A query argument "true" (or 1, yes). */
+bool gw_arg_true(const gw_req *r, const char *name);
+struct json_t;
+/* Sets r's response to status and the JSON j (taken; NULL or unencodable: 500). */
+void gw_respond_json(gw_req *r, int status, struct json_t *j);
+/* Sets r's response to status and the JSON form of o (NULL: null). */
+void gw_respond_obj(gw_req *r, int status, const msgpack_object *o);
+
 /* api.c: sends one leg of r (which must already say r->leg); true when r was answered here */
 bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms);
 /* api.c: the key ("uuid:secret") of r's Authorization header, or false */
@@ -251,7 +282,9 @@ gw_req *gw_pending_take(uint64_t id);
 gw_req *gw_pending_take_leg(uint64_t id, bool invoke);
 void gw_ready_push(gw_req *r); /* any thread: hand r back to the lws thread */
 gw_req *gw_ready_pop_all(void);
-void gw_pending_sweep(int64_t now_us); /* lws thread: time out overdue requests */
+/* Lws thread: takes the overdue requests out of the table, chained by next (each then
+ * waits GW_WAIT_BUSY for gw_on_timeout()). */
+gw_req *gw_pending_expired(int64_t now_us);
 void gw_req_free(gw_req *r);
 /* Sets r's response: status and a JSON body (takes ownership of json, malloc'd). */
 void gw_respond(gw_req *r, int status, char *json, size_t len);

@@ -31,7 +31,13 @@ struct pss {
 
 static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
-    gw_pending_sweep(sq_mono_us());
+    gw_req *expired = gw_pending_expired(sq_mono_us());
+    while (expired) {
+        gw_req *r = expired;
+        expired = r->next;
+        r->next = NULL;
+        gw_on_timeout(r);
+    }
     if (!G.stopping)
         lws_sul_schedule(G.ctx, 0, &G.sweep, sweep_cb, SWEEP_US);
 }

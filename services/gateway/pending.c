@@ -90,7 +90,7 @@ gw_req *gw_ready_pop_all(void)
     return r;
 }
 
-void gw_pending_sweep(int64_t now_us)
+gw_req *gw_pending_expired(int64_t now_us)
 {
     gw_req *expired = NULL;
 
@@ -109,12 +109,7 @@ void gw_pending_sweep(int64_t now_us)
         }
     }
     pthread_mutex_unlock(&G.lock);
-    while (expired) {
-        gw_req *r = expired;
-        expired = r->next;
-        r->next = NULL;
-        gw_on_timeout(r);
-    }
+    return expired;
 }
 
 void gw_req_free(gw_req *r)
