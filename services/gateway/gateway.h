@@ -63,6 +63,9 @@ struct gw_web;
 
 typedef struct gw_req {
     uint64_t id;         /* names the reply subject <inbox>.<id> */
+    uint64_t rid;        /* the request's id: error answers' "code", the access log's id */
+    int64_t start_us;    /* monotonic: when the request line came */
+    bool logged;         /* its access log line is written */
     struct lws *wsi;     /* the connection; only the lws thread touches it */
     bool closed;         /* connection gone: whoever holds the request frees it */
     gw_wait wait;        /* guarded by gw.lock */
@@ -144,6 +147,7 @@ typedef struct gw_config {
     int ws_auth_ms;        /* a websocket must authenticate within this */
     int ws_stuck_ms;       /* a websocket whose queue stays full this long is closed */
     char *console_dir;     /* the console's static files */
+    bool access_log;       /* one log line per request (access.c) */
 } gw_config;
 
 typedef struct gw {
@@ -318,6 +322,12 @@ int gw_ws_start(void);                  /* after gw_http_start() */
 void gw_ws_stop(void);                  /* after the service thread ended */
 void gw_ws_on_auth_event(natsMsg *msg); /* NATS thread: re-verify the keys of open sockets */
 size_t gw_ws_count(void);
+
+/* access.c: the access line of r (once; nothing when SQ_GATEWAY_ACCESS_LOG is off), with
+ * status as answered (499: the client went away first); lws thread. */
+void gw_access_log(gw_req *r, int status);
+/* The access line of a request refused before it became a gw_req (lws's own refusals). */
+void gw_access_log_refused(int status, uint64_t id);
 
 /* console.c: the console's static files at /console */
 bool gw_console_path(const char *path);

@@ -118,6 +118,7 @@ int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_
     pthread_mutex_unlock(&G.lock);
     n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg,
                  (unsigned long long)id);
+    gw_access_log_refused((int)code, id);
     if (lws_add_http_common_headers(wsi, code, "application/json", (lws_filepos_t)n, &p, end) ||
         lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
                                     (const unsigned char *)"close", 5, &p, end) ||
@@ -129,8 +130,8 @@ int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_
 }
 
 /* Writes a whole JSON error answer straight to a socket lws does not serve as HTTP (best
- * effort: the connection closes next). */
-static void send_error_raw(int fd, const char *status, const char *msg)
+ * effort: the connection closes next). Returns the answer's id. */
+static uint64_t send_error_raw(int fd, const char *status, const char *msg)
 {
     char body[256], buf[512];
     uint64_t id;
@@ -148,6 +149,7 @@ static void send_error_raw(int fd, const char *status, const char *msg)
                  status, n, body);
     w = send(fd, buf, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT);
     (void)w;
+    return id;
 }
 
 static gw_method method_of(struct lws *wsi)
@@ -190,6 +192,7 @@ static gw_req *req_new(struct lws *wsi, const char *path)
 
     if (r == NULL)
         return NULL;
+    r->start_us = sq_mono_us();
     r->wsi = wsi;
     r->method = method_of(wsi);
     snprintf(r->path, sizeof r->path, "%s", path);
@@ -207,7 +210,7 @@ static gw_req *req_new(struct lws *wsi, const char *path)
     if (gw_web_path(r->path))
         gw_web_capture(wsi, r); /* headers are readable only now */
     pthread_mutex_lock(&G.lock);
-    r->id = ++G.next_id;
+    r->id = r->rid = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
     return r;
 }
@@ -512,8 +515,8 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     case LWS_CALLBACK_RAW_ADOPT:
         /* lws turns a CONNECT request into a raw socket of this protocol, with no timeout
          * at all: answer 400 and close instead */
-        send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request",
-                       "The CONNECT method is not supported.");
+        gw_access_log_refused(400, send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request",
+                                                  "The CONNECT method is not supported."));
         return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* no WebSocket and no h2c here: a JSON 400, then lws closes */
@@ -573,6 +576,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
             return -1;
         if (rc == 0)
             return 0;
+        gw_access_log(r, r->status);
         if (r->close_after || (r->expect_body && !r->body_complete)) {
             linger(wsi, r);
             return 0;
@@ -583,6 +587,7 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
     }
     case LWS_CALLBACK_CLOSED_HTTP:
         if (pss && pss->req) {
+            gw_access_log(pss->req, pss->req->headers_sent ? pss->req->status : 499);
             req_release(pss->req);
             pss->req = NULL;
         }

@@ -174,7 +174,7 @@ void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(code, sizeof code, "%016llx", (unsigned long long)r->id);
+    snprintf(code, sizeof code, "%016llx", (unsigned long long)(r->rid ? r->rid : r->id));
     /* the message may quote the request (a name with %ff in it): JSON wants UTF-8 */
     j = json_pack("{s:o, s:s}", "error", sq_json_string_lossy(msg, strlen(msg)), "code", code);
     txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
