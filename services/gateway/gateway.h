@@ -180,6 +180,16 @@ void gw_http_run(void);
 void gw_http_stop(void);
 void gw_http_destroy(void); /* after the service thread ended */
 
+/* refuse.c: lws's log lines, rate-limited (lws_set_log_level's callback, any thread); a
+ * whole JSON error answer written straight to a socket lws does not serve as HTTP (best
+ * effort: the connection closes next), returning the answer's id */
+void gw_lws_log_emit(int level, const char *line);
+uint64_t gw_send_error_raw(int fd, const char *status, const char *msg);
+/* listen.c: the listening socket (fd, or -1 logged) and lws's callback for it */
+int gw_listen_open(void);
+int gw_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
 /* api.c: routing and operations */
 /* Runs on the lws thread once the request is complete: checks auth (cache or NATS) and
  * starts the operation. Returns true when r was answered at once (its response is set and
