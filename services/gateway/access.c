@@ -40,6 +40,9 @@ static void escape_path(const char *path, char *out, size_t cap)
     out[o] = '\0';
 }
 
+/* Reads only what the lws thread alone writes (the request line, headers_sent, and
+ * resp_off once the headers are sent), so it may run while the NATS thread holds r (the
+ * connection closed during the operation). */
 void gw_access_log(gw_req *r, int status)
 {
     char path[1200];
@@ -51,7 +54,7 @@ void gw_access_log(gw_req *r, int status)
     m = r->head_only ? GW_HEAD : r->method > GW_OTHER ? GW_OTHER : r->method;
     escape_path(r->path, path, sizeof path);
     sq_info("access method=%s path=\"%s\" status=%d bytes=%zu us=%lld id=%016llx", method_names[m],
-            path, status, r->head_only ? (size_t)0 : r->resp_off,
+            path, status, r->headers_sent && !r->head_only ? r->resp_off : (size_t)0,
             (long long)(sq_mono_us() - r->start_us), (unsigned long long)r->rid);
 }
 
