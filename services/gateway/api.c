@@ -27,30 +27,6 @@ static bool send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, 
     return gw_send_leg(r, subject, sb, timeout_ms);
 }
 
-bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms)
-{
-    gw_wait w = r->leg == GW_LEG_AUTH ? GW_WAIT_AUTH : GW_WAIT_OP;
-    char reply[160];
-    natsStatus s;
-
-    pthread_mutex_lock(&G.lock);
-    r->id = ++G.next_id;
-    pthread_mutex_unlock(&G.lock);
-    /* invocations are answered by invokers and schedulers: an inbox of their own, which can
-     * complete nothing but an invocation */
-    snprintf(reply, sizeof reply, "%s.%llu",
-             w == GW_WAIT_OP && gw_invocation_leg(r) ? G.run_inbox : G.inbox,
-             (unsigned long long)r->id);
-    gw_pending_add(r, w, timeout_ms);
-    s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
-    if (s == NATS_OK)
-        return false;
-    if (gw_pending_take(r->id) == NULL)
-        return false; /* already answered (a reply cannot come without a publish, but be safe) */
-    gw_respond_error(r, 503, "The platform is not reachable: %s", natsStatus_GetText(s));
-    return true;
-}
-
 /* ---- routing ---------------------------------------------------------------------- */
 
 /* Routes a REST path (route.c's table); answers 404/400/405 itself (returns false then). */
@@ -161,6 +137,30 @@ static bool info_document(gw_req *r)
     return true;
 }
 
+/* A web action's request: /api/v1/web/..., an API route's path, or one of the
+ * /whisk.system/apimgmt calls answered by apimgmt.c. False when r was answered here. */
+static bool route_web(gw_req *r)
+{
+    if (!gw_web_begin(r))
+        return false;
+    if (!gw_web_path(r->path))
+        return gw_routes_route(r); /* an API route */
+    if (!gw_web_route(r))
+        return false;
+    gw_apimgmt_match(r);
+    return true;
+}
+
+/* Starts a web action's request (after the optional auth), as start_op. */
+static bool web_start(gw_req *r)
+{
+    if (r->apimgmt)
+        return gw_apimgmt_start(r);
+    if (r->route)
+        return gw_routes_start(r);
+    return gw_web_start(r);
+}
+
 /* Routes r once: a web action, a CORS preflight, an info document or a REST operation.
  * False when r was answered here. */
 static bool route_once(gw_req *r)
@@ -168,8 +168,8 @@ static bool route_once(gw_req *r)
     if (r->routed)
         return true;
     r->routed = true;
-    if (gw_web_path(r->path))
-        return gw_web_route(r);
+    if (gw_web_path(r->path) || gw_routes_path(r->path))
+        return route_web(r);
     if (r->method == GW_OPTIONS)
         return !preflight(r);
     if ((r->method == GW_GET || r->method == GW_HEAD) && (info_document(r) || gw_health_route(r)))
@@ -297,7 +297,7 @@ static bool start_op(gw_req *r)
     bool done = true;
 
     if (r->op == OP_WEB)
-        return gw_web_start(r);
+        return web_start(r);
     if (strcmp(r->ns, "_") == 0 || r->ns[0] == '\0')
         snprintf(r->ns, sizeof r->ns, "%s", r->ident.namespace_);
     if (r->op == OP_NAMESPACES) {
@@ -372,6 +372,8 @@ static void on_web_reply(gw_req *r, const msgpack_object *o)
         in_flight = gw_web_meta_reply(r, o);
     else if (r->leg == GW_LEG_ROUTES)
         in_flight = gw_routes_reply(r, o);
+    else if (r->apimgmt)
+        gw_apimgmt_on_reply(r, o);
     else
         gw_web_on_reply(r, o);
     if (!in_flight)
@@ -389,7 +391,7 @@ static void on_error_reply(gw_req *r, int code, const char *emsg, size_t elen)
          * is read first, on the lws thread, which then starts it) */
         memset(&r->ident, 0, sizeof r->ident);
         r->web_anon = true;
-        if ((r->expect_body && !r->dispatched) || gw_web_start(r))
+        if ((r->expect_body && !r->dispatched) || web_start(r))
             gw_ready_push(r);
         return;
     }

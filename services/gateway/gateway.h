@@ -238,17 +238,19 @@ void gw_respond_json(gw_req *r, int status, struct json_t *j);
 /* Sets r's response to status and the JSON form of o (NULL: null). */
 void gw_respond_obj(gw_req *r, int status, const msgpack_object *o);
 
-/* api.c: sends one leg of r (which must already say r->leg); true when r was answered here */
+/* pending.c: sends one leg of r (which must already say r->leg) on the bus; true when r
+ * was answered here (503: the bus failed) */
 bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms);
 /* api.c: the key ("uuid:secret") of r's Authorization header, or false */
 bool gw_basic_key(const gw_req *r, char *key, size_t keylen);
 
 /* web.c: web actions (/api/v1/web/...) */
-bool gw_web_path(const char *path);                       /* the path is a web action's */
-void gw_web_capture(struct lws *wsi, gw_req *r);          /* lws thread, at LWS_CALLBACK_HTTP */
-bool gw_web_route(gw_req *r);                             /* false: answered (404) */
-bool gw_web_start(gw_req *r);                             /* after the optional auth: as start_op */
-void gw_web_on_reply(gw_req *r, const msgpack_object *o); /* NATS thread: meta or invoke reply */
+bool gw_web_path(const char *path); /* /api/v1/web/... (an API route's: gw_routes_path) */
+bool gw_web_begin(gw_req *r);       /* OP_WEB and the method, for both; false: answered (405) */
+void gw_web_capture(struct lws *wsi, gw_req *r); /* lws thread, at LWS_CALLBACK_HTTP */
+bool gw_web_route(gw_req *r); /* /api/v1/web names, after gw_web_begin; false: answered (404) */
+bool gw_web_start(gw_req *r); /* after the optional auth: as start_op (not apimgmt, not routes) */
+void gw_web_on_reply(gw_req *r, const msgpack_object *o);   /* NATS thread: meta or invoke reply */
 bool gw_web_meta_reply(gw_req *r, const msgpack_object *o); /* true: r went to the bus again */
 void gw_web_on_error(gw_req *r, int code, const char *msg, size_t len);
 void gw_web_on_timeout(gw_req *r);
@@ -299,7 +301,7 @@ gw_req *gw_ready_pop_all(void);
 /* Lws thread: takes the overdue requests out of the table, chained by next (each then
  * waits GW_WAIT_BUSY for gw_on_timeout()). */
 gw_req *gw_pending_expired(int64_t now_us);
-void gw_req_free(gw_req *r);
+void gw_req_free(gw_req *r); /* http.c, where requests are made */
 /* Sets r's response: status and a JSON body (takes ownership of json, malloc'd). */
 void gw_respond(gw_req *r, int status, char *json, size_t len);
 

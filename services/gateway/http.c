@@ -97,12 +97,31 @@ static gw_req *req_new(struct lws *wsi, const char *path)
         r->auth[0] = '\0';
     if (lws_hdr_copy(wsi, r->ctype, sizeof r->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
         r->ctype[0] = '\0';
-    if (gw_web_path(r->path))
+    if (gw_web_path(r->path) || gw_routes_path(r->path))
         gw_web_capture(wsi, r); /* headers are readable only now */
     pthread_mutex_lock(&G.lock);
     r->id = r->rid = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
     return r;
+}
+
+/* Next to req_new(): what a request holds (its web part included) goes with it. */
+void gw_req_free(gw_req *r)
+{
+    if (r == NULL)
+        return;
+    if (r->body_sul_on)
+        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+    for (int i = 0; i < r->nargs; i++)
+        free(r->args[i]);
+    if (r->ident_zone_used)
+        msgpack_zone_destroy(&r->ident_zone);
+    free(r->body);
+    free(r->resp);
+    free(r->resp_hdrs);
+    free(r->resp_ctype_own);
+    gw_web_free(r->web);
+    free(r);
 }
 
 /* Frees r now when the lws thread owns it, or marks it so whoever holds it frees it. */

@@ -195,7 +195,7 @@ static void append_raw(char **buf, size_t *len, size_t *cap, const char *s)
 
 bool gw_web_path(const char *path)
 {
-    return strncmp(path, WEB_PREFIX, sizeof WEB_PREFIX - 1) == 0 || gw_routes_path(path);
+    return strncmp(path, WEB_PREFIX, sizeof WEB_PREFIX - 1) == 0;
 }
 
 static bool header_wanted(const char *name)
@@ -295,14 +295,9 @@ void gw_web_free(gw_web *w)
     free(w);
 }
 
-/* Splits the path into namespace, "pkg/action" (or "action" for the default package),
- * extension and the rest; answers 404 itself when the path names no action. */
-bool gw_web_route(gw_req *r)
+bool gw_web_begin(gw_req *r)
 {
-    char path[sizeof r->path];
-    char *seg[3], *rest, *p, *save = NULL;
     gw_web *w = r->web;
-    size_t n;
 
     if (w == NULL) {
         gw_respond_error(r, 500, "out of memory");
@@ -322,8 +317,18 @@ bool gw_web_route(gw_req *r)
     case GW_OPTIONS: snprintf(w->method, sizeof w->method, "options"); break;
     default: gw_respond_error(r, 405, "Method not allowed."); return false;
     }
-    if (strncmp(r->path, WEB_PREFIX, sizeof WEB_PREFIX - 1) != 0)
-        return gw_routes_route(r); /* an API route */
+    return true;
+}
+
+/* Splits the path into namespace, "pkg/action" (or "action" for the default package),
+ * extension and the rest; answers 404 itself when the path names no action. */
+bool gw_web_route(gw_req *r)
+{
+    char path[sizeof r->path];
+    char *seg[3], *rest, *p, *save = NULL;
+    gw_web *w = r->web;
+    size_t n;
+
     snprintf(path, sizeof path, "%s", r->path + sizeof WEB_PREFIX - 1);
     p = path;
     for (int i = 0; i < 3; i++) {
@@ -353,7 +358,6 @@ bool gw_web_route(gw_req *r)
         snprintf(r->name, sizeof r->name, "%s/%s", seg[1], seg[2]);
     if (rest)
         snprintf(w->path, sizeof w->path, "/%s", rest);
-    gw_apimgmt_match(r);
     return true;
 not_found:
     gw_respond_error(r, 404, WEB_NOT_FOUND);
@@ -459,10 +463,6 @@ bool gw_web_start(gw_req *r)
     bool done;
 
     r->web->authenticated = r->ident.subject != NULL;
-    if (r->apimgmt)
-        return gw_apimgmt_start(r);
-    if (r->route)
-        return gw_routes_start(r);
     snprintf(key, sizeof key, "%s/%s", r->ns, r->name);
     if ((m = cache_get(key)) != NULL) {
         done = web_go(r, m);

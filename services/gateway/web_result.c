@@ -256,10 +256,6 @@ void gw_web_on_reply(gw_req *r, const msgpack_object *o)
     const json_t *proj;
     uint64_t sc = SQ_ACT_INTERNAL;
 
-    if (r->apimgmt) {
-        gw_apimgmt_on_reply(r, o);
-        return;
-    }
     if (resp == NULL) {
         gw_respond_error(r, 202, WEB_NOT_READY);
         return;
