@@ -11,11 +11,6 @@
 #include "sq/log.h"
 #include "sq/util.h"
 
-static const char *const method_names[] = {
-    [GW_GET] = "GET",     [GW_POST] = "POST", [GW_PUT] = "PUT",         [GW_DELETE] = "DELETE",
-    [GW_PATCH] = "PATCH", [GW_HEAD] = "HEAD", [GW_OPTIONS] = "OPTIONS", [GW_OTHER] = "OTHER",
-};
-
 /* Copies path into out (cap bytes) with every byte that could break the line or its parsing
  * (controls, space, quote, backslash, '%', non-ASCII) written as %XX, as it came on the wire;
  * a path too long ends in "...". */
@@ -53,8 +48,9 @@ void gw_access_log(gw_req *r, int status)
     r->logged = true;
     m = r->head_only ? GW_HEAD : r->method > GW_OTHER ? GW_OTHER : r->method;
     escape_path(r->path, path, sizeof path);
-    sq_info("access method=%s path=\"%s\" status=%d bytes=%zu us=%lld id=%016llx", method_names[m],
-            path, status, r->headers_sent && !r->head_only ? r->resp_off : (size_t)0,
+    sq_info("access method=%s path=\"%s\" status=%d bytes=%zu us=%lld id=%016llx",
+            gw_method_name(m, false), path, status,
+            r->headers_sent && !r->head_only ? r->resp_off : (size_t)0,
             (long long)(sq_mono_us() - r->start_us), (unsigned long long)r->rid);
 }
 

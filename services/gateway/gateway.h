@@ -24,6 +24,17 @@ typedef enum {
     GW_OTHER
 } gw_method;
 
+/* A method's name: upper case as on the wire ("OTHER" for the rest), or lower case as
+ * OpenWhisk's web actions (__ow_method) and API routes say it ("" for the rest). */
+static inline const char *gw_method_name(gw_method m, bool lower)
+{
+    static const char *const up[] = { "GET",   "POST", "PUT",     "DELETE",
+                                      "PATCH", "HEAD", "OPTIONS", "OTHER" };
+    static const char *const low[] = { "get",   "post", "put",     "delete",
+                                       "patch", "head", "options", "" };
+    return ((unsigned)m > GW_OTHER ? (lower ? "" : "OTHER") : lower ? low[m] : up[m]);
+}
+
 /* What the request waits for on the bus. */
 typedef enum {
     GW_WAIT_NONE = 0, /* owned by the lws thread */

@@ -310,20 +310,6 @@ bool gw_routes_route(gw_req *r)
     return true;
 }
 
-static const char *method_name(const gw_req *r)
-{
-    switch (r->method) {
-    case GW_GET: return "get";
-    case GW_POST: return "post";
-    case GW_PUT: return "put";
-    case GW_DELETE: return "delete";
-    case GW_PATCH: return "patch";
-    case GW_HEAD: return "head";
-    case GW_OPTIONS: return "options";
-    default: return "";
-    }
-}
-
 /* Answers r from its match (true) or starts its web action (as gw_web_start). */
 static bool go(gw_req *r, rt_match *m)
 {
@@ -332,7 +318,8 @@ static bool go(gw_req *r, rt_match *m)
         gw_respond_error(r, 404, NOT_FOUND);
         done = true;
     } else if (m->status == 405) {
-        gw_respond_error(r, 405, "The API has no operation '%s' for this path.", method_name(r));
+        gw_respond_error(r, 405, "The API has no operation '%s' for this path.",
+                         gw_method_name(r->method, true));
         done = true;
     } else if (m->status != 0) {
         gw_respond_error(r, 500, "out of memory");
@@ -359,7 +346,7 @@ bool gw_routes_start(gw_req *r)
     pthread_mutex_lock(&T.lock);
     for (rt_table *t = T.head; t; t = t->next)
         if (strcmp(t->ns, r->ns) == 0 && t->expires_us > now) {
-            match(t, method_name(r), rest_of(r), &m);
+            match(t, gw_method_name(r->method, true), rest_of(r), &m);
             hit = true;
             break;
         }
@@ -384,7 +371,7 @@ bool gw_routes_reply(gw_req *r, const msgpack_object *o)
         gw_respond_error(r, 502, "The registry gave a malformed route table.");
         return false;
     }
-    match(t, method_name(r), rest_of(r), &m);
+    match(t, gw_method_name(r->method, true), rest_of(r), &m);
     if (G.cfg.web_cache_ms > 0)
         table_put(t, r->route_gen);
     else

@@ -304,19 +304,12 @@ bool gw_web_begin(gw_req *r)
         return false;
     }
     r->op = OP_WEB;
-    switch (r->method) {
-    case GW_GET: snprintf(w->method, sizeof w->method, "get"); break;
-    case GW_POST: snprintf(w->method, sizeof w->method, "post"); break;
-    case GW_PUT: snprintf(w->method, sizeof w->method, "put"); break;
-    case GW_DELETE: snprintf(w->method, sizeof w->method, "delete"); break;
-    case GW_PATCH: snprintf(w->method, sizeof w->method, "patch"); break;
-    case GW_HEAD:
-        snprintf(w->method, sizeof w->method, "head");
-        r->head_only = true;
-        break;
-    case GW_OPTIONS: snprintf(w->method, sizeof w->method, "options"); break;
-    default: gw_respond_error(r, 405, "Method not allowed."); return false;
+    if (r->method >= GW_OTHER) {
+        gw_respond_error(r, 405, "Method not allowed.");
+        return false;
     }
+    snprintf(w->method, sizeof w->method, "%s", gw_method_name(r->method, true));
+    r->head_only = r->method == GW_HEAD;
     return true;
 }
 
