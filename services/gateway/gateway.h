@@ -24,6 +24,17 @@ typedef enum {
     GW_OTHER
 } gw_method;
 
+/* A method's name: upper case as on the wire ("OTHER" for the rest), or lower case as
+ * OpenWhisk's web actions (__ow_method) and API routes say it ("" for the rest). */
+static inline const char *gw_method_name(gw_method m, bool lower)
+{
+    static const char *const up[] = { "GET",   "POST", "PUT",     "DELETE",
+                                      "PATCH", "HEAD", "OPTIONS", "OTHER" };
+    static const char *const low[] = { "get",   "post", "put",     "delete",
+                                       "patch", "head", "options", "" };
+    return ((unsigned)m > GW_OTHER ? (lower ? "" : "OTHER") : lower ? low[m] : up[m]);
+}
+
 /* What the request waits for on the bus. */
 typedef enum {
     GW_WAIT_NONE = 0, /* owned by the lws thread */
@@ -63,6 +74,9 @@ struct gw_web;
 
 typedef struct gw_req {
     uint64_t id;         /* names the reply subject <inbox>.<id> */
+    uint64_t rid;        /* the request's id: error answers' "code", the access log's id */
+    int64_t start_us;    /* monotonic: when the request line came */
+    bool logged;         /* its access log line is written */
     struct lws *wsi;     /* the connection; only the lws thread touches it */
     bool closed;         /* connection gone: whoever holds the request frees it */
     gw_wait wait;        /* guarded by gw.lock */
@@ -144,6 +158,7 @@ typedef struct gw_config {
     int ws_auth_ms;        /* a websocket must authenticate within this */
     int ws_stuck_ms;       /* a websocket whose queue stays full this long is closed */
     char *console_dir;     /* the console's static files */
+    bool access_log;       /* one log line per request (access.c) */
 } gw_config;
 
 typedef struct gw {
@@ -176,6 +191,16 @@ void gw_http_run(void);
 void gw_http_stop(void);
 void gw_http_destroy(void); /* after the service thread ended */
 
+/* refuse.c: lws's log lines, rate-limited (lws_set_log_level's callback, any thread); a
+ * whole JSON error answer written straight to a socket lws does not serve as HTTP (best
+ * effort: the connection closes next), returning the answer's id */
+void gw_lws_log_emit(int level, const char *line);
+uint64_t gw_send_error_raw(int fd, const char *status, const char *msg);
+/* listen.c: the listening socket (fd, or -1 logged) and lws's callback for it */
+int gw_listen_open(void);
+int gw_listen_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                       size_t len);
+
 /* api.c: routing and operations */
 /* Runs on the lws thread once the request is complete: checks auth (cache or NATS) and
  * starts the operation. Returns true when r was answered at once (its response is set and
@@ -193,17 +218,50 @@ void gw_on_reply(gw_req *r, natsMsg *msg);
 /* The deadline of r passed before its reply came (lws thread, r taken out of the table). */
 void gw_on_timeout(gw_req *r);
 
-/* api.c: sends one leg of r (which must already say r->leg); true when r was answered here */
+/* route.c: resolves r->method and r->path (/api/v1/namespaces/...) to r->op and the names
+ * it acts on (ns, pkg, name, actid, kind, collection). Returns 0, or the HTTP status (400,
+ * 404, 405) with the message in err. Pure: any thread, nothing but r is touched. */
+int gw_route_rest(gw_req *r, char *err, size_t errlen);
+
+/* ops.c: the REST operations as one table (indexed by gw_op) */
+typedef struct gw_op_ctx {
+    msgpack_packer *pk;    /* the request message goes here */
+    msgpack_zone *z;       /* ... and what it points into: the decoded body */
+    msgpack_sbuffer *body; /* the body as msgpack */
+    const char *key;       /* the caller's key ("uuid:secret"), for the ops that pass it on */
+    int timeout_ms;        /* in: the operation timeout; out: the leg's */
+} gw_op_ctx;
+typedef struct gw_op_def {
+    /* Encodes r's request into c->pk and returns its subject, or NULL when r was answered
+     * (400: a bad body or argument). */
+    const char *(*encode)(gw_req *r, gw_op_ctx *c);
+    /* NATS thread: the service's reply (not a wire error) becomes r's response. */
+    void (*reply)(gw_req *r, const msgpack_object *o);
+    bool needs_key; /* the message carries the caller's key (invoke, fire) */
+} gw_op_def;
+/* The definition of op, or NULL for the ops answered without the bus. */
+const gw_op_def *gw_op_of(gw_op op);
+/* A query argument "true" (or 1, yes). */
+bool gw_arg_true(const gw_req *r, const char *name);
+struct json_t;
+/* Sets r's response to status and the JSON j (taken; NULL or unencodable: 500). */
+void gw_respond_json(gw_req *r, int status, struct json_t *j);
+/* Sets r's response to status and the JSON form of o (NULL: null). */
+void gw_respond_obj(gw_req *r, int status, const msgpack_object *o);
+
+/* pending.c: sends one leg of r (which must already say r->leg) on the bus; true when r
+ * was answered here (503: the bus failed) */
 bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms);
 /* api.c: the key ("uuid:secret") of r's Authorization header, or false */
 bool gw_basic_key(const gw_req *r, char *key, size_t keylen);
 
 /* web.c: web actions (/api/v1/web/...) */
-bool gw_web_path(const char *path);                       /* the path is a web action's */
-void gw_web_capture(struct lws *wsi, gw_req *r);          /* lws thread, at LWS_CALLBACK_HTTP */
-bool gw_web_route(gw_req *r);                             /* false: answered (404) */
-bool gw_web_start(gw_req *r);                             /* after the optional auth: as start_op */
-void gw_web_on_reply(gw_req *r, const msgpack_object *o); /* NATS thread: meta or invoke reply */
+bool gw_web_path(const char *path); /* /api/v1/web/... (an API route's: gw_routes_path) */
+bool gw_web_begin(gw_req *r);       /* OP_WEB and the method, for both; false: answered (405) */
+void gw_web_capture(struct lws *wsi, gw_req *r); /* lws thread, at LWS_CALLBACK_HTTP */
+bool gw_web_route(gw_req *r); /* /api/v1/web names, after gw_web_begin; false: answered (404) */
+bool gw_web_start(gw_req *r); /* after the optional auth: as start_op (not apimgmt, not routes) */
+void gw_web_on_reply(gw_req *r, const msgpack_object *o);   /* NATS thread: meta or invoke reply */
 bool gw_web_meta_reply(gw_req *r, const msgpack_object *o); /* true: r went to the bus again */
 void gw_web_on_error(gw_req *r, int code, const char *msg, size_t len);
 void gw_web_on_timeout(gw_req *r);
@@ -251,8 +309,10 @@ gw_req *gw_pending_take(uint64_t id);
 gw_req *gw_pending_take_leg(uint64_t id, bool invoke);
 void gw_ready_push(gw_req *r); /* any thread: hand r back to the lws thread */
 gw_req *gw_ready_pop_all(void);
-void gw_pending_sweep(int64_t now_us); /* lws thread: time out overdue requests */
-void gw_req_free(gw_req *r);
+/* Lws thread: takes the overdue requests out of the table, chained by next (each then
+ * waits GW_WAIT_BUSY for gw_on_timeout()). */
+gw_req *gw_pending_expired(int64_t now_us);
+void gw_req_free(gw_req *r); /* http.c, where requests are made */
 /* Sets r's response: status and a JSON body (takes ownership of json, malloc'd). */
 void gw_respond(gw_req *r, int status, char *json, size_t len);
 
@@ -285,6 +345,12 @@ int gw_ws_start(void);                  /* after gw_http_start() */
 void gw_ws_stop(void);                  /* after the service thread ended */
 void gw_ws_on_auth_event(natsMsg *msg); /* NATS thread: re-verify the keys of open sockets */
 size_t gw_ws_count(void);
+
+/* access.c: the access line of r (once; nothing when SQ_GATEWAY_ACCESS_LOG is off), with
+ * status as answered (499: the client went away first); lws thread. */
+void gw_access_log(gw_req *r, int status);
+/* The access line of a request refused before it became a gw_req (lws's own refusals). */
+void gw_access_log_refused(int status, uint64_t id);
 
 /* console.c: the console's static files at /console */
 bool gw_console_path(const char *path);

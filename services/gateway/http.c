@@ -31,117 +31,15 @@ struct pss {
 
 static void sweep_cb(lws_sorted_usec_list_t *sul)
 {
-    gw_pending_sweep(sq_mono_us());
+    gw_req *expired = gw_pending_expired(sq_mono_us());
+    while (expired) {
+        gw_req *r = expired;
+        expired = r->next;
+        r->next = NULL;
+        gw_on_timeout(r);
+    }
     if (!G.stopping)
         lws_sul_schedule(G.ctx, 0, &G.sweep, sweep_cb, SWEEP_US);
-}
-
-/* ---- lws's own log lines: at most LOG_BURST per LOG_WINDOW_US -------------------------- */
-
-#define LOG_WINDOW_US (10 * 1000 * 1000)
-#define LOG_BURST 20
-
-static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
-static int64_t log_window;
-static int log_lines, log_dropped;
-
-static void lws_log_emit(int level, const char *line)
-{
-    char buf[512];
-    size_t n;
-    int dropped = 0;
-    int64_t now = sq_mono_us();
-
-    pthread_mutex_lock(&log_lock);
-    if (now - log_window > LOG_WINDOW_US) {
-        dropped = log_dropped;
-        log_window = now;
-        log_lines = log_dropped = 0;
-    }
-    if (++log_lines > LOG_BURST) {
-        log_dropped++;
-        pthread_mutex_unlock(&log_lock);
-        return;
-    }
-    pthread_mutex_unlock(&log_lock);
-    if (dropped > 0)
-        sq_warn("libwebsockets: %d log lines suppressed", dropped);
-    snprintf(buf, sizeof buf, "%s", line);
-    n = strlen(buf);
-    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
-        buf[--n] = '\0';
-    if (level & LLL_ERR)
-        sq_error("libwebsockets: %s", buf);
-    else
-        sq_warn("libwebsockets: %s", buf);
-}
-
-/* ---- refusals made by lws itself --------------------------------------------------------- */
-
-/* lws answers some requests on its own before the gateway sees them (a path that is not
- * absolute or climbs above the root with "..", an unknown Upgrade) with an HTML page. This
- * definition replaces lws's (libwebsockets.so calls it through its PLT; the executable
- * exports it) and answers {"error", "code"} in JSON instead, then lws closes. */
-int lws_return_http_status(struct lws *wsi, unsigned int code, const char *html_body)
-{
-    unsigned char buf[LWS_PRE + 1024], *start = buf + LWS_PRE, *p = start,
-                                       *end = buf + sizeof buf - 1;
-    char body[256];
-    const char *msg;
-    uint64_t id;
-    int n;
-
-    (void)html_body;
-    switch (code) {
-    case HTTP_STATUS_FORBIDDEN:
-    case HTTP_STATUS_BAD_REQUEST:
-        msg = "The request is malformed.";
-        code = 400;
-        break;
-    case HTTP_STATUS_NOT_FOUND: msg = "The requested resource does not exist."; break;
-    case HTTP_STATUS_METHOD_NOT_ALLOWED: msg = "Method not allowed."; break;
-    case HTTP_STATUS_REQ_ENTITY_TOO_LARGE:
-        msg = "The request content was malformed or too large.";
-        break;
-    default:
-        msg = code >= 500 ? "The server could not answer the request." : "The request was refused.";
-        break;
-    }
-    pthread_mutex_lock(&G.lock);
-    id = ++G.next_id;
-    pthread_mutex_unlock(&G.lock);
-    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg,
-                 (unsigned long long)id);
-    if (lws_add_http_common_headers(wsi, code, "application/json", (lws_filepos_t)n, &p, end) ||
-        lws_add_http_header_by_name(wsi, (const unsigned char *)"connection:",
-                                    (const unsigned char *)"close", 5, &p, end) ||
-        lws_finalize_http_header(wsi, &p, end) || end - p < n)
-        return 1;
-    memcpy(p, body, (size_t)n);
-    p += n;
-    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP) != (int)(p - start);
-}
-
-/* Writes a whole JSON error answer straight to a socket lws does not serve as HTTP (best
- * effort: the connection closes next). */
-static void send_error_raw(int fd, const char *status, const char *msg)
-{
-    char body[256], buf[512];
-    uint64_t id;
-    int n, m;
-    ssize_t w;
-
-    pthread_mutex_lock(&G.lock);
-    id = ++G.next_id;
-    pthread_mutex_unlock(&G.lock);
-    n = snprintf(body, sizeof body, "{\"error\":\"%s\",\"code\":\"%016llx\"}", msg,
-                 (unsigned long long)id);
-    m = snprintf(buf, sizeof buf,
-                 "HTTP/1.1 %s\r\ncontent-type: application/json\r\ncontent-length: %d\r\n"
-                 "connection: close\r\n\r\n%s",
-                 status, n, body);
-    w = send(fd, buf, (size_t)m, MSG_NOSIGNAL | MSG_DONTWAIT);
-    (void)w;
 }
 
 static gw_method method_of(struct lws *wsi)
@@ -184,6 +82,7 @@ static gw_req *req_new(struct lws *wsi, const char *path)
 
     if (r == NULL)
         return NULL;
+    r->start_us = sq_mono_us();
     r->wsi = wsi;
     r->method = method_of(wsi);
     snprintf(r->path, sizeof r->path, "%s", path);
@@ -198,12 +97,31 @@ static gw_req *req_new(struct lws *wsi, const char *path)
         r->auth[0] = '\0';
     if (lws_hdr_copy(wsi, r->ctype, sizeof r->ctype, WSI_TOKEN_HTTP_CONTENT_TYPE) < 0)
         r->ctype[0] = '\0';
-    if (gw_web_path(r->path))
+    if (gw_web_path(r->path) || gw_routes_path(r->path))
         gw_web_capture(wsi, r); /* headers are readable only now */
     pthread_mutex_lock(&G.lock);
-    r->id = ++G.next_id;
+    r->id = r->rid = ++G.next_id;
     pthread_mutex_unlock(&G.lock);
     return r;
+}
+
+/* Next to req_new(): what a request holds (its web part included) goes with it. */
+void gw_req_free(gw_req *r)
+{
+    if (r == NULL)
+        return;
+    if (r->body_sul_on)
+        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
+    for (int i = 0; i < r->nargs; i++)
+        free(r->args[i]);
+    if (r->ident_zone_used)
+        msgpack_zone_destroy(&r->ident_zone);
+    free(r->body);
+    free(r->resp);
+    free(r->resp_hdrs);
+    free(r->resp_ctype_own);
+    gw_web_free(r->web);
+    free(r);
 }
 
 /* Frees r now when the lws thread owns it, or marks it so whoever holds it frees it. */
@@ -476,6 +394,123 @@ static void on_headers(struct lws *wsi, gw_req *r)
     }
 }
 
+/* LWS_CALLBACK_HTTP: the request line and headers came. */
+static int on_http(struct lws *wsi, struct pss *pss, const char *path)
+{
+    gw_req *r = req_new(wsi, path);
+    if (r == NULL)
+        return -1;
+    pss->req = r;
+    if (!path_whole(wsi, path)) {
+        /* lws splits the path at an unescaped ';' or '&' and hands over the first part
+         * only: "/actions/x;y" must not act on "x" */
+        refuse(wsi, r, 400, "The request path must not contain ';' or '&' (escape them).");
+        return 0;
+    }
+    on_headers(wsi, r);
+    return 0;
+}
+
+/* LWS_CALLBACK_HTTP_BODY (lws thread only): while the key is checked, this gets at most
+ * what lws read together with the headers (rx is paused). */
+static int on_body(gw_req *r, const void *in, size_t len)
+{
+    if (r == NULL || r->dispatched || r->body_complete)
+        return 0;
+    if (r->body_len + len > gw_body_limit(r))
+        return -1; /* more than its Content-Length: cannot happen */
+    if (r->body_len + len + 1 > r->body_cap) {
+        size_t cap = (r->body_len + len + 1) * 2;
+        char *b;
+        if (cap > gw_body_limit(r) + 1)
+            cap = gw_body_limit(r) + 1;
+        if ((b = realloc(r->body, cap)) == NULL)
+            return -1;
+        r->body = b;
+        r->body_cap = cap;
+    }
+    memcpy(r->body + r->body_len, in, len);
+    r->body_len += len;
+    r->body[r->body_len] = '\0';
+    return 0;
+}
+
+/* LWS_CALLBACK_HTTP_BODY_COMPLETION */
+static int on_body_done(struct lws *wsi, gw_req *r)
+{
+    bool mine;
+    if (r != NULL && r->draining)
+        return -1; /* the refused body is over: close now */
+    if (r == NULL || r->dispatched)
+        return 0;
+    r->body_complete = true;
+    pthread_mutex_lock(&G.lock);
+    mine = r->wait == GW_WAIT_NONE;
+    pthread_mutex_unlock(&G.lock);
+    if (mine) /* else its key is still being checked: it starts when that comes back */
+        complete(wsi, r);
+    return 0;
+}
+
+/* LWS_CALLBACK_HTTP_WRITEABLE: writes the answer when there is one and it is ours. */
+static int on_writable(struct lws *wsi, struct pss *pss)
+{
+    gw_req *r = pss->req;
+    bool mine;
+    int rc;
+    if (r == NULL || r->draining)
+        return 0;
+    pthread_mutex_lock(&G.lock);
+    mine = r->wait == GW_WAIT_NONE && r->answered;
+    pthread_mutex_unlock(&G.lock);
+    if (!mine)
+        return 0;
+    rc = write_response(wsi, r);
+    if (rc <= 0)
+        return rc;
+    gw_access_log(r, r->status);
+    if (r->close_after || (r->expect_body && !r->body_complete)) {
+        linger(wsi, r);
+        return 0;
+    }
+    pss->req = NULL;
+    gw_req_free(r);
+    return lws_http_transaction_completed(wsi) ? -1 : 0;
+}
+
+/* LWS_CALLBACK_EVENT_WAIT_CANCELLED: requests handed back by the NATS thread. */
+static void on_ready(void)
+{
+    gw_req *r = gw_ready_pop_all();
+    while (r) {
+        gw_req *next = r->next;
+        r->next = NULL;
+        if (r->closed) {
+            gw_req_free(r);
+            r = next;
+            continue;
+        }
+        /* back from the auth service: lws writes nothing to a paused connection */
+        if (r->rx_paused) {
+            r->rx_paused = false;
+            lws_rx_flow_control(r->wsi, 1);
+        }
+        if (r->answered && r->expect_body && !r->dispatched) {
+            /* refused before its body was read (401, 403, 503): close after */
+            refuse(r->wsi, r, 0, NULL);
+        } else if (!r->answered && r->expect_body && !r->dispatched) {
+            /* its key is verified: the body is read now; start if it all came */
+            if (r->body_complete)
+                complete(r->wsi, r);
+            else
+                body_welcome(r->wsi, r);
+        } else {
+            lws_callback_on_writable(r->wsi);
+        }
+        r = next;
+    }
+}
+
 static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                          size_t len)
 {
@@ -489,240 +524,36 @@ static int callback_http(struct lws *wsi, enum lws_callback_reasons reason, void
         return gw_ws_callback(wsi, reason, user, in, len);
 
     switch (reason) {
-    case LWS_CALLBACK_HTTP: {
-        gw_req *r = req_new(wsi, (const char *)in);
-        if (r == NULL)
-            return -1;
-        pss->req = r;
-        if (!path_whole(wsi, (const char *)in)) {
-            /* lws splits the path at an unescaped ';' or '&' and hands over the first
-             * part only: "/actions/x;y" must not act on "x" */
-            refuse(wsi, r, 400, "The request path must not contain ';' or '&' (escape them).");
-            return 0;
-        }
-        on_headers(wsi, r);
-        return 0;
-    }
+    case LWS_CALLBACK_HTTP: return on_http(wsi, pss, (const char *)in);
     case LWS_CALLBACK_RAW_ADOPT:
         /* lws turns a CONNECT request into a raw socket of this protocol, with no timeout
          * at all: answer 400 and close instead */
-        send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request",
-                       "The CONNECT method is not supported.");
+        gw_access_log_refused(400, gw_send_error_raw(lws_get_socket_fd(wsi), "400 Bad Request",
+                                                     "The CONNECT method is not supported."));
         return -1;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
         /* no WebSocket and no h2c here: a JSON 400, then lws closes */
         lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, NULL);
         return -1;
-    case LWS_CALLBACK_HTTP_BODY: {
-        /* lws thread only: while the key is checked, this gets at most what lws read
-         * together with the headers (rx is paused) */
-        gw_req *r = pss->req;
-        if (r == NULL || r->dispatched || r->body_complete)
-            return 0;
-        if (r->body_len + len > gw_body_limit(r))
-            return -1; /* more than its Content-Length: cannot happen */
-        if (r->body_len + len + 1 > r->body_cap) {
-            size_t cap = (r->body_len + len + 1) * 2;
-            char *b;
-            if (cap > gw_body_limit(r) + 1)
-                cap = gw_body_limit(r) + 1;
-            if ((b = realloc(r->body, cap)) == NULL)
-                return -1;
-            r->body = b;
-            r->body_cap = cap;
-        }
-        memcpy(r->body + r->body_len, in, len);
-        r->body_len += len;
-        r->body[r->body_len] = '\0';
-        return 0;
-    }
-    case LWS_CALLBACK_HTTP_BODY_COMPLETION: {
-        gw_req *r = pss->req;
-        bool mine;
-        if (r != NULL && r->draining)
-            return -1; /* the refused body is over: close now */
-        if (r == NULL || r->dispatched)
-            return 0;
-        r->body_complete = true;
-        pthread_mutex_lock(&G.lock);
-        mine = r->wait == GW_WAIT_NONE;
-        pthread_mutex_unlock(&G.lock);
-        if (mine) /* else its key is still being checked: it starts when that comes back */
-            complete(wsi, r);
-        return 0;
-    }
-    case LWS_CALLBACK_HTTP_WRITEABLE: {
-        gw_req *r = pss->req;
-        bool mine;
-        int rc;
-        if (r == NULL || r->draining)
-            return 0;
-        pthread_mutex_lock(&G.lock);
-        mine = r->wait == GW_WAIT_NONE && r->answered;
-        pthread_mutex_unlock(&G.lock);
-        if (!mine)
-            return 0;
-        rc = write_response(wsi, r);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            return 0;
-        if (r->close_after || (r->expect_body && !r->body_complete)) {
-            linger(wsi, r);
-            return 0;
-        }
-        pss->req = NULL;
-        gw_req_free(r);
-        return lws_http_transaction_completed(wsi) ? -1 : 0;
-    }
+    case LWS_CALLBACK_HTTP_BODY: return on_body(pss->req, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION: return on_body_done(wsi, pss->req);
+    case LWS_CALLBACK_HTTP_WRITEABLE: return on_writable(wsi, pss);
     case LWS_CALLBACK_CLOSED_HTTP:
         if (pss && pss->req) {
+            gw_access_log(pss->req, pss->req->headers_sent ? pss->req->status : 499);
             req_release(pss->req);
             pss->req = NULL;
         }
         return 0;
-    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: {
-        gw_req *r = gw_ready_pop_all();
-        while (r) {
-            gw_req *next = r->next;
-            r->next = NULL;
-            if (r->closed) {
-                gw_req_free(r);
-                r = next;
-                continue;
-            }
-            /* back from the auth service: lws writes nothing to a paused connection */
-            if (r->rx_paused) {
-                r->rx_paused = false;
-                lws_rx_flow_control(r->wsi, 1);
-            }
-            if (r->answered && r->expect_body && !r->dispatched) {
-                /* refused before its body was read (401, 403, 503): close after */
-                refuse(r->wsi, r, 0, NULL);
-            } else if (!r->answered && r->expect_body && !r->dispatched) {
-                /* its key is verified: the body is read now; start if it all came */
-                if (r->body_complete)
-                    complete(r->wsi, r);
-                else
-                    body_welcome(r->wsi, r);
-            } else {
-                lws_callback_on_writable(r->wsi);
-            }
-            r = next;
-        }
-        return 0;
-    }
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED: on_ready(); return 0;
     default: return lws_callback_http_dummy(wsi, reason, user, in, len);
     }
-}
-
-/* ---- accepting connections -------------------------------------------------------------- */
-
-static struct {
-    int64_t window;  /* start of the current log window */
-    unsigned failed; /* accepts that failed since the last log line */
-} starve;
-
-static void accept_resume(lws_sorted_usec_list_t *sul)
-{
-    (void)sul;
-    if (G.listen_wsi != NULL && !G.stopping)
-        lws_rx_flow_control(G.listen_wsi, 1);
-}
-
-/* accept() failed for want of a resource (EMFILE, ENFILE, ENOBUFS, ENOMEM): the pending
- * connection stays readable on the listening socket, so retrying at once would spin. Give
- * the spare descriptor up to answer one waiting client 503, stop polling the listening
- * socket for accept_pause_ms, and log at most once per LOG_WINDOW_US. */
-static void accept_starved(int err)
-{
-    int64_t now = sq_mono_us();
-    int fd;
-
-    starve.failed++;
-    if (now - starve.window >= LOG_WINDOW_US) {
-        sq_warn("could not accept a connection: %s (%u failed accepts since the last report); "
-                "accepting paused for %d ms at a time",
-                strerror(err), starve.failed, G.cfg.accept_pause_ms);
-        starve.window = now;
-        starve.failed = 0;
-    }
-    if (G.reserve_fd >= 0) {
-        close(G.reserve_fd);
-        G.reserve_fd = -1;
-        fd = accept4(G.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd >= 0) {
-            send_error_raw(fd, "503 Service Unavailable",
-                           "The server is too busy to accept the connection.");
-            shutdown(fd, SHUT_WR);
-            close(fd);
-        }
-        G.reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    }
-    lws_rx_flow_control(G.listen_wsi, 0);
-    lws_sul_schedule(G.ctx, 0, &G.accept_sul, accept_resume,
-                     (lws_usec_t)G.cfg.accept_pause_ms * 1000);
-}
-
-/* The listening socket is readable: accept what waits (a bounded batch, so one busy
- * listener cannot starve the connections already open) and hand it to lws as HTTP. */
-static int callback_listen(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
-                           size_t len)
-{
-    (void)user;
-    (void)in;
-    (void)len;
-    if (reason != LWS_CALLBACK_RAW_RX_FILE)
-        return 0;
-    for (int i = 0; i < 64; i++) {
-        int one = 1;
-        int fd = accept4(G.listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-        if (fd < 0) {
-            if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
-                continue;
-            if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM)
-                accept_starved(errno);
-            else if (errno != EAGAIN && errno != EWOULDBLOCK)
-                sq_warn("could not accept a connection: %s", strerror(errno));
-            return 0;
-        }
-        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-        /* on failure lws closes fd itself */
-        lws_adopt_socket_vhost(lws_get_vhost(wsi), fd);
-    }
-    return 0;
-}
-
-static int listen_open(void)
-{
-    struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons((uint16_t)G.cfg.port) };
-    struct addrinfo hints = { .ai_family = AF_INET, .ai_socktype = SOCK_STREAM }, *ai = NULL;
-    int one = 1, fd;
-
-    if (inet_pton(AF_INET, G.cfg.host, &sa.sin_addr) != 1) {
-        if (getaddrinfo(G.cfg.host, NULL, &hints, &ai) != 0 || ai == NULL) {
-            sq_error("could not resolve the gateway host \"%s\" to an IPv4 address", G.cfg.host);
-            return -1;
-        }
-        sa.sin_addr = ((struct sockaddr_in *)ai->ai_addr)->sin_addr;
-        freeaddrinfo(ai);
-    }
-    fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
-        bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 1024) != 0) {
-        sq_error("could not listen on %s:%d: %s", G.cfg.host, G.cfg.port, strerror(errno));
-        close(fd);
-        return -1;
-    }
-    return fd;
 }
 
 static const struct lws_protocols protocols[] = {
     { "http", callback_http,
       sizeof(struct pss) > GW_WS_PSS_SIZE ? sizeof(struct pss) : GW_WS_PSS_SIZE, 0, 0, NULL, 0 },
-    { "gw-listen", callback_listen, 0, 0, 0, NULL, 0 },
+    { "gw-listen", gw_listen_callback, 0, 0, 0, NULL, 0 },
     { GW_WS_PROTOCOL, gw_ws_callback, GW_WS_PSS_SIZE, 16384, 0, NULL, 0 },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
@@ -746,10 +577,10 @@ int gw_http_start(void)
     struct lws_vhost *vh;
     void *foreign[1] = { &loop };
 
-    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log_emit);
+    lws_set_log_level(LLL_ERR | LLL_WARN, gw_lws_log_emit);
     G.listen_fd = G.reserve_fd = -1;
     memset(&info, 0, sizeof info);
-    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen ourselves: see callback_listen */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER; /* we listen ourselves: see listen.c */
     info.protocols = protocols;
     if (uv_loop_init(&loop) != 0 || uv_async_init(&loop, &stop_async, on_stop) != 0) {
         sq_error("could not set up the event loop");
@@ -770,7 +601,7 @@ int gw_http_start(void)
         return -1;
     }
     vh = lws_get_vhost_by_name(G.ctx, "default");
-    if (vh == NULL || (G.listen_fd = listen_open()) < 0)
+    if (vh == NULL || (G.listen_fd = gw_listen_open()) < 0)
         return -1;
     u.filefd = (lws_filefd_type)(intptr_t)G.listen_fd;
     G.listen_wsi = lws_adopt_descriptor_vhost(vh, LWS_ADOPT_RAW_FILE_DESC, u, "gw-listen", NULL);

@@ -1,6 +1,7 @@
 /* The gateway's shared state between the lws service thread and the NATS reply thread:
- * the table of requests waiting on the bus, the queue of responses ready to write, and the
- * short-lived cache of verified API keys. Everything here is guarded by G.lock. */
+ * the table of requests waiting on the bus (and sending a request's leg into it), the queue
+ * of responses ready to write, and the short-lived cache of verified API keys. Everything
+ * here is guarded by G.lock. */
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -36,6 +37,32 @@ static gw_req *unlink_locked(uint64_t id)
             return r;
         }
     return NULL;
+}
+
+/* Puts r into the table first (the reply may come back before publish returns), then
+ * publishes the leg. */
+bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int timeout_ms)
+{
+    gw_wait w = r->leg == GW_LEG_AUTH ? GW_WAIT_AUTH : GW_WAIT_OP;
+    char reply[160];
+    natsStatus s;
+
+    pthread_mutex_lock(&G.lock);
+    r->id = ++G.next_id;
+    pthread_mutex_unlock(&G.lock);
+    /* invocations are answered by invokers and schedulers: an inbox of their own, which can
+     * complete nothing but an invocation */
+    snprintf(reply, sizeof reply, "%s.%llu",
+             w == GW_WAIT_OP && gw_invocation_leg(r) ? G.run_inbox : G.inbox,
+             (unsigned long long)r->id);
+    gw_pending_add(r, w, timeout_ms);
+    s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
+    if (s == NATS_OK)
+        return false;
+    if (gw_pending_take(r->id) == NULL)
+        return false; /* already answered (a reply cannot come without a publish, but be safe) */
+    gw_respond_error(r, 503, "The platform is not reachable: %s", natsStatus_GetText(s));
+    return true;
 }
 
 gw_req *gw_pending_take(uint64_t id)
@@ -90,7 +117,7 @@ gw_req *gw_ready_pop_all(void)
     return r;
 }
 
-void gw_pending_sweep(int64_t now_us)
+gw_req *gw_pending_expired(int64_t now_us)
 {
     gw_req *expired = NULL;
 
@@ -109,30 +136,7 @@ void gw_pending_sweep(int64_t now_us)
         }
     }
     pthread_mutex_unlock(&G.lock);
-    while (expired) {
-        gw_req *r = expired;
-        expired = r->next;
-        r->next = NULL;
-        gw_on_timeout(r);
-    }
-}
-
-void gw_req_free(gw_req *r)
-{
-    if (r == NULL)
-        return;
-    if (r->body_sul_on)
-        lws_sul_schedule(G.ctx, 0, &r->body_sul, NULL, LWS_SET_TIMER_USEC_CANCEL);
-    for (int i = 0; i < r->nargs; i++)
-        free(r->args[i]);
-    if (r->ident_zone_used)
-        msgpack_zone_destroy(&r->ident_zone);
-    free(r->body);
-    free(r->resp);
-    free(r->resp_hdrs);
-    free(r->resp_ctype_own);
-    gw_web_free(r->web);
-    free(r);
+    return expired;
 }
 
 void gw_add_header(gw_req *r, const char *name, const char *value)
@@ -179,7 +183,7 @@ void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    snprintf(code, sizeof code, "%016llx", (unsigned long long)r->id);
+    snprintf(code, sizeof code, "%016llx", (unsigned long long)(r->rid ? r->rid : r->id));
     /* the message may quote the request (a name with %ff in it): JSON wants UTF-8 */
     j = json_pack("{s:o, s:s}", "error", sq_json_string_lossy(msg, strlen(msg)), "code", code);
     txt = j ? json_dumps(j, JSON_COMPACT) : NULL;

@@ -1,7 +1,7 @@
 /* Fuzzes the gateway's parsing of a request: the route (URL path -> operation, namespace,
  * entity name, activation id), the query arguments (flags and integers) and the
- * Authorization header, exactly as services/gateway/api.c has them: this file includes
- * api.c, so the harness calls its static route(), arg(), arg_true(), arg_int() and
+ * Authorization header, exactly as services/gateway/api.c and ops.c have them: this file
+ * includes both, so the harness calls their static route(), arg(), arg_int() and
  * basic_key() without any change to the gateway. Nothing here touches the bus or lws.
  *
  * Input: a method byte (G, P, U, D for GET, POST, PUT, DELETE; anything else), then the request target "path?arg&arg..." (as lws hands them over:
@@ -10,6 +10,7 @@
  * with an "error" string; an accepted route has a valid namespace and name; a key is only
  * taken from a well-formed Basic header. */
 #include "services/gateway/api.c"
+#include "services/gateway/ops.c" /* the query arguments' arg(), arg_int() */
 
 #include "fuzz.h"
 
@@ -94,7 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         if (r->op == OP_ACT_GET || r->op == OP_ACT_LOGS || r->op == OP_ACT_RESULT)
             FZ_CHECK(sq_id_valid(r->actid));
         for (size_t i = 0; i < sizeof flags / sizeof flags[0]; i++)
-            (void)arg_true(r, flags[i]);
+            (void)gw_arg_true(r, flags[i]);
         (void)arg(r, "name");
         for (size_t i = 0; i < sizeof ints / sizeof ints[0]; i++) {
             int64_t v = -1;
