@@ -12,7 +12,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,32 +33,12 @@ enum {
 /* RLIMIT_NOFILE inside the sandbox (OpenWhisk's default). */
 #define NOFILE_MAX 1024
 
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-    if (!err || errlen == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(err, errlen, fmt, ap);
-    va_end(ap);
-}
-
-/* Moves fd to a number >= 10 so the child's dup2() onto 0..6 cannot clobber a source. */
-static int lift_fd(int fd)
-{
-    if (fd < 0 || fd >= 10)
-        return fd;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    close(fd);
-    return nfd;
-}
-
 static int make_pipe(int p[2])
 {
     if (pipe2(p, O_CLOEXEC) < 0)
         return -1;
-    p[0] = lift_fd(p[0]);
-    p[1] = lift_fd(p[1]);
+    p[0] = inv_lift_fd(p[0]);
+    p[1] = inv_lift_fd(p[1]);
     return p[0] < 0 || p[1] < 0 ? -1 : 0;
 }
 
@@ -86,7 +65,7 @@ int ct_kind_resolve(const inv_container_opts *o, ct_kind_t *k, char *err, size_t
 {
     memset(k, 0, sizeof *k);
     if (!o || !o->runtime_dir || !o->kind) {
-        set_err(err, errlen, "missing runtime_dir or kind");
+        inv_setf(err, errlen, "missing runtime_dir or kind");
         return -1;
     }
     const char *entry = NULL;
@@ -100,11 +79,11 @@ int ct_kind_resolve(const inv_container_opts *o, ct_kind_t *k, char *err, size_t
         k->interp = o->python_path ? o->python_path : "/usr/bin/python3";
     } else if (strcmp(o->kind, "native") == 0) {
         if (!o->native_launcher || !*o->native_launcher) {
-            set_err(err, errlen, "no native launcher configured");
+            inv_setf(err, errlen, "no native launcher configured");
             return -1;
         }
     } else {
-        set_err(err, errlen, "unsupported kind \"%s\"", o->kind);
+        inv_setf(err, errlen, "unsupported kind \"%s\"", o->kind);
         return -1;
     }
     if (k->lang) {
@@ -112,7 +91,7 @@ int ct_kind_resolve(const inv_container_opts *o, ct_kind_t *k, char *err, size_t
                 (int)sizeof k->runtime_host ||
             snprintf(k->launcher_host, sizeof k->launcher_host, "%s/%s", k->runtime_host, entry) >=
                 (int)sizeof k->launcher_host) {
-            set_err(err, errlen, "runtime_dir is too long");
+            inv_setf(err, errlen, "runtime_dir is too long");
             return -1;
         }
         snprintf(k->runtime_box, sizeof k->runtime_box, "/runtime");
@@ -274,7 +253,7 @@ static int open_pipes(pipes_t *p, const inv_container_opts *o, bool *seccomp, ch
     *seccomp = false;
     if (make_pipe(p->in) < 0 || make_pipe(p->so) < 0 || make_pipe(p->se) < 0 ||
         make_pipe(p->res) < 0) {
-        set_err(err, errlen, "could not create pipes: %s", strerror(errno));
+        inv_setf(err, errlen, "could not create pipes: %s", strerror(errno));
         return -1;
     }
     if (!o->sandbox)
@@ -284,13 +263,13 @@ static int open_pipes(pipes_t *p, const inv_container_opts *o, bool *seccomp, ch
              SANDBOX_ID);
     snprintf(group, sizeof group, "nogroup:x:%d:\n", SANDBOX_ID);
     if (make_pipe(p->info) < 0 || data_pipe(p->pw, passwd) < 0 || data_pipe(p->gr, group) < 0) {
-        set_err(err, errlen, "could not create pipes: %s", strerror(errno));
+        inv_setf(err, errlen, "could not create pipes: %s", strerror(errno));
         return -1;
     }
     size_t bpf_len = 0;
     const void *bpf = inv_sandbox_seccomp(o->sb, &bpf_len);
     if (bpf && data_pipe_n(p->sc, bpf, bpf_len) < 0) {
-        set_err(err, errlen, "could not pass the seccomp filter: %s", strerror(errno));
+        inv_setf(err, errlen, "could not pass the seccomp filter: %s", strerror(errno));
         return -1;
     }
     *seccomp = bpf != NULL;
@@ -323,16 +302,16 @@ static inv_container_t *container_new(const inv_container_opts *o)
 static int check_host(const ct_kind_t *k, const char *bwrap, bool sandbox, char *err, size_t errlen)
 {
     if (access(k->launcher_host, k->lang ? R_OK : X_OK) != 0) {
-        set_err(err, errlen, "could not read launcher \"%s\": %s", k->launcher_host,
-                strerror(errno));
+        inv_setf(err, errlen, "could not read launcher \"%s\": %s", k->launcher_host,
+                 strerror(errno));
         return -1;
     }
     if (k->interp && access(k->interp, X_OK) != 0) {
-        set_err(err, errlen, "could not execute \"%s\": %s", k->interp, strerror(errno));
+        inv_setf(err, errlen, "could not execute \"%s\": %s", k->interp, strerror(errno));
         return -1;
     }
     if (sandbox && access(bwrap, X_OK) != 0) {
-        set_err(err, errlen, "could not execute \"%s\": %s", bwrap, strerror(errno));
+        inv_setf(err, errlen, "could not execute \"%s\": %s", bwrap, strerror(errno));
         return -1;
     }
     return 0;
@@ -433,7 +412,7 @@ static int adopt_pipes(inv_container_t *c, pipes_t *p, char *err, size_t errlen)
     c->s[S_ERR].fd = p->se[0];
     p->in[1] = p->res[0] = p->so[0] = p->se[0] = -1;
     if (fcntl(c->in_fd, F_SETFL, O_NONBLOCK) < 0) {
-        set_err(err, errlen, "could not set up pipes: %s", strerror(errno));
+        inv_setf(err, errlen, "could not set up pipes: %s", strerror(errno));
         return -1;
     }
     for (int i = 0; i < NSTREAMS; i++) {
@@ -441,7 +420,7 @@ static int adopt_pipes(inv_container_t *c, pipes_t *p, char *err, size_t errlen)
         s->buf = malloc(BUF_INIT);
         s->cap = BUF_INIT;
         if (!s->buf || fcntl(s->fd, F_SETFL, O_NONBLOCK) < 0) {
-            set_err(err, errlen, "could not set up pipes: %s", strerror(errno));
+            inv_setf(err, errlen, "could not set up pipes: %s", strerror(errno));
             return -1;
         }
     }
@@ -501,7 +480,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     a = calloc(1, sizeof *a);
     c = container_new(o);
     if (!a || !c) {
-        set_err(err, errlen, "out of memory");
+        inv_setf(err, errlen, "out of memory");
         goto fail;
     }
     if (check_host(&k, bwrap, o->sandbox, err, errlen) != 0 ||
@@ -523,7 +502,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
      * capabilities. */
     pid_t pid = spawn(c, &p, a, o->sandbox && geteuid() == 0);
     if (pid < 0) {
-        set_err(err, errlen, "could not fork: %s", strerror(errno));
+        inv_setf(err, errlen, "could not fork: %s", strerror(errno));
         goto fail;
     }
     c->pid = pid;
@@ -537,7 +516,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
         pid_t inner = read_child_pid(p.info[0], 10000);
         ct_close_fd(&p.info[0]);
         if (inner < 0) {
-            set_err(err, errlen, "bwrap did not start the sandbox");
+            inv_setf(err, errlen, "bwrap did not start the sandbox");
             goto fail;
         }
         c->ns_pidfd = (int)syscall(SYS_pidfd_open, inner, 0);

@@ -557,16 +557,6 @@ void inv_netc_reset(inv_netc_t *nc)
     nc->addr = 0;
 }
 
-/* An fd at 10 or above (the container's child dup2()s onto 0..7). */
-static int lift(int fd)
-{
-    if (fd < 0 || fd >= 10)
-        return fd;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    close(fd);
-    return nfd;
-}
-
 static void write_sysctl(const char *path, const char *v)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -586,7 +576,7 @@ static int netc_unshare(inv_net_t *n, inv_netc_t *nc, int *in_fd, char *err, siz
         setf(err, errlen, "cannot create a network namespace: %s", strerror(errno));
         return -1;
     }
-    nc->ns_fd = lift(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    nc->ns_fd = inv_lift_fd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
     int e = errno;
     /* IPv6 off for the interfaces to come (eth0); loopback keeps ::1 */
     write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
