@@ -424,19 +424,9 @@ static int cold_bench(const char *runtime_dir, bool sandbox, int n, double *out)
     return got;
 }
 
-int main(int argc, char **argv)
+/* The sandbox policy (root only) and the network policy the invoker would use. */
+static void setup_policies(void)
 {
-    int n = 2000, cold = 10, spin = 100;
-    char runtime_dir[PATH_MAX];
-    const char *env = getenv("SQ_RUNTIME_DIR");
-    if (env && *env) {
-        snprintf(runtime_dir, sizeof runtime_dir, "%s", env);
-    } else {
-        /* <repo>/services/invoker/bench_runtime.c -> <repo>/services/invoker/runtimes */
-        const char *slash = strrchr(__FILE__, '/');
-        int len = slash ? (int)(slash - __FILE__) : 1;
-        snprintf(runtime_dir, sizeof runtime_dir, "%.*s/runtimes", len, slash ? __FILE__ : ".");
-    }
     char describe[2048], perr[256];
     if (geteuid() == 0 && inv_sandbox_create(&policy, "bench", 256, describe, sizeof describe, perr,
                                              sizeof perr) != 0)
@@ -448,37 +438,13 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_runtime: no network policy: %s\n", perr);
     else
         fprintf(stderr, "bench_runtime: %s\n", describe);
-    int opt;
-    while ((opt = getopt(argc, argv, "n:c:s:r:")) != -1) {
-        switch (opt) {
-        case 'n': n = atoi(optarg); break;
-        case 'c': cold = atoi(optarg); break;
-        case 's': spin = atoi(optarg); break;
-        case 'r': snprintf(runtime_dir, sizeof runtime_dir, "%s", optarg); break;
-        default:
-            fprintf(stderr, "usage: %s [-n runs] [-c cold starts] [-s spin_us] [-r runtime_dir]\n",
-                    argv[0]);
-            return 2;
-        }
-    }
-    char staged[PATH_MAX] = "";
-    if (geteuid() == 0) {
-        /* as the invoker: bwrap runs as nobody, who may not reach the tree */
-        if (inv_runtime_stage(runtime_dir, native_launcher, staged, sizeof staged, native_launcher,
-                              sizeof native_launcher, perr, sizeof perr) != 0) {
-            fprintf(stderr, "bench_runtime: cannot stage the runtimes: %s\n", perr);
-            return 1;
-        }
-        snprintf(runtime_dir, sizeof runtime_dir, "%s", staged);
-    }
-    if (n < 1 || cold < 1) {
-        fprintf(stderr, "bench_runtime: -n and -c must be positive\n");
-        return 2;
-    }
-    double *v = malloc(sizeof *v * (size_t)(n > cold ? n : cold));
-    if (!v)
-        return 1;
-    int ok = 1;
+}
+
+/* Every figure, in the order of the list at the top, with v as scratch (max(n, cold)
+ * entries). True when every figure that must succeed did. */
+static bool run_all(const char *runtime_dir, int n, int cold, int spin, double *v)
+{
+    bool ok = true;
     int got = floor_bench(runtime_dir, n, v);
     report("runtime_floor_us", v, got);
     ok &= got == n;
@@ -525,6 +491,54 @@ int main(int argc, char **argv)
         report("cold_stem_native_us", v, got);
     }
     rss_bench(runtime_dir);
+    return ok;
+}
+
+int main(int argc, char **argv)
+{
+    int n = 2000, cold = 10, spin = 100;
+    char runtime_dir[PATH_MAX], perr[256];
+    const char *env = getenv("SQ_RUNTIME_DIR");
+    if (env && *env) {
+        snprintf(runtime_dir, sizeof runtime_dir, "%s", env);
+    } else {
+        /* <repo>/services/invoker/bench_runtime.c -> <repo>/services/invoker/runtimes */
+        const char *slash = strrchr(__FILE__, '/');
+        int len = slash ? (int)(slash - __FILE__) : 1;
+        snprintf(runtime_dir, sizeof runtime_dir, "%.*s/runtimes", len, slash ? __FILE__ : ".");
+    }
+    setup_policies();
+    int opt;
+    while ((opt = getopt(argc, argv, "n:c:s:r:")) != -1) {
+        switch (opt) {
+        case 'n': n = atoi(optarg); break;
+        case 'c': cold = atoi(optarg); break;
+        case 's': spin = atoi(optarg); break;
+        case 'r': snprintf(runtime_dir, sizeof runtime_dir, "%s", optarg); break;
+        default:
+            fprintf(stderr, "usage: %s [-n runs] [-c cold starts] [-s spin_us] [-r runtime_dir]\n",
+                    argv[0]);
+            return 2;
+        }
+    }
+    char staged[PATH_MAX] = "";
+    if (geteuid() == 0) {
+        /* as the invoker: bwrap runs as nobody, who may not reach the tree */
+        if (inv_runtime_stage(runtime_dir, native_launcher, staged, sizeof staged, native_launcher,
+                              sizeof native_launcher, perr, sizeof perr) != 0) {
+            fprintf(stderr, "bench_runtime: cannot stage the runtimes: %s\n", perr);
+            return 1;
+        }
+        snprintf(runtime_dir, sizeof runtime_dir, "%s", staged);
+    }
+    if (n < 1 || cold < 1) {
+        fprintf(stderr, "bench_runtime: -n and -c must be positive\n");
+        return 2;
+    }
+    double *v = malloc(sizeof *v * (size_t)(n > cold ? n : cold));
+    if (!v)
+        return 1;
+    bool ok = run_all(runtime_dir, n, cold, spin, v);
     free(v);
     inv_sandbox_destroy(policy);
     inv_net_destroy(netpol);

@@ -183,12 +183,72 @@ static sq_status subscribe_work(void)
     return SQ_OK;
 }
 
+/* The threads (workers, pool keeper, heartbeat, fetcher), for the drain to join. */
+static pthread_t keeper, hb, fetcher, *workers;
+static int started;  /* workers running */
+static bool threads; /* keeper, heartbeat and fetcher running */
+
+static int start_threads(void)
+{
+    workers = calloc((size_t)I.cfg.workers, sizeof *workers);
+    if (workers == NULL)
+        return -1;
+    for (; started < I.cfg.workers; started++)
+        if (pthread_create(&workers[started], NULL, inv_worker, NULL) != 0)
+            return -1;
+    pthread_create(&keeper, NULL, inv_pool_keeper, NULL);
+    pthread_create(&hb, NULL, inv_heartbeat, NULL);
+    pthread_create(&fetcher, NULL, inv_fetcher, NULL);
+    threads = true;
+    return 0;
+}
+
+/* This invoker's blocking work (sq.invoker.<id>.run) and its health. */
+static int serve(void)
+{
+    static char subj[160]; /* served for the process's life */
+    char tok[128];
+
+    if (sq_subj_token(I.cfg.id, tok, sizeof tok) != 0)
+        return -1;
+    snprintf(subj, sizeof subj, SQ_SUBJ_INVOKER_RUN_FMT, tok);
+    sq_bus_route routes[] = { { .subject = subj, .queue = NULL, .fn = on_run } };
+    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK ||
+        sq_health_serve(I.bus, "invoker", I.cfg.id,
+                        (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } },
+                        1) != SQ_OK)
+        return -1;
+    return 0;
+}
+
+/* The drain: announce it, stop taking work, let the work in hand finish; then every thread
+ * joined and the pool emptied. */
+static void drain(void)
+{
+    I.draining = true;
+    if (threads) {
+        pthread_join(fetcher, NULL);
+        natsSubscription_Unsubscribe(I.work_sub);
+    }
+    pthread_mutex_lock(&I.lock);
+    while (I.head != NULL || I.busy > 0)
+        pthread_cond_wait(&I.work_cv, &I.lock);
+    I.stopping = true;
+    pthread_cond_broadcast(&I.work_cv);
+    pthread_cond_broadcast(&I.pool_cv);
+    pthread_mutex_unlock(&I.lock);
+    for (int i = 0; i < started; i++)
+        pthread_join(workers[i], NULL);
+    if (threads) {
+        pthread_join(keeper, NULL);
+        pthread_join(hb, NULL);
+    }
+    inv_pool_shutdown();
+}
+
 int main(void)
 {
-    pthread_t keeper, hb, fetcher, *workers = NULL;
-    char tok[128], subj[160];
-    int rc = 1, started = 0;
-    bool threads = false;
+    int rc = 1;
 
     sq_signals_block();
     sq_log_init("squall-invoker");
@@ -214,28 +274,7 @@ int main(void)
                                                .jetstream = true }) != SQ_OK ||
         inv_ident_claim() != 0 ||
         sq_streams_ensure(sq_bus_js(I.bus), 0, SQ_STREAMS_WORK | SQ_STREAMS_ACTIVATIONS) != SQ_OK ||
-        subscribe_work() != SQ_OK)
-        goto out;
-
-    workers = calloc((size_t)I.cfg.workers, sizeof *workers);
-    if (workers == NULL)
-        goto out;
-    for (; started < I.cfg.workers; started++)
-        if (pthread_create(&workers[started], NULL, inv_worker, NULL) != 0)
-            goto out;
-    pthread_create(&keeper, NULL, inv_pool_keeper, NULL);
-    pthread_create(&hb, NULL, inv_heartbeat, NULL);
-    pthread_create(&fetcher, NULL, inv_fetcher, NULL);
-    threads = true;
-
-    if (sq_subj_token(I.cfg.id, tok, sizeof tok) != 0)
-        goto out;
-    snprintf(subj, sizeof subj, SQ_SUBJ_INVOKER_RUN_FMT, tok);
-    sq_bus_route routes[] = { { .subject = subj, .queue = NULL, .fn = on_run } };
-    if (sq_bus_serve(I.bus, routes, 1) != SQ_OK ||
-        sq_health_serve(I.bus, "invoker", I.cfg.id,
-                        (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } },
-                        1) != SQ_OK)
+        subscribe_work() != SQ_OK || start_threads() != 0 || serve() != 0)
         goto out;
     I.serving = true;
     sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb,
@@ -243,26 +282,7 @@ int main(void)
     sq_info("received signal %d, draining", sq_signals_wait());
     rc = 0;
 out:
-    /* drain: announce it, stop taking work, let the work in hand finish */
-    I.draining = true;
-    if (threads) {
-        pthread_join(fetcher, NULL);
-        natsSubscription_Unsubscribe(I.work_sub);
-    }
-    pthread_mutex_lock(&I.lock);
-    while (I.head != NULL || I.busy > 0)
-        pthread_cond_wait(&I.work_cv, &I.lock);
-    I.stopping = true;
-    pthread_cond_broadcast(&I.work_cv);
-    pthread_cond_broadcast(&I.pool_cv);
-    pthread_mutex_unlock(&I.lock);
-    for (int i = 0; i < started; i++)
-        pthread_join(workers[i], NULL);
-    if (threads) {
-        pthread_join(keeper, NULL);
-        pthread_join(hb, NULL);
-    }
-    inv_pool_shutdown();
+    drain();
     inv_sandbox_destroy(I.sb);
     inv_net_destroy(I.net);
     if (*staged_dir)

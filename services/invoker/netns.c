@@ -1,4 +1,4 @@
-/* The sandboxes' network (see netns.h for the policy): rtnetlink by hand for the per-container
+/* The sandboxes' network (see netns.h for the policy): rtnetlink (netlink.c) for the per-container
  * namespace and veth, nft(8) once at start for the rules. */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
@@ -10,11 +10,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/if_link.h>
-#include <linux/neighbour.h>
-#include <linux/netlink.h>
-#include <linux/rtnetlink.h>
-#include <linux/veth.h>
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
@@ -26,6 +21,7 @@
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "netlink.h"
 #include "sandbox.h"
 
 #define GW_ADDR "169.254.1.1" /* the sandbox's next hop: the host side, at L2 only */
@@ -179,166 +175,6 @@ static int dns_elements(const char *dns, char *out, size_t outlen, char *err, si
     return count;
 }
 
-/* ---------------------------------------------------------------- rtnetlink */
-
-typedef struct {
-    struct nlmsghdr h;
-    char buf[1024];
-} nlreq_t;
-
-static void nl_init(nlreq_t *r, int type, int flags, const void *hdr, size_t hdrlen)
-{
-    memset(r, 0, sizeof *r);
-    r->h.nlmsg_len = NLMSG_LENGTH(hdrlen);
-    r->h.nlmsg_type = (unsigned short)type;
-    r->h.nlmsg_flags = (unsigned short)(NLM_F_REQUEST | NLM_F_ACK | flags);
-    memcpy(NLMSG_DATA(&r->h), hdr, hdrlen);
-}
-
-static struct rtattr *nl_put(nlreq_t *r, int type, const void *data, size_t len)
-{
-    size_t at = NLMSG_ALIGN(r->h.nlmsg_len);
-    if (at + RTA_SPACE(len) > sizeof *r)
-        abort(); /* the messages below are of fixed size: a programming error */
-    struct rtattr *a = (struct rtattr *)((char *)r + at);
-    a->rta_type = (unsigned short)type;
-    a->rta_len = (unsigned short)RTA_LENGTH(len);
-    if (len)
-        memcpy(RTA_DATA(a), data, len);
-    r->h.nlmsg_len = (unsigned)(at + RTA_SPACE(len));
-    return a;
-}
-
-static void nl_end(nlreq_t *r, struct rtattr *nest)
-{
-    nest->rta_len = (unsigned short)((char *)r + r->h.nlmsg_len - (char *)nest);
-}
-
-static int nl_open(void)
-{
-    int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
-/* Sends r and waits for its acknowledgement: 0, or -errno. */
-static int nl_talk(int fd, nlreq_t *r)
-{
-    static atomic_uint seq;
-    r->h.nlmsg_seq = atomic_fetch_add(&seq, 1) + 1;
-    struct sockaddr_nl sa = { .nl_family = AF_NETLINK };
-    if (sendto(fd, &r->h, r->h.nlmsg_len, 0, (struct sockaddr *)&sa, sizeof sa) < 0)
-        return -errno;
-    char buf[4096];
-    for (;;) {
-        ssize_t n = recv(fd, buf, sizeof buf, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, (unsigned)n);
-             h = NLMSG_NEXT(h, n)) {
-            if (h->nlmsg_seq != r->h.nlmsg_seq)
-                continue;
-            if (h->nlmsg_type == NLMSG_ERROR)
-                return ((struct nlmsgerr *)NLMSG_DATA(h))->error;
-        }
-    }
-}
-
-static int link_up(int fd, int ifindex)
-{
-    nlreq_t r;
-    struct ifinfomsg ifi = {
-        .ifi_family = AF_UNSPEC, .ifi_index = ifindex, .ifi_flags = IFF_UP, .ifi_change = IFF_UP
-    };
-    nl_init(&r, RTM_NEWLINK, 0, &ifi, sizeof ifi);
-    return nl_talk(fd, &r);
-}
-
-static int link_del(int fd, const char *name)
-{
-    nlreq_t r;
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    nl_init(&r, RTM_DELLINK, 0, &ifi, sizeof ifi);
-    nl_put(&r, IFLA_IFNAME, name, strlen(name) + 1);
-    return nl_talk(fd, &r);
-}
-
-/* The veth pair: name on the host (MAC ee:..), "eth0" (index 2) in the namespace; both down
- * (up at creation fails: a veth cannot open before its peer is linked). */
-static int veth_add(int fd, const char *name, int ns_fd)
-{
-    nlreq_t r;
-    struct ifinfomsg ifi = { .ifi_family = AF_UNSPEC };
-    nl_init(&r, RTM_NEWLINK, NLM_F_CREATE | NLM_F_EXCL, &ifi, sizeof ifi);
-    nl_put(&r, IFLA_IFNAME, name, strlen(name) + 1);
-    nl_put(&r, IFLA_ADDRESS, HOST_MAC, sizeof HOST_MAC);
-    struct rtattr *info = nl_put(&r, IFLA_LINKINFO, NULL, 0);
-    nl_put(&r, IFLA_INFO_KIND, "veth", 4);
-    struct rtattr *data = nl_put(&r, IFLA_INFO_DATA, NULL, 0);
-    struct ifinfomsg peer = { .ifi_family = AF_UNSPEC, .ifi_index = 2 };
-    struct rtattr *pa = nl_put(&r, VETH_INFO_PEER, &peer, sizeof peer);
-    nl_put(&r, IFLA_IFNAME, "eth0", 5);
-    uint32_t nsfd = (uint32_t)ns_fd;
-    nl_put(&r, IFLA_NET_NS_FD, &nsfd, sizeof nsfd);
-    nl_end(&r, pa);
-    nl_end(&r, data);
-    nl_end(&r, info);
-    return nl_talk(fd, &r);
-}
-
-/* addr/32 through ifindex; with excl, fails with -EEXIST when the address is taken. */
-static int route_add(int fd, uint32_t dst_be, int dst_len, uint32_t gw_be, int ifindex, bool excl)
-{
-    nlreq_t r;
-    struct rtmsg rt = { .rtm_family = AF_INET,
-                        .rtm_dst_len = (unsigned char)dst_len,
-                        .rtm_table = RT_TABLE_MAIN,
-                        .rtm_protocol = RTPROT_STATIC,
-                        .rtm_scope = gw_be ? RT_SCOPE_UNIVERSE : RT_SCOPE_LINK,
-                        .rtm_type = RTN_UNICAST,
-                        .rtm_flags = gw_be ? RTNH_F_ONLINK : 0 };
-    nl_init(&r, RTM_NEWROUTE, NLM_F_CREATE | (excl ? NLM_F_EXCL : 0), &rt, sizeof rt);
-    if (dst_len)
-        nl_put(&r, RTA_DST, &dst_be, 4);
-    if (gw_be)
-        nl_put(&r, RTA_GATEWAY, &gw_be, 4);
-    uint32_t oif = (uint32_t)ifindex;
-    nl_put(&r, RTA_OIF, &oif, 4);
-    return nl_talk(fd, &r);
-}
-
-static int addr_add(int fd, uint32_t a_be, int ifindex)
-{
-    nlreq_t r;
-    struct ifaddrmsg ifa = { .ifa_family = AF_INET,
-                             .ifa_prefixlen = 32,
-                             .ifa_scope = RT_SCOPE_UNIVERSE,
-                             .ifa_index = (unsigned)ifindex };
-    nl_init(&r, RTM_NEWADDR, NLM_F_CREATE | NLM_F_EXCL, &ifa, sizeof ifa);
-    nl_put(&r, IFA_LOCAL, &a_be, 4);
-    nl_put(&r, IFA_ADDRESS, &a_be, 4);
-    return nl_talk(fd, &r);
-}
-
-static int neigh_add(int fd, uint32_t a_be, const unsigned char *mac, int ifindex)
-{
-    nlreq_t r;
-    struct ndmsg nd = { .ndm_family = AF_INET, .ndm_ifindex = ifindex, .ndm_state = NUD_PERMANENT };
-    nl_init(&r, RTM_NEWNEIGH, NLM_F_CREATE | NLM_F_REPLACE, &nd, sizeof nd);
-    nl_put(&r, NDA_DST, &a_be, 4);
-    nl_put(&r, NDA_LLADDR, mac, 6);
-    return nl_talk(fd, &r);
-}
-
 /* ---------------------------------------------------------------- nft and leftovers */
 
 /* Runs nft with script on its stdin (or "list tables" into out). 0 when it exits 0. */
@@ -424,14 +260,14 @@ static void sweep_leftovers(const char *nft)
 {
     DIR *d = opendir("/sys/class/net");
     struct dirent *e;
-    int fd = nl_open();
+    int fd = inv_nl_open();
     while (d && fd >= 0 && (e = readdir(d)) != NULL) {
         if (strncmp(e->d_name, IF_PREFIX, strlen(IF_PREFIX)) != 0)
             continue;
         char *end;
         long pid = strtol(e->d_name + strlen(IF_PREFIX), &end, 16);
         if (*end == '-' && pid_gone(pid))
-            link_del(fd, e->d_name);
+            inv_nl_link_del(fd, e->d_name);
     }
     if (d)
         closedir(d);
@@ -483,139 +319,172 @@ static int ip_forward_on(const char *nft, bool *flipped)
     return rc;
 }
 
+/* The settings checked: the mode, the pool, the deny list and the resolvers as nft set
+ * elements. */
+typedef struct {
+    const char *mode, *deny;
+    cidr_t pool;
+    char deny4[4096], deny6[4096], dns4[1100];
+    int n4, n6, nd; /* elements in each */
+} net_conf_t;
+
+static int net_conf(const inv_net_opts *o, net_conf_t *cf, char *err, size_t errlen)
+{
+    cf->mode = o && o->mode && *o->mode ? o->mode : "egress";
+    cf->deny = o && o->deny && *o->deny ? o->deny : INV_NET_DENY_DEFAULT;
+    const char *pool = o && o->pool && *o->pool ? o->pool : "10.201.0.0/16";
+    if (strcmp(cf->mode, "egress") != 0 && strcmp(cf->mode, "none") != 0) {
+        setf(err, errlen, "network mode \"%s\": want egress or none", cf->mode);
+        return -1;
+    }
+    if (parse_cidr(pool, &cf->pool) != 0 || cf->pool.family != AF_INET || cf->pool.len < 8 ||
+        cf->pool.len > 30) {
+        setf(err, errlen, "network pool \"%s\": want an IPv4 network a.b.c.d/n with n from 8 to 30",
+             pool);
+        return -1;
+    }
+    cf->deny4[0] = cf->deny6[0] = cf->dns4[0] = '\0';
+    cf->n4 = deny_elements(cf->deny, AF_INET, cf->deny4, sizeof cf->deny4, err, errlen);
+    cf->n6 = cf->n4 < 0
+                 ? -1
+                 : deny_elements(cf->deny, AF_INET6, cf->deny6, sizeof cf->deny6, err, errlen);
+    cf->nd =
+        cf->n6 < 0 ? -1 : dns_elements(o ? o->dns : NULL, cf->dns4, sizeof cf->dns4, err, errlen);
+    return cf->n4 < 0 || cf->n6 < 0 || cf->nd < 0 ? -1 : 0;
+}
+
+/* Why this host cannot give the sandboxes egress (why stays empty when it can): root, nft,
+ * network namespaces. Opens n->host_ns. */
+static void egress_check(inv_net_t *n, char *why, size_t whylen)
+{
+    if (geteuid() != 0)
+        setf(why, whylen, "the invoker does not run as root");
+    else if (access(n->nft, X_OK) != 0)
+        setf(why, whylen, "%s is missing (Debian package nftables)", n->nft);
+    else if ((n->host_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
+        setf(why, whylen, "cannot open the host's network namespace: %s", strerror(errno));
+    else if (unshare(CLONE_NEWNET) != 0)
+        setf(why, whylen, "cannot create network namespaces: %s", strerror(errno));
+    else if (setns(n->host_ns, CLONE_NEWNET) != 0)
+        abort(); /* this thread would go on in an empty namespace */
+}
+
+/* This invoker's table (see netns.h) into script (16384 bytes). */
+static void nft_script(const inv_net_t *n, const net_conf_t *cf, char *script, size_t len)
+{
+    char poolstr[40];
+    struct in_addr pa = { htonl(n->pool_base) };
+    snprintf(poolstr, sizeof poolstr, "%s/%d", inet_ntoa(pa), cf->pool.len);
+    char el4[4200] = "", el6[4200] = "", eld[1200] = "";
+    if (cf->n4)
+        snprintf(el4, sizeof el4, "elements = { %s }", cf->deny4);
+    if (cf->n6)
+        snprintf(el6, sizeof el6, "elements = { %s }", cf->deny6);
+    if (cf->nd)
+        snprintf(eld, sizeof eld, "elements = { %s }", cf->dns4);
+    char api_pre[512] = "", api_in[256] = "", mine[32];
+    /* this invoker's veths: the API door must not be shut by another invoker's table (every
+     * table's input chain sees every packet), so the door rules name only ours */
+    snprintf(mine, sizeof mine, IF_PREFIX "%x-*", (unsigned)getpid());
+    if (n->api_port) {
+        /* the one door into the host: the public REST API, reached at the sandbox's next hop */
+        snprintf(api_pre, sizeof api_pre,
+                 " chain pre { type nat hook prerouting priority dstnat; policy accept;\n"
+                 "  iifname \"%s\" ip daddr " GW_ADDR " tcp dport %d dnat ip to 127.0.0.1:%d\n }\n",
+                 mine, n->api_port, n->api_port);
+        snprintf(api_in, sizeof api_in,
+                 "  iifname \"%s\" ip daddr 127.0.0.1 tcp dport %d ct status dnat accept\n", mine,
+                 n->api_port);
+    }
+    snprintf(script, len,
+             "table inet %1$s {\n"
+             " set deny4 { type ipv4_addr; flags interval; auto-merge; %2$s }\n"
+             " set deny6 { type ipv6_addr; flags interval; auto-merge; %3$s }\n"
+             " set dns4 { type ipv4_addr; %5$s }\n"
+             " chain input { type filter hook input priority filter - 10; policy accept;\n"
+             "%6$s"
+             "  iifname \"%8$s\" drop\n }\n"
+             "%7$s"
+             " chain output { type filter hook output priority filter - 10; policy accept;\n"
+             "  oifname \"" IF_PREFIX "*\" ct state established,related accept\n"
+             "  oifname \"" IF_PREFIX "*\" drop\n }\n"
+             " chain forward { type filter hook forward priority filter - 10; policy accept;\n"
+             "  iifname \"" IF_PREFIX "*\" oifname \"" IF_PREFIX "*\" drop\n"
+             "  iifname \"" IF_PREFIX "*\" ip saddr != %4$s drop\n"
+             "  iifname \"" IF_PREFIX "*\" ip daddr @dns4 meta l4proto { udp, tcp } th dport 53 "
+             "accept\n"
+             "  iifname \"" IF_PREFIX "*\" ip daddr @deny4 drop\n"
+             "  iifname \"" IF_PREFIX "*\" ip6 daddr @deny6 drop\n"
+             "  iifname \"" IF_PREFIX "*\" meta nfproto != ipv4 drop\n"
+             "  oifname \"" IF_PREFIX "*\" ct state established,related accept\n"
+             "  oifname \"" IF_PREFIX "*\" drop\n }\n"
+             " chain post { type nat hook postrouting priority srcnat; policy accept;\n"
+             "  ip saddr %4$s oifname != \"" IF_PREFIX "*\" masquerade\n }\n"
+             "}\n",
+             n->table, el4, el6, poolstr, eld, api_in, api_pre, mine);
+}
+
+/* Loads this invoker's table and turns forwarding on (*flipped: it was off); on failure says
+ * why (and removes the table). -1 only when memory ran out. */
+static int egress_load(inv_net_t *n, const net_conf_t *cf, bool *flipped, char *why, size_t whylen)
+{
+    sweep_leftovers(n->nft);
+    char *script = malloc(16384);
+    if (!script)
+        return -1;
+    snprintf(n->table, sizeof n->table, "squall_%d", (int)getpid());
+    nft_script(n, cf, script, 16384);
+    if (run_nft(n->nft, script, NULL, 0) != 0)
+        setf(why, whylen, "%s could not load the rules (no nf_tables or nat in the kernel?)",
+             n->nft);
+    free(script);
+    if (!*why && ip_forward_on(n->nft, flipped) != 0)
+        setf(why, whylen, "cannot turn on net.ipv4.ip_forward");
+    if (*why && n->table[0]) {
+        char del[64];
+        snprintf(del, sizeof del, "delete table inet %s\n", n->table);
+        run_nft(n->nft, del, NULL, 0);
+        n->table[0] = '\0';
+    }
+    return 0;
+}
+
 int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char *describe,
                    size_t describe_len, char *err, size_t errlen)
 {
     *out = NULL;
     *fell_back = false;
-    const char *mode = o && o->mode && *o->mode ? o->mode : "egress";
-    const char *deny = o && o->deny && *o->deny ? o->deny : INV_NET_DENY_DEFAULT;
-    const char *pool = o && o->pool && *o->pool ? o->pool : "10.201.0.0/16";
-    if (strcmp(mode, "egress") != 0 && strcmp(mode, "none") != 0) {
-        setf(err, errlen, "network mode \"%s\": want egress or none", mode);
-        return -1;
-    }
-    cidr_t pc;
-    if (parse_cidr(pool, &pc) != 0 || pc.family != AF_INET || pc.len < 8 || pc.len > 30) {
-        setf(err, errlen, "network pool \"%s\": want an IPv4 network a.b.c.d/n with n from 8 to 30",
-             pool);
-        return -1;
-    }
-    char deny4[4096] = "", deny6[4096] = "", dns4[1100] = "";
-    int n4 = deny_elements(deny, AF_INET, deny4, sizeof deny4, err, errlen);
-    int n6 = n4 < 0 ? -1 : deny_elements(deny, AF_INET6, deny6, sizeof deny6, err, errlen);
-    int nd = n6 < 0 ? -1 : dns_elements(o ? o->dns : NULL, dns4, sizeof dns4, err, errlen);
-    if (n4 < 0 || n6 < 0 || nd < 0)
-        return -1;
-
+    net_conf_t *cf = malloc(sizeof *cf); /* 9 KB: off the stack of whoever calls */
     inv_net_t *n = calloc(1, sizeof *n);
-    if (!n) {
+    if (n)
+        n->host_ns = -1;
+    if (!cf || !n) {
         setf(err, errlen, "out of memory");
-        return -1;
+        goto fail;
     }
-    n->host_ns = -1;
+    if (net_conf(o, cf, err, errlen) != 0)
+        goto fail;
     uint32_t base;
-    memcpy(&base, pc.addr, 4);
-    n->pool_size = 1u << (32 - pc.len);
+    memcpy(&base, cf->pool.addr, 4);
+    n->pool_size = 1u << (32 - cf->pool.len);
     n->pool_base = ntohl(base) & ~(n->pool_size - 1);
     atomic_init(&n->next_addr, (unsigned)getpid() * 977u);
     atomic_init(&n->next_if, 0);
     snprintf(n->nft, sizeof n->nft, "%s", o && o->nft && *o->nft ? o->nft : "/usr/sbin/nft");
-    *out = n;
+    n->api_port = o && o->api_port > 0 && o->api_port < 65536 ? o->api_port : 0;
 
-    if (strcmp(mode, "none") == 0) {
+    if (strcmp(cf->mode, "none") == 0) {
         setf(describe, describe_len,
              "network none (SQ_INVOKER_NETWORK=none): every sandbox has its own network namespace "
              "with loopback only");
-        return 0;
+        goto done;
     }
     char why[512] = "";
     bool flipped = false;
-    if (geteuid() != 0)
-        setf(why, sizeof why, "the invoker does not run as root");
-    else if (access(n->nft, X_OK) != 0)
-        setf(why, sizeof why, "%s is missing (Debian package nftables)", n->nft);
-    else if ((n->host_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-        setf(why, sizeof why, "cannot open the host's network namespace: %s", strerror(errno));
-    else if (unshare(CLONE_NEWNET) != 0)
-        setf(why, sizeof why, "cannot create network namespaces: %s", strerror(errno));
-    else if (setns(n->host_ns, CLONE_NEWNET) != 0)
-        abort(); /* this thread would go on in an empty namespace */
-    if (!*why) {
-        sweep_leftovers(n->nft);
-        char *script = malloc(16384);
-        if (!script) {
-            setf(err, errlen, "out of memory");
-            inv_net_destroy(n);
-            *out = NULL;
-            return -1;
-        }
-        snprintf(n->table, sizeof n->table, "squall_%d", (int)getpid());
-        char poolstr[40];
-        struct in_addr pa = { htonl(n->pool_base) };
-        snprintf(poolstr, sizeof poolstr, "%s/%d", inet_ntoa(pa), pc.len);
-        char el4[4200] = "", el6[4200] = "", eld[1200] = "";
-        if (n4)
-            snprintf(el4, sizeof el4, "elements = { %s }", deny4);
-        if (n6)
-            snprintf(el6, sizeof el6, "elements = { %s }", deny6);
-        if (nd)
-            snprintf(eld, sizeof eld, "elements = { %s }", dns4);
-        char api_pre[512] = "", api_in[256] = "", mine[32];
-        /* this invoker's veths: the API door must not be shut by another invoker's table (every
-     * table's input chain sees every packet), so the door rules name only ours */
-        snprintf(mine, sizeof mine, IF_PREFIX "%x-*", (unsigned)getpid());
-        n->api_port = o && o->api_port > 0 && o->api_port < 65536 ? o->api_port : 0;
-        if (n->api_port) {
-            /* the one door into the host: the public REST API, reached at the sandbox's next hop */
-            snprintf(api_pre, sizeof api_pre,
-                     " chain pre { type nat hook prerouting priority dstnat; policy accept;\n"
-                     "  iifname \"%s\" ip daddr " GW_ADDR
-                     " tcp dport %d dnat ip to 127.0.0.1:%d\n }\n",
-                     mine, n->api_port, n->api_port);
-            snprintf(api_in, sizeof api_in,
-                     "  iifname \"%s\" ip daddr 127.0.0.1 tcp dport %d ct status dnat accept\n",
-                     mine, n->api_port);
-        }
-        snprintf(script, 16384,
-                 "table inet %1$s {\n"
-                 " set deny4 { type ipv4_addr; flags interval; auto-merge; %2$s }\n"
-                 " set deny6 { type ipv6_addr; flags interval; auto-merge; %3$s }\n"
-                 " set dns4 { type ipv4_addr; %5$s }\n"
-                 " chain input { type filter hook input priority filter - 10; policy accept;\n"
-                 "%6$s"
-                 "  iifname \"%8$s\" drop\n }\n"
-                 "%7$s"
-                 " chain output { type filter hook output priority filter - 10; policy accept;\n"
-                 "  oifname \"" IF_PREFIX "*\" ct state established,related accept\n"
-                 "  oifname \"" IF_PREFIX "*\" drop\n }\n"
-                 " chain forward { type filter hook forward priority filter - 10; policy accept;\n"
-                 "  iifname \"" IF_PREFIX "*\" oifname \"" IF_PREFIX "*\" drop\n"
-                 "  iifname \"" IF_PREFIX "*\" ip saddr != %4$s drop\n"
-                 "  iifname \"" IF_PREFIX
-                 "*\" ip daddr @dns4 meta l4proto { udp, tcp } th dport 53 "
-                 "accept\n"
-                 "  iifname \"" IF_PREFIX "*\" ip daddr @deny4 drop\n"
-                 "  iifname \"" IF_PREFIX "*\" ip6 daddr @deny6 drop\n"
-                 "  iifname \"" IF_PREFIX "*\" meta nfproto != ipv4 drop\n"
-                 "  oifname \"" IF_PREFIX "*\" ct state established,related accept\n"
-                 "  oifname \"" IF_PREFIX "*\" drop\n }\n"
-                 " chain post { type nat hook postrouting priority srcnat; policy accept;\n"
-                 "  ip saddr %4$s oifname != \"" IF_PREFIX "*\" masquerade\n }\n"
-                 "}\n",
-                 n->table, el4, el6, poolstr, eld, api_in, api_pre, mine);
-        if (run_nft(n->nft, script, NULL, 0) != 0)
-            setf(why, sizeof why,
-                 "%s could not load the rules (no nf_tables or nat in the kernel?)", n->nft);
-        free(script);
-        if (!*why && ip_forward_on(n->nft, &flipped) != 0)
-            setf(why, sizeof why, "cannot turn on net.ipv4.ip_forward");
-        if (*why && n->table[0]) {
-            char del[64];
-            snprintf(del, sizeof del, "delete table inet %s\n", n->table);
-            run_nft(n->nft, del, NULL, 0);
-            n->table[0] = '\0';
-        }
+    egress_check(n, why, sizeof why);
+    if (!*why && egress_load(n, cf, &flipped, why, sizeof why) != 0) {
+        setf(err, errlen, "out of memory");
+        goto fail;
     }
     if (*why) {
         *fell_back = true;
@@ -623,7 +492,7 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
              "network egress is not possible (%s): falling back to none, every sandbox has its own "
              "network namespace with loopback only",
              why);
-        return 0;
+        goto done;
     }
     n->mode = INV_NET_EGRESS;
     struct in_addr pa = { htonl(n->pool_base) };
@@ -631,11 +500,19 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
          "network egress: a namespace and a veth per container (addresses from %s/%d), nftables "
          "table inet %s: no access to the host, to other sandboxes or to %d+%d denied networks "
          "(%s); DNS (port 53) allowed to %s; IPv4 only, masqueraded%s",
-         inet_ntoa(pa), pc.len, n->table, n4, n6, deny, nd ? dns4 : "no server",
+         inet_ntoa(pa), cf->pool.len, n->table, cf->n4, cf->n6, cf->deny,
+         cf->nd ? cf->dns4 : "no server",
          flipped ? "; net.ipv4.ip_forward turned on, with table inet squall_guard dropping "
                    "every other forwarded packet"
                  : "");
+done:
+    free(cf);
+    *out = n;
     return 0;
+fail:
+    free(cf);
+    inv_net_destroy(n);
+    return -1;
 }
 
 void inv_net_destroy(inv_net_t *n)
@@ -648,10 +525,10 @@ void inv_net_destroy(inv_net_t *n)
         snprintf(prefix, sizeof prefix, IF_PREFIX "%x-", (unsigned)getpid());
         DIR *d = opendir("/sys/class/net");
         struct dirent *e;
-        int fd = nl_open();
+        int fd = inv_nl_open();
         while (d && fd >= 0 && (e = readdir(d)) != NULL)
             if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
-                link_del(fd, e->d_name);
+                inv_nl_link_del(fd, e->d_name);
         if (d)
             closedir(d);
         if (fd >= 0)
@@ -680,16 +557,6 @@ void inv_netc_reset(inv_netc_t *nc)
     nc->addr = 0;
 }
 
-/* An fd at 10 or above (the container's child dup2()s onto 0..7). */
-static int lift(int fd)
-{
-    if (fd < 0 || fd >= 10)
-        return fd;
-    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
-    close(fd);
-    return nfd;
-}
-
 static void write_sysctl(const char *path, const char *v)
 {
     int fd = open(path, O_WRONLY | O_CLOEXEC);
@@ -701,41 +568,39 @@ static void write_sysctl(const char *path, const char *v)
     }
 }
 
-int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
+/* A new network namespace for the container: made by this thread, which keeps its fd (nc)
+ * and a netlink socket bound inside (*in_fd), then comes back to the host's. */
+static int netc_unshare(inv_net_t *n, inv_netc_t *nc, int *in_fd, char *err, size_t errlen)
 {
-    inv_netc_reset(nc);
-    if (!n || n->mode != INV_NET_EGRESS)
-        return 0;
-    int in_fd = -1, host_fd = -1, rc = -1, e;
-
-    /* A new namespace for this thread, its fd and a netlink socket bound inside; then back. */
     if (unshare(CLONE_NEWNET) != 0) {
         setf(err, errlen, "cannot create a network namespace: %s", strerror(errno));
         return -1;
     }
-    nc->ns_fd = lift(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
-    e = errno;
+    nc->ns_fd = inv_lift_fd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
+    int e = errno;
     /* IPv6 off for the interfaces to come (eth0); loopback keeps ::1 */
     write_sysctl("/proc/sys/net/ipv6/conf/default/disable_ipv6", "1");
-    in_fd = nl_open();
+    *in_fd = inv_nl_open();
     if (setns(n->host_ns, CLONE_NEWNET) != 0)
         abort(); /* this thread would go on in a sandbox's namespace: never */
-    if (nc->ns_fd < 0 || in_fd < 0) {
+    if (nc->ns_fd < 0 || *in_fd < 0) {
         setf(err, errlen, "cannot open the new network namespace: %s",
              strerror(nc->ns_fd < 0 ? e : errno));
-        goto out;
+        return -1;
     }
-    host_fd = nl_open();
-    if (host_fd < 0) {
-        setf(err, errlen, "netlink: %s", strerror(errno));
-        goto out;
-    }
+    return 0;
+}
+
+/* The veth pair, its host side up (and routing to loopback when the API's door is open). */
+static int netc_veth(inv_net_t *n, inv_netc_t *nc, int host_fd, char *err, size_t errlen)
+{
+    int e;
     snprintf(nc->host_if, sizeof nc->host_if, IF_PREFIX "%x-%x", (unsigned)getpid(),
              atomic_fetch_add(&n->next_if, 1) & 0xfffff);
-    if ((e = veth_add(host_fd, nc->host_if, nc->ns_fd)) != 0) {
+    if ((e = inv_nl_veth_add(host_fd, nc->host_if, HOST_MAC, nc->ns_fd)) != 0) {
         setf(err, errlen, "cannot create the veth %s: %s", nc->host_if, strerror(-e));
         nc->host_if[0] = '\0';
-        goto out;
+        return -1;
     }
     nc->host_ifindex = (int)if_nametoindex(nc->host_if);
     if (n->api_port) {
@@ -744,40 +609,69 @@ int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
         snprintf(path, sizeof path, "/proc/sys/net/ipv4/conf/%s/route_localnet", nc->host_if);
         write_sysctl(path, "1");
     }
-    if (nc->host_ifindex <= 0 || (e = link_up(host_fd, nc->host_ifindex)) != 0) {
+    if (nc->host_ifindex <= 0 || (e = inv_nl_link_up(host_fd, nc->host_ifindex)) != 0) {
         setf(err, errlen, "cannot bring the veth %s up: %s", nc->host_if,
              nc->host_ifindex <= 0 ? "it vanished" : strerror(-e));
-        goto out;
+        return -1;
     }
-    /* an address: the first whose /32 route nobody (no other invoker) has */
+    return 0;
+}
+
+/* An address: the first whose /32 route nobody (no other invoker) has; the route is ours. */
+static int netc_address(inv_net_t *n, inv_netc_t *nc, int host_fd, char *err, size_t errlen)
+{
     for (int i = 0; i < MAX_TRIES; i++) {
         uint32_t off = atomic_fetch_add(&n->next_addr, 1) % n->pool_size;
         if (off == 0 || off == n->pool_size - 1)
             continue;
         uint32_t a = n->pool_base + off;
-        e = route_add(host_fd, htonl(a), 32, 0, nc->host_ifindex, true);
+        int e = inv_nl_route_add(host_fd, htonl(a), 32, 0, nc->host_ifindex, true);
         if (e == 0) {
             nc->addr = a;
-            break;
+            return 0;
         }
         if (e != -EEXIST) {
             setf(err, errlen, "cannot route to the sandbox: %s", strerror(-e));
-            goto out;
+            return -1;
         }
     }
-    if (!nc->addr) {
-        setf(err, errlen, "no free address in the sandbox network pool");
-        goto out;
-    }
+    setf(err, errlen, "no free address in the sandbox network pool");
+    return -1;
+}
+
+/* Inside: lo and eth0 up, the address, the gateway's permanent neighbour, the default route. */
+static int netc_inside(const inv_netc_t *nc, int in_fd, char *err, size_t errlen)
+{
     uint32_t gw;
+    int e;
     inet_pton(AF_INET, GW_ADDR, &gw);
-    if ((e = link_up(in_fd, 1)) != 0 || (e = link_up(in_fd, 2)) != 0 ||
-        (e = addr_add(in_fd, htonl(nc->addr), 2)) != 0 ||
-        (e = neigh_add(in_fd, gw, HOST_MAC, 2)) != 0 ||
-        (e = route_add(in_fd, 0, 0, gw, 2, false)) != 0) {
+    if ((e = inv_nl_link_up(in_fd, 1)) != 0 || (e = inv_nl_link_up(in_fd, 2)) != 0 ||
+        (e = inv_nl_addr_add(in_fd, htonl(nc->addr), 2)) != 0 ||
+        (e = inv_nl_neigh_add(in_fd, gw, HOST_MAC, 2)) != 0 ||
+        (e = inv_nl_route_add(in_fd, 0, 0, gw, 2, false)) != 0) {
         setf(err, errlen, "cannot configure the sandbox's network: %s", strerror(-e));
+        return -1;
+    }
+    return 0;
+}
+
+int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
+{
+    inv_netc_reset(nc);
+    if (!n || n->mode != INV_NET_EGRESS)
+        return 0;
+    int in_fd = -1, host_fd = -1, rc = -1;
+
+    if (netc_unshare(n, nc, &in_fd, err, errlen) != 0)
+        goto out;
+    host_fd = inv_nl_open();
+    if (host_fd < 0) {
+        setf(err, errlen, "netlink: %s", strerror(errno));
         goto out;
     }
+    if (netc_veth(n, nc, host_fd, err, errlen) != 0 ||
+        netc_address(n, nc, host_fd, err, errlen) != 0 || netc_inside(nc, in_fd, err, errlen) != 0)
+        goto out;
     rc = 0;
 out:
     if (in_fd >= 0)
@@ -786,9 +680,9 @@ out:
         close(host_fd);
     if (rc != 0) {
         if (nc->host_if[0]) {
-            int fd = nl_open();
+            int fd = inv_nl_open();
             if (fd >= 0) {
-                link_del(fd, nc->host_if);
+                inv_nl_link_del(fd, nc->host_if);
                 close(fd);
             }
         }
@@ -809,9 +703,9 @@ int inv_netc_disable(inv_netc_t *nc)
     struct ifinfomsg ifi = {
         .ifi_family = AF_UNSPEC, .ifi_index = nc->host_ifindex, .ifi_flags = 0, .ifi_change = IFF_UP
     };
-    nl_init(&r, RTM_NEWLINK, 0, &ifi, sizeof ifi);
-    int fd = nl_open();
-    int e = fd < 0 ? -errno : nl_talk(fd, &r);
+    inv_nl_init(&r, RTM_NEWLINK, 0, &ifi, sizeof ifi);
+    int fd = inv_nl_open();
+    int e = fd < 0 ? -errno : inv_nl_talk(fd, &r);
     if (fd >= 0)
         close(fd);
     if (e != 0 && e != -ENODEV)

@@ -259,60 +259,50 @@ bool inv_pool_admits(const inv_job *j)
     return stem || freeable >= mb;
 }
 
-inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
+/* A warm container of j's action with room for one more activation, taken (called locked);
+ * NULL when none. */
+static inv_slot *take_warm(inv_job *j)
+{
+    for (inv_slot *s = I.pool; s; s = s->next)
+        if (s->ready && !s->dead && s->inflight < s->conc && strcmp(s->key, j->key) == 0) {
+            s->inflight++;
+            thaw(s);
+            inv_pool_unstart(j);
+            return s;
+        }
+    return NULL;
+}
+
+/* A stem cell of j's kind turned into j's container (called locked); NULL when none. */
+static inv_slot *take_stem_for(inv_job *j)
+{
+    int memory_mb = (int)j->w.action.limits.memory;
+    inv_slot *s = take_stem(stem_kind(j->w.action.exec.kind));
+    if (s == NULL)
+        return NULL;
+    thaw(s);
+    inv_pool_unstart(j);
+    /* a stem cell becomes this action's container; account for its real size */
+    I.used_mb += memory_mb - s->memory_mb;
+    s->memory_mb = memory_mb;
+    snprintf(s->key, sizeof s->key, "%s", j->key);
+    snprintf(s->ns, sizeof s->ns, "%s", j->w.action.namespace_);
+    s->inflight = 1;
+    s->next = I.pool;
+    I.pool = s;
+    pthread_cond_signal(&I.pool_cv); /* the keeper starts a replacement */
+    return s;
+}
+
+/* Starts a new container for j, its memory reserved (called locked, returns unlocked). A
+ * placeholder holds the namespace's place in the pool while the container starts outside
+ * the lock. NULL with a message in err on failure. */
+static inv_slot *start_for(inv_job *j, char *err, size_t errlen)
 {
     const char *key = j->key, *ns = j->w.action.namespace_, *kind = j->w.action.exec.kind;
     int memory_mb = (int)j->w.action.limits.memory;
-    inv_slot *s, *victim, *mine;
+    inv_slot *s, *mine;
 
-    *cold = false;
-    pthread_mutex_lock(&I.lock);
-    for (;;) {
-        for (s = I.pool; s; s = s->next)
-            if (s->ready && !s->dead && s->inflight < s->conc && strcmp(s->key, key) == 0) {
-                s->inflight++;
-                thaw(s);
-                inv_pool_unstart(j);
-                pthread_mutex_unlock(&I.lock);
-                return s;
-            }
-        if ((s = take_stem(stem_kind(kind))) != NULL) {
-            *cold = true;
-            thaw(s);
-            inv_pool_unstart(j);
-            /* a stem cell becomes this action's container; account for its real size */
-            I.used_mb += memory_mb - s->memory_mb;
-            s->memory_mb = memory_mb;
-            snprintf(s->key, sizeof s->key, "%s", key);
-            snprintf(s->ns, sizeof s->ns, "%s", ns);
-            s->inflight = 1;
-            s->next = I.pool;
-            I.pool = s;
-            pthread_cond_signal(&I.pool_cv); /* the keeper starts a replacement */
-            pthread_mutex_unlock(&I.lock);
-            return s;
-        }
-        if (I.used_mb + memory_mb <= I.cfg.memory_mb)
-            break;
-        /* full: evict the least recently used idle container, else a stem cell, else wait */
-        if ((victim = take_lru()) != NULL || (victim = take_stem(NULL)) != NULL) {
-            pthread_mutex_unlock(&I.lock);
-            destroy_slot(victim);
-            pthread_mutex_lock(&I.lock);
-            continue;
-        }
-        if (I.stopping) {
-            inv_pool_unstart(j);
-            pthread_mutex_unlock(&I.lock);
-            snprintf(err, errlen, "the invoker is shutting down");
-            return NULL;
-        }
-        sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", key, I.used_mb,
-                 I.cfg.memory_mb);
-        pthread_cond_wait(&I.pool_cv, &I.lock);
-    }
-    /* A place in the pool now, so that the namespace holds this memory from now on; the
-     * container is started outside the lock. */
     inv_pool_unstart(j);
     mine = calloc(1, sizeof *mine);
     if (mine == NULL) {
@@ -330,7 +320,6 @@ inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
     I.used_mb += memory_mb;
     I.warm++;
     pthread_mutex_unlock(&I.lock);
-    *cold = true;
     s = slot_new(kind, memory_mb, err, errlen);
     pthread_mutex_lock(&I.lock);
     unlink_slot(&I.pool, mine);
@@ -350,6 +339,47 @@ inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
     I.pool = s;
     pthread_mutex_unlock(&I.lock);
     return s;
+}
+
+inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
+{
+    int memory_mb = (int)j->w.action.limits.memory;
+    inv_slot *s, *victim;
+
+    *cold = false;
+    pthread_mutex_lock(&I.lock);
+    for (;;) {
+        if ((s = take_warm(j)) != NULL) {
+            pthread_mutex_unlock(&I.lock);
+            return s;
+        }
+        if ((s = take_stem_for(j)) != NULL) {
+            *cold = true;
+            pthread_mutex_unlock(&I.lock);
+            return s;
+        }
+        if (I.used_mb + memory_mb <= I.cfg.memory_mb)
+            break;
+        /* full: evict the least recently used idle container, else a stem cell, else wait */
+        if ((victim = take_lru()) != NULL || (victim = take_stem(NULL)) != NULL) {
+            pthread_mutex_unlock(&I.lock);
+            destroy_slot(victim);
+            pthread_mutex_lock(&I.lock);
+            continue;
+        }
+        if (I.stopping) {
+            inv_pool_unstart(j);
+            pthread_mutex_unlock(&I.lock);
+            snprintf(err, errlen, "the invoker is shutting down");
+            return NULL;
+        }
+        sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", j->key, I.used_mb,
+                 I.cfg.memory_mb);
+        pthread_cond_wait(&I.pool_cv, &I.lock);
+    }
+    /* A place in the pool now, so that the namespace holds this memory from now on. */
+    *cold = true;
+    return start_for(j, err, errlen);
 }
 
 void inv_pool_ready(inv_slot *s, int conc)
@@ -422,79 +452,95 @@ static int count_kind(const char *kind)
     return n;
 }
 
-void *inv_pool_keeper(void *arg)
+/* Removes the idle containers past their time (called locked; unlocks to destroy them). */
+static void expire_idle(void)
+{
+    int64_t now = sq_now_ms();
+    inv_slot *expired = NULL;
+
+    for (inv_slot **pp = &I.pool; *pp;) {
+        if ((*pp)->inflight == 0 && now - (*pp)->last_used_ms > I.cfg.idle_ms) {
+            inv_slot *s = *pp;
+            *pp = s->next;
+            s->next = expired;
+            expired = s;
+        } else
+            pp = &(*pp)->next;
+    }
+    if (expired == NULL)
+        return;
+    pthread_mutex_unlock(&I.lock);
+    while (expired) {
+        inv_slot *s = expired;
+        expired = s->next;
+        sq_debug("removing idle container for \"%s\"", s->key);
+        destroy_slot(s);
+    }
+    pthread_mutex_lock(&I.lock);
+}
+
+/* Starts the stem cells each kind lacks, while memory allows (called locked; unlocks while
+ * one starts). */
+static void keep_stems(void)
 {
     char err[256];
 
+    for (size_t k = 0; k < NSTEM_KINDS; k++) {
+        const char *kind = STEM_KINDS[k];
+        while (!I.stopping && !I.draining && count_kind(kind) < stem_target(k) &&
+               I.used_mb + STEM_MB <= I.cfg.memory_mb) {
+            inv_slot *s;
+            I.used_mb += STEM_MB;
+            I.warm++;
+            pthread_mutex_unlock(&I.lock);
+            s = slot_new(kind, STEM_MB, err, sizeof err);
+            pthread_mutex_lock(&I.lock);
+            if (s == NULL) {
+                I.used_mb -= STEM_MB;
+                I.warm--;
+                sq_error("could not start a %s stem cell: %s", kind, err);
+                break;
+            }
+            s->next = I.stems;
+            I.stems = s;
+            /* what waits for memory may evict it now (its memory was in use, not
+             * evictable, while it started) */
+            pthread_cond_broadcast(&I.pool_cv);
+            wake_workers();
+        }
+    }
+}
+
+/* Freezes what has been idle long enough (called locked). Returns the ms until the next one
+ * is due, at most 1000. */
+static int64_t freeze_idle(void)
+{
+    int64_t wait_ms = 1000, now = sq_now_ms();
+    for (int list = 0; list < 2; list++)
+        for (inv_slot *s = list ? I.stems : I.pool; s; s = s->next) {
+            int64_t due = s->last_used_ms + (list ? STEM_FREEZE_MS : I.cfg.freeze_ms);
+            if (s->inflight > 0 || s->dead || s->no_freeze || s->c == NULL ||
+                inv_container_frozen(s->c))
+                continue;
+            if (due <= now) {
+                if (inv_container_freeze(s->c, true) != 0) {
+                    s->no_freeze = true; /* it keeps running; said once */
+                    sq_warn("could not freeze the container for \"%s\"", s->key);
+                }
+            } else if (due - now < wait_ms)
+                wait_ms = due - now;
+        }
+    return wait_ms;
+}
+
+void *inv_pool_keeper(void *arg)
+{
     pthread_mutex_lock(&I.lock);
     while (!I.stopping) {
-        int64_t now = sq_now_ms();
-        inv_slot *expired = NULL;
-
-        /* idle containers past their time */
-        for (inv_slot **pp = &I.pool; *pp;) {
-            if ((*pp)->inflight == 0 && now - (*pp)->last_used_ms > I.cfg.idle_ms) {
-                inv_slot *s = *pp;
-                *pp = s->next;
-                s->next = expired;
-                expired = s;
-            } else
-                pp = &(*pp)->next;
-        }
-        if (expired) {
-            pthread_mutex_unlock(&I.lock);
-            while (expired) {
-                inv_slot *s = expired;
-                expired = s->next;
-                sq_debug("removing idle container for \"%s\"", s->key);
-                destroy_slot(s);
-            }
-            pthread_mutex_lock(&I.lock);
-        }
-        /* stem cells of each kind, while memory allows */
-        for (size_t k = 0; k < NSTEM_KINDS; k++) {
-            const char *kind = STEM_KINDS[k];
-            while (!I.stopping && !I.draining && count_kind(kind) < stem_target(k) &&
-                   I.used_mb + STEM_MB <= I.cfg.memory_mb) {
-                inv_slot *s;
-                I.used_mb += STEM_MB;
-                I.warm++;
-                pthread_mutex_unlock(&I.lock);
-                s = slot_new(kind, STEM_MB, err, sizeof err);
-                pthread_mutex_lock(&I.lock);
-                if (s == NULL) {
-                    I.used_mb -= STEM_MB;
-                    I.warm--;
-                    sq_error("could not start a %s stem cell: %s", kind, err);
-                    break;
-                }
-                s->next = I.stems;
-                I.stems = s;
-                /* what waits for memory may evict it now (its memory was in use, not
-                 * evictable, while it started) */
-                pthread_cond_broadcast(&I.pool_cv);
-                wake_workers();
-            }
-        }
+        expire_idle();
+        keep_stems();
         /* freeze what has been idle long enough; sleep until the next one is due */
-        int64_t wait_ms = 1000;
-        if (I.cfg.freeze) {
-            now = sq_now_ms();
-            for (int list = 0; list < 2; list++)
-                for (inv_slot *s = list ? I.stems : I.pool; s; s = s->next) {
-                    int64_t due = s->last_used_ms + (list ? STEM_FREEZE_MS : I.cfg.freeze_ms);
-                    if (s->inflight > 0 || s->dead || s->no_freeze || s->c == NULL ||
-                        inv_container_frozen(s->c))
-                        continue;
-                    if (due <= now) {
-                        if (inv_container_freeze(s->c, true) != 0) {
-                            s->no_freeze = true; /* it keeps running; said once */
-                            sq_warn("could not freeze the container for \"%s\"", s->key);
-                        }
-                    } else if (due - now < wait_ms)
-                        wait_ms = due - now;
-                }
-        }
+        int64_t wait_ms = I.cfg.freeze ? freeze_idle() : 1000;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;

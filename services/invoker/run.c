@@ -294,167 +294,221 @@ static char *init_env(const msgpack_object *params)
     return txt;
 }
 
-/* Runs one work item to its activation record. */
-static void handle(inv_job *job)
+/* What running a work item gave: the init (cold containers only) and the run; res is the one
+ * the record reports (the init's when it failed). */
+typedef struct {
+    inv_run_result init, run;
+    inv_run_result *res;
+    bool cold;
+    int64_t init_ms;
+} ran_t;
+
+/* A failure before any container ran: its outcome and result text (then owned by r), at at_ms. */
+static void ran_fail(ran_t *r, inv_outcome oc, char *result, int64_t at_ms)
 {
-    sq_work w = job->w;
-    char err[512], path[600];
-    inv_run_result init = { 0 }, run = { 0 };
-    inv_run_result *res = &run;
-    inv_slot *slot = NULL;
-    bool cold = false;
-    int64_t start_ms, init_ms = 0;
-    size_t log_limit;
-    sq_activation a = { 0 };
-    msgpack_sbuffer rec, result_buf;
-    msgpack_packer pk, rpk;
-    msgpack_sbuffer ann;
-    msgpack_packer apk;
-    msgpack_zone az;
-    msgpack_object ann_obj, result_obj;
-    char **logs = NULL;
-    live_log live;
-    bool live_on = false;
+    r->run.outcome = oc;
+    r->run.result = result;
+    r->run.start_ms = r->run.end_ms = at_ms;
+}
 
-    msgpack_zone_init(&az, 1024);
-    msgpack_sbuffer_init(&rec);
-    msgpack_sbuffer_init(&result_buf);
-    msgpack_sbuffer_init(&ann);
-    snprintf(path, sizeof path, "%s/%s", w.action.namespace_, w.action.name);
-    log_limit = (size_t)w.action.limits.logs * 1024 * 1024;
-    start_ms = sq_now_ms();
-    live_on = live_log_start(&live, &w);
+/* Gives a cold container w's code; r->res becomes the init's result when it failed. */
+static void cold_init(inv_slot *slot, const sq_work *w, size_t log_limit, ran_t *r)
+{
+    const msgpack_object *al = annotation(&w->action.annotations, "actionloop");
+    const msgpack_object *net = annotation(&w->action.annotations, "network");
+    inv_init_opts io = {
+        .code = w->action.exec.code,
+        .main_name = w->action.exec.main ? w->action.exec.main : "main",
+        .binary = w->action.exec.binary,
+        .actionloop = al && al->type == MSGPACK_OBJECT_BOOLEAN && al->via.boolean,
+        .concurrency = (int)w->action.limits.concurrency,
+        .memory_mb = (int)w->action.limits.memory,
+        .no_network = net && net->type == MSGPACK_OBJECT_BOOLEAN && !net->via.boolean,
+    };
+    char *env = init_env(&w->action.parameters);
+    io.env_json = env;
+    inv_container_init_ex(slot->c, &io, (int)w->action.limits.timeout, log_limit, &r->init);
+    free(env);
+    r->init_ms = r->init.end_ms - r->init.start_ms;
+    if (r->init.outcome != INV_OK)
+        r->res = &r->init;
+    else
+        inv_pool_ready(slot, inv_container_concurrency(slot->c));
+}
 
-    if (!inv_kind_supported(w.action.exec.kind)) {
-        run.outcome = INV_INIT_ERROR;
+/* Runs the work item: the kind checked, a container taken from the pool (initialised when
+ * cold), the activation run, the container given back. Fills r. */
+static void execute(inv_job *job, const char *path, size_t log_limit, int64_t start_ms, ran_t *r)
+{
+    const sq_work *w = &job->w;
+    char err[512];
+    inv_slot *slot;
+
+    r->res = &r->run;
+    if (!inv_kind_supported(w->action.exec.kind)) {
         snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}",
-                 w.action.exec.kind);
-        run.result = strdup(err);
-        run.start_ms = run.end_ms = start_ms;
-    } else if ((slot = inv_pool_acquire(job, &cold, err, sizeof err)) == NULL) {
-        run.outcome = INV_INTERNAL;
-        run.start_ms = run.end_ms = start_ms;
-        {
-            json_t *e = json_pack("{s:s}", "error", err);
-            run.result = json_dumps(e, JSON_COMPACT);
-            json_decref(e);
-        }
-    } else {
-        if (cold) {
-            const msgpack_object *al = annotation(&w.action.annotations, "actionloop");
-            const msgpack_object *net = annotation(&w.action.annotations, "network");
-            inv_init_opts io = {
-                .code = w.action.exec.code,
-                .main_name = w.action.exec.main ? w.action.exec.main : "main",
-                .binary = w.action.exec.binary,
-                .actionloop = al && al->type == MSGPACK_OBJECT_BOOLEAN && al->via.boolean,
-                .concurrency = (int)w.action.limits.concurrency,
-                .memory_mb = (int)w.action.limits.memory,
-                .no_network = net && net->type == MSGPACK_OBJECT_BOOLEAN && !net->via.boolean,
-            };
-            char *env = init_env(&w.action.parameters);
-            io.env_json = env;
-            inv_container_init_ex(slot->c, &io, (int)w.action.limits.timeout, log_limit, &init);
-            free(env);
-            init_ms = init.end_ms - init.start_ms;
-            if (init.outcome != INV_OK)
-                res = &init;
-            else
-                inv_pool_ready(slot, inv_container_concurrency(slot->c));
-        }
-        if (res == &run) {
-            char *line = input_line(&w, path);
-            if (line == NULL) {
-                run.outcome = INV_INTERNAL;
-                run.result = strdup("{\"error\":\"could not encode the activation input\"}");
-                run.start_ms = run.end_ms = sq_now_ms();
-            } else
-                inv_container_run(slot->c, line, (int)w.action.limits.timeout, log_limit, &run);
-            free(line);
-            refuse_large_result(&run);
-        }
-        inv_pool_release(slot);
+                 w->action.exec.kind);
+        ran_fail(r, INV_INIT_ERROR, strdup(err), start_ms);
+        return;
     }
-
-    if (live_on) {
-        inv_log_hook = NULL;
-        live.ev.end = true;
-        live_log_send(&live);
+    if ((slot = inv_pool_acquire(job, &r->cold, err, sizeof err)) == NULL) {
+        json_t *e = json_pack("{s:s}", "error", err);
+        ran_fail(r, INV_INTERNAL, json_dumps(e, JSON_COMPACT), start_ms);
+        json_decref(e);
+        return;
     }
+    if (r->cold)
+        cold_init(slot, w, log_limit, r);
+    if (r->res == &r->run) {
+        char *line = input_line(w, path);
+        if (line == NULL)
+            ran_fail(r, INV_INTERNAL,
+                     strdup("{\"error\":\"could not encode the activation input\"}"), sq_now_ms());
+        else
+            inv_container_run(slot->c, line, (int)w->action.limits.timeout, log_limit, &r->run);
+        free(line);
+        refuse_large_result(&r->run);
+    }
+    inv_pool_release(slot);
+}
 
-    /* the record */
-    memset(&a, 0, sizeof a);
-    a.id = w.id;
-    a.namespace_ = w.ns && *w.ns ? w.ns : w.action.namespace_; /* the caller's namespace */
-    a.name = w.action.name;
-    a.version = w.action.version;
-    a.subject = w.subject;
-    a.start = cold ? init.start_ms : res->start_ms;
-    a.end = res->end_ms > a.start ? res->end_ms : a.start;
-    a.duration = a.end - a.start;
-    a.status = status_of(res->outcome);
-    a.publish = false;
+/* The record's result: the result text as msgpack (unpacked into az), or an error saying
+ * why it cannot be carried (a.status then says whose fault that is). */
+static void record_result(sq_activation *a, const inv_run_result *res, msgpack_sbuffer *buf,
+                          msgpack_zone *az)
+{
+    msgpack_packer rpk;
+    msgpack_object result_obj;
 
-    msgpack_packer_init(&rpk, &result_buf, msgpack_sbuffer_write);
-    if (!result_to_mp(res->result, &rpk, &a.status)) {
-        msgpack_sbuffer_clear(&result_buf);
+    msgpack_packer_init(&rpk, buf, msgpack_sbuffer_write);
+    if (!result_to_mp(res->result, &rpk, &a->status)) {
+        msgpack_sbuffer_clear(buf);
         msgpack_pack_map(&rpk, 1);
         sq_mp_kv_str(&rpk, "error",
-                     a.status == SQ_ACT_DEV_ERROR
+                     a->status == SQ_ACT_DEV_ERROR
                          ? "The action's result nests deeper than the platform carries."
                          : "The action's result could not be read.");
     }
-    sq_mp_unpack(result_buf.data, result_buf.size, &az, &result_obj);
-    a.result = result_obj;
+    sq_mp_unpack(buf->data, buf->size, az, &result_obj);
+    a->result = result_obj;
+}
 
-    a.nlogs = init.nlogs + (res == &run ? run.nlogs : 0);
-    logs = calloc(a.nlogs + 1, sizeof *logs);
+/* The record's logs: the init's, then the run's (borrowed from r; the array is malloc'd,
+ * NULL with no logs when memory ran out). */
+static char **record_logs(sq_activation *a, const ran_t *r)
+{
+    bool ran = r->res == &r->run;
+    a->nlogs = r->init.nlogs + (ran ? r->run.nlogs : 0);
+    char **logs = calloc(a->nlogs + 1, sizeof *logs);
     if (logs != NULL) {
         size_t k = 0;
-        for (size_t i = 0; i < init.nlogs; i++)
-            logs[k++] = init.logs[i];
-        for (size_t i = 0; res == &run && i < run.nlogs; i++)
-            logs[k++] = run.logs[i];
+        for (size_t i = 0; i < r->init.nlogs; i++)
+            logs[k++] = r->init.logs[i];
+        for (size_t i = 0; ran && i < r->run.nlogs; i++)
+            logs[k++] = r->run.logs[i];
     } else
-        a.nlogs = 0;
-    a.logs = logs;
+        a->nlogs = 0;
+    a->logs = logs;
+    return logs;
+}
 
-    msgpack_packer_init(&apk, &ann, msgpack_sbuffer_write);
+/* The record's annotations (unpacked into az). */
+static void record_annotations(sq_activation *a, const sq_work *w, const char *path,
+                               int64_t start_ms, const ran_t *r, msgpack_sbuffer *ann,
+                               msgpack_zone *az)
+{
+    msgpack_packer apk;
+    msgpack_object ann_obj;
+
+    msgpack_packer_init(&apk, ann, msgpack_sbuffer_write);
     {
         /* one encoder for every record's annotations (proto/): path, kind, limits, binding,
          * waitTime, initTime (cold), timeout, causedBy and cause (a sequence's component or a
          * rule's action), invoker */
         sq_act_annots an = SQ_ACT_ANNOTS_INIT;
         an.path = path;
-        an.kind = w.action.exec.kind;
-        an.limits = &w.action.limits;
-        an.binding = w.binding && *w.binding ? w.binding : NULL;
-        an.wait_time = w.submitted > 0 && start_ms > w.submitted ? start_ms - w.submitted : 0;
-        an.init_time = cold ? init_ms : -1;
-        an.timeout = res->outcome == INV_TIMEOUT;
-        if (w.cause && *w.cause) {
-            an.caused_by = w.caused_by && *w.caused_by ? w.caused_by : "sequence";
-            an.cause = w.cause;
+        an.kind = w->action.exec.kind;
+        an.limits = &w->action.limits;
+        an.binding = w->binding && *w->binding ? w->binding : NULL;
+        an.wait_time = w->submitted > 0 && start_ms > w->submitted ? start_ms - w->submitted : 0;
+        an.init_time = r->cold ? r->init_ms : -1;
+        an.timeout = r->res->outcome == INV_TIMEOUT;
+        if (w->cause && *w->cause) {
+            an.caused_by = w->caused_by && *w->caused_by ? w->caused_by : "sequence";
+            an.cause = w->cause;
         }
         an.invoker = I.cfg.id;
         sq_act_annots_encode(&an, &apk);
     }
-    sq_mp_unpack(ann.data, ann.size, &az, &ann_obj);
-    a.annotations = ann_obj;
+    sq_mp_unpack(ann->data, ann->size, az, &ann_obj);
+    a->annotations = ann_obj;
+}
+
+/* The activation record of what ran: to the caller's reply inbox (a blocking invoke), and
+ * stored durably. */
+static void send_record(const sq_work *w, const char *path, int64_t start_ms, const ran_t *r)
+{
+    const inv_run_result *res = r->res;
+    sq_activation a = { 0 };
+    msgpack_sbuffer rec, result_buf, ann;
+    msgpack_packer pk;
+    msgpack_zone az;
+    char **logs;
+
+    msgpack_zone_init(&az, 1024);
+    msgpack_sbuffer_init(&rec);
+    msgpack_sbuffer_init(&result_buf);
+    msgpack_sbuffer_init(&ann);
+
+    a.id = w->id;
+    a.namespace_ = w->ns && *w->ns ? w->ns : w->action.namespace_; /* the caller's namespace */
+    a.name = w->action.name;
+    a.version = w->action.version;
+    a.subject = w->subject;
+    a.start = r->cold ? r->init.start_ms : res->start_ms;
+    a.end = res->end_ms > a.start ? res->end_ms : a.start;
+    a.duration = a.end - a.start;
+    a.status = status_of(res->outcome);
+    a.publish = false;
+    record_result(&a, res, &result_buf, &az);
+    logs = record_logs(&a, r);
+    record_annotations(&a, w, path, start_ms, r, &ann, &az);
 
     msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
     sq_activation_encode(&a, &pk);
-    if (w.reply && *w.reply)
-        natsConnection_Publish(sq_bus_nc(I.bus), w.reply, rec.data, (int)rec.size);
+    if (w->reply && *w->reply)
+        natsConnection_Publish(sq_bus_nc(I.bus), w->reply, rec.data, (int)rec.size);
     publish_record(&a, &rec);
 
     free(logs);
-    inv_run_result_free(&init);
-    inv_run_result_free(&run);
     msgpack_sbuffer_destroy(&ann);
     msgpack_sbuffer_destroy(&result_buf);
     msgpack_sbuffer_destroy(&rec);
     msgpack_zone_destroy(&az);
+}
+
+/* Runs one work item to its activation record. */
+static void handle(inv_job *job)
+{
+    const sq_work *w = &job->w;
+    char path[600];
+    ran_t r = { 0 };
+    live_log live;
+
+    snprintf(path, sizeof path, "%s/%s", w->action.namespace_, w->action.name);
+    size_t log_limit = (size_t)w->action.limits.logs * 1024 * 1024;
+    int64_t start_ms = sq_now_ms();
+    bool live_on = live_log_start(&live, w);
+
+    execute(job, path, log_limit, start_ms, &r);
+    if (live_on) {
+        inv_log_hook = NULL;
+        live.ev.end = true;
+        live_log_send(&live);
+    }
+    send_record(w, path, start_ms, &r);
+    inv_run_result_free(&r.init);
+    inv_run_result_free(&r.run);
 }
 
 /* The first queued job that can start now (pool.c: memory, the namespace's share), unlinked;

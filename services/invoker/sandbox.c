@@ -47,6 +47,15 @@ void inv_setf(char *buf, size_t len, const char *fmt, ...)
 }
 #define setf inv_setf
 
+int inv_lift_fd(int fd)
+{
+    if (fd < 0 || fd >= 10)
+        return fd;
+    int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 10);
+    close(fd);
+    return nfd;
+}
+
 /* Writes s into dir/file. 0 or -1 (errno set). */
 static int write_file(const char *dir, const char *file, const char *s)
 {

@@ -113,4 +113,9 @@ void inv_cg_destroy(inv_cg_t *cg);
  * the container module that takes err/errlen does. */
 void inv_setf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
+/* Moves fd to a number of 10 or above (close-on-exec; the old one is closed), so that a
+ * container's child dup2()ing onto 0..7 cannot clobber it. fd itself when it is below 0 or
+ * already there; -1 when it could not be moved. */
+int inv_lift_fd(int fd);
+
 #endif

@@ -1,21 +1,19 @@
-/* Unit test of services/invoker/container.c against the real Node.js launcher under
- * bubblewrap: init and run, the four result shapes, logs (format, order, limits, no leaks
- * between activations), timeouts and crashes (and that the sandbox is really gone), the
- * isolation the sandbox promises, and several containers used from several threads.
+/* Unit test of the invoker's container module (services/invoker/container*.c) against the
+ * real Node.js launcher under bubblewrap: init and run, the four result shapes, logs (format,
+ * order, no leaks between activations), timeouts and crashes (and that the sandbox is really
+ * gone), the isolation the sandbox promises; container_test_kinds.c holds the rest (log
+ * limits, threads, the other runtimes, concurrency, cgroup limits, the freezer) and
+ * container_test.h what both share. main runs them all.
  *
  * Needs /usr/bin/bwrap and /usr/bin/node. SQ_RUNTIME_DIR names the runtimes directory
  * (default: <repo>/services/invoker/runtimes). Prints "N passed, M failed"; exits non-zero
- * on any failure. Build by hand from the repository root:
- *
- *   gcc -std=c11 -D_GNU_SOURCE -g -Wall -Wextra -fsanitize=address,undefined \
- *       -I services/invoker test/unit/container_test.c services/invoker/container.c \
- *       $(pkg-config --cflags --libs jansson) -pthread -o /tmp/container_test
- *   /tmp/container_test
+ * on any failure. Built by test/CMakeLists.txt (target container_test, linking the invoker's
+ * invcontainer library).
  */
 #ifndef _GNU_SOURCE
 #define _GNU_SOURCE
 #endif
-#include "container.h"
+#include "container_test.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -29,37 +27,28 @@
 #include <time.h>
 #include <unistd.h>
 
-static int passed, failed;
-static char runtime_dir[PATH_MAX];
+int passed, failed;
+char runtime_dir[PATH_MAX];
+inv_sandbox_t *sb;
 
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
+#ifndef SQ_NATIVE_LAUNCHER
+#define SQ_NATIVE_LAUNCHER ""
+#endif
+char native_launcher[PATH_MAX] = SQ_NATIVE_LAUNCHER;
 
-#define TIMEOUT 10000
-#define LOGS (1u << 20)
-
-static double now_ms(void)
+double now_ms(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
-static const char *res(const inv_run_result *r)
+const char *res(const inv_run_result *r)
 {
     return r->result ? r->result : "(null)";
 }
 
-static inv_container_t *start(bool sandbox)
+inv_container_t *start(bool sandbox)
 {
     inv_container_opts o = {
         .runtime_dir = runtime_dir, .kind = "nodejs:20", .memory_mb = 128, .sandbox = sandbox
@@ -72,7 +61,7 @@ static inv_container_t *start(bool sandbox)
 }
 
 /* Starts and initialises a container with code; NULL (and a failed check) if init fails. */
-static inv_container_t *ready(const char *code, bool sandbox)
+inv_container_t *ready(const char *code, bool sandbox)
 {
     inv_container_t *c = start(sandbox);
     if (!c)
@@ -89,8 +78,8 @@ static inv_container_t *ready(const char *code, bool sandbox)
 }
 
 /* Runs one activation with the given value (a JSON object text). */
-static inv_outcome run(inv_container_t *c, const char *value, const char *activation_id,
-                       int timeout_ms, size_t log_limit, inv_run_result *r)
+inv_outcome run(inv_container_t *c, const char *value, const char *activation_id, int timeout_ms,
+                size_t log_limit, inv_run_result *r)
 {
     char line[8192];
     snprintf(line, sizeof line,
@@ -102,7 +91,7 @@ static inv_outcome run(inv_container_t *c, const char *value, const char *activa
 }
 
 /* The string at key of the JSON object text, or "" (copied into buf). */
-static const char *field(const char *json, const char *key, char *buf, size_t n)
+const char *field(const char *json, const char *key, char *buf, size_t n)
 {
     buf[0] = '\0';
     json_t *v = json ? json_loads(json, JSON_DECODE_ANY, NULL) : NULL;
@@ -119,7 +108,7 @@ static const char *field(const char *json, const char *key, char *buf, size_t n)
 }
 
 /* True if line looks like "2026-11-23T10:00:00.123456789Z <stream>: <text>". */
-static bool log_is(const char *line, const char *stream, const char *text)
+bool log_is(const char *line, const char *stream, const char *text)
 {
     if (strlen(line) < 31)
         return false;
@@ -133,7 +122,7 @@ static bool log_is(const char *line, const char *stream, const char *text)
     return strcmp(line + 31, want) == 0;
 }
 
-static void dump_logs(const inv_run_result *r)
+void dump_logs(const inv_run_result *r)
 {
     for (size_t i = 0; i < r->nlogs; i++)
         fprintf(stderr, "    log[%zu] %s\n", i, r->logs[i]);
@@ -159,7 +148,7 @@ static pid_t ppid_of(pid_t pid)
 }
 
 /* Gone: no such pid, or a zombie nobody has reaped yet. */
-static bool pid_gone(pid_t pid)
+bool pid_gone(pid_t pid)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
@@ -623,720 +612,6 @@ static void test_isolation(void)
     json_decref(v);
     inv_run_result_free(&r);
     inv_container_destroy(c);
-}
-
-static void test_log_limit(void)
-{
-    inv_container_t *c =
-        ready("function main(a){ for (let i = 0; i < a.n; i++) console.log('x'.repeat(a.len));\n"
-              "  if (a.big) process.stdout.write('y'.repeat(a.big));\n"
-              "  return {} }",
-              true);
-    if (!c)
-        return;
-    inv_run_result r;
-    inv_outcome oc = run(c, "{\"n\":10,\"len\":100}", "l1", TIMEOUT, 350, &r);
-    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
-    CHECK(r.logs_truncated && r.nlogs == 4, "%zu lines, truncated=%d", r.nlogs, r.logs_truncated);
-    if (r.nlogs == 4)
-        CHECK(log_is(r.logs[3], "stderr",
-                     "Logs were truncated because the total bytes size exceeds the limit of 350 "
-                     "bytes."),
-              "notice: %s", r.logs[3]);
-    inv_run_result_free(&r);
-
-    /* A huge line without a newline, then the sentinel: dropped, and the stream stays in step. */
-    oc = run(c, "{\"n\":1,\"len\":10,\"big\":3000000}", "l2", TIMEOUT, 1000, &r);
-    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
-    CHECK(r.logs_truncated && r.nlogs == 2, "%zu lines", r.nlogs);
-    inv_run_result_free(&r);
-
-    /* Zero limit. */
-    oc = run(c, "{\"n\":2,\"len\":1}", "l3", TIMEOUT, 0, &r);
-    CHECK(oc == INV_OK && r.logs_truncated && r.nlogs == 1, "limit 0: %zu lines", r.nlogs);
-    inv_run_result_free(&r);
-
-    /* And the next activation sees none of it. */
-    oc = run(c, "{\"n\":1,\"len\":3}", "l4", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK && !r.logs_truncated && r.nlogs == 1 && log_is(r.logs[0], "stdout", "xxx"),
-          "after truncation: %zu lines", r.nlogs);
-    inv_run_result_free(&r);
-    inv_container_destroy(c);
-}
-
-static void test_big_payloads(void)
-{
-    inv_container_t *c = ready("function main(a){ return {len: a.s.length, echo: a.s.slice(0, 5),"
-                               " big: 'z'.repeat(a.out)} }",
-                               true);
-    if (!c)
-        return;
-    size_t n = 1500000;
-    char *line = malloc(n + 256);
-    if (!line)
-        return;
-    int h = sprintf(line, "{\"value\":{\"out\":300000,\"s\":\"");
-    memset(line + h, 'q', n);
-    strcpy(line + h + n, "\"},\"activation_id\":\"big\"}");
-    inv_run_result r;
-    inv_outcome oc = inv_container_run(c, line, TIMEOUT, LOGS, &r);
-    char buf[64];
-    CHECK(oc == INV_OK, "%s", inv_outcome_str(oc));
-    CHECK(strcmp(field(r.result, "len", buf, sizeof buf), "1500000") == 0, "len %s", buf);
-    CHECK(r.result && strlen(r.result) > 300000, "big result");
-    inv_run_result_free(&r);
-    free(line);
-    inv_container_destroy(c);
-}
-
-static void test_bare(void)
-{
-    inv_container_t *c = ready("function main(a){ console.log('bare'); return {v: a.v} }", false);
-    if (!c)
-        return;
-    inv_run_result r;
-    inv_outcome oc = run(c, "{\"v\":1}", "b", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK && r.nlogs == 1 && log_is(r.logs[0], "stdout", "bare"), "%s %s",
-          inv_outcome_str(oc), res(&r));
-    inv_run_result_free(&r);
-    inv_container_destroy(c);
-}
-
-static void test_misuse(void)
-{
-    inv_container_destroy(NULL);
-    inv_run_result_free(NULL);
-    CHECK(!inv_container_alive(NULL), "NULL alive");
-    inv_container_t *c = NULL;
-    char err[256] = "";
-    inv_container_opts o = { .runtime_dir = runtime_dir, .kind = "cobol:1", .sandbox = true };
-    CHECK(inv_container_start(&c, &o, err, sizeof err) != 0 && !c && strstr(err, "cobol"),
-          "unknown kind: %s", err);
-    o = (inv_container_opts){ .runtime_dir = "/nonexistent", .kind = "nodejs:20", .sandbox = true };
-    CHECK(inv_container_start(&c, &o, err, sizeof err) != 0 && !c, "bad runtime dir");
-    c = start(true);
-    if (!c)
-        return;
-    inv_run_result r;
-    CHECK(inv_container_run(c, "{}", TIMEOUT, LOGS, &r) == INV_INTERNAL, "run before init");
-    CHECK(r.result != NULL, "no result text");
-    inv_run_result_free(&r);
-    inv_container_destroy(c); /* a stem cell never initialised */
-}
-
-static int open_fds(void)
-{
-    int n = 0;
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL)
-        n += e->d_name[0] != '.';
-    if (d)
-        closedir(d);
-    return n;
-}
-
-static void test_no_fd_leak(void)
-{
-    int before = open_fds();
-    for (int i = 0; i < 3; i++) {
-        inv_container_t *c = ready("function main(a){ return a }", true);
-        if (!c)
-            return;
-        inv_run_result r;
-        run(c, "{}", "fd", TIMEOUT, LOGS, &r);
-        inv_run_result_free(&r);
-        if (i == 1)
-            run(c, "{}", "fd", 1, LOGS, &r); /* maybe a timeout: the kill path */
-        inv_run_result_free(&r);
-        inv_container_destroy(c);
-    }
-    CHECK(open_fds() == before, "fds before %d, after %d", before, open_fds());
-}
-
-struct worker {
-    int id, ok;
-};
-
-static void *worker_main(void *arg)
-{
-    struct worker *w = arg;
-    inv_container_opts o = { .runtime_dir = runtime_dir,
-                             .kind = "nodejs:default",
-                             .sandbox = true };
-    inv_container_t *c = NULL;
-    char err[256];
-    if (inv_container_start(&c, &o, err, sizeof err) != 0)
-        return NULL;
-    inv_run_result r;
-    if (inv_container_init(c, "function main(a){ console.log('w', a.i); return {i: a.i} }", "main",
-                           false, TIMEOUT, LOGS, &r) == INV_OK) {
-        for (int i = 0; i < 50; i++) {
-            inv_run_result_free(&r);
-            char line[128], want[32], buf[32];
-            snprintf(line, sizeof line, "{\"value\":{\"i\":%d},\"activation_id\":\"w%d\"}",
-                     w->id * 1000 + i, w->id);
-            snprintf(want, sizeof want, "%d", w->id * 1000 + i);
-            if (inv_container_run(c, line, TIMEOUT, LOGS, &r) == INV_OK &&
-                strcmp(field(r.result, "i", buf, sizeof buf), want) == 0 && r.nlogs == 1)
-                w->ok++;
-        }
-    }
-    inv_run_result_free(&r);
-    inv_container_destroy(c);
-    return NULL;
-}
-
-static void test_threads(void)
-{
-    enum { N = 4 };
-    pthread_t t[N];
-    struct worker w[N];
-    for (int i = 0; i < N; i++) {
-        w[i] = (struct worker){ .id = i + 1 };
-        pthread_create(&t[i], NULL, worker_main, &w[i]);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(t[i], NULL);
-        CHECK(w[i].ok == 50, "worker %d: %d/50 runs right", i, w[i].ok);
-    }
-}
-
-/* ---------------------------------------------------------------- runtimes, limits */
-
-static inv_sandbox_t *sb; /* cgroups + seccomp (NULL when this host gives none) */
-
-#ifndef SQ_NATIVE_LAUNCHER
-#define SQ_NATIVE_LAUNCHER ""
-#endif
-/* the launcher to use: SQ_NATIVE_LAUNCHER, or its staged copy (main) */
-static char native_launcher[PATH_MAX] = SQ_NATIVE_LAUNCHER;
-
-static inv_container_t *start_kind(const char *kind, int memory_mb, bool with_sb)
-{
-    inv_container_opts o = { .runtime_dir = runtime_dir,
-                             .kind = kind,
-                             .memory_mb = memory_mb,
-                             .sandbox = true,
-                             .sb = with_sb ? sb : NULL,
-                             .native_launcher = native_launcher };
-    inv_container_t *c = NULL;
-    char err[256] = "";
-    int rc = inv_container_start(&c, &o, err, sizeof err);
-    CHECK(rc == 0 && c, "start %s: %s", kind, err);
-    return c;
-}
-
-static inv_container_t *ready_kind(const char *kind, const char *code, bool binary, bool actionloop,
-                                   int conc, int memory_mb, bool with_sb)
-{
-    inv_container_t *c = start_kind(kind, memory_mb, with_sb);
-    if (!c)
-        return NULL;
-    inv_run_result r;
-    inv_init_opts io = { .code = code,
-                         .binary = binary,
-                         .actionloop = actionloop,
-                         .concurrency = conc,
-                         .memory_mb = memory_mb };
-    inv_outcome oc = inv_container_init_ex(c, &io, TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "init %s: %s %s", kind, inv_outcome_str(oc), res(&r));
-    if (oc != INV_OK)
-        dump_logs(&r);
-    inv_run_result_free(&r);
-    if (oc != INV_OK) {
-        inv_container_destroy(c);
-        return NULL;
-    }
-    return c;
-}
-
-static char *b64(const void *data, size_t n)
-{
-    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    const unsigned char *p = data;
-    char *out = malloc(n / 3 * 4 + 5), *o = out;
-    size_t i = 0;
-    for (; i + 2 < n; i += 3) {
-        unsigned v = (unsigned)p[i] << 16 | (unsigned)p[i + 1] << 8 | p[i + 2];
-        *o++ = a[v >> 18];
-        *o++ = a[(v >> 12) & 63];
-        *o++ = a[(v >> 6) & 63];
-        *o++ = a[v & 63];
-    }
-    if (i < n) {
-        unsigned v = (unsigned)p[i] << 16 | (i + 1 < n ? (unsigned)p[i + 1] << 8 : 0);
-        *o++ = a[v >> 18];
-        *o++ = a[(v >> 12) & 63];
-        *o++ = i + 1 < n ? a[(v >> 6) & 63] : '=';
-        *o++ = '=';
-    }
-    *o = '\0';
-    return out;
-}
-
-/* A base64 zip of name/content pairs (NULL-terminated), made by python3's zipfile. Entries
- * named "*x" are made executable (the star dropped). */
-static char *zip_b64(const char *const *files)
-{
-    char script[] = "/tmp/sq-zip-XXXXXX";
-    int fd = mkstemp(script);
-    if (fd < 0)
-        return NULL;
-    FILE *f = fdopen(fd, "w");
-    fprintf(
-        f,
-        "import "
-        "io,zipfile,base64,sys\nb=io.BytesIO()\nz=zipfile.ZipFile(b,'w',zipfile.ZIP_DEFLATED)\n");
-    for (int i = 0; files[i]; i += 2) {
-        bool x = files[i][0] == '*';
-        char *code = b64(files[i + 1], strlen(files[i + 1]));
-        fprintf(f,
-                "i=zipfile.ZipInfo(%s'%s')\ni.external_attr=(0o%o<<16)\ni.compress_type=zipfile."
-                "ZIP_DEFLATED\n"
-                "z.writestr(i,base64.b64decode('%s'))\n",
-                "", files[i] + (x ? 1 : 0), x ? 0755 : 0644, code);
-        free(code);
-    }
-    fprintf(f, "z.close()\nsys.stdout.write(base64.b64encode(b.getvalue()).decode())\n");
-    fclose(f);
-    char cmd[300];
-    snprintf(cmd, sizeof cmd, "python3 %s", script);
-    FILE *p = popen(cmd, "r");
-    char *out = calloc(1, 1 << 20);
-    size_t n = p && out ? fread(out, 1, (1 << 20) - 1, p) : 0;
-    if (p)
-        pclose(p);
-    unlink(script);
-    if (out)
-        out[n] = '\0';
-    return out;
-}
-
-static bool has_log(const inv_run_result *r, const char *stream, const char *text)
-{
-    for (size_t i = 0; i < r->nlogs; i++)
-        if (log_is(r->logs[i], stream, text))
-            return true;
-    return false;
-}
-
-static void test_python(void)
-{
-    char buf[512];
-    inv_run_result r;
-    inv_container_t *c = ready_kind("python:3",
-                                    "import os, sys\n"
-                                    "def main(args):\n"
-                                    "    print('hello from python')\n"
-                                    "    print('to stderr', file=sys.stderr)\n"
-                                    "    if args.get('boom'): raise ValueError('bad input')\n"
-                                    "    if args.get('num'): return 42\n"
-                                    "    if args.get('err'): return {'error': 'app'}\n"
-                                    "    return {'greeting': 'hi ' + args.get('name', 'world'), "
-                                    "'id': os.environ.get('__OW_ACTIVATION_ID'),\n"
-                                    "            'ns': os.environ.get('__OW_NAMESPACE')}\n",
-                                    false, false, 1, 128, false);
-    if (!c)
-        return;
-    inv_outcome oc = run(c, "{\"name\":\"py\"}", "pyid1", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "python run: %s %s", inv_outcome_str(oc), res(&r));
-    CHECK(strcmp(field(r.result, "greeting", buf, sizeof buf), "hi py") == 0, "%s", res(&r));
-    CHECK(strcmp(field(r.result, "id", buf, sizeof buf), "pyid1") == 0, "%s", res(&r));
-    CHECK(strcmp(field(r.result, "ns", buf, sizeof buf), "guest") == 0, "%s", res(&r));
-    CHECK(r.nlogs == 2 && has_log(&r, "stdout", "hello from python") &&
-              has_log(&r, "stderr", "to stderr"),
-          "python logs (%zu)", r.nlogs);
-    inv_run_result_free(&r);
-    oc = run(c, "{\"boom\":true}", "pyid2", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_THROWN, "python raise: %s %s", inv_outcome_str(oc), res(&r));
-    CHECK(strstr(field(r.result, "error", buf, sizeof buf), "bad input") != NULL, "%s", res(&r));
-    inv_run_result_free(&r);
-    oc = run(c, "{\"num\":true}", "pyid3", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_NOT_OBJECT, "python 42: %s", inv_outcome_str(oc));
-    inv_run_result_free(&r);
-    oc = run(c, "{\"err\":true}", "pyid4", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_APP_ERROR, "python app error: %s", inv_outcome_str(oc));
-    inv_run_result_free(&r);
-    CHECK(inv_container_alive(c), "python container died");
-    inv_container_destroy(c);
-
-    /* a zip with __main__.py and a module beside it */
-    static const char *const files[] = {
-        "__main__.py", "import helper\ndef main(args):\n    return {'v': helper.value()}\n",
-        "helper.py", "def value():\n    return 'from helper'\n", NULL
-    };
-    char *zip = zip_b64(files);
-    c = zip ? ready_kind("python:3", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (!c)
-        return;
-    oc = run(c, "{}", "pyz", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK && strcmp(field(r.result, "v", buf, sizeof buf), "from helper") == 0,
-          "python zip: %s %s", inv_outcome_str(oc), res(&r));
-    inv_run_result_free(&r);
-    inv_container_destroy(c);
-}
-
-static void test_node_zip(void)
-{
-    char buf[512];
-    inv_run_result r;
-    static const char *const pj[] = {
-        "package.json",
-        "{\"name\":\"z\",\"main\":\"lib/entry.js\"}",
-        "lib/entry.js",
-        "const h = require('./helper'); exports.main = (a) => ({v: h(), n: a.n});",
-        "lib/helper.js",
-        "module.exports = () => 'zipped';",
-        NULL
-    };
-    char *zip = zip_b64(pj);
-    inv_container_t *c = zip ? ready_kind("nodejs:20", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (c) {
-        inv_outcome oc = run(c, "{\"n\":7}", "nz", TIMEOUT, LOGS, &r);
-        CHECK(oc == INV_OK && strcmp(field(r.result, "v", buf, sizeof buf), "zipped") == 0,
-              "node zip: %s %s", inv_outcome_str(oc), res(&r));
-        inv_run_result_free(&r);
-        inv_container_destroy(c);
-    }
-    static const char *const idx[] = { "index.js", "module.exports.main = () => ({idx: true});",
-                                       NULL };
-    zip = zip_b64(idx);
-    c = zip ? ready_kind("nodejs:20", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (c) {
-        inv_outcome oc = run(c, "{}", "nz2", TIMEOUT, LOGS, &r);
-        CHECK(oc == INV_OK && strstr(res(&r), "\"idx\":true"), "node zip index.js: %s", res(&r));
-        inv_run_result_free(&r);
-        inv_container_destroy(c);
-    }
-    /* an entry that climbs out of the code directory is refused */
-    static const char *const evil[] = { "../escape.js", "x", "index.js", "exports.main=()=>({})",
-                                        NULL };
-    zip = zip_b64(evil);
-    c = start_kind("nodejs:20", 128, false);
-    if (c && zip) {
-        inv_outcome oc = inv_container_init(c, zip, "main", true, TIMEOUT, LOGS, &r);
-        CHECK(oc == INV_INIT_ERROR && strstr(res(&r), "outside"), "evil zip: %s %s",
-              inv_outcome_str(oc), res(&r));
-        inv_run_result_free(&r);
-    }
-    free(zip);
-    inv_container_destroy(c);
-}
-
-static void test_native(void)
-{
-    char buf[512];
-    inv_run_result r;
-    if (!*native_launcher) {
-        CHECK(false, "no native launcher built");
-        return;
-    }
-    /* blackbox: a shell script as text; argv[1] is the value; the last line is the result */
-    inv_container_t *c =
-        ready_kind("native",
-                   "#!/bin/sh\n"
-                   "echo \"log line\"\n"
-                   "echo \"to stderr\" >&2\n"
-                   "echo \"{\\\"arg\\\":$1,\\\"id\\\":\\\"$__OW_ACTIVATION_ID\\\"}\"\n",
-                   false, false, 1, 128, false);
-    if (c) {
-        for (int i = 0; i < 2; i++) {
-            inv_outcome oc = run(c, "{\"x\":1}", "natid", TIMEOUT, LOGS, &r);
-            CHECK(oc == INV_OK, "native run %d: %s %s", i, inv_outcome_str(oc), res(&r));
-            CHECK(strcmp(field(r.result, "id", buf, sizeof buf), "natid") == 0, "%s", res(&r));
-            CHECK(strcmp(field(r.result, "arg", buf, sizeof buf), "{\"x\":1}") == 0, "%s", res(&r));
-            CHECK(r.nlogs == 2 && has_log(&r, "stdout", "log line") &&
-                      has_log(&r, "stderr", "to stderr"),
-                  "native logs %zu", r.nlogs);
-            if (r.nlogs != 2)
-                dump_logs(&r);
-            inv_run_result_free(&r);
-        }
-        inv_container_destroy(c);
-    }
-    /* binary: base64 of a script; the last line is not an object */
-    const char *script = "#!/bin/sh\necho 'not json'\n";
-    char *code = b64(script, strlen(script));
-    c = ready_kind("native", code, true, false, 1, 128, false);
-    free(code);
-    if (c) {
-        inv_outcome oc = run(c, "{}", "nat2", TIMEOUT, LOGS, &r);
-        CHECK(oc == INV_THROWN && strstr(res(&r), "did not return a dictionary"),
-              "native not json: %s %s", inv_outcome_str(oc), res(&r));
-        CHECK(has_log(&r, "stdout", "not json"), "the bad line is logged");
-        inv_run_result_free(&r);
-        CHECK(inv_container_alive(c), "a bad result line kills a native container");
-        inv_container_destroy(c);
-    }
-    /* a zip holding exec */
-    static const char *const zf[] = { "*exec",
-                                      "#!/bin/sh\n. ./lib.sh\necho \"{\\\"z\\\":\\\"$(v)\\\"}\"\n",
-                                      "lib.sh", "v() { echo zipped; }\n", NULL };
-    char *zip = zip_b64(zf);
-    c = zip ? ready_kind("native", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (c) {
-        inv_outcome oc = run(c, "{}", "nat3", TIMEOUT, LOGS, &r);
-        CHECK(oc == INV_OK && strcmp(field(r.result, "z", buf, sizeof buf), "zipped") == 0,
-              "native zip: %s %s", inv_outcome_str(oc), res(&r));
-        inv_run_result_free(&r);
-        inv_container_destroy(c);
-    }
-    /* actionloop: a python program that acks, then answers line by line and keeps state */
-    c = ready_kind(
-        "native",
-        "#!/usr/bin/python3\n"
-        "import os, sys, json\n"
-        "out = os.fdopen(3, 'w')\n"
-        "if os.environ.get('__OW_WAIT_FOR_ACK'): out.write('{\"ok\":true}\\n'); out.flush()\n"
-        "n = 0\n"
-        "for line in sys.stdin:\n"
-        "    m = json.loads(line); n += 1\n"
-        "    print('loop log', n, flush=True)\n"
-        "    out.write(json.dumps({'n': n, 'id': m['activation_id'], 'v': m['value']}) + '\\n'); "
-        "out.flush()\n",
-        false, true, 1, 128, false);
-    if (c) {
-        for (int i = 1; i <= 3; i++) {
-            inv_outcome oc = run(c, "{\"a\":1}", "loopid", TIMEOUT, LOGS, &r);
-            snprintf(buf, sizeof buf, "loop log %d", i);
-            CHECK(oc == INV_OK && strstr(res(&r), "\"id\": \"loopid\"") &&
-                      has_log(&r, "stdout", buf),
-                  "actionloop run %d: %s %s", i, inv_outcome_str(oc), res(&r));
-            char want[32];
-            snprintf(want, sizeof want, "\"n\": %d", i);
-            CHECK(strstr(res(&r), want) != NULL, "actionloop keeps its state: %s", res(&r));
-            inv_run_result_free(&r);
-        }
-        inv_container_destroy(c);
-    }
-}
-
-/* Several activations at once in one nodejs container, each with its own logs. */
-struct conc_arg {
-    inv_container_t *c;
-    int n;
-    bool ok;
-};
-
-static void *conc_main(void *p)
-{
-    struct conc_arg *a = p;
-    char value[64], id[32], want1[64], want2[64];
-    snprintf(value, sizeof value, "{\"n\":%d}", a->n);
-    snprintf(id, sizeof id, "conc%d", a->n);
-    snprintf(want1, sizeof want1, "start %d", a->n);
-    snprintf(want2, sizeof want2, "end %d", a->n);
-    inv_run_result r;
-    inv_outcome oc = run(a->c, value, id, TIMEOUT, LOGS, &r);
-    char buf[64];
-    a->ok = oc == INV_OK && atoi(field(r.result, "n", buf, sizeof buf)) == a->n && r.nlogs == 2 &&
-            has_log(&r, "stdout", want1) && has_log(&r, "stdout", want2);
-    if (!a->ok) {
-        fprintf(stderr, "conc %d: %s %s\n", a->n, inv_outcome_str(oc), res(&r));
-        dump_logs(&r);
-    }
-    inv_run_result_free(&r);
-    return NULL;
-}
-
-static void test_concurrency(void)
-{
-    enum { N = 4 };
-    inv_container_t *c = ready_kind("nodejs:20",
-                                    "async function main(a) { console.log('start', a.n); await new "
-                                    "Promise(r => setTimeout(r, 300));"
-                                    " console.log('end', a.n); return {n: a.n}; }",
-                                    false, false, N, 128, false);
-    if (!c)
-        return;
-    CHECK(inv_container_concurrency(c) == N, "concurrency %d", inv_container_concurrency(c));
-    pthread_t t[N];
-    struct conc_arg a[N];
-    double t0 = now_ms();
-    for (int i = 0; i < N; i++) {
-        a[i] = (struct conc_arg){ .c = c, .n = i + 1 };
-        pthread_create(&t[i], NULL, conc_main, &a[i]);
-    }
-    for (int i = 0; i < N; i++) {
-        pthread_join(t[i], NULL);
-        CHECK(a[i].ok, "concurrent activation %d", i + 1);
-    }
-    double ms = now_ms() - t0;
-    CHECK(ms < 280.0 * N, "%d activations of 300 ms took %.0f ms: not concurrent", N, ms);
-    CHECK(inv_container_alive(c), "concurrent container died");
-    /* a timeout destroys it, as for a single activation */
-    inv_run_result r;
-    inv_outcome oc = run(c, "{\"n\":9}", "conc-to", 100, LOGS, &r);
-    CHECK(oc == INV_TIMEOUT, "concurrent timeout: %s", inv_outcome_str(oc));
-    inv_run_result_free(&r);
-    CHECK(!inv_container_alive(c), "alive after a timeout");
-    inv_container_destroy(c);
-}
-
-static void test_fd3_garbage(void)
-{
-    inv_run_result r;
-    inv_container_t *c = ready(
-        "function main(a){ require('fs').writeSync(3, 'garbage\\n'); return {ok: true} }", true);
-    if (!c)
-        return;
-    inv_outcome oc = run(c, "{}", "g1", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_CRASH && strstr(res(&r), "valid JSON"), "garbage: %s %s", inv_outcome_str(oc),
-          res(&r));
-    inv_run_result_free(&r);
-    CHECK(!inv_container_alive(c), "alive after garbage on fd 3");
-    inv_container_destroy(c);
-    /* a well-formed extra line: the protocol is out of step, the container goes */
-    c = ready(
-        "function main(a){ require('fs').writeSync(3, '{\"fake\":1}\\n'); return {ok: true} }",
-        true);
-    if (!c)
-        return;
-    oc = run(c, "{}", "g2", TIMEOUT, LOGS, &r);
-    inv_run_result_free(&r);
-    CHECK(!inv_container_alive(c), "alive after two lines on fd 3");
-    inv_container_destroy(c);
-}
-
-/* Memory, pids, nofile and seccomp: only where this host gives the invoker cgroups. */
-static void test_limits(void)
-{
-    if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
-        fprintf(stderr, "  (no cgroups here: memory and pids limits not checked)\n");
-    } else {
-        inv_run_result r;
-        inv_container_t *c =
-            ready_kind("nodejs:20",
-                       "const keep = []; function main(a) { for (let i = 0; i < 100; i++) "
-                       "keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
-                       false, false, 1, 128, true);
-        if (c) {
-            int64_t used = inv_container_memory_bytes(c);
-            CHECK(used > 0 && used < (128LL << 20), "cgroup charge %lld", (long long)used);
-            inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
-            CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
-                  inv_outcome_str(oc), res(&r));
-            inv_run_result_free(&r);
-            CHECK(!inv_container_alive(c), "alive after an OOM kill");
-            inv_container_destroy(c);
-        }
-        /* a fork bomb meets pids.max */
-        c = ready_kind("python:3",
-                       "import os, time\n"
-                       "def main(a):\n"
-                       "    n = 0\n"
-                       "    try:\n"
-                       "        for i in range(2000):\n"
-                       "            if os.fork() == 0:\n"
-                       "                time.sleep(30); os._exit(0)\n"
-                       "            n += 1\n"
-                       "    except OSError as e:\n"
-                       "        return {'forked': n, 'err': str(e)}\n"
-                       "    return {'forked': n}\n",
-                       false, false, 1, 256, true);
-        if (c) {
-            char buf[256];
-            inv_outcome oc = run(c, "{}", "bomb", TIMEOUT, LOGS, &r);
-            int forked = atoi(field(r.result, "forked", buf, sizeof buf));
-            CHECK(oc == INV_OK && forked > 0 && forked < 256, "fork bomb: %s %s",
-                  inv_outcome_str(oc), res(&r));
-            inv_run_result_free(&r);
-            pid_t pid = inv_container_pid(c);
-            inv_container_destroy(c);
-            CHECK(pid_gone(pid), "fork bomb sandbox left");
-        }
-    }
-    /* nofile and seccomp hold with or without cgroups */
-    inv_run_result r;
-    inv_container_t *c =
-        ready_kind("python:3",
-                   "import ctypes, errno, resource\n"
-                   "libc = ctypes.CDLL(None, use_errno=True)\n"
-                   "def call(nr, *args):\n"
-                   "    ctypes.set_errno(0)\n"
-                   "    rc = libc.syscall(nr, *args)\n"
-                   "    return 'ok' if rc >= 0 else errno.errorcode.get(ctypes.get_errno(), '?')\n"
-                   "def main(a):\n"
-                   "    return {'nofile': list(resource.getrlimit(resource.RLIMIT_NOFILE)),\n"
-                   "            'ptrace': call(101, 0, 0, 0, 0), 'mount': call(165, b'none', "
-                   "b'/tmp', b'tmpfs', 0, 0),\n"
-                   "            'unshare': call(272, 0x10000000), 'bpf': call(321, 0, 0, 0), "
-                   "'io_uring': call(425, 1, 0),\n"
-                   "            'keyctl': call(250, 0, 0, 0, 0), 'getpid': call(39)}\n",
-                   false, false, 1, 128, true);
-    if (c) {
-        char buf[256];
-        inv_outcome oc = run(c, "{}", "sc", TIMEOUT, LOGS, &r);
-        CHECK(oc == INV_OK, "seccomp probe: %s %s", inv_outcome_str(oc), res(&r));
-        CHECK(strcmp(field(r.result, "nofile", buf, sizeof buf), "[1024,1024]") == 0, "nofile: %s",
-              res(&r));
-        CHECK(strcmp(field(r.result, "getpid", buf, sizeof buf), "ok") == 0, "getpid: %s", res(&r));
-        if (sb) {
-            static const char *const eperm[] = { "ptrace", "mount", "unshare", "bpf", "keyctl" };
-            for (size_t i = 0; i < sizeof eperm / sizeof eperm[0]; i++)
-                CHECK(strcmp(field(r.result, eperm[i], buf, sizeof buf), "EPERM") == 0, "%s: %s",
-                      eperm[i], res(&r));
-            CHECK(strcmp(field(r.result, "io_uring", buf, sizeof buf), "ENOSYS") == 0,
-                  "io_uring: %s", res(&r));
-        }
-        inv_run_result_free(&r);
-        inv_container_destroy(c);
-    }
-}
-
-/* The cgroup freezer: a frozen container's background timer makes no progress, a thawed one
- * serves again, and destroying a frozen container leaves nothing behind. */
-static void test_freeze(void)
-{
-    if (!inv_sandbox_can_freeze(sb)) {
-        fprintf(stderr, "  (no cgroup freezer here: not checked)\n");
-        return;
-    }
-    inv_run_result r;
-    char buf[64];
-    inv_container_t *c = ready_kind("nodejs:20",
-                                    "let n = 0, t = null; function main(a) { if (!t) t = "
-                                    "setInterval(() => n++, 5); return {n}; }",
-                                    false, false, 1, 256, true);
-    if (!c)
-        return;
-    CHECK(!inv_container_frozen(c), "frozen at start");
-    inv_outcome oc = run(c, "{}", "f1", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "first run: %s %s", inv_outcome_str(oc), res(&r));
-    inv_run_result_free(&r);
-    /* running: the timer ticks */
-    usleep(300 * 1000);
-    oc = run(c, "{}", "f2", TIMEOUT, LOGS, &r);
-    int running = atoi(field(r.result, "n", buf, sizeof buf));
-    CHECK(oc == INV_OK && running >= 20, "the timer did not run while thawed: %s", res(&r));
-    inv_run_result_free(&r);
-    /* frozen: it does not */
-    CHECK(inv_container_freeze(c, true) == 0 && inv_container_frozen(c), "freeze failed");
-    usleep(50 * 1000); /* freezing is asynchronous */
-    oc = INV_OK;
-    CHECK(inv_container_freeze(c, false) == 0, "thaw failed");
-    oc = run(c, "{}", "f3", TIMEOUT, LOGS, &r);
-    int before = atoi(field(r.result, "n", buf, sizeof buf));
-    inv_run_result_free(&r);
-    CHECK(inv_container_freeze(c, true) == 0, "freeze failed");
-    usleep(600 * 1000);
-    CHECK(inv_container_freeze(c, false) == 0 && !inv_container_frozen(c), "thaw failed");
-    oc = run(c, "{}", "f4", TIMEOUT, LOGS, &r);
-    int after = atoi(field(r.result, "n", buf, sizeof buf));
-    CHECK(oc == INV_OK, "run after thaw: %s %s", inv_outcome_str(oc), res(&r));
-    CHECK(after - before <= 5, "the timer ran %d times in 600 ms while frozen", after - before);
-    inv_run_result_free(&r);
-    /* destroyed while frozen: nothing left */
-    CHECK(inv_container_freeze(c, true) == 0, "freeze failed");
-    usleep(20 * 1000);
-    pid_t pid = inv_container_pid(c);
-    inv_container_destroy(c);
-    CHECK(pid_gone(pid), "a frozen sandbox outlived its destruction");
 }
 
 int main(void)

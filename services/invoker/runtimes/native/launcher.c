@@ -356,18 +356,25 @@ static void free_env(char **env)
     free(env);
 }
 
-static void run_blackbox(json_t *msg)
+/* One blackbox run: the program, our ends of its pipes, its stdout collected. */
+typedef struct {
+    pid_t pid;
+    int pidfd;
+    int in_fd;  /* its stdin: the argument is written there too; -1 once all is written */
+    int out_fd; /* its stdout */
+    const char *arg;
+    size_t in_off, in_len;
+    char *buf; /* stdout not yet logged: the last line is the result */
+    size_t len, cap;
+} blackbox_t;
+
+/* Forks the program with arg as its argument (and on its stdin) and env. 0, or -1 when it
+ * could not be started (the pipes are then closed). */
+static int bb_start(blackbox_t *b, const char *arg, char **env)
 {
-    json_t *value = json_object_get(msg, "value");
-    char *arg = json_dumps(value ? value : json_object(), JSON_ENCODE_ANY | JSON_COMPACT);
-    char **env = make_env(msg, NULL);
     int outp[2], inp[2];
-    if (!arg || !env || pipe2(outp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0) {
-        thrown("could not start the action");
-        free(arg);
-        free_env(env);
-        return;
-    }
+    if (pipe2(outp, O_CLOEXEC) < 0 || pipe2(inp, O_CLOEXEC) < 0)
+        return -1;
     pid_t pid = fork();
     if (pid == 0) {
         dup2(inp[0], 0);
@@ -375,95 +382,117 @@ static void run_blackbox(json_t *msg)
         /* stderr: ours, so it is logged as it comes; fd 3 is not the program's */
         close(RESULT_FD);
         signal(SIGPIPE, SIG_DFL);
-        char *argv[] = { exec_path, strlen(arg) <= ARG_MAX_LEN ? arg : NULL, NULL };
+        char *argv[] = { exec_path, strlen(arg) <= ARG_MAX_LEN ? (char *)arg : NULL, NULL };
         execve(exec_path, argv, env);
         fprintf(stderr, "could not run the action: %s\n", strerror(errno));
         _exit(127);
     }
     close(outp[1]);
     close(inp[0]);
-    free_env(env);
     if (pid < 0) {
         close(outp[0]);
         close(inp[1]);
-        free(arg);
-        thrown("could not start the action");
-        return;
+        return -1;
     }
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    fcntl(inp[1], F_SETFL, O_NONBLOCK);
-    fcntl(outp[0], F_SETFL, O_NONBLOCK);
-    /* stdout: complete lines go to the logs as soon as a later line exists; the last one is
-   * the result. */
-    size_t cap = 65536, len = 0, in_off = 0, in_len = strlen(arg);
-    char *buf = malloc(cap);
+    *b = (blackbox_t){ .pid = pid,
+                       .pidfd = (int)syscall(SYS_pidfd_open, pid, 0),
+                       .in_fd = inp[1],
+                       .out_fd = outp[0],
+                       .arg = arg,
+                       .in_len = strlen(arg),
+                       .cap = 65536 };
+    fcntl(b->in_fd, F_SETFL, O_NONBLOCK);
+    fcntl(b->out_fd, F_SETFL, O_NONBLOCK);
+    b->buf = malloc(b->cap);
+    return 0;
+}
+
+/* Writes what its stdin takes of the argument; closes it once all is written. */
+static void bb_write(blackbox_t *b)
+{
+    ssize_t w = write(b->in_fd, b->arg + b->in_off, b->in_len - b->in_off);
+    if (w > 0)
+        b->in_off += (size_t)w;
+    if (w < 0 && errno != EAGAIN)
+        b->in_off = b->in_len;
+    if (b->in_off >= b->in_len) {
+        close(b->in_fd);
+        b->in_fd = -1;
+    }
+}
+
+/* Reads what its stdout holds; complete lines go to the logs as soon as a later line exists.
+ * Returns true at EOF. */
+static bool bb_read(blackbox_t *b)
+{
+    bool eof = false;
+    for (;;) {
+        if (b->cap - b->len < 65536) {
+            char *nb = realloc(b->buf, b->cap * 2);
+            if (!nb)
+                break;
+            b->buf = nb;
+            b->cap *= 2;
+        }
+        ssize_t got = read(b->out_fd, b->buf + b->len, b->cap - b->len);
+        if (got > 0) {
+            b->len += (size_t)got;
+            continue;
+        }
+        if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
+            eof = true;
+        break;
+    }
+    /* everything up to the last complete line that is followed by more is log */
+    char *last = NULL, *buf = b->buf;
+    for (char *q = buf; (q = memchr(q, '\n', (size_t)(buf + b->len - q))); q++)
+        if (q + 1 < buf + b->len)
+            last = q;
+    if (last) {
+        write_all(1, buf, (size_t)(last - buf + 1));
+        memmove(buf, last + 1, (size_t)(buf + b->len - last - 1));
+        b->len = (size_t)(buf + b->len - last - 1);
+    }
+    return eof;
+}
+
+/* Feeds the argument and collects stdout until it ends (or the program is gone and only
+ * something it left behind holds the pipe); then reaps it. Returns its wait status. */
+static int bb_wait(blackbox_t *b)
+{
     bool exited = false, eof = false;
-    while (!eof && buf) {
-        struct pollfd p[3] = { { .fd = outp[0], .events = POLLIN },
-                               { .fd = pidfd, .events = POLLIN },
-                               { .fd = in_off < in_len ? inp[1] : -1, .events = POLLOUT } };
+    while (!eof && b->buf) {
+        struct pollfd p[3] = { { .fd = b->out_fd, .events = POLLIN },
+                               { .fd = b->pidfd, .events = POLLIN },
+                               { .fd = b->in_off < b->in_len ? b->in_fd : -1, .events = POLLOUT } };
         int r = poll(p, 3, exited ? 0 : -1);
         if (r < 0 && errno == EINTR)
             continue;
-        if (p[2].revents) {
-            ssize_t w = write(inp[1], arg + in_off, in_len - in_off);
-            if (w > 0)
-                in_off += (size_t)w;
-            if (w < 0 && errno != EAGAIN)
-                in_off = in_len;
-            if (in_off >= in_len) {
-                close(inp[1]);
-                inp[1] = -1;
-            }
-        }
+        if (p[2].revents)
+            bb_write(b);
         if (p[1].revents)
             exited = true;
         if (p[0].revents || exited) {
-            for (;;) {
-                if (cap - len < 65536) {
-                    char *nb = realloc(buf, cap * 2);
-                    if (!nb)
-                        break;
-                    buf = nb;
-                    cap *= 2;
-                }
-                ssize_t got = read(outp[0], buf + len, cap - len);
-                if (got > 0) {
-                    len += (size_t)got;
-                    continue;
-                }
-                if (got == 0 || (got < 0 && errno != EAGAIN && errno != EINTR))
-                    eof = true;
-                break;
-            }
-            /* everything up to the last complete line that is followed by more is log */
-            char *last = NULL;
-            for (char *q = buf; (q = memchr(q, '\n', (size_t)(buf + len - q))); q++)
-                if (q + 1 < buf + len)
-                    last = q;
-            if (last) {
-                write_all(1, buf, (size_t)(last - buf + 1));
-                memmove(buf, last + 1, (size_t)(buf + len - last - 1));
-                len = (size_t)(buf + len - last - 1);
-            }
+            eof = bb_read(b);
             if (exited && !eof && !(p[0].revents & POLLIN))
                 break; /* it is gone; something it left behind holds the pipe */
         }
     }
-    if (inp[1] >= 0)
-        close(inp[1]);
-    close(outp[0]);
+    if (b->in_fd >= 0)
+        close(b->in_fd);
+    close(b->out_fd);
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+    while (waitpid(b->pid, &status, 0) < 0 && errno == EINTR)
         ;
-    if (pidfd >= 0)
-        close(pidfd);
-    free(arg);
-    if (!buf) {
-        thrown("out of memory");
-        return;
-    }
-    /* the result line: the last non-empty one */
+    if (b->pidfd >= 0)
+        close(b->pidfd);
+    return status;
+}
+
+/* The answer from what is left of stdout: its last non-empty line if it is a JSON object
+ * (the lines before it are logs), else a developer error. */
+static void bb_answer(char *buf, size_t len, int status)
+{
     while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r' || buf[len - 1] == ' '))
         len--;
     buf[len] = '\0';
@@ -495,7 +524,32 @@ static void run_blackbox(json_t *msg)
         }
     }
     json_decref(v);
-    free(buf);
+}
+
+/* One activation of a blackbox program (OpenWhisk's convention): a new process per
+ * activation, the parameters as its argument and on its stdin, the __OW_ variables in its
+ * environment, the last line of its stdout the result. */
+static void run_blackbox(json_t *msg)
+{
+    json_t *value = json_object_get(msg, "value");
+    char *arg = json_dumps(value ? value : json_object(), JSON_ENCODE_ANY | JSON_COMPACT);
+    char **env = make_env(msg, NULL);
+    blackbox_t b;
+    if (!arg || !env || bb_start(&b, arg, env) != 0) {
+        thrown("could not start the action");
+        free(arg);
+        free_env(env);
+        return;
+    }
+    free_env(env);
+    int status = bb_wait(&b);
+    free(arg);
+    if (!b.buf) {
+        thrown("out of memory");
+        return;
+    }
+    bb_answer(b.buf, b.len, status);
+    free(b.buf);
 }
 
 /* ---------------------------------------------------------------- actionloop */
@@ -515,13 +569,23 @@ static void copy_available(int from, int to, bool *open_)
     }
 }
 
-/* Starts the program with our stdin, waits for its ack, then forwards until it exits. */
-static void actionloop(void)
+/* The program of an actionloop action and our ends of its fd 3, stdout and stderr. */
+typedef struct {
+    pid_t pid;
+    int pidfd, res, out, err;
+    bool acked, o_open, e_open;
+    char *line; /* what came on fd 3 and is not handled yet */
+    size_t len, cap;
+} loop_t;
+
+/* Starts the program with our stdin (it reads the invoker's lines itself). 0, or -1 when it
+ * could not be started (said to the invoker). */
+static int loop_start(loop_t *l)
 {
     int res[2], out[2], err[2];
     if (pipe2(res, O_CLOEXEC) < 0 || pipe2(out, O_CLOEXEC) < 0 || pipe2(err, O_CLOEXEC) < 0) {
         answer_error("could not start the action: %s", strerror(errno));
-        return;
+        return -1;
     }
     json_t *none = json_object();
     char **env = make_env(none, "__OW_WAIT_FOR_ACK=1");
@@ -543,82 +607,107 @@ static void actionloop(void)
     close(err[1]);
     if (pid < 0) {
         answer_error("could not start the action: %s", strerror(errno));
-        return;
+        return -1;
     }
     close(0); /* the program reads the invoker's lines itself */
-    int pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    fcntl(out[0], F_SETFL, O_NONBLOCK);
-    fcntl(err[0], F_SETFL, O_NONBLOCK);
-    fcntl(res[0], F_SETFL, O_NONBLOCK);
-    bool acked = false, o_open = true, e_open = true;
-    char *line = NULL;
-    size_t len = 0, cap = 0;
+    *l = (loop_t){ .pid = pid,
+                   .pidfd = (int)syscall(SYS_pidfd_open, pid, 0),
+                   .res = res[0],
+                   .out = out[0],
+                   .err = err[0],
+                   .o_open = true,
+                   .e_open = true };
+    fcntl(l->out, F_SETFL, O_NONBLOCK);
+    fcntl(l->err, F_SETFL, O_NONBLOCK);
+    fcntl(l->res, F_SETFL, O_NONBLOCK);
+    return 0;
+}
+
+/* Reads what fd 3 holds. Returns false once it is closed (the program is going). */
+static bool loop_read(loop_t *l)
+{
     for (;;) {
-        struct pollfd p[4] = { { .fd = res[0], .events = POLLIN },
-                               { .fd = o_open ? out[0] : -1, .events = POLLIN },
-                               { .fd = e_open ? err[0] : -1, .events = POLLIN },
-                               { .fd = pidfd, .events = POLLIN } };
+        if (l->cap - l->len < 65536) {
+            char *nb = realloc(l->line, l->cap ? l->cap * 2 : 131072);
+            if (!nb)
+                _exit(72);
+            l->line = nb;
+            l->cap = l->cap ? l->cap * 2 : 131072;
+        }
+        ssize_t r = read(l->res, l->line + l->len, l->cap - l->len);
+        if (r > 0) {
+            l->len += (size_t)r;
+            continue;
+        }
+        return r != 0;
+    }
+}
+
+/* Hands on the complete fd 3 lines: the first must be the ack ({"ok": true}: the init's
+ * answer; anything else ends the container), every other one is a result, followed by the
+ * logs printed before it and the sentinels. */
+static void loop_lines(loop_t *l)
+{
+    char *nl;
+    while ((nl = memchr(l->line, '\n', l->len)) != NULL) {
+        size_t n = (size_t)(nl - l->line);
+        if (!l->acked) {
+            json_t *v = json_loadb(l->line, n, 0, NULL);
+            bool ok = json_is_true(json_object_get(v, "ok"));
+            json_decref(v);
+            if (!ok) {
+                answer_error("The action did not initialize properly (no {\"ok\":true} on fd 3).",
+                             NULL);
+                kill(l->pid, SIGKILL);
+                _exit(0);
+            }
+            l->acked = true;
+            answer("{\"ok\":true}");
+        } else {
+            write_all(RESULT_FD, l->line, n + 1);
+            /* what it logged before answering is in the pipes: take it, then the sentinels */
+            copy_available(l->out, 1, &l->o_open);
+            copy_available(l->err, 2, &l->e_open);
+            sentinels();
+        }
+        memmove(l->line, nl + 1, l->len - n - 1);
+        l->len -= n + 1;
+    }
+}
+
+/* Starts the program with our stdin, waits for its ack, then forwards until it exits; the
+ * launcher exits with it (the invoker sees the container end). */
+static void actionloop(void)
+{
+    loop_t l;
+    if (loop_start(&l) != 0)
+        return;
+    for (;;) {
+        struct pollfd p[4] = { { .fd = l.res, .events = POLLIN },
+                               { .fd = l.o_open ? l.out : -1, .events = POLLIN },
+                               { .fd = l.e_open ? l.err : -1, .events = POLLIN },
+                               { .fd = l.pidfd, .events = POLLIN } };
         if (poll(p, 4, -1) < 0) {
             if (errno == EINTR)
                 continue;
             break;
         }
         if (p[1].revents)
-            copy_available(out[0], 1, &o_open);
+            copy_available(l.out, 1, &l.o_open);
         if (p[2].revents)
-            copy_available(err[0], 2, &e_open);
+            copy_available(l.err, 2, &l.e_open);
         if (p[0].revents) {
-            for (;;) {
-                if (cap - len < 65536) {
-                    char *nb = realloc(line, cap ? cap * 2 : 131072);
-                    if (!nb)
-                        _exit(72);
-                    line = nb;
-                    cap = cap ? cap * 2 : 131072;
-                }
-                ssize_t r = read(res[0], line + len, cap - len);
-                if (r > 0) {
-                    len += (size_t)r;
-                    continue;
-                }
-                if (r == 0)
-                    p[3].revents = POLLIN; /* fd 3 closed: it is going */
-                break;
-            }
-            char *nl;
-            while ((nl = memchr(line, '\n', len)) != NULL) {
-                size_t n = (size_t)(nl - line);
-                if (!acked) {
-                    json_t *v = json_loadb(line, n, 0, NULL);
-                    bool ok = json_is_true(json_object_get(v, "ok"));
-                    json_decref(v);
-                    if (!ok) {
-                        answer_error(
-                            "The action did not initialize properly (no {\"ok\":true} on fd 3).",
-                            NULL);
-                        kill(pid, SIGKILL);
-                        _exit(0);
-                    }
-                    acked = true;
-                    answer("{\"ok\":true}");
-                } else {
-                    write_all(RESULT_FD, line, n + 1);
-                    /* what it logged before answering is in the pipes: take it, then the sentinels */
-                    copy_available(out[0], 1, &o_open);
-                    copy_available(err[0], 2, &e_open);
-                    sentinels();
-                }
-                memmove(line, nl + 1, len - n - 1);
-                len -= n + 1;
-            }
+            if (!loop_read(&l))
+                p[3].revents = POLLIN; /* fd 3 closed: it is going */
+            loop_lines(&l);
         }
         if (p[3].revents) {
-            copy_available(out[0], 1, &o_open);
-            copy_available(err[0], 2, &e_open);
-            if (!acked)
+            copy_available(l.out, 1, &l.o_open);
+            copy_available(l.err, 2, &l.e_open);
+            if (!l.acked)
                 answer_error("Command exited abruptly during initialization.", NULL);
             int st;
-            waitpid(pid, &st, 0);
+            waitpid(l.pid, &st, 0);
             _exit(0); /* the invoker sees the container end */
         }
     }

@@ -1,0 +1,65 @@
+/* What the two files of container_test share (container_test.c: the protocol, logs, limits of
+ * time, crashes, isolation, threads, and main; container_test_kinds.c: the other runtimes,
+ * concurrency, cgroup limits and the freezer): the counters, the runtimes directory, the
+ * sandbox policy and the helpers that start, initialise and run containers. */
+#ifndef SQ_TEST_CONTAINER_TEST_H
+#define SQ_TEST_CONTAINER_TEST_H
+
+#include "container.h"
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+extern int passed, failed;
+extern char runtime_dir[PATH_MAX];
+extern inv_sandbox_t *sb;              /* cgroups + seccomp (NULL when this host gives none) */
+extern char native_launcher[PATH_MAX]; /* SQ_NATIVE_LAUNCHER, or its staged copy (main) */
+
+#define CHECK(cond, ...)                                                                           \
+    do {                                                                                           \
+        if (cond) {                                                                                \
+            passed++;                                                                              \
+        } else {                                                                                   \
+            failed++;                                                                              \
+            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
+            fprintf(stderr, __VA_ARGS__);                                                          \
+            fputc('\n', stderr);                                                                   \
+        }                                                                                          \
+    } while (0)
+
+#define TIMEOUT 10000
+#define LOGS (1u << 20)
+
+double now_ms(void);
+/* The result text, or "(null)". */
+const char *res(const inv_run_result *r);
+/* A sandboxed (or bare) nodejs:20 stem cell. */
+inv_container_t *start(bool sandbox);
+/* Starts and initialises a container with code; NULL (and a failed check) if init fails. */
+inv_container_t *ready(const char *code, bool sandbox);
+/* Runs one activation with the given value (a JSON object text). */
+inv_outcome run(inv_container_t *c, const char *value, const char *activation_id, int timeout_ms,
+                size_t log_limit, inv_run_result *r);
+/* The string at key of the JSON object text, or "" (copied into buf). */
+const char *field(const char *json, const char *key, char *buf, size_t n);
+bool log_is(const char *line, const char *stream, const char *text);
+void dump_logs(const inv_run_result *r);
+bool pid_gone(pid_t pid);
+
+/* container_test_kinds.c */
+void test_log_limit(void);
+void test_big_payloads(void);
+void test_bare(void);
+void test_misuse(void);
+void test_no_fd_leak(void);
+void test_threads(void);
+void test_python(void);
+void test_node_zip(void);
+void test_native(void);
+void test_concurrency(void);
+void test_fd3_garbage(void);
+void test_limits(void);
+void test_freeze(void);
+
+#endif
