@@ -170,6 +170,7 @@ static sq_status subscribe_work(void)
         return SQ_ERR_BAD_REQUEST;
     snprintf(subj, sizeof subj, SQ_SUBJ_WORK_FMT, tok);
     snprintf(durable, sizeof durable, "invoker-%s", tok);
+    inv_metrics_init(durable);
     jsSubOptions_Init(&so);
     so.Stream = SQ_STREAM_WORK;
     so.Config.AckPolicy = js_AckExplicit;

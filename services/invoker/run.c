@@ -447,6 +447,7 @@ static void handle(inv_job *job)
     if (w.reply && *w.reply)
         natsConnection_Publish(sq_bus_nc(I.bus), w.reply, rec.data, (int)rec.size);
     publish_record(&a, &rec);
+    inv_metrics_record(&a, cold);
 
     free(logs);
     inv_run_result_free(&init);

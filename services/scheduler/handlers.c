@@ -266,6 +266,7 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     if ((st = sched_admit(s, caller_ns, &n, err, sizeof err)) != SQ_OK) {
         sq_debug("refused activation \"%s\" of namespace \"%s\": %s", inv.id, caller_ns, err);
+        sched_metrics_refused(st);
         sq_bus_respond_error(bus, msg, st, "%s", err);
         goto done;
     }

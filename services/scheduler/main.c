@@ -157,6 +157,7 @@ int main(void)
         }
         natsSubscription_SetPendingLimits(invoke[nsubs], -1, -1);
     }
+    sched_metrics_init(&s);
     if (natsConnection_Flush(sq_bus_nc(s.bus)) != NATS_OK ||
         sq_health_serve(s.bus, "scheduler", NULL,
                         (sq_health_check[]){ { .name = "jetstream", .stream = SQ_STREAM_WORK } },
