@@ -210,6 +210,7 @@ sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
     if (gethostname(H.host, sizeof H.host - 1) != 0)
         snprintf(H.host, sizeof H.host, "unknown");
     H.started = sq_now_ms();
+    sq_log_set_instance(H.instance);
     for (size_t i = 0; i < n; i++)
         H.checks[i] = checks[i];
     H.n = n;
