@@ -112,6 +112,7 @@ static void vlog(sq_log_level lvl, const sq_log_field *fields, size_t nfields, c
                  va_list ap)
 {
     char line[LINE_MAX_BYTES], msg[2048], ts[64];
+    const char *id = atomic_load(&inst);
     struct timespec t;
     struct tm tm;
     size_t n = 0;
@@ -130,7 +131,7 @@ static void vlog(sq_log_level lvl, const sq_log_field *fields, size_t nfields, c
         put(line, &n, "\",\"service\":\"");
         n = json_str(line, n, sizeof line, service);
         put(line, &n, "\",\"instance\":\"");
-        n = json_str(line, n, sizeof line, atomic_load(&inst));
+        n = json_str(line, n, sizeof line, *id ? id : sq_instance_id());
         put(line, &n, "\",\"msg\":\"");
         n = json_str(line, n, sizeof line, msg);
         put(line, &n, "\"");
@@ -147,7 +148,7 @@ static void vlog(sq_log_level lvl, const sq_log_field *fields, size_t nfields, c
         put(line, &n, " ");
         put(line, &n, prog);
         put(line, &n, "[");
-        put(line, &n, atomic_load(&inst));
+        put(line, &n, *id ? id : sq_instance_id()); /* before sq_log_init() */
         put(line, &n, "] ");
         put(line, &n, names[lvl]);
         put(line, &n, ": ");

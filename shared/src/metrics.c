@@ -315,8 +315,12 @@ static void fmt_value(char *out, size_t outlen, double v)
         snprintf(out, outlen, v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 9007199254740992.0)
         snprintf(out, outlen, "%.0f", v);
-    else
-        snprintf(out, outlen, "%.17g", v);
+    else {
+        /* the shortest of the two that reads back as v (0.006, not 0.0060000000000000001) */
+        snprintf(out, outlen, "%.15g", v);
+        if (strtod(out, NULL) != v)
+            snprintf(out, outlen, "%.17g", v);
+    }
 }
 
 void sq_metrics_set_sample(sq_metrics_set *s, const char *name, const char *type, const char *help,
