@@ -6,12 +6,16 @@
  * family (sq_metrics_merge) and keeps the page. /metrics answers from the last page, never
  * waiting on the bus (like /readyz), so a sample is at most one period plus the gathering
  * old; the gateway adds sq_metrics_instances{service} (the answers it got) and
- * sq_metrics_gathered_timestamp_seconds.
+ * sq_metrics_gathered_timestamp_seconds. It gathers once at start and then only while
+ * someone reads /metrics (a read in the last IDLE_MS): an idle deployment without a scraper
+ * costs the bus and JetStream nothing; the first read after a pause gets the last page (its
+ * timestamp says how old) and wakes the thread at once.
  *
  * Who may read it: with SQ_METRICS_TOKEN set, a request carrying `Authorization: Bearer
  * <token>` (from anywhere; any other request gets 401); without it, only peers on loopback
  * (127.0.0.0/8, ::1): a tenant's API key never opens it. The series carry no namespace,
  * action or key: nothing a tenant could learn about another. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,12 +31,14 @@ static const char *const SVCS[] = { "gateway", "auth",        "registry", "sched
                                     "invoker", "activations", "triggers" };
 #define NSVCS (sizeof SVCS / sizeof SVCS[0])
 #define GATHER_MS 1500
+#define IDLE_MS (5 * 60 * 1000)
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static char *page; /* the last gathered page (malloc'd), NULL before the first */
 static size_t page_len;
 static pthread_t th;
 static bool started;
+static _Atomic int64_t last_read_ms; /* the last GET /metrics (sq_now_ms) */
 
 static void one_round(natsConnection *nc, natsSubscription *sub, const char *inbox, uint64_t round)
 {
@@ -123,10 +129,16 @@ static void *metrics_thread(void *arg)
     }
     natsSubscription_SetPendingLimits(sub, -1, -1);
     while (!G.stopping) {
-        int64_t next = sq_now_ms() + G.cfg.metrics_ms;
+        int64_t began = sq_now_ms(), next = began + G.cfg.metrics_ms;
+        bool idle;
         one_round(nc, sub, inbox, ++round);
-        while (!G.stopping && sq_now_ms() < next)
-            usleep(50 * 1000);
+        /* idle: nobody read the page lately; wait for a read (checked every 50 ms) */
+        do {
+            while (!G.stopping && sq_now_ms() < next)
+                usleep(50 * 1000);
+            next = sq_now_ms() + 50;
+            idle = sq_now_ms() - atomic_load(&last_read_ms) > IDLE_MS;
+        } while (!G.stopping && idle && atomic_load(&last_read_ms) < began);
     }
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
@@ -181,6 +193,7 @@ bool gw_metrics_route(gw_req *r)
                          "loopback peer)");
         return true;
     }
+    atomic_store(&last_read_ms, sq_now_ms());
     pthread_mutex_lock(&lock);
     body = page ? malloc(page_len + 1) : NULL;
     if (body != NULL)

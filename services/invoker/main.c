@@ -199,6 +199,7 @@ int main(void)
     I.started_ms = sq_now_ms();
     if (inv_ident_resolve() != 0)
         return 1;
+    sq_log_set_instance(I.cfg.id); /* its instance id from here on */
     if (sandbox_setup() != 0)
         return 1;
     if (!I.cfg.sandbox) {
