@@ -13,6 +13,7 @@
 #define SQ_METRICS_H
 
 #include <msgpack.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "sq/status.h"
