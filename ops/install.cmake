@@ -1,7 +1,7 @@
 # `cmake --install <build> [--prefix P]`: the FHS layout an operator deploys (docs/DEPLOY.md).
 #
 #   P/sbin/squall-<svc>                       the seven services
-#   P/bin/squall-admin, squall-health, squall-nkey  operator tools
+#   P/bin/squall-admin, squall-health, squall-nkey, squall-status  operator tools
 #   P/lib/squall/squall-native-launcher       the native runtime (bound into the sandbox)
 #   P/lib/squall/runtimes/{nodejs,python}/    the runtime launchers
 #   P/share/squall/schemas/<svc>/*.sql        PostgreSQL migrations; schemas/nats: the contract
@@ -18,7 +18,7 @@ foreach(svc gateway auth registry scheduler invoker activations triggers)
     install(TARGETS squall-${svc} RUNTIME DESTINATION sbin)
   endif()
 endforeach()
-foreach(tool squall-admin squall-health squall-nkey)
+foreach(tool squall-admin squall-health squall-nkey squall-status)
   if(TARGET ${tool})
     install(TARGETS ${tool} RUNTIME DESTINATION bin)
   endif()

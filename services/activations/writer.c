@@ -30,6 +30,7 @@
 
 #include "act.h"
 #include "sq/log.h"
+#include "sq/metrics.h"
 #include "sq/pg.h"
 #include "sq/util.h"
 
@@ -180,11 +181,15 @@ static void announce(act_writer *w, const act_row *r)
     msgpack_sbuffer_destroy(&sb);
 }
 
+static sq_metric *m_stored; /* records stored (duplicates and expired ones not) */
+
 static void done(act_writer *w, batch *b, size_t i)
 {
     natsMsg_Ack(b->msgs[i], NULL);
-    if (b->inserted[i])
+    if (b->inserted[i]) {
+        sq_metric_inc(m_stored);
         announce(w, &b->rows[i]);
+    }
 }
 
 static void backoff(act_writer *w)
@@ -584,6 +589,9 @@ sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
     }
     if ((st = ensure_consumer(sq_bus_js(bus))) != SQ_OK)
         goto fail;
+    m_stored = sq_metric_counter("sq_activations_stored_total",
+                                 "activation records stored in PostgreSQL", NULL);
+    sq_metrics_js_consumer(SQ_STREAM_ACTIVATIONS, CONSUMER);
     jsSubOptions_Init(&so);
     so.Stream = SQ_STREAM_ACTIVATIONS;
     so.Consumer = CONSUMER;

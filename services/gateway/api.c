@@ -172,7 +172,8 @@ static bool route_once(gw_req *r)
         return route_web(r);
     if (r->method == GW_OPTIONS)
         return !preflight(r);
-    if ((r->method == GW_GET || r->method == GW_HEAD) && (info_document(r) || gw_health_route(r)))
+    if ((r->method == GW_GET || r->method == GW_HEAD) &&
+        (info_document(r) || gw_health_route(r) || gw_metrics_route(r)))
         return false;
     if (r->method == GW_HEAD) {
         r->head_only = true;

@@ -159,6 +159,8 @@ typedef struct gw_config {
     int ws_stuck_ms;       /* a websocket whose queue stays full this long is closed */
     char *console_dir;     /* the console's static files */
     bool access_log;       /* one log line per request (access.c) */
+    int metrics_ms;        /* metrics.c: every service asked for its metrics this often */
+    char *metrics_token;   /* metrics.c: the bearer token /metrics needs ("": loopback) */
 } gw_config;
 
 typedef struct gw {
@@ -321,6 +323,11 @@ void gw_respond(gw_req *r, int status, char *json, size_t len);
 bool gw_health_route(gw_req *r);
 void gw_ready_start(void);
 void gw_ready_stop(void);
+/* metrics.c: GET /metrics (every instance's Prometheus series, gathered over NATS); true
+ * when r was it (answered). gw_metrics_start/stop run the thread that gathers. */
+bool gw_metrics_route(gw_req *r);
+void gw_metrics_start(void);
+void gw_metrics_stop(void);
 /* An OpenWhisk error body {"error": msg, "code": id}. */
 void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

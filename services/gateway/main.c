@@ -57,6 +57,8 @@ static const sq_cfg_entry config[] = {
     SQ_CFG_BOOL("access_log", "SQ_GATEWAY_ACCESS_LOG", true, G.cfg.access_log),
     SQ_CFG_PATH("console_dir", "SQ_GATEWAY_CONSOLE_DIR", "share/squall/console",
                 SQ_SOURCE_DIR "/services/gateway/console", G.cfg.console_dir),
+    SQ_CFG_INT("metrics_ms", "SQ_GATEWAY_METRICS_MS", 0, 3600000, 5000, G.cfg.metrics_ms),
+    SQ_CFG_SECRET("metrics_token", "SQ_METRICS_TOKEN", "", G.cfg.metrics_token),
 };
 #define NCONFIG (sizeof config / sizeof config[0])
 
@@ -146,12 +148,14 @@ int main(void)
     if (pthread_create(&th, NULL, http_thread, NULL) != 0)
         goto out;
     gw_ready_start();
+    gw_metrics_start();
     sq_info("ready");
     sq_info("received signal %d, shutting down", sq_signals_wait());
     gw_http_stop();
     pthread_join(th, NULL);
     G.stopping = true;
     gw_ready_stop();
+    gw_metrics_stop();
     gw_ws_stop();
     rc = 0;
 out:

@@ -138,4 +138,9 @@ int inv_ident_resolve(void);
 int inv_ident_claim(void);
 void inv_ident_close(void);
 
+/* metrics.c: the invoker's series (registered once, with the durable name of its SQ_WORK
+ * consumer), and one record's share of them (the worker that made it). */
+void inv_metrics_init(const char *work_durable);
+void inv_metrics_record(const sq_activation *a, bool cold);
+
 #endif

@@ -170,6 +170,7 @@ static sq_status subscribe_work(void)
         return SQ_ERR_BAD_REQUEST;
     snprintf(subj, sizeof subj, SQ_SUBJ_WORK_FMT, tok);
     snprintf(durable, sizeof durable, "invoker-%s", tok);
+    inv_metrics_init(durable);
     jsSubOptions_Init(&so);
     so.Stream = SQ_STREAM_WORK;
     so.Config.AckPolicy = js_AckExplicit;
@@ -258,6 +259,7 @@ int main(void)
     I.started_ms = sq_now_ms();
     if (inv_ident_resolve() != 0)
         return 1;
+    sq_log_set_instance(I.cfg.id); /* its instance id from here on */
     if (sandbox_setup() != 0)
         return 1;
     if (!I.cfg.sandbox) {

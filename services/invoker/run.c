@@ -479,6 +479,7 @@ static void send_record(const sq_work *w, const char *path, int64_t start_ms, co
     if (w->reply && *w->reply)
         natsConnection_Publish(sq_bus_nc(I.bus), w->reply, rec.data, (int)rec.size);
     publish_record(&a, &rec);
+    inv_metrics_record(&a, r->cold);
 
     free(logs);
     msgpack_sbuffer_destroy(&ann);

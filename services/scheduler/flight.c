@@ -200,6 +200,7 @@ sq_status sched_flight_add(sched *s, const sched_flight_info *info, sched_ns *n,
         grow(f);
     pthread_mutex_unlock(&f->lock);
     sched_invokers_charge(s->invokers, slot, mem_mb);
+    sched_metrics_admitted();
     return SQ_OK;
 }
 
@@ -248,6 +249,7 @@ bool sched_flight_done(sched *s, const char *id)
     flight *x = take(s->flights, id);
     if (x == NULL)
         return false;
+    sched_metrics_done(sched_mono_ms() - x->fl.created_ms);
     if (x->fl.state == SCHED_FL_PUBLISHING && x->reply != NULL) {
         /* The record came before JetStream's ack of the work was handled (the ack and the
          * record arrive on different threads): the work was stored, so the caller is
@@ -429,6 +431,7 @@ static void record_lost(sched *s, flight *x, const char *why)
         sq_debug("activation \"%s\" was recorded meanwhile: its record stands", x->id);
     } else {
         sq_warn("recorded activation \"%s\" of \"%s\" as lost: %s", x->id, x->info.path, why);
+        sched_metrics_lost();
         if (x->fl.state == SCHED_FL_SENT && x->reply != NULL)
             sq_bus_publish(s->bus, x->reply, sb.data, sb.size);
     }

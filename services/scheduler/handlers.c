@@ -214,6 +214,7 @@ static bool admit_invoke(invoke_call *c)
     }
     if ((st = sched_admit(s, c->caller_ns, &c->n, err, sizeof err)) != SQ_OK) {
         sq_debug("refused activation \"%s\" of namespace \"%s\": %s", c->inv.id, c->caller_ns, err);
+        sched_metrics_refused(st);
         sq_bus_respond_error(c->bus, c->msg, st, "%s", err);
         return false;
     }

@@ -173,6 +173,7 @@ int main(void)
             sq_error("out of memory");
             goto out;
         }
+    sched_metrics_init(&s);
     if (sq_workers_serve(s.bus, SQ_SUBJ_SCHED_INVOKE, "scheduler", sched_on_invoke, workers,
                          sizeof workers[0], nworkers, &invoke) != SQ_OK ||
         sq_health_serve(s.bus, "scheduler", NULL,

@@ -362,4 +362,12 @@ static inline int64_t sched_mono_ms(void)
     return sq_mono_us() / 1000;
 }
 
+/* ---- metrics.c: the scheduler's Prometheus series ------------------------------------------ */
+
+void sched_metrics_init(sched *s); /* once, before serving */
+void sched_metrics_admitted(void);
+void sched_metrics_refused(sq_status st); /* what sched_admit() refused with */
+void sched_metrics_done(int64_t ms);      /* admission to record, of one activation */
+void sched_metrics_lost(void);
+
 #endif

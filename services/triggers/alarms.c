@@ -28,6 +28,7 @@
 #include "cron.h"
 #include "proto/js.h"
 #include "sq/log.h"
+#include "sq/metrics.h"
 #include "sq/util.h"
 #include "triggers.h"
 
@@ -543,6 +544,7 @@ sq_status trg_alarms_start(trg_service *s)
     jsSubOptions_Init(&so);
     so.Stream = TRG_STREAM_EVENTS;
     so.Config.AckWait = 30000LL * 1000000LL;
+    sq_metrics_js_consumer(TRG_STREAM_EVENTS, "triggers-alarms");
     ns = js_PullSubscribe(&A.events, js, "sq.evt.entity.*.trigger", "triggers-alarms", &jo, &so,
                           &jerr);
     if (ns != NATS_OK) {

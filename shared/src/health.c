@@ -1,6 +1,7 @@
 /* Health per instance; see health.h. */
 #include "sq/health.h"
 #include "sq/log.h"
+#include "sq/metrics.h"
 #include "sq/mp.h"
 #include "sq/util.h"
 
@@ -134,10 +135,73 @@ static void on_health(sq_bus_t *b, natsMsg *msg, void *closure)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The JetStream pending counts of the registered consumers (one request each, bounded). */
+static void js_pending(sq_bus_t *b, sq_metrics_set *set, const char *base)
+{
+    const char *stream, *consumer;
+    jsCtx *js = sq_bus_js(b);
+    char labels[512];
+
+    for (size_t i = 0; js != NULL && sq_metrics_js_consumer_at(i, &stream, &consumer); i++) {
+        jsConsumerInfo *ci = NULL;
+        jsErrCode jerr = 0;
+        jsOptions o;
+        jsOptions_Init(&o);
+        o.Wait = 1000;
+        if (js_GetConsumerInfo(&ci, js, stream, consumer, &o, &jerr) != NATS_OK || ci == NULL)
+            continue;
+        snprintf(labels, sizeof labels, "%s,stream=\"%s\",consumer=\"%s\"", base, stream, consumer);
+        sq_metrics_set_sample(set, "sq_jetstream_consumer_pending", "gauge",
+                              "messages of the stream not yet delivered to the consumer", "",
+                              labels, (double)ci->NumPending);
+        sq_metrics_set_sample(set, "sq_jetstream_consumer_ack_pending", "gauge",
+                              "messages delivered to the consumer and not yet acknowledged", "",
+                              labels, (double)ci->NumAckPending);
+        jsConsumerInfo_Destroy(ci);
+    }
+}
+
+/* sq.<svc>.metrics[.<instance>]: this process's series plus what only the bus knows. */
+static void on_metrics(sq_bus_t *b, natsMsg *msg, void *closure)
+{
+    sq_metrics_set *set = sq_metrics_set_create();
+    natsStatistics *stats = NULL;
+    msgpack_sbuffer sb;
+    char base[256];
+    (void)closure;
+
+    if (set == NULL)
+        return;
+    snprintf(base, sizeof base, "service=\"%s\",instance=\"%s\"", H.svc, H.instance);
+    sq_metrics_set_sample(set, "sq_process_start_time_seconds", "gauge",
+                          "when the process started serving, seconds since the epoch", "", base,
+                          (double)H.started / 1000.0);
+    if (natsStatistics_Create(&stats) == NATS_OK &&
+        natsConnection_GetStats(sq_bus_nc(b), stats) == NATS_OK) {
+        uint64_t in_msgs = 0, in_bytes = 0, out_msgs = 0, out_bytes = 0, reconnects = 0;
+        natsStatistics_GetCounts(stats, &in_msgs, &in_bytes, &out_msgs, &out_bytes, &reconnects);
+        sq_metrics_set_sample(set, "sq_nats_reconnects_total", "counter",
+                              "reconnections of the NATS connection", "", base, (double)reconnects);
+        sq_metrics_set_sample(set, "sq_nats_in_messages_total", "counter",
+                              "messages received on the NATS connection", "", base,
+                              (double)in_msgs);
+        sq_metrics_set_sample(set, "sq_nats_out_messages_total", "counter",
+                              "messages sent on the NATS connection", "", base, (double)out_msgs);
+    }
+    natsStatistics_Destroy(stats);
+    js_pending(b, set, base);
+    sq_metrics_collect(set, H.svc, H.instance);
+    msgpack_sbuffer_init(&sb);
+    if (sq_metrics_encode(set, H.svc, H.instance, &sb) == SQ_OK)
+        sq_bus_respond(b, msg, sb.data, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    sq_metrics_set_destroy(set);
+}
+
 sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
                           const sq_health_check *checks, size_t n)
 {
-    char subj[2][256];
+    char subj[4][256];
 
     if (n > MAX_CHECKS)
         return SQ_ERR_INTERNAL;
@@ -146,15 +210,21 @@ sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
     if (gethostname(H.host, sizeof H.host - 1) != 0)
         snprintf(H.host, sizeof H.host, "unknown");
     H.started = sq_now_ms();
+    sq_log_set_instance(H.instance);
     for (size_t i = 0; i < n; i++)
         H.checks[i] = checks[i];
     H.n = n;
     snprintf(subj[0], sizeof subj[0], "sq.%s.health", svc);
     snprintf(subj[1], sizeof subj[1], "sq.%s.health.%s", svc, H.instance);
-    sq_bus_route r[2] = {
+    snprintf(subj[2], sizeof subj[2], "sq.%s.metrics", svc);
+    snprintf(subj[3], sizeof subj[3], "sq.%s.metrics.%s", svc, H.instance);
+    sq_bus_route r[4] = {
         { .subject = subj[0], .queue = NULL, .fn = on_health },
         { .subject = subj[1], .queue = NULL, .fn = on_health },
+        { .subject = subj[2], .queue = NULL, .fn = on_metrics },
+        { .subject = subj[3], .queue = NULL, .fn = on_metrics },
     };
-    sq_info("health on %s and %s (instance \"%s\")", subj[0], subj[1], H.instance);
-    return sq_bus_serve(b, r, 2);
+    sq_info("health on %s and %s, metrics on %s and %s (instance \"%s\")", subj[0], subj[1],
+            subj[2], subj[3], H.instance);
+    return sq_bus_serve(b, r, 4);
 }

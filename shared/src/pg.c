@@ -1,12 +1,14 @@
 /* PostgreSQL connection and migrations; see pg.h. */
 #include "sq/pg.h"
 #include "sq/log.h"
+#include "sq/metrics.h"
 #include "sq/util.h"
 
 #include <ctype.h>
 #include <stdbool.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,8 +39,27 @@ const char *sq_pg_text(const char *message)
     return *buf ? buf : "unknown error";
 }
 
+/* Metrics (sq/metrics.h): registered at the first connect, so a service using PostgreSQL
+ * shows them at 0 from the start. */
+static sq_metric *m_errors, *m_reconnects[2];
+static pthread_once_t m_once = PTHREAD_ONCE_INIT;
+
+static void metrics_register(void)
+{
+    m_errors = sq_metric_counter("sq_postgresql_errors_total",
+                                 "errors PostgreSQL reported (each one logged)", NULL);
+    m_reconnects[0] =
+        sq_metric_counter("sq_postgresql_reconnects_total",
+                          "reconnections after a lost connection, by result", "result=\"ok\"");
+    m_reconnects[1] =
+        sq_metric_counter("sq_postgresql_reconnects_total",
+                          "reconnections after a lost connection, by result", "result=\"failed\"");
+}
+
 const char *sq_pg_error(const PGconn *conn)
 {
+    pthread_once(&m_once, metrics_register);
+    sq_metric_inc(m_errors);
     return sq_pg_text(conn ? PQerrorMessage(conn) : NULL);
 }
 
@@ -123,6 +144,7 @@ sq_status sq_pg_connect(PGconn **out, const char *conninfo, int wait_ms)
 {
     bool tried_create = false;
 
+    pthread_once(&m_once, metrics_register);
     char *perr = NULL;
     PQconninfoOption *opts = PQconninfoParse(conninfo, &perr);
 
@@ -174,6 +196,8 @@ sq_status sq_pg_ensure(PGconn *conn)
     if (PQstatus(conn) == CONNECTION_OK)
         return SQ_OK;
     PQreset(conn);
+    pthread_once(&m_once, metrics_register);
+    sq_metric_inc(m_reconnects[PQstatus(conn) == CONNECTION_OK ? 0 : 1]);
     if (PQstatus(conn) == CONNECTION_OK) {
         sq_info("reconnected to PostgreSQL");
         return SQ_OK;

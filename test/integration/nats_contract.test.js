@@ -170,6 +170,15 @@ test('health of every service', async () => {
   }
 });
 
+test('metrics of every service', async () => {
+  for (const svc of SERVICES) {
+    check('metrics.request', {}, 'metrics request');
+    const { value } = await request(`sq.${svc}.metrics`, null, {}, ['metrics.reply']);
+    assert.equal(value.service, svc);
+    assert.ok(value.families.length > 0, `${svc}: no metric family`);
+  }
+});
+
 test('auth: verify and limits', async () => {
   const env = h.stackEnv();
   const me = await request('sq.auth.verify', 'auth.verify.request', { key: env.key }, ['auth.verify.reply']);

@@ -70,6 +70,7 @@ test("only a service's own user reads its requests; every user's inbox is its ow
     'sq.auth.verify': 'auth', 'sq.auth.admin': 'auth', 'sq.auth.limits': 'auth',
     'sq.sched.invoke': 'scheduler', 'sq.invoker.*.run': 'invoker', 'sq.registry.get': 'registry',
     'sq.activations.get': 'activations', 'sq.trigger.fire': 'triggers', 'sq.sched.r.>': 'scheduler',
+    'sq.scheduler.metrics': 'scheduler', 'sq.invoker.metrics.>': 'invoker', 'sq.auth.metrics': 'auth',
   };
   for (const u of USERS) owners[`_INBOX_${u}.>`] = u;
   for (const [subject, owner] of Object.entries(owners)) {
@@ -193,6 +194,20 @@ test('sq.auth.admin: refused from every service user; ops is answered', async ()
   }
   const ok = h.unpack((await conns.ops.request('sq.auth.admin', req, { timeout: 3000 })).data);
   assert.ok(!ok.error, `ops: ${JSON.stringify(ok)}`);
+});
+
+test('metrics (sq.<svc>.metrics): only the gateway and ops ask; a service user is refused', async () => {
+  for (const u of SERVICES.filter((x) => x !== 'gateway')) {
+    await assert.rejects(conns[u].request('sq.scheduler.metrics', h.pack({}), { timeout: 3000 }),
+      (e) => e.code === 'PERMISSIONS_VIOLATION' || e.code === 'TIMEOUT', `${u} got the scheduler's metrics`);
+    await expectViolation(u, 'publish', 'sq.scheduler.metrics');
+  }
+  // positive controls: the same request from the gateway's user and from ops is answered
+  for (const u of ['gateway', 'ops']) {
+    const r = h.unpack((await conns[u].request('sq.scheduler.metrics', h.pack({}), { timeout: 3000 })).data);
+    assert.equal(r.service, 'scheduler', `${u}: ${JSON.stringify(r).slice(0, 200)}`);
+    assert.ok(r.families.some((f) => f.name === 'sq_scheduler_invocations_total'), `${u}: no scheduler family`);
+  }
 });
 
 test('activation records (sq.act.>) only from the invoker, scheduler and triggers', async () => {

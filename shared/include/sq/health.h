@@ -1,4 +1,4 @@
-/* Health per instance: every copy of a service answers `sq.<svc>.health` (any copy answers
+/* Health (and metrics) per instance: every copy of a service answers `sq.<svc>.health` (any copy answers
  * first) and `sq.<svc>.health.<instance>` (that copy only), checking the dependencies it
  * uses: PostgreSQL (a PQping of its DSN) and JetStream (the info of a stream it uses, which
  * needs the stream's leader). The answer, msgpack:
@@ -22,7 +22,8 @@ typedef struct sq_health_check {
  * <host name>-<pid>. */
 const char *sq_instance_id(void);
 
-/* Serves both health subjects on b. instance NULL: sq_instance_id(). checks (n of them) are
+/* Serves both health subjects on b, and the metrics of this process (metrics.h) on
+ * sq.<svc>.metrics (every copy answers) and sq.<svc>.metrics.<instance>. instance NULL: sq_instance_id(). checks (n of them) are
  * copied; their strings must outlive the bus. */
 sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
                           const sq_health_check *checks, size_t n);

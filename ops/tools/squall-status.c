@@ -1,0 +1,299 @@
+/*
+ * squall-status: every instance of every service seen on the bus, one line each.
+ *
+ *   squall-status [--url U] [--timeout-ms N] [svc...]
+ *
+ * Sends one request to `sq.<svc>.health` (empty payload) per service (default: all seven),
+ * all at once; every copy of a service answers that subject, so the answers that come
+ * within the timeout (default 1000 ms) are every live instance, wherever it runs. Prints
+ *
+ *   SERVICE      INSTANCE                 HOST             PID      UPTIME    HEALTH
+ *   scheduler    vm-1234                  vm               1234     2h03m     ok
+ *   auth         vm-1240                  vm               1240     2h03m     failed: postgresql (no answer from the server)
+ *   triggers     -                        -                -        -         no answer
+ *
+ * sorted by service (in the order asked) then instance. Exits 0 when every service had an
+ * instance answering and every answer was healthy, 1 otherwise, 2 on a usage error or when
+ * NATS cannot be reached. The URL defaults to $SQ_NATS_URL, else nats://127.0.0.1:4222;
+ * the ops user may ask every service's health (ops/squall's NATS permissions).
+ */
+#include <nats/nats.h>
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sq/bus.h"
+#include "sq/mp.h"
+#include "sq/util.h"
+
+static const char *const ALL[] = { "gateway", "auth",        "registry", "scheduler",
+                                   "invoker", "activations", "triggers" };
+#define MAX_ROWS 1024
+
+typedef struct row {
+    int svc; /* index into the services asked */
+    char instance[96], host[128], health[512];
+    long long pid, started;
+    bool ok;
+} row;
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: squall-status [--url U] [--timeout-ms N] [svc...]\n"
+               "  every instance answering sq.<svc>.health (default: all services), one line "
+               "each\n");
+}
+
+static void copy_str(const msgpack_object *o, char *out, size_t outlen)
+{
+    size_t n;
+    if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
+        snprintf(out, outlen, "?");
+        return;
+    }
+    n = o->via.str.size < outlen - 1 ? o->via.str.size : outlen - 1;
+    for (size_t i = 0; i < n; i++) /* a terminal is no place for control bytes */
+        out[i] = (unsigned char)o->via.str.ptr[i] < 0x20 ? '?' : o->via.str.ptr[i];
+    out[n] = '\0';
+}
+
+static long long int_of(const msgpack_object *o)
+{
+    if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
+        return (long long)o->via.u64;
+    if (o != NULL && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
+        return (long long)o->via.i64;
+    return -1;
+}
+
+/* An answer into r: false when it is not a health answer. */
+static bool decode(const char *data, size_t len, row *r)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    const msgpack_object *ok, *failed, *checks;
+    bool good = false;
+
+    msgpack_zone_init(&z, 1024);
+    if (sq_mp_unpack(data, len, &z, &o) != SQ_OK || o.type != MSGPACK_OBJECT_MAP)
+        goto out;
+    copy_str(sq_mp_get(&o, "instance"), r->instance, sizeof r->instance);
+    copy_str(sq_mp_get(&o, "host"), r->host, sizeof r->host);
+    r->pid = int_of(sq_mp_get(&o, "pid"));
+    r->started = int_of(sq_mp_get(&o, "started"));
+    ok = sq_mp_get(&o, "ok");
+    r->ok = ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean;
+    if (r->ok) {
+        snprintf(r->health, sizeof r->health, "ok");
+    } else {
+        /* failed: name (why), ... */
+        size_t off = (size_t)snprintf(r->health, sizeof r->health, "failed:");
+        failed = sq_mp_get(&o, "failed");
+        checks = sq_mp_get(&o, "checks");
+        for (uint32_t i = 0; failed && failed->type == MSGPACK_OBJECT_ARRAY &&
+                             i < failed->via.array.size && off < sizeof r->health;
+             i++) {
+            char name[64], why[256] = "";
+            const msgpack_object *f = &failed->via.array.ptr[i];
+            copy_str(f, name, sizeof name);
+            if (checks != NULL && checks->type == MSGPACK_OBJECT_MAP)
+                for (uint32_t k = 0; k < checks->via.map.size; k++) {
+                    const msgpack_object_kv *kv = &checks->via.map.ptr[k];
+                    if (kv->key.type == MSGPACK_OBJECT_STR && f->type == MSGPACK_OBJECT_STR &&
+                        kv->key.via.str.size == f->via.str.size &&
+                        memcmp(kv->key.via.str.ptr, f->via.str.ptr, f->via.str.size) == 0)
+                        copy_str(&kv->val, why, sizeof why);
+                }
+            off += (size_t)snprintf(r->health + off, sizeof r->health - off, "%s %s (%s)",
+                                    i ? "," : "", name, why);
+        }
+    }
+    good = true;
+out:
+    msgpack_zone_destroy(&z);
+    return good;
+}
+
+static int by_svc_instance(const void *a, const void *b)
+{
+    const row *x = a, *y = b;
+    if (x->svc != y->svc)
+        return x->svc - y->svc;
+    return strcmp(x->instance, y->instance);
+}
+
+static void uptime(long long started_ms, char *out, size_t outlen)
+{
+    long long s = started_ms > 0 ? (sq_now_ms() - started_ms) / 1000 : -1;
+    if (s < 0)
+        snprintf(out, outlen, "-");
+    else if (s < 60)
+        snprintf(out, outlen, "%llds", s);
+    else if (s < 3600)
+        snprintf(out, outlen, "%lldm%02llds", s / 60, s % 60);
+    else if (s < 86400)
+        snprintf(out, outlen, "%lldh%02lldm", s / 3600, s / 60 % 60);
+    else
+        snprintf(out, outlen, "%lldd%02lldh", s / 86400, s / 3600 % 24);
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("SQ_NATS_URL");
+    long timeout_ms = 1000;
+    int first = 1, n;
+    const char *const *svcs;
+
+    if (url == NULL || *url == '\0')
+        url = "nats://127.0.0.1:4222";
+    while (first < argc && argv[first][0] == '-') {
+        const char *a = argv[first];
+        if (strcmp(a, "--") == 0) {
+            first++;
+            break;
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return 0;
+        } else if (strcmp(a, "--url") == 0 && first + 1 < argc) {
+            url = argv[first + 1];
+            first += 2;
+        } else if (strcmp(a, "--timeout-ms") == 0 && first + 1 < argc) {
+            char *end = NULL;
+            errno = 0;
+            timeout_ms = strtol(argv[first + 1], &end, 10);
+            if (errno != 0 || end == argv[first + 1] || *end != '\0' || timeout_ms <= 0 ||
+                timeout_ms > 600000) {
+                fprintf(stderr, "squall-status: bad --timeout-ms '%s'\n", argv[first + 1]);
+                return 2;
+            }
+            first += 2;
+        } else {
+            fprintf(stderr, "squall-status: unknown option '%s'\n", a);
+            usage(stderr);
+            return 2;
+        }
+    }
+    n = argc - first;
+    svcs = n > 0 ? (const char *const *)argv + first : ALL;
+    if (n <= 0)
+        n = (int)(sizeof ALL / sizeof ALL[0]);
+    for (int i = 0; i < n; i++)
+        for (const char *p = svcs[i]; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || *p == '-' || *p == '_')) {
+                fprintf(stderr, "squall-status: bad service name '%s'\n", svcs[i]);
+                return 2;
+            }
+
+    int64_t deadline = nats_Now() + timeout_ms;
+    natsOptions *opts = NULL;
+    natsConnection *nc = NULL;
+    natsSubscription *sub = NULL;
+    natsInbox *inbox = NULL;
+    row *rows = calloc(MAX_ROWS, sizeof *rows);
+    int *seen = calloc((size_t)n, sizeof *seen);
+    int nrows = 0, rc = 2;
+    natsStatus s = rows && seen ? NATS_OK : NATS_NO_MEMORY;
+    char shown[512], prefix[96], box[160] = "", wildcard[256];
+
+    sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
+    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
+    if (s == NATS_OK)
+        s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = natsOptions_SetURL(opts, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(opts, "squall-status");
+    if (s == NATS_OK)
+        s = natsConnection_Connect(&nc, opts);
+    if (s != NATS_OK) {
+        fprintf(stderr, "squall-status: cannot connect to %s: %s\n", shown, natsStatus_GetText(s));
+        goto out;
+    }
+    /* one inbox below this user's prefix (where it may listen), <inbox>.<service index> */
+    s = natsInbox_Create(&inbox);
+    if (s == NATS_OK) {
+        snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
+        snprintf(wildcard, sizeof wildcard, "%s.*", box);
+        s = natsConnection_SubscribeSync(&sub, nc, wildcard);
+    }
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(sub, -1, -1);
+    for (int i = 0; s == NATS_OK && i < n; i++) {
+        char subj[160], reply[200];
+        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
+        snprintf(reply, sizeof reply, "%s.%d", box, i);
+        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
+    }
+    if (s == NATS_OK)
+        s = natsConnection_Flush(nc);
+    if (s != NATS_OK) {
+        fprintf(stderr, "squall-status: request failed: %s\n", natsStatus_GetText(s));
+        goto out;
+    }
+    /* every copy answers: collect until the timeout */
+    for (;;) {
+        int64_t left = deadline - nats_Now();
+        natsMsg *m = NULL;
+        const char *subject;
+        char *end = NULL;
+        long idx;
+        if (left <= 0)
+            break;
+        s = natsSubscription_NextMsg(&m, sub, left);
+        if (s == NATS_TIMEOUT)
+            break;
+        if (s == NATS_NO_RESPONDERS) {
+            natsMsg_Destroy(m);
+            continue;
+        }
+        if (s != NATS_OK) {
+            fprintf(stderr, "squall-status: %s\n", natsStatus_GetText(s));
+            break;
+        }
+        subject = natsMsg_GetSubject(m);
+        if (!natsMsg_IsNoResponders(m) && strlen(subject) > strlen(box) + 1 &&
+            (idx = strtol(subject + strlen(box) + 1, &end, 10)) >= 0 && end && *end == '\0' &&
+            idx < n && nrows < MAX_ROWS) {
+            row *r = &rows[nrows];
+            r->svc = (int)idx;
+            if (decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), r)) {
+                nrows++;
+                seen[idx]++;
+            }
+        }
+        natsMsg_Destroy(m);
+    }
+    qsort(rows, (size_t)nrows, sizeof *rows, by_svc_instance);
+    rc = 0;
+    printf("%-12s %-28s %-20s %-8s %-9s %s\n", "SERVICE", "INSTANCE", "HOST", "PID", "UPTIME",
+           "HEALTH");
+    for (int i = 0, k = 0; i < n; i++) {
+        if (seen[i] == 0) {
+            printf("%-12s %-28s %-20s %-8s %-9s %s\n", svcs[i], "-", "-", "-", "-", "no answer");
+            rc = 1;
+        }
+        for (; k < nrows && rows[k].svc == i; k++) {
+            char up[32];
+            uptime(rows[k].started, up, sizeof up);
+            printf("%-12s %-28s %-20s %-8lld %-9s %s\n", svcs[i], rows[k].instance, rows[k].host,
+                   rows[k].pid, up, rows[k].health);
+            if (!rows[k].ok)
+                rc = 1;
+        }
+    }
+out:
+    natsSubscription_Destroy(sub);
+    natsInbox_Destroy(inbox);
+    natsConnection_Destroy(nc);
+    natsOptions_Destroy(opts);
+    free(rows);
+    free(seen);
+    nats_Close();
+    return rc;
+}
