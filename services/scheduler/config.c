@@ -16,6 +16,7 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_INT("warmup_ms", "SQ_SCHED_WARMUP_MS", 0, 60000, 2000, sched_cfg.warmup_ms),
     SQ_CFG_INT("publish_timeout_ms", "SQ_SCHED_PUBLISH_TIMEOUT_MS", 100, 60000, 5000,
                sched_cfg.publish_timeout_ms),
+    SQ_CFG_INT("requeue_ms", "SQ_SCHED_REQUEUE_MS", 0, 60000, 6000, sched_cfg.requeue_ms),
     SQ_CFG_INT("limits_ttl_ms", "SQ_SCHED_LIMITS_TTL_MS", 0, 86400000, 60000,
                sched_cfg.limits_ttl_ms),
     SQ_CFG_INT("limits_timeout_ms", "SQ_SCHED_LIMITS_TIMEOUT_MS", 10, 60000, 1000,

@@ -113,6 +113,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
         }
         sq_debug("activation \"%s\" queued at %llu%s", id, (unsigned long long)pa->Sequence,
                  pa->Duplicate ? " (a duplicate)" : "");
+    } else if (sched_requeue_offer(s, msg, id, pae)) {
+        return; /* published again shortly (requeue.c); msg is its business now */
     } else {
         sq_error("could not queue activation \"%s\": %s (%d)", id,
                  pae ? natsStatus_GetText(pae->Err) : "no acknowledgement",

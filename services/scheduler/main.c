@@ -53,8 +53,10 @@ void *sched_sweeper(void *arg)
         sched_flight_sweep(s, inc, n, now);
         sched_replace_sweep(s, now);
         sched_runs_sweep(s, now);
-        for (int slept = 0; slept < SWEEP_MS && !atomic_load(&s->stopping); slept += 50)
+        for (int slept = 0; slept < SWEEP_MS && !atomic_load(&s->stopping); slept += 50) {
             usleep(50 * 1000);
+            sched_requeue_due(s, sched_mono_ms());
+        }
     }
     return NULL;
 }
@@ -198,6 +200,7 @@ out:
     atomic_store(&s.stopping, true);
     if (sweeping)
         pthread_join(s.sweeper, NULL);
+    sched_requeue_drop();
     sq_workers_destroy(invoke);
     stop(&s, workers, nworkers);
     return rc;

@@ -42,6 +42,7 @@ typedef struct sched_config {
     int workers;            /* concurrent invoke handlers (subscriptions in the group) */
     int warmup_ms;          /* at start, wait this long at most for a first heartbeat */
     int publish_timeout_ms; /* how long to wait for JetStream's ack of queued work */
+    int requeue_ms;         /* work SQ_WORK had no leader for is published again this long */
     int limits_ttl_ms;      /* a namespace's limits are kept this long (auth events drop them) */
     int limits_timeout_ms;  /* how long to wait for sq.auth.limits */
     int default_concurrent; /* limits of a namespace when auth does not answer */
@@ -352,6 +353,13 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
 /* Completions: the headers-only consumer on SQ_ACTIVATIONS (completions.c). */
 sq_status sched_completions_start(sched *s);
 void sched_completions_stop(sched *s);
+
+/* Work JetStream refused for want of a stream leader (a NATS node lost, an election under
+ * way) is published again, same Nats-Msg-Id, until SQ_SCHED_REQUEUE_MS after its first try
+ * (requeue.c). offer() takes msg when it returns true; due() runs on the sweeper thread. */
+bool sched_requeue_offer(sched *s, natsMsg *msg, const char *id, const jsPubAckErr *pae);
+void sched_requeue_due(sched *s, int64_t now_ms);
+void sched_requeue_drop(void); /* at exit: what still waits is dropped */
 
 /* The sweeper thread: scheduler heartbeat, incidents, lost activations (main.c starts it). */
 void *sched_sweeper(void *arg);
