@@ -198,24 +198,10 @@ sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activat
 }
 DEFINE_DECODE(sq_activation)
 
-void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 9);
-    sq_mp_kv_str(pk, "ns", m->ns);
-    sq_mp_kv_str(pk, "id", m->id ? m->id : "");
-    sq_mp_kv_str(pk, "name", m->name ? m->name : "");
-    sq_mp_kv_int(pk, "skip", m->skip);
-    sq_mp_kv_int(pk, "limit", m->limit);
-    sq_mp_kv_int(pk, "since", m->since);
-    sq_mp_kv_int(pk, "upto", m->upto);
-    sq_mp_kv_bool(pk, "docs", m->docs);
-    sq_mp_kv_bool(pk, "count", m->count);
-}
-
 static const sq_mp_field query_fields[] = {
     F(sq_act_query, "ns", SQ_F_STR, ns, true),
-    F(sq_act_query, "id", SQ_F_STR, id, false),
-    F(sq_act_query, "name", SQ_F_STR, name, false),
+    FE(sq_act_query, "id", SQ_F_STR, id, false, SQ_ENC_STR0),
+    FE(sq_act_query, "name", SQ_F_STR, name, false, SQ_ENC_STR0),
     F(sq_act_query, "skip", SQ_F_INT, skip, false),
     F(sq_act_query, "limit", SQ_F_INT, limit, false),
     F(sq_act_query, "since", SQ_F_INT, since, false),
@@ -223,6 +209,11 @@ static const sq_mp_field query_fields[] = {
     F(sq_act_query, "docs", SQ_F_BOOL, docs, false),
     F(sq_act_query, "count", SQ_F_BOOL, count, false),
 };
+
+void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
+{
+    ENCODE(pk, query_fields, m);
+}
 
 sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err,
                             size_t errlen)

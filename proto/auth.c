@@ -2,15 +2,14 @@
 #include <stdio.h>
 #include "proto_impl.h"
 
-void sq_auth_verify_encode(const sq_auth_verify *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 1);
-    sq_mp_kv_str(pk, "key", m->key);
-}
-
 static const sq_mp_field verify_fields[] = {
     F(sq_auth_verify, "key", SQ_F_STR, key, true),
 };
+
+void sq_auth_verify_encode(const sq_auth_verify *m, msgpack_packer *pk)
+{
+    ENCODE(pk, verify_fields, m);
+}
 
 sq_status sq_auth_verify_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_verify *out,
                               char *err, size_t errlen)
@@ -20,30 +19,23 @@ sq_status sq_auth_verify_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_v
 }
 DEFINE_DECODE(sq_auth_verify)
 
-void sq_identity_encode(const sq_identity *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_str(pk, "uuid", m->uuid);
-    sq_mp_pack_str(pk, "namespaces");
-    if (m->namespaces == NULL) {
-        /* a subject always has the key's namespace */
-        msgpack_pack_array(pk, 1);
-        sq_mp_pack_str(pk, m->namespace_);
-    } else {
-        msgpack_pack_array(pk, m->nnamespaces);
-        for (size_t i = 0; i < m->nnamespaces; i++)
-            sq_mp_pack_str(pk, m->namespaces[i]);
-    }
-}
-
 static const sq_mp_field identity_fields[] = {
     F(sq_identity, "subject", SQ_F_STR, subject, true),
     F(sq_identity, "namespace", SQ_F_STR, namespace_, true),
     F(sq_identity, "uuid", SQ_F_STR, uuid, true),
     FS(sq_identity, "namespaces", namespaces, nnamespaces, false),
 };
+
+void sq_identity_encode(const sq_identity *m, msgpack_packer *pk)
+{
+    sq_identity w = *m;
+    if (w.namespaces == NULL) {
+        /* a subject always has the key's namespace */
+        w.namespaces = &w.namespace_;
+        w.nnamespaces = 1;
+    }
+    ENCODE(pk, identity_fields, &w);
+}
 
 sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity *out, char *err,
                            size_t errlen)
@@ -53,15 +45,14 @@ sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity 
 }
 DEFINE_DECODE(sq_identity)
 
-void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 1);
-    sq_mp_kv_str(pk, "ns", m->ns);
-}
-
 static const sq_mp_field ns_ref_fields[] = {
     F(sq_ns_ref, "ns", SQ_F_STR, ns, true),
 };
+
+void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk)
+{
+    ENCODE(pk, ns_ref_fields, m);
+}
 
 sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out, char *err,
                          size_t errlen)
@@ -71,26 +62,19 @@ sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out
 }
 DEFINE_DECODE(sq_ns_ref)
 
-void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, m->blocked ? 6 : 5);
-    sq_mp_kv_int(pk, "concurrentInvocations", m->concurrent);
-    sq_mp_kv_int(pk, "invocationsPerMinute", m->per_minute);
-    sq_mp_kv_int(pk, "firesPerMinute", m->fires_per_minute);
-    sq_mp_kv_int(pk, "actionTimeoutMax", m->timeout_max);
-    sq_mp_kv_int(pk, "actionMemoryMax", m->memory_max);
-    if (m->blocked)
-        sq_mp_kv_bool(pk, "blocked", true);
-}
-
 static const sq_mp_field ns_limits_fields[] = {
     F(sq_ns_limits, "concurrentInvocations", SQ_F_INT, concurrent, false),
     F(sq_ns_limits, "invocationsPerMinute", SQ_F_INT, per_minute, false),
     F(sq_ns_limits, "firesPerMinute", SQ_F_INT, fires_per_minute, false),
     F(sq_ns_limits, "actionTimeoutMax", SQ_F_INT, timeout_max, false),
     F(sq_ns_limits, "actionMemoryMax", SQ_F_INT, memory_max, false),
-    F(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false),
+    FE(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false, SQ_ENC_OMIT),
 };
+
+void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk)
+{
+    ENCODE(pk, ns_limits_fields, m);
+}
 
 sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err,
                             size_t errlen)
@@ -100,16 +84,6 @@ sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limit
 }
 DEFINE_DECODE(sq_ns_limits)
 
-void sq_admin_encode(const sq_admin *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 5);
-    sq_mp_kv_str(pk, "token", m->token);
-    sq_mp_kv_str(pk, "op", m->op);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_obj(pk, "limits", &m->limits);
-}
-
 static const sq_mp_field admin_fields[] = {
     F(sq_admin, "token", SQ_F_STR, token, true),
     F(sq_admin, "op", SQ_F_STR, op, true),
@@ -117,6 +91,11 @@ static const sq_mp_field admin_fields[] = {
     F(sq_admin, "namespace", SQ_F_STR, namespace_, false),
     F(sq_admin, "limits", SQ_F_MAP, limits, false),
 };
+
+void sq_admin_encode(const sq_admin *m, msgpack_packer *pk)
+{
+    ENCODE(pk, admin_fields, m);
+}
 
 sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, char *err,
                         size_t errlen)
@@ -127,21 +106,17 @@ sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, 
 }
 DEFINE_DECODE(sq_admin)
 
-void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_str(pk, "op", m->op);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_int(pk, "at", m->at);
-}
-
 static const sq_mp_field tenancy_event_fields[] = {
     F(sq_tenancy_event, "op", SQ_F_STR, op, true),
     F(sq_tenancy_event, "subject", SQ_F_STR, subject, false),
     F(sq_tenancy_event, "namespace", SQ_F_STR, namespace_, true),
     F(sq_tenancy_event, "at", SQ_F_INT, at, true),
 };
+
+void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk)
+{
+    ENCODE(pk, tenancy_event_fields, m);
+}
 
 sq_status sq_tenancy_event_from(const msgpack_object *o, sq_arena_t *ar, sq_tenancy_event *out,
                                 char *err, size_t errlen)

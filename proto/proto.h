@@ -452,6 +452,16 @@ sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *du
                             sq_tenancy_fn fn, void *closure);
 void sq_tenancy_unfollow(sq_tenancy_follower *f);
 
+/* The table-driven map encoder (proto/encode.c): packs the struct `in` as a map of the
+ * fields of the table its decoder reads (sq_mp_field), in table order, leaving out what the
+ * fields' SQ_ENC_* flags say; the map's count is computed from the same table. */
+void sq_proto_encode_map(msgpack_packer *pk, const sq_mp_field *fields, size_t n, const void *in);
+/* The number of entries sq_proto_encode_map writes for `in`. */
+uint32_t sq_proto_count(const sq_mp_field *fields, size_t n, const void *in);
+/* sq_mp_decode_map, then absent SQ_ENC_STR0 strings read as "". */
+sq_status sq_proto_decode_map(const msgpack_object *o, const sq_mp_field *fields, size_t n,
+                              sq_arena_t *ar, void *out, char *err, size_t errlen);
+
 /* A packer writing into sb; both initialised. */
 void sq_proto_buf_init(msgpack_sbuffer *sb, msgpack_packer *pk);
 

@@ -24,16 +24,35 @@
 
 #define F(type, key, kind, member, req)                                                            \
     {                                                                                              \
-        key, kind, offsetof(type, member), req, NULL, 0, 0                                         \
+        key, kind, offsetof(type, member), req, NULL, 0, 0, 0                                      \
+    }
+/* F with SQ_ENC_* flags */
+#define FE(type, key, kind, member, req, enc)                                                      \
+    {                                                                                              \
+        key, kind, offsetof(type, member), req, NULL, 0, 0, enc                                    \
+    }
+/* a nested map with a table of n fields (declared elsewhere), and SQ_ENC_* flags */
+#define FNE(type, key, member, req, tbl, n, enc)                                                   \
+    {                                                                                              \
+        key, SQ_F_NESTED, offsetof(type, member), req, tbl, n, 0, enc                              \
     }
 #define FN(type, key, member, req, tbl)                                                            \
     {                                                                                              \
-        key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0      \
+        key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0, 0   \
     }
 #define FS(type, key, member, count, req)                                                          \
     {                                                                                              \
-        key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count)                \
+        key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count), 0             \
     }
+
+/* Field tables more than one file of proto/ uses (entity.c) */
+#define SQ_ACTION_NFIELDS 10
+extern const sq_mp_field sq_action_fields[SQ_ACTION_NFIELDS];
+#define SQ_LIMITS_NFIELDS 4
+extern const sq_mp_field sq_limits_fields[SQ_LIMITS_NFIELDS];
+
+/* A message's encoder: its table, packed from *m */
+#define ENCODE(pk, tbl, m) sq_proto_encode_map(pk, SQ_MP_FIELDS(tbl), m)
 
 static inline void nil(msgpack_object *o)
 {
