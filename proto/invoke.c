@@ -187,3 +187,34 @@ sq_status sq_fire_from(const msgpack_object *o, sq_arena_t *ar, sq_fire *out, ch
     return sq_mp_decode_map(o, SQ_MP_FIELDS(fire_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_fire)
+
+static const sq_mp_field run_note_fields[] = {
+    FE(sq_run_note, "owner", SQ_F_STR, owner, false, S0),
+    F(sq_run_note, "start", SQ_F_INT, start, false),
+    FE(sq_run_note, "ns", SQ_F_STR, ns, false, S0),
+    FE(sq_run_note, "name", SQ_F_STR, name, false, S0),
+    F(sq_run_note, "version", SQ_F_STR, version, false),
+    F(sq_run_note, "subject", SQ_F_STR, subject, false),
+    FE(sq_run_note, "path", SQ_F_STR, path, false, S0),
+    F(sq_run_note, "timeout", SQ_F_INT, limits.timeout, false),
+    F(sq_run_note, "memory", SQ_F_INT, limits.memory, false),
+    F(sq_run_note, "logs", SQ_F_INT, limits.logs, false),
+    F(sq_run_note, "concurrency", SQ_F_INT, limits.concurrency, false),
+    FE(sq_run_note, "cause", SQ_F_STR, cause, false, S0),
+    F(sq_run_note, "caused_by", SQ_F_STR, caused_by, false),
+    FE(sq_run_note, "binding", SQ_F_STR, binding, false, S0),
+};
+
+void sq_run_note_encode(const sq_run_note *m, msgpack_packer *pk)
+{
+    ENCODE(pk, run_note_fields, m);
+}
+
+sq_status sq_run_note_from(const msgpack_object *o, sq_arena_t *ar, sq_run_note *out, char *err,
+                           size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    out->limits = SQ_LIMITS_DEFAULT;
+    return sq_proto_decode_map(o, SQ_MP_FIELDS(run_note_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_run_note)

@@ -341,6 +341,18 @@ typedef struct sq_sched_moved {
 void sq_sched_moved_encode(const sq_sched_moved *m, msgpack_packer *pk);
 SQ_DECODER(sq_sched_moved);
 
+/* The scheduler's note of a composition in progress (key-value bucket, key: its activation
+ * id), so another copy records it as lost should this one stop: map{owner, start: int ms, ns,
+ * name, version, subject, path, timeout, memory, logs, concurrency (the action's limits),
+ * cause, caused_by, binding}. caused_by absent: a note written before it was kept. */
+typedef struct sq_run_note {
+    char *owner, *ns, *name, *version, *subject, *path, *cause, *caused_by, *binding;
+    int64_t start;
+    sq_limits limits;
+} sq_run_note;
+void sq_run_note_encode(const sq_run_note *m, msgpack_packer *pk);
+SQ_DECODER(sq_run_note);
+
 /* sq.trigger.fire request (gateway -> triggers): map{id: the trigger activation's 32-hex id,
  * ns, name, subject, key, caller_ns, payload: map}. Reply: map{activationId} when at least one
  * active rule fired (HTTP 202), map{activationId, rules: 0} when none is active (HTTP 204),
@@ -388,6 +400,12 @@ typedef struct sq_activation {
 void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
 SQ_DECODER(sq_activation);
 
+/* sq.evt.activation.<ns>, after a record is stored: the record without response.result,
+ * logs and cause (map{activationId, namespace, name, version, subject, start, end, duration,
+ * response: map{status, statusCode, success}, annotations, publish}); sq_activation_decode
+ * reads it (result nil, no logs). */
+void sq_activation_event_encode(const sq_activation *m, msgpack_packer *pk);
+
 /* The annotations of an activation record, as OpenWhisk writes them: one encoder for every
  * service that makes a record (invoker, scheduler for sequences and lost work), so their
  * shapes cannot drift. Packs [{key, value}, ...] in this order, leaving out what is absent:
@@ -421,6 +439,46 @@ typedef struct sq_act_query {
 } sq_act_query;
 void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk);
 SQ_DECODER(sq_act_query);
+
+/* ---- small replies (proto/replies.c) --------------------------------------------------- */
+
+/* The answer to an accepted activation: map{activationId, rules?: int}: sq.sched.invoke
+ * (queued, non-blocking) and sq.trigger.fire (rules: 0 when no rule is active, else absent). */
+typedef struct sq_act_ref {
+    char *id;
+    int64_t rules; /* < 0: absent (what the decoder gives when it is) */
+} sq_act_ref;
+void sq_act_ref_encode(const sq_act_ref *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_ref);
+
+/* A count: map{count: int} (lists with count, deleted routes) */
+typedef struct sq_count {
+    int64_t count;
+} sq_count;
+void sq_count_encode(const sq_count *m, msgpack_packer *pk);
+SQ_DECODER(sq_count);
+
+/* A list: map{items: [...]}. sq_items_begin() packs the map and the array's header; the
+ * caller packs the n items after it. */
+typedef struct sq_items {
+    msgpack_object items; /* array */
+} sq_items;
+void sq_items_begin(msgpack_packer *pk, size_t n);
+SQ_DECODER(sq_items);
+
+/* An action's error result, as OpenWhisk's: map{error: str} (records the platform writes) */
+typedef struct sq_act_error {
+    char *error;
+} sq_act_error;
+void sq_act_error_encode(const sq_act_error *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_error);
+
+/* sq.activations.logs reply: map{logs: [str]} */
+typedef struct sq_act_logs {
+    msgpack_object logs; /* array; nil packs [] */
+} sq_act_logs;
+void sq_act_logs_encode(const sq_act_logs *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_logs);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 

@@ -130,13 +130,13 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "the stored activation is not readable");
     } else {
         const msgpack_object *logs = sq_mp_get(&rec, "logs");
-        sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_pack_str(&pk, "logs");
+        sq_act_logs reply;
         if (logs != NULL && logs->type == MSGPACK_OBJECT_ARRAY)
-            msgpack_pack_object(&pk, *logs);
+            reply.logs = *logs;
         else
-            msgpack_pack_array(&pk, 0);
+            reply.logs.type = MSGPACK_OBJECT_NIL;
+        sq_proto_buf_init(&sb, &pk);
+        sq_act_logs_encode(&reply, &pk);
         sq_bus_respond(bus, msg, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }
@@ -234,9 +234,9 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
             respond_db_error(bus, msg, st);
             goto out;
         }
+        sq_count c = { .count = count };
         sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_int(&pk, "count", count);
+        sq_count_encode(&c, &pk);
         sq_bus_respond(bus, msg, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
         goto out;
@@ -247,9 +247,7 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     n = PQntuples(r);
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 1);
-    sq_mp_pack_str(&pk, "items");
-    msgpack_pack_array(&pk, (size_t)n);
+    sq_items_begin(&pk, (size_t)n);
     for (int i = 0; i < n; i++) {
         const char *rec = PQgetvalue(r, i, 0);
         size_t len = (size_t)PQgetlength(r, i, 0);

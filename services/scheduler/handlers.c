@@ -173,9 +173,9 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
         if ((reply = sched_flight_queued(s, id, pa->Sequence)) != NULL) {
             msgpack_sbuffer sb;
             msgpack_packer pk;
+            sq_act_ref ref = { .id = (char *)id, .rules = -1 };
             sq_proto_buf_init(&sb, &pk);
-            msgpack_pack_map(&pk, 1);
-            sq_mp_kv_str(&pk, "activationId", id);
+            sq_act_ref_encode(&ref, &pk);
             sq_bus_publish(s->bus, reply, sb.data, sb.size);
             msgpack_sbuffer_destroy(&sb);
             free(reply);
@@ -307,9 +307,9 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
             goto done;
         }
         if (!inv.blocking) {
+            sq_act_ref ref = { .id = inv.id, .rules = -1 };
             buf_reset(w, &pk);
-            msgpack_pack_map(&pk, 1);
-            sq_mp_kv_str(&pk, "activationId", inv.id);
+            sq_act_ref_encode(&ref, &pk);
             sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
         }
         goto done;

@@ -233,9 +233,10 @@ static void fail(sched *s, run *r, sq_act_status status, const char *message)
     msgpack_zone z;
     msgpack_object o;
 
+    sq_act_error e = { .error = (char *)message };
+
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 1);
-    sq_mp_kv_str(&pk, "error", message);
+    sq_act_error_encode(&e, &pk);
     msgpack_zone_init(&z, 256);
     if (sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK)
         complete(s, r, status, &o);

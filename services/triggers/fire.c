@@ -696,13 +696,9 @@ int trg_fire(trg_worker *w, natsMsg *msg, const sq_fire *f)
     /* The answer first, as OpenWhisk's controller does: the fire is accepted once its
      * trigger, rules and rate are settled; the rules run, and the record is written, after. */
     buf_reset(w, &pk);
-    if (v.nrules == 0) {
-        msgpack_pack_map(&pk, 2);
-        sq_mp_kv_str(&pk, "activationId", f->id);
-        sq_mp_kv_int(&pk, "rules", 0);
-    } else {
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_str(&pk, "activationId", f->id);
+    {
+        sq_act_ref ref = { .id = f->id, .rules = v.nrules == 0 ? 0 : -1 };
+        sq_act_ref_encode(&ref, &pk);
     }
     sq_bus_respond(bus, msg, w->sb.data, w->sb.size);
     if (v.nrules > 0)

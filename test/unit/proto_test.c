@@ -115,6 +115,11 @@ WRAP(sq_route)
 WRAP(sq_route_put)
 WRAP(sq_route_query)
 WRAP(sq_log_event)
+WRAP(sq_act_ref)
+WRAP(sq_count)
+WRAP(sq_act_error)
+WRAP(sq_act_logs)
+WRAP(sq_run_note)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum {
@@ -447,6 +452,50 @@ static void cmp_sq_fire(const void *a, const void *b, const char *what)
     OBJ_EQ(payload);
 }
 
+static void cmp_sq_act_ref(const void *a, const void *b, const char *what)
+{
+    const sq_act_ref *w = a, *g = b;
+    STR_EQ(id);
+    INT_EQ(rules);
+}
+
+static void cmp_sq_count(const void *a, const void *b, const char *what)
+{
+    const sq_count *w = a, *g = b;
+    INT_EQ(count);
+}
+
+static void cmp_sq_act_error(const void *a, const void *b, const char *what)
+{
+    const sq_act_error *w = a, *g = b;
+    STR_EQ(error);
+}
+
+static void cmp_sq_act_logs(const void *a, const void *b, const char *what)
+{
+    const sq_act_logs *w = a, *g = b;
+    OBJ_EQ(logs);
+}
+
+static void cmp_sq_run_note(const void *a, const void *b, const char *what)
+{
+    const sq_run_note *w = a, *g = b;
+    STR_EQ(owner);
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(version);
+    STR_EQ(subject);
+    STR_EQ(path);
+    STR_EQ(cause);
+    STR_EQ(caused_by);
+    STR_EQ(binding);
+    INT_EQ(start);
+    INT_EQ(limits.timeout);
+    INT_EQ(limits.memory);
+    INT_EQ(limits.logs);
+    INT_EQ(limits.concurrency);
+}
+
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
 static const fspec f_auth_verify[] = { { "key", C_STR, true } };
 static const fspec f_identity[] = {
@@ -596,7 +645,24 @@ static const fspec f_route_query[] = {
     { "method", C_STR, false },
 };
 
+static const fspec f_act_ref[] = { { "activationId", C_STR, true }, { "rules", C_INT, false } };
+static const fspec f_count[] = { { "count", C_INT, true } };
+static const fspec f_act_error[] = { { "error", C_STR, true } };
+static const fspec f_act_logs[] = { { "logs", C_ARRAY, true } };
+static const fspec f_run_note[] = {
+    { "owner", C_STR, false },     { "start", C_INT, false },       { "ns", C_STR, false },
+    { "name", C_STR, false },      { "version", C_STR, false },     { "subject", C_STR, false },
+    { "path", C_STR, false },      { "timeout", C_INT, false },     { "memory", C_INT, false },
+    { "logs", C_INT, false },      { "concurrency", C_INT, false }, { "cause", C_STR, false },
+    { "caused_by", C_STR, false }, { "binding", C_STR, false },
+};
+
 /* Samples are filled in at start (they hold msgpack objects). */
+static sq_act_ref s_act_ref;
+static sq_count s_count;
+static sq_act_error s_act_error;
+static sq_act_logs s_act_logs;
+static sq_run_note s_run_note;
 static sq_auth_verify s_auth_verify;
 static sq_identity s_identity;
 static sq_action s_action;
@@ -798,6 +864,23 @@ static void make_samples(void)
     s_route_query.basepath = "/club";
     s_route_query.relpath = "/books";
     s_route_query.method = "delete";
+
+    s_act_ref.id = "00112233445566778899aabbccddeeff";
+    s_act_ref.rules = 0;
+    s_count.count = 1234567890123LL;
+    s_act_error.error = "The action did not produce a valid response.";
+    s_act_logs.logs = J("[\"2026-11-23T10:00:00.123Z stdout: hello\",\"x\"]");
+    s_run_note.owner = "sched-1";
+    s_run_note.start = 1764000000000LL;
+    s_run_note.ns = "guest";
+    s_run_note.name = "seq";
+    s_run_note.version = "0.0.2";
+    s_run_note.subject = "guest@example.com";
+    s_run_note.path = "guest/pkg/seq";
+    s_run_note.limits = (sq_limits){ .timeout = 5000, .memory = 384, .logs = 5, .concurrency = 3 };
+    s_run_note.cause = "00112233445566778899aabbccddeeff";
+    s_run_note.caused_by = "trigger";
+    s_run_note.binding = "other/b";
 }
 
 #define MSG(type, short_)                                                                          \
@@ -830,6 +913,11 @@ static const msgdesc msgs[] = {
     MSG(sq_route_put, route_put),
     MSG(sq_route_query, route_query),
     MSG(sq_log_event, log_event),
+    MSG(sq_act_ref, act_ref),
+    MSG(sq_count, count),
+    MSG(sq_act_error, act_error),
+    MSG(sq_act_logs, act_logs),
+    MSG(sq_run_note, run_note),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -1809,6 +1897,129 @@ static void test_act_annots(void)
     }
 }
 
+/* One record of `caused_by`/`cause` through the annotations' and the record's encoders (as
+ * every maker of records does: invoker, scheduler's compositions, its lost-work records). */
+static void record_of(const char *caused_by, const char *cause, msgpack_zone *z,
+                      msgpack_object *rec, msgpack_object *annots)
+{
+    static const sq_limits lim = { .timeout = 1000, .memory = 256, .logs = 10, .concurrency = 1 };
+    sq_act_annots an = SQ_ACT_ANNOTS_INIT;
+    sq_activation a;
+    msgpack_sbuffer asb, sb;
+    msgpack_packer apk, pk;
+    an.path = "guest/a";
+    an.kind = "nodejs:20";
+    an.limits = &lim;
+    an.caused_by = caused_by;
+    an.cause = cause;
+    sq_proto_buf_init(&asb, &apk);
+    sq_act_annots_encode(&an, &apk);
+    CHECK(sq_mp_unpack(asb.data, asb.size, z, annots) == SQ_OK, "annotations unpack");
+    memset(&a, 0, sizeof a);
+    a.id = "0123456789abcdef0123456789abcdef";
+    a.namespace_ = "guest";
+    a.name = "a";
+    a.version = "0.0.1";
+    a.subject = "s";
+    a.status = SQ_ACT_INTERNAL;
+    a.annotations = *annots;
+    sq_proto_buf_init(&sb, &pk);
+    sq_activation_encode(&a, &pk);
+    /* sq_mp_unpack checks the map's count against its bytes */
+    CHECK(sq_mp_unpack(sb.data, sb.size, z, rec) == SQ_OK, "record unpack");
+    g_bufs[g_nbufs++] = asb;
+    g_bufs[g_nbufs++] = sb;
+}
+
+static const char *annot_of(const msgpack_object *annots, const char *key)
+{
+    static char buf[64];
+    for (uint32_t i = 0; annots->type == MSGPACK_OBJECT_ARRAY && i < annots->via.array.size; i++) {
+        const msgpack_object *e = &annots->via.array.ptr[i], *v = sq_mp_get(e, "value");
+        if (sq_mp_str_eq(sq_mp_get(e, "key"), key)) {
+            if (v == NULL || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= sizeof buf)
+                return "?";
+            memcpy(buf, v->via.str.ptr, v->via.str.size);
+            buf[v->via.str.size] = '\0';
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void test_record_causes(void)
+{
+    static const char id[] = "00112233445566778899aabbccddeeff";
+    msgpack_zone z;
+    msgpack_object rec, an;
+    const msgpack_object *lim;
+    const char *v;
+
+    msgpack_zone_init(&z, 4096);
+    /* a sequence's component: causedBy "sequence", cause, and the top-level cause */
+    record_of("sequence", id, &z, &rec, &an);
+    v = annot_of(&an, "causedBy");
+    CHECK(v != NULL && strcmp(v, "sequence") == 0, "component: causedBy %s", v ? v : "absent");
+    v = annot_of(&an, "cause");
+    CHECK(v != NULL && strcmp(v, id) == 0, "component: cause annotation %s", v ? v : "absent");
+    CHECK(sq_mp_str_eq(sq_mp_get(&rec, "cause"), id), "component: no top-level cause");
+    /* a rule's action: causedBy "trigger", the cause annotation, no top-level cause */
+    record_of("trigger", id, &z, &rec, &an);
+    v = annot_of(&an, "causedBy");
+    CHECK(v != NULL && strcmp(v, "trigger") == 0, "rule: causedBy %s", v ? v : "absent");
+    CHECK(sq_mp_get(&rec, "cause") == NULL, "rule: a top-level cause");
+    /* no cause: neither annotation, whatever caused_by says; a cause without a kind is not
+     * guessed to be a sequence's */
+    record_of("sequence", NULL, &z, &rec, &an);
+    CHECK(annot_of(&an, "causedBy") == NULL && annot_of(&an, "cause") == NULL,
+          "no cause: causedBy or cause written");
+    CHECK(sq_mp_get(&rec, "cause") == NULL, "no cause: a top-level cause");
+    record_of(NULL, id, &z, &rec, &an);
+    CHECK(annot_of(&an, "causedBy") == NULL, "cause without kind: causedBy guessed");
+    CHECK(sq_mp_get(&rec, "cause") == NULL, "cause without kind: a top-level cause");
+    /* limits: always the four of them */
+    for (uint32_t i = 0; i < an.via.array.size; i++)
+        if (sq_mp_str_eq(sq_mp_get(&an.via.array.ptr[i], "key"), "limits")) {
+            lim = sq_mp_get(&an.via.array.ptr[i], "value");
+            CHECK(lim != NULL && lim->type == MSGPACK_OBJECT_MAP && lim->via.map.size == 4 &&
+                      sq_mp_get(lim, "timeout") && sq_mp_get(lim, "memory") &&
+                      sq_mp_get(lim, "logs") && sq_mp_get(lim, "concurrency"),
+                  "limits is not {timeout, memory, logs, concurrency}");
+        }
+    msgpack_zone_destroy(&z);
+}
+
+/* sq.evt.activation: the record without result, logs and cause; sq_activation_decode reads it */
+static void test_activation_event(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_zone z;
+    msgpack_object o;
+    sq_activation got;
+    char err[200];
+
+    sq_proto_buf_init(&sb, &pk);
+    sq_activation_event_encode(&s_activation, &pk);
+    msgpack_zone_init(&z, 4096);
+    CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "event: unpack");
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 11, "event: %u keys, want 11",
+          o.type == MSGPACK_OBJECT_MAP ? o.via.map.size : 0);
+    CHECK(sq_mp_get(&o, "logs") == NULL && sq_mp_get(&o, "cause") == NULL, "event: logs or cause");
+    CHECK(sq_mp_get(sq_mp_get(&o, "response"), "result") == NULL, "event: a result");
+    CHECK(sq_mp_get(sq_mp_get(&o, "response"), "success") != NULL, "event: no success");
+    CHECK(sq_activation_decode(sb.data, sb.size, &z, &got, err, sizeof err) == SQ_OK,
+          "event: does not decode: %s", err);
+    CHECK_STR(got.id, s_activation.id, "event id");
+    CHECK(got.status == s_activation.status && got.nlogs == 0, "event: status or logs");
+    /* the count comes from the table: every truncation fails */
+    for (size_t n = 0; n < sb.size; n++)
+        CHECK(sq_activation_decode(sb.data, n, &z, &got, err, sizeof err) != SQ_OK,
+              "event: %zu of %zu bytes decode", n, sb.size);
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&sb);
+}
+
 int main(void)
 {
     sq_log_init("proto_test");
@@ -1821,6 +2032,8 @@ int main(void)
     test_mutations();
     test_garbage();
     test_subj_token();
+    test_record_causes();
+    test_activation_event();
     msgpack_zone_destroy(&g_zone);
     for (int i = 0; i < g_nbufs; i++)
         msgpack_sbuffer_destroy(&g_bufs[i]);
