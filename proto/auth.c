@@ -126,3 +126,147 @@ sq_status sq_tenancy_event_from(const msgpack_object *o, sq_arena_t *ar, sq_tena
     return sq_mp_decode_map(o, SQ_MP_FIELDS(tenancy_event_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_tenancy_event)
+
+/* "blocked" twice: read as a bool, written from an object that is nil when absent */
+typedef struct auth_event_wire {
+    sq_auth_event e;
+    msgpack_object blocked;
+} auth_event_wire;
+
+static const sq_mp_field auth_event_fields[] = {
+    F(auth_event_wire, "op", SQ_F_STR, e.op, true),
+    F(auth_event_wire, "subject", SQ_F_STR, e.subject, true),
+    FE(auth_event_wire, "namespace", SQ_F_STR, e.namespace_, false, SQ_ENC_OMIT),
+    FE(auth_event_wire, "blocked", SQ_F_BOOL, e.blocked, false, SQ_ENC_SKIP),
+    FE(auth_event_wire, "blocked", SQ_F_ANY, blocked, false, SQ_ENC_ONLY | SQ_ENC_OMIT),
+};
+
+void sq_auth_event_encode(const sq_auth_event *m, msgpack_packer *pk)
+{
+    auth_event_wire w = { .e = *m };
+    if (m->has_blocked) {
+        w.blocked.type = MSGPACK_OBJECT_BOOLEAN;
+        w.blocked.via.boolean = m->blocked;
+    }
+    ENCODE(pk, auth_event_fields, &w);
+}
+
+sq_status sq_auth_event_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_event *out, char *err,
+                             size_t errlen)
+{
+    auth_event_wire w;
+    sq_status st;
+    memset(&w, 0, sizeof w);
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(auth_event_fields), ar, &w, err, errlen);
+    w.e.has_blocked = st == SQ_OK && sq_mp_get(o, "blocked") != NULL &&
+                      sq_mp_get(o, "blocked")->type == MSGPACK_OBJECT_BOOLEAN;
+    *out = w.e;
+    return st;
+}
+DEFINE_DECODE(sq_auth_event)
+
+static const sq_mp_field admin_key_fields[] = {
+    F(sq_admin_key, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_key, "namespace", SQ_F_STR, namespace_, true),
+    F(sq_admin_key, "key", SQ_F_STR, key, true),
+};
+
+void sq_admin_key_encode(const sq_admin_key *m, msgpack_packer *pk)
+{
+    ENCODE(pk, admin_key_fields, m);
+}
+
+sq_status sq_admin_key_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_key *out, char *err,
+                            size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_key_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_admin_key)
+
+static const sq_mp_field admin_ns_fields[] = {
+    F(sq_admin_ns, "name", SQ_F_STR, name, true),
+    F(sq_admin_ns, "uuid", SQ_F_STR, uuid, false),
+};
+
+static const sq_mp_field admin_user_fields[] = {
+    F(sq_admin_user, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_user, "blocked", SQ_F_BOOL, blocked, true),
+    FV(sq_admin_user, "namespaces", nss, nnss, sq_admin_ns, admin_ns_fields, 0),
+    FE(sq_admin_user, "namespaces", SQ_F_ARRAY, nss_read, true, SQ_ENC_SKIP),
+};
+
+void sq_admin_user_encode(const sq_admin_user *m, msgpack_packer *pk)
+{
+    ENCODE(pk, admin_user_fields, m);
+}
+
+sq_status sq_admin_user_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_user *out, char *err,
+                             size_t errlen)
+{
+    sq_status st;
+    memset(out, 0, sizeof *out);
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(admin_user_fields), ar, out, err, errlen);
+    for (uint32_t i = 0; st == SQ_OK && i < out->nss_read.via.array.size; i++) {
+        sq_admin_ns ns;
+        memset(&ns, 0, sizeof ns);
+        st = sq_mp_decode_map(&out->nss_read.via.array.ptr[i], SQ_MP_FIELDS(admin_ns_fields), ar,
+                              &ns, err, errlen);
+    }
+    return st;
+}
+DEFINE_DECODE(sq_admin_user)
+
+static const sq_mp_field admin_deleted_fields[] = {
+    F(sq_admin_deleted, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_deleted, "deleted", SQ_F_BOOL, deleted, true),
+    FS(sq_admin_deleted, "namespaces", namespaces, nnamespaces, true),
+};
+
+void sq_admin_deleted_encode(const sq_admin_deleted *m, msgpack_packer *pk)
+{
+    ENCODE(pk, admin_deleted_fields, m);
+}
+
+sq_status sq_admin_deleted_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_deleted *out,
+                                char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_deleted_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_admin_deleted)
+
+static const sq_mp_field admin_blocked_fields[] = {
+    F(sq_admin_blocked, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_blocked, "blocked", SQ_F_BOOL, blocked, true),
+};
+
+void sq_admin_blocked_encode(const sq_admin_blocked *m, msgpack_packer *pk)
+{
+    ENCODE(pk, admin_blocked_fields, m);
+}
+
+sq_status sq_admin_blocked_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_blocked *out,
+                                char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_blocked_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_admin_blocked)
+
+static const sq_mp_field admin_subjects_fields[] = {
+    FS(sq_admin_subjects, "subjects", subjects, nsubjects, true),
+};
+
+void sq_admin_subjects_encode(const sq_admin_subjects *m, msgpack_packer *pk)
+{
+    ENCODE(pk, admin_subjects_fields, m);
+}
+
+sq_status sq_admin_subjects_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_subjects *out,
+                                 char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_subjects_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_admin_subjects)

@@ -22,7 +22,7 @@ static bool present(const sq_mp_field *f, const char *base)
     case SQ_F_MAP:
     case SQ_F_ARRAY: return ((const msgpack_object *)p)->type != MSGPACK_OBJECT_NIL;
     case SQ_F_STRS: return *(char **const *)p != NULL;
-    case SQ_F_NESTED: return true;
+    case SQ_F_NESTED: return !(f->enc & SQ_ENC_VEC) || *(const size_t *)(base + f->aux) > 0;
     }
     return true;
 }
@@ -33,6 +33,31 @@ uint32_t sq_proto_count(const sq_mp_field *fields, size_t n, const void *in)
     for (size_t i = 0; i < n; i++)
         count += present(&fields[i], in) ? 1 : 0;
     return count;
+}
+
+static void pack_value(msgpack_packer *pk, const sq_mp_field *f, const char *base);
+
+/* An SQ_ENC_VEC field: its elements as an array of maps, or (SQ_ENC_KEYED) a map keyed by
+ * each element's first field */
+static void pack_vec(msgpack_packer *pk, const sq_mp_field *f, const char *base)
+{
+    const char *v = *(const char *const *)(base + f->off);
+    size_t n = v != NULL ? *(const size_t *)(base + f->aux) : 0;
+    bool keyed = (f->enc & SQ_ENC_KEYED) && f->nsub > 0;
+
+    if (keyed)
+        msgpack_pack_map(pk, n);
+    else
+        msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++) {
+        const char *e = v + i * f->esize;
+        if (keyed) {
+            pack_value(pk, &f->sub[0], e);
+            sq_proto_encode_map(pk, f->sub + 1, f->nsub - 1, e);
+        } else {
+            sq_proto_encode_map(pk, f->sub, f->nsub, e);
+        }
+    }
 }
 
 static void pack_value(msgpack_packer *pk, const sq_mp_field *f, const char *base)
@@ -71,7 +96,12 @@ static void pack_value(msgpack_packer *pk, const sq_mp_field *f, const char *bas
             sq_mp_pack_str(pk, v[i]);
         break;
     }
-    case SQ_F_NESTED: sq_proto_encode_map(pk, f->sub, f->nsub, p); break;
+    case SQ_F_NESTED:
+        if (f->enc & SQ_ENC_VEC)
+            pack_vec(pk, f, base);
+        else
+            sq_proto_encode_map(pk, f->sub, f->nsub, p);
+        break;
     }
 }
 

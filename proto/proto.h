@@ -107,6 +107,96 @@ SQ_DECODER(sq_action);
 #define SQ_KIND_TRIGGER "trigger"
 #define SQ_KIND_RULE "rule"
 
+/* The documents of packages, triggers and rules (proto/docs.c), as the REST API shows
+ * them (OpenWhisk's shapes). {path, name}: a FullyQualifiedEntityName. */
+typedef struct sq_path_name {
+    char *path, *name;
+} sq_path_name;
+
+/* a package's binding: map{namespace, name}, or {} (both NULL) for a package */
+typedef struct sq_binding_ref {
+    char *namespace_, *name;
+} sq_binding_ref;
+
+/* an action inside a package (PackageAction): map{name, version, publish, annotations,
+ * parameters} */
+typedef struct sq_brief {
+    char *name, *version;
+    bool publish;
+    msgpack_object annotations, parameters; /* arrays; nil packs [] */
+} sq_brief;
+
+/* package: map{namespace, name, version, publish, parameters, annotations, binding, updated,
+ * actions?: [sq_brief], feeds?: [sq_brief]} (actions and feeds with with_contents: the GET
+ * of one package). The decoder reads all but actions and feeds. */
+typedef struct sq_package {
+    char *namespace_, *name, *version;
+    bool publish;
+    msgpack_object parameters, annotations; /* arrays of {key, value}; nil packs [] */
+    sq_binding_ref binding;
+    int64_t updated;
+    bool with_contents;
+    const sq_brief *actions, *feeds;
+    size_t nactions, nfeeds;
+} sq_package;
+void sq_package_encode(const sq_package *m, msgpack_packer *pk);
+SQ_DECODER(sq_package);
+
+/* a rule of a trigger document: "ns/rule": map{action: {path, name}, status} */
+typedef struct sq_trigger_rule {
+    char *key; /* "ns/rule" */
+    sq_path_name action;
+    char *status;
+} sq_trigger_rule;
+
+/* trigger: map{namespace, name, version, publish, parameters, annotations, limits: {},
+ * updated, rules?: map{"ns/rule": ...}} (rules with with_rules). The decoder reads all but
+ * rules. */
+typedef struct sq_trigger {
+    char *namespace_, *name, *version;
+    bool publish;
+    msgpack_object parameters, annotations, limits; /* limits: nil packs {} */
+    int64_t updated;
+    bool with_rules;
+    const sq_trigger_rule *rules;
+    size_t nrules;
+} sq_trigger;
+void sq_trigger_encode(const sq_trigger *m, msgpack_packer *pk);
+SQ_DECODER(sq_trigger);
+
+/* rule: map{namespace, name, version, publish, annotations, status: "active"|"inactive",
+ * trigger: {path, name}, action: {path, name} (path "ns" or "ns/pkg"), updated} */
+typedef struct sq_rule {
+    char *namespace_, *name, *version;
+    bool publish;
+    msgpack_object annotations;
+    char *status;
+    sq_path_name trigger, action;
+    int64_t updated;
+} sq_rule;
+void sq_rule_encode(const sq_rule *m, msgpack_packer *pk);
+SQ_DECODER(sq_rule);
+
+/* sq.evt.trigger.<ns>.<name>, after a fire: map{ns, name, activationId (the trigger
+ * activation's; nil when none was recorded), payload, at: int ms, rules: [map{rule, action:
+ * "path/name", activationId (nil when the invoke was refused), statusCode, success,
+ * error?: str (when refused)}]} */
+typedef struct sq_rule_outcome {
+    char *rule, *action, *id, *error;
+    int64_t status_code;
+    bool success;
+} sq_rule_outcome;
+typedef struct sq_trigger_event {
+    char *ns, *name, *id;
+    msgpack_object payload;
+    int64_t at;
+    const sq_rule_outcome *rules; /* encoded */
+    size_t nrules;
+    msgpack_object rules_read; /* decoded: the array (each element checked) */
+} sq_trigger_event;
+void sq_trigger_event_encode(const sq_trigger_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_trigger_event);
+
 /* sq.registry.put request: map{ns, name, kind, overwrite: bool, subject, entity: map (the PUT
  * body as JSON gave it)}; reply: the stored entity as the REST API shows it, or a wire error.
  * name is "name" or, for an action in a package, "pkg/name". The same message on
@@ -236,6 +326,54 @@ typedef struct sq_admin {
 void sq_admin_encode(const sq_admin *m, msgpack_packer *pk);
 SQ_DECODER(sq_admin);
 
+/* Replies of sq.auth.admin (proto/auth.c). user.create and key.rotate: map{subject,
+ * namespace, key} (the new key: the only place it is ever shown). */
+typedef struct sq_admin_key {
+    char *subject, *namespace_, *key;
+} sq_admin_key;
+void sq_admin_key_encode(const sq_admin_key *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_key);
+
+/* user.get: map{subject, blocked: bool, namespaces: [map{name, uuid (nil: no key)}]} */
+typedef struct sq_admin_ns {
+    char *name, *uuid;
+} sq_admin_ns;
+typedef struct sq_admin_user {
+    char *subject;
+    bool blocked;
+    const sq_admin_ns *nss; /* encoded */
+    size_t nnss;
+    msgpack_object nss_read; /* decoded: the array (each element checked) */
+} sq_admin_user;
+void sq_admin_user_encode(const sq_admin_user *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_user);
+
+/* user.delete: map{subject, deleted: true, namespaces: [str]} */
+typedef struct sq_admin_deleted {
+    char *subject;
+    bool deleted;
+    char **namespaces;
+    size_t nnamespaces;
+} sq_admin_deleted;
+void sq_admin_deleted_encode(const sq_admin_deleted *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_deleted);
+
+/* user.block, user.unblock: map{subject, blocked: bool} */
+typedef struct sq_admin_blocked {
+    char *subject;
+    bool blocked;
+} sq_admin_blocked;
+void sq_admin_blocked_encode(const sq_admin_blocked *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_blocked);
+
+/* user.list: map{subjects: [str]} */
+typedef struct sq_admin_subjects {
+    char **subjects;
+    size_t nsubjects;
+} sq_admin_subjects;
+void sq_admin_subjects_encode(const sq_admin_subjects *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_subjects);
+
 /* sq.evt.auth: map{op: "key"|"block"|"delete"|"limits", subject, namespace?, blocked?} after
  * every change of keys, subjects or limits, so caches (gateway keys, scheduler and triggers
  * limits) drop them. A block or unblock is announced once per namespace of the subject.
@@ -246,6 +384,14 @@ SQ_DECODER(sq_admin);
  * activations: records) follows it with a durable consumer of its own, so the purge happens
  * even when the service was down at the time; it removes what the namespace had up to `at`
  * (a namespace made again afterwards starts empty and keeps what it makes). */
+typedef struct sq_auth_event {
+    char *op, *subject, *namespace_; /* namespace_ NULL: absent */
+    bool has_blocked;                /* blocked is said (block and unblock) */
+    bool blocked;
+} sq_auth_event;
+void sq_auth_event_encode(const sq_auth_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_auth_event);
+
 typedef struct sq_tenancy_event {
     char *op, *subject, *namespace_;
     int64_t at;

@@ -24,25 +24,34 @@
 
 #define F(type, key, kind, member, req)                                                            \
     {                                                                                              \
-        key, kind, offsetof(type, member), req, NULL, 0, 0, 0                                      \
+        key, kind, offsetof(type, member), req, NULL, 0, 0, 0, 0                                   \
     }
 /* F with SQ_ENC_* flags */
 #define FE(type, key, kind, member, req, enc)                                                      \
     {                                                                                              \
-        key, kind, offsetof(type, member), req, NULL, 0, 0, enc                                    \
+        key, kind, offsetof(type, member), req, NULL, 0, 0, enc, 0                                 \
     }
 /* a nested map with a table of n fields (declared elsewhere), and SQ_ENC_* flags */
 #define FNE(type, key, member, req, tbl, n, enc)                                                   \
     {                                                                                              \
-        key, SQ_F_NESTED, offsetof(type, member), req, tbl, n, 0, enc                              \
+        key, SQ_F_NESTED, offsetof(type, member), req, tbl, n, 0, enc, 0                           \
     }
 #define FN(type, key, member, req, tbl)                                                            \
     {                                                                                              \
-        key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0, 0   \
+        key, SQ_F_NESTED, offsetof(type, member), req, tbl, sizeof(tbl) / sizeof((tbl)[0]), 0, 0,  \
+            0                                                                                      \
     }
 #define FS(type, key, member, count, req)                                                          \
     {                                                                                              \
-        key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count), 0             \
+        key, SQ_F_STRS, offsetof(type, member), req, NULL, 0, offsetof(type, count), 0, 0          \
+    }
+
+/* a vector of n-counted (member `count`) elements of etype, each a map of table tbl
+ * (SQ_ENC_VEC; | SQ_ENC_KEYED for a map keyed by each element's first field) */
+#define FV(type, key, member, count, etype, tbl, enc)                                              \
+    {                                                                                              \
+        key, SQ_F_NESTED, offsetof(type, member), false, tbl, sizeof(tbl) / sizeof((tbl)[0]),      \
+            offsetof(type, count), SQ_ENC_VEC | SQ_ENC_ONLY | (enc), sizeof(etype)                 \
     }
 
 /* Field tables more than one file of proto/ uses (entity.c) */
