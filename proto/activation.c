@@ -157,6 +157,22 @@ static const sq_mp_field event_fields[] = {
     F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
 };
 
+/* OpenWhisk's activation summary (a list without docs): the record without logs and
+ * response, plus statusCode, keys in its order */
+static const sq_mp_field summary_fields[] = {
+    F(act_wire, "activationId", SQ_F_STR, a.id, true),
+    FE(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false, SQ_ENC_EMPTY),
+    F(act_wire, "duration", SQ_F_INT, a.duration, false),
+    F(act_wire, "end", SQ_F_INT, a.end, true),
+    F(act_wire, "name", SQ_F_STR, a.name, true),
+    F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),
+    F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
+    F(act_wire, "start", SQ_F_INT, a.start, true),
+    F(act_wire, "statusCode", SQ_F_INT, status_code, true),
+    F(act_wire, "subject", SQ_F_STR, a.subject, false),
+    F(act_wire, "version", SQ_F_STR, a.version, false),
+};
+
 /* The wire form of m: OpenWhisk's top-level cause (the composition a component belongs to)
  * from the annotations of a record annotated {causedBy: "sequence"}, so every maker of
  * records carries it alike. */
@@ -188,6 +204,13 @@ void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
     char cause[256];
     act_wire w = to_wire(m, cause, sizeof cause);
     ENCODE(pk, activation_fields, &w);
+}
+
+void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk)
+{
+    char cause[256];
+    act_wire w = to_wire(m, cause, sizeof cause);
+    ENCODE(pk, summary_fields, &w);
 }
 
 void sq_activation_event_encode(const sq_activation *m, msgpack_packer *pk)

@@ -158,3 +158,20 @@ sq_status sq_log_event_from(const msgpack_object *o, sq_arena_t *ar, sq_log_even
     return sq_mp_decode_map(o, SQ_MP_FIELDS(log_event_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_log_event)
+
+static const sq_mp_field kv_fields[] = {
+    F(sq_kv, "key", SQ_F_STR, key, true),
+    F(sq_kv, "value", SQ_F_ANY, value, false),
+};
+
+void sq_kv_encode(const sq_kv *m, msgpack_packer *pk)
+{
+    ENCODE(pk, kv_fields, m);
+}
+
+sq_status sq_kv_from(const msgpack_object *o, sq_arena_t *ar, sq_kv *out, char *err, size_t errlen)
+{
+    memset(out, 0, sizeof *out);
+    return sq_mp_decode_map(o, SQ_MP_FIELDS(kv_fields), ar, out, err, errlen);
+}
+DEFINE_DECODE(sq_kv)

@@ -101,6 +101,14 @@ typedef struct sq_action {
 void sq_action_encode(const sq_action *m, msgpack_packer *pk);
 SQ_DECODER(sq_action);
 
+/* One entry of parameters and annotations: map{key: str, value: any} */
+typedef struct sq_kv {
+    char *key;
+    msgpack_object value;
+} sq_kv;
+void sq_kv_encode(const sq_kv *m, msgpack_packer *pk);
+SQ_DECODER(sq_kv);
+
 /* Entity kinds of the registry, as carried in `kind` fields and in sq.evt.entity.<ns>.<kind>. */
 #define SQ_KIND_ACTION "action"
 #define SQ_KIND_PACKAGE "package"
@@ -511,6 +519,52 @@ typedef struct sq_fire {
 void sq_fire_encode(const sq_fire *m, msgpack_packer *pk);
 SQ_DECODER(sq_fire);
 
+/* ---- the triggers service's own (proto/feeds.c) ------------------------------------------- */
+
+/* Its cache's view of a trigger with its active rules: map{ns, name, version, parameters,
+ * annotations, rules: [map{rule ("ns/rule"), action_path, action_name, invoke_ns,
+ * invoke_name}]}. The decoder fills rules (in the arena). */
+typedef struct sq_view_rule {
+    char *rule; /* "ns/rule" */
+    char *action_path, *action_name, *invoke_ns, *invoke_name;
+} sq_view_rule;
+typedef struct sq_trigger_view {
+    char *ns, *name, *version;
+    msgpack_object parameters;  /* [{key, value}] or nil */
+    msgpack_object annotations; /* [{key, value}] or nil */
+    sq_view_rule *rules;
+    size_t nrules;
+    msgpack_object rules_read; /* decoded: the array */
+} sq_trigger_view;
+void sq_trigger_view_encode(const sq_trigger_view *m, msgpack_packer *pk);
+SQ_DECODER(sq_trigger_view);
+
+/* A NATS feed in its key-value bucket: map{ns, name, subject} */
+typedef struct sq_feed_note {
+    char *ns, *name, *subject;
+} sq_feed_note;
+void sq_feed_note_encode(const sq_feed_note *m, msgpack_packer *pk);
+SQ_DECODER(sq_feed_note);
+
+/* The payload of a NATS feed's message that is not a map: map{message: str} (the bytes as
+ * they came; a msgpack string object, so they may hold any byte) */
+typedef struct sq_feed_message {
+    msgpack_object message;
+} sq_feed_message;
+void sq_feed_message_encode(const sq_feed_message *m, msgpack_packer *pk);
+SQ_DECODER(sq_feed_message);
+
+/* An alarm in its key-value bucket: map{ns, name, type, cron (str or nil), minutes, date,
+ * startDate, stopDate (int ms), payload (map or nil), created (int ms)}. alarms.c reads it
+ * back with the parser of the alarm annotation (the same keys). */
+typedef struct sq_alarm_note {
+    char *ns, *name, *type;
+    msgpack_object cron, payload;
+    int64_t minutes, date, start_date, stop_date, created;
+} sq_alarm_note;
+void sq_alarm_note_encode(const sq_alarm_note *m, msgpack_packer *pk);
+SQ_DECODER(sq_alarm_note);
+
 /* ---- activations ------------------------------------------------------------------- */
 
 /* response.statusCode values, as OpenWhisk numbers them */
@@ -551,6 +605,11 @@ SQ_DECODER(sq_activation);
  * response: map{status, statusCode, success}, annotations, publish}); sq_activation_decode
  * reads it (result nil, no logs). */
 void sq_activation_event_encode(const sq_activation *m, msgpack_packer *pk);
+
+/* OpenWhisk's activation summary, an item of sq.activations.list without docs:
+ * map{activationId, annotations, duration, end, name, namespace, publish, start, statusCode,
+ * subject, version} */
+void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk);
 
 /* The annotations of an activation record, as OpenWhisk writes them: one encoder for every
  * service that makes a record (invoker, scheduler for sequences and lost work), so their
@@ -625,6 +684,13 @@ typedef struct sq_act_logs {
 } sq_act_logs;
 void sq_act_logs_encode(const sq_act_logs *m, msgpack_packer *pk);
 SQ_DECODER(sq_act_logs);
+
+/* An action's input: params as they are when a map or an array, else {} (OpenWhisk: an
+ * action invoked without parameters gets an empty object). */
+void sq_input_encode(msgpack_packer *pk, const msgpack_object *params);
+/* v when it is a map, else map{key: v} (OpenWhisk's conductor boxes params and state that
+ * are not objects: {value: v}, {state: s}). */
+void sq_boxed_encode(msgpack_packer *pk, const char *key, const msgpack_object *v);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 

@@ -109,3 +109,22 @@ sq_status sq_act_logs_from(const msgpack_object *o, sq_arena_t *ar, sq_act_logs 
     return sq_mp_decode_map(o, SQ_MP_FIELDS(act_logs_fields), ar, out, err, errlen);
 }
 DEFINE_DECODE(sq_act_logs)
+
+void sq_input_encode(msgpack_packer *pk, const msgpack_object *params)
+{
+    static const msgpack_object empty = { .type = MSGPACK_OBJECT_MAP };
+    if (params == NULL ||
+        (params->type != MSGPACK_OBJECT_MAP && params->type != MSGPACK_OBJECT_ARRAY))
+        params = &empty;
+    msgpack_pack_object(pk, *params);
+}
+
+void sq_boxed_encode(msgpack_packer *pk, const char *key, const msgpack_object *v)
+{
+    /* a table of one field, the value at offset 0 of v */
+    const sq_mp_field box[] = { { key, SQ_F_ANY, 0, false, NULL, 0, 0, 0, 0 } };
+    if (v->type == MSGPACK_OBJECT_MAP)
+        msgpack_pack_object(pk, *v);
+    else
+        sq_proto_encode_map(pk, box, 1, v);
+}

@@ -144,29 +144,6 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone_destroy(&z);
 }
 
-/* OpenWhisk's activation summary: the record without logs and response, plus statusCode. */
-static void pack_summary(msgpack_packer *pk, const msgpack_object *rec)
-{
-    static const char *const keys[] = { "activationId", "annotations", "duration", "end",
-                                        "name",         "namespace",   "publish",  "start" };
-    const msgpack_object *resp = sq_mp_get(rec, "response"), *v;
-
-    msgpack_pack_map(pk, 11);
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        v = sq_mp_get(rec, keys[i]);
-        sq_mp_pack_str(pk, keys[i]);
-        if (v != NULL)
-            msgpack_pack_object(pk, *v);
-        else if (i == 1)
-            msgpack_pack_array(pk, 0);
-        else
-            msgpack_pack_nil(pk);
-    }
-    sq_mp_kv_obj(pk, "statusCode", sq_mp_get(resp, "statusCode"));
-    sq_mp_kv_obj(pk, "subject", sq_mp_get(rec, "subject"));
-    sq_mp_kv_obj(pk, "version", sq_mp_get(rec, "version"));
-}
-
 /* The list's name filter, as OpenWhisk's: empty (none), "name" or "pkg/name". */
 static bool name_filter_ok(const char *name)
 {
@@ -251,17 +228,17 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     for (int i = 0; i < n; i++) {
         const char *rec = PQgetvalue(r, i, 0);
         size_t len = (size_t)PQgetlength(r, i, 0);
-        msgpack_object o;
+        sq_activation a;
         if (q.docs) {
             msgpack_sbuffer_write(&sb, rec, len); /* the record as stored */
             continue;
         }
         msgpack_zone_clear(&z);
-        if (sq_mp_unpack(rec, len, &z, &o) != SQ_OK) {
+        if (sq_activation_decode(rec, len, &z, &a, NULL, 0) != SQ_OK) {
             msgpack_pack_nil(&pk); /* cannot happen: records are checked before they are stored */
             continue;
         }
-        pack_summary(&pk, &o);
+        sq_activation_summary_encode(&a, &pk); /* OpenWhisk's summary */
     }
     if (sb.size > (size_t)natsConnection_GetMaxPayload(sq_bus_nc(bus)))
         sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,

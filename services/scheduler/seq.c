@@ -530,17 +530,6 @@ static void step(sched *s, run *r, const msgpack_object *input)
         seq_next(s, r, input, input, SQ_ACT_SUCCESS);
 }
 
-/* A map for v: v itself when it is one, else {key: v}; packed into pk. */
-static void pack_boxed(msgpack_packer *pk, const msgpack_object *v, const char *key)
-{
-    if (v->type == MSGPACK_OBJECT_MAP) {
-        msgpack_pack_object(pk, *v);
-    } else {
-        msgpack_pack_map(pk, 1);
-        sq_mp_kv_obj(pk, key, v);
-    }
-}
-
 /* The conductor's result res: the end of r, or its next component. */
 static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgpack_zone *z)
 {
@@ -568,7 +557,7 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
         /* the end: params (boxed), or the whole result */
         msgpack_object out;
         if (params != NULL)
-            pack_boxed(&pk, params, "value");
+            sq_boxed_encode(&pk, "value", params);
         else
             msgpack_pack_object(&pk, *res);
         if (sq_mp_unpack(sb.data, sb.size, z, &out) == SQ_OK)
@@ -597,7 +586,7 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     if (state != NULL) {
         msgpack_packer spk;
         msgpack_packer_init(&spk, &r->state, msgpack_sbuffer_write);
-        pack_boxed(&spk, state, "state");
+        sq_boxed_encode(&spk, "state", state);
     }
     if (r->root->atomic >= sched_cfg.seq_max) {
         msgpack_sbuffer_destroy(&sb);
@@ -614,9 +603,9 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
         return;
     }
     if (params != NULL)
-        pack_boxed(&pk, params, "value");
+        sq_boxed_encode(&pk, "value", params);
     else
-        msgpack_pack_map(&pk, 0);
+        sq_input_encode(&pk, NULL);
     r->awaiting_conductor = false;
     if (sq_mp_unpack(sb.data, sb.size, z, &input) == SQ_OK)
         dispatch(s, r, e, &input, ns, name);
@@ -641,7 +630,7 @@ static bool with_state(const run *r, const msgpack_object *result, msgpack_zone 
             return true;
         }
         msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-        msgpack_pack_map(&pk, 0);
+        sq_input_encode(&pk, NULL);
         return sq_mp_unpack(sb->data, sb->size, z, out) == SQ_OK;
     }
     for (uint32_t i = 0; i < nres; i++) {
@@ -830,10 +819,7 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e,
     }
     msgpack_sbuffer_init(&j->input);
     msgpack_packer_init(&pk, &j->input, msgpack_sbuffer_write);
-    if (params->type == MSGPACK_OBJECT_MAP || params->type == MSGPACK_OBJECT_ARRAY)
-        msgpack_pack_object(&pk, *params);
-    else
-        msgpack_pack_map(&pk, 0);
+    sq_input_encode(&pk, params);
     j->r = r;
     {
         char path[600];

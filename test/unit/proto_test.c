@@ -120,6 +120,21 @@ WRAP(sq_count)
 WRAP(sq_act_error)
 WRAP(sq_act_logs)
 WRAP(sq_run_note)
+WRAP(sq_package)
+WRAP(sq_trigger)
+WRAP(sq_rule)
+WRAP(sq_trigger_event)
+WRAP(sq_auth_event)
+WRAP(sq_admin_key)
+WRAP(sq_admin_user)
+WRAP(sq_admin_deleted)
+WRAP(sq_admin_blocked)
+WRAP(sq_admin_subjects)
+WRAP(sq_trigger_view)
+WRAP(sq_feed_note)
+WRAP(sq_feed_message)
+WRAP(sq_alarm_note)
+WRAP(sq_kv)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum {
@@ -496,6 +511,183 @@ static void cmp_sq_run_note(const void *a, const void *b, const char *what)
     INT_EQ(limits.concurrency);
 }
 
+static void cmp_sq_package(const void *a, const void *b, const char *what)
+{
+    const sq_package *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    STR_EQ(binding.namespace_);
+    STR_EQ(binding.name);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_trigger(const void *a, const void *b, const char *what)
+{
+    const sq_trigger *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    CHECK(g->limits.type == MSGPACK_OBJECT_MAP && g->limits.via.map.size == 0,
+          "%s: limits is not {}", what);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_rule(const void *a, const void *b, const char *what)
+{
+    const sq_rule *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(annotations);
+    STR_EQ(status);
+    STR_EQ(trigger.path);
+    STR_EQ(trigger.name);
+    STR_EQ(action.path);
+    STR_EQ(action.name);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_trigger_event(const void *a, const void *b, const char *what)
+{
+    const sq_trigger_event *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(id);
+    OBJ_EQ(payload);
+    INT_EQ(at);
+    CHECK(g->rules_read.type == MSGPACK_OBJECT_ARRAY && g->rules_read.via.array.size == w->nrules,
+          "%s: rules", what);
+    for (size_t i = 0; i < w->nrules && g->rules_read.via.array.size == w->nrules; i++) {
+        const msgpack_object *r = &g->rules_read.via.array.ptr[i];
+        CHECK(sq_mp_str_eq(sq_mp_get(r, "rule"), w->rules[i].rule) &&
+                  sq_mp_str_eq(sq_mp_get(r, "action"), w->rules[i].action),
+              "%s: rule %zu", what, i);
+        CHECK((sq_mp_get(r, "error") != NULL) == (w->rules[i].error != NULL), "%s: rule %zu error",
+              what, i);
+    }
+}
+
+static void cmp_sq_auth_event(const void *a, const void *b, const char *what)
+{
+    const sq_auth_event *w = a, *g = b;
+    STR_EQ(op);
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    BOOL_EQ(has_blocked);
+    BOOL_EQ(blocked);
+}
+
+static void cmp_sq_admin_key(const void *a, const void *b, const char *what)
+{
+    const sq_admin_key *w = a, *g = b;
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    STR_EQ(key);
+}
+
+static void cmp_sq_admin_user(const void *a, const void *b, const char *what)
+{
+    const sq_admin_user *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(blocked);
+    CHECK(g->nss_read.type == MSGPACK_OBJECT_ARRAY && g->nss_read.via.array.size == w->nnss,
+          "%s: namespaces", what);
+    for (size_t i = 0; i < w->nnss && g->nss_read.via.array.size == w->nnss; i++) {
+        const msgpack_object *n = &g->nss_read.via.array.ptr[i], *u = sq_mp_get(n, "uuid");
+        CHECK(sq_mp_str_eq(sq_mp_get(n, "name"), w->nss[i].name), "%s: namespace %zu", what, i);
+        CHECK(w->nss[i].uuid ? sq_mp_str_eq(u, w->nss[i].uuid)
+                             : u != NULL && u->type == MSGPACK_OBJECT_NIL,
+              "%s: uuid %zu", what, i);
+    }
+}
+
+static void cmp_sq_admin_deleted(const void *a, const void *b, const char *what)
+{
+    const sq_admin_deleted *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(deleted);
+    INT_EQ(nnamespaces);
+    for (size_t i = 0; i < w->nnamespaces && g->nnamespaces == w->nnamespaces; i++)
+        CHECK_STR(g->namespaces[i], w->namespaces[i], what);
+}
+
+static void cmp_sq_admin_blocked(const void *a, const void *b, const char *what)
+{
+    const sq_admin_blocked *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(blocked);
+}
+
+static void cmp_sq_admin_subjects(const void *a, const void *b, const char *what)
+{
+    const sq_admin_subjects *w = a, *g = b;
+    INT_EQ(nsubjects);
+    for (size_t i = 0; i < w->nsubjects && g->nsubjects == w->nsubjects; i++)
+        CHECK_STR(g->subjects[i], w->subjects[i], what);
+}
+
+static void cmp_sq_trigger_view(const void *a, const void *b, const char *what)
+{
+    const sq_trigger_view *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(version);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    INT_EQ(nrules);
+    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].rule);
+        STR_EQ(rules[i].action_path);
+        STR_EQ(rules[i].action_name);
+        STR_EQ(rules[i].invoke_ns);
+        STR_EQ(rules[i].invoke_name);
+    }
+}
+
+static void cmp_sq_feed_note(const void *a, const void *b, const char *what)
+{
+    const sq_feed_note *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(subject);
+}
+
+static void cmp_sq_feed_message(const void *a, const void *b, const char *what)
+{
+    const sq_feed_message *w = a, *g = b;
+    OBJ_EQ(message);
+}
+
+static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
+{
+    const sq_alarm_note *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(type);
+    OBJ_EQ(cron);
+    OBJ_EQ(payload);
+    INT_EQ(minutes);
+    INT_EQ(date);
+    INT_EQ(start_date);
+    INT_EQ(stop_date);
+    INT_EQ(created);
+}
+
+static void cmp_sq_kv(const void *a, const void *b, const char *what)
+{
+    const sq_kv *w = a, *g = b;
+    STR_EQ(key);
+    OBJ_EQ(value);
+}
+
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
 static const fspec f_auth_verify[] = { { "key", C_STR, true } };
 static const fspec f_identity[] = {
@@ -657,7 +849,103 @@ static const fspec f_run_note[] = {
     { "caused_by", C_STR, false }, { "binding", C_STR, false },
 };
 
+static const fspec f_package[] = {
+    { "namespace", C_STR, true },     { "name", C_STR, true },
+    { "version", C_STR, true },       { "publish", C_BOOL, false },
+    { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
+    { "binding", C_MAP, false },      { "binding.namespace", C_STR, false },
+    { "binding.name", C_STR, false }, { "updated", C_INT, false },
+};
+static const fspec f_trigger[] = {
+    { "namespace", C_STR, true },     { "name", C_STR, true },
+    { "version", C_STR, true },       { "publish", C_BOOL, false },
+    { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
+    { "limits", C_MAP, false },       { "updated", C_INT, false },
+};
+static const fspec f_rule[] = {
+    { "namespace", C_STR, true },      { "name", C_STR, true },
+    { "version", C_STR, true },        { "publish", C_BOOL, false },
+    { "annotations", C_ARRAY, false }, { "status", C_STR, true },
+    { "trigger", C_MAP, true },        { "trigger.path", C_STR, true },
+    { "trigger.name", C_STR, true },   { "action", C_MAP, true },
+    { "action.path", C_STR, true },    { "action.name", C_STR, true },
+    { "updated", C_INT, false },
+};
+static const fspec f_trigger_event[] = {
+    { "ns", C_STR, true },       { "name", C_STR, true }, { "activationId", C_STR, false },
+    { "payload", C_ANY, false }, { "at", C_INT, true },   { "rules", C_ARRAY, true },
+};
+static const fspec f_auth_event[] = {
+    { "op", C_STR, true },
+    { "subject", C_STR, true },
+    { "namespace", C_STR, false },
+    { "blocked", C_BOOL, false },
+};
+static const fspec f_admin_key[] = {
+    { "subject", C_STR, true },
+    { "namespace", C_STR, true },
+    { "key", C_STR, true },
+};
+static const fspec f_admin_user[] = {
+    { "subject", C_STR, true },
+    { "blocked", C_BOOL, true },
+    { "namespaces", C_ARRAY, true },
+};
+static const fspec f_admin_deleted[] = {
+    { "subject", C_STR, true },
+    { "deleted", C_BOOL, true },
+    { "namespaces", C_STRS, true },
+};
+static const fspec f_admin_blocked[] = { { "subject", C_STR, true }, { "blocked", C_BOOL, true } };
+static const fspec f_admin_subjects[] = { { "subjects", C_STRS, true } };
+static const fspec f_trigger_view[] = {
+    { "ns", C_STR, true },         { "name", C_STR, true },        { "version", C_STR, true },
+    { "parameters", C_ANY, true }, { "annotations", C_ANY, true }, { "rules", C_ARRAY, true },
+};
+static const fspec f_feed_note[] = {
+    { "ns", C_STR, true },
+    { "name", C_STR, true },
+    { "subject", C_STR, true },
+};
+static const fspec f_feed_message[] = { { "message", C_STR, true } };
+static const fspec f_alarm_note[] = {
+    { "ns", C_STR, true },         { "name", C_STR, true },      { "type", C_STR, true },
+    { "cron", C_ANY, false },      { "minutes", C_INT, false },  { "date", C_INT, false },
+    { "startDate", C_INT, false }, { "stopDate", C_INT, false }, { "payload", C_ANY, false },
+    { "created", C_INT, false },
+};
+static const fspec f_kv[] = { { "key", C_STR, true }, { "value", C_ANY, false } };
+
 /* Samples are filled in at start (they hold msgpack objects). */
+static sq_package s_package;
+static sq_trigger s_trigger;
+static sq_rule s_rule;
+static sq_trigger_event s_trigger_event;
+static sq_auth_event s_auth_event;
+static sq_admin_key s_admin_key;
+static sq_admin_user s_admin_user;
+static sq_admin_deleted s_admin_deleted;
+static sq_admin_blocked s_admin_blocked;
+static sq_admin_subjects s_admin_subjects;
+static sq_trigger_view s_trigger_view;
+static sq_feed_note s_feed_note;
+static sq_feed_message s_feed_message;
+static sq_alarm_note s_alarm_note;
+static sq_kv s_kv;
+static sq_rule_outcome s_outcomes[2] = {
+    { .rule = "guest/r1",
+      .action = "guest/a",
+      .id = "00112233445566778899aabbccddeeff",
+      .status_code = 0,
+      .success = true },
+    { .rule = "guest/r2", .action = "guest/pkg/b", .error = "no such action", .status_code = 1 },
+};
+static sq_admin_ns s_nss[2] = { { .name = "guest", .uuid = "4ed2c2a5-8bc2-4bd9-8d2b-1f1f9e3b1c55" },
+                                { .name = "guest_dev", .uuid = NULL } };
+static sq_view_rule s_view_rules[2] = {
+    { "guest/r1", "guest", "a", "guest", "a" },
+    { "guest/r2", "guest/pkg", "b", "other", "pkg/b" },
+};
 static sq_act_ref s_act_ref;
 static sq_count s_count;
 static sq_act_error s_act_error;
@@ -881,6 +1169,80 @@ static void make_samples(void)
     s_run_note.cause = "00112233445566778899aabbccddeeff";
     s_run_note.caused_by = "trigger";
     s_run_note.binding = "other/b";
+
+    s_package.namespace_ = "guest";
+    s_package.name = "pkg";
+    s_package.version = "0.0.3";
+    s_package.publish = true;
+    s_package.parameters = J("[{\"key\":\"p\",\"value\":1}]");
+    s_package.annotations = J("[{\"key\":\"description\",\"value\":\"d\"}]");
+    s_package.binding.namespace_ = "other";
+    s_package.binding.name = "shared";
+    s_package.updated = 1764000000001LL;
+    s_trigger.namespace_ = "guest";
+    s_trigger.name = "t";
+    s_trigger.version = "0.0.1";
+    s_trigger.parameters = J("[{\"key\":\"p\",\"value\":\"v\"}]");
+    s_trigger.annotations = J("[{\"key\":\"feed\",\"value\":\"/whisk.system/alarms\"}]");
+    s_trigger.updated = 7;
+    s_rule.namespace_ = "guest";
+    s_rule.name = "r";
+    s_rule.version = "0.0.2";
+    s_rule.annotations = J("[]");
+    s_rule.status = "active";
+    s_rule.trigger = (sq_path_name){ .path = "guest", .name = "t" };
+    s_rule.action = (sq_path_name){ .path = "guest/pkg", .name = "a" };
+    s_rule.updated = 9;
+    s_trigger_event.ns = "guest";
+    s_trigger_event.name = "t";
+    s_trigger_event.id = "ffeeddccbbaa99887766554433221100";
+    s_trigger_event.payload = J("{\"x\":1}");
+    s_trigger_event.at = 1764000000002LL;
+    s_trigger_event.rules = s_outcomes;
+    s_trigger_event.nrules = 2;
+    s_auth_event.op = "block";
+    s_auth_event.subject = "guest@example.com";
+    s_auth_event.namespace_ = "guest";
+    s_auth_event.has_blocked = true;
+    s_auth_event.blocked = false;
+    s_admin_key.subject = "guest@example.com";
+    s_admin_key.namespace_ = "guest";
+    s_admin_key.key = "4ed2c2a5-8bc2-4bd9-8d2b-1f1f9e3b1c55:sekret";
+    s_admin_user.subject = "guest@example.com";
+    s_admin_user.blocked = true;
+    s_admin_user.nss = s_nss;
+    s_admin_user.nnss = 2;
+    s_admin_deleted.subject = "guest@example.com";
+    s_admin_deleted.deleted = true;
+    s_admin_deleted.namespaces = s_namespaces;
+    s_admin_deleted.nnamespaces = 3;
+    s_admin_blocked.subject = "guest@example.com";
+    s_admin_blocked.blocked = true;
+    s_admin_subjects.subjects = s_namespaces;
+    s_admin_subjects.nsubjects = 3;
+    s_trigger_view.ns = "guest";
+    s_trigger_view.name = "t";
+    s_trigger_view.version = "0.0.1";
+    s_trigger_view.parameters = J("[{\"key\":\"p\",\"value\":\"v\"}]");
+    s_trigger_view.annotations = J("[]");
+    s_trigger_view.rules = s_view_rules;
+    s_trigger_view.nrules = 2;
+    s_feed_note.ns = "guest";
+    s_feed_note.name = "t";
+    s_feed_note.subject = "ext.guest.orders";
+    s_feed_message.message = J("\"not json \\u0000 at all\"");
+    s_alarm_note.ns = "guest";
+    s_alarm_note.name = "t";
+    s_alarm_note.type = "cron";
+    s_alarm_note.cron = J("\"*/5 * * * *\"");
+    s_alarm_note.minutes = 0;
+    s_alarm_note.date = 1;
+    s_alarm_note.start_date = 2;
+    s_alarm_note.stop_date = 3;
+    s_alarm_note.payload = J("{\"a\":[1,2]}");
+    s_alarm_note.created = 4;
+    s_kv.key = "description";
+    s_kv.value = J("{\"nested\":[true,null]}");
 }
 
 #define MSG(type, short_)                                                                          \
@@ -918,6 +1280,21 @@ static const msgdesc msgs[] = {
     MSG(sq_act_error, act_error),
     MSG(sq_act_logs, act_logs),
     MSG(sq_run_note, run_note),
+    MSG(sq_package, package),
+    MSG(sq_trigger, trigger),
+    MSG(sq_rule, rule),
+    MSG(sq_trigger_event, trigger_event),
+    MSG(sq_auth_event, auth_event),
+    MSG(sq_admin_key, admin_key),
+    MSG(sq_admin_user, admin_user),
+    MSG(sq_admin_deleted, admin_deleted),
+    MSG(sq_admin_blocked, admin_blocked),
+    MSG(sq_admin_subjects, admin_subjects),
+    MSG(sq_trigger_view, trigger_view),
+    MSG(sq_feed_note, feed_note),
+    MSG(sq_feed_message, feed_message),
+    MSG(sq_alarm_note, alarm_note),
+    MSG(sq_kv, kv),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -2020,6 +2397,84 @@ static void test_activation_event(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* Packs with fn into a fresh buffer and unpacks it (the map counts checked by sq_mp_unpack) */
+#define PACKED(call, z, o)                                                                         \
+    do {                                                                                           \
+        msgpack_sbuffer *sb_ = &g_bufs[g_nbufs++];                                                 \
+        msgpack_packer pk_;                                                                        \
+        sq_proto_buf_init(sb_, &pk_);                                                              \
+        msgpack_packer *pk = &pk_;                                                                 \
+        call;                                                                                      \
+        CHECK(sq_mp_unpack(sb_->data, sb_->size, (z), (o)) == SQ_OK, "%s: unpack", #call);         \
+    } while (0)
+
+/* The documents' optional parts: a package's actions and feeds, a trigger's rules keyed by
+ * "ns/rule", the summary's keys, an action's input and the conductor's boxing. */
+static void test_documents(void)
+{
+    static const char *const summary_keys[] = { "activationId", "annotations", "duration", "end",
+                                                "name",         "namespace",   "publish",  "start",
+                                                "statusCode",   "subject",     "version" };
+    sq_brief acts[1] = { { .name = "a", .version = "0.0.1", .publish = false } };
+    sq_trigger_rule tr[2] = {
+        { .key = "guest/r1", .action = { "guest", "a" }, .status = "active" },
+        { .key = "guest/r2", .action = { "guest/pkg", "b" }, .status = "inactive" },
+    };
+    sq_package pkg = s_package;
+    sq_trigger trg = s_trigger;
+    msgpack_zone z;
+    msgpack_object o, num = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 5 };
+    const msgpack_object *v;
+
+    msgpack_zone_init(&z, 4096);
+    PACKED(sq_package_encode(&s_package, pk), &z, &o);
+    CHECK(sq_mp_get(&o, "actions") == NULL && sq_mp_get(&o, "feeds") == NULL,
+          "a listed package has actions or feeds");
+    pkg.with_contents = true;
+    pkg.actions = acts;
+    pkg.nactions = 1;
+    pkg.binding = (sq_binding_ref){ 0 };
+    PACKED(sq_package_encode(&pkg, pk), &z, &o);
+    v = sq_mp_get(&o, "actions");
+    CHECK(v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 1 &&
+              sq_mp_str_eq(sq_mp_get(&v->via.array.ptr[0], "name"), "a") &&
+              sq_mp_get(&v->via.array.ptr[0], "parameters") != NULL,
+          "package actions");
+    v = sq_mp_get(&o, "feeds");
+    CHECK(v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 0, "package feeds: []");
+    v = sq_mp_get(&o, "binding");
+    CHECK(v && v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0, "a package's binding: {}");
+
+    trg.with_rules = true;
+    PACKED(sq_trigger_encode(&trg, pk), &z, &o);
+    v = sq_mp_get(&o, "rules");
+    CHECK(v && v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0, "no rules: {}");
+    trg.rules = tr;
+    trg.nrules = 2;
+    PACKED(sq_trigger_encode(&trg, pk), &z, &o);
+    v = sq_mp_get(sq_mp_get(&o, "rules"), "guest/r2");
+    CHECK(v && v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 2 &&
+              sq_mp_str_eq(sq_mp_get(v, "status"), "inactive") &&
+              sq_mp_str_eq(sq_mp_get(sq_mp_get(v, "action"), "path"), "guest/pkg"),
+          "trigger rules keyed by \"ns/rule\": {action, status}");
+
+    PACKED(sq_activation_summary_encode(&s_activation, pk), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 11, "summary: 11 keys");
+    for (uint32_t i = 0; o.type == MSGPACK_OBJECT_MAP && i < o.via.map.size && i < 11; i++)
+        CHECK(sq_mp_str_eq(&o.via.map.ptr[i].key, summary_keys[i]), "summary key %u", i);
+
+    PACKED(sq_input_encode(pk, NULL), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 0, "no input: {}");
+    PACKED(sq_input_encode(pk, &num), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 0, "a scalar input: {}");
+    PACKED(sq_boxed_encode(pk, "value", &num), &z, &o);
+    v = sq_mp_get(&o, "value");
+    CHECK(o.via.map.size == 1 && v && v->via.u64 == 5, "boxed: {value: 5}");
+    PACKED(sq_boxed_encode(pk, "state", &s_trigger_event.payload), &z, &o);
+    CHECK(obj_eq(&o, &s_trigger_event.payload), "a map is not boxed");
+    msgpack_zone_destroy(&z);
+}
+
 int main(void)
 {
     sq_log_init("proto_test");
@@ -2034,6 +2489,7 @@ int main(void)
     test_subj_token();
     test_record_causes();
     test_activation_event();
+    test_documents();
     msgpack_zone_destroy(&g_zone);
     for (int i = 0; i < g_nbufs; i++)
         msgpack_sbuffer_destroy(&g_bufs[i]);
