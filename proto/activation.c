@@ -110,31 +110,36 @@ typedef struct act_wire {
 } act_wire;
 _Static_assert(offsetof(act_wire, a) == 0, "the response's table reads act_wire from its start");
 
+/* status and success: written from statusCode, never read */
+#define RESPONSE_HEAD                                                                              \
+    FE(act_wire, "status", SQ_F_STR, status_str, false, SQ_ENC_ONLY),                              \
+        F(act_wire, "statusCode", SQ_F_INT, status_code, true),                                    \
+        FE(act_wire, "success", SQ_F_BOOL, success, false, SQ_ENC_ONLY)
+
 static const sq_mp_field response_fields[] = {
-    FE(act_wire, "status", SQ_F_STR, status_str, false, SQ_ENC_ONLY),
-    F(act_wire, "statusCode", SQ_F_INT, status_code, true),
-    FE(act_wire, "success", SQ_F_BOOL, success, false, SQ_ENC_ONLY),
+    RESPONSE_HEAD,
     F(act_wire, "result", SQ_F_ANY, a.result, false),
 };
 
 /* sq.evt.activation: the response without its result */
 static const sq_mp_field event_response_fields[] = {
-    FE(act_wire, "status", SQ_F_STR, status_str, false, SQ_ENC_ONLY),
-    F(act_wire, "statusCode", SQ_F_INT, status_code, true),
-    FE(act_wire, "success", SQ_F_BOOL, success, false, SQ_ENC_ONLY),
+    RESPONSE_HEAD,
 };
 
 #define N(tbl) (sizeof(tbl) / sizeof((tbl)[0]))
 
+/* The record's first fields, in the record's and in its event's table */
+#define RECORD_HEAD                                                                                \
+    F(act_wire, "activationId", SQ_F_STR, a.id, true),                                             \
+        F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),                                    \
+        F(act_wire, "name", SQ_F_STR, a.name, true),                                               \
+        F(act_wire, "version", SQ_F_STR, a.version, false),                                        \
+        F(act_wire, "subject", SQ_F_STR, a.subject, false),                                        \
+        F(act_wire, "start", SQ_F_INT, a.start, true), F(act_wire, "end", SQ_F_INT, a.end, true),  \
+        F(act_wire, "duration", SQ_F_INT, a.duration, false)
+
 static const sq_mp_field activation_fields[] = {
-    F(act_wire, "activationId", SQ_F_STR, a.id, true),
-    F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),
-    F(act_wire, "name", SQ_F_STR, a.name, true),
-    F(act_wire, "version", SQ_F_STR, a.version, false),
-    F(act_wire, "subject", SQ_F_STR, a.subject, false),
-    F(act_wire, "start", SQ_F_INT, a.start, true),
-    F(act_wire, "end", SQ_F_INT, a.end, true),
-    F(act_wire, "duration", SQ_F_INT, a.duration, false),
+    RECORD_HEAD,
     FNE(act_wire, "response", a, true, response_fields, N(response_fields), 0),
     FS(act_wire, "logs", a.logs, a.nlogs, false),
     FE(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false, SQ_ENC_EMPTY),
@@ -144,14 +149,7 @@ static const sq_mp_field activation_fields[] = {
 
 /* sq.evt.activation: the record without result, logs and cause (sq_activation_event_encode) */
 static const sq_mp_field event_fields[] = {
-    F(act_wire, "activationId", SQ_F_STR, a.id, true),
-    F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),
-    F(act_wire, "name", SQ_F_STR, a.name, true),
-    F(act_wire, "version", SQ_F_STR, a.version, false),
-    F(act_wire, "subject", SQ_F_STR, a.subject, false),
-    F(act_wire, "start", SQ_F_INT, a.start, true),
-    F(act_wire, "end", SQ_F_INT, a.end, true),
-    F(act_wire, "duration", SQ_F_INT, a.duration, false),
+    RECORD_HEAD,
     FNE(act_wire, "response", a, true, event_response_fields, N(event_response_fields), 0),
     FE(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false, SQ_ENC_EMPTY),
     F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
@@ -262,18 +260,4 @@ static const sq_mp_field query_fields[] = {
     F(sq_act_query, "count", SQ_F_BOOL, count, false),
 };
 
-void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
-{
-    ENCODE(pk, query_fields, m);
-}
-
-sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->id = "";
-    out->name = "";
-    out->limit = 30;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(query_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_act_query)
+DEFINE_MESSAGE_D(sq_act_query, query_fields, ((sq_act_query){ .id = "", .name = "", .limit = 30 }))

@@ -6,18 +6,7 @@ static const sq_mp_field verify_fields[] = {
     F(sq_auth_verify, "key", SQ_F_STR, key, true),
 };
 
-void sq_auth_verify_encode(const sq_auth_verify *m, msgpack_packer *pk)
-{
-    ENCODE(pk, verify_fields, m);
-}
-
-sq_status sq_auth_verify_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_verify *out,
-                              char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(verify_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_auth_verify)
+DEFINE_MESSAGE(sq_auth_verify, verify_fields)
 
 static const sq_mp_field identity_fields[] = {
     F(sq_identity, "subject", SQ_F_STR, subject, true),
@@ -49,18 +38,7 @@ static const sq_mp_field ns_ref_fields[] = {
     F(sq_ns_ref, "ns", SQ_F_STR, ns, true),
 };
 
-void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk)
-{
-    ENCODE(pk, ns_ref_fields, m);
-}
-
-sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out, char *err,
-                         size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_ref_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_ns_ref)
+DEFINE_MESSAGE(sq_ns_ref, ns_ref_fields)
 
 static const sq_mp_field ns_limits_fields[] = {
     F(sq_ns_limits, "concurrentInvocations", SQ_F_INT, concurrent, false),
@@ -71,18 +49,7 @@ static const sq_mp_field ns_limits_fields[] = {
     FE(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false, SQ_ENC_OMIT),
 };
 
-void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk)
-{
-    ENCODE(pk, ns_limits_fields, m);
-}
-
-sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err,
-                            size_t errlen)
-{
-    *out = SQ_NS_LIMITS_DEFAULT;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_limits_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_ns_limits)
+DEFINE_MESSAGE_D(sq_ns_limits, ns_limits_fields, SQ_NS_LIMITS_DEFAULT)
 
 static const sq_mp_field admin_fields[] = {
     F(sq_admin, "token", SQ_F_STR, token, true),
@@ -92,19 +59,7 @@ static const sq_mp_field admin_fields[] = {
     F(sq_admin, "limits", SQ_F_MAP, limits, false),
 };
 
-void sq_admin_encode(const sq_admin *m, msgpack_packer *pk)
-{
-    ENCODE(pk, admin_fields, m);
-}
-
-sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, char *err,
-                        size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    nil(&out->limits);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_admin)
+DEFINE_MESSAGE(sq_admin, admin_fields)
 
 static const sq_mp_field tenancy_event_fields[] = {
     F(sq_tenancy_event, "op", SQ_F_STR, op, true),
@@ -113,19 +68,7 @@ static const sq_mp_field tenancy_event_fields[] = {
     F(sq_tenancy_event, "at", SQ_F_INT, at, true),
 };
 
-void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk)
-{
-    ENCODE(pk, tenancy_event_fields, m);
-}
-
-sq_status sq_tenancy_event_from(const msgpack_object *o, sq_arena_t *ar, sq_tenancy_event *out,
-                                char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->subject = "";
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(tenancy_event_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_tenancy_event)
+DEFINE_MESSAGE_D(sq_tenancy_event, tenancy_event_fields, ((sq_tenancy_event){ .subject = "" }))
 
 /* "blocked" twice: read as a bool, written from an object that is nil when absent */
 typedef struct auth_event_wire {
@@ -171,18 +114,7 @@ static const sq_mp_field admin_key_fields[] = {
     F(sq_admin_key, "key", SQ_F_STR, key, true),
 };
 
-void sq_admin_key_encode(const sq_admin_key *m, msgpack_packer *pk)
-{
-    ENCODE(pk, admin_key_fields, m);
-}
-
-sq_status sq_admin_key_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_key *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_key_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_admin_key)
+DEFINE_MESSAGE(sq_admin_key, admin_key_fields)
 
 static const sq_mp_field admin_ns_fields[] = {
     F(sq_admin_ns, "name", SQ_F_STR, name, true),
@@ -207,12 +139,9 @@ sq_status sq_admin_user_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_u
     sq_status st;
     memset(out, 0, sizeof *out);
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(admin_user_fields), ar, out, err, errlen);
-    for (uint32_t i = 0; st == SQ_OK && i < out->nss_read.via.array.size; i++) {
-        sq_admin_ns ns;
-        memset(&ns, 0, sizeof ns);
-        st = sq_mp_decode_map(&out->nss_read.via.array.ptr[i], SQ_MP_FIELDS(admin_ns_fields), ar,
-                              &ns, err, errlen);
-    }
+    if (st == SQ_OK)
+        st = sq_proto_decode_each(&out->nss_read, SQ_MP_FIELDS(admin_ns_fields), ar, NULL,
+                                  sizeof(sq_admin_ns), err, errlen);
     return st;
 }
 DEFINE_DECODE(sq_admin_user)
@@ -223,50 +152,17 @@ static const sq_mp_field admin_deleted_fields[] = {
     FS(sq_admin_deleted, "namespaces", namespaces, nnamespaces, true),
 };
 
-void sq_admin_deleted_encode(const sq_admin_deleted *m, msgpack_packer *pk)
-{
-    ENCODE(pk, admin_deleted_fields, m);
-}
-
-sq_status sq_admin_deleted_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_deleted *out,
-                                char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_deleted_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_admin_deleted)
+DEFINE_MESSAGE(sq_admin_deleted, admin_deleted_fields)
 
 static const sq_mp_field admin_blocked_fields[] = {
     F(sq_admin_blocked, "subject", SQ_F_STR, subject, true),
     F(sq_admin_blocked, "blocked", SQ_F_BOOL, blocked, true),
 };
 
-void sq_admin_blocked_encode(const sq_admin_blocked *m, msgpack_packer *pk)
-{
-    ENCODE(pk, admin_blocked_fields, m);
-}
-
-sq_status sq_admin_blocked_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_blocked *out,
-                                char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_blocked_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_admin_blocked)
+DEFINE_MESSAGE(sq_admin_blocked, admin_blocked_fields)
 
 static const sq_mp_field admin_subjects_fields[] = {
     FS(sq_admin_subjects, "subjects", subjects, nsubjects, true),
 };
 
-void sq_admin_subjects_encode(const sq_admin_subjects *m, msgpack_packer *pk)
-{
-    ENCODE(pk, admin_subjects_fields, m);
-}
-
-sq_status sq_admin_subjects_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_subjects *out,
-                                 char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_subjects_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_admin_subjects)
+DEFINE_MESSAGE(sq_admin_subjects, admin_subjects_fields)

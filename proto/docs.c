@@ -26,14 +26,15 @@ static const sq_mp_field brief_fields[] = {
     FE(sq_brief, "parameters", SQ_F_ARRAY, parameters, false, EMPTY),
 };
 
+/* What every entity document begins with (type T has these members) */
+#define ENTITY_HEAD(T)                                                                             \
+    F(T, "namespace", SQ_F_STR, namespace_, true), F(T, "name", SQ_F_STR, name, true),             \
+        F(T, "version", SQ_F_STR, version, true), F(T, "publish", SQ_F_BOOL, publish, false),      \
+        FE(T, "parameters", SQ_F_ARRAY, parameters, false, EMPTY),                                 \
+        FE(T, "annotations", SQ_F_ARRAY, annotations, false, EMPTY)
+
 #define PACKAGE_FIELDS                                                                             \
-    F(sq_package, "namespace", SQ_F_STR, namespace_, true),                                        \
-        F(sq_package, "name", SQ_F_STR, name, true),                                               \
-        F(sq_package, "version", SQ_F_STR, version, true),                                         \
-        F(sq_package, "publish", SQ_F_BOOL, publish, false),                                       \
-        FE(sq_package, "parameters", SQ_F_ARRAY, parameters, false, EMPTY),                        \
-        FE(sq_package, "annotations", SQ_F_ARRAY, annotations, false, EMPTY),                      \
-        FN(sq_package, "binding", binding, false, binding_fields),                                 \
+    ENTITY_HEAD(sq_package), FN(sq_package, "binding", binding, false, binding_fields),            \
         F(sq_package, "updated", SQ_F_INT, updated, false)
 
 static const sq_mp_field package_fields[] = { PACKAGE_FIELDS };
@@ -68,13 +69,7 @@ static const sq_mp_field trigger_rule_fields[] = {
 };
 
 #define TRIGGER_FIELDS                                                                             \
-    F(sq_trigger, "namespace", SQ_F_STR, namespace_, true),                                        \
-        F(sq_trigger, "name", SQ_F_STR, name, true),                                               \
-        F(sq_trigger, "version", SQ_F_STR, version, true),                                         \
-        F(sq_trigger, "publish", SQ_F_BOOL, publish, false),                                       \
-        FE(sq_trigger, "parameters", SQ_F_ARRAY, parameters, false, EMPTY),                        \
-        FE(sq_trigger, "annotations", SQ_F_ARRAY, annotations, false, EMPTY),                      \
-        FE(sq_trigger, "limits", SQ_F_MAP, limits, false, EMPTY),                                  \
+    ENTITY_HEAD(sq_trigger), FE(sq_trigger, "limits", SQ_F_MAP, limits, false, EMPTY),             \
         F(sq_trigger, "updated", SQ_F_INT, updated, false)
 
 static const sq_mp_field trigger_fields[] = { TRIGGER_FIELDS };
@@ -112,18 +107,7 @@ static const sq_mp_field rule_fields[] = {
     F(sq_rule, "updated", SQ_F_INT, updated, false),
 };
 
-void sq_rule_encode(const sq_rule *m, msgpack_packer *pk)
-{
-    ENCODE(pk, rule_fields, m);
-}
-
-sq_status sq_rule_from(const msgpack_object *o, sq_arena_t *ar, sq_rule *out, char *err,
-                       size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(rule_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_rule)
+DEFINE_MESSAGE(sq_rule, rule_fields)
 
 /* sq.evt.trigger.<ns>.<name>: each rule's outcome */
 static const sq_mp_field rule_outcome_fields[] = {
@@ -157,12 +141,9 @@ sq_status sq_trigger_event_from(const msgpack_object *o, sq_arena_t *ar, sq_trig
     sq_status st;
     memset(out, 0, sizeof *out);
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(trigger_event_fields), ar, out, err, errlen);
-    for (uint32_t i = 0; st == SQ_OK && i < out->rules_read.via.array.size; i++) {
-        sq_rule_outcome r;
-        memset(&r, 0, sizeof r);
-        st = sq_mp_decode_map(&out->rules_read.via.array.ptr[i], SQ_MP_FIELDS(rule_outcome_fields),
-                              ar, &r, err, errlen);
-    }
+    if (st == SQ_OK)
+        st = sq_proto_decode_each(&out->rules_read, SQ_MP_FIELDS(rule_outcome_fields), ar, NULL,
+                                  sizeof(sq_rule_outcome), err, errlen);
     return st;
 }
 DEFINE_DECODE(sq_trigger_event)

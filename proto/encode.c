@@ -128,3 +128,21 @@ sq_status sq_proto_decode_map(const msgpack_object *o, const sq_mp_field *fields
     }
     return st;
 }
+
+sq_status sq_proto_decode_each(const msgpack_object *arr, const sq_mp_field *fields, size_t n,
+                               sq_arena_t *ar, void *elems, size_t esize, char *err, size_t errlen)
+{
+    char *scratch = NULL;
+    sq_status st = SQ_OK;
+
+    if (arr->type != MSGPACK_OBJECT_ARRAY)
+        return SQ_OK; /* absent: the table's decoder said whether that may be */
+    if (elems == NULL && (scratch = msgpack_zone_malloc(ar, esize)) == NULL)
+        return SQ_ERR_NOMEM;
+    for (uint32_t i = 0; st == SQ_OK && i < arr->via.array.size; i++) {
+        char *e = elems != NULL ? (char *)elems + i * esize : scratch;
+        memset(e, 0, esize);
+        st = sq_mp_decode_map(&arr->via.array.ptr[i], fields, n, ar, e, err, errlen);
+    }
+    return st;
+}

@@ -57,18 +57,7 @@ static const sq_mp_field put_fields[] = {
     F(sq_reg_put, "entity", SQ_F_MAP, entity, true),
 };
 
-void sq_reg_put_encode(const sq_reg_put *m, msgpack_packer *pk)
-{
-    ENCODE(pk, put_fields, m);
-}
-
-sq_status sq_reg_put_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_put *out, char *err,
-                          size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(put_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_reg_put)
+DEFINE_MESSAGE(sq_reg_put, put_fields)
 
 static const sq_mp_field ref_fields[] = {
     F(sq_reg_ref, "ns", SQ_F_STR, ns, true),
@@ -79,19 +68,7 @@ static const sq_mp_field ref_fields[] = {
     F(sq_reg_ref, "shared", SQ_F_BOOL, shared, false),
 };
 
-void sq_reg_ref_encode(const sq_reg_ref *m, msgpack_packer *pk)
-{
-    ENCODE(pk, ref_fields, m);
-}
-
-sq_status sq_reg_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_ref *out, char *err,
-                          size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->code = true;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(ref_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_reg_ref)
+DEFINE_MESSAGE_D(sq_reg_ref, ref_fields, ((sq_reg_ref){ .code = true }))
 
 static const sq_mp_field list_fields[] = {
     F(sq_reg_list, "ns", SQ_F_STR, ns, true),
@@ -103,19 +80,7 @@ static const sq_mp_field list_fields[] = {
     F(sq_reg_list, "shared", SQ_F_BOOL, shared, false),
 };
 
-void sq_reg_list_encode(const sq_reg_list *m, msgpack_packer *pk)
-{
-    ENCODE(pk, list_fields, m);
-}
-
-sq_status sq_reg_list_from(const msgpack_object *o, sq_arena_t *ar, sq_reg_list *out, char *err,
-                           size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->limit = 30;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(list_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_reg_list)
+DEFINE_MESSAGE_D(sq_reg_list, list_fields, ((sq_reg_list){ .limit = 30 }))
 
 static const sq_mp_field event_fields[] = {
     F(sq_entity_event, "ns", SQ_F_STR, ns, true),
@@ -125,18 +90,7 @@ static const sq_mp_field event_fields[] = {
     F(sq_entity_event, "version", SQ_F_STR, version, false),
 };
 
-void sq_entity_event_encode(const sq_entity_event *m, msgpack_packer *pk)
-{
-    ENCODE(pk, event_fields, m);
-}
-
-sq_status sq_entity_event_from(const msgpack_object *o, sq_arena_t *ar, sq_entity_event *out,
-                               char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(event_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_entity_event)
+DEFINE_MESSAGE(sq_entity_event, event_fields)
 
 static const sq_mp_field log_event_fields[] = {
     F(sq_log_event, "activationId", SQ_F_STR, id, true),
@@ -146,32 +100,11 @@ static const sq_mp_field log_event_fields[] = {
     F(sq_log_event, "end", SQ_F_BOOL, end, true),
 };
 
-void sq_log_event_encode(const sq_log_event *m, msgpack_packer *pk)
-{
-    ENCODE(pk, log_event_fields, m);
-}
-
-sq_status sq_log_event_from(const msgpack_object *o, sq_arena_t *ar, sq_log_event *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(log_event_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_log_event)
+DEFINE_MESSAGE(sq_log_event, log_event_fields)
 
 static const sq_mp_field kv_fields[] = {
     F(sq_kv, "key", SQ_F_STR, key, true),
     F(sq_kv, "value", SQ_F_ANY, value, false),
 };
 
-void sq_kv_encode(const sq_kv *m, msgpack_packer *pk)
-{
-    ENCODE(pk, kv_fields, m);
-}
-
-sq_status sq_kv_from(const msgpack_object *o, sq_arena_t *ar, sq_kv *out, char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(kv_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_kv)
+DEFINE_MESSAGE(sq_kv, kv_fields)

@@ -42,11 +42,8 @@ sq_status sq_trigger_view_from(const msgpack_object *o, sq_arena_t *ar, sq_trigg
     n = out->rules_read.via.array.size;
     if ((rules = msgpack_zone_malloc(ar, sizeof *rules * (n ? n : 1))) == NULL)
         return SQ_ERR_NOMEM;
-    for (size_t i = 0; i < n && st == SQ_OK; i++) {
-        memset(&rules[i], 0, sizeof rules[i]);
-        st = sq_mp_decode_map(&out->rules_read.via.array.ptr[i], SQ_MP_FIELDS(view_rule_fields),
-                              ar, &rules[i], err, errlen);
-    }
+    st = sq_proto_decode_each(&out->rules_read, SQ_MP_FIELDS(view_rule_fields), ar, rules,
+                              sizeof *rules, err, errlen);
     out->rules = rules;
     out->nrules = n;
     return st;
@@ -59,18 +56,7 @@ static const sq_mp_field feed_note_fields[] = {
     F(sq_feed_note, "subject", SQ_F_STR, subject, true),
 };
 
-void sq_feed_note_encode(const sq_feed_note *m, msgpack_packer *pk)
-{
-    ENCODE(pk, feed_note_fields, m);
-}
-
-sq_status sq_feed_note_from(const msgpack_object *o, sq_arena_t *ar, sq_feed_note *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(feed_note_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_feed_note)
+DEFINE_MESSAGE(sq_feed_note, feed_note_fields)
 
 static const sq_mp_field feed_message_fields[] = {
     F(sq_feed_message, "message", SQ_F_ANY, message, true),
@@ -109,15 +95,4 @@ static const sq_mp_field alarm_note_fields[] = {
     F(sq_alarm_note, "created", SQ_F_INT, created, false),
 };
 
-void sq_alarm_note_encode(const sq_alarm_note *m, msgpack_packer *pk)
-{
-    ENCODE(pk, alarm_note_fields, m);
-}
-
-sq_status sq_alarm_note_from(const msgpack_object *o, sq_arena_t *ar, sq_alarm_note *out, char *err,
-                             size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(alarm_note_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_alarm_note)
+DEFINE_MESSAGE(sq_alarm_note, alarm_note_fields)

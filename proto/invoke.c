@@ -112,38 +112,14 @@ static const sq_mp_field heartbeat_fields[] = {
     FE(sq_heartbeat, "actions", SQ_F_MAP, actions, false, SQ_ENC_OMIT),
 };
 
-void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk)
-{
-    ENCODE(pk, heartbeat_fields, m);
-}
-
-sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbeat *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->healthy = true;
-    out->actions.type = MSGPACK_OBJECT_NIL;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(heartbeat_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_heartbeat)
+DEFINE_MESSAGE_D(sq_heartbeat, heartbeat_fields, ((sq_heartbeat){ .healthy = true }))
 
 static const sq_mp_field sched_beat_fields[] = {
     F(sq_sched_beat, "id", SQ_F_STR, id, true),
     F(sq_sched_beat, "at", SQ_F_INT, at, false),
 };
 
-void sq_sched_beat_encode(const sq_sched_beat *m, msgpack_packer *pk)
-{
-    ENCODE(pk, sched_beat_fields, m);
-}
-
-sq_status sq_sched_beat_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_beat *out, char *err,
-                             size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_beat_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_sched_beat)
+DEFINE_MESSAGE(sq_sched_beat, sched_beat_fields)
 
 static const sq_mp_field sched_moved_fields[] = {
     F(sq_sched_moved, "id", SQ_F_STR, id, true),
@@ -151,18 +127,7 @@ static const sq_mp_field sched_moved_fields[] = {
     F(sq_sched_moved, "seq", SQ_F_INT, seq, true),
 };
 
-void sq_sched_moved_encode(const sq_sched_moved *m, msgpack_packer *pk)
-{
-    ENCODE(pk, sched_moved_fields, m);
-}
-
-sq_status sq_sched_moved_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_moved *out,
-                              char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_moved_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_sched_moved)
+DEFINE_MESSAGE(sq_sched_moved, sched_moved_fields)
 
 static const sq_mp_field fire_fields[] = {
     F(sq_fire, "id", SQ_F_STR, id, true),
@@ -174,19 +139,7 @@ static const sq_mp_field fire_fields[] = {
     F(sq_fire, "payload", SQ_F_MAP, payload, false),
 };
 
-void sq_fire_encode(const sq_fire *m, msgpack_packer *pk)
-{
-    ENCODE(pk, fire_fields, m);
-}
-
-sq_status sq_fire_from(const msgpack_object *o, sq_arena_t *ar, sq_fire *out, char *err,
-                       size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    nil(&out->payload);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(fire_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_fire)
+DEFINE_MESSAGE(sq_fire, fire_fields)
 
 static const sq_mp_field run_note_fields[] = {
     FE(sq_run_note, "owner", SQ_F_STR, owner, false, S0),
@@ -205,16 +158,4 @@ static const sq_mp_field run_note_fields[] = {
     FE(sq_run_note, "binding", SQ_F_STR, binding, false, S0),
 };
 
-void sq_run_note_encode(const sq_run_note *m, msgpack_packer *pk)
-{
-    ENCODE(pk, run_note_fields, m);
-}
-
-sq_status sq_run_note_from(const msgpack_object *o, sq_arena_t *ar, sq_run_note *out, char *err,
-                           size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->limits = SQ_LIMITS_DEFAULT;
-    return sq_proto_decode_map(o, SQ_MP_FIELDS(run_note_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_run_note)
+DEFINE_MESSAGE_D(sq_run_note, run_note_fields, ((sq_run_note){ .limits = SQ_LIMITS_DEFAULT }))

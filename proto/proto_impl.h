@@ -22,6 +22,23 @@
         return type##_from(&o, ar, out, err, errlen);                                              \
     }
 
+/* A message whose struct is what its table reads and writes: its encoder, its `_from` (the
+ * defaults dflt but what the wire says; absent SQ_ENC_STR0 strings read "") and its
+ * `_decode`. DEFINE_MESSAGE: every default zero (nil objects, NULL strings). */
+#define DEFINE_MESSAGE_D(type, tbl, dflt)                                                          \
+    void type##_encode(const type *m, msgpack_packer *pk)                                          \
+    {                                                                                              \
+        ENCODE(pk, tbl, m);                                                                        \
+    }                                                                                              \
+    sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,           \
+                          size_t errlen)                                                           \
+    {                                                                                              \
+        *out = (dflt);                                                                             \
+        return sq_proto_decode_map(o, SQ_MP_FIELDS(tbl), ar, out, err, errlen);                    \
+    }                                                                                              \
+    DEFINE_DECODE(type)
+#define DEFINE_MESSAGE(type, tbl) DEFINE_MESSAGE_D(type, tbl, ((type){ 0 }))
+
 #define F(type, key, kind, member, req)                                                            \
     {                                                                                              \
         key, kind, offsetof(type, member), req, NULL, 0, 0, 0, 0                                   \
@@ -59,6 +76,11 @@
 extern const sq_mp_field sq_action_fields[SQ_ACTION_NFIELDS];
 #define SQ_LIMITS_NFIELDS 4
 extern const sq_mp_field sq_limits_fields[SQ_LIMITS_NFIELDS];
+
+/* Decodes every element of the array arr (nothing when it is not one) with the table into
+ * elems (arr's size of esize-byte structs), or, elems NULL, only checks them. */
+sq_status sq_proto_decode_each(const msgpack_object *arr, const sq_mp_field *fields, size_t n,
+                               sq_arena_t *ar, void *elems, size_t esize, char *err, size_t errlen);
 
 /* A message's encoder: its table, packed from *m */
 #define ENCODE(pk, tbl, m) sq_proto_encode_map(pk, SQ_MP_FIELDS(tbl), m)

@@ -43,18 +43,7 @@ static const sq_mp_field count_fields[] = {
     F(sq_count, "count", SQ_F_INT, count, true),
 };
 
-void sq_count_encode(const sq_count *m, msgpack_packer *pk)
-{
-    ENCODE(pk, count_fields, m);
-}
-
-sq_status sq_count_from(const msgpack_object *o, sq_arena_t *ar, sq_count *out, char *err,
-                        size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(count_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_count)
+DEFINE_MESSAGE(sq_count, count_fields)
 
 static const sq_mp_field items_fields[] = {
     F(sq_items, "items", SQ_F_ARRAY, items, true),
@@ -80,35 +69,13 @@ static const sq_mp_field act_error_fields[] = {
     FE(sq_act_error, "error", SQ_F_STR, error, true, SQ_ENC_STR0),
 };
 
-void sq_act_error_encode(const sq_act_error *m, msgpack_packer *pk)
-{
-    ENCODE(pk, act_error_fields, m);
-}
-
-sq_status sq_act_error_from(const msgpack_object *o, sq_arena_t *ar, sq_act_error *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(act_error_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_act_error)
+DEFINE_MESSAGE(sq_act_error, act_error_fields)
 
 static const sq_mp_field act_logs_fields[] = {
     FE(sq_act_logs, "logs", SQ_F_ARRAY, logs, true, SQ_ENC_EMPTY),
 };
 
-void sq_act_logs_encode(const sq_act_logs *m, msgpack_packer *pk)
-{
-    ENCODE(pk, act_logs_fields, m);
-}
-
-sq_status sq_act_logs_from(const msgpack_object *o, sq_arena_t *ar, sq_act_logs *out, char *err,
-                           size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(act_logs_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_act_logs)
+DEFINE_MESSAGE(sq_act_logs, act_logs_fields)
 
 void sq_input_encode(msgpack_packer *pk, const msgpack_object *params)
 {

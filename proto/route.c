@@ -19,18 +19,7 @@ static const sq_mp_field route_fields[] = {
     F(sq_route, "updated", SQ_F_INT, updated, false),
 };
 
-void sq_route_encode(const sq_route *m, msgpack_packer *pk)
-{
-    ENCODE(pk, route_fields, m);
-}
-
-sq_status sq_route_from(const msgpack_object *o, sq_arena_t *ar, sq_route *out, char *err,
-                        size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_proto_decode_map(o, SQ_MP_FIELDS(route_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_route)
+DEFINE_MESSAGE(sq_route, route_fields)
 
 static const sq_mp_field route_put_fields[] = {
     FE(sq_route_put, "ns", SQ_F_STR, ns, true, S0),
@@ -40,18 +29,7 @@ static const sq_mp_field route_put_fields[] = {
     FE(sq_route_put, "routes", SQ_F_ARRAY, routes, true, SQ_ENC_EMPTY),
 };
 
-void sq_route_put_encode(const sq_route_put *m, msgpack_packer *pk)
-{
-    ENCODE(pk, route_put_fields, m);
-}
-
-sq_status sq_route_put_from(const msgpack_object *o, sq_arena_t *ar, sq_route_put *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_proto_decode_map(o, SQ_MP_FIELDS(route_put_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_route_put)
+DEFINE_MESSAGE(sq_route_put, route_put_fields)
 
 static const sq_mp_field route_query_fields[] = {
     FE(sq_route_query, "ns", SQ_F_STR, ns, true, S0),
@@ -60,15 +38,4 @@ static const sq_mp_field route_query_fields[] = {
     FE(sq_route_query, "method", SQ_F_STR, method, false, S0),
 };
 
-void sq_route_query_encode(const sq_route_query *m, msgpack_packer *pk)
-{
-    ENCODE(pk, route_query_fields, m);
-}
-
-sq_status sq_route_query_from(const msgpack_object *o, sq_arena_t *ar, sq_route_query *out,
-                              char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_proto_decode_map(o, SQ_MP_FIELDS(route_query_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_route_query)
+DEFINE_MESSAGE(sq_route_query, route_query_fields)
