@@ -128,23 +128,8 @@ static const sq_mp_field admin_user_fields[] = {
     FE(sq_admin_user, "namespaces", SQ_F_ARRAY, nss_read, true, SQ_ENC_SKIP),
 };
 
-void sq_admin_user_encode(const sq_admin_user *m, msgpack_packer *pk)
-{
-    ENCODE(pk, admin_user_fields, m);
-}
-
-sq_status sq_admin_user_from(const msgpack_object *o, sq_arena_t *ar, sq_admin_user *out, char *err,
-                             size_t errlen)
-{
-    sq_status st;
-    memset(out, 0, sizeof *out);
-    st = sq_mp_decode_map(o, SQ_MP_FIELDS(admin_user_fields), ar, out, err, errlen);
-    if (st == SQ_OK)
-        st = sq_proto_decode_each(&out->nss_read, SQ_MP_FIELDS(admin_ns_fields), ar, NULL,
-                                  sizeof(sq_admin_ns), err, errlen);
-    return st;
-}
-DEFINE_DECODE(sq_admin_user)
+DEFINE_MESSAGE_VEC(sq_admin_user, admin_user_fields, nss_read, sq_admin_ns, admin_ns_fields, nss,
+                   nnss)
 
 static const sq_mp_field admin_deleted_fields[] = {
     F(sq_admin_deleted, "subject", SQ_F_STR, subject, true),

@@ -4,6 +4,24 @@
 #include <stdio.h>
 #include "proto_impl.h"
 
+/* A document written with its full table when m->flag (a GET of one), else with its base
+ * table (lists); read with the base table */
+#define DEFINE_DOCUMENT(type, base, full, flag)                                                    \
+    void type##_encode(const type *m, msgpack_packer *pk)                                          \
+    {                                                                                              \
+        if (m->flag)                                                                               \
+            ENCODE(pk, full, m);                                                                   \
+        else                                                                                       \
+            ENCODE(pk, base, m);                                                                   \
+    }                                                                                              \
+    sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,           \
+                          size_t errlen)                                                           \
+    {                                                                                              \
+        memset(out, 0, sizeof *out);                                                               \
+        return sq_mp_decode_map(o, SQ_MP_FIELDS(base), ar, out, err, errlen);                      \
+    }                                                                                              \
+    DEFINE_DECODE(type)
+
 #define OMIT SQ_ENC_OMIT
 #define EMPTY SQ_ENC_EMPTY
 
@@ -45,21 +63,7 @@ static const sq_mp_field package_full_fields[] = {
     FV(sq_package, "feeds", feeds, nfeeds, sq_brief, brief_fields, 0),
 };
 
-void sq_package_encode(const sq_package *m, msgpack_packer *pk)
-{
-    if (m->with_contents)
-        ENCODE(pk, package_full_fields, m);
-    else
-        ENCODE(pk, package_fields, m);
-}
-
-sq_status sq_package_from(const msgpack_object *o, sq_arena_t *ar, sq_package *out, char *err,
-                          size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(package_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_package)
+DEFINE_DOCUMENT(sq_package, package_fields, package_full_fields, with_contents)
 
 /* a trigger's rule: keyed by "ns/rule", {action: {path, name}, status} */
 static const sq_mp_field trigger_rule_fields[] = {
@@ -79,21 +83,7 @@ static const sq_mp_field trigger_full_fields[] = {
     FV(sq_trigger, "rules", rules, nrules, sq_trigger_rule, trigger_rule_fields, SQ_ENC_KEYED),
 };
 
-void sq_trigger_encode(const sq_trigger *m, msgpack_packer *pk)
-{
-    if (m->with_rules)
-        ENCODE(pk, trigger_full_fields, m);
-    else
-        ENCODE(pk, trigger_fields, m);
-}
-
-sq_status sq_trigger_from(const msgpack_object *o, sq_arena_t *ar, sq_trigger *out, char *err,
-                          size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(trigger_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_trigger)
+DEFINE_DOCUMENT(sq_trigger, trigger_fields, trigger_full_fields, with_rules)
 
 static const sq_mp_field rule_fields[] = {
     F(sq_rule, "namespace", SQ_F_STR, namespace_, true),
@@ -130,20 +120,5 @@ static const sq_mp_field trigger_event_fields[] = {
     FE(sq_trigger_event, "rules", SQ_F_ARRAY, rules_read, true, SQ_ENC_SKIP),
 };
 
-void sq_trigger_event_encode(const sq_trigger_event *m, msgpack_packer *pk)
-{
-    ENCODE(pk, trigger_event_fields, m);
-}
-
-sq_status sq_trigger_event_from(const msgpack_object *o, sq_arena_t *ar, sq_trigger_event *out,
-                                char *err, size_t errlen)
-{
-    sq_status st;
-    memset(out, 0, sizeof *out);
-    st = sq_mp_decode_map(o, SQ_MP_FIELDS(trigger_event_fields), ar, out, err, errlen);
-    if (st == SQ_OK)
-        st = sq_proto_decode_each(&out->rules_read, SQ_MP_FIELDS(rule_outcome_fields), ar, NULL,
-                                  sizeof(sq_rule_outcome), err, errlen);
-    return st;
-}
-DEFINE_DECODE(sq_trigger_event)
+DEFINE_MESSAGE_VEC(sq_trigger_event, trigger_event_fields, rules_read, sq_rule_outcome,
+                   rule_outcome_fields, rules, nrules)

@@ -129,6 +129,22 @@ sq_status sq_proto_decode_map(const msgpack_object *o, const sq_mp_field *fields
     return st;
 }
 
+sq_status sq_proto_decode_vec(const msgpack_object *arr, const sq_mp_field *fields, size_t n,
+                              sq_arena_t *ar, size_t esize, void *vec, size_t *count, char *err,
+                              size_t errlen)
+{
+    size_t k = arr->type == MSGPACK_OBJECT_ARRAY ? arr->via.array.size : 0;
+    void *elems = msgpack_zone_malloc(ar, esize * (k ? k : 1));
+    sq_status st;
+
+    if (elems == NULL)
+        return SQ_ERR_NOMEM;
+    st = sq_proto_decode_each(arr, fields, n, ar, elems, esize, err, errlen);
+    *(void **)vec = elems;
+    *count = st == SQ_OK ? k : 0;
+    return st;
+}
+
 sq_status sq_proto_decode_each(const msgpack_object *arr, const sq_mp_field *fields, size_t n,
                                sq_arena_t *ar, void *elems, size_t esize, char *err, size_t errlen)
 {

@@ -23,32 +23,8 @@ static const sq_mp_field view_fields[] = {
     FE(sq_trigger_view, "rules", SQ_F_ARRAY, rules_read, true, SQ_ENC_SKIP),
 };
 
-void sq_trigger_view_encode(const sq_trigger_view *m, msgpack_packer *pk)
-{
-    ENCODE(pk, view_fields, m);
-}
-
-sq_status sq_trigger_view_from(const msgpack_object *o, sq_arena_t *ar, sq_trigger_view *out,
-                               char *err, size_t errlen)
-{
-    sq_status st;
-    size_t n;
-    sq_view_rule *rules;
-
-    memset(out, 0, sizeof *out);
-    st = sq_mp_decode_map(o, SQ_MP_FIELDS(view_fields), ar, out, err, errlen);
-    if (st != SQ_OK)
-        return st;
-    n = out->rules_read.via.array.size;
-    if ((rules = msgpack_zone_malloc(ar, sizeof *rules * (n ? n : 1))) == NULL)
-        return SQ_ERR_NOMEM;
-    st = sq_proto_decode_each(&out->rules_read, SQ_MP_FIELDS(view_rule_fields), ar, rules,
-                              sizeof *rules, err, errlen);
-    out->rules = rules;
-    out->nrules = n;
-    return st;
-}
-DEFINE_DECODE(sq_trigger_view)
+DEFINE_MESSAGE_VEC(sq_trigger_view, view_fields, rules_read, sq_view_rule, view_rule_fields, rules,
+                   nrules)
 
 static const sq_mp_field feed_note_fields[] = {
     F(sq_feed_note, "ns", SQ_F_STR, ns, true),

@@ -198,9 +198,9 @@ typedef struct sq_trigger_event {
     char *ns, *name, *id;
     msgpack_object payload;
     int64_t at;
-    const sq_rule_outcome *rules; /* encoded */
+    const sq_rule_outcome *rules; /* the decoder fills them too (in the arena) */
     size_t nrules;
-    msgpack_object rules_read; /* decoded: the array (each element checked) */
+    msgpack_object rules_read; /* decoded: the array as it came */
 } sq_trigger_event;
 void sq_trigger_event_encode(const sq_trigger_event *m, msgpack_packer *pk);
 SQ_DECODER(sq_trigger_event);
@@ -349,9 +349,9 @@ typedef struct sq_admin_ns {
 typedef struct sq_admin_user {
     char *subject;
     bool blocked;
-    const sq_admin_ns *nss; /* encoded */
+    const sq_admin_ns *nss; /* the decoder fills them too (in the arena) */
     size_t nnss;
-    msgpack_object nss_read; /* decoded: the array (each element checked) */
+    msgpack_object nss_read; /* decoded: the array as it came */
 } sq_admin_user;
 void sq_admin_user_encode(const sq_admin_user *m, msgpack_packer *pk);
 SQ_DECODER(sq_admin_user);

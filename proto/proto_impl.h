@@ -22,14 +22,18 @@
         return type##_from(&o, ar, out, err, errlen);                                              \
     }
 
+/* type's encoder: its table tbl, packed from *m */
+#define DEFINE_ENCODE(type, tbl)                                                                   \
+    void type##_encode(const type *m, msgpack_packer *pk)                                          \
+    {                                                                                              \
+        ENCODE(pk, tbl, m);                                                                        \
+    }
+
 /* A message whose struct is what its table reads and writes: its encoder, its `_from` (the
  * defaults dflt but what the wire says; absent SQ_ENC_STR0 strings read "") and its
  * `_decode`. DEFINE_MESSAGE: every default zero (nil objects, NULL strings). */
 #define DEFINE_MESSAGE_D(type, tbl, dflt)                                                          \
-    void type##_encode(const type *m, msgpack_packer *pk)                                          \
-    {                                                                                              \
-        ENCODE(pk, tbl, m);                                                                        \
-    }                                                                                              \
+    DEFINE_ENCODE(type, tbl)                                                                       \
     sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,           \
                           size_t errlen)                                                           \
     {                                                                                              \
@@ -38,6 +42,24 @@
     }                                                                                              \
     DEFINE_DECODE(type)
 #define DEFINE_MESSAGE(type, tbl) DEFINE_MESSAGE_D(type, tbl, ((type){ 0 }))
+
+/* A message with one vector of structs (etype, table etbl) in `vec`/`count`: written from
+ * the vector (an FV field), read as the array in `read` (an SQ_ENC_SKIP field), whose elements
+ * the decoder then decodes into the vector (in the arena). */
+#define DEFINE_MESSAGE_VEC(type, tbl, read, etype, etbl, vec, count)                               \
+    DEFINE_ENCODE(type, tbl)                                                                       \
+    sq_status type##_from(const msgpack_object *o, sq_arena_t *ar, type *out, char *err,           \
+                          size_t errlen)                                                           \
+    {                                                                                              \
+        sq_status st;                                                                              \
+        memset(out, 0, sizeof *out);                                                               \
+        st = sq_mp_decode_map(o, SQ_MP_FIELDS(tbl), ar, out, err, errlen);                         \
+        if (st == SQ_OK)                                                                           \
+            st = sq_proto_decode_vec(&out->read, SQ_MP_FIELDS(etbl), ar, sizeof(etype), &out->vec, \
+                                     &out->count, err, errlen);                                    \
+        return st;                                                                                 \
+    }                                                                                              \
+    DEFINE_DECODE(type)
 
 #define F(type, key, kind, member, req)                                                            \
     {                                                                                              \
@@ -81,6 +103,12 @@ extern const sq_mp_field sq_limits_fields[SQ_LIMITS_NFIELDS];
  * elems (arr's size of esize-byte structs), or, elems NULL, only checks them. */
 sq_status sq_proto_decode_each(const msgpack_object *arr, const sq_mp_field *fields, size_t n,
                                sq_arena_t *ar, void *elems, size_t esize, char *err, size_t errlen);
+
+/* sq_proto_decode_each into a vector of arr's size allocated in the arena: *(T **)vec and
+ * *count receive it */
+sq_status sq_proto_decode_vec(const msgpack_object *arr, const sq_mp_field *fields, size_t n,
+                              sq_arena_t *ar, size_t esize, void *vec, size_t *count, char *err,
+                              size_t errlen);
 
 /* A message's encoder: its table, packed from *m */
 #define ENCODE(pk, tbl, m) sq_proto_encode_map(pk, SQ_MP_FIELDS(tbl), m)

@@ -432,17 +432,15 @@ void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     sched *s = closure;
     msgpack_zone z;
-    msgpack_object o;
-    const msgpack_object *ns;
+    sq_auth_event ev;
     char *name = NULL;
 
     if (!msgpack_zone_init(&z, 512))
         return;
-    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
-        o.type == MSGPACK_OBJECT_MAP) {
-        ns = sq_mp_get(&o, "namespace");
-        if (ns != NULL && ns->type == MSGPACK_OBJECT_STR && ns->via.str.size > 0)
-            name = sq_mp_strdup(&z, ns);
+    if (sq_auth_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &ev,
+                             NULL, 0) == SQ_OK) {
+        if (ev.namespace_ != NULL && ev.namespace_[0] != '\0')
+            name = ev.namespace_;
         sched_limits_drop(s->limits, name); /* no namespace named: every one */
         sq_debug("dropped the cached limits of %s%s%s", name ? "namespace \"" : "every namespace",
                  name ? name : "", name ? "\"" : "");

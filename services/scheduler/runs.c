@@ -86,27 +86,16 @@ void sched_run_end(sched *s, const char *id)
         kvStore_Delete(kv, id);
 }
 
-/* Records the orphan composition `key` (value v) as lost. */
-static void orphan(sched *s, const char *key, const msgpack_object *v)
+/* Records the orphan composition `key` (its note) as lost. */
+static void orphan(sched *s, const char *key, const sq_run_note *n)
 {
-    msgpack_zone z;
     sched_flight_info info;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    sq_run_note note;
-    int64_t start = sq_now_ms();
+    sq_run_note note = *n;
+    int64_t start = note.start > 0 ? note.start : sq_now_ms();
     bool dup = false;
-    char err[200];
 
-    msgpack_zone_init(&z, 512);
-    if (sq_run_note_from(v, &z, &note, err, sizeof err) != SQ_OK) {
-        sq_warn("dropping the unreadable note of composition \"%s\": %s", key, err);
-        kvStore_Delete(kv, key);
-        msgpack_zone_destroy(&z);
-        return;
-    }
-    if (note.start > 0)
-        start = note.start;
     memset(&info, 0, sizeof info);
     info.id = key;
     info.ns = note.ns;
@@ -135,7 +124,6 @@ static void orphan(sched *s, const char *key, const msgpack_object *v)
     } else {
         kvStore_Delete(kv, key);
     }
-    msgpack_zone_destroy(&z);
 }
 
 void sched_runs_sweep(sched *s, int64_t now_ms)
@@ -157,19 +145,16 @@ void sched_runs_sweep(sched *s, int64_t now_ms)
     while (!atomic_load(&s->stopping)) {
         kvEntry *e = NULL;
         msgpack_zone z;
-        msgpack_object v;
-        const msgpack_object *owner, *start;
+        sq_run_note note;
         if (kvWatcher_Next(&e, w, 2000) != NATS_OK || e == NULL)
             break; /* NULL: every current value has been seen */
         msgpack_zone_init(&z, 512);
-        if (sq_mp_unpack(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &z, &v) == SQ_OK &&
-            v.type == MSGPACK_OBJECT_MAP && (owner = sq_mp_get(&v, "owner")) != NULL &&
-            owner->type == MSGPACK_OBJECT_STR && (start = sq_mp_get(&v, "start")) != NULL &&
-            start->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            char *who = sq_mp_strdup(&z, owner);
-            if (who != NULL && !sched_peers_alive(s->peers, who, now_ms) &&
-                now_wall - (int64_t)start->via.u64 > sched_cfg.heartbeat_ttl_ms + 5000)
-                orphan(s, kvEntry_Key(e), &v);
+        if (sq_run_note_decode(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &z, &note, NULL, 0) ==
+                SQ_OK &&
+            note.owner[0] != '\0' && note.start > 0) {
+            if (!sched_peers_alive(s->peers, note.owner, now_ms) &&
+                now_wall - note.start > sched_cfg.heartbeat_ttl_ms + 5000)
+                orphan(s, kvEntry_Key(e), &note);
         } else {
             kvStore_Delete(kv, kvEntry_Key(e)); /* not ours to read: gone */
         }

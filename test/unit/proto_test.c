@@ -565,6 +565,15 @@ static void cmp_sq_trigger_event(const void *a, const void *b, const char *what)
     INT_EQ(at);
     CHECK(g->rules_read.type == MSGPACK_OBJECT_ARRAY && g->rules_read.via.array.size == w->nrules,
           "%s: rules", what);
+    INT_EQ(nrules);
+    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].rule);
+        STR_EQ(rules[i].action);
+        STR_EQ(rules[i].id);
+        STR_EQ(rules[i].error);
+        INT_EQ(rules[i].status_code);
+        BOOL_EQ(rules[i].success);
+    }
     for (size_t i = 0; i < w->nrules && g->rules_read.via.array.size == w->nrules; i++) {
         const msgpack_object *r = &g->rules_read.via.array.ptr[i];
         CHECK(sq_mp_str_eq(sq_mp_get(r, "rule"), w->rules[i].rule) &&
@@ -600,6 +609,11 @@ static void cmp_sq_admin_user(const void *a, const void *b, const char *what)
     BOOL_EQ(blocked);
     CHECK(g->nss_read.type == MSGPACK_OBJECT_ARRAY && g->nss_read.via.array.size == w->nnss,
           "%s: namespaces", what);
+    INT_EQ(nnss);
+    for (size_t i = 0; i < w->nnss && g->nnss == w->nnss; i++) {
+        STR_EQ(nss[i].name);
+        STR_EQ(nss[i].uuid);
+    }
     for (size_t i = 0; i < w->nnss && g->nss_read.via.array.size == w->nnss; i++) {
         const msgpack_object *n = &g->nss_read.via.array.ptr[i], *u = sq_mp_get(n, "uuid");
         CHECK(sq_mp_str_eq(sq_mp_get(n, "name"), w->nss[i].name), "%s: namespace %zu", what, i);
