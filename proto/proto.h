@@ -615,7 +615,10 @@ void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk);
  * service that makes a record (invoker, scheduler for sequences and lost work), so their
  * shapes cannot drift. Packs [{key, value}, ...] in this order, leaving out what is absent:
  * topmost (compositions), path, conductor, kind, limits {timeout, memory, logs, concurrency},
- * binding, waitTime, initTime, timeout, causedBy, cause, invoker. */
+ * binding, waitTime, initTime, timeout, causedBy, cause, invoker. causedBy is written only
+ * with a cause, as its maker says ("sequence": a composition's component, whose record also
+ * gets the top-level cause; "trigger": a rule's action), never guessed; limits always has the
+ * four of them. The array's count is the number of entries made, never computed apart. */
 typedef struct sq_act_annots {
     const char *path;        /* "ns[/pkg]/name" of what ran; required */
     const char *kind;        /* exec kind; "sequence" for compositions; required */
@@ -626,7 +629,7 @@ typedef struct sq_act_annots {
     int64_t wait_time;     /* ms; < 0: absent */
     int64_t init_time;     /* ms; < 0: absent (a warm start) */
     bool timeout;          /* the action ran out of time */
-    const char *caused_by; /* "sequence" | "trigger"; NULL or "": absent */
+    const char *caused_by; /* "sequence" | "trigger"; NULL or "" (or no cause): absent */
     const char *cause;     /* the causing activation's id; NULL or "": absent */
     const char *invoker;   /* the invoker that ran it; NULL: absent */
 } sq_act_annots;
