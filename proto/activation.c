@@ -33,138 +33,190 @@ static const char *annot_strval(const msgpack_object *annotations, const char *k
     return NULL;
 }
 
-void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
+/* One annotation {key, value}: a string, a bool, an int or the limits map. */
+typedef struct annot {
+    const char *key;
+    enum { A_STR, A_BOOL, A_INT, A_LIMITS } type;
+    const char *s;
+    int64_t i;
+} annot;
+
+static void annot_pack(msgpack_packer *pk, const annot *e, const sq_limits *limits)
 {
-    /* OpenWhisk's top-level cause: the composition a component belongs to */
+    msgpack_pack_map(pk, 2);
+    sq_mp_kv_str(pk, "key", e->key);
+    sq_mp_pack_str(pk, "value");
+    switch (e->type) {
+    case A_STR: sq_mp_pack_str(pk, e->s); break;
+    case A_BOOL:
+        if (e->i)
+            msgpack_pack_true(pk);
+        else
+            msgpack_pack_false(pk);
+        break;
+    case A_INT: msgpack_pack_int64(pk, e->i); break;
+    case A_LIMITS:
+        /* always the four of them, whoever makes the record */
+        sq_proto_encode_map(pk, sq_limits_fields, SQ_LIMITS_NFIELDS, limits);
+        break;
+    }
+}
+
+void sq_act_annots_encode(const sq_act_annots *a, msgpack_packer *pk)
+{
+    annot e[16];
+    size_t n = 0;
+    bool cause = a->cause && *a->cause;
+    /* causedBy only with a cause: what caused it, as its maker says ("sequence" for a
+     * composition's component, "trigger" for a rule's action); never guessed */
+    bool caused_by = cause && a->caused_by && *a->caused_by;
+
+    if (a->composition)
+        e[n++] = (annot){ "topmost", A_BOOL, NULL, a->topmost };
+    e[n++] = (annot){ "path", A_STR, a->path ? a->path : "", 0 };
+    if (a->conductor)
+        e[n++] = (annot){ "conductor", A_BOOL, NULL, true };
+    e[n++] = (annot){ "kind", A_STR, a->kind ? a->kind : "", 0 };
+    if (a->limits)
+        e[n++] = (annot){ "limits", A_LIMITS, NULL, 0 };
+    if (a->binding)
+        e[n++] = (annot){ "binding", A_STR, a->binding, 0 };
+    if (a->wait_time >= 0)
+        e[n++] = (annot){ "waitTime", A_INT, NULL, a->wait_time };
+    if (a->init_time >= 0)
+        e[n++] = (annot){ "initTime", A_INT, NULL, a->init_time };
+    if (a->timeout)
+        e[n++] = (annot){ "timeout", A_BOOL, NULL, true };
+    if (caused_by)
+        e[n++] = (annot){ "causedBy", A_STR, a->caused_by, 0 };
+    if (cause)
+        e[n++] = (annot){ "cause", A_STR, a->cause, 0 };
+    if (a->invoker)
+        e[n++] = (annot){ "invoker", A_STR, a->invoker, 0 };
+    /* the count is the number of entries made above, never computed apart */
+    msgpack_pack_array(pk, n);
+    for (size_t i = 0; i < n; i++)
+        annot_pack(pk, &e[i], a->limits);
+}
+
+/* The record on the wire: the struct, and what the response map holds besides. The
+ * response's table reads the whole act_wire (its offsets are act_wire's: "response" nests
+ * at offset 0). */
+typedef struct act_wire {
+    sq_activation a;
+    int64_t status_code;
+    const char *status_str;
+    bool success;
+} act_wire;
+_Static_assert(offsetof(act_wire, a) == 0, "the response's table reads act_wire from its start");
+
+/* status and success: written from statusCode, never read */
+#define RESPONSE_HEAD                                                                              \
+    FE(act_wire, "status", SQ_F_STR, status_str, false, SQ_ENC_ONLY),                              \
+        F(act_wire, "statusCode", SQ_F_INT, status_code, true),                                    \
+        FE(act_wire, "success", SQ_F_BOOL, success, false, SQ_ENC_ONLY)
+
+static const sq_mp_field response_fields[] = {
+    RESPONSE_HEAD,
+    F(act_wire, "result", SQ_F_ANY, a.result, false),
+};
+
+/* sq.evt.activation: the response without its result */
+static const sq_mp_field event_response_fields[] = {
+    RESPONSE_HEAD,
+};
+
+#define N(tbl) (sizeof(tbl) / sizeof((tbl)[0]))
+
+/* The record's first fields, in the record's and in its event's table */
+#define RECORD_HEAD                                                                                \
+    F(act_wire, "activationId", SQ_F_STR, a.id, true),                                             \
+        F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),                                    \
+        F(act_wire, "name", SQ_F_STR, a.name, true),                                               \
+        F(act_wire, "version", SQ_F_STR, a.version, false),                                        \
+        F(act_wire, "subject", SQ_F_STR, a.subject, false),                                        \
+        F(act_wire, "start", SQ_F_INT, a.start, true), F(act_wire, "end", SQ_F_INT, a.end, true),  \
+        F(act_wire, "duration", SQ_F_INT, a.duration, false)
+
+static const sq_mp_field activation_fields[] = {
+    RECORD_HEAD,
+    FNE(act_wire, "response", a, true, response_fields, N(response_fields), 0),
+    FS(act_wire, "logs", a.logs, a.nlogs, false),
+    FE(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false, SQ_ENC_EMPTY),
+    F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
+    FE(act_wire, "cause", SQ_F_STR, a.cause, false, SQ_ENC_OMITE),
+};
+
+/* sq.evt.activation: the record without result, logs and cause (sq_activation_event_encode) */
+static const sq_mp_field event_fields[] = {
+    RECORD_HEAD,
+    FNE(act_wire, "response", a, true, event_response_fields, N(event_response_fields), 0),
+    FE(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false, SQ_ENC_EMPTY),
+    F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
+};
+
+/* OpenWhisk's activation summary (a list without docs): the record without logs and
+ * response, plus statusCode, keys in its order */
+static const sq_mp_field summary_fields[] = {
+    F(act_wire, "activationId", SQ_F_STR, a.id, true),
+    FE(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false, SQ_ENC_EMPTY),
+    F(act_wire, "duration", SQ_F_INT, a.duration, false),
+    F(act_wire, "end", SQ_F_INT, a.end, true),
+    F(act_wire, "name", SQ_F_STR, a.name, true),
+    F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),
+    F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
+    F(act_wire, "start", SQ_F_INT, a.start, true),
+    F(act_wire, "statusCode", SQ_F_INT, status_code, true),
+    F(act_wire, "subject", SQ_F_STR, a.subject, false),
+    F(act_wire, "version", SQ_F_STR, a.version, false),
+};
+
+/* The wire form of m: OpenWhisk's top-level cause (the composition a component belongs to)
+ * from the annotations of a record annotated {causedBy: "sequence"}, so every maker of
+ * records carries it alike. */
+static act_wire to_wire(const sq_activation *m, char *cause_buf, size_t cause_len)
+{
+    act_wire w = { .a = *m };
     size_t nby = 0, ncause = 0;
     const char *by = annot_strval(&m->annotations, "causedBy", &nby);
     const char *cause = by != NULL && nby == 8 && memcmp(by, "sequence", 8) == 0
                             ? annot_strval(&m->annotations, "cause", &ncause)
                             : NULL;
-    if (cause != NULL && ncause == 0)
-        cause = NULL;
 
-    msgpack_pack_map(pk, 12 + (cause != NULL ? 1 : 0));
-    sq_mp_kv_str(pk, "activationId", m->id);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_str(pk, "name", m->name);
-    sq_mp_kv_str(pk, "version", m->version);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_int(pk, "start", m->start);
-    sq_mp_kv_int(pk, "end", m->end);
-    sq_mp_kv_int(pk, "duration", m->duration);
-    sq_mp_pack_str(pk, "response");
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_str(pk, "status", sq_act_status_str(m->status));
-    sq_mp_kv_int(pk, "statusCode", m->status);
-    sq_mp_kv_bool(pk, "success", m->status == SQ_ACT_SUCCESS);
-    sq_mp_kv_obj(pk, "result", &m->result);
-    sq_mp_pack_str(pk, "logs");
-    msgpack_pack_array(pk, m->nlogs);
-    for (size_t i = 0; i < m->nlogs; i++)
-        sq_mp_pack_str(pk, m->logs[i]);
-    sq_mp_pack_str(pk, "annotations");
-    if (m->annotations.type == MSGPACK_OBJECT_ARRAY)
-        msgpack_pack_object(pk, m->annotations);
-    else
-        msgpack_pack_array(pk, 0);
-    sq_mp_kv_bool(pk, "publish", m->publish);
-    if (cause != NULL) {
-        sq_mp_pack_str(pk, "cause");
-        msgpack_pack_str(pk, ncause);
-        msgpack_pack_str_body(pk, cause, ncause);
+    w.a.cause = NULL;
+    if (cause != NULL && ncause < cause_len) { /* an activation id: 32 characters */
+        memcpy(cause_buf, cause, ncause);
+        cause_buf[ncause] = '\0';
+        w.a.cause = cause_buf;
     }
+    w.status_code = m->status;
+    w.status_str = sq_act_status_str(m->status);
+    w.success = m->status == SQ_ACT_SUCCESS;
+    if (w.a.logs == NULL)
+        w.a.nlogs = 0;
+    return w;
 }
 
-static void annot_str(msgpack_packer *pk, const char *key, const char *value)
+void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_str(pk, "value", value);
+    char cause[256];
+    act_wire w = to_wire(m, cause, sizeof cause);
+    ENCODE(pk, activation_fields, &w);
 }
 
-static void annot_bool(msgpack_packer *pk, const char *key, bool value)
+void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_bool(pk, "value", value);
+    char cause[256];
+    act_wire w = to_wire(m, cause, sizeof cause);
+    ENCODE(pk, summary_fields, &w);
 }
 
-static void annot_int(msgpack_packer *pk, const char *key, int64_t value)
+void sq_activation_event_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "key", key);
-    sq_mp_kv_int(pk, "value", value);
+    char cause[256];
+    act_wire w = to_wire(m, cause, sizeof cause);
+    ENCODE(pk, event_fields, &w);
 }
-
-void sq_act_annots_encode(const sq_act_annots *a, msgpack_packer *pk)
-{
-    bool caused_by = a->caused_by && *a->caused_by, cause = a->cause && *a->cause;
-    /* counted from the same conditions that write them below */
-    uint32_t n = 2 + (a->composition ? 1 : 0) + (a->conductor ? 1 : 0) + (a->limits ? 1 : 0) +
-                 (a->binding ? 1 : 0) + (a->wait_time >= 0 ? 1 : 0) + (a->init_time >= 0 ? 1 : 0) +
-                 (a->timeout ? 1 : 0) + (caused_by ? 1 : 0) + (cause ? 1 : 0) +
-                 (a->invoker ? 1 : 0);
-
-    msgpack_pack_array(pk, n);
-    if (a->composition)
-        annot_bool(pk, "topmost", a->topmost);
-    annot_str(pk, "path", a->path ? a->path : "");
-    if (a->conductor)
-        annot_bool(pk, "conductor", true);
-    annot_str(pk, "kind", a->kind ? a->kind : "");
-    if (a->limits) {
-        msgpack_pack_map(pk, 2);
-        sq_mp_kv_str(pk, "key", "limits");
-        sq_mp_pack_str(pk, "value");
-        msgpack_pack_map(pk, 4);
-        sq_mp_kv_int(pk, "timeout", a->limits->timeout);
-        sq_mp_kv_int(pk, "memory", a->limits->memory);
-        sq_mp_kv_int(pk, "logs", a->limits->logs);
-        sq_mp_kv_int(pk, "concurrency", a->limits->concurrency);
-    }
-    if (a->binding)
-        annot_str(pk, "binding", a->binding);
-    if (a->wait_time >= 0)
-        annot_int(pk, "waitTime", a->wait_time);
-    if (a->init_time >= 0)
-        annot_int(pk, "initTime", a->init_time);
-    if (a->timeout)
-        annot_bool(pk, "timeout", true);
-    if (caused_by)
-        annot_str(pk, "causedBy", a->caused_by);
-    if (cause)
-        annot_str(pk, "cause", a->cause);
-    if (a->invoker)
-        annot_str(pk, "invoker", a->invoker);
-}
-
-typedef struct act_wire {
-    sq_activation a;
-    int64_t status_code;
-    msgpack_object response;
-} act_wire;
-
-static const sq_mp_field response_fields[] = {
-    F(act_wire, "statusCode", SQ_F_INT, status_code, true),
-    F(act_wire, "result", SQ_F_ANY, a.result, false),
-};
-
-static const sq_mp_field activation_fields[] = {
-    F(act_wire, "activationId", SQ_F_STR, a.id, true),
-    F(act_wire, "namespace", SQ_F_STR, a.namespace_, true),
-    F(act_wire, "name", SQ_F_STR, a.name, true),
-    F(act_wire, "version", SQ_F_STR, a.version, false),
-    F(act_wire, "subject", SQ_F_STR, a.subject, false),
-    F(act_wire, "start", SQ_F_INT, a.start, true),
-    F(act_wire, "end", SQ_F_INT, a.end, true),
-    F(act_wire, "duration", SQ_F_INT, a.duration, false),
-    F(act_wire, "response", SQ_F_MAP, response, true),
-    FS(act_wire, "logs", a.logs, a.nlogs, false),
-    F(act_wire, "annotations", SQ_F_ARRAY, a.annotations, false),
-    F(act_wire, "publish", SQ_F_BOOL, a.publish, false),
-    F(act_wire, "cause", SQ_F_STR, a.cause, false),
-};
 
 sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activation *out, char *err,
                              size_t errlen)
@@ -180,8 +232,6 @@ sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activat
     w.a.subject = "";
     w.a.logs = no_logs;
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(activation_fields), ar, &w, err, errlen);
-    if (st == SQ_OK)
-        st = sq_mp_decode_map(&w.response, SQ_MP_FIELDS(response_fields), ar, &w, err, errlen);
     if (st == SQ_OK && (w.status_code < 0 || w.status_code > 3)) {
         if (err)
             snprintf(err, errlen, "statusCode out of range");
@@ -198,24 +248,10 @@ sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activat
 }
 DEFINE_DECODE(sq_activation)
 
-void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 9);
-    sq_mp_kv_str(pk, "ns", m->ns);
-    sq_mp_kv_str(pk, "id", m->id ? m->id : "");
-    sq_mp_kv_str(pk, "name", m->name ? m->name : "");
-    sq_mp_kv_int(pk, "skip", m->skip);
-    sq_mp_kv_int(pk, "limit", m->limit);
-    sq_mp_kv_int(pk, "since", m->since);
-    sq_mp_kv_int(pk, "upto", m->upto);
-    sq_mp_kv_bool(pk, "docs", m->docs);
-    sq_mp_kv_bool(pk, "count", m->count);
-}
-
 static const sq_mp_field query_fields[] = {
     F(sq_act_query, "ns", SQ_F_STR, ns, true),
-    F(sq_act_query, "id", SQ_F_STR, id, false),
-    F(sq_act_query, "name", SQ_F_STR, name, false),
+    FE(sq_act_query, "id", SQ_F_STR, id, false, SQ_ENC_STR0),
+    FE(sq_act_query, "name", SQ_F_STR, name, false, SQ_ENC_STR0),
     F(sq_act_query, "skip", SQ_F_INT, skip, false),
     F(sq_act_query, "limit", SQ_F_INT, limit, false),
     F(sq_act_query, "since", SQ_F_INT, since, false),
@@ -224,13 +260,4 @@ static const sq_mp_field query_fields[] = {
     F(sq_act_query, "count", SQ_F_BOOL, count, false),
 };
 
-sq_status sq_act_query_from(const msgpack_object *o, sq_arena_t *ar, sq_act_query *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->id = "";
-    out->name = "";
-    out->limit = 30;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(query_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_act_query)
+DEFINE_MESSAGE_D(sq_act_query, query_fields, ((sq_act_query){ .id = "", .name = "", .limit = 30 }))

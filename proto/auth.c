@@ -2,41 +2,11 @@
 #include <stdio.h>
 #include "proto_impl.h"
 
-void sq_auth_verify_encode(const sq_auth_verify *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 1);
-    sq_mp_kv_str(pk, "key", m->key);
-}
-
 static const sq_mp_field verify_fields[] = {
     F(sq_auth_verify, "key", SQ_F_STR, key, true),
 };
 
-sq_status sq_auth_verify_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_verify *out,
-                              char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(verify_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_auth_verify)
-
-void sq_identity_encode(const sq_identity *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_str(pk, "uuid", m->uuid);
-    sq_mp_pack_str(pk, "namespaces");
-    if (m->namespaces == NULL) {
-        /* a subject always has the key's namespace */
-        msgpack_pack_array(pk, 1);
-        sq_mp_pack_str(pk, m->namespace_);
-    } else {
-        msgpack_pack_array(pk, m->nnamespaces);
-        for (size_t i = 0; i < m->nnamespaces; i++)
-            sq_mp_pack_str(pk, m->namespaces[i]);
-    }
-}
+DEFINE_MESSAGE(sq_auth_verify, verify_fields)
 
 static const sq_mp_field identity_fields[] = {
     F(sq_identity, "subject", SQ_F_STR, subject, true),
@@ -44,6 +14,17 @@ static const sq_mp_field identity_fields[] = {
     F(sq_identity, "uuid", SQ_F_STR, uuid, true),
     FS(sq_identity, "namespaces", namespaces, nnamespaces, false),
 };
+
+void sq_identity_encode(const sq_identity *m, msgpack_packer *pk)
+{
+    sq_identity w = *m;
+    if (w.namespaces == NULL) {
+        /* a subject always has the key's namespace */
+        w.namespaces = &w.namespace_;
+        w.nnamespaces = 1;
+    }
+    ENCODE(pk, identity_fields, &w);
+}
 
 sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity *out, char *err,
                            size_t errlen)
@@ -53,35 +34,11 @@ sq_status sq_identity_from(const msgpack_object *o, sq_arena_t *ar, sq_identity 
 }
 DEFINE_DECODE(sq_identity)
 
-void sq_ns_ref_encode(const sq_ns_ref *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 1);
-    sq_mp_kv_str(pk, "ns", m->ns);
-}
-
 static const sq_mp_field ns_ref_fields[] = {
     F(sq_ns_ref, "ns", SQ_F_STR, ns, true),
 };
 
-sq_status sq_ns_ref_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_ref *out, char *err,
-                         size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_ref_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_ns_ref)
-
-void sq_ns_limits_encode(const sq_ns_limits *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, m->blocked ? 6 : 5);
-    sq_mp_kv_int(pk, "concurrentInvocations", m->concurrent);
-    sq_mp_kv_int(pk, "invocationsPerMinute", m->per_minute);
-    sq_mp_kv_int(pk, "firesPerMinute", m->fires_per_minute);
-    sq_mp_kv_int(pk, "actionTimeoutMax", m->timeout_max);
-    sq_mp_kv_int(pk, "actionMemoryMax", m->memory_max);
-    if (m->blocked)
-        sq_mp_kv_bool(pk, "blocked", true);
-}
+DEFINE_MESSAGE(sq_ns_ref, ns_ref_fields)
 
 static const sq_mp_field ns_limits_fields[] = {
     F(sq_ns_limits, "concurrentInvocations", SQ_F_INT, concurrent, false),
@@ -89,26 +46,10 @@ static const sq_mp_field ns_limits_fields[] = {
     F(sq_ns_limits, "firesPerMinute", SQ_F_INT, fires_per_minute, false),
     F(sq_ns_limits, "actionTimeoutMax", SQ_F_INT, timeout_max, false),
     F(sq_ns_limits, "actionMemoryMax", SQ_F_INT, memory_max, false),
-    F(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false),
+    FE(sq_ns_limits, "blocked", SQ_F_BOOL, blocked, false, SQ_ENC_OMIT),
 };
 
-sq_status sq_ns_limits_from(const msgpack_object *o, sq_arena_t *ar, sq_ns_limits *out, char *err,
-                            size_t errlen)
-{
-    *out = SQ_NS_LIMITS_DEFAULT;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(ns_limits_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_ns_limits)
-
-void sq_admin_encode(const sq_admin *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 5);
-    sq_mp_kv_str(pk, "token", m->token);
-    sq_mp_kv_str(pk, "op", m->op);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_obj(pk, "limits", &m->limits);
-}
+DEFINE_MESSAGE_D(sq_ns_limits, ns_limits_fields, SQ_NS_LIMITS_DEFAULT)
 
 static const sq_mp_field admin_fields[] = {
     F(sq_admin, "token", SQ_F_STR, token, true),
@@ -118,23 +59,7 @@ static const sq_mp_field admin_fields[] = {
     F(sq_admin, "limits", SQ_F_MAP, limits, false),
 };
 
-sq_status sq_admin_from(const msgpack_object *o, sq_arena_t *ar, sq_admin *out, char *err,
-                        size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    nil(&out->limits);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(admin_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_admin)
-
-void sq_tenancy_event_encode(const sq_tenancy_event *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_str(pk, "op", m->op);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "namespace", m->namespace_);
-    sq_mp_kv_int(pk, "at", m->at);
-}
+DEFINE_MESSAGE(sq_admin, admin_fields)
 
 static const sq_mp_field tenancy_event_fields[] = {
     F(sq_tenancy_event, "op", SQ_F_STR, op, true),
@@ -143,11 +68,86 @@ static const sq_mp_field tenancy_event_fields[] = {
     F(sq_tenancy_event, "at", SQ_F_INT, at, true),
 };
 
-sq_status sq_tenancy_event_from(const msgpack_object *o, sq_arena_t *ar, sq_tenancy_event *out,
-                                char *err, size_t errlen)
+DEFINE_MESSAGE_D(sq_tenancy_event, tenancy_event_fields, ((sq_tenancy_event){ .subject = "" }))
+
+/* "blocked" twice: read as a bool, written from an object that is nil when absent */
+typedef struct auth_event_wire {
+    sq_auth_event e;
+    msgpack_object blocked;
+} auth_event_wire;
+
+static const sq_mp_field auth_event_fields[] = {
+    F(auth_event_wire, "op", SQ_F_STR, e.op, true),
+    F(auth_event_wire, "subject", SQ_F_STR, e.subject, true),
+    FE(auth_event_wire, "namespace", SQ_F_STR, e.namespace_, false, SQ_ENC_OMIT),
+    FE(auth_event_wire, "blocked", SQ_F_BOOL, e.blocked, false, SQ_ENC_SKIP),
+    FE(auth_event_wire, "blocked", SQ_F_ANY, blocked, false, SQ_ENC_ONLY | SQ_ENC_OMIT),
+};
+
+void sq_auth_event_encode(const sq_auth_event *m, msgpack_packer *pk)
 {
-    memset(out, 0, sizeof *out);
-    out->subject = "";
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(tenancy_event_fields), ar, out, err, errlen);
+    auth_event_wire w = { .e = *m };
+    if (m->has_blocked) {
+        w.blocked.type = MSGPACK_OBJECT_BOOLEAN;
+        w.blocked.via.boolean = m->blocked;
+    }
+    ENCODE(pk, auth_event_fields, &w);
 }
-DEFINE_DECODE(sq_tenancy_event)
+
+sq_status sq_auth_event_from(const msgpack_object *o, sq_arena_t *ar, sq_auth_event *out, char *err,
+                             size_t errlen)
+{
+    auth_event_wire w;
+    sq_status st;
+    memset(&w, 0, sizeof w);
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(auth_event_fields), ar, &w, err, errlen);
+    w.e.has_blocked = st == SQ_OK && sq_mp_get(o, "blocked") != NULL &&
+                      sq_mp_get(o, "blocked")->type == MSGPACK_OBJECT_BOOLEAN;
+    *out = w.e;
+    return st;
+}
+DEFINE_DECODE(sq_auth_event)
+
+static const sq_mp_field admin_key_fields[] = {
+    F(sq_admin_key, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_key, "namespace", SQ_F_STR, namespace_, true),
+    F(sq_admin_key, "key", SQ_F_STR, key, true),
+};
+
+DEFINE_MESSAGE(sq_admin_key, admin_key_fields)
+
+static const sq_mp_field admin_ns_fields[] = {
+    F(sq_admin_ns, "name", SQ_F_STR, name, true),
+    F(sq_admin_ns, "uuid", SQ_F_STR, uuid, false),
+};
+
+static const sq_mp_field admin_user_fields[] = {
+    F(sq_admin_user, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_user, "blocked", SQ_F_BOOL, blocked, true),
+    FV(sq_admin_user, "namespaces", nss, nnss, sq_admin_ns, admin_ns_fields, 0),
+    FE(sq_admin_user, "namespaces", SQ_F_ARRAY, nss_read, true, SQ_ENC_SKIP),
+};
+
+DEFINE_MESSAGE_VEC(sq_admin_user, admin_user_fields, nss_read, sq_admin_ns, admin_ns_fields, nss,
+                   nnss)
+
+static const sq_mp_field admin_deleted_fields[] = {
+    F(sq_admin_deleted, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_deleted, "deleted", SQ_F_BOOL, deleted, true),
+    FS(sq_admin_deleted, "namespaces", namespaces, nnamespaces, true),
+};
+
+DEFINE_MESSAGE(sq_admin_deleted, admin_deleted_fields)
+
+static const sq_mp_field admin_blocked_fields[] = {
+    F(sq_admin_blocked, "subject", SQ_F_STR, subject, true),
+    F(sq_admin_blocked, "blocked", SQ_F_BOOL, blocked, true),
+};
+
+DEFINE_MESSAGE(sq_admin_blocked, admin_blocked_fields)
+
+static const sq_mp_field admin_subjects_fields[] = {
+    FS(sq_admin_subjects, "subjects", subjects, nsubjects, true),
+};
+
+DEFINE_MESSAGE(sq_admin_subjects, admin_subjects_fields)

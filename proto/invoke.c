@@ -3,38 +3,36 @@
 #include <stdio.h>
 #include "proto_impl.h"
 
-void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 11 + (m->min_rev > 0 ? 1 : 0));
-    sq_mp_kv_str(pk, "id", m->id);
-    sq_mp_kv_str(pk, "ns", m->ns);
-    sq_mp_kv_str(pk, "name", m->name);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "key", m->key);
-    if (m->min_rev > 0)
-        sq_mp_kv_int(pk, "min_rev", m->min_rev);
-    sq_mp_kv_obj(pk, "params", &m->params);
-    sq_mp_kv_bool(pk, "blocking", m->blocking);
-    sq_mp_kv_int(pk, "wait_ms", m->wait_ms);
-    sq_mp_kv_bool(pk, "shared", m->shared);
-    sq_mp_kv_str(pk, "caller_ns", m->caller_ns);
-    sq_mp_kv_str(pk, "cause", m->cause);
-}
-
 static const sq_mp_field invoke_fields[] = {
     F(sq_invoke, "id", SQ_F_STR, id, true),
     F(sq_invoke, "ns", SQ_F_STR, ns, true),
     F(sq_invoke, "name", SQ_F_STR, name, true),
     F(sq_invoke, "subject", SQ_F_STR, subject, true),
     F(sq_invoke, "key", SQ_F_STR, key, false),
+    FE(sq_invoke, "min_rev", SQ_F_INT, min_rev, false, SQ_ENC_OMIT),
     F(sq_invoke, "params", SQ_F_ANY, params, false),
     F(sq_invoke, "blocking", SQ_F_BOOL, blocking, false),
     F(sq_invoke, "wait_ms", SQ_F_INT, wait_ms, false),
     F(sq_invoke, "shared", SQ_F_BOOL, shared, false),
     F(sq_invoke, "caller_ns", SQ_F_STR, caller_ns, false),
     F(sq_invoke, "cause", SQ_F_STR, cause, false),
-    F(sq_invoke, "min_rev", SQ_F_INT, min_rev, false),
 };
+
+void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk)
+{
+    ENCODE(pk, invoke_fields, m);
+}
+
+/* Input of an action: a map or an array (or nil, when nil_ok). */
+static sq_status params_check(const msgpack_object *params, bool nil_ok, char *err, size_t errlen)
+{
+    if (params->type == MSGPACK_OBJECT_MAP || params->type == MSGPACK_OBJECT_ARRAY ||
+        (nil_ok && params->type == MSGPACK_OBJECT_NIL))
+        return SQ_OK;
+    if (err)
+        snprintf(err, errlen, "expected a map or an array for \"params\"");
+    return SQ_ERR_DECODE;
+}
 
 sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out, char *err,
                          size_t errlen)
@@ -44,57 +42,40 @@ sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out
     nil(&out->params);
     out->wait_ms = 60000;
     st = sq_mp_decode_map(o, SQ_MP_FIELDS(invoke_fields), ar, out, err, errlen);
-    if (st == SQ_OK && out->params.type != MSGPACK_OBJECT_MAP &&
-        out->params.type != MSGPACK_OBJECT_ARRAY && out->params.type != MSGPACK_OBJECT_NIL) {
-        if (err)
-            snprintf(err, errlen, "expected a map or an array for \"params\"");
-        return SQ_ERR_DECODE;
-    }
-    return st;
+    return st == SQ_OK ? params_check(&out->params, true, err, errlen) : st;
 }
 DEFINE_DECODE(sq_invoke)
-
-void sq_work_encode(const sq_work *m, msgpack_packer *pk)
-{
-    bool ns = m->ns != NULL && m->ns[0] != '\0';
-    bool binding = m->binding != NULL && m->binding[0] != '\0';
-    msgpack_pack_map(pk, (ns ? 11 : 10) + (binding ? 1 : 0));
-    sq_mp_kv_str(pk, "id", m->id);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "key", m->key ? m->key : "");
-    if (ns)
-        sq_mp_kv_str(pk, "ns", m->ns);
-    sq_mp_kv_str(pk, "reply", m->reply ? m->reply : "");
-    sq_mp_kv_bool(pk, "blocking", m->blocking);
-    sq_mp_kv_int(pk, "submitted", m->submitted);
-    sq_mp_pack_str(pk, "action");
-    sq_action_encode(&m->action, pk);
-    sq_mp_kv_obj(pk, "params", &m->params);
-    sq_mp_kv_str(pk, "cause", m->cause ? m->cause : "");
-    sq_mp_kv_str(pk, "caused_by", m->caused_by ? m->caused_by : "");
-    if (binding)
-        sq_mp_kv_str(pk, "binding", m->binding);
-}
 
 typedef struct work_wire {
     sq_work w;
     msgpack_object action;
 } work_wire;
 
+#define S0 SQ_ENC_STR0
+
+/* "action" twice: the decoder takes the map (sq_action_from sets its defaults), the encoder
+ * writes the struct with the action's own table */
 static const sq_mp_field work_fields[] = {
     F(work_wire, "id", SQ_F_STR, w.id, true),
     F(work_wire, "subject", SQ_F_STR, w.subject, true),
-    F(work_wire, "key", SQ_F_STR, w.key, false),
-    F(work_wire, "reply", SQ_F_STR, w.reply, false),
+    FE(work_wire, "key", SQ_F_STR, w.key, false, S0),
+    FE(work_wire, "ns", SQ_F_STR, w.ns, false, S0 | SQ_ENC_OMITE),
+    FE(work_wire, "reply", SQ_F_STR, w.reply, false, S0),
     F(work_wire, "blocking", SQ_F_BOOL, w.blocking, false),
     F(work_wire, "submitted", SQ_F_INT, w.submitted, false),
-    F(work_wire, "action", SQ_F_MAP, action, true),
+    FE(work_wire, "action", SQ_F_MAP, action, true, SQ_ENC_SKIP),
+    FNE(work_wire, "action", w.action, true, sq_action_fields, SQ_ACTION_NFIELDS, SQ_ENC_ONLY),
     F(work_wire, "params", SQ_F_ANY, w.params, true),
-    F(work_wire, "cause", SQ_F_STR, w.cause, false),
-    F(work_wire, "caused_by", SQ_F_STR, w.caused_by, false),
-    F(work_wire, "ns", SQ_F_STR, w.ns, false),
-    F(work_wire, "binding", SQ_F_STR, w.binding, false),
+    FE(work_wire, "cause", SQ_F_STR, w.cause, false, S0),
+    FE(work_wire, "caused_by", SQ_F_STR, w.caused_by, false, S0),
+    FE(work_wire, "binding", SQ_F_STR, w.binding, false, S0 | SQ_ENC_OMITE),
 };
+
+void sq_work_encode(const sq_work *m, msgpack_packer *pk)
+{
+    work_wire ww = { .w = *m };
+    ENCODE(pk, work_fields, &ww);
+}
 
 sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, char *err,
                        size_t errlen)
@@ -103,19 +84,9 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
     sq_status st;
 
     memset(&ww, 0, sizeof ww);
-    ww.w.key = "";
-    ww.w.reply = "";
-    ww.w.cause = "";
-    ww.w.caused_by = "";
-    ww.w.ns = "";
-    ww.w.binding = "";
-    st = sq_mp_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
-    if (st == SQ_OK && ww.w.params.type != MSGPACK_OBJECT_MAP &&
-        ww.w.params.type != MSGPACK_OBJECT_ARRAY) {
-        if (err)
-            snprintf(err, errlen, "params must be a map or an array");
-        st = SQ_ERR_DECODE;
-    }
+    st = sq_proto_decode_map(o, SQ_MP_FIELDS(work_fields), ar, &ww, err, errlen);
+    if (st == SQ_OK)
+        st = params_check(&ww.w.params, false, err, errlen);
     if (st == SQ_OK)
         st = sq_action_from(&ww.action, ar, &ww.w.action, err, errlen);
     if (st == SQ_OK && ww.w.action.exec.code == NULL) {
@@ -128,23 +99,6 @@ sq_status sq_work_from(const msgpack_object *o, sq_arena_t *ar, sq_work *out, ch
 }
 DEFINE_DECODE(sq_work)
 
-void sq_heartbeat_encode(const sq_heartbeat *m, msgpack_packer *pk)
-{
-    bool actions = m->actions.type == MSGPACK_OBJECT_MAP;
-    msgpack_pack_map(pk, actions ? 10 : 9);
-    sq_mp_kv_str(pk, "id", m->id);
-    sq_mp_kv_int(pk, "total_mb", m->total_mb);
-    sq_mp_kv_int(pk, "free_mb", m->free_mb);
-    sq_mp_kv_int(pk, "warm", m->warm);
-    sq_mp_kv_int(pk, "busy", m->busy);
-    sq_mp_kv_bool(pk, "healthy", m->healthy);
-    sq_mp_kv_bool(pk, "draining", m->draining);
-    sq_mp_kv_int(pk, "at", m->at);
-    sq_mp_kv_int(pk, "started", m->started);
-    if (actions)
-        sq_mp_kv_obj(pk, "actions", &m->actions);
-}
-
 static const sq_mp_field heartbeat_fields[] = {
     F(sq_heartbeat, "id", SQ_F_STR, id, true),
     F(sq_heartbeat, "total_mb", SQ_F_INT, total_mb, true),
@@ -155,46 +109,17 @@ static const sq_mp_field heartbeat_fields[] = {
     F(sq_heartbeat, "draining", SQ_F_BOOL, draining, false),
     F(sq_heartbeat, "at", SQ_F_INT, at, false),
     F(sq_heartbeat, "started", SQ_F_INT, started, false),
-    F(sq_heartbeat, "actions", SQ_F_MAP, actions, false),
+    FE(sq_heartbeat, "actions", SQ_F_MAP, actions, false, SQ_ENC_OMIT),
 };
 
-sq_status sq_heartbeat_from(const msgpack_object *o, sq_arena_t *ar, sq_heartbeat *out, char *err,
-                            size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    out->healthy = true;
-    out->actions.type = MSGPACK_OBJECT_NIL;
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(heartbeat_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_heartbeat)
-
-void sq_sched_beat_encode(const sq_sched_beat *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "id", m->id);
-    sq_mp_kv_int(pk, "at", m->at);
-}
+DEFINE_MESSAGE_D(sq_heartbeat, heartbeat_fields, ((sq_heartbeat){ .healthy = true }))
 
 static const sq_mp_field sched_beat_fields[] = {
     F(sq_sched_beat, "id", SQ_F_STR, id, true),
     F(sq_sched_beat, "at", SQ_F_INT, at, false),
 };
 
-sq_status sq_sched_beat_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_beat *out, char *err,
-                             size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_beat_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_sched_beat)
-
-void sq_sched_moved_encode(const sq_sched_moved *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 3);
-    sq_mp_kv_str(pk, "id", m->id);
-    sq_mp_kv_str(pk, "invoker", m->invoker);
-    sq_mp_kv_int(pk, "seq", m->seq);
-}
+DEFINE_MESSAGE(sq_sched_beat, sched_beat_fields)
 
 static const sq_mp_field sched_moved_fields[] = {
     F(sq_sched_moved, "id", SQ_F_STR, id, true),
@@ -202,25 +127,7 @@ static const sq_mp_field sched_moved_fields[] = {
     F(sq_sched_moved, "seq", SQ_F_INT, seq, true),
 };
 
-sq_status sq_sched_moved_from(const msgpack_object *o, sq_arena_t *ar, sq_sched_moved *out,
-                              char *err, size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(sched_moved_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_sched_moved)
-
-void sq_fire_encode(const sq_fire *m, msgpack_packer *pk)
-{
-    msgpack_pack_map(pk, 7);
-    sq_mp_kv_str(pk, "id", m->id);
-    sq_mp_kv_str(pk, "ns", m->ns);
-    sq_mp_kv_str(pk, "name", m->name);
-    sq_mp_kv_str(pk, "subject", m->subject);
-    sq_mp_kv_str(pk, "key", m->key);
-    sq_mp_kv_str(pk, "caller_ns", m->caller_ns);
-    sq_mp_kv_obj(pk, "payload", &m->payload);
-}
+DEFINE_MESSAGE(sq_sched_moved, sched_moved_fields)
 
 static const sq_mp_field fire_fields[] = {
     F(sq_fire, "id", SQ_F_STR, id, true),
@@ -232,11 +139,23 @@ static const sq_mp_field fire_fields[] = {
     F(sq_fire, "payload", SQ_F_MAP, payload, false),
 };
 
-sq_status sq_fire_from(const msgpack_object *o, sq_arena_t *ar, sq_fire *out, char *err,
-                       size_t errlen)
-{
-    memset(out, 0, sizeof *out);
-    nil(&out->payload);
-    return sq_mp_decode_map(o, SQ_MP_FIELDS(fire_fields), ar, out, err, errlen);
-}
-DEFINE_DECODE(sq_fire)
+DEFINE_MESSAGE(sq_fire, fire_fields)
+
+static const sq_mp_field run_note_fields[] = {
+    FE(sq_run_note, "owner", SQ_F_STR, owner, false, S0),
+    F(sq_run_note, "start", SQ_F_INT, start, false),
+    FE(sq_run_note, "ns", SQ_F_STR, ns, false, S0),
+    FE(sq_run_note, "name", SQ_F_STR, name, false, S0),
+    F(sq_run_note, "version", SQ_F_STR, version, false),
+    F(sq_run_note, "subject", SQ_F_STR, subject, false),
+    FE(sq_run_note, "path", SQ_F_STR, path, false, S0),
+    F(sq_run_note, "timeout", SQ_F_INT, limits.timeout, false),
+    F(sq_run_note, "memory", SQ_F_INT, limits.memory, false),
+    F(sq_run_note, "logs", SQ_F_INT, limits.logs, false),
+    F(sq_run_note, "concurrency", SQ_F_INT, limits.concurrency, false),
+    FE(sq_run_note, "cause", SQ_F_STR, cause, false, S0),
+    F(sq_run_note, "caused_by", SQ_F_STR, caused_by, false),
+    FE(sq_run_note, "binding", SQ_F_STR, binding, false, S0),
+};
+
+DEFINE_MESSAGE_D(sq_run_note, run_note_fields, ((sq_run_note){ .limits = SQ_LIMITS_DEFAULT }))

@@ -101,11 +101,109 @@ typedef struct sq_action {
 void sq_action_encode(const sq_action *m, msgpack_packer *pk);
 SQ_DECODER(sq_action);
 
+/* One entry of parameters and annotations: map{key: str, value: any} */
+typedef struct sq_kv {
+    char *key;
+    msgpack_object value;
+} sq_kv;
+void sq_kv_encode(const sq_kv *m, msgpack_packer *pk);
+SQ_DECODER(sq_kv);
+
 /* Entity kinds of the registry, as carried in `kind` fields and in sq.evt.entity.<ns>.<kind>. */
 #define SQ_KIND_ACTION "action"
 #define SQ_KIND_PACKAGE "package"
 #define SQ_KIND_TRIGGER "trigger"
 #define SQ_KIND_RULE "rule"
+
+/* The documents of packages, triggers and rules (proto/docs.c), as the REST API shows
+ * them (OpenWhisk's shapes). {path, name}: a FullyQualifiedEntityName. */
+typedef struct sq_path_name {
+    char *path, *name;
+} sq_path_name;
+
+/* a package's binding: map{namespace, name}, or {} (both NULL) for a package */
+typedef struct sq_binding_ref {
+    char *namespace_, *name;
+} sq_binding_ref;
+
+/* an action inside a package (PackageAction): map{name, version, publish, annotations,
+ * parameters} */
+typedef struct sq_brief {
+    char *name, *version;
+    bool publish;
+    msgpack_object annotations, parameters; /* arrays; nil packs [] */
+} sq_brief;
+
+/* package: map{namespace, name, version, publish, parameters, annotations, binding, updated,
+ * actions?: [sq_brief], feeds?: [sq_brief]} (actions and feeds with with_contents: the GET
+ * of one package). The decoder reads all but actions and feeds. */
+typedef struct sq_package {
+    char *namespace_, *name, *version;
+    bool publish;
+    msgpack_object parameters, annotations; /* arrays of {key, value}; nil packs [] */
+    sq_binding_ref binding;
+    int64_t updated;
+    bool with_contents;
+    const sq_brief *actions, *feeds;
+    size_t nactions, nfeeds;
+} sq_package;
+void sq_package_encode(const sq_package *m, msgpack_packer *pk);
+SQ_DECODER(sq_package);
+
+/* a rule of a trigger document: "ns/rule": map{action: {path, name}, status} */
+typedef struct sq_trigger_rule {
+    char *key; /* "ns/rule" */
+    sq_path_name action;
+    char *status;
+} sq_trigger_rule;
+
+/* trigger: map{namespace, name, version, publish, parameters, annotations, limits: {},
+ * updated, rules?: map{"ns/rule": ...}} (rules with with_rules). The decoder reads all but
+ * rules. */
+typedef struct sq_trigger {
+    char *namespace_, *name, *version;
+    bool publish;
+    msgpack_object parameters, annotations, limits; /* limits: nil packs {} */
+    int64_t updated;
+    bool with_rules;
+    const sq_trigger_rule *rules;
+    size_t nrules;
+} sq_trigger;
+void sq_trigger_encode(const sq_trigger *m, msgpack_packer *pk);
+SQ_DECODER(sq_trigger);
+
+/* rule: map{namespace, name, version, publish, annotations, status: "active"|"inactive",
+ * trigger: {path, name}, action: {path, name} (path "ns" or "ns/pkg"), updated} */
+typedef struct sq_rule {
+    char *namespace_, *name, *version;
+    bool publish;
+    msgpack_object annotations;
+    char *status;
+    sq_path_name trigger, action;
+    int64_t updated;
+} sq_rule;
+void sq_rule_encode(const sq_rule *m, msgpack_packer *pk);
+SQ_DECODER(sq_rule);
+
+/* sq.evt.trigger.<ns>.<name>, after a fire: map{ns, name, activationId (the trigger
+ * activation's; nil when none was recorded), payload, at: int ms, rules: [map{rule, action:
+ * "path/name", activationId (nil when the invoke was refused), statusCode, success,
+ * error?: str (when refused)}]} */
+typedef struct sq_rule_outcome {
+    char *rule, *action, *id, *error;
+    int64_t status_code;
+    bool success;
+} sq_rule_outcome;
+typedef struct sq_trigger_event {
+    char *ns, *name, *id;
+    msgpack_object payload;
+    int64_t at;
+    const sq_rule_outcome *rules; /* the decoder fills them too (in the arena) */
+    size_t nrules;
+    msgpack_object rules_read; /* decoded: the array as it came */
+} sq_trigger_event;
+void sq_trigger_event_encode(const sq_trigger_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_trigger_event);
 
 /* sq.registry.put request: map{ns, name, kind, overwrite: bool, subject, entity: map (the PUT
  * body as JSON gave it)}; reply: the stored entity as the REST API shows it, or a wire error.
@@ -236,6 +334,54 @@ typedef struct sq_admin {
 void sq_admin_encode(const sq_admin *m, msgpack_packer *pk);
 SQ_DECODER(sq_admin);
 
+/* Replies of sq.auth.admin (proto/auth.c). user.create and key.rotate: map{subject,
+ * namespace, key} (the new key: the only place it is ever shown). */
+typedef struct sq_admin_key {
+    char *subject, *namespace_, *key;
+} sq_admin_key;
+void sq_admin_key_encode(const sq_admin_key *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_key);
+
+/* user.get: map{subject, blocked: bool, namespaces: [map{name, uuid (nil: no key)}]} */
+typedef struct sq_admin_ns {
+    char *name, *uuid;
+} sq_admin_ns;
+typedef struct sq_admin_user {
+    char *subject;
+    bool blocked;
+    const sq_admin_ns *nss; /* the decoder fills them too (in the arena) */
+    size_t nnss;
+    msgpack_object nss_read; /* decoded: the array as it came */
+} sq_admin_user;
+void sq_admin_user_encode(const sq_admin_user *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_user);
+
+/* user.delete: map{subject, deleted: true, namespaces: [str]} */
+typedef struct sq_admin_deleted {
+    char *subject;
+    bool deleted;
+    char **namespaces;
+    size_t nnamespaces;
+} sq_admin_deleted;
+void sq_admin_deleted_encode(const sq_admin_deleted *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_deleted);
+
+/* user.block, user.unblock: map{subject, blocked: bool} */
+typedef struct sq_admin_blocked {
+    char *subject;
+    bool blocked;
+} sq_admin_blocked;
+void sq_admin_blocked_encode(const sq_admin_blocked *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_blocked);
+
+/* user.list: map{subjects: [str]} */
+typedef struct sq_admin_subjects {
+    char **subjects;
+    size_t nsubjects;
+} sq_admin_subjects;
+void sq_admin_subjects_encode(const sq_admin_subjects *m, msgpack_packer *pk);
+SQ_DECODER(sq_admin_subjects);
+
 /* sq.evt.auth: map{op: "key"|"block"|"delete"|"limits", subject, namespace?, blocked?} after
  * every change of keys, subjects or limits, so caches (gateway keys, scheduler and triggers
  * limits) drop them. A block or unblock is announced once per namespace of the subject.
@@ -246,6 +392,14 @@ SQ_DECODER(sq_admin);
  * activations: records) follows it with a durable consumer of its own, so the purge happens
  * even when the service was down at the time; it removes what the namespace had up to `at`
  * (a namespace made again afterwards starts empty and keeps what it makes). */
+typedef struct sq_auth_event {
+    char *op, *subject, *namespace_; /* namespace_ NULL: absent */
+    bool has_blocked;                /* blocked is said (block and unblock) */
+    bool blocked;
+} sq_auth_event;
+void sq_auth_event_encode(const sq_auth_event *m, msgpack_packer *pk);
+SQ_DECODER(sq_auth_event);
+
 typedef struct sq_tenancy_event {
     char *op, *subject, *namespace_;
     int64_t at;
@@ -341,6 +495,18 @@ typedef struct sq_sched_moved {
 void sq_sched_moved_encode(const sq_sched_moved *m, msgpack_packer *pk);
 SQ_DECODER(sq_sched_moved);
 
+/* The scheduler's note of a composition in progress (key-value bucket, key: its activation
+ * id), so another copy records it as lost should this one stop: map{owner, start: int ms, ns,
+ * name, version, subject, path, timeout, memory, logs, concurrency (the action's limits),
+ * cause, caused_by, binding}. caused_by absent: a note written before it was kept. */
+typedef struct sq_run_note {
+    char *owner, *ns, *name, *version, *subject, *path, *cause, *caused_by, *binding;
+    int64_t start;
+    sq_limits limits;
+} sq_run_note;
+void sq_run_note_encode(const sq_run_note *m, msgpack_packer *pk);
+SQ_DECODER(sq_run_note);
+
 /* sq.trigger.fire request (gateway -> triggers): map{id: the trigger activation's 32-hex id,
  * ns, name, subject, key, caller_ns, payload: map}. Reply: map{activationId} when at least one
  * active rule fired (HTTP 202), map{activationId, rules: 0} when none is active (HTTP 204),
@@ -352,6 +518,52 @@ typedef struct sq_fire {
 } sq_fire;
 void sq_fire_encode(const sq_fire *m, msgpack_packer *pk);
 SQ_DECODER(sq_fire);
+
+/* ---- the triggers service's own (proto/feeds.c) ------------------------------------------- */
+
+/* Its cache's view of a trigger with its active rules: map{ns, name, version, parameters,
+ * annotations, rules: [map{rule ("ns/rule"), action_path, action_name, invoke_ns,
+ * invoke_name}]}. The decoder fills rules (in the arena). */
+typedef struct sq_view_rule {
+    char *rule; /* "ns/rule" */
+    char *action_path, *action_name, *invoke_ns, *invoke_name;
+} sq_view_rule;
+typedef struct sq_trigger_view {
+    char *ns, *name, *version;
+    msgpack_object parameters;  /* [{key, value}] or nil */
+    msgpack_object annotations; /* [{key, value}] or nil */
+    sq_view_rule *rules;
+    size_t nrules;
+    msgpack_object rules_read; /* decoded: the array */
+} sq_trigger_view;
+void sq_trigger_view_encode(const sq_trigger_view *m, msgpack_packer *pk);
+SQ_DECODER(sq_trigger_view);
+
+/* A NATS feed in its key-value bucket: map{ns, name, subject} */
+typedef struct sq_feed_note {
+    char *ns, *name, *subject;
+} sq_feed_note;
+void sq_feed_note_encode(const sq_feed_note *m, msgpack_packer *pk);
+SQ_DECODER(sq_feed_note);
+
+/* The payload of a NATS feed's message that is not a map: map{message: str} (the bytes as
+ * they came; a msgpack string object, so they may hold any byte) */
+typedef struct sq_feed_message {
+    msgpack_object message;
+} sq_feed_message;
+void sq_feed_message_encode(const sq_feed_message *m, msgpack_packer *pk);
+SQ_DECODER(sq_feed_message);
+
+/* An alarm in its key-value bucket: map{ns, name, type, cron (str or nil), minutes, date,
+ * startDate, stopDate (int ms), payload (map or nil), created (int ms)}. alarms.c reads it
+ * back with the parser of the alarm annotation (the same keys). */
+typedef struct sq_alarm_note {
+    char *ns, *name, *type;
+    msgpack_object cron, payload;
+    int64_t minutes, date, start_date, stop_date, created;
+} sq_alarm_note;
+void sq_alarm_note_encode(const sq_alarm_note *m, msgpack_packer *pk);
+SQ_DECODER(sq_alarm_note);
 
 /* ---- activations ------------------------------------------------------------------- */
 
@@ -388,11 +600,25 @@ typedef struct sq_activation {
 void sq_activation_encode(const sq_activation *m, msgpack_packer *pk);
 SQ_DECODER(sq_activation);
 
+/* sq.evt.activation.<ns>, after a record is stored: the record without response.result,
+ * logs and cause (map{activationId, namespace, name, version, subject, start, end, duration,
+ * response: map{status, statusCode, success}, annotations, publish}); sq_activation_decode
+ * reads it (result nil, no logs). */
+void sq_activation_event_encode(const sq_activation *m, msgpack_packer *pk);
+
+/* OpenWhisk's activation summary, an item of sq.activations.list without docs:
+ * map{activationId, annotations, duration, end, name, namespace, publish, start, statusCode,
+ * subject, version} */
+void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk);
+
 /* The annotations of an activation record, as OpenWhisk writes them: one encoder for every
  * service that makes a record (invoker, scheduler for sequences and lost work), so their
  * shapes cannot drift. Packs [{key, value}, ...] in this order, leaving out what is absent:
  * topmost (compositions), path, conductor, kind, limits {timeout, memory, logs, concurrency},
- * binding, waitTime, initTime, timeout, causedBy, cause, invoker. */
+ * binding, waitTime, initTime, timeout, causedBy, cause, invoker. causedBy is written only
+ * with a cause, as its maker says ("sequence": a composition's component, whose record also
+ * gets the top-level cause; "trigger": a rule's action), never guessed; limits always has the
+ * four of them. The array's count is the number of entries made, never computed apart. */
 typedef struct sq_act_annots {
     const char *path;        /* "ns[/pkg]/name" of what ran; required */
     const char *kind;        /* exec kind; "sequence" for compositions; required */
@@ -403,7 +629,7 @@ typedef struct sq_act_annots {
     int64_t wait_time;     /* ms; < 0: absent */
     int64_t init_time;     /* ms; < 0: absent (a warm start) */
     bool timeout;          /* the action ran out of time */
-    const char *caused_by; /* "sequence" | "trigger"; NULL or "": absent */
+    const char *caused_by; /* "sequence" | "trigger"; NULL or "" (or no cause): absent */
     const char *cause;     /* the causing activation's id; NULL or "": absent */
     const char *invoker;   /* the invoker that ran it; NULL: absent */
 } sq_act_annots;
@@ -421,6 +647,53 @@ typedef struct sq_act_query {
 } sq_act_query;
 void sq_act_query_encode(const sq_act_query *m, msgpack_packer *pk);
 SQ_DECODER(sq_act_query);
+
+/* ---- small replies (proto/replies.c) --------------------------------------------------- */
+
+/* The answer to an accepted activation: map{activationId, rules?: int}: sq.sched.invoke
+ * (queued, non-blocking) and sq.trigger.fire (rules: 0 when no rule is active, else absent). */
+typedef struct sq_act_ref {
+    char *id;
+    int64_t rules; /* < 0: absent (what the decoder gives when it is) */
+} sq_act_ref;
+void sq_act_ref_encode(const sq_act_ref *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_ref);
+
+/* A count: map{count: int} (lists with count, deleted routes) */
+typedef struct sq_count {
+    int64_t count;
+} sq_count;
+void sq_count_encode(const sq_count *m, msgpack_packer *pk);
+SQ_DECODER(sq_count);
+
+/* A list: map{items: [...]}. sq_items_begin() packs the map and the array's header; the
+ * caller packs the n items after it. */
+typedef struct sq_items {
+    msgpack_object items; /* array */
+} sq_items;
+void sq_items_begin(msgpack_packer *pk, size_t n);
+SQ_DECODER(sq_items);
+
+/* An action's error result, as OpenWhisk's: map{error: str} (records the platform writes) */
+typedef struct sq_act_error {
+    char *error;
+} sq_act_error;
+void sq_act_error_encode(const sq_act_error *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_error);
+
+/* sq.activations.logs reply: map{logs: [str]} */
+typedef struct sq_act_logs {
+    msgpack_object logs; /* array; nil packs [] */
+} sq_act_logs;
+void sq_act_logs_encode(const sq_act_logs *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_logs);
+
+/* An action's input: params as they are when a map or an array, else {} (OpenWhisk: an
+ * action invoked without parameters gets an empty object). */
+void sq_input_encode(msgpack_packer *pk, const msgpack_object *params);
+/* v when it is a map, else map{key: v} (OpenWhisk's conductor boxes params and state that
+ * are not objects: {value: v}, {state: s}). */
+void sq_boxed_encode(msgpack_packer *pk, const char *key, const msgpack_object *v);
 
 /* ---- helpers ---------------------------------------------------------------------------- */
 
@@ -453,6 +726,16 @@ typedef struct sq_tenancy_follower sq_tenancy_follower;
 sq_status sq_tenancy_follow(sq_tenancy_follower **out, jsCtx *js, const char *durable,
                             sq_tenancy_fn fn, void *closure);
 void sq_tenancy_unfollow(sq_tenancy_follower *f);
+
+/* The table-driven map encoder (proto/encode.c): packs the struct `in` as a map of the
+ * fields of the table its decoder reads (sq_mp_field), in table order, leaving out what the
+ * fields' SQ_ENC_* flags say; the map's count is computed from the same table. */
+void sq_proto_encode_map(msgpack_packer *pk, const sq_mp_field *fields, size_t n, const void *in);
+/* The number of entries sq_proto_encode_map writes for `in`. */
+uint32_t sq_proto_count(const sq_mp_field *fields, size_t n, const void *in);
+/* sq_mp_decode_map, then absent SQ_ENC_STR0 strings read as "". */
+sq_status sq_proto_decode_map(const msgpack_object *o, const sq_mp_field *fields, size_t n,
+                              sq_arena_t *ar, void *out, char *err, size_t errlen);
 
 /* A packer writing into sb; both initialised. */
 void sq_proto_buf_init(msgpack_sbuffer *sb, msgpack_packer *pk);

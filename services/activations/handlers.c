@@ -130,41 +130,18 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "the stored activation is not readable");
     } else {
         const msgpack_object *logs = sq_mp_get(&rec, "logs");
-        sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_pack_str(&pk, "logs");
+        sq_act_logs reply;
         if (logs != NULL && logs->type == MSGPACK_OBJECT_ARRAY)
-            msgpack_pack_object(&pk, *logs);
+            reply.logs = *logs;
         else
-            msgpack_pack_array(&pk, 0);
+            reply.logs.type = MSGPACK_OBJECT_NIL;
+        sq_proto_buf_init(&sb, &pk);
+        sq_act_logs_encode(&reply, &pk);
         sq_bus_respond(bus, msg, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }
     PQclear(r);
     msgpack_zone_destroy(&z);
-}
-
-/* OpenWhisk's activation summary: the record without logs and response, plus statusCode. */
-static void pack_summary(msgpack_packer *pk, const msgpack_object *rec)
-{
-    static const char *const keys[] = { "activationId", "annotations", "duration", "end",
-                                        "name",         "namespace",   "publish",  "start" };
-    const msgpack_object *resp = sq_mp_get(rec, "response"), *v;
-
-    msgpack_pack_map(pk, 11);
-    for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++) {
-        v = sq_mp_get(rec, keys[i]);
-        sq_mp_pack_str(pk, keys[i]);
-        if (v != NULL)
-            msgpack_pack_object(pk, *v);
-        else if (i == 1)
-            msgpack_pack_array(pk, 0);
-        else
-            msgpack_pack_nil(pk);
-    }
-    sq_mp_kv_obj(pk, "statusCode", sq_mp_get(resp, "statusCode"));
-    sq_mp_kv_obj(pk, "subject", sq_mp_get(rec, "subject"));
-    sq_mp_kv_obj(pk, "version", sq_mp_get(rec, "version"));
 }
 
 /* The list's name filter, as OpenWhisk's: empty (none), "name" or "pkg/name". */
@@ -234,9 +211,9 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
             respond_db_error(bus, msg, st);
             goto out;
         }
+        sq_count c = { .count = count };
         sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_int(&pk, "count", count);
+        sq_count_encode(&c, &pk);
         sq_bus_respond(bus, msg, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
         goto out;
@@ -247,23 +224,21 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     n = PQntuples(r);
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 1);
-    sq_mp_pack_str(&pk, "items");
-    msgpack_pack_array(&pk, (size_t)n);
+    sq_items_begin(&pk, (size_t)n);
     for (int i = 0; i < n; i++) {
         const char *rec = PQgetvalue(r, i, 0);
         size_t len = (size_t)PQgetlength(r, i, 0);
-        msgpack_object o;
+        sq_activation a;
         if (q.docs) {
             msgpack_sbuffer_write(&sb, rec, len); /* the record as stored */
             continue;
         }
         msgpack_zone_clear(&z);
-        if (sq_mp_unpack(rec, len, &z, &o) != SQ_OK) {
+        if (sq_activation_decode(rec, len, &z, &a, NULL, 0) != SQ_OK) {
             msgpack_pack_nil(&pk); /* cannot happen: records are checked before they are stored */
             continue;
         }
-        pack_summary(&pk, &o);
+        sq_activation_summary_encode(&a, &pk); /* OpenWhisk's summary */
     }
     if (sb.size > (size_t)natsConnection_GetMaxPayload(sq_bus_nc(bus)))
         sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,

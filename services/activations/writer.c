@@ -157,26 +157,7 @@ static void announce(act_writer *w, const act_row *r)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_EVT_ACTIVATION_FMT, tok);
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 11);
-    sq_mp_kv_str(&pk, "activationId", a->id);
-    sq_mp_kv_str(&pk, "namespace", a->namespace_);
-    sq_mp_kv_str(&pk, "name", a->name);
-    sq_mp_kv_str(&pk, "version", a->version);
-    sq_mp_kv_str(&pk, "subject", a->subject);
-    sq_mp_kv_int(&pk, "start", a->start);
-    sq_mp_kv_int(&pk, "end", a->end);
-    sq_mp_kv_int(&pk, "duration", a->duration);
-    sq_mp_pack_str(&pk, "response");
-    msgpack_pack_map(&pk, 3);
-    sq_mp_kv_str(&pk, "status", sq_act_status_str(a->status));
-    sq_mp_kv_int(&pk, "statusCode", a->status);
-    sq_mp_kv_bool(&pk, "success", a->status == SQ_ACT_SUCCESS);
-    sq_mp_pack_str(&pk, "annotations");
-    if (a->annotations.type == MSGPACK_OBJECT_ARRAY)
-        msgpack_pack_object(&pk, a->annotations);
-    else
-        msgpack_pack_array(&pk, 0);
-    sq_mp_kv_bool(&pk, "publish", a->publish);
+    sq_activation_event_encode(a, &pk);
     sq_bus_publish(w->bus, subj, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }

@@ -80,17 +80,16 @@ static sq_status fail(admin_call *c, sq_status st, const char *fmt, ...)
 static void publish_event(admin_call *c, const char *op, const char *subject, const char *ns,
                           int blocked)
 {
+    sq_auth_event ev = { .op = (char *)op,
+                         .subject = (char *)subject,
+                         .namespace_ = (char *)ns,
+                         .has_blocked = blocked >= 0,
+                         .blocked = blocked > 0 };
     msgpack_sbuffer sb;
     msgpack_packer pk;
 
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 2 + (ns != NULL) + (blocked >= 0));
-    sq_mp_kv_str(&pk, "op", op);
-    sq_mp_kv_str(&pk, "subject", subject);
-    if (ns != NULL)
-        sq_mp_kv_str(&pk, "namespace", ns);
-    if (blocked >= 0)
-        sq_mp_kv_bool(&pk, "blocked", blocked > 0);
+    sq_auth_event_encode(&ev, &pk);
     if (sq_bus_publish(c->bus, SQ_SUBJ_EVT_AUTH, sb.data, sb.size) != SQ_OK)
         sq_warn("could not publish the %s event of subject \"%s\"", op, subject);
     msgpack_sbuffer_destroy(&sb);
@@ -137,20 +136,10 @@ static void publish_purge(admin_call *c, const char *subject, const char *ns, in
     msgpack_sbuffer_destroy(&sb);
 }
 
-static void pack_strs(msgpack_packer *pk, const char *key, char **v, size_t n)
-{
-    sq_mp_pack_str(pk, key);
-    msgpack_pack_array(pk, n);
-    for (size_t i = 0; i < n; i++)
-        sq_mp_pack_str(pk, v[i]);
-}
-
 static void pack_key(admin_call *c, const char *subject, const char *ns, const char *key)
 {
-    msgpack_pack_map(c->pk, 3);
-    sq_mp_kv_str(c->pk, "subject", subject);
-    sq_mp_kv_str(c->pk, "namespace", ns);
-    sq_mp_kv_str(c->pk, "key", key);
+    sq_admin_key k = { .subject = (char *)subject, .namespace_ = (char *)ns, .key = (char *)key };
+    sq_admin_key_encode(&k, c->pk);
 }
 
 /* ---- the ops ---------------------------------------------------------------------------- */
@@ -199,10 +188,10 @@ static sq_status op_user_delete(admin_call *c)
     }
     if (n == 0)
         publish_event(c, "delete", c->req->subject, NULL, -1);
-    msgpack_pack_map(c->pk, 3);
-    sq_mp_kv_str(c->pk, "subject", c->req->subject);
-    sq_mp_kv_bool(c->pk, "deleted", true);
-    pack_strs(c->pk, "namespaces", ns, n);
+    sq_admin_deleted d = {
+        .subject = c->req->subject, .deleted = true, .namespaces = ns, .nnamespaces = n
+    };
+    sq_admin_deleted_encode(&d, c->pk);
     return SQ_OK;
 }
 
@@ -213,16 +202,15 @@ static sq_status op_user_get(admin_call *c)
         auth_store_user_get(c->ctx->store, c->req->subject, c->z, &u, c->why, sizeof c->why);
     if (st != SQ_OK)
         return st;
-    msgpack_pack_map(c->pk, 3);
-    sq_mp_kv_str(c->pk, "subject", c->req->subject);
-    sq_mp_kv_bool(c->pk, "blocked", u.blocked);
-    sq_mp_pack_str(c->pk, "namespaces");
-    msgpack_pack_array(c->pk, u.nns);
-    for (size_t i = 0; i < u.nns; i++) {
-        msgpack_pack_map(c->pk, 2);
-        sq_mp_kv_str(c->pk, "name", u.ns[i]);
-        sq_mp_kv_str(c->pk, "uuid", u.uuid[i]); /* NULL packs nil */
-    }
+    sq_admin_ns *nss = u.nns > 0 ? msgpack_zone_malloc(c->z, u.nns * sizeof *nss) : NULL;
+    if (u.nns > 0 && nss == NULL)
+        return SQ_ERR_NOMEM;
+    for (size_t i = 0; i < u.nns; i++)
+        nss[i] = (sq_admin_ns){ .name = u.ns[i], .uuid = u.uuid[i] }; /* NULL packs nil */
+    sq_admin_user d = {
+        .subject = c->req->subject, .blocked = u.blocked, .nss = nss, .nnss = u.nns
+    };
+    sq_admin_user_encode(&d, c->pk);
     return SQ_OK;
 }
 
@@ -233,8 +221,8 @@ static sq_status op_user_list(admin_call *c)
     sq_status st = auth_store_user_list(c->ctx->store, c->z, &v, &n);
     if (st != SQ_OK)
         return st;
-    msgpack_pack_map(c->pk, 1);
-    pack_strs(c->pk, "subjects", v, n);
+    sq_admin_subjects d = { .subjects = v, .nsubjects = n };
+    sq_admin_subjects_encode(&d, c->pk);
     return SQ_OK;
 }
 
@@ -258,9 +246,8 @@ static sq_status set_blocked(admin_call *c, bool blocked)
     } else
         publish_event(c, "block", c->req->subject, NULL, blocked);
     c->why[0] = '\0';
-    msgpack_pack_map(c->pk, 2);
-    sq_mp_kv_str(c->pk, "subject", c->req->subject);
-    sq_mp_kv_bool(c->pk, "blocked", blocked);
+    sq_admin_blocked d = { .subject = c->req->subject, .blocked = blocked };
+    sq_admin_blocked_encode(&d, c->pk);
     return SQ_OK;
 }
 

@@ -195,14 +195,10 @@ bool auth_stale_verify(const char *uuid, const char *secret, sq_arena_t *ar, sq_
 void auth_on_event(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     msgpack_zone z;
-    msgpack_object o;
-    const msgpack_object *subj;
+    sq_auth_event ev;
     msgpack_zone_init(&z, 512);
-    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
-        o.type == MSGPACK_OBJECT_MAP && (subj = sq_mp_get(&o, "subject")) != NULL) {
-        char *s = sq_mp_strdup(&z, subj);
-        if (s != NULL)
-            auth_stale_drop_subject(s);
-    }
+    if (sq_auth_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &ev,
+                             NULL, 0) == SQ_OK)
+        auth_stale_drop_subject(ev.subject);
     msgpack_zone_destroy(&z);
 }

@@ -82,7 +82,7 @@ static bool body_object(gw_req *r, msgpack_zone *z, msgpack_sbuffer *tmp, msgpac
 
     msgpack_packer_init(&pk, tmp, msgpack_sbuffer_write);
     if (r->body_len == 0) {
-        msgpack_pack_map(&pk, 0);
+        sq_input_encode(&pk, NULL);
     } else {
         j = json_loadb(r->body, r->body_len, 0, &je);
         if (j == NULL) {

@@ -419,7 +419,7 @@ static bool pack_params(json_t *params, msgpack_sbuffer *sb, msgpack_zone *z, ms
     msgpack_packer pk;
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     if (params == NULL)
-        msgpack_pack_map(&pk, 0);
+        sq_input_encode(&pk, NULL);
     else if (!json_is_object(params) ||
              sq_json_to_mp_max(params, &pk, SQ_MP_MAX_DEPTH - 5) != SQ_OK)
         return false;

@@ -382,12 +382,12 @@ static void record_result(sq_activation *a, const inv_run_result *res, msgpack_s
 
     msgpack_packer_init(&rpk, buf, msgpack_sbuffer_write);
     if (!result_to_mp(res->result, &rpk, &a->status)) {
+        sq_act_error e = { .error = a->status == SQ_ACT_DEV_ERROR
+                                        ? "The action's result nests deeper than the platform "
+                                          "carries."
+                                        : "The action's result could not be read." };
         msgpack_sbuffer_clear(buf);
-        msgpack_pack_map(&rpk, 1);
-        sq_mp_kv_str(&rpk, "error",
-                     a->status == SQ_ACT_DEV_ERROR
-                         ? "The action's result nests deeper than the platform carries."
-                         : "The action's result could not be read.");
+        sq_act_error_encode(&e, &rpk);
     }
     sq_mp_unpack(buf->data, buf->size, az, &result_obj);
     a->result = result_obj;
@@ -433,10 +433,8 @@ static void record_annotations(sq_activation *a, const sq_work *w, const char *p
         an.wait_time = w->submitted > 0 && start_ms > w->submitted ? start_ms - w->submitted : 0;
         an.init_time = r->cold ? r->init_ms : -1;
         an.timeout = r->res->outcome == INV_TIMEOUT;
-        if (w->cause && *w->cause) {
-            an.caused_by = w->caused_by && *w->caused_by ? w->caused_by : "sequence";
-            an.cause = w->cause;
-        }
+        an.caused_by = w->caused_by; /* as the scheduler says; proto/ writes it with a cause */
+        an.cause = w->cause;
         an.invoker = I.cfg.id;
         sq_act_annots_encode(&an, &apk);
     }

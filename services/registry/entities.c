@@ -1,114 +1,99 @@
-/* The msgpack shapes of packages, triggers and rules as the REST API shows them (the
- * gateway turns them into JSON as they are). Actions use sq_action_encode() of proto/.
- * Shapes follow OpenWhisk's WhiskPackage(WithActions), WhiskTrigger and WhiskRuleResponse. */
+/* The registry's entities as the REST API shows them: the stored structs copied into proto/'s
+ * documents (sq_package, sq_trigger, sq_rule), which proto/ encodes. Actions use
+ * sq_action_encode() of proto/. */
 #include "registry.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-static void pack_kv_array(msgpack_packer *pk, const char *key, const msgpack_object *a)
+/* The briefs of a (feeds) or not (!feeds) annotated "feed", into out (n entries at most). */
+static size_t briefs(const reg_brief *a, size_t n, bool feeds, sq_brief *out)
 {
-    sq_mp_pack_str(pk, key);
-    if (a->type == MSGPACK_OBJECT_ARRAY)
-        msgpack_pack_object(pk, *a);
-    else
-        msgpack_pack_array(pk, 0);
-}
-
-/* {path, name}: OpenWhisk's serialisation of a FullyQualifiedEntityName. */
-static void pack_path_name(msgpack_packer *pk, const char *key, const char *path, const char *name)
-{
-    sq_mp_pack_str(pk, key);
-    msgpack_pack_map(pk, 2);
-    sq_mp_kv_str(pk, "path", path);
-    sq_mp_kv_str(pk, "name", name);
-}
-
-static void pack_briefs(msgpack_packer *pk, const char *key, const reg_brief *a, size_t n,
-                        bool feeds)
-{
-    size_t count = 0;
+    size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        count += reg_kv_has(&a[i].annotations, "feed") == feeds;
-    sq_mp_pack_str(pk, key);
-    msgpack_pack_array(pk, count);
-    for (size_t i = 0; i < n; i++) {
-        if (reg_kv_has(&a[i].annotations, "feed") != feeds)
-            continue;
-        msgpack_pack_map(pk, 5);
-        sq_mp_kv_str(pk, "name", a[i].name);
-        sq_mp_kv_str(pk, "version", a[i].version);
-        sq_mp_kv_bool(pk, "publish", a[i].publish);
-        pack_kv_array(pk, "annotations", &a[i].annotations);
-        pack_kv_array(pk, "parameters", &a[i].parameters);
-    }
+        if (reg_kv_has(&a[i].annotations, "feed") == feeds)
+            out[k++] = (sq_brief){ .name = a[i].name,
+                                   .version = a[i].version,
+                                   .publish = a[i].publish,
+                                   .annotations = a[i].annotations,
+                                   .parameters = a[i].parameters };
+    return k;
 }
 
 void reg_package_encode(const reg_package *p, const reg_brief *actions, size_t nactions,
                         bool with_contents, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 8 + (with_contents ? 2 : 0));
-    sq_mp_kv_str(pk, "namespace", p->namespace_);
-    sq_mp_kv_str(pk, "name", p->name);
-    sq_mp_kv_str(pk, "version", p->version);
-    sq_mp_kv_bool(pk, "publish", p->publish);
-    pack_kv_array(pk, "parameters", &p->parameters);
-    pack_kv_array(pk, "annotations", &p->annotations);
-    sq_mp_pack_str(pk, "binding");
-    if (p->binding_ns != NULL) {
-        msgpack_pack_map(pk, 2);
-        sq_mp_kv_str(pk, "namespace", p->binding_ns);
-        sq_mp_kv_str(pk, "name", p->binding_name);
-    } else {
-        msgpack_pack_map(pk, 0);
+    sq_package d = { .namespace_ = p->namespace_,
+                     .name = p->name,
+                     .version = p->version,
+                     .publish = p->publish,
+                     .parameters = p->parameters,
+                     .annotations = p->annotations,
+                     .binding = { .namespace_ = p->binding_ns, .name = p->binding_name },
+                     .updated = p->updated,
+                     .with_contents = with_contents };
+    sq_brief *acts = NULL, *feeds = NULL;
+
+    if (with_contents && nactions > 0) {
+        acts = calloc(nactions, sizeof *acts);
+        feeds = calloc(nactions, sizeof *feeds);
+        if (acts != NULL && feeds != NULL) {
+            d.nactions = briefs(actions, nactions, false, acts);
+            d.nfeeds = briefs(actions, nactions, true, feeds);
+        }
+        d.actions = acts;
+        d.feeds = feeds;
     }
-    sq_mp_kv_int(pk, "updated", p->updated);
-    if (with_contents) {
-        pack_briefs(pk, "actions", actions, nactions, false);
-        pack_briefs(pk, "feeds", actions, nactions, true);
-    }
+    sq_package_encode(&d, pk);
+    free(acts);
+    free(feeds);
 }
 
 void reg_trigger_encode(const reg_trigger *t, const reg_rule *rules, size_t nrules, bool with_rules,
                         msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 8 + (with_rules ? 1 : 0));
-    sq_mp_kv_str(pk, "namespace", t->namespace_);
-    sq_mp_kv_str(pk, "name", t->name);
-    sq_mp_kv_str(pk, "version", t->version);
-    sq_mp_kv_bool(pk, "publish", t->publish);
-    pack_kv_array(pk, "parameters", &t->parameters);
-    pack_kv_array(pk, "annotations", &t->annotations);
-    sq_mp_pack_str(pk, "limits");
-    msgpack_pack_map(pk, 0);
-    sq_mp_kv_int(pk, "updated", t->updated);
-    if (with_rules) {
-        /* OpenWhisk's trigger document: rules: {"ns/rule": {action: {path, name}, status}} */
-        sq_mp_pack_str(pk, "rules");
-        msgpack_pack_map(pk, nrules);
+    sq_trigger d = { .namespace_ = t->namespace_,
+                     .name = t->name,
+                     .version = t->version,
+                     .publish = t->publish,
+                     .parameters = t->parameters,
+                     .annotations = t->annotations,
+                     .updated = t->updated,
+                     .with_rules = with_rules };
+    sq_trigger_rule *tr = NULL;
+    char *keys = NULL;
+    size_t need = 0, off = 0;
+
+    for (size_t i = 0; with_rules && i < nrules; i++)
+        need += strlen(rules[i].namespace_) + strlen(rules[i].name) + 2;
+    if (with_rules && nrules > 0 && (tr = calloc(nrules, sizeof *tr)) != NULL &&
+        (keys = malloc(need)) != NULL) {
         for (size_t i = 0; i < nrules; i++) {
             const reg_rule *r = &rules[i];
-            size_t a = strlen(r->namespace_), b = strlen(r->name);
-            msgpack_pack_str(pk, a + 1 + b);
-            msgpack_pack_str_body(pk, r->namespace_, a);
-            msgpack_pack_str_body(pk, "/", 1);
-            msgpack_pack_str_body(pk, r->name, b);
-            msgpack_pack_map(pk, 2);
-            pack_path_name(pk, "action", r->action_path, r->action_name);
-            sq_mp_kv_str(pk, "status", r->status);
+            tr[i].key = keys + off;
+            off += (size_t)sprintf(tr[i].key, "%s/%s", r->namespace_, r->name) + 1;
+            tr[i].action = (sq_path_name){ .path = r->action_path, .name = r->action_name };
+            tr[i].status = r->status;
         }
+        d.rules = tr;
+        d.nrules = nrules;
     }
+    sq_trigger_encode(&d, pk);
+    free(keys);
+    free(tr);
 }
 
 void reg_rule_encode(const reg_rule *r, const char *status_override, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 9);
-    sq_mp_kv_str(pk, "namespace", r->namespace_);
-    sq_mp_kv_str(pk, "name", r->name);
-    sq_mp_kv_str(pk, "version", r->version);
-    sq_mp_kv_bool(pk, "publish", r->publish);
-    pack_kv_array(pk, "annotations", &r->annotations);
-    sq_mp_kv_str(pk, "status", status_override ? status_override : r->status);
-    pack_path_name(pk, "trigger", r->trigger_ns, r->trigger_name);
-    pack_path_name(pk, "action", r->action_path, r->action_name);
-    sq_mp_kv_int(pk, "updated", r->updated);
+    sq_rule d = { .namespace_ = r->namespace_,
+                  .name = r->name,
+                  .version = r->version,
+                  .publish = r->publish,
+                  .annotations = r->annotations,
+                  .status = (char *)(status_override ? status_override : r->status),
+                  .trigger = { .path = r->trigger_ns, .name = r->trigger_name },
+                  .action = { .path = r->action_path, .name = r->action_name },
+                  .updated = r->updated };
+    sq_rule_encode(&d, pk);
 }

@@ -524,12 +524,11 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         goto done;
     }
     pk = reply_start(&r);
-    msgpack_pack_map(pk, 1);
     if (req.count) {
-        sq_mp_kv_int(pk, "count", total);
+        sq_count c = { .count = total };
+        sq_count_encode(&c, pk);
     } else {
-        sq_mp_pack_str(pk, "items");
-        msgpack_pack_array(pk, n);
+        sq_items_begin(pk, n);
         for (size_t i = 0; i < n; i++) {
             switch (k) {
             case K_ACTION: sq_action_encode(&((sq_action *)items)[i], pk); break;

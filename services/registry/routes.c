@@ -191,9 +191,7 @@ static void respond_items(sq_bus_t *bus, natsMsg *msg, const sq_route *items, si
     msgpack_packer pk;
 
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 1);
-    sq_mp_pack_str(&pk, "items");
-    msgpack_pack_array(&pk, (uint32_t)n);
+    sq_items_begin(&pk, n);
     for (size_t i = 0; i < n; i++)
         sq_route_encode(&items[i], &pk);
     sq_bus_respond(bus, msg, sb.data, sb.size);
@@ -332,9 +330,9 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
         msgpack_sbuffer sb;
         msgpack_packer pk;
         reg_publish_event(bus, req.ns, SQ_KIND_ROUTE, req.basepath, "delete", "");
+        sq_count c = { .count = count };
         sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_int(&pk, "count", count);
+        sq_count_encode(&c, &pk);
         sq_bus_respond(bus, msg, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }

@@ -85,10 +85,11 @@ static sq_status description_annotations(const char *text, sq_arena_t *ar, msgpa
     if (text == NULL) {
         msgpack_pack_array(&pk, 0);
     } else {
+        sq_kv d = { .key = "description",
+                    .value = { .type = MSGPACK_OBJECT_STR,
+                               .via.str = { .size = (uint32_t)strlen(text), .ptr = text } } };
         msgpack_pack_array(&pk, 1);
-        msgpack_pack_map(&pk, 2);
-        sq_mp_kv_str(&pk, "key", "description");
-        sq_mp_kv_str(&pk, "value", text);
+        sq_kv_encode(&d, &pk);
     }
     if ((copy = msgpack_zone_malloc(ar, sb.size)) != NULL) {
         memcpy(copy, sb.data, sb.size);

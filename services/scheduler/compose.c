@@ -47,16 +47,6 @@ bool sched_parse_fqn(const char *s, size_t len, bool relative, const char *calle
     return true;
 }
 
-void sched_pack_boxed(msgpack_packer *pk, const msgpack_object *v, const char *key)
-{
-    if (v->type == MSGPACK_OBJECT_MAP) {
-        msgpack_pack_object(pk, *v);
-    } else {
-        msgpack_pack_map(pk, 1);
-        sq_mp_kv_obj(pk, key, v);
-    }
-}
-
 static const msgpack_object *present(const msgpack_object *res, const char *key)
 {
     const msgpack_object *v = res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, key) : NULL;

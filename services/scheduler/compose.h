@@ -19,9 +19,6 @@
 bool sched_parse_fqn(const char *s, size_t len, bool relative, const char *caller_ns, char *ns,
                      size_t nslen, char *name, size_t namelen);
 
-/* A map for v: v itself when it is one, else {key: v}; packed into pk. */
-void sched_pack_boxed(msgpack_packer *pk, const msgpack_object *v, const char *key);
-
 /* What a conductor action's result asks for (apache/openwhisk docs/conductors.md): the next
  * action, its params and the state to keep; each NULL when absent or null (a result that is
  * not a map asks for nothing: the composition ends with it). */

@@ -257,8 +257,8 @@ bool sched_flight_done(sched *s, const char *id)
         msgpack_sbuffer sb;
         msgpack_packer pk;
         sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_str(&pk, "activationId", x->id);
+        sq_act_ref ref = { .id = x->id, .rules = -1 };
+        sq_act_ref_encode(&ref, &pk);
         sq_bus_publish(s->bus, x->reply, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
     }

@@ -104,9 +104,9 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
         if ((reply = sched_flight_queued(s, id, pa->Sequence)) != NULL) {
             msgpack_sbuffer sb;
             msgpack_packer pk;
+            sq_act_ref ref = { .id = (char *)id, .rules = -1 };
             sq_proto_buf_init(&sb, &pk);
-            msgpack_pack_map(&pk, 1);
-            sq_mp_kv_str(&pk, "activationId", id);
+            sq_act_ref_encode(&ref, &pk);
             sq_bus_publish(s->bus, reply, sb.data, sb.size);
             msgpack_sbuffer_destroy(&sb);
             free(reply);
@@ -276,9 +276,9 @@ static void start_composition(invoke_call *c)
         return;
     }
     if (!c->inv.blocking) {
+        sq_act_ref ref = { .id = c->inv.id, .rules = -1 };
         buf_reset(c->w, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_str(&pk, "activationId", c->inv.id);
+        sq_act_ref_encode(&ref, &pk);
         sq_bus_respond(c->bus, c->msg, c->w->sb.data, c->w->sb.size);
     }
 }
@@ -428,17 +428,15 @@ void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     sched *s = closure;
     msgpack_zone z;
-    msgpack_object o;
-    const msgpack_object *ns;
+    sq_auth_event ev;
     char *name = NULL;
 
     if (!msgpack_zone_init(&z, 512))
         return;
-    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
-        o.type == MSGPACK_OBJECT_MAP) {
-        ns = sq_mp_get(&o, "namespace");
-        if (ns != NULL && ns->type == MSGPACK_OBJECT_STR && ns->via.str.size > 0)
-            name = sq_mp_strdup(&z, ns);
+    if (sq_auth_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &ev,
+                             NULL, 0) == SQ_OK) {
+        if (ev.namespace_ != NULL && ev.namespace_[0] != '\0')
+            name = ev.namespace_;
         sched_limits_drop(s->limits, name); /* no namespace named: every one */
         sq_debug("dropped the cached limits of %s%s%s", name ? "namespace \"" : "every namespace",
                  name ? name : "", name ? "\"" : "");

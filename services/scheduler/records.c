@@ -61,44 +61,45 @@ void sched_record_internal(msgpack_packer *pk, const sched_flight_info *info, in
                            const char *why)
 {
     int64_t end = sq_now_ms();
-    bool caused = info->cause != NULL && info->cause[0] != '\0';
-    const char *caused_by = !caused                                         ? NULL
-                            : info->caused_by != NULL && info->caused_by[0] ? info->caused_by
-                                                                            : "sequence";
-    /* OpenWhisk's top-level cause: only a composition's component has one */
-    bool top_cause = caused && strcmp(caused_by, "sequence") == 0;
     sq_act_annots an = SQ_ACT_ANNOTS_INIT;
+    sq_act_error e = { .error = (char *)why };
+    msgpack_sbuffer asb, rsb;
+    msgpack_packer apk, rpk;
+    msgpack_zone z;
+    sq_activation rec;
 
     if (end < start_ms)
         end = start_ms;
-    msgpack_pack_map(pk, 12 + (top_cause ? 1 : 0));
-    sq_mp_kv_str(pk, "activationId", info->id);
-    sq_mp_kv_str(pk, "namespace", info->ns);
-    sq_mp_kv_str(pk, "name", info->name);
-    sq_mp_kv_str(pk, "version", info->version && *info->version ? info->version : "0.0.1");
-    sq_mp_kv_str(pk, "subject", info->subject ? info->subject : "");
-    sq_mp_kv_int(pk, "start", start_ms);
-    sq_mp_kv_int(pk, "end", end);
-    sq_mp_kv_int(pk, "duration", end - start_ms);
-    sq_mp_pack_str(pk, "response");
-    msgpack_pack_map(pk, 4);
-    sq_mp_kv_str(pk, "status", sq_act_status_str(SQ_ACT_INTERNAL));
-    sq_mp_kv_int(pk, "statusCode", SQ_ACT_INTERNAL);
-    sq_mp_kv_bool(pk, "success", false);
-    sq_mp_pack_str(pk, "result");
-    msgpack_pack_map(pk, 1);
-    sq_mp_kv_str(pk, "error", why);
-    sq_mp_pack_str(pk, "logs");
-    msgpack_pack_array(pk, 0);
-    sq_mp_pack_str(pk, "annotations");
+    /* the record as the invoker's (proto/ makes both): path, kind, the four limits, binding,
+     * causedBy and cause as the work item had them; the top-level cause follows from them */
     an.path = info->path;
     an.kind = info->kind;
     an.limits = &info->limits;
     an.binding = info->binding != NULL && info->binding[0] ? info->binding : NULL;
-    an.caused_by = caused_by;
-    an.cause = caused ? info->cause : NULL;
-    sq_act_annots_encode(&an, pk);
-    sq_mp_kv_bool(pk, "publish", false);
-    if (top_cause)
-        sq_mp_kv_str(pk, "cause", info->cause);
+    an.caused_by = info->caused_by;
+    an.cause = info->cause;
+    sq_proto_buf_init(&asb, &apk);
+    sq_act_annots_encode(&an, &apk);
+    sq_proto_buf_init(&rsb, &rpk);
+    sq_act_error_encode(&e, &rpk);
+    msgpack_zone_init(&z, 512);
+    memset(&rec, 0, sizeof rec);
+    if (sq_mp_unpack(asb.data, asb.size, &z, &rec.annotations) != SQ_OK)
+        rec.annotations.type = MSGPACK_OBJECT_NIL;
+    if (sq_mp_unpack(rsb.data, rsb.size, &z, &rec.result) != SQ_OK)
+        rec.result.type = MSGPACK_OBJECT_NIL;
+    rec.id = (char *)info->id;
+    rec.namespace_ = (char *)info->ns;
+    rec.name = (char *)info->name;
+    rec.version = (char *)(info->version && *info->version ? info->version : "0.0.1");
+    rec.subject = (char *)(info->subject ? info->subject : "");
+    rec.start = start_ms;
+    rec.end = end;
+    rec.duration = end - start_ms;
+    rec.status = SQ_ACT_INTERNAL;
+    rec.publish = false;
+    sq_activation_encode(&rec, pk);
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&rsb);
+    msgpack_sbuffer_destroy(&asb);
 }

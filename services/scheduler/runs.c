@@ -60,21 +60,19 @@ void sched_run_begin(sched *s, const sched_flight_info *info, int64_t start_ms)
 
     if (kv == NULL)
         return;
+    sq_run_note note = { .owner = s->self,
+                         .start = start_ms,
+                         .ns = (char *)info->ns,
+                         .name = (char *)info->name,
+                         .version = (char *)info->version,
+                         .subject = (char *)info->subject,
+                         .path = (char *)info->path,
+                         .limits = info->limits,
+                         .cause = (char *)info->cause,
+                         .caused_by = (char *)(info->caused_by ? info->caused_by : ""),
+                         .binding = (char *)info->binding };
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 13);
-    sq_mp_kv_str(&pk, "owner", s->self);
-    sq_mp_kv_int(&pk, "start", start_ms);
-    sq_mp_kv_str(&pk, "ns", info->ns);
-    sq_mp_kv_str(&pk, "name", info->name);
-    sq_mp_kv_str(&pk, "version", info->version);
-    sq_mp_kv_str(&pk, "subject", info->subject);
-    sq_mp_kv_str(&pk, "path", info->path);
-    sq_mp_kv_int(&pk, "timeout", info->limits.timeout);
-    sq_mp_kv_int(&pk, "memory", info->limits.memory);
-    sq_mp_kv_int(&pk, "logs", info->limits.logs);
-    sq_mp_kv_str(&pk, "cause", info->cause ? info->cause : "");
-    sq_mp_kv_str(&pk, "caused_by", info->caused_by ? info->caused_by : "");
-    sq_mp_kv_str(&pk, "binding", info->binding ? info->binding : "");
+    sq_run_note_encode(&note, &pk);
     if ((st = kvStore_Put(NULL, kv, info->id, sb.data, (int)sb.size)) != NATS_OK)
         sq_warn("could not note composition \"%s\": %s (it is not recorded should this copy stop)",
                 info->id, natsStatus_GetText(st));
@@ -87,44 +85,29 @@ void sched_run_end(sched *s, const char *id)
         kvStore_Delete(kv, id);
 }
 
-/* Records the orphan composition `key` (value v) as lost. */
-static void orphan(sched *s, const char *key, const msgpack_object *v)
+/* Records the orphan composition `key` (its note) as lost. */
+static void orphan(sched *s, const char *key, const sq_run_note *n)
 {
-    char *f[9] = { 0 };
-    static const char *const names[9] = { "ns",    "name",  "version",   "subject", "path",
-                                          "cause", "owner", "caused_by", "binding" };
-    msgpack_zone z;
     sched_flight_info info;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    const msgpack_object *o;
-    int64_t start = sq_now_ms();
+    sq_run_note note = *n;
+    int64_t start = note.start > 0 ? note.start : sq_now_ms();
     bool dup = false;
 
-    msgpack_zone_init(&z, 512);
-    for (int i = 0; i < 9; i++)
-        f[i] = (o = sq_mp_get(v, names[i])) != NULL ? sq_mp_strdup(&z, o) : NULL;
-    if ((o = sq_mp_get(v, "start")) != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        start = (int64_t)o->via.u64;
     memset(&info, 0, sizeof info);
     info.id = key;
-    info.ns = f[0] ? f[0] : "";
-    info.name = f[1] ? f[1] : "";
-    info.version = f[2];
-    info.subject = f[3];
-    info.path = f[4] ? f[4] : "";
-    info.cause = f[5];
+    info.ns = note.ns;
+    info.name = note.name;
+    info.version = note.version;
+    info.subject = note.subject;
+    info.path = note.path;
+    info.cause = note.cause;
     /* a note written before caused_by was kept: a topmost composition's cause is a trigger's */
-    info.caused_by = f[7] ? f[7] : f[5] && f[5][0] ? "trigger" : "";
-    info.binding = f[8];
+    info.caused_by = note.caused_by ? note.caused_by : note.cause[0] ? "trigger" : "";
+    info.binding = note.binding;
     info.kind = "sequence";
-    info.limits = SQ_LIMITS_DEFAULT;
-    if ((o = sq_mp_get(v, "timeout")) != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        info.limits.timeout = (int64_t)o->via.u64;
-    if ((o = sq_mp_get(v, "memory")) != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        info.limits.memory = (int64_t)o->via.u64;
-    if ((o = sq_mp_get(v, "logs")) != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        info.limits.logs = (int64_t)o->via.u64;
+    info.limits = note.limits;
     if (info.ns[0] != '\0' && sq_id_valid(key)) {
         sq_proto_buf_init(&sb, &pk);
         sched_record_internal(&pk, &info, start,
@@ -133,14 +116,13 @@ static void orphan(sched *s, const char *key, const msgpack_object *v)
             if (!dup)
                 sq_warn(
                     "recorded composition \"%s\" of \"%s\" as lost: its scheduler (\"%s\") stopped",
-                    key, info.path, f[6] ? f[6] : "?");
+                    key, info.path, note.owner[0] ? note.owner : "?");
             kvStore_Delete(kv, key);
         }
         msgpack_sbuffer_destroy(&sb);
     } else {
         kvStore_Delete(kv, key);
     }
-    msgpack_zone_destroy(&z);
 }
 
 void sched_runs_sweep(sched *s, int64_t now_ms)
@@ -162,19 +144,16 @@ void sched_runs_sweep(sched *s, int64_t now_ms)
     while (!atomic_load(&s->stopping)) {
         kvEntry *e = NULL;
         msgpack_zone z;
-        msgpack_object v;
-        const msgpack_object *owner, *start;
+        sq_run_note note;
         if (kvWatcher_Next(&e, w, 2000) != NATS_OK || e == NULL)
             break; /* NULL: every current value has been seen */
         msgpack_zone_init(&z, 512);
-        if (sq_mp_unpack(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &z, &v) == SQ_OK &&
-            v.type == MSGPACK_OBJECT_MAP && (owner = sq_mp_get(&v, "owner")) != NULL &&
-            owner->type == MSGPACK_OBJECT_STR && (start = sq_mp_get(&v, "start")) != NULL &&
-            start->type == MSGPACK_OBJECT_POSITIVE_INTEGER) {
-            char *who = sq_mp_strdup(&z, owner);
-            if (who != NULL && !sched_peers_alive(s->peers, who, now_ms) &&
-                now_wall - (int64_t)start->via.u64 > sched_cfg.heartbeat_ttl_ms + 5000)
-                orphan(s, kvEntry_Key(e), &v);
+        if (sq_run_note_decode(kvEntry_Value(e), (size_t)kvEntry_ValueLen(e), &z, &note, NULL, 0) ==
+                SQ_OK &&
+            note.owner[0] != '\0' && note.start > 0) {
+            if (!sched_peers_alive(s->peers, note.owner, now_ms) &&
+                now_wall - note.start > sched_cfg.heartbeat_ttl_ms + 5000)
+                orphan(s, kvEntry_Key(e), &note);
         } else {
             kvStore_Delete(kv, kvEntry_Key(e)); /* not ours to read: gone */
         }

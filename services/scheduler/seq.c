@@ -231,9 +231,10 @@ static void fail(sched *s, run *r, sq_act_status status, const char *message)
     msgpack_zone z;
     msgpack_object o;
 
+    sq_act_error e = { .error = (char *)message };
+
     sq_proto_buf_init(&sb, &pk);
-    msgpack_pack_map(&pk, 1);
-    sq_mp_kv_str(&pk, "error", message);
+    sq_act_error_encode(&e, &pk);
     msgpack_zone_init(&z, 256);
     if (sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK)
         complete(s, r, status, &o);
@@ -494,7 +495,7 @@ static void conductor_end(sched *s, run *r, const msgpack_object *res, const msg
 
     sq_proto_buf_init(&sb, &pk);
     if (params != NULL)
-        sched_pack_boxed(&pk, params, "value");
+        sq_boxed_encode(&pk, "value", params);
     else
         msgpack_pack_object(&pk, *res);
     if (sq_mp_unpack(sb.data, sb.size, z, &out) == SQ_OK)
@@ -543,7 +544,7 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     if (ask.state != NULL) {
         msgpack_packer spk;
         msgpack_packer_init(&spk, &r->state, msgpack_sbuffer_write);
-        sched_pack_boxed(&spk, ask.state, "state");
+        sq_boxed_encode(&spk, "state", ask.state);
     }
     if (r->root->atomic >= sched_cfg.seq_max) {
         fail(s, r, SQ_ACT_APP_ERROR, "Too many actions in the composition.");
@@ -559,9 +560,9 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     }
     sq_proto_buf_init(&sb, &pk);
     if (ask.params != NULL)
-        sched_pack_boxed(&pk, ask.params, "value");
+        sq_boxed_encode(&pk, "value", ask.params);
     else
-        msgpack_pack_map(&pk, 0);
+        sq_input_encode(&pk, NULL);
     r->awaiting_conductor = false;
     if (sq_mp_unpack(sb.data, sb.size, z, &input) == SQ_OK)
         dispatch(s, r, e, &input, ns, name);
@@ -714,10 +715,7 @@ sq_status sched_seq_run(sched *s, const sq_invoke *inv, sched_entry *e,
     }
     msgpack_sbuffer_init(&j->input);
     msgpack_packer_init(&pk, &j->input, msgpack_sbuffer_write);
-    if (params->type == MSGPACK_OBJECT_MAP || params->type == MSGPACK_OBJECT_ARRAY)
-        msgpack_pack_object(&pk, *params);
-    else
-        msgpack_pack_map(&pk, 0);
+    sq_input_encode(&pk, params);
     j->r = r;
     {
         char path[600];

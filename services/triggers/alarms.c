@@ -407,18 +407,21 @@ static bool sync_trigger(const char *ns, const char *name)
         } else if (!(paused && paused->type == MSGPACK_OBJECT_BOOLEAN && paused->via.boolean)) {
             /* the stored value: the settings with ns, name, the payload and when */
             const msgpack_object *pl = sq_mp_get(cfg, "trigger_payload");
+            const msgpack_object *cron = sq_mp_get(cfg, "cron");
+            sq_alarm_note note = { .ns = (char *)ns,
+                                   .name = (char *)name,
+                                   .type = (char *)type_names[a.type],
+                                   .minutes = a.interval_ms / 60000,
+                                   .date = a.at_ms,
+                                   .start_date = a.start_ms,
+                                   .stop_date = a.stop_ms,
+                                   .created = a.created_ms > 0 ? a.created_ms : sq_now_ms() };
+            if (cron != NULL)
+                note.cron = *cron; /* else nil */
+            if (pl && pl->type == MSGPACK_OBJECT_MAP)
+                note.payload = *pl;
             msgpack_sbuffer_clear(&sb);
-            msgpack_pack_map(&pk, 10);
-            sq_mp_kv_str(&pk, "ns", ns);
-            sq_mp_kv_str(&pk, "name", name);
-            sq_mp_kv_str(&pk, "type", type_names[a.type]);
-            sq_mp_kv_obj(&pk, "cron", sq_mp_get(cfg, "cron"));
-            sq_mp_kv_int(&pk, "minutes", a.interval_ms / 60000);
-            sq_mp_kv_int(&pk, "date", a.at_ms);
-            sq_mp_kv_int(&pk, "startDate", a.start_ms);
-            sq_mp_kv_int(&pk, "stopDate", a.stop_ms);
-            sq_mp_kv_obj(&pk, "payload", pl && pl->type == MSGPACK_OBJECT_MAP ? pl : NULL);
-            sq_mp_kv_int(&pk, "created", a.created_ms > 0 ? a.created_ms : sq_now_ms());
+            sq_alarm_note_encode(&note, &pk);
             keep = true;
         }
     }

@@ -29,64 +29,33 @@ static int64_t mono_ms(void)
 
 /* ---- the view's own format ------------------------------------------------------------ */
 
-/* map{ns, name, version, parameters, annotations, rules: [[rule, action_path, action_name,
- * invoke_ns, invoke_name]]} */
+/* sq_trigger_view of proto/ */
 void trg_view_pack(const trg_view *v, msgpack_packer *pk)
 {
-    msgpack_pack_map(pk, 6);
-    sq_mp_kv_str(pk, "ns", v->ns);
-    sq_mp_kv_str(pk, "name", v->name);
-    sq_mp_kv_str(pk, "version", v->version);
-    sq_mp_kv_obj(pk, "parameters", &v->parameters);
-    sq_mp_kv_obj(pk, "annotations", &v->annotations);
-    sq_mp_pack_str(pk, "rules");
-    msgpack_pack_array(pk, v->nrules);
-    for (size_t i = 0; i < v->nrules; i++) {
-        msgpack_pack_array(pk, 5);
-        sq_mp_pack_str(pk, v->rules[i].rule);
-        sq_mp_pack_str(pk, v->rules[i].action_path);
-        sq_mp_pack_str(pk, v->rules[i].action_name);
-        sq_mp_pack_str(pk, v->rules[i].invoke_ns);
-        sq_mp_pack_str(pk, v->rules[i].invoke_name);
-    }
+    sq_trigger_view w = { .ns = v->ns,
+                          .name = v->name,
+                          .version = v->version,
+                          .parameters = v->parameters,
+                          .annotations = v->annotations,
+                          .rules = v->rules,
+                          .nrules = v->nrules };
+    sq_trigger_view_encode(&w, pk);
 }
 
 bool trg_view_unpack(const char *buf, size_t len, sq_arena_t *ar, trg_view *v)
 {
-    msgpack_object o;
-    const msgpack_object *rules, *p, *a;
+    sq_trigger_view w;
 
     memset(v, 0, sizeof *v);
-    if (sq_mp_unpack(buf, len, ar, &o) != SQ_OK)
+    if (sq_trigger_view_decode(buf, len, ar, &w, NULL, 0) != SQ_OK)
         return false;
-    v->ns = sq_mp_strdup(ar, sq_mp_get(&o, "ns"));
-    v->name = sq_mp_strdup(ar, sq_mp_get(&o, "name"));
-    v->version = sq_mp_strdup(ar, sq_mp_get(&o, "version"));
-    p = sq_mp_get(&o, "parameters");
-    a = sq_mp_get(&o, "annotations");
-    rules = sq_mp_get(&o, "rules");
-    if (!v->ns || !v->name || !v->version || !p || !a || !rules ||
-        rules->type != MSGPACK_OBJECT_ARRAY)
-        return false;
-    v->parameters = *p;
-    v->annotations = *a;
-    v->nrules = rules->via.array.size;
-    v->rules = msgpack_zone_malloc(ar, sizeof *v->rules * (v->nrules ? v->nrules : 1));
-    if (v->rules == NULL)
-        return false;
-    for (size_t i = 0; i < v->nrules; i++) {
-        const msgpack_object *r = &rules->via.array.ptr[i];
-        if (r->type != MSGPACK_OBJECT_ARRAY || r->via.array.size != 5)
-            return false;
-        v->rules[i].rule = sq_mp_strdup(ar, &r->via.array.ptr[0]);
-        v->rules[i].action_path = sq_mp_strdup(ar, &r->via.array.ptr[1]);
-        v->rules[i].action_name = sq_mp_strdup(ar, &r->via.array.ptr[2]);
-        v->rules[i].invoke_ns = sq_mp_strdup(ar, &r->via.array.ptr[3]);
-        v->rules[i].invoke_name = sq_mp_strdup(ar, &r->via.array.ptr[4]);
-        if (!v->rules[i].rule || !v->rules[i].action_path || !v->rules[i].action_name ||
-            !v->rules[i].invoke_ns || !v->rules[i].invoke_name)
-            return false;
-    }
+    v->ns = w.ns;
+    v->name = w.name;
+    v->version = w.version;
+    v->parameters = w.parameters;
+    v->annotations = w.annotations;
+    v->rules = w.rules;
+    v->nrules = w.nrules;
     return true;
 }
 

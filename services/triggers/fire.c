@@ -254,33 +254,46 @@ void trg_on_record_error(jsCtx *js, jsPubAckErr *pae, void *closure)
 static void publish_event(trg_worker *w, const sq_fire *f, const trg_view *v,
                           const msgpack_object *payload, const outcome *out, bool recorded)
 {
-    char nstok[300], ntok[600], subj[960], action[600];
+    char nstok[300], ntok[600], subj[960];
     msgpack_packer pk;
+    sq_trigger_event ev = {
+        .ns = v->ns, .name = v->name, .id = recorded ? f->id : NULL, .at = sq_now_ms()
+    };
+    sq_rule_outcome *ro = NULL;
+    char *actions = NULL;
+    size_t need = 0, off = 0;
 
     if (sq_subj_token(v->ns, nstok, sizeof nstok) != 0 ||
         sq_subj_token(v->name, ntok, sizeof ntok) != 0)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_EVT_TRIGGER_FMT, nstok, ntok);
-    trg_worker_buf_reset(w, &pk);
-    msgpack_pack_map(&pk, 6);
-    sq_mp_kv_str(&pk, "ns", v->ns);
-    sq_mp_kv_str(&pk, "name", v->name);
-    sq_mp_kv_str(&pk, "activationId", recorded ? f->id : NULL);
-    sq_mp_kv_obj(&pk, "payload", payload);
-    sq_mp_kv_int(&pk, "at", sq_now_ms());
-    sq_mp_pack_str(&pk, "rules");
-    msgpack_pack_array(&pk, v->nrules);
-    for (size_t i = 0; i < v->nrules; i++) {
-        snprintf(action, sizeof action, "%s/%s", v->rules[i].action_path, v->rules[i].action_name);
-        msgpack_pack_map(&pk, out[i].code == 0 ? 5 : 6);
-        sq_mp_kv_str(&pk, "rule", v->rules[i].rule);
-        sq_mp_kv_str(&pk, "action", action);
-        sq_mp_kv_str(&pk, "activationId", out[i].code == 0 ? out[i].id : NULL);
-        sq_mp_kv_int(&pk, "statusCode", rule_status(&out[i]));
-        sq_mp_kv_bool(&pk, "success", out[i].code == 0);
-        if (out[i].code != 0)
-            sq_mp_kv_str(&pk, "error", out[i].message ? out[i].message : "unknown error");
+    if (payload != NULL)
+        ev.payload = *payload; /* else nil (zeroed) */
+    for (size_t i = 0; i < v->nrules; i++)
+        need += strlen(v->rules[i].action_path) + strlen(v->rules[i].action_name) + 2;
+    if (v->nrules > 0 &&
+        ((ro = calloc(v->nrules, sizeof *ro)) == NULL || (actions = malloc(need)) == NULL)) {
+        free(ro);
+        return;
     }
+    for (size_t i = 0; i < v->nrules; i++) {
+        ro[i].rule = v->rules[i].rule;
+        ro[i].action = actions + off;
+        off += (size_t)sprintf(ro[i].action, "%s/%s", v->rules[i].action_path,
+                               v->rules[i].action_name) +
+               1;
+        ro[i].id = out[i].code == 0 ? (char *)out[i].id : NULL;
+        ro[i].status_code = rule_status(&out[i]);
+        ro[i].success = out[i].code == 0;
+        if (out[i].code != 0)
+            ro[i].error = (char *)(out[i].message ? out[i].message : "unknown error");
+    }
+    ev.rules = ro;
+    ev.nrules = v->nrules;
+    trg_worker_buf_reset(w, &pk);
+    sq_trigger_event_encode(&ev, &pk);
+    free(actions);
+    free(ro);
     sq_bus_publish(w->s->bus, subj, w->sb.data, w->sb.size);
 }
 
@@ -360,15 +373,10 @@ static void answer_fire(trg_worker *w, natsMsg *msg, const sq_fire *f, size_t nr
 {
     msgpack_packer pk;
 
+    sq_act_ref ref = { .id = f->id, .rules = nrules == 0 ? 0 : -1 };
+
     trg_worker_buf_reset(w, &pk);
-    if (nrules == 0) {
-        msgpack_pack_map(&pk, 2);
-        sq_mp_kv_str(&pk, "activationId", f->id);
-        sq_mp_kv_int(&pk, "rules", 0);
-    } else {
-        msgpack_pack_map(&pk, 1);
-        sq_mp_kv_str(&pk, "activationId", f->id);
-    }
+    sq_act_ref_encode(&ref, &pk);
     sq_bus_respond(w->s->bus, msg, w->sb.data, w->sb.size);
 }
 

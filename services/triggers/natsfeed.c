@@ -99,10 +99,10 @@ static void on_message(natsConnection *nc, natsSubscription *sub, natsMsg *msg, 
         msgpack_sbuffer sb;
         msgpack_packer pk;
         char *copy;
+        sq_feed_message fm = { .message = { .type = MSGPACK_OBJECT_STR,
+                                            .via.str = { .size = (uint32_t)len, .ptr = data } } };
         sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 1);
-        sq_mp_pack_str(&pk, "message");
-        sq_mp_pack_strn(&pk, data, len);
+        sq_feed_message_encode(&fm, &pk);
         copy = msgpack_zone_malloc(&N.worker.zone, sb.size);
         if (copy == NULL || (memcpy(copy, sb.data, sb.size),
                              sq_mp_unpack(copy, sb.size, &N.worker.zone, &o)) != SQ_OK)
@@ -149,14 +149,16 @@ static void subs_set(const char *key, const char *value, size_t len)
 {
     feed_sub **pp, *f = NULL;
     msgpack_zone z;
-    msgpack_object o;
     char *ns = NULL, *name = NULL, *subject = NULL, queue[300], err[200];
 
     msgpack_zone_init(&z, 512);
-    if (value != NULL && sq_mp_unpack(value, len, &z, &o) == SQ_OK) {
-        ns = sq_mp_strdup(&z, sq_mp_get(&o, "ns"));
-        name = sq_mp_strdup(&z, sq_mp_get(&o, "name"));
-        subject = sq_mp_strdup(&z, sq_mp_get(&o, "subject"));
+    if (value != NULL) {
+        sq_feed_note note = { 0 };
+        if (sq_feed_note_decode(value, len, &z, &note, err, sizeof err) == SQ_OK) {
+            ns = note.ns;
+            name = note.name;
+            subject = note.subject;
+        }
         if (!ns || !name || !subject || !trg_natsfeed_subject_ok(ns, subject, err, sizeof err)) {
             sq_warn("ignored NATS feed \"%s\"", key);
             subject = NULL;
@@ -275,11 +277,9 @@ bool trg_natsfeed_sync(const char *ns, const char *name, const msgpack_object *t
         msgpack_sbuffer sb;
         msgpack_packer pk;
         uint64_t rev;
+        sq_feed_note note = { .ns = (char *)ns, .name = (char *)name, .subject = subj };
         sq_proto_buf_init(&sb, &pk);
-        msgpack_pack_map(&pk, 3);
-        sq_mp_kv_str(&pk, "ns", ns);
-        sq_mp_kv_str(&pk, "name", name);
-        sq_mp_kv_str(&pk, "subject", subj);
+        sq_feed_note_encode(&note, &pk);
         ok = kvStore_Put(&rev, N.kv, key, sb.data, (int)sb.size) == NATS_OK;
         msgpack_sbuffer_destroy(&sb);
     } else {

@@ -46,10 +46,8 @@ void trg_config_free(void);
 /* An active rule of a trigger, as a fire needs it. action_ns is the action's namespace root,
  * action_name "name" or "pkg/name" (what sq.sched.invoke takes); action_path is "ns" or
  * "ns/pkg" (what a log line shows). */
-typedef struct trg_rule {
-    char *rule; /* "ns/rule" */
-    char *action_path, *action_name, *invoke_ns, *invoke_name;
-} trg_rule;
+typedef sq_view_rule
+    trg_rule; /* rule "ns/rule", action_path, action_name, invoke_ns, invoke_name */
 
 /* A trigger with its active rules. Strings and params live in the arena it was read into. */
 typedef struct trg_view {

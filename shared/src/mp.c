@@ -220,6 +220,8 @@ sq_status sq_mp_decode_map(const msgpack_object *map, const sq_mp_field *fields,
         const msgpack_object *v = sq_mp_get(map, f->key);
         void *dst = base + f->off;
 
+        if (f->enc & (SQ_ENC_ONLY | SQ_ENC_VEC))
+            continue;
         if (v == NULL || (v->type == MSGPACK_OBJECT_NIL && !f->required && f->type != SQ_F_ANY)) {
             /* nil stands for "not given" in an optional field */
             if (v == NULL && f->required)

@@ -25,19 +25,19 @@ typedef struct every {
 } every;
 
 static const sq_mp_field nested_fields[] = {
-    { "s", SQ_F_STR, offsetof(every, nested.s) - offsetof(every, nested), true, NULL, 0, 0 },
-    { "i", SQ_F_INT, offsetof(every, nested.i) - offsetof(every, nested), false, NULL, 0, 0 },
+    { "s", SQ_F_STR, offsetof(every, nested.s) - offsetof(every, nested), true, NULL, 0, 0, 0, 0 },
+    { "i", SQ_F_INT, offsetof(every, nested.i) - offsetof(every, nested), false, NULL, 0, 0, 0, 0 },
 };
 
 static const sq_mp_field every_fields[] = {
-    { "s", SQ_F_STR, offsetof(every, s), false, NULL, 0, 0 },
-    { "i", SQ_F_INT, offsetof(every, i), false, NULL, 0, 0 },
-    { "b", SQ_F_BOOL, offsetof(every, b), false, NULL, 0, 0 },
-    { "any", SQ_F_ANY, offsetof(every, any), false, NULL, 0, 0 },
-    { "map", SQ_F_MAP, offsetof(every, map), false, NULL, 0, 0 },
-    { "arr", SQ_F_ARRAY, offsetof(every, arr), false, NULL, 0, 0 },
-    { "strs", SQ_F_STRS, offsetof(every, strs), false, NULL, 0, offsetof(every, nstrs) },
-    { "nested", SQ_F_NESTED, offsetof(every, nested), false, nested_fields, 2, 0 },
+    { "s", SQ_F_STR, offsetof(every, s), false, NULL, 0, 0, 0, 0 },
+    { "i", SQ_F_INT, offsetof(every, i), false, NULL, 0, 0, 0, 0 },
+    { "b", SQ_F_BOOL, offsetof(every, b), false, NULL, 0, 0, 0, 0 },
+    { "any", SQ_F_ANY, offsetof(every, any), false, NULL, 0, 0, 0, 0 },
+    { "map", SQ_F_MAP, offsetof(every, map), false, NULL, 0, 0, 0, 0 },
+    { "arr", SQ_F_ARRAY, offsetof(every, arr), false, NULL, 0, 0, 0, 0 },
+    { "strs", SQ_F_STRS, offsetof(every, strs), false, NULL, 0, offsetof(every, nstrs), 0, 0 },
+    { "nested", SQ_F_NESTED, offsetof(every, nested), false, nested_fields, 2, 0, 0, 0 },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -63,13 +63,45 @@ MESSAGE(sq_sched_moved)
 MESSAGE(sq_fire)
 MESSAGE(sq_activation)
 MESSAGE(sq_act_query)
+MESSAGE(sq_act_ref)
+MESSAGE(sq_count)
+MESSAGE(sq_act_error)
+MESSAGE(sq_act_logs)
+MESSAGE(sq_run_note)
+MESSAGE(sq_package)
+MESSAGE(sq_trigger)
+MESSAGE(sq_rule)
+MESSAGE(sq_trigger_event)
+MESSAGE(sq_auth_event)
+MESSAGE(sq_admin_key)
+MESSAGE(sq_admin_user)
+MESSAGE(sq_admin_deleted)
+MESSAGE(sq_admin_blocked)
+MESSAGE(sq_admin_subjects)
+MESSAGE(sq_trigger_view)
+MESSAGE(sq_feed_note)
+MESSAGE(sq_feed_message)
+MESSAGE(sq_alarm_note)
+MESSAGE(sq_kv)
+MESSAGE(sq_route)
+MESSAGE(sq_route_put)
+MESSAGE(sq_route_query)
+MESSAGE(sq_log_event)
+MESSAGE(sq_tenancy_event)
 
 /* The selector byte of a corpus file is its index here: append, never reorder. */
 static void (*const messages[])(const char *, size_t) = {
-    fz_sq_auth_verify, fz_sq_identity,     fz_sq_action,    fz_sq_reg_put,    fz_sq_reg_ref,
-    fz_sq_reg_list,    fz_sq_entity_event, fz_sq_ns_ref,    fz_sq_ns_limits,  fz_sq_admin,
-    fz_sq_invoke,      fz_sq_work,         fz_sq_heartbeat, fz_sq_sched_beat, fz_sq_sched_moved,
-    fz_sq_fire,        fz_sq_activation,   fz_sq_act_query,
+    fz_sq_auth_verify,    fz_sq_identity,     fz_sq_action,        fz_sq_reg_put,
+    fz_sq_reg_ref,        fz_sq_reg_list,     fz_sq_entity_event,  fz_sq_ns_ref,
+    fz_sq_ns_limits,      fz_sq_admin,        fz_sq_invoke,        fz_sq_work,
+    fz_sq_heartbeat,      fz_sq_sched_beat,   fz_sq_sched_moved,   fz_sq_fire,
+    fz_sq_activation,     fz_sq_act_query,    fz_sq_act_ref,       fz_sq_count,
+    fz_sq_act_error,      fz_sq_act_logs,     fz_sq_run_note,      fz_sq_package,
+    fz_sq_trigger,        fz_sq_rule,         fz_sq_trigger_event, fz_sq_auth_event,
+    fz_sq_admin_key,      fz_sq_admin_user,   fz_sq_admin_deleted, fz_sq_admin_blocked,
+    fz_sq_admin_subjects, fz_sq_trigger_view, fz_sq_feed_note,     fz_sq_feed_message,
+    fz_sq_alarm_note,     fz_sq_kv,           fz_sq_route,         fz_sq_route_put,
+    fz_sq_route_query,    fz_sq_log_event,    fz_sq_tenancy_event,
 };
 #define NMESSAGES (sizeof messages / sizeof messages[0])
 

@@ -115,6 +115,26 @@ WRAP(sq_route)
 WRAP(sq_route_put)
 WRAP(sq_route_query)
 WRAP(sq_log_event)
+WRAP(sq_act_ref)
+WRAP(sq_count)
+WRAP(sq_act_error)
+WRAP(sq_act_logs)
+WRAP(sq_run_note)
+WRAP(sq_package)
+WRAP(sq_trigger)
+WRAP(sq_rule)
+WRAP(sq_trigger_event)
+WRAP(sq_auth_event)
+WRAP(sq_admin_key)
+WRAP(sq_admin_user)
+WRAP(sq_admin_deleted)
+WRAP(sq_admin_blocked)
+WRAP(sq_admin_subjects)
+WRAP(sq_trigger_view)
+WRAP(sq_feed_note)
+WRAP(sq_feed_message)
+WRAP(sq_alarm_note)
+WRAP(sq_kv)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum {
@@ -447,6 +467,241 @@ static void cmp_sq_fire(const void *a, const void *b, const char *what)
     OBJ_EQ(payload);
 }
 
+static void cmp_sq_act_ref(const void *a, const void *b, const char *what)
+{
+    const sq_act_ref *w = a, *g = b;
+    STR_EQ(id);
+    INT_EQ(rules);
+}
+
+static void cmp_sq_count(const void *a, const void *b, const char *what)
+{
+    const sq_count *w = a, *g = b;
+    INT_EQ(count);
+}
+
+static void cmp_sq_act_error(const void *a, const void *b, const char *what)
+{
+    const sq_act_error *w = a, *g = b;
+    STR_EQ(error);
+}
+
+static void cmp_sq_act_logs(const void *a, const void *b, const char *what)
+{
+    const sq_act_logs *w = a, *g = b;
+    OBJ_EQ(logs);
+}
+
+static void cmp_sq_run_note(const void *a, const void *b, const char *what)
+{
+    const sq_run_note *w = a, *g = b;
+    STR_EQ(owner);
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(version);
+    STR_EQ(subject);
+    STR_EQ(path);
+    STR_EQ(cause);
+    STR_EQ(caused_by);
+    STR_EQ(binding);
+    INT_EQ(start);
+    INT_EQ(limits.timeout);
+    INT_EQ(limits.memory);
+    INT_EQ(limits.logs);
+    INT_EQ(limits.concurrency);
+}
+
+static void cmp_sq_package(const void *a, const void *b, const char *what)
+{
+    const sq_package *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    STR_EQ(binding.namespace_);
+    STR_EQ(binding.name);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_trigger(const void *a, const void *b, const char *what)
+{
+    const sq_trigger *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    CHECK(g->limits.type == MSGPACK_OBJECT_MAP && g->limits.via.map.size == 0,
+          "%s: limits is not {}", what);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_rule(const void *a, const void *b, const char *what)
+{
+    const sq_rule *w = a, *g = b;
+    STR_EQ(namespace_);
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(annotations);
+    STR_EQ(status);
+    STR_EQ(trigger.path);
+    STR_EQ(trigger.name);
+    STR_EQ(action.path);
+    STR_EQ(action.name);
+    INT_EQ(updated);
+}
+
+static void cmp_sq_trigger_event(const void *a, const void *b, const char *what)
+{
+    const sq_trigger_event *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(id);
+    OBJ_EQ(payload);
+    INT_EQ(at);
+    CHECK(g->rules_read.type == MSGPACK_OBJECT_ARRAY && g->rules_read.via.array.size == w->nrules,
+          "%s: rules", what);
+    INT_EQ(nrules);
+    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].rule);
+        STR_EQ(rules[i].action);
+        STR_EQ(rules[i].id);
+        STR_EQ(rules[i].error);
+        INT_EQ(rules[i].status_code);
+        BOOL_EQ(rules[i].success);
+    }
+    for (size_t i = 0; i < w->nrules && g->rules_read.via.array.size == w->nrules; i++) {
+        const msgpack_object *r = &g->rules_read.via.array.ptr[i];
+        CHECK(sq_mp_str_eq(sq_mp_get(r, "rule"), w->rules[i].rule) &&
+                  sq_mp_str_eq(sq_mp_get(r, "action"), w->rules[i].action),
+              "%s: rule %zu", what, i);
+        CHECK((sq_mp_get(r, "error") != NULL) == (w->rules[i].error != NULL), "%s: rule %zu error",
+              what, i);
+    }
+}
+
+static void cmp_sq_auth_event(const void *a, const void *b, const char *what)
+{
+    const sq_auth_event *w = a, *g = b;
+    STR_EQ(op);
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    BOOL_EQ(has_blocked);
+    BOOL_EQ(blocked);
+}
+
+static void cmp_sq_admin_key(const void *a, const void *b, const char *what)
+{
+    const sq_admin_key *w = a, *g = b;
+    STR_EQ(subject);
+    STR_EQ(namespace_);
+    STR_EQ(key);
+}
+
+static void cmp_sq_admin_user(const void *a, const void *b, const char *what)
+{
+    const sq_admin_user *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(blocked);
+    CHECK(g->nss_read.type == MSGPACK_OBJECT_ARRAY && g->nss_read.via.array.size == w->nnss,
+          "%s: namespaces", what);
+    INT_EQ(nnss);
+    for (size_t i = 0; i < w->nnss && g->nnss == w->nnss; i++) {
+        STR_EQ(nss[i].name);
+        STR_EQ(nss[i].uuid);
+    }
+    for (size_t i = 0; i < w->nnss && g->nss_read.via.array.size == w->nnss; i++) {
+        const msgpack_object *n = &g->nss_read.via.array.ptr[i], *u = sq_mp_get(n, "uuid");
+        CHECK(sq_mp_str_eq(sq_mp_get(n, "name"), w->nss[i].name), "%s: namespace %zu", what, i);
+        CHECK(w->nss[i].uuid ? sq_mp_str_eq(u, w->nss[i].uuid)
+                             : u != NULL && u->type == MSGPACK_OBJECT_NIL,
+              "%s: uuid %zu", what, i);
+    }
+}
+
+static void cmp_sq_admin_deleted(const void *a, const void *b, const char *what)
+{
+    const sq_admin_deleted *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(deleted);
+    INT_EQ(nnamespaces);
+    for (size_t i = 0; i < w->nnamespaces && g->nnamespaces == w->nnamespaces; i++)
+        CHECK_STR(g->namespaces[i], w->namespaces[i], what);
+}
+
+static void cmp_sq_admin_blocked(const void *a, const void *b, const char *what)
+{
+    const sq_admin_blocked *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(blocked);
+}
+
+static void cmp_sq_admin_subjects(const void *a, const void *b, const char *what)
+{
+    const sq_admin_subjects *w = a, *g = b;
+    INT_EQ(nsubjects);
+    for (size_t i = 0; i < w->nsubjects && g->nsubjects == w->nsubjects; i++)
+        CHECK_STR(g->subjects[i], w->subjects[i], what);
+}
+
+static void cmp_sq_trigger_view(const void *a, const void *b, const char *what)
+{
+    const sq_trigger_view *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(version);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    INT_EQ(nrules);
+    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].rule);
+        STR_EQ(rules[i].action_path);
+        STR_EQ(rules[i].action_name);
+        STR_EQ(rules[i].invoke_ns);
+        STR_EQ(rules[i].invoke_name);
+    }
+}
+
+static void cmp_sq_feed_note(const void *a, const void *b, const char *what)
+{
+    const sq_feed_note *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(subject);
+}
+
+static void cmp_sq_feed_message(const void *a, const void *b, const char *what)
+{
+    const sq_feed_message *w = a, *g = b;
+    OBJ_EQ(message);
+}
+
+static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
+{
+    const sq_alarm_note *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    STR_EQ(type);
+    OBJ_EQ(cron);
+    OBJ_EQ(payload);
+    INT_EQ(minutes);
+    INT_EQ(date);
+    INT_EQ(start_date);
+    INT_EQ(stop_date);
+    INT_EQ(created);
+}
+
+static void cmp_sq_kv(const void *a, const void *b, const char *what)
+{
+    const sq_kv *w = a, *g = b;
+    STR_EQ(key);
+    OBJ_EQ(value);
+}
+
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
 static const fspec f_auth_verify[] = { { "key", C_STR, true } };
 static const fspec f_identity[] = {
@@ -596,7 +851,120 @@ static const fspec f_route_query[] = {
     { "method", C_STR, false },
 };
 
+static const fspec f_act_ref[] = { { "activationId", C_STR, true }, { "rules", C_INT, false } };
+static const fspec f_count[] = { { "count", C_INT, true } };
+static const fspec f_act_error[] = { { "error", C_STR, true } };
+static const fspec f_act_logs[] = { { "logs", C_ARRAY, true } };
+static const fspec f_run_note[] = {
+    { "owner", C_STR, false },     { "start", C_INT, false },       { "ns", C_STR, false },
+    { "name", C_STR, false },      { "version", C_STR, false },     { "subject", C_STR, false },
+    { "path", C_STR, false },      { "timeout", C_INT, false },     { "memory", C_INT, false },
+    { "logs", C_INT, false },      { "concurrency", C_INT, false }, { "cause", C_STR, false },
+    { "caused_by", C_STR, false }, { "binding", C_STR, false },
+};
+
+static const fspec f_package[] = {
+    { "namespace", C_STR, true },     { "name", C_STR, true },
+    { "version", C_STR, true },       { "publish", C_BOOL, false },
+    { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
+    { "binding", C_MAP, false },      { "binding.namespace", C_STR, false },
+    { "binding.name", C_STR, false }, { "updated", C_INT, false },
+};
+static const fspec f_trigger[] = {
+    { "namespace", C_STR, true },     { "name", C_STR, true },
+    { "version", C_STR, true },       { "publish", C_BOOL, false },
+    { "parameters", C_ARRAY, false }, { "annotations", C_ARRAY, false },
+    { "limits", C_MAP, false },       { "updated", C_INT, false },
+};
+static const fspec f_rule[] = {
+    { "namespace", C_STR, true },      { "name", C_STR, true },
+    { "version", C_STR, true },        { "publish", C_BOOL, false },
+    { "annotations", C_ARRAY, false }, { "status", C_STR, true },
+    { "trigger", C_MAP, true },        { "trigger.path", C_STR, true },
+    { "trigger.name", C_STR, true },   { "action", C_MAP, true },
+    { "action.path", C_STR, true },    { "action.name", C_STR, true },
+    { "updated", C_INT, false },
+};
+static const fspec f_trigger_event[] = {
+    { "ns", C_STR, true },       { "name", C_STR, true }, { "activationId", C_STR, false },
+    { "payload", C_ANY, false }, { "at", C_INT, true },   { "rules", C_ARRAY, true },
+};
+static const fspec f_auth_event[] = {
+    { "op", C_STR, true },
+    { "subject", C_STR, true },
+    { "namespace", C_STR, false },
+    { "blocked", C_BOOL, false },
+};
+static const fspec f_admin_key[] = {
+    { "subject", C_STR, true },
+    { "namespace", C_STR, true },
+    { "key", C_STR, true },
+};
+static const fspec f_admin_user[] = {
+    { "subject", C_STR, true },
+    { "blocked", C_BOOL, true },
+    { "namespaces", C_ARRAY, true },
+};
+static const fspec f_admin_deleted[] = {
+    { "subject", C_STR, true },
+    { "deleted", C_BOOL, true },
+    { "namespaces", C_STRS, true },
+};
+static const fspec f_admin_blocked[] = { { "subject", C_STR, true }, { "blocked", C_BOOL, true } };
+static const fspec f_admin_subjects[] = { { "subjects", C_STRS, true } };
+static const fspec f_trigger_view[] = {
+    { "ns", C_STR, true },         { "name", C_STR, true },        { "version", C_STR, true },
+    { "parameters", C_ANY, true }, { "annotations", C_ANY, true }, { "rules", C_ARRAY, true },
+};
+static const fspec f_feed_note[] = {
+    { "ns", C_STR, true },
+    { "name", C_STR, true },
+    { "subject", C_STR, true },
+};
+static const fspec f_feed_message[] = { { "message", C_STR, true } };
+static const fspec f_alarm_note[] = {
+    { "ns", C_STR, true },         { "name", C_STR, true },      { "type", C_STR, true },
+    { "cron", C_ANY, false },      { "minutes", C_INT, false },  { "date", C_INT, false },
+    { "startDate", C_INT, false }, { "stopDate", C_INT, false }, { "payload", C_ANY, false },
+    { "created", C_INT, false },
+};
+static const fspec f_kv[] = { { "key", C_STR, true }, { "value", C_ANY, false } };
+
 /* Samples are filled in at start (they hold msgpack objects). */
+static sq_package s_package;
+static sq_trigger s_trigger;
+static sq_rule s_rule;
+static sq_trigger_event s_trigger_event;
+static sq_auth_event s_auth_event;
+static sq_admin_key s_admin_key;
+static sq_admin_user s_admin_user;
+static sq_admin_deleted s_admin_deleted;
+static sq_admin_blocked s_admin_blocked;
+static sq_admin_subjects s_admin_subjects;
+static sq_trigger_view s_trigger_view;
+static sq_feed_note s_feed_note;
+static sq_feed_message s_feed_message;
+static sq_alarm_note s_alarm_note;
+static sq_kv s_kv;
+static sq_rule_outcome s_outcomes[2] = {
+    { .rule = "guest/r1",
+      .action = "guest/a",
+      .id = "00112233445566778899aabbccddeeff",
+      .status_code = 0,
+      .success = true },
+    { .rule = "guest/r2", .action = "guest/pkg/b", .error = "no such action", .status_code = 1 },
+};
+static sq_admin_ns s_nss[2] = { { .name = "guest", .uuid = "4ed2c2a5-8bc2-4bd9-8d2b-1f1f9e3b1c55" },
+                                { .name = "guest_dev", .uuid = NULL } };
+static sq_view_rule s_view_rules[2] = {
+    { "guest/r1", "guest", "a", "guest", "a" },
+    { "guest/r2", "guest/pkg", "b", "other", "pkg/b" },
+};
+static sq_act_ref s_act_ref;
+static sq_count s_count;
+static sq_act_error s_act_error;
+static sq_act_logs s_act_logs;
+static sq_run_note s_run_note;
 static sq_auth_verify s_auth_verify;
 static sq_identity s_identity;
 static sq_action s_action;
@@ -798,6 +1166,97 @@ static void make_samples(void)
     s_route_query.basepath = "/club";
     s_route_query.relpath = "/books";
     s_route_query.method = "delete";
+
+    s_act_ref.id = "00112233445566778899aabbccddeeff";
+    s_act_ref.rules = 0;
+    s_count.count = 1234567890123LL;
+    s_act_error.error = "The action did not produce a valid response.";
+    s_act_logs.logs = J("[\"2026-11-23T10:00:00.123Z stdout: hello\",\"x\"]");
+    s_run_note.owner = "sched-1";
+    s_run_note.start = 1764000000000LL;
+    s_run_note.ns = "guest";
+    s_run_note.name = "seq";
+    s_run_note.version = "0.0.2";
+    s_run_note.subject = "guest@example.com";
+    s_run_note.path = "guest/pkg/seq";
+    s_run_note.limits = (sq_limits){ .timeout = 5000, .memory = 384, .logs = 5, .concurrency = 3 };
+    s_run_note.cause = "00112233445566778899aabbccddeeff";
+    s_run_note.caused_by = "trigger";
+    s_run_note.binding = "other/b";
+
+    s_package.namespace_ = "guest";
+    s_package.name = "pkg";
+    s_package.version = "0.0.3";
+    s_package.publish = true;
+    s_package.parameters = J("[{\"key\":\"p\",\"value\":1}]");
+    s_package.annotations = J("[{\"key\":\"description\",\"value\":\"d\"}]");
+    s_package.binding.namespace_ = "other";
+    s_package.binding.name = "shared";
+    s_package.updated = 1764000000001LL;
+    s_trigger.namespace_ = "guest";
+    s_trigger.name = "t";
+    s_trigger.version = "0.0.1";
+    s_trigger.parameters = J("[{\"key\":\"p\",\"value\":\"v\"}]");
+    s_trigger.annotations = J("[{\"key\":\"feed\",\"value\":\"/whisk.system/alarms\"}]");
+    s_trigger.updated = 7;
+    s_rule.namespace_ = "guest";
+    s_rule.name = "r";
+    s_rule.version = "0.0.2";
+    s_rule.annotations = J("[]");
+    s_rule.status = "active";
+    s_rule.trigger = (sq_path_name){ .path = "guest", .name = "t" };
+    s_rule.action = (sq_path_name){ .path = "guest/pkg", .name = "a" };
+    s_rule.updated = 9;
+    s_trigger_event.ns = "guest";
+    s_trigger_event.name = "t";
+    s_trigger_event.id = "ffeeddccbbaa99887766554433221100";
+    s_trigger_event.payload = J("{\"x\":1}");
+    s_trigger_event.at = 1764000000002LL;
+    s_trigger_event.rules = s_outcomes;
+    s_trigger_event.nrules = 2;
+    s_auth_event.op = "block";
+    s_auth_event.subject = "guest@example.com";
+    s_auth_event.namespace_ = "guest";
+    s_auth_event.has_blocked = true;
+    s_auth_event.blocked = false;
+    s_admin_key.subject = "guest@example.com";
+    s_admin_key.namespace_ = "guest";
+    s_admin_key.key = "4ed2c2a5-8bc2-4bd9-8d2b-1f1f9e3b1c55:sekret";
+    s_admin_user.subject = "guest@example.com";
+    s_admin_user.blocked = true;
+    s_admin_user.nss = s_nss;
+    s_admin_user.nnss = 2;
+    s_admin_deleted.subject = "guest@example.com";
+    s_admin_deleted.deleted = true;
+    s_admin_deleted.namespaces = s_namespaces;
+    s_admin_deleted.nnamespaces = 3;
+    s_admin_blocked.subject = "guest@example.com";
+    s_admin_blocked.blocked = true;
+    s_admin_subjects.subjects = s_namespaces;
+    s_admin_subjects.nsubjects = 3;
+    s_trigger_view.ns = "guest";
+    s_trigger_view.name = "t";
+    s_trigger_view.version = "0.0.1";
+    s_trigger_view.parameters = J("[{\"key\":\"p\",\"value\":\"v\"}]");
+    s_trigger_view.annotations = J("[]");
+    s_trigger_view.rules = s_view_rules;
+    s_trigger_view.nrules = 2;
+    s_feed_note.ns = "guest";
+    s_feed_note.name = "t";
+    s_feed_note.subject = "ext.guest.orders";
+    s_feed_message.message = J("\"not json \\u0000 at all\"");
+    s_alarm_note.ns = "guest";
+    s_alarm_note.name = "t";
+    s_alarm_note.type = "cron";
+    s_alarm_note.cron = J("\"*/5 * * * *\"");
+    s_alarm_note.minutes = 0;
+    s_alarm_note.date = 1;
+    s_alarm_note.start_date = 2;
+    s_alarm_note.stop_date = 3;
+    s_alarm_note.payload = J("{\"a\":[1,2]}");
+    s_alarm_note.created = 4;
+    s_kv.key = "description";
+    s_kv.value = J("{\"nested\":[true,null]}");
 }
 
 #define MSG(type, short_)                                                                          \
@@ -830,6 +1289,26 @@ static const msgdesc msgs[] = {
     MSG(sq_route_put, route_put),
     MSG(sq_route_query, route_query),
     MSG(sq_log_event, log_event),
+    MSG(sq_act_ref, act_ref),
+    MSG(sq_count, count),
+    MSG(sq_act_error, act_error),
+    MSG(sq_act_logs, act_logs),
+    MSG(sq_run_note, run_note),
+    MSG(sq_package, package),
+    MSG(sq_trigger, trigger),
+    MSG(sq_rule, rule),
+    MSG(sq_trigger_event, trigger_event),
+    MSG(sq_auth_event, auth_event),
+    MSG(sq_admin_key, admin_key),
+    MSG(sq_admin_user, admin_user),
+    MSG(sq_admin_deleted, admin_deleted),
+    MSG(sq_admin_blocked, admin_blocked),
+    MSG(sq_admin_subjects, admin_subjects),
+    MSG(sq_trigger_view, trigger_view),
+    MSG(sq_feed_note, feed_note),
+    MSG(sq_feed_message, feed_message),
+    MSG(sq_alarm_note, alarm_note),
+    MSG(sq_kv, kv),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -1809,6 +2288,207 @@ static void test_act_annots(void)
     }
 }
 
+/* One record of `caused_by`/`cause` through the annotations' and the record's encoders (as
+ * every maker of records does: invoker, scheduler's compositions, its lost-work records). */
+static void record_of(const char *caused_by, const char *cause, msgpack_zone *z,
+                      msgpack_object *rec, msgpack_object *annots)
+{
+    static const sq_limits lim = { .timeout = 1000, .memory = 256, .logs = 10, .concurrency = 1 };
+    sq_act_annots an = SQ_ACT_ANNOTS_INIT;
+    sq_activation a;
+    msgpack_sbuffer asb, sb;
+    msgpack_packer apk, pk;
+    an.path = "guest/a";
+    an.kind = "nodejs:20";
+    an.limits = &lim;
+    an.caused_by = caused_by;
+    an.cause = cause;
+    sq_proto_buf_init(&asb, &apk);
+    sq_act_annots_encode(&an, &apk);
+    CHECK(sq_mp_unpack(asb.data, asb.size, z, annots) == SQ_OK, "annotations unpack");
+    memset(&a, 0, sizeof a);
+    a.id = "0123456789abcdef0123456789abcdef";
+    a.namespace_ = "guest";
+    a.name = "a";
+    a.version = "0.0.1";
+    a.subject = "s";
+    a.status = SQ_ACT_INTERNAL;
+    a.annotations = *annots;
+    sq_proto_buf_init(&sb, &pk);
+    sq_activation_encode(&a, &pk);
+    /* sq_mp_unpack checks the map's count against its bytes */
+    CHECK(sq_mp_unpack(sb.data, sb.size, z, rec) == SQ_OK, "record unpack");
+    g_bufs[g_nbufs++] = asb;
+    g_bufs[g_nbufs++] = sb;
+}
+
+static const char *annot_of(const msgpack_object *annots, const char *key)
+{
+    static char buf[64];
+    for (uint32_t i = 0; annots->type == MSGPACK_OBJECT_ARRAY && i < annots->via.array.size; i++) {
+        const msgpack_object *e = &annots->via.array.ptr[i], *v = sq_mp_get(e, "value");
+        if (sq_mp_str_eq(sq_mp_get(e, "key"), key)) {
+            if (v == NULL || v->type != MSGPACK_OBJECT_STR || v->via.str.size >= sizeof buf)
+                return "?";
+            memcpy(buf, v->via.str.ptr, v->via.str.size);
+            buf[v->via.str.size] = '\0';
+            return buf;
+        }
+    }
+    return NULL;
+}
+
+static void test_record_causes(void)
+{
+    static const char id[] = "00112233445566778899aabbccddeeff";
+    msgpack_zone z;
+    msgpack_object rec, an;
+    const msgpack_object *lim;
+    const char *v;
+
+    msgpack_zone_init(&z, 4096);
+    /* a sequence's component: causedBy "sequence", cause, and the top-level cause */
+    record_of("sequence", id, &z, &rec, &an);
+    v = annot_of(&an, "causedBy");
+    CHECK(v != NULL && strcmp(v, "sequence") == 0, "component: causedBy %s", v ? v : "absent");
+    v = annot_of(&an, "cause");
+    CHECK(v != NULL && strcmp(v, id) == 0, "component: cause annotation %s", v ? v : "absent");
+    CHECK(sq_mp_str_eq(sq_mp_get(&rec, "cause"), id), "component: no top-level cause");
+    /* a rule's action: causedBy "trigger", the cause annotation, no top-level cause */
+    record_of("trigger", id, &z, &rec, &an);
+    v = annot_of(&an, "causedBy");
+    CHECK(v != NULL && strcmp(v, "trigger") == 0, "rule: causedBy %s", v ? v : "absent");
+    CHECK(sq_mp_get(&rec, "cause") == NULL, "rule: a top-level cause");
+    /* no cause: neither annotation, whatever caused_by says; a cause without a kind is not
+     * guessed to be a sequence's */
+    record_of("sequence", NULL, &z, &rec, &an);
+    CHECK(annot_of(&an, "causedBy") == NULL && annot_of(&an, "cause") == NULL,
+          "no cause: causedBy or cause written");
+    CHECK(sq_mp_get(&rec, "cause") == NULL, "no cause: a top-level cause");
+    record_of(NULL, id, &z, &rec, &an);
+    CHECK(annot_of(&an, "causedBy") == NULL, "cause without kind: causedBy guessed");
+    CHECK(sq_mp_get(&rec, "cause") == NULL, "cause without kind: a top-level cause");
+    /* limits: always the four of them */
+    for (uint32_t i = 0; i < an.via.array.size; i++)
+        if (sq_mp_str_eq(sq_mp_get(&an.via.array.ptr[i], "key"), "limits")) {
+            lim = sq_mp_get(&an.via.array.ptr[i], "value");
+            CHECK(lim != NULL && lim->type == MSGPACK_OBJECT_MAP && lim->via.map.size == 4 &&
+                      sq_mp_get(lim, "timeout") && sq_mp_get(lim, "memory") &&
+                      sq_mp_get(lim, "logs") && sq_mp_get(lim, "concurrency"),
+                  "limits is not {timeout, memory, logs, concurrency}");
+        }
+    msgpack_zone_destroy(&z);
+}
+
+/* sq.evt.activation: the record without result, logs and cause; sq_activation_decode reads it */
+static void test_activation_event(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_zone z;
+    msgpack_object o;
+    sq_activation got;
+    char err[200];
+
+    sq_proto_buf_init(&sb, &pk);
+    sq_activation_event_encode(&s_activation, &pk);
+    msgpack_zone_init(&z, 4096);
+    CHECK(sq_mp_unpack(sb.data, sb.size, &z, &o) == SQ_OK, "event: unpack");
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 11, "event: %u keys, want 11",
+          o.type == MSGPACK_OBJECT_MAP ? o.via.map.size : 0);
+    CHECK(sq_mp_get(&o, "logs") == NULL && sq_mp_get(&o, "cause") == NULL, "event: logs or cause");
+    CHECK(sq_mp_get(sq_mp_get(&o, "response"), "result") == NULL, "event: a result");
+    CHECK(sq_mp_get(sq_mp_get(&o, "response"), "success") != NULL, "event: no success");
+    CHECK(sq_activation_decode(sb.data, sb.size, &z, &got, err, sizeof err) == SQ_OK,
+          "event: does not decode: %s", err);
+    CHECK_STR(got.id, s_activation.id, "event id");
+    CHECK(got.status == s_activation.status && got.nlogs == 0, "event: status or logs");
+    /* the count comes from the table: every truncation fails */
+    for (size_t n = 0; n < sb.size; n++)
+        CHECK(sq_activation_decode(sb.data, n, &z, &got, err, sizeof err) != SQ_OK,
+              "event: %zu of %zu bytes decode", n, sb.size);
+    msgpack_zone_destroy(&z);
+    msgpack_sbuffer_destroy(&sb);
+}
+
+/* Packs with fn into a fresh buffer and unpacks it (the map counts checked by sq_mp_unpack) */
+#define PACKED(call, z, o)                                                                         \
+    do {                                                                                           \
+        msgpack_sbuffer *sb_ = &g_bufs[g_nbufs++];                                                 \
+        msgpack_packer pk_;                                                                        \
+        sq_proto_buf_init(sb_, &pk_);                                                              \
+        msgpack_packer *pk = &pk_;                                                                 \
+        call;                                                                                      \
+        CHECK(sq_mp_unpack(sb_->data, sb_->size, (z), (o)) == SQ_OK, "%s: unpack", #call);         \
+    } while (0)
+
+/* The documents' optional parts: a package's actions and feeds, a trigger's rules keyed by
+ * "ns/rule", the summary's keys, an action's input and the conductor's boxing. */
+static void test_documents(void)
+{
+    static const char *const summary_keys[] = { "activationId", "annotations", "duration", "end",
+                                                "name",         "namespace",   "publish",  "start",
+                                                "statusCode",   "subject",     "version" };
+    sq_brief acts[1] = { { .name = "a", .version = "0.0.1", .publish = false } };
+    sq_trigger_rule tr[2] = {
+        { .key = "guest/r1", .action = { "guest", "a" }, .status = "active" },
+        { .key = "guest/r2", .action = { "guest/pkg", "b" }, .status = "inactive" },
+    };
+    sq_package pkg = s_package;
+    sq_trigger trg = s_trigger;
+    msgpack_zone z;
+    msgpack_object o, num = { .type = MSGPACK_OBJECT_POSITIVE_INTEGER, .via.u64 = 5 };
+    const msgpack_object *v;
+
+    msgpack_zone_init(&z, 4096);
+    PACKED(sq_package_encode(&s_package, pk), &z, &o);
+    CHECK(sq_mp_get(&o, "actions") == NULL && sq_mp_get(&o, "feeds") == NULL,
+          "a listed package has actions or feeds");
+    pkg.with_contents = true;
+    pkg.actions = acts;
+    pkg.nactions = 1;
+    pkg.binding = (sq_binding_ref){ 0 };
+    PACKED(sq_package_encode(&pkg, pk), &z, &o);
+    v = sq_mp_get(&o, "actions");
+    CHECK(v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 1 &&
+              sq_mp_str_eq(sq_mp_get(&v->via.array.ptr[0], "name"), "a") &&
+              sq_mp_get(&v->via.array.ptr[0], "parameters") != NULL,
+          "package actions");
+    v = sq_mp_get(&o, "feeds");
+    CHECK(v && v->type == MSGPACK_OBJECT_ARRAY && v->via.array.size == 0, "package feeds: []");
+    v = sq_mp_get(&o, "binding");
+    CHECK(v && v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0, "a package's binding: {}");
+
+    trg.with_rules = true;
+    PACKED(sq_trigger_encode(&trg, pk), &z, &o);
+    v = sq_mp_get(&o, "rules");
+    CHECK(v && v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 0, "no rules: {}");
+    trg.rules = tr;
+    trg.nrules = 2;
+    PACKED(sq_trigger_encode(&trg, pk), &z, &o);
+    v = sq_mp_get(sq_mp_get(&o, "rules"), "guest/r2");
+    CHECK(v && v->type == MSGPACK_OBJECT_MAP && v->via.map.size == 2 &&
+              sq_mp_str_eq(sq_mp_get(v, "status"), "inactive") &&
+              sq_mp_str_eq(sq_mp_get(sq_mp_get(v, "action"), "path"), "guest/pkg"),
+          "trigger rules keyed by \"ns/rule\": {action, status}");
+
+    PACKED(sq_activation_summary_encode(&s_activation, pk), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 11, "summary: 11 keys");
+    for (uint32_t i = 0; o.type == MSGPACK_OBJECT_MAP && i < o.via.map.size && i < 11; i++)
+        CHECK(sq_mp_str_eq(&o.via.map.ptr[i].key, summary_keys[i]), "summary key %u", i);
+
+    PACKED(sq_input_encode(pk, NULL), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 0, "no input: {}");
+    PACKED(sq_input_encode(pk, &num), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 0, "a scalar input: {}");
+    PACKED(sq_boxed_encode(pk, "value", &num), &z, &o);
+    v = sq_mp_get(&o, "value");
+    CHECK(o.via.map.size == 1 && v && v->via.u64 == 5, "boxed: {value: 5}");
+    PACKED(sq_boxed_encode(pk, "state", &s_trigger_event.payload), &z, &o);
+    CHECK(obj_eq(&o, &s_trigger_event.payload), "a map is not boxed");
+    msgpack_zone_destroy(&z);
+}
+
 int main(void)
 {
     sq_log_init("proto_test");
@@ -1821,6 +2501,9 @@ int main(void)
     test_mutations();
     test_garbage();
     test_subj_token();
+    test_record_causes();
+    test_activation_event();
+    test_documents();
     msgpack_zone_destroy(&g_zone);
     for (int i = 0; i < g_nbufs; i++)
         msgpack_sbuffer_destroy(&g_bufs[i]);

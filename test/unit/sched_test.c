@@ -298,7 +298,7 @@ static void compositions(void)
     msgpack_sbuffer_init(&state);
     msgpack_packer_init(&pk, &state, msgpack_sbuffer_write);
     res = obj("5");
-    sched_pack_boxed(&pk, &res, "state");
+    sq_boxed_encode(&pk, "state", &res);
     res = obj("{\"a\":1,\"state\":0}");
     CHECK(sched_with_state(&state, &res, &Z, &out), "merged");
     CHECK_STR(text(&out), "{\"a\":1,\"state\":5}", "a scalar state is boxed, it wins");
@@ -312,7 +312,7 @@ static void compositions(void)
     state.size = 0;
     {
         msgpack_object st = obj("{\"n\":7,\"m\":8}");
-        sched_pack_boxed(&pk, &st, "state");
+        sq_boxed_encode(&pk, "state", &st);
     }
     CHECK(sched_with_state(&state, &res, &Z, &out), "map state");
     CHECK_STR(text(&out), "{\"keep\":true,\"n\":7,\"m\":8}", "state on top of the result");

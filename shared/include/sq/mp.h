@@ -46,8 +46,25 @@ typedef struct sq_mp_field {
     bool required;
     const struct sq_mp_field *sub; /* SQ_F_NESTED: table of the nested map */
     size_t nsub;
-    size_t aux; /* SQ_F_STRS: offsetof the count */
+    size_t aux;   /* SQ_F_STRS: offsetof the count */
+    unsigned enc; /* SQ_ENC_* flags: how proto/'s table encoder writes the field (0: always) */
+    size_t esize; /* SQ_ENC_VEC: the size of one element */
 } sq_mp_field;
+
+/* How the table-driven map encoder (proto/encode.c) writes a field; the decoder ignores them.
+ * Default (0): always written; a NULL string packs nil, a nil object packs nil. */
+#define SQ_ENC_OMIT 1u  /* left out when absent: NULL string, 0, false, nil, NULL vector */
+#define SQ_ENC_OMITE 2u /* left out when NULL or "" (strings) */
+#define SQ_ENC_STR0 4u  /* a NULL string packs "" (and proto/'s decoders read absent as "") */
+#define SQ_ENC_EMPTY 8u /* a nil SQ_F_MAP/SQ_F_ARRAY packs an empty map/array */
+#define SQ_ENC_SKIP 16u /* decoded only, never written */
+#define SQ_ENC_ONLY 32u /* written only; sq_mp_decode_map ignores it (read some other way) */
+/* SQ_F_NESTED written from a vector: the field is a pointer to `aux`-counted (size_t) structs
+ * of esize bytes, each packed with the table `sub`, as an array; with SQ_ENC_KEYED as a map
+ * keyed by each element's first field (a string), its value the map of the others. Written
+ * only (SQ_ENC_ONLY is implied). */
+#define SQ_ENC_VEC 64u
+#define SQ_ENC_KEYED 128u
 
 #define SQ_MP_FIELDS(tbl) (tbl), (sizeof(tbl) / sizeof((tbl)[0]))
 
