@@ -89,8 +89,9 @@ int main(void)
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_health_serve(
             bus, "activations", NULL,
-            (sq_health_check[]){ { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn },
-                                 { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } },
+            (sq_health_check[]){
+                { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn, .pg_ping = sq_pg_ping },
+                { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } },
             2) != SQ_OK)
         goto out;
 

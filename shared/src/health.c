@@ -4,7 +4,6 @@
 #include "sq/mp.h"
 #include "sq/util.h"
 
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,23 +50,6 @@ const char *sq_instance_id(void)
     return instance_buf;
 }
 
-/* "ok" or why not, into out. */
-static void check_pg(const char *dsn, char *out, size_t outlen)
-{
-    /* the first dbname is the whole connection string; connect_timeout bounds a host that
-     * does not answer at all */
-    const char *keys[] = { "dbname", "connect_timeout", NULL };
-    const char *vals[] = { dsn, "2", NULL };
-    switch (PQpingParams(keys, vals, 1)) {
-    case PQPING_OK: snprintf(out, outlen, "ok"); break;
-    case PQPING_REJECT:
-        snprintf(out, outlen, "the server refuses connections (starting up or shutting down)");
-        break;
-    case PQPING_NO_RESPONSE: snprintf(out, outlen, "no answer from the server"); break;
-    default: snprintf(out, outlen, "the connection string is not usable"); break;
-    }
-}
-
 static void check_js(sq_bus_t *b, const char *stream, char *out, size_t outlen)
 {
     jsStreamInfo *si = NULL;
@@ -103,8 +85,10 @@ static void on_health(sq_bus_t *b, natsMsg *msg, void *closure)
     size_t nfailed = 0;
 
     for (size_t i = 0; i < H.n; i++) {
-        if (H.checks[i].pg_dsn != NULL)
-            check_pg(H.checks[i].pg_dsn, why[i], sizeof why[i]);
+        if (H.checks[i].pg_dsn != NULL && H.checks[i].pg_ping != NULL)
+            H.checks[i].pg_ping(H.checks[i].pg_dsn, why[i], sizeof why[i]);
+        else if (H.checks[i].pg_dsn != NULL)
+            snprintf(why[i], sizeof why[i], "no PostgreSQL probe in this build");
         else if (H.checks[i].stream != NULL)
             check_js(b, H.checks[i].stream, why[i], sizeof why[i]);
         else

@@ -181,6 +181,22 @@ sq_status sq_pg_ensure(PGconn *conn)
     return SQ_ERR_DB;
 }
 
+void sq_pg_ping(const char *dsn, char *out, size_t outlen)
+{
+    /* the first dbname is the whole connection string; connect_timeout bounds a host that
+     * does not answer at all */
+    const char *keys[] = { "dbname", "connect_timeout", NULL };
+    const char *vals[] = { dsn, "2", NULL };
+    switch (PQpingParams(keys, vals, 1)) {
+    case PQPING_OK: snprintf(out, outlen, "ok"); break;
+    case PQPING_REJECT:
+        snprintf(out, outlen, "the server refuses connections (starting up or shutting down)");
+        break;
+    case PQPING_NO_RESPONSE: snprintf(out, outlen, "no answer from the server"); break;
+    default: snprintf(out, outlen, "the connection string is not usable"); break;
+    }
+}
+
 static int exec_ok(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
