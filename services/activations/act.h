@@ -13,6 +13,7 @@
 #define SQ_ACT_H
 
 #include <libpq-fe.h>
+#include "sq/store.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -112,9 +113,9 @@ void act_writer_stop(act_writer *w);
 
 /* ---- queries (handlers.c) ---------------------------------------------------------------- */
 
+/* The queries' store: its own connection, used through sq_store_run() (sq/store.h). */
 typedef struct act_reader {
-    PGconn *conn;
-    pthread_mutex_t lock;
+    sq_store *db;
 } act_reader;
 
 void act_on_get(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: act_reader */

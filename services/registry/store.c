@@ -4,25 +4,25 @@
  * that first takes a transaction-scoped advisory lock on its namespace, so that copies of
  * the registry serialise their writes to one namespace (no two creations of one name, no
  * action slipping into a package being deleted) and a failed check leaves nothing behind.
- * A statement or transaction that fails because the connection broke (the server
- * restarted) is retried once on a reset connection; a failed COMMIT is not retried (its
- * outcome is unknown). Parameters, annotations and sequence components are msgpack in bytea
+ * Every unit of work runs through libsqpg's sq_store_run() with the retry policy of
+ * sq/store.h (a lost connection, 40001 or 40P01 runs it again; a COMMIT lost with its
+ * connection is not retried: its outcome is unknown). Parameters, annotations and sequence components are msgpack in bytea
  * (sent as binary parameters), action limits jsonb; results come back in binary format so
  * that bytea needs no unescaping. */
 #include "registry.h"
 
 #include <inttypes.h>
-#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sq/log.h"
 #include "sq/pg.h"
+#include "sq/store.h"
 
 struct reg_store {
-    PGconn *conn;
-    pthread_mutex_t lock;
+    sq_store *db;
+    PGconn *conn; /* db's connection (PQreset keeps the object) */
 };
 
 /* The first key of the namespace locks (the second is hashtext(namespace)). */
@@ -185,132 +185,41 @@ sq_status reg_store_open(reg_store_t **out, const char *dsn, const char *schema_
     *out = NULL;
     if (s == NULL)
         return SQ_ERR_NOMEM;
-    pthread_mutex_init(&s->lock, NULL);
-    if ((st = sq_pg_connect(&s->conn, dsn, wait_ms)) != SQ_OK)
-        goto fail;
-    if ((st = sq_pg_migrate(s->conn, schema_dir, "registry")) != SQ_OK)
-        goto fail;
+    if ((st = sq_store_open(&s->db, dsn, schema_dir, "registry", wait_ms)) != SQ_OK) {
+        free(s);
+        return st;
+    }
+    s->conn = sq_store_conn(s->db);
     *out = s;
     return SQ_OK;
-fail:
-    reg_store_close(s);
-    return st;
 }
 
 void reg_store_close(reg_store_t *s)
 {
     if (s == NULL)
         return;
-    if (s->conn != NULL)
-        PQfinish(s->conn);
-    pthread_mutex_destroy(&s->lock);
+    sq_store_close(s->db);
     free(s);
 }
 
-static bool broken(reg_store_t *s)
-{
-    return PQstatus(s->conn) != CONNECTION_OK;
-}
-
-static bool res_ok(const PGresult *r)
-{
-    ExecStatusType t = PQresultStatus(r);
-    return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
-}
-
-/* Statement parameters: text, or msgpack (binary bytea), built on the stack. */
-#define MAX_PARAMS 20
-typedef struct params {
-    const char *vals[MAX_PARAMS];
-    int lens[MAX_PARAMS], fmts[MAX_PARAMS];
-    int n, nnum, nbuf;
-    char nums[8][24];
-    msgpack_sbuffer bufs[4];
-} params;
-
-static void p_init(params *p)
-{
-    memset(p, 0, sizeof *p);
-}
-
-static void p_str(params *p, const char *s)
-{
-    p->vals[p->n] = s;
-    p->lens[p->n] = 0;
-    p->fmts[p->n++] = 0;
-}
-
-static void p_bool(params *p, bool b)
-{
-    p_str(p, b ? "t" : "f");
-}
-
-static void p_int(params *p, int64_t v)
-{
-    snprintf(p->nums[p->nnum], sizeof p->nums[0], "%" PRId64, v);
-    p_str(p, p->nums[p->nnum++]);
-}
-
-/* A msgpack object as binary bytea; nil (or NULL) is SQL NULL unless empty_array. */
-static void p_mp(params *p, const msgpack_object *o, bool empty_array)
-{
-    msgpack_sbuffer *sb;
-    msgpack_packer pk;
-    if (o == NULL || o->type == MSGPACK_OBJECT_NIL) {
-        if (!empty_array) {
-            p_str(p, NULL);
-            return;
-        }
-        o = NULL;
-    }
-    sb = &p->bufs[p->nbuf++];
-    msgpack_sbuffer_init(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    if (o != NULL)
-        msgpack_pack_object(&pk, *o);
-    else
-        msgpack_pack_array(&pk, 0);
-    p->vals[p->n] = sb->data;
-    p->lens[p->n] = (int)sb->size;
-    p->fmts[p->n++] = 1;
-}
-
-static void p_free(params *p)
-{
-    for (int i = 0; i < p->nbuf; i++)
-        msgpack_sbuffer_destroy(&p->bufs[i]);
-}
-
 /* One statement with binary results. Logs a failure. The caller PQclear()s. */
-static PGresult *run(reg_store_t *s, const char *sql, const params *p)
+static PGresult *run(reg_store_t *s, const char *sql, const sq_params *p)
 {
-    PGresult *r = PQexecParams(s->conn, sql, p ? p->n : 0, NULL, p ? p->vals : NULL,
-                               p ? p->lens : NULL, p ? p->fmts : NULL, 1);
-    if (!res_ok(r))
-        sq_error("could not run registry statement: %s", sq_pg_error(s->conn));
-    return r;
-}
-
-static bool exec_simple(reg_store_t *s, const char *sql)
-{
-    PGresult *r = run(s, sql, NULL);
-    bool ok = res_ok(r);
-    PQclear(r);
-    return ok;
+    return sq_pg_exec(s->conn, "registry", sql, p, true);
 }
 
 /* Runs sql with text parameters a, b (b may be NULL for one) and returns the result or NULL
  * (logged). */
 static PGresult *run2(reg_store_t *s, const char *sql, const char *a, const char *b)
 {
-    params p;
+    sq_params p;
     PGresult *r;
-    p_init(&p);
-    p_str(&p, a);
+    sq_params_init(&p);
+    sq_params_str(&p, a);
     if (b != NULL)
-        p_str(&p, b);
+        sq_params_str(&p, b);
     r = run(s, sql, &p);
-    if (!res_ok(r)) {
+    if (!sq_pg_ok(r)) {
         PQclear(r);
         return NULL;
     }
@@ -319,14 +228,14 @@ static PGresult *run2(reg_store_t *s, const char *sql, const char *a, const char
 
 static PGresult *run3(reg_store_t *s, const char *sql, const char *a, const char *b, const char *c)
 {
-    params p;
+    sq_params p;
     PGresult *r;
-    p_init(&p);
-    p_str(&p, a);
-    p_str(&p, b);
-    p_str(&p, c);
+    sq_params_init(&p);
+    sq_params_str(&p, a);
+    sq_params_str(&p, b);
+    sq_params_str(&p, c);
     r = run(s, sql, &p);
-    if (!res_ok(r)) {
+    if (!sq_pg_ok(r)) {
         PQclear(r);
         return NULL;
     }
@@ -336,43 +245,36 @@ static PGresult *run3(reg_store_t *s, const char *sql, const char *a, const char
 /* What a unit of work runs with the connection: SQ_OK commits, anything else rolls back. */
 typedef sq_status (*work_fn)(reg_store_t *s, void *arg);
 
-/* Runs fn under the mutex: inside a transaction holding the lock of namespace lock_ns, or
- * (lock_ns NULL) as plain reads. Once more on a reset connection when the server dropped
- * the first attempt. */
+typedef struct work_call {
+    reg_store_t *s;
+    const char *lock_ns;
+    work_fn fn;
+    void *arg;
+} work_call;
+
+/* Inside the transaction: the namespace's lock first (see the top of this file). */
+static sq_status work_call_fn(PGconn *c, void *arg)
+{
+    work_call *x = arg;
+    if (x->lock_ns != NULL) {
+        char cls[16];
+        PGresult *r;
+        snprintf(cls, sizeof cls, "%d", NS_LOCK_CLASS);
+        r = run2(x->s, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", cls, x->lock_ns);
+        if (r == NULL)
+            return SQ_ERR_DB;
+        PQclear(r);
+    }
+    return x->fn(x->s, x->arg);
+}
+
+/* Runs fn through sq_store_run() (sq/store.h: under the store's mutex, with libsqpg's one
+ * retry policy): inside a transaction holding the lock of namespace lock_ns, or (lock_ns
+ * NULL) as plain reads. fn may run more than once: it sets its outputs afresh. */
 static sq_status atomically(reg_store_t *s, const char *lock_ns, work_fn fn, void *arg)
 {
-    sq_status st = SQ_ERR_DB;
-
-    pthread_mutex_lock(&s->lock);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (broken(s) && sq_pg_ensure(s->conn) != SQ_OK) {
-            st = SQ_ERR_DB;
-            break;
-        }
-        if (lock_ns == NULL) {
-            st = fn(s, arg);
-        } else if (!exec_simple(s, "BEGIN")) {
-            st = SQ_ERR_DB;
-        } else {
-            char cls[16];
-            snprintf(cls, sizeof cls, "%d", NS_LOCK_CLASS);
-            PGresult *r =
-                run2(s, "SELECT pg_advisory_xact_lock($1::int4, hashtext($2))", cls, lock_ns);
-            st = r != NULL ? fn(s, arg) : SQ_ERR_DB;
-            PQclear(r);
-            if (st == SQ_OK) {
-                if (!exec_simple(s, "COMMIT"))
-                    st = SQ_ERR_DB; /* outcome unknown: answer 500, do not retry */
-                break;
-            }
-            if (!broken(s))
-                exec_simple(s, "ROLLBACK");
-        }
-        if (!(st == SQ_ERR_DB && broken(s)))
-            break;
-    }
-    pthread_mutex_unlock(&s->lock);
-    return st;
+    work_call x = { s, lock_ns, fn, arg };
+    return sq_store_run(s->db, lock_ns != NULL, work_call_fn, &x);
 }
 
 /* reg_store_run(): atomically() for SQL that lives in another file of the registry. */
@@ -579,12 +481,12 @@ typedef sq_status (*row_reader)(const PGresult *r, int row, sq_arena_t *ar, void
 
 /* Runs a statement expected to give at most one row and reads it: SQ_ERR_NOT_FOUND when
  * none. */
-static sq_status fetch_one(reg_store_t *s, const char *sql, const params *p, row_reader rd,
+static sq_status fetch_one(reg_store_t *s, const char *sql, const sq_params *p, row_reader rd,
                            sq_arena_t *ar, void *out)
 {
     PGresult *r = run(s, sql, p);
     sq_status st;
-    if (!res_ok(r))
+    if (!sq_pg_ok(r))
         st = SQ_ERR_DB;
     else if (PQntuples(r) == 0)
         st = SQ_ERR_NOT_FOUND;
@@ -595,7 +497,7 @@ static sq_status fetch_one(reg_store_t *s, const char *sql, const params *p, row
 }
 
 /* Reads every row of a statement into a new array of elem-sized items. */
-static sq_status fetch_all(reg_store_t *s, const char *sql, const params *p, row_reader rd,
+static sq_status fetch_all(reg_store_t *s, const char *sql, const sq_params *p, row_reader rd,
                            size_t elem, sq_arena_t *ar, void **items, size_t *n)
 {
     PGresult *r = run(s, sql, p);
@@ -604,7 +506,7 @@ static sq_status fetch_all(reg_store_t *s, const char *sql, const params *p, row
 
     *items = NULL;
     *n = 0;
-    if (!res_ok(r)) {
+    if (!sq_pg_ok(r)) {
         PQclear(r);
         return SQ_ERR_DB;
     }
@@ -625,12 +527,12 @@ static sq_status fetch_all(reg_store_t *s, const char *sql, const params *p, row
 }
 
 /* The count(*) of a statement, minus skip (never below 0). */
-static sq_status fetch_count(reg_store_t *s, const char *sql, const params *p, int64_t skip,
+static sq_status fetch_count(reg_store_t *s, const char *sql, const sq_params *p, int64_t skip,
                              int64_t *total)
 {
     PGresult *r = run(s, sql, p);
     sq_status st = SQ_ERR_DB;
-    if (res_ok(r) && PQntuples(r) == 1) {
+    if (sq_pg_ok(r) && PQntuples(r) == 1) {
         int64_t c = col_i64(r, 0, 0, 0);
         *total = c > skip ? c - skip : 0;
         st = SQ_OK;
@@ -676,11 +578,11 @@ static sq_status rd_brief(const PGresult *r, int row, sq_arena_t *ar, void *out)
 static sq_status find_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
                              bool code, bool lock, sq_arena_t *ar, sq_action *out)
 {
-    params p;
-    p_init(&p);
-    p_str(&p, ns);
-    p_str(&p, pkg ? pkg : "");
-    p_str(&p, name);
+    sq_params p;
+    sq_params_init(&p);
+    sq_params_str(&p, ns);
+    sq_params_str(&p, pkg ? pkg : "");
+    sq_params_str(&p, name);
     return fetch_one(s,
                      lock   ? SQL_A_LOCK
                      : code ? SQL_A_GET_CODE
@@ -691,10 +593,10 @@ static sq_status find_action(reg_store_t *s, const char *ns, const char *pkg, co
 static sq_status find_by_name(reg_store_t *s, const char *sql, const char *ns, const char *name,
                               row_reader rd, sq_arena_t *ar, void *out)
 {
-    params p;
-    p_init(&p);
-    p_str(&p, ns);
-    p_str(&p, name);
+    sq_params p;
+    sq_params_init(&p);
+    sq_params_str(&p, ns);
+    sq_params_str(&p, name);
     return fetch_one(s, sql, &p, rd, ar, out);
 }
 
@@ -754,32 +656,32 @@ static sq_status resolve_pkg(reg_store_t *s, const char *ns, const char *pkg, bo
 static sq_status write_action(reg_store_t *s, const char *sql, const char *ns, const char *pkg,
                               const char *name, const sq_action *a)
 {
-    params p;
+    sq_params p;
     PGresult *r;
     sq_status st;
 
-    p_init(&p);
-    p_str(&p, ns);
-    p_str(&p, pkg ? pkg : "");
-    p_str(&p, name);
-    p_str(&p, a->version);
-    p_str(&p, a->exec.kind);
-    p_str(&p, a->exec.code ? a->exec.code : "");
-    p_str(&p, a->exec.main);
-    p_bool(&p, a->exec.binary);
-    p_mp(&p, &a->parameters, true);
-    p_mp(&p, &a->annotations, true);
-    p_int(&p, a->limits.timeout);
-    p_int(&p, a->limits.memory);
-    p_int(&p, a->limits.logs);
-    p_int(&p, a->limits.concurrency);
-    p_bool(&p, a->publish);
-    p_int(&p, a->updated);
-    p_mp(&p, is_sequence(a->exec.kind) ? &a->exec.components : NULL, false);
+    sq_params_init(&p);
+    sq_params_str(&p, ns);
+    sq_params_str(&p, pkg ? pkg : "");
+    sq_params_str(&p, name);
+    sq_params_str(&p, a->version);
+    sq_params_str(&p, a->exec.kind);
+    sq_params_str(&p, a->exec.code ? a->exec.code : "");
+    sq_params_str(&p, a->exec.main);
+    sq_params_bool(&p, a->exec.binary);
+    sq_params_mp(&p, &a->parameters, true);
+    sq_params_mp(&p, &a->annotations, true);
+    sq_params_int(&p, a->limits.timeout);
+    sq_params_int(&p, a->limits.memory);
+    sq_params_int(&p, a->limits.logs);
+    sq_params_int(&p, a->limits.concurrency);
+    sq_params_bool(&p, a->publish);
+    sq_params_int(&p, a->updated);
+    sq_params_mp(&p, is_sequence(a->exec.kind) ? &a->exec.components : NULL, false);
     r = run(s, sql, &p);
-    st = res_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
+    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
     PQclear(r);
-    p_free(&p);
+    sq_params_free(&p);
     return st;
 }
 
@@ -809,7 +711,7 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
         msgpack_object comp;
         PGresult *r;
         sq_status st;
-        params p;
+        sq_params p;
         bool seq;
 
         if (++c->visits > SEQ_MAX_VISITS)
@@ -829,12 +731,12 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
         if (strcmp(rns, c->ns) == 0 && strcmp(rpkg ? rpkg : "", c->pkg ? c->pkg : "") == 0 &&
             strcmp(f->name, c->name) == 0)
             return say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, "Sequence may not refer to itself.");
-        p_init(&p);
-        p_str(&p, rns);
-        p_str(&p, rpkg ? rpkg : "");
-        p_str(&p, f->name);
+        sq_params_init(&p);
+        sq_params_str(&p, rns);
+        sq_params_str(&p, rpkg ? rpkg : "");
+        sq_params_str(&p, f->name);
         r = run(s, SQL_A_SEQ, &p);
-        if (!res_ok(r)) {
+        if (!sq_pg_ok(r)) {
             PQclear(r);
             return SQ_ERR_DB;
         }
@@ -992,15 +894,15 @@ typedef struct del_action_arg {
 static sq_status delete_action_work(reg_store_t *s, void *arg)
 {
     del_action_arg *a = arg;
-    params p;
+    sq_params p;
     sq_status st;
 
     if ((st = check_home_package(s, a->ns, a->pkg, a->ar, a->err, a->errlen)) != SQ_OK)
         return st;
-    p_init(&p);
-    p_str(&p, a->ns);
-    p_str(&p, a->pkg ? a->pkg : "");
-    p_str(&p, a->name);
+    sq_params_init(&p);
+    sq_params_str(&p, a->ns);
+    sq_params_str(&p, a->pkg ? a->pkg : "");
+    sq_params_str(&p, a->name);
     return fetch_one(s, SQL_A_DELETE, &p, rd_action, a->ar, a->out);
 }
 
@@ -1027,7 +929,7 @@ static sq_status list_actions_work(reg_store_t *s, void *arg)
 {
     list_arg *a = arg;
     char *rns, *rpkg;
-    params p;
+    sq_params p;
     sq_status st;
 
     if (a->pkg == NULL && a->shared)
@@ -1035,14 +937,14 @@ static sq_status list_actions_work(reg_store_t *s, void *arg)
     if ((st = resolve_pkg(s, a->ns, a->pkg, a->shared, a->ar, &rns, &rpkg, NULL, a->err,
                           a->errlen)) != SQ_OK)
         return st;
-    p_init(&p);
-    p_str(&p, rns);
+    sq_params_init(&p);
+    sq_params_str(&p, rns);
     if (rpkg != NULL)
-        p_str(&p, rpkg);
+        sq_params_str(&p, rpkg);
     if (a->count)
         return fetch_count(s, rpkg ? SQL_A_COUNT_PKG : SQL_A_COUNT_NS, &p, a->skip, a->total);
-    p_int(&p, a->limit);
-    p_int(&p, a->skip);
+    sq_params_int(&p, a->limit);
+    sq_params_int(&p, a->skip);
     return fetch_all(s, rpkg ? SQL_A_LIST_PKG : SQL_A_LIST_NS, &p, rd_action, sizeof(sq_action),
                      a->ar, a->items, a->n);
 }
@@ -1073,24 +975,24 @@ sq_status reg_store_list_actions(reg_store_t *s, const char *ns, const char *pkg
 
 static sq_status write_package(reg_store_t *s, const char *sql, const reg_package *pk)
 {
-    params p;
+    sq_params p;
     PGresult *r;
     sq_status st;
 
-    p_init(&p);
-    p_str(&p, pk->namespace_);
-    p_str(&p, pk->name);
-    p_str(&p, pk->version);
-    p_bool(&p, pk->publish);
-    p_mp(&p, &pk->parameters, true);
-    p_mp(&p, &pk->annotations, true);
-    p_str(&p, pk->binding_ns);
-    p_str(&p, pk->binding_name);
-    p_int(&p, pk->updated);
+    sq_params_init(&p);
+    sq_params_str(&p, pk->namespace_);
+    sq_params_str(&p, pk->name);
+    sq_params_str(&p, pk->version);
+    sq_params_bool(&p, pk->publish);
+    sq_params_mp(&p, &pk->parameters, true);
+    sq_params_mp(&p, &pk->annotations, true);
+    sq_params_str(&p, pk->binding_ns);
+    sq_params_str(&p, pk->binding_name);
+    sq_params_int(&p, pk->updated);
     r = run(s, sql, &p);
-    st = res_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
+    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
     PQclear(r);
-    p_free(&p);
+    sq_params_free(&p);
     return st;
 }
 
@@ -1168,7 +1070,7 @@ static sq_status get_package_work(reg_store_t *s, void *arg)
     get_package_arg *a = arg;
     reg_package bound;
     const char *ans = a->ns, *apkg = a->name;
-    params p;
+    sq_params p;
     sq_status st;
 
     if ((st = find_package(s, a->ns, a->name, false, a->ar, a->out)) != SQ_OK)
@@ -1193,9 +1095,9 @@ static sq_status get_package_work(reg_store_t *s, void *arg)
         ans = bound.namespace_;
         apkg = bound.name;
     }
-    p_init(&p);
-    p_str(&p, ans);
-    p_str(&p, apkg);
+    sq_params_init(&p);
+    sq_params_str(&p, ans);
+    sq_params_str(&p, apkg);
     return fetch_all(s, SQL_A_BRIEFS, &p, rd_brief, sizeof(reg_brief), a->ar, (void **)a->actions,
                      a->nactions);
 }
@@ -1234,10 +1136,10 @@ static sq_status delete_package_work(reg_store_t *s, void *arg)
         return st;
     if (a->out->binding_ns == NULL) {
         /* a package may only go when its actions are gone (or go with it: force) */
-        params p;
-        p_init(&p);
-        p_str(&p, a->ns);
-        p_str(&p, a->name);
+        sq_params p;
+        sq_params_init(&p);
+        sq_params_str(&p, a->ns);
+        sq_params_str(&p, a->name);
         if ((st = fetch_count(s, SQL_A_COUNT_PKG, &p, 0, &n)) != SQ_OK)
             return st;
         if (n > 0 && !a->force)
@@ -1284,15 +1186,15 @@ sq_status reg_store_delete_package(reg_store_t *s, const char *ns, const char *n
 static sq_status list_packages_work(reg_store_t *s, void *arg)
 {
     list_arg *a = arg;
-    params p;
-    p_init(&p);
-    p_str(&p, a->ns);
-    p_bool(&p, a->shared);
-    p_bool(&p, a->public_);
+    sq_params p;
+    sq_params_init(&p);
+    sq_params_str(&p, a->ns);
+    sq_params_bool(&p, a->shared);
+    sq_params_bool(&p, a->public_);
     if (a->count)
         return fetch_count(s, SQL_P_COUNT, &p, a->skip, a->total);
-    p_int(&p, a->limit);
-    p_int(&p, a->skip);
+    sq_params_int(&p, a->limit);
+    sq_params_int(&p, a->skip);
     return fetch_all(s, SQL_P_LIST, &p, rd_package, sizeof(reg_package), a->ar, a->items, a->n);
 }
 
@@ -1319,22 +1221,22 @@ sq_status reg_store_list_packages(reg_store_t *s, const char *ns, bool public_, 
 
 static sq_status write_trigger(reg_store_t *s, const char *sql, const reg_trigger *t)
 {
-    params p;
+    sq_params p;
     PGresult *r;
     sq_status st;
 
-    p_init(&p);
-    p_str(&p, t->namespace_);
-    p_str(&p, t->name);
-    p_str(&p, t->version);
-    p_bool(&p, t->publish);
-    p_mp(&p, &t->parameters, true);
-    p_mp(&p, &t->annotations, true);
-    p_int(&p, t->updated);
+    sq_params_init(&p);
+    sq_params_str(&p, t->namespace_);
+    sq_params_str(&p, t->name);
+    sq_params_str(&p, t->version);
+    sq_params_bool(&p, t->publish);
+    sq_params_mp(&p, &t->parameters, true);
+    sq_params_mp(&p, &t->annotations, true);
+    sq_params_int(&p, t->updated);
     r = run(s, sql, &p);
-    st = res_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
+    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
     PQclear(r);
-    p_free(&p);
+    sq_params_free(&p);
     return st;
 }
 
@@ -1377,13 +1279,13 @@ static sq_status get_trigger_work(reg_store_t *s, void *arg)
 {
     get_trigger_arg *a = arg;
     sq_status st = find_by_name(s, SQL_T_GET, a->ns, a->name, rd_trigger, a->ar, a->out);
-    params p;
+    sq_params p;
 
     if (st != SQ_OK || !a->with_rules)
         return st;
-    p_init(&p);
-    p_str(&p, a->ns);
-    p_str(&p, a->name);
+    sq_params_init(&p);
+    sq_params_str(&p, a->ns);
+    sq_params_str(&p, a->name);
     return fetch_all(s, SQL_R_OF_TRIGGER, &p, rd_rule, sizeof(reg_rule), a->ar, (void **)a->rules,
                      a->nrules);
 }
@@ -1459,13 +1361,13 @@ sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *n
 static sq_status list_simple_work(reg_store_t *s, list_arg *a, const char *list_sql,
                                   const char *count_sql, row_reader rd, size_t elem)
 {
-    params p;
-    p_init(&p);
-    p_str(&p, a->ns);
+    sq_params p;
+    sq_params_init(&p);
+    sq_params_str(&p, a->ns);
     if (a->count)
         return fetch_count(s, count_sql, &p, a->skip, a->total);
-    p_int(&p, a->limit);
-    p_int(&p, a->skip);
+    sq_params_int(&p, a->limit);
+    sq_params_int(&p, a->skip);
     return fetch_all(s, list_sql, &p, rd, elem, a->ar, a->items, a->n);
 }
 
@@ -1495,26 +1397,26 @@ sq_status reg_store_list_triggers(reg_store_t *s, const char *ns, int64_t skip, 
 
 static sq_status write_rule(reg_store_t *s, const char *sql, const reg_rule *u)
 {
-    params p;
+    sq_params p;
     PGresult *r;
     sq_status st;
 
-    p_init(&p);
-    p_str(&p, u->namespace_);
-    p_str(&p, u->name);
-    p_str(&p, u->version);
-    p_bool(&p, u->publish);
-    p_mp(&p, &u->annotations, true);
-    p_str(&p, u->status);
-    p_str(&p, u->trigger_ns);
-    p_str(&p, u->trigger_name);
-    p_str(&p, u->action_path);
-    p_str(&p, u->action_name);
-    p_int(&p, u->updated);
+    sq_params_init(&p);
+    sq_params_str(&p, u->namespace_);
+    sq_params_str(&p, u->name);
+    sq_params_str(&p, u->version);
+    sq_params_bool(&p, u->publish);
+    sq_params_mp(&p, &u->annotations, true);
+    sq_params_str(&p, u->status);
+    sq_params_str(&p, u->trigger_ns);
+    sq_params_str(&p, u->trigger_name);
+    sq_params_str(&p, u->action_path);
+    sq_params_str(&p, u->action_name);
+    sq_params_int(&p, u->updated);
     r = run(s, sql, &p);
-    st = res_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
+    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
     PQclear(r);
-    p_free(&p);
+    sq_params_free(&p);
     return st;
 }
 
@@ -1775,15 +1677,15 @@ static sq_status system_work(reg_store_t *s, void *arg)
         const char *name = PQgetvalue(r, i, 0);
         bool shipped = false;
         sq_action gone;
-        params p;
+        sq_params p;
         for (size_t j = 0; j < a->n && !shipped; j++)
             shipped = strcmp(a->actions[j].name, name) == 0;
         if (shipped)
             continue;
-        p_init(&p);
-        p_str(&p, REG_SYSTEM_NS);
-        p_str(&p, a->pkg);
-        p_str(&p, name);
+        sq_params_init(&p);
+        sq_params_str(&p, REG_SYSTEM_NS);
+        sq_params_str(&p, a->pkg);
+        sq_params_str(&p, name);
         if ((st = fetch_one(s, SQL_A_DELETE, &p, rd_action, a->ar, &gone)) != SQ_OK) {
             PQclear(r);
             return st;
@@ -1830,14 +1732,14 @@ typedef struct purge_arg {
 static sq_status purge_one(reg_store_t *s, purge_arg *a, const char *sql, const char *kind,
                            bool packaged)
 {
-    params p;
+    sq_params p;
     PGresult *r;
     int rows;
 
-    p_init(&p);
-    p_str(&p, a->ns);
-    p_int(&p, a->at);
-    if ((r = run(s, sql, &p)) == NULL || !res_ok(r)) {
+    sq_params_init(&p);
+    sq_params_str(&p, a->ns);
+    sq_params_int(&p, a->at);
+    if ((r = run(s, sql, &p)) == NULL || !sq_pg_ok(r)) {
         PQclear(r);
         return SQ_ERR_DB;
     }
