@@ -189,6 +189,40 @@ static bool name_filter_ok(const char *name)
     return sq_name_valid(buf);
 }
 
+/* Answers a list request whose parameters are refused (OpenWhisk's messages) and returns
+ * false; else the page size in *limit. */
+static bool list_request_ok(sq_bus_t *bus, natsMsg *msg, const sq_act_query *q, int64_t *limit)
+{
+    if (q->count && q->docs) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The parameter 'docs' is not permitted with 'count'.");
+        return false;
+    }
+    *limit = q->limit == 0 ? LIST_DEFAULT : q->limit;
+    if (*limit < 0 || *limit > LIST_MAX) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%lld' is not in the range of 0 to %d for activations.",
+                             (long long)q->limit, LIST_MAX);
+        return false;
+    }
+    if (q->skip < 0) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%lld' is not greater than or equal to 0 for activations.",
+                             (long long)q->skip);
+        return false;
+    }
+    if (!name_filter_ok(q->name)) {
+        bool printable = strlen(q->name) <= 200;
+        for (const char *c = q->name; printable && *c; c++)
+            printable = *c >= 0x20 && *c < 0x7f;
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "Parameter may be a 'simple' name or 'package-name/simple' name: %s",
+                             printable ? q->name : "(not shown)");
+        return false;
+    }
+    return true;
+}
+
 void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     msgpack_zone z;
@@ -204,33 +238,8 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         return;
     if (!decode(bus, msg, &z, &q))
         goto out;
-    if (q.count && q.docs) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The parameter 'docs' is not permitted with 'count'.");
+    if (!list_request_ok(bus, msg, &q, &limit))
         goto out;
-    }
-    limit = q.limit == 0 ? LIST_DEFAULT : q.limit;
-    if (limit < 0 || limit > LIST_MAX) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The value '%lld' is not in the range of 0 to %d for activations.",
-                             (long long)q.limit, LIST_MAX);
-        goto out;
-    }
-    if (q.skip < 0) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The value '%lld' is not greater than or equal to 0 for activations.",
-                             (long long)q.skip);
-        goto out;
-    }
-    if (!name_filter_ok(q.name)) {
-        bool printable = strlen(q.name) <= 200;
-        for (const char *c = q.name; printable && *c; c++)
-            printable = *c >= 0x20 && *c < 0x7f;
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "Parameter may be a 'simple' name or 'package-name/simple' name: %s",
-                             printable ? q.name : "(not shown)");
-        goto out;
-    }
     if (q.count) {
         int64_t count = 0;
         if ((st = query(closure, Q_COUNT, &q, 0, &r, &count)) != SQ_OK) {

@@ -213,27 +213,15 @@ static void array_int(msgpack_sbuffer *b, int64_t v, int width)
     array_bytes(b, be, (size_t)width);
 }
 
-sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted, char *err,
-                           size_t errlen)
+/* The seven binary arrays of a batch into st->arr, pointed to by vals/lens. */
+static sq_status fill_arrays(act_store *st, const act_row *rows, size_t n, const char *vals[7],
+                             int lens[7], char *err, size_t errlen)
 {
-    PGconn *c = st->conn;
-    const char *vals[7];
-    int lens[7], fmts[7] = { 1, 1, 1, 1, 1, 1, 1 };
-    PGresult *r = NULL;
-    sq_status status = SQ_ERR_DB;
-    char lock[96];
+    static const int elem[7] = { OID_UUID, OID_TEXT, OID_TEXT, OID_INT8,
+                                 OID_INT8, OID_INT2, OID_BYTEA };
 
-    for (size_t i = 0; i < n; i++)
-        inserted[i] = false;
-    if (n == 0)
-        return SQ_OK;
-    array_begin(&st->arr[0], OID_UUID, n);
-    array_begin(&st->arr[1], OID_TEXT, n);
-    array_begin(&st->arr[2], OID_TEXT, n);
-    array_begin(&st->arr[3], OID_INT8, n);
-    array_begin(&st->arr[4], OID_INT8, n);
-    array_begin(&st->arr[5], OID_INT2, n);
-    array_begin(&st->arr[6], OID_BYTEA, n);
+    for (int k = 0; k < 7; k++)
+        array_begin(&st->arr[k], (uint32_t)elem[k], n);
     for (size_t i = 0; i < n; i++) {
         unsigned char uuid[16];
         if (!uuid_of(rows[i].id, uuid)) {
@@ -252,7 +240,45 @@ sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *i
         vals[k] = st->arr[k].data;
         lens[k] = (int)st->arr[k].size;
     }
+    return SQ_OK;
+}
 
+/* Sets inserted[i] for each row whose id the INSERT returned (16 bytes each). */
+static void mark_inserted(const act_store *st, const PGresult *r, size_t n, bool *inserted)
+{
+    size_t hint = 0;
+    for (int t = 0; t < PQntuples(r); t++) {
+        const char *id = PQgetvalue(r, t, 0);
+        if (PQgetlength(r, t, 0) != 16)
+            continue;
+        /* row i's 16 bytes in the id array: after the 20-byte header, 20 bytes a row
+         * (length, then the value); RETURNING mostly keeps the rows' order, so the search
+         * starts where the previous match ended */
+        for (size_t k = 0; k < n; k++, hint = (hint + 1) % n)
+            if (!inserted[hint] && memcmp(st->arr[0].data + 20 + hint * 20 + 4, id, 16) == 0) {
+                inserted[hint] = true;
+                break;
+            }
+    }
+}
+
+sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted, char *err,
+                           size_t errlen)
+{
+    PGconn *c = st->conn;
+    const char *vals[7];
+    int lens[7], fmts[7] = { 1, 1, 1, 1, 1, 1, 1 };
+    PGresult *r = NULL;
+    sq_status status = SQ_ERR_DB;
+    char lock[96];
+
+    for (size_t i = 0; i < n; i++)
+        inserted[i] = false;
+    if (n == 0)
+        return SQ_OK;
+    if ((status = fill_arrays(st, rows, n, vals, lens, err, errlen)) != SQ_OK)
+        return status;
+    status = SQ_ERR_DB;
     for (int attempt = 0; attempt < 2; attempt++) {
         if (!session(st, err, errlen))
             return SQ_ERR_DB;
@@ -278,20 +304,7 @@ sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *i
             }
             goto fail;
         }
-        size_t hint = 0;
-        for (int t = 0; t < PQntuples(r); t++) {
-            const char *id = PQgetvalue(r, t, 0);
-            if (PQgetlength(r, t, 0) != 16)
-                continue;
-            /* row i's 16 bytes in the id array: after the 20-byte header, 20 bytes a row
-             * (length, then the value); RETURNING mostly keeps the rows' order, so the search
-             * starts where the previous match ended */
-            for (size_t k = 0; k < n; k++, hint = (hint + 1) % n)
-                if (!inserted[hint] && memcmp(st->arr[0].data + 20 + hint * 20 + 4, id, 16) == 0) {
-                    inserted[hint] = true;
-                    break;
-                }
-        }
+        mark_inserted(st, r, n, inserted);
         PQclear(r);
         r = NULL;
         if (!command_ok(c, "COMMIT", err, errlen))
