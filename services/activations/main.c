@@ -51,16 +51,10 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
     return now < ev->at + act_cfg.purge_again_ms ? ev->at + act_cfg.purge_again_ms - now : 0;
 }
 
-/* PostgreSQL's notices (CREATE ... IF NOT EXISTS...) on our log, not raw on stderr. */
-static void on_notice(void *arg, const char *message)
-{
-    sq_debug("postgresql: %s", sq_pg_text(message));
-}
-
 int main(void)
 {
     act_reader rd = { 0 };
-    PGconn *wconn = NULL;
+    sq_store *wdb = NULL;
     sq_bus_t *bus = NULL;
     act_writer *w = NULL;
     sq_tenancy_follower *purges = NULL;
@@ -75,17 +69,16 @@ int main(void)
     }
     if (act_config_load() != SQ_OK)
         goto out;
-    if (sq_pg_connect(&wconn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
-        goto out;
-    PQsetNoticeProcessor(wconn, on_notice, NULL);
-    if (sq_pg_migrate(wconn, act_cfg.schema_dir, "activations") != SQ_OK ||
+    /* two stores: the writer's (migrations first) and the queries' */
+    if (sq_store_open(&wdb, act_cfg.pg_dsn, act_cfg.schema_dir, "activations", PG_WAIT_MS) !=
+            SQ_OK ||
         sq_store_open(&rd.db, act_cfg.pg_dsn, NULL, NULL, PG_WAIT_MS) != SQ_OK)
         goto out;
     o.url = act_cfg.nats_url;
     if (sq_bus_connect(&bus, &o) != SQ_OK ||
         sq_streams_ensure(sq_bus_js(bus), SQ_STREAMS_ACTIVATIONS, 0) != SQ_OK)
         goto out;
-    if (act_writer_start(&w, bus, wconn) != SQ_OK)
+    if (act_writer_start(&w, bus, wdb) != SQ_OK)
         goto out;
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "activations", on_purge, &rd) != SQ_OK)
         goto out;
@@ -113,7 +106,7 @@ out:
     act_writer_stop(w);  /* the batch in hand is stored and acknowledged first */
     sq_bus_destroy(bus); /* drains the queries, flushes the acks */
     sq_store_close(rd.db);
-    PQfinish(wconn);
+    sq_store_close(wdb);
     act_config_free();
     return rc;
 }
