@@ -13,6 +13,7 @@
 #define SQ_ACT_H
 
 #include <libpq-fe.h>
+#include "sq/store.h"
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -56,8 +57,9 @@ typedef struct act_row {
 /* The writer's side of the store: its connection and what it knows of that session. */
 #define ACT_KNOWN_DAYS 64
 typedef struct act_store {
-    PGconn *conn;
-    int pid;                       /* backend of the session the statement was prepared in */
+    sq_store *db; /* the writer's own store: its transactions go through sq_store_run() */
+    PGconn *conn; /* db's connection (PQreset keeps the object) */
+    int pid;      /* backend of the session the statement was prepared in */
     int64_t known[ACT_KNOWN_DAYS]; /* days whose partition this session has seen */
     int nknown;
     msgpack_sbuffer arr[7]; /* the batch's columns as binary arrays */
@@ -104,17 +106,17 @@ sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *delete
 typedef struct act_writer act_writer;
 
 /* Creates (or updates) the durable consumer, binds a pull subscription to it and starts the
- * fetcher and writer threads; conn is the writer thread's alone from then on. */
-sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn);
+ * fetcher and writer threads; db is the writer thread's alone from then on. */
+sq_status act_writer_start(act_writer **out, sq_bus_t *bus, sq_store *db);
 /* Stops fetching, lets the batch in hand be stored and acknowledged, joins the thread and
  * frees the writer (the durable consumer stays). NULL is a no-op. */
 void act_writer_stop(act_writer *w);
 
 /* ---- queries (handlers.c) ---------------------------------------------------------------- */
 
+/* The queries' store: its own connection, used through sq_store_run() (sq/store.h). */
 typedef struct act_reader {
-    PGconn *conn;
-    pthread_mutex_t lock;
+    sq_store *db;
 } act_reader;
 
 void act_on_get(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: act_reader */

@@ -1,8 +1,8 @@
 /* The query routes of squall-activations: sq.activations.get (the record, as stored),
  * sq.activations.logs ({logs}) and sq.activations.list ({items}, newest first; OpenWhisk's
- * summaries unless docs; {count} with count, which docs may not come with). They share the reader's PGconn under its mutex; a broken
- * connection is reset and the query tried once more, so a PostgreSQL restart costs no
- * failed request when the server is back. */
+ * summaries unless docs; {count} with count, which docs may not come with). They share the reader's store (sq_store_run(): a connection
+ * lost under a query is reset and the query run again, so a PostgreSQL restart costs no
+ * failed request when the server is back). */
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
@@ -17,35 +17,38 @@
 
 typedef enum { Q_GET, Q_LIST, Q_COUNT } qkind;
 
-/* Runs one query under the lock, retrying once on a connection that broke under it:
- * Q_GET and Q_LIST into *out, Q_COUNT into *count. SQ_ERR_UNAVAILABLE when the database
- * cannot be reached. */
+typedef struct query_args {
+    qkind k;
+    const sq_act_query *q;
+    int64_t limit;
+    PGresult **out;
+    int64_t *count;
+    char err[512];
+} query_args;
+
+static sq_status query_fn(PGconn *c, void *arg)
+{
+    query_args *a = arg;
+    return a->k == Q_GET    ? act_store_get(c, a->q->ns, a->q->id, a->out, a->err, sizeof a->err)
+           : a->k == Q_LIST ? act_store_list(c, a->q, a->limit, a->out, a->err, sizeof a->err)
+                            : act_store_count(c, a->q, a->count, a->err, sizeof a->err);
+}
+
+/* Runs one query through sq_store_run() (a plain read with libsqpg's retry policy: a
+ * connection lost under it is reset and the query run again): Q_GET and Q_LIST into *out,
+ * Q_COUNT into *count. SQ_ERR_UNAVAILABLE when the database cannot be reached. */
 static sq_status query(act_reader *rd, qkind k, const sq_act_query *q, int64_t limit,
                        PGresult **out, int64_t *count)
 {
-    sq_status st = SQ_ERR_UNAVAILABLE;
-    char err[512] = "the database is not reachable";
+    query_args a = { k, q, limit, out, count, "the database is not reachable" };
+    sq_status st = sq_store_run(rd->db, false, query_fn, &a);
 
-    pthread_mutex_lock(&rd->lock);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (sq_pg_ensure(rd->conn) != SQ_OK) {
-            st = SQ_ERR_UNAVAILABLE;
-            break;
-        }
-        st = k == Q_GET    ? act_store_get(rd->conn, q->ns, q->id, out, err, sizeof err)
-             : k == Q_LIST ? act_store_list(rd->conn, q, limit, out, err, sizeof err)
-                           : act_store_count(rd->conn, q, count, err, sizeof err);
-        if (st == SQ_OK || PQstatus(rd->conn) == CONNECTION_OK)
-            break;
-        st = SQ_ERR_UNAVAILABLE; /* broken under us (a server restart): reset, try again */
-    }
-    pthread_mutex_unlock(&rd->lock);
     if (st != SQ_OK)
         sq_error("could not %s activations of \"%s\": %s",
                  k == Q_GET    ? "read"
                  : k == Q_LIST ? "list"
                                : "count",
-                 q->ns, err);
+                 q->ns, a.err);
     return st;
 }
 
@@ -163,6 +166,40 @@ static bool name_filter_ok(const char *name)
     return sq_name_valid(buf);
 }
 
+/* Answers a list request whose parameters are refused (OpenWhisk's messages) and returns
+ * false; else the page size in *limit. */
+static bool list_request_ok(sq_bus_t *bus, natsMsg *msg, const sq_act_query *q, int64_t *limit)
+{
+    if (q->count && q->docs) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The parameter 'docs' is not permitted with 'count'.");
+        return false;
+    }
+    *limit = q->limit == 0 ? LIST_DEFAULT : q->limit;
+    if (*limit < 0 || *limit > LIST_MAX) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%lld' is not in the range of 0 to %d for activations.",
+                             (long long)q->limit, LIST_MAX);
+        return false;
+    }
+    if (q->skip < 0) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%lld' is not greater than or equal to 0 for activations.",
+                             (long long)q->skip);
+        return false;
+    }
+    if (!name_filter_ok(q->name)) {
+        bool printable = strlen(q->name) <= 200;
+        for (const char *c = q->name; printable && *c; c++)
+            printable = *c >= 0x20 && *c < 0x7f;
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "Parameter may be a 'simple' name or 'package-name/simple' name: %s",
+                             printable ? q->name : "(not shown)");
+        return false;
+    }
+    return true;
+}
+
 void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     msgpack_zone z;
@@ -178,33 +215,8 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         return;
     if (!decode(bus, msg, &z, &q))
         goto out;
-    if (q.count && q.docs) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The parameter 'docs' is not permitted with 'count'.");
+    if (!list_request_ok(bus, msg, &q, &limit))
         goto out;
-    }
-    limit = q.limit == 0 ? LIST_DEFAULT : q.limit;
-    if (limit < 0 || limit > LIST_MAX) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The value '%lld' is not in the range of 0 to %d for activations.",
-                             (long long)q.limit, LIST_MAX);
-        goto out;
-    }
-    if (q.skip < 0) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The value '%lld' is not greater than or equal to 0 for activations.",
-                             (long long)q.skip);
-        goto out;
-    }
-    if (!name_filter_ok(q.name)) {
-        bool printable = strlen(q.name) <= 200;
-        for (const char *c = q.name; printable && *c; c++)
-            printable = *c >= 0x20 && *c < 0x7f;
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "Parameter may be a 'simple' name or 'package-name/simple' name: %s",
-                             printable ? q.name : "(not shown)");
-        goto out;
-    }
     if (q.count) {
         int64_t count = 0;
         if ((st = query(closure, Q_COUNT, &q, 0, &r, &count)) != SQ_OK) {

@@ -19,6 +19,19 @@
  * more purge_again_ms (6 minutes) after it, for the records of activations that were still
  * running then (at most actionTimeoutMax, 300 s, plus the scheduler's lost-record grace).
  * Runs on the follower's thread, on the queries' connection. */
+typedef struct purge_args {
+    const sq_tenancy_event *ev;
+    int64_t *n;
+    char *err;
+    size_t errlen;
+} purge_args;
+
+static sq_status purge_fn(PGconn *c, void *arg)
+{
+    purge_args *a = arg;
+    return act_store_purge(c, a->ev->namespace_, a->ev->at, a->n, a->err, a->errlen);
+}
+
 static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
 {
     act_reader *rd = closure;
@@ -26,11 +39,9 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
     int64_t n = 0, now = sq_now_ms();
     sq_status st;
 
-    pthread_mutex_lock(&rd->lock);
-    st = act_store_purge(rd->conn, ev->namespace_, ev->at, &n, err, sizeof err);
-    if (st != SQ_OK)
-        sq_pg_ensure(rd->conn); /* a dropped connection is made again for the retry */
-    pthread_mutex_unlock(&rd->lock);
+    purge_args a = { ev, &n, err, sizeof err };
+
+    st = sq_store_run(rd->db, false, purge_fn, &a);
     if (st != SQ_OK) {
         sq_warn("could not purge the activations of deleted namespace \"%s\" (retried): %s",
                 ev->namespace_, err);
@@ -40,16 +51,10 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
     return now < ev->at + act_cfg.purge_again_ms ? ev->at + act_cfg.purge_again_ms - now : 0;
 }
 
-/* PostgreSQL's notices (CREATE ... IF NOT EXISTS...) on our log, not raw on stderr. */
-static void on_notice(void *arg, const char *message)
-{
-    sq_debug("postgresql: %s", sq_pg_text(message));
-}
-
 int main(void)
 {
     act_reader rd = { 0 };
-    PGconn *wconn = NULL;
+    sq_store *wdb = NULL;
     sq_bus_t *bus = NULL;
     act_writer *w = NULL;
     sq_tenancy_follower *purges = NULL;
@@ -62,21 +67,18 @@ int main(void)
         sq_error("could not initialise libsodium");
         return 1;
     }
-    pthread_mutex_init(&rd.lock, NULL);
     if (act_config_load() != SQ_OK)
         goto out;
-    if (sq_pg_connect(&wconn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
+    /* two stores: the writer's (migrations first) and the queries' */
+    if (sq_store_open(&wdb, act_cfg.pg_dsn, act_cfg.schema_dir, "activations", PG_WAIT_MS) !=
+            SQ_OK ||
+        sq_store_open(&rd.db, act_cfg.pg_dsn, NULL, NULL, PG_WAIT_MS) != SQ_OK)
         goto out;
-    PQsetNoticeProcessor(wconn, on_notice, NULL);
-    if (sq_pg_migrate(wconn, act_cfg.schema_dir, "activations") != SQ_OK ||
-        sq_pg_connect(&rd.conn, act_cfg.pg_dsn, PG_WAIT_MS) != SQ_OK)
-        goto out;
-    PQsetNoticeProcessor(rd.conn, on_notice, NULL);
     o.url = act_cfg.nats_url;
     if (sq_bus_connect(&bus, &o) != SQ_OK ||
         sq_streams_ensure(sq_bus_js(bus), SQ_STREAMS_ACTIVATIONS, 0) != SQ_OK)
         goto out;
-    if (act_writer_start(&w, bus, wconn) != SQ_OK)
+    if (act_writer_start(&w, bus, wdb) != SQ_OK)
         goto out;
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "activations", on_purge, &rd) != SQ_OK)
         goto out;
@@ -89,8 +91,9 @@ int main(void)
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_health_serve(
             bus, "activations", NULL,
-            (sq_health_check[]){ { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn },
-                                 { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } },
+            (sq_health_check[]){
+                { .name = "postgresql", .pg_dsn = act_cfg.pg_dsn, .pg_ping = sq_pg_ping },
+                { .name = "jetstream", .stream = SQ_STREAM_ACTIVATIONS } },
             2) != SQ_OK)
         goto out;
 
@@ -102,9 +105,8 @@ out:
     sq_tenancy_unfollow(purges);
     act_writer_stop(w);  /* the batch in hand is stored and acknowledged first */
     sq_bus_destroy(bus); /* drains the queries, flushes the acks */
-    PQfinish(rd.conn);
-    PQfinish(wconn);
-    pthread_mutex_destroy(&rd.lock);
+    sq_store_close(rd.db);
+    sq_store_close(wdb);
     act_config_free();
     return rc;
 }

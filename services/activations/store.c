@@ -9,7 +9,8 @@
  * copy of the store: with the id indexed but not unique (a partitioned table cannot have
  * it unique), that lock is what keeps two copies from inserting the same id at once. The
  * partition of each day in the batch is created in the same transaction when this
- * connection has not seen it yet. Measured on the development VM, this is faster than COPY
+ * connection has not seen it yet. Transactions run through libsqpg's sq_store_run() (its
+ * one retry policy: sq/store.h). Measured on the development VM, this is faster than COPY
  * into a staging table followed by INSERT ... SELECT (two statements and a temporary table
  * per batch) for the batch sizes used here.
  *
@@ -83,12 +84,6 @@ static bool command_ok(PGconn *c, const char *sql, char *err, size_t errlen)
         set_err(err, errlen, c);
     PQclear(r);
     return ok;
-}
-
-static void rollback(PGconn *c)
-{
-    if (PQstatus(c) == CONNECTION_OK && PQtransactionStatus(c) != PQTRANS_IDLE)
-        PQclear(PQexec(c, "ROLLBACK"));
 }
 
 int64_t act_day_of(int64_t ms)
@@ -213,27 +208,15 @@ static void array_int(msgpack_sbuffer *b, int64_t v, int width)
     array_bytes(b, be, (size_t)width);
 }
 
-sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted, char *err,
-                           size_t errlen)
+/* The seven binary arrays of a batch into st->arr, pointed to by vals/lens. */
+static sq_status fill_arrays(act_store *st, const act_row *rows, size_t n, const char *vals[7],
+                             int lens[7], char *err, size_t errlen)
 {
-    PGconn *c = st->conn;
-    const char *vals[7];
-    int lens[7], fmts[7] = { 1, 1, 1, 1, 1, 1, 1 };
-    PGresult *r = NULL;
-    sq_status status = SQ_ERR_DB;
-    char lock[96];
+    static const int elem[7] = { OID_UUID, OID_TEXT, OID_TEXT, OID_INT8,
+                                 OID_INT8, OID_INT2, OID_BYTEA };
 
-    for (size_t i = 0; i < n; i++)
-        inserted[i] = false;
-    if (n == 0)
-        return SQ_OK;
-    array_begin(&st->arr[0], OID_UUID, n);
-    array_begin(&st->arr[1], OID_TEXT, n);
-    array_begin(&st->arr[2], OID_TEXT, n);
-    array_begin(&st->arr[3], OID_INT8, n);
-    array_begin(&st->arr[4], OID_INT8, n);
-    array_begin(&st->arr[5], OID_INT2, n);
-    array_begin(&st->arr[6], OID_BYTEA, n);
+    for (int k = 0; k < 7; k++)
+        array_begin(&st->arr[k], (uint32_t)elem[k], n);
     for (size_t i = 0; i < n; i++) {
         unsigned char uuid[16];
         if (!uuid_of(rows[i].id, uuid)) {
@@ -252,120 +235,185 @@ sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *i
         vals[k] = st->arr[k].data;
         lens[k] = (int)st->arr[k].size;
     }
+    return SQ_OK;
+}
 
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (!session(st, err, errlen))
-            return SQ_ERR_DB;
-        snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", STORE_LOCK);
-        if (!command_ok(c, lock, err, errlen))
-            goto fail;
-        for (size_t i = 0; i < n; i++) {
-            int64_t day = act_day_of(rows[i].start);
-            if (!known(st, day) && !create_partition(st, day, err, errlen))
-                goto fail;
-        }
-        r = PQexecPrepared(c, "act_insert", 7, vals, lens, fmts, 1); /* ids back as 16 bytes */
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            set_err(err, errlen, c);
-            status = classify(c, r);
-            /* 23514: no partition for a row: another copy dropped one this one knew */
-            if (strcmp(sqlstate(r), "23514") == 0 && attempt == 0) {
-                PQclear(r);
-                r = NULL;
-                rollback(c);
-                st->nknown = 0;
-                continue;
+/* Sets inserted[i] for each row whose id the INSERT returned (16 bytes each). */
+static void mark_inserted(const act_store *st, const PGresult *r, size_t n, bool *inserted)
+{
+    size_t hint = 0;
+    for (int t = 0; t < PQntuples(r); t++) {
+        const char *id = PQgetvalue(r, t, 0);
+        if (PQgetlength(r, t, 0) != 16)
+            continue;
+        /* row i's 16 bytes in the id array: after the 20-byte header, 20 bytes a row
+         * (length, then the value); RETURNING mostly keeps the rows' order, so the search
+         * starts where the previous match ended */
+        for (size_t k = 0; k < n; k++, hint = (hint + 1) % n)
+            if (!inserted[hint] && memcmp(st->arr[0].data + 20 + hint * 20 + 4, id, 16) == 0) {
+                inserted[hint] = true;
+                break;
             }
-            goto fail;
-        }
-        size_t hint = 0;
-        for (int t = 0; t < PQntuples(r); t++) {
-            const char *id = PQgetvalue(r, t, 0);
-            if (PQgetlength(r, t, 0) != 16)
-                continue;
-            /* row i's 16 bytes in the id array: after the 20-byte header, 20 bytes a row
-             * (length, then the value); RETURNING mostly keeps the rows' order, so the search
-             * starts where the previous match ended */
-            for (size_t k = 0; k < n; k++, hint = (hint + 1) % n)
-                if (!inserted[hint] && memcmp(st->arr[0].data + 20 + hint * 20 + 4, id, 16) == 0) {
-                    inserted[hint] = true;
-                    break;
-                }
-        }
-        PQclear(r);
-        r = NULL;
-        if (!command_ok(c, "COMMIT", err, errlen))
-            goto fail_db;
-        return SQ_OK;
     }
-fail_db:
-    status = SQ_ERR_DB;
-fail:
+}
+
+/* The lock every copy of the store takes first in its transactions. */
+static bool store_lock(PGconn *c, char *err, size_t errlen)
+{
+    char lock[96];
+    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", STORE_LOCK);
+    return command_ok(c, lock, err, errlen);
+}
+
+typedef struct insert_args {
+    act_store *st;
+    const act_row *rows;
+    size_t n;
+    bool *inserted;
+    const char *const *vals;
+    const int *lens;
+    char *err;
+    size_t errlen;
+    int runs;
+    bool no_partition; /* the INSERT failed with 23514: a partition it expected is gone */
+} insert_args;
+
+/* One attempt of an insert, inside sq_store_run()'s transaction. */
+static sq_status insert_work(PGconn *c, void *arg)
+{
+    static const int fmts[7] = { 1, 1, 1, 1, 1, 1, 1 };
+    insert_args *a = arg;
+    act_store *st = a->st;
+    PGresult *r;
+
+    for (size_t i = 0; i < a->n; i++)
+        a->inserted[i] = false;
+    if (a->runs++ > 0)
+        st->nknown = 0; /* a failed attempt may have remembered partitions it rolled back */
+    if (!session(st, a->err, a->errlen) || !store_lock(c, a->err, a->errlen))
+        return SQ_ERR_DB;
+    for (size_t i = 0; i < a->n; i++) {
+        int64_t day = act_day_of(a->rows[i].start);
+        if (!known(st, day) && !create_partition(st, day, a->err, a->errlen))
+            return SQ_ERR_DB;
+    }
+    r = PQexecPrepared(c, "act_insert", 7, a->vals, a->lens, fmts, 1); /* ids back as 16 bytes */
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        sq_status status = classify(c, r);
+        set_err(a->err, a->errlen, c);
+        a->no_partition = strcmp(sqlstate(r), "23514") == 0;
+        PQclear(r);
+        return status;
+    }
+    mark_inserted(st, r, a->n, a->inserted);
     PQclear(r);
-    rollback(c);
-    if (status == SQ_ERR_DB && PQstatus(c) != CONNECTION_OK)
-        st->pid = 0;
+    return SQ_OK;
+}
+
+sq_status act_store_insert(act_store *st, const act_row *rows, size_t n, bool *inserted, char *err,
+                           size_t errlen)
+{
+    const char *vals[7];
+    int lens[7];
+    sq_status status;
+    insert_args a = { st, rows, n, inserted, vals, lens, err, errlen, 0, false };
+
     for (size_t i = 0; i < n; i++)
         inserted[i] = false;
+    if (n == 0)
+        return SQ_OK;
+    if ((status = fill_arrays(st, rows, n, vals, lens, err, errlen)) != SQ_OK)
+        return status;
+    /* libsqpg's retry policy (sq/store.h), and once more after a 23514: another copy dropped
+     * a partition this one knew */
+    for (int round = 0; round < 2; round++) {
+        a.no_partition = false;
+        if ((status = sq_store_run(st->db, true, insert_work, &a)) == SQ_OK)
+            return SQ_OK;
+        if (!a.no_partition)
+            break;
+        st->nknown = 0;
+    }
+    for (size_t i = 0; i < n; i++)
+        inserted[i] = false;
+    if (status == SQ_ERR_UNAVAILABLE) {
+        if (err[0] == '\0')
+            snprintf(err, errlen, "the database is not reachable");
+        return SQ_ERR_DB;
+    }
     return status;
+}
+
+typedef struct maintain_args {
+    act_store *st;
+    int retention_days;
+    int64_t today;
+    int *dropped;
+    char *err;
+    size_t errlen;
+} maintain_args;
+
+/* Drops the partitions of days before a->today - retention_days. */
+static bool drop_expired(PGconn *c, maintain_args *a)
+{
+    act_store *st = a->st;
+    PGresult *r =
+        PQexec(c, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
+                  "WHERE i.inhparent = 'activations'::regclass");
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        set_err(a->err, a->errlen, c);
+        PQclear(r);
+        return false;
+    }
+    for (int t = 0; t < PQntuples(r); t++) {
+        const char *rel = PQgetvalue(r, t, 0);
+        long long d;
+        char sql[160];
+        if (sscanf(rel, "activations_dm%lld", &d) == 1)
+            d = -d;
+        else if (sscanf(rel, "activations_d%lld", &d) != 1)
+            continue;
+        if (d >= a->today - a->retention_days)
+            continue;
+        snprintf(sql, sizeof sql, "DROP TABLE %s", rel);
+        if (!command_ok(c, sql, a->err, a->errlen)) {
+            PQclear(r);
+            return false;
+        }
+        for (int i = 0; i < st->nknown; i++)
+            if (st->known[i] == d) {
+                st->known[i] = st->known[--st->nknown];
+                break;
+            }
+        (*a->dropped)++;
+    }
+    PQclear(r);
+    return true;
+}
+
+static sq_status maintain_work(PGconn *c, void *arg)
+{
+    maintain_args *a = arg;
+    act_store *st = a->st;
+
+    *a->dropped = 0;
+    if (!session(st, a->err, a->errlen) || !store_lock(c, a->err, a->errlen) ||
+        !create_partition(st, a->today, a->err, a->errlen) ||
+        !create_partition(st, a->today + 1, a->err, a->errlen))
+        return SQ_ERR_DB;
+    if (a->retention_days > 0 && !drop_expired(c, a))
+        return SQ_ERR_DB;
+    return SQ_OK;
 }
 
 sq_status act_store_maintain(act_store *st, int retention_days, int64_t now_ms, int *dropped,
                              char *err, size_t errlen)
 {
-    PGconn *c = st->conn;
-    PGresult *r;
-    char lock[96];
-    int64_t today = act_day_of(now_ms);
-
-    *dropped = 0;
-    if (!session(st, err, errlen))
-        return SQ_ERR_DB;
-    snprintf(lock, sizeof lock, "BEGIN; SELECT pg_advisory_xact_lock(%lld)", STORE_LOCK);
-    if (!command_ok(c, lock, err, errlen))
-        goto fail;
-    if (!create_partition(st, today, err, errlen) || !create_partition(st, today + 1, err, errlen))
-        goto fail;
-    if (retention_days > 0) {
-        r = PQexec(c, "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid "
-                      "WHERE i.inhparent = 'activations'::regclass");
-        if (PQresultStatus(r) != PGRES_TUPLES_OK) {
-            set_err(err, errlen, c);
-            PQclear(r);
-            goto fail;
-        }
-        for (int t = 0; t < PQntuples(r); t++) {
-            const char *rel = PQgetvalue(r, t, 0);
-            long long d;
-            char sql[160];
-            if (sscanf(rel, "activations_dm%lld", &d) == 1)
-                d = -d;
-            else if (sscanf(rel, "activations_d%lld", &d) != 1)
-                continue;
-            if (d >= today - retention_days)
-                continue;
-            snprintf(sql, sizeof sql, "DROP TABLE %s", rel);
-            if (!command_ok(c, sql, err, errlen)) {
-                PQclear(r);
-                goto fail;
-            }
-            for (int i = 0; i < st->nknown; i++)
-                if (st->known[i] == d) {
-                    st->known[i] = st->known[--st->nknown];
-                    break;
-                }
-            (*dropped)++;
-        }
-        PQclear(r);
-    }
-    if (!command_ok(c, "COMMIT", err, errlen))
-        goto fail;
-    return SQ_OK;
-fail:
-    rollback(c);
-    if (PQstatus(c) != CONNECTION_OK)
-        st->pid = 0;
-    return SQ_ERR_DB;
+    maintain_args a = { st, retention_days, act_day_of(now_ms), dropped, err, errlen };
+    sq_status status = sq_store_run(st->db, true, maintain_work, &a);
+    if (status != SQ_OK)
+        st->nknown = 0; /* what it created was rolled back */
+    return status == SQ_OK ? SQ_OK : SQ_ERR_DB;
 }
 
 static sq_status tuples(PGconn *c, PGresult *r, PGresult **out, char *err, size_t errlen)

@@ -530,7 +530,7 @@ static void writer_free(act_writer *w)
     free(w);
 }
 
-sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
+sq_status act_writer_start(act_writer **out, sq_bus_t *bus, sq_store *db)
 {
     act_writer *w = calloc(1, sizeof *w);
     jsSubOptions so;
@@ -542,7 +542,8 @@ sq_status act_writer_start(act_writer **out, sq_bus_t *bus, PGconn *conn)
     if (w == NULL)
         return SQ_ERR_NOMEM;
     w->bus = bus;
-    w->store.conn = conn;
+    w->store.db = db;
+    w->store.conn = sq_store_conn(db);
     for (int k = 0; k < 7; k++)
         msgpack_sbuffer_init(&w->store.arr[k]);
     w->max = act_cfg.batch;

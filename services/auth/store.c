@@ -1,23 +1,22 @@
 /* The auth service's tables (auth_subjects, auth_namespaces, auth_keys): every SQL
  * statement of the service lives here. One connection, guarded by a mutex (each NATS route
- * delivers on its own thread). Each operation runs through store_do(): under the lock,
- * inside a transaction when it writes more than one row, and once more on a reset
- * connection when the first attempt failed because the connection broke (the server
- * restarted). Parameters go as text (bytea as binary); results come back in binary format
+ * delivers on its own thread). Each operation runs through store_do(): libsqpg's
+ * sq_store_run(), inside a transaction when it writes more than one row, with the retry
+ * policy of sq/store.h (a lost connection, 40001 or 40P01 runs the work again). Parameters go as text (bytea as binary); results come back in binary format
  * so that the bytea columns need no unescaping: every other column is selected as text
  * (or boolean), whose binary form is the plain bytes. */
 #include "auth.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sq/log.h"
 #include "sq/pg.h"
+#include "sq/store.h"
 
 struct auth_store {
-    PGconn *conn;
-    pthread_mutex_t lock;
+    sq_store *db;
+    PGconn *conn; /* db's connection (PQreset keeps the object) */
 };
 
 sq_status auth_store_open(auth_store_t **out, const char *dsn, const char *schema_dir, int wait_ms)
@@ -28,64 +27,40 @@ sq_status auth_store_open(auth_store_t **out, const char *dsn, const char *schem
     *out = NULL;
     if (s == NULL)
         return SQ_ERR_NOMEM;
-    pthread_mutex_init(&s->lock, NULL);
-    if ((st = sq_pg_connect(&s->conn, dsn, wait_ms)) != SQ_OK)
-        goto fail;
-    if ((st = sq_pg_migrate(s->conn, schema_dir, "auth")) != SQ_OK)
-        goto fail;
+    if ((st = sq_store_open(&s->db, dsn, schema_dir, "auth", wait_ms)) != SQ_OK) {
+        free(s);
+        return st;
+    }
+    s->conn = sq_store_conn(s->db);
     *out = s;
     return SQ_OK;
-fail:
-    auth_store_close(s);
-    return st;
 }
 
 void auth_store_close(auth_store_t *s)
 {
     if (s == NULL)
         return;
-    if (s->conn != NULL)
-        PQfinish(s->conn);
-    pthread_mutex_destroy(&s->lock);
+    sq_store_close(s->db);
     free(s);
 }
 
 /* ---- plumbing ---------------------------------------------------------------------------- */
-
-static bool broken(auth_store_t *s)
-{
-    return PQstatus(s->conn) != CONNECTION_OK;
-}
-
-static bool res_ok(PGresult *r)
-{
-    ExecStatusType t = PQresultStatus(r);
-    return t == PGRES_COMMAND_OK || t == PGRES_TUPLES_OK;
-}
 
 /* Runs one statement, binary results; the result (never NULL-unsafe for PQclear) is the
  * caller's. vals are text unless fmts says otherwise. */
 static PGresult *run(auth_store_t *s, const char *sql, int n, const char *const *vals,
                      const int *lens, const int *fmts)
 {
-    PGresult *r = PQexecParams(s->conn, sql, n, NULL, vals, lens, fmts, 1);
-    if (!res_ok(r))
-        sq_error("could not run auth statement: %s", sq_pg_error(s->conn));
-    return r;
+    return sq_pg_execv(s->conn, "auth", sql, n, vals, lens, fmts, true);
 }
 
 /* A statement with text parameters whose result is not needed; false on failure. */
 static bool exec_params(auth_store_t *s, const char *sql, int n, const char *const *vals)
 {
     PGresult *r = run(s, sql, n, vals, NULL, NULL);
-    bool ok = res_ok(r);
+    bool ok = sq_pg_ok(r);
     PQclear(r);
     return ok;
-}
-
-static bool exec_simple(auth_store_t *s, const char *sql)
-{
-    return exec_params(s, sql, 0, NULL);
 }
 
 static char *col_str(PGresult *r, int row, int col, sq_arena_t *ar)
@@ -138,39 +113,25 @@ static sq_status split_names(const char *joined, sq_arena_t *ar, char ***out, si
 
 typedef sq_status (*store_fn)(auth_store_t *s, void *arg);
 
-/* Runs fn under the lock, inside BEGIN/COMMIT when tx (ROLLBACK when fn fails), and a second
- * time on a reset connection when the first attempt ended in SQ_ERR_DB on a broken
- * connection. fn must set every output afresh (it may run twice). */
+typedef struct store_call {
+    auth_store_t *s;
+    store_fn fn;
+    void *arg;
+} store_call;
+
+static sq_status store_call_fn(PGconn *c, void *arg)
+{
+    store_call *x = arg;
+    return x->fn(x->s, x->arg);
+}
+
+/* Runs fn through sq_store_run() (sq/store.h: under the store's mutex, inside BEGIN/COMMIT
+ * when tx, with libsqpg's one retry policy). fn must set every output afresh (it may run
+ * more than once). */
 static sq_status store_do(auth_store_t *s, bool tx, store_fn fn, void *arg)
 {
-    sq_status st = SQ_ERR_DB;
-
-    pthread_mutex_lock(&s->lock);
-    for (int attempt = 0; attempt < 2; attempt++) {
-        if (broken(s) && sq_pg_ensure(s->conn) != SQ_OK) {
-            st = SQ_ERR_DB;
-            continue;
-        }
-        if (tx && !exec_simple(s, "BEGIN")) {
-            st = SQ_ERR_DB;
-            if (broken(s))
-                continue;
-            break;
-        }
-        st = fn(s, arg);
-        if (tx) {
-            if (st == SQ_OK) {
-                if (!exec_simple(s, "COMMIT"))
-                    st = SQ_ERR_DB;
-            } else if (!broken(s)) {
-                exec_simple(s, "ROLLBACK");
-            }
-        }
-        if (st != SQ_ERR_DB || !broken(s))
-            break; /* done, or a real error rather than a dropped connection */
-    }
-    pthread_mutex_unlock(&s->lock);
-    return st;
+    store_call x = { s, fn, arg };
+    return sq_store_run(s->db, tx, store_call_fn, &x);
 }
 
 /* ---- keys -------------------------------------------------------------------------------- */
@@ -214,7 +175,7 @@ static sq_status lookup_fn(auth_store_t *s, void *arg)
     PGresult *r = run(s, SQL_LOOKUP, 1, vals, NULL, NULL);
     sq_status st = SQ_ERR_DB;
 
-    if (res_ok(r))
+    if (sq_pg_ok(r))
         st = PQntuples(r) == 0 ? SQ_ERR_NOT_FOUND : read_row(r, a->ar, a->row);
     PQclear(r);
     return st;
@@ -240,7 +201,7 @@ static bool insert_key(auth_store_t *s, const char *uuid, const char *subject, c
                                 : "INSERT INTO auth_keys(uuid, subject, namespace, salt, hash)"
                                   " VALUES ($1::uuid, $2, $3, $4, $5)",
                       5, vals, lens, fmts);
-    bool ok = res_ok(r);
+    bool ok = sq_pg_ok(r);
     PQclear(r);
     return ok;
 }
@@ -254,7 +215,7 @@ static sq_status ns_owner(auth_store_t *s, const char *ns, sq_arena_t *ar, char 
     sq_status st = SQ_ERR_DB;
 
     *owner = NULL;
-    if (res_ok(r)) {
+    if (sq_pg_ok(r)) {
         st = SQ_OK;
         if (PQntuples(r) == 1 && (*owner = col_str(r, 0, 0, ar)) == NULL)
             st = SQ_ERR_NOMEM;
@@ -353,7 +314,7 @@ static sq_status secret_fn(auth_store_t *s, void *arg)
                       lens, fmts);
     sq_status st = SQ_ERR_DB;
 
-    if (res_ok(r))
+    if (sq_pg_ok(r))
         st = strcmp(PQcmdTuples(r), "1") == 0 ? SQ_OK : SQ_ERR_NOT_FOUND;
     PQclear(r);
     return st;
@@ -392,7 +353,7 @@ static sq_status limits_fn(auth_store_t *s, void *arg)
                 "UPDATE auth_namespaces SET limits = (limits || $2::jsonb) - $3::text[]"
                 " WHERE name = $1 RETURNING limits::text, subject",
                 3, vals, NULL, NULL);
-    if (res_ok(r)) {
+    if (sq_pg_ok(r)) {
         if (PQntuples(r) == 0)
             st = SQ_ERR_NOT_FOUND;
         else if ((*a->json = col_str(r, 0, 0, a->ar)) == NULL ||
@@ -452,7 +413,7 @@ static sq_status subject_exists(auth_store_t *s, const char *subject, bool *yes,
     PGresult *r = run(s, "SELECT blocked FROM auth_subjects WHERE name = $1", 1, vals, NULL, NULL);
     sq_status st = SQ_ERR_DB;
 
-    if (res_ok(r)) {
+    if (sq_pg_ok(r)) {
         *yes = PQntuples(r) == 1;
         if (*yes && blocked)
             *blocked = PQgetlength(r, 0, 0) == 1 && PQgetvalue(r, 0, 0)[0] != 0;
@@ -491,7 +452,7 @@ static sq_status user_create_fn(auth_store_t *s, void *arg)
             "INSERT INTO auth_namespaces(name, subject) VALUES ($1, $2)"
             " ON CONFLICT DO NOTHING RETURNING name",
             2, ns_vals, NULL, NULL);
-    st = res_ok(r) ? SQ_OK : SQ_ERR_DB;
+    st = sq_pg_ok(r) ? SQ_OK : SQ_ERR_DB;
     made = st == SQ_OK && PQntuples(r) == 1;
     PQclear(r);
     if (st != SQ_OK)
@@ -533,13 +494,13 @@ static sq_status user_delete_fn(auth_store_t *s, void *arg)
 
     r = run(s, "SELECT name FROM auth_namespaces WHERE subject = $1 ORDER BY name", 1, vals, NULL,
             NULL);
-    st = res_ok(r) ? col_strs(r, 0, a->ar, a->names, a->n) : SQ_ERR_DB;
+    st = sq_pg_ok(r) ? col_strs(r, 0, a->ar, a->names, a->n) : SQ_ERR_DB;
     PQclear(r);
     if (st != SQ_OK)
         return st;
     /* namespaces and keys go with the subject (ON DELETE CASCADE) */
     r = run(s, "DELETE FROM auth_subjects WHERE name = $1", 1, vals, NULL, NULL);
-    if (!res_ok(r))
+    if (!sq_pg_ok(r))
         st = SQ_ERR_DB;
     else if (strcmp(PQcmdTuples(r), "1") != 0) {
         snprintf(a->why, a->whylen, "subject \"%s\" does not exist", a->subject);
@@ -580,7 +541,7 @@ static sq_status user_get_fn(auth_store_t *s, void *arg)
             "                 ORDER BY k.created DESC, k.uuid LIMIT 1)"
             "  FROM auth_namespaces n WHERE n.subject = $1 ORDER BY n.name",
             1, vals, NULL, NULL);
-    if (!res_ok(r)) {
+    if (!sq_pg_ok(r)) {
         PQclear(r);
         return SQ_ERR_DB;
     }
@@ -611,7 +572,7 @@ static sq_status user_list_fn(auth_store_t *s, void *arg)
 {
     struct user_args *a = arg;
     PGresult *r = run(s, "SELECT name FROM auth_subjects ORDER BY name", 0, NULL, NULL, NULL);
-    sq_status st = res_ok(r) ? col_strs(r, 0, a->ar, a->names, a->n) : SQ_ERR_DB;
+    sq_status st = sq_pg_ok(r) ? col_strs(r, 0, a->ar, a->names, a->n) : SQ_ERR_DB;
     PQclear(r);
     return st;
 }
@@ -630,7 +591,7 @@ static sq_status user_block_fn(auth_store_t *s, void *arg)
                       NULL, NULL);
     sq_status st = SQ_ERR_DB;
 
-    if (res_ok(r)) {
+    if (sq_pg_ok(r)) {
         st = SQ_OK;
         if (strcmp(PQcmdTuples(r), "1") != 0) {
             snprintf(a->why, a->whylen, "subject \"%s\" does not exist", a->subject);
@@ -669,7 +630,7 @@ static sq_status key_rotate_fn(auth_store_t *s, void *arg)
                 "SELECT name FROM auth_namespaces WHERE subject = $1"
                 " ORDER BY (name = $1) DESC, name LIMIT 2",
                 1, vals, NULL, NULL);
-        if (!res_ok(r)) {
+        if (!sq_pg_ok(r)) {
             PQclear(r);
             return SQ_ERR_DB;
         }
@@ -692,7 +653,7 @@ static sq_status key_rotate_fn(auth_store_t *s, void *arg)
     } else {
         r = run(s, "SELECT 1 FROM auth_namespaces WHERE subject = $1 AND name = $2", 2, vals, NULL,
                 NULL);
-        if (!res_ok(r)) {
+        if (!sq_pg_ok(r)) {
             PQclear(r);
             return SQ_ERR_DB;
         }

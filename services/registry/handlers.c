@@ -147,13 +147,72 @@ static bool target_ok(sq_bus_t *bus, natsMsg *msg, const char *kind_s, const cha
 
 /* ---- put ---------------------------------------------------------------------------------- */
 
+/* Parses and stores the entity of a put of kind k, its answer started in r: the status,
+ * whether it was created, and its new version. */
+static sq_status put_entity(reg_ctx *ctx, const sq_reg_put *req, enum kind k, char *pkg, char *base,
+                            msgpack_zone *z, reply *r, bool *created, const char **version,
+                            char *err, size_t errlen)
+{
+    reg_patch patch;
+    reg_entity_patch ep;
+    sq_status st = SQ_ERR_BAD_REQUEST;
+
+    switch (k) {
+    case K_ACTION: {
+        sq_action a;
+        if ((st = reg_patch_parse(&req->entity, req->ns, z, &patch, err, errlen)) != SQ_OK ||
+            (st = reg_store_put_action(ctx->store, req->ns, pkg, base, req->overwrite, &patch, z,
+                                       &a, created, err, errlen)) != SQ_OK)
+            break;
+        sq_action_encode(&a, reply_start(r));
+        *version = a.version;
+        break;
+    }
+    case K_PACKAGE: {
+        reg_package p;
+        if (strcmp(base, "default") == 0) {
+            st = SQ_ERR_BAD_REQUEST;
+            snprintf(err, errlen, "Package name 'default' is reserved.");
+            break;
+        }
+        if ((st = reg_package_parse(&req->entity, req->ns, z, &ep, err, errlen)) != SQ_OK ||
+            (st = reg_store_put_package(ctx->store, req->ns, base, req->overwrite, &ep, z, &p,
+                                        created, err, errlen)) != SQ_OK)
+            break;
+        reg_package_encode(&p, NULL, 0, false, reply_start(r));
+        *version = p.version;
+        break;
+    }
+    case K_TRIGGER: {
+        reg_trigger t;
+        if ((st = reg_trigger_parse(&req->entity, req->ns, z, &ep, err, errlen)) != SQ_OK ||
+            (st = reg_store_put_trigger(ctx->store, req->ns, base, req->overwrite, &ep, z, &t,
+                                        created, err, errlen)) != SQ_OK)
+            break;
+        reg_trigger_encode(&t, NULL, 0, false, reply_start(r));
+        *version = t.version;
+        break;
+    }
+    case K_RULE: {
+        reg_rule u;
+        if ((st = reg_rule_parse(&req->entity, req->ns, z, &ep, err, errlen)) != SQ_OK ||
+            (st = reg_store_put_rule(ctx->store, req->ns, base, req->overwrite, &ep, z, &u, created,
+                                     err, errlen)) != SQ_OK)
+            break;
+        reg_rule_encode(&u, NULL, reply_start(r));
+        *version = u.version;
+        break;
+    }
+    default: break;
+    }
+    return st;
+}
+
 void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     reg_ctx *ctx = closure;
     msgpack_zone z;
     sq_reg_put req;
-    reg_patch patch;
-    reg_entity_patch ep;
     char err[512] = "", *pkg, *base;
     bool created = false;
     const char *version = NULL;
@@ -170,54 +229,7 @@ void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
-    switch (k) {
-    case K_ACTION: {
-        sq_action a;
-        if ((st = reg_patch_parse(&req.entity, req.ns, &z, &patch, err, sizeof err)) != SQ_OK ||
-            (st = reg_store_put_action(ctx->store, req.ns, pkg, base, req.overwrite, &patch, &z, &a,
-                                       &created, err, sizeof err)) != SQ_OK)
-            break;
-        sq_action_encode(&a, reply_start(&r));
-        version = a.version;
-        break;
-    }
-    case K_PACKAGE: {
-        reg_package p;
-        if (strcmp(base, "default") == 0) {
-            st = SQ_ERR_BAD_REQUEST;
-            snprintf(err, sizeof err, "Package name 'default' is reserved.");
-            break;
-        }
-        if ((st = reg_package_parse(&req.entity, req.ns, &z, &ep, err, sizeof err)) != SQ_OK ||
-            (st = reg_store_put_package(ctx->store, req.ns, base, req.overwrite, &ep, &z, &p,
-                                        &created, err, sizeof err)) != SQ_OK)
-            break;
-        reg_package_encode(&p, NULL, 0, false, reply_start(&r));
-        version = p.version;
-        break;
-    }
-    case K_TRIGGER: {
-        reg_trigger t;
-        if ((st = reg_trigger_parse(&req.entity, req.ns, &z, &ep, err, sizeof err)) != SQ_OK ||
-            (st = reg_store_put_trigger(ctx->store, req.ns, base, req.overwrite, &ep, &z, &t,
-                                        &created, err, sizeof err)) != SQ_OK)
-            break;
-        reg_trigger_encode(&t, NULL, 0, false, reply_start(&r));
-        version = t.version;
-        break;
-    }
-    case K_RULE: {
-        reg_rule u;
-        if ((st = reg_rule_parse(&req.entity, req.ns, &z, &ep, err, sizeof err)) != SQ_OK ||
-            (st = reg_store_put_rule(ctx->store, req.ns, base, req.overwrite, &ep, &z, &u, &created,
-                                     err, sizeof err)) != SQ_OK)
-            break;
-        reg_rule_encode(&u, NULL, reply_start(&r));
-        version = u.version;
-        break;
-    }
-    default: break;
-    }
+    st = put_entity(ctx, &req, k, pkg, base, &z, &r, &created, &version, err, sizeof err);
     if (st != SQ_OK) {
         log_failure("store", req.kind, req.ns, req.name, st);
         respond_error(bus, msg, st, err);
@@ -445,6 +457,61 @@ done:
 
 /* ---- list --------------------------------------------------------------------------------- */
 
+/* Answers a list request whose skip, limit or scope is refused (OpenWhisk's messages) and
+ * returns false; sets a limit of 0 to the maximum. */
+static bool list_request_ok(sq_bus_t *bus, natsMsg *msg, sq_reg_list *req, enum kind k)
+{
+    /* OpenWhisk's listSkipOutOfRange / listLimitOutOfRange */
+    if (req->skip < 0) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%" PRId64 "' is not greater than or equal to 0 for %s.",
+                             req->skip, plural(k));
+        return false;
+    }
+    if (req->limit < 0 || req->limit > REG_LIST_MAX) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "The value '%" PRId64 "' is not in the range of 0 to %d for %s.",
+                             req->limit, REG_LIST_MAX, plural(k));
+        return false;
+    }
+    if (req->limit == 0)
+        req->limit = REG_LIST_MAX; /* "a value of 0 sets the limit to the maximum" */
+    if (req->shared && (k == K_TRIGGER || k == K_RULE)) {
+        respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
+        return false;
+    }
+    return true;
+}
+
+/* The page of entities of kind k a list asks for (or their count). */
+static sq_status list_entities(reg_ctx *ctx, const sq_reg_list *req, enum kind k, const char *ns,
+                               const char *pkg, msgpack_zone *z, void **items, size_t *n,
+                               int64_t *total, char *err, size_t errlen)
+{
+    sq_status st = SQ_ERR_BAD_REQUEST;
+
+    switch (k) {
+    case K_ACTION:
+        st = reg_store_list_actions(ctx->store, ns, pkg, req->shared, req->skip, req->limit,
+                                    req->count, z, (sq_action **)items, n, total, err, errlen);
+        break;
+    case K_PACKAGE:
+        st = reg_store_list_packages(ctx->store, ns, req->public_, req->shared, req->skip,
+                                     req->limit, req->count, z, (reg_package **)items, n, total);
+        break;
+    case K_TRIGGER:
+        st = reg_store_list_triggers(ctx->store, ns, req->skip, req->limit, req->count, z,
+                                     (reg_trigger **)items, n, total);
+        break;
+    case K_RULE:
+        st = reg_store_list_rules(ctx->store, ns, req->skip, req->limit, req->count, z,
+                                  (reg_rule **)items, n, total);
+        break;
+    default: break;
+    }
+    return st;
+}
+
 void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     reg_ctx *ctx = closure;
@@ -480,44 +547,9 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         pkg = ns;
         ns = t;
     }
-    /* OpenWhisk's listSkipOutOfRange / listLimitOutOfRange */
-    if (req.skip < 0) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The value '%" PRId64 "' is not greater than or equal to 0 for %s.",
-                             req.skip, plural(k));
+    if (!list_request_ok(bus, msg, &req, k))
         goto done;
-    }
-    if (req.limit < 0 || req.limit > REG_LIST_MAX) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
-                             "The value '%" PRId64 "' is not in the range of 0 to %d for %s.",
-                             req.limit, REG_LIST_MAX, plural(k));
-        goto done;
-    }
-    if (req.limit == 0)
-        req.limit = REG_LIST_MAX; /* "a value of 0 sets the limit to the maximum" */
-    if (req.shared && (k == K_TRIGGER || k == K_RULE)) {
-        respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
-        goto done;
-    }
-    switch (k) {
-    case K_ACTION:
-        st = reg_store_list_actions(ctx->store, ns, pkg, req.shared, req.skip, req.limit, req.count,
-                                    &z, (sq_action **)&items, &n, &total, err, sizeof err);
-        break;
-    case K_PACKAGE:
-        st = reg_store_list_packages(ctx->store, ns, req.public_, req.shared, req.skip, req.limit,
-                                     req.count, &z, (reg_package **)&items, &n, &total);
-        break;
-    case K_TRIGGER:
-        st = reg_store_list_triggers(ctx->store, ns, req.skip, req.limit, req.count, &z,
-                                     (reg_trigger **)&items, &n, &total);
-        break;
-    case K_RULE:
-        st = reg_store_list_rules(ctx->store, ns, req.skip, req.limit, req.count, &z,
-                                  (reg_rule **)&items, &n, &total);
-        break;
-    default: break;
-    }
+    st = list_entities(ctx, &req, k, ns, pkg, &z, &items, &n, &total, err, sizeof err);
     if (st != SQ_OK) {
         log_failure("list", plural(k), req.ns, NULL, st);
         respond_error(bus, msg, st, err);

@@ -9,6 +9,7 @@
 
 #include "sq/health.h"
 #include "sq/log.h"
+#include "sq/pg.h"
 #include "sq/util.h"
 
 #define PG_WAIT_MS 30000
@@ -105,8 +106,9 @@ int main(void)
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
         sq_health_serve(bus, "registry", NULL,
-                        (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg.pg_dsn },
-                                             { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
+                        (sq_health_check[]){
+                            { .name = "postgresql", .pg_dsn = cfg.pg_dsn, .pg_ping = sq_pg_ping },
+                            { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
                         2) != SQ_OK)
         goto out;
     pc = (purge_ctx){ .store = store, .bus = bus };

@@ -1,6 +1,6 @@
 /* The SQL of the API routes (registry_routes, schemas/registry/0004_routes.sql), run through
  * reg_store_run(): the store's one connection under its mutex, writes as one transaction
- * under the namespace's lock, retried once on a reset connection. Text parameters and
+ * under the namespace's lock, with libsqpg's retry policy (sq/store.h). Text parameters and
  * results. */
 #include "registry.h"
 
@@ -11,6 +11,7 @@
 #include <string.h>
 #include "sq/log.h"
 #include "sq/pg.h"
+#include "sq/store.h"
 #include "sq/util.h"
 
 #define RT_COLS                                                                                    \
@@ -40,10 +41,8 @@ static const char SQL_RT_DELETE[] = "DELETE FROM registry_routes" RT_MATCH " RET
 
 static PGresult *q(PGconn *c, const char *sql, int n, const char *const *vals)
 {
-    PGresult *r = PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0);
-    ExecStatusType t = PQresultStatus(r);
-    if (t != PGRES_COMMAND_OK && t != PGRES_TUPLES_OK) {
-        sq_error("could not run registry route statement: %s", sq_pg_error(c));
+    PGresult *r = sq_pg_execv(c, "registry route", sql, n, vals, NULL, NULL, false);
+    if (!sq_pg_ok(r)) {
         PQclear(r);
         return NULL;
     }

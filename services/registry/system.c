@@ -118,6 +118,72 @@ static const char *kind_of(const char *file, size_t *stem)
     return NULL;
 }
 
+/* The package's own patch: published, its DESCRIPTION's first line as its annotations. */
+static sq_status package_patch(const char *dir, const char *pkg, msgpack_zone *z,
+                               reg_entity_patch *pp)
+{
+    char path[4096];
+    char *text, *nl;
+
+    memset(pp, 0, sizeof *pp);
+    pp->has_publish = pp->publish = true;
+    snprintf(path, sizeof path, "%s/%s/DESCRIPTION", dir, pkg);
+    text = access(path, R_OK) == 0 ? read_file(path, z) : NULL;
+    nl = text ? strpbrk(text, "\r\n") : NULL;
+    if (nl != NULL)
+        *nl = '\0';
+    pp->has_annotations = true;
+    return description_annotations(text && *text ? text : NULL, z, &pp->annotations);
+}
+
+/* The action of file (dir/pkg/file) into *a: 1 when it is one, 0 when the file is skipped
+ * (not a runtime's source, or not a valid name), -1 on an error. */
+static int action_of_file(const char *dir, const char *pkg, const char *file, msgpack_zone *z,
+                          reg_system_action *a)
+{
+    char path[4096];
+    const char *kind;
+    size_t stem;
+    char *code;
+
+    if ((kind = kind_of(file, &stem)) == NULL)
+        return 0;
+    memset(a, 0, sizeof *a);
+    if ((a->name = msgpack_zone_malloc(z, stem + 1)) == NULL)
+        return -1;
+    memcpy(a->name, file, stem);
+    a->name[stem] = '\0';
+    if (!sq_name_valid(a->name)) {
+        sq_warn("skipped system action file \"%s/%s/%s\": not a valid entity name", dir, pkg, file);
+        return 0;
+    }
+    snprintf(path, sizeof path, "%s/%s/%s", dir, pkg, file);
+    if ((code = read_file(path, z)) == NULL)
+        return -1;
+    a->patch.has_exec = true;
+    a->patch.exec.kind = (char *)kind;
+    a->patch.exec.code = code;
+    a->patch.exec.components.type = MSGPACK_OBJECT_NIL;
+    a->patch.has_annotations = true;
+    if (description_annotations(first_comment(code, z), z, &a->patch.annotations) != SQ_OK)
+        return -1;
+    a->patch.limits = SQ_LIMITS_DEFAULT;
+    return 1;
+}
+
+/* Logs and announces (sq.evt) what an install changed. */
+static void announce(const reg_change *changed, size_t nchanged, sq_bus_t *bus)
+{
+    for (size_t i = 0; i < nchanged; i++) {
+        sq_info("%s /%s/%s version %s",
+                strcmp(changed[i].op, "delete") == 0 ? "removed" : "installed", REG_SYSTEM_NS,
+                changed[i].name, changed[i].version);
+        if (bus != NULL)
+            reg_publish_event(bus, REG_SYSTEM_NS, changed[i].kind, changed[i].name, changed[i].op,
+                              changed[i].version);
+    }
+}
+
 static sq_status install_package(reg_store_t *s, const char *dir, const char *pkg, sq_bus_t *bus)
 {
     reg_system_action actions[SYSTEM_MAX_ACTIONS];
@@ -131,57 +197,24 @@ static sq_status install_package(reg_store_t *s, const char *dir, const char *pk
     int count = 0;
 
     msgpack_zone_init(&z, 1 << 16);
-    memset(&pp, 0, sizeof pp);
-    pp.has_publish = pp.publish = true;
-    snprintf(path, sizeof path, "%s/%s/DESCRIPTION", dir, pkg);
-    {
-        char *text = access(path, R_OK) == 0 ? read_file(path, &z) : NULL;
-        char *nl = text ? strpbrk(text, "\r\n") : NULL;
-        if (nl != NULL)
-            *nl = '\0';
-        pp.has_annotations = true;
-        if (description_annotations(text && *text ? text : NULL, &z, &pp.annotations) != SQ_OK)
-            goto out;
-    }
+    if (package_patch(dir, pkg, &z, &pp) != SQ_OK)
+        goto out;
     snprintf(path, sizeof path, "%s/%s", dir, pkg);
     if ((count = scandir(path, &list, NULL, by_name)) < 0) {
         sq_error("could not read system package directory \"%s\": %s", path, strerror(errno));
         goto out;
     }
     for (int i = 0; i < count; i++) {
-        const char *file = list[i]->d_name, *kind;
-        reg_system_action *a = &actions[n];
-        size_t stem;
-        char *code;
-
-        if ((kind = kind_of(file, &stem)) == NULL)
-            continue;
-        if (n == SYSTEM_MAX_ACTIONS) {
+        int got;
+        if (n == SYSTEM_MAX_ACTIONS && kind_of(list[i]->d_name, &(size_t){ 0 }) != NULL) {
             sq_error("system package \"%s\" has more than %d actions", pkg, SYSTEM_MAX_ACTIONS);
             goto out;
         }
-        memset(a, 0, sizeof *a);
-        if ((a->name = msgpack_zone_malloc(&z, stem + 1)) == NULL)
-            goto out;
-        memcpy(a->name, file, stem);
-        a->name[stem] = '\0';
-        if (!sq_name_valid(a->name)) {
-            sq_warn("skipped system action file \"%s/%s\": not a valid entity name", path, file);
+        if (n == SYSTEM_MAX_ACTIONS)
             continue;
-        }
-        snprintf(path, sizeof path, "%s/%s/%s", dir, pkg, file);
-        if ((code = read_file(path, &z)) == NULL)
+        if ((got = action_of_file(dir, pkg, list[i]->d_name, &z, &actions[n])) < 0)
             goto out;
-        a->patch.has_exec = true;
-        a->patch.exec.kind = (char *)kind;
-        a->patch.exec.code = code;
-        a->patch.exec.components.type = MSGPACK_OBJECT_NIL;
-        a->patch.has_annotations = true;
-        if (description_annotations(first_comment(code, &z), &z, &a->patch.annotations) != SQ_OK)
-            goto out;
-        a->patch.limits = SQ_LIMITS_DEFAULT;
-        n++;
-        snprintf(path, sizeof path, "%s/%s", dir, pkg);
+        n += (size_t)got;
     }
     st = reg_store_system_package(s, pkg, &pp, actions, n, &z, &changed, &nchanged);
     if (st != SQ_OK) {
@@ -189,14 +222,7 @@ static sq_status install_package(reg_store_t *s, const char *dir, const char *pk
                  sq_status_str(st));
         goto out;
     }
-    for (size_t i = 0; i < nchanged; i++) {
-        sq_info("%s /%s/%s version %s",
-                strcmp(changed[i].op, "delete") == 0 ? "removed" : "installed", REG_SYSTEM_NS,
-                changed[i].name, changed[i].version);
-        if (bus != NULL)
-            reg_publish_event(bus, REG_SYSTEM_NS, changed[i].kind, changed[i].name, changed[i].op,
-                              changed[i].version);
-    }
+    announce(changed, nchanged, bus);
     sq_info("system package \"/%s/%s\" has %zu actions%s", REG_SYSTEM_NS, pkg, n,
             nchanged ? "" : ", unchanged");
 out:

@@ -205,6 +205,22 @@ sq_status sq_pg_ensure(PGconn *conn)
     return SQ_ERR_DB;
 }
 
+void sq_pg_ping(const char *dsn, char *out, size_t outlen)
+{
+    /* the first dbname is the whole connection string; connect_timeout bounds a host that
+     * does not answer at all */
+    const char *keys[] = { "dbname", "connect_timeout", NULL };
+    const char *vals[] = { dsn, "2", NULL };
+    switch (PQpingParams(keys, vals, 1)) {
+    case PQPING_OK: snprintf(out, outlen, "ok"); break;
+    case PQPING_REJECT:
+        snprintf(out, outlen, "the server refuses connections (starting up or shutting down)");
+        break;
+    case PQPING_NO_RESPONSE: snprintf(out, outlen, "no answer from the server"); break;
+    default: snprintf(out, outlen, "the connection string is not usable"); break;
+    }
+}
+
 static int exec_ok(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
@@ -259,11 +275,64 @@ static bool owner_valid(const char *owner)
     return true;
 }
 
+/* The statements of owner's bookkeeping table. */
+typedef struct migration_sql {
+    char create[256], done[160], record[160];
+} migration_sql;
+
+/* Applies migration dir/name in its own transaction unless it is recorded already. */
+static sq_status apply_one(PGconn *conn, const migration_sql *q, const char *dir, const char *owner,
+                           const char *name)
+{
+    const char *params[1] = { name };
+    char path[4096 + 256];
+    char *sql;
+    PGresult *r;
+    int done;
+    sq_status st = SQ_OK;
+
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    if (!exec_ok(conn, "BEGIN"))
+        return SQ_ERR_DB;
+    r = PQexecParams(conn, q->done, 1, NULL, params, NULL, NULL, 0);
+    done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    PQclear(r);
+    if (done) {
+        exec_ok(conn, "COMMIT");
+        return SQ_OK;
+    }
+    if ((sql = slurp(path)) == NULL) {
+        sq_error("could not read migration \"%s\"", path);
+        exec_ok(conn, "ROLLBACK");
+        return SQ_ERR_IO;
+    }
+    if (!exec_ok(conn, sql)) {
+        sq_error("migration \"%s/%s\" failed", owner, name);
+        exec_ok(conn, "ROLLBACK");
+        st = SQ_ERR_DB;
+    } else {
+        r = PQexecParams(conn, q->record, 1, NULL, params, NULL, NULL, 0);
+        done = PQresultStatus(r) == PGRES_COMMAND_OK;
+        PQclear(r);
+        /* COMMIT of a failed transaction "succeeds" as a rollback: check the insert */
+        if (done && exec_ok(conn, "COMMIT"))
+            sq_info("applied migration \"%s/%s\"", owner, name);
+        else {
+            sq_error("could not record migration \"%s/%s\": %s", owner, name, sq_pg_error(conn));
+            exec_ok(conn, "ROLLBACK");
+            st = SQ_ERR_DB;
+        }
+    }
+    free(sql);
+    return st;
+}
+
 sq_status sq_pg_migrate(PGconn *conn, const char *schema_dir, const char *owner)
 {
     struct dirent **list = NULL;
     sq_status st = SQ_OK;
-    char lock[128], dir[4096], sql_create[256], sql_done[160], sql_record[160];
+    migration_sql q;
+    char lock[128], dir[4096];
     int n;
 
     if (!owner_valid(owner)) {
@@ -271,13 +340,12 @@ sq_status sq_pg_migrate(PGconn *conn, const char *schema_dir, const char *owner)
         return SQ_ERR_INTERNAL;
     }
     snprintf(dir, sizeof dir, "%s/%s", schema_dir, owner);
-    snprintf(sql_create, sizeof sql_create,
+    snprintf(q.create, sizeof q.create,
              "CREATE TABLE IF NOT EXISTS %s_schema_migrations ("
              " name text PRIMARY KEY, applied timestamptz NOT NULL DEFAULT now())",
              owner);
-    snprintf(sql_done, sizeof sql_done, "SELECT 1 FROM %s_schema_migrations WHERE name = $1",
-             owner);
-    snprintf(sql_record, sizeof sql_record, "INSERT INTO %s_schema_migrations(name) VALUES ($1)",
+    snprintf(q.done, sizeof q.done, "SELECT 1 FROM %s_schema_migrations WHERE name = $1", owner);
+    snprintf(q.record, sizeof q.record, "INSERT INTO %s_schema_migrations(name) VALUES ($1)",
              owner);
     if ((n = scandir(dir, &list, is_migration, by_name)) < 0) {
         sq_error("could not read schema directory \"%s\": %s", dir, strerror(errno));
@@ -286,56 +354,10 @@ sq_status sq_pg_migrate(PGconn *conn, const char *schema_dir, const char *owner)
     /* One session-level lock around the whole run: services starting together wait for
      * the first one and then find every migration recorded. */
     snprintf(lock, sizeof lock, "SELECT pg_advisory_lock(%lld)", MIGRATION_LOCK);
-    if (!exec_ok(conn, lock))
+    if (!exec_ok(conn, lock) || !exec_ok(conn, q.create))
         st = SQ_ERR_DB;
-    else if (!exec_ok(conn, sql_create))
-        st = SQ_ERR_DB;
-    for (int i = 0; i < n && st == SQ_OK; i++) {
-        const char *name = list[i]->d_name;
-        const char *params[1] = { name };
-        char path[sizeof dir + 256];
-        char *sql;
-        PGresult *r;
-        int done;
-
-        snprintf(path, sizeof path, "%s/%s", dir, name);
-        if (!exec_ok(conn, "BEGIN")) {
-            st = SQ_ERR_DB;
-            break;
-        }
-        r = PQexecParams(conn, sql_done, 1, NULL, params, NULL, NULL, 0);
-        done = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
-        PQclear(r);
-        if (done) {
-            exec_ok(conn, "COMMIT");
-            continue;
-        }
-        if ((sql = slurp(path)) == NULL) {
-            sq_error("could not read migration \"%s\"", path);
-            exec_ok(conn, "ROLLBACK");
-            st = SQ_ERR_IO;
-            break;
-        }
-        if (!exec_ok(conn, sql)) {
-            sq_error("migration \"%s/%s\" failed", owner, name);
-            exec_ok(conn, "ROLLBACK");
-            st = SQ_ERR_DB;
-        } else {
-            r = PQexecParams(conn, sql_record, 1, NULL, params, NULL, NULL, 0);
-            done = PQresultStatus(r) == PGRES_COMMAND_OK;
-            PQclear(r);
-            /* COMMIT of a failed transaction "succeeds" as a rollback: check the insert */
-            if (done && exec_ok(conn, "COMMIT"))
-                sq_info("applied migration \"%s/%s\"", owner, name);
-            else {
-                sq_error("could not record migration \"%s/%s\": %s", owner, name,
-                         sq_pg_error(conn));
-                exec_ok(conn, "ROLLBACK");
-                st = SQ_ERR_DB;
-            }
-        }
-        free(sql);
-    }
+    for (int i = 0; i < n && st == SQ_OK; i++)
+        st = apply_one(conn, &q, dir, owner, list[i]->d_name);
     snprintf(lock, sizeof lock, "SELECT pg_advisory_unlock(%lld)", MIGRATION_LOCK);
     exec_ok(conn, lock);
     for (int i = 0; i < n; i++)

@@ -6,6 +6,7 @@
  * field, bindings kept, rule status kept), parameter layering, and the shapes of packages,
  * triggers and rules. The registry's validate.c and entities.c are compiled in. */
 #include "../../services/registry/validate.c"
+#include "../../services/registry/validate_action.c"
 #include "../../services/registry/entities.c"
 
 #include <stdlib.h>

@@ -1,6 +1,7 @@
 /* Health (and metrics) per instance: every copy of a service answers `sq.<svc>.health` (any copy answers
  * first) and `sq.<svc>.health.<instance>` (that copy only), checking the dependencies it
- * uses: PostgreSQL (a PQping of its DSN) and JetStream (the info of a stream it uses, which
+ * uses: PostgreSQL (a ping of its DSN by the pg_ping the service passes: sq_pg_ping of
+ * libsqpg, so that libsq itself needs no libpq) and JetStream (the info of a stream it uses, which
  * needs the stream's leader). The answer, msgpack:
  *   {ok: bool (every check passed), service, pid, instance, host, started: ms,
  *    checks: {postgresql: "ok" | why, jetstream: "ok" | why}, failed: [names of failed checks]}
@@ -15,6 +16,8 @@
 typedef struct sq_health_check {
     const char *name;   /* "postgresql", "jetstream" (the key in checks) */
     const char *pg_dsn; /* PostgreSQL: the service's DSN */
+    /* PostgreSQL: pings pg_dsn, "ok" or why not into out (sq_pg_ping) */
+    void (*pg_ping)(const char *dsn, char *out, size_t outlen);
     const char *stream; /* JetStream: a stream the service uses (the bus needs .jetstream) */
 } sq_health_check;
 

@@ -28,4 +28,8 @@ const char *sq_pg_text(const char *message);
 /* Checks the connection and resets it when it is broken (after a server restart). */
 sq_status sq_pg_ensure(PGconn *conn);
 
+/* The health check of a PostgreSQL DSN (sq_health_check.pg_ping): "ok" or why not into out,
+ * within about 2 s. */
+void sq_pg_ping(const char *dsn, char *out, size_t outlen);
+
 #endif

@@ -1,0 +1,246 @@
+/* The registry store: packages and bindings. See store_int.h. */
+#include "store_int.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "sq/log.h"
+#include "sq/pg.h"
+
+/* ---- packages ----------------------------------------------------------------------------- */
+
+sq_status rs_write_package(reg_store_t *s, const char *sql, const reg_package *pk)
+{
+    sq_params p;
+    PGresult *r;
+    sq_status st;
+
+    sq_params_init(&p);
+    sq_params_str(&p, pk->namespace_);
+    sq_params_str(&p, pk->name);
+    sq_params_str(&p, pk->version);
+    sq_params_bool(&p, pk->publish);
+    sq_params_mp(&p, &pk->parameters, true);
+    sq_params_mp(&p, &pk->annotations, true);
+    sq_params_str(&p, pk->binding_ns);
+    sq_params_str(&p, pk->binding_name);
+    sq_params_int(&p, pk->updated);
+    r = rs_run(s, sql, &p);
+    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
+    PQclear(r);
+    sq_params_free(&p);
+    return st;
+}
+
+static sq_status put_package_work(reg_store_t *s, void *arg)
+{
+    put_entity_arg *a = arg;
+    reg_package old, target, *out = a->out;
+    sq_status st;
+    bool exists;
+
+    st = rs_find_package(s, a->ns, a->name, true, a->ar, &old);
+    if (st != SQ_OK && st != SQ_ERR_NOT_FOUND)
+        return st;
+    exists = st == SQ_OK;
+    if (exists && !a->overwrite)
+        return SQ_ERR_CONFLICT;
+    if (a->p->has_binding && exists && old.binding_ns == NULL)
+        return rs_say(SQ_ERR_CONFLICT, a->err, a->errlen,
+                      "Resource is a package and cannot be converted into a binding.");
+    if (a->p->has_binding) {
+        const reg_fqn *b = &a->p->binding;
+        st = rs_find_package(s, b->ns, b->name, false, a->ar, &target);
+        if (st == SQ_ERR_NOT_FOUND)
+            return rs_say(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
+                          "Binding references a package that does not exist.");
+        if (st != SQ_OK)
+            return st;
+        if (strcmp(b->ns, a->ns) != 0 && !target.publish)
+            return rs_say(SQ_ERR_FORBIDDEN, a->err, a->errlen,
+                          "The supplied authentication is not authorized to access '%s/%s'.", b->ns,
+                          b->name);
+        if (target.binding_ns != NULL)
+            return rs_say(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
+                          "Cannot bind to another package binding.");
+    }
+    if ((st = reg_package_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, out, a->err,
+                                a->errlen)) != SQ_OK)
+        return st;
+    *a->created = !exists;
+    return rs_write_package(s, exists ? SQL_P_UPDATE : SQL_P_INSERT, out);
+}
+
+sq_status reg_store_put_package(reg_store_t *s, const char *ns, const char *name, bool overwrite,
+                                const reg_entity_patch *p, sq_arena_t *ar, reg_package *out,
+                                bool *created, char *err, size_t errlen)
+{
+    put_entity_arg a = { ns, name, overwrite, p, ar, out, created, err, errlen };
+    return rs_atomically(s, ns, put_package_work, &a);
+}
+
+typedef struct get_package_arg {
+    const char *ns, *name;
+    bool shared;
+    sq_arena_t *ar;
+    reg_package *out;
+    reg_brief **actions;
+    size_t *nactions;
+    char *err;
+    size_t errlen;
+} get_package_arg;
+
+static sq_status get_package_work(reg_store_t *s, void *arg)
+{
+    get_package_arg *a = arg;
+    reg_package bound;
+    const char *ans = a->ns, *apkg = a->name;
+    sq_params p;
+    sq_status st;
+
+    if ((st = rs_find_package(s, a->ns, a->name, false, a->ar, a->out)) != SQ_OK)
+        return st;
+    if (a->shared && !a->out->publish)
+        return SQ_ERR_FORBIDDEN;
+    if (a->out->binding_ns != NULL) {
+        /* OpenWhisk's mergePackageWithBinding: the binding, with the bound package's
+         * parameters under its own, and the bound package's actions. A binding whose
+         * package is gone (or no longer shared) shows itself without actions. */
+        st = rs_find_package(s, a->out->binding_ns, a->out->binding_name, false, a->ar, &bound);
+        if (st == SQ_ERR_NOT_FOUND ||
+            (st == SQ_OK &&
+             (bound.binding_ns != NULL ||
+              (!bound.publish && (a->shared || strcmp(bound.namespace_, a->ns) != 0)))))
+            return SQ_OK;
+        if (st != SQ_OK)
+            return st;
+        const msgpack_object *layers[2] = { &bound.parameters, &a->out->parameters };
+        if ((st = reg_kv_merge(layers, 2, a->ar, &a->out->parameters)) != SQ_OK)
+            return st;
+        ans = bound.namespace_;
+        apkg = bound.name;
+    }
+    sq_params_init(&p);
+    sq_params_str(&p, ans);
+    sq_params_str(&p, apkg);
+    return rs_fetch_all(s, SQL_A_BRIEFS, &p, rs_rd_brief, sizeof(reg_brief), a->ar,
+                        (void **)a->actions, a->nactions);
+}
+
+sq_status reg_store_get_package(reg_store_t *s, const char *ns, const char *name, bool shared,
+                                sq_arena_t *ar, reg_package *out, reg_brief **actions,
+                                size_t *nactions, char *err, size_t errlen)
+{
+    get_package_arg a = { ns, name, shared, ar, out, actions, nactions, err, errlen };
+    *actions = NULL;
+    *nactions = 0;
+    return rs_atomically(s, NULL, get_package_work, &a);
+}
+
+typedef struct del_package_arg {
+    const char *ns, *name;
+    bool force;
+    sq_arena_t *ar;
+    reg_package *out;
+    reg_change **deleted;
+    size_t *ndeleted;
+    char *err;
+    size_t errlen;
+} del_package_arg;
+
+static sq_status delete_package_work(reg_store_t *s, void *arg)
+{
+    del_package_arg *a = arg;
+    PGresult *r;
+    sq_status st;
+    int64_t n = 0;
+
+    *a->deleted = NULL;
+    *a->ndeleted = 0;
+    if ((st = rs_find_package(s, a->ns, a->name, true, a->ar, a->out)) != SQ_OK)
+        return st;
+    if (a->out->binding_ns == NULL) {
+        /* a package may only go when its actions are gone (or go with it: force) */
+        sq_params p;
+        sq_params_init(&p);
+        sq_params_str(&p, a->ns);
+        sq_params_str(&p, a->name);
+        if ((st = rs_fetch_count(s, SQL_A_COUNT_PKG, &p, 0, &n)) != SQ_OK)
+            return st;
+        if (n > 0 && !a->force)
+            return rs_say(SQ_ERR_CONFLICT, a->err, a->errlen,
+                          "Package not empty (contains %" PRId64 " %s)", n,
+                          n == 1 ? "entity" : "entities");
+        if (n > 0) {
+            if ((r = rs_run2(s, SQL_A_DELETE_PKG, a->ns, a->name)) == NULL)
+                return SQ_ERR_DB;
+            int rows = PQntuples(r);
+            reg_change *c = msgpack_zone_malloc(a->ar, sizeof *c * (size_t)(rows ? rows : 1));
+            if (c == NULL) {
+                PQclear(r);
+                return SQ_ERR_NOMEM;
+            }
+            for (int i = 0; i < rows; i++) {
+                char *base = rs_col_str(r, i, 0, a->ar);
+                c[i].kind = SQ_KIND_ACTION;
+                c[i].op = "delete";
+                c[i].ns = (char *)a->ns;
+                c[i].version = rs_col_str(r, i, 1, a->ar);
+                c[i].name = base ? reg_path_str(a->name, base, a->ar) : NULL;
+                if (c[i].name == NULL || c[i].version == NULL) {
+                    PQclear(r);
+                    return SQ_ERR_NOMEM;
+                }
+            }
+            PQclear(r);
+            *a->deleted = c;
+            *a->ndeleted = (size_t)rows;
+        }
+    }
+    return rs_find_by_name(s, SQL_P_DELETE, a->ns, a->name, rs_rd_package, a->ar, a->out);
+}
+
+sq_status reg_store_delete_package(reg_store_t *s, const char *ns, const char *name, bool force,
+                                   sq_arena_t *ar, reg_package *out, reg_change **deleted,
+                                   size_t *ndeleted, char *err, size_t errlen)
+{
+    del_package_arg a = { ns, name, force, ar, out, deleted, ndeleted, err, errlen };
+    return rs_atomically(s, ns, delete_package_work, &a);
+}
+
+static sq_status list_packages_work(reg_store_t *s, void *arg)
+{
+    list_arg *a = arg;
+    sq_params p;
+    sq_params_init(&p);
+    sq_params_str(&p, a->ns);
+    sq_params_bool(&p, a->shared);
+    sq_params_bool(&p, a->public_);
+    if (a->count)
+        return rs_fetch_count(s, SQL_P_COUNT, &p, a->skip, a->total);
+    sq_params_int(&p, a->limit);
+    sq_params_int(&p, a->skip);
+    return rs_fetch_all(s, SQL_P_LIST, &p, rs_rd_package, sizeof(reg_package), a->ar, a->items,
+                        a->n);
+}
+
+sq_status reg_store_list_packages(reg_store_t *s, const char *ns, bool public_, bool shared,
+                                  int64_t skip, int64_t limit, bool count, sq_arena_t *ar,
+                                  reg_package **items, size_t *n, int64_t *total)
+{
+    list_arg a = { .ns = ns,
+                   .shared = shared,
+                   .public_ = public_,
+                   .count = count,
+                   .skip = skip,
+                   .limit = limit,
+                   .ar = ar,
+                   .items = (void **)items,
+                   .n = n,
+                   .total = total };
+    *items = NULL;
+    *n = 0;
+    return rs_atomically(s, NULL, list_packages_work, &a);
+}
