@@ -82,11 +82,13 @@ void sq_js_raise_replicas(jsCtx *js, const char *stream)
     if (s == NATS_OK)
         sq_info("stream \"%s\": replicas raised from %d to %d", stream, had, want);
     else if (sq_common.js_replicas > 0)
-        sq_warn("could not raise the replicas of stream \"%s\" from %d to %d: %s (%d)", stream, had,
-                want, natsStatus_GetText(s), (int)jerr);
+        sq_warn("could not raise the replicas of stream \"%s\" from %d to %d: %s (%d); an "
+                "operator may: nats stream edit %s --replicas %d",
+                stream, had, want, natsStatus_GetText(s), (int)jerr, stream, want);
     else
-        sq_info("stream \"%s\" keeps %d replica%s: %s (%d)", stream, had, had == 1 ? "" : "s",
-                natsStatus_GetText(s), (int)jerr);
+        sq_info("stream \"%s\" keeps %d replica%s: %s (%d); an operator may: nats stream edit "
+                "%s --replicas %d",
+                stream, had, had == 1 ? "" : "s", natsStatus_GetText(s), (int)jerr, stream, want);
     jsStreamInfo_Destroy(up);
     jsStreamInfo_Destroy(si);
 }
