@@ -81,7 +81,7 @@ static void reply_send(sq_bus_t *bus, natsMsg *msg, reply *r)
 }
 
 /* Answers a failed store call: the user-facing statuses with their message (the store's,
- * or the default), anything else as 500. */
+ * or the default), anything else as reg_wire_failure() says. */
 static void respond_error(sq_bus_t *bus, natsMsg *msg, sq_status st, const char *err)
 {
     switch (st) {
@@ -97,9 +97,7 @@ static void respond_error(sq_bus_t *bus, natsMsg *msg, sq_status st, const char 
         else
             sq_bus_respond_error(bus, msg, st, NULL);
         break;
-    default:
-        sq_bus_respond_error(bus, msg, st == SQ_ERR_NOMEM ? SQ_ERR_NOMEM : SQ_ERR_DB, NULL);
-        break;
+    default: sq_bus_respond_error(bus, msg, reg_wire_failure(st), NULL); break;
     }
 }
 
