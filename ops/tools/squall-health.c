@@ -71,7 +71,6 @@ int main(int argc, char **argv)
     char **svcs = argv + first;
 
     int64_t deadline = nats_Now() + timeout_ms;
-    natsOptions *opts = NULL;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
     natsInbox *inbox = NULL;
@@ -83,17 +82,7 @@ int main(int argc, char **argv)
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
     sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
     if (s == NATS_OK)
-        s = natsOptions_Create(&opts);
-    if (s == NATS_OK)
-        s = sq_nats_set_servers(opts, url); /* one URL or a list */
-    if (s == NATS_OK)
-        s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK)
-        s = natsOptions_SetAllowReconnect(opts, false);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(opts, "squall-health");
-    if (s == NATS_OK)
-        s = natsConnection_Connect(&nc, opts);
+        s = sq_nats_tool_connect(&nc, url, "squall-health", timeout_ms);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-health: cannot connect to %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
@@ -163,7 +152,6 @@ out:
     natsSubscription_Destroy(sub);
     natsInbox_Destroy(inbox);
     natsConnection_Destroy(nc);
-    natsOptions_Destroy(opts);
     free(answered);
     nats_Close();
     return rc;

@@ -148,6 +148,31 @@ natsStatus sq_nats_set_servers(natsOptions *opts, const char *url)
     return s;
 }
 
+natsStatus sq_nats_tool_connect(natsConnection **nc, const char *url, const char *name,
+                                int64_t timeout_ms)
+{
+    natsOptions *opts = NULL;
+    char prefix[96];
+    natsStatus s;
+
+    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
+    s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = sq_nats_set_servers(opts, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomInboxPrefix(opts, prefix);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(opts, name);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(nc, opts);
+    natsOptions_Destroy(opts);
+    return s;
+}
+
 /* The credentials and TLS of sq_common (config.h) on opts; *how says which were used (for
  * the log: names only, never a value). o->user/o->pass override SQ_NATS_USER/SQ_NATS_PASS. */
 static natsStatus set_auth(natsOptions *opts, const sq_bus_opts *o, char *how, size_t howlen)

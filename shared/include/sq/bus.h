@@ -8,6 +8,7 @@
 #include <msgpack.h>
 #include <nats/nats.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include "sq/status.h"
 
 typedef struct sq_bus sq_bus_t;
@@ -70,6 +71,12 @@ void sq_nats_url_redact(const char *url, char *out, size_t outlen);
  * and '_' become '_'), so that the server's permissions can give each user its own replies;
  * "_INBOX" without a user. user NULL or "": the user of url's first nats://user:pass@. */
 void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t outlen);
+/* A command-line tool's connection (squall-admin, squall-health, squall-status): url one or a
+ * list of seeds, replies under the inbox prefix of url's user, connect within timeout_ms,
+ * no reconnection; name is the client name the server shows. *nc is the caller's to
+ * destroy. */
+natsStatus sq_nats_tool_connect(natsConnection **nc, const char *url, const char *name,
+                                int64_t timeout_ms);
 
 /* NATS user nkeys (shared/src/nkey.c). A seed is "SU" + 56 base32 characters, a public key
  * "U" + 55. */
