@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sq/bus.h"
+#include "sq/health.h"
 
 static void usage(FILE *f)
 {
@@ -68,19 +69,17 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char **svcs = argv + first;
+    const char *const *svcs = (const char *const *)(argv + first);
 
     int64_t deadline = nats_Now() + timeout_ms;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
-    natsInbox *inbox = NULL;
     bool *answered = calloc((size_t)n, sizeof *answered);
     int rc = 2;
     natsStatus s = answered ? NATS_OK : NATS_NO_MEMORY;
 
-    char shown[512], prefix[96];
+    char shown[512];
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
-    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
     if (s == NATS_OK)
         s = sq_nats_tool_connect(&nc, url, "squall-health", timeout_ms);
     if (s != NATS_OK) {
@@ -88,24 +87,9 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    /* One inbox below this user's prefix (where it may listen), one reply subject per
-     * service: <inbox>.<index>. */
-    char wildcard[256], box[160] = "";
-    if (s == NATS_OK)
-        s = natsInbox_Create(&inbox);
-    if (s == NATS_OK) {
-        snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
-        snprintf(wildcard, sizeof wildcard, "%s.*", box);
-        s = natsConnection_SubscribeSync(&sub, nc, wildcard);
-    }
-    for (int i = 0; s == NATS_OK && i < n; i++) {
-        char subj[512], reply[300];
-        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
-        snprintf(reply, sizeof reply, "%s.%d", box, i);
-        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
-    }
-    if (s == NATS_OK)
-        s = natsConnection_Flush(nc);
+    /* one reply subject per service: <box>.<index> */
+    char box[160] = "";
+    s = sq_health_ask(nc, url, svcs, n, &sub, box, sizeof box);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-health: request failed: %s\n", natsStatus_GetText(s));
         goto out;
@@ -150,7 +134,6 @@ int main(int argc, char **argv)
 
 out:
     natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
     natsConnection_Destroy(nc);
     free(answered);
     nats_Close();

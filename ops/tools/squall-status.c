@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sq/bus.h"
+#include "sq/health.h"
 #include "sq/mp.h"
 #include "sq/util.h"
 
@@ -189,38 +190,21 @@ int main(int argc, char **argv)
     int64_t deadline = nats_Now() + timeout_ms;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
-    natsInbox *inbox = NULL;
     row *rows = calloc(MAX_ROWS, sizeof *rows);
     int *seen = calloc((size_t)n, sizeof *seen);
     int nrows = 0, rc = 2;
     natsStatus s = rows && seen ? NATS_OK : NATS_NO_MEMORY;
-    char shown[512], prefix[96], box[160] = "", wildcard[256];
+    char shown[512], box[160] = "";
 
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
-    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
     if (s == NATS_OK)
         s = sq_nats_tool_connect(&nc, url, "squall-status", timeout_ms);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-status: cannot connect to %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
     }
-    /* one inbox below this user's prefix (where it may listen), <inbox>.<service index> */
-    s = natsInbox_Create(&inbox);
-    if (s == NATS_OK) {
-        snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
-        snprintf(wildcard, sizeof wildcard, "%s.*", box);
-        s = natsConnection_SubscribeSync(&sub, nc, wildcard);
-    }
-    if (s == NATS_OK)
-        s = natsSubscription_SetPendingLimits(sub, -1, -1);
-    for (int i = 0; s == NATS_OK && i < n; i++) {
-        char subj[160], reply[200];
-        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
-        snprintf(reply, sizeof reply, "%s.%d", box, i);
-        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
-    }
-    if (s == NATS_OK)
-        s = natsConnection_Flush(nc);
+    /* <box>.<service index> */
+    s = sq_health_ask(nc, url, svcs, n, &sub, box, sizeof box);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-status: request failed: %s\n", natsStatus_GetText(s));
         goto out;
@@ -278,7 +262,6 @@ int main(int argc, char **argv)
     }
 out:
     natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
     natsConnection_Destroy(nc);
     free(rows);
     free(seen);
