@@ -8,32 +8,14 @@
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const f = require('./faults.js');
 
 const BUILD = path.resolve(process.env.SQ_BUILD_DIR || path.join(__dirname, '..', '..', 'build'));
 
-function pgBin(tool) {
-  const dirs = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
-  for (const d of dirs) {
-    const p = `/usr/lib/postgresql/${d}/bin/${tool}`;
-    if (fs.existsSync(p)) return p;
-  }
-  return tool;
-}
-
-async function pgCtl(stack, op) {
-  const args = ['-D', path.join(stack.state, 'pg', 'data'), '-l', path.join(stack.state, 'pg', 'postgres.log'),
-    '-m', 'fast', '-w', '-t', '60', op];
-  const root = process.getuid && process.getuid() === 0;
-  f.log(`pg_ctl ${op}`);
-  const child = root ? spawn('runuser', ['-u', 'postgres', '--', pgBin('pg_ctl'), ...args], { cwd: '/', stdio: 'ignore' })
-    : spawn(pgBin('pg_ctl'), args, { cwd: '/', stdio: 'ignore' });
-  const code = await new Promise((r) => child.on('exit', r));
-  assert.equal(code, 0, `pg_ctl ${op} exited ${code}`);
-}
+const pgCtl = f.pgCtl;
 
 // sq.<svc>.health over NATS (nats.js, credentials apart from the URL)
 async function natsHealth(stack, svc) {
