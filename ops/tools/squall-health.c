@@ -12,6 +12,7 @@
 #include <nats/nats.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,39 +32,10 @@ int main(int argc, char **argv)
     if (url == NULL || *url == '\0')
         url = "nats://127.0.0.1:4222";
     long timeout_ms = 500;
-    int first = 1;
+    int first = sq_tool_options(argc, argv, "squall-health", usage, &url, &timeout_ms, LONG_MAX);
 
-    while (first < argc && strncmp(argv[first], "-", 1) == 0) {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--url") == 0 && first + 1 < argc) {
-            url = argv[first + 1];
-            first += 2;
-        } else if (strncmp(a, "--url=", 6) == 0) {
-            url = a + 6;
-            first++;
-        } else if ((strcmp(a, "--timeout-ms") == 0 && first + 1 < argc) ||
-                   strncmp(a, "--timeout-ms=", 13) == 0) {
-            const char *v = a[12] == '=' ? a + 13 : argv[first + 1];
-            char *end = NULL;
-            errno = 0;
-            timeout_ms = strtol(v, &end, 10);
-            if (errno != 0 || end == v || *end != '\0' || timeout_ms <= 0) {
-                fprintf(stderr, "squall-health: bad --timeout-ms '%s'\n", v);
-                return 2;
-            }
-            first += a[12] == '=' ? 1 : 2;
-        } else {
-            fprintf(stderr, "squall-health: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    if (first < 0)
+        return first == -1 ? 0 : 2;
     int n = argc - first;
     if (n <= 0) {
         usage(stderr);

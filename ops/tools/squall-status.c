@@ -149,33 +149,9 @@ int main(int argc, char **argv)
 
     if (url == NULL || *url == '\0')
         url = "nats://127.0.0.1:4222";
-    while (first < argc && argv[first][0] == '-') {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--url") == 0 && first + 1 < argc) {
-            url = argv[first + 1];
-            first += 2;
-        } else if (strcmp(a, "--timeout-ms") == 0 && first + 1 < argc) {
-            char *end = NULL;
-            errno = 0;
-            timeout_ms = strtol(argv[first + 1], &end, 10);
-            if (errno != 0 || end == argv[first + 1] || *end != '\0' || timeout_ms <= 0 ||
-                timeout_ms > 600000) {
-                fprintf(stderr, "squall-status: bad --timeout-ms '%s'\n", argv[first + 1]);
-                return 2;
-            }
-            first += 2;
-        } else {
-            fprintf(stderr, "squall-status: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    if ((first = sq_tool_options(argc, argv, "squall-status", usage, &url, &timeout_ms, 600000)) <
+        0)
+        return first == -1 ? 0 : 2;
     n = argc - first;
     svcs = n > 0 ? (const char *const *)argv + first : ALL;
     if (n <= 0)

@@ -4,6 +4,7 @@
 #include "sq/log.h"
 #include "sq/mp.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -171,6 +172,48 @@ natsStatus sq_nats_tool_connect(natsConnection **nc, const char *url, const char
         s = natsConnection_Connect(nc, opts);
     natsOptions_Destroy(opts);
     return s;
+}
+
+int sq_tool_options(int argc, char **argv, const char *prog, void (*usage)(FILE *),
+                    const char **url, long *timeout_ms, long max_ms)
+{
+    int first = 1;
+
+    while (first < argc && argv[first][0] == '-') {
+        const char *a = argv[first];
+        const char *v = first + 1 < argc ? argv[first + 1] : NULL;
+        int used = 2;
+        char *end = NULL;
+
+        if (strcmp(a, "--") == 0)
+            return first + 1;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return -1;
+        }
+        if (strncmp(a, "--url=", 6) == 0 || strncmp(a, "--timeout-ms=", 13) == 0) {
+            v = strchr(a, '=') + 1;
+            used = 1;
+        }
+        if (strncmp(a, "--url", 5) == 0 && (a[5] == '\0' || a[5] == '=') && v != NULL) {
+            *url = v;
+        } else if (strncmp(a, "--timeout-ms", 12) == 0 && (a[12] == '\0' || a[12] == '=') &&
+                   v != NULL) {
+            errno = 0;
+            *timeout_ms = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || *timeout_ms <= 0 ||
+                *timeout_ms > max_ms) {
+                fprintf(stderr, "%s: bad --timeout-ms '%s'\n", prog, v);
+                return -2;
+            }
+        } else {
+            fprintf(stderr, "%s: unknown option '%s'\n", prog, a);
+            usage(stderr);
+            return -2;
+        }
+        first += used;
+    }
+    return first;
 }
 
 /* The credentials and TLS of sq_common (config.h) on opts; *how says which were used (for
