@@ -713,6 +713,11 @@ sq_status sq_streams_ensure(jsCtx *js, unsigned create, unsigned wait);
 /* Creates the stream SQ_TENANCY (sq.tenancy.>, seven days) unless it exists: auth, its
  * owner, does; its followers wait for it (at most a minute). */
 sq_status sq_stream_tenancy_ensure(jsCtx *js);
+/* Creates the stream name (limits retention on subject, records kept max_age_ns) unless it
+ * exists, the way the ones above are made: a service's own stream (the triggers' events).
+ * SQ_ERR_UNAVAILABLE, logged, when it could not. */
+sq_status sq_stream_limits_ensure(jsCtx *js, const char *name, const char *subject,
+                                  int64_t max_age_ns);
 sq_status sq_stream_tenancy_await(jsCtx *js);
 
 /* Follows SQ_TENANCY with the durable pull consumer `durable` (proto/tenancy.c): fn runs on

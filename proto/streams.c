@@ -261,3 +261,9 @@ sq_status sq_stream_tenancy_ensure(jsCtx *js)
     return ensure(js, SQ_STREAM_TENANCY, SQ_SUBJ_TENANCY_ALL, js_LimitsPolicy,
                   7LL * 24 * 3600 * 1000000000LL, 0);
 }
+
+sq_status sq_stream_limits_ensure(jsCtx *js, const char *name, const char *subject,
+                                  int64_t max_age_ns)
+{
+    return ensure(js, name, subject, js_LimitsPolicy, max_age_ns, 0);
+}

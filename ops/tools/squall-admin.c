@@ -224,8 +224,7 @@ int main(int argc, char **argv)
     const char *url = getenv("SQ_NATS_URL"), *token = getenv("SQ_ADMIN_TOKEN");
     long timeout_ms = 5000;
     int i = 1, rc = 1;
-    natsOptions *opts = NULL;
-    char shown[512], inbox[96];
+    char shown[512];
     natsConnection *nc = NULL;
     natsMsg *reply = NULL;
     msgpack_sbuffer sb = { 0 };
@@ -284,21 +283,8 @@ int main(int argc, char **argv)
     }
     rc = 1;
 
-    sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
-    sq_nats_inbox_prefix(url, NULL, inbox, sizeof inbox);
-    s = natsOptions_Create(&opts);
-    if (s == NATS_OK)
-        s = sq_nats_set_servers(opts, url); /* one URL or a list */
-    if (s == NATS_OK)
-        s = natsOptions_SetCustomInboxPrefix(opts, inbox); /* the reply: ours only */
-    if (s == NATS_OK)
-        s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK)
-        s = natsOptions_SetAllowReconnect(opts, false);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(opts, PROG);
-    if (s == NATS_OK)
-        s = natsConnection_Connect(&nc, opts);
+    sq_nats_url_redact(url, shown, sizeof shown);         /* for messages: no password */
+    s = sq_nats_tool_connect(&nc, url, PROG, timeout_ms); /* the reply: under our prefix */
     if (s != NATS_OK) {
         fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
@@ -325,7 +311,6 @@ out:
     msgpack_zone_destroy(&z);
     natsMsg_Destroy(reply);
     natsConnection_Destroy(nc);
-    natsOptions_Destroy(opts);
     nats_Close();
     return rc;
 }

@@ -12,11 +12,13 @@
 #include <nats/nats.h>
 
 #include <errno.h>
+#include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include "sq/bus.h"
+#include "sq/health.h"
 
 static void usage(FILE *f)
 {
@@ -30,93 +32,36 @@ int main(int argc, char **argv)
     if (url == NULL || *url == '\0')
         url = "nats://127.0.0.1:4222";
     long timeout_ms = 500;
-    int first = 1;
+    int first = sq_tool_options(argc, argv, "squall-health", usage, &url, &timeout_ms, LONG_MAX);
 
-    while (first < argc && strncmp(argv[first], "-", 1) == 0) {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--url") == 0 && first + 1 < argc) {
-            url = argv[first + 1];
-            first += 2;
-        } else if (strncmp(a, "--url=", 6) == 0) {
-            url = a + 6;
-            first++;
-        } else if ((strcmp(a, "--timeout-ms") == 0 && first + 1 < argc) ||
-                   strncmp(a, "--timeout-ms=", 13) == 0) {
-            const char *v = a[12] == '=' ? a + 13 : argv[first + 1];
-            char *end = NULL;
-            errno = 0;
-            timeout_ms = strtol(v, &end, 10);
-            if (errno != 0 || end == v || *end != '\0' || timeout_ms <= 0) {
-                fprintf(stderr, "squall-health: bad --timeout-ms '%s'\n", v);
-                return 2;
-            }
-            first += a[12] == '=' ? 1 : 2;
-        } else {
-            fprintf(stderr, "squall-health: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    if (first < 0)
+        return first == -1 ? 0 : 2;
     int n = argc - first;
     if (n <= 0) {
         usage(stderr);
         return 2;
     }
-    char **svcs = argv + first;
+    const char *const *svcs = (const char *const *)(argv + first);
 
     int64_t deadline = nats_Now() + timeout_ms;
-    natsOptions *opts = NULL;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
-    natsInbox *inbox = NULL;
     bool *answered = calloc((size_t)n, sizeof *answered);
     int rc = 2;
     natsStatus s = answered ? NATS_OK : NATS_NO_MEMORY;
 
-    char shown[512], prefix[96];
+    char shown[512];
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
-    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
     if (s == NATS_OK)
-        s = natsOptions_Create(&opts);
-    if (s == NATS_OK)
-        s = sq_nats_set_servers(opts, url); /* one URL or a list */
-    if (s == NATS_OK)
-        s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK)
-        s = natsOptions_SetAllowReconnect(opts, false);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(opts, "squall-health");
-    if (s == NATS_OK)
-        s = natsConnection_Connect(&nc, opts);
+        s = sq_nats_tool_connect(&nc, url, "squall-health", timeout_ms);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-health: cannot connect to %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
     }
 
-    /* One inbox below this user's prefix (where it may listen), one reply subject per
-     * service: <inbox>.<index>. */
-    char wildcard[256], box[160] = "";
-    if (s == NATS_OK)
-        s = natsInbox_Create(&inbox);
-    if (s == NATS_OK) {
-        snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
-        snprintf(wildcard, sizeof wildcard, "%s.*", box);
-        s = natsConnection_SubscribeSync(&sub, nc, wildcard);
-    }
-    for (int i = 0; s == NATS_OK && i < n; i++) {
-        char subj[512], reply[300];
-        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
-        snprintf(reply, sizeof reply, "%s.%d", box, i);
-        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
-    }
-    if (s == NATS_OK)
-        s = natsConnection_Flush(nc);
+    /* one reply subject per service: <box>.<index> */
+    char box[160] = "";
+    s = sq_health_ask(nc, url, svcs, n, &sub, box, sizeof box);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-health: request failed: %s\n", natsStatus_GetText(s));
         goto out;
@@ -161,9 +106,7 @@ int main(int argc, char **argv)
 
 out:
     natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
     natsConnection_Destroy(nc);
-    natsOptions_Destroy(opts);
     free(answered);
     nats_Close();
     return rc;

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sq/bus.h"
+#include "sq/health.h"
 #include "sq/mp.h"
 #include "sq/util.h"
 
@@ -148,33 +149,9 @@ int main(int argc, char **argv)
 
     if (url == NULL || *url == '\0')
         url = "nats://127.0.0.1:4222";
-    while (first < argc && argv[first][0] == '-') {
-        const char *a = argv[first];
-        if (strcmp(a, "--") == 0) {
-            first++;
-            break;
-        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
-            usage(stdout);
-            return 0;
-        } else if (strcmp(a, "--url") == 0 && first + 1 < argc) {
-            url = argv[first + 1];
-            first += 2;
-        } else if (strcmp(a, "--timeout-ms") == 0 && first + 1 < argc) {
-            char *end = NULL;
-            errno = 0;
-            timeout_ms = strtol(argv[first + 1], &end, 10);
-            if (errno != 0 || end == argv[first + 1] || *end != '\0' || timeout_ms <= 0 ||
-                timeout_ms > 600000) {
-                fprintf(stderr, "squall-status: bad --timeout-ms '%s'\n", argv[first + 1]);
-                return 2;
-            }
-            first += 2;
-        } else {
-            fprintf(stderr, "squall-status: unknown option '%s'\n", a);
-            usage(stderr);
-            return 2;
-        }
-    }
+    if ((first = sq_tool_options(argc, argv, "squall-status", usage, &url, &timeout_ms, 600000)) <
+        0)
+        return first == -1 ? 0 : 2;
     n = argc - first;
     svcs = n > 0 ? (const char *const *)argv + first : ALL;
     if (n <= 0)
@@ -187,51 +164,23 @@ int main(int argc, char **argv)
             }
 
     int64_t deadline = nats_Now() + timeout_ms;
-    natsOptions *opts = NULL;
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
-    natsInbox *inbox = NULL;
     row *rows = calloc(MAX_ROWS, sizeof *rows);
     int *seen = calloc((size_t)n, sizeof *seen);
     int nrows = 0, rc = 2;
     natsStatus s = rows && seen ? NATS_OK : NATS_NO_MEMORY;
-    char shown[512], prefix[96], box[160] = "", wildcard[256];
+    char shown[512], box[160] = "";
 
     sq_nats_url_redact(url, shown, sizeof shown); /* for messages: no password */
-    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
     if (s == NATS_OK)
-        s = natsOptions_Create(&opts);
-    if (s == NATS_OK)
-        s = natsOptions_SetURL(opts, url);
-    if (s == NATS_OK)
-        s = natsOptions_SetTimeout(opts, timeout_ms);
-    if (s == NATS_OK)
-        s = natsOptions_SetAllowReconnect(opts, false);
-    if (s == NATS_OK)
-        s = natsOptions_SetName(opts, "squall-status");
-    if (s == NATS_OK)
-        s = natsConnection_Connect(&nc, opts);
+        s = sq_nats_tool_connect(&nc, url, "squall-status", timeout_ms);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-status: cannot connect to %s: %s\n", shown, natsStatus_GetText(s));
         goto out;
     }
-    /* one inbox below this user's prefix (where it may listen), <inbox>.<service index> */
-    s = natsInbox_Create(&inbox);
-    if (s == NATS_OK) {
-        snprintf(box, sizeof box, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
-        snprintf(wildcard, sizeof wildcard, "%s.*", box);
-        s = natsConnection_SubscribeSync(&sub, nc, wildcard);
-    }
-    if (s == NATS_OK)
-        s = natsSubscription_SetPendingLimits(sub, -1, -1);
-    for (int i = 0; s == NATS_OK && i < n; i++) {
-        char subj[160], reply[200];
-        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
-        snprintf(reply, sizeof reply, "%s.%d", box, i);
-        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
-    }
-    if (s == NATS_OK)
-        s = natsConnection_Flush(nc);
+    /* <box>.<service index> */
+    s = sq_health_ask(nc, url, svcs, n, &sub, box, sizeof box);
     if (s != NATS_OK) {
         fprintf(stderr, "squall-status: request failed: %s\n", natsStatus_GetText(s));
         goto out;
@@ -289,9 +238,7 @@ int main(int argc, char **argv)
     }
 out:
     natsSubscription_Destroy(sub);
-    natsInbox_Destroy(inbox);
     natsConnection_Destroy(nc);
-    natsOptions_Destroy(opts);
     free(rows);
     free(seen);
     nats_Close();

@@ -19,16 +19,15 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_INT("stale_max", "SQ_AUTH_STALE_MAX", 0, 10000000, 10000, conf.stale_max),
 };
 
+static sq_status setup(void);
+
 sq_status auth_config_load(auth_config *cfg)
 {
-    sq_status st = sq_config_setup(table, sizeof table / sizeof table[0]);
-    if (st != SQ_OK)
-        return st;
-    *cfg = conf;
-    return SQ_OK;
+    sq_status st = setup();
+    if (st == SQ_OK)
+        *cfg = conf;
+    return st;
 }
 
-void auth_config_free(void)
-{
-    sq_config_free(table, sizeof table / sizeof table[0]);
-}
+/* static applies to setup() only: auth_config_free() is the one auth.h declares */
+static SQ_CONFIG_DEFINE(setup, auth_config_free, table)

@@ -187,6 +187,10 @@ typedef struct gw {
 
 extern gw G;
 
+/* config.c: resolves the settings into G.cfg and logs them / frees their strings. */
+sq_status gw_config_load(void);
+void gw_config_free(void);
+
 /* http.c: the lws side (service thread) */
 int gw_http_start(void);
 void gw_http_run(void);

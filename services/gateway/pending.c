@@ -208,10 +208,7 @@ static struct cache_entry {
 
 static size_t slot_of(const char *key)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return h % CACHE_SLOTS;
+    return sq_hash_str(SQ_HASH_INIT, key) % CACHE_SLOTS;
 }
 
 bool gw_auth_cache_get(const char *key, char *raw, size_t cap, size_t *len)
@@ -279,11 +276,8 @@ static struct {
 
 static size_t rev_slot(const char *ns, const char *name, char *key, size_t keylen)
 {
-    uint64_t h = 1469598103934665603ULL;
     snprintf(key, keylen, "%s/%s", ns, name);
-    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
-        h = (h ^ *p) * 1099511628211ULL;
-    return (size_t)(h % REV_SLOTS);
+    return (size_t)(sq_hash_str(SQ_HASH_INIT, key) % REV_SLOTS);
 }
 
 void gw_rev_note(const char *ns, const char *name, int64_t rev)

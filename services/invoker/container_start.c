@@ -65,7 +65,7 @@ int ct_kind_resolve(const inv_container_opts *o, ct_kind_t *k, char *err, size_t
 {
     memset(k, 0, sizeof *k);
     if (!o || !o->runtime_dir || !o->kind) {
-        inv_setf(err, errlen, "missing runtime_dir or kind");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "missing runtime_dir or kind");
         return -1;
     }
     const char *entry = NULL;
@@ -79,11 +79,11 @@ int ct_kind_resolve(const inv_container_opts *o, ct_kind_t *k, char *err, size_t
         k->interp = o->python_path ? o->python_path : "/usr/bin/python3";
     } else if (strcmp(o->kind, "native") == 0) {
         if (!o->native_launcher || !*o->native_launcher) {
-            inv_setf(err, errlen, "no native launcher configured");
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "no native launcher configured");
             return -1;
         }
     } else {
-        inv_setf(err, errlen, "unsupported kind \"%s\"", o->kind);
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "unsupported kind \"%s\"", o->kind);
         return -1;
     }
     if (k->lang) {
@@ -91,7 +91,7 @@ int ct_kind_resolve(const inv_container_opts *o, ct_kind_t *k, char *err, size_t
                 (int)sizeof k->runtime_host ||
             snprintf(k->launcher_host, sizeof k->launcher_host, "%s/%s", k->runtime_host, entry) >=
                 (int)sizeof k->launcher_host) {
-            inv_setf(err, errlen, "runtime_dir is too long");
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "runtime_dir is too long");
             return -1;
         }
         snprintf(k->runtime_box, sizeof k->runtime_box, "/runtime");
@@ -253,7 +253,7 @@ static int open_pipes(pipes_t *p, const inv_container_opts *o, bool *seccomp, ch
     *seccomp = false;
     if (make_pipe(p->in) < 0 || make_pipe(p->so) < 0 || make_pipe(p->se) < 0 ||
         make_pipe(p->res) < 0) {
-        inv_setf(err, errlen, "could not create pipes: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not create pipes: %s", strerror(errno));
         return -1;
     }
     if (!o->sandbox)
@@ -263,13 +263,14 @@ static int open_pipes(pipes_t *p, const inv_container_opts *o, bool *seccomp, ch
              SANDBOX_ID);
     snprintf(group, sizeof group, "nogroup:x:%d:\n", SANDBOX_ID);
     if (make_pipe(p->info) < 0 || data_pipe(p->pw, passwd) < 0 || data_pipe(p->gr, group) < 0) {
-        inv_setf(err, errlen, "could not create pipes: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not create pipes: %s", strerror(errno));
         return -1;
     }
     size_t bpf_len = 0;
     const void *bpf = inv_sandbox_seccomp(o->sb, &bpf_len);
     if (bpf && data_pipe_n(p->sc, bpf, bpf_len) < 0) {
-        inv_setf(err, errlen, "could not pass the seccomp filter: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not pass the seccomp filter: %s",
+                strerror(errno));
         return -1;
     }
     *seccomp = bpf != NULL;
@@ -302,16 +303,18 @@ static inv_container_t *container_new(const inv_container_opts *o)
 static int check_host(const ct_kind_t *k, const char *bwrap, bool sandbox, char *err, size_t errlen)
 {
     if (access(k->launcher_host, k->lang ? R_OK : X_OK) != 0) {
-        inv_setf(err, errlen, "could not read launcher \"%s\": %s", k->launcher_host,
-                 strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not read launcher \"%s\": %s",
+                k->launcher_host, strerror(errno));
         return -1;
     }
     if (k->interp && access(k->interp, X_OK) != 0) {
-        inv_setf(err, errlen, "could not execute \"%s\": %s", k->interp, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not execute \"%s\": %s", k->interp,
+                strerror(errno));
         return -1;
     }
     if (sandbox && access(bwrap, X_OK) != 0) {
-        inv_setf(err, errlen, "could not execute \"%s\": %s", bwrap, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not execute \"%s\": %s", bwrap,
+                strerror(errno));
         return -1;
     }
     return 0;
@@ -412,7 +415,7 @@ static int adopt_pipes(inv_container_t *c, pipes_t *p, char *err, size_t errlen)
     c->s[S_ERR].fd = p->se[0];
     p->in[1] = p->res[0] = p->so[0] = p->se[0] = -1;
     if (fcntl(c->in_fd, F_SETFL, O_NONBLOCK) < 0) {
-        inv_setf(err, errlen, "could not set up pipes: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not set up pipes: %s", strerror(errno));
         return -1;
     }
     for (int i = 0; i < NSTREAMS; i++) {
@@ -420,7 +423,7 @@ static int adopt_pipes(inv_container_t *c, pipes_t *p, char *err, size_t errlen)
         s->buf = malloc(BUF_INIT);
         s->cap = BUF_INIT;
         if (!s->buf || fcntl(s->fd, F_SETFL, O_NONBLOCK) < 0) {
-            inv_setf(err, errlen, "could not set up pipes: %s", strerror(errno));
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not set up pipes: %s", strerror(errno));
             return -1;
         }
     }
@@ -480,7 +483,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     a = calloc(1, sizeof *a);
     c = container_new(o);
     if (!a || !c) {
-        inv_setf(err, errlen, "out of memory");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "out of memory");
         goto fail;
     }
     if (check_host(&k, bwrap, o->sandbox, err, errlen) != 0 ||
@@ -502,7 +505,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
      * capabilities. */
     pid_t pid = spawn(c, &p, a, o->sandbox && geteuid() == 0);
     if (pid < 0) {
-        inv_setf(err, errlen, "could not fork: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not fork: %s", strerror(errno));
         goto fail;
     }
     c->pid = pid;
@@ -516,7 +519,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
         pid_t inner = read_child_pid(p.info[0], 10000);
         ct_close_fd(&p.info[0]);
         if (inner < 0) {
-            inv_setf(err, errlen, "bwrap did not start the sandbox");
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "bwrap did not start the sandbox");
             goto fail;
         }
         c->ns_pidfd = (int)syscall(SYS_pidfd_open, inner, 0);

@@ -98,6 +98,10 @@ typedef struct inv {
 
 extern inv I;
 
+/* config.c: resolves the settings into I.cfg and logs them / frees their strings. */
+sq_status inv_config_load(void);
+void inv_config_free(void);
+
 /* pool.c */
 /* True for the kinds this invoker runs (nodejs:20, nodejs:default, python:3, native). */
 bool inv_kind_supported(const char *kind);

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <sched.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,8 +40,6 @@ struct inv_net {
     char nft[256];
     int api_port; /* DNAT 169.254.1.1:api_port -> 127.0.0.1:api_port; 0: none */
 };
-
-#define setf inv_setf /* sandbox.h */
 
 /* ---------------------------------------------------------------- settings */
 
@@ -92,7 +89,7 @@ static int deny_elements(const char *list, int family, char *out, size_t outlen,
 {
     char copy[4096];
     if (strlen(list) >= sizeof copy) {
-        setf(err, errlen, "the deny list is too long");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "the deny list is too long");
         return -1;
     }
     strcpy(copy, list);
@@ -102,8 +99,8 @@ static int deny_elements(const char *list, int family, char *out, size_t outlen,
     for (char *tok = strtok_r(copy, ", \t\n", &save); tok; tok = strtok_r(NULL, ", \t\n", &save)) {
         cidr_t c;
         if (parse_cidr(tok, &c) != 0) {
-            setf(err, errlen, "bad network \"%s\" in the deny list (want a.b.c.d/n or x::y/n)",
-                 tok);
+            sq_errf(SQ_ERR_INTERNAL, err, errlen,
+                    "bad network \"%s\" in the deny list (want a.b.c.d/n or x::y/n)", tok);
             return -1;
         }
         if (c.family != family)
@@ -120,7 +117,7 @@ static int deny_elements(const char *list, int family, char *out, size_t outlen,
         inet_ntop(family, c.addr, a, sizeof a);
         int w = snprintf(out + used, outlen - used, "%s%s/%d", count ? ", " : "", a, c.len);
         if (w < 0 || (size_t)w >= outlen - used) {
-            setf(err, errlen, "the deny list is too long");
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "the deny list is too long");
             return -1;
         }
         used += (size_t)w;
@@ -161,12 +158,13 @@ static int dns_elements(const char *dns, char *out, size_t outlen, char *err, si
     for (char *tok = strtok_r(list, ", \t", &save); tok; tok = strtok_r(NULL, ", \t", &save)) {
         struct in_addr ia;
         if (inet_pton(AF_INET, tok, &ia) != 1) {
-            setf(err, errlen, "bad DNS server \"%s\" (want auto, none or IPv4 addresses)", tok);
+            sq_errf(SQ_ERR_INTERNAL, err, errlen,
+                    "bad DNS server \"%s\" (want auto, none or IPv4 addresses)", tok);
             return -1;
         }
         int w = snprintf(out + used, outlen - used, "%s%s", count ? ", " : "", tok);
         if (w < 0 || (size_t)w >= outlen - used) {
-            setf(err, errlen, "too many DNS servers");
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "too many DNS servers");
             return -1;
         }
         used += (size_t)w;
@@ -334,13 +332,13 @@ static int net_conf(const inv_net_opts *o, net_conf_t *cf, char *err, size_t err
     cf->deny = o && o->deny && *o->deny ? o->deny : INV_NET_DENY_DEFAULT;
     const char *pool = o && o->pool && *o->pool ? o->pool : "10.201.0.0/16";
     if (strcmp(cf->mode, "egress") != 0 && strcmp(cf->mode, "none") != 0) {
-        setf(err, errlen, "network mode \"%s\": want egress or none", cf->mode);
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "network mode \"%s\": want egress or none", cf->mode);
         return -1;
     }
     if (parse_cidr(pool, &cf->pool) != 0 || cf->pool.family != AF_INET || cf->pool.len < 8 ||
         cf->pool.len > 30) {
-        setf(err, errlen, "network pool \"%s\": want an IPv4 network a.b.c.d/n with n from 8 to 30",
-             pool);
+        sq_errf(SQ_ERR_INTERNAL, err, errlen,
+                "network pool \"%s\": want an IPv4 network a.b.c.d/n with n from 8 to 30", pool);
         return -1;
     }
     cf->deny4[0] = cf->deny6[0] = cf->dns4[0] = '\0';
@@ -358,13 +356,15 @@ static int net_conf(const inv_net_opts *o, net_conf_t *cf, char *err, size_t err
 static void egress_check(inv_net_t *n, char *why, size_t whylen)
 {
     if (geteuid() != 0)
-        setf(why, whylen, "the invoker does not run as root");
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "the invoker does not run as root");
     else if (access(n->nft, X_OK) != 0)
-        setf(why, whylen, "%s is missing (Debian package nftables)", n->nft);
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "%s is missing (Debian package nftables)", n->nft);
     else if ((n->host_ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC)) < 0)
-        setf(why, whylen, "cannot open the host's network namespace: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot open the host's network namespace: %s",
+                strerror(errno));
     else if (unshare(CLONE_NEWNET) != 0)
-        setf(why, whylen, "cannot create network namespaces: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot create network namespaces: %s",
+                strerror(errno));
     else if (setns(n->host_ns, CLONE_NEWNET) != 0)
         abort(); /* this thread would go on in an empty namespace */
 }
@@ -435,11 +435,11 @@ static int egress_load(inv_net_t *n, const net_conf_t *cf, bool *flipped, char *
     snprintf(n->table, sizeof n->table, "squall_%d", (int)getpid());
     nft_script(n, cf, script, 16384);
     if (run_nft(n->nft, script, NULL, 0) != 0)
-        setf(why, whylen, "%s could not load the rules (no nf_tables or nat in the kernel?)",
-             n->nft);
+        sq_errf(SQ_ERR_INTERNAL, why, whylen,
+                "%s could not load the rules (no nf_tables or nat in the kernel?)", n->nft);
     free(script);
     if (!*why && ip_forward_on(n->nft, flipped) != 0)
-        setf(why, whylen, "cannot turn on net.ipv4.ip_forward");
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot turn on net.ipv4.ip_forward");
     if (*why && n->table[0]) {
         char del[64];
         snprintf(del, sizeof del, "delete table inet %s\n", n->table);
@@ -459,7 +459,7 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
     if (n)
         n->host_ns = -1;
     if (!cf || !n) {
-        setf(err, errlen, "out of memory");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "out of memory");
         goto fail;
     }
     if (net_conf(o, cf, err, errlen) != 0)
@@ -474,37 +474,39 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
     n->api_port = o && o->api_port > 0 && o->api_port < 65536 ? o->api_port : 0;
 
     if (strcmp(cf->mode, "none") == 0) {
-        setf(describe, describe_len,
-             "network none (SQ_INVOKER_NETWORK=none): every sandbox has its own network namespace "
-             "with loopback only");
+        sq_errf(
+            SQ_ERR_INTERNAL, describe, describe_len,
+            "network none (SQ_INVOKER_NETWORK=none): every sandbox has its own network namespace "
+            "with loopback only");
         goto done;
     }
     char why[512] = "";
     bool flipped = false;
     egress_check(n, why, sizeof why);
     if (!*why && egress_load(n, cf, &flipped, why, sizeof why) != 0) {
-        setf(err, errlen, "out of memory");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "out of memory");
         goto fail;
     }
     if (*why) {
         *fell_back = true;
-        setf(describe, describe_len,
-             "network egress is not possible (%s): falling back to none, every sandbox has its own "
-             "network namespace with loopback only",
-             why);
+        sq_errf(
+            SQ_ERR_INTERNAL, describe, describe_len,
+            "network egress is not possible (%s): falling back to none, every sandbox has its own "
+            "network namespace with loopback only",
+            why);
         goto done;
     }
     n->mode = INV_NET_EGRESS;
     struct in_addr pa = { htonl(n->pool_base) };
-    setf(describe, describe_len,
-         "network egress: a namespace and a veth per container (addresses from %s/%d), nftables "
-         "table inet %s: no access to the host, to other sandboxes or to %d+%d denied networks "
-         "(%s); DNS (port 53) allowed to %s; IPv4 only, masqueraded%s",
-         inet_ntoa(pa), cf->pool.len, n->table, cf->n4, cf->n6, cf->deny,
-         cf->nd ? cf->dns4 : "no server",
-         flipped ? "; net.ipv4.ip_forward turned on, with table inet squall_guard dropping "
-                   "every other forwarded packet"
-                 : "");
+    sq_errf(SQ_ERR_INTERNAL, describe, describe_len,
+            "network egress: a namespace and a veth per container (addresses from %s/%d), nftables "
+            "table inet %s: no access to the host, to other sandboxes or to %d+%d denied networks "
+            "(%s); DNS (port 53) allowed to %s; IPv4 only, masqueraded%s",
+            inet_ntoa(pa), cf->pool.len, n->table, cf->n4, cf->n6, cf->deny,
+            cf->nd ? cf->dns4 : "no server",
+            flipped ? "; net.ipv4.ip_forward turned on, with table inet squall_guard dropping "
+                      "every other forwarded packet"
+                    : "");
 done:
     free(cf);
     *out = n;
@@ -573,7 +575,8 @@ static void write_sysctl(const char *path, const char *v)
 static int netc_unshare(inv_net_t *n, inv_netc_t *nc, int *in_fd, char *err, size_t errlen)
 {
     if (unshare(CLONE_NEWNET) != 0) {
-        setf(err, errlen, "cannot create a network namespace: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot create a network namespace: %s",
+                strerror(errno));
         return -1;
     }
     nc->ns_fd = inv_lift_fd(open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC));
@@ -584,8 +587,8 @@ static int netc_unshare(inv_net_t *n, inv_netc_t *nc, int *in_fd, char *err, siz
     if (setns(n->host_ns, CLONE_NEWNET) != 0)
         abort(); /* this thread would go on in a sandbox's namespace: never */
     if (nc->ns_fd < 0 || *in_fd < 0) {
-        setf(err, errlen, "cannot open the new network namespace: %s",
-             strerror(nc->ns_fd < 0 ? e : errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot open the new network namespace: %s",
+                strerror(nc->ns_fd < 0 ? e : errno));
         return -1;
     }
     return 0;
@@ -598,7 +601,8 @@ static int netc_veth(inv_net_t *n, inv_netc_t *nc, int host_fd, char *err, size_
     snprintf(nc->host_if, sizeof nc->host_if, IF_PREFIX "%x-%x", (unsigned)getpid(),
              atomic_fetch_add(&n->next_if, 1) & 0xfffff);
     if ((e = inv_nl_veth_add(host_fd, nc->host_if, HOST_MAC, nc->ns_fd)) != 0) {
-        setf(err, errlen, "cannot create the veth %s: %s", nc->host_if, strerror(-e));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot create the veth %s: %s", nc->host_if,
+                strerror(-e));
         nc->host_if[0] = '\0';
         return -1;
     }
@@ -610,8 +614,8 @@ static int netc_veth(inv_net_t *n, inv_netc_t *nc, int host_fd, char *err, size_
         write_sysctl(path, "1");
     }
     if (nc->host_ifindex <= 0 || (e = inv_nl_link_up(host_fd, nc->host_ifindex)) != 0) {
-        setf(err, errlen, "cannot bring the veth %s up: %s", nc->host_if,
-             nc->host_ifindex <= 0 ? "it vanished" : strerror(-e));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot bring the veth %s up: %s", nc->host_if,
+                nc->host_ifindex <= 0 ? "it vanished" : strerror(-e));
         return -1;
     }
     return 0;
@@ -631,11 +635,11 @@ static int netc_address(inv_net_t *n, inv_netc_t *nc, int host_fd, char *err, si
             return 0;
         }
         if (e != -EEXIST) {
-            setf(err, errlen, "cannot route to the sandbox: %s", strerror(-e));
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot route to the sandbox: %s", strerror(-e));
             return -1;
         }
     }
-    setf(err, errlen, "no free address in the sandbox network pool");
+    sq_errf(SQ_ERR_INTERNAL, err, errlen, "no free address in the sandbox network pool");
     return -1;
 }
 
@@ -649,7 +653,8 @@ static int netc_inside(const inv_netc_t *nc, int in_fd, char *err, size_t errlen
         (e = inv_nl_addr_add(in_fd, htonl(nc->addr), 2)) != 0 ||
         (e = inv_nl_neigh_add(in_fd, gw, HOST_MAC, 2)) != 0 ||
         (e = inv_nl_route_add(in_fd, 0, 0, gw, 2, false)) != 0) {
-        setf(err, errlen, "cannot configure the sandbox's network: %s", strerror(-e));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot configure the sandbox's network: %s",
+                strerror(-e));
         return -1;
     }
     return 0;
@@ -666,7 +671,7 @@ int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
         goto out;
     host_fd = inv_nl_open();
     if (host_fd < 0) {
-        setf(err, errlen, "netlink: %s", strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "netlink: %s", strerror(errno));
         goto out;
     }
     if (netc_veth(n, nc, host_fd, err, errlen) != 0 ||

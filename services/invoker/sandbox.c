@@ -11,7 +11,6 @@
 #include <sched.h>
 #include <signal.h>
 #include <seccomp.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,17 +34,6 @@ struct inv_sandbox {
     void *bpf;
     size_t bpf_len;
 };
-
-void inv_setf(char *buf, size_t len, const char *fmt, ...)
-{
-    if (!buf || !len)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(buf, len, fmt, ap);
-    va_end(ap);
-}
-#define setf inv_setf
 
 int inv_lift_fd(int fd)
 {
@@ -214,7 +202,7 @@ static int setup_v1(inv_sandbox_t *sb, const char *name, char *why, size_t whyle
 {
     char self[1024];
     if (!is_dir(CGROOT "/memory") || self_path("memory", self, sizeof self) != 0) {
-        setf(why, whylen, "no v1 memory hierarchy");
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "no v1 memory hierarchy");
         return -1;
     }
     char parent[1100];
@@ -229,7 +217,8 @@ static int setup_v1(inv_sandbox_t *sb, const char *name, char *why, size_t whyle
     snprintf(sb->mem_base, sizeof sb->mem_base, CGROOT "/memory%s/squall-%s-%d", self, name,
              (int)getpid());
     if (mkdir_ok(sb->mem_base) != 0) {
-        setf(why, whylen, "cannot create %s: %s", sb->mem_base, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot create %s: %s", sb->mem_base,
+                strerror(errno));
         sb->mem_base[0] = '\0';
         return -1;
     }
@@ -267,12 +256,12 @@ static int setup_v2(inv_sandbox_t *sb, const char *name, char *why, size_t whyle
 {
     char self[1024], dir[1100], buf[1024];
     if (self_path("", self, sizeof self) != 0) {
-        setf(why, whylen, "no v2 entry in /proc/self/cgroup");
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "no v2 entry in /proc/self/cgroup");
         return -1;
     }
     snprintf(dir, sizeof dir, CGROOT "%s", self);
     if (read_file(dir, "cgroup.controllers", buf, sizeof buf) != 0 || !has_word(buf, "memory")) {
-        setf(why, whylen, "the memory controller is not delegated to %s", dir);
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "the memory controller is not delegated to %s", dir);
         return -1;
     }
     bool pids = has_word(buf, "pids");
@@ -284,20 +273,23 @@ static int setup_v2(inv_sandbox_t *sb, const char *name, char *why, size_t whyle
         char pid[32];
         snprintf(pid, sizeof pid, "%d", (int)getpid());
         if (mkdir_ok(sb->leaf) != 0 || write_file(sb->leaf, "cgroup.procs", pid) != 0) {
-            setf(why, whylen, "cannot move the invoker into %s: %s", sb->leaf, strerror(errno));
+            sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot move the invoker into %s: %s", sb->leaf,
+                    strerror(errno));
             sb->leaf[0] = '\0';
             return -1;
         }
     }
     if (write_file(dir, "cgroup.subtree_control", enable) != 0) {
-        setf(why, whylen, "cannot enable %s in %s: %s", enable, dir, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot enable %s in %s: %s", enable, dir,
+                strerror(errno));
         return -1;
     }
     sweep_stale(dir);
     snprintf(sb->mem_base, sizeof sb->mem_base, "%s/squall-%s-%d", dir, name, (int)getpid());
     if (mkdir_ok(sb->mem_base) != 0 ||
         write_file(sb->mem_base, "cgroup.subtree_control", enable) != 0) {
-        setf(why, whylen, "cannot prepare %s: %s", sb->mem_base, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, why, whylen, "cannot prepare %s: %s", sb->mem_base,
+                strerror(errno));
         rmdir(sb->mem_base);
         sb->mem_base[0] = '\0';
         return -1;
@@ -373,7 +365,7 @@ static int build_seccomp(inv_sandbox_t *sb, char *err, size_t errlen)
 {
     scmp_filter_ctx ctx = seccomp_init(SCMP_ACT_ALLOW);
     if (!ctx) {
-        setf(err, errlen, "seccomp_init failed");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp_init failed");
         return -1;
     }
     int rc = -1, memfd = -1;
@@ -382,14 +374,14 @@ static int build_seccomp(inv_sandbox_t *sb, char *err, size_t errlen)
         if (nr == __NR_SCMP_ERROR)
             continue; /* not a call of this architecture */
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), nr, 0) != 0) {
-            setf(err, errlen, "seccomp: cannot block %s", BLOCKED[i]);
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp: cannot block %s", BLOCKED[i]);
             goto out;
         }
     }
     for (size_t i = 0; i < sizeof NOSYS / sizeof NOSYS[0]; i++) {
         int nr = seccomp_syscall_resolve_name(NOSYS[i]);
         if (nr != __NR_SCMP_ERROR && seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), nr, 0) != 0) {
-            setf(err, errlen, "seccomp: cannot block %s", NOSYS[i]);
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp: cannot block %s", NOSYS[i]);
             goto out;
         }
     }
@@ -399,23 +391,24 @@ static int build_seccomp(inv_sandbox_t *sb, char *err, size_t errlen)
     for (size_t i = 0; i < sizeof nsflags / sizeof nsflags[0]; i++) {
         if (seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EPERM), SCMP_SYS(clone), 1,
                              SCMP_A0(SCMP_CMP_MASKED_EQ, nsflags[i], nsflags[i])) != 0) {
-            setf(err, errlen, "seccomp: cannot filter clone flags");
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp: cannot filter clone flags");
             goto out;
         }
     }
     memfd = (int)syscall(SYS_memfd_create, "squall-seccomp", MFD_CLOEXEC);
     if (memfd < 0 || seccomp_export_bpf(ctx, memfd) != 0) {
-        setf(err, errlen, "seccomp: cannot export the filter");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp: cannot export the filter");
         goto out;
     }
     off_t len = lseek(memfd, 0, SEEK_END);
     if (len <= 0 || len > 65536) {
-        setf(err, errlen, "seccomp: unexpected filter size %lld", (long long)len);
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp: unexpected filter size %lld",
+                (long long)len);
         goto out;
     }
     sb->bpf = malloc((size_t)len);
     if (!sb->bpf || pread(memfd, sb->bpf, (size_t)len, 0) != len) {
-        setf(err, errlen, "seccomp: cannot read the filter back");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "seccomp: cannot read the filter back");
         free(sb->bpf);
         sb->bpf = NULL;
         goto out;
@@ -437,7 +430,7 @@ int inv_sandbox_create(inv_sandbox_t **out, const char *name, int pids_max, char
     *out = NULL;
     inv_sandbox_t *sb = calloc(1, sizeof *sb);
     if (!sb) {
-        setf(err, errlen, "out of memory");
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "out of memory");
         return -1;
     }
     sb->pids_max = pids_max > 0 ? pids_max : 256;
@@ -461,25 +454,27 @@ int inv_sandbox_create(inv_sandbox_t **out, const char *name, int pids_max, char
     }
     switch (sb->mode) {
     case INV_CG_V2:
-        setf(describe, describe_len,
-             "cgroup v2 (unified): per-container memory.max, memory.oom.group, pids.max %d and "
-             "cgroup.freeze under %s; seccomp filter of %zu bytes",
-             sb->pids_max, sb->mem_base, sb->bpf_len);
+        sq_errf(SQ_ERR_INTERNAL, describe, describe_len,
+                "cgroup v2 (unified): per-container memory.max, memory.oom.group, pids.max %d and "
+                "cgroup.freeze under %s; seccomp filter of %zu bytes",
+                sb->pids_max, sb->mem_base, sb->bpf_len);
         break;
     case INV_CG_V1:
-        setf(describe, describe_len,
-             "cgroup v1: per-container memory.limit_in_bytes under %s, pids.max %d %s%s, freezer "
-             "%s%s; seccomp filter of %zu bytes",
-             sb->mem_base, sb->pids_max, *sb->pids_base ? "under " : "(no pids hierarchy)",
-             sb->pids_base, *sb->frz_base ? "under " : "none (idle containers keep running)",
-             sb->frz_base, sb->bpf_len);
+        sq_errf(
+            SQ_ERR_INTERNAL, describe, describe_len,
+            "cgroup v1: per-container memory.limit_in_bytes under %s, pids.max %d %s%s, freezer "
+            "%s%s; seccomp filter of %zu bytes",
+            sb->mem_base, sb->pids_max, *sb->pids_base ? "under " : "(no pids hierarchy)",
+            sb->pids_base, *sb->frz_base ? "under " : "none (idle containers keep running)",
+            sb->frz_base, sb->bpf_len);
         break;
     default:
-        setf(describe, describe_len,
-             "no usable cgroup memory controller (%s): memory limits are only accounted in the "
-             "pool, an action can exceed its limit and a kernel OOM kill is reported as a crash; "
-             "/tmp stays size-limited; seccomp filter of %zu bytes",
-             *why ? why : "none found", sb->bpf_len);
+        sq_errf(
+            SQ_ERR_INTERNAL, describe, describe_len,
+            "no usable cgroup memory controller (%s): memory limits are only accounted in the "
+            "pool, an action can exceed its limit and a kernel OOM kill is reported as a crash; "
+            "/tmp stays size-limited; seccomp filter of %zu bytes",
+            *why ? why : "none found", sb->bpf_len);
         break;
     }
     *out = sb;
@@ -587,13 +582,15 @@ int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *er
     snprintf(pm, sizeof pm, "%d", sb->pids_max);
     snprintf(cg->mem, sizeof cg->mem, "%s/c%u", sb->mem_base, n);
     if (mkdir(cg->mem, 0755) != 0) {
-        setf(err, errlen, "cannot create cgroup %s: %s", cg->mem, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot create cgroup %s: %s", cg->mem,
+                strerror(errno));
         cg->mem[0] = '\0';
         return -1;
     }
     cg->mode = sb->mode;
     if (inv_cg_set_memory(cg, memory_mb) != 0) {
-        setf(err, errlen, "cannot set the memory limit of %s: %s", cg->mem, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot set the memory limit of %s: %s", cg->mem,
+                strerror(errno));
         goto fail;
     }
     if (sb->mode == INV_CG_V2) {
@@ -606,7 +603,8 @@ int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *er
         if (*sb->pids_base) {
             snprintf(cg->pids, sizeof cg->pids, "%s/c%u", sb->pids_base, n);
             if (mkdir(cg->pids, 0755) != 0 || write_file(cg->pids, "pids.max", pm) != 0) {
-                setf(err, errlen, "cannot prepare cgroup %s: %s", cg->pids, strerror(errno));
+                sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot prepare cgroup %s: %s", cg->pids,
+                        strerror(errno));
                 rmdir(cg->pids);
                 cg->pids[0] = '\0';
                 goto fail;
@@ -617,18 +615,21 @@ int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *er
             if (mkdir(cg->frz, 0755) != 0 ||
                 (cg->procs_fd[2] = open_high(cg->frz, "cgroup.procs")) < 0 ||
                 (cg->freeze_fd = open_high(cg->frz, "freezer.state")) < 0) {
-                setf(err, errlen, "cannot prepare cgroup %s: %s", cg->frz, strerror(errno));
+                sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot prepare cgroup %s: %s", cg->frz,
+                        strerror(errno));
                 goto fail;
             }
         }
     }
     cg->procs_fd[0] = open_high(cg->mem, "cgroup.procs");
     if (cg->procs_fd[0] < 0) {
-        setf(err, errlen, "cannot open %s/cgroup.procs: %s", cg->mem, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot open %s/cgroup.procs: %s", cg->mem,
+                strerror(errno));
         goto fail;
     }
     if (*cg->pids && (cg->procs_fd[1] = open_high(cg->pids, "cgroup.procs")) < 0) {
-        setf(err, errlen, "cannot open %s/cgroup.procs: %s", cg->pids, strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot open %s/cgroup.procs: %s", cg->pids,
+                strerror(errno));
         goto fail;
     }
     return 0;

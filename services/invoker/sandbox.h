@@ -40,6 +40,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "sq/util.h" /* sq_errf: every err/errlen of the module */
 
 typedef enum { INV_CG_NONE = 0, INV_CG_V1, INV_CG_V2 } inv_cg_mode;
 
@@ -108,10 +109,6 @@ int inv_cg_freeze(const inv_cg_t *cg, bool frozen);
 /* Removes the container's cgroup directories; waits a little for the last processes to be
  * gone (they are killed before). */
 void inv_cg_destroy(inv_cg_t *cg);
-
-/* Formats an error message into buf (len bytes; NULL or 0: nothing), as every function of
- * the container module that takes err/errlen does. */
-void inv_setf(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 
 /* Moves fd to a number of 10 or above (close-on-exec; the old one is closed), so that a
  * container's child dup2()ing onto 0..7 cannot clobber it. fd itself when it is below 0 or

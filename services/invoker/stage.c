@@ -12,7 +12,6 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,8 +20,6 @@
 #include "sandbox.h"
 
 #define STAGE_PREFIX "squall-runtimes-"
-
-#define setf inv_setf /* sandbox.h */
 
 static int copy_file(const char *from, const char *to, mode_t mode)
 {
@@ -155,8 +152,8 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
             dir[0] = '\0';
     }
     if (!*dir) {
-        setf(err, errlen, "cannot create a runtime directory under /run or /tmp: %s",
-             strerror(errno));
+        sq_errf(SQ_ERR_INTERNAL, err, errlen,
+                "cannot create a runtime directory under /run or /tmp: %s", strerror(errno));
         return -1;
     }
     if (chmod(dir, 0755) != 0)
@@ -166,7 +163,8 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
         snprintf(from, sizeof from, "%s/%s", runtime_dir, langs[i]);
         snprintf(to, sizeof to, "%s/%s", dir, langs[i]);
         if (copy_dir(from, to, STAGE_DEPTH) != 0) {
-            setf(err, errlen, "cannot copy %s to %s: %s", from, to, strerror(errno));
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot copy %s to %s: %s", from, to,
+                    strerror(errno));
             remove_tree(dir, STAGE_DEPTH + 1);
             return -1;
         }
@@ -178,7 +176,8 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
         char to[PATH_MAX + 32];
         snprintf(to, sizeof to, "%s/native-launcher", dir);
         if (copy_file(nat, to, 0755) != 0) {
-            setf(err, errlen, "cannot copy %s to %s: %s", nat, to, strerror(errno));
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot copy %s to %s: %s", nat, to,
+                    strerror(errno));
             remove_tree(dir, STAGE_DEPTH + 1);
             return -1;
         }
@@ -189,7 +188,7 @@ int inv_runtime_stage(const char *runtime_dir, const char *native_launcher, char
     snprintf(out_dir, dirlen, "%s", dir);
     return 0;
 fail:
-    setf(err, errlen, "cannot prepare %s: %s", dir, strerror(errno));
+    sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot prepare %s: %s", dir, strerror(errno));
     remove_tree(dir, STAGE_DEPTH + 1);
     return -1;
 }

@@ -14,16 +14,15 @@ static const sq_cfg_entry table[] = {
                 SQ_SOURCE_DIR "/services/registry/system", conf.system_dir),
 };
 
+static sq_status setup(void);
+
 sq_status reg_config_load(reg_config *cfg)
 {
-    sq_status st = sq_config_setup(table, sizeof table / sizeof table[0]);
-    if (st != SQ_OK)
-        return st;
-    *cfg = conf;
-    return SQ_OK;
+    sq_status st = setup();
+    if (st == SQ_OK)
+        *cfg = conf;
+    return st;
 }
 
-void reg_config_free(void)
-{
-    sq_config_free(table, sizeof table / sizeof table[0]);
-}
+/* static applies to setup() only: reg_config_free() is the one registry.h declares */
+static SQ_CONFIG_DEFINE(setup, reg_config_free, table)

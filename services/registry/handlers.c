@@ -81,7 +81,7 @@ static void reply_send(sq_bus_t *bus, natsMsg *msg, reply *r)
 }
 
 /* Answers a failed store call: the user-facing statuses with their message (the store's,
- * or the default), anything else as 500. */
+ * or the default), anything else as reg_wire_failure() says. */
 static void respond_error(sq_bus_t *bus, natsMsg *msg, sq_status st, const char *err)
 {
     switch (st) {
@@ -97,10 +97,18 @@ static void respond_error(sq_bus_t *bus, natsMsg *msg, sq_status st, const char 
         else
             sq_bus_respond_error(bus, msg, st, NULL);
         break;
-    default:
-        sq_bus_respond_error(bus, msg, st == SQ_ERR_NOMEM ? SQ_ERR_NOMEM : SQ_ERR_DB, NULL);
-        break;
+    default: sq_bus_respond_error(bus, msg, reg_wire_failure(st), NULL); break;
     }
+}
+
+/* Answers a request that did not decode (st, the decoder's message in err) and returns
+ * true; false when st is SQ_OK. */
+static bool decode_failed(sq_bus_t *bus, natsMsg *msg, sq_status st, const char *err)
+{
+    if (st == SQ_OK)
+        return false;
+    sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    return true;
 }
 
 /* Logs a failure that is the registry's (not the user's) fault. */
@@ -223,10 +231,8 @@ void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone_init(&z, 4096);
     st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
                            sizeof err);
-    if (st != SQ_OK) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    if (decode_failed(bus, msg, st, err))
         goto done;
-    }
     if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
     st = put_entity(ctx, &req, k, pkg, base, &z, &r, &created, &version, err, sizeof err);
@@ -259,10 +265,8 @@ void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone_init(&z, 4096);
     st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
                            sizeof err);
-    if (st != SQ_OK) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    if (decode_failed(bus, msg, st, err))
         goto done;
-    }
     if (kind_of(req.kind) != K_RULE) {
         bad_kind(bus, msg, req.kind);
         goto done;
@@ -303,10 +307,8 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
     msgpack_zone_init(&z, 4096);
     st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
                            sizeof err);
-    if (st != SQ_OK) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    if (decode_failed(bus, msg, st, err))
         goto done;
-    }
     if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
     if (resolve && (k == K_PACKAGE || k == K_RULE)) {
@@ -392,10 +394,8 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone_init(&z, 4096);
     st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
                            sizeof err);
-    if (st != SQ_OK) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    if (decode_failed(bus, msg, st, err))
         goto done;
-    }
     if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
         goto done;
     if (req.shared) { /* the gateway refuses foreign writes first; never delete for them */
@@ -529,10 +529,8 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone_init(&z, 4096);
     st = sq_reg_list_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
                             sizeof err);
-    if (st != SQ_OK) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    if (decode_failed(bus, msg, st, err))
         goto done;
-    }
     if ((k = kind_of(req.kind)) == K_UNKNOWN) {
         bad_kind(bus, msg, req.kind);
         goto done;

@@ -45,6 +45,47 @@ static int64_t on_purge(const sq_tenancy_event *ev, void *closure)
     return st == SQ_OK ? 0 : -1;
 }
 
+/* The registry's subjects in queue group "registry", each handler with ctx, and its health
+ * subject (PostgreSQL and the tenancy stream checked). */
+static sq_status serve(sq_bus_t *bus, reg_ctx *ctx, const reg_config *cfg)
+{
+    const sq_bus_route routes[] = {
+        { .subject = SQ_SUBJ_REG_PUT, .queue = "registry", .fn = reg_on_put, .closure = ctx },
+        { .subject = SQ_SUBJ_REG_GET, .queue = "registry", .fn = reg_on_get, .closure = ctx },
+        { .subject = SQ_SUBJ_REG_DELETE, .queue = "registry", .fn = reg_on_delete, .closure = ctx },
+        { .subject = SQ_SUBJ_REG_LIST, .queue = "registry", .fn = reg_on_list, .closure = ctx },
+        { .subject = SQ_SUBJ_REG_RESOLVE,
+          .queue = "registry",
+          .fn = reg_on_resolve,
+          .closure = ctx },
+        { .subject = SQ_SUBJ_REG_RULE_STATE,
+          .queue = "registry",
+          .fn = reg_on_rulestate,
+          .closure = ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_PUT,
+          .queue = "registry",
+          .fn = reg_on_route_put,
+          .closure = ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_GET,
+          .queue = "registry",
+          .fn = reg_on_route_get,
+          .closure = ctx },
+        { .subject = SQ_SUBJ_REG_ROUTE_DELETE,
+          .queue = "registry",
+          .fn = reg_on_route_delete,
+          .closure = ctx },
+    };
+    sq_status st = sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]);
+
+    if (st != SQ_OK)
+        return st;
+    return sq_health_serve(
+        bus, "registry", NULL,
+        (sq_health_check[]){ { .name = "postgresql", .pg_dsn = cfg->pg_dsn, .pg_ping = sq_pg_ping },
+                             { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
+        2);
+}
+
 int main(void)
 {
     reg_config cfg;
@@ -75,41 +116,7 @@ int main(void)
         goto out;
 
     ctx.store = store;
-    const sq_bus_route routes[] = {
-        { .subject = SQ_SUBJ_REG_PUT, .queue = "registry", .fn = reg_on_put, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_GET, .queue = "registry", .fn = reg_on_get, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_DELETE,
-          .queue = "registry",
-          .fn = reg_on_delete,
-          .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_LIST, .queue = "registry", .fn = reg_on_list, .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_RESOLVE,
-          .queue = "registry",
-          .fn = reg_on_resolve,
-          .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_RULE_STATE,
-          .queue = "registry",
-          .fn = reg_on_rulestate,
-          .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_ROUTE_PUT,
-          .queue = "registry",
-          .fn = reg_on_route_put,
-          .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_ROUTE_GET,
-          .queue = "registry",
-          .fn = reg_on_route_get,
-          .closure = &ctx },
-        { .subject = SQ_SUBJ_REG_ROUTE_DELETE,
-          .queue = "registry",
-          .fn = reg_on_route_delete,
-          .closure = &ctx },
-    };
-    if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_health_serve(bus, "registry", NULL,
-                        (sq_health_check[]){
-                            { .name = "postgresql", .pg_dsn = cfg.pg_dsn, .pg_ping = sq_pg_ping },
-                            { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
-                        2) != SQ_OK)
+    if (serve(bus, &ctx, &cfg) != SQ_OK)
         goto out;
     pc = (purge_ctx){ .store = store, .bus = bus };
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "registry", on_purge, &pc) != SQ_OK)

@@ -365,9 +365,17 @@ typedef struct reg_ctx {
 void reg_publish_event(sq_bus_t *bus, const char *ns, const char *kind, const char *name,
                        const char *op, const char *version);
 
+/* The status a failure that is the registry's own (not the request's) goes out as, without
+ * the store's message: SQ_ERR_UNAVAILABLE (503: the database cannot be reached, nothing was
+ * done, try again) and SQ_ERR_NOMEM as themselves, anything else SQ_ERR_DB (500). */
+static inline sq_status reg_wire_failure(sq_status st)
+{
+    return st == SQ_ERR_NOMEM || st == SQ_ERR_UNAVAILABLE ? st : SQ_ERR_DB;
+}
+
 /* The message handlers; each runs on its route's delivery thread, closure is the reg_ctx.
  * Replies: the entity, map{items}, map{count}, or a wire error (400, 403, 404, 409, 413,
- * 500). */
+ * 500, 503). */
 void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_get(sq_bus_t *bus, natsMsg *msg, void *closure);
 void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure);

@@ -204,7 +204,7 @@ static void respond_failure(sq_bus_t *bus, natsMsg *msg, sq_status st, const cha
         st == SQ_ERR_DECODE)
         sq_bus_respond_error(bus, msg, st, "%s", err && *err ? err : sq_status_str(st));
     else
-        sq_bus_respond_error(bus, msg, st == SQ_ERR_NOMEM ? SQ_ERR_NOMEM : SQ_ERR_DB, NULL);
+        sq_bus_respond_error(bus, msg, reg_wire_failure(st), NULL);
 }
 
 void reg_on_route_put(sq_bus_t *bus, natsMsg *msg, void *closure)

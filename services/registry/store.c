@@ -15,7 +15,6 @@
 #include "store_int.h"
 
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,17 +136,6 @@ sq_status reg_store_run(reg_store_t *s, const char *lock_ns, reg_sql_fn fn, void
 {
     run_ext x = { fn, arg };
     return rs_atomically(s, lock_ns, run_ext_fn, &x);
-}
-
-sq_status rs_say(sq_status st, char *err, size_t errlen, const char *fmt, ...)
-{
-    va_list ap;
-    if (err != NULL && errlen > 0) {
-        va_start(ap, fmt);
-        vsnprintf(err, errlen, fmt, ap);
-        va_end(ap);
-    }
-    return st;
 }
 
 /* ---- reading rows ------------------------------------------------------------------------ */
@@ -474,12 +462,12 @@ sq_status rs_resolve_pkg(reg_store_t *s, const char *ns, const char *pkg, bool s
     }
     if ((st = rs_find_package(s, p.binding_ns, p.binding_name, false, ar, &bound)) != SQ_OK)
         return st == SQ_ERR_NOT_FOUND
-                   ? rs_say(st, err, errlen, "The package bound by '%s/%s' does not exist.", ns,
-                            pkg)
+                   ? sq_errf(st, err, errlen, "The package bound by '%s/%s' does not exist.", ns,
+                             pkg)
                    : st;
     if (bound.binding_ns != NULL)
-        return rs_say(SQ_ERR_NOT_FOUND, err, errlen, "The package bound by '%s/%s' does not exist.",
-                      ns, pkg);
+        return sq_errf(SQ_ERR_NOT_FOUND, err, errlen,
+                       "The package bound by '%s/%s' does not exist.", ns, pkg);
     if (!bound.publish && (shared || strcmp(p.binding_ns, ns) != 0))
         return SQ_ERR_FORBIDDEN;
     *rns = bound.namespace_;

@@ -62,7 +62,7 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
     static const char too_long[] = "Too many actions in the sequence.";
 
     if (depth > SEQ_MAX_DEPTH)
-        return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
+        return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
     for (size_t i = 0; i < n; i++) {
         const reg_fqn *f = &comps[i];
         char *rns, *rpkg;
@@ -73,23 +73,23 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
         bool seq;
 
         if (++c->visits > SEQ_MAX_VISITS)
-            return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
+            return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
         /* a component in another namespace must be shared with everybody (checked for the
          * sequence's own components; deeper ones were checked when their sequence was made) */
         st = rs_resolve_pkg(s, f->ns, f->pkg, direct && strcmp(f->ns, c->ns) != 0, c->ar, &rns,
                             &rpkg, NULL, NULL, 0);
         if (st == SQ_ERR_NOT_FOUND)
-            return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
+            return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
         if (st == SQ_ERR_FORBIDDEN)
-            return rs_say(st, c->err, c->errlen,
-                          "The supplied authentication is not authorized to access '%s%s%s/%s'.",
-                          f->ns, f->pkg ? "/" : "", f->pkg ? f->pkg : "", f->name);
+            return sq_errf(st, c->err, c->errlen,
+                           "The supplied authentication is not authorized to access '%s%s%s/%s'.",
+                           f->ns, f->pkg ? "/" : "", f->pkg ? f->pkg : "", f->name);
         if (st != SQ_OK)
             return st;
         if (strcmp(rns, c->ns) == 0 && strcmp(rpkg ? rpkg : "", c->pkg ? c->pkg : "") == 0 &&
             strcmp(f->name, c->name) == 0)
-            return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen,
-                          "Sequence may not refer to itself.");
+            return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen,
+                           "Sequence may not refer to itself.");
         sq_params_init(&p);
         sq_params_str(&p, rns);
         sq_params_str(&p, rpkg ? rpkg : "");
@@ -101,7 +101,7 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
         }
         if (PQntuples(r) == 0) {
             PQclear(r);
-            return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
+            return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
         }
         seq = strcmp(PQgetvalue(r, 0, 0), "sequence") == 0;
         st = seq ? rs_col_mp_array(r, 0, 1, false, c->ar, &comp) : SQ_OK;
@@ -110,7 +110,7 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
             return st;
         if (!seq) {
             if (++c->atomic > REG_SEQ_MAX)
-                return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
+                return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen, too_long);
             continue;
         }
         /* inline the inner sequence: its components are stored fully qualified */
@@ -121,7 +121,7 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
             char *str = sq_mp_strdup(c->ar, &comp.via.array.ptr[j]);
             if (str == NULL ||
                 reg_fqn_parse(str, rns, c->ar, &inner[j], "sequence component", NULL, 0) != SQ_OK)
-                return rs_say(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
+                return sq_errf(SQ_ERR_BAD_REQUEST, c->err, c->errlen, missing);
         }
         if ((st = check_components(s, c, inner, comp.via.array.size, depth + 1, false)) != SQ_OK)
             return st;
@@ -149,12 +149,12 @@ static sq_status check_home_package(reg_store_t *s, const char *ns, const char *
     if (pkg == NULL)
         return SQ_OK;
     if ((st = rs_find_package(s, ns, pkg, false, ar, &p)) == SQ_ERR_NOT_FOUND)
-        return rs_say(st, err, errlen, "The package '%s/%s' does not exist.", ns, pkg);
+        return sq_errf(st, err, errlen, "The package '%s/%s' does not exist.", ns, pkg);
     if (st != SQ_OK)
         return st;
     if (p.binding_ns != NULL)
-        return rs_say(SQ_ERR_BAD_REQUEST, err, errlen,
-                      "Operation not permitted on package binding.");
+        return sq_errf(SQ_ERR_BAD_REQUEST, err, errlen,
+                       "Operation not permitted on package binding.");
     return SQ_OK;
 }
 

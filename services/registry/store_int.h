@@ -9,6 +9,7 @@
 
 #include <libpq-fe.h>
 #include "sq/store.h"
+#include "sq/util.h" /* sq_errf */
 
 struct reg_store {
     sq_store *db;
@@ -198,8 +199,6 @@ typedef struct put_entity_arg {
 
 /* The helpers, each described where it is defined (store.c, but rs_write_action in
  * store_actions.c and rs_write_package in store_packages.c). */
-sq_status rs_say(sq_status st, char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
 PGresult *rs_run(reg_store_t *s, const char *sql, const sq_params *p);
 PGresult *rs_run2(reg_store_t *s, const char *sql, const char *a, const char *b);
 PGresult *rs_run3(reg_store_t *s, const char *sql, const char *a, const char *b, const char *c);

@@ -48,23 +48,23 @@ static sq_status put_package_work(reg_store_t *s, void *arg)
     if (exists && !a->overwrite)
         return SQ_ERR_CONFLICT;
     if (a->p->has_binding && exists && old.binding_ns == NULL)
-        return rs_say(SQ_ERR_CONFLICT, a->err, a->errlen,
-                      "Resource is a package and cannot be converted into a binding.");
+        return sq_errf(SQ_ERR_CONFLICT, a->err, a->errlen,
+                       "Resource is a package and cannot be converted into a binding.");
     if (a->p->has_binding) {
         const reg_fqn *b = &a->p->binding;
         st = rs_find_package(s, b->ns, b->name, false, a->ar, &target);
         if (st == SQ_ERR_NOT_FOUND)
-            return rs_say(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
-                          "Binding references a package that does not exist.");
+            return sq_errf(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
+                           "Binding references a package that does not exist.");
         if (st != SQ_OK)
             return st;
         if (strcmp(b->ns, a->ns) != 0 && !target.publish)
-            return rs_say(SQ_ERR_FORBIDDEN, a->err, a->errlen,
-                          "The supplied authentication is not authorized to access '%s/%s'.", b->ns,
-                          b->name);
+            return sq_errf(SQ_ERR_FORBIDDEN, a->err, a->errlen,
+                           "The supplied authentication is not authorized to access '%s/%s'.",
+                           b->ns, b->name);
         if (target.binding_ns != NULL)
-            return rs_say(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
-                          "Cannot bind to another package binding.");
+            return sq_errf(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
+                           "Cannot bind to another package binding.");
     }
     if ((st = reg_package_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, out, a->err,
                                 a->errlen)) != SQ_OK)
@@ -170,9 +170,9 @@ static sq_status delete_package_work(reg_store_t *s, void *arg)
         if ((st = rs_fetch_count(s, SQL_A_COUNT_PKG, &p, 0, &n)) != SQ_OK)
             return st;
         if (n > 0 && !a->force)
-            return rs_say(SQ_ERR_CONFLICT, a->err, a->errlen,
-                          "Package not empty (contains %" PRId64 " %s)", n,
-                          n == 1 ? "entity" : "entities");
+            return sq_errf(SQ_ERR_CONFLICT, a->err, a->errlen,
+                           "Package not empty (contains %" PRId64 " %s)", n,
+                           n == 1 ? "entity" : "entities");
         if (n > 0) {
             if ((r = rs_run2(s, SQL_A_DELETE_PKG, a->ns, a->name)) == NULL)
                 return SQ_ERR_DB;

@@ -225,13 +225,13 @@ static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule 
     sq_status st;
 
     if (strcmp(u->trigger_ns, ns) != 0)
-        return rs_say(SQ_ERR_FORBIDDEN, err, errlen,
-                      "The supplied authentication is not authorized to access '%s/%s'.",
-                      u->trigger_ns, u->trigger_name);
+        return sq_errf(SQ_ERR_FORBIDDEN, err, errlen,
+                       "The supplied authentication is not authorized to access '%s/%s'.",
+                       u->trigger_ns, u->trigger_name);
     st = rs_find_by_name(s, SQL_T_GET, u->trigger_ns, u->trigger_name, rs_rd_trigger, ar, &t);
     if (st == SQ_ERR_NOT_FOUND)
-        return rs_say(SQ_ERR_BAD_REQUEST, err, errlen, "trigger /%s/%s does not exist",
-                      u->trigger_ns, u->trigger_name);
+        return sq_errf(SQ_ERR_BAD_REQUEST, err, errlen, "trigger /%s/%s does not exist",
+                       u->trigger_ns, u->trigger_name);
     if (st != SQ_OK)
         return st;
     if (slash != NULL) {
@@ -245,12 +245,12 @@ static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule 
     if (st == SQ_OK)
         st = rs_find_action(s, rns, rpkg, u->action_name, false, false, ar, &act);
     if (st == SQ_ERR_NOT_FOUND)
-        return rs_say(SQ_ERR_BAD_REQUEST, err, errlen, "action /%s/%s does not exist",
-                      u->action_path, u->action_name);
+        return sq_errf(SQ_ERR_BAD_REQUEST, err, errlen, "action /%s/%s does not exist",
+                       u->action_path, u->action_name);
     if (st == SQ_ERR_FORBIDDEN)
-        return rs_say(st, err, errlen,
-                      "The supplied authentication is not authorized to access '%s/%s'.",
-                      u->action_path, u->action_name);
+        return sq_errf(st, err, errlen,
+                       "The supplied authentication is not authorized to access '%s/%s'.",
+                       u->action_path, u->action_name);
     return st;
 }
 
@@ -304,8 +304,8 @@ static sq_status rule_status_work(reg_store_t *s, void *arg)
         st = rs_find_by_name(s, SQL_T_GET, a->out->trigger_ns, a->out->trigger_name, rs_rd_trigger,
                              a->ar, &t);
         if (st == SQ_ERR_NOT_FOUND)
-            return rs_say(st, a->err, a->errlen,
-                          "Only rules with existing triggers can be activated");
+            return sq_errf(st, a->err, a->errlen,
+                           "Only rules with existing triggers can be activated");
         if (st != SQ_OK)
             return st;
     }

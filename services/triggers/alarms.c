@@ -501,33 +501,6 @@ static natsStatus bucket(jsCtx *js, const char *name, int64_t ttl_ms, kvStore **
     return sq_js_kv_open(out, js, &kc); /* with SQ_JS_REPLICAS; another copy may make it too */
 }
 
-static natsStatus events_stream(jsCtx *js)
-{
-    jsStreamConfig sc;
-    jsStreamInfo *si = NULL;
-    jsErrCode jerr = 0;
-    const char *subjects[] = { "sq.evt.entity.*.trigger" };
-    natsStatus s = js_GetStreamInfo(&si, js, TRG_STREAM_EVENTS, NULL, &jerr);
-    if (s == NATS_OK) {
-        jsStreamInfo_Destroy(si);
-        sq_js_raise_replicas(js, TRG_STREAM_EVENTS);
-        return s;
-    }
-    jsStreamConfig_Init(&sc);
-    sc.Name = TRG_STREAM_EVENTS;
-    sc.Subjects = subjects;
-    sc.SubjectsLen = 1;
-    sc.Storage = js_FileStorage;
-    sc.MaxAge = (int64_t)24 * 3600 * 1000000000LL;
-    s = sq_js_add_stream(&si, js, &sc, &jerr); /* with SQ_JS_REPLICAS */
-    jsStreamInfo_Destroy(si);
-    if (s != NATS_OK && js_GetStreamInfo(&si, js, TRG_STREAM_EVENTS, NULL, &jerr) == NATS_OK) {
-        jsStreamInfo_Destroy(si);
-        s = NATS_OK;
-    }
-    return s;
-}
-
 sq_status trg_alarms_start(trg_service *s)
 {
     jsCtx *js = sq_bus_js(s->bus);
@@ -538,11 +511,14 @@ sq_status trg_alarms_start(trg_service *s)
 
     A.s = s;
     if ((ns = bucket(js, TRG_KV_TIMERS, 0, &A.timers)) != NATS_OK ||
-        (ns = bucket(js, TRG_KV_TICKS, 3600 * 1000, &A.ticks)) != NATS_OK ||
-        (ns = events_stream(js)) != NATS_OK) {
+        (ns = bucket(js, TRG_KV_TICKS, 3600 * 1000, &A.ticks)) != NATS_OK) {
         sq_error("could not set up the alarm timers in JetStream: %s", natsStatus_GetText(ns));
         return SQ_ERR_UNAVAILABLE;
     }
+    /* the trigger events, a day at most (made with SQ_JS_REPLICAS; another copy may make it) */
+    if (sq_stream_limits_ensure(js, TRG_STREAM_EVENTS, "sq.evt.entity.*.trigger",
+                                24LL * 3600 * 1000000000LL) != SQ_OK)
+        return SQ_ERR_UNAVAILABLE;
     jsOptions_Init(&jo);
     jsSubOptions_Init(&so);
     so.Stream = TRG_STREAM_EVENTS;

@@ -4,6 +4,7 @@
 #include "sq/log.h"
 #include "sq/mp.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -146,6 +147,73 @@ natsStatus sq_nats_set_servers(natsOptions *opts, const char *url)
     s = n > 0 ? natsOptions_SetServers(opts, servers, n) : NATS_INVALID_ARG;
     free(copy);
     return s;
+}
+
+natsStatus sq_nats_tool_connect(natsConnection **nc, const char *url, const char *name,
+                                int64_t timeout_ms)
+{
+    natsOptions *opts = NULL;
+    char prefix[96];
+    natsStatus s;
+
+    sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
+    s = natsOptions_Create(&opts);
+    if (s == NATS_OK)
+        s = sq_nats_set_servers(opts, url);
+    if (s == NATS_OK)
+        s = natsOptions_SetCustomInboxPrefix(opts, prefix);
+    if (s == NATS_OK)
+        s = natsOptions_SetTimeout(opts, timeout_ms);
+    if (s == NATS_OK)
+        s = natsOptions_SetAllowReconnect(opts, false);
+    if (s == NATS_OK)
+        s = natsOptions_SetName(opts, name);
+    if (s == NATS_OK)
+        s = natsConnection_Connect(nc, opts);
+    natsOptions_Destroy(opts);
+    return s;
+}
+
+int sq_tool_options(int argc, char **argv, const char *prog, void (*usage)(FILE *),
+                    const char **url, long *timeout_ms, long max_ms)
+{
+    int first = 1;
+
+    while (first < argc && argv[first][0] == '-') {
+        const char *a = argv[first];
+        const char *v = first + 1 < argc ? argv[first + 1] : NULL;
+        int used = 2;
+        char *end = NULL;
+
+        if (strcmp(a, "--") == 0)
+            return first + 1;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            usage(stdout);
+            return -1;
+        }
+        if (strncmp(a, "--url=", 6) == 0 || strncmp(a, "--timeout-ms=", 13) == 0) {
+            v = strchr(a, '=') + 1;
+            used = 1;
+        }
+        if (strncmp(a, "--url", 5) == 0 && (a[5] == '\0' || a[5] == '=') && v != NULL) {
+            *url = v;
+        } else if (strncmp(a, "--timeout-ms", 12) == 0 && (a[12] == '\0' || a[12] == '=') &&
+                   v != NULL) {
+            errno = 0;
+            *timeout_ms = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || *timeout_ms <= 0 ||
+                *timeout_ms > max_ms) {
+                fprintf(stderr, "%s: bad --timeout-ms '%s'\n", prog, v);
+                return -2;
+            }
+        } else {
+            fprintf(stderr, "%s: unknown option '%s'\n", prog, a);
+            usage(stderr);
+            return -2;
+        }
+        first += used;
+    }
+    return first;
 }
 
 /* The credentials and TLS of sq_common (config.h) on opts; *how says which were used (for

@@ -213,3 +213,30 @@ sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
             subj[2], subj[3], H.instance);
     return sq_bus_serve(b, r, 4);
 }
+
+natsStatus sq_health_ask(natsConnection *nc, const char *url, const char *const *svcs, int n,
+                         natsSubscription **sub, char *box, size_t boxlen)
+{
+    natsInbox *inbox = NULL;
+    char prefix[96], wildcard[256];
+    natsStatus s = natsInbox_Create(&inbox);
+
+    if (s == NATS_OK) {
+        sq_nats_inbox_prefix(url, NULL, prefix, sizeof prefix);
+        snprintf(box, boxlen, "%s%s", prefix, (const char *)inbox + strlen("_INBOX"));
+        snprintf(wildcard, sizeof wildcard, "%s.*", box);
+        s = natsConnection_SubscribeSync(sub, nc, wildcard);
+    }
+    natsInbox_Destroy(inbox);
+    if (s == NATS_OK)
+        s = natsSubscription_SetPendingLimits(*sub, -1, -1); /* every copy answers */
+    for (int i = 0; s == NATS_OK && i < n; i++) {
+        char subj[512], reply[300];
+        snprintf(subj, sizeof subj, "sq.%s.health", svcs[i]);
+        snprintf(reply, sizeof reply, "%s.%d", box, i);
+        s = natsConnection_PublishRequest(nc, subj, reply, NULL, 0);
+    }
+    if (s == NATS_OK)
+        s = natsConnection_Flush(nc);
+    return s;
+}

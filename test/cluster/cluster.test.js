@@ -25,7 +25,7 @@ const f = require('../faults/faults.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD = path.resolve(process.env.SQ_BUILD_DIR || path.join(ROOT, 'build'));
-const { sleep, log } = f;
+const { sleep, log, alive } = f;
 
 const COPIES = { auth: 2, registry: 2, activations: 2, triggers: 2, invoker: 3, scheduler: 2, gateway: 2 };
 const ORDER = ['auth', 'registry', 'activations', 'triggers', 'invoker', 'scheduler', 'gateway'];
@@ -40,16 +40,6 @@ let nc = null;
 
 function freePorts(n) {
   return execFileSync(path.join(ROOT, 'ops', 'free-port'), [String(n)]).toString().trim().split('\n').map(Number);
-}
-
-function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    const st = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(/^State:\s+(\w)/m);
-    return !st || (st[1] !== 'Z' && st[1] !== 'X');
-  } catch {
-    return false;
-  }
 }
 
 async function kill9(pid, what) {

@@ -16,19 +16,11 @@
 #  4. A config file with SQ_* keys (SQ_CONFIG) is read: the invoker's id comes from it.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="$(realpath -m -- "${SQ_BUILD_DIR:-${1:?usage: install.sh BUILD_DIR}}")"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WORK="$BUILD/test-deploy"
 PREFIX="$WORK/usr"
 STATE="$WORK/state"
 PGD="$WORK/pg"
-SQUALL="$ROOT/ops/squall"
-
-fail() { printf 'install.sh: FAIL: %s\n' "$*" >&2; exit 1; }
-log()  { printf 'install.sh: %s\n' "$*" >&2; }
-
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
-as_pg() { if (( EUID == 0 )); then (cd / && runuser -u postgres -- "$@"); else (cd / && "$@"); fi; }
 
 cleanup() {
   local rc=$?
@@ -106,15 +98,8 @@ BIN="$(pg_bin)"
 [[ -x $BIN/initdb ]] || fail "no PostgreSQL server binaries"
 mapfile -t PORTS < <("$SQUALL" freeport 4)
 PGPORT=${PORTS[0]}
-mkdir -p "$PGD/run"
-chmod 700 "$PGD"
-if (( EUID == 0 )); then
-  chown -R postgres: "$PGD"
-  # the postgres user must reach its directory
-  d="$PGD"; while [[ $d != / ]]; do d="$(dirname "$d")"; runuser -u postgres -- test -x "$d" || chmod o+x "$d"; done
-fi
-as_pg "$BIN/initdb" -D "$PGD/data" -U postgres --auth-local=peer --auth-host=reject -E UTF8 --locale=C \
-  >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; fail "initdb"; }
+pg_dirs "$PGD"
+pg_initdb "$PGD/data" "$WORK/initdb.log"
 as_pg tee -a "$PGD/data/postgresql.conf" >/dev/null <<CONF
 listen_addresses = ''
 port = $PGPORT
@@ -123,9 +108,7 @@ password_encryption = 'scram-sha-256'
 CONF
 printf 'local all postgres peer\nlocal all sq_deploy scram-sha-256\n' | as_pg tee "$PGD/data/pg_hba.conf" >/dev/null
 as_pg "$BIN/pg_ctl" -D "$PGD/data" -l "$PGD/data/log" -w start >/dev/null || fail "pg_ctl start"
-PW="$(head -c 64 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9' | head -c 24)"
-printf "CREATE ROLE sq_deploy LOGIN CREATEDB PASSWORD '%s';\n" "$PW" \
-  | as_pg "$BIN/psql" -h "$PGD/run" -p "$PGPORT" -U postgres -d postgres -XqAt -v ON_ERROR_STOP=1 >/dev/null
+PW="$(pg_role "$PGD/run" "$PGPORT" sq_deploy)"
 ( umask 077; printf '*:*:*:sq_deploy:%s\n' "$PW" >"$WORK/pgpass" )
 # a dead host first: libpq tries it, then the live one (and keeps only a writable server)
 DSN="host=$WORK/nohost,$PGD/run port=$PGPORT,$PGPORT dbname=squall_deploy user=sq_deploy passfile=$WORK/pgpass target_session_attrs=read-write connect_timeout=5"

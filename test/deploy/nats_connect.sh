@@ -13,15 +13,12 @@
 # for every secret (passwords, the token, the nkey seed, the private keys).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="$(realpath -m -- "${SQ_BUILD_DIR:-${1:?usage: nats_connect.sh BUILD_DIR}}")"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WORK="$BUILD/test-natsconn"
 GW="$BUILD/services/gateway/squall-gateway"
 NKEY="$BUILD/ops/squall-nkey"
 PIDS=()
 
-fail() { printf 'nats_connect.sh: FAIL: %s\n' "$*" >&2; exit 1; }
-log()  { printf 'nats_connect.sh: %s\n' "$*" >&2; }
 cleanup() {
   local rc=$? p
   for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null || true; done

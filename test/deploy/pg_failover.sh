@@ -10,16 +10,9 @@
 # accepted before it is there too.
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-BUILD="$(realpath -m -- "${SQ_BUILD_DIR:-${1:?usage: pg_failover.sh BUILD_DIR}}")"
+. "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 WORK="$BUILD/test-pgfo"
 STATE="$WORK/state"
-SQUALL="$ROOT/ops/squall"
-
-fail() { printf 'pg_failover.sh: FAIL: %s\n' "$*" >&2; exit 1; }
-log()  { printf 'pg_failover.sh: %s\n' "$*" >&2; }
-pg_bin() { ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1; }
-as_pg() { if (( EUID == 0 )); then (cd / && runuser -u postgres -- "$@"); else (cd / && "$@"); fi; }
 BIN="$(pg_bin)"
 [[ -x $BIN/initdb ]] || fail "no PostgreSQL server binaries"
 
@@ -42,13 +35,8 @@ mapfile -t PORTS < <("$SQUALL" freeport 5)
 PP=${PORTS[0]} SP=${PORTS[1]}
 
 # ---------------------------------------------------------------- primary and standby
-for d in p s; do mkdir -p "$WORK/$d/run"; chmod 700 "$WORK/$d"; done
-if (( EUID == 0 )); then
-  chown -R postgres: "$WORK/p" "$WORK/s"
-  d="$WORK"; while [[ $d != / ]]; do runuser -u postgres -- test -x "$d" || chmod o+x "$d"; d="$(dirname "$d")"; done
-fi
-as_pg "$BIN/initdb" -D "$WORK/p/data" -U postgres --auth-local=peer --auth-host=reject -E UTF8 --locale=C \
-  >"$WORK/initdb.log" 2>&1 || { cat "$WORK/initdb.log" >&2; fail "initdb"; }
+pg_dirs "$WORK/p" "$WORK/s"
+pg_initdb "$WORK/p/data" "$WORK/initdb.log"
 as_pg tee -a "$WORK/p/data/postgresql.conf" >/dev/null <<CONF
 listen_addresses = ''
 port = $PP
@@ -60,9 +48,7 @@ CONF
 printf 'local all postgres peer\nlocal replication postgres peer\nlocal all sq_fo scram-sha-256\n' \
   | as_pg tee "$WORK/p/data/pg_hba.conf" >/dev/null
 as_pg "$BIN/pg_ctl" -D "$WORK/p/data" -l "$WORK/p/log" -w start >/dev/null || fail "primary start"
-PW="$(head -c 64 /dev/urandom | LC_ALL=C tr -dc 'A-Za-z0-9' | head -c 24)"
-printf "CREATE ROLE sq_fo LOGIN CREATEDB PASSWORD '%s';\n" "$PW" \
-  | as_pg "$BIN/psql" -h "$WORK/p/run" -p "$PP" -U postgres -d postgres -XqAt -v ON_ERROR_STOP=1 >/dev/null
+PW="$(pg_role "$WORK/p/run" "$PP" sq_fo)"
 as_pg "$BIN/pg_basebackup" -h "$WORK/p/run" -p "$PP" -U postgres -D "$WORK/s/data" -R -X stream \
   >"$WORK/basebackup.log" 2>&1 || { cat "$WORK/basebackup.log" >&2; fail "pg_basebackup"; }
 as_pg tee -a "$WORK/s/data/postgresql.conf" >/dev/null <<CONF

@@ -3,36 +3,19 @@
 // key go on; a key it never verified gets 503 (not 401: it may be good), a wrong secret for
 // a cached key is not accepted, and once PostgreSQL is back the never-seen key works. The
 // gateway's own 5 s key cache is off here (SQ_GATEWAY_AUTH_CACHE_MS=0), so every request
-// reaches auth.
+// reaches auth. The registry meanwhile answers 503 (its database is out of reach), not 500,
+// and stores nothing.
 'use strict';
 const { test } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync, spawn, spawnSync } = require('node:child_process');
+const { execFileSync, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
 const f = require('./faults.js');
 
 const BUILD = path.resolve(process.env.SQ_BUILD_DIR || path.join(__dirname, '..', '..', 'build'));
 
-function pgBin(tool) {
-  const dirs = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
-  for (const d of dirs) {
-    const p = `/usr/lib/postgresql/${d}/bin/${tool}`;
-    if (fs.existsSync(p)) return p;
-  }
-  return tool;
-}
-
-async function pgCtl(stack, op) {
-  const args = ['-D', path.join(stack.state, 'pg', 'data'), '-l', path.join(stack.state, 'pg', 'postgres.log'),
-    '-m', 'fast', '-w', '-t', '60', op];
-  const root = process.getuid && process.getuid() === 0;
-  f.log(`pg_ctl ${op}`);
-  const child = root ? spawn('runuser', ['-u', 'postgres', '--', pgBin('pg_ctl'), ...args], { cwd: '/', stdio: 'ignore' })
-    : spawn(pgBin('pg_ctl'), args, { cwd: '/', stdio: 'ignore' });
-  const code = await new Promise((r) => child.on('exit', r));
-  assert.equal(code, 0, `pg_ctl ${op} exited ${code}`);
-}
+const pgCtl = f.pgCtl;
 
 // sq.<svc>.health over NATS (nats.js, credentials apart from the URL)
 async function natsHealth(stack, svc) {
@@ -95,6 +78,14 @@ test('auth answers recently verified keys while PostgreSQL is down, 503 for othe
     r = await invoke(stack, wrong, 1);
     assert.equal(r.status, 503, `wrong secret of a cached key while PostgreSQL is down: ${r.status} ${r.text}`);
     f.log('never-verified key and wrong secret: 503');
+    // the registry cannot reach its database either: 503 (nothing done, try again), not 500
+    const pgdown = { exec: { kind: 'nodejs:20', code: 'function main(){return {}}' } };
+    let reg = await f.api(stack, 'PUT', '/namespaces/_/actions/pgdown', pgdown);
+    assert.equal(reg.status, 503, `PUT action while PostgreSQL is down: ${reg.status} ${reg.text}`);
+    assert.ok(reg.json && typeof reg.json.error === 'string', `a JSON error: ${reg.text}`);
+    reg = await f.api(stack, 'GET', '/namespaces/_/actions/fault');
+    assert.equal(reg.status, 503, `GET action while PostgreSQL is down: ${reg.status} ${reg.text}`);
+    f.log('registry PUT and GET while PostgreSQL is down: 503');
     // health says what failed: auth's PostgreSQL check, and the gateway is not ready
     const health = spawnSync(path.join(BUILD, 'ops', 'squall-health'), ['--url', stack.env.SQ_NATS_URL, 'auth']);
     assert.equal(health.status, 0, 'auth still answers its health');
@@ -125,6 +116,11 @@ test('auth answers recently verified keys while PostgreSQL is down, 503 for othe
       if (!ok) await f.sleep(200);
     }
     assert.ok(ok, `the never-verified key after PostgreSQL is back: ${r.status} ${r.text}`);
+    // the PUT refused during the outage stored nothing; the registry serves again
+    reg = await f.api(stack, 'GET', '/namespaces/_/actions/pgdown');
+    assert.equal(reg.status, 404, `the action PUT during the outage: ${reg.status} ${reg.text}`);
+    reg = await f.api(stack, 'PUT', '/namespaces/_/actions/pgdown', pgdown);
+    assert.equal(reg.status, 200, `PUT action with PostgreSQL back: ${reg.status} ${reg.text}`);
     r = await invoke(stack, wrong, 1);
     assert.equal(r.status, 401, `wrong secret with PostgreSQL back: ${r.status} ${r.text}`);
     // the log says it answered from the cache, and no secret is in it

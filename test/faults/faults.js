@@ -131,19 +131,23 @@ function pgBin(tool) {
   return tool;
 }
 
-// pg_ctl restart -m fast of the stack's cluster (without blocking the event loop: the
-// firehose goes on meanwhile).
-async function pgRestart(stack) {
+// pg_ctl <op> -m fast of the stack's cluster (start, stop, restart), as postgres when root,
+// without blocking the event loop (a firehose may go on meanwhile).
+async function pgCtl(stack, op) {
   // the real path: the cluster may live outside a state dir postgres cannot reach (pg_place)
   const pg = fs.realpathSync(path.join(stack.state, 'pg'));
   const args = ['-D', path.join(pg, 'data'), '-l', path.join(pg, 'postgres.log'),
-    '-m', 'fast', '-w', '-t', '60', 'restart'];
+    '-m', 'fast', '-w', '-t', '60', op];
   const root = process.getuid && process.getuid() === 0;
-  log('restarting PostgreSQL (pg_ctl restart -m fast)');
+  log(`pg_ctl ${op} -m fast`);
   const child = root ? spawn('runuser', ['-u', 'postgres', '--', pgBin('pg_ctl'), ...args], { cwd: '/', stdio: 'ignore' })
     : spawn(pgBin('pg_ctl'), args, { cwd: '/', stdio: 'ignore' });
   const code = await new Promise((r) => child.on('exit', r));
-  assert.equal(code, 0, `pg_ctl restart exited ${code}`);
+  assert.equal(code, 0, `pg_ctl ${op} exited ${code}`);
+}
+
+async function pgRestart(stack) {
+  await pgCtl(stack, 'restart');
   log('PostgreSQL is back');
 }
 
@@ -314,5 +318,5 @@ async function scenario({ name, env = {}, n = 3000, conns = 16, at = 1000, fault
   assert.equal(downStatus, 0, 'stack.sh down failed (sanitizer findings in the service logs?)');
 }
 
-module.exports = { sleep, log, stackUp, stackDown, kill9, restart, waitHealthy, pgRestart, psql, api,
+module.exports = { sleep, log, alive, stackUp, stackDown, kill9, restart, waitHealthy, pgBin, pgCtl, pgRestart, psql, api,
   raiseLimits, prepare, firehose, expectOneRecordEach, expectServing, scenario, pidOf, serviceNatsUrl };

@@ -207,10 +207,22 @@ static void test_route_check(void)
     msgpack_zone_destroy(&z);
 }
 
+/* A failure that is the registry's own: a database out of reach is 503 (try again), not 500;
+ * nothing else of the store's statuses leaks to the wire. */
+static void test_wire_failure(void)
+{
+    CHECK(sq_status_http(reg_wire_failure(SQ_ERR_UNAVAILABLE)) == 503, "unavailable is not 503");
+    CHECK(reg_wire_failure(SQ_ERR_NOMEM) == SQ_ERR_NOMEM, "out of memory is not itself");
+    CHECK(reg_wire_failure(SQ_ERR_DB) == SQ_ERR_DB, "a database error is not SQ_ERR_DB");
+    CHECK(reg_wire_failure(SQ_ERR_INTERNAL) == SQ_ERR_DB, "an internal error is not SQ_ERR_DB");
+    CHECK(sq_status_http(reg_wire_failure(SQ_ERR_IO)) == 500, "an I/O error is not 500");
+}
+
 int main(void)
 {
     sq_log_init("registry_routes_test");
     test_paths();
     test_route_check();
+    test_wire_failure();
     return check_done();
 }

@@ -8,6 +8,8 @@
 #include <msgpack.h>
 #include <nats/nats.h>
 #include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
 #include "sq/status.h"
 
 typedef struct sq_bus sq_bus_t;
@@ -70,6 +72,19 @@ void sq_nats_url_redact(const char *url, char *out, size_t outlen);
  * and '_' become '_'), so that the server's permissions can give each user its own replies;
  * "_INBOX" without a user. user NULL or "": the user of url's first nats://user:pass@. */
 void sq_nats_inbox_prefix(const char *url, const char *user, char *out, size_t outlen);
+/* A command-line tool's connection (squall-admin, squall-health, squall-status): url one or a
+ * list of seeds, replies under the inbox prefix of url's user, connect within timeout_ms,
+ * no reconnection; name is the client name the server shows. *nc is the caller's to
+ * destroy. */
+natsStatus sq_nats_tool_connect(natsConnection **nc, const char *url, const char *name,
+                                int64_t timeout_ms);
+/* The options of the tools that ask the bus (squall-health, squall-status): --url U or
+ * --url=U (*url keeps its value when absent: the caller's default), --timeout-ms N or
+ * --timeout-ms=N (1 to max_ms), -h or --help, and -- ending them. Returns the index of the
+ * first argument left; -1 after --help (usage(stdout) done); -2 on a bad option (said on
+ * stderr after prog, then usage(stderr)). */
+int sq_tool_options(int argc, char **argv, const char *prog, void (*usage)(FILE *),
+                    const char **url, long *timeout_ms, long max_ms);
 
 /* NATS user nkeys (shared/src/nkey.c). A seed is "SU" + 56 base32 characters, a public key
  * "U" + 55. */

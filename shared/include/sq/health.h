@@ -31,4 +31,11 @@ const char *sq_instance_id(void);
 sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
                           const sq_health_check *checks, size_t n);
 
+/* For the tools (squall-health, squall-status): asks sq.<svc>.health of svcs[0..n-1] at once
+ * on nc (connected to url). The answers come on *sub, subscribed to box.*: box (boxlen bytes,
+ * 160 will do) is a new inbox below the inbox prefix of url's user (where it may listen),
+ * and the answers to svcs[i] come on box.<i>. *sub is the caller's to destroy. */
+natsStatus sq_health_ask(natsConnection *nc, const char *url, const char *const *svcs, int n,
+                         natsSubscription **sub, char *box, size_t boxlen);
+
 #endif
