@@ -368,9 +368,33 @@ sq_status sq_bus_request(sq_bus_t *b, const char *subject, const void *data, siz
     return SQ_ERR_UNAVAILABLE; /* NATS_NO_RESPONDERS, connection closed... */
 }
 
-sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len)
+const char *sq_bus_reply_of(natsMsg *req)
 {
     const char *reply = natsMsg_GetReply(req);
+    if (reply != NULL && *reply != '\0')
+        return reply;
+    if (natsMsgHeader_Get(req, SQ_HDR_REPLY, &reply) == NATS_OK && reply != NULL &&
+        strncmp(reply, "_INBOX_", 7) == 0)
+        return reply;
+    return NULL;
+}
+
+natsStatus sq_bus_publish_hdr_reply(natsConnection *nc, const char *subject, const char *reply,
+                                    const void *data, size_t len)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, SQ_HDR_REPLY, reply);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(nc, m);
+    natsMsg_Destroy(m);
+    return s;
+}
+
+sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len)
+{
+    const char *reply = sq_bus_reply_of(req);
     if (reply == NULL || *reply == '\0')
         return SQ_OK;
     return natsConnection_Publish(b->nc, reply, data, (int)len) == NATS_OK ? SQ_OK
