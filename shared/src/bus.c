@@ -212,6 +212,10 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     pthread_mutex_init(&b->lock, NULL);
     if (!sq_common.loaded && sq_config_load(NULL, 0) != SQ_OK) /* a tool: the environment */
         goto fail_early;
+    /* No spinning on the library's locks (its default, 2000 tries before sleeping): on two
+     * cores shared by a whole stack the lock's holder needs the core the spinner burns. A
+     * no-op when the library is already open (a second connection). */
+    nats_Open(0);
     s = natsOptions_Create(&opts);
     if (s == NATS_OK)
         s = sq_nats_set_servers(opts, o->url);
