@@ -56,7 +56,11 @@ bool gw_send_leg(gw_req *r, const char *subject, const msgpack_sbuffer *sb, int 
              w == GW_WAIT_OP && gw_invocation_leg(r) ? G.run_inbox : G.inbox,
              (unsigned long long)r->id);
     gw_pending_add(r, w, timeout_ms);
-    s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
+    if (w == GW_WAIT_OP && gw_invocation_leg(r)) /* answered later, by another service */
+        s = sq_bus_publish_hdr_reply(sq_bus_nc(G.bus), subject, reply, sb->data, sb->size);
+    else
+        s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data,
+                                          (int)sb->size);
     if (s == NATS_OK)
         return false;
     if (gw_pending_take(r->id) == NULL)

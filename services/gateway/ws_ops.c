@@ -116,7 +116,11 @@ static void send_locked(ws_conn *c, ws_pend *p, const char *subject, const msgpa
     p->deadline_us = sq_mono_us() + (int64_t)timeout_ms * 1000;
     pend_add_locked(p);
     snprintf(reply, sizeof reply, "%s.%llu", W.inbox, (unsigned long long)p->id);
-    s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data, (int)sb->size);
+    if (strcmp(subject, SQ_SUBJ_SCHED_INVOKE) == 0) /* answered later, by another service */
+        s = sq_bus_publish_hdr_reply(sq_bus_nc(G.bus), subject, reply, sb->data, sb->size);
+    else
+        s = natsConnection_PublishRequest(sq_bus_nc(G.bus), subject, reply, sb->data,
+                                          (int)sb->size);
     if (s != NATS_OK) {
         pend_take_locked(p->id);
         if (p->cid)

@@ -552,9 +552,13 @@ void *inv_worker(void *arg)
         inv_pool_unstart(j); /* it never asked for a container (unsupported kind) */
         job_free(j);
         I.busy--;
-        if (I.draining ||
-            I.head != NULL) /* the drain waits for the last one; queued jobs may fit */
+        /* the drain waits for the last one; a queued job may fit now: this worker looks
+         * again itself, and wakes one more (not every idle worker: each woken one takes
+         * the lock to find nothing, a context switch apiece) */
+        if (I.draining)
             pthread_cond_broadcast(&I.work_cv);
+        else if (I.head != NULL)
+            pthread_cond_signal(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
     }
     return NULL;

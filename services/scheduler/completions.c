@@ -21,8 +21,15 @@ static void on_record(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
 {
     sched *s = closure;
     const char *id = NULL;
+    const char *ack = natsMsg_GetReply(msg);
     if (natsMsgHeader_Get(msg, "Nats-Msg-Id", &id) == NATS_OK && id != NULL)
         sched_flight_done(s, id);
+    /* An empty answer to the delivery (its $JS.ACK subject; the consumer acks nothing and the
+     * server drops it) uses up the allow_responses entry nats-server keeps for it: unused,
+     * it would stay 10 minutes, and past 4096 of them every message delivered to this
+     * connection scans them all. */
+    if (ack != NULL && *ack != '\0')
+        natsConnection_Publish(nc, ack, NULL, 0);
     natsMsg_Destroy(msg);
 }
 

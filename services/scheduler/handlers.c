@@ -190,7 +190,7 @@ static bool decode_invoke(invoke_call *c)
     }
     c->caller_ns =
         c->inv.caller_ns != NULL && c->inv.caller_ns[0] != '\0' ? c->inv.caller_ns : c->inv.ns;
-    c->reply = natsMsg_GetReply(c->msg);
+    c->reply = sq_bus_reply_of(c->msg);
     return true;
 }
 

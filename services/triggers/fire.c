@@ -85,8 +85,7 @@ static size_t send_invokes(trg_worker *w, const sq_fire *f, const trg_view *v,
         trg_worker_buf_reset(w, &pk);
         sq_invoke_encode(&inv, &pk);
         snprintf(reply, sizeof reply, "%s.%llu.%zu", w->inbox, (unsigned long long)seq, i);
-        s = natsConnection_PublishRequest(nc, SQ_SUBJ_SCHED_INVOKE, reply, w->sb.data,
-                                          (int)w->sb.size);
+        s = sq_bus_publish_hdr_reply(nc, SQ_SUBJ_SCHED_INVOKE, reply, w->sb.data, w->sb.size);
         if (s != NATS_OK) {
             out[i].answered = true;
             out[i].code = s == NATS_MAX_PAYLOAD ? 413 : 503;

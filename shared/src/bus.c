@@ -280,6 +280,10 @@ sq_status sq_bus_connect(sq_bus_t **out, const sq_bus_opts *o)
     pthread_mutex_init(&b->lock, NULL);
     if (!sq_common.loaded && sq_config_load(NULL, 0) != SQ_OK) /* a tool: the environment */
         goto fail_early;
+    /* No spinning on the library's locks (its default, 2000 tries before sleeping): on two
+     * cores shared by a whole stack the lock's holder needs the core the spinner burns. A
+     * no-op when the library is already open (a second connection). */
+    nats_Open(0);
     s = natsOptions_Create(&opts);
     if (s == NATS_OK)
         s = sq_nats_set_servers(opts, o->url);
@@ -436,9 +440,33 @@ sq_status sq_bus_request(sq_bus_t *b, const char *subject, const void *data, siz
     return SQ_ERR_UNAVAILABLE; /* NATS_NO_RESPONDERS, connection closed... */
 }
 
-sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len)
+const char *sq_bus_reply_of(natsMsg *req)
 {
     const char *reply = natsMsg_GetReply(req);
+    if (reply != NULL && *reply != '\0')
+        return reply;
+    if (natsMsgHeader_Get(req, SQ_HDR_REPLY, &reply) == NATS_OK && reply != NULL &&
+        strncmp(reply, "_INBOX_", 7) == 0)
+        return reply;
+    return NULL;
+}
+
+natsStatus sq_bus_publish_hdr_reply(natsConnection *nc, const char *subject, const char *reply,
+                                    const void *data, size_t len)
+{
+    natsMsg *m = NULL;
+    natsStatus s = natsMsg_Create(&m, subject, NULL, data, (int)len);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, SQ_HDR_REPLY, reply);
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(nc, m);
+    natsMsg_Destroy(m);
+    return s;
+}
+
+sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len)
+{
+    const char *reply = sq_bus_reply_of(req);
     if (reply == NULL || *reply == '\0')
         return SQ_OK;
     return natsConnection_Publish(b->nc, reply, data, (int)len) == NATS_OK ? SQ_OK

@@ -180,6 +180,23 @@ test("nobody publishes into another user's inbox unasked; invocation answers hav
   assert.ok(!violated('invoker', 'publish', subject), 'the invoker may not answer invocations');
 });
 
+test('a JetStream ack only answers a delivery: acking what was not delivered to you is refused', async () => {
+  // No $JS.ACK subject is listed: an ack (ack, nak, term) goes through allow_responses as the
+  // answer to its delivery, which uses up nats-server's entry for it. A listed $JS.ACK left
+  // every delivery's entry for 10 minutes, and nats-server scans them all on every message
+  // delivered past 4096 (issue 14: 84 % of its CPU). The positive control is the last test:
+  // an invoke runs (the invoker acked its work item) and its record is stored (the writer
+  // acked it).
+  const acks = { invoker: 'SQ_WORK.invoker-x', scheduler: 'SQ_WORK.invoker-x',
+    activations: 'SQ_ACTIVATIONS.activations', registry: 'SQ_TENANCY.registry',
+    triggers: 'SQ_TRIGGER_EVENTS.triggers-alarms' };
+  for (const [u, c] of Object.entries(acks)) {
+    const subject = `$JS.ACK.${c}.1.${1000000 + crypto.randomInt(1000000)}.1.1.0`;
+    conns[u].publish(subject);
+    await expectViolation(u, 'publish', subject);
+  }
+});
+
 function real() {
   return { subject: 'x', namespace: 'guest', uuid: crypto.randomUUID(), namespaces: ['guest'] };
 }

@@ -52,7 +52,19 @@ sq_status sq_bus_serve_health(sq_bus_t *b, const char *svc);
  * SQ_ERR_TIMEOUT when nobody answered in time, SQ_ERR_UNAVAILABLE when nobody listens. */
 sq_status sq_bus_request(sq_bus_t *b, const char *subject, const void *data, size_t len,
                          int timeout_ms, natsMsg **reply);
-/* Publishes data to the reply subject of req (nothing when req has none). */
+/* Where the answer to req goes: its NATS reply subject, else its SQ_HDR_REPLY header when
+ * that names an inbox (_INBOX_...). A request answered later or by another service (an
+ * invocation) carries its inbox in the header and no NATS reply: nats-server then keeps no
+ * allow_responses entry for it at the responder (an entry nobody uses lives 10 minutes, and
+ * once a connection has more than 4096, every message delivered to it scans them all). NULL
+ * when req has neither. */
+#define SQ_HDR_REPLY "Sq-Reply"
+const char *sq_bus_reply_of(natsMsg *req);
+/* Publishes a request whose answer comes later or from another service: reply (an inbox)
+ * in the SQ_HDR_REPLY header, no NATS reply subject. */
+natsStatus sq_bus_publish_hdr_reply(natsConnection *nc, const char *subject, const char *reply,
+                                    const void *data, size_t len);
+/* Publishes data to the reply subject of req (sq_bus_reply_of; nothing when req has none). */
 sq_status sq_bus_respond(sq_bus_t *b, natsMsg *req, const void *data, size_t len);
 /* Publishes a wire error {error: {code, message}} to the reply subject of req; the code is
  * the HTTP status of st; fmt NULL uses the status's default message. */
