@@ -434,8 +434,11 @@ static bool fill(act_writer *w, batch *b)
         natsMsgList_Destroy(&list);
         if (b->nfetched >= w->max || sq_mono_us() >= until || atomic_load(&w->stop))
             return true;
-        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS, &jerr) !=
-            NATS_OK) {
+        /* a timeout of at least 20 ms: the library then lets the server expire the pull
+         * request 10 ms before it stops waiting (below 20 ms both expire at once, and on a
+         * loaded machine the server fills a request the call has already given up) */
+        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS + 10,
+                                   &jerr) != NATS_OK) {
             natsMsgList_Destroy(&list);
             return true;
         }
@@ -485,7 +488,14 @@ static sq_status ensure_consumer(jsCtx *js)
     cc.AckPolicy = js_AckExplicit;
     cc.AckWait = (int64_t)act_cfg.ack_wait_ms * 1000000;
     cc.MaxDeliver = -1;
-    cc.MaxAckPending = 65536;
+    /* What the server hands out unacknowledged is what the pipeline holds (its two batches)
+     * and one batch in flight, never a backlog. With 65536 here a backlog (the bench's 100 000
+     * records) went out at once into the subscription's queue, where it waited behind the
+     * batch being stored while its AckWait ran: where that wait outlasted AckWait (a loaded
+     * machine: 174 records/s) the waiting records were redelivered, their copies queued
+     * behind the rest, the store spent its time on duplicates and records stayed
+     * ack-pending, redelivered, without end. Bounded, a record waits at most three inserts. */
+    cc.MaxAckPending = (int64_t)(NBATCHES + 1) * act_cfg.batch;
     cc.FilterSubject = SQ_SUBJ_ACT_ALL;
     s = js_AddConsumer(&ci, js, SQ_STREAM_ACTIVATIONS, &cc, NULL, &jerr);
     if (s != NATS_OK) {
