@@ -107,19 +107,21 @@ svc_pid="$(cat "$STATE/pids/activations.pid")"
 kill -TERM "$svc_pid"
 for _ in $(seq 1 100); do kill -0 "$svc_pid" 2>/dev/null || break; sleep 0.1; done
 STORE_NAME="bench-store-$$-$RANDOM"
+STORE_IDS="$STATE/bench-store-ids" # every id published, to find each one not stored
 # as the invoker's NATS user: only the record publishers may publish on sq.act.>
 INV_PASS="$SQ_NATS_PASS" INV_USER="$SQ_NATS_USER"
 if [[ -f $STATE/nats/users ]]; then
   INV_USER=invoker INV_PASS="$(awk '$1 == "invoker" {print $2}' "$STATE/nats/users")"
 fi
 PUB_FAILED=0
-INV_USER="$INV_USER" INV_PASS="$INV_PASS" node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" <<'NODE' || PUB_FAILED=1
+INV_USER="$INV_USER" INV_PASS="$INV_PASS" node - "$SQ_NATS_URL" "$STORE_N" "$STORE_NAME" "$STORE_IDS" <<'NODE' || PUB_FAILED=1
 const { connect } = require('nats');
 const { Packr } = require('msgpackr');
 const crypto = require('crypto');
 const p = new Packr({ useRecords: false, mapsAsObjects: true });
 (async () => {
-  const [url, n, name] = [process.argv[2], +process.argv[3], process.argv[4]];
+  const [url, n, name, idsFile] = [process.argv[2], +process.argv[3], process.argv[4], process.argv[5]];
+  const ids = [];
   const user = process.env.INV_USER;
   const nc = await connect({ servers: url.replace(/\/\/[^@/]*@/, '//'), user, pass: process.env.INV_PASS,
     inboxPrefix: user ? `_INBOX_${user}` : undefined });
@@ -128,6 +130,7 @@ const p = new Packr({ useRecords: false, mapsAsObjects: true });
   let inflight = [];
   for (let i = 0; i < n; i++) {
     const id = crypto.randomBytes(16).toString('hex');
+    ids.push(id);
     const rec = { activationId: id, namespace: 'guest', name, version: '0.0.1', subject: 'guest',
       start: now, end: now + 1n, duration: 1,
       response: { status: 'success', statusCode: 0, success: true, result: { ok: true, i } },
@@ -139,6 +142,7 @@ const p = new Packr({ useRecords: false, mapsAsObjects: true });
     if (inflight.length >= 500) { await Promise.all(inflight); inflight = []; }
   }
   await Promise.all(inflight);
+  require('fs').writeFileSync(idsFile, ids.join('\n') + '\n');
   await nc.close();
 })().catch((e) => { console.error(e); process.exit(1); });
 NODE
@@ -166,10 +170,22 @@ S_REC="$(wait_count "$STORE_NAME" "$STORE_N" 300)"
 S_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
 S_REC_TIMED=$(( S_REC - first ))
 S_RPS=$(( S_REC_TIMED * 1000 / (S_MS > 0 ? S_MS : 1) ))
+# every published id looked up, not a count: a record stored twice must not hide one missing
+S_MISSING=0 S_MISSING_NOTE=""
+if [[ -s $STORE_IDS ]]; then
+  S_MISSING="$(comm -23 <(sort "$STORE_IDS") \
+    <("${PSQL[@]}" -c "select replace(id::text, '-', '') from activations where name = '$STORE_NAME'" | sort) | tee "$STORE_IDS.missing" | wc -l)"
+  if (( S_MISSING > 0 )); then
+    S_MISSING_NOTE="; **MISSING: ${S_MISSING} published record(s) not stored** (ids in $STORE_IDS.missing, first $(head -n 1 "$STORE_IDS.missing"))"
+    log "activation store: ${S_MISSING} published record(s) NOT stored after 300 s (ids in $STORE_IDS.missing)"
+  fi
+else
+  S_MISSING_NOTE="; **the published ids are unknown: nothing checked**"
+fi
 
 mark() { if (( $1 >= $2 )); then printf 'met'; else awk -v a="$1" -v b="$2" 'BEGIN { printf "MISSED by %.0f%%", (1 - a / b) * 100 }'; fi; }
 cat <<EOF
 | warm blocking invokes, 32 connections | ${B_P50} µs | ${B_P99} µs | ${B_RPS} req/s (target ≥ 10000: $(mark "$B_RPS" 10000)); ${B_REQ} requests, ${B_ERR} errors; records in PostgreSQL after the run: $(( B_REC ))/${B_WANT} |
 | non-blocking accepts (202 after the JetStream ack), 32 connections | ${N_P50} µs | ${N_P99} µs | ${N_RPS} req/s (target ≥ 30000: $(mark "$N_RPS" 30000)); ${N_REQ} accepted, ${N_ERR} errors; records: ${N_REC}/${N_WANT}, the last ${N_DRAIN_MS} ms after the run |
-| activation store: records persisted from JetStream into PostgreSQL | | | ${S_RPS} records/s (target ≥ 30000: $(mark "$S_RPS" 30000)); ${S_REC}/${STORE_N} records stored, ${S_REC_TIMED} of them in the ${S_MS} ms after the first (batches of up to ${SQ_ACT_BATCH:-1024}, two-stage fetch/insert pipeline) |
+| activation store: records persisted from JetStream into PostgreSQL | | | ${S_RPS} records/s (target ≥ 30000: $(mark "$S_RPS" 30000)); ${S_REC}/${STORE_N} records stored, ${S_REC_TIMED} of them in the ${S_MS} ms after the first (batches of up to ${SQ_ACT_BATCH:-1024}, two-stage fetch/insert pipeline)${S_MISSING_NOTE} |
 EOF

@@ -50,6 +50,10 @@ typedef struct batch {
     int nfetched;
     size_t n; /* rows */
     bool *inserted;
+    char *fate;     /* how each row's message was settled: 'a'ck, 'n'ak, 't'erm */
+    natsMsg **dups; /* a later record of a row's activation in the batch (its message) */
+    size_t *dup_of; /* the row of each */
+    size_t ndups;
 } batch;
 
 struct act_writer {
@@ -98,6 +102,7 @@ static void give_free(act_writer *w, batch *b)
         natsMsg_Destroy(b->fetched[i]);
     b->nfetched = 0;
     b->n = 0;
+    b->ndups = 0;
     msgpack_zone_clear(&b->zone);
     pthread_mutex_lock(&w->lock);
     b->next = w->free;
@@ -167,6 +172,7 @@ static sq_metric *m_stored; /* records stored (duplicates and expired ones not) 
 static void done(act_writer *w, batch *b, size_t i)
 {
     natsMsg_Ack(b->msgs[i], NULL);
+    b->fate[i] = 'a';
     if (b->inserted[i]) {
         sq_metric_inc(m_stored);
         announce(w, &b->rows[i]);
@@ -182,8 +188,10 @@ static void backoff(act_writer *w)
 
 static void retry_later(act_writer *w, batch *b, size_t from, const char *why)
 {
-    for (size_t i = from; i < b->n; i++)
+    for (size_t i = from; i < b->n; i++) {
         natsMsg_NakWithDelay(b->msgs[i], NAK_DELAY_MS, NULL);
+        b->fate[i] = 'n';
+    }
     backoff(w);
     sq_error("could not store %zu activation(s), retrying: %s", b->n - from, why);
 }
@@ -212,12 +220,31 @@ static void store(act_writer *w, batch *b)
         } else if (st == SQ_ERR_BAD_REQUEST) {
             sq_warn("could not store activation \"%s\", dropped: %s", b->rows[i].id, err);
             natsMsg_Term(b->msgs[i], NULL);
+            b->fate[i] = 't';
         } else {
             retry_later(w, b, i, err);
             return;
         }
     }
     w->backoff_ms = 0;
+}
+
+/* The later records of a batch's activations settle as the row that stands for them: acked
+ * only once that row is stored. Acked at once, a redelivered copy of a row's own message
+ * acknowledged it before the insert, and a failed insert's NAK then came too late: the
+ * record was gone. */
+static void settle_dups(batch *b)
+{
+    for (size_t k = 0; k < b->ndups; k++) {
+        char fate = b->fate[b->dup_of[k]];
+        if (fate == 'a')
+            natsMsg_Ack(b->dups[k], NULL);
+        else if (fate == 't')
+            natsMsg_Term(b->dups[k], NULL);
+        else
+            natsMsg_NakWithDelay(b->dups[k], NAK_DELAY_MS, NULL);
+    }
+    b->ndups = 0;
 }
 
 /* Partitions ahead, expired ones dropped; retried in a minute when the database fails. */
@@ -253,6 +280,7 @@ static void *writer_main(void *arg)
             backoff(w);
             if ((b = take_full(w, 0)) != NULL) {
                 retry_later(w, b, 0, "the database is not reachable");
+                settle_dups(b);
                 give_free(w, b);
             } else if (atomic_load(&w->fetcher_done)) {
                 break;
@@ -264,6 +292,7 @@ static void *writer_main(void *arg)
             maintain(w);
         if ((b = take_full(w, FETCH_TIMEOUT_MS)) != NULL) {
             store(w, b); /* finished even when stop was asked meanwhile */
+            settle_dups(b);
             give_free(w, b);
         } else if (atomic_load(&w->fetcher_done)) {
             break;
@@ -274,18 +303,19 @@ static void *writer_main(void *arg)
 
 /* ---- the fetcher's side -------------------------------------------------------------------- */
 
-/* Whether rows [0, n) of b hold id already (open hash, reset per batch). */
-static bool seen_in_batch(act_writer *w, batch *b, const char *id, size_t n)
+/* The row of [0, n) of b that holds id already, -1 when none (open hash, reset per batch;
+ * n is remembered for id then). */
+static int seen_in_batch(act_writer *w, batch *b, const char *id, size_t n)
 {
     size_t mask = w->nseen - 1, h = (size_t)sq_hash_bytes(SQ_HASH_INIT, id, strnlen(id, 16));
     for (h &= mask;; h = (h + 1) & mask) {
         int slot = w->seen[h];
         if (slot < 0) {
             w->seen[h] = (int)n;
-            return false;
+            return -1;
         }
         if (strcmp(b->rows[slot].id, id) == 0)
-            return true;
+            return slot;
     }
 }
 
@@ -394,11 +424,14 @@ static void process(act_writer *w, batch *b)
                                    .a = a,
                                    .record = natsMsg_GetData(m),
                                    .len = (size_t)natsMsg_GetDataLength(m) };
-        if (seen_in_batch(w, b, a->id, b->n)) {
+        int first = seen_in_batch(w, b, a->id, b->n);
+        if (first >= 0) {
             sq_debug("activation \"%s\" twice in one batch: the first record stands", a->id);
-            natsMsg_Ack(m, NULL);
+            b->dups[b->ndups] = m;
+            b->dup_of[b->ndups++] = (size_t)first;
             continue;
         }
+        b->fate[b->n] = 0;
         b->msgs[b->n] = m;
         b->n++;
     }
@@ -434,8 +467,11 @@ static bool fill(act_writer *w, batch *b)
         natsMsgList_Destroy(&list);
         if (b->nfetched >= w->max || sq_mono_us() >= until || atomic_load(&w->stop))
             return true;
-        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS, &jerr) !=
-            NATS_OK) {
+        /* a timeout of at least 20 ms: the library then lets the server expire the pull
+         * request 10 ms before it stops waiting (below 20 ms both expire at once, and on a
+         * loaded machine the server fills a request the call has already given up) */
+        if (natsSubscription_Fetch(&list, w->sub, w->max - b->nfetched, ACCUMULATE_MS + 10,
+                                   &jerr) != NATS_OK) {
             natsMsgList_Destroy(&list);
             return true;
         }
@@ -485,7 +521,14 @@ static sq_status ensure_consumer(jsCtx *js)
     cc.AckPolicy = js_AckExplicit;
     cc.AckWait = (int64_t)act_cfg.ack_wait_ms * 1000000;
     cc.MaxDeliver = -1;
-    cc.MaxAckPending = 65536;
+    /* What the server hands out unacknowledged is what the pipeline holds (its two batches)
+     * and one batch in flight, never a backlog. With 65536 here a backlog (the bench's 100 000
+     * records) went out at once into the subscription's queue, where it waited behind the
+     * batch being stored while its AckWait ran: where that wait outlasted AckWait (a loaded
+     * machine: 174 records/s) the waiting records were redelivered, their copies queued
+     * behind the rest, the store spent its time on duplicates and records stayed
+     * ack-pending, redelivered, without end. Bounded, a record waits at most three inserts. */
+    cc.MaxAckPending = (int64_t)(NBATCHES + 1) * act_cfg.batch;
     cc.FilterSubject = SQ_SUBJ_ACT_ALL;
     s = js_AddConsumer(&ci, js, SQ_STREAM_ACTIVATIONS, &cc, NULL, &jerr);
     if (s != NATS_OK) {
@@ -521,6 +564,9 @@ static void writer_free(act_writer *w)
         free(b->msgs);
         free(b->fetched);
         free(b->inserted);
+        free(b->fate);
+        free(b->dups);
+        free(b->dup_of);
     }
     for (int k = 0; k < 7; k++)
         msgpack_sbuffer_destroy(&w->store.arr[k]);
@@ -564,7 +610,11 @@ sq_status act_writer_start(act_writer **out, sq_bus_t *bus, sq_store *db)
         b->msgs = calloc((size_t)w->max, sizeof *b->msgs);
         b->fetched = calloc((size_t)w->max, sizeof *b->fetched);
         b->inserted = calloc((size_t)w->max, sizeof *b->inserted);
-        if (b->rows == NULL || b->msgs == NULL || b->fetched == NULL || b->inserted == NULL)
+        b->fate = calloc((size_t)w->max, sizeof *b->fate);
+        b->dups = calloc((size_t)w->max, sizeof *b->dups);
+        b->dup_of = calloc((size_t)w->max, sizeof *b->dup_of);
+        if (b->rows == NULL || b->msgs == NULL || b->fetched == NULL || b->inserted == NULL ||
+            b->fate == NULL || b->dups == NULL || b->dup_of == NULL)
             goto fail;
         b->next = w->free;
         w->free = b;
