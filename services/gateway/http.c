@@ -233,7 +233,7 @@ static void refuse(struct lws *wsi, gw_req *r, int status, const char *msg)
     r->dispatched = true;
     r->close_after = true;
     if (!r->answered)
-        gw_respond_error(r, status, "%s", msg);
+        gw_respond_error(r, status, "%s", msg ? msg : "");
     /* lws 4.1 gives no writable callback to a connection whose rx is paused: let the rest
      * of the body come (it is dropped) until the answer is written and the connection
      * closes */
