@@ -295,8 +295,8 @@ static inv_slot *take_stem_for(inv_job *j)
 }
 
 /* Starts a new container for j, its memory reserved (called locked, returns unlocked). A
- * placeholder holds the namespace's place in the pool while the container starts outside
- * the lock. NULL with a message in err on failure. */
+ * slot marked `starting` keeps the namespace's share of the pool while the container starts
+ * outside the lock. NULL with a message in err on failure. */
 static inv_slot *start_for(inv_job *j, char *err, size_t errlen)
 {
     const char *key = j->key, *ns = j->w.action.namespace_, *kind = j->w.action.exec.kind;
