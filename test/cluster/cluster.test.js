@@ -97,9 +97,24 @@ function seeds() {
   return nodes.map((n) => `nats://127.0.0.1:${n.port}`).join(',');
 }
 
-async function streamInfo(name) {
+async function streamInfoOnce(name) {
   const msg = await nc.request(`$JS.API.STREAM.INFO.${name}`, new Uint8Array(0), { timeout: 5000 });
   return JSON.parse(Buffer.from(msg.data).toString('utf8'));
+}
+
+// A stream's info once the cluster answers with it: right after the services start, a stream
+// may still be being created or electing its first leader (the API answers with an error then).
+async function streamInfo(name, timeoutMs = 30000) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    try {
+      last = await streamInfoOnce(name);
+      if (last.config) return last;
+    } catch (e) { last = { error: String(e) }; }
+    if (Date.now() > deadline) assert.fail(`stream ${name}: no info in ${timeoutMs} ms: ${JSON.stringify(last.error || last)}`);
+    await sleep(250);
+  }
 }
 
 // The stream's leader once it has one and every replica is current (after a node came back).
@@ -108,7 +123,7 @@ async function settled(name, timeoutMs = 30000) {
   let si;
   for (;;) {
     try {
-      si = await streamInfo(name);
+      si = await streamInfoOnce(name);
       const c = si.cluster || {};
       if (c.leader && (c.replicas || []).length === 2 && c.replicas.every((r) => r.current && !r.offline)) return si;
     } catch { /* no leader yet */ }
