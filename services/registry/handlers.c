@@ -9,27 +9,85 @@
 #include "registry.h"
 
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include "sq/log.h"
 #include "sq/util.h"
 
-enum kind { K_ACTION, K_PACKAGE, K_TRIGGER, K_RULE, K_UNKNOWN };
+/* What the handlers do alike for every kind of entity, by reg_kind. */
+typedef struct kind_ops {
+    const char *name, *plural;
+    size_t elem, patch_size; /* the kind's struct and PUT patch (reg_patch, reg_entity_patch) */
+    size_t version_off;      /* offsetof its version (char *) */
+    /* a PUT body into the kind's patch */
+    sq_status (*parse)(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
+                       char *err, size_t errlen);
+    /* the entity as a put, a list (and but for a rule a delete) answers it */
+    void (*encode)(const void *e, msgpack_packer *pk);
+} kind_ops;
 
-static enum kind kind_of(const char *k)
+static sq_status parse_action(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
+                              char *err, size_t errlen)
 {
-    static const char *const names[] = { SQ_KIND_ACTION, SQ_KIND_PACKAGE, SQ_KIND_TRIGGER,
-                                         SQ_KIND_RULE };
-    for (int i = 0; i < K_UNKNOWN; i++)
-        if (strcmp(k, names[i]) == 0)
-            return (enum kind)i;
+    return reg_patch_parse(e, ns, ar, patch, err, errlen);
+}
+static sq_status parse_package(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
+                               char *err, size_t errlen)
+{
+    return reg_package_parse(e, ns, ar, patch, err, errlen);
+}
+static sq_status parse_trigger(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
+                               char *err, size_t errlen)
+{
+    return reg_trigger_parse(e, ns, ar, patch, err, errlen);
+}
+static sq_status parse_rule(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
+                            char *err, size_t errlen)
+{
+    return reg_rule_parse(e, ns, ar, patch, err, errlen);
+}
+
+static void encode_action(const void *e, msgpack_packer *pk)
+{
+    sq_action_encode(e, pk);
+}
+static void encode_package(const void *e, msgpack_packer *pk)
+{
+    reg_package_encode(e, NULL, 0, false, pk);
+}
+static void encode_trigger(const void *e, msgpack_packer *pk)
+{
+    reg_trigger_encode(e, NULL, 0, false, pk);
+}
+static void encode_rule(const void *e, msgpack_packer *pk)
+{
+    reg_rule_encode(e, NULL, pk);
+}
+
+static const kind_ops KINDS[REG_NKINDS] = {
+    [REG_ACTION] = { SQ_KIND_ACTION, "actions", sizeof(sq_action), sizeof(reg_patch),
+                     offsetof(sq_action, version), parse_action, encode_action },
+    [REG_PACKAGE] = { SQ_KIND_PACKAGE, "packages", sizeof(reg_package), sizeof(reg_entity_patch),
+                      offsetof(reg_package, version), parse_package, encode_package },
+    [REG_TRIGGER] = { SQ_KIND_TRIGGER, "triggers", sizeof(reg_trigger), sizeof(reg_entity_patch),
+                      offsetof(reg_trigger, version), parse_trigger, encode_trigger },
+    [REG_RULE] = { SQ_KIND_RULE, "rules", sizeof(reg_rule), sizeof(reg_entity_patch),
+                   offsetof(reg_rule, version), parse_rule, encode_rule },
+};
+#define K_UNKNOWN REG_NKINDS
+
+static reg_kind kind_of(const char *k)
+{
+    for (int i = 0; i < REG_NKINDS; i++)
+        if (strcmp(k, KINDS[i].name) == 0)
+            return (reg_kind)i;
     return K_UNKNOWN;
 }
 
-static const char *plural(enum kind k)
+static const char *version_of(reg_kind k, const void *e)
 {
-    static const char *const names[] = { "actions", "packages", "triggers", "rules", "entities" };
-    return names[k];
+    return *(char *const *)((const char *)e + KINDS[k].version_off);
 }
 
 void reg_publish_event(sq_bus_t *bus, const char *ns, const char *kind, const char *name,
@@ -62,28 +120,40 @@ static void publish_changes(sq_bus_t *bus, const reg_change *c, size_t n)
         reg_publish_event(bus, c[i].ns, c[i].kind, c[i].name, c[i].op, c[i].version);
 }
 
-/* The reply under construction: a packer into sb, sent by send(). */
-typedef struct reply {
+/* One request being answered: its message, its arena, the error text for the user and the
+ * reply under construction (a packer into sb). */
+typedef struct call {
+    sq_bus_t *bus;
+    natsMsg *msg;
+    reg_ctx *ctx;
+    msgpack_zone z;
     msgpack_sbuffer sb;
     msgpack_packer pk;
-} reply;
+    bool answered; /* an error already went back */
+    char err[512];
+} call;
 
-static msgpack_packer *reply_start(reply *r)
-{
-    sq_proto_buf_init(&r->sb, &r->pk);
-    return &r->pk;
-}
+/* A message's decoder called on the request of c, into req. */
+#define DECODE(type, c, req)                                                                       \
+    type##_decode(natsMsg_GetData((c)->msg), (size_t)natsMsg_GetDataLength((c)->msg), &(c)->z,     \
+                  (req), (c)->err, sizeof(c)->err)
 
-static void reply_send(sq_bus_t *bus, natsMsg *msg, reply *r)
+static void call_init(call *c, sq_bus_t *bus, natsMsg *msg, void *closure)
 {
-    sq_bus_respond(bus, msg, r->sb.data, r->sb.size);
-    msgpack_sbuffer_destroy(&r->sb);
+    c->bus = bus;
+    c->msg = msg;
+    c->ctx = closure;
+    c->answered = false;
+    c->err[0] = '\0';
+    msgpack_zone_init(&c->z, 4096);
+    sq_proto_buf_init(&c->sb, &c->pk);
 }
 
 /* Answers a failed store call: the user-facing statuses with their message (the store's,
  * or the default), anything else as reg_wire_failure() says. */
-static void respond_error(sq_bus_t *bus, natsMsg *msg, sq_status st, const char *err)
+static void respond_error(call *c, sq_status st)
 {
+    c->answered = true;
     switch (st) {
     case SQ_ERR_NOT_FOUND:
     case SQ_ERR_CONFLICT:
@@ -92,62 +162,73 @@ static void respond_error(sq_bus_t *bus, natsMsg *msg, sq_status st, const char 
     case SQ_ERR_FORBIDDEN:
     case SQ_ERR_TOO_LARGE:
     case SQ_ERR_DECODE:
-        if (err != NULL && *err)
-            sq_bus_respond_error(bus, msg, st, "%s", err);
+        if (c->err[0])
+            sq_bus_respond_error(c->bus, c->msg, st, "%s", c->err);
         else
-            sq_bus_respond_error(bus, msg, st, NULL);
+            sq_bus_respond_error(c->bus, c->msg, st, NULL);
         break;
-    default: sq_bus_respond_error(bus, msg, reg_wire_failure(st), NULL); break;
+    default: sq_bus_respond_error(c->bus, c->msg, reg_wire_failure(st), NULL); break;
     }
 }
 
 /* Answers a request that did not decode (st, the decoder's message in err) and returns
  * true; false when st is SQ_OK. */
-static bool decode_failed(sq_bus_t *bus, natsMsg *msg, sq_status st, const char *err)
+static bool decode_failed(call *c, sq_status st)
 {
     if (st == SQ_OK)
         return false;
-    sq_bus_respond_error(bus, msg, SQ_ERR_DECODE, "%s", err[0] ? err : sq_status_str(st));
+    sq_bus_respond_error(c->bus, c->msg, SQ_ERR_DECODE, "%s",
+                         c->err[0] ? c->err : sq_status_str(st));
+    c->answered = true;
     return true;
 }
 
-/* Logs a failure that is the registry's (not the user's) fault. */
-static void log_failure(const char *what, const char *kind, const char *ns, const char *name,
-                        sq_status st)
+/* Ends the request: sends the reply when st is SQ_OK, else (unless already answered) answers
+ * the failure, logged when it is the registry's (not the user's) fault: "could not <what>
+ * <kind> ns/name". */
+static void call_end(call *c, sq_status st, const char *what, const char *kind, const char *ns,
+                     const char *name)
 {
-    switch (st) {
-    case SQ_ERR_NOT_FOUND:
-    case SQ_ERR_CONFLICT:
-    case SQ_ERR_BAD_REQUEST:
-    case SQ_ERR_BAD_NAME:
-    case SQ_ERR_FORBIDDEN:
-    case SQ_ERR_TOO_LARGE: break;
-    default:
-        sq_error("could not %s %s \"%s/%s\": %s", what, kind, ns, name ? name : "",
-                 sq_status_str(st));
+    if (st == SQ_OK && !c->answered) {
+        sq_bus_respond(c->bus, c->msg, c->sb.data, c->sb.size);
+    } else if (!c->answered) {
+        switch (st) {
+        case SQ_ERR_NOT_FOUND:
+        case SQ_ERR_CONFLICT:
+        case SQ_ERR_BAD_REQUEST:
+        case SQ_ERR_BAD_NAME:
+        case SQ_ERR_FORBIDDEN:
+        case SQ_ERR_TOO_LARGE: break;
+        default:
+            sq_error("could not %s %s \"%s/%s\": %s", what, kind, ns, name ? name : "",
+                     sq_status_str(st));
+        }
+        respond_error(c, st);
     }
+    msgpack_sbuffer_destroy(&c->sb);
+    msgpack_zone_destroy(&c->z);
 }
 
-static bool bad_kind(sq_bus_t *bus, natsMsg *msg, const char *kind)
+static bool bad_kind(call *c, const char *kind)
 {
-    sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST, "entity kind '%.64s' is not supported",
+    sq_bus_respond_error(c->bus, c->msg, SQ_ERR_BAD_REQUEST, "entity kind '%.64s' is not supported",
                          kind);
+    c->answered = true;
     return false;
 }
 
 /* Checks a request's target: a known kind, a valid namespace and a valid name ("name", or
  * "pkg/name" for an action). Answers the error itself and returns false otherwise. */
-static bool target_ok(sq_bus_t *bus, natsMsg *msg, const char *kind_s, const char *ns,
-                      const char *name, sq_arena_t *z, enum kind *k, char **pkg, char **base)
+static bool target_ok(call *c, const char *kind_s, const char *ns, const char *name, reg_kind *k,
+                      char **pkg, char **base)
 {
     sq_status st = SQ_OK;
 
-    if ((*k = kind_of(kind_s)) == K_UNKNOWN) {
-        bad_kind(bus, msg, kind_s);
-        return false;
-    }
-    if (!sq_name_valid(ns) || (st = reg_name_split(name, *k == K_ACTION, z, pkg, base)) != SQ_OK) {
-        respond_error(bus, msg, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME, NULL);
+    if ((*k = kind_of(kind_s)) == K_UNKNOWN)
+        return bad_kind(c, kind_s);
+    if (!sq_name_valid(ns) ||
+        (st = reg_name_split(name, *k == REG_ACTION, &c->z, pkg, base)) != SQ_OK) {
+        respond_error(c, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME);
         return false;
     }
     return true;
@@ -155,215 +236,155 @@ static bool target_ok(sq_bus_t *bus, natsMsg *msg, const char *kind_s, const cha
 
 /* ---- put ---------------------------------------------------------------------------------- */
 
-/* Parses and stores the entity of a put of kind k, its answer started in r: the status,
- * whether it was created, and its new version. */
-static sq_status put_entity(reg_ctx *ctx, const sq_reg_put *req, enum kind k, char *pkg, char *base,
-                            msgpack_zone *z, reply *r, bool *created, const char **version,
-                            char *err, size_t errlen)
+/* Parses and stores the entity of a put of kind k and packs it as the answer: whether it was
+ * created, and its new version. */
+static sq_status put_entity(call *c, const sq_reg_put *req, reg_kind k, char *pkg, char *base,
+                            bool *created, const char **version)
 {
-    reg_patch patch;
-    reg_entity_patch ep;
-    sq_status st = SQ_ERR_BAD_REQUEST;
+    const kind_ops *o = &KINDS[k];
+    void *patch = msgpack_zone_malloc(&c->z, o->patch_size);
+    void *out = msgpack_zone_malloc(&c->z, o->elem);
+    sq_status st;
 
-    switch (k) {
-    case K_ACTION: {
-        sq_action a;
-        if ((st = reg_patch_parse(&req->entity, req->ns, z, &patch, err, errlen)) != SQ_OK ||
-            (st = reg_store_put_action(ctx->store, req->ns, pkg, base, req->overwrite, &patch, z,
-                                       &a, created, err, errlen)) != SQ_OK)
-            break;
-        sq_action_encode(&a, reply_start(r));
-        *version = a.version;
-        break;
-    }
-    case K_PACKAGE: {
-        reg_package p;
-        if (strcmp(base, "default") == 0) {
-            st = SQ_ERR_BAD_REQUEST;
-            snprintf(err, errlen, "Package name 'default' is reserved.");
-            break;
-        }
-        if ((st = reg_package_parse(&req->entity, req->ns, z, &ep, err, errlen)) != SQ_OK ||
-            (st = reg_store_put_package(ctx->store, req->ns, base, req->overwrite, &ep, z, &p,
-                                        created, err, errlen)) != SQ_OK)
-            break;
-        reg_package_encode(&p, NULL, 0, false, reply_start(r));
-        *version = p.version;
-        break;
-    }
-    case K_TRIGGER: {
-        reg_trigger t;
-        if ((st = reg_trigger_parse(&req->entity, req->ns, z, &ep, err, errlen)) != SQ_OK ||
-            (st = reg_store_put_trigger(ctx->store, req->ns, base, req->overwrite, &ep, z, &t,
-                                        created, err, errlen)) != SQ_OK)
-            break;
-        reg_trigger_encode(&t, NULL, 0, false, reply_start(r));
-        *version = t.version;
-        break;
-    }
-    case K_RULE: {
-        reg_rule u;
-        if ((st = reg_rule_parse(&req->entity, req->ns, z, &ep, err, errlen)) != SQ_OK ||
-            (st = reg_store_put_rule(ctx->store, req->ns, base, req->overwrite, &ep, z, &u, created,
-                                     err, errlen)) != SQ_OK)
-            break;
-        reg_rule_encode(&u, NULL, reply_start(r));
-        *version = u.version;
-        break;
-    }
-    default: break;
-    }
-    return st;
+    if (patch == NULL || out == NULL)
+        return SQ_ERR_NOMEM;
+    if (k == REG_PACKAGE && strcmp(base, "default") == 0)
+        return sq_errf(SQ_ERR_BAD_REQUEST, c->err, sizeof c->err,
+                       "Package name 'default' is reserved.");
+    if ((st = o->parse(&req->entity, req->ns, &c->z, patch, c->err, sizeof c->err)) != SQ_OK ||
+        (st = reg_store_put(c->ctx->store, k, req->ns, pkg, base, req->overwrite, patch, &c->z, out,
+                            created, c->err, sizeof c->err)) != SQ_OK)
+        return st;
+    o->encode(out, &c->pk);
+    *version = version_of(k, out);
+    return SQ_OK;
 }
 
 void reg_on_put(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
-    reg_ctx *ctx = closure;
-    msgpack_zone z;
-    sq_reg_put req;
-    char err[512] = "", *pkg, *base;
+    call c;
+    sq_reg_put req = { 0 };
+    char *pkg, *base;
     bool created = false;
     const char *version = NULL;
-    enum kind k;
-    reply r;
+    reg_kind k;
     sq_status st;
 
-    msgpack_zone_init(&z, 4096);
-    st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
-                           sizeof err);
-    if (decode_failed(bus, msg, st, err))
+    call_init(&c, bus, msg, closure);
+    if (decode_failed(&c, st = DECODE(sq_reg_put, &c, &req)) ||
+        !target_ok(&c, req.kind, req.ns, req.name, &k, &pkg, &base))
         goto done;
-    if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
-        goto done;
-    st = put_entity(ctx, &req, k, pkg, base, &z, &r, &created, &version, err, sizeof err);
-    if (st != SQ_OK) {
-        log_failure("store", req.kind, req.ns, req.name, st);
-        respond_error(bus, msg, st, err);
-        goto done;
+    if ((st = put_entity(&c, &req, k, pkg, base, &created, &version)) == SQ_OK) {
+        sq_info("%s %s \"%s/%s\" version %s", created ? "created" : "updated", req.kind, req.ns,
+                req.name, version);
+        reg_publish_event(bus, req.ns, req.kind, req.name, "put", version);
     }
-    sq_info("%s %s \"%s/%s\" version %s", created ? "created" : "updated", req.kind, req.ns,
-            req.name, version);
-    reg_publish_event(bus, req.ns, req.kind, req.name, "put", version);
-    reply_send(bus, msg, &r);
 done:
-    msgpack_zone_destroy(&z);
+    call_end(&c, st, "store", req.kind, req.ns, req.name);
 }
 
 /* ---- rulestate ---------------------------------------------------------------------------- */
 
 void reg_on_rulestate(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
-    reg_ctx *ctx = closure;
-    msgpack_zone z;
-    sq_reg_put req;
+    call c;
+    sq_reg_put req = { 0 };
     const char *status;
-    char err[256] = "";
     reg_rule u;
-    reply r;
     sq_status st;
 
-    msgpack_zone_init(&z, 4096);
-    st = sq_reg_put_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
-                           sizeof err);
-    if (decode_failed(bus, msg, st, err))
+    call_init(&c, bus, msg, closure);
+    if (decode_failed(&c, st = DECODE(sq_reg_put, &c, &req)))
         goto done;
-    if (kind_of(req.kind) != K_RULE) {
-        bad_kind(bus, msg, req.kind);
+    if (kind_of(req.kind) != REG_RULE) {
+        bad_kind(&c, req.kind);
         goto done;
     }
     if (!sq_name_valid(req.ns) || !sq_name_valid(req.name)) {
-        respond_error(bus, msg, SQ_ERR_BAD_NAME, NULL);
+        respond_error(&c, SQ_ERR_BAD_NAME);
         goto done;
     }
-    if ((st = reg_rule_status_parse(&req.entity, &status, err, sizeof err)) != SQ_OK ||
-        (st = reg_store_set_rule_status(ctx->store, req.ns, req.name, status, &z, &u, err,
-                                        sizeof err)) != SQ_OK) {
-        log_failure("change the status of", "rule", req.ns, req.name, st);
-        respond_error(bus, msg, st, err);
+    if ((st = reg_rule_status_parse(&req.entity, &status, c.err, sizeof c.err)) != SQ_OK ||
+        (st = reg_store_set_rule_status(c.ctx->store, req.ns, req.name, status, &c.z, &u, c.err,
+                                        sizeof c.err)) != SQ_OK)
         goto done;
-    }
     sq_info("rule \"%s/%s\" is %s", req.ns, req.name, u.status);
-    reg_rule_encode(&u, NULL, reply_start(&r));
+    reg_rule_encode(&u, NULL, &c.pk);
     reg_publish_event(bus, req.ns, SQ_KIND_RULE, req.name, "put", u.version);
-    reply_send(bus, msg, &r);
 done:
-    msgpack_zone_destroy(&z);
+    call_end(&c, st, "change the status of", "rule", req.ns, req.name);
 }
 
 /* ---- get, resolve ------------------------------------------------------------------------- */
 
-/* get and resolve: resolve always carries the code (the scheduler runs it) and, for a
- * trigger, the trigger's rules (the firing needs them); get shows a trigger's rules when it
- * has any. */
-static void get_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool resolve)
+/* Reads entity base (pkg/base for an action) of kind k and packs it: resolve always carries
+ * the code (the scheduler runs it) and, for a trigger, the trigger's rules (the firing needs
+ * them); get shows a trigger's rules when it has any. */
+static sq_status get_entity(call *c, const sq_reg_ref *req, reg_kind k, char *pkg, char *base,
+                            bool resolve)
 {
-    msgpack_zone z;
-    sq_reg_ref req;
-    char err[512] = "", *pkg, *base;
-    enum kind k;
-    reply r;
+    reg_store_t *s = c->ctx->store;
+    sq_status st = SQ_ERR_BAD_REQUEST;
+    union {
+        sq_action a;
+        reg_package p;
+        reg_trigger t;
+        reg_rule u;
+    } e;
+    reg_brief *actions;
+    reg_rule *rules;
+    size_t n;
+
+    switch (k) {
+    case REG_ACTION:
+        if ((st = reg_store_get_action(s, req->ns, pkg, base, req->code, req->shared, &c->z, &e.a,
+                                       c->err, sizeof c->err)) == SQ_OK)
+            sq_action_encode(&e.a, &c->pk);
+        break;
+    case REG_PACKAGE:
+        if ((st = reg_store_get_package(s, req->ns, base, req->shared, &c->z, &e.p, &actions, &n,
+                                        c->err, sizeof c->err)) == SQ_OK)
+            reg_package_encode(&e.p, actions, n, true, &c->pk);
+        break;
+    case REG_TRIGGER:
+        /* GET shows the rules map as OpenWhisk's trigger document does once a rule links
+         * it (a trigger no rule ever named has none); resolve always carries it */
+        if ((st = reg_store_get_trigger(s, req->ns, base, true, &c->z, &e.t, &rules, &n)) == SQ_OK)
+            reg_trigger_encode(&e.t, rules, n, resolve || n > 0, &c->pk);
+        break;
+    case REG_RULE:
+        if ((st = reg_store_get_rule(s, req->ns, base, &c->z, &e.u)) == SQ_OK)
+            reg_rule_encode(&e.u, NULL, &c->pk);
+        break;
+    default: break;
+    }
+    return st;
+}
+
+static void get_common(sq_bus_t *bus, natsMsg *msg, void *closure, bool resolve)
+{
+    call c;
+    sq_reg_ref req = { 0 };
+    char *pkg, *base;
+    reg_kind k;
     sq_status st;
 
-    msgpack_zone_init(&z, 4096);
-    st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
-                           sizeof err);
-    if (decode_failed(bus, msg, st, err))
+    call_init(&c, bus, msg, closure);
+    if (decode_failed(&c, st = DECODE(sq_reg_ref, &c, &req)) ||
+        !target_ok(&c, req.kind, req.ns, req.name, &k, &pkg, &base))
         goto done;
-    if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
-        goto done;
-    if (resolve && (k == K_PACKAGE || k == K_RULE)) {
-        bad_kind(bus, msg, req.kind);
+    if (resolve && (k == REG_PACKAGE || k == REG_RULE)) {
+        bad_kind(&c, req.kind);
         goto done;
     }
     /* shared readers see published packages and their actions, nothing else */
-    if (req.shared && (k == K_TRIGGER || k == K_RULE || (k == K_ACTION && pkg == NULL))) {
-        respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
+    if (req.shared && (k == REG_TRIGGER || k == REG_RULE || (k == REG_ACTION && pkg == NULL))) {
+        respond_error(&c, SQ_ERR_FORBIDDEN);
         goto done;
     }
-    switch (k) {
-    case K_ACTION: {
-        sq_action a;
-        if ((st = reg_store_get_action(ctx->store, req.ns, pkg, base, req.code, req.shared, &z, &a,
-                                       err, sizeof err)) == SQ_OK)
-            sq_action_encode(&a, reply_start(&r));
-        break;
-    }
-    case K_PACKAGE: {
-        reg_package p;
-        reg_brief *actions;
-        size_t n;
-        if ((st = reg_store_get_package(ctx->store, req.ns, base, req.shared, &z, &p, &actions, &n,
-                                        err, sizeof err)) == SQ_OK)
-            reg_package_encode(&p, actions, n, true, reply_start(&r));
-        break;
-    }
-    case K_TRIGGER: {
-        reg_trigger t;
-        reg_rule *rules;
-        size_t n;
-        /* GET shows the rules map as OpenWhisk's trigger document does once a rule links
-         * it (a trigger no rule ever named has none); resolve always carries it */
-        if ((st = reg_store_get_trigger(ctx->store, req.ns, base, true, &z, &t, &rules, &n)) ==
-            SQ_OK)
-            reg_trigger_encode(&t, rules, n, resolve || n > 0, reply_start(&r));
-        break;
-    }
-    case K_RULE: {
-        reg_rule u;
-        if ((st = reg_store_get_rule(ctx->store, req.ns, base, &z, &u)) == SQ_OK)
-            reg_rule_encode(&u, NULL, reply_start(&r));
-        break;
-    }
-    default: break;
-    }
-    if (st != SQ_OK) {
-        log_failure("read", req.kind, req.ns, req.name, st);
-        respond_error(bus, msg, st, err);
-        goto done;
-    }
-    reply_send(bus, msg, &r);
+    st = get_entity(&c, &req, k, pkg, base, resolve);
 done:
-    msgpack_zone_destroy(&z);
+    call_end(&c, st, "read", req.kind, req.ns, req.name);
 }
 
 void reg_on_get(sq_bus_t *bus, natsMsg *msg, void *closure)
@@ -378,166 +399,145 @@ void reg_on_resolve(sq_bus_t *bus, natsMsg *msg, void *closure)
 
 /* ---- delete ------------------------------------------------------------------------------- */
 
+/* Deletes entity base (pkg/base for an action) of kind k into *e (the kind's struct) and
+ * packs it; *changes: what the delete changed besides (a package's actions, a trigger's
+ * rules, now inactive). */
+static sq_status delete_entity(call *c, const sq_reg_ref *req, reg_kind k, char *pkg, char *base,
+                               void *e, reg_change **changes, size_t *n)
+{
+    reg_store_t *s = c->ctx->store;
+    sq_status st = SQ_ERR_BAD_REQUEST;
+
+    switch (k) {
+    case REG_ACTION:
+        st = reg_store_delete_action(s, req->ns, pkg, base, &c->z, e, c->err, sizeof c->err);
+        break;
+    case REG_PACKAGE:
+        st = reg_store_delete_package(s, req->ns, base, req->force, &c->z, e, changes, n, c->err,
+                                      sizeof c->err);
+        break;
+    case REG_TRIGGER: st = reg_store_delete_trigger(s, req->ns, base, &c->z, e, changes, n); break;
+    case REG_RULE:
+        /* as OpenWhisk answers: the deleted rule is inactive */
+        if ((st = reg_store_delete_rule(s, req->ns, base, &c->z, e)) == SQ_OK)
+            reg_rule_encode(e, REG_RULE_INACTIVE, &c->pk);
+        return st;
+    default: return st;
+    }
+    if (st == SQ_OK)
+        KINDS[k].encode(e, &c->pk);
+    return st;
+}
+
 void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
-    reg_ctx *ctx = closure;
-    msgpack_zone z;
-    sq_reg_ref req;
-    char err[512] = "", *pkg, *base;
+    call c;
+    sq_reg_ref req = { 0 };
+    char *pkg, *base;
     reg_change *changes = NULL;
     size_t nchanges = 0;
-    const char *version = NULL;
-    enum kind k;
-    reply r;
+    void *e;
+    reg_kind k;
     sq_status st;
 
-    msgpack_zone_init(&z, 4096);
-    st = sq_reg_ref_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
-                           sizeof err);
-    if (decode_failed(bus, msg, st, err))
-        goto done;
-    if (!target_ok(bus, msg, req.kind, req.ns, req.name, &z, &k, &pkg, &base))
+    call_init(&c, bus, msg, closure);
+    if (decode_failed(&c, st = DECODE(sq_reg_ref, &c, &req)) ||
+        !target_ok(&c, req.kind, req.ns, req.name, &k, &pkg, &base))
         goto done;
     if (req.shared) { /* the gateway refuses foreign writes first; never delete for them */
-        respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
+        respond_error(&c, SQ_ERR_FORBIDDEN);
         goto done;
     }
-    switch (k) {
-    case K_ACTION: {
-        sq_action a;
-        if ((st = reg_store_delete_action(ctx->store, req.ns, pkg, base, &z, &a, err,
-                                          sizeof err)) == SQ_OK) {
-            sq_action_encode(&a, reply_start(&r));
-            version = a.version;
-        }
-        break;
+    if ((e = msgpack_zone_malloc(&c.z, KINDS[k].elem)) == NULL)
+        st = SQ_ERR_NOMEM;
+    else if ((st = delete_entity(&c, &req, k, pkg, base, e, &changes, &nchanges)) == SQ_OK) {
+        const char *version = version_of(k, e);
+        sq_info("deleted %s \"%s/%s\" version %s%s", req.kind, req.ns, req.name, version,
+                nchanges && k == REG_PACKAGE ? " and its actions" : "");
+        publish_changes(bus, changes, nchanges);
+        reg_publish_event(bus, req.ns, req.kind, req.name, "delete", version);
     }
-    case K_PACKAGE: {
-        reg_package p;
-        if ((st = reg_store_delete_package(ctx->store, req.ns, base, req.force, &z, &p, &changes,
-                                           &nchanges, err, sizeof err)) == SQ_OK) {
-            reg_package_encode(&p, NULL, 0, false, reply_start(&r));
-            version = p.version;
-        }
-        break;
-    }
-    case K_TRIGGER: {
-        reg_trigger t;
-        if ((st = reg_store_delete_trigger(ctx->store, req.ns, base, &z, &t, &changes,
-                                           &nchanges)) == SQ_OK) {
-            reg_trigger_encode(&t, NULL, 0, false, reply_start(&r));
-            version = t.version; /* changes: the trigger's rules, now inactive */
-        }
-        break;
-    }
-    case K_RULE: {
-        reg_rule u;
-        /* as OpenWhisk answers: the deleted rule is inactive */
-        if ((st = reg_store_delete_rule(ctx->store, req.ns, base, &z, &u)) == SQ_OK) {
-            reg_rule_encode(&u, REG_RULE_INACTIVE, reply_start(&r));
-            version = u.version;
-        }
-        break;
-    }
-    default: break;
-    }
-    if (st != SQ_OK) {
-        log_failure("delete", req.kind, req.ns, req.name, st);
-        respond_error(bus, msg, st, err);
-        goto done;
-    }
-    sq_info("deleted %s \"%s/%s\" version %s%s", req.kind, req.ns, req.name, version,
-            nchanges && k == K_PACKAGE ? " and its actions" : "");
-    publish_changes(bus, changes, nchanges);
-    reg_publish_event(bus, req.ns, req.kind, req.name, "delete", version);
-    reply_send(bus, msg, &r);
 done:
-    msgpack_zone_destroy(&z);
+    call_end(&c, st, "delete", req.kind, req.ns, req.name);
 }
 
 /* ---- list --------------------------------------------------------------------------------- */
 
 /* Answers a list request whose skip, limit or scope is refused (OpenWhisk's messages) and
  * returns false; sets a limit of 0 to the maximum. */
-static bool list_request_ok(sq_bus_t *bus, natsMsg *msg, sq_reg_list *req, enum kind k)
+static bool list_request_ok(call *c, sq_reg_list *req, reg_kind k)
 {
     /* OpenWhisk's listSkipOutOfRange / listLimitOutOfRange */
     if (req->skip < 0) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_BAD_REQUEST,
                              "The value '%" PRId64 "' is not greater than or equal to 0 for %s.",
-                             req->skip, plural(k));
+                             req->skip, KINDS[k].plural);
+        c->answered = true;
         return false;
     }
     if (req->limit < 0 || req->limit > REG_LIST_MAX) {
-        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_BAD_REQUEST,
                              "The value '%" PRId64 "' is not in the range of 0 to %d for %s.",
-                             req->limit, REG_LIST_MAX, plural(k));
+                             req->limit, REG_LIST_MAX, KINDS[k].plural);
+        c->answered = true;
         return false;
     }
     if (req->limit == 0)
         req->limit = REG_LIST_MAX; /* "a value of 0 sets the limit to the maximum" */
-    if (req->shared && (k == K_TRIGGER || k == K_RULE)) {
-        respond_error(bus, msg, SQ_ERR_FORBIDDEN, NULL);
+    if (req->shared && (k == REG_TRIGGER || k == REG_RULE)) {
+        respond_error(c, SQ_ERR_FORBIDDEN);
         return false;
     }
     return true;
 }
 
-/* The page of entities of kind k a list asks for (or their count). */
-static sq_status list_entities(reg_ctx *ctx, const sq_reg_list *req, enum kind k, const char *ns,
-                               const char *pkg, msgpack_zone *z, void **items, size_t *n,
-                               int64_t *total, char *err, size_t errlen)
+/* The page of entities of kind k a list asks for (or their count), packed. */
+static sq_status list_entities(call *c, const sq_reg_list *req, reg_kind k, const char *ns,
+                               const char *pkg)
 {
-    sq_status st = SQ_ERR_BAD_REQUEST;
+    reg_list_q q = { .ns = ns,
+                     .pkg = pkg,
+                     .shared = req->shared,
+                     .public_ = req->public_,
+                     .count = req->count,
+                     .skip = req->skip,
+                     .limit = req->limit };
+    void *items = NULL;
+    size_t n = 0;
+    int64_t total = 0;
+    sq_status st;
 
-    switch (k) {
-    case K_ACTION:
-        st = reg_store_list_actions(ctx->store, ns, pkg, req->shared, req->skip, req->limit,
-                                    req->count, z, (sq_action **)items, n, total, err, errlen);
-        break;
-    case K_PACKAGE:
-        st = reg_store_list_packages(ctx->store, ns, req->public_, req->shared, req->skip,
-                                     req->limit, req->count, z, (reg_package **)items, n, total);
-        break;
-    case K_TRIGGER:
-        st = reg_store_list_triggers(ctx->store, ns, req->skip, req->limit, req->count, z,
-                                     (reg_trigger **)items, n, total);
-        break;
-    case K_RULE:
-        st = reg_store_list_rules(ctx->store, ns, req->skip, req->limit, req->count, z,
-                                  (reg_rule **)items, n, total);
-        break;
-    default: break;
+    st = reg_store_list(c->ctx->store, k, &q, &c->z, &items, &n, &total, c->err, sizeof c->err);
+    if (st != SQ_OK)
+        return st;
+    if (req->count) {
+        sq_count_encode(&(sq_count){ .count = total }, &c->pk);
+        return SQ_OK;
     }
-    return st;
+    sq_items_begin(&c->pk, n);
+    for (size_t i = 0; i < n; i++)
+        KINDS[k].encode((const char *)items + KINDS[k].elem * i, &c->pk);
+    return SQ_OK;
 }
 
 void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
-    reg_ctx *ctx = closure;
-    msgpack_zone z;
-    sq_reg_list req;
-    char err[512] = "", *ns, *pkg = NULL;
-    void *items = NULL;
-    size_t n = 0;
-    int64_t total = 0;
-    enum kind k;
-    reply r;
-    msgpack_packer *pk;
+    call c;
+    sq_reg_list req = { 0 };
+    char *ns, *pkg = NULL;
+    reg_kind k = K_UNKNOWN;
     sq_status st;
 
-    msgpack_zone_init(&z, 4096);
-    st = sq_reg_list_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &req, err,
-                            sizeof err);
-    if (decode_failed(bus, msg, st, err))
+    call_init(&c, bus, msg, closure);
+    if (decode_failed(&c, st = DECODE(sq_reg_list, &c, &req)))
         goto done;
     if ((k = kind_of(req.kind)) == K_UNKNOWN) {
-        bad_kind(bus, msg, req.kind);
+        bad_kind(&c, req.kind);
         goto done;
     }
     /* ns is "ns", or "ns/pkg" to list the actions of one package */
-    if ((st = reg_name_split(req.ns, k == K_ACTION, &z, &pkg, &ns)) != SQ_OK) {
-        respond_error(bus, msg, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME, NULL);
+    if ((st = reg_name_split(req.ns, k == REG_ACTION, &c.z, &pkg, &ns)) != SQ_OK) {
+        respond_error(&c, st == SQ_ERR_NOMEM ? st : SQ_ERR_BAD_NAME);
         goto done;
     }
     if (pkg != NULL) { /* reg_name_split gave "pkg" first and "name" second */
@@ -545,34 +545,8 @@ void reg_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
         pkg = ns;
         ns = t;
     }
-    if (!list_request_ok(bus, msg, &req, k))
-        goto done;
-    st = list_entities(ctx, &req, k, ns, pkg, &z, &items, &n, &total, err, sizeof err);
-    if (st != SQ_OK) {
-        log_failure("list", plural(k), req.ns, NULL, st);
-        respond_error(bus, msg, st, err);
-        goto done;
-    }
-    pk = reply_start(&r);
-    if (req.count) {
-        sq_count c = { .count = total };
-        sq_count_encode(&c, pk);
-    } else {
-        sq_items_begin(pk, n);
-        for (size_t i = 0; i < n; i++) {
-            switch (k) {
-            case K_ACTION: sq_action_encode(&((sq_action *)items)[i], pk); break;
-            case K_PACKAGE:
-                reg_package_encode(&((reg_package *)items)[i], NULL, 0, false, pk);
-                break;
-            case K_TRIGGER:
-                reg_trigger_encode(&((reg_trigger *)items)[i], NULL, 0, false, pk);
-                break;
-            default: reg_rule_encode(&((reg_rule *)items)[i], NULL, pk); break;
-            }
-        }
-    }
-    reply_send(bus, msg, &r);
+    if (list_request_ok(&c, &req, k))
+        st = list_entities(&c, &req, k, ns, pkg);
 done:
-    msgpack_zone_destroy(&z);
+    call_end(&c, st, "list", k == K_UNKNOWN ? "entities" : KINDS[k].plural, req.ns, NULL);
 }

@@ -245,14 +245,39 @@ typedef struct reg_change {
 sq_status reg_store_purge_ns(reg_store_t *s, const char *ns, int64_t at, sq_arena_t *ar,
                              reg_change **deleted, size_t *ndeleted);
 
-/* Creates or updates action ns[/pkg]/name. The package must exist and not be a binding
- * (404, 400); a sequence's components must exist (400), be readable (403 for a private
- * foreign one), not lead back to the sequence (400) and inline to at most REG_SEQ_MAX
- * atomic actions (400). SQ_ERR_CONFLICT when it exists and !overwrite. *out: the stored
- * action (with code). */
-sq_status reg_store_put_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool overwrite, const reg_patch *p, sq_arena_t *ar, sq_action *out,
-                               bool *created, char *err, size_t errlen);
+/* The kinds of entity, in the order of the store's and the handlers' tables. */
+typedef enum reg_kind { REG_ACTION, REG_PACKAGE, REG_TRIGGER, REG_RULE, REG_NKINDS } reg_kind;
+
+/* Creates or updates entity ns[/pkg]/name of kind k (pkg: actions only, else NULL) from
+ * patch (a reg_patch for an action, else a reg_entity_patch) into *out (sq_action,
+ * reg_package, reg_trigger or reg_rule). SQ_ERR_CONFLICT when it exists and !overwrite.
+ * An action: its package must exist and not be a binding (404, 400); a sequence's
+ * components must exist (400), be readable (403 for a private foreign one), not lead back
+ * to the sequence (400) and inline to at most REG_SEQ_MAX atomic actions (400); *out has
+ * its code. A package: a binding must point at an existing package (400) that is not a
+ * binding (400) and is published or in ns (403); a package never becomes a binding (409).
+ * A rule: the trigger must exist in ns (400; a foreign one is 403) and the action must exist
+ * (400; through a binding; a foreign one must be in a published package, else 403); an
+ * update keeps the status. */
+sq_status reg_store_put(reg_store_t *s, reg_kind k, const char *ns, const char *pkg,
+                        const char *name, bool overwrite, const void *patch, sq_arena_t *ar,
+                        void *out, bool *created, char *err, size_t errlen);
+
+/* What a list asks for: the entities of ns (actions: all, packaged ones too) or of ns/pkg
+ * (actions only; a binding lists the bound package's); public (packages): and the published
+ * packages of every namespace; shared: only published packages of ns (actions: only ns/pkg
+ * of a published package); count: only the number after skip. */
+typedef struct reg_list_q {
+    const char *ns, *pkg;
+    bool shared, public_, count;
+    int64_t skip, limit;
+} reg_list_q;
+
+/* The page of entities of kind k (newest first; actions without code; bindings are never
+ * listed as published) in *items (an array of the kind's structs), or with q->count only
+ * *total. */
+sq_status reg_store_list(reg_store_t *s, reg_kind k, const reg_list_q *q, sq_arena_t *ar,
+                         void **items, size_t *n, int64_t *total, char *err, size_t errlen);
 
 /* Reads action ns[/pkg]/name for get and resolve: through a binding to the bound package's
  * action; for a packaged action the parameters are merged package < binding < action and
@@ -266,54 +291,25 @@ sq_status reg_store_get_action(reg_store_t *s, const char *ns, const char *pkg, 
 sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
                                   sq_arena_t *ar, sq_action *out, char *err, size_t errlen);
 
-/* Actions of ns (all, packaged ones too) or of ns/pkg (pkg not NULL; a binding lists the
- * bound package's), newest first, without code. shared: only ns/pkg of a published package.
- * With count, only *count is set (the number after skip). */
-sq_status reg_store_list_actions(reg_store_t *s, const char *ns, const char *pkg, bool shared,
-                                 int64_t skip, int64_t limit, bool count, sq_arena_t *ar,
-                                 sq_action **items, size_t *n, int64_t *total, char *err,
-                                 size_t errlen);
-
-/* Packages. put: a binding must point at an existing package (400) that is not a binding
- * (400) and is published or in ns (403); a package never becomes a binding (409).
- * get: the package (a binding with the bound package's parameters under its own) and the
- * actions of the (bound) package. delete: a package with actions is SQ_ERR_CONFLICT unless
- * force, which deletes them too (listed in *deleted). shared: only published ones. */
-sq_status reg_store_put_package(reg_store_t *s, const char *ns, const char *name, bool overwrite,
-                                const reg_entity_patch *p, sq_arena_t *ar, reg_package *out,
-                                bool *created, char *err, size_t errlen);
+/* Packages. get: the package (a binding with the bound package's parameters under its own)
+ * and the actions of the (bound) package. delete: a package with actions is SQ_ERR_CONFLICT
+ * unless force, which deletes them too (listed in *deleted). shared: only published ones. */
 sq_status reg_store_get_package(reg_store_t *s, const char *ns, const char *name, bool shared,
                                 sq_arena_t *ar, reg_package *out, reg_brief **actions,
                                 size_t *nactions, char *err, size_t errlen);
 sq_status reg_store_delete_package(reg_store_t *s, const char *ns, const char *name, bool force,
                                    sq_arena_t *ar, reg_package *out, reg_change **deleted,
                                    size_t *ndeleted, char *err, size_t errlen);
-/* Packages of ns (public: and the published packages of every namespace; shared: only the
- * published ones of ns), newest first. Bindings are never listed as published. */
-sq_status reg_store_list_packages(reg_store_t *s, const char *ns, bool public_, bool shared,
-                                  int64_t skip, int64_t limit, bool count, sq_arena_t *ar,
-                                  reg_package **items, size_t *n, int64_t *total);
 
 /* Triggers. delete also deactivates the rules of the trigger (listed in *changed), as
  * OpenWhisk loses a trigger's rule links with the trigger. get_rules: the rules whose
  * trigger this is (for resolve). */
-sq_status reg_store_put_trigger(reg_store_t *s, const char *ns, const char *name, bool overwrite,
-                                const reg_entity_patch *p, sq_arena_t *ar, reg_trigger *out,
-                                bool *created, char *err, size_t errlen);
 sq_status reg_store_get_trigger(reg_store_t *s, const char *ns, const char *name, bool with_rules,
                                 sq_arena_t *ar, reg_trigger *out, reg_rule **rules, size_t *nrules);
 sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
                                    reg_trigger *out, reg_change **changed, size_t *nchanged);
-sq_status reg_store_list_triggers(reg_store_t *s, const char *ns, int64_t skip, int64_t limit,
-                                  bool count, sq_arena_t *ar, reg_trigger **items, size_t *n,
-                                  int64_t *total);
 
-/* Rules. put: the trigger must exist in ns (400; a foreign one is 403) and the action must
- * exist (400; through a binding; a foreign one must be in a published package, else 403);
- * an update keeps the status. set_status: SQ_ERR_NOT_FOUND for a missing rule or trigger. */
-sq_status reg_store_put_rule(reg_store_t *s, const char *ns, const char *name, bool overwrite,
-                             const reg_entity_patch *p, sq_arena_t *ar, reg_rule *out,
-                             bool *created, char *err, size_t errlen);
+/* Rules. set_status: SQ_ERR_NOT_FOUND for a missing rule or trigger. */
 sq_status reg_store_set_rule_status(reg_store_t *s, const char *ns, const char *name,
                                     const char *status, sq_arena_t *ar, reg_rule *out, char *err,
                                     size_t errlen);
@@ -321,9 +317,6 @@ sq_status reg_store_get_rule(reg_store_t *s, const char *ns, const char *name, s
                              reg_rule *out);
 sq_status reg_store_delete_rule(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
                                 reg_rule *out);
-sq_status reg_store_list_rules(reg_store_t *s, const char *ns, int64_t skip, int64_t limit,
-                               bool count, sq_arena_t *ar, reg_rule **items, size_t *n,
-                               int64_t *total);
 
 /* One action of a system package: its name and the PUT that makes it. */
 typedef struct reg_system_action {

@@ -235,73 +235,39 @@ static sq_status read_action(const PGresult *r, int row, sq_arena_t *ar, sq_acti
     return SQ_OK;
 }
 
-static sq_status read_package(const PGresult *r, int row, sq_arena_t *ar, reg_package *p)
+/* Reads a row of kind k's columns (k->cols) into out (a struct of k->elem bytes): strings
+ * into the arena, msgpack arrays unpacked (logged and SQ_ERR_DB when malformed; the first
+ * two columns are then the namespace and the name). */
+sq_status rs_read_doc(const PGresult *r, int row, sq_arena_t *ar, const rs_kind *k, void *out)
 {
-    memset(p, 0, sizeof *p);
-    if (PQnfields(r) != P_COUNT)
-        return SQ_ERR_INTERNAL;
-    p->namespace_ = rs_col_str(r, row, P_NS, ar);
-    p->name = rs_col_str(r, row, P_NAME, ar);
-    p->version = rs_col_str(r, row, P_VERSION, ar);
-    p->binding_ns = rs_col_str(r, row, P_BNS, ar);
-    p->binding_name = rs_col_str(r, row, P_BNAME, ar);
-    if (p->namespace_ == NULL || p->name == NULL || p->version == NULL ||
-        (p->binding_ns == NULL) != (p->binding_name == NULL))
-        return SQ_ERR_NOMEM;
-    p->publish = col_bool(r, row, P_PUBLISH);
-    p->updated = col_i64(r, row, P_UPDATED, 0);
-    if (rs_col_mp_array(r, row, P_PARAMS, false, ar, &p->parameters) != SQ_OK ||
-        rs_col_mp_array(r, row, P_ANNOTS, false, ar, &p->annotations) != SQ_OK) {
-        sq_error("package \"%s/%s\" has malformed stored parameters or annotations", p->namespace_,
-                 p->name);
-        return SQ_ERR_DB;
-    }
-    return SQ_OK;
-}
+    char *base = out;
 
-static sq_status read_trigger(const PGresult *r, int row, sq_arena_t *ar, reg_trigger *t)
-{
-    memset(t, 0, sizeof *t);
-    if (PQnfields(r) != T_COUNT)
+    memset(out, 0, k->elem);
+    if (PQnfields(r) != k->nfields)
         return SQ_ERR_INTERNAL;
-    t->namespace_ = rs_col_str(r, row, T_NS, ar);
-    t->name = rs_col_str(r, row, T_NAME, ar);
-    t->version = rs_col_str(r, row, T_VERSION, ar);
-    if (t->namespace_ == NULL || t->name == NULL || t->version == NULL)
-        return SQ_ERR_NOMEM;
-    t->publish = col_bool(r, row, T_PUBLISH);
-    t->updated = col_i64(r, row, T_UPDATED, 0);
-    if (rs_col_mp_array(r, row, T_PARAMS, false, ar, &t->parameters) != SQ_OK ||
-        rs_col_mp_array(r, row, T_ANNOTS, false, ar, &t->annotations) != SQ_OK) {
-        sq_error("trigger \"%s/%s\" has malformed stored parameters or annotations", t->namespace_,
-                 t->name);
-        return SQ_ERR_DB;
+    for (size_t i = 0; i < k->ncols; i++) {
+        const rs_col *c = &k->cols[i];
+        void *dst = base + c->off;
+        switch (c->type) {
+        case RS_STR:
+        case RS_STR_NULL:
+            *(char **)dst = rs_col_str(r, row, c->col, ar);
+            if (*(char **)dst == NULL && (c->type == RS_STR || !PQgetisnull(r, row, c->col)))
+                return SQ_ERR_NOMEM;
+            break;
+        case RS_BOOL: *(bool *)dst = col_bool(r, row, c->col); break;
+        case RS_I64: *(int64_t *)dst = col_i64(r, row, c->col, 0); break;
+        case RS_MP: break;
+        }
     }
-    return SQ_OK;
-}
-
-static sq_status read_rule(const PGresult *r, int row, sq_arena_t *ar, reg_rule *u)
-{
-    memset(u, 0, sizeof *u);
-    if (PQnfields(r) != R_COUNT)
-        return SQ_ERR_INTERNAL;
-    u->namespace_ = rs_col_str(r, row, R_NS, ar);
-    u->name = rs_col_str(r, row, R_NAME, ar);
-    u->version = rs_col_str(r, row, R_VERSION, ar);
-    u->status = rs_col_str(r, row, R_STATUS, ar);
-    u->trigger_ns = rs_col_str(r, row, R_TNS, ar);
-    u->trigger_name = rs_col_str(r, row, R_TNAME, ar);
-    u->action_path = rs_col_str(r, row, R_APATH, ar);
-    u->action_name = rs_col_str(r, row, R_ANAME, ar);
-    if (u->namespace_ == NULL || u->name == NULL || u->version == NULL || u->status == NULL ||
-        u->trigger_ns == NULL || u->trigger_name == NULL || u->action_path == NULL ||
-        u->action_name == NULL)
-        return SQ_ERR_NOMEM;
-    u->publish = col_bool(r, row, R_PUBLISH);
-    u->updated = col_i64(r, row, R_UPDATED, 0);
-    if (rs_col_mp_array(r, row, R_ANNOTS, false, ar, &u->annotations) != SQ_OK) {
-        sq_error("rule \"%s/%s\" has malformed stored annotations", u->namespace_, u->name);
-        return SQ_ERR_DB;
+    for (size_t i = 0; i < k->ncols; i++) {
+        const rs_col *c = &k->cols[i];
+        if (c->type == RS_MP && rs_col_mp_array(r, row, c->col, false, ar,
+                                                (msgpack_object *)(base + c->off)) != SQ_OK) {
+            sq_error("%s \"%s/%s\" has malformed stored %s", k->what,
+                     *(char **)(base + k->cols[0].off), *(char **)(base + k->cols[1].off), c->name);
+            return SQ_ERR_DB;
+        }
     }
     return SQ_OK;
 }
@@ -372,19 +338,6 @@ sq_status rs_rd_action(const PGresult *r, int row, sq_arena_t *ar, void *out)
 {
     return read_action(r, row, ar, out);
 }
-sq_status rs_rd_package(const PGresult *r, int row, sq_arena_t *ar, void *out)
-{
-    return read_package(r, row, ar, out);
-}
-sq_status rs_rd_trigger(const PGresult *r, int row, sq_arena_t *ar, void *out)
-{
-    return read_trigger(r, row, ar, out);
-}
-sq_status rs_rd_rule(const PGresult *r, int row, sq_arena_t *ar, void *out)
-{
-    return read_rule(r, row, ar, out);
-}
-
 sq_status rs_rd_brief(const PGresult *r, int row, sq_arena_t *ar, void *out)
 {
     reg_brief *b = out;
@@ -405,32 +358,18 @@ sq_status rs_rd_brief(const PGresult *r, int row, sq_arena_t *ar, void *out)
 sq_status rs_find_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
                          bool code, bool lock, sq_arena_t *ar, sq_action *out)
 {
-    sq_params p;
-    sq_params_init(&p);
-    sq_params_str(&p, ns);
-    sq_params_str(&p, pkg ? pkg : "");
-    sq_params_str(&p, name);
-    return rs_fetch_one(s,
-                        lock   ? SQL_A_LOCK
-                        : code ? SQL_A_GET_CODE
-                               : SQL_A_GET_NOCODE,
-                        &p, rs_rd_action, ar, out);
-}
-
-sq_status rs_find_by_name(reg_store_t *s, const char *sql, const char *ns, const char *name,
-                          row_reader rd, sq_arena_t *ar, void *out)
-{
-    sq_params p;
-    sq_params_init(&p);
-    sq_params_str(&p, ns);
-    sq_params_str(&p, name);
-    return rs_fetch_one(s, sql, &p, rd, ar, out);
+    rs_key key = { ns, pkg, name };
+    return rs_find(s, &RS_ACTION,
+                   lock   ? SQL_A_LOCK
+                   : code ? SQL_A_GET_CODE
+                          : SQL_A_GET_NOCODE,
+                   &key, ar, out);
 }
 
 sq_status rs_find_package(reg_store_t *s, const char *ns, const char *name, bool lock,
                           sq_arena_t *ar, reg_package *out)
 {
-    return rs_find_by_name(s, lock ? SQL_P_LOCK : SQL_P_GET, ns, name, rs_rd_package, ar, out);
+    return rs_find_name(s, &RS_PACKAGE, lock ? SQL_P_LOCK : SQL_P_GET, ns, name, ar, out);
 }
 
 /* Where the actions of package ns/pkg live: the package itself, or for a binding the bound

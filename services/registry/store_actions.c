@@ -11,36 +11,27 @@
 
 /* ---- actions ------------------------------------------------------------------------------ */
 
-sq_status rs_write_action(reg_store_t *s, const char *sql, const char *ns, const char *pkg,
-                          const char *name, const sq_action *a)
+/* The parameters of SQL_A_INSERT and SQL_A_UPDATE. */
+static void bind_action(sq_params *p, const rs_key *k, const void *e)
 {
-    sq_params p;
-    PGresult *r;
-    sq_status st;
-
-    sq_params_init(&p);
-    sq_params_str(&p, ns);
-    sq_params_str(&p, pkg ? pkg : "");
-    sq_params_str(&p, name);
-    sq_params_str(&p, a->version);
-    sq_params_str(&p, a->exec.kind);
-    sq_params_str(&p, a->exec.code ? a->exec.code : "");
-    sq_params_str(&p, a->exec.main);
-    sq_params_bool(&p, a->exec.binary);
-    sq_params_mp(&p, &a->parameters, true);
-    sq_params_mp(&p, &a->annotations, true);
-    sq_params_int(&p, a->limits.timeout);
-    sq_params_int(&p, a->limits.memory);
-    sq_params_int(&p, a->limits.logs);
-    sq_params_int(&p, a->limits.concurrency);
-    sq_params_bool(&p, a->publish);
-    sq_params_int(&p, a->updated);
-    sq_params_mp(&p, rs_is_sequence(a->exec.kind) ? &a->exec.components : NULL, false);
-    r = rs_run(s, sql, &p);
-    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
-    PQclear(r);
-    sq_params_free(&p);
-    return st;
+    const sq_action *a = e;
+    sq_params_str(p, k->ns);
+    sq_params_str(p, k->pkg ? k->pkg : "");
+    sq_params_str(p, k->name);
+    sq_params_str(p, a->version);
+    sq_params_str(p, a->exec.kind);
+    sq_params_str(p, a->exec.code ? a->exec.code : "");
+    sq_params_str(p, a->exec.main);
+    sq_params_bool(p, a->exec.binary);
+    sq_params_mp(p, &a->parameters, true);
+    sq_params_mp(p, &a->annotations, true);
+    sq_params_int(p, a->limits.timeout);
+    sq_params_int(p, a->limits.memory);
+    sq_params_int(p, a->limits.logs);
+    sq_params_int(p, a->limits.concurrency);
+    sq_params_bool(p, a->publish);
+    sq_params_int(p, a->updated);
+    sq_params_mp(p, rs_is_sequence(a->exec.kind) ? &a->exec.components : NULL, false);
 }
 
 /* Checking a sequence's components (OpenWhisk's checkSequenceActionLimits). */
@@ -129,17 +120,6 @@ static sq_status check_components(reg_store_t *s, seq_check *c, const reg_fqn *c
     return SQ_OK;
 }
 
-typedef struct put_action_arg {
-    const char *ns, *pkg, *name;
-    bool overwrite;
-    const reg_patch *p;
-    sq_arena_t *ar;
-    sq_action *out;
-    bool *created;
-    char *err;
-    size_t errlen;
-} put_action_arg;
-
 /* The package an action is written into (or deleted from) must exist and not be a binding. */
 static sq_status check_home_package(reg_store_t *s, const char *ns, const char *pkg, sq_arena_t *ar,
                                     char *err, size_t errlen)
@@ -158,52 +138,34 @@ static sq_status check_home_package(reg_store_t *s, const char *ns, const char *
     return SQ_OK;
 }
 
-static sq_status put_action_work(reg_store_t *s, void *arg)
+/* A put's checks before the action is looked up: its package, a sequence's components. */
+static sq_status check_action(reg_store_t *s, void *arg)
 {
-    put_action_arg *a = arg;
-    sq_action old;
-    char *path;
+    put_entity_arg *a = arg;
+    const reg_patch *patch = a->p;
     sq_status st;
 
-    if ((st = check_home_package(s, a->ns, a->pkg, a->ar, a->err, a->errlen)) != SQ_OK)
+    if ((st = check_home_package(s, a->key.ns, a->key.pkg, a->ar, a->err, a->errlen)) != SQ_OK)
         return st;
-    if (a->p->has_exec && rs_is_sequence(a->p->exec.kind)) {
-        seq_check c = { .ns = a->ns,
-                        .pkg = a->pkg,
-                        .name = a->name,
+    if (patch->has_exec && rs_is_sequence(patch->exec.kind)) {
+        seq_check c = { .ns = a->key.ns,
+                        .pkg = a->key.pkg,
+                        .name = a->key.name,
                         .ar = a->ar,
                         .err = a->err,
                         .errlen = a->errlen };
-        if ((st = check_components(s, &c, a->p->components, a->p->ncomponents, 0, true)) != SQ_OK)
-            return st;
+        return check_components(s, &c, patch->components, patch->ncomponents, 0, true);
     }
-    if ((path = reg_path_str(a->ns, a->pkg, a->ar)) == NULL)
-        return SQ_ERR_NOMEM;
-    st = rs_find_action(s, a->ns, a->pkg, a->name, true, true, a->ar, &old);
-    if (st == SQ_OK) {
-        if (!a->overwrite)
-            return SQ_ERR_CONFLICT;
-        if ((st = reg_patch_apply(&old, a->p, path, a->name, a->ar, a->out, a->err, a->errlen)) !=
-            SQ_OK)
-            return st;
-        *a->created = false;
-        return rs_write_action(s, SQL_A_UPDATE, a->ns, a->pkg, a->name, a->out);
-    }
-    if (st != SQ_ERR_NOT_FOUND)
-        return st;
-    if ((st = reg_patch_apply(NULL, a->p, path, a->name, a->ar, a->out, a->err, a->errlen)) !=
-        SQ_OK)
-        return st;
-    *a->created = true;
-    return rs_write_action(s, SQL_A_INSERT, a->ns, a->pkg, a->name, a->out);
+    return SQ_OK;
 }
 
-sq_status reg_store_put_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
-                               bool overwrite, const reg_patch *p, sq_arena_t *ar, sq_action *out,
-                               bool *created, char *err, size_t errlen)
+static sq_status apply_action(reg_store_t *s, put_entity_arg *a, const void *old)
 {
-    put_action_arg a = { ns, pkg, name, overwrite, p, ar, out, created, err, errlen };
-    return rs_atomically(s, ns, put_action_work, &a);
+    char *path = reg_path_str(a->key.ns, a->key.pkg, a->ar);
+    (void)s;
+    if (path == NULL)
+        return SQ_ERR_NOMEM;
+    return reg_patch_apply(old, a->p, path, a->key.name, a->ar, a->out, a->err, a->errlen);
 }
 
 typedef struct get_action_arg {
@@ -254,16 +216,12 @@ typedef struct del_action_arg {
 static sq_status delete_action_work(reg_store_t *s, void *arg)
 {
     del_action_arg *a = arg;
-    sq_params p;
+    rs_key key = { a->ns, a->pkg, a->name };
     sq_status st;
 
     if ((st = check_home_package(s, a->ns, a->pkg, a->ar, a->err, a->errlen)) != SQ_OK)
         return st;
-    sq_params_init(&p);
-    sq_params_str(&p, a->ns);
-    sq_params_str(&p, a->pkg ? a->pkg : "");
-    sq_params_str(&p, a->name);
-    return rs_fetch_one(s, SQL_A_DELETE, &p, rs_rd_action, a->ar, a->out);
+    return rs_find(s, &RS_ACTION, SQL_A_DELETE, &key, a->ar, a->out);
 }
 
 sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
@@ -273,48 +231,38 @@ sq_status reg_store_delete_action(reg_store_t *s, const char *ns, const char *pk
     return rs_atomically(s, ns, delete_action_work, &a);
 }
 
-static sq_status list_actions_work(reg_store_t *s, void *arg)
+static sq_status list_actions(reg_store_t *s, void *arg)
 {
     list_arg *a = arg;
+    const reg_list_q *q = a->q;
     char *rns, *rpkg;
     sq_params p;
     sq_status st;
 
-    if (a->pkg == NULL && a->shared)
+    if (q->pkg == NULL && q->shared)
         return SQ_ERR_FORBIDDEN;
-    if ((st = rs_resolve_pkg(s, a->ns, a->pkg, a->shared, a->ar, &rns, &rpkg, NULL, a->err,
+    if ((st = rs_resolve_pkg(s, q->ns, q->pkg, q->shared, a->ar, &rns, &rpkg, NULL, a->err,
                              a->errlen)) != SQ_OK)
         return st;
     sq_params_init(&p);
     sq_params_str(&p, rns);
     if (rpkg != NULL)
         sq_params_str(&p, rpkg);
-    if (a->count)
-        return rs_fetch_count(s, rpkg ? SQL_A_COUNT_PKG : SQL_A_COUNT_NS, &p, a->skip, a->total);
-    sq_params_int(&p, a->limit);
-    sq_params_int(&p, a->skip);
-    return rs_fetch_all(s, rpkg ? SQL_A_LIST_PKG : SQL_A_LIST_NS, &p, rs_rd_action,
-                        sizeof(sq_action), a->ar, a->items, a->n);
+    return rs_list_page(s, a, &p, rpkg ? SQL_A_LIST_PKG : SQL_A_LIST_NS,
+                        rpkg ? SQL_A_COUNT_PKG : SQL_A_COUNT_NS);
 }
 
-sq_status reg_store_list_actions(reg_store_t *s, const char *ns, const char *pkg, bool shared,
-                                 int64_t skip, int64_t limit, bool count, sq_arena_t *ar,
-                                 sq_action **items, size_t *n, int64_t *total, char *err,
-                                 size_t errlen)
-{
-    list_arg a = { .ns = ns,
-                   .pkg = pkg,
-                   .shared = shared,
-                   .count = count,
-                   .skip = skip,
-                   .limit = limit,
-                   .ar = ar,
-                   .items = (void **)items,
-                   .n = n,
-                   .total = total,
-                   .err = err,
-                   .errlen = errlen };
-    *items = NULL;
-    *n = 0;
-    return rs_atomically(s, NULL, list_actions_work, &a);
-}
+const rs_kind RS_ACTION = { .keyed_pkg = true,
+                            .sql_get = SQL_A_GET_NOCODE,
+                            .sql_lock = SQL_A_LOCK,
+                            .sql_delete = SQL_A_DELETE,
+                            .sql_insert = SQL_A_INSERT,
+                            .sql_update = SQL_A_UPDATE,
+                            .what = "action",
+                            .read = rs_rd_action,
+                            .nfields = A_COUNT,
+                            .elem = sizeof(sq_action),
+                            .bind = bind_action,
+                            .check = check_action,
+                            .apply = apply_action,
+                            .list = list_actions };

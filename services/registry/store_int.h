@@ -1,13 +1,15 @@
 /* The registry store's own header, for its files only (store.c: the connection, the unit of
  * work and the row readers; store_actions.c, store_packages.c, store_triggers.c (triggers and
- * rules), store_system.c (the system packages and the purge of a deleted namespace)): the
- * statements, the column orders and the helpers they share. */
+ * rules), store_system.c (the system packages and the purge of a deleted namespace);
+ * store_engine.c: what every kind does alike, driven by the kind's rs_kind): the statements,
+ * the column orders and the helpers they share. */
 #ifndef REG_STORE_INT_H
 #define REG_STORE_INT_H
 
 #include "registry.h"
 
 #include <libpq-fe.h>
+#include <stddef.h>
 #include "sq/store.h"
 #include "sq/util.h" /* sq_errf */
 
@@ -172,11 +174,17 @@ static const char SQL_R_DEACTIVATE[] =
 typedef sq_status (*work_fn)(reg_store_t *s, void *arg);
 typedef sq_status (*row_reader)(const PGresult *r, int row, sq_arena_t *ar, void *out);
 
-/* A list of one kind of entity (store_actions.c, store_packages.c, store_triggers.c). */
+/* An entity's key: namespace, package (actions only; NULL: none, stored as "") and name. */
+typedef struct rs_key {
+    const char *ns, *pkg, *name;
+} rs_key;
+
+typedef struct rs_kind rs_kind;
+
+/* A list of one kind of entity (reg_store_list). */
 typedef struct list_arg {
-    const char *ns, *pkg;
-    bool shared, public_, count;
-    int64_t skip, limit;
+    const rs_kind *kind;
+    const reg_list_q *q;
     sq_arena_t *ar;
     void **items;
     size_t *n;
@@ -185,11 +193,12 @@ typedef struct list_arg {
     size_t errlen;
 } list_arg;
 
-/* A put of a package, trigger or rule (store_packages.c, store_triggers.c). */
+/* A put of one entity (reg_store_put). */
 typedef struct put_entity_arg {
-    const char *ns, *name;
+    const rs_kind *kind;
+    rs_key key;
     bool overwrite;
-    const reg_entity_patch *p;
+    const void *p; /* reg_patch (actions) or reg_entity_patch */
     sq_arena_t *ar;
     void *out;
     bool *created;
@@ -197,8 +206,51 @@ typedef struct put_entity_arg {
     size_t errlen;
 } put_entity_arg;
 
-/* The helpers, each described where it is defined (store.c, but rs_write_action in
- * store_actions.c and rs_write_package in store_packages.c). */
+/* A column of a kind's row and where rs_read_doc() puts it in the kind's struct. */
+typedef enum rs_col_type {
+    RS_STR,      /* char *, never SQL NULL */
+    RS_STR_NULL, /* char *, NULL for SQL NULL */
+    RS_BOOL,     /* bool */
+    RS_I64,      /* int64_t (0 for SQL NULL) */
+    RS_MP        /* msgpack_object: a msgpack array in bytea */
+} rs_col_type;
+typedef struct rs_col {
+    int col;
+    rs_col_type type;
+    size_t off;
+    const char *name;
+} rs_col;
+#define RS_COL(type, col, kind, member)                                                            \
+    {                                                                                              \
+        col, kind, offsetof(type, member), #member                                                 \
+    }
+
+/* What the store engine (store_engine.c) needs of a kind of entity; one per kind, in its own
+ * file (RS_ACTION in store_actions.c, RS_PACKAGE in store_packages.c, RS_TRIGGER and RS_RULE
+ * in store_triggers.c). */
+struct rs_kind {
+    bool keyed_pkg; /* the key has the package column ($2) */
+    const char *sql_get, *sql_lock, *sql_delete, *sql_insert, *sql_update;
+    const char *sql_list, *sql_count; /* by namespace ($1), LIMIT $2 OFFSET $3 */
+    const char *what;                 /* the kind's name in log lines */
+    row_reader read;                  /* a row into the kind's struct (rs_read_doc with cols) */
+    const rs_col *cols; /* the columns rs_read_doc reads (actions have their own reader) */
+    size_t ncols;
+    int nfields; /* the columns the kind's SELECTs give */
+    size_t elem; /* the size of the kind's struct */
+    /* the parameters of sql_insert and sql_update, in their order, for entity e at key k */
+    void (*bind)(sq_params *p, const rs_key *k, const void *e);
+    /* a put's checks before the stored entity is looked up (NULL: none) */
+    work_fn check;
+    /* a put applied to old (NULL: a new entity) into a->out, with the kind's own checks */
+    sq_status (*apply)(reg_store_t *s, put_entity_arg *a, const void *old);
+    /* the kind's list (a list_arg; NULL: sql_list and sql_count by namespace) */
+    work_fn list;
+};
+extern const rs_kind RS_ACTION, RS_PACKAGE, RS_TRIGGER, RS_RULE;
+
+/* The helpers, each described where it is defined (store.c; the engine's in
+ * store_engine.c). */
 PGresult *rs_run(reg_store_t *s, const char *sql, const sq_params *p);
 PGresult *rs_run2(reg_store_t *s, const char *sql, const char *a, const char *b);
 PGresult *rs_run3(reg_store_t *s, const char *sql, const char *a, const char *b, const char *c);
@@ -213,22 +265,25 @@ sq_status rs_fetch_all(reg_store_t *s, const char *sql, const sq_params *p, row_
                        size_t elem, sq_arena_t *ar, void **items, size_t *n);
 sq_status rs_fetch_count(reg_store_t *s, const char *sql, const sq_params *p, int64_t skip,
                          int64_t *total);
+sq_status rs_list_page(reg_store_t *s, list_arg *a, sq_params *p, const char *list_sql,
+                       const char *count_sql);
 sq_status rs_rd_action(const PGresult *r, int row, sq_arena_t *ar, void *out);
-sq_status rs_rd_package(const PGresult *r, int row, sq_arena_t *ar, void *out);
-sq_status rs_rd_trigger(const PGresult *r, int row, sq_arena_t *ar, void *out);
-sq_status rs_rd_rule(const PGresult *r, int row, sq_arena_t *ar, void *out);
+sq_status rs_read_doc(const PGresult *r, int row, sq_arena_t *ar, const rs_kind *k, void *out);
 sq_status rs_rd_brief(const PGresult *r, int row, sq_arena_t *ar, void *out);
+sq_status rs_find(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key,
+                  sq_arena_t *ar, void *out);
+sq_status rs_find_name(reg_store_t *s, const rs_kind *k, const char *sql, const char *ns,
+                       const char *name, sq_arena_t *ar, void *out);
 sq_status rs_find_action(reg_store_t *s, const char *ns, const char *pkg, const char *name,
                          bool code, bool lock, sq_arena_t *ar, sq_action *out);
-sq_status rs_find_by_name(reg_store_t *s, const char *sql, const char *ns, const char *name,
-                          row_reader rd, sq_arena_t *ar, void *out);
 sq_status rs_find_package(reg_store_t *s, const char *ns, const char *name, bool lock,
                           sq_arena_t *ar, reg_package *out);
 sq_status rs_resolve_pkg(reg_store_t *s, const char *ns, const char *pkg, bool shared,
                          sq_arena_t *ar, char **rns, char **rpkg, msgpack_object *params, char *err,
                          size_t errlen);
-sq_status rs_write_action(reg_store_t *s, const char *sql, const char *ns, const char *pkg,
-                          const char *name, const sq_action *a);
-sq_status rs_write_package(reg_store_t *s, const char *sql, const reg_package *pk);
+sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key,
+                   const void *e);
+sq_status rs_one(reg_store_t *s, const rs_kind *k, bool del, const char *ns, const char *name,
+                 sq_arena_t *ar, void *out);
 
 #endif

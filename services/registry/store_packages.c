@@ -11,74 +11,79 @@
 
 /* ---- packages ----------------------------------------------------------------------------- */
 
-sq_status rs_write_package(reg_store_t *s, const char *sql, const reg_package *pk)
-{
-    sq_params p;
-    PGresult *r;
-    sq_status st;
+static const rs_col PACKAGE_COLS[] = {
+    RS_COL(reg_package, P_NS, RS_STR, namespace_),
+    RS_COL(reg_package, P_NAME, RS_STR, name),
+    RS_COL(reg_package, P_VERSION, RS_STR, version),
+    RS_COL(reg_package, P_BNS, RS_STR_NULL, binding_ns),
+    RS_COL(reg_package, P_BNAME, RS_STR_NULL, binding_name),
+    RS_COL(reg_package, P_PUBLISH, RS_BOOL, publish),
+    RS_COL(reg_package, P_UPDATED, RS_I64, updated),
+    RS_COL(reg_package, P_PARAMS, RS_MP, parameters),
+    RS_COL(reg_package, P_ANNOTS, RS_MP, annotations),
+};
 
-    sq_params_init(&p);
-    sq_params_str(&p, pk->namespace_);
-    sq_params_str(&p, pk->name);
-    sq_params_str(&p, pk->version);
-    sq_params_bool(&p, pk->publish);
-    sq_params_mp(&p, &pk->parameters, true);
-    sq_params_mp(&p, &pk->annotations, true);
-    sq_params_str(&p, pk->binding_ns);
-    sq_params_str(&p, pk->binding_name);
-    sq_params_int(&p, pk->updated);
-    r = rs_run(s, sql, &p);
-    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
-    PQclear(r);
-    sq_params_free(&p);
+static sq_status read_package(const PGresult *r, int row, sq_arena_t *ar, void *out)
+{
+    reg_package *p = out;
+    sq_status st = rs_read_doc(r, row, ar, &RS_PACKAGE, out);
+    if (st == SQ_OK && (p->binding_ns == NULL) != (p->binding_name == NULL))
+        return SQ_ERR_NOMEM;
     return st;
 }
 
-static sq_status put_package_work(reg_store_t *s, void *arg)
+/* The parameters of SQL_P_INSERT and SQL_P_UPDATE. */
+static void bind_package(sq_params *p, const rs_key *k, const void *e)
 {
-    put_entity_arg *a = arg;
-    reg_package old, target, *out = a->out;
-    sq_status st;
-    bool exists;
-
-    st = rs_find_package(s, a->ns, a->name, true, a->ar, &old);
-    if (st != SQ_OK && st != SQ_ERR_NOT_FOUND)
-        return st;
-    exists = st == SQ_OK;
-    if (exists && !a->overwrite)
-        return SQ_ERR_CONFLICT;
-    if (a->p->has_binding && exists && old.binding_ns == NULL)
-        return sq_errf(SQ_ERR_CONFLICT, a->err, a->errlen,
-                       "Resource is a package and cannot be converted into a binding.");
-    if (a->p->has_binding) {
-        const reg_fqn *b = &a->p->binding;
-        st = rs_find_package(s, b->ns, b->name, false, a->ar, &target);
-        if (st == SQ_ERR_NOT_FOUND)
-            return sq_errf(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
-                           "Binding references a package that does not exist.");
-        if (st != SQ_OK)
-            return st;
-        if (strcmp(b->ns, a->ns) != 0 && !target.publish)
-            return sq_errf(SQ_ERR_FORBIDDEN, a->err, a->errlen,
-                           "The supplied authentication is not authorized to access '%s/%s'.",
-                           b->ns, b->name);
-        if (target.binding_ns != NULL)
-            return sq_errf(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
-                           "Cannot bind to another package binding.");
-    }
-    if ((st = reg_package_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, out, a->err,
-                                a->errlen)) != SQ_OK)
-        return st;
-    *a->created = !exists;
-    return rs_write_package(s, exists ? SQL_P_UPDATE : SQL_P_INSERT, out);
+    const reg_package *pk = e;
+    (void)k;
+    sq_params_str(p, pk->namespace_);
+    sq_params_str(p, pk->name);
+    sq_params_str(p, pk->version);
+    sq_params_bool(p, pk->publish);
+    sq_params_mp(p, &pk->parameters, true);
+    sq_params_mp(p, &pk->annotations, true);
+    sq_params_str(p, pk->binding_ns);
+    sq_params_str(p, pk->binding_name);
+    sq_params_int(p, pk->updated);
 }
 
-sq_status reg_store_put_package(reg_store_t *s, const char *ns, const char *name, bool overwrite,
-                                const reg_entity_patch *p, sq_arena_t *ar, reg_package *out,
-                                bool *created, char *err, size_t errlen)
+/* A put's binding: a package never becomes one; it must point at an existing package that
+ * is shared with ns and not a binding itself. */
+static sq_status check_binding(reg_store_t *s, put_entity_arg *a, const reg_package *old)
 {
-    put_entity_arg a = { ns, name, overwrite, p, ar, out, created, err, errlen };
-    return rs_atomically(s, ns, put_package_work, &a);
+    const reg_entity_patch *patch = a->p;
+    const reg_fqn *b = &patch->binding;
+    reg_package target;
+    sq_status st;
+
+    if (!patch->has_binding)
+        return SQ_OK;
+    if (old != NULL && old->binding_ns == NULL)
+        return sq_errf(SQ_ERR_CONFLICT, a->err, a->errlen,
+                       "Resource is a package and cannot be converted into a binding.");
+    st = rs_find_package(s, b->ns, b->name, false, a->ar, &target);
+    if (st == SQ_ERR_NOT_FOUND)
+        return sq_errf(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
+                       "Binding references a package that does not exist.");
+    if (st != SQ_OK)
+        return st;
+    if (strcmp(b->ns, a->key.ns) != 0 && !target.publish)
+        return sq_errf(SQ_ERR_FORBIDDEN, a->err, a->errlen,
+                       "The supplied authentication is not authorized to access '%s/%s'.", b->ns,
+                       b->name);
+    if (target.binding_ns != NULL)
+        return sq_errf(SQ_ERR_BAD_REQUEST, a->err, a->errlen,
+                       "Cannot bind to another package binding.");
+    return SQ_OK;
+}
+
+static sq_status apply_package(reg_store_t *s, put_entity_arg *a, const void *old)
+{
+    sq_status st = check_binding(s, a, old);
+    if (st != SQ_OK)
+        return st;
+    return reg_package_apply(old, a->p, a->key.ns, a->key.name, a->ar, a->out, a->err, a->errlen);
 }
 
 typedef struct get_package_arg {
@@ -199,7 +204,7 @@ static sq_status delete_package_work(reg_store_t *s, void *arg)
             *a->ndeleted = (size_t)rows;
         }
     }
-    return rs_find_by_name(s, SQL_P_DELETE, a->ns, a->name, rs_rd_package, a->ar, a->out);
+    return rs_find_name(s, &RS_PACKAGE, SQL_P_DELETE, a->ns, a->name, a->ar, a->out);
 }
 
 sq_status reg_store_delete_package(reg_store_t *s, const char *ns, const char *name, bool force,
@@ -210,37 +215,28 @@ sq_status reg_store_delete_package(reg_store_t *s, const char *ns, const char *n
     return rs_atomically(s, ns, delete_package_work, &a);
 }
 
-static sq_status list_packages_work(reg_store_t *s, void *arg)
+static sq_status list_packages(reg_store_t *s, void *arg)
 {
     list_arg *a = arg;
     sq_params p;
     sq_params_init(&p);
-    sq_params_str(&p, a->ns);
-    sq_params_bool(&p, a->shared);
-    sq_params_bool(&p, a->public_);
-    if (a->count)
-        return rs_fetch_count(s, SQL_P_COUNT, &p, a->skip, a->total);
-    sq_params_int(&p, a->limit);
-    sq_params_int(&p, a->skip);
-    return rs_fetch_all(s, SQL_P_LIST, &p, rs_rd_package, sizeof(reg_package), a->ar, a->items,
-                        a->n);
+    sq_params_str(&p, a->q->ns);
+    sq_params_bool(&p, a->q->shared);
+    sq_params_bool(&p, a->q->public_);
+    return rs_list_page(s, a, &p, SQL_P_LIST, SQL_P_COUNT);
 }
 
-sq_status reg_store_list_packages(reg_store_t *s, const char *ns, bool public_, bool shared,
-                                  int64_t skip, int64_t limit, bool count, sq_arena_t *ar,
-                                  reg_package **items, size_t *n, int64_t *total)
-{
-    list_arg a = { .ns = ns,
-                   .shared = shared,
-                   .public_ = public_,
-                   .count = count,
-                   .skip = skip,
-                   .limit = limit,
-                   .ar = ar,
-                   .items = (void **)items,
-                   .n = n,
-                   .total = total };
-    *items = NULL;
-    *n = 0;
-    return rs_atomically(s, NULL, list_packages_work, &a);
-}
+const rs_kind RS_PACKAGE = { .sql_get = SQL_P_GET,
+                             .sql_lock = SQL_P_LOCK,
+                             .sql_delete = SQL_P_DELETE,
+                             .sql_insert = SQL_P_INSERT,
+                             .sql_update = SQL_P_UPDATE,
+                             .what = "package",
+                             .read = read_package,
+                             .cols = PACKAGE_COLS,
+                             .ncols = sizeof PACKAGE_COLS / sizeof PACKAGE_COLS[0],
+                             .nfields = P_COUNT,
+                             .elem = sizeof(reg_package),
+                             .bind = bind_package,
+                             .apply = apply_package,
+                             .list = list_packages };

@@ -75,13 +75,15 @@ static sq_status system_work(reg_store_t *s, void *arg)
         return st;
     if (!exists || old.publish != pkg.publish || !same_mp(&old.parameters, &pkg.parameters) ||
         !same_mp(&old.annotations, &pkg.annotations)) {
-        if ((st = rs_write_package(s, exists ? SQL_P_UPDATE : SQL_P_INSERT, &pkg)) != SQ_OK)
+        if ((st = rs_write(s, &RS_PACKAGE, exists ? SQL_P_UPDATE : SQL_P_INSERT, NULL, &pkg)) !=
+            SQ_OK)
             return st;
         note_change(a, SQ_KIND_PACKAGE, "put", a->pkg, pkg.version);
     }
     for (size_t i = 0; i < a->n; i++) {
         const reg_system_action *x = &a->actions[i];
         sq_action cur, next;
+        rs_key key = { REG_SYSTEM_NS, a->pkg, x->name };
         char *path = reg_path_str(REG_SYSTEM_NS, a->pkg, a->ar);
         if (path == NULL)
             return SQ_ERR_NOMEM;
@@ -97,8 +99,8 @@ static sq_status system_work(reg_store_t *s, void *arg)
             same_mp(&cur.annotations, &next.annotations) &&
             same_mp(&cur.parameters, &next.parameters))
             continue;
-        if ((st = rs_write_action(s, exists ? SQL_A_UPDATE : SQL_A_INSERT, REG_SYSTEM_NS, a->pkg,
-                                  x->name, &next)) != SQ_OK)
+        if ((st = rs_write(s, &RS_ACTION, exists ? SQL_A_UPDATE : SQL_A_INSERT, &key, &next)) !=
+            SQ_OK)
             return st;
         note_change(a, SQ_KIND_ACTION, "put", reg_path_str(a->pkg, x->name, a->ar), next.version);
     }
@@ -109,16 +111,12 @@ static sq_status system_work(reg_store_t *s, void *arg)
         const char *name = PQgetvalue(r, i, 0);
         bool shipped = false;
         sq_action gone;
-        sq_params p;
+        rs_key key = { REG_SYSTEM_NS, a->pkg, name };
         for (size_t j = 0; j < a->n && !shipped; j++)
             shipped = strcmp(a->actions[j].name, name) == 0;
         if (shipped)
             continue;
-        sq_params_init(&p);
-        sq_params_str(&p, REG_SYSTEM_NS);
-        sq_params_str(&p, a->pkg);
-        sq_params_str(&p, name);
-        if ((st = rs_fetch_one(s, SQL_A_DELETE, &p, rs_rd_action, a->ar, &gone)) != SQ_OK) {
+        if ((st = rs_find(s, &RS_ACTION, SQL_A_DELETE, &key, a->ar, &gone)) != SQ_OK) {
             PQclear(r);
             return st;
         }

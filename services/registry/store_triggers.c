@@ -11,51 +11,53 @@
 
 /* ---- triggers ----------------------------------------------------------------------------- */
 
-static sq_status write_trigger(reg_store_t *s, const char *sql, const reg_trigger *t)
-{
-    sq_params p;
-    PGresult *r;
-    sq_status st;
+static const rs_col TRIGGER_COLS[] = {
+    RS_COL(reg_trigger, T_NS, RS_STR, namespace_),
+    RS_COL(reg_trigger, T_NAME, RS_STR, name),
+    RS_COL(reg_trigger, T_VERSION, RS_STR, version),
+    RS_COL(reg_trigger, T_PUBLISH, RS_BOOL, publish),
+    RS_COL(reg_trigger, T_UPDATED, RS_I64, updated),
+    RS_COL(reg_trigger, T_PARAMS, RS_MP, parameters),
+    RS_COL(reg_trigger, T_ANNOTS, RS_MP, annotations),
+};
 
-    sq_params_init(&p);
-    sq_params_str(&p, t->namespace_);
-    sq_params_str(&p, t->name);
-    sq_params_str(&p, t->version);
-    sq_params_bool(&p, t->publish);
-    sq_params_mp(&p, &t->parameters, true);
-    sq_params_mp(&p, &t->annotations, true);
-    sq_params_int(&p, t->updated);
-    r = rs_run(s, sql, &p);
-    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
-    PQclear(r);
-    sq_params_free(&p);
-    return st;
+static const rs_col RULE_COLS[] = {
+    RS_COL(reg_rule, R_NS, RS_STR, namespace_),     RS_COL(reg_rule, R_NAME, RS_STR, name),
+    RS_COL(reg_rule, R_VERSION, RS_STR, version),   RS_COL(reg_rule, R_STATUS, RS_STR, status),
+    RS_COL(reg_rule, R_TNS, RS_STR, trigger_ns),    RS_COL(reg_rule, R_TNAME, RS_STR, trigger_name),
+    RS_COL(reg_rule, R_APATH, RS_STR, action_path), RS_COL(reg_rule, R_ANAME, RS_STR, action_name),
+    RS_COL(reg_rule, R_PUBLISH, RS_BOOL, publish),  RS_COL(reg_rule, R_UPDATED, RS_I64, updated),
+    RS_COL(reg_rule, R_ANNOTS, RS_MP, annotations),
+};
+
+static sq_status read_trigger(const PGresult *r, int row, sq_arena_t *ar, void *out)
+{
+    return rs_read_doc(r, row, ar, &RS_TRIGGER, out);
 }
 
-static sq_status put_trigger_work(reg_store_t *s, void *arg)
+static sq_status read_rule(const PGresult *r, int row, sq_arena_t *ar, void *out)
 {
-    put_entity_arg *a = arg;
-    reg_trigger old;
-    sq_status st = rs_find_by_name(s, SQL_T_LOCK, a->ns, a->name, rs_rd_trigger, a->ar, &old);
-    bool exists = st == SQ_OK;
-
-    if (st != SQ_OK && st != SQ_ERR_NOT_FOUND)
-        return st;
-    if (exists && !a->overwrite)
-        return SQ_ERR_CONFLICT;
-    if ((st = reg_trigger_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, a->out)) !=
-        SQ_OK)
-        return st;
-    *a->created = !exists;
-    return write_trigger(s, exists ? SQL_T_UPDATE : SQL_T_INSERT, a->out);
+    return rs_read_doc(r, row, ar, &RS_RULE, out);
 }
 
-sq_status reg_store_put_trigger(reg_store_t *s, const char *ns, const char *name, bool overwrite,
-                                const reg_entity_patch *p, sq_arena_t *ar, reg_trigger *out,
-                                bool *created, char *err, size_t errlen)
+/* The parameters of SQL_T_INSERT and SQL_T_UPDATE. */
+static void bind_trigger(sq_params *p, const rs_key *k, const void *e)
 {
-    put_entity_arg a = { ns, name, overwrite, p, ar, out, created, err, errlen };
-    return rs_atomically(s, ns, put_trigger_work, &a);
+    const reg_trigger *t = e;
+    (void)k;
+    sq_params_str(p, t->namespace_);
+    sq_params_str(p, t->name);
+    sq_params_str(p, t->version);
+    sq_params_bool(p, t->publish);
+    sq_params_mp(p, &t->parameters, true);
+    sq_params_mp(p, &t->annotations, true);
+    sq_params_int(p, t->updated);
+}
+
+static sq_status apply_trigger(reg_store_t *s, put_entity_arg *a, const void *old)
+{
+    (void)s;
+    return reg_trigger_apply(old, a->p, a->key.ns, a->key.name, a->ar, a->out);
 }
 
 typedef struct get_trigger_arg {
@@ -70,7 +72,7 @@ typedef struct get_trigger_arg {
 static sq_status get_trigger_work(reg_store_t *s, void *arg)
 {
     get_trigger_arg *a = arg;
-    sq_status st = rs_find_by_name(s, SQL_T_GET, a->ns, a->name, rs_rd_trigger, a->ar, a->out);
+    sq_status st = rs_find_name(s, &RS_TRIGGER, SQL_T_GET, a->ns, a->name, a->ar, a->out);
     sq_params p;
 
     if (st != SQ_OK || !a->with_rules)
@@ -78,7 +80,7 @@ static sq_status get_trigger_work(reg_store_t *s, void *arg)
     sq_params_init(&p);
     sq_params_str(&p, a->ns);
     sq_params_str(&p, a->name);
-    return rs_fetch_all(s, SQL_R_OF_TRIGGER, &p, rs_rd_rule, sizeof(reg_rule), a->ar,
+    return rs_fetch_all(s, SQL_R_OF_TRIGGER, &p, read_rule, sizeof(reg_rule), a->ar,
                         (void **)a->rules, a->nrules);
 }
 
@@ -112,8 +114,7 @@ static sq_status delete_trigger_work(reg_store_t *s, void *arg)
 
     *a->changed = NULL;
     *a->nchanged = 0;
-    if ((st = rs_find_by_name(s, SQL_T_DELETE, a->ns, a->name, rs_rd_trigger, a->ar, a->out)) !=
-        SQ_OK)
+    if ((st = rs_find_name(s, &RS_TRIGGER, SQL_T_DELETE, a->ns, a->name, a->ar, a->out)) != SQ_OK)
         return st;
     /* the trigger's rules stay, inactive: a trigger made again under the name does not fire
      * them until they are enabled again (OpenWhisk keeps a trigger's rule links in it) */
@@ -151,66 +152,40 @@ sq_status reg_store_delete_trigger(reg_store_t *s, const char *ns, const char *n
     return rs_atomically(s, ns, delete_trigger_work, &a);
 }
 
-static sq_status list_simple_work(reg_store_t *s, list_arg *a, const char *list_sql,
-                                  const char *count_sql, row_reader rd, size_t elem)
-{
-    sq_params p;
-    sq_params_init(&p);
-    sq_params_str(&p, a->ns);
-    if (a->count)
-        return rs_fetch_count(s, count_sql, &p, a->skip, a->total);
-    sq_params_int(&p, a->limit);
-    sq_params_int(&p, a->skip);
-    return rs_fetch_all(s, list_sql, &p, rd, elem, a->ar, a->items, a->n);
-}
-
-static sq_status list_triggers_work(reg_store_t *s, void *arg)
-{
-    return list_simple_work(s, arg, SQL_T_LIST, SQL_T_COUNT, rs_rd_trigger, sizeof(reg_trigger));
-}
-
-sq_status reg_store_list_triggers(reg_store_t *s, const char *ns, int64_t skip, int64_t limit,
-                                  bool count, sq_arena_t *ar, reg_trigger **items, size_t *n,
-                                  int64_t *total)
-{
-    list_arg a = { .ns = ns,
-                   .count = count,
-                   .skip = skip,
-                   .limit = limit,
-                   .ar = ar,
-                   .items = (void **)items,
-                   .n = n,
-                   .total = total };
-    *items = NULL;
-    *n = 0;
-    return rs_atomically(s, NULL, list_triggers_work, &a);
-}
+const rs_kind RS_TRIGGER = { .sql_get = SQL_T_GET,
+                             .sql_lock = SQL_T_LOCK,
+                             .sql_delete = SQL_T_DELETE,
+                             .sql_insert = SQL_T_INSERT,
+                             .sql_update = SQL_T_UPDATE,
+                             .sql_list = SQL_T_LIST,
+                             .sql_count = SQL_T_COUNT,
+                             .what = "trigger",
+                             .read = read_trigger,
+                             .cols = TRIGGER_COLS,
+                             .ncols = sizeof TRIGGER_COLS / sizeof TRIGGER_COLS[0],
+                             .nfields = T_COUNT,
+                             .elem = sizeof(reg_trigger),
+                             .bind = bind_trigger,
+                             .apply = apply_trigger };
 
 /* ---- rules -------------------------------------------------------------------------------- */
 
-static sq_status write_rule(reg_store_t *s, const char *sql, const reg_rule *u)
+/* The parameters of SQL_R_INSERT and SQL_R_UPDATE. */
+static void bind_rule(sq_params *p, const rs_key *k, const void *e)
 {
-    sq_params p;
-    PGresult *r;
-    sq_status st;
-
-    sq_params_init(&p);
-    sq_params_str(&p, u->namespace_);
-    sq_params_str(&p, u->name);
-    sq_params_str(&p, u->version);
-    sq_params_bool(&p, u->publish);
-    sq_params_mp(&p, &u->annotations, true);
-    sq_params_str(&p, u->status);
-    sq_params_str(&p, u->trigger_ns);
-    sq_params_str(&p, u->trigger_name);
-    sq_params_str(&p, u->action_path);
-    sq_params_str(&p, u->action_name);
-    sq_params_int(&p, u->updated);
-    r = rs_run(s, sql, &p);
-    st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
-    PQclear(r);
-    sq_params_free(&p);
-    return st;
+    const reg_rule *u = e;
+    (void)k;
+    sq_params_str(p, u->namespace_);
+    sq_params_str(p, u->name);
+    sq_params_str(p, u->version);
+    sq_params_bool(p, u->publish);
+    sq_params_mp(p, &u->annotations, true);
+    sq_params_str(p, u->status);
+    sq_params_str(p, u->trigger_ns);
+    sq_params_str(p, u->trigger_name);
+    sq_params_str(p, u->action_path);
+    sq_params_str(p, u->action_name);
+    sq_params_int(p, u->updated);
 }
 
 /* A rule's references, checked as OpenWhisk's checkTriggerAndActionExist does (400 when
@@ -228,7 +203,7 @@ static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule 
         return sq_errf(SQ_ERR_FORBIDDEN, err, errlen,
                        "The supplied authentication is not authorized to access '%s/%s'.",
                        u->trigger_ns, u->trigger_name);
-    st = rs_find_by_name(s, SQL_T_GET, u->trigger_ns, u->trigger_name, rs_rd_trigger, ar, &t);
+    st = rs_find_name(s, &RS_TRIGGER, SQL_T_GET, u->trigger_ns, u->trigger_name, ar, &t);
     if (st == SQ_ERR_NOT_FOUND)
         return sq_errf(SQ_ERR_BAD_REQUEST, err, errlen, "trigger /%s/%s does not exist",
                        u->trigger_ns, u->trigger_name);
@@ -254,31 +229,13 @@ static sq_status check_rule_refs(reg_store_t *s, const char *ns, const reg_rule 
     return st;
 }
 
-static sq_status put_rule_work(reg_store_t *s, void *arg)
+static sq_status apply_rule(reg_store_t *s, put_entity_arg *a, const void *old)
 {
-    put_entity_arg *a = arg;
-    reg_rule old, *out = a->out;
-    sq_status st = rs_find_by_name(s, SQL_R_LOCK, a->ns, a->name, rs_rd_rule, a->ar, &old);
-    bool exists = st == SQ_OK;
-
-    if (st != SQ_OK && st != SQ_ERR_NOT_FOUND)
+    sq_status st =
+        reg_rule_apply(old, a->p, a->key.ns, a->key.name, a->ar, a->out, a->err, a->errlen);
+    if (st != SQ_OK)
         return st;
-    if (exists && !a->overwrite)
-        return SQ_ERR_CONFLICT;
-    if ((st = reg_rule_apply(exists ? &old : NULL, a->p, a->ns, a->name, a->ar, out, a->err,
-                             a->errlen)) != SQ_OK ||
-        (st = check_rule_refs(s, a->ns, out, a->ar, a->err, a->errlen)) != SQ_OK)
-        return st;
-    *a->created = !exists;
-    return write_rule(s, exists ? SQL_R_UPDATE : SQL_R_INSERT, out);
-}
-
-sq_status reg_store_put_rule(reg_store_t *s, const char *ns, const char *name, bool overwrite,
-                             const reg_entity_patch *p, sq_arena_t *ar, reg_rule *out,
-                             bool *created, char *err, size_t errlen)
-{
-    put_entity_arg a = { ns, name, overwrite, p, ar, out, created, err, errlen };
-    return rs_atomically(s, ns, put_rule_work, &a);
+    return check_rule_refs(s, a->key.ns, a->out, a->ar, a->err, a->errlen);
 }
 
 typedef struct rule_status_arg {
@@ -296,13 +253,13 @@ static sq_status rule_status_work(reg_store_t *s, void *arg)
     PGresult *r;
     sq_status st;
 
-    if ((st = rs_find_by_name(s, SQL_R_LOCK, a->ns, a->name, rs_rd_rule, a->ar, a->out)) != SQ_OK)
+    if ((st = rs_find_name(s, &RS_RULE, SQL_R_LOCK, a->ns, a->name, a->ar, a->out)) != SQ_OK)
         return st;
     if (strcmp(a->out->status, a->status) == 0)
         return SQ_OK;
     if (strcmp(a->status, REG_RULE_ACTIVE) == 0) {
-        st = rs_find_by_name(s, SQL_T_GET, a->out->trigger_ns, a->out->trigger_name, rs_rd_trigger,
-                             a->ar, &t);
+        st = rs_find_name(s, &RS_TRIGGER, SQL_T_GET, a->out->trigger_ns, a->out->trigger_name,
+                          a->ar, &t);
         if (st == SQ_ERR_NOT_FOUND)
             return sq_errf(st, a->err, a->errlen,
                            "Only rules with existing triggers can be activated");
@@ -324,50 +281,30 @@ sq_status reg_store_set_rule_status(reg_store_t *s, const char *ns, const char *
     return rs_atomically(s, ns, rule_status_work, &a);
 }
 
-typedef struct rule_ref_arg {
-    const char *sql, *ns, *name;
-    sq_arena_t *ar;
-    reg_rule *out;
-} rule_ref_arg;
-
-static sq_status rule_ref_work(reg_store_t *s, void *arg)
-{
-    rule_ref_arg *a = arg;
-    return rs_find_by_name(s, a->sql, a->ns, a->name, rs_rd_rule, a->ar, a->out);
-}
-
 sq_status reg_store_get_rule(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
                              reg_rule *out)
 {
-    rule_ref_arg a = { SQL_R_GET, ns, name, ar, out };
-    return rs_atomically(s, NULL, rule_ref_work, &a);
+    return rs_one(s, &RS_RULE, false, ns, name, ar, out);
 }
 
 sq_status reg_store_delete_rule(reg_store_t *s, const char *ns, const char *name, sq_arena_t *ar,
                                 reg_rule *out)
 {
-    rule_ref_arg a = { SQL_R_DELETE, ns, name, ar, out };
-    return rs_atomically(s, ns, rule_ref_work, &a);
+    return rs_one(s, &RS_RULE, true, ns, name, ar, out);
 }
 
-static sq_status list_rules_work(reg_store_t *s, void *arg)
-{
-    return list_simple_work(s, arg, SQL_R_LIST, SQL_R_COUNT, rs_rd_rule, sizeof(reg_rule));
-}
-
-sq_status reg_store_list_rules(reg_store_t *s, const char *ns, int64_t skip, int64_t limit,
-                               bool count, sq_arena_t *ar, reg_rule **items, size_t *n,
-                               int64_t *total)
-{
-    list_arg a = { .ns = ns,
-                   .count = count,
-                   .skip = skip,
-                   .limit = limit,
-                   .ar = ar,
-                   .items = (void **)items,
-                   .n = n,
-                   .total = total };
-    *items = NULL;
-    *n = 0;
-    return rs_atomically(s, NULL, list_rules_work, &a);
-}
+const rs_kind RS_RULE = { .sql_get = SQL_R_GET,
+                          .sql_lock = SQL_R_LOCK,
+                          .sql_delete = SQL_R_DELETE,
+                          .sql_insert = SQL_R_INSERT,
+                          .sql_update = SQL_R_UPDATE,
+                          .sql_list = SQL_R_LIST,
+                          .sql_count = SQL_R_COUNT,
+                          .what = "rule",
+                          .read = read_rule,
+                          .cols = RULE_COLS,
+                          .ncols = sizeof RULE_COLS / sizeof RULE_COLS[0],
+                          .nfields = R_COUNT,
+                          .elem = sizeof(reg_rule),
+                          .bind = bind_rule,
+                          .apply = apply_rule };
