@@ -38,6 +38,27 @@ sq_status rs_find_name(reg_store_t *s, const rs_kind *k, const char *sql, const 
     return rs_find(s, k, sql, &key, ar, out);
 }
 
+/* The parameters of a kind's insert and update from its column table: every column in the
+ * order of the kind's SELECTs (which is that of its INSERT and UPDATE). */
+static void bind_doc(sq_params *p, const rs_kind *k, const void *e)
+{
+    const char *base = e;
+    for (int col = 0; col < k->nfields; col++)
+        for (size_t i = 0; i < k->ncols; i++) {
+            const rs_col *c = &k->cols[i];
+            const void *v = base + c->off;
+            if (c->col != col)
+                continue;
+            switch (c->type) {
+            case RS_STR:
+            case RS_STR_NULL: sq_params_str(p, *(char *const *)v); break;
+            case RS_BOOL: sq_params_bool(p, *(const bool *)v); break;
+            case RS_I64: sq_params_int(p, *(const int64_t *)v); break;
+            case RS_MP: sq_params_mp(p, v, true); break;
+            }
+        }
+}
+
 /* Writes entity e (at key, for the kinds whose rows name it by the key) with sql, the
  * kind's insert or update: SQ_ERR_DB unless it wrote exactly one row. */
 sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key,
@@ -48,7 +69,10 @@ sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_k
     sq_status st;
 
     sq_params_init(&p);
-    k->bind(&p, key, e);
+    if (k->bind != NULL)
+        k->bind(&p, key, e);
+    else
+        bind_doc(&p, k, e);
     r = rs_run(s, sql, &p);
     st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
     PQclear(r);

@@ -238,7 +238,8 @@ struct rs_kind {
     size_t ncols;
     int nfields; /* the columns the kind's SELECTs give */
     size_t elem; /* the size of the kind's struct */
-    /* the parameters of sql_insert and sql_update, in their order, for entity e at key k */
+    /* the parameters of sql_insert and sql_update, in their order, for entity e at key k
+     * (NULL: cols, in the order of the SELECTs) */
     void (*bind)(sq_params *p, const rs_key *k, const void *e);
     /* a put's checks before the stored entity is looked up (NULL: none) */
     work_fn check;

@@ -32,22 +32,6 @@ static sq_status read_package(const PGresult *r, int row, sq_arena_t *ar, void *
     return st;
 }
 
-/* The parameters of SQL_P_INSERT and SQL_P_UPDATE. */
-static void bind_package(sq_params *p, const rs_key *k, const void *e)
-{
-    const reg_package *pk = e;
-    (void)k;
-    sq_params_str(p, pk->namespace_);
-    sq_params_str(p, pk->name);
-    sq_params_str(p, pk->version);
-    sq_params_bool(p, pk->publish);
-    sq_params_mp(p, &pk->parameters, true);
-    sq_params_mp(p, &pk->annotations, true);
-    sq_params_str(p, pk->binding_ns);
-    sq_params_str(p, pk->binding_name);
-    sq_params_int(p, pk->updated);
-}
-
 /* A put's binding: a package never becomes one; it must point at an existing package that
  * is shared with ns and not a binding itself. */
 static sq_status check_binding(reg_store_t *s, put_entity_arg *a, const reg_package *old)
@@ -237,6 +221,5 @@ const rs_kind RS_PACKAGE = { .sql_get = SQL_P_GET,
                              .ncols = sizeof PACKAGE_COLS / sizeof PACKAGE_COLS[0],
                              .nfields = P_COUNT,
                              .elem = sizeof(reg_package),
-                             .bind = bind_package,
                              .apply = apply_package,
                              .list = list_packages };

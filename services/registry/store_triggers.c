@@ -40,20 +40,6 @@ static sq_status read_rule(const PGresult *r, int row, sq_arena_t *ar, void *out
     return rs_read_doc(r, row, ar, &RS_RULE, out);
 }
 
-/* The parameters of SQL_T_INSERT and SQL_T_UPDATE. */
-static void bind_trigger(sq_params *p, const rs_key *k, const void *e)
-{
-    const reg_trigger *t = e;
-    (void)k;
-    sq_params_str(p, t->namespace_);
-    sq_params_str(p, t->name);
-    sq_params_str(p, t->version);
-    sq_params_bool(p, t->publish);
-    sq_params_mp(p, &t->parameters, true);
-    sq_params_mp(p, &t->annotations, true);
-    sq_params_int(p, t->updated);
-}
-
 static sq_status apply_trigger(reg_store_t *s, put_entity_arg *a, const void *old)
 {
     (void)s;
@@ -165,28 +151,9 @@ const rs_kind RS_TRIGGER = { .sql_get = SQL_T_GET,
                              .ncols = sizeof TRIGGER_COLS / sizeof TRIGGER_COLS[0],
                              .nfields = T_COUNT,
                              .elem = sizeof(reg_trigger),
-                             .bind = bind_trigger,
                              .apply = apply_trigger };
 
 /* ---- rules -------------------------------------------------------------------------------- */
-
-/* The parameters of SQL_R_INSERT and SQL_R_UPDATE. */
-static void bind_rule(sq_params *p, const rs_key *k, const void *e)
-{
-    const reg_rule *u = e;
-    (void)k;
-    sq_params_str(p, u->namespace_);
-    sq_params_str(p, u->name);
-    sq_params_str(p, u->version);
-    sq_params_bool(p, u->publish);
-    sq_params_mp(p, &u->annotations, true);
-    sq_params_str(p, u->status);
-    sq_params_str(p, u->trigger_ns);
-    sq_params_str(p, u->trigger_name);
-    sq_params_str(p, u->action_path);
-    sq_params_str(p, u->action_name);
-    sq_params_int(p, u->updated);
-}
 
 /* A rule's references, checked as OpenWhisk's checkTriggerAndActionExist does (400 when
  * missing) after its entitlement check (403 for what the namespace may not read). */
@@ -306,5 +273,4 @@ const rs_kind RS_RULE = { .sql_get = SQL_R_GET,
                           .ncols = sizeof RULE_COLS / sizeof RULE_COLS[0],
                           .nfields = R_COUNT,
                           .elem = sizeof(reg_rule),
-                          .bind = bind_rule,
                           .apply = apply_rule };
