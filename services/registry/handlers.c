@@ -15,66 +15,47 @@
 #include "sq/log.h"
 #include "sq/util.h"
 
-/* What the handlers do alike for every kind of entity, by reg_kind. */
+/* What the handlers need of each kind of entity, by reg_kind. */
 typedef struct kind_ops {
     const char *name, *plural;
     size_t elem, patch_size; /* the kind's struct and PUT patch (reg_patch, reg_entity_patch) */
     size_t version_off;      /* offsetof its version (char *) */
-    /* a PUT body into the kind's patch */
-    sq_status (*parse)(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
-                       char *err, size_t errlen);
-    /* the entity as a put, a list (and but for a rule a delete) answers it */
-    void (*encode)(const void *e, msgpack_packer *pk);
 } kind_ops;
-
-static sq_status parse_action(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
-                              char *err, size_t errlen)
-{
-    return reg_patch_parse(e, ns, ar, patch, err, errlen);
-}
-static sq_status parse_package(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
-                               char *err, size_t errlen)
-{
-    return reg_package_parse(e, ns, ar, patch, err, errlen);
-}
-static sq_status parse_trigger(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
-                               char *err, size_t errlen)
-{
-    return reg_trigger_parse(e, ns, ar, patch, err, errlen);
-}
-static sq_status parse_rule(const msgpack_object *e, const char *ns, sq_arena_t *ar, void *patch,
-                            char *err, size_t errlen)
-{
-    return reg_rule_parse(e, ns, ar, patch, err, errlen);
-}
-
-static void encode_action(const void *e, msgpack_packer *pk)
-{
-    sq_action_encode(e, pk);
-}
-static void encode_package(const void *e, msgpack_packer *pk)
-{
-    reg_package_encode(e, NULL, 0, false, pk);
-}
-static void encode_trigger(const void *e, msgpack_packer *pk)
-{
-    reg_trigger_encode(e, NULL, 0, false, pk);
-}
-static void encode_rule(const void *e, msgpack_packer *pk)
-{
-    reg_rule_encode(e, NULL, pk);
-}
 
 static const kind_ops KINDS[REG_NKINDS] = {
     [REG_ACTION] = { SQ_KIND_ACTION, "actions", sizeof(sq_action), sizeof(reg_patch),
-                     offsetof(sq_action, version), parse_action, encode_action },
+                     offsetof(sq_action, version) },
     [REG_PACKAGE] = { SQ_KIND_PACKAGE, "packages", sizeof(reg_package), sizeof(reg_entity_patch),
-                      offsetof(reg_package, version), parse_package, encode_package },
+                      offsetof(reg_package, version) },
     [REG_TRIGGER] = { SQ_KIND_TRIGGER, "triggers", sizeof(reg_trigger), sizeof(reg_entity_patch),
-                      offsetof(reg_trigger, version), parse_trigger, encode_trigger },
+                      offsetof(reg_trigger, version) },
     [REG_RULE] = { SQ_KIND_RULE, "rules", sizeof(reg_rule), sizeof(reg_entity_patch),
-                   offsetof(reg_rule, version), parse_rule, encode_rule },
+                   offsetof(reg_rule, version) },
 };
+
+/* A PUT body of kind k into its patch. */
+static sq_status parse_patch(reg_kind k, const msgpack_object *e, const char *ns, sq_arena_t *ar,
+                             void *patch, char *err, size_t errlen)
+{
+    switch (k) {
+    case REG_ACTION: return reg_patch_parse(e, ns, ar, patch, err, errlen);
+    case REG_PACKAGE: return reg_package_parse(e, ns, ar, patch, err, errlen);
+    case REG_TRIGGER: return reg_trigger_parse(e, ns, ar, patch, err, errlen);
+    default: return reg_rule_parse(e, ns, ar, patch, err, errlen);
+    }
+}
+
+/* Entity e of kind k as a put, a list (and but for a rule a delete) answers it. */
+static void encode_entity(reg_kind k, const void *e, msgpack_packer *pk)
+{
+    switch (k) {
+    case REG_ACTION: sq_action_encode(e, pk); break;
+    case REG_PACKAGE: reg_package_encode(e, NULL, 0, false, pk); break;
+    case REG_TRIGGER: reg_trigger_encode(e, NULL, 0, false, pk); break;
+    default: reg_rule_encode(e, NULL, pk); break;
+    }
+}
+
 #define K_UNKNOWN REG_NKINDS
 
 static reg_kind kind_of(const char *k)
@@ -251,11 +232,12 @@ static sq_status put_entity(call *c, const sq_reg_put *req, reg_kind k, char *pk
     if (k == REG_PACKAGE && strcmp(base, "default") == 0)
         return sq_errf(SQ_ERR_BAD_REQUEST, c->err, sizeof c->err,
                        "Package name 'default' is reserved.");
-    if ((st = o->parse(&req->entity, req->ns, &c->z, patch, c->err, sizeof c->err)) != SQ_OK ||
+    if ((st = parse_patch(k, &req->entity, req->ns, &c->z, patch, c->err, sizeof c->err)) !=
+            SQ_OK ||
         (st = reg_store_put(c->ctx->store, k, req->ns, pkg, base, req->overwrite, patch, &c->z, out,
                             created, c->err, sizeof c->err)) != SQ_OK)
         return st;
-    o->encode(out, &c->pk);
+    encode_entity(k, out, &c->pk);
     *version = version_of(k, out);
     return SQ_OK;
 }
@@ -425,7 +407,7 @@ static sq_status delete_entity(call *c, const sq_reg_ref *req, reg_kind k, char 
     default: return st;
     }
     if (st == SQ_OK)
-        KINDS[k].encode(e, &c->pk);
+        encode_entity(k, e, &c->pk);
     return st;
 }
 
@@ -516,7 +498,7 @@ static sq_status list_entities(call *c, const sq_reg_list *req, reg_kind k, cons
     }
     sq_items_begin(&c->pk, n);
     for (size_t i = 0; i < n; i++)
-        KINDS[k].encode((const char *)items + KINDS[k].elem * i, &c->pk);
+        encode_entity(k, (const char *)items + KINDS[k].elem * i, &c->pk);
     return SQ_OK;
 }
 
