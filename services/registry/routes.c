@@ -8,6 +8,8 @@
  * route table before the writer can call the new route. */
 #include "registry.h"
 
+#include "proto/body.h"
+
 #include <ctype.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -114,15 +116,15 @@ static bool path_ok(const char *p, bool params, bool root_ok, char *err, size_t 
     return true;
 }
 
-static bool web_exported(const msgpack_object *annots)
+static bool web_exported(const msgpack_object *annots, sq_arena_t *ar)
 {
     if (annots == NULL || annots->type != MSGPACK_OBJECT_ARRAY)
         return false;
     for (uint32_t i = 0; i < annots->via.array.size; i++) {
-        const msgpack_object *kv = &annots->via.array.ptr[i];
-        const msgpack_object *k = sq_mp_get(kv, "key"), *v = sq_mp_get(kv, "value");
-        if (k && sq_mp_str_eq(k, "web-export"))
-            return v && v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
+        sq_kv e;
+        if (sq_kv_from(&annots->via.array.ptr[i], ar, &e, NULL, 0) == SQ_OK &&
+            strcmp(e.key, "web-export") == 0)
+            return e.value.type == MSGPACK_OBJECT_BOOLEAN && e.value.via.boolean;
     }
     return false;
 }
@@ -173,7 +175,7 @@ static sq_status route_check(reg_store_t *store, const char *ns, const sq_route 
     }
     if (st != SQ_OK)
         return st;
-    if (!web_exported(&a.annotations)) {
+    if (!web_exported(&a.annotations, ar)) {
         snprintf(err, errlen,
                  "The action '/%.80s/%s%s%.80s' is not a web action: annotate it "
                  "web-export true (wsk action update --web true).",

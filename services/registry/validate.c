@@ -20,11 +20,10 @@
 #include "sq/kv.h"
 #include "sq/util.h"
 
-/* A field of the body, or NULL when absent or JSON null (spray-json reads null as None). */
-const msgpack_object *field(const msgpack_object *map, const char *key)
+/* A field of a body's raw view (proto/body.h), or NULL when absent or JSON null. */
+const msgpack_object *given(const msgpack_object *v)
 {
-    const msgpack_object *v = sq_mp_get(map, key);
-    return v == NULL || v->type == MSGPACK_OBJECT_NIL ? NULL : v;
+    return v->type == MSGPACK_OBJECT_NIL ? NULL : v;
 }
 
 static char *arena_strndup(sq_arena_t *ar, const char *s, size_t n)
@@ -188,24 +187,23 @@ bool base64_valid(const char *s, size_t n)
     return ok;
 }
 
-static sq_status check_kv_array(const msgpack_object *a, const char *what, char *err, size_t errlen)
+static sq_status check_kv_array(const msgpack_object *a, const char *what, sq_arena_t *ar,
+                                char *err, size_t errlen)
 {
     if (a->type != MSGPACK_OBJECT_ARRAY)
         return bad(err, errlen, "%s must be an array of {key, value} objects", what);
     for (uint32_t i = 0; i < a->via.array.size; i++) {
-        const msgpack_object *e = &a->via.array.ptr[i], *k;
-        if (e->type != MSGPACK_OBJECT_MAP || (k = sq_mp_get(e, "key")) == NULL ||
-            k->type != MSGPACK_OBJECT_STR || memchr(k->via.str.ptr, '\0', k->via.str.size) ||
-            sq_mp_get(e, "value") == NULL)
+        sq_kv_entry e;
+        if (sq_kv_entry_from(&a->via.array.ptr[i], ar, &e, NULL, 0) != SQ_OK)
             return bad(err, errlen, "%s must be an array of {key, value} objects", what);
     }
     return SQ_OK;
 }
 
-sq_status parse_bool(const msgpack_object *entity, const char *key, bool *has, bool *val, char *err,
+sq_status parse_bool(const msgpack_object *field, const char *key, bool *has, bool *val, char *err,
                      size_t errlen)
 {
-    const msgpack_object *v = field(entity, key);
+    const msgpack_object *v = given(field);
     if (v == NULL)
         return SQ_OK;
     if (v->type != MSGPACK_OBJECT_BOOLEAN)
@@ -215,55 +213,55 @@ sq_status parse_bool(const msgpack_object *entity, const char *key, bool *has, b
     return SQ_OK;
 }
 
-sq_status parse_kv(const msgpack_object *entity, const char *key, bool *has, msgpack_object *val,
-                   char *err, size_t errlen)
+sq_status parse_kv(const msgpack_object *field, const char *key, bool *has, msgpack_object *val,
+                   sq_arena_t *ar, char *err, size_t errlen)
 {
-    const msgpack_object *v = field(entity, key);
+    const msgpack_object *v = given(field);
     sq_status st;
     if (v == NULL)
         return SQ_OK;
-    if ((st = check_kv_array(v, key, err, errlen)) != SQ_OK)
+    if ((st = check_kv_array(v, key, ar, err, errlen)) != SQ_OK)
         return st;
     *has = true;
     *val = *v;
     return SQ_OK;
 }
 
+/* A PUT body's raw view (proto/body.h): "the <what> must be an object" when it is none. */
+sq_status parse_body(const msgpack_object *entity, const char *what, sq_arena_t *ar,
+                     sq_entity_body *body, char *err, size_t errlen)
+{
+    if (entity->type != MSGPACK_OBJECT_MAP ||
+        sq_entity_body_from(entity, ar, body, NULL, 0) != SQ_OK)
+        return bad(err, errlen, "the %s must be an object", what);
+    return SQ_OK;
+}
+
 /* The fields every kind shares: version (checked, then ignored: the registry numbers
- * versions), publish, annotations and (unless a rule) parameters. */
+ * versions), publish, annotations and (unless a rule) parameters; *body: the body's view. */
 static sq_status parse_common(const msgpack_object *entity, const char *what, bool with_params,
-                              reg_entity_patch *out, char *err, size_t errlen)
+                              sq_arena_t *ar, sq_entity_body *body, reg_entity_patch *out,
+                              char *err, size_t errlen)
 {
     const msgpack_object *v;
     sq_status st;
 
-    if (entity->type != MSGPACK_OBJECT_MAP)
-        return bad(err, errlen, "the %s must be an object", what);
-    if ((v = field(entity, "version")) != NULL && v->type != MSGPACK_OBJECT_STR)
-        return bad(err, errlen, "version must be a string");
-    if ((st = parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen)) !=
-            SQ_OK ||
-        (st = parse_kv(entity, "annotations", &out->has_annotations, &out->annotations, err,
-                       errlen)) != SQ_OK)
+    if ((st = parse_body(entity, what, ar, body, err, errlen)) != SQ_OK)
         return st;
-    if (with_params && (st = parse_kv(entity, "parameters", &out->has_parameters, &out->parameters,
-                                      err, errlen)) != SQ_OK)
+    if ((v = given(&body->version)) != NULL && v->type != MSGPACK_OBJECT_STR)
+        return bad(err, errlen, "version must be a string");
+    if ((st = parse_bool(&body->publish, "publish", &out->has_publish, &out->publish, err,
+                         errlen)) != SQ_OK ||
+        (st = parse_kv(&body->annotations, "annotations", &out->has_annotations, &out->annotations,
+                       ar, err, errlen)) != SQ_OK)
+        return st;
+    if (with_params && (st = parse_kv(&body->parameters, "parameters", &out->has_parameters,
+                                      &out->parameters, ar, err, errlen)) != SQ_OK)
         return st;
     return SQ_OK;
 }
 
 /* ---- {key, value} arrays ------------------------------------------------------------------ */
-
-/* An array of {key, value} entries being built in the arena, one entry per key. */
-typedef struct kv_builder {
-    msgpack_object *items;
-    uint32_t n, cap;
-} kv_builder;
-
-static const msgpack_object *kv_key(const msgpack_object *entry)
-{
-    return sq_mp_get(entry, "key");
-}
 
 bool key_is(const msgpack_object *k, const char *s, size_t n)
 {
@@ -271,56 +269,39 @@ bool key_is(const msgpack_object *k, const char *s, size_t n)
            memcmp(k->via.str.ptr, s, n) == 0;
 }
 
-static sq_status kv_init(kv_builder *b, size_t cap, sq_arena_t *ar)
+/* The entries of array a (anything else: none) whose key is none of skip[0..nskip), in the
+ * arena; an entry that is no {key, value} goes too. */
+static sq_status kv_without(const msgpack_object *a, char *const *skip, size_t nskip,
+                            sq_arena_t *ar, msgpack_object *out)
 {
-    b->n = 0;
-    b->cap = (uint32_t)cap;
-    b->items = msgpack_zone_malloc(ar, sizeof(msgpack_object) * (cap ? cap : 1));
-    return b->items ? SQ_OK : SQ_ERR_NOMEM;
-}
+    uint32_t n = 0, size = a != NULL && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
+    msgpack_object *items = msgpack_zone_malloc(ar, sizeof *items * (size ? size : 1));
 
-/* Adds entry, replacing in place an earlier entry with the same key. */
-static void kv_set(kv_builder *b, const msgpack_object *entry)
-{
-    const msgpack_object *k = kv_key(entry);
-    for (uint32_t i = 0; i < b->n; i++)
-        if (key_is(kv_key(&b->items[i]), k->via.str.ptr, k->via.str.size)) {
-            b->items[i] = *entry;
-            return;
-        }
-    if (b->n < b->cap)
-        b->items[b->n++] = *entry;
-}
-
-/* Adds every well-formed entry of a except those whose key is in skip. */
-static void kv_set_all(kv_builder *b, const msgpack_object *a, char *const *skip, size_t nskip)
-{
-    if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY)
-        return;
-    for (uint32_t i = 0; i < a->via.array.size; i++) {
-        const msgpack_object *e = &a->via.array.ptr[i], *k;
+    if (items == NULL)
+        return SQ_ERR_NOMEM;
+    for (uint32_t i = 0; i < size; i++) {
+        sq_kv e;
         bool skipped = false;
-        if (e->type != MSGPACK_OBJECT_MAP || (k = kv_key(e)) == NULL ||
-            k->type != MSGPACK_OBJECT_STR)
-            continue; /* stored arrays were checked when written; be safe anyway */
+        if (sq_kv_from(&a->via.array.ptr[i], ar, &e, NULL, 0) != SQ_OK)
+            continue;
         for (size_t j = 0; j < nskip && !skipped; j++)
-            skipped = key_is(k, skip[j], strlen(skip[j]));
+            skipped = strcmp(e.key, skip[j]) == 0;
         if (!skipped)
-            kv_set(b, e);
+            items[n++] = a->via.array.ptr[i];
     }
+    out->type = MSGPACK_OBJECT_ARRAY;
+    out->via.array.size = n;
+    out->via.array.ptr = items;
+    return SQ_OK;
 }
 
-static size_t array_len(const msgpack_object *a)
-{
-    return a != NULL && a->type == MSGPACK_OBJECT_ARRAY ? a->via.array.size : 0;
-}
-
-static msgpack_object array_obj(const kv_builder *b)
+/* The array of the one entry *e. */
+static msgpack_object one_entry(msgpack_object *e)
 {
     msgpack_object o;
     o.type = MSGPACK_OBJECT_ARRAY;
-    o.via.array.size = b->n;
-    o.via.array.ptr = b->items;
+    o.via.array.size = 1;
+    o.via.array.ptr = e;
     return o;
 }
 
@@ -332,11 +313,18 @@ sq_status reg_kv_merge(const msgpack_object *const *arrays, size_t n, sq_arena_t
 
 bool reg_kv_has(const msgpack_object *a, const char *key)
 {
-    for (size_t i = 0; i < array_len(a); i++)
-        if (a->via.array.ptr[i].type == MSGPACK_OBJECT_MAP &&
-            key_is(kv_key(&a->via.array.ptr[i]), key, strlen(key)))
-            return true;
-    return false;
+    msgpack_zone z;
+    bool has = false;
+
+    if (a == NULL || a->type != MSGPACK_OBJECT_ARRAY)
+        return false;
+    msgpack_zone_init(&z, 256);
+    for (uint32_t i = 0; i < a->via.array.size && !has; i++) {
+        sq_kv e;
+        has = sq_kv_from(&a->via.array.ptr[i], &z, &e, NULL, 0) == SQ_OK && strcmp(e.key, key) == 0;
+    }
+    msgpack_zone_destroy(&z);
+    return has;
 }
 
 /* {key: key, value: value} in the arena. */
@@ -385,8 +373,7 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
                           size_t errlen)
 {
     const msgpack_object *base_annots;
-    kv_builder params, annots;
-    msgpack_object exec_kv;
+    msgpack_object exec_kv, exec_arr, pak, pak_arr, kept;
     sq_status st;
 
     memset(out, 0, sizeof *out);
@@ -410,31 +397,31 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
                                         : old == NULL                            ? &empty_array
                                         : was_sequence && p->has_exec && !is_seq ? &empty_array
                                                                                  : &old->parameters;
-    if ((st = kv_init(&params, array_len(base_params), ar)) != SQ_OK)
+    if ((st = sq_kv_merge(&base_params, 1, SQ_KV_ARRAY, ar, &out->parameters)) != SQ_OK)
         return st;
-    kv_set_all(&params, base_params, NULL, 0);
-    out->parameters = array_obj(&params);
 
     /* annotations, as OpenWhisk's updateWhiskAction: the old ones minus delAnnotations,
      * then the given ones over them (a given key replaces its value, the others stay); on
      * create the given ones and provide-api-key: false unless given; then the exec kind
      * (OpenWhisk's `annotations ++ execAnnotation(exec)`) */
-    const msgpack_object *given = p->has_annotations ? &p->annotations : &empty_array;
+    const msgpack_object *given_annots = p->has_annotations ? &p->annotations : &empty_array;
     base_annots = old ? &old->annotations : &empty_array;
-    if ((st = kv_init(&annots, array_len(base_annots) + array_len(given) + 2, ar)) != SQ_OK ||
+    if ((st = kv_without(base_annots, p->del_annotations, p->ndel, ar, &kept)) != SQ_OK ||
         (st = kv_entry("exec", str_obj(out->exec.kind), ar, &exec_kv)) != SQ_OK)
         return st;
-    kv_set_all(&annots, base_annots, p->del_annotations, p->ndel);
-    kv_set_all(&annots, given, NULL, 0);
-    if (old == NULL && !reg_kv_has(given, "provide-api-key")) {
+    exec_arr = one_entry(&exec_kv);
+    const msgpack_object *layers[4] = { &kept, given_annots, &exec_arr, NULL };
+    if (old == NULL && !reg_kv_has(given_annots, "provide-api-key")) {
         /* as OpenWhisk: a new action gets no API key unless it asks for one */
-        msgpack_object no = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = false }, pak;
+        msgpack_object no = { .type = MSGPACK_OBJECT_BOOLEAN, .via.boolean = false };
         if ((st = kv_entry("provide-api-key", no, ar, &pak)) != SQ_OK)
             return st;
-        kv_set(&annots, &pak);
+        pak_arr = one_entry(&pak);
+        layers[2] = &pak_arr;
+        layers[3] = &exec_arr;
     }
-    kv_set(&annots, &exec_kv);
-    out->annotations = array_obj(&annots);
+    if ((st = sq_kv_merge(layers, layers[3] ? 4 : 3, SQ_KV_ARRAY, ar, &out->annotations)) != SQ_OK)
+        return st;
 
     out->limits = old ? old->limits : SQ_LIMITS_DEFAULT;
     if (p->has_timeout)
@@ -453,10 +440,10 @@ sq_status reg_patch_apply(const sq_action *old, const reg_patch *p, const char *
 /* ---- packages, triggers, rules ----------------------------------------------------------- */
 
 /* A string field that must name an entity: a string of at most 1024 bytes, or absent. */
-static sq_status parse_ref_str(const msgpack_object *entity, const char *key, sq_arena_t *ar,
+static sq_status parse_ref_str(const msgpack_object *field, const char *key, sq_arena_t *ar,
                                char **out, char *err, size_t errlen)
 {
-    const msgpack_object *v = field(entity, key);
+    const msgpack_object *v = given(field);
     *out = NULL;
     if (v == NULL)
         return SQ_OK;
@@ -470,20 +457,23 @@ sq_status reg_package_parse(const msgpack_object *entity, const char *ns, sq_are
                             reg_entity_patch *out, char *err, size_t errlen)
 {
     const msgpack_object *b;
+    sq_entity_body body;
+    sq_binding_body bb;
     char *bns = NULL, *bname = NULL;
     sq_status st;
 
     memset(out, 0, sizeof *out);
-    if ((st = parse_common(entity, "package", true, out, err, errlen)) != SQ_OK)
+    if ((st = parse_common(entity, "package", true, ar, &body, out, err, errlen)) != SQ_OK)
         return st;
-    if ((b = field(entity, "binding")) == NULL)
+    if ((b = given(&body.binding)) == NULL)
         return SQ_OK;
     if (b->type != MSGPACK_OBJECT_MAP)
         return bad(err, errlen, "binding must be an object {namespace, name}");
     if (b->via.map.size == 0)
         return SQ_OK; /* {} is no binding, as OpenWhisk reads it */
-    if ((st = parse_ref_str(b, "namespace", ar, &bns, err, errlen)) != SQ_OK ||
-        (st = parse_ref_str(b, "name", ar, &bname, err, errlen)) != SQ_OK)
+    if (sq_binding_body_from(b, ar, &bb, NULL, 0) != SQ_OK ||
+        (st = parse_ref_str(&bb.namespace_, "namespace", ar, &bns, err, errlen)) != SQ_OK ||
+        (st = parse_ref_str(&bb.name, "name", ar, &bname, err, errlen)) != SQ_OK)
         return bad(err, errlen, "binding must be an object {namespace, name} of strings");
     if (bname == NULL)
         return bad(err, errlen, "binding.name is required");
@@ -504,13 +494,14 @@ sq_status reg_trigger_parse(const msgpack_object *entity, const char *ns, sq_are
                             reg_entity_patch *out, char *err, size_t errlen)
 {
     const msgpack_object *v;
+    sq_entity_body body;
     sq_status st;
 
     memset(out, 0, sizeof *out);
-    if ((st = parse_common(entity, "trigger", true, out, err, errlen)) != SQ_OK)
+    if ((st = parse_common(entity, "trigger", true, ar, &body, out, err, errlen)) != SQ_OK)
         return st;
     /* OpenWhisk's trigger limits are an empty object; anything else there is ignored */
-    if ((v = field(entity, "limits")) != NULL && v->type != MSGPACK_OBJECT_MAP)
+    if ((v = given(&body.limits)) != NULL && v->type != MSGPACK_OBJECT_MAP)
         return bad(err, errlen, "limits must be an object");
     return SQ_OK;
 }
@@ -519,19 +510,20 @@ sq_status reg_rule_parse(const msgpack_object *entity, const char *ns, sq_arena_
                          reg_entity_patch *out, char *err, size_t errlen)
 {
     const msgpack_object *v;
+    sq_entity_body body;
     char *trigger, *action;
     sq_status st;
 
     memset(out, 0, sizeof *out);
-    if ((st = parse_common(entity, "rule", false, out, err, errlen)) != SQ_OK)
+    if ((st = parse_common(entity, "rule", false, ar, &body, out, err, errlen)) != SQ_OK)
         return st;
     /* status is managed by the registry (sq.registry.rulestate): checked, not applied */
-    if ((v = field(entity, "status")) != NULL &&
+    if ((v = given(&body.status)) != NULL &&
         !(sq_mp_str_eq(v, REG_RULE_ACTIVE) || sq_mp_str_eq(v, REG_RULE_INACTIVE) ||
           sq_mp_str_eq(v, "")))
         return bad(err, errlen, "status must be 'active' or 'inactive'");
-    if ((st = parse_ref_str(entity, "trigger", ar, &trigger, err, errlen)) != SQ_OK ||
-        (st = parse_ref_str(entity, "action", ar, &action, err, errlen)) != SQ_OK)
+    if ((st = parse_ref_str(&body.trigger, "trigger", ar, &trigger, err, errlen)) != SQ_OK ||
+        (st = parse_ref_str(&body.action, "action", ar, &action, err, errlen)) != SQ_OK)
         return st;
     if (trigger != NULL) {
         if ((st = reg_fqn_parse(trigger, ns, ar, &out->trigger, "trigger", err, errlen)) != SQ_OK)
@@ -553,14 +545,22 @@ sq_status reg_rule_parse(const msgpack_object *entity, const char *ns, sq_arena_
 sq_status reg_rule_status_parse(const msgpack_object *entity, const char **status, char *err,
                                 size_t errlen)
 {
-    const msgpack_object *v = entity->type == MSGPACK_OBJECT_MAP ? field(entity, "status") : NULL;
+    sq_entity_body body;
+    const msgpack_object *v = NULL;
+    msgpack_zone z; /* the raw view's fields point into entity: nothing outlives z */
+
+    msgpack_zone_init(&z, 256);
+    if (entity->type == MSGPACK_OBJECT_MAP &&
+        sq_entity_body_from(entity, &z, &body, NULL, 0) == SQ_OK)
+        v = given(&body.status);
     if (v != NULL && sq_mp_str_eq(v, REG_RULE_ACTIVE))
         *status = REG_RULE_ACTIVE;
     else if (v != NULL && sq_mp_str_eq(v, REG_RULE_INACTIVE))
         *status = REG_RULE_INACTIVE;
     else
-        return bad(err, errlen, "status must be 'active' or 'inactive'");
-    return SQ_OK;
+        v = NULL;
+    msgpack_zone_destroy(&z);
+    return v != NULL ? SQ_OK : bad(err, errlen, "status must be 'active' or 'inactive'");
 }
 
 /* params/annotations of a put: given ones replace, else old's (else empty); collapsed. */
@@ -569,13 +569,12 @@ static sq_status replace_kv(bool has, const msgpack_object *given, const msgpack
 {
     const msgpack_object *base = has ? given : old ? old : &empty_array;
     char *skip[1] = { (char *)drop };
-    kv_builder b;
+    msgpack_object kept;
+    const msgpack_object *layer = &kept;
     sq_status st;
-    if ((st = kv_init(&b, array_len(base) + 1, ar)) != SQ_OK)
+    if ((st = kv_without(base, skip, drop ? 1 : 0, ar, &kept)) != SQ_OK)
         return st;
-    kv_set_all(&b, base, skip, drop ? 1 : 0);
-    *out = array_obj(&b);
-    return SQ_OK;
+    return sq_kv_merge(&layer, 1, SQ_KV_ARRAY, ar, out);
 }
 
 sq_status reg_package_apply(const reg_package *old, const reg_entity_patch *p, const char *ns,

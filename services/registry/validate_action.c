@@ -38,10 +38,10 @@ static bool looks_binary(const char *code, size_t n)
     return true;
 }
 
-static sq_status parse_components(const msgpack_object *e, const char *ns, sq_arena_t *ar,
+static sq_status parse_components(const sq_exec_body *e, const char *ns, sq_arena_t *ar,
                                   reg_patch *out, char *err, size_t errlen)
 {
-    const msgpack_object *c = field(e, "components");
+    const msgpack_object *c = given(&e->components);
     msgpack_object *strs;
     uint32_t n;
     sq_status st;
@@ -80,29 +80,30 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
 {
     const msgpack_object *kind, *code, *main_, *binary;
     sq_exec *x = &out->exec;
+    sq_exec_body xb;
 
     memset(x, 0, sizeof *x);
     x->components.type = MSGPACK_OBJECT_NIL;
-    if (e->type != MSGPACK_OBJECT_MAP)
+    if (e->type != MSGPACK_OBJECT_MAP || sq_exec_body_from(e, ar, &xb, NULL, 0) != SQ_OK)
         return bad(err, errlen, "exec must be an object");
-    kind = field(e, "kind");
+    kind = given(&xb.kind);
     if (kind == NULL)
         return bad(err, errlen, "exec.kind is required");
     if ((x->kind = sq_mp_strdup(ar, kind)) == NULL)
         return bad(err, errlen, "exec.kind must be a string");
     if (strcmp(x->kind, "sequence") == 0)
-        return parse_components(e, ns, ar, out, err, errlen); /* code, main: ignored */
+        return parse_components(&xb, ns, ar, out, err, errlen); /* code, main: ignored */
     if (strcmp(x->kind, "blackbox") == 0) {
         /* what `wsk action create --native` sends: the skeleton image with a zip holding
          * an executable "exec", which is what the native runtime runs; no other image */
-        const msgpack_object *image = field(e, "image");
+        const msgpack_object *image = given(&xb.image);
         char *img = image ? sq_mp_strdup(ar, image) : NULL;
         if (img == NULL || !is_skeleton_image(img))
             return bad(err, errlen,
                        "Squall does not run container images ('%.128s'): create the action with "
                        "kind 'native' and an executable (or a zip holding 'exec') as its code",
                        img ? img : "no image");
-        if (field(e, "code") == NULL)
+        if (given(&xb.code) == NULL)
             return bad(err, errlen,
                        "a blackbox action on the skeleton image needs its code: "
                        "an executable, or a zip holding 'exec'");
@@ -115,7 +116,7 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
         x->kind = (char *)k;
     }
 
-    code = field(e, "code");
+    code = given(&xb.code);
     if (code == NULL || code->type != MSGPACK_OBJECT_STR)
         return bad(err, errlen, "'code' must be a string defined in 'exec' for '%s' actions",
                    x->kind);
@@ -127,10 +128,10 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
         return bad(err, errlen, "exec.code must not contain NUL characters");
     if (!utf8_valid(x->code))
         return bad(err, errlen, "exec.code must be valid UTF-8 text");
-    if ((main_ = field(e, "main")) != NULL &&
+    if ((main_ = given(&xb.main)) != NULL &&
         ((x->main = sq_mp_strdup(ar, main_)) == NULL || !utf8_valid(x->main)))
         return bad(err, errlen, "exec.main must be a string");
-    if ((binary = field(e, "binary")) != NULL) {
+    if ((binary = given(&xb.binary)) != NULL) {
         if (binary->type != MSGPACK_OBJECT_BOOLEAN)
             return bad(err, errlen, "exec.binary must be a boolean");
         x->binary = binary->via.boolean;
@@ -145,11 +146,10 @@ static sq_status parse_exec(const msgpack_object *e, const char *ns, sq_arena_t 
 }
 
 /* One limit: absent/null leaves *has false; otherwise a whole number within [min, max]. */
-static sq_status parse_limit(const msgpack_object *limits, const char *key, int64_t min,
-                             int64_t max, const char *unit, bool *has, int64_t *val, char *err,
-                             size_t errlen)
+static sq_status parse_limit(const msgpack_object *field, const char *key, int64_t min, int64_t max,
+                             const char *unit, bool *has, int64_t *val, char *err, size_t errlen)
 {
-    const msgpack_object *v = field(limits, key);
+    const msgpack_object *v = given(field);
     int64_t x;
 
     *has = false;
@@ -217,26 +217,27 @@ sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena
                           reg_patch *out, char *err, size_t errlen)
 {
     const msgpack_object *v;
+    sq_entity_body body;
     sq_status st;
 
     memset(out, 0, sizeof *out);
     out->exec.components.type = MSGPACK_OBJECT_NIL;
     out->limits = SQ_LIMITS_DEFAULT;
-    if (entity->type != MSGPACK_OBJECT_MAP)
-        return bad(err, errlen, "the action must be an object");
-    if ((v = field(entity, "version")) != NULL && v->type != MSGPACK_OBJECT_STR)
+    if ((st = parse_body(entity, "action", ar, &body, err, errlen)) != SQ_OK)
+        return st;
+    if ((v = given(&body.version)) != NULL && v->type != MSGPACK_OBJECT_STR)
         return bad(err, errlen, "version must be a string");
-    if ((v = field(entity, "exec")) != NULL) {
+    if ((v = given(&body.exec)) != NULL) {
         if ((st = parse_exec(v, ns, ar, out, err, errlen)) != SQ_OK)
             return st;
         out->has_exec = true;
     }
-    if ((st = parse_kv(entity, "parameters", &out->has_parameters, &out->parameters, err,
-                       errlen)) != SQ_OK ||
-        (st = parse_kv(entity, "annotations", &out->has_annotations, &out->annotations, err,
-                       errlen)) != SQ_OK)
+    if ((st = parse_kv(&body.parameters, "parameters", &out->has_parameters, &out->parameters, ar,
+                       err, errlen)) != SQ_OK ||
+        (st = parse_kv(&body.annotations, "annotations", &out->has_annotations, &out->annotations,
+                       ar, err, errlen)) != SQ_OK)
         return st;
-    if ((v = field(entity, "delAnnotations")) != NULL) {
+    if ((v = given(&body.del_annotations)) != NULL) {
         if (v->type != MSGPACK_OBJECT_ARRAY)
             return bad(err, errlen, "delAnnotations must be an array of strings");
         out->del_annotations = msgpack_zone_malloc(ar, sizeof(char *) * (v->via.array.size + 1));
@@ -247,21 +248,25 @@ sq_status reg_patch_parse(const msgpack_object *entity, const char *ns, sq_arena
                 return bad(err, errlen, "delAnnotations must be an array of strings");
         out->ndel = v->via.array.size;
     }
-    if ((v = field(entity, "limits")) != NULL) {
+    if ((v = given(&body.limits)) != NULL) {
+        sq_limits_body lb;
         if (v->type != MSGPACK_OBJECT_MAP)
             return bad(err, errlen, "limits must be an object");
         if ((st = check_limit_keys(v, err, errlen)) != SQ_OK)
             return st;
-        if ((st = parse_limit(v, "timeout", REG_TIMEOUT_MIN, REG_TIMEOUT_MAX, " milliseconds",
-                              &out->has_timeout, &out->limits.timeout, err, errlen)) != SQ_OK ||
-            (st = parse_limit(v, "memory", REG_MEMORY_MIN, REG_MEMORY_MAX, " MB", &out->has_memory,
-                              &out->limits.memory, err, errlen)) != SQ_OK ||
-            (st = parse_limit(v, "logs", REG_LOGS_MIN, REG_LOGS_MAX, " MB", &out->has_logs,
+        if (sq_limits_body_from(v, ar, &lb, NULL, 0) != SQ_OK)
+            return bad(err, errlen, "limits must be an object");
+        if ((st = parse_limit(&lb.timeout, "timeout", REG_TIMEOUT_MIN, REG_TIMEOUT_MAX,
+                              " milliseconds", &out->has_timeout, &out->limits.timeout, err,
+                              errlen)) != SQ_OK ||
+            (st = parse_limit(&lb.memory, "memory", REG_MEMORY_MIN, REG_MEMORY_MAX, " MB",
+                              &out->has_memory, &out->limits.memory, err, errlen)) != SQ_OK ||
+            (st = parse_limit(&lb.logs, "logs", REG_LOGS_MIN, REG_LOGS_MAX, " MB", &out->has_logs,
                               &out->limits.logs, err, errlen)) != SQ_OK ||
-            (st = parse_limit(v, "concurrency", REG_CONCURRENCY_MIN, REG_CONCURRENCY_MAX, "",
-                              &out->has_concurrency, &out->limits.concurrency, err, errlen)) !=
-                SQ_OK)
+            (st = parse_limit(&lb.concurrency, "concurrency", REG_CONCURRENCY_MIN,
+                              REG_CONCURRENCY_MAX, "", &out->has_concurrency,
+                              &out->limits.concurrency, err, errlen)) != SQ_OK)
             return st;
     }
-    return parse_bool(entity, "publish", &out->has_publish, &out->publish, err, errlen);
+    return parse_bool(&body.publish, "publish", &out->has_publish, &out->publish, err, errlen);
 }

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "fuzz.h"
+#include "proto/body.h"
 #include "proto/proto.h"
 
 /* decode (len bytes of buf), then the round trip; one function per message type */
@@ -88,6 +89,11 @@ MESSAGE(sq_route_put)
 MESSAGE(sq_route_query)
 MESSAGE(sq_log_event)
 MESSAGE(sq_tenancy_event)
+MESSAGE(sq_entity_body)
+MESSAGE(sq_exec_body)
+MESSAGE(sq_limits_body)
+MESSAGE(sq_binding_body)
+MESSAGE(sq_kv_entry)
 
 /* The selector byte of a corpus file is its index here: append, never reorder. */
 static void (*const messages[])(const char *, size_t) = {
@@ -101,7 +107,8 @@ static void (*const messages[])(const char *, size_t) = {
     fz_sq_admin_key,      fz_sq_admin_user,   fz_sq_admin_deleted, fz_sq_admin_blocked,
     fz_sq_admin_subjects, fz_sq_trigger_view, fz_sq_feed_note,     fz_sq_feed_message,
     fz_sq_alarm_note,     fz_sq_kv,           fz_sq_route,         fz_sq_route_put,
-    fz_sq_route_query,    fz_sq_log_event,    fz_sq_tenancy_event,
+    fz_sq_route_query,    fz_sq_log_event,    fz_sq_tenancy_event, fz_sq_entity_body,
+    fz_sq_exec_body,      fz_sq_limits_body,  fz_sq_binding_body,  fz_sq_kv_entry,
 };
 #define NMESSAGES (sizeof messages / sizeof messages[0])
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "proto/body.h"
 #include "proto/proto.h"
 #include "sq/json.h"
 
@@ -51,7 +52,13 @@ enum {
     S_SCHED_MOVED,
     S_FIRE,
     S_ACTIVATION,
-    S_ACT_QUERY
+    S_ACT_QUERY,
+    /* the registry's PUT bodies (proto/body.h) */
+    S_ENTITY_BODY = 43,
+    S_EXEC_BODY,
+    S_LIMITS_BODY,
+    S_BINDING_BODY,
+    S_KV_ENTRY
 };
 
 static msgpack_zone Z;
@@ -187,6 +194,34 @@ int main(int argc, char **argv)
            .kind = SQ_KIND_RULE,
            .subject = "guest",
            .entity = obj("{\"status\":\"inactive\"}") });
+    EMIT(S_ENTITY_BODY, "entity_body-0", sq_entity_body,
+         { .exec = obj("{\"kind\":\"nodejs:20\",\"code\":\"function main(){}\"}"),
+           .parameters = obj("[{\"key\":\"x\",\"value\":1}]"),
+           .limits = obj("{\"timeout\":1000}"),
+           .publish = obj("true") });
+    EMIT(S_ENTITY_BODY, "entity_body-1", sq_entity_body,
+         { .binding = obj("{\"namespace\":\"alice\",\"name\":\"utils\"}"),
+           .annotations = obj("[{\"key\":\"a\",\"value\":null}]") });
+    EMIT(S_ENTITY_BODY, "entity_body-2", sq_entity_body,
+         { .trigger = obj("\"/guest/tick\""),
+           .action = obj("\"/guest/hello\""),
+           .status = obj("\"active\"") });
+    EMIT(S_EXEC_BODY, "exec_body-0", sq_exec_body,
+         { .kind = obj("\"sequence\""), .components = obj("[\"/guest/a\",\"b\"]") });
+    EMIT(S_EXEC_BODY, "exec_body-1", sq_exec_body,
+         { .kind = obj("\"blackbox\""),
+           .image = obj("\"openwhisk/dockerskeleton\""),
+           .code = obj("\"UEsDBA==\""),
+           .binary = obj("true"),
+           .main = obj("\"main\"") });
+    EMIT(S_LIMITS_BODY, "limits_body-0", sq_limits_body,
+         { .timeout = obj("60000"),
+           .memory = obj("256.0"),
+           .logs = obj("10"),
+           .concurrency = obj("1") });
+    EMIT(S_BINDING_BODY, "binding_body-0", sq_binding_body,
+         { .namespace_ = obj("\"_\""), .name = obj("\"utils\"") });
+    EMIT(S_KV_ENTRY, "kv_entry-0", sq_kv_entry, { .key = "web-export", .value = obj("true") });
     EMIT(S_REG_REF, "reg_ref-0", sq_reg_ref,
          { .ns = "guest", .name = "hello", .kind = SQ_KIND_ACTION, .code = true });
     EMIT(S_REG_REF, "reg_ref-1", sq_reg_ref,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "proto/body.h"
 #include "proto/proto.h"
 #include "proto/subjects.h"
 #include "sq/json.h"
@@ -98,6 +99,11 @@ WRAP(sq_action)
 WRAP(sq_reg_put)
 WRAP(sq_reg_ref)
 WRAP(sq_reg_list)
+WRAP(sq_entity_body)
+WRAP(sq_exec_body)
+WRAP(sq_limits_body)
+WRAP(sq_binding_body)
+WRAP(sq_kv_entry)
 WRAP(sq_entity_event)
 WRAP(sq_invoke)
 WRAP(sq_work)
@@ -257,6 +263,56 @@ static void cmp_sq_reg_list(const void *a, const void *b, const char *what)
     BOOL_EQ(count);
     BOOL_EQ(public_);
     BOOL_EQ(shared);
+}
+
+static void cmp_sq_entity_body(const void *a, const void *b, const char *what)
+{
+    const sq_entity_body *w = a, *g = b;
+    OBJ_EQ(version);
+    OBJ_EQ(publish);
+    OBJ_EQ(parameters);
+    OBJ_EQ(annotations);
+    OBJ_EQ(exec);
+    OBJ_EQ(del_annotations);
+    OBJ_EQ(limits);
+    OBJ_EQ(binding);
+    OBJ_EQ(status);
+    OBJ_EQ(trigger);
+    OBJ_EQ(action);
+}
+
+static void cmp_sq_exec_body(const void *a, const void *b, const char *what)
+{
+    const sq_exec_body *w = a, *g = b;
+    OBJ_EQ(kind);
+    OBJ_EQ(code);
+    OBJ_EQ(image);
+    OBJ_EQ(main);
+    OBJ_EQ(binary);
+    OBJ_EQ(components);
+}
+
+static void cmp_sq_limits_body(const void *a, const void *b, const char *what)
+{
+    const sq_limits_body *w = a, *g = b;
+    OBJ_EQ(timeout);
+    OBJ_EQ(memory);
+    OBJ_EQ(logs);
+    OBJ_EQ(concurrency);
+}
+
+static void cmp_sq_binding_body(const void *a, const void *b, const char *what)
+{
+    const sq_binding_body *w = a, *g = b;
+    OBJ_EQ(namespace_);
+    OBJ_EQ(name);
+}
+
+static void cmp_sq_kv_entry(const void *a, const void *b, const char *what)
+{
+    const sq_kv_entry *w = a, *g = b;
+    STR_EQ(key);
+    OBJ_EQ(value);
 }
 
 static void cmp_sq_route(const void *a, const void *b, const char *what)
@@ -743,6 +799,27 @@ static const fspec f_reg_list[] = {
     { "limit", C_INT, false },   { "count", C_BOOL, false }, { "public", C_BOOL, false },
     { "shared", C_BOOL, false },
 };
+/* the registry's PUT bodies (proto/body.h): raw views, any type in every field */
+static const fspec f_entity_body[] = {
+    { "version", C_ANY, false },    { "publish", C_ANY, false },
+    { "parameters", C_ANY, false }, { "annotations", C_ANY, false },
+    { "exec", C_ANY, false },       { "delAnnotations", C_ANY, false },
+    { "limits", C_ANY, false },     { "binding", C_ANY, false },
+    { "status", C_ANY, false },     { "trigger", C_ANY, false },
+    { "action", C_ANY, false },
+};
+static const fspec f_exec_body[] = {
+    { "kind", C_ANY, false }, { "code", C_ANY, false },   { "image", C_ANY, false },
+    { "main", C_ANY, false }, { "binary", C_ANY, false }, { "components", C_ANY, false },
+};
+static const fspec f_limits_body[] = {
+    { "timeout", C_ANY, false },
+    { "memory", C_ANY, false },
+    { "logs", C_ANY, false },
+    { "concurrency", C_ANY, false },
+};
+static const fspec f_binding_body[] = { { "namespace", C_ANY, false }, { "name", C_ANY, false } };
+static const fspec f_kv_entry[] = { { "key", C_STR, true }, { "value", C_ANY, true } };
 static const fspec f_entity_event[] = {
     { "ns", C_STR, true }, { "kind", C_STR, true },     { "name", C_STR, true },
     { "op", C_STR, true }, { "version", C_STR, false },
@@ -971,6 +1048,11 @@ static sq_action s_action;
 static sq_reg_put s_reg_put;
 static sq_reg_ref s_reg_ref;
 static sq_reg_list s_reg_list;
+static sq_entity_body s_entity_body;
+static sq_exec_body s_exec_body;
+static sq_limits_body s_limits_body;
+static sq_binding_body s_binding_body;
+static sq_kv_entry s_kv_entry;
 static sq_entity_event s_entity_event;
 static sq_route s_route;
 static sq_route_put s_route_put;
@@ -1257,6 +1339,31 @@ static void make_samples(void)
     s_alarm_note.created = 4;
     s_kv.key = "description";
     s_kv.value = J("{\"nested\":[true,null]}");
+    s_entity_body.version = J("\"0.0.1\"");
+    s_entity_body.publish = J("true");
+    s_entity_body.parameters = J("[{\"key\":\"a\",\"value\":1}]");
+    s_entity_body.annotations = J("[{\"key\":\"b\",\"value\":null}]");
+    s_entity_body.exec = J("{\"kind\":\"nodejs:20\",\"code\":\"x\"}");
+    s_entity_body.del_annotations = J("[\"c\"]");
+    s_entity_body.limits = J("{\"timeout\":1000}");
+    s_entity_body.binding = J("{\"namespace\":\"guest\",\"name\":\"p\"}");
+    s_entity_body.status = J("\"active\"");
+    s_entity_body.trigger = J("\"/guest/t\"");
+    s_entity_body.action = J("\"/guest/a\"");
+    s_exec_body.kind = J("\"sequence\"");
+    s_exec_body.code = J("\"x\"");
+    s_exec_body.image = J("\"img\"");
+    s_exec_body.main = J("\"main\"");
+    s_exec_body.binary = J("false");
+    s_exec_body.components = J("[\"/guest/a\"]");
+    s_limits_body.timeout = J("60000");
+    s_limits_body.memory = J("256.0");
+    s_limits_body.logs = J("\"10\"");
+    s_limits_body.concurrency = J("1");
+    s_binding_body.namespace_ = J("\"guest\"");
+    s_binding_body.name = J("7");
+    s_kv_entry.key = "k";
+    s_kv_entry.value = J("null");
 }
 
 #define MSG(type, short_)                                                                          \
@@ -1309,6 +1416,11 @@ static const msgdesc msgs[] = {
     MSG(sq_feed_message, feed_message),
     MSG(sq_alarm_note, alarm_note),
     MSG(sq_kv, kv),
+    MSG(sq_entity_body, entity_body),
+    MSG(sq_exec_body, exec_body),
+    MSG(sq_limits_body, limits_body),
+    MSG(sq_binding_body, binding_body),
+    MSG(sq_kv_entry, kv_entry),
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
