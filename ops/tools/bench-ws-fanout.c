@@ -437,11 +437,103 @@ static void serve(int ep, long long ms)
     }
 }
 
+/* Opens n sockets in batches of 100 (all upgrades of a batch, then their answers), each
+ * subscribed to the action's activations (inflight > 0: pinged instead), waits for every
+ * answer, then turns the kernel's receive times on. */
+static void open_sockets(wsock *w, int n, const char *host, int port, const char *auth,
+                         int inflight)
+{
+    char msg[512];
+    int one = 1;
+    for (int i = 0; i < n; i += 100) {
+        int m = i + 100 < n ? i + 100 : n;
+        for (int j = i; j < m; j++)
+            w[j].fd = ws_open(host, port, auth);
+        for (int j = i; j < m; j++) {
+            ws_handshake(&w[j]);
+            if (inflight > 0) /* no events in invoke mode: a ping is the first answer */
+                snprintf(msg, sizeof msg, "{\"id\":0,\"op\":\"ping\"}");
+            else
+                snprintf(msg, sizeof msg,
+                         "{\"id\":1,\"op\":\"subscribe\",\"topic\":\"activations\","
+                         "\"filter\":{\"name\":\"%s\"}}",
+                         action);
+            send_text(w[j].fd, msg);
+        }
+    }
+    for (int j = 0; j < n; j++) {
+        int got = frames(&w[j], 0, 0);
+        while (got == 0) {
+            ssize_t r = recv(w[j].fd, w[j].buf + w[j].len, BUF - w[j].len, 0);
+            if (r <= 0)
+                die("subscribe answer");
+            w[j].len += (size_t)r;
+            got = frames(&w[j], 0, 0);
+        }
+        if (setsockopt(w[j].fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
+            die("SO_TIMESTAMPNS");
+    }
+}
+
+/* The rounds: one blocking invoke each through the first socket, the frames of all read. */
+static void run_rounds(wsock *w, int n, int rounds)
+{
+    char msg[512];
+    int ep = epoll_create1(0);
+    if (ep < 0)
+        die("epoll");
+    for (int j = 0; j < n; j++) {
+        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w[j] };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, w[j].fd, &ev) != 0)
+            die("epoll_ctl");
+    }
+    for (int r = 0; r < rounds; r++) {
+        snprintf(msg, sizeof msg,
+                 "{\"id\":\"r%d\",\"op\":\"invoke\",\"action\":\"%s\",\"blocking\":true,"
+                 "\"params\":{\"n\":%d}}",
+                 r, action, r);
+        send_text(w[0].fd, msg);
+        serve(ep, 200);
+    }
+    serve(ep, 1500);
+}
+
+/* Prints the figures of the run (n sockets, rounds rounds); returns how many records were
+ * seen. */
+static int report(int n, int rounds)
+{
+    int recorded = 0, missing = 0;
+    long long firsts[MAX_REC], lasts[MAX_REC], f50, flast;
+    pthread_mutex_lock(&lock);
+    /* the announcement may be seen after the first frames: latencies are taken at the end */
+    for (size_t i = 0; i < ngot; i++)
+        if (recs[got[i].rec].announced_ns)
+            lat[nlat++] = got[i].t_ns - recs[got[i].rec].announced_ns;
+    for (int i = 0; i < nrecs; i++) {
+        if (recs[i].announced_ns == 0 || recs[i].frames == 0)
+            continue;
+        firsts[recorded] = recs[i].first_ns - recs[i].announced_ns;
+        lasts[recorded] = recs[i].last_ns - recs[i].announced_ns;
+        missing += n - recs[i].frames;
+        recorded++;
+    }
+    size_t fb = ngot ? frame_bytes / ngot : 700;
+    printf("fanout_us p50=%lld p99=%lld first_p50=%lld last_p50=%lld frames=%zu records=%d "
+           "missing=%d read_delay_p50=%lld frame_bytes=%zu",
+           pct(lat, nlat, 0.5) / 1000, pct(lat, nlat, 0.99) / 1000,
+           pct(firsts, (size_t)recorded, 0.5) / 1000, pct(lasts, (size_t)recorded, 0.5) / 1000,
+           nlat, recorded, missing, pct(delay, ndelay, 0.5) / 1000, fb);
+    pthread_mutex_unlock(&lock);
+    floor_ns(n, fb, rounds, &f50, &flast);
+    printf(" floor_p50=%lld floor_last=%lld\n", f50 / 1000, flast / 1000);
+    return recorded;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("SQ_NATS_URL"), *key = NULL, *host = "127.0.0.1";
-    int port = 0, n = 1000, rounds = 30, one = 1, ep, inflight = 0, seconds = 5;
-    char auth[512], msg[512];
+    int port = 0, n = 1000, rounds = 30, inflight = 0, seconds = 5, recorded;
+    char auth[512];
     natsConnection *nc = NULL;
     natsSubscription *sub = NULL;
     wsock *w;
@@ -493,86 +585,15 @@ int main(int argc, char **argv)
     }
     natsOptions_Destroy(o);
 
-    /* open in batches of 100: all upgrades of a batch, then their answers */
-    for (int i = 0; i < n; i += 100) {
-        int m = i + 100 < n ? i + 100 : n;
-        for (int j = i; j < m; j++)
-            w[j].fd = ws_open(host, port, auth);
-        for (int j = i; j < m; j++) {
-            ws_handshake(&w[j]);
-            if (inflight > 0) /* no events in invoke mode: a ping is the first answer */
-                snprintf(msg, sizeof msg, "{\"id\":0,\"op\":\"ping\"}");
-            else
-                snprintf(msg, sizeof msg,
-                         "{\"id\":1,\"op\":\"subscribe\",\"topic\":\"activations\","
-                         "\"filter\":{\"name\":\"%s\"}}",
-                         action);
-            send_text(w[j].fd, msg);
-        }
-    }
-    /* every subscription answered, then the kernel's receive times on */
-    for (int j = 0; j < n; j++) {
-        int got = frames(&w[j], 0, 0);
-        while (got == 0) {
-            ssize_t r = recv(w[j].fd, w[j].buf + w[j].len, BUF - w[j].len, 0);
-            if (r <= 0)
-                die("subscribe answer");
-            w[j].len += (size_t)r;
-            got = frames(&w[j], 0, 0);
-        }
-        if (setsockopt(w[j].fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one) != 0)
-            die("SO_TIMESTAMPNS");
-    }
+    open_sockets(w, n, host, port, auth, inflight);
     if (inflight > 0) {
         invoke_run(&w[0], inflight, seconds);
         return 0;
     }
-    if ((ep = epoll_create1(0)) < 0)
-        die("epoll");
-    for (int j = 0; j < n; j++) {
-        struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &w[j] };
-        if (epoll_ctl(ep, EPOLL_CTL_ADD, w[j].fd, &ev) != 0)
-            die("epoll_ctl");
-    }
-    for (int r = 0; r < rounds; r++) {
-        snprintf(msg, sizeof msg,
-                 "{\"id\":\"r%d\",\"op\":\"invoke\",\"action\":\"%s\",\"blocking\":true,"
-                 "\"params\":{\"n\":%d}}",
-                 r, action, r);
-        send_text(w[0].fd, msg);
-        serve(ep, 200);
-    }
-    serve(ep, 1500);
-
-    int recorded = 0, missing = 0;
-    long long firsts[MAX_REC], lasts[MAX_REC];
-    pthread_mutex_lock(&lock);
-    /* the announcement may be seen after the first frames: latencies are taken at the end */
-    for (size_t i = 0; i < ngot; i++)
-        if (recs[got[i].rec].announced_ns)
-            lat[nlat++] = got[i].t_ns - recs[got[i].rec].announced_ns;
-    for (int i = 0; i < nrecs; i++) {
-        if (recs[i].announced_ns == 0 || recs[i].frames == 0)
-            continue;
-        firsts[recorded] = recs[i].first_ns - recs[i].announced_ns;
-        lasts[recorded] = recs[i].last_ns - recs[i].announced_ns;
-        missing += n - recs[i].frames;
-        recorded++;
-    }
-    size_t fb = ngot ? frame_bytes / ngot : 700;
-    printf("fanout_us p50=%lld p99=%lld first_p50=%lld last_p50=%lld frames=%zu records=%d "
-           "missing=%d read_delay_p50=%lld frame_bytes=%zu",
-           pct(lat, nlat, 0.5) / 1000, pct(lat, nlat, 0.99) / 1000,
-           pct(firsts, (size_t)recorded, 0.5) / 1000, pct(lasts, (size_t)recorded, 0.5) / 1000,
-           nlat, recorded, missing, pct(delay, ndelay, 0.5) / 1000, fb);
-    pthread_mutex_unlock(&lock);
+    run_rounds(w, n, rounds);
+    recorded = report(n, rounds);
     for (int j = 0; j < n; j++)
         close(w[j].fd);
-    {
-        long long f50, flast;
-        floor_ns(n, fb, rounds, &f50, &flast);
-        printf(" floor_p50=%lld floor_last=%lld\n", f50 / 1000, flast / 1000);
-    }
     natsSubscription_Unsubscribe(sub);
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);

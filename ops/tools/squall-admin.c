@@ -96,6 +96,49 @@ static int pack_limits(msgpack_packer *pk, char **pairs, int n)
     return 0;
 }
 
+/* The commands: their words (a2 NULL: two), the operation and the arguments they take. */
+static const struct command {
+    const char *a0, *a1, *a2, *op;
+    int min, max;
+} COMMANDS[] = {
+    { "user", "create", NULL, "user.create", 1, 2 },
+    { "user", "delete", NULL, "user.delete", 1, 1 },
+    { "user", "get", NULL, "user.get", 1, 1 },
+    { "user", "list", NULL, "user.list", 0, 0 },
+    { "user", "block", NULL, "user.block", 1, 1 },
+    { "user", "unblock", NULL, "user.unblock", 1, 1 },
+    { "key", "rotate", NULL, "key.rotate", 1, 2 },
+    { "namespace", "limits", "get", "limits.get", 1, 1 },
+    { "namespace", "limits", "set", "limits.set", 2, 1 << 20 },
+};
+#define NCOMMANDS (sizeof COMMANDS / sizeof COMMANDS[0])
+
+/* The command that argv starts with, or NULL after a usage error naming the words that
+ * matched none (as far as they went). */
+static const struct command *find_command(int argc, char **argv)
+{
+    const char *w[3] = { argc > 0 ? argv[0] : "", argc > 1 ? argv[1] : "",
+                         argc > 2 ? argv[2] : "" };
+    int depth = 0; /* how many words some command shares with argv */
+
+    if (argc < 1) {
+        usage_error("%s", "no command given");
+        return NULL;
+    }
+    for (size_t i = 0; i < NCOMMANDS; i++) {
+        const struct command *c = &COMMANDS[i];
+        int d = strcmp(c->a0, w[0]) != 0 ? 0 : strcmp(c->a1, w[1]) != 0 ? 1 : 2;
+        if (d == 2 && (c->a2 == NULL || strcmp(c->a2, w[2]) == 0))
+            return c;
+        depth = d > depth ? d : depth;
+    }
+    char words[512];
+    snprintf(words, sizeof words, "%s%s%s%s%s", w[0], depth > 0 ? " " : "", depth > 0 ? w[1] : "",
+             depth > 1 ? " " : "", depth > 1 ? w[2] : "");
+    usage_error("unknown command '%s'", words);
+    return NULL;
+}
+
 /* Builds the request for the command in args (token filled in later). 0, or 2 on a usage
  * error (message printed). */
 static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgpack_sbuffer *sb)
@@ -103,55 +146,20 @@ static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgp
     msgpack_packer pk;
     msgpack_sbuffer lb;
     msgpack_object limits = { .type = MSGPACK_OBJECT_NIL };
-    const char *op = NULL, *subject = NULL, *ns = NULL;
+    const char *subject = NULL, *ns = NULL;
     char **pairs = NULL;
-    int npairs = 0, min = 0, max = 0, first = 0;
-    const char *a0 = argc > 0 ? argv[0] : "", *a1 = argc > 1 ? argv[1] : "";
+    int npairs = 0;
+    const struct command *c = find_command(argc, argv);
 
-    if (argc < 1)
-        return usage_error("%s", "no command given");
-    if (strcmp(a0, "user") == 0) {
-        first = 2;
-        min = max = 1;
-        if (strcmp(a1, "create") == 0)
-            op = "user.create", max = 2;
-        else if (strcmp(a1, "delete") == 0)
-            op = "user.delete";
-        else if (strcmp(a1, "get") == 0)
-            op = "user.get";
-        else if (strcmp(a1, "list") == 0)
-            op = "user.list", min = max = 0;
-        else if (strcmp(a1, "block") == 0)
-            op = "user.block";
-        else if (strcmp(a1, "unblock") == 0)
-            op = "user.unblock";
-        else
-            return usage_error("unknown command 'user %s'", a1);
-    } else if (strcmp(a0, "key") == 0) {
-        if (strcmp(a1, "rotate") != 0)
-            return usage_error("unknown command 'key %s'", a1);
-        op = "key.rotate", first = 2, min = 1, max = 2;
-    } else if (strcmp(a0, "namespace") == 0) {
-        const char *a2 = argc > 2 ? argv[2] : "";
-        if (strcmp(a1, "limits") != 0)
-            return usage_error("unknown command 'namespace %s'", a1);
-        first = 3;
-        if (strcmp(a2, "get") == 0)
-            op = "limits.get", min = max = 1;
-        else if (strcmp(a2, "set") == 0)
-            op = "limits.set", min = 2, max = 1 << 20;
-        else
-            return usage_error("unknown command 'namespace limits %s'", a2);
-    } else {
-        return usage_error("unknown command '%s'", a0);
-    }
-    argc -= first;
-    argv += first;
-    if (argc < min)
-        return usage_error("%s: missing arguments", op);
-    if (argc > max)
-        return usage_error("%s: too many arguments", op);
-    if (strncmp(op, "limits.", 7) == 0) {
+    if (c == NULL)
+        return 2;
+    argc -= c->a2 ? 3 : 2;
+    argv += c->a2 ? 3 : 2;
+    if (argc < c->min)
+        return usage_error("%s: missing arguments", c->op);
+    if (argc > c->max)
+        return usage_error("%s: too many arguments", c->op);
+    if (strncmp(c->op, "limits.", 7) == 0) {
         ns = argv[0];
         pairs = argv + 1;
         npairs = argc - 1;
@@ -176,7 +184,7 @@ static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgp
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     sq_admin_encode(&(sq_admin){ .token = (char *)token,
-                                 .op = (char *)op,
+                                 .op = (char *)c->op,
                                  .subject = (char *)subject,
                                  .namespace_ = (char *)ns,
                                  .limits = limits },
@@ -219,20 +227,13 @@ out:
     return rc;
 }
 
-int main(int argc, char **argv)
+/* The options before the command: --url, --token, --timeout-ms (each as --x V or --x=V),
+ * -h/--help, and -- to end them. *first: the command's index. -1 to go on, else the exit
+ * status (0 after the help). */
+static int parse_options(int argc, char **argv, const char **url, const char **token,
+                         long *timeout_ms, int *first)
 {
-    const char *url = getenv("SQ_NATS_URL"), *token = getenv("SQ_ADMIN_TOKEN");
-    long timeout_ms = 5000;
-    int i = 1, rc = 1;
-    char shown[512];
-    natsConnection *nc = NULL;
-    natsMsg *reply = NULL;
-    msgpack_sbuffer sb = { 0 };
-    msgpack_zone z;
-    natsStatus s;
-
-    if (url == NULL || *url == '\0')
-        url = "nats://127.0.0.1:4222";
+    int i = 1;
     for (; i < argc && argv[i][0] == '-'; i++) {
         const char *a = argv[i], *v = NULL;
         if (strcmp(a, "--") == 0) {
@@ -254,17 +255,65 @@ int main(int argc, char **argv)
         } else
             return usage_error("unknown option '%s'", a);
         if (strncmp(a, "--url", 5) == 0)
-            url = v;
+            *url = v;
         else if (strncmp(a, "--token", 7) == 0)
-            token = v;
+            *token = v;
         else {
             char *end = NULL;
             errno = 0;
-            timeout_ms = strtol(v, &end, 10);
-            if (errno != 0 || end == v || *end != '\0' || timeout_ms <= 0 || timeout_ms > 3600000)
+            *timeout_ms = strtol(v, &end, 10);
+            if (errno != 0 || end == v || *end != '\0' || *timeout_ms <= 0 || *timeout_ms > 3600000)
                 return usage_error("bad --timeout-ms '%s'", v);
         }
     }
+    *first = i;
+    return -1;
+}
+
+/* Sends the request in sb to the auth service and prints its reply: the exit status. */
+static int ask(const char *url, long timeout_ms, const msgpack_sbuffer *sb)
+{
+    natsConnection *nc = NULL;
+    natsMsg *reply = NULL;
+    char shown[512];
+    int rc = 1;
+    natsStatus s;
+
+    sq_nats_url_redact(url, shown, sizeof shown);         /* for messages: no password */
+    s = sq_nats_tool_connect(&nc, url, PROG, timeout_ms); /* the reply: under our prefix */
+    if (s != NATS_OK) {
+        fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", shown, natsStatus_GetText(s));
+        goto out;
+    }
+    s = natsConnection_Request(&reply, nc, SQ_SUBJ_AUTH_ADMIN, sb->data, (int)sb->size, timeout_ms);
+    if (s == NATS_NO_RESPONDERS)
+        fprintf(stderr, PROG ": the auth service is not running (nobody answers %s on %s)\n",
+                SQ_SUBJ_AUTH_ADMIN, shown);
+    else if (s == NATS_TIMEOUT)
+        fprintf(stderr, PROG ": the auth service did not answer within %ld ms\n", timeout_ms);
+    else if (s != NATS_OK)
+        fprintf(stderr, PROG ": request failed: %s\n", natsStatus_GetText(s));
+    else
+        rc = print_reply(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply));
+out:
+    natsMsg_Destroy(reply);
+    natsConnection_Destroy(nc);
+    nats_Close();
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    const char *url = getenv("SQ_NATS_URL"), *token = getenv("SQ_ADMIN_TOKEN");
+    long timeout_ms = 5000;
+    int i = 1, rc;
+    msgpack_sbuffer sb = { 0 };
+    msgpack_zone z;
+
+    if (url == NULL || *url == '\0')
+        url = "nats://127.0.0.1:4222";
+    if ((rc = parse_options(argc, argv, &url, &token, &timeout_ms, &i)) >= 0)
+        return rc;
     if (i >= argc) {
         usage(stderr);
         return 2;
@@ -277,40 +326,11 @@ int main(int argc, char **argv)
         return usage_error("%s", "no admin token: set SQ_ADMIN_TOKEN or pass --token "
                                  "(ops/squall keeps it in $SQ_STATE_DIR/admin.token)");
     msgpack_zone_init(&z, 1024);
-    if ((rc = build(argc - i, argv + i, token, &z, &sb)) != 0) {
-        msgpack_zone_destroy(&z);
-        return rc;
-    }
-    rc = 1;
-
-    sq_nats_url_redact(url, shown, sizeof shown);         /* for messages: no password */
-    s = sq_nats_tool_connect(&nc, url, PROG, timeout_ms); /* the reply: under our prefix */
-    if (s != NATS_OK) {
-        fprintf(stderr, PROG ": cannot connect to NATS at %s: %s\n", shown, natsStatus_GetText(s));
-        goto out;
-    }
-    s = natsConnection_Request(&reply, nc, SQ_SUBJ_AUTH_ADMIN, sb.data, (int)sb.size, timeout_ms);
-    if (s == NATS_NO_RESPONDERS) {
-        fprintf(stderr, PROG ": the auth service is not running (nobody answers %s on %s)\n",
-                SQ_SUBJ_AUTH_ADMIN, shown);
-        goto out;
-    }
-    if (s == NATS_TIMEOUT) {
-        fprintf(stderr, PROG ": the auth service did not answer within %ld ms\n", timeout_ms);
-        goto out;
-    }
-    if (s != NATS_OK) {
-        fprintf(stderr, PROG ": request failed: %s\n", natsStatus_GetText(s));
-        goto out;
-    }
-    rc = print_reply(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply));
-out:
+    if ((rc = build(argc - i, argv + i, token, &z, &sb)) == 0)
+        rc = ask(url, timeout_ms, &sb);
     if (sb.data != NULL)
         sodium_memzero(sb.data, sb.size); /* the token */
     msgpack_sbuffer_destroy(&sb);
     msgpack_zone_destroy(&z);
-    natsMsg_Destroy(reply);
-    natsConnection_Destroy(nc);
-    nats_Close();
     return rc;
 }

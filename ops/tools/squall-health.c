@@ -26,6 +26,41 @@ static void usage(FILE *f)
                "  asks sq.<svc>.health for each svc; exit 0 if all answered\n");
 }
 
+/* Waits until the deadline for the answers on sub (subjects <box>.<service index>, n
+ * services), marking each service's first in answered; returns how many never answered. */
+static int await_answers(natsSubscription *sub, const char *box, int n, int64_t deadline,
+                         bool *answered)
+{
+    int remaining = n;
+    size_t boxlen = strlen(box) + 1;
+    while (remaining > 0) {
+        int64_t left = deadline - nats_Now();
+        if (left <= 0)
+            break;
+        natsMsg *m = NULL;
+        natsStatus s = natsSubscription_NextMsg(&m, sub, left);
+        if (s == NATS_TIMEOUT)
+            break;
+        if (s == NATS_NO_RESPONDERS)
+            continue; /* some service has no subscriber (yet): it stays unanswered */
+        if (s != NATS_OK) {
+            fprintf(stderr, "squall-health: %s\n", natsStatus_GetText(s));
+            break;
+        }
+        const char *subject = natsMsg_GetSubject(m);
+        if (!natsMsg_IsNoResponders(m) && strlen(subject) > boxlen) {
+            char *end = NULL;
+            long idx = strtol(subject + boxlen, &end, 10);
+            if (end && *end == '\0' && idx >= 0 && idx < n && !answered[idx]) {
+                answered[idx] = true;
+                remaining--;
+            }
+        }
+        natsMsg_Destroy(m);
+    }
+    return remaining;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("SQ_NATS_URL");
@@ -67,38 +102,7 @@ int main(int argc, char **argv)
         goto out;
     }
 
-    int remaining = n;
-    size_t boxlen = strlen(box) + 1;
-    while (remaining > 0) {
-        int64_t left = deadline - nats_Now();
-        if (left <= 0)
-            break;
-        natsMsg *m = NULL;
-        s = natsSubscription_NextMsg(&m, sub, left);
-        if (s == NATS_TIMEOUT)
-            break;
-        if (s == NATS_NO_RESPONDERS) {
-            /* Some service has no subscriber (yet): it stays unanswered. */
-            s = NATS_OK;
-            continue;
-        }
-        if (s != NATS_OK) {
-            fprintf(stderr, "squall-health: %s\n", natsStatus_GetText(s));
-            break;
-        }
-        const char *subject = natsMsg_GetSubject(m);
-        if (!natsMsg_IsNoResponders(m) && strlen(subject) > boxlen) {
-            char *end = NULL;
-            long idx = strtol(subject + boxlen, &end, 10);
-            if (end && *end == '\0' && idx >= 0 && idx < n && !answered[idx]) {
-                answered[idx] = true;
-                remaining--;
-            }
-        }
-        natsMsg_Destroy(m);
-    }
-
-    rc = remaining == 0 ? 0 : 1;
+    rc = await_answers(sub, box, n, deadline, answered) == 0 ? 0 : 1;
     for (int i = 0; i < n; i++)
         if (!answered[i])
             fprintf(stderr, "squall-health: %s did not answer within %ld ms\n", svcs[i],

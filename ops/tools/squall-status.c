@@ -140,6 +140,83 @@ static void uptime(long long started_ms, char *out, size_t outlen)
         snprintf(out, outlen, "%lldd%02lldh", s / 86400, s / 3600 % 24);
 }
 
+/* Service names are [a-z_-]+ (they go into a subject). */
+static bool names_ok(const char *const *svcs, int n)
+{
+    for (int i = 0; i < n; i++)
+        for (const char *p = svcs[i]; *p; p++)
+            if (!((*p >= 'a' && *p <= 'z') || *p == '-' || *p == '_')) {
+                fprintf(stderr, "squall-status: bad service name '%s'\n", svcs[i]);
+                return false;
+            }
+    return true;
+}
+
+/* The rows of the answers that come on sub (subjects <box>.<service index>, n services)
+ * until the deadline; seen[i] counts service i's. */
+static void collect(natsSubscription *sub, const char *box, int n, int64_t deadline, row *rows,
+                    int *nrows, int *seen)
+{
+    for (;;) {
+        int64_t left = deadline - nats_Now();
+        natsMsg *m = NULL;
+        const char *subject;
+        char *end = NULL;
+        long idx;
+        natsStatus s;
+        if (left <= 0)
+            break;
+        s = natsSubscription_NextMsg(&m, sub, left);
+        if (s == NATS_TIMEOUT)
+            break;
+        if (s == NATS_NO_RESPONDERS) {
+            natsMsg_Destroy(m);
+            continue;
+        }
+        if (s != NATS_OK) {
+            fprintf(stderr, "squall-status: %s\n", natsStatus_GetText(s));
+            break;
+        }
+        subject = natsMsg_GetSubject(m);
+        if (!natsMsg_IsNoResponders(m) && strlen(subject) > strlen(box) + 1 &&
+            (idx = strtol(subject + strlen(box) + 1, &end, 10)) >= 0 && end && *end == '\0' &&
+            idx < n && *nrows < MAX_ROWS) {
+            row *r = &rows[*nrows];
+            r->svc = (int)idx;
+            if (decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), r)) {
+                (*nrows)++;
+                seen[idx]++;
+            }
+        }
+        natsMsg_Destroy(m);
+    }
+}
+
+/* Prints the table (rows sorted by service); 1 when a service had no answer or an unhealthy
+ * one, else 0. */
+static int print_table(const char *const *svcs, int n, row *rows, int nrows, const int *seen)
+{
+    int rc = 0;
+    qsort(rows, (size_t)nrows, sizeof *rows, by_svc_instance);
+    printf("%-12s %-28s %-20s %-8s %-9s %s\n", "SERVICE", "INSTANCE", "HOST", "PID", "UPTIME",
+           "HEALTH");
+    for (int i = 0, k = 0; i < n; i++) {
+        if (seen[i] == 0) {
+            printf("%-12s %-28s %-20s %-8s %-9s %s\n", svcs[i], "-", "-", "-", "-", "no answer");
+            rc = 1;
+        }
+        for (; k < nrows && rows[k].svc == i; k++) {
+            char up[32];
+            uptime(rows[k].started, up, sizeof up);
+            printf("%-12s %-28s %-20s %-8lld %-9s %s\n", svcs[i], rows[k].instance, rows[k].host,
+                   rows[k].pid, up, rows[k].health);
+            if (!rows[k].ok)
+                rc = 1;
+        }
+    }
+    return rc;
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("SQ_NATS_URL");
@@ -156,12 +233,8 @@ int main(int argc, char **argv)
     svcs = n > 0 ? (const char *const *)argv + first : ALL;
     if (n <= 0)
         n = (int)(sizeof ALL / sizeof ALL[0]);
-    for (int i = 0; i < n; i++)
-        for (const char *p = svcs[i]; *p; p++)
-            if (!((*p >= 'a' && *p <= 'z') || *p == '-' || *p == '_')) {
-                fprintf(stderr, "squall-status: bad service name '%s'\n", svcs[i]);
-                return 2;
-            }
+    if (!names_ok(svcs, n))
+        return 2;
 
     int64_t deadline = nats_Now() + timeout_ms;
     natsConnection *nc = NULL;
@@ -186,56 +259,8 @@ int main(int argc, char **argv)
         goto out;
     }
     /* every copy answers: collect until the timeout */
-    for (;;) {
-        int64_t left = deadline - nats_Now();
-        natsMsg *m = NULL;
-        const char *subject;
-        char *end = NULL;
-        long idx;
-        if (left <= 0)
-            break;
-        s = natsSubscription_NextMsg(&m, sub, left);
-        if (s == NATS_TIMEOUT)
-            break;
-        if (s == NATS_NO_RESPONDERS) {
-            natsMsg_Destroy(m);
-            continue;
-        }
-        if (s != NATS_OK) {
-            fprintf(stderr, "squall-status: %s\n", natsStatus_GetText(s));
-            break;
-        }
-        subject = natsMsg_GetSubject(m);
-        if (!natsMsg_IsNoResponders(m) && strlen(subject) > strlen(box) + 1 &&
-            (idx = strtol(subject + strlen(box) + 1, &end, 10)) >= 0 && end && *end == '\0' &&
-            idx < n && nrows < MAX_ROWS) {
-            row *r = &rows[nrows];
-            r->svc = (int)idx;
-            if (decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), r)) {
-                nrows++;
-                seen[idx]++;
-            }
-        }
-        natsMsg_Destroy(m);
-    }
-    qsort(rows, (size_t)nrows, sizeof *rows, by_svc_instance);
-    rc = 0;
-    printf("%-12s %-28s %-20s %-8s %-9s %s\n", "SERVICE", "INSTANCE", "HOST", "PID", "UPTIME",
-           "HEALTH");
-    for (int i = 0, k = 0; i < n; i++) {
-        if (seen[i] == 0) {
-            printf("%-12s %-28s %-20s %-8s %-9s %s\n", svcs[i], "-", "-", "-", "-", "no answer");
-            rc = 1;
-        }
-        for (; k < nrows && rows[k].svc == i; k++) {
-            char up[32];
-            uptime(rows[k].started, up, sizeof up);
-            printf("%-12s %-28s %-20s %-8lld %-9s %s\n", svcs[i], rows[k].instance, rows[k].host,
-                   rows[k].pid, up, rows[k].health);
-            if (!rows[k].ok)
-                rc = 1;
-        }
-    }
+    collect(sub, box, n, deadline, rows, &nrows, seen);
+    rc = print_table(svcs, n, rows, nrows, seen);
 out:
     natsSubscription_Destroy(sub);
     natsConnection_Destroy(nc);
