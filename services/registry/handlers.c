@@ -215,6 +215,15 @@ static bool target_ok(call *c, const char *kind_s, const char *ns, const char *n
     return true;
 }
 
+/* Decodes a get, resolve or delete request into *req and checks its target (see
+ * target_ok); false when the request was answered (*st: the decoder's status). */
+static bool ref_request(call *c, sq_reg_ref *req, reg_kind *k, char **pkg, char **base,
+                        sq_status *st)
+{
+    return !decode_failed(c, *st = DECODE(sq_reg_ref, c, req)) &&
+           target_ok(c, req->kind, req->ns, req->name, k, pkg, base);
+}
+
 /* ---- put ---------------------------------------------------------------------------------- */
 
 /* Parses and stores the entity of a put of kind k and packs it as the answer: whether it was
@@ -352,8 +361,7 @@ static void get_common(sq_bus_t *bus, natsMsg *msg, void *closure, bool resolve)
     sq_status st;
 
     call_init(&c, bus, msg, closure);
-    if (decode_failed(&c, st = DECODE(sq_reg_ref, &c, &req)) ||
-        !target_ok(&c, req.kind, req.ns, req.name, &k, &pkg, &base))
+    if (!ref_request(&c, &req, &k, &pkg, &base, &st))
         goto done;
     if (resolve && (k == REG_PACKAGE || k == REG_RULE)) {
         bad_kind(&c, req.kind);
@@ -423,8 +431,7 @@ void reg_on_delete(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_status st;
 
     call_init(&c, bus, msg, closure);
-    if (decode_failed(&c, st = DECODE(sq_reg_ref, &c, &req)) ||
-        !target_ok(&c, req.kind, req.ns, req.name, &k, &pkg, &base))
+    if (!ref_request(&c, &req, &k, &pkg, &base, &st))
         goto done;
     if (req.shared) { /* the gateway refuses foreign writes first; never delete for them */
         respond_error(&c, SQ_ERR_FORBIDDEN);

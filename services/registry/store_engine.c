@@ -108,8 +108,15 @@ sq_status reg_store_put(reg_store_t *s, reg_kind k, const char *ns, const char *
                         const char *name, bool overwrite, const void *patch, sq_arena_t *ar,
                         void *out, bool *created, char *err, size_t errlen)
 {
-    put_entity_arg a = { KINDS[k], { ns, pkg, name }, overwrite, patch, ar,
-                         out,      created,           err,       errlen };
+    put_entity_arg a = { .kind = KINDS[k],
+                         .key = { ns, pkg, name },
+                         .overwrite = overwrite,
+                         .p = patch,
+                         .ar = ar,
+                         .out = out,
+                         .created = created,
+                         .err = err,
+                         .errlen = errlen };
     return rs_atomically(s, ns, put_work, &a);
 }
 
