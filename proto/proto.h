@@ -571,11 +571,16 @@ SQ_DECODER(sq_feed_message);
 /* An alarm in its key-value bucket: map{ns, name, type, cron (str or nil), minutes, date,
  * startDate, stopDate (int ms), payload (map or nil), created (int ms)}. alarms.c checks it
  * with the checker of the alarm annotation (the same keys). */
-typedef struct sq_alarm_note {
-    char *ns, *name, *type;
-    char *cron; /* NULL: nil */
-    msgpack_object payload;
+/* When an alarm fires: type, cron, minutes, date, startDate, stopDate, created */
+typedef struct sq_alarm_when {
+    char *type;
+    char *cron; /* NULL: nil (absent in an sq_alarm_cfg) */
     int64_t minutes, date, start_date, stop_date, created;
+} sq_alarm_when;
+typedef struct sq_alarm_note {
+    char *ns, *name;
+    sq_alarm_when when;
+    msgpack_object payload;
 } sq_alarm_note;
 void sq_alarm_note_encode(const sq_alarm_note *m, msgpack_packer *pk);
 SQ_DECODER(sq_alarm_note);
@@ -584,8 +589,7 @@ SQ_DECODER(sq_alarm_note);
  * "cron" | "interval" | "once", cron?: str, minutes?, date?, startDate?, stopDate?,
  * created? (int ms), trigger_payload?: map, paused?: bool} */
 typedef struct sq_alarm_cfg {
-    char *type, *cron;
-    int64_t minutes, date, start_date, stop_date, created;
+    sq_alarm_when when;
     msgpack_object trigger_payload; /* nil when absent */
     bool paused;
 } sq_alarm_cfg;

@@ -87,7 +87,7 @@ static int64_t next_tick(const trg_timer *a, int64_t now)
 
 /* Checks a timer's settings (from the `alarm` annotation of a trigger, or a stored value)
  * into *a. The strings of *a are not set. */
-static bool alarm_parse(const sq_alarm_note *cfg, trg_timer *a, char *err, size_t errlen)
+static bool alarm_parse(const sq_alarm_when *cfg, trg_timer *a, char *err, size_t errlen)
 {
     memset(a, 0, sizeof *a);
     if (strcmp(cfg->type, "alarm") == 0 || strcmp(cfg->type, "cron") == 0)
@@ -149,7 +149,7 @@ static void timers_set(const char *key, const char *value, size_t len)
         msgpack_zone_init(&z, 1024);
         n = calloc(1, sizeof *n);
         if (n && sq_alarm_note_decode(value, len, &z, &note, err, sizeof err) == SQ_OK &&
-            alarm_parse(&note, n, err, sizeof err)) {
+            alarm_parse(&note.when, n, err, sizeof err)) {
             msgpack_sbuffer sb;
             msgpack_packer pk;
             n->ns = strdup(note.ns);
@@ -333,24 +333,17 @@ static bool alarm_value(const char *ns, const char *name, const sq_trigger *t, s
 
     if (v == NULL || v->type != MSGPACK_OBJECT_MAP)
         return false;
-    if (sq_alarm_cfg_from(v, z, &cfg, err, sizeof err) == SQ_OK) {
-        note.type = cfg.type;
-        note.cron = cfg.cron;
-        note.minutes = cfg.minutes;
-        note.date = cfg.date;
-        note.start_date = cfg.start_date;
-        note.stop_date = cfg.stop_date;
-        note.created = cfg.created;
-    }
-    if (err[0] != '\0' || !alarm_parse(&note, &a, err, sizeof err)) {
+    if (sq_alarm_cfg_from(v, z, &cfg, err, sizeof err) == SQ_OK)
+        note.when = cfg.when;
+    if (err[0] != '\0' || !alarm_parse(&note.when, &a, err, sizeof err)) {
         sq_warn("trigger \"%s/%s\" has a bad alarm: %s", ns, name, err);
         return false;
     }
     if (cfg.paused)
         return false;
-    note.type = (char *)type_names[a.type];
-    note.minutes = a.interval_ms / 60000;
-    note.created = a.created_ms > 0 ? a.created_ms : sq_now_ms();
+    note.when.type = (char *)type_names[a.type];
+    note.when.minutes = a.interval_ms / 60000;
+    note.when.created = a.created_ms > 0 ? a.created_ms : sq_now_ms();
     if (cfg.trigger_payload.type == MSGPACK_OBJECT_MAP)
         note.payload = cfg.trigger_payload; /* else nil */
     sq_alarm_note_encode(&note, pk);

@@ -357,9 +357,11 @@ int main(int argc, char **argv)
     EMIT(S_ACT_QUERY, "act_query-2", sq_act_query, { .ns = "guest", .count = true });
     EMIT(S_LIMITS, "limits-0", sq_limits, { .timeout = 60000, .memory = 256, .logs = 10 });
     EMIT(S_ALARM_CFG, "alarm_cfg-0", sq_alarm_cfg,
-         { .type = "alarm", .cron = "*/5 * * * *", .trigger_payload = obj("{\"a\":1}") });
+         { .when = { .type = "alarm", .cron = "*/5 * * * *" },
+           .trigger_payload = obj("{\"a\":1}") });
     EMIT(S_ALARM_CFG, "alarm_cfg-1", sq_alarm_cfg,
-         { .type = "interval", .minutes = 2, .start_date = 1796544000000LL, .paused = true });
+         { .when = { .type = "interval", .minutes = 2, .start_date = 1796544000000LL },
+           .paused = true });
     EMIT(S_NATS_CFG, "nats_cfg-0", sq_nats_cfg, { .subject = "ext.guest.orders" });
     {
         sq_route r[1] = { { .relpath = "/books/{isbn}",

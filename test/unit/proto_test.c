@@ -696,19 +696,24 @@ static void cmp_sq_feed_message(const void *a, const void *b, const char *what)
     OBJ_EQ(message);
 }
 
-static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
+static void cmp_alarm_when(const sq_alarm_when *w, const sq_alarm_when *g, const char *what)
 {
-    const sq_alarm_note *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
     STR_EQ(type);
     STR_EQ(cron);
-    OBJ_EQ(payload);
     INT_EQ(minutes);
     INT_EQ(date);
     INT_EQ(start_date);
     INT_EQ(stop_date);
     INT_EQ(created);
+}
+
+static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
+{
+    const sq_alarm_note *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    cmp_alarm_when(&w->when, &g->when, what);
+    OBJ_EQ(payload);
 }
 
 static void cmp_sq_kv(const void *a, const void *b, const char *what)
@@ -731,13 +736,7 @@ static void cmp_sq_limits(const void *a, const void *b, const char *what)
 static void cmp_sq_alarm_cfg(const void *a, const void *b, const char *what)
 {
     const sq_alarm_cfg *w = a, *g = b;
-    STR_EQ(type);
-    STR_EQ(cron);
-    INT_EQ(minutes);
-    INT_EQ(date);
-    INT_EQ(start_date);
-    INT_EQ(stop_date);
-    INT_EQ(created);
+    cmp_alarm_when(&w->when, &g->when, what);
     OBJ_EQ(trigger_payload);
     BOOL_EQ(paused);
 }
@@ -1393,24 +1392,24 @@ static void make_samples(void)
     s_feed_message.message = J("\"not json \\u0000 at all\"");
     s_alarm_note.ns = "guest";
     s_alarm_note.name = "t";
-    s_alarm_note.type = "cron";
-    s_alarm_note.cron = "*/5 * * * *";
-    s_alarm_note.minutes = 0;
-    s_alarm_note.date = 1;
-    s_alarm_note.start_date = 2;
-    s_alarm_note.stop_date = 3;
+    s_alarm_note.when = (sq_alarm_when){ .type = "cron",
+                                         .cron = "*/5 * * * *",
+                                         .minutes = 0,
+                                         .date = 1,
+                                         .start_date = 2,
+                                         .stop_date = 3,
+                                         .created = 4 };
     s_alarm_note.payload = J("{\"a\":[1,2]}");
-    s_alarm_note.created = 4;
     s_kv.key = "description";
     s_kv.value = J("{\"nested\":[true,null]}");
     s_kv.init = true;
-    s_alarm_cfg = (sq_alarm_cfg){ .type = "interval",
-                                  .cron = "0 * * * *",
-                                  .minutes = 5,
-                                  .date = 1700000000000,
-                                  .start_date = 1700000000001,
-                                  .stop_date = 1800000000000,
-                                  .created = 1700000000002,
+    s_alarm_cfg = (sq_alarm_cfg){ .when = { .type = "interval",
+                                            .cron = "0 * * * *",
+                                            .minutes = 5,
+                                            .date = 1700000000000,
+                                            .start_date = 1700000000001,
+                                            .stop_date = 1800000000000,
+                                            .created = 1700000000002 },
                                   .paused = true };
     s_alarm_cfg.trigger_payload = J("{\"a\":1}");
     s_routes[0] = s_route;
