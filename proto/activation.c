@@ -17,20 +17,11 @@ const char *sq_act_status_str(sq_act_status s)
 /* The annotation `key` of annotations when it is a string, else NULL (len in *n). */
 static const char *annot_strval(const msgpack_object *annotations, const char *key, size_t *n)
 {
-    if (annotations->type != MSGPACK_OBJECT_ARRAY)
+    const msgpack_object *v = sq_kv_value(annotations, key);
+    if (v == NULL || v->type != MSGPACK_OBJECT_STR)
         return NULL;
-    for (uint32_t i = 0; i < annotations->via.array.size; i++) {
-        const msgpack_object *e = &annotations->via.array.ptr[i];
-        const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value");
-        if (k != NULL && k->type == MSGPACK_OBJECT_STR && k->via.str.size == strlen(key) &&
-            memcmp(k->via.str.ptr, key, k->via.str.size) == 0) {
-            if (v == NULL || v->type != MSGPACK_OBJECT_STR)
-                return NULL;
-            *n = v->via.str.size;
-            return v->via.str.ptr;
-        }
-    }
-    return NULL;
+    *n = v->via.str.size;
+    return v->via.str.ptr;
 }
 
 /* One annotation {key, value}: a string, a bool, an int or the limits map. */
@@ -202,6 +193,13 @@ void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
     char cause[256];
     act_wire w = to_wire(m, cause, sizeof cause);
     ENCODE(pk, activation_fields, &w);
+}
+
+void sq_act_response_encode(const sq_activation *m, msgpack_packer *pk)
+{
+    char cause[256];
+    act_wire w = to_wire(m, cause, sizeof cause);
+    ENCODE(pk, response_fields, &w);
 }
 
 void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk)

@@ -44,6 +44,8 @@ static const sq_mp_field brief_fields[] = {
     FE(sq_brief, "parameters", SQ_F_ARRAY, parameters, false, EMPTY),
 };
 
+DEFINE_MESSAGE(sq_brief, brief_fields)
+
 /* What every entity document begins with (type T has these members) */
 #define ENTITY_HEAD(T)                                                                             \
     F(T, "namespace", SQ_F_STR, namespace_, true), F(T, "name", SQ_F_STR, name, true),             \
@@ -72,9 +74,11 @@ static const sq_mp_field trigger_rule_fields[] = {
     F(sq_trigger_rule, "status", SQ_F_STR, status, true),
 };
 
+/* "rules" read (as the map it is) by every table, written only by the full one */
 #define TRIGGER_FIELDS                                                                             \
     ENTITY_HEAD(sq_trigger), FE(sq_trigger, "limits", SQ_F_MAP, limits, false, EMPTY),             \
-        F(sq_trigger, "updated", SQ_F_INT, updated, false)
+        F(sq_trigger, "updated", SQ_F_INT, updated, false),                                        \
+        FE(sq_trigger, "rules", SQ_F_MAP, rules_read, false, SQ_ENC_SKIP)
 
 static const sq_mp_field trigger_fields[] = { TRIGGER_FIELDS };
 /* OpenWhisk's trigger document: rules: {"ns/rule": {action: {path, name}, status}} */
@@ -83,7 +87,31 @@ static const sq_mp_field trigger_full_fields[] = {
     FV(sq_trigger, "rules", rules, nrules, sq_trigger_rule, trigger_rule_fields, SQ_ENC_KEYED),
 };
 
-DEFINE_DOCUMENT(sq_trigger, trigger_fields, trigger_full_fields, with_rules)
+void sq_trigger_encode(const sq_trigger *m, msgpack_packer *pk)
+{
+    if (m->with_rules)
+        ENCODE(pk, trigger_full_fields, m);
+    else
+        ENCODE(pk, trigger_fields, m);
+}
+
+sq_status sq_trigger_from(const msgpack_object *o, sq_arena_t *ar, sq_trigger *out, char *err,
+                          size_t errlen)
+{
+    sq_trigger_rule *rules = NULL;
+    sq_status st;
+
+    memset(out, 0, sizeof *out);
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(trigger_fields), ar, out, err, errlen);
+    if (st != SQ_OK || out->rules_read.type != MSGPACK_OBJECT_MAP)
+        return st;
+    out->with_rules = true;
+    st = sq_proto_decode_keyed(&out->rules_read, SQ_MP_FIELDS(trigger_rule_fields), ar,
+                               sizeof *rules, &rules, &out->nrules, err, errlen);
+    out->rules = rules;
+    return st;
+}
+DEFINE_DECODE(sq_trigger)
 
 static const sq_mp_field rule_fields[] = {
     F(sq_rule, "namespace", SQ_F_STR, namespace_, true),

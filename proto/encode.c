@@ -2,6 +2,7 @@
  * (sq_mp_field) its decoder reads, so the keys, their types and the map's count come from one
  * place. A field's `enc` flags (SQ_ENC_*) say when it is left out and how absent values
  * pack; the count is computed from the table and the struct, never by hand. */
+#include <stdio.h>
 #include "proto_impl.h"
 
 static bool present(const sq_mp_field *f, const char *base)
@@ -158,7 +159,35 @@ sq_status sq_proto_decode_each(const msgpack_object *arr, const sq_mp_field *fie
     for (uint32_t i = 0; st == SQ_OK && i < arr->via.array.size; i++) {
         char *e = elems != NULL ? (char *)elems + i * esize : scratch;
         memset(e, 0, esize);
-        st = sq_mp_decode_map(&arr->via.array.ptr[i], fields, n, ar, e, err, errlen);
+        st = sq_proto_decode_map(&arr->via.array.ptr[i], fields, n, ar, e, err, errlen);
     }
+    return st;
+}
+
+sq_status sq_proto_decode_keyed(const msgpack_object *map, const sq_mp_field *fields, size_t n,
+                                sq_arena_t *ar, size_t esize, void *vec, size_t *count, char *err,
+                                size_t errlen)
+{
+    size_t k = map->type == MSGPACK_OBJECT_MAP ? map->via.map.size : 0;
+    char *elems = msgpack_zone_malloc(ar, esize * (k ? k : 1));
+    sq_status st = SQ_OK;
+
+    *count = 0;
+    if (elems == NULL)
+        return SQ_ERR_NOMEM;
+    for (size_t i = 0; st == SQ_OK && i < k; i++) {
+        const msgpack_object_kv *kv = &map->via.map.ptr[i];
+        char *e = elems + i * esize;
+        memset(e, 0, esize);
+        /* the key is the element's first field, a string */
+        if ((*(char **)(e + fields[0].off) = sq_mp_strdup(ar, &kv->key)) == NULL) {
+            if (err != NULL && errlen > 0)
+                snprintf(err, errlen, "expected a string key for %s", fields[0].key);
+            st = SQ_ERR_DECODE;
+        } else
+            st = sq_proto_decode_map(&kv->val, fields + 1, n - 1, ar, e, err, errlen);
+    }
+    *(void **)vec = elems;
+    *count = st == SQ_OK ? k : 0;
     return st;
 }

@@ -105,6 +105,27 @@ DEFINE_MESSAGE(sq_log_event, log_event_fields)
 static const sq_mp_field kv_fields[] = {
     F(sq_kv, "key", SQ_F_STR, key, true),
     F(sq_kv, "value", SQ_F_ANY, value, false),
+    FE(sq_kv, "init", SQ_F_BOOL, init, false, SQ_ENC_OMIT),
 };
 
 DEFINE_MESSAGE(sq_kv, kv_fields)
+
+const msgpack_object *sq_kv_value(const msgpack_object *arr, const char *key)
+{
+    static const msgpack_object none = { .type = MSGPACK_OBJECT_NIL };
+    size_t n = strlen(key);
+
+    if (arr == NULL || arr->type != MSGPACK_OBJECT_ARRAY)
+        return NULL;
+    for (uint32_t i = 0; i < arr->via.array.size; i++) {
+        const msgpack_object *k = sq_mp_get(&arr->via.array.ptr[i], kv_fields[0].key), *v;
+        if (k == NULL || k->type != MSGPACK_OBJECT_STR || k->via.str.size != n ||
+            memcmp(k->via.str.ptr, key, n) != 0)
+            continue;
+        v = sq_mp_get(&arr->via.array.ptr[i], kv_fields[1].key);
+        return v != NULL ? v : &none;
+    }
+    return NULL;
+}
+
+DEFINE_MESSAGE(sq_limits, sq_limits_fields)

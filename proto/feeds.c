@@ -1,6 +1,7 @@
 /* What the triggers service keeps for itself: its cache's view of a trigger, the notes of
- * its feeds (NATS subjects, alarms) in key-value buckets, and the payload of a NATS message
- * that is not a map. Not on the bus, but encoded (and decoded) here like every message. */
+ * its feeds (NATS subjects, alarms) in key-value buckets, the payload of a NATS message
+ * that is not a map, and the feeds' settings in a trigger's annotations. Not on the bus,
+ * but encoded (and decoded) here like every message. */
 #include <stdio.h>
 #include "proto_impl.h"
 
@@ -58,17 +59,36 @@ sq_status sq_feed_message_from(const msgpack_object *o, sq_arena_t *ar, sq_feed_
 }
 DEFINE_DECODE(sq_feed_message)
 
+/* The fields of an sq_alarm_when (member when of T) but created; enc: how they are written */
+#define ALARM_WHEN(T, enc)                                                                         \
+    F(T, "type", SQ_F_STR, when.type, true), FE(T, "cron", SQ_F_STR, when.cron, false, enc),       \
+        FE(T, "minutes", SQ_F_INT, when.minutes, false, enc),                                      \
+        FE(T, "date", SQ_F_INT, when.date, false, enc),                                            \
+        FE(T, "startDate", SQ_F_INT, when.start_date, false, enc),                                 \
+        FE(T, "stopDate", SQ_F_INT, when.stop_date, false, enc)
+
 static const sq_mp_field alarm_note_fields[] = {
     F(sq_alarm_note, "ns", SQ_F_STR, ns, true),
     F(sq_alarm_note, "name", SQ_F_STR, name, true),
-    F(sq_alarm_note, "type", SQ_F_STR, type, true),
-    F(sq_alarm_note, "cron", SQ_F_ANY, cron, false),
-    F(sq_alarm_note, "minutes", SQ_F_INT, minutes, false),
-    F(sq_alarm_note, "date", SQ_F_INT, date, false),
-    F(sq_alarm_note, "startDate", SQ_F_INT, start_date, false),
-    F(sq_alarm_note, "stopDate", SQ_F_INT, stop_date, false),
+    ALARM_WHEN(sq_alarm_note, 0),
     F(sq_alarm_note, "payload", SQ_F_ANY, payload, false),
-    F(sq_alarm_note, "created", SQ_F_INT, created, false),
+    F(sq_alarm_note, "created", SQ_F_INT, when.created, false),
 };
 
 DEFINE_MESSAGE(sq_alarm_note, alarm_note_fields)
+
+static const sq_mp_field alarm_cfg_fields[] = {
+    ALARM_WHEN(sq_alarm_cfg, SQ_ENC_OMIT),
+    FE(sq_alarm_cfg, "created", SQ_F_INT, when.created, false, SQ_ENC_OMIT),
+    FE(sq_alarm_cfg, "trigger_payload", SQ_F_ANY, trigger_payload, false, SQ_ENC_OMIT),
+    FE(sq_alarm_cfg, "paused", SQ_F_BOOL, paused, false, SQ_ENC_OMIT),
+};
+
+DEFINE_MESSAGE(sq_alarm_cfg, alarm_cfg_fields)
+
+static const sq_mp_field nats_cfg_fields[] = {
+    FE(sq_nats_cfg, "subject", SQ_F_STR, subject, false, SQ_ENC_OMIT),
+    FE(sq_nats_cfg, "paused", SQ_F_BOOL, paused, false, SQ_ENC_OMIT),
+};
+
+DEFINE_MESSAGE(sq_nats_cfg, nats_cfg_fields)

@@ -4,6 +4,8 @@
 #define SQ_PROTO_JS_H
 
 #include <nats/nats.h>
+#include <stdatomic.h>
+#include <stdint.h>
 
 /* Replicas (SQ_JS_REPLICAS, sq_common.js_replicas; 0 = auto: 3, or 1 when the servers cannot
  * place 3). sq_js_add_stream() is js_AddStream with cfg->Replicas set (and set back to 1 in
@@ -17,5 +19,15 @@
 natsStatus sq_js_add_stream(jsStreamInfo **si, jsCtx *js, jsStreamConfig *cfg, jsErrCode *jerr);
 void sq_js_raise_replicas(jsCtx *js, const char *stream);
 natsStatus sq_js_kv_open(kvStore **kv, jsCtx *js, kvConfig *cfg);
+
+/* The loop of a thread that follows a pull consumer (proto/pull.c): until *stop, fetches up
+ * to batch messages of sub at a time (waiting at most SQ_PULL_WAIT_MS; after a failure
+ * other than a timeout it pauses 200 ms) and hands each to fn, which returns 0 to
+ * acknowledge it, a positive number of ms to have it delivered again after that long, or a
+ * negative number to have it delivered again at once. */
+#define SQ_PULL_WAIT_MS 500
+typedef int64_t (*sq_pull_fn)(natsMsg *m, void *closure);
+void sq_pull_loop(natsSubscription *sub, int batch, const atomic_bool *stop, sq_pull_fn fn,
+                  void *closure);
 
 #endif

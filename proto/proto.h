@@ -101,13 +101,24 @@ typedef struct sq_action {
 void sq_action_encode(const sq_action *m, msgpack_packer *pk);
 SQ_DECODER(sq_action);
 
-/* One entry of parameters and annotations: map{key: str, value: any} */
+/* One entry of parameters and annotations: map{key: str, value: any, init?: true}. init
+ * (parameters, OpenWhisk's): the invoker gives it to the runtime at initialisation, as an
+ * environment variable; it is no argument. */
 typedef struct sq_kv {
     char *key;
     msgpack_object value;
+    bool init;
 } sq_kv;
 void sq_kv_encode(const sq_kv *m, msgpack_packer *pk);
 SQ_DECODER(sq_kv);
+/* The value of the first entry {key, value} of the array arr whose key is key (pointing
+ * into arr; a nil object when the entry has no value), or NULL: no such entry, or arr is
+ * not an array. Entries that are not {key: str, ...} maps are passed over. */
+const msgpack_object *sq_kv_value(const msgpack_object *arr, const char *key);
+
+/* limits alone (an annotation's value): the decoder leaves absent limits 0 */
+void sq_limits_encode(const sq_limits *m, msgpack_packer *pk);
+SQ_DECODER(sq_limits);
 
 /* Entity kinds of the registry, as carried in `kind` fields and in sq.evt.entity.<ns>.<kind>. */
 #define SQ_KIND_ACTION "action"
@@ -133,6 +144,8 @@ typedef struct sq_brief {
     bool publish;
     msgpack_object annotations, parameters; /* arrays; nil packs [] */
 } sq_brief;
+void sq_brief_encode(const sq_brief *m, msgpack_packer *pk);
+SQ_DECODER(sq_brief);
 
 /* package: map{namespace, name, version, publish, parameters, annotations, binding, updated,
  * actions?: [sq_brief], feeds?: [sq_brief]} (actions and feeds with with_contents: the GET
@@ -158,16 +171,17 @@ typedef struct sq_trigger_rule {
 } sq_trigger_rule;
 
 /* trigger: map{namespace, name, version, publish, parameters, annotations, limits: {},
- * updated, rules?: map{"ns/rule": ...}} (rules with with_rules). The decoder reads all but
- * rules. */
+ * updated, rules?: map{"ns/rule": ...}} (rules with with_rules). The decoder reads the rules
+ * too when they are there (with_rules then true). */
 typedef struct sq_trigger {
     char *namespace_, *name, *version;
     bool publish;
     msgpack_object parameters, annotations, limits; /* limits: nil packs {} */
     int64_t updated;
-    bool with_rules;
+    bool with_rules; /* decoded: true when the document has its rules (then read too) */
     const sq_trigger_rule *rules;
     size_t nrules;
+    msgpack_object rules_read; /* decoded: the rules map as it came (nil when absent) */
 } sq_trigger;
 void sq_trigger_encode(const sq_trigger *m, msgpack_packer *pk);
 SQ_DECODER(sq_trigger);
@@ -555,15 +569,41 @@ void sq_feed_message_encode(const sq_feed_message *m, msgpack_packer *pk);
 SQ_DECODER(sq_feed_message);
 
 /* An alarm in its key-value bucket: map{ns, name, type, cron (str or nil), minutes, date,
- * startDate, stopDate (int ms), payload (map or nil), created (int ms)}. alarms.c reads it
- * back with the parser of the alarm annotation (the same keys). */
-typedef struct sq_alarm_note {
-    char *ns, *name, *type;
-    msgpack_object cron, payload;
+ * startDate, stopDate (int ms), payload (map or nil), created (int ms)}. alarms.c checks it
+ * with the checker of the alarm annotation (the same keys). */
+/* When an alarm fires: type, cron, minutes, date, startDate, stopDate, created */
+typedef struct sq_alarm_when {
+    char *type;
+    char *cron; /* NULL: nil (absent in an sq_alarm_cfg) */
     int64_t minutes, date, start_date, stop_date, created;
+} sq_alarm_when;
+typedef struct sq_alarm_note {
+    char *ns, *name;
+    sq_alarm_when when;
+    msgpack_object payload;
 } sq_alarm_note;
 void sq_alarm_note_encode(const sq_alarm_note *m, msgpack_packer *pk);
 SQ_DECODER(sq_alarm_note);
+
+/* A trigger's annotation `alarm`, as the alarms feed actions write it: map{type: "alarm" |
+ * "cron" | "interval" | "once", cron?: str, minutes?, date?, startDate?, stopDate?,
+ * created? (int ms), trigger_payload?: map, paused?: bool} */
+typedef struct sq_alarm_cfg {
+    sq_alarm_when when;
+    msgpack_object trigger_payload; /* nil when absent */
+    bool paused;
+} sq_alarm_cfg;
+void sq_alarm_cfg_encode(const sq_alarm_cfg *m, msgpack_packer *pk);
+SQ_DECODER(sq_alarm_cfg);
+
+/* A trigger's annotation `nats`, as the NATS feed action writes it: map{subject?: str,
+ * paused?: bool} */
+typedef struct sq_nats_cfg {
+    char *subject;
+    bool paused;
+} sq_nats_cfg;
+void sq_nats_cfg_encode(const sq_nats_cfg *m, msgpack_packer *pk);
+SQ_DECODER(sq_nats_cfg);
 
 /* ---- activations ------------------------------------------------------------------- */
 
@@ -687,6 +727,44 @@ typedef struct sq_act_logs {
 } sq_act_logs;
 void sq_act_logs_encode(const sq_act_logs *m, msgpack_packer *pk);
 SQ_DECODER(sq_act_logs);
+
+/* The response of an activation record alone: map{status, statusCode, success, result}
+ * (GET /activations/{id}/result) */
+void sq_act_response_encode(const sq_activation *m, msgpack_packer *pk);
+
+/* A list of API routes, the reply of sq.registry.route_get and route_put: map{items:
+ * [sq_route]}. The decoder fills routes (in the arena). */
+typedef struct sq_route_list {
+    sq_route *routes;
+    size_t nroutes;
+    msgpack_object items_read; /* decoded: the array */
+} sq_route_list;
+void sq_route_list_encode(const sq_route_list *m, msgpack_packer *pk);
+SQ_DECODER(sq_route_list);
+
+/* The answer of sq.<svc>.health (sq/health.h, which packs it in libsq): map{ok: bool,
+ * service, pid, instance, host, started: int ms, checks: map{name: "ok" | why}, failed:
+ * [str]} */
+typedef struct sq_health {
+    bool ok;
+    char *service, *instance, *host;
+    int64_t pid, started;
+    msgpack_object checks; /* map; nil packs {} */
+    char **failed;
+    size_t nfailed;
+} sq_health;
+void sq_health_encode(const sq_health *m, msgpack_packer *pk);
+SQ_DECODER(sq_health);
+
+/* What a conductor action answers (OpenWhisk's conductor protocol): its result, a map
+ * {action?: "/ns/[pkg/]name" (nil or absent: the composition ends), params?: any, state?:
+ * any}. Nil stands for absent. The decoder refuses a result that is not a map (which asks
+ * nothing: the scheduler ends the composition with it). */
+typedef struct sq_conductor_step {
+    msgpack_object action, params, state;
+} sq_conductor_step;
+void sq_conductor_step_encode(const sq_conductor_step *m, msgpack_packer *pk);
+SQ_DECODER(sq_conductor_step);
 
 /* An action's input: params as they are when a map or an array, else {} (OpenWhisk: an
  * action invoked without parameters gets an empty object). */

@@ -110,6 +110,13 @@ sq_status sq_proto_decode_vec(const msgpack_object *arr, const sq_mp_field *fiel
                               sq_arena_t *ar, size_t esize, void *vec, size_t *count, char *err,
                               size_t errlen);
 
+/* The map `map` keyed by each element's first field (a string; the SQ_ENC_KEYED shape) into
+ * a vector of its size allocated in the arena, each value decoded with the table's other
+ * fields: *(T **)vec and *count receive it. Nothing when map is not a map. */
+sq_status sq_proto_decode_keyed(const msgpack_object *map, const sq_mp_field *fields, size_t n,
+                                sq_arena_t *ar, size_t esize, void *vec, size_t *count, char *err,
+                                size_t errlen);
+
 /* A message's encoder: its table, packed from *m */
 #define ENCODE(pk, tbl, m) sq_proto_encode_map(pk, SQ_MP_FIELDS(tbl), m)
 

@@ -95,3 +95,24 @@ void sq_boxed_encode(msgpack_packer *pk, const char *key, const msgpack_object *
     else
         sq_proto_encode_map(pk, box, 1, v);
 }
+
+static const sq_mp_field health_fields[] = {
+    F(sq_health, "ok", SQ_F_BOOL, ok, true),
+    F(sq_health, "service", SQ_F_STR, service, false),
+    F(sq_health, "pid", SQ_F_INT, pid, false),
+    F(sq_health, "instance", SQ_F_STR, instance, false),
+    F(sq_health, "host", SQ_F_STR, host, false),
+    F(sq_health, "started", SQ_F_INT, started, false),
+    FE(sq_health, "checks", SQ_F_MAP, checks, false, SQ_ENC_EMPTY),
+    FS(sq_health, "failed", failed, nfailed, false),
+};
+
+DEFINE_MESSAGE(sq_health, health_fields)
+
+static const sq_mp_field conductor_step_fields[] = {
+    FE(sq_conductor_step, "action", SQ_F_ANY, action, false, SQ_ENC_OMIT),
+    FE(sq_conductor_step, "params", SQ_F_ANY, params, false, SQ_ENC_OMIT),
+    FE(sq_conductor_step, "state", SQ_F_ANY, state, false, SQ_ENC_OMIT),
+};
+
+DEFINE_MESSAGE(sq_conductor_step, conductor_step_fields)

@@ -39,3 +39,12 @@ static const sq_mp_field route_query_fields[] = {
 };
 
 DEFINE_MESSAGE(sq_route_query, route_query_fields)
+
+/* "items" twice: written from the vector, read as the array (then each element) */
+static const sq_mp_field route_list_fields[] = {
+    FV(sq_route_list, "items", routes, nroutes, sq_route, route_fields, 0),
+    FE(sq_route_list, "items", SQ_F_ARRAY, items_read, true, SQ_ENC_SKIP),
+};
+
+DEFINE_MESSAGE_VEC(sq_route_list, route_list_fields, items_read, sq_route, route_fields, routes,
+                   nroutes)

@@ -11,8 +11,8 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <unistd.h>
 
+#include "proto/js.h"
 #include "proto_impl.h"
 #include "sq/log.h"
 
@@ -57,41 +57,30 @@ static sq_status ensure_consumer(jsCtx *js, const char *durable)
     return SQ_ERR_UNAVAILABLE;
 }
 
+/* One announcement: 0 to acknowledge it, else when to have it again (ms) */
+static int64_t follow_one(natsMsg *m, void *closure)
+{
+    sq_tenancy_follower *f = closure;
+    msgpack_zone z;
+    sq_tenancy_event ev;
+    char err[256] = "";
+    int64_t again = 0;
+
+    msgpack_zone_init(&z, 512);
+    if (sq_tenancy_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &ev, err,
+                                sizeof err) != SQ_OK)
+        sq_warn("ignored a malformed tenancy event: %s",
+                err); /* acknowledged: it never gets better */
+    else if (ev.namespace_[0] != '\0')
+        again = f->fn(&ev, f->closure);
+    msgpack_zone_destroy(&z);
+    return again >= 0 ? again : RETRY_NS / 1000000;
+}
+
 static void *follow_main(void *arg)
 {
     sq_tenancy_follower *f = arg;
-
-    while (!atomic_load(&f->stop)) {
-        natsMsgList list = { 0 };
-        jsErrCode jerr = 0;
-        natsStatus s = natsSubscription_Fetch(&list, f->sub, 8, 500, &jerr);
-        if (s != NATS_OK) {
-            if (s != NATS_TIMEOUT)
-                usleep(200 * 1000);
-            continue;
-        }
-        for (int i = 0; i < list.Count; i++) {
-            natsMsg *m = list.Msgs[i];
-            msgpack_zone z;
-            sq_tenancy_event ev;
-            char err[256] = "";
-            int64_t again = 0;
-
-            msgpack_zone_init(&z, 512);
-            if (sq_tenancy_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z,
-                                        &ev, err, sizeof err) != SQ_OK)
-                sq_warn("ignored a malformed tenancy event: %s",
-                        err); /* acknowledged: it never gets better */
-            else if (ev.namespace_[0] != '\0')
-                again = f->fn(&ev, f->closure);
-            msgpack_zone_destroy(&z);
-            if (again == 0)
-                natsMsg_Ack(m, NULL);
-            else
-                natsMsg_NakWithDelay(m, again > 0 ? again : RETRY_NS / 1000000, NULL);
-        }
-        natsMsgList_Destroy(&list);
-    }
+    sq_pull_loop(f->sub, 8, &f->stop, follow_one, f);
     return NULL;
 }
 

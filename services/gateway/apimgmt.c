@@ -491,41 +491,23 @@ static void operation_id(const char *method, const char *rel, char *out, size_t 
     out[n] = '\0';
 }
 
-static const char *ms(const msgpack_object *map, const char *key, char *buf, size_t cap)
-{
-    const msgpack_object *v = sq_mp_get(map, key);
-    if (v && v->type == MSGPACK_OBJECT_STR)
-        snprintf(buf, cap, "%.*s", (int)v->via.str.size, v->via.str.ptr);
-    else
-        buf[0] = '\0';
-    return buf;
-}
-
-/* The CLI's RetApi of the routes items[from..to) (one API): {namespace, gwApiUrl,
+/* The CLI's RetApi of the routes rts[from..to) (one API): {namespace, gwApiUrl,
  * gwApiActivated, tenantId, apidoc}. */
-static json_t *ret_api(const gw_req *r, const msgpack_object *items, uint32_t from, uint32_t to,
-                       const char *ns)
+static json_t *ret_api(const gw_req *r, const sq_route *rts, size_t from, size_t to, const char *ns)
 {
-    char base[300], url[2048], nsenc[800], bp[600], name[300];
+    char base[300], url[2048], nsenc[800];
     json_t *paths = json_object(), *doc, *api;
-    const msgpack_object *first = &items[from];
+    const char *bp = rts[from].basepath, *name = rts[from].api_name;
 
     public_base(r, base, sizeof base);
     enc_segment(ns, nsenc, sizeof nsenc);
-    ms(first, "basepath", bp, sizeof bp);
-    ms(first, "api_name", name, sizeof name);
     snprintf(url, sizeof url, "%s/api/%s%s", base, nsenc, strcmp(bp, "/") == 0 ? "" : bp);
-    for (uint32_t i = from; i < to; i++) {
-        const msgpack_object *it = &items[i];
-        char rel[600], method[16], ans[300], pkg[300], act[300], type[16], opid[700], burl[2600],
-            ansenc[800];
+    for (size_t i = from; i < to; i++) {
+        const char *rel = rts[i].relpath, *method = rts[i].method, *ans = rts[i].action_ns;
+        const char *pkg = rts[i].action_pkg, *act = rts[i].action_name;
+        const char *type = rts[i].response_type;
+        char opid[700], burl[2600], ansenc[800];
         json_t *path, *params = json_array(), *op;
-        ms(it, "relpath", rel, sizeof rel);
-        ms(it, "method", method, sizeof method);
-        ms(it, "action_ns", ans, sizeof ans);
-        ms(it, "action_pkg", pkg, sizeof pkg);
-        ms(it, "action_name", act, sizeof act);
-        ms(it, "response_type", type, sizeof type);
         operation_id(method, rel, opid, sizeof opid);
         enc_segment(ans, ansenc, sizeof ansenc);
         snprintf(burl, sizeof burl, "%s/api/v1/web/%s/%s/%s.%s", base, ansenc,
@@ -565,12 +547,36 @@ static void respond(gw_req *r, json_t *j)
         gw_respond(r, 200, txt, strlen(txt));
 }
 
+/* get / list: one entry per API of the routes rts (ordered by basepath) */
+static json_t *apis_of(const gw_req *r, const sq_route *rts, size_t n, const char *ns)
+{
+    json_t *apis = json_array();
+    int64_t skip = 0, limit = 0, seen = 0;
+
+    if (qarg(r, "skip"))
+        skip = strtoll(qarg(r, "skip"), NULL, 10);
+    if (qarg(r, "limit"))
+        limit = strtoll(qarg(r, "limit"), NULL, 10);
+    for (size_t i = 0; i < n;) {
+        char id[900];
+        size_t j = i + 1;
+        while (j < n && strcmp(rts[j].basepath, rts[i].basepath) == 0)
+            j++;
+        if (seen++ >= skip && (limit <= 0 || (int64_t)json_array_size(apis) < limit)) {
+            snprintf(id, sizeof id, "API:%s:%s", ns, rts[i].basepath);
+            json_array_append_new(apis, json_pack("{s:s, s:s, s:o}", "id", id, "key", id, "value",
+                                                  ret_api(r, rts, i, j, ns)));
+        }
+        i = j;
+    }
+    return json_pack("{s:o}", "apis", apis);
+}
+
 void gw_apimgmt_on_reply(gw_req *r, const msgpack_object *o)
 {
-    const msgpack_object *items = sq_mp_get(o, "items");
     const char *ns = r->ident.namespace_ ? r->ident.namespace_ : "";
-    json_t *apis;
-    int64_t skip = 0, limit = 0, seen = 0;
+    msgpack_zone z;
+    sq_route_list l;
 
     /* the writer's own gateway drops its tables before it answers: the caller's next request
      * sees the change even if the registry's event is still on its way to this gateway */
@@ -580,39 +586,13 @@ void gw_apimgmt_on_reply(gw_req *r, const msgpack_object *o)
         respond(r, json_object());
         return;
     }
-    if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
+    msgpack_zone_init(&z, 2048);
+    if (sq_route_list_from(o, &z, &l, NULL, 0) != SQ_OK ||
+        (r->apimgmt == GW_APIMGMT_CREATE && l.nroutes == 0))
         gw_respond_error(r, 502, "The registry gave a malformed answer.");
-        return;
-    }
-    if (r->apimgmt == GW_APIMGMT_CREATE) {
-        char rns[300];
-        if (items->via.array.size == 0) {
-            gw_respond_error(r, 502, "The registry gave a malformed answer.");
-            return;
-        }
-        ms(&items->via.array.ptr[0], "namespace", rns, sizeof rns);
-        respond(r, ret_api(r, items->via.array.ptr, 0, items->via.array.size, rns));
-        return;
-    }
-    /* get / list: one entry per API (items come ordered by basepath) */
-    if (qarg(r, "skip"))
-        skip = strtoll(qarg(r, "skip"), NULL, 10);
-    if (qarg(r, "limit"))
-        limit = strtoll(qarg(r, "limit"), NULL, 10);
-    apis = json_array();
-    for (uint32_t i = 0; i < items->via.array.size;) {
-        char bp[600], bp2[600], id[900];
-        uint32_t j = i + 1;
-        ms(&items->via.array.ptr[i], "basepath", bp, sizeof bp);
-        while (j < items->via.array.size &&
-               strcmp(ms(&items->via.array.ptr[j], "basepath", bp2, sizeof bp2), bp) == 0)
-            j++;
-        if (seen++ >= skip && (limit <= 0 || (int64_t)json_array_size(apis) < limit)) {
-            snprintf(id, sizeof id, "API:%s:%s", ns, bp);
-            json_array_append_new(apis, json_pack("{s:s, s:s, s:o}", "id", id, "key", id, "value",
-                                                  ret_api(r, items->via.array.ptr, i, j, ns)));
-        }
-        i = j;
-    }
-    respond(r, json_pack("{s:o}", "apis", apis));
+    else if (r->apimgmt == GW_APIMGMT_CREATE)
+        respond(r, ret_api(r, l.routes, 0, l.nroutes, l.routes[0].namespace_));
+    else
+        respond(r, apis_of(r, l.routes, l.nroutes, ns));
+    msgpack_zone_destroy(&z);
 }

@@ -241,67 +241,103 @@ static void reply_obj(gw_req *r, const msgpack_object *o)
 static void reply_put(gw_req *r, const msgpack_object *o)
 {
     if (r->op == OP_ENTITY_PUT && r->kind && strcmp(r->kind, SQ_KIND_ACTION) == 0) {
-        const msgpack_object *rev = sq_mp_get(o, "rev");
-        if (rev && rev->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-            gw_rev_note(r->ns, r->name, (int64_t)rev->via.u64);
+        msgpack_zone z;
+        sq_action a;
+        msgpack_zone_init(&z, 1024);
+        if (sq_action_from(o, &z, &a, NULL, 0) == SQ_OK && a.rev > 0)
+            gw_rev_note(r->ns, r->name, a.rev);
+        msgpack_zone_destroy(&z);
     }
     gw_respond_obj(r, 200, o);
 }
 
+/* The reply of an invoke, a blocking one's record (true: *a, in z) or {activationId} */
+static bool reply_record(const msgpack_object *o, msgpack_zone *z, sq_activation *a)
+{
+    msgpack_zone_init(z, 1024);
+    return sq_activation_from(o, z, a, NULL, 0) == SQ_OK;
+}
+
 static void reply_invoke(gw_req *r, const msgpack_object *o)
 {
-    const msgpack_object *resp = sq_mp_get(o, "response");
-    const msgpack_object *code;
+    msgpack_zone z;
+    sq_activation a;
     int status = 200;
 
-    if (resp == NULL) {
+    if (!reply_record(o, &z, &a)) {
         /* queued: {activationId} */
         json_t *j = json_pack("{s:s}", "activationId", r->actid);
         gw_respond_json(r, 202, j);
-        return;
+    } else {
+        if (a.status != SQ_ACT_SUCCESS)
+            status = a.status == SQ_ACT_INTERNAL ? 500 : 502;
+        gw_respond_obj(r, status, r->result_only ? &a.result : o);
     }
-    code = sq_mp_get(resp, "statusCode");
-    if (code && code->type == MSGPACK_OBJECT_POSITIVE_INTEGER && code->via.u64 != 0)
-        status = code->via.u64 == SQ_ACT_INTERNAL ? 500 : 502;
-    if (r->result_only)
-        gw_respond_obj(r, status, sq_mp_get(resp, "result"));
-    else
-        gw_respond_obj(r, status, o);
+    msgpack_zone_destroy(&z);
 }
 
 static void reply_fire(gw_req *r, const msgpack_object *o)
 {
     /* no active rule: 204, as OpenWhisk */
-    const msgpack_object *rules = sq_mp_get(o, "rules");
-    if (rules && rules->type == MSGPACK_OBJECT_POSITIVE_INTEGER && rules->via.u64 == 0)
+    msgpack_zone z;
+    sq_act_ref ref;
+    msgpack_zone_init(&z, 256);
+    if (sq_act_ref_from(o, &z, &ref, NULL, 0) == SQ_OK && ref.rules == 0)
         gw_respond(r, 204, NULL, 0);
     else
         gw_respond_obj(r, 202, o);
+    msgpack_zone_destroy(&z);
 }
 
 static void reply_list(gw_req *r, const msgpack_object *o)
 {
-    const msgpack_object *count = sq_mp_get(o, "count");
-    if (r->count && count != NULL) {
+    msgpack_zone z;
+    sq_count c;
+    sq_items items;
+    msgpack_zone_init(&z, 256);
+    if (r->count && sq_count_from(o, &z, &c, NULL, 0) == SQ_OK) {
         /* OpenWhisk answers a count as {"<collection>": N} */
         json_t *j = json_object();
-        json_object_set_new(j, r->collection, sq_mp_to_json(count));
+        json_object_set_new(j, r->collection, json_integer(c.count));
         gw_respond_json(r, 200, j);
     } else
-        gw_respond_obj(r, 200, sq_mp_get(o, "items"));
+        gw_respond_obj(r, 200,
+                       sq_items_from(o, &z, &items, NULL, 0) == SQ_OK ? &items.items : NULL);
+    msgpack_zone_destroy(&z);
 }
 
 static void reply_logs(gw_req *r, const msgpack_object *o)
 {
-    const msgpack_object *logs = sq_mp_get(o, "logs");
+    msgpack_zone z;
+    sq_act_logs l;
     json_t *j = json_object();
-    json_object_set_new(j, "logs", logs ? sq_mp_to_json(logs) : json_array());
+    msgpack_zone_init(&z, 256);
+    json_object_set_new(j, "logs",
+                        sq_act_logs_from(o, &z, &l, NULL, 0) == SQ_OK ? sq_mp_to_json(&l.logs)
+                                                                      : json_array());
+    msgpack_zone_destroy(&z);
     gw_respond_json(r, 200, j);
 }
 
 static void reply_result(gw_req *r, const msgpack_object *o)
 {
-    gw_respond_obj(r, 200, sq_mp_get(o, "response"));
+    msgpack_zone z;
+    sq_activation a;
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_object resp;
+
+    sq_proto_buf_init(&sb, &pk);
+    if (reply_record(o, &z, &a)) {
+        sq_act_response_encode(&a, &pk);
+        if (sq_mp_unpack(sb.data, sb.size, &z, &resp) == SQ_OK)
+            gw_respond_obj(r, 200, &resp);
+        else
+            gw_respond_error(r, 500, "could not encode the response");
+    } else
+        gw_respond_error(r, 502, "A platform service gave a malformed answer.");
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_destroy(&z);
 }
 
 /* ---- the table ------------------------------------------------------------------------- */

@@ -66,7 +66,7 @@ static bool one_round(natsConnection *nc, natsSubscription *sub, const char *inb
             size_t idx;
             msgpack_zone z;
             msgpack_object o;
-            const msgpack_object *ok;
+            sq_health h;
             if (strncmp(s, inbox, strlen(inbox)) == 0 &&
                 sscanf(s + strlen(inbox), ".%llu.%zu", &r, &idx) == 2 && r == round &&
                 idx < NSVCS) {
@@ -75,8 +75,7 @@ static bool one_round(natsConnection *nc, natsSubscription *sub, const char *inb
                         SQ_OK &&
                     o.type == MSGPACK_OBJECT_MAP) {
                     json_array_append_new(json_object_get(services, SVCS[idx]), sq_mp_to_json(&o));
-                    ok = sq_mp_get(&o, "ok");
-                    if (ok && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean)
+                    if (sq_health_from(&o, &z, &h, NULL, 0) == SQ_OK && h.ok)
                         healthy[idx] = true;
                 }
                 msgpack_zone_destroy(&z);

@@ -107,58 +107,46 @@ static bool add_segs(rt_entry *e, const char *path)
     return true;
 }
 
-static char *mp_strdup(const msgpack_object *map, const char *key)
+/* e from route rt */
+static bool entry_of(rt_entry *e, const sq_route *rt)
 {
-    const msgpack_object *v = sq_mp_get(map, key);
-    if (v == NULL || v->type != MSGPACK_OBJECT_STR)
-        return strdup("");
-    return strndup(v->via.str.ptr, v->via.str.size);
+    if (!add_segs(e, rt->basepath) || !add_segs(e, rt->relpath) ||
+        (e->action_ns = strdup(rt->action_ns)) == NULL)
+        return false;
+    snprintf(e->method, sizeof e->method, "%s", rt->method);
+    snprintf(e->type, sizeof e->type, "%s", rt->response_type);
+    if (rt->action_pkg[0]) {
+        size_t n = strlen(rt->action_pkg) + strlen(rt->action_name) + 2;
+        if ((e->action = malloc(n)) != NULL)
+            snprintf(e->action, n, "%s/%s", rt->action_pkg, rt->action_name);
+    } else {
+        e->action = strdup(rt->action_name);
+    }
+    return e->action != NULL;
 }
 
 /* The table of ns from the registry's reply {items: [sq_route]}; NULL on a malformed reply
  * or no memory. */
 static rt_table *table_of(const char *ns, const msgpack_object *o)
 {
-    const msgpack_object *items = sq_mp_get(o, "items");
+    msgpack_zone z;
+    sq_route_list l;
     rt_table *t = calloc(1, sizeof *t);
 
-    if (t == NULL || items == NULL || items->type != MSGPACK_OBJECT_ARRAY)
+    msgpack_zone_init(&z, 2048);
+    if (t == NULL || sq_route_list_from(o, &z, &l, NULL, 0) != SQ_OK)
         goto fail;
     snprintf(t->ns, sizeof t->ns, "%s", ns);
     t->expires_us = sq_mono_us() + (int64_t)G.cfg.web_cache_ms * 1000;
-    if (items->via.array.size > 0 && (t->v = calloc(items->via.array.size, sizeof *t->v)) == NULL)
+    if (l.nroutes > 0 && (t->v = calloc(l.nroutes, sizeof *t->v)) == NULL)
         goto fail;
-    for (uint32_t i = 0; i < items->via.array.size; i++) {
-        const msgpack_object *it = &items->via.array.ptr[i];
-        rt_entry *e = &t->v[t->n++];
-        char *base = mp_strdup(it, "basepath"), *rel = mp_strdup(it, "relpath");
-        char *method = mp_strdup(it, "method"), *type = mp_strdup(it, "response_type");
-        char *pkg = mp_strdup(it, "action_pkg"), *name = mp_strdup(it, "action_name");
-        bool ok = base && rel && method && type && pkg && name && add_segs(e, base) &&
-                  add_segs(e, rel) && (e->action_ns = mp_strdup(it, "action_ns")) != NULL;
-        if (ok) {
-            snprintf(e->method, sizeof e->method, "%s", method);
-            snprintf(e->type, sizeof e->type, "%s", type);
-            if (pkg[0]) {
-                size_t n = strlen(pkg) + strlen(name) + 2;
-                if ((e->action = malloc(n)) != NULL)
-                    snprintf(e->action, n, "%s/%s", pkg, name);
-            } else {
-                e->action = strdup(name);
-            }
-            ok = e->action != NULL;
-        }
-        free(base);
-        free(rel);
-        free(method);
-        free(type);
-        free(pkg);
-        free(name);
-        if (!ok)
+    for (size_t i = 0; i < l.nroutes; i++)
+        if (!entry_of(&t->v[t->n++], &l.routes[i]))
             goto fail;
-    }
+    msgpack_zone_destroy(&z);
     return t;
 fail:
+    msgpack_zone_destroy(&z);
     table_free(t);
     return NULL;
 }

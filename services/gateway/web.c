@@ -133,23 +133,10 @@ static void cache_put(web_meta *m)
 
 /* ---- small helpers -------------------------------------------------------------------- */
 
-static const msgpack_object *annotation(const msgpack_object *annots, const char *key)
-{
-    if (annots == NULL || annots->type != MSGPACK_OBJECT_ARRAY)
-        return NULL;
-    for (uint32_t i = 0; i < annots->via.array.size; i++) {
-        const msgpack_object *kv = &annots->via.array.ptr[i];
-        const msgpack_object *k = sq_mp_get(kv, "key");
-        if (k && sq_mp_str_eq(k, key))
-            return sq_mp_get(kv, "value");
-    }
-    return NULL;
-}
-
 /* OpenWhisk reads a boolean annotation as a JSON boolean; "true"/"yes" strings do not count. */
 static bool annotation_true(const msgpack_object *annots, const char *key)
 {
-    const msgpack_object *v = annotation(annots, key);
+    const msgpack_object *v = sq_kv_value(annots, key);
     return v && v->type == MSGPACK_OBJECT_BOOLEAN && v->via.boolean;
 }
 
@@ -471,22 +458,40 @@ bool gw_web_start(gw_req *r)
     return done;
 }
 
+/* The names of the parameters of a (malloc'd, in *m) */
+static void final_names(web_meta *m, const msgpack_object *params, msgpack_zone *z)
+{
+    if (params->type != MSGPACK_OBJECT_ARRAY || params->via.array.size == 0)
+        return;
+    m->final_names = calloc(params->via.array.size, sizeof *m->final_names);
+    for (uint32_t i = 0; m->final_names && i < params->via.array.size; i++) {
+        sq_kv kv;
+        if (sq_kv_from(&params->via.array.ptr[i], z, &kv, NULL, 0) == SQ_OK &&
+            (m->final_names[m->nfinal] = strdup(kv.key)) != NULL)
+            m->nfinal++;
+    }
+}
+
 /* The metadata of the resolved action o (an sq_action); NULL on allocation failure. */
 static web_meta *meta_of(const gw_req *r, const msgpack_object *o)
 {
-    const msgpack_object *annots = sq_mp_get(o, "annotations");
-    const msgpack_object *params = sq_mp_get(o, "parameters");
-    const msgpack_object *auth;
+    msgpack_zone z;
+    sq_action a;
+    const msgpack_object *annots, *auth;
     web_meta *m = calloc(1, sizeof *m);
 
     if (m == NULL)
         return NULL;
+    msgpack_zone_init(&z, 1024);
+    if (sq_action_from(o, &z, &a, NULL, 0) != SQ_OK)
+        a.annotations.type = a.parameters.type = MSGPACK_OBJECT_NIL; /* nothing exported */
+    annots = &a.annotations;
     snprintf(m->key, sizeof m->key, "%s/%s", r->ns, r->name);
     m->expires_us = sq_mono_us() + (int64_t)G.cfg.web_cache_ms * 1000;
     m->exported = annotation_true(annots, "web-export");
     m->raw = annotation_true(annots, "raw-http");
     m->custom_options = annotation_true(annots, "web-custom-options");
-    auth = annotation(annots, "require-whisk-auth");
+    auth = sq_kv_value(annots, "require-whisk-auth");
     if (auth == NULL) {
         m->auth = AUTH_NONE;
     } else if (auth->type == MSGPACK_OBJECT_BOOLEAN) {
@@ -507,16 +512,9 @@ static web_meta *meta_of(const gw_req *r, const msgpack_object *o)
     } else {
         m->auth = AUTH_INVALID;
     }
-    if (annotation_true(annots, "final") && params && params->type == MSGPACK_OBJECT_ARRAY &&
-        params->via.array.size > 0) {
-        m->final_names = calloc(params->via.array.size, sizeof *m->final_names);
-        for (uint32_t i = 0; m->final_names && i < params->via.array.size; i++) {
-            const msgpack_object *k = sq_mp_get(&params->via.array.ptr[i], "key");
-            if (k && k->type == MSGPACK_OBJECT_STR &&
-                (m->final_names[m->nfinal] = strndup(k->via.str.ptr, k->via.str.size)) != NULL)
-                m->nfinal++;
-        }
-    }
+    if (annotation_true(annots, "final"))
+        final_names(m, &a.parameters, &z);
+    msgpack_zone_destroy(&z);
     return m;
 }
 

@@ -250,25 +250,26 @@ invalid:
 
 void gw_web_on_reply(gw_req *r, const msgpack_object *o)
 {
-    const msgpack_object *resp = sq_mp_get(o, "response");
-    const msgpack_object *code, *res;
+    msgpack_zone z;
+    sq_activation a;
     json_t *result = NULL;
     const json_t *proj;
-    uint64_t sc = SQ_ACT_INTERNAL;
+    sq_act_status sc;
 
-    if (resp == NULL) {
-        gw_respond_error(r, 202, WEB_NOT_READY);
+    msgpack_zone_init(&z, 1024);
+    if (sq_activation_from(o, &z, &a, NULL, 0) != SQ_OK) {
+        msgpack_zone_destroy(&z);
+        gw_respond_error(r, 202, WEB_NOT_READY); /* {activationId}: queued */
         return;
     }
-    code = sq_mp_get(resp, "statusCode");
-    if (code && code->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        sc = code->via.u64;
+    sc = a.status;
     if (sc != SQ_ACT_SUCCESS && sc != SQ_ACT_APP_ERROR) {
+        msgpack_zone_destroy(&z);
         gw_respond_error(r, 400, WEB_PROCESSING);
         return;
     }
-    res = sq_mp_get(resp, "result");
-    result = res ? sq_mp_to_json(res) : json_object();
+    result = a.result.type != MSGPACK_OBJECT_NIL ? sq_mp_to_json(&a.result) : json_object();
+    msgpack_zone_destroy(&z);
     proj = result;
     if (sc == SQ_ACT_APP_ERROR)
         proj = json_is_object(result) ? json_object_get(result, "error") : NULL;

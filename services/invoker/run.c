@@ -66,22 +66,11 @@ static sq_act_status status_of(inv_outcome o)
     }
 }
 
-/* The value of annotation key in an [{key, value}] array, or NULL. */
-static const msgpack_object *annotation(const msgpack_object *arr, const char *key)
-{
-    if (arr->type != MSGPACK_OBJECT_ARRAY)
-        return NULL;
-    for (uint32_t i = 0; i < arr->via.array.size; i++)
-        if (sq_mp_str_eq(sq_mp_get(&arr->via.array.ptr[i], "key"), key))
-            return sq_mp_get(&arr->via.array.ptr[i], "value");
-    return NULL;
-}
-
 /* The actionloop input line for w (malloc'd). */
 static char *input_line(const sq_work *w, const char *path)
 {
     json_t *j = json_object();
-    const msgpack_object *pak = annotation(&w->action.annotations, "provide-api-key");
+    const msgpack_object *pak = sq_kv_value(&w->action.annotations, "provide-api-key");
     char deadline[32];
     char *txt;
 
@@ -259,37 +248,33 @@ static bool live_log_start(live_log *l, const sq_work *w)
 static char *init_env(const msgpack_object *params)
 {
     json_t *env = NULL;
-    char *txt;
+    msgpack_zone z;
+    char *txt = NULL;
 
     if (params == NULL || params->type != MSGPACK_OBJECT_ARRAY)
         return NULL;
+    msgpack_zone_init(&z, 256);
     for (uint32_t i = 0; i < params->via.array.size; i++) {
-        const msgpack_object *e = &params->via.array.ptr[i];
-        const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value"),
-                             *f = sq_mp_get(e, "init");
-        char name[256];
+        sq_kv kv;
         json_t *jv;
-        if (!f || f->type != MSGPACK_OBJECT_BOOLEAN || !f->via.boolean || !k ||
-            k->type != MSGPACK_OBJECT_STR || !v || k->via.str.size == 0 ||
-            k->via.str.size >= sizeof name)
+        if (sq_kv_from(&params->via.array.ptr[i], &z, &kv, NULL, 0) != SQ_OK || !kv.init ||
+            kv.key[0] == '\0' || strlen(kv.key) >= 256)
             continue;
-        memcpy(name, k->via.str.ptr, k->via.str.size);
-        name[k->via.str.size] = '\0';
         if (env == NULL && (env = json_object()) == NULL)
-            return NULL;
-        if (v->type == MSGPACK_OBJECT_STR) {
-            jv = json_stringn(v->via.str.ptr, v->via.str.size);
+            break;
+        if (kv.value.type == MSGPACK_OBJECT_STR) {
+            jv = json_stringn(kv.value.via.str.ptr, kv.value.via.str.size);
         } else {
-            char *t = sq_mp_to_json_text(v, NULL);
+            char *t = sq_mp_to_json_text(&kv.value, NULL);
             jv = t ? json_string(t) : NULL;
             free(t);
         }
         if (jv)
-            json_object_set_new(env, name, jv);
+            json_object_set_new(env, kv.key, jv);
     }
-    if (env == NULL)
-        return NULL;
-    txt = json_dumps(env, JSON_COMPACT);
+    msgpack_zone_destroy(&z);
+    if (env != NULL)
+        txt = json_dumps(env, JSON_COMPACT);
     json_decref(env);
     return txt;
 }
@@ -314,8 +299,8 @@ static void ran_fail(ran_t *r, inv_outcome oc, char *result, int64_t at_ms)
 /* Gives a cold container w's code; r->res becomes the init's result when it failed. */
 static void cold_init(inv_slot *slot, const sq_work *w, size_t log_limit, ran_t *r)
 {
-    const msgpack_object *al = annotation(&w->action.annotations, "actionloop");
-    const msgpack_object *net = annotation(&w->action.annotations, "network");
+    const msgpack_object *al = sq_kv_value(&w->action.annotations, "actionloop");
+    const msgpack_object *net = sq_kv_value(&w->action.annotations, "network");
     inv_init_opts io = {
         .code = w->action.exec.code,
         .main_name = w->action.exec.main ? w->action.exec.main : "main",

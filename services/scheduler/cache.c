@@ -119,27 +119,22 @@ static sq_status collect_defaults(sched_entry *e)
         if (e->defaults == NULL)
             return SQ_ERR_NOMEM;
         for (uint32_t i = 0; i < p->via.array.size; i++) {
-            const msgpack_object *k = sq_mp_get(&p->via.array.ptr[i], "key");
-            const msgpack_object *v = sq_mp_get(&p->via.array.ptr[i], "value");
-            const msgpack_object *init = sq_mp_get(&p->via.array.ptr[i], "init");
+            sq_kv kv;
+            size_t klen;
             uint32_t j;
-            if (k == NULL || k->type != MSGPACK_OBJECT_STR)
-                continue;
             /* init: true (OpenWhisk): the invoker gives it to the runtime at initialisation,
              * as an environment variable; it is no argument */
-            if (init && init->type == MSGPACK_OBJECT_BOOLEAN && init->via.boolean)
+            if (sq_kv_from(&p->via.array.ptr[i], &e->zone, &kv, NULL, 0) != SQ_OK || kv.init)
                 continue;
+            klen = strlen(kv.key);
             for (j = 0; j < n; j++)
-                if (e->defaults[j].key.via.str.size == k->via.str.size &&
-                    memcmp(e->defaults[j].key.via.str.ptr, k->via.str.ptr, k->via.str.size) == 0)
+                if (e->defaults[j].key.via.str.size == klen &&
+                    memcmp(e->defaults[j].key.via.str.ptr, kv.key, klen) == 0)
                     break;
-            e->defaults[j].key = *k;
-            if (v != NULL) {
-                e->defaults[j].val = *v;
-            } else {
-                memset(&e->defaults[j].val, 0, sizeof e->defaults[j].val);
-                e->defaults[j].val.type = MSGPACK_OBJECT_NIL;
-            }
+            e->defaults[j].key.type = MSGPACK_OBJECT_STR;
+            e->defaults[j].key.via.str.ptr = kv.key;
+            e->defaults[j].key.via.str.size = (uint32_t)klen;
+            e->defaults[j].val = kv.value; /* nil when absent */
             if (j == n)
                 n++;
         }
@@ -155,27 +150,19 @@ static sq_status collect_defaults(sched_entry *e)
  * annotation is there with a value that is not falsy (zero, null, false, the empty string). */
 static bool annotation_truthy(const msgpack_object *annotations, const char *key)
 {
-    if (annotations->type != MSGPACK_OBJECT_ARRAY)
+    const msgpack_object *v = sq_kv_value(annotations, key);
+    if (v == NULL)
         return false;
-    for (uint32_t i = 0; i < annotations->via.array.size; i++) {
-        const msgpack_object *a = &annotations->via.array.ptr[i], *v;
-        if (!sq_mp_str_eq(sq_mp_get(a, "key"), key))
-            continue;
-        v = sq_mp_get(a, "value");
-        if (v == NULL)
-            return false;
-        switch (v->type) {
-        case MSGPACK_OBJECT_NIL: return false;
-        case MSGPACK_OBJECT_BOOLEAN: return v->via.boolean;
-        case MSGPACK_OBJECT_POSITIVE_INTEGER: return v->via.u64 != 0;
-        case MSGPACK_OBJECT_NEGATIVE_INTEGER: return true;
-        case MSGPACK_OBJECT_FLOAT32:
-        case MSGPACK_OBJECT_FLOAT64: return v->via.f64 != 0.0;
-        case MSGPACK_OBJECT_STR: return v->via.str.size > 0;
-        default: return true;
-        }
+    switch (v->type) {
+    case MSGPACK_OBJECT_NIL: return false;
+    case MSGPACK_OBJECT_BOOLEAN: return v->via.boolean;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER: return v->via.u64 != 0;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER: return true;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64: return v->via.f64 != 0.0;
+    case MSGPACK_OBJECT_STR: return v->via.str.size > 0;
+    default: return true;
     }
-    return false;
 }
 
 sq_status sched_entry_create(sched_entry **out, const char *ns, const char *name, bool shared,

@@ -47,18 +47,19 @@ bool sched_parse_fqn(const char *s, size_t len, bool relative, const char *calle
     return true;
 }
 
-static const msgpack_object *present(const msgpack_object *res, const char *key)
+static const msgpack_object *present(const msgpack_object *v)
 {
-    const msgpack_object *v = res->type == MSGPACK_OBJECT_MAP ? sq_mp_get(res, key) : NULL;
-    return v != NULL && v->type != MSGPACK_OBJECT_NIL ? v : NULL;
+    return v->type != MSGPACK_OBJECT_NIL ? v : NULL;
 }
 
-sched_conductor_ask sched_conductor_parse(const msgpack_object *res)
+void sched_conductor_parse(const msgpack_object *res, sched_conductor_ask *ask)
 {
-    sched_conductor_ask a = { .action = present(res, "action"),
-                              .params = present(res, "params"),
-                              .state = present(res, "state") };
-    return a;
+    /* every field is any object: the decoder allocates nothing */
+    if (sq_conductor_step_from(res, NULL, &ask->step, NULL, 0) != SQ_OK)
+        memset(&ask->step, 0, sizeof ask->step);
+    ask->action = present(&ask->step.action);
+    ask->params = present(&ask->step.params);
+    ask->state = present(&ask->step.state);
 }
 
 bool sched_with_state(const msgpack_sbuffer *state, const msgpack_object *result, msgpack_zone *z,
@@ -83,15 +84,11 @@ bool sched_with_state(const msgpack_sbuffer *state, const msgpack_object *result
 
 int64_t sched_record_memory(const sq_activation *a)
 {
-    const msgpack_object *arr = &a->annotations;
-    if (arr->type != MSGPACK_OBJECT_ARRAY)
+    const msgpack_object *v = sq_kv_value(&a->annotations, "limits");
+    sq_limits l;
+
+    /* integers only: the decoder allocates nothing */
+    if (v == NULL || sq_limits_from(v, NULL, &l, NULL, 0) != SQ_OK || l.memory < 0)
         return 0;
-    for (uint32_t i = 0; i < arr->via.array.size; i++)
-        if (sq_mp_str_eq(sq_mp_get(&arr->via.array.ptr[i], "key"), "limits")) {
-            const msgpack_object *m =
-                sq_mp_get(sq_mp_get(&arr->via.array.ptr[i], "value"), "memory");
-            if (m != NULL && m->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-                return (int64_t)m->via.u64;
-        }
-    return 0;
+    return l.memory;
 }

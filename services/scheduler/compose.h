@@ -21,11 +21,13 @@ bool sched_parse_fqn(const char *s, size_t len, bool relative, const char *calle
 
 /* What a conductor action's result asks for (apache/openwhisk docs/conductors.md): the next
  * action, its params and the state to keep; each NULL when absent or null (a result that is
- * not a map asks for nothing: the composition ends with it). */
+ * not a map asks for nothing: the composition ends with it). They point into step (and
+ * res). */
 typedef struct sched_conductor_ask {
     const msgpack_object *action, *params, *state;
+    sq_conductor_step step;
 } sched_conductor_ask;
-sched_conductor_ask sched_conductor_parse(const msgpack_object *res);
+void sched_conductor_parse(const msgpack_object *res, sched_conductor_ask *ask);
 
 /* The conductor's next input: the component's result (when a map) with the state kept in
  * state (a packed map; size 0: none) on top, in z. false when out of memory. */

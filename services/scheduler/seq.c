@@ -521,7 +521,7 @@ static void conductor_bad_action(sched *s, run *r, const msgpack_object *action)
 /* The conductor's result res: the end of r, or its next component. */
 static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgpack_zone *z)
 {
-    sched_conductor_ask ask = sched_conductor_parse(res);
+    sched_conductor_ask ask;
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_object input;
@@ -530,6 +530,7 @@ static void conductor_continue(sched *s, run *r, const msgpack_object *res, msgp
     natsMsg *wire = NULL;
     sq_status st;
 
+    sched_conductor_parse(res, &ask);
     if (ask.action == NULL) {
         conductor_end(s, r, res, ask.params, z);
         return;

@@ -62,22 +62,6 @@ static struct {
 
 /* ---- keys and values ------------------------------------------------------------------------ */
 
-static bool get_int(const msgpack_object *m, const char *key, int64_t *out)
-{
-    const msgpack_object *v = sq_mp_get(m, key);
-    if (v == NULL || v->type == MSGPACK_OBJECT_NIL)
-        return true;
-    if (v->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        *out = (int64_t)v->via.u64;
-    else if (v->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        *out = v->via.i64;
-    else if (v->type == MSGPACK_OBJECT_FLOAT64 || v->type == MSGPACK_OBJECT_FLOAT32)
-        *out = (int64_t)v->via.f64;
-    else
-        return false;
-    return true;
-}
-
 /* The timer's next tick strictly after now; -1 when there is none. */
 static int64_t next_tick(const trg_timer *a, int64_t now)
 {
@@ -101,51 +85,38 @@ static int64_t next_tick(const trg_timer *a, int64_t now)
     return t;
 }
 
-/* Checks a timer's settings (the `alarm` annotation of a trigger, or a stored value) into
- * *a. The strings of *a are not set. */
-static bool alarm_parse(const msgpack_object *cfg, trg_timer *a, char *err, size_t errlen)
+/* Checks a timer's settings (from the `alarm` annotation of a trigger, or a stored value)
+ * into *a. The strings of *a are not set. */
+static bool alarm_parse(const sq_alarm_when *cfg, trg_timer *a, char *err, size_t errlen)
 {
-    const msgpack_object *type = sq_mp_get(cfg, "type");
-    int64_t minutes = 0;
-
     memset(a, 0, sizeof *a);
-    if (cfg->type != MSGPACK_OBJECT_MAP) {
-        snprintf(err, errlen, "the alarm settings are not a map");
-        return false;
-    }
-    if (sq_mp_str_eq(type, "alarm") || sq_mp_str_eq(type, "cron"))
+    if (strcmp(cfg->type, "alarm") == 0 || strcmp(cfg->type, "cron") == 0)
         a->type = ALARM_CRON;
-    else if (sq_mp_str_eq(type, "interval"))
+    else if (strcmp(cfg->type, "interval") == 0)
         a->type = ALARM_INTERVAL;
-    else if (sq_mp_str_eq(type, "once"))
+    else if (strcmp(cfg->type, "once") == 0)
         a->type = ALARM_ONCE;
     else {
         snprintf(err, errlen, "unknown alarm type");
         return false;
     }
-    if (!get_int(cfg, "startDate", &a->start_ms) || !get_int(cfg, "stopDate", &a->stop_ms) ||
-        !get_int(cfg, "minutes", &minutes) || !get_int(cfg, "date", &a->at_ms) ||
-        !get_int(cfg, "created", &a->created_ms)) {
-        snprintf(err, errlen, "startDate, stopDate, minutes, date and created are numbers");
-        return false;
-    }
+    a->start_ms = cfg->start_date;
+    a->stop_ms = cfg->stop_date;
+    a->at_ms = cfg->date;
+    a->created_ms = cfg->created;
     if (a->type == ALARM_CRON) {
-        const msgpack_object *c = sq_mp_get(cfg, "cron");
-        char expr[256];
-        if (c == NULL || c->type != MSGPACK_OBJECT_STR || c->via.str.size >= sizeof expr) {
+        if (cfg->cron == NULL || strlen(cfg->cron) >= 256) {
             snprintf(err, errlen, "an alarm needs a cron expression");
             return false;
         }
-        memcpy(expr, c->via.str.ptr, c->via.str.size);
-        expr[c->via.str.size] = '\0';
-        if (!trg_cron_parse(expr, &a->cron, err, errlen))
+        if (!trg_cron_parse(cfg->cron, &a->cron, err, errlen))
             return false;
     } else if (a->type == ALARM_INTERVAL) {
-        if (minutes <= 0 || minutes > 10 * 365 * 24 * 60) {
+        if (cfg->minutes <= 0 || cfg->minutes > 10 * 365 * 24 * 60) {
             snprintf(err, errlen, "an interval needs minutes > 0");
             return false;
         }
-        a->interval_ms = minutes * 60000;
+        a->interval_ms = cfg->minutes * 60000;
     } else if (a->at_ms <= 0) {
         snprintf(err, errlen, "a once alarm needs a date");
         return false;
@@ -171,23 +142,21 @@ static void timers_set(const char *key, const char *value, size_t len)
 {
     trg_timer *n = NULL, **pp;
     msgpack_zone z;
-    msgpack_object o;
+    sq_alarm_note note;
     char err[200] = "";
 
     if (value != NULL) {
         msgpack_zone_init(&z, 1024);
         n = calloc(1, sizeof *n);
-        if (n && sq_mp_unpack(value, len, &z, &o) == SQ_OK && alarm_parse(&o, n, err, sizeof err)) {
-            const msgpack_object *pl = sq_mp_get(&o, "payload");
+        if (n && sq_alarm_note_decode(value, len, &z, &note, err, sizeof err) == SQ_OK &&
+            alarm_parse(&note.when, n, err, sizeof err)) {
             msgpack_sbuffer sb;
             msgpack_packer pk;
-            n->ns = sq_mp_strdup(&z, sq_mp_get(&o, "ns"));
-            n->name = sq_mp_strdup(&z, sq_mp_get(&o, "name"));
-            n->ns = n->ns ? strdup(n->ns) : NULL;
-            n->name = n->name ? strdup(n->name) : NULL;
+            n->ns = strdup(note.ns);
+            n->name = strdup(note.name);
             n->key = strdup(key);
             sq_proto_buf_init(&sb, &pk);
-            sq_mp_pack_obj(&pk, pl && pl->type == MSGPACK_OBJECT_MAP ? pl : NULL);
+            sq_mp_pack_obj(&pk, note.payload.type == MSGPACK_OBJECT_MAP ? &note.payload : NULL);
             n->payload = sb.data;
             n->payload_len = sb.size;
             if (!n->ns || !n->name || !n->key || !n->payload) {
@@ -351,35 +320,52 @@ static void *timer_main(void *arg)
 
 /* ---- trigger events: keeping SQ_ALARMS in step with the triggers ------------------------------ */
 
-/* The `alarm` annotation of a trigger as the registry answers it, or NULL. */
-static const msgpack_object *alarm_annotation(const msgpack_object *trigger)
+/* The stored value of the timer of trigger t (its `alarm` annotation with ns, name, the
+ * payload and when) packed into pk; false when t has no alarm, a bad one, or a paused one. */
+static bool alarm_value(const char *ns, const char *name, const sq_trigger *t, sq_arena_t *z,
+                        msgpack_packer *pk)
 {
-    const msgpack_object *anns = sq_mp_get(trigger, "annotations");
-    if (anns == NULL || anns->type != MSGPACK_OBJECT_ARRAY)
-        return NULL;
-    for (uint32_t i = 0; i < anns->via.array.size; i++)
-        if (sq_mp_str_eq(sq_mp_get(&anns->via.array.ptr[i], "key"), "alarm"))
-            return sq_mp_get(&anns->via.array.ptr[i], "value");
-    return NULL;
+    const msgpack_object *v = sq_kv_value(&t->annotations, "alarm");
+    char err[200] = "";
+    sq_alarm_cfg cfg;
+    trg_timer a;
+    sq_alarm_note note = { .ns = (char *)ns, .name = (char *)name };
+
+    if (v == NULL || v->type != MSGPACK_OBJECT_MAP)
+        return false;
+    if (sq_alarm_cfg_from(v, z, &cfg, err, sizeof err) == SQ_OK)
+        note.when = cfg.when;
+    if (err[0] != '\0' || !alarm_parse(&note.when, &a, err, sizeof err)) {
+        sq_warn("trigger \"%s/%s\" has a bad alarm: %s", ns, name, err);
+        return false;
+    }
+    if (cfg.paused)
+        return false;
+    note.when.type = (char *)type_names[a.type];
+    note.when.minutes = a.interval_ms / 60000;
+    note.when.created = a.created_ms > 0 ? a.created_ms : sq_now_ms();
+    if (cfg.trigger_payload.type == MSGPACK_OBJECT_MAP)
+        note.payload = cfg.trigger_payload; /* else nil */
+    sq_alarm_note_encode(&note, pk);
+    return true;
 }
 
 /* Reads ns/name from the registry and writes or deletes its timer. False when the registry
  * could not be asked (the event is then redelivered). */
 static bool sync_trigger(const char *ns, const char *name)
 {
-    char key[700], err[200] = "";
+    char key[700];
     msgpack_sbuffer sb;
     msgpack_packer pk;
     msgpack_zone z;
     msgpack_object o;
     natsMsg *reply = NULL;
-    const msgpack_object *cfg;
     sq_reg_ref ref = { .ns = (char *)ns, .name = (char *)name, .kind = SQ_KIND_TRIGGER };
+    sq_trigger t;
     int code;
     const char *emsg;
     size_t elen;
     bool ok = true, keep = false;
-    trg_timer a;
 
     if (trg_kv_key(ns, name, key, sizeof key) != 0)
         return true;
@@ -390,6 +376,7 @@ static bool sync_trigger(const char *ns, const char *name)
         msgpack_sbuffer_destroy(&sb);
         return false;
     }
+    msgpack_sbuffer_clear(&sb);
     msgpack_zone_init(&z, 2048);
     if (sq_mp_unpack(natsMsg_GetData(reply), (size_t)natsMsg_GetDataLength(reply), &z, &o) !=
         SQ_OK) {
@@ -398,32 +385,12 @@ static bool sync_trigger(const char *ns, const char *name)
         ok = code < 500; /* 404: the trigger is gone; the timer goes too */
         if (code == 404 && !trg_natsfeed_sync(ns, name, NULL))
             ok = false;
-    } else if (!trg_natsfeed_sync(ns, name, &o)) {
+    } else if (sq_trigger_from(&o, &z, &t, NULL, 0) != SQ_OK) {
+        sq_warn("the registry gave a malformed trigger \"%s/%s\"", ns, name);
+    } else if (!trg_natsfeed_sync(ns, name, &t)) {
         ok = false;
-    } else if ((cfg = alarm_annotation(&o)) != NULL && cfg->type == MSGPACK_OBJECT_MAP) {
-        const msgpack_object *paused = sq_mp_get(cfg, "paused");
-        if (!alarm_parse(cfg, &a, err, sizeof err)) {
-            sq_warn("trigger \"%s/%s\" has a bad alarm: %s", ns, name, err);
-        } else if (!(paused && paused->type == MSGPACK_OBJECT_BOOLEAN && paused->via.boolean)) {
-            /* the stored value: the settings with ns, name, the payload and when */
-            const msgpack_object *pl = sq_mp_get(cfg, "trigger_payload");
-            const msgpack_object *cron = sq_mp_get(cfg, "cron");
-            sq_alarm_note note = { .ns = (char *)ns,
-                                   .name = (char *)name,
-                                   .type = (char *)type_names[a.type],
-                                   .minutes = a.interval_ms / 60000,
-                                   .date = a.at_ms,
-                                   .start_date = a.start_ms,
-                                   .stop_date = a.stop_ms,
-                                   .created = a.created_ms > 0 ? a.created_ms : sq_now_ms() };
-            if (cron != NULL)
-                note.cron = *cron; /* else nil */
-            if (pl && pl->type == MSGPACK_OBJECT_MAP)
-                note.payload = *pl;
-            msgpack_sbuffer_clear(&sb);
-            sq_alarm_note_encode(&note, &pk);
-            keep = true;
-        }
+    } else {
+        keep = alarm_value(ns, name, &t, &z, &pk);
     }
     if (keep) {
         uint64_t rev;
@@ -445,46 +412,38 @@ static bool sync_trigger(const char *ns, const char *name)
     return ok;
 }
 
+/* One trigger event: 0 when done with it, -1 to have it again */
+static int64_t on_event(natsMsg *m, void *closure)
+{
+    msgpack_zone z;
+    sq_entity_event ev;
+    bool done = true;
+
+    (void)closure;
+    msgpack_zone_init(&z, 512);
+    if (sq_entity_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z, &ev, NULL,
+                               0) == SQ_OK &&
+        strcmp(ev.kind, SQ_KIND_TRIGGER) == 0) {
+        if (strcmp(ev.op, "delete") == 0) {
+            char key[700];
+            kvEntry *e = NULL;
+            done = trg_natsfeed_sync(ev.ns, ev.name, NULL);
+            if (trg_kv_key(ev.ns, ev.name, key, sizeof key) == 0 &&
+                kvStore_Get(&e, A.timers, key) == NATS_OK) {
+                kvEntry_Destroy(e);
+                kvStore_Delete(A.timers, key);
+            }
+        } else
+            done = sync_trigger(ev.ns, ev.name);
+    }
+    msgpack_zone_destroy(&z);
+    return done ? 0 : -1;
+}
+
 static void *event_main(void *arg)
 {
-    while (!atomic_load(&A.stopping)) {
-        natsMsgList list = { 0 };
-        jsErrCode jerr = 0;
-        natsStatus s = natsSubscription_Fetch(&list, A.events, 32, 500, &jerr);
-        if (s != NATS_OK) {
-            if (s != NATS_TIMEOUT)
-                usleep(200 * 1000);
-            continue;
-        }
-        for (int i = 0; i < list.Count; i++) {
-            natsMsg *m = list.Msgs[i];
-            msgpack_zone z;
-            sq_entity_event ev;
-            bool done = true;
-            msgpack_zone_init(&z, 512);
-            if (sq_entity_event_decode(natsMsg_GetData(m), (size_t)natsMsg_GetDataLength(m), &z,
-                                       &ev, NULL, 0) == SQ_OK &&
-                strcmp(ev.kind, SQ_KIND_TRIGGER) == 0) {
-                if (strcmp(ev.op, "delete") == 0) {
-                    char key[700];
-                    done = trg_natsfeed_sync(ev.ns, ev.name, NULL);
-                    kvEntry *e = NULL;
-                    if (trg_kv_key(ev.ns, ev.name, key, sizeof key) == 0 &&
-                        kvStore_Get(&e, A.timers, key) == NATS_OK) {
-                        kvEntry_Destroy(e);
-                        kvStore_Delete(A.timers, key);
-                    }
-                } else
-                    done = sync_trigger(ev.ns, ev.name);
-            }
-            msgpack_zone_destroy(&z);
-            if (done)
-                natsMsg_Ack(m, NULL);
-            else
-                natsMsg_Nak(m, NULL);
-        }
-        natsMsgList_Destroy(&list);
-    }
+    (void)arg;
+    sq_pull_loop(A.events, 32, &A.stopping, on_event, NULL);
     return NULL;
 }
 

@@ -244,10 +244,11 @@ static void *watch_main(void *arg)
 
 /* ---- the trigger's side ----------------------------------------------------------------------- */
 
-bool trg_natsfeed_sync(const char *ns, const char *name, const msgpack_object *trigger)
+bool trg_natsfeed_sync(const char *ns, const char *name, const sq_trigger *trigger)
 {
     char key[700], err[200];
-    const msgpack_object *cfg = NULL, *subject = NULL, *paused = NULL;
+    const msgpack_object *cfg = NULL;
+    sq_nats_cfg nc;
     char *subj = NULL;
     msgpack_zone z;
     bool ok = true;
@@ -255,22 +256,16 @@ bool trg_natsfeed_sync(const char *ns, const char *name, const msgpack_object *t
     if (N.kv == NULL || trg_kv_key(ns, name, key, sizeof key) != 0)
         return true;
     msgpack_zone_init(&z, 256);
-    if (trigger != NULL) {
-        const msgpack_object *anns = sq_mp_get(trigger, "annotations");
-        for (uint32_t i = 0; anns && anns->type == MSGPACK_OBJECT_ARRAY && i < anns->via.array.size;
-             i++)
-            if (sq_mp_str_eq(sq_mp_get(&anns->via.array.ptr[i], "key"), "nats"))
-                cfg = sq_mp_get(&anns->via.array.ptr[i], "value");
-        if (cfg && cfg->type == MSGPACK_OBJECT_MAP) {
-            subject = sq_mp_get(cfg, "subject");
-            paused = sq_mp_get(cfg, "paused");
-            subj = sq_mp_strdup(&z, subject);
-            if (subj && !trg_natsfeed_subject_ok(ns, subj, err, sizeof err)) {
+    if (trigger != NULL && (cfg = sq_kv_value(&trigger->annotations, "nats")) != NULL &&
+        cfg->type == MSGPACK_OBJECT_MAP) {
+        if (sq_nats_cfg_from(cfg, &z, &nc, err, sizeof err) != SQ_OK)
+            sq_warn("trigger \"%s/%s\" has a bad NATS feed: %s", ns, name, err);
+        else if (nc.subject != NULL && !nc.paused) {
+            subj = nc.subject;
+            if (!trg_natsfeed_subject_ok(ns, subj, err, sizeof err)) {
                 sq_warn("trigger \"%s/%s\" has a bad NATS feed: %s", ns, name, err);
                 subj = NULL;
             }
-            if (paused && paused->type == MSGPACK_OBJECT_BOOLEAN && paused->via.boolean)
-                subj = NULL;
         }
     }
     if (subj != NULL) {

@@ -175,7 +175,7 @@ sq_status trg_natsfeed_start(trg_service *s);
 void trg_natsfeed_stop(void);
 /* Brings the bucket in step with a trigger as the registry answered it (NULL: deleted).
  * False when the bucket could not be written (the event is then redelivered). */
-bool trg_natsfeed_sync(const char *ns, const char *name, const msgpack_object *trigger);
+bool trg_natsfeed_sync(const char *ns, const char *name, const sq_trigger *trigger);
 /* True when ns may listen to subject: below ext.<ns token>. */
 bool trg_natsfeed_subject_ok(const char *ns, const char *subject, char *err, size_t errlen);
 

@@ -51,13 +51,11 @@ static bool registry_ask(trg_worker *w, const char *subject, msgpack_object *o, 
     return true;
 }
 
-/* {path, name} -> "path" and "name" strings in the arena, path without a leading '/'. */
-static bool path_name(sq_arena_t *ar, const msgpack_object *ref, char **path, char **name)
+/* {path, name} -> *path and *name (the strings of ref), path without a leading '/'. */
+static bool path_name(const sq_path_name *ref, char **path, char **name)
 {
-    if (ref == NULL || ref->type != MSGPACK_OBJECT_MAP)
-        return false;
-    *path = sq_mp_strdup(ar, sq_mp_get(ref, "path"));
-    *name = sq_mp_strdup(ar, sq_mp_get(ref, "name"));
+    *path = ref->path;
+    *name = ref->name;
     if (*path == NULL || *name == NULL || **name == '\0')
         return false;
     while (**path == '/')
@@ -97,82 +95,83 @@ static trg_rule *rule_add(sq_arena_t *ar, trg_view *v, size_t *cap)
 
 /* The active rules from the trigger's own `rules` map (OpenWhisk's trigger shape:
  * {"ns/rule": {action: {path, name}, status}}). */
-static bool rules_from_map(trg_worker *w, const msgpack_object *rules, trg_view *v)
+static bool rules_from_doc(trg_worker *w, const sq_trigger *t, trg_view *v)
 {
     size_t cap = 0;
-    for (uint32_t i = 0; i < rules->via.map.size; i++) {
-        const msgpack_object_kv *kv = &rules->via.map.ptr[i];
+    for (size_t i = 0; i < t->nrules; i++) {
+        const sq_trigger_rule *tr = &t->rules[i];
         trg_rule *r;
-        char *rule = sq_mp_strdup(&w->zone, &kv->key);
-        if (rule == NULL || kv->val.type != MSGPACK_OBJECT_MAP)
-            continue;
-        if (!sq_mp_str_eq(sq_mp_get(&kv->val, "status"), "active"))
+        if (strcmp(tr->status, "active") != 0)
             continue;
         if ((r = rule_add(&w->zone, v, &cap)) == NULL)
             return false;
-        r->rule = rule;
-        if (!path_name(&w->zone, sq_mp_get(&kv->val, "action"), &r->action_path, &r->action_name) ||
-            !rule_fill(&w->zone, r)) {
+        r->rule = tr->key;
+        if (!path_name(&tr->action, &r->action_path, &r->action_name) || !rule_fill(&w->zone, r)) {
             v->nrules--;
-            sq_warn("ignored rule \"%s\" of trigger \"%s/%s\": no action", rule, v->ns, v->name);
+            sq_warn("ignored rule \"%s\" of trigger \"%s/%s\": no action", tr->key, v->ns, v->name);
         }
     }
     return true;
 }
 
+/* The rule of list item it, read on its own when the item is not a whole rule (an older
+ * registry lists them without status, trigger or action); false when it cannot be had. */
+static bool list_rule(trg_worker *w, const char *ns, const msgpack_object *it, sq_rule *out)
+{
+    msgpack_packer pk;
+    msgpack_object full;
+    sq_brief b;
+    trg_fail f = { 0 };
+    sq_reg_ref ref = { .ns = (char *)ns, .kind = SQ_KIND_RULE };
+
+    if (sq_rule_from(it, &w->zone, out, NULL, 0) == SQ_OK)
+        return true;
+    if (sq_brief_from(it, &w->zone, &b, NULL, 0) != SQ_OK)
+        return false;
+    ref.name = b.name;
+    trg_worker_buf_reset(w, &pk);
+    sq_reg_ref_encode(&ref, &pk);
+    return registry_ask(w, SQ_SUBJ_REG_GET, &full, &f) && /* else deleted meanwhile */
+           sq_rule_from(&full, &w->zone, out, NULL, 0) == SQ_OK;
+}
+
 /* The active rules of v found by listing the rules of its namespace (a registry whose
- * trigger answer carries no `rules` map). A list item without status, trigger or action is
- * read on its own. */
+ * trigger answer carries no `rules` map). */
 static bool rules_from_list(trg_worker *w, trg_view *v, trg_fail *f)
 {
     size_t cap = 0;
     for (int64_t skip = 0;; skip += LIST_PAGE) {
         msgpack_packer pk;
         msgpack_object o;
-        const msgpack_object *items;
+        sq_items items;
         sq_reg_list q = { .ns = v->ns, .kind = SQ_KIND_RULE, .skip = skip, .limit = LIST_PAGE };
 
         trg_worker_buf_reset(w, &pk);
         sq_reg_list_encode(&q, &pk);
         if (!registry_ask(w, SQ_SUBJ_REG_LIST, &o, f))
             return false;
-        items = sq_mp_get(&o, "items");
-        if (items == NULL || items->type != MSGPACK_OBJECT_ARRAY) {
+        if (sq_items_from(&o, &w->zone, &items, NULL, 0) != SQ_OK) {
             f->code = 502;
             f->message = "the registry gave a malformed rule list";
             return false;
         }
-        for (uint32_t i = 0; i < items->via.array.size; i++) {
-            msgpack_object it = items->via.array.ptr[i], full;
-            char *tpath, *tname, *rname;
+        for (uint32_t i = 0; i < items.items.via.array.size; i++) {
+            char *tpath, *tname;
+            sq_rule rule;
             trg_rule *r;
 
-            if (it.type != MSGPACK_OBJECT_MAP ||
-                (rname = sq_mp_strdup(&w->zone, sq_mp_get(&it, "name"))) == NULL)
-                continue;
-            if (sq_mp_get(&it, "status") == NULL || sq_mp_get(&it, "trigger") == NULL ||
-                sq_mp_get(&it, "action") == NULL) {
-                sq_reg_ref ref = { .ns = v->ns, .name = rname, .kind = SQ_KIND_RULE };
-                trg_fail f2 = { 0 };
-                trg_worker_buf_reset(w, &pk);
-                sq_reg_ref_encode(&ref, &pk);
-                if (!registry_ask(w, SQ_SUBJ_REG_GET, &full, &f2))
-                    continue; /* deleted meanwhile */
-                it = full;
-            }
-            if (!path_name(&w->zone, sq_mp_get(&it, "trigger"), &tpath, &tname) ||
-                strcmp(tpath, v->ns) != 0 || strcmp(tname, v->name) != 0 ||
-                !sq_mp_str_eq(sq_mp_get(&it, "status"), "active"))
+            if (!list_rule(w, v->ns, &items.items.via.array.ptr[i], &rule) ||
+                !path_name(&rule.trigger, &tpath, &tname) || strcmp(tpath, v->ns) != 0 ||
+                strcmp(tname, v->name) != 0 || strcmp(rule.status, "active") != 0)
                 continue;
             if ((r = rule_add(&w->zone, v, &cap)) == NULL)
                 return false;
-            r->rule = trg_arena_printf(&w->zone, "%s/%s", v->ns, rname);
-            if (r->rule == NULL ||
-                !path_name(&w->zone, sq_mp_get(&it, "action"), &r->action_path, &r->action_name) ||
+            r->rule = trg_arena_printf(&w->zone, "%s/%s", v->ns, rule.name);
+            if (r->rule == NULL || !path_name(&rule.action, &r->action_path, &r->action_name) ||
                 !rule_fill(&w->zone, r))
                 v->nrules--;
         }
-        if (items->via.array.size < LIST_PAGE)
+        if (items.items.via.array.size < LIST_PAGE)
             return true;
     }
 }
@@ -184,7 +183,7 @@ bool trg_view_load(trg_worker *w, const char *ns, const char *name, trg_view *v,
     trg_cache *c = w->s->cache;
     msgpack_packer pk;
     msgpack_object o;
-    const msgpack_object *rules, *p, *a;
+    sq_trigger t;
     sq_reg_ref ref = { .ns = (char *)ns, .name = (char *)name, .kind = SQ_KIND_TRIGGER };
     uint64_t gen;
 
@@ -205,23 +204,19 @@ bool trg_view_load(trg_worker *w, const char *ns, const char *name, trg_view *v,
         if (!registry_ask(w, SQ_SUBJ_REG_GET, &o, f))
             return false;
     }
+    if (sq_trigger_from(&o, &w->zone, &t, NULL, 0) != SQ_OK) {
+        f->code = 502;
+        f->message = "the registry gave a malformed trigger";
+        return false;
+    }
     memset(v, 0, sizeof *v);
     v->ns = (char *)ns;
     v->name = (char *)name;
-    v->version = sq_mp_strdup(&w->zone, sq_mp_get(&o, "version"));
-    if (v->version == NULL)
-        v->version = "0.0.1";
-    p = sq_mp_get(&o, "parameters");
-    a = sq_mp_get(&o, "annotations");
-    v->parameters.type = MSGPACK_OBJECT_NIL;
-    v->annotations.type = MSGPACK_OBJECT_NIL;
-    if (p && p->type == MSGPACK_OBJECT_ARRAY)
-        v->parameters = *p;
-    if (a && a->type == MSGPACK_OBJECT_ARRAY)
-        v->annotations = *a;
-    rules = sq_mp_get(&o, "rules");
-    if (rules != NULL && rules->type == MSGPACK_OBJECT_MAP) {
-        if (!rules_from_map(w, rules, v)) {
+    v->version = t.version;
+    v->parameters = t.parameters; /* arrays, or nil */
+    v->annotations = t.annotations;
+    if (t.with_rules) {
+        if (!rules_from_doc(w, &t, v)) {
             f->code = 500;
             f->message = "out of memory";
             return false;

@@ -94,6 +94,13 @@ MESSAGE(sq_exec_body)
 MESSAGE(sq_limits_body)
 MESSAGE(sq_binding_body)
 MESSAGE(sq_kv_entry)
+MESSAGE(sq_limits)
+MESSAGE(sq_alarm_cfg)
+MESSAGE(sq_nats_cfg)
+MESSAGE(sq_route_list)
+MESSAGE(sq_health)
+MESSAGE(sq_conductor_step)
+MESSAGE(sq_brief)
 
 /* The selector byte of a corpus file is its index here: append, never reorder. */
 static void (*const messages[])(const char *, size_t) = {
@@ -109,6 +116,9 @@ static void (*const messages[])(const char *, size_t) = {
     fz_sq_alarm_note,     fz_sq_kv,           fz_sq_route,         fz_sq_route_put,
     fz_sq_route_query,    fz_sq_log_event,    fz_sq_tenancy_event, fz_sq_entity_body,
     fz_sq_exec_body,      fz_sq_limits_body,  fz_sq_binding_body,  fz_sq_kv_entry,
+    fz_sq_route_query,    fz_sq_log_event,    fz_sq_tenancy_event, fz_sq_limits,
+    fz_sq_alarm_cfg,      fz_sq_nats_cfg,     fz_sq_route_list,    fz_sq_health,
+    fz_sq_conductor_step, fz_sq_brief,
 };
 #define NMESSAGES (sizeof messages / sizeof messages[0])
 

@@ -58,7 +58,15 @@ enum {
     S_EXEC_BODY,
     S_LIMITS_BODY,
     S_BINDING_BODY,
-    S_KV_ENTRY
+    S_KV_ENTRY,
+    /* the views services read through proto/ (appended after sq_kv_entry, 47) */
+    S_LIMITS,
+    S_ALARM_CFG,
+    S_NATS_CFG,
+    S_ROUTE_LIST,
+    S_HEALTH,
+    S_CONDUCTOR_STEP,
+    S_BRIEF
 };
 
 static msgpack_zone Z;
@@ -382,6 +390,29 @@ int main(int argc, char **argv)
            .upto = 1796547600000LL,
            .docs = true });
     EMIT(S_ACT_QUERY, "act_query-2", sq_act_query, { .ns = "guest", .count = true });
+    EMIT(S_LIMITS, "limits-0", sq_limits, { .timeout = 60000, .memory = 256, .logs = 10 });
+    EMIT(S_ALARM_CFG, "alarm_cfg-0", sq_alarm_cfg,
+         { .when = { .type = "alarm", .cron = "*/5 * * * *" },
+           .trigger_payload = obj("{\"a\":1}") });
+    EMIT(S_ALARM_CFG, "alarm_cfg-1", sq_alarm_cfg,
+         { .when = { .type = "interval", .minutes = 2, .start_date = 1796544000000LL },
+           .paused = true });
+    EMIT(S_NATS_CFG, "nats_cfg-0", sq_nats_cfg, { .subject = "ext.guest.orders" });
+    {
+        sq_route r[1] = { { .relpath = "/books/{isbn}",
+                            .method = "get",
+                            .action_ns = "guest",
+                            .action_name = "getBooks",
+                            .response_type = "http" } };
+        EMIT(S_ROUTE_LIST, "route_list-0", sq_route_list, { .routes = r, .nroutes = 1 });
+    }
+    EMIT(
+        S_HEALTH, "health-0", sq_health,
+        { .ok = true, .service = "registry", .pid = 42, .checks = obj("{\"postgresql\":\"ok\"}") });
+    EMIT(S_CONDUCTOR_STEP, "conductor_step-0", sq_conductor_step,
+         { .action = obj("\"/guest/next\""), .params = obj("{\"x\":1}"), .state = nilobj() });
+    EMIT(S_BRIEF, "brief-0", sq_brief,
+         { .name = "a", .version = "0.0.1", .annotations = nilobj(), .parameters = nilobj() });
 
     msgpack_zone_destroy(&Z);
     printf("wrote %d files under %s\n", written, root);

@@ -207,17 +207,28 @@ static void test_invoke(void)
         snprintf(want, sizeof want, "{\"activationId\":\"%s\"}", e.r->actid);
         check_body(e.r, want, "queued");
     }
-    reply(e.r, "{\"activationId\":\"x\",\"response\":{\"statusCode\":0,\"result\":{\"b\":2}}}");
+    reply(e.r,
+          "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\",\"name\":"
+          "\"a\",\"start\":1,\"end\":2,\"response\":{\"statusCode\":0,\"result\":{\"b\":2}}}");
     CHECK_INT(e.r->status, 200, "success");
     check_body(e.r, "{\"b\":2}", "result only");
-    reply(e.r, "{\"response\":{\"statusCode\":1,\"result\":{\"error\":\"e\"}}}");
+    reply(e.r, "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\","
+               "\"name\":\"a\",\"start\":1,\"end\":2,\"response\":{\"statusCode\":1,\"result\":{"
+               "\"error\":\"e\"}}}");
     CHECK_INT(e.r->status, 502, "an application error");
-    reply(e.r, "{\"response\":{\"statusCode\":3,\"result\":{\"error\":\"e\"}}}");
+    reply(e.r, "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\","
+               "\"name\":\"a\",\"start\":1,\"end\":2,\"response\":{\"statusCode\":3,\"result\":{"
+               "\"error\":\"e\"}}}");
     CHECK_INT(e.r->status, 500, "an internal error");
     e.r->result_only = false;
-    reply(e.r, "{\"activationId\":\"x\",\"response\":{\"statusCode\":0,\"result\":{}}}");
-    check_body(e.r, "{\"activationId\":\"x\",\"response\":{\"statusCode\":0,\"result\":{}}}",
-               "the whole record");
+    reply(e.r,
+          "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\",\"name\":"
+          "\"a\",\"start\":1,\"end\":2,\"response\":{\"statusCode\":0,\"result\":{}}}");
+    check_body(
+        e.r,
+        "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\",\"name\":"
+        "\"a\",\"start\":1,\"end\":2,\"response\":{\"statusCode\":0,\"result\":{}}}",
+        "the whole record");
     enc_done(&e);
 
     SECTION("invoke: the wait is capped, a non-blocking leg has the op timeout");
@@ -325,7 +336,8 @@ static void test_others(void)
     SECTION("put: an action's revision is noted");
     encode(&e, GW_PUT, "/api/v1/namespaces/_/actions/a", NULL, "{\"exec\":{}}");
     CHECK_STR(e.subject, SQ_SUBJ_REG_PUT, "subject");
-    reply(e.r, "{\"name\":\"a\",\"rev\":42}");
+    reply(e.r, "{\"namespace\":\"guest\",\"name\":\"a\",\"version\":\"0.0.1\",\"exec\":{\"kind\":"
+               "\"nodejs:20\"},\"rev\":42}");
     CHECK_STR(noted, "guest/a", "noted");
     CHECK_INT(noted_rev, 42, "rev");
     enc_done(&e);
@@ -373,8 +385,15 @@ static void test_others(void)
     encode(&e, GW_GET, "/api/v1/namespaces/_/activations/0123456789abcdef0123456789abcdef/result",
            NULL, NULL);
     CHECK_STR(e.subject, SQ_SUBJ_ACT_GET, "result");
+    reply(e.r,
+          "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\",\"name\":"
+          "\"a\",\"start\":1,\"end\":2,\"response\":{\"status\":\"success\",\"statusCode\":0,"
+          "\"success\":true,\"result\":{\"x\":1}}}");
+    check_body(e.r,
+               "{\"status\":\"success\",\"statusCode\":0,\"success\":true,\"result\":{\"x\":1}}",
+               "the response");
     reply(e.r, "{\"response\":{\"result\":{\"x\":1}}}");
-    check_body(e.r, "{\"result\":{\"x\":1}}", "the response");
+    CHECK_INT(e.r->status, 502, "not a record: a malformed answer");
     enc_done(&e);
     encode(&e, GW_GET, "/api/v1/namespaces/_/limits", NULL, NULL);
     CHECK_STR(e.subject, SQ_SUBJ_AUTH_LIMITS, "limits");

@@ -141,6 +141,13 @@ WRAP(sq_feed_note)
 WRAP(sq_feed_message)
 WRAP(sq_alarm_note)
 WRAP(sq_kv)
+WRAP(sq_limits)
+WRAP(sq_alarm_cfg)
+WRAP(sq_nats_cfg)
+WRAP(sq_route_list)
+WRAP(sq_health)
+WRAP(sq_conductor_step)
+WRAP(sq_brief)
 
 /* Field classes for the wrong-type mutations. */
 typedef enum {
@@ -593,6 +600,15 @@ static void cmp_sq_trigger(const void *a, const void *b, const char *what)
     CHECK(g->limits.type == MSGPACK_OBJECT_MAP && g->limits.via.map.size == 0,
           "%s: limits is not {}", what);
     INT_EQ(updated);
+    /* the rules come back when there were some (an empty map is not written) */
+    CHECK(g->with_rules == (w->with_rules && w->nrules > 0), "%s: with_rules", what);
+    CHECK(g->nrules == (w->with_rules ? w->nrules : 0), "%s: nrules %zu", what, g->nrules);
+    for (size_t i = 0; w->with_rules && i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].key);
+        STR_EQ(rules[i].action.path);
+        STR_EQ(rules[i].action.name);
+        STR_EQ(rules[i].status);
+    }
 }
 
 static void cmp_sq_rule(const void *a, const void *b, const char *what)
@@ -736,14 +752,10 @@ static void cmp_sq_feed_message(const void *a, const void *b, const char *what)
     OBJ_EQ(message);
 }
 
-static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
+static void cmp_alarm_when(const sq_alarm_when *w, const sq_alarm_when *g, const char *what)
 {
-    const sq_alarm_note *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
     STR_EQ(type);
-    OBJ_EQ(cron);
-    OBJ_EQ(payload);
+    STR_EQ(cron);
     INT_EQ(minutes);
     INT_EQ(date);
     INT_EQ(start_date);
@@ -751,11 +763,86 @@ static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
     INT_EQ(created);
 }
 
+static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
+{
+    const sq_alarm_note *w = a, *g = b;
+    STR_EQ(ns);
+    STR_EQ(name);
+    cmp_alarm_when(&w->when, &g->when, what);
+    OBJ_EQ(payload);
+}
+
 static void cmp_sq_kv(const void *a, const void *b, const char *what)
 {
     const sq_kv *w = a, *g = b;
     STR_EQ(key);
     OBJ_EQ(value);
+    BOOL_EQ(init);
+}
+
+static void cmp_sq_limits(const void *a, const void *b, const char *what)
+{
+    const sq_limits *w = a, *g = b;
+    INT_EQ(timeout);
+    INT_EQ(memory);
+    INT_EQ(logs);
+    INT_EQ(concurrency);
+}
+
+static void cmp_sq_alarm_cfg(const void *a, const void *b, const char *what)
+{
+    const sq_alarm_cfg *w = a, *g = b;
+    cmp_alarm_when(&w->when, &g->when, what);
+    OBJ_EQ(trigger_payload);
+    BOOL_EQ(paused);
+}
+
+static void cmp_sq_nats_cfg(const void *a, const void *b, const char *what)
+{
+    const sq_nats_cfg *w = a, *g = b;
+    STR_EQ(subject);
+    BOOL_EQ(paused);
+}
+
+static void cmp_sq_route_list(const void *a, const void *b, const char *what)
+{
+    const sq_route_list *w = a, *g = b;
+    INT_EQ(nroutes);
+    for (size_t i = 0; i < w->nroutes && g->nroutes == w->nroutes; i++)
+        cmp_sq_route(&w->routes[i], &g->routes[i], what);
+}
+
+static void cmp_sq_health(const void *a, const void *b, const char *what)
+{
+    const sq_health *w = a, *g = b;
+    BOOL_EQ(ok);
+    STR_EQ(service);
+    STR_EQ(instance);
+    STR_EQ(host);
+    INT_EQ(pid);
+    INT_EQ(started);
+    OBJ_EQ(checks);
+    INT_EQ(nfailed);
+    for (size_t i = 0; i < w->nfailed && g->nfailed == w->nfailed; i++)
+        STR_EQ(failed[i]);
+}
+
+static void cmp_sq_conductor_step(const void *a, const void *b, const char *what)
+{
+    const sq_conductor_step *w = a, *g = b;
+    OBJ_EQ(action);
+    OBJ_EQ(params);
+    OBJ_EQ(state);
+}
+
+static void cmp_sq_brief(const void *a, const void *b, const char *what)
+{
+    const sq_brief *w = a, *g = b;
+    STR_EQ(name);
+    STR_EQ(version);
+    BOOL_EQ(publish);
+    OBJ_EQ(annotations);
+    OBJ_EQ(parameters);
 }
 
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
@@ -1005,7 +1092,51 @@ static const fspec f_alarm_note[] = {
     { "startDate", C_INT, false }, { "stopDate", C_INT, false }, { "payload", C_ANY, false },
     { "created", C_INT, false },
 };
-static const fspec f_kv[] = { { "key", C_STR, true }, { "value", C_ANY, false } };
+static const fspec f_kv[] = {
+    { "key", C_STR, true },
+    { "value", C_ANY, false },
+    { "init", C_BOOL, false },
+};
+static const fspec f_limits[] = {
+    { "timeout", C_INT, false },
+    { "memory", C_INT, false },
+    { "logs", C_INT, false },
+    { "concurrency", C_INT, false },
+};
+static const fspec f_alarm_cfg[] = {
+    { "type", C_STR, true },       { "cron", C_STR, false },
+    { "minutes", C_INT, false },   { "date", C_INT, false },
+    { "startDate", C_INT, false }, { "stopDate", C_INT, false },
+    { "created", C_INT, false },   { "trigger_payload", C_ANY, false },
+    { "paused", C_BOOL, false },
+};
+static const fspec f_nats_cfg[] = { { "subject", C_STR, false }, { "paused", C_BOOL, false } };
+static const fspec f_route_list[] = { { "items", C_ARRAY, true } };
+static const fspec f_health[] = {
+    { "ok", C_BOOL, true },       { "service", C_STR, false }, { "pid", C_INT, false },
+    { "instance", C_STR, false }, { "host", C_STR, false },    { "started", C_INT, false },
+    { "checks", C_MAP, false },   { "failed", C_STRS, false },
+};
+static const fspec f_conductor_step[] = {
+    { "action", C_ANY, false },
+    { "params", C_ANY, false },
+    { "state", C_ANY, false },
+};
+static const fspec f_brief[] = {
+    { "name", C_STR, true },          { "version", C_STR, true },
+    { "publish", C_BOOL, false },     { "annotations", C_ARRAY, false },
+    { "parameters", C_ARRAY, false },
+};
+static const fspec f_trigger_rules[] = {
+    { "namespace", C_STR, true },
+    { "name", C_STR, true },
+    { "version", C_STR, true },
+    { "rules", C_MAP, false },
+    { "rules.guest/r1", C_MAP, false },
+    { "rules.guest/r1.action", C_MAP, true },
+    { "rules.guest/r1.action.path", C_STR, true },
+    { "rules.guest/r1.status", C_STR, true },
+};
 
 /* Samples are filled in at start (they hold msgpack objects). */
 static sq_package s_package;
@@ -1023,6 +1154,20 @@ static sq_feed_note s_feed_note;
 static sq_feed_message s_feed_message;
 static sq_alarm_note s_alarm_note;
 static sq_kv s_kv;
+static sq_limits s_limits = { .timeout = 1000, .memory = 128, .logs = 1, .concurrency = 2 };
+static sq_alarm_cfg s_alarm_cfg;
+static sq_nats_cfg s_nats_cfg = { .subject = "ext.guest.orders", .paused = true };
+static sq_route_list s_route_list;
+static sq_route s_routes[2];
+static sq_health s_health;
+static char *s_failed[] = { "postgresql", NULL };
+static sq_conductor_step s_conductor_step;
+static sq_brief s_brief;
+static sq_trigger s_trigger_rules;
+static const sq_trigger_rule s_trigger_rule_v[2] = {
+    { .key = "guest/r1", .action = { "guest", "a" }, .status = "active" },
+    { .key = "guest/r2", .action = { "guest/pkg", "b" }, .status = "inactive" },
+};
 static sq_rule_outcome s_outcomes[2] = {
     { .rule = "guest/r1",
       .action = "guest/a",
@@ -1329,14 +1474,14 @@ static void make_samples(void)
     s_feed_message.message = J("\"not json \\u0000 at all\"");
     s_alarm_note.ns = "guest";
     s_alarm_note.name = "t";
-    s_alarm_note.type = "cron";
-    s_alarm_note.cron = J("\"*/5 * * * *\"");
-    s_alarm_note.minutes = 0;
-    s_alarm_note.date = 1;
-    s_alarm_note.start_date = 2;
-    s_alarm_note.stop_date = 3;
+    s_alarm_note.when = (sq_alarm_when){ .type = "cron",
+                                         .cron = "*/5 * * * *",
+                                         .minutes = 0,
+                                         .date = 1,
+                                         .start_date = 2,
+                                         .stop_date = 3,
+                                         .created = 4 };
     s_alarm_note.payload = J("{\"a\":[1,2]}");
-    s_alarm_note.created = 4;
     s_kv.key = "description";
     s_kv.value = J("{\"nested\":[true,null]}");
     s_entity_body.version = J("\"0.0.1\"");
@@ -1364,6 +1509,41 @@ static void make_samples(void)
     s_binding_body.name = J("7");
     s_kv_entry.key = "k";
     s_kv_entry.value = J("null");
+    s_kv.init = true;
+    s_alarm_cfg = (sq_alarm_cfg){ .when = { .type = "interval",
+                                            .cron = "0 * * * *",
+                                            .minutes = 5,
+                                            .date = 1700000000000,
+                                            .start_date = 1700000000001,
+                                            .stop_date = 1800000000000,
+                                            .created = 1700000000002 },
+                                  .paused = true };
+    s_alarm_cfg.trigger_payload = J("{\"a\":1}");
+    s_routes[0] = s_route;
+    s_routes[1] = s_route;
+    s_routes[1].method = "post";
+    s_routes[1].action_pkg = "";
+    s_route_list.routes = s_routes;
+    s_route_list.nroutes = 2;
+    s_health = (sq_health){ .ok = false,
+                            .service = "registry",
+                            .pid = 4242,
+                            .instance = "host-4242",
+                            .host = "host",
+                            .started = 1700000000000,
+                            .failed = s_failed,
+                            .nfailed = 1 };
+    s_health.checks = J("{\"postgresql\":\"connection refused\",\"jetstream\":\"ok\"}");
+    s_conductor_step.action = J("\"/guest/next\"");
+    s_conductor_step.params = J("{\"x\":1}");
+    s_conductor_step.state = J("[1,\"two\"]");
+    s_brief = (sq_brief){ .name = "a", .version = "0.0.2", .publish = true };
+    s_brief.annotations = J("[{\"key\":\"web-export\",\"value\":true}]");
+    s_brief.parameters = J("[{\"key\":\"p\",\"value\":1}]");
+    s_trigger_rules = s_trigger;
+    s_trigger_rules.with_rules = true;
+    s_trigger_rules.rules = s_trigger_rule_v;
+    s_trigger_rules.nrules = 2;
 }
 
 #define MSG(type, short_)                                                                          \
@@ -1421,6 +1601,15 @@ static const msgdesc msgs[] = {
     MSG(sq_limits_body, limits_body),
     MSG(sq_binding_body, binding_body),
     MSG(sq_kv_entry, kv_entry),
+    MSG(sq_limits, limits),
+    MSG(sq_alarm_cfg, alarm_cfg),
+    MSG(sq_nats_cfg, nats_cfg),
+    MSG(sq_route_list, route_list),
+    MSG(sq_health, health),
+    MSG(sq_conductor_step, conductor_step),
+    MSG(sq_brief, brief),
+    { "sq_trigger (with rules)", dec_sq_trigger, enc_sq_trigger, cmp_sq_trigger, sizeof(sq_trigger),
+      &s_trigger_rules, f_trigger_rules, sizeof f_trigger_rules / sizeof f_trigger_rules[0] },
 };
 #define NMSGS (sizeof msgs / sizeof msgs[0])
 
@@ -2601,6 +2790,92 @@ static void test_documents(void)
     msgpack_zone_destroy(&z);
 }
 
+/* The views services read through proto/ instead of walking maps: an annotation's value, a
+ * trigger's rules, a route list's absent strings, an activation's response alone, and what
+ * a conductor's result asks. */
+static void test_views(void)
+{
+    msgpack_zone z;
+    msgpack_object o, arr = J("[{\"key\":\"a\",\"value\":1},7,{\"key\":\"b\"},{\"key\":5,"
+                              "\"value\":2},{\"key\":\"a\",\"value\":3}]");
+    const msgpack_object *v;
+    char err[256] = "";
+    sq_trigger t;
+    sq_route_list rl;
+    sq_limits l;
+    sq_conductor_step cs;
+
+    SECTION("views: annotations, rules, routes, responses, conductor steps");
+    msgpack_zone_init(&z, 4096);
+    v = sq_kv_value(&arr, "a");
+    CHECK(v && v->type == MSGPACK_OBJECT_POSITIVE_INTEGER && v->via.u64 == 1, "kv: the first a");
+    v = sq_kv_value(&arr, "b");
+    CHECK(v && v->type == MSGPACK_OBJECT_NIL, "kv: an entry without value reads nil");
+    CHECK(sq_kv_value(&arr, "c") == NULL, "kv: no such key");
+    CHECK(sq_kv_value(&arr, "") == NULL, "kv: the empty key");
+    o = J("{\"key\":\"a\",\"value\":1}");
+    CHECK(sq_kv_value(&o, "a") == NULL && sq_kv_value(NULL, "a") == NULL, "kv: not an array");
+
+    o = J("{\"namespace\":\"g\",\"name\":\"t\",\"version\":\"0.0.1\",\"rules\":{\"g/r\":"
+          "{\"action\":{\"path\":\"g\",\"name\":\"a\"},\"status\":\"active\"}}}");
+    CHECK(sq_trigger_from(&o, &z, &t, err, sizeof err) == SQ_OK && t.with_rules && t.nrules == 1 &&
+              strcmp(t.rules[0].key, "g/r") == 0 && strcmp(t.rules[0].action.name, "a") == 0 &&
+              strcmp(t.rules[0].status, "active") == 0,
+          "trigger: its rules are read (%s)", err);
+    o = J("{\"namespace\":\"g\",\"name\":\"t\",\"version\":\"0.0.1\",\"rules\":{\"g/r\":"
+          "{\"action\":{\"path\":\"g\",\"name\":\"a\"}}}}");
+    CHECK(sq_trigger_from(&o, &z, &t, err, sizeof err) == SQ_ERR_DECODE &&
+              strstr(err, "status") != NULL,
+          "trigger: a rule without status is refused (%s)", err);
+    o = J("{\"namespace\":\"g\",\"name\":\"t\",\"version\":\"0.0.1\",\"rules\":[]}");
+    CHECK(sq_trigger_from(&o, &z, &t, err, sizeof err) == SQ_ERR_DECODE,
+          "trigger: rules that are not a map are refused");
+    o = J("{\"namespace\":\"g\",\"name\":\"t\",\"version\":\"0.0.1\"}");
+    CHECK(sq_trigger_from(&o, &z, &t, err, sizeof err) == SQ_OK && !t.with_rules && t.nrules == 0,
+          "trigger: no rules, with_rules false");
+    {
+        /* a rules map whose key is not a string */
+        static const char raw[] = "\x84\xa9namespace\xa1g\xa4name\xa1t\xa7version\xa5"
+                                  "0.0.1\xa5rules\x81\x07\x80";
+        CHECK(sq_trigger_decode(raw, sizeof raw - 1, &z, &t, err, sizeof err) == SQ_ERR_DECODE &&
+                  strstr(err, "rule") != NULL,
+              "trigger: a rule keyed by an int is refused (%s)", err);
+    }
+
+    o = J("{\"items\":[{\"relpath\":\"/a\",\"method\":\"get\",\"action_ns\":\"g\","
+          "\"action_name\":\"x\",\"response_type\":\"json\"}]}");
+    CHECK(sq_route_list_from(&o, &z, &rl, err, sizeof err) == SQ_OK && rl.nroutes == 1 &&
+              rl.routes[0].basepath != NULL && rl.routes[0].basepath[0] == '\0' &&
+              rl.routes[0].action_pkg != NULL && rl.routes[0].api_name != NULL &&
+              strcmp(rl.routes[0].relpath, "/a") == 0,
+          "route list: absent strings of a route read \"\" (%s)", err);
+    o = J("{\"items\":[{\"relpath\":\"/a\"}]}");
+    CHECK(sq_route_list_from(&o, &z, &rl, err, sizeof err) == SQ_ERR_DECODE && rl.nroutes == 0,
+          "route list: a route without method is refused");
+
+    PACKED(sq_act_response_encode(&s_activation, pk), &z, &o);
+    CHECK(o.type == MSGPACK_OBJECT_MAP && o.via.map.size == 4 &&
+              sq_mp_str_eq(&o.via.map.ptr[0].key, "status") &&
+              sq_mp_str_eq(sq_mp_get(&o, "status"), sq_act_status_str(s_activation.status)) &&
+              sq_mp_get(&o, "statusCode")->via.u64 == (uint64_t)s_activation.status &&
+              obj_eq(sq_mp_get(&o, "result"), &s_activation.result),
+          "the response alone: {status, statusCode, success, result}");
+
+    o = J("{\"memory\":512}");
+    CHECK(sq_limits_from(&o, NULL, &l, NULL, 0) == SQ_OK && l.memory == 512 && l.timeout == 0 &&
+              l.concurrency == 0,
+          "limits: absent ones read 0");
+    o = J("{\"action\":null,\"params\":5}");
+    CHECK(sq_conductor_step_from(&o, NULL, &cs, NULL, 0) == SQ_OK &&
+              cs.action.type == MSGPACK_OBJECT_NIL && cs.params.via.u64 == 5 &&
+              cs.state.type == MSGPACK_OBJECT_NIL,
+          "conductor: null action ends, params kept");
+    o = J("[1,2]");
+    CHECK(sq_conductor_step_from(&o, NULL, &cs, err, sizeof err) == SQ_ERR_DECODE,
+          "conductor: a result that is not a map is refused");
+    msgpack_zone_destroy(&z);
+}
+
 int main(void)
 {
     sq_log_init("proto_test");
@@ -2616,6 +2891,7 @@ int main(void)
     test_record_causes();
     test_activation_event();
     test_documents();
+    test_views();
     msgpack_zone_destroy(&g_zone);
     for (int i = 0; i < g_nbufs; i++)
         msgpack_sbuffer_destroy(&g_bufs[i]);

@@ -284,14 +284,14 @@ static void compositions(void)
 
     SECTION("a conductor's result");
     res = obj("{\"action\":\"/ns/a\",\"params\":{\"x\":1},\"state\":{\"n\":2}}");
-    ask = sched_conductor_parse(&res);
+    sched_conductor_parse(&res, &ask);
     CHECK(ask.action && ask.params && ask.state, "all three");
     CHECK_STR(text(ask.action), "\"/ns/a\"", "action");
     res = obj("{\"action\":null,\"params\":{\"x\":1}}");
-    ask = sched_conductor_parse(&res);
+    sched_conductor_parse(&res, &ask);
     CHECK(ask.action == NULL && ask.params != NULL && ask.state == NULL, "null action: the end");
     res = obj("[1,2]");
-    ask = sched_conductor_parse(&res);
+    sched_conductor_parse(&res, &ask);
     CHECK(ask.action == NULL && ask.params == NULL, "not a map: the end with it");
 
     SECTION("boxing and the conductor's state");
