@@ -157,6 +157,7 @@ typedef struct gw_config {
     int ws_invoke_wait_ms; /* a blocking invoke over a websocket waits this long */
     int ws_auth_ms;        /* a websocket must authenticate within this */
     int ws_stuck_ms;       /* a websocket whose queue stays full this long is closed */
+    int ws_send_threads;   /* threads writing many sockets' frames at once (0: per core) */
     char *console_dir;     /* the console's static files */
     bool access_log;       /* one log line per request (access.c) */
     int metrics_ms;        /* metrics.c: every service asked for its metrics this often */
