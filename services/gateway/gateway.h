@@ -6,8 +6,10 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "proto/proto.h"
@@ -336,6 +338,9 @@ void gw_metrics_stop(void);
 /* An OpenWhisk error body {"error": msg, "code": id}. */
 void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The error object both APIs answer, {"error": msg, "code": code} (code: stolen; the REST
+ * API's request id, the WebSocket API's status), as malloc'd JSON text; NULL: out of memory. */
+char *gw_error_vjson(json_t *code, const char *fmt, va_list ap);
 
 /* auth cache (pending.c): a verified key -> the auth service's reply (msgpack), for
  * cfg.auth_cache_ms, dropped as a whole on sq.evt.auth */
