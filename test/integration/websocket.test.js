@@ -653,6 +653,41 @@ test('an event to many sockets, written by several threads: each socket gets eve
   g.child.kill('SIGTERM');
 });
 
+test('a frame bigger than what a socket takes at once, to many sockets: its rest goes out after, whole, before the next', async () => {
+  // the kernel holds at most about 4 MB for a socket whose client does not read (tcp_wmem):
+  // a line of 5 MB goes out in part on every socket of the pass, lws keeps and writes the rest
+  const g = await startGateway({ SQ_GATEWAY_WS_SEND_THREADS: '2', SQ_GATEWAY_WS_QUEUE_KB: '16384' });
+  const cs = [];
+  for (let i = 0; i < 36; i++) {
+    const c = await open({ port: g.port });
+    await c.ok('subscribe', { topic: 'logs', action: BIG });
+    c.ws._socket.pause();
+    cs.push(c);
+  }
+  const sizes = [5000000, 10];
+  const ids = [];
+  for (const [k, size] of sizes.entries()) {
+    const r = await h.invoke(BIG, { k, size });
+    h.expectStatus(r, 200);
+    ids.push(r.json.activationId);
+  }
+  await h.sleep(300);
+  for (const c of cs) c.ws._socket.resume();
+  const want = ids.flatMap((id, k) => [`log ${id} ${sizes[k]}`, `end ${id}`]);
+  for (const [i, c] of cs.entries()) {
+    await c.waitEvent((e) => e.event === 'end' && e.activationId === ids[1], 30000, `the last end on socket ${i}`);
+    assert.equal(c.events.filter((e) => e.unparsable).length, 0, `socket ${i}: a frame that is not JSON`);
+    const got = c.events.filter((e) => e.event).map((e) => {
+      const m = e.line ? /stdout: \d+:(x*)$/.exec(e.line) : null;
+      return `${e.event} ${e.activationId}${e.line ? ' ' + (m ? m[1].length : 'cut') : ''}`;
+    });
+    assert.deepEqual(got, want, `socket ${i}`);
+    assert.equal(c.events.filter((e) => e.dropped).length, 0, `socket ${i}: events dropped`);
+    c.terminate();
+  }
+  g.child.kill('SIGTERM');
+});
+
 // ---------------------------------------------------------------- past the 60 s cap
 
 test('a blocking invoke over the socket waits past REST\'s 60 s cap for the record', { timeout: 150000 }, async () => {
