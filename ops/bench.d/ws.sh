@@ -33,7 +33,7 @@ else
   row "fan-out: an activation record to $FANOUT subscribed sockets (announcement on NATS → kernel receive of the frame)" \
     "$(f p50) µs" "$(f p99) µs" "$(f records) records, $(f frames) frames, $(f missing) missing; first socket p50 $(f first_p50) µs, last $(f last_p50) µs; goal p50 ≤ 2 ms"
   row "floor: $FANOUT raw send()s of a $(f frame_bytes)-byte frame in a row, one thread, loopback TCP" \
-    "$(f floor_p50) µs" "" "last $(f floor_last) µs; what the gateway's one lws service thread must do at least; ratio fan-out p50 / floor p50: $(awk -v a="$(f p50)" -v b="$(f floor_p50)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+    "$(f floor_p50) µs" "" "last $(f floor_last) µs; one thread's floor (the gateway writes a fan-out with SQ_GATEWAY_WS_SEND_THREADS threads, one per core by default); ratio fan-out p50 / floor p50: $(awk -v a="$(f p50)" -v b="$(f floor_p50)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
 fi
 
 # invoke throughput with a C client on both sides: 16 blocking invokes in flight on one

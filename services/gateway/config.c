@@ -41,6 +41,9 @@ static const sq_cfg_entry table[] = {
                G.cfg.ws_invoke_wait_ms),
     SQ_CFG_INT("ws_auth_ms", "SQ_GATEWAY_WS_AUTH_MS", 100, 600000, 5000, G.cfg.ws_auth_ms),
     SQ_CFG_INT("ws_stuck_ms", "SQ_GATEWAY_WS_STUCK_MS", 100, 600000, 10000, G.cfg.ws_stuck_ms),
+    /* an event's frames to many sockets written by this many threads (0: one per core, at
+     * most 4; the lws service thread is one of them) */
+    SQ_CFG_INT("ws_send_threads", "SQ_GATEWAY_WS_SEND_THREADS", 0, 16, 0, G.cfg.ws_send_threads),
     SQ_CFG_BOOL("access_log", "SQ_GATEWAY_ACCESS_LOG", true, G.cfg.access_log),
     SQ_CFG_PATH("console_dir", "SQ_GATEWAY_CONSOLE_DIR", "share/squall/console",
                 SQ_SOURCE_DIR "/services/gateway/console", G.cfg.console_dir),

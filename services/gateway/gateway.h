@@ -6,8 +6,10 @@
 #ifndef GATEWAY_H
 #define GATEWAY_H
 
+#include <jansson.h>
 #include <libwebsockets.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include "proto/proto.h"
@@ -157,6 +159,7 @@ typedef struct gw_config {
     int ws_invoke_wait_ms; /* a blocking invoke over a websocket waits this long */
     int ws_auth_ms;        /* a websocket must authenticate within this */
     int ws_stuck_ms;       /* a websocket whose queue stays full this long is closed */
+    int ws_send_threads;   /* threads writing many sockets' frames at once (0: per core) */
     char *console_dir;     /* the console's static files */
     bool access_log;       /* one log line per request (access.c) */
     int metrics_ms;        /* metrics.c: every service asked for its metrics this often */
@@ -335,6 +338,9 @@ void gw_metrics_stop(void);
 /* An OpenWhisk error body {"error": msg, "code": id}. */
 void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The error object both APIs answer, {"error": msg, "code": code} (code: stolen; the REST
+ * API's request id, the WebSocket API's status), as malloc'd JSON text; NULL: out of memory. */
+char *gw_error_vjson(json_t *code, const char *fmt, va_list ap);
 
 /* auth cache (pending.c): a verified key -> the auth service's reply (msgpack), for
  * cfg.auth_cache_ms, dropped as a whole on sq.evt.auth */

@@ -177,21 +177,30 @@ void gw_respond(gw_req *r, int status, char *json, size_t len)
     r->answered = true;
 }
 
-void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
+char *gw_error_vjson(json_t *code, const char *fmt, va_list ap)
 {
-    char msg[1024], code[24];
-    va_list ap;
+    char msg[1024], *txt;
     json_t *j;
-    char *txt;
 
-    va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    snprintf(code, sizeof code, "%016llx", (unsigned long long)(r->rid ? r->rid : r->id));
     /* the message may quote the request (a name with %ff in it): JSON wants UTF-8 */
-    j = json_pack("{s:o, s:s}", "error", sq_json_string_lossy(msg, strlen(msg)), "code", code);
+    j = code
+            ? json_pack("{s:o, s:o}", "error", sq_json_string_lossy(msg, strlen(msg)), "code", code)
+            : NULL;
     txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     json_decref(j);
+    return txt;
+}
+
+void gw_respond_error(gw_req *r, int status, const char *fmt, ...)
+{
+    char code[24], *txt;
+    va_list ap;
+
+    snprintf(code, sizeof code, "%016llx", (unsigned long long)(r->rid ? r->rid : r->id));
+    va_start(ap, fmt);
+    txt = gw_error_vjson(json_string(code), fmt, ap);
+    va_end(ap);
     if (txt == NULL) {
         txt = strdup("{\"error\":\"out of memory\"}");
         status = 500;

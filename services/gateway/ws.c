@@ -1,16 +1,19 @@
 /* The WebSocket API: GET /api/v1/ws, subprotocol squall.v1 (see README "WebSocket API").
  *
- * The code is in three files: this one (the lws side: connections, their queues written
- * out, the sweeper), ws_ops.c (the requests and their replies) and ws_fanout.c (events).
+ * The code is in four files: this one (the lws side: connections, their queues written
+ * out, the sweeper), ws_ops.c (the requests and their replies), ws_fanout.c (events) and
+ * ws_send.c (many sockets written by several threads at once).
  *
  * Threads. Everything that touches a wsi runs on the lws service thread; replies to the
  * socket's NATS requests and the events it subscribed to arrive on nats.c threads. The two
  * meet in W (guarded by W.lock): a table of connections by id, each with its bounded queue
  * of outgoing frames, a table of requests in flight by id, and a list of connection ids to
  * wake. A nats.c thread builds the frame, appends it to the connection's queue, puts the id
- * on the wake list and calls lws_cancel_service(); the service thread then asks lws for a
- * writable callback and writes the queue out. A NATS thread never holds a connection
- * pointer outside W.lock: a connection closed meanwhile is simply not found.
+ * on the wake list and calls lws_cancel_service(); the service thread then writes the queue
+ * out (or asks lws for a writable callback). When many sockets are writable at once, the
+ * sender threads of ws_send.c write their frames beside it, to the sockets' descriptors
+ * only, while it waits for them. A NATS thread never holds a connection pointer outside
+ * W.lock: a connection closed meanwhile is simply not found.
  *
  * Backpressure: events are dropped (and counted, said on the next event delivered as
  * "dropped": N) when they would take the queue past its bound; replies are never dropped,
@@ -127,7 +130,7 @@ bool ws_enqueue_locked(ws_conn *c, const char *head, size_t hlen, ws_body *body,
     return true;
 }
 
-static void frame_free(frame *f)
+void ws_frame_free(frame *f)
 {
     if (f) {
         ws_body_unref(f->body);
@@ -140,7 +143,7 @@ static void queue_free_locked(ws_conn *c)
     while (c->qh) {
         frame *f = c->qh;
         c->qh = f->next;
-        frame_free(f);
+        ws_frame_free(f);
     }
     c->qt = NULL;
     c->qbytes = 0;
@@ -280,6 +283,15 @@ static void write_close(struct lws *wsi, int code, const char *reason)
               (enum lws_write_protocol)4 /* LWS_WRITE_CLOSE, internal in 4.1 */);
 }
 
+/* Reads c again once its queue (qb bytes) is down to half its bound (service thread). */
+void ws_rx_resume(ws_conn *c, size_t qb)
+{
+    if (c->rx_paused && c->held == NULL && qb < ws_queue_limit() / 2) {
+        c->rx_paused = false;
+        lws_rx_flow_control(c->wsi, 1);
+    }
+}
+
 /* Writes c's queue out (up to WS_MAX_WRITES frames). direct: called from wake_all(), not
  * from a writable callback (the socket is not choked): a close is then left to the
  * callback. Returns -1 to close (callback only). */
@@ -321,14 +333,11 @@ static int writable(struct lws *wsi, ws_conn *c, bool direct)
         if (f == NULL)
             break;
         if (!write_frame(wsi, f)) {
-            frame_free(f);
+            ws_frame_free(f);
             return -1;
         }
-        frame_free(f);
-        if (c->rx_paused && c->held == NULL && qb < ws_queue_limit() / 2) {
-            c->rx_paused = false;
-            lws_rx_flow_control(wsi, 1);
-        }
+        ws_frame_free(f);
+        ws_rx_resume(c, qb);
         if (!more)
             break;
         /* lws kept part of it: the socket is full (no poll() per frame to learn it) */
@@ -405,14 +414,19 @@ static void wake_all(void)
         pf[i] = (struct pollfd){ .fd = lws_get_socket_fd(cs[i]->wsi), .events = POLLOUT };
     /* poll failed: nothing known, every socket waits for its writable event */
     polled = pf != NULL && poll(pf, m, 0) >= 0;
+    n = 0; /* the writable ones, moved to the front of cs */
     for (size_t i = 0; i < m; i++) {
         /* as lws_send_pipe_choked(): writable, and nothing of an earlier frame kept by lws
          * (a write would go behind it, not out) */
         if (polled && (pf[i].revents & POLLOUT) && !lws_partial_buffered(cs[i]->wsi))
-            writable(cs[i]->wsi, cs[i], true);
+            cs[n++] = cs[i];
         else
             lws_callback_on_writable(cs[i]->wsi);
     }
+    /* many: written by several threads at once (ws_send.c) */
+    if (!ws_send_many(cs, n))
+        for (size_t i = 0; i < n; i++)
+            writable(cs[i]->wsi, cs[i], true);
     free(pf);
     free(cs);
 }
@@ -635,11 +649,12 @@ int gw_ws_start(void)
     natsSubscription_SetPendingLimits(W.sub_act, 65536, 256 * 1024 * 1024);
     natsSubscription_SetPendingLimits(W.sub_log, 65536, 256 * 1024 * 1024);
     lws_sul_schedule(G.ctx, 0, &W.sweep, sweep_cb, WS_SWEEP_US);
-    return 0;
+    return ws_send_start();
 }
 
 void gw_ws_stop(void)
 {
+    ws_send_stop();
     natsSubscription *subs[] = { W.replies, W.sub_act, W.sub_ent, W.sub_log };
     for (size_t i = 0; i < 4; i++)
         if (subs[i]) {

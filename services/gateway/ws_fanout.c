@@ -202,15 +202,6 @@ static void deliver_locked(ws_conn *c, const ws_sub *s, const char *event, ws_bo
         c->dropped = 0;
 }
 
-static const char *str_of(const msgpack_object *o, char *buf, size_t cap)
-{
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR || o->via.str.size >= cap)
-        return NULL;
-    memcpy(buf, o->via.str.ptr, o->via.str.size);
-    buf[o->via.str.size] = '\0';
-    return buf;
-}
-
 /* The body of an event from a JSON object's text: {"a":1} -> "a":1} (txt: freed here). */
 static ws_body *body_of_object(char *txt)
 {
@@ -238,19 +229,19 @@ void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, v
 {
     msgpack_zone z;
     msgpack_object o;
-    char ns[256], name[512], status[64];
-    ws_evt ev = { .topic = T_ACTIVATIONS, .ns = ns, .name = name, .status = status };
+    sq_activation a;
+    ws_evt ev = { .topic = T_ACTIVATIONS };
     ws_body *body;
     uint64_t *ids = NULL;
     size_t n;
 
     msgpack_zone_init(&z, 2048);
     if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK ||
-        o.type != MSGPACK_OBJECT_MAP || str_of(sq_mp_get(&o, "namespace"), ns, sizeof ns) == NULL ||
-        str_of(sq_mp_get(&o, "name"), name, sizeof name) == NULL)
+        sq_activation_from(&o, &z, &a, NULL, 0) != SQ_OK)
         goto out;
-    if (str_of(sq_mp_get(sq_mp_get(&o, "response"), "status"), status, sizeof status) == NULL)
-        status[0] = '\0';
+    ev.ns = a.namespace_;
+    ev.name = a.name;
+    ev.status = sq_act_status_str(a.status);
     /* serialised once, when someone wants it: the same text for every socket */
     if ((n = takers(&ev, &ids)) > 0 && (body = activation_body(&o)) != NULL) {
         fan_out(ids, n, &ev, "activation", body);
@@ -327,13 +318,14 @@ out:
 void gw_ws_on_auth_event(natsMsg *msg)
 {
     msgpack_zone z;
-    msgpack_object o;
-    char subject[256];
+    sq_auth_event e;
     const char *subj = NULL;
 
     msgpack_zone_init(&z, 512);
-    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK)
-        subj = str_of(sq_mp_get(&o, "subject"), subject, sizeof subject);
+    /* an event it cannot read: every socket's key is verified again */
+    if (sq_auth_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e, NULL,
+                             0) == SQ_OK)
+        subj = e.subject;
     pthread_mutex_lock(&W.lock);
     for (ws_conn *c = W.all; c; c = c->next)
         if (c->auth == A_OK && c->close_code == 0 &&

@@ -1,8 +1,9 @@
-/* The WebSocket API's internals, shared by its three files (see ws.c for the threads and
+/* The WebSocket API's internals, shared by its four files (see ws.c for the threads and
  * the locking): ws.c the lws side (connections, their queues written out, the sweeper),
  * ws_ops.c the protocol (requests from the client, their replies from the bus), ws_fanout.c
- * the events of the bus fanned out to the subscribed sockets. Not for the rest of the
- * gateway: gateway.h says what it may call. */
+ * the events of the bus fanned out to the subscribed sockets, ws_send.c many sockets'
+ * frames written by several threads at once. Not for the rest of the gateway: gateway.h
+ * says what it may call. */
 #ifndef GW_WS_INT_H
 #define GW_WS_INT_H
 
@@ -133,7 +134,16 @@ bool ws_enqueue_locked(ws_conn *c, const char *head, size_t hlen, ws_body *body,
 void ws_close_locked(ws_conn *c, int code, const char *reason, bool now);
 void ws_kick(void); /* any thread, W.lock not held: wake the service thread (once a pass) */
 ws_body *ws_body_new(const char *txt, size_t len);
+void ws_frame_free(frame *f);             /* any thread: the frame is no longer in a queue */
+void ws_rx_resume(ws_conn *c, size_t qb); /* service thread */
 void ws_body_unref(ws_body *b);
+
+/* ws_send.c: many sockets' queues written by several threads at once */
+int ws_send_start(void);
+void ws_send_stop(void);
+/* Service thread: writes the queues of cs (writable, nothing kept by lws) when they are
+ * many; false (nothing done): the caller writes them itself. */
+bool ws_send_many(ws_conn **cs, size_t n);
 
 /* ws_ops.c: the protocol */
 void ws_reply_locked(ws_conn *c, const char *cid, const char *mid, const char *body, size_t blen);

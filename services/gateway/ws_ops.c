@@ -51,28 +51,20 @@ static void reply_ok_locked(ws_conn *c, const char *cid, json_t *obj)
 
 void ws_reply_err_locked(ws_conn *c, const char *cid, int code, const char *fmt, ...)
 {
-    char msg[512];
     va_list ap;
-    json_t *j;
-    char *txt;
+    char *txt, *body;
+    size_t tl;
 
     va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
+    txt = gw_error_vjson(json_integer(code), fmt, ap); /* REST's builder, the status as code */
     va_end(ap);
-    j = json_pack("{s:i, s:s}", "code", code, "error", msg);
-    txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
-    json_decref(j);
     if (txt == NULL)
         return;
-    {
-        size_t tl = strlen(txt);
-        char *body = malloc(tl + 2);
-        if (body) {
-            memcpy(body, txt, tl);
-            body[tl] = '}';
-            ws_reply_locked(c, cid, ",\"ok\":false,\"error\":", body, tl + 1);
-            free(body);
-        }
+    tl = strlen(txt);
+    if ((body = realloc(txt, tl + 2)) != NULL) {
+        txt = body;
+        txt[tl] = '}'; /* the reply's own */
+        ws_reply_locked(c, cid, ",\"ok\":false,\"error\":", txt, tl + 1);
     }
     free(txt);
 }
@@ -245,41 +237,48 @@ static void reply_auth_locked(ws_conn *c, const ws_pend *p, const msgpack_object
     ws_index_update_locked(c);
 }
 
-/* An invoke's answer: the record (or its result) when blocking, else the activation id.
- * The record's JSON text is made straight from its msgpack (no JSON tree in between). */
+/* An invoke's answer: the record (or its result) when blocking, else the activation id. */
 static void reply_invoke_locked(ws_conn *c, const ws_pend *p, const msgpack_object *o)
 {
-    const msgpack_object *resp = sq_mp_get(o, "response");
+    msgpack_zone z;
+    sq_activation a;
     char *txt, *wrap;
     size_t len = 0;
 
-    if (!p->blocking || resp == NULL) {
+    msgpack_zone_init(&z, 1024);
+    /* not a record (a non-blocking invoke's {activationId}): the id */
+    if (!p->blocking || sq_activation_from(o, &z, &a, NULL, 0) != SQ_OK) {
         reply_ok_locked(c, p->cid, json_pack("{s:s}", "activationId", p->actid));
-        return;
-    }
-    if (p->result_only) {
-        const msgpack_object *res = sq_mp_get(resp, "result");
-        txt = res ? sq_mp_to_json_text(res, &len) : NULL;
+    } else if (p->result_only) {
+        txt = a.result.type != MSGPACK_OBJECT_NIL ? sq_mp_to_json_text(&a.result, &len) : NULL;
         if ((wrap = malloc(len + 16)) != NULL) {
             int n = snprintf(wrap, len + 16, "{\"result\":%s}", txt ? txt : "{}");
             reply_ok_text_locked(c, p->cid, wrap, (size_t)n);
         }
         free(wrap);
         free(txt);
-        return;
+    } else {
+        /* the record's JSON text straight from its msgpack (no JSON tree in between) */
+        txt = sq_mp_to_json_text(o, &len);
+        if (txt == NULL || len < 2 || txt[0] != '{')
+            ws_reply_err_locked(c, p->cid, 502, "A platform service gave a malformed answer.");
+        else
+            reply_ok_text_locked(c, p->cid, txt, len);
+        free(txt);
     }
-    txt = o->type == MSGPACK_OBJECT_MAP ? sq_mp_to_json_text(o, &len) : NULL;
-    if (txt == NULL || len < 2 || txt[0] != '{')
-        ws_reply_err_locked(c, p->cid, 502, "A platform service gave a malformed answer.");
-    else
-        reply_ok_text_locked(c, p->cid, txt, len);
-    free(txt);
+    msgpack_zone_destroy(&z);
 }
 
+/* A fire's answer: rules 0 when no rule is active (then no activation id). */
 static void reply_fire_locked(ws_conn *c, const ws_pend *p, const msgpack_object *o)
 {
-    const msgpack_object *rules = sq_mp_get(o, "rules");
-    bool none = rules && rules->type == MSGPACK_OBJECT_POSITIVE_INTEGER && rules->via.u64 == 0;
+    msgpack_zone z;
+    sq_act_ref ref;
+    bool none;
+
+    msgpack_zone_init(&z, 256);
+    none = sq_act_ref_from(o, &z, &ref, NULL, 0) == SQ_OK && ref.rules == 0;
+    msgpack_zone_destroy(&z);
     reply_ok_locked(c, p->cid,
                     none ? json_pack("{s:n}", "activationId")
                          : json_pack("{s:s}", "activationId", p->actid));

@@ -17,6 +17,7 @@ const { WsClient, connect } = require('../harness/wsclient.js');
 const ACT = h.uniqueName('ws_act');          // logs, returns its params
 const SLOW = h.uniqueName('ws_slow');        // logs, sleeps, logs again
 const LONG = h.uniqueName('ws_long');        // runs 62 s: past REST's 60 s blocking cap
+const BIG = h.uniqueName('ws_big');          // logs a line of p.size bytes
 const TRIG = h.uniqueName('ws_trig');
 const TRIG_NORULE = h.uniqueName('ws_trig_none');
 const RULE = h.uniqueName('ws_rule');
@@ -61,7 +62,7 @@ function freePort() {
 }
 
 // Another gateway on the same bus (its own port), as a load balancer would have several.
-async function startGateway() {
+async function startGateway(extraEnv = {}) {
   const env = h.stackEnv();
   const port = await freePort();
   const bin = path.join(env.vars.SQ_BUILD_DIR, 'services', 'gateway', 'squall-gateway');
@@ -70,7 +71,7 @@ async function startGateway() {
     env: Object.assign({}, process.env, {
       SQ_NATS_URL: env.natsUrl.replace(/\/\/[^@/]*@/, `//gateway:${h.natsPassword('gateway')}@`),
       SQ_GATEWAY_PORT: String(port), SQ_GATEWAY_HOST: '127.0.0.1',
-    }),
+    }, extraEnv),
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   let err = '';
@@ -96,6 +97,7 @@ before(async () => {
   await h.putAction(LONG, h.nodeAction(
     "async function main(p) { console.log('long start'); await new Promise(r => setTimeout(r, 62000)); return { long: true }; }"),
   { limits: { timeout: 120000 } });
+  await h.putAction(BIG, h.nodeAction("function main(p) { console.log(p.k + ':' + 'x'.repeat(p.size || 0)); return { k: p.k }; }"));
   h.expectStatus(await h.api('PUT', `/namespaces/_/triggers/${TRIG}`, { body: {} }), 200);
   h.expectStatus(await h.api('PUT', `/namespaces/_/triggers/${TRIG_NORULE}`, { body: {} }), 200);
   h.expectStatus(await h.api('PUT', `/namespaces/_/rules/${RULE}`, { body: { trigger: `/_/${TRIG}`, action: `/_/${ACT}` } }), 200);
@@ -113,7 +115,7 @@ after(async () => {
   await h.api('DELETE', `/namespaces/_/rules/${RULE}`).catch(() => {});
   await h.api('DELETE', `/namespaces/_/triggers/${TRIG}`).catch(() => {});
   await h.api('DELETE', `/namespaces/_/triggers/${TRIG_NORULE}`).catch(() => {});
-  for (const a of [ACT, SLOW, LONG]) await h.deleteAction(a).catch(() => {});
+  for (const a of [ACT, SLOW, LONG, BIG]) await h.deleteAction(a).catch(() => {});
   try { admin('user', 'delete', OTHER); } catch {}
   try { admin('user', 'delete', VICTIM); } catch {}
   await h.closeNats();
@@ -592,6 +594,98 @@ test('a gateway killed with sockets open: clients reconnect to another; nothing 
   const main = await open();
   await main.ok('ping');
   b.child.kill('SIGTERM');
+});
+
+test('an event to many sockets, written by several threads: each socket gets every one once, whole, in one order', async () => {
+  // a gateway of its own with 3 sender threads (the stack's has one per core), 40 sockets:
+  // more than the service thread writes alone
+  const g = await startGateway({ SQ_GATEWAY_WS_SEND_THREADS: '3' });
+  const cs = [];
+  for (let i = 0; i < 40; i++) {
+    const c = await open({ port: g.port });
+    await c.ok('subscribe', { topic: 'logs', action: BIG });
+    cs.push(c);
+  }
+  // four clients read nothing until all is sent: once the kernel holds 4 MB for one of them,
+  // a frame goes out in part (lws keeps its rest), the next wait behind it, and the events
+  // that do not fit the queue are dropped and counted
+  const paused = new Set([3, 13, 23, 33]);
+  for (const i of paused) cs[i].ws._socket.pause();
+  const sizes = [10, 900000, 900000, 10, 900000, 900000, 900000, 10];
+  const ids = [];
+  for (const [k, size] of sizes.entries()) {
+    const r = await h.invoke(BIG, { k, size });
+    h.expectStatus(r, 200);
+    ids.push(r.json.activationId);
+  }
+  for (const i of paused) cs[i].ws._socket.resume();
+  const last = ids[ids.length - 1];
+  for (const c of cs) await c.waitEvent((e) => e.event === 'end' && e.activationId === last, 30000, 'the last end');
+  await h.sleep(300); // a repeated frame would come now
+  const seq = (c) => c.events.filter((e) => e.event).map((e) => `${e.event} ${e.activationId} ${e.line ? e.line.length : ''}`);
+  const first = seq(cs[0]);
+  assert.equal(first.length, 2 * ids.length, JSON.stringify(first));
+  for (const [i, c] of cs.entries()) {
+    assert.equal(c.events.filter((e) => e.unparsable).length, 0, `socket ${i}: a frame that is not JSON`);
+    const evs = c.events.filter((e) => e.event);
+    for (const e of evs.filter((x) => x.event === 'log')) {
+      const m = /stdout: (\d+):(x*)$/.exec(e.line);
+      assert.ok(m, `socket ${i}: a line cut: ${e.line.slice(0, 80)}`);
+      assert.equal(m[2].length, sizes[Number(m[1])], `socket ${i}: line ${m[1]} not whole`);
+    }
+    const dropped = evs.reduce((n, e) => n + (e.dropped || 0), 0);
+    if (!paused.has(i)) {
+      assert.deepEqual(seq(c), first, `socket ${i}: events missing, repeated or out of order`);
+      assert.equal(dropped, 0, `socket ${i} dropped events`);
+    } else {
+      // what came is in order, once each; what did not is counted
+      const got = seq(c);
+      let k = 0;
+      for (const x of got) {
+        while (k < first.length && first[k] !== x) k++;
+        assert.ok(k < first.length, `socket ${i}: ${x} repeated or out of order`);
+        k++;
+      }
+      assert.equal(got.length + dropped, first.length, `socket ${i}: events neither delivered nor counted`);
+    }
+    c.terminate();
+  }
+  g.child.kill('SIGTERM');
+});
+
+test('a frame bigger than what a socket takes at once, to many sockets: its rest goes out after, whole, before the next', async () => {
+  // the kernel holds at most about 4 MB for a socket whose client does not read (tcp_wmem):
+  // a line of 5 MB goes out in part on every socket of the pass, lws keeps and writes the rest
+  const g = await startGateway({ SQ_GATEWAY_WS_SEND_THREADS: '2', SQ_GATEWAY_WS_QUEUE_KB: '16384' });
+  const cs = [];
+  for (let i = 0; i < 36; i++) {
+    const c = await open({ port: g.port });
+    await c.ok('subscribe', { topic: 'logs', action: BIG });
+    c.ws._socket.pause();
+    cs.push(c);
+  }
+  const sizes = [5000000, 10];
+  const ids = [];
+  for (const [k, size] of sizes.entries()) {
+    const r = await h.invoke(BIG, { k, size });
+    h.expectStatus(r, 200);
+    ids.push(r.json.activationId);
+  }
+  await h.sleep(300);
+  for (const c of cs) c.ws._socket.resume();
+  const want = ids.flatMap((id, k) => [`log ${id} ${sizes[k]}`, `end ${id}`]);
+  for (const [i, c] of cs.entries()) {
+    await c.waitEvent((e) => e.event === 'end' && e.activationId === ids[1], 30000, `the last end on socket ${i}`);
+    assert.equal(c.events.filter((e) => e.unparsable).length, 0, `socket ${i}: a frame that is not JSON`);
+    const got = c.events.filter((e) => e.event).map((e) => {
+      const m = e.line ? /stdout: \d+:(x*)$/.exec(e.line) : null;
+      return `${e.event} ${e.activationId}${e.line ? ' ' + (m ? m[1].length : 'cut') : ''}`;
+    });
+    assert.deepEqual(got, want, `socket ${i}`);
+    assert.equal(c.events.filter((e) => e.dropped).length, 0, `socket ${i}: events dropped`);
+    c.terminate();
+  }
+  g.child.kill('SIGTERM');
 });
 
 // ---------------------------------------------------------------- past the 60 s cap
