@@ -21,6 +21,7 @@
 
 #include "act.h"
 #include "sq/log.h"
+#include "sq/metrics.h"
 #include "sq/util.h"
 
 #define STORE_CONSUMER "activations" /* writer.c's durable consumer */
@@ -31,7 +32,8 @@ struct act_sweeper {
     pthread_mutex_t lock;
     pthread_cond_t cv;
     bool stop;
-    int64_t purged; /* records purged so far (logged) */
+    int64_t purged;   /* records purged so far (logged) */
+    sq_metric *swept; /* sq_activations_swept_total: the same, for /metrics */
 };
 
 /* The stream sequence below which every consumer of the stream is done, or 0 (unknown, or
@@ -84,6 +86,7 @@ static void sweep(act_sweeper *sw)
         return;
     }
     sw->purged += (int64_t)(below - first);
+    sq_metric_add(sw->swept, below - first);
     sq_info("purged records %llu to %llu of \"%s\" that every consumer was past (interest "
             "retention had left them; at most %lld so far)",
             (unsigned long long)first, (unsigned long long)(below - 1), SQ_STREAM_ACTIVATIONS,
@@ -124,6 +127,10 @@ sq_status act_sweeper_start(act_sweeper **out, jsCtx *js)
     if ((sw = calloc(1, sizeof *sw)) == NULL)
         return SQ_ERR_NOMEM;
     sw->js = js;
+    sw->swept = sq_metric_counter("sq_activations_swept_total",
+                                  "records purged from SQ_ACTIVATIONS by the sweep (every consumer "
+                                  "past them; at most: a purge does not count what was gone)",
+                                  NULL);
     pthread_mutex_init(&sw->lock, NULL);
     pthread_cond_init(&sw->cv, NULL);
     if (pthread_create(&sw->thread, NULL, sweeper_main, sw) != 0) {
