@@ -33,6 +33,7 @@ typedef struct act_config {
     int maintain_ms;    /* how often partitions are created ahead and expired ones dropped */
     int purge_again_ms; /* a deleted namespace's records are purged again this long after the
                            deletion (records of activations still running then) */
+    int sweep_ms;       /* how often SQ_ACTIVATIONS is swept (sweep.c); 0: never */
 } act_config;
 
 extern act_config act_cfg;
@@ -100,6 +101,12 @@ sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char
  * deleted namespace. *deleted counts them. SQ_OK or SQ_ERR_DB (PostgreSQL's message in err). */
 sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *deleted, char *err,
                           size_t errlen);
+
+/* ---- stream sweep (sweep.c): purges the records every consumer of SQ_ACTIVATIONS is past */
+
+typedef struct act_sweeper act_sweeper;
+sq_status act_sweeper_start(act_sweeper **out, jsCtx *js); /* *out NULL when sweep_ms is 0 */
+void act_sweeper_stop(act_sweeper *sw);                    /* NULL is a no-op */
 
 /* ---- writer (writer.c) ------------------------------------------------------------------- */
 

@@ -57,6 +57,7 @@ int main(void)
     sq_store *wdb = NULL;
     sq_bus_t *bus = NULL;
     act_writer *w = NULL;
+    act_sweeper *sweeper = NULL;
     sq_tenancy_follower *purges = NULL;
     int rc = 1, sig;
     sq_bus_opts o = { .name = "squall-activations", .send_asap = false, .jetstream = true };
@@ -78,7 +79,8 @@ int main(void)
     if (sq_bus_connect(&bus, &o) != SQ_OK ||
         sq_streams_ensure(sq_bus_js(bus), SQ_STREAMS_ACTIVATIONS, 0) != SQ_OK)
         goto out;
-    if (act_writer_start(&w, bus, wdb) != SQ_OK)
+    if (act_writer_start(&w, bus, wdb) != SQ_OK ||
+        act_sweeper_start(&sweeper, sq_bus_js(bus)) != SQ_OK)
         goto out;
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "activations", on_purge, &rd) != SQ_OK)
         goto out;
@@ -103,6 +105,7 @@ int main(void)
     rc = 0;
 out:
     sq_tenancy_unfollow(purges);
+    act_sweeper_stop(sweeper);
     act_writer_stop(w);  /* the batch in hand is stored and acknowledged first */
     sq_bus_destroy(bus); /* drains the queries, flushes the acks */
     sq_store_close(rd.db);

@@ -3,14 +3,18 @@
 # (issue 13). Private nats-servers on loopback, certificates made here with openssl:
 #   A  TLS with client certificates required (verify), users by password and by nkey
 #   B  plain, token authorization
+#   C  operator (JWT) mode with the memory resolver: an operator, an account and users made
+#      here (test/deploy/creds.js, the nkeys of the nats package)
 # The gateway (it needs nothing but NATS to answer /healthz) is started against them:
 #   1 user/password (SQ_NATS_USER/SQ_NATS_PASS) over TLS with the CA and a client certificate
 #   2 nkey seed file (SQ_NATS_NKEY) over TLS
 #   3 token (SQ_NATS_TOKEN), the URL a comma-separated list whose first seed is dead
 #   4 the user and password in the URL, on a list of two seeds
-# and must answer /healthz; a wrong token, a missing client certificate and a wrong password
-# must each be refused (the service exits: could not connect). Every log is then searched
-# for every secret (passwords, the token, the nkey seed, the private keys).
+#   5 a .creds file (SQ_NATS_CREDS: the user's JWT and nkey seed)
+# and must answer /healthz; a wrong token, a missing client certificate, a wrong password, a
+# .creds of an account the server does not trust and one whose seed is not its JWT's must each
+# be refused (the service exits: could not connect). Every log is then searched for every
+# secret (passwords, the token, the nkey seeds, the private keys).
 set -euo pipefail
 
 . "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -31,7 +35,7 @@ rm -rf -- "$WORK"; mkdir -p "$WORK"; chmod 700 "$WORK"
 trap cleanup EXIT
 cd "$WORK"
 
-read -r PA PB PDEAD GP <<<"$("$ROOT/ops/free-port" 4 | tr '\n' ' ')"
+read -r PA PB PC PDEAD GP <<<"$("$ROOT/ops/free-port" 5 | tr '\n' ' ')"
 
 # ---- certificates: a CA, the server's (127.0.0.1), a client's
 openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=squall test CA" \
@@ -65,9 +69,18 @@ cat >b.conf <<CONF
 listen: 127.0.0.1:$PB
 authorization { token: "$TOKEN" }
 CONF
+NODE_PATH="$ROOT/test/e2e/node_modules" node "$ROOT/test/deploy/creds.js" "$WORK" ||
+  fail "could not make the operator, account and users (test/e2e/node_modules: npm install?)"
+(( $(grep -cE '^S[OAU][A-Z2-7]{56}$' seeds) == 6 )) || fail "creds.js wrote no 6 seeds"
+cat >c.conf <<CONF
+listen: 127.0.0.1:$PC
+operator: "$WORK/operator.jwt"
+include "resolver.conf"
+CONF
 nats-server -c a.conf >nats-a.log 2>&1 & PIDS+=($!)
 nats-server -c b.conf >nats-b.log 2>&1 & PIDS+=($!)
-for p in $PA $PB; do
+nats-server -c c.conf >nats-c.log 2>&1 & PIDS+=($!)
+for p in $PA $PB $PC; do
   for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && break; sleep 0.1; done
 done
 
@@ -106,17 +119,22 @@ run_gw nkey_tls ok SQ_NATS_URL="nats://127.0.0.1:$PA" SQ_NATS_NKEY="$WORK/user.n
 run_gw token_list ok SQ_NATS_URL="nats://127.0.0.1:$PDEAD, nats://127.0.0.1:$PB" SQ_NATS_TOKEN="$TOKEN"
 run_gw url_userpass_list ok \
   SQ_NATS_URL="tls://gwuser:$PASS@127.0.0.1:$PDEAD,tls://gwuser:$PASS@127.0.0.1:$PA" "${TLS[@]}"
+run_gw creds ok SQ_NATS_URL="nats://127.0.0.1:$PC" SQ_NATS_CREDS="$WORK/user.creds"
+grep -q 'with credentials ' gw-creds.log || fail "creds: the connect line names no credentials file"
 run_gw bad_token refused SQ_NATS_URL="nats://127.0.0.1:$PB" SQ_NATS_TOKEN="${TOKEN}x"
 run_gw no_client_cert refused SQ_NATS_URL="nats://127.0.0.1:$PA" SQ_NATS_USER=gwuser \
   SQ_NATS_PASS="$PASS" SQ_NATS_TLS_CA="$WORK/ca.pem"
 run_gw bad_password refused SQ_NATS_URL="nats://127.0.0.1:$PA" SQ_NATS_USER=gwuser \
   SQ_NATS_PASS="${PASS}x" "${TLS[@]}"
 run_gw bad_nkey_file refused SQ_NATS_URL="nats://127.0.0.1:$PA" SQ_NATS_NKEY="$WORK/ca.pem" "${TLS[@]}"
+run_gw creds_untrusted refused SQ_NATS_URL="nats://127.0.0.1:$PC" SQ_NATS_CREDS="$WORK/stranger.creds"
+run_gw creds_mismatch refused SQ_NATS_URL="nats://127.0.0.1:$PC" SQ_NATS_CREDS="$WORK/mismatch.creds"
+run_gw creds_missing refused SQ_NATS_URL="nats://127.0.0.1:$PC" SQ_NATS_CREDS="$WORK/none.creds"
 
 # ---- no secret in any log line (service logs and the servers')
 n=0
 for s in "$PASS" "${PASS}x" "$TOKEN" "${TOKEN}x" "$SEED" \
-         "$(sed -n 2p client.key)" "$(sed -n 2p server.key)"; do
+         "$(sed -n 2p client.key)" "$(sed -n 2p server.key)" $(cat seeds); do
   if grep -lF -- "$s" ./*.log >/dev/null 2>&1; then
     log "a secret in: $(grep -lF -- "$s" ./*.log | tr '\n' ' ')"; n=$((n + 1))
   fi

@@ -250,7 +250,7 @@ test('JetStream: no user creates, deletes or purges streams it does not own, nor
       [`$JS.API.STREAM.CREATE.${evil.name}`, () => jsm.streams.add(evil)],
       ['$JS.API.STREAM.DELETE.SQ_WORK', () => jsm.streams.delete('SQ_WORK')],
       ['$JS.API.STREAM.DELETE.SQ_ACTIVATIONS', () => jsm.streams.delete('SQ_ACTIVATIONS')],
-      ['$JS.API.STREAM.PURGE.SQ_ACTIVATIONS', () => jsm.streams.purge('SQ_ACTIVATIONS')],
+      ['$JS.API.STREAM.PURGE.SQ_WORK', () => jsm.streams.purge('SQ_WORK')],
       // update reads the stream's config first: refused there, or at the update
       [/^\$JS\.API\.STREAM\.(INFO|UPDATE)\.SQ_WORK$/,
         () => jsm.streams.update('SQ_WORK', { subjects: ['sq.work.>', 'sq.auth.>'] })],
@@ -263,6 +263,8 @@ test('JetStream: no user creates, deletes or purges streams it does not own, nor
     }
     if (u !== 'scheduler') tries.push(['$JS.API.STREAM.CREATE.SQ_WORK', () => jsm.streams.add({ name: 'SQ_WORK', subjects: ['sq.work.>'] })]);
     if (u !== 'activations') tries.push(['$JS.API.STREAM.CREATE.SQ_ACTIVATIONS', () => jsm.streams.add({ name: 'SQ_ACTIVATIONS', subjects: ['sq.act.>'] })]);
+    // its owner's sweep purges what every consumer is past (services/activations/sweep.c)
+    if (u !== 'activations') tries.push(['$JS.API.STREAM.PURGE.SQ_ACTIVATIONS', () => jsm.streams.purge('SQ_ACTIVATIONS')]);
     for (const [subject, fn] of tries) {
       await assert.rejects(fn(), (e) => e.code === 'PERMISSIONS_VIOLATION' || e.code === 'TIMEOUT' || e.code === '503',
         `${u}: ${subject} was not refused`);
