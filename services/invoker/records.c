@@ -35,8 +35,8 @@ typedef struct retry_item {
 static struct {
     jsCtx *js; /* async publishes, acks to on_ack() */
     pthread_mutex_t mu;
-    pthread_cond_t cv; /* the retry queue got an item / outstanding fell / stop */
-    retry_item *head, *tail;
+    pthread_cond_t cv;   /* the retry queue got an item / outstanding fell / stop */
+    retry_item *head;    /* records to publish again (retry thread) */
     int64_t outstanding; /* published, not yet acknowledged or given up */
     int64_t published;   /* ever */
     bool stop;
@@ -104,13 +104,9 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
                 pae ? natsStatus_GetText(pae->Err) : "no acknowledgement",
                 pae ? (int)pae->ErrCode : 0);
         it->m = msg;
-        it->next = NULL;
         pthread_mutex_lock(&R.mu);
-        if (R.tail)
-            R.tail->next = it;
-        else
-            R.head = it;
-        R.tail = it;
+        it->next = R.head; /* the order of retries does not matter */
+        R.head = it;
         pthread_cond_broadcast(&R.cv);
         pthread_mutex_unlock(&R.mu);
         return; /* the retry thread owns msg now */
@@ -185,8 +181,7 @@ static void *retrier(void *arg)
         }
         if ((it = R.head) == NULL)
             break; /* stopping and nothing left */
-        if ((R.head = it->next) == NULL)
-            R.tail = NULL;
+        R.head = it->next;
         pthread_mutex_unlock(&R.mu);
         natsMsg *c = copy_msg(it->m);
         publish_sync(c ? c : it->m);
