@@ -46,12 +46,14 @@
  * start of that kind in the last STEM_RATE_MS (at most STEM_EXTRA_MAX more), started by
  * STEM_THREADS threads at once (a start is mostly waiting on bwrap and the runtime). The
  * configured count is kept even when idle action containers fill the memory: one idle for
- * STEM_EVICT_IDLE_MS is removed for it; the extra ones only take free memory. */
+ * STEM_EVICT_IDLE_MS is removed for it; for the extra ones, only one idle for
+ * STEM_EVICT_EXTRA_IDLE_MS (a cold start would evict it anyway, on its own path). */
 #define STEM_THREADS 3
 #define STEM_RATE_MS 2000
 #define STEM_EXTRA_MAX 6
 #define STEM_RING 16 /* > STEM_EXTRA_MAX: the cold starts remembered per kind */
 #define STEM_EVICT_IDLE_MS 2000
+#define STEM_EVICT_EXTRA_IDLE_MS 30000
 
 /* The kinds with stem cells, and how many of each the config asks for. */
 static const char *const STEM_KINDS[] = { "nodejs:20", "python:3", "native" };
@@ -540,13 +542,13 @@ static void expire_idle(void)
 }
 
 /* Room for one more stem cell of kind k (called locked; may unlock to remove an idle
- * container for one of the configured count). */
+ * container, see STEM_EVICT_*). */
 static bool stem_room(size_t k)
 {
     inv_slot *victim;
     while (I.used_mb + STEM_MB > I.cfg.memory_mb) {
-        if (count_kind(STEM_KINDS[k]) + stem_starting[k] >= stem_target(k) ||
-            (victim = take_lru(STEM_EVICT_IDLE_MS)) == NULL)
+        bool extra = count_kind(STEM_KINDS[k]) + stem_starting[k] >= stem_target(k);
+        if ((victim = take_lru(extra ? STEM_EVICT_EXTRA_IDLE_MS : STEM_EVICT_IDLE_MS)) == NULL)
             return false;
         pthread_mutex_unlock(&I.lock);
         destroy_slot(victim);
