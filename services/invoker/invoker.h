@@ -136,6 +136,14 @@ void *inv_worker(void *arg);
 void *inv_fetcher(void *arg);
 void *inv_heartbeat(void *arg);
 
+/* records.c: activation records published to SQ_ACTIVATIONS without waiting for the ack
+ * (retried off the worker's path until JetStream takes them). start: after the bus is up;
+ * publish: from any worker (subject, Nats-Msg-Id, the encoded record, copied); stop: after
+ * the workers are joined, waits (at most 60 s) until every record is acknowledged. */
+sq_status inv_records_start(void);
+void inv_records_publish(const char *subj, const char *id, const char *data, size_t len);
+void inv_records_stop(void);
+
 /* ident.c: the id (SQ_INVOKER_ID, else made once: host name + random suffix, kept in the
  * state dir), and the refusal to start when a live invoker already has it. 0 or -1. */
 int inv_ident_resolve(void);

@@ -208,6 +208,7 @@ static void drain(void)
         pthread_join(keeper, NULL);
         pthread_join(hb, NULL);
     }
+    inv_records_stop(); /* every record acknowledged before the drain ends */
     inv_pool_shutdown();
 }
 
@@ -239,7 +240,8 @@ int main(void)
                                                .jetstream = true }) != SQ_OK ||
         inv_ident_claim() != 0 ||
         sq_streams_ensure(sq_bus_js(I.bus), 0, SQ_STREAMS_WORK | SQ_STREAMS_ACTIVATIONS) != SQ_OK ||
-        subscribe_work() != SQ_OK || start_threads() != 0 || serve() != 0)
+        inv_records_start() != SQ_OK || subscribe_work() != SQ_OK || start_threads() != 0 ||
+        serve() != 0)
         goto out;
     I.serving = true;
     sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb,

@@ -42,6 +42,18 @@
 #define STEM_MB 256
 #define STEM_FREEZE_MS 5000 /* a stem cell's runtime has booted by then */
 #define MAX_NS 256          /* namespaces told apart when counting the active ones */
+/* Stem cells ahead of demand: each kind keeps its configured count plus one for every cold
+ * start of that kind in the last STEM_RATE_MS (at most STEM_EXTRA_MAX more), started by
+ * STEM_THREADS threads at once (a start is mostly waiting on bwrap and the runtime). The
+ * configured count is kept even when idle action containers fill the memory: one idle for
+ * STEM_EVICT_IDLE_MS is removed for it; for the extra ones, only one idle for
+ * STEM_EVICT_EXTRA_IDLE_MS (a cold start would evict it anyway, on its own path). */
+#define STEM_THREADS 3
+#define STEM_RATE_MS 2000
+#define STEM_EXTRA_MAX 6
+#define STEM_RING 16 /* > STEM_EXTRA_MAX: the cold starts remembered per kind */
+#define STEM_EVICT_IDLE_MS 2000
+#define STEM_EVICT_EXTRA_IDLE_MS 30000
 
 /* The kinds with stem cells, and how many of each the config asks for. */
 static const char *const STEM_KINDS[] = { "nodejs:20", "python:3", "native" };
@@ -52,10 +64,49 @@ static int stem_target(size_t i)
     return i == 0 ? I.cfg.prewarm : i == 1 ? I.cfg.prewarm_python : I.cfg.prewarm_native;
 }
 
+/* Under I.lock: cold starts per kind (the last STEM_RING), stem cells being started, workers
+ * waiting for memory, and when the keeper wakes next (inv_pool_release wakes it earlier
+ * only when a container falls due for freezing before that). */
+static int64_t cold_at[NSTEM_KINDS][STEM_RING];
+static unsigned cold_n[NSTEM_KINDS];
+static int stem_starting[NSTEM_KINDS];
+static int mem_waiters;
+static int64_t keeper_due_ms;
+
 /* The kind a stem cell for kind must have ("nodejs:default" runs on "nodejs:20"). */
 static const char *stem_kind(const char *kind)
 {
     return strcmp(kind, "nodejs:default") == 0 ? "nodejs:20" : kind;
+}
+
+/* The index of kind's stem cells in STEM_KINDS, or -1. */
+static int stem_index(const char *kind)
+{
+    kind = stem_kind(kind);
+    for (size_t k = 0; k < NSTEM_KINDS; k++)
+        if (strcmp(STEM_KINDS[k], kind) == 0)
+            return (int)k;
+    return -1;
+}
+
+/* A cold start of kind (with a stem cell or not), remembered for the stem count. Locked. */
+static void note_cold(const char *kind)
+{
+    int k = stem_index(kind);
+    if (k >= 0)
+        cold_at[k][cold_n[k]++ % STEM_RING] = sq_now_ms();
+}
+
+/* How many stem cells kind k should have now (called locked). */
+static int stem_want(size_t k)
+{
+    int base = stem_target(k), recent = 0;
+    int64_t since = sq_now_ms() - STEM_RATE_MS;
+    if (base <= 0)
+        return 0; /* stem cells of this kind are turned off */
+    for (unsigned i = 0; i < STEM_RING && i < cold_n[k]; i++)
+        recent += cold_at[k][i] >= since;
+    return base + (recent < STEM_EXTRA_MAX ? recent : STEM_EXTRA_MAX);
 }
 
 bool inv_kind_supported(const char *kind)
@@ -168,14 +219,15 @@ void inv_pool_unstart(inv_job *j)
 }
 
 /* The idle action container to evict first, unlinked; NULL when none: one of the
- * namespace holding the most memory in the pool, the least recently used of them. Called
- * locked. */
-static inv_slot *take_lru(void)
+ * namespace holding the most memory in the pool, the least recently used of them; idle
+ * for at least min_idle_ms. Called locked. */
+static inv_slot *take_lru(int64_t min_idle_ms)
 {
     inv_slot *best = NULL;
     int best_held = -1;
+    int64_t now = sq_now_ms();
     for (inv_slot *s = I.pool; s; s = s->next) {
-        if (s->inflight != 0)
+        if (s->inflight != 0 || now - s->last_used_ms < min_idle_ms)
             continue;
         int held = ns_mb(s->ns, false);
         if (best == NULL || held > best_held ||
@@ -355,13 +407,14 @@ inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
         }
         if ((s = take_stem_for(j)) != NULL) {
             *cold = true;
+            note_cold(j->w.action.exec.kind);
             pthread_mutex_unlock(&I.lock);
             return s;
         }
         if (I.used_mb + memory_mb <= I.cfg.memory_mb)
             break;
         /* full: evict the least recently used idle container, else a stem cell, else wait */
-        if ((victim = take_lru()) != NULL || (victim = take_stem(NULL)) != NULL) {
+        if ((victim = take_lru(0)) != NULL || (victim = take_stem(NULL)) != NULL) {
             pthread_mutex_unlock(&I.lock);
             destroy_slot(victim);
             pthread_mutex_lock(&I.lock);
@@ -375,10 +428,14 @@ inv_slot *inv_pool_acquire(inv_job *j, bool *cold, char *err, size_t errlen)
         }
         sq_debug("waiting for memory for \"%s\" (%d of %d MB in use)", j->key, I.used_mb,
                  I.cfg.memory_mb);
+        mem_waiters++;
         pthread_cond_wait(&I.pool_cv, &I.lock);
+        mem_waiters--;
     }
     /* A place in the pool now, so that the namespace holds this memory from now on. */
     *cold = true;
+    note_cold(j->w.action.exec.kind);
+    pthread_cond_broadcast(&I.pool_cv); /* a stem cell was missing: more are started */
     return start_for(j, err, errlen);
 }
 
@@ -407,7 +464,12 @@ void inv_pool_release(inv_slot *s)
         gone = true;
     } else if (s->inflight == 0 && I.cfg.freeze && I.cfg.freeze_ms == 0)
         inv_container_freeze(s->c, true);
-    pthread_cond_broadcast(&I.pool_cv);
+    /* not at every release (a wake-up of the keeper per activation): only for a worker
+     * waiting for memory (s may be evicted now), or for the keeper when s falls due for
+     * freezing before it wakes anyway */
+    if (gone || mem_waiters > 0 ||
+        (s->inflight == 0 && I.cfg.freeze && s->last_used_ms + I.cfg.freeze_ms < keeper_due_ms))
+        pthread_cond_broadcast(&I.pool_cv);
     wake_workers(); /* a queued job may fit now */
     pthread_mutex_unlock(&I.lock);
     if (gone)
@@ -479,22 +541,42 @@ static void expire_idle(void)
     pthread_mutex_lock(&I.lock);
 }
 
-/* Starts the stem cells each kind lacks, while memory allows (called locked; unlocks while
- * one starts). */
+/* Room for one more stem cell of kind k (called locked; may unlock to remove an idle
+ * container, see STEM_EVICT_*). */
+static bool stem_room(size_t k)
+{
+    inv_slot *victim;
+    while (I.used_mb + STEM_MB > I.cfg.memory_mb) {
+        bool extra = count_kind(STEM_KINDS[k]) + stem_starting[k] >= stem_target(k);
+        if ((victim = take_lru(extra ? STEM_EVICT_EXTRA_IDLE_MS : STEM_EVICT_IDLE_MS)) == NULL)
+            return false;
+        pthread_mutex_unlock(&I.lock);
+        destroy_slot(victim);
+        pthread_mutex_lock(&I.lock);
+        if (I.stopping || I.draining)
+            return false;
+    }
+    return true;
+}
+
+/* Starts the stem cells each kind lacks, one at a time per calling thread, while memory
+ * allows (called locked; unlocks while one starts). */
 static void keep_stems(void)
 {
     char err[256];
 
     for (size_t k = 0; k < NSTEM_KINDS; k++) {
         const char *kind = STEM_KINDS[k];
-        while (!I.stopping && !I.draining && count_kind(kind) < stem_target(k) &&
-               I.used_mb + STEM_MB <= I.cfg.memory_mb) {
+        while (!I.stopping && !I.draining && count_kind(kind) + stem_starting[k] < stem_want(k) &&
+               stem_room(k)) {
             inv_slot *s;
             I.used_mb += STEM_MB;
             I.warm++;
+            stem_starting[k]++;
             pthread_mutex_unlock(&I.lock);
             s = slot_new(kind, STEM_MB, err, sizeof err);
             pthread_mutex_lock(&I.lock);
+            stem_starting[k]--;
             if (s == NULL) {
                 I.used_mb -= STEM_MB;
                 I.warm--;
@@ -509,6 +591,23 @@ static void keep_stems(void)
             wake_workers();
         }
     }
+}
+
+/* The other stem cell starters: long-lived threads (a sandbox dies with the thread that
+ * started it), woken with the keeper. */
+static void *stem_starter(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&I.lock);
+    while (!I.stopping) {
+        keep_stems();
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&I.pool_cv, &I.lock, &ts);
+    }
+    pthread_mutex_unlock(&I.lock);
+    return NULL;
 }
 
 /* Freezes what has been idle long enough (called locked). Returns the ms until the next one
@@ -535,12 +634,19 @@ static int64_t freeze_idle(void)
 
 void *inv_pool_keeper(void *arg)
 {
+    pthread_t starters[STEM_THREADS - 1];
+    int nstarters = 0;
+
+    while (nstarters < STEM_THREADS - 1 &&
+           pthread_create(&starters[nstarters], NULL, stem_starter, NULL) == 0)
+        nstarters++;
     pthread_mutex_lock(&I.lock);
     while (!I.stopping) {
         expire_idle();
         keep_stems();
         /* freeze what has been idle long enough; sleep until the next one is due */
         int64_t wait_ms = I.cfg.freeze ? freeze_idle() : 1000;
+        keeper_due_ms = sq_now_ms() + wait_ms;
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         ts.tv_nsec += (long)(wait_ms % 1000) * 1000000L;
@@ -549,6 +655,8 @@ void *inv_pool_keeper(void *arg)
         pthread_cond_timedwait(&I.pool_cv, &I.lock, &ts);
     }
     pthread_mutex_unlock(&I.lock);
+    for (int i = 0; i < nstarters; i++)
+        pthread_join(starters[i], NULL);
     return NULL;
 }
 

@@ -97,32 +97,16 @@ static char *input_line(const sq_work *w, const char *path)
     return txt;
 }
 
-/* Publishes the record durably on SQ_ACTIVATIONS, de-duplicated by its id. Retries for a
- * while: the record is the platform's promise to the caller. */
+/* Publishes the record durably on SQ_ACTIVATIONS, de-duplicated by its id (records.c: the
+ * worker does not wait for the ack; the record is retried until JetStream takes it). */
 static void publish_record(const sq_activation *a, const msgpack_sbuffer *rec)
 {
     char tok[300], subj[320];
-    natsStatus s = NATS_ERR;
 
     if (sq_subj_token(a->namespace_, tok, sizeof tok) != 0)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_ACT_FMT, tok);
-    for (int attempt = 0; attempt < 50; attempt++) {
-        natsMsg *m = NULL;
-        jsErrCode jerr = 0;
-        jsPubAck *ack = NULL;
-        s = natsMsg_Create(&m, subj, NULL, rec->data, (int)rec->size);
-        if (s == NATS_OK)
-            s = natsMsgHeader_Set(m, "Nats-Msg-Id", a->id);
-        if (s == NATS_OK)
-            s = js_PublishMsg(&ack, sq_bus_js(I.bus), m, NULL, &jerr);
-        jsPubAck_Destroy(ack);
-        natsMsg_Destroy(m);
-        if (s == NATS_OK)
-            return;
-        usleep(100 * 1000 * (attempt < 10 ? 1 : 5));
-    }
-    sq_error("could not store activation \"%s\": %s", a->id, natsStatus_GetText(s));
+    inv_records_publish(subj, a->id, rec->data, rec->size);
 }
 
 /* The result carried in a record sits two levels down (record, response): it may nest at
