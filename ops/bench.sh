@@ -136,6 +136,12 @@ if [[ -n $ERRS ]]; then
 fi
 
 if [[ -z ${SQ_BENCH_NO_DOC:-} ]]; then
+  # what follows the notes marker in docs/BENCHMARKS.md (analyses, longer runs) is kept
+  MARK='<!-- notes below are kept by ops/bench.sh -->'
+  NOTES=""
+  if [[ -f $ROOT/docs/BENCHMARKS.md ]] && grep -qF "$MARK" "$ROOT/docs/BENCHMARKS.md"; then
+    NOTES=$(awk -v m="$MARK" 'f { print } $0 == m { f = 1 }' "$ROOT/docs/BENCHMARKS.md")
+  fi
   {
     echo "# Benchmarks"
     echo
@@ -151,6 +157,9 @@ if [[ -z ${SQ_BENCH_NO_DOC:-} ]]; then
     echo "$RT_LINES"
     echo "$WRK_OUT" | sed -n '/Latency Distribution/,/Requests\/sec/p'
     echo '```'
+    echo
+    echo "$MARK"
+    echo "$NOTES"
   } >"$ROOT/docs/BENCHMARKS.md"
   log "wrote docs/BENCHMARKS.md"
 fi
