@@ -49,15 +49,9 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # "ok" when a is within pct % of b, else "MISSED"
 within() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { print (b > 0 && a <= b * (1 + p / 100)) ? "ok" : "MISSED" }'; }
 
-LUA_AUTH="$STATE/scale-auth.lua"
-printf 'wrk.headers["Authorization"] = "Basic %s"\n' "$AUTH" >"$LUA_AUTH"
-LUA_POST="$STATE/scale-post.lua"
-cat >"$LUA_POST" <<LUAEOF
-wrk.method = "POST"
-wrk.body = '{"n":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
-LUAEOF
+# ops/bench.sh's: the key, and a POST {"n":1} with it
+LUA_AUTH="$STATE/get.lua" LUA_POST="$STATE/post.lua"
+[[ -s $LUA_AUTH && -s $LUA_POST ]] || { log "no $LUA_AUTH or $LUA_POST: run through ops/bench.sh"; exit 1; }
 # GET of a path picked at random from a file of paths, one a line
 rand_lua() {
   cat <<LUAEOF

@@ -107,10 +107,7 @@ nonblocking_rows() {
   # wrk cannot hold a rate: each thread stretches or shrinks the pause of its 16 connections
   # once a second so that it sends per_thread requests a second
   cat >"$lua" <<LUAEOF
-wrk.method = "POST"
-wrk.body = '{"n":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
+dofile("$LUA_POST")
 local d, n, t0 = 16000 / $per_thread, 0, os.time()
 function delay() return d end
 function response(status, headers, body)
