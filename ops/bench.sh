@@ -5,7 +5,8 @@
 # raw actionloop round trip to a bare Node process over pipes. Results go to stdout and to
 # docs/BENCHMARKS.md. Run through `ops/squall bench` (release build). Not a test: it reports.
 #
-# Knobs: SQ_BENCH_SECONDS (10), SQ_BENCH_N (5000, for the floors), SQ_BENCH_NO_DOC=1.
+# Knobs: SQ_BENCH_SECONDS (10), SQ_BENCH_N (5000, for the floors), SQ_BENCH_NO_DOC=1,
+# SQ_BENCH_SCALE=1 (the "how cost grows" rows of ops/bench.d/scale.sh: long).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SQ_BUILD_DIR:-$ROOT/build}"
@@ -16,6 +17,9 @@ mapfile -t PORTS < <("$ROOT/ops/squall" freeport 3)
 NATS_PORT=${PORTS[0]} PG_PORT=${PORTS[1]} GW_PORT=${PORTS[2]}
 export SQ_STATE_DIR="$STATE" SQ_NATS_PORT="$NATS_PORT" SQ_PG_PORT="$PG_PORT" SQ_GATEWAY_PORT="$GW_PORT"
 export SQ_BUILD_DIR="$BUILD" SQ_NO_INSTALL=1 SQ_NO_BUILD=1 SQ_LOG_LEVEL=warning
+# SQ_BENCH_SCALE=1 runs ops/bench.d/scale.sh too: its 500 warm actions (128 MB each) must all
+# fit in the invoker's memory
+[[ ${SQ_BENCH_SCALE:-} == 1 ]] && export SQ_INVOKER_MEMORY_MB="${SQ_INVOKER_MEMORY_MB:-100000}"
 
 cleanup() { "$ROOT/ops/squall" down --purge >/dev/null 2>&1 || true; }
 trap cleanup EXIT
@@ -111,6 +115,10 @@ for part in "$ROOT"/ops/bench.d/*.sh; do
   [[ $(basename "$part") == scheduler.sh ]] || parts+=("$part")
 done
 [[ -e $ROOT/ops/bench.d/scheduler.sh ]] && parts+=("$ROOT/ops/bench.d/scheduler.sh")
+# scale.sh (SQ_BENCH_SCALE=1) after it: its millions of records and hundreds of containers
+# would weigh on every other figure
+parts=("${parts[@]/*\/scale.sh/}")
+[[ -e $ROOT/ops/bench.d/scale.sh ]] && parts+=("$ROOT/ops/bench.d/scale.sh")
 for part in "${parts[@]}"; do
   [[ -e $part ]] || continue
   if [[ " ${SQ_BENCH_SKIP:-} " == *" $(basename "$part" .sh) "* ]]; then

@@ -765,6 +765,13 @@ typedef struct sq_conductor_step {
 } sq_conductor_step;
 void sq_conductor_step_encode(const sq_conductor_step *m, msgpack_packer *pk);
 SQ_DECODER(sq_conductor_step);
+/* The logs of a stored activation record (an sq_activation as published): its other keys are
+ * ignored; absent logs read as nil. Decoded by the activation store for sq.activations.logs. */
+typedef struct sq_act_record_logs {
+    msgpack_object logs; /* array, or nil when the record has none */
+} sq_act_record_logs;
+void sq_act_record_logs_encode(const sq_act_record_logs *m, msgpack_packer *pk);
+SQ_DECODER(sq_act_record_logs);
 
 /* An action's input: params as they are when a map or an array, else {} (OpenWhisk: an
  * action invoked without parameters gets an empty object). */

@@ -77,6 +77,13 @@ static const sq_mp_field act_logs_fields[] = {
 
 DEFINE_MESSAGE(sq_act_logs, act_logs_fields)
 
+static const sq_mp_field act_record_logs_fields[] = {
+    FE(sq_act_record_logs, "logs", SQ_F_ARRAY, logs, false, SQ_ENC_EMPTY),
+};
+
+DEFINE_MESSAGE_D(sq_act_record_logs, act_record_logs_fields,
+                 ((sq_act_record_logs){ .logs.type = MSGPACK_OBJECT_NIL }))
+
 void sq_input_encode(msgpack_packer *pk, const msgpack_object *params)
 {
     static const msgpack_object empty = { .type = MSGPACK_OBJECT_MAP };

@@ -118,7 +118,7 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone z;
     sq_act_query q;
     PGresult *r;
-    msgpack_object rec;
+    sq_act_record_logs rec;
     msgpack_sbuffer sb;
     msgpack_packer pk;
 
@@ -128,16 +128,12 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
         msgpack_zone_destroy(&z);
         return;
     }
-    if (sq_mp_unpack(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), &z, &rec) != SQ_OK) {
+    if (sq_act_record_logs_decode(PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0), &z, &rec, NULL,
+                                  0) != SQ_OK) {
         sq_error("stored activation \"%s\" is not readable", q.id);
         sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "the stored activation is not readable");
     } else {
-        const msgpack_object *logs = sq_mp_get(&rec, "logs");
-        sq_act_logs reply;
-        if (logs != NULL && logs->type == MSGPACK_OBJECT_ARRAY)
-            reply.logs = *logs;
-        else
-            reply.logs.type = MSGPACK_OBJECT_NIL;
+        sq_act_logs reply = { .logs = rec.logs };
         sq_proto_buf_init(&sb, &pk);
         sq_act_logs_encode(&reply, &pk);
         sq_bus_respond(bus, msg, sb.data, sb.size);

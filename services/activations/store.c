@@ -375,7 +375,9 @@ static bool drop_expired(PGconn *c, maintain_args *a)
             continue;
         if (d >= a->today - a->retention_days)
             continue;
-        snprintf(sql, sizeof sql, "DROP TABLE %s", rel);
+        /* the day's counts go with its records (0003_counts.sql) */
+        snprintf(sql, sizeof sql, "DROP TABLE %s; DELETE FROM activation_counts WHERE day = %lld",
+                 rel, d);
         if (!command_ok(c, sql, a->err, a->errlen)) {
             PQclear(r);
             return false;
@@ -476,17 +478,44 @@ sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresu
     return tuples(c, PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 1), out, err, errlen);
 }
 
+/* The bounds of a count: records in [since, upto] (INT64_MIN/MAX when unbounded) are the
+ * whole days lo_day < day < hi_day, counted from activation_counts, and the records before
+ * lo_end or from hi_start on, counted one by one (the partial days at the ends). */
+static void count_bounds(const sq_act_query *q, char b[6][24])
+{
+    int64_t since = q->since > 0 ? q->since : INT64_MIN, upto = q->upto > 0 ? q->upto : INT64_MAX;
+    int64_t lo_day = q->since > 0 ? act_day_of(since) : INT64_MIN / DAY_MS - 1;
+    int64_t hi_day = q->upto > 0 ? act_day_of(upto) : INT64_MAX / DAY_MS + 1;
+    int64_t lo_end = q->since <= 0                  ? INT64_MIN
+                     : lo_day >= INT64_MAX / DAY_MS ? INT64_MAX /* the last day there is */
+                                                    : (lo_day + 1) * DAY_MS;
+    int64_t hi_start = q->upto > 0 ? hi_day * DAY_MS : INT64_MAX;
+    const int64_t v[6] = { since, upto, lo_day, hi_day, lo_end, hi_start };
+
+    for (int i = 0; i < 6; i++)
+        snprintf(b[i], 24, "%" PRId64, v[i]);
+}
+
 sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char *err,
                           size_t errlen)
 {
-    char sql[512], since[24], upto[24];
-    const char *vals[4];
-    int n, off = snprintf(sql, sizeof sql, "SELECT count(*) FROM activations");
+    bool named = q->name != NULL && q->name[0] != '\0';
+    char b[6][24], sql[768];
+    const char *vals[8] = { q->ns, named ? q->name : "" };
+    const char *name_is = named ? " AND name = $2" : " AND $2 = ''";
     PGresult *r;
     sq_status st;
 
-    n = where(q, sql, sizeof sql, &off, vals, since, upto);
-    st = tuples(c, PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 0), &r, err, errlen);
+    count_bounds(q, b);
+    for (int i = 0; i < 6; i++)
+        vals[2 + i] = b[i];
+    snprintf(sql, sizeof sql,
+             "SELECT coalesce((SELECT sum(n) FROM activation_counts WHERE namespace = $1%s AND "
+             "day > $5::int8 AND day < $6::int8), 0)::int8 + (SELECT count(*) FROM activations "
+             "WHERE namespace = $1%s AND start_ms >= $3::int8 AND start_ms <= $4::int8 AND "
+             "(start_ms < $7::int8 OR start_ms >= $8::int8))",
+             name_is, name_is);
+    st = tuples(c, PQexecParams(c, sql, 8, NULL, vals, NULL, NULL, 0), &r, err, errlen);
     if (st != SQ_OK)
         return st;
     *count = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;

@@ -331,11 +331,10 @@ static const char *filter_name(const sq_activation *a, msgpack_zone *z)
         npkg = strlen(pkg);
     } else if (a->annotations.type == MSGPACK_OBJECT_ARRAY) {
         for (uint32_t i = 0; i < a->annotations.via.array.size; i++) {
-            const msgpack_object *e = &a->annotations.via.array.ptr[i];
-            const msgpack_object *k = sq_mp_get(e, "key"), *v = sq_mp_get(e, "value");
-            if (k == NULL || k->type != MSGPACK_OBJECT_STR || k->via.str.size != 4 ||
-                memcmp(k->via.str.ptr, "path", 4) != 0 || v == NULL ||
-                v->type != MSGPACK_OBJECT_STR)
+            sq_kv kv;
+            const msgpack_object *v = &kv.value;
+            if (sq_kv_from(&a->annotations.via.array.ptr[i], z, &kv, NULL, 0) != SQ_OK ||
+                strcmp(kv.key, "path") != 0 || v->type != MSGPACK_OBJECT_STR)
                 continue;
             /* "ns/pkg/name": the middle segment when there are exactly three */
             const char *s = v->via.str.ptr, *e1 = memchr(s, '/', v->via.str.size);

@@ -133,3 +133,45 @@ test('a record older than the retention is not kept', async () => {
   const res = await h.api('GET', `/namespaces/_/activations/${old}`);
   h.expectStatus(res, 404);
 });
+
+test('count over whole and partial days agrees with the records listed', async () => {
+  // records on four UTC days, twice at one time; the count adds whole days from the per-day
+  // counts (schemas/activations/0003_counts.sql) and the partial days at the ends one by one
+  const nc = await h.natsAs('invoker'); // a publisher of activation records
+  const js = nc.jetstream();
+  const cname = h.uniqueName('act_count');
+  const day = 86400000, today = Math.floor(Date.now() / day) * day;
+  const starts = [];
+  for (const d of [-3, -2, -1, 0]) for (const off of [1000, day / 2, day / 2, day - 60000]) {
+    const s = today + d * day + off;
+    if (s < Date.now()) starts.push(s);
+  }
+  const ids = [];
+  for (const s of starts) {
+    const id = crypto.randomBytes(16).toString('hex');
+    ids.push(id);
+    await js.publish('sq.act.guest', h.pack({ ...record(id, s, {}), name: cname }), { msgID: id });
+  }
+  // one of them again (a redelivery from beyond the duplicate window): counted once
+  await js.publish('sq.act.guest', h.pack({ ...record(ids[0], starts[0], {}), name: cname }), { msgID: `${ids[0]}-again` });
+  for (const id of ids) await h.pollActivation(id);
+  const ranges = [
+    '', `since=${today - 2 * day + day / 2}`, `upto=${today - day + day / 2}`,
+    `since=${today - 3 * day + 2000}&upto=${today - day / 2}`,
+    `since=${today - 2 * day + 1000}&upto=${today - 2 * day + day / 2}`,
+    `since=${today - 2 * day}&upto=${today - 1}`, `since=${today + day}`,
+  ];
+  for (const r of ranges) {
+    const want = starts.filter((s) => {
+      const since = /since=(\d+)/.exec(r), upto = /upto=(\d+)/.exec(r);
+      return (!since || s >= Number(since[1])) && (!upto || s <= Number(upto[1]));
+    }).length;
+    const c = await list(`name=${cname}&count=true&${r}`);
+    h.expectStatus(c, 200);
+    assert.deepEqual(c.json, { activations: want }, `count ${r}: ${h.show(c)}`);
+    const all = await list(`name=${cname}&limit=200&${r}`);
+    assert.equal(all.json.length, want, `list ${r}`);
+  }
+  const none = await list(`name=${cname}x&count=true`);
+  assert.deepEqual(none.json, { activations: 0 });
+});

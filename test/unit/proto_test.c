@@ -125,6 +125,7 @@ WRAP(sq_act_ref)
 WRAP(sq_count)
 WRAP(sq_act_error)
 WRAP(sq_act_logs)
+WRAP(sq_act_record_logs)
 WRAP(sq_run_note)
 WRAP(sq_package)
 WRAP(sq_trigger)
@@ -552,6 +553,12 @@ static void cmp_sq_act_error(const void *a, const void *b, const char *what)
 static void cmp_sq_act_logs(const void *a, const void *b, const char *what)
 {
     const sq_act_logs *w = a, *g = b;
+    OBJ_EQ(logs);
+}
+
+static void cmp_sq_act_record_logs(const void *a, const void *b, const char *what)
+{
+    const sq_act_record_logs *w = a, *g = b;
     OBJ_EQ(logs);
 }
 
@@ -1019,6 +1026,7 @@ static const fspec f_act_ref[] = { { "activationId", C_STR, true }, { "rules", C
 static const fspec f_count[] = { { "count", C_INT, true } };
 static const fspec f_act_error[] = { { "error", C_STR, true } };
 static const fspec f_act_logs[] = { { "logs", C_ARRAY, true } };
+static const fspec f_act_record_logs[] = { { "logs", C_ARRAY, false } };
 static const fspec f_run_note[] = {
     { "owner", C_STR, false },     { "start", C_INT, false },       { "ns", C_STR, false },
     { "name", C_STR, false },      { "version", C_STR, false },     { "subject", C_STR, false },
@@ -1186,6 +1194,7 @@ static sq_act_ref s_act_ref;
 static sq_count s_count;
 static sq_act_error s_act_error;
 static sq_act_logs s_act_logs;
+static sq_act_record_logs s_act_record_logs;
 static sq_run_note s_run_note;
 static sq_auth_verify s_auth_verify;
 static sq_identity s_identity;
@@ -1399,6 +1408,7 @@ static void make_samples(void)
     s_count.count = 1234567890123LL;
     s_act_error.error = "The action did not produce a valid response.";
     s_act_logs.logs = J("[\"2026-11-23T10:00:00.123Z stdout: hello\",\"x\"]");
+    s_act_record_logs.logs = s_act_logs.logs;
     s_run_note.owner = "sched-1";
     s_run_note.start = 1764000000000LL;
     s_run_note.ns = "guest";
@@ -1580,6 +1590,7 @@ static const msgdesc msgs[] = {
     MSG(sq_count, count),
     MSG(sq_act_error, act_error),
     MSG(sq_act_logs, act_logs),
+    MSG(sq_act_record_logs, act_record_logs),
     MSG(sq_run_note, run_note),
     MSG(sq_package, package),
     MSG(sq_trigger, trigger),
@@ -2712,6 +2723,35 @@ static void test_activation_event(void)
     msgpack_sbuffer_destroy(&sb);
 }
 
+/* The logs of a stored record (sq.activations.logs): a whole record gives its logs, an event
+ * (no logs) gives nil; a truncated record is refused */
+static void test_record_logs(void)
+{
+    msgpack_sbuffer sb;
+    msgpack_packer pk;
+    msgpack_zone z;
+    sq_act_record_logs got;
+
+    msgpack_zone_init(&z, 4096);
+    sq_proto_buf_init(&sb, &pk);
+    sq_activation_encode(&s_activation, &pk);
+    CHECK(sq_act_record_logs_decode(sb.data, sb.size, &z, &got, NULL, 0) == SQ_OK &&
+              got.logs.type == MSGPACK_OBJECT_ARRAY &&
+              got.logs.via.array.size == s_activation.nlogs,
+          "record logs: not the record's %zu lines", s_activation.nlogs);
+    for (size_t n = 0; n < sb.size; n++)
+        CHECK(sq_act_record_logs_decode(sb.data, n, &z, &got, NULL, 0) != SQ_OK,
+              "record logs: %zu of %zu bytes decode", n, sb.size);
+    msgpack_sbuffer_destroy(&sb);
+    sq_proto_buf_init(&sb, &pk);
+    sq_activation_event_encode(&s_activation, &pk);
+    CHECK(sq_act_record_logs_decode(sb.data, sb.size, &z, &got, NULL, 0) == SQ_OK &&
+              got.logs.type == MSGPACK_OBJECT_NIL,
+          "record logs: a record without logs is not nil");
+    msgpack_sbuffer_destroy(&sb);
+    msgpack_zone_destroy(&z);
+}
+
 /* Packs with fn into a fresh buffer and unpacks it (the map counts checked by sq_mp_unpack) */
 #define PACKED(call, z, o)                                                                         \
     do {                                                                                           \
@@ -2890,6 +2930,7 @@ int main(void)
     test_subj_token();
     test_record_causes();
     test_activation_event();
+    test_record_logs();
     test_documents();
     test_views();
     msgpack_zone_destroy(&g_zone);
