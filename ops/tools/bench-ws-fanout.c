@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "sq/bus.h"
+#include "proto/proto.h"
 #include "sq/mp.h"
 
 #define BUF 65536
@@ -94,19 +95,14 @@ static void on_announce(natsConnection *nc, natsSubscription *sub, natsMsg *msg,
 {
     long long t = realtime_ns();
     msgpack_zone z;
-    msgpack_object o;
-    const msgpack_object *id, *name;
+    sq_activation a;
+    char err[160];
     msgpack_zone_init(&z, 2048);
-    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) == SQ_OK &&
-        (id = sq_mp_get(&o, "activationId")) != NULL && id->type == MSGPACK_OBJECT_STR &&
-        id->via.str.size == 32 && (name = sq_mp_get(&o, "name")) != NULL &&
-        name->type == MSGPACK_OBJECT_STR && name->via.str.size == strlen(action) &&
-        memcmp(name->via.str.ptr, action, strlen(action)) == 0) {
-        char s[33];
-        memcpy(s, id->via.str.ptr, 32);
-        s[32] = '\0';
+    if (sq_activation_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &a, err,
+                             sizeof err) == SQ_OK &&
+        a.id != NULL && strlen(a.id) == 32 && a.name != NULL && strcmp(a.name, action) == 0) {
         pthread_mutex_lock(&lock);
-        record *r = rec_find_locked(s, true);
+        record *r = rec_find_locked(a.id, true);
         if (r && r->announced_ns == 0)
             r->announced_ns = t;
         pthread_mutex_unlock(&lock);

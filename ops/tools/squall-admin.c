@@ -69,10 +69,14 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-/* Packs NAME=VALUE pairs into the limits map; 2 with a message on a malformed pair. */
-static int pack_limits(msgpack_packer *pk, char **pairs, int n)
+/* NAME=VALUE pairs as the limits map of sq_admin (in z); 2 with a message on a malformed
+ * pair. */
+static int limits_map(char **pairs, int n, msgpack_zone *z, msgpack_object *out)
 {
-    msgpack_pack_map(pk, (size_t)n);
+    msgpack_object_kv *kv = msgpack_zone_malloc(z, sizeof *kv * (size_t)(n > 0 ? n : 1));
+
+    if (kv == NULL)
+        return usage_error("%s", "too many limits");
     for (int i = 0; i < n; i++) {
         const char *eq = strchr(pairs[i], '=');
         const char *v;
@@ -81,18 +85,25 @@ static int pack_limits(msgpack_packer *pk, char **pairs, int n)
 
         if (eq == NULL || eq == pairs[i] || eq[1] == '\0')
             return usage_error("expected NAME=VALUE, not '%s'", pairs[i]);
-        sq_mp_pack_strn(pk, pairs[i], (size_t)(eq - pairs[i]));
+        kv[i].key =
+            (msgpack_object){ .type = MSGPACK_OBJECT_STR,
+                              .via.str = { .size = (uint32_t)(eq - pairs[i]), .ptr = pairs[i] } };
         v = eq + 1;
         if (strcmp(v, "default") == 0) {
-            msgpack_pack_nil(pk);
+            kv[i].val = (msgpack_object){ .type = MSGPACK_OBJECT_NIL };
             continue;
         }
         errno = 0;
         x = strtoll(v, &end, 10);
         if (errno != 0 || end == v || *end != '\0')
             return usage_error("the value in '%s' is not an integer (or 'default')", pairs[i]);
-        msgpack_pack_int64(pk, x);
+        kv[i].val = x >= 0
+                        ? (msgpack_object){ .type = MSGPACK_OBJECT_POSITIVE_INTEGER,
+                                            .via.u64 = (uint64_t)x }
+                        : (msgpack_object){ .type = MSGPACK_OBJECT_NEGATIVE_INTEGER, .via.i64 = x };
     }
+    *out = (msgpack_object){ .type = MSGPACK_OBJECT_MAP,
+                             .via.map = { .size = (uint32_t)n, .ptr = kv } };
     return 0;
 }
 
@@ -144,7 +155,6 @@ static const struct command *find_command(int argc, char **argv)
 static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgpack_sbuffer *sb)
 {
     msgpack_packer pk;
-    msgpack_sbuffer lb;
     msgpack_object limits = { .type = MSGPACK_OBJECT_NIL };
     const char *subject = NULL, *ns = NULL;
     char **pairs = NULL;
@@ -168,19 +178,9 @@ static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgp
         ns = argc > 1 ? argv[1] : NULL;
     }
 
-    /* NAME=VALUE pairs become a msgpack map, unpacked again to travel as sq_admin.limits */
-    msgpack_sbuffer_init(&lb);
-    msgpack_packer_init(&pk, &lb, msgpack_sbuffer_write);
-    if (pairs != NULL) {
-        if (pack_limits(&pk, pairs, npairs) != 0) {
-            msgpack_sbuffer_destroy(&lb);
-            return 2;
-        }
-        if (sq_mp_unpack(lb.data, lb.size, z, &limits) != SQ_OK) {
-            msgpack_sbuffer_destroy(&lb);
-            return usage_error("%s", "too many limits");
-        }
-    }
+    /* NAME=VALUE pairs become the map that travels as sq_admin.limits */
+    if (pairs != NULL && limits_map(pairs, npairs, z, &limits) != 0)
+        return 2;
     msgpack_sbuffer_init(sb);
     msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
     sq_admin_encode(&(sq_admin){ .token = (char *)token,
@@ -189,7 +189,6 @@ static int build(int argc, char **argv, const char *token, msgpack_zone *z, msgp
                                  .namespace_ = (char *)ns,
                                  .limits = limits },
                     &pk);
-    msgpack_sbuffer_destroy(&lb);
     return 0;
 }
 

@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sq/bus.h"
-#include "sq/health.h"
+#include "proto/health.h"
 
 static void usage(FILE *f)
 {

@@ -25,7 +25,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include "sq/bus.h"
-#include "sq/health.h"
+#include "proto/health.h"
+#include "proto/proto.h"
 #include "sq/mp.h"
 #include "sq/util.h"
 
@@ -47,70 +48,56 @@ static void usage(FILE *f)
                "each\n");
 }
 
-static void copy_str(const msgpack_object *o, char *out, size_t outlen)
+/* s into out, control bytes made '?' (a terminal is no place for them); "?" when NULL */
+static void copy_str(const char *s, char *out, size_t outlen)
 {
-    size_t n;
-    if (o == NULL || o->type != MSGPACK_OBJECT_STR) {
-        snprintf(out, outlen, "?");
-        return;
-    }
-    n = o->via.str.size < outlen - 1 ? o->via.str.size : outlen - 1;
-    for (size_t i = 0; i < n; i++) /* a terminal is no place for control bytes */
-        out[i] = (unsigned char)o->via.str.ptr[i] < 0x20 ? '?' : o->via.str.ptr[i];
+    size_t n, i;
+    if (s == NULL)
+        s = "?";
+    n = strlen(s);
+    n = n < outlen - 1 ? n : outlen - 1;
+    for (i = 0; i < n; i++)
+        out[i] = (unsigned char)s[i] < 0x20 ? '?' : s[i];
     out[n] = '\0';
 }
 
-static long long int_of(const msgpack_object *o)
+/* the failed checks and why: "failed: name (why), ..." */
+static void failures(const sq_health *h, char *out, size_t outlen)
 {
-    if (o != NULL && o->type == MSGPACK_OBJECT_POSITIVE_INTEGER)
-        return (long long)o->via.u64;
-    if (o != NULL && o->type == MSGPACK_OBJECT_NEGATIVE_INTEGER)
-        return (long long)o->via.i64;
-    return -1;
+    size_t off = (size_t)snprintf(out, outlen, "failed:");
+    for (size_t i = 0; i < h->nfailed && off < outlen; i++) {
+        char name[64], why[256] = "";
+        const msgpack_object *w = sq_mp_get(&h->checks, h->failed[i]);
+        copy_str(h->failed[i], name, sizeof name);
+        if (w != NULL && w->type == MSGPACK_OBJECT_STR) {
+            char *tmp = strndup(w->via.str.ptr, w->via.str.size);
+            copy_str(tmp, why, sizeof why);
+            free(tmp);
+        }
+        off += (size_t)snprintf(out + off, outlen - off, "%s %s (%s)", i ? "," : "", name, why);
+    }
 }
 
-/* An answer into r: false when it is not a health answer. */
+/* An answer into r (proto/'s sq_health): false when it is not a health answer. */
 static bool decode(const char *data, size_t len, row *r)
 {
     msgpack_zone z;
-    msgpack_object o;
-    const msgpack_object *ok, *failed, *checks;
+    sq_health h;
+    char err[160];
     bool good = false;
 
     msgpack_zone_init(&z, 1024);
-    if (sq_mp_unpack(data, len, &z, &o) != SQ_OK || o.type != MSGPACK_OBJECT_MAP)
+    if (sq_health_decode(data, len, &z, &h, err, sizeof err) != SQ_OK)
         goto out;
-    copy_str(sq_mp_get(&o, "instance"), r->instance, sizeof r->instance);
-    copy_str(sq_mp_get(&o, "host"), r->host, sizeof r->host);
-    r->pid = int_of(sq_mp_get(&o, "pid"));
-    r->started = int_of(sq_mp_get(&o, "started"));
-    ok = sq_mp_get(&o, "ok");
-    r->ok = ok != NULL && ok->type == MSGPACK_OBJECT_BOOLEAN && ok->via.boolean;
-    if (r->ok) {
+    copy_str(h.instance, r->instance, sizeof r->instance);
+    copy_str(h.host, r->host, sizeof r->host);
+    r->pid = h.pid;
+    r->started = h.started;
+    r->ok = h.ok;
+    if (r->ok)
         snprintf(r->health, sizeof r->health, "ok");
-    } else {
-        /* failed: name (why), ... */
-        size_t off = (size_t)snprintf(r->health, sizeof r->health, "failed:");
-        failed = sq_mp_get(&o, "failed");
-        checks = sq_mp_get(&o, "checks");
-        for (uint32_t i = 0; failed && failed->type == MSGPACK_OBJECT_ARRAY &&
-                             i < failed->via.array.size && off < sizeof r->health;
-             i++) {
-            char name[64], why[256] = "";
-            const msgpack_object *f = &failed->via.array.ptr[i];
-            copy_str(f, name, sizeof name);
-            if (checks != NULL && checks->type == MSGPACK_OBJECT_MAP)
-                for (uint32_t k = 0; k < checks->via.map.size; k++) {
-                    const msgpack_object_kv *kv = &checks->via.map.ptr[k];
-                    if (kv->key.type == MSGPACK_OBJECT_STR && f->type == MSGPACK_OBJECT_STR &&
-                        kv->key.via.str.size == f->via.str.size &&
-                        memcmp(kv->key.via.str.ptr, f->via.str.ptr, f->via.str.size) == 0)
-                        copy_str(&kv->val, why, sizeof why);
-                }
-            off += (size_t)snprintf(r->health + off, sizeof r->health - off, "%s %s (%s)",
-                                    i ? "," : "", name, why);
-        }
-    }
+    else
+        failures(&h, r->health, sizeof r->health);
     good = true;
 out:
     msgpack_zone_destroy(&z);

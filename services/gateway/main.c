@@ -8,7 +8,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
-#include "sq/health.h"
+#include "proto/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "gateway.h"
-#include "sq/health.h"
+#include "proto/health.h"
 #include "sq/json.h"
 #include "sq/log.h"
 #include "sq/mp.h"

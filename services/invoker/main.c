@@ -10,7 +10,7 @@
 #include <unistd.h>
 
 #include "invoker.h"
-#include "sq/health.h"
+#include "proto/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 

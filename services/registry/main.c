@@ -7,7 +7,7 @@
 
 #include <string.h>
 
-#include "sq/health.h"
+#include "proto/health.h"
 #include "sq/log.h"
 #include "sq/pg.h"
 #include "sq/util.h"

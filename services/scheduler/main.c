@@ -12,7 +12,7 @@
 #include <unistd.h>
 
 #include "sched.h"
-#include "sq/health.h"
+#include "proto/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include "sq/workers.h"

@@ -8,7 +8,7 @@
 #include <stdio.h>
 #include <unistd.h>
 
-#include "sq/health.h"
+#include "proto/health.h"
 #include "sq/log.h"
 #include "sq/util.h"
 #include "sq/workers.h"

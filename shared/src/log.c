@@ -2,7 +2,6 @@
  * Text (the default): `<ts> <program>[<instance>] <level>: <msg>[ key=value...]`; with
  * SQ_LOG_FORMAT=json one JSON object per line: {ts, level, service, instance, msg, fields}. */
 #include "sq/log.h"
-#include "sq/health.h"
 
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -184,4 +183,36 @@ void sq_log_fields(sq_log_level lvl, const sq_log_field *fields, size_t n, const
     va_start(ap, fmt);
     vlog(lvl, fields, n, fmt, ap);
     va_end(ap);
+}
+
+static char instance_buf[96];
+
+void sq_instance_token(const char *in, char *out, size_t outlen)
+{
+    size_t k = 0;
+    for (; *in && k + 1 < outlen; in++)
+        out[k++] = ((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
+                    (*in >= '0' && *in <= '9') || *in == '-' || *in == '_')
+                       ? *in
+                       : '-';
+    out[k] = '\0';
+}
+
+const char *sq_instance_id(void)
+{
+    if (instance_buf[0] == '\0') {
+        const char *env = getenv("SQ_INSTANCE_ID");
+        char host[128] = "";
+        if (env != NULL && *env != '\0') {
+            sq_instance_token(env, instance_buf, sizeof instance_buf);
+        } else {
+            char raw[96];
+            if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
+                snprintf(host, sizeof host, "host");
+            host[strcspn(host, ".")] = '\0';
+            snprintf(raw, sizeof raw, "%.64s-%d", host, (int)getpid());
+            sq_instance_token(raw, instance_buf, sizeof instance_buf);
+        }
+    }
+    return instance_buf;
 }

@@ -35,4 +35,10 @@ void sq_log_fields(sq_log_level lvl, const sq_log_field *fields, size_t n, const
 #define sq_warn(...) sq_log(SQ_LOG_WARN, __VA_ARGS__)
 #define sq_error(...) sq_log(SQ_LOG_ERROR, __VA_ARGS__)
 
+/* This process's instance id: SQ_INSTANCE_ID when set (letters, digits, '-', '_'), else
+ * <host name>-<pid>. */
+const char *sq_instance_id(void);
+/* in with every character but letters, digits, '-' and '_' made '-', into out. */
+void sq_instance_token(const char *in, char *out, size_t outlen);
+
 #endif

@@ -1,5 +1,6 @@
 /* Health per instance; see health.h. */
-#include "sq/health.h"
+#include "proto/health.h"
+#include "proto/proto.h"
 #include "sq/log.h"
 #include "sq/metrics.h"
 #include "sq/mp.h"
@@ -18,38 +19,6 @@ static struct {
     sq_health_check checks[MAX_CHECKS];
     size_t n;
 } H;
-
-static char instance_buf[96];
-
-static void clean_token(const char *in, char *out, size_t outlen)
-{
-    size_t k = 0;
-    for (; *in && k + 1 < outlen; in++)
-        out[k++] = ((*in >= 'a' && *in <= 'z') || (*in >= 'A' && *in <= 'Z') ||
-                    (*in >= '0' && *in <= '9') || *in == '-' || *in == '_')
-                       ? *in
-                       : '-';
-    out[k] = '\0';
-}
-
-const char *sq_instance_id(void)
-{
-    if (instance_buf[0] == '\0') {
-        const char *env = getenv("SQ_INSTANCE_ID");
-        char host[128] = "";
-        if (env != NULL && *env != '\0') {
-            clean_token(env, instance_buf, sizeof instance_buf);
-        } else {
-            char raw[96];
-            if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0')
-                snprintf(host, sizeof host, "host");
-            host[strcspn(host, ".")] = '\0';
-            snprintf(raw, sizeof raw, "%.64s-%d", host, (int)getpid());
-            clean_token(raw, instance_buf, sizeof instance_buf);
-        }
-    }
-    return instance_buf;
-}
 
 static void check_js(sq_bus_t *b, const char *stream, char *out, size_t outlen)
 {
@@ -78,13 +47,24 @@ static void check_js(sq_bus_t *b, const char *stream, char *out, size_t outlen)
     jsStreamInfo_Destroy(si);
 }
 
+static msgpack_object str_object(const char *s)
+{
+    msgpack_object o = { .type = MSGPACK_OBJECT_STR };
+    o.via.str.ptr = s;
+    o.via.str.size = (uint32_t)strlen(s);
+    return o;
+}
+
 static void on_health(sq_bus_t *b, natsMsg *msg, void *closure)
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
     char why[MAX_CHECKS][256];
+    msgpack_object_kv kv[MAX_CHECKS];
+    char *failed[MAX_CHECKS];
     /* a local bound: the compiler cannot see what the probes (calls) do to H */
     size_t nfailed = 0, n = H.n < MAX_CHECKS ? H.n : MAX_CHECKS;
+    (void)closure;
 
     for (size_t i = 0; i < n; i++) {
         if (H.checks[i].pg_dsn != NULL && H.checks[i].pg_ping != NULL)
@@ -95,27 +75,24 @@ static void on_health(sq_bus_t *b, natsMsg *msg, void *closure)
             check_js(b, H.checks[i].stream, why[i], sizeof why[i]);
         else
             snprintf(why[i], sizeof why[i], "ok");
+        kv[i].key = str_object(H.checks[i].name);
+        kv[i].val = str_object(why[i]);
         if (strcmp(why[i], "ok") != 0)
-            nfailed++;
+            failed[nfailed++] = (char *)H.checks[i].name;
     }
+    sq_health answer = { .ok = nfailed == 0,
+                         .service = H.svc,
+                         .pid = getpid(),
+                         .instance = H.instance,
+                         .host = H.host,
+                         .started = H.started,
+                         .checks = { .type = MSGPACK_OBJECT_MAP,
+                                     .via.map = { .size = (uint32_t)n, .ptr = kv } },
+                         .failed = failed,
+                         .nfailed = nfailed };
     msgpack_sbuffer_init(&sb);
     msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    msgpack_pack_map(&pk, 8);
-    sq_mp_kv_bool(&pk, "ok", nfailed == 0);
-    sq_mp_kv_str(&pk, "service", H.svc);
-    sq_mp_kv_int(&pk, "pid", getpid());
-    sq_mp_kv_str(&pk, "instance", H.instance);
-    sq_mp_kv_str(&pk, "host", H.host);
-    sq_mp_kv_int(&pk, "started", H.started);
-    sq_mp_pack_str(&pk, "checks");
-    msgpack_pack_map(&pk, (uint32_t)n);
-    for (size_t i = 0; i < n; i++)
-        sq_mp_kv_str(&pk, H.checks[i].name, why[i]);
-    sq_mp_pack_str(&pk, "failed");
-    msgpack_pack_array(&pk, (uint32_t)nfailed);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(why[i], "ok") != 0)
-            sq_mp_pack_str(&pk, H.checks[i].name);
+    sq_health_encode(&answer, &pk);
     sq_bus_respond(b, msg, sb.data, sb.size);
     msgpack_sbuffer_destroy(&sb);
 }
@@ -191,7 +168,7 @@ sq_status sq_health_serve(sq_bus_t *b, const char *svc, const char *instance,
     if (n > MAX_CHECKS)
         return SQ_ERR_INTERNAL;
     snprintf(H.svc, sizeof H.svc, "%s", svc);
-    clean_token(instance ? instance : sq_instance_id(), H.instance, sizeof H.instance);
+    sq_instance_token(instance ? instance : sq_instance_id(), H.instance, sizeof H.instance);
     if (gethostname(H.host, sizeof H.host - 1) != 0)
         snprintf(H.host, sizeof H.host, "unknown");
     H.started = sq_now_ms();

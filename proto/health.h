@@ -6,11 +6,12 @@
  *   {ok: bool (every check passed), service, pid, instance, host, started: ms,
  *    checks: {postgresql: "ok" | why, jetstream: "ok" | why}, failed: [names of failed checks]}
  * (checks and failed are empty for a service without dependencies). */
-#ifndef SQ_HEALTH_H
-#define SQ_HEALTH_H
+#ifndef SQ_PROTO_HEALTH_H
+#define SQ_PROTO_HEALTH_H
 
 #include <stddef.h>
 #include "sq/bus.h"
+#include "sq/log.h" /* sq_instance_id */
 #include "sq/status.h"
 
 typedef struct sq_health_check {
@@ -20,10 +21,6 @@ typedef struct sq_health_check {
     void (*pg_ping)(const char *dsn, char *out, size_t outlen);
     const char *stream; /* JetStream: a stream the service uses (the bus needs .jetstream) */
 } sq_health_check;
-
-/* This process's instance id: SQ_INSTANCE_ID when set (letters, digits, '-', '_'), else
- * <host name>-<pid>. */
-const char *sq_instance_id(void);
 
 /* Serves both health subjects on b, and the metrics of this process (metrics.h) on
  * sq.<svc>.metrics (every copy answers) and sq.<svc>.metrics.<instance>. instance NULL: sq_instance_id(). checks (n of them) are
