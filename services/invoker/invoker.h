@@ -125,7 +125,7 @@ void inv_pool_ready(inv_slot *s, int conc);
 void inv_pool_release(inv_slot *s);
 /* Warm containers per action path ("ns/name", versions summed) for the heartbeat, packed
  * as a msgpack map into pk. */
-void inv_pool_pack_actions(msgpack_packer *pk);
+void inv_pool_actions(msgpack_zone *z, msgpack_object *out);
 /* Keeper thread: keeps stem cells ready, removes idle containers. */
 void *inv_pool_keeper(void *arg);
 void inv_pool_shutdown(void);

@@ -476,7 +476,7 @@ void inv_pool_release(inv_slot *s)
         destroy_slot(s);
 }
 
-void inv_pool_pack_actions(msgpack_packer *pk)
+void inv_pool_actions(msgpack_zone *z, msgpack_object *out)
 {
     /* Called locked by the heartbeat: a small array of (path, count) pairs. */
     enum { MAXA = 512 };
@@ -501,9 +501,23 @@ void inv_pool_pack_actions(msgpack_packer *pk)
         }
         counts[i]++;
     }
-    msgpack_pack_map(pk, (uint32_t)n);
-    for (int i = 0; i < n; i++)
-        sq_mp_kv_int(pk, paths[i], counts[i]);
+    msgpack_object_kv *kv = msgpack_zone_malloc(z, sizeof *kv * (size_t)(n > 0 ? n : 1));
+    *out = (msgpack_object){ .type = MSGPACK_OBJECT_NIL };
+    if (kv == NULL)
+        return;
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(paths[i]);
+        char *key = msgpack_zone_malloc(z, len + 1);
+        if (key == NULL)
+            return;
+        memcpy(key, paths[i], len + 1);
+        kv[i].key = (msgpack_object){ .type = MSGPACK_OBJECT_STR,
+                                      .via.str = { .size = (uint32_t)len, .ptr = key } };
+        kv[i].val = (msgpack_object){ .type = MSGPACK_OBJECT_POSITIVE_INTEGER,
+                                      .via.u64 = (uint64_t)counts[i] };
+    }
+    *out = (msgpack_object){ .type = MSGPACK_OBJECT_MAP,
+                             .via.map = { .size = (uint32_t)n, .ptr = kv } };
 }
 
 static int count_kind(const char *kind)

@@ -578,12 +578,8 @@ void *inv_heartbeat(void *arg)
                             .at = sq_now_ms(),
                             .started = I.started_ms };
 
-        msgpack_sbuffer asb;
-        msgpack_packer apk;
         msgpack_zone z;
 
-        msgpack_sbuffer_init(&asb);
-        msgpack_packer_init(&apk, &asb, msgpack_sbuffer_write);
         msgpack_zone_init(&z, 1024);
         pthread_mutex_lock(&I.lock);
         /* stem cells are spare capacity: they are given up when an action needs the room */
@@ -593,14 +589,11 @@ void *inv_heartbeat(void *arg)
         hb.warm = I.warm;
         hb.busy = I.busy;
         hb.draining = I.draining;
-        inv_pool_pack_actions(&apk);
+        inv_pool_actions(&z, &hb.actions); /* copied into z: no lock needed after */
         pthread_mutex_unlock(&I.lock);
-        if (sq_mp_unpack(asb.data, asb.size, &z, &hb.actions) != SQ_OK)
-            hb.actions.type = MSGPACK_OBJECT_NIL;
         sq_proto_buf_init(&sb, &pk);
         sq_heartbeat_encode(&hb, &pk);
         msgpack_zone_destroy(&z);
-        msgpack_sbuffer_destroy(&asb);
         sq_bus_publish(I.bus, SQ_SUBJ_INVOKER_HEARTBEAT, sb.data, sb.size);
         msgpack_sbuffer_destroy(&sb);
         for (int slept = 0; slept < I.cfg.heartbeat_ms && !I.stopping; slept += 50)
