@@ -51,7 +51,14 @@ wrk.headers["Content-Type"] = "application/json"
 wrk.headers["Authorization"] = "Basic $AUTH"
 LUAEOF
 printf 'bench: jetstream: %s s of non-blocking invokes\n' "$SECS" >&2
+# nats-server's memory and the store's disk during the load, every tenth of it (at least 5 s):
+# flat means they stop growing once the load runs, whatever its length
+EVERY=$(( SECS / 10 > 5 ? SECS / 10 : 5 ))
+( while sleep "$EVERY"; do echo "$(rss_kb) $(disk_kb)"; done ) >"$STATE/js-samples" 2>/dev/null &
+SAMPLER=$!
 OUT="$(wrk -t2 -c16 -d"${SECS}s" -s "$LUA" "$API/actions/bench-echo")"
+kill "$SAMPLER" 2>/dev/null || true
+wait "$SAMPLER" 2>/dev/null || true
 N=$(echo "$OUT" | awk '/requests in/ {print $1}')
 RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print int($2)}')
 D1=$(disk_kb) R1=$(rss_kb) S1="$(streams)"
@@ -70,6 +77,9 @@ D3=$(disk_kb) R3=$(rss_kb) S3="$(streams)"
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 echo "| JetStream store on disk: before / after ${SECS} s of non-blocking invokes, drained | $(mb "$D0") | $(mb "$D2") | right after the load $(mb "$D1"); settled $(mb "$D3"); ${N:-?} invokes, ${RPS:-?} req/s; drained in ${T2} s; must stay flat |"
 echo "| nats-server RSS: before / drained | $(mb "$R0") | $(mb "$R2") | right after the load $(mb "$R1"); settled (${SETTLE} s later) $(mb "$R3") |"
+SERIES_R=$(awk '{ printf "%s%.0f", NR > 1 ? ", " : "", $1 / 1024 }' "$STATE/js-samples")
+SERIES_D=$(awk '{ printf "%s%.0f", NR > 1 ? ", " : "", $2 / 1024 }' "$STATE/js-samples")
+echo "| nats-server RSS / JetStream disk during the load, every ${EVERY} s (MB) | | | RSS ${SERIES_R:-?}; disk ${SERIES_D:-?} |"
 # one row per stream: messages (bytes, files on disk)
 st() { # SNAPSHOT STREAM
   local m; m="$(field "$1" "$2" 2)"
