@@ -95,14 +95,14 @@ test('each service is connected as its own role, which owns its tables only', ()
   for (const row of owned) {
     const [rel, owner] = row.split('|');
     const want = rel.startsWith('auth_') ? 'sq_auth' : rel.startsWith('registry_') ? 'sq_registry'
-      : rel.startsWith('activations') ? 'sq_activations' : '(none)';
+      : rel.startsWith('activations') || rel === 'activation_counts' ? 'sq_activations' : '(none)';
     assert.equal(owner, want, `owner of ${rel}`);
   }
   // one numbering per service, each in its own tracker
   assert.equal(sql("SELECT to_regclass('public.sq_schema_migrations') IS NULL"), 't', 'the shared tracker still exists');
   assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM auth_schema_migrations'), '0001_init.sql,0002_namespaces.sql');
   assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM registry_schema_migrations'), '0001_init.sql,0002_entities.sql,0003_rev.sql,0004_routes.sql');
-  assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM activations_schema_migrations'), '0001_init.sql,0002_partitions.sql');
+  assert.equal(sql('SELECT string_agg(name, \',\' ORDER BY name) FROM activations_schema_migrations'), '0001_init.sql,0002_partitions.sql,0003_counts.sql');
 
   for (const [svc, own] of Object.entries(SERVICES)) {
     const mine = psql(roleDsn(svc), `SELECT count(*) >= 0 FROM ${own}`);
