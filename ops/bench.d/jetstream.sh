@@ -77,8 +77,8 @@ D3=$(disk_kb) R3=$(rss_kb) S3="$(streams)"
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
 echo "| JetStream store on disk: before / after ${SECS} s of non-blocking invokes, drained | $(mb "$D0") | $(mb "$D2") | right after the load $(mb "$D1"); settled $(mb "$D3"); ${N:-?} invokes, ${RPS:-?} req/s; drained in ${T2} s; must stay flat |"
 echo "| nats-server RSS: before / drained | $(mb "$R0") | $(mb "$R2") | right after the load $(mb "$R1"); settled (${SETTLE} s later) $(mb "$R3") |"
-SERIES_R=$(awk '{ printf "%s%.0f", NR > 1 ? ", " : "", $1 / 1024 }' "$STATE/js-samples")
-SERIES_D=$(awk '{ printf "%s%.0f", NR > 1 ? ", " : "", $2 / 1024 }' "$STATE/js-samples")
+SERIES_R=$(awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 / 1024 }' "$STATE/js-samples")
+SERIES_D=$(awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $2 / 1024 }' "$STATE/js-samples")
 echo "| nats-server RSS / JetStream disk during the load, every ${EVERY} s (MB) | | | RSS ${SERIES_R:-?}; disk ${SERIES_D:-?} |"
 # one row per stream: messages (bytes, files on disk)
 st() { # SNAPSHOT STREAM
