@@ -130,11 +130,9 @@ static void call_init(call *c, sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_proto_buf_init(&c->sb, &c->pk);
 }
 
-/* Answers a failed store call: the user-facing statuses with their message (the store's,
- * or the default), anything else as reg_wire_failure() says. */
-static void respond_error(call *c, sq_status st)
+/* The statuses that are the request's fault (answered as they are, never logged). */
+static bool users_fault(sq_status st)
 {
-    c->answered = true;
     switch (st) {
     case SQ_ERR_NOT_FOUND:
     case SQ_ERR_CONFLICT:
@@ -142,14 +140,22 @@ static void respond_error(call *c, sq_status st)
     case SQ_ERR_BAD_NAME:
     case SQ_ERR_FORBIDDEN:
     case SQ_ERR_TOO_LARGE:
-    case SQ_ERR_DECODE:
-        if (c->err[0])
-            sq_bus_respond_error(c->bus, c->msg, st, "%s", c->err);
-        else
-            sq_bus_respond_error(c->bus, c->msg, st, NULL);
-        break;
-    default: sq_bus_respond_error(c->bus, c->msg, reg_wire_failure(st), NULL); break;
+    case SQ_ERR_DECODE: return true;
+    default: return false;
     }
+}
+
+/* Answers a failed store call: the user-facing statuses with their message (the store's,
+ * or the default), anything else as reg_wire_failure() says. */
+static void respond_error(call *c, sq_status st)
+{
+    c->answered = true;
+    if (!users_fault(st))
+        sq_bus_respond_error(c->bus, c->msg, reg_wire_failure(st), NULL);
+    else if (c->err[0])
+        sq_bus_respond_error(c->bus, c->msg, st, "%s", c->err);
+    else
+        sq_bus_respond_error(c->bus, c->msg, st, NULL);
 }
 
 /* Answers a request that did not decode (st, the decoder's message in err) and returns
@@ -173,17 +179,9 @@ static void call_end(call *c, sq_status st, const char *what, const char *kind, 
     if (st == SQ_OK && !c->answered) {
         sq_bus_respond(c->bus, c->msg, c->sb.data, c->sb.size);
     } else if (!c->answered) {
-        switch (st) {
-        case SQ_ERR_NOT_FOUND:
-        case SQ_ERR_CONFLICT:
-        case SQ_ERR_BAD_REQUEST:
-        case SQ_ERR_BAD_NAME:
-        case SQ_ERR_FORBIDDEN:
-        case SQ_ERR_TOO_LARGE: break;
-        default:
+        if (!users_fault(st))
             sq_error("could not %s %s \"%s/%s\": %s", what, kind, ns, name ? name : "",
                      sq_status_str(st));
-        }
         respond_error(c, st);
     }
     msgpack_sbuffer_destroy(&c->sb);
