@@ -206,8 +206,7 @@ static sq_status ensure(jsCtx *js, const char *name, const char *subject, jsRete
 
     if (js_GetStreamInfo(&si, js, name, NULL, &jerr) == NATS_OK) {
         jsStreamInfo_Destroy(si);
-        if (ret != js_WorkQueuePolicy) /* a work queue stays one */
-            update_limits(js, name, ret, max_bytes > 0 ? max_bytes : -1, discard);
+        update_limits(js, name, ret, max_bytes > 0 ? max_bytes : -1, discard);
         sq_js_raise_replicas(js, name);
         return SQ_OK;
     }
@@ -235,8 +234,13 @@ static sq_status ensure(jsCtx *js, const char *name, const char *subject, jsRete
 sq_status sq_streams_ensure(jsCtx *js, unsigned create, unsigned wait)
 {
     sq_status st = SQ_OK;
+    /* SQ_WORK holds the accepted non-blocking work no invoker has taken yet, up to a byte
+     * cap: a full queue refuses new work (discard new), and the scheduler answers those
+     * invokes 503 "System is overloaded" (handlers.c) instead of letting a load beyond
+     * the invokers grow the stream without bound */
     if (create & SQ_STREAMS_WORK)
-        st = ensure(js, SQ_STREAM_WORK, SQ_SUBJ_WORK_ALL, js_WorkQueuePolicy, 0, 0);
+        st = ensure(js, SQ_STREAM_WORK, SQ_SUBJ_WORK_ALL, js_WorkQueuePolicy, 0,
+                    (int64_t)sq_common.js_work_max_mb << 20);
     /* SQ_ACTIVATIONS holds what is in flight: interest retention (a record goes once every
      * consumer has it: the store's durable consumer acknowledges it when PostgreSQL has it,
      * the schedulers' ordered headers-only consumers on delivery), a byte cap refusing new

@@ -8,7 +8,9 @@
 # later, default 130: past the streams' two-minute duplicate window, whose message ids
 # nats-server keeps in memory, and past a sweep of the activation store). "Flat": drained
 # and settled equal to before, but for nats-server's memory, which holds the duplicate
-# window's ids and the heap Go has not returned. Prints markdown rows (ops/bench.sh's four
+# window's ids and the heap Go has not returned. A load beyond the invokers fills SQ_WORK up to
+# its byte cap (SQ_JS_WORK_MAX_MB), past which invokes are refused with 503: the series during
+# the load shows disk and memory level off there. Prints markdown rows (ops/bench.sh's four
 # columns).
 set -euo pipefail
 : "${API:?run through ops/bench.sh}" "${AUTH:?}" "${STATE:?}" "${ROOT:?}"
@@ -61,6 +63,9 @@ kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
 N=$(echo "$OUT" | awk '/requests in/ {print $1}')
 RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print int($2)}')
+# answered 503 "System is overloaded" once SQ_WORK reached its byte cap (SQ_JS_WORK_MAX_MB)
+REFUSED=$(echo "$OUT" | awk '/Non-2xx or 3xx responses/ {print $NF}')
+REFUSED=${REFUSED:-0}
 D1=$(disk_kb) R1=$(rss_kb) S1="$(streams)"
 t0=$(date +%s)
 S2="$S1"
@@ -75,7 +80,7 @@ printf 'bench: jetstream: drained in %s s; settling %s s\n' "$T2" "$SETTLE" >&2
 sleep "$SETTLE"
 D3=$(disk_kb) R3=$(rss_kb) S3="$(streams)"
 mb() { awk -v k="$1" 'BEGIN { printf "%.1f MB", k / 1024 }'; }
-echo "| JetStream store on disk: before / after ${SECS} s of non-blocking invokes, drained | $(mb "$D0") | $(mb "$D2") | right after the load $(mb "$D1"); settled $(mb "$D3"); ${N:-?} invokes, ${RPS:-?} req/s; drained in ${T2} s; must stay flat |"
+echo "| JetStream store on disk: before / after ${SECS} s of non-blocking invokes, drained | $(mb "$D0") | $(mb "$D2") | right after the load $(mb "$D1"); settled $(mb "$D3"); ${N:-?} invokes at ${RPS:-?} req/s, $(( ${N:-0} - REFUSED )) accepted, ${REFUSED} refused (503: SQ_WORK at its cap of ${SQ_JS_WORK_MAX_MB:-64} MB); drained in ${T2} s; must stay flat |"
 echo "| nats-server RSS: before / drained | $(mb "$R0") | $(mb "$R2") | right after the load $(mb "$R1"); settled (${SETTLE} s later) $(mb "$R3") |"
 SERIES_R=$(awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $1 / 1024 }' "$STATE/js-samples")
 SERIES_D=$(awk '{ printf "%s%.0f", (NR > 1 ? ", " : ""), $2 / 1024 }' "$STATE/js-samples")

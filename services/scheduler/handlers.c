@@ -11,11 +11,13 @@
  * sched_on_pub_ack() once JetStream has stored it, so a worker never waits for a disk.
  * Errors go back to the caller's reply subject as wire errors; nothing here may crash on
  * what arrives from the network. */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "sched.h"
+#include "sq/config.h"
 #include "sq/log.h"
 #include "sq/util.h"
 
@@ -90,6 +92,37 @@ static natsStatus enqueue(sched_worker *w, const char *subject, const char *id)
     return st;
 }
 
+/* OpenWhisk's words for it (Messages.systemOverloaded), and why. */
+#define SQ_MSG_OVERLOADED                                                                          \
+    "System is overloaded, try again later (the queue of accepted work is full)."
+
+/* Whether JetStream refused the work because SQ_WORK is at its byte cap (discard new:
+ * "maximum bytes exceeded") or its server's store has no room left. */
+static bool work_full(const jsPubAckErr *pae)
+{
+    return pae != NULL && (pae->ErrCode == JSStreamStoreFailedErr ||
+                           pae->ErrCode == JSStorageResourcesExceededErr);
+}
+
+/* One warning a second at most while SQ_WORK refuses work, with how much it refused: an
+ * overload refuses thousands a second, and each is answered, not logged. */
+static void warn_full(const jsPubAckErr *pae)
+{
+    static _Atomic int64_t last_ms;
+    static _Atomic unsigned refused;
+    int64_t now = sq_now_ms(), was = atomic_load(&last_ms);
+    unsigned n = atomic_fetch_add(&refused, 1) + 1;
+
+    if (now - was < 1000 || !atomic_compare_exchange_strong(&last_ms, &was, now))
+        return;
+    atomic_fetch_sub(&refused, n);
+    sq_warn("SQ_WORK is full (%s; its byte cap SQ_JS_WORK_MAX_MB is %d MB): %u non-blocking "
+            "invocation(s) refused with 503 since the last warning; the invokers run less "
+            "than is asked of them",
+            pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err), sq_common.js_work_max_mb,
+            n);
+}
+
 void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
 {
     sched *s = closure;
@@ -115,6 +148,13 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
                  pa->Duplicate ? " (a duplicate)" : "");
     } else if (sched_requeue_offer(s, msg, id, pae)) {
         return; /* published again shortly (requeue.c); msg is its business now */
+    } else if (work_full(pae)) {
+        warn_full(pae);
+        sched_metrics_overloaded();
+        reply = sched_flight_queued(s, id, 0);
+        sched_flight_done(s, id);
+        sched_error_to(s, reply, SQ_ERR_UNAVAILABLE, SQ_MSG_OVERLOADED);
+        free(reply);
     } else {
         sq_error("could not queue activation \"%s\": %s (%d)", id,
                  pae ? natsStatus_GetText(pae->Err) : "no acknowledgement",

@@ -8,7 +8,7 @@
 #include "sched.h"
 #include "sq/metrics.h"
 
-static sq_metric *admitted, *refused[3], *latency, *lost;
+static sq_metric *admitted, *refused[3], *overloaded, *latency, *lost;
 static sched *S;
 
 static double in_flight(void *closure)
@@ -38,6 +38,9 @@ void sched_metrics_init(sched *s)
     refused[2] = sq_metric_counter("sq_scheduler_invocations_total",
                                    "invocations the scheduler was asked for, by result",
                                    "result=\"refused\"");
+    overloaded = sq_metric_counter("sq_scheduler_invocations_total",
+                                   "invocations the scheduler was asked for, by result",
+                                   "result=\"overloaded\"");
     latency = sq_metric_histogram("sq_scheduler_invoke_seconds",
                                   "admission to the activation's record (end to end)", NULL,
                                   sq_metric_seconds_bounds, sq_metric_seconds_nbounds);
@@ -68,4 +71,9 @@ void sched_metrics_done(int64_t ms)
 void sched_metrics_lost(void)
 {
     sq_metric_inc(lost);
+}
+
+void sched_metrics_overloaded(void)
+{
+    sq_metric_inc(overloaded);
 }

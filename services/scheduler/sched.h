@@ -377,5 +377,6 @@ void sched_metrics_admitted(void);
 void sched_metrics_refused(sq_status st); /* what sched_admit() refused with */
 void sched_metrics_done(int64_t ms);      /* admission to record, of one activation */
 void sched_metrics_lost(void);
+void sched_metrics_overloaded(void); /* admitted, then refused: SQ_WORK was full */
 
 #endif

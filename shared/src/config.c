@@ -81,6 +81,7 @@ static const sq_cfg_entry common_table[] = {
     SQ_CFG_INT("js_replicas", "SQ_JS_REPLICAS", 0, 5, 0, sq_common.js_replicas),
     SQ_CFG_INT("js_activations_max_mb", "SQ_JS_ACTIVATIONS_MAX_MB", 1, 1 << 20, 1024,
                sq_common.js_act_max_mb),
+    SQ_CFG_INT("js_work_max_mb", "SQ_JS_WORK_MAX_MB", 1, 1 << 20, 64, sq_common.js_work_max_mb),
 };
 #define NCOMMON (sizeof common_table / sizeof common_table[0])
 

@@ -44,6 +44,8 @@ test('SQ_ACTIVATIONS: interest retention, a byte cap that refuses new records, r
   assert.equal(si.config.num_replicas, 1, 'a single server: one replica');
   const work = await streamInfo('SQ_WORK');
   assert.equal(work.config.retention, 'workqueue');
+  assert.equal(work.config.discard, 'new', 'a full work queue refuses new work (503 System is overloaded)');
+  assert.equal(work.config.max_bytes, 64 * 1024 * 1024, 'SQ_JS_WORK_MAX_MB default 64');
 });
 
 test('records leave SQ_ACTIVATIONS once the store has them', async () => {

@@ -62,9 +62,10 @@ typedef struct sq_common_cfg {
     char *nats_tls_ca;   /* SQ_NATS_TLS_CA: CA file; set, the connection is TLS */
     char *nats_tls_cert; /* SQ_NATS_TLS_CERT, SQ_NATS_TLS_KEY: client certificate */
     char *nats_tls_key;
-    int js_replicas;   /* SQ_JS_REPLICAS: 0 = 3 when the cluster allows it, else 1 */
-    int js_act_max_mb; /* SQ_JS_ACTIVATIONS_MAX_MB: byte cap of SQ_ACTIVATIONS */
-    bool loaded;       /* resolved by a sq_config_load() */
+    int js_replicas;    /* SQ_JS_REPLICAS: 0 = 3 when the cluster allows it, else 1 */
+    int js_act_max_mb;  /* SQ_JS_ACTIVATIONS_MAX_MB: byte cap of SQ_ACTIVATIONS */
+    int js_work_max_mb; /* SQ_JS_WORK_MAX_MB: byte cap of SQ_WORK */
+    bool loaded;        /* resolved by a sq_config_load() */
 } sq_common_cfg;
 
 extern sq_common_cfg sq_common;
