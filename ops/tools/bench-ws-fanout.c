@@ -3,7 +3,10 @@
  * (Authorization: Basic on the upgrade), subscribes each to the activations of one action,
  * invokes that action (blocking, over the first socket) R times, and takes for every
  * event frame the kernel's receive time of its bytes (SO_TIMESTAMPNS, CLOCK_REALTIME), so
- * that how fast this process reads its sockets does not enter the figure. The start is the
+ * that how fast this process reads its sockets does not enter the figure; and it reads them
+ * only once a round's fan-out is over (--reader-idle-ms, 100 ms after its invoke; 0 reads
+ * them as frames come), as the floor does, so that its reading does not take from the
+ * gateway the CPU its senders run on (a core of two, here). The start is the
  * record's announcement on sq.evt.activation.<ns>, seen by this process on NATS. Prints one
  * line: fanout_us p50= p99= first_p50= last_p50= frames= records= missing= read_delay_p50=
  * floor_p50= floor_last= (last_p50: the last socket of a record; read_delay: kernel receive to
@@ -13,7 +16,8 @@
  * With --inflight K (and -n 1): K blocking invokes in flight on one socket for --seconds S
  * instead, a new one as each answer comes: invoke_rps= p50= p99= answers= errors=.
  * Usage: bench-ws-fanout --url NATS_URL --port GATEWAY_PORT --key uuid:secret
- *        [--host 127.0.0.1] [-n 1000] [-r 30] [--action bench-ws] [--inflight K --seconds S] */
+ *        [--host 127.0.0.1] [-n 1000] [-r 30] [--action bench-ws] [--reader-idle-ms 100]
+ *        [--inflight K --seconds S] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nats/nats.h>
@@ -471,6 +475,8 @@ static void open_sockets(wsock *w, int n, const char *host, int port, const char
     }
 }
 
+static int reader_idle_ms = 100;
+
 /* The rounds: one blocking invoke each through the first socket, the frames of all read. */
 static void run_rounds(wsock *w, int n, int rounds)
 {
@@ -489,7 +495,9 @@ static void run_rounds(wsock *w, int n, int rounds)
                  "\"params\":{\"n\":%d}}",
                  r, action, r);
         send_text(w[0].fd, msg);
-        serve(ep, 200);
+        if (reader_idle_ms > 0) /* the frames wait in the sockets, their receive times taken */
+            usleep((useconds_t)reader_idle_ms * 1000);
+        serve(ep, 200 - (reader_idle_ms < 150 ? reader_idle_ms : 150));
     }
     serve(ep, 1500);
 }
@@ -553,6 +561,8 @@ int main(int argc, char **argv)
             inflight = atoi(argv[i + 1]);
         else if (!strcmp(argv[i], "--seconds"))
             seconds = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--reader-idle-ms"))
+            reader_idle_ms = atoi(argv[i + 1]);
     }
     if (url == NULL || key == NULL || port <= 0 || n <= 0 || rounds <= 0 || strlen(key) > 300) {
         fprintf(stderr, "usage: bench-ws-fanout --url NATS --port PORT --key KEY [-n N] [-r R]\n");
