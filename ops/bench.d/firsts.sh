@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Benchmark fragment (run by ops/bench.sh against its stack, with API, AUTH, BUILD, STATE,
+# SECONDS_RUN exported): first invokes of new actions, HTTP end to end (issue 14), beside
+# the HTTP floor of the same run. Prints markdown rows | figure | p50 | p99 | note |.
+#
+#   - floor: lws HTTP round trip, GET /healthz over one keep-alive connection (answered by
+#     the gateway's event loop alone: no bus, no key)
+#   - the first invoke of one new action on a quiet stack: create it (PUT), wait 2 s (the
+#     stem cells refilled, nothing running), invoke it blocking; SQ_BENCH_FIRSTS (10) times
+#   - the first invokes of 10 new actions created back to back: PUT, invoke, PUT, invoke ...
+#     with no pause (the burst that empties the stem cells); 3 rounds 3 s apart
+#
+# Every invoke must answer 200 with the action's result: any other answer is counted and
+# shown, never timed. Times are curl's time_total (connect to last byte), one connection
+# each.
+set -uo pipefail
+
+H=(-H "Authorization: Basic $AUTH" -H 'Content-Type: application/json')
+row() { printf '| %s | %s | %s | %s |\n' "$@"; }
+# pct FILE P: the P-th percentile (0-100) of the numbers in FILE (seconds), in ms
+pct() { sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END { if (NR == 0) { print "n/a"; exit }
+  i = int((NR - 1) * p / 100 + 0.5) + 1; printf "%.1f ms", v[i] * 1000 }'; }
+RUN="bench-first-$$"
+CODE='{"exec":{"kind":"nodejs:20","code":"function main(a){return {first: a.n}}"}}'
+BAD=0
+# first NAME N FILE: PUT the action, invoke it once (blocking, result), time kept in FILE
+first() {
+  local out code t
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "${H[@]}" "$API/actions/$1" -d "$CODE")
+  if [[ $code != 200 ]]; then BAD=$((BAD + 1)); return; fi
+  out=$(curl -s -w '\n%{http_code} %{time_total}' -X POST "${H[@]}" \
+    "$API/actions/$1?blocking=true&result=true" -d "{\"n\":$2}")
+  read -r code t <<<"$(tail -n1 <<<"$out")"
+  if [[ $code == 200 && $(head -n1 <<<"$out") == "{\"first\":$2}" ]]; then
+    echo "$t" >>"$3"
+  else
+    BAD=$((BAD + 1))
+    echo "firsts.sh: $1: $code $(head -c 200 <<<"$out")" >&2
+  fi
+}
+
+to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
+HZ="$(wrk -t1 -c1 -d5s --latency "${API%%/api/*}/healthz")"
+HZ50=$(echo "$HZ" | awk '$1=="50%" {print $2}' | to_us)
+HZ99=$(echo "$HZ" | awk '$1=="99%" {print $2}' | to_us)
+row "floor: lws HTTP round trip, GET /healthz, 1 connection (the gateway's event loop alone)" \
+  "${HZ50:-n/a} µs" "${HZ99:-n/a} µs" "$(echo "$HZ" | awk '/Requests\/sec/ {printf "%d req/s", $2}')"
+
+QUIET="$STATE/firsts-quiet" BURST="$STATE/firsts-burst"
+: >"$QUIET"
+: >"$BURST"
+for i in $(seq 1 "${SQ_BENCH_FIRSTS:-10}"); do
+  sleep 2
+  first "$RUN-q$i" "$i" "$QUIET"
+done
+for r in 1 2 3; do
+  sleep 3
+  for i in $(seq 1 10); do first "$RUN-b$r-$i" "$i" "$BURST"; done
+done
+row "first invoke of one new action on a quiet stack (PUT, 2 s, blocking invoke), HTTP end to end" \
+  "$(pct "$QUIET" 50)" "$(pct "$QUIET" 99)" \
+  "$(wc -l <"$QUIET") actions; target p50 ≤ 4 ms; floor: the HTTP round trip above + a cold start with a stem cell (invoker rows)"
+row "first invoke of 10 new actions created back to back (PUT, invoke, PUT, invoke ...), HTTP end to end" \
+  "$(pct "$BURST" 50)" "$(pct "$BURST" 99)" \
+  "$(wc -l <"$BURST") actions in 3 rounds; target p50 ≤ 8 ms, p99 ≤ 30 ms$( ((BAD > 0)) && echo "; $BAD answers other than 200 with the result (not counted)")"
+for a in $(seq 1 "${SQ_BENCH_FIRSTS:-10}"); do
+  curl -s -o /dev/null -X DELETE "${H[@]}" "$API/actions/$RUN-q$a"
+done
+for r in 1 2 3; do for i in $(seq 1 10); do
+  curl -s -o /dev/null -X DELETE "${H[@]}" "$API/actions/$RUN-b$r-$i"
+done; done
