@@ -530,6 +530,7 @@ static void cg_reset(inv_cg_t *cg)
     cg->procs_fd[0] = cg->procs_fd[1] = cg->procs_fd[2] = -1;
     cg->freeze_fd = -1;
     cg->mode = INV_CG_NONE;
+    cg->by_parent = false;
 }
 
 /* An fd at 10 or above, so the child's dup2() onto its low fds cannot clobber it. */
@@ -588,6 +589,9 @@ int inv_cg_create(const inv_sandbox_t *sb, inv_cg_t *cg, int memory_mb, char *er
         return -1;
     }
     cg->mode = sb->mode;
+    /* the invoker moves the sandbox in while bwrap sets it up (inv_cg_attach_tree() needs
+     * /proc/<pid>/task/<tid>/children); else the child joins before exec */
+    cg->by_parent = access("/proc/thread-self/children", R_OK) == 0;
     if (inv_cg_set_memory(cg, memory_mb) != 0) {
         sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot set the memory limit of %s: %s", cg->mem,
                 strerror(errno));
@@ -653,6 +657,62 @@ int inv_cg_join_child(const inv_cg_t *cg)
     for (int i = 0; i < 3; i++)
         if (cg->procs_fd[i] >= 0 && write(cg->procs_fd[i], buf, (size_t)n) != n)
             return -1;
+    return 0;
+}
+
+int inv_cg_attach(const inv_cg_t *cg, int pid)
+{
+    char buf[24];
+    int n = snprintf(buf, sizeof buf, "%d", pid);
+    for (int i = 0; i < 3; i++)
+        if (cg->procs_fd[i] >= 0 && write(cg->procs_fd[i], buf, (size_t)n) != n)
+            return -1;
+    return 0;
+}
+
+/* Appends the children of every thread of pid to pids (n of cap); false when there are more
+ * than cap. A process that is gone has none. */
+static bool add_children(int pid, int *pids, int *n, int cap)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    struct dirent *e;
+    bool ok = true;
+    while (ok && d && (e = readdir(d))) {
+        if (e->d_name[0] == '.')
+            continue;
+        snprintf(path, sizeof path, "/proc/%d/task/%.16s/children", pid, e->d_name);
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        ssize_t len = fd >= 0 ? read(fd, buf, sizeof buf - 1) : 0;
+        if (fd >= 0)
+            close(fd);
+        buf[len > 0 ? len : 0] = '\0';
+        char *s = buf, *end;
+        for (long v; ok && (v = strtol(s, &end, 10)) > 0; s = end) {
+            ok = *n < cap;
+            if (ok)
+                pids[(*n)++] = (int)v;
+        }
+    }
+    if (d)
+        closedir(d);
+    return ok;
+}
+
+int inv_cg_attach_tree(const inv_cg_t *cg, int root)
+{
+    int pids[16], n = 1;
+    pids[0] = root;
+    for (int i = 0; i < n; i++) {
+        /* root is in already: moving it again could wait for another grace period */
+        if (i > 0 && inv_cg_attach(cg, pids[i]) != 0 && errno != ESRCH)
+            return -1;
+        if (!add_children(pids[i], pids, &n, 16)) {
+            errno = E2BIG;
+            return -1;
+        }
+    }
     return 0;
 }
 

@@ -54,6 +54,8 @@ typedef struct {
     int procs_fd[3];     /* open cgroup.procs files the child writes its pid into */
     int freeze_fd;       /* open v1 freezer.state or v2 cgroup.freeze; -1 without a freezer */
     inv_cg_mode mode;
+    bool by_parent; /* the invoker moves the sandbox in while bwrap sets it up (see
+                       inv_cg_attach()) instead of the child joining before exec */
 } inv_cg_t;
 
 /* Detects the cgroup layout, prepares the invoker's cgroup directories (name distinguishes
@@ -93,6 +95,19 @@ int64_t inv_cg_memory_bytes(const inv_cg_t *cg);
 
 /* In the forked child, before exec: joins the cgroups (async-signal-safe). 0 or -1. */
 int inv_cg_join_child(const inv_cg_t *cg);
+
+/* In the invoker: moves process pid (every thread) into the container's cgroups. The first
+ * cgroup move after a quiet spell waits for an RCU grace period (~11 ms on a v1 host), so
+ * the invoker does it while bwrap sets the sandbox up (cg->by_parent), and the sandbox
+ * starts the runtime only once everything is in (bwrap --block-fd). 0, or -1 with errno
+ * (ESRCH: pid is gone). */
+int inv_cg_attach(const inv_cg_t *cg, int pid);
+
+/* After inv_cg_attach() of root: moves its descendants in, the children of each process once
+ * it is in. A child forked after its parent's move is born inside, one forked before is
+ * listed in /proc by then (fork and cgroup moves exclude each other), so none is missed. 0,
+ * or -1 with errno (E2BIG: more than 16 processes). */
+int inv_cg_attach_tree(const inv_cg_t *cg, int root);
 
 /* Closes the cgroup.procs fds (the parent, after fork). */
 void inv_cg_close_fds(inv_cg_t *cg);

@@ -672,6 +672,7 @@ int main(void)
         { "concurrency", test_concurrency },
         { "fd3_garbage", test_fd3_garbage },
         { "limits", test_limits },
+        { "attach_tree", test_attach_tree },
         { "freeze", test_freeze },
     };
     char describe[2048], err[256];

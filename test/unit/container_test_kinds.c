@@ -9,12 +9,15 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 /* ---------------------------------------------------------------- logs, sizes, threads */
@@ -589,6 +592,103 @@ void test_fd3_garbage(void)
     inv_container_destroy(c);
 }
 
+/* The cgroup of pid in the v1 hierarchy of controller ctl ("memory", "pids", "freezer"),
+ * or on v2 the one of "0::", into out; false when it has none. */
+static bool cgroup_of(pid_t pid, const char *ctl, char *out, size_t len)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "r");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b)
+            continue;
+        *b = '\0';
+        b[1 + strcspn(b + 1, "\n")] = '\0';
+        found = b == a + 1 || strcmp(a + 1, ctl) == 0;
+        if (found)
+            snprintf(out, len, "%s", b + 1);
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* pids (pids[0] the root) share one cgroup per controller, none of them ours. */
+static void check_cgroups(const pid_t *pids, int n)
+{
+    static const char *const ctls[] = { "memory", "pids", "freezer" };
+    for (size_t k = 0; k < sizeof ctls / sizeof ctls[0]; k++) {
+        char ours[1024], first[1024], cg[1024];
+        if (!cgroup_of(getpid(), ctls[k], ours, sizeof ours) ||
+            !cgroup_of(pids[0], ctls[k], first, sizeof first))
+            continue;
+        CHECK(strcmp(first, ours) != 0, "process 0 is in our %s cgroup %s", ctls[k], ours);
+        for (int i = 1; i < n; i++)
+            CHECK(cgroup_of(pids[i], ctls[k], cg, sizeof cg) && strcmp(cg, first) == 0,
+                  "process %d is in %s cgroup %s, not %s", i, ctls[k], cg, first);
+    }
+}
+
+/* Every process of a started sandbox (bwrap, its child, the runtime) is in the container's
+ * own cgroups, not in ours, before any code was sent: tenant code never runs outside them. */
+static void check_sandbox_cgroups(inv_container_t *c)
+{
+    pid_t pids[32];
+    int n = 1;
+    pids[0] = inv_container_pid(c);
+    for (int i = 0; i < n; i++) {
+        char path[96], buf[512];
+        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pids[i], (int)pids[i]);
+        FILE *f = fopen(path, "r");
+        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+        if (f)
+            fclose(f);
+        buf[len] = '\0';
+        for (char *t = strtok(buf, " \n"); t && n < 32; t = strtok(NULL, " \n"))
+            pids[n++] = (pid_t)atoi(t);
+    }
+    CHECK(n >= 3, "%d processes in a started sandbox", n);
+    check_cgroups(pids, n);
+}
+
+/* inv_cg_attach_tree(): a process, its child and grandchild, all forked before the move,
+ * end up in the container's cgroups (the invoker moves a starting sandbox in this way). */
+void test_attach_tree(void)
+{
+    inv_cg_t cg;
+    char err[256] = "";
+    if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
+        fprintf(stderr, "  (no cgroups here: not checked)\n");
+        return;
+    }
+    int p[2];
+    CHECK(inv_cg_create(sb, &cg, 64, err, sizeof err) == 0 && pipe(p) == 0, "cgroup: %s", err);
+    pid_t pids[3];
+    pids[0] = fork();
+    if (pids[0] == 0) {
+        setpgid(0, 0);
+        if (fork() == 0 && fork() == 0) { /* the grandchild reports both */
+            pid_t got[2] = { getppid(), getpid() };
+            if (write(p[1], got, sizeof got) != (ssize_t)sizeof got)
+                _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    setpgid(pids[0], pids[0]);
+    CHECK(read(p[0], pids + 1, 2 * sizeof(pid_t)) == 2 * (ssize_t)sizeof(pid_t), "no grandchild");
+    CHECK(inv_cg_attach(&cg, pids[0]) == 0 && inv_cg_attach_tree(&cg, pids[0]) == 0, "attach: %s",
+          strerror(errno));
+    check_cgroups(pids, 3);
+    kill(-pids[0], SIGKILL);
+    waitpid(pids[0], NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    inv_cg_destroy(&cg);
+}
+
 /* Memory, pids, nofile and seccomp: only where this host gives the invoker cgroups. */
 void test_limits(void)
 {
@@ -602,8 +702,11 @@ void test_limits(void)
                        "keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
                        false, false, 1, 128, true);
         if (c) {
+            check_sandbox_cgroups(c);
+            /* the runtime's own heap is charged too (node: well over 4 MiB) */
             int64_t used = inv_container_memory_bytes(c);
-            CHECK(used > 0 && used < (128LL << 20), "cgroup charge %lld", (long long)used);
+            CHECK(used > (4LL << 20) && used < (128LL << 20), "cgroup charge %lld",
+                  (long long)used);
             inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
             CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
                   inv_outcome_str(oc), res(&r));
