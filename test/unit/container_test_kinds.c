@@ -689,6 +689,44 @@ void test_attach_tree(void)
     inv_cg_destroy(&cg);
 }
 
+/* A cold node container: all of it in its cgroups, its start-up charged, an OOM kill at the
+ * limit. */
+static void memory_limit(void)
+{
+    inv_run_result r;
+    inv_container_t *c =
+        ready_kind("nodejs:20",
+                   "const keep = []; function main(a) { for (let i = 0; i < 100; i++) "
+                   "keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
+                   false, false, 1, 128, true);
+    if (!c)
+        return;
+    check_sandbox_cgroups(c);
+    /* the runtime's own heap is charged too (node: well over 4 MiB) */
+    int64_t used = inv_container_memory_bytes(c);
+    CHECK(used > (4LL << 20) && used < (128LL << 20), "cgroup charge %lld", (long long)used);
+    inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
+          inv_outcome_str(oc), res(&r));
+    inv_run_result_free(&r);
+    CHECK(!inv_container_alive(c), "alive after an OOM kill");
+    inv_container_destroy(c);
+}
+
+/* The same with the other way of joining (v2's default on v1, and v1's on v2): the invoker
+ * moves bwrap's processes in while the sandbox is built, the runtime waits for it. */
+void test_limits_by_parent(void)
+{
+    if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
+        fprintf(stderr, "  (no cgroups here: not checked)\n");
+        return;
+    }
+    bool v2 = inv_sandbox_cgroup_mode(sb) == INV_CG_V2;
+    inv_sandbox_set_attach(sb, !v2);
+    memory_limit();
+    inv_sandbox_set_attach(sb, v2);
+}
+
 /* Memory, pids, nofile and seccomp: only where this host gives the invoker cgroups. */
 void test_limits(void)
 {
@@ -696,38 +734,21 @@ void test_limits(void)
         fprintf(stderr, "  (no cgroups here: memory and pids limits not checked)\n");
     } else {
         inv_run_result r;
-        inv_container_t *c =
-            ready_kind("nodejs:20",
-                       "const keep = []; function main(a) { for (let i = 0; i < 100; i++) "
-                       "keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
-                       false, false, 1, 128, true);
-        if (c) {
-            check_sandbox_cgroups(c);
-            /* the runtime's own heap is charged too (node: well over 4 MiB) */
-            int64_t used = inv_container_memory_bytes(c);
-            CHECK(used > (4LL << 20) && used < (128LL << 20), "cgroup charge %lld",
-                  (long long)used);
-            inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
-            CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
-                  inv_outcome_str(oc), res(&r));
-            inv_run_result_free(&r);
-            CHECK(!inv_container_alive(c), "alive after an OOM kill");
-            inv_container_destroy(c);
-        }
+        memory_limit();
         /* a fork bomb meets pids.max */
-        c = ready_kind("python:3",
-                       "import os, time\n"
-                       "def main(a):\n"
-                       "    n = 0\n"
-                       "    try:\n"
-                       "        for i in range(2000):\n"
-                       "            if os.fork() == 0:\n"
-                       "                time.sleep(30); os._exit(0)\n"
-                       "            n += 1\n"
-                       "    except OSError as e:\n"
-                       "        return {'forked': n, 'err': str(e)}\n"
-                       "    return {'forked': n}\n",
-                       false, false, 1, 256, true);
+        inv_container_t *c = ready_kind("python:3",
+                                        "import os, time\n"
+                                        "def main(a):\n"
+                                        "    n = 0\n"
+                                        "    try:\n"
+                                        "        for i in range(2000):\n"
+                                        "            if os.fork() == 0:\n"
+                                        "                time.sleep(30); os._exit(0)\n"
+                                        "            n += 1\n"
+                                        "    except OSError as e:\n"
+                                        "        return {'forked': n, 'err': str(e)}\n"
+                                        "    return {'forked': n}\n",
+                                        false, false, 1, 256, true);
         if (c) {
             char buf[256];
             inv_outcome oc = run(c, "{}", "bomb", TIMEOUT, LOGS, &r);
