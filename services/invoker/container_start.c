@@ -564,6 +564,7 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     if (adopt_pipes(c, &p, err, errlen) != 0)
         goto fail;
     if (o->sandbox) {
+        inv_netc_prepare(o->net); /* the next start's namespace, while bwrap starts */
         /* bwrap reports its child (the init of the new PID namespace) as soon as it exists. */
         pid_t inner = read_child_pid(p.info[0], 10000);
         ct_close_fd(&p.info[0]);
