@@ -365,20 +365,10 @@ static long mem_kb(pid_t pid, const char *key)
 /* Rss (or Pss) of pid and all its descendants. */
 static long tree_kb(pid_t root, const char *key)
 {
-    pid_t pids[64];
-    int n = 0;
-    pids[n++] = root;
-    for (int i = 0; i < n; i++) {
-        char path[96], buf[4096];
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pids[i], (int)pids[i]);
-        FILE *f = fopen(path, "r");
-        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[len] = '\0';
-        for (char *t = strtok(buf, " \n"); t && n < 64; t = strtok(NULL, " \n"))
-            pids[n++] = (pid_t)atoi(t);
-    }
+    int pids[64], n = 1;
+    pids[0] = root;
+    for (int i = 0, m; i < n && (m = inv_proc_children(pids[i], pids, n, 64)) >= 0; i++)
+        n = m;
     long sum = 0;
     for (int i = 0; i < n; i++)
         sum += mem_kb(pids[i], key);

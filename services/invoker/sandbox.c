@@ -672,16 +672,13 @@ int inv_cg_attach(const inv_cg_t *cg, int pid)
     return 0;
 }
 
-/* Appends the children of every thread of pid to pids (n of cap); false when there are more
- * than cap. A process that is gone has none. */
-static bool add_children(int pid, int *pids, int *n, int cap)
+int inv_proc_children(int pid, int *pids, int n, int cap)
 {
     char path[64], buf[512];
     snprintf(path, sizeof path, "/proc/%d/task", pid);
     DIR *d = opendir(path);
     struct dirent *e;
-    bool ok = true;
-    while (ok && d && (e = readdir(d))) {
+    while (n >= 0 && d && (e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
         snprintf(path, sizeof path, "/proc/%d/task/%.16s/children", pid, e->d_name);
@@ -691,15 +688,12 @@ static bool add_children(int pid, int *pids, int *n, int cap)
             close(fd);
         buf[len > 0 ? len : 0] = '\0';
         char *s = buf, *end;
-        for (long v; ok && (v = strtol(s, &end, 10)) > 0; s = end) {
-            ok = *n < cap;
-            if (ok)
-                pids[(*n)++] = (int)v;
-        }
+        for (long v; n >= 0 && (v = strtol(s, &end, 10)) > 0; s = end)
+            n = n < cap ? (pids[n] = (int)v, n + 1) : -1;
     }
     if (d)
         closedir(d);
-    return ok;
+    return n;
 }
 
 int inv_cg_attach_tree(const inv_cg_t *cg, int root)
@@ -710,7 +704,7 @@ int inv_cg_attach_tree(const inv_cg_t *cg, int root)
         /* root is in already: moving it again could wait for another grace period */
         if (i > 0 && inv_cg_attach(cg, pids[i]) != 0 && errno != ESRCH)
             return -1;
-        if (!add_children(pids[i], pids, &n, 16)) {
+        if ((n = inv_proc_children(pids[i], pids, n, 16)) < 0) {
             errno = E2BIG;
             return -1;
         }

@@ -110,6 +110,10 @@ int inv_cg_join_child(const inv_cg_t *cg);
  * --block-fd). 0, or -1 with errno (ESRCH: pid is gone). */
 int inv_cg_attach(const inv_cg_t *cg, int pid);
 
+/* Appends the children of every thread of process pid to pids, which holds n of cap: the
+ * new n, or -1 when they do not fit. A process that is gone has none. */
+int inv_proc_children(int pid, int *pids, int n, int cap);
+
 /* After inv_cg_attach() of root: moves its descendants in, the children of each process once
  * it is in. A child forked after its parent's move is born inside, one forked before is
  * listed in /proc by then (fork and cgroup moves exclude each other), so none is missed. 0,

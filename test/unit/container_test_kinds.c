@@ -616,7 +616,7 @@ static bool cgroup_of(pid_t pid, const char *ctl, char *out, size_t len)
 }
 
 /* pids (pids[0] the root) share one cgroup per controller, none of them ours. */
-static void check_cgroups(const pid_t *pids, int n)
+static void check_cgroups(const int *pids, int n)
 {
     static const char *const ctls[] = { "memory", "pids", "freezer" };
     for (size_t k = 0; k < sizeof ctls / sizeof ctls[0]; k++) {
@@ -635,20 +635,10 @@ static void check_cgroups(const pid_t *pids, int n)
  * own cgroups, not in ours, before any code was sent: tenant code never runs outside them. */
 static void check_sandbox_cgroups(inv_container_t *c)
 {
-    pid_t pids[32];
-    int n = 1;
+    int pids[32], n = 1;
     pids[0] = inv_container_pid(c);
-    for (int i = 0; i < n; i++) {
-        char path[96], buf[512];
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pids[i], (int)pids[i]);
-        FILE *f = fopen(path, "r");
-        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[len] = '\0';
-        for (char *t = strtok(buf, " \n"); t && n < 32; t = strtok(NULL, " \n"))
-            pids[n++] = (pid_t)atoi(t);
-    }
+    for (int i = 0, m; i < n && (m = inv_proc_children(pids[i], pids, n, 32)) >= 0; i++)
+        n = m;
     CHECK(n >= 3, "%d processes in a started sandbox", n);
     check_cgroups(pids, n);
 }
