@@ -503,6 +503,34 @@ static int attach_sandbox(inv_container_t *c, int *block_fd, char *err, size_t e
     return 0;
 }
 
+/* A sandbox's bwrap forked: cg.by_parent, its cgroup moves (the slow first one, an RCU grace
+ * period, while bwrap builds the sandbox); the pid of bwrap's child; the next start's network
+ * namespace made meanwhile (by_parent: once the runtime is released, not to delay it). */
+static int sandbox_started(inv_container_t *c, inv_net_t *net, pipes_t *p, char *err, size_t errlen)
+{
+    if (c->cg.by_parent && inv_cg_attach(&c->cg, c->pid) != 0) {
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot move the sandbox into its cgroups: %s",
+                strerror(errno));
+        return -1;
+    }
+    if (!c->cg.by_parent)
+        inv_netc_prepare(net);
+    /* bwrap reports its child (the init of the new PID namespace) as soon as it exists. */
+    pid_t inner = read_child_pid(p->info[0], 10000);
+    ct_close_fd(&p->info[0]);
+    if (inner < 0) {
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "bwrap did not start the sandbox");
+        return -1;
+    }
+    c->ns_pidfd = (int)syscall(SYS_pidfd_open, inner, 0);
+    if (c->cg.by_parent) {
+        if (attach_sandbox(c, &p->blk[1], err, errlen) != 0)
+            return -1;
+        inv_netc_prepare(net);
+    }
+    return 0;
+}
+
 int inv_container_start(inv_container_t **out, const inv_container_opts *o, char *err,
                         size_t errlen)
 {
@@ -554,28 +582,9 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     c->alive = true;
     setpgid(pid, pid); /* also here, so that kill(-pid) is right from now on */
     c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    /* cg.by_parent: the slow first cgroup move (an RCU grace period on v1) while bwrap and
-     * the runtime start; attach_sandbox() below takes in what bwrap forked meanwhile. */
-    if (c->cg.by_parent && inv_cg_attach(&c->cg, pid) != 0) {
-        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot move the sandbox into its cgroups: %s",
-                strerror(errno));
+    if (adopt_pipes(c, &p, err, errlen) != 0 ||
+        (o->sandbox && sandbox_started(c, o->net, &p, err, errlen) != 0))
         goto fail;
-    }
-    if (adopt_pipes(c, &p, err, errlen) != 0)
-        goto fail;
-    if (o->sandbox) {
-        inv_netc_prepare(o->net); /* the next start's namespace, while bwrap starts */
-        /* bwrap reports its child (the init of the new PID namespace) as soon as it exists. */
-        pid_t inner = read_child_pid(p.info[0], 10000);
-        ct_close_fd(&p.info[0]);
-        if (inner < 0) {
-            sq_errf(SQ_ERR_INTERNAL, err, errlen, "bwrap did not start the sandbox");
-            goto fail;
-        }
-        c->ns_pidfd = (int)syscall(SYS_pidfd_open, inner, 0);
-        if (c->cg.by_parent && attach_sandbox(c, &p.blk[1], err, errlen) != 0)
-            goto fail;
-    }
     free(a);
     *out = c;
     return 0;
