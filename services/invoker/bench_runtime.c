@@ -1,7 +1,9 @@
 /* bench_runtime: how long one activation of a trivial Node.js action takes, from the bare
  * floor to a cold sandbox, so that the cost of each layer of container.c stays visible.
  *
- *   bench_runtime [-n 2000] [-c 10] [-s 100] [-r runtime_dir]
+ *   bench_runtime [-n 2000] [-c 10] [-s 100] [-r runtime_dir] [-C]
+ *
+ * -C measures only cold_start_us and cold_start_bare_us (A/B runs of the cold path).
  *
  * Figures, one machine-readable line each (microseconds):
  *   runtime_floor_us   the bare launcher (no sandbox) driven by a minimal blocking loop:
@@ -363,20 +365,10 @@ static long mem_kb(pid_t pid, const char *key)
 /* Rss (or Pss) of pid and all its descendants. */
 static long tree_kb(pid_t root, const char *key)
 {
-    pid_t pids[64];
-    int n = 0;
-    pids[n++] = root;
-    for (int i = 0; i < n; i++) {
-        char path[96], buf[4096];
-        snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pids[i], (int)pids[i]);
-        FILE *f = fopen(path, "r");
-        size_t len = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
-        if (f)
-            fclose(f);
-        buf[len] = '\0';
-        for (char *t = strtok(buf, " \n"); t && n < 64; t = strtok(NULL, " \n"))
-            pids[n++] = (pid_t)atoi(t);
-    }
+    int pids[64], n = 1;
+    pids[0] = root;
+    for (int i = 0, m; i < n && (m = inv_proc_children(pids[i], pids, n, 64)) >= 0; i++)
+        n = m;
     long sum = 0;
     for (int i = 0; i < n; i++)
         sum += mem_kb(pids[i], key);
@@ -440,6 +432,17 @@ static void setup_policies(void)
         fprintf(stderr, "bench_runtime: %s\n", describe);
 }
 
+/* -C: the cold starts alone, with and without the sandbox. */
+static bool run_cold(const char *runtime_dir, int cold, double *v)
+{
+    int got = cold_bench(runtime_dir, true, cold, v);
+    report("cold_start_us", v, got);
+    bool ok = got == cold;
+    got = cold_bench(runtime_dir, false, cold, v);
+    report("cold_start_bare_us", v, got);
+    return ok && got == cold;
+}
+
 /* Every figure, in the order of the list at the top, with v as scratch (max(n, cold)
  * entries). True when every figure that must succeed did. */
 static bool run_all(const char *runtime_dir, int n, int cold, int spin, double *v)
@@ -497,6 +500,7 @@ static bool run_all(const char *runtime_dir, int n, int cold, int spin, double *
 int main(int argc, char **argv)
 {
     int n = 2000, cold = 10, spin = 100;
+    bool cold_only = false;
     char runtime_dir[PATH_MAX], perr[256];
     const char *env = getenv("SQ_RUNTIME_DIR");
     if (env && *env) {
@@ -509,14 +513,16 @@ int main(int argc, char **argv)
     }
     setup_policies();
     int opt;
-    while ((opt = getopt(argc, argv, "n:c:s:r:")) != -1) {
+    while ((opt = getopt(argc, argv, "n:c:s:r:C")) != -1) {
         switch (opt) {
         case 'n': n = atoi(optarg); break;
         case 'c': cold = atoi(optarg); break;
         case 's': spin = atoi(optarg); break;
         case 'r': snprintf(runtime_dir, sizeof runtime_dir, "%s", optarg); break;
+        case 'C': cold_only = true; break;
         default:
-            fprintf(stderr, "usage: %s [-n runs] [-c cold starts] [-s spin_us] [-r runtime_dir]\n",
+            fprintf(stderr,
+                    "usage: %s [-n runs] [-c cold starts] [-s spin_us] [-r runtime_dir] [-C]\n",
                     argv[0]);
             return 2;
         }
@@ -538,7 +544,7 @@ int main(int argc, char **argv)
     double *v = malloc(sizeof *v * (size_t)(n > cold ? n : cold));
     if (!v)
         return 1;
-    bool ok = run_all(runtime_dir, n, cold, spin, v);
+    bool ok = cold_only ? run_cold(runtime_dir, cold, v) : run_all(runtime_dir, n, cold, spin, v);
     free(v);
     inv_sandbox_destroy(policy);
     inv_net_destroy(netpol);

@@ -151,10 +151,11 @@ typedef struct {
 /* Appends bwrap's command line to a (zeroed): the namespaces (--unshare-net unless
  * own_netns: the child enters the container's namespace itself), nobody inside, the file
  * system (/tmp and /action of memory_mb / 2 each, k's runtime read-only), --seccomp 7 when
- * seccomp, a scrubbed environment, --info-fd 4, then cmd. Reads the host's /bin, /lib and
- * /lib64 (symlinks or directories) and nothing else. */
+ * seccomp, a scrubbed environment, --info-fd 4, --block-fd 8 when block (the sandbox waits
+ * for a byte there before it starts cmd), then cmd. Reads the host's /bin, /lib and /lib64
+ * (symlinks or directories) and nothing else. */
 void ct_bwrap_args(ct_args_t *a, const char *bwrap, const ct_kind_t *k, const char *const *cmd,
-                   int memory_mb, bool seccomp, bool own_netns);
+                   int memory_mb, bool seccomp, bool own_netns, bool block);
 
 /* ---------------------------------------------------------------- container_exchange.c */
 

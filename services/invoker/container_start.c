@@ -28,7 +28,8 @@ enum {
     CHILD_INFO_FD = 4,
     CHILD_PASSWD_FD = 5,
     CHILD_GROUP_FD = 6,
-    CHILD_SECCOMP_FD = 7
+    CHILD_SECCOMP_FD = 7,
+    CHILD_BLOCK_FD = 8
 };
 /* RLIMIT_NOFILE inside the sandbox (OpenWhisk's default). */
 #define NOFILE_MAX 1024
@@ -203,7 +204,7 @@ static void bwrap_filesystem(ct_args_t *a, const ct_kind_t *k, int memory_mb)
 }
 
 void ct_bwrap_args(ct_args_t *a, const char *bwrap, const ct_kind_t *k, const char *const *cmd,
-                   int memory_mb, bool seccomp, bool own_netns)
+                   int memory_mb, bool seccomp, bool own_netns, bool block)
 {
     arg(a, bwrap);
     bwrap_namespaces(a, own_netns);
@@ -216,6 +217,8 @@ void ct_bwrap_args(ct_args_t *a, const char *bwrap, const ct_kind_t *k, const ch
     args3(a, "--setenv", "HOME", "/tmp");
     args3(a, "--setenv", "LANG", "C.UTF-8");
     args2(a, "--info-fd", "4");
+    if (block)
+        args2(a, "--block-fd", "8");
     arg(a, "--");
     for (int i = 0; cmd[i]; i++)
         arg(a, cmd[i]);
@@ -227,6 +230,7 @@ void ct_bwrap_args(ct_args_t *a, const char *bwrap, const ct_kind_t *k, const ch
 /* The pipe ends a start holds until the child runs; adopt_pipes() then keeps ours. -1: none. */
 typedef struct {
     int in[2], so[2], se[2], res[2];  /* the runtime's stdin, stdout, stderr and fd 3 */
+    int blk[2];                       /* cg.by_parent: bwrap's --block-fd */
     int info[2], pw[2], gr[2], sc[2]; /* sandboxed only: bwrap's --info-fd, /etc/passwd,
                                           /etc/group and the seccomp filter */
 } pipes_t;
@@ -242,6 +246,7 @@ static void pipes_close(pipes_t *p)
         ct_close_fd(&p->pw[i]);
         ct_close_fd(&p->gr[i]);
         ct_close_fd(&p->sc[i]);
+        ct_close_fd(&p->blk[i]);
     }
 }
 
@@ -355,9 +360,15 @@ static _Noreturn void child_exec(const inv_container_t *c, const pipes_t *p, con
                 _exit(126);
             keep = CHILD_SECCOMP_FD;
         }
+        if (p->blk[0] >= 0) {
+            if (dup2(p->blk[0], CHILD_BLOCK_FD) < 0)
+                _exit(126);
+            keep = CHILD_BLOCK_FD;
+        }
         /* Into the container's cgroups before anything of the sandbox runs (the fds are
-         * above 10: still open here). A sandbox that cannot be limited does not start. */
-        if (inv_cg_join_child(&c->cg) != 0)
+         * above 10: still open here), unless the invoker moves it in (attach_sandbox()). A
+         * sandbox that cannot be limited does not start. */
+        if (!c->cg.by_parent && inv_cg_join_child(&c->cg) != 0)
             _exit(125);
         struct rlimit nofile = { NOFILE_MAX, NOFILE_MAX }, core = { 0, 0 };
         setrlimit(RLIMIT_NOFILE, &nofile);
@@ -408,7 +419,9 @@ static int adopt_pipes(inv_container_t *c, pipes_t *p, char *err, size_t errlen)
     ct_close_fd(&p->pw[0]);
     ct_close_fd(&p->gr[0]);
     ct_close_fd(&p->sc[0]);
-    inv_cg_close_fds(&c->cg);
+    ct_close_fd(&p->blk[0]);
+    if (!c->cg.by_parent)
+        inv_cg_close_fds(&c->cg);
     c->in_fd = p->in[1];
     c->s[S_RES].fd = p->res[0];
     c->s[S_OUT].fd = p->so[0];
@@ -465,11 +478,64 @@ static pid_t read_child_pid(int fd, int timeout_ms)
     return v > 0 ? (pid_t)v : -1;
 }
 
+/* cg.by_parent: every process of the sandbox into its cgroups (the bwrap child was moved
+ * while bwrap started, inv_cg_attach_tree() takes in what it forked meanwhile), then the
+ * byte on --block-fd that lets bwrap start the runtime, born inside.
+ *
+ * INVARIANT: nothing but bwrap (ours) runs before the move: the runtime is forked only after
+ * this byte, inside the cgroups, so all its memory is charged there; and the action's code
+ * comes with /init, sent only after inv_container_start() has returned, i.e. after this has
+ * succeeded. No tenant code ever runs outside the container's cgroups (container_test:
+ * limits, attach_tree). */
+static int attach_sandbox(inv_container_t *c, int *block_fd, char *err, size_t errlen)
+{
+    if (inv_cg_attach_tree(&c->cg, c->pid) != 0) {
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot move the sandbox into its cgroups: %s",
+                strerror(errno));
+        return -1;
+    }
+    inv_cg_close_fds(&c->cg);
+    if (write(*block_fd, "g", 1) != 1) {
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not release the sandbox: %s", strerror(errno));
+        return -1;
+    }
+    ct_close_fd(block_fd);
+    return 0;
+}
+
+/* A sandbox's bwrap forked: cg.by_parent, its cgroup moves (the slow first one, an RCU grace
+ * period, while bwrap builds the sandbox); the pid of bwrap's child; the next start's network
+ * namespace made meanwhile (by_parent: once the runtime is released, not to delay it). */
+static int sandbox_started(inv_container_t *c, inv_net_t *net, pipes_t *p, char *err, size_t errlen)
+{
+    if (c->cg.by_parent && inv_cg_attach(&c->cg, c->pid) != 0) {
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "cannot move the sandbox into its cgroups: %s",
+                strerror(errno));
+        return -1;
+    }
+    if (!c->cg.by_parent)
+        inv_netc_prepare(net);
+    /* bwrap reports its child (the init of the new PID namespace) as soon as it exists. */
+    pid_t inner = read_child_pid(p->info[0], 10000);
+    ct_close_fd(&p->info[0]);
+    if (inner < 0) {
+        sq_errf(SQ_ERR_INTERNAL, err, errlen, "bwrap did not start the sandbox");
+        return -1;
+    }
+    c->ns_pidfd = (int)syscall(SYS_pidfd_open, inner, 0);
+    if (c->cg.by_parent) {
+        if (attach_sandbox(c, &p->blk[1], err, errlen) != 0)
+            return -1;
+        inv_netc_prepare(net);
+    }
+    return 0;
+}
+
 int inv_container_start(inv_container_t **out, const inv_container_opts *o, char *err,
                         size_t errlen)
 {
     *out = NULL;
-    pipes_t p = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 },
+    pipes_t p = { { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 },
                   { -1, -1 }, { -1, -1 }, { -1, -1 }, { -1, -1 } };
     inv_container_t *c = NULL;
     ct_args_t *a = NULL;
@@ -494,7 +560,11 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
         if (inv_cg_create(o->sb, &c->cg, c->memory_mb, err, errlen) != 0 ||
             inv_netc_create(o->net, &c->net, err, errlen) != 0)
             goto fail;
-        ct_bwrap_args(a, bwrap, &k, cmd, c->memory_mb, seccomp, c->net.ns_fd >= 0);
+        if (c->cg.by_parent && make_pipe(p.blk) < 0) {
+            sq_errf(SQ_ERR_INTERNAL, err, errlen, "could not create pipes: %s", strerror(errno));
+            goto fail;
+        }
+        ct_bwrap_args(a, bwrap, &k, cmd, c->memory_mb, seccomp, c->net.ns_fd >= 0, c->cg.by_parent);
     } else {
         for (int i = 0; cmd[i]; i++)
             arg(a, cmd[i]);
@@ -512,25 +582,16 @@ int inv_container_start(inv_container_t **out, const inv_container_opts *o, char
     c->alive = true;
     setpgid(pid, pid); /* also here, so that kill(-pid) is right from now on */
     c->pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
-    if (adopt_pipes(c, &p, err, errlen) != 0)
+    if (adopt_pipes(c, &p, err, errlen) != 0 ||
+        (o->sandbox && sandbox_started(c, o->net, &p, err, errlen) != 0))
         goto fail;
-    if (o->sandbox) {
-        /* bwrap reports its child (the init of the new PID namespace) as soon as it exists. */
-        pid_t inner = read_child_pid(p.info[0], 10000);
-        ct_close_fd(&p.info[0]);
-        if (inner < 0) {
-            sq_errf(SQ_ERR_INTERNAL, err, errlen, "bwrap did not start the sandbox");
-            goto fail;
-        }
-        c->ns_pidfd = (int)syscall(SYS_pidfd_open, inner, 0);
-    }
     free(a);
     *out = c;
     return 0;
 
 fail:
+    inv_container_destroy(c); /* first: the end of --block-fd lets bwrap go on */
     pipes_close(&p);
     free(a);
-    inv_container_destroy(c);
     return -1;
 }

@@ -38,7 +38,10 @@ struct inv_net {
     atomic_uint next_if;   /* numbers the veths */
     char table[32];        /* "squall_<pid>" once loaded */
     char nft[256];
-    int api_port; /* DNAT 169.254.1.1:api_port -> 127.0.0.1:api_port; 0: none */
+    int api_port;               /* DNAT 169.254.1.1:api_port -> 127.0.0.1:api_port; 0: none */
+    pthread_mutex_t spare_lock; /* guards the two below */
+    int spare_state;            /* 0 none, 1 being made, 2 ready in spare */
+    inv_netc_t spare;           /* a namespace made ahead (inv_netc_prepare()) */
 };
 
 /* ---------------------------------------------------------------- settings */
@@ -456,8 +459,10 @@ int inv_net_create(inv_net_t **out, const inv_net_opts *o, bool *fell_back, char
     *fell_back = false;
     net_conf_t *cf = malloc(sizeof *cf); /* 9 KB: off the stack of whoever calls */
     inv_net_t *n = calloc(1, sizeof *n);
-    if (n)
+    if (n) {
         n->host_ns = -1;
+        pthread_mutex_init(&n->spare_lock, NULL);
+    }
     if (!cf || !n) {
         sq_errf(SQ_ERR_INTERNAL, err, errlen, "out of memory");
         goto fail;
@@ -521,6 +526,8 @@ void inv_net_destroy(inv_net_t *n)
 {
     if (!n)
         return;
+    if (n->spare_state == 2)
+        inv_netc_destroy(&n->spare); /* its veth goes with the others below */
     if (n->table[0]) {
         /* our veths that are still there (their containers should be gone) */
         char prefix[24];
@@ -541,6 +548,7 @@ void inv_net_destroy(inv_net_t *n)
     }
     if (n->host_ns >= 0)
         close(n->host_ns);
+    pthread_mutex_destroy(&n->spare_lock);
     free(n);
 }
 
@@ -660,11 +668,8 @@ static int netc_inside(const inv_netc_t *nc, int in_fd, char *err, size_t errlen
     return 0;
 }
 
-int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
+static int netc_make(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
 {
-    inv_netc_reset(nc);
-    if (!n || n->mode != INV_NET_EGRESS)
-        return 0;
     int in_fd = -1, host_fd = -1, rc = -1;
 
     if (netc_unshare(n, nc, &in_fd, err, errlen) != 0)
@@ -694,6 +699,42 @@ out:
         inv_netc_destroy(nc);
     }
     return rc;
+}
+
+int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen)
+{
+    inv_netc_reset(nc);
+    if (!n || n->mode != INV_NET_EGRESS)
+        return 0;
+    pthread_mutex_lock(&n->spare_lock);
+    bool spare = n->spare_state == 2;
+    if (spare) {
+        *nc = n->spare;
+        n->spare_state = 0;
+    }
+    pthread_mutex_unlock(&n->spare_lock);
+    return spare ? 0 : netc_make(n, nc, err, errlen);
+}
+
+void inv_netc_prepare(inv_net_t *n)
+{
+    if (!n || n->mode != INV_NET_EGRESS)
+        return;
+    pthread_mutex_lock(&n->spare_lock);
+    bool make = n->spare_state == 0;
+    if (make)
+        n->spare_state = 1;
+    pthread_mutex_unlock(&n->spare_lock);
+    if (!make)
+        return;
+    inv_netc_t nc;
+    char err[256];
+    inv_netc_reset(&nc);
+    bool ok = netc_make(n, &nc, err, sizeof err) == 0;
+    pthread_mutex_lock(&n->spare_lock);
+    n->spare = nc;
+    n->spare_state = ok ? 2 : 0;
+    pthread_mutex_unlock(&n->spare_lock);
 }
 
 int inv_netc_disable(inv_netc_t *nc)

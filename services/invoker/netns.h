@@ -102,6 +102,12 @@ void inv_netc_reset(inv_netc_t *nc);
  * nc). 0, or -1 with a message in err. */
 int inv_netc_create(inv_net_t *n, inv_netc_t *nc, char *err, size_t errlen);
 
+/* Makes one namespace ahead, which the next inv_netc_create() takes (~1 ms less on a cold
+ * start): called by a start while bwrap runs, so off the start's critical path. At most one
+ * waits, idle (a veth and an address of the pool); a failure only leaves none. No-op
+ * without mode egress. */
+void inv_netc_prepare(inv_net_t *n);
+
 /* Takes the network away (an action with network: false): the host side of the veth goes
  * down (nothing crosses it, the sandbox cannot bring it up); loopback stays. 0 or -1. */
 int inv_netc_disable(inv_netc_t *nc);

@@ -19,8 +19,10 @@
  *     pool decides when). v2 has it in every cgroup (cgroup.freeze); v1 needs the freezer
  *     hierarchy (CGROOT/freezer): "<freezer>/<ours>/squall-<name>/c<N>" beside the memory
  *     one. Without it (v1 without freezer, or mode none) idle containers keep running.
- * A container's processes join its cgroup before bwrap runs (the forked child writes its own
- * pid into cgroup.procs), so nothing in the sandbox ever runs outside it.
+ * A container's processes join its cgroup before the runtime runs: on v1 the forked child
+ * writes "0" into each "tasks" before it runs bwrap; on v2 the invoker moves bwrap's
+ * processes in while bwrap builds the sandbox, and bwrap starts the runtime once they are
+ * in (--block-fd). Nothing of the runtime or the action ever runs outside.
  *
  * seccomp. One classic-BPF program built with libseccomp at start and handed to bwrap
  * (--seccomp) for every container: default allow, and EPERM for what an action never needs:
@@ -51,9 +53,11 @@ typedef struct {
     char mem[PATH_MAX];  /* v1 memory cgroup dir, or the v2 cgroup dir */
     char pids[PATH_MAX]; /* v1 pids cgroup dir ("" under v2 or without the controller) */
     char frz[PATH_MAX];  /* v1 freezer cgroup dir ("" under v2 or without the controller) */
-    int procs_fd[3];     /* open cgroup.procs files the child writes its pid into */
+    int procs_fd[3];     /* open cgroup.procs (v1 unless by_parent: tasks) files */
     int freeze_fd;       /* open v1 freezer.state or v2 cgroup.freeze; -1 without a freezer */
     inv_cg_mode mode;
+    bool by_parent; /* the invoker moves the sandbox in while bwrap sets it up (see
+                       inv_cg_attach()) instead of the child joining before exec (v2) */
 } inv_cg_t;
 
 /* Detects the cgroup layout, prepares the invoker's cgroup directories (name distinguishes
@@ -68,6 +72,10 @@ int inv_sandbox_create(inv_sandbox_t **out, const char *name, int pids_max, char
 void inv_sandbox_destroy(inv_sandbox_t *sb);
 
 inv_cg_mode inv_sandbox_cgroup_mode(const inv_sandbox_t *sb);
+/* How containers made from now on join their cgroups: true, moved in by the invoker while
+ * bwrap starts (the default on v2); false, the child joins before exec (the default on v1).
+ * Both keep every process of the sandbox inside before any of the runtime runs. */
+void inv_sandbox_set_attach(inv_sandbox_t *sb, bool by_parent);
 /* True when containers get a cgroup freezer (v2, or v1 with the freezer hierarchy). */
 bool inv_sandbox_can_freeze(const inv_sandbox_t *sb);
 
@@ -91,10 +99,28 @@ bool inv_cg_oom_killed(const inv_cg_t *cg);
 /* Bytes of memory the container's cgroup is charged for (RSS + page cache + tmpfs), or -1. */
 int64_t inv_cg_memory_bytes(const inv_cg_t *cg);
 
-/* In the forked child, before exec: joins the cgroups (async-signal-safe). 0 or -1. */
+/* In the forked child (one thread), before exec: joins the cgroups (async-signal-safe): v1
+ * writes "0" into "tasks", which costs no RCU grace period. 0 or -1. */
 int inv_cg_join_child(const inv_cg_t *cg);
 
-/* Closes the cgroup.procs fds (the parent, after fork). */
+/* In the invoker: moves process pid (every thread) into the container's cgroups. The first
+ * move of a process after a quiet spell waits for an RCU grace period (~11 ms), so the
+ * invoker does it while bwrap sets the sandbox up (cg->by_parent: v2, which lacks v1's
+ * cheap "tasks" join), and the sandbox starts the runtime only once everything is in (bwrap
+ * --block-fd). 0, or -1 with errno (ESRCH: pid is gone). */
+int inv_cg_attach(const inv_cg_t *cg, int pid);
+
+/* Appends the children of every thread of process pid to pids, which holds n of cap: the
+ * new n, or -1 when they do not fit. A process that is gone has none. */
+int inv_proc_children(int pid, int *pids, int n, int cap);
+
+/* After inv_cg_attach() of root: moves its descendants in, the children of each process once
+ * it is in. A child forked after its parent's move is born inside, one forked before is
+ * listed in /proc by then (fork and cgroup moves exclude each other), so none is missed. 0,
+ * or -1 with errno (E2BIG: more than 16 processes). */
+int inv_cg_attach_tree(const inv_cg_t *cg, int root);
+
+/* Closes the cgroup.procs / tasks fds (the parent, after fork). */
 void inv_cg_close_fds(inv_cg_t *cg);
 
 /* True when the container's cgroup can be frozen (v2 always; v1 with a freezer hierarchy). */

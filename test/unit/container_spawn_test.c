@@ -125,7 +125,7 @@ static void test_bwrap_args(void)
 
     static ct_args_t a;
     memset(&a, 0, sizeof a);
-    ct_bwrap_args(&a, "/usr/bin/bwrap", &k, cmd, 256, true, false);
+    ct_bwrap_args(&a, "/usr/bin/bwrap", &k, cmd, 256, true, false, false);
     CHECK_STR(a.argv[0], "/usr/bin/bwrap", "argv[0] is bwrap");
     CHECK(a.argv[a.n] == NULL, "argv is NULL-terminated");
     CHECK(find_opt(&a, "--unshare-net", "--uid", NULL) > 0,
@@ -152,15 +152,19 @@ static void test_bwrap_args(void)
     CHECK(find_opt(&a, "--seccomp", "7", NULL) > 0, "the seccomp filter from fd 7");
     CHECK(find_opt(&a, "--setenv", "PATH", "/usr/bin:/bin") > 0, "PATH set");
     CHECK(find_opt(&a, "--info-fd", "4", NULL) > 0, "bwrap reports on fd 4");
+    CHECK_INT(count(&a, "--block-fd"), 0, "no --block-fd unless asked");
     CHECK(a.n >= 4 && strcmp(a.argv[a.n - 4], "--") == 0, "the command comes after --");
     CHECK_STR(a.argv[a.n - 3], "/usr/bin/python3", "the command's first word");
     CHECK_STR(a.argv[a.n - 1], "/runtime/launcher.py", "the command's last word");
 
     memset(&a, 0, sizeof a);
-    ct_bwrap_args(&a, "/b/bwrap", &k, cmd, 64, false, true);
+    ct_bwrap_args(&a, "/b/bwrap", &k, cmd, 64, false, true, true);
     CHECK_INT(count(&a, "--unshare-net"), 0, "the container's own namespace: no --unshare-net");
     CHECK_INT(count(&a, "--seccomp"), 0, "no filter, no --seccomp");
     CHECK(find_opt(&a, "--size", "33554432", NULL) > 0, "64 MiB: /tmp of 32 MiB");
+    CHECK(find_opt(&a, "--block-fd", "8", NULL) > 0 &&
+              find_opt(&a, "--block-fd", "8", NULL) < a.n - 3,
+          "block: the sandbox waits on fd 8 before the command");
 }
 
 int main(void)

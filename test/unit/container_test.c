@@ -672,6 +672,8 @@ int main(void)
         { "concurrency", test_concurrency },
         { "fd3_garbage", test_fd3_garbage },
         { "limits", test_limits },
+        { "attach_tree", test_attach_tree },
+        { "limits_by_parent", test_limits_by_parent },
         { "freeze", test_freeze },
     };
     char describe[2048], err[256];

@@ -60,6 +60,8 @@ void test_native(void);
 void test_concurrency(void);
 void test_fd3_garbage(void);
 void test_limits(void);
+void test_attach_tree(void);
+void test_limits_by_parent(void);
 void test_freeze(void);
 
 #endif

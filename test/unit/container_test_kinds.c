@@ -9,12 +9,15 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <errno.h>
 #include <jansson.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 /* ---------------------------------------------------------------- logs, sizes, threads */
@@ -589,6 +592,131 @@ void test_fd3_garbage(void)
     inv_container_destroy(c);
 }
 
+/* The cgroup of pid in the v1 hierarchy of controller ctl ("memory", "pids", "freezer"),
+ * or on v2 the one of "0::", into out; false when it has none. */
+static bool cgroup_of(pid_t pid, const char *ctl, char *out, size_t len)
+{
+    char path[64], line[1024];
+    snprintf(path, sizeof path, "/proc/%d/cgroup", (int)pid);
+    FILE *f = fopen(path, "r");
+    bool found = false;
+    while (f && !found && fgets(line, sizeof line, f)) {
+        char *a = strchr(line, ':'), *b = a ? strchr(a + 1, ':') : NULL;
+        if (!b)
+            continue;
+        *b = '\0';
+        b[1 + strcspn(b + 1, "\n")] = '\0';
+        found = b == a + 1 || strcmp(a + 1, ctl) == 0;
+        if (found)
+            snprintf(out, len, "%s", b + 1);
+    }
+    if (f)
+        fclose(f);
+    return found;
+}
+
+/* pids (pids[0] the root) share one cgroup per controller, none of them ours. */
+static void check_cgroups(const int *pids, int n)
+{
+    static const char *const ctls[] = { "memory", "pids", "freezer" };
+    for (size_t k = 0; k < sizeof ctls / sizeof ctls[0]; k++) {
+        char ours[1024], first[1024], cg[1024];
+        if (!cgroup_of(getpid(), ctls[k], ours, sizeof ours) ||
+            !cgroup_of(pids[0], ctls[k], first, sizeof first))
+            continue;
+        CHECK(strcmp(first, ours) != 0, "process 0 is in our %s cgroup %s", ctls[k], ours);
+        for (int i = 1; i < n; i++)
+            CHECK(cgroup_of(pids[i], ctls[k], cg, sizeof cg) && strcmp(cg, first) == 0,
+                  "process %d is in %s cgroup %s, not %s", i, ctls[k], cg, first);
+    }
+}
+
+/* Every process of a started sandbox (bwrap, its child, the runtime) is in the container's
+ * own cgroups, not in ours, before any code was sent: tenant code never runs outside them. */
+static void check_sandbox_cgroups(inv_container_t *c)
+{
+    int pids[32], n = 1;
+    pids[0] = inv_container_pid(c);
+    for (int i = 0, m; i < n && (m = inv_proc_children(pids[i], pids, n, 32)) >= 0; i++)
+        n = m;
+    CHECK(n >= 3, "%d processes in a started sandbox", n);
+    check_cgroups(pids, n);
+}
+
+/* inv_cg_attach_tree(): a process, its child and grandchild, all forked before the move,
+ * end up in the container's cgroups (the invoker moves a starting sandbox in this way). */
+void test_attach_tree(void)
+{
+    inv_cg_t cg;
+    char err[256] = "";
+    if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
+        fprintf(stderr, "  (no cgroups here: not checked)\n");
+        return;
+    }
+    int p[2];
+    CHECK(inv_cg_create(sb, &cg, 64, err, sizeof err) == 0 && pipe(p) == 0, "cgroup: %s", err);
+    pid_t pids[3];
+    pids[0] = fork();
+    if (pids[0] == 0) {
+        setpgid(0, 0);
+        if (fork() == 0 && fork() == 0) { /* the grandchild reports both */
+            pid_t got[2] = { getppid(), getpid() };
+            if (write(p[1], got, sizeof got) != (ssize_t)sizeof got)
+                _exit(1);
+        }
+        pause();
+        _exit(0);
+    }
+    setpgid(pids[0], pids[0]);
+    CHECK(read(p[0], pids + 1, 2 * sizeof(pid_t)) == 2 * (ssize_t)sizeof(pid_t), "no grandchild");
+    CHECK(inv_cg_attach(&cg, pids[0]) == 0 && inv_cg_attach_tree(&cg, pids[0]) == 0, "attach: %s",
+          strerror(errno));
+    check_cgroups(pids, 3);
+    kill(-pids[0], SIGKILL);
+    waitpid(pids[0], NULL, 0);
+    close(p[0]);
+    close(p[1]);
+    inv_cg_destroy(&cg);
+}
+
+/* A cold node container: all of it in its cgroups, its start-up charged, an OOM kill at the
+ * limit. */
+static void memory_limit(void)
+{
+    inv_run_result r;
+    inv_container_t *c =
+        ready_kind("nodejs:20",
+                   "const keep = []; function main(a) { for (let i = 0; i < 100; i++) "
+                   "keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
+                   false, false, 1, 128, true);
+    if (!c)
+        return;
+    check_sandbox_cgroups(c);
+    /* the runtime's own heap is charged too (node: well over 4 MiB) */
+    int64_t used = inv_container_memory_bytes(c);
+    CHECK(used > (4LL << 20) && used < (128LL << 20), "cgroup charge %lld", (long long)used);
+    inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
+          inv_outcome_str(oc), res(&r));
+    inv_run_result_free(&r);
+    CHECK(!inv_container_alive(c), "alive after an OOM kill");
+    inv_container_destroy(c);
+}
+
+/* The same with the other way of joining (v2's default on v1, and v1's on v2): the invoker
+ * moves bwrap's processes in while the sandbox is built, the runtime waits for it. */
+void test_limits_by_parent(void)
+{
+    if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
+        fprintf(stderr, "  (no cgroups here: not checked)\n");
+        return;
+    }
+    bool v2 = inv_sandbox_cgroup_mode(sb) == INV_CG_V2;
+    inv_sandbox_set_attach(sb, !v2);
+    memory_limit();
+    inv_sandbox_set_attach(sb, v2);
+}
+
 /* Memory, pids, nofile and seccomp: only where this host gives the invoker cgroups. */
 void test_limits(void)
 {
@@ -596,35 +724,21 @@ void test_limits(void)
         fprintf(stderr, "  (no cgroups here: memory and pids limits not checked)\n");
     } else {
         inv_run_result r;
-        inv_container_t *c =
-            ready_kind("nodejs:20",
-                       "const keep = []; function main(a) { for (let i = 0; i < 100; i++) "
-                       "keep.push(Buffer.alloc(16 << 20, 1)); return {survived: true}; }",
-                       false, false, 1, 128, true);
-        if (c) {
-            int64_t used = inv_container_memory_bytes(c);
-            CHECK(used > 0 && used < (128LL << 20), "cgroup charge %lld", (long long)used);
-            inv_outcome oc = run(c, "{}", "oom", TIMEOUT, LOGS, &r);
-            CHECK(oc == INV_OOM && strstr(res(&r), "exhausted its memory"), "oom: %s %s",
-                  inv_outcome_str(oc), res(&r));
-            inv_run_result_free(&r);
-            CHECK(!inv_container_alive(c), "alive after an OOM kill");
-            inv_container_destroy(c);
-        }
+        memory_limit();
         /* a fork bomb meets pids.max */
-        c = ready_kind("python:3",
-                       "import os, time\n"
-                       "def main(a):\n"
-                       "    n = 0\n"
-                       "    try:\n"
-                       "        for i in range(2000):\n"
-                       "            if os.fork() == 0:\n"
-                       "                time.sleep(30); os._exit(0)\n"
-                       "            n += 1\n"
-                       "    except OSError as e:\n"
-                       "        return {'forked': n, 'err': str(e)}\n"
-                       "    return {'forked': n}\n",
-                       false, false, 1, 256, true);
+        inv_container_t *c = ready_kind("python:3",
+                                        "import os, time\n"
+                                        "def main(a):\n"
+                                        "    n = 0\n"
+                                        "    try:\n"
+                                        "        for i in range(2000):\n"
+                                        "            if os.fork() == 0:\n"
+                                        "                time.sleep(30); os._exit(0)\n"
+                                        "            n += 1\n"
+                                        "    except OSError as e:\n"
+                                        "        return {'forked': n, 'err': str(e)}\n"
+                                        "    return {'forked': n}\n",
+                                        false, false, 1, 256, true);
         if (c) {
             char buf[256];
             inv_outcome oc = run(c, "{}", "bomb", TIMEOUT, LOGS, &r);
