@@ -153,7 +153,8 @@ char *rs_col_str(const PGresult *r, int row, int col, sq_arena_t *ar)
     return p;
 }
 
-static int64_t col_i64(const PGresult *r, int row, int col, int64_t def)
+/* Column col of row, an int8 in binary format (results are binary); def when NULL. */
+int64_t rs_col_i64(const PGresult *r, int row, int col, int64_t def)
 {
     const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
     uint64_t v = 0;
@@ -225,13 +226,13 @@ static sq_status read_action(const PGresult *r, int row, sq_arena_t *ar, sq_acti
     }
     if (rs_is_sequence(a->exec.kind))
         a->exec.code = NULL; /* stored as '' */
-    a->limits.timeout = col_i64(r, row, A_TIMEOUT, def.timeout);
-    a->limits.memory = col_i64(r, row, A_MEMORY, def.memory);
-    a->limits.logs = col_i64(r, row, A_LOGS, def.logs);
-    a->limits.concurrency = col_i64(r, row, A_CONCURRENCY, def.concurrency);
+    a->limits.timeout = rs_col_i64(r, row, A_TIMEOUT, def.timeout);
+    a->limits.memory = rs_col_i64(r, row, A_MEMORY, def.memory);
+    a->limits.logs = rs_col_i64(r, row, A_LOGS, def.logs);
+    a->limits.concurrency = rs_col_i64(r, row, A_CONCURRENCY, def.concurrency);
     a->publish = col_bool(r, row, A_PUBLISH);
-    a->updated = col_i64(r, row, A_UPDATED, 0);
-    a->rev = col_i64(r, row, A_REV, 0);
+    a->updated = rs_col_i64(r, row, A_UPDATED, 0);
+    a->rev = rs_col_i64(r, row, A_REV, 0);
     return SQ_OK;
 }
 
@@ -256,7 +257,7 @@ sq_status rs_read_doc(const PGresult *r, int row, sq_arena_t *ar, const rs_kind 
                 return SQ_ERR_NOMEM;
             break;
         case RS_BOOL: *(bool *)dst = col_bool(r, row, c->col); break;
-        case RS_I64: *(int64_t *)dst = col_i64(r, row, c->col, 0); break;
+        case RS_I64: *(int64_t *)dst = rs_col_i64(r, row, c->col, 0); break;
         case RS_MP: break;
         }
     }
@@ -326,7 +327,7 @@ sq_status rs_fetch_count(reg_store_t *s, const char *sql, const sq_params *p, in
     PGresult *r = rs_run(s, sql, p);
     sq_status st = SQ_ERR_DB;
     if (sq_pg_ok(r) && PQntuples(r) == 1) {
-        int64_t c = col_i64(r, 0, 0, 0);
+        int64_t c = rs_col_i64(r, 0, 0, 0);
         *total = c > skip ? c - skip : 0;
         st = SQ_OK;
     }

@@ -265,4 +265,6 @@ const rs_kind RS_ACTION = { .keyed_pkg = true,
                             .bind = bind_action,
                             .check = check_action,
                             .apply = apply_action,
-                            .list = list_actions };
+                            .list = list_actions,
+                            .returns_rev = true,
+                            .rev_off = offsetof(sq_action, rev) };

@@ -60,9 +60,10 @@ static void bind_doc(sq_params *p, const rs_kind *k, const void *e)
 }
 
 /* Writes entity e (at key, for the kinds whose rows name it by the key) with sql, the
- * kind's insert or update: SQ_ERR_DB unless it wrote exactly one row. */
-sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key,
-                   const void *e)
+ * kind's insert or update: SQ_ERR_DB unless it wrote exactly one row. A kind whose writes
+ * return the new revision gets it in e: the put's answer carries it, so the writer's next
+ * invoke can ask the scheduler for at least that revision (read your writes). */
+sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key, void *e)
 {
     sq_params p;
     PGresult *r;
@@ -75,6 +76,8 @@ sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_k
         bind_doc(&p, k, e);
     r = rs_run(s, sql, &p);
     st = sq_pg_ok(r) && atoi(PQcmdTuples(r)) == 1 ? SQ_OK : SQ_ERR_DB;
+    if (st == SQ_OK && k->returns_rev && PQntuples(r) == 1 && PQnfields(r) == 1)
+        *(int64_t *)((char *)e + k->rev_off) = rs_col_i64(r, 0, 0, 0);
     PQclear(r);
     sq_params_free(&p);
     return st;

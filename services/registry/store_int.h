@@ -64,13 +64,13 @@ static const char SQL_A_INSERT[] =
     " is_binary, parameters, annotations, limits, publish, updated, components)"
     " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,"
     " jsonb_build_object('timeout', $11::int8, 'memory', $12::int8, 'logs', $13::int8,"
-    " 'concurrency', $14::int8), $15, $16, $17)";
+    " 'concurrency', $14::int8), $15, $16, $17) RETURNING rev";
 static const char SQL_A_UPDATE[] =
     "UPDATE registry_actions SET version = $4, kind = $5, code = $6, main = $7, is_binary = $8,"
     " parameters = $9, annotations = $10,"
     " limits = jsonb_build_object('timeout', $11::int8, 'memory', $12::int8, 'logs', $13::int8,"
     " 'concurrency', $14::int8), publish = $15, updated = $16, components = $17,"
-    " rev = nextval('registry_rev')" A_ONE;
+    " rev = nextval('registry_rev')" A_ONE " RETURNING rev";
 static const char SQL_A_LIST_NS[] =
     "SELECT " A_COLS("NULL::text") " FROM registry_actions WHERE namespace = $1"
                                    " ORDER BY updated DESC, package, name LIMIT $2 OFFSET $3";
@@ -247,6 +247,10 @@ struct rs_kind {
     sq_status (*apply)(reg_store_t *s, put_entity_arg *a, const void *old);
     /* the kind's list (a list_arg; NULL: sql_list and sql_count by namespace) */
     work_fn list;
+    /* sql_insert and sql_update return the row's new revision (RETURNING rev), which
+     * rs_write() stores at this offset of the entity (actions: sq_action.rev) */
+    bool returns_rev;
+    size_t rev_off;
 };
 extern const rs_kind RS_ACTION, RS_PACKAGE, RS_TRIGGER, RS_RULE;
 
@@ -257,6 +261,7 @@ PGresult *rs_run2(reg_store_t *s, const char *sql, const char *a, const char *b)
 PGresult *rs_run3(reg_store_t *s, const char *sql, const char *a, const char *b, const char *c);
 sq_status rs_atomically(reg_store_t *s, const char *lock_ns, work_fn fn, void *arg);
 char *rs_col_str(const PGresult *r, int row, int col, sq_arena_t *ar);
+int64_t rs_col_i64(const PGresult *r, int row, int col, int64_t def);
 sq_status rs_col_mp_array(const PGresult *r, int row, int col, bool nullable, sq_arena_t *ar,
                           msgpack_object *out);
 bool rs_is_sequence(const char *kind);
@@ -282,8 +287,7 @@ sq_status rs_find_package(reg_store_t *s, const char *ns, const char *name, bool
 sq_status rs_resolve_pkg(reg_store_t *s, const char *ns, const char *pkg, bool shared,
                          sq_arena_t *ar, char **rns, char **rpkg, msgpack_object *params, char *err,
                          size_t errlen);
-sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key,
-                   const void *e);
+sq_status rs_write(reg_store_t *s, const rs_kind *k, const char *sql, const rs_key *key, void *e);
 sq_status rs_one(reg_store_t *s, const rs_kind *k, bool del, const char *ns, const char *name,
                  sq_arena_t *ar, void *out);
 

@@ -193,9 +193,20 @@ test('auth: verify and limits', async () => {
 test('registry: put, get, resolve, list, rulestate; entity events', async () => {
   const put = (kind, name, entity, overwrite = false) => request('sq.registry.put', 'registry.put.request',
     { ns, name, kind, subject: identity.subject, overwrite, entity }, ['registry.entity.reply', 'error']);
-  let r = await put('action', action, { exec: { kind: 'nodejs:20', code: 'function main(a){return Object.assign({echoed: true}, a)}' },
-    parameters: [{ key: 'p', value: 1 }], annotations: [{ key: 'a', value: 'b' }] });
+  const entity = { exec: { kind: 'nodejs:20', code: 'function main(a){return Object.assign({echoed: true}, a)}' },
+    parameters: [{ key: 'p', value: 1 }], annotations: [{ key: 'a', value: 'b' }] };
+  let r = await put('action', action, entity);
   assert.equal(r.got, 'registry.entity.reply', JSON.stringify(r.value));
+  // a put's answer carries the action's new revision: the gateway sends it with the writer's
+  // next invokes (min_rev), so a scheduler that has not yet seen the change event does not
+  // run the old code from its cache (read your writes)
+  const rev1 = Number(r.value.rev);
+  assert.ok(rev1 > 0, `the put's answer has no revision: ${r.value.rev}`);
+  r = await put('action', action, entity, true);
+  const rev2 = Number(r.value.rev);
+  assert.ok(rev2 > rev1, `an overwrite's revision ${r.value.rev} is not past ${rev1}`);
+  r = await request('sq.registry.resolve', 'registry.ref.request', { ns, name: action, kind: 'action' }, ['registry.entity.reply']);
+  assert.equal(Number(r.value.rev), rev2, 'resolve gives the revision the put answered');
   r = await put('trigger', trigger, { parameters: [{ key: 'from', value: 'trigger' }] });
   assert.equal(r.got, 'registry.entity.reply', JSON.stringify(r.value));
   r = await put('rule', rule, { trigger: `/_/${trigger}`, action: `/_/${action}` });
