@@ -25,12 +25,12 @@
 
 struct sched_batch {
     struct sched_batch *next;
-    char *reply;     /* the fire's: the outcomes go here */
-    size_t n;        /* rules */
-    size_t pending;  /* outcomes not known yet, + 1 until the handler closes it */
-    bool linked;     /* in the table */
-    bool closed;     /* its handler is done with it */
-    int64_t opened;  /* monotonic ms */
+    char *reply;    /* the fire's: the outcomes go here */
+    size_t n;       /* rules */
+    size_t pending; /* outcomes not known yet, + 1 until the handler closes it */
+    bool linked;    /* in the table */
+    bool closed;    /* its handler is done with it */
+    int64_t opened; /* monotonic ms */
     sq_invoke_outcome *out;
 };
 
