@@ -460,16 +460,18 @@ static const char *decode_batch(sched_worker *w, sq_bus_t *bus, natsMsg *msg, sq
     sq_status st;
 
     msgpack_zone_clear(&w->zone);
-    if (len > (size_t)sched_cfg.max_payload_kb * 1024 + 65536) {
-        /* the parameters once, and a few short fields per rule */
-        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE, "Request larger than allowed: %zu bytes.",
-                             len);
-        return NULL;
-    }
     st = sq_invoke_batch_decode(natsMsg_GetData(msg), len, &w->zone, b, err, sizeof err);
     if (st != SQ_OK) {
         sq_debug("rejected a batch of invokes: %s", err);
         sq_bus_respond_error(bus, msg, st, "%s", err[0] ? err : sq_status_str(st));
+        return NULL;
+    }
+    /* the parameters once, as a single invoke may carry them, and a few short fields (at
+     * most 1 KB) per rule */
+    if (len > (size_t)sched_cfg.max_payload_kb * 1024 + b->nrules * 1024) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,
+                             "Request larger than allowed: %zu > %zu bytes.", len,
+                             (size_t)sched_cfg.max_payload_kb * 1024 + b->nrules * 1024);
         return NULL;
     }
     if (reply == NULL || strlen(reply) > 200) {
