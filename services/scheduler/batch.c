@@ -109,9 +109,9 @@ static void answer(sched *s, sched_batch *b)
  * (then unlinked: the caller answers it). */
 static bool file(sched_batch *b, size_t i, const char *id, int code, const char *message)
 {
-    sq_invoke_outcome *o = &b->out[i];
+    sq_invoke_outcome *o;
 
-    if (i >= b->n || o->id != NULL || o->code != 0)
+    if (i >= b->n || (o = &b->out[i])->id != NULL || o->code != 0)
         return false;
     if (code == 0)
         o->id = strdup(id ? id : "");
