@@ -46,6 +46,57 @@ sq_status sq_invoke_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke *out
 }
 DEFINE_DECODE(sq_invoke)
 
+/* a trigger fire's rules in one request: each rule an sq_invoke of its fields and the
+ * batch's; "rules" twice: written from the vector, read as the array it is */
+static const sq_mp_field batch_rule_fields[] = {
+    F(sq_batch_rule, "id", SQ_F_STR, id, true),
+    F(sq_batch_rule, "ns", SQ_F_STR, ns, true),
+    F(sq_batch_rule, "name", SQ_F_STR, name, true),
+    F(sq_batch_rule, "shared", SQ_F_BOOL, shared, false),
+};
+
+static const sq_mp_field invoke_batch_fields[] = {
+    F(sq_invoke_batch, "subject", SQ_F_STR, subject, true),
+    F(sq_invoke_batch, "key", SQ_F_STR, key, false),
+    F(sq_invoke_batch, "params", SQ_F_ANY, params, false),
+    F(sq_invoke_batch, "caller_ns", SQ_F_STR, caller_ns, false),
+    F(sq_invoke_batch, "cause", SQ_F_STR, cause, false),
+    FV(sq_invoke_batch, "rules", rules, nrules, sq_batch_rule, batch_rule_fields, 0),
+    FE(sq_invoke_batch, "rules", SQ_F_ARRAY, rules_read, true, SQ_ENC_SKIP),
+};
+
+DEFINE_ENCODE(sq_invoke_batch, invoke_batch_fields)
+
+sq_status sq_invoke_batch_from(const msgpack_object *o, sq_arena_t *ar, sq_invoke_batch *out,
+                               char *err, size_t errlen)
+{
+    sq_status st;
+    memset(out, 0, sizeof *out);
+    nil(&out->params);
+    st = sq_mp_decode_map(o, SQ_MP_FIELDS(invoke_batch_fields), ar, out, err, errlen);
+    if (st == SQ_OK)
+        st = params_check(&out->params, true, err, errlen);
+    if (st == SQ_OK)
+        st = sq_proto_decode_vec(&out->rules_read, SQ_MP_FIELDS(batch_rule_fields), ar,
+                                 sizeof(sq_batch_rule), &out->rules, &out->nrules, err, errlen);
+    return st;
+}
+DEFINE_DECODE(sq_invoke_batch)
+
+static const sq_mp_field invoke_outcome_fields[] = {
+    FE(sq_invoke_outcome, "activationId", SQ_F_STR, id, false, SQ_ENC_OMIT),
+    F(sq_invoke_outcome, "code", SQ_F_INT, code, true),
+    FE(sq_invoke_outcome, "error", SQ_F_STR, error, false, SQ_ENC_OMIT),
+};
+
+static const sq_mp_field invoke_outcomes_fields[] = {
+    FV(sq_invoke_outcomes, "rules", rules, nrules, sq_invoke_outcome, invoke_outcome_fields, 0),
+    FE(sq_invoke_outcomes, "rules", SQ_F_ARRAY, rules_read, true, SQ_ENC_SKIP),
+};
+
+DEFINE_MESSAGE_VEC(sq_invoke_outcomes, invoke_outcomes_fields, rules_read, sq_invoke_outcome,
+                   invoke_outcome_fields, rules, nrules)
+
 typedef struct work_wire {
     sq_work w;
     msgpack_object action;

@@ -446,6 +446,39 @@ typedef struct sq_invoke {
 void sq_invoke_encode(const sq_invoke *m, msgpack_packer *pk);
 SQ_DECODER(sq_invoke);
 
+/* The invokes of a trigger fire's rules as one sq.sched.invoke request (header SQ_HDR_BATCH):
+ * map{subject, key, params, caller_ns, cause, rules: [map{id, ns, name, shared}]}, each rule
+ * a non-blocking sq_invoke of those fields. One answer on the request's reply subject: a
+ * wire error (the whole batch refused), or sq_invoke_outcomes with one entry per rule, in
+ * order. */
+typedef struct sq_batch_rule {
+    char *id, *ns, *name;
+    bool shared;
+} sq_batch_rule;
+typedef struct sq_invoke_batch {
+    char *subject, *key, *caller_ns, *cause;
+    msgpack_object params;
+    const sq_batch_rule *rules; /* the decoder fills them too (in the arena) */
+    size_t nrules;
+    msgpack_object rules_read; /* decoded: the array as it came */
+} sq_invoke_batch;
+void sq_invoke_batch_encode(const sq_invoke_batch *m, msgpack_packer *pk);
+SQ_DECODER(sq_invoke_batch);
+
+/* The answer to an sq_invoke_batch: map{rules: [map{activationId?, code, error?}]}: code 0
+ * queued as activationId, else the HTTP status of the rule's refusal and its message. */
+typedef struct sq_invoke_outcome {
+    char *id, *error;
+    int64_t code;
+} sq_invoke_outcome;
+typedef struct sq_invoke_outcomes {
+    const sq_invoke_outcome *rules; /* the decoder fills them too (in the arena) */
+    size_t nrules;
+    msgpack_object rules_read;
+} sq_invoke_outcomes;
+void sq_invoke_outcomes_encode(const sq_invoke_outcomes *m, msgpack_packer *pk);
+SQ_DECODER(sq_invoke_outcomes);
+
 /* Work for an invoker, sq.invoker.<id>.run (blocking, core NATS) or sq.work.<id>
  * (JetStream): map{id, subject, key, reply: str ("" when nobody waits), blocking: bool,
  * submitted: int ms, action: sq_action (with code), params: map (merged), cause: str,

@@ -26,6 +26,8 @@
 
 /* scheduler: invoke an action (blocking or not) */
 #define SQ_SUBJ_SCHED_INVOKE "sq.sched.invoke"
+/* header of an sq.sched.invoke request that is an sq_invoke_batch (any value) */
+#define SQ_HDR_BATCH "Sq-Batch"
 /* scheduler copies announce themselves to each other (fair shares of limits and capacity) */
 #define SQ_SUBJ_SCHED_HEARTBEAT "sq.sched.heartbeat"
 /* a copy moved queued work off a dead invoker (sq_sched_moved) */

@@ -250,7 +250,8 @@ bool sched_flight_done(sched *s, const char *id)
     if (x == NULL)
         return false;
     sched_metrics_done(sched_mono_ms() - x->fl.created_ms);
-    if (x->fl.state == SCHED_FL_PUBLISHING && x->reply != NULL) {
+    if (x->fl.state == SCHED_FL_PUBLISHING && x->reply != NULL &&
+        !sched_batch_answer(s, x->reply, x->id, SQ_OK, NULL)) {
         /* The record came before JetStream's ack of the work was handled (the ack and the
          * record arrive on different threads): the work was stored, so the caller is
          * answered here; the ack then finds nothing to do. */

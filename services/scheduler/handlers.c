@@ -11,6 +11,7 @@
  * sched_on_pub_ack() once JetStream has stored it, so a worker never waits for a disk.
  * Errors go back to the caller's reply subject as wire errors; nothing here may crash on
  * what arrives from the network. */
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,19 +48,6 @@ static void buf_reset(sched_worker *w, msgpack_packer *pk)
     }
     w->sb.size = 0;
     msgpack_packer_init(pk, &w->sb, msgpack_sbuffer_write);
-}
-
-/* Answers the caller when the work could not be handed over. */
-static void respond_send_error(sq_bus_t *bus, natsMsg *msg, natsStatus s, size_t size, bool queued)
-{
-    if (s == NATS_MAX_PAYLOAD)
-        sq_bus_respond_error(
-            bus, msg, SQ_ERR_TOO_LARGE,
-            "the action and its parameters are too large to send to an invoker (%zu bytes)", size);
-    else
-        sq_bus_respond_error(bus, msg, SQ_ERR_UNAVAILABLE,
-                             queued ? "could not queue the activation"
-                                    : "could not reach the invoker");
 }
 
 /* "ns/name" of an action as records show it (its namespace may be "ns/pkg"). */
@@ -134,7 +122,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
         return;
     }
     if (pa != NULL) {
-        if ((reply = sched_flight_queued(s, id, pa->Sequence)) != NULL) {
+        if ((reply = sched_flight_queued(s, id, pa->Sequence)) != NULL &&
+            !sched_batch_answer(s, reply, id, SQ_OK, NULL)) {
             msgpack_sbuffer sb;
             msgpack_packer pk;
             sq_act_ref ref = { .id = (char *)id, .rules = -1 };
@@ -142,8 +131,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
             sq_act_ref_encode(&ref, &pk);
             sq_bus_publish(s->bus, reply, sb.data, sb.size);
             msgpack_sbuffer_destroy(&sb);
-            free(reply);
         }
+        free(reply);
         sq_debug("activation \"%s\" queued at %llu%s", id, (unsigned long long)pa->Sequence,
                  pa->Duplicate ? " (a duplicate)" : "");
     } else if (sched_requeue_offer(s, msg, id, pae)) {
@@ -167,23 +156,6 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
     natsMsg_Destroy(msg);
 }
 
-/* Answers the caller with the failure of sched_lookup(). */
-static void respond_lookup_error(sq_bus_t *bus, natsMsg *msg, sq_status st, natsMsg *wire,
-                                 const char *err)
-{
-    if (wire != NULL) {
-        sq_bus_respond(bus, msg, natsMsg_GetData(wire), (size_t)natsMsg_GetDataLength(wire));
-        natsMsg_Destroy(wire);
-        return;
-    }
-    switch (st) {
-    case SQ_ERR_TIMEOUT:
-    case SQ_ERR_UNAVAILABLE: sq_bus_respond_error(bus, msg, st, "%s", err); break;
-    case SQ_ERR_NOMEM: sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL); break;
-    default: sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "could not resolve the action");
-    }
-}
-
 /* One sq.sched.invoke request on its way through sched_on_invoke(). */
 typedef struct invoke_call {
     sched_worker *w;
@@ -196,8 +168,79 @@ typedef struct invoke_call {
     msgpack_object params; /* merged */
     const char *reply, *caller_ns, *binding;
     int64_t now;
-    char path[600], bbuf[600];
+    sched_batch *batch; /* a rule of a batch (its index idx): its outcome goes there */
+    size_t idx;
+    char path[600], bbuf[600], rule_reply[300];
 } invoke_call;
+
+/* Refuses c's activation: a wire error to the caller, or the rule's outcome in its batch
+ * (fmt NULL: the status's own message). */
+static void refuse(invoke_call *c, sq_status st, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void refuse(invoke_call *c, sq_status st, const char *fmt, ...)
+{
+    char m[1024];
+    va_list ap;
+
+    if (fmt != NULL) {
+        va_start(ap, fmt);
+        vsnprintf(m, sizeof m, fmt, ap);
+        va_end(ap);
+    }
+    if (c->batch != NULL)
+        sched_batch_set(c->w->s, c->batch, c->idx, NULL, sq_status_http(st),
+                        fmt != NULL ? m : sq_status_str(st));
+    else if (fmt != NULL)
+        sq_bus_respond_error(c->bus, c->msg, st, "%s", m);
+    else
+        sq_bus_respond_error(c->bus, c->msg, st, NULL);
+}
+
+/* Answers the caller when the work could not be handed over. */
+static void respond_send_error(invoke_call *c, natsStatus s, size_t size, bool queued)
+{
+    if (s == NATS_MAX_PAYLOAD)
+        refuse(c, SQ_ERR_TOO_LARGE,
+               "the action and its parameters are too large to send to an invoker (%zu bytes)",
+               size);
+    else
+        refuse(c, SQ_ERR_UNAVAILABLE, "%s",
+               queued ? "could not queue the activation" : "could not reach the invoker");
+}
+
+/* Answers the caller with the failure of sched_lookup(): the registry's wire error as it
+ * came (a rule of a batch: its code and message), or st. */
+static void respond_lookup_error(invoke_call *c, sq_status st, natsMsg *wire, const char *err)
+{
+    if (wire != NULL && c->batch == NULL) {
+        sq_bus_respond(c->bus, c->msg, natsMsg_GetData(wire), (size_t)natsMsg_GetDataLength(wire));
+        natsMsg_Destroy(wire);
+        return;
+    }
+    if (wire != NULL) {
+        msgpack_object o;
+        const char *m = NULL;
+        size_t mlen = 0;
+        int code = 502;
+        size_t len = (size_t)natsMsg_GetDataLength(wire);
+        char *copy = msgpack_zone_malloc(&c->w->zone, len + 1);
+        if (copy != NULL &&
+            (memcpy(copy, natsMsg_GetData(wire), len), sq_mp_unpack(copy, len, &c->w->zone, &o)) ==
+                SQ_OK &&
+            sq_wire_error_get(&o, &code, &m, &mlen))
+            snprintf(copy, len + 1, "%.*s", (int)mlen, m ? m : "");
+        sched_batch_set(c->w->s, c->batch, c->idx, NULL, code,
+                        m != NULL ? copy : "the registry gave a malformed answer");
+        natsMsg_Destroy(wire);
+        return;
+    }
+    switch (st) {
+    case SQ_ERR_TIMEOUT:
+    case SQ_ERR_UNAVAILABLE: refuse(c, st, "%s", err); break;
+    case SQ_ERR_NOMEM: refuse(c, SQ_ERR_NOMEM, NULL); break;
+    default: refuse(c, SQ_ERR_INTERNAL, "could not resolve the action");
+    }
+}
 
 /* Decodes and checks the request into c->inv; answers the caller and returns false when
  * it is refused. */
@@ -245,23 +288,22 @@ static bool admit_invoke(invoke_call *c)
 
     if ((st = sched_lookup_rev(s, c->inv.ns, c->inv.name, c->inv.shared, c->inv.min_rev, &c->e,
                                &wire, err, sizeof err)) != SQ_OK) {
-        respond_lookup_error(c->bus, c->msg, st, wire, err);
+        respond_lookup_error(c, st, wire, err);
         return false;
     }
     if (sched_params_overridden(c->e, &c->inv.params)) {
-        sq_bus_respond_error(
-            c->bus, c->msg, SQ_ERR_BAD_REQUEST,
-            "Request defines parameters that are not allowed (e.g., reserved properties).");
+        refuse(c, SQ_ERR_BAD_REQUEST,
+               "Request defines parameters that are not allowed (e.g., reserved properties).");
         return false;
     }
     if ((st = sched_admit(s, c->caller_ns, &c->n, err, sizeof err)) != SQ_OK) {
         sq_debug("refused activation \"%s\" of namespace \"%s\": %s", c->inv.id, c->caller_ns, err);
         sched_metrics_refused(st);
-        sq_bus_respond_error(c->bus, c->msg, st, "%s", err);
+        refuse(c, st, "%s", err);
         return false;
     }
     if (!sched_merge_params(&c->w->zone, c->e, &c->inv.params, &c->params)) {
-        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_NOMEM, NULL);
+        refuse(c, SQ_ERR_NOMEM, NULL);
         return false;
     }
     action_path(&c->e->action, c->path, sizeof c->path);
@@ -291,8 +333,10 @@ static bool add_flight(invoke_call *c, int slot, int64_t mem_mb, const char *rep
     sq_status st = sched_flight_add(c->w->s, &c->info, c->n, slot, mem_mb, c->inv.blocking, reply,
                                     deadline_ms);
     if (st != SQ_OK) {
-        sq_bus_respond_error(c->bus, c->msg, st == SQ_ERR_CONFLICT ? SQ_ERR_CONFLICT : SQ_ERR_NOMEM,
-                             st == SQ_ERR_CONFLICT ? "activation id in use" : NULL);
+        if (st == SQ_ERR_CONFLICT)
+            refuse(c, SQ_ERR_CONFLICT, "activation id in use");
+        else
+            refuse(c, SQ_ERR_NOMEM, NULL);
         return false;
     }
     c->n = NULL;
@@ -312,10 +356,12 @@ static void start_composition(invoke_call *c)
                        c->caller_ns);
     if (st != SQ_OK) {
         sched_flight_done(s, c->inv.id);
-        sq_bus_respond_error(c->bus, c->msg, st, "could not start the composition");
+        refuse(c, st, "could not start the composition");
         return;
     }
-    if (!c->inv.blocking) {
+    if (c->batch != NULL)
+        sched_batch_set(s, c->batch, c->idx, c->inv.id, 0, NULL);
+    else if (!c->inv.blocking) {
         sq_act_ref ref = { .id = c->inv.id, .rules = -1 };
         buf_reset(c->w, &pk);
         sq_act_ref_encode(&ref, &pk);
@@ -361,7 +407,7 @@ static void send_to_invoker(invoke_call *c)
     if (!sched_place(s->invokers, c->e->hash, a->limits.memory, c->now, sched_cfg.heartbeat_ttl_ms,
                      sched_peers_count(s->peers, c->now), &t)) {
         sq_debug("no invoker for activation \"%s\"", c->inv.id);
-        sq_bus_respond_error(c->bus, c->msg, SQ_ERR_UNAVAILABLE, "no invokers are available");
+        refuse(c, SQ_ERR_UNAVAILABLE, "no invokers are available");
         return;
     }
     encode_work(c);
@@ -375,35 +421,119 @@ static void send_to_invoker(invoke_call *c)
             sq_error("could not send activation \"%s\" to \"%s\": %s", c->inv.id, t.run,
                      natsStatus_GetText(ns));
             sched_flight_done(s, c->inv.id);
-            respond_send_error(c->bus, c->msg, ns, c->w->sb.size, false);
+            respond_send_error(c, ns, c->w->sb.size, false);
         } else
             sq_debug("activation \"%s\" of \"%s/%s\" sent to \"%s\"", c->inv.id, c->inv.ns,
                      c->inv.name, t.run);
         return;
     }
     if ((ns = enqueue(c->w, t.work, c->inv.id)) != NATS_OK) {
+        free(sched_flight_queued(s, c->inv.id, 0)); /* answered here, not as queued */
         sched_flight_done(s, c->inv.id);
-        respond_send_error(c->bus, c->msg, ns, c->w->sb.size, true);
+        respond_send_error(c, ns, c->w->sb.size, true);
         return;
     }
     sq_debug("activation \"%s\" of \"%s/%s\" queued on \"%s\"", c->inv.id, c->inv.ns, c->inv.name,
              t.work);
 }
 
+/* Admits and hands over the activation c (decoded). */
+static void run_invoke(invoke_call *c)
+{
+    if (admit_invoke(c)) {
+        if (c->e->sequence || c->e->conductor)
+            start_composition(c);
+        else
+            send_to_invoker(c);
+    }
+    sched_release(c->w->s->limits, c->n);
+    sched_entry_unref(c->e);
+}
+
+/* Decodes and checks a batch into *b; answers the whole batch and returns NULL when it is
+ * refused, else its reply subject. */
+static const char *decode_batch(sched_worker *w, sq_bus_t *bus, natsMsg *msg, sq_invoke_batch *b)
+{
+    char err[512] = "";
+    size_t len = (size_t)natsMsg_GetDataLength(msg);
+    const char *reply = sq_bus_reply_of(msg);
+    sq_status st;
+
+    msgpack_zone_clear(&w->zone);
+    st = sq_invoke_batch_decode(natsMsg_GetData(msg), len, &w->zone, b, err, sizeof err);
+    if (st != SQ_OK) {
+        sq_debug("rejected a batch of invokes: %s", err);
+        sq_bus_respond_error(bus, msg, st, "%s", err[0] ? err : sq_status_str(st));
+        return NULL;
+    }
+    /* the parameters once, as a single invoke may carry them, and a few short fields (at
+     * most 1 KB) per rule */
+    if (len > (size_t)sched_cfg.max_payload_kb * 1024 + b->nrules * 1024) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_TOO_LARGE,
+                             "Request larger than allowed: %zu > %zu bytes.", len,
+                             (size_t)sched_cfg.max_payload_kb * 1024 + b->nrules * 1024);
+        return NULL;
+    }
+    if (reply == NULL || strlen(reply) > 200) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_BAD_REQUEST,
+                             "a batch of invokes needs a reply subject");
+        return NULL;
+    }
+    return reply;
+}
+
+/* A trigger fire's rules (sq_invoke_batch): each rule admitted and handed over as one
+ * non-blocking invoke; one answer with every rule's outcome (batch.c). */
+static void on_batch(sched_worker *w, sq_bus_t *bus, natsMsg *msg)
+{
+    sq_invoke_batch b;
+    const char *reply = decode_batch(w, bus, msg, &b);
+    sched_batch *bt;
+
+    if (reply == NULL)
+        return;
+    if ((bt = sched_batch_open(reply, b.nrules)) == NULL) {
+        sq_bus_respond_error(bus, msg, SQ_ERR_NOMEM, NULL);
+        return;
+    }
+    for (size_t i = 0; i < b.nrules; i++) {
+        const sq_batch_rule *r = &b.rules[i];
+        invoke_call c = { .w = w, .bus = bus, .msg = msg, .batch = bt, .idx = i };
+
+        c.inv = (sq_invoke){ .id = r->id,
+                             .ns = r->ns,
+                             .name = r->name,
+                             .subject = b.subject,
+                             .key = b.key,
+                             .params = b.params,
+                             .shared = r->shared,
+                             .caller_ns = b.caller_ns,
+                             .cause = b.cause };
+        if (!sq_id_valid(r->id) || r->ns[0] == '\0' || r->name[0] == '\0') {
+            refuse(&c, SQ_ERR_DECODE, "%s",
+                   r->ns[0] && r->name[0] ? "activation id is not 32 hex characters"
+                                          : "empty namespace or action name");
+            continue;
+        }
+        c.caller_ns = b.caller_ns != NULL && b.caller_ns[0] != '\0' ? b.caller_ns : r->ns;
+        snprintf(c.rule_reply, sizeof c.rule_reply, "%s.%zu", reply, i);
+        c.reply = c.rule_reply;
+        run_invoke(&c);
+    }
+    sched_batch_close(w->s, bt);
+}
+
 void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     invoke_call c = { .w = closure, .bus = bus, .msg = msg };
+    const char *v = NULL;
 
-    if (!decode_invoke(&c))
+    if (natsMsgHeader_Get(msg, SQ_HDR_BATCH, &v) == NATS_OK) {
+        on_batch(closure, bus, msg);
         return;
-    if (admit_invoke(&c)) {
-        if (c.e->sequence || c.e->conductor)
-            start_composition(&c);
-        else
-            send_to_invoker(&c);
     }
-    sched_release(c.w->s->limits, c.n);
-    sched_entry_unref(c.e);
+    if (decode_invoke(&c))
+        run_invoke(&c);
 }
 
 void sched_on_heartbeat(sq_bus_t *bus, natsMsg *msg, void *closure)

@@ -53,6 +53,7 @@ void *sched_sweeper(void *arg)
         sched_flight_sweep(s, inc, n, now);
         sched_replace_sweep(s, now);
         sched_runs_sweep(s, now);
+        sched_batch_sweep(s, now);
         for (int slept = 0; slept < SWEEP_MS && !atomic_load(&s->stopping); slept += 50) {
             usleep(50 * 1000);
             sched_requeue_due(s, sched_mono_ms());

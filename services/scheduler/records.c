@@ -49,7 +49,7 @@ void sched_error_to(sched *s, const char *subject, sq_status st, const char *mes
 {
     msgpack_sbuffer sb;
     msgpack_packer pk;
-    if (subject == NULL || *subject == '\0')
+    if (subject == NULL || *subject == '\0' || sched_batch_answer(s, subject, NULL, st, message))
         return;
     sq_proto_buf_init(&sb, &pk);
     sq_wire_error_pack(&pk, st, message);

@@ -252,6 +252,27 @@ size_t sched_flight_count(sched_flights *f);
 /* Activation id's queued work now waits on invoker `invoker` at stream sequence seq. */
 void sched_flight_moved(sched *s, const char *id, const char *invoker, uint64_t seq);
 
+/* ---- a trigger fire's rules in one request (batch.c) ---------------------------------------- */
+
+typedef struct sched_batch sched_batch;
+/* Opens the batch of n rules answered on reply (copied); NULL when out of memory. The
+ * caller holds it until sched_batch_close(). Rule i's flight entry answers on
+ * "<reply>.<i>". */
+sched_batch *sched_batch_open(const char *reply, size_t n);
+/* Rule i's outcome, known at once (the caller holds b): code 0 queued as id, else the HTTP
+ * status of its refusal and message. The first outcome of a rule stays. */
+void sched_batch_set(sched *s, sched_batch *b, size_t i, const char *id, int code,
+                     const char *message);
+/* The handler is done with b: it answers once every outcome is known. NULL: nothing. */
+void sched_batch_close(sched *s, sched_batch *b);
+/* The answer to a non-blocking caller at subject: st SQ_OK queued as id, else refused with
+ * message (NULL: st's own). Returns true when subject is a rule of an open batch, which
+ * took it; false when the caller must publish it. Any thread. */
+bool sched_batch_answer(sched *s, const char *subject, const char *id, sq_status st,
+                        const char *message);
+/* Runs on the sweeper thread: answers batches open for too long with what they have. */
+void sched_batch_sweep(sched *s, int64_t now_ms);
+
 /* ---- queued work of dead invokers (replace.c) ---------------------------------------------- */
 
 /* Runs on the sweeper thread: moves the work still queued for invokers dead for longer

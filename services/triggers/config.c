@@ -6,7 +6,7 @@ trg_config trg_cfg;
 
 static const sq_cfg_entry table[] = {
     SQ_CFG_STR("nats_url", "SQ_NATS_URL", "nats://127.0.0.1:4222", trg_cfg.nats_url),
-    SQ_CFG_INT("workers", "SQ_TRIGGERS_WORKERS", 1, 14, 8, trg_cfg.workers),
+    SQ_CFG_INT("workers", "SQ_TRIGGERS_WORKERS", 1, 32, 14, trg_cfg.workers),
     SQ_CFG_INT("max_pending", "SQ_TRIGGERS_MAX_PENDING", 16, 1048576, 65536, trg_cfg.max_pending),
     SQ_CFG_INT("registry_timeout_ms", "SQ_TRIGGERS_REGISTRY_TIMEOUT_MS", 50, 60000, 5000,
                trg_cfg.registry_timeout_ms),

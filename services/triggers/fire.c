@@ -53,109 +53,132 @@ typedef struct outcome {
     char id[33];
 } outcome;
 
-/* Sends every rule's invoke at once, each with its reply on w's inbox
- * (<inbox>.<seq>.<rule>); returns how many went out. A rule whose invoke could not be sent
- * is answered in out at once. */
-static size_t send_invokes(trg_worker *w, const sq_fire *f, const trg_view *v,
-                           const msgpack_object *params, const char *caller_ns, uint64_t seq,
-                           outcome *out)
+/* Every rule answered in out with code and message. */
+static void answer_all(const trg_view *v, outcome *out, int code, const char *message)
 {
-    natsConnection *nc = sq_bus_nc(w->s->bus);
-    msgpack_packer pk;
-    char reply[192];
-    size_t pending = 0;
-
-    for (size_t i = 0; i < v->nrules; i++) {
-        const trg_rule *r = &v->rules[i];
-        sq_invoke inv = { .ns = r->invoke_ns,
-                          .name = r->invoke_name,
-                          .subject = f->subject,
-                          .key = f->key ? f->key : "",
-                          .params = *params,
-                          .blocking = false,
-                          .wait_ms = 0,
-                          .shared = strcmp(r->invoke_ns, v->ns) != 0,
-                          .caller_ns = (char *)caller_ns,
-                          .cause = f->id };
-        natsStatus s;
-
-        memset(&out[i], 0, sizeof out[i]);
-        sq_id_new(out[i].id);
-        inv.id = out[i].id;
-        trg_worker_buf_reset(w, &pk);
-        sq_invoke_encode(&inv, &pk);
-        snprintf(reply, sizeof reply, "%s.%llu.%zu", w->inbox, (unsigned long long)seq, i);
-        s = sq_bus_publish_hdr_reply(nc, SQ_SUBJ_SCHED_INVOKE, reply, w->sb.data, w->sb.size);
-        if (s != NATS_OK) {
+    for (size_t i = 0; i < v->nrules; i++)
+        if (!out[i].answered) {
             out[i].answered = true;
-            out[i].code = s == NATS_MAX_PAYLOAD ? 413 : 503;
-            out[i].message = s == NATS_MAX_PAYLOAD ? "the payload is too large to invoke the action"
-                                                   : "could not reach the scheduler";
-            continue;
+            out[i].code = code;
+            out[i].message = message;
         }
-        pending++;
-    }
-    return pending;
 }
 
-/* The scheduler's answer m to one invoke, into o: queued, or its refusal. */
-static void read_answer(trg_worker *w, natsMsg *m, outcome *o)
+/* Sends every rule's invoke in one request (sq_invoke_batch), its answer on w's inbox
+ * (<inbox>.<seq>); false when it could not be sent (every rule is answered in out then). */
+static bool send_batch(trg_worker *w, const sq_fire *f, const trg_view *v,
+                       const msgpack_object *params, const char *caller_ns, uint64_t seq,
+                       outcome *out)
+{
+    sq_batch_rule *rules = msgpack_zone_malloc(&w->zone, v->nrules * sizeof *rules);
+    sq_invoke_batch b = { .subject = f->subject,
+                          .key = f->key ? f->key : "",
+                          .params = *params,
+                          .caller_ns = (char *)caller_ns,
+                          .cause = f->id,
+                          .rules = rules,
+                          .nrules = v->nrules };
+    msgpack_packer pk;
+    natsMsg *m = NULL;
+    natsStatus s;
+    char reply[192];
+
+    if (rules == NULL) {
+        answer_all(v, out, 500, "out of memory");
+        return false;
+    }
+    for (size_t i = 0; i < v->nrules; i++) {
+        const trg_rule *r = &v->rules[i];
+        memset(&out[i], 0, sizeof out[i]);
+        sq_id_new(out[i].id);
+        rules[i] = (sq_batch_rule){ .id = out[i].id,
+                                    .ns = r->invoke_ns,
+                                    .name = r->invoke_name,
+                                    .shared = strcmp(r->invoke_ns, v->ns) != 0 };
+    }
+    trg_worker_buf_reset(w, &pk);
+    sq_invoke_batch_encode(&b, &pk);
+    snprintf(reply, sizeof reply, "%s.%llu", w->inbox, (unsigned long long)seq);
+    s = natsMsg_Create(&m, SQ_SUBJ_SCHED_INVOKE, NULL, w->sb.data, (int)w->sb.size);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, SQ_HDR_REPLY, reply);
+    if (s == NATS_OK)
+        s = natsMsgHeader_Set(m, SQ_HDR_BATCH, "1");
+    if (s == NATS_OK)
+        s = natsConnection_PublishMsg(sq_bus_nc(w->s->bus), m);
+    natsMsg_Destroy(m);
+    if (s != NATS_OK)
+        answer_all(v, out, s == NATS_MAX_PAYLOAD ? 413 : 503,
+                   s == NATS_MAX_PAYLOAD ? "the payload is too large to invoke the action"
+                                         : "could not reach the scheduler");
+    return s == NATS_OK;
+}
+
+/* The scheduler's answer m to the batch, into out: each rule queued or its refusal. */
+static void read_answer(trg_worker *w, natsMsg *m, const trg_view *v, outcome *out)
 {
     size_t len = (size_t)natsMsg_GetDataLength(m), elen;
     msgpack_object ans;
+    sq_invoke_outcomes oc;
     const char *emsg;
     char *copy;
     int code;
 
-    o->answered = true;
     if (len == 0) {
         /* a no-responders status */
-        o->code = 503;
-        o->message = "the scheduler is not available";
+        answer_all(v, out, 503, "the scheduler is not available");
         return;
     }
     copy = msgpack_zone_malloc(&w->zone, len);
     if (copy)
         memcpy(copy, natsMsg_GetData(m), len);
     if (copy == NULL || sq_mp_unpack(copy, len, &w->zone, &ans) != SQ_OK) {
-        o->code = 502;
-        o->message = "the scheduler gave a malformed answer";
-    } else if (sq_wire_error_get(&ans, &code, &emsg, &elen)) {
-        o->code = code;
-        o->message = trg_arena_printf(&w->zone, "%.*s", (int)elen, emsg);
+        answer_all(v, out, 502, "the scheduler gave a malformed answer");
+        return;
     }
+    if (sq_wire_error_get(&ans, &code, &emsg, &elen)) {
+        answer_all(v, out, code, trg_arena_printf(&w->zone, "%.*s", (int)elen, emsg));
+        return;
+    }
+    if (sq_invoke_outcomes_from(&ans, &w->zone, &oc, NULL, 0) == SQ_OK)
+        for (size_t i = 0; i < v->nrules && i < oc.nrules; i++) {
+            out[i].answered = true;
+            out[i].code = (int)oc.rules[i].code;
+            out[i].message = oc.rules[i].error;
+        }
+    answer_all(v, out, 502, "the scheduler gave a malformed answer");
 }
 
-/* Sends every rule's invoke at once, then collects the scheduler's answers on the inbox. */
+/* Sends every rule's invoke in one request, then waits for the scheduler's one answer on
+ * the inbox. */
 static void fan_out(trg_worker *w, const sq_fire *f, const trg_view *v,
                     const msgpack_object *params, const char *caller_ns, outcome *out)
 {
     uint64_t seq = ++w->seq;
-    size_t pending = send_invokes(w, f, v, params, caller_ns, seq, out);
     int64_t deadline = sq_mono_us() / 1000 + trg_cfg.invoke_timeout_ms;
+    size_t plen = strlen(w->inbox);
 
-    while (pending > 0) {
+    if (!send_batch(w, f, v, params, caller_ns, seq, out))
+        return;
+    for (;;) {
         int64_t left = deadline - sq_mono_us() / 1000;
         natsMsg *m = NULL;
-        unsigned long long got_seq;
-        size_t idx;
+        const char *subj;
+        char *end;
 
         if (left <= 0 || natsSubscription_NextMsg(&m, w->inbox_sub, left) != NATS_OK)
             break;
-        if (sscanf(natsMsg_GetSubject(m) + strlen(w->inbox), ".%llu.%zu", &got_seq, &idx) != 2 ||
-            got_seq != seq || idx >= v->nrules || out[idx].answered) {
-            natsMsg_Destroy(m); /* a late answer to an earlier fire */
-            continue;
+        subj = natsMsg_GetSubject(m) + plen;
+        /* "<inbox>.<seq>": anything else is a late answer to an earlier fire */
+        if (subj[0] == '.' && strtoull(subj + 1, &end, 10) == seq && end != subj + 1 &&
+            *end == '\0') {
+            read_answer(w, m, v, out);
+            natsMsg_Destroy(m);
+            return;
         }
-        read_answer(w, m, &out[idx]);
-        pending--;
         natsMsg_Destroy(m);
     }
-    for (size_t i = 0; i < v->nrules; i++)
-        if (!out[i].answered) {
-            out[i].code = 503;
-            out[i].message = "the scheduler did not answer in time";
-        }
+    answer_all(v, out, 503, "the scheduler did not answer in time");
 }
 
 /* OpenWhisk's statusCode of a rule's outcome: 0 queued, 1 refused for a reason of the

@@ -14,7 +14,7 @@
 #include "sq/workers.h"
 #include "triggers.h"
 
-#define MAX_WORKERS 14 /* the bound of the `workers` setting */
+#define MAX_WORKERS 32 /* the bound of the `workers` setting */
 
 static atomic_bool stopping;
 

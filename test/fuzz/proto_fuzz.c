@@ -101,6 +101,8 @@ MESSAGE(sq_route_list)
 MESSAGE(sq_health)
 MESSAGE(sq_conductor_step)
 MESSAGE(sq_brief)
+MESSAGE(sq_invoke_batch)
+MESSAGE(sq_invoke_outcomes)
 
 /* The selector byte of a corpus file is its index here: append, never reorder. */
 static void (*const messages[])(const char *, size_t) = {
@@ -118,7 +120,7 @@ static void (*const messages[])(const char *, size_t) = {
     fz_sq_exec_body,      fz_sq_limits_body,  fz_sq_binding_body,  fz_sq_kv_entry,
     fz_sq_route_query,    fz_sq_log_event,    fz_sq_tenancy_event, fz_sq_limits,
     fz_sq_alarm_cfg,      fz_sq_nats_cfg,     fz_sq_route_list,    fz_sq_health,
-    fz_sq_conductor_step, fz_sq_brief,
+    fz_sq_conductor_step, fz_sq_brief,        fz_sq_invoke_batch,  fz_sq_invoke_outcomes,
 };
 #define NMESSAGES (sizeof messages / sizeof messages[0])
 

@@ -66,7 +66,10 @@ enum {
     S_ROUTE_LIST,
     S_HEALTH,
     S_CONDUCTOR_STEP,
-    S_BRIEF
+    S_BRIEF,
+    /* messages[] holds three entries twice (48-50): sq_invoke_batch is its 58th */
+    S_INVOKE_BATCH = 58,
+    S_INVOKE_OUTCOMES
 };
 
 static msgpack_zone Z;
@@ -413,6 +416,21 @@ int main(int argc, char **argv)
          { .action = obj("\"/guest/next\""), .params = obj("{\"x\":1}"), .state = nilobj() });
     EMIT(S_BRIEF, "brief-0", sq_brief,
          { .name = "a", .version = "0.0.1", .annotations = nilobj(), .parameters = nilobj() });
+    {
+        sq_batch_rule r[] = { { .id = ID1, .ns = "guest", .name = "a" },
+                              { .id = ID2, .ns = "other", .name = "pkg/b", .shared = true } };
+        sq_invoke_outcome o[] = { { .id = ID1 }, { .code = 429, .error = "Too many requests." } };
+        EMIT(S_INVOKE_BATCH, "invoke_batch-0", sq_invoke_batch,
+             { .subject = "guest",
+               .key = KEY,
+               .caller_ns = "guest",
+               .cause = ID2,
+               .params = obj("{\"x\":1}"),
+               .rules = r,
+               .nrules = 2 });
+        EMIT(S_INVOKE_OUTCOMES, "invoke_outcomes-0", sq_invoke_outcomes,
+             { .rules = o, .nrules = 2 });
+    }
 
     msgpack_zone_destroy(&Z);
     printf("wrote %d files under %s\n", written, root);

@@ -75,6 +75,19 @@ after(async () => {
 // The stored record of id, polled.
 const record = (id) => h.pollActivation(id, 15000);
 
+// The stored record of id in the namespace of opts.key, polled.
+async function pollAs(id, opts) {
+  const deadline = Date.now() + 15000;
+  let last;
+  while (Date.now() < deadline) {
+    last = await h.api('GET', `/namespaces/_/activations/${id}`, opts);
+    if (last.status === 200) return last.json;
+    if (last.status !== 404) break;
+    await h.sleep(100);
+  }
+  return assert.fail(`activation ${id} not readable within 15 s: ${h.show(last)}`);
+}
+
 function parseLogs(rec) {
   return rec.logs.map((l) => {
     try {
@@ -187,8 +200,9 @@ test('bad fires: missing trigger 404, foreign namespace 403, body not an object 
   h.expectError(await h.api('POST', T(trigger), { body: { big: 'x'.repeat(1100 * 1024) } }), 413);
 });
 
-// A namespace of its own with firesPerMinute 3, made with squall-admin when the build has it.
-function adminNamespace() {
+// A namespace of its own with firesPerMinute 3 (or the limits given), made with squall-admin
+// when the build has it.
+function adminNamespace(limits = ['firesPerMinute=3']) {
   const env = h.stackEnv();
   const bin = path.join(env.vars.SQ_BUILD_DIR || '', 'ops', 'squall-admin');
   if (!env.vars.SQ_BUILD_DIR || !fs.existsSync(bin) || !env.vars.SQ_ADMIN_TOKEN) return null;
@@ -199,7 +213,7 @@ function adminNamespace() {
   let made;
   try {
     made = run('user', 'create', subject);
-    run('namespace', 'limits', 'set', subject, 'firesPerMinute=3');
+    run('namespace', 'limits', 'set', subject, ...limits);
   } catch (e) {
     return { error: e.message };
   }
@@ -225,6 +239,43 @@ test('fires beyond firesPerMinute: 429', async (t) => {
     assert.match(res.json.error, /allowed: 3/, h.show(res));
   } finally {
     await h.api('DELETE', `/namespaces/_/triggers/${tn}`, opts).catch(() => {});
+    try { ns.run('user', 'delete', ns.subject); } catch { /* best effort */ }
+  }
+});
+
+test('fan-out within invocationsPerMinute 2: two rules run, the third is refused 429 in the record', async (t) => {
+  if (!supported) return t.skip(why);
+  const ns = adminNamespace(['invocationsPerMinute=2']);
+  if (!ns || ns.error) return t.skip(`no squall-admin to make a namespace with its own limits${ns ? ': ' + ns.error : ''}`);
+  const opts = { key: ns.key };
+  const tn = 'limited';
+  const rules = ['lr1', 'lr2', 'lr3'];
+  try {
+    h.expectStatus(await h.api('PUT', `/namespaces/_/actions/la`, Object.assign({ body: { exec: h.nodeAction(ECHO) } }, opts)), 200);
+    h.expectStatus(await h.api('PUT', `/namespaces/_/triggers/${tn}`, Object.assign({ body: {} }, opts)), 200);
+    for (const r of rules) {
+      h.expectStatus(await h.api('PUT', `/namespaces/_/rules/${r}`, Object.assign({ body: { trigger: `/_/${tn}`, action: '/_/la' } }, opts)), 200);
+    }
+    const res = await h.api('POST', `/namespaces/_/triggers/${tn}`, Object.assign({ body: { n: 1 } }, opts));
+    h.expectStatus(res, 202);
+    const trec = await pollAs(res.json.activationId, opts);
+    const logs = parseLogs(trec);
+    assert.equal(logs.length, 3, JSON.stringify(trec.logs));
+    const ok = logs.filter((l) => l.success === true && l.statusCode === 0 && /^[0-9a-f]{32}$/.test(l.activationId));
+    const refused = logs.filter((l) => l.success === false);
+    assert.equal(ok.length, 2, JSON.stringify(trec.logs));
+    assert.equal(refused.length, 1, JSON.stringify(trec.logs));
+    assert.equal(refused[0].statusCode, 1, JSON.stringify(refused[0]));
+    assert.match(refused[0].error, /Too many requests/, JSON.stringify(refused[0]));
+    assert.equal(refused[0].activationId, undefined, JSON.stringify(refused[0]));
+    for (const l of ok) {
+      const arec = await pollAs(l.activationId, opts);
+      assert.deepEqual(arec.response.result, { n: 1 }, JSON.stringify(arec));
+    }
+  } finally {
+    for (const r of rules) await h.api('DELETE', `/namespaces/_/rules/${r}`, opts).catch(() => {});
+    await h.api('DELETE', `/namespaces/_/triggers/${tn}`, opts).catch(() => {});
+    await h.api('DELETE', `/namespaces/_/actions/la`, opts).catch(() => {});
     try { ns.run('user', 'delete', ns.subject); } catch { /* best effort */ }
   }
 });

@@ -131,6 +131,8 @@ WRAP(sq_package)
 WRAP(sq_trigger)
 WRAP(sq_rule)
 WRAP(sq_trigger_event)
+WRAP(sq_invoke_batch)
+WRAP(sq_invoke_outcomes)
 WRAP(sq_auth_event)
 WRAP(sq_admin_key)
 WRAP(sq_admin_user)
@@ -634,6 +636,34 @@ static void cmp_sq_rule(const void *a, const void *b, const char *what)
     INT_EQ(updated);
 }
 
+static void cmp_sq_invoke_batch(const void *a, const void *b, const char *what)
+{
+    const sq_invoke_batch *w = a, *g = b;
+    STR_EQ(subject);
+    STR_EQ(key);
+    STR_EQ(caller_ns);
+    STR_EQ(cause);
+    OBJ_EQ(params);
+    INT_EQ(nrules);
+    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].id);
+        STR_EQ(rules[i].ns);
+        STR_EQ(rules[i].name);
+        BOOL_EQ(rules[i].shared);
+    }
+}
+
+static void cmp_sq_invoke_outcomes(const void *a, const void *b, const char *what)
+{
+    const sq_invoke_outcomes *w = a, *g = b;
+    INT_EQ(nrules);
+    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
+        STR_EQ(rules[i].id);
+        STR_EQ(rules[i].error);
+        INT_EQ(rules[i].code);
+    }
+}
+
 static void cmp_sq_trigger_event(const void *a, const void *b, const char *what)
 {
     const sq_trigger_event *w = a, *g = b;
@@ -1057,6 +1087,13 @@ static const fspec f_rule[] = {
     { "action.path", C_STR, true },    { "action.name", C_STR, true },
     { "updated", C_INT, false },
 };
+static const fspec f_invoke_batch[] = {
+    { "subject", C_STR, true },    { "key", C_STR, false },   { "params", C_ANY, false },
+    { "caller_ns", C_STR, false }, { "cause", C_STR, false }, { "rules", C_ARRAY, true },
+};
+static const fspec f_invoke_outcomes[] = {
+    { "rules", C_ARRAY, true },
+};
 static const fspec f_trigger_event[] = {
     { "ns", C_STR, true },       { "name", C_STR, true }, { "activationId", C_STR, false },
     { "payload", C_ANY, false }, { "at", C_INT, true },   { "rules", C_ARRAY, true },
@@ -1151,6 +1188,16 @@ static sq_package s_package;
 static sq_trigger s_trigger;
 static sq_rule s_rule;
 static sq_trigger_event s_trigger_event;
+static sq_invoke_batch s_invoke_batch;
+static const sq_batch_rule s_batch_rules[2] = {
+    { .id = "00112233445566778899aabbccddeeff", .ns = "guest", .name = "a" },
+    { .id = "ffeeddccbbaa99887766554433221100", .ns = "other", .name = "pkg/b", .shared = true },
+};
+static const sq_invoke_outcome s_outcome_v[2] = {
+    { .id = "00112233445566778899aabbccddeeff", .code = 0 },
+    { .code = 404, .error = "The requested resource does not exist." },
+};
+static const sq_invoke_outcomes s_invoke_outcomes = { .rules = s_outcome_v, .nrules = 2 };
 static sq_auth_event s_auth_event;
 static sq_admin_key s_admin_key;
 static sq_admin_user s_admin_user;
@@ -1451,6 +1498,13 @@ static void make_samples(void)
     s_trigger_event.at = 1764000000002LL;
     s_trigger_event.rules = s_outcomes;
     s_trigger_event.nrules = 2;
+    s_invoke_batch.subject = "guest";
+    s_invoke_batch.key = "k";
+    s_invoke_batch.caller_ns = "guest";
+    s_invoke_batch.cause = "c0ffee00c0ffee00c0ffee00c0ffee00";
+    s_invoke_batch.params = J("{\"x\":1}");
+    s_invoke_batch.rules = s_batch_rules;
+    s_invoke_batch.nrules = 2;
     s_auth_event.op = "block";
     s_auth_event.subject = "guest@example.com";
     s_auth_event.namespace_ = "guest";
@@ -1596,6 +1650,8 @@ static const msgdesc msgs[] = {
     MSG(sq_trigger, trigger),
     MSG(sq_rule, rule),
     MSG(sq_trigger_event, trigger_event),
+    MSG(sq_invoke_batch, invoke_batch),
+    MSG(sq_invoke_outcomes, invoke_outcomes),
     MSG(sq_auth_event, auth_event),
     MSG(sq_admin_key, admin_key),
     MSG(sq_admin_user, admin_user),
