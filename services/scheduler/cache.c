@@ -343,6 +343,7 @@ sq_status sched_lookup_rev(sched *s, const char *ns, const char *name, bool shar
 
     *out = NULL;
     *wire = NULL;
+    sched_entities_apply(s);
     if ((e = sched_cache_get(s->cache, hash, ns, name, shared, now)) != NULL) {
         if (min_rev <= 0 || e->action.rev >= min_rev) {
             *out = e;

@@ -567,9 +567,9 @@ void sched_on_peer(sq_bus_t *bus, natsMsg *msg, void *closure)
     msgpack_zone_destroy(&z);
 }
 
-void sched_on_entity(sq_bus_t *bus, natsMsg *msg, void *closure)
+/* One entity event: the cache entry of what it names goes. */
+static void apply_entity(sched *s, natsMsg *msg)
 {
-    sched *s = closure;
     msgpack_zone z;
     sq_entity_event ev;
     char err[256] = "", full[1024];
@@ -592,6 +592,29 @@ void sched_on_entity(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     sched_cache_drop(s->cache, ev.ns, ev.name, strcmp(ev.kind, "package") == 0);
     msgpack_zone_destroy(&z);
+}
+
+/* Applies the entity events that have arrived, in order, on the calling thread, before a
+ * cache lookup. The registry publishes a change before it answers the write, on the
+ * connection whose messages reach this one in order, so an event that came before an
+ * invoke is in the subscription by the time the invoke is handled; applied here, it can no
+ * longer lose a race with the invoke, as on a delivery thread of its own it could (the
+ * writer's own gateway also sends min_rev; this covers a write through another gateway).
+ * The sweeper calls it too, so that events do not wait for the next invoke. */
+void sched_entities_apply(sched *s)
+{
+    int pending = 0;
+
+    pthread_mutex_lock(&s->entities_lock);
+    while (s->entities != NULL &&
+           natsSubscription_GetPending(s->entities, &pending, NULL) == NATS_OK && pending > 0) {
+        natsMsg *m = NULL;
+        if (natsSubscription_NextMsg(&m, s->entities, 1000) != NATS_OK)
+            break;
+        apply_entity(s, m);
+        natsMsg_Destroy(m);
+    }
+    pthread_mutex_unlock(&s->entities_lock);
 }
 
 void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure)

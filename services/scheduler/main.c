@@ -50,6 +50,7 @@ void *sched_sweeper(void *arg)
         }
         n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc,
                                      MAX_INCIDENTS);
+        sched_entities_apply(s);
         sched_flight_sweep(s, inc, n, now);
         sched_replace_sweep(s, now);
         sched_runs_sweep(s, now);
@@ -109,11 +110,17 @@ static bool listen_events(sched *s, char *inbox_all, size_t len)
           .fn = sched_on_heartbeat,
           .closure = s },
         { .subject = SQ_SUBJ_SCHED_HEARTBEAT, .queue = NULL, .fn = sched_on_peer, .closure = s },
-        { .subject = SQ_SUBJ_EVT_ENTITY_ALL, .queue = NULL, .fn = sched_on_entity, .closure = s },
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = sched_on_auth, .closure = s },
         { .subject = inbox_all, .queue = NULL, .fn = sched_on_component, .closure = s },
         { .subject = SQ_SUBJ_SCHED_MOVED, .queue = NULL, .fn = sched_on_moved, .closure = s },
     };
+    /* entity changes: applied by the thread that looks the cache up (sched_entities_apply) */
+    if (natsConnection_SubscribeSync(&s->entities, sq_bus_nc(s->bus), SQ_SUBJ_EVT_ENTITY_ALL) !=
+        NATS_OK) {
+        sq_error("could not subscribe to \"%s\"", SQ_SUBJ_EVT_ENTITY_ALL);
+        return false;
+    }
+    natsSubscription_SetPendingLimits(s->entities, -1, -1);
     return sq_bus_serve(s->bus, routes, sizeof routes / sizeof routes[0]) == SQ_OK;
 }
 
@@ -131,9 +138,16 @@ static void await_invokers(sched *s)
 /* Everything start() and main() made, in reverse order; what was not made is NULL. */
 static void stop(sched *s, sched_worker *workers, int nworkers)
 {
+    natsSubscription *entities;
+
     sched_completions_stop(s);
     sched_seq_stop(s);
     sched_runs_stop(s);
+    pthread_mutex_lock(&s->entities_lock);
+    entities = s->entities;
+    s->entities = NULL;
+    pthread_mutex_unlock(&s->entities_lock);
+    natsSubscription_Destroy(entities); /* NULL: never made */
     jsCtx_Destroy(s->js);
     sq_bus_destroy(s->bus); /* drains the listeners */
     for (int i = 0; i < nworkers; i++)
@@ -162,6 +176,7 @@ int main(void)
         return 1;
     }
     atomic_init(&s.stopping, false);
+    pthread_mutex_init(&s.entities_lock, NULL);
     if (!start(&s) || !listen_events(&s, inbox_all, sizeof inbox_all))
         goto out;
     await_invokers(&s);

@@ -332,6 +332,8 @@ struct sched {
     sched_flights *flights;
     sched_seq *seq;
     natsSubscription *completions;
+    natsSubscription *entities; /* sq.evt.entity.>, synchronous: sched_entities_apply() */
+    pthread_mutex_t entities_lock;
     pthread_t sweeper;
     atomic_bool stopping;
 };
@@ -365,8 +367,8 @@ bool sched_merge_params(msgpack_zone *zone, const sched_entry *e, const msgpack_
 void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure);    /* closure: sched_worker */
 void sched_on_heartbeat(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: sched */
 void sched_on_peer(sq_bus_t *bus, natsMsg *msg, void *closure);      /* closure: sched */
-void sched_on_entity(sq_bus_t *bus, natsMsg *msg, void *closure);    /* closure: sched */
-void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure);      /* closure: sched */
+void sched_entities_apply(sched *s); /* the entity events arrived so far, before a lookup */
+void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: sched */
 
 /* JetStream publish acks of non-blocking work (js options of s->js). */
 void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure);
