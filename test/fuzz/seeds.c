@@ -59,16 +59,16 @@ enum {
     S_LIMITS_BODY,
     S_BINDING_BODY,
     S_KV_ENTRY,
-    /* the views services read through proto/ (appended after sq_kv_entry, 47) */
-    S_LIMITS,
+    /* the views services read through proto/, appended after sq_kv_entry (47) and after
+     * the three entries messages[] holds twice (48-50): sq_limits is at 51 */
+    S_LIMITS = 51,
     S_ALARM_CFG,
     S_NATS_CFG,
     S_ROUTE_LIST,
     S_HEALTH,
     S_CONDUCTOR_STEP,
     S_BRIEF,
-    /* messages[] holds three entries twice (48-50): sq_invoke_batch is its 58th */
-    S_INVOKE_BATCH = 58,
+    S_INVOKE_BATCH, /* 58 */
     S_INVOKE_OUTCOMES
 };
 
