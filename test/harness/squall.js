@@ -304,12 +304,18 @@ const unpack = (b) => msgpack().unpack(b);
 
 // Sends data (Buffer/Uint8Array as is, anything else msgpack-packed) to subject and returns
 // {raw, value} of the reply; fails when nobody answers within timeoutMs.
-async function natsRequest(subject, data, timeoutMs = 5000) {
+// hdrs: optional NATS headers, e.g. { 'Sq-Batch': '1' }
+async function natsRequest(subject, data, timeoutMs = 5000, hdrs = null) {
   const nc = await nats();
   const payload = data instanceof Uint8Array ? data : pack(data);
+  const opts = { timeout: timeoutMs };
+  if (hdrs) {
+    opts.headers = dep('nats').headers();
+    for (const [k, v] of Object.entries(hdrs)) opts.headers.set(k, v);
+  }
   let msg;
   try {
-    msg = await nc.request(subject, payload, { timeout: timeoutMs });
+    msg = await nc.request(subject, payload, opts);
   } catch (e) {
     throw new Error(`NATS request to ${subject} (${payload.length} bytes) got no answer: ${e.code || ''} ${e.message}`);
   }

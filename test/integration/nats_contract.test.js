@@ -292,6 +292,20 @@ test('invoke over sq.sched.invoke, blocking and not; records on sq.evt.activatio
   r = await request('sq.sched.invoke', 'sched.invoke.request', { ...base, id: newId(), name: h.uniqueName('missing'), blocking: false }, ['error']);
   assert.equal(r.value.error.code, 404);
 
+  // a trigger fire's rules as one request (header Sq-Batch): one outcome per rule, in order
+  const batchId = newId();
+  const batch = { subject: identity.subject, key: env.key, params: { via: 'batch' }, caller_ns: ns, cause: null,
+    rules: [{ id: batchId, ns, name: action, shared: false }, { id: newId(), ns, name: h.uniqueName('missing'), shared: false }] };
+  check('sched.invoke.batch.request', batch, 'invoke batch');
+  const { value: outcomes } = await h.natsRequest('sq.sched.invoke', batch, 10000, { 'Sq-Batch': '1' });
+  check('sched.invoke.outcomes.reply', outcomes, 'reply of an invoke batch');
+  assert.equal(outcomes.rules.length, 2, JSON.stringify(outcomes));
+  assert.equal(outcomes.rules[0].code, 0, JSON.stringify(outcomes));
+  assert.equal(outcomes.rules[0].activationId, batchId);
+  assert.equal(outcomes.rules[1].code, 404, JSON.stringify(outcomes));
+  const rec = await h.pollActivation(batchId, 15000);
+  assert.equal(rec.response.result.via, 'batch', JSON.stringify(rec));
+
   // over REST too: the gateway's own requests end in the same events
   const rest = await h.invoke(action, { via: 'rest' });
   h.expectStatus(rest, 200);
