@@ -92,23 +92,25 @@ static bool work_full(const jsPubAckErr *pae)
                            pae->ErrCode == JSStorageResourcesExceededErr);
 }
 
-/* One warning a second at most while SQ_WORK refuses work, with how much it refused: an
- * overload refuses thousands a second, and each is answered, not logged. */
-static void warn_full(const jsPubAckErr *pae)
-{
-    static _Atomic int64_t last_ms;
-    static _Atomic unsigned refused;
-    int64_t now = sq_now_ms(), was = atomic_load(&last_ms);
-    unsigned n = atomic_fetch_add(&refused, 1) + 1;
+static _Atomic int64_t full_said_ms;  /* the last "SQ_WORK is full" warning */
+static _Atomic unsigned full_refused; /* refused since */
 
-    if (now - was < 1000 || !atomic_compare_exchange_strong(&last_ms, &was, now))
+/* Says how many non-blocking invocations SQ_WORK's cap refused since the last time, once a
+ * second at most (an overload refuses thousands a second, each answered, not logged): on a
+ * refusal, and from the sweeper, so that the last of a burst is said too. */
+void sched_work_full_report(void)
+{
+    int64_t now = sq_now_ms(), was = atomic_load(&full_said_ms);
+    unsigned n;
+
+    if (atomic_load(&full_refused) == 0 || now - was < 1000 ||
+        !atomic_compare_exchange_strong(&full_said_ms, &was, now))
         return;
-    atomic_fetch_sub(&refused, n);
-    sq_warn("SQ_WORK is full (%s; its byte cap SQ_JS_WORK_MAX_MB is %d MB): %u non-blocking "
-            "invocation(s) refused with 503 since the last warning; the invokers run less "
-            "than is asked of them",
-            pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err), sq_common.js_work_max_mb,
-            n);
+    if ((n = atomic_exchange(&full_refused, 0)) > 0)
+        sq_warn("SQ_WORK is full (its byte cap SQ_JS_WORK_MAX_MB is %d MB): %u non-blocking "
+                "invocation(s) refused with 503 since the last warning; the invokers run less "
+                "than is asked of them",
+                sq_common.js_work_max_mb, n);
 }
 
 void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void *closure)
@@ -138,7 +140,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
     } else if (sched_requeue_offer(s, msg, id, pae)) {
         return; /* published again shortly (requeue.c); msg is its business now */
     } else if (work_full(pae)) {
-        warn_full(pae);
+        atomic_fetch_add(&full_refused, 1);
+        sched_work_full_report();
         sched_metrics_overloaded();
         reply = sched_flight_queued(s, id, 0);
         sched_flight_done(s, id);

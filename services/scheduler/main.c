@@ -51,6 +51,7 @@ void *sched_sweeper(void *arg)
         n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc,
                                      MAX_INCIDENTS);
         sched_entities_apply(s);
+        sched_work_full_report();
         sched_flight_sweep(s, inc, n, now);
         sched_replace_sweep(s, now);
         sched_runs_sweep(s, now);

@@ -368,6 +368,7 @@ void sched_on_invoke(sq_bus_t *bus, natsMsg *msg, void *closure);    /* closure:
 void sched_on_heartbeat(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: sched */
 void sched_on_peer(sq_bus_t *bus, natsMsg *msg, void *closure);      /* closure: sched */
 void sched_entities_apply(sched *s); /* the entity events arrived so far, before a lookup */
+void sched_work_full_report(void);   /* the SQ_WORK refusals not said yet (1/s at most) */
 void sched_on_auth(sq_bus_t *bus, natsMsg *msg, void *closure); /* closure: sched */
 
 /* JetStream publish acks of non-blocking work (js options of s->js). */
