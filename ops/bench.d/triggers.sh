@@ -77,15 +77,16 @@ BAD=$(echo "$OUT10" | awk '/Non-2xx/ {print $NF}')
 OK=$(( TOTAL - ${BAD:-0} ))
 FPS=$(awk -v n="$OK" -v s="$SECS" 'BEGIN { printf "%d", n / s }')
 F50=$(pct "$OUT10" "50%"); F99=$(pct "$OUT10" "99%")
-# wait for the records to settle (stable count for 3 s, at most 300 s: the invokers run what
-# the fan-out queued long after it)
+# wait for the records to settle (a count that has not moved for 15 s, at most 300 s: the
+# invokers run what the fan-out queued long after it, and the count may stand still for a few
+# seconds while they do)
 want=$(( OK * 10 ))
 last=-1; stable=0; got=0
 for _ in $(seq 1 600); do
   got=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
   got=$(( ${got:-0} - ${before:-0} ))
   (( got >= want )) && break
-  if (( got == last )); then stable=$((stable + 1)); (( stable >= 6 )) && break; else stable=0; fi
+  if (( got == last )); then stable=$((stable + 1)); (( stable >= 30 )) && break; else stable=0; fi
   last=$got
   sleep 0.5
 done
