@@ -411,8 +411,8 @@ static void record_annotations(sq_activation *a, const sq_work *w, const char *p
     a->annotations = ann_obj;
 }
 
-/* The activation record of what ran: to the caller's reply inbox (a blocking invoke), and
- * stored durably. */
+/* The activation record of what ran: stored durably, and to the caller's reply inbox (a
+ * blocking invoke). */
 static void send_record(const sq_work *w, const char *path, int64_t start_ms, const ran_t *r)
 {
     const inv_run_result *res = r->res;
@@ -443,9 +443,13 @@ static void send_record(const sq_work *w, const char *path, int64_t start_ms, co
 
     msgpack_packer_init(&pk, &rec, msgpack_sbuffer_write);
     sq_activation_encode(&a, &pk);
+    /* the record first, then the caller's answer, on the same connection: nats-server has
+     * the record before the answer, so a caller told a result never meets an activation
+     * whose record died with this process (a scheduler would record it as lost, and the
+     * stored status would not be the one the caller was told) */
+    publish_record(&a, &rec);
     if (w->reply && *w->reply)
         natsConnection_Publish(sq_bus_nc(I.bus), w->reply, rec.data, (int)rec.size);
-    publish_record(&a, &rec);
     inv_metrics_record(&a, r->cold);
 
     free(logs);
