@@ -260,8 +260,18 @@ static void mark_inserted(const act_store *st, const PGresult *r, size_t n, bool
 /* The lock every copy of the store takes first in its transactions. */
 static bool store_lock(PGconn *c, char *err, size_t errlen)
 {
-    char lock[96];
-    snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%lld)", STORE_LOCK);
+    /* In the same round trip, for this transaction: the insert's NOT EXISTS probes each
+     * partition's id index. The statement is planned once per session, and a plan made while
+     * a partition looked small (a new stack, a new day's partition before autovacuum has
+     * analyzed it) hashed the whole partition, scanned, for every batch: PostgreSQL spent
+     * 160 µs of CPU per record at 2 500 records/s instead of 30 µs for as long as that plan
+     * lived. Nothing else these transactions run is better served by a scan or a hash. */
+    char lock[256];
+    snprintf(lock, sizeof lock,
+             "SELECT pg_advisory_xact_lock(%lld), set_config('enable_hashjoin', 'off', true), "
+             "set_config('enable_mergejoin', 'off', true), "
+             "set_config('enable_seqscan', 'off', true)",
+             STORE_LOCK);
     return command_ok(c, lock, err, errlen);
 }
 
