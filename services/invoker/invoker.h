@@ -121,7 +121,8 @@ void inv_pool_unstart(inv_job *j);
 /* After its init: s takes up to conc activations at once from now on. */
 void inv_pool_ready(inv_slot *s, int conc);
 /* One activation is done with s: it stays warm for its key, or is destroyed when its
- * container is dead (once nobody uses it). */
+ * container is dead (once nobody uses it). Wakes no worker: the caller, a worker, looks
+ * at the queue next. */
 void inv_pool_release(inv_slot *s);
 /* Warm containers per action path ("ns/name", versions summed) for the heartbeat, packed
  * as a msgpack map into pk. */

@@ -138,12 +138,15 @@ static inv_slot *slot_new(const char *kind, int memory_mb, char *err, size_t err
     return s;
 }
 
-/* After memory came free: the workers look at the queued jobs again (called locked; nobody
- * to wake when the queue is empty, the common case on the warm path). */
+/* After memory or a container came free: one worker looks at the queued jobs again, and
+ * passes the wake-up on when it finds more that can start (run.c; called locked; nobody to
+ * wake when the queue is empty). Not every idle worker: under load most of the queue waits
+ * for a container, and each woken worker only took the lock to find nothing: 12 context
+ * switches of the invoker per warm invoke at 32 connections. */
 static void wake_workers(void)
 {
     if (I.head != NULL)
-        pthread_cond_broadcast(&I.work_cv);
+        pthread_cond_signal(&I.work_cv);
 }
 
 /* Destroys s (already unlinked) and gives its memory back. */
@@ -470,7 +473,8 @@ void inv_pool_release(inv_slot *s)
     if (gone || mem_waiters > 0 ||
         (s->inflight == 0 && I.cfg.freeze && s->last_used_ms + I.cfg.freeze_ms < keeper_due_ms))
         pthread_cond_broadcast(&I.pool_cv);
-    wake_workers(); /* a queued job may fit now */
+    /* no worker is woken for a queued job that fits now: the releasing one looks at the
+     * queue next itself (run.c) */
     pthread_mutex_unlock(&I.lock);
     if (gone)
         destroy_slot(s);

@@ -306,8 +306,10 @@ static void cold_init(inv_slot *slot, const sq_work *w, size_t log_limit, ran_t 
 }
 
 /* Runs the work item: the kind checked, a container taken from the pool (initialised when
- * cold), the activation run, the container given back. Fills r. */
-static void execute(inv_job *job, const char *path, size_t log_limit, int64_t start_ms, ran_t *r)
+ * cold), the activation run. Fills r; returns the container, for the caller to give back
+ * (NULL when none was taken). */
+static inv_slot *execute(inv_job *job, const char *path, size_t log_limit, int64_t start_ms,
+                         ran_t *r)
 {
     const sq_work *w = &job->w;
     char err[512];
@@ -318,13 +320,13 @@ static void execute(inv_job *job, const char *path, size_t log_limit, int64_t st
         snprintf(err, sizeof err, "{\"error\":\"This invoker does not support the kind '%s'.\"}",
                  w->action.exec.kind);
         ran_fail(r, INV_INIT_ERROR, strdup(err), start_ms);
-        return;
+        return NULL;
     }
     if ((slot = inv_pool_acquire(job, &r->cold, err, sizeof err)) == NULL) {
         json_t *e = json_pack("{s:s}", "error", err);
         ran_fail(r, INV_INTERNAL, json_dumps(e, JSON_COMPACT), start_ms);
         json_decref(e);
-        return;
+        return NULL;
     }
     if (r->cold)
         cold_init(slot, w, log_limit, r);
@@ -338,7 +340,7 @@ static void execute(inv_job *job, const char *path, size_t log_limit, int64_t st
         free(line);
         refuse_large_result(&r->run);
     }
-    inv_pool_release(slot);
+    return slot;
 }
 
 /* The record's result: the result text as msgpack (unpacked into az), or an error saying
@@ -472,13 +474,19 @@ static void handle(inv_job *job)
     int64_t start_ms = sq_now_ms();
     bool live_on = live_log_start(&live, w);
 
-    execute(job, path, log_limit, start_ms, &r);
+    inv_slot *slot = execute(job, path, log_limit, start_ms, &r);
     if (live_on) {
         inv_log_hook = NULL;
         live.ev.end = true;
         live_log_send(&live);
     }
     send_record(w, path, start_ms, &r);
+    /* The container is given back once the record is out: the caller's answer does not
+     * wait for the pool's lock, and under load this worker, looking at the queue next,
+     * takes the job waiting for this container itself instead of waking another thread
+     * for it (a context switch and a lock hand-off per activation). */
+    if (slot != NULL)
+        inv_pool_release(slot);
     inv_run_result_free(&r.init);
     inv_run_result_free(&r.run);
 }
@@ -504,6 +512,15 @@ static inv_job *take_job(void)
     return NULL;
 }
 
+/* Whether a queued job can start now (called locked). */
+static bool any_startable(void)
+{
+    for (const inv_job *j = I.head; j; j = j->next)
+        if (inv_pool_admits(j))
+            return true;
+    return false;
+}
+
 void *inv_worker(void *arg)
 {
     for (;;) {
@@ -517,6 +534,11 @@ void *inv_worker(void *arg)
         }
         I.queued--;
         I.busy++;
+        /* one wake-up per job that can start: a worker woken for one passes it on when
+         * another can start too (pool.c wakes one worker when memory or a container comes
+         * free) */
+        if (any_startable())
+            pthread_cond_signal(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
 
         handle(j);
@@ -525,13 +547,11 @@ void *inv_worker(void *arg)
         inv_pool_unstart(j); /* it never asked for a container (unsupported kind) */
         job_free(j);
         I.busy--;
-        /* the drain waits for the last one; a queued job may fit now: this worker looks
-         * again itself, and wakes one more (not every idle worker: each woken one takes
-         * the lock to find nothing, a context switch apiece) */
+        /* the drain waits for the last one; a queued job that fits now is this worker's
+         * when it looks again (its container was released before the record went out, and
+         * that woke a worker already) */
         if (I.draining)
             pthread_cond_broadcast(&I.work_cv);
-        else if (I.head != NULL)
-            pthread_cond_signal(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
     }
     return NULL;
