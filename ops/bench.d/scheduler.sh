@@ -8,15 +8,18 @@
 #     every accepted one's record counted in PostgreSQL once the invoker has run them;
 #   - the activation store alone: records published straight into SQ_ACTIVATIONS while the
 #     store is stopped, then the store started: records persisted per second.
-# The guest namespace's limits are raised for the run (squall-admin). With SQ_BENCH_PROFILE=1
-# each load phase is also sampled with perf (cpu-clock) and the top symbols of the
-# scheduler, gateway and invoker go to stderr.
+# Each load's CPU is counted by process (from /proc: what every command of the machine took,
+# per request), which says where the time goes and how many invokes per second the cores
+# could give at most. The guest namespace's limits are raised for the run (squall-admin).
+# With SQ_BENCH_PROFILE=1 each load phase is also sampled with perf (cpu-clock, the whole
+# machine) and the top symbols of each command go to stderr.
 #
 # Knobs: SQ_BENCH_SECONDS (from bench.sh), SQ_BENCH_STORE_N (100000 records).
 set -euo pipefail
 : "${API:?}" "${AUTH:?}" "${BUILD:?}" "${STATE:?}" "${ROOT:?}"
 SECS="${SECONDS_RUN:-10}"
 STORE_N="${SQ_BENCH_STORE_N:-100000}"
+NCPU="$(nproc)"
 PSQL=(psql -h "$STATE/pg/run" -p "$SQ_PG_PORT" -U postgres -d squall -XtAq)
 NODE_PATH="$ROOT/test/e2e/node_modules"
 export NODE_PATH
@@ -37,18 +40,41 @@ wait_count() {
   printf '%s' "$c"
 }
 
+# cpu_snap: "command cpu-ticks" for every process alive (utime + stime of all its threads);
+# cpu_per_req A B N: the CPU each command took between two snaps, per request, in µs, the
+# largest first ("node" is every sandboxed action process; "postgres" every backend)
+cpu_snap() {
+  local f
+  for f in /proc/[0-9]*/stat; do
+    awk '{ s = $0; sub(/^[^(]*\(/, "", s); n = s; sub(/\).*/, "", n); sub(/^.*\) /, "", s);
+           split(s, a, " "); print FILENAME, n, a[12] + a[13] }' "$f" 2>/dev/null || true
+  done
+}
+cpu_per_req() {
+  local hz
+  hz="$(getconf CLK_TCK)"
+  awk -v n="$3" -v hz="$hz" 'NR == FNR { a[$1] = $3; next }
+    { d = $3 - (($1 in a) ? a[$1] : 0); if (d > 0) { c[$2] += d; t += d } }
+    END { for (k in c) if (c[k] * 1e6 / hz / n >= 5) printf "%d %s\n", c[k] * 1e6 / hz / n, k;
+          printf "%d TOTAL\n", t * 1e6 / hz / n }' "$1" "$2" | sort -rn |
+    awk '$2 == "TOTAL" { tot = $1; next }
+         { n = $2; sub(/^squall-/, "", n); sub(/^schedule$/, "scheduler", n); sub(/^activati$/, "activations", n)
+           s = s (s ? ", " : "") n " " $1 } END { printf "%s; total %d", s, tot }'
+}
+
 profile_start() {
   [[ ${SQ_BENCH_PROFILE:-} == 1 ]] || return 0
-  local pids
-  pids="$(cat "$STATE/pids/scheduler.pid"),$(cat "$STATE/pids/gateway.pid"),$(cat "$STATE/pids/invoker.pid")"
-  perf record -e cpu-clock -g -p "$pids" -o "$STATE/perf.$1" -- sleep "$SECS" >/dev/null 2>&1 &
+  perf record -e cpu-clock -g -a -o "$STATE/perf.$1" -- sleep "$SECS" >/dev/null 2>&1 &
   PERF_PID=$!
 }
 profile_end() {
   [[ ${SQ_BENCH_PROFILE:-} == 1 ]] || return 0
   wait "$PERF_PID" 2>/dev/null || true
-  log "profile of $1 (cpu-clock, by command and symbol):"
-  perf report -i "$STATE/perf.$1" --stdio --no-children --sort comm,sym 2>/dev/null | grep -v '^#' | grep -v '^$' | head -40 >&2 || true
+  log "profile of $1 (cpu-clock, the whole machine): share by command, then its top symbols"
+  perf report -i "$STATE/perf.$1" --stdio --no-children --sort comm -g none 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | head -8 >&2 || true
+  perf report -i "$STATE/perf.$1" --stdio --no-children --sort comm,dso,sym -g none 2>/dev/null |
+    grep -E '^ +[0-9.]+%' | awk '{ n[$2]++; if (n[$2] <= 6) print }' | head -60 >&2 || true
 }
 
 "$BUILD/ops/squall-admin" --url "$SQ_NATS_URL" --token "$SQ_ADMIN_TOKEN" namespace limits set guest \
@@ -74,10 +100,16 @@ done = function(summary, latency, requests)
 end
 LUAEOF
 
-# ---- warm blocking invokes, 32 connections
-log "warm blocking invokes, 32 connections, ${SECS}s"
+# ---- warm blocking invokes, 32 connections: first 3 s of the same load unmeasured, so that
+# the containers 32 at once need are in memory (warm: no cold start in the measured run)
+log "warm blocking invokes, 32 connections, ${SECS}s (after 3 s of warm-up)"
+wrk -t2 -c32 -d3s -s "$LUA" "$API/actions/bench-sched?blocking=true&result=true" >/dev/null
+sleep 2 # the warm-up's records stored
+before="$(count bench-sched)"
 profile_start blocking
+cpu_snap >"$STATE/cpu.b0"
 B_OUT="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$API/actions/bench-sched?blocking=true&result=true")"
+cpu_snap >"$STATE/cpu.b1"
 profile_end blocking
 B_P50=$(pct "$B_OUT" "50%"); B_P99=$(pct "$B_OUT" "99%")
 B_RPS=$(echo "$B_OUT" | awk '/Requests\/sec/ {print int($2)}')
@@ -85,12 +117,16 @@ B_REQ=$(echo "$B_OUT" | awk '/^COMPLETE/ {print $2}')
 B_ERR=$(echo "$B_OUT" | awk '/^COMPLETE/ {print $3}')
 B_WANT=$(( before + B_REQ - B_ERR ))
 B_REC="$(wait_count bench-sched "$B_WANT" 60)"
+B_CPU="$(cpu_per_req "$STATE/cpu.b0" "$STATE/cpu.b1" "$(( B_REQ > 0 ? B_REQ : 1 ))")"
+B_TOT="${B_CPU##*total }"
 before="$B_REC"
 
 # ---- non-blocking accepts, 32 connections
 log "non-blocking accepts, 32 connections, ${SECS}s"
 profile_start nonblocking
+cpu_snap >"$STATE/cpu.n0"
 N_OUT="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$API/actions/bench-sched")"
+cpu_snap >"$STATE/cpu.n1"
 profile_end nonblocking
 N_P50=$(pct "$N_OUT" "50%"); N_P99=$(pct "$N_OUT" "99%")
 N_RPS=$(echo "$N_OUT" | awk '/Requests\/sec/ {print int($2)}')
@@ -100,6 +136,10 @@ N_WANT=$(( before + N_REQ - N_ERR ))
 t0=$(date +%s%N)
 N_REC="$(wait_count bench-sched "$N_WANT" 300)"
 N_DRAIN_MS=$(( ($(date +%s%N) - t0) / 1000000 ))
+cpu_snap >"$STATE/cpu.n2" # the drain included: every accepted invoke run and stored
+N_CPU="$(cpu_per_req "$STATE/cpu.n0" "$STATE/cpu.n2" "$(( N_REQ > 0 ? N_REQ : 1 ))")"
+N_ACPU="$(cpu_per_req "$STATE/cpu.n0" "$STATE/cpu.n1" "$(( N_REQ > 0 ? N_REQ : 1 ))")"
+N_TOT="${N_CPU##*total }"
 
 # ---- the activation store alone
 log "activation store: $STORE_N records published while it is stopped, then drained"
@@ -187,5 +227,7 @@ mark() { if (( $1 >= $2 )); then printf 'met'; else awk -v a="$1" -v b="$2" 'BEG
 cat <<EOF
 | warm blocking invokes, 32 connections | ${B_P50} µs | ${B_P99} µs | ${B_RPS} req/s (target ≥ 10000: $(mark "$B_RPS" 10000)); ${B_REQ} requests, ${B_ERR} errors; records in PostgreSQL after the run: $(( B_REC ))/${B_WANT} |
 | non-blocking accepts (202 after the JetStream ack), 32 connections | ${N_P50} µs | ${N_P99} µs | ${N_RPS} req/s (target ≥ 30000: $(mark "$N_RPS" 30000)); ${N_REQ} accepted, ${N_ERR} errors; records: ${N_REC}/${N_WANT}, the last ${N_DRAIN_MS} ms after the run |
+| CPU per warm blocking invoke at 32 connections, by process (µs; /proc, the whole machine) | ${B_TOT} µs | | ${B_CPU} µs: at most $(( NCPU * 1000000 / (B_TOT > 0 ? B_TOT : 1) )) invokes/s on ${NCPU} cores with nothing else running |
+| CPU per non-blocking invoke, accepted and then run and stored, by process (µs) | ${N_TOT} µs | | ${N_CPU} µs (during the accepts alone: ${N_ACPU} µs, the run of earlier ones included) |
 | activation store: records persisted from JetStream into PostgreSQL | | | ${S_RPS} records/s (target ≥ 30000: $(mark "$S_RPS" 30000)); ${S_REC}/${STORE_N} records stored, ${S_REC_TIMED} of them in the ${S_MS} ms after the first (batches of up to ${SQ_ACT_BATCH:-1024}, two-stage fetch/insert pipeline)${S_MISSING_NOTE} |
 EOF
