@@ -601,6 +601,7 @@ static void keep_stems(void)
                 sq_error("could not start a %s stem cell: %s", kind, err);
                 break;
             }
+            inv_container_warm(s->c); /* nodejs only: the others answer -1 */
             s->next = I.stems;
             I.stems = s;
             /* what waits for memory may evict it now (its memory was in use, not

@@ -316,6 +316,39 @@ static void test_init_logs(void)
     inv_container_destroy(c);
 }
 
+/* A nodejs stem cell warmed while it waits (as the pool does): the warm-up answers nothing
+ * and keeps nothing — the init that follows is the first answer, with only its own logs,
+ * the action sees no module, global or variable of the warm-up — and a container that has
+ * its code takes no warm line. */
+static void test_warm_stem(void)
+{
+    inv_container_t *c = start(true);
+    if (!c)
+        return;
+    CHECK(inv_container_warm(c) == 0, "warm a fresh nodejs container");
+    usleep(200 * 1000); /* the launcher has read and run it */
+    inv_run_result r;
+    inv_outcome oc = inv_container_init(
+        c,
+        "console.log('loading');\n"
+        "function main(a){ return {n: a.n, g: typeof globalThis.main, ow: Object.keys(process.env)"
+        ".filter(k => k.startsWith('__OW_WARM')).length, cached: "
+        "Object.keys(require.cache).filter(k => k.startsWith('/action')).length}; }",
+        "main", false, TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OK, "init after the warm-up: %s %s", inv_outcome_str(oc), res(&r));
+    CHECK(r.nlogs == 1 && log_is(r.logs[0], "stdout", "loading"), "init logs: %zu", r.nlogs);
+    inv_run_result_free(&r);
+    oc = run(c, "{\"n\":7}", "w1", TIMEOUT, LOGS, &r);
+    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
+    CHECK(r.result && strstr(r.result, "\"n\":7") && strstr(r.result, "\"g\":\"undefined\"") &&
+              strstr(r.result, "\"ow\":0") && strstr(r.result, "\"cached\":0"),
+          "the action's view after a warm-up: %s", res(&r));
+    CHECK(r.nlogs == 0, "%zu run logs", r.nlogs);
+    inv_run_result_free(&r);
+    CHECK(inv_container_warm(c) == -1, "no warm line once the code is in");
+    inv_container_destroy(c);
+}
+
 static void test_forms(void)
 {
     static const struct {
@@ -654,6 +687,7 @@ int main(void)
         { "plain", test_plain },
         { "logs_and_reuse", test_logs_and_reuse },
         { "init_logs", test_init_logs },
+        { "warm_stem", test_warm_stem },
         { "forms", test_forms },
         { "outcomes", test_outcomes },
         { "init_errors", test_init_errors },
