@@ -71,6 +71,7 @@ overloaded() {
 }
 over0=$(overloaded)
 before=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
+T0_MS=$(( $(date +%s%N) / 1000000 ))
 OUT10="$(wrk -t2 -c16 -d"${SECS}s" --latency -s "$LUA" "$API/triggers/bench-t10")"
 TOTAL=$(echo "$OUT10" | awk '/requests in/ {print $1}')
 BAD=$(echo "$OUT10" | awk '/Non-2xx/ {print $NF}')
@@ -91,8 +92,39 @@ for _ in $(seq 1 600); do
   sleep 0.5
 done
 REFUSED=$(( $(overloaded) - over0 ))
+# what the trigger records of the run say of their rules (each lists every rule: accepted
+# with its activation id, or failed with why): the recorded rule activations must match the
+# accepted ones; a failed rule is reported, a missing record is flagged
+RULES="$(API="$API" AUTH="$AUTH" node - "$T0_MS" <<'NODE' 2>/dev/null || echo "? ? ?"
+(async () => {
+  const since = process.argv[2];
+  let ok = 0, failed = 0, triggers = 0;
+  const why = new Map();
+  for (let skip = 0; ; skip += 200) {
+    const r = await fetch(`${process.env.API}/activations?name=bench-t10&docs=true&limit=200&skip=${skip}&since=${since}`,
+      { headers: { Authorization: `Basic ${process.env.AUTH}` } });
+    const page = await r.json();
+    if (!Array.isArray(page)) throw new Error(JSON.stringify(page));
+    for (const t of page) {
+      triggers++;
+      for (const l of t.logs || []) {
+        const e = JSON.parse(l);
+        if (e.success) ok++;
+        else { failed++; const k = String(e.error || e.statusCode).replace(/\s*\(.*$/, '').slice(0, 80); why.set(k, (why.get(k) || 0) + 1); }
+      }
+    }
+    if (page.length < 200) break;
+  }
+  const reasons = [...why].map(([k, n]) => `${n}: ${k}`).join('; ') || 'none';
+  console.log(`${triggers} ${ok} ${failed} ${reasons}`);
+})().catch((e) => { console.error(e); process.exit(1); });
+NODE
+)"
+read -r T_RECS R_OK R_FAILED R_WHY <<<"$RULES"
+LOST=""
+[[ $R_OK =~ ^[0-9]+$ ]] && (( got < R_OK )) && LOST="; **MISSING: $(( R_OK - got )) accepted rule activation(s) without a record**"
 row "trigger fan-out to 10 rules, 16 connections" "${F50} µs" "${F99} µs" \
-  "${FPS} fires/s (${OK} answered 202${BAD:+, $BAD refused}); ${got} rule activations recorded for ${want} expected (10 per fire; fires still in flight when wrk stops add a few), at least ${REFUSED} refused 503 because SQ_WORK was full (cap SQ_JS_WORK_MAX_MB=${SQ_JS_WORK_MAX_MB:-64} MB; logged as failed rules in the trigger records); target ≥ 5000 fires/s"
+  "${FPS} fires/s (${OK} answered 202${BAD:+, $BAD refused}); ${T_RECS} trigger records list ${R_OK} rules accepted and ${R_FAILED} failed (${R_WHY}); ${got} rule activations recorded${LOST} (10 per fire: ${want}; fires still in flight when wrk stops add a few); at least ${REFUSED} refused 503 because SQ_WORK was full (cap SQ_JS_WORK_MAX_MB=${SQ_JS_WORK_MAX_MB:-64} MB); target ≥ 5000 fires/s"
 
 # alarm: a per-second cron through the alarms feed; how late each fire starts after its tick
 feed=$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "${API%/_}/whisk.system/actions/alarms/alarm?code=false")
