@@ -547,9 +547,9 @@ void *inv_worker(void *arg)
         inv_pool_unstart(j); /* it never asked for a container (unsupported kind) */
         job_free(j);
         I.busy--;
-        /* the drain waits for the last one; a queued job that fits now is this worker's
-         * when it looks again (its container was released before the record went out, and
-         * that woke a worker already) */
+        /* the drain waits for the last one; a queued job that fits now (in the container
+         * this worker gave back at the end of handle()) is this worker's when it looks
+         * again */
         if (I.draining)
             pthread_cond_broadcast(&I.work_cv);
         pthread_mutex_unlock(&I.lock);
