@@ -506,7 +506,7 @@ static void *fetcher_main(void *arg)
     return NULL;
 }
 
-static sq_status ensure_consumer(jsCtx *js)
+static sq_status ensure_consumer_once(jsCtx *js, jsErrCode *last, natsStatus *why)
 {
     jsConsumerConfig cc;
     jsConsumerInfo *ci = NULL;
@@ -540,8 +540,8 @@ static sq_status ensure_consumer(jsCtx *js)
             ci = NULL;
             if (js_GetConsumerInfo(&ci, js, SQ_STREAM_ACTIVATIONS, CONSUMER, NULL, &jerr) !=
                 NATS_OK) {
-                sq_error("could not create consumer \"%s\" on \"%s\": %s (%d)", CONSUMER,
-                         SQ_STREAM_ACTIVATIONS, natsStatus_GetText(s), (int)jerr);
+                *last = jerr;
+                *why = s;
                 return SQ_ERR_UNAVAILABLE;
             }
             sq_warn("could not update consumer \"%s\", keeping its configuration: %s (%d)",
@@ -550,6 +550,26 @@ static sq_status ensure_consumer(jsCtx *js)
     }
     jsConsumerInfo_Destroy(ci);
     return SQ_OK;
+}
+
+/* The stream not found (10059) right after it was made: in a cluster, a stream another copy
+ * of the store has just created is known to every server a moment later (two copies started
+ * together: the second one exited). Tried again for up to 5 s. */
+static sq_status ensure_consumer(jsCtx *js)
+{
+    for (int attempt = 0;; attempt++) {
+        jsErrCode jerr = 0;
+        natsStatus why = NATS_OK;
+        sq_status st = ensure_consumer_once(js, &jerr, &why);
+        if (st == SQ_OK)
+            return st;
+        if (jerr != JSStreamNotFoundErr || attempt >= 20) {
+            sq_error("could not create consumer \"%s\" on \"%s\": %s (%d)", CONSUMER,
+                     SQ_STREAM_ACTIVATIONS, natsStatus_GetText(why), (int)jerr);
+            return st;
+        }
+        usleep(250 * 1000);
+    }
 }
 
 static void writer_free(act_writer *w)

@@ -10,8 +10,10 @@
  * a timer list entry and a second delivery per record): when more records are pending than
  * were published in the last ACK_WAIT_MS, one of them waits longer than that, and every
  * pending record is taken back from the library and published again synchronously
- * (duplicates are dropped by JetStream). The drain does the same with what is left after
- * its wait. When the library's window of pending publishes is full, the worker itself
+ * (duplicates are dropped by JetStream); and because the newer records' acks hide one lost
+ * record while the load goes on, whatever stayed in flight across two checks ACK_WAIT_MS
+ * apart is taken back and published again too. The drain does the same with what is left
+ * after its wait. When the library's window of pending publishes is full, the worker itself
  * publishes synchronously (back-pressure). */
 #include <pthread.h>
 #include <stdlib.h>
@@ -123,13 +125,18 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 }
 
 /* Takes every record still pending in the library back and publishes it synchronously.
- * Called unlocked, from the retry thread or the drain. */
-static void rescue_pending(void)
+ * Called unlocked, from the retry thread or the drain; periodic: the sweep of records that
+ * stayed outstanding (most were about to be acknowledged: said at debug level only). */
+static void rescue_pending(bool periodic)
 {
     natsMsgList list = { 0 };
     if (R.js == NULL || js_PublishAsyncGetPendingList(&list, R.js) != NATS_OK)
         return;
-    sq_warn("%d activation records without an acknowledgement: publishing them again", list.Count);
+    if (periodic)
+        sq_debug("%d activation records in flight at the sweep: publishing them again", list.Count);
+    else
+        sq_warn("%d activation records without an acknowledgement: publishing them again",
+                list.Count);
     for (int i = 0; i < list.Count; i++) {
         natsMsg *c = copy_msg(list.Msgs[i]);
         publish_sync(c ? c : list.Msgs[i]);
@@ -143,25 +150,40 @@ static void rescue_pending(void)
     natsMsgList_Destroy(&list);
 }
 
-/* Once a second (called locked): true when more records are outstanding than were
- * published in the last ACK_WAIT_MS, i.e. some ack is overdue. */
-static bool ack_overdue(int64_t *seen, int *tick, int64_t *last_ms)
+/* Once a second (called locked): 1 when more records are outstanding than were published
+ * in the last ACK_WAIT_MS, i.e. some ack is overdue; 2 every ACK_WAIT_MS while records have
+ * stayed outstanding since the last such mark; else 0.
+ *
+ * The count alone misses one lost record while records keep coming: the acks of the newer
+ * ones make up for it (found by cluster_kill: a record handed to a nats-server node that was
+ * killed before it reached the stream was never published again while the load went on; the
+ * scheduler recorded the activation as lost 35 s later, after its caller had been told it
+ * succeeded). Hence the sweep: every ACK_WAIT_MS under a steady load, what is in flight is
+ * taken back and published again synchronously — a few records, duplicates JetStream drops
+ * — so a record lost anywhere on its way is stored within about twice ACK_WAIT_MS. */
+static int ack_overdue(int64_t *seen, int *tick, int64_t *last_ms, bool *was_outstanding)
 {
     int64_t now = sq_now_ms();
-    bool overdue;
+    int overdue;
     if (now - *last_ms < 1000)
-        return false;
+        return 0;
     *last_ms = now;
     /* seen[*tick % CHECK_S]: the published count CHECK_S seconds ago, once filled */
     overdue = *tick >= CHECK_S && R.outstanding > R.published - seen[*tick % CHECK_S];
-    seen[(*tick)++ % CHECK_S] = R.published;
+    seen[*tick % CHECK_S] = R.published;
+    if (++*tick % CHECK_S == 0) {
+        if (!overdue && *was_outstanding && R.outstanding > 0)
+            overdue = 2;
+        *was_outstanding = R.outstanding > 0;
+    }
     return overdue;
 }
 
 static void *retrier(void *arg)
 {
     int64_t seen[CHECK_S] = { 0 }, last_ms = 0;
-    int tick = 0;
+    int tick = 0, overdue;
+    bool was_outstanding = false;
 
     (void)arg;
     pthread_mutex_lock(&R.mu);
@@ -169,9 +191,9 @@ static void *retrier(void *arg)
         retry_item *it;
         while (R.head == NULL && !R.stop) {
             struct timespec ts;
-            if (ack_overdue(seen, &tick, &last_ms)) {
+            if ((overdue = ack_overdue(seen, &tick, &last_ms, &was_outstanding)) != 0) {
                 pthread_mutex_unlock(&R.mu);
-                rescue_pending();
+                rescue_pending(overdue == 2);
                 pthread_mutex_lock(&R.mu);
                 continue;
             }
@@ -256,7 +278,7 @@ void inv_records_stop(void)
     wait_settled(sq_now_ms() + ACK_WAIT_MS);
     if (R.outstanding > 0) { /* acks lost: publish what is pending again, then wait more */
         pthread_mutex_unlock(&R.mu);
-        rescue_pending();
+        rescue_pending(false);
         pthread_mutex_lock(&R.mu);
         wait_settled(sq_now_ms() + DRAIN_WAIT_MS);
     }
