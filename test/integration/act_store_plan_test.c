@@ -18,6 +18,7 @@
 
 #include "act.h"
 #include "../unit/check.h"
+#include "pg_test.h"
 #include "sq/log.h"
 #include "sq/pg.h"
 #include "sq/store.h"
@@ -30,12 +31,7 @@ static PGconn *ctl;
 
 static bool ctl_exec(const char *sql)
 {
-    PGresult *r = PQexec(ctl, sql);
-    bool ok = sq_pg_ok(r);
-    if (!ok)
-        fprintf(stderr, "control statement failed: %s: %s\n", sql, PQerrorMessage(ctl));
-    PQclear(r);
-    return ok;
+    return pg_test_exec(ctl, sql);
 }
 
 /* One number a query on c gives (-1 on failure). */

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "../unit/check.h"
+#include "pg_test.h"
 #include "sq/log.h"
 #include "sq/pg.h"
 #include "sq/store.h"
@@ -28,12 +29,7 @@ static char db[64];
 
 static bool ctl_exec(const char *sql)
 {
-    PGresult *r = PQexec(ctl, sql);
-    bool ok = sq_pg_ok(r);
-    if (!ok)
-        fprintf(stderr, "control statement failed: %s: %s\n", sql, PQerrorMessage(ctl));
-    PQclear(r);
-    return ok;
+    return pg_test_exec(ctl, sql);
 }
 
 /* Terminates c's backend and waits until it is gone. */
