@@ -444,9 +444,9 @@ sq_status act_store_get(PGconn *c, const char *ns, const char *id, PGresult **ou
                         size_t errlen)
 {
     const char *vals[2] = { id, ns };
-    PGresult *r = PQexecParams(
-        c, "SELECT record FROM activations WHERE id = $1::uuid AND namespace = $2 LIMIT 1", 2, NULL,
-        vals, NULL, NULL, 1);
+    PGresult *r = sq_pg_run(
+        c, "SELECT record FROM activations WHERE id = $1::uuid AND namespace = $2 LIMIT 1", 2, vals,
+        NULL, NULL, 1);
     return tuples(c, r, out, err, errlen);
 }
 
@@ -478,14 +478,19 @@ static int where(const sq_act_query *q, char *sql, size_t cap, int *off, const c
 sq_status act_store_list(PGconn *c, const sq_act_query *q, int64_t limit, PGresult **out, char *err,
                          size_t errlen)
 {
-    char sql[512], since[24], upto[24];
-    const char *vals[4];
+    char sql[512], since[24], upto[24], lim[24], skip[24];
+    const char *vals[6];
     int n, off = snprintf(sql, sizeof sql, "SELECT record FROM activations");
 
+    /* the text depends only on which filters are given (eight shapes, each prepared once) */
     n = where(q, sql, sizeof sql, &off, vals, since, upto);
+    snprintf(lim, sizeof lim, "%" PRId64, limit);
+    snprintf(skip, sizeof skip, "%" PRId64, q->skip);
+    vals[n++] = lim;
+    vals[n++] = skip;
     snprintf(sql + off, sizeof sql - (size_t)off,
-             " ORDER BY start_ms DESC, id DESC LIMIT %" PRId64 " OFFSET %" PRId64, limit, q->skip);
-    return tuples(c, PQexecParams(c, sql, n, NULL, vals, NULL, NULL, 1), out, err, errlen);
+             " ORDER BY start_ms DESC, id DESC LIMIT $%d::int8 OFFSET $%d::int8", n - 1, n);
+    return tuples(c, sq_pg_run(c, sql, n, vals, NULL, NULL, 1), out, err, errlen);
 }
 
 /* The bounds of a count: records in [since, upto] (INT64_MIN/MAX when unbounded) are the
@@ -525,7 +530,7 @@ sq_status act_store_count(PGconn *c, const sq_act_query *q, int64_t *count, char
              "WHERE namespace = $1%s AND start_ms >= $3::int8 AND start_ms <= $4::int8 AND "
              "(start_ms < $7::int8 OR start_ms >= $8::int8))",
              name_is, name_is);
-    st = tuples(c, PQexecParams(c, sql, 8, NULL, vals, NULL, NULL, 0), &r, err, errlen);
+    st = tuples(c, sq_pg_run(c, sql, 8, vals, NULL, NULL, 0), &r, err, errlen);
     if (st != SQ_OK)
         return st;
     *count = PQntuples(r) == 1 ? strtoll(PQgetvalue(r, 0, 0), NULL, 10) : 0;

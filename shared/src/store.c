@@ -5,6 +5,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -108,10 +109,121 @@ const char *sq_pg_last_state(void)
     return last_state;
 }
 
+/* ---- prepared statements ---------------------------------------------------------------
+ * Every statement runs as a prepared statement named after a hash of its text, prepared on
+ * a connection's backend the first time that backend sees it: PostgreSQL then parses and
+ * plans it once instead of on every call (a GET action's SELECT: 65 -> 21 us of the
+ * server's time; an activation list on the partitioned table: 171 -> 69 us, pgbench
+ * extended vs prepared). Which names a backend holds is kept per connection and backend pid
+ * (PQreset() after a lost connection gives a new backend, which holds none). The statements
+ * of the services are a fixed set of texts; a connection or name past the table's room runs
+ * its statement unprepared, as before. A PREPARE is not undone by a rollback, so a name
+ * prepared inside a transaction that fails stays good. */
+
+#define PREP_CONNS 64
+#define PREP_NAMES 96
+
+typedef struct prep_conn {
+    const PGconn *conn;
+    int pid;
+    int n;
+    uint64_t names[PREP_NAMES];
+} prep_conn;
+
+static prep_conn prepared[PREP_CONNS];
+static pthread_mutex_t prep_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint64_t stmt_hash(const char *sql)
+{
+    uint64_t h;
+    crypto_generichash((unsigned char *)&h, sizeof h, (const unsigned char *)sql, strlen(sql), NULL,
+                       0);
+    return h;
+}
+
+/* 1: h is prepared on c's backend; 0: it is not and there is room to remember it (*slot,
+ * with the lock released); -1: no room, run it unprepared */
+static int prep_find(const PGconn *c, uint64_t h, prep_conn **slot)
+{
+    int pid = PQbackendPID(c), rc = -1;
+    prep_conn *free_slot = NULL, *p = NULL;
+
+    pthread_mutex_lock(&prep_lock);
+    for (int i = 0; i < PREP_CONNS && p == NULL; i++) {
+        if (prepared[i].conn == c)
+            p = &prepared[i];
+        else if (prepared[i].conn == NULL && free_slot == NULL)
+            free_slot = &prepared[i];
+    }
+    if (p == NULL && free_slot != NULL) {
+        p = free_slot;
+        p->conn = c;
+        p->pid = pid;
+        p->n = 0;
+    }
+    if (p != NULL) {
+        if (p->pid != pid) { /* a new backend (reset): it holds no statement */
+            p->pid = pid;
+            p->n = 0;
+        }
+        rc = p->n < PREP_NAMES ? 0 : -1;
+        for (int i = 0; i < p->n; i++)
+            if (p->names[i] == h) {
+                rc = 1;
+                break;
+            }
+    }
+    pthread_mutex_unlock(&prep_lock);
+    *slot = p;
+    return rc;
+}
+
+static void prep_remember(prep_conn *p, const PGconn *c, uint64_t h)
+{
+    pthread_mutex_lock(&prep_lock);
+    if (p->conn == c && p->pid == PQbackendPID(c) && p->n < PREP_NAMES)
+        p->names[p->n++] = h;
+    pthread_mutex_unlock(&prep_lock);
+}
+
+void sq_pg_forget(const PGconn *c)
+{
+    pthread_mutex_lock(&prep_lock);
+    for (int i = 0; i < PREP_CONNS; i++)
+        if (prepared[i].conn == c)
+            prepared[i].conn = NULL;
+    pthread_mutex_unlock(&prep_lock);
+}
+
+PGresult *sq_pg_run(PGconn *c, const char *sql, int n, const char *const *vals, const int *lens,
+                    const int *fmts, int binary)
+{
+    uint64_t h = stmt_hash(sql);
+    char name[24];
+    prep_conn *slot;
+    int known = prep_find(c, h, &slot);
+
+    if (known < 0)
+        return PQexecParams(c, sql, n, NULL, vals, lens, fmts, binary);
+    snprintf(name, sizeof name, "sq_%016" PRIx64, h);
+    if (known == 0) {
+        PGresult *r = PQprepare(c, name, sql, n, NULL);
+        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+            /* 42P05: prepared before under this name (a reset this table did not see) */
+            if (state == NULL || strcmp(state, "42P05") != 0)
+                return r;
+        }
+        PQclear(r);
+        prep_remember(slot, c, h);
+    }
+    return PQexecPrepared(c, name, n, vals, lens, fmts, binary);
+}
+
 PGresult *sq_pg_execv(PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
                       const int *lens, const int *fmts, bool binary)
 {
-    PGresult *r = PQexecParams(c, sql, n, NULL, vals, lens, fmts, binary ? 1 : 0);
+    PGresult *r = sq_pg_run(c, sql, n, vals, lens, fmts, binary ? 1 : 0);
     if (!sq_pg_ok(r)) {
         const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
         snprintf(last_state, sizeof last_state, "%s", state ? state : "");
@@ -151,8 +263,10 @@ void sq_store_close(sq_store *s)
 {
     if (s == NULL)
         return;
-    if (s->conn != NULL)
+    if (s->conn != NULL) {
+        sq_pg_forget(s->conn);
         PQfinish(s->conn);
+    }
     pthread_mutex_destroy(&s->lock);
     free(s);
 }

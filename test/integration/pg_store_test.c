@@ -10,7 +10,8 @@
  *   - a unique violation: not retried, SQ_ERR_DB, nothing written;
  *   - the backend terminated while the database refuses connections: SQ_ERR_UNAVAILABLE at
  *     once, nothing written; once connections are allowed again the next call reconnects;
- *   - a plain read (no transaction) whose backend was terminated: retried, answered.
+ *   - a plain read (no transaction) whose backend was terminated: retried, answered;
+ *   - statements run prepared: once per backend, and again on the backend after a reset.
  * argv[1]: a superuser DSN of the stack (SQ_PG_ADMIN_DSN of its env file). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,6 +59,22 @@ static const char *rows(void)
         snprintf(out, sizeof out, "error: %s", PQerrorMessage(c));
     PQclear(r);
     PQfinish(c);
+    return out;
+}
+
+/* The statements prepared in the store's own session: "N text" (the texts of "SELECT
+ * count(*) ..." only, what count_fn runs; this query itself is not prepared). */
+static const char *prepared(sq_store *s)
+{
+    static char out[256];
+    PGresult *r =
+        PQexec(sq_store_conn(s), "SELECT count(*) || ' ' || coalesce(min(statement), '') FROM "
+                                 "pg_prepared_statements WHERE statement LIKE 'SELECT count(*)%'");
+    if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1)
+        snprintf(out, sizeof out, "%s", PQgetvalue(r, 0, 0));
+    else
+        snprintf(out, sizeof out, "error: %s", PQerrorMessage(sq_store_conn(s)));
+    PQclear(r);
     return out;
 }
 
@@ -218,6 +235,22 @@ int main(int argc, char **argv)
         CHECK_STR(sq_status_str(st), sq_status_str(SQ_OK), "status");
         CHECK_INT(n[0], 4, "count");
         CHECK_INT(n[1], 2, "runs");
+    }
+
+    SECTION("statements prepared once per backend");
+    {
+        int n[2] = { 0, 0 };
+        int before = PQbackendPID(sq_store_conn(s));
+        CHECK(sq_store_run(s, false, count_fn, n) == SQ_OK, "count");
+        CHECK(sq_store_run(s, false, count_fn, n) == SQ_OK, "count again");
+        CHECK_STR(prepared(s), "1 SELECT count(*) FROM t", "one prepared statement, its text");
+        CHECK(kill_backend(sq_store_conn(s)), "terminate the store's backend");
+        n[1] = 0;
+        CHECK(sq_store_run(s, false, count_fn, n) == SQ_OK, "count on a new backend");
+        CHECK_INT(n[1], 2, "runs (the first lost with its backend)");
+        CHECK(PQbackendPID(sq_store_conn(s)) != before, "a new backend");
+        CHECK_STR(prepared(s), "1 SELECT count(*) FROM t", "prepared again on the new backend");
+        CHECK_INT(n[0], 4, "count");
     }
 
 out:

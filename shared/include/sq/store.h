@@ -65,6 +65,15 @@ PGresult *sq_pg_exec(PGconn *c, const char *what, const char *sql, const sq_para
 /* The same with raw arrays (vals text unless fmts says binary). */
 PGresult *sq_pg_execv(PGconn *c, const char *what, const char *sql, int n, const char *const *vals,
                       const int *lens, const int *fmts, bool binary);
+/* What both run a statement with: PQexecParams()'s arguments, but as a statement prepared on
+ * c's backend the first time it meets this text (named after a hash of it), so PostgreSQL
+ * plans it once. Nothing logged; the result is the caller's to PQclear(). The texts must be
+ * a fixed set (values go in parameters): each distinct text is one prepared statement per
+ * connection, and past 96 of them a connection runs new ones unprepared. */
+PGresult *sq_pg_run(PGconn *c, const char *sql, int n, const char *const *vals, const int *lens,
+                    const int *fmts, int binary);
+/* Forgets what was prepared on c: call before PQfinish(c). */
+void sq_pg_forget(const PGconn *c);
 /* true for PGRES_COMMAND_OK and PGRES_TUPLES_OK. */
 bool sq_pg_ok(const PGresult *r);
 /* The SQLSTATE of this thread's last failed sq_pg_exec() ("" when none since the attempt
