@@ -61,8 +61,13 @@ void gw_respond_json(gw_req *r, int status, json_t *j)
 
 void gw_respond_obj(gw_req *r, int status, const msgpack_object *o)
 {
-    json_t *j = o ? sq_mp_to_json(o) : json_null();
-    gw_respond_json(r, status, j);
+    size_t len = 4;
+    /* written straight from msgpack: no jansson tree for a record or a list */
+    char *txt = o ? sq_mp_to_json_text(o, &len) : strdup("null");
+    if (txt == NULL)
+        gw_respond_error(r, 500, "could not encode the response");
+    else
+        gw_respond(r, status, txt, len);
 }
 
 /* ---- the body -------------------------------------------------------------------------- */

@@ -3,6 +3,7 @@
 #include "sq/mp.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -222,7 +223,247 @@ json_t *sq_mp_to_json(const msgpack_object *o)
     return json_null();
 }
 
+/* ---- msgpack -> JSON text, written directly -------------------------------------------
+ * What the gateway answers with, for every record and list: building a jansson tree costs
+ * an allocation per value and per key (a list of 30 records, about 1 500, most of the
+ * gateway's CPU for it). The writer below appends to one growing buffer and gives the same
+ * bytes as json_dumps(sq_mp_to_json(o), JSON_COMPACT | JSON_ENCODE_ANY); a map it cannot
+ * write the same way cheaply (a key that is not valid UTF-8 text, keys that may repeat) is
+ * written through jansson. The fuzz harness mp_fuzz compares the two on every input. */
+
+typedef struct {
+    char *p;
+    size_t len, cap;
+    bool failed;
+} jbuf;
+
+static bool jb_reserve(jbuf *b, size_t n)
+{
+    size_t cap;
+    char *q;
+    if (b->failed)
+        return false;
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    for (cap = b->cap ? b->cap : 256; cap < b->len + n + 1; cap *= 2)
+        ;
+    if ((q = realloc(b->p, cap)) == NULL) {
+        b->failed = true;
+        return false;
+    }
+    b->p = q;
+    b->cap = cap;
+    return true;
+}
+
+static void jb_put(jbuf *b, const char *s, size_t n)
+{
+    if (n > 0 && jb_reserve(b, n)) {
+        memcpy(b->p + b->len, s, n);
+        b->len += n;
+    }
+}
+
+/* s as a JSON string: jansson's escapes (the short ones, \u00XX below U+0020), an invalid
+ * UTF-8 sequence as U+FFFD */
+static void jb_string(jbuf *b, const char *s, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0, run = 0, k;
+
+    if (!jb_reserve(b, len + 2))
+        return;
+    b->p[b->len++] = '"';
+    if (len == 0) { /* msgpack-c leaves ptr NULL for an empty string */
+        b->p[b->len++] = '"';
+        return;
+    }
+    while (i < len) {
+        unsigned char c = p[i];
+        if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
+            i++, run++;
+            continue;
+        }
+        jb_put(b, (const char *)p + i - run, run);
+        run = 0;
+        if (c >= 0x80) {
+            k = utf8_seq(p + i, len - i);
+            if (k == 0) {
+                jb_put(b, "\xef\xbf\xbd", 3);
+                k = 1;
+            } else
+                jb_put(b, (const char *)p + i, k);
+            i += k;
+            continue;
+        }
+        switch (c) {
+        case '"': jb_put(b, "\\\"", 2); break;
+        case '\\': jb_put(b, "\\\\", 2); break;
+        case '\b': jb_put(b, "\\b", 2); break;
+        case '\f': jb_put(b, "\\f", 2); break;
+        case '\n': jb_put(b, "\\n", 2); break;
+        case '\r': jb_put(b, "\\r", 2); break;
+        case '\t': jb_put(b, "\\t", 2); break;
+        default: {
+            char e[6] = { '\\', 'u', '0', '0', hex[c >> 4], hex[c & 15] };
+            jb_put(b, e, 6);
+        }
+        }
+        i++;
+    }
+    jb_put(b, (const char *)p + i - run, run);
+    jb_put(b, "\"", 1);
+}
+
+/* jansson's real: %.17g, ".0" when it would read back as an integer, the exponent without
+ * '+' or leading zeros */
+static void jb_real(jbuf *b, double v)
+{
+    char t[64];
+    int n = snprintf(t, sizeof t, "%.17g", v);
+    char *e;
+    if (n < 0 || (size_t)n >= sizeof t - 3) {
+        b->failed = true;
+        return;
+    }
+    if (strchr(t, '.') == NULL && strchr(t, 'e') == NULL) {
+        memcpy(t + n, ".0", 3);
+        n += 2;
+    }
+    if ((e = strchr(t, 'e')) != NULL) {
+        char *start = e + 1, *end = e + 2;
+        if (*start == '-')
+            start++;
+        while (*end == '0')
+            end++;
+        if (end != start) {
+            memmove(start, end, (size_t)(t + n - end) + 1);
+            n -= (int)(end - start);
+        }
+    }
+    jb_put(b, t, (size_t)n);
+}
+
+/* a map whose keys are all valid UTF-8 strings, none repeated (checked pairwise up to 32
+ * keys; a longer map goes through jansson) */
+static bool plain_keys(const msgpack_object_map *m)
+{
+    if (m->size > 32)
+        return false;
+    for (uint32_t i = 0; i < m->size; i++) {
+        const msgpack_object *k = &m->ptr[i].key;
+        const unsigned char *p = (const unsigned char *)k->via.str.ptr;
+        size_t n, l;
+        if (k->type != MSGPACK_OBJECT_STR)
+            return false;
+        for (n = 0; n < k->via.str.size && (l = utf8_seq(p + n, k->via.str.size - n)) != 0; n += l)
+            ;
+        if (n != k->via.str.size)
+            return false;
+        for (uint32_t j = 0; j < i; j++) {
+            const msgpack_object *q = &m->ptr[j].key;
+            if (q->via.str.size == k->via.str.size &&
+                (k->via.str.size == 0 ||
+                 memcmp(q->via.str.ptr, k->via.str.ptr, k->via.str.size) == 0))
+                return false;
+        }
+    }
+    return true;
+}
+
+static void jb_value(jbuf *b, const msgpack_object *o)
+{
+    char t[32];
+    int n;
+
+    switch (o->type) {
+    case MSGPACK_OBJECT_NIL: jb_put(b, "null", 4); return;
+    case MSGPACK_OBJECT_BOOLEAN:
+        o->via.boolean ? jb_put(b, "true", 4) : jb_put(b, "false", 5);
+        return;
+    case MSGPACK_OBJECT_POSITIVE_INTEGER:
+        if (o->via.u64 > (uint64_t)INT64_MAX) {
+            jb_real(b, (double)o->via.u64);
+            return;
+        }
+        n = snprintf(t, sizeof t, "%lld", (long long)o->via.u64);
+        jb_put(b, t, (size_t)n);
+        return;
+    case MSGPACK_OBJECT_NEGATIVE_INTEGER:
+        n = snprintf(t, sizeof t, "%lld", (long long)o->via.i64);
+        jb_put(b, t, (size_t)n);
+        return;
+    case MSGPACK_OBJECT_FLOAT32:
+    case MSGPACK_OBJECT_FLOAT64:
+        if (isfinite(o->via.f64))
+            jb_real(b, o->via.f64);
+        else
+            jb_put(b, "null", 4);
+        return;
+    case MSGPACK_OBJECT_STR: jb_string(b, o->via.str.ptr, o->via.str.size); return;
+    case MSGPACK_OBJECT_BIN: {
+        size_t sz = sodium_base64_encoded_len(o->via.bin.size, sodium_base64_VARIANT_ORIGINAL);
+        if (!jb_reserve(b, sz + 2))
+            return;
+        b->p[b->len++] = '"';
+        sodium_bin2base64(b->p + b->len, sz, (const unsigned char *)o->via.bin.ptr, o->via.bin.size,
+                          sodium_base64_VARIANT_ORIGINAL);
+        b->len += sz - 1; /* sz counts the NUL */
+        b->p[b->len++] = '"';
+        return;
+    }
+    case MSGPACK_OBJECT_ARRAY:
+        jb_put(b, "[", 1);
+        for (uint32_t i = 0; i < o->via.array.size; i++) {
+            if (i)
+                jb_put(b, ",", 1);
+            jb_value(b, &o->via.array.ptr[i]);
+        }
+        jb_put(b, "]", 1);
+        return;
+    case MSGPACK_OBJECT_MAP:
+        if (!plain_keys(&o->via.map)) {
+            json_t *j = sq_mp_to_json(o);
+            char *s = j ? json_dumps(j, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+            json_decref(j);
+            if (s == NULL)
+                b->failed = true;
+            else
+                jb_put(b, s, strlen(s));
+            free(s);
+            return;
+        }
+        jb_put(b, "{", 1);
+        for (uint32_t i = 0; i < o->via.map.size; i++) {
+            if (i)
+                jb_put(b, ",", 1);
+            jb_string(b, o->via.map.ptr[i].key.via.str.ptr, o->via.map.ptr[i].key.via.str.size);
+            jb_put(b, ":", 1);
+            jb_value(b, &o->via.map.ptr[i].val);
+        }
+        jb_put(b, "}", 1);
+        return;
+    case MSGPACK_OBJECT_EXT: jb_put(b, "null", 4); return;
+    }
+    jb_put(b, "null", 4);
+}
+
 char *sq_mp_to_json_text(const msgpack_object *o, size_t *len)
+{
+    jbuf b = { 0 };
+    jb_value(&b, o);
+    if (!jb_reserve(&b, 0)) {
+        free(b.p);
+        return NULL;
+    }
+    b.p[b.len] = '\0';
+    if (len != NULL)
+        *len = b.len;
+    return b.p;
+}
+
+char *sq_mp_to_json_text_jansson(const msgpack_object *o, size_t *len)
 {
     json_t *j = sq_mp_to_json(o);
     char *s;

@@ -96,6 +96,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         FZ_CHECK(json != NULL); /* no allocation fails at these sizes */
         FZ_CHECK(strlen(json) == jlen);
         {
+            /* the direct writer gives jansson's bytes exactly */
+            size_t rlen = 0;
+            char *ref = sq_mp_to_json_text_jansson(&o, &rlen);
+            FZ_CHECK(ref != NULL);
+            if (rlen != jlen || memcmp(ref, json, jlen) != 0) {
+                fprintf(stderr, "direct JSON differs from jansson's:\n%s\n%s\n", json, ref);
+                FZ_CHECK(0);
+            }
+            free(ref);
+        }
+        {
             msgpack_sbuffer sb2;
             msgpack_packer pk2;
             msgpack_sbuffer_init(&sb2);

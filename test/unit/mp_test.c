@@ -754,6 +754,25 @@ static void mp_to_json_is(const char *bytes, size_t len, const char *want, const
     msgpack_zone_destroy(&z);
 }
 
+/* sq_mp_to_json_text's bytes are those of the jansson path */
+static void same_as_jansson(const char *bytes, size_t len, const char *what)
+{
+    msgpack_zone z;
+    msgpack_object o;
+    msgpack_zone_init(&z, 1024);
+    if (sq_mp_unpack(bytes, len, &z, &o) != SQ_OK) {
+        CHECK(0, "test bug: %s does not unpack", what);
+    } else {
+        size_t n = 0, rn = 0;
+        char *t = sq_mp_to_json_text(&o, &n), *ref = sq_mp_to_json_text_jansson(&o, &rn);
+        CHECK(t && ref && n == rn && memcmp(t, ref, n) == 0 && strlen(t) == n,
+              "%s: direct %s, jansson %s", what, t ? t : "NULL", ref ? ref : "NULL");
+        free(t);
+        free(ref);
+    }
+    msgpack_zone_destroy(&z);
+}
+
 static void test_json(void)
 {
     SECTION("JSON <-> msgpack");
@@ -898,6 +917,40 @@ static void test_json(void)
     mp_to_json_is(B("\xa2\xc3\x28"), "\"\xef\xbf\xbd(\"", "invalid UTF-8 string with U+FFFD");
     mp_to_json_is(B("\x91\xa2\xff\xfe"), "[\"\xef\xbf\xbd\xef\xbf\xbd\"]",
                   "invalid UTF-8 inside an array");
+
+    /* the direct writer gives jansson's bytes exactly: escapes, reals, keys */
+    same_as_jansson(B("\xa8\x22\x5c\x08\x0c\x0a\x0d\x09\x01"), "escapes");
+    same_as_jansson(B("\xa3\x7f/\x00"), "DEL, slash, NUL");
+    same_as_jansson(B("\xa4\xe2\x80\xa8\xc3"), "U+2028, then a cut sequence");
+    same_as_jansson(B("\xa0"), "empty string");
+    same_as_jansson(B("\xc4\x00"), "empty bin");
+    same_as_jansson(B("\x80"), "empty map");
+    same_as_jansson(B("\x90"), "empty array");
+    same_as_jansson(B("\xcb\x3f\xf0\x00\x00\x00\x00\x00\x00"), "1.0");
+    same_as_jansson(B("\xcb\x3f\xb9\x99\x99\x99\x99\x99\x9a"), "0.1");
+    same_as_jansson(B("\xcb\x80\x00\x00\x00\x00\x00\x00\x00"), "-0.0");
+    same_as_jansson(B("\xcb\x44\x15\xaf\x1d\x78\xb5\x8c\x40"), "1e20");
+    same_as_jansson(B("\xcb\x3e\xe4\xf8\xb5\x88\xe3\x68\xf1"), "1e-5");
+    same_as_jansson(B("\xcb\x7f\xef\xff\xff\xff\xff\xff\xff"), "DBL_MAX");
+    same_as_jansson(B("\xcb\x00\x00\x00\x00\x00\x00\x00\x01"), "the smallest subnormal");
+    same_as_jansson(B("\xcf\xff\xff\xff\xff\xff\xff\xff\xff"), "uint64 max");
+    same_as_jansson(B("\xcf\x7f\xff\xff\xff\xff\xff\xff\xff"), "int64 max");
+    same_as_jansson(B("\xd3\x80\x00\x00\x00\x00\x00\x00\x00"), "int64 min");
+    same_as_jansson(B("\x83\xa1k\x01\xa1j\x02\xa1k\x03"), "a repeated key");
+    same_as_jansson(B("\x82\x01\xa1x\xa1\x31\xa1y"), "an int key and its text");
+    same_as_jansson(B("\x82\xa1\xff\x01\xa1\xfe\x02"), "keys not UTF-8");
+    same_as_jansson(B("\x81\xa0\x81\xa0\x92\xc0\xc3"), "empty keys, nested");
+    {
+        /* 40 keys: past the pairwise check */
+        char m[3 + 40 * 4];
+        size_t n = 0;
+        m[n++] = (char)0xde, m[n++] = 0, m[n++] = 40;
+        for (int i = 0; i < 40; i++) {
+            m[n++] = (char)0xa2, m[n++] = (char)('a' + i / 26), m[n++] = (char)('a' + i % 26);
+            m[n++] = (char)i;
+        }
+        same_as_jansson(m, n, "a map of 40 keys");
+    }
 }
 
 /* ---------------------------------------------------------------- names */

@@ -28,7 +28,11 @@ json_t *sq_mp_to_json(const msgpack_object *o);
  * becomes U+FFFD (JSON carries UTF-8 only). NULL on allocation failure. */
 json_t *sq_json_string_lossy(const char *s, size_t len);
 
-/* Serialises o as compact JSON text; malloc'd, caller frees; NULL on failure. */
+/* Serialises o as compact JSON text; malloc'd, caller frees; NULL on failure. Written
+ * directly, without a jansson tree: the same bytes as sq_mp_to_json_text_jansson(). */
 char *sq_mp_to_json_text(const msgpack_object *o, size_t *len);
+/* json_dumps(sq_mp_to_json(o), JSON_COMPACT | JSON_ENCODE_ANY): the reference the direct
+ * writer is checked against (test/fuzz/mp_fuzz.c, test/unit/mp_test.c). */
+char *sq_mp_to_json_text_jansson(const msgpack_object *o, size_t *len);
 
 #endif
