@@ -195,6 +195,12 @@ void sq_pg_forget(const PGconn *c)
     pthread_mutex_unlock(&prep_lock);
 }
 
+static bool state_is(const PGresult *r, const char *state)
+{
+    const char *s = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    return s != NULL && strcmp(s, state) == 0;
+}
+
 PGresult *sq_pg_run(PGconn *c, const char *sql, int n, const char *const *vals, const int *lens,
                     const int *fmts, int binary)
 {
@@ -202,22 +208,30 @@ PGresult *sq_pg_run(PGconn *c, const char *sql, int n, const char *const *vals, 
     char name[24];
     prep_conn *slot;
     int known = prep_find(c, h, &slot);
+    PGresult *r;
 
     if (known < 0)
         return PQexecParams(c, sql, n, NULL, vals, lens, fmts, binary);
     snprintf(name, sizeof name, "sq_%016" PRIx64, h);
-    if (known == 0) {
-        PGresult *r = PQprepare(c, name, sql, n, NULL);
-        if (PQresultStatus(r) != PGRES_COMMAND_OK) {
-            const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    for (int attempt = 0;; attempt++) {
+        if (known == 0) {
+            r = PQprepare(c, name, sql, n, NULL);
             /* 42P05: prepared before under this name (a reset this table did not see) */
-            if (state == NULL || strcmp(state, "42P05") != 0)
+            if (PQresultStatus(r) != PGRES_COMMAND_OK && !state_is(r, "42P05"))
                 return r;
+            PQclear(r);
+            prep_remember(slot, c, h);
         }
+        r = PQexecPrepared(c, name, n, vals, lens, fmts, binary);
+        /* 26000: the session lost its statements without a new backend (DISCARD ALL, a
+         * pooler in front): forget them all and prepare this one again, once */
+        if (attempt > 0 || PQresultStatus(r) != PGRES_FATAL_ERROR || !state_is(r, "26000"))
+            return r;
         PQclear(r);
-        prep_remember(slot, c, h);
+        sq_pg_forget(c);
+        if ((known = prep_find(c, h, &slot)) < 0)
+            return PQexecParams(c, sql, n, NULL, vals, lens, fmts, binary);
     }
-    return PQexecPrepared(c, name, n, vals, lens, fmts, binary);
 }
 
 PGresult *sq_pg_execv(PGconn *c, const char *what, const char *sql, int n, const char *const *vals,

@@ -11,7 +11,8 @@
  *   - the backend terminated while the database refuses connections: SQ_ERR_UNAVAILABLE at
  *     once, nothing written; once connections are allowed again the next call reconnects;
  *   - a plain read (no transaction) whose backend was terminated: retried, answered;
- *   - statements run prepared: once per backend, and again on the backend after a reset.
+ *   - statements run prepared: once per backend, again on the backend after a reset, and
+ *     again when the session lost them (DEALLOCATE ALL).
  * argv[1]: a superuser DSN of the stack (SQ_PG_ADMIN_DSN of its env file). */
 #include <stdio.h>
 #include <stdlib.h>
@@ -251,6 +252,13 @@ int main(int argc, char **argv)
         CHECK(PQbackendPID(sq_store_conn(s)) != before, "a new backend");
         CHECK_STR(prepared(s), "1 SELECT count(*) FROM t", "prepared again on the new backend");
         CHECK_INT(n[0], 4, "count");
+        /* the session loses its statements, the backend stays (DISCARD ALL, a pooler) */
+        PQclear(PQexec(sq_store_conn(s), "DEALLOCATE ALL"));
+        CHECK_STR(prepared(s), "0 ", "none left");
+        n[1] = 0;
+        CHECK(sq_store_run(s, false, count_fn, n) == SQ_OK, "count after DEALLOCATE ALL");
+        CHECK_INT(n[1], 1, "runs (prepared again at once, not retried)");
+        CHECK_STR(prepared(s), "1 SELECT count(*) FROM t", "prepared again in the same session");
     }
 
 out:
