@@ -3,6 +3,7 @@
 #include "sq/config.h"
 #include "sq/log.h"
 #include "sq/mp.h"
+#include "sq/util.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -528,15 +529,31 @@ sq_status sq_bus_respond_error(sq_bus_t *b, natsMsg *req, sq_status st, const ch
     return rc;
 }
 
+void sq_bus_drain_subs(natsSubscription *const *subs, int n, int timeout_ms)
+{
+    bool started[n > 0 ? n : 1];
+    int64_t deadline = sq_now_ms() + timeout_ms;
+
+    /* All at once, each with the drain's own timeout: nats.c's default is 30 s, and a
+     * server that stopped answering (frozen, partitioned) never completes one, so waiting
+     * for them one after the other kept a service from stopping for minutes. */
+    for (int i = 0; i < n; i++)
+        started[i] =
+            subs[i] != NULL && natsSubscription_DrainTimeout(subs[i], timeout_ms) == NATS_OK;
+    for (int i = 0; i < n; i++) {
+        int64_t left = deadline - sq_now_ms();
+        if (started[i])
+            natsSubscription_WaitForDrainCompletion(subs[i], left > 0 ? left : 1);
+    }
+}
+
 void sq_bus_destroy(sq_bus_t *b)
 {
     if (b == NULL)
         return;
-    for (int i = 0; i < b->nsubs; i++) {
-        if (natsSubscription_Drain(b->subs[i]) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(b->subs[i], 5000);
+    sq_bus_drain_subs(b->subs, b->nsubs, 5000);
+    for (int i = 0; i < b->nsubs; i++)
         natsSubscription_Destroy(b->subs[i]);
-    }
     jsCtx_Destroy(b->js);
     if (b->nc) {
         natsConnection_FlushTimeout(b->nc, 1000);

@@ -60,9 +60,10 @@ void sq_workers_drain(sq_workers *p, int timeout_ms)
 {
     if (p == NULL)
         return;
+    natsSubscription *subs[p->n > 0 ? p->n : 1];
     for (int i = 0; i < p->n; i++)
-        if (p->subs[i].sub != NULL && natsSubscription_Drain(p->subs[i].sub) == NATS_OK)
-            natsSubscription_WaitForDrainCompletion(p->subs[i].sub, timeout_ms);
+        subs[i] = p->subs[i].sub;
+    sq_bus_drain_subs(subs, p->n, timeout_ms);
 }
 
 void sq_workers_destroy(sq_workers *p)

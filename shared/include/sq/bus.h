@@ -111,7 +111,12 @@ sq_status sq_nkey_file_public(const char *path, char pub[SQ_NKEY_PUB_LEN + 1]);
 /* A new random user seed and its public key. */
 sq_status sq_nkey_make(char seed[SQ_NKEY_SEED_LEN + 1], char pub[SQ_NKEY_PUB_LEN + 1]);
 
-/* Drains the subscriptions (in-flight handlers finish), then closes. NULL is a no-op. */
+/* Drains subs (NULL entries skipped) all at once: in-flight handlers finish and nothing new
+ * arrives. Returns within about timeout_ms even when the server does not answer. */
+void sq_bus_drain_subs(natsSubscription *const *subs, int n, int timeout_ms);
+
+/* Drains the subscriptions (in-flight handlers finish; 5 s at most), then closes. NULL is
+ * a no-op. */
 void sq_bus_destroy(sq_bus_t *b);
 
 /* The wire error: encodes {error: {code: http(st), message}} into buf. */
