@@ -11,6 +11,7 @@ const { execFileSync, spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const http = require('node:http');
 const path = require('node:path');
+const { readEnvFile } = require('../harness/squall.js');
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUILD = path.resolve(process.env.SQ_BUILD_DIR || path.join(ROOT, 'build'));
@@ -21,15 +22,7 @@ const log = (...a) => console.log(`[${new Date().toISOString().slice(11, 23)}]`,
 
 // The SQ_* variables of a stack's env file (sourced by bash, as the services see it).
 function readEnv(state) {
-  const out = execFileSync('bash', ['-c', 'set -a; . "$0" >/dev/null; env -0', path.join(state, 'env')], {
-    env: { PATH: process.env.PATH || '/usr/bin:/bin' },
-  }).toString();
-  const vars = {};
-  for (const kv of out.split('\0')) {
-    const i = kv.indexOf('=');
-    if (i > 0 && kv.startsWith('SQ_')) vars[kv.slice(0, i)] = kv.slice(i + 1);
-  }
-  return vars;
+  return readEnvFile(path.join(state, 'env'));
 }
 
 // Starts a private stack in <build>/test-faults/<name> with extra environment for the

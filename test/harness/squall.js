@@ -31,14 +31,8 @@ function dep(name) {
 
 let cachedEnv = null;
 
-// The SQ_* variables of the stack's env file (a sourceable shell file).
-function stackEnv() {
-  if (cachedEnv) return cachedEnv;
-  const file = process.env.SQ_TEST_ENV || path.join(ROOT, '.squall', 'env');
-  if (!fs.existsSync(file)) {
-    throw new Error(`no stack environment file ${file}: run the tests through ctest (the stack_up ` +
-      `fixture writes it) or point SQ_TEST_ENV at the env file of a running 'ops/squall up'`);
-  }
+// The SQ_* variables of an env file (sourced by bash, as the services see it).
+function readEnvFile(file) {
   const out = execFileSync('bash', ['-c', 'set -a; . "$0" >/dev/null; env -0', file], {
     env: { PATH: process.env.PATH || '/usr/bin:/bin' },
   }).toString();
@@ -47,6 +41,18 @@ function stackEnv() {
     const i = kv.indexOf('=');
     if (i > 0 && kv.startsWith('SQ_')) vars[kv.slice(0, i)] = kv.slice(i + 1);
   }
+  return vars;
+}
+
+// The SQ_* variables of the stack's env file (a sourceable shell file).
+function stackEnv() {
+  if (cachedEnv) return cachedEnv;
+  const file = process.env.SQ_TEST_ENV || path.join(ROOT, '.squall', 'env');
+  if (!fs.existsSync(file)) {
+    throw new Error(`no stack environment file ${file}: run the tests through ctest (the stack_up ` +
+      `fixture writes it) or point SQ_TEST_ENV at the env file of a running 'ops/squall up'`);
+  }
+  const vars = readEnvFile(file);
   for (const k of ['SQ_NATS_URL', 'SQ_GUEST_KEY', 'SQ_GATEWAY_PORT']) {
     if (!vars[k]) throw new Error(`${file} does not set ${k}`);
   }
@@ -328,8 +334,37 @@ async function natsRequest(subject, data, timeoutMs = 5000, hdrs = null) {
   return { raw: msg.data, value };
 }
 
+// squall-admin against the test stack with args (its token, its NATS URL); the JSON it
+// printed. Throws with squall-admin's stderr when it fails.
+function admin(...args) {
+  const env = stackEnv();
+  const bin = path.join(env.vars.SQ_BUILD_DIR, 'ops', 'squall-admin');
+  const out = execFileSync(bin, ['--url', env.natsUrl, '--token', env.vars.SQ_ADMIN_TOKEN, ...args],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  return JSON.parse(out.toString());
+}
+
+// A base64 zip of {name: content} (deflated); names starting with '*' are made executable.
+function zip(files) {
+  const py = `
+import io, json, sys, zipfile, base64
+files = json.load(sys.stdin)
+b = io.BytesIO()
+z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)
+for name, content in files.items():
+    x = name.startswith('*')
+    i = zipfile.ZipInfo(name[1:] if x else name)
+    i.external_attr = (0o755 if x else 0o644) << 16
+    i.compress_type = zipfile.ZIP_DEFLATED
+    z.writestr(i, content)
+z.close()
+sys.stdout.write(base64.b64encode(b.getvalue()).decode())
+`;
+  return execFileSync('/usr/bin/python3', ['-c', py], { input: JSON.stringify(files) }).toString();
+}
+
 module.exports = {
   ROOT, dep, stackEnv, uniqueName, api, show, expectStatus, expectError, putAction, deleteAction,
   nodeAction, invoke, checkRecord, pollActivation, sleep, annotation, nats, closeNats, natsRequest, pack, unpack,
-  basic, natsAs, natsOptions, natsPassword,
+  basic, natsAs, natsOptions, natsPassword, admin, zip, readEnvFile,
 };

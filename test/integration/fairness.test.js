@@ -7,8 +7,6 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
-const path = require('node:path');
 const h = require('../harness/squall.js');
 
 const hog = h.uniqueName('hog').replace(/[^A-Za-z0-9_]/g, '_');
@@ -17,13 +15,7 @@ const keys = {};
 const HOLD_MS = 15000;
 let until = 0;
 
-function admin(...args) {
-  const env = h.stackEnv();
-  const bin = path.join(env.vars.SQ_BUILD_DIR, 'ops', 'squall-admin');
-  const out = execFileSync(bin, ['--url', env.natsUrl, '--token', env.vars.SQ_ADMIN_TOKEN, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(out.toString());
-}
+const admin = h.admin;
 
 async function put(who, name, code, limits) {
   const res = await h.api('PUT', `/namespaces/_/actions/${name}?overwrite=true`, {

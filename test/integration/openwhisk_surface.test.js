@@ -6,7 +6,6 @@
 
 const { test, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const h = require('../harness/squall.js');
 
 const names = [];
@@ -16,22 +15,7 @@ after(async () => {
   await h.api('DELETE', `/namespaces/_/packages/${PKG}?force=true`).catch(() => {});
 });
 
-function zip(files) {
-  const py = `
-import io, json, sys, zipfile, base64
-files = json.load(sys.stdin)
-b = io.BytesIO()
-z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)
-for name, content in files.items():
-    x = name.startswith('*')
-    i = zipfile.ZipInfo(name[1:] if x else name)
-    i.external_attr = (0o755 if x else 0o644) << 16
-    z.writestr(i, content)
-z.close()
-sys.stdout.write(base64.b64encode(b.getvalue()).decode())
-`;
-  return execFileSync('/usr/bin/python3', ['-c', py], { input: JSON.stringify(files) }).toString();
-}
+const zip = h.zip;
 
 async function rawGet(path) {
   const res = await fetch(h.stackEnv().apiHost + path);

@@ -26,24 +26,7 @@ async function put(base, exec, extra = {}) {
   return name;
 }
 
-// A base64 zip of {name: content}; names starting with '*' are made executable.
-function zip(files) {
-  const py = `
-import io, json, sys, zipfile, base64
-files = json.load(sys.stdin)
-b = io.BytesIO()
-z = zipfile.ZipFile(b, 'w', zipfile.ZIP_DEFLATED)
-for name, content in files.items():
-    x = name.startswith('*')
-    i = zipfile.ZipInfo(name[1:] if x else name)
-    i.external_attr = (0o755 if x else 0o644) << 16
-    i.compress_type = zipfile.ZIP_DEFLATED
-    z.writestr(i, content)
-z.close()
-sys.stdout.write(base64.b64encode(b.getvalue()).decode())
-`;
-  return execFileSync('python3', ['-c', py], { input: JSON.stringify(files) }).toString();
-}
+const zip = h.zip;
 
 const b64 = (s) => Buffer.from(s).toString('base64');
 

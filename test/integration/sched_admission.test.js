@@ -7,21 +7,13 @@
 
 const { test, before, after } = require('node:test');
 const assert = require('node:assert/strict');
-const { execFileSync } = require('node:child_process');
 const crypto = require('node:crypto');
-const path = require('node:path');
 const h = require('../harness/squall.js');
 
 const subject = h.uniqueName('adm').replace(/[^A-Za-z0-9_]/g, '_');
 let key = null;
 
-function admin(...args) {
-  const env = h.stackEnv();
-  const bin = path.join(env.vars.SQ_BUILD_DIR, 'ops', 'squall-admin');
-  const out = execFileSync(bin, ['--url', env.natsUrl, '--token', env.vars.SQ_ADMIN_TOKEN, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(out.toString());
-}
+const admin = h.admin;
 
 function setLimits(limits) {
   admin('namespace', 'limits', 'set', subject, ...Object.entries(limits).map(([k, v]) => `${k}=${v}`));

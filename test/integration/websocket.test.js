@@ -28,13 +28,7 @@ const sockets = [];
 const children = [];
 let longInvoke = null;
 
-function admin(...args) {
-  const env = h.stackEnv();
-  const bin = path.join(env.vars.SQ_BUILD_DIR, 'ops', 'squall-admin');
-  const out = execFileSync(bin, ['--url', env.natsUrl, '--token', env.vars.SQ_ADMIN_TOKEN, ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] });
-  return JSON.parse(out.toString());
-}
+const admin = h.admin;
 
 async function open(opts) {
   const c = await connect(opts);
