@@ -25,6 +25,8 @@ cleanup() { "$ROOT/ops/squall" down --purge >/dev/null 2>&1 || true; }
 trap cleanup EXIT
 
 log() { printf 'bench: %s\n' "$*" >&2; }
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 
 log "starting a private stack in $STATE"
 "$ROOT/ops/squall" up >/dev/null
@@ -36,13 +38,8 @@ API="http://127.0.0.1:$GW_PORT/api/v1/namespaces/_"
   concurrentInvocations=1000000 firesPerMinute=2000000000 >/dev/null
 AUTH="$(printf '%s' "$SQ_GUEST_KEY" | base64 -w0)"
 
-curl -sf -X PUT -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
-  "$API/actions/bench-echo?overwrite=true" \
-  -d '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true, n:a.n||0}}"}}' >/dev/null
-for _ in $(seq 1 50); do
-  curl -sf -X POST -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
-    "$API/actions/bench-echo?blocking=true&result=true" -d '{"n":1}' >/dev/null
-done
+warm_action bench-echo '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true, n:a.n||0}}"}}' \
+  50 '{"n":1}'
 
 log "floor 1: raw NATS request/reply"
 NATS_LINE="$("$BUILD/ops/bench-nats" --url "$SQ_NATS_URL" -n "$N")"
@@ -51,29 +48,21 @@ RT_LINES="$("$BUILD/services/invoker/bench_runtime" -n "$N" 2>/dev/null || true)
 
 log "warm blocking invoke, one connection, ${SECONDS_RUN}s"
 LUA="$STATE/post.lua"
-cat >"$LUA" <<LUAEOF
-wrk.method = "POST"
-wrk.body = '{"n":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
-LUAEOF
+wrk_lua '{"n":1}' >"$LUA"
 WRK_OUT="$(wrk -t1 -c1 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
 GET_LUA="$STATE/get.lua"
-printf 'wrk.headers["Authorization"] = "Basic %s"\n' "$AUTH" >"$GET_LUA"
+wrk_lua >"$GET_LUA"
 log "warm registry read (GET action), one connection, ${SECONDS_RUN}s"
 GET_OUT="$(wrk -t1 -c1 -d"${SECONDS_RUN}s" --latency -s "$GET_LUA" "$API/actions/bench-echo?code=false")"
 CONC_OUT="$(wrk -t2 -c16 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
 
-# wrk prints "50%  812.00us" or "1.02ms"; normalise to microseconds
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
-pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
 INV_P50=$(pct "$WRK_OUT" "50%"); INV_P99=$(pct "$WRK_OUT" "99%")
-INV_REQS=$(echo "$WRK_OUT" | awk '/requests in/ {print $1}')
-INV_RPS=$(echo "$WRK_OUT" | awk '/Requests\/sec/ {print int($2)}')
+INV_REQS=$(reqs "$WRK_OUT")
+INV_RPS=$(rps "$WRK_OUT")
 CONC_P50=$(pct "$CONC_OUT" "50%"); CONC_P99=$(pct "$CONC_OUT" "99%")
 GET_P50=$(pct "$GET_OUT" "50%"); GET_P99=$(pct "$GET_OUT" "99%")
-GET_RPS=$(echo "$GET_OUT" | awk '/Requests\/sec/ {print int($2)}')
-CONC_RPS=$(echo "$CONC_OUT" | awk '/Requests\/sec/ {print int($2)}')
+GET_RPS=$(rps "$GET_OUT")
+CONC_RPS=$(rps "$CONC_OUT")
 ERRS=$(echo "$WRK_OUT$CONC_OUT$GET_OUT" | awk '/Non-2xx|Socket errors/' || true)
 
 field() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2 || true; }
@@ -88,7 +77,6 @@ COLD_P50=$(field "$RT_COLD" p50)
 # the hot path is three one-way bus messages (gateway -> scheduler -> invoker -> gateway),
 # i.e. one and a half NATS round trips, plus one runtime round trip; HTTP is extra
 FLOOR=$(( NATS_P50 * 3 / 2 + RT_P50 ))
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 
 REPORT=$(cat <<EOF2
 | figure | p50 | p99 | note |
@@ -104,15 +92,16 @@ REPORT=$(cat <<EOF2
 | ratio: warm invoke p50 / physical floor | $(ratio "$INV_P50" "$FLOOR") | | |
 EOF2
 )
-# More figures: every ops/bench.d/*.sh runs against the same stack with API, AUTH, BUILD,
-# STATE and the stack's env exported, and prints markdown table rows (same four columns).
+# More figures: every ops/bench.d/*.sh but lib.sh (their helpers) runs against the same stack
+# with API, AUTH, BUILD, STATE and the stack's env exported, and prints markdown table rows
+# (same four columns).
 export API AUTH BUILD STATE ROOT SECONDS_RUN N
 # scheduler.sh last: its store fragment leaves 100 000 records in JetStream, which slows every
 # later figure (nats-server is the bottleneck then; issue 13/14). SQ_BENCH_SKIP="a b" leaves
 # fragments out.
 parts=()
 for part in "$ROOT"/ops/bench.d/*.sh; do
-  [[ $(basename "$part") == scheduler.sh ]] || parts+=("$part")
+  case $(basename "$part") in scheduler.sh | lib.sh) ;; *) parts+=("$part") ;; esac
 done
 [[ -e $ROOT/ops/bench.d/scheduler.sh ]] && parts+=("$ROOT/ops/bench.d/scheduler.sh")
 # scale.sh (SQ_BENCH_SCALE=1) after it: its millions of records and hundreds of containers

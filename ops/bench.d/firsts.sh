@@ -15,10 +15,11 @@
 # each.
 set -uo pipefail
 
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 H=(-H "Authorization: Basic $AUTH" -H 'Content-Type: application/json')
-row() { printf '| %s | %s | %s | %s |\n' "$@"; }
-# pct FILE P: the P-th percentile (0-100) of the numbers in FILE (seconds), in ms
-pct() { sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END { if (NR == 0) { print "n/a"; exit }
+# pct_ms FILE P: the P-th percentile (0-100) of the numbers in FILE (seconds), in ms
+pct_ms() { sort -n "$1" | awk -v p="$2" '{v[NR] = $1} END { if (NR == 0) { print "n/a"; exit }
   i = int((NR - 1) * p / 100 + 0.5) + 1; printf "%.1f ms", v[i] * 1000 }'; }
 RUN="bench-first-$$"
 CODE='{"exec":{"kind":"nodejs:20","code":"function main(a){return {first: a.n}}"}}'
@@ -39,10 +40,9 @@ first() {
   fi
 }
 
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
 HZ="$(wrk -t1 -c1 -d5s --latency "${API%%/api/*}/healthz")"
-HZ50=$(echo "$HZ" | awk '$1=="50%" {print $2}' | to_us)
-HZ99=$(echo "$HZ" | awk '$1=="99%" {print $2}' | to_us)
+HZ50=$(pct "$HZ" "50%")
+HZ99=$(pct "$HZ" "99%")
 row "floor: lws HTTP round trip, GET /healthz, 1 connection (the gateway's event loop alone)" \
   "${HZ50:-n/a} µs" "${HZ99:-n/a} µs" "$(echo "$HZ" | awk '/Requests\/sec/ {printf "%d req/s", $2}')"
 
@@ -58,10 +58,10 @@ for r in 1 2 3; do
   for i in $(seq 1 10); do first "$RUN-b$r-$i" "$i" "$BURST"; done
 done
 row "first invoke of one new action on a quiet stack (PUT, 2 s, blocking invoke), HTTP end to end" \
-  "$(pct "$QUIET" 50)" "$(pct "$QUIET" 99)" \
+  "$(pct_ms "$QUIET" 50)" "$(pct_ms "$QUIET" 99)" \
   "$(wc -l <"$QUIET") actions; target p50 ≤ 4 ms; floor: the HTTP round trip above + a cold start with a stem cell (invoker rows)"
 row "first invoke of 10 new actions created back to back (PUT, invoke, PUT, invoke ...), HTTP end to end" \
-  "$(pct "$BURST" 50)" "$(pct "$BURST" 99)" \
+  "$(pct_ms "$BURST" 50)" "$(pct_ms "$BURST" 99)" \
   "$(wc -l <"$BURST") actions in 3 rounds; target p50 ≤ 8 ms, p99 ≤ 30 ms$( ((BAD > 0)) && echo "; $BAD answers other than 200 with the result (not counted)")"
 for a in $(seq 1 "${SQ_BENCH_FIRSTS:-10}"); do
   curl -s -o /dev/null -X DELETE "${H[@]}" "$API/actions/$RUN-q$a"

@@ -18,6 +18,8 @@ SECS="${SQ_BENCH_JS_SECONDS:-60}"
 DRAIN="${SQ_BENCH_JS_DRAIN:-300}"
 SETTLE="${SQ_BENCH_JS_SETTLE:-130}"
 PID="$(cat "$STATE/pids/nats.pid")"
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 
 disk_kb() { du -sk "$STATE/nats/js" | awk '{print $1}'; }
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$PID/status"; }
@@ -46,12 +48,7 @@ in_flight() { echo $(( $(field "$1" SQ_WORK 2 || echo 0) + $(field "$1" SQ_ACTIV
 
 D0=$(disk_kb) R0=$(rss_kb) S0="$(streams)"
 LUA="$STATE/js-post.lua"
-cat >"$LUA" <<LUAEOF
-wrk.method = "POST"
-wrk.body = '{"n":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
-LUAEOF
+wrk_lua '{"n":1}' >"$LUA"
 printf 'bench: jetstream: %s s of non-blocking invokes\n' "$SECS" >&2
 # nats-server's memory and the store's disk during the load, every tenth of it (at least 5 s):
 # flat means they stop growing once the load runs, whatever its length
@@ -61,8 +58,8 @@ SAMPLER=$!
 OUT="$(wrk -t2 -c16 -d"${SECS}s" -s "$LUA" "$API/actions/bench-echo")"
 kill "$SAMPLER" 2>/dev/null || true
 wait "$SAMPLER" 2>/dev/null || true
-N=$(echo "$OUT" | awk '/requests in/ {print $1}')
-RPS=$(echo "$OUT" | awk '/Requests\/sec/ {print int($2)}')
+N=$(reqs "$OUT")
+RPS=$(rps "$OUT")
 # answered 503 "System is overloaded" once SQ_WORK reached its byte cap (SQ_JS_WORK_MAX_MB)
 REFUSED=$(echo "$OUT" | awk '/Non-2xx or 3xx responses/ {print $NF}')
 REFUSED=${REFUSED:-0}

@@ -39,27 +39,25 @@ PSQL=(env PGOPTIONS="-c client_min_messages=warning" psql "$SQ_PG_ADMIN_DSN" -X 
 log() { printf 'bench: scale: %s\n' "$*" >&2; }
 wanted() { [[ " $ROWS " == *" $1 "* ]]; }
 
-# wrk prints "50%  812.00us" or "1.02ms"; normalise to microseconds
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
-pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
-rps() { echo "$1" | awk '/Requests\/sec/ {print int($2)}'; }
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 # "" when wrk saw only 2xx answers, else what it reported (the figure is then flagged)
 errs() { echo "$1" | awk '/Non-2xx|Socket errors/' | tr '\n' ' '; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }'; }
 # "ok" when a is within pct % of b, else "MISSED"
 within() { awk -v a="$1" -v b="$2" -v p="$3" 'BEGIN { print (b > 0 && a <= b * (1 + p / 100)) ? "ok" : "MISSED" }'; }
 
 # ops/bench.sh's: the key, and a POST {"n":1} with it
 LUA_AUTH="$STATE/get.lua" LUA_POST="$STATE/post.lua"
 [[ -s $LUA_AUTH && -s $LUA_POST ]] || { log "no $LUA_AUTH or $LUA_POST: run through ops/bench.sh"; exit 1; }
-# GET of a path picked at random from a file of paths, one a line
+# rand_lua FILE [BODY]: a GET (with BODY, a POST of it) of a path picked at random from FILE,
+# one a line
 rand_lua() {
+  wrk_lua "${@:2}"
   cat <<LUAEOF
-wrk.headers["Authorization"] = "Basic $AUTH"
 local paths = {}
 for l in io.lines("$1") do paths[#paths + 1] = l end
 math.randomseed(os.time())
-request = function() return wrk.format("${2:-GET}", paths[math.random(#paths)]) end
+request = function() return wrk.format(wrk.method, paths[math.random(#paths)]) end
 LUAEOF
 }
 run_wrk() { wrk -t1 -c1 -d"${SECS}s" --latency "$@"; }

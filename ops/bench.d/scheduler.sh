@@ -24,10 +24,10 @@ PSQL=(psql -h "$STATE/pg/run" -p "$SQ_PG_PORT" -U postgres -d squall -XtAq)
 NODE_PATH="$ROOT/test/e2e/node_modules"
 export NODE_PATH
 
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 log() { printf 'bench/scheduler: %s\n' "$*" >&2; }
 count() { "${PSQL[@]}" -c "select count(*) from activations where name = '$1'"; }
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
-pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
 
 # wait_count NAME WANT SECS: until NAME has WANT records (or SECS pass); prints the count
 wait_count() {
@@ -77,28 +77,36 @@ profile_end() {
     grep -E '^ +[0-9.]+%' | awk '{ n[$2]++; if (n[$2] <= 6) print }' | head -60 >&2 || true
 }
 
+# load NAME X URL: SECS s of wrk, 32 connections, at URL, between the CPU snaps cpu.X0 and
+# cpu.X1 (and sampled by perf as NAME with SQ_BENCH_PROFILE=1); sets P50, P99, RPS, REQ
+# (requests) and ERR (answers other than 2xx) from what wrk reports
+load() {
+  local out
+  profile_start "$1"
+  cpu_snap >"$STATE/cpu.${2}0"
+  out="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$3")"
+  cpu_snap >"$STATE/cpu.${2}1"
+  profile_end "$1"
+  P50=$(pct "$out" "50%") P99=$(pct "$out" "99%") RPS=$(rps "$out")
+  read -r REQ ERR <<<"$(echo "$out" | awk '/^COMPLETE/ {print $2, $3}')"
+}
+
 "$BUILD/ops/squall-admin" --url "$SQ_NATS_URL" --token "$SQ_ADMIN_TOKEN" namespace limits set guest \
   invocationsPerMinute=100000000 concurrentInvocations=100000000 >/dev/null
 
-curl -sf -X PUT -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
-  "$API/actions/bench-sched?overwrite=true" \
-  -d '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true}}"},"limits":{"memory":128}}' >/dev/null
-for _ in $(seq 1 20); do
-  curl -sf -X POST -H "Authorization: Basic $AUTH" -H 'Content-Type: application/json' \
-    "$API/actions/bench-sched?blocking=true&result=true" -d '{}' >/dev/null
-done
+warm_action bench-sched \
+  '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true}}"},"limits":{"memory":128}}' 20 '{}'
 before="$(count bench-sched)"
 
 LUA="$STATE/sched.lua"
-cat >"$LUA" <<LUAEOF
-wrk.method = "POST"
-wrk.body = '{}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
+{
+  wrk_lua '{}'
+  cat <<'LUAEOF'
 done = function(summary, latency, requests)
   io.write(string.format("COMPLETE %d %d\n", summary.requests, summary.errors.status))
 end
 LUAEOF
+} >"$LUA"
 
 # ---- warm blocking invokes, 32 connections: first 3 s of the same load unmeasured, so that
 # the containers 32 at once need are in memory (warm: no cold start in the measured run)
@@ -106,15 +114,8 @@ log "warm blocking invokes, 32 connections, ${SECS}s (after 3 s of warm-up)"
 wrk -t2 -c32 -d3s -s "$LUA" "$API/actions/bench-sched?blocking=true&result=true" >/dev/null
 sleep 2 # the warm-up's records stored
 before="$(count bench-sched)"
-profile_start blocking
-cpu_snap >"$STATE/cpu.b0"
-B_OUT="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$API/actions/bench-sched?blocking=true&result=true")"
-cpu_snap >"$STATE/cpu.b1"
-profile_end blocking
-B_P50=$(pct "$B_OUT" "50%"); B_P99=$(pct "$B_OUT" "99%")
-B_RPS=$(echo "$B_OUT" | awk '/Requests\/sec/ {print int($2)}')
-B_REQ=$(echo "$B_OUT" | awk '/^COMPLETE/ {print $2}')
-B_ERR=$(echo "$B_OUT" | awk '/^COMPLETE/ {print $3}')
+load blocking b "$API/actions/bench-sched?blocking=true&result=true"
+B_P50=$P50 B_P99=$P99 B_RPS=$RPS B_REQ=$REQ B_ERR=$ERR
 B_WANT=$(( before + B_REQ - B_ERR ))
 B_REC="$(wait_count bench-sched "$B_WANT" 60)"
 B_CPU="$(cpu_per_req "$STATE/cpu.b0" "$STATE/cpu.b1" "$(( B_REQ > 0 ? B_REQ : 1 ))")"
@@ -123,15 +124,8 @@ before="$B_REC"
 
 # ---- non-blocking accepts, 32 connections
 log "non-blocking accepts, 32 connections, ${SECS}s"
-profile_start nonblocking
-cpu_snap >"$STATE/cpu.n0"
-N_OUT="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$API/actions/bench-sched")"
-cpu_snap >"$STATE/cpu.n1"
-profile_end nonblocking
-N_P50=$(pct "$N_OUT" "50%"); N_P99=$(pct "$N_OUT" "99%")
-N_RPS=$(echo "$N_OUT" | awk '/Requests\/sec/ {print int($2)}')
-N_REQ=$(echo "$N_OUT" | awk '/^COMPLETE/ {print $2}')
-N_ERR=$(echo "$N_OUT" | awk '/^COMPLETE/ {print $3}')
+load nonblocking n "$API/actions/bench-sched"
+N_P50=$P50 N_P99=$P99 N_RPS=$RPS N_REQ=$REQ N_ERR=$ERR
 N_WANT=$(( before + N_REQ - N_ERR ))
 t0=$(date +%s%N)
 N_REC="$(wait_count bench-sched "$N_WANT" 300)"

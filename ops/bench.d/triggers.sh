@@ -14,9 +14,8 @@ set -uo pipefail
 
 SECS="${SECONDS_RUN:-10}"
 H=(-H "Authorization: Basic $AUTH" -H 'Content-Type: application/json')
-row() { printf '| %s | %s | %s | %s |\n' "$@"; }
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
-pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 
 put() { curl -s -o /dev/null -w '%{http_code}' -X PUT "${H[@]}" "$API/$1?overwrite=true" -d "$2"; }
 
@@ -40,15 +39,10 @@ curl -s -o /dev/null -X POST "${H[@]}" "$API/rules/bench-r1" -d '{"status":"acti
 for _ in $(seq 1 20); do curl -s -o /dev/null -X POST "${H[@]}" "$API/triggers/bench-t1" -d '{}'; done
 
 LUA="$STATE/fire.lua"
-cat >"$LUA" <<EOF
-wrk.method = "POST"
-wrk.body = '{"n":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
-EOF
+wrk_lua '{"n":1}' >"$LUA"
 OUT1="$(wrk -t1 -c1 -d"${SECS}s" --latency -s "$LUA" "$API/triggers/bench-t1")"
 P50=$(pct "$OUT1" "50%"); P99=$(pct "$OUT1" "99%")
-RPS=$(echo "$OUT1" | awk '/Requests\/sec/ {print int($2)}')
+RPS=$(rps "$OUT1")
 NON2XX=$(echo "$OUT1" | awk '/Non-2xx/ {print $NF}')
 row "trigger fire, 1 active rule, 1 connection (HTTP -> gateway -> triggers -> scheduler -> JetStream)" \
   "${P50} µs" "${P99} µs" "${RPS} fires/s${NON2XX:+, $NON2XX non-2xx}; target p50 ≤ 1000 µs; $LIMITS_NOTE"
@@ -73,7 +67,7 @@ over0=$(overloaded)
 before=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
 T0_MS=$(( $(date +%s%N) / 1000000 ))
 OUT10="$(wrk -t2 -c16 -d"${SECS}s" --latency -s "$LUA" "$API/triggers/bench-t10")"
-TOTAL=$(echo "$OUT10" | awk '/requests in/ {print $1}')
+TOTAL=$(reqs "$OUT10")
 BAD=$(echo "$OUT10" | awk '/Non-2xx/ {print $NF}')
 OK=$(( TOTAL - ${BAD:-0} ))
 FPS=$(awk -v n="$OK" -v s="$SECS" 'BEGIN { printf "%d", n / s }')

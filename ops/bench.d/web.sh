@@ -8,9 +8,8 @@ set -uo pipefail
 
 SECS="${SECONDS_RUN:-10}"
 H=(-H "Authorization: Basic $AUTH" -H 'Content-Type: application/json')
-row() { printf '| %s | %s | %s | %s |\n' "$@"; }
-to_us() { awk '{v=$1; if (v ~ /us$/) {sub(/us$/,"",v); print int(v)} else if (v ~ /ms$/) {sub(/ms$/,"",v); print int(v*1000)} else if (v ~ /s$/) {sub(/s$/,"",v); print int(v*1000000)} else print v}'; }
-pct() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us; }
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 HOST="${API%/api/v1/namespaces/_}"
 
 code=$(curl -s -o /dev/null -w '%{http_code}' -X PUT "${H[@]}" "$API/actions/bench-web?overwrite=true" \
@@ -25,12 +24,7 @@ for _ in $(seq 1 50); do
 done
 
 LUA="$STATE/web-post.lua"
-cat >"$LUA" <<LUAEOF
-wrk.method = "POST"
-wrk.body = '{"n":1}'
-wrk.headers["Content-Type"] = "application/json"
-wrk.headers["Authorization"] = "Basic $AUTH"
-LUAEOF
+wrk_lua '{"n":1}' >"$LUA"
 ROUND=$(( SECS / 4 > 1 ? SECS / 4 : 1 ))
 WEB_ALL=""; INV_ALL=""
 for _ in 1 2; do
@@ -38,8 +32,6 @@ for _ in 1 2; do
   INV_ALL+="$(wrk -t1 -c1 -d"${ROUND}s" --latency -s "$LUA" "$API/actions/bench-web?blocking=true&result=true")"$'\n'
 done
 # the median of the two rounds' medians (and the worse p99)
-med() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us | sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-worst() { echo "$1" | awk -v p="$2" '$1==p {print $2}' | to_us | sort -n | tail -1; }
 WEB_P50=$(med "$WEB_ALL" "50%"); WEB_P99=$(worst "$WEB_ALL" "99%")
 INV_P50=$(med "$INV_ALL" "50%"); INV_P99=$(worst "$INV_ALL" "99%")
 ERRS=$(echo "$WEB_ALL$INV_ALL" | awk '/Non-2xx|Socket errors/' || true)

@@ -10,7 +10,8 @@
 # node figure as well). Knobs: SQ_BENCH_WS_IDLE (10000 sockets), SQ_BENCH_WS_FANOUT (1000
 # sockets), SQ_BENCH_WS_ONLY (idle,invoke; add fanout for the node clients' figure).
 set -uo pipefail
-row() { printf '| %s | %s | %s | %s |\n' "$@"; }
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 if [[ ! -d $ROOT/test/e2e/node_modules/ws ]]; then
   row "WebSocket figures" "n/a" "n/a" "no test/e2e/node_modules/ws: run npm install in test/e2e"
   exit 0
@@ -33,7 +34,7 @@ else
   row "fan-out: an activation record to $FANOUT subscribed sockets (announcement on NATS → kernel receive of the frame)" \
     "$(f p50) µs" "$(f p99) µs" "$(f records) records, $(f frames) frames, $(f missing) missing; first socket p50 $(f first_p50) µs, last $(f last_p50) µs; goal p50 ≤ 2 ms"
   row "floor: $FANOUT raw send()s of a $(f frame_bytes)-byte frame in a row, one thread, loopback TCP" \
-    "$(f floor_p50) µs" "" "last $(f floor_last) µs; one thread's floor (the gateway writes a fan-out with SQ_GATEWAY_WS_SEND_THREADS threads, one per core by default); ratio fan-out p50 / floor p50: $(awk -v a="$(f p50)" -v b="$(f floor_p50)" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+    "$(f floor_p50) µs" "" "last $(f floor_last) µs; one thread's floor (the gateway writes a fan-out with SQ_GATEWAY_WS_SEND_THREADS threads, one per core by default); ratio fan-out p50 / floor p50: $(ratio "$(f p50)" "$(f floor_p50)")"
 fi
 
 # invoke throughput with a C client on both sides: 16 blocking invokes in flight on one
@@ -42,10 +43,9 @@ secs=$((SECONDS_RUN / 2 > 1 ? SECONDS_RUN / 2 : 1))
 inv="$("$BUILD/ops/bench-ws-fanout" --url "$SQ_NATS_URL" --port "$port" --key "$SQ_GUEST_KEY" \
   -n 1 --inflight 16 --seconds "$secs" --action bench-ws 2>&1)"
 lua="$STATE/ws-bench-c.lua"
-printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Basic %s"\n' \
-  "'{\"n\":2}'" "$(printf '%s' "$SQ_GUEST_KEY" | base64 -w0)" >"$lua"
+wrk_lua '{"n":2}' >"$lua"
 wrk_out="$(wrk -t2 -c16 -d"${secs}s" --latency -s "$lua" "$API/actions/bench-ws?blocking=true&result=true" 2>&1)"
-rest_rps="$(echo "$wrk_out" | awk '/Requests\/sec/ {print int($2)}')"
+rest_rps="$(rps "$wrk_out")"
 [[ $wrk_out == *Non-2xx* ]] && rest_rps="n/a (non-2xx answers)"
 g() { echo "$inv" | grep -o "$1=[0-9-]*" | head -1 | cut -d= -f2; }
 if [[ -z $(g invoke_rps) ]]; then

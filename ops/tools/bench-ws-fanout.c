@@ -369,12 +369,24 @@ static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *l
     free(buf);
 }
 
+/* Invoke mode: sends the blocking invoke of the action numbered id on w, its time kept in
+ * sent_at[id]. */
+static void send_invoke(wsock *w, long id)
+{
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
+             "\"params\":{\"n\":2}}",
+             id, action);
+    sent_at[id] = realtime_ns();
+    send_text(w->fd, msg);
+}
+
 /* Invoke mode: k blocking invokes in flight on one socket for secs seconds (a new one as
  * each answer comes); prints invoke_rps= p50= p99= errors= (latencies from the send to the
  * read of the answer, in us). */
 static void invoke_run(wsock *w, int k, int secs)
 {
-    char msg[512];
     long next = 1, done = 0;
     int ep = epoll_create1(0);
     struct epoll_event ev = { .events = EPOLLIN, .data.ptr = w };
@@ -385,14 +397,8 @@ static void invoke_run(wsock *w, int k, int secs)
     ilat = calloc(nsent_cap, sizeof *ilat);
     if (ep < 0 || sent_at == NULL || ilat == NULL || epoll_ctl(ep, EPOLL_CTL_ADD, w->fd, &ev) != 0)
         die("invoke setup");
-    for (; next <= k; next++) {
-        snprintf(msg, sizeof msg,
-                 "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
-                 "\"params\":{\"n\":2}}",
-                 next, action);
-        sent_at[next] = realtime_ns();
-        send_text(w->fd, msg);
-    }
+    for (; next <= k; next++)
+        send_invoke(w, next);
     while (realtime_ns() < end || done < next - 1) {
         int n = epoll_wait(ep, &ev, 1, 1000);
         if (n <= 0) {
@@ -404,14 +410,8 @@ static void invoke_run(wsock *w, int k, int secs)
         if (got < 0)
             die("invoke socket closed");
         done += got;
-        for (int i = 0; i < got && realtime_ns() < end && (size_t)next < nsent_cap; i++, next++) {
-            snprintf(msg, sizeof msg,
-                     "{\"id\":%ld,\"op\":\"invoke\",\"action\":\"%s\",\"result\":true,"
-                     "\"params\":{\"n\":2}}",
-                     next, action);
-            sent_at[next] = realtime_ns();
-            send_text(w->fd, msg);
-        }
+        for (int i = 0; i < got && realtime_ns() < end && (size_t)next < nsent_cap; i++, next++)
+            send_invoke(w, next);
     }
     double el = (double)(realtime_ns() - t0) / 1e9;
     printf("invoke_rps=%.0f p50=%lld p99=%lld answers=%zu errors=%d\n", (double)nilat / el,
@@ -533,6 +533,27 @@ static int report(int n, int rounds)
     return recorded;
 }
 
+/* One command-line option: its name and where its value goes (str or num). */
+typedef struct {
+    const char *name;
+    const char **str;
+    int *num;
+} option;
+
+/* Sets the option called name, if there is one, to value; an unknown name is passed over. */
+static void set_option(const option *opts, size_t nopts, const char *name, const char *value)
+{
+    for (size_t i = 0; i < nopts; i++) {
+        if (strcmp(opts[i].name, name) != 0)
+            continue;
+        if (opts[i].str)
+            *opts[i].str = value;
+        else
+            *opts[i].num = atoi(value);
+        return;
+    }
+}
+
 int main(int argc, char **argv)
 {
     const char *url = getenv("SQ_NATS_URL"), *key = NULL, *host = "127.0.0.1";
@@ -542,28 +563,16 @@ int main(int argc, char **argv)
     natsSubscription *sub = NULL;
     wsock *w;
 
-    for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--url"))
-            url = argv[i + 1];
-        else if (!strcmp(argv[i], "--port"))
-            port = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--host"))
-            host = argv[i + 1];
-        else if (!strcmp(argv[i], "--key"))
-            key = argv[i + 1];
-        else if (!strcmp(argv[i], "-n"))
-            n = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "-r"))
-            rounds = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--action"))
-            action = argv[i + 1];
-        else if (!strcmp(argv[i], "--inflight"))
-            inflight = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--seconds"))
-            seconds = atoi(argv[i + 1]);
-        else if (!strcmp(argv[i], "--reader-idle-ms"))
-            reader_idle_ms = atoi(argv[i + 1]);
-    }
+    /* every option takes a value: a string, or a number (atoi) */
+    const option opts[] = {
+        { "--url", &url, NULL },         { "--host", &host, NULL },
+        { "--key", &key, NULL },         { "--action", &action, NULL },
+        { "--port", NULL, &port },       { "-n", NULL, &n },
+        { "-r", NULL, &rounds },         { "--inflight", NULL, &inflight },
+        { "--seconds", NULL, &seconds }, { "--reader-idle-ms", NULL, &reader_idle_ms },
+    };
+    for (int i = 1; i + 1 < argc; i += 2)
+        set_option(opts, sizeof opts / sizeof *opts, argv[i], argv[i + 1]);
     if (url == NULL || key == NULL || port <= 0 || n <= 0 || rounds <= 0 || strlen(key) > 300) {
         fprintf(stderr, "usage: bench-ws-fanout --url NATS --port PORT --key KEY [-n N] [-r R]\n");
         return 2;

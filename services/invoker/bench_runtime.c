@@ -199,6 +199,7 @@ static bool nonet;            /* init with no_network (an action with network: f
 #endif
 static char native_launcher[PATH_MAX] = SQ_NATIVE_LAUNCHER; /* or its staged copy */
 
+/* A started container of kind, not initialised, or NULL (said on stderr). */
 static inv_container_t *start_only(const char *runtime_dir, const char *kind, bool sandbox,
                                    int spin_us)
 {
@@ -228,21 +229,12 @@ static const char *code_of(const char *kind)
     return CODE;
 }
 
+/* A started node container with CODE initialised in it, or NULL (said on stderr). */
 static inv_container_t *make(const char *runtime_dir, bool sandbox, int spin_us)
 {
-    inv_container_opts o = { .runtime_dir = runtime_dir,
-                             .kind = "nodejs:20",
-                             .memory_mb = 256,
-                             .sandbox = sandbox,
-                             .spin_us = spin_us,
-                             .sb = sandbox ? policy : NULL,
-                             .net = sandbox ? netpol : NULL };
-    inv_container_t *c = NULL;
-    char err[256];
-    if (inv_container_start(&c, &o, err, sizeof err) != 0) {
-        fprintf(stderr, "bench_runtime: could not start a container: %s\n", err);
+    inv_container_t *c = start_only(runtime_dir, "nodejs:20", sandbox, spin_us);
+    if (!c)
         return NULL;
-    }
     inv_run_result r;
     inv_outcome oc = inv_container_init(c, CODE, "main", false, 10000, 1 << 20, &r);
     if (oc != INV_OK)
@@ -297,13 +289,15 @@ static int warm_bench(const char *runtime_dir, bool sandbox, int spin_us, int fr
 }
 
 /* Init + first run on a started stem cell of kind (what a cold start costs the invoker when
- * the keeper had one ready); with stem false, the start is timed too. */
-static int kind_cold_bench(const char *runtime_dir, const char *kind, bool stem, int n, double *out)
+ * the keeper had one ready); with stem false, the start is timed too; with sandbox false,
+ * there is no bwrap. */
+static int kind_cold_bench(const char *runtime_dir, const char *kind, bool sandbox, bool stem,
+                           int n, double *out)
 {
     int got = 0;
     for (int i = 0; i < n; i++) {
         double t0 = now_us();
-        inv_container_t *c = start_only(runtime_dir, kind, true, 0);
+        inv_container_t *c = start_only(runtime_dir, kind, sandbox, 0);
         if (!c)
             break;
         if (stem) {
@@ -397,24 +391,10 @@ static void rss_bench(const char *runtime_dir)
     inv_container_destroy(c);
 }
 
+/* Start + init + first run of a node container, all timed (a cold start with no stem cell). */
 static int cold_bench(const char *runtime_dir, bool sandbox, int n, double *out)
 {
-    int got = 0;
-    for (int i = 0; i < n; i++) {
-        double t0 = now_us();
-        inv_container_t *c = make(runtime_dir, sandbox, 0);
-        if (!c)
-            break;
-        inv_run_result r;
-        inv_outcome oc = inv_container_run(c, LINE, 10000, 1 << 20, &r);
-        double dt = now_us() - t0;
-        inv_run_result_free(&r);
-        inv_container_destroy(c);
-        if (oc != INV_OK)
-            break;
-        out[got++] = dt;
-    }
-    return got;
+    return kind_cold_bench(runtime_dir, "nodejs:20", sandbox, false, n, out);
 }
 
 /* The sandbox policy (root only) and the network policy the invoker would use. */
@@ -469,14 +449,14 @@ static bool run_all(const char *runtime_dir, int n, int cold, int spin, double *
         report("container_warm_spin_us", v, got);
         ok &= got == n;
     }
-    got = kind_cold_bench(runtime_dir, "nodejs:20", true, cold, v);
+    got = kind_cold_bench(runtime_dir, "nodejs:20", true, true, cold, v);
     report("cold_stem_us", v, got);
     ok &= got == cold;
     if (inv_net_mode_of(netpol) == INV_NET_EGRESS) {
         got = net_bench(cold, v);
         report("net_setup_us", v, got);
         nonet = true;
-        got = kind_cold_bench(runtime_dir, "nodejs:20", true, cold, v);
+        got = kind_cold_bench(runtime_dir, "nodejs:20", true, true, cold, v);
         report("cold_stem_nonet_us", v, got);
         nonet = false;
     }
@@ -486,12 +466,12 @@ static bool run_all(const char *runtime_dir, int n, int cold, int spin, double *
     got = cold_bench(runtime_dir, false, cold, v);
     report("cold_start_bare_us", v, got);
     ok &= got == cold;
-    got = kind_cold_bench(runtime_dir, "python:3", true, cold, v);
+    got = kind_cold_bench(runtime_dir, "python:3", true, true, cold, v);
     report("cold_stem_python_us", v, got);
-    got = kind_cold_bench(runtime_dir, "python:3", false, cold, v);
+    got = kind_cold_bench(runtime_dir, "python:3", true, false, cold, v);
     report("cold_start_python_us", v, got);
     if (*native_launcher) {
-        got = kind_cold_bench(runtime_dir, "native", true, cold, v);
+        got = kind_cold_bench(runtime_dir, "native", true, true, cold, v);
         report("cold_stem_native_us", v, got);
     }
     rss_bench(runtime_dir);

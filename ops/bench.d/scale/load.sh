@@ -79,8 +79,7 @@ warm_rows() {
   [[ -s $STATE/scale-warm.err ]] && bad=1
   local mem
   read -r -a mem <<<"$(containers_mem)"
-  rand_lua "$paths" POST >"$STATE/scale-warm.lua"
-  printf 'wrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\n' "'{\"n\":1}'" >>"$STATE/scale-warm.lua"
+  rand_lua "$paths" '{"n":1}' >"$STATE/scale-warm.lua"
   hot="$(run_wrk -s "$LUA_POST" "$API/actions/bench-echo?blocking=true&result=true")"
   spread="$(run_wrk -s "$STATE/scale-warm.lua" "${API%%/api/*}")"
   local e="$(errs "$hot")$(errs "$spread")" inv_rss
@@ -147,7 +146,7 @@ LUAEOF
   log "nonblocking: ${RATE}/s for ${NB_SECS} s"
   out="$(wrk -t2 -c32 -d"${NB_SECS}s" --latency -s "$lua" "$API/actions/bench-echo")"
   t_end=$(date +%s%N)
-  n=$(echo "$out" | awk '/requests in/ {print $1}')
+  n=$(reqs "$out")
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   accepted=$((n - ${non2xx:-0}))
   local left

@@ -137,14 +137,14 @@ records_rows() {
   size="$("${PSQL[@]}" -c "SELECT pg_size_pretty(pg_database_size(current_database()))")"
   local note="bulk-loaded with SQL into the store's tables ($SCALE_DAYS daily partitions, copies of a real record, $SCALE_NAMES names; loaded in ${secs} s, database $size); errors: ${m[5]}/${s[5]}$bad"
   # p50 at RECORDS, at 10 000, and both as a multiple of the same moment's GET action
-  row() {
+  rec_row() {
     echo "| $1, $RECORDS records vs $small | ${m[$2]} µs | ${s[$2]} µs | ratio $(ratio "${m[$2]}" "${s[$2]}"); over the GET action of the moment: $(ratio "${m[$2]}" "${m[6]}") vs $(ratio "${s[$2]}" "${s[6]}") (GET action p50 ${m[6]} / ${s[6]} µs)$3 |"
   }
   goal() { echo "; goal p50 ≤ 1000 µs: $(within "${m[$1]}" 1000 0), within 20 %: $(within "${m[$1]}" "${s[$1]}" 20)"; }
-  row "activation get (random id)" 0 "$(goal 0); ${m[4]} req/s; $note"
-  row "activation list, limit 30, name filter" 1 "$(goal 1)"
-  row "activation count, name filter" 2 "; exact: per-day counts + the partial days' records"
-  row "activation list, limit 30, no filter" 3 ""
+  rec_row "activation get (random id)" 0 "$(goal 0); ${m[4]} req/s; $note"
+  rec_row "activation list, limit 30, name filter" 1 "$(goal 1)"
+  rec_row "activation count, name filter" 2 "; exact: per-day counts + the partial days' records"
+  rec_row "activation list, limit 30, no filter" 3 ""
   # what later rows and fragments measure must not pay for these records
   local today d sql="SET ROLE sq_activations;"
   today=$(($(date +%s) / 86400))
