@@ -188,32 +188,32 @@ static act_wire to_wire(const sq_activation *m, char *cause_buf, size_t cause_le
     return w;
 }
 
-void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
+/* The record, or one of its views, packed through its field table. */
+static void encode_as(const sq_activation *m, msgpack_packer *pk, const sq_mp_field *t, size_t n)
 {
     char cause[256];
     act_wire w = to_wire(m, cause, sizeof cause);
-    ENCODE(pk, activation_fields, &w);
+    sq_proto_encode_map(pk, t, n, &w);
+}
+
+void sq_activation_encode(const sq_activation *m, msgpack_packer *pk)
+{
+    encode_as(m, pk, SQ_MP_FIELDS(activation_fields));
 }
 
 void sq_act_response_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    char cause[256];
-    act_wire w = to_wire(m, cause, sizeof cause);
-    ENCODE(pk, response_fields, &w);
+    encode_as(m, pk, SQ_MP_FIELDS(response_fields));
 }
 
 void sq_activation_summary_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    char cause[256];
-    act_wire w = to_wire(m, cause, sizeof cause);
-    ENCODE(pk, summary_fields, &w);
+    encode_as(m, pk, SQ_MP_FIELDS(summary_fields));
 }
 
 void sq_activation_event_encode(const sq_activation *m, msgpack_packer *pk)
 {
-    char cause[256];
-    act_wire w = to_wire(m, cause, sizeof cause);
-    ENCODE(pk, event_fields, &w);
+    encode_as(m, pk, SQ_MP_FIELDS(event_fields));
 }
 
 sq_status sq_activation_from(const msgpack_object *o, sq_arena_t *ar, sq_activation *out, char *err,

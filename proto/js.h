@@ -6,6 +6,7 @@
 #include <nats/nats.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include "sq/status.h"
 
 /* Replicas (SQ_JS_REPLICAS, sq_common.js_replicas; 0 = auto: 3, or 1 when the servers cannot
  * place 3). sq_js_add_stream() is js_AddStream with cfg->Replicas set (and set back to 1 in
@@ -19,6 +20,13 @@
 natsStatus sq_js_add_stream(jsStreamInfo **si, jsCtx *js, jsStreamConfig *cfg, jsErrCode *jerr);
 void sq_js_raise_replicas(jsCtx *js, const char *stream);
 natsStatus sq_js_kv_open(kvStore **kv, jsCtx *js, kvConfig *cfg);
+
+/* Makes the durable consumer cc->Durable of stream as cc says, or brings one that exists
+ * with another configuration (an older release's) to it; where that is refused but the
+ * consumer exists, it is kept as it is (a warning). A stream not found is asked for again
+ * for up to 5 s: in a cluster, a stream another service has just made reaches every server
+ * a moment later. SQ_ERR_UNAVAILABLE, logged, when there is no consumer. */
+sq_status sq_js_ensure_consumer(jsCtx *js, const char *stream, jsConsumerConfig *cc);
 
 /* The loop of a thread that follows a pull consumer (proto/pull.c): until *stop, fetches up
  * to batch messages of sub at a time (waiting at most SQ_PULL_WAIT_MS; after a failure

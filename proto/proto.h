@@ -771,6 +771,20 @@ sq_status sq_proto_decode_map(const msgpack_object *o, const sq_mp_field *fields
 /* A packer writing into sb; both initialised. */
 void sq_proto_buf_init(msgpack_sbuffer *sb, msgpack_packer *pk);
 
+/* One message sent: SQ_RESPOND(bus, req, sq_count, &c) packs c with sq_count_encode and
+ * answers req with it; SQ_PUBLISH(bus, subject, type, m) publishes it (sq/bus.h). */
+#define SQ_SEND_(send, bus, to, type, m)                                                           \
+    do {                                                                                           \
+        msgpack_sbuffer sb_;                                                                       \
+        msgpack_packer pk_;                                                                        \
+        sq_proto_buf_init(&sb_, &pk_);                                                             \
+        type##_encode((m), &pk_);                                                                  \
+        send((bus), (to), sb_.data, sb_.size);                                                     \
+        msgpack_sbuffer_destroy(&sb_);                                                             \
+    } while (0)
+#define SQ_RESPOND(bus, req, type, m) SQ_SEND_(sq_bus_respond, bus, req, type, m)
+#define SQ_PUBLISH(bus, subject, type, m) SQ_SEND_(sq_bus_publish, bus, subject, type, m)
+
 /* the small replies and views (proto/replies.c and others) */
 #include "proto/replies.h"
 

@@ -58,6 +58,48 @@ natsStatus sq_js_add_stream(jsStreamInfo **si, jsCtx *js, jsStreamConfig *cfg, j
     return s;
 }
 
+/* One attempt of sq_js_ensure_consumer: add, else update, else find. */
+static natsStatus ensure_consumer_once(jsCtx *js, const char *stream, jsConsumerConfig *cc,
+                                       jsErrCode *jerr)
+{
+    jsConsumerInfo *ci = NULL;
+    natsStatus s = js_AddConsumer(&ci, js, stream, cc, NULL, jerr);
+    if (s != NATS_OK) {
+        jsConsumerInfo_Destroy(ci);
+        ci = NULL;
+        s = js_UpdateConsumer(&ci, js, stream, cc, NULL, jerr);
+    }
+    if (s != NATS_OK) {
+        jsErrCode gerr = 0;
+        jsConsumerInfo_Destroy(ci);
+        ci = NULL;
+        if (js_GetConsumerInfo(&ci, js, stream, cc->Durable, NULL, &gerr) == NATS_OK)
+            sq_warn("could not update consumer \"%s\", keeping its configuration: %s (%d)",
+                    cc->Durable, natsStatus_GetText(s), (int)*jerr);
+        else
+            *jerr = *jerr != 0 ? *jerr : gerr;
+        s = ci != NULL ? NATS_OK : s;
+    }
+    jsConsumerInfo_Destroy(ci);
+    return s;
+}
+
+sq_status sq_js_ensure_consumer(jsCtx *js, const char *stream, jsConsumerConfig *cc)
+{
+    for (int attempt = 0;; attempt++) {
+        jsErrCode jerr = 0;
+        natsStatus s = ensure_consumer_once(js, stream, cc, &jerr);
+        if (s == NATS_OK)
+            return SQ_OK;
+        if (jerr != JSStreamNotFoundErr || attempt >= 20) {
+            sq_error("could not create consumer \"%s\" on \"%s\": %s (%d)", cc->Durable, stream,
+                     natsStatus_GetText(s), (int)jerr);
+            return SQ_ERR_UNAVAILABLE;
+        }
+        usleep(250 * 1000);
+    }
+}
+
 void sq_js_raise_replicas(jsCtx *js, const char *stream)
 {
     jsStreamInfo *si = NULL, *up = NULL;

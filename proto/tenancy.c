@@ -31,10 +31,6 @@ struct sq_tenancy_follower {
 static sq_status ensure_consumer(jsCtx *js, const char *durable)
 {
     jsConsumerConfig cc;
-    jsConsumerInfo *ci = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s;
-
     jsConsumerConfig_Init(&cc);
     cc.Durable = durable;
     cc.Description = "squall: purges of deleted namespaces";
@@ -43,18 +39,7 @@ static sq_status ensure_consumer(jsCtx *js, const char *durable)
     cc.AckWait = 60LL * 1000000000LL;
     cc.MaxDeliver = -1;
     cc.FilterSubject = SQ_SUBJ_TENANCY_ALL;
-    s = js_AddConsumer(&ci, js, SQ_STREAM_TENANCY, &cc, NULL, &jerr);
-    jsConsumerInfo_Destroy(ci);
-    if (s == NATS_OK)
-        return SQ_OK;
-    ci = NULL;
-    if (js_GetConsumerInfo(&ci, js, SQ_STREAM_TENANCY, durable, NULL, &jerr) == NATS_OK) {
-        jsConsumerInfo_Destroy(ci);
-        return SQ_OK;
-    }
-    sq_error("could not create consumer \"%s\" on \"%s\": %s (%d)", durable, SQ_STREAM_TENANCY,
-             natsStatus_GetText(s), (int)jerr);
-    return SQ_ERR_UNAVAILABLE;
+    return sq_js_ensure_consumer(js, SQ_STREAM_TENANCY, &cc);
 }
 
 /* One announcement: 0 to acknowledge it, else when to have it again (ms) */

@@ -119,8 +119,6 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
     sq_act_query q;
     PGresult *r;
     sq_act_record_logs rec;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
 
     if (!msgpack_zone_init(&z, 4096))
         return;
@@ -134,10 +132,7 @@ void act_on_logs(sq_bus_t *bus, natsMsg *msg, void *closure)
         sq_bus_respond_error(bus, msg, SQ_ERR_INTERNAL, "the stored activation is not readable");
     } else {
         sq_act_logs reply = { .logs = rec.logs };
-        sq_proto_buf_init(&sb, &pk);
-        sq_act_logs_encode(&reply, &pk);
-        sq_bus_respond(bus, msg, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        SQ_RESPOND(bus, msg, sq_act_logs, &reply);
     }
     PQclear(r);
     msgpack_zone_destroy(&z);
@@ -220,10 +215,7 @@ void act_on_list(sq_bus_t *bus, natsMsg *msg, void *closure)
             goto out;
         }
         sq_count c = { .count = count };
-        sq_proto_buf_init(&sb, &pk);
-        sq_count_encode(&c, &pk);
-        sq_bus_respond(bus, msg, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        SQ_RESPOND(bus, msg, sq_count, &c);
         goto out;
     }
     if ((st = query(closure, Q_LIST, &q, limit, &r, NULL)) != SQ_OK) {

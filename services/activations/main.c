@@ -59,7 +59,7 @@ int main(void)
     act_writer *w = NULL;
     act_sweeper *sweeper = NULL;
     sq_tenancy_follower *purges = NULL;
-    int rc = 1, sig;
+    int rc = 1;
     sq_bus_opts o = { .name = "squall-activations", .send_asap = false, .jetstream = true };
     /* The queries answer on a connection of their own that sends each reply at once: on the
      * writer's, buffered so that a batch's acknowledgements leave in a few writes, a reply
@@ -67,12 +67,8 @@ int main(void)
      * takes 0.5). */
     sq_bus_opts qo = { .name = "squall-activations-queries", .send_asap = true };
 
-    sq_signals_block();
-    sq_log_init("squall-activations");
-    if (sq_crypto_init() != 0) {
-        sq_error("could not initialise libsodium");
+    if (sq_service_begin("squall-activations") != 0)
         return 1;
-    }
     if (act_config_load() != SQ_OK)
         goto out;
     /* two stores: the writer's (migrations first) and the queries' */
@@ -105,8 +101,7 @@ int main(void)
         goto out;
 
     sq_info("ready: storing activations in batches of %d", act_cfg.batch);
-    sig = sq_signals_wait();
-    sq_info("received signal %d, shutting down", sig);
+    sq_service_wait("shutting down");
     rc = 0;
 out:
     sq_tenancy_unfollow(purges);

@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "act.h"
+#include "proto/js.h"
 #include "sq/log.h"
 #include "sq/metrics.h"
 #include "sq/pg.h"
@@ -155,16 +156,11 @@ static void announce(act_writer *w, const act_row *r)
 {
     char tok[800], subj[900];
     const sq_activation *a = r->a;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
 
     if (sq_subj_token(r->ns, tok, sizeof tok) != 0)
         return;
     snprintf(subj, sizeof subj, SQ_SUBJ_EVT_ACTIVATION_FMT, tok);
-    sq_proto_buf_init(&sb, &pk);
-    sq_activation_event_encode(a, &pk);
-    sq_bus_publish(w->bus, subj, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    SQ_PUBLISH(w->bus, subj, sq_activation_event, a);
 }
 
 static sq_metric *m_stored; /* records stored (duplicates and expired ones not) */
@@ -506,12 +502,9 @@ static void *fetcher_main(void *arg)
     return NULL;
 }
 
-static sq_status ensure_consumer_once(jsCtx *js, jsErrCode *last, natsStatus *why)
+static sq_status ensure_consumer(jsCtx *js)
 {
     jsConsumerConfig cc;
-    jsConsumerInfo *ci = NULL;
-    jsErrCode jerr = 0;
-    natsStatus s;
 
     jsConsumerConfig_Init(&cc);
     cc.Durable = CONSUMER;
@@ -529,47 +522,7 @@ static sq_status ensure_consumer_once(jsCtx *js, jsErrCode *last, natsStatus *wh
      * ack-pending, redelivered, without end. Bounded, a record waits at most three inserts. */
     cc.MaxAckPending = (int64_t)(NBATCHES + 1) * act_cfg.batch;
     cc.FilterSubject = SQ_SUBJ_ACT_ALL;
-    s = js_AddConsumer(&ci, js, SQ_STREAM_ACTIVATIONS, &cc, NULL, &jerr);
-    if (s != NATS_OK) {
-        /* it exists with another configuration (an older AckWait...): adopt ours */
-        jsConsumerInfo_Destroy(ci);
-        ci = NULL;
-        s = js_UpdateConsumer(&ci, js, SQ_STREAM_ACTIVATIONS, &cc, NULL, &jerr);
-        if (s != NATS_OK) {
-            jsConsumerInfo_Destroy(ci);
-            ci = NULL;
-            if (js_GetConsumerInfo(&ci, js, SQ_STREAM_ACTIVATIONS, CONSUMER, NULL, &jerr) !=
-                NATS_OK) {
-                *last = jerr;
-                *why = s;
-                return SQ_ERR_UNAVAILABLE;
-            }
-            sq_warn("could not update consumer \"%s\", keeping its configuration: %s (%d)",
-                    CONSUMER, natsStatus_GetText(s), (int)jerr);
-        }
-    }
-    jsConsumerInfo_Destroy(ci);
-    return SQ_OK;
-}
-
-/* The stream not found (10059) right after it was made: in a cluster, a stream another copy
- * of the store has just created is known to every server a moment later (two copies started
- * together: the second one exited). Tried again for up to 5 s. */
-static sq_status ensure_consumer(jsCtx *js)
-{
-    for (int attempt = 0;; attempt++) {
-        jsErrCode jerr = 0;
-        natsStatus why = NATS_OK;
-        sq_status st = ensure_consumer_once(js, &jerr, &why);
-        if (st == SQ_OK)
-            return st;
-        if (jerr != JSStreamNotFoundErr || attempt >= 20) {
-            sq_error("could not create consumer \"%s\" on \"%s\": %s (%d)", CONSUMER,
-                     SQ_STREAM_ACTIVATIONS, natsStatus_GetText(why), (int)jerr);
-            return st;
-        }
-        usleep(250 * 1000);
-    }
+    return sq_js_ensure_consumer(js, SQ_STREAM_ACTIVATIONS, &cc);
 }
 
 static void writer_free(act_writer *w)

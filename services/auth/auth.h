@@ -34,10 +34,11 @@ typedef struct auth_config {
     int stale_max;     /* SQ_AUTH_STALE_MAX: at most this many keys */
 } auth_config;
 
-/* Resolves the settings (defaults < SQ_CONFIG file < environment) into *cfg and logs them,
- * the guest key and the admin token masked. The strings belong to the config table:
+/* Resolves the settings (defaults < SQ_CONFIG file < environment) into auth_cfg and logs
+ * them, the guest key and the admin token masked. The strings belong to the config table:
  * auth_config_free(). */
-sq_status auth_config_load(auth_config *cfg);
+extern auth_config auth_cfg;
+sq_status auth_config_load(void);
 void auth_config_free(void);
 
 /* ---- keys.c: key format and hashing ----------------------------------------------------- */

@@ -11,12 +11,7 @@
 
 static void reply_identity(sq_bus_t *bus, natsMsg *msg, const sq_identity *id)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    sq_proto_buf_init(&sb, &pk);
-    sq_identity_encode(id, &pk);
-    sq_bus_respond(bus, msg, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    SQ_RESPOND(bus, msg, sq_identity, id);
 }
 
 void auth_on_verify(sq_bus_t *bus, natsMsg *msg, void *closure)
@@ -87,8 +82,6 @@ void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
 {
     auth_ctx *ctx = closure;
     msgpack_zone z;
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
     sq_ns_ref req;
     sq_ns_limits lim;
     char err[256] = "", *json = NULL, *owner = NULL;
@@ -119,10 +112,7 @@ void auth_on_limits(sq_bus_t *bus, natsMsg *msg, void *closure)
     }
     auth_limits_effective(json, req.ns, &lim);
     lim.blocked = blocked;
-    sq_proto_buf_init(&sb, &pk);
-    sq_ns_limits_encode(&lim, &pk);
-    sq_bus_respond(bus, msg, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    SQ_RESPOND(bus, msg, sq_ns_limits, &lim);
 done:
     msgpack_zone_destroy(&z);
 }

@@ -16,38 +16,33 @@
 
 int main(void)
 {
-    auth_config cfg;
     auth_store_t *store = NULL;
     sq_bus_t *bus = NULL;
     auth_ctx ctx;
-    int rc = 1, sig;
+    int rc = 1;
 
-    sq_signals_block();
-    sq_log_init("squall-auth");
-    if (sq_crypto_init() != 0) {
-        sq_error("could not initialise libsodium");
+    if (sq_service_begin("squall-auth") != 0)
         return 1;
-    }
-    if (auth_config_load(&cfg) != SQ_OK)
+    if (auth_config_load() != SQ_OK)
         goto out;
-    if (cfg.guest_key[0] != '\0') {
+    if (auth_cfg.guest_key[0] != '\0') {
         char uuid[AUTH_UUID_LEN + 1];
         const char *secret;
-        if (!auth_key_parse(cfg.guest_key, uuid, &secret)) {
+        if (!auth_key_parse(auth_cfg.guest_key, uuid, &secret)) {
             sq_error("invalid SQ_GUEST_KEY: expected \"uuid:secret\" with a 36-character UUID and "
                      "a 64-character secret of letters and digits");
             goto out;
         }
     }
-    auth_stale_init(cfg.stale_max, cfg.stale_ms);
-    if (auth_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
+    auth_stale_init(auth_cfg.stale_max, auth_cfg.stale_ms);
+    if (auth_store_open(&store, auth_cfg.pg_dsn, auth_cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
         goto out;
     if (auth_bootstrap_system(store) != SQ_OK)
         goto out;
-    if (cfg.guest_key[0] != '\0' &&
-        auth_bootstrap_guest(store, cfg.guest_key, cfg.guest_namespace) != SQ_OK)
+    if (auth_cfg.guest_key[0] != '\0' &&
+        auth_bootstrap_guest(store, auth_cfg.guest_key, auth_cfg.guest_namespace) != SQ_OK)
         goto out;
-    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url,
+    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = auth_cfg.nats_url,
                                              .name = "squall-auth",
                                              .send_asap = true,
                                              .jetstream = true }) != SQ_OK)
@@ -57,10 +52,10 @@ int main(void)
         goto out;
 
     ctx.store = store;
-    auth_admin_init(&ctx, cfg.admin_token);
+    auth_admin_init(&ctx, auth_cfg.admin_token);
     if (!ctx.admin_enabled)
         sq_warn("no SQ_ADMIN_TOKEN: the admin interface (squall-admin) is disabled");
-    else if (strlen(cfg.admin_token) < 32)
+    else if (strlen(auth_cfg.admin_token) < 32)
         sq_warn("SQ_ADMIN_TOKEN has fewer than 32 characters: use a long random token");
     const sq_bus_route routes[] = {
         { .subject = SQ_SUBJ_AUTH_VERIFY, .queue = "auth", .fn = auth_on_verify, .closure = &ctx },
@@ -70,16 +65,16 @@ int main(void)
         { .subject = SQ_SUBJ_EVT_AUTH, .queue = NULL, .fn = auth_on_event, .closure = NULL },
     };
     if (sq_bus_serve(bus, routes, sizeof routes / sizeof routes[0]) != SQ_OK ||
-        sq_health_serve(bus, "auth", NULL,
-                        (sq_health_check[]){
-                            { .name = "postgresql", .pg_dsn = cfg.pg_dsn, .pg_ping = sq_pg_ping },
-                            { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
-                        2) != SQ_OK)
+        sq_health_serve(
+            bus, "auth", NULL,
+            (sq_health_check[]){
+                { .name = "postgresql", .pg_dsn = auth_cfg.pg_dsn, .pg_ping = sq_pg_ping },
+                { .name = "jetstream", .stream = SQ_STREAM_TENANCY } },
+            2) != SQ_OK)
         goto out;
     sq_info("ready");
 
-    sig = sq_signals_wait();
-    sq_info("received signal %d, shutting down", sig);
+    sq_service_wait("shutting down");
     rc = 0;
 out:
     sq_bus_destroy(bus);

@@ -59,9 +59,7 @@ int main(void)
     char rnd[17], subj[160];
     int rc = 1;
 
-    sq_signals_block();
-    sq_log_init("squall-gateway");
-    if (sq_crypto_init() != 0 || gw_config_load() != SQ_OK)
+    if (sq_service_begin("squall-gateway") != 0 || gw_config_load() != SQ_OK)
         return 1;
     pthread_mutex_init(&G.lock, NULL);
 
@@ -101,7 +99,7 @@ int main(void)
     gw_ready_start();
     gw_metrics_start();
     sq_info("ready");
-    sq_info("received signal %d, shutting down", sq_signals_wait());
+    sq_service_wait("shutting down");
     gw_http_stop();
     pthread_join(th, NULL);
     G.stopping = true;

@@ -49,19 +49,31 @@ static void meta_free(web_meta *m)
     free(m);
 }
 
-void gw_web_cache_clear(void)
+/* Empties the cache (C.lock held); the entries are the caller's to free with metas_free. */
+static web_meta *take_all_locked(void)
 {
-    web_meta *m;
-    pthread_mutex_lock(&C.lock);
-    m = C.head;
+    web_meta *m = C.head;
     C.head = NULL;
     C.count = 0;
-    pthread_mutex_unlock(&C.lock);
+    return m;
+}
+
+static void metas_free(web_meta *m)
+{
     while (m) {
         web_meta *next = m->next;
         meta_free(m);
         m = next;
     }
+}
+
+void gw_web_cache_clear(void)
+{
+    web_meta *m;
+    pthread_mutex_lock(&C.lock);
+    m = take_all_locked();
+    pthread_mutex_unlock(&C.lock);
+    metas_free(m);
 }
 
 /* A deep copy of m (the caller frees it), or NULL. */
@@ -113,15 +125,9 @@ static void cache_put(web_meta *m)
             break;
         }
     if (C.count >= CACHE_MAX) { /* full: start again rather than track ages */
-        web_meta *x = C.head;
-        C.head = NULL;
-        C.count = 0;
+        web_meta *x = take_all_locked();
         pthread_mutex_unlock(&C.lock);
-        while (x) {
-            web_meta *next = x->next;
-            meta_free(x);
-            x = next;
-        }
+        metas_free(x);
         pthread_mutex_lock(&C.lock);
     }
     m->next = C.head;

@@ -202,20 +202,54 @@ static void deliver_locked(ws_conn *c, const ws_sub *s, const char *event, ws_bo
         c->dropped = 0;
 }
 
-/* The body of an event from a JSON object's text: {"a":1} -> "a":1} (txt: freed here). */
-static ws_body *body_of_object(char *txt)
+/* The body of an event from a JSON object: {"a":1} -> "a":1} (j: released here). */
+static ws_body *body_of_object(json_t *j)
 {
+    char *txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
     ws_body *b = txt ? ws_body_new(txt + 1, strlen(txt + 1)) : NULL;
     free(txt);
+    json_decref(j);
     return b;
 }
 
-/* The body of an activation event from the record; NULL when out of memory. */
-static ws_body *activation_body(const msgpack_object *o)
+/* One published event, decoded: what its kind's read() fills and render() turns into the
+ * body every taker gets. */
+typedef struct {
+    msgpack_object o;
+    union {
+        sq_activation act;
+        sq_entity_event entity;
+        sq_log_event log;
+    } u;
+} ws_msg;
+
+/* A topic's events: read() decodes a message and says what it is matched with (false: not
+ * an event, dropped); render() makes the body, once, and names the event. */
+typedef struct {
+    ws_topic topic;
+    size_t zone;
+    bool (*read)(const char *data, size_t len, msgpack_zone *z, ws_msg *m, ws_evt *ev);
+    ws_body *(*render)(const ws_msg *m, const char **event);
+} ws_kind;
+
+static bool read_activation(const char *data, size_t len, msgpack_zone *z, ws_msg *m, ws_evt *ev)
+{
+    if (sq_mp_unpack(data, len, z, &m->o) != SQ_OK ||
+        sq_activation_from(&m->o, z, &m->u.act, NULL, 0) != SQ_OK)
+        return false;
+    ev->ns = m->u.act.namespace_;
+    ev->name = m->u.act.name;
+    ev->status = sq_act_status_str(m->u.act.status);
+    return true;
+}
+
+/* the record's JSON text, serialised from its msgpack once for every socket */
+static ws_body *render_activation(const ws_msg *m, const char **event)
 {
     size_t jlen = 0;
-    char *json = sq_mp_to_json_text(o, &jlen), *txt;
+    char *json = sq_mp_to_json_text(&m->o, &jlen), *txt;
     ws_body *b = NULL;
+    *event = "activation";
     if (json != NULL && (txt = malloc(jlen + 16)) != NULL) {
         int n = snprintf(txt, jlen + 16, "\"activation\":%s}", json);
         b = ws_body_new(txt, (size_t)n);
@@ -225,94 +259,83 @@ static ws_body *activation_body(const msgpack_object *o)
     return b;
 }
 
-void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+static bool read_entity(const char *data, size_t len, msgpack_zone *z, ws_msg *m, ws_evt *ev)
+{
+    if (sq_entity_event_decode(data, len, z, &m->u.entity, NULL, 0) != SQ_OK)
+        return false;
+    ev->ns = m->u.entity.ns;
+    return true;
+}
+
+static ws_body *render_entity(const ws_msg *m, const char **event)
+{
+    const sq_entity_event *e = &m->u.entity;
+    *event = "entity";
+    return body_of_object(json_pack("{s:s, s:s, s:s, s:s}", "namespace", e->ns, "kind", e->kind,
+                                    "name", e->name, "change", e->op));
+}
+
+static bool read_log(const char *data, size_t len, msgpack_zone *z, ws_msg *m, ws_evt *ev)
+{
+    const sq_log_event *e = &m->u.log;
+    if (sq_log_event_decode(data, len, z, &m->u.log, NULL, 0) != SQ_OK ||
+        (!e->end && e->line == NULL))
+        return false;
+    ev->ns = e->ns;
+    ev->name = e->name;
+    ev->id = e->id;
+    return true;
+}
+
+static ws_body *render_log(const ws_msg *m, const char **event)
+{
+    const sq_log_event *e = &m->u.log;
+    *event = e->end ? "end" : "log";
+    return body_of_object(e->end ? json_pack("{s:s, s:s}", "activationId", e->id, "name", e->name)
+                                 : json_pack("{s:s, s:s, s:s}", "activationId", e->id, "name",
+                                             e->name, "line", e->line));
+}
+
+static const ws_kind K_ACTIVATION = { T_ACTIVATIONS, 2048, read_activation, render_activation };
+static const ws_kind K_ENTITY = { T_ENTITIES, 1024, read_entity, render_entity };
+static const ws_kind K_LOG = { T_LOGS, 1024, read_log, render_log };
+
+/* One event to every socket subscribed to it: decoded, matched, rendered once if anyone
+ * wants it, queued. */
+static void on_event(natsMsg *msg, const ws_kind *k)
 {
     msgpack_zone z;
-    msgpack_object o;
-    sq_activation a;
-    ws_evt ev = { .topic = T_ACTIVATIONS };
+    ws_msg m;
+    ws_evt ev = { .topic = k->topic };
+    const char *event = NULL;
     ws_body *body;
     uint64_t *ids = NULL;
     size_t n;
 
-    msgpack_zone_init(&z, 2048);
-    if (sq_mp_unpack(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &o) != SQ_OK ||
-        sq_activation_from(&o, &z, &a, NULL, 0) != SQ_OK)
-        goto out;
-    ev.ns = a.namespace_;
-    ev.name = a.name;
-    ev.status = sq_act_status_str(a.status);
-    /* serialised once, when someone wants it: the same text for every socket */
-    if ((n = takers(&ev, &ids)) > 0 && (body = activation_body(&o)) != NULL) {
-        fan_out(ids, n, &ev, "activation", body);
+    msgpack_zone_init(&z, k->zone);
+    if (k->read(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &m, &ev) &&
+        (n = takers(&ev, &ids)) > 0 && (body = k->render(&m, &event)) != NULL) {
+        fan_out(ids, n, &ev, event, body);
         ws_body_unref(body);
     }
-out:
     free(ids);
     msgpack_zone_destroy(&z);
     natsMsg_Destroy(msg);
+}
+
+void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+{
+    on_event(msg, &K_ACTIVATION);
 }
 
 void ws_on_entity(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    msgpack_zone z;
-    sq_entity_event e;
-    ws_evt ev = { .topic = T_ENTITIES };
-    ws_body *body;
-    uint64_t *ids = NULL;
-    size_t n;
-
-    msgpack_zone_init(&z, 1024);
-    if (sq_entity_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e,
-                               NULL, 0) != SQ_OK)
-        goto out;
-    ev.ns = e.ns;
-    if ((n = takers(&ev, &ids)) > 0) {
-        json_t *j = json_pack("{s:s, s:s, s:s, s:s}", "namespace", e.ns, "kind", e.kind, "name",
-                              e.name, "change", e.op);
-        body = body_of_object(j ? json_dumps(j, JSON_COMPACT) : NULL);
-        json_decref(j);
-        if (body != NULL)
-            fan_out(ids, n, &ev, "entity", body);
-        ws_body_unref(body);
-    }
-out:
-    free(ids);
-    msgpack_zone_destroy(&z);
-    natsMsg_Destroy(msg);
+    on_event(msg, &K_ENTITY);
 }
 
 void ws_on_log(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    msgpack_zone z;
-    sq_log_event e;
-    ws_evt ev = { .topic = T_LOGS };
-    ws_body *body;
-    uint64_t *ids = NULL;
-    size_t n;
-
-    msgpack_zone_init(&z, 1024);
-    if (sq_log_event_decode(natsMsg_GetData(msg), (size_t)natsMsg_GetDataLength(msg), &z, &e, NULL,
-                            0) != SQ_OK ||
-        (!e.end && e.line == NULL))
-        goto out;
-    ev.ns = e.ns;
-    ev.name = e.name;
-    ev.id = e.id;
-    if ((n = takers(&ev, &ids)) > 0) {
-        json_t *j = e.end ? json_pack("{s:s, s:s}", "activationId", e.id, "name", e.name)
-                          : json_pack("{s:s, s:s, s:s}", "activationId", e.id, "name", e.name,
-                                      "line", e.line);
-        body = body_of_object(j ? json_dumps(j, JSON_COMPACT) : NULL);
-        json_decref(j);
-        if (body != NULL)
-            fan_out(ids, n, &ev, e.end ? "end" : "log", body);
-        ws_body_unref(body);
-    }
-out:
-    free(ids);
-    msgpack_zone_destroy(&z);
-    natsMsg_Destroy(msg);
+    on_event(msg, &K_LOG);
 }
 
 void gw_ws_on_auth_event(natsMsg *msg)

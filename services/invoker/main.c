@@ -216,9 +216,7 @@ int main(void)
 {
     int rc = 1;
 
-    sq_signals_block();
-    sq_log_init("squall-invoker");
-    if (sq_crypto_init() != 0 || inv_config_load() != SQ_OK)
+    if (sq_service_begin("squall-invoker") != 0 || inv_config_load() != SQ_OK)
         return 1;
     I.started_ms = sq_now_ms();
     if (inv_ident_resolve() != 0)
@@ -246,7 +244,7 @@ int main(void)
     I.serving = true;
     sq_info("invoker \"%s\" ready with %d MB and %d workers", I.cfg.id, I.cfg.memory_mb,
             I.cfg.workers);
-    sq_info("received signal %d, draining", sq_signals_wait());
+    sq_service_wait("draining");
     rc = 0;
 out:
     drain();

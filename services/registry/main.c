@@ -88,43 +88,37 @@ static sq_status serve(sq_bus_t *bus, reg_ctx *ctx, const reg_config *cfg)
 
 int main(void)
 {
-    reg_config cfg;
     reg_store_t *store = NULL;
     sq_bus_t *bus = NULL;
     reg_ctx ctx;
     purge_ctx pc;
     sq_tenancy_follower *purges = NULL;
-    int rc = 1, sig;
+    int rc = 1;
 
-    sq_signals_block();
-    sq_log_init("squall-registry");
-    if (sq_crypto_init() != 0) {
-        sq_error("could not initialise libsodium");
+    if (sq_service_begin("squall-registry") != 0)
         return 1;
-    }
-    if (reg_config_load(&cfg) != SQ_OK)
+    if (reg_config_load() != SQ_OK)
         goto out;
-    if (reg_store_open(&store, cfg.pg_dsn, cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
+    if (reg_store_open(&store, reg_cfg.pg_dsn, reg_cfg.schema_dir, PG_WAIT_MS) != SQ_OK)
         goto out;
-    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = cfg.nats_url,
+    if (sq_bus_connect(&bus, &(sq_bus_opts){ .url = reg_cfg.nats_url,
                                              .name = "squall-registry",
                                              .send_asap = true,
                                              .jetstream = true }) != SQ_OK)
         goto out;
 
-    if (reg_system_install(store, cfg.system_dir, bus) != SQ_OK)
+    if (reg_system_install(store, reg_cfg.system_dir, bus) != SQ_OK)
         goto out;
 
     ctx.store = store;
-    if (serve(bus, &ctx, &cfg) != SQ_OK)
+    if (serve(bus, &ctx, &reg_cfg) != SQ_OK)
         goto out;
     pc = (purge_ctx){ .store = store, .bus = bus };
     if (sq_tenancy_follow(&purges, sq_bus_js(bus), "registry", on_purge, &pc) != SQ_OK)
         goto out;
     sq_info("ready");
 
-    sig = sq_signals_wait();
-    sq_info("received signal %d, shutting down", sig);
+    sq_service_wait("shutting down");
     rc = 0;
 out:
     sq_tenancy_unfollow(purges);

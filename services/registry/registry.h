@@ -29,9 +29,10 @@ typedef struct reg_config {
     char *system_dir; /* SQ_SYSTEM_DIR: <dir>/<package>/<action>.js -> /whisk.system/... */
 } reg_config;
 
-/* Resolves the settings (defaults < SQ_CONFIG file < environment) into *cfg and logs them.
- * The strings belong to the config table: reg_config_free(). */
-sq_status reg_config_load(reg_config *cfg);
+/* Resolves the settings (defaults < SQ_CONFIG file < environment) into reg_cfg and logs
+ * them. The strings belong to the config table: reg_config_free(). */
+extern reg_config reg_cfg;
+sq_status reg_config_load(void);
 void reg_config_free(void);
 
 /* ---- entities ------------------------------------------------------------------------- */

@@ -329,14 +329,9 @@ static void query_common(sq_bus_t *bus, natsMsg *msg, reg_ctx *ctx, bool del)
             snprintf(err, sizeof err, "API '%.80s' does not exist.", req.basepath);
         respond_failure(bus, msg, SQ_ERR_NOT_FOUND, err);
     } else {
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
         reg_publish_event(bus, req.ns, SQ_KIND_ROUTE, req.basepath, "delete", "");
         sq_count c = { .count = count };
-        sq_proto_buf_init(&sb, &pk);
-        sq_count_encode(&c, &pk);
-        sq_bus_respond(bus, msg, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        SQ_RESPOND(bus, msg, sq_count, &c);
     }
 done:
     msgpack_zone_destroy(&z);

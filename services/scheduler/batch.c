@@ -83,8 +83,6 @@ static void unlink_batch(sched_batch *b)
 /* Publishes b's outcomes to its reply subject and frees it (not in the table any more). */
 static void answer(sched *s, sched_batch *b)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
     sq_invoke_outcomes o = { .rules = b->out, .nrules = b->n };
 
     for (size_t i = 0; i < b->n; i++)
@@ -92,10 +90,7 @@ static void answer(sched *s, sched_batch *b)
             b->out[i].code = 503;
             b->out[i].error = strdup("the scheduler did not answer in time");
         }
-    sq_proto_buf_init(&sb, &pk);
-    sq_invoke_outcomes_encode(&o, &pk);
-    sq_bus_publish(s->bus, b->reply, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
+    SQ_PUBLISH(s->bus, b->reply, sq_invoke_outcomes, &o);
     for (size_t i = 0; i < b->n; i++) {
         free(b->out[i].id);
         free(b->out[i].error);

@@ -255,13 +255,8 @@ bool sched_flight_done(sched *s, const char *id)
         /* The record came before JetStream's ack of the work was handled (the ack and the
          * record arrive on different threads): the work was stored, so the caller is
          * answered here; the ack then finds nothing to do. */
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        sq_proto_buf_init(&sb, &pk);
         sq_act_ref ref = { .id = x->id, .rules = -1 };
-        sq_act_ref_encode(&ref, &pk);
-        sq_bus_publish(s->bus, x->reply, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        SQ_PUBLISH(s->bus, x->reply, sq_act_ref, &ref);
     }
     finish(s, x);
     return true;

@@ -126,13 +126,8 @@ void sched_on_pub_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, v
     if (pa != NULL) {
         if ((reply = sched_flight_queued(s, id, pa->Sequence)) != NULL &&
             !sched_batch_answer(s, reply, id, SQ_OK, NULL)) {
-            msgpack_sbuffer sb;
-            msgpack_packer pk;
             sq_act_ref ref = { .id = (char *)id, .rules = -1 };
-            sq_proto_buf_init(&sb, &pk);
-            sq_act_ref_encode(&ref, &pk);
-            sq_bus_publish(s->bus, reply, sb.data, sb.size);
-            msgpack_sbuffer_destroy(&sb);
+            SQ_PUBLISH(s->bus, reply, sq_act_ref, &ref);
         }
         free(reply);
         sq_debug("activation \"%s\" queued at %llu%s", id, (unsigned long long)pa->Sequence,

@@ -40,12 +40,7 @@ void *sched_sweeper(void *arg)
         }
         if (now - last_beat >= BEAT_MS) {
             sq_sched_beat b = { .id = s->self, .at = sq_now_ms() };
-            msgpack_sbuffer sb;
-            msgpack_packer pk;
-            sq_proto_buf_init(&sb, &pk);
-            sq_sched_beat_encode(&b, &pk);
-            sq_bus_publish(s->bus, SQ_SUBJ_SCHED_HEARTBEAT, sb.data, sb.size);
-            msgpack_sbuffer_destroy(&sb);
+            SQ_PUBLISH(s->bus, SQ_SUBJ_SCHED_HEARTBEAT, sq_sched_beat, &b);
             last_beat = now;
         }
         n = sched_invokers_incidents(s->invokers, now, sched_cfg.heartbeat_ttl_ms, inc,
@@ -166,16 +161,12 @@ int main(void)
     sched s = { 0 };
     sched_worker workers[MAX_WORKERS];
     sq_workers *invoke = NULL;
-    int nworkers = 0, rc = 1, sig;
+    int nworkers = 0, rc = 1;
     bool sweeping = false;
     char inbox_all[80];
 
-    sq_signals_block();
-    sq_log_init("squall-scheduler");
-    if (sq_crypto_init() != 0) {
-        sq_error("could not initialise libsodium");
+    if (sq_service_begin("squall-scheduler") != 0)
         return 1;
-    }
     atomic_init(&s.stopping, false);
     pthread_mutex_init(&s.entities_lock, NULL);
     if (!start(&s) || !listen_events(&s, inbox_all, sizeof inbox_all))
@@ -202,8 +193,7 @@ int main(void)
 
     sq_info("ready as \"%s\": %d invoke worker(s), %d invoker(s) known", s.self, nworkers,
             sched_invokers_count(s.invokers));
-    sig = sq_signals_wait();
-    sq_info("received signal %d, shutting down", sig);
+    sq_service_wait("shutting down");
     rc = 0;
 out:
     /* no new invocations: the ones in hand finish, the other copies take the rest */

@@ -80,12 +80,7 @@ static bool move(sched *s, natsMsg *m, msgpack_zone *z)
     }
     if (natsMsg_AckSync(m, NULL, &jerr) == NATS_OK) {
         sq_sched_moved mv = { .id = w.id, .invoker = t.id, .seq = (int64_t)ack->Sequence };
-        msgpack_sbuffer sb;
-        msgpack_packer pk;
-        sq_proto_buf_init(&sb, &pk);
-        sq_sched_moved_encode(&mv, &pk);
-        sq_bus_publish(s->bus, SQ_SUBJ_SCHED_MOVED, sb.data, sb.size);
-        msgpack_sbuffer_destroy(&sb);
+        SQ_PUBLISH(s->bus, SQ_SUBJ_SCHED_MOVED, sq_sched_moved, &mv);
         sq_info("moved activation \"%s\" off a dead invoker to \"%s\"", w.id, t.id);
     }
     jsPubAck_Destroy(ack);

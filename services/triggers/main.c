@@ -108,14 +108,10 @@ int main(void)
     natsSubscription *events = NULL;
     pthread_t timer;
     bool timer_started = false;
-    int nworkers = 0, rc = 1, sig;
+    int nworkers = 0, rc = 1;
 
-    sq_signals_block();
-    sq_log_init("squall-triggers");
-    if (sq_crypto_init() != 0) {
-        sq_error("could not initialise libsodium");
+    if (sq_service_begin("squall-triggers") != 0)
         return 1;
-    }
     if (!start(&s, &events))
         goto out;
     if (pthread_create(&timer, NULL, timer_main, &s) != 0) {
@@ -139,8 +135,7 @@ int main(void)
         goto out;
 
     sq_info("ready: %d fire worker(s)%s", nworkers, trg_cfg.feeds ? ", feeds (alarms, nats)" : "");
-    sig = sq_signals_wait();
-    sq_info("received signal %d, shutting down", sig);
+    sq_service_wait("shutting down");
     rc = 0;
 out:
     trg_alarms_stop();

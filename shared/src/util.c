@@ -1,5 +1,6 @@
 /* Clocks, ids, entity names and signal handling; see util.h. */
 #include "sq/util.h"
+#include "sq/log.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -173,6 +174,24 @@ int sq_signals_wait(void)
 {
     int sig = 0;
     sigwait(&sigs, &sig);
+    return sig;
+}
+
+int sq_service_begin(const char *program)
+{
+    sq_signals_block();
+    sq_log_init(program);
+    if (sq_crypto_init() != 0) {
+        sq_error("could not initialise libsodium");
+        return -1;
+    }
+    return 0;
+}
+
+int sq_service_wait(const char *doing)
+{
+    int sig = sq_signals_wait();
+    sq_info("received signal %d, %s", sig, doing);
     return sig;
 }
 

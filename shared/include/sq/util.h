@@ -39,6 +39,12 @@ void sq_mask_secrets(const char *s, char *out, size_t outlen);
 void sq_signals_block(void);
 int sq_signals_wait(void);
 
+/* A service's first and last words: sq_service_begin blocks the stop signals, names the
+ * log after the program and initialises libsodium (0, or -1 logged); sq_service_wait waits
+ * for SIGTERM or SIGINT, logs "received signal N, <doing>" and returns the signal. */
+int sq_service_begin(const char *program);
+int sq_service_wait(const char *doing);
+
 /* FNV-1a, 64 bits: the one string hash of the tree (hash tables, home invokers, cache
  * buckets). Incremental: start from SQ_HASH_INIT and feed pieces in order;
  * sq_hash_str(sq_hash_byte(sq_hash_str(SQ_HASH_INIT, ns), '/'), name) hashes "ns/name".
