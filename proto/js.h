@@ -27,6 +27,11 @@ natsStatus sq_js_kv_open(kvStore **kv, jsCtx *js, kvConfig *cfg);
  * for up to 5 s: in a cluster, a stream another service has just made reaches every server
  * a moment later. SQ_ERR_UNAVAILABLE, logged, when there is no consumer. */
 sq_status sq_js_ensure_consumer(jsCtx *js, const char *stream, jsConsumerConfig *cc);
+/* The configuration every durable consumer of ours starts from: all of filter's messages
+ * from the first, each acknowledged explicitly within ack_wait_ms, redelivered without a
+ * limit. */
+void sq_js_durable_config(jsConsumerConfig *cc, const char *durable, const char *description,
+                          const char *filter, int64_t ack_wait_ms);
 
 /* The loop of a thread that follows a pull consumer (proto/pull.c): until *stop, fetches up
  * to batch messages of sub at a time (waiting at most SQ_PULL_WAIT_MS; after a failure

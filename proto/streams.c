@@ -58,6 +58,19 @@ natsStatus sq_js_add_stream(jsStreamInfo **si, jsCtx *js, jsStreamConfig *cfg, j
     return s;
 }
 
+void sq_js_durable_config(jsConsumerConfig *cc, const char *durable, const char *description,
+                          const char *filter, int64_t ack_wait_ms)
+{
+    jsConsumerConfig_Init(cc);
+    cc->Durable = durable;
+    cc->Description = description;
+    cc->FilterSubject = filter;
+    cc->DeliverPolicy = js_DeliverAll;
+    cc->AckPolicy = js_AckExplicit;
+    cc->AckWait = ack_wait_ms * 1000000;
+    cc->MaxDeliver = -1;
+}
+
 /* One attempt of sq_js_ensure_consumer: add, else update, else find. */
 static natsStatus ensure_consumer_once(jsCtx *js, const char *stream, jsConsumerConfig *cc,
                                        jsErrCode *jerr)

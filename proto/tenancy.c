@@ -31,14 +31,8 @@ struct sq_tenancy_follower {
 static sq_status ensure_consumer(jsCtx *js, const char *durable)
 {
     jsConsumerConfig cc;
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = durable;
-    cc.Description = "squall: purges of deleted namespaces";
-    cc.DeliverPolicy = js_DeliverAll;
-    cc.AckPolicy = js_AckExplicit;
-    cc.AckWait = 60LL * 1000000000LL;
-    cc.MaxDeliver = -1;
-    cc.FilterSubject = SQ_SUBJ_TENANCY_ALL;
+    sq_js_durable_config(&cc, durable, "squall: purges of deleted namespaces", SQ_SUBJ_TENANCY_ALL,
+                         60000);
     return sq_js_ensure_consumer(js, SQ_STREAM_TENANCY, &cc);
 }
 

@@ -506,13 +506,8 @@ static sq_status ensure_consumer(jsCtx *js)
 {
     jsConsumerConfig cc;
 
-    jsConsumerConfig_Init(&cc);
-    cc.Durable = CONSUMER;
-    cc.Description = "squall-activations: activation records into PostgreSQL";
-    cc.DeliverPolicy = js_DeliverAll;
-    cc.AckPolicy = js_AckExplicit;
-    cc.AckWait = (int64_t)act_cfg.ack_wait_ms * 1000000;
-    cc.MaxDeliver = -1;
+    sq_js_durable_config(&cc, CONSUMER, "squall-activations: activation records into PostgreSQL",
+                         SQ_SUBJ_ACT_ALL, act_cfg.ack_wait_ms);
     /* What the server hands out unacknowledged is what the pipeline holds (its two batches)
      * and one batch in flight, never a backlog. With 65536 here a backlog (the bench's 100 000
      * records) went out at once into the subscription's queue, where it waited behind the
@@ -521,7 +516,6 @@ static sq_status ensure_consumer(jsCtx *js)
      * behind the rest, the store spent its time on duplicates and records stayed
      * ack-pending, redelivered, without end. Bounded, a record waits at most three inserts. */
     cc.MaxAckPending = (int64_t)(NBATCHES + 1) * act_cfg.batch;
-    cc.FilterSubject = SQ_SUBJ_ACT_ALL;
     return sq_js_ensure_consumer(js, SQ_STREAM_ACTIVATIONS, &cc);
 }
 
