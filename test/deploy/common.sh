@@ -29,11 +29,17 @@ pg_dirs() {
   done
 }
 
-# pg_initdb DATA LOG: a new cluster in DATA, local peer authentication for postgres only
-# (pg_hba.conf is the caller's), initdb's output in LOG shown on failure.
+# pg_initdb DIR PORT LOG [SETTING...]: a new cluster in DIR/data, local peer authentication
+# for postgres only (pg_hba.conf is the caller's), initdb's output in LOG shown on failure.
+# It listens on no TCP address, on the unix socket of PORT in DIR/run, stores passwords as
+# SCRAM, and takes each SETTING (a postgresql.conf line, e.g. 'wal_level = replica').
 pg_initdb() {
-  as_pg "$(pg_bin)/initdb" -D "$1" -U postgres --auth-local=peer --auth-host=reject -E UTF8 --locale=C \
-    >"$2" 2>&1 || { cat "$2" >&2; fail "initdb"; }
+  local dir=$1 port=$2 initlog=$3
+  shift 3
+  as_pg "$(pg_bin)/initdb" -D "$dir/data" -U postgres --auth-local=peer --auth-host=reject -E UTF8 --locale=C \
+    >"$initlog" 2>&1 || { cat "$initlog" >&2; fail "initdb"; }
+  printf '%s\n' "listen_addresses = ''" "port = $port" "unix_socket_directories = '$dir/run'" \
+    "password_encryption = 'scram-sha-256'" "$@" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 }
 
 # pg_role SOCKET_DIR PORT ROLE: creates ROLE (LOGIN CREATEDB) with a new random password,

@@ -99,13 +99,7 @@ BIN="$(pg_bin)"
 mapfile -t PORTS < <("$SQUALL" freeport 4)
 PGPORT=${PORTS[0]}
 pg_dirs "$PGD"
-pg_initdb "$PGD/data" "$WORK/initdb.log"
-as_pg tee -a "$PGD/data/postgresql.conf" >/dev/null <<CONF
-listen_addresses = ''
-port = $PGPORT
-unix_socket_directories = '$PGD/run'
-password_encryption = 'scram-sha-256'
-CONF
+pg_initdb "$PGD" "$PGPORT" "$WORK/initdb.log"
 printf 'local all postgres peer\nlocal all sq_deploy scram-sha-256\n' | as_pg tee "$PGD/data/pg_hba.conf" >/dev/null
 as_pg "$BIN/pg_ctl" -D "$PGD/data" -l "$PGD/data/log" -w start >/dev/null || fail "pg_ctl start"
 PW="$(pg_role "$PGD/run" "$PGPORT" sq_deploy)"

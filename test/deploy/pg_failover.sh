@@ -36,15 +36,7 @@ PP=${PORTS[0]} SP=${PORTS[1]}
 
 # ---------------------------------------------------------------- primary and standby
 pg_dirs "$WORK/p" "$WORK/s"
-pg_initdb "$WORK/p/data" "$WORK/initdb.log"
-as_pg tee -a "$WORK/p/data/postgresql.conf" >/dev/null <<CONF
-listen_addresses = ''
-port = $PP
-unix_socket_directories = '$WORK/p/run'
-password_encryption = 'scram-sha-256'
-wal_level = replica
-hot_standby = on
-CONF
+pg_initdb "$WORK/p" "$PP" "$WORK/initdb.log" 'wal_level = replica' 'hot_standby = on'
 printf 'local all postgres peer\nlocal replication postgres peer\nlocal all sq_fo scram-sha-256\n' \
   | as_pg tee "$WORK/p/data/pg_hba.conf" >/dev/null
 as_pg "$BIN/pg_ctl" -D "$WORK/p/data" -l "$WORK/p/log" -w start >/dev/null || fail "primary start"

@@ -14,11 +14,8 @@ const h = require('../harness/squall.js');
 
 const puppeteer = h.dep('puppeteer-core');
 
-const ACT = h.uniqueName('console_act');
-const SLOW = h.uniqueName('console_slow');
-const TRIG = h.uniqueName('console_trig');
-const RULE = h.uniqueName('console_rule');
-const NEW = h.uniqueName('console_new');
+const [ACT, SLOW, TRIG, RULE, NEW] = h.uniqueNames('console_act', 'console_slow', 'console_trig',
+  'console_rule', 'console_new');
 const CHROMIUM = process.env.SQ_CHROMIUM || '/usr/bin/chromium';
 
 let browser = null;

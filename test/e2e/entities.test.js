@@ -10,11 +10,8 @@ const assert = require('node:assert/strict');
 const h = require('../harness/squall.js');
 
 const openwhisk = h.dep('openwhisk');
-const pkg = h.uniqueName('e2e_pkg');
-const bind = h.uniqueName('e2e_bind');
-const trig = h.uniqueName('e2e_trig');
-const rule = h.uniqueName('e2e_rule');
-const top = h.uniqueName('e2e_top');
+const [pkg, bind, trig, rule, top] = h.uniqueNames('e2e_pkg', 'e2e_bind', 'e2e_trig', 'e2e_rule',
+  'e2e_top');
 const ECHO = 'function main(a){ return a }';
 let ow;
 

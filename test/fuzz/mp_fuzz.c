@@ -10,35 +10,8 @@
 #include "fuzz.h"
 #include "sq/json.h"
 #include "sq/mp.h"
-
-typedef struct every {
-    char *s;
-    int64_t i;
-    bool b;
-    msgpack_object any, map, arr;
-    char **strs;
-    size_t nstrs;
-    struct {
-        char *s;
-        int64_t i;
-    } nested;
-} every;
-
-static const sq_mp_field nested_fields[] = {
-    { "s", SQ_F_STR, offsetof(every, nested.s) - offsetof(every, nested), true, NULL, 0, 0, 0, 0 },
-    { "i", SQ_F_INT, offsetof(every, nested.i) - offsetof(every, nested), false, NULL, 0, 0, 0, 0 },
-};
-
-static const sq_mp_field every_fields[] = {
-    { "s", SQ_F_STR, offsetof(every, s), false, NULL, 0, 0, 0, 0 },
-    { "i", SQ_F_INT, offsetof(every, i), false, NULL, 0, 0, 0, 0 },
-    { "b", SQ_F_BOOL, offsetof(every, b), false, NULL, 0, 0, 0, 0 },
-    { "any", SQ_F_ANY, offsetof(every, any), false, NULL, 0, 0, 0, 0 },
-    { "map", SQ_F_MAP, offsetof(every, map), false, NULL, 0, 0, 0, 0 },
-    { "arr", SQ_F_ARRAY, offsetof(every, arr), false, NULL, 0, 0, 0, 0 },
-    { "strs", SQ_F_STRS, offsetof(every, strs), false, NULL, 0, offsetof(every, nstrs), 0, 0 },
-    { "nested", SQ_F_NESTED, offsetof(every, nested), false, nested_fields, 2, 0, 0, 0 },
-};
+#define REC_TOP_REQUIRED false /* every field optional: more inputs decode */
+#include "../unit/mp_fields.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -69,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (st == SQ_OK) {
         msgpack_sbuffer sb;
         msgpack_packer pk;
-        every e;
+        rec e;
         char err[256] = "";
         char *json;
         size_t jlen = 0;
@@ -82,15 +55,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         msgpack_sbuffer_destroy(&sb);
 
         memset(&e, 0, sizeof e);
-        st = sq_mp_decode_map(&o, SQ_MP_FIELDS(every_fields), &z, &e, err, sizeof err);
+        st = sq_mp_decode_map(&o, SQ_MP_FIELDS(rec_fields), &z, &e, err, sizeof err);
         FZ_CHECK(st == SQ_OK || ((st == SQ_ERR_DECODE || st == SQ_ERR_NOMEM) && err[0] != '\0'));
         if (st == SQ_OK && e.strs != NULL) {
             FZ_CHECK(e.strs[e.nstrs] == NULL);
             for (size_t i = 0; i < e.nstrs; i++)
                 FZ_CHECK(strlen(e.strs[i]) < 1u << 31);
         }
-        if (st == SQ_OK && e.nested.s != NULL)
-            FZ_CHECK(strlen(e.nested.s) < 1u << 31);
+        if (st == SQ_OK && e.nest.x != NULL)
+            FZ_CHECK(strlen(e.nest.x) < 1u << 31);
 
         json = sq_mp_to_json_text(&o, &jlen);
         FZ_CHECK(json != NULL); /* no allocation fails at these sizes */

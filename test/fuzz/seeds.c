@@ -10,6 +10,7 @@
 #include "proto/body.h"
 #include "proto/proto.h"
 #include "sq/json.h"
+#include "../unit/mp_obj.h"
 
 static const char *root;
 static int written;
@@ -77,28 +78,7 @@ static msgpack_zone Z;
 /* a msgpack object from JSON text, in Z */
 static msgpack_object obj(const char *json)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_object o;
-    char *copy;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (sq_json_text_to_mp(json, strlen(json), &pk, NULL, 0) != SQ_OK)
-        abort();
-    copy = msgpack_zone_malloc(&Z, sb.size); /* strings point into the buffer */
-    memcpy(copy, sb.data, sb.size);
-    if (sq_mp_unpack(copy, sb.size, &Z, &o) != SQ_OK)
-        abort();
-    msgpack_sbuffer_destroy(&sb);
-    return o;
-}
-
-static msgpack_object nilobj(void)
-{
-    msgpack_object o;
-    memset(&o, 0, sizeof o);
-    o.type = MSGPACK_OBJECT_NIL;
-    return o;
+    return obj_json(&Z, json);
 }
 
 #define EMIT(sel, name, type, ...)                                                                 \
@@ -135,7 +115,7 @@ int main(int argc, char **argv)
         .version = "0.0.1",
         .exec = { .kind = "nodejs:20",
                   .code = "function main(p) { return { payload: 'Hello, ' + p.name }; }",
-                  .components = nilobj() },
+                  .components = obj_nil() },
         .parameters = obj("[{\"key\":\"name\",\"value\":\"World\"}]"),
         .annotations = obj("[{\"key\":\"exec\",\"value\":\"nodejs:20\"},{\"key\":\"provide-api-"
                            "key\",\"value\":false}]"),
@@ -148,7 +128,7 @@ int main(int argc, char **argv)
                       .version = "0.0.3",
                       .exec = { .kind = "sequence",
                                 .components = obj("[\"/guest/split\",\"/guest/utils/sort\"]") },
-                      .parameters = nilobj(),
+                      .parameters = obj_nil(),
                       .annotations = obj("[{\"key\":\"exec\",\"value\":\"sequence\"}]"),
                       .limits = SQ_LIMITS_DEFAULT,
                       .publish = true,
@@ -160,7 +140,7 @@ int main(int argc, char **argv)
                                    .code = "IyEvYmluL3NoCmVjaG8gJ3t9Jwo=",
                                    .main = "main",
                                    .binary = true,
-                                   .components = nilobj() },
+                                   .components = obj_nil() },
                          .parameters = obj("[]"),
                          .annotations = obj("[]"),
                          .limits = { .timeout = 3000, .memory = 128, .logs = 5, .concurrency = 4 },
@@ -268,13 +248,13 @@ int main(int argc, char **argv)
            .op = "user.create",
            .subject = "alice",
            .namespace_ = "alice",
-           .limits = nilobj() });
+           .limits = obj_nil() });
     EMIT(S_ADMIN, "admin-1", sq_admin,
          { .token = "0123456789abcdef0123456789abcdef",
            .op = "limits.set",
            .namespace_ = "guest",
            .limits = obj("{\"invocationsPerMinute\":100000,\"concurrentInvocations\":500}") });
-    EMIT(S_ADMIN, "admin-2", sq_admin, { .token = "x", .op = "user.list", .limits = nilobj() });
+    EMIT(S_ADMIN, "admin-2", sq_admin, { .token = "x", .op = "user.list", .limits = obj_nil() });
     EMIT(S_INVOKE, "invoke-0", sq_invoke,
          { .id = ID1,
            .ns = "guest",
@@ -291,7 +271,7 @@ int main(int argc, char **argv)
            .name = "utils/sort",
            .subject = "guest",
            .key = KEY,
-           .params = nilobj(),
+           .params = obj_nil(),
            .shared = true,
            .wait_ms = 0,
            .caller_ns = "guest",
@@ -331,7 +311,7 @@ int main(int argc, char **argv)
            .healthy = false,
            .draining = true,
            .at = 1796544000123LL,
-           .actions = nilobj() });
+           .actions = obj_nil() });
     EMIT(S_SCHED_BEAT, "sched_beat-0", sq_sched_beat, { .id = "5e1d0c4b", .at = 1796544000123LL });
     EMIT(S_SCHED_MOVED, "sched_moved-0", sq_sched_moved,
          { .id = ID1, .invoker = "invoker1", .seq = 42 });
@@ -344,7 +324,7 @@ int main(int argc, char **argv)
            .caller_ns = "guest",
            .payload = obj("{\"when\":\"2026-12-06T08:00:00Z\"}") });
     EMIT(S_FIRE, "fire-1", sq_fire,
-         { .id = ID2, .ns = "guest", .name = "tick", .subject = "guest", .payload = nilobj() });
+         { .id = ID2, .ns = "guest", .name = "tick", .subject = "guest", .payload = obj_nil() });
     {
         char *logs[] = { "2026-12-06T08:00:00.123Z stdout: hello",
                          "2026-12-06T08:00:00.124Z stderr: warn", NULL };
@@ -380,7 +360,7 @@ int main(int argc, char **argv)
                    "{\"error\":\"The action exceeded its time limits of 60000 milliseconds.\"}"),
                .logs = logs + 2,
                .nlogs = 0,
-               .annotations = nilobj(),
+               .annotations = obj_nil(),
                .publish = false });
     }
     EMIT(S_ACT_QUERY, "act_query-0", sq_act_query, { .ns = "guest", .id = ID1 });
@@ -413,9 +393,9 @@ int main(int argc, char **argv)
         S_HEALTH, "health-0", sq_health,
         { .ok = true, .service = "registry", .pid = 42, .checks = obj("{\"postgresql\":\"ok\"}") });
     EMIT(S_CONDUCTOR_STEP, "conductor_step-0", sq_conductor_step,
-         { .action = obj("\"/guest/next\""), .params = obj("{\"x\":1}"), .state = nilobj() });
+         { .action = obj("\"/guest/next\""), .params = obj("{\"x\":1}"), .state = obj_nil() });
     EMIT(S_BRIEF, "brief-0", sq_brief,
-         { .name = "a", .version = "0.0.1", .annotations = nilobj(), .parameters = nilobj() });
+         { .name = "a", .version = "0.0.1", .annotations = obj_nil(), .parameters = obj_nil() });
     {
         sq_batch_rule r[] = { { .id = ID1, .ns = "guest", .name = "a" },
                               { .id = ID2, .ns = "other", .name = "pkg/b", .shared = true } };

@@ -74,6 +74,11 @@ function uniqueName(base) {
   return `${base}_${RUN}`;
 }
 
+// uniqueName() of each base, in order: const [a, b] = uniqueNames('x_a', 'x_b').
+function uniqueNames(...bases) {
+  return bases.map(uniqueName);
+}
+
 // ---------------------------------------------------------------- REST
 
 function basic(key) {
@@ -160,6 +165,18 @@ function nodeAction(code) {
   return { kind: 'nodejs:20', code };
 }
 
+// fn(name) with a nodejs:20 action of code under uniqueName(base) (extra: as putAction's),
+// deleted afterwards whatever happens; fn's value.
+async function withAction(base, code, extra, fn) {
+  const name = uniqueName(base);
+  try {
+    await putAction(name, nodeAction(code), extra);
+    return await fn(name);
+  } finally {
+    await deleteAction(name);
+  }
+}
+
 // Blocking invoke; returns the response (any status).
 // query '' invokes without blocking.
 async function invoke(name, params = {}, query = 'blocking=true', opts = {}) {
@@ -230,6 +247,18 @@ async function pollActivation(id, timeoutMs = 10000) {
 
 function sleep(ms) {
   return new Promise((r) => setTimeout(r, ms));
+}
+
+// The first answer of call() that is 200, asked at most tries times 100 ms apart; fails with
+// the last answer otherwise.
+async function until200(tries, call) {
+  let res;
+  for (let i = 0; i < tries; i++) {
+    res = await call();
+    if (res.status === 200) break;
+    await sleep(100);
+  }
+  return expectStatus(res, 200);
 }
 
 // The value of annotation key in an activation or entity, or undefined.
@@ -364,7 +393,7 @@ sys.stdout.write(base64.b64encode(b.getvalue()).decode())
 }
 
 module.exports = {
-  ROOT, dep, stackEnv, uniqueName, api, show, expectStatus, expectError, putAction, deleteAction,
-  nodeAction, invoke, checkRecord, pollActivation, sleep, annotation, nats, closeNats, natsRequest, pack, unpack,
+  ROOT, dep, stackEnv, uniqueName, uniqueNames, api, show, expectStatus, expectError, putAction, deleteAction,
+  nodeAction, withAction, until200, invoke, checkRecord, pollActivation, sleep, annotation, nats, closeNats, natsRequest, pack, unpack,
   basic, natsAs, natsOptions, natsPassword, admin, zip, readEnvFile,
 };

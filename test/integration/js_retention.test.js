@@ -30,6 +30,34 @@ async function drained(ms) {
   return si;
 }
 
+// A nodejs action answering {n: p.n} under uniqueName(base); its name.
+async function putEcho(base) {
+  const name = h.uniqueName(base);
+  await h.putAction(name, h.nodeAction('function main(p) { return { n: p.n }; }'));
+  return name;
+}
+
+// A consumer on SQ_ACTIVATIONS made through nc (as a scheduler may) with config; its info.
+async function createConsumer(nc, config) {
+  const req = new TextEncoder().encode(JSON.stringify({ stream_name: 'SQ_ACTIVATIONS', config }));
+  const created = await nc.request('$JS.API.CONSUMER.CREATE.SQ_ACTIVATIONS', req, { timeout: 5000 });
+  const ci = JSON.parse(Buffer.from(created.data).toString('utf8'));
+  assert.ok(ci.name && !ci.error, `consumer not created: ${JSON.stringify(ci)}`);
+  return ci;
+}
+
+// count blocking invokes of name ({n: i}), each 200; their activation ids, once stored.
+async function invokeStored(name, count) {
+  const ids = [];
+  for (let i = 0; i < count; i++) {
+    const res = await h.invoke(name, { n: i }, 'blocking=true');
+    assert.equal(res.status, 200, h.show(res));
+    ids.push(res.json.activationId);
+  }
+  for (const id of ids) await h.pollActivation(id, 20000);
+  return ids;
+}
+
 async function streamInfo(name) {
   const nc = await h.nats();
   const msg = await nc.request(`$JS.API.STREAM.INFO.${name}`, new Uint8Array(0), { timeout: 5000 });
@@ -49,8 +77,7 @@ test('SQ_ACTIVATIONS: interest retention, a byte cap that refuses new records, r
 });
 
 test('records leave SQ_ACTIVATIONS once the store has them', async () => {
-  const name = h.uniqueName('ret');
-  await h.putAction(name, h.nodeAction('function main(p) { return { n: p.n }; }'));
+  const name = await putEcho('ret');
   const before = await streamInfo('SQ_ACTIVATIONS');
   const ids = [];
   for (let i = 0; i < 40; i++) {
@@ -68,8 +95,7 @@ test('records leave SQ_ACTIVATIONS once the store has them', async () => {
 });
 
 test('a concurrent burst drains: no record stays, every consumer is past the last one', async () => {
-  const name = h.uniqueName('retc');
-  await h.putAction(name, h.nodeAction('function main(p) { return { n: p.n }; }'));
+  const name = await putEcho('retc');
   const before = await streamInfo('SQ_ACTIVATIONS');
   const ids = [];
   for (let round = 0; round < 10; round++) {
@@ -94,27 +120,16 @@ test('a concurrent burst drains: no record stays, every consumer is past the las
 });
 
 test('a consumer that has not had the records keeps them through the sweeps, until it goes', async () => {
-  const name = h.uniqueName('retk');
-  await h.putAction(name, h.nodeAction('function main(p) { return { n: p.n }; }'));
+  const name = await putEcho('retk');
   const sched = await h.natsAs('scheduler'); // the schedulers' right: ordered consumers on SQ_ACTIVATIONS
-  const enc = (v) => new TextEncoder().encode(JSON.stringify(v));
   // as a scheduler's completions consumer whose copy is away: its deliver subject has nobody
-  const created = await sched.request('$JS.API.CONSUMER.CREATE.SQ_ACTIVATIONS', enc({
-    stream_name: 'SQ_ACTIVATIONS',
-    config: { deliver_subject: `_INBOX_scheduler.ret-${Date.now()}`, ack_policy: 'none', deliver_policy: 'new',
-      headers_only: true, inactive_threshold: 120e9, filter_subject: 'sq.act.>' },
-  }), { timeout: 5000 });
-  const ci = JSON.parse(Buffer.from(created.data).toString('utf8'));
-  assert.ok(ci.name && !ci.error, `consumer not created: ${JSON.stringify(ci)}`);
+  const ci = await createConsumer(sched, {
+    deliver_subject: `_INBOX_scheduler.ret-${Date.now()}`, ack_policy: 'none', deliver_policy: 'new',
+    headers_only: true, inactive_threshold: 120e9, filter_subject: 'sq.act.>',
+  });
   let deleted = false;
   try {
-    const ids = [];
-    for (let i = 0; i < 5; i++) {
-      const res = await h.invoke(name, { n: i }, 'blocking=true');
-      assert.equal(res.status, 200, h.show(res));
-      ids.push(res.json.activationId);
-    }
-    for (const id of ids) await h.pollActivation(id, 20000); // stored ...
+    const ids = await invokeStored(name, 5); // stored ...
     // ... and kept for the consumer that has not had them, past more than one sweep (10 s)
     await h.sleep(12000);
     const si = await streamInfo('SQ_ACTIVATIONS');
@@ -135,27 +150,16 @@ test('records every consumer is past but nats-server keeps are purged by the swe
   // A consumer that gave up on its records (max_deliver reached, never acknowledged): its
   // floor moves past them but nats-server keeps them in the interest stream (by design: for
   // a dead-letter look); nobody else needs them. The activation store's sweep purges them.
-  const name = h.uniqueName('rets');
-  await h.putAction(name, h.nodeAction('function main(p) { return { n: p.n }; }'));
+  const name = await putEcho('rets');
   const sched = await h.natsAs('scheduler');
-  const enc = (v) => new TextEncoder().encode(JSON.stringify(v));
   const inbox = `_INBOX_scheduler.rets-${Date.now()}`;
   const sub = sched.subscribe(inbox); // receives, never acknowledges
-  const created = await sched.request('$JS.API.CONSUMER.CREATE.SQ_ACTIVATIONS', enc({
-    stream_name: 'SQ_ACTIVATIONS',
-    config: { deliver_subject: inbox, ack_policy: 'explicit', max_deliver: 1, ack_wait: 1e9, deliver_policy: 'new',
-      inactive_threshold: 120e9, filter_subject: 'sq.act.>' },
-  }), { timeout: 5000 });
-  const ci = JSON.parse(Buffer.from(created.data).toString('utf8'));
-  assert.ok(ci.name && !ci.error, `consumer not created: ${JSON.stringify(ci)}`);
+  const ci = await createConsumer(sched, {
+    deliver_subject: inbox, ack_policy: 'explicit', max_deliver: 1, ack_wait: 1e9, deliver_policy: 'new',
+    inactive_threshold: 120e9, filter_subject: 'sq.act.>',
+  });
   try {
-    const ids = [];
-    for (let i = 0; i < 3; i++) {
-      const res = await h.invoke(name, { n: i }, 'blocking=true');
-      assert.equal(res.status, 200, h.show(res));
-      ids.push(res.json.activationId);
-    }
-    for (const id of ids) await h.pollActivation(id, 20000);
+    const ids = await invokeStored(name, 3);
     const nc = await h.nats();
     const info = async () => JSON.parse(Buffer.from((await nc.request(
       `$JS.API.CONSUMER.INFO.SQ_ACTIVATIONS.${ci.name}`, new Uint8Array(0), { timeout: 5000 })).data).toString('utf8'));

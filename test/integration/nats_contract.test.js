@@ -86,12 +86,8 @@ async function eventMatching(pred, what, timeoutMs = 15000) {
   }
 }
 
-const action = h.uniqueName('nc_echo');
-const sequence = h.uniqueName('nc_seq');
-const trigger = h.uniqueName('nc_t');
-const rule = h.uniqueName('nc_r');
-const feedTrigger = h.uniqueName('nc_ft');
-const feedRule = h.uniqueName('nc_fr');
+const [action, sequence, trigger, rule, feedTrigger, feedRule] = h.uniqueNames('nc_echo', 'nc_seq',
+  'nc_t', 'nc_r', 'nc_ft', 'nc_fr');
 let ns = null;      // the guest namespace
 let identity = null;
 

@@ -74,7 +74,8 @@ async function standIn(k) {
   });
 }
 
-// From the host: connect and read the banner ('' when refused or timed out).
+// Connects and reads the banner: the text, 'open' (nothing said), 'timeout' or the error
+// code. Runs on the host, and in the sandbox too: NODE_PROBE carries its source text.
 function probe(host, port, ms = 1500) {
   return new Promise((resolve) => {
     const s = net.connect({ host, port });
@@ -107,18 +108,7 @@ function targets() {
 const NODE_PROBE = `
 const net = require('net');
 const fs = require('fs');
-function connect(host, port, ms) {
-  return new Promise((resolve) => {
-    const s = net.connect({ host, port });
-    let got = '';
-    const done = (v) => { s.destroy(); resolve(v); };
-    s.setTimeout(ms, () => done(got ? got.trim() : 'timeout'));
-    s.on('data', (d) => { got += d; });
-    s.on('end', () => done(got.trim() || 'open'));
-    s.on('connect', () => { if (!got) setTimeout(() => done(got.trim() || 'open'), 300); });
-    s.on('error', (e) => done(e.code || 'error'));
-  });
-}
+const connect = ${probe};
 async function main(a) {
   const out = { loopback: {}, remote: {}, tcp: '' };
   try { out.tcp = fs.readFileSync('/proc/net/tcp', 'utf8'); } catch (e) { out.tcp = 'unreadable'; }

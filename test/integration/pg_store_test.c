@@ -175,40 +175,31 @@ int main(int argc, char **argv)
         PQclear(r);
     }
 
-    SECTION("connection killed inside an open transaction");
-    {
-        work w = { { "a", "b" }, 0, BREAK_KILL_FIRST };
+    /* one after the other: each case's rows stay for the next */
+    static const struct {
+        const char *section, *key1, *key2;
+        int fault;
+        sq_status want;
+        int runs;
+        const char *runs_what, *rows, *rows_what;
+    } cases[] = {
+        { "connection killed inside an open transaction", "a", "b", BREAK_KILL_FIRST, SQ_OK, 2,
+          "runs (the first lost with its connection)", "a:2,b:2",
+          "each row once, from the second run" },
+        { "serialization failure", "c", NULL, BREAK_40001_FIRST, SQ_OK, 2, "runs", "a:2,b:2,c:2",
+          "c once, from the second run" },
+        { "deadlock on every attempt", "d", NULL, BREAK_40P01_ALWAYS, SQ_ERR_UNAVAILABLE,
+          SQ_STORE_ATTEMPTS, "runs: the bound", "a:2,b:2,c:2", "nothing of d" },
+        { "unique violation", "e", "a", BREAK_NONE, SQ_ERR_DB, 1, "runs: not retried",
+          "a:2,b:2,c:2", "nothing of e" },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        work w = { { cases[i].key1, cases[i].key2 }, 0, cases[i].fault };
+        SECTION(cases[i].section);
         st = sq_store_run(s, true, work_fn, &w);
-        CHECK_STR(sq_status_str(st), sq_status_str(SQ_OK), "status");
-        CHECK_INT(w.runs, 2, "runs (the first lost with its connection)");
-        CHECK_STR(rows(), "a:2,b:2", "each row once, from the second run");
-    }
-
-    SECTION("serialization failure");
-    {
-        work w = { { "c", NULL }, 0, BREAK_40001_FIRST };
-        st = sq_store_run(s, true, work_fn, &w);
-        CHECK_STR(sq_status_str(st), sq_status_str(SQ_OK), "status");
-        CHECK_INT(w.runs, 2, "runs");
-        CHECK_STR(rows(), "a:2,b:2,c:2", "c once, from the second run");
-    }
-
-    SECTION("deadlock on every attempt");
-    {
-        work w = { { "d", NULL }, 0, BREAK_40P01_ALWAYS };
-        st = sq_store_run(s, true, work_fn, &w);
-        CHECK_STR(sq_status_str(st), sq_status_str(SQ_ERR_UNAVAILABLE), "status");
-        CHECK_INT(w.runs, SQ_STORE_ATTEMPTS, "runs: the bound");
-        CHECK_STR(rows(), "a:2,b:2,c:2", "nothing of d");
-    }
-
-    SECTION("unique violation");
-    {
-        work w = { { "e", "a" }, 0, BREAK_NONE };
-        st = sq_store_run(s, true, work_fn, &w);
-        CHECK_STR(sq_status_str(st), sq_status_str(SQ_ERR_DB), "status");
-        CHECK_INT(w.runs, 1, "runs: not retried");
-        CHECK_STR(rows(), "a:2,b:2,c:2", "nothing of e");
+        CHECK_STR(sq_status_str(st), sq_status_str(cases[i].want), "status");
+        CHECK_INT(w.runs, cases[i].runs, cases[i].runs_what);
+        CHECK_STR(rows(), cases[i].rows, cases[i].rows_what);
     }
 
     SECTION("connection lost and not to be had again");

@@ -136,24 +136,20 @@ test('GET /activations lists newest first; limit and skip page it', async () => 
 });
 
 test('parameters: invoke parameters override the action defaults', async () => {
-  const n = h.uniqueName('inv_params');
-  try {
-    await h.putAction(n, h.nodeAction("function main(a){return {name:a.name, other:a.other, extra:a.extra}}"),
-      { parameters: [{ key: 'name', value: 'default' }, { key: 'other', value: { deep: [1, 2] } }] });
+  await h.withAction('inv_params',
+    "function main(a){return {name:a.name, other:a.other, extra:a.extra}}",
+    { parameters: [{ key: 'name', value: 'default' }, { key: 'other', value: { deep: [1, 2] } }] }, async (n) => {
     let res = h.expectStatus(await h.invoke(n, {}), 200);
     assert.deepEqual(res.json.response.result, { name: 'default', other: { deep: [1, 2] } }, h.show(res));
     res = h.expectStatus(await h.invoke(n, { name: 'given', extra: true }), 200);
     assert.deepEqual(res.json.response.result, { name: 'given', other: { deep: [1, 2] }, extra: true }, h.show(res));
-  } finally {
-    await h.deleteAction(n);
-  }
+  });
 });
 
 test('logs: console output as "TIMESTAMP stream: text" lines, in the record and at /logs', async () => {
-  const n = h.uniqueName('inv_logs');
-  try {
-    await h.putAction(n, h.nodeAction(
-      "function main(a){console.log('line one'); console.error('line two'); console.log('third ' + a.x); return {done:true}}"));
+  await h.withAction('inv_logs',
+    "function main(a){console.log('line one'); console.error('line two'); console.log('third ' + a.x); return {done:true}}",
+    {}, async (n) => {
     const res = h.expectStatus(await h.invoke(n, { x: 3 }), 200);
     const id = res.json.activationId;
     const check = (logs, where) => {
@@ -174,41 +170,32 @@ test('logs: console output as "TIMESTAMP stream: text" lines, in the record and 
     const logs = h.expectStatus(await h.api('GET', `/namespaces/_/activations/${id}/logs`), 200);
     assert.ok(logs.json && typeof logs.json === 'object' && !Array.isArray(logs.json), `/logs is not {logs: [...]}: ${h.show(logs)}`);
     check(logs.json.logs, '/logs');
-  } finally {
-    await h.deleteAction(n);
-  }
+  });
 });
 
 test('an async action (returning a Promise) resolves to its result', async () => {
-  const n = h.uniqueName('inv_async');
-  try {
-    await h.putAction(n, h.nodeAction(
-      'async function main(a){ await new Promise(r => setTimeout(r, 50)); return {slept: 50, echo: a.v} }'));
+  await h.withAction('inv_async',
+    'async function main(a){ await new Promise(r => setTimeout(r, 50)); return {slept: 50, echo: a.v} }',
+    {}, async (n) => {
     const res = h.expectStatus(await h.invoke(n, { v: 'x' }), 200);
     assert.deepEqual(res.json.response.result, { slept: 50, echo: 'x' }, h.show(res));
     assert.ok(res.json.duration >= 50, `duration ${res.json.duration} < the 50 ms the action slept`);
-  } finally {
-    await h.deleteAction(n);
-  }
+  });
 });
 
 test('values survive the trip: unicode, big strings, nesting, numbers, empty strings', async () => {
-  const n = h.uniqueName('inv_echo');
   const payload = {
     u: 'h\u00e9llo \u2713 \ud83d\ude00 \u65e5\u672c', big: 'x'.repeat(200000), nested: { a: [1, 2.5, -3, null, true, false, {}, []] },
     empty: '', arr: ['', 'a'], obj: { '': 'empty key' }, big_int: 9007199254740991, neg: -42, f: 0.1,
   };
-  try {
-    await h.putAction(n, h.nodeAction('function main(a){return a}'));
+  await h.withAction('inv_echo', 'function main(a){return a}', {}, async (n) => {
     const res = h.expectStatus(await h.invoke(n, payload), 200);
     assert.deepEqual(res.json.response.result, payload, 'echoed result differs from the parameters');
     const only = h.expectStatus(await h.invoke(n, payload, 'blocking=true&result=true'), 200);
     assert.deepEqual(only.json, payload, 'echoed result=true body differs from the parameters');
     const rec = await h.pollActivation(res.json.activationId);
     assert.deepEqual(rec.response.result, payload, 'stored result differs from the parameters');
-  } finally {
-    await h.deleteAction(n);
-  }
+  });
 });
 
 test('an update reaches the next invoke: new code, new version, new container', async () => {
@@ -241,10 +228,9 @@ test('different actions never share a container', async () => {
 });
 
 test('20 concurrent blocking invokes each get their own answer', async () => {
-  const n = h.uniqueName('inv_conc');
-  try {
-    await h.putAction(n, h.nodeAction(
-      'async function main(a){ await new Promise(r => setTimeout(r, 20)); return {i: a.i} }'));
+  await h.withAction('inv_conc',
+    'async function main(a){ await new Promise(r => setTimeout(r, 20)); return {i: a.i} }',
+    {}, async (n) => {
     const all = await Promise.all([...Array(20).keys()].map((i) => h.invoke(n, { i })));
     const bad = all.filter((res) => res.status !== 200).map((res) => `${res.status} ${res.text.slice(0, 400)}`);
     assert.deepEqual(bad, [], `${bad.length} of 20 concurrent blocking invokes failed`);
@@ -257,15 +243,11 @@ test('20 concurrent blocking invokes each get their own answer', async () => {
     });
     assert.equal(seen.size, 20, 'activation ids are not unique');
     for (const id of seen) await h.pollActivation(id);
-  } finally {
-    await h.deleteAction(n);
-  }
+  });
 });
 
 test('20 concurrent non-blocking invokes each leave one record', async () => {
-  const n = h.uniqueName('inv_conc_nb');
-  try {
-    await h.putAction(n, h.nodeAction('function main(a){ return {i: a.i} }'));
+  await h.withAction('inv_conc_nb', 'function main(a){ return {i: a.i} }', {}, async (n) => {
     const all = await Promise.all([...Array(20).keys()].map((i) => h.invoke(n, { i }, '')));
     const ids = all.map((res) => h.expectStatus(res, 202).json.activationId);
     assert.equal(new Set(ids).size, 20, 'activation ids are not unique');
@@ -276,7 +258,5 @@ test('20 concurrent non-blocking invokes each leave one record', async () => {
     assert.deepEqual(bad, [], 'concurrent non-blocking invokes failed');
     assert.deepEqual(recs.map((r) => r.response.result.i).sort((x, y) => x - y), [...Array(20).keys()],
       'the records do not hold the 20 results');
-  } finally {
-    await h.deleteAction(n);
-  }
+  });
 });

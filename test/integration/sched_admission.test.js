@@ -54,13 +54,7 @@ test('invocations per minute: the one over the limit is 429 with OpenWhisk\'s me
   h.expectError(nb, 429);
   // raising the limit takes effect at once (the auth event drops the scheduler's cache)
   setLimits({ invocationsPerMinute: 1000 });
-  let ok;
-  for (let i = 0; i < 20; i++) {
-    ok = await invoke('quick', 'blocking=true');
-    if (ok.status === 200) break;
-    await h.sleep(100);
-  }
-  h.expectStatus(ok, 200);
+  await h.until200(20, () => invoke('quick', 'blocking=true'));
 });
 
 test('concurrent activations: over the limit is 429, nothing is queued, the slot comes back', async () => {
@@ -76,22 +70,10 @@ test('concurrent activations: over the limit is 429, nothing is queued, the slot
   // a blocking one is refused the same way while they run
   h.expectError(await invoke('quick', 'blocking=true'), 429);
   // when their records are stored, the slots are free again
-  let d;
-  for (let i = 0; i < 100; i++) {
-    d = await invoke('quick', 'blocking=true');
-    if (d.status === 200) break;
-    await h.sleep(100);
-  }
-  h.expectStatus(d, 200);
+  await h.until200(100, () => invoke('quick', 'blocking=true'));
   // the refused one was not queued: only a and b have records of the slow action
   for (const id of [a.json.activationId, b.json.activationId]) {
-    let r;
-    for (let i = 0; i < 100; i++) {
-      r = await h.api('GET', `/namespaces/_/activations/${id}`, { key });
-      if (r.status === 200) break;
-      await h.sleep(100);
-    }
-    h.expectStatus(r, 200);
+    await h.until200(100, () => h.api('GET', `/namespaces/_/activations/${id}`, { key }));
   }
   await h.sleep(500);
   const list = await h.api('GET', '/namespaces/_/activations?name=slow&limit=50', { key });

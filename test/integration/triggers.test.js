@@ -15,15 +15,8 @@ const { execFileSync } = require('node:child_process');
 const h = require('../harness/squall.js');
 
 const ECHO = 'function main(a){console.log("got " + JSON.stringify(a)); return a}';
-const action = h.uniqueName('trg_echo');
-const action2 = h.uniqueName('trg_echo2');
-const gone = h.uniqueName('trg_gone');
-const trigger = h.uniqueName('trg_t');
-const lonely = h.uniqueName('trg_lonely');
-const rule = h.uniqueName('trg_r');
-const rule2 = h.uniqueName('trg_r2');
-const ruleGone = h.uniqueName('trg_rgone');
-const gtrigger = h.uniqueName('trg_g');
+const [action, action2, gone, trigger, lonely, rule, rule2, ruleGone, gtrigger] = h.uniqueNames(
+  'trg_echo', 'trg_echo2', 'trg_gone', 'trg_t', 'trg_lonely', 'trg_r', 'trg_r2', 'trg_rgone', 'trg_g');
 let supported = true;
 let why = '';
 const causedBy = [];   // [rule activation record, trigger activation id]

@@ -10,7 +10,14 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The counters: one pair per program. A program of several files defines
+ * CHECK_SHARED_COUNTERS before it includes this header (in each file) and defines the two
+ * in one of them. */
+#ifdef CHECK_SHARED_COUNTERS
+extern int check_passed_, check_failed_;
+#else
 static int check_passed_, check_failed_;
+#endif
 static const char *check_section_ = "";
 
 /* Names the group of checks that follow; failures quote it. */

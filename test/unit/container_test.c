@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int passed, failed;
+int check_passed_, check_failed_;
 char runtime_dir[PATH_MAX];
 inv_sandbox_t *sb;
 
@@ -60,19 +60,39 @@ inv_container_t *start(bool sandbox)
     return c;
 }
 
+inv_container_t *start_init(bool sandbox, const char *code, const char *main, bool binary,
+                            int timeout_ms, inv_outcome *oc, inv_run_result *r)
+{
+    inv_container_t *c = start(sandbox);
+    if (c)
+        *oc = inv_container_init(c, code, main, binary, timeout_ms, LOGS, r);
+    return c;
+}
+
 /* Starts and initialises a container with code; NULL (and a failed check) if init fails. */
 inv_container_t *ready(const char *code, bool sandbox)
 {
-    inv_container_t *c = start(sandbox);
+    inv_run_result r;
+    inv_outcome oc;
+    inv_container_t *c = start_init(sandbox, code, "main", false, TIMEOUT, &oc, &r);
     if (!c)
         return NULL;
-    inv_run_result r;
-    inv_outcome oc = inv_container_init(c, code, "main", false, TIMEOUT, LOGS, &r);
     CHECK(oc == INV_OK, "init: %s %s", inv_outcome_str(oc), res(&r));
     inv_run_result_free(&r);
     if (oc != INV_OK) {
         inv_container_destroy(c);
         return NULL;
+    }
+    return c;
+}
+
+inv_container_t *ready_run(const char *code, const char *value, const char *activation_id,
+                           inv_run_result *r)
+{
+    inv_container_t *c = ready(code, true);
+    if (c) {
+        inv_outcome oc = run(c, value, activation_id, TIMEOUT, LOGS, r);
+        CHECK(oc == INV_OK, "run %s: %s %s", activation_id, inv_outcome_str(oc), res(r));
     }
     return c;
 }
@@ -214,13 +234,12 @@ static pid_t find_cmd(const char *argv0, const char *argv1)
 
 static void test_plain(void)
 {
-    inv_container_t *c = ready("function main(a){return {hello: a.name}}", true);
-    if (!c)
-        return;
     inv_run_result r;
     char buf[256];
-    inv_outcome oc = run(c, "{\"name\":\"squall\"}", "a1", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
+    inv_container_t *c =
+        ready_run("function main(a){return {hello: a.name}}", "{\"name\":\"squall\"}", "a1", &r);
+    if (!c)
+        return;
     CHECK(strcmp(field(r.result, "hello", buf, sizeof buf), "squall") == 0, "%s", res(&r));
     CHECK(r.nlogs == 0, "%zu logs", r.nlogs);
     CHECK(r.start_ms > 1600000000000LL && r.end_ms >= r.start_ms, "%lld..%lld",
@@ -232,25 +251,24 @@ static void test_plain(void)
 
 static void test_logs_and_reuse(void)
 {
-    inv_container_t *c =
-        ready("console.log('loading');\n"
-              "function main(a){\n"
-              "  console.log('one', a.n);\n"
-              "  console.error('two');\n"
-              "  console.info('three\\nfour');\n"
-              "  console.warn({w: 1});\n"
-              "  process.stdout.write('partial');\n"
-              "  return {id: process.env.__OW_ACTIVATION_ID, name: process.env.__OW_ACTION_NAME,\n"
-              "          ns: process.env.__OW_NAMESPACE, key: process.env.__OW_API_KEY,\n"
-              "          host: process.env.__OW_API_HOST, deadline: process.env.__OW_DEADLINE};\n"
-              "}",
-              true);
+    inv_run_result r;
+    inv_outcome oc;
+    char buf[256];
+    inv_container_t *c = ready_run(
+        "console.log('loading');\n"
+        "function main(a){\n"
+        "  console.log('one', a.n);\n"
+        "  console.error('two');\n"
+        "  console.info('three\\nfour');\n"
+        "  console.warn({w: 1});\n"
+        "  process.stdout.write('partial');\n"
+        "  return {id: process.env.__OW_ACTIVATION_ID, name: process.env.__OW_ACTION_NAME,\n"
+        "          ns: process.env.__OW_NAMESPACE, key: process.env.__OW_API_KEY,\n"
+        "          host: process.env.__OW_API_HOST, deadline: process.env.__OW_DEADLINE};\n"
+        "}",
+        "{\"n\":1}", "act-1", &r);
     if (!c)
         return;
-    inv_run_result r;
-    char buf[256];
-    inv_outcome oc = run(c, "{\"n\":1}", "act-1", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
     CHECK(strcmp(field(r.result, "id", buf, sizeof buf), "act-1") == 0, "%s", res(&r));
     CHECK(strcmp(field(r.result, "name", buf, sizeof buf), "/guest/t") == 0, "%s", res(&r));
     CHECK(strcmp(field(r.result, "ns", buf, sizeof buf), "guest") == 0, "%s", res(&r));
@@ -293,13 +311,13 @@ static void test_logs_and_reuse(void)
 
 static void test_init_logs(void)
 {
-    inv_container_t *c = start(true);
+    inv_run_result r;
+    inv_outcome oc;
+    inv_container_t *c = start_init(
+        true, "console.log('loading'); console.error('warming'); exports.main = () => ({})", "main",
+        false, TIMEOUT, &oc, &r);
     if (!c)
         return;
-    inv_run_result r;
-    inv_outcome oc = inv_container_init(
-        c, "console.log('loading'); console.error('warming'); exports.main = () => ({})", "main",
-        false, TIMEOUT, LOGS, &r);
     CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
     CHECK(r.nlogs == 2, "%zu init logs", r.nlogs);
     bool a = false, b = false;
@@ -365,12 +383,12 @@ static void test_forms(void)
           "main" },
     };
     for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++) {
-        inv_container_t *c = start(true);
+        inv_run_result r;
+        inv_outcome oc;
+        inv_container_t *c =
+            start_init(true, forms[i].code, forms[i].main, false, TIMEOUT, &oc, &r);
         if (!c)
             return;
-        inv_run_result r;
-        inv_outcome oc =
-            inv_container_init(c, forms[i].code, forms[i].main, false, TIMEOUT, LOGS, &r);
         CHECK(oc == INV_OK, "form %zu init: %s %s", i, inv_outcome_str(oc), res(&r));
         inv_run_result_free(&r);
         oc = run(c, "{\"v\":7}", "f", TIMEOUT, LOGS, &r);
@@ -461,12 +479,12 @@ static void test_init_errors(void)
         { "UEsDBA==", "main", true, "not a zip file" },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        inv_container_t *c = start(true);
+        inv_run_result r;
+        inv_outcome oc;
+        inv_container_t *c =
+            start_init(true, cases[i].code, cases[i].main, cases[i].binary, TIMEOUT, &oc, &r);
         if (!c)
             return;
-        inv_run_result r;
-        inv_outcome oc =
-            inv_container_init(c, cases[i].code, cases[i].main, cases[i].binary, TIMEOUT, LOGS, &r);
         char buf[2048];
         CHECK(oc == INV_INIT_ERROR, "case %zu: %s %s", i, inv_outcome_str(oc), res(&r));
         CHECK(strstr(field(r.result, "error", buf, sizeof buf), cases[i].needle) != NULL,
@@ -516,10 +534,9 @@ static void test_timeout(void)
     inv_container_destroy(c);
 
     /* A timeout during init. */
-    c = start(true);
+    c = start_init(true, "while (true) {}", "main", false, 300, &oc, &r);
     if (!c)
         return;
-    oc = inv_container_init(c, "while (true) {}", "main", false, 300, LOGS, &r);
     CHECK(oc == INV_TIMEOUT, "init: %s", inv_outcome_str(oc));
     CHECK(strcmp(field(r.result, "error", buf, sizeof buf),
                  "The action exceeded its time limits of 300 milliseconds during "
@@ -554,10 +571,9 @@ static void test_crash(void)
     inv_container_destroy(c);
 
     /* Exit during init. */
-    c = start(true);
+    c = start_init(true, "process.exit(3)", "main", false, TIMEOUT, &oc, &r);
     if (!c)
         return;
-    oc = inv_container_init(c, "process.exit(3)", "main", false, TIMEOUT, LOGS, &r);
     CHECK(oc == INV_CRASH, "init exit: %s", inv_outcome_str(oc));
     CHECK(strcmp(field(r.result, "error", buf, sizeof buf),
                  "The action did not initialize and exited unexpectedly.") == 0,
@@ -568,16 +584,14 @@ static void test_crash(void)
 
 static void test_destroy_kills_everything(void)
 {
-    inv_container_t *c = ready(
+    inv_run_result r;
+    inv_container_t *c = ready_run(
         "function main(a){ const cp = require('child_process');\n"
         "  const k = cp.spawn('/usr/bin/sleep', ['987.5'], {detached: true, stdio: 'ignore'});\n"
         "  k.unref(); return {pid: k.pid} }",
-        true);
+        "{}", "spawn", &r);
     if (!c)
         return;
-    inv_run_result r;
-    inv_outcome oc = run(c, "{}", "spawn", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
     inv_run_result_free(&r);
     pid_t host = -1;
     for (int i = 0; i < 100 && host < 0; i++) {
@@ -593,7 +607,8 @@ static void test_destroy_kills_everything(void)
 
 static void test_isolation(void)
 {
-    inv_container_t *c = ready(
+    inv_run_result r;
+    inv_container_t *c = ready_run(
         "const fs = require('fs');\n"
         "function main(a){ return {root: fs.readdirSync('/'), env: process.env, pid: process.pid,\n"
         "  uid: process.getuid(), cwd: process.cwd(),\n"
@@ -606,12 +621,9 @@ static void test_isolation(void)
         "         return /^pipe:/.test(fs.readlinkSync('/proc/self/fd/' + f)) } catch (e) { return "
         "false } })\n"
         "}}",
-        true);
+        "{}", "iso", &r);
     if (!c)
         return;
-    inv_run_result r;
-    inv_outcome oc = run(c, "{}", "iso", TIMEOUT, LOGS, &r);
-    CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
     json_t *v = json_loads(res(&r), 0, NULL);
     json_t *root = json_object_get(v, "root"), *env = json_object_get(v, "env");
     bool has_root = false, has_work = false, has_runtime = false;
@@ -714,21 +726,19 @@ int main(void)
     char describe[2048], err[256];
     if (inv_sandbox_create(&sb, "container-test", 256, describe, sizeof describe, err,
                            sizeof err) != 0) {
-        fprintf(stderr, "no sandbox policy: %s\n", err);
-        failed++;
+        CHECK(false, "no sandbox policy: %s", err);
     } else {
         fprintf(stderr, "sandbox: %s\n", describe);
     }
     for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
-        int before = failed;
+        int before = check_failed_;
         double t0 = now_ms();
         tests[i].fn();
-        fprintf(stderr, "%-26s %s (%.0f ms)\n", tests[i].name, failed == before ? "ok" : "FAILED",
-                now_ms() - t0);
+        fprintf(stderr, "%-26s %s (%.0f ms)\n", tests[i].name,
+                check_failed_ == before ? "ok" : "FAILED", now_ms() - t0);
     }
     inv_sandbox_destroy(sb);
     if (*staged)
         inv_runtime_unstage(staged);
-    printf("%d passed, %d failed\n", passed, failed);
-    return failed ? 1 : 0;
+    return check_done();
 }

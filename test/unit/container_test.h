@@ -7,26 +7,17 @@
 
 #include "container.h"
 
+/* CHECK and its counters (check.h), shared by the two files; container_test.c defines them */
+#define CHECK_SHARED_COUNTERS
+#include "check.h"
+
 #include <limits.h>
 #include <stdbool.h>
 #include <stdio.h>
 
-extern int passed, failed;
 extern char runtime_dir[PATH_MAX];
 extern inv_sandbox_t *sb;              /* cgroups + seccomp (NULL when this host gives none) */
 extern char native_launcher[PATH_MAX]; /* SQ_NATIVE_LAUNCHER, or its staged copy (main) */
-
-#define CHECK(cond, ...)                                                                           \
-    do {                                                                                           \
-        if (cond) {                                                                                \
-            passed++;                                                                              \
-        } else {                                                                                   \
-            failed++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: %s: ", __FILE__, __LINE__, #cond);                        \
-            fprintf(stderr, __VA_ARGS__);                                                          \
-            fputc('\n', stderr);                                                                   \
-        }                                                                                          \
-    } while (0)
 
 #define TIMEOUT 10000
 #define LOGS (1u << 20)
@@ -36,8 +27,18 @@ double now_ms(void);
 const char *res(const inv_run_result *r);
 /* A sandboxed (or bare) nodejs:20 stem cell. */
 inv_container_t *start(bool sandbox);
+/* A nodejs:20 stem cell (sandboxed or bare) given code whose entry is main: the container, with
+ * the init's outcome in *oc and its result in *r (the caller frees it); NULL (and a failed
+ * check) when it does not start, *oc and *r then untouched. */
+inv_container_t *start_init(bool sandbox, const char *code, const char *main, bool binary,
+                            int timeout_ms, inv_outcome *oc, inv_run_result *r);
 /* Starts and initialises a container with code; NULL (and a failed check) if init fails. */
 inv_container_t *ready(const char *code, bool sandbox);
+/* ready(code, true), then one run of value that must succeed (a failed check otherwise): the
+ * container, its result in *r (the caller frees it); NULL when it is not ready, *r then
+ * untouched. */
+inv_container_t *ready_run(const char *code, const char *value, const char *activation_id,
+                           inv_run_result *r);
 /* Runs one activation with the given value (a JSON object text). */
 inv_outcome run(inv_container_t *c, const char *value, const char *activation_id, int timeout_ms,
                 size_t log_limit, inv_run_result *r);

@@ -302,6 +302,23 @@ static char *zip_b64(const char *const *files)
     return out;
 }
 
+/* One run of value in a container of kind given a zip of files (name/content pairs, as
+ * zip_b64) as its code, then the container destroyed: the outcome in *oc and the result in
+ * *r (the caller frees it). False when nothing ran: no zip (python3 is missing) or no ready
+ * container (a check has failed then). */
+static bool zip_run(const char *kind, const char *const *files, const char *value,
+                    const char *activation_id, inv_outcome *oc, inv_run_result *r)
+{
+    char *zip = zip_b64(files);
+    inv_container_t *c = zip ? ready_kind(kind, zip, true, false, 1, 128, false) : NULL;
+    free(zip);
+    if (!c)
+        return false;
+    *oc = run(c, value, activation_id, TIMEOUT, LOGS, r);
+    inv_container_destroy(c);
+    return true;
+}
+
 static bool has_log(const inv_run_result *r, const char *stream, const char *text)
 {
     for (size_t i = 0; i < r->nlogs; i++)
@@ -355,16 +372,11 @@ void test_python(void)
         "__main__.py", "import helper\ndef main(args):\n    return {'v': helper.value()}\n",
         "helper.py", "def value():\n    return 'from helper'\n", NULL
     };
-    char *zip = zip_b64(files);
-    c = zip ? ready_kind("python:3", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (!c)
+    if (!zip_run("python:3", files, "{}", "pyz", &oc, &r))
         return;
-    oc = run(c, "{}", "pyz", TIMEOUT, LOGS, &r);
     CHECK(oc == INV_OK && strcmp(field(r.result, "v", buf, sizeof buf), "from helper") == 0,
           "python zip: %s %s", inv_outcome_str(oc), res(&r));
     inv_run_result_free(&r);
-    inv_container_destroy(c);
 }
 
 void test_node_zip(void)
@@ -380,34 +392,25 @@ void test_node_zip(void)
         "module.exports = () => 'zipped';",
         NULL
     };
-    char *zip = zip_b64(pj);
-    inv_container_t *c = zip ? ready_kind("nodejs:20", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (c) {
-        inv_outcome oc = run(c, "{\"n\":7}", "nz", TIMEOUT, LOGS, &r);
+    inv_outcome oc;
+    if (zip_run("nodejs:20", pj, "{\"n\":7}", "nz", &oc, &r)) {
         CHECK(oc == INV_OK && strcmp(field(r.result, "v", buf, sizeof buf), "zipped") == 0,
               "node zip: %s %s", inv_outcome_str(oc), res(&r));
         inv_run_result_free(&r);
-        inv_container_destroy(c);
     }
     static const char *const idx[] = { "index.js", "module.exports.main = () => ({idx: true});",
                                        NULL };
-    zip = zip_b64(idx);
-    c = zip ? ready_kind("nodejs:20", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (c) {
-        inv_outcome oc = run(c, "{}", "nz2", TIMEOUT, LOGS, &r);
+    if (zip_run("nodejs:20", idx, "{}", "nz2", &oc, &r)) {
         CHECK(oc == INV_OK && strstr(res(&r), "\"idx\":true"), "node zip index.js: %s", res(&r));
         inv_run_result_free(&r);
-        inv_container_destroy(c);
     }
     /* an entry that climbs out of the code directory is refused */
     static const char *const evil[] = { "../escape.js", "x", "index.js", "exports.main=()=>({})",
                                         NULL };
-    zip = zip_b64(evil);
-    c = start_kind("nodejs:20", 128, false);
+    char *zip = zip_b64(evil);
+    inv_container_t *c = start_kind("nodejs:20", 128, false);
     if (c && zip) {
-        inv_outcome oc = inv_container_init(c, zip, "main", true, TIMEOUT, LOGS, &r);
+        oc = inv_container_init(c, zip, "main", true, TIMEOUT, LOGS, &r);
         CHECK(oc == INV_INIT_ERROR && strstr(res(&r), "outside"), "evil zip: %s %s",
               inv_outcome_str(oc), res(&r));
         inv_run_result_free(&r);
@@ -465,15 +468,11 @@ void test_native(void)
     static const char *const zf[] = { "*exec",
                                       "#!/bin/sh\n. ./lib.sh\necho \"{\\\"z\\\":\\\"$(v)\\\"}\"\n",
                                       "lib.sh", "v() { echo zipped; }\n", NULL };
-    char *zip = zip_b64(zf);
-    c = zip ? ready_kind("native", zip, true, false, 1, 128, false) : NULL;
-    free(zip);
-    if (c) {
-        inv_outcome oc = run(c, "{}", "nat3", TIMEOUT, LOGS, &r);
+    inv_outcome oc;
+    if (zip_run("native", zf, "{}", "nat3", &oc, &r)) {
         CHECK(oc == INV_OK && strcmp(field(r.result, "z", buf, sizeof buf), "zipped") == 0,
               "native zip: %s %s", inv_outcome_str(oc), res(&r));
         inv_run_result_free(&r);
-        inv_container_destroy(c);
     }
     /* actionloop: a python program that acks, then answers line by line and keeps state */
     c = ready_kind(
@@ -491,7 +490,7 @@ void test_native(void)
         false, true, 1, 128, false);
     if (c) {
         for (int i = 1; i <= 3; i++) {
-            inv_outcome oc = run(c, "{\"a\":1}", "loopid", TIMEOUT, LOGS, &r);
+            oc = run(c, "{\"a\":1}", "loopid", TIMEOUT, LOGS, &r);
             snprintf(buf, sizeof buf, "loop log %d", i);
             CHECK(oc == INV_OK && strstr(res(&r), "\"id\": \"loopid\"") &&
                       has_log(&r, "stdout", buf),
@@ -717,17 +716,31 @@ void test_limits_by_parent(void)
     inv_sandbox_set_attach(sb, v2);
 }
 
+/* A python:3 container of code under the sandbox's cgroups and seccomp (memory_mb), ready,
+ * and one run of {} in it: the container (NULL, with a failed check, when it is not ready),
+ * the outcome in *oc and the result in *r (the caller frees it). */
+static inv_container_t *python_run(const char *code, int memory_mb, const char *activation_id,
+                                   inv_outcome *oc, inv_run_result *r)
+{
+    inv_container_t *c = ready_kind("python:3", code, false, false, 1, memory_mb, true);
+    if (c)
+        *oc = run(c, "{}", activation_id, TIMEOUT, LOGS, r);
+    return c;
+}
+
 /* Memory, pids, nofile and seccomp: only where this host gives the invoker cgroups. */
 void test_limits(void)
 {
+    char buf[256];
+    inv_outcome oc;
+    inv_run_result r;
+
     if (!sb || inv_sandbox_cgroup_mode(sb) == INV_CG_NONE) {
         fprintf(stderr, "  (no cgroups here: memory and pids limits not checked)\n");
     } else {
-        inv_run_result r;
         memory_limit();
         /* a fork bomb meets pids.max */
-        inv_container_t *c = ready_kind("python:3",
-                                        "import os, time\n"
+        inv_container_t *c = python_run("import os, time\n"
                                         "def main(a):\n"
                                         "    n = 0\n"
                                         "    try:\n"
@@ -738,10 +751,8 @@ void test_limits(void)
                                         "    except OSError as e:\n"
                                         "        return {'forked': n, 'err': str(e)}\n"
                                         "    return {'forked': n}\n",
-                                        false, false, 1, 256, true);
+                                        256, "bomb", &oc, &r);
         if (c) {
-            char buf[256];
-            inv_outcome oc = run(c, "{}", "bomb", TIMEOUT, LOGS, &r);
             int forked = atoi(field(r.result, "forked", buf, sizeof buf));
             CHECK(oc == INV_OK && forked > 0 && forked < 256, "fork bomb: %s %s",
                   inv_outcome_str(oc), res(&r));
@@ -752,10 +763,8 @@ void test_limits(void)
         }
     }
     /* nofile and seccomp hold with or without cgroups */
-    inv_run_result r;
     inv_container_t *c =
-        ready_kind("python:3",
-                   "import ctypes, errno, resource\n"
+        python_run("import ctypes, errno, resource\n"
                    "libc = ctypes.CDLL(None, use_errno=True)\n"
                    "def call(nr, *args):\n"
                    "    ctypes.set_errno(0)\n"
@@ -768,10 +777,8 @@ void test_limits(void)
                    "            'unshare': call(272, 0x10000000), 'bpf': call(321, 0, 0, 0), "
                    "'io_uring': call(425, 1, 0),\n"
                    "            'keyctl': call(250, 0, 0, 0, 0), 'getpid': call(39)}\n",
-                   false, false, 1, 128, true);
+                   128, "sc", &oc, &r);
     if (c) {
-        char buf[256];
-        inv_outcome oc = run(c, "{}", "sc", TIMEOUT, LOGS, &r);
         CHECK(oc == INV_OK, "seccomp probe: %s %s", inv_outcome_str(oc), res(&r));
         CHECK(strcmp(field(r.result, "nofile", buf, sizeof buf), "[1024,1024]") == 0, "nofile: %s",
               res(&r));

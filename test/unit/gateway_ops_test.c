@@ -94,6 +94,18 @@ static void encode(enc_run *e, gw_method m, const char *path, const char *const 
     e->subject = gw_op_of(r->op) ? gw_op_of(r->op)->encode(r, &e->c) : NULL;
 }
 
+/* encode(), and the operation sends its message to subject. */
+static void encode_to(enc_run *e, const char *subject, gw_method m, const char *path,
+                      const char *const *args, const char *body)
+{
+    encode(e, m, path, args, body);
+    CHECK_STR(e->subject, subject, path);
+}
+
+/* Whether the message the encoder of e sent decodes (proto/) as type into m, in zone z. */
+#define SENT(e, type, m, z, err)                                                                   \
+    (type##_decode((e).sb.data, (e).sb.size, z, &(m), err, sizeof err) == SQ_OK)
+
 static void enc_done(enc_run *e)
 {
     msgpack_zone_destroy(&e->z);
@@ -179,14 +191,13 @@ static void test_invoke(void)
     msgpack_zone z;
 
     SECTION("invoke");
-    encode(&e, GW_POST, "/api/v1/namespaces/_/actions/lib/hello", args, "{\"a\":1}");
-    CHECK_STR(e.subject, SQ_SUBJ_SCHED_INVOKE, "subject");
+    encode_to(&e, SQ_SUBJ_SCHED_INVOKE, GW_POST, "/api/v1/namespaces/_/actions/lib/hello", args,
+              "{\"a\":1}");
     CHECK_INT(e.c.timeout_ms, 5000, "a blocking invoke's leg waits its timeout");
     CHECK(e.r->blocking && e.r->result_only, "blocking, result");
     CHECK(strlen(e.r->actid) == 32 && sq_id_valid(e.r->actid), "a new activation id");
     msgpack_zone_init(&z, 2048);
-    CHECK(sq_invoke_decode(e.sb.data, e.sb.size, &z, &m, err, sizeof err) == SQ_OK, "decodes: %s",
-          err);
+    CHECK(SENT(e, sq_invoke, m, &z, err), "decodes: %s", err);
     CHECK_STR(m.id, e.r->actid, "id");
     CHECK_STR(m.ns, "guest", "ns");
     CHECK_STR(m.name, "lib/hello", "name");
@@ -298,19 +309,18 @@ static void test_others(void)
     char err[256];
     msgpack_zone z;
     enc_run e;
+    sq_reg_list list;
+    sq_reg_ref ref;
+    sq_fire fire;
+    sq_act_query query;
 
     msgpack_zone_init(&z, 2048);
     SECTION("list: a package's actions, count");
-    encode(&e, GW_GET, "/api/v1/namespaces/guest/lib/actions", count, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_REG_LIST, "subject");
-    {
-        sq_reg_list m;
-        CHECK(sq_reg_list_decode(e.sb.data, e.sb.size, &z, &m, err, sizeof err) == SQ_OK, "%s",
-              err);
-        CHECK_STR(m.ns, "guest/lib", "ns/pkg");
-        CHECK_STR(m.kind, SQ_KIND_ACTION, "kind");
-        CHECK(m.count && m.skip == 5 && m.limit == 7, "count, skip, limit");
-    }
+    encode_to(&e, SQ_SUBJ_REG_LIST, GW_GET, "/api/v1/namespaces/guest/lib/actions", count, NULL);
+    CHECK(SENT(e, sq_reg_list, list, &z, err), "%s", err);
+    CHECK_STR(list.ns, "guest/lib", "ns/pkg");
+    CHECK_STR(list.kind, SQ_KIND_ACTION, "kind");
+    CHECK(list.count && list.skip == 5 && list.limit == 7, "count, skip, limit");
     reply(e.r, "{\"count\":3}");
     CHECK_INT(e.r->status, 200, "count");
     check_body(e.r, "{\"actions\":3}", "a count is keyed by the collection");
@@ -320,42 +330,32 @@ static void test_others(void)
     enc_done(&e);
 
     SECTION("get: code=false");
-    encode(&e, GW_GET, "/api/v1/namespaces/_/actions/a", nocode, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_REG_GET, "subject");
-    {
-        sq_reg_ref m;
-        CHECK(sq_reg_ref_decode(e.sb.data, e.sb.size, &z, &m, err, sizeof err) == SQ_OK, "%s", err);
-        CHECK(!m.code, "code=false");
-        CHECK_STR(m.name, "a", "name");
-    }
+    encode_to(&e, SQ_SUBJ_REG_GET, GW_GET, "/api/v1/namespaces/_/actions/a", nocode, NULL);
+    CHECK(SENT(e, sq_reg_ref, ref, &z, err), "%s", err);
+    CHECK(!ref.code, "code=false");
+    CHECK_STR(ref.name, "a", "name");
     enc_done(&e);
-    encode(&e, GW_DELETE, "/api/v1/namespaces/_/actions/a", nocode, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_REG_DELETE, "delete");
+    encode_to(&e, SQ_SUBJ_REG_DELETE, GW_DELETE, "/api/v1/namespaces/_/actions/a", nocode, NULL);
     enc_done(&e);
 
     SECTION("put: an action's revision is noted");
-    encode(&e, GW_PUT, "/api/v1/namespaces/_/actions/a", NULL, "{\"exec\":{}}");
-    CHECK_STR(e.subject, SQ_SUBJ_REG_PUT, "subject");
+    encode_to(&e, SQ_SUBJ_REG_PUT, GW_PUT, "/api/v1/namespaces/_/actions/a", NULL, "{\"exec\":{}}");
     reply(e.r, "{\"namespace\":\"guest\",\"name\":\"a\",\"version\":\"0.0.1\",\"exec\":{\"kind\":"
                "\"nodejs:20\"},\"rev\":42}");
     CHECK_STR(noted, "guest/a", "noted");
     CHECK_INT(noted_rev, 42, "rev");
     enc_done(&e);
-    encode(&e, GW_POST, "/api/v1/namespaces/_/rules/r", NULL, "{\"status\":\"active\"}");
-    CHECK_STR(e.subject, SQ_SUBJ_REG_RULE_STATE, "rule state");
+    encode_to(&e, SQ_SUBJ_REG_RULE_STATE, GW_POST, "/api/v1/namespaces/_/rules/r", NULL,
+              "{\"status\":\"active\"}");
     enc_done(&e);
 
     SECTION("fire");
-    encode(&e, GW_POST, "/api/v1/namespaces/_/triggers/t", NULL, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_TRIGGER_FIRE, "subject");
-    {
-        sq_fire m;
-        CHECK(sq_fire_decode(e.sb.data, e.sb.size, &z, &m, err, sizeof err) == SQ_OK, "%s", err);
-        CHECK_STR(m.key, "uuid:secret", "the caller's key");
-        CHECK_STR(m.id, e.r->actid, "id");
-        CHECK(m.payload.type == MSGPACK_OBJECT_MAP && m.payload.via.map.size == 0,
-              "an empty body is {}");
-    }
+    encode_to(&e, SQ_SUBJ_TRIGGER_FIRE, GW_POST, "/api/v1/namespaces/_/triggers/t", NULL, NULL);
+    CHECK(SENT(e, sq_fire, fire, &z, err), "%s", err);
+    CHECK_STR(fire.key, "uuid:secret", "the caller's key");
+    CHECK_STR(fire.id, e.r->actid, "id");
+    CHECK(fire.payload.type == MSGPACK_OBJECT_MAP && fire.payload.via.map.size == 0,
+          "an empty body is {}");
     reply(e.r, "{\"activationId\":\"x\",\"rules\":0}");
     CHECK_INT(e.r->status, 204, "no active rule");
     CHECK(e.r->resp == NULL, "204 has no body");
@@ -364,27 +364,22 @@ static void test_others(void)
     enc_done(&e);
 
     SECTION("activations");
-    encode(&e, GW_GET, "/api/v1/namespaces/_/activations", act_args, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_ACT_LIST, "subject");
-    {
-        sq_act_query m;
-        CHECK(sq_act_query_decode(e.sb.data, e.sb.size, &z, &m, err, sizeof err) == SQ_OK, "%s",
-              err);
-        CHECK_STR(m.name, "hello", "name");
-        CHECK(m.since == 10 && m.upto == 20 && m.docs && m.limit == 30, "since, upto, docs");
-    }
+    encode_to(&e, SQ_SUBJ_ACT_LIST, GW_GET, "/api/v1/namespaces/_/activations", act_args, NULL);
+    CHECK(SENT(e, sq_act_query, query, &z, err), "%s", err);
+    CHECK_STR(query.name, "hello", "name");
+    CHECK(query.since == 10 && query.upto == 20 && query.docs && query.limit == 30,
+          "since, upto, docs");
     enc_done(&e);
-    encode(&e, GW_GET, "/api/v1/namespaces/_/activations/0123456789abcdef0123456789abcdef/logs",
-           NULL, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_ACT_LOGS, "logs");
+    encode_to(&e, SQ_SUBJ_ACT_LOGS, GW_GET,
+              "/api/v1/namespaces/_/activations/0123456789abcdef0123456789abcdef/logs", NULL, NULL);
     reply(e.r, "{\"logs\":[\"a\",\"b\"]}");
     check_body(e.r, "{\"logs\":[\"a\",\"b\"]}", "logs");
     reply(e.r, "{}");
     check_body(e.r, "{\"logs\":[]}", "no logs");
     enc_done(&e);
-    encode(&e, GW_GET, "/api/v1/namespaces/_/activations/0123456789abcdef0123456789abcdef/result",
-           NULL, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_ACT_GET, "result");
+    encode_to(&e, SQ_SUBJ_ACT_GET, GW_GET,
+              "/api/v1/namespaces/_/activations/0123456789abcdef0123456789abcdef/result", NULL,
+              NULL);
     reply(e.r,
           "{\"activationId\":\"0123456789abcdef0123456789abcdef\",\"namespace\":\"guest\",\"name\":"
           "\"a\",\"start\":1,\"end\":2,\"response\":{\"status\":\"success\",\"statusCode\":0,"
@@ -395,8 +390,7 @@ static void test_others(void)
     reply(e.r, "{\"response\":{\"result\":{\"x\":1}}}");
     CHECK_INT(e.r->status, 502, "not a record: a malformed answer");
     enc_done(&e);
-    encode(&e, GW_GET, "/api/v1/namespaces/_/limits", NULL, NULL);
-    CHECK_STR(e.subject, SQ_SUBJ_AUTH_LIMITS, "limits");
+    encode_to(&e, SQ_SUBJ_AUTH_LIMITS, GW_GET, "/api/v1/namespaces/_/limits", NULL, NULL);
     enc_done(&e);
     msgpack_zone_destroy(&z);
 }

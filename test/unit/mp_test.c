@@ -14,6 +14,8 @@
 #include <unistd.h>
 
 #include "check.h"
+#define REC_TOP_REQUIRED true
+#include "mp_fields.h"
 #include "sq/bus.h"
 #include "sq/config.h"
 #include "sq/json.h"
@@ -395,37 +397,6 @@ static void test_check_depth(void)
 }
 
 /* ---------------------------------------------------------------- sq_mp_decode_map */
-
-typedef struct nest_rec {
-    char *x;
-    int64_t y;
-} nest_rec;
-
-typedef struct rec {
-    char *s;
-    int64_t i;
-    bool b;
-    msgpack_object any, map, arr;
-    char **strs;
-    size_t nstrs;
-    nest_rec nest;
-} rec;
-
-static const sq_mp_field nest_fields[] = {
-    { "x", SQ_F_STR, offsetof(nest_rec, x), true, NULL, 0, 0, 0, 0 },
-    { "y", SQ_F_INT, offsetof(nest_rec, y), false, NULL, 0, 0, 0, 0 },
-};
-
-static const sq_mp_field rec_fields[] = {
-    { "s", SQ_F_STR, offsetof(rec, s), true, NULL, 0, 0, 0, 0 },
-    { "i", SQ_F_INT, offsetof(rec, i), true, NULL, 0, 0, 0, 0 },
-    { "b", SQ_F_BOOL, offsetof(rec, b), false, NULL, 0, 0, 0, 0 },
-    { "any", SQ_F_ANY, offsetof(rec, any), false, NULL, 0, 0, 0, 0 },
-    { "map", SQ_F_MAP, offsetof(rec, map), false, NULL, 0, 0, 0, 0 },
-    { "arr", SQ_F_ARRAY, offsetof(rec, arr), false, NULL, 0, 0, 0, 0 },
-    { "strs", SQ_F_STRS, offsetof(rec, strs), false, NULL, 0, offsetof(rec, nstrs), 0, 0 },
-    { "nest", SQ_F_NESTED, offsetof(rec, nest), false, nest_fields, 2, 0, 0, 0 },
-};
 
 /* Decodes msgpack bytes into r (preset: b = true, i = 77, nest.y = 5). */
 static sq_status dec_bytes(const char *bytes, size_t len, msgpack_zone *z, rec *r, char *err,

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "check.h"
+#include "mp_obj.h"
 #include "proto/body.h"
 #include "proto/proto.h"
 #include "proto/subjects.h"
@@ -33,32 +34,7 @@ static int g_nbufs;
 /* A msgpack object for JSON text; lives until the end of the program. */
 static msgpack_object J(const char *json)
 {
-    msgpack_packer pk;
-    msgpack_object o;
-    char err[256];
-    msgpack_sbuffer *sb;
-
-    if (g_nbufs == (int)(sizeof g_bufs / sizeof g_bufs[0])) {
-        fprintf(stderr, "test bug: out of value buffers\n");
-        exit(2);
-    }
-    sb = &g_bufs[g_nbufs++];
-    msgpack_sbuffer_init(sb);
-    msgpack_packer_init(&pk, sb, msgpack_sbuffer_write);
-    if (sq_json_text_to_mp(json, strlen(json), &pk, err, sizeof err) != SQ_OK ||
-        sq_mp_unpack(sb->data, sb->size, &g_zone, &o) != SQ_OK) {
-        fprintf(stderr, "test bug: bad JSON value %s: %s\n", json, err);
-        exit(2);
-    }
-    return o;
-}
-
-static msgpack_object NIL(void)
-{
-    msgpack_object o;
-    memset(&o, 0, sizeof o);
-    o.type = MSGPACK_OBJECT_NIL;
-    return o;
+    return obj_json(&g_zone, json);
 }
 
 static bool obj_eq(const msgpack_object *a, const msgpack_object *b)
@@ -185,504 +161,138 @@ typedef struct {
 
 /* ---------------------------------------------------------------- samples and comparisons */
 
-#define STR_EQ(field) CHECK_STR(g->field, w->field, what)
-#define INT_EQ(field) CHECK_INT(g->field, w->field, what)
-#define BOOL_EQ(field)                                                                             \
-    CHECK((bool)g->field == (bool)w->field, "%s: bool " #field " got %d want %d", what, g->field,  \
-          w->field)
-#define OBJ_EQ(field) CHECK(obj_eq(&g->field, &w->field), "%s: object " #field " differs", what)
-
 static char what_buf[256];
 #define WHAT(fmt, ...) (snprintf(what_buf, sizeof what_buf, fmt, __VA_ARGS__), what_buf)
 
-static void cmp_sq_auth_verify(const void *a, const void *b, const char *what)
+/* [] as a msgpack object (what a nil array travels as). */
+static const msgpack_object *empty_array(void)
 {
-    const sq_auth_verify *w = a, *g = b;
-    STR_EQ(key);
-}
-
-static void cmp_sq_identity(const void *a, const void *b, const char *what)
-{
-    const sq_identity *w = a, *g = b;
-    STR_EQ(subject);
-    STR_EQ(namespace_);
-    STR_EQ(uuid);
-    INT_EQ(nnamespaces);
-    for (size_t i = 0; i < w->nnamespaces && i < g->nnamespaces; i++)
-        CHECK_STR(g->namespaces[i], w->namespaces[i], what);
-}
-
-static void cmp_sq_action(const void *a, const void *b, const char *what)
-{
-    const sq_action *w = a, *g = b;
     static msgpack_object empty;
     if (empty.type != MSGPACK_OBJECT_ARRAY)
         empty = J("[]");
-    STR_EQ(namespace_);
-    STR_EQ(name);
-    STR_EQ(version);
-    STR_EQ(exec.kind);
-    STR_EQ(exec.code);
-    STR_EQ(exec.main);
-    BOOL_EQ(exec.binary);
-    /* nil parameters/annotations travel as [] */
-    CHECK(
-        obj_eq(&g->parameters, w->parameters.type == MSGPACK_OBJECT_NIL ? &empty : &w->parameters),
-        "%s: parameters differ", what);
-    CHECK(obj_eq(&g->annotations,
-                 w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
-          "%s: annotations differ", what);
-    INT_EQ(limits.timeout);
-    INT_EQ(limits.memory);
-    INT_EQ(limits.logs);
-    INT_EQ(limits.concurrency);
-    BOOL_EQ(publish);
-    INT_EQ(updated);
-    INT_EQ(rev);
+    return &empty;
 }
 
-static void cmp_sq_reg_put(const void *a, const void *b, const char *what)
+/* "what: field", for a failure's message (the comparators' checks share a line). */
+static const char *of(const char *what, const char *field)
 {
-    const sq_reg_put *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(kind);
-    STR_EQ(subject);
-    BOOL_EQ(overwrite);
-    OBJ_EQ(entity);
+    static char buf[400];
+    snprintf(buf, sizeof buf, "%s: %s", what, field);
+    return buf;
 }
 
-static void cmp_sq_reg_ref(const void *a, const void *b, const char *what)
-{
-    const sq_reg_ref *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(kind);
-    BOOL_EQ(code);
-    BOOL_EQ(force);
-    BOOL_EQ(shared);
-}
+/* A comparator checks each field of a decoded message (g) against the message encoded (w),
+ * and is written as the list of its fields: S a string, I an integer, B a bool, O a msgpack
+ * object, OPT a string whose NULL travels as "", NILARR an array whose nil travels as [],
+ * EACH(n, ...) the fields of elements 0..n-1 (index i; as many as both have), SUB(f, cmp) a
+ * nested struct through its own comparator, NULLTERM(f, n) an array of n with a NULL after
+ * them, CALL(fn) fn(w, g, what) for the checks that are not a field's. */
+#define CMP(type, fields)                                                                          \
+    static void cmp_##type(const void *a, const void *b, const char *what)                         \
+    {                                                                                              \
+        const type *w = a, *g = b;                                                                 \
+        fields                                                                                     \
+    }
+#define S(f) CHECK_STR(g->f, w->f, of(what, #f));
+#define I(f) CHECK_INT(g->f, w->f, of(what, #f));
+#define B(f) CHECK((bool)g->f == (bool)w->f, "%s: bool " #f " got %d want %d", what, g->f, w->f);
+#define O(f) CHECK(obj_eq(&g->f, &w->f), "%s: object " #f " differs", what);
+#define OPT(f) CHECK_STR(g->f, w->f ? w->f : "", of(what, #f));
+#define NILARR(f)                                                                                  \
+    CHECK(obj_eq(&g->f, w->f.type == MSGPACK_OBJECT_NIL ? empty_array() : &w->f),                  \
+          "%s: " #f " differ", what);
+#define NULLTERM(f, n)                                                                             \
+    CHECK(g->f != NULL && g->f[g->n] == NULL, "%s: " #f " not NULL-terminated", what);
+#define CALL(fn) fn(w, g, what);
+#define EACH(n, items)                                                                             \
+    for (size_t i = 0; i < w->n && i < g->n; i++) {                                                \
+        items                                                                                      \
+    }
+#define SUB(f, cmp)                                                                                \
+    {                                                                                              \
+        char sub_[300];                                                                            \
+        snprintf(sub_, sizeof sub_, "%s." #f, what);                                               \
+        cmp(&w->f, &g->f, sub_);                                                                   \
+    }
 
-static void cmp_sq_reg_list(const void *a, const void *b, const char *what)
+CMP(sq_auth_verify, S(key))
+CMP(sq_identity,
+    S(subject) S(namespace_) S(uuid) I(nnamespaces) EACH(nnamespaces, S(namespaces[i])))
+CMP(sq_limits, I(timeout) I(memory) I(logs) I(concurrency))
+CMP(sq_action, S(namespace_) S(name) S(version) S(exec.kind) S(exec.code) S(exec.main)
+                   B(exec.binary) NILARR(parameters) NILARR(annotations) SUB(limits, cmp_sq_limits)
+                       B(publish) I(updated) I(rev))
+CMP(sq_reg_put, S(ns) S(name) S(kind) S(subject) B(overwrite) O(entity))
+CMP(sq_reg_ref, S(ns) S(name) S(kind) B(code) B(force) B(shared))
+CMP(sq_reg_list, S(ns) S(kind) I(skip) I(limit) B(count) B(public_) B(shared))
+CMP(sq_entity_body, O(version) O(publish) O(parameters) O(annotations) O(exec) O(del_annotations)
+                        O(limits) O(binding) O(status) O(trigger) O(action))
+CMP(sq_exec_body, O(kind) O(code) O(image) O(main) O(binary) O(components))
+CMP(sq_limits_body, O(timeout) O(memory) O(logs) O(concurrency))
+CMP(sq_binding_body, O(namespace_) O(name))
+CMP(sq_kv_entry, S(key) O(value))
+CMP(sq_route, S(namespace_) S(basepath) S(relpath) S(method) S(api_name) S(action_ns) S(action_pkg)
+                  S(action_name) S(response_type) I(updated))
+CMP(sq_route_put, S(ns) S(basepath) S(api_name) B(replace) O(routes))
+CMP(sq_route_query, S(ns) S(basepath) S(relpath) S(method))
+CMP(sq_entity_event, S(ns) S(kind) S(name) S(op) S(version))
+CMP(sq_log_event, S(id) S(ns) S(name) S(line) B(end))
+CMP(sq_invoke, S(id) S(ns) S(name) S(subject) S(key) O(params) B(blocking) I(wait_ms) B(shared)
+                   S(caller_ns) S(cause) I(min_rev))
+/* NULL key, reply, cause, caused_by, ns (the action's namespace) and binding travel as "" */
+CMP(sq_work, S(id) S(subject) OPT(key) OPT(reply) B(blocking) I(submitted) O(params) OPT(cause)
+                 OPT(caused_by) OPT(ns) OPT(binding) SUB(action, cmp_sq_action))
+CMP(sq_heartbeat,
+    S(id) I(total_mb) I(free_mb) I(warm) I(busy) I(at) I(started) B(healthy) B(draining))
+CMP(sq_sched_beat, S(id) I(at))
+CMP(sq_sched_moved, S(id) S(invoker) I(seq))
+CMP(sq_activation, S(id) S(namespace_) S(name) S(version) S(subject) I(start) I(end) I(duration)
+                       I(status) O(result) I(nlogs) EACH(nlogs, S(logs[i])) NULLTERM(logs, nlogs)
+                           NILARR(annotations) B(publish))
+CMP(sq_act_query, S(ns) OPT(id) OPT(name) I(skip) I(limit) I(since) I(upto) B(docs) B(count))
+CMP(sq_ns_ref, S(ns))
+CMP(sq_ns_limits,
+    I(concurrent) I(per_minute) I(fires_per_minute) I(timeout_max) I(memory_max) B(blocked))
+CMP(sq_tenancy_event, S(op) S(subject) S(namespace_) I(at))
+CMP(sq_admin, S(token) S(op) S(subject) S(namespace_) O(limits))
+CMP(sq_fire, S(id) S(ns) S(name) S(subject) S(key) S(caller_ns) O(payload))
+CMP(sq_act_ref, S(id) I(rules))
+CMP(sq_count, I(count))
+CMP(sq_act_error, S(error))
+CMP(sq_act_logs, O(logs))
+CMP(sq_act_record_logs, O(logs))
+CMP(sq_run_note, S(owner) S(ns) S(name) S(version) S(subject) S(path) S(cause) S(caused_by)
+                     S(binding) I(start) SUB(limits, cmp_sq_limits))
+CMP(sq_package, S(namespace_) S(name) S(version) B(publish) O(parameters) O(annotations)
+                    S(binding.namespace_) S(binding.name) I(updated))
+/* A trigger's limits are {}; its rules come back when there were some (an empty map is not
+ * written). */
+static void trigger_read(const sq_trigger *w, const sq_trigger *g, const char *what)
 {
-    const sq_reg_list *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(kind);
-    INT_EQ(skip);
-    INT_EQ(limit);
-    BOOL_EQ(count);
-    BOOL_EQ(public_);
-    BOOL_EQ(shared);
-}
-
-static void cmp_sq_entity_body(const void *a, const void *b, const char *what)
-{
-    const sq_entity_body *w = a, *g = b;
-    OBJ_EQ(version);
-    OBJ_EQ(publish);
-    OBJ_EQ(parameters);
-    OBJ_EQ(annotations);
-    OBJ_EQ(exec);
-    OBJ_EQ(del_annotations);
-    OBJ_EQ(limits);
-    OBJ_EQ(binding);
-    OBJ_EQ(status);
-    OBJ_EQ(trigger);
-    OBJ_EQ(action);
-}
-
-static void cmp_sq_exec_body(const void *a, const void *b, const char *what)
-{
-    const sq_exec_body *w = a, *g = b;
-    OBJ_EQ(kind);
-    OBJ_EQ(code);
-    OBJ_EQ(image);
-    OBJ_EQ(main);
-    OBJ_EQ(binary);
-    OBJ_EQ(components);
-}
-
-static void cmp_sq_limits_body(const void *a, const void *b, const char *what)
-{
-    const sq_limits_body *w = a, *g = b;
-    OBJ_EQ(timeout);
-    OBJ_EQ(memory);
-    OBJ_EQ(logs);
-    OBJ_EQ(concurrency);
-}
-
-static void cmp_sq_binding_body(const void *a, const void *b, const char *what)
-{
-    const sq_binding_body *w = a, *g = b;
-    OBJ_EQ(namespace_);
-    OBJ_EQ(name);
-}
-
-static void cmp_sq_kv_entry(const void *a, const void *b, const char *what)
-{
-    const sq_kv_entry *w = a, *g = b;
-    STR_EQ(key);
-    OBJ_EQ(value);
-}
-
-static void cmp_sq_route(const void *a, const void *b, const char *what)
-{
-    const sq_route *w = a, *g = b;
-    STR_EQ(namespace_);
-    STR_EQ(basepath);
-    STR_EQ(relpath);
-    STR_EQ(method);
-    STR_EQ(api_name);
-    STR_EQ(action_ns);
-    STR_EQ(action_pkg);
-    STR_EQ(action_name);
-    STR_EQ(response_type);
-    INT_EQ(updated);
-}
-
-static void cmp_sq_route_put(const void *a, const void *b, const char *what)
-{
-    const sq_route_put *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(basepath);
-    STR_EQ(api_name);
-    BOOL_EQ(replace);
-    OBJ_EQ(routes);
-}
-
-static void cmp_sq_route_query(const void *a, const void *b, const char *what)
-{
-    const sq_route_query *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(basepath);
-    STR_EQ(relpath);
-    STR_EQ(method);
-}
-
-static void cmp_sq_entity_event(const void *a, const void *b, const char *what)
-{
-    const sq_entity_event *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(kind);
-    STR_EQ(name);
-    STR_EQ(op);
-    STR_EQ(version);
-}
-
-static void cmp_sq_log_event(const void *a, const void *b, const char *what)
-{
-    const sq_log_event *w = a, *g = b;
-    STR_EQ(id);
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(line);
-    BOOL_EQ(end);
-}
-
-static void cmp_sq_invoke(const void *a, const void *b, const char *what)
-{
-    const sq_invoke *w = a, *g = b;
-    STR_EQ(id);
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(subject);
-    STR_EQ(key);
-    OBJ_EQ(params);
-    BOOL_EQ(blocking);
-    INT_EQ(wait_ms);
-    BOOL_EQ(shared);
-    STR_EQ(caller_ns);
-    STR_EQ(cause);
-    INT_EQ(min_rev);
-}
-
-static void cmp_sq_work(const void *a, const void *b, const char *what)
-{
-    const sq_work *w = a, *g = b;
-    char sub[300];
-    STR_EQ(id);
-    STR_EQ(subject);
-    /* NULL key/reply travel as "" */
-    CHECK_STR(g->key, w->key ? w->key : "", what);
-    CHECK_STR(g->reply, w->reply ? w->reply : "", what);
-    BOOL_EQ(blocking);
-    INT_EQ(submitted);
-    OBJ_EQ(params);
-    CHECK_STR(g->cause, w->cause ? w->cause : "", what); /* NULL travels as "" */
-    CHECK_STR(g->caused_by, w->caused_by ? w->caused_by : "", what);
-    CHECK_STR(g->ns, w->ns ? w->ns : "", what); /* NULL (the action's namespace) travels as "" */
-    CHECK_STR(g->binding, w->binding ? w->binding : "", what); /* NULL travels as absent: "" */
-    snprintf(sub, sizeof sub, "%s.action", what);
-    cmp_sq_action(&w->action, &g->action, sub);
-}
-
-static void cmp_sq_heartbeat(const void *a, const void *b, const char *what)
-{
-    const sq_heartbeat *w = a, *g = b;
-    STR_EQ(id);
-    INT_EQ(total_mb);
-    INT_EQ(free_mb);
-    INT_EQ(warm);
-    INT_EQ(busy);
-    INT_EQ(at);
-    INT_EQ(started);
-    BOOL_EQ(healthy);
-    BOOL_EQ(draining);
-}
-
-static void cmp_sq_sched_beat(const void *a, const void *b, const char *what)
-{
-    const sq_sched_beat *w = a, *g = b;
-    STR_EQ(id);
-    INT_EQ(at);
-}
-
-static void cmp_sq_sched_moved(const void *a, const void *b, const char *what)
-{
-    const sq_sched_moved *w = a, *g = b;
-    STR_EQ(id);
-    STR_EQ(invoker);
-    INT_EQ(seq);
-}
-
-static void cmp_sq_activation(const void *a, const void *b, const char *what)
-{
-    const sq_activation *w = a, *g = b;
-    static msgpack_object empty;
-    if (empty.type != MSGPACK_OBJECT_ARRAY)
-        empty = J("[]");
-    STR_EQ(id);
-    STR_EQ(namespace_);
-    STR_EQ(name);
-    STR_EQ(version);
-    STR_EQ(subject);
-    INT_EQ(start);
-    INT_EQ(end);
-    INT_EQ(duration);
-    INT_EQ(status);
-    OBJ_EQ(result);
-    INT_EQ(nlogs);
-    for (size_t i = 0; i < w->nlogs && i < g->nlogs; i++)
-        CHECK_STR(g->logs[i], w->logs[i], what);
-    CHECK(g->logs != NULL && g->logs[g->nlogs] == NULL, "%s: logs not NULL-terminated", what);
-    CHECK(obj_eq(&g->annotations,
-                 w->annotations.type == MSGPACK_OBJECT_NIL ? &empty : &w->annotations),
-          "%s: annotations differ", what);
-    BOOL_EQ(publish);
-}
-
-static void cmp_sq_act_query(const void *a, const void *b, const char *what)
-{
-    const sq_act_query *w = a, *g = b;
-    STR_EQ(ns);
-    CHECK_STR(g->id, w->id ? w->id : "", what);
-    CHECK_STR(g->name, w->name ? w->name : "", what);
-    INT_EQ(skip);
-    INT_EQ(limit);
-    INT_EQ(since);
-    INT_EQ(upto);
-    BOOL_EQ(docs);
-    BOOL_EQ(count);
-}
-
-static void cmp_sq_ns_ref(const void *a, const void *b, const char *what)
-{
-    const sq_ns_ref *w = a, *g = b;
-    STR_EQ(ns);
-}
-
-static void cmp_sq_ns_limits(const void *a, const void *b, const char *what)
-{
-    const sq_ns_limits *w = a, *g = b;
-    INT_EQ(concurrent);
-    INT_EQ(per_minute);
-    INT_EQ(fires_per_minute);
-    INT_EQ(timeout_max);
-    INT_EQ(memory_max);
-    BOOL_EQ(blocked);
-}
-
-static void cmp_sq_tenancy_event(const void *a, const void *b, const char *what)
-{
-    const sq_tenancy_event *w = a, *g = b;
-    STR_EQ(op);
-    STR_EQ(subject);
-    STR_EQ(namespace_);
-    INT_EQ(at);
-}
-
-static void cmp_sq_admin(const void *a, const void *b, const char *what)
-{
-    const sq_admin *w = a, *g = b;
-    STR_EQ(token);
-    STR_EQ(op);
-    STR_EQ(subject);
-    STR_EQ(namespace_);
-    OBJ_EQ(limits);
-}
-
-static void cmp_sq_fire(const void *a, const void *b, const char *what)
-{
-    const sq_fire *w = a, *g = b;
-    STR_EQ(id);
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(subject);
-    STR_EQ(key);
-    STR_EQ(caller_ns);
-    OBJ_EQ(payload);
-}
-
-static void cmp_sq_act_ref(const void *a, const void *b, const char *what)
-{
-    const sq_act_ref *w = a, *g = b;
-    STR_EQ(id);
-    INT_EQ(rules);
-}
-
-static void cmp_sq_count(const void *a, const void *b, const char *what)
-{
-    const sq_count *w = a, *g = b;
-    INT_EQ(count);
-}
-
-static void cmp_sq_act_error(const void *a, const void *b, const char *what)
-{
-    const sq_act_error *w = a, *g = b;
-    STR_EQ(error);
-}
-
-static void cmp_sq_act_logs(const void *a, const void *b, const char *what)
-{
-    const sq_act_logs *w = a, *g = b;
-    OBJ_EQ(logs);
-}
-
-static void cmp_sq_act_record_logs(const void *a, const void *b, const char *what)
-{
-    const sq_act_record_logs *w = a, *g = b;
-    OBJ_EQ(logs);
-}
-
-static void cmp_sq_run_note(const void *a, const void *b, const char *what)
-{
-    const sq_run_note *w = a, *g = b;
-    STR_EQ(owner);
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(version);
-    STR_EQ(subject);
-    STR_EQ(path);
-    STR_EQ(cause);
-    STR_EQ(caused_by);
-    STR_EQ(binding);
-    INT_EQ(start);
-    INT_EQ(limits.timeout);
-    INT_EQ(limits.memory);
-    INT_EQ(limits.logs);
-    INT_EQ(limits.concurrency);
-}
-
-static void cmp_sq_package(const void *a, const void *b, const char *what)
-{
-    const sq_package *w = a, *g = b;
-    STR_EQ(namespace_);
-    STR_EQ(name);
-    STR_EQ(version);
-    BOOL_EQ(publish);
-    OBJ_EQ(parameters);
-    OBJ_EQ(annotations);
-    STR_EQ(binding.namespace_);
-    STR_EQ(binding.name);
-    INT_EQ(updated);
-}
-
-static void cmp_sq_trigger(const void *a, const void *b, const char *what)
-{
-    const sq_trigger *w = a, *g = b;
-    STR_EQ(namespace_);
-    STR_EQ(name);
-    STR_EQ(version);
-    BOOL_EQ(publish);
-    OBJ_EQ(parameters);
-    OBJ_EQ(annotations);
     CHECK(g->limits.type == MSGPACK_OBJECT_MAP && g->limits.via.map.size == 0,
           "%s: limits is not {}", what);
-    INT_EQ(updated);
-    /* the rules come back when there were some (an empty map is not written) */
     CHECK(g->with_rules == (w->with_rules && w->nrules > 0), "%s: with_rules", what);
     CHECK(g->nrules == (w->with_rules ? w->nrules : 0), "%s: nrules %zu", what, g->nrules);
-    for (size_t i = 0; w->with_rules && i < w->nrules && g->nrules == w->nrules; i++) {
-        STR_EQ(rules[i].key);
-        STR_EQ(rules[i].action.path);
-        STR_EQ(rules[i].action.name);
-        STR_EQ(rules[i].status);
-    }
 }
 
-static void cmp_sq_rule(const void *a, const void *b, const char *what)
-{
-    const sq_rule *w = a, *g = b;
-    STR_EQ(namespace_);
-    STR_EQ(name);
-    STR_EQ(version);
-    BOOL_EQ(publish);
-    OBJ_EQ(annotations);
-    STR_EQ(status);
-    STR_EQ(trigger.path);
-    STR_EQ(trigger.name);
-    STR_EQ(action.path);
-    STR_EQ(action.name);
-    INT_EQ(updated);
-}
+CMP(sq_trigger,
+    S(namespace_) S(name) S(version) B(publish) O(parameters) O(annotations) CALL(trigger_read)
+        I(updated) EACH(nrules, S(rules[i].key) S(rules[i].action.path) S(rules[i].action.name)
+                                    S(rules[i].status)))
+CMP(sq_rule, S(namespace_) S(name) S(version) B(publish) O(annotations) S(status) S(trigger.path)
+                 S(trigger.name) S(action.path) S(action.name) I(updated))
+CMP(sq_invoke_batch,
+    S(subject) S(key) S(caller_ns) S(cause) O(params) I(nrules)
+        EACH(nrules, S(rules[i].id) S(rules[i].ns) S(rules[i].name) B(rules[i].shared)))
+CMP(sq_invoke_outcomes, I(nrules) EACH(nrules, S(rules[i].id) S(rules[i].error) I(rules[i].code)))
 
-static void cmp_sq_invoke_batch(const void *a, const void *b, const char *what)
+/* The rules of a trigger event as the decoder read them (rules_read): rule and action, and
+ * an error exactly where one was written. */
+static void trigger_event_read(const sq_trigger_event *w, const sq_trigger_event *g,
+                               const char *what)
 {
-    const sq_invoke_batch *w = a, *g = b;
-    STR_EQ(subject);
-    STR_EQ(key);
-    STR_EQ(caller_ns);
-    STR_EQ(cause);
-    OBJ_EQ(params);
-    INT_EQ(nrules);
-    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
-        STR_EQ(rules[i].id);
-        STR_EQ(rules[i].ns);
-        STR_EQ(rules[i].name);
-        BOOL_EQ(rules[i].shared);
-    }
-}
-
-static void cmp_sq_invoke_outcomes(const void *a, const void *b, const char *what)
-{
-    const sq_invoke_outcomes *w = a, *g = b;
-    INT_EQ(nrules);
-    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
-        STR_EQ(rules[i].id);
-        STR_EQ(rules[i].error);
-        INT_EQ(rules[i].code);
-    }
-}
-
-static void cmp_sq_trigger_event(const void *a, const void *b, const char *what)
-{
-    const sq_trigger_event *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(id);
-    OBJ_EQ(payload);
-    INT_EQ(at);
     CHECK(g->rules_read.type == MSGPACK_OBJECT_ARRAY && g->rules_read.via.array.size == w->nrules,
           "%s: rules", what);
-    INT_EQ(nrules);
-    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
-        STR_EQ(rules[i].rule);
-        STR_EQ(rules[i].action);
-        STR_EQ(rules[i].id);
-        STR_EQ(rules[i].error);
-        INT_EQ(rules[i].status_code);
-        BOOL_EQ(rules[i].success);
-    }
     for (size_t i = 0; i < w->nrules && g->rules_read.via.array.size == w->nrules; i++) {
         const msgpack_object *r = &g->rules_read.via.array.ptr[i];
         CHECK(sq_mp_str_eq(sq_mp_get(r, "rule"), w->rules[i].rule) &&
@@ -693,36 +303,19 @@ static void cmp_sq_trigger_event(const void *a, const void *b, const char *what)
     }
 }
 
-static void cmp_sq_auth_event(const void *a, const void *b, const char *what)
-{
-    const sq_auth_event *w = a, *g = b;
-    STR_EQ(op);
-    STR_EQ(subject);
-    STR_EQ(namespace_);
-    BOOL_EQ(has_blocked);
-    BOOL_EQ(blocked);
-}
+CMP(sq_trigger_event,
+    S(ns) S(name) S(id) O(payload) I(at) CALL(trigger_event_read) I(nrules)
+        EACH(nrules, S(rules[i].rule) S(rules[i].action) S(rules[i].id) S(rules[i].error)
+                         I(rules[i].status_code) B(rules[i].success)))
+CMP(sq_auth_event, S(op) S(subject) S(namespace_) B(has_blocked) B(blocked))
+CMP(sq_admin_key, S(subject) S(namespace_) S(key))
 
-static void cmp_sq_admin_key(const void *a, const void *b, const char *what)
+/* The namespaces of an admin user as the decoder read them (nss_read): a name each, and a
+ * uuid that is nil where none was written. */
+static void admin_user_read(const sq_admin_user *w, const sq_admin_user *g, const char *what)
 {
-    const sq_admin_key *w = a, *g = b;
-    STR_EQ(subject);
-    STR_EQ(namespace_);
-    STR_EQ(key);
-}
-
-static void cmp_sq_admin_user(const void *a, const void *b, const char *what)
-{
-    const sq_admin_user *w = a, *g = b;
-    STR_EQ(subject);
-    BOOL_EQ(blocked);
     CHECK(g->nss_read.type == MSGPACK_OBJECT_ARRAY && g->nss_read.via.array.size == w->nnss,
           "%s: namespaces", what);
-    INT_EQ(nnss);
-    for (size_t i = 0; i < w->nnss && g->nnss == w->nnss; i++) {
-        STR_EQ(nss[i].name);
-        STR_EQ(nss[i].uuid);
-    }
     for (size_t i = 0; i < w->nnss && g->nss_read.via.array.size == w->nnss; i++) {
         const msgpack_object *n = &g->nss_read.via.array.ptr[i], *u = sq_mp_get(n, "uuid");
         CHECK(sq_mp_str_eq(sq_mp_get(n, "name"), w->nss[i].name), "%s: namespace %zu", what, i);
@@ -732,155 +325,27 @@ static void cmp_sq_admin_user(const void *a, const void *b, const char *what)
     }
 }
 
-static void cmp_sq_admin_deleted(const void *a, const void *b, const char *what)
-{
-    const sq_admin_deleted *w = a, *g = b;
-    STR_EQ(subject);
-    BOOL_EQ(deleted);
-    INT_EQ(nnamespaces);
-    for (size_t i = 0; i < w->nnamespaces && g->nnamespaces == w->nnamespaces; i++)
-        CHECK_STR(g->namespaces[i], w->namespaces[i], what);
-}
-
-static void cmp_sq_admin_blocked(const void *a, const void *b, const char *what)
-{
-    const sq_admin_blocked *w = a, *g = b;
-    STR_EQ(subject);
-    BOOL_EQ(blocked);
-}
-
-static void cmp_sq_admin_subjects(const void *a, const void *b, const char *what)
-{
-    const sq_admin_subjects *w = a, *g = b;
-    INT_EQ(nsubjects);
-    for (size_t i = 0; i < w->nsubjects && g->nsubjects == w->nsubjects; i++)
-        CHECK_STR(g->subjects[i], w->subjects[i], what);
-}
-
-static void cmp_sq_trigger_view(const void *a, const void *b, const char *what)
-{
-    const sq_trigger_view *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(version);
-    OBJ_EQ(parameters);
-    OBJ_EQ(annotations);
-    INT_EQ(nrules);
-    for (size_t i = 0; i < w->nrules && g->nrules == w->nrules; i++) {
-        STR_EQ(rules[i].rule);
-        STR_EQ(rules[i].action_path);
-        STR_EQ(rules[i].action_name);
-        STR_EQ(rules[i].invoke_ns);
-        STR_EQ(rules[i].invoke_name);
-    }
-}
-
-static void cmp_sq_feed_note(const void *a, const void *b, const char *what)
-{
-    const sq_feed_note *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
-    STR_EQ(subject);
-}
-
-static void cmp_sq_feed_message(const void *a, const void *b, const char *what)
-{
-    const sq_feed_message *w = a, *g = b;
-    OBJ_EQ(message);
-}
-
-static void cmp_alarm_when(const sq_alarm_when *w, const sq_alarm_when *g, const char *what)
-{
-    STR_EQ(type);
-    STR_EQ(cron);
-    INT_EQ(minutes);
-    INT_EQ(date);
-    INT_EQ(start_date);
-    INT_EQ(stop_date);
-    INT_EQ(created);
-}
-
-static void cmp_sq_alarm_note(const void *a, const void *b, const char *what)
-{
-    const sq_alarm_note *w = a, *g = b;
-    STR_EQ(ns);
-    STR_EQ(name);
-    cmp_alarm_when(&w->when, &g->when, what);
-    OBJ_EQ(payload);
-}
-
-static void cmp_sq_kv(const void *a, const void *b, const char *what)
-{
-    const sq_kv *w = a, *g = b;
-    STR_EQ(key);
-    OBJ_EQ(value);
-    BOOL_EQ(init);
-}
-
-static void cmp_sq_limits(const void *a, const void *b, const char *what)
-{
-    const sq_limits *w = a, *g = b;
-    INT_EQ(timeout);
-    INT_EQ(memory);
-    INT_EQ(logs);
-    INT_EQ(concurrency);
-}
-
-static void cmp_sq_alarm_cfg(const void *a, const void *b, const char *what)
-{
-    const sq_alarm_cfg *w = a, *g = b;
-    cmp_alarm_when(&w->when, &g->when, what);
-    OBJ_EQ(trigger_payload);
-    BOOL_EQ(paused);
-}
-
-static void cmp_sq_nats_cfg(const void *a, const void *b, const char *what)
-{
-    const sq_nats_cfg *w = a, *g = b;
-    STR_EQ(subject);
-    BOOL_EQ(paused);
-}
-
-static void cmp_sq_route_list(const void *a, const void *b, const char *what)
-{
-    const sq_route_list *w = a, *g = b;
-    INT_EQ(nroutes);
-    for (size_t i = 0; i < w->nroutes && g->nroutes == w->nroutes; i++)
-        cmp_sq_route(&w->routes[i], &g->routes[i], what);
-}
-
-static void cmp_sq_health(const void *a, const void *b, const char *what)
-{
-    const sq_health *w = a, *g = b;
-    BOOL_EQ(ok);
-    STR_EQ(service);
-    STR_EQ(instance);
-    STR_EQ(host);
-    INT_EQ(pid);
-    INT_EQ(started);
-    OBJ_EQ(checks);
-    INT_EQ(nfailed);
-    for (size_t i = 0; i < w->nfailed && g->nfailed == w->nfailed; i++)
-        STR_EQ(failed[i]);
-}
-
-static void cmp_sq_conductor_step(const void *a, const void *b, const char *what)
-{
-    const sq_conductor_step *w = a, *g = b;
-    OBJ_EQ(action);
-    OBJ_EQ(params);
-    OBJ_EQ(state);
-}
-
-static void cmp_sq_brief(const void *a, const void *b, const char *what)
-{
-    const sq_brief *w = a, *g = b;
-    STR_EQ(name);
-    STR_EQ(version);
-    BOOL_EQ(publish);
-    OBJ_EQ(annotations);
-    OBJ_EQ(parameters);
-}
+CMP(sq_admin_user,
+    S(subject) B(blocked) CALL(admin_user_read) I(nnss) EACH(nnss, S(nss[i].name) S(nss[i].uuid)))
+CMP(sq_admin_deleted, S(subject) B(deleted) I(nnamespaces) EACH(nnamespaces, S(namespaces[i])))
+CMP(sq_admin_blocked, S(subject) B(blocked))
+CMP(sq_admin_subjects, I(nsubjects) EACH(nsubjects, S(subjects[i])))
+CMP(sq_trigger_view,
+    S(ns) S(name) S(version) O(parameters) O(annotations) I(nrules)
+        EACH(nrules, S(rules[i].rule) S(rules[i].action_path) S(rules[i].action_name)
+                         S(rules[i].invoke_ns) S(rules[i].invoke_name)))
+CMP(sq_feed_note, S(ns) S(name) S(subject))
+CMP(sq_feed_message, O(message))
+CMP(sq_alarm_when, S(type) S(cron) I(minutes) I(date) I(start_date) I(stop_date) I(created))
+CMP(sq_alarm_note, S(ns) S(name) SUB(when, cmp_sq_alarm_when) O(payload))
+CMP(sq_kv, S(key) O(value) B(init))
+CMP(sq_alarm_cfg, SUB(when, cmp_sq_alarm_when) O(trigger_payload) B(paused))
+CMP(sq_nats_cfg, S(subject) B(paused))
+CMP(sq_route_list, I(nroutes) EACH(nroutes, SUB(routes[i], cmp_sq_route)))
+CMP(sq_health, B(ok) S(service) S(instance) S(host) I(pid) I(started) O(checks) I(nfailed)
+                   EACH(nfailed, S(failed[i])))
+CMP(sq_conductor_step, O(action) O(params) O(state))
+CMP(sq_brief, S(name) S(version) B(publish) O(annotations) O(parameters))
 
 /* Field specs (the contract as proto.h states it and the decoders enforce it). */
 static const fspec f_auth_verify[] = { { "key", C_STR, true } };
@@ -1707,6 +1172,18 @@ static sq_status decode(const msgdesc *d, const char *buf, size_t len, msgpack_z
     return st;
 }
 
+/* decode() into a zone that is gone on return: for the status and the message only. */
+static sq_status decode_status(const msgdesc *d, const char *buf, size_t len, void *out, char *err,
+                               size_t errlen)
+{
+    msgpack_zone z;
+    sq_status st;
+    msgpack_zone_init(&z, 4096);
+    st = decode(d, buf, len, &z, out, err, errlen, NULL);
+    msgpack_zone_destroy(&z);
+    return st;
+}
+
 /* Round trip m through d: encode, decode, compare. */
 static void roundtrip(const msgdesc *d, const void *m, const char *label)
 {
@@ -1746,8 +1223,8 @@ static void test_roundtrips(void)
         a.exec.code = NULL; /* GET ?code=false */
         a.exec.main = NULL;
         a.exec.binary = true;
-        a.parameters = NIL();
-        a.annotations = NIL();
+        a.parameters = obj_nil();
+        a.annotations = obj_nil();
         a.publish = false;
         a.updated = 0;
         a.limits = SQ_LIMITS_DEFAULT;
@@ -1761,7 +1238,7 @@ static void test_roundtrips(void)
     }
     {
         sq_invoke v = s_invoke;
-        v.params = NIL();
+        v.params = obj_nil();
         v.blocking = false;
         v.wait_ms = 0;
         roundtrip(&msgs[7], &v, "nil params, non-blocking");
@@ -1787,8 +1264,8 @@ static void test_roundtrips(void)
         }
         a.logs = none;
         a.nlogs = 0;
-        a.result = NIL();
-        a.annotations = NIL();
+        a.result = obj_nil();
+        a.annotations = obj_nil();
         a.publish = true;
         roundtrip(&msgs[10], &a, "no logs, nil result");
         {
@@ -2053,28 +1530,21 @@ static void test_truncation(void)
         int bad = 0;
         encode(d, d->sample, &sb);
         for (size_t n = 0; n < sb.size; n++) {
-            msgpack_zone z;
             char err[256];
-            sq_status st;
-            msgpack_zone_init(&z, 1024);
-            st = decode(d, sb.data, n, &z, out, err, sizeof err, NULL);
+            sq_status st = decode_status(d, sb.data, n, out, err, sizeof err);
             if ((st != SQ_ERR_DECODE || err[0] == '\0') && bad++ < 3)
                 CHECK(0,
                       "%s: prefix of %zu of %zu bytes gave %s (message \"%s\"), want SQ_ERR_DECODE "
                       "with a message",
                       d->name, n, sb.size, sq_status_name(st), err);
-            msgpack_zone_destroy(&z);
         }
         CHECK(bad == 0, "%s: %d of %zu prefixes not rejected", d->name, bad, sb.size);
         /* one trailing byte is rejected too */
         {
-            msgpack_zone z;
             char err[256];
             msgpack_sbuffer_write(&sb, "\xc0", 1);
-            msgpack_zone_init(&z, 1024);
-            CHECK(decode(d, sb.data, sb.size, &z, out, err, sizeof err, NULL) == SQ_ERR_DECODE,
+            CHECK(decode_status(d, sb.data, sb.size, out, err, sizeof err) == SQ_ERR_DECODE,
                   "%s: a trailing nil after the message accepted", d->name);
-            msgpack_zone_destroy(&z);
         }
         msgpack_sbuffer_destroy(&sb);
         free(out);
@@ -2083,7 +1553,7 @@ static void test_truncation(void)
 
 /* ---------------------------------------------------------------- mutations */
 
-enum { M_REPLACE, M_REMOVE };
+enum { M_REPLACE, M_REMOVE, M_INT_KEY, M_NEW_KEY };
 
 static void split_path(const char *path, char keys[4][32], int *n)
 {
@@ -2134,40 +1604,69 @@ static bool pack_mut(msgpack_packer *pk, const msgpack_object *o, char keys[4][3
     return found;
 }
 
+/* Packs orig (a map) with one entry more: {1: 2} (int_key) or an unknown string key. */
+static void pack_extra(msgpack_packer *pk, const msgpack_object *orig, bool int_key)
+{
+    msgpack_pack_map(pk, orig->via.map.size + 1);
+    for (uint32_t k = 0; k < orig->via.map.size; k++) {
+        msgpack_pack_object(pk, orig->via.map.ptr[k].key);
+        msgpack_pack_object(pk, orig->via.map.ptr[k].val);
+    }
+    if (int_key) {
+        msgpack_pack_int(pk, 1);
+        msgpack_pack_int(pk, 2);
+    } else {
+        sq_mp_kv_str(pk, "x_future_field", "later versions may add fields");
+    }
+}
+
+/* Decodes orig with the value at keys replaced by repl (M_REPLACE), its key removed
+ * (M_REMOVE), or with an entry more (M_INT_KEY, M_NEW_KEY: keys unused); *found (if not NULL)
+ * says whether the path was in orig. */
+static sq_status decode_mut(const msgdesc *d, const msgpack_object *orig, char keys[4][32],
+                            int nkeys, int mode, const msgpack_object *repl, bool *found, void *out,
+                            char *err, size_t errlen)
+{
+    msgpack_sbuffer mb;
+    msgpack_packer pk;
+    sq_status st;
+    bool hit = true;
+    msgpack_sbuffer_init(&mb);
+    msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
+    if (mode == M_INT_KEY || mode == M_NEW_KEY)
+        pack_extra(&pk, orig, mode == M_INT_KEY);
+    else
+        hit = pack_mut(&pk, orig, keys, nkeys, 0, mode, repl);
+    if (found)
+        *found = hit;
+    st = decode_status(d, mb.data, mb.size, out, err, errlen);
+    msgpack_sbuffer_destroy(&mb);
+    return st;
+}
+
 typedef struct {
     const char *json;
     const char *what;
-    bool ok[C_ANY + 1]; /* which classes accept it */
+    unsigned ok; /* which classes accept it: OK(class) | ... */
 } candidate;
+#define OK(cls) (1u << (cls))
 
 static void test_mutations(void)
 {
     SECTION("wrong types and missing fields are rejected");
-    /* classes:                                          STR    INT    BOOL   MAP    ARRAY  STRS   MAPNIL MAPARR MAPARRNIL ANY */
+    /* the classes of field that accept each value (a bit per fclass) */
     const candidate cands[] = {
-        { "7", "an int", { false, true, false, false, false, false, false, false, false, true } },
-        { "-3",
-          "a negative int",
-          { false, true, false, false, false, false, false, false, false, true } },
-        { "1.5",
-          "a float",
-          { false, false, false, false, false, false, false, false, false, true } },
-        { "\"x\"",
-          "a string",
-          { true, false, false, false, false, false, false, false, false, true } },
-        { "true",
-          "a bool",
-          { false, false, true, false, false, false, false, false, false, true } },
-        { "null", "nil", { false, false, false, false, false, false, true, false, true, true } },
-        { "{\"k\":\"v\"}",
-          "a map",
-          { false, false, false, true, false, false, true, true, true, true } },
-        { "[1]",
-          "an array of ints",
-          { false, false, false, false, true, false, false, true, true, true } },
-        { "[\"s\"]",
-          "an array of strings",
-          { false, false, false, false, true, true, false, true, true, true } },
+        { "7", "an int", OK(C_INT) | OK(C_ANY) },
+        { "-3", "a negative int", OK(C_INT) | OK(C_ANY) },
+        { "1.5", "a float", OK(C_ANY) },
+        { "\"x\"", "a string", OK(C_STR) | OK(C_ANY) },
+        { "true", "a bool", OK(C_BOOL) | OK(C_ANY) },
+        { "null", "nil", OK(C_MAPNIL) | OK(C_MAPARRNIL) | OK(C_ANY) },
+        { "{\"k\":\"v\"}", "a map",
+          OK(C_MAP) | OK(C_MAPNIL) | OK(C_MAPARR) | OK(C_MAPARRNIL) | OK(C_ANY) },
+        { "[1]", "an array of ints", OK(C_ARRAY) | OK(C_MAPARR) | OK(C_MAPARRNIL) | OK(C_ANY) },
+        { "[\"s\"]", "an array of strings",
+          OK(C_ARRAY) | OK(C_STRS) | OK(C_MAPARR) | OK(C_MAPARRNIL) | OK(C_ANY) },
     };
     const msgpack_object bin = { .type = MSGPACK_OBJECT_BIN, .via.bin = { 3, "abc" } };
     msgpack_object cobj[sizeof cands / sizeof cands[0]];
@@ -2197,49 +1696,36 @@ static void test_mutations(void)
             for (size_t c = 0; c <= sizeof cands / sizeof cands[0]; c++) {
                 const msgpack_object *repl = c < sizeof cands / sizeof cands[0] ? &cobj[c] : &bin;
                 const char *cw = c < sizeof cands / sizeof cands[0] ? cands[c].what : "a bin";
-                bool acceptable =
-                    c < sizeof cands / sizeof cands[0] ? cands[c].ok[fs->cls] : fs->cls == C_ANY;
+                bool acceptable = c < sizeof cands / sizeof cands[0]
+                                      ? (cands[c].ok & OK(fs->cls)) != 0
+                                      : fs->cls == C_ANY;
                 /* the contract: nil in an optional field means "not given" */
                 if (c < sizeof cands / sizeof cands[0] && !fs->required &&
                     strcmp(cands[c].json, "null") == 0)
                     acceptable = true;
-                msgpack_sbuffer mb;
-                msgpack_packer pk;
-                msgpack_zone z;
                 char err[256];
+                bool found;
                 sq_status st;
                 if (acceptable)
                     continue;
-                msgpack_sbuffer_init(&mb);
-                msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
-                if (!pack_mut(&pk, &orig, keys, nkeys, 0, M_REPLACE, repl)) {
+                st = decode_mut(d, &orig, keys, nkeys, M_REPLACE, repl, &found, out, err,
+                                sizeof err);
+                if (!found) {
                     CHECK(0, "test bug: %s has no field %s in its sample", d->name, fs->path);
-                    msgpack_sbuffer_destroy(&mb);
                     break;
                 }
-                msgpack_zone_init(&z, 4096);
-                st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
                 CHECK(st == SQ_ERR_DECODE, "%s: %s for \"%s\" gave %s, want SQ_ERR_DECODE", d->name,
                       cw, fs->path, sq_status_name(st));
                 if (st == SQ_ERR_DECODE)
                     CHECK(err[0] != '\0', "%s: %s for \"%s\" rejected without a message", d->name,
                           cw, fs->path);
-                msgpack_zone_destroy(&z);
-                msgpack_sbuffer_destroy(&mb);
             }
 
             /* missing */
             {
-                msgpack_sbuffer mb;
-                msgpack_packer pk;
-                msgpack_zone z;
                 char err[256];
-                sq_status st;
-                msgpack_sbuffer_init(&mb);
-                msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
-                pack_mut(&pk, &orig, keys, nkeys, 0, M_REMOVE, NULL);
-                msgpack_zone_init(&z, 4096);
-                st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+                sq_status st =
+                    decode_mut(d, &orig, keys, nkeys, M_REMOVE, NULL, NULL, out, err, sizeof err);
                 if (fs->required) {
                     char want[40];
                     snprintf(want, sizeof want, "%s", keys[nkeys - 1]);
@@ -2254,8 +1740,6 @@ static void test_mutations(void)
                     CHECK(st == SQ_OK, "%s: without optional \"%s\" gave %s (%s), want SQ_OK",
                           d->name, fs->path, sq_status_name(st), err);
                 }
-                msgpack_zone_destroy(&z);
-                msgpack_sbuffer_destroy(&mb);
             }
         }
 
@@ -2278,54 +1762,24 @@ static void test_mutations(void)
             for (size_t f = 0; f < d->nfields; f++)
                 any_required |= d->fields[f].required;
             for (size_t k = 0; k < sizeof notmap / sizeof notmap[0]; k++) {
-                msgpack_zone z;
                 char err[256];
                 sq_status st;
                 if (!any_required && notmap[k].bytes[0] == '\x80')
                     continue; /* every field optional: {} is a valid message */
-                msgpack_zone_init(&z, 1024);
-                st = decode(d, notmap[k].bytes, notmap[k].len, &z, out, err, sizeof err, NULL);
+                st = decode_status(d, notmap[k].bytes, notmap[k].len, out, err, sizeof err);
                 CHECK(st == SQ_ERR_DECODE && err[0],
                       "%s: %s instead of the message gave %s (\"%s\")", d->name, notmap[k].what,
                       sq_status_name(st), err);
-                msgpack_zone_destroy(&z);
             }
         }
         {
-            msgpack_sbuffer mb;
-            msgpack_packer pk;
-            msgpack_zone z;
             char err[256];
-            sq_status st;
-            /* the sample plus {1: 2} */
-            msgpack_sbuffer_init(&mb);
-            msgpack_packer_init(&pk, &mb, msgpack_sbuffer_write);
-            msgpack_pack_map(&pk, orig.via.map.size + 1);
-            for (uint32_t k = 0; k < orig.via.map.size; k++) {
-                msgpack_pack_object(&pk, orig.via.map.ptr[k].key);
-                msgpack_pack_object(&pk, orig.via.map.ptr[k].val);
-            }
-            msgpack_pack_int(&pk, 1);
-            msgpack_pack_int(&pk, 2);
-            msgpack_zone_init(&z, 4096);
-            st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+            sq_status st =
+                decode_mut(d, &orig, NULL, 0, M_INT_KEY, NULL, NULL, out, err, sizeof err);
             CHECK(st == SQ_ERR_DECODE, "%s: an int key accepted (%s)", d->name, sq_status_name(st));
-            msgpack_zone_destroy(&z);
-            msgpack_sbuffer_destroy(&mb);
-
-            msgpack_sbuffer_init(&mb);
-            msgpack_pack_map(&pk, orig.via.map.size + 1);
-            for (uint32_t k = 0; k < orig.via.map.size; k++) {
-                msgpack_pack_object(&pk, orig.via.map.ptr[k].key);
-                msgpack_pack_object(&pk, orig.via.map.ptr[k].val);
-            }
-            sq_mp_kv_str(&pk, "x_future_field", "later versions may add fields");
-            msgpack_zone_init(&z, 4096);
-            st = decode(d, mb.data, mb.size, &z, out, err, sizeof err, NULL);
+            st = decode_mut(d, &orig, NULL, 0, M_NEW_KEY, NULL, NULL, out, err, sizeof err);
             CHECK(st == SQ_OK, "%s: an unknown key was not ignored (%s: %s)", d->name,
                   sq_status_name(st), err);
-            msgpack_zone_destroy(&z);
-            msgpack_sbuffer_destroy(&mb);
         }
         msgpack_zone_destroy(&z0);
         msgpack_sbuffer_destroy(&sb);
@@ -2545,20 +1999,27 @@ static void test_subj_token(void)
 
     /* space: exact fit, one short, and nothing written past outlen */
     {
+        static const struct {
+            const char *in;
+            size_t outlen;
+            const char *want; /* NULL: refused (-1) */
+        } fits[] = {
+            { "abc", 4, "abc" }, { "abc", 3, NULL }, { "a.", 5, "a%2E" },
+            { "a.", 4, NULL },   { "a", 0, NULL },
+        };
         char small[16];
-        memset(small, 'Z', sizeof small);
-        CHECK(sq_subj_token("abc", small, 4) == 0 && strcmp(small, "abc") == 0,
-              "\"abc\" into 4 bytes");
-        memset(small, 'Z', sizeof small);
-        CHECK(sq_subj_token("abc", small, 3) == -1, "\"abc\" into 3 bytes accepted");
-        CHECK(small[3] == 'Z', "sq_subj_token wrote past outlen");
-        memset(small, 'Z', sizeof small);
-        CHECK(sq_subj_token("a.", small, 5) == 0 && strcmp(small, "a%2E") == 0,
-              "\"a.\" into 5 bytes");
-        memset(small, 'Z', sizeof small);
-        CHECK(sq_subj_token("a.", small, 4) == -1, "\"a.\" into 4 bytes accepted");
-        CHECK(small[4] == 'Z', "sq_subj_token wrote past outlen (escape)");
-        CHECK(sq_subj_token("a", small, 0) == -1, "outlen 0 accepted");
+        for (size_t k = 0; k < sizeof fits / sizeof fits[0]; k++) {
+            int rc;
+            memset(small, 'Z', sizeof small);
+            rc = sq_subj_token(fits[k].in, small, fits[k].outlen);
+            if (fits[k].want)
+                CHECK(rc == 0 && strcmp(small, fits[k].want) == 0, "\"%s\" into %zu bytes",
+                      fits[k].in, fits[k].outlen);
+            else
+                CHECK(rc == -1, "\"%s\" into %zu bytes accepted", fits[k].in, fits[k].outlen);
+            CHECK(small[fits[k].outlen] == 'Z', "\"%s\" into %zu bytes: written past outlen",
+                  fits[k].in, fits[k].outlen);
+        }
     }
     /* distinct names give distinct tokens (the escaping is injective) */
     {
@@ -2674,14 +2135,13 @@ static void record_of(const char *caused_by, const char *cause, msgpack_zone *z,
     sq_proto_buf_init(&asb, &apk);
     sq_act_annots_encode(&an, &apk);
     CHECK(sq_mp_unpack(asb.data, asb.size, z, annots) == SQ_OK, "annotations unpack");
-    memset(&a, 0, sizeof a);
-    a.id = "0123456789abcdef0123456789abcdef";
-    a.namespace_ = "guest";
-    a.name = "a";
-    a.version = "0.0.1";
-    a.subject = "s";
-    a.status = SQ_ACT_INTERNAL;
-    a.annotations = *annots;
+    a = (sq_activation){ .id = "0123456789abcdef0123456789abcdef",
+                         .namespace_ = "guest",
+                         .name = "a",
+                         .version = "0.0.1",
+                         .subject = "s",
+                         .status = SQ_ACT_INTERNAL,
+                         .annotations = *annots };
     sq_proto_buf_init(&sb, &pk);
     sq_activation_encode(&a, &pk);
     /* sq_mp_unpack checks the map's count against its bytes */

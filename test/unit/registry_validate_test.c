@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include "check.h"
+#include "mp_obj.h"
 #include "sq/json.h"
 #include "sq/log.h"
 
@@ -19,23 +20,7 @@ static msgpack_zone Z;
 /* A msgpack object for JSON text, in Z (lives until the end). */
 static msgpack_object J(const char *json)
 {
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_object o;
-    char err[256], *copy;
-
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    if (sq_json_text_to_mp(json, strlen(json), &pk, err, sizeof err) != SQ_OK) {
-        fprintf(stderr, "bad test JSON %s: %s\n", json, err);
-        exit(2);
-    }
-    copy = msgpack_zone_malloc(&Z, sb.size);
-    memcpy(copy, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    if (sq_mp_unpack(copy, sb.size, &Z, &o) != SQ_OK)
-        exit(2);
-    return o;
+    return obj_json(&Z, json);
 }
 
 /* The JSON text of o (for comparisons), in Z. */
@@ -555,23 +540,6 @@ static void test_triggers_rules(void)
 
 /* ---------------------------------------------------------------- layering and shapes */
 
-static msgpack_object packed(void (*fn)(msgpack_packer *, const void *), const void *arg)
-{
-    msgpack_sbuffer sb;
-    msgpack_packer pk;
-    msgpack_object o;
-    char *copy;
-    msgpack_sbuffer_init(&sb);
-    msgpack_packer_init(&pk, &sb, msgpack_sbuffer_write);
-    fn(&pk, arg);
-    copy = msgpack_zone_malloc(&Z, sb.size);
-    memcpy(copy, sb.data, sb.size);
-    msgpack_sbuffer_destroy(&sb);
-    if (sq_mp_unpack(copy, sb.size, &Z, &o) != SQ_OK)
-        o.type = MSGPACK_OBJECT_NIL;
-    return o;
-}
-
 static reg_brief g_briefs[2];
 static void pack_pkg(msgpack_packer *pk, const void *p)
 {
@@ -621,7 +589,7 @@ static void test_shapes(void)
                                .version = "0.0.2",
                                .annotations = J("[{\"key\":\"feed\",\"value\":true}]"),
                                .parameters = nil };
-    out = packed(pack_pkg, &p);
+    out = obj_packed(&Z, pack_pkg, &p);
     CHECK_STR(T(&out),
               "{\"namespace\":\"me\",\"name\":\"b\",\"version\":\"0.0.3\",\"publish\":true,"
               "\"parameters\":[{\"key\":\"a\",\"value\":\"bind\"}],\"annotations\":[],"
@@ -659,14 +627,14 @@ static void test_shapes(void)
                          .action_path = "me/p",
                          .action_name = "a",
                          .updated = 8 };
-    out = packed(pack_trigger, &t);
+    out = obj_packed(&Z, pack_trigger, &t);
     CHECK_STR(T(&out),
               "{\"namespace\":\"me\",\"name\":\"t\",\"version\":\"0.0.1\",\"publish\":false,"
               "\"parameters\":[],\"annotations\":[],\"limits\":{},\"updated\":7,"
               "\"rules\":{\"me/r\":{\"action\":{\"path\":\"me/"
               "p\",\"name\":\"a\"},\"status\":\"active\"}}}",
               "trigger with rules");
-    out = packed(pack_rule, &g_rule);
+    out = obj_packed(&Z, pack_rule, &g_rule);
     CHECK_STR(
         T(&out),
         "{\"namespace\":\"me\",\"name\":\"r\",\"version\":\"0.0.1\",\"publish\":false,"
