@@ -96,7 +96,7 @@ sq_status auth_limits_parse_set(const msgpack_object *map, char **set, char **re
 
 /* ---- store.c: the only SQL --------------------------------------------------------------- */
 
-typedef struct auth_store auth_store_t;
+typedef struct sq_store auth_store_t; /* libsq's store (sq/store.h), auth's tables */
 
 /* A key's row joined with its subject. Strings live in the arena given to the lookup. */
 typedef struct auth_key_row {

@@ -14,34 +14,14 @@
 #include "sq/pg.h"
 #include "sq/store.h"
 
-struct auth_store {
-    sq_store *db;
-    PGconn *conn; /* db's connection (PQreset keeps the object) */
-};
-
 sq_status auth_store_open(auth_store_t **out, const char *dsn, const char *schema_dir, int wait_ms)
 {
-    auth_store_t *s = calloc(1, sizeof *s);
-    sq_status st;
-
-    *out = NULL;
-    if (s == NULL)
-        return SQ_ERR_NOMEM;
-    if ((st = sq_store_open(&s->db, dsn, schema_dir, "auth", wait_ms)) != SQ_OK) {
-        free(s);
-        return st;
-    }
-    s->conn = sq_store_conn(s->db);
-    *out = s;
-    return SQ_OK;
+    return sq_store_open(out, dsn, schema_dir, "auth", wait_ms);
 }
 
 void auth_store_close(auth_store_t *s)
 {
-    if (s == NULL)
-        return;
-    sq_store_close(s->db);
-    free(s);
+    sq_store_close(s);
 }
 
 /* ---- plumbing ---------------------------------------------------------------------------- */
@@ -51,7 +31,7 @@ void auth_store_close(auth_store_t *s)
 static PGresult *run(auth_store_t *s, const char *sql, int n, const char *const *vals,
                      const int *lens, const int *fmts)
 {
-    return sq_pg_execv(s->conn, "auth", sql, n, vals, lens, fmts, true);
+    return sq_pg_execv(sq_store_conn(s), "auth", sql, n, vals, lens, fmts, true);
 }
 
 /* A statement with text parameters whose result is not needed; false on failure. */
@@ -131,7 +111,7 @@ static sq_status store_call_fn(PGconn *c, void *arg)
 static sq_status store_do(auth_store_t *s, bool tx, store_fn fn, void *arg)
 {
     store_call x = { s, fn, arg };
-    return sq_store_run(s->db, tx, store_call_fn, &x);
+    return sq_store_run(s, tx, store_call_fn, &x);
 }
 
 /* ---- keys -------------------------------------------------------------------------------- */

@@ -220,7 +220,7 @@ void reg_rule_encode(const reg_rule *r, const char *status_override, msgpack_pac
 
 /* ---- store.c: the only SQL ------------------------------------------------------------- */
 
-typedef struct reg_store reg_store_t;
+typedef struct sq_store reg_store_t; /* libsq's store (sq/store.h), the registry's tables */
 
 /* Connects (waiting up to wait_ms), applies the migrations of schema_dir and returns the
  * store; reg_store_close() frees it (NULL is a no-op). Every call below is thread-safe

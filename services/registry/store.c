@@ -25,33 +25,18 @@
 
 sq_status reg_store_open(reg_store_t **out, const char *dsn, const char *schema_dir, int wait_ms)
 {
-    reg_store_t *s = calloc(1, sizeof *s);
-    sq_status st;
-
-    *out = NULL;
-    if (s == NULL)
-        return SQ_ERR_NOMEM;
-    if ((st = sq_store_open(&s->db, dsn, schema_dir, "registry", wait_ms)) != SQ_OK) {
-        free(s);
-        return st;
-    }
-    s->conn = sq_store_conn(s->db);
-    *out = s;
-    return SQ_OK;
+    return sq_store_open(out, dsn, schema_dir, "registry", wait_ms);
 }
 
 void reg_store_close(reg_store_t *s)
 {
-    if (s == NULL)
-        return;
-    sq_store_close(s->db);
-    free(s);
+    sq_store_close(s);
 }
 
 /* One statement with binary results. Logs a failure. The caller PQclear()s. */
 PGresult *rs_run(reg_store_t *s, const char *sql, const sq_params *p)
 {
-    return sq_pg_exec(s->conn, "registry", sql, p, true);
+    return sq_pg_exec(sq_store_conn(s), "registry", sql, p, true);
 }
 
 /* Runs sql with text parameters a, b (b may be NULL for one) and returns the result or NULL
@@ -117,7 +102,7 @@ static sq_status work_call_fn(PGconn *c, void *arg)
 sq_status rs_atomically(reg_store_t *s, const char *lock_ns, work_fn fn, void *arg)
 {
     work_call x = { s, lock_ns, fn, arg };
-    return sq_store_run(s->db, lock_ns != NULL, work_call_fn, &x);
+    return sq_store_run(s, lock_ns != NULL, work_call_fn, &x);
 }
 
 /* reg_store_run(): rs_atomically() for SQL that lives in another file of the registry. */
@@ -129,7 +114,7 @@ typedef struct run_ext {
 static sq_status run_ext_fn(reg_store_t *s, void *arg)
 {
     run_ext *x = arg;
-    return x->fn(s->conn, x->arg);
+    return x->fn(sq_store_conn(s), x->arg);
 }
 
 sq_status reg_store_run(reg_store_t *s, const char *lock_ns, reg_sql_fn fn, void *arg)

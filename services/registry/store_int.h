@@ -13,11 +13,6 @@
 #include "sq/store.h"
 #include "sq/util.h" /* sq_errf */
 
-struct reg_store {
-    sq_store *db;
-    PGconn *conn; /* db's connection (PQreset keeps the object) */
-};
-
 /* The first key of the namespace locks (the second is hashtext(namespace)). */
 #define NS_LOCK_CLASS 0x52454731 /* "REG1" */
 
