@@ -10,15 +10,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The counters: one pair per program. A program of several files defines
- * CHECK_SHARED_COUNTERS before it includes this header (in each file) and defines the two
- * in one of them. */
+/* The counters and the current section: one set per program. A program of several files
+ * defines CHECK_SHARED_COUNTERS before it includes this header (in each file) and
+ * CHECK_DEFINE_COUNTERS in one of them. */
 #ifdef CHECK_SHARED_COUNTERS
 extern int check_passed_, check_failed_;
+extern const char *check_section_;
+#define CHECK_DEFINE_COUNTERS                                                                      \
+    int check_passed_, check_failed_;                                                              \
+    const char *check_section_ = ""
 #else
 static int check_passed_, check_failed_;
-#endif
 static const char *check_section_ = "";
+#endif
 
 /* Names the group of checks that follow; failures quote it. */
 #define SECTION(name) (check_section_ = (name))

@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-int check_passed_, check_failed_;
+CHECK_DEFINE_COUNTERS;
 char runtime_dir[PATH_MAX];
 inv_sandbox_t *sb;
 
