@@ -6,7 +6,9 @@
 # docs/BENCHMARKS.md. Run through `ops/squall bench` (release build). Not a test: it reports.
 #
 # Knobs: SQ_BENCH_SECONDS (10), SQ_BENCH_N (5000, for the floors), SQ_BENCH_NO_DOC=1,
-# SQ_BENCH_SCALE=1 (the "how cost grows" rows of ops/bench.d/scale.sh: long).
+# SQ_BENCH_SCALE=1 (the "how cost grows" rows of ops/bench.d/scale.sh: long),
+# SQ_BENCH_PROFILE=1 (the loads of the rows that miss their goal sampled with perf, the whole
+# machine; each profile, headed by its row, goes to stderr: ops/bench.d/lib.sh).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 BUILD="${SQ_BUILD_DIR:-$ROOT/build}"
@@ -27,6 +29,8 @@ trap cleanup EXIT
 log() { printf 'bench: %s\n' "$*" >&2; }
 # shellcheck source=ops/bench.d/lib.sh
 source "$ROOT/ops/bench.d/lib.sh"
+# no perf: said once here, and the fragments not asked to profile
+if [[ ${SQ_BENCH_PROFILE:-} == 1 ]] && ! profile_on; then export SQ_BENCH_PROFILE=0; fi
 
 log "starting a private stack in $STATE"
 "$ROOT/ops/squall" up >/dev/null
@@ -49,7 +53,13 @@ RT_LINES="$("$BUILD/services/invoker/bench_runtime" -n "$N" 2>/dev/null || true)
 log "warm blocking invoke, one connection, ${SECONDS_RUN}s"
 LUA="$STATE/post.lua"
 wrk_lua '{"n":1}' >"$LUA"
+# SQ_BENCH_PROFILE=1: this load's CPU by process (/proc) and its profile
+PROF_INV="warm blocking invoke, 1 connection"
+if profile_on; then cpu_snap >"$STATE/cpu.inv0"; fi
+profile_start "$PROF_INV"
 WRK_OUT="$(wrk -t1 -c1 -d"${SECONDS_RUN}s" --latency -s "$LUA" "$API/actions/bench-echo?blocking=true&result=true")"
+profile_stop
+if profile_on; then cpu_snap >"$STATE/cpu.inv1"; fi
 GET_LUA="$STATE/get.lua"
 wrk_lua >"$GET_LUA"
 log "warm registry read (GET action), one connection, ${SECONDS_RUN}s"
@@ -64,6 +74,23 @@ GET_P50=$(pct "$GET_OUT" "50%"); GET_P99=$(pct "$GET_OUT" "99%")
 GET_RPS=$(rps "$GET_OUT")
 CONC_RPS=$(rps "$CONC_OUT")
 ERRS=$(echo "$WRK_OUT$CONC_OUT$GET_OUT" | awk '/Non-2xx|Socket errors/' || true)
+
+if profile_on; then
+  profile_end "$PROF_INV"
+  # what an invoke costs in CPU beside how long it takes: the difference is waiting
+  INV_CPU="$(cpu_per_req "$STATE/cpu.inv0" "$STATE/cpu.inv1" "$(( ${INV_REQS:-0} > 0 ? INV_REQS : 1 ))" perf)"
+  INV_CPU_TOT="${INV_CPU##*total }"
+  INV_MEAN=$(( 1000000 / (${INV_RPS:-0} > 0 ? INV_RPS : 1) ))
+  if (( INV_CPU_TOT <= INV_MEAN )); then
+    INV_REST="the rest, $(( INV_MEAN - INV_CPU_TOT )) µs of the mean, is waiting/wake-ups"
+  else
+    # one connection, yet more CPU than wall time: work beside the invoke's path (its record
+    # stored, JetStream) ran on the other core(s) at the same time
+    INV_REST="more than the mean wall time by $(( INV_CPU_TOT - INV_MEAN )) µs: work beside the invoke's path ran on the other core(s) meanwhile, so the path's waiting is not wall minus CPU; the $(nproc) cores stood idle $(( $(nproc) * INV_MEAN - INV_CPU_TOT )) µs per invoke"
+  fi
+  log "$PROF_INV: wall p50 ${INV_P50} µs (mean ${INV_MEAN} µs, p99 ${INV_P99} µs; issue 14's goal p50 ≤ 600 µs: $(miss "$INV_P50" 600 µs), p99 ≤ 2000 µs: $(miss "$INV_P99" 2000 µs)), CPU ${INV_CPU_TOT} µs per invoke summed over processes: ${INV_REST}"
+  log "$PROF_INV: CPU per invoke by process (µs; /proc, the whole machine, perf itself left out but not its sampling interrupts): ${INV_CPU}"
+fi
 
 field() { echo "$1" | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2 || true; }
 NATS_P50=$(field "$NATS_LINE" p50); NATS_P99=$(field "$NATS_LINE" p99)

@@ -14,14 +14,37 @@
 #
 # Prints markdown rows | figure | p50 | p99 | note |. Needs API, AUTH, BUILD, ROOT, N and the
 # stack's environment (SQ_NATS_URL) exported by ops/bench.sh; runs as root for the cgroups.
+# With SQ_BENCH_PROFILE=1 the cold loop without a stem cell is sampled with perf and its
+# profile goes to stderr (ops/bench.d/lib.sh).
 set -euo pipefail
 : "${BUILD:?}" "${ROOT:?}" "${API:?}" "${AUTH:?}" "${SQ_NATS_URL:?}"
 N="${N:-5000}"
 INVOKER_ID="${SQ_INVOKER_ID:-$(cat "${SQ_STATE_DIR:-/nonexistent}/invoker/invoker-id" 2>/dev/null || echo invoker0)}"
 log() { printf 'bench invoker: %s\n' "$*" >&2; }
+# shellcheck source=ops/bench.d/lib.sh
+source "$ROOT/ops/bench.d/lib.sh"
 
 log "bench_runtime (floor, sandboxed warm, cold starts, idle memory)"
-RT="$("$BUILD/services/invoker/bench_runtime" -n "$N" -c 20 2>/dev/null || true)"
+PROF_COLD="invoker: cold start without a stem cell"
+if profile_on; then
+  # the same run, its lines read as they come (it prints each figure when done): its cold loop
+  # without a stem cell (cold_start_us) runs right after cold_stem_us, or after net_setup_us
+  # and cold_stem_nonet_us when containers get a network namespace; perf, started paused,
+  # samples from the line before it to its own
+  RT=""
+  profile_start "$PROF_COLD" paused
+  while IFS= read -r line; do
+    RT+="$line"$'\n'
+    case $line in
+      "cold_stem_us "* | "cold_stem_nonet_us "*) profile_resume ;;
+      "net_setup_us "*) profile_cancel && profile_start "$PROF_COLD" paused ;; # not the cold loop
+      "cold_start_us "*) profile_stop ;;
+    esac
+  done < <("$BUILD/services/invoker/bench_runtime" -n "$N" -c 20 2>/dev/null || true)
+  profile_end "$PROF_COLD (bench_runtime's 20 cold starts under bwrap + cgroups, node)"
+else
+  RT="$("$BUILD/services/invoker/bench_runtime" -n "$N" -c 20 2>/dev/null || true)"
+fi
 field() { echo "$RT" | grep "^$1 " | grep -o "$2=[0-9]*" | head -1 | cut -d= -f2 || true; }
 us() { local v; v="$(field "$1" "$2")"; [[ -n $v ]] && echo "$v µs" || echo "n/a"; }
 ms() { local v; v="$(field "$1" "$2")"; [[ -n $v ]] && awk -v v="$v" 'BEGIN{printf "%.1f ms", v/1000}' || echo "n/a"; }
@@ -112,6 +135,9 @@ target_ms() { # value_us target_ms
   [[ -n $1 ]] || { echo "n/a"; return; }
   awk -v v="$1" -v t="$2" 'BEGIN { if (v <= t * 1000) printf "target ≤ %d ms: met", t; else printf "target ≤ %d ms: misses by %.1f ms", t, v / 1000 - t }'
 }
+if profile_on; then
+  log "$PROF_COLD: p50 $(ms cold_start_us p50), p99 $(ms cold_start_us p99) (goal ≤ 30 ms: $(miss "$(awk -v v="$COLD" 'BEGIN { if (v != "") printf "%.1f", v / 1000 }')" 30 ms)); bwrap + node alone (no sandbox): $(ms cold_start_bare_us p50)$( [[ -n $COLD && -n $BARE ]] && awk -v c="$COLD" -v b="$BARE" 'BEGIN { printf ", the sandbox and cgroups %+.1f ms", (c - b) / 1000 }')"
+fi
 INV_FLOOR=""
 [[ -n $ECHO && -n $FLOOR ]] && INV_FLOOR=$(( ECHO + FLOOR ))
 

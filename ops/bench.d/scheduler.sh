@@ -40,49 +40,15 @@ wait_count() {
   printf '%s' "$c"
 }
 
-# cpu_snap: "command cpu-ticks" for every process alive (utime + stime of all its threads);
-# cpu_per_req A B N: the CPU each command took between two snaps, per request, in µs, the
-# largest first ("node" is every sandboxed action process; "postgres" every backend)
-cpu_snap() {
-  local f
-  for f in /proc/[0-9]*/stat; do
-    awk '{ s = $0; sub(/^[^(]*\(/, "", s); n = s; sub(/\).*/, "", n); sub(/^.*\) /, "", s);
-           split(s, a, " "); print FILENAME, n, a[12] + a[13] }' "$f" 2>/dev/null || true
-  done
-}
-cpu_per_req() {
-  local hz
-  hz="$(getconf CLK_TCK)"
-  awk -v n="$3" -v hz="$hz" 'NR == FNR { a[$1] = $3; next }
-    { d = $3 - (($1 in a) ? a[$1] : 0); if (d > 0) { c[$2] += d; t += d } }
-    END { for (k in c) if (c[k] * 1e6 / hz / n >= 5) printf "%d %s\n", c[k] * 1e6 / hz / n, k;
-          printf "%d TOTAL\n", t * 1e6 / hz / n }' "$1" "$2" | sort -rn |
-    awk '$2 == "TOTAL" { tot = $1; next }
-         { n = $2; sub(/^squall-/, "", n); sub(/^schedule$/, "scheduler", n); sub(/^activati$/, "activations", n)
-           s = s (s ? ", " : "") n " " $1 } END { printf "%s; total %d", s, tot }'
-}
-
-profile_start() {
-  [[ ${SQ_BENCH_PROFILE:-} == 1 ]] || return 0
-  perf record -e cpu-clock -g -a -o "$STATE/perf.$1" -- sleep "$SECS" >/dev/null 2>&1 &
-  PERF_PID=$!
-}
-profile_end() {
-  [[ ${SQ_BENCH_PROFILE:-} == 1 ]] || return 0
-  wait "$PERF_PID" 2>/dev/null || true
-  log "profile of $1 (cpu-clock, the whole machine): share by command, then its top symbols"
-  perf report -i "$STATE/perf.$1" --stdio --no-children --sort comm -g none 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | head -8 >&2 || true
-  perf report -i "$STATE/perf.$1" --stdio --no-children --sort comm,dso,sym -g none 2>/dev/null |
-    grep -E '^ +[0-9.]+%' | awk '{ n[$2]++; if (n[$2] <= 6) print }' | head -60 >&2 || true
-}
+# the profiles' views as they have always been here: at most 6 frames a command, 60 in all
+PROFILE_PER_COMM=6 PROFILE_TOP=60
 
 # load NAME X URL: SECS s of wrk, 32 connections, at URL, between the CPU snaps cpu.X0 and
 # cpu.X1 (and sampled by perf as NAME with SQ_BENCH_PROFILE=1); sets P50, P99, RPS, REQ
 # (requests) and ERR (answers other than 2xx) from what wrk reports
 load() {
   local out
-  profile_start "$1"
+  profile_start "$1" "$SECS"
   cpu_snap >"$STATE/cpu.${2}0"
   out="$(wrk -t2 -c32 -d"${SECS}s" --latency -s "$LUA" "$3")"
   cpu_snap >"$STATE/cpu.${2}1"

@@ -9,7 +9,8 @@
 # The guest namespace's firesPerMinute and invocation limits are raised with squall-admin
 # first (the defaults, 60 fires and 120 invocations a minute, would turn a benchmark into a
 # 429 test). Without squall-admin or without trigger support in the registry, it says so in
-# the table instead of failing.
+# the table instead of failing. With SQ_BENCH_PROFILE=1 the fan-out's load is sampled with perf
+# and its CPU per fire counted by process (/proc), both to stderr (ops/bench.d/lib.sh).
 set -uo pipefail
 
 SECS="${SECONDS_RUN:-10}"
@@ -66,30 +67,50 @@ overloaded() {
 over0=$(overloaded)
 before=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
 T0_MS=$(( $(date +%s%N) / 1000000 ))
+PROF_FAN="trigger fan-out to 10 rules, 16 connections"
+if profile_on; then cpu_snap >"$STATE/cpu.fan0"; fi
+profile_start "$PROF_FAN"
 OUT10="$(wrk -t2 -c16 -d"${SECS}s" --latency -s "$LUA" "$API/triggers/bench-t10")"
+profile_stop
+if profile_on; then cpu_snap >"$STATE/cpu.fan1"; fi
 TOTAL=$(reqs "$OUT10")
 BAD=$(echo "$OUT10" | awk '/Non-2xx/ {print $NF}')
 OK=$(( TOTAL - ${BAD:-0} ))
 FPS=$(awk -v n="$OK" -v s="$SECS" 'BEGIN { printf "%d", n / s }')
 F50=$(pct "$OUT10" "50%"); F99=$(pct "$OUT10" "99%")
-# wait for the records to settle (a count that has not moved for 15 s, at most 300 s: the
-# invokers run what the fan-out queued long after it, and the count may stand still for a few
-# seconds while they do)
+# wait for the records to settle: settle N polls the count of the rule activations recorded
+# since the load (got) until it reaches N or has not moved for 15 s (SETTLED: reached, still),
+# at most until DEADLINE (300 s after the load; SETTLED=deadline): the invokers run what the
+# fan-out queued long after it, and the count may stand still for a few seconds while they do
 want=$(( OK * 10 ))
-last=-1; stable=0; got=0
-for _ in $(seq 1 600); do
-  got=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
-  got=$(( ${got:-0} - ${before:-0} ))
-  (( got >= want )) && break
-  if (( got == last )); then stable=$((stable + 1)); (( stable >= 30 )) && break; else stable=0; fi
-  last=$got
-  sleep 0.5
-done
+got=0 SETTLED=""
+DEADLINE=$(( SECONDS + 300 ))
+settle() {
+  local last=-1 stable=0
+  while (( SECONDS < DEADLINE )); do
+    got=$(curl -s "${H[@]}" "$API/activations?name=bench-fan&count=true" | sed -n 's/.*:\([0-9]*\).*/\1/p')
+    got=$(( ${got:-0} - ${before:-0} ))
+    if (( got >= $1 )); then SETTLED=reached; return; fi
+    if (( got == last )); then
+      stable=$((stable + 1))
+      if (( stable >= 30 )); then SETTLED=still; return; fi
+    else
+      stable=0
+    fi
+    last=$got
+    sleep 0.5
+  done
+  SETTLED=deadline
+}
+settle "$want"
+if profile_on; then cpu_snap >"$STATE/cpu.fan2"; fi
 REFUSED=$(( $(overloaded) - over0 ))
 # what the trigger records of the run say of their rules (each lists every rule: accepted
 # with its activation id, or failed with why): the recorded rule activations must match the
-# accepted ones; a failed rule is reported, a missing record is flagged
-RULES="$(API="$API" AUTH="$AUTH" node - "$T0_MS" <<'NODE' 2>/dev/null || echo "? ? ?"
+# accepted ones; a failed rule is reported, a missing record is flagged. rules_of_run prints
+# "trigger-records accepted failed why..."
+rules_of_run() {
+  API="$API" AUTH="$AUTH" node - "$T0_MS" <<'NODE' 2>/dev/null || echo "? ? ?"
 (async () => {
   const since = process.argv[2];
   let ok = 0, failed = 0, triggers = 0;
@@ -113,12 +134,32 @@ RULES="$(API="$API" AUTH="$AUTH" node - "$T0_MS" <<'NODE' 2>/dev/null || echo "?
   console.log(`${triggers} ${ok} ${failed} ${reasons}`);
 })().catch((e) => { console.error(e); process.exit(1); });
 NODE
-)"
-read -r T_RECS R_OK R_FAILED R_WHY <<<"$RULES"
+}
+read -r T_RECS R_OK R_FAILED R_WHY <<<"$(rules_of_run)"
+# wrk's count (OK, so want) leaves out the fires still in flight when it stopped: their rules
+# are in the trigger records, their activations may still be on their way (and so may the
+# trigger records of the last fires). While the records keep coming, wait for what the trigger
+# records list, then read those again; stop once the count has stood still for 15 s
+t_more=$SECONDS got_more=$got
+while [[ $R_OK =~ ^[0-9]+$ ]] && (( got < R_OK )) && [[ $SETTLED == reached ]]; do
+  settle "$R_OK"
+  read -r T_RECS R_OK R_FAILED R_WHY <<<"$(rules_of_run)"
+done
+(( got > got_more )) &&
+  echo "triggers.sh: $(( got - got_more )) rule activation(s) recorded in the $(( SECONDS - t_more )) s after the count reached 10 per answered fire (fires in flight when wrk stopped)" >&2
 LOST=""
 [[ $R_OK =~ ^[0-9]+$ ]] && (( got < R_OK )) && LOST="; **MISSING: $(( R_OK - got )) accepted rule activation(s) without a record**"
 row "trigger fan-out to 10 rules, 16 connections" "${F50} µs" "${F99} µs" \
   "${FPS} fires/s (${OK} answered 202${BAD:+, $BAD refused}); ${T_RECS} trigger records list ${R_OK} rules accepted and ${R_FAILED} failed (${R_WHY}); ${got} rule activations recorded${LOST} (10 per fire: ${want}; fires still in flight when wrk stops add a few); at least ${REFUSED} refused 503 because SQ_WORK was full (cap SQ_JS_WORK_MAX_MB=${SQ_JS_WORK_MAX_MB:-64} MB); target ≥ 5000 fires/s"
+
+if profile_on; then
+  profile_end "$PROF_FAN"
+  FAN_CPU="$(cpu_per_req "$STATE/cpu.fan0" "$STATE/cpu.fan1" "$(( OK > 0 ? OK : 1 ))" perf)"
+  FAN_DRAIN="$(cpu_per_req "$STATE/cpu.fan0" "$STATE/cpu.fan2" "$(( OK > 0 ? OK : 1 ))" perf)"
+  profile_log "$PROF_FAN: ${FPS} fires/s (goal ≥ 5000 /s: $(miss "$FPS" 5000 fires/s min)); p50 ${F50} µs"
+  profile_log "$PROF_FAN: CPU per fire by process during the load (µs; /proc, the whole machine, perf itself left out): ${FAN_CPU}"
+  profile_log "$PROF_FAN: CPU per fire by process, the load and its drain (every rule activation run and recorded, the wait for the count to settle included): ${FAN_DRAIN}: at most $(( $(nproc) * 1000000 / (${FAN_DRAIN##*total } > 0 ? ${FAN_DRAIN##*total } : 1) )) fires/s on $(nproc) cores"
+fi
 
 # alarm: a per-second cron through the alarms feed; how late each fire starts after its tick
 feed=$(curl -s -o /dev/null -w '%{http_code}' "${H[@]}" "${API%/_}/whisk.system/actions/alarms/alarm?code=false")

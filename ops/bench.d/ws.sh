@@ -9,6 +9,9 @@
 # sockets measured their own reading more than the gateway (SQ_BENCH_WS_ONLY=fanout runs that
 # node figure as well). Knobs: SQ_BENCH_WS_IDLE (10000 sockets), SQ_BENCH_WS_FANOUT (1000
 # sockets), SQ_BENCH_WS_ONLY (idle,invoke; add fanout for the node clients' figure).
+# With SQ_BENCH_PROFILE=1 the fan-out's rounds (once bench-ws-fanout has its sockets open,
+# until it opens those of its floor) are sampled with perf and the profile goes to stderr
+# (ops/bench.d/lib.sh).
 set -uo pipefail
 # shellcheck source=ops/bench.d/lib.sh
 source "$ROOT/ops/bench.d/lib.sh"
@@ -25,9 +28,51 @@ SQ_TEST_ENV="$STATE/env" NODE_PATH="$ROOT/test/e2e/node_modules" SQ_BENCH_WS_ONL
 FANOUT="${SQ_BENCH_WS_FANOUT:-1000}"
 port="${API#http://127.0.0.1:}"
 port="${port%%/*}"
-line="$("$BUILD/ops/bench-ws-fanout" --url "$SQ_NATS_URL" --port "$port" --key "$SQ_GUEST_KEY" \
-  -n "$FANOUT" -r "$((SECONDS_RUN * 3 > 10 ? SECONDS_RUN * 3 : 10))" --action bench-ws 2>&1)"
+FANOUT_ARGS=(--url "$SQ_NATS_URL" --port "$port" --key "$SQ_GUEST_KEY" -n "$FANOUT"
+  -r "$((SECONDS_RUN * 3 > 10 ? SECONDS_RUN * 3 : 10))" --action bench-ws)
+PROF_FAN="fan-out of a record to $FANOUT websockets"
+if profile_on; then
+  # bench-ws-fanout says nothing until it ends: its rounds are found by its descriptors. They
+  # start when it has opened its FANOUT sockets and then its epoll instance (its highest
+  # descriptor then), and end when it opens the sockets of its floor (twice as many more).
+  # Polled every 20 ms by looking up one descriptor (no process started, no directory read)
+  "$BUILD/ops/bench-ws-fanout" "${FANOUT_ARGS[@]}" >"$STATE/ws-fanout.out" 2>&1 &
+  fpid=$!
+  profile_start "$PROF_FAN" paused
+  rm -f "$STATE/ws-tick"
+  mkfifo "$STATE/ws-tick"
+  exec {tick}<>"$STATE/ws-tick"
+  sampling="" top=$FANOUT seen=0
+  while kill -0 "$fpid" 2>/dev/null; do
+    if [[ -z $sampling ]]; then
+      # top: the lowest descriptor from FANOUT up not open (descriptors are taken lowest first)
+      while [[ -L /proc/$fpid/fd/$top ]]; do top=$((top + 1)); done
+      if (( top > FANOUT && top != seen )); then
+        seen=$top
+        if [[ $(readlink "/proc/$fpid/fd/$((top - 1))" 2>/dev/null) == 'anon_inode:[eventpoll]' ]]; then
+          profile_resume
+          sampling=1
+        fi
+      fi
+    elif [[ -L /proc/$fpid/fd/$((top + FANOUT / 2)) ]]; then
+      break
+    fi
+    read -r -t 0.02 -u "$tick" _ || true
+  done
+  profile_stop
+  exec {tick}>&-
+  rm -f "$STATE/ws-tick"
+  wait "$fpid"
+  line="$(cat "$STATE/ws-fanout.out")"
+  [[ -n $sampling ]] || profile_log "$PROF_FAN: its rounds were not seen (no epoll descriptor after $FANOUT sockets): no profile"
+else
+  line="$("$BUILD/ops/bench-ws-fanout" "${FANOUT_ARGS[@]}" 2>&1)"
+fi
 f() { echo "$line" | grep -o " $1=[0-9-]*" | cut -d= -f2; }
+if profile_on; then
+  PROFILE_BUSY=1 profile_end "$PROF_FAN (bench-ws-fanout's rounds: one invoke, its record to every socket, 200 ms a round)"
+  profile_log "$PROF_FAN: p50 $(f p50) µs (goal ≤ 2000 µs: $(miss "$(f p50)" 2000 µs)), first socket $(f first_p50) µs, last $(f last_p50) µs; one thread's floor (raw send()s) $(f floor_p50) µs"
+fi
 if [[ -z $(f p50) ]]; then
   row "fan-out: an activation record to $FANOUT subscribed sockets" "n/a" "n/a" "bench-ws-fanout failed: ${line//|//}"
 else
