@@ -461,6 +461,7 @@ static void sweep_cb(lws_sorted_usec_list_t *sul)
     wake_all(); /* the 504s and 503s it queued go out now, not at the next event */
     if (now >= W.next_slow_sweep_us) {
         sweep_conns(now);
+        ws_events_release(now, false);
         W.next_slow_sweep_us = now + 250 * 1000;
     }
     if (!G.stopping)
@@ -636,18 +637,12 @@ int gw_ws_start(void)
      * is answered by an invoker, which may answer only there */
     snprintf(W.inbox, sizeof W.inbox, "%s.run.ws.%s", sq_bus_inbox_prefix(G.bus), rnd);
     snprintf(subj, sizeof subj, "%s.*", W.inbox);
-    if (natsConnection_Subscribe(&W.replies, nc, subj, ws_on_reply, NULL) != NATS_OK ||
-        natsConnection_Subscribe(&W.sub_act, nc, SQ_SUBJ_EVT_ACTIVATION_ALL, ws_on_activation,
-                                 NULL) != NATS_OK ||
-        natsConnection_Subscribe(&W.sub_ent, nc, SQ_SUBJ_EVT_ENTITY_ALL, ws_on_entity, NULL) !=
-            NATS_OK ||
-        natsConnection_Subscribe(&W.sub_log, nc, SQ_SUBJ_EVT_LOG_ALL, ws_on_log, NULL) != NATS_OK) {
-        sq_error("could not subscribe the websocket inbox and events");
+    /* the event subjects are subscribed to when a socket subscribes (ws_fanout.c) */
+    if (natsConnection_Subscribe(&W.replies, nc, subj, ws_on_reply, NULL) != NATS_OK) {
+        sq_error("could not subscribe the websocket inbox");
         return -1;
     }
     natsSubscription_SetPendingLimits(W.replies, -1, -1);
-    natsSubscription_SetPendingLimits(W.sub_act, 65536, 256 * 1024 * 1024);
-    natsSubscription_SetPendingLimits(W.sub_log, 65536, 256 * 1024 * 1024);
     lws_sul_schedule(G.ctx, 0, &W.sweep, sweep_cb, WS_SWEEP_US);
     return ws_send_start();
 }
@@ -655,12 +650,11 @@ int gw_ws_start(void)
 void gw_ws_stop(void)
 {
     ws_send_stop();
-    natsSubscription *subs[] = { W.replies, W.sub_act, W.sub_ent, W.sub_log };
-    for (size_t i = 0; i < 4; i++)
-        if (subs[i]) {
-            natsSubscription_Unsubscribe(subs[i]);
-            natsSubscription_Destroy(subs[i]);
-        }
+    ws_events_release(0, true);
+    if (W.replies) {
+        natsSubscription_Unsubscribe(W.replies);
+        natsSubscription_Destroy(W.replies);
+    }
     pthread_mutex_lock(&W.lock);
     for (size_t b = 0; b < WS_BUCKETS; b++)
         while (W.pend[b]) {

@@ -13,7 +13,9 @@
 #include <string.h>
 
 #include "sq/json.h"
+#include "sq/log.h"
 #include "sq/mp.h"
+#include "sq/util.h"
 #include "ws_int.h"
 
 /* ---- the index by namespace (W.lock held) -------------------------------------------- */
@@ -81,11 +83,72 @@ static bool ns_add_locked(const char *ns, ws_conn *c)
     return true;
 }
 
+static void on_event_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+static void index_set_locked(ws_conn *c, bool want);
+static const char *const TOPIC_SUBJECT[WS_NTOPICS] = {
+    [T_ACTIVATIONS] = SQ_SUBJ_EVT_ACTIVATION_ALL,
+    [T_LOGS] = SQ_SUBJ_EVT_LOG_ALL,
+    [T_ENTITIES] = SQ_SUBJ_EVT_ENTITY_ALL,
+};
+
+/* Counts c's subscriptions per topic into W.topic_n (none unless indexed) and subscribes
+ * the gateway to a topic's events when its first socket subscription comes. A failed
+ * subscribe is logged; the topic is tried again at its next socket subscription. */
+static void count_topics_locked(ws_conn *c)
+{
+    int n[WS_NTOPICS] = { 0 };
+    for (int i = 0; c->indexed && i < c->nsubs; i++)
+        n[c->subs[i].topic]++;
+    for (int t = 0; t < WS_NTOPICS; t++) {
+        int before = W.topic_n[t];
+        W.topic_n[t] += n[t] - c->counted[t];
+        c->counted[t] = n[t];
+        if (before > 0 && W.topic_n[t] == 0)
+            W.topic_idle_us[t] = sq_mono_us();
+        if (W.topic_n[t] > 0 && W.evsub[t] == NULL) {
+            natsSubscription *s = NULL;
+            if (natsConnection_Subscribe(&s, sq_bus_nc(G.bus), TOPIC_SUBJECT[t], on_event_msg,
+                                         (void *)(intptr_t)t) != NATS_OK) {
+                sq_warn("could not subscribe to %s: %s", TOPIC_SUBJECT[t], nats_GetLastError(NULL));
+                continue;
+            }
+            if (t != T_ENTITIES)
+                natsSubscription_SetPendingLimits(s, 65536, 256 * 1024 * 1024);
+            W.evsub[t] = s;
+        }
+    }
+}
+
+void ws_events_release(int64_t now_us, bool everything)
+{
+    natsSubscription *drop[WS_NTOPICS] = { NULL };
+    pthread_mutex_lock(&W.lock);
+    for (int t = 0; t < WS_NTOPICS; t++)
+        if (W.evsub[t] != NULL &&
+            (everything ||
+             (W.topic_n[t] == 0 && now_us - W.topic_idle_us[t] >= WS_EVENTS_HOLD_US))) {
+            drop[t] = W.evsub[t];
+            W.evsub[t] = NULL;
+        }
+    pthread_mutex_unlock(&W.lock);
+    for (int t = 0; t < WS_NTOPICS; t++)
+        if (drop[t] != NULL) {
+            natsSubscription_Unsubscribe(drop[t]);
+            natsSubscription_Destroy(drop[t]);
+        }
+}
+
 void ws_index_update_locked(ws_conn *c)
 {
     bool want = c->auth == A_OK && c->nsubs > 0;
-    if (want == c->indexed)
-        return;
+    if (want != c->indexed)
+        index_set_locked(c, want);
+    count_topics_locked(c);
+}
+
+/* Adds c to (want) or removes it from the namespace index. */
+static void index_set_locked(ws_conn *c, bool want)
+{
     if (want) {
         for (size_t i = 0; i < c->nns; i++)
             if (!ns_add_locked(c->nss[i], c)) {
@@ -323,19 +386,15 @@ static void on_event(natsMsg *msg, const ws_kind *k)
     natsMsg_Destroy(msg);
 }
 
-void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
+/* The callback of the event subscriptions; closure: the topic. */
+static void on_event_msg(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
 {
-    on_event(msg, &K_ACTIVATION);
-}
-
-void ws_on_entity(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-    on_event(msg, &K_ENTITY);
-}
-
-void ws_on_log(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure)
-{
-    on_event(msg, &K_LOG);
+    static const ws_kind *const kinds[WS_NTOPICS] = {
+        [T_ACTIVATIONS] = &K_ACTIVATION,
+        [T_LOGS] = &K_LOG,
+        [T_ENTITIES] = &K_ENTITY,
+    };
+    on_event(msg, kinds[(intptr_t)closure]);
 }
 
 void gw_ws_on_auth_event(natsMsg *msg)

@@ -17,6 +17,11 @@
 #define WS_BUCKETS 4096
 #define WS_NS_BUCKETS 1024 /* namespaces with subscribed sockets */
 #define WS_SWEEP_US (100 * 1000)
+/* A topic's event subscription is kept this long after its last socket subscription went:
+ * a gateway without subscribers receives no events, one whose sockets come and go does not
+ * subscribe and unsubscribe each time. */
+#define WS_EVENTS_HOLD_US (30 * 1000 * 1000)
+#define WS_NTOPICS 3
 #define WS_MAX_WRITES 16 /* frames written per writable callback */
 
 #define CLOSE_UNAUTH 4401
@@ -63,7 +68,8 @@ typedef struct ws_conn {
     char *subject;
     char **nss; /* the key's namespaces (nss[0]: its own) */
     size_t nns;
-    bool indexed; /* in the namespace index (authenticated, with a subscription) */
+    bool indexed;            /* in the namespace index (authenticated, with a subscription) */
+    int counted[WS_NTOPICS]; /* its subscriptions counted in W.topic_n, per topic */
     ws_sub *subs;
     int nsubs;
     int64_t next_sub;
@@ -119,7 +125,12 @@ typedef struct ws_state {
     bool kicked; /* the service thread was woken and has not yet taken the wake list */
     uint64_t next_conn, next_req;
     char inbox[96];
-    natsSubscription *replies, *sub_act, *sub_ent, *sub_log;
+    natsSubscription *replies;
+    /* the event subscriptions: one per topic while any socket subscribes to it (and
+     * WS_EVENTS_HOLD_US after), none otherwise */
+    natsSubscription *evsub[WS_NTOPICS];
+    int topic_n[WS_NTOPICS];           /* socket subscriptions of each topic, indexed sockets */
+    int64_t topic_idle_us[WS_NTOPICS]; /* when topic_n last fell to 0 */
     lws_sorted_usec_list_t sweep;
     int64_t next_slow_sweep_us;
 } ws_state;
@@ -161,8 +172,8 @@ void ws_sub_free(ws_sub *s);
 
 /* ws_fanout.c: events to subscribers */
 void ws_index_update_locked(ws_conn *c); /* after c's subscriptions, identity or auth change */
-void ws_on_activation(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
-void ws_on_entity(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
-void ws_on_log(natsConnection *nc, natsSubscription *sub, natsMsg *msg, void *closure);
+/* Unsubscribes the topics without a socket subscription for WS_EVENTS_HOLD_US (all with
+ * everything: at shutdown). Not with W.lock. */
+void ws_events_release(int64_t now_us, bool everything);
 
 #endif
