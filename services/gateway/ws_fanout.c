@@ -105,7 +105,7 @@ static void count_topics_locked(ws_conn *c)
         c->counted[t] = n[t];
         if (before > 0 && W.topic_n[t] == 0)
             W.topic_idle_us[t] = sq_mono_us();
-        if (W.topic_n[t] > 0 && W.evsub[t] == NULL) {
+        if (W.topic_n[t] > 0 && W.evsub[t] == NULL && !W.events_closed) {
             natsSubscription *s = NULL;
             if (natsConnection_Subscribe(&s, sq_bus_nc(G.bus), TOPIC_SUBJECT[t], on_event_msg,
                                          (void *)(intptr_t)t) != NATS_OK) {
@@ -123,6 +123,7 @@ void ws_events_release(int64_t now_us, bool everything)
 {
     natsSubscription *drop[WS_NTOPICS] = { NULL };
     pthread_mutex_lock(&W.lock);
+    W.events_closed = W.events_closed || everything;
     for (int t = 0; t < WS_NTOPICS; t++)
         if (W.evsub[t] != NULL &&
             (everything ||

@@ -131,6 +131,7 @@ typedef struct ws_state {
     natsSubscription *evsub[WS_NTOPICS];
     int topic_n[WS_NTOPICS];           /* socket subscriptions of each topic, indexed sockets */
     int64_t topic_idle_us[WS_NTOPICS]; /* when topic_n last fell to 0 */
+    bool events_closed;                /* shutting down: no new event subscription */
     lws_sorted_usec_list_t sweep;
     int64_t next_slow_sweep_us;
 } ws_state;
