@@ -81,7 +81,9 @@ warm_rows() {
   read -r -a mem <<<"$(containers_mem)"
   rand_lua "$paths" '{"n":1}' >"$STATE/scale-warm.lua"
   hot="$(run_wrk -s "$LUA_POST" "$API/actions/bench-echo?blocking=true&result=true")"
+  profile_start "warm spread" "$SECS"
   spread="$(run_wrk -s "$STATE/scale-warm.lua" "${API%%/api/*}")"
+  profile_end "warm invokes spread over $WARM warm actions (SQ_BENCH_PROFILE=1)"
   local e="$(errs "$hot")$(errs "$spread")" inv_rss
   [[ $bad == 1 ]] && e+=" $(wc -l <"$STATE/scale-warm.err") actions failed to create or warm"
   inv_rss="$(awk '/^VmRSS:/ {print int($2 / 1024)}' "/proc/$(cat "$STATE/pids/invoker.pid")/status")"
@@ -144,8 +146,13 @@ LUAEOF
   parts0="$("${PSQL[@]}" -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'activations'::regclass")"
   before="$(stored)"
   log "nonblocking: ${RATE}/s for ${NB_SECS} s"
+  # SQ_BENCH_PROFILE=1: the load's first 30 s sampled, and its CPU per accepted invoke
+  if profile_on; then cpu_snap >"$STATE/cpu.nb0"; fi
+  profile_start "nonblocking" $((NB_SECS < 30 ? NB_SECS : 30))
   out="$(wrk -t2 -c32 -d"${NB_SECS}s" --latency -s "$lua" "$API/actions/bench-echo")"
   t_end=$(date +%s%N)
+  if profile_on; then cpu_snap >"$STATE/cpu.nb1"; fi
+  profile_end "non-blocking invokes asked at ${RATE}/s, the first 30 s of the load"
   n=$(reqs "$out")
   non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
   accepted=$((n - ${non2xx:-0}))
@@ -159,6 +166,9 @@ LUAEOF
     fi
     sleep 0.1
   done
+  if profile_on; then
+    log "nonblocking: CPU per accepted invoke by process during the load (µs; /proc, the whole machine, perf left out): $(cpu_per_req "$STATE/cpu.nb0" "$STATE/cpu.nb1" "$((accepted > 0 ? accepted : 1))" perf)"
+  fi
   local size1 parts1 upkeep
   size1="$("${PSQL[@]}" -c "SELECT pg_database_size(current_database())")"
   parts1="$("${PSQL[@]}" -c "SELECT count(*) FROM pg_inherits WHERE inhparent = 'activations'::regclass")"
