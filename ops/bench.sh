@@ -49,6 +49,22 @@ log "floor 1: raw NATS request/reply"
 NATS_LINE="$("$BUILD/ops/bench-nats" --url "$SQ_NATS_URL" -n "$N")"
 log "floor 2: raw actionloop round trip (bare node over pipes), warm container, cold start"
 RT_LINES="$("$BUILD/services/invoker/bench_runtime" -n "$N" 2>/dev/null || true)"
+log "floor 3: lws HTTP round trip (GET /healthz), 1 and 32 connections"
+HZ1="$(wrk -t1 -c1 -d5s --latency "http://127.0.0.1:$GW_PORT/healthz")"
+HZ32="$(wrk -t2 -c32 -d5s --latency "http://127.0.0.1:$GW_PORT/healthz")"
+log "floor 4: NATS request/reply, 32 in flight"
+NATS32_LINE="$("$BUILD/ops/bench-nats" --url "$SQ_NATS_URL" --inflight 32 --seconds 5 || true)"
+# JetStream's floor on a nats-server of its own (same binary, JetStream on, a store in
+# $STATE): the stack's users may not make streams, and the bench's stream stays out of its
+# state. The work item and the record are ~500 bytes.
+log "floor 5: JetStream publish + ack, 32 in flight (a nats-server of its own)"
+JS_PORT="$("$ROOT/ops/squall" freeport 1)"
+nats-server -js -a 127.0.0.1 -p "$JS_PORT" -sd "$STATE/floor-js" >"$STATE/floor-js.log" 2>&1 &
+JS_PID=$!
+for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$JS_PORT") 2>/dev/null && break; sleep 0.05; done
+JS_LINE="$("$BUILD/ops/bench-nats" --url "nats://127.0.0.1:$JS_PORT" --js --inflight 32 --seconds 5 --size 512 || true)"
+kill "$JS_PID" 2>/dev/null || true
+wait "$JS_PID" 2>/dev/null || true
 
 log "warm blocking invoke, one connection, ${SECONDS_RUN}s"
 LUA="$STATE/post.lua"
@@ -104,15 +120,51 @@ COLD_P50=$(field "$RT_COLD" p50)
 # the hot path is three one-way bus messages (gateway -> scheduler -> invoker -> gateway),
 # i.e. one and a half NATS round trips, plus one runtime round trip; HTTP is extra
 FLOOR=$(( NATS_P50 * 3 / 2 + RT_P50 ))
+HZ1_P50=$(pct "$HZ1" "50%"); HZ1_P99=$(pct "$HZ1" "99%"); HZ1_RPS=$(rps "$HZ1")
+HZ32_P50=$(pct "$HZ32" "50%"); HZ32_P99=$(pct "$HZ32" "99%"); HZ32_RPS=$(rps "$HZ32")
+NATS32_RPS=$(field "$NATS32_LINE" rps); JS_RPS=$(field "$JS_LINE" rps)
+# The floors the fragments print their figures beside (lib.sh, "floors"). Rates: the cores
+# are shared by every step of a request, so a request of K_i steps of floor rate R_i has the
+# floor rate 1 / sum(K_i / R_i). The runtime's rate is one round trip per core at a time
+# (nproc / its p50): both ends of the pipe work, so a core serves one exchange at a time.
+NCPU="$(nproc)"
+RT_RPS=$(( RT_P50 > 0 ? NCPU * 1000000 / RT_P50 : 0 ))
+export FLOOR_NATS_US="$NATS_P50" FLOOR_RT_US="${RT_P50:-}" FLOOR_HTTP_US="$HZ1_P50"
+FLOOR_COLD_STEM_US="$(field "$(echo "$RT_LINES" | grep '^cold_stem_us' || true)" p50)"
+FLOOR_COLD_BARE_US="$(field "$(echo "$RT_LINES" | grep '^cold_start_bare_us' || true)" p50)"
+export FLOOR_COLD_STEM_US FLOOR_COLD_BARE_US
+export FLOOR_NATS_RPS="${NATS32_RPS:-0}" FLOOR_JS_RPS="${JS_RPS:-0}" FLOOR_HTTP_RPS="${HZ32_RPS:-0}"
+# a warm blocking invoke: HTTP, 1.5 NATS round trips (request to the scheduler, work to the
+# invoker, record to the gateway), the runtime, the record's JetStream publish (its storing
+# in PostgreSQL not counted)
+export FLOOR_INVOKE_US=$(( FLOOR + HZ1_P50 ))
+FLOOR_INVOKE_RPS="$(rate_sum "1 $FLOOR_HTTP_RPS" "1.5 $FLOOR_NATS_RPS" "1 $RT_RPS" "1 $FLOOR_JS_RPS")"
+# a non-blocking accept: HTTP, one NATS round trip (gateway <-> scheduler), the work's
+# JetStream publish + ack
+FLOOR_ACCEPT_RPS="$(rate_sum "1 $FLOOR_HTTP_RPS" "1 $FLOOR_NATS_RPS" "1 $FLOOR_JS_RPS")"
+# a fire of a trigger with 10 rules, accepted: HTTP, two NATS round trips (gateway <->
+# triggers, triggers <-> scheduler with the ten rules in one), eleven JetStream publishes (ten
+# works, the trigger's record); the rules' runs are not counted
+FLOOR_FIRE_RPS="$(rate_sum "1 $FLOOR_HTTP_RPS" "2 $FLOOR_NATS_RPS" "11 $FLOOR_JS_RPS")"
+export FLOOR_INVOKE_RPS FLOOR_ACCEPT_RPS FLOOR_FIRE_RPS
+# the first invoke of a new action: the warm path's floor with the init of a stem cell
+export FLOOR_FIRST_US=$(( FLOOR_INVOKE_US + ${FLOOR_COLD_STEM_US:-0} - ${RT_P50:-0} ))
 
 REPORT=$(cat <<EOF2
 | figure | p50 | p99 | note |
 |---|---|---|---|
-| warm blocking invoke, 1 connection (HTTP -> gateway -> scheduler -> invoker -> gateway) | ${INV_P50} µs | ${INV_P99} µs | ${INV_REQS} calls, ${INV_RPS} req/s; target p50 ≤ 2000 µs |
-| warm blocking invoke, 16 connections | ${CONC_P50} µs | ${CONC_P99} µs | ${CONC_RPS} req/s |
-| warm registry read: GET action, 1 connection (HTTP -> gateway -> registry -> PostgreSQL) | ${GET_P50} µs | ${GET_P99} µs | ${GET_RPS} req/s; floor: one NATS round trip + one indexed SELECT |
+| warm blocking invoke, 1 connection (HTTP -> gateway -> scheduler -> invoker -> gateway) | ${INV_P50} µs | ${INV_P99} µs | ${INV_REQS} calls, ${INV_RPS} req/s; $(x_floor "$INV_P50" "$FLOOR_INVOKE_US") (${FLOOR_INVOKE_US} µs: the physical floor below + the HTTP floor); issue 14's goal p50 ≤ 600 µs: $(miss "$INV_P50" 600 µs), p99 ≤ 2000 µs: $(miss "$INV_P99" 2000 µs) |
+| warm blocking invoke, 16 connections | ${CONC_P50} µs | ${CONC_P99} µs | ${CONC_RPS} req/s; $(x_floor_rate "$CONC_RPS" "$FLOOR_INVOKE_RPS") (${FLOOR_INVOKE_RPS}/s, the throughput floor below) |
+| warm registry read: GET action, 1 connection (HTTP -> gateway -> registry -> PostgreSQL) | ${GET_P50} µs | ${GET_P99} µs | ${GET_RPS} req/s; $(x_floor "$GET_P50" "$(( NATS_P50 + HZ1_P50 ))") ($(( NATS_P50 + HZ1_P50 )) µs: one NATS round trip + the HTTP floor; the indexed SELECT not counted) |
 | floor: raw NATS request/reply (SendAsap) | ${NATS_P50} µs | ${NATS_P99} µs | one bus hop and back |
-| floor: raw actionloop round trip, bare node over pipes | ${RT_P50:-n/a} µs | ${RT_P99:-n/a} µs | no sandbox, no bus |
+| floor: raw NATS request/reply, 32 in flight | | | ${NATS32_RPS:-n/a} round trips/s (two connections of bench-nats, the stack's nats-server) |
+| floor: JetStream publish + ack, 32 in flight, 512 bytes, file store, Nats-Msg-Id | | | ${JS_RPS:-n/a} acks/s (a nats-server of its own, same binary) |
+| floor: lws HTTP round trip, GET /healthz, 1 connection (the gateway's event loop alone) | ${HZ1_P50:-n/a} µs | ${HZ1_P99:-n/a} µs | ${HZ1_RPS:-n/a} req/s |
+| floor: lws HTTP, GET /healthz, 32 connections | ${HZ32_P50:-n/a} µs | ${HZ32_P99:-n/a} µs | ${HZ32_RPS:-n/a} req/s |
+| floor: raw actionloop round trip, bare node over pipes | ${RT_P50:-n/a} µs | ${RT_P99:-n/a} µs | no sandbox, no bus; ${RT_RPS}/s counted as one round trip per core at a time |
+| throughput floor of a warm blocking invoke | | | ${FLOOR_INVOKE_RPS}/s: 1 / (1 / HTTP 32 + 1.5 / NATS 32 + 1 / runtime + 1 / JetStream 32), every step on the same ${NCPU} cores; the record's insert into PostgreSQL not counted |
+| throughput floor of a non-blocking accept | | | ${FLOOR_ACCEPT_RPS}/s: 1 / (1 / HTTP 32 + 1 / NATS 32 + 1 / JetStream 32) |
+| throughput floor of a fire of a trigger with 10 rules, accepted | | | ${FLOOR_FIRE_RPS}/s: 1 / (1 / HTTP 32 + 2 / NATS 32 + 11 / JetStream 32): two round trips, ten works and the trigger's record made durable |
 | warm round trip through the container module (bwrap sandbox) | ${WARM_P50:-n/a} µs | ${WARM_P99:-n/a} µs | |
 | cold start: sandbox + node + init + first run | ${COLD_P50:-n/a} µs | | median |
 | physical floor of an invoke: 3 one-way bus hops + runtime round trip | ${FLOOR} µs | | 1.5 × NATS round trip p50 + runtime p50 (HTTP not counted) |
@@ -178,6 +230,8 @@ if [[ -z ${SQ_BENCH_NO_DOC:-} ]]; then
     echo
     echo '```'
     echo "$NATS_LINE"
+    echo "$NATS32_LINE"
+    echo "$JS_LINE"
     echo "$RT_LINES"
     echo "$WRK_OUT" | sed -n '/Latency Distribution/,/Requests\/sec/p'
     echo '```'

@@ -148,9 +148,9 @@ cat <<EOF
 | invoker: warm run on a frozen container (thaw + run): the first after an idle period | $(us container_thaw_us p50) | $(us container_thaw_us p99) | a steady stream never pays it |
 | invoker: floor, NATS request/reply to a responder in the client | ${ECHO:-n/a} µs | ${ECHO99:-n/a} µs | the hops of a work item and its record |
 | invoker: warm round trip through the invoker over NATS (work item in, record out) | ${IW:-n/a} µs | ${IW99:-n/a} µs | floor = NATS floor + runtime floor = ${INV_FLOOR:-n/a} µs; $(budget "$IW" "$INV_FLOOR" 100) |
-| invoker: cold start with a stem cell, work received to record (over NATS) | $( [[ -n $IC ]] && awk -v v="$IC" 'BEGIN{printf "%.1f ms", v/1000}' || echo n/a) | $( [[ -n $IC99 ]] && awk -v v="$IC99" 'BEGIN{printf "%.1f ms", v/1000}' || echo n/a) | ${ICN:-0} new containers; $(target_ms "$IC" 8) |
+| invoker: cold start with a stem cell, work received to record (over NATS) | $( [[ -n $IC ]] && awk -v v="$IC" 'BEGIN{printf "%.1f ms", v/1000}' || echo n/a) | $( [[ -n $IC99 ]] && awk -v v="$IC99" 'BEGIN{printf "%.1f ms", v/1000}' || echo n/a) | ${ICN:-0} new containers; $(target_ms "$IC" 8); $(x_floor "$IC" "$(( ${ECHO:-0} + ${STEM:-0} ))") ($(( ${ECHO:-0} + ${STEM:-0} )) µs: the NATS floor here + init and first run on a stem cell) |
 | invoker: cold start with a stem cell, init + first run (container module) | $(ms cold_stem_us p50) | $(ms cold_stem_us p99) | $(target_ms "$STEM" 8) |
-| invoker: cold start without a stem cell: sandbox + cgroups + node + init + run | $(ms cold_start_us p50) | $(ms cold_start_us p99) | $(target_ms "$COLD" 30); bwrap + node alone (no sandbox): $(ms cold_start_bare_us p50) |
+| invoker: cold start without a stem cell: sandbox + cgroups + node + init + run | $(ms cold_start_us p50) | $(ms cold_start_us p99) | $(target_ms "$COLD" 30); bwrap + node alone (no sandbox): $(ms cold_start_bare_us p50), $(x_floor "$COLD" "$BARE") |
 | invoker: python:3 cold start, with / without a stem cell | $(ms cold_stem_python_us p50) / $(ms cold_start_python_us p50) | | |
 | invoker: native (shell script) cold start with a stem cell | $(ms cold_stem_native_us p50) | | |
 | invoker: memory of one idle warm node container (bwrap ×2 + node) | ${PSS:-n/a} kB PSS | | RSS ${RSS:-n/a} kB counts node's binary, shared by every container; memory cgroup charge ${MEMCG:-n/a} kB; target RSS ≤ 40 MB |

@@ -19,6 +19,30 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else
 # row FIGURE P50 P99 NOTE: one row of the table
 row() { printf '| %s | %s | %s | %s |\n' "$@"; }
 
+# ---- floors: measured by ops/bench.sh before the fragments run, and exported to them
+#   FLOOR_NATS_US   raw NATS request/reply, p50 (one hop and back)
+#   FLOOR_RT_US     raw actionloop round trip (bare node over pipes), p50
+#   FLOOR_HTTP_US   lws HTTP round trip (GET /healthz, 1 keep-alive connection), p50
+#   FLOOR_COLD_STEM_US / FLOOR_COLD_BARE_US   init + first run on a stem cell; bwrap + node
+#                   started and run, no sandbox (bench_runtime)
+#   FLOOR_NATS_RPS, FLOOR_JS_RPS, FLOOR_HTTP_RPS   the same with 32 in flight: NATS request/
+#                   reply, JetStream publish + ack, GET /healthz (32 connections), per second
+#   FLOOR_INVOKE_US, FLOOR_FIRST_US, FLOOR_INVOKE_RPS, FLOOR_ACCEPT_RPS, FLOOR_FIRE_RPS: the
+#                   floors of whole requests made of those (ops/bench.sh says how)
+# x_floor FIGURE FLOOR: a time's ratio to its floor ("2.35 × the floor"); x_floor_rate FIGURE
+# FLOOR: a rate's ("the floor is 2.35 × this": floor / figure); "n/a" when either is unknown
+x_floor() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a ~ /^[0-9.]+$/ && b > 0) printf "%.2f × the floor", a / b; else print "n/a" }'
+}
+x_floor_rate() {
+  awk -v a="$1" -v b="$2" 'BEGIN { if (a > 0 && b > 0) printf "the floor is %.2f × this", b / a; else print "n/a" }'
+}
+# rate_sum "K1 R1" "K2 R2" ...: the rate of a request that needs K_i operations of a floor of
+# rate R_i each, all on the same cores: 1 / sum(K_i / R_i) per second (0 when a rate is unknown)
+rate_sum() {
+  printf '%s\n' "$@" | awk '{ if ($2 <= 0) bad = 1; else t += $1 / $2 } END { if (bad || t <= 0) print 0; else printf "%d\n", 1 / t }'
+}
+
 # wrk_lua [BODY]: a wrk script that sends the guest key with every request; with BODY, the
 # requests are POSTs of that JSON
 wrk_lua() {

@@ -183,10 +183,17 @@ else
   S_MISSING_NOTE="; **the published ids are unknown: nothing checked**"
 fi
 
+# flag ERRORS RECORDS WANTED: a load with answers other than 2xx or records missing is not a
+# figure: said first in its row
+flag() {
+  if (( ${1:-0} > 0 || ${2:-0} < ${3:-0} )); then
+    printf '**NOT VALID: %s answers other than 2xx, %s of %s records** ' "${1:-0}" "${2:-0}" "${3:-0}"
+  fi
+}
 mark() { if (( $1 >= $2 )); then printf 'met'; else awk -v a="$1" -v b="$2" 'BEGIN { printf "MISSED by %.0f%%", (1 - a / b) * 100 }'; fi; }
 cat <<EOF
-| warm blocking invokes, 32 connections | ${B_P50} µs | ${B_P99} µs | ${B_RPS} req/s (target ≥ 10000: $(mark "$B_RPS" 10000)); ${B_REQ} requests, ${B_ERR} errors; records in PostgreSQL after the run: $(( B_REC ))/${B_WANT} |
-| non-blocking accepts (202 after the JetStream ack), 32 connections | ${N_P50} µs | ${N_P99} µs | ${N_RPS} req/s (target ≥ 30000: $(mark "$N_RPS" 30000)); ${N_REQ} accepted, ${N_ERR} errors; records: ${N_REC}/${N_WANT}, the last ${N_DRAIN_MS} ms after the run |
+| warm blocking invokes, 32 connections | ${B_P50} µs | ${B_P99} µs | $(flag "$B_ERR" "$B_REC" "$B_WANT")${B_RPS} req/s (target ≥ 10000: $(mark "$B_RPS" 10000)); $(x_floor_rate "$B_RPS" "${FLOOR_INVOKE_RPS:-0}") (${FLOOR_INVOKE_RPS:-n/a}/s, a warm invoke's throughput floor); ${B_REQ} requests, ${B_ERR} errors; records in PostgreSQL after the run: $(( B_REC ))/${B_WANT} |
+| non-blocking accepts (202 after the JetStream ack), 32 connections | ${N_P50} µs | ${N_P99} µs | $(flag "$N_ERR" "$N_REC" "$N_WANT")${N_RPS} req/s (target ≥ 30000: $(mark "$N_RPS" 30000)); $(x_floor_rate "$N_RPS" "${FLOOR_ACCEPT_RPS:-0}") (${FLOOR_ACCEPT_RPS:-n/a}/s, an accept's throughput floor); ${N_REQ} accepted, ${N_ERR} errors; records: ${N_REC}/${N_WANT}, the last ${N_DRAIN_MS} ms after the run |
 | CPU per warm blocking invoke at 32 connections, by process (µs; /proc, the whole machine) | ${B_TOT} µs | | ${B_CPU} µs: at most $(( NCPU * 1000000 / (B_TOT > 0 ? B_TOT : 1) )) invokes/s on ${NCPU} cores with nothing else running |
 | CPU per non-blocking invoke, accepted and then run and stored, by process (µs) | ${N_TOT} µs | | ${N_CPU} µs (during the accepts alone: ${N_ACPU} µs, the run of earlier ones included) |
 | activation store: records persisted from JetStream into PostgreSQL | | | ${S_RPS} records/s (target ≥ 30000: $(mark "$S_RPS" 30000)); ${S_REC}/${STORE_N} records stored, ${S_REC_TIMED} of them in the ${S_MS} ms after the first (batches of up to ${SQ_ACT_BATCH:-1024}, two-stage fetch/insert pipeline)${S_MISSING_NOTE} |

@@ -46,7 +46,7 @@ P50=$(pct "$OUT1" "50%"); P99=$(pct "$OUT1" "99%")
 RPS=$(rps "$OUT1")
 NON2XX=$(echo "$OUT1" | awk '/Non-2xx/ {print $NF}')
 row "trigger fire, 1 active rule, 1 connection (HTTP -> gateway -> triggers -> scheduler -> JetStream)" \
-  "${P50} µs" "${P99} µs" "${RPS} fires/s${NON2XX:+, $NON2XX non-2xx}; target p50 ≤ 1000 µs; $LIMITS_NOTE"
+  "${P50} µs" "${P99} µs" "${RPS} fires/s${NON2XX:+, $NON2XX non-2xx}; $(x_floor "$P50" "$(( ${FLOOR_HTTP_US:-0} + ${FLOOR_NATS_US:-0} ))") ($(( ${FLOOR_HTTP_US:-0} + ${FLOOR_NATS_US:-0} )) µs: the HTTP floor + one NATS round trip); target p50 ≤ 1000 µs; $LIMITS_NOTE"
 
 # fan-out: 10 rules to one action, counted afterwards
 put actions/bench-fan '{"exec":{"kind":"nodejs:20","code":"function main(a){return {ok:true}}"}}' >/dev/null
@@ -150,7 +150,7 @@ done
 LOST=""
 [[ $R_OK =~ ^[0-9]+$ ]] && (( got < R_OK )) && LOST="; **MISSING: $(( R_OK - got )) accepted rule activation(s) without a record**"
 row "trigger fan-out to 10 rules, 16 connections" "${F50} µs" "${F99} µs" \
-  "${FPS} fires/s (${OK} answered 202${BAD:+, $BAD refused}); ${T_RECS} trigger records list ${R_OK} rules accepted and ${R_FAILED} failed (${R_WHY}); ${got} rule activations recorded${LOST} (10 per fire: ${want}; fires still in flight when wrk stops add a few); at least ${REFUSED} refused 503 because SQ_WORK was full (cap SQ_JS_WORK_MAX_MB=${SQ_JS_WORK_MAX_MB:-64} MB); target ≥ 5000 fires/s"
+  "${FPS} fires/s (${OK} answered 202${BAD:+, $BAD refused}); ${T_RECS} trigger records list ${R_OK} rules accepted and ${R_FAILED} failed (${R_WHY}); ${got} rule activations recorded${LOST} (10 per fire: ${want}; fires still in flight when wrk stops add a few); at least ${REFUSED} refused 503 because SQ_WORK was full (cap SQ_JS_WORK_MAX_MB=${SQ_JS_WORK_MAX_MB:-64} MB); $(x_floor_rate "$FPS" "${FLOOR_FIRE_RPS:-0}") (${FLOOR_FIRE_RPS:-n/a}/s, the fire's throughput floor); target ≥ 5000 fires/s"
 
 if profile_on; then
   profile_end "$PROF_FAN"

@@ -37,6 +37,6 @@ INV_P50=$(med "$INV_ALL" "50%"); INV_P99=$(worst "$INV_ALL" "99%")
 ERRS=$(echo "$WEB_ALL$INV_ALL" | awk '/Non-2xx|Socket errors/' || true)
 NOTE="same action, 1 connection, alternating rounds of ${ROUND}s"
 [[ -n $ERRS ]] && NOTE="**errors in this run, not valid:** $(echo "$ERRS" | tr '\n' ' ')"
-row "web action GET .json, 1 connection (no key)" "${WEB_P50} µs" "${WEB_P99} µs" "$NOTE"
+row "web action GET .json, 1 connection (no key)" "${WEB_P50} µs" "${WEB_P99} µs" "$NOTE; $(x_floor "$WEB_P50" "${FLOOR_INVOKE_US:-0}") of a warm invoke (${FLOOR_INVOKE_US:-n/a} µs)"
 row "blocking invoke of the same action, 1 connection" "${INV_P50} µs" "${INV_P99} µs" "same run"
 row "web action GET minus blocking invoke (p50)" "$(( WEB_P50 - INV_P50 )) µs" "" "goal ≤ 100 µs"

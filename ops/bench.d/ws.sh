@@ -97,5 +97,5 @@ if [[ -z $(g invoke_rps) ]]; then
   row "WebSocket invoke throughput, C client" "n/a" "n/a" "bench-ws-fanout failed: ${inv//|//}"
 else
   row "WebSocket invoke throughput, 16 in flight on 1 socket, C client" "$(g invoke_rps) /s" "" \
-    "p50 $(g p50) µs, p99 $(g p99) µs, $(g errors) errors; REST, wrk, 16 connections, right after: ${rest_rps:-n/a} /s"
+    "p50 $(g p50) µs, p99 $(g p99) µs, $(g errors) errors; REST, wrk, 16 connections, right after: ${rest_rps:-n/a} /s; $(x_floor_rate "$(g invoke_rps)" "${FLOOR_INVOKE_RPS:-0}") (${FLOOR_INVOKE_RPS:-n/a}/s, a warm invoke's throughput floor)"
 fi
