@@ -37,14 +37,24 @@ typedef struct retry_item {
 static struct {
     jsCtx *js; /* async publishes, acks to on_ack() */
     pthread_mutex_t mu;
-    pthread_cond_t cv;   /* the retry queue got an item / outstanding fell / stop */
+    pthread_cond_t cv;   /* the retry queue got an item / settled while draining / stop */
     retry_item *head;    /* records to publish again (retry thread) */
     int64_t outstanding; /* published, not yet acknowledged or given up */
     int64_t published;   /* ever */
+    bool draining;       /* inv_records_stop() waits for outstanding to fall to 0 */
     bool stop;
     bool thread;
     pthread_t retrier;
 } R = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
+
+/* Called locked after outstanding fell: wakes the drain when it waits for nothing left. Only
+ * then: at one connection every record's ack brings outstanding to 0, and a wake-up of the
+ * retry thread (which waits on the same condition) per activation cost a context switch. */
+static void settled_check(void)
+{
+    if (R.outstanding == 0 && R.draining)
+        pthread_cond_broadcast(&R.cv);
+}
 
 static void outstanding_add(int d)
 {
@@ -52,8 +62,7 @@ static void outstanding_add(int d)
     R.outstanding += d;
     if (d > 0)
         R.published += d;
-    if (R.outstanding == 0)
-        pthread_cond_broadcast(&R.cv);
+    settled_check();
     pthread_mutex_unlock(&R.mu);
 }
 
@@ -144,8 +153,7 @@ static void rescue_pending(bool periodic)
     }
     pthread_mutex_lock(&R.mu);
     R.outstanding -= list.Count;
-    if (R.outstanding == 0)
-        pthread_cond_broadcast(&R.cv);
+    settled_check();
     pthread_mutex_unlock(&R.mu);
     natsMsgList_Destroy(&list);
 }
@@ -211,8 +219,8 @@ static void *retrier(void *arg)
         natsMsg_Destroy(it->m);
         free(it);
         pthread_mutex_lock(&R.mu);
-        if (--R.outstanding == 0)
-            pthread_cond_broadcast(&R.cv);
+        --R.outstanding;
+        settled_check();
     }
     pthread_mutex_unlock(&R.mu);
     return NULL;
@@ -275,6 +283,7 @@ static void wait_settled(int64_t deadline)
 void inv_records_stop(void)
 {
     pthread_mutex_lock(&R.mu);
+    R.draining = true;
     wait_settled(sq_now_ms() + ACK_WAIT_MS);
     if (R.outstanding > 0) { /* acks lost: publish what is pending again, then wait more */
         pthread_mutex_unlock(&R.mu);
