@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The benchmark: warm blocking invoke latency through the whole stack (gateway -> scheduler ->
 # invoker -> gateway over real NATS, one keep-alive HTTP connection, a trivial Node.js action),
-# printed beside the physical floors measured in the same run: a raw NATS request/reply and a
-# raw actionloop round trip to a bare Node process over pipes. Results go to stdout and to
-# docs/BENCHMARKS.md. Run through `ops/squall bench` (release build). Not a test: it reports.
+# printed beside the physical floors measured in the same run: a raw NATS request/reply, a
+# raw actionloop round trip to a bare Node process over pipes, an lws HTTP round trip, and,
+# for the throughput rows, NATS request/reply, JetStream publish + ack and lws HTTP with 32
+# in flight; the fragments of ops/bench.d get the floors exported (lib.sh, "floors") and
+# print each figure's ratio to its floor. Results go to stdout and to docs/BENCHMARKS.md.
+# Run through `ops/squall bench` (release build). Not a test: it reports.
 #
 # Knobs: SQ_BENCH_SECONDS (10), SQ_BENCH_N (5000, for the floors), SQ_BENCH_NO_DOC=1,
 # SQ_BENCH_SCALE=1 (the "how cost grows" rows of ops/bench.d/scale.sh: long),
