@@ -83,27 +83,25 @@ const RESULT_FD = 3;
  * reads process.env. */
 const cEnv = process.env;
 const envValues = Object.assign({}, cEnv);
-Object.defineProperty(process, 'env', {
-  configurable: true,
-  enumerable: true,
-  writable: true,
-  value: new Proxy(envValues, {
-    set(target, key, value) {
-      const v = String(value);
-      target[key] = v;
-      if (typeof key === 'string') cEnv[key] = v;
-      return true;
-    },
-    deleteProperty(target, key) {
-      delete target[key];
-      if (typeof key === 'string') delete cEnv[key];
-      return true;
-    },
-  }),
+const envProxy = new Proxy(envValues, {
+  set(target, key, value) {
+    const v = String(value);
+    target[key] = v;
+    if (typeof key === 'string') cEnv[key] = v;
+    return true;
+  },
+  deleteProperty(target, key) {
+    delete target[key];
+    if (typeof key === 'string') delete cEnv[key];
+    return true;
+  },
 });
+Object.defineProperty(process, 'env', { configurable: true, enumerable: true, writable: true, value: envProxy });
+/* (an action that replaced process.env with an object of its own gets them there) */
 function setOwEnv(msg) {
+  const env = process.env === envProxy ? envValues : process.env;
   for (const k in msg) {
-    if (k !== 'value') envValues['__OW_' + k.toUpperCase()] = String(msg[k]);
+    if (k !== 'value') env['__OW_' + k.toUpperCase()] = String(msg[k]);
   }
 }
 
