@@ -367,20 +367,53 @@ static void handle_held(ws_conn *c)
     }
 }
 
+/* Writes the woken connections cs[0..m) that lws holds nothing for (service thread). Many
+ * are written by several threads at once (ws_send.c): their non-blocking writes find the
+ * sockets that are full, which are left to their writable callbacks, so there is no poll()
+ * of a thousand sockets before the first frame goes. A few are polled, all at once (not one
+ * poll per socket, as lws_send_pipe_choked() would), and the writable ones written through
+ * lws rather than through a writable event per socket. */
+static void write_woken(ws_conn **cs, size_t m)
+{
+    struct pollfd *pf;
+    size_t n = 0;
+    bool polled;
+
+    for (size_t i = 0; i < m; i++) {
+        /* as lws_send_pipe_choked(): nothing of an earlier frame kept by lws (a write would
+         * go behind it, not out) */
+        if (!lws_partial_buffered(cs[i]->wsi))
+            cs[n++] = cs[i];
+        else
+            lws_callback_on_writable(cs[i]->wsi);
+    }
+    m = n;
+    if (ws_send_many(cs, m))
+        return;
+    pf = malloc(m * sizeof *pf + 1);
+    for (size_t i = 0; pf && i < m; i++)
+        pf[i] = (struct pollfd){ .fd = lws_get_socket_fd(cs[i]->wsi), .events = POLLOUT };
+    /* poll failed: nothing known, every socket waits for its writable event */
+    polled = pf != NULL && poll(pf, m, 0) >= 0;
+    for (size_t i = 0; i < m; i++)
+        if (polled && (pf[i].revents & POLLOUT))
+            writable(cs[i]->wsi, cs[i], true);
+        else
+            lws_callback_on_writable(cs[i]->wsi);
+    free(pf);
+}
+
 /* Wakes the connections the NATS threads queued to (service thread): the whole list under
- * one lock, then one poll() for all of their sockets (not one per socket, as
- * lws_send_pipe_choked() would), then every writable one is written at once rather than
- * through a writable event per socket (a fan-out to many sockets would pay two epoll
- * changes and a loop turn for each). A connection is only freed on this thread, so the
- * pointers stay good while this runs. */
+ * one lock, and every writable one is written at once (write_woken), not through a writable
+ * event per socket (a fan-out to many sockets would pay two epoll changes and a loop turn for
+ * each). A connection is only freed on this thread, so the pointers stay good while this
+ * runs. */
 static void wake_all(void)
 {
     static uint64_t pass;
     uint64_t *ids;
     ws_conn **cs;
-    struct pollfd *pf;
-    size_t n, m = 0;
-    bool polled;
+    size_t n, m = 0, held = 0;
 
     pthread_mutex_lock(&W.lock);
     ids = W.wake;
@@ -396,38 +429,21 @@ static void wake_all(void)
             continue;
         c->woken = pass;
         cs[m++] = c;
+        held += c->held && c->auth != A_VERIFYING;
     }
     pthread_mutex_unlock(&W.lock);
     free(ids);
     if (cs == NULL)
         return;
-    for (size_t i = 0; i < m; i++) {
-        bool held;
+    for (size_t i = 0; held > 0 && i < m; i++) {
+        bool h;
         pthread_mutex_lock(&W.lock);
-        held = cs[i]->held && cs[i]->auth != A_VERIFYING;
+        h = cs[i]->held && cs[i]->auth != A_VERIFYING;
         pthread_mutex_unlock(&W.lock);
-        if (held)
+        if (h)
             handle_held(cs[i]);
     }
-    pf = malloc(m * sizeof *pf + 1);
-    for (size_t i = 0; pf && i < m; i++)
-        pf[i] = (struct pollfd){ .fd = lws_get_socket_fd(cs[i]->wsi), .events = POLLOUT };
-    /* poll failed: nothing known, every socket waits for its writable event */
-    polled = pf != NULL && poll(pf, m, 0) >= 0;
-    n = 0; /* the writable ones, moved to the front of cs */
-    for (size_t i = 0; i < m; i++) {
-        /* as lws_send_pipe_choked(): writable, and nothing of an earlier frame kept by lws
-         * (a write would go behind it, not out) */
-        if (polled && (pf[i].revents & POLLOUT) && !lws_partial_buffered(cs[i]->wsi))
-            cs[n++] = cs[i];
-        else
-            lws_callback_on_writable(cs[i]->wsi);
-    }
-    /* many: written by several threads at once (ws_send.c) */
-    if (!ws_send_many(cs, n))
-        for (size_t i = 0; i < n; i++)
-            writable(cs[i]->wsi, cs[i], true);
-    free(pf);
+    write_woken(cs, m);
     free(cs);
 }
 

@@ -1,15 +1,17 @@
 /* The WebSocket API's frames written by several threads at once. One event fanned out to a
  * thousand sockets is a thousand send()s, and on loopback each costs the receiver's TCP
  * work as well: on the one lws service thread they took 4 ms in a row. So when a pass of
- * the service thread (wake_all in ws.c) finds many writable sockets, it takes their queued
- * frames (one hold of W.lock), lets ws_send_threads threads (itself and a pool) write them
- * with plain sendmsg() calls, each socket written by one thread only, its frames in order,
- * waits for them, and then, alone again, does what only lws may do: the unsent rest of a
- * frame handed to lws (lws_write raw, which keeps what the socket does not take), the
- * frames not written put back at the head of their queues, writable callbacks asked for.
+ * the service thread (wake_all in ws.c) wakes many sockets, it takes their queued frames
+ * (one hold of W.lock), lets ws_send_threads threads (itself and a pool) write them with
+ * plain non-blocking sendmsg() calls, each socket written by one thread only, its frames in
+ * order, waits for them, and then, alone again, does what only lws may do: the unsent rest
+ * of a frame handed to lws (lws_write raw, which keeps what the socket does not take), the
+ * frames not written (a full socket: EAGAIN) put back at the head of their queues, writable
+ * callbacks asked for. The sockets are not polled first: their writes say which are full,
+ * and a poll() of a thousand sockets took ~0.5 ms before the first frame went out.
  *
- * Why writing around lws is safe: the sockets taken are writable with nothing of lws's
- * kept for them (lws_partial_buffered), no extension is negotiated (a server frame is then
+ * Why writing around lws is safe: the sockets taken have nothing of lws's kept for them
+ * (lws_partial_buffered), no extension is negotiated (a server frame is then
  * a fixed header and the text, as lws would write it), and lws writes nothing on any
  * socket while the service thread waits for the writers (pongs and closes are written on
  * that thread): each socket's bytes go out in order, whole frames, exactly once. */
