@@ -9,21 +9,24 @@
  * gateway the CPU its senders run on (a core of two, here). The start is the
  * record's announcement on sq.evt.activation.<ns>, seen by this process on NATS. Prints one
  * line: fanout_us p50= p99= first_p50= last_p50= frames= records= missing= read_delay_p50=
- * floor_p50= floor_last= (last_p50: the last socket of a record; read_delay: kernel receive to
- * this process's read; floor: n raw send()s of a frame of the same size in a row from one
- * thread, to n loopback TCP connections of this process, timed the same way).
+ * floor_p50= floor_last= floor_threads= floorpar_p50= floorpar_last= (last_p50: the last
+ * socket of a record; read_delay: kernel receive to this process's read; floor: n raw send()s
+ * of a frame of the same size in a row from one thread, to n loopback TCP connections of this
+ * process, timed the same way; floorpar: the same sends shared by floor_threads threads, as
+ * many as the gateway's senders by default (--floor-threads K)).
  * Sends only to the gateway and nats-server given (loopback in the benchmark).
  * With --inflight K (and -n 1): K blocking invokes in flight on one socket for --seconds S
  * instead, a new one as each answer comes: invoke_rps= p50= p99= answers= errors=.
  * Usage: bench-ws-fanout --url NATS_URL --port GATEWAY_PORT --key uuid:secret
  *        [--host 127.0.0.1] [-n 1000] [-r 30] [--action bench-ws] [--reader-idle-ms 100]
- *        [--inflight K --seconds S] */
+ *        [--floor-threads K] [--inflight K --seconds S] */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -68,6 +71,7 @@ static size_t ngot, nlat, ndelay, cap, frame_bytes;
 static long long *sent_at, *ilat;
 static size_t nsent_cap, nilat;
 static int ierrors;
+static int floor_threads; /* the parallel floor's senders; 0: as the gateway's default */
 
 static long long realtime_ns(void)
 {
@@ -294,22 +298,61 @@ static long long pct(long long *v, size_t n, double p)
     return v[i < n ? i : n - 1];
 }
 
-/* The floor of the figure on this machine, now: one thread sending a frame of len bytes to
- * each of n loopback TCP connections in a row (what the gateway's service thread must do
- * at least), timed the same way (kernel receive time minus the moment before the first
- * send). Sets *p50 and *last (the median over rounds of the last connection's time), in ns. */
-static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *last)
+/* The floor's senders: each round, threads take FLOOR_CLAIM connections at a time from next
+ * and send them their frame, as the gateway's senders do (ws_send.c). */
+#define FLOOR_CLAIM 8
+static struct {
+    pthread_barrier_t start, end;
+    const int *srv;
+    int n;
+    const unsigned char *buf;
+    size_t len;
+    atomic_int next;
+    bool stop;
+} FL;
+
+static void floor_send(void)
 {
+    for (;;) {
+        int i = atomic_fetch_add(&FL.next, FLOOR_CLAIM);
+        if (i >= FL.n)
+            return;
+        for (int k = i; k < FL.n && k < i + FLOOR_CLAIM; k++)
+            if (send(FL.srv[k], FL.buf, FL.len, MSG_NOSIGNAL) != (ssize_t)FL.len)
+                die("floor send");
+    }
+}
+
+static void *floor_sender(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        pthread_barrier_wait(&FL.start);
+        if (FL.stop)
+            return NULL;
+        floor_send();
+        pthread_barrier_wait(&FL.end);
+    }
+}
+
+/* The floor of the figure on this machine, now: threads (this one and threads - 1 more)
+ * sending a frame of len bytes to each of n loopback TCP connections (what the gateway's
+ * senders must do at least: one thread is the floor of its service thread alone), timed the
+ * same way (kernel receive time minus the moment before the first send). Sets *p50 and
+ * *last (the median over rounds of the last connection's time), in ns. */
+static void floor_ns(int n, size_t len, int rounds, int threads, long long *p50, long long *last)
+{
+    pthread_t th[16];
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
     socklen_t al = sizeof a;
-    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    int lfd = socket(AF_INET, SOCK_STREAM, 0), one = 1, ep = epoll_create1(0);
     int *cli = calloc((size_t)n, sizeof *cli), *srv = calloc((size_t)n, sizeof *srv);
     long long *v = calloc((size_t)n * (size_t)rounds, sizeof *v),
               *lasts = calloc((size_t)rounds, sizeof *lasts);
     unsigned char *buf = malloc(len + 16), rbuf[BUF];
     size_t nv = 0;
 
-    if (lfd < 0 || !cli || !srv || !v || !lasts || !buf ||
+    if (lfd < 0 || ep < 0 || !cli || !srv || !v || !lasts || !buf ||
         bind(lfd, (struct sockaddr *)&a, sizeof a) || listen(lfd, 1024) ||
         getsockname(lfd, (struct sockaddr *)&a, &al))
         die("floor socket");
@@ -321,12 +364,31 @@ static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *l
             die("floor connect");
         setsockopt(srv[i], IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
         setsockopt(cli[i], SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
+        /* watched by an epoll instance, as the gateway's sockets are in the rounds (their
+         * arrivals cost the same), and read only once the round's sends are over */
+        struct epoll_event ev = { .events = EPOLLIN, .data.fd = cli[i] };
+        if (epoll_ctl(ep, EPOLL_CTL_ADD, cli[i], &ev) != 0)
+            die("floor epoll");
     }
+    FL.srv = srv;
+    FL.n = n;
+    FL.buf = buf;
+    FL.len = len;
+    FL.stop = false;
+    threads = threads < 1 ? 1 : threads > 16 ? 16 : threads;
+    pthread_barrier_init(&FL.start, NULL, (unsigned)threads);
+    pthread_barrier_init(&FL.end, NULL, (unsigned)threads);
+    for (int k = 1; k < threads; k++)
+        if (pthread_create(&th[k], NULL, floor_sender, NULL) != 0)
+            die("floor thread");
     for (int r = 0; r < rounds; r++) {
         long long t0 = realtime_ns(), mx = 0;
-        for (int i = 0; i < n; i++)
-            if (send(srv[i], buf, len, MSG_NOSIGNAL) != (ssize_t)len)
-                die("floor send");
+        atomic_store(&FL.next, 0);
+        if (threads > 1)
+            pthread_barrier_wait(&FL.start);
+        floor_send();
+        if (threads > 1)
+            pthread_barrier_wait(&FL.end);
         for (int i = 0; i < n; i++) {
             size_t got = 0;
             long long t = 0;
@@ -355,6 +417,13 @@ static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *l
         lasts[r] = mx;
         usleep(20000);
     }
+    FL.stop = true;
+    if (threads > 1)
+        pthread_barrier_wait(&FL.start);
+    for (int k = 1; k < threads; k++)
+        pthread_join(th[k], NULL);
+    pthread_barrier_destroy(&FL.start);
+    pthread_barrier_destroy(&FL.end);
     *p50 = pct(v, nv, 0.5);
     *last = pct(lasts, (size_t)rounds, 0.5);
     for (int i = 0; i < n; i++) {
@@ -362,6 +431,7 @@ static void floor_ns(int n, size_t len, int rounds, long long *p50, long long *l
         close(srv[i]);
     }
     close(lfd);
+    close(ep);
     free(cli);
     free(srv);
     free(v);
@@ -528,8 +598,15 @@ static int report(int n, int rounds)
            pct(firsts, (size_t)recorded, 0.5) / 1000, pct(lasts, (size_t)recorded, 0.5) / 1000,
            nlat, recorded, missing, pct(delay, ndelay, 0.5) / 1000, fb);
     pthread_mutex_unlock(&lock);
-    floor_ns(n, fb, rounds, &f50, &flast);
-    printf(" floor_p50=%lld floor_last=%lld\n", f50 / 1000, flast / 1000);
+    floor_ns(n, fb, rounds, 1, &f50, &flast);
+    printf(" floor_p50=%lld floor_last=%lld", f50 / 1000, flast / 1000);
+    if (floor_threads == 0) { /* as many as the gateway's senders by default */
+        long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+        floor_threads = cpus > 4 ? 4 : cpus > 1 ? (int)cpus : 1;
+    }
+    floor_ns(n, fb, rounds, floor_threads, &f50, &flast);
+    printf(" floor_threads=%d floorpar_p50=%lld floorpar_last=%lld\n", floor_threads, f50 / 1000,
+           flast / 1000);
     return recorded;
 }
 
@@ -565,11 +642,17 @@ int main(int argc, char **argv)
 
     /* every option takes a value: a string, or a number (atoi) */
     const option opts[] = {
-        { "--url", &url, NULL },         { "--host", &host, NULL },
-        { "--key", &key, NULL },         { "--action", &action, NULL },
-        { "--port", NULL, &port },       { "-n", NULL, &n },
-        { "-r", NULL, &rounds },         { "--inflight", NULL, &inflight },
-        { "--seconds", NULL, &seconds }, { "--reader-idle-ms", NULL, &reader_idle_ms },
+        { "--url", &url, NULL },
+        { "--host", &host, NULL },
+        { "--key", &key, NULL },
+        { "--action", &action, NULL },
+        { "--port", NULL, &port },
+        { "-n", NULL, &n },
+        { "-r", NULL, &rounds },
+        { "--inflight", NULL, &inflight },
+        { "--seconds", NULL, &seconds },
+        { "--reader-idle-ms", NULL, &reader_idle_ms },
+        { "--floor-threads", NULL, &floor_threads },
     };
     for (int i = 1; i + 1 < argc; i += 2)
         set_option(opts, sizeof opts / sizeof *opts, argv[i], argv[i + 1]);
