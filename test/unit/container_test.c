@@ -309,54 +309,6 @@ static void test_logs_and_reuse(void)
     inv_container_destroy(c);
 }
 
-/* process.env in a warm node container: the per-activation __OW_* variables are the
- * running activation's, and never go into the C environment (node's setenv(3) there made
- * glibc keep every activation's strings: a warm container grew by some 215 bytes an
- * activation); what the action sets itself is a string and does reach the C environment
- * (node's report reads it: uv_os_environ), its child processes get both, and a delete
- * removes it from both. */
-static void test_env(void)
-{
-    inv_run_result r;
-    inv_outcome oc;
-    char buf[256];
-    inv_container_t *c = ready_run(
-        "const cp = require('child_process');\n"
-        "function main(a){\n"
-        "  process.env.MINE = a.n;\n"
-        "  const c = process.report.getReport().environmentVariables;\n"
-        "  const child = cp.execFileSync('/bin/sh', ['-c', 'echo \"$__OW_ACTIVATION_ID $MINE\"'])"
-        ".toString().trim();\n"
-        "  const out = {ow: process.env.__OW_ACTIVATION_ID, c_ow: c.__OW_ACTIVATION_ID || 'none',\n"
-        "    c_mine: c.MINE || 'none', typ: typeof process.env.MINE, child: child};\n"
-        "  delete process.env.MINE;\n"
-        "  out.gone = ('MINE' in process.env) + '/' + "
-        "(process.report.getReport().environmentVariables.MINE || 'none');\n"
-        "  return out;\n"
-        "}",
-        "{\"n\":7}", "env-1", &r);
-    if (!c)
-        return;
-    for (int i = 0; i < 2; i++) {
-        if (i == 1) {
-            oc = run(c, "{\"n\":8}", "env-2", TIMEOUT, LOGS, &r);
-            CHECK(oc == INV_OK, "%s %s", inv_outcome_str(oc), res(&r));
-        }
-        const char *id = i == 0 ? "env-1" : "env-2", *n = i == 0 ? "7" : "8";
-        char want[64];
-        CHECK(strcmp(field(r.result, "ow", buf, sizeof buf), id) == 0, "%s", res(&r));
-        CHECK(strcmp(field(r.result, "c_ow", buf, sizeof buf), "none") == 0,
-              "__OW_ACTIVATION_ID in the C environment: %s", res(&r));
-        CHECK(strcmp(field(r.result, "c_mine", buf, sizeof buf), n) == 0, "%s", res(&r));
-        CHECK(strcmp(field(r.result, "typ", buf, sizeof buf), "string") == 0, "%s", res(&r));
-        snprintf(want, sizeof want, "%s %s", id, n);
-        CHECK(strcmp(field(r.result, "child", buf, sizeof buf), want) == 0, "%s", res(&r));
-        CHECK(strcmp(field(r.result, "gone", buf, sizeof buf), "false/none") == 0, "%s", res(&r));
-        inv_run_result_free(&r);
-    }
-    inv_container_destroy(c);
-}
-
 static void test_init_logs(void)
 {
     inv_run_result r;
@@ -763,6 +715,7 @@ int main(void)
         { "no_fd_leak", test_no_fd_leak },
         { "threads", test_threads },
         { "python", test_python },
+        { "python_env", test_python_env },
         { "node_zip", test_node_zip },
         { "native", test_native },
         { "concurrency", test_concurrency },

@@ -1,6 +1,7 @@
-/* What the two files of container_test share (container_test.c: the protocol, logs, limits of
+/* What the files of container_test share (container_test.c: the protocol, logs, limits of
  * time, crashes, isolation, threads, and main; container_test_kinds.c: the other runtimes,
- * concurrency, cgroup limits and the freezer): the counters, the runtimes directory, the
+ * concurrency, cgroup limits and the freezer; container_test_env.c: the activation's
+ * variables in warm containers): the counters, the runtimes directory, the
  * sandbox policy and the helpers that start, initialise and run containers. */
 #ifndef SQ_TEST_CONTAINER_TEST_H
 #define SQ_TEST_CONTAINER_TEST_H
@@ -48,6 +49,11 @@ bool log_is(const char *line, const char *stream, const char *text);
 void dump_logs(const inv_run_result *r);
 bool pid_gone(pid_t pid);
 
+/* A container of kind (python:3, native, ...) initialised with code: NULL (and a failed check)
+ * if it does not start or its init fails. */
+inv_container_t *ready_kind(const char *kind, const char *code, bool binary, bool actionloop,
+                            int conc, int memory_mb, bool with_sb);
+
 /* container_test_kinds.c */
 void test_log_limit(void);
 void test_big_payloads(void);
@@ -64,5 +70,8 @@ void test_limits(void);
 void test_attach_tree(void);
 void test_limits_by_parent(void);
 void test_freeze(void);
+/* container_test_env.c */
+void test_env(void);
+void test_python_env(void);
 
 #endif

@@ -216,8 +216,8 @@ static inv_container_t *start_kind(const char *kind, int memory_mb, bool with_sb
     return c;
 }
 
-static inv_container_t *ready_kind(const char *kind, const char *code, bool binary, bool actionloop,
-                                   int conc, int memory_mb, bool with_sb)
+inv_container_t *ready_kind(const char *kind, const char *code, bool binary, bool actionloop,
+                            int conc, int memory_mb, bool with_sb)
 {
     inv_container_t *c = start_kind(kind, memory_mb, with_sb);
     if (!c)
