@@ -79,7 +79,9 @@ typedef struct inv {
     sq_bus_t *bus;
     natsSubscription *work_sub; /* JetStream pull subscription */
     pthread_mutex_t lock;       /* queue, pool, counters */
-    pthread_cond_t work_cv, pool_cv;
+    pthread_cond_t work_cv;
+    pthread_cond_t pool_cv; /* the pool keeper and the stem cell starters (pool.c) */
+    pthread_cond_t mem_cv;  /* the workers waiting for memory for a container (pool.c) */
     inv_job *head, *tail;
     inv_job *starting; /* taken from the queue, not yet given a container: their
                                     memory counts as their namespace's (pool.c) */

@@ -201,6 +201,7 @@ static void drain(void)
     I.stopping = true;
     pthread_cond_broadcast(&I.work_cv);
     pthread_cond_broadcast(&I.pool_cv);
+    pthread_cond_broadcast(&I.mem_cv);
     pthread_mutex_unlock(&I.lock);
     for (int i = 0; i < started; i++)
         pthread_join(workers[i], NULL);
@@ -231,6 +232,7 @@ int main(void)
     pthread_mutex_init(&I.lock, NULL);
     pthread_cond_init(&I.work_cv, NULL);
     pthread_cond_init(&I.pool_cv, NULL);
+    pthread_cond_init(&I.mem_cv, NULL);
 
     if (sq_bus_connect(&I.bus, &(sq_bus_opts){ .url = I.cfg.nats_url,
                                                .name = "squall-invoker",
