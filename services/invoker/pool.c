@@ -346,7 +346,9 @@ static inv_slot *take_stem_for(inv_job *j)
     s->inflight = 1;
     s->next = I.pool;
     I.pool = s;
-    pthread_cond_signal(&I.pool_cv); /* the keeper starts a replacement */
+    /* replacements are started, by every stem cell thread (a burst of new actions takes
+     * them faster than one thread starts them) */
+    pthread_cond_broadcast(&I.pool_cv);
     return s;
 }
 
