@@ -182,6 +182,7 @@ export API AUTH BUILD STATE ROOT SECONDS_RUN N
 # later figure (nats-server is the bottleneck then; issue 13/14). SQ_BENCH_SKIP="a b" leaves
 # fragments out.
 parts=()
+DEAD=""
 for part in "$ROOT"/ops/bench.d/*.sh; do
   case $(basename "$part") in scheduler.sh | lib.sh) ;; *) parts+=("$part") ;; esac
 done
@@ -203,8 +204,24 @@ $rows"
   else
     log "$(basename "$part") failed"
   fi
+  # a service that died under a fragment invalidates what follows: said where the figures go,
+  # with the end of its log (the state directory goes with the stack)
+  for pidf in "$STATE"/pids/*.pid; do
+    svc="$(basename "$pidf" .pid)"
+    if ! kill -0 "$(cat "$pidf")" 2>/dev/null; then
+      log "$svc is not running after $(basename "$part"); the end of its log:"
+      tail -n 30 "$STATE/logs/$svc.log" >&2 2>/dev/null || true
+      DEAD="${DEAD:+$DEAD, }$svc during $(basename "$part")"
+      cp "$STATE/logs/$svc.log" "/tmp/squall-bench-$svc-$(date +%s).log" 2>/dev/null || true
+    fi
+  done
 done
 
+if [[ -n ${DEAD:-} ]]; then
+  REPORT="$REPORT
+
+**A service died in this run ($DEAD); the figures after it are not valid.**"
+fi
 echo "$REPORT"
 if [[ -n $ERRS ]]; then
   # figures over failed requests measure nothing: say so where the figures go
