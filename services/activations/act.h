@@ -108,6 +108,12 @@ typedef struct act_sweeper act_sweeper;
 sq_status act_sweeper_start(act_sweeper **out, jsCtx *js); /* *out NULL when sweep_ms is 0 */
 void act_sweeper_stop(act_sweeper *sw);                    /* NULL is a no-op */
 
+/* The stream sequence below which every consumer in cl is past the records (0: nothing may
+ * be purged); last: the stream's last sequence, read before cl. *store: the store's durable
+ * consumer in cl, or NULL (then 0). The store's consumer counts by its acknowledgement floor
+ * alone (sweep.c says why). */
+uint64_t act_sweep_below(const jsConsumerInfoList *cl, uint64_t last, const jsConsumerInfo **store);
+
 /* ---- writer (writer.c) ------------------------------------------------------------------- */
 
 typedef struct act_writer act_writer;

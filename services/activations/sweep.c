@@ -4,16 +4,23 @@
  * while no other one needs it: such leftovers were measured after long loads, and each one
  * pins a whole message block on disk. Every sweep_ms this thread reads the stream's state
  * and every consumer's (the store's durable one, the schedulers' ordered ones) and purges
- * the records below the lowest point all of them are past, which is what interest
- * retention promises and nothing more:
- *   - a consumer needs nothing at or below its acknowledgement floor (every record there is
- *     acknowledged; for an ack-none consumer: delivered);
- *   - a consumer with nothing pending and nothing awaiting acknowledgement needs nothing up
- *     to the stream's last sequence read before the consumers were (a record published
- *     after that is above it).
- * A consumer made after the reading starts with new records (the schedulers') or is the
- * store's durable one, which was listed. Nothing is purged unless the store's consumer was
- * seen. Every copy of the service sweeps; a purge is idempotent. */
+ * the records below the lowest point all of them are past (act_sweep_below()).
+ *
+ * The store's consumer is past a record only by its own acknowledgement floor: every record
+ * there was stored and acknowledged. Its pending count is never taken for that: nats-server
+ * (2.9) counts a consumer's pending records in its leader's copy of the stream, and a leader
+ * whose copy is still catching up after a node came back says "nothing pending, nothing
+ * awaiting acknowledgement" while the stream's leader holds records it has not delivered
+ * (measured on 2.9.10: 0 pending, 60 000 records in the stream). Reading that as "past the
+ * stream's last record" purges every record the store has not had yet (cluster_kill lost
+ * 784 acknowledged activations in CI after the SQ_ACTIVATIONS leader was killed, which this
+ * explains). The other consumers are notification readers (a record's loss to them loses
+ * nothing: the store has it or will): for them a count of nothing pending and nothing
+ * awaiting acknowledgement still counts as past the stream's last sequence read before the
+ * consumers were, so that a consumer that gave up on records (max_deliver) lets them go.
+ * Nothing is purged unless the store's consumer was seen with a leader, nor while any
+ * consumer is without one (its state then is a placeholder). Every copy of the service
+ * sweeps; a purge is idempotent. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -36,24 +43,34 @@ struct act_sweeper {
     sq_metric *swept; /* sq_activations_swept_total: the same, for /metrics */
 };
 
-/* The stream sequence below which every consumer of the stream is done, or 0 (unknown, or
- * the store's consumer not among them). last: the stream's last sequence, read first. */
-static uint64_t done_below(jsConsumerInfoList *cl, uint64_t last)
+static bool has_leader(const jsConsumerInfo *ci)
+{
+    return ci->Cluster == NULL || (ci->Cluster->Leader != NULL && ci->Cluster->Leader[0] != '\0');
+}
+
+uint64_t act_sweep_below(const jsConsumerInfoList *cl, uint64_t last, const jsConsumerInfo **store)
 {
     uint64_t low = UINT64_MAX;
-    bool store = false;
 
+    *store = NULL;
     for (int i = 0; i < cl->Count; i++) {
-        jsConsumerInfo *ci = cl->List[i];
+        const jsConsumerInfo *ci = cl->List[i];
         uint64_t past = ci->AckFloor.Stream;
-        if (ci->NumPending == 0 && ci->NumAckPending == 0 && last > past)
+        bool is_store = ci->Name != NULL && strcmp(ci->Name, STORE_CONSUMER) == 0;
+
+        if (!has_leader(ci))
+            return 0; /* offline or electing: its figures are not its state */
+        if (is_store) {
+            *store = ci;
+            if (past > ci->Delivered.Stream)
+                past = ci->Delivered.Stream;
+        } else if (ci->NumPending == 0 && ci->NumAckPending == 0 && last > past) {
             past = last;
+        }
         if (past < low)
             low = past;
-        if (ci->Name != NULL && strcmp(ci->Name, STORE_CONSUMER) == 0)
-            store = true;
     }
-    return store && low != UINT64_MAX ? low + 1 : 0;
+    return *store != NULL && low != UINT64_MAX ? low + 1 : 0;
 }
 
 static void sweep(act_sweeper *sw)
@@ -63,7 +80,9 @@ static void sweep(act_sweeper *sw)
     jsErrCode jerr = 0;
     jsOptions o;
     natsStatus s;
-    uint64_t below, first, msgs;
+    const jsConsumerInfo *store;
+    uint64_t below, first, msgs, floor = 0, delivered = 0, pending = 0;
+    int64_t ack_pending = 0;
 
     if (js_GetStreamInfo(&si, sw->js, SQ_STREAM_ACTIVATIONS, NULL, &jerr) != NATS_OK)
         return; /* JetStream away: next time */
@@ -73,7 +92,13 @@ static void sweep(act_sweeper *sw)
     jsStreamInfo_Destroy(si);
     if (msgs == 0 || js_Consumers(&cl, sw->js, SQ_STREAM_ACTIVATIONS, NULL, &jerr) != NATS_OK)
         return;
-    below = done_below(cl, below);
+    below = act_sweep_below(cl, below, &store);
+    if (store != NULL) {
+        floor = store->AckFloor.Stream;
+        delivered = store->Delivered.Stream;
+        pending = store->NumPending;
+        ack_pending = store->NumAckPending;
+    }
     jsConsumerInfoList_Destroy(cl);
     if (below <= first)
         return; /* every record there is still needed by some consumer */
@@ -88,9 +113,11 @@ static void sweep(act_sweeper *sw)
     sw->purged += (int64_t)(below - first);
     sq_metric_add(sw->swept, below - first);
     sq_info("purged records %llu to %llu of \"%s\" that every consumer was past (interest "
-            "retention had left them; at most %lld so far)",
+            "retention had left them; at most %lld so far; the store's consumer: acknowledged "
+            "to %llu, delivered to %llu, %llu pending, %lld awaiting acknowledgement)",
             (unsigned long long)first, (unsigned long long)(below - 1), SQ_STREAM_ACTIVATIONS,
-            (long long)sw->purged);
+            (long long)sw->purged, (unsigned long long)floor, (unsigned long long)delivered,
+            (unsigned long long)pending, (long long)ack_pending);
 }
 
 static void *sweeper_main(void *arg)
