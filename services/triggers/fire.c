@@ -211,8 +211,9 @@ static char *log_line(const trg_rule *r, const outcome *o)
 }
 
 /* Publishes the record (in w->sb) on SQ_ACTIVATIONS, de-duplicated by its id:
- * asynchronously (trg_on_record_error resends what JetStream refused or did not ack in
- * time); synchronously with retries, as the invoker does, when too many are in flight. */
+ * asynchronously (trg_on_record_error hands what JetStream refused or did not ack in time to
+ * records.c's retry thread); synchronously with retries, as the invoker does, when too many
+ * are in flight. */
 static void publish_record(trg_worker *w, const char *ns, const char *id)
 {
     char tok[300], subj[320];
@@ -233,44 +234,7 @@ static void publish_record(trg_worker *w, const char *ns, const char *id)
     natsMsg_Destroy(m); /* no-op when the library took it */
     if (s == NATS_OK)
         return;
-    for (int attempt = 0; attempt < 50; attempt++) {
-        jsErrCode jerr = 0;
-        jsPubAck *ack = NULL;
-        m = NULL;
-        s = natsMsg_Create(&m, subj, NULL, w->sb.data, (int)w->sb.size);
-        if (s == NATS_OK)
-            s = natsMsgHeader_Set(m, "Nats-Msg-Id", id);
-        if (s == NATS_OK)
-            s = js_PublishMsg(&ack, w->s->js, m, &po, &jerr);
-        jsPubAck_Destroy(ack);
-        natsMsg_Destroy(m);
-        if (s == NATS_OK)
-            return;
-        usleep(100 * 1000 * (attempt < 10 ? 1 : 5));
-    }
-    sq_error("could not store trigger activation \"%s\": %s", id, natsStatus_GetText(s));
-}
-
-void trg_on_record_error(jsCtx *js, jsPubAckErr *pae, void *closure)
-{
-    jsPubOptions po;
-    const char *id = NULL;
-    natsStatus s;
-
-    natsMsgHeader_Get(pae->Msg, "Nats-Msg-Id", &id);
-    if (pae->ErrCode != 0 && pae->Err != NATS_TIMEOUT) {
-        /* refused for good (no stream, message too large...): resending cannot help */
-        sq_error("could not store trigger activation \"%s\": %s (%d)", id ? id : "?",
-                 pae->ErrText ? pae->ErrText : natsStatus_GetText(pae->Err), (int)pae->ErrCode);
-        return;
-    }
-    sq_warn("resending trigger activation \"%s\": %s", id ? id : "?", natsStatus_GetText(pae->Err));
-    jsPubOptions_Init(&po);
-    po.MaxWait = 5000;
-    s = js_PublishMsgAsync(js, &pae->Msg, &po); /* de-duplicated by Nats-Msg-Id */
-    if (s != NATS_OK)
-        sq_error("could not store trigger activation \"%s\": %s", id ? id : "?",
-                 natsStatus_GetText(s));
+    trg_record_publish_sync(w->s->js, subj, id, w->sb.data, (int)w->sb.size);
 }
 
 static void publish_event(trg_worker *w, const sq_fire *f, const trg_view *v,

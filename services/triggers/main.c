@@ -63,6 +63,8 @@ static bool start(trg_service *s, natsSubscription **events)
         sq_error("could not open a JetStream context: %s", natsStatus_GetText(ns));
         return false;
     }
+    if (trg_records_start(s->js) != SQ_OK)
+        return false;
     ns = natsConnection_SubscribeSync(events, sq_bus_nc(s->bus), SQ_SUBJ_EVT_ENTITY_ALL);
     if (ns == NATS_OK)
         ns = natsSubscription_SetPendingLimits(*events, 1 << 20, 256 << 20);
@@ -154,6 +156,7 @@ out:
         if (js_PublishAsyncComplete(s.js, &po) != NATS_OK)
             sq_warn("some trigger records were not acknowledged before shutdown");
     }
+    trg_records_stop(); /* the records refused meanwhile, published again */
     sq_workers_destroy(fire_subs);
     sq_workers_destroy(nats_subs);
     sq_bus_destroy(s.bus);

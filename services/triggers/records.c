@@ -32,8 +32,7 @@ static struct {
     pthread_t thread;
 } Q = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER };
 
-bool trg_record_publish_sync(jsCtx *js, const char *subj, const char *id, const void *data,
-                             int len)
+bool trg_record_publish_sync(jsCtx *js, const char *subj, const char *id, const void *data, int len)
 {
     natsStatus s = NATS_ERR;
 

@@ -141,9 +141,19 @@ bool trg_payload_parse(sq_arena_t *ar, const char *data, size_t len, msgpack_obj
  * payload from an integrator); the closure is the trg_worker. */
 void trg_on_fire(sq_bus_t *bus, natsMsg *msg, void *closure);
 void trg_on_nats_fire(sq_bus_t *bus, natsMsg *msg, void *closure);
-/* JetStream's word that a trigger record was refused or not acknowledged in time: resent
- * (the store de-duplicates by id) unless the refusal is final. */
+/* ---- records.c: trigger records JetStream did not take at once ---------------------------- */
+
+/* JetStream's word that a trigger record was refused or not acknowledged in time: queued for
+ * the retry thread (the store de-duplicates by id) unless the refusal is final. */
 void trg_on_record_error(jsCtx *js, jsPubAckErr *pae, void *closure);
+/* Publishes a record synchronously until JetStream takes it: 50 attempts over about 21 s;
+ * false (said) when it never did. */
+bool trg_record_publish_sync(jsCtx *js, const char *subj, const char *id, const void *data,
+                             int len);
+/* The retry thread: started with the JetStream context, stopped after the last async
+ * publishes settled (what it holds is still published). */
+sq_status trg_records_start(jsCtx *js);
+void trg_records_stop(void);
 /* sq.evt.auth: drops cached limits. */
 void trg_on_auth_event(sq_bus_t *bus, natsMsg *msg, void *closure);
 

@@ -418,10 +418,29 @@ test('a 3-node JetStream cluster, N copies of every service, kill -9 in turn: no
   }
   log(`records of the ${ids.length} ids returned (${told.size} with a status told): ${one} exactly once, ` +
     `${dup} more than once, ${missing} missing, ${wrong} with another status than told`);
-  if (missing) log(`missing: ${which.split(' ').slice(0, 20).join(' ')}`);
+  if (missing) {
+    log(`missing: ${which.split(' ').slice(0, 20).join(' ')}`);
+    await explainMissing(which.split(' ').filter(Boolean), ids, events);
+  }
   assert.equal(dup, 0, `${dup} ids have more than one record`);
   assert.equal(missing, 0, `${missing} acknowledged activations have no record`);
   assert.equal(wrong, 0, `${wrong} records have another status than the client was told`);
+
+  // a record JetStream refused while a stream elected its leader is published again by a
+  // retry thread that pauses between attempts, and said once: not resent from the ack thread
+  // as fast as "no responders" comes back (the triggers did: 18 000 times one record)
+  const again = new Map();
+  const logDir = path.join(stack.state, 'logs');
+  for (const f of fs.readdirSync(logDir).filter((x) => /^(triggers|invoker)-\d+\.log$/.test(x))) {
+    const text = fs.readFileSync(path.join(logDir, f), 'utf8');
+    for (const m of text.matchAll(/activation "([0-9a-f]{32})" not yet stored|resending trigger activation "([0-9a-f]{32})"/g)) {
+      const id = m[1] || m[2];
+      again.set(id, (again.get(id) || 0) + 1);
+    }
+  }
+  const most = [...again.entries()].sort((a, b) => b[1] - a[1])[0];
+  log(`records published again: ${again.size}${most ? `, at most ${most[1]} times (${most[0]})` : ''}`);
+  assert.ok(!most || most[1] <= 3, `record ${most && most[0]} was published again ${most && most[1]} times`);
 
   if (process.env.SQ_CLUSTER_STRICT === '1') {
     for (const row of rows) {
@@ -431,6 +450,52 @@ test('a 3-node JetStream cluster, N copies of every service, kill -9 in turn: no
   }
   log(`cluster test done in ${((Date.now() - t00) / 1000).toFixed(0)} s`);
 });
+
+// What a failed count needs to be understood from CI's output alone: the missing ids by
+// kind and by the phase they were accepted in, what the service logs say of the first ones,
+// every sweep of SQ_ACTIVATIONS and every store error, what nats-server said of the stream
+// (a copy reset, a new leader), and the stream's and the store consumer's state now.
+async function explainMissing(missingIds, ids, events) {
+  const hex = (id) => id.replace(/-/g, '');
+  const byId = new Map(ids.map((x) => [hex(x.id), x]));
+  const counts = {};
+  for (const id of missingIds) {
+    const x = byId.get(hex(id));
+    let phase = 'before the first kill';
+    for (const ev of events) if (x && x.t0 >= ev.t) phase = `after: ${ev.name}`;
+    const k = `${x ? x.kind : '?'}, ${phase}`;
+    counts[k] = (counts[k] || 0) + 1;
+  }
+  console.log('missing by kind and phase:');
+  for (const [k, n] of Object.entries(counts)) console.log(`  ${String(n).padStart(5)}  ${k}`);
+  const logDir = path.join(stack.state, 'logs');
+  const logs = fs.readdirSync(logDir).filter((f) => f.endsWith('.log'));
+  const grep = (re, max) => {
+    const out = [];
+    for (const f of logs) {
+      for (const l of fs.readFileSync(path.join(logDir, f), 'utf8').split('\n')) {
+        if (re.test(l)) out.push(`  ${f}: ${l.slice(0, 300)}`);
+      }
+    }
+    return out.slice(0, max);
+  };
+  for (const id of missingIds.slice(0, 3)) {
+    const lines = grep(new RegExp(hex(id)), 1000);
+    console.log(`log lines of ${hex(id)} (${lines.length}):\n${lines.slice(0, 4).concat(lines.slice(4).slice(-4)).join('\n') || '  (none)'}`);
+  }
+  console.log(`sweeps and store errors:\n${grep(/purged records|could not store|dropped:/, 30).join('\n') || '  (none)'}`);
+  console.log(`nats-server on SQ_ACTIVATIONS:\n${grep(/SQ_ACTIVATIONS'(?! >)|SQ_ACTIVATIONS': /, 40).join('\n') || '  (none)'}`);
+  try {
+    const si = await streamInfoOnce('SQ_ACTIVATIONS');
+    const ci = JSON.parse(Buffer.from((await nc.request('$JS.API.CONSUMER.INFO.SQ_ACTIVATIONS.activations',
+      new Uint8Array(0), { timeout: 5000 })).data).toString('utf8'));
+    console.log(`SQ_ACTIVATIONS now: ${JSON.stringify(si.state)} leader ${si.cluster && si.cluster.leader}`);
+    console.log(`its consumer "activations": ${JSON.stringify({ delivered: ci.delivered, ack_floor: ci.ack_floor,
+      num_pending: ci.num_pending, num_ack_pending: ci.num_ack_pending, leader: ci.cluster && ci.cluster.leader })}`);
+  } catch (e) {
+    console.log(`no stream or consumer info: ${e.message}`);
+  }
+}
 
 function pgPsql() {
   const dirs = fs.readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a));
