@@ -724,8 +724,8 @@ SQ_DECODER(sq_act_query);
 /* ---- helpers ---------------------------------------------------------------------------- */
 
 /* The JetStream streams SQ_WORK (work-queue retention, sq.work.>) and SQ_ACTIVATIONS
- * (sq.act.>: interest retention, so a record leaves once the activation store and the
- * schedulers have it; a byte cap, SQ_JS_ACTIVATIONS_MAX_MB, past which new records are
+ * (sq.act.>: limits retention, the activation store's sweep purging a record once the store
+ * and the schedulers have it; a byte cap, SQ_JS_ACTIVATIONS_MAX_MB, past which new records are
  * refused and their publishers retry; seven days at most). Publishers set the header Nats-Msg-Id to the activation id, so a retried
  * publish is stored once. Each stream has one owner, the only NATS user allowed to create
  * it (ops/squall's permissions): SQ_WORK the scheduler, SQ_ACTIVATIONS the activations

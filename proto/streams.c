@@ -210,10 +210,15 @@ static sq_status await_stream(jsCtx *js, const char *name, const char *owner)
     }
 }
 
+static const char *retention_name(jsRetentionPolicy r)
+{
+    return r == js_InterestPolicy ? "interest" : r == js_WorkQueuePolicy ? "work-queue" : "limits";
+}
+
 /* An existing stream made before its retention or byte cap was what it is now (an older
  * squall, another SQ_JS_ACTIVATIONS_MAX_MB): updated when the server and the permissions
- * allow (nats-server 2.9 does not change limits into interest retention; ops/squall's
- * permissions let nobody update a stream), else said once with what the operator can do. */
+ * allow (nats-server 2.9 does not change a stream's retention; ops/squall's permissions let
+ * nobody update a stream), else said once with what the operator can do. */
 static void update_limits(jsCtx *js, const char *name, jsRetentionPolicy ret, int64_t max_bytes,
                           jsDiscardPolicy discard)
 {
@@ -235,16 +240,16 @@ static void update_limits(jsCtx *js, const char *name, jsRetentionPolicy ret, in
     cfg.Discard = discard;
     s = js_UpdateStream(&up, js, &cfg, NULL, &jerr);
     if (s == NATS_OK)
-        sq_info("stream \"%s\" updated: %s retention, byte cap %lld MB", name,
-                ret == js_InterestPolicy ? "interest" : "its", (long long)(max_bytes >> 20));
+        sq_info("stream \"%s\" updated: %s retention, byte cap %lld MB", name, retention_name(ret),
+                (long long)(max_bytes >> 20));
     else
         sq_warn("stream \"%s\" keeps its %s retention and a byte cap of %lld MB (wanted: %s, "
                 "%lld MB): %s (%d); once its consumers have caught up, an operator may delete "
                 "it to have it made anew",
-                name, si->Config->Retention == js_InterestPolicy ? "interest" : "other",
+                name, retention_name(si->Config->Retention),
                 (long long)(si->Config->MaxBytes > 0 ? si->Config->MaxBytes >> 20 : -1),
-                ret == js_InterestPolicy ? "interest" : "other", (long long)(max_bytes >> 20),
-                natsStatus_GetText(s), (int)jerr);
+                retention_name(ret), (long long)(max_bytes >> 20), natsStatus_GetText(s),
+                (int)jerr);
     jsStreamInfo_Destroy(up);
     jsStreamInfo_Destroy(si);
 }
@@ -296,12 +301,17 @@ sq_status sq_streams_ensure(jsCtx *js, unsigned create, unsigned wait)
     if (create & SQ_STREAMS_WORK)
         st = ensure(js, SQ_STREAM_WORK, SQ_SUBJ_WORK_ALL, js_WorkQueuePolicy, 0,
                     (int64_t)sq_common.js_work_max_mb << 20);
-    /* SQ_ACTIVATIONS holds what is in flight: interest retention (a record goes once every
-     * consumer has it: the store's durable consumer acknowledges it when PostgreSQL has it,
-     * the schedulers' ordered headers-only consumers on delivery), a byte cap refusing new
-     * records when reached, seven days at most for a store that stays away */
+    /* SQ_ACTIVATIONS holds what is in flight: limits retention, the activation store's sweep
+     * purging what its durable consumer has acknowledged (PostgreSQL has it) and the
+     * schedulers' ordered headers-only consumers are past (services/activations/sweep.c); a
+     * byte cap refusing new records when reached; seven days at most for a store that stays
+     * away. Not interest retention: on nats-server 2.9.10 an acknowledgement applied on a
+     * copy that has not caught up yet (a node back from a kill) makes it propose the
+     * record's deletion, and the other copies, applying it, failed with "stream store EOF"
+     * and reset their state: the stream took no record for minutes (cluster_kill with a
+     * burst while the node was away: 4 runs of 5; 0 of 2 with limits retention). */
     if (st == SQ_OK && (create & SQ_STREAMS_ACTIVATIONS))
-        st = ensure(js, SQ_STREAM_ACTIVATIONS, SQ_SUBJ_ACT_ALL, js_InterestPolicy,
+        st = ensure(js, SQ_STREAM_ACTIVATIONS, SQ_SUBJ_ACT_ALL, js_LimitsPolicy,
                     7LL * 24 * 3600 * 1000000000LL, (int64_t)sq_common.js_act_max_mb << 20);
     if (st == SQ_OK && (wait & ~create & SQ_STREAMS_WORK))
         st = await_stream(js, SQ_STREAM_WORK, "scheduler");

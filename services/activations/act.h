@@ -33,7 +33,7 @@ typedef struct act_config {
     int maintain_ms;    /* how often partitions are created ahead and expired ones dropped */
     int purge_again_ms; /* a deleted namespace's records are purged again this long after the
                            deletion (records of activations still running then) */
-    int sweep_ms;       /* how often SQ_ACTIVATIONS is swept (sweep.c); 0: never */
+    int sweep_ms;       /* how often SQ_ACTIVATIONS is swept (sweep.c) */
 } act_config;
 
 extern act_config act_cfg;
@@ -105,8 +105,8 @@ sq_status act_store_purge(PGconn *c, const char *ns, int64_t at, int64_t *delete
 /* ---- stream sweep (sweep.c): purges the records every consumer of SQ_ACTIVATIONS is past */
 
 typedef struct act_sweeper act_sweeper;
-sq_status act_sweeper_start(act_sweeper **out, jsCtx *js); /* *out NULL when sweep_ms is 0 */
-void act_sweeper_stop(act_sweeper *sw);                    /* NULL is a no-op */
+sq_status act_sweeper_start(act_sweeper **out, jsCtx *js);
+void act_sweeper_stop(act_sweeper *sw); /* NULL is a no-op */
 
 /* The stream sequence below which every consumer in cl is past the records (0: nothing may
  * be purged); last: the stream's last sequence, read before cl. *store: the store's durable

@@ -15,7 +15,7 @@ static const sq_cfg_entry table[] = {
     SQ_CFG_INT("maintain_ms", "SQ_ACT_MAINTAIN_MS", 1000, 86400000, 3600000, act_cfg.maintain_ms),
     SQ_CFG_INT("purge_again_ms", "SQ_ACT_PURGE_AGAIN_MS", 1000, 86400000, 360000,
                act_cfg.purge_again_ms),
-    SQ_CFG_INT("sweep_ms", "SQ_ACT_SWEEP_MS", 0, 3600000, 10000, act_cfg.sweep_ms),
+    SQ_CFG_INT("sweep_ms", "SQ_ACT_SWEEP_MS", 100, 600000, 2000, act_cfg.sweep_ms),
 };
 
 SQ_CONFIG_DEFINE(act_config_load, act_config_free, table)

@@ -1,10 +1,10 @@
-/* The stream sweep: SQ_ACTIVATIONS holds what is in flight (interest retention: a record
- * goes once every consumer has it), but a record that every consumer has passed may still
- * stay in the stream, nats-server dropping it only when the last consumer's ack is seen
- * while no other one needs it: such leftovers were measured after long loads, and each one
- * pins a whole message block on disk. Every sweep_ms this thread reads the stream's state
- * and every consumer's (the store's durable one, the schedulers' ordered ones) and purges
- * the records below the lowest point all of them are past (act_sweep_below()).
+/* The stream sweep: SQ_ACTIVATIONS holds what is in flight, with limits retention
+ * (proto/streams.c says why not interest retention): nats-server removes nothing on an
+ * acknowledgement, and this sweep is what empties the stream. Every sweep_ms this thread
+ * reads the stream's state and every consumer's (the store's durable one, the schedulers'
+ * ordered ones) and purges the records below the lowest point all of them are past
+ * (act_sweep_below()); a stream made by an older Squall with interest retention is swept
+ * the same way (nats-server also leaves records there that every consumer has passed).
  *
  * The store's consumer is past a record only by its own acknowledgement floor: every record
  * there was stored and acknowledged. Its pending count is never taken for that: nats-server
@@ -149,8 +149,6 @@ sq_status act_sweeper_start(act_sweeper **out, jsCtx *js)
     act_sweeper *sw;
 
     *out = NULL;
-    if (act_cfg.sweep_ms == 0)
-        return SQ_OK; /* off */
     if ((sw = calloc(1, sizeof *sw)) == NULL)
         return SQ_ERR_NOMEM;
     sw->js = js;

@@ -309,7 +309,7 @@ test('a 3-node JetStream cluster, N copies of every service, kill -9 in turn: no
     const si = await streamInfo(s);
     assert.equal(si.config.num_replicas, 3, `${s}: ${si.config.num_replicas} replicas, want 3 (SQ_JS_REPLICAS auto)`);
   }
-  assert.equal((await streamInfo('SQ_ACTIVATIONS')).config.retention, 'interest');
+  assert.equal((await streamInfo('SQ_ACTIVATIONS')).config.retention, 'limits');
 
   // the action, a trigger and a rule (through gateway 1)
   stack.env.SQ_API_HOST = `http://127.0.0.1:${stack.gwPorts[0]}`;

@@ -1,5 +1,6 @@
 // JetStream holds what is in flight, not a second archive (issue 13): SQ_ACTIVATIONS has
-// interest retention, a byte cap that refuses new records when reached (publishers retry)
+// limits retention emptied by the activation store's sweep (not interest retention:
+// proto/streams.c), a byte cap that refuses new records when reached (publishers retry)
 // and its replica count from SQ_JS_REPLICAS (auto: 1 on the stack's single server). A
 // record leaves the stream once the activation store has it: after a burst of invokes the
 // stream empties while every record is readable from the store, and every consumer of the
@@ -64,9 +65,9 @@ async function streamInfo(name) {
   return JSON.parse(Buffer.from(msg.data).toString('utf8'));
 }
 
-test('SQ_ACTIVATIONS: interest retention, a byte cap that refuses new records, replicas from the setting', async () => {
+test('SQ_ACTIVATIONS: limits retention, a byte cap that refuses new records, replicas from the setting', async () => {
   const si = await streamInfo('SQ_ACTIVATIONS');
-  assert.equal(si.config.retention, 'interest', JSON.stringify(si.config));
+  assert.equal(si.config.retention, 'limits', JSON.stringify(si.config));
   assert.equal(si.config.discard, 'new');
   assert.equal(si.config.max_bytes, 1024 * 1024 * 1024, 'SQ_JS_ACTIVATIONS_MAX_MB default 1024');
   assert.equal(si.config.num_replicas, 1, 'a single server: one replica');
@@ -130,7 +131,7 @@ test('a consumer that has not had the records keeps them through the sweeps, unt
   let deleted = false;
   try {
     const ids = await invokeStored(name, 5); // stored ...
-    // ... and kept for the consumer that has not had them, past more than one sweep (10 s)
+    // ... and kept for the consumer that has not had them, past several sweeps (2 s each)
     await h.sleep(12000);
     const si = await streamInfo('SQ_ACTIVATIONS');
     assert.ok(si.state.messages >= ids.length, `records gone before a consumer had them: ${JSON.stringify(si.state)}`);
@@ -148,7 +149,7 @@ test('a consumer that has not had the records keeps them through the sweeps, unt
 
 test('records every consumer is past but nats-server keeps are purged by the sweep', async () => {
   // A consumer that gave up on its records (max_deliver reached, never acknowledged): its
-  // floor moves past them but nats-server keeps them in the interest stream (by design: for
+  // floor moves past them but nats-server keeps them in the stream (by design: for
   // a dead-letter look); nobody else needs them. The activation store's sweep purges them.
   const name = await putEcho('rets');
   const sched = await h.natsAs('scheduler');
@@ -170,7 +171,7 @@ test('records every consumer is past but nats-server keeps are purged by the swe
       c = await info();
     }
     assert.equal(c.num_ack_pending, 0, `the consumer still waits for acks: ${JSON.stringify(c)}`);
-    // every consumer is past them; within a sweep (SQ_ACT_SWEEP_MS, 10 s) they are gone
+    // every consumer is past them; within a sweep (SQ_ACT_SWEEP_MS, 2 s) they are gone
     const si = await drained(25000);
     assert.equal(si.state.messages, 0, `records every consumer is past stay: ${JSON.stringify(si.state)}`);
     for (const id of ids) await h.pollActivation(id, 5000); // and each is in the store
