@@ -41,6 +41,7 @@ struct act_sweeper {
     bool stop;
     int64_t purged;   /* records purged so far (logged) */
     sq_metric *swept; /* sq_activations_swept_total: the same, for /metrics */
+    int64_t said_ms;  /* monotonic: the last purge said at info level */
 };
 
 static bool has_leader(const jsConsumerInfo *ci)
@@ -82,7 +83,7 @@ static void sweep(act_sweeper *sw)
     natsStatus s;
     const jsConsumerInfo *store;
     uint64_t below, first, msgs, floor = 0, delivered = 0, pending = 0;
-    int64_t ack_pending = 0;
+    int64_t ack_pending = 0, now;
 
     if (js_GetStreamInfo(&si, sw->js, SQ_STREAM_ACTIVATIONS, NULL, &jerr) != NATS_OK)
         return; /* JetStream away: next time */
@@ -112,12 +113,17 @@ static void sweep(act_sweeper *sw)
     }
     sw->purged += (int64_t)(below - first);
     sq_metric_add(sw->swept, below - first);
-    sq_info("purged records %llu to %llu of \"%s\" that every consumer was past (interest "
-            "retention had left them; at most %lld so far; the store's consumer: acknowledged "
-            "to %llu, delivered to %llu, %llu pending, %lld awaiting acknowledgement)",
-            (unsigned long long)first, (unsigned long long)(below - 1), SQ_STREAM_ACTIVATIONS,
-            (long long)sw->purged, (unsigned long long)floor, (unsigned long long)delivered,
-            (unsigned long long)pending, (long long)ack_pending);
+    /* at a steady load every sweep purges: said at info level once a minute at most */
+    now = sq_mono_us() / 1000;
+    sq_log(now - sw->said_ms >= 60000 ? SQ_LOG_INFO : SQ_LOG_DEBUG,
+           "purged records %llu to %llu of \"%s\" that every consumer was past (at most %lld "
+           "so far; the store's consumer: acknowledged to %llu, delivered to %llu, %llu "
+           "pending, %lld awaiting acknowledgement)",
+           (unsigned long long)first, (unsigned long long)(below - 1), SQ_STREAM_ACTIVATIONS,
+           (long long)sw->purged, (unsigned long long)floor, (unsigned long long)delivered,
+           (unsigned long long)pending, (long long)ack_pending);
+    if (now - sw->said_ms >= 60000)
+        sw->said_ms = now;
 }
 
 static void *sweeper_main(void *arg)
