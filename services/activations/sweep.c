@@ -19,8 +19,8 @@
  * awaiting acknowledgement still counts as past the stream's last sequence read before the
  * consumers were, so that a consumer that gave up on records (max_deliver) lets them go.
  * Nothing is purged unless the store's consumer was seen with a leader, nor while any
- * consumer is without one (its state then is a placeholder). Every copy of the service
- * sweeps; a purge is idempotent. */
+ * consumer is without one (nats-server then lists it with its configuration and zeroed
+ * figures, not its state). Every copy of the service sweeps; a purge is idempotent. */
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>

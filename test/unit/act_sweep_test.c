@@ -95,7 +95,8 @@ int main(void)
     {
         jsConsumerInfo cs[] = { consumer(NULL, 0, 0, 0, 0, &electing),
                                 consumer("activations", 900, 900, 0, 0, &led) };
-        CHECK_INT(below(cs, 2, 900, &seen), 0, "an offline placeholder (no name, no leader)");
+        CHECK_INT(below(cs, 2, 900, &seen), 0,
+                  "an offline consumer listed with zeroed figures (no name, no leader)");
     }
     {
         jsConsumerInfo cs[] = { consumer("activations", 900, 900, 0, 0, &empty_leader) };
